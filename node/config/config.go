@@ -1,0 +1,386 @@
+package config
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is one node's configuration. The YAML keys are the `yaml` tags;
+// Example returns a fully commented file with every default.
+type Config struct {
+	// Member is this node's member id in the federation manifest (required).
+	Member string `yaml:"member"`
+	// DataDir holds the SQLite database (when no DSN is set), the manifest
+	// cache and relative key/certificate paths. Default "data".
+	DataDir string `yaml:"data_dir"`
+
+	Store      Store      `yaml:"store"`
+	Federation Federation `yaml:"federation"`
+	LocalAPI   LocalAPI   `yaml:"local_api"`
+	Policy     Policy     `yaml:"policy"`
+	Delivery   Delivery   `yaml:"delivery"`
+	Log        Log        `yaml:"log"`
+}
+
+// Store selects the database.
+type Store struct {
+	// DSN is "postgres://..." (production) or "sqlite:PATH". Default
+	// "sqlite:<data_dir>/flx.db", the embedded store.
+	DSN string `yaml:"dsn"`
+}
+
+// Federation is the mTLS listener and the trust material.
+type Federation struct {
+	// Listen is the federation (mTLS) listener address. Default "127.0.0.1:8443".
+	Listen string `yaml:"listen"`
+	// TLSCert and TLSKey are this member's certificate and key (PEM), issued
+	// by the federation CA. Defaults "tls/cert.pem", "tls/key.pem".
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+	// SigningKey is this member's private signing key (JWK, file mode 0600).
+	// Default "keys/signing.jwk".
+	SigningKey string `yaml:"signing_key"`
+	// TrustAnchor is the pinned public key of the federation trust anchor
+	// (JWK) that signs the manifest. Default "trust/anchor.jwk".
+	TrustAnchor string `yaml:"trust_anchor"`
+	// Manifest is where the signed federation manifest comes from: a file
+	// path or an https:// URL. Default "trust/manifest.jws".
+	Manifest string `yaml:"manifest"`
+	// ManifestRefresh is how often the manifest is re-read. Default 5m.
+	ManifestRefresh time.Duration `yaml:"manifest_refresh"`
+	// MaxBodyBytes is the largest envelope accepted; larger bodies are
+	// refused before parsing. Default 1048576 (1 MiB).
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// ClockSkew is the tolerance for iat/exp checks. Default 60s.
+	ClockSkew time.Duration `yaml:"clock_skew"`
+	// EnvelopeTTL is the validity of envelopes this node signs (exp - iat).
+	// Default 168h (a week: store and forward over intermittent links).
+	EnvelopeTTL time.Duration `yaml:"envelope_ttl"`
+}
+
+// LocalAPI is the caseworker/operator listener.
+type LocalAPI struct {
+	// Listen is the local API address (plain HTTP on loopback by default; put
+	// it behind the Society's own TLS front end if exposed). Default "127.0.0.1:8080".
+	Listen string `yaml:"listen"`
+	// Tokens are the bearer tokens and their roles. Each token is stored as
+	// its SHA-256 (hex) so the file holds no secret. Default: none (the
+	// local API then refuses every call but /healthz, /readyz, /metrics).
+	Tokens []Token `yaml:"tokens"`
+}
+
+// Token grants a role to a bearer token.
+type Token struct {
+	// Name identifies the holder in the audit log (never the token itself).
+	Name string `yaml:"name"`
+	// Role is caseworker, operator or auditor.
+	Role string `yaml:"role"`
+	// SHA256 is the lowercase hex SHA-256 of the token.
+	SHA256 string `yaml:"sha256"`
+}
+
+// Policy is the data-protection rules file.
+type Policy struct {
+	// Rules is the path of the Society's rules file (YAML). Default
+	// "policy.yaml"; when the file is missing the node refuses to start.
+	Rules string `yaml:"rules"`
+}
+
+// Delivery tunes the outbox worker.
+type Delivery struct {
+	// Workers is the number of concurrent deliveries. Default 4.
+	Workers int `yaml:"workers"`
+	// MaxAttempts before a message is dead-lettered (visible and
+	// re-queueable by an operator). Default 50.
+	MaxAttempts int `yaml:"max_attempts"`
+	// BackoffInitial and BackoffMax bound the jittered exponential backoff.
+	// Defaults 1s and 1h.
+	BackoffInitial time.Duration `yaml:"backoff_initial"`
+	BackoffMax     time.Duration `yaml:"backoff_max"`
+	// RequestTimeout bounds one delivery attempt. Default 30s.
+	RequestTimeout time.Duration `yaml:"request_timeout"`
+	// Lease is how long a claimed message is held before another worker or
+	// process may retry it. Default 2m.
+	Lease time.Duration `yaml:"lease"`
+	// PollInterval is how often the outbox is polled when idle. Default 1s.
+	PollInterval time.Duration `yaml:"poll_interval"`
+}
+
+// Log configures structured logging (log/slog). Personal data is never logged.
+type Log struct {
+	// Level is debug, info, warn or error. Default "info".
+	Level string `yaml:"level"`
+	// Format is "text" or "json". Default "text".
+	Format string `yaml:"format"`
+}
+
+// Defaults returns a configuration with every default filled in (Member empty).
+func Defaults() Config {
+	return Config{
+		DataDir: "data",
+		Federation: Federation{
+			Listen:          "127.0.0.1:8443",
+			TLSCert:         "tls/cert.pem",
+			TLSKey:          "tls/key.pem",
+			SigningKey:      "keys/signing.jwk",
+			TrustAnchor:     "trust/anchor.jwk",
+			Manifest:        "trust/manifest.jws",
+			ManifestRefresh: 5 * time.Minute,
+			MaxBodyBytes:    1 << 20,
+			ClockSkew:       60 * time.Second,
+			EnvelopeTTL:     168 * time.Hour,
+		},
+		LocalAPI: LocalAPI{Listen: "127.0.0.1:8080"},
+		Policy:   Policy{Rules: "policy.yaml"},
+		Delivery: Delivery{
+			Workers:        4,
+			MaxAttempts:    50,
+			BackoffInitial: time.Second,
+			BackoffMax:     time.Hour,
+			RequestTimeout: 30 * time.Second,
+			Lease:          2 * time.Minute,
+			PollInterval:   time.Second,
+		},
+		Log: Log{Level: "info", Format: "text"},
+	}
+}
+
+// Parse reads YAML over the defaults. Unknown fields are errors naming the line.
+func Parse(data []byte) (Config, error) {
+	c := Defaults()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	// An empty file (io.EOF) means all defaults.
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	return c, nil
+}
+
+// Load reads the file at path, applies FLX_* environment overrides, and
+// resolves relative paths against the file's directory.
+func Load(path string, env func(string) (string, bool)) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	c, err := Parse(data)
+	if err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	if env == nil {
+		env = os.LookupEnv
+	}
+	if err := c.ApplyEnv(env); err != nil {
+		return Config{}, err
+	}
+	c.Resolve(filepath.Dir(path))
+	return c, nil
+}
+
+// envVars maps FLX_* variables to setters. Keep in step with Example().
+func (c *Config) envVars() map[string]func(string) error {
+	str := func(p *string) func(string) error { return func(v string) error { *p = v; return nil } }
+	dur := func(p *time.Duration) func(string) error {
+		return func(v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return err
+			}
+			*p = d
+			return nil
+		}
+	}
+	num := func(p *int) func(string) error {
+		return func(v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return err
+			}
+			*p = n
+			return nil
+		}
+	}
+	return map[string]func(string) error{
+		"FLX_MEMBER":                      str(&c.Member),
+		"FLX_DATA_DIR":                    str(&c.DataDir),
+		"FLX_STORE_DSN":                   str(&c.Store.DSN),
+		"FLX_FEDERATION_LISTEN":           str(&c.Federation.Listen),
+		"FLX_FEDERATION_TLS_CERT":         str(&c.Federation.TLSCert),
+		"FLX_FEDERATION_TLS_KEY":          str(&c.Federation.TLSKey),
+		"FLX_FEDERATION_SIGNING_KEY":      str(&c.Federation.SigningKey),
+		"FLX_FEDERATION_TRUST_ANCHOR":     str(&c.Federation.TrustAnchor),
+		"FLX_FEDERATION_MANIFEST":         str(&c.Federation.Manifest),
+		"FLX_FEDERATION_MANIFEST_REFRESH": dur(&c.Federation.ManifestRefresh),
+		"FLX_FEDERATION_MAX_BODY_BYTES": func(v string) error {
+			n, err := strconv.ParseInt(v, 10, 64)
+			c.Federation.MaxBodyBytes = n
+			return err
+		},
+		"FLX_FEDERATION_CLOCK_SKEW":    dur(&c.Federation.ClockSkew),
+		"FLX_FEDERATION_ENVELOPE_TTL":  dur(&c.Federation.EnvelopeTTL),
+		"FLX_LOCAL_API_LISTEN":         str(&c.LocalAPI.Listen),
+		"FLX_POLICY_RULES":             str(&c.Policy.Rules),
+		"FLX_DELIVERY_WORKERS":         num(&c.Delivery.Workers),
+		"FLX_DELIVERY_MAX_ATTEMPTS":    num(&c.Delivery.MaxAttempts),
+		"FLX_DELIVERY_BACKOFF_INITIAL": dur(&c.Delivery.BackoffInitial),
+		"FLX_DELIVERY_BACKOFF_MAX":     dur(&c.Delivery.BackoffMax),
+		"FLX_DELIVERY_REQUEST_TIMEOUT": dur(&c.Delivery.RequestTimeout),
+		"FLX_DELIVERY_LEASE":           dur(&c.Delivery.Lease),
+		"FLX_DELIVERY_POLL_INTERVAL":   dur(&c.Delivery.PollInterval),
+		"FLX_LOG_LEVEL":                str(&c.Log.Level),
+		"FLX_LOG_FORMAT":               str(&c.Log.Format),
+	}
+}
+
+// EnvNames lists every FLX_* variable the configuration reads, sorted.
+func EnvNames() []string {
+	var c Config
+	names := make([]string, 0, 32)
+	for k := range c.envVars() {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// ApplyEnv overrides fields from FLX_* variables; a malformed value is an error naming the variable.
+func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
+	var errs []error
+	for _, name := range EnvNames() {
+		v, ok := lookup(name)
+		if !ok {
+			continue
+		}
+		if err := c.envVars()[name](v); err != nil {
+			errs = append(errs, fmt.Errorf("config: %s=%q: %w", name, v, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Resolve makes relative paths absolute against base (the config file's
+// directory) and fills the default DSN.
+func (c *Config) Resolve(base string) {
+	abs := func(p string) string {
+		if p == "" || filepath.IsAbs(p) || strings.Contains(p, "://") {
+			return p
+		}
+		return filepath.Join(base, p)
+	}
+	c.DataDir = abs(c.DataDir)
+	in := func(p string) string {
+		if p == "" || filepath.IsAbs(p) || strings.Contains(p, "://") {
+			return p
+		}
+		return filepath.Join(c.DataDir, p)
+	}
+	c.Federation.TLSCert = in(c.Federation.TLSCert)
+	c.Federation.TLSKey = in(c.Federation.TLSKey)
+	c.Federation.SigningKey = in(c.Federation.SigningKey)
+	c.Federation.TrustAnchor = in(c.Federation.TrustAnchor)
+	c.Federation.Manifest = in(c.Federation.Manifest)
+	c.Policy.Rules = in(c.Policy.Rules)
+	if c.Store.DSN == "" {
+		c.Store.DSN = "sqlite:" + filepath.Join(c.DataDir, "flx.db")
+	}
+}
+
+var memberRE = regexp.MustCompile(`^[A-Z0-9][A-Z0-9-]{1,31}$`)
+
+// Verify returns every problem found, joined, or nil.
+func (c *Config) Verify() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("config: %s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	if !memberRE.MatchString(c.Member) {
+		bad("member", "%q is not a member id (want e.g. XA-RC)", c.Member)
+	}
+	for field, addr := range map[string]string{"federation.listen": c.Federation.Listen, "local_api.listen": c.LocalAPI.Listen} {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			bad(field, "%q is not host:port", addr)
+		}
+	}
+	if c.Federation.MaxBodyBytes < 1024 {
+		bad("federation.max_body_bytes", "%d is below 1024", c.Federation.MaxBodyBytes)
+	}
+	if c.Federation.ClockSkew < 0 || c.Federation.ClockSkew > time.Hour {
+		bad("federation.clock_skew", "%s is outside 0..1h", c.Federation.ClockSkew)
+	}
+	if c.Federation.EnvelopeTTL < time.Minute {
+		bad("federation.envelope_ttl", "%s is below 1m", c.Federation.EnvelopeTTL)
+	}
+	if c.Federation.ManifestRefresh < time.Second {
+		bad("federation.manifest_refresh", "%s is below 1s", c.Federation.ManifestRefresh)
+	}
+	if !strings.HasPrefix(c.Store.DSN, "postgres://") && !strings.HasPrefix(c.Store.DSN, "postgresql://") && !strings.HasPrefix(c.Store.DSN, "sqlite:") {
+		bad("store.dsn", "want postgres://... or sqlite:PATH")
+	}
+	seen := map[string]bool{}
+	for i, t := range c.LocalAPI.Tokens {
+		f := fmt.Sprintf("local_api.tokens[%d]", i)
+		switch t.Role {
+		case "caseworker", "operator", "auditor":
+		default:
+			bad(f+".role", "%q is not caseworker, operator or auditor", t.Role)
+		}
+		if t.Name == "" {
+			bad(f+".name", "empty")
+		}
+		if len(t.SHA256) != 64 || strings.ToLower(t.SHA256) != t.SHA256 {
+			bad(f+".sha256", "want 64 lowercase hex characters")
+		}
+		if seen[t.SHA256] {
+			bad(f+".sha256", "duplicate token")
+		}
+		seen[t.SHA256] = true
+	}
+	d := c.Delivery
+	if d.Workers < 1 || d.Workers > 256 {
+		bad("delivery.workers", "%d is outside 1..256", d.Workers)
+	}
+	if d.MaxAttempts < 1 {
+		bad("delivery.max_attempts", "%d is below 1", d.MaxAttempts)
+	}
+	if d.BackoffInitial <= 0 || d.BackoffMax < d.BackoffInitial {
+		bad("delivery.backoff_initial/backoff_max", "want 0 < initial <= max")
+	}
+	if d.RequestTimeout <= 0 || d.Lease <= d.RequestTimeout {
+		bad("delivery.lease", "lease (%s) must exceed request_timeout (%s) so a slow attempt is not retried concurrently", d.Lease, d.RequestTimeout)
+	}
+	if d.PollInterval <= 0 {
+		bad("delivery.poll_interval", "must be positive")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "%q is not debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		bad("log.format", "%q is not text or json", c.Log.Format)
+	}
+	return errors.Join(errs...)
+}
+
+//go:embed example.yaml
+var example []byte
+
+// Example returns the documented example configuration: every field with
+// its default and a comment.
+func Example() []byte { return append([]byte(nil), example...) }

@@ -1,0 +1,156 @@
+package config
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestExampleIsDefaults(t *testing.T) {
+	got, err := Parse(Example())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.LocalAPI.Tokens) != 0 {
+		t.Fatalf("example has tokens: %v", got.LocalAPI.Tokens)
+	}
+	got.LocalAPI.Tokens = nil
+	want := Defaults()
+	want.Member = "XA-RC"
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("example.yaml differs from Defaults():\n got %+v\nwant %+v", got, want)
+	}
+}
+
+// TestExampleDocumentsEveryField walks the yaml tags of Config and requires
+// each key in example.yaml with a comment line right above it.
+func TestExampleDocumentsEveryField(t *testing.T) {
+	lines := strings.Split(string(Example()), "\n")
+	var walk func(reflect.Type)
+	walk = func(typ reflect.Type) {
+		for i := 0; i < typ.NumField(); i++ {
+			f := typ.Field(i)
+			key := strings.Split(f.Tag.Get("yaml"), ",")[0]
+			if key == "" {
+				continue
+			}
+			if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Duration(0)) {
+				walk(f.Type)
+			}
+			if typ == reflect.TypeOf(Token{}) {
+				continue // documented inside the tokens comment
+			}
+			found := false
+			for j, l := range lines {
+				if strings.HasPrefix(strings.TrimSpace(l), key+":") {
+					found = true
+					if f.Type.Kind() != reflect.Struct && (j == 0 || !strings.HasPrefix(strings.TrimSpace(lines[j-1]), "#") && !strings.HasPrefix(strings.TrimSpace(lines[j-1]), key)) {
+						// a field may share the comment of the field just above it
+						prev := strings.TrimSpace(lines[j-1])
+						if !strings.Contains(prev, ":") {
+							t.Errorf("field %q has no comment above it", key)
+						}
+					}
+				}
+			}
+			if !found {
+				t.Errorf("field %q missing from example.yaml", key)
+			}
+		}
+	}
+	walk(reflect.TypeOf(Config{}))
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"unknown field", "member: XA-RC\nmemebr: x\n", "line 2"},
+		{"bad duration", "delivery:\n  lease: soon\n", "line 2"},
+		{"not yaml", "member: [\n", "yaml"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.yaml))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Parse error = %v, want mention of %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestEmptyFileIsDefaults(t *testing.T) {
+	c, err := Parse(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(c, Defaults()) {
+		t.Fatal("empty file should give defaults")
+	}
+}
+
+func TestVerifyCollectsEveryProblem(t *testing.T) {
+	c := Defaults()
+	c.Member = "xa rc"
+	c.Federation.Listen = "nope"
+	c.Delivery.Workers = 0
+	c.Delivery.Lease = time.Second
+	c.Log.Level = "loud"
+	c.LocalAPI.Tokens = []Token{{Name: "a", Role: "admin", SHA256: "zz"}}
+	c.Resolve("/tmp")
+	err := c.Verify()
+	if err == nil {
+		t.Fatal("want errors")
+	}
+	for _, want := range []string{"member", "federation.listen", "delivery.workers", "delivery.lease", "log.level", "tokens[0].role", "tokens[0].sha256"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Verify error does not mention %s:\n%v", want, err)
+		}
+	}
+	good := Defaults()
+	good.Member = "XA-RC"
+	good.Resolve("/tmp")
+	if err := good.Verify(); err != nil {
+		t.Fatalf("defaults with a member should verify: %v", err)
+	}
+}
+
+func TestEnvOverrides(t *testing.T) {
+	env := map[string]string{
+		"FLX_MEMBER":           "XB-RC",
+		"FLX_DELIVERY_WORKERS": "7",
+		"FLX_DELIVERY_LEASE":   "5m",
+		"FLX_STORE_DSN":        "postgres://db/flx?sslmode=disable",
+	}
+	c := Defaults()
+	if err := c.ApplyEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
+		t.Fatal(err)
+	}
+	if c.Member != "XB-RC" || c.Delivery.Workers != 7 || c.Delivery.Lease != 5*time.Minute || c.Store.DSN != env["FLX_STORE_DSN"] {
+		t.Fatalf("overrides not applied: %+v", c)
+	}
+	err := c.ApplyEnv(func(k string) (string, bool) {
+		if k == "FLX_DELIVERY_WORKERS" {
+			return "many", true
+		}
+		return "", false
+	})
+	if err == nil || !strings.Contains(err.Error(), "FLX_DELIVERY_WORKERS") {
+		t.Fatalf("bad env value error = %v", err)
+	}
+}
+
+func TestResolve(t *testing.T) {
+	c := Defaults()
+	c.Resolve("/etc/flx")
+	if c.DataDir != "/etc/flx/data" || c.Federation.SigningKey != "/etc/flx/data/keys/signing.jwk" || c.Store.DSN != "sqlite:/etc/flx/data/flx.db" {
+		t.Fatalf("resolve: %+v", c)
+	}
+	c = Defaults()
+	c.Federation.Manifest = "https://anchor.example/manifest.jws"
+	c.Resolve("/x")
+	if c.Federation.Manifest != "https://anchor.example/manifest.jws" {
+		t.Fatal("URLs must not be joined to paths")
+	}
+}
