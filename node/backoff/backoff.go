@@ -1,0 +1,35 @@
+package backoff
+
+import (
+	"math/rand/v2"
+	"time"
+)
+
+// Policy is a jittered exponential backoff.
+type Policy struct {
+	Initial time.Duration // first ceiling; must be > 0
+	Max     time.Duration // largest delay; must be >= Initial
+	// Rand returns a value in [0,1); nil uses math/rand/v2. Tests inject it.
+	Rand func() float64
+}
+
+// Delay returns the wait before attempt number attempt+1, given that
+// attempt attempts (>= 1) have failed so far.
+func (p Policy) Delay(attempt int) time.Duration {
+	if attempt < 1 {
+		attempt = 1
+	}
+	ceiling := p.Initial
+	for i := 1; i < attempt && ceiling < p.Max; i++ {
+		ceiling *= 2
+	}
+	if ceiling > p.Max || ceiling <= 0 { // <= 0: overflow
+		ceiling = p.Max
+	}
+	r := rand.Float64
+	if p.Rand != nil {
+		r = p.Rand
+	}
+	half := ceiling / 2
+	return half + time.Duration(r()*float64(ceiling-half))
+}
