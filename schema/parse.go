@@ -1,0 +1,58 @@
+package schema
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+)
+
+// ParseCase validates doc as a case document and decodes it.
+func ParseCase(doc []byte) (*Case, error) { return parseAs[Case](KindCase, doc) }
+
+// ParseResponse validates doc as a response document and decodes it.
+func ParseResponse(doc []byte) (*Response, error) { return parseAs[Response](KindResponse, doc) }
+
+// ParseMessage validates doc as a message document and decodes it.
+func ParseMessage(doc []byte) (*Message, error) { return parseAs[Message](KindMessage, doc) }
+
+// ParseWithdrawal validates doc as a withdrawal document and decodes it.
+func ParseWithdrawal(doc []byte) (*Withdrawal, error) {
+	return parseAs[Withdrawal](KindWithdrawal, doc)
+}
+
+// Parse validates doc as a document of kind k and decodes it into the
+// matching Go type: *Case, *Response, *Message or *Withdrawal. Errors are
+// those of [Validate].
+func Parse(k Kind, doc []byte) (any, error) {
+	switch k {
+	case KindCase:
+		return ParseCase(doc)
+	case KindResponse:
+		return ParseResponse(doc)
+	case KindMessage:
+		return ParseMessage(doc)
+	case KindWithdrawal:
+		return ParseWithdrawal(doc)
+	}
+	return nil, fmt.Errorf("%w %q", ErrUnknownKind, string(k))
+}
+
+func parseAs[T any](k Kind, doc []byte) (*T, error) {
+	if err := Validate(k, doc); err != nil {
+		return nil, err
+	}
+	v := new(T)
+	if err := decodeInto(doc, v); err != nil {
+		// A valid document always decodes; this would be a bug in the
+		// Go types (FuzzValidate checks it).
+		return nil, fmt.Errorf("schema: decoding valid %s document: %w", k, err)
+	}
+	return v, nil
+}
+
+// decodeInto decodes doc into v, refusing members v has no field for.
+func decodeInto(doc []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
