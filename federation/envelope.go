@@ -1,0 +1,362 @@
+package federation
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/familylinks/flx/federation/jose"
+)
+
+// TypEnvelope is the JWS "typ" of an envelope.
+const TypEnvelope = "flx-envelope+jws"
+
+// DefaultMaxTTL bounds exp - iat of an envelope unless Verifier.MaxTTL says
+// otherwise. It is long because store-and-forward must survive days-long
+// outages: a sender re-sends the same signed bytes until they are receipted,
+// and the replay guard remembers each jti until its exp.
+const DefaultMaxTTL = 7 * 24 * time.Hour
+
+// Kind is an envelope kind.
+type Kind string
+
+// The envelope kinds.
+const (
+	KindCaseCreate     Kind = "case.create"
+	KindCaseUpdate     Kind = "case.update"
+	KindCaseResponse   Kind = "case.response"
+	KindMessageDeliver Kind = "message.deliver"
+	KindCaseWithdraw   Kind = "case.withdraw"
+)
+
+// Kinds lists every envelope kind.
+var Kinds = []Kind{KindCaseCreate, KindCaseUpdate, KindCaseResponse, KindMessageDeliver, KindCaseWithdraw}
+
+// Known reports whether k is one of Kinds.
+func (k Kind) Known() bool {
+	switch k {
+	case KindCaseCreate, KindCaseUpdate, KindCaseResponse, KindMessageDeliver, KindCaseWithdraw:
+		return true
+	}
+	return false
+}
+
+// Claims are the signed content of an envelope. Times travel as JWT
+// NumericDate (integer unix seconds); sub-second parts are dropped.
+type Claims struct {
+	Issuer    string          // iss: sending member id
+	Audience  string          // aud: receiving member id
+	IssuedAt  time.Time       // iat
+	ExpiresAt time.Time       // exp
+	JTI       string          // jti: unique per sender
+	Kind      Kind            // kind
+	CaseID    string          // case_id (optional here; the body's schema decides)
+	Body      json.RawMessage // body: the document for the kind, opaque to this package
+}
+
+// wireClaims is the JSON form. Decoding refuses unknown claims, so nothing
+// can travel beside the body unchecked.
+type wireClaims struct {
+	Iss    string          `json:"iss"`
+	Aud    string          `json:"aud"`
+	Iat    int64           `json:"iat"`
+	Exp    int64           `json:"exp"`
+	JTI    string          `json:"jti"`
+	Kind   Kind            `json:"kind"`
+	CaseID string          `json:"case_id,omitempty"`
+	Body   json.RawMessage `json:"body"`
+}
+
+func (c *Claims) wire() wireClaims {
+	return wireClaims{
+		Iss: c.Issuer, Aud: c.Audience, Iat: unix(c.IssuedAt), Exp: unix(c.ExpiresAt),
+		JTI: c.JTI, Kind: c.Kind, CaseID: c.CaseID, Body: c.Body,
+	}
+}
+
+func (w *wireClaims) claims() Claims {
+	return Claims{
+		Issuer: w.Iss, Audience: w.Aud, IssuedAt: fromUnix(w.Iat), ExpiresAt: fromUnix(w.Exp),
+		JTI: w.JTI, Kind: w.Kind, CaseID: w.CaseID, Body: w.Body,
+	}
+}
+
+func unix(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
+}
+
+func fromUnix(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(n, 0).UTC()
+}
+
+// validJTI: 1 to 128 printable ASCII characters without spaces.
+func validJTI(s string) bool {
+	if len(s) == 0 || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// NewJTI returns a fresh random jti (128 bits, base64url).
+func NewJTI() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// Sign checks the claims and signs them as an envelope (compact JWS, header
+// {"alg","kid","typ":"flx-envelope+jws"}) with signer.
+func Sign(c Claims, signer *jose.PrivateKey) ([]byte, error) {
+	w := c.wire()
+	if err := checkClaims(&w); err != nil {
+		return nil, err
+	}
+	if err := checkKind(w.Kind); err != nil {
+		return nil, err
+	}
+	payload, err := json.Marshal(w)
+	if err != nil {
+		return nil, newErr(CodeBadEnvelope, "claims do not encode", err)
+	}
+	out, err := jose.Sign(payload, TypEnvelope, signer)
+	if err != nil {
+		return nil, fmt.Errorf("federation: sign envelope: %w", err)
+	}
+	return out, nil
+}
+
+// checkClaims checks the claims' shape (not time or audience).
+func checkClaims(w *wireClaims) error {
+	switch {
+	case w.Iss == "" || w.Aud == "" || w.JTI == "" || w.Kind == "":
+		return newErr(CodeBadEnvelope, "iss, aud, jti and kind are required", nil)
+	case !ValidMemberID(w.Iss) || !ValidMemberID(w.Aud):
+		return newErr(CodeBadEnvelope, "iss and aud must be member ids", nil)
+	case !validJTI(w.JTI):
+		return newErr(CodeBadEnvelope, "jti must be 1-128 printable ASCII characters", nil)
+	case w.Iat <= 0 || w.Exp <= 0:
+		return newErr(CodeBadEnvelope, "iat and exp are required", nil)
+	case w.Exp <= w.Iat:
+		return newErr(CodeBadEnvelope, "exp must be after iat", nil)
+	case len(w.Body) == 0 || string(w.Body) == "null":
+		// Body is otherwise valid JSON: the decoder checked it on the way
+		// in, and json.Marshal checks it on the way out.
+		return newErr(CodeBadEnvelope, "body is required", nil)
+	}
+	return nil
+}
+
+func checkKind(k Kind) error {
+	if !k.Known() {
+		return newErr(CodeUnsupportedKind, fmt.Sprintf("unknown envelope kind %q", k), nil)
+	}
+	return nil
+}
+
+// Envelope is a verified envelope: its claims, the key that signed it, and
+// the exact bytes received.
+type Envelope struct {
+	Claims
+	KID string   // kid of the manifest key that verified it
+	Alg jose.Alg // that key's algorithm
+
+	raw []byte
+	sum [sha256.Size]byte
+}
+
+// Raw returns the exact bytes that were verified (do not modify them).
+func (e *Envelope) Raw() []byte { return e.raw }
+
+// SHA256 returns the lowercase hex SHA-256 of the exact envelope bytes, the
+// value receipts bind to.
+func (e *Envelope) SHA256() string { return hex.EncodeToString(e.sum[:]) }
+
+// ReplayKey returns the replay-guard key for a jti from iss. jti uniqueness
+// is per sender, so keying by (iss, jti) keeps one member from burning
+// another's jtis. Member ids contain no '/', so the key is unambiguous.
+func ReplayKey(iss, jti string) string { return iss + "/" + jti }
+
+// CheckReplay records the envelope in g under ReplayKey(iss, jti) and its
+// hash: (false, nil) the first time, (true, nil) for the same bytes again,
+// and a replay error for the same jti with other bytes.
+func (e *Envelope) CheckReplay(ctx context.Context, g ReplayGuard) (dup bool, err error) {
+	return g.Seen(ctx, ReplayKey(e.Issuer, e.JTI), e.SHA256(), e.ExpiresAt)
+}
+
+// Verifier verifies envelopes received by member Self against the current
+// manifest.
+type Verifier struct {
+	Manifest ManifestSource
+	Self     string           // this node's member id; aud must equal it
+	Skew     time.Duration    // tolerated clock skew; 0 means DefaultSkew
+	MaxTTL   time.Duration    // bound on exp - iat; 0 means DefaultMaxTTL
+	Now      func() time.Time // nil means time.Now
+}
+
+func (v *Verifier) now() time.Time {
+	if v.Now != nil {
+		return v.Now()
+	}
+	return time.Now()
+}
+
+func (v *Verifier) skew() time.Duration {
+	if v.Skew > 0 {
+		return v.Skew
+	}
+	return DefaultSkew
+}
+
+func (v *Verifier) maxTTL() time.Duration {
+	if v.MaxTTL > 0 {
+		return v.MaxTTL
+	}
+	return DefaultMaxTTL
+}
+
+// Verify checks one envelope. authenticatedPeer is the member authenticated
+// by mTLS ("" when the envelope did not arrive over the federation listener,
+// e.g. re-verifying a stored one). Refusals, in the order checked:
+//
+//   - bad_envelope: not a canonical compact JWS with one signature; a header
+//     member other than alg/kid/typ (jwk, jku, x5u, x5c, crit, ... included);
+//     typ not flx-envelope+jws; no kid; claims that do not decode strictly
+//     (unknown claims included); no iss;
+//   - unsupported_alg: alg not EdDSA or ES256 (none, HS*, RS*, ...);
+//   - sender_mismatch: authenticatedPeer set and iss differs from it;
+//   - unknown_key: iss is no member; kid is not one of iss's keys (a kid of
+//     ANOTHER member gets unknown_key too: keys are looked up among the
+//     sender's keys only, never the whole manifest); the key is outside its
+//     nbf/exp (widened by Skew);
+//   - suspended_member: iss is suspended;
+//   - unsupported_alg: alg is not the one pinned on the key;
+//   - bad_signature: the signature does not verify;
+//   - bad_envelope: missing aud, jti, kind, iat, exp or body; exp not after
+//     iat; exp - iat over MaxTTL;
+//   - wrong_audience: aud is not Self;
+//   - expired: exp at or before now - Skew;
+//   - not_yet_valid: iat after now + Skew;
+//   - unsupported_kind: kind is not one of Kinds.
+//
+// Whether the recipient accepts the kind, and whether the body is valid, is
+// the caller's decision. Claims are only trusted after the signature check:
+// iss is read before it solely to choose the keys to verify with.
+func (v *Verifier) Verify(ctx context.Context, raw []byte, authenticatedPeer string) (*Envelope, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if v.Manifest == nil || v.Self == "" {
+		return nil, errors.New("federation: verifier needs a manifest source and Self")
+	}
+	m := v.Manifest.Current()
+	if m == nil {
+		return nil, errors.New("federation: no manifest held")
+	}
+	now, skew := v.now(), v.skew()
+
+	tok, err := jose.Parse(raw, TypEnvelope)
+	if err != nil {
+		return nil, joseErr(err)
+	}
+	var w wireClaims
+	if err := decodeStrict(tok.UnverifiedPayload(), &w); err != nil {
+		return nil, newErr(CodeBadEnvelope, "claims do not decode", err)
+	}
+	if w.Iss == "" {
+		return nil, newErr(CodeBadEnvelope, "iss is required", nil)
+	}
+	if authenticatedPeer != "" && w.Iss != authenticatedPeer {
+		return nil, newErr(CodeSenderMismatch, fmt.Sprintf("iss %q is not the authenticated peer %q", w.Iss, authenticatedPeer), nil)
+	}
+	key, err := senderKey(m, w.Iss, tok.Header().KID, now, skew)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tok.Verify(key); err != nil {
+		return nil, joseErr(err)
+	}
+
+	// Authentic from here on.
+	if err := checkClaims(&w); err != nil {
+		return nil, err
+	}
+	if w.Exp-w.Iat > int64(v.maxTTL()/time.Second) {
+		return nil, newErr(CodeBadEnvelope, fmt.Sprintf("lifetime exp - iat exceeds %s", v.maxTTL()), nil)
+	}
+	if w.Aud != v.Self {
+		return nil, newErr(CodeWrongAudience, fmt.Sprintf("aud %q is not this member (%q)", w.Aud, v.Self), nil)
+	}
+	c := w.claims()
+	if !now.Add(-skew).Before(c.ExpiresAt) {
+		return nil, newErr(CodeExpired, fmt.Sprintf("envelope expired at %s", c.ExpiresAt.Format(time.RFC3339)), nil)
+	}
+	if c.IssuedAt.After(now.Add(skew)) {
+		return nil, newErr(CodeNotYetValid, fmt.Sprintf("envelope issued at %s, in the future", c.IssuedAt.Format(time.RFC3339)), nil)
+	}
+	if err := checkKind(c.Kind); err != nil {
+		return nil, err
+	}
+	env := &Envelope{Claims: c, KID: key.KID(), Alg: key.Alg(), raw: append([]byte(nil), raw...)}
+	env.sum = sha256.Sum256(env.raw)
+	return env, nil
+}
+
+// senderKey finds the key named kid among iss's keys, valid at now.
+func senderKey(m *Manifest, iss, kid string, now time.Time, skew time.Duration) (*jose.PublicKey, error) {
+	mb, ok := m.Member(iss)
+	if !ok {
+		return nil, newErr(CodeUnknownKey, fmt.Sprintf("%q is not a member of the federation", iss), nil)
+	}
+	if mb.Status != StatusActive {
+		return nil, newErr(CodeSuspendedMember, fmt.Sprintf("member %q is suspended", iss), nil)
+	}
+	key := mb.JWKS.Key(kid)
+	if key == nil {
+		if owner, _, ok := m.KeyByKID(kid); ok {
+			return nil, newErr(CodeUnknownKey, fmt.Sprintf("kid %q is not a key of %q", kid, iss), fmt.Errorf("kid belongs to %q", owner.ID))
+		}
+		return nil, newErr(CodeUnknownKey, fmt.Sprintf("kid %q is not a key of %q", kid, iss), nil)
+	}
+	if !key.ValidAt(now, skew) {
+		return nil, newErr(CodeUnknownKey, fmt.Sprintf("key %q of %q is not valid now (nbf/exp)", kid, iss), nil)
+	}
+	return key, nil
+}
+
+// joseErr maps a jose failure to its code.
+func joseErr(err error) error {
+	switch {
+	case errors.Is(err, jose.ErrUnsupportedAlg):
+		return newErr(CodeUnsupportedAlg, "algorithm not allowed (EdDSA or ES256 only)", err)
+	case errors.Is(err, jose.ErrAlgMismatch):
+		return newErr(CodeUnsupportedAlg, "algorithm is not the one pinned on the key", err)
+	case errors.Is(err, jose.ErrBadSignature):
+		return newErr(CodeBadSignature, "signature does not verify", err)
+	case errors.Is(err, jose.ErrUnknownKey):
+		return newErr(CodeUnknownKey, "unknown key", err)
+	case errors.Is(err, jose.ErrForbiddenHeader):
+		return newErr(CodeBadEnvelope, "header parameter not allowed (only alg, kid, typ)", err)
+	case errors.Is(err, jose.ErrWrongType):
+		return newErr(CodeBadEnvelope, "wrong JWS typ", err)
+	case errors.Is(err, jose.ErrMissingKID):
+		return newErr(CodeBadEnvelope, "kid is required", err)
+	}
+	return newErr(CodeBadEnvelope, "malformed JWS", err)
+}

@@ -1,0 +1,32 @@
+// Package jose is FLX's narrow wrapper around JSON Web Signatures and JSON Web
+// Keys: signing-key generation (Ed25519 by default, ECDSA P-256), public JWK
+// and JWKS encoding that publishes only the members FLX means to publish,
+// private-key files, RFC 7638 thumbprints, and compact-JWS signing and
+// verification that refuses the classic JOSE attacks before any signature
+// check runs.
+//
+// It is the only FLX package that imports github.com/lestrrat-go/jwx. Its
+// exported surface is free of jwx types, so replacing jwx v2 (no longer
+// maintained upstream) touches this package alone.
+//
+// Verification is deliberately strict, because jwx v2 does not check the
+// header "alg" against the key:
+//
+//   - only the compact serialization, with exactly one signature and
+//     canonical unpadded base64url in all three parts (so one signature has
+//     exactly one encoding);
+//   - the protected header may carry only "alg", "kid" and "typ"; "jku",
+//     "jwk", "x5u", "x5c", "x5t", "crit", "b64" and anything else are refused,
+//     as are duplicate members;
+//   - "alg" must be EdDSA or ES256 (never "none", HMAC, RSA or anything
+//     else);
+//   - "typ" must be the one the caller expects, so a receipt can never pass
+//     as an envelope or a manifest;
+//   - the key comes only from the caller's lookup by "kid", never from the
+//     message; the key's own pinned algorithm must equal the header "alg",
+//     and the signature is then checked with that pinned algorithm.
+//
+// Package jose must never import other FLX packages (federation and above
+// depend on it, not the other way round); it knows nothing of manifests,
+// members or envelopes.
+package jose
