@@ -1,0 +1,379 @@
+package policy
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/familylinks/flx/schema"
+)
+
+// Destination is the member a document is about to be sent to, as the node
+// knows it from the federation manifest. Role is society, delegation,
+// coordinator or non_movement; Accepts lists the envelope kinds it accepts.
+type Destination struct {
+	Member  string   `json:"member"`
+	Country string   `json:"country"`
+	Role    string   `json:"role"`
+	Active  bool     `json:"active"`
+	Accepts []string `json:"accepts"`
+}
+
+// Source is the sending Society (by default the rules file's member and
+// country).
+type Source struct {
+	Member  string `json:"member"`
+	Country string `json:"country"`
+}
+
+// Validator checks a document against schema v1; docKind is "case",
+// "response", "message" or "withdrawal".
+type Validator func(docKind string, doc []byte) error
+
+// Engine evaluates the rules for documents about to leave the node. It is
+// safe for concurrent use.
+type Engine struct {
+	rules    *Rules
+	source   Source
+	validate Validator
+}
+
+// Option configures an Engine.
+type Option func(*Engine)
+
+// WithSource overrides the sending member and country given to custom rules
+// (default: the rules file's member and country).
+func WithSource(s Source) Option { return func(e *Engine) { e.source = s } }
+
+// WithValidator replaces the schema validator run on the input and on the
+// redacted output (default: schema v1). nil disables validation, which only
+// tests and fuzzing should do.
+func WithValidator(v Validator) Option { return func(e *Engine) { e.validate = v } }
+
+// New returns an engine for the rules.
+func New(r *Rules, opts ...Option) *Engine {
+	e := &Engine{
+		rules:    r,
+		source:   Source{Member: r.Config.Member, Country: r.Config.Country},
+		validate: schemaValidator,
+	}
+	for _, o := range opts {
+		o(e)
+	}
+	return e
+}
+
+// Rules returns the engine's rules.
+func (e *Engine) Rules() *Rules { return e.rules }
+
+// EvalOption adds facts the caller knows to one evaluation.
+type EvalOption func(*evalOptions)
+
+type evalOptions struct {
+	currentVersion int64
+}
+
+// CurrentVersion tells the engine the current version of the case in the
+// node's store: any other version is denied (FLX-DP-CURRENT-VERSION).
+func CurrentVersion(v int64) EvalOption { return func(o *evalOptions) { o.currentVersion = v } }
+
+// Evaluate decides whether doc (the schema document of an envelope of the
+// given kind) may be sent to dst. It never fails: any error is a deny with
+// the error as its reason. Evaluate is a dry run of Apply.
+func (e *Engine) Evaluate(ctx context.Context, doc []byte, kind string, dst Destination, now time.Time, opts ...EvalOption) Decision {
+	d, _ := e.Apply(ctx, doc, kind, dst, now, opts...)
+	return d
+}
+
+// Apply evaluates the rules and produces the document to send: the input
+// with every redacted pointer removed, re-validated against schema v1. The
+// bytes are nil when the decision is deny; for needs_review they are the
+// document to send once an operator approves. When nothing is redacted the
+// input bytes are returned unchanged.
+func (e *Engine) Apply(ctx context.Context, doc []byte, kind string, dst Destination, now time.Time, opts ...EvalOption) (d Decision, out []byte) {
+	d = Decision{
+		Kind:          kind,
+		Destination:   dst.Member,
+		Redactions:    []string{},
+		Fired:         []Fired{},
+		PolicyVersion: e.rules.Config.Version,
+		PolicyHash:    e.rules.Hash,
+		EvaluatedAt:   now.UTC(),
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			d = failClosed(d, ruleError, fmt.Errorf("internal error: %v", r))
+			out = nil
+		}
+	}()
+	var o evalOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if err := ctx.Err(); err != nil {
+		return failClosed(d, ruleError, err), nil
+	}
+	docKind, ok := docKindForEnvelope(kind)
+	if !ok {
+		return failClosed(d, ruleInput, fmt.Errorf("unknown envelope kind %q", kind)), nil
+	}
+	m, err := decodeObject(doc)
+	if err != nil {
+		return failClosed(d, ruleInput, fmt.Errorf("the document is not a JSON object: %w", err)), nil
+	}
+	d.CaseID = str(m["case_id"])
+	if v, ok := intVal(m["version"]); ok && docKind == "case" {
+		d.CaseVersion = v
+	}
+	if e.validate != nil {
+		if err := e.validate(docKind, doc); err != nil {
+			return failClosed(d, ruleInput, fmt.Errorf("the %s document does not validate against schema v1: %v", docKind, err)), nil
+		}
+	}
+
+	s := &state{
+		ctx: ctx, cfg: &e.rules.Config, kind: kind, docKind: docKind, doc: m, dst: dst,
+		src: e.source, now: now, opts: o, redact: map[string]bool{},
+	}
+	for _, b := range builtins {
+		if !b.late {
+			s.runBuiltin(b)
+		}
+	}
+	s.runCustom(e.rules.custom)
+	for _, b := range builtins {
+		if b.late {
+			s.runBuiltin(b)
+		}
+	}
+	if s.fired != nil {
+		d.Fired = s.fired
+	}
+	if s.err != nil {
+		d.Error = s.err.Error()
+	}
+	d.Effect = Allow
+	for _, f := range s.fired {
+		if fe := ruleEffectToDecision(f.Effect); fe.rank() > d.Effect.rank() {
+			d.Effect = fe
+		}
+	}
+	if d.Effect == AllowWithRedactions && len(s.redact) == 0 {
+		d.Effect = Allow
+	}
+	if d.Effect == Deny {
+		return d, nil
+	}
+	if len(s.redact) == 0 {
+		return d, doc
+	}
+
+	// Redact: remove the minimal set of pointers, deepest and last first.
+	all := make([]string, 0, len(s.redact))
+	for p := range s.redact {
+		all = append(all, p)
+	}
+	ps, err := minimalPointers(all)
+	if err != nil {
+		return failClosed(d, ruleError, err), nil
+	}
+	for _, p := range ps {
+		if requiredPointer(p) {
+			return failClosed(d, ruleOutput, fmt.Errorf("a rule asked to remove %s, which schema v1 requires; the case cannot be sent", p)), nil
+		}
+		d.Redactions = append(d.Redactions, p.String())
+	}
+	root, err := removeAll(any(m), ps)
+	if err != nil {
+		return failClosed(d, ruleError, err), nil
+	}
+	out, err = encode(root)
+	if err != nil {
+		return failClosed(d, ruleError, err), nil
+	}
+	if e.validate != nil {
+		if err := e.validate(docKind, out); err != nil {
+			return failClosed(d, ruleOutput, fmt.Errorf("the redacted document no longer validates against schema v1, so it cannot be sent: %v", err)), nil
+		}
+	}
+	return d, out
+}
+
+// Engine-level rule ids (not configurable rules; they record why an
+// evaluation could not be completed).
+const (
+	ruleInput  = "FLX-DP-INPUT"  // the document is not a valid schema v1 document of its kind
+	ruleOutput = "FLX-DP-OUTPUT" // the redacted document would not be valid
+	ruleError  = "FLX-DP-ERROR"  // internal or context error
+)
+
+func failClosed(d Decision, id string, err error) Decision {
+	d.Effect = Deny
+	d.Redactions = []string{}
+	d.Error = err.Error()
+	d.Fired = append(d.Fired, Fired{RuleID: id, Effect: RuleDeny, Reason: err.Error()})
+	return d
+}
+
+func docKindForEnvelope(kind string) (string, bool) {
+	k, ok := schema.KindForEnvelope(kind)
+	return string(k), ok
+}
+
+// schemaValidator validates against schema v1 (the default Validator).
+func schemaValidator(docKind string, doc []byte) error {
+	return schema.Validate(schema.Kind(docKind), doc)
+}
+
+// maxDocSize bounds what Apply parses (the federation limit is 1 MiB).
+const maxDocSize = 4 << 20
+
+func decodeObject(doc []byte) (map[string]any, error) {
+	if len(doc) > maxDocSize {
+		return nil, fmt.Errorf("document larger than %d bytes", maxDocSize)
+	}
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, errors.New("trailing data after the JSON value")
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("got %T", v)
+	}
+	return m, nil
+}
+
+func encode(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
+// state is one evaluation in progress.
+type state struct {
+	ctx     context.Context
+	cfg     *Config
+	kind    string
+	docKind string
+	doc     map[string]any
+	dst     Destination
+	src     Source
+	now     time.Time
+	opts    evalOptions
+	redact  map[string]bool
+	fired   []Fired
+	err     error
+	act     map[string]any // CEL activation, built on first use
+}
+
+func (s *state) fire(id, effect, reason string, ptrs []string) {
+	f := Fired{RuleID: id, Effect: effect, Reason: reason}
+	if effect == RuleRedact {
+		sort.Slice(ptrs, func(i, j int) bool {
+			a, _ := parsePointer(ptrs[i])
+			b, _ := parsePointer(ptrs[j])
+			return comparePointers(a, b) < 0
+		})
+		f.Pointers = ptrs
+		for _, p := range ptrs {
+			s.redact[p] = true
+		}
+	}
+	s.fired = append(s.fired, f)
+}
+
+func (s *state) fail(id string, err error) {
+	if s.err == nil {
+		s.err = fmt.Errorf("%s: %w", id, err)
+	}
+	s.fired = append(s.fired, Fired{RuleID: id, Effect: RuleDeny, Reason: "evaluation error (fails closed): " + oneLine(err.Error())})
+}
+
+// present reports whether the pointer exists and is not (yet) redacted.
+func (s *state) present(p string) bool {
+	if !exists(s.doc, p) {
+		return false
+	}
+	for q := range s.redact {
+		if p == q || strings.HasPrefix(p, q+"/") {
+			return false
+		}
+	}
+	return true
+}
+
+// existing keeps the pointers that exist in the document.
+func (s *state) existing(ptrs ...string) []string {
+	out := ptrs[:0:0]
+	for _, p := range ptrs {
+		if exists(s.doc, p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (s *state) runBuiltin(b builtin) {
+	if !contains(b.kinds, s.docKind) {
+		return
+	}
+	if err := s.ctx.Err(); err != nil {
+		s.fail(b.id, err)
+		return
+	}
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				s.fail(b.id, fmt.Errorf("internal error: %v", r))
+			}
+		}()
+		if err := b.eval(s); err != nil {
+			s.fail(b.id, err)
+		}
+	}()
+}
+
+func (s *state) runCustom(rules []*compiledRule) {
+	for _, r := range rules {
+		if !contains(r.Kinds, s.kind) {
+			continue
+		}
+		if s.act == nil {
+			s.act = celActivation(s.doc, s.kind, s.dst, s.src, s.now)
+		}
+		ok, err := r.eval(s.ctx, s.act)
+		if err != nil {
+			s.fail(r.ID, err)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		if r.Effect != RuleRedact {
+			s.fire(r.ID, r.Effect, r.Reason, nil)
+			continue
+		}
+		var ptrs []string
+		for _, p := range r.patterns {
+			ptrs = append(ptrs, expandWildcards(s.doc, p)...)
+		}
+		if len(ptrs) > 0 {
+			s.fire(r.ID, RuleRedact, r.Reason, ptrs)
+		}
+	}
+}

@@ -1,0 +1,172 @@
+package policy
+
+import (
+	"context"
+	"encoding/json"
+	"math/rand/v2"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/familylinks/flx/schema"
+)
+
+// FuzzEvaluate feeds random, valid-looking documents (seeded with every
+// schema example) to the engine, with and without schema validation, for
+// every envelope kind and several destinations. It asserts that evaluation
+// never panics (the engine turns a panic into a deny; that is reported
+// here as a bug) and always fails closed: an error or a deny means no
+// output; any output validates against schema v1 and every redaction
+// pointer exists in the input.
+func FuzzEvaluate(f *testing.F) {
+	for i, ex := range schema.Examples() {
+		f.Add(ex.Doc, uint8(i), uint8(i))
+	}
+	f.Add([]byte(baseCase), uint8(0), uint8(3))
+	f.Add([]byte(`{}`), uint8(1), uint8(1))
+	f.Add([]byte(`{"schema":"flx/v1/case","persons":[{"id":7,"sensitive":[]}],"consents":"x"}`), uint8(2), uint8(2))
+
+	rules := []*Rules{sampleRules(f), rulesWith(f, permissive)}
+	dsts := []Destination{dstXB, dstXD, dstCTA, dstAuth, {Member: "XQ-RC"}}
+	f.Fuzz(func(t *testing.T, doc []byte, sel, which uint8) {
+		kind := allKinds[int(sel)%len(allKinds)]
+		dst := dsts[int(which)%len(dsts)]
+		r := rules[int(sel/8)%len(rules)]
+		for _, validate := range []bool{true, false} {
+			var e *Engine
+			if validate {
+				e = New(r)
+			} else {
+				e = New(r, WithValidator(nil))
+			}
+			d, out := e.Apply(context.Background(), doc, kind, dst, testNow)
+			for _, fr := range d.Fired {
+				if strings.Contains(fr.Reason, "internal error") {
+					t.Fatalf("engine panicked: %s", fr.Reason)
+				}
+			}
+			if d.Error != "" && d.Effect != Deny {
+				t.Fatalf("error %q but effect %s", d.Error, d.Effect)
+			}
+			if d.Effect == Deny && out != nil {
+				t.Fatalf("deny with output")
+			}
+			if d.Effect != Deny && out == nil {
+				t.Fatalf("%s without output", d.Effect)
+			}
+			if d.PolicyHash != r.Hash {
+				t.Fatalf("decision does not name the policy")
+			}
+			if d.Effect == Deny {
+				continue
+			}
+			if validate {
+				dk, _ := schema.KindForEnvelope(kind)
+				if err := schema.Validate(dk, out); err != nil {
+					t.Fatalf("output of %s does not validate: %v", d.Effect, err)
+				}
+			}
+			in, err := decodeObject(doc)
+			if err != nil {
+				t.Fatalf("non-deny decision on undecodable input")
+			}
+			for _, p := range d.Redactions {
+				if !exists(in, p) {
+					t.Fatalf("redaction %s not in the input", p)
+				}
+			}
+		}
+	})
+}
+
+// FuzzEvaluateGenerated builds a valid random case (randomCase, from seed)
+// and then applies edits chosen by the fuzzer — deleting members, changing a
+// value's type, emptying strings and lists — so the rules meet documents
+// that look right but are not, with schema validation off and on.
+func FuzzEvaluateGenerated(f *testing.F) {
+	f.Add(uint64(1), []byte{}, uint8(0))
+	f.Add(uint64(2), []byte{0, 3, 1, 7, 2, 9}, uint8(1))
+	f.Add(uint64(3), []byte{1, 1, 1, 2, 1, 3, 1, 4}, uint8(2))
+	rules := []*Rules{sampleRules(f), rulesWith(f, permissive), rulesWith(f, "")}
+	dsts := []Destination{dstXB, dstXD, dstCTA, dstAuth, dstDel}
+	f.Fuzz(func(t *testing.T, seed uint64, edits []byte, which uint8) {
+		rng := rand.New(rand.NewPCG(seed, seed>>1|1))
+		doc := randomCase(rng)
+		m, err := decodeObject(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i+1 < len(edits) && i < 64; i += 2 {
+			editTree(m, edits[i], edits[i+1])
+		}
+		doc, _ = json.Marshal(m)
+		r := rules[int(which)%len(rules)]
+		dst := dsts[int(which/4)%len(dsts)]
+		for _, e := range []*Engine{New(r, WithValidator(nil)), New(r)} {
+			d, out := e.Apply(context.Background(), doc, "case.update", dst, testNow)
+			for _, fr := range d.Fired {
+				if strings.Contains(fr.Reason, "internal error") {
+					t.Fatalf("engine panicked: %s\n%s", fr.Reason, doc)
+				}
+			}
+			if (d.Effect == Deny) != (out == nil) || (d.Error != "" && d.Effect != Deny) {
+				t.Fatalf("not fail-closed: %s", describe(d))
+			}
+		}
+	})
+}
+
+// editTree applies one edit to a random node of a generic JSON tree.
+func editTree(root map[string]any, op, sel byte) {
+	// Collect containers with their keys.
+	type slot struct {
+		obj map[string]any
+		arr []any
+		key string
+		idx int
+	}
+	var slots []slot
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			keys := make([]string, 0, len(x))
+			for k := range x {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys) // map order is random; the fuzzer needs determinism
+			for _, k := range keys {
+				slots = append(slots, slot{obj: x, key: k})
+				walk(x[k])
+			}
+		case []any:
+			for i, e := range x {
+				slots = append(slots, slot{arr: x, idx: i})
+				walk(e)
+			}
+		}
+	}
+	walk(root)
+	if len(slots) == 0 {
+		return
+	}
+	s := slots[int(sel)%len(slots)]
+	replacements := []any{nil, "", json.Number("-1"), json.Number("1e400"), true, []any{}, map[string]any{}, []any{"x", json.Number("2")}, "2015", "XD", "refused", "unaccompanied_minor"}
+	set := func(v any) {
+		if s.obj != nil {
+			s.obj[s.key] = v
+		} else {
+			s.arr[s.idx] = v
+		}
+	}
+	switch op % 3 {
+	case 0:
+		if s.obj != nil {
+			delete(s.obj, s.key)
+		} else {
+			set(nil)
+		}
+	default:
+		set(replacements[int(op/3)%len(replacements)])
+	}
+}

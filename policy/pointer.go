@@ -1,0 +1,302 @@
+package policy
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// A pointer is a parsed RFC 6901 JSON pointer: the reference tokens with
+// "~1" and "~0" already unescaped.
+type pointer []string
+
+// parsePointer parses an RFC 6901 JSON pointer. The empty string (the whole
+// document) is rejected: policy never removes the whole document.
+func parsePointer(s string) (pointer, error) {
+	if s == "" {
+		return nil, fmt.Errorf("empty JSON pointer (the whole document) cannot be redacted")
+	}
+	if s[0] != '/' {
+		return nil, fmt.Errorf("JSON pointer %q must start with /", s)
+	}
+	parts := strings.Split(s[1:], "/")
+	for i, p := range parts {
+		if strings.Contains(p, "~") {
+			for j := 0; j < len(p); j++ {
+				if p[j] == '~' && (j+1 >= len(p) || (p[j+1] != '0' && p[j+1] != '1')) {
+					return nil, fmt.Errorf("JSON pointer %q: bad escape in %q (only ~0 and ~1)", s, p)
+				}
+			}
+			p = strings.ReplaceAll(p, "~1", "/")
+			p = strings.ReplaceAll(p, "~0", "~")
+		}
+		parts[i] = p
+	}
+	return pointer(parts), nil
+}
+
+// String formats the pointer with RFC 6901 escaping.
+func (p pointer) String() string {
+	var b strings.Builder
+	for _, t := range p {
+		b.WriteByte('/')
+		if strings.ContainsAny(t, "~/") {
+			t = strings.ReplaceAll(t, "~", "~0")
+			t = strings.ReplaceAll(t, "/", "~1")
+		}
+		b.WriteString(t)
+	}
+	return b.String()
+}
+
+// ptr builds a pointer string from tokens (ints become array indices).
+func ptr(tokens ...any) string {
+	p := make(pointer, len(tokens))
+	for i, t := range tokens {
+		switch v := t.(type) {
+		case string:
+			p[i] = v
+		case int:
+			p[i] = strconv.Itoa(v)
+		default:
+			panic(fmt.Sprintf("policy: bad pointer token %T", t))
+		}
+	}
+	return p.String()
+}
+
+// arrayIndex parses an RFC 6901 array index: "0" or a decimal number without
+// a leading zero.
+func arrayIndex(tok string, n int) (int, bool) {
+	if tok == "" || (len(tok) > 1 && tok[0] == '0') {
+		return 0, false
+	}
+	for i := 0; i < len(tok); i++ {
+		if tok[i] < '0' || tok[i] > '9' {
+			return 0, false
+		}
+	}
+	i, err := strconv.Atoi(tok)
+	if err != nil || i >= n {
+		return 0, false
+	}
+	return i, true
+}
+
+// lookup returns the value the pointer refers to in a generic JSON value.
+func lookup(doc any, p pointer) (any, bool) {
+	cur := doc
+	for _, tok := range p {
+		switch v := cur.(type) {
+		case map[string]any:
+			next, ok := v[tok]
+			if !ok {
+				return nil, false
+			}
+			cur = next
+		case []any:
+			i, ok := arrayIndex(tok, len(v))
+			if !ok {
+				return nil, false
+			}
+			cur = v[i]
+		default:
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+// exists reports whether the pointer (string form) refers to a value.
+func exists(doc any, s string) bool {
+	p, err := parsePointer(s)
+	if err != nil {
+		return false
+	}
+	_, ok := lookup(doc, p)
+	return ok
+}
+
+// expandWildcards resolves a pointer pattern in which a "*" token matches
+// every key of an object or every element of an array. It returns the
+// pointers that exist in doc. A pattern without "*" yields itself if it
+// exists.
+func expandWildcards(doc any, pattern pointer) []string {
+	var out []string
+	var walk func(cur any, i int, prefix pointer)
+	walk = func(cur any, i int, prefix pointer) {
+		if i == len(pattern) {
+			out = append(out, prefix.String())
+			return
+		}
+		tok := pattern[i]
+		switch v := cur.(type) {
+		case map[string]any:
+			if tok == "*" {
+				keys := make([]string, 0, len(v))
+				for k := range v {
+					keys = append(keys, k)
+				}
+				sort.Strings(keys)
+				for _, k := range keys {
+					walk(v[k], i+1, append(prefix[:len(prefix):len(prefix)], k))
+				}
+				return
+			}
+			if next, ok := v[tok]; ok {
+				walk(next, i+1, append(prefix[:len(prefix):len(prefix)], tok))
+			}
+		case []any:
+			if tok == "*" {
+				for j := range v {
+					walk(v[j], i+1, append(prefix[:len(prefix):len(prefix)], strconv.Itoa(j)))
+				}
+				return
+			}
+			if j, ok := arrayIndex(tok, len(v)); ok {
+				walk(v[j], i+1, append(prefix[:len(prefix):len(prefix)], tok))
+			}
+		}
+	}
+	walk(doc, 0, pointer{})
+	return out
+}
+
+// isPrefix reports whether a is a proper or equal prefix of b.
+func (p pointer) isPrefixOf(q pointer) bool {
+	if len(p) > len(q) {
+		return false
+	}
+	for i := range p {
+		if p[i] != q[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// comparePointers orders pointers token by token, numeric tokens by value,
+// so /persons/2 sorts before /persons/10.
+func comparePointers(a, b pointer) int {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		if a[i] == b[i] {
+			continue
+		}
+		ai, aerr := strconv.Atoi(a[i])
+		bi, berr := strconv.Atoi(b[i])
+		if aerr == nil && berr == nil {
+			if ai < bi {
+				return -1
+			}
+			return 1
+		}
+		if aerr == nil { // numbers before names
+			return -1
+		}
+		if berr == nil {
+			return 1
+		}
+		return strings.Compare(a[i], b[i])
+	}
+	return len(a) - len(b)
+}
+
+// minimalPointers parses, de-duplicates and sorts a set of pointers and drops
+// every pointer that lies under another pointer of the set (removing the
+// ancestor removes it too).
+func minimalPointers(in []string) ([]pointer, error) {
+	ps := make([]pointer, 0, len(in))
+	for _, s := range in {
+		p, err := parsePointer(s)
+		if err != nil {
+			return nil, err
+		}
+		ps = append(ps, p)
+	}
+	sort.Slice(ps, func(i, j int) bool { return comparePointers(ps[i], ps[j]) < 0 })
+	out := ps[:0]
+	for _, p := range ps {
+		// Sorted order puts an ancestor before all its descendants.
+		if len(out) > 0 && out[len(out)-1].isPrefixOf(p) {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// removeAll removes every pointer (a minimal, sorted set as returned by
+// minimalPointers) from doc. Pointers are interpreted against the input
+// document: removals run from the last pointer to the first so that removing
+// an array element never shifts an index that is still to be removed.
+// The (possibly new) root is returned.
+func removeAll(doc any, ps []pointer) (any, error) {
+	for i := len(ps) - 1; i >= 0; i-- {
+		var err error
+		doc, err = remove(doc, ps[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return doc, nil
+}
+
+// remove deletes the value at p from doc (an object key or an array element).
+func remove(doc any, p pointer) (any, error) {
+	if len(p) == 0 {
+		return nil, fmt.Errorf("cannot remove the whole document")
+	}
+	parent, ok := lookup(doc, p[:len(p)-1])
+	if !ok {
+		return nil, fmt.Errorf("redaction %s: parent does not exist", p)
+	}
+	last := p[len(p)-1]
+	switch v := parent.(type) {
+	case map[string]any:
+		if _, ok := v[last]; !ok {
+			return nil, fmt.Errorf("redaction %s: no such member", p)
+		}
+		delete(v, last)
+		return doc, nil
+	case []any:
+		i, ok := arrayIndex(last, len(v))
+		if !ok {
+			return nil, fmt.Errorf("redaction %s: no such array element", p)
+		}
+		nv := append(v[:i:i], v[i+1:]...)
+		// Store the shortened slice back into its own parent.
+		gp := p[:len(p)-1]
+		if len(gp) == 0 {
+			return nv, nil
+		}
+		holder, _ := lookup(doc, gp[:len(gp)-1])
+		switch h := holder.(type) {
+		case map[string]any:
+			h[gp[len(gp)-1]] = nv
+		case []any:
+			j, _ := arrayIndex(gp[len(gp)-1], len(h))
+			h[j] = nv
+		}
+		return doc, nil
+	default:
+		return nil, fmt.Errorf("redaction %s: parent is not an object or array", p)
+	}
+}
+
+// leafStrings collects every string (object keys excluded) at or under v.
+func leafStrings(v any, out []string) []string {
+	switch x := v.(type) {
+	case string:
+		out = append(out, x)
+	case map[string]any:
+		for _, e := range x {
+			out = leafStrings(e, out)
+		}
+	case []any:
+		for _, e := range x {
+			out = leafStrings(e, out)
+		}
+	}
+	return out
+}
