@@ -315,14 +315,15 @@ func (c *Config) Verify() error {
 			bad(field, "%q is not host:port", addr)
 		}
 	}
-	if c.Federation.MaxBodyBytes < 1024 {
-		bad("federation.max_body_bytes", "%d is below 1024", c.Federation.MaxBodyBytes)
+	// Bounds from conformance/SPEC.md: FLX-LIM-001, FLX-LIM-003, FLX-ENV-005.
+	if c.Federation.MaxBodyBytes < 1<<20 || c.Federation.MaxBodyBytes > 64<<20 {
+		bad("federation.max_body_bytes", "%d is outside 1 MiB..64 MiB (FLX-LIM-001)", c.Federation.MaxBodyBytes)
 	}
-	if c.Federation.ClockSkew < 0 || c.Federation.ClockSkew > time.Hour {
-		bad("federation.clock_skew", "%s is outside 0..1h", c.Federation.ClockSkew)
+	if c.Federation.ClockSkew < 30*time.Second || c.Federation.ClockSkew > 300*time.Second {
+		bad("federation.clock_skew", "%s is outside 30s..300s (FLX-LIM-003)", c.Federation.ClockSkew)
 	}
-	if c.Federation.EnvelopeTTL < time.Minute {
-		bad("federation.envelope_ttl", "%s is below 1m", c.Federation.EnvelopeTTL)
+	if c.Federation.EnvelopeTTL < time.Minute || c.Federation.EnvelopeTTL > 7*24*time.Hour {
+		bad("federation.envelope_ttl", "%s is outside 1m..168h (FLX-ENV-005)", c.Federation.EnvelopeTTL)
 	}
 	if c.Federation.ManifestRefresh < time.Second {
 		bad("federation.manifest_refresh", "%s is below 1s", c.Federation.ManifestRefresh)
@@ -356,10 +357,14 @@ func (c *Config) Verify() error {
 	if d.MaxAttempts < 1 {
 		bad("delivery.max_attempts", "%d is below 1", d.MaxAttempts)
 	}
-	if d.BackoffInitial <= 0 || d.BackoffMax < d.BackoffInitial {
-		bad("delivery.backoff_initial/backoff_max", "want 0 < initial <= max")
+	// FLX-DLV-004: the first wait (jittered in [initial/2, initial]) is at least 500ms.
+	if d.BackoffInitial < time.Second || d.BackoffMax < d.BackoffInitial || d.BackoffMax < time.Minute {
+		bad("delivery.backoff_initial/backoff_max", "want 1s <= initial <= max and max >= 1m (FLX-DLV-004)")
 	}
-	if d.RequestTimeout <= 0 || d.Lease <= d.RequestTimeout {
+	if d.RequestTimeout <= 0 || d.RequestTimeout > 120*time.Second {
+		bad("delivery.request_timeout", "%s is outside 0..120s (FLX-DLV-007)", d.RequestTimeout)
+	}
+	if d.Lease <= d.RequestTimeout {
 		bad("delivery.lease", "lease (%s) must exceed request_timeout (%s) so a slow attempt is not retried concurrently", d.Lease, d.RequestTimeout)
 	}
 	if d.PollInterval <= 0 {

@@ -1,0 +1,256 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/familylinks/flx/federation"
+	"github.com/familylinks/flx/federation/mtls"
+	"github.com/familylinks/flx/node/store"
+)
+
+// maxReceiptBytes bounds a peer's answer.
+const maxReceiptBytes = 64 << 10
+
+// deliverer runs one queue per destination, so a dead peer holds up no one
+// else: each destination has its own loop, its own backoff, and at most
+// Workers deliveries in flight.
+type deliverer struct {
+	n       *Node
+	mu      sync.Mutex
+	active  map[string]bool
+	blocked map[string]time.Time // destination backoff after failures
+	streak  map[string]int
+	clients map[string]*http.Client
+	wg      sync.WaitGroup
+}
+
+func (n *Node) runDelivery(ctx context.Context) {
+	d := &deliverer{n: n, active: map[string]bool{}, blocked: map[string]time.Time{}, streak: map[string]int{}, clients: map[string]*http.Client{}}
+	tick := time.NewTicker(n.o.Delivery.PollInterval)
+	defer tick.Stop()
+	for {
+		d.dispatch(ctx)
+		select {
+		case <-ctx.Done():
+			d.wg.Wait() // in-flight deliveries finish; nothing is lost either way (leases)
+			return
+		case <-n.deliverCh:
+		case <-tick.C:
+		}
+	}
+}
+
+// dispatch starts a loop for every destination with work and none running.
+func (d *deliverer) dispatch(ctx context.Context) {
+	stats, err := d.n.o.Store.OutboxStats(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			d.n.log.Error("outbox stats", "err", err)
+		}
+		return
+	}
+	now := d.n.o.Now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, s := range stats {
+		if s.Queued+s.InFlight == 0 || d.active[s.Destination] || now.Before(d.blocked[s.Destination]) {
+			continue
+		}
+		d.active[s.Destination] = true
+		d.wg.Add(1)
+		go d.loop(ctx, s.Destination)
+	}
+}
+
+func (d *deliverer) loop(ctx context.Context, dest string) {
+	defer d.wg.Done()
+	defer func() {
+		d.mu.Lock()
+		d.active[dest] = false
+		d.mu.Unlock()
+	}()
+	n := d.n
+	for ctx.Err() == nil {
+		items, err := n.o.Store.ClaimDue(ctx, store.ClaimRequest{
+			Worker: n.o.Instance, Destination: dest, Limit: n.o.Delivery.Workers, Lease: n.o.Delivery.Lease,
+		})
+		if err != nil {
+			if ctx.Err() == nil {
+				n.log.Error("claim outbox", "destination", dest, "err", err)
+			}
+			return
+		}
+		if len(items) == 0 {
+			return
+		}
+		var wg sync.WaitGroup
+		var failed, ok int
+		var mu sync.Mutex
+		for _, it := range items {
+			wg.Add(1)
+			go func(it store.OutboxItem) {
+				defer wg.Done()
+				// A delivery under way finishes even when the node stops.
+				good := d.deliver(context.WithoutCancel(ctx), it)
+				mu.Lock()
+				if good {
+					ok++
+				} else {
+					failed++
+				}
+				mu.Unlock()
+			}(it)
+		}
+		wg.Wait()
+		if failed > 0 && ok == 0 {
+			d.mu.Lock()
+			d.streak[dest]++
+			wait := n.o.Delivery.Backoff.Delay(d.streak[dest])
+			d.blocked[dest] = n.o.Now().Add(wait)
+			d.mu.Unlock()
+			n.metrics.peerBackoff.WithLabelValues(dest).Set(wait.Seconds())
+			return
+		}
+		d.mu.Lock()
+		d.streak[dest] = 0
+		d.mu.Unlock()
+		n.metrics.peerBackoff.WithLabelValues(dest).Set(0)
+	}
+}
+
+func (d *deliverer) client(dest string) *http.Client {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	c := d.clients[dest]
+	if c == nil {
+		c = mtls.NewClient(d.n.o.TLS, d.n.o.Trust.Directory(), dest, d.n.o.Delivery.RequestTimeout)
+		d.clients[dest] = c
+	}
+	return c
+}
+
+// outcome of one attempt.
+type outcome struct {
+	retry  bool   // try again later
+	reason string // for last_error and metrics (no personal data)
+}
+
+// deliver makes one attempt and records its result. It reports whether
+// the envelope was delivered.
+func (d *deliverer) deliver(ctx context.Context, it store.OutboxItem) bool {
+	n := d.n
+	start := n.o.Now()
+	receipt, out := d.attempt(ctx, it)
+	if f := n.o.Faults; f != nil && f.AfterSend != nil {
+		f.AfterSend(it.ID)
+	}
+	if receipt != nil {
+		if err := n.o.Store.MarkDelivered(ctx, it.ID, receipt); err != nil {
+			n.log.Error("record delivery", "outbox_id", it.ID, "err", err)
+			return false
+		}
+		n.metrics.delivered.WithLabelValues(it.Destination, it.Kind).Inc()
+		n.metrics.deliveryLatency.Observe(n.o.Now().Sub(it.CreatedAt).Seconds())
+		n.metrics.attemptSeconds.Observe(n.o.Now().Sub(start).Seconds())
+		n.log.Info("delivered", "outbox_id", it.ID, "to", it.Destination, "kind", it.Kind, "attempts", it.Attempts)
+		return true
+	}
+	n.metrics.failures.WithLabelValues(it.Destination, reasonLabel(out.reason)).Inc()
+	if !out.retry || it.Attempts >= n.o.Delivery.MaxAttempts {
+		if err := n.o.Store.MarkDead(ctx, it.ID, it.Attempts, out.reason); err != nil && !errors.Is(err, store.ErrConflict) {
+			n.log.Error("dead-letter", "outbox_id", it.ID, "err", err)
+		}
+		n.metrics.dead.WithLabelValues(it.Destination).Inc()
+		n.log.Warn("dead-lettered", "outbox_id", it.ID, "to", it.Destination, "kind", it.Kind, "attempts", it.Attempts, "reason", out.reason)
+		return false
+	}
+	next := n.o.Now().Add(n.o.Delivery.Backoff.Delay(it.Attempts))
+	if err := n.o.Store.MarkFailed(ctx, it.ID, it.Attempts, out.reason, next); err != nil && !errors.Is(err, store.ErrConflict) {
+		n.log.Error("record failure", "outbox_id", it.ID, "err", err)
+	}
+	n.log.Info("delivery failed; will retry", "outbox_id", it.ID, "to", it.Destination, "attempts", it.Attempts, "next", next, "reason", out.reason)
+	return false
+}
+
+// reasonLabel keeps metric label values few: the part before ':'.
+func reasonLabel(r string) string {
+	if i := strings.IndexByte(r, ':'); i > 0 {
+		return r[:i]
+	}
+	return r
+}
+
+func (d *deliverer) attempt(ctx context.Context, it store.OutboxItem) ([]byte, outcome) {
+	n := d.n
+	if it.Envelope == nil {
+		return nil, outcome{reason: "erased: the envelope's data was erased"}
+	}
+	m := n.o.Trust.Current()
+	if m == nil || n.o.Trust.Usable() != nil {
+		return nil, outcome{retry: true, reason: "no_manifest: no valid federation manifest held"}
+	}
+	mb, ok := m.Member(it.Destination)
+	if !ok {
+		return nil, outcome{reason: "unknown_member: destination is no longer in the federation"}
+	}
+	if mb.Status != federation.StatusActive {
+		return nil, outcome{retry: true, reason: "suspended: destination is suspended"}
+	}
+	ctx, cancel := context.WithTimeout(ctx, n.o.Delivery.RequestTimeout)
+	defer cancel()
+	url := strings.TrimRight(mb.Endpoint, "/") + "/flx/v1/envelopes"
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(it.Envelope))
+	if err != nil {
+		return nil, outcome{reason: "bad_endpoint: " + err.Error()}
+	}
+	req.Header.Set("Content-Type", "application/jose")
+	req.Header.Set("Accept", "application/jose, application/problem+json")
+	resp, err := d.client(it.Destination).Do(req)
+	if err != nil {
+		return nil, outcome{retry: true, reason: "transport: " + err.Error()}
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxReceiptBytes))
+	if err != nil {
+		return nil, outcome{retry: true, reason: "transport: reading the answer: " + err.Error()}
+	}
+	switch {
+	case resp.StatusCode == http.StatusAccepted || resp.StatusCode == http.StatusOK:
+		sum := sha256.Sum256(it.Envelope)
+		want := federation.ExpectedReceipt{Issuer: it.Destination, Audience: n.o.Self, ReceiptFor: it.JTI, SHA256: hex.EncodeToString(sum[:]), Skew: n.o.Skew}
+		if _, err := federation.VerifyReceipt(bytes.TrimSpace(body), m, want, n.o.Now()); err != nil {
+			// The peer probably stored it; a retry gets a duplicate receipt.
+			return nil, outcome{retry: true, reason: "bad_receipt: " + err.Error()}
+		}
+		return bytes.TrimSpace(body), outcome{}
+	case resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
+		return nil, outcome{retry: true, reason: fmt.Sprintf("http_%d: %s", resp.StatusCode, problemCode(body))}
+	default:
+		code := problemCode(body)
+		// A peer holding an older manifest does not know our new key or
+		// certificate yet: retry, it will catch up (conformance/SPEC.md 10).
+		retry := code == string(federation.CodeUnauthenticatedPeer) || code == string(federation.CodeUnknownKey)
+		return nil, outcome{retry: retry, reason: fmt.Sprintf("http_%d: %s", resp.StatusCode, code)}
+	}
+}
+
+func problemCode(body []byte) string {
+	var p struct {
+		Code string `json:"code"`
+	}
+	if json.Unmarshal(body, &p) == nil && p.Code != "" {
+		return p.Code
+	}
+	return "no problem code"
+}

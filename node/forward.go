@@ -1,0 +1,292 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/familylinks/flx/federation"
+	"github.com/familylinks/flx/node/store"
+	"github.com/familylinks/flx/policy"
+	"github.com/familylinks/flx/schema"
+)
+
+// SendResult is the outcome of a forward, response or message: the policy
+// decision and, unless denied or held for review, the queued envelope.
+type SendResult struct {
+	Decision   policy.Decision `json:"decision"`
+	DecisionID int64           `json:"decision_id"`
+	Kind       federation.Kind `json:"kind"`
+	To         string          `json:"to"`
+	// State is queued, needs_review or denied.
+	State    string          `json:"state"`
+	OutboxID int64           `json:"outbox_id,omitempty"`
+	JTI      string          `json:"jti,omitempty"`
+	Document json.RawMessage `json:"document,omitempty"` // what is (or would be) sent, redacted
+}
+
+// destination describes member to for the policy, from the manifest.
+func (n *Node) destination(to string) (policy.Destination, *federation.Member, error) {
+	if err := n.o.Trust.Usable(); err != nil {
+		return policy.Destination{}, nil, &Error{Code: CodeUnavailable, Msg: "no valid federation manifest", Err: err}
+	}
+	if to == n.o.Self {
+		return policy.Destination{}, nil, errf(CodeBadRequest, "cannot send to this node itself")
+	}
+	mb, ok := n.o.Trust.Current().Member(to)
+	if !ok {
+		return policy.Destination{}, nil, errf(CodeUnknownMember, "%q is not a member of the federation", to)
+	}
+	d := policy.Destination{Member: mb.ID, Country: mb.Country, Role: string(mb.Role), Active: mb.Status == federation.StatusActive}
+	for _, k := range mb.Accepts {
+		d.Accepts = append(d.Accepts, string(k))
+	}
+	return d, mb, nil
+}
+
+// caseForSending loads a case that is not erased.
+func (n *Node) caseForSending(ctx context.Context, caseID string) (store.Case, error) {
+	c, err := n.o.Store.GetCase(ctx, caseID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return c, errf(CodeNotFound, "no case %s", caseID)
+	case err != nil:
+		return c, internal("get case", err)
+	case c.Erased():
+		return c, errf(CodeErased, "case %s was erased", caseID)
+	}
+	return c, nil
+}
+
+// Forward sends the current version of one of this Society's cases to a
+// member: case.create the first time, case.update after. The policy runs
+// first: deny is refused (CodePolicyDenied, with the decision),
+// needs_review holds the forward until an operator approves it, and
+// redactions are applied to what is queued. Every decision is stored.
+func (n *Node) Forward(ctx context.Context, a Actor, caseID, to string) (SendResult, error) {
+	c, err := n.caseForSending(ctx, caseID)
+	if err != nil {
+		return SendResult{}, err
+	}
+	if c.Origin != n.o.Self {
+		return SendResult{}, errf(CodeNotOrigin, "case %s belongs to %s: only the origin forwards it", caseID, c.Origin)
+	}
+	kind, err := n.caseKindFor(ctx, caseID, to)
+	if err != nil {
+		return SendResult{}, err
+	}
+	return n.send(ctx, a, sendRequest{to: to, kind: kind, caseID: caseID, caseVersion: c.Version, doc: c.Document})
+}
+
+// caseKindFor is case.create unless the case was already sent to to.
+func (n *Node) caseKindFor(ctx context.Context, caseID, to string) (federation.Kind, error) {
+	rows, err := n.o.Store.ListOutbox(ctx, store.OutboxFilter{Destination: to, CaseID: caseID, Limit: 1000})
+	if err != nil {
+		return "", internal("list outbox", err)
+	}
+	for _, r := range rows {
+		if r.Kind == string(federation.KindCaseCreate) && r.State != store.Cancelled {
+			return federation.KindCaseUpdate, nil
+		}
+	}
+	return federation.KindCaseCreate, nil
+}
+
+// DryRun evaluates the policy for forwarding a case to a member without
+// sending or storing anything.
+func (n *Node) DryRun(ctx context.Context, caseID, to string) (SendResult, error) {
+	c, err := n.caseForSending(ctx, caseID)
+	if err != nil {
+		return SendResult{}, err
+	}
+	dst, _, err := n.destination(to)
+	if err != nil {
+		return SendResult{}, err
+	}
+	kind, err := n.caseKindFor(ctx, caseID, to)
+	if err != nil {
+		return SendResult{}, err
+	}
+	d, out := n.o.Policy.Apply(ctx, c.Document, string(kind), dst, n.o.Now(), policy.CurrentVersion(c.Version))
+	return SendResult{Decision: d, Kind: kind, To: to, State: stateOf(d), Document: out}, nil
+}
+
+// Respond sends a case.response about a case received from its origin,
+// back to the origin. The document's responder must be this member.
+func (n *Node) Respond(ctx context.Context, a Actor, caseID string, doc []byte) (SendResult, error) {
+	c, err := n.caseForSending(ctx, caseID)
+	if err != nil {
+		return SendResult{}, err
+	}
+	if c.Origin == n.o.Self {
+		return SendResult{}, errf(CodeBadRequest, "case %s is this node's own: responses go to the origin", caseID)
+	}
+	r, err := schema.ParseResponse(doc)
+	if err != nil {
+		return SendResult{}, schemaErr(err)
+	}
+	if r.CaseID != caseID || r.Responder != n.o.Self {
+		return SendResult{}, errf(CodeBadRequest, "response must have case_id %q and responder %q", caseID, n.o.Self)
+	}
+	return n.send(ctx, a, sendRequest{to: c.Origin, kind: federation.KindCaseResponse, caseID: caseID, doc: doc})
+}
+
+// SendMessage sends a message (Red Cross message, family news, call
+// record, video or voice message reference) about a case to a member.
+func (n *Node) SendMessage(ctx context.Context, a Actor, caseID, to string, doc []byte) (SendResult, error) {
+	if _, err := n.caseForSending(ctx, caseID); err != nil {
+		return SendResult{}, err
+	}
+	m, err := schema.ParseMessage(doc)
+	if err != nil {
+		return SendResult{}, schemaErr(err)
+	}
+	if m.CaseID != caseID {
+		return SendResult{}, errf(CodeBadRequest, "message case_id %q does not match %q", m.CaseID, caseID)
+	}
+	return n.send(ctx, a, sendRequest{to: to, kind: federation.KindMessageDeliver, caseID: caseID, doc: doc})
+}
+
+type sendRequest struct {
+	to          string
+	kind        federation.Kind
+	caseID      string
+	caseVersion int64
+	doc         []byte
+	// approve is set when an operator approved a held forward.
+	approve *policy.Review
+}
+
+func stateOf(d policy.Decision) string {
+	switch {
+	case d.Allowed():
+		return "queued"
+	case d.Effect == policy.NeedsReview:
+		return "needs_review"
+	default:
+		return "denied"
+	}
+}
+
+// send runs the policy and, in one transaction, records the decision,
+// queues the redacted document if allowed, and audits.
+func (n *Node) send(ctx context.Context, a Actor, r sendRequest) (SendResult, error) {
+	dst, _, err := n.destination(r.to)
+	if err != nil {
+		return SendResult{}, err
+	}
+	var opts []policy.EvalOption
+	if r.caseVersion > 0 {
+		opts = append(opts, policy.CurrentVersion(r.caseVersion))
+	}
+	d, out := n.o.Policy.Apply(ctx, r.doc, string(r.kind), dst, n.o.Now(), opts...)
+	if r.approve != nil && d.Effect == policy.NeedsReview {
+		if d, err = d.Approve(r.approve.By, r.approve.At, r.approve.Note); err != nil {
+			return SendResult{}, internal("approve", err)
+		}
+	}
+	res := SendResult{Decision: d, Kind: r.kind, To: r.to, State: stateOf(d)}
+	if d.Effect != policy.Deny {
+		res.Document = out
+	}
+	dj, err := json.Marshal(d)
+	if err != nil {
+		return SendResult{}, internal("encode decision", err)
+	}
+	n.metrics.decisions.WithLabelValues(string(d.Effect)).Inc()
+	err = n.o.Store.Tx(ctx, func(tx store.Tx) error {
+		rec, err := tx.RecordDecision(ctx, store.Decision{CaseID: r.caseID, Destination: r.to, Effect: string(d.Effect), Decision: dj})
+		if err != nil {
+			return err
+		}
+		res.DecisionID = rec.ID
+		details := map[string]any{"to": r.to, "kind": r.kind, "effect": d.Effect, "decision_id": rec.ID, "policy_hash": d.PolicyHash, "redactions": len(d.Redactions)}
+		if d.Allowed() {
+			item, err := n.enqueue(ctx, tx, r.to, r.kind, r.caseID, r.caseVersion, out)
+			if err != nil {
+				return err
+			}
+			res.OutboxID, res.JTI = item.ID, item.JTI
+			details["outbox_id"] = item.ID
+		}
+		action := "send." + res.State
+		if r.approve != nil {
+			action = "review.approve"
+		}
+		return n.audit(ctx, tx, a.Name, action, r.caseID, details)
+	})
+	if err != nil {
+		return SendResult{}, internal("record send", err)
+	}
+	switch res.State {
+	case "denied":
+		return res, &Error{Code: CodePolicyDenied, Msg: fmt.Sprintf("the data-protection policy refuses sending this %s to %s", r.kind, r.to), Decision: &res.Decision}
+	case "queued":
+		signal(n.deliverCh)
+	}
+	n.log.Info("send", "case_id", r.caseID, "to", r.to, "kind", r.kind, "state", res.State)
+	return res, nil
+}
+
+// Review approves or rejects a forward held for review (decision
+// decisionID on case caseID). Approval re-evaluates the policy on the
+// current version: a deny still refuses, needs_review is approved with
+// the operator's identity, and the result is queued.
+func (n *Node) Review(ctx context.Context, a Actor, caseID string, decisionID int64, approve bool, note string) (SendResult, error) {
+	ds, err := n.o.Store.ListDecisions(ctx, caseID)
+	if err != nil {
+		return SendResult{}, internal("list decisions", err)
+	}
+	var held *store.Decision
+	for i := range ds {
+		if ds[i].ID == decisionID {
+			held = &ds[i]
+		}
+	}
+	if held == nil {
+		return SendResult{}, errf(CodeNotFound, "no decision %d on case %s", decisionID, caseID)
+	}
+	if held.Effect != string(policy.NeedsReview) {
+		return SendResult{}, errf(CodeConflict, "decision %d is %s, not needs_review", decisionID, held.Effect)
+	}
+	for _, later := range ds {
+		if later.ID > held.ID && later.Destination == held.Destination {
+			return SendResult{}, errf(CodeConflict, "decision %d was superseded by decision %d", decisionID, later.ID)
+		}
+	}
+	var pd policy.Decision
+	if err := json.Unmarshal(held.Decision, &pd); err != nil {
+		return SendResult{}, internal("decode decision", err)
+	}
+	rev := &policy.Review{By: a.Name, At: n.o.Now(), Note: note}
+	if !approve {
+		rejected, err := pd.Reject(a.Name, n.o.Now(), note)
+		if err != nil {
+			return SendResult{}, errf(CodeConflict, "%v", err)
+		}
+		dj, _ := json.Marshal(rejected)
+		var res SendResult
+		err = n.o.Store.Tx(ctx, func(tx store.Tx) error {
+			rec, err := tx.RecordDecision(ctx, store.Decision{CaseID: caseID, Destination: held.Destination, Effect: string(rejected.Effect), Decision: dj})
+			if err != nil {
+				return err
+			}
+			res = SendResult{Decision: rejected, DecisionID: rec.ID, Kind: federation.Kind(pd.Kind), To: held.Destination, State: "denied"}
+			return n.audit(ctx, tx, a.Name, "review.reject", caseID, map[string]any{"decision_id": decisionID, "to": held.Destination})
+		})
+		if err != nil {
+			return SendResult{}, internal("record rejection", err)
+		}
+		return res, nil
+	}
+	c, err := n.caseForSending(ctx, caseID)
+	if err != nil {
+		return SendResult{}, err
+	}
+	kind, err := n.caseKindFor(ctx, caseID, held.Destination)
+	if err != nil {
+		return SendResult{}, err
+	}
+	return n.send(ctx, a, sendRequest{to: held.Destination, kind: kind, caseID: caseID, caseVersion: c.Version, doc: c.Document, approve: rev})
+}

@@ -1,0 +1,135 @@
+package httpapi
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gorilla/mux"
+
+	"github.com/familylinks/flx/federation"
+	"github.com/familylinks/flx/federation/mtls"
+	"github.com/familylinks/flx/node"
+)
+
+// FederationHandler serves the federation API. It must run behind a TLS
+// listener built with mtls.ServerConfig: the whole router (404 and 405
+// included) is wrapped in mtls.Middleware, so nothing is served to an
+// unauthenticated peer.
+func FederationHandler(n *node.Node, dir mtls.Directory, log *slog.Logger) http.Handler {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	f := &fedAPI{n: n, log: log}
+	r := mux.NewRouter()
+	r.HandleFunc("/.well-known/flx", f.metadata).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/flx/v1/envelopes", f.envelopes).Methods(http.MethodPost)
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeProblem(w, http.StatusNotFound, "not_found", "no such federation resource", nil, nil)
+	})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		allow := "POST"
+		if req.URL.Path == "/.well-known/flx" {
+			allow = "GET, HEAD"
+		}
+		w.Header().Set("Allow", allow)
+		writeProblem(w, http.StatusMethodNotAllowed, "method_not_allowed", "allowed: "+allow, nil, nil)
+	})
+	return mtls.Middleware(dir)(r)
+}
+
+type fedAPI struct {
+	n   *node.Node
+	log *slog.Logger
+}
+
+// Metadata is the body of GET /.well-known/flx.
+type Metadata struct {
+	Member           string         `json:"member"`
+	ProtocolVersions []string       `json:"protocol_versions"`
+	SchemaVersions   []string       `json:"schema_versions"`
+	Limits           MetadataLimits `json:"limits"`
+	Accepts          []string       `json:"accepts"`
+	Manifest         *ManifestRef   `json:"manifest,omitempty"`
+}
+
+// MetadataLimits are the limits a peer must respect.
+type MetadataLimits struct {
+	MaxBodyBytes     int64 `json:"max_body_bytes"`
+	ClockSkewSeconds int64 `json:"clock_skew_seconds"`
+}
+
+// ManifestRef names the manifest a node holds.
+type ManifestRef struct {
+	Federation string `json:"federation"`
+	Version    int64  `json:"version"`
+}
+
+func (f *fedAPI) metadata(w http.ResponseWriter, _ *http.Request) {
+	md := Metadata{
+		Member: f.n.Self(), ProtocolVersions: []string{"flx/1"}, SchemaVersions: []string{"1"},
+		Limits:  MetadataLimits{MaxBodyBytes: f.n.MaxBodyBytes(), ClockSkewSeconds: int64(f.n.Skew().Seconds())},
+		Accepts: []string{},
+	}
+	if m := f.n.Manifest(); m != nil {
+		md.Manifest = &ManifestRef{Federation: m.Federation, Version: m.Version}
+		if self, ok := m.Member(f.n.Self()); ok {
+			for _, k := range self.Accepts {
+				md.Accepts = append(md.Accepts, string(k))
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, md)
+}
+
+func (f *fedAPI) envelopes(w http.ResponseWriter, r *http.Request) {
+	peer, ok := mtls.PeerFromContext(r.Context())
+	if !ok { // the middleware already refused; belt and braces
+		writeProblem(w, http.StatusUnauthorized, "unauthenticated_peer", "", nil, nil)
+		return
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || !strings.EqualFold(mt, "application/jose") {
+		f.refuse(w, peer, &node.ReceiveError{Code: federation.CodeBadEnvelope, Msg: "Content-Type must be application/jose"})
+		return
+	}
+	limit := f.n.MaxBodyBytes()
+	if r.ContentLength > limit {
+		f.refuse(w, peer, &node.ReceiveError{Code: federation.CodeTooLarge, Msg: "body larger than " + strconv.FormatInt(limit, 10) + " bytes"})
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		f.refuse(w, peer, &node.ReceiveError{Code: federation.CodeTooLarge, Msg: "body larger than " + strconv.FormatInt(limit, 10) + " bytes"})
+		return
+	case err != nil:
+		f.refuse(w, peer, &node.ReceiveError{Code: federation.CodeBadEnvelope, Msg: "could not read the body"})
+		return
+	}
+	res, err := f.n.Receive(r.Context(), peer, body)
+	if err != nil {
+		f.refuse(w, peer, node.AsReceiveError(err))
+		return
+	}
+	w.Header().Set("Content-Type", "application/jose")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusAccepted)
+	w.Write(res.Receipt)
+}
+
+func (f *fedAPI) refuse(w http.ResponseWriter, peer string, e *node.ReceiveError) {
+	status := e.Code.HTTPStatus()
+	if e.Code == "internal_error" {
+		status = http.StatusInternalServerError
+		f.log.Error("receive failed", "peer", peer, "err", e.Err)
+	} else {
+		f.log.Info("envelope refused", "peer", peer, "code", e.Code)
+	}
+	writeProblem(w, status, string(e.Code), e.Msg, e.Violations, nil)
+}

@@ -1,0 +1,152 @@
+package dbtest
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestWithSSLMode(t *testing.T) {
+	tests := []struct {
+		in, want string
+		err      bool
+	}{
+		{"postgres://postgres@127.0.0.1:5432/postgres", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", false},
+		{"postgres://u@h/db?sslmode=verify-full", "postgres://u@h/db?sslmode=verify-full", false},
+		{"postgresql://u@h/db?connect_timeout=5", "postgresql://u@h/db?connect_timeout=5&sslmode=disable", false},
+		{"host=localhost user=postgres", "", true},
+		{"mysql://u@h/db", "", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := withSSLMode(tc.in)
+			if (err != nil) != tc.err || got != tc.want {
+				t.Fatalf("withSSLMode(%q) = %q, %v; want %q (error %v)", tc.in, got, err, tc.want, tc.err)
+			}
+		})
+	}
+}
+
+func TestDatabaseName(t *testing.T) {
+	a, b := databaseName(), databaseName()
+	if a == b {
+		t.Fatalf("two calls gave %s", a)
+	}
+	if !strings.HasPrefix(a, "flx_dbtest_") || len(a) > 63 {
+		t.Fatalf("name %q", a)
+	}
+	for _, r := range a {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_') {
+			t.Fatalf("name %q is not a plain identifier", a)
+		}
+	}
+}
+
+func TestSQLitePath(t *testing.T) {
+	p := SQLitePath(t)
+	if _, err := os.Stat(filepath.Dir(p)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(p); !os.IsNotExist(err) {
+		t.Fatalf("%s should not exist yet", p)
+	}
+}
+
+// Each call is its own database, gone after the test.
+func TestPostgresDSN(t *testing.T) {
+	var names []string
+	t.Run("create", func(t *testing.T) {
+		for range 2 {
+			dsn := PostgresDSN(t)
+			u, err := url.Parse(dsn)
+			if err != nil || u.Query().Get("sslmode") == "" {
+				t.Fatalf("DSN %q must set sslmode", dsn)
+			}
+			db, err := sql.Open("postgres", dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var name string
+			if err := db.QueryRowContext(t.Context(), `SELECT current_database()`).Scan(&name); err != nil {
+				t.Fatal(err)
+			}
+			db.Close()
+			names = append(names, name)
+		}
+		if names[0] == names[1] {
+			t.Fatalf("both calls got database %s", names[0])
+		}
+	})
+	if len(names) != 2 {
+		return // skipped
+	}
+	db, err := sql.Open("postgres", serverDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, name := range names {
+		var n int
+		if err := db.QueryRowContext(t.Context(), `SELECT COUNT(*) FROM pg_database WHERE datname = $1`, name).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 0 {
+			t.Errorf("database %s still exists after its test", name)
+		}
+	}
+}
+
+// fakeTB records Skip and Fatal instead of ending the test.
+type fakeTB struct {
+	testing.TB
+	skipped, failed bool
+	msg             string
+}
+
+var errStop = errors.New("stop")
+
+func (f *fakeTB) Helper() {}
+func (f *fakeTB) Skip(args ...any) {
+	f.skipped, f.msg = true, args[0].(string)
+	panic(errStop)
+}
+func (f *fakeTB) Fatalf(format string, args ...any) {
+	f.failed, f.msg = true, fmt.Sprintf(format, args...)
+	panic(errStop)
+}
+
+func TestUnavailable(t *testing.T) {
+	tests := []struct {
+		require              string
+		wantSkip, wantFailed bool
+	}{
+		{"", true, false},
+		{"0", true, false},
+		{"1", false, true},
+	}
+	for _, tc := range tests {
+		t.Run("require="+tc.require, func(t *testing.T) {
+			t.Setenv(EnvRequirePostgres, tc.require)
+			f := &fakeTB{TB: t}
+			func() {
+				defer func() {
+					if r := recover(); r != errStop {
+						t.Fatalf("unavailable returned or panicked with %v", r)
+					}
+				}()
+				unavailable(f, errors.New("no docker"))
+			}()
+			if f.skipped != tc.wantSkip || f.failed != tc.wantFailed {
+				t.Fatalf("skipped %v failed %v", f.skipped, f.failed)
+			}
+			if !strings.Contains(f.msg, "PostgreSQL not available: set FLX_TEST_POSTGRES=postgres://") {
+				t.Fatalf("message %q does not say how to provide PostgreSQL", f.msg)
+			}
+		})
+	}
+}

@@ -1,0 +1,13 @@
+// Package dbtest gives tests throwaway databases: a fresh, uniquely named
+// PostgreSQL database per call (from FLX_TEST_POSTGRES, or a dockertest
+// container when a Docker engine is reachable) and a SQLite file in
+// t.TempDir. Each database is dropped in t.Cleanup, so test runs never depend
+// on earlier runs and packages can run in parallel against one server.
+//
+// Without PostgreSQL a test is skipped with a message saying how to provide
+// one, unless FLX_REQUIRE_POSTGRES=1 (CI), where it fails instead.
+//
+// It is for tests only. It must never import the store or any other FLX
+// package (federation, policy, schema, conformance, the node's HTTP
+// packages): it hands out connection strings and nothing else.
+package dbtest

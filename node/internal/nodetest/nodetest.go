@@ -1,0 +1,189 @@
+package nodetest
+
+import (
+	"context"
+	"crypto/tls"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/familylinks/flx/federation/mtls"
+	"github.com/familylinks/flx/node"
+	"github.com/familylinks/flx/node/backoff"
+	"github.com/familylinks/flx/node/httpapi"
+	"github.com/familylinks/flx/node/internal/dbtest"
+	"github.com/familylinks/flx/node/internal/fedtest"
+	"github.com/familylinks/flx/node/store"
+	"github.com/familylinks/flx/node/trust"
+	"github.com/familylinks/flx/policy"
+)
+
+// Dialect selects the test database.
+type Dialect string
+
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// Node is a running test node.
+type Node struct {
+	*node.Node
+	Member   *fedtest.Member
+	Store    store.Store
+	Trust    *trust.Trust
+	FedURL   string // https://127.0.0.1:port of the federation listener
+	manifest string // manifest file the trust refreshes from
+	cancel   context.CancelFunc
+	done     chan struct{}
+	fedSrv   *http.Server
+}
+
+// Options tune a test node.
+type Options struct {
+	Dialect Dialect
+	DSN     string        // reuse a database (two processes sharing one); default a fresh one
+	Rules   *policy.Rules // default policy.Default for the member
+	Faults  *node.Faults
+	NoRun   bool // do not start the inbox and delivery loops
+	Logger  *slog.Logger
+	// Delivery overrides; defaults are fast for tests (50ms..1s backoff).
+	Delivery *node.DeliveryOptions
+}
+
+// Listen reserves a loopback port for a member's federation listener and
+// sets its endpoint, so the manifest can name it before the node starts.
+func Listen(t testing.TB, m *fedtest.Member) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Endpoint = "https://" + ln.Addr().String()
+	return ln
+}
+
+// DSN returns a fresh database DSN of the dialect.
+func DSN(t testing.TB, d Dialect) string {
+	t.Helper()
+	if d == Postgres {
+		return dbtest.PostgresDSN(t)
+	}
+	return "sqlite:" + dbtest.SQLitePath(t)
+}
+
+// Start starts member id of f, serving its federation API on ln (from
+// Listen). f must have been signed after every Listen.
+func Start(t testing.TB, f *fedtest.Federation, id string, ln net.Listener, o Options) *Node {
+	t.Helper()
+	ctx := context.Background()
+	m := f.Member(t, id)
+	if o.Dialect == "" {
+		o.Dialect = SQLite
+	}
+	dsn := o.DSN
+	if dsn == "" {
+		dsn = DSN(t, o.Dialect)
+	}
+	st, err := store.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	mpath := filepath.Join(dir, "manifest.jws")
+	if err := os.WriteFile(mpath, f.Raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	tr, err := trust.New(ctx, trust.Options{Anchor: f.Anchor.Public(), Source: mpath, Store: st, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := o.Rules
+	if rules == nil {
+		if rules, err = policy.Default(id, m.Country); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := node.DeliveryOptions{Workers: 4, MaxAttempts: 20, Backoff: backoff.Policy{Initial: 50 * time.Millisecond, Max: time.Second},
+		RequestTimeout: 5 * time.Second, Lease: 15 * time.Second, PollInterval: 50 * time.Millisecond}
+	if o.Delivery != nil {
+		d = *o.Delivery
+	}
+	n, err := node.New(node.Options{
+		Self: id, Store: st, Trust: tr, Signer: m.Key, Policy: policy.New(rules), TLS: m.TLS,
+		Delivery: d, Logger: log, Faults: o.Faults,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn := &Node{Node: n, Member: m, Store: st, Trust: tr, manifest: mpath, done: make(chan struct{})}
+	if ln != nil {
+		srv := &http.Server{
+			Handler:           httpapi.FederationHandler(n, tr.Directory(), log),
+			TLSConfig:         mtls.ServerConfig(m.TLS, tr.Directory()),
+			ReadHeaderTimeout: 10 * time.Second,
+		}
+		tn.fedSrv = srv
+		tn.FedURL = "https://" + ln.Addr().String()
+		go srv.Serve(tls.NewListener(ln, srv.TLSConfig))
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	tn.cancel = cancel
+	if o.NoRun {
+		close(tn.done)
+	} else {
+		go func() { n.Run(runCtx); close(tn.done) }()
+	}
+	t.Cleanup(tn.Stop)
+	t.Cleanup(func() { st.Close() })
+	return tn
+}
+
+// Stop stops the loops and the listener (idempotent).
+func (tn *Node) Stop() {
+	tn.cancel()
+	<-tn.done
+	if tn.fedSrv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		tn.fedSrv.Shutdown(ctx)
+		cancel()
+	}
+}
+
+// UpdateManifest writes f's current manifest where the node reads it and refreshes.
+func (tn *Node) UpdateManifest(t testing.TB, f *fedtest.Federation) {
+	t.Helper()
+	if err := os.WriteFile(tn.manifest, f.Raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tn.Trust.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Client returns an mTLS client acting as member from (of f) towards tn.
+func Client(t testing.TB, f *fedtest.Federation, from string, tn *Node) *http.Client {
+	t.Helper()
+	return mtls.NewClient(f.Member(t, from).TLS, f.Manifest.TLSDirectory(), tn.Member.ID, 5*time.Second)
+}
+
+// WaitFor polls cond until it is true or the timeout passes.
+func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("timed out after %s waiting for %s", timeout, what)
+}

@@ -1,0 +1,103 @@
+package node
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/familylinks/flx/node/store"
+)
+
+// Metrics are the node's Prometheus metrics. Labels carry member ids,
+// kinds and codes only: never personal data.
+type Metrics struct {
+	Registry        *prometheus.Registry
+	received        *prometheus.CounterVec
+	refused         *prometheus.CounterVec
+	processed       *prometheus.CounterVec
+	enqueued        *prometheus.CounterVec
+	delivered       *prometheus.CounterVec
+	failures        *prometheus.CounterVec
+	dead            *prometheus.CounterVec
+	decisions       *prometheus.CounterVec
+	peerBackoff     *prometheus.GaugeVec
+	receiveSeconds  prometheus.Histogram
+	attemptSeconds  prometheus.Histogram
+	deliveryLatency prometheus.Histogram
+	queue           *queueCollector
+}
+
+// NewMetrics registers the node's metrics on reg (a new registry with the
+// Go and process collectors when nil).
+func NewMetrics(reg *prometheus.Registry) *Metrics {
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+		reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	}
+	m := &Metrics{
+		Registry: reg,
+		received: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flx_envelopes_received_total",
+			Help: "Envelopes accepted on the federation API, by kind and receipt status (accepted, duplicate)."}, []string{"kind", "status"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flx_envelopes_refused_total",
+			Help: "Envelopes refused on the federation API, by problem code."}, []string{"code"}),
+		processed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flx_inbox_processed_total",
+			Help: "Inbox rows processed, by kind."}, []string{"kind"}),
+		enqueued: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flx_outbox_enqueued_total",
+			Help: "Envelopes queued for delivery, by kind."}, []string{"kind"}),
+		delivered: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flx_envelopes_delivered_total",
+			Help: "Envelopes delivered with a verified receipt, by peer and kind."}, []string{"peer", "kind"}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flx_delivery_failures_total",
+			Help: "Failed delivery attempts, by peer and reason."}, []string{"peer", "reason"}),
+		dead: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flx_delivery_dead_letters_total",
+			Help: "Envelopes dead-lettered, by peer."}, []string{"peer"}),
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flx_policy_decisions_total",
+			Help: "Policy decisions on outgoing documents, by effect."}, []string{"effect"}),
+		peerBackoff: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "flx_peer_backoff_seconds",
+			Help: "Current delivery backoff per peer (0: healthy)."}, []string{"peer"}),
+		receiveSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "flx_receive_seconds",
+			Help: "Time to verify, validate and store one received envelope.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
+		attemptSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "flx_delivery_attempt_seconds",
+			Help: "Duration of successful delivery attempts.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
+		deliveryLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "flx_delivery_latency_seconds",
+			Help: "Time from queueing to delivery with a verified receipt.", Buckets: prometheus.ExponentialBuckets(0.001, 4, 14)}),
+		queue: &queueCollector{},
+	}
+	reg.MustRegister(m.received, m.refused, m.processed, m.enqueued, m.delivered, m.failures, m.dead,
+		m.decisions, m.peerBackoff, m.receiveSeconds, m.attemptSeconds, m.deliveryLatency, m.queue)
+	return m
+}
+
+func (m *Metrics) observeStore(st store.Store) { m.queue.st = st }
+
+// queueCollector reads the outbox per peer at scrape time.
+type queueCollector struct{ st store.Store }
+
+var (
+	queueDesc = prometheus.NewDesc("flx_outbox_messages", "Outbox envelopes per peer and state.", []string{"peer", "state"}, nil)
+	ageDesc   = prometheus.NewDesc("flx_outbox_oldest_pending_seconds", "Age of the oldest undelivered envelope per peer.", []string{"peer"}, nil)
+)
+
+func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) { ch <- queueDesc; ch <- ageDesc }
+
+func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
+	if c.st == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	stats, err := c.st.OutboxStats(ctx)
+	if err != nil {
+		return
+	}
+	for _, s := range stats {
+		for state, v := range map[string]int64{"queued": s.Queued, "in_flight": s.InFlight, "delivered": s.Delivered, "dead": s.Dead, "cancelled": s.Cancelled} {
+			ch <- prometheus.MustNewConstMetric(queueDesc, prometheus.GaugeValue, float64(v), s.Destination, state)
+		}
+		age := 0.0
+		if !s.OldestPending.IsZero() {
+			age = time.Since(s.OldestPending).Seconds()
+		}
+		ch <- prometheus.MustNewConstMetric(ageDesc, prometheus.GaugeValue, age, s.Destination)
+	}
+}

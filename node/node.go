@@ -1,0 +1,207 @@
+package node
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/familylinks/flx/federation"
+	"github.com/familylinks/flx/federation/jose"
+	"github.com/familylinks/flx/federation/mtls"
+	"github.com/familylinks/flx/node/backoff"
+	"github.com/familylinks/flx/node/store"
+	"github.com/familylinks/flx/policy"
+)
+
+// Trust is what the node needs of the manifest holder (node/trust.Trust).
+type Trust interface {
+	Current() *federation.Manifest
+	Usable() error
+	Directory() mtls.Directory
+}
+
+// Options configure a Node. Store, Trust, Signer, Policy and Self are required.
+type Options struct {
+	Self   string           // this node's member id
+	Store  store.Store      // the database
+	Trust  Trust            // the current federation manifest
+	Signer *jose.PrivateKey // this member's signing key
+	// SignerFor, when set, picks the signing key at each signature (key
+	// rotation without restart: the new key from its nbf on). Signer is
+	// then only the fallback.
+	SignerFor func(now time.Time) *jose.PrivateKey
+	Policy    *policy.Engine // the Society's data-protection rules
+	// TLS is this member's certificate, used to deliver to peers.
+	TLS tls.Certificate
+
+	EnvelopeTTL  time.Duration // default 168h
+	Skew         time.Duration // default 60s
+	MaxBodyBytes int64         // default 1 MiB
+
+	Delivery DeliveryOptions
+	Logger   *slog.Logger
+	Metrics  *Metrics // nil: a private registry
+	Now      func() time.Time
+	// Instance names this process in outbox claims (default: random).
+	Instance string
+	// Faults injects failures for crash tests; nil in production.
+	Faults *Faults
+}
+
+// DeliveryOptions tune the outbox worker.
+type DeliveryOptions struct {
+	Workers        int            // concurrent deliveries per destination; default 4
+	MaxAttempts    int            // then dead-letter; default 50
+	Backoff        backoff.Policy // default 1s..1h
+	RequestTimeout time.Duration  // default 30s
+	Lease          time.Duration  // default 2m
+	PollInterval   time.Duration  // default 1s
+}
+
+// Faults are test hooks that simulate crashes at the worst moments. They
+// are set only by tests and by the flx binary when FLX_FAULT_* variables
+// are present (see node/cmd/flx).
+type Faults struct {
+	// AfterStore runs after an envelope is durably stored and before its
+	// receipt is answered (a receiver crash between the two).
+	AfterStore func(jti string)
+	// AfterSend runs after a peer answered and before the answer is
+	// recorded (a sender crash between the two).
+	AfterSend func(outboxID int64)
+}
+
+// Node is one FLX node.
+type Node struct {
+	o        Options
+	log      *slog.Logger
+	metrics  *Metrics
+	verifier *federation.Verifier
+
+	kick      chan struct{} // wakes the inbox processor
+	deliverCh chan struct{} // wakes the delivery worker
+	procMu    sync.Mutex    // one inbox pass at a time in this process
+}
+
+// New checks the options and returns a Node. Start its background work
+// with Run.
+func New(o Options) (*Node, error) {
+	if o.Self == "" || o.Store == nil || o.Trust == nil || o.Signer == nil || o.Policy == nil {
+		return nil, errors.New("node.New: Self, Store, Trust, Signer and Policy are required")
+	}
+	if o.EnvelopeTTL <= 0 {
+		o.EnvelopeTTL = 168 * time.Hour
+	}
+	if o.Skew <= 0 {
+		o.Skew = federation.DefaultSkew
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 1 << 20
+	}
+	d := &o.Delivery
+	if d.Workers <= 0 {
+		d.Workers = 4
+	}
+	if d.MaxAttempts <= 0 {
+		d.MaxAttempts = 50
+	}
+	if d.Backoff.Initial <= 0 {
+		d.Backoff = backoff.Policy{Initial: time.Second, Max: time.Hour}
+	}
+	if d.RequestTimeout <= 0 {
+		d.RequestTimeout = 30 * time.Second
+	}
+	if d.Lease <= 0 {
+		d.Lease = 2 * time.Minute
+	}
+	if d.PollInterval <= 0 {
+		d.PollInterval = time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Instance == "" {
+		o.Instance = o.Self + "/" + federation.NewJTI()[:8]
+	}
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics(nil)
+	}
+	n := &Node{
+		o:         o,
+		log:       o.Logger,
+		metrics:   o.Metrics,
+		kick:      make(chan struct{}, 1),
+		deliverCh: make(chan struct{}, 1),
+	}
+	n.verifier = &federation.Verifier{Manifest: o.Trust, Self: o.Self, Skew: o.Skew, Now: o.Now}
+	o.Metrics.observeStore(o.Store)
+	return n, nil
+}
+
+// Self is this node's member id.
+func (n *Node) Self() string { return n.o.Self }
+
+// MaxBodyBytes is the federation body limit.
+func (n *Node) MaxBodyBytes() int64 { return n.o.MaxBodyBytes }
+
+// Skew is the clock tolerance.
+func (n *Node) Skew() time.Duration { return n.o.Skew }
+
+// Manifest returns the current federation manifest (nil if none).
+func (n *Node) Manifest() *federation.Manifest { return n.o.Trust.Current() }
+
+// Store exposes the store to the HTTP layer's read-only views.
+func (n *Node) Store() store.Store { return n.o.Store }
+
+// Ready reports whether the node can serve: a usable manifest and a
+// reachable database.
+func (n *Node) Ready(ctx context.Context) error {
+	if err := n.o.Trust.Usable(); err != nil {
+		return err
+	}
+	return n.o.Store.Ping(ctx)
+}
+
+// Run processes the inbox and delivers the outbox until ctx ends; it
+// returns when both loops have stopped (in-flight work finished).
+func (n *Node) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); n.runInbox(ctx) }()
+	go func() { defer wg.Done(); n.runDelivery(ctx) }()
+	wg.Wait()
+}
+
+// signer returns the key to sign with now.
+func (n *Node) signer() *jose.PrivateKey {
+	if n.o.SignerFor != nil {
+		if k := n.o.SignerFor(n.o.Now()); k != nil {
+			return k
+		}
+	}
+	return n.o.Signer
+}
+
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+func (n *Node) audit(ctx context.Context, q store.Queries, actor, action, object string, details map[string]any) error {
+	var raw []byte
+	if len(details) > 0 {
+		var err error
+		if raw, err = jsonMarshal(details); err != nil {
+			return err
+		}
+	}
+	_, err := q.AppendAudit(ctx, store.AuditEntry{Actor: actor, Action: action, Object: object, Details: raw, At: n.o.Now()})
+	return err
+}

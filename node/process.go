@@ -1,0 +1,229 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/familylinks/flx/federation"
+	"github.com/familylinks/flx/node/store"
+	"github.com/familylinks/flx/schema"
+)
+
+// runInbox processes stored envelopes until ctx ends: at start (resuming
+// after a restart), whenever Receive stores one, and every poll interval
+// (rows stored by another process sharing the database).
+func (n *Node) runInbox(ctx context.Context) {
+	tick := time.NewTicker(n.o.Delivery.PollInterval)
+	defer tick.Stop()
+	for {
+		if err := n.ProcessInbox(ctx); err != nil && ctx.Err() == nil {
+			n.log.Error("inbox processing failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-n.kick:
+		case <-tick.C:
+		}
+	}
+}
+
+// ProcessInbox processes every unprocessed inbox row once. Each row is
+// processed in one transaction with MarkProcessed, so a row is applied
+// exactly once even with several processes sharing a database: the loser
+// of a race gets a conflict and rolls back.
+func (n *Node) ProcessInbox(ctx context.Context) error {
+	n.procMu.Lock()
+	defer n.procMu.Unlock()
+	var after int64
+	for {
+		items, err := n.o.Store.ListUnprocessed(ctx, after, 100)
+		if err != nil {
+			return fmt.Errorf("node.ProcessInbox: %w", err)
+		}
+		if len(items) == 0 {
+			return nil
+		}
+		for _, it := range items {
+			after = it.ID
+			if err := n.processOne(ctx, it); err != nil {
+				if errors.Is(err, store.ErrConflict) {
+					continue // processed by another process meanwhile
+				}
+				return err
+			}
+		}
+	}
+}
+
+// processOne applies one inbox row. A permanent problem with the content
+// (e.g. an update for an erased case) is recorded as the row's process
+// error; a database failure rolls back and is retried later.
+func (n *Node) processOne(ctx context.Context, it store.InboxItem) error {
+	var confirm *confirmation
+	err := n.o.Store.Tx(ctx, func(tx store.Tx) error {
+		perr, c, err := n.apply(ctx, tx, it)
+		if err != nil {
+			return err
+		}
+		confirm = c
+		msg := ""
+		if perr != nil {
+			msg = perr.Error()
+		}
+		if err := tx.MarkProcessed(ctx, it.ID, msg); err != nil {
+			return err
+		}
+		details := map[string]any{"kind": it.Kind, "inbox_id": it.ID}
+		if msg != "" {
+			details["process_error"] = msg
+		}
+		return n.audit(ctx, tx, it.Iss, "inbox.process", it.CaseID, details)
+	})
+	if err != nil {
+		return err
+	}
+	n.metrics.processed.WithLabelValues(it.Kind).Inc()
+	if confirm != nil {
+		signal(n.deliverCh)
+	}
+	return nil
+}
+
+type confirmation struct{ to string }
+
+// apply does what the envelope asks. perr is a permanent processing error
+// kept on the row; err aborts the transaction.
+func (n *Node) apply(ctx context.Context, tx store.Tx, it store.InboxItem) (perr error, c *confirmation, err error) {
+	if it.Envelope == nil {
+		return errors.New("envelope was erased before processing"), nil, nil
+	}
+	// The envelope was verified on receipt; here only its stored claims
+	// and body are read.
+	claims, err := parsePayload(it.Envelope)
+	if err != nil {
+		return fmt.Errorf("stored envelope unreadable: %w", err), nil, nil
+	}
+	switch federation.Kind(it.Kind) {
+	case federation.KindCaseCreate, federation.KindCaseUpdate:
+		perr := n.applyCase(ctx, tx, it, claims)
+		var dbf dbFailure
+		if errors.As(perr, &dbf) {
+			return nil, nil, dbf.error
+		}
+		return perr, nil, nil
+	case federation.KindCaseResponse, federation.KindMessageDeliver:
+		// Kept in the inbox and shown with the case; nothing else to do.
+		return nil, nil, nil
+	case federation.KindCaseWithdraw:
+		return n.applyWithdraw(ctx, tx, it, claims)
+	}
+	return fmt.Errorf("unsupported kind %s", it.Kind), nil, nil
+}
+
+type payload struct {
+	JTI    string          `json:"jti"`
+	Iss    string          `json:"iss"`
+	CaseID string          `json:"case_id"`
+	Body   json.RawMessage `json:"body"`
+}
+
+// parsePayload reads the claims of a stored compact JWS (already verified).
+func parsePayload(raw []byte) (payload, error) {
+	var p payload
+	parts := splitDots(raw)
+	if len(parts) != 3 {
+		return p, errors.New("not a compact JWS")
+	}
+	b, err := b64.DecodeString(string(parts[1]))
+	if err != nil {
+		return p, err
+	}
+	return p, json.Unmarshal(b, &p)
+}
+
+func (n *Node) applyCase(ctx context.Context, tx store.Tx, it store.InboxItem, p payload) error {
+	c, err := schema.ParseCase(p.Body)
+	if err != nil {
+		return fmt.Errorf("case body: %w", err)
+	}
+	cur, err := tx.GetCase(ctx, c.CaseID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		_, err = tx.CreateCase(ctx, store.NewCase{
+			ID: c.CaseID, Origin: it.Iss, Type: string(c.Type), Status: string(c.Status),
+			Version: int64(c.Version), Document: p.Body,
+		})
+		return dbOrNil(err)
+	case err != nil:
+		return dbErr(err)
+	case cur.Erased():
+		return errors.New("case was erased here; the update is not applied")
+	case cur.Origin != it.Iss:
+		return fmt.Errorf("case belongs to %s", cur.Origin)
+	case int64(c.Version) <= cur.Version:
+		return fmt.Errorf("stale version %d (holding %d); not applied", c.Version, cur.Version)
+	}
+	_, err = tx.UpdateCase(ctx, store.CaseUpdate{
+		ID: c.CaseID, ExpectedVersion: cur.Version, Version: int64(c.Version),
+		Type: string(c.Type), Status: string(c.Status), Document: p.Body,
+	})
+	return dbOrNil(err)
+}
+
+// dbFailure marks database failures so the transaction rolls back instead
+// of recording a processing error.
+type dbFailure struct{ error }
+
+func dbErr(err error) error { return dbFailure{err} }
+
+func dbOrNil(err error) error {
+	if err == nil {
+		return nil
+	}
+	return dbFailure{err}
+}
+
+func (n *Node) applyWithdraw(ctx context.Context, tx store.Tx, it store.InboxItem, p payload) (error, *confirmation, error) {
+	w, err := schema.ParseWithdrawal(p.Body)
+	if err != nil {
+		return fmt.Errorf("withdrawal body: %w", err), nil, nil
+	}
+	now := n.o.Now()
+	if w.IsConfirmation() {
+		// A recipient confirms it erased our case. Never confirmed back.
+		err := tx.ConfirmWithdrawal(ctx, w.CaseID, it.Iss, now)
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("confirmation from %s, which never received the case", it.Iss), nil, nil
+		}
+		return nil, nil, err
+	}
+	if !w.ShouldErase() {
+		return nil, nil, nil
+	}
+	res, err := tx.EraseCase(ctx, w.CaseID, store.Erasure{Reason: string(w.Reason), At: now, KeepPendingKinds: []string{string(federation.KindCaseWithdraw)}})
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := n.audit(ctx, tx, it.Iss, "case.erase", w.CaseID, map[string]any{
+		"reason": w.Reason, "case_found": res.CaseFound, "versions": res.Versions,
+		"inbox_envelopes": res.InboxEnvelopes, "outbox_cancelled": res.OutboxCancelled,
+	}); err != nil {
+		return nil, nil, err
+	}
+	conf := schema.Withdrawal{
+		Schema: "flx/v1/withdrawal", CaseID: w.CaseID, Reason: w.Reason, WithdrawnAt: w.WithdrawnAt,
+		PersonIDs: w.PersonIDs, Confirms: p.JTI, ErasedAt: schema.DateTime(now.UTC().Format(time.RFC3339)),
+	}
+	body, err := json.Marshal(conf)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := n.enqueue(ctx, tx, it.Iss, federation.KindCaseWithdraw, w.CaseID, 0, body); err != nil {
+		return nil, nil, err
+	}
+	return nil, &confirmation{to: it.Iss}, nil
+}

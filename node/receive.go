@@ -1,0 +1,153 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/familylinks/flx/federation"
+	"github.com/familylinks/flx/node/store"
+	"github.com/familylinks/flx/schema"
+)
+
+// Received is the outcome of Receive: the signed receipt to answer with.
+type Received struct {
+	Receipt []byte
+	Status  federation.ReceiptStatus
+	InboxID int64
+	JTI     string
+	Kind    federation.Kind
+}
+
+// envelopeHead is what the node reads of every body, whatever its kind.
+type envelopeHead struct {
+	CaseID    string `json:"case_id"`
+	Responder string `json:"responder"`
+	Confirms  string `json:"confirms"`
+	Origin    struct {
+		Member string `json:"member"`
+	} `json:"origin"`
+}
+
+// originOf returns the origin member of a case id ("XA-RC:123" -> "XA-RC").
+func originOf(caseID string) string {
+	if i := strings.IndexByte(caseID, ':'); i > 0 {
+		return caseID[:i]
+	}
+	return ""
+}
+
+// inboxKey is the store's replay key: jti uniqueness is per sender.
+func inboxKey(iss, jti string) string { return federation.ReplayKey(iss, jti) }
+
+// Receive verifies, validates and durably stores one envelope sent by the
+// mTLS-authenticated peer, and returns the receipt to answer with. The
+// envelope, its inbox row and the receipt are written in one transaction
+// before Receive returns: a 202 is never sent for something not stored. A
+// re-sent envelope (same sender, jti and bytes) gets a fresh receipt with
+// status duplicate and is not processed again; the same jti with other
+// bytes is refused with replay. Errors are *ReceiveError (see
+// AsReceiveError).
+func (n *Node) Receive(ctx context.Context, peer string, raw []byte) (res Received, err error) {
+	start := time.Now()
+	defer func() {
+		if err != nil {
+			n.metrics.refused.WithLabelValues(string(AsReceiveError(err).Code)).Inc()
+		} else {
+			n.metrics.received.WithLabelValues(string(res.Kind), string(res.Status)).Inc()
+			n.metrics.receiveSeconds.Observe(time.Since(start).Seconds())
+		}
+	}()
+	if int64(len(raw)) > n.o.MaxBodyBytes {
+		return res, refuse(federation.CodeTooLarge, "envelope larger than %d bytes", n.o.MaxBodyBytes)
+	}
+	if err := n.o.Trust.Usable(); err != nil {
+		return res, &ReceiveError{Code: federation.CodeUnavailable, Msg: "this node holds no valid federation manifest", Err: err}
+	}
+	env, err := n.verifier.Verify(ctx, raw, peer)
+	if err != nil {
+		return res, AsReceiveError(err)
+	}
+	if self, ok := n.o.Trust.Current().Member(n.o.Self); !ok || !self.AcceptsKind(env.Kind) {
+		return res, refuse(federation.CodeUnsupportedKind, "this member does not accept %s", env.Kind)
+	}
+	docKind, ok := schema.KindForEnvelope(string(env.Kind))
+	if !ok {
+		return res, refuse(federation.CodeUnsupportedKind, "no schema for kind %s", env.Kind)
+	}
+	if err := schema.Validate(docKind, env.Body); err != nil {
+		var ve *schema.ValidationError
+		if errors.As(err, &ve) {
+			return res, &ReceiveError{Code: federation.CodeSchemaInvalid, Msg: "body does not conform to schema v1 " + string(docKind), Violations: ve.Violations}
+		}
+		return res, refuse(federation.CodeSchemaInvalid, "body: %v", err)
+	}
+	if err := checkRoles(env); err != nil {
+		return res, err
+	}
+
+	receipt, err := federation.SignReceipt(federation.ReceiptFor(env, federation.ReceiptAccepted, n.o.Now()), n.signer())
+	if err != nil {
+		return res, &ReceiveError{Code: "internal_error", Msg: "internal error", Err: err}
+	}
+	item := store.InboxItem{
+		JTI: inboxKey(env.Issuer, env.JTI), Iss: env.Issuer, Aud: env.Audience, Kind: string(env.Kind),
+		CaseID: env.CaseID, SHA256: env.SHA256(), Envelope: env.Raw(), ReceivedAt: n.o.Now(),
+	}
+	r, err := n.o.Store.Receive(ctx, item, store.Receipt{Status: string(federation.ReceiptAccepted), Raw: receipt})
+	switch {
+	case errors.Is(err, store.ErrReplay):
+		return res, refuse(federation.CodeReplay, "jti %q was already received with other content", env.JTI)
+	case err != nil:
+		return res, &ReceiveError{Code: "internal_error", Msg: "internal error", Err: err}
+	}
+	res = Received{Receipt: receipt, Status: federation.ReceiptAccepted, InboxID: r.ID, JTI: env.JTI, Kind: env.Kind}
+	if r.Duplicate {
+		dup, err := federation.SignReceipt(federation.ReceiptFor(env, federation.ReceiptDuplicate, n.o.Now()), n.signer())
+		if err != nil {
+			return res, &ReceiveError{Code: "internal_error", Msg: "internal error", Err: err}
+		}
+		res.Receipt, res.Status = dup, federation.ReceiptDuplicate
+		n.log.Info("duplicate envelope", "iss", env.Issuer, "jti", env.JTI, "kind", env.Kind)
+		return res, nil
+	}
+	n.log.Info("envelope received", "iss", env.Issuer, "jti", env.JTI, "kind", env.Kind, "inbox_id", r.ID)
+	if f := n.o.Faults; f != nil && f.AfterStore != nil {
+		f.AfterStore(env.JTI)
+	}
+	signal(n.kick)
+	return res, nil
+}
+
+// checkRoles enforces who may send what about a case: the claim case_id
+// equals the body's; creates, updates and withdrawal requests come only
+// from the case's origin; a response comes from its responder.
+func checkRoles(env *federation.Envelope) error {
+	var h envelopeHead
+	if err := json.Unmarshal(env.Body, &h); err != nil {
+		return refuse(federation.CodeBadEnvelope, "body is not a JSON object")
+	}
+	if h.CaseID != env.CaseID {
+		return refuse(federation.CodeBadEnvelope, "the case_id claim differs from the body's case_id")
+	}
+	origin := originOf(env.CaseID)
+	switch env.Kind {
+	case federation.KindCaseCreate, federation.KindCaseUpdate:
+		if origin != env.Issuer || h.Origin.Member != env.Issuer {
+			return refuse(federation.CodeSenderMismatch, "only the origin of case %q may send %s", env.CaseID, env.Kind)
+		}
+	case federation.KindCaseResponse:
+		if h.Responder != env.Issuer {
+			return refuse(federation.CodeSenderMismatch, "the response's responder is not the sender")
+		}
+	case federation.KindCaseWithdraw:
+		if h.Confirms == "" && origin != env.Issuer {
+			return refuse(federation.CodeSenderMismatch, "only the origin of case %q may withdraw it", env.CaseID)
+		}
+	}
+	return nil
+}
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }

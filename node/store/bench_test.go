@@ -1,0 +1,60 @@
+package store_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/familylinks/flx/node/store"
+)
+
+// benchStores runs a benchmark against SQLite and PostgreSQL.
+func benchStores(b *testing.B, fn func(b *testing.B, be *backend)) {
+	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
+		b.Run(string(d), func(b *testing.B) { fn(b, newBackend(b, d)) })
+	}
+}
+
+// A ~2 KiB envelope, about the size of a signed tracing case.
+var benchEnvelope = make([]byte, 2048)
+
+// BenchmarkReceive: one received envelope (inbox row + receipt, one
+// transaction, durable) per op.
+func BenchmarkReceive(b *testing.B) {
+	benchStores(b, func(b *testing.B, be *backend) {
+		ctx := b.Context()
+		env := append([]byte(nil), benchEnvelope...)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; b.Loop(); i++ {
+			jti := fmt.Sprint("bench-", i)
+			copy(env, jti)
+			if _, err := be.s.Receive(ctx, store.InboxItem{JTI: jti, Iss: memberB, Aud: memberA, Kind: "case.create",
+				CaseID: "XB-RC:0001", Envelope: env}, store.Receipt{Raw: []byte("receipt-" + jti)}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkOutboxCycle: Enqueue, ClaimDue and MarkDelivered of one envelope
+// (three transactions) per op.
+func BenchmarkOutboxCycle(b *testing.B) {
+	benchStores(b, func(b *testing.B, be *backend) {
+		ctx := b.Context()
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; b.Loop(); i++ {
+			if _, err := be.s.Enqueue(ctx, store.NewOutboxItem{Destination: memberB, CaseID: fmt.Sprintf("XA-RC:%d", i%50),
+				Kind: "case.update", JTI: fmt.Sprint("bench-", i), Envelope: benchEnvelope}); err != nil {
+				b.Fatal(err)
+			}
+			items, err := be.s.ClaimDue(ctx, store.ClaimRequest{Worker: "bench", Limit: 1})
+			if err != nil || len(items) != 1 {
+				b.Fatalf("claim: %d items, %v", len(items), err)
+			}
+			if err := be.s.MarkDelivered(ctx, items[0].ID, []byte("receipt")); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

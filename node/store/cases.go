@@ -1,0 +1,244 @@
+package store
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+const caseCols = `case_id, origin, type, status, version, document, created_at, updated_at, erased_at, erase_reason`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanCase(r scanner) (Case, error) {
+	var c Case
+	err := r.Scan(&c.ID, &c.Origin, &c.Type, &c.Status, &c.Version, &c.Document,
+		tc(&c.CreatedAt), tc(&c.UpdatedAt), tc(&c.ErasedAt), sc(&c.EraseReason))
+	return c, err
+}
+
+func (q *queries) CreateCase(ctx context.Context, c NewCase) (Case, error) {
+	if c.ID == "" || c.Origin == "" || c.Type == "" || c.Status == "" || len(c.Document) == 0 {
+		return Case{}, fmt.Errorf("store.CreateCase: id, origin, type, status and document are required: %w", ErrInvalid)
+	}
+	if c.Version == 0 {
+		c.Version = 1
+	}
+	if c.Version < 1 {
+		return Case{}, fmt.Errorf("store.CreateCase: version %d: %w", c.Version, ErrInvalid)
+	}
+	at := q.s.now(c.At)
+	n, err := q.exec(ctx, `INSERT INTO cases (case_id, origin, type, status, version, document, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (case_id) DO NOTHING`,
+		c.ID, c.Origin, c.Type, c.Status, c.Version, c.Document, tv(at), tv(at))
+	if err != nil {
+		return Case{}, fmt.Errorf("store.CreateCase: %w", err)
+	}
+	if n == 0 {
+		return Case{}, fmt.Errorf("store.CreateCase: case %q: %w", c.ID, ErrDuplicate)
+	}
+	if _, err := q.exec(ctx, `INSERT INTO case_versions (case_id, version, status, document, created_at) VALUES (?, ?, ?, ?, ?)`,
+		c.ID, c.Version, c.Status, c.Document, tv(at)); err != nil {
+		return Case{}, fmt.Errorf("store.CreateCase: version: %w", err)
+	}
+	return Case{ID: c.ID, Origin: c.Origin, Type: c.Type, Status: c.Status, Version: c.Version,
+		Document: c.Document, CreatedAt: at, UpdatedAt: at}, nil
+}
+
+func (q *queries) UpdateCase(ctx context.Context, u CaseUpdate) (Case, error) {
+	if u.ID == "" || len(u.Document) == 0 || u.ExpectedVersion < 1 {
+		return Case{}, fmt.Errorf("store.UpdateCase: id, expected version and document are required: %w", ErrInvalid)
+	}
+	if u.Version == 0 {
+		u.Version = u.ExpectedVersion + 1
+	}
+	if u.Version <= u.ExpectedVersion {
+		return Case{}, fmt.Errorf("store.UpdateCase: new version %d must be above %d: %w", u.Version, u.ExpectedVersion, ErrInvalid)
+	}
+	at := q.s.now(u.At)
+	n, err := q.exec(ctx, `UPDATE cases SET version = ?, type = COALESCE(?, type), status = COALESCE(?, status),
+		document = ?, updated_at = ? WHERE case_id = ? AND version = ? AND erased_at IS NULL`,
+		u.Version, nv(u.Type), nv(u.Status), u.Document, tv(at), u.ID, u.ExpectedVersion)
+	if err != nil {
+		return Case{}, fmt.Errorf("store.UpdateCase: %w", err)
+	}
+	if n == 0 {
+		var version int64
+		var erased time.Time
+		err := q.queryRow(ctx, `SELECT version, erased_at FROM cases WHERE case_id = ?`, u.ID).Scan(&version, tc(&erased))
+		switch {
+		case err != nil:
+			return Case{}, fmt.Errorf("store.UpdateCase: case %q: %w", u.ID, notFound(err))
+		case !erased.IsZero():
+			return Case{}, fmt.Errorf("store.UpdateCase: case %q: %w", u.ID, ErrErased)
+		default:
+			return Case{}, fmt.Errorf("store.UpdateCase: case %q is at version %d, not %d: %w", u.ID, version, u.ExpectedVersion, ErrConflict)
+		}
+	}
+	c, err := scanCase(q.queryRow(ctx, `SELECT `+caseCols+` FROM cases WHERE case_id = ?`, u.ID))
+	if err != nil {
+		return Case{}, fmt.Errorf("store.UpdateCase: %w", err)
+	}
+	if _, err := q.exec(ctx, `INSERT INTO case_versions (case_id, version, status, document, created_at) VALUES (?, ?, ?, ?, ?)`,
+		c.ID, c.Version, c.Status, u.Document, tv(at)); err != nil {
+		return Case{}, fmt.Errorf("store.UpdateCase: version: %w", err)
+	}
+	return c, nil
+}
+
+func (q *queries) GetCase(ctx context.Context, caseID string) (Case, error) {
+	c, err := scanCase(q.queryRow(ctx, `SELECT `+caseCols+` FROM cases WHERE case_id = ?`, caseID))
+	if err != nil {
+		return Case{}, fmt.Errorf("store.GetCase: %q: %w", caseID, notFound(err))
+	}
+	return c, nil
+}
+
+const versionCols = `case_id, version, status, document, created_at`
+
+func scanVersion(r scanner) (CaseVersion, error) {
+	var v CaseVersion
+	err := r.Scan(&v.CaseID, &v.Version, &v.Status, &v.Document, tc(&v.CreatedAt))
+	return v, err
+}
+
+func (q *queries) GetCaseVersion(ctx context.Context, caseID string, version int64) (CaseVersion, error) {
+	v, err := scanVersion(q.queryRow(ctx, `SELECT `+versionCols+` FROM case_versions WHERE case_id = ? AND version = ?`, caseID, version))
+	if err != nil {
+		return CaseVersion{}, fmt.Errorf("store.GetCaseVersion: %q v%d: %w", caseID, version, notFound(err))
+	}
+	return v, nil
+}
+
+func (q *queries) ListCaseVersions(ctx context.Context, caseID string) ([]CaseVersion, error) {
+	rows, err := q.query(ctx, `SELECT `+versionCols+` FROM case_versions WHERE case_id = ? ORDER BY version`, caseID)
+	if err != nil {
+		return nil, fmt.Errorf("store.ListCaseVersions: %w", err)
+	}
+	defer rows.Close()
+	var out []CaseVersion
+	for rows.Next() {
+		v, err := scanVersion(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store.ListCaseVersions: %w", err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store.ListCaseVersions: %w", err)
+	}
+	return out, nil
+}
+
+func (q *queries) ListCases(ctx context.Context, f CaseFilter) (CasePage, error) {
+	n := limit(f.Limit, 100)
+	var w where
+	w.addIf(f.Status != "", "status = ?", f.Status)
+	w.addIf(f.Type != "", "type = ?", f.Type)
+	w.addIf(f.Origin != "", "origin = ?", f.Origin)
+	w.addIf(!f.UpdatedSince.IsZero(), "updated_at >= ?", tv(f.UpdatedSince))
+	w.addIf(!f.IncludeErased, "erased_at IS NULL")
+	if f.Cursor != "" {
+		at, id, err := decodeCaseCursor(f.Cursor)
+		if err != nil {
+			return CasePage{}, fmt.Errorf("store.ListCases: %w", err)
+		}
+		w.add("(updated_at > ? OR (updated_at = ? AND case_id > ?))", tv(at), tv(at), id)
+	}
+	cols := strings.Replace(caseCols, "document", "NULL", 1)
+	if f.IncludeDocuments {
+		cols = caseCols
+	}
+	rows, err := q.query(ctx, `SELECT `+cols+` FROM cases`+w.String()+
+		fmt.Sprintf(` ORDER BY updated_at, case_id LIMIT %d`, n+1), w.args...)
+	if err != nil {
+		return CasePage{}, fmt.Errorf("store.ListCases: %w", err)
+	}
+	defer rows.Close()
+	var page CasePage
+	for rows.Next() {
+		c, err := scanCase(rows)
+		if err != nil {
+			return CasePage{}, fmt.Errorf("store.ListCases: %w", err)
+		}
+		page.Cases = append(page.Cases, c)
+	}
+	if err := rows.Err(); err != nil {
+		return CasePage{}, fmt.Errorf("store.ListCases: %w", err)
+	}
+	if len(page.Cases) > n {
+		page.Cases = page.Cases[:n]
+		last := page.Cases[n-1]
+		page.Next = encodeCaseCursor(last.UpdatedAt, last.ID)
+	}
+	return page, nil
+}
+
+func encodeCaseCursor(at time.Time, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(at.UTC().Format(timeLayout) + "|" + id))
+}
+
+func decodeCaseCursor(s string) (time.Time, string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return time.Time{}, "", fmt.Errorf("bad cursor: %w", ErrInvalid)
+	}
+	ts, id, ok := strings.Cut(string(b), "|")
+	at, err := time.Parse(timeLayout, ts)
+	if !ok || err != nil || id == "" {
+		return time.Time{}, "", fmt.Errorf("bad cursor: %w", ErrInvalid)
+	}
+	return at, id, nil
+}
+
+func (q *queries) EraseCase(ctx context.Context, caseID string, e Erasure) (ErasureResult, error) {
+	if caseID == "" || e.Reason == "" {
+		return ErasureResult{}, fmt.Errorf("store.EraseCase: case id and reason are required: %w", ErrInvalid)
+	}
+	at := q.s.now(e.At)
+	var res ErasureResult
+	var erased time.Time
+	err := q.queryRow(ctx, `SELECT erased_at FROM cases WHERE case_id = ?`, caseID).Scan(tc(&erased))
+	switch {
+	case err == nil:
+		res.CaseFound = true
+	case !errors.Is(notFound(err), ErrNotFound):
+		return res, fmt.Errorf("store.EraseCase: %w", err)
+	}
+	q.erased = true
+	if res.CaseFound && erased.IsZero() {
+		if _, err := q.exec(ctx, `UPDATE cases SET document = NULL, erased_at = ?, erase_reason = ?, updated_at = ? WHERE case_id = ?`,
+			tv(at), e.Reason, tv(at), caseID); err != nil {
+			return res, fmt.Errorf("store.EraseCase: %w", err)
+		}
+	}
+	if res.Versions, err = q.exec(ctx, `UPDATE case_versions SET document = NULL WHERE case_id = ? AND document IS NOT NULL`, caseID); err != nil {
+		return res, fmt.Errorf("store.EraseCase: versions: %w", err)
+	}
+	if res.InboxEnvelopes, err = q.exec(ctx, `UPDATE inbox SET envelope = NULL WHERE case_id = ? AND envelope IS NOT NULL`, caseID); err != nil {
+		return res, fmt.Errorf("store.EraseCase: inbox: %w", err)
+	}
+	// Undelivered rows: cancelled, unless of a kind to keep (the withdrawal).
+	cancel := `UPDATE outbox SET state = 'cancelled', envelope = NULL, lease_until = NULL, last_error = ?, updated_at = ?
+		WHERE case_id = ? AND state IN ('queued', 'in_flight', 'dead')`
+	args := []any{"cancelled: case erased (" + e.Reason + ")", tv(at), caseID}
+	if len(e.KeepPendingKinds) > 0 {
+		cancel += ` AND kind NOT IN (` + placeholders(len(e.KeepPendingKinds)) + `)`
+		for _, k := range e.KeepPendingKinds {
+			args = append(args, k)
+		}
+	}
+	if res.OutboxCancelled, err = q.exec(ctx, cancel, args...); err != nil {
+		return res, fmt.Errorf("store.EraseCase: outbox: %w", err)
+	}
+	done, err := q.exec(ctx, `UPDATE outbox SET envelope = NULL, updated_at = ?
+		WHERE case_id = ? AND state IN ('delivered', 'cancelled') AND envelope IS NOT NULL`, tv(at), caseID)
+	if err != nil {
+		return res, fmt.Errorf("store.EraseCase: outbox: %w", err)
+	}
+	res.OutboxEnvelopes = res.OutboxCancelled + done
+	return res, nil
+}

@@ -1,0 +1,43 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+)
+
+func (q *queries) RecordDecision(ctx context.Context, d Decision) (Decision, error) {
+	if d.Destination == "" || d.Effect == "" || !json.Valid(d.Decision) {
+		return Decision{}, fmt.Errorf("store.RecordDecision: destination, effect and a JSON decision are required: %w", ErrInvalid)
+	}
+	d.CreatedAt = q.s.now(d.CreatedAt)
+	err := q.queryRow(ctx, `INSERT INTO policy_decisions (case_id, destination, effect, decision, created_at)
+		VALUES (?, ?, ?, ?, ?) RETURNING id`, d.CaseID, d.Destination, d.Effect, string(d.Decision), tv(d.CreatedAt)).Scan(&d.ID)
+	if err != nil {
+		return Decision{}, fmt.Errorf("store.RecordDecision: %w", err)
+	}
+	return d, nil
+}
+
+func (q *queries) ListDecisions(ctx context.Context, caseID string) ([]Decision, error) {
+	rows, err := q.query(ctx, `SELECT id, case_id, destination, effect, decision, created_at
+		FROM policy_decisions WHERE case_id = ? ORDER BY id`, caseID)
+	if err != nil {
+		return nil, fmt.Errorf("store.ListDecisions: %w", err)
+	}
+	defer rows.Close()
+	var out []Decision
+	for rows.Next() {
+		var d Decision
+		var doc string
+		if err := rows.Scan(&d.ID, &d.CaseID, &d.Destination, &d.Effect, &doc, tc(&d.CreatedAt)); err != nil {
+			return nil, fmt.Errorf("store.ListDecisions: %w", err)
+		}
+		d.Decision = json.RawMessage(doc)
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store.ListDecisions: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,21 @@
+// Package store is the FLX node's durable state: tracing cases and their
+// versions, the inbox of received envelopes with their receipts (the
+// durable replay guard), the outbox of envelopes to deliver, the disclosure
+// and withdrawal log, policy decisions, the tamper-evident audit log and the
+// federation manifest history.
+//
+// One Store interface has two implementations over sqlx: PostgreSQL (lib/pq,
+// for production and for several node replicas sharing one database) and
+// SQLite (modernc.org/sqlite, pure Go, the embedded default). Open picks one
+// from the DSN scheme and applies the embedded per-dialect migrations. SQL is
+// written once with ? placeholders and Rebind; only DDL and the outbox claim
+// (FOR UPDATE SKIP LOCKED) differ by dialect. Store.Tx runs several writes in
+// one transaction (store envelope + inbox row + receipt + apply case;
+// create case + decision + enqueue + audit).
+//
+// The store keeps bytes and strings: documents, envelopes, receipts and
+// manifests are opaque to it and come back byte for byte. So it
+// must never import federation, policy, schema or conformance, nor the
+// node's HTTP packages (the federation and local APIs); the node imports
+// it, never the other way round.
+package store

@@ -1,0 +1,159 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+func (q *queries) Receive(ctx context.Context, item InboxItem, receipt Receipt) (ReceiveResult, error) {
+	if item.JTI == "" || item.Iss == "" || item.Aud == "" || item.Kind == "" || len(item.Envelope) == 0 || len(receipt.Raw) == 0 {
+		return ReceiveResult{}, fmt.Errorf("store.Receive: jti, iss, aud, kind, envelope and receipt are required: %w", ErrInvalid)
+	}
+	sum := sha256Hex(item.Envelope)
+	if item.SHA256 != "" && !strings.EqualFold(item.SHA256, sum) {
+		return ReceiveResult{}, fmt.Errorf("store.Receive: sha256 %s does not match the envelope: %w", item.SHA256, ErrInvalid)
+	}
+	status := receipt.Status
+	if status == "" {
+		status = "accepted"
+	}
+	at := q.s.now(item.ReceivedAt)
+	var id int64
+	err := q.queryRow(ctx, `INSERT INTO inbox (jti, iss, aud, kind, case_id, sha256, envelope, received_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (jti) DO NOTHING RETURNING id`,
+		item.JTI, item.Iss, item.Aud, item.Kind, item.CaseID, sum, item.Envelope, tv(at)).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		// Seen before (ON CONFLICT waited for a concurrent insert to commit).
+		var stored string
+		var existing []byte
+		err := q.queryRow(ctx, `SELECT i.id, i.sha256, r.receipt FROM inbox i LEFT JOIN receipts r ON r.jti = i.jti WHERE i.jti = ?`,
+			item.JTI).Scan(&id, &stored, &existing)
+		if err != nil {
+			return ReceiveResult{}, fmt.Errorf("store.Receive: read existing %q: %w", item.JTI, err)
+		}
+		if stored != sum {
+			return ReceiveResult{}, fmt.Errorf("store.Receive: %w", &ReplayError{JTI: item.JTI, Stored: stored, Got: sum})
+		}
+		return ReceiveResult{ID: id, Duplicate: true, ExistingReceipt: existing}, nil
+	}
+	if err != nil {
+		return ReceiveResult{}, fmt.Errorf("store.Receive: %w", err)
+	}
+	if _, err := q.exec(ctx, `INSERT INTO receipts (jti, status, receipt, created_at) VALUES (?, ?, ?, ?)`,
+		item.JTI, status, receipt.Raw, tv(at)); err != nil {
+		return ReceiveResult{}, fmt.Errorf("store.Receive: receipt: %w", err)
+	}
+	return ReceiveResult{ID: id}, nil
+}
+
+const inboxCols = `id, jti, iss, aud, kind, case_id, sha256, envelope, received_at, processed_at, process_error`
+
+func scanInbox(r scanner) (InboxItem, error) {
+	var i InboxItem
+	err := r.Scan(&i.ID, &i.JTI, &i.Iss, &i.Aud, &i.Kind, &i.CaseID, &i.SHA256, &i.Envelope,
+		tc(&i.ReceivedAt), tc(&i.ProcessedAt), sc(&i.ProcessError))
+	return i, err
+}
+
+func (q *queries) GetInbox(ctx context.Context, id int64) (InboxItem, error) {
+	i, err := scanInbox(q.queryRow(ctx, `SELECT `+inboxCols+` FROM inbox WHERE id = ?`, id))
+	if err != nil {
+		return InboxItem{}, fmt.Errorf("store.GetInbox: %d: %w", id, notFound(err))
+	}
+	return i, nil
+}
+
+func (q *queries) GetInboxByJTI(ctx context.Context, jti string) (InboxItem, error) {
+	i, err := scanInbox(q.queryRow(ctx, `SELECT `+inboxCols+` FROM inbox WHERE jti = ?`, jti))
+	if err != nil {
+		return InboxItem{}, fmt.Errorf("store.GetInboxByJTI: %q: %w", jti, notFound(err))
+	}
+	return i, nil
+}
+
+func (q *queries) GetReceipt(ctx context.Context, jti string) (Receipt, error) {
+	var r Receipt
+	err := q.queryRow(ctx, `SELECT jti, status, receipt, created_at FROM receipts WHERE jti = ?`, jti).
+		Scan(&r.JTI, &r.Status, &r.Raw, tc(&r.CreatedAt))
+	if err != nil {
+		return Receipt{}, fmt.Errorf("store.GetReceipt: %q: %w", jti, notFound(err))
+	}
+	return r, nil
+}
+
+func (q *queries) ListInbox(ctx context.Context, f InboxFilter) ([]InboxItem, error) {
+	var w where
+	w.add("id > ?", f.AfterID)
+	w.addIf(f.Iss != "", "iss = ?", f.Iss)
+	w.addIf(f.Kind != "", "kind = ?", f.Kind)
+	w.addIf(f.CaseID != "", "case_id = ?", f.CaseID)
+	switch f.State {
+	case "":
+	case "unprocessed":
+		w.add("processed_at IS NULL")
+	case "processed":
+		w.add("processed_at IS NOT NULL AND process_error IS NULL")
+	case "failed":
+		w.add("processed_at IS NOT NULL AND process_error IS NOT NULL")
+	default:
+		return nil, fmt.Errorf("store.ListInbox: state %q: %w", f.State, ErrInvalid)
+	}
+	cols := inboxCols
+	if !f.IncludeEnvelope {
+		cols = strings.Replace(cols, "envelope", "NULL", 1)
+	}
+	return q.listInbox(ctx, "store.ListInbox", `SELECT `+cols+` FROM inbox`+w.String()+
+		fmt.Sprintf(` ORDER BY id LIMIT %d`, limit(f.Limit, 100)), w.args...)
+}
+
+func (q *queries) ListUnprocessed(ctx context.Context, afterID int64, n int) ([]InboxItem, error) {
+	return q.listInbox(ctx, "store.ListUnprocessed", `SELECT `+inboxCols+` FROM inbox WHERE processed_at IS NULL AND id > ?`+
+		fmt.Sprintf(` ORDER BY id LIMIT %d`, limit(n, 100)), afterID)
+}
+
+func (q *queries) listInbox(ctx context.Context, op, query string, args ...any) ([]InboxItem, error) {
+	rows, err := q.query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	defer rows.Close()
+	var out []InboxItem
+	for rows.Next() {
+		i, err := scanInbox(rows)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err)
+		}
+		out = append(out, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	return out, nil
+}
+
+func (q *queries) MarkProcessed(ctx context.Context, id int64, processErr string) error {
+	n, err := q.exec(ctx, `UPDATE inbox SET processed_at = ?, process_error = ? WHERE id = ? AND processed_at IS NULL`,
+		tv(q.s.now(time.Time{})), nv(processErr), id)
+	if err != nil {
+		return fmt.Errorf("store.MarkProcessed: %w", err)
+	}
+	if n == 0 {
+		var x int64
+		if err := q.queryRow(ctx, `SELECT id FROM inbox WHERE id = ?`, id).Scan(&x); err != nil {
+			return fmt.Errorf("store.MarkProcessed: %d: %w", id, notFound(err))
+		}
+		return fmt.Errorf("store.MarkProcessed: %d already processed: %w", id, ErrConflict)
+	}
+	return nil
+}

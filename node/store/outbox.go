@@ -1,0 +1,357 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+const outboxCols = `id, destination, case_id, case_version, kind, jti, envelope, seq, state, attempts, next_attempt_at,
+	lease_until, claimed_by, last_error, created_at, updated_at, delivered_at, receipt`
+
+func scanOutbox(r scanner) (OutboxItem, error) {
+	var o OutboxItem
+	var state string
+	err := r.Scan(&o.ID, &o.Destination, &o.CaseID, ic(&o.CaseVersion), &o.Kind, &o.JTI, &o.Envelope, &o.Seq,
+		&state, &o.Attempts, tc(&o.NextAttemptAt), tc(&o.LeaseUntil), sc(&o.ClaimedBy), sc(&o.LastError),
+		tc(&o.CreatedAt), tc(&o.UpdatedAt), tc(&o.DeliveredAt), &o.Receipt)
+	o.State = OutboxState(state)
+	return o, err
+}
+
+func (q *queries) Enqueue(ctx context.Context, in NewOutboxItem) (OutboxItem, error) {
+	if in.Destination == "" || in.Kind == "" || in.JTI == "" || len(in.Envelope) == 0 {
+		return OutboxItem{}, fmt.Errorf("store.Enqueue: destination, kind, jti and envelope are required: %w", ErrInvalid)
+	}
+	at := q.s.now(in.At)
+	next := at
+	if !in.NotBefore.IsZero() {
+		next = q.s.now(in.NotBefore)
+	}
+	// The counter row stays locked until commit, so two transactions
+	// enqueueing for one (destination, case) commit in seq order.
+	var seq int64
+	err := q.queryRow(ctx, `INSERT INTO outbox_sequences (destination, case_id, last_seq) VALUES (?, ?, 1)
+		ON CONFLICT (destination, case_id) DO UPDATE SET last_seq = outbox_sequences.last_seq + 1
+		RETURNING last_seq`, in.Destination, in.CaseID).Scan(&seq)
+	if err != nil {
+		return OutboxItem{}, fmt.Errorf("store.Enqueue: sequence: %w", err)
+	}
+	var id int64
+	err = q.queryRow(ctx, `INSERT INTO outbox (destination, case_id, case_version, kind, jti, envelope, seq, state,
+		attempts, next_attempt_at, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?) ON CONFLICT (jti) DO NOTHING RETURNING id`,
+		in.Destination, in.CaseID, iv(in.CaseVersion), in.Kind, in.JTI, in.Envelope, seq, tv(next), tv(at), tv(at)).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return OutboxItem{}, fmt.Errorf("store.Enqueue: jti %q: %w", in.JTI, ErrDuplicate)
+	}
+	if err != nil {
+		return OutboxItem{}, fmt.Errorf("store.Enqueue: %w", err)
+	}
+	return OutboxItem{ID: id, Destination: in.Destination, CaseID: in.CaseID, CaseVersion: in.CaseVersion,
+		Kind: in.Kind, JTI: in.JTI, Envelope: in.Envelope, Seq: seq, State: Queued,
+		NextAttemptAt: next, CreatedAt: at, UpdatedAt: at}, nil
+}
+
+func (q *queries) ClaimDue(ctx context.Context, r ClaimRequest) ([]OutboxItem, error) {
+	if r.Worker == "" {
+		return nil, fmt.Errorf("store.ClaimDue: worker is required: %w", ErrInvalid)
+	}
+	now := q.s.now(r.Now)
+	lease := r.Lease
+	if lease <= 0 {
+		lease = DefaultLease
+	}
+	var w where
+	// The IN term lets SQLite use the partial index outbox_due_idx (it
+	// cannot infer it from the OR) instead of scanning the whole outbox.
+	w.add(`o.state IN ('queued', 'in_flight')`)
+	w.add(`((o.state = 'queued' AND o.next_attempt_at <= ?) OR (o.state = 'in_flight' AND o.lease_until <= ?))`, tv(now), tv(now))
+	w.addIf(r.Destination != "", `o.destination = ?`, r.Destination)
+	// Per-case order: only the head of each (destination, case) may go.
+	w.add(`NOT EXISTS (SELECT 1 FROM outbox p WHERE p.destination = o.destination AND p.case_id = o.case_id
+		AND p.seq < o.seq AND p.state NOT IN ('delivered', 'cancelled'))`)
+	due := `SELECT o.id FROM outbox o` + w.String() +
+		fmt.Sprintf(` ORDER BY o.next_attempt_at, o.id LIMIT %d`, limit(r.Limit, 10)) + q.s.claimLock
+	args := append([]any{r.Worker, tv(now.Add(lease)), tv(now)}, w.args...)
+	rows, err := q.query(ctx, `UPDATE outbox SET state = 'in_flight', claimed_by = ?, lease_until = ?,
+		attempts = attempts + 1, updated_at = ? WHERE id IN (`+due+`) RETURNING `+outboxCols, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store.ClaimDue: %w", err)
+	}
+	defer rows.Close()
+	var out []OutboxItem
+	for rows.Next() {
+		o, err := scanOutbox(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store.ClaimDue: %w", err)
+		}
+		out = append(out, o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store.ClaimDue: %w", err)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].NextAttemptAt.Equal(out[j].NextAttemptAt) {
+			return out[i].NextAttemptAt.Before(out[j].NextAttemptAt)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out, nil
+}
+
+func (q *queries) MarkDelivered(ctx context.Context, id int64, receipt []byte) error {
+	at := q.s.now(time.Time{})
+	var o OutboxItem
+	var state string
+	err := q.queryRow(ctx, `SELECT destination, case_id, case_version, kind, jti, state FROM outbox WHERE id = ?`, id).
+		Scan(&o.Destination, &o.CaseID, ic(&o.CaseVersion), &o.Kind, &o.JTI, &state)
+	if err != nil {
+		return fmt.Errorf("store.MarkDelivered: %d: %w", id, notFound(err))
+	}
+	if OutboxState(state) == Delivered {
+		return nil
+	}
+	// Any other state: the peer's receipt says it was delivered (a row
+	// cancelled by an erasure while in flight included), so record it.
+	n, err := q.exec(ctx, `UPDATE outbox SET state = 'delivered', delivered_at = ?, receipt = ?, lease_until = NULL,
+		updated_at = ? WHERE id = ? AND state <> 'delivered'`, tv(at), receipt, tv(at), id)
+	if err != nil {
+		return fmt.Errorf("store.MarkDelivered: %w", err)
+	}
+	if n == 0 || o.CaseID == "" {
+		return nil
+	}
+	if _, err := q.exec(ctx, `INSERT INTO disclosures (case_id, member, kind, case_version, outbox_id, jti, delivered_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, o.CaseID, o.Destination, o.Kind, iv(o.CaseVersion), id, o.JTI, tv(at)); err != nil {
+		return fmt.Errorf("store.MarkDelivered: disclosure: %w", err)
+	}
+	if _, err := q.exec(ctx, `INSERT INTO case_recipients (case_id, member, first_delivered_at, last_delivered_at, last_version)
+		VALUES (?, ?, ?, ?, ?) ON CONFLICT (case_id, member) DO UPDATE SET
+		last_delivered_at = excluded.last_delivered_at,
+		last_version = CASE WHEN COALESCE(excluded.last_version, 0) > COALESCE(case_recipients.last_version, 0)
+			THEN excluded.last_version ELSE case_recipients.last_version END`,
+		o.CaseID, o.Destination, tv(at), tv(at), iv(o.CaseVersion)); err != nil {
+		return fmt.Errorf("store.MarkDelivered: recipient: %w", err)
+	}
+	if o.Kind == WithdrawKind {
+		if _, err := q.exec(ctx, `UPDATE case_recipients SET withdrawal_sent_at = ? WHERE case_id = ? AND member = ?`,
+			tv(at), o.CaseID, o.Destination); err != nil {
+			return fmt.Errorf("store.MarkDelivered: withdrawal: %w", err)
+		}
+	}
+	return nil
+}
+
+// outboxMiss explains why a conditional outbox update touched no row.
+func (q *queries) outboxMiss(ctx context.Context, op string, id int64) error {
+	var state string
+	if err := q.queryRow(ctx, `SELECT state FROM outbox WHERE id = ?`, id).Scan(&state); err != nil {
+		return fmt.Errorf("%s: %d: %w", op, id, notFound(err))
+	}
+	return fmt.Errorf("%s: %d is %s or claimed again: %w", op, id, state, ErrConflict)
+}
+
+func (q *queries) MarkFailed(ctx context.Context, id int64, attempt int, reason string, nextAttemptAt time.Time) error {
+	at := q.s.now(time.Time{})
+	if nextAttemptAt.IsZero() {
+		nextAttemptAt = at
+	}
+	query := `UPDATE outbox SET state = 'queued', next_attempt_at = ?, last_error = ?, lease_until = NULL,
+		claimed_by = NULL, updated_at = ? WHERE id = ? AND state = 'in_flight'`
+	args := []any{tv(nextAttemptAt), nv(reason), tv(at), id}
+	if attempt > 0 {
+		query += ` AND attempts = ?`
+		args = append(args, attempt)
+	}
+	n, err := q.exec(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("store.MarkFailed: %w", err)
+	}
+	if n == 0 {
+		return q.outboxMiss(ctx, "store.MarkFailed", id)
+	}
+	return nil
+}
+
+func (q *queries) MarkDead(ctx context.Context, id int64, attempt int, reason string) error {
+	query := `UPDATE outbox SET state = 'dead', last_error = ?, lease_until = NULL, updated_at = ? WHERE id = ?`
+	args := []any{nv(reason), tv(q.s.now(time.Time{})), id}
+	if attempt > 0 {
+		query += ` AND state = 'in_flight' AND attempts = ?`
+		args = append(args, attempt)
+	} else {
+		query += ` AND state IN ('queued', 'in_flight')`
+	}
+	n, err := q.exec(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("store.MarkDead: %w", err)
+	}
+	if n == 0 {
+		return q.outboxMiss(ctx, "store.MarkDead", id)
+	}
+	return nil
+}
+
+func (q *queries) Requeue(ctx context.Context, id int64) error {
+	var state string
+	var erased bool
+	err := q.queryRow(ctx, `SELECT state, envelope IS NULL FROM outbox WHERE id = ?`, id).Scan(&state, &erased)
+	switch {
+	case err != nil:
+		return fmt.Errorf("store.Requeue: %d: %w", id, notFound(err))
+	case OutboxState(state) != Dead:
+		return fmt.Errorf("store.Requeue: %d is %s, not dead: %w", id, state, ErrConflict)
+	case erased:
+		return fmt.Errorf("store.Requeue: %d: envelope: %w", id, ErrErased)
+	}
+	at := q.s.now(time.Time{})
+	n, err := q.exec(ctx, `UPDATE outbox SET state = 'queued', attempts = 0, next_attempt_at = ?, lease_until = NULL,
+		claimed_by = NULL, updated_at = ? WHERE id = ? AND state = 'dead'`, tv(at), tv(at), id)
+	if err != nil {
+		return fmt.Errorf("store.Requeue: %w", err)
+	}
+	if n == 0 {
+		return q.outboxMiss(ctx, "store.Requeue", id)
+	}
+	return nil
+}
+
+func (q *queries) GetOutbox(ctx context.Context, id int64) (OutboxItem, error) {
+	o, err := scanOutbox(q.queryRow(ctx, `SELECT `+outboxCols+` FROM outbox WHERE id = ?`, id))
+	if err != nil {
+		return OutboxItem{}, fmt.Errorf("store.GetOutbox: %d: %w", id, notFound(err))
+	}
+	return o, nil
+}
+
+func (q *queries) ListOutbox(ctx context.Context, f OutboxFilter) ([]OutboxItem, error) {
+	var w where
+	w.add("id > ?", f.AfterID)
+	w.addIf(f.Destination != "", "destination = ?", f.Destination)
+	w.addIf(f.State != "", "state = ?", string(f.State))
+	w.addIf(f.CaseID != "", "case_id = ?", f.CaseID)
+	cols := outboxCols
+	if !f.IncludeEnvelope {
+		cols = strings.Replace(cols, "envelope", "NULL", 1)
+	}
+	rows, err := q.query(ctx, `SELECT `+cols+` FROM outbox`+w.String()+
+		fmt.Sprintf(` ORDER BY id LIMIT %d`, limit(f.Limit, 100)), w.args...)
+	if err != nil {
+		return nil, fmt.Errorf("store.ListOutbox: %w", err)
+	}
+	defer rows.Close()
+	var out []OutboxItem
+	for rows.Next() {
+		o, err := scanOutbox(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store.ListOutbox: %w", err)
+		}
+		out = append(out, o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store.ListOutbox: %w", err)
+	}
+	return out, nil
+}
+
+func (q *queries) OutboxStats(ctx context.Context) ([]DestinationStats, error) {
+	rows, err := q.query(ctx, `SELECT destination,
+		SUM(CASE WHEN state = 'queued' THEN 1 ELSE 0 END),
+		SUM(CASE WHEN state = 'in_flight' THEN 1 ELSE 0 END),
+		SUM(CASE WHEN state = 'delivered' THEN 1 ELSE 0 END),
+		SUM(CASE WHEN state = 'dead' THEN 1 ELSE 0 END),
+		SUM(CASE WHEN state = 'cancelled' THEN 1 ELSE 0 END),
+		MIN(CASE WHEN state IN ('queued', 'in_flight') THEN created_at END)
+		FROM outbox GROUP BY destination ORDER BY destination`)
+	if err != nil {
+		return nil, fmt.Errorf("store.OutboxStats: %w", err)
+	}
+	defer rows.Close()
+	var out []DestinationStats
+	for rows.Next() {
+		var d DestinationStats
+		if err := rows.Scan(&d.Destination, &d.Queued, &d.InFlight, &d.Delivered, &d.Dead, &d.Cancelled,
+			tc(&d.OldestPending)); err != nil {
+			return nil, fmt.Errorf("store.OutboxStats: %w", err)
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store.OutboxStats: %w", err)
+	}
+	return out, nil
+}
+
+func (q *queries) ListDisclosures(ctx context.Context, caseID string) ([]Disclosure, error) {
+	rows, err := q.query(ctx, `SELECT id, case_id, member, kind, case_version, outbox_id, jti, delivered_at
+		FROM disclosures WHERE case_id = ? ORDER BY id`, caseID)
+	if err != nil {
+		return nil, fmt.Errorf("store.ListDisclosures: %w", err)
+	}
+	defer rows.Close()
+	var out []Disclosure
+	for rows.Next() {
+		var d Disclosure
+		if err := rows.Scan(&d.ID, &d.CaseID, &d.Member, &d.Kind, ic(&d.CaseVersion), &d.OutboxID, &d.JTI,
+			tc(&d.DeliveredAt)); err != nil {
+			return nil, fmt.Errorf("store.ListDisclosures: %w", err)
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store.ListDisclosures: %w", err)
+	}
+	return out, nil
+}
+
+const recipientCols = `case_id, member, first_delivered_at, last_delivered_at, last_version, withdrawal_sent_at, withdrawal_confirmed_at`
+
+func (q *queries) listRecipients(ctx context.Context, op, query string, args ...any) ([]Recipient, error) {
+	rows, err := q.query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	defer rows.Close()
+	var out []Recipient
+	for rows.Next() {
+		var r Recipient
+		if err := rows.Scan(&r.CaseID, &r.Member, tc(&r.FirstDeliveredAt), tc(&r.LastDeliveredAt), ic(&r.LastVersion),
+			tc(&r.WithdrawalSentAt), tc(&r.WithdrawalConfirmedAt)); err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	return out, nil
+}
+
+func (q *queries) ListRecipients(ctx context.Context, caseID string) ([]Recipient, error) {
+	return q.listRecipients(ctx, "store.ListRecipients",
+		`SELECT `+recipientCols+` FROM case_recipients WHERE case_id = ? ORDER BY member`, caseID)
+}
+
+func (q *queries) ListPendingWithdrawals(ctx context.Context, n int) ([]Recipient, error) {
+	return q.listRecipients(ctx, "store.ListPendingWithdrawals",
+		`SELECT `+recipientCols+` FROM case_recipients
+		WHERE withdrawal_sent_at IS NOT NULL AND withdrawal_confirmed_at IS NULL
+		ORDER BY withdrawal_sent_at, case_id, member`+fmt.Sprintf(` LIMIT %d`, limit(n, 100)))
+}
+
+func (q *queries) ConfirmWithdrawal(ctx context.Context, caseID, member string, at time.Time) error {
+	n, err := q.exec(ctx, `UPDATE case_recipients SET withdrawal_confirmed_at = ? WHERE case_id = ? AND member = ?`,
+		tv(q.s.now(at)), caseID, member)
+	if err != nil {
+		return fmt.Errorf("store.ConfirmWithdrawal: %w", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("store.ConfirmWithdrawal: %q never received %q: %w", member, caseID, ErrNotFound)
+	}
+	return nil
+}

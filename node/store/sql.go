@@ -1,0 +1,463 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	_ "github.com/lib/pq"  // PostgreSQL driver "postgres"
+	_ "modernc.org/sqlite" // SQLite driver "sqlite"
+
+	"github.com/familylinks/flx/node/store/migrate"
+)
+
+func init() {
+	// sqlx knows lib/pq's $1 placeholders but not modernc's driver name.
+	sqlx.BindDriver("sqlite", sqlx.QUESTION)
+}
+
+//go:embed migrations
+var migrationFiles embed.FS
+
+// Advisory lock keys (PostgreSQL), arbitrary but fixed: "FLX" + a number.
+const (
+	lockMigrate  int64 = 0x464c5801
+	lockAudit    int64 = 0x464c5802
+	lockManifest int64 = 0x464c5803
+)
+
+// writerWait bounds how long a SQLite write waits for the writer.
+const writerWait = 30 * time.Second
+
+// sqlStore implements Store for both dialects.
+type sqlStore struct {
+	db      *sqlx.DB
+	dialect Dialect
+	clock   func() time.Time
+	// writer serializes write transactions on SQLite (one writer per
+	// database); nil on PostgreSQL.
+	writer chan struct{}
+	// claimLock ends the outbox claim subquery: row locks on PostgreSQL.
+	claimLock string
+}
+
+func openPostgres(ctx context.Context, dsn string, o options) (*sqlStore, error) {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store.Open: postgres DSN: %w", ErrInvalid)
+	}
+	if u.Query().Get("sslmode") == "" {
+		return nil, fmt.Errorf("store.Open: postgres DSN must set sslmode explicitly (e.g. verify-full): %w", ErrInvalid)
+	}
+	db, err := sqlx.Open("postgres", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store.Open: %w", err)
+	}
+	n := o.maxOpenConns
+	if n <= 0 {
+		n = 10
+	}
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	s := &sqlStore{db: db, dialect: Postgres, clock: o.clock, claimLock: " FOR UPDATE OF o SKIP LOCKED"}
+	if err := s.init(ctx, "migrations/postgres", func(ctx context.Context, tx *sqlx.Tx) error {
+		_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, lockMigrate)
+		return err
+	}); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func openSQLite(ctx context.Context, dsn string, o options) (*sqlStore, error) {
+	conn, err := sqliteDSN(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store.Open: %w", err)
+	}
+	if err := sqliteWAL(ctx, conn); err != nil {
+		return nil, fmt.Errorf("store.Open: %w", err)
+	}
+	db, err := sqlx.Open("sqlite", conn)
+	if err != nil {
+		return nil, fmt.Errorf("store.Open: %w", err)
+	}
+	n := o.maxOpenConns
+	if n <= 0 {
+		n = 4
+	}
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
+	s := &sqlStore{db: db, dialect: SQLite, clock: o.clock, writer: make(chan struct{}, 1)}
+	if err := s.init(ctx, "migrations/sqlite", nil); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// sqliteDSN turns sqlite:/path, sqlite:///path, sqlite:rel (a literal
+// filesystem path) or a file: URI (SQLite URI parameters allowed) into a
+// modernc DSN with the pragmas the store relies on: a busy timeout (other
+// processes), foreign keys, synchronous=FULL (a receipt answered is on
+// disk), secure_delete (erased bytes are zeroed, not left in free pages) and
+// BEGIN IMMEDIATE (a transaction takes the write lock at once instead of
+// failing to upgrade later). WAL is set once, by sqliteWAL.
+func sqliteDSN(dsn string) (string, error) {
+	var path, rawQuery string
+	switch {
+	case strings.HasPrefix(dsn, "sqlite:"):
+		// The rest is a filesystem path taken literally (a file: URI is the
+		// way to pass SQLite URI parameters); escape what a URI interprets.
+		path = strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite:"), "//")
+		path = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+	default: // file:
+		rest := strings.TrimPrefix(strings.TrimPrefix(dsn, "file:"), "//")
+		path, rawQuery, _ = strings.Cut(rest, "?")
+	}
+	q, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return "", fmt.Errorf("sqlite DSN query: %w", ErrInvalid)
+	}
+	if path == "" || path == ":memory:" || q.Get("mode") == "memory" {
+		return "", fmt.Errorf("sqlite DSN needs a file path (in-memory databases are per connection): %w", ErrInvalid)
+	}
+	for _, p := range []string{"busy_timeout(10000)", "foreign_keys(1)", "synchronous(FULL)", "secure_delete(1)"} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	return "file:" + path + "?" + q.Encode(), nil
+}
+
+// sqliteWAL switches the database file to WAL mode, which then persists in
+// the file for every connection. The switch needs an exclusive lock and
+// SQLite reports SQLITE_BUSY at once (no busy handler) while another
+// process holds the write lock, e.g. when two processes open a new
+// database together: retry for a while.
+func sqliteWAL(ctx context.Context, conn string) error {
+	db, err := sql.Open("sqlite", conn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	deadline := time.Now().Add(writerWait)
+	for delay := 5 * time.Millisecond; ; delay = min(2*delay, 250*time.Millisecond) {
+		var mode string
+		err := db.QueryRowContext(ctx, `PRAGMA journal_mode = WAL`).Scan(&mode)
+		if err == nil {
+			if !strings.EqualFold(mode, "wal") {
+				return fmt.Errorf("sqlite: WAL mode unavailable for this file (journal_mode %q)", mode)
+			}
+			return nil
+		}
+		var se interface{ Code() int }
+		if !errors.As(err, &se) || se.Code()&0xff != 5 /* SQLITE_BUSY */ || time.Now().After(deadline) {
+			return fmt.Errorf("sqlite: set WAL mode: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+	}
+}
+
+func (s *sqlStore) init(ctx context.Context, dir string, lock func(context.Context, *sqlx.Tx) error) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("store.Open: connect: %w", err)
+	}
+	migs, err := migrate.Load(migrationFiles, dir)
+	if err != nil {
+		return fmt.Errorf("store.Open: %w", err)
+	}
+	if s.writer != nil {
+		if err := s.acquireWriter(ctx); err != nil {
+			return fmt.Errorf("store.Open: %w", err)
+		}
+		defer s.releaseWriter()
+	}
+	if _, err := migrate.Up(ctx, s.db, migs, migrate.Options{Lock: lock, Now: s.clock}); err != nil {
+		return fmt.Errorf("store.Open: %w", err)
+	}
+	return nil
+}
+
+func (s *sqlStore) Dialect() Dialect { return s.dialect }
+
+func (s *sqlStore) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("store.Ping: %w", err)
+	}
+	return nil
+}
+
+func (s *sqlStore) Close() error { return s.db.Close() }
+
+func (s *sqlStore) acquireWriter(ctx context.Context) error {
+	if s.writer == nil {
+		return nil
+	}
+	select {
+	case s.writer <- struct{}{}:
+		return nil
+	default:
+	}
+	t := time.NewTimer(writerWait)
+	defer t.Stop()
+	select {
+	case s.writer <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return fmt.Errorf("waited %s for the SQLite writer: %w", writerWait, ErrBusy)
+	}
+}
+
+func (s *sqlStore) releaseWriter() {
+	if s.writer != nil {
+		<-s.writer
+	}
+}
+
+// Tx implements Store.
+func (s *sqlStore) Tx(ctx context.Context, fn func(tx Tx) error) error {
+	return s.tx(ctx, func(q *queries) error { return fn(q) })
+}
+
+func (s *sqlStore) tx(ctx context.Context, fn func(q *queries) error) error {
+	if err := s.acquireWriter(ctx); err != nil {
+		return fmt.Errorf("store.Tx: %w", err)
+	}
+	defer s.releaseWriter()
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store.Tx: begin: %w", err)
+	}
+	done := false
+	defer func() {
+		if !done { // error or panic
+			_ = tx.Rollback()
+		}
+	}()
+	q := &queries{s: s, x: tx}
+	if err := fn(q); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store.Tx: commit: %w", err)
+	}
+	done = true
+	if q.erased && s.dialect == SQLite {
+		// Move the zeroed pages out of the WAL into the database file and
+		// truncate the WAL, so erased bytes do not linger in it. Best
+		// effort: readers may hold the WAL; a later checkpoint finishes.
+		_, _ = s.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+	}
+	return nil
+}
+
+// write runs fn in its own transaction and returns its result.
+func write[T any](ctx context.Context, s *sqlStore, fn func(q *queries) (T, error)) (T, error) {
+	var out T
+	err := s.tx(ctx, func(q *queries) error {
+		var err error
+		out, err = fn(q)
+		return err
+	})
+	return out, err
+}
+
+// read runs fn outside a transaction (reads see committed data).
+func (s *sqlStore) read() *queries { return &queries{s: s, x: s.db} }
+
+// queries runs the operations on a transaction or, for reads, the pool.
+type queries struct {
+	s      *sqlStore
+	x      sqlx.ExtContext
+	erased bool // EraseCase ran in this transaction
+}
+
+func (q *queries) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	res, err := q.x.ExecContext(ctx, q.s.db.Rebind(query), args...)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+func (q *queries) queryRow(ctx context.Context, query string, args ...any) *sqlx.Row {
+	return q.x.QueryRowxContext(ctx, q.s.db.Rebind(query), args...)
+}
+
+func (q *queries) query(ctx context.Context, query string, args ...any) (*sqlx.Rows, error) {
+	return q.x.QueryxContext(ctx, q.s.db.Rebind(query), args...)
+}
+
+// lock takes a transaction-scoped advisory lock on PostgreSQL. On SQLite
+// the write transaction already excludes every other writer.
+func (q *queries) lock(ctx context.Context, key int64) error {
+	if q.s.dialect != Postgres {
+		return nil
+	}
+	_, err := q.exec(ctx, `SELECT pg_advisory_xact_lock(?)`, key)
+	return err
+}
+
+// now returns t, or the clock when t is zero, in UTC at microsecond
+// precision (what PostgreSQL keeps).
+func (s *sqlStore) now(t time.Time) time.Time {
+	if t.IsZero() {
+		t = s.clock()
+	}
+	return t.UTC().Truncate(time.Microsecond)
+}
+
+// timeLayout is how times are bound: fixed width, so SQLite's text
+// comparison is time order, and valid input for PostgreSQL TIMESTAMPTZ.
+const timeLayout = "2006-01-02T15:04:05.000000Z"
+
+// tv binds a time; the zero time is NULL.
+func tv(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC().Truncate(time.Microsecond).Format(timeLayout)
+}
+
+// nv binds a string; "" is NULL.
+func nv(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// iv binds an int64; 0 is NULL.
+func iv(i int64) any {
+	if i == 0 {
+		return nil
+	}
+	return i
+}
+
+// timeCol scans a TIMESTAMPTZ (time.Time) or SQLite TEXT time; NULL is the
+// zero time.
+type timeCol time.Time
+
+func (t *timeCol) Scan(v any) error {
+	switch x := v.(type) {
+	case nil:
+		*t = timeCol(time.Time{})
+	case time.Time:
+		*t = timeCol(x.UTC())
+	case string:
+		return t.parse(x)
+	case []byte:
+		return t.parse(string(x))
+	default:
+		return fmt.Errorf("store: cannot scan %T as time", v)
+	}
+	return nil
+}
+
+func (t *timeCol) parse(s string) error {
+	p, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return fmt.Errorf("store: bad stored time %q: %w", s, err)
+	}
+	*t = timeCol(p.UTC())
+	return nil
+}
+
+// strCol scans a nullable text column; NULL is "".
+type strCol string
+
+func (c *strCol) Scan(v any) error {
+	switch x := v.(type) {
+	case nil:
+		*c = ""
+	case string:
+		*c = strCol(x)
+	case []byte:
+		*c = strCol(x)
+	default:
+		return fmt.Errorf("store: cannot scan %T as text", v)
+	}
+	return nil
+}
+
+// intCol scans a nullable integer column; NULL is 0.
+type intCol int64
+
+func (c *intCol) Scan(v any) error {
+	var n sql.NullInt64
+	if err := n.Scan(v); err != nil {
+		return err
+	}
+	*c = intCol(n.Int64)
+	return nil
+}
+
+func tc(t *time.Time) *timeCol { return (*timeCol)(t) }
+func sc(s *string) *strCol     { return (*strCol)(s) }
+func ic(i *int64) *intCol      { return (*intCol)(i) }
+
+// notFound maps sql.ErrNoRows to ErrNotFound.
+func notFound(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	return err
+}
+
+// limit applies a default and a cap to a page size.
+func limit(n, def int) int {
+	switch {
+	case n <= 0:
+		return def
+	case n > 1000:
+		return 1000
+	}
+	return n
+}
+
+// where builds a WHERE clause from conditions that are added only when set.
+type where struct {
+	conds []string
+	args  []any
+}
+
+func (w *where) add(cond string, args ...any) {
+	w.conds = append(w.conds, cond)
+	w.args = append(w.args, args...)
+}
+
+func (w *where) addIf(ok bool, cond string, args ...any) {
+	if ok {
+		w.add(cond, args...)
+	}
+}
+
+func (w *where) String() string {
+	if len(w.conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(w.conds, " AND ")
+}
+
+// placeholders returns "?, ?, ?" for n values.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}

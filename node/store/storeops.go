@@ -1,0 +1,167 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// The Store methods: reads go to the pool, each write runs in its own
+// transaction (on SQLite, under the single writer).
+
+var (
+	_ Store = (*sqlStore)(nil)
+	_ Tx    = (*queries)(nil)
+)
+
+type none struct{}
+
+func (s *sqlStore) CreateCase(ctx context.Context, c NewCase) (Case, error) {
+	return write(ctx, s, func(q *queries) (Case, error) { return q.CreateCase(ctx, c) })
+}
+
+func (s *sqlStore) UpdateCase(ctx context.Context, u CaseUpdate) (Case, error) {
+	return write(ctx, s, func(q *queries) (Case, error) { return q.UpdateCase(ctx, u) })
+}
+
+func (s *sqlStore) GetCase(ctx context.Context, caseID string) (Case, error) {
+	return s.read().GetCase(ctx, caseID)
+}
+
+func (s *sqlStore) GetCaseVersion(ctx context.Context, caseID string, version int64) (CaseVersion, error) {
+	return s.read().GetCaseVersion(ctx, caseID, version)
+}
+
+func (s *sqlStore) ListCaseVersions(ctx context.Context, caseID string) ([]CaseVersion, error) {
+	return s.read().ListCaseVersions(ctx, caseID)
+}
+
+func (s *sqlStore) ListCases(ctx context.Context, f CaseFilter) (CasePage, error) {
+	return s.read().ListCases(ctx, f)
+}
+
+func (s *sqlStore) EraseCase(ctx context.Context, caseID string, e Erasure) (ErasureResult, error) {
+	return write(ctx, s, func(q *queries) (ErasureResult, error) { return q.EraseCase(ctx, caseID, e) })
+}
+
+func (s *sqlStore) Receive(ctx context.Context, item InboxItem, receipt Receipt) (ReceiveResult, error) {
+	return write(ctx, s, func(q *queries) (ReceiveResult, error) { return q.Receive(ctx, item, receipt) })
+}
+
+func (s *sqlStore) GetInbox(ctx context.Context, id int64) (InboxItem, error) {
+	return s.read().GetInbox(ctx, id)
+}
+
+func (s *sqlStore) GetInboxByJTI(ctx context.Context, jti string) (InboxItem, error) {
+	return s.read().GetInboxByJTI(ctx, jti)
+}
+
+func (s *sqlStore) GetReceipt(ctx context.Context, jti string) (Receipt, error) {
+	return s.read().GetReceipt(ctx, jti)
+}
+
+func (s *sqlStore) ListInbox(ctx context.Context, f InboxFilter) ([]InboxItem, error) {
+	return s.read().ListInbox(ctx, f)
+}
+
+func (s *sqlStore) ListUnprocessed(ctx context.Context, afterID int64, limit int) ([]InboxItem, error) {
+	return s.read().ListUnprocessed(ctx, afterID, limit)
+}
+
+func (s *sqlStore) MarkProcessed(ctx context.Context, id int64, processErr string) error {
+	_, err := write(ctx, s, func(q *queries) (none, error) { return none{}, q.MarkProcessed(ctx, id, processErr) })
+	return err
+}
+
+func (s *sqlStore) Enqueue(ctx context.Context, item NewOutboxItem) (OutboxItem, error) {
+	return write(ctx, s, func(q *queries) (OutboxItem, error) { return q.Enqueue(ctx, item) })
+}
+
+func (s *sqlStore) ClaimDue(ctx context.Context, r ClaimRequest) ([]OutboxItem, error) {
+	return write(ctx, s, func(q *queries) ([]OutboxItem, error) { return q.ClaimDue(ctx, r) })
+}
+
+func (s *sqlStore) MarkDelivered(ctx context.Context, id int64, receipt []byte) error {
+	_, err := write(ctx, s, func(q *queries) (none, error) { return none{}, q.MarkDelivered(ctx, id, receipt) })
+	return err
+}
+
+func (s *sqlStore) MarkFailed(ctx context.Context, id int64, attempt int, reason string, next time.Time) error {
+	_, err := write(ctx, s, func(q *queries) (none, error) {
+		return none{}, q.MarkFailed(ctx, id, attempt, reason, next)
+	})
+	return err
+}
+
+func (s *sqlStore) MarkDead(ctx context.Context, id int64, attempt int, reason string) error {
+	_, err := write(ctx, s, func(q *queries) (none, error) { return none{}, q.MarkDead(ctx, id, attempt, reason) })
+	return err
+}
+
+func (s *sqlStore) Requeue(ctx context.Context, id int64) error {
+	_, err := write(ctx, s, func(q *queries) (none, error) { return none{}, q.Requeue(ctx, id) })
+	return err
+}
+
+func (s *sqlStore) GetOutbox(ctx context.Context, id int64) (OutboxItem, error) {
+	return s.read().GetOutbox(ctx, id)
+}
+
+func (s *sqlStore) ListOutbox(ctx context.Context, f OutboxFilter) ([]OutboxItem, error) {
+	return s.read().ListOutbox(ctx, f)
+}
+
+func (s *sqlStore) OutboxStats(ctx context.Context) ([]DestinationStats, error) {
+	return s.read().OutboxStats(ctx)
+}
+
+func (s *sqlStore) ListDisclosures(ctx context.Context, caseID string) ([]Disclosure, error) {
+	return s.read().ListDisclosures(ctx, caseID)
+}
+
+func (s *sqlStore) ListRecipients(ctx context.Context, caseID string) ([]Recipient, error) {
+	return s.read().ListRecipients(ctx, caseID)
+}
+
+func (s *sqlStore) ConfirmWithdrawal(ctx context.Context, caseID, member string, at time.Time) error {
+	_, err := write(ctx, s, func(q *queries) (none, error) {
+		return none{}, q.ConfirmWithdrawal(ctx, caseID, member, at)
+	})
+	return err
+}
+
+func (s *sqlStore) ListPendingWithdrawals(ctx context.Context, limit int) ([]Recipient, error) {
+	return s.read().ListPendingWithdrawals(ctx, limit)
+}
+
+func (s *sqlStore) RecordDecision(ctx context.Context, d Decision) (Decision, error) {
+	return write(ctx, s, func(q *queries) (Decision, error) { return q.RecordDecision(ctx, d) })
+}
+
+func (s *sqlStore) ListDecisions(ctx context.Context, caseID string) ([]Decision, error) {
+	return s.read().ListDecisions(ctx, caseID)
+}
+
+func (s *sqlStore) AppendAudit(ctx context.Context, e AuditEntry) (AuditRecord, error) {
+	return write(ctx, s, func(q *queries) (AuditRecord, error) { return q.AppendAudit(ctx, e) })
+}
+
+func (s *sqlStore) ListAudit(ctx context.Context, f AuditFilter) ([]AuditRecord, error) {
+	return s.read().ListAudit(ctx, f)
+}
+
+func (s *sqlStore) VerifyAudit(ctx context.Context) (AuditVerification, error) {
+	return s.read().VerifyAudit(ctx)
+}
+
+func (s *sqlStore) SaveManifest(ctx context.Context, m Manifest) error {
+	_, err := write(ctx, s, func(q *queries) (none, error) { return none{}, q.SaveManifest(ctx, m) })
+	return err
+}
+
+func (s *sqlStore) LatestManifest(ctx context.Context) (Manifest, error) {
+	return s.read().LatestManifest(ctx)
+}
+
+func (s *sqlStore) ListManifests(ctx context.Context, limit int) ([]Manifest, error) {
+	return s.read().ListManifests(ctx, limit)
+}

@@ -1,0 +1,312 @@
+package store
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Case is a tracing case as stored: its index fields and the current
+// document. The document is opaque bytes (the node validates it).
+type Case struct {
+	ID        string
+	Origin    string // member that owns the case
+	Type      string
+	Status    string
+	Version   int64
+	Document  []byte // nil when erased, or when a listing left it out
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	// ErasedAt is set on a tombstone: the personal data is gone.
+	ErasedAt    time.Time
+	EraseReason string
+}
+
+// Erased reports whether the case is a tombstone.
+func (c Case) Erased() bool { return !c.ErasedAt.IsZero() }
+
+// NewCase is the input of CreateCase.
+type NewCase struct {
+	ID       string
+	Origin   string
+	Type     string
+	Status   string
+	Version  int64 // first version; 1 when zero (a received case keeps the origin's number)
+	Document []byte
+	At       time.Time // created_at; store clock when zero
+}
+
+// CaseUpdate is the input of UpdateCase.
+type CaseUpdate struct {
+	ID              string
+	ExpectedVersion int64 // the version the caller read
+	Version         int64 // new version; ExpectedVersion+1 when zero; must be greater
+	Type            string
+	Status          string
+	Document        []byte
+	At              time.Time
+}
+
+// CaseVersion is one stored version of a case.
+type CaseVersion struct {
+	CaseID    string
+	Version   int64
+	Status    string
+	Document  []byte // nil once erased
+	CreatedAt time.Time
+}
+
+// CaseFilter selects cases for ListCases. Empty fields match everything.
+type CaseFilter struct {
+	Status       string
+	Type         string
+	Origin       string
+	UpdatedSince time.Time // updated_at >= UpdatedSince
+	// IncludeErased also returns tombstones.
+	IncludeErased bool
+	// IncludeDocuments fills Case.Document (off: listings stay small).
+	IncludeDocuments bool
+	// Cursor continues a previous page (CasePage.Next).
+	Cursor string
+	// Limit defaults to 100 and is capped at 1000.
+	Limit int
+}
+
+// CasePage is one page of ListCases. Next is empty on the last page.
+type CasePage struct {
+	Cases []Case
+	Next  string
+}
+
+// Erasure describes an EraseCase.
+type Erasure struct {
+	Reason string    // e.g. consent_withdrawn, retention_expired, erasure_request
+	At     time.Time // erased_at; store clock when zero
+	// KeepPendingKinds lists outbox kinds whose undelivered rows keep
+	// their envelope and stay queued (typically "case.withdraw", which
+	// carries no personal data and must still reach the recipients).
+	KeepPendingKinds []string
+}
+
+// ErasureResult counts what EraseCase touched.
+type ErasureResult struct {
+	CaseFound       bool
+	Versions        int64 // case versions whose document was dropped
+	InboxEnvelopes  int64 // inbox rows whose envelope was dropped
+	OutboxEnvelopes int64 // outbox rows whose envelope was dropped
+	OutboxCancelled int64 // of those, undelivered rows now cancelled
+}
+
+// InboxItem is a received envelope.
+type InboxItem struct {
+	ID           int64
+	JTI          string
+	Iss          string
+	Aud          string
+	Kind         string
+	CaseID       string
+	SHA256       string // lowercase hex of Envelope
+	Envelope     []byte // nil once the case was erased, or when a listing left it out
+	ReceivedAt   time.Time
+	ProcessedAt  time.Time
+	ProcessError string
+}
+
+// Receipt is the signed receipt answered for a received envelope.
+type Receipt struct {
+	JTI       string // filled by Receive from the inbox item
+	Status    string // accepted | duplicate
+	Raw       []byte
+	CreatedAt time.Time
+}
+
+// ReceiveResult is the outcome of Receive.
+type ReceiveResult struct {
+	ID int64 // inbox row id (new or existing)
+	// Duplicate: the same envelope was received before; nothing was
+	// written and ExistingReceipt is the receipt stored then.
+	Duplicate       bool
+	ExistingReceipt []byte
+}
+
+// InboxFilter selects inbox rows for ListInbox.
+type InboxFilter struct {
+	Iss    string
+	Kind   string
+	CaseID string
+	// State: "" (all), "unprocessed", "processed" (without error),
+	// "failed" (processed with error).
+	State           string
+	AfterID         int64
+	Limit           int // default 100, max 1000
+	IncludeEnvelope bool
+}
+
+// OutboxState is the delivery state of an outbox row.
+type OutboxState string
+
+const (
+	Queued    OutboxState = "queued"
+	InFlight  OutboxState = "in_flight"
+	Delivered OutboxState = "delivered"
+	Dead      OutboxState = "dead"      // gave up; an operator may Requeue
+	Cancelled OutboxState = "cancelled" // the case was erased before delivery
+)
+
+// WithdrawKind is the envelope kind whose delivery marks a withdrawal as sent
+// to that recipient (the wire string; the store does not interpret others).
+const WithdrawKind = "case.withdraw"
+
+// DefaultLease is how long a claimed row stays in flight before another
+// worker may claim it again. A delivery attempt (HTTP timeout included) must
+// finish well within it.
+const DefaultLease = 2 * time.Minute
+
+// OutboxItem is an envelope queued for a destination.
+type OutboxItem struct {
+	ID            int64
+	Destination   string
+	CaseID        string
+	CaseVersion   int64 // 0 when not a case version
+	Kind          string
+	JTI           string
+	Envelope      []byte // nil once erased, or when a listing left it out
+	Seq           int64  // order within (Destination, CaseID)
+	State         OutboxState
+	Attempts      int
+	NextAttemptAt time.Time
+	LeaseUntil    time.Time
+	ClaimedBy     string
+	LastError     string
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	DeliveredAt   time.Time
+	Receipt       []byte
+}
+
+// NewOutboxItem is the input of Enqueue.
+type NewOutboxItem struct {
+	Destination string
+	CaseID      string
+	CaseVersion int64
+	Kind        string
+	JTI         string
+	Envelope    []byte
+	NotBefore   time.Time // first attempt; now when zero
+	At          time.Time // created_at; store clock when zero
+}
+
+// ClaimRequest is the input of ClaimDue.
+type ClaimRequest struct {
+	Worker      string        // recorded as claimed_by
+	Now         time.Time     // store clock when zero
+	Limit       int           // default 10, max 1000
+	Destination string        // only this destination when set
+	Lease       time.Duration // DefaultLease when zero
+}
+
+// OutboxFilter selects outbox rows for ListOutbox.
+type OutboxFilter struct {
+	Destination     string
+	State           OutboxState
+	CaseID          string
+	AfterID         int64
+	Limit           int // default 100, max 1000
+	IncludeEnvelope bool
+}
+
+// DestinationStats is the outbox of one destination at a glance.
+type DestinationStats struct {
+	Destination string
+	Queued      int64
+	InFlight    int64
+	Delivered   int64
+	Dead        int64
+	Cancelled   int64
+	// OldestPending is the created_at of the oldest queued or in-flight
+	// row (zero when none): its age is the delivery lag.
+	OldestPending time.Time
+}
+
+// Disclosure records that a member received something about a case.
+type Disclosure struct {
+	ID          int64
+	CaseID      string
+	Member      string
+	Kind        string
+	CaseVersion int64
+	OutboxID    int64
+	JTI         string
+	DeliveredAt time.Time
+}
+
+// Recipient is a member that received a case, with the withdrawal state.
+type Recipient struct {
+	CaseID                string
+	Member                string
+	FirstDeliveredAt      time.Time
+	LastDeliveredAt       time.Time
+	LastVersion           int64
+	WithdrawalSentAt      time.Time
+	WithdrawalConfirmedAt time.Time
+}
+
+// Decision is a stored policy decision.
+type Decision struct {
+	ID          int64
+	CaseID      string
+	Destination string
+	Effect      string          // allow | allow_with_redactions | deny
+	Decision    json.RawMessage // the full decision, kept as given
+	CreatedAt   time.Time
+}
+
+// AuditEntry is the input of AppendAudit. It must hold no personal data.
+type AuditEntry struct {
+	Actor   string // who: user, token name, member id, "system"
+	Action  string // what: case.create, outbox.requeue, ...
+	Object  string // on what: a case id, outbox id, ...
+	Details json.RawMessage
+	At      time.Time
+}
+
+// AuditRecord is a row of the audit log.
+type AuditRecord struct {
+	Seq      int64
+	At       time.Time
+	Actor    string
+	Action   string
+	Object   string
+	Details  json.RawMessage
+	PrevHash string // hex
+	Hash     string // hex sha256(prev_hash || canonical row)
+}
+
+// AuditFilter selects audit rows for ListAudit.
+type AuditFilter struct {
+	Actor    string
+	Action   string
+	Object   string
+	AfterSeq int64
+	Limit    int // default 100, max 1000
+}
+
+// AuditVerification is the result of VerifyAudit.
+type AuditVerification struct {
+	Rows int64 // rows checked
+	// FirstBadSeq is the seq at which the chain breaks (0: intact). For a
+	// deleted row it is the seq that is missing.
+	FirstBadSeq int64
+	Problem     string // what is wrong at FirstBadSeq
+	Head        string // hash of the last row (anchor it elsewhere to detect truncation)
+}
+
+// OK reports an intact chain.
+func (v AuditVerification) OK() bool { return v.FirstBadSeq == 0 }
+
+// Manifest is a federation manifest as fetched.
+type Manifest struct {
+	Version   int64
+	Raw       []byte // nil in ListManifests
+	SHA256    string // hex; computed by the store when empty
+	FetchedAt time.Time
+}

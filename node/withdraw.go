@@ -1,0 +1,108 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sort"
+	"time"
+
+	"github.com/familylinks/flx/federation"
+	"github.com/familylinks/flx/node/store"
+	"github.com/familylinks/flx/schema"
+)
+
+// WithdrawResult says who is asked to erase.
+type WithdrawResult struct {
+	CaseID string   `json:"case_id"`
+	SentTo []string `json:"sent_to"`
+	// Cancelled counts queued envelopes with the case's data that will now
+	// never be sent.
+	Cancelled int64 `json:"cancelled"`
+}
+
+// Withdraw withdraws one of this Society's cases (consent withdrawn, case
+// closed, retention expired, erasure request): in one transaction it
+// queues a case.withdraw to every member that was sent anything about the
+// case (delivered, in flight or queued: per-case ordering sends it after
+// them), erases the case's personal data here keeping a tombstone, cancels
+// queued envelopes that carry it, and audits. Each recipient confirms its
+// erasure with a confirmation, recorded against the case (Recipients).
+func (n *Node) Withdraw(ctx context.Context, a Actor, caseID string, reason schema.WithdrawalReason) (WithdrawResult, error) {
+	switch reason {
+	case schema.WithdrawalReason("consent_withdrawn"), schema.WithdrawalReason("case_closed"),
+		schema.WithdrawalReason("retention_expired"), schema.WithdrawalReason("erasure_request"):
+	default:
+		return WithdrawResult{}, errf(CodeBadRequest, "reason %q is not consent_withdrawn, case_closed, retention_expired or erasure_request", reason)
+	}
+	c, err := n.o.Store.GetCase(ctx, caseID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return WithdrawResult{}, errf(CodeNotFound, "no case %s", caseID)
+	case err != nil:
+		return WithdrawResult{}, internal("get case", err)
+	case c.Origin != n.o.Self:
+		return WithdrawResult{}, errf(CodeNotOrigin, "case %s belongs to %s: only the origin withdraws it", caseID, c.Origin)
+	case c.Erased():
+		return WithdrawResult{}, errf(CodeErased, "case %s was already withdrawn", caseID)
+	}
+	now := n.o.Now()
+	w := schema.Withdrawal{Schema: "flx/v1/withdrawal", CaseID: caseID, Reason: reason, WithdrawnAt: schema.DateTime(now.UTC().Format(time.RFC3339))}
+	body, err := json.Marshal(w)
+	if err != nil {
+		return WithdrawResult{}, internal("encode withdrawal", err)
+	}
+	res := WithdrawResult{CaseID: caseID, SentTo: []string{}}
+	err = n.o.Store.Tx(ctx, func(tx store.Tx) error {
+		members, err := holders(ctx, tx, caseID)
+		if err != nil {
+			return err
+		}
+		for _, m := range members {
+			if _, err := n.enqueue(ctx, tx, m, federation.KindCaseWithdraw, caseID, 0, body); err != nil {
+				return err
+			}
+		}
+		res.SentTo = members
+		er, err := tx.EraseCase(ctx, caseID, store.Erasure{Reason: string(reason), At: now, KeepPendingKinds: []string{string(federation.KindCaseWithdraw)}})
+		if err != nil {
+			return err
+		}
+		res.Cancelled = er.OutboxCancelled
+		return n.audit(ctx, tx, a.Name, "case.withdraw", caseID, map[string]any{"reason": reason, "sent_to": members, "cancelled": er.OutboxCancelled, "versions_erased": er.Versions})
+	})
+	if err != nil {
+		return WithdrawResult{}, internal("withdraw", err)
+	}
+	signal(n.deliverCh)
+	n.log.Info("case withdrawn", "case_id", caseID, "recipients", len(res.SentTo))
+	return res, nil
+}
+
+// holders lists every member that was sent (or is about to be sent)
+// something about the case, except withdrawals themselves.
+func holders(ctx context.Context, q store.Queries, caseID string) ([]string, error) {
+	seen := map[string]bool{}
+	var after int64
+	for {
+		rows, err := q.ListOutbox(ctx, store.OutboxFilter{CaseID: caseID, AfterID: after, Limit: 1000})
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			after = r.ID
+			if r.Kind != string(federation.KindCaseWithdraw) {
+				seen[r.Destination] = true
+			}
+		}
+		if len(rows) < 1000 {
+			break
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for m := range seen {
+		out = append(out, m)
+	}
+	sort.Strings(out)
+	return out, nil
+}
