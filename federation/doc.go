@@ -4,6 +4,11 @@
 // replay guard, and the stable error codes every federation refusal carries
 // (see Code).
 //
+// Everything it signs or verifies (envelope claims, receipt claims, the
+// manifest) is decoded strictly: member names are case-sensitive and may not
+// repeat in any object (see strictjson.go), so every parser reads the same
+// signed values.
+//
 // It knows nothing of cases: an envelope body is opaque JSON here, and
 // deciding what a body means, whether it is valid, or whether policy allows
 // it belongs to the callers.

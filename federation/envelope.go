@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"time"
 
 	"github.com/familylinks/flx/federation/jose"
@@ -56,12 +57,13 @@ type Claims struct {
 	ExpiresAt time.Time       // exp
 	JTI       string          // jti: unique per sender
 	Kind      Kind            // kind
-	CaseID    string          // case_id (optional here; the body's schema decides)
+	CaseID    string          // case_id: required, see ValidCaseID (equality with body.case_id is the node's check)
 	Body      json.RawMessage // body: the document for the kind, opaque to this package
 }
 
-// wireClaims is the JSON form. Decoding refuses unknown claims, so nothing
-// can travel beside the body unchecked.
+// wireClaims is the JSON form. Decoding (decodeStrict) refuses unknown
+// claims, claim names in other case and duplicated claims, so nothing can
+// travel beside the body unchecked and every parser reads the same claims.
 type wireClaims struct {
 	Iss    string          `json:"iss"`
 	Aud    string          `json:"aud"`
@@ -69,7 +71,7 @@ type wireClaims struct {
 	Exp    int64           `json:"exp"`
 	JTI    string          `json:"jti"`
 	Kind   Kind            `json:"kind"`
-	CaseID string          `json:"case_id,omitempty"`
+	CaseID string          `json:"case_id"`
 	Body   json.RawMessage `json:"body"`
 }
 
@@ -101,6 +103,13 @@ func fromUnix(n int64) time.Time {
 	return time.Unix(n, 0).UTC()
 }
 
+var caseIDRe = regexp.MustCompile(`^[A-Z0-9][A-Z0-9-]{1,31}:[A-Za-z0-9._-]{1,64}$`)
+
+// ValidCaseID reports whether id has the case id form
+// ^[A-Z0-9][A-Z0-9-]{1,31}:[A-Za-z0-9._-]{1,64}$ (origin member id, a colon,
+// the origin's local id).
+func ValidCaseID(id string) bool { return caseIDRe.MatchString(id) }
+
 // validJTI: 1 to 128 printable ASCII characters without spaces.
 func validJTI(s string) bool {
 	if len(s) == 0 || len(s) > 128 {
@@ -122,7 +131,11 @@ func NewJTI() string {
 }
 
 // Sign checks the claims and signs them as an envelope (compact JWS, header
-// {"alg","kid","typ":"flx-envelope+jws"}) with signer.
+// {"alg","kid","typ":"flx-envelope+jws"}) with signer. It refuses with
+// bad_envelope what Verify would refuse as malformed: a missing or malformed
+// iss, aud, jti, iat, exp, case_id (see ValidCaseID) or body, exp not after
+// iat; and with unsupported_kind an unknown kind. It does not compare case_id
+// with body.case_id (the body is opaque here; the node does).
 func Sign(c Claims, signer *jose.PrivateKey) ([]byte, error) {
 	w := c.wire()
 	if err := checkClaims(&w); err != nil {
@@ -145,12 +158,14 @@ func Sign(c Claims, signer *jose.PrivateKey) ([]byte, error) {
 // checkClaims checks the claims' shape (not time or audience).
 func checkClaims(w *wireClaims) error {
 	switch {
-	case w.Iss == "" || w.Aud == "" || w.JTI == "" || w.Kind == "":
-		return newErr(CodeBadEnvelope, "iss, aud, jti and kind are required", nil)
+	case w.Iss == "" || w.Aud == "" || w.JTI == "" || w.Kind == "" || w.CaseID == "":
+		return newErr(CodeBadEnvelope, "iss, aud, jti, kind and case_id are required", nil)
 	case !ValidMemberID(w.Iss) || !ValidMemberID(w.Aud):
 		return newErr(CodeBadEnvelope, "iss and aud must be member ids", nil)
 	case !validJTI(w.JTI):
 		return newErr(CodeBadEnvelope, "jti must be 1-128 printable ASCII characters", nil)
+	case !ValidCaseID(w.CaseID):
+		return newErr(CodeBadEnvelope, "case_id must be <origin member id>:<local id> (^[A-Z0-9][A-Z0-9-]{1,31}:[A-Za-z0-9._-]{1,64}$)", nil)
 	case w.Iat <= 0 || w.Exp <= 0:
 		return newErr(CodeBadEnvelope, "iat and exp are required", nil)
 	case w.Exp <= w.Iat:
@@ -235,10 +250,15 @@ func (v *Verifier) maxTTL() time.Duration {
 // by mTLS ("" when the envelope did not arrive over the federation listener,
 // e.g. re-verifying a stored one). Refusals, in the order checked:
 //
+//   - unavailable: the held manifest has expired (Manifest.ExpiredAt with
+//     Skew) and nothing newer is held; nothing is checked against it
+//     (FLX-MAN-006; the node answers 503 with Retry-After);
 //   - bad_envelope: not a canonical compact JWS with one signature; a header
 //     member other than alg/kid/typ (jwk, jku, x5u, x5c, crit, ... included);
 //     typ not flx-envelope+jws; no kid; claims that do not decode strictly
-//     (unknown claims included); no iss;
+//     (unknown claims, a claim name in other case such as "ISS", a claim
+//     twice, a member twice in any object outside body, a claim of the wrong
+//     JSON type); no iss;
 //   - unsupported_alg: alg not EdDSA or ES256 (none, HS*, RS*, ...);
 //   - sender_mismatch: authenticatedPeer set and iss differs from it;
 //   - unknown_key: iss is no member; kid is not one of iss's keys (a kid of
@@ -248,16 +268,19 @@ func (v *Verifier) maxTTL() time.Duration {
 //   - suspended_member: iss is suspended;
 //   - unsupported_alg: alg is not the one pinned on the key;
 //   - bad_signature: the signature does not verify;
-//   - bad_envelope: missing aud, jti, kind, iat, exp or body; exp not after
-//     iat; exp - iat over MaxTTL;
+//   - bad_envelope: missing aud, jti, kind, iat, exp, case_id or body;
+//     malformed iss, aud, jti or case_id; exp not after iat; exp - iat over
+//     MaxTTL;
 //   - wrong_audience: aud is not Self;
 //   - expired: exp at or before now - Skew;
 //   - not_yet_valid: iat after now + Skew;
 //   - unsupported_kind: kind is not one of Kinds.
 //
-// Whether the recipient accepts the kind, and whether the body is valid, is
-// the caller's decision. Claims are only trusted after the signature check:
-// iss is read before it solely to choose the keys to verify with.
+// Whether the recipient accepts the kind, whether case_id equals
+// body.case_id, and whether the body is valid (duplicate member names inside
+// the body included: schema_invalid, FLX-SCH-002) is the caller's decision.
+// Claims are only trusted after the signature check: iss is read before it
+// solely to choose the keys to verify with.
 func (v *Verifier) Verify(ctx context.Context, raw []byte, authenticatedPeer string) (*Envelope, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -270,14 +293,17 @@ func (v *Verifier) Verify(ctx context.Context, raw []byte, authenticatedPeer str
 		return nil, errors.New("federation: no manifest held")
 	}
 	now, skew := v.now(), v.skew()
+	if m.ExpiredAt(now, skew) {
+		return nil, manifestUnavailable(m)
+	}
 
 	tok, err := jose.Parse(raw, TypEnvelope)
 	if err != nil {
 		return nil, joseErr(err)
 	}
 	var w wireClaims
-	if err := decodeStrict(tok.UnverifiedPayload(), &w); err != nil {
-		return nil, newErr(CodeBadEnvelope, "claims do not decode", err)
+	if err := decodeStrict(tok.UnverifiedPayload(), claimsShape, &w); err != nil {
+		return nil, newErr(CodeBadEnvelope, "claims do not decode strictly (an unknown, misspelt or repeated claim, or a claim of the wrong type)", err)
 	}
 	if w.Iss == "" {
 		return nil, newErr(CodeBadEnvelope, "iss is required", nil)
@@ -316,6 +342,14 @@ func (v *Verifier) Verify(ctx context.Context, raw []byte, authenticatedPeer str
 	env := &Envelope{Claims: c, KID: key.KID(), Alg: key.Alg(), raw: append([]byte(nil), raw...)}
 	env.sum = sha256.Sum256(env.raw)
 	return env, nil
+}
+
+// manifestUnavailable is the refusal of anything checked against an expired
+// manifest.
+func manifestUnavailable(m *Manifest) error {
+	return newErr(CodeUnavailable,
+		"the federation manifest this node holds has expired; retry once it holds a newer one",
+		fmt.Errorf("manifest %q version %d expired at %s", m.Federation, m.Version, m.ExpiresAt.Format(time.RFC3339)))
 }
 
 // senderKey finds the key named kid among iss's keys, valid at now.

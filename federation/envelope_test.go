@@ -335,6 +335,8 @@ func TestSignRefusesBadClaims(t *testing.T) {
 		"no iss":          {func(c *Claims) { c.Issuer = "" }, CodeBadEnvelope},
 		"iss not an id":   {func(c *Claims) { c.Issuer = "xa-rc" }, CodeBadEnvelope},
 		"no jti":          {func(c *Claims) { c.JTI = "" }, CodeBadEnvelope},
+		"no case_id":      {func(c *Claims) { c.CaseID = "" }, CodeBadEnvelope},
+		"bad case_id":     {func(c *Claims) { c.CaseID = "case-1" }, CodeBadEnvelope},
 		"no exp":          {func(c *Claims) { c.ExpiresAt = time.Time{} }, CodeBadEnvelope},
 		"exp before iat":  {func(c *Claims) { c.ExpiresAt = c.IssuedAt.Add(-time.Second) }, CodeBadEnvelope},
 		"no body":         {func(c *Claims) { c.Body = nil }, CodeBadEnvelope},

@@ -25,6 +25,13 @@ const (
 	CodeTooLarge            Code = "too_large"            // body over the size limit (set by the node)
 	CodeUnsupportedKind     Code = "unsupported_kind"     // kind unknown (or not accepted, set by the node)
 	CodeSuspendedMember     Code = "suspended_member"     // sender is suspended in the manifest
+	// CodeUnavailable: the node cannot take envelopes now, and the sender
+	// should retry later (SPEC §8.2, FLX-DLV-006). This package uses it when
+	// the manifest held has expired and no newer one was adopted
+	// (FLX-MAN-006): every envelope is refused until a fresh manifest is
+	// held. The node answers it with a Retry-After header. Nodes may also use
+	// it for overload and maintenance.
+	CodeUnavailable Code = "unavailable"
 
 	CodeBadManifest         Code = "bad_manifest"           // bad signature, wrong key, malformed or invalid content
 	CodeManifestExpired     Code = "manifest_expired"       // expires_at passed
@@ -36,7 +43,7 @@ const (
 var Codes = []Code{
 	CodeUnauthenticatedPeer, CodeSenderMismatch, CodeBadEnvelope, CodeUnsupportedAlg, CodeUnknownKey,
 	CodeBadSignature, CodeExpired, CodeNotYetValid, CodeWrongAudience, CodeReplay, CodeSchemaInvalid,
-	CodeTooLarge, CodeUnsupportedKind, CodeSuspendedMember,
+	CodeTooLarge, CodeUnsupportedKind, CodeSuspendedMember, CodeUnavailable,
 	CodeBadManifest, CodeManifestExpired, CodeManifestNotYetValid, CodeManifestRollback,
 }
 
@@ -52,6 +59,7 @@ var Codes = []Code{
 //	    out of date: bad_envelope, unsupported_alg, unknown_key,
 //	    bad_signature, expired, not_yet_valid, wrong_audience, bad_manifest,
 //	    manifest_expired, manifest_not_yet_valid)
+//	503 unavailable (retry later; send Retry-After)
 //	500 the empty or an unknown code (an internal failure)
 func (c Code) HTTPStatus() int {
 	switch c {
@@ -65,6 +73,8 @@ func (c Code) HTTPStatus() int {
 		return http.StatusRequestEntityTooLarge
 	case CodeSchemaInvalid, CodeUnsupportedKind:
 		return http.StatusUnprocessableEntity
+	case CodeUnavailable:
+		return http.StatusServiceUnavailable
 	case CodeBadEnvelope, CodeUnsupportedAlg, CodeUnknownKey, CodeBadSignature, CodeExpired, CodeNotYetValid,
 		CodeWrongAudience, CodeBadManifest, CodeManifestExpired, CodeManifestNotYetValid:
 		return http.StatusBadRequest
@@ -128,6 +138,7 @@ var (
 	ErrTooLarge            = ErrCode(CodeTooLarge)
 	ErrUnsupportedKind     = ErrCode(CodeUnsupportedKind)
 	ErrSuspendedMember     = ErrCode(CodeSuspendedMember)
+	ErrUnavailable         = ErrCode(CodeUnavailable)
 	ErrBadManifest         = ErrCode(CodeBadManifest)
 	ErrManifestExpired     = ErrCode(CodeManifestExpired)
 	ErrManifestNotYetValid = ErrCode(CodeManifestNotYetValid)

@@ -1,9 +1,14 @@
 package federation
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/familylinks/flx/federation/jose"
 )
@@ -25,9 +30,34 @@ func envelopeSeeds(t testing.TB, f *fixture) [][]byte {
 	hdr := func(alg, kid, extra string) string {
 		return `{"alg":"` + alg + `","kid":"` + kid + `","typ":"` + TypEnvelope + `"` + extra + `}`
 	}
+	// Claims written by hand: duplicated, misspelt and missing members,
+	// validly signed by XA-RC.
+	members := func(f *fixture, edit func(m []string) []string) []byte {
+		m := []string{
+			`"iss":"XA-RC"`, `"aud":"XB-RC"`, `"iat":` + itoa(t0.Add(-time.Minute).Unix()), `"exp":` + itoa(t0.Add(time.Hour).Unix()),
+			`"jti":"seed-jti"`, `"kind":"case.create"`, `"case_id":"XA-RC:case-1"`, `"body":{"schema":"flx/v1/case","case_id":"XA-RC:case-1"}`,
+		}
+		if edit != nil {
+			m = edit(m)
+		}
+		return must(jose.Sign([]byte("{"+strings.Join(m, ",")+"}"), TypEnvelope, xa))
+	}
+	set := func(i int, v ...string) func([]string) []string {
+		return func(m []string) []string { return append(append(append([]string{}, m[:i]...), v...), m[i+1:]...) }
+	}
 	return [][]byte{
 		valid,
 		validCTA,
+		members(f, nil),
+		members(f, set(0, `"ISS":"XA-RC"`)),
+		members(f, set(0, `"iss":"ICRC-CTA"`, `"iss":"XA-RC"`)),
+		members(f, set(1, `"aud":"ICRC-CTA"`, `"aud":"XB-RC"`)),
+		members(f, set(1, `"aud":"ICRC-CTA"`, `"AUD":"XB-RC"`)),
+		members(f, set(5, `"\u212Aind":"case.create"`)),
+		members(f, set(6)),                        // no case_id
+		members(f, set(6, `"case_id":"xa-rc:1"`)), // malformed case_id
+		members(f, set(6, `"case_id":"XA-RC:a","case_id":"XA-RC:case-1"`)),
+		members(f, set(7, `"body":{"case_id":"XA-RC:case-1","case_id":"XA-RC:x"}`)), // duplicate inside body: left to the schema
 		fromXB,
 		forge(hdr("none", xa.KID(), ""), payload, nil),
 		forge(hdr("HS256", xa.KID(), ""), payload, hmacSigner([]byte(wireJSON(t, xa.Public())))),
@@ -76,6 +106,126 @@ func FuzzVerifyEnvelope(f *testing.F) {
 			t.Fatalf("accepted iss %q from peer %q", env.Issuer, peer)
 		case !key.ValidAt(t0, DefaultSkew):
 			t.Fatal("accepted a key outside its validity")
+		case !ValidCaseID(env.CaseID):
+			t.Fatalf("accepted case_id %q", env.CaseID)
+		}
+		payload := must(b64url.DecodeString(strings.Split(string(raw), ".")[1]))
+		if !exactClaimNames(payload) || !uniqueNames(payload, "body") {
+			t.Fatalf("accepted claims with a misspelt, missing or repeated member: %s", payload)
+		}
+	})
+}
+
+// The oracles below are written independently of checkMembers: a plain
+// recursive walk, used only on inputs the code under test accepted.
+
+// uniqueNames reports whether no object in data repeats a member name; the
+// value of the top-level member skip is not inspected.
+func uniqueNames(data []byte, skip string) bool {
+	data = bytes.TrimSpace(data)
+	switch {
+	case len(data) > 0 && data[0] == '{':
+		dec := json.NewDecoder(bytes.NewReader(data))
+		if _, err := dec.Token(); err != nil {
+			return false
+		}
+		seen := map[string]bool{}
+		for dec.More() {
+			tok, err := dec.Token()
+			name, ok := tok.(string)
+			if err != nil || !ok || seen[name] {
+				return false
+			}
+			seen[name] = true
+			var v json.RawMessage
+			if err := dec.Decode(&v); err != nil {
+				return false
+			}
+			if name != skip && !uniqueNames(v, "") {
+				return false
+			}
+		}
+		return true
+	case len(data) > 0 && data[0] == '[':
+		var items []json.RawMessage
+		if err := json.Unmarshal(data, &items); err != nil {
+			return false
+		}
+		for _, it := range items {
+			if !uniqueNames(it, "") {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// exactClaimNames reports whether the top-level member names of payload are
+// exactly the eight claims, spelt exactly.
+func exactClaimNames(payload []byte) bool {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(payload, &m) != nil || len(m) != 8 {
+		return false
+	}
+	for _, n := range []string{"iss", "aud", "iat", "exp", "jti", "kind", "case_id", "body"} {
+		if _, ok := m[n]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// FuzzDecodeStrict differentially tests the strict pre-pass on claims and
+// receipts, without signatures (so it explores JSON much faster): it accepts
+// exactly the documents that are valid JSON, repeat no member name (outside
+// the envelope body), spell every member exactly, and decode with
+// DisallowUnknownFields.
+func FuzzDecodeStrict(f *testing.F) {
+	for _, s := range []string{
+		`{"iss":"XA-RC","aud":"XB-RC","iat":1,"exp":2,"jti":"j","kind":"case.create","case_id":"XA-RC:1","body":{}}`,
+		`{"ISS":"XA-RC"}`, `{"iss":"XA-RC","iss":"XB-RC"}`, `{"aud":"XA-RC","\u0061ud":"XB-RC"}`,
+		`{"body":{"a":1,"a":2}}`, `{"body":[{"a":1,"a":2}]}`, `{"\u212Aind":"x"}`, `{"iss":null}`,
+		`{"iss":"XB-RC","aud":"XA-RC","iat":1,"receipt_for":"j","sha256":"x","status":"accepted"}`,
+		`{"receipt_for":"a","RECEIPT_FOR":"b"}`, `[]`, `{} {}`, `{"iat":1e400}`, `{"body":` + strings.Repeat("[", 50) + strings.Repeat("]", 50) + `}`,
+	} {
+		f.Add([]byte(s), false)
+		f.Add([]byte(s), true)
+	}
+	f.Fuzz(func(t *testing.T, data []byte, receipt bool) {
+		var (
+			sh        = claimsShape
+			v     any = new(wireClaims)
+			names     = []string{"iss", "aud", "iat", "exp", "jti", "kind", "case_id", "body"}
+			skip      = "body"
+		)
+		if receipt {
+			sh, v, skip = receiptShape, new(wireReceipt), ""
+			names = []string{"iss", "aud", "iat", "receipt_for", "sha256", "status"}
+		}
+		err := decodeStrict(data, sh, v)
+
+		// The oracle.
+		want := json.Valid(data) && uniqueNames(data, skip)
+		if want {
+			var m map[string]json.RawMessage
+			if json.Unmarshal(data, &m) != nil {
+				want = false // not an object (null decodes into a nil map)
+			} else if m == nil {
+				want = false
+			}
+			for n := range m {
+				if !slices.Contains(names, n) {
+					want = false
+				}
+			}
+		}
+		if want {
+			dec := json.NewDecoder(bytes.NewReader(data))
+			dec.DisallowUnknownFields()
+			want = dec.Decode(reflect.New(reflect.TypeOf(v).Elem()).Interface()) == nil
+		}
+		if (err == nil) != want {
+			t.Fatalf("decodeStrict(%q) = %v, oracle says acceptable=%v", data, err, want)
 		}
 	})
 }
@@ -102,6 +252,23 @@ func FuzzVerifyManifest(f *testing.F) {
 		wireJSON(f, map[string]string{"protected": p[0], "payload": p[1], "signature": p[2]}),
 		[]byte(""),
 	}
+	// Validly signed payloads with duplicated, misspelt or missing members.
+	ctaKID := fx.keys["ICRC-CTA"].KID()
+	for _, e := range [][2]string{
+		{`"version":5`, `"version":5,"version":6`},
+		{`"version":5`, `"VERSION":5`},
+		{`"status":"suspended"`, `"status":"suspended","status":"active"`},
+		{`"status":"suspended"`, `"status":"suspended","Status":"active"`},
+		{`"id":"XA-RC"`, `"ID":"XA-RC"`},
+		{`,"kid":"` + ctaKID + `"`, ``},
+		{`"kid":"` + ctaKID + `"`, `"KID":"` + ctaKID + `"`},
+		{`"kid":"` + ctaKID + `"`, `"kid":"x","kid":"` + ctaKID + `"`},
+		{`"jwks":{"keys":[`, `"jwks":{"Keys":[`},
+		{`"jwks":{"keys":[`, `"jwks":{"keys":[],"keys":[`},
+	} {
+		edited := strings.Replace(string(payload), e[0], e[1], 1)
+		seeds = append(seeds, must(jose.Sign([]byte(edited), TypManifest, fx.anchor)))
+	}
 	for _, s := range seeds {
 		f.Add(s, false)
 		f.Add(s, true)
@@ -126,6 +293,28 @@ func FuzzVerifyManifest(f *testing.F) {
 		}
 		if m.ExpiresAt.Add(DefaultSkew).Before(t0) || (held != nil && m.Version < held.Version) {
 			t.Fatal("accepted an expired or rolled-back manifest")
+		}
+		payload := must(b64url.DecodeString(strings.Split(string(raw), ".")[1]))
+		if !uniqueNames(payload, "") {
+			t.Fatalf("accepted a manifest with a member name twice in one object: %s", payload)
+		}
+		var doc struct {
+			Members []struct {
+				JWKS map[string][]map[string]json.RawMessage `json:"jwks"`
+			} `json:"members"`
+		}
+		if err := json.Unmarshal(payload, &doc); err != nil {
+			t.Fatal(err)
+		}
+		for _, mb := range doc.Members {
+			if _, ok := mb.JWKS["keys"]; len(mb.JWKS) != 1 || !ok {
+				t.Fatalf("accepted a JWKS that is not exactly {\"keys\":[...]}: %s", payload)
+			}
+			for _, k := range mb.JWKS["keys"] {
+				if _, ok := k["kid"]; !ok {
+					t.Fatalf("accepted a published key without kid: %s", payload)
+				}
+			}
 		}
 	})
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"regexp"
 	"strings"
@@ -204,6 +203,18 @@ func (m *Manifest) KeysAt(id string, t time.Time) []*jose.PublicKey {
 	return mb.KeysAt(t)
 }
 
+// ExpiredAt reports whether the manifest has expired at now, allowing skew
+// (0 or less means DefaultSkew): expires_at is at or before now - skew
+// (FLX-MAN-003, FLX-MAN-006). A node holding an expired manifest, with no
+// newer one adopted, refuses every envelope with unavailable (503) and sends
+// nothing; Verifier.Verify and VerifyReceipt refuse with CodeUnavailable.
+func (m *Manifest) ExpiredAt(now time.Time, skew time.Duration) bool {
+	if skew <= 0 {
+		skew = DefaultSkew
+	}
+	return !now.Add(-skew).Before(m.ExpiresAt)
+}
+
 // RootCAs returns a new pool holding the manifest's TLS CA certificates.
 func (m *Manifest) RootCAs() *x509.CertPool { return m.index().roots.Clone() }
 
@@ -373,8 +384,11 @@ func SignManifest(m *Manifest, anchor *jose.PrivateKey) ([]byte, error) {
 //   - bad_manifest: anything but a canonical compact JWS with typ
 //     flx-manifest+jws, alg EdDSA/ES256 and only alg/kid/typ in its header;
 //     a kid or signature not of the anchor key; content that does not decode
-//     strictly (unknown fields included) or fails Validate; a held manifest
-//     of another federation;
+//     strictly (unknown members; a member name spelt in other case, at any
+//     depth; a member name twice in one object, at any depth, JWKs
+//     included; a JWK without an explicit kid, FLX-KEY-002; a JWKS with
+//     members other than "keys") or fails Validate; a held manifest of
+//     another federation;
 //   - manifest_not_yet_valid: issued_at later than now + DefaultSkew;
 //   - manifest_expired: expires_at at or before now - DefaultSkew;
 //   - manifest_rollback: a version lower than held's, or held's version with
@@ -394,7 +408,7 @@ func VerifyManifest(raw []byte, anchorPub *jose.PublicKey, now time.Time, held *
 		return nil, newErr(CodeBadManifest, "manifest is not signed by the trust anchor", err)
 	}
 	m := new(Manifest)
-	if err := decodeStrict(payload, m); err != nil {
+	if err := decodeStrict(payload, manifestShape, m); err != nil {
 		return nil, newErr(CodeBadManifest, "manifest content does not decode", err)
 	}
 	if err := m.Validate(); err != nil {
@@ -403,7 +417,7 @@ func VerifyManifest(raw []byte, anchorPub *jose.PublicKey, now time.Time, held *
 	if m.IssuedAt.After(now.Add(DefaultSkew)) {
 		return nil, newErr(CodeManifestNotYetValid, fmt.Sprintf("manifest issued at %s, in the future", m.IssuedAt.Format(time.RFC3339)), nil)
 	}
-	if !now.Add(-DefaultSkew).Before(m.ExpiresAt) {
+	if m.ExpiredAt(now, DefaultSkew) {
 		return nil, newErr(CodeManifestExpired, fmt.Sprintf("manifest expired at %s", m.ExpiresAt.Format(time.RFC3339)), nil)
 	}
 	if held != nil {
@@ -424,20 +438,6 @@ func VerifyManifest(raw []byte, anchorPub *jose.PublicKey, now time.Time, held *
 	m.raw = append([]byte(nil), raw...)
 	m.idx = buildIndex(m)
 	return m, nil
-}
-
-// decodeStrict decodes exactly one JSON value into v, refusing unknown
-// fields and trailing data.
-func decodeStrict(data []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return errors.New("trailing data after the JSON value")
-	}
-	return nil
 }
 
 // ManifestSource gives the manifest currently trusted.

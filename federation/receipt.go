@@ -1,6 +1,8 @@
 package federation
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -94,30 +96,69 @@ func SignReceipt(c ReceiptClaims, signer *jose.PrivateKey) ([]byte, error) {
 	return out, nil
 }
 
-// VerifyReceipt checks a receipt for the envelope (envelopeJTI,
-// envelopeSHA256) that was sent to expectedIssuer, at time now (key validity
-// and iat are checked with DefaultSkew). It refuses with the envelope codes:
-// bad_envelope (malformed, forbidden header, wrong typ, bad claims, or bound
-// to another jti or another hash), unsupported_alg, sender_mismatch (signed
-// as someone other than expectedIssuer), unknown_key (kid not a key of the
-// issuer, or outside its nbf/exp), suspended_member, bad_signature,
-// not_yet_valid (iat in the future).
-func VerifyReceipt(raw []byte, m *Manifest, expectedIssuer, envelopeJTI, envelopeSHA256 string, now time.Time) (*Receipt, error) {
+// ExpectedReceipt is what a sender expects of the receipt for one envelope it
+// sent: the claim values the receipt must carry. Build it with ExpectReceipt.
+// Every field but Skew is required.
+type ExpectedReceipt struct {
+	Issuer     string        // iss: the destination the envelope was sent to (the envelope's aud)
+	Audience   string        // aud: this node, the envelope's sender (the envelope's iss)
+	ReceiptFor string        // receipt_for: the envelope's jti
+	SHA256     string        // sha256: lowercase hex SHA-256 of the exact envelope bytes sent
+	Skew       time.Duration // tolerated clock skew; 0 means DefaultSkew
+}
+
+// ExpectReceipt returns what the receipt for envelope, signed by this node
+// from claims c, must say.
+func ExpectReceipt(envelope []byte, c Claims) ExpectedReceipt {
+	sum := sha256.Sum256(envelope)
+	return ExpectedReceipt{Issuer: c.Audience, Audience: c.Issuer, ReceiptFor: c.JTI, SHA256: hex.EncodeToString(sum[:])}
+}
+
+// VerifyReceipt checks, at time now, a receipt for the envelope described by
+// want, against manifest m (FLX-RCP-005). It refuses with the envelope codes,
+// in this order:
+//
+//   - unavailable: m has expired (ExpiredAt with want.Skew); a receipt is
+//     not trusted on an expired manifest (the attempt is retried later);
+//   - bad_envelope: malformed, forbidden header, wrong typ; claims that do
+//     not decode strictly (unknown claims, a claim name in other case, a
+//     member twice);
+//   - sender_mismatch: iss is not want.Issuer;
+//   - unknown_key (kid not a key of the issuer, or outside its nbf/exp),
+//     suspended_member, unsupported_alg, bad_signature;
+//   - bad_envelope: bad claim values;
+//   - wrong_audience: aud is not want.Audience (the receipt was made for
+//     another sender);
+//   - bad_envelope: bound to another jti or another hash;
+//   - not_yet_valid: iat later than now + skew.
+//
+// A want with an empty field is a programming error (a code-less error).
+func VerifyReceipt(raw []byte, m *Manifest, want ExpectedReceipt, now time.Time) (*Receipt, error) {
 	if m == nil {
 		return nil, fmt.Errorf("federation: verify receipt: no manifest")
+	}
+	if want.Issuer == "" || want.Audience == "" || want.ReceiptFor == "" || want.SHA256 == "" {
+		return nil, fmt.Errorf("federation: verify receipt: the expected issuer, audience, jti and sha256 are all required")
+	}
+	skew := want.Skew
+	if skew <= 0 {
+		skew = DefaultSkew
+	}
+	if m.ExpiredAt(now, skew) {
+		return nil, manifestUnavailable(m)
 	}
 	tok, err := jose.Parse(raw, TypReceipt)
 	if err != nil {
 		return nil, joseErr(err)
 	}
 	var w wireReceipt
-	if err := decodeStrict(tok.UnverifiedPayload(), &w); err != nil {
-		return nil, newErr(CodeBadEnvelope, "receipt claims do not decode", err)
+	if err := decodeStrict(tok.UnverifiedPayload(), receiptShape, &w); err != nil {
+		return nil, newErr(CodeBadEnvelope, "receipt claims do not decode strictly (an unknown, misspelt or repeated claim, or a claim of the wrong type)", err)
 	}
-	if w.Iss != expectedIssuer {
-		return nil, newErr(CodeSenderMismatch, fmt.Sprintf("receipt issued by %q, expected %q", w.Iss, expectedIssuer), nil)
+	if w.Iss != want.Issuer {
+		return nil, newErr(CodeSenderMismatch, fmt.Sprintf("receipt issued by %q, expected %q", w.Iss, want.Issuer), nil)
 	}
-	key, err := senderKey(m, w.Iss, tok.Header().KID, now, DefaultSkew)
+	key, err := senderKey(m, w.Iss, tok.Header().KID, now, skew)
 	if err != nil {
 		return nil, err
 	}
@@ -127,14 +168,17 @@ func VerifyReceipt(raw []byte, m *Manifest, expectedIssuer, envelopeJTI, envelop
 	if err := checkReceipt(&w); err != nil {
 		return nil, err
 	}
-	if w.ReceiptFor != envelopeJTI {
-		return nil, newErr(CodeBadEnvelope, fmt.Sprintf("receipt is for jti %q, not %q", w.ReceiptFor, envelopeJTI), nil)
+	if w.Aud != want.Audience {
+		return nil, newErr(CodeWrongAudience, fmt.Sprintf("receipt is addressed to %q, not %q", w.Aud, want.Audience), nil)
 	}
-	if w.SHA256 != envelopeSHA256 {
+	if w.ReceiptFor != want.ReceiptFor {
+		return nil, newErr(CodeBadEnvelope, fmt.Sprintf("receipt is for jti %q, not %q", w.ReceiptFor, want.ReceiptFor), nil)
+	}
+	if w.SHA256 != want.SHA256 {
 		return nil, newErr(CodeBadEnvelope, "receipt is for other envelope bytes (sha256 differs)", nil)
 	}
 	iat := fromUnix(w.Iat)
-	if iat.After(now.Add(DefaultSkew)) {
+	if iat.After(now.Add(skew)) {
 		return nil, newErr(CodeNotYetValid, fmt.Sprintf("receipt issued at %s, in the future", iat.Format(time.RFC3339)), nil)
 	}
 	return &Receipt{

@@ -1,6 +1,8 @@
 package federation
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,7 +15,9 @@ func TestReceipts(t *testing.T) {
 	f := newFixture(t)
 	ctx := t.Context()
 	// XA-RC sends to XB-RC (ES256); XB-RC answers with a receipt.
-	raw := f.sign(t, f.claims("XA-RC", "XB-RC"), f.keys["XA-RC"])
+	sentClaims := f.claims("XA-RC", "XB-RC")
+	sent := f.sign(t, sentClaims, f.keys["XA-RC"])
+	raw := sent
 	env := must(f.verifier("XB-RC").Verify(ctx, raw, "XA-RC"))
 	other := must(f.verifier("XB-RC").Verify(ctx, f.sign(t, f.claims("XA-RC", "XB-RC"), f.keys["XA-RC"]), "XA-RC"))
 	good := ReceiptFor(env, ReceiptAccepted, t0)
@@ -51,6 +55,27 @@ func TestReceipts(t *testing.T) {
 			return forge(`{"alg":"none","kid":"`+xb.KID()+`","typ":"`+TypReceipt+`"}`, []byte(`{"iss":"XB-RC"}`), nil)
 		}, CodeUnsupportedAlg},
 		{"iat in the future", signRcpt(func(c *ReceiptClaims) { c.IssuedAt = t0.Add(time.Hour) }, xb), CodeNotYetValid},
+		// aud must be the verifying node (the envelope's sender): a receipt
+		// XB-RC made for ICRC-CTA's envelope with the same jti and bytes
+		// (e.g. a relayed copy) is not a receipt for XA-RC.
+		{"addressed to another sender", signRcpt(func(c *ReceiptClaims) { c.Audience = "ICRC-CTA" }, xb), CodeWrongAudience},
+		{"addressed to the issuer itself", signRcpt(func(c *ReceiptClaims) { c.Audience = "XB-RC" }, xb), CodeWrongAudience},
+		{"aud in other case (AUD) after the real aud", func(t *testing.T) []byte {
+			p := `{"iss":"XB-RC","aud":"ICRC-CTA","AUD":"XA-RC","iat":` + itoa(t0.Unix()) + `,"receipt_for":"` + env.JTI + `","sha256":"` + env.SHA256() + `","status":"accepted"}`
+			return must(jose.Sign([]byte(p), TypReceipt, xb))
+		}, CodeBadEnvelope},
+		{"aud twice, the second the victim", func(t *testing.T) []byte {
+			p := `{"iss":"XB-RC","aud":"ICRC-CTA","aud":"XA-RC","iat":` + itoa(t0.Unix()) + `,"receipt_for":"` + env.JTI + `","sha256":"` + env.SHA256() + `","status":"accepted"}`
+			return must(jose.Sign([]byte(p), TypReceipt, xb))
+		}, CodeBadEnvelope},
+		{"status twice", func(t *testing.T) []byte {
+			p := `{"iss":"XB-RC","aud":"XA-RC","iat":` + itoa(t0.Unix()) + `,"receipt_for":"` + env.JTI + `","sha256":"` + env.SHA256() + `","status":"duplicate","status":"accepted"}`
+			return must(jose.Sign([]byte(p), TypReceipt, xb))
+		}, CodeBadEnvelope},
+		{"ISS instead of iss", func(t *testing.T) []byte {
+			p := `{"ISS":"XB-RC","aud":"XA-RC","iat":` + itoa(t0.Unix()) + `,"receipt_for":"` + env.JTI + `","sha256":"` + env.SHA256() + `","status":"accepted"}`
+			return must(jose.Sign([]byte(p), TypReceipt, xb))
+		}, CodeBadEnvelope},
 		{"unknown claim", func(t *testing.T) []byte {
 			p := `{"iss":"XB-RC","aud":"XA-RC","iat":1,"receipt_for":"x","sha256":"` + env.SHA256() + `","status":"accepted","note":"x"}`
 			return must(jose.Sign([]byte(p), TypReceipt, xb))
@@ -69,7 +94,7 @@ func TestReceipts(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			raw := tc.build(t)
-			r, err := VerifyReceipt(raw, f.manifest, "XB-RC", env.JTI, env.SHA256(), t0)
+			r, err := VerifyReceipt(raw, f.manifest, ExpectReceipt(sent, sentClaims), t0)
 			wantCode(t, err, tc.want)
 			if err == nil {
 				if r.ReceiptFor != env.JTI || r.SHA256 != env.SHA256() || r.Issuer != "XB-RC" || r.KID != xb.KID() || string(r.Raw()) != string(raw) {
@@ -99,3 +124,53 @@ func TestReceipts(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func TestVerifyReceiptExpectations(t *testing.T) {
+	f := newFixture(t)
+	c := f.claims("XA-RC", "XB-RC")
+	sent := f.sign(t, c, f.keys["XA-RC"])
+	want := ExpectReceipt(sent, c)
+	sum := sha256.Sum256(sent)
+	if want.Issuer != "XB-RC" || want.Audience != "XA-RC" || want.ReceiptFor != c.JTI || want.SHA256 != hex.EncodeToString(sum[:]) {
+		t.Fatalf("ExpectReceipt: %+v", want)
+	}
+	rc := ReceiptClaims{Issuer: "XB-RC", Audience: "XA-RC", IssuedAt: t0, ReceiptFor: c.JTI, SHA256: want.SHA256, Status: ReceiptAccepted}
+	rcpt := must(SignReceipt(rc, f.keys["XB-RC"]))
+	if _, err := VerifyReceipt(rcpt, f.manifest, want, t0); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("every expectation is required", func(t *testing.T) {
+		for name, edit := range map[string]func(w *ExpectedReceipt){
+			"no issuer":   func(w *ExpectedReceipt) { w.Issuer = "" },
+			"no audience": func(w *ExpectedReceipt) { w.Audience = "" },
+			"no jti":      func(w *ExpectedReceipt) { w.ReceiptFor = "" },
+			"no sha256":   func(w *ExpectedReceipt) { w.SHA256 = "" },
+		} {
+			w := want
+			edit(&w)
+			if _, err := VerifyReceipt(rcpt, f.manifest, w, t0); err == nil || CodeOf(err) != "" {
+				t.Errorf("%s: want an internal (code-less) error, got %v", name, err)
+			}
+		}
+	})
+	t.Run("the verifying node is not the audience", func(t *testing.T) {
+		w := want
+		w.Audience = "ICRC-CTA" // ICRC-CTA checking a receipt XB-RC gave XA-RC
+		_, err := VerifyReceipt(rcpt, f.manifest, w, t0)
+		wantCode(t, err, CodeWrongAudience)
+	})
+	t.Run("expired manifest", func(t *testing.T) {
+		exp := f.manifest.ExpiresAt
+		_, err := VerifyReceipt(rcpt, f.manifest, want, exp.Add(DefaultSkew))
+		wantCode(t, err, CodeUnavailable)
+		_, err = VerifyReceipt(rcpt, f.manifest, want, exp.Add(DefaultSkew-time.Second))
+		wantCode(t, err, "")
+		w := want
+		w.Skew = 5 * time.Minute
+		_, err = VerifyReceipt(rcpt, f.manifest, w, exp.Add(4*time.Minute))
+		wantCode(t, err, "")
+		_, err = VerifyReceipt(rcpt, f.manifest, w, exp.Add(5*time.Minute))
+		wantCode(t, err, CodeUnavailable)
+	})
+}

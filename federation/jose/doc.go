@@ -26,6 +26,11 @@
 //     message; the key's own pinned algorithm must equal the header "alg",
 //     and the signature is then checked with that pinned algorithm.
 //
+// JWK parsing refuses a member name twice. A JWKS (ParseKeySet, the jwks of
+// a manifest member) is exactly {"keys":[...]} and every key in it carries an
+// explicit "kid" (FLX-KEY-002); only a lone JWK (ParsePublicJWK) falls back to
+// the RFC 7638 thumbprint as its kid.
+//
 // Package jose must never import other FLX packages (federation and above
 // depend on it, not the other way round); it knows nothing of manifests,
 // members or envelopes.

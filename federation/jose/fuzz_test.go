@@ -4,9 +4,12 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/json"
+	"errors"
 	"math/big"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
 )
@@ -61,6 +64,55 @@ func FuzzVerify(f *testing.F) {
 		}
 		if !stdVerify(raw, k) {
 			t.Fatal("accepted a token whose signature does not verify")
+		}
+	})
+}
+
+// FuzzParseKeySet: no panic; an accepted JWKS is exactly {"keys":[...]},
+// repeats no member name in it or in its keys, and every key carries an
+// explicit kid equal to the parsed one (FLX-KEY-002).
+func FuzzParseKeySet(f *testing.F) {
+	ed, ec := mustKey(f, EdDSA), mustKey(f, ES256)
+	good, _ := json.Marshal(KeySet{ed.Public(), ec.Public().WithValidity(time.Unix(1900000000, 0), time.Time{})})
+	edJWK, _ := json.Marshal(ed.Public())
+	noKID := strings.Replace(string(edJWK), `,"kid":"`+ed.KID()+`"`, "", 1)
+	for _, s := range []string{
+		string(good),
+		`{"keys":[]}`,
+		`{"keys":[` + noKID + `]}`,
+		`{"Keys":[` + string(edJWK) + `]}`,
+		`{"keys":[],"keys":[` + string(edJWK) + `]}`,
+		`{"keys":[` + strings.Replace(string(edJWK), `"kid":`, `"kid":"a","kid":`, 1) + `]}`,
+		`{"keys":[` + strings.Replace(string(edJWK), `"kid":`, `"KID":`, 1) + `]}`,
+		`{"keys":[` + string(edJWK) + `],"x":1}`,
+		`{"keys":null}`, `null`, `[]`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ks, err := ParseKeySet(data)
+		if err != nil {
+			if !errors.Is(err, ErrJWK) {
+				t.Fatalf("error %v is not ErrJWK", err)
+			}
+			return
+		}
+		var set map[string][]map[string]json.RawMessage
+		if err := json.Unmarshal(data, &set); err != nil || len(set) != 1 || set["keys"] == nil {
+			t.Fatalf("accepted %q, not exactly {\"keys\":[...]}", data)
+		}
+		if name, dup := duplicateMember(data); dup {
+			t.Fatalf("accepted %q with %q twice", data, name)
+		}
+		raws := set["keys"]
+		if len(raws) != len(ks) {
+			t.Fatalf("accepted %q: %d keys parsed from %d", data, len(ks), len(raws))
+		}
+		for i, k := range raws {
+			var kid string
+			if err := json.Unmarshal(k["kid"], &kid); err != nil || kid == "" || kid != ks[i].KID() {
+				t.Fatalf("accepted %q: key %d has no explicit kid matching %q", data, i, ks[i].KID())
+			}
 		}
 	})
 }

@@ -92,8 +92,25 @@ func jwkErr(format string, args ...any) error {
 // refuses any private member ("d", ...), requires "use" to be "sig" and
 // "key_ops" to be ["verify"] when present, and reads FLX's optional nbf/exp
 // (integer unix seconds). A missing "kid" defaults to the RFC 7638
-// thumbprint. Other members are ignored (RFC 7517 §4).
+// thumbprint. Other members are ignored (RFC 7517 §4); member names are
+// case-sensitive ("KID" is an unknown member, not "kid"), and a member name
+// twice is refused.
+//
+// A key published in a JWKS (a manifest's jwks) must carry its kid
+// explicitly: see ParsePublishedJWK.
 func ParsePublicJWK(data []byte) (*PublicKey, error) {
+	return parsePublic(data, false)
+}
+
+// ParsePublishedJWK is ParsePublicJWK for a key published in a federation
+// manifest: it also requires an explicit, non-empty "kid" (FLX-KEY-002), so
+// that no verifier ever has to derive a key's id. ParseKeySet, and so the
+// manifest's jwks, parses every key with it.
+func ParsePublishedJWK(data []byte) (*PublicKey, error) {
+	return parsePublic(data, true)
+}
+
+func parsePublic(data []byte, requireKID bool) (*PublicKey, error) {
 	m, err := jwkMembers(data)
 	if err != nil {
 		return nil, err
@@ -103,6 +120,9 @@ func ParsePublicJWK(data []byte) (*PublicKey, error) {
 			return nil, jwkErr("public JWK carries private member %q", name)
 		}
 	}
+	if _, ok := m["kid"]; requireKID && !ok {
+		return nil, jwkErr(`a published key needs an explicit "kid"`)
+	}
 	return publicFromMembers(m, "verify")
 }
 
@@ -111,7 +131,37 @@ func jwkMembers(data []byte) (map[string]json.RawMessage, error) {
 	if err := json.Unmarshal(data, &m); err != nil || m == nil {
 		return nil, jwkErr("not a JSON object")
 	}
+	if name, dup := duplicateMember(data); dup {
+		return nil, jwkErr("member %q appears twice", name)
+	}
 	return m, nil
+}
+
+// duplicateMember reports a member name that appears twice in the top-level
+// object of data, which must be valid JSON. (encoding/json keeps the last
+// one, so two parsers could read two different keys.)
+func duplicateMember(data []byte) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return "", false
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		name, _ := t.(string)
+		if seen[name] {
+			return name, true
+		}
+		seen[name] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return "", false
+		}
+	}
+	return "", false
 }
 
 func memberString(m map[string]json.RawMessage, name string, required bool) (string, error) {
@@ -254,8 +304,7 @@ func (s KeySet) MarshalJSON() ([]byte, error) {
 	}{keys})
 }
 
-// UnmarshalJSON parses {"keys":[...]} with ParsePublicJWK for each key and
-// refuses two keys with the same kid.
+// UnmarshalJSON parses a JWKS with ParseKeySet.
 func (s *KeySet) UnmarshalJSON(data []byte) error {
 	ks, err := ParseKeySet(data)
 	if err != nil {
@@ -265,18 +314,30 @@ func (s *KeySet) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// ParseKeySet parses a JWKS ({"keys":[...]}); see KeySet.UnmarshalJSON.
+// ParseKeySet parses a JWKS as FLX publishes it in the manifest: exactly
+// {"keys":[...]} (the member "keys", spelt so, once, and nothing else), each
+// key parsed with ParsePublishedJWK (an explicit kid is required), no kid
+// twice.
 func ParseKeySet(data []byte) (KeySet, error) {
-	var set struct {
-		Keys []json.RawMessage `json:"keys"`
-	}
-	if err := json.Unmarshal(data, &set); err != nil {
+	var set map[string]json.RawMessage
+	if err := json.Unmarshal(data, &set); err != nil || set == nil {
 		return nil, jwkErr("JWKS is not {\"keys\":[...]}")
 	}
-	out := make(KeySet, 0, len(set.Keys))
-	seen := make(map[string]bool, len(set.Keys))
-	for i, raw := range set.Keys {
-		k, err := ParsePublicJWK(raw)
+	if name, dup := duplicateMember(data); dup {
+		return nil, jwkErr("JWKS member %q appears twice", name)
+	}
+	rawKeys, ok := set["keys"]
+	if !ok || len(set) != 1 {
+		return nil, jwkErr("JWKS is not {\"keys\":[...]} (exactly one member, \"keys\")")
+	}
+	var keys []json.RawMessage
+	if err := json.Unmarshal(rawKeys, &keys); err != nil || keys == nil {
+		return nil, jwkErr("JWKS \"keys\" is not an array")
+	}
+	out := make(KeySet, 0, len(keys))
+	seen := make(map[string]bool, len(keys))
+	for i, raw := range keys {
+		k, err := ParsePublishedJWK(raw)
 		if err != nil {
 			return nil, fmt.Errorf("jose: JWKS key %d: %w", i, err)
 		}

@@ -293,3 +293,74 @@ func TestGenerateKeyRefusesOtherAlgs(t *testing.T) {
 		}
 	}
 }
+
+// A JWKS as published in the manifest: exactly {"keys":[...]}, each key with
+// an explicit kid (FLX-KEY-002), no member twice, names case-sensitive.
+func TestKeySetStrict(t *testing.T) {
+	a, b := mustKey(t, EdDSA), mustKey(t, ES256)
+	aJWK, _ := json.Marshal(a.Public())
+	bJWK, _ := json.Marshal(b.Public())
+	var am map[string]any
+	_ = json.Unmarshal(aJWK, &am)
+	delete(am, "kid")
+	aNoKID, _ := json.Marshal(am)
+	aKIDTwice := strings.Replace(string(aJWK), `"kid":`, `"kid":"spoofed","kid":`, 1)
+	aUpperKID := strings.Replace(string(aJWK), `"kid":`, `"KID":`, 1)
+	for name, data := range map[string]string{
+		"key without kid":               `{"keys":[` + string(aNoKID) + `]}`,
+		"key without kid, second":       `{"keys":[` + string(bJWK) + `,` + string(aNoKID) + `]}`,
+		"kid spelt KID (so no kid)":     `{"keys":[` + aUpperKID + `]}`,
+		"kid twice in one key":          `{"keys":[` + aKIDTwice + `]}`,
+		"keys twice":                    `{"keys":[` + string(aJWK) + `],"keys":[` + string(bJWK) + `]}`,
+		"Keys in other case":            `{"Keys":[` + string(aJWK) + `]}`,
+		"KEYS in other case":            `{"KEYS":[` + string(aJWK) + `]}`,
+		"member beside keys":            `{"keys":[` + string(aJWK) + `],"x":1}`,
+		"no keys member":                `{}`,
+		"keys null":                     `{"keys":null}`,
+		"keys not an array":             `{"keys":{}}`,
+		"not an object":                 `[` + string(aJWK) + `]`,
+		"null":                          `null`,
+		"private member in a published": `{"keys":[` + strings.Replace(string(aJWK), `{`, `{"d":"AAAA",`, 1) + `]}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			if ks, err := ParseKeySet([]byte(data)); !errors.Is(err, ErrJWK) {
+				t.Fatalf("ParseKeySet(%s) = %v, %v; want ErrJWK", data, ks, err)
+			}
+			var ks KeySet
+			if err := json.Unmarshal([]byte(data), &ks); err == nil {
+				t.Fatalf("KeySet.UnmarshalJSON accepted %s", data)
+			}
+		})
+	}
+	t.Run("explicit kids accepted, unknown JWK members ignored", func(t *testing.T) {
+		withX5C := strings.Replace(string(aJWK), `{`, `{"x5c":["MIIB"],`, 1)
+		ks, err := ParseKeySet([]byte(`{"keys":[` + withX5C + `,` + string(bJWK) + `]}`))
+		if err != nil || len(ks) != 2 || ks.Key(a.KID()) == nil || ks.Key(b.KID()) == nil {
+			t.Fatalf("%v %v", ks, err)
+		}
+		if ks, err := ParseKeySet([]byte(`{"keys":[]}`)); err != nil || len(ks) != 0 {
+			t.Fatalf("empty set: %v %v", ks, err)
+		}
+	})
+	t.Run("ParsePublicJWK keeps the thumbprint default, ParsePublishedJWK does not", func(t *testing.T) {
+		if k, err := ParsePublicJWK(aNoKID); err != nil || k.KID() != a.Public().Thumbprint() {
+			t.Fatalf("ParsePublicJWK: %v", err)
+		}
+		if _, err := ParsePublishedJWK(aNoKID); !errors.Is(err, ErrJWK) {
+			t.Fatalf("ParsePublishedJWK without kid: %v", err)
+		}
+		if k, err := ParsePublishedJWK(aJWK); err != nil || k.KID() != a.KID() {
+			t.Fatalf("ParsePublishedJWK: %v", err)
+		}
+	})
+	t.Run("a member twice in a single JWK", func(t *testing.T) {
+		for _, data := range []string{aKIDTwice, strings.Replace(string(aJWK), `"x":`, `"x":"AAAA","x":`, 1)} {
+			if _, err := ParsePublicJWK([]byte(data)); !errors.Is(err, ErrJWK) {
+				t.Fatalf("ParsePublicJWK(%s): %v", data, err)
+			}
+			if _, err := ParsePrivateJWK([]byte(data)); !errors.Is(err, ErrJWK) {
+				t.Fatalf("ParsePrivateJWK(%s): %v", data, err)
+			}
+		}
+	})
+}
