@@ -1,0 +1,496 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/familylinks/flx/federation"
+	"github.com/familylinks/flx/federation/jose"
+	"github.com/familylinks/flx/node/config"
+	"github.com/familylinks/flx/node/fedadmin"
+	"github.com/familylinks/flx/node/store"
+	"github.com/familylinks/flx/schema"
+)
+
+func benchCmd() *cobra.Command {
+	root := &cobra.Command{Use: "bench", Short: "Measure the node"}
+	var pg string
+	var n, workers, probe int
+	var rate float64
+	ex := &cobra.Command{
+		Use:   "exchange",
+		Short: "Envelopes per second and latency between two nodes over mTLS, with the bound set by signatures and database writes",
+		Long: `Start two nodes (XA-RC -> XB-RC) on loopback over mTLS, each on its own new
+PostgreSQL database (created on the --postgres server and dropped at the
+end), stream --n signed case.create envelopes from XA-RC to XB-RC as fast as
+they can be queued, and report: envelopes per second delivered, verified,
+validated, stored and receipted; latency from queueing to verified receipt
+(p50, p99); and, measured in the same run on the same machine, the rate
+that the signature, validation and database work alone would allow, with
+the ratio. Progress is shown while it runs.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runBenchExchange(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), benchOptions{pg: pg, n: n, workers: workers, probe: probe, rate: rate})
+		},
+	}
+	ex.Flags().StringVar(&pg, "postgres", envOr("FLX_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"), "PostgreSQL server DSN allowed to create databases")
+	ex.Flags().IntVar(&n, "n", 2000, "envelopes to exchange")
+	ex.Flags().IntVar(&workers, "workers", 8, "deliveries in flight to the peer")
+	ex.Flags().IntVar(&probe, "probe", 400, "iterations per operation when measuring the bound")
+	ex.Flags().Float64Var(&rate, "rate", 0, "queue at this many envelopes per second (0: as fast as possible; latency then includes queueing)")
+	root.AddCommand(ex)
+	return root
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+type benchOptions struct {
+	pg                string
+	n, workers, probe int
+	rate              float64
+}
+
+// benchBody returns a valid ~3 KiB case document with the given case id.
+func benchBody(i int) []byte {
+	var doc map[string]any
+	_ = json.Unmarshal(demoDoc("case"), &doc)
+	doc["case_id"] = fmt.Sprintf("XA-RC:BENCH-%07d", i)
+	b, _ := json.Marshal(doc)
+	return b
+}
+
+func rssKiB() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "VmRSS:") {
+			f := strings.Fields(l)
+			if len(f) >= 2 {
+				v, _ := strconv.ParseInt(f[1], 10, 64)
+				return v
+			}
+		}
+	}
+	return 0
+}
+
+func runBenchExchange(ctx context.Context, out, progress io.Writer, o benchOptions) error {
+	if o.n < 1 || o.workers < 1 || o.probe < 10 {
+		return fmt.Errorf("bench: --n, --workers must be positive and --probe at least 10")
+	}
+	dir, err := os.MkdirTemp("", "flx-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	stamp := time.Now().UnixNano()
+	dsns := map[string]string{}
+	for _, id := range []string{"XA-RC", "XB-RC"} {
+		name := fmt.Sprintf("flx_bench_%d_%s", stamp, strings.ToLower(strings.ReplaceAll(id, "-", "_")))
+		dsn, drop, err := store.CreatePostgresDatabase(ctx, o.pg, name)
+		if err != nil {
+			return fmt.Errorf("bench: %w (is PostgreSQL running? --postgres)", err)
+		}
+		defer drop(context.Background())
+		dsns[id] = dsn
+	}
+	fedDir := filepath.Join(dir, "federation")
+	addrs := map[string]string{}
+	var specs []fedadmin.MemberSpec
+	for _, m := range []struct{ id, c string }{{"XA-RC", "XA"}, {"XB-RC", "XB"}} {
+		if addrs[m.id], err = freePort(); err != nil {
+			return err
+		}
+		specs = append(specs, fedadmin.MemberSpec{ID: m.id, Country: m.c, Role: federation.RoleSociety, Endpoint: "https://" + addrs[m.id]})
+	}
+	if _, _, err := fedadmin.Init(fedDir, fedadmin.InitConfig{Name: "FLX bench", Members: specs}); err != nil {
+		return err
+	}
+	nodes := map[string]*runningNode{}
+	cfgs := map[string]config.Config{}
+	defer func() {
+		for _, rn := range nodes {
+			rn.Stop()
+			rn.Wait()
+		}
+	}()
+	quiet := slog.New(slog.DiscardHandler)
+	for _, id := range []string{"XB-RC", "XA-RC"} {
+		cfg, err := config.Load(filepath.Join(fedadmin.MemberDir(fedDir, id), fedadmin.MemberConfigFile), func(string) (string, bool) { return "", false })
+		if err != nil {
+			return err
+		}
+		cfg.Store.DSN = dsns[id]
+		cfg.Federation.Listen = addrs[id]
+		if cfg.LocalAPI.Listen, err = freePort(); err != nil {
+			return err
+		}
+		cfg.Delivery.Workers = o.workers
+		cfg.Delivery.PollInterval = 20 * time.Millisecond
+		rn, err := startNode(ctx, cfg, quiet, nil)
+		if err != nil {
+			return err
+		}
+		nodes[id], cfgs[id] = rn, cfg
+	}
+	xa, xb := nodes["XA-RC"], nodes["XB-RC"]
+	key, err := jose.LoadPrivateKey(cfgs["XA-RC"].Federation.SigningKey)
+	if err != nil {
+		return err
+	}
+	bodies := make([][]byte, o.n)
+	for i := range bodies {
+		bodies[i] = benchBody(i)
+	}
+	runtime.GC()
+	idleRSS := rssKiB()
+	pace := "queued as fast as possible"
+	if o.rate > 0 {
+		pace = fmt.Sprintf("queued at %.0f/s", o.rate)
+	}
+	fmt.Fprintf(out, "bench exchange: %d case.create envelopes (%d bytes each) XA-RC -> XB-RC over mTLS, PostgreSQL stores, %s, %d deliveries in flight, %d CPUs\n",
+		o.n, len(bodies[0]), pace, o.workers, runtime.NumCPU())
+
+	// Stream: queue as fast as signing + Enqueue allow (a few producers, as
+	// several caseworkers and imports would), while delivering.
+	start := time.Now()
+	var queued, next atomic.Int64
+	prodErr := make(chan error, 1)
+	go func() {
+		var wg sync.WaitGroup
+		var once sync.Once
+		fail := error(nil)
+		for w := 0; w < 4; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					i := int(next.Add(1)) - 1
+					if i >= o.n {
+						return
+					}
+					if o.rate > 0 {
+						time.Sleep(time.Until(start.Add(time.Duration(float64(i) / o.rate * float64(time.Second)))))
+					}
+					if _, err := enqueueSigned(ctx, xa.Store, key, "XB-RC", bodies[i]); err != nil {
+						once.Do(func() { fail = err })
+						return
+					}
+					queued.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		prodErr <- fail
+	}()
+	var peakRSS int64
+	for {
+		select {
+		case err := <-prodErr:
+			if err != nil {
+				return fmt.Errorf("bench: queue: %w", err)
+			}
+			prodErr = nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+		delivered, err := countDelivered(ctx, xa.Store)
+		if err != nil {
+			return err
+		}
+		if r := rssKiB(); r > peakRSS {
+			peakRSS = r
+		}
+		el := time.Since(start).Seconds()
+		fmt.Fprintf(progress, "\r  queued %d/%d  delivered %d/%d  %.0f/s   ", queued.Load(), o.n, delivered, o.n, float64(delivered)/el)
+		if delivered >= int64(o.n) {
+			break
+		}
+		if time.Since(start) > 30*time.Minute {
+			return fmt.Errorf("bench: only %d of %d delivered after 30 minutes", delivered, o.n)
+		}
+	}
+	elapsed := time.Since(start)
+	fmt.Fprintln(progress)
+	// The receiver must also have stored and processed every one.
+	for {
+		rows, err := xb.Store.ListInbox(ctx, store.InboxFilter{State: "unprocessed", Limit: 1})
+		if err != nil {
+			return err
+		}
+		if len(rows) == 0 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	lat, err := latencies(ctx, xa.Store)
+	if err != nil {
+		return err
+	}
+	rate := float64(o.n) / elapsed.Seconds()
+	fmt.Fprintf(out, "\nexchange:   %d delivered with verified receipts in %.2fs = %.0f envelopes/s\n", o.n, elapsed.Seconds(), rate)
+	fmt.Fprintf(out, "latency:    queue -> verified receipt  p50 %s  p90 %s  p99 %s  max %s\n", pct(lat, 0.50), pct(lat, 0.90), pct(lat, 0.99), pct(lat, 1))
+	fmt.Fprintf(out, "memory:     two nodes in this process: RSS %d MiB idle, %d MiB peak under load\n", idleRSS/1024, peakRSS/1024)
+
+	// The bound: the same work without HTTP, TLS, queues or scheduling.
+	xbKey, err := jose.LoadPrivateKey(cfgs["XB-RC"].Federation.SigningKey)
+	if err != nil {
+		return err
+	}
+	// Stop the nodes so that nothing else competes with the probes, then
+	// probe on the same databases.
+	m := xb.Node.Manifest()
+	for id, rn := range nodes {
+		rn.Stop()
+		rn.Wait()
+		delete(nodes, id)
+	}
+	stA, err := store.Open(ctx, dsns["XA-RC"])
+	if err != nil {
+		return err
+	}
+	defer stA.Close()
+	stB, err := store.Open(ctx, dsns["XB-RC"])
+	if err != nil {
+		return err
+	}
+	defer stB.Close()
+	probes, err := probeBound(ctx, o, m, key, xbKey, stA, stB)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\neach piece alone (same run; CPU work on %d goroutines, database work on %d):\n", runtime.NumCPU(), o.workers)
+	for _, p := range probes[:len(probes)-1] {
+		fmt.Fprintf(out, "  %-48s %8.0f ops/s  (%7.1f µs/op)\n", p.name, p.rate, 1e6/p.rate)
+	}
+	bound := probes[len(probes)-1].rate
+	fmt.Fprintf(out, "bound:      all of it per envelope (sign, verify, validate, receipt sign+verify, 4 database\n")
+	fmt.Fprintf(out, "            transactions) on %d goroutines, no HTTP/TLS/queueing: %.0f envelopes/s\n", o.workers, bound)
+	fmt.Fprintf(out, "\nratio:      exchange / bound = %.0f%%\n", 100*rate/bound)
+	return nil
+}
+
+// enqueueSigned signs a case.create for body and queues it, as the node's
+// forward does after its policy step.
+func enqueueSigned(ctx context.Context, st store.Store, key *jose.PrivateKey, to string, body []byte) (store.OutboxItem, error) {
+	var head struct {
+		CaseID string `json:"case_id"`
+	}
+	_ = json.Unmarshal(body, &head)
+	now := time.Now()
+	jti := federation.NewJTI()
+	raw, err := federation.Sign(federation.Claims{Issuer: "XA-RC", Audience: to, IssuedAt: now, ExpiresAt: now.Add(time.Hour),
+		JTI: jti, Kind: federation.KindCaseCreate, CaseID: head.CaseID, Body: body}, key)
+	if err != nil {
+		return store.OutboxItem{}, err
+	}
+	return st.Enqueue(ctx, store.NewOutboxItem{Destination: to, CaseID: head.CaseID, CaseVersion: 1, Kind: string(federation.KindCaseCreate), JTI: jti, Envelope: raw})
+}
+
+func countDelivered(ctx context.Context, st store.Store) (int64, error) {
+	stats, err := st.OutboxStats(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, s := range stats {
+		n += s.Delivered
+	}
+	return n, nil
+}
+
+func latencies(ctx context.Context, st store.Store) ([]time.Duration, error) {
+	var out []time.Duration
+	var after int64
+	for {
+		rows, err := st.ListOutbox(ctx, store.OutboxFilter{State: store.Delivered, AfterID: after, Limit: 1000})
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			after = r.ID
+			out = append(out, r.DeliveredAt.Sub(r.CreatedAt))
+		}
+		if len(rows) < 1000 {
+			break
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out, nil
+}
+
+func pct(d []time.Duration, p float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	i := int(p*float64(len(d))) - 1
+	if i < 0 {
+		i = 0
+	}
+	if i >= len(d) {
+		i = len(d) - 1
+	}
+	return d[i].Round(100 * time.Microsecond)
+}
+
+type probe struct {
+	name string
+	rate float64
+}
+
+// probeBound measures each piece of per-envelope work alone, with one
+// goroutine per CPU, on the bench's own keys and databases.
+func probeBound(ctx context.Context, o benchOptions, m *federation.Manifest, key, xbKey *jose.PrivateKey, stA, stB store.Store) ([]probe, error) {
+	verifier := &federation.Verifier{Manifest: federation.StaticManifest(m), Self: "XB-RC"}
+	body := benchBody(o.n + 1)
+	signed := make([][]byte, o.probe)
+	for i := range signed {
+		raw, err := federation.Sign(federation.Claims{Issuer: "XA-RC", Audience: "XB-RC", IssuedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour),
+			JTI: federation.NewJTI(), Kind: federation.KindCaseCreate, CaseID: "XA-RC:BENCH-PROBE", Body: body}, key)
+		if err != nil {
+			return nil, err
+		}
+		signed[i] = raw
+	}
+	env, err := verifier.Verify(ctx, signed[0], "XA-RC")
+	if err != nil {
+		return nil, err
+	}
+	rc := federation.ReceiptFor(env, federation.ReceiptAccepted, time.Now())
+	receipt, err := federation.SignReceipt(rc, xbKey)
+	if err != nil {
+		return nil, err
+	}
+	var seq atomic.Int64
+	run := func(name string, workers int, op func(i int) error) (probe, error) {
+		var wg sync.WaitGroup
+		var firstErr error
+		var mu sync.Mutex
+		start := time.Now()
+		for w := 0; w < workers; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					i := int(seq.Add(1))
+					if i > o.probe {
+						return
+					}
+					if err := op(i - 1); err != nil {
+						mu.Lock()
+						if firstErr == nil {
+							firstErr = fmt.Errorf("%s: %w", name, err)
+						}
+						mu.Unlock()
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		el := time.Since(start)
+		seq.Store(0)
+		return probe{name: name, rate: float64(o.probe) / el.Seconds()}, firstErr
+	}
+	cpu, db := runtime.NumCPU(), o.workers
+	receive := func(i int) error {
+		jti := federation.NewJTI()
+		_, err := stB.Receive(ctx, store.InboxItem{JTI: "PROBE/" + jti, Iss: "XA-RC", Aud: "XB-RC", Kind: "case.create", CaseID: "XA-RC:BENCH-PROBE", Envelope: append(signed[i%len(signed)], []byte(jti)...)},
+			store.Receipt{Status: "accepted", Raw: receipt})
+		return err
+	}
+	var dest atomic.Int64
+	sendSide := func(raw []byte) error {
+		d := "PROBE-" + strconv.FormatInt(dest.Add(1), 10)
+		it, err := stA.Enqueue(ctx, store.NewOutboxItem{Destination: d, CaseID: "XA-RC:BENCH-PROBE", Kind: "case.create", JTI: federation.NewJTI(), Envelope: raw})
+		if err != nil {
+			return err
+		}
+		items, err := stA.ClaimDue(ctx, store.ClaimRequest{Worker: "probe", Destination: d, Limit: 1})
+		if err != nil || len(items) != 1 {
+			return fmt.Errorf("claim: %v (%d rows)", err, len(items))
+		}
+		return stA.MarkDelivered(ctx, it.ID, receipt)
+	}
+	steps := []struct {
+		name    string
+		workers int
+		op      func(i int) error
+	}{
+		{"sign envelope (sender, EdDSA)", cpu, func(i int) error {
+			_, err := federation.Sign(federation.Claims{Issuer: "XA-RC", Audience: "XB-RC", IssuedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour),
+				JTI: federation.NewJTI(), Kind: federation.KindCaseCreate, CaseID: "XA-RC:BENCH-PROBE", Body: body}, key)
+			return err
+		}},
+		{"verify envelope (receiver)", cpu, func(i int) error { _, err := verifier.Verify(ctx, signed[i], "XA-RC"); return err }},
+		{"validate case body, schema v1 (receiver)", cpu, func(i int) error { return schema.Validate(schema.KindCase, body) }},
+		{"sign receipt (receiver)", cpu, func(i int) error { _, err := federation.SignReceipt(rc, xbKey); return err }},
+		{"verify receipt (sender)", cpu, func(i int) error {
+			_, err := federation.VerifyReceipt(receipt, m, federation.ExpectedReceipt{Issuer: "XB-RC", Audience: "XA-RC", ReceiptFor: env.JTI, SHA256: env.SHA256()}, time.Now())
+			return err
+		}},
+		{"store envelope + inbox + receipt, 1 tx (receiver)", db, receive},
+		{"queue + claim + mark delivered, 3 tx (sender)", db, func(i int) error { return sendSide(signed[i]) }},
+	}
+	var out []probe
+	for _, s := range steps {
+		p, err := run(s.name, s.workers, s.op)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	// All of it together per envelope, at the exchange's concurrency, with
+	// no HTTP, TLS, polling or queue waits: the bound.
+	all, err := run("bound", db, func(i int) error {
+		raw, err := federation.Sign(federation.Claims{Issuer: "XA-RC", Audience: "XB-RC", IssuedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour),
+			JTI: federation.NewJTI(), Kind: federation.KindCaseCreate, CaseID: "XA-RC:BENCH-PROBE", Body: body}, key)
+		if err != nil {
+			return err
+		}
+		e, err := verifier.Verify(ctx, raw, "XA-RC")
+		if err != nil {
+			return err
+		}
+		if err := schema.Validate(schema.KindCase, e.Body); err != nil {
+			return err
+		}
+		r, err := federation.SignReceipt(federation.ReceiptFor(e, federation.ReceiptAccepted, time.Now()), xbKey)
+		if err != nil {
+			return err
+		}
+		if err := receive(i); err != nil {
+			return err
+		}
+		if _, err := federation.VerifyReceipt(r, m, federation.ExpectReceipt(raw, e.Claims), time.Now()); err != nil {
+			return err
+		}
+		return sendSide(raw)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return append(out, all), nil
+}

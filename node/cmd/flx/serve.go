@@ -1,0 +1,312 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+
+	"github.com/familylinks/flx/federation/jose"
+	"github.com/familylinks/flx/federation/mtls"
+	"github.com/familylinks/flx/node"
+	"github.com/familylinks/flx/node/backoff"
+	"github.com/familylinks/flx/node/config"
+	"github.com/familylinks/flx/node/fedadmin"
+	"github.com/familylinks/flx/node/httpapi"
+	"github.com/familylinks/flx/node/store"
+	"github.com/familylinks/flx/node/trust"
+	"github.com/familylinks/flx/policy"
+)
+
+// serveFlags are the flags that override the configuration file.
+type serveFlags struct {
+	config        string
+	member        string
+	dataDir       string
+	dsn           string
+	fedListen     string
+	localListen   string
+	logLevel      string
+	logFormat     string
+	manifest      string
+	deliveryWorks int
+}
+
+func serveCmd() *cobra.Command {
+	var f serveFlags
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run a node: the federation API (mTLS), the local API, inbox processing and delivery",
+		Long: `Run a node from its YAML configuration (see node/config/example.yaml).
+Every setting can be overridden by an FLX_* environment variable and then by
+the flags below. The node stops gracefully on SIGINT or SIGTERM: it stops
+accepting, finishes what is in flight and exits; nothing queued is lost.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cmd, f)
+			if err != nil {
+				return err
+			}
+			log := newLogger(cmd.ErrOrStderr(), cfg.Log)
+			rn, err := startNode(cmd.Context(), cfg, log, faultsFromEnv(log))
+			if err != nil {
+				return err
+			}
+			log.Info("node running", "member", cfg.Member, "federation", rn.FedAddr, "local_api", rn.LocalAddr)
+			return rn.Wait()
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.config, "config", os.Getenv("FLX_CONFIG"), "configuration file (env FLX_CONFIG)")
+	fl.StringVar(&f.member, "member", "", "override member")
+	fl.StringVar(&f.dataDir, "data-dir", "", "override data_dir")
+	fl.StringVar(&f.dsn, "store-dsn", "", "override store.dsn")
+	fl.StringVar(&f.fedListen, "federation-listen", "", "override federation.listen")
+	fl.StringVar(&f.localListen, "local-listen", "", "override local_api.listen")
+	fl.StringVar(&f.manifest, "manifest", "", "override federation.manifest (file or https URL)")
+	fl.StringVar(&f.logLevel, "log-level", "", "override log.level")
+	fl.StringVar(&f.logFormat, "log-format", "", "override log.format")
+	fl.IntVar(&f.deliveryWorks, "delivery-workers", 0, "override delivery.workers")
+	return cmd
+}
+
+func loadConfig(cmd *cobra.Command, f serveFlags) (config.Config, error) {
+	if f.config == "" {
+		return config.Config{}, errors.New("serve: --config (or FLX_CONFIG) is required")
+	}
+	cfg, err := config.Load(f.config, os.LookupEnv)
+	if err != nil {
+		return cfg, err
+	}
+	set := func(name string, dst *string, v string) {
+		if cmd.Flags().Changed(name) {
+			*dst = v
+		}
+	}
+	set("member", &cfg.Member, f.member)
+	set("store-dsn", &cfg.Store.DSN, f.dsn)
+	set("federation-listen", &cfg.Federation.Listen, f.fedListen)
+	set("local-listen", &cfg.LocalAPI.Listen, f.localListen)
+	set("manifest", &cfg.Federation.Manifest, f.manifest)
+	set("log-level", &cfg.Log.Level, f.logLevel)
+	set("log-format", &cfg.Log.Format, f.logFormat)
+	if cmd.Flags().Changed("data-dir") {
+		cfg.DataDir = f.dataDir
+	}
+	if cmd.Flags().Changed("delivery-workers") {
+		cfg.Delivery.Workers = f.deliveryWorks
+	}
+	if err := cfg.Verify(); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+func newLogger(w io.Writer, c config.Log) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// runningNode is a started node with its two listeners.
+type runningNode struct {
+	Node      *node.Node
+	Store     store.Store
+	FedAddr   string
+	LocalAddr string
+	stop      context.CancelFunc
+	errc      chan error
+	wg        sync.WaitGroup
+}
+
+// Wait blocks until the node has stopped (its context ended, or a listener
+// failed) and everything in flight finished.
+func (r *runningNode) Wait() error {
+	err := <-r.errc
+	r.stop()
+	r.wg.Wait()
+	r.Store.Close()
+	return err
+}
+
+// Stop asks the node to stop; Wait returns when it has.
+func (r *runningNode) Stop() { r.stop() }
+
+// startNode wires one node from its configuration and starts it. It
+// returns once both listeners accept connections.
+func startNode(parent context.Context, cfg config.Config, log *slog.Logger, faults *node.Faults) (*runningNode, error) {
+	ctx, cancel := context.WithCancel(parent)
+	fail := func(err error) (*runningNode, error) { cancel(); return nil, err }
+
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fail(fmt.Errorf("serve: data dir: %w", err))
+	}
+	st, err := store.Open(ctx, cfg.Store.DSN)
+	if err != nil {
+		return fail(fmt.Errorf("serve: store: %w", err))
+	}
+	failSt := func(err error) (*runningNode, error) { st.Close(); return fail(err) }
+	anchorJWK, err := os.ReadFile(cfg.Federation.TrustAnchor)
+	if err != nil {
+		return failSt(fmt.Errorf("serve: trust anchor: %w", err))
+	}
+	anchor, err := jose.ParsePublicJWK(anchorJWK)
+	if err != nil {
+		return failSt(fmt.Errorf("serve: trust anchor %s: %w", cfg.Federation.TrustAnchor, err))
+	}
+	tr, err := trust.New(ctx, trust.Options{Anchor: anchor, Source: cfg.Federation.Manifest, Store: st, Logger: log})
+	if err != nil {
+		return failSt(fmt.Errorf("serve: %w", err))
+	}
+	if _, ok := tr.Current().Member(cfg.Member); !ok {
+		return failSt(fmt.Errorf("serve: member %s is not in the federation manifest", cfg.Member))
+	}
+	signer, err := jose.LoadPrivateKey(cfg.Federation.SigningKey)
+	if err != nil {
+		return failSt(fmt.Errorf("serve: signing key: %w", err))
+	}
+	cert, err := tls.LoadX509KeyPair(cfg.Federation.TLSCert, cfg.Federation.TLSKey)
+	if err != nil {
+		return failSt(fmt.Errorf("serve: TLS certificate: %w", err))
+	}
+	rules, err := policy.Load(cfg.Policy.Rules)
+	if err != nil {
+		return failSt(fmt.Errorf("serve: policy: %w", err))
+	}
+	metrics := node.NewMetrics(nil)
+	n, err := node.New(node.Options{
+		Self: cfg.Member, Store: st, Trust: tr, Signer: signer, SignerFor: keyRing(cfg, tr, signer, log),
+		Policy: policy.New(rules), TLS: cert,
+		EnvelopeTTL: cfg.Federation.EnvelopeTTL, Skew: cfg.Federation.ClockSkew, MaxBodyBytes: cfg.Federation.MaxBodyBytes,
+		Delivery: node.DeliveryOptions{
+			Workers: cfg.Delivery.Workers, MaxAttempts: cfg.Delivery.MaxAttempts,
+			Backoff:        backoff.Policy{Initial: cfg.Delivery.BackoffInitial, Max: cfg.Delivery.BackoffMax},
+			RequestTimeout: cfg.Delivery.RequestTimeout, Lease: cfg.Delivery.Lease, PollInterval: cfg.Delivery.PollInterval,
+		},
+		Logger: log, Metrics: metrics, Faults: faults,
+	})
+	if err != nil {
+		return failSt(err)
+	}
+
+	fedLn, err := net.Listen("tcp", cfg.Federation.Listen)
+	if err != nil {
+		return failSt(fmt.Errorf("serve: federation listener: %w", err))
+	}
+	localLn, err := net.Listen("tcp", cfg.LocalAPI.Listen)
+	if err != nil {
+		fedLn.Close()
+		return failSt(fmt.Errorf("serve: local API listener: %w", err))
+	}
+	errLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
+	fedSrv := &http.Server{
+		Handler:           httpapi.FederationHandler(n, tr.Directory(), log),
+		TLSConfig:         mtls.ServerConfig(cert, tr.Directory()),
+		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute,
+		MaxHeaderBytes: 64 << 10, ErrorLog: errLog,
+	}
+	localSrv := &http.Server{
+		Handler:           httpapi.LocalHandler(n, cfg.LocalAPI.Tokens, promhttp.HandlerFor(metrics.Registry, promhttp.HandlerOpts{}), log),
+		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: errLog,
+	}
+	r := &runningNode{Node: n, Store: st, FedAddr: fedLn.Addr().String(), LocalAddr: localLn.Addr().String(), stop: cancel, errc: make(chan error, 3)}
+	serve := func(name string, f func() error) {
+		if err := f(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			r.errc <- fmt.Errorf("serve: %s listener: %w", name, err)
+			cancel()
+		}
+	}
+	go serve("federation", func() error { return fedSrv.Serve(tls.NewListener(fedLn, fedSrv.TLSConfig)) })
+	go serve("local API", func() error { return localSrv.Serve(localLn) })
+	r.wg.Add(2)
+	go func() { defer r.wg.Done(); tr.Run(ctx, cfg.Federation.ManifestRefresh) }()
+	go func() {
+		defer r.wg.Done()
+		runDone := make(chan struct{})
+		go func() { n.Run(ctx); close(runDone) }()
+		<-ctx.Done()
+		// Stop taking new work first, then let the loops finish what is in flight.
+		sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer scancel()
+		var swg sync.WaitGroup
+		for _, s := range []*http.Server{fedSrv, localSrv} {
+			swg.Add(1)
+			go func(s *http.Server) { defer swg.Done(); s.Shutdown(sctx) }(s)
+		}
+		swg.Wait()
+		<-runDone
+		r.errc <- nil
+	}()
+	return r, nil
+}
+
+// keyRing picks the signing key valid now among the key files (rotation
+// without restart), re-reading at most every 30 seconds.
+func keyRing(cfg config.Config, tr *trust.Trust, fallback *jose.PrivateKey, log *slog.Logger) func(time.Time) *jose.PrivateKey {
+	var mu sync.Mutex
+	cur, at, ver := fallback, time.Time{}, int64(0)
+	return func(now time.Time) *jose.PrivateKey {
+		mu.Lock()
+		defer mu.Unlock()
+		m := tr.Current()
+		if m == nil || (now.Sub(at) < 30*time.Second && m.Version == ver) {
+			return cur
+		}
+		at, ver = now, m.Version
+		mb, ok := m.Member(cfg.Member)
+		if !ok {
+			return cur
+		}
+		k, err := fedadmin.CurrentSigningKey(cfg.Federation.SigningKey, mb, now)
+		if err != nil {
+			log.Warn("signing key reload failed; keeping the current key", "err", err)
+			return cur
+		}
+		if k.KID() != cur.KID() {
+			log.Info("signing with a new key", "kid", k.KID())
+		}
+		cur = k
+		return cur
+	}
+}
+
+// faultsFromEnv builds crash hooks for the kill tests: FLX_FAULT_EXIT_AFTER_STORE=N
+// exits the process (status 86) right after the Nth envelope is stored and
+// before its receipt is answered. Never set in production.
+func faultsFromEnv(log *slog.Logger) *node.Faults {
+	v := os.Getenv("FLX_FAULT_EXIT_AFTER_STORE")
+	if v == "" {
+		return nil
+	}
+	limit, err := strconv.Atoi(v)
+	if err != nil || limit < 1 {
+		return nil
+	}
+	var mu sync.Mutex
+	count := 0
+	log.Warn("FAULT INJECTION ENABLED: the process will exit after storing an envelope", "after", limit)
+	return &node.Faults{AfterStore: func(string) {
+		mu.Lock()
+		defer mu.Unlock()
+		count++
+		if count >= limit {
+			os.Exit(86)
+		}
+	}}
+}

@@ -1,0 +1,545 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/familylinks/flx/federation"
+	"github.com/familylinks/flx/node"
+	"github.com/familylinks/flx/node/config"
+)
+
+// Roles of local API tokens.
+const (
+	RoleCaseworker = "caseworker"
+	RoleOperator   = "operator"
+	RoleAuditor    = "auditor"
+)
+
+// DefaultLocalMaxBodyBytes bounds local API request bodies.
+const DefaultLocalMaxBodyBytes = 2 << 20
+
+// Local API codes beyond node.Code.
+const (
+	codeTooLarge         = "too_large"
+	codeUnsupportedMedia = "unsupported_media_type"
+	codeNotFound         = "not_found"
+	codeMethodNotAllowed = "method_not_allowed"
+)
+
+// LocalOptions configure NewLocalHandler.
+type LocalOptions struct {
+	// Tokens are the bearer tokens and their roles; none: every /api/v1
+	// call but the OpenAPI document is refused.
+	Tokens []config.Token
+	// Metrics serves GET /metrics (Prometheus); nil answers 404.
+	Metrics http.Handler
+	// Logger receives one line per request (no personal data).
+	Logger *slog.Logger
+	// MaxBodyBytes bounds request bodies; default DefaultLocalMaxBodyBytes.
+	MaxBodyBytes int64
+}
+
+// LocalHandler serves the local API of n (see NewLocalHandler).
+func LocalHandler(n *node.Node, tokens []config.Token, metrics http.Handler, log *slog.Logger) http.Handler {
+	return NewLocalHandler(n, LocalOptions{Tokens: tokens, Metrics: metrics, Logger: log})
+}
+
+// NewLocalHandler serves the local API of n. The local API serves caseworker systems, operators and auditors on its own
+// plain-HTTP listener (loopback by default; put the Society's TLS front end
+// before it if it must be reached from elsewhere). It is never served on the
+// federation listener (FLX-OUT-006).
+//
+// Every /api/v1 route but the OpenAPI document needs "Authorization: Bearer
+// <token>"; the token's SHA-256 is compared in constant time with the
+// configured tokens (config.Token). What each role may call:
+//
+//	route                                              caseworker  operator  auditor
+//	GET  /healthz, /readyz, /metrics, /api/v1/openapi.json    (no token)
+//	POST /api/v1/cases                                      x
+//	GET  /api/v1/cases                                      x          x         x
+//	GET  /api/v1/cases/{id}                                 x          x         x (no document)
+//	PUT  /api/v1/cases/{id}                                 x
+//	POST /api/v1/cases/{id}/forward                         x
+//	POST /api/v1/cases/{id}/policy-check                    x          x
+//	POST /api/v1/cases/{id}/responses                       x
+//	POST /api/v1/cases/{id}/messages                        x
+//	POST /api/v1/cases/{id}/withdraw                        x
+//	GET  /api/v1/cases/{id}/decisions                       x          x         x
+//	POST /api/v1/cases/{id}/decisions/{did}/approve                    x
+//	POST /api/v1/cases/{id}/decisions/{did}/reject                     x
+//	GET  /api/v1/inbox                                      x          x
+//	GET  /api/v1/outbox, /api/v1/outbox/peers                          x
+//	POST /api/v1/outbox/{oid}/requeue                                  x
+//	GET  /api/v1/audit, /api/v1/audit/verify                           x         x
+//	GET  /api/v1/manifest                                              x
+//
+// Caseworkers hold the cases: they alone create, change, send and withdraw
+// them. Operators run the node: they read what caseworkers read, approve or
+// reject forwards held for review, watch and requeue the outbox and check
+// the manifest, but cannot author or send a case (separation of duties).
+// Auditors check the record: the audit log and its hash chain, policy
+// decisions, and case metadata (who received what, when, and the
+// withdrawal state) without the case documents, which hold the personal
+// data.
+//
+// Conventions: JSON in and out; request bodies need Content-Type
+// application/json (or a +json type) else 415 unsupported_media_type; bodies
+// over the limit (default 2 MiB) get 413 too_large before parsing; unknown
+// members of the request wrappers ({"to": ...}, {"reason": ...}, ...) and
+// unknown query parameters get 400 bad_request (the documents themselves
+// are checked by schema v1: 422 schema_invalid with JSON pointers). Case ids
+// in paths may carry the ':' raw or as %3A. Every error, 404 and 405
+// included, is an RFC 9457 problem document with a stable code. Every call
+// that changes data is audited by package node in the same transaction.
+// Request logs carry the method, the route template, the status, the token
+// name and the duration: never a path, a query or a body.
+//
+// The whole router (404 and 405 included) is wrapped so that every answer
+// is logged and every error is a problem document. 404 and 405 are decided
+// before authentication; the OpenAPI document lists every route anyway.
+func NewLocalHandler(n *node.Node, o LocalOptions) http.Handler {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = DefaultLocalMaxBodyBytes
+	}
+	l := &localAPI{n: n, log: o.Logger, auth: newTokenAuth(o.Tokens, o.Logger), metrics: o.Metrics, maxBody: o.MaxBodyBytes}
+	return l.wrap(l.router())
+}
+
+// NewLocalServer returns an http.Server for the local API handler h with
+// timeouts that bound slow clients.
+func NewLocalServer(addr string, h http.Handler) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      120 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+}
+
+type localAPI struct {
+	n       *node.Node
+	log     *slog.Logger
+	auth    *tokenAuth
+	metrics http.Handler
+	maxBody int64
+}
+
+// access lists the roles allowed on a route; nil means no token needed.
+type access []string
+
+var (
+	public     access
+	caseworker = access{RoleCaseworker}
+	operator   = access{RoleOperator}
+	readers    = access{RoleCaseworker, RoleOperator}
+	everyone   = access{RoleCaseworker, RoleOperator, RoleAuditor}
+	auditors   = access{RoleOperator, RoleAuditor}
+)
+
+func (a access) allows(role string) bool {
+	for _, r := range a {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}
+
+type handlerFunc func(w http.ResponseWriter, r *http.Request, a node.Actor)
+
+type localRoute struct {
+	method string
+	path   string
+	access access
+	h      handlerFunc
+}
+
+func (l *localAPI) routes() []localRoute {
+	return []localRoute{
+		{http.MethodGet, "/healthz", public, l.healthz},
+		{http.MethodGet, "/readyz", public, l.readyz},
+		{http.MethodGet, "/metrics", public, l.serveMetrics},
+		{http.MethodGet, "/api/v1/openapi.json", public, l.openapi},
+
+		{http.MethodPost, "/api/v1/cases", caseworker, l.createCase},
+		{http.MethodGet, "/api/v1/cases", everyone, l.listCases},
+		{http.MethodGet, "/api/v1/cases/{id}", everyone, l.getCase},
+		{http.MethodPut, "/api/v1/cases/{id}", caseworker, l.updateCase},
+		{http.MethodPost, "/api/v1/cases/{id}/forward", caseworker, l.forward},
+		{http.MethodPost, "/api/v1/cases/{id}/policy-check", readers, l.policyCheck},
+		{http.MethodPost, "/api/v1/cases/{id}/responses", caseworker, l.respond},
+		{http.MethodPost, "/api/v1/cases/{id}/messages", caseworker, l.message},
+		{http.MethodPost, "/api/v1/cases/{id}/withdraw", caseworker, l.withdraw},
+		{http.MethodGet, "/api/v1/cases/{id}/decisions", everyone, l.decisions},
+		{http.MethodPost, "/api/v1/cases/{id}/decisions/{did}/approve", operator, l.approve},
+		{http.MethodPost, "/api/v1/cases/{id}/decisions/{did}/reject", operator, l.reject},
+
+		{http.MethodGet, "/api/v1/inbox", readers, l.inbox},
+		{http.MethodGet, "/api/v1/outbox", operator, l.outbox},
+		{http.MethodGet, "/api/v1/outbox/peers", operator, l.peers},
+		{http.MethodPost, "/api/v1/outbox/{oid}/requeue", operator, l.requeue},
+
+		{http.MethodGet, "/api/v1/audit", auditors, l.audit},
+		{http.MethodGet, "/api/v1/audit/verify", auditors, l.verifyAudit},
+		{http.MethodGet, "/api/v1/manifest", operator, l.manifest},
+	}
+}
+
+func (l *localAPI) router() *mux.Router {
+	r := mux.NewRouter()
+	// Match on the escaped path so that a %2F in a case id cannot split a
+	// segment; handlers unescape their variables. No cleaning redirects.
+	r.UseEncodedPath()
+	r.SkipClean(true)
+	for _, rt := range l.routes() {
+		r.Handle(rt.path, l.guard(rt)).Methods(rt.method)
+	}
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeProblem(w, http.StatusNotFound, codeNotFound, "no such resource", nil, nil)
+	})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		allow := allowedMethods(r, req)
+		w.Header().Set("Allow", allow)
+		writeProblem(w, http.StatusMethodNotAllowed, codeMethodNotAllowed, "allowed: "+allow, nil, nil)
+	})
+	return r
+}
+
+// allowedMethods lists the methods the router would accept for req's path.
+func allowedMethods(r *mux.Router, req *http.Request) string {
+	var out []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := req.Clone(req.Context())
+		probe.Method = m
+		var match mux.RouteMatch
+		if r.Match(probe, &match) && match.MatchErr == nil {
+			out = append(out, m)
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+// guard authenticates and authorises before a route's handler runs, and
+// records the route template and the actor for the request log.
+func (l *localAPI) guard(rt localRoute) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		info := reqInfoFrom(r.Context())
+		if info != nil {
+			info.route = rt.path
+		}
+		var a node.Actor
+		if rt.access != nil {
+			var ok bool
+			a, ok = l.auth.authenticate(r)
+			if !ok {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="flx"`)
+				writeProblem(w, http.StatusUnauthorized, string(node.CodeUnauthorized), "a valid bearer token is required", nil, nil)
+				return
+			}
+			if info != nil {
+				info.actor = a.Name
+			}
+			if !rt.access.allows(a.Role) {
+				writeProblem(w, http.StatusForbidden, string(node.CodeForbidden), fmt.Sprintf("role %q may not call %s %s", a.Role, rt.method, rt.path), nil, nil)
+				return
+			}
+		}
+		rt.h(w, r, a)
+	})
+}
+
+type ctxKey struct{}
+
+// reqInfo is filled while a request is served, for its log line.
+type reqInfo struct {
+	route string
+	actor string
+}
+
+func reqInfoFrom(ctx context.Context) *reqInfo {
+	i, _ := ctx.Value(ctxKey{}).(*reqInfo)
+	return i
+}
+
+// statusWriter remembers the status written.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// wrap logs every request and turns a panic into a 500 problem.
+func (l *localAPI) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		info := &reqInfo{route: "(unmatched)"}
+		sw := &statusWriter{ResponseWriter: w}
+		sw.Header().Set("X-Content-Type-Options", "nosniff")
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				l.log.Error("local api panic", "method", r.Method, "route", info.route, "panic", fmt.Sprint(p))
+				if sw.status == 0 {
+					writeProblem(sw, http.StatusInternalServerError, string(node.CodeInternal), "", nil, nil)
+				}
+			}
+			l.log.Info("local api", "method", r.Method, "route", info.route, "status", sw.status,
+				"actor", info.actor, "duration_ms", time.Since(start).Milliseconds())
+		}()
+		h.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), ctxKey{}, info)))
+	})
+}
+
+// fail writes err as a problem document: a *node.Error keeps its code,
+// message, violations and decision; anything else is a 500 whose cause goes
+// only to the log.
+func (l *localAPI) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var ne *node.Error
+	if !errors.As(err, &ne) {
+		ne = &node.Error{Code: node.CodeInternal, Err: err}
+	}
+	if ne.Code == node.CodeInternal || ne.Code.HTTPStatus() >= 500 {
+		route := ""
+		if i := reqInfoFrom(r.Context()); i != nil {
+			route = i.route
+		}
+		l.log.Error("local api failure", "method", r.Method, "route", route, "code", ne.Code, "err", ne)
+	}
+	detail := ne.Msg
+	if ne.Code == node.CodeInternal {
+		detail = "" // the cause is in the log, not on the wire
+	}
+	var decision any
+	if ne.Decision != nil {
+		decision = ne.Decision
+	}
+	writeProblem(w, ne.Code.HTTPStatus(), string(ne.Code), detail, ne.Violations, decision)
+}
+
+func badRequest(format string, args ...any) *node.Error {
+	return &node.Error{Code: node.CodeBadRequest, Msg: fmt.Sprintf(format, args...)}
+}
+
+// readBody reads a JSON request body within the limit, writing the problem
+// itself (415, 413, 400) when it returns false.
+func (l *localAPI) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	if !isJSON(r.Header.Get("Content-Type")) {
+		writeProblem(w, http.StatusUnsupportedMediaType, codeUnsupportedMedia, "Content-Type must be application/json", nil, nil)
+		return nil, false
+	}
+	if r.ContentLength > l.maxBody {
+		writeProblem(w, http.StatusRequestEntityTooLarge, codeTooLarge, "body larger than "+strconv.FormatInt(l.maxBody, 10)+" bytes", nil, nil)
+		return nil, false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, l.maxBody))
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		writeProblem(w, http.StatusRequestEntityTooLarge, codeTooLarge, "body larger than "+strconv.FormatInt(l.maxBody, 10)+" bytes", nil, nil)
+		return nil, false
+	case err != nil:
+		writeProblem(w, http.StatusBadRequest, string(node.CodeBadRequest), "could not read the body", nil, nil)
+		return nil, false
+	case len(strings.TrimSpace(string(body))) == 0:
+		writeProblem(w, http.StatusBadRequest, string(node.CodeBadRequest), "the body is empty", nil, nil)
+		return nil, false
+	}
+	return body, true
+}
+
+// readWrapper decodes a request wrapper object strictly: unknown members
+// and trailing data are refused.
+func (l *localAPI) readWrapper(w http.ResponseWriter, r *http.Request, v any) bool {
+	body, ok := l.readBody(w, r)
+	if !ok {
+		return false
+	}
+	if err := decodeStrict(body, v); err != nil {
+		writeProblem(w, http.StatusBadRequest, string(node.CodeBadRequest), err.Error(), nil, nil)
+		return false
+	}
+	return true
+}
+
+// readOptionalWrapper is readWrapper for bodies that may be left out.
+func (l *localAPI) readOptionalWrapper(w http.ResponseWriter, r *http.Request, v any) bool {
+	if r.ContentLength == 0 {
+		return true
+	}
+	return l.readWrapper(w, r, v)
+}
+
+func decodeStrict(body []byte, v any) error {
+	trimmed := strings.TrimSpace(string(body))
+	if !strings.HasPrefix(trimmed, "{") {
+		return errors.New("the body must be a JSON object")
+	}
+	dec := json.NewDecoder(strings.NewReader(trimmed))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var ute *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &ute):
+			return fmt.Errorf("member %q has the wrong type", ute.Field)
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			return fmt.Errorf("unknown member %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
+		default:
+			return errors.New("the body is not valid JSON")
+		}
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("unexpected data after the JSON object")
+	}
+	return nil
+}
+
+func isJSON(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return false
+	}
+	mt = strings.ToLower(mt)
+	return mt == "application/json" || (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))
+}
+
+// caseID returns the {id} path variable, unescaped and checked.
+func caseID(r *http.Request) (string, error) {
+	id, err := url.PathUnescape(mux.Vars(r)["id"])
+	if err != nil || !federation.ValidCaseID(id) {
+		return "", badRequest("the path does not carry a case id (ORIGIN:LOCAL-ID)")
+	}
+	return id, nil
+}
+
+// intVar returns a positive integer path variable; what names it in errors.
+func intVar(r *http.Request, name, what string) (int64, error) {
+	v, err := strconv.ParseInt(mux.Vars(r)[name], 10, 64)
+	if err != nil || v <= 0 {
+		return 0, &node.Error{Code: node.CodeNotFound, Msg: "no such " + what}
+	}
+	return v, nil
+}
+
+// query checks the query parameters against the allowed names and gives
+// typed access to them.
+type query struct {
+	v   url.Values
+	err error
+}
+
+func parseQuery(r *http.Request, allowed ...string) *query {
+	q := &query{v: r.URL.Query()}
+	for k, vs := range q.v {
+		ok := false
+		for _, a := range allowed {
+			if k == a {
+				ok = true
+			}
+		}
+		switch {
+		case !ok:
+			q.fail("unknown query parameter %q (allowed: %s)", k, strings.Join(allowed, ", "))
+		case len(vs) > 1:
+			q.fail("query parameter %q given more than once", k)
+		}
+	}
+	return q
+}
+
+func (q *query) fail(format string, args ...any) {
+	if q.err == nil {
+		q.err = badRequest(format, args...)
+	}
+}
+
+func (q *query) str(name string) string { return q.v.Get(name) }
+
+func (q *query) enum(name string, values ...string) string {
+	s := q.v.Get(name)
+	if s == "" {
+		return ""
+	}
+	for _, v := range values {
+		if s == v {
+			return s
+		}
+	}
+	q.fail("%s must be one of %s", name, strings.Join(values, ", "))
+	return ""
+}
+
+func (q *query) int(name string, def, lo, hi int64) int64 {
+	s := q.v.Get(name)
+	if s == "" {
+		return def
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || v < lo || v > hi {
+		q.fail("%s must be an integer from %d to %d", name, lo, hi)
+		return def
+	}
+	return v
+}
+
+func (q *query) boolean(name string) bool {
+	s := q.v.Get(name)
+	if s == "" {
+		return false
+	}
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		q.fail("%s must be true or false", name)
+	}
+	return v
+}
+
+func (q *query) time(name string) time.Time {
+	s := q.v.Get(name)
+	if s == "" {
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		q.fail("%s must be an RFC 3339 date-time", name)
+	}
+	return t
+}
+
+// maxPage is the largest page of any listing.
+const maxPage = 1000
