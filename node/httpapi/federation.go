@@ -131,5 +131,8 @@ func (f *fedAPI) refuse(w http.ResponseWriter, peer string, e *node.ReceiveError
 	} else {
 		f.log.Info("envelope refused", "peer", peer, "code", e.Code)
 	}
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "30")
+	}
 	writeProblem(w, status, string(e.Code), e.Msg, e.Violations, nil)
 }

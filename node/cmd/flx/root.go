@@ -20,7 +20,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(versionCmd(), healthcheckCmd(), federationCmd(), serveCmd(), demoCmd(), policyCmd(), auditCmd(), benchCmd())
+	root.AddCommand(versionCmd(), healthcheckCmd(), federationCmd(), serveCmd(), demoCmd(), policyCmd(), auditCmd(), benchCmd(), caseCmd())
 	return root
 }
 

@@ -1,0 +1,199 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// apiClient calls a node's local API with a bearer token.
+type apiClient struct {
+	base  string
+	token string
+	http  *http.Client
+	out   io.Writer
+}
+
+// apiError is a problem document answered by the local API.
+type apiError struct {
+	Status int
+	Code   string
+	Detail string
+	Body   []byte
+}
+
+func (e *apiError) Error() string {
+	if e.Code != "" {
+		return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Detail)
+	}
+	return fmt.Sprintf("HTTP %d", e.Status)
+}
+
+func (c *apiClient) do(ctx context.Context, method, path string, body []byte) ([]byte, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimRight(c.base, "/")+path, rd)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode >= 300 {
+		e := &apiError{Status: resp.StatusCode, Body: b}
+		var p struct {
+			Code   string `json:"code"`
+			Detail string `json:"detail"`
+		}
+		if json.Unmarshal(b, &p) == nil {
+			e.Code, e.Detail = p.Code, p.Detail
+		}
+		return nil, e
+	}
+	return b, nil
+}
+
+// print writes a JSON answer indented.
+func (c *apiClient) print(b []byte) error {
+	var buf bytes.Buffer
+	if json.Indent(&buf, b, "", "  ") != nil {
+		_, err := c.out.Write(b)
+		return err
+	}
+	buf.WriteByte('\n')
+	_, err := c.out.Write(buf.Bytes())
+	return err
+}
+
+func caseCmd() *cobra.Command {
+	c := &apiClient{http: &http.Client{Timeout: 60 * time.Second}}
+	root := &cobra.Command{
+		Use:   "case",
+		Short: "Work with cases through a node's local API",
+		Long: `Create, read, update, list, forward, check, answer, message and withdraw cases
+through a node's local API. --api and --token default to FLX_API and
+FLX_TOKEN. Answers are printed as JSON; an error prints the problem
+document and exits 1.`,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			c.out = cmd.OutOrStdout()
+			if c.base == "" {
+				return errors.New("case: --api (or FLX_API) is required, e.g. http://127.0.0.1:8080")
+			}
+			if c.token == "" {
+				return errors.New("case: --token (or FLX_TOKEN) is required")
+			}
+			return nil
+		},
+	}
+	root.PersistentFlags().StringVar(&c.base, "api", os.Getenv("FLX_API"), "local API base URL (env FLX_API)")
+	root.PersistentFlags().StringVar(&c.token, "token", os.Getenv("FLX_TOKEN"), "bearer token (env FLX_TOKEN)")
+
+	id := func(s string) string { return "/api/v1/cases/" + url.PathEscape(s) }
+	run := func(method string, path func(args []string) string, body func(args []string) ([]byte, error)) func(*cobra.Command, []string) error {
+		return func(cmd *cobra.Command, args []string) error {
+			var b []byte
+			if body != nil {
+				var err error
+				if b, err = body(args); err != nil {
+					return err
+				}
+			}
+			out, err := c.do(cmd.Context(), method, path(args), b)
+			if err != nil {
+				var ae *apiError
+				if errors.As(err, &ae) && len(ae.Body) > 0 {
+					c.print(ae.Body)
+					return exitError{1}
+				}
+				return err
+			}
+			return c.print(out)
+		}
+	}
+	file := func(i int) func([]string) ([]byte, error) {
+		return func(args []string) ([]byte, error) { return os.ReadFile(args[i]) }
+	}
+	jsonBody := func(v func(args []string) any) func([]string) ([]byte, error) {
+		return func(args []string) ([]byte, error) { return json.Marshal(v(args)) }
+	}
+	var to, reason, status, typ, origin, cursor string
+	var limit int
+
+	root.AddCommand(&cobra.Command{Use: "create FILE", Short: "Create a case from a schema v1 case document", Args: cobra.ExactArgs(1),
+		RunE: run(http.MethodPost, func([]string) string { return "/api/v1/cases" }, file(0))})
+	root.AddCommand(&cobra.Command{Use: "get ID", Short: "Show a case, what was received about it and who received it", Args: cobra.ExactArgs(1),
+		RunE: run(http.MethodGet, func(a []string) string { return id(a[0]) }, nil)})
+	root.AddCommand(&cobra.Command{Use: "update ID FILE", Short: "Store a new version (its version must be the current + 1)", Args: cobra.ExactArgs(2),
+		RunE: run(http.MethodPut, func(a []string) string { return id(a[0]) }, file(1))})
+	list := &cobra.Command{Use: "list", Short: "List cases (metadata only)", Args: cobra.NoArgs,
+		RunE: run(http.MethodGet, func([]string) string {
+			q := url.Values{}
+			for k, v := range map[string]string{"status": status, "type": typ, "origin": origin, "cursor": cursor} {
+				if v != "" {
+					q.Set(k, v)
+				}
+			}
+			if limit > 0 {
+				q.Set("limit", fmt.Sprint(limit))
+			}
+			if len(q) == 0 {
+				return "/api/v1/cases"
+			}
+			return "/api/v1/cases?" + q.Encode()
+		}, nil)}
+	list.Flags().StringVar(&status, "status", "", "filter by status")
+	list.Flags().StringVar(&typ, "type", "", "filter by case type")
+	list.Flags().StringVar(&origin, "origin", "", "filter by origin member")
+	list.Flags().StringVar(&cursor, "cursor", "", "continue from a previous page's next")
+	list.Flags().IntVar(&limit, "limit", 0, "page size")
+	root.AddCommand(list)
+
+	toBody := jsonBody(func([]string) any { return map[string]string{"to": to} })
+	forward := &cobra.Command{Use: "forward ID --to MEMBER", Short: "Run the policy and send the case to a member", Args: cobra.ExactArgs(1),
+		RunE: run(http.MethodPost, func(a []string) string { return id(a[0]) + "/forward" }, toBody)}
+	check := &cobra.Command{Use: "check ID --to MEMBER", Short: "Dry-run the policy for sending the case to a member", Args: cobra.ExactArgs(1),
+		RunE: run(http.MethodPost, func(a []string) string { return id(a[0]) + "/policy-check" }, toBody)}
+	message := &cobra.Command{Use: "message ID FILE --to MEMBER", Short: "Send a message document about the case to a member", Args: cobra.ExactArgs(2),
+		RunE: run(http.MethodPost, func(a []string) string { return id(a[0]) + "/messages" }, func(a []string) ([]byte, error) {
+			m, err := os.ReadFile(a[1])
+			if err != nil {
+				return nil, err
+			}
+			return json.Marshal(map[string]any{"to": to, "message": json.RawMessage(m)})
+		})}
+	for _, cmd := range []*cobra.Command{forward, check, message} {
+		cmd.Flags().StringVar(&to, "to", "", "destination member id")
+		cmd.MarkFlagRequired("to")
+		root.AddCommand(cmd)
+	}
+	root.AddCommand(&cobra.Command{Use: "respond ID FILE", Short: "Send a response document to the case's origin", Args: cobra.ExactArgs(2),
+		RunE: run(http.MethodPost, func(a []string) string { return id(a[0]) + "/responses" }, file(1))})
+	withdraw := &cobra.Command{Use: "withdraw ID --reason REASON", Short: "Withdraw a case: erase it here and ask every recipient to erase and confirm", Args: cobra.ExactArgs(1),
+		RunE: run(http.MethodPost, func(a []string) string { return id(a[0]) + "/withdraw" },
+			jsonBody(func([]string) any { return map[string]string{"reason": reason} }))}
+	withdraw.Flags().StringVar(&reason, "reason", "consent_withdrawn", "consent_withdrawn, case_closed, retention_expired or erasure_request")
+	root.AddCommand(withdraw)
+	return root
+}

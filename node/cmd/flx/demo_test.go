@@ -1,0 +1,40 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDemoOnce plays the README's demo scenario end to end.
+func TestDemoOnce(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	if err := runDemo(ctx, &out, demoOptions{dir: t.TempDir(), once: true}); err != nil {
+		t.Fatalf("demo: %v\n%s", err, out.String())
+	}
+	for _, want := range []string{
+		"case XA-RC:DEMO-0001 created",
+		"policy for XB-RC: allow_with_redactions",
+		"FLX-DP-SENSITIVE",
+		"both envelopes delivered",
+		"XB-RC     received XA-RC:DEMO-0001",
+		"sensitive data removed",
+		"answers: located",
+		"inbox: the response and both messages received",
+		"erased the case (document gone: true, reason consent_withdrawn)",
+		"both erasures confirmed",
+		"hash chain intact: true",
+		"caseworker token flx_",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("demo output lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Log(out.String())
+	}
+}
