@@ -73,6 +73,19 @@ func (d *deliverer) dispatch(ctx context.Context) {
 	}
 }
 
+// attemptResult classifies one delivery attempt.
+type attemptResult int
+
+const (
+	delivered       attemptResult = iota
+	failedRetry                   // the peer or the link failed: back off the destination
+	failedPermanent               // this envelope was refused (dead-lettered); the peer is fine
+)
+
+// loop keeps up to Workers deliveries to dest in flight, claiming more as
+// slots free up, until nothing is due. A retryable failure (peer down,
+// overloaded, link broken) stops claiming and backs off the whole
+// destination; deliveries already under way finish.
 func (d *deliverer) loop(ctx context.Context, dest string) {
 	defer d.wg.Done()
 	defer func() {
@@ -81,51 +94,75 @@ func (d *deliverer) loop(ctx context.Context, dest string) {
 		d.mu.Unlock()
 	}()
 	n := d.n
-	for ctx.Err() == nil {
-		items, err := n.o.Store.ClaimDue(ctx, store.ClaimRequest{
-			Worker: n.o.Instance, Destination: dest, Limit: n.o.Delivery.Workers, Lease: n.o.Delivery.Lease,
-		})
-		if err != nil {
-			if ctx.Err() == nil {
-				n.log.Error("claim outbox", "destination", dest, "err", err)
+	workers := n.o.Delivery.Workers
+	results := make(chan attemptResult, workers)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	inflight, peerFailed := 0, false
+	record := func(r attemptResult) {
+		inflight--
+		switch r {
+		case failedRetry:
+			peerFailed = true
+		case delivered:
+			d.mu.Lock()
+			d.streak[dest] = 0
+			d.mu.Unlock()
+			n.metrics.peerBackoff.WithLabelValues(dest).Set(0)
+		}
+	}
+	for {
+		// Take every finished attempt without waiting.
+	drain:
+		for inflight > 0 {
+			select {
+			case r := <-results:
+				record(r)
+			default:
+				break drain
+			}
+		}
+		if peerFailed || ctx.Err() != nil {
+			for inflight > 0 {
+				record(<-results)
+			}
+			if peerFailed {
+				d.mu.Lock()
+				d.streak[dest]++
+				wait := n.o.Delivery.Backoff.Delay(d.streak[dest])
+				d.blocked[dest] = n.o.Now().Add(wait)
+				d.mu.Unlock()
+				n.metrics.peerBackoff.WithLabelValues(dest).Set(wait.Seconds())
 			}
 			return
 		}
-		if len(items) == 0 {
-			return
-		}
-		var wg sync.WaitGroup
-		var failed, ok int
-		var mu sync.Mutex
-		for _, it := range items {
-			wg.Add(1)
-			go func(it store.OutboxItem) {
-				defer wg.Done()
-				// A delivery under way finishes even when the node stops.
-				good := d.deliver(context.WithoutCancel(ctx), it)
-				mu.Lock()
-				if good {
-					ok++
-				} else {
-					failed++
+		if free := workers - inflight; free > 0 {
+			items, err := n.o.Store.ClaimDue(ctx, store.ClaimRequest{
+				Worker: n.o.Instance, Destination: dest, Limit: free, Lease: n.o.Delivery.Lease,
+			})
+			if err != nil && ctx.Err() == nil {
+				n.log.Error("claim outbox", "destination", dest, "err", err)
+			}
+			for _, it := range items {
+				inflight++
+				wg.Add(1)
+				go func(it store.OutboxItem) {
+					defer wg.Done()
+					// A delivery under way finishes even when the node stops.
+					results <- d.deliver(context.WithoutCancel(ctx), it)
+				}(it)
+			}
+			if len(items) > 0 {
+				continue
+			}
+			if inflight == 0 || err != nil {
+				for inflight > 0 {
+					record(<-results)
 				}
-				mu.Unlock()
-			}(it)
+				return
+			}
 		}
-		wg.Wait()
-		if failed > 0 && ok == 0 {
-			d.mu.Lock()
-			d.streak[dest]++
-			wait := n.o.Delivery.Backoff.Delay(d.streak[dest])
-			d.blocked[dest] = n.o.Now().Add(wait)
-			d.mu.Unlock()
-			n.metrics.peerBackoff.WithLabelValues(dest).Set(wait.Seconds())
-			return
-		}
-		d.mu.Lock()
-		d.streak[dest] = 0
-		d.mu.Unlock()
-		n.metrics.peerBackoff.WithLabelValues(dest).Set(0)
+		record(<-results) // all slots busy, or nothing due yet: wait for one
 	}
 }
 
@@ -146,9 +183,8 @@ type outcome struct {
 	reason string // for last_error and metrics (no personal data)
 }
 
-// deliver makes one attempt and records its result. It reports whether
-// the envelope was delivered.
-func (d *deliverer) deliver(ctx context.Context, it store.OutboxItem) bool {
+// deliver makes one attempt and records its result.
+func (d *deliverer) deliver(ctx context.Context, it store.OutboxItem) attemptResult {
 	n := d.n
 	start := n.o.Now()
 	receipt, out := d.attempt(ctx, it)
@@ -158,13 +194,13 @@ func (d *deliverer) deliver(ctx context.Context, it store.OutboxItem) bool {
 	if receipt != nil {
 		if err := n.o.Store.MarkDelivered(ctx, it.ID, receipt); err != nil {
 			n.log.Error("record delivery", "outbox_id", it.ID, "err", err)
-			return false
+			return failedRetry
 		}
 		n.metrics.delivered.WithLabelValues(it.Destination, it.Kind).Inc()
 		n.metrics.deliveryLatency.Observe(n.o.Now().Sub(it.CreatedAt).Seconds())
 		n.metrics.attemptSeconds.Observe(n.o.Now().Sub(start).Seconds())
 		n.log.Info("delivered", "outbox_id", it.ID, "to", it.Destination, "kind", it.Kind, "attempts", it.Attempts)
-		return true
+		return delivered
 	}
 	n.metrics.failures.WithLabelValues(it.Destination, reasonLabel(out.reason)).Inc()
 	if !out.retry || it.Attempts >= n.o.Delivery.MaxAttempts {
@@ -173,14 +209,17 @@ func (d *deliverer) deliver(ctx context.Context, it store.OutboxItem) bool {
 		}
 		n.metrics.dead.WithLabelValues(it.Destination).Inc()
 		n.log.Warn("dead-lettered", "outbox_id", it.ID, "to", it.Destination, "kind", it.Kind, "attempts", it.Attempts, "reason", out.reason)
-		return false
+		if out.retry {
+			return failedRetry // gave up after MaxAttempts: the peer is still failing
+		}
+		return failedPermanent
 	}
 	next := n.o.Now().Add(n.o.Delivery.Backoff.Delay(it.Attempts))
 	if err := n.o.Store.MarkFailed(ctx, it.ID, it.Attempts, out.reason, next); err != nil && !errors.Is(err, store.ErrConflict) {
 		n.log.Error("record failure", "outbox_id", it.ID, "err", err)
 	}
 	n.log.Info("delivery failed; will retry", "outbox_id", it.ID, "to", it.Destination, "attempts", it.Attempts, "next", next, "reason", out.reason)
-	return false
+	return failedRetry
 }
 
 // reasonLabel keeps metric label values few: the part before ':'.

@@ -1,0 +1,289 @@
+package deploy
+
+import (
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/familylinks/flx"
+
+// goFiles returns every .go file under deploy/, tests included, by package
+// directory.
+func goFiles(t *testing.T) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	err := filepath.WalkDir(".", func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "testdata" || (strings.HasPrefix(d.Name(), ".") && p != ".")) {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && strings.HasSuffix(p, ".go") {
+			out[filepath.Dir(p)] = append(out[filepath.Dir(p)], p)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestNoNodeInternals: deploy packages the binary; among FLX packages it
+// may import only deploy/... and node/config.
+func TestNoNodeInternals(t *testing.T) {
+	allowed := func(ip string) bool {
+		return ip == module+"/node/config" || ip == module+"/deploy" || strings.HasPrefix(ip, module+"/deploy/")
+	}
+	fset := token.NewFileSet()
+	for dir, files := range goFiles(t) {
+		for _, f := range files {
+			af, err := parser.ParseFile(fset, f, nil, parser.ImportsOnly)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, imp := range af.Imports {
+				ip, _ := strconv.Unquote(imp.Path.Value)
+				if (ip == module || strings.HasPrefix(ip, module+"/")) && !allowed(ip) {
+					t.Errorf("%s (package %s) imports %s: deploy must never import node/store, policy, conformance or other node internals", f, dir, ip)
+				}
+			}
+		}
+	}
+}
+
+// TestPackageComments: every package under deploy says what it is for and
+// what it must never import, in doc.go.
+func TestPackageComments(t *testing.T) {
+	fset := token.NewFileSet()
+	dirs := goFiles(t)
+	names := make([]string, 0, len(dirs))
+	for d := range dirs {
+		names = append(names, d)
+	}
+	sort.Strings(names)
+	for _, dir := range names {
+		t.Run(dir, func(t *testing.T) {
+			doc := filepath.Join(dir, "doc.go")
+			af, err := parser.ParseFile(fset, doc, nil, parser.ParseComments|parser.PackageClauseOnly)
+			if err != nil {
+				t.Fatalf("%s: %v (every package has a doc.go)", doc, err)
+			}
+			if af.Doc == nil {
+				t.Fatalf("%s has no package comment", doc)
+			}
+			text := af.Doc.Text()
+			want := "Package " + af.Name.Name + " "
+			if af.Name.Name == "main" {
+				want = "Command " + filepath.Base(dir) + " "
+			}
+			if !strings.HasPrefix(text, want) {
+				t.Errorf("%s: package comment starts %q, want %q", doc, firstLine(text), want)
+			}
+			if !strings.Contains(text, "must never import") {
+				t.Errorf("%s: package comment does not say what it must never import", doc)
+			}
+		})
+	}
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return l
+}
+
+// The CLI contract (notes/CONTRACT.md, "CLI contract"): the commands the
+// documents may tell an operator to run.
+var contract = map[string]bool{
+	"serve":                 true,
+	"healthcheck":           true,
+	"version":               true,
+	"federation init":       true,
+	"federation add-member": true,
+	"federation rotate-key": true,
+	"federation suspend":    true,
+	"conformance run":       true,
+}
+
+// invocation finds `flx SUB [SUB2]` where flx is in command position: at the
+// start of a line (after an optional "$ " or "sudo "), after && | ; or a
+// backquote, or as .../bin/flx or /flx (the image's path).
+var invocation = regexp.MustCompile(`(?m)(?:^[ \t]*(?:\$[ \t]+)?(?:sudo[ \t]+)?|&&[ \t]*|\|[ \t]*|;[ \t]*|bin/|[\s"']/|` + "`" + `)flx[ \t]+([a-z][a-z-]*)(?:[ \t]+([a-z][a-z-]*))?`)
+
+// docs are the operator-facing texts that show flx commands.
+var docs = []string{
+	"RUNBOOK.md",
+	"README-operators.md",
+	"compose/compose.yaml",
+	"helm/flx/templates/NOTES.txt",
+	"helm/flx/values.yaml",
+	"systemd/flx.service",
+	"systemd/config.yaml",
+	"image/Dockerfile",
+	"image/cmd/build-image/doc.go",
+}
+
+func TestDocsUseContractCommands(t *testing.T) {
+	seen := map[string]bool{}
+	for _, name := range docs {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range invocation.FindAllStringSubmatch(string(data), -1) {
+			cmd := m[1]
+			if cmd == "federation" || cmd == "conformance" {
+				cmd += " " + m[2]
+			}
+			seen[cmd] = true
+			if !contract[cmd] {
+				t.Errorf("%s: `flx %s` is not a command of the CLI contract (in %q)", name, cmd, strings.TrimSpace(m[0]))
+			}
+		}
+	}
+	// The runbook covers the whole contract an operator needs.
+	for _, cmd := range []string{"serve", "healthcheck", "version", "federation init", "federation add-member", "federation rotate-key", "federation suspend", "conformance run"} {
+		if !seen[cmd] {
+			t.Errorf("no document shows `flx %s`", cmd)
+		}
+	}
+}
+
+var heading = regexp.MustCompile(`(?m)^(#{2,3}) (.+)$`)
+
+// slug is GitHub's heading anchor: lower case, punctuation dropped, spaces
+// to hyphens.
+func slug(h string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(h) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-', r == '_':
+			b.WriteRune(r)
+		case r == ' ':
+			b.WriteRune('-')
+		}
+	}
+	return b.String()
+}
+
+// TestRunbook: the runbook has a section for every topic of the deploy
+// issue, its table of contents links resolve, and the repository paths it
+// names exist.
+func TestRunbook(t *testing.T) {
+	data, err := os.ReadFile("RUNBOOK.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(data)
+	anchors := map[string]bool{}
+	var titles []string
+	for _, m := range heading.FindAllStringSubmatch(text, -1) {
+		anchors[slug(m[2])] = true
+		titles = append(titles, strings.ToLower(m[2]))
+	}
+	topics := []struct{ topic, words string }{
+		{"first start", "first start"},
+		{"joining a federation", "joining a federation"},
+		{"key rotation without downtime", "key rotation without downtime"},
+		{"manifest update", "manifest update"},
+		{"suspending a member", "suspending a member"},
+		{"backup and restore of the database and keys", "backup and restore"},
+		{"reading the metrics", "metrics"},
+		{"a peer unreachable for days", "unreachable for days"},
+		{"data-breach first steps", "data breach"},
+		{"systemd", "systemd"},
+		{"kubernetes", "kubernetes"},
+		{"compose", "compose"},
+	}
+	for _, tc := range topics {
+		found := false
+		for _, h := range titles {
+			found = found || strings.Contains(h, tc.words)
+		}
+		if !found {
+			t.Errorf("RUNBOOK.md has no section on %s (headings: %q)", tc.topic, titles)
+		}
+	}
+	for _, m := range regexp.MustCompile(`\]\(#([^)]+)\)`).FindAllStringSubmatch(text, -1) {
+		if !anchors[m[1]] {
+			t.Errorf("RUNBOOK.md links to #%s, which is no heading", m[1])
+		}
+	}
+	checkPaths(t, "RUNBOOK.md", text)
+	readme, err := os.ReadFile("README-operators.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPaths(t, "README-operators.md", string(readme))
+}
+
+var repoPath = regexp.MustCompile("`((?:deploy|node|policy|schema|federation)/[A-Za-z0-9_./-]+)`|\\]\\(((?:deploy|node|policy)/[A-Za-z0-9_./-]+)\\)")
+
+// checkPaths asserts that the repository paths a document names exist
+// (relative to the module root, one level up).
+func checkPaths(t *testing.T, doc, text string) {
+	t.Helper()
+	for _, m := range repoPath.FindAllStringSubmatch(text, -1) {
+		p := m[1] + m[2]
+		if _, err := os.Stat(filepath.Join("..", p)); err != nil {
+			t.Errorf("%s names %s, which does not exist", doc, p)
+		}
+	}
+}
+
+var metricName = regexp.MustCompile(`\bflx_[a-z_]+[a-z]\b`)
+
+// TestRunbookMetricsExist: every flx_* metric the runbook tells operators
+// to watch is defined by the node (read as text from node/*.go: deploy does
+// not link the node).
+func TestRunbookMetricsExist(t *testing.T) {
+	data, err := os.ReadFile("RUNBOOK.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defined := map[string]bool{}
+	err = filepath.WalkDir(filepath.Join("..", "node"), func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
+			return nil
+		}
+		src, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		for _, m := range regexp.MustCompile(`"(flx_[a-z_]+)"`).FindAllStringSubmatch(string(src), -1) {
+			defined[m[1]] = true
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(defined) == 0 {
+		t.Skip("the node defines no flx_* metrics yet")
+	}
+	for _, name := range metricName.FindAllString(string(data), -1) {
+		if !defined[name] {
+			t.Errorf("RUNBOOK.md names metric %s, which the node does not define (it has %v)", name, keys(defined))
+		}
+	}
+}
+
+func keys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
