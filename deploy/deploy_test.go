@@ -1,104 +1,14 @@
 package deploy
 
 import (
-	"go/parser"
-	"go/token"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
-	"strconv"
+	"slices"
 	"strings"
 	"testing"
 )
-
-const module = "github.com/familylinks/flx"
-
-// goFiles returns every .go file under deploy/, tests included, by package
-// directory.
-func goFiles(t *testing.T) map[string][]string {
-	t.Helper()
-	out := map[string][]string{}
-	err := filepath.WalkDir(".", func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && (d.Name() == "testdata" || (strings.HasPrefix(d.Name(), ".") && p != ".")) {
-			return filepath.SkipDir
-		}
-		if !d.IsDir() && strings.HasSuffix(p, ".go") {
-			out[filepath.Dir(p)] = append(out[filepath.Dir(p)], p)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-// TestNoNodeInternals: deploy packages the binary; among FLX packages it
-// may import only deploy/... and node/config.
-func TestNoNodeInternals(t *testing.T) {
-	allowed := func(ip string) bool {
-		return ip == module+"/node/config" || ip == module+"/deploy" || strings.HasPrefix(ip, module+"/deploy/")
-	}
-	fset := token.NewFileSet()
-	for dir, files := range goFiles(t) {
-		for _, f := range files {
-			af, err := parser.ParseFile(fset, f, nil, parser.ImportsOnly)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, imp := range af.Imports {
-				ip, _ := strconv.Unquote(imp.Path.Value)
-				if (ip == module || strings.HasPrefix(ip, module+"/")) && !allowed(ip) {
-					t.Errorf("%s (package %s) imports %s: deploy must never import node/store, policy, conformance or other node internals", f, dir, ip)
-				}
-			}
-		}
-	}
-}
-
-// TestPackageComments: every package under deploy says what it is for and
-// what it must never import, in doc.go.
-func TestPackageComments(t *testing.T) {
-	fset := token.NewFileSet()
-	dirs := goFiles(t)
-	names := make([]string, 0, len(dirs))
-	for d := range dirs {
-		names = append(names, d)
-	}
-	sort.Strings(names)
-	for _, dir := range names {
-		t.Run(dir, func(t *testing.T) {
-			doc := filepath.Join(dir, "doc.go")
-			af, err := parser.ParseFile(fset, doc, nil, parser.ParseComments|parser.PackageClauseOnly)
-			if err != nil {
-				t.Fatalf("%s: %v (every package has a doc.go)", doc, err)
-			}
-			if af.Doc == nil {
-				t.Fatalf("%s has no package comment", doc)
-			}
-			text := af.Doc.Text()
-			want := "Package " + af.Name.Name + " "
-			if af.Name.Name == "main" {
-				want = "Command " + filepath.Base(dir) + " "
-			}
-			if !strings.HasPrefix(text, want) {
-				t.Errorf("%s: package comment starts %q, want %q", doc, firstLine(text), want)
-			}
-			if !strings.Contains(text, "must never import") {
-				t.Errorf("%s: package comment does not say what it must never import", doc)
-			}
-		})
-	}
-}
-
-func firstLine(s string) string {
-	l, _, _ := strings.Cut(s, "\n")
-	return l
-}
 
 // The flx commands the documents may tell an operator to run (the CLI in
 // node/cmd/flx; keep in step with its root command).
@@ -284,16 +194,7 @@ func TestRunbookMetricsExist(t *testing.T) {
 	}
 	for _, name := range metricName.FindAllString(string(data), -1) {
 		if !defined[name] {
-			t.Errorf("RUNBOOK.md names metric %s, which the node does not define (it has %v)", name, keys(defined))
+			t.Errorf("RUNBOOK.md names metric %s, which the node does not define (it has %v)", name, slices.Sorted(maps.Keys(defined)))
 		}
 	}
-}
-
-func keys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

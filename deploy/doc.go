@@ -4,8 +4,8 @@
 // Docker engine), a three-member Compose federation (deploy/compose), a
 // Helm chart (deploy/helm/flx), a hardened systemd unit (deploy/systemd) —
 // and of the operator runbook (RUNBOOK.md). Its tests check that the
-// documents only use `flx` commands of the CLI contract and that no deploy
-// package links node internals.
+// documents only use `flx` commands of the CLI contract; node/internal/archtest
+// checks that no deploy package, tests included, links node internals.
 //
 // Packages under deploy must never import node/store, policy or
 // conformance: they package the flx binary, they do not link it. They may

@@ -130,6 +130,9 @@ func (d *deliverer) loop(ctx context.Context, dest string) {
 				d.mu.Lock()
 				d.streak[dest]++
 				wait := n.o.Delivery.Backoff.Delay(d.streak[dest])
+				if brokenNoBackoff { // conformance teeth tests only (breakage.go)
+					wait = 0
+				}
 				d.blocked[dest] = n.o.Now().Add(wait)
 				d.mu.Unlock()
 				n.metrics.peerBackoff.WithLabelValues(dest).Set(wait.Seconds())
@@ -215,6 +218,9 @@ func (d *deliverer) deliver(ctx context.Context, it store.OutboxItem) attemptRes
 		return failedPermanent
 	}
 	next := n.o.Now().Add(n.o.Delivery.Backoff.Delay(it.Attempts))
+	if brokenNoBackoff { // conformance teeth tests only (breakage.go)
+		next = n.o.Now()
+	}
 	if err := n.o.Store.MarkFailed(ctx, it.ID, it.Attempts, out.reason, next); err != nil && !errors.Is(err, store.ErrConflict) {
 		n.log.Error("record failure", "outbox_id", it.ID, "err", err)
 	}

@@ -49,6 +49,9 @@ type Options struct {
 	Instance string
 	// Faults injects failures for crash tests; nil in production.
 	Faults *Faults
+	// RetentionSweep is how often cases past retention_until are erased
+	// (own cases withdrawn); default 6h, negative disables.
+	RetentionSweep time.Duration
 }
 
 // DeliveryOptions tune the outbox worker.
@@ -128,6 +131,9 @@ func New(o Options) (*Node, error) {
 	if o.Instance == "" {
 		o.Instance = o.Self + "/" + federation.NewJTI()[:8]
 	}
+	if o.RetentionSweep == 0 {
+		o.RetentionSweep = 6 * time.Hour
+	}
 	if o.Metrics == nil {
 		o.Metrics = NewMetrics(nil)
 	}
@@ -167,13 +173,18 @@ func (n *Node) Ready(ctx context.Context) error {
 	return n.o.Store.Ping(ctx)
 }
 
-// Run processes the inbox and delivers the outbox until ctx ends; it
-// returns when both loops have stopped (in-flight work finished).
+// Run processes the inbox, delivers the outbox and enforces retention
+// until ctx ends; it returns when every loop has stopped (in-flight work
+// finished).
 func (n *Node) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); n.runInbox(ctx) }()
 	go func() { defer wg.Done(); n.runDelivery(ctx) }()
+	if n.o.RetentionSweep > 0 {
+		wg.Add(1)
+		go func() { defer wg.Done(); n.runRetention(ctx, n.o.RetentionSweep) }()
+	}
 	wg.Wait()
 }
 

@@ -50,8 +50,10 @@ func (n *Node) ProcessInbox(ctx context.Context) error {
 		for _, it := range items {
 			after = it.ID
 			if err := n.processOne(ctx, it); err != nil {
-				if errors.Is(err, store.ErrConflict) {
-					continue // processed by another process meanwhile
+				// Another replica processed it meanwhile (or created the same
+				// case first), or it is to be retried on a later pass.
+				if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrDuplicate) {
+					continue
 				}
 				return err
 			}
@@ -197,6 +199,16 @@ func (n *Node) applyWithdraw(ctx context.Context, tx store.Tx, it store.InboxIte
 		// A recipient confirms it erased our case. Never confirmed back.
 		err := tx.ConfirmWithdrawal(ctx, w.CaseID, it.Iss, now)
 		if errors.Is(err, store.ErrNotFound) {
+			// When the withdrawal was the first thing delivered to that
+			// member, its confirmation can overtake the recording of our
+			// receipt (which creates the recipient): retry it later.
+			underway, lerr := withdrawalUnderway(ctx, tx, w.CaseID, it.Iss)
+			if lerr != nil {
+				return nil, nil, lerr
+			}
+			if underway {
+				return nil, nil, fmt.Errorf("node: confirmation from %s came before our withdrawal's receipt was recorded: %w", it.Iss, store.ErrConflict)
+			}
 			return fmt.Errorf("confirmation from %s, which never received the case", it.Iss), nil, nil
 		}
 		return nil, nil, err
@@ -214,6 +226,9 @@ func (n *Node) applyWithdraw(ctx context.Context, tx store.Tx, it store.InboxIte
 	}); err != nil {
 		return nil, nil, err
 	}
+	if brokenNoWithdrawConfirm { // conformance teeth tests only (breakage.go)
+		return nil, nil, nil
+	}
 	conf := schema.Withdrawal{
 		Schema: "flx/v1/withdrawal", CaseID: w.CaseID, Reason: w.Reason, WithdrawnAt: w.WithdrawnAt,
 		PersonIDs: w.PersonIDs, Confirms: p.JTI, ErasedAt: schema.DateTime(now.UTC().Format(time.RFC3339)),
@@ -226,4 +241,19 @@ func (n *Node) applyWithdraw(ctx context.Context, tx store.Tx, it store.InboxIte
 		return nil, nil, err
 	}
 	return nil, &confirmation{to: it.Iss}, nil
+}
+
+// withdrawalUnderway reports whether a case.withdraw of caseID to member is
+// queued or in flight (sent, its receipt not yet recorded).
+func withdrawalUnderway(ctx context.Context, q store.Queries, caseID, member string) (bool, error) {
+	rows, err := q.ListOutbox(ctx, store.OutboxFilter{CaseID: caseID, Destination: member, Limit: 1000})
+	if err != nil {
+		return false, err
+	}
+	for _, r := range rows {
+		if r.Kind == string(federation.KindCaseWithdraw) && (r.State == store.Queued || r.State == store.InFlight) {
+			return true, nil
+		}
+	}
+	return false, nil
 }

@@ -2,6 +2,8 @@ package node
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -60,13 +62,19 @@ func (n *Node) Receive(ctx context.Context, peer string, raw []byte) (res Receiv
 			n.metrics.receiveSeconds.Observe(time.Since(start).Seconds())
 		}
 	}()
-	if int64(len(raw)) > n.o.MaxBodyBytes {
+	if int64(len(raw)) > n.o.MaxBodyBytes && !brokenNoBodyLimit {
 		return res, refuse(federation.CodeTooLarge, "envelope larger than %d bytes", n.o.MaxBodyBytes)
 	}
 	if err := n.o.Trust.Usable(); err != nil {
 		return res, &ReceiveError{Code: federation.CodeUnavailable, Msg: "this node holds no valid federation manifest", Err: err}
 	}
-	env, err := n.verifier.Verify(ctx, raw, peer)
+	verify := n.verifier.Verify
+	if brokenVerify != nil { // conformance teeth tests only (breakage.go)
+		verify = func(ctx context.Context, raw []byte, peer string) (*federation.Envelope, error) {
+			return brokenVerify(n.verifier, ctx, raw, peer)
+		}
+	}
+	env, err := verify(ctx, raw, peer)
 	if err != nil {
 		return res, AsReceiveError(err)
 	}
@@ -88,16 +96,28 @@ func (n *Node) Receive(ctx context.Context, peer string, raw []byte) (res Receiv
 		return res, err
 	}
 
-	receipt, err := federation.SignReceipt(federation.ReceiptFor(env, federation.ReceiptAccepted, n.o.Now()), n.signer())
+	rc := federation.ReceiptFor(env, federation.ReceiptAccepted, n.o.Now())
+	rc.SHA256 = receiptSHA256(raw, env)
+	receipt, err := federation.SignReceipt(rc, n.signer())
 	if err != nil {
 		return res, &ReceiveError{Code: "internal_error", Msg: "internal error", Err: err}
 	}
 	item := store.InboxItem{
 		JTI: inboxKey(env.Issuer, env.JTI), Iss: env.Issuer, Aud: env.Audience, Kind: string(env.Kind),
-		CaseID: env.CaseID, SHA256: env.SHA256(), Envelope: env.Raw(), ReceivedAt: n.o.Now(),
+		CaseID: env.CaseID, SHA256: sha256Hex(raw), Envelope: raw, ReceivedAt: n.o.Now(),
+	}
+	if brokenAckBeforeStore { // conformance teeth tests only (breakage.go)
+		go func() {
+			time.Sleep(2 * time.Second)
+			_, _ = n.o.Store.Receive(context.WithoutCancel(ctx), item, store.Receipt{Status: string(federation.ReceiptAccepted), Raw: receipt})
+			signal(n.kick)
+		}()
+		return Received{Receipt: receipt, Status: federation.ReceiptAccepted, JTI: env.JTI, Kind: env.Kind}, nil
 	}
 	r, err := n.o.Store.Receive(ctx, item, store.Receipt{Status: string(federation.ReceiptAccepted), Raw: receipt})
 	switch {
+	case errors.Is(err, store.ErrReplay) && brokenSkipReplay: // conformance teeth tests only (breakage.go)
+		return Received{Receipt: receipt, Status: federation.ReceiptAccepted, JTI: env.JTI, Kind: env.Kind}, nil
 	case errors.Is(err, store.ErrReplay):
 		return res, refuse(federation.CodeReplay, "jti %q was already received with other content", env.JTI)
 	case err != nil:
@@ -105,7 +125,9 @@ func (n *Node) Receive(ctx context.Context, peer string, raw []byte) (res Receiv
 	}
 	res = Received{Receipt: receipt, Status: federation.ReceiptAccepted, InboxID: r.ID, JTI: env.JTI, Kind: env.Kind}
 	if r.Duplicate {
-		dup, err := federation.SignReceipt(federation.ReceiptFor(env, federation.ReceiptDuplicate, n.o.Now()), n.signer())
+		drc := federation.ReceiptFor(env, federation.ReceiptDuplicate, n.o.Now())
+		drc.SHA256 = receiptSHA256(raw, env)
+		dup, err := federation.SignReceipt(drc, n.signer())
 		if err != nil {
 			return res, &ReceiveError{Code: "internal_error", Msg: "internal error", Err: err}
 		}
@@ -151,3 +173,19 @@ func checkRoles(env *federation.Envelope) error {
 }
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// receiptSHA256 is what a receipt binds to: the SHA-256 of the exact bytes
+// received (FLX-RCP-003).
+func receiptSHA256(raw []byte, env *federation.Envelope) string {
+	if brokenReceiptSHA256 != nil { // conformance teeth tests only (breakage.go)
+		return brokenReceiptSHA256(raw, env)
+	}
+	return sha256Hex(raw)
+}
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}

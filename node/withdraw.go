@@ -23,9 +23,9 @@ type WithdrawResult struct {
 
 // Withdraw withdraws one of this Society's cases (consent withdrawn, case
 // closed, retention expired, erasure request): in one transaction it
-// queues a case.withdraw to every member that was sent anything about the
-// case (delivered, in flight or queued: per-case ordering sends it after
-// them), erases the case's personal data here keeping a tombstone, cancels
+// queues a case.withdraw to every member that may hold anything about the
+// case (delivered, in flight, or attempted: per-case ordering sends it
+// after them), erases the case's personal data here keeping a tombstone, cancels
 // queued envelopes that carry it, and audits. Each recipient confirms its
 // erasure with a confirmation, recorded against the case (Recipients).
 func (n *Node) Withdraw(ctx context.Context, a Actor, caseID string, reason schema.WithdrawalReason) (WithdrawResult, error) {
@@ -79,8 +79,9 @@ func (n *Node) Withdraw(ctx context.Context, a Actor, caseID string, reason sche
 	return res, nil
 }
 
-// holders lists every member that was sent (or is about to be sent)
-// something about the case, except withdrawals themselves.
+// holders lists every member that may hold something about the case: a
+// row delivered, in flight, or attempted at least once (a failed attempt
+// may still have arrived). Withdrawals themselves do not count.
 func holders(ctx context.Context, q store.Queries, caseID string) ([]string, error) {
 	seen := map[string]bool{}
 	var after int64
@@ -91,7 +92,10 @@ func holders(ctx context.Context, q store.Queries, caseID string) ([]string, err
 		}
 		for _, r := range rows {
 			after = r.ID
-			if r.Kind != string(federation.KindCaseWithdraw) {
+			// A row never attempted reached no one: its member is not told
+			// the case exists (the erasure cancels the row). Any attempt
+			// may have arrived, even one that failed on our side.
+			if r.Kind != string(federation.KindCaseWithdraw) && (r.State == store.Delivered || r.Attempts > 0) {
 				seen[r.Destination] = true
 			}
 		}

@@ -2,12 +2,14 @@ package compose
 
 import (
 	"context"
+	"maps"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -179,7 +181,7 @@ func checkHardened(t *testing.T, s types.ServiceConfig) {
 	if !reflect.DeepEqual(s.CapDrop, []string{"ALL"}) || len(s.CapAdd) != 0 {
 		t.Errorf("%s: cap_drop %v cap_add %v, want [ALL] and none", s.Name, s.CapDrop, s.CapAdd)
 	}
-	if !contains(s.SecurityOpt, "no-new-privileges:true") {
+	if !slices.Contains(s.SecurityOpt, "no-new-privileges:true") {
 		t.Errorf("%s: security_opt %v lacks no-new-privileges", s.Name, s.SecurityOpt)
 	}
 	if s.Privileged || s.Pid != "" || s.Ipc != "" {
@@ -195,15 +197,6 @@ func checkHardened(t *testing.T, s types.ServiceConfig) {
 	if s.Logging == nil || s.Logging.Options["max-size"] == "" {
 		t.Errorf("%s: logs not rotated", s.Name)
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 func TestNodes(t *testing.T) {
@@ -306,22 +299,13 @@ func TestNodes(t *testing.T) {
 				t.Errorf("not on the federation network")
 			}
 			if _, ok := s.Networks[m.db]; !ok || len(s.Networks) != 2 {
-				t.Errorf("networks %v, want federation and %s", keys(s.Networks), m.db)
+				t.Errorf("networks %v, want federation and %s", slices.Sorted(maps.Keys(s.Networks)), m.db)
 			}
 			if s.Deploy == nil || s.Deploy.Resources.Limits == nil || s.Deploy.Resources.Limits.MemoryBytes == 0 || s.Deploy.Resources.Limits.Pids == 0 {
 				t.Errorf("no memory/pids limits")
 			}
 		})
 	}
-}
-
-func keys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 var memberIDRE = regexp.MustCompile(`^[A-Z0-9][A-Z0-9-]{1,31}$`)
@@ -399,7 +383,7 @@ func TestInit(t *testing.T) {
 		}
 	}
 	if len(got) != len(members) {
-		t.Errorf("members %v, want %d", keys(got), len(members))
+		t.Errorf("members %v, want %d", slices.Sorted(maps.Keys(got)), len(members))
 	}
 }
 
@@ -426,13 +410,13 @@ func TestDatabases(t *testing.T) {
 			if pw := s.Environment["POSTGRES_PASSWORD"]; pw == nil || *pw != testPassword {
 				t.Errorf("POSTGRES_PASSWORD not from FLX_DB_PASSWORD")
 			}
-			if !reflect.DeepEqual(keys(s.Networks), []string{m.db}) {
-				t.Errorf("networks %v, want only %s", keys(s.Networks), m.db)
+			if !reflect.DeepEqual(slices.Sorted(maps.Keys(s.Networks)), []string{m.db}) {
+				t.Errorf("networks %v, want only %s", slices.Sorted(maps.Keys(s.Networks)), m.db)
 			}
 			if n := p.Networks[m.db]; !n.Internal {
 				t.Errorf("network %s is not internal", m.db)
 			}
-			if !contains(s.SecurityOpt, "no-new-privileges:true") {
+			if !slices.Contains(s.SecurityOpt, "no-new-privileges:true") {
 				t.Errorf("security_opt %v", s.SecurityOpt)
 			}
 		})

@@ -1,21 +1,18 @@
 package compose
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/familylinks/flx/deploy/internal/runtest"
 )
 
 // This file plays the Compose file without a container engine: it runs the
@@ -26,70 +23,6 @@ import (
 // profile), that each node starts from its member folder with its
 // environment and passes the service's health check, and that it stops
 // cleanly on SIGTERM within stop_grace_period.
-
-// syncBuffer collects a process's output while the test may read it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func moduleRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-}
-
-func buildFlx(t *testing.T) string {
-	t.Helper()
-	goCmd, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command in PATH to build flx with")
-	}
-	bin := filepath.Join(t.TempDir(), "flx")
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, goCmd, "build", "-o", bin, "./node/cmd/flx")
-	cmd.Dir = moduleRoot(t)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./node/cmd/flx: %v\n%s", err, out)
-	}
-	return bin
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 // hostPath maps a container path under a volume mount to the host
 // directory standing in for the volume.
@@ -113,7 +46,7 @@ func TestComposeRunsWithTheRealBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs flx; skipped with -short")
 	}
-	flx := buildFlx(t)
+	flx := runtest.BuildFlx(t)
 	p := mustLoad(t, "init")
 	volumes := t.TempDir()
 	for name := range p.Volumes {
@@ -169,7 +102,7 @@ func TestComposeRunsWithTheRealBinary(t *testing.T) {
 			// Its environment, with the listeners on free loopback ports and
 			// the embedded database instead of the member's PostgreSQL
 			// container (the DSN's shape is checked in TestNodes).
-			fedAddr, localAddr := freePort(t), freePort(t)
+			fedAddr, localAddr := runtest.FreePort(t), runtest.FreePort(t)
 			var env []string
 			for k, v := range s.Environment {
 				switch k {
@@ -184,22 +117,9 @@ func TestComposeRunsWithTheRealBinary(t *testing.T) {
 					}
 				}
 			}
-			var logs syncBuffer
 			cmd := exec.Command(flx, nodeArgs...)
 			cmd.Env = env
-			cmd.Stdout, cmd.Stderr = &logs, &logs
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
-			exited := false
-			t.Cleanup(func() {
-				if !exited {
-					_ = cmd.Process.Kill()
-					<-done
-				}
-			})
+			node := runtest.Start(t, cmd)
 
 			// The service's health check, pointed at the mapped port.
 			hc := []string(s.HealthCheck.Test)
@@ -208,25 +128,17 @@ func TestComposeRunsWithTheRealBinary(t *testing.T) {
 			}
 			hcArgs := append(append([]string(nil), hc[2:]...), "--url", "http://"+localAddr+"/healthz")
 			deadline := time.Now().Add(time.Duration(*s.HealthCheck.StartPeriod) + 30*time.Second)
-			var last error
-			for time.Now().Before(deadline) {
-				select {
-				case err := <-done:
-					exited = true
-					t.Fatalf("node exited before becoming healthy: %v\n%s", err, logs.String())
-				default:
-				}
+			last := node.WaitUntil(t, deadline, "before becoming healthy", func() error {
 				c := exec.Command(flx, hcArgs...)
 				c.Env = []string{}
-				var out []byte
-				if out, last = c.CombinedOutput(); last == nil {
-					break
+				out, err := c.CombinedOutput()
+				if err != nil {
+					return fmt.Errorf("%w: %s", err, out)
 				}
-				last = fmt.Errorf("%w: %s", last, out)
-				time.Sleep(200 * time.Millisecond)
-			}
+				return nil
+			})
 			if last != nil {
-				t.Fatalf("flx %s never passed: %v\nnode output:\n%s", strings.Join(hcArgs, " "), last, logs.String())
+				t.Fatalf("flx %s never passed: %v\nnode output:\n%s", strings.Join(hcArgs, " "), last, node.Logs())
 			}
 			ready := exec.Command(flx, "healthcheck", "--url", "http://"+localAddr+"/readyz")
 			if out, err := ready.CombinedOutput(); err != nil {
@@ -234,24 +146,13 @@ func TestComposeRunsWithTheRealBinary(t *testing.T) {
 			}
 
 			// docker compose stop: SIGTERM, then SIGKILL after stop_grace_period.
-			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-				t.Fatal(err)
+			grace := time.Duration(*s.StopGracePeriod)
+			node.Stop(t, grace, "stop_grace_period "+grace.String())
+			if strings.Contains(node.Logs(), `"level":"ERROR"`) {
+				t.Errorf("node logged errors:\n%s", node.Logs())
 			}
-			select {
-			case err := <-done:
-				exited = true
-				var ee *exec.ExitError
-				if errors.As(err, &ee) {
-					t.Errorf("node exited with %v on SIGTERM\n%s", err, logs.String())
-				}
-			case <-time.After(time.Duration(*s.StopGracePeriod)):
-				t.Errorf("node did not stop within stop_grace_period %s\n%s", time.Duration(*s.StopGracePeriod), logs.String())
-			}
-			if strings.Contains(logs.String(), `"level":"ERROR"`) {
-				t.Errorf("node logged errors:\n%s", logs.String())
-			}
-			if !strings.Contains(logs.String(), `"msg":"`) {
-				t.Errorf("logs are not JSON (FLX_LOG_FORMAT=json):\n%s", logs.String())
+			if !strings.Contains(node.Logs(), `"msg":"`) {
+				t.Errorf("logs are not JSON (FLX_LOG_FORMAT=json):\n%s", node.Logs())
 			}
 		})
 	}

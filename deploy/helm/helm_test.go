@@ -3,10 +3,11 @@ package helm
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"path"
 	"path/filepath"
 	"reflect"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 
@@ -142,12 +143,7 @@ func decode(t *testing.T, rendered map[string]string) *objects {
 		configMaps:   map[string]*corev1.ConfigMap{},
 		namesByKinds: map[string]bool{},
 	}
-	files := make([]string, 0, len(rendered))
-	for f := range rendered {
-		files = append(files, f)
-	}
-	sort.Strings(files)
-	for _, file := range files {
+	for _, file := range slices.Sorted(maps.Keys(rendered)) {
 		content := rendered[file]
 		switch {
 		case strings.HasSuffix(file, "NOTES.txt"):
@@ -386,7 +382,7 @@ func checkCommon(t *testing.T, o *objects, replicas int32) (*appsv1.Deployment, 
 	// Services select the pods and target the named ports.
 	fed, local := o.services[release+"-flx-federation"], o.services[release+"-flx"]
 	if fed == nil || local == nil {
-		t.Fatalf("services %v", keys(o.services))
+		t.Fatalf("services %v", slices.Sorted(maps.Keys(o.services)))
 	}
 	for _, s := range []struct {
 		svc    *corev1.Service
@@ -429,7 +425,7 @@ func checkCommon(t *testing.T, o *objects, replicas int32) (*appsv1.Deployment, 
 	// errors) and verifies, and every file it names is mounted.
 	cm := o.configMaps[release+"-flx"]
 	if cm == nil {
-		t.Fatalf("configmaps %v", keys(o.configMaps))
+		t.Fatalf("configmaps %v", slices.Sorted(maps.Keys(o.configMaps)))
 	}
 	cfg, err := config.Parse([]byte(cm.Data["config.yaml"]))
 	if err != nil {
@@ -590,15 +586,6 @@ func matches(selector, labels map[string]string) bool {
 
 func isTrue(b *bool) bool { return b != nil && *b }
 
-func keys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
 func findEnv(d *appsv1.Deployment, name string) *corev1.EnvVar {
 	for _, e := range d.Spec.Template.Spec.Containers[0].Env {
 		if e.Name == name {
@@ -637,7 +624,7 @@ func TestRender(t *testing.T) {
 					t.Errorf("keys Secret %+v", ks)
 				}
 				if len(o.secrets) != 1 {
-					t.Errorf("secrets %v, want the keys only", keys(o.secrets))
+					t.Errorf("secrets %v, want the keys only", slices.Sorted(maps.Keys(o.secrets)))
 				}
 				if o.configMaps[release+"-flx"].Data["manifest.jws"] != testManifst {
 					t.Errorf("manifest not in the ConfigMap")
@@ -667,7 +654,7 @@ func TestRender(t *testing.T) {
 					t.Errorf("FLX_STORE_DSN %+v: want secretKeyRef xa-rc-db/dsn", e)
 				}
 				if len(o.secrets) != 0 {
-					t.Errorf("chart made Secrets %v although both are existing", keys(o.secrets))
+					t.Errorf("chart made Secrets %v although both are existing", slices.Sorted(maps.Keys(o.secrets)))
 				}
 				for _, v := range d.Spec.Template.Spec.Volumes {
 					if v.Secret != nil && v.Secret.SecretName != "xa-rc-keys" {

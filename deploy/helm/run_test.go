@@ -1,21 +1,17 @@
 package helm
 
 import (
-	"bytes"
-	"context"
-	"errors"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/familylinks/flx/deploy/internal/runtest"
 )
 
 // This file plays the rendered chart without a cluster: the ConfigMap and
@@ -24,106 +20,27 @@ import (
 // environment. The node must come up from the chart's config.yaml, answer
 // the probes' paths, and stop on SIGTERM within the grace period.
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func moduleRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-}
-
-func buildFlx(t *testing.T) string {
-	t.Helper()
-	goCmd, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command in PATH to build flx with")
-	}
-	bin := filepath.Join(t.TempDir(), "flx")
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, goCmd, "build", "-o", bin, "./node/cmd/flx")
-	cmd.Dir = moduleRoot(t)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./node/cmd/flx: %v\n%s", err, out)
-	}
-	return bin
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-func readFile(t *testing.T, p string) string {
-	t.Helper()
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
 func TestChartRunsWithTheRealBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs flx; skipped with -short")
 	}
-	flx := buildFlx(t)
+	flx := runtest.BuildFlx(t)
 
 	// Real trust material for member XA-RC, as the federation operator
 	// would hand it over.
-	fed := filepath.Join(t.TempDir(), "federation")
-	initCmd := exec.Command(flx, "federation", "init", "--dir", fed, "--name", "chart-test",
-		"--member", "XA-RC:XA:society:https://flx.xa-rc.example:8443",
-		"--member", "ICRC-CTA:XC:coordinator:https://flx.icrc-cta.example:8443")
-	initCmd.Env = []string{}
-	if out, err := initCmd.CombinedOutput(); err != nil {
-		t.Fatalf("flx federation init: %v\n%s", err, out)
-	}
+	fed := runtest.InitFederation(t, flx, "chart-test")
 	m := filepath.Join(fed, "members", "XA-RC")
 	vals := values(
 		set("keys", map[string]any{
-			"tlsCert":    readFile(t, filepath.Join(m, "data", "tls", "cert.pem")),
-			"tlsKey":     readFile(t, filepath.Join(m, "data", "tls", "key.pem")),
-			"signingKey": readFile(t, filepath.Join(m, "data", "keys", "signing.jwk")),
+			"tlsCert":    runtest.ReadFile(t, filepath.Join(m, "data", "tls", "cert.pem")),
+			"tlsKey":     runtest.ReadFile(t, filepath.Join(m, "data", "tls", "key.pem")),
+			"signingKey": runtest.ReadFile(t, filepath.Join(m, "data", "keys", "signing.jwk")),
 		}),
 		set("trust", map[string]any{
-			"anchor":   readFile(t, filepath.Join(m, "data", "trust", "anchor.jwk")),
-			"manifest": readFile(t, filepath.Join(m, "data", "trust", "manifest.jws")),
+			"anchor":   runtest.ReadFile(t, filepath.Join(m, "data", "trust", "anchor.jwk")),
+			"manifest": runtest.ReadFile(t, filepath.Join(m, "data", "trust", "manifest.jws")),
 		}),
-		set("policy.rules", readFile(t, filepath.Join(m, "policy.yaml"))),
+		set("policy.rules", runtest.ReadFile(t, filepath.Join(m, "policy.yaml"))),
 	)
 	o := mustRender(t, vals)
 	d, _ := checkCommon(t, o, 1)
@@ -211,7 +128,7 @@ func TestChartRunsWithTheRealBinary(t *testing.T) {
 		}
 		args[i] = a
 	}
-	localAddr, fedAddr := freePort(t), freePort(t)
+	localAddr, fedAddr := runtest.FreePort(t), runtest.FreePort(t)
 	env := []string{"FLX_LOCAL_API_LISTEN=" + localAddr, "FLX_FEDERATION_LISTEN=" + fedAddr, "GOMEMLIMIT=536870912"}
 	for _, e := range c.Env {
 		if e.Value != "" {
@@ -219,53 +136,19 @@ func TestChartRunsWithTheRealBinary(t *testing.T) {
 		}
 	}
 
-	var logs syncBuffer
 	cmd := exec.Command(flx, args...)
 	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	exited := false
-	t.Cleanup(func() {
-		if !exited {
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
+	node := runtest.Start(t, cmd)
 
 	client := &http.Client{Timeout: 5 * time.Second}
 	probe := func(p *corev1.Probe) error {
-		resp, err := client.Get("http://" + localAddr + p.HTTPGet.Path)
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return errors.New(resp.Status)
-		}
-		return nil
+		return runtest.GetOK(client, "http://"+localAddr+p.HTTPGet.Path)
 	}
 	// The startup probe's budget: failureThreshold x periodSeconds.
 	budget := time.Duration(c.StartupProbe.FailureThreshold*c.StartupProbe.PeriodSeconds) * time.Second
-	deadline := time.Now().Add(budget)
-	var last error
-	for time.Now().Before(deadline) {
-		select {
-		case err := <-done:
-			exited = true
-			t.Fatalf("node exited on start: %v\n%s", err, logs.String())
-		default:
-		}
-		if last = probe(c.StartupProbe); last == nil {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	last := node.WaitUntil(t, time.Now().Add(budget), "on start", func() error { return probe(c.StartupProbe) })
 	if last != nil {
-		t.Fatalf("startup probe %s never passed: %v\n%s", c.StartupProbe.HTTPGet.Path, last, logs.String())
+		t.Fatalf("startup probe %s never passed: %v\n%s", c.StartupProbe.HTTPGet.Path, last, node.Logs())
 	}
 	for name, p := range map[string]*corev1.Probe{"liveness": c.LivenessProbe, "readiness": c.ReadinessProbe} {
 		if err := probe(p); err != nil {
@@ -277,20 +160,8 @@ func TestChartRunsWithTheRealBinary(t *testing.T) {
 	}
 
 	// Pod termination: SIGTERM, SIGKILL after terminationGracePeriodSeconds.
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-done:
-		exited = true
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			t.Errorf("node exited with %v on SIGTERM\n%s", err, logs.String())
-		}
-	case <-time.After(time.Duration(*pod.TerminationGracePeriodSeconds) * time.Second):
-		t.Errorf("node did not stop within terminationGracePeriodSeconds\n%s", logs.String())
-	}
-	if !strings.Contains(logs.String(), `"msg":"`) {
-		t.Errorf("logs are not JSON (config log.format json):\n%s", logs.String())
+	node.Stop(t, time.Duration(*pod.TerminationGracePeriodSeconds)*time.Second, "terminationGracePeriodSeconds")
+	if !strings.Contains(node.Logs(), `"msg":"`) {
+		t.Errorf("logs are not JSON (config log.format json):\n%s", node.Logs())
 	}
 }

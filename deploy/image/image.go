@@ -283,18 +283,18 @@ func Platform(img v1.Image) (*v1.Platform, error) {
 	return &v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant}, nil
 }
 
-// ListLayer returns the names of the entries in the image's layers (with a
-// leading slash, directories ending in "/"), sorted, and their headers.
-func ListLayer(img v1.Image) (map[string]*tar.Header, []string, error) {
+// eachEntry calls fn with every entry of the image's layers, lowest layer
+// first: its name (cleaned, without the leading slash), its header and a
+// reader of its content. It stops at the first error.
+func eachEntry(img v1.Image, fn func(name string, h *tar.Header, r io.Reader) error) error {
 	layers, err := img.Layers()
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	hdrs := map[string]*tar.Header{}
 	for _, l := range layers {
 		rc, err := l.Uncompressed()
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		tr := tar.NewReader(rc)
 		for {
@@ -302,17 +302,33 @@ func ListLayer(img v1.Image) (map[string]*tar.Header, []string, error) {
 			if errors.Is(err, io.EOF) {
 				break
 			}
+			if err == nil {
+				err = fn(strings.TrimPrefix(path.Clean("/"+h.Name), "/"), h, tr)
+			}
 			if err != nil {
 				rc.Close()
-				return nil, nil, err
+				return err
 			}
-			name := "/" + strings.TrimPrefix(path.Clean("/"+h.Name), "/")
-			if h.Typeflag == tar.TypeDir && name != "/" {
-				name += "/"
-			}
-			hdrs[name] = h
 		}
 		rc.Close()
+	}
+	return nil
+}
+
+// ListLayer returns the names of the entries in the image's layers (with a
+// leading slash, directories ending in "/"), sorted, and their headers.
+func ListLayer(img v1.Image) (map[string]*tar.Header, []string, error) {
+	hdrs := map[string]*tar.Header{}
+	err := eachEntry(img, func(name string, h *tar.Header, _ io.Reader) error {
+		name = "/" + name
+		if h.Typeflag == tar.TypeDir && name != "/" {
+			name += "/"
+		}
+		hdrs[name] = h
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
 	}
 	names := make([]string, 0, len(hdrs))
 	for n := range hdrs {
@@ -325,34 +341,17 @@ func ListLayer(img v1.Image) (map[string]*tar.Header, []string, error) {
 // ExtractFile returns the content of one regular file of the image's layers.
 func ExtractFile(img v1.Image, name string) ([]byte, error) {
 	want := strings.TrimPrefix(path.Clean("/"+name), "/")
-	layers, err := img.Layers()
+	var found []byte
+	err := eachEntry(img, func(n string, h *tar.Header, r io.Reader) error {
+		if n != want || h.Typeflag != tar.TypeReg {
+			return nil
+		}
+		var err error
+		found, err = io.ReadAll(r)
+		return err
+	})
 	if err != nil {
 		return nil, err
-	}
-	var found []byte
-	for _, l := range layers {
-		rc, err := l.Uncompressed()
-		if err != nil {
-			return nil, err
-		}
-		tr := tar.NewReader(rc)
-		for {
-			h, err := tr.Next()
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				rc.Close()
-				return nil, err
-			}
-			if strings.TrimPrefix(path.Clean("/"+h.Name), "/") == want && h.Typeflag == tar.TypeReg {
-				if found, err = io.ReadAll(tr); err != nil {
-					rc.Close()
-					return nil, err
-				}
-			}
-		}
-		rc.Close()
 	}
 	if found == nil {
 		return nil, fmt.Errorf("image: %s: %w", name, os.ErrNotExist)

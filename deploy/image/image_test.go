@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/familylinks/flx/deploy/internal/runtest"
 )
 
 // fakeOptions returns options with a stand-in binary: enough to check the
@@ -66,8 +69,8 @@ func checkImage(t *testing.T, img v1.Image) map[string]*tar.Header {
 		{"workdir /var/lib/flx", c.WorkingDir == "/var/lib/flx"},
 		{"healthcheck exec form", c.Healthcheck != nil && reflect.DeepEqual(c.Healthcheck.Test, []string{"CMD", "/flx", "healthcheck"})},
 		{"healthcheck timing", c.Healthcheck != nil && c.Healthcheck.Interval == 30*time.Second && c.Healthcheck.Timeout == 5*time.Second && c.Healthcheck.Retries == 3},
-		{"no shell form anywhere", c.Shell == nil && !contains(c.Healthcheck.Test, "CMD-SHELL")},
-		{"env FLX_LOG_FORMAT=json", contains(c.Env, "FLX_LOG_FORMAT=json")},
+		{"no shell form anywhere", c.Shell == nil && !slices.Contains(c.Healthcheck.Test, "CMD-SHELL")},
+		{"env FLX_LOG_FORMAT=json", slices.Contains(c.Env, "FLX_LOG_FORMAT=json")},
 		{"no FLX_DATA_DIR (it would override the config's data_dir)", !hasPrefix(c.Env, "FLX_DATA_DIR=")},
 		{"ports 8443 and 8080", len(c.ExposedPorts) == 2 && has(c.ExposedPorts, "8443/tcp") && has(c.ExposedPorts, "8080/tcp")},
 		{"stop signal SIGTERM", c.StopSignal == "SIGTERM"},
@@ -161,15 +164,6 @@ func checkOCI(t *testing.T, img v1.Image) {
 	if m.Annotations["org.opencontainers.image.title"] != "flx" {
 		t.Errorf("manifest annotations %v lack the title", m.Annotations)
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 func hasPrefix(list []string, p string) bool {
@@ -298,24 +292,6 @@ func TestCheckStatic(t *testing.T) {
 	}
 }
 
-func moduleRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-}
-
 // TestBuildImage is the engine-free image build end to end: compile flx,
 // assemble the image, write an OCI layout and a docker tarball, read both
 // back and check the config, the layer and the binary (static, runs).
@@ -343,7 +319,7 @@ func TestBuildImage(t *testing.T) {
 	bin := filepath.Join(dir, "flx")
 	var buildLog bytes.Buffer
 	const version = "0.0.0-imagetest"
-	if err := BuildBinary(ctx, BuildOptions{ModuleDir: moduleRoot(t), Version: version, GoCmd: goCmd, Stderr: &buildLog}, bin); err != nil {
+	if err := BuildBinary(ctx, BuildOptions{ModuleDir: runtest.ModuleRoot(t), Version: version, GoCmd: goCmd, Stderr: &buildLog}, bin); err != nil {
 		t.Fatalf("BuildBinary: %v\n%s", err, buildLog.String())
 	}
 	data, err := os.ReadFile(bin)

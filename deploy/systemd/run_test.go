@@ -1,10 +1,6 @@
 package systemd
 
 import (
-	"bytes"
-	"context"
-	"errors"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -12,10 +8,10 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/familylinks/flx/deploy/internal/runtest"
 )
 
 // This file follows RUNBOOK.md section 4.1 without root or systemd: the
@@ -26,69 +22,6 @@ import (
 // group or others can read), become ready and stop on SIGTERM within
 // TimeoutStopSec.
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func moduleRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-}
-
-func buildFlx(t *testing.T) string {
-	t.Helper()
-	goCmd, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command in PATH to build flx with")
-	}
-	bin := filepath.Join(t.TempDir(), "flx")
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, goCmd, "build", "-o", bin, "./node/cmd/flx")
-	cmd.Dir = moduleRoot(t)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./node/cmd/flx: %v\n%s", err, out)
-	}
-	return bin
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // installLine is `install -m MODE -o root -g GROUP SRC DEST` in the runbook.
 var installLine = regexp.MustCompile(`(?m)^\s*install -m (0[0-7]{3}) -o (root|flx) -g (root|flx) (\S+)\s+(/etc/flx/\S+)\s*$`)
 
@@ -96,15 +29,8 @@ func TestRunbookLayoutRunsWithTheRealBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs flx; skipped with -short")
 	}
-	flx := buildFlx(t)
-	fed := filepath.Join(t.TempDir(), "federation")
-	initCmd := exec.Command(flx, "federation", "init", "--dir", fed, "--name", "systemd-test",
-		"--member", "XA-RC:XA:society:https://flx.xa-rc.example:8443",
-		"--member", "ICRC-CTA:XC:coordinator:https://flx.icrc-cta.example:8443")
-	initCmd.Env = []string{}
-	if out, err := initCmd.CombinedOutput(); err != nil {
-		t.Fatalf("flx federation init: %v\n%s", err, out)
-	}
+	flx := runtest.BuildFlx(t)
+	fed := runtest.InitFederation(t, flx, "systemd-test")
 	member := filepath.Join(fed, "members", "XA-RC")
 
 	runbook, err := os.ReadFile(filepath.Join("..", "RUNBOOK.md"))
@@ -168,7 +94,7 @@ func TestRunbookLayoutRunsWithTheRealBinary(t *testing.T) {
 	}
 
 	u := parseUnit(t, "flx.service")
-	localAddr, fedAddr := freePort(t), freePort(t)
+	localAddr, fedAddr := runtest.FreePort(t), runtest.FreePort(t)
 	env := []string{"FLX_LOCAL_API_LISTEN=" + localAddr, "FLX_FEDERATION_LISTEN=" + fedAddr}
 	unitEnv, _ := u.get("Service", "Environment")
 	for _, e := range unitEnv {
@@ -182,63 +108,24 @@ func TestRunbookLayoutRunsWithTheRealBinary(t *testing.T) {
 		}
 	}
 
-	var logs syncBuffer
 	cmd := exec.Command(flx, args...)
 	cmd.Env = env
 	cmd.Dir = mapPath("/var/lib/flx") // WorkingDirectory=
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	exited := false
-	t.Cleanup(func() {
-		if !exited {
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
+	node := runtest.Start(t, cmd)
 	client := &http.Client{Timeout: 5 * time.Second}
-	var last error
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		select {
-		case err := <-done:
-			exited = true
-			t.Fatalf("node exited on start: %v\n%s", err, logs.String())
-		default:
-		}
-		var resp *http.Response
-		if resp, last = client.Get("http://" + localAddr + "/readyz"); last == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-			last = errors.New(resp.Status)
-		}
-	}
+	last := node.WaitUntil(t, time.Now().Add(60*time.Second), "on start", func() error {
+		return runtest.GetOK(client, "http://"+localAddr+"/readyz")
+	})
 	if last != nil {
-		t.Fatalf("/readyz never answered 200: %v\n%s", last, logs.String())
+		t.Fatalf("/readyz never answered 200: %v\n%s", last, node.Logs())
 	}
 	if _, err := os.Stat(filepath.Join(mapPath("/var/lib/flx"), "flx.db")); err != nil {
 		t.Errorf("the SQLite store is not in the StateDirectory: %v", err)
-	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
 	}
 	stop, _ := u.get("Service", "TimeoutStopSec")
 	timeout, err := time.ParseDuration(stop[0])
 	if err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case err := <-done:
-		exited = true
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			t.Errorf("node exited with %v on SIGTERM\n%s", err, logs.String())
-		}
-	case <-time.After(timeout):
-		t.Errorf("node did not stop within TimeoutStopSec=%s\n%s", stop[0], logs.String())
-	}
+	node.Stop(t, timeout, "TimeoutStopSec="+stop[0])
 }

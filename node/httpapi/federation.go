@@ -26,6 +26,10 @@ func FederationHandler(n *node.Node, dir mtls.Directory, log *slog.Logger) http.
 	}
 	f := &fedAPI{n: n, log: log}
 	r := mux.NewRouter()
+	// No path cleaning: mux would answer "//flx/v1/envelopes" or
+	// "/flx/v1/./envelopes" with a 301, and the federation API never
+	// redirects (FLX-API-006); such paths are simply not found.
+	r.SkipClean(true)
 	r.HandleFunc("/.well-known/flx", f.metadata).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/flx/v1/envelopes", f.envelopes).Methods(http.MethodPost)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -98,6 +102,9 @@ func (f *fedAPI) envelopes(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	limit := f.n.MaxBodyBytes()
+	if brokenNoBodyLimit { // conformance teeth tests only (breakage.go)
+		limit = 1 << 40
+	}
 	if r.ContentLength > limit {
 		f.refuse(w, peer, &node.ReceiveError{Code: federation.CodeTooLarge, Msg: "body larger than " + strconv.FormatInt(limit, 10) + " bytes"})
 		return

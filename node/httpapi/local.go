@@ -352,6 +352,15 @@ func (l *localAPI) fail(w http.ResponseWriter, r *http.Request, err error) {
 	writeProblem(w, ne.Code.HTTPStatus(), string(ne.Code), detail, ne.Violations, decision)
 }
 
+// reply writes v with status, or err as a problem document (see fail).
+func (l *localAPI) reply(w http.ResponseWriter, r *http.Request, status int, v any, err error) {
+	if err != nil {
+		l.fail(w, r, err)
+		return
+	}
+	writeJSON(w, status, v)
+}
+
 func badRequest(format string, args ...any) *node.Error {
 	return &node.Error{Code: node.CodeBadRequest, Msg: fmt.Sprintf(format, args...)}
 }
@@ -383,9 +392,16 @@ func (l *localAPI) readBody(w http.ResponseWriter, r *http.Request) ([]byte, boo
 	return body, true
 }
 
-// readWrapper decodes a request wrapper object strictly: unknown members
-// and trailing data are refused.
-func (l *localAPI) readWrapper(w http.ResponseWriter, r *http.Request, v any) bool {
+// wrapper is a request wrapper object ({"to": ...}, {"reason": ...}, ...)
+// that checks its members once decoded.
+type wrapper interface {
+	check() error
+}
+
+// readWrapper decodes a request wrapper object strictly (unknown members
+// and trailing data are refused) and checks it, writing the problem itself
+// (415, 413, 400) when it returns false.
+func (l *localAPI) readWrapper(w http.ResponseWriter, r *http.Request, v wrapper) bool {
 	body, ok := l.readBody(w, r)
 	if !ok {
 		return false
@@ -394,11 +410,15 @@ func (l *localAPI) readWrapper(w http.ResponseWriter, r *http.Request, v any) bo
 		writeProblem(w, http.StatusBadRequest, string(node.CodeBadRequest), err.Error(), nil, nil)
 		return false
 	}
+	if err := v.check(); err != nil {
+		l.fail(w, r, err)
+		return false
+	}
 	return true
 }
 
 // readOptionalWrapper is readWrapper for bodies that may be left out.
-func (l *localAPI) readOptionalWrapper(w http.ResponseWriter, r *http.Request, v any) bool {
+func (l *localAPI) readOptionalWrapper(w http.ResponseWriter, r *http.Request, v wrapper) bool {
 	if r.ContentLength == 0 {
 		return true
 	}
@@ -447,6 +467,28 @@ func caseID(r *http.Request) (string, error) {
 	return id, nil
 }
 
+// pathCaseID is caseID for handlers: it writes the problem itself when it
+// returns false.
+func (l *localAPI) pathCaseID(w http.ResponseWriter, r *http.Request) (string, bool) {
+	id, err := caseID(r)
+	if err != nil {
+		l.fail(w, r, err)
+		return "", false
+	}
+	return id, true
+}
+
+// caseBody reads the case id from the path, then the JSON body; it writes
+// the problem itself when it returns false.
+func (l *localAPI) caseBody(w http.ResponseWriter, r *http.Request) (string, []byte, bool) {
+	id, ok := l.pathCaseID(w, r)
+	if !ok {
+		return "", nil, false
+	}
+	body, ok := l.readBody(w, r)
+	return id, body, ok
+}
+
 // intVar returns a positive integer path variable; what names it in errors.
 func intVar(r *http.Request, name, what string) (int64, error) {
 	v, err := strconv.ParseInt(mux.Vars(r)[name], 10, 64)
@@ -480,6 +522,16 @@ func parseQuery(r *http.Request, allowed ...string) *query {
 		}
 	}
 	return q
+}
+
+// noQuery refuses any query parameter, writing the problem itself when it
+// returns false.
+func (l *localAPI) noQuery(w http.ResponseWriter, r *http.Request) bool {
+	if q := parseQuery(r); q.err != nil {
+		l.fail(w, r, q.err)
+		return false
+	}
+	return true
 }
 
 func (q *query) fail(format string, args ...any) {

@@ -115,21 +115,12 @@ func (l *localAPI) createCase(w http.ResponseWriter, r *http.Request, a node.Act
 }
 
 func (l *localAPI) updateCase(w http.ResponseWriter, r *http.Request, a node.Actor) {
-	id, err := caseID(r)
-	if err != nil {
-		l.fail(w, r, err)
-		return
-	}
-	body, ok := l.readBody(w, r)
+	id, body, ok := l.caseBody(w, r)
 	if !ok {
 		return
 	}
 	c, err := l.n.UpdateCase(r.Context(), a, id, body)
-	if err != nil {
-		l.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, caseSummary(c))
+	l.reply(w, r, http.StatusOK, caseSummary(c), err)
 }
 
 func (l *localAPI) listCases(w http.ResponseWriter, r *http.Request, _ node.Actor) {
@@ -160,9 +151,8 @@ func (l *localAPI) listCases(w http.ResponseWriter, r *http.Request, _ node.Acto
 }
 
 func (l *localAPI) getCase(w http.ResponseWriter, r *http.Request, a node.Actor) {
-	id, err := caseID(r)
-	if err != nil {
-		l.fail(w, r, err)
+	id, ok := l.pathCaseID(w, r)
+	if !ok {
 		return
 	}
 	v, err := l.n.GetCase(r.Context(), id)
@@ -205,9 +195,8 @@ func (l *localAPI) getCase(w http.ResponseWriter, r *http.Request, a node.Actor)
 }
 
 func (l *localAPI) decisions(w http.ResponseWriter, r *http.Request, _ node.Actor) {
-	id, err := caseID(r)
-	if err != nil {
-		l.fail(w, r, err)
+	id, ok := l.pathCaseID(w, r)
+	if !ok {
 		return
 	}
 	st := l.n.Store()
@@ -235,6 +224,8 @@ type ForwardRequest struct {
 	To string `json:"to"`
 }
 
+func (req *ForwardRequest) check() error { return checkMember(req.To) }
+
 func checkMember(to string) error {
 	if !federation.ValidMemberID(to) {
 		return badRequest(`"to" must be a member id`)
@@ -243,65 +234,32 @@ func checkMember(to string) error {
 }
 
 func (l *localAPI) forward(w http.ResponseWriter, r *http.Request, a node.Actor) {
-	id, err := caseID(r)
-	if err != nil {
-		l.fail(w, r, err)
-		return
-	}
 	var req ForwardRequest
-	if !l.readWrapper(w, r, &req) {
-		return
-	}
-	if err := checkMember(req.To); err != nil {
-		l.fail(w, r, err)
+	id, ok := l.pathCaseID(w, r)
+	if !ok || !l.readWrapper(w, r, &req) {
 		return
 	}
 	res, err := l.n.Forward(r.Context(), a, id, req.To)
-	if err != nil {
-		l.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusAccepted, res)
+	l.reply(w, r, http.StatusAccepted, res, err)
 }
 
 func (l *localAPI) policyCheck(w http.ResponseWriter, r *http.Request, _ node.Actor) {
-	id, err := caseID(r)
-	if err != nil {
-		l.fail(w, r, err)
-		return
-	}
 	var req ForwardRequest
-	if !l.readWrapper(w, r, &req) {
-		return
-	}
-	if err := checkMember(req.To); err != nil {
-		l.fail(w, r, err)
+	id, ok := l.pathCaseID(w, r)
+	if !ok || !l.readWrapper(w, r, &req) {
 		return
 	}
 	res, err := l.n.DryRun(r.Context(), id, req.To)
-	if err != nil {
-		l.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, res)
+	l.reply(w, r, http.StatusOK, res, err)
 }
 
 func (l *localAPI) respond(w http.ResponseWriter, r *http.Request, a node.Actor) {
-	id, err := caseID(r)
-	if err != nil {
-		l.fail(w, r, err)
-		return
-	}
-	body, ok := l.readBody(w, r)
+	id, body, ok := l.caseBody(w, r)
 	if !ok {
 		return
 	}
 	res, err := l.n.Respond(r.Context(), a, id, body)
-	if err != nil {
-		l.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusAccepted, res)
+	l.reply(w, r, http.StatusAccepted, res, err)
 }
 
 // MessageRequest is the body of POST /api/v1/cases/{id}/messages.
@@ -310,30 +268,24 @@ type MessageRequest struct {
 	Message json.RawMessage `json:"message"`
 }
 
-func (l *localAPI) message(w http.ResponseWriter, r *http.Request, a node.Actor) {
-	id, err := caseID(r)
-	if err != nil {
-		l.fail(w, r, err)
-		return
-	}
-	var req MessageRequest
-	if !l.readWrapper(w, r, &req) {
-		return
-	}
+func (req *MessageRequest) check() error {
 	if err := checkMember(req.To); err != nil {
-		l.fail(w, r, err)
-		return
+		return err
 	}
 	if len(req.Message) == 0 || string(req.Message) == "null" {
-		l.fail(w, r, badRequest(`"message" (a flx/v1/message document) is required`))
+		return badRequest(`"message" (a flx/v1/message document) is required`)
+	}
+	return nil
+}
+
+func (l *localAPI) message(w http.ResponseWriter, r *http.Request, a node.Actor) {
+	var req MessageRequest
+	id, ok := l.pathCaseID(w, r)
+	if !ok || !l.readWrapper(w, r, &req) {
 		return
 	}
 	res, err := l.n.SendMessage(r.Context(), a, id, req.To, req.Message)
-	if err != nil {
-		l.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusAccepted, res)
+	l.reply(w, r, http.StatusAccepted, res, err)
 }
 
 // WithdrawRequest is the body of POST /api/v1/cases/{id}/withdraw.
@@ -344,35 +296,36 @@ type WithdrawRequest struct {
 	PersonIDs []string `json:"person_ids,omitempty"`
 }
 
-func (l *localAPI) withdraw(w http.ResponseWriter, r *http.Request, a node.Actor) {
-	id, err := caseID(r)
-	if err != nil {
-		l.fail(w, r, err)
-		return
-	}
-	var req WithdrawRequest
-	if !l.readWrapper(w, r, &req) {
-		return
-	}
+func (req *WithdrawRequest) check() error {
 	if req.Reason == "" {
-		l.fail(w, r, badRequest(`"reason" is required`))
-		return
+		return badRequest(`"reason" is required`)
 	}
 	if len(req.PersonIDs) > 0 {
-		l.fail(w, r, badRequest("withdrawing only some persons (person_ids) is not supported: withdraw the whole case"))
+		return badRequest("withdrawing only some persons (person_ids) is not supported: withdraw the whole case")
+	}
+	return nil
+}
+
+func (l *localAPI) withdraw(w http.ResponseWriter, r *http.Request, a node.Actor) {
+	var req WithdrawRequest
+	id, ok := l.pathCaseID(w, r)
+	if !ok || !l.readWrapper(w, r, &req) {
 		return
 	}
 	res, err := l.n.Withdraw(r.Context(), a, id, schema.WithdrawalReason(req.Reason))
-	if err != nil {
-		l.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusAccepted, res)
+	l.reply(w, r, http.StatusAccepted, res, err)
 }
 
 // ReviewRequest is the optional body of approve and reject.
 type ReviewRequest struct {
 	Note string `json:"note,omitempty"`
+}
+
+func (req *ReviewRequest) check() error {
+	if len(req.Note) > 2000 {
+		return badRequest(`"note" is longer than 2000 characters`)
+	}
+	return nil
 }
 
 func (l *localAPI) approve(w http.ResponseWriter, r *http.Request, a node.Actor) {
@@ -384,9 +337,8 @@ func (l *localAPI) reject(w http.ResponseWriter, r *http.Request, a node.Actor) 
 }
 
 func (l *localAPI) review(w http.ResponseWriter, r *http.Request, a node.Actor, approve bool) {
-	id, err := caseID(r)
-	if err != nil {
-		l.fail(w, r, err)
+	id, ok := l.pathCaseID(w, r)
+	if !ok {
 		return
 	}
 	did, err := intVar(r, "did", "decision")
@@ -398,18 +350,10 @@ func (l *localAPI) review(w http.ResponseWriter, r *http.Request, a node.Actor, 
 	if !l.readOptionalWrapper(w, r, &req) {
 		return
 	}
-	if len(req.Note) > 2000 {
-		l.fail(w, r, badRequest(`"note" is longer than 2000 characters`))
-		return
-	}
 	res, err := l.n.Review(r.Context(), a, id, did, approve, req.Note)
-	if err != nil {
-		l.fail(w, r, err)
-		return
-	}
 	status := http.StatusOK
 	if approve {
 		status = http.StatusAccepted
 	}
-	writeJSON(w, status, res)
+	l.reply(w, r, status, res, err)
 }

@@ -211,8 +211,7 @@ func (l *localAPI) outbox(w http.ResponseWriter, r *http.Request, _ node.Actor) 
 }
 
 func (l *localAPI) peers(w http.ResponseWriter, r *http.Request, _ node.Actor) {
-	if q := parseQuery(r); q.err != nil {
-		l.fail(w, r, q.err)
+	if !l.noQuery(w, r) {
 		return
 	}
 	stats, err := l.n.Store().OutboxStats(r.Context())
@@ -248,11 +247,7 @@ func (l *localAPI) requeue(w http.ResponseWriter, r *http.Request, a node.Actor)
 		return
 	}
 	it, err := l.n.Requeue(r.Context(), a, id)
-	if err != nil {
-		l.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusAccepted, outboxSummary(it))
+	l.reply(w, r, http.StatusAccepted, outboxSummary(it), err)
 }
 
 func (l *localAPI) audit(w http.ResponseWriter, r *http.Request, _ node.Actor) {
@@ -284,8 +279,7 @@ func (l *localAPI) audit(w http.ResponseWriter, r *http.Request, _ node.Actor) {
 }
 
 func (l *localAPI) verifyAudit(w http.ResponseWriter, r *http.Request, _ node.Actor) {
-	if q := parseQuery(r); q.err != nil {
-		l.fail(w, r, q.err)
+	if !l.noQuery(w, r) {
 		return
 	}
 	v, err := l.n.Store().VerifyAudit(r.Context())
@@ -297,8 +291,7 @@ func (l *localAPI) verifyAudit(w http.ResponseWriter, r *http.Request, _ node.Ac
 }
 
 func (l *localAPI) manifest(w http.ResponseWriter, r *http.Request, _ node.Actor) {
-	if q := parseQuery(r); q.err != nil {
-		l.fail(w, r, q.err)
+	if !l.noQuery(w, r) {
 		return
 	}
 	m := l.n.Manifest()

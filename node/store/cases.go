@@ -222,7 +222,11 @@ func (q *queries) EraseCase(ctx context.Context, caseID string, e Erasure) (Eras
 		return res, fmt.Errorf("store.EraseCase: inbox: %w", err)
 	}
 	// Undelivered rows: cancelled, unless of a kind to keep (the withdrawal).
-	cancel := `UPDATE outbox SET state = 'cancelled', envelope = NULL, lease_until = NULL, last_error = ?, updated_at = ?
+	// A row in flight keeps its lease: the attempt under way may still
+	// deliver it, and ClaimDue holds later rows (the withdrawal) until it is
+	// answered or the lease ends (FLX-DLV-008, FLX-WDR-007).
+	cancel := `UPDATE outbox SET state = 'cancelled', envelope = NULL,
+		lease_until = CASE WHEN state = 'in_flight' THEN lease_until END, last_error = ?, updated_at = ?
 		WHERE case_id = ? AND state IN ('queued', 'in_flight', 'dead')`
 	args := []any{"cancelled: case erased (" + e.Reason + ")", tv(at), caseID}
 	if len(e.KeepPendingKinds) > 0 {

@@ -72,9 +72,12 @@ func (q *queries) ClaimDue(ctx context.Context, r ClaimRequest) ([]OutboxItem, e
 	w.add(`o.state IN ('queued', 'in_flight')`)
 	w.add(`((o.state = 'queued' AND o.next_attempt_at <= ?) OR (o.state = 'in_flight' AND o.lease_until <= ?))`, tv(now), tv(now))
 	w.addIf(r.Destination != "", `o.destination = ?`, r.Destination)
-	// Per-case order: only the head of each (destination, case) may go.
+	// Per-case order: only the head of each (destination, case) may go. A
+	// row cancelled by an erasure while in flight still blocks until its
+	// attempt is answered or its lease ends (EraseCase keeps the lease).
 	w.add(`NOT EXISTS (SELECT 1 FROM outbox p WHERE p.destination = o.destination AND p.case_id = o.case_id
-		AND p.seq < o.seq AND p.state NOT IN ('delivered', 'cancelled'))`)
+		AND p.seq < o.seq AND (p.state NOT IN ('delivered', 'cancelled')
+			OR (p.state = 'cancelled' AND p.lease_until > ?)))`, tv(now))
 	due := `SELECT o.id FROM outbox o` + w.String() +
 		fmt.Sprintf(` ORDER BY o.next_attempt_at, o.id LIMIT %d`, limit(r.Limit, 10)) + q.s.claimLock
 	args := append([]any{r.Worker, tv(now.Add(lease)), tv(now)}, w.args...)

@@ -1,9 +1,11 @@
 package archtest
 
 import (
+	"fmt"
 	"go/parser"
 	"go/token"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -13,167 +15,385 @@ import (
 
 const module = "github.com/familylinks/flx"
 
-// pkg is one Go package of the module as read from its non-test files.
+// moduleRoot is the module root seen from this package's directory.
+const moduleRoot = "../../.."
+
+// file is one Go file of a tree.
+type file struct {
+	path    string // slash path relative to the tree's root, e.g. "federation/jose/jws.go"
+	test    bool   // a _test.go file
+	imports []string
+}
+
+// pkg is one directory of Go files.
 type pkg struct {
-	dir     string // slash path relative to the module root, e.g. "federation/jose"
-	name    string
-	doc     string          // package comment, joined over files
-	imports map[string]bool // import paths of non-test files
+	dir   string // slash path relative to the tree's root, e.g. "federation/jose"
+	name  string // package name of the non-test files; "" when there are only tests
+	doc   string // package comment of doc.go; "" when there is none
+	docGo bool   // there is a doc.go
+	// comment is the package comment joined over the non-test files: where a
+	// command without doc.go keeps it.
+	comment string
+	files   []file
 }
 
-func moduleRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-}
-
-func loadPackages(t *testing.T) map[string]*pkg {
-	t.Helper()
-	root := moduleRoot(t)
+// load reads every Go file below root (tests included) as text, skipping
+// testdata, vendor and dot directories, and groups them by directory.
+func load(root string) (map[string]*pkg, error) {
 	pkgs := map[string]*pkg{}
 	fset := token.NewFileSet()
-	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		if d.IsDir() {
 			base := d.Name()
-			if path != root && (strings.HasPrefix(base, ".") || base == "testdata" || base == "vendor") {
+			if p != root && (strings.HasPrefix(base, ".") || base == "testdata" || base == "vendor") {
 				return filepath.SkipDir
 			}
 			return nil
 		}
-		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+		if !strings.HasSuffix(p, ".go") {
 			return nil
 		}
-		f, err := parser.ParseFile(fset, path, nil, parser.ImportsOnly|parser.ParseComments)
+		f, err := parser.ParseFile(fset, p, nil, parser.ImportsOnly|parser.ParseComments)
 		if err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(root, filepath.Dir(path))
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
 		rel = filepath.ToSlash(rel)
-		p := pkgs[rel]
-		if p == nil {
-			p = &pkg{dir: rel, name: f.Name.Name, imports: map[string]bool{}}
-			pkgs[rel] = p
+		dir := path.Dir(rel)
+		pk := pkgs[dir]
+		if pk == nil {
+			pk = &pkg{dir: dir}
+			pkgs[dir] = pk
 		}
-		if f.Doc != nil {
-			p.doc += f.Doc.Text()
-		}
+		fl := file{path: rel, test: strings.HasSuffix(rel, "_test.go")}
 		for _, imp := range f.Imports {
-			ip, _ := strconv.Unquote(imp.Path.Value)
-			p.imports[ip] = true
+			ip, err := strconv.Unquote(imp.Path.Value)
+			if err != nil {
+				return fmt.Errorf("%s: %w", rel, err)
+			}
+			fl.imports = append(fl.imports, ip)
+		}
+		pk.files = append(pk.files, fl)
+		if fl.test {
+			return nil
+		}
+		pk.name = f.Name.Name
+		if f.Doc != nil {
+			pk.comment += f.Doc.Text()
+		}
+		if path.Base(rel) == "doc.go" {
+			pk.docGo = true
+			if f.Doc != nil {
+				pk.doc = f.Doc.Text()
+			}
 		}
 		return nil
 	})
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	if len(pkgs) == 0 {
-		t.Fatal("no packages found")
+		return nil, fmt.Errorf("no Go files below %s", root)
+	}
+	return pkgs, nil
+}
+
+// loadModule loads the module this package belongs to.
+func loadModule(t *testing.T) map[string]*pkg {
+	t.Helper()
+	gomod, err := os.ReadFile(filepath.Join(moduleRoot, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(gomod), "module "+module+"\n") {
+		t.Fatalf("%s/go.mod is not module %s", moduleRoot, module)
+	}
+	pkgs, err := load(moduleRoot)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return pkgs
 }
 
-func top(dir string) string { return strings.SplitN(dir, "/", 2)[0] }
-
-// TestDependencyDirection enforces DESIGN.md: node -> {policy, federation,
-// schema}; policy -> schema; conformance -> {federation, schema}; schema and
-// federation import no other top-level FLX package.
-func TestDependencyDirection(t *testing.T) {
-	allowed := map[string]map[string]bool{
-		"schema":      {"schema": true},
-		"federation":  {"federation": true},
-		"policy":      {"policy": true, "schema": true},
-		"conformance": {"conformance": true, "federation": true, "schema": true},
-		"node":        {"node": true, "policy": true, "federation": true, "schema": true},
-		"deploy":      {"deploy": true, "node": true, "federation": true},
+// sorted returns the packages in the order of their directories.
+func sorted(pkgs map[string]*pkg) []*pkg {
+	out := make([]*pkg, 0, len(pkgs))
+	for _, p := range pkgs {
+		out = append(out, p)
 	}
-	for _, p := range loadPackages(t) {
-		from := top(p.dir)
-		ok, known := allowed[from]
-		if !known {
-			t.Errorf("package %s is outside the fixed top-level layout (schema federation policy conformance deploy node)", p.dir)
-			continue
-		}
-		for ip := range p.imports {
-			if !strings.HasPrefix(ip, module+"/") {
-				continue
-			}
-			to := top(strings.TrimPrefix(ip, module+"/"))
-			if !ok[to] {
-				t.Errorf("%s imports %s: %s must never import %s", p.dir, ip, from, to)
-			}
-			if strings.Contains(ip, "/internal/archtest") {
-				t.Errorf("%s imports the architecture test package", p.dir)
-			}
-		}
-	}
+	sort.Slice(out, func(i, j int) bool { return out[i].dir < out[j].dir })
+	return out
 }
 
-// TestSingleImporter keeps each wrapped outside dependency behind one package,
-// so replacing it (jwx v2 is unmaintained upstream; mux is frozen) touches one place.
-func TestSingleImporter(t *testing.T) {
-	rules := []struct {
-		prefix  string
-		allowed func(dir string) bool
-	}{
-		{"github.com/lestrrat-go/jwx", func(d string) bool { return d == "federation/jose" }},
-		{"github.com/gorilla/mux", func(d string) bool { return strings.HasPrefix(d, "node/") }},
-		{"github.com/google/cel-go", func(d string) bool { return d == "policy" || strings.HasPrefix(d, "policy/") }},
-		{"github.com/santhosh-tekuri/jsonschema", func(d string) bool { return d == "schema" }},
-		{"modernc.org/sqlite", func(d string) bool { return strings.HasPrefix(d, "node/store") }},
-		{"github.com/lib/pq", func(d string) bool { return strings.HasPrefix(d, "node/store") || d == "node/internal/dbtest" }},
+func top(dir string) string { return strings.SplitN(dir, "/", 2)[0] }
+
+// ours returns an import path's directory relative to the module root, and
+// whether the path is in the module at all.
+func ours(ip string) (string, bool) {
+	if ip == module {
+		return ".", true
 	}
-	for _, p := range loadPackages(t) {
-		for ip := range p.imports {
-			for _, r := range rules {
-				if strings.HasPrefix(ip, r.prefix) && !r.allowed(p.dir) {
-					t.Errorf("%s imports %s, which only its wrapping package may import", p.dir, ip)
+	rel, ok := strings.CutPrefix(ip, module+"/")
+	return rel, ok
+}
+
+// under reports whether dir matches pattern: a directory, or "d/..." for d
+// and every directory below it.
+func under(dir, pattern string) bool {
+	if d, ok := strings.CutSuffix(pattern, "/..."); ok {
+		return dir == d || strings.HasPrefix(dir, d+"/")
+	}
+	return dir == pattern
+}
+
+func underAny(dir string, patterns []string) bool {
+	for _, p := range patterns {
+		if under(dir, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// allowed is the dependency direction of the README ("Layout"): the
+// top-level packages each top-level package may import. It binds test files
+// too: a test may import what its package may, so node's tests may use the
+// node/internal test support and no other top-level package's tests can.
+var allowed = map[string][]string{
+	"schema":      {"schema"},
+	"federation":  {"federation"},
+	"policy":      {"policy", "schema"},
+	"conformance": {"conformance", "federation", "schema"},
+	"node":        {"node", "policy", "federation", "schema"},
+	"deploy":      {"deploy", "node", "federation"},
+}
+
+// testSupport are the directories of packages for tests only: production
+// code (non-test files outside them) must never import them.
+var testSupport = []string{"node/internal/...", "deploy/internal/..."}
+
+// checkDirection enforces the dependency direction between top-level
+// packages, for test and non-test files, and keeps test support out of
+// production code.
+func checkDirection(pkgs map[string]*pkg) []string {
+	var bad []string
+	for _, p := range sorted(pkgs) {
+		from := top(p.dir)
+		may, known := allowed[from]
+		if !known {
+			bad = append(bad, fmt.Sprintf("package %s is outside the fixed top-level layout (schema federation policy conformance deploy node)", p.dir))
+			continue
+		}
+		for _, f := range p.files {
+			for _, ip := range f.imports {
+				dir, ok := ours(ip)
+				if !ok {
+					continue
+				}
+				// The composition root wires the whole binary, the
+				// conformance suite's commands included.
+				rootWiresSuite := p.dir == compositionRoot && top(dir) == "conformance"
+				if to := top(dir); !contains(may, to) && !rootWiresSuite {
+					bad = append(bad, fmt.Sprintf("%s imports %s: %s must never import %s", f.path, ip, from, to))
+				}
+				if under(dir, "node/internal/archtest") {
+					bad = append(bad, fmt.Sprintf("%s imports the architecture test package", f.path))
+				}
+				if !f.test && underAny(dir, testSupport) && !underAny(p.dir, testSupport) {
+					bad = append(bad, fmt.Sprintf("%s imports %s: production code must never import test support", f.path, ip))
 				}
 			}
 		}
 	}
+	return bad
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// flxOnly allows any outside import and, of the module, the packages
+// matching patterns.
+func flxOnly(patterns ...string) func(string) bool {
+	return func(ip string) bool {
+		dir, ok := ours(ip)
+		return !ok || underAny(dir, patterns)
+	}
+}
+
+// stdlibAnd allows the standard library and, of the module, the packages
+// matching patterns: no outside module.
+func stdlibAnd(patterns ...string) func(string) bool {
+	return func(ip string) bool {
+		if dir, ok := ours(ip); ok {
+			return underAny(dir, patterns)
+		}
+		return !strings.Contains(strings.SplitN(ip, "/", 2)[0], ".")
+	}
+}
+
+// rules are what single packages' comments promise beyond the direction
+// between top-level packages. A package may always import itself (from an
+// external test package).
+var rules = []struct {
+	dirs  []string
+	tests bool // the rule binds test files too
+	may   func(ip string) bool
+	why   string
+}{
+	{[]string{"deploy/..."}, true, flxOnly("deploy/...", "node/config"),
+		"deploy packages and runs the flx binary, it does not link it: of FLX it may import deploy/... and node/config only"},
+	{[]string{"node/store/..."}, true, flxOnly("node/store/...", "node/internal/dbtest"),
+		"the store keeps bytes: of FLX it may import the store packages and node/internal/dbtest only"},
+	{[]string{"node/internal/dbtest"}, true, flxOnly(),
+		"dbtest hands out connection strings: it must never import an FLX package"},
+	{[]string{"node/internal/archtest"}, true, flxOnly(),
+		"archtest reads the tree as text: it must never import an FLX package"},
+	{[]string{"node/fedadmin"}, false, flxOnly("federation", "federation/jose", "federation/devca", "policy", "node/config"),
+		"fedadmin works on files: of FLX it may import federation, federation/jose, federation/devca, policy and node/config only"},
+	{[]string{"federation/jose"}, true, flxOnly(),
+		"jose must never import other FLX packages"},
+	{[]string{"federation/mtls"}, false, stdlibAnd(),
+		"mtls depends on the standard library only"},
+	{[]string{"federation/devca"}, false, stdlibAnd("federation/mtls"),
+		"devca imports federation/mtls and the standard library only"},
+}
+
+// checkRules enforces rules.
+func checkRules(pkgs map[string]*pkg) []string {
+	var bad []string
+	for _, p := range sorted(pkgs) {
+		for _, r := range rules {
+			if !underAny(p.dir, r.dirs) {
+				continue
+			}
+			for _, f := range p.files {
+				if f.test && !r.tests {
+					continue
+				}
+				for _, ip := range f.imports {
+					if dir, ok := ours(ip); ok && dir == p.dir {
+						continue
+					}
+					if !r.may(ip) {
+						bad = append(bad, fmt.Sprintf("%s imports %s: %s", f.path, ip, r.why))
+					}
+				}
+			}
+		}
+	}
+	return bad
+}
+
+// singleImporters keeps each wrapped outside dependency behind one package,
+// so replacing it (jwx v2 is unmaintained upstream; mux is frozen) touches
+// one place. Tests may use the others (the local API's tests validate
+// answers with the JSON Schema library), not jwx: its tests would have to be
+// rewritten with it.
+var singleImporters = []struct {
+	prefix string
+	dirs   []string
+	tests  bool // the rule binds test files too
+}{
+	{"github.com/lestrrat-go/", []string{"federation/jose"}, true},
+	{"github.com/gorilla/mux", []string{"node/..."}, false},
+	{"github.com/google/cel-go", []string{"policy/..."}, false},
+	{"github.com/santhosh-tekuri/jsonschema", []string{"schema"}, false},
+	{"modernc.org/sqlite", []string{"node/store/..."}, false},
+	{"github.com/lib/pq", []string{"node/store/...", "node/internal/dbtest"}, false},
+}
+
+// checkSingleImporter enforces singleImporters.
+func checkSingleImporter(pkgs map[string]*pkg) []string {
+	var bad []string
+	for _, p := range sorted(pkgs) {
+		for _, f := range p.files {
+			for _, ip := range f.imports {
+				for _, r := range singleImporters {
+					if strings.HasPrefix(ip, r.prefix) && (r.tests || !f.test) && !underAny(p.dir, r.dirs) {
+						bad = append(bad, fmt.Sprintf("%s imports %s, which only %s may import", f.path, ip, strings.Join(r.dirs, ", ")))
+					}
+				}
+			}
+		}
+	}
+	return bad
+}
+
+// compositionRoot is the command that wires everything: it may import any
+// package, so its comment has nothing to say it never imports.
+const compositionRoot = "node/cmd/flx"
+
+// checkDocs requires of every package a doc.go whose package comment
+// starts "Package NAME " and says what the package must never import; of a
+// command, a comment starting "Command NAME " and, but for the composition
+// root, the same doc.go saying what it must never import.
+func checkDocs(pkgs map[string]*pkg) []string {
+	var bad []string
+	for _, p := range sorted(pkgs) {
+		switch {
+		case p.name == "":
+			// Only tests: nothing to document.
+		case p.name == "main" && p.dir == compositionRoot:
+			if want := "Command " + path.Base(p.dir) + " "; !strings.HasPrefix(p.comment, want) {
+				bad = append(bad, fmt.Sprintf("command %s: its comment must start with %q", p.dir, want))
+			}
+		case !p.docGo:
+			bad = append(bad, fmt.Sprintf("package %s has no doc.go", p.dir))
+		default:
+			want := "Package " + p.name + " "
+			if p.name == "main" {
+				want = "Command " + path.Base(p.dir) + " "
+			}
+			if !strings.HasPrefix(p.doc, want) {
+				bad = append(bad, fmt.Sprintf("package %s: the comment of doc.go must start with %q", p.dir, want))
+			}
+			if !strings.Contains(p.doc, "must never import") {
+				bad = append(bad, fmt.Sprintf("package %s: the comment of doc.go must say what it must never import", p.dir))
+			}
+		}
+	}
+	return bad
+}
+
+func report(t *testing.T, bad []string) {
+	t.Helper()
+	for _, b := range bad {
+		t.Error(b)
+	}
+}
+
+// TestDependencyDirection enforces the README: node -> {policy, federation,
+// schema}; policy -> schema; conformance -> {federation, schema}; schema and
+// federation import no other top-level FLX package; deploy -> {node,
+// federation}, narrowed by rules. Test files included.
+func TestDependencyDirection(t *testing.T) {
+	report(t, checkDirection(loadModule(t)))
+}
+
+// TestPackageRules enforces what single packages' comments promise.
+func TestPackageRules(t *testing.T) {
+	report(t, checkRules(loadModule(t)))
+}
+
+// TestSingleImporter keeps each wrapped outside dependency behind one package.
+func TestSingleImporter(t *testing.T) {
+	report(t, checkSingleImporter(loadModule(t)))
 }
 
 // TestPackageDocs requires a doc.go with a package comment in every package
 // that says what the package must never import.
 func TestPackageDocs(t *testing.T) {
-	root := moduleRoot(t)
-	pkgs := loadPackages(t)
-	dirs := make([]string, 0, len(pkgs))
-	for d := range pkgs {
-		dirs = append(dirs, d)
-	}
-	sort.Strings(dirs)
-	for _, d := range dirs {
-		p := pkgs[d]
-		if p.name == "main" {
-			if strings.TrimSpace(p.doc) == "" {
-				t.Errorf("command %s has no doc comment", d)
-			}
-			continue
-		}
-		if _, err := os.Stat(filepath.Join(root, filepath.FromSlash(d), "doc.go")); err != nil {
-			t.Errorf("package %s has no doc.go", d)
-		}
-		if !strings.HasPrefix(strings.TrimSpace(p.doc), "Package "+p.name+" ") {
-			t.Errorf("package %s: package comment must start with %q", d, "Package "+p.name)
-		}
-		if !strings.Contains(p.doc, "must never import") && !strings.Contains(p.doc, "must not import") {
-			t.Errorf("package %s: package comment must say what it must never import", d)
-		}
-	}
+	report(t, checkDocs(loadModule(t)))
 }

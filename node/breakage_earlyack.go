@@ -1,0 +1,6 @@
+//go:build flx_broken_earlyack
+
+package node
+
+// Conformance teeth test only (see breakage.go): 202 before storing.
+func init() { brokenAckBeforeStore = true }

@@ -1,0 +1,135 @@
+package e2e
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/familylinks/flx/federation"
+	"github.com/familylinks/flx/node/internal/fedtest"
+	"github.com/familylinks/flx/node/internal/nodetest"
+	"github.com/familylinks/flx/node/store"
+)
+
+// TestPeerDownThenBack queues twenty versions of one case for XB-RC while
+// XB-RC's listener is down, and another case for ICRC-CTA, which is
+// delivered meanwhile (one dead peer holds up no one). When XB-RC comes up,
+// every version reaches it exactly once and in order.
+func TestPeerDownThenBack(t *testing.T) {
+	for _, d := range []nodetest.Dialect{nodetest.SQLite, nodetest.Postgres} {
+		t.Run(string(d), func(t *testing.T) { testPeerDownThenBack(t, d) })
+	}
+}
+
+func testPeerDownThenBack(t *testing.T, d nodetest.Dialect) {
+	ctx := context.Background()
+	const versions = 20
+	f := fedtest.New(t, threeMembers...)
+	lnA := nodetest.Listen(t, f.Member(t, "XA-RC"))
+	lnC := nodetest.Listen(t, f.Member(t, "ICRC-CTA"))
+	lnB := nodetest.Listen(t, f.Member(t, "XB-RC"))
+	addrB := lnB.Addr().String()
+	lnB.Close() // XB-RC's endpoint is in the manifest; nothing listens there yet.
+	f.Sign(t)
+	xa := nodetest.Start(t, f, "XA-RC", lnA, nodetest.Options{Dialect: d})
+	cta := nodetest.Start(t, f, "ICRC-CTA", lnC, nodetest.Options{Dialect: d})
+
+	doc := readTestdata(t, "case.json")
+	if _, err := xa.CreateCase(ctx, cw, doc); err != nil {
+		t.Fatal(err)
+	}
+	forward := func(caseID, to string, want federation.Kind) {
+		t.Helper()
+		res, err := xa.Forward(ctx, cw, caseID, to)
+		if err != nil || res.State != "queued" || res.Kind != want {
+			t.Fatalf("forward %s to %s: %v state %s kind %s (want %s)", caseID, to, err, res.State, res.Kind, want)
+		}
+	}
+	forward(demoCase, "XB-RC", federation.KindCaseCreate)
+	for v := 2; v <= versions; v++ {
+		cur, err := xa.Store.GetCase(ctx, demoCase)
+		if err != nil {
+			t.Fatal(err)
+		}
+		next := patch(t, cur.Document, map[string]any{"version": v, "status": "tracing_in_progress"})
+		if _, err := xa.UpdateCase(ctx, cw, demoCase, next); err != nil {
+			t.Fatalf("update to v%d: %v", v, err)
+		}
+		forward(demoCase, "XB-RC", federation.KindCaseUpdate)
+	}
+
+	// The other case reaches ICRC-CTA while XB-RC is down.
+	const other = "XA-RC:DEMO-0002"
+	if _, err := xa.CreateCase(ctx, cw, patch(t, doc, map[string]any{"case_id": other})); err != nil {
+		t.Fatal(err)
+	}
+	forward(other, "ICRC-CTA", federation.KindCaseCreate)
+	waitProcessed(t, cta.Store, other, string(federation.KindCaseCreate), 1)
+
+	// XB-RC's queue is intact and has been tried (and failed) a few times.
+	nodetest.WaitFor(t, 30*time.Second, "a few failed attempts to XB-RC", func() bool {
+		rows := allOutbox(t, xa.Store, store.OutboxFilter{Destination: "XB-RC"})
+		return len(rows) == versions && rows[0].Attempts >= 3
+	})
+	for _, r := range allOutbox(t, xa.Store, store.OutboxFilter{Destination: "XB-RC"}) {
+		if r.State == store.Delivered || r.State == store.Dead {
+			t.Fatalf("outbox row %d to XB-RC is %s while XB-RC is down", r.ID, r.State)
+		}
+		if r.Seq > 1 && r.Attempts > 0 {
+			t.Errorf("outbox row %d (seq %d) was attempted before its predecessors were delivered", r.ID, r.Seq)
+		}
+	}
+	head := allOutbox(t, xa.Store, store.OutboxFilter{Destination: "XB-RC"})[0]
+	t.Logf("while XB-RC was down: head of queue attempted %d times, last error %q", head.Attempts, head.LastError)
+
+	// XB-RC comes up on its manifest endpoint.
+	var lnB2 net.Listener
+	nodetest.WaitFor(t, 10*time.Second, "XB-RC's port free again", func() bool {
+		var err error
+		lnB2, err = net.Listen("tcp", addrB)
+		return err == nil
+	})
+	xb := nodetest.Start(t, f, "XB-RC", lnB2, nodetest.Options{Dialect: d})
+	nodetest.WaitFor(t, 60*time.Second, "all versions delivered to XB-RC", func() bool {
+		stats, err := xa.Store.OutboxStats(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range stats {
+			if s.Destination == "XB-RC" {
+				return s.Delivered == versions
+			}
+		}
+		return false
+	})
+	waitProcessed(t, xb.Store, demoCase, "", versions)
+
+	// Exactly once and in order: inbox ids and versions both increase.
+	sent := map[string]bool{}
+	for _, r := range allOutbox(t, xa.Store, store.OutboxFilter{Destination: "XB-RC"}) {
+		sent[federation.ReplayKey("XA-RC", r.JTI)] = true
+	}
+	rows := allInbox(t, xb.Store, store.InboxFilter{CaseID: demoCase, IncludeEnvelope: true})
+	if len(rows) != versions {
+		t.Fatalf("XB-RC's inbox holds %d rows for the case, want %d", len(rows), versions)
+	}
+	processed := processCounts(t, xb.Store, demoCase)
+	var last int64
+	for i, r := range rows {
+		wantKind := string(federation.KindCaseUpdate)
+		if i == 0 {
+			wantKind = string(federation.KindCaseCreate)
+		}
+		v := versionOf(t, decodeJWS(t, r.Envelope).Body)
+		if r.Kind != wantKind || v <= last || !sent[r.JTI] || r.ProcessError != "" || processed[r.ID] != 1 {
+			t.Errorf("XB-RC inbox row %d: kind %s version %d (previous %d) sent %t error %q processed %d times",
+				r.ID, r.Kind, v, last, sent[r.JTI], r.ProcessError, processed[r.ID])
+		}
+		last = v
+	}
+	if c, err := xb.Store.GetCase(ctx, demoCase); err != nil || c.Version != versions {
+		t.Errorf("XB-RC holds version %d (%v), want %d", c.Version, err, versions)
+	}
+	noProcessErrors(t, "XB-RC", xb.Store)
+}

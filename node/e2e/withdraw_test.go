@@ -1,0 +1,198 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/familylinks/flx/federation"
+	"github.com/familylinks/flx/node"
+	"github.com/familylinks/flx/node/internal/fedtest"
+	"github.com/familylinks/flx/node/internal/nodetest"
+	"github.com/familylinks/flx/node/store"
+	"github.com/familylinks/flx/schema"
+)
+
+// TestWithdrawWaitsForInFlight withdraws a case while its case.create is
+// under way to XB-RC (XB-RC stored it and holds its answer). The
+// case.withdraw must reach XB-RC only after that answer (FLX-DLV-008,
+// FLX-WDR-007): sent alongside, it could overtake the create on the wire,
+// and XB-RC would keep the case after confirming its erasure.
+//
+// With two XA-RC replicas on one PostgreSQL database, the replica not busy
+// with the create is free to claim the withdrawal.
+func TestWithdrawWaitsForInFlight(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { testWithdrawWaitsForInFlight(t, nodetest.SQLite, 1) })
+	t.Run("postgres", func(t *testing.T) { testWithdrawWaitsForInFlight(t, nodetest.Postgres, 1) })
+	t.Run("postgres, two XA-RC replicas", func(t *testing.T) { testWithdrawWaitsForInFlight(t, nodetest.Postgres, 2) })
+}
+
+func testWithdrawWaitsForInFlight(t *testing.T, d nodetest.Dialect, replicas int) {
+	ctx := context.Background()
+	f := fedtest.New(t, threeMembers...)
+	lnA := nodetest.Listen(t, f.Member(t, "XA-RC"))
+	lnB := nodetest.Listen(t, f.Member(t, "XB-RC"))
+	f.Sign(t)
+	held, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	hold := &node.Faults{AfterStore: func(string) {
+		once.Do(func() { close(held); <-release }) // the first envelope: the create
+	}}
+	dsnA := nodetest.DSN(t, d)
+	xa := nodetest.Start(t, f, "XA-RC", lnA, nodetest.Options{Dialect: d, DSN: dsnA})
+	for range replicas - 1 {
+		nodetest.Start(t, f, "XA-RC", nil, nodetest.Options{Dialect: d, DSN: dsnA})
+	}
+	xb := nodetest.Start(t, f, "XB-RC", lnB, nodetest.Options{Dialect: d, Faults: hold})
+	var released sync.Once
+	unblock := func() { released.Do(func() { close(release) }) }
+	t.Cleanup(unblock)
+
+	if _, err := xa.CreateCase(ctx, cw, readTestdata(t, "case.json")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := xa.Forward(ctx, cw, demoCase, "XB-RC"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-held:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the create never reached XB-RC")
+	}
+	wr, err := xa.Withdraw(ctx, cw, demoCase, schema.WithdrawalReason("consent_withdrawn"))
+	if err != nil || len(wr.SentTo) != 1 {
+		t.Fatalf("withdraw: %+v %v", wr, err)
+	}
+	// Twenty delivery polls while the create's answer is held.
+	time.Sleep(time.Second)
+	if rows := allInbox(t, xb.Store, store.InboxFilter{Kind: string(federation.KindCaseWithdraw)}); len(rows) != 0 {
+		t.Errorf("the case.withdraw reached XB-RC while the case.create was still unanswered")
+	}
+	unblock()
+
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, r := range allOutbox(t, xa.Store, store.OutboxFilter{}) {
+				t.Logf("XA outbox %d %s %s %s attempts %d by %s %q", r.ID, r.Destination, r.Kind, r.State, r.Attempts, r.ClaimedBy, r.LastError)
+			}
+			for _, r := range allInbox(t, xa.Store, store.InboxFilter{}) {
+				t.Logf("XA inbox %d %s %s %v %q", r.ID, r.Iss, r.Kind, r.ProcessedAt, r.ProcessError)
+			}
+			for _, r := range allOutbox(t, xb.Store, store.OutboxFilter{}) {
+				t.Logf("XB outbox %d %s %s %s attempts %d %q", r.ID, r.Destination, r.Kind, r.State, r.Attempts, r.LastError)
+			}
+			for _, r := range allInbox(t, xb.Store, store.InboxFilter{}) {
+				t.Logf("XB inbox %d %s %s %v %q", r.ID, r.Iss, r.Kind, r.ProcessedAt, r.ProcessError)
+			}
+			rs, _ := xa.Store.ListRecipients(ctx, demoCase)
+			t.Logf("XA recipients %+v", rs)
+		}
+	})
+	nodetest.WaitFor(t, 30*time.Second, "XB-RC's confirmation at XA-RC", func() bool {
+		rs, err := xa.Store.ListRecipients(ctx, demoCase)
+		return err == nil && len(rs) == 1 && !rs[0].WithdrawalConfirmedAt.IsZero()
+	})
+	var kinds []string
+	for _, r := range allInbox(t, xb.Store, store.InboxFilter{CaseID: demoCase}) {
+		kinds = append(kinds, r.Kind)
+	}
+	if len(kinds) != 2 || kinds[0] != string(federation.KindCaseCreate) || kinds[1] != string(federation.KindCaseWithdraw) {
+		t.Errorf("XB-RC received %v, want the create then the withdrawal", kinds)
+	}
+	if c, err := xb.Store.GetCase(ctx, demoCase); err != nil || !c.Erased() || c.Document != nil {
+		t.Errorf("XB-RC after the withdrawal: erased %t document %t (%v)", c.Erased(), c.Document != nil, err)
+	}
+	for _, r := range allOutbox(t, xa.Store, store.OutboxFilter{Destination: "XB-RC", IncludeEnvelope: true}) {
+		// The create was cancelled in flight, then its receipt came: it is
+		// delivered, and its personal data erased all the same.
+		if r.State != store.Delivered || (r.Kind == string(federation.KindCaseCreate) && r.Envelope != nil) {
+			t.Errorf("XA-RC outbox row %d (%s): %s, envelope kept %t", r.ID, r.Kind, r.State, r.Envelope != nil)
+		}
+	}
+	noProcessErrors(t, "XA-RC", xa.Store)
+	noProcessErrors(t, "XB-RC", xb.Store)
+}
+
+// TestWithdrawWhilePeerDown withdraws a case whose create is still queued
+// for a peer that is down: the create is cancelled and never sent, the
+// withdrawal is, and the peer's confirmation is recorded (FLX-WDR-007).
+// The withdrawal is the first thing XB-RC gets, so its confirmation can
+// overtake XA-RC's recording of the withdrawal's receipt: XA-RC here
+// records it late on purpose (Faults.AfterSend), after the confirmation
+// arrived.
+func TestWithdrawWhilePeerDown(t *testing.T) {
+	ctx := context.Background()
+	f := fedtest.New(t, threeMembers...)
+	lnA := nodetest.Listen(t, f.Member(t, "XA-RC"))
+	lnB := nodetest.Listen(t, f.Member(t, "XB-RC"))
+	addrB := lnB.Addr().String()
+	lnB.Close()
+	f.Sign(t)
+	var withdrawRow atomic.Int64
+	var xa *nodetest.Node
+	late := &node.Faults{AfterSend: func(id int64) {
+		if id != withdrawRow.Load() {
+			return
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			rows, err := xa.Store.ListInbox(context.Background(), store.InboxFilter{Kind: string(federation.KindCaseWithdraw)})
+			if err == nil && len(rows) > 0 {
+				time.Sleep(300 * time.Millisecond) // let XA-RC try to process it
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}}
+	xa = nodetest.Start(t, f, "XA-RC", lnA, nodetest.Options{Faults: late})
+	if _, err := xa.CreateCase(ctx, cw, readTestdata(t, "case.json")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := xa.Forward(ctx, cw, demoCase, "XB-RC"); err != nil {
+		t.Fatal(err)
+	}
+	nodetest.WaitFor(t, 30*time.Second, "a failed attempt to XB-RC", func() bool {
+		rows := allOutbox(t, xa.Store, store.OutboxFilter{Destination: "XB-RC"})
+		return len(rows) == 1 && rows[0].Attempts >= 1 && rows[0].State == store.Queued
+	})
+	wr, err := xa.Withdraw(ctx, cw, demoCase, schema.WithdrawalReason("consent_withdrawn"))
+	if err != nil || len(wr.SentTo) != 1 || wr.Cancelled != 1 {
+		t.Fatalf("withdraw: %+v %v; want sent to XB-RC, one envelope cancelled", wr, err)
+	}
+	for _, r := range allOutbox(t, xa.Store, store.OutboxFilter{Destination: "XB-RC"}) {
+		if r.Kind == string(federation.KindCaseWithdraw) {
+			withdrawRow.Store(r.ID)
+		}
+	}
+	lnB2, err := net.Listen("tcp", addrB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	xb := nodetest.Start(t, f, "XB-RC", lnB2, nodetest.Options{})
+	nodetest.WaitFor(t, 30*time.Second, "XB-RC's confirmation at XA-RC", func() bool {
+		rs, err := xa.Store.ListRecipients(ctx, demoCase)
+		return err == nil && len(rs) == 1 && !rs[0].WithdrawalConfirmedAt.IsZero()
+	})
+	rows := allInbox(t, xb.Store, store.InboxFilter{})
+	if len(rows) != 1 || rows[0].Kind != string(federation.KindCaseWithdraw) {
+		t.Fatalf("XB-RC received %d envelopes (first %+v); want only the withdrawal", len(rows), rows)
+	}
+	if _, err := xb.Store.GetCase(ctx, demoCase); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("XB-RC holds the case: %v", err)
+	}
+	for _, r := range allOutbox(t, xa.Store, store.OutboxFilter{Destination: "XB-RC"}) {
+		want := store.Delivered
+		if r.Kind == string(federation.KindCaseCreate) {
+			want = store.Cancelled
+		}
+		if r.State != want {
+			t.Errorf("XA-RC outbox row %d (%s) is %s, want %s", r.ID, r.Kind, r.State, want)
+		}
+	}
+	noProcessErrors(t, "XA-RC", xa.Store)
+	noProcessErrors(t, "XB-RC", xb.Store)
+}

@@ -1,0 +1,3 @@
+package federation
+
+import _ "github.com/familylinks/flx/policy"

@@ -1,0 +1,6 @@
+package node
+
+import (
+	_ "github.com/familylinks/flx/conformance"
+	_ "github.com/familylinks/flx/node/internal/nodetest"
+)

@@ -1,0 +1,2 @@
+// Command tool has no doc.go.
+package main

@@ -1,0 +1,2 @@
+// The flx binary.
+package main

@@ -1,0 +1,3 @@
+// Command tool is a command of the fake tree.
+// It must never import node.
+package main

@@ -1,0 +1,3 @@
+// Package jose is a package of the fake tree.
+// It must never import node.
+package jose

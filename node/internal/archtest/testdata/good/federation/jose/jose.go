@@ -1,0 +1,3 @@
+package jose
+
+import _ "github.com/lestrrat-go/jwx/v2/jws"

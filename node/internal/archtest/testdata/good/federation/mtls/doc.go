@@ -1,0 +1,3 @@
+// Package mtls is a package of the fake tree.
+// It must never import node.
+package mtls

@@ -1,0 +1,3 @@
+package mtls
+
+import _ "crypto/tls"

@@ -1,0 +1,3 @@
+// Package config is a package of the fake tree.
+// It must never import node.
+package config

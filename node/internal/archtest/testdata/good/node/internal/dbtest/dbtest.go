@@ -1,0 +1,3 @@
+package dbtest
+
+import _ "github.com/lib/pq"

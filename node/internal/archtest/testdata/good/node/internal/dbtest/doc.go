@@ -1,0 +1,3 @@
+// Package dbtest is a package of the fake tree.
+// It must never import node.
+package dbtest

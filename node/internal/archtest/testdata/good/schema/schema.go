@@ -1,0 +1,3 @@
+package schema
+
+import _ "encoding/json"

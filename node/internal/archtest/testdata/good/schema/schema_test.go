@@ -1,0 +1,3 @@
+package schema_test
+
+import _ "github.com/familylinks/flx/schema"

@@ -1,0 +1,3 @@
+package compose
+
+import _ "github.com/familylinks/flx/node/store"

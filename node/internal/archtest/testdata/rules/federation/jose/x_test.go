@@ -1,0 +1,3 @@
+package jose
+
+import _ "github.com/familylinks/flx/federation"

@@ -1,0 +1,3 @@
+package mtls
+
+import _ "golang.org/x/crypto/ocsp"

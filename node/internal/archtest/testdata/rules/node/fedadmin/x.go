@@ -1,0 +1,3 @@
+package fedadmin
+
+import _ "github.com/familylinks/flx/node/store"

@@ -1,0 +1,107 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/familylinks/flx/node/store"
+	"github.com/familylinks/flx/schema"
+)
+
+// retentionActor is who the audit log names for retention erasures.
+const retentionActor = "system:retention"
+
+// RetentionResult counts what a sweep did.
+type RetentionResult struct {
+	Withdrawn int `json:"withdrawn"` // own cases withdrawn: erased here, recipients asked to erase
+	Erased    int `json:"erased"`    // received cases erased here
+	Failed    int `json:"failed"`    // cases that could not be handled (logged; retried next sweep)
+}
+
+// SweepRetention enforces retention_until: past that day only a
+// placeholder may remain. This Society's own cases are withdrawn with
+// reason retention_expired, so every member that received them erases
+// too; cases received from others are erased here (their origin sweeps
+// its own). Cases without a retention date are kept.
+func (n *Node) SweepRetention(ctx context.Context) (RetentionResult, error) {
+	var res RetentionResult
+	today := n.o.Now().UTC().Truncate(24 * time.Hour)
+	cursor := ""
+	for {
+		page, err := n.o.Store.ListCases(ctx, store.CaseFilter{IncludeDocuments: true, Cursor: cursor, Limit: 200})
+		if err != nil {
+			return res, fmt.Errorf("node.SweepRetention: %w", err)
+		}
+		for _, c := range page.Cases {
+			if c.Erased() || c.Document == nil || !expired(c.Document, today) {
+				continue
+			}
+			if err := n.expire(ctx, c); err != nil {
+				res.Failed++
+				n.log.Error("retention erasure failed", "case_id", c.ID, "err", err)
+				continue
+			}
+			if c.Origin == n.o.Self {
+				res.Withdrawn++
+			} else {
+				res.Erased++
+			}
+		}
+		if page.Next == "" {
+			break
+		}
+		cursor = page.Next
+	}
+	if res.Withdrawn+res.Erased > 0 {
+		n.log.Info("retention sweep", "withdrawn", res.Withdrawn, "erased", res.Erased, "failed", res.Failed)
+	}
+	return res, nil
+}
+
+// expired reports whether the case's retention_until is before today.
+func expired(doc []byte, today time.Time) bool {
+	var head struct {
+		RetentionUntil schema.Date `json:"retention_until"`
+	}
+	if jsonUnmarshal(doc, &head) != nil || head.RetentionUntil == "" {
+		return false
+	}
+	until, err := head.RetentionUntil.Time()
+	return err == nil && until.Before(today)
+}
+
+func (n *Node) expire(ctx context.Context, c store.Case) error {
+	if c.Origin == n.o.Self {
+		_, err := n.Withdraw(ctx, Actor{Name: retentionActor, Role: "system"}, c.ID, schema.WithdrawalReason("retention_expired"))
+		var ne *Error
+		if errors.As(err, &ne) && ne.Code == CodeErased {
+			return nil
+		}
+		return err
+	}
+	return n.o.Store.Tx(ctx, func(tx store.Tx) error {
+		r, err := tx.EraseCase(ctx, c.ID, store.Erasure{Reason: "retention_expired", At: n.o.Now()})
+		if err != nil {
+			return err
+		}
+		return n.audit(ctx, tx, retentionActor, "case.erase", c.ID, map[string]any{"reason": "retention_expired", "versions": r.Versions, "inbox_envelopes": r.InboxEnvelopes})
+	})
+}
+
+// runRetention sweeps at start and then every interval until ctx ends.
+func (n *Node) runRetention(ctx context.Context, every time.Duration) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		if _, err := n.SweepRetention(ctx); err != nil && ctx.Err() == nil {
+			n.log.Error("retention sweep failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
