@@ -20,7 +20,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(versionCmd(), healthcheckCmd(), federationCmd(), serveCmd(), demoCmd(), policyCmd(), auditCmd(), benchCmd(), caseCmd())
+	root.AddCommand(versionCmd(), healthcheckCmd(), federationCmd(), serveCmd(), demoCmd(), policyCmd(), auditCmd(), benchCmd(), caseCmd(), conformanceCmd())
 	return root
 }
 

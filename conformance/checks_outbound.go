@@ -1,0 +1,266 @@
+package conformance
+
+import (
+	"bytes"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/familylinks/flx/federation"
+	"github.com/familylinks/flx/schema"
+)
+
+// Outbound checks: the candidate sends to the tester (SPEC.md §2.1, §5.6,
+// §7, §10, §11, §12).
+
+// sameBytes requires every arrival to carry the bytes of the first.
+func sameBytes(t TB, as []*Arrival) {
+	t.Helper()
+	for i, a := range as[1:] {
+		if !bytes.Equal(a.Raw, as[0].Raw) {
+			t.Errorf("copy %d differs from the first (jti %q vs %q): re-sends must be byte-identical", i+2, a.JTI, as[0].JTI)
+		}
+	}
+}
+
+func copiesOf(as []*Arrival, kind string) []*Arrival {
+	var out []*Arrival
+	for _, a := range as {
+		if a.Kind == kind {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// checkSent checks one envelope the candidate sent (FLX-ENV-013,
+// FLX-KEY-009, FLX-SCH-004, FLX-TLS-005 client side).
+func (t *T) checkSent(a *Arrival) error {
+	var probs []string
+	if a.VerifyErr != nil {
+		probs = append(probs, fmt.Sprintf("does not verify against the manifest as sent to %s: %v", MemberTester, a.VerifyErr))
+	}
+	if mt, _, _ := mime.ParseMediaType(a.ContentType); !strings.EqualFold(mt, "application/jose") {
+		probs = append(probs, fmt.Sprintf("Content-Type %q", a.ContentType))
+	}
+	if a.Path != "/flx/v1/envelopes" || a.Method != http.MethodPost {
+		probs = append(probs, fmt.Sprintf("%s %s", a.Method, a.Path))
+	}
+	if a.TLSVersion != tls.VersionTLS13 {
+		probs = append(probs, fmt.Sprintf("TLS version %#x", a.TLSVersion))
+	}
+	if a.Peer != t.candidate {
+		probs = append(probs, fmt.Sprintf("client certificate authenticates %q", a.Peer))
+	}
+	if e := a.Env; e != nil {
+		if e.Issuer != t.candidate || e.Audience != MemberTester {
+			probs = append(probs, fmt.Sprintf("iss %q aud %q", e.Issuer, e.Audience))
+		}
+		if e.ExpiresAt.Sub(e.IssuedAt) > federation.DefaultMaxTTL {
+			probs = append(probs, "exp - iat over 7 days")
+		}
+		if a.Attempt == 1 {
+			if d := e.IssuedAt.Sub(t.now()); d > t.skew || d < -t.skew-2*time.Minute {
+				probs = append(probs, fmt.Sprintf("iat %s far from now", e.IssuedAt.Format(time.RFC3339)))
+			}
+		}
+		var h struct {
+			CaseID string `json:"case_id"`
+		}
+		_ = json.Unmarshal(e.Body, &h)
+		if h.CaseID != e.CaseID {
+			probs = append(probs, "case_id claim differs from body.case_id")
+		}
+		if k, ok := schema.KindForEnvelope(string(e.Kind)); !ok {
+			probs = append(probs, "kind "+string(e.Kind)+" has no schema")
+		} else if err := schema.Validate(k, e.Body); err != nil {
+			probs = append(probs, fmt.Sprintf("body is not valid schema v1 %s: %v", k, err))
+		}
+	}
+	if len(probs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("envelope %s (%s): %s", a.JTI, a.Kind, strings.Join(probs, "; "))
+}
+
+func init() {
+	register(Check{
+		ID: "FLX-OUT-001/token-required", Requirements: []string{"FLX-OUT-001"}, Mode: ModeOutbound,
+		Title: "trigger calls without a token or with a wrong one get 401 and have no effect",
+		Run: func(t *T) {
+			id := newCaseID(t.candidate)
+			doc := outboundCase(t.candidate, id)
+			for _, tok := range []string{"", "wrong-token"} {
+				ans, err := t.trigger.call(http.MethodPost, "/api/v1/cases", tok, doc)
+				if err != nil {
+					t.Abortf("trigger: %v", err)
+				}
+				if ans.Status != http.StatusUnauthorized {
+					t.Errorf("token %q: want 401, got %s", tok, ans)
+				}
+			}
+			ans, err := t.trigger.createCase(doc)
+			if err != nil {
+				t.Abortf("trigger: %v", err)
+			}
+			if ans.Status != http.StatusCreated {
+				t.Errorf("with the token, the same case was not created (an earlier call had an effect?): %s", ans)
+			}
+		},
+	})
+	register(Check{
+		ID: "FLX-OUT-002/create-forward", Requirements: []string{"FLX-OUT-002", "FLX-OUT-003", "FLX-OUT-005"}, Mode: ModeOutbound,
+		Title: "create answers 201 with case_id and version, forward answers 202, and the first attempt comes within 60 s",
+		Run: func(t *T) {
+			sc := t.outbound("retry-503")
+			var out struct {
+				CaseID  string `json:"case_id"`
+				Version *int   `json:"version"`
+			}
+			if err := json.Unmarshal(sc.created.Body, &out); err != nil || out.CaseID != sc.caseID || out.Version == nil {
+				t.Errorf("create answer lacks case_id %s and version: %s", sc.caseID, sc.created)
+			}
+			if len(sc.arrivals) == 0 {
+				t.Fatalf("no envelope arrived within 90 s of the forward")
+			}
+			if d := sc.arrivals[0].At.Sub(sc.triggerAt); d > 60*time.Second {
+				t.Errorf("first attempt %s after the forward", d.Round(time.Second))
+			}
+			if sc.arrivals[0].Kind != string(federation.KindCaseCreate) {
+				t.Errorf("first envelope of the case is %s, want case.create", sc.arrivals[0].Kind)
+			}
+		},
+	})
+	register(Check{
+		ID: "FLX-ENV-013/sent-envelopes", Requirements: []string{"FLX-ENV-013", "FLX-KEY-009", "FLX-SCH-004", "FLX-TLS-005"}, Mode: ModeOutbound,
+		Title: "every envelope the candidate sends conforms, is signed with its valid key, over TLS 1.3 with its pinned certificate; jti are distinct",
+		Run: func(t *T) {
+			t.outbound("retry-503")
+			t.outbound("withdraw")
+			byJTI := map[string][]byte{}
+			all := t.listener.Arrivals(func(a *Arrival) bool { return a.Peer == t.candidate })
+			if len(all) == 0 {
+				t.Fatalf("nothing arrived")
+			}
+			for _, a := range all {
+				if err := t.checkSent(a); err != nil {
+					t.Errorf("%v", err)
+				}
+				if prev, ok := byJTI[a.JTI]; ok && !bytes.Equal(prev, a.Raw) {
+					t.Errorf("jti %s used for two different envelopes", a.JTI)
+				}
+				byJTI[a.JTI] = a.Raw
+			}
+		},
+	})
+	register(Check{
+		ID: "FLX-DLV-002/retry-after-503", Requirements: []string{"FLX-DLV-002", "FLX-DLV-001"}, Mode: ModeOutbound,
+		Title: "after 503 answers the same bytes are sent again until a receipt",
+		Run: func(t *T) {
+			sc := t.outbound("retry-503")
+			cs := copiesOf(sc.arrivals, string(federation.KindCaseCreate))
+			if len(cs) < 5 {
+				t.Fatalf("%d copies arrived (4 answered 503), want 5", len(cs))
+			}
+			sameBytes(t, cs[:5])
+		},
+	})
+	register(Check{
+		ID: "FLX-DLV-004/backoff", Requirements: []string{"FLX-DLV-004"}, Mode: ModeOutbound,
+		Title: "waits between attempts are at least 0.5 s and grow exponentially (at least 4 s before the 5th)",
+		Run: func(t *T) {
+			sc := t.outbound("retry-503")
+			cs := copiesOf(sc.arrivals, string(federation.KindCaseCreate))
+			if len(cs) < 5 {
+				t.Fatalf("%d copies arrived, want 5", len(cs))
+			}
+			var gaps []string
+			for k := 1; k <= 4; k++ {
+				gap := cs[k].At.Sub(cs[k-1].At)
+				gaps = append(gaps, gap.Round(10*time.Millisecond).String())
+				min := time.Duration(float64(500*time.Millisecond) * float64(int(1)<<(k-1)))
+				if gap < min-50*time.Millisecond {
+					t.Errorf("wait after %d failed attempt(s) was %s, want at least %s", k, gap.Round(10*time.Millisecond), min)
+				}
+			}
+			t.Logf("gaps %s", strings.Join(gaps, ", "))
+		},
+	})
+	register(Check{
+		ID: "FLX-RCP-006/no-resend-after-receipt", Requirements: []string{"FLX-RCP-006", "FLX-DLV-001"}, Mode: ModeOutbound,
+		Title: "after a valid receipt the envelope is not sent again",
+		Run: func(t *T) {
+			sc := t.outbound("retry-503")
+			if len(sc.extra) > 0 {
+				t.Errorf("%d copies arrived after the receipt", len(sc.extra))
+			}
+		},
+	})
+	register(Check{
+		ID: "FLX-DLV-002/retry-after-drop", Requirements: []string{"FLX-DLV-002", "FLX-DLV-001"}, Mode: ModeOutbound,
+		Title: "after the tester drops the connection twice the same bytes arrive a third time",
+		Run: func(t *T) {
+			sc := t.outbound("drop")
+			if len(sc.arrivals) < 3 {
+				t.Fatalf("%d copies arrived (2 dropped), want 3", len(sc.arrivals))
+			}
+			sameBytes(t, sc.arrivals[:3])
+			if len(sc.extra) > 0 {
+				t.Errorf("%d copies arrived after the receipt", len(sc.extra))
+			}
+		},
+	})
+	register(Check{
+		ID: "FLX-RCP-005/bad-receipt-retried", Requirements: []string{"FLX-RCP-005", "FLX-DLV-002"}, Mode: ModeOutbound,
+		Title: "a 202 whose receipt has the wrong sha256, and a 202 without a receipt, are retried with the same bytes",
+		Run: func(t *T) {
+			sc := t.outbound("bad-receipt")
+			if len(sc.arrivals) < 3 {
+				t.Fatalf("%d copies arrived (bad receipt, no receipt), want 3", len(sc.arrivals))
+			}
+			sameBytes(t, sc.arrivals[:3])
+		},
+	})
+	register(Check{
+		ID: "FLX-DLV-003/no-resend-after-422", Requirements: []string{"FLX-DLV-003"}, Mode: ModeOutbound,
+		Title: "after 422 schema_invalid the envelope is not sent again",
+		Run: func(t *T) {
+			sc := t.outbound("dead-letter")
+			if len(sc.arrivals) == 0 {
+				t.Fatalf("nothing arrived")
+			}
+			if len(sc.extra) > 0 {
+				t.Errorf("%d copies arrived after a 422", len(sc.extra))
+			}
+		},
+	})
+	register(Check{
+		ID: "FLX-WDR-007/withdraw-sent", Requirements: []string{"FLX-WDR-007", "FLX-OUT-004"}, Mode: ModeOutbound,
+		Title: "withdrawing a forwarded case sends case.withdraw to the recipient, and nothing more about the case",
+		Run: func(t *T) {
+			sc := t.outbound("withdraw")
+			if sc.withdrawn == nil || sc.withdrawn.Status != http.StatusAccepted {
+				t.Fatalf("withdraw trigger: want 202, got %s", sc.withdrawn)
+			}
+			ws := copiesOf(sc.arrivals, string(federation.KindCaseWithdraw))
+			if len(ws) == 0 {
+				t.Fatalf("no case.withdraw arrived")
+			}
+			if ws[0].Env != nil {
+				w, err := schema.ParseWithdrawal(ws[0].Env.Body)
+				if err != nil || w.Confirms != "" {
+					t.Errorf("the withdrawal is not a withdrawal request: %s", ws[0].Env.Body)
+				}
+			}
+			for _, a := range sc.extra {
+				if a.Kind != string(federation.KindCaseWithdraw) || !bytes.Equal(a.Raw, ws[0].Raw) {
+					t.Errorf("after the withdrawal the candidate sent %s about the case", a.Kind)
+				}
+			}
+		},
+	})
+}

@@ -1,0 +1,242 @@
+package conformance
+
+import (
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/familylinks/flx/federation"
+	"github.com/familylinks/flx/federation/mtls"
+)
+
+// Arrival is one request the candidate made to the tester's listener.
+type Arrival struct {
+	At          time.Time
+	Method      string
+	Path        string
+	ContentType string
+	TLSVersion  uint16
+	Peer        string // member authenticated by the client certificate ("" none)
+	Raw         []byte
+	CaseID      string               // case_id claim, read before verification
+	JTI         string               // jti claim, read before verification
+	Kind        string               // kind claim, read before verification
+	Env         *federation.Envelope // nil when the envelope did not verify
+	VerifyErr   error
+	Attempt     int // 1 for the first arrival of these bytes, 2 for the next copy ...
+	Answered    string
+}
+
+// Action is how the listener answers one arrival.
+type Action struct {
+	Status     int    // HTTP status; 0 means 202 with a receipt (or a refusal if the envelope does not verify)
+	Code       string // problem code when Status is an error
+	Drop       bool   // close the connection without answering
+	Receipt    string // with Status 0: "" a valid receipt, "bad-sha256", "empty"
+	RetryAfter string
+}
+
+// Script chooses the answer for an arrival of a case.
+type Script func(a *Arrival) Action
+
+// Listener is the XD-TESTER member's federation listener, at its manifest
+// endpoint: it records what the candidate sends and answers as the running
+// check's script says (by default: 202 with a valid receipt).
+type Listener struct {
+	id       *Identity
+	ln       net.Listener
+	srv      *http.Server
+	verifier *federation.Verifier
+
+	mu       sync.Mutex
+	arrivals []*Arrival
+	scripts  map[string]Script // by case_id
+	seen     map[string]int    // sha256 -> copies
+	notify   chan struct{}
+}
+
+func startListener(id *Identity, _ time.Duration) (*Listener, error) {
+	cand := id.Candidate()
+	pins := map[string]string{}
+	for _, p := range cand.TLSSPKISHA256 {
+		pins[p] = cand.ID
+	}
+	dir := mtls.NewStatic(id.Manifest.RootCAs(), pins)
+	ln, err := net.Listen("tcp", id.Settings.TesterListen)
+	if err != nil {
+		return nil, fmt.Errorf("conformance: tester listener on %s: %w", id.Settings.TesterListen, err)
+	}
+	l := &Listener{
+		id: id, ln: ln, scripts: map[string]Script{}, seen: map[string]int{}, notify: make(chan struct{}),
+		verifier: &federation.Verifier{Manifest: federation.StaticManifest(id.Manifest), Self: MemberTester},
+	}
+	cfg := mtls.ServerConfig(id.Certs[certTester], dir)
+	l.srv = &http.Server{Handler: mtls.Middleware(dir)(http.HandlerFunc(l.serve)), TLSConfig: cfg,
+		ReadHeaderTimeout: 10 * time.Second, ErrorLog: nil}
+	l.srv.SetKeepAlivesEnabled(true)
+	go func() { _ = l.srv.Serve(tls.NewListener(ln, cfg)) }() // HTTP/1.1 only, so that Drop can hijack
+	return l, nil
+}
+
+// Close stops the listener.
+func (l *Listener) Close() { _ = l.srv.Close() }
+
+// Script sets the script for envelopes about caseID (nil removes it).
+func (l *Listener) Script(caseID string, s Script) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if s == nil {
+		delete(l.scripts, caseID)
+		return
+	}
+	l.scripts[caseID] = s
+}
+
+// Arrivals returns the arrivals that match (nil matches all).
+func (l *Listener) Arrivals(match func(*Arrival) bool) []*Arrival {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []*Arrival
+	for _, a := range l.arrivals {
+		if match == nil || match(a) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// Wait waits until n arrivals match, or until timeout; it returns the
+// matching arrivals either way.
+func (l *Listener) Wait(match func(*Arrival) bool, n int, timeout time.Duration) []*Arrival {
+	deadline := time.Now().Add(timeout)
+	for {
+		l.mu.Lock()
+		ch := l.notify
+		l.mu.Unlock()
+		got := l.Arrivals(match)
+		left := time.Until(deadline)
+		if len(got) >= n || left <= 0 {
+			return got
+		}
+		select {
+		case <-ch:
+		case <-time.After(left):
+		}
+	}
+}
+
+func forCase(caseID string) func(*Arrival) bool {
+	return func(a *Arrival) bool { return a.CaseID == caseID }
+}
+
+func (l *Listener) serve(w http.ResponseWriter, r *http.Request) {
+	a := &Arrival{At: time.Now(), Method: r.Method, Path: r.URL.Path, ContentType: r.Header.Get("Content-Type")}
+	if r.TLS != nil {
+		a.TLSVersion = r.TLS.Version
+	}
+	a.Peer, _ = mtls.PeerFromContext(r.Context())
+	a.Raw, _ = io.ReadAll(io.LimitReader(r.Body, 4<<20))
+	if r.Method != http.MethodPost || r.URL.Path != "/flx/v1/envelopes" {
+		l.record(a, "404")
+		problem(w, http.StatusNotFound, "not_found")
+		return
+	}
+	var head struct {
+		CaseID string `json:"case_id"`
+		JTI    string `json:"jti"`
+		Kind   string `json:"kind"`
+	}
+	if parts := strings.Split(string(a.Raw), "."); len(parts) == 3 {
+		if p, err := b64.DecodeString(parts[1]); err == nil {
+			_ = json.Unmarshal(p, &head)
+		}
+	}
+	a.CaseID, a.JTI, a.Kind = head.CaseID, head.JTI, head.Kind
+	a.Env, a.VerifyErr = l.verifier.Verify(r.Context(), a.Raw, a.Peer)
+
+	l.mu.Lock()
+	sum := sha256Hex(a.Raw)
+	l.seen[sum]++
+	a.Attempt = l.seen[sum]
+	script := l.scripts[a.CaseID]
+	l.mu.Unlock()
+
+	act := Action{}
+	if script != nil {
+		act = script(a)
+	}
+	switch {
+	case act.Drop:
+		l.record(a, "drop")
+		if hj, ok := w.(http.Hijacker); ok {
+			if c, _, err := hj.Hijack(); err == nil {
+				_ = c.Close()
+				return
+			}
+		}
+		panic(http.ErrAbortHandler) // HTTP/2: reset the stream
+	case act.Status != 0:
+		l.record(a, fmt.Sprintf("%d %s", act.Status, act.Code))
+		if act.RetryAfter != "" {
+			w.Header().Set("Retry-After", act.RetryAfter)
+		}
+		problem(w, act.Status, act.Code)
+		return
+	case a.VerifyErr != nil:
+		code := string(federation.CodeOf(a.VerifyErr))
+		if code == "" {
+			code = "bad_envelope"
+		}
+		l.record(a, "refused "+code)
+		problem(w, federation.Code(code).HTTPStatus(), code)
+		return
+	}
+	rc := federation.ReceiptFor(a.Env, federation.ReceiptAccepted, time.Now())
+	if a.Attempt > 1 {
+		rc.Status = federation.ReceiptDuplicate
+	}
+	switch act.Receipt {
+	case "bad-sha256":
+		rc.SHA256 = sha256Hex(append([]byte("not "), a.Raw...))
+	case "empty":
+		l.record(a, "202 empty")
+		w.Header().Set("Content-Type", "application/jose")
+		w.WriteHeader(http.StatusAccepted)
+		return
+	}
+	receipt, err := federation.SignReceipt(rc, l.id.Keys[keyTester])
+	if err != nil {
+		l.record(a, "500")
+		problem(w, http.StatusInternalServerError, "internal_error")
+		return
+	}
+	l.record(a, "202 "+act.Receipt)
+	w.Header().Set("Content-Type", "application/jose")
+	w.WriteHeader(http.StatusAccepted)
+	_, _ = w.Write(receipt)
+}
+
+func (l *Listener) record(a *Arrival, answered string) {
+	a.Answered = answered
+	l.mu.Lock()
+	l.arrivals = append(l.arrivals, a)
+	close(l.notify)
+	l.notify = make(chan struct{})
+	l.mu.Unlock()
+}
+
+func problem(w http.ResponseWriter, status int, code string) {
+	if code == "" {
+		code = "internal_error"
+	}
+	b, _ := json.Marshal(map[string]any{"type": "urn:flx:problem:" + code, "title": code, "status": status, "code": code})
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}

@@ -1,0 +1,86 @@
+package conformance
+
+import (
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestSpecIndexMatchesChecks keeps SPEC.md and the registry in step: every
+// requirement the index marks as checked has a registered check, every
+// check names requirements that exist, the index lists every requirement
+// defined in the text and nothing else, and the counts line is right.
+func TestSpecIndexMatchesChecks(t *testing.T) {
+	reqs := Requirements()
+	if len(reqs) < 80 {
+		t.Fatalf("parsed %d requirements from SPEC.md Appendix A", len(reqs))
+	}
+	index := map[string]Requirement{}
+	for _, r := range reqs {
+		if _, dup := index[r.ID]; dup {
+			t.Errorf("%s listed twice in the index", r.ID)
+		}
+		index[r.ID] = r
+	}
+	covered := map[string]bool{}
+	ids := map[string]bool{}
+	for _, c := range Checks() {
+		if ids[c.ID] {
+			t.Errorf("check %s registered twice", c.ID)
+		}
+		ids[c.ID] = true
+		if len(c.Requirements) == 0 || !strings.HasPrefix(c.ID, c.Requirements[0]+"/") {
+			t.Errorf("check %s: its id must start with its first requirement", c.ID)
+		}
+		for _, r := range c.Requirements {
+			req, ok := index[r]
+			if !ok {
+				t.Errorf("check %s names %s, which SPEC.md does not define", c.ID, r)
+				continue
+			}
+			if !req.IsChecked() {
+				t.Errorf("check %s covers %s, but the index says %q: mark it checked", c.ID, r, req.Checked)
+			}
+			covered[r] = true
+		}
+		if c.Mode == ModeOutbound || c.Mode == ModeSlow {
+			for _, r := range c.Requirements {
+				if q := index[r]; q.IsChecked() && !strings.Contains(q.Checked, string(c.Mode)) && !strings.HasPrefix(q.Checked, "yes") {
+					t.Errorf("check %s is %s but the index marks %s as %q", c.ID, c.Mode, r, q.Checked)
+				}
+			}
+		}
+	}
+	for _, r := range reqs {
+		if r.IsChecked() && !covered[r.ID] {
+			t.Errorf("SPEC.md marks %s as checked (%q) but no check covers it", r.ID, r.Checked)
+		}
+	}
+
+	// Every requirement defined in the text is in the index, and back.
+	defined := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^\*\*(FLX-[A-Z]+-\d{3})\*\*`).FindAllStringSubmatch(string(specMD), -1) {
+		if defined[m[1]] {
+			t.Errorf("%s defined twice", m[1])
+		}
+		defined[m[1]] = true
+		if _, ok := index[m[1]]; !ok {
+			t.Errorf("%s is defined in the text but missing from Appendix A", m[1])
+		}
+	}
+	for id := range index {
+		if !defined[id] {
+			t.Errorf("%s is in Appendix A but not defined in the text", id)
+		}
+	}
+
+	// The embedded copy is the file on disk.
+	disk, err := os.ReadFile("SPEC.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(disk) != string(specMD) {
+		t.Error("embedded SPEC.md differs from the file (rebuild)")
+	}
+}

@@ -1,0 +1,199 @@
+package conformance
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// triggerClient makes the candidate send through the calls of SPEC.md §12.
+type triggerClient struct {
+	base  string
+	token string
+	hc    *http.Client
+}
+
+func (c *triggerClient) call(method, path, token string, body any) (*Answer, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, c.base+path, rd)
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, err
+	}
+	return &Answer{Status: resp.StatusCode, Header: resp.Header, Body: b, At: time.Now()}, nil
+}
+
+func (c *triggerClient) createCase(doc json.RawMessage) (*Answer, error) {
+	return c.call(http.MethodPost, "/api/v1/cases", c.token, doc)
+}
+
+func (c *triggerClient) forward(caseID, to string) (*Answer, error) {
+	return c.call(http.MethodPost, "/api/v1/cases/"+url.PathEscape(caseID)+"/forward", c.token, map[string]string{"to": to})
+}
+
+func (c *triggerClient) withdraw(caseID, reason string) (*Answer, error) {
+	return c.call(http.MethodPost, "/api/v1/cases/"+url.PathEscape(caseID)+"/withdraw", c.token, map[string]string{"reason": reason})
+}
+
+// outboundCase is a case the candidate originates, whose consent and legal
+// basis cover transfers to the tester's members (SPEC.md §12).
+func outboundCase(candidate, caseID string) json.RawMessage {
+	now := time.Now().UTC().Add(-time.Minute).Format(time.RFC3339)
+	doc := map[string]any{
+		"schema": "flx/v1/case", "case_id": caseID, "version": 1, "type": "tracing_request", "status": "open",
+		"origin":  map[string]any{"member": candidate, "created_at": now},
+		"purpose": "tracing",
+		"legal_basis": map[string]any{"type": "consent", "justification": "The enquirer consented in writing to tracing and to transfers to the conformance tester.",
+			"documented_by": "conformance tester", "documented_at": now},
+		"consents": []any{map[string]any{
+			"id": candidate + ":conf-consent", "given_by": "p1", "capacity": "self", "given_at": now, "form": "written",
+			"scope": map[string]any{"uses": []string{"tracing", "transfer"}, "members": []string{MemberTester, MemberPeer},
+				"countries": []string{"XD"}, "roles": []string{"society"}, "non_movement": false},
+		}},
+		"persons": []any{
+			map[string]any{"id": "p1", "roles": []string{"enquirer"}, "names": []any{map[string]any{"value": "Amira Testova", "part": "full"}}, "birth_date": "1970"},
+			map[string]any{"id": "p2", "roles": []string{"sought_person"}, "names": []any{map[string]any{"value": "Karo Sampleyan", "part": "full"}}, "birth_date": "1968"},
+		},
+	}
+	b, _ := json.Marshal(doc)
+	return b
+}
+
+// scenario is one outbound exchange run once per Run and shared by the
+// checks that look at different aspects of it.
+type scenario struct {
+	done      chan struct{}
+	err       error // the tester could not run it (reported as error)
+	caseID    string
+	created   *Answer
+	forwarded *Answer
+	withdrawn *Answer
+	triggerAt time.Time
+	arrivals  []*Arrival // of the case, in order
+	quietFrom time.Time  // when the tester started watching for copies that must not come
+	extra     []*Arrival // arrivals during the quiet period that must not have come
+}
+
+// outbound runs the named scenario once and returns it; checks that share
+// it see the same exchange.
+func (t *T) outbound(name string) *scenario {
+	t.shared.mu.Lock()
+	sc, ok := t.shared.scenarios[name]
+	if !ok {
+		sc = &scenario{done: make(chan struct{})}
+		t.shared.scenarios[name] = sc
+		t.shared.mu.Unlock()
+		func() {
+			defer close(sc.done)
+			sc.err = t.runScenario(name, sc)
+		}()
+	} else {
+		t.shared.mu.Unlock()
+		<-sc.done
+	}
+	if sc.err != nil {
+		t.Abortf("outbound scenario %s: %v", name, sc.err)
+	}
+	return sc
+}
+
+// scripts of the outbound scenarios: attempt number -> action.
+var scenarioScripts = map[string]func(a *Arrival) Action{
+	"retry-503": func(a *Arrival) Action {
+		if a.Attempt <= 4 {
+			return Action{Status: http.StatusServiceUnavailable, Code: "unavailable"}
+		}
+		return Action{}
+	},
+	"drop": func(a *Arrival) Action {
+		if a.Attempt <= 2 {
+			return Action{Drop: true}
+		}
+		return Action{}
+	},
+	"bad-receipt": func(a *Arrival) Action {
+		switch a.Attempt {
+		case 1:
+			return Action{Receipt: "bad-sha256"}
+		case 2:
+			return Action{Receipt: "empty"}
+		}
+		return Action{}
+	},
+	"dead-letter": func(a *Arrival) Action {
+		return Action{Status: http.StatusUnprocessableEntity, Code: "schema_invalid"}
+	},
+	"withdraw": func(a *Arrival) Action { return Action{} },
+}
+
+// expected copies before a scenario's first quiet period.
+var scenarioCopies = map[string]int{"retry-503": 5, "drop": 3, "bad-receipt": 3, "dead-letter": 1, "withdraw": 1}
+
+func (t *T) runScenario(name string, sc *scenario) error {
+	sc.caseID = newCaseID(t.candidate)
+	t.listener.Script(sc.caseID, scenarioScripts[name])
+	ans, err := t.trigger.createCase(outboundCase(t.candidate, sc.caseID))
+	if err != nil {
+		return fmt.Errorf("create case: %v", err)
+	}
+	sc.created = ans
+	if ans.Status != http.StatusCreated {
+		return fmt.Errorf("create case refused: %s", ans)
+	}
+	sc.triggerAt = time.Now()
+	if sc.forwarded, err = t.trigger.forward(sc.caseID, MemberTester); err != nil {
+		return fmt.Errorf("forward: %v", err)
+	}
+	if sc.forwarded.Status != http.StatusAccepted {
+		return fmt.Errorf("forward refused (is the candidate's policy set to allow transfers to %s?): %s", MemberTester, sc.forwarded)
+	}
+	want := scenarioCopies[name]
+	got := t.listener.Wait(forCase(sc.caseID), want, t.patience)
+	if len(got) < want {
+		sc.arrivals = got
+		return nil // the checks report what is missing
+	}
+	if name == "withdraw" {
+		sc.withdrawn, err = t.trigger.withdraw(sc.caseID, "consent_withdrawn")
+		if err != nil {
+			return fmt.Errorf("withdraw: %v", err)
+		}
+		if sc.withdrawn.Status == http.StatusAccepted {
+			t.listener.Wait(func(a *Arrival) bool { return a.CaseID == sc.caseID && a.Kind == "case.withdraw" }, 1, t.patience)
+		}
+	}
+	sc.quietFrom = time.Now()
+	time.Sleep(t.quiet)
+	sc.arrivals = t.listener.Arrivals(forCase(sc.caseID))
+	for _, a := range sc.arrivals {
+		if a.At.After(sc.quietFrom) {
+			sc.extra = append(sc.extra, a)
+		}
+	}
+	return nil
+}

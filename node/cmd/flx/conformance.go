@@ -1,0 +1,314 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/familylinks/flx/conformance"
+	"github.com/familylinks/flx/federation/jose"
+	"github.com/familylinks/flx/node/config"
+	"github.com/familylinks/flx/policy"
+)
+
+// conformanceCmd is `flx conformance`: the black-box suite of package
+// conformance, plus the glue that turns a conformance federation into a
+// configuration folder for this project's node.
+func conformanceCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "conformance",
+		Short: "Prove a node speaks FLX correctly: set up a conformance federation, run the suite, verify reports",
+		Long: `The conformance suite (conformance/SPEC.md) drives a candidate node from outside, as
+a federation peer would. "init" writes a throwaway conformance federation and the
+candidate's node folder; start the candidate with it (flx serve --config
+DIR/candidate/config.yaml for this project's node), then "run" the checks against it.`,
+	}
+	cmd.AddCommand(conformanceInitCmd(), conformanceRunCmd(), conformanceVerifyCmd(), conformanceListCmd())
+	return cmd
+}
+
+func conformanceInitCmd() *cobra.Command {
+	var dir, cand, testerListen, localAPI string
+	cmd := &cobra.Command{
+		Use:   "init",
+		Short: "Write a conformance federation (anchor, CA, manifest, tester identities) and the candidate's node folder",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if dir == "" {
+				return errors.New("conformance init: --dir is required")
+			}
+			spec, err := conformance.ParseCandidate(cand)
+			if err != nil {
+				return err
+			}
+			res, err := conformance.Init(dir, conformance.InitOptions{Candidate: spec, CandidateLocalAPI: localAPI, TesterListen: testerListen})
+			if err != nil {
+				return err
+			}
+			if err := writeCandidateNode(res); err != nil {
+				return fmt.Errorf("conformance init: candidate folder: %w", err)
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "conformance federation written to %s\n", dir)
+			fmt.Fprintf(out, "  candidate %s at %s (local API %s)\n", spec.ID, spec.Endpoint, res.Settings.CandidateLocalAPI)
+			fmt.Fprintf(out, "  tester %s listens on %s\n", conformance.MemberTester, res.Settings.TesterListen)
+			fmt.Fprintf(out, "start the candidate:  flx serve --config %s\n", filepath.Join(res.CandidateDir, "config.yaml"))
+			fmt.Fprintf(out, "then run the suite:   flx conformance run --dir %s\n", dir)
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&dir, "dir", "", "conformance directory to create (must not exist or be empty)")
+	fl.StringVar(&cand, "candidate", "XA-RC:XA:society:https://127.0.0.1:18443", "the node under test, ID:COUNTRY:ROLE:ENDPOINT")
+	fl.StringVar(&testerListen, "tester-listen", "127.0.0.1:18444", "address of the tester's own listener (XD-TESTER's endpoint; the next two ports are XD-PEER's and XD-SUSPENDED's)")
+	fl.StringVar(&localAPI, "candidate-local-api", "127.0.0.1:18080", "where the candidate's local API (trigger calls) listens")
+	return cmd
+}
+
+var (
+	policyMemberLine  = regexp.MustCompile(`(?m)^member:.*$`)
+	policyCountryLine = regexp.MustCompile(`(?m)^country:.*$`)
+)
+
+// writeCandidateNode writes config.yaml, policy.yaml and tokens.txt so that
+// `flx serve --config <candidate>/config.yaml` runs this project's node as
+// the candidate.
+func writeCandidateNode(res *conformance.InitResult) error {
+	s := res.Settings
+	listen := s.CandidateListen
+	if host, port, err := net.SplitHostPort(listen); err == nil {
+		if ip := net.ParseIP(host); !(host == "localhost" || ip != nil && ip.IsLoopback()) {
+			listen = net.JoinHostPort("0.0.0.0", port)
+		}
+	}
+	rules := policy.ExampleRules()
+	rules = policyMemberLine.ReplaceAllLiteral(rules, []byte("member: "+s.Candidate.ID))
+	rules = policyCountryLine.ReplaceAllLiteral(rules, []byte("country: "+s.Candidate.Country))
+	if _, err := policy.Parse(rules, "policy.yaml"); err != nil {
+		return err
+	}
+	rules = append([]byte("# Data-protection rules of the candidate for the conformance run: FLX's strict\n# defaults. The tester's cases carry consent to transfers to its members.\n#\n"), rules...)
+	cfg := fmt.Sprintf(`# Node configuration of conformance candidate %s, written by "flx conformance init".
+# Run it with: flx serve --config <this file>
+member: %s
+data_dir: data
+
+federation:
+  listen: %s
+  tls_cert: tls/cert.pem
+  tls_key: tls/key.pem
+  signing_key: keys/signing.jwk
+  trust_anchor: trust/anchor.jwk
+  manifest: trust/manifest.jws
+
+local_api:
+  listen: %s
+  # The tester's trigger token (tokens.txt); only its SHA-256 is here.
+  tokens:
+    - name: conformance-tester
+      role: caseworker
+      sha256: %s
+
+policy:
+  rules: ../policy.yaml
+`, s.Candidate.ID, s.Candidate.ID, listen, s.CandidateLocalAPI, res.TriggerTokenSHA256)
+	c, err := config.Parse([]byte(cfg))
+	if err != nil {
+		return err
+	}
+	c.Resolve(res.CandidateDir)
+	if err := c.Verify(); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(res.CandidateDir, "policy.yaml"), rules, 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(res.CandidateDir, "tokens.txt"), []byte("caseworker conformance-tester "+res.TriggerToken+"\n"), 0o600); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(res.CandidateDir, "config.yaml"), []byte(cfg), 0o644)
+}
+
+func conformanceRunCmd() *cobra.Command {
+	var (
+		dir, target, triggerURL, triggerToken, out, junit, jsonPath, signWith string
+		only                                                                  []string
+		slow, noOutbound                                                      bool
+		quiet                                                                 time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the conformance checks against a candidate node and write the table, JSON, JUnit XML and signed reports",
+		Long: `Runs every check (or those selected with --only: check ids, requirement ids or
+prefixes such as FLX-KEY) and prints a table. Writes report.txt, report.json,
+report.junit.xml and report.jws (the JSON signed by the tester) into --out.
+Exit status: 0 pass, 1 a check failed, 2 incomplete (a check could not run).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if dir == "" {
+				return errors.New("conformance run: --dir is required")
+			}
+			id, err := conformance.Load(dir)
+			if err != nil {
+				return err
+			}
+			if !cmd.Flags().Changed("trigger-url") && !noOutbound {
+				triggerURL = "http://" + id.Settings.CandidateLocalAPI
+			}
+			if noOutbound {
+				triggerURL = ""
+			}
+			var sel []string
+			for _, o := range only {
+				sel = append(sel, strings.Split(o, ",")...)
+			}
+			rep, err := conformance.Run(cmd.Context(), conformance.Config{
+				Dir: dir, Target: target, TriggerURL: triggerURL, TriggerToken: triggerToken,
+				Only: sel, Slow: slow, Quiet: quiet, Log: cmd.ErrOrStderr(),
+			})
+			if err != nil {
+				return err
+			}
+			if out == "" {
+				out = filepath.Join(dir, "report")
+			}
+			if err := writeReports(rep, id, out, junit, jsonPath, signWith); err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout())
+			if err := rep.WriteTable(cmd.OutOrStdout()); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "reports in %s\n", out)
+			if code := rep.ExitCode(); code != 0 {
+				return exitError{code}
+			}
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&dir, "dir", "", "conformance directory made by flx conformance init")
+	fl.StringVar(&target, "target", "", "the candidate's federation URL (default: its endpoint in the conformance manifest)")
+	fl.StringVar(&triggerURL, "trigger-url", "", "base URL of the candidate's trigger calls, SPEC.md §12 (default: http://<candidate local API from init>)")
+	fl.StringVar(&triggerToken, "trigger-token", "", "bearer token for the trigger calls (default: the one init wrote)")
+	fl.BoolVar(&noOutbound, "no-outbound", false, "skip the outbound checks (the candidate offers no trigger calls)")
+	fl.StringSliceVar(&only, "only", nil, "run only these checks (ids, requirement ids or prefixes; comma-separated or repeated)")
+	fl.BoolVar(&slow, "slow", false, "also run the checks that wait minutes")
+	fl.DurationVar(&quiet, "quiet", 8*time.Second, "how long to watch for something that must not arrive")
+	fl.StringVar(&out, "out", "", "folder for the reports (default DIR/report)")
+	fl.StringVar(&junit, "junit", "", "also write the JUnit XML here")
+	fl.StringVar(&jsonPath, "json", "", "also write the JSON report here")
+	fl.StringVar(&signWith, "sign-with", "", "private JWK that signs report.jws (default: the tester's key in DIR/tester/keys)")
+	return cmd
+}
+
+func writeReports(rep *conformance.Report, id *conformance.Identity, out, junit, jsonPath, signWith string) error {
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	js, err := rep.JSON()
+	if err != nil {
+		return err
+	}
+	ju, err := rep.JUnit()
+	if err != nil {
+		return err
+	}
+	var tbl strings.Builder
+	if err := rep.WriteTable(&tbl); err != nil {
+		return err
+	}
+	key := id.SigningKey()
+	if signWith != "" {
+		if key, err = jose.LoadPrivateKey(signWith); err != nil {
+			return err
+		}
+	}
+	signed, err := conformance.SignReport(js, key)
+	if err != nil {
+		return err
+	}
+	files := map[string][]byte{
+		filepath.Join(out, "report.json"): js, filepath.Join(out, "report.junit.xml"): ju,
+		filepath.Join(out, "report.txt"): []byte(tbl.String()), filepath.Join(out, "report.jws"): append(signed, '\n'),
+	}
+	if junit != "" {
+		files[junit] = ju
+	}
+	if jsonPath != "" {
+		files[jsonPath] = js
+	}
+	for p, b := range files {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func conformanceVerifyCmd() *cobra.Command {
+	var report, keyPath string
+	cmd := &cobra.Command{
+		Use:   "verify-report",
+		Short: "Verify a signed conformance report (report.jws) and print its summary",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if report == "" || keyPath == "" {
+				return errors.New("verify-report: --report and --key are required")
+			}
+			signed, err := os.ReadFile(report)
+			if err != nil {
+				return err
+			}
+			kb, err := os.ReadFile(keyPath)
+			if err != nil {
+				return err
+			}
+			key, err := jose.ParsePublicJWK(kb)
+			if err != nil {
+				return fmt.Errorf("verify-report: key: %w", err)
+			}
+			rep, _, err := conformance.VerifyReport(signed, key)
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			fmt.Fprintf(w, "signature OK (tester %s, key %s)\n", rep.Tester.Member, key.KID())
+			fmt.Fprintf(w, "candidate %s at %s\nsuite %s, spec %s, manifest %s v%d\nrun %s .. %s, modes %v\n",
+				rep.Target.Member, rep.Target.Endpoint, rep.SuiteVersion, rep.Spec, rep.Manifest.Federation, rep.Manifest.Version,
+				rep.StartedAt.Format(time.RFC3339), rep.FinishedAt.Format(time.RFC3339), rep.Modes)
+			s := rep.Summary
+			fmt.Fprintf(w, "%d pass, %d fail, %d warn, %d skip, %d error, %d not checked: verdict %s\n",
+				s[conformance.StatusPass], s[conformance.StatusFail], s[conformance.StatusWarn], s[conformance.StatusSkip],
+				s[conformance.StatusError], s[conformance.StatusNotChecked], rep.Verdict)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&report, "report", "", "signed report (report.jws)")
+	cmd.Flags().StringVar(&keyPath, "key", "", "the tester's public JWK (DIR/tester/keys/tester-ed25519.pub.jwk)")
+	return cmd
+}
+
+func conformanceListCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List the registered checks",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			for _, c := range conformance.Checks() {
+				fmt.Fprintf(cmd.OutOrStdout(), "%-46s %-8s %s\n", c.ID, c.Mode, c.Title)
+			}
+			return nil
+		},
+	}
+}
