@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -184,6 +185,9 @@ func (d *deliverer) client(dest string) *http.Client {
 type outcome struct {
 	retry  bool   // try again later
 	reason string // for last_error and metrics (no personal data)
+	// after is the peer's Retry-After (429, 503): the next attempt waits
+	// at least that long, within the backoff maximum.
+	after time.Duration
 }
 
 // deliver makes one attempt and records its result.
@@ -217,7 +221,11 @@ func (d *deliverer) deliver(ctx context.Context, it store.OutboxItem) attemptRes
 		}
 		return failedPermanent
 	}
-	next := n.o.Now().Add(n.o.Delivery.Backoff.Delay(it.Attempts))
+	wait := n.o.Delivery.Backoff.Delay(it.Attempts)
+	if out.after > wait {
+		wait = min(out.after, n.o.Delivery.Backoff.Max)
+	}
+	next := n.o.Now().Add(wait)
 	if brokenNoBackoff { // conformance teeth tests only (breakage.go)
 		next = n.o.Now()
 	}
@@ -280,7 +288,8 @@ func (d *deliverer) attempt(ctx context.Context, it store.OutboxItem) ([]byte, o
 		}
 		return bytes.TrimSpace(body), outcome{}
 	case resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
-		return nil, outcome{retry: true, reason: fmt.Sprintf("http_%d: %s", resp.StatusCode, problemCode(body))}
+		return nil, outcome{retry: true, reason: fmt.Sprintf("http_%d: %s", resp.StatusCode, problemCode(body)),
+			after: retryAfter(resp.Header.Get("Retry-After"), n.o.Now())}
 	default:
 		code := problemCode(body)
 		// A peer holding an older manifest does not know our new key or
@@ -288,6 +297,21 @@ func (d *deliverer) attempt(ctx context.Context, it store.OutboxItem) ([]byte, o
 		retry := code == string(federation.CodeUnauthenticatedPeer) || code == string(federation.CodeUnknownKey)
 		return nil, outcome{retry: retry, reason: fmt.Sprintf("http_%d: %s", resp.StatusCode, code)}
 	}
+}
+
+// retryAfter parses a Retry-After header (seconds or an HTTP date); zero
+// when absent or unparsable.
+func retryAfter(h string, now time.Time) time.Duration {
+	if h == "" {
+		return 0
+	}
+	if secs, err := strconv.Atoi(strings.TrimSpace(h)); err == nil && secs > 0 {
+		return time.Duration(secs) * time.Second
+	}
+	if t, err := http.ParseTime(h); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
 }
 
 func problemCode(body []byte) string {
