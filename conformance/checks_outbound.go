@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/familylinks/flx/federation"
@@ -87,7 +89,140 @@ func (t *T) checkSent(a *Arrival) error {
 	return fmt.Errorf("envelope %s (%s): %s", a.JTI, a.Kind, strings.Join(probs, "; "))
 }
 
+// sendCase makes the candidate create a case and forward it to the tester,
+// whose listener answers the case's envelopes with script.
+func (t *T) sendCase(script Script) string {
+	caseID := newCaseID(t.candidate)
+	t.listener.Script(caseID, script)
+	ans, err := t.trigger.createCase(outboundCase(t.candidate, caseID))
+	if err != nil {
+		t.Abortf("trigger: create case: %v", err)
+	}
+	if ans.Status != http.StatusCreated {
+		t.Abortf("create case refused: %s", ans)
+	}
+	t.forwardCase(caseID)
+	return caseID
+}
+
+// forwardCase makes the candidate forward caseID to the tester.
+func (t *T) forwardCase(caseID string) {
+	ans, err := t.trigger.forward(caseID, MemberTester)
+	if err != nil {
+		t.Abortf("trigger: forward: %v", err)
+	}
+	if ans.Status != http.StatusAccepted {
+		t.Abortf("forward refused (is the candidate's policy set to allow transfers to %s?): %s", MemberTester, ans)
+	}
+}
+
+// retryAfterWait is the Retry-After the tester answers in FLX-DLV-006/retry-after.
+const retryAfterWait = 3 * time.Second
+
+// timingSlack is what the tester allows for its own timing.
+const timingSlack = 100 * time.Millisecond
+
 func init() {
+	register(Check{
+		ID: "FLX-DLV-006/retry-after", Requirements: []string{"FLX-DLV-006"}, Mode: ModeOutbound, Level: "SHOULD",
+		Title: "after a 503 with Retry-After: 3 the next attempt comes no sooner than 3 s",
+		Run: func(t *T) {
+			caseID := t.sendCase(func(a *Arrival) Action {
+				if a.Attempt == 1 {
+					return Action{Status: http.StatusServiceUnavailable, Code: "unavailable",
+						RetryAfter: strconv.Itoa(int(retryAfterWait / time.Second))}
+				}
+				return Action{}
+			})
+			cs := t.listener.Wait(forCase(caseID), 2, t.patience)
+			if len(cs) < 2 {
+				t.Fatalf("%d attempts arrived within %s (the first answered 503), want 2", len(cs), t.patience)
+			}
+			gap := cs[1].At.Sub(cs[0].At)
+			if gap < retryAfterWait-timingSlack {
+				t.Errorf("the next attempt came %s after a 503 with Retry-After: %d", gap.Round(10*time.Millisecond), int(retryAfterWait/time.Second))
+			}
+			t.Logf("gap %s", gap.Round(10*time.Millisecond))
+		},
+	})
+	register(Check{
+		ID: "FLX-DLV-008/case-order", Requirements: []string{"FLX-DLV-008"}, Mode: ModeOutbound,
+		Title: "while a case.create is answered 503, a later envelope of the case waits until the create is accepted",
+		Run: func(t *T) {
+			// The create is refused until a later envelope of the case is
+			// queued, and once more after that: a sender that does not keep
+			// the order sends the later one meanwhile.
+			var (
+				mu      sync.Mutex
+				queued  bool
+				refused int // create attempts refused after the later envelope was queued
+			)
+			caseID := t.sendCase(func(a *Arrival) Action {
+				if a.Kind != string(federation.KindCaseCreate) {
+					return Action{}
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if !queued || refused == 0 {
+					if queued {
+						refused++
+					}
+					return Action{Status: http.StatusServiceUnavailable, Code: "unavailable"}
+				}
+				return Action{}
+			})
+			got := t.listener.Wait(forCase(caseID), 1, t.patience)
+			if len(got) == 0 {
+				t.Fatalf("no envelope arrived within %s of the forward", t.patience)
+			}
+			create := got[0]
+			if create.Kind != string(federation.KindCaseCreate) {
+				t.Fatalf("the first envelope of the case is %s, want case.create", create.Kind)
+			}
+			// Queue a later envelope of the case: the next version if the
+			// candidate offers the update call (SPEC.md §12).
+			later := "a case.update of version 2"
+			ans, err := t.trigger.updateCase(caseID, outboundCaseVersion(t.candidate, caseID, 2))
+			switch {
+			case err != nil:
+				t.Abortf("trigger: update case: %v", err)
+			case ans.Status == http.StatusNotFound || ans.Status == http.StatusMethodNotAllowed || ans.Status == http.StatusNotImplemented:
+				later = "the unchanged case forwarded again (no update call)"
+			case ans.Status/100 != 2:
+				t.Abortf("update case refused: %s", ans)
+			}
+			t.forwardCase(caseID)
+			mu.Lock()
+			queued = true
+			mu.Unlock()
+			next := func(a *Arrival) bool { return a.CaseID == caseID && a.JTI != create.JTI }
+			if len(t.listener.Wait(next, 1, t.patience)) == 0 {
+				t.Fatalf("%s did not arrive within %s", later, t.patience)
+			}
+			var accepted *Arrival
+			all := t.listener.Arrivals(forCase(caseID))
+			for _, a := range all {
+				if a.JTI == create.JTI && strings.HasPrefix(a.Answered, "202") {
+					accepted = a
+					break
+				}
+			}
+			for _, a := range all {
+				if a.JTI == create.JTI {
+					continue
+				}
+				switch {
+				case accepted == nil:
+					t.Errorf("%s (jti %s) arrived while the case.create was still refused", a.Kind, a.JTI)
+				case a.At.Before(accepted.AnsweredAt):
+					t.Errorf("%s (jti %s) arrived %s before the 202 to the case.create", a.Kind, a.JTI, accepted.AnsweredAt.Sub(a.At).Round(10*time.Millisecond))
+				}
+			}
+			if accepted != nil {
+				t.Logf("later envelope: %s; case.create accepted at attempt %d", later, accepted.Attempt)
+			}
+		},
+	})
 	register(Check{
 		ID: "FLX-OUT-001/token-required", Requirements: []string{"FLX-OUT-001"}, Mode: ModeOutbound,
 		Title: "trigger calls without a token or with a wrong one get 401 and have no effect",

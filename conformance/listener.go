@@ -31,6 +31,7 @@ type Arrival struct {
 	VerifyErr   error
 	Attempt     int // 1 for the first arrival of these bytes, 2 for the next copy ...
 	Answered    string
+	AnsweredAt  time.Time // just before the answer was written
 }
 
 // Action is how the listener answers one arrival.
@@ -223,7 +224,7 @@ func (l *Listener) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 func (l *Listener) record(a *Arrival, answered string) {
-	a.Answered = answered
+	a.Answered, a.AnsweredAt = answered, time.Now()
 	l.mu.Lock()
 	l.arrivals = append(l.arrivals, a)
 	close(l.notify)

@@ -52,6 +52,11 @@ func (c *triggerClient) createCase(doc json.RawMessage) (*Answer, error) {
 	return c.call(http.MethodPost, "/api/v1/cases", c.token, doc)
 }
 
+// updateCase is the optional call of SPEC.md §12: the next version of a case.
+func (c *triggerClient) updateCase(caseID string, doc json.RawMessage) (*Answer, error) {
+	return c.call(http.MethodPut, "/api/v1/cases/"+url.PathEscape(caseID), c.token, doc)
+}
+
 func (c *triggerClient) forward(caseID, to string) (*Answer, error) {
 	return c.call(http.MethodPost, "/api/v1/cases/"+url.PathEscape(caseID)+"/forward", c.token, map[string]string{"to": to})
 }
@@ -63,9 +68,14 @@ func (c *triggerClient) withdraw(caseID, reason string) (*Answer, error) {
 // outboundCase is a case the candidate originates, whose consent and legal
 // basis cover transfers to the tester's members (SPEC.md §12).
 func outboundCase(candidate, caseID string) json.RawMessage {
+	return outboundCaseVersion(candidate, caseID, 1)
+}
+
+// outboundCaseVersion is outboundCase at the given version.
+func outboundCaseVersion(candidate, caseID string, version int) json.RawMessage {
 	now := time.Now().UTC().Add(-time.Minute).Format(time.RFC3339)
 	doc := map[string]any{
-		"schema": "flx/v1/case", "case_id": caseID, "version": 1, "type": "tracing_request", "status": "open",
+		"schema": "flx/v1/case", "case_id": caseID, "version": version, "type": "tracing_request", "status": "open",
 		"origin":  map[string]any{"member": candidate, "created_at": now},
 		"purpose": "tracing",
 		"legal_basis": map[string]any{"type": "consent", "justification": "The enquirer consented in writing to tracing and to transfers to the conformance tester.",

@@ -31,6 +31,9 @@ var (
 	brokenNoBodyLimit bool
 	// brokenNoBackoff (deliver.go): retries are due at once, without backoff.
 	brokenNoBackoff bool
+	// brokenNoRetryAfter (deliver.go, retryAfter): a peer's Retry-After is
+	// ignored; only the backoff paces retries.
+	brokenNoRetryAfter bool
 	// brokenNoWithdrawConfirm (process.go, applyWithdraw): a withdrawal is
 	// applied but never confirmed to the origin.
 	brokenNoWithdrawConfirm bool

@@ -81,12 +81,22 @@ const (
 	delivered       attemptResult = iota
 	failedRetry                   // the peer or the link failed: back off the destination
 	failedPermanent               // this envelope was refused (dead-lettered); the peer is fine
+	skipped                       // the row changed before it was sent (reclaimed, cancelled): nothing sent
 )
+
+// report is the result of one attempt for the destination's loop.
+type report struct {
+	result attemptResult
+	// after is the peer's Retry-After: the destination waits at least
+	// that long (within the backoff maximum) before the next attempt.
+	after time.Duration
+}
 
 // loop keeps up to Workers deliveries to dest in flight, claiming more as
 // slots free up, until nothing is due. A retryable failure (peer down,
 // overloaded, link broken) stops claiming and backs off the whole
-// destination; deliveries already under way finish.
+// destination, for at least the longest Retry-After the peer gave
+// (FLX-DLV-006); deliveries already under way finish.
 func (d *deliverer) loop(ctx context.Context, dest string) {
 	defer d.wg.Done()
 	defer func() {
@@ -96,13 +106,15 @@ func (d *deliverer) loop(ctx context.Context, dest string) {
 	}()
 	n := d.n
 	workers := n.o.Delivery.Workers
-	results := make(chan attemptResult, workers)
+	results := make(chan report, workers)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	inflight, peerFailed := 0, false
-	record := func(r attemptResult) {
+	var after time.Duration // the longest Retry-After seen
+	record := func(r report) {
 		inflight--
-		switch r {
+		after = max(after, r.after)
+		switch r.result {
 		case failedRetry:
 			peerFailed = true
 		case delivered:
@@ -131,6 +143,9 @@ func (d *deliverer) loop(ctx context.Context, dest string) {
 				d.mu.Lock()
 				d.streak[dest]++
 				wait := n.o.Delivery.Backoff.Delay(d.streak[dest])
+				if after > wait {
+					wait = min(after, n.o.Delivery.Backoff.Max)
+				}
 				if brokenNoBackoff { // conformance teeth tests only (breakage.go)
 					wait = 0
 				}
@@ -190,14 +205,34 @@ type outcome struct {
 	after time.Duration
 }
 
-// deliver makes one attempt and records its result.
-func (d *deliverer) deliver(ctx context.Context, it store.OutboxItem) attemptResult {
+// deliver makes one attempt and records its result. An envelope about to
+// expire is re-signed first (renewExpiring).
+func (d *deliverer) deliver(ctx context.Context, it store.OutboxItem) report {
 	n := d.n
 	start := n.o.Now()
-	receipt, out := d.attempt(ctx, it)
-	if f := n.o.Faults; f != nil && f.AfterSend != nil {
-		f.AfterSend(it.ID)
+	var receipt []byte
+	var out outcome
+	renewed, err := n.renewExpiring(ctx, it)
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		n.log.Info("outbox row changed before its attempt; nothing sent", "outbox_id", it.ID, "to", it.Destination, "err", err)
+		return report{result: skipped}
+	case err != nil:
+		n.log.Error("re-sign expiring envelope", "outbox_id", it.ID, "to", it.Destination, "err", err)
+		out = outcome{retry: true, reason: "resign: " + err.Error()}
+	default:
+		it = renewed
+		receipt, out = d.attempt(ctx, it)
+		if f := n.o.Faults; f != nil && f.AfterSend != nil {
+			f.AfterSend(it.ID)
+		}
 	}
+	return report{result: d.conclude(ctx, it, start, receipt, out), after: out.after}
+}
+
+// conclude records the outcome of an attempt on the row.
+func (d *deliverer) conclude(ctx context.Context, it store.OutboxItem, start time.Time, receipt []byte, out outcome) attemptResult {
+	n := d.n
 	if receipt != nil {
 		if err := n.o.Store.MarkDelivered(ctx, it.ID, receipt); err != nil {
 			n.log.Error("record delivery", "outbox_id", it.ID, "err", err)
@@ -302,7 +337,7 @@ func (d *deliverer) attempt(ctx context.Context, it store.OutboxItem) ([]byte, o
 // retryAfter parses a Retry-After header (seconds or an HTTP date); zero
 // when absent or unparsable.
 func retryAfter(h string, now time.Time) time.Duration {
-	if h == "" {
+	if h == "" || brokenNoRetryAfter { // conformance teeth tests only (breakage.go)
 		return 0
 	}
 	if secs, err := strconv.Atoi(strings.TrimSpace(h)); err == nil && secs > 0 {

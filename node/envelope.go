@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"strconv"
+	"time"
 
 	"github.com/familylinks/flx/federation"
 	"github.com/familylinks/flx/node/store"
@@ -16,7 +18,8 @@ func splitDots(raw []byte) [][]byte { return bytes.Split(raw, []byte{'.'}) }
 
 // enqueue signs an envelope of kind about caseID for member to and queues
 // it in tx. Retries re-send these exact bytes, so the receiver can tell a
-// re-sent envelope from a new one.
+// re-sent envelope from a new one, until the envelope nears its exp
+// (renewExpiring).
 func (n *Node) enqueue(ctx context.Context, tx store.Tx, to string, kind federation.Kind, caseID string, caseVersion int64, body []byte) (store.OutboxItem, error) {
 	now := n.o.Now()
 	jti := federation.NewJTI()
@@ -35,4 +38,68 @@ func (n *Node) enqueue(ctx context.Context, tx store.Tx, to string, kind federat
 	}
 	n.metrics.enqueued.WithLabelValues(string(kind)).Inc()
 	return item, nil
+}
+
+// renewExpiring re-signs a claimed envelope whose exp is within Skew of now,
+// or past: a peer that was down for longer than EnvelopeTTL would refuse
+// the old bytes as expired (FLX-ENV-007), and store and forward must
+// outlast such outages (conformance/SPEC.md FLX-DLV-001). The claims stay
+// (kind, case_id, body, aud); jti, iat and exp are new, and the row takes
+// the new jti and bytes in place, keeping its seq, so per-case order holds.
+// The row's attempt is audited as "outbox.resign" with both jtis.
+//
+// The jti must change: receivers key replay by (iss, jti), and the same jti
+// with other bytes is refused as replay (FLX-DLV-010). The price is that a
+// peer which did store the old envelope but whose receipt never reached us
+// (a lost answer, a crash before we recorded it) receives the content a
+// second time under a new jti, and cannot tell it is a copy:
+// case.create/case.update are applied once anyway (the version is not
+// newer the second time), a withdrawal erases again and a confirmation
+// confirms again, but a case.response or message.deliver is shown twice.
+// That is rare (it needs a lost answer and then an outage longer than the
+// remaining lifetime) and better than never delivering.
+//
+// ErrConflict (wrapped) means the row is no longer ours at this attempt
+// (its lease ran out and another worker has it, or an erasure cancelled
+// it): nothing may be sent.
+func (n *Node) renewExpiring(ctx context.Context, it store.OutboxItem) (store.OutboxItem, error) {
+	if it.Envelope == nil {
+		return it, nil // erased: attempt refuses it
+	}
+	p, err := parsePayload(it.Envelope)
+	if err != nil {
+		return it, fmt.Errorf("node: outbox row %d: stored envelope unreadable: %w", it.ID, err)
+	}
+	now := n.o.Now()
+	if time.Unix(p.Exp, 0).After(now.Add(n.o.Skew)) {
+		return it, nil
+	}
+	if p.Iss != n.o.Self || p.Aud != it.Destination || string(p.Kind) != it.Kind || p.CaseID != it.CaseID {
+		return it, fmt.Errorf("node: outbox row %d: stored envelope does not match its row", it.ID)
+	}
+	jti := federation.NewJTI()
+	raw, err := federation.Sign(federation.Claims{
+		Issuer: n.o.Self, Audience: p.Aud, IssuedAt: now, ExpiresAt: now.Add(n.o.EnvelopeTTL),
+		JTI: jti, Kind: p.Kind, CaseID: p.CaseID, Body: p.Body,
+	}, n.signer())
+	if err != nil {
+		return it, fmt.Errorf("node: re-sign %s envelope: %w", p.Kind, err)
+	}
+	err = n.o.Store.Tx(ctx, func(tx store.Tx) error {
+		if err := tx.ReplaceEnvelope(ctx, it.ID, it.Attempts, jti, raw); err != nil {
+			return err
+		}
+		return n.audit(ctx, tx, "system", "outbox.resign", strconv.FormatInt(it.ID, 10), map[string]any{
+			"destination": it.Destination, "case_id": it.CaseID, "kind": it.Kind, "old_jti": it.JTI, "jti": jti,
+			"expired_at": time.Unix(p.Exp, 0).UTC().Format(time.RFC3339),
+		})
+	})
+	if err != nil {
+		return it, fmt.Errorf("node: re-sign outbox row %d: %w", it.ID, err)
+	}
+	n.metrics.resigned.WithLabelValues(it.Destination).Inc()
+	n.log.Info("re-signed an expiring envelope", "outbox_id", it.ID, "to", it.Destination, "kind", it.Kind,
+		"old_jti", it.JTI, "jti", jti, "exp", time.Unix(p.Exp, 0).UTC())
+	it.JTI, it.Envelope = jti, raw
+	return it, nil
 }

@@ -20,6 +20,7 @@ type Metrics struct {
 	delivered       *prometheus.CounterVec
 	failures        *prometheus.CounterVec
 	dead            *prometheus.CounterVec
+	resigned        *prometheus.CounterVec
 	decisions       *prometheus.CounterVec
 	peerBackoff     *prometheus.GaugeVec
 	receiveSeconds  prometheus.Histogram
@@ -51,6 +52,8 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 			Help: "Failed delivery attempts, by peer and reason."}, []string{"peer", "reason"}),
 		dead: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flx_delivery_dead_letters_total",
 			Help: "Envelopes dead-lettered, by peer."}, []string{"peer"}),
+		resigned: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flx_envelopes_resigned_total",
+			Help: "Queued envelopes re-signed with a new jti because they neared their exp before delivery, by peer."}, []string{"peer"}),
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flx_policy_decisions_total",
 			Help: "Policy decisions on outgoing documents, by effect."}, []string{"effect"}),
 		peerBackoff: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "flx_peer_backoff_seconds",
@@ -64,7 +67,7 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 		queue: &queueCollector{},
 	}
 	reg.MustRegister(m.received, m.refused, m.processed, m.enqueued, m.delivered, m.failures, m.dead,
-		m.decisions, m.peerBackoff, m.receiveSeconds, m.attemptSeconds, m.deliveryLatency, m.queue)
+		m.resigned, m.decisions, m.peerBackoff, m.receiveSeconds, m.attemptSeconds, m.deliveryLatency, m.queue)
 	return m
 }
 

@@ -129,6 +129,9 @@ func (n *Node) apply(ctx context.Context, tx store.Tx, it store.InboxItem) (perr
 type payload struct {
 	JTI    string          `json:"jti"`
 	Iss    string          `json:"iss"`
+	Aud    string          `json:"aud"`
+	Exp    int64           `json:"exp"`
+	Kind   federation.Kind `json:"kind"`
 	CaseID string          `json:"case_id"`
 	Body   json.RawMessage `json:"body"`
 }

@@ -11,8 +11,10 @@ import (
 // Requeue puts a dead-lettered outbox row back in the queue, due now with
 // its attempts reset, and audits it in the same transaction. The envelope
 // is re-sent byte for byte (same jti), so a receiver that did get it
-// answers duplicate. CodeConflict unless the row is dead; CodeErased if
-// its case was erased meanwhile.
+// answers duplicate; one whose exp has passed meanwhile (or is within the
+// clock skew) is re-signed with a new jti on its next attempt
+// (renewExpiring). CodeConflict unless the row is dead; CodeErased if its
+// case was erased meanwhile.
 func (n *Node) Requeue(ctx context.Context, a Actor, outboxID int64) (store.OutboxItem, error) {
 	var out store.OutboxItem
 	err := n.o.Store.Tx(ctx, func(tx store.Tx) error {

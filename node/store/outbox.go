@@ -224,6 +224,29 @@ func (q *queries) Requeue(ctx context.Context, id int64) error {
 	return nil
 }
 
+func (q *queries) ReplaceEnvelope(ctx context.Context, id int64, attempt int, jti string, envelope []byte) error {
+	if attempt < 1 || jti == "" || len(envelope) == 0 {
+		return fmt.Errorf("store.ReplaceEnvelope: attempt, jti and envelope are required: %w", ErrInvalid)
+	}
+	var taken int
+	if err := q.queryRow(ctx, `SELECT COUNT(*) FROM outbox WHERE jti = ? AND id <> ?`, jti, id).Scan(&taken); err != nil {
+		return fmt.Errorf("store.ReplaceEnvelope: %w", err)
+	}
+	if taken > 0 {
+		return fmt.Errorf("store.ReplaceEnvelope: jti %q: %w", jti, ErrDuplicate)
+	}
+	n, err := q.exec(ctx, `UPDATE outbox SET jti = ?, envelope = ?, updated_at = ?
+		WHERE id = ? AND state = 'in_flight' AND attempts = ? AND envelope IS NOT NULL`,
+		jti, envelope, tv(q.s.now(time.Time{})), id, attempt)
+	if err != nil {
+		return fmt.Errorf("store.ReplaceEnvelope: %w", err)
+	}
+	if n == 0 {
+		return q.outboxMiss(ctx, "store.ReplaceEnvelope", id)
+	}
+	return nil
+}
+
 func (q *queries) GetOutbox(ctx context.Context, id int64) (OutboxItem, error) {
 	o, err := scanOutbox(q.queryRow(ctx, `SELECT `+outboxCols+` FROM outbox WHERE id = ?`, id))
 	if err != nil {

@@ -334,3 +334,89 @@ func TestOutboxStatsAndList(t *testing.T) {
 		}
 	})
 }
+
+// An envelope about to expire is re-signed before its next attempt: the
+// row keeps its place (destination, case, seq) and takes the new jti and
+// bytes, but only while the attempt that re-signed it still holds it.
+func TestReplaceEnvelope(t *testing.T) {
+	withAllStores(t, func(t *testing.T, b *backend) {
+		ctx := t.Context()
+		const caseID = "XA-RC:0001"
+		o1 := enqueue(t, b.s, queue(memberB, caseID, "case.create", "r-1"))
+		o2 := enqueue(t, b.s, queue(memberB, caseID, "case.update", "r-2"))
+		mustErr(t, b.s.ReplaceEnvelope(ctx, o1.ID, 1, "r-1b", []byte("resigned")), store.ErrConflict) // queued, not in flight
+		if got := claimJTIs(t, b.s, store.ClaimRequest{Destination: memberB}); fmt.Sprint(got) != "[r-1]" {
+			t.Fatalf("claimed %v", got)
+		}
+		tests := []struct {
+			name     string
+			id       int64
+			attempt  int
+			jti      string
+			envelope []byte
+			want     error
+		}{
+			{"attempt 0", o1.ID, 0, "r-1b", []byte("x"), store.ErrInvalid},
+			{"no jti", o1.ID, 1, "", []byte("x"), store.ErrInvalid},
+			{"no envelope", o1.ID, 1, "r-1b", nil, store.ErrInvalid},
+			{"jti of another row", o1.ID, 1, "r-2", []byte("x"), store.ErrDuplicate},
+			{"other attempt", o1.ID, 2, "r-1b", []byte("x"), store.ErrConflict},
+			{"row not in flight", o2.ID, 1, "r-2b", []byte("x"), store.ErrConflict},
+			{"unknown row", 99999, 1, "r-9", []byte("x"), store.ErrNotFound},
+			{"in flight at that attempt", o1.ID, 1, "r-1b", []byte("signed-envelope-r-1b"), nil},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				mustErr(t, b.s.ReplaceEnvelope(ctx, tc.id, tc.attempt, tc.jti, tc.envelope), tc.want)
+			})
+		}
+		got := must[store.OutboxItem](t)(b.s.GetOutbox(ctx, o1.ID))
+		if got.JTI != "r-1b" || string(got.Envelope) != "signed-envelope-r-1b" || got.Seq != 1 || got.State != store.InFlight ||
+			got.Attempts != 1 || got.Destination != memberB || got.CaseID != caseID || got.Kind != "case.create" {
+			t.Fatalf("re-signed row = %+v", got)
+		}
+		if untouched := must[store.OutboxItem](t)(b.s.GetOutbox(ctx, o2.ID)); untouched.JTI != "r-2" || string(untouched.Envelope) != "signed-envelope-r-2" {
+			t.Fatalf("other row changed: %+v", untouched)
+		}
+
+		// Still the head of its case: the update waits; the retry carries
+		// the new bytes, and the delivery is recorded under the new jti.
+		mustErr(t, b.s.MarkFailed(ctx, o1.ID, 1, "http_503", time.Time{}), nil)
+		items := must[[]store.OutboxItem](t)(b.s.ClaimDue(ctx, store.ClaimRequest{Worker: "w", Destination: memberB, Limit: 10}))
+		if len(items) != 1 || items[0].ID != o1.ID || items[0].JTI != "r-1b" || string(items[0].Envelope) != "signed-envelope-r-1b" || items[0].Attempts != 2 {
+			t.Fatalf("retry claimed %+v", items)
+		}
+		mustErr(t, b.s.MarkDelivered(ctx, o1.ID, []byte("receipt")), nil)
+		ds := must[[]store.Disclosure](t)(b.s.ListDisclosures(ctx, caseID))
+		if len(ds) != 1 || ds[0].JTI != "r-1b" {
+			t.Fatalf("disclosures = %+v", ds)
+		}
+		mustErr(t, b.s.ReplaceEnvelope(ctx, o1.ID, 2, "r-1c", []byte("x")), store.ErrConflict) // delivered
+
+		// A dead row requeued is re-signed on its next attempt like any other.
+		if got := claimJTIs(t, b.s, store.ClaimRequest{Destination: memberB}); fmt.Sprint(got) != "[r-2]" {
+			t.Fatalf("claimed %v", got)
+		}
+		mustErr(t, b.s.MarkDead(ctx, o2.ID, 1, "http_400: expired"), nil)
+		mustErr(t, b.s.ReplaceEnvelope(ctx, o2.ID, 1, "r-2b", []byte("x")), store.ErrConflict) // dead
+		mustErr(t, b.s.Requeue(ctx, o2.ID), nil)
+		if got := claimJTIs(t, b.s, store.ClaimRequest{Destination: memberB}); fmt.Sprint(got) != "[r-2]" {
+			t.Fatalf("claimed %v after requeue", got)
+		}
+		mustErr(t, b.s.ReplaceEnvelope(ctx, o2.ID, 1, "r-2b", []byte("signed-envelope-r-2b")), nil)
+
+		// A worker whose lease ran out may not replace what the next one
+		// is sending, nor may anyone re-sign an erased case's envelope.
+		later := b.clock.Now().Add(time.Hour)
+		re := must[[]store.OutboxItem](t)(b.s.ClaimDue(ctx, store.ClaimRequest{Worker: "w2", Destination: memberB, Now: later}))
+		if len(re) != 1 || re[0].ID != o2.ID || re[0].Attempts != 2 || re[0].JTI != "r-2b" {
+			t.Fatalf("reclaimed %+v", re)
+		}
+		mustErr(t, b.s.ReplaceEnvelope(ctx, o2.ID, 1, "r-2c", []byte("x")), store.ErrConflict)
+		must[store.ErasureResult](t)(b.s.EraseCase(ctx, caseID, store.Erasure{Reason: "consent_withdrawn"}))
+		mustErr(t, b.s.ReplaceEnvelope(ctx, o2.ID, 2, "r-2c", []byte("x")), store.ErrConflict)
+		if got := must[store.OutboxItem](t)(b.s.GetOutbox(ctx, o2.ID)); got.Envelope != nil || got.JTI != "r-2b" {
+			t.Fatalf("erased row = %+v", got)
+		}
+	})
+}

@@ -168,6 +168,14 @@ type Queries interface {
 	// Requeue puts a dead row back in the queue, due now, with attempts
 	// reset. ErrConflict unless dead; ErrErased if its envelope was erased.
 	Requeue(ctx context.Context, id int64) error
+	// ReplaceEnvelope swaps the envelope and jti of a row in flight at
+	// attempt for a re-signed one (an envelope about to expire: the same
+	// claims with a new jti, iat and exp). Destination, case, kind and seq
+	// stay, so per-case order holds. ErrConflict unless the row is in flight
+	// at that attempt with its envelope (delivered, reclaimed after its
+	// lease, cancelled or erased meanwhile); ErrDuplicate if another row has
+	// that jti; ErrInvalid for attempt < 1 or an empty jti or envelope.
+	ReplaceEnvelope(ctx context.Context, id int64, attempt int, jti string, envelope []byte) error
 	// GetOutbox returns one outbox row with its envelope.
 	GetOutbox(ctx context.Context, id int64) (OutboxItem, error)
 	// ListOutbox pages through outbox rows by ascending id.

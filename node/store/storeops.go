@@ -102,6 +102,13 @@ func (s *sqlStore) Requeue(ctx context.Context, id int64) error {
 	return err
 }
 
+func (s *sqlStore) ReplaceEnvelope(ctx context.Context, id int64, attempt int, jti string, envelope []byte) error {
+	_, err := write(ctx, s, func(q *queries) (none, error) {
+		return none{}, q.ReplaceEnvelope(ctx, id, attempt, jti, envelope)
+	})
+	return err
+}
+
 func (s *sqlStore) GetOutbox(ctx context.Context, id int64) (OutboxItem, error) {
 	return s.read().GetOutbox(ctx, id)
 }

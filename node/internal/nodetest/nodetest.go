@@ -53,6 +53,10 @@ type Options struct {
 	Logger  *slog.Logger
 	// Delivery overrides; defaults are fast for tests (50ms..1s backoff).
 	Delivery *node.DeliveryOptions
+	// EnvelopeTTL and Skew, when set, override the node's defaults (7 days,
+	// 60 s): tests of envelope expiry use seconds.
+	EnvelopeTTL time.Duration
+	Skew        time.Duration
 }
 
 // Listen reserves a loopback port for a member's federation listener and
@@ -119,7 +123,7 @@ func Start(t testing.TB, f *fedtest.Federation, id string, ln net.Listener, o Op
 	}
 	n, err := node.New(node.Options{
 		Self: id, Store: st, Trust: tr, Signer: m.Key, Policy: policy.New(rules), TLS: m.TLS,
-		Delivery: d, Logger: log, Faults: o.Faults,
+		Delivery: d, Logger: log, Faults: o.Faults, EnvelopeTTL: o.EnvelopeTTL, Skew: o.Skew,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,6 @@
+//go:build flx_broken_noretryafter
+
+package node
+
+// Conformance teeth test only (see breakage.go): ignores Retry-After.
+func init() { brokenNoRetryAfter = true }
