@@ -76,6 +76,12 @@ type LocalAPI struct {
 	// Listen is the local API address (plain HTTP on loopback by default; put
 	// it behind the Society's own TLS front end if exposed). Default "127.0.0.1:8080".
 	Listen string `yaml:"listen"`
+	// TLSCert and TLSKey, when both are set, serve the local API over
+	// HTTPS: do so whenever it is reachable from other machines, since
+	// bearer tokens travel on it. Default empty: plain HTTP, for the
+	// loopback default (or a TLS-terminating proxy in front).
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
 	// Tokens are the bearer tokens and their roles. Each token is stored as
 	// its SHA-256 (hex) so the file holds no secret. Default: none (the
 	// local API then refuses every call but /healthz, /readyz, /metrics).
@@ -294,6 +300,8 @@ func (c *Config) Resolve(base string) {
 	c.Federation.TrustAnchor = in(c.Federation.TrustAnchor)
 	c.Federation.Manifest = in(c.Federation.Manifest)
 	c.Policy.Rules = in(c.Policy.Rules)
+	c.LocalAPI.TLSCert = in(c.LocalAPI.TLSCert)
+	c.LocalAPI.TLSKey = in(c.LocalAPI.TLSKey)
 	if c.Store.DSN == "" {
 		c.Store.DSN = "sqlite:" + filepath.Join(c.DataDir, "flx.db")
 	}
@@ -330,6 +338,9 @@ func (c *Config) Verify() error {
 	}
 	if !strings.HasPrefix(c.Store.DSN, "postgres://") && !strings.HasPrefix(c.Store.DSN, "postgresql://") && !strings.HasPrefix(c.Store.DSN, "sqlite:") {
 		bad("store.dsn", "want postgres://... or sqlite:PATH")
+	}
+	if (c.LocalAPI.TLSCert == "") != (c.LocalAPI.TLSKey == "") {
+		bad("local_api.tls_cert/tls_key", "set both (HTTPS) or neither (plain HTTP)")
 	}
 	seen := map[string]bool{}
 	for i, t := range c.LocalAPI.Tokens {

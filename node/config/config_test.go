@@ -98,12 +98,13 @@ func TestVerifyCollectsEveryProblem(t *testing.T) {
 	c.Delivery.Lease = time.Second
 	c.Log.Level = "loud"
 	c.LocalAPI.Tokens = []Token{{Name: "a", Role: "admin", SHA256: "zz"}}
+	c.LocalAPI.TLSCert = "local.pem" // without its key
 	c.Resolve("/tmp")
 	err := c.Verify()
 	if err == nil {
 		t.Fatal("want errors")
 	}
-	for _, want := range []string{"member", "federation.listen", "delivery.workers", "delivery.lease", "log.level", "tokens[0].role", "tokens[0].sha256"} {
+	for _, want := range []string{"member", "federation.listen", "delivery.workers", "delivery.lease", "log.level", "tokens[0].role", "tokens[0].sha256", "local_api.tls_cert/tls_key"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Verify error does not mention %s:\n%v", want, err)
 		}

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net/http"
+	"os"
 	"runtime/debug"
 	"time"
 
@@ -43,12 +46,24 @@ func versionCmd() *cobra.Command {
 func healthcheckCmd() *cobra.Command {
 	url := "http://127.0.0.1:8080/healthz"
 	timeout := 5 * time.Second
+	cacert := ""
 	cmd := &cobra.Command{
 		Use:   "healthcheck",
 		Short: "Exit 0 if the node's health endpoint answers 200 (for container health checks)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c := &http.Client{Timeout: timeout}
+			if cacert != "" {
+				pem, err := os.ReadFile(cacert)
+				if err != nil {
+					return fmt.Errorf("healthcheck: %w", err)
+				}
+				pool := x509.NewCertPool()
+				if !pool.AppendCertsFromPEM(pem) {
+					return fmt.Errorf("healthcheck: no certificate in %s", cacert)
+				}
+				c.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+			}
 			resp, err := c.Get(url)
 			if err != nil {
 				return fmt.Errorf("healthcheck: %w", err)
@@ -62,5 +77,6 @@ func healthcheckCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&url, "url", url, "health URL to probe")
 	cmd.Flags().DurationVar(&timeout, "timeout", timeout, "time limit")
+	cmd.Flags().StringVar(&cacert, "cacert", "", "CA certificate (PEM) to trust for an https URL (a local API served with its own certificate)")
 	return cmd
 }

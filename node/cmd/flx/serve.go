@@ -225,6 +225,18 @@ func startNode(parent context.Context, cfg config.Config, log *slog.Logger, faul
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: errLog,
 	}
+	if cfg.LocalAPI.TLSCert != "" {
+		lc, err := tls.LoadX509KeyPair(cfg.LocalAPI.TLSCert, cfg.LocalAPI.TLSKey)
+		if err != nil {
+			fedLn.Close()
+			localLn.Close()
+			return failSt(fmt.Errorf("serve: local API TLS certificate: %w", err))
+		}
+		localSrv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{lc}}
+		localLn = tls.NewListener(localLn, localSrv.TLSConfig)
+	} else if host, _, _ := net.SplitHostPort(cfg.LocalAPI.Listen); !isLoopback(host) {
+		log.Warn("the local API is served over plain HTTP on a non-loopback address: bearer tokens can be read on the network; set local_api.tls_cert and tls_key, or put a TLS proxy in front", "listen", cfg.LocalAPI.Listen)
+	}
 	r := &runningNode{Node: n, Store: st, FedAddr: fedLn.Addr().String(), LocalAddr: localLn.Addr().String(), stop: cancel, errc: make(chan error, 3)}
 	serve := func(name string, f func() error) {
 		if err := f(); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -254,6 +266,15 @@ func startNode(parent context.Context, cfg config.Config, log *slog.Logger, faul
 		r.errc <- nil
 	}()
 	return r, nil
+}
+
+// isLoopback reports whether a listen host only accepts local connections.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // keyRing picks the signing key valid now among the key files (rotation

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/familylinks/flx/federation"
+	"github.com/familylinks/flx/federation/devca"
+	"github.com/familylinks/flx/node/config"
+	"github.com/familylinks/flx/node/fedadmin"
+)
+
+// startFromInit makes a one-member federation with fedadmin and returns
+// the member's loaded configuration, with free listen ports.
+func startFromInit(t *testing.T) config.Config {
+	t.Helper()
+	dir := t.TempDir()
+	fed, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := fedadmin.MemberSpec{ID: "XA-RC", Country: "XA", Role: federation.RoleSociety, Endpoint: "https://" + fed}
+	if _, _, err := fedadmin.Init(dir, fedadmin.InitConfig{Name: "serve test", Members: []fedadmin.MemberSpec{spec}}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(filepath.Join(fedadmin.MemberDir(dir, "XA-RC"), fedadmin.MemberConfigFile), func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Federation.Listen = fed
+	if cfg.LocalAPI.Listen, err = freePort(); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func TestServeLocalAPIOverTLS(t *testing.T) {
+	cfg := startFromInit(t)
+	ca, err := devca.New("local API test CA", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	iss, err := ca.IssueMember("XA-RC", []string{"localhost"}, []net.IP{net.ParseIP("127.0.0.1")}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfg.LocalAPI.TLSCert, cfg.LocalAPI.TLSKey = filepath.Join(dir, "local.pem"), filepath.Join(dir, "local.key")
+	os.WriteFile(cfg.LocalAPI.TLSCert, iss.CertPEM, 0o644)
+	os.WriteFile(cfg.LocalAPI.TLSKey, iss.KeyPEM, 0o600)
+	cafile := filepath.Join(dir, "ca.pem")
+	os.WriteFile(cafile, ca.CertPEM(), 0o644)
+	if err := cfg.Verify(); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rn, err := startNode(ctx, cfg, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rn.Stop(); rn.Wait() })
+
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca.CertPEM())
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	resp, err := c.Get("https://" + rn.LocalAddr + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("readyz over HTTPS: %s", resp.Status)
+	}
+	// Plain HTTP is not served any more.
+	if resp, err := (&http.Client{Timeout: 2 * time.Second}).Get("http://" + rn.LocalAddr + "/healthz"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == 200 {
+			t.Fatal("plain HTTP still answered 200")
+		}
+	}
+	// The container health check can probe it with the CA.
+	if out, err := runCLI(t, "healthcheck", "--url", "https://"+rn.LocalAddr+"/healthz", "--cacert", cafile); err != nil {
+		t.Fatalf("healthcheck --cacert: %v %s", err, out)
+	}
+	if _, err := runCLI(t, "healthcheck", "--url", "https://"+rn.LocalAddr+"/healthz"); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("healthcheck without the CA must fail on the certificate: %v", err)
+	}
+}
+
+func TestServeRefusesBadSetup(t *testing.T) {
+	ctx := context.Background()
+	quiet := slog.New(slog.DiscardHandler)
+	tests := []struct {
+		name string
+		edit func(*config.Config)
+		want string
+	}{
+		{"missing anchor", func(c *config.Config) { c.Federation.TrustAnchor += ".missing" }, "trust anchor"},
+		{"unknown member", func(c *config.Config) { c.Member = "XZ-RC" }, "not in the federation manifest"},
+		{"missing policy", func(c *config.Config) { c.Policy.Rules += ".missing" }, "policy"},
+		{"bad local TLS", func(c *config.Config) { c.LocalAPI.TLSCert, c.LocalAPI.TLSKey = c.Federation.TLSCert, c.Federation.TLSCert }, "local API TLS"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := startFromInit(t)
+			tc.edit(&cfg)
+			rn, err := startNode(ctx, cfg, quiet, nil)
+			if err == nil {
+				rn.Stop()
+				rn.Wait()
+				t.Fatal("started")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q does not mention %q", err, tc.want)
+			}
+		})
+	}
+}
