@@ -52,25 +52,28 @@ func (n *Node) runDelivery(ctx context.Context) {
 	}
 }
 
-// dispatch starts a loop for every destination with work and none running.
+// dispatch starts a loop for every destination with a row due and none
+// running. It asks the store only for due destinations (an index read), not
+// for the whole outbox's statistics, so a long delivery history costs
+// nothing here.
 func (d *deliverer) dispatch(ctx context.Context) {
-	stats, err := d.n.o.Store.OutboxStats(ctx)
+	now := d.n.o.Now()
+	dests, err := d.n.o.Store.DueDestinations(ctx, now)
 	if err != nil {
 		if ctx.Err() == nil {
-			d.n.log.Error("outbox stats", "err", err)
+			d.n.log.Error("due destinations", "err", err)
 		}
 		return
 	}
-	now := d.n.o.Now()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for _, s := range stats {
-		if s.Queued+s.InFlight == 0 || d.active[s.Destination] || now.Before(d.blocked[s.Destination]) {
+	for _, dest := range dests {
+		if d.active[dest] || now.Before(d.blocked[dest]) {
 			continue
 		}
-		d.active[s.Destination] = true
+		d.active[dest] = true
 		d.wg.Add(1)
-		go d.loop(ctx, s.Destination)
+		go d.loop(ctx, dest)
 	}
 }
 

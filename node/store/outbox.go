@@ -66,11 +66,38 @@ func (q *queries) ClaimDue(ctx context.Context, r ClaimRequest) ([]OutboxItem, e
 	if lease <= 0 {
 		lease = DefaultLease
 	}
+	want := limit(r.Limit, 10)
+	// Two claims, each an ordered walk of its own partial index that stops
+	// at the limit (outbox_lease_idx, outbox_dest_queued_idx /
+	// outbox_due_idx): a single query with an OR over both states made the
+	// planner sort every due row, which with a queue of tens of thousands
+	// cost more than the deliveries themselves. Crashed workers' rows
+	// (expired leases) go first.
+	out, err := q.claim(ctx, r, now, lease, `o.state = 'in_flight' AND o.lease_until <= ?`, `o.lease_until, o.id`, want)
+	if err != nil {
+		return nil, err
+	}
+	if len(out) < want {
+		more, err := q.claim(ctx, r, now, lease, `o.state = 'queued' AND o.next_attempt_at <= ?`, `o.next_attempt_at, o.id`, want-len(out))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, more...)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].NextAttemptAt.Equal(out[j].NextAttemptAt) {
+			return out[i].NextAttemptAt.Before(out[j].NextAttemptAt)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out, nil
+}
+
+// claim moves up to n rows matching cond (one "?" bound to now) to
+// in_flight, walking them in order.
+func (q *queries) claim(ctx context.Context, r ClaimRequest, now time.Time, lease time.Duration, cond, order string, n int) ([]OutboxItem, error) {
 	var w where
-	// The IN term lets SQLite use the partial index outbox_due_idx (it
-	// cannot infer it from the OR) instead of scanning the whole outbox.
-	w.add(`o.state IN ('queued', 'in_flight')`)
-	w.add(`((o.state = 'queued' AND o.next_attempt_at <= ?) OR (o.state = 'in_flight' AND o.lease_until <= ?))`, tv(now), tv(now))
+	w.add(cond, tv(now))
 	w.addIf(r.Destination != "", `o.destination = ?`, r.Destination)
 	// Per-case order: only the head of each (destination, case) may go. A
 	// row cancelled by an erasure while in flight still blocks until its
@@ -78,8 +105,7 @@ func (q *queries) ClaimDue(ctx context.Context, r ClaimRequest) ([]OutboxItem, e
 	w.add(`NOT EXISTS (SELECT 1 FROM outbox p WHERE p.destination = o.destination AND p.case_id = o.case_id
 		AND p.seq < o.seq AND (p.state NOT IN ('delivered', 'cancelled')
 			OR (p.state = 'cancelled' AND p.lease_until > ?)))`, tv(now))
-	due := `SELECT o.id FROM outbox o` + w.String() +
-		fmt.Sprintf(` ORDER BY o.next_attempt_at, o.id LIMIT %d`, limit(r.Limit, 10)) + q.s.claimLock
+	due := `SELECT o.id FROM outbox o` + w.String() + ` ORDER BY ` + order + fmt.Sprintf(` LIMIT %d`, n) + q.s.claimLock
 	args := append([]any{r.Worker, tv(now.Add(lease)), tv(now)}, w.args...)
 	rows, err := q.query(ctx, `UPDATE outbox SET state = 'in_flight', claimed_by = ?, lease_until = ?,
 		attempts = attempts + 1, updated_at = ? WHERE id IN (`+due+`) RETURNING `+outboxCols, args...)
@@ -98,12 +124,6 @@ func (q *queries) ClaimDue(ctx context.Context, r ClaimRequest) ([]OutboxItem, e
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store.ClaimDue: %w", err)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if !out[i].NextAttemptAt.Equal(out[j].NextAttemptAt) {
-			return out[i].NextAttemptAt.Before(out[j].NextAttemptAt)
-		}
-		return out[i].ID < out[j].ID
-	})
 	return out, nil
 }
 
@@ -281,6 +301,28 @@ func (q *queries) ListOutbox(ctx context.Context, f OutboxFilter) ([]OutboxItem,
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store.ListOutbox: %w", err)
+	}
+	return out, nil
+}
+
+func (q *queries) DueDestinations(ctx context.Context, now time.Time) ([]string, error) {
+	now = q.s.now(now)
+	rows, err := q.query(ctx, `SELECT destination FROM outbox WHERE state = 'queued' AND next_attempt_at <= ?
+		UNION SELECT destination FROM outbox WHERE state = 'in_flight' AND lease_until <= ? ORDER BY 1`, tv(now), tv(now))
+	if err != nil {
+		return nil, fmt.Errorf("store.DueDestinations: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var d string
+		if err := rows.Scan(&d); err != nil {
+			return nil, fmt.Errorf("store.DueDestinations: %w", err)
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store.DueDestinations: %w", err)
 	}
 	return out, nil
 }

@@ -295,12 +295,23 @@ func TestOutboxStatsAndList(t *testing.T) {
 		mustErr(t, b.s.MarkDelivered(ctx, claimed[0].ID, []byte("r")), nil)
 		mustErr(t, b.s.MarkDead(ctx, ids[3], 0, "operator"), nil)
 
+		// XB-RC has a queued row due; XC-RC only a queued one (its other is dead).
+		if due := must[[]string](t)(b.s.DueDestinations(ctx, time.Time{})); fmt.Sprint(due) != "[XB-RC XC-RC]" {
+			t.Fatalf("due destinations = %v", due)
+		}
+		mustErr(t, b.s.MarkFailed(ctx, claimed[1].ID, 0, "later", b.clock.Now().Add(time.Hour)), nil)
+		if due := must[[]string](t)(b.s.DueDestinations(ctx, time.Time{})); fmt.Sprint(due) != "[XB-RC XC-RC]" {
+			t.Fatalf("due destinations after a retry was put off = %v", due)
+		}
+		if due := must[[]string](t)(b.s.DueDestinations(ctx, b.clock.Now().Add(-time.Hour))); len(due) != 0 {
+			t.Fatalf("nothing is due an hour ago: %v", due)
+		}
 		stats := must[[]store.DestinationStats](t)(b.s.OutboxStats(ctx))
 		got := fmt.Sprint(len(stats))
 		for _, s := range stats {
 			got += fmt.Sprintf(" %s:q%d/f%d/d%d/x%d/c%d", s.Destination, s.Queued, s.InFlight, s.Delivered, s.Dead, s.Cancelled)
 		}
-		if got != "2 XB-RC:q1/f1/d1/x0/c0 XC-RC:q1/f0/d0/x1/c0" {
+		if got != "2 XB-RC:q2/f0/d1/x0/c0 XC-RC:q1/f0/d0/x1/c0" {
 			t.Fatalf("stats = %s", got)
 		}
 		if !stats[0].OldestPending.After(t0) || !stats[0].OldestPending.Before(stats[1].OldestPending) {

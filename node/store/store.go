@@ -183,6 +183,11 @@ type Queries interface {
 	// OutboxStats returns counts per destination and state and the oldest
 	// undelivered row, for metrics and the operator view.
 	OutboxStats(ctx context.Context) ([]DestinationStats, error)
+	// DueDestinations lists, sorted, the destinations with a row ClaimDue
+	// could take at now (queued and due, or in flight with an expired
+	// lease). It reads only the claim indexes, so it stays cheap however
+	// many rows were delivered: the deliverer polls it.
+	DueDestinations(ctx context.Context, now time.Time) ([]string, error)
 
 	// ListDisclosures returns who received which version of a case when.
 	ListDisclosures(ctx context.Context, caseID string) ([]Disclosure, error)

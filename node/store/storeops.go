@@ -117,6 +117,10 @@ func (s *sqlStore) ListOutbox(ctx context.Context, f OutboxFilter) ([]OutboxItem
 	return s.read().ListOutbox(ctx, f)
 }
 
+func (s *sqlStore) DueDestinations(ctx context.Context, now time.Time) ([]string, error) {
+	return s.read().DueDestinations(ctx, now)
+}
+
 func (s *sqlStore) OutboxStats(ctx context.Context) ([]DestinationStats, error) {
 	return s.read().OutboxStats(ctx)
 }

@@ -109,7 +109,9 @@ func TestServeRefusesBadSetup(t *testing.T) {
 		{"missing anchor", func(c *config.Config) { c.Federation.TrustAnchor += ".missing" }, "trust anchor"},
 		{"unknown member", func(c *config.Config) { c.Member = "XZ-RC" }, "not in the federation manifest"},
 		{"missing policy", func(c *config.Config) { c.Policy.Rules += ".missing" }, "policy"},
-		{"bad local TLS", func(c *config.Config) { c.LocalAPI.TLSCert, c.LocalAPI.TLSKey = c.Federation.TLSCert, c.Federation.TLSCert }, "local API TLS"},
+		{"bad local TLS", func(c *config.Config) {
+			c.LocalAPI.TLSCert, c.LocalAPI.TLSKey = c.Federation.TLSCert, c.Federation.TLSCert
+		}, "local API TLS"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
