@@ -35,8 +35,10 @@ func TestSmokeForward(t *testing.T) {
 		c, err := b.Store.GetCase(ctx, "XA-RC:TR-2024-0117")
 		return err == nil && c.Document != nil
 	})
-	it, err := a.Store.GetOutbox(ctx, res.OutboxID)
-	if err != nil || it.State != store.Delivered || len(it.Receipt) == 0 {
-		t.Fatalf("outbox row %+v %v", it.State, err)
-	}
+	// The receiver may process the case before the sender has recorded
+	// the receipt: wait for that too.
+	nodetest.WaitFor(t, 10*time.Second, "the receipt recorded at XA-RC", func() bool {
+		it, err := a.Store.GetOutbox(ctx, res.OutboxID)
+		return err == nil && it.State == store.Delivered && len(it.Receipt) > 0
+	})
 }
