@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"sync"
@@ -209,7 +210,7 @@ func (n *Node) audit(ctx context.Context, q store.Queries, actor, action, object
 	var raw []byte
 	if len(details) > 0 {
 		var err error
-		if raw, err = jsonMarshal(details); err != nil {
+		if raw, err = json.Marshal(details); err != nil {
 			return err
 		}
 	}

@@ -96,15 +96,16 @@ func (n *Node) Receive(ctx context.Context, peer string, raw []byte) (res Receiv
 		return res, err
 	}
 
+	sum := sha256Hex(raw) // the exact bytes received, hashed once
 	rc := federation.ReceiptFor(env, federation.ReceiptAccepted, n.o.Now())
-	rc.SHA256 = receiptSHA256(raw, env)
+	rc.SHA256 = receiptSHA256(raw, sum, env)
 	receipt, err := federation.SignReceipt(rc, n.signer())
 	if err != nil {
 		return res, &ReceiveError{Code: "internal_error", Msg: "internal error", Err: err}
 	}
 	item := store.InboxItem{
 		JTI: inboxKey(env.Issuer, env.JTI), Iss: env.Issuer, Aud: env.Audience, Kind: string(env.Kind),
-		CaseID: env.CaseID, SHA256: sha256Hex(raw), Envelope: raw, ReceivedAt: n.o.Now(),
+		CaseID: env.CaseID, SHA256: sum, Envelope: raw, ReceivedAt: n.o.Now(),
 	}
 	if brokenAckBeforeStore { // conformance teeth tests only (breakage.go)
 		go func() {
@@ -126,7 +127,7 @@ func (n *Node) Receive(ctx context.Context, peer string, raw []byte) (res Receiv
 	res = Received{Receipt: receipt, Status: federation.ReceiptAccepted, InboxID: r.ID, JTI: env.JTI, Kind: env.Kind}
 	if r.Duplicate {
 		drc := federation.ReceiptFor(env, federation.ReceiptDuplicate, n.o.Now())
-		drc.SHA256 = receiptSHA256(raw, env)
+		drc.SHA256 = receiptSHA256(raw, sum, env)
 		dup, err := federation.SignReceipt(drc, n.signer())
 		if err != nil {
 			return res, &ReceiveError{Code: "internal_error", Msg: "internal error", Err: err}
@@ -172,17 +173,13 @@ func checkRoles(env *federation.Envelope) error {
 	return nil
 }
 
-func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
-
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
-
-// receiptSHA256 is what a receipt binds to: the SHA-256 of the exact bytes
-// received (FLX-RCP-003).
-func receiptSHA256(raw []byte, env *federation.Envelope) string {
+// receiptSHA256 is what a receipt binds to: sum, the SHA-256 of the exact
+// bytes received (FLX-RCP-003).
+func receiptSHA256(raw []byte, sum string, env *federation.Envelope) string {
 	if brokenReceiptSHA256 != nil { // conformance teeth tests only (breakage.go)
 		return brokenReceiptSHA256(raw, env)
 	}
-	return sha256Hex(raw)
+	return sum
 }
 
 func sha256Hex(b []byte) string {

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -65,7 +66,7 @@ func expired(doc []byte, today time.Time) bool {
 	var head struct {
 		RetentionUntil schema.Date `json:"retention_until"`
 	}
-	if jsonUnmarshal(doc, &head) != nil || head.RetentionUntil == "" {
+	if json.Unmarshal(doc, &head) != nil || head.RetentionUntil == "" {
 		return false
 	}
 	until, err := head.RetentionUntil.Time()
