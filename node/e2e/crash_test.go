@@ -46,6 +46,7 @@ func needBinary(t *testing.T) {
 	if flxBuildErr != nil {
 		t.Fatal(flxBuildErr)
 	}
+	readSources(t, filepath.Join("..", "..")) // the module root, from node/e2e
 }
 
 // freeAddr returns a loopback address that was free a moment ago.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -43,11 +44,13 @@ func BuildFlx(t testing.TB) string {
 	if err != nil {
 		t.Skip("no go command in PATH to build flx with")
 	}
+	root := ModuleRoot(t)
+	readSources(t, root)
 	bin := filepath.Join(t.TempDir(), "flx")
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, goCmd, "build", "-o", bin, "./node/cmd/flx")
-	cmd.Dir = ModuleRoot(t)
+	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build ./node/cmd/flx: %v\n%s", err, out)
@@ -207,5 +210,31 @@ func (p *Process) Stop(t testing.TB, grace time.Duration, limit string) {
 		}
 	case <-time.After(grace):
 		t.Errorf("node did not stop within %s\n%s", limit, p.Logs())
+	}
+}
+
+// readSources reads every Go source and the module files under root, so
+// that go test's cache counts them as inputs of this test: it builds the
+// flx binary in a subprocess, which the cache cannot see, and a cached
+// pass must not outlive a change to the node's code.
+func readSources(t testing.TB, root string) {
+	t.Helper()
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if n := d.Name(); p != root && (n == "testdata" || strings.HasPrefix(n, ".")) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if n := d.Name(); strings.HasSuffix(n, ".go") || n == "go.mod" || n == "go.sum" || strings.HasSuffix(n, ".json") || strings.HasSuffix(n, ".sql") || strings.HasSuffix(n, ".yaml") {
+			_, err = os.ReadFile(p)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatalf("reading the sources: %v", err)
 	}
 }
