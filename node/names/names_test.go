@@ -112,7 +112,7 @@ func TestLatin(t *testing.T) {
 		{"عبد الرحمن", "abd alrhmn"},
 		{"Άννα Παπαδοπούλου", "anna papadopoulou"},
 		{"Ελένη Μπακάλη", "eleni bakali"},
-		{"ﻻ", "la"}, // presentation form
+		{"ﻻ", "la"},       // presentation form
 		{"שלמה", "shlmh"}, // unidecode fallback
 		{"  \t", ""},
 	} {

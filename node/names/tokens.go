@@ -26,6 +26,12 @@ type Token struct {
 	// Abjad marks a word written without short vowels (Arabic, Hebrew and
 	// Syriac script without vowel marks): compare it by its skeleton.
 	Abjad bool
+	// AltPhonetic and AltSkeleton are a second reading, when the script
+	// has a letter that stands for two sounds in names: Russian writes the
+	// h of Armenian, Arabic and Caucasian names with г (Магомед,
+	// Оганесян), so a Cyrillic г is read as g and, here, as h; an Arabic و
+	// is a long u and, here, a w. Empty when there is no second reading.
+	AltPhonetic, AltSkeleton string
 }
 
 // MaxTokens bounds the tokens Analyze returns for one value: a name value
@@ -35,6 +41,8 @@ const MaxTokens = 32
 // word is one word of the input before particles and compounds.
 type word struct {
 	latin  string
+	alt    string // a second romanisation (Cyrillic г as h), or ""
+	orig   string // latin as romanised, before articles and compounds
 	script Script
 	abjad  bool
 	hyphen bool // followed by a hyphen (al-Rashid)
@@ -60,7 +68,15 @@ func splitWords(s string) []word {
 		case ScriptArabic, ScriptHebrew, ScriptSyriac:
 			abjad = !strings.ContainsAny(w, "\u064e\u064f\u0650")
 		}
-		words = append(words, word{latin: lat, script: sc, abjad: abjad, hyphen: hyphen})
+		alt := ""
+		switch {
+		case sc == ScriptCyrillic && strings.ContainsRune(w, 'г'):
+			alt = strings.ReplaceAll(latin(strings.ReplaceAll(w, "г", "һ")), " ", "")
+		case abjad && strings.ContainsRune(w, 'و'):
+			// و is a consonant (w) or a long vowel (u): read it both ways.
+			alt = strings.ReplaceAll(latin(strings.ReplaceAll(w, "و", "ۋ")), " ", "")
+		}
+		words = append(words, word{latin: lat, orig: lat, alt: alt, script: sc, abjad: abjad, hyphen: hyphen})
 	}
 	for i := 0; i < len(s); {
 		r, sz := utf8.DecodeRuneInString(s[i:])
@@ -186,7 +202,13 @@ func Analyze(value string) []Token {
 			continue
 		}
 		ph := phonetic(w.latin, w.abjad)
-		out = append(out, Token{Latin: w.latin, Phonetic: ph, Skeleton: skeleton(ph), Script: w.script, Abjad: w.abjad})
+		t := Token{Latin: w.latin, Phonetic: ph, Skeleton: skeleton(ph), Script: w.script, Abjad: w.abjad}
+		if w.alt != "" && w.latin == w.orig && w.alt != w.latin {
+			if alt := phonetic(w.alt, w.abjad); alt != ph {
+				t.AltPhonetic, t.AltSkeleton = alt, skeleton(alt)
+			}
+		}
+		out = append(out, t)
 	}
 	return out
 }
@@ -214,6 +236,12 @@ func tokenKeys(t Token) []string {
 	keys := []string{"t_" + t.Latin, "p_" + t.Phonetic}
 	if len(t.Skeleton) >= 2 {
 		keys = append(keys, "s_"+t.Skeleton)
+	}
+	if t.AltPhonetic != "" {
+		keys = append(keys, "p_"+t.AltPhonetic)
+		if len(t.AltSkeleton) >= 2 {
+			keys = append(keys, "s_"+t.AltSkeleton)
+		}
 	}
 	return keys
 }

@@ -49,7 +49,7 @@ type culture struct {
 }
 
 func (c *culture) givenName(g *gen, female bool) []phon { return c.given(g, c, female) }
-func (c *culture) familyName(g *gen) []phon           { return c.family(g, c) }
+func (c *culture) familyName(g *gen) []phon             { return c.family(g, c) }
 
 // syllables makes n syllables: an onset most of the time, a vowel, a coda
 // now and then.
@@ -410,7 +410,7 @@ var (
 					case i == len(n)-1 && p.p == "a":
 						b.WriteString("ا")
 					}
-				case p.p == "h" && i == len(n)-1:
+				case p.p == "h" && i == len(n)-1 && i > 0 && n[i-1].p == "a":
 					b.WriteString("ة")
 				case p.p == "h" && g != nil && g.chance(0.3):
 					b.WriteString("ه")
