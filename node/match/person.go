@@ -294,3 +294,28 @@ func blockingKeys(p *Person) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// Renderings returns the person's written names as lists of words, one
+// list per rendering (for encodings: see node/match/pprl).
+func (p *Person) Renderings() [][]names.Token {
+	out := make([][]names.Token, len(p.renderings))
+	for i, r := range p.renderings {
+		for _, t := range r.tokens {
+			out[i] = append(out[i], p.tokens[t])
+		}
+	}
+	return out
+}
+
+// BirthYears returns the years the person may have been born in; ok is
+// false when nothing is known.
+func (p *Person) BirthYears() (lo, hi int, ok bool) {
+	if !p.hasBirth {
+		return 0, 0, false
+	}
+	y := func(d int) int { return time.Unix(int64(d)*86400, 0).UTC().Year() }
+	return y(p.birthLo), y(p.birthHi), true
+}
+
+// Sex returns the person's sex as written in the case.
+func (p *Person) Sex() schema.Sex { return p.sex }
