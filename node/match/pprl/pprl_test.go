@@ -118,9 +118,8 @@ func TestParseRefuses(t *testing.T) {
 	}
 }
 
-// TestBitFrequenciesFlat is the frequency attack's view: over many
-// encodings of names sharing common bigrams, no bit position stands out
-// much more than random hashing and flips allow.
+// TestNoiseApplied: two encodings of one person differ (BLIP flips bits)
+// yet still agree closely.
 func TestNoiseApplied(t *testing.T) {
 	p := person(t, "Karo Hovhannisyan")
 	a := encode(t, p, secret, 1)
