@@ -262,6 +262,8 @@ var rules = []struct {
 		"archtest reads the tree as text: it must never import an FLX package"},
 	{[]string{"node/fedadmin"}, false, flxOnly("federation", "federation/jose", "federation/devca", "policy", "node/config"),
 		"fedadmin works on files: of FLX it may import federation, federation/jose, federation/devca, policy and node/config only"},
+	{[]string{"node/names", "node/match/..."}, true, flxOnly("schema", "node/names", "node/match/..."),
+		"names and matching work on case documents: of FLX they may import schema, node/names and node/match/... only"},
 	{[]string{"federation/jose"}, true, flxOnly(),
 		"jose must never import other FLX packages"},
 	{[]string{"federation/mtls"}, false, stdlibAnd(),

@@ -1,0 +1,47 @@
+package names
+
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// FuzzAnalyze feeds arbitrary bytes through every exported function: none
+// may panic, keys keep their documented form, output is bounded and the
+// same input always gives the same keys.
+func FuzzAnalyze(f *testing.F) {
+	for _, s := range []string{
+		"Հովհաննիսյան", "Оганесян", "محمد", "مُحَمَّد", "Abd al-Rahman", "ar-Rashid", "ᲒᲘᲝᲠᲒᲘ",
+		"Νικόλαος", "ﻻ", "\xff\xfe", "abd", "abdu", "-al-", "'''", strings.Repeat("ab-", 100), "\u0651\u0651",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		lat := Latin(s)
+		for i := 0; i < len(lat); i++ {
+			if c := lat[i]; (c < 'a' || c > 'z') && c != ' ' {
+				t.Fatalf("Latin(%q) = %q: byte %q", s, lat, c)
+			}
+		}
+		toks := Analyze(s)
+		if len(toks) > MaxTokens {
+			t.Fatalf("%d tokens", len(toks))
+		}
+		for _, tk := range toks {
+			if len(tk.Latin) < 2 || tk.Phonetic == "" || !utf8.ValidString(tk.Latin) {
+				t.Fatalf("token %+v", tk)
+			}
+		}
+		keys := SearchKeys(s)
+		for _, k := range keys {
+			if !keyRE.MatchString(k) {
+				t.Fatalf("SearchKeys(%q): key %q", s, k)
+			}
+		}
+		if again := SearchKeys(s); strings.Join(again, " ") != strings.Join(keys, " ") {
+			t.Fatalf("SearchKeys(%q) not deterministic", s)
+		}
+		_ = QueryTerms(s)
+		_ = DetectScript(s)
+	})
+}

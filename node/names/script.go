@@ -1,0 +1,198 @@
+package names
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
+)
+
+// Script is an ISO 15924 script code.
+type Script string
+
+// Scripts the package detects. Armenian, Cyrillic, Georgian, Arabic and
+// Greek have transliteration tables of their own; the others are
+// romanised by the unidecode fallback.
+const (
+	ScriptLatin      Script = "Latn"
+	ScriptCyrillic   Script = "Cyrl"
+	ScriptArmenian   Script = "Armn"
+	ScriptGeorgian   Script = "Geor"
+	ScriptArabic     Script = "Arab"
+	ScriptGreek      Script = "Grek"
+	ScriptHebrew     Script = "Hebr"
+	ScriptSyriac     Script = "Syrc"
+	ScriptDevanagari Script = "Deva"
+	ScriptBengali    Script = "Beng"
+	ScriptEthiopic   Script = "Ethi"
+	ScriptThai       Script = "Thai"
+	ScriptHan        Script = "Hani"
+	ScriptHangul     Script = "Hang"
+	ScriptKana       Script = "Hrkt"
+	ScriptTamil      Script = "Taml"
+	// ScriptCommon is what a string without letters gets.
+	ScriptCommon Script = "Zyyy"
+	// ScriptUnknown is a script the package does not name.
+	ScriptUnknown Script = "Zzzz"
+)
+
+var scriptRanges = []struct {
+	s Script
+	t *unicode.RangeTable
+}{
+	{ScriptLatin, unicode.Latin},
+	{ScriptCyrillic, unicode.Cyrillic},
+	{ScriptArabic, unicode.Arabic},
+	{ScriptArmenian, unicode.Armenian},
+	{ScriptGeorgian, unicode.Georgian},
+	{ScriptGreek, unicode.Greek},
+	{ScriptHebrew, unicode.Hebrew},
+	{ScriptSyriac, unicode.Syriac},
+	{ScriptDevanagari, unicode.Devanagari},
+	{ScriptBengali, unicode.Bengali},
+	{ScriptEthiopic, unicode.Ethiopic},
+	{ScriptThai, unicode.Thai},
+	{ScriptHan, unicode.Han},
+	{ScriptHangul, unicode.Hangul},
+	{ScriptKana, unicode.Hiragana},
+	{ScriptKana, unicode.Katakana},
+	{ScriptTamil, unicode.Tamil},
+}
+
+// scriptOf returns the script of one rune; ScriptCommon for a non-letter.
+func scriptOf(r rune) Script {
+	if r < 0x80 {
+		if ('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z') {
+			return ScriptLatin
+		}
+		return ScriptCommon
+	}
+	for _, sr := range scriptRanges {
+		if unicode.Is(sr.t, r) {
+			return sr.s
+		}
+	}
+	if unicode.IsLetter(r) {
+		return ScriptUnknown
+	}
+	return ScriptCommon
+}
+
+// DetectScript returns the script most of the letters of s are written in
+// (the first in scriptRanges' order on a tie), ScriptCommon when s has no
+// letter.
+func DetectScript(s string) Script {
+	counts := map[Script]int{}
+	for _, r := range s {
+		if sc := scriptOf(r); sc != ScriptCommon {
+			counts[sc]++
+		}
+	}
+	best, n := ScriptCommon, 0
+	for _, sr := range scriptRanges {
+		if c := counts[sr.s]; c > n {
+			best, n = sr.s, c
+		}
+	}
+	if c := counts[ScriptUnknown]; c > n {
+		best = ScriptUnknown
+	}
+	return best
+}
+
+var folder = cases.Fold()
+
+// Arabic marks with a meaning for names.
+const (
+	arabicFatha   = '\u064e'
+	arabicDamma   = '\u064f'
+	arabicKasra   = '\u0650'
+	arabicShadda  = '\u0651'
+	arabicDagger  = '\u0670' // superscript alef: a long a
+	maxInputRunes = 1024
+)
+
+// latinLetters are Latin letters whose marks make another sound: they
+// become the digraphs the phonetic rules know before marks are removed.
+var latinLetters = map[rune]string{
+	'ž': "zh", 'š': "sh", 'č': "ch", 'ć': "ch", 'ş': "sh", 'ș': "sh", 'ç': "ch",
+	'ğ': "gh", 'đ': "dj", 'ţ': "ts", 'ț': "ts", 'ŝ': "sh", 'ĉ': "ch", 'ĝ': "g", 'ĵ': "j",
+	'ẖ': "kh", 'ḫ': "kh",
+}
+
+// prepare normalises s for transliteration: NFKC, full case folding, Latin
+// and Greek letters decomposed with their marks removed (but for
+// latinLetters), an Arabic shadda turned into a doubled letter and every
+// Arabic mark but the three short vowels removed. Input longer than
+// maxInputRunes runes is cut there (a name value is at most 256
+// characters in schema v1).
+func prepare(s string) string {
+	if utf8.RuneCountInString(s) > maxInputRunes {
+		n := 0
+		for i := range s {
+			if n == maxInputRunes {
+				s = s[:i]
+				break
+			}
+			n++
+		}
+	}
+	s = folder.String(norm.NFKC.String(s))
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); {
+		r, sz := utf8.DecodeRuneInString(s[i:])
+		i += sz
+		switch {
+		case r < 0x80:
+			b.WriteRune(r)
+		case r == arabicDagger:
+			b.WriteRune('ا')
+		case unicode.IsMark(r):
+			// A mark without a base letter, or one the cases below did not
+			// take.
+		case scriptOf(r) == ScriptArabic:
+			// The letter, doubled by a shadda, then its short vowel.
+			var vowel rune
+			shadda := false
+			for i < len(s) {
+				m, msz := utf8.DecodeRuneInString(s[i:])
+				if !unicode.IsMark(m) || m == arabicDagger {
+					break
+				}
+				switch m {
+				case arabicShadda:
+					shadda = true
+				case arabicFatha, arabicDamma, arabicKasra:
+					vowel = m
+				}
+				i += msz
+			}
+			b.WriteRune(r)
+			if shadda {
+				b.WriteRune(r)
+			}
+			if vowel != 0 {
+				b.WriteRune(vowel)
+			}
+		default:
+			if d, ok := latinLetters[r]; ok {
+				b.WriteString(d)
+				continue
+			}
+			switch scriptOf(r) {
+			case ScriptLatin, ScriptGreek, ScriptCommon, ScriptUnknown:
+				for _, d := range norm.NFD.String(string(r)) {
+					if !unicode.IsMark(d) {
+						b.WriteRune(d)
+					}
+				}
+			default:
+				b.WriteRune(r)
+			}
+		}
+	}
+	return b.String()
+}

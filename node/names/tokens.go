@@ -1,0 +1,261 @@
+package names
+
+import (
+	"sort"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// KeyVersion identifies the rules that make keys. A store records it with
+// its index and rebuilds the index when it changes.
+const KeyVersion = 1
+
+// Token is one word of a name, in the forms used to compare it.
+type Token struct {
+	// Latin is the canonical Latin form: lower-case ASCII letters, articles
+	// removed and Abd/Abu compounds joined ("abdrahman").
+	Latin string
+	// Phonetic is the phonetic form (see phonetic.go): one lower-case
+	// letter per sound.
+	Phonetic string
+	// Skeleton is Phonetic without vowels and h.
+	Skeleton string
+	// Script is the script the word was written in.
+	Script Script
+	// Abjad marks a word written without short vowels (Arabic, Hebrew and
+	// Syriac script without vowel marks): compare it by its skeleton.
+	Abjad bool
+	// AltPhonetic and AltSkeleton are a second reading, when the script
+	// has a letter that stands for two sounds in names: Russian writes the
+	// h of Armenian, Arabic and Caucasian names with г (Магомед,
+	// Оганесян), so a Cyrillic г is read as g and, here, as h; an Arabic و
+	// is a long u and, here, a w. Empty when there is no second reading.
+	AltPhonetic, AltSkeleton string
+}
+
+// MaxTokens bounds the tokens Analyze returns for one value: a name value
+// is at most 256 characters.
+const MaxTokens = 32
+
+// word is one word of the input before particles and compounds.
+type word struct {
+	latin  string
+	alt    string // a second romanisation (Cyrillic г as h), or ""
+	orig   string // latin as romanised, before articles and compounds
+	script Script
+	abjad  bool
+	hyphen bool // followed by a hyphen (al-Rashid)
+}
+
+// splitWords cuts a prepared string into words and romanises each.
+func splitWords(s string) []word {
+	var words []word
+	start := -1
+	flush := func(end int, hyphen bool) {
+		if start < 0 {
+			return
+		}
+		w := s[start:end]
+		start = -1
+		sc := DetectScript(w)
+		lat := strings.ReplaceAll(latin(w), " ", "")
+		if lat == "" {
+			return
+		}
+		abjad := false
+		switch sc {
+		case ScriptArabic, ScriptHebrew, ScriptSyriac:
+			abjad = !strings.ContainsAny(w, "\u064e\u064f\u0650")
+		}
+		alt := ""
+		switch {
+		case sc == ScriptCyrillic && strings.ContainsRune(w, 'г'):
+			alt = strings.ReplaceAll(latin(strings.ReplaceAll(w, "г", "һ")), " ", "")
+		case abjad && strings.ContainsRune(w, 'و'):
+			// و is a consonant (w) or a long vowel (u): read it both ways.
+			alt = strings.ReplaceAll(latin(strings.ReplaceAll(w, "و", "ۋ")), " ", "")
+		}
+		words = append(words, word{latin: lat, orig: lat, alt: alt, script: sc, abjad: abjad, hyphen: hyphen})
+	}
+	for i := 0; i < len(s); {
+		r, sz := utf8.DecodeRuneInString(s[i:])
+		if unicode.IsLetter(r) || unicode.IsMark(r) || r == '\'' || r == '`' || isApostrophe(r) {
+			if start < 0 {
+				start = i
+			}
+		} else {
+			flush(i, r == '-' || r == '\u2010' || r == '\u2011')
+		}
+		i += sz
+	}
+	flush(len(s), false)
+	return words
+}
+
+// Arabic articles written as a word of their own or before a hyphen, and
+// the sun-letter forms (ar-Rashid, as-Sayyid, ash-Shami, ad-Din).
+var (
+	articles  = map[string]bool{"al": true, "el": true, "ul": true, "il": true, "ol": true}
+	sunLetter = map[string]bool{
+		"ar": true, "as": true, "ash": true, "ad": true, "at": true, "az": true, "an": true,
+		"ath": true, "adh": true, "er": true, "es": true, "esh": true, "ed": true, "et": true,
+		"ez": true, "en": true, "ur": true, "us": true, "ush": true, "ud": true, "ut": true,
+		"uz": true, "un": true,
+	}
+	// Patronymic particles between two names (Ahmad bin Salim).
+	particles = map[string]bool{"bin": true, "ibn": true, "ben": true, "bint": true, "binti": true, "bn": true, "ould": true}
+	// abdForms are Abd (servant of) as written before the rest of the
+	// compound.
+	abdForms = map[string]bool{
+		"abd": true, "abdu": true, "abdul": true, "abdel": true, "abdal": true, "abdol": true,
+		"abdoul": true, "abdil": true, "abdula": true, "abdulla": true, "abdel'": true,
+	}
+	abuForms = map[string]bool{"abu": true, "abou": true, "abo": true, "aboo": true, "abul": true, "abol": true}
+)
+
+// stripArticle removes an article glued to a word (alrashid from Arabic
+// script, al'aziz) when enough is left.
+func stripArticle(s string) string {
+	for _, a := range []string{"al", "el", "ul"} {
+		if rest, ok := strings.CutPrefix(s, a); ok && len(rest) >= 2 {
+			return rest
+		}
+	}
+	return s
+}
+
+// splitAbd splits a one-word Abd compound (abdurrahman, abdelaziz,
+// abdallah) into "abd" and the rest ("rahman", "aziz", "lah"); ok is false
+// for a word that is not one (abdi, abdo).
+func splitAbd(s string) (rest string, ok bool) {
+	r, found := strings.CutPrefix(s, "abd")
+	if !found || len(r) < 3 {
+		return "", false
+	}
+	// The linking vowel: abdUrrahman, abdElaziz, abdOUlaye.
+	i := 0
+	for i < len(r) && i < 2 && strings.IndexByte("aeiou", r[i]) >= 0 {
+		i++
+	}
+	if i == 0 {
+		return r, true // abdrahman
+	}
+	r = r[i:]
+	switch {
+	case len(r) >= 3 && r[0] == 'l':
+		return r[1:], true // abdeLaziz, abduLlah -> lah
+	case len(r) >= 3 && r[0] == r[1] && !isLatinVowel(r[0]):
+		return r[1:], true // abduRRahman
+	case len(r) >= 3:
+		return r, true
+	}
+	return "", false
+}
+
+// Analyze cuts a name value into tokens and computes their forms. Parts of
+// one value keep their order; articles and particles are dropped, Abd and
+// Abu compounds joined, one-letter tokens (initials) dropped.
+func Analyze(value string) []Token {
+	words := splitWords(prepare(value))
+	// Articles and particles.
+	kept := words[:0:0]
+	for i, w := range words {
+		hasNext := i+1 < len(words)
+		switch {
+		case hasNext && articles[w.latin]:
+			continue
+		case hasNext && w.hyphen && sunLetter[w.latin] && strings.HasPrefix(words[i+1].latin, w.latin[len(w.latin)-1:]):
+			continue
+		case hasNext && i > 0 && particles[w.latin]:
+			continue
+		}
+		if w.script == ScriptArabic && strings.HasPrefix(w.latin, "al") && len(w.latin) >= 4 {
+			w.latin = w.latin[2:]
+		}
+		kept = append(kept, w)
+	}
+	// Compounds.
+	var out []Token
+	for i := 0; i < len(kept) && len(out) < MaxTokens; i++ {
+		w := kept[i]
+		switch {
+		case (abdForms[w.latin] || abuForms[w.latin]) && i+1 < len(kept):
+			head := "abd"
+			if abuForms[w.latin] {
+				head = "abu"
+			}
+			next := kept[i+1]
+			w.latin = head + stripArticle(next.latin)
+			w.abjad = w.abjad && next.abjad
+			i++
+		default:
+			if rest, ok := splitAbd(w.latin); ok {
+				w.latin = "abd" + rest
+			} else if rest, ok := strings.CutPrefix(w.latin, "abou"); ok && len(rest) >= 3 {
+				w.latin = "abu" + stripArticle(rest)
+			} else if rest, ok := strings.CutPrefix(w.latin, "abul"); ok && len(rest) >= 3 {
+				w.latin = "abu" + rest
+			}
+		}
+		if len(w.latin) < 2 {
+			continue
+		}
+		ph := phonetic(w.latin, w.abjad)
+		t := Token{Latin: w.latin, Phonetic: ph, Skeleton: skeleton(ph), Script: w.script, Abjad: w.abjad}
+		if w.alt != "" && w.latin == w.orig && w.alt != w.latin {
+			if alt := phonetic(w.alt, w.abjad); alt != ph {
+				t.AltPhonetic, t.AltSkeleton = alt, skeleton(alt)
+			}
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+// SearchKeys returns the keys to index for one name value, sorted and
+// without duplicates (see the package documentation for their form).
+func SearchKeys(value string) []string {
+	seen := map[string]bool{}
+	for _, t := range Analyze(value) {
+		for _, k := range tokenKeys(t) {
+			seen[k] = true
+		}
+	}
+	keys := make([]string, 0, len(seen))
+	for k := range seen {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// tokenKeys are the keys of one token. A skeleton of one letter (Ali: l)
+// says too little to be a key of its own.
+func tokenKeys(t Token) []string {
+	keys := []string{"t_" + t.Latin, "p_" + t.Phonetic}
+	if len(t.Skeleton) >= 2 {
+		keys = append(keys, "s_"+t.Skeleton)
+	}
+	if t.AltPhonetic != "" {
+		keys = append(keys, "p_"+t.AltPhonetic)
+		if len(t.AltSkeleton) >= 2 {
+			keys = append(keys, "s_"+t.AltSkeleton)
+		}
+	}
+	return keys
+}
+
+// QueryTerms returns one group of keys per token of a query: a record
+// matches when it holds at least one key of every group.
+func QueryTerms(query string) [][]string {
+	var groups [][]string
+	for _, t := range Analyze(query) {
+		groups = append(groups, tokenKeys(t))
+	}
+	return groups
+}
+
+// QueryKeys returns the keys of every token of a query, sorted and without
+// duplicates: for an OR search ranked by the number of keys a record holds.
+func QueryKeys(query string) []string { return SearchKeys(query) }
