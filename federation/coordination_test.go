@@ -78,7 +78,9 @@ func TestCoordinationFieldsValidate(t *testing.T) {
 		{"relay_via itself", func(f *fixture) { f.member("XB-RC").RelayVia = []string{"XB-RC"} }, "relay_via names the member itself"},
 		{"relay_via a stranger", func(f *fixture) { f.member("XB-RC").RelayVia = []string{"XZ-RC"} }, "not a member"},
 		{"relay_via twice", func(f *fixture) { f.member("XB-RC").RelayVia = []string{"ICRC-CTA", "ICRC-CTA"} }, "twice"},
-		{"relay_via too long", func(f *fixture) { f.member("XB-RC").RelayVia = []string{"ICRC-CTA", "XA-RC", "XC-RC", "ICRC-CTA", "XA-RC"} }, "at most"},
+		{"relay_via too long", func(f *fixture) {
+			f.member("XB-RC").RelayVia = []string{"ICRC-CTA", "XA-RC", "XC-RC", "ICRC-CTA", "XA-RC"}
+		}, "at most"},
 		{"encryption key", func(f *fixture) { f.member("XB-RC").EncJWKS = jose.EncKeySet{enc.Public()} }, ""},
 		{"encryption kid used by a signing key", func(f *fixture) {
 			f.member("XB-RC").EncJWKS = jose.EncKeySet{enc.Public().WithKID(f.keys["XB-RC"].KID())}
@@ -117,11 +119,13 @@ func TestCoordinationFieldsDecodeStrictly(t *testing.T) {
 	sig := must(jose.GenerateKey(jose.EdDSA))
 	sigJWK := string(wireJSON(t, jose.KeySet{sig.Public()}))
 	for name, mut := range map[string]func(string) string{
-		"Relay_via":              func(s string) string { return strings.Replace(s, `"relay_via"`, `"Relay_via"`, 1) },
-		"relay_via twice":        func(s string) string { return strings.Replace(s, `"relay_via":`, `"relay_via":[],"relay_via":`, 1) },
-		"pull_only not a bool":   func(s string) string { return strings.Replace(s, `"relay_via":`, `"pull_only":"yes","relay_via":`, 1) },
-		"signing key as enc key": func(s string) string { return strings.Replace(s, `"enc_jwks":{"keys":[`, `"enc_jwks":{"keys":[`+sigJWK[len(`{"keys":[`):len(sigJWK)-2]+`,`, 1) },
-		"enc_jwks extra member":  func(s string) string { return strings.Replace(s, `"enc_jwks":{`, `"enc_jwks":{"x":1,`, 1) },
+		"Relay_via":            func(s string) string { return strings.Replace(s, `"relay_via"`, `"Relay_via"`, 1) },
+		"relay_via twice":      func(s string) string { return strings.Replace(s, `"relay_via":`, `"relay_via":[],"relay_via":`, 1) },
+		"pull_only not a bool": func(s string) string { return strings.Replace(s, `"relay_via":`, `"pull_only":"yes","relay_via":`, 1) },
+		"signing key as enc key": func(s string) string {
+			return strings.Replace(s, `"enc_jwks":{"keys":[`, `"enc_jwks":{"keys":[`+sigJWK[len(`{"keys":[`):len(sigJWK)-2]+`,`, 1)
+		},
+		"enc_jwks extra member": func(s string) string { return strings.Replace(s, `"enc_jwks":{`, `"enc_jwks":{"x":1,`, 1) },
 	} {
 		t.Run(name, func(t *testing.T) {
 			p := mut(payload)
@@ -159,13 +163,13 @@ func TestMayRelayAndRoutes(t *testing.T) {
 		fail       bool
 	}{
 		{"XA-RC", "XB-RC", nil, Route{Via: "ICRC-CTA"}, false},
-		{"ICRC-CTA", "XB-RC", nil, Route{}, false},        // the relay itself delivers directly
+		{"ICRC-CTA", "XB-RC", nil, Route{}, false},           // the relay itself delivers directly
 		{"ICRC-CTA", "XA-RC", nil, Route{Pull: true}, false}, // a pull-only member pulls from its senders
 		{"XB-RC", "XA-RC", map[string]string{"XA-RC": "ICRC-CTA"}, Route{Via: "ICRC-CTA"}, false},
 		{"XB-RC", "ICRC-CTA", nil, Route{}, false},
 		{"XB-RC", "ICRC-CTA", map[string]string{"ICRC-CTA": "ICRC-CTA"}, Route{}, false},
-		{"XA-RC", "XC-RC", nil, Route{}, true},                                  // suspended
-		{"XA-RC", "XZ-RC", nil, Route{}, true},                                  // unknown
+		{"XA-RC", "XC-RC", nil, Route{}, true},                                    // suspended
+		{"XA-RC", "XZ-RC", nil, Route{}, true},                                    // unknown
 		{"ICRC-CTA", "XB-RC", map[string]string{"XB-RC": "XA-RC"}, Route{}, true}, // XA-RC may not relay
 	}
 	for _, tc := range tests {
