@@ -252,3 +252,39 @@ func (m *Manifest) VerifySigned(raw []byte, typ string, keyTime time.Time, skew 
 	}
 	return signer, key, nil
 }
+
+// DecodeStrict decodes exactly one JSON value into v (a pointer) with the
+// rules this package applies to everything it signs (strictjson.go): no
+// member name twice in any object, member names of structs spelt exactly
+// (case-sensitive), no unknown members, no trailing data. It is for the wire
+// documents built on this package (federation/pull, federation/bundle).
+func DecodeStrict(data []byte, v any) error {
+	return decodeStrict(data, shapeFor(reflect.TypeOf(v)), v)
+}
+
+// PeekReceipt reads a receipt's iss and receipt_for WITHOUT verifying it, to
+// find the envelope it claims to be for. Verify it with VerifyReceipt before
+// trusting anything.
+func PeekReceipt(raw []byte) (iss, receiptFor string, err error) {
+	tok, err := jose.Parse(raw, TypReceipt)
+	if err != nil {
+		return "", "", joseErr(err)
+	}
+	var w wireReceipt
+	if err := decodeStrict(tok.UnverifiedPayload(), receiptShape, &w); err != nil {
+		return "", "", newErr(CodeBadEnvelope, "receipt claims do not decode strictly", err)
+	}
+	return w.Iss, w.ReceiptFor, nil
+}
+
+// Retryable reports whether a sender retries after a refusal with code c
+// (conformance/SPEC.md §8.2): unauthenticated_peer, unknown_key,
+// rate_limited, internal_error, unavailable and the empty code (a failure
+// without an answer). Every other code dead-letters.
+func (c Code) Retryable() bool {
+	switch c {
+	case "", CodeUnauthenticatedPeer, CodeUnknownKey, CodeUnavailable, "rate_limited", "internal_error":
+		return true
+	}
+	return false
+}
