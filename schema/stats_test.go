@@ -68,15 +68,21 @@ func TestStatsReportValidates(t *testing.T) {
 		"a negative count":           func(s string) string { return strings.Replace(s, `"rcm_distributed":0`, `"rcm_distributed":-1`, 1) },
 		"a fractional count":         func(s string) string { return strings.Replace(s, `"phone_calls":125`, `"phone_calls":12.5`, 1) },
 		"a count missing":            func(s string) string { return strings.Replace(s, `"rcm_distributed":0,`, ``, 1) },
-		"an extra count":             func(s string) string { return strings.Replace(s, `"rcm_distributed":0,`, `"rcm_distributed":0,"detainees_visited":5,`, 1) },
-		"a name":                     func(s string) string { return strings.Replace(s, `"revision":1,`, `"revision":1,"contact":"Amira Testova",`, 1) },
-		"a note in the counts":       func(s string) string { return strings.Replace(s, `"rcm_distributed":0,`, `"rcm_distributed":0,"note":"x",`, 1) },
-		"month 13":                   func(s string) string { return strings.Replace(s, `2026-03`, `2026-13`, 1) },
-		"a day as period":            func(s string) string { return strings.Replace(s, `2026-03`, `2026-03-01`, 1) },
-		"a lower-case member":        func(s string) string { return strings.Replace(s, `"XA-RC"`, `"xa-rc"`, 1) },
-		"a three-letter country":     func(s string) string { return strings.Replace(s, `"country":"XA"`, `"country":"XAA"`, 1) },
-		"threshold below 3":          func(s string) string { return strings.Replace(s, `"threshold":5`, `"threshold":2`, 1) },
-		"revision 0":                 func(s string) string { return strings.Replace(s, `"revision":1`, `"revision":0`, 1) },
+		"an extra count": func(s string) string {
+			return strings.Replace(s, `"rcm_distributed":0,`, `"rcm_distributed":0,"detainees_visited":5,`, 1)
+		},
+		"a name": func(s string) string {
+			return strings.Replace(s, `"revision":1,`, `"revision":1,"contact":"Amira Testova",`, 1)
+		},
+		"a note in the counts": func(s string) string {
+			return strings.Replace(s, `"rcm_distributed":0,`, `"rcm_distributed":0,"note":"x",`, 1)
+		},
+		"month 13":               func(s string) string { return strings.Replace(s, `2026-03`, `2026-13`, 1) },
+		"a day as period":        func(s string) string { return strings.Replace(s, `2026-03`, `2026-03-01`, 1) },
+		"a lower-case member":    func(s string) string { return strings.Replace(s, `"XA-RC"`, `"xa-rc"`, 1) },
+		"a three-letter country": func(s string) string { return strings.Replace(s, `"country":"XA"`, `"country":"XAA"`, 1) },
+		"threshold below 3":      func(s string) string { return strings.Replace(s, `"threshold":5`, `"threshold":2`, 1) },
+		"revision 0":             func(s string) string { return strings.Replace(s, `"revision":1`, `"revision":0`, 1) },
 	} {
 		t.Run(name, func(t *testing.T) {
 			doc := mut(validStats)
