@@ -52,3 +52,8 @@ type StatsCounts struct {
 	PeopleReunited   *int `json:"people_reunited"`
 	ChildrenReunited *int `json:"children_reunited"`
 }
+
+// ParseStatsReport validates doc as a statistics report and decodes it.
+func ParseStatsReport(doc []byte) (*StatsReport, error) {
+	return parseAs[StatsReport](KindStatsReport, doc)
+}
