@@ -84,7 +84,7 @@ func tracing(id string, statuses ...string) []schema.Case {
 func TestCompute(t *testing.T) {
 	jan, feb, mar := Period{2026, 1}, Period{2026, 2}, Period{2026, 3}
 	minor := schema.Case{Schema: "flx/v1/case", CaseID: "XA-RC:u1", Version: 1, Type: schema.CaseUnaccompaniedMinorRegistration, Status: schema.StatusOpen,
-		Origin: schema.Origin{Member: "XA-RC", CreatedAt: "2026-02-03T10:00:00+02:00"},
+		Origin:  schema.Origin{Member: "XA-RC", CreatedAt: "2026-02-03T10:00:00+02:00"},
 		Persons: []schema.Person{{ID: "c1", Roles: []schema.PersonRole{schema.PersonUnaccompaniedChild}}, {ID: "c2", Roles: []schema.PersonRole{schema.PersonUnaccompaniedChild}}, {ID: "g", Roles: []schema.PersonRole{schema.PersonCaregiver}}}}
 	reunitedMinor := minor
 	reunitedMinor.Version, reunitedMinor.Status, reunitedMinor.UpdatedAt = 2, schema.StatusReunified, "2026-03-01T00:30:00+01:00" // still February in UTC
@@ -395,7 +395,7 @@ func TestCheck(t *testing.T) {
 	}
 	raw := report("XA-RC", "XA", "2026-03", 1, map[Metric]*int{TracingOpened: ptr(3)})
 	for name, tc := range map[string]struct {
-		r                     schema.StatsReport
+		r                    schema.StatsReport
 		iss, country, caseID string
 	}{
 		"sent by another member": {good, "XB-RC", "XA", "XA-RC:stats-2026-03"},
