@@ -39,6 +39,11 @@ const (
 	// member that may not relay, a loop, too many hops, or an outer envelope
 	// that is not the last hop.
 	CodeBadRelay Code = "bad_relay"
+	// CodeRelayRefused: a relay will not forward a relay.forward envelope
+	// whose chain holds: its data-protection policy refuses the inner
+	// envelope (a relay cannot redact it: it would break the origin's
+	// signature), or it has no route to the final recipient.
+	CodeRelayRefused Code = "relay_refused"
 	// CodeBadBundle: a carried bundle file that is malformed, truncated or
 	// does not decrypt (federation/bundle). Bundles are imported by an
 	// operator, not received on the federation API.
@@ -54,14 +59,14 @@ const (
 var Codes = []Code{
 	CodeUnauthenticatedPeer, CodeSenderMismatch, CodeBadEnvelope, CodeUnsupportedAlg, CodeUnknownKey,
 	CodeBadSignature, CodeExpired, CodeNotYetValid, CodeWrongAudience, CodeReplay, CodeSchemaInvalid,
-	CodeTooLarge, CodeUnsupportedKind, CodeSuspendedMember, CodeUnavailable, CodeBadRelay, CodeBadBundle,
+	CodeTooLarge, CodeUnsupportedKind, CodeSuspendedMember, CodeUnavailable, CodeBadRelay, CodeRelayRefused, CodeBadBundle,
 	CodeBadManifest, CodeManifestExpired, CodeManifestNotYetValid, CodeManifestRollback,
 }
 
 // HTTPStatus is the status a refusal with this code is answered with:
 //
 //	401 unauthenticated_peer
-//	403 sender_mismatch, suspended_member
+//	403 sender_mismatch, suspended_member, relay_refused
 //	409 replay, manifest_rollback (conflicts with what the node holds)
 //	413 too_large
 //	422 schema_invalid, unsupported_kind (a well-formed, authentic envelope
@@ -76,7 +81,7 @@ func (c Code) HTTPStatus() int {
 	switch c {
 	case CodeUnauthenticatedPeer:
 		return http.StatusUnauthorized
-	case CodeSenderMismatch, CodeSuspendedMember:
+	case CodeSenderMismatch, CodeSuspendedMember, CodeRelayRefused:
 		return http.StatusForbidden
 	case CodeReplay, CodeManifestRollback:
 		return http.StatusConflict
@@ -156,6 +161,7 @@ var (
 	ErrSuspendedMember     = ErrCode(CodeSuspendedMember)
 	ErrUnavailable         = ErrCode(CodeUnavailable)
 	ErrBadRelay            = ErrCode(CodeBadRelay)
+	ErrRelayRefused        = ErrCode(CodeRelayRefused)
 	ErrBadBundle           = ErrCode(CodeBadBundle)
 	ErrBadManifest         = ErrCode(CodeBadManifest)
 	ErrManifestExpired     = ErrCode(CodeManifestExpired)
