@@ -15,7 +15,7 @@ import (
 
 // relayFixture extends the fixture with XE-DEL (a delegation that XB-RC names
 // as a relay, so it may relay) and XD-RC (a society that may not relay).
-func relayFixture(t *testing.T) *fixture {
+func relayFixture(t testing.TB) *fixture {
 	t.Helper()
 	f := newFixture(t)
 	for _, d := range []struct {
@@ -43,7 +43,7 @@ func relayFixture(t *testing.T) *fixture {
 }
 
 // envelope signs a case.create from iss to aud.
-func (f *fixture) envelope(t *testing.T, iss, aud string) ([]byte, Claims) {
+func (f *fixture) envelope(t testing.TB, iss, aud string) ([]byte, Claims) {
 	t.Helper()
 	c := f.claims(iss, aud)
 	return f.sign(t, c, f.keys[iss]), c
