@@ -73,3 +73,39 @@ func BenchmarkEnvelopeSignatureOnly(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRelayOpen is the final recipient's work on a relayed envelope
+// (XA-RC -> ICRC-CTA -> XB-RC, ~4 KiB body): Verify of the outer envelope and
+// OpenRelay (two hops and the inner envelope). Four EdDSA signature checks:
+// compare with four times BenchmarkEnvelopeVerify/EdDSA of the same run.
+func BenchmarkRelayOpen(b *testing.B) {
+	f := relayFixture(b)
+	c := benchClaims(f, "XA-RC", "XB-RC")
+	inner := f.sign(b, c, f.keys["XA-RC"])
+	toCTA, _, err := Originate(inner, f.wrap("XA-RC", "ICRC-CTA"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	vc := f.verifier("ICRC-CTA")
+	atCTA, err := OpenRelay(ctx, vc, must(vc.Verify(ctx, toCTA, "XA-RC")))
+	if err != nil {
+		b.Fatal(err)
+	}
+	toB, _, err := atCTA.Forward(f.wrap("ICRC-CTA", "XB-RC"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	v := f.verifier("XB-RC")
+	b.SetBytes(int64(len(toB)))
+	b.ReportAllocs()
+	for b.Loop() {
+		outer, err := v.Verify(ctx, toB, "ICRC-CTA")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if r, err := OpenRelay(ctx, v, outer); err != nil || !r.Final {
+			b.Fatal(err)
+		}
+	}
+}

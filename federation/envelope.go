@@ -36,13 +36,15 @@ const (
 	KindCaseWithdraw   Kind = "case.withdraw"
 )
 
-// Kinds lists every envelope kind.
+// Kinds lists every envelope kind that carries a case document (the
+// coordination kinds are in CoordinationKinds).
 var Kinds = []Kind{KindCaseCreate, KindCaseUpdate, KindCaseResponse, KindMessageDeliver, KindCaseWithdraw}
 
-// Known reports whether k is one of Kinds.
+// Known reports whether k is one of Kinds or CoordinationKinds.
 func (k Kind) Known() bool {
 	switch k {
-	case KindCaseCreate, KindCaseUpdate, KindCaseResponse, KindMessageDeliver, KindCaseWithdraw:
+	case KindCaseCreate, KindCaseUpdate, KindCaseResponse, KindMessageDeliver, KindCaseWithdraw,
+		KindRelayForward, KindStatsReport:
 		return true
 	}
 	return false
@@ -274,7 +276,7 @@ func (v *Verifier) maxTTL() time.Duration {
 //   - wrong_audience: aud is not Self;
 //   - expired: exp at or before now - Skew;
 //   - not_yet_valid: iat after now + Skew;
-//   - unsupported_kind: kind is not one of Kinds.
+//   - unsupported_kind: kind is not one of Kinds or CoordinationKinds.
 //
 // Whether the recipient accepts the kind, whether case_id equals
 // body.case_id, and whether the body is valid (duplicate member names inside

@@ -33,6 +33,22 @@ const (
 	// it for overload and maintenance.
 	CodeUnavailable Code = "unavailable"
 
+	// CodeBadRelay: a relay.forward envelope whose relay chain does not
+	// hold (relay.go): a hop that does not bind the inner token (the inner
+	// was altered or swapped), a hop dropped or out of order, a hop by a
+	// member that may not relay, a loop, too many hops, or an outer envelope
+	// that is not the last hop.
+	CodeBadRelay Code = "bad_relay"
+	// CodeRelayRefused: a relay will not forward a relay.forward envelope
+	// whose chain holds: its data-protection policy refuses the inner
+	// envelope (a relay cannot redact it: it would break the origin's
+	// signature), or it has no route to the final recipient.
+	CodeRelayRefused Code = "relay_refused"
+	// CodeBadBundle: a carried bundle file that is malformed, truncated or
+	// does not decrypt (federation/bundle). Bundles are imported by an
+	// operator, not received on the federation API.
+	CodeBadBundle Code = "bad_bundle"
+
 	CodeBadManifest         Code = "bad_manifest"           // bad signature, wrong key, malformed or invalid content
 	CodeManifestExpired     Code = "manifest_expired"       // expires_at passed
 	CodeManifestNotYetValid Code = "manifest_not_yet_valid" // issued_at in the future
@@ -43,29 +59,29 @@ const (
 var Codes = []Code{
 	CodeUnauthenticatedPeer, CodeSenderMismatch, CodeBadEnvelope, CodeUnsupportedAlg, CodeUnknownKey,
 	CodeBadSignature, CodeExpired, CodeNotYetValid, CodeWrongAudience, CodeReplay, CodeSchemaInvalid,
-	CodeTooLarge, CodeUnsupportedKind, CodeSuspendedMember, CodeUnavailable,
+	CodeTooLarge, CodeUnsupportedKind, CodeSuspendedMember, CodeUnavailable, CodeBadRelay, CodeRelayRefused, CodeBadBundle,
 	CodeBadManifest, CodeManifestExpired, CodeManifestNotYetValid, CodeManifestRollback,
 }
 
 // HTTPStatus is the status a refusal with this code is answered with:
 //
 //	401 unauthenticated_peer
-//	403 sender_mismatch, suspended_member
+//	403 sender_mismatch, suspended_member, relay_refused
 //	409 replay, manifest_rollback (conflicts with what the node holds)
 //	413 too_large
 //	422 schema_invalid, unsupported_kind (a well-formed, authentic envelope
 //	    whose content this node cannot take)
 //	400 every other code (the request itself is malformed, unauthentic or
 //	    out of date: bad_envelope, unsupported_alg, unknown_key,
-//	    bad_signature, expired, not_yet_valid, wrong_audience, bad_manifest,
-//	    manifest_expired, manifest_not_yet_valid)
+//	    bad_signature, expired, not_yet_valid, wrong_audience, bad_relay,
+//	    bad_bundle, bad_manifest, manifest_expired, manifest_not_yet_valid)
 //	503 unavailable (retry later; send Retry-After)
 //	500 the empty or an unknown code (an internal failure)
 func (c Code) HTTPStatus() int {
 	switch c {
 	case CodeUnauthenticatedPeer:
 		return http.StatusUnauthorized
-	case CodeSenderMismatch, CodeSuspendedMember:
+	case CodeSenderMismatch, CodeSuspendedMember, CodeRelayRefused:
 		return http.StatusForbidden
 	case CodeReplay, CodeManifestRollback:
 		return http.StatusConflict
@@ -76,7 +92,7 @@ func (c Code) HTTPStatus() int {
 	case CodeUnavailable:
 		return http.StatusServiceUnavailable
 	case CodeBadEnvelope, CodeUnsupportedAlg, CodeUnknownKey, CodeBadSignature, CodeExpired, CodeNotYetValid,
-		CodeWrongAudience, CodeBadManifest, CodeManifestExpired, CodeManifestNotYetValid:
+		CodeWrongAudience, CodeBadRelay, CodeBadBundle, CodeBadManifest, CodeManifestExpired, CodeManifestNotYetValid:
 		return http.StatusBadRequest
 	}
 	return http.StatusInternalServerError
@@ -122,6 +138,11 @@ func (e *Error) Public() string {
 
 func newErr(c Code, msg string, err error) *Error { return &Error{Code: c, Msg: msg, Err: err} }
 
+// NewError returns a refusal with code c, public message msg and internal
+// detail err (which may be nil), for packages that build on this one
+// (federation/bundle, federation/pull).
+func NewError(c Code, msg string, err error) *Error { return newErr(c, msg, err) }
+
 // Sentinels for errors.Is, one per code.
 var (
 	ErrUnauthenticatedPeer = ErrCode(CodeUnauthenticatedPeer)
@@ -139,6 +160,9 @@ var (
 	ErrUnsupportedKind     = ErrCode(CodeUnsupportedKind)
 	ErrSuspendedMember     = ErrCode(CodeSuspendedMember)
 	ErrUnavailable         = ErrCode(CodeUnavailable)
+	ErrBadRelay            = ErrCode(CodeBadRelay)
+	ErrRelayRefused        = ErrCode(CodeRelayRefused)
+	ErrBadBundle           = ErrCode(CodeBadBundle)
 	ErrBadManifest         = ErrCode(CodeBadManifest)
 	ErrManifestExpired     = ErrCode(CodeManifestExpired)
 	ErrManifestNotYetValid = ErrCode(CodeManifestNotYetValid)

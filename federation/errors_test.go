@@ -12,7 +12,7 @@ func TestCodes(t *testing.T) {
 		"unauthenticated_peer": 401, "sender_mismatch": 403, "bad_envelope": 400, "unsupported_alg": 400,
 		"unknown_key": 400, "bad_signature": 400, "expired": 400, "not_yet_valid": 400, "wrong_audience": 400,
 		"replay": 409, "schema_invalid": 422, "too_large": 413, "unsupported_kind": 422, "suspended_member": 403,
-		"unavailable": 503, "bad_manifest": 400, "manifest_expired": 400, "manifest_not_yet_valid": 400, "manifest_rollback": 409,
+		"unavailable": 503, "bad_relay": 400, "relay_refused": 403, "bad_bundle": 400, "bad_manifest": 400, "manifest_expired": 400, "manifest_not_yet_valid": 400, "manifest_rollback": 409,
 	}
 	if len(Codes) != len(want) {
 		t.Fatalf("Codes has %d entries, the contract %d", len(Codes), len(want))
@@ -48,7 +48,7 @@ func TestCodes(t *testing.T) {
 	}
 	sentinels := []error{ErrUnauthenticatedPeer, ErrSenderMismatch, ErrBadEnvelope, ErrUnsupportedAlg, ErrUnknownKey,
 		ErrBadSignature, ErrExpired, ErrNotYetValid, ErrWrongAudience, ErrReplay, ErrSchemaInvalid, ErrTooLarge,
-		ErrUnsupportedKind, ErrSuspendedMember, ErrUnavailable, ErrBadManifest, ErrManifestExpired, ErrManifestNotYetValid, ErrManifestRollback}
+		ErrUnsupportedKind, ErrSuspendedMember, ErrUnavailable, ErrBadRelay, ErrRelayRefused, ErrBadBundle, ErrBadManifest, ErrManifestExpired, ErrManifestNotYetValid, ErrManifestRollback}
 	for i, s := range sentinels {
 		if CodeOf(s) != Codes[i] {
 			t.Errorf("sentinel %d has code %q, want %q", i, CodeOf(s), Codes[i])

@@ -70,11 +70,13 @@ type Manifest struct {
 
 // Member is one member of the federation.
 type Member struct {
-	ID       string `json:"id"`
-	Name     string `json:"name"`
-	Country  string `json:"country"`
-	Role     Role   `json:"role"`
-	Endpoint string `json:"endpoint"` // https base URL of its federation API
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Country string `json:"country"`
+	Role    Role   `json:"role"`
+	// Endpoint is the https base URL of its federation API. A pull-only
+	// member may have none (see PullOnly).
+	Endpoint string `json:"endpoint,omitempty"`
 	// JWKS holds its signing keys, each with a pinned alg and optional
 	// nbf/exp so that rotation can overlap.
 	JWKS jose.KeySet `json:"jwks"`
@@ -83,6 +85,25 @@ type Member struct {
 	TLSSPKISHA256 []string `json:"tls_spki_sha256"`
 	Accepts       []Kind   `json:"accepts"` // envelope kinds it takes
 	Status        Status   `json:"status"`
+
+	// The fields below are optional and omitted when empty, so a manifest
+	// that uses none of them encodes as it did before they existed
+	// (coordination.go, conformance/SPEC.md §14-§16).
+
+	// RelayVia names, in order of preference, the members through which
+	// envelopes for this member travel (relay.forward): a sender that is not
+	// itself one of them sends to the first one it can reach instead of
+	// dialling this member. Each named member may relay (Manifest.MayRelay).
+	RelayVia []string `json:"relay_via,omitempty"`
+	// PullOnly: the member accepts no inbound connections (behind NAT, on a
+	// satellite link). Nobody dials it; envelopes for it wait at their
+	// sender, or at its relays when RelayVia is set, and it fetches them
+	// with GET /flx/v1/pull (federation/pull).
+	PullOnly bool `json:"pull_only,omitempty"`
+	// EncJWKS holds its encryption keys (ECDH-ES+A256KW on X25519 or
+	// P-256, "use":"enc"): what carried bundles for it are encrypted to
+	// (federation/bundle).
+	EncJWKS jose.EncKeySet `json:"enc_jwks,omitempty"`
 }
 
 // AcceptsKind reports whether k is among the kinds the member accepts.
@@ -307,8 +328,10 @@ func (m *Manifest) Validate() error {
 		default:
 			add("%s: status %q is not active or suspended", where, mb.Status)
 		}
-		if err := checkEndpoint(mb.Endpoint); err != nil {
-			add("%s: endpoint: %v", where, err)
+		if mb.Endpoint != "" || !mb.PullOnly {
+			if err := checkEndpoint(mb.Endpoint); err != nil {
+				add("%s: endpoint: %v", where, err)
+			}
 		}
 		if len(mb.JWKS) == 0 && mb.Status == StatusActive {
 			add("%s: an active member needs at least one signing key", where)
@@ -343,7 +366,20 @@ func (m *Manifest) Validate() error {
 				add("%s: accepts unknown kind %q", where, k)
 			}
 		}
+		for j, k := range mb.EncJWKS {
+			switch {
+			case k == nil || !k.Curve().Supported():
+				add("%s: enc_jwks[%d]: not an X25519 or P-256 encryption key", where, j)
+			case k.KID() == "":
+				add("%s: enc_jwks[%d]: empty kid", where, j)
+			case kids[k.KID()] != "":
+				add("%s: kid %q already used by %s", where, k.KID(), kids[k.KID()])
+			default:
+				kids[k.KID()] = mb.ID
+			}
+		}
 	}
+	probs = append(probs, validateRoutes(m)...)
 	if len(probs) == 0 {
 		return nil
 	}

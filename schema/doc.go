@@ -14,6 +14,9 @@
 //     assertions on, duplicate keys and invalid UTF-8 rejected) and reports
 //     every violation with its RFC 6901 JSON pointer in a [*ValidationError];
 //   - [KindForEnvelope], mapping envelope kinds to document kinds;
+//   - the statistics report ([KindStatsReport], [StatsReport]): the body of
+//     a stats.report envelope, activity counts without personal data
+//     (computed by node/stats);
 //   - realistic example documents ([Examples]) used by the policy engine's
 //     golden tests and the node demo. Every name, country and member in them
 //     is invented (countries XA..XD, members XA-RC, XB-RC, XC-RC, ICRC-CTA).

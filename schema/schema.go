@@ -15,7 +15,8 @@ const BaseURI = "https://schema.flx.invalid/v1/"
 var schemaFS embed.FS
 
 // Files returns the embedded schema files (defs.json, case.json,
-// response.json, message.json, withdrawal.json), rooted at the v1 directory.
+// response.json, message.json, withdrawal.json, stats_report.json), rooted at
+// the v1 directory.
 // A node can serve them, for instance for GET /.well-known/flx consumers.
 func Files() fs.FS {
 	sub, err := fs.Sub(schemaFS, "v1")
@@ -41,10 +42,11 @@ func Kinds() []Kind {
 	return []Kind{KindCase, KindResponse, KindMessage, KindWithdrawal}
 }
 
-// Valid reports whether k is a known document kind.
+// Valid reports whether k is a known document kind: one of Kinds, or
+// KindStatsReport.
 func (k Kind) Valid() bool {
 	switch k {
-	case KindCase, KindResponse, KindMessage, KindWithdrawal:
+	case KindCase, KindResponse, KindMessage, KindWithdrawal, KindStatsReport:
 		return true
 	}
 	return false
@@ -79,6 +81,8 @@ func KindForEnvelope(envelopeKind string) (Kind, bool) {
 		return KindMessage, true
 	case EnvelopeCaseWithdraw:
 		return KindWithdrawal, true
+	case EnvelopeStatsReport:
+		return KindStatsReport, true
 	}
 	return "", false
 }

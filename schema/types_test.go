@@ -155,6 +155,7 @@ func TestTypesMatchSchema(t *testing.T) {
 		"response.json":            reflect.TypeFor[Response](),
 		"message.json":             reflect.TypeFor[Message](),
 		"withdrawal.json":          reflect.TypeFor[Withdrawal](),
+		"stats_report.json":        reflect.TypeFor[StatsReport](),
 		"geo":                      reflect.TypeFor[Geo](),
 		"place":                    reflect.TypeFor[Place](),
 		"media_ref":                reflect.TypeFor[MediaRef](),

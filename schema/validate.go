@@ -139,8 +139,8 @@ var compiled = sync.OnceValues(func() (map[Kind]*jsonschema.Schema, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[Kind]*jsonschema.Schema, len(Kinds()))
-	for _, k := range Kinds() {
+	out := make(map[Kind]*jsonschema.Schema, len(documentKinds()))
+	for _, k := range documentKinds() {
 		s, err := c.Compile(k.SchemaID())
 		if err != nil {
 			return nil, fmt.Errorf("schema: compiling %s: %w", k.SchemaID(), err)

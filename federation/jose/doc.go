@@ -5,6 +5,17 @@
 // verification that refuses the classic JOSE attacks before any signature
 // check runs.
 //
+// It also wraps JSON Web Encryption for what must travel encrypted to one
+// member (carried bundles): encryption keys (EncPrivateKey, EncPublicKey,
+// EncKeySet: ECDH-ES+A256KW on X25519, the default, or P-256, published with
+// "use":"enc"), and compact-JWE encryption and decryption (Encrypt, ParseJWE,
+// Encrypted.Decrypt) with exactly one algorithm pair, ECDH-ES+A256KW and
+// A256GCM. ParseJWE refuses before any key agreement: another serialization,
+// another algorithm ("dir", RSA, PBES2, CBC), compression ("zip"), header
+// members other than alg/enc/epk/kid/typ/cty, and an ephemeral key that is
+// not a valid point of X25519 or P-256 (invalid-curve and low-order points).
+// Every failure of the decryption itself is one error, ErrDecrypt.
+//
 // It is the only FLX package that imports github.com/lestrrat-go/jwx. Its
 // exported surface is free of jwx types, so replacing jwx v2 (no longer
 // maintained upstream) touches this package alone.

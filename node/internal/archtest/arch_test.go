@@ -270,6 +270,14 @@ var rules = []struct {
 		"mtls depends on the standard library only"},
 	{[]string{"federation/devca"}, false, stdlibAnd("federation/mtls"),
 		"devca imports federation/mtls and the standard library only"},
+	{[]string{"federation/pull"}, false, flxOnly("federation", "federation/jose", "federation/mtls"),
+		"pull moves signed bytes: of FLX it may import federation, federation/jose and federation/mtls only"},
+	{[]string{"federation/bundle"}, false, flxOnly("federation", "federation/jose"),
+		"bundle carries signed bytes: of FLX it may import federation and federation/jose only"},
+	{[]string{"federation/pull", "federation/bundle"}, true, flxOnly("federation", "federation/jose", "federation/mtls", "federation/devca"),
+		"pull and bundle tests may add federation/devca, nothing else of FLX"},
+	{[]string{"node/stats"}, true, flxOnly("schema"),
+		"stats computes from documents handed in: of FLX it may import schema only (never node core, the store, httpapi, policy or federation)"},
 }
 
 // checkRules enforces rules.

@@ -1,0 +1,5 @@
+package stats_test
+
+import (
+	_ "github.com/familylinks/flx/federation"
+)
