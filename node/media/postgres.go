@@ -79,7 +79,7 @@ func MigratePostgres(ctx context.Context, db *sql.DB) error {
 	return nil
 }
 
-func blobOwner(sum Digest) string { return "b:" + sum.String() }
+func blobOwner(sum Digest) string  { return "b:" + sum.String() }
 func uploadOwner(id Digest) string { return "u:" + id.String() }
 
 // pgErr maps a full disk on the database server to ErrNoSpace.

@@ -128,7 +128,7 @@ func TestStorePut(t *testing.T) {
 			{"wrong hash", Expect{SHA256: Sum([]byte("other")), Size: want.Size}, data},
 			{"short", want, data[:len(data)-1]},
 			{"long", want, append(append([]byte(nil), data...), 0)},
-			{"one byte changed", want, append(append([]byte{data[0] ^ 1}, data[1:]...))},
+			{"one byte changed", want, append([]byte{data[0] ^ 1}, data[1:]...)},
 		} {
 			if _, err := s.Put(ctx, tc.want, bytes.NewReader(tc.body)); !errors.Is(err, ErrMismatch) {
 				t.Errorf("%s: Put = %v, want ErrMismatch", tc.name, err)
