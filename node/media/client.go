@@ -172,7 +172,9 @@ func (u *Uploader) Upload(ctx context.Context, envelope []byte, ref Ref, hashes 
 	for res.Offset < ref.Size {
 		before := res.Offset
 		end := min(ref.Size, res.Offset+per)
+		sentBefore := res.SentBytes
 		off, err := u.patch(ctx, ref, hashes, src, res.Offset, end, &res)
+		u.log().Debug("media PATCH", "upload", res.Upload, "from", before, "to", off, "sent", res.SentBytes-sentBefore, "err", err)
 		if err == nil {
 			res.Offset = off
 		} else {

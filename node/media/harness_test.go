@@ -3,11 +3,13 @@ package media
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"io"
 	"log"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -94,6 +96,14 @@ func (f *fed) receiver(t testing.TB, s Store, lim Limits, wrap func(http.Handler
 	}
 	srv.TLS = mtls.ServerConfig(f.certs["XB-RC"].TLS, dir)
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.Config.ConnState = func(c net.Conn, st http.ConnState) {
+		// A small receive buffer, as a slow link's window: see proxyBuffer.
+		if tc, ok := c.(*tls.Conn); ok && st == http.StateNew {
+			if nc, ok := tc.NetConn().(*net.TCPConn); ok {
+				nc.SetReadBuffer(proxyBuffer)
+			}
+		}
+	}
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	return &receiver{Server: srv, media: ms, store: s}
