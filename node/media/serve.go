@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/textproto"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -36,7 +39,36 @@ func ServeBlob(w http.ResponseWriter, r *http.Request, s Store, sum Digest, medi
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
 	h.Set("Content-Disposition", "inline")
+	if zeroSuffixRange(r.Header.Get("Range")) {
+		// net/http answers "bytes=-0" with an empty 206 whose Content-Range
+		// names no byte; RFC 9110 §14.1.2 makes it unsatisfiable.
+		h.Set("Content-Range", "bytes */"+strconv.FormatInt(b.Size(), 10))
+		h.Del("Content-Type")
+		w.WriteHeader(http.StatusRequestedRangeNotSatisfiable)
+		return
+	}
 	http.ServeContent(w, r, "", time.Time{}, ctxSeeker{r.Context(), b})
+}
+
+// zeroSuffixRange reports whether a bytes Range header asks for a suffix of
+// length 0, which satisfies nothing.
+func zeroSuffixRange(h string) bool {
+	spec, ok := strings.CutPrefix(h, "bytes=")
+	if !ok {
+		return false
+	}
+	for _, r := range strings.Split(spec, ",") {
+		// Spaces around the parts as net/http's parseRange allows them.
+		start, end, ok := strings.Cut(textproto.TrimString(r), "-")
+		end = textproto.TrimString(end)
+		if !ok || textproto.TrimString(start) != "" || end == "" || end[0] == '-' {
+			continue
+		}
+		if n, err := strconv.ParseInt(end, 10, 64); err == nil && n == 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // ctxSeeker stops serving when the client goes.
