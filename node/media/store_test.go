@@ -53,7 +53,7 @@ func storeImpls() []storeImpl {
 
 var pgDSNs sync.Map // *sql.DB -> dsn
 
-func openPostgres(t *testing.T) *sql.DB {
+func openPostgres(t testing.TB) *sql.DB {
 	t.Helper()
 	dsn := dbtest.PostgresDSN(t)
 	db, err := sql.Open("postgres", dsn)
@@ -66,7 +66,7 @@ func openPostgres(t *testing.T) *sql.DB {
 }
 
 // openPostgresDSN opens a second handle on db's database: another replica.
-func openPostgresDSN(t *testing.T, db *sql.DB) *sql.DB {
+func openPostgresDSN(t testing.TB, db *sql.DB) *sql.DB {
 	t.Helper()
 	dsn, _ := pgDSNs.Load(db)
 	db2, err := sql.Open("postgres", dsn.(string))
