@@ -18,7 +18,7 @@ import (
 
 // The media size of BenchmarkTransfer. The figures in the report use 1 GiB:
 //
-//	go test -run '^$' -bench BenchmarkTransfer -benchtime 1x -media.size 1073741824 ./node/media/
+//	go test ./node/media/ -run '^$' -bench BenchmarkTransfer -benchtime 1x -args -media.size 1073741824
 var benchSize = flag.Int64("media.size", 64<<20, "media size for BenchmarkTransfer, in bytes")
 
 // patternSource is media that is never held in memory: byte i is

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -44,6 +45,9 @@ type Uploader struct {
 	// MaxStalls is how many attempts in a row may end without progress
 	// before Upload gives up. Default 8.
 	MaxStalls int
+	// StallTimeout abandons a request whose body has not moved for this
+	// long (default 2 minutes): a link that died without a reset.
+	StallTimeout time.Duration
 	// Backoff is the wait before attempt n (n ≥ 1) after a failure without
 	// progress. Default 0.5 s × 2^(n−1), at most 30 s.
 	Backoff func(n int) time.Duration
@@ -264,8 +268,32 @@ func (u *Uploader) head(ctx context.Context, res *Result) (int64, error) {
 	return off, nil
 }
 
-func (u *Uploader) patch(ctx context.Context, ref Ref, hashes HashList, src io.ReaderAt, off, end int64, res *Result) (int64, error) {
+func (u *Uploader) patch(parent context.Context, ref Ref, hashes HashList, src io.ReaderAt, off, end int64, res *Result) (int64, error) {
+	ctx, cancel := context.WithCancelCause(parent)
+	defer cancel(nil)
 	body := &chunkReader{ctx: ctx, ref: ref, hashes: hashes, src: src, off: off, end: end, lim: u.Limiter, sent: &res.SentBytes}
+	body.moved.Store(time.Now().UnixNano())
+	stall := u.StallTimeout
+	if stall <= 0 {
+		stall = 2 * time.Minute
+	}
+	done := make(chan struct{})
+	defer close(done)
+	go func() { // cancel the request when its body stops moving
+		t := time.NewTicker(stall / 4)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if time.Since(time.Unix(0, body.moved.Load())) >= stall {
+					cancel(errStalled)
+					return
+				}
+			}
+		}
+	}()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPatch, res.Upload, body)
 	if err != nil {
 		return 0, err
@@ -280,6 +308,9 @@ func (u *Uploader) patch(ctx context.Context, ref Ref, hashes HashList, src io.R
 		return 0, body.err
 	}
 	if err != nil {
+		if cause := context.Cause(ctx); errors.Is(cause, errStalled) {
+			return 0, fmt.Errorf("%w: %w", cause, err)
+		}
 		return 0, err
 	}
 	defer drain(resp)
@@ -332,10 +363,13 @@ type chunkReader struct {
 	lim    *rate.Limiter
 	sent   *int64
 
-	chunk []byte // reused chunk buffer
-	buf   []byte // verified bytes of chunk not yet handed out
-	err   error  // a local failure (reported instead of the transport's error)
+	chunk []byte       // reused chunk buffer
+	buf   []byte       // verified bytes of chunk not yet handed out
+	err   error        // a local failure (reported instead of the transport's error)
+	moved atomic.Int64 // unix ns of the last Read that handed out bytes
 }
+
+var errStalled = errors.New("media: the request body did not move")
 
 const paceBytes = 32 << 10
 
@@ -371,6 +405,7 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 	copy(p, c.buf[:n])
 	c.buf = c.buf[n:]
 	*c.sent += int64(n)
+	c.moved.Store(time.Now().UnixNano())
 	return n, nil
 }
 

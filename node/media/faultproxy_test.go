@@ -20,10 +20,14 @@ type cutProxy struct {
 	mu     sync.Mutex
 	budget int64 // client bytes until the next cut
 	open   map[net.Conn]bool
-	cuts   atomic.Int64
-	bytes  atomic.Int64 // client bytes forwarded to the server
-	conns  atomic.Int64
-	wg     sync.WaitGroup
+	// blackhole, when set, makes the next cut a silent one: the proxy stops
+	// forwarding and keeps both connections open, like a link that dies
+	// without a reset.
+	blackhole atomic.Bool
+	cuts      atomic.Int64
+	bytes     atomic.Int64 // client bytes forwarded to the server
+	conns     atomic.Int64
+	wg        sync.WaitGroup
 }
 
 func startCutProxy(t testing.TB, target string, cutEvery int64) *cutProxy {
@@ -118,6 +122,9 @@ func (p *cutProxy) carry(c net.Conn) {
 			for off := 0; off < n; {
 				k := int(p.take(int64(n - off)))
 				if k == 0 {
+					if p.blackhole.CompareAndSwap(true, false) {
+						io.Copy(io.Discard, c) // swallow until someone closes c
+					}
 					done <- struct{}{}
 					return
 				}

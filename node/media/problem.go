@@ -27,6 +27,9 @@ const (
 	CodeMediaQuota federation.Code = "media_quota_exceeded"
 	// CodeInsufficientStorage: the receiver is out of space; retry later.
 	CodeInsufficientStorage federation.Code = "insufficient_storage"
+	// CodeRequestTimeout: the PATCH body stopped arriving (or broke off)
+	// before its end; the answer's Upload-Offset says where to resume.
+	CodeRequestTimeout federation.Code = "request_timeout"
 	// CodeBadUpload: a malformed media request (content type, headers, body
 	// form, an envelope without attached media).
 	CodeBadUpload federation.Code = "bad_upload"
@@ -49,6 +52,8 @@ func HTTPStatus(c federation.Code) int {
 		return http.StatusInsufficientStorage
 	case CodeBadUpload:
 		return http.StatusBadRequest
+	case CodeRequestTimeout:
+		return http.StatusRequestTimeout
 	case CodeNotFound:
 		return http.StatusNotFound
 	case CodeMethodNotAllowed:
@@ -61,7 +66,7 @@ func HTTPStatus(c federation.Code) int {
 // (SPEC §14.7): later, or after resuming from the offset the answer gives.
 func Retryable(c federation.Code) bool {
 	switch c {
-	case CodeMediaIncomplete, CodeOffsetMismatch, CodeMediaQuota, CodeInsufficientStorage,
+	case CodeMediaIncomplete, CodeOffsetMismatch, CodeMediaQuota, CodeInsufficientStorage, CodeRequestTimeout,
 		federation.CodeUnauthenticatedPeer, federation.CodeUnknownKey, federation.CodeUnavailable,
 		"rate_limited", CodeInternal:
 		return true
@@ -76,6 +81,7 @@ var titles = map[federation.Code]string{
 	CodeMediaQuota:          "Media quota exceeded",
 	CodeInsufficientStorage: "Insufficient storage",
 	CodeBadUpload:           "Malformed media request",
+	CodeRequestTimeout:      "Request body incomplete",
 	CodeNotFound:            "Not found",
 	CodeMethodNotAllowed:    "Method not allowed",
 }

@@ -38,6 +38,10 @@ type Limits struct {
 	// UploadTTL: an upload untouched for this long is removed by Expire
 	// (default 8 days: past any envelope's exp + skew).
 	UploadTTL time.Duration
+	// ChunkTimeout bounds the wait for each chunk of a PATCH body (default
+	// 2 minutes): a long upload may run for hours, a stalled one is cut. It
+	// replaces the listener's read timeout for PATCH bodies.
+	ChunkTimeout time.Duration
 }
 
 // Default limits.
@@ -48,6 +52,7 @@ const (
 	DefaultMaxPendingBytesPerPeer = 8 << 30
 	DefaultSyncBytes              = 16 << 20
 	DefaultUploadTTL              = 8 * 24 * time.Hour
+	DefaultChunkTimeout           = 2 * time.Minute
 )
 
 func (l Limits) withDefaults() Limits {
@@ -68,6 +73,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.UploadTTL <= 0 {
 		l.UploadTTL = DefaultUploadTTL
+	}
+	if l.ChunkTimeout <= 0 {
+		l.ChunkTimeout = DefaultChunkTimeout
 	}
 	return l
 }
@@ -335,6 +343,24 @@ func (s *Server) offer(w http.ResponseWriter, r *http.Request, peer string) {
 	case err != nil:
 		s.refuse(w, peer, CodeInternal, "", err)
 		return
+	case st.Complete:
+		// Complete, but the blob may have been erased since (Store.Delete
+		// without Erase): then the sender must send it again.
+		if _, serr := s.Store.Stat(ctx, ref.SHA256); errors.Is(serr, ErrNotFound) {
+			if err := s.Store.DeleteUpload(ctx, id); err != nil {
+				s.refuse(w, peer, CodeInternal, "", err)
+				return
+			}
+			st, created, err = s.Store.CreateUpload(ctx, id, peer, Expect{SHA256: ref.SHA256, Size: ref.Size}, encodeMeta(peer, ref, hashes))
+			if err != nil {
+				code := CodeInternal
+				if errors.Is(err, ErrNoSpace) {
+					code = CodeInsufficientStorage
+				}
+				s.refuse(w, peer, code, "no space for this media now", err)
+				return
+			}
+		}
 	}
 	if st.Owner != peer { // cannot happen: the id is derived from the peer
 		s.refuse(w, peer, CodeNotFound, "no such upload", nil)
@@ -461,10 +487,12 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request, peer string, id D
 	var stop federation.Code
 	var stopMsg string
 	var stopErr error
+	rc := http.NewResponseController(w)
 read:
 	for off < ref.Size {
 		i := off / ref.ChunkBytes
 		_, n := ref.Chunk(i)
+		_ = rc.SetReadDeadline(s.now().Add(lim.ChunkTimeout)) // unsupported: the listener's own timeouts
 		got, rerr := io.ReadFull(r.Body, buf[:n])
 		switch {
 		case rerr == io.EOF || rerr == io.ErrUnexpectedEOF:
@@ -481,7 +509,7 @@ read:
 			}
 			s.log().Info("media transfer interrupted", "peer", peer, "upload", id.String(), "offset", off)
 			w.Header().Set(HeaderOffset, strconv.FormatInt(off, 10))
-			writeProblem(w, CodeBadUpload, "the request body could not be read to its end")
+			writeProblem(w, CodeRequestTimeout, "the request body stopped before its end; resume from Upload-Offset")
 			return
 		}
 		if Sum(buf[:n]) != hashes[i] {

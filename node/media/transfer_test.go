@@ -329,3 +329,92 @@ func TestTransferThroughCuttingProxy(t *testing.T) {
 		}
 	})
 }
+
+// TestTransferSilentLinkDeath: a link that stops carrying bytes without a
+// reset. The sender abandons the stalled request and resumes; the receiver
+// stops waiting for the chunk and keeps what it verified.
+func TestTransferSilentLinkDeath(t *testing.T) {
+	f := newFed(t)
+	m := newMedia(t, 17, 6<<20, 256<<10)
+	s, err := OpenDisk(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rx := f.receiver(t, s, Limits{ChunkTimeout: 300 * time.Millisecond}, nil)
+	proxy := startCutProxy(t, rx.Listener.Addr().String(), 2<<20)
+	proxy.blackhole.Store(true)
+	up := &Uploader{
+		Client: f.client("XA-RC"), Endpoint: "https://" + proxy.addr(), StallTimeout: 400 * time.Millisecond,
+		Backoff: func(int) time.Duration { return 10 * time.Millisecond }, Log: quiet,
+	}
+	res, err := up.Upload(context.Background(), f.envelope(t, "XA-RC", "XB-RC", videoMessage("XA-RC", m.ref)), m.ref, m.hashes, bytes.NewReader(m.data))
+	if err != nil {
+		t.Fatalf("upload: %v (%+v)", err, res)
+	}
+	if res.Resumes < 1 || proxy.cuts.Load() < 1 {
+		t.Fatalf("no stall happened: %+v", res)
+	}
+	if !bytes.Equal(readBlob(t, s, m.ref.SHA256), m.data) {
+		t.Fatal("received media differs")
+	}
+}
+
+// TestUploaderBandwidthCap: the cap holds (the transfer cannot be faster
+// than the rate allows), and the media still arrives whole.
+func TestUploaderBandwidthCap(t *testing.T) {
+	f := newFed(t)
+	m := newMedia(t, 18, 3<<20, MinChunkBytes)
+	s, err := OpenDisk(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rx := f.receiver(t, s, Limits{}, nil)
+	const rate = 2 << 20 // bytes per second
+	up := &Uploader{Client: f.client("XA-RC"), Endpoint: rx.URL, Limiter: NewLimiter(rate), Log: quiet}
+	start := time.Now()
+	if _, err := up.Upload(context.Background(), f.envelope(t, "XA-RC", "XB-RC", videoMessage("XA-RC", m.ref)), m.ref, m.hashes, bytes.NewReader(m.data)); err != nil {
+		t.Fatal(err)
+	}
+	// At 2 MiB/s, 3 MiB (less the limiter's initial burst) take at least ~1.4 s.
+	if min := time.Duration(float64(m.ref.Size-paceBytes) / rate * 0.9 * float64(time.Second)); time.Since(start) < min {
+		t.Fatalf("3 MiB sent in %v under a 2 MiB/s cap", time.Since(start))
+	}
+	if !bytes.Equal(readBlob(t, s, m.ref.SHA256), m.data) {
+		t.Fatal("received media differs")
+	}
+	if up.requestBytes(m.ref) > 2*60*rate {
+		t.Fatalf("requests of %d bytes at %d B/s", up.requestBytes(m.ref), rate)
+	}
+}
+
+// TestOfferAfterBlobDeleted: an upload that completed, whose blob was
+// deleted since (garbage collection, erasure without Erase), is sent again
+// rather than reported complete forever.
+func TestOfferAfterBlobDeleted(t *testing.T) {
+	f := newFed(t)
+	m := newMedia(t, 19, 2*MinChunkBytes, MinChunkBytes)
+	s, err := OpenDisk(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rx := f.receiver(t, s, Limits{}, nil)
+	env := f.envelope(t, "XA-RC", "XB-RC", videoMessage("XA-RC", m.ref))
+	up := &Uploader{Client: f.client("XA-RC"), Endpoint: rx.URL, Log: quiet}
+	ctx := context.Background()
+	if _, err := up.Upload(ctx, env, m.ref, m.hashes, bytes.NewReader(m.data)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(ctx, m.ref.SHA256); err != nil {
+		t.Fatal(err)
+	}
+	if err := rx.media.Ready(ctx, "XA-RC", m.ref); federation.CodeOf(err) != CodeMediaIncomplete {
+		t.Fatalf("Ready without the blob = %v", err)
+	}
+	res, err := up.Upload(ctx, env, m.ref, m.hashes, bytes.NewReader(m.data))
+	if err != nil || res.SentBytes != m.ref.Size {
+		t.Fatalf("second upload: %+v, %v", res, err)
+	}
+	if err := rx.media.Ready(ctx, "XA-RC", m.ref); err != nil {
+		t.Fatal(err)
+	}
+}
