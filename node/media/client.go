@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -271,7 +272,10 @@ func (u *Uploader) head(ctx context.Context, res *Result) (int64, error) {
 func (u *Uploader) patch(parent context.Context, ref Ref, hashes HashList, src io.ReaderAt, off, end int64, res *Result) (int64, error) {
 	ctx, cancel := context.WithCancelCause(parent)
 	defer cancel(nil)
-	body := &chunkReader{ctx: ctx, ref: ref, hashes: hashes, src: src, off: off, end: end, lim: u.Limiter, sent: &res.SentBytes}
+	body := &chunkReader{ctx: ctx, ref: ref, hashes: hashes, src: src, off: off, end: end, lim: u.Limiter}
+	// The transport may go on reading the body after Do returns: count
+	// what it took until then, and stop it.
+	defer func() { res.SentBytes += body.sent.Load(); body.Close() }()
 	body.moved.Store(time.Now().UnixNano())
 	stall := u.StallTimeout
 	if stall <= 0 {
@@ -304,8 +308,8 @@ func (u *Uploader) patch(parent context.Context, ref Ref, hashes HashList, src i
 	req.Header.Set(HeaderOffset, strconv.FormatInt(off, 10))
 	res.Requests++
 	resp, err := u.Client.Do(req)
-	if body.err != nil {
-		return 0, body.err
+	if lerr := body.localErr(); lerr != nil {
+		return 0, lerr
 	}
 	if err != nil {
 		if cause := context.Cause(ctx); errors.Is(cause, errStalled) {
@@ -361,19 +365,55 @@ type chunkReader struct {
 	off    int64 // next byte to read from src
 	end    int64
 	lim    *rate.Limiter
-	sent   *int64
+	sent   atomic.Int64 // bytes handed out
 
 	chunk []byte       // reused chunk buffer
 	buf   []byte       // verified bytes of chunk not yet handed out
-	err   error        // a local failure (reported instead of the transport's error)
 	moved atomic.Int64 // unix ns of the last Read that handed out bytes
+
+	mu     sync.Mutex // Read runs in the transport's goroutine
+	err    error      // a local failure (reported instead of the transport's error)
+	closed bool
+}
+
+func (c *chunkReader) localErr() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// Close stops a transport that goes on reading after Do returned.
+func (c *chunkReader) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closed = true
+	return nil
 }
 
 var errStalled = errors.New("media: the request body did not move")
 
 const paceBytes = 32 << 10
 
+// fail records a local failure.
+func (c *chunkReader) fail(err error) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.err = err
+	return err
+}
+
+func (c *chunkReader) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
+
+// Read is called by the transport's goroutine only; Close may come from
+// another.
 func (c *chunkReader) Read(p []byte) (int, error) {
+	if c.isClosed() {
+		return 0, errors.New("media: request body closed")
+	}
 	if len(c.buf) == 0 {
 		if c.off >= c.end {
 			return 0, io.EOF
@@ -385,12 +425,10 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 		}
 		chunk := c.chunk[:n]
 		if _, err := c.src.ReadAt(chunk, c.off); err != nil && !(err == io.EOF && len(chunk) == int(n)) {
-			c.err = fmt.Errorf("media: read local media: %w", err)
-			return 0, c.err
+			return 0, c.fail(fmt.Errorf("media: read local media: %w", err))
 		}
 		if Sum(chunk) != c.hashes[i] {
-			c.err = fmt.Errorf("%w: chunk %d", ErrLocalMismatch, i)
-			return 0, c.err
+			return 0, c.fail(fmt.Errorf("%w: chunk %d", ErrLocalMismatch, i))
 		}
 		c.buf = chunk
 		c.off += n
@@ -404,7 +442,7 @@ func (c *chunkReader) Read(p []byte) (int, error) {
 	}
 	copy(p, c.buf[:n])
 	c.buf = c.buf[n:]
-	*c.sent += int64(n)
+	c.sent.Add(int64(n))
 	c.moved.Store(time.Now().UnixNano())
 	return n, nil
 }
