@@ -187,6 +187,35 @@ func (b *pgBlob) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// ReadAt reads without touching Read's position or chunk, so parallel
+// calls are safe.
+func (b *pgBlob) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, errors.New("media: read blob: negative offset")
+	}
+	n := 0
+	for n < len(p) && off < b.size {
+		var partOff int64
+		var part []byte
+		err := b.db.QueryRowContext(b.ctx,
+			`SELECT off, data FROM media_parts WHERE owner = $1 AND off <= $2 ORDER BY off DESC LIMIT 1`,
+			b.owner, off).Scan(&partOff, &part)
+		if err != nil {
+			return n, fmt.Errorf("media: read blob: %w", err)
+		}
+		if off >= partOff+int64(len(part)) {
+			return n, fmt.Errorf("media: read blob: no chunk holds offset %d", off)
+		}
+		k := copy(p[n:], part[off-partOff:])
+		n += k
+		off += int64(k)
+	}
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
 func (b *pgBlob) Seek(offset int64, whence int) (int64, error) {
 	switch whence {
 	case io.SeekStart:

@@ -24,8 +24,10 @@ type Info struct {
 
 // Blob is an open complete blob: seekable, so that http.ServeContent can
 // answer range requests from it without reading what it does not send.
+// It is also an io.ReaderAt, which the Uploader reads a blob with.
 type Blob interface {
 	io.ReadSeeker
+	io.ReaderAt
 	io.Closer
 	Size() int64
 }

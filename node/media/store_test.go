@@ -171,6 +171,15 @@ func TestStorePut(t *testing.T) {
 				t.Fatalf("range %v differs", r)
 			}
 		}
+		for _, r := range [][2]int{{0, 10}, {DefaultChunkBytes - 5, DefaultChunkBytes + 10}, {len(data) - 3, 3}} {
+			got := make([]byte, r[1])
+			if n, err := b.ReadAt(got, int64(r[0])); n != r[1] || (err != nil && err != io.EOF) || !bytes.Equal(got, data[r[0]:r[0]+r[1]]) {
+				t.Fatalf("ReadAt %v: %d, %v", r, n, err)
+			}
+		}
+		if n, err := b.ReadAt(make([]byte, 10), int64(len(data)-4)); n != 4 || err != io.EOF {
+			t.Fatalf("ReadAt past the end: %d, %v", n, err)
+		}
 		if end, _ := b.Seek(0, io.SeekEnd); end != want.Size {
 			t.Fatalf("SeekEnd = %d", end)
 		}

@@ -27,8 +27,21 @@ func TestTransferComplete(t *testing.T) {
 		if err := rx.media.Ready(ctx, "XA-RC", m.ref); federation.CodeOf(err) != CodeMediaIncomplete {
 			t.Fatalf("Ready before upload = %v, want media_incomplete", err)
 		}
+		// The sender reads the media from its own store, as the node does.
+		sender, err := OpenDisk(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := sender.Put(ctx, expectOf(m.data), bytes.NewReader(m.data)); err != nil {
+			t.Fatal(err)
+		}
+		blob, err := sender.Open(ctx, m.ref.SHA256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer blob.Close()
 		up := &Uploader{Client: f.client("XA-RC"), Endpoint: rx.URL, RequestBytes: 2 * MinChunkBytes, Log: quiet}
-		res, err := up.Upload(ctx, env, m.ref, m.hashes, bytes.NewReader(m.data))
+		res, err := up.Upload(ctx, env, m.ref, m.hashes, blob)
 		if err != nil {
 			t.Fatal(err)
 		}
