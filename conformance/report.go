@@ -39,25 +39,18 @@ func (r Requirement) IsChecked() bool {
 	return false
 }
 
-// Requirements parses SPEC.md's requirement index tables: Appendix A, and
-// the index of an area that a later section adds (such as §14.9 for media),
-// each a table with the header of indexHeader.
+// Requirements parses SPEC.md's Appendix A.
 func Requirements() []Requirement { return parseIndex(specMD) }
 
-const indexHeader = "| id | summary | § | level | checked |"
-
 func parseIndex(md []byte) []Requirement {
+	_, rest, ok := bytes.Cut(md, []byte("## Appendix A"))
+	if !ok {
+		return nil
+	}
+	rest, _, _ = bytes.Cut(rest, []byte("\n## "))
 	var out []Requirement
-	inTable := false
-	for _, line := range strings.Split(string(md), "\n") {
-		switch {
-		case strings.TrimSpace(line) == indexHeader:
-			inTable = true
-			continue
-		case !strings.HasPrefix(line, "|"):
-			inTable = false
-			continue
-		case !inTable || !strings.HasPrefix(line, "| FLX-"):
+	for _, line := range strings.Split(string(rest), "\n") {
+		if !strings.HasPrefix(line, "| FLX-") {
 			continue
 		}
 		cells := strings.Split(strings.Trim(line, "|"), "|")

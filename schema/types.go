@@ -199,7 +199,7 @@ type MediaRef struct {
 	DurationSeconds *float64 `json:"duration_seconds,omitempty"`
 	// URI is informative only: an https URL, never fetched by a receiver.
 	URI string `json:"uri,omitempty"`
-	// ChunkBytes and ChunksSHA256 (SPEC §14) make the reference carry the
+	// ChunkBytes and ChunksSHA256 (SPEC §18) make the reference carry the
 	// bytes over the federation: every chunk of ChunkBytes (the last may be
 	// shorter) is verified against ChunksSHA256, the SHA-256 of the
 	// concatenated 32-byte digests of the chunks in order.

@@ -3,7 +3,7 @@
 // message.deliver envelope, a resumable transfer over the federation's mTLS
 // that verifies every chunk against what the origin signed, and range
 // streaming of stored media to the caseworker side. The wire is specified in
-// conformance/SPEC.md §14 (FLX-MED-*).
+// conformance/SPEC.md §18 (FLX-MED-*).
 //
 // # Pieces
 //

@@ -8,7 +8,7 @@ import (
 	"github.com/familylinks/flx/federation"
 )
 
-// Problem codes of the media wire (SPEC §14.7), beside the federation's
+// Problem codes of the media wire (SPEC §18.7), beside the federation's
 // (federation.Code). They cross the wire in RFC 9457 problem documents like
 // every federation refusal; never rename one.
 const (
@@ -63,7 +63,7 @@ func HTTPStatus(c federation.Code) int {
 }
 
 // Retryable reports whether a sender tries again after a refusal with code c
-// (SPEC §14.7): later, or after resuming from the offset the answer gives.
+// (SPEC §18.7): later, or after resuming from the offset the answer gives.
 func Retryable(c federation.Code) bool {
 	switch c {
 	case CodeMediaIncomplete, CodeOffsetMismatch, CodeMediaQuota, CodeInsufficientStorage, CodeRequestTimeout,

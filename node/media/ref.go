@@ -21,7 +21,7 @@ const (
 )
 
 // Ref is the part of a signed media reference that binds the bytes: what the
-// origin signed in a message's media_ref (SPEC §14). A blob matches a Ref
+// origin signed in a message's media_ref (SPEC §18). A blob matches a Ref
 // when its length is Size, its SHA-256 is SHA256, and chunk i (bytes
 // [i*ChunkBytes, min((i+1)*ChunkBytes, Size))) hashes to entry i of a hash
 // list whose SHA-256 is ChunksRoot.

@@ -19,7 +19,7 @@ import (
 	"github.com/familylinks/flx/schema"
 )
 
-// Limits of the receiving side (SPEC §14.6). Zero fields take the defaults.
+// Limits of the receiving side (SPEC §18.7). Zero fields take the defaults.
 type Limits struct {
 	// MaxMediaBytes is the largest media per message (default 2 GiB).
 	MaxMediaBytes int64

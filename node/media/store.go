@@ -133,7 +133,7 @@ func noSpace(err error) error {
 }
 
 // Erase removes a blob and every upload that builds it, whoever owns them:
-// what withdrawal and retention call to erase media (SPEC FLX-MED-013).
+// what withdrawal and retention call to erase media (SPEC FLX-MED-014).
 func Erase(ctx context.Context, s Store, sum Digest) error {
 	ups, err := s.Uploads(ctx, "")
 	if err != nil {
