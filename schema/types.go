@@ -197,7 +197,14 @@ type MediaRef struct {
 	MediaType       string   `json:"media_type"`
 	SizeBytes       int64    `json:"size_bytes,omitempty"`
 	DurationSeconds *float64 `json:"duration_seconds,omitempty"`
-	URI             string   `json:"uri,omitempty"`
+	// URI is informative only: an https URL, never fetched by a receiver.
+	URI string `json:"uri,omitempty"`
+	// ChunkBytes and ChunksSHA256 (SPEC §18) make the reference carry the
+	// bytes over the federation: every chunk of ChunkBytes (the last may be
+	// shorter) is verified against ChunksSHA256, the SHA-256 of the
+	// concatenated 32-byte digests of the chunks in order.
+	ChunkBytes   int64  `json:"chunk_bytes,omitempty"`
+	ChunksSHA256 string `json:"chunks_sha256,omitempty"`
 }
 
 // Sensitive holds special-category data about a person.

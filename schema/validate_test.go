@@ -211,6 +211,9 @@ func TestInvalidDocuments(t *testing.T) {
 		{name: "message.bad_sha256.json", kind: KindMessage, want: []pk{
 			p("/media/media_type", "pattern"), p("/media/sha256", "pattern"), p("/media/uri", "format"),
 		}},
+		{name: "message.bad_media_transfer.json", kind: KindMessage, want: []pk{
+			p("/media", "dependentRequired/chunk_bytes"), p("/media/chunk_bytes", "multipleOf"), p("/media/uri", "pattern"),
+		}},
 		{name: "message.missing_body.json", kind: KindMessage, want: []pk{
 			p("", "required"), p("/delivery/state", "enum"),
 		}},

@@ -1,0 +1,83 @@
+// Package media carries recorded video and voice messages between FLX nodes:
+// content-addressed blobs bound to the signed media reference of a
+// message.deliver envelope, a resumable transfer over the federation's mTLS
+// that verifies every chunk against what the origin signed, and range
+// streaming of stored media to the caseworker side. The wire is specified in
+// conformance/SPEC.md §18 (FLX-MED-*).
+//
+// # Pieces
+//
+//   - [Store]: blobs named by their SHA-256, written only whole and verified
+//     (Put, or an upload: CreateUpload, WriteUpload at the upload's offset,
+//     SyncUpload, CommitUpload), read with a seekable [Blob], erased with
+//     Delete (and [Erase] for a blob with its uploads). Two implementations
+//     pass one test suite: [Disk] under data_dir (the embedded node) and
+//     [Postgres] (replicas sharing one database).
+//   - [Ref], [HashList], [Describe]: the transfer fields of a media
+//     reference (sha256, size_bytes, chunk_bytes, chunks_sha256) and the
+//     chunk hash list that chunks_sha256 commits to.
+//   - [Server]: the receiving side, plain net/http handlers under
+//     /flx/v1/media/uploads; it takes the authenticated peer and the
+//     verification of the offered envelope from injected functions.
+//   - [Uploader]: the sending side; resumes from the receiver's offset after
+//     a cut, checks its own bytes against the hash list before sending them,
+//     and paces itself with a bandwidth cap.
+//   - [ServeBlob]: range requests (http.ServeContent) for the local API.
+//
+// # Why the chunks of the shared store live in PostgreSQL
+//
+// Replicas already share the database and nothing else. A shared directory
+// would add a second piece of shared infrastructure (NFS, a ReadWriteMany
+// volume) whose rename and fsync semantics vary and which a Society running
+// one small server does not have; its backups would drift from the
+// database's. In the database an upload's offset advances with a
+// compare-and-set in the transaction that stores the chunk, so any replica
+// can continue any upload; a blob appears in the transaction that commits
+// it; and erasure can run in the same transaction as the erasure of the
+// case. The costs, accepted for the sizes FLX carries (minutes of video, a
+// few GiB per peer at most by the limits): database size and WAL volume, and
+// a VACUUM after erasure to return space.
+//
+// # Wiring it into the node
+//
+// Attach (local API): store the caseworker's recording with Store.Put, or
+// with an upload (CreateUpload owned by the caseworker's token, WriteUpload,
+// CommitUpload) for a resumable local upload; Describe gives the Ref and
+// HashList, and Ref.Schema fills the message's media_ref before the message
+// is signed.
+//
+// Send (node/delivery, before the envelope of a message.deliver whose body
+// has an attached reference, AttachedRef): Uploader.Upload with the signed
+// envelope, the HashList (kept, or Describe of the blob again) and the
+// opened Blob as src; only after it returns nil, POST the envelope. A
+// RemoteError for which Retryable is false dead-letters the envelope; others
+// are a failed attempt under the usual backoff. One Uploader (one Limiter)
+// per destination gives the per-peer bandwidth cap.
+//
+// Receive (node/httpapi): mount Server at UploadsPath and below, inside
+// mtls.Middleware, with Verify = the receive path's verification without
+// storing (signature, claims, accepts, schema, roles). In Receive, after
+// verification and the duplicate check, for a message.deliver with
+// AttachedRef: Server.Ready(iss, ref) must be nil before storing; its error
+// is the refusal (409 media_incomplete). Store the (case_id, message_id,
+// sha256, media_type) link in the same transaction as the inbox row.
+// Advertise Limits.MaxMediaBytes as limits.max_media_bytes.
+//
+// Serve (local API): ServeBlob after authorisation and an audit record.
+//
+// Erase (withdrawal, retention): Erase(store, sha256) for each media of the
+// erased messages that no other kept message references; on the sending
+// side, also stop the case's uploads. Periodically: Server.Expire, and
+// Store.Delete of blobs that no message references and no upload builds.
+//
+// Tables: MigratePostgres creates media_blobs, media_uploads and
+// media_parts (to be folded into the node's migrations). The node adds a
+// table linking messages to media: case_id, message_id, sha256, media_type,
+// direction, peer, erased_at.
+//
+// Package media must never import the node core (node, node/delivery,
+// node/store, node/httpapi, node/cmd/flx) or policy: the node calls it, never
+// the reverse. Of FLX it imports schema and federation (identities, problem
+// codes) only; gorilla/mux stays in node/httpapi and lib/pq in node/store
+// (this package takes a *sql.DB).
+package media
