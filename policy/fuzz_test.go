@@ -39,7 +39,11 @@ func FuzzEvaluate(f *testing.F) {
 			} else {
 				e = New(r, WithValidator(nil))
 			}
-			d, out := e.Apply(context.Background(), doc, kind, dst, testNow)
+			opts := facts(doc)
+			if sel&16 != 0 {
+				opts = append(opts, WithCase(doc)) // the fuzzed bytes as the case too
+			}
+			d, out := e.Apply(context.Background(), doc, kind, dst, testNow, opts...)
 			for _, fr := range d.Fired {
 				if strings.Contains(fr.Reason, "internal error") {
 					t.Fatalf("engine panicked: %s", fr.Reason)
@@ -103,7 +107,7 @@ func FuzzEvaluateGenerated(f *testing.F) {
 		r := rules[int(which)%len(rules)]
 		dst := dsts[int(which/4)%len(dsts)]
 		for _, e := range []*Engine{New(r, WithValidator(nil)), New(r)} {
-			d, out := e.Apply(context.Background(), doc, "case.update", dst, testNow)
+			d, out := e.Apply(context.Background(), doc, "case.update", dst, testNow, facts(doc)...)
 			for _, fr := range d.Fired {
 				if strings.Contains(fr.Reason, "internal error") {
 					t.Fatalf("engine panicked: %s\n%s", fr.Reason, doc)

@@ -117,7 +117,7 @@ func TestLoadMissingFile(t *testing.T) {
 
 // stripLines zeroes the source line numbers kept for messages.
 func stripLines(c Config) Config {
-	for _, l := range []*[]MinimiseEntry{&c.Minimise.Case, &c.Minimise.Response, &c.Minimise.Message} {
+	for _, l := range []*[]MinimiseEntry{&c.Minimise.Case, &c.Minimise.Response, &c.Minimise.Message, &c.Minimise.Withdrawal} {
 		cp := append([]MinimiseEntry(nil), (*l)...)
 		for i := range cp {
 			cp[i].Line = 0
