@@ -788,7 +788,7 @@ func (s *state) unverifiedChildren() []person {
 	}
 	var out []person
 	for _, p := range s.persons() {
-		if isUAM(p) && !verifiedLink(s.cs, p, true) {
+		if isUAM(p) && !verifiedLink(s.cs, p) {
 			out = append(out, p)
 		}
 	}
@@ -842,7 +842,7 @@ func protectVulnerable(s *state) []protection {
 		if s.cfg.Vulnerable.Minors && s.isMinor(p) && !isUAM(p) {
 			flags = append(flags, "minor")
 		}
-		if len(flags) == 0 || verifiedLink(s.cs, p, s.isMinor(p)) {
+		if len(flags) == 0 || verifiedLink(s.cs, p) {
 			continue
 		}
 		out = append(out, protection{person: p.id, classes: whereabouts,

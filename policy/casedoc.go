@@ -197,10 +197,10 @@ func carersOf(doc map[string]any, p person, child bool) []string {
 // person and the person looking for them is verified: a verified
 // relationship ties p to an enquirer of the case (when p is the enquirer,
 // to a sought person), or to p's parent or legal guardian (from the parent
-// to p); and that person is not one of p's carers (recorded guardian,
-// carer role, caring relationship). Any other verified relationship in the
-// case does not count.
-func verifiedLink(doc map[string]any, p person, child bool) bool {
+// to p); and that person is not a carer (a carer role, or a caring type of
+// relationship such as guardian, caregiver or foster carer). Any other
+// verified relationship in the case does not count.
+func verifiedLink(doc map[string]any, p person) bool {
 	if p.id == "" {
 		return false
 	}
@@ -208,7 +208,6 @@ func verifiedLink(doc map[string]any, p person, child bool) bool {
 	for _, q := range persons(doc) {
 		byID[q.id] = q
 	}
-	carers := carersOf(doc, p, child)
 	for _, e := range list(doc["relationships"]) {
 		r := obj(e)
 		if r == nil || r["verified"] != true {
@@ -224,13 +223,16 @@ func verifiedLink(doc map[string]any, p person, child bool) bool {
 		default:
 			continue
 		}
+		// A carer (by role, or by the type of this link) never verifies
+		// the family; a recorded guardian who is the enquirer or a parent
+		// does.
 		q, ok := byID[other]
-		if !ok || other == p.id || contains(carers, other) || carerRole(q) {
+		if !ok || other == p.id || carerRole(q) || (carerType(typ) && typ != "legal_guardian") {
 			continue
 		}
 		seeker := q.hasRole("enquirer") || (p.hasRole("enquirer") && q.hasRole("sought_person"))
 		parent := from == other && contains(parentTypes, typ)
-		if (seeker && (!carerType(typ) || typ == "legal_guardian")) || parent {
+		if seeker || parent {
 			return true
 		}
 	}

@@ -81,6 +81,38 @@ func (t *taintSet) addValues(v any) {
 	}
 }
 
+// addPersonal adds the values at or under the pointer p of a document
+// whose fields are personal data (ids, processing records and protocol
+// fields recur legitimately and are not looked for).
+func (t *taintSet) addPersonal(docKind string, doc map[string]any, p string) {
+	pp, err := parsePointer(p)
+	if err != nil {
+		return
+	}
+	v, ok := lookup(doc, pp)
+	if !ok {
+		return
+	}
+	var walk func(v any, at pointer)
+	walk = func(v any, at pointer) {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				walk(e, append(at[:len(at):len(at)], k))
+			}
+		case []any:
+			for i, e := range x {
+				walk(e, append(at[:len(at):len(at)], fmt.Sprint(i)))
+			}
+		default:
+			if hasAnyClass(ClassesOf(docKind, at.String()), PersonalClasses()) {
+				t.addValues(x)
+			}
+		}
+	}
+	walk(v, pp)
+}
+
 func (t *taintSet) hit(s string) bool {
 	n := normText(s)
 	for _, v := range t.plain {
@@ -163,22 +195,15 @@ func ruleFreeText(s *state) error {
 	const id = "FLX-DP-FREE-TEXT"
 	var t taintSet
 	for p := range s.redact {
-		if pp, err := parsePointer(p); err == nil {
-			if v, ok := lookup(s.doc, pp); ok {
-				t.addValues(v)
-			}
-		}
+		t.addPersonal(s.docKind, s.doc, p)
 	}
 	fromCase := false
 	if s.docKind != "case" && s.cs != nil && !s.toOrigin() {
+		n := len(t.plain)
 		for _, p := range s.caseWithheld() {
-			if pp, err := parsePointer(p); err == nil {
-				if v, ok := lookup(s.cs, pp); ok {
-					t.addValues(v)
-					fromCase = true
-				}
-			}
+			t.addPersonal("case", s.cs, p)
 		}
+		fromCase = len(t.plain) > n
 	}
 	if len(t.plain) == 0 {
 		return nil
@@ -197,6 +222,10 @@ func ruleFreeText(s *state) error {
 			// legitimately across people; a copied value shows in the
 			// free-form parts and in text.
 			if n := len(p); n > 0 && contains(coarsePlaceParts, p[n-1]) {
+				return
+			}
+			// A person's own names share parts with their family's.
+			if len(p) == 5 && p[0] == "persons" && p[2] == "names" {
 				return
 			}
 			if t.hit(x) {
