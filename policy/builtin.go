@@ -607,6 +607,9 @@ type protection struct {
 	except  []string
 	ptrs    []string // exact pointers withheld besides the classes
 	why     string   // who and why, for the reason
+	// fromDoc: the document itself (a response's outcome) establishes
+	// the situation, which then protects the person's data in the case too.
+	fromDoc bool
 }
 
 // withheld returns the pointers of the document that the protections
@@ -706,10 +709,10 @@ func (s *state) refusers() []protection {
 	if s.docKind == "response" && str(s.doc["outcome"]) == "declined_contact" {
 		ids, all := responseSubjects(s.doc, s.persons())
 		if all {
-			out = append(out, protection{all: true, classes: whereabouts, why: "The sought person declined contact"})
+			out = append(out, protection{all: true, classes: whereabouts, why: "The sought person declined contact", fromDoc: true})
 		}
 		for _, id := range ids {
-			out = append(out, protection{person: id, classes: whereabouts, why: "Person " + id + " declined contact"})
+			out = append(out, protection{person: id, classes: whereabouts, why: "Person " + id + " declined contact", fromDoc: true})
 		}
 	}
 	return out
@@ -735,10 +738,10 @@ func protectPending(s *state) []protection {
 		cls := append(whereabouts[:len(whereabouts):len(whereabouts)], Content)
 		ids, all := responseSubjects(s.doc, s.persons())
 		if all {
-			out = append(out, protection{all: true, classes: cls, why: "The sought person was located but not yet asked"})
+			out = append(out, protection{all: true, classes: cls, why: "The sought person was located but not yet asked", fromDoc: true})
 		}
 		for _, id := range ids {
-			out = append(out, protection{person: id, classes: cls, why: "Person " + id + " was located but not yet asked"})
+			out = append(out, protection{person: id, classes: cls, why: "Person " + id + " was located but not yet asked", fromDoc: true})
 		}
 	}
 	return out

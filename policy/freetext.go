@@ -21,7 +21,7 @@ import (
 // denied.
 
 var (
-	reTokenValue  = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)                                              // enum values, person ids
+	reTokenValue  = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)                                        // enum values, person ids
 	reDateValue   = regexp.MustCompile(`^[0-9]{4}(-[0-9]{2}(-[0-9]{2}(T[0-9:.]+(Z|[+-][0-9:]+)?)?)?)?$`) // dates
 	reMemberValue = regexp.MustCompile(`^[A-Z0-9][A-Z0-9-]{1,31}$`)                                      // member ids, country codes
 	reMediaType   = regexp.MustCompile(`^[a-z]+/[a-z0-9][a-z0-9.+-]*$`)
@@ -68,7 +68,7 @@ func (t *taintSet) addValues(v any) {
 		t.add(x)
 	case json.Number:
 		if s := string(x); strings.Contains(s, ".") && len(s) >= 5 {
-			t.plain = append(t.plain, s)
+			t.add(s)
 		}
 	case map[string]any:
 		for _, e := range x {
@@ -129,8 +129,8 @@ func (t *taintSet) hit(s string) bool {
 }
 
 // caseWithheld returns the pointers of the case that the enabled protective
-// rules and the case allow-list keep from the destination, evaluated as if
-// the case itself were sent there.
+// rules, and the case allow-list, keep from the destination, evaluated as
+// if the case itself were sent there.
 func (s *state) caseWithheld() []string {
 	sub := &state{
 		ctx: s.ctx, cfg: s.cfg, kind: "case.update", docKind: "case", doc: s.cs, cs: s.cs, dst: s.dst,
@@ -141,7 +141,17 @@ func (s *state) caseWithheld() []string {
 		if b.protect == nil || !contains(b.kinds, "case") {
 			continue
 		}
-		out = append(out, sub.withheld(b.protect(sub))...)
+		prots := b.protect(sub)
+		// What the document itself says (a response reporting that the
+		// person declined contact) protects their data in the case too.
+		if contains(b.kinds, s.docKind) {
+			for _, p := range b.protect(s) {
+				if p.fromDoc {
+					prots = append(prots, protection{person: p.person, all: p.all, classes: p.classes, why: p.why})
+				}
+			}
+		}
+		out = append(out, sub.withheld(prots)...)
 	}
 	return out
 }
@@ -168,9 +178,9 @@ func (s *state) required(p string) bool {
 var coarsePlaceParts = []string{"country", "admin_area", "locality"}
 
 // removable returns what to remove for a hit at the pointer h: the field
-// (taxonomy entry) it belongs to, or when schema v1 requires that field,
-// the shallowest part of it below that is not required (the hit itself
-// at worst, which may still be required: then the document is denied).
+// (taxonomy entry) it belongs to. A required field is returned as is (the
+// document is then denied), except the origin block, whose optional parts
+// (office, local reference) can go.
 func (s *state) removable(h string) string {
 	hp, _ := parsePointer(h)
 	target, best := h, -1
@@ -180,9 +190,10 @@ func (s *state) removable(h string) string {
 			best, target = len(fp), f.ptr
 		}
 	}
-	if !s.required(target) || best < 0 {
+	if !s.required(target) || best < 0 || len(hp) == 0 || hp[0] != "origin" {
 		return target
 	}
+	// The origin block is required, but only its member and date are.
 	for n := best + 1; n <= len(hp); n++ {
 		if q := hp[:n].String(); !s.required(q) {
 			return q
