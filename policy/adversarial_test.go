@@ -1194,6 +1194,9 @@ func corpus(t testing.TB, twins bool, each func(sc *scenario) bool) {
 					if sit.classes != nil && !slices.Contains(sit.classes, class) {
 						continue
 					}
+					if testing.Short() && (si+ki+ri+ci)%3 != 0 {
+						continue // -short: a third of the corpus
+					}
 					seed := uint64(si)<<24 | uint64(ki)<<16 | uint64(ri)<<8 | uint64(ci)
 					sc, ok := build(t, js, rules, sit, kind, role, class, seed, false)
 					if !ok {
@@ -1267,6 +1270,9 @@ func TestAdversarialOne(t *testing.T) {
 // TestAdversarialRuleMutation disables each built-in rule in turn: the
 // corpus must then leak, or the rule is dead (or the corpus misses it).
 func TestAdversarialRuleMutation(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the mutation test runs the whole corpus once per rule; not in -short")
+	}
 	for _, b := range builtins {
 		t.Run(b.id, func(t *testing.T) {
 			var without []builtin

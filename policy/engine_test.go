@@ -406,12 +406,15 @@ func randomCase(rng *rand.Rand) []byte {
 		id := fmt.Sprintf("p%d", i+1)
 		ids = append(ids, id)
 		p := map[string]any{"id": id}
-		p["roles"] = append([]any{pick([]string{"enquirer", "sought_person", "family_member", "detainee", "caregiver"})}, subset([]string{"guardian", "unaccompanied_child"})...)
+		p["roles"] = append([]any{pick([]string{"enquirer", "sought_person", "family_member", "caregiver"})}, subset([]string{"guardian"})...)
+		if i == 0 {
+			p["roles"] = []any{"enquirer"}
+		}
 		p["names"] = []any{map[string]any{"value": tok() + " " + tok(), "part": "full"}}
 		if rng.IntN(2) == 0 {
-			p["birth_date"] = fmt.Sprintf("%d", 1940+rng.IntN(84))
+			p["birth_date"] = fmt.Sprintf("%d", 1940+rng.IntN(70))
 		} else {
-			p["age"] = map[string]any{"min": json.Number(fmt.Sprint(rng.IntN(60))), "max": json.Number(fmt.Sprint(60 + rng.IntN(30)))}
+			p["age"] = map[string]any{"min": json.Number(fmt.Sprint(10 + rng.IntN(50))), "max": json.Number(fmt.Sprint(60 + rng.IntN(30)))}
 		}
 		if rng.IntN(2) == 0 {
 			p["address"] = place()
@@ -425,7 +428,7 @@ func randomCase(rng *rand.Rand) []byte {
 		if rng.IntN(3) == 0 {
 			p["photo"] = map[string]any{"sha256": fmt.Sprintf("%064x", rng.Uint64()), "media_type": "image/jpeg", "uri": "https://media.flx.invalid/" + tok()}
 		}
-		if v := subset([]string{"unaccompanied_minor", "separated_child", "minor", "elderly_alone", "woman_at_risk", "foreigner_without_representation", "disability"}); len(v) > 0 {
+		if v := subset([]string{"unaccompanied_minor", "separated_child", "minor", "elderly_alone", "woman_at_risk", "foreigner_without_representation", "disability"}); len(v) > 0 && rng.IntN(3) == 0 {
 			p["vulnerabilities"] = v
 		}
 		if rng.IntN(2) == 0 {
@@ -448,10 +451,10 @@ func randomCase(rng *rand.Rand) []byte {
 		"type":    pick(caseTypes),
 		"status":  pick([]string{"open", "tracing_in_progress", "located_pending_consent", "located_declined_contact", "located_contact_restored"}),
 		"origin":  map[string]any{"member": "XA-RC", "created_at": "2024-01-10T09:00:00Z", "local_ref": tok()},
-		"purpose": pick([]string{"tracing", "family_reunification", "family_news", "child_protection", "genealogy"}),
+		"purpose": pick([]string{"tracing", "family_reunification", "family_news", "child_protection", "tracing", "genealogy"}),
 		"persons": persons,
 	}
-	switch rng.IntN(4) {
+	switch rng.IntN(3) {
 	case 0:
 		c["legal_basis"] = map[string]any{"type": "consent"}
 	case 1:
@@ -459,7 +462,8 @@ func randomCase(rng *rand.Rand) []byte {
 	case 2:
 		c["legal_basis"] = map[string]any{"type": "humanitarian_mandate", "justification": tok(), "documented_by": tok(), "documented_at": "2024-01-10T09:00:00Z", "applies_to": []any{pick(ids)}}
 	}
-	var cs []any
+	cs := []any{map[string]any{"id": "c-e", "given_by": "p1", "capacity": "self", "given_at": "2024-01-10T09:00:00Z",
+		"scope": map[string]any{"uses": []any{"tracing", "transfer"}}}}
 	for i := 0; i < rng.IntN(3); i++ {
 		cons := map[string]any{"id": fmt.Sprintf("c-%d", i), "given_by": pick(ids), "capacity": pick([]string{"self", "guardian"}), "given_at": "2024-01-10T09:00:00Z",
 			"scope": map[string]any{"uses": append([]any{"tracing"}, subset([]string{"transfer", "family_news"})...)}}
@@ -481,7 +485,7 @@ func randomCase(rng *rand.Rand) []byte {
 		c["relationships"] = []any{map[string]any{"from": ids[0], "to": ids[1], "type": "sibling", "verified": rng.IntN(2) == 0}}
 	}
 	if rng.IntN(3) == 0 {
-		c["detention"] = map[string]any{"place": place(), "authority": tok(), "status": "interned", "notification_agreed": rng.IntN(2) == 0}
+		c["detention"] = map[string]any{"place": place(), "authority": tok(), "status": "interned", "notification_agreed": rng.IntN(4) > 0}
 	}
 	if rng.IntN(3) == 0 {
 		c["separation"] = map[string]any{"place": place(), "cause": "conflict", "date": "2023"}
