@@ -386,11 +386,17 @@ func fields(docKind string, doc, caseDoc map[string]any) []field {
 	return out
 }
 
-// responseSubjects: the response's sought person when the case has them,
-// else every sought person, else everyone (all).
+// responseSubjects: the response's sought person when the case has them as
+// a sought person, else every sought person, else everyone (all). A
+// response naming someone else cannot be trusted to be about them only.
 func responseSubjects(resp map[string]any, ps []person) ([]string, bool) {
-	if id := str(resp["sought_person"]); id != "" && hasPerson(ps, id) {
-		return []string{id}, false
+	if id := str(resp["sought_person"]); id != "" {
+		for _, p := range ps {
+			if p.id == id && p.hasRole("sought_person") {
+				return []string{id}, false
+			}
+		}
+		return nil, true
 	}
 	var out []string
 	for _, p := range ps {
