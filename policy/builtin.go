@@ -631,7 +631,16 @@ func (s *state) withheld(prots []protection) []string {
 			continue
 		}
 		for _, p := range prots {
-			if !hasAnyClass(f.entry.Classes, p.classes) || contains(p.except, f.ptr) {
+			if !hasAnyClass(f.entry.Classes, p.classes) {
+				continue
+			}
+			if contains(p.except, f.ptr) {
+				// Kept on purpose (the notice a detainee agreed to): the
+				// free-text rule must not take it down either.
+				if s.keep == nil {
+					s.keep = map[string]bool{}
+				}
+				s.keep[f.ptr] = true
 				continue
 			}
 			if p.all || f.about(p.person) {

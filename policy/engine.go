@@ -331,6 +331,7 @@ type state struct {
 	now      time.Time
 	opts     evalOptions
 	redact   map[string]bool
+	keep     map[string]bool // fields a rule keeps on purpose (a detention notice)
 	fired    []Fired
 	err      error
 	act      map[string]any // CEL activation, built on first use

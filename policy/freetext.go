@@ -266,6 +266,9 @@ func ruleFreeText(s *state) error {
 	var ptrs, denied []string
 	for _, h := range hits {
 		target := s.removable(h)
+		if s.keep[target] {
+			continue
+		}
 		if s.required(target) {
 			if !contains(denied, target) {
 				denied = append(denied, target)
