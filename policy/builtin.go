@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -1139,43 +1140,57 @@ func (s *state) remainingPersonal() []Class {
 			}
 		}
 	}
+	order := classStrings(AllClasses())
+	sort.Slice(out, func(i, j int) bool {
+		return slicesIndex(order, string(out[i])) < slicesIndex(order, string(out[j]))
+	})
 	return out
+}
+
+func slicesIndex(l []string, s string) int {
+	for i, e := range l {
+		if e == s {
+			return i
+		}
+	}
+	return len(l)
 }
 
 // hasLeft reports whether some value at or under the pointer will still
 // leave (an array whose items were all removed has nothing left).
 func (s *state) hasLeft(p string) bool {
-	if !s.present(p) {
+	pp, err := parsePointer(p)
+	if err != nil || s.redacted(p) {
 		return false
 	}
-	pp, _ := parsePointer(p)
-	v, _ := lookup(s.doc, pp)
-	switch x := v.(type) {
-	case map[string]any:
-		for k := range x {
-			if s.hasLeft(ptrJoin(p, k)) {
-				return true
-			}
+	v, ok := lookup(s.doc, pp)
+	if !ok {
+		return false
+	}
+	var left func(v any, at string) bool
+	left = func(v any, at string) bool {
+		if s.redact[at] {
+			return false
 		}
-		return false
-	case []any:
-		for i := range x {
-			if s.hasLeft(ptrJoin(p, i)) {
-				return true
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				if left(e, at+"/"+pointer{k}.String()[1:]) {
+					return true
+				}
 			}
+			return false
+		case []any:
+			for i, e := range x {
+				if left(e, at+"/"+strconv.Itoa(i)) {
+					return true
+				}
+			}
+			return false
 		}
-		return false
+		return true
 	}
-	return true
-}
-
-func ptrJoin(p string, tok any) string {
-	pp, _ := parsePointer(p)
-	toks := make([]any, 0, len(pp)+1)
-	for _, t := range pp {
-		toks = append(toks, t)
-	}
-	return ptr(append(toks, tok)...)
+	return left(v, p)
 }
 
 func containsClass(l []Class, c Class) bool {

@@ -73,6 +73,8 @@ func PersonalClasses() []Class {
 	return []Class{Identifying, Locating, Contact, Photo, Sensitive, Detention, Carer, FreeText, Content, Protection}
 }
 
+var personalClasses = PersonalClasses()
+
 // whereabouts is what locates a person: place, contact, image and the free
 // text that may describe any of them.
 var whereabouts = []Class{Locating, Contact, Photo, FreeText}
@@ -238,6 +240,14 @@ var taxonomy = func() []FieldClass {
 	return append(t, f)
 }()
 
+var taxonomyByDoc = func() map[string][]FieldClass {
+	m := map[string][]FieldClass{}
+	for _, f := range taxonomy {
+		m[f.Doc] = append(m[f.Doc], f)
+	}
+	return m
+}()
+
 // Taxonomy returns the classification of every schema v1 field, sorted by
 // document kind and path.
 func Taxonomy() []FieldClass {
@@ -256,8 +266,8 @@ func Taxonomy() []FieldClass {
 func entryFor(doc string, p pointer) (FieldClass, bool) {
 	var best FieldClass
 	found := false
-	for _, f := range taxonomy {
-		if f.Doc != doc || !f.ptr.matchesPrefix(p) {
+	for _, f := range taxonomyByDoc[doc] {
+		if !f.ptr.matchesPrefix(p) {
 			continue
 		}
 		if !found || len(f.ptr) > len(best.ptr) {
@@ -331,10 +341,7 @@ func fields(docKind string, doc, caseDoc map[string]any) []field {
 	if caseDoc != nil {
 		ps = persons(caseDoc)
 	}
-	for _, f := range taxonomy {
-		if f.Doc != docKind {
-			continue
-		}
+	for _, f := range taxonomyByDoc[docKind] {
 		for _, cp := range expandWildcards(doc, f.ptr) {
 			fl := field{ptr: cp, entry: f}
 			switch f.subject {
@@ -378,11 +385,6 @@ func fields(docKind string, doc, caseDoc map[string]any) []field {
 			out = append(out, fl)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		a, _ := parsePointer(out[i].ptr)
-		b, _ := parsePointer(out[j].ptr)
-		return comparePointers(a, b) < 0
-	})
 	return out
 }
 

@@ -362,15 +362,23 @@ func (s *state) fail(id string, err error) {
 
 // present reports whether the pointer exists and is not (yet) redacted.
 func (s *state) present(p string) bool {
-	if !exists(s.doc, p) {
-		return false
-	}
-	for q := range s.redact {
-		if p == q || strings.HasPrefix(p, q+"/") {
-			return false
+	return exists(s.doc, p) && !s.redacted(p)
+}
+
+// redacted reports whether the pointer or one of its ancestors is to be
+// removed.
+func (s *state) redacted(p string) bool {
+	for q := p; q != ""; {
+		if s.redact[q] {
+			return true
 		}
+		i := strings.LastIndexByte(q, '/')
+		if i < 0 {
+			break
+		}
+		q = q[:i]
 	}
-	return true
+	return false
 }
 
 // existing keeps the pointers that exist in the document.

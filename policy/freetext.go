@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -102,10 +103,11 @@ func (t *taintSet) addPersonal(docKind string, doc map[string]any, p string) {
 			}
 		case []any:
 			for i, e := range x {
-				walk(e, append(at[:len(at):len(at)], fmt.Sprint(i)))
+				walk(e, append(at[:len(at):len(at)], strconv.Itoa(i)))
 			}
 		default:
-			if hasAnyClass(ClassesOf(docKind, at.String()), PersonalClasses()) {
+			f, ok := entryFor(docKind, at)
+			if !ok || hasAnyClass(f.Classes, personalClasses) {
 				t.addValues(x)
 			}
 		}
@@ -221,22 +223,18 @@ func ruleFreeText(s *state) error {
 	}
 	// Walk the strings that would still leave.
 	var hits []string
-	var walk func(v any, p pointer)
-	walk = func(v any, p pointer) {
-		ps := p.String()
-		if !s.present(ps) && len(p) > 0 {
-			return
+	var walk func(v any, ps string, key string, depth int)
+	walk = func(v any, ps, key string, depth int) {
+		if s.redact[ps] {
+			return // withheld already (walking down, ancestors were checked)
 		}
 		switch x := v.(type) {
 		case string:
 			// The coarse parts of a place (country, region, town) recur
 			// legitimately across people; a copied value shows in the
-			// free-form parts and in text.
-			if n := len(p); n > 0 && contains(coarsePlaceParts, p[n-1]) {
-				return
-			}
-			// A person's own names share parts with their family's.
-			if len(p) == 5 && p[0] == "persons" && p[2] == "names" {
+			// free-form parts and in text. A person's own names share
+			// parts with their family's.
+			if contains(coarsePlaceParts, key) || (depth == 5 && strings.HasPrefix(ps, "/persons/") && strings.Contains(ps, "/names/")) {
 				return
 			}
 			if t.hit(x) {
@@ -249,15 +247,15 @@ func ruleFreeText(s *state) error {
 			}
 			sort.Strings(keys)
 			for _, k := range keys {
-				walk(x[k], append(p[:len(p):len(p)], k))
+				walk(x[k], ps+"/"+escapeToken(k), k, depth+1)
 			}
 		case []any:
 			for i, e := range x {
-				walk(e, append(p[:len(p):len(p)], fmt.Sprint(i)))
+				walk(e, ps+"/"+strconv.Itoa(i), "", depth+1)
 			}
 		}
 	}
-	walk(s.doc, pointer{})
+	walk(s.doc, "", "", 0)
 	if len(hits) == 0 {
 		return nil
 	}
