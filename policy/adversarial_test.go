@@ -503,6 +503,10 @@ func (g *gen) value(n *jsNode, at string, record func(v, ptr string)) any {
 		if n.Minimum != nil && int(*n.Minimum) > lo {
 			lo = int(*n.Minimum)
 		}
+		if n.MultipleOf != nil {
+			m := int(*n.MultipleOf)
+			return json.Number(fmt.Sprint((lo + m - 1) / m * m * (1 + g.rng.IntN(2))))
+		}
 		return json.Number(fmt.Sprint(lo + g.rng.IntN(50)))
 	case "number":
 		if last == "lat" || last == "lon" {

@@ -30,13 +30,14 @@ var (
 	kCase    = []string{"case"}
 	kAbout   = []string{"case", "response", "message"} // documents about a case
 	kAll     = []string{"case", "response", "message", "withdrawal"}
+	kAllOut  = []string{"case", "response", "message", "withdrawal", "stats_report"}
 	kMessage = []string{"message"}
 )
 
 // builtins in evaluation order. RULES.md documents them; a test keeps the
 // two in step.
 var builtins = []builtin{
-	{id: "FLX-DP-DESTINATION", effect: RuleDeny, kinds: kAll, eval: ruleDestination,
+	{id: "FLX-DP-DESTINATION", effect: RuleDeny, kinds: kAllOut, eval: ruleDestination,
 		summary: "destination is an active member with a country that accepts the kind, and the rules allow its role/member the case type"},
 	{id: "FLX-DP-PURPOSE", effect: RuleDeny, kinds: kAbout, eval: rulePurpose,
 		summary: "the case's purpose is an allowed RFL purpose (never law enforcement, immigration enforcement, genealogy, inheritance)"},
@@ -172,7 +173,7 @@ func ruleDestination(s *state) error {
 		s.fire(id, RuleDeny, fmt.Sprintf("%s has no valid country in the federation manifest, so the risk-country rules cannot be checked.", d.Member), nil)
 	case !contains(d.Accepts, s.kind):
 		s.fire(id, RuleDeny, fmt.Sprintf("%s does not accept %s (per the federation manifest).", d.Member, s.kind), nil)
-	case s.docKind != "withdrawal" && !s.toOrigin():
+	case s.docKind != "withdrawal" && s.docKind != "stats_report" && !s.toOrigin():
 		t := str(s.cs["type"])
 		allowed, byMember := s.cfg.Destinations.Members[d.Member]
 		if !byMember {

@@ -94,6 +94,26 @@ func TestBaseCaseFiresNothing(t *testing.T) {
 	}
 }
 
+func TestStatsReportNeedsNoCase(t *testing.T) {
+	doc := []byte(`{"schema":"flx/v1/stats_report","member":"XA-RC","country":"XA","period":"2025-04","revision":1,"threshold":5,"rounding":5,` +
+		`"counts":{"rcm_collected":10,"rcm_transmitted":null,"rcm_distributed":0,"phone_calls":0,"video_messages":0,"tracing_opened":15,` +
+		`"tracing_located":0,"tracing_closed":0,"people_registered":0,"people_reunited":0,"children_reunited":0}}`)
+	r := rulesWith(t, "")
+	cta := dstCTA
+	cta.Accepts = append(allKinds[:len(allKinds):len(allKinds)], "stats.report")
+	if d, out := apply(t, r, doc, "stats.report", cta); d.Effect != Allow || string(out) != string(doc) {
+		t.Errorf("a statistics report to the coordinator: %s", describe(d))
+	}
+	if d, _ := apply(t, r, doc, "stats.report", dstCTA); d.Effect != Deny {
+		t.Errorf("a statistics report to a member that does not accept them: %s", describe(d))
+	}
+	inactive := cta
+	inactive.Active = false
+	if d, _ := apply(t, r, doc, "stats.report", inactive); d.Effect != Deny {
+		t.Errorf("a statistics report to an inactive member: %s", describe(d))
+	}
+}
+
 func TestRuleDestination(t *testing.T) {
 	inactive := dstXB
 	inactive.Active = false

@@ -234,6 +234,16 @@ var taxonomy = func() []FieldClass {
 		fc("withdrawal", "/person_ids", subjNone, Relational),
 		fc("withdrawal", "/consent_ids", subjNone, Relational),
 		fc("withdrawal", "/note", subjAll, FreeText),
+
+		// statistics report: counts of a month, small counts suppressed
+		fc("stats_report", "/schema", subjNone, NonPersonal),
+		fc("stats_report", "/member", subjNone, NonPersonal),
+		fc("stats_report", "/country", subjNone, NonPersonal),
+		fc("stats_report", "/period", subjNone, NonPersonal),
+		fc("stats_report", "/revision", subjNone, NonPersonal),
+		fc("stats_report", "/threshold", subjNone, NonPersonal),
+		fc("stats_report", "/rounding", subjNone, NonPersonal),
+		fc("stats_report", "/counts", subjNone, NonPersonal),
 	}
 	f := fc("case", "/death/cause", subjDeceased, Sensitive)
 	f.Category = "health"
@@ -278,7 +288,8 @@ func entryFor(doc string, p pointer) (FieldClass, bool) {
 }
 
 // ClassesOf returns the classes of the field at the concrete JSON pointer
-// of a document kind ("case", "response", "message", "withdrawal"). A
+// of a document kind ("case", "response", "message", "withdrawal",
+// "stats_report"). A
 // field the taxonomy does not know is every personal class (fail closed).
 func ClassesOf(doc, jsonPointer string) []Class {
 	p, err := parsePointer(jsonPointer)

@@ -160,7 +160,7 @@ func (e *Engine) Apply(ctx context.Context, doc []byte, kind string, dst Destina
 		if cs, err = e.caseContext(o.caseDoc, d.CaseID); err != nil {
 			return failClosed(d, ruleContext, err), nil
 		}
-	case docKind != "withdrawal":
+	case docKind != "withdrawal" && docKind != "stats_report":
 		return failClosed(d, ruleContext, fmt.Errorf("a %s is checked against the case it is about (its consent, refusal, vulnerable people, detention and feared countries), and no case was given: nothing is sent", docKind)), nil
 	}
 
