@@ -1130,7 +1130,12 @@ func ruleMinimise(s *state) error {
 // remainingPersonal lists the classes of personal data still in the
 // document after the redactions decided so far.
 func (s *state) remainingPersonal() []Class {
-	var out []Class
+	if s.left != nil && s.leftAt == len(s.redact) {
+		return s.left
+	}
+	defer func() { s.leftAt = len(s.redact) }()
+	out := []Class{}
+	defer func() { s.left = out }()
 	for _, f := range s.fields() {
 		if !s.hasLeft(f.ptr) {
 			continue

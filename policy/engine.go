@@ -332,6 +332,8 @@ type state struct {
 	opts     evalOptions
 	redact   map[string]bool
 	keep     map[string]bool // fields a rule keeps on purpose (a detention notice)
+	left     []Class         // remainingPersonal, computed when redact had leftAt entries
+	leftAt   int
 	fired    []Fired
 	err      error
 	act      map[string]any // CEL activation, built on first use
