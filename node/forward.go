@@ -129,13 +129,14 @@ func (n *Node) Respond(ctx context.Context, a Actor, caseID string, doc []byte) 
 	if r.CaseID != caseID || r.Responder != n.o.Self {
 		return SendResult{}, errf(CodeBadRequest, "response must have case_id %q and responder %q", caseID, n.o.Self)
 	}
-	return n.send(ctx, a, sendRequest{to: c.Origin, kind: federation.KindCaseResponse, caseID: caseID, doc: doc})
+	return n.send(ctx, a, sendRequest{to: c.Origin, kind: federation.KindCaseResponse, caseID: caseID, doc: doc, caseDoc: c.Document})
 }
 
 // SendMessage sends a message (Red Cross message, family news, call
 // record, video or voice message reference) about a case to a member.
 func (n *Node) SendMessage(ctx context.Context, a Actor, caseID, to string, doc []byte) (SendResult, error) {
-	if _, err := n.caseForSending(ctx, caseID); err != nil {
+	c, err := n.caseForSending(ctx, caseID)
+	if err != nil {
 		return SendResult{}, err
 	}
 	m, err := schema.ParseMessage(doc)
@@ -145,7 +146,7 @@ func (n *Node) SendMessage(ctx context.Context, a Actor, caseID, to string, doc 
 	if m.CaseID != caseID {
 		return SendResult{}, errf(CodeBadRequest, "message case_id %q does not match %q", m.CaseID, caseID)
 	}
-	return n.send(ctx, a, sendRequest{to: to, kind: federation.KindMessageDeliver, caseID: caseID, doc: doc})
+	return n.send(ctx, a, sendRequest{to: to, kind: federation.KindMessageDeliver, caseID: caseID, doc: doc, caseDoc: c.Document})
 }
 
 type sendRequest struct {
@@ -154,6 +155,10 @@ type sendRequest struct {
 	caseID      string
 	caseVersion int64
 	doc         []byte
+	// caseDoc is the case a response or message is about, as stored here:
+	// the policy judges what they disclose against its consent, refusal
+	// and the countries its people fear.
+	caseDoc []byte
 	// approve is set when an operator approved a held forward.
 	approve *policy.Review
 }
@@ -179,6 +184,9 @@ func (n *Node) send(ctx context.Context, a Actor, r sendRequest) (SendResult, er
 	var opts []policy.EvalOption
 	if r.caseVersion > 0 {
 		opts = append(opts, policy.CurrentVersion(r.caseVersion))
+	}
+	if r.caseDoc != nil {
+		opts = append(opts, policy.WithCase(r.caseDoc))
 	}
 	d, out := n.o.Policy.Apply(ctx, r.doc, string(r.kind), dst, n.o.Now(), opts...)
 	if r.approve != nil && d.Effect == policy.NeedsReview {
@@ -279,6 +287,11 @@ func (n *Node) Review(ctx context.Context, a Actor, caseID string, decisionID in
 			return SendResult{}, internal("record rejection", err)
 		}
 		return res, nil
+	}
+	if k := federation.Kind(pd.Kind); k != federation.KindCaseCreate && k != federation.KindCaseUpdate {
+		// The held document of a response or message is not kept: approving
+		// would send something else than what was reviewed.
+		return SendResult{}, errf(CodeConflict, "decision %d holds a %s: reject it and send it again", decisionID, k)
 	}
 	c, err := n.caseForSending(ctx, caseID)
 	if err != nil {

@@ -27,7 +27,8 @@ func BenchmarkEvaluateApply(b *testing.B) {
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			ctx := context.Background()
-			d, _ := bc.e.Apply(ctx, ex.Doc, "case.update", dstXB, testNow)
+			opts := facts(ex.Doc)
+			d, _ := bc.e.Apply(ctx, ex.Doc, "case.update", dstXB, testNow, opts...)
 			if d.Effect != AllowWithRedactions || len(d.Redactions) == 0 {
 				b.Fatalf("unexpected decision: %s", describe(d))
 			}
@@ -35,7 +36,7 @@ func BenchmarkEvaluateApply(b *testing.B) {
 			b.SetBytes(int64(len(ex.Doc)))
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				bc.e.Apply(ctx, ex.Doc, "case.update", dstXB, testNow)
+				bc.e.Apply(ctx, ex.Doc, "case.update", dstXB, testNow, opts...)
 			}
 		})
 	}

@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -12,6 +13,9 @@ import (
 // builtin is one built-in rule. kinds are the document kinds it applies to
 // ("case", "response", "message", "withdrawal"). late rules run after the
 // redacting rules and custom rules, so they see what will actually leave.
+// protect, when set, lists what the rule withholds from the destination;
+// FLX-DP-FREE-TEXT also uses it to find the values of a case that a
+// response or message must not carry.
 type builtin struct {
 	id      string
 	effect  string // the strongest effect it can have
@@ -19,53 +23,59 @@ type builtin struct {
 	kinds   []string
 	late    bool
 	eval    func(*state) error
+	protect func(*state) []protection
 }
 
 var (
 	kCase    = []string{"case"}
-	kCaseRsp = []string{"case", "response"}
+	kAbout   = []string{"case", "response", "message"} // documents about a case
 	kAll     = []string{"case", "response", "message", "withdrawal"}
-	kNotWd   = []string{"case", "response", "message"}
+	kAllOut  = []string{"case", "response", "message", "withdrawal", "stats_report"}
+	kMessage = []string{"message"}
 )
 
 // builtins in evaluation order. RULES.md documents them; a test keeps the
 // two in step.
 var builtins = []builtin{
-	{id: "FLX-DP-DESTINATION", effect: RuleDeny, kinds: kAll, eval: ruleDestination,
-		summary: "destination is an active member that accepts the kind, and the rules allow its role/member this case type"},
-	{id: "FLX-DP-PURPOSE", effect: RuleDeny, kinds: kCase, eval: rulePurpose,
-		summary: "case purpose is an allowed RFL purpose (never law enforcement, immigration enforcement, genealogy, inheritance)"},
+	{id: "FLX-DP-DESTINATION", effect: RuleDeny, kinds: kAllOut, eval: ruleDestination,
+		summary: "destination is an active member with a country that accepts the kind, and the rules allow its role/member the case type"},
+	{id: "FLX-DP-PURPOSE", effect: RuleDeny, kinds: kAbout, eval: rulePurpose,
+		summary: "the case's purpose is an allowed RFL purpose (never law enforcement, immigration enforcement, genealogy, inheritance)"},
 	{id: "FLX-DP-CURRENT-VERSION", effect: RuleDeny, kinds: kCase, eval: ruleCurrentVersion,
-		summary: "only the current version of a case is sent (not superseded; equal to the stored current version)"},
-	{id: "FLX-DP-RETENTION", effect: RuleDeny, kinds: kCase, eval: ruleRetention,
+		summary: "only the current version of a case is sent (not superseded; equal to the stored current version, which must be given)"},
+	{id: "FLX-DP-RETENTION", effect: RuleDeny, kinds: kAbout, eval: ruleRetention,
 		summary: "the case's retention period (retention_until or the per-type default) has not ended"},
 	{id: "FLX-DP-LEGAL-BASIS", effect: RuleDeny, kinds: kCase, eval: ruleLegalBasis,
-		summary: "a legal basis is recorded, accepted, and documented (or backed by a valid consent)"},
-	{id: "FLX-DP-CONSENT-WITHDRAWN", effect: RuleDeny, kinds: kCase, eval: ruleConsentWithdrawn,
+		summary: "a legal basis is recorded, accepted, and documented (or backed by a consent in force)"},
+	{id: "FLX-DP-CONSENT-WITHDRAWN", effect: RuleDeny, kinds: kAbout, eval: ruleConsentWithdrawn,
 		summary: "no one whose consent the case relies on has withdrawn it"},
-	{id: "FLX-DP-CONSENT-SCOPE", effect: RuleDeny, kinds: kCase, eval: ruleConsentScope,
-		summary: "each enquirer, and everyone who consented, has a valid consent covering this use, member, country and role (unless a documented basis names them)"},
+	{id: "FLX-DP-CONSENT-SCOPE", effect: RuleDeny, kinds: kAbout, eval: ruleConsentScope,
+		summary: "everyone who consented, and every enquirer, has a consent in force covering this use, member, country and role; another basis never widens a consent"},
 	{id: "FLX-DP-MINOR-GUARDIAN", effect: RuleDeny, kinds: kCase, eval: ruleMinorGuardian,
-		summary: "people under the configured age have guardian consent, a best-interest assessment, or a documented non-consent basis naming them"},
-	{id: "FLX-DP-NON-MOVEMENT", effect: RuleDeny, kinds: kNotWd, eval: ruleNonMovement,
+		summary: "people who are or may be under the configured age have guardian consent, a best-interest assessment, or a documented basis naming them"},
+	{id: "FLX-DP-NON-MOVEMENT", effect: RuleDeny, kinds: kAbout, eval: ruleNonMovement,
 		summary: "recipients outside the Movement only when allowed, consented or vital interest, and risk-assessed"},
-	{id: "FLX-DP-REFUSAL", effect: RuleRedact, kinds: kCaseRsp, eval: ruleRefusal,
-		summary: "a person who declined contact: address, contact, location, photo (and notes) removed"},
-	{id: "FLX-DP-LOCATED-PENDING", effect: RuleRedact, kinds: kCaseRsp, eval: ruleLocatedPending,
-		summary: "located but not yet asked: the sought person's whereabouts are removed"},
-	{id: "FLX-DP-UAM", effect: RuleRedact, kinds: kCase, eval: ruleUAM,
-		summary: "unaccompanied/separated child without verified family: child's whereabouts and photo, caregiver's identity and whereabouts removed"},
-	{id: "FLX-DP-VULNERABLE", effect: RuleRedact, kinds: kCase, eval: ruleVulnerable,
-		summary: "other vulnerable people without a verified relationship: their location removed"},
-	{id: "FLX-DP-DETENTION", effect: RuleDeny, kinds: kCase, eval: ruleDetention,
-		summary: "detention details only to the ICRC or members under an access arrangement; families get only the agreed notice"},
-	{id: "FLX-DP-SENSITIVE", effect: RuleRedact, kinds: kCase, eval: ruleSensitive,
-		summary: "sensitive categories removed unless allowed for the destination and marked necessary"},
-	{id: "FLX-DP-MINIMISE", effect: RuleRedact, kinds: kNotWd, eval: ruleMinimise,
-		summary: "only fields on the allow-list for the case type and destination role travel"},
-	{id: "FLX-DP-RISK-COUNTRY", effect: RuleNeedsReview, kinds: kNotWd, late: true, eval: ruleRiskCountry,
-		summary: "destination in a feared or risk country while location or sensitive data remains: review (or deny)"},
-	{id: "FLX-DP-REVIEW", effect: RuleNeedsReview, kinds: kNotWd, late: true, eval: ruleReview,
+	{id: "FLX-DP-REFUSAL", effect: RuleRedact, kinds: kAbout, eval: protective("FLX-DP-REFUSAL", protectRefusal), protect: protectRefusal,
+		summary: "a person who declined contact: whatever locates them (places, contact, photo, free text) is withheld"},
+	{id: "FLX-DP-LOCATED-PENDING", effect: RuleNeedsReview, kinds: kAbout, eval: ruleLocatedPending, protect: protectPending,
+		summary: "located but not yet asked: whatever locates the sought person is withheld (held for review when a response contradicts the case)"},
+	{id: "FLX-DP-UAM", effect: RuleDeny, kinds: kAbout, eval: ruleUAM, protect: protectUAM,
+		summary: "unaccompanied/separated child without a verified link to the family: child's whereabouts and photo, and every carer's identity and whereabouts, withheld"},
+	{id: "FLX-DP-VULNERABLE", effect: RuleRedact, kinds: kAbout, eval: protective("FLX-DP-VULNERABLE", protectVulnerable), protect: protectVulnerable,
+		summary: "vulnerable people and minors without a verified link to the enquirer: whatever locates them is withheld"},
+	{id: "FLX-DP-DETENTION", effect: RuleDeny, kinds: kAbout, eval: ruleDetention, protect: protectDetention,
+		summary: "detention details only to the ICRC or members under an access arrangement; others get only the notice the detainee agreed to"},
+	{id: "FLX-DP-SENSITIVE", effect: RuleRedact, kinds: kCase, eval: protective("FLX-DP-SENSITIVE", protectSensitive), protect: protectSensitive,
+		summary: "sensitive categories (and free text beside them) removed unless allowed for the destination and marked necessary"},
+	{id: "FLX-DP-MESSAGE-PARTY", effect: RuleNeedsReview, kinds: kMessage, eval: ruleMessageParty,
+		summary: "a message party who is not a person of the case: their address is held for review"},
+	{id: "FLX-DP-MINIMISE", effect: RuleRedact, kinds: kAll, eval: ruleMinimise, protect: protectMinimise,
+		summary: "only fields on the allow-list for the document kind, case type and destination travel"},
+	{id: "FLX-DP-FREE-TEXT", effect: RuleDeny, kinds: kAll, late: true, eval: ruleFreeText,
+		summary: "no field may carry a value that is withheld elsewhere (a withheld address in a note, a body or a name)"},
+	{id: "FLX-DP-RISK-COUNTRY", effect: RuleDeny, kinds: kAbout, late: true, eval: ruleRiskCountry,
+		summary: "destination in a country a person fears (deny) or a risk country (review) while personal data remains"},
+	{id: "FLX-DP-REVIEW", effect: RuleNeedsReview, kinds: kAbout, late: true, eval: ruleReview,
 		summary: "the Society's manual-review triggers (case types, destinations, conditions)"},
 }
 
@@ -100,6 +110,57 @@ func labels(ps []person) string {
 	return strings.Join(l, ", ")
 }
 
+func plural(ps []person, one, many string) string {
+	if len(ps) == 1 {
+		return fmt.Sprintf(one, labels(ps))
+	}
+	return fmt.Sprintf(many, labels(ps))
+}
+
+// origin is the member that created the case.
+func (s *state) origin() string { return str(obj(s.cs["origin"])["member"]) }
+
+// toOrigin reports whether a response or message goes back to the case's
+// origin, which holds the whole case and collected its consents.
+func (s *state) toOrigin() bool {
+	return s.docKind != "case" && s.dst.Member != "" && s.dst.Member == s.origin()
+}
+
+func (s *state) persons() []person {
+	if s.ps == nil {
+		s.ps = persons(s.cs)
+	}
+	return s.ps
+}
+
+func (s *state) consents() []consent {
+	if s.cons == nil {
+		s.cons = consents(s.cs, s.now)
+	}
+	return s.cons
+}
+
+func (s *state) person(id string) (person, bool) {
+	for _, p := range s.persons() {
+		if p.id == id {
+			return p, true
+		}
+	}
+	return person{}, false
+}
+
+func (s *state) what() string {
+	switch s.docKind {
+	case "response":
+		return "response about this case"
+	case "message":
+		return "message about this case"
+	case "withdrawal":
+		return "withdrawal"
+	}
+	return "case"
+}
+
 func ruleDestination(s *state) error {
 	const id = "FLX-DP-DESTINATION"
 	d := s.dst
@@ -108,16 +169,18 @@ func ruleDestination(s *state) error {
 		s.fire(id, RuleDeny, fmt.Sprintf("%s is not a known member of the federation (no role in the manifest).", dstName(d)), nil)
 	case !d.Active:
 		s.fire(id, RuleDeny, fmt.Sprintf("%s is suspended or not active in the federation manifest.", d.Member), nil)
+	case !reCountry.MatchString(d.Country):
+		s.fire(id, RuleDeny, fmt.Sprintf("%s has no valid country in the federation manifest, so the risk-country rules cannot be checked.", d.Member), nil)
 	case !contains(d.Accepts, s.kind):
 		s.fire(id, RuleDeny, fmt.Sprintf("%s does not accept %s (per the federation manifest).", d.Member, s.kind), nil)
-	case s.docKind == "case":
-		t := str(s.doc["type"])
+	case s.docKind != "withdrawal" && s.docKind != "stats_report" && !s.toOrigin():
+		t := str(s.cs["type"])
 		allowed, byMember := s.cfg.Destinations.Members[d.Member]
 		if !byMember {
 			allowed = s.cfg.Destinations.Roles[d.Role]
 		}
 		if !contains(allowed, t) {
-			s.fire(id, RuleDeny, fmt.Sprintf("This Society's rules do not allow %s cases to be sent to %s (%s).", t, d.Member, d.Role), nil)
+			s.fire(id, RuleDeny, fmt.Sprintf("This Society's rules do not allow anything about %s cases to be sent to %s (%s).", t, d.Member, d.Role), nil)
 		}
 	}
 	return nil
@@ -125,7 +188,7 @@ func ruleDestination(s *state) error {
 
 func rulePurpose(s *state) error {
 	const id = "FLX-DP-PURPOSE"
-	p := str(s.doc["purpose"])
+	p := str(s.cs["purpose"])
 	switch {
 	case contains(s.cfg.Purposes.Forbidden, p):
 		s.fire(id, RuleDeny, fmt.Sprintf("The purpose %q is not a Restoring Family Links purpose: RFL data is never shared for it.", p), nil)
@@ -141,35 +204,38 @@ func ruleCurrentVersion(s *state) error {
 		s.fire(id, RuleDeny, "This version of the case has been superseded: only the current version may be sent.", nil)
 		return nil
 	}
-	if cur := s.opts.currentVersion; cur > 0 {
-		v, ok := intVal(s.doc["version"])
-		if !ok {
-			return fmt.Errorf("case has no readable version")
-		}
-		if v != cur {
-			s.fire(id, RuleDeny, fmt.Sprintf("Version %d is not the current version (%d) of this case: only the current version may be sent.", v, cur), nil)
-		}
+	cur := s.opts.currentVersion
+	if cur <= 0 {
+		s.fire(id, RuleDeny, "The caller did not say which version of the case is current, so it cannot be established that this one is: nothing is sent.", nil)
+		return nil
+	}
+	v, ok := intVal(s.doc["version"])
+	if !ok {
+		return fmt.Errorf("case has no readable version")
+	}
+	if v != cur {
+		s.fire(id, RuleDeny, fmt.Sprintf("Version %d is not the current version (%d) of this case: only the current version may be sent.", v, cur), nil)
 	}
 	return nil
 }
 
 // retentionEnd returns the last day the case may be kept, and how it was found.
 func retentionEnd(s *state) (time.Time, string, error) {
-	if r, ok := s.doc["retention_until"]; ok {
+	if r, ok := s.cs["retention_until"]; ok {
 		t, err := time.Parse("2006-01-02", str(r))
 		if err != nil {
 			return time.Time{}, "", fmt.Errorf("retention_until %q is not a date", str(r))
 		}
 		return t, "retention_until", nil
 	}
-	per, ok := s.cfg.Retention.ByCaseType[str(s.doc["type"])]
+	per, ok := s.cfg.Retention.ByCaseType[str(s.cs["type"])]
 	if !ok {
 		per = s.cfg.Retention.Default
 	}
 	if per.IsZero() {
-		return time.Time{}, "", nil
+		return time.Time{}, "", fmt.Errorf("no retention period applies to this case")
 	}
-	created := str(obj(s.doc["origin"])["created_at"])
+	created := str(obj(s.cs["origin"])["created_at"])
 	t, err := time.Parse(time.RFC3339, created)
 	if err != nil {
 		return time.Time{}, "", fmt.Errorf("origin.created_at %q is not a date-time", created)
@@ -181,14 +247,14 @@ func retentionEnd(s *state) (time.Time, string, error) {
 
 func ruleRetention(s *state) error {
 	end, how, err := retentionEnd(s)
-	if err != nil || end.IsZero() {
+	if err != nil {
 		return err
 	}
 	n := s.now.UTC()
 	today := time.Date(n.Year(), n.Month(), n.Day(), 0, 0, 0, 0, time.UTC)
 	if today.After(end) {
 		s.fire("FLX-DP-RETENTION", RuleDeny, fmt.Sprintf(
-			"The retention period of this case ended on %s (%s): it may no longer be shared; only a placeholder remains and earlier recipients must be told to expire their copies.",
+			"The retention period of this case ended on %s (%s): nothing about it may be shared; only a placeholder remains and earlier recipients must be told to expire their copies.",
 			end.Format("2006-01-02"), how), nil)
 	}
 	return nil
@@ -196,7 +262,7 @@ func ruleRetention(s *state) error {
 
 func ruleLegalBasis(s *state) error {
 	const id = "FLX-DP-LEGAL-BASIS"
-	lb := obj(s.doc["legal_basis"])
+	lb := obj(s.cs["legal_basis"])
 	t := str(lb["type"])
 	switch {
 	case lb == nil || t == "":
@@ -212,49 +278,63 @@ func ruleLegalBasis(s *state) error {
 		}
 		if len(missing) > 0 {
 			s.fire(id, RuleDeny, fmt.Sprintf("The %s legal basis is not documented (missing %s).", t, strings.Join(missing, ", ")), nil)
+			return nil
+		}
+		at, err := time.Parse(time.RFC3339, str(lb["documented_at"]))
+		if err != nil || at.After(s.now) {
+			s.fire(id, RuleDeny, fmt.Sprintf("The %s legal basis is dated in the future or not readably dated: it is not yet documented.", t), nil)
 		}
 	case t == "consent":
-		for _, c := range consents(s.doc, s.now) {
-			if !c.withdrawn {
+		for _, c := range s.consents() {
+			if c.inForce {
 				return nil
 			}
 		}
-		s.fire(id, RuleDeny, "The legal basis is consent, but no valid consent is recorded.", nil)
+		s.fire(id, RuleDeny, "The legal basis is consent, but no consent in force is recorded (withdrawn, undated or dated in the future).", nil)
 	}
 	return nil
 }
 
+// subjectOf is the person a consent speaks for.
+func (c consent) subject() string {
+	if c.onBehalfOf != "" {
+		return c.onBehalfOf
+	}
+	return c.givenBy
+}
+
 func ruleConsentWithdrawn(s *state) error {
 	const id = "FLX-DP-CONSENT-WITHDRAWN"
-	if str(s.doc["status"]) == "closed_withdrawn" {
-		s.fire(id, RuleDeny, "The case was closed because consent was withdrawn: it must not be forwarded (send case.withdraw instead).", nil)
+	if str(s.cs["status"]) == "closed_withdrawn" {
+		s.fire(id, RuleDeny, fmt.Sprintf("The case was closed because consent was withdrawn: no %s may be sent (recipients are told with case.withdraw).", s.what()), nil)
 		return nil
 	}
-	// Group consents by the person they speak for (on_behalf_of, else the
-	// giver): someone all of whose consents are withdrawn stops the case.
-	valid := map[string]bool{}
-	var givers []string
-	for _, c := range consents(s.doc, s.now) {
-		subject := c.givenBy
-		if c.onBehalfOf != "" {
-			subject = c.onBehalfOf
+	// Someone all of whose consents are withdrawn (none in force) stops
+	// everything about the case.
+	inForce := map[string]bool{}
+	withdrawn := map[string]bool{}
+	var subjects []string
+	for _, c := range s.consents() {
+		sub := c.subject()
+		if _, seen := inForce[sub]; !seen {
+			subjects = append(subjects, sub)
+			inForce[sub] = false
 		}
-		if _, seen := valid[subject]; !seen {
-			givers = append(givers, subject)
-			valid[subject] = false
+		if c.inForce {
+			inForce[sub] = true
 		}
-		if !c.withdrawn {
-			valid[subject] = true
+		if c.withdrawn {
+			withdrawn[sub] = true
 		}
 	}
 	var gone []string
-	for _, g := range givers {
-		if !valid[g] {
+	for _, g := range subjects {
+		if withdrawn[g] && !inForce[g] {
 			gone = append(gone, g)
 		}
 	}
 	if len(gone) > 0 {
-		s.fire(id, RuleDeny, fmt.Sprintf("Consent was withdrawn for %s: forwarding stops and earlier recipients must be told (case.withdraw).", strings.Join(gone, ", ")), nil)
+		s.fire(id, RuleDeny, fmt.Sprintf("Consent was withdrawn for %s: nothing more about the case is sent and earlier recipients must be told (case.withdraw).", strings.Join(gone, ", ")), nil)
 	}
 	return nil
 }
@@ -270,7 +350,7 @@ func (s *state) consentGap(c consent) string {
 	d := s.dst
 	uses := append([]string(nil), s.cfg.Consent.RequiredUses...)
 	if s.cfg.Consent.PurposeInUses {
-		uses = append(uses, str(s.doc["purpose"]))
+		uses = append(uses, str(s.cs["purpose"]))
 	}
 	for _, u := range uses {
 		if !contains(c.uses, u) {
@@ -311,44 +391,65 @@ func speaksFor(c consent, p person) bool {
 	return g != "" && c.givenBy == g && c.capacity != "self"
 }
 
-// consentsOf returns the valid consents that speak for a person.
-func consentsOf(cs []consent, p person) []consent {
-	var out []consent
+// consentsOf returns the consents that speak for a person: all of them
+// (whatever their state) and those in force.
+func consentsOf(cs []consent, p person) (all, inForce []consent) {
 	for _, c := range cs {
-		if !c.withdrawn && speaksFor(c, p) {
-			out = append(out, c)
+		if speaksFor(c, p) {
+			all = append(all, c)
+			if c.inForce {
+				inForce = append(inForce, c)
+			}
 		}
 	}
-	return out
+	return all, inForce
 }
 
-// ruleConsentScope: every enquirer, and everyone else who gave a consent (or
-// for whom one was given), must have a valid consent that covers this
-// transfer, unless a documented non-consent legal basis covers them (named
-// in legal_basis.applies_to, or applies_to absent and no consent of theirs
-// on record). A consent someone did give sets the limits of what is shared
-// about them even when another basis exists.
+// basisNames reports whether a documented non-consent legal basis names
+// the person in applies_to (an enquirer is covered only when named).
+func (s *state) basisNames(p person) bool {
+	lb := obj(s.cs["legal_basis"])
+	t := str(lb["type"])
+	if t == "" || t == "consent" || !contains(s.cfg.LegalBasis.Accepted, t) {
+		return false
+	}
+	if _, has := lb["applies_to"]; !has {
+		// Absent applies_to covers the people who gave no consent, but
+		// never an enquirer: they can be asked, so they must be.
+		return !p.hasRole("enquirer")
+	}
+	return contains(strs(lb["applies_to"]), p.id)
+}
+
+// ruleConsentScope: everyone for whom a consent is on record is governed
+// by it, whatever other basis the case records (a vital-interest basis
+// never widens what someone agreed to); they need a consent in force that
+// covers this transfer. An enquirer with no consent on record is covered
+// only by a documented basis that names them. A response or message going
+// back to the case's origin is covered (the origin collected the consents).
 func ruleConsentScope(s *state) error {
 	const id = "FLX-DP-CONSENT-SCOPE"
-	lb := obj(s.doc["legal_basis"])
-	lbType := str(lb["type"])
-	_, hasAppliesTo := lb["applies_to"]
-	appliesTo := strs(lb["applies_to"])
-	cs := consents(s.doc, s.now)
+	if s.toOrigin() {
+		return nil
+	}
+	lbType := str(obj(s.cs["legal_basis"])["type"])
+	cs := s.consents()
 	var problems []string
 	subjects := 0
-	for _, p := range persons(s.doc) {
-		mine := consentsOf(cs, p)
-		if !p.hasRole("enquirer") && len(mine) == 0 {
+	for _, p := range s.persons() {
+		all, mine := consentsOf(cs, p)
+		if !p.hasRole("enquirer") && len(all) == 0 {
 			continue
 		}
 		subjects++
-		if lbType != "consent" && lbType != "" &&
-			(contains(appliesTo, p.id) || (!hasAppliesTo && len(mine) == 0)) {
+		switch {
+		case len(all) == 0 && s.basisNames(p):
 			continue
-		}
-		if len(mine) == 0 {
-			problems = append(problems, fmt.Sprintf("enquirer %s has given no valid consent", p.label()))
+		case len(all) == 0:
+			problems = append(problems, fmt.Sprintf("enquirer %s has given no consent, and no documented basis names them", p.label()))
+			continue
+		case len(mine) == 0:
+			problems = append(problems, fmt.Sprintf("%s has no consent in force (withdrawn, undated or dated in the future)", p.label()))
 			continue
 		}
 		gap := ""
@@ -362,11 +463,9 @@ func ruleConsentScope(s *state) error {
 		}
 	}
 	if subjects == 0 && lbType == "consent" {
-		// Consent is the basis but names no one in the case: some valid
-		// consent must still cover the transfer.
-		gap := "no valid consent is recorded"
+		gap := "no consent in force is recorded"
 		for _, c := range cs {
-			if c.withdrawn {
+			if !c.inForce {
 				continue
 			}
 			if gap = s.consentGap(c); gap == "" {
@@ -378,18 +477,17 @@ func ruleConsentScope(s *state) error {
 		}
 	}
 	if len(problems) > 0 {
-		s.fire(id, RuleDeny, fmt.Sprintf("Consent does not cover sending this case to %s (%s).", dstName(s.dst), strings.Join(problems, "; ")), nil)
+		s.fire(id, RuleDeny, fmt.Sprintf("Consent does not cover sending this %s to %s (%s).", s.what(), dstName(s.dst), strings.Join(problems, "; ")), nil)
 	}
 	return nil
 }
 
-// isMinor reports whether a person is, or may be, under the configured age:
-// flagged as a child, or with a youngest possible age (schema.Person.AgeAt:
-// from the birth date, else the age range moved on from its as_of date)
-// below the limit.
-func (s *state) isMinor(p person) bool {
+// age returns whether a person is, or may be, under the configured age
+// (flagged as a child, or a youngest possible age below the limit) and
+// whether their age is known at all.
+func (s *state) age(p person) (minor, known bool) {
 	if p.hasVuln("minor") || p.hasVuln("unaccompanied_minor") || p.hasVuln("separated_child") || p.hasRole("unaccompanied_child") {
-		return true
+		return true, true
 	}
 	var sp schema.Person
 	sp.BirthDate = schema.PartialDate(str(p.m["birth_date"]))
@@ -405,72 +503,67 @@ func (s *state) isMinor(p person) bool {
 		}
 	}
 	lo, _, ok := sp.AgeAt(s.now.UTC())
-	return ok && lo < s.cfg.Minors.Age
+	return ok && lo < s.cfg.Minors.Age, ok
 }
+
+func (s *state) isMinor(p person) bool { m, _ := s.age(p); return m }
 
 func ruleMinorGuardian(s *state) error {
 	const id = "FLX-DP-MINOR-GUARDIAN"
-	var minors []person
-	for _, p := range persons(s.doc) {
-		if s.isMinor(p) {
+	var minors, unknown []person
+	for _, p := range s.persons() {
+		switch m, known := s.age(p); {
+		case m:
 			minors = append(minors, p)
+		case !known:
+			unknown = append(unknown, p)
 		}
 	}
-	if len(minors) == 0 {
+	if len(minors)+len(unknown) == 0 {
 		return nil
 	}
-	if s.cfg.Minors.BestInterestSufficient && str(obj(s.doc["best_interest_assessment"])["done_at"]) != "" {
-		return nil
+	if s.cfg.Minors.BestInterestSufficient {
+		if at, err := time.Parse(time.RFC3339, str(obj(s.cs["best_interest_assessment"])["done_at"])); err == nil && !at.After(s.now) {
+			return nil
+		}
 	}
-	cs := consents(s.doc, s.now)
-	lb := obj(s.doc["legal_basis"])
-	lbType := str(lb["type"])
-	documented := lbType != "" && lbType != "consent" && contains(s.cfg.LegalBasis.Accepted, lbType)
-	_, hasAppliesTo := lb["applies_to"]
-	var missing []person
-	for _, m := range minors {
-		if documented && s.cfg.Minors.DocumentedBasisSufficient {
-			// A documented non-consent basis that covers the child (by name,
-			// or as someone who gave no consent) does not rest on the
-			// child's consent.
-			ownConsent := false
-			for _, c := range cs {
-				if c.givenBy == m.id || c.onBehalfOf == m.id {
-					ownConsent = true
-				}
-			}
-			if contains(strs(lb["applies_to"]), m.id) || (!hasAppliesTo && !ownConsent) {
-				continue
-			}
+	cs := s.consents()
+	covered := func(m person) bool {
+		all, _ := consentsOf(cs, m)
+		if s.cfg.Minors.DocumentedBasisSufficient && s.basisNames(m) && (len(all) == 0 || contains(strs(obj(s.cs["legal_basis"])["applies_to"]), m.id)) {
+			return true
 		}
 		g := str(m.m["guardian"])
-		ok := false
 		for _, c := range cs {
-			if c.withdrawn || c.givenBy == m.id {
+			if !c.inForce || c.givenBy == m.id {
 				continue
 			}
-			if c.onBehalfOf == m.id || (g != "" && c.givenBy == g) ||
-				(c.onBehalfOf == "" && (c.capacity == "guardian" || c.capacity == "representative")) {
-				ok = true
-				break
+			if c.onBehalfOf == m.id || (c.onBehalfOf == "" && g != "" && c.givenBy == g && c.capacity != "self") {
+				return true
 			}
 		}
-		if !ok {
+		return false
+	}
+	var missing, unsure []person
+	for _, m := range minors {
+		if !covered(m) {
 			missing = append(missing, m)
+		}
+	}
+	for _, m := range unknown {
+		if !covered(m) {
+			unsure = append(unsure, m)
 		}
 	}
 	if len(missing) > 0 {
 		s.fire(id, RuleDeny, fmt.Sprintf("%s under %d: guardian consent or a best-interest assessment must be recorded before the case is sent.",
 			plural(missing, "Person %s is", "Persons %s are"), s.cfg.Minors.Age), nil)
 	}
-	return nil
-}
-
-func plural(ps []person, one, many string) string {
-	if len(ps) == 1 {
-		return fmt.Sprintf(one, labels(ps))
+	if len(unsure) > 0 {
+		s.fire(id, RuleNeedsReview, fmt.Sprintf("The age of %s is not recorded, so it cannot be established that they are %d or over: an operator must confirm it, or record guardian consent or a best-interest assessment.",
+			labels(unsure), s.cfg.Minors.Age), nil)
 	}
-	return fmt.Sprintf(many, labels(ps))
+	return nil
 }
 
 func ruleNonMovement(s *state) error {
@@ -487,11 +580,11 @@ func ruleNonMovement(s *state) error {
 		s.fire(id, RuleDeny, fmt.Sprintf("%s is outside the Movement: only a case carrying its own consent or vital-interest record can go there.", name), nil)
 		return nil
 	}
-	lb := obj(s.doc["legal_basis"])
+	lb := obj(s.cs["legal_basis"])
 	basis := str(lb["type"]) == "vital_interest" && strings.TrimSpace(str(lb["justification"])) != ""
 	if !basis {
-		for _, c := range consents(s.doc, s.now) {
-			if !c.withdrawn && c.nonMovement && s.consentGap(c) == "" {
+		for _, c := range s.consents() {
+			if c.inForce && c.nonMovement && s.consentGap(c) == "" {
 				basis = true
 				break
 			}
@@ -501,199 +594,346 @@ func ruleNonMovement(s *state) error {
 		s.fire(id, RuleDeny, fmt.Sprintf("%s is outside the Movement: a consent naming recipients outside the Movement, or a documented vital interest, is required.", name), nil)
 		return nil
 	}
-	if s.cfg.NonMovement.RequireRiskAssessment && strings.TrimSpace(str(obj(s.doc["risk"])["notes"])) == "" {
+	if s.cfg.NonMovement.RequireRiskAssessment && strings.TrimSpace(str(obj(s.cs["risk"])["notes"])) == "" {
 		s.fire(id, RuleDeny, fmt.Sprintf("%s is outside the Movement: a risk assessment must be recorded (risk.notes) before sending.", name), nil)
 	}
 	return nil
 }
 
-// whereabouts lists a person's location, contact and (optionally) photo
-// pointers that exist.
-func (s *state) whereabouts(p person, photo bool) []string {
-	fields := whereaboutsFields
-	if photo {
-		fields = append(fields[:len(fields):len(fields)], "photo")
+// protection withholds classes of one person's data (or of everyone's,
+// with all) from the destination, keeping the except pointers.
+type protection struct {
+	person  string
+	all     bool
+	classes []Class
+	except  []string
+	ptrs    []string // exact pointers withheld besides the classes
+	why     string   // who and why, for the reason
+	// fromDoc: the document itself (a response's outcome) establishes
+	// the situation, which then protects the person's data in the case too.
+	fromDoc bool
+}
+
+// withheld returns the pointers of the document that the protections
+// withhold, in document order.
+func (s *state) withheld(prots []protection) []string {
+	if len(prots) == 0 {
+		return nil
 	}
 	var out []string
-	for _, f := range fields {
-		if _, ok := p.m[f]; ok {
-			out = append(out, p.ptr(f))
+	for _, p := range prots {
+		for _, q := range p.ptrs {
+			if exists(s.doc, q) && !contains(out, q) {
+				out = append(out, q)
+			}
+		}
+	}
+	for _, f := range s.fields() {
+		if contains(out, f.ptr) {
+			continue
+		}
+		for _, p := range prots {
+			if !hasAnyClass(f.entry.Classes, p.classes) {
+				continue
+			}
+			if contains(p.except, f.ptr) {
+				// Kept on purpose (the notice a detainee agreed to): the
+				// free-text rule must not take it down either.
+				if s.keep == nil {
+					s.keep = map[string]bool{}
+				}
+				s.keep[f.ptr] = true
+				continue
+			}
+			if p.all || f.about(p.person) {
+				out = append(out, f.ptr)
+				break
+			}
 		}
 	}
 	return out
 }
 
-func ruleRefusal(s *state) error {
-	const id = "FLX-DP-REFUSAL"
-	if s.docKind == "response" {
-		if str(s.doc["outcome"]) == "declined_contact" {
-			if ptrs := s.existing("/location", "/contact", "/notes"); len(ptrs) > 0 {
-				s.fire(id, RuleRedact, "The sought person declined contact: their location, contact details and notes are withheld (only a message they agreed to pass may go).", ptrs)
-			}
+func (s *state) fields() []field {
+	if s.flds == nil {
+		s.flds = fields(s.docKind, s.doc, s.cs)
+	}
+	return s.flds
+}
+
+func whys(prots []protection) string {
+	var w []string
+	for _, p := range prots {
+		if p.why != "" && !contains(w, p.why) {
+			w = append(w, p.why)
+		}
+	}
+	return strings.Join(w, "; ")
+}
+
+// protective returns the eval of a rule whose only effect is to withhold
+// what its protect function lists.
+func protective(id string, protect func(*state) []protection) func(*state) error {
+	return func(s *state) error {
+		prots := protect(s)
+		if ptrs := s.withheld(prots); len(ptrs) > 0 {
+			s.fire(id, RuleRedact, reasonFor(id, s, prots), ptrs)
 		}
 		return nil
 	}
-	declined := str(s.doc["status"]) == "located_declined_contact"
-	var who []person
-	var ptrs []string
-	for _, p := range persons(s.doc) {
+}
+
+func reasonFor(id string, s *state, prots []protection) string {
+	w := whys(prots)
+	switch id {
+	case "FLX-DP-REFUSAL":
+		return fmt.Sprintf("%s: whatever locates them (addresses and places, contact details, photo, free text) is withheld from %s; only a message they agreed to pass may go.", w, dstName(s.dst))
+	case "FLX-DP-LOCATED-PENDING":
+		return fmt.Sprintf("%s: whatever locates them (addresses and places, contact details, photo, free text) is withheld until they agree.", w)
+	case "FLX-DP-UAM":
+		return fmt.Sprintf("%s: the child's whereabouts and photo, and the identity and whereabouts of everyone looking after the child, are withheld until the family link is verified.", w)
+	case "FLX-DP-VULNERABLE":
+		return fmt.Sprintf("%s: whatever locates them (addresses and places, contact details, photo, free text) is held back until that relationship is verified.", w)
+	case "FLX-DP-DETENTION":
+		return fmt.Sprintf("%s: %s receives only the notice (%s); other detention details and whatever locates the detainee are withheld.", w, dstName(s.dst), strings.Join(s.cfg.Detention.NoticeFields, ", "))
+	case "FLX-DP-SENSITIVE":
+		why := "not allowed for " + dstName(s.dst)
+		if s.cfg.Sensitive.RequireMarker {
+			why += " or not marked necessary for this case"
+		}
+		return fmt.Sprintf("Sensitive data (%s) is %s: it is removed, with the free text that may repeat it.", w, why)
+	}
+	return w
+}
+
+// refusers are the people who declined contact: contact_preference
+// refused, the sought persons of a located_declined_contact case, and the
+// subject of a declined_contact response.
+func (s *state) refusers() []protection {
+	var out []protection
+	declined := str(s.cs["status"]) == "located_declined_contact"
+	for _, p := range s.persons() {
 		if str(p.m["contact_preference"]) == "refused" || (declined && p.hasRole("sought_person")) {
-			if w := s.whereabouts(p, true); len(w) > 0 {
-				who = append(who, p)
-				ptrs = append(ptrs, w...)
+			out = append(out, protection{person: p.id, classes: whereabouts, why: "Person " + p.label() + " declined contact"})
+		}
+	}
+	if s.docKind == "response" && str(s.doc["outcome"]) == "declined_contact" {
+		ids, all := responseSubjects(s.doc, s.persons())
+		if all {
+			out = append(out, protection{all: true, classes: whereabouts, why: "The sought person declined contact", fromDoc: true})
+		}
+		for _, id := range ids {
+			out = append(out, protection{person: id, classes: whereabouts, why: "Person " + id + " declined contact", fromDoc: true})
+		}
+	}
+	return out
+}
+
+func protectRefusal(s *state) []protection { return s.refusers() }
+
+// pending are the sought persons of a located_pending_consent case who have
+// not agreed, and the subject of a located_pending_consent response (whose
+// message too is withheld: they have agreed to nothing yet).
+func protectPending(s *state) []protection {
+	var out []protection
+	// A response reporting an outcome other than pending while the case
+	// still says "not yet asked" is held for review instead (below).
+	if str(s.cs["status"]) == "located_pending_consent" && s.docKind != "response" {
+		for _, p := range s.persons() {
+			if p.hasRole("sought_person") && str(p.m["contact_preference"]) != "agreed" {
+				out = append(out, protection{person: p.id, classes: whereabouts, why: "Person " + p.label() + " was located but not yet asked whether their whereabouts may be shared"})
 			}
 		}
 	}
-	if declined {
-		ptrs = append(ptrs, s.existing("/notes")...)
-	}
-	if len(ptrs) > 0 {
-		subj := "The sought person"
-		if len(who) > 0 {
-			subj = plural(who, "Person %s", "Persons %s")
+	if s.docKind == "response" && str(s.doc["outcome"]) == "located_pending_consent" {
+		cls := append(whereabouts[:len(whereabouts):len(whereabouts)], Content)
+		ids, all := responseSubjects(s.doc, s.persons())
+		if all {
+			out = append(out, protection{all: true, classes: cls, why: "The sought person was located but not yet asked", fromDoc: true})
 		}
-		s.fire(id, RuleRedact, subj+" declined contact: address, contact details, location and photo are withheld (only a message they agreed to pass may go).", ptrs)
+		for _, id := range ids {
+			out = append(out, protection{person: id, classes: cls, why: "Person " + id + " was located but not yet asked", fromDoc: true})
+		}
+	}
+	return out
+}
+
+// ruleLocatedPending withholds the whereabouts of people not yet asked. A
+// response that reports someone located while the case records that they
+// have not been asked yet is held for review: an operator confirms they
+// agreed before their whereabouts go.
+func ruleLocatedPending(s *state) error {
+	const id = "FLX-DP-LOCATED-PENDING"
+	prots := protectPending(s)
+	if ptrs := s.withheld(prots); len(ptrs) > 0 {
+		s.fire(id, RuleRedact, reasonFor(id, s, prots), ptrs)
+	}
+	if s.docKind == "response" && str(s.doc["outcome"]) != "located_pending_consent" && str(s.cs["status"]) == "located_pending_consent" &&
+		(s.present("/location") || s.present("/contact")) && !s.subjectsAgreed() {
+		s.fire(id, RuleNeedsReview, "The case records that the sought person was located but not yet asked, yet this response carries their whereabouts: an operator must confirm that they agreed.", nil)
 	}
 	return nil
 }
 
-func ruleLocatedPending(s *state) error {
-	const id = "FLX-DP-LOCATED-PENDING"
-	if s.docKind == "response" {
-		if str(s.doc["outcome"]) == "located_pending_consent" {
-			if ptrs := s.existing("/location", "/contact", "/notes"); len(ptrs) > 0 {
-				s.fire(id, RuleRedact, "The sought person was located but not yet asked whether their whereabouts may be shared: location, contact details and notes are withheld.", ptrs)
-			}
-		}
-		return nil
+// subjectsAgreed reports whether every person a response is about agreed
+// to contact, as the case records it.
+func (s *state) subjectsAgreed() bool {
+	ids, all := responseSubjects(s.doc, s.persons())
+	if all {
+		return false
 	}
-	if str(s.doc["status"]) != "located_pending_consent" {
-		return nil
-	}
-	var who []person
-	var ptrs []string
-	for _, p := range persons(s.doc) {
-		if p.hasRole("sought_person") && str(p.m["contact_preference"]) != "agreed" {
-			if w := s.whereabouts(p, false); len(w) > 0 {
-				who = append(who, p)
-				ptrs = append(ptrs, w...)
-			}
+	for _, id := range ids {
+		if p, ok := s.person(id); !ok || str(p.m["contact_preference"]) != "agreed" {
+			return false
 		}
 	}
-	if len(ptrs) > 0 {
-		s.fire(id, RuleRedact, plural(who, "Person %s was", "Persons %s were")+
-			" located but not yet asked whether their whereabouts may be shared: address, contact details and location are withheld.", ptrs)
-	}
-	return nil
+	return true
 }
 
 func isUAM(p person) bool {
 	return p.hasVuln("unaccompanied_minor") || p.hasVuln("separated_child") || p.hasRole("unaccompanied_child")
 }
 
-func ruleUAM(s *state) error {
-	const id = "FLX-DP-UAM"
+// unverifiedChildren are the unaccompanied or separated children without a
+// verified link to their family.
+func (s *state) unverifiedChildren() []person {
 	if s.cfg.UnaccompaniedMinors.exempt(s.dst) {
 		return nil
 	}
-	ps := persons(s.doc)
-	var children []person
-	var ptrs []string
-	for _, p := range ps {
-		if isUAM(p) && !verifiedFamily(s.doc, p.id) {
-			children = append(children, p)
-			ptrs = append(ptrs, s.whereabouts(p, true)...)
+	var out []person
+	for _, p := range s.persons() {
+		if isUAM(p) && !verifiedLink(s.cs, p) {
+			out = append(out, p)
 		}
 	}
-	if len(children) == 0 {
-		return nil
+	return out
+}
+
+func protectUAM(s *state) []protection {
+	var out []protection
+	for _, c := range s.unverifiedChildren() {
+		out = append(out, protection{person: c.id, classes: append(whereabouts[:len(whereabouts):len(whereabouts)], Carer),
+			why: "Person " + c.label() + " is an unaccompanied or separated child and the family link is not verified"})
+		for _, g := range carersOf(s.cs, c, true) {
+			out = append(out, protection{person: g, classes: []Class{Identifying, Locating, Contact, Photo, FreeText, Carer},
+				why: "person " + g + " looks after the child"})
+		}
 	}
-	for _, p := range ps {
-		if p.hasRole("caregiver") && !isUAM(p) {
-			for _, f := range []string{"names", "address", "contact", "last_known_location", "photo"} {
-				if _, ok := p.m[f]; ok {
-					ptrs = append(ptrs, p.ptr(f))
-				}
+	return out
+}
+
+func ruleUAM(s *state) error {
+	const id = "FLX-DP-UAM"
+	prots := protectUAM(s)
+	if ptrs := s.withheld(prots); len(ptrs) > 0 {
+		s.fire(id, RuleRedact, reasonFor(id, s, prots), ptrs)
+	}
+	if s.docKind == "message" && s.present("/media") {
+		from := str(obj(s.doc["from"])["person"])
+		for _, c := range s.unverifiedChildren() {
+			if c.id == from {
+				s.fire(id, RuleDeny, fmt.Sprintf("Person %s is an unaccompanied or separated child and the family link is not verified: a recorded message of the child may not go to %s.", c.label(), dstName(s.dst)), nil)
 			}
 		}
-	}
-	if len(ptrs) > 0 {
-		s.fire(id, RuleRedact, plural(children, "Person %s is an", "Persons %s are")+
-			" unaccompanied or separated child and family links are not verified: current address, contact, photo and the caregiver's identity and whereabouts are withheld.", ptrs)
 	}
 	return nil
 }
 
-func ruleVulnerable(s *state) error {
-	const id = "FLX-DP-VULNERABLE"
+// protectVulnerable: people with a configured vulnerability flag, and
+// minors, whose link to the person looking for them is not verified.
+func protectVulnerable(s *state) []protection {
 	if s.cfg.Vulnerable.exempt(s.dst) {
 		return nil
 	}
-	var who []person
-	var flags []string
-	var ptrs []string
-	for _, p := range persons(s.doc) {
-		var mine []string
+	var out []protection
+	for _, p := range s.persons() {
+		var flags []string
 		for _, f := range s.cfg.Vulnerable.Flags {
 			if p.hasVuln(f) {
-				mine = append(mine, f)
+				flags = append(flags, f)
 			}
 		}
-		if len(mine) == 0 || verifiedFamily(s.doc, p.id) {
+		if s.cfg.Vulnerable.Minors && s.isMinor(p) && !isUAM(p) {
+			flags = append(flags, "minor")
+		}
+		if len(flags) == 0 || verifiedLink(s.cs, p) {
 			continue
 		}
-		if w := s.whereabouts(p, false); len(w) > 0 {
-			who = append(who, p)
-			ptrs = append(ptrs, w...)
-			for _, f := range mine {
-				if !contains(flags, f) {
-					flags = append(flags, f)
-				}
-			}
-		}
+		out = append(out, protection{person: p.id, classes: whereabouts,
+			why: fmt.Sprintf("Person %s is vulnerable (%s) and their relationship to the enquirer is not verified", p.label(), strings.Join(flags, ", "))})
 	}
-	if len(ptrs) > 0 {
-		s.fire(id, RuleRedact, fmt.Sprintf("%s vulnerable (%s) and no relationship is verified yet: location and contact details are held back.",
-			plural(who, "Person %s is", "Persons %s are"), strings.Join(flags, ", ")), ptrs)
-	}
-	return nil
+	return out
 }
 
+func (s *state) detentionAllowed() bool {
+	c := s.cfg.Detention
+	return contains(c.Roles, s.dst.Role) || contains(c.Members, s.dst.Member)
+}
+
+// detainees are the persons with the detainee role or vulnerability.
+func (s *state) detainees() []person {
+	var out []person
+	for _, p := range s.persons() {
+		if p.hasRole("detainee") || p.hasVuln("detainee") {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (s *state) detentionInvolved() bool {
+	_, block := s.cs["detention"]
+	return block || str(s.cs["type"]) == "detention_notification" || len(s.detainees()) > 0
+}
+
+// protectDetention: with the detainee's agreement, a destination without
+// access gets only the notice fields; whatever else locates the detainee,
+// and every other detention detail, is withheld.
+func protectDetention(s *state) []protection {
+	if !s.detentionInvolved() || s.detentionAllowed() || !isTrue(obj(s.cs["detention"])["notification_agreed"]) {
+		return nil
+	}
+	var except []string
+	if s.docKind == "case" {
+		for _, f := range s.cfg.Detention.NoticeFields {
+			except = append(except, ptr("detention", f))
+		}
+	}
+	cls := []Class{Detention, Locating, Contact, Photo, FreeText}
+	ds := s.detainees()
+	if len(ds) == 0 {
+		return []protection{{all: true, classes: cls, except: except, why: "The detainee agreed that their family be notified"}}
+	}
+	var out []protection
+	for _, d := range ds {
+		out = append(out, protection{person: d.id, classes: cls, except: except, why: "Detainee " + d.label() + " agreed that their family be notified"})
+	}
+	return out
+}
+
+// ruleDetention: detention details go only to the ICRC and members under
+// an access arrangement. Anything about a case that records a detention
+// (the block, a detainee, or the case type) goes to others only when the
+// detainee agreed that the family be notified; the agreement must be
+// recorded (fail closed), and then only the notice travels.
 func ruleDetention(s *state) error {
 	const id = "FLX-DP-DETENTION"
-	det, ok := s.doc["detention"]
-	if !ok {
+	if !s.detentionInvolved() || s.detentionAllowed() {
 		return nil
 	}
-	c := s.cfg.Detention
-	if contains(c.Roles, s.dst.Role) || contains(c.Members, s.dst.Member) {
-		return nil
-	}
-	name := dstName(s.dst)
-	dm := obj(det)
-	if isTrue(dm["notification_agreed"]) {
-		var ptrs []string
-		keys := make([]string, 0, len(dm))
-		for k := range dm {
-			keys = append(keys, k)
+	det := obj(s.cs["detention"])
+	if det == nil || !isTrue(det["notification_agreed"]) {
+		why := "the detainee has not agreed that their family be notified"
+		if det == nil {
+			why = "the case records a detention but no detention block, so the detainee's agreement to notify the family cannot be established"
 		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			if !contains(c.NoticeFields, k) {
-				ptrs = append(ptrs, ptr("detention", k))
-			}
-		}
-		if len(ptrs) > 0 {
-			s.fire(id, RuleRedact, fmt.Sprintf("The detainee agreed that their family be notified: %s receives only the notice (%s); other detention details are withheld.",
-				name, strings.Join(c.NoticeFields, ", ")), ptrs)
-		}
+		s.fire(id, RuleDeny, fmt.Sprintf("Detention details go only to the ICRC or members under an access arrangement, and %s: no %s may go to %s.", why, s.what(), dstName(s.dst)), nil)
 		return nil
 	}
-	if str(s.doc["type"]) == "detention_notification" {
-		s.fire(id, RuleDeny, fmt.Sprintf("The detainee has not agreed that their family be notified: this detention notification may go only to the ICRC or members under an access arrangement, not to %s.", name), nil)
-		return nil
+	prots := protectDetention(s)
+	if ptrs := s.withheld(prots); len(ptrs) > 0 {
+		s.fire(id, RuleRedact, reasonFor(id, s, prots), ptrs)
 	}
-	s.fire(id, RuleRedact, fmt.Sprintf("Detention details go only to the ICRC or members under an access arrangement: withheld from %s.", name), []string{"/detention"})
 	return nil
 }
 
@@ -704,49 +944,101 @@ func (s *state) allowedSensitive() []string {
 	return s.cfg.Sensitive.Roles[s.dst.Role]
 }
 
-func ruleSensitive(s *state) error {
-	const id = "FLX-DP-SENSITIVE"
-	allowed := s.allowedSensitive()
-	markers := strs(s.doc["sensitivity"])
+// sendable reports whether a sensitive category may go to the destination.
+func (s *state) sendable(cat string) bool {
+	if cat == "detention_details" {
+		return s.detentionAllowed() || isTrue(obj(s.cs["detention"])["notification_agreed"])
+	}
+	if !contains(s.allowedSensitive(), cat) {
+		return false
+	}
+	return !s.cfg.Sensitive.RequireMarker || contains(strs(s.cs["sensitivity"]), cat)
+}
+
+// healthFlags are vulnerabilities that reveal health.
+var healthFlags = []string{"medical_condition", "disability"}
+
+// protectSensitive lists, as concrete pointers, the sensitive fields that
+// may not go, the health-revealing vulnerability flags and the markers of
+// categories withheld; when anything is withheld, free text goes too.
+func protectSensitive(s *state) []protection {
+	if s.docKind != "case" {
+		return nil
+	}
 	var ptrs, cats []string
-	for _, p := range persons(s.doc) {
-		sens, ok := p.m["sensitive"]
-		if !ok {
-			continue
-		}
-		sm := obj(sens)
-		keys := make([]string, 0, len(sm))
-		for k := range sm {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		var drop []string
-		for _, k := range keys {
-			if !contains(allowed, k) || (s.cfg.Sensitive.RequireMarker && !contains(markers, k)) {
-				drop = append(drop, k)
-				if !contains(cats, k) {
-					cats = append(cats, k)
-				}
-			}
-		}
-		if len(drop) == len(keys) {
-			ptrs = append(ptrs, p.ptr("sensitive")) // nothing left: drop the object
-			continue
-		}
-		for _, k := range drop {
-			ptrs = append(ptrs, p.ptr("sensitive", k))
+	add := func(p, cat string) {
+		ptrs = append(ptrs, p)
+		if !contains(cats, cat) {
+			cats = append(cats, cat)
 		}
 	}
-	if len(ptrs) > 0 {
-		sort.Strings(cats)
-		why := "not allowed for " + dstName(s.dst)
-		if s.cfg.Sensitive.RequireMarker {
-			why += " or not marked necessary for this case"
+	for _, f := range s.fields() {
+		if f.entry.Category == "" || s.sendable(f.entry.Category) {
+			continue
 		}
-		if len(cats) == 0 {
-			cats = []string{"an empty sensitive record"}
+		add(f.ptr, f.entry.Category)
+	}
+	for _, p := range persons(s.doc) {
+		if s.sendable("health") {
+			break
 		}
-		s.fire(id, RuleRedact, fmt.Sprintf("Sensitive data (%s) is %s: it is removed.", strings.Join(cats, ", "), why), ptrs)
+		for i, v := range strs(p.m["vulnerabilities"]) {
+			if contains(healthFlags, v) {
+				add(ptr("persons", p.idx, "vulnerabilities", i), "health")
+			}
+		}
+	}
+	for i, m := range strs(s.doc["sensitivity"]) {
+		if !s.sendable(m) {
+			add(ptr("sensitivity", i), m)
+		}
+	}
+	if len(ptrs) == 0 {
+		return nil
+	}
+	sort.Strings(cats)
+	// An emptied sensitive object is itself a sign: drop it whole.
+	for _, p := range persons(s.doc) {
+		sm := obj(p.m["sensitive"])
+		if sm == nil {
+			continue
+		}
+		left := 0
+		for k := range sm {
+			if !contains(ptrs, p.ptr("sensitive", k)) {
+				left++
+			}
+		}
+		if left == 0 {
+			whole := p.ptr("sensitive")
+			kept := ptrs[:0]
+			for _, q := range ptrs {
+				if !strings.HasPrefix(q, whole+"/") {
+					kept = append(kept, q)
+				}
+			}
+			ptrs = append(kept, whole)
+		}
+	}
+	return []protection{{all: true, classes: []Class{FreeText}, ptrs: ptrs, why: strings.Join(cats, ", ")}}
+}
+
+// ruleMessageParty: a message party must be a person of the case, or the
+// rules cannot tell whether their address may go.
+func ruleMessageParty(s *state) error {
+	const id = "FLX-DP-MESSAGE-PARTY"
+	var who []string
+	for _, k := range []string{"from", "to"} {
+		pm := obj(s.doc[k])
+		if pm == nil || !s.present("/"+k+"/address") {
+			continue
+		}
+		if _, ok := s.person(str(pm["person"])); !ok {
+			who = append(who, k)
+		}
+	}
+	if len(who) > 0 {
+		s.fire(id, RuleNeedsReview, fmt.Sprintf("The message's %s party is not a person of the case, so it cannot be established that their address may go: an operator must review it.", strings.Join(who, " and ")), nil)
 	}
 	return nil
 }
@@ -761,8 +1053,10 @@ func (s *state) minimiseEntry() (*MinimiseEntry, []string) {
 		entries, required = s.cfg.Minimise.Response, requiredResponse
 	case "message":
 		entries, required = s.cfg.Minimise.Message, requiredMessage
+	case "withdrawal":
+		entries, required = s.cfg.Minimise.Withdrawal, requiredWithdraw
 	}
-	t := str(s.doc["type"])
+	t := str(s.cs["type"])
 	for i := range entries {
 		if entries[i].matches(t, s.dst) {
 			return &entries[i], required
@@ -771,27 +1065,25 @@ func (s *state) minimiseEntry() (*MinimiseEntry, []string) {
 	return nil, required
 }
 
-func ruleMinimise(s *state) error {
-	const id = "FLX-DP-MINIMISE"
+// minimisePointers lists the fields not on the matching allow-list.
+func (s *state) minimisePointers() ([]string, *MinimiseEntry) {
 	e, required := s.minimiseEntry()
 	var fields, pfields []string
 	if e != nil {
 		fields, pfields = e.Fields, e.PersonFields
 	}
 	var ptrs []string
-	if !contains(fields, "*") {
-		keys := make([]string, 0, len(s.doc))
-		for k := range s.doc {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			if !contains(fields, k) && !contains(required, k) {
-				ptrs = append(ptrs, ptr(k))
-			}
+	keys := make([]string, 0, len(s.doc))
+	for k := range s.doc {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if !contains(fields, k) && !contains(required, k) {
+			ptrs = append(ptrs, ptr(k))
 		}
 	}
-	if s.docKind == "case" && !contains(pfields, "*") {
+	if s.docKind == "case" {
 		for _, p := range persons(s.doc) {
 			keys := make([]string, 0, len(p.m))
 			for k := range p.m {
@@ -805,6 +1097,17 @@ func ruleMinimise(s *state) error {
 			}
 		}
 	}
+	return ptrs, e
+}
+
+func protectMinimise(s *state) []protection {
+	ptrs, _ := s.minimisePointers()
+	return []protection{{ptrs: ptrs}}
+}
+
+func ruleMinimise(s *state) error {
+	const id = "FLX-DP-MINIMISE"
+	ptrs, e := s.minimisePointers()
 	if len(ptrs) == 0 {
 		return nil
 	}
@@ -824,86 +1127,150 @@ func ruleMinimise(s *state) error {
 	return nil
 }
 
-// riskCountries returns the countries that make the destination risky for
-// this document.
-func (s *state) riskCountries() []string {
-	out := append([]string(nil), s.cfg.Risk.Countries...)
-	if s.docKind == "case" {
-		out = append(out, s.cfg.Risk.ByCaseType[str(s.doc["type"])]...)
-		r := obj(s.doc["risk"])
-		out = append(out, strs(r["feared_countries"])...)
-		out = append(out, strs(r["parties_to_conflict"])...)
-		for _, p := range persons(s.doc) {
-			out = append(out, strs(p.m["feared_countries"])...)
+// remainingPersonal lists the classes of personal data still in the
+// document after the redactions decided so far.
+func (s *state) remainingPersonal() []Class {
+	if s.left != nil && s.leftAt == len(s.redact) {
+		return s.left
+	}
+	defer func() { s.leftAt = len(s.redact) }()
+	out := []Class{}
+	defer func() { s.left = out }()
+	for _, f := range s.fields() {
+		if !s.hasLeft(f.ptr) {
+			continue
 		}
+		for _, c := range f.entry.Classes {
+			if contains(classStrings(PersonalClasses()), string(c)) && !containsClass(out, c) {
+				out = append(out, c)
+			}
+		}
+	}
+	order := classStrings(AllClasses())
+	sort.Slice(out, func(i, j int) bool {
+		return slicesIndex(order, string(out[i])) < slicesIndex(order, string(out[j]))
+	})
+	return out
+}
+
+func slicesIndex(l []string, s string) int {
+	for i, e := range l {
+		if e == s {
+			return i
+		}
+	}
+	return len(l)
+}
+
+// hasLeft reports whether some value at or under the pointer will still
+// leave (an array whose items were all removed has nothing left).
+func (s *state) hasLeft(p string) bool {
+	pp, err := parsePointer(p)
+	if err != nil || s.redacted(p) {
+		return false
+	}
+	v, ok := lookup(s.doc, pp)
+	if !ok {
+		return false
+	}
+	var left func(v any, at string) bool
+	left = func(v any, at string) bool {
+		if s.redact[at] {
+			return false
+		}
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				if left(e, at+"/"+pointer{k}.String()[1:]) {
+					return true
+				}
+			}
+			return false
+		case []any:
+			for i, e := range x {
+				if left(e, at+"/"+strconv.Itoa(i)) {
+					return true
+				}
+			}
+			return false
+		}
+		return true
+	}
+	return left(v, p)
+}
+
+func containsClass(l []Class, c Class) bool {
+	for _, e := range l {
+		if e == c {
+			return true
+		}
+	}
+	return false
+}
+
+func classStrings(cs []Class) []string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = string(c)
 	}
 	return out
 }
 
-// remainingData reports whether location or sensitive data will still be in
-// the document after the redactions decided so far.
-func (s *state) remainingData() (location, sensitive bool) {
-	switch s.docKind {
-	case "response":
-		return s.present("/location") || s.present("/contact"), false
-	case "message":
-		return s.present("/from/address") || s.present("/to/address"), false
+// feared are the countries a person in the case fears (theirs and the
+// case's risk assessment); risky are the Society's risk countries, those
+// for the case type and the parties to the conflict.
+func (s *state) riskCountries() (feared, risky []string) {
+	feared = append(feared, strs(obj(s.cs["risk"])["feared_countries"])...)
+	for _, p := range s.persons() {
+		feared = append(feared, strs(p.m["feared_countries"])...)
 	}
-	for _, p := range persons(s.doc) {
-		for _, f := range whereaboutsFields {
-			if s.present(p.ptr(f)) {
-				location = true
-			}
-		}
-		if sm := obj(p.m["sensitive"]); sm != nil {
-			for k := range sm {
-				if s.present(p.ptr("sensitive", k)) {
-					sensitive = true
-				}
-			}
-		}
-	}
-	if s.present("/detention") {
-		sensitive = true
-		if s.present("/detention/place") {
-			location = true
-		}
-	}
-	return location, sensitive
+	risky = append(risky, s.cfg.Risk.Countries...)
+	risky = append(risky, s.cfg.Risk.ByCaseType[str(s.cs["type"])]...)
+	risky = append(risky, strs(obj(s.cs["risk"])["parties_to_conflict"])...)
+	return feared, risky
 }
 
 func ruleRiskCountry(s *state) error {
 	const id = "FLX-DP-RISK-COUNTRY"
 	c := s.dst.Country
-	if c == "" || !contains(s.riskCountries(), c) {
+	feared, risky := s.riskCountries()
+	action, why := "", ""
+	switch {
+	case !reCountry.MatchString(c):
+		action, why = RuleDeny, "the destination's country is unknown"
+	case contains(feared, c):
+		action, why = s.cfg.Risk.FearedAction, c+" is a country a person in this case fears"
+	case contains(risky, c):
+		action, why = s.cfg.Risk.Action, c+" is a risk country for this case (configured, or a party to the conflict)"
+	default:
 		return nil
 	}
-	loc, sens := s.remainingData()
-	if !loc && !sens {
+	left := s.remainingPersonal()
+	if len(left) == 0 {
 		return nil
 	}
-	var data []string
-	if loc {
-		data = append(data, "location")
-	}
-	if sens {
-		data = append(data, "sensitive")
-	}
-	what := strings.Join(data, " and ")
-	if s.cfg.Risk.Action == RuleDeny {
-		s.fire(id, RuleDeny, fmt.Sprintf("%s is a country a person in this case fears or a risk country, and the case carries %s data: it may not be sent there.", c, what), nil)
+	what := classNames(left)
+	if action == RuleDeny {
+		s.fire(id, RuleDeny, fmt.Sprintf("%s, and the %s still carries personal data (%s): it may not be sent there.", upper(why), s.what(), what), nil)
 		return nil
 	}
-	s.fire(id, RuleNeedsReview, fmt.Sprintf("%s is a country a person in this case fears or a risk country, and the case carries %s data: an operator must review the transfer.", c, what), nil)
+	s.fire(id, RuleNeedsReview, fmt.Sprintf("%s, and the %s still carries personal data (%s): an operator must review the transfer.", upper(why), s.what(), what), nil)
 	return nil
+}
+
+func upper(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 func ruleReview(s *state) error {
 	const id = "FLX-DP-REVIEW"
 	r := s.cfg.Review
 	var why []string
-	if s.docKind == "case" && contains(r.CaseTypes, str(s.doc["type"])) {
-		why = append(why, "case type "+str(s.doc["type"]))
+	if contains(r.CaseTypes, str(s.cs["type"])) {
+		why = append(why, "case type "+str(s.cs["type"]))
 	}
 	if contains(r.DestinationRoles, s.dst.Role) {
 		why = append(why, "destination role "+s.dst.Role)
@@ -914,19 +1281,19 @@ func ruleReview(s *state) error {
 	if s.dst.Country != "" && contains(r.DestinationCountries, s.dst.Country) {
 		why = append(why, "destination country "+s.dst.Country)
 	}
-	if len(r.Conditions) > 0 && s.docKind == "case" {
-		loc, sens := s.remainingData()
+	if len(r.Conditions) > 0 {
+		left := s.remainingPersonal()
 		for _, cond := range r.Conditions {
 			hit := false
 			switch cond {
 			case "sensitive_data":
-				hit = sens
+				hit = containsClass(left, Sensitive) || containsClass(left, Detention)
 			case "location_data":
-				hit = loc
+				hit = containsClass(left, Locating) || containsClass(left, Contact)
 			case "detention":
-				hit = s.present("/detention")
+				hit = containsClass(left, Detention) || (s.detentionInvolved() && len(left) > 0)
 			case "minor", "unaccompanied_minor", "vulnerable":
-				for _, p := range persons(s.doc) {
+				for _, p := range s.persons() {
 					switch {
 					case cond == "minor" && s.isMinor(p),
 						cond == "unaccompanied_minor" && isUAM(p):

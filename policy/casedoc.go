@@ -3,6 +3,7 @@ package policy
 import (
 	"encoding/json"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -80,10 +81,12 @@ func (p person) label() string {
 // consent is one element of a case's consents array.
 type consent struct {
 	idx         int
+	id          string
 	givenBy     string
 	onBehalfOf  string
 	capacity    string
-	withdrawn   bool
+	withdrawn   bool // withdrawn_at is in the past (or unreadable)
+	inForce     bool // given (given_at readable and not in the future) and not withdrawn
 	uses        []string
 	members     []string
 	countries   []string
@@ -91,6 +94,11 @@ type consent struct {
 	nonMovement bool
 }
 
+// consents reads a case's consent records. A consent is in force only when
+// its given_at is present, readable and not after now, and it has not been
+// withdrawn: a consent dated in the future, or undated, has not been given
+// yet (fail closed). A withdrawal dated in the future has not happened yet;
+// an unreadable one counts as withdrawn.
 func consents(doc map[string]any, now time.Time) []consent {
 	l := list(doc["consents"])
 	out := make([]consent, 0, len(l))
@@ -102,6 +110,7 @@ func consents(doc map[string]any, now time.Time) []consent {
 		sc := obj(m["scope"])
 		c := consent{
 			idx:         i,
+			id:          str(m["id"]),
 			givenBy:     str(m["given_by"]),
 			onBehalfOf:  str(m["on_behalf_of"]),
 			capacity:    str(m["capacity"]),
@@ -112,53 +121,118 @@ func consents(doc map[string]any, now time.Time) []consent {
 			nonMovement: isTrue(sc["non_movement"]),
 		}
 		if w, ok := m["withdrawn_at"]; ok && w != nil {
-			// A withdrawal dated in the future has not happened yet; an
-			// unreadable one counts as withdrawn (fail closed).
 			t, err := time.Parse(time.RFC3339, str(w))
 			c.withdrawn = err != nil || !t.After(now)
 		}
+		given := false
+		if g, ok := m["given_at"]; ok {
+			t, err := time.Parse(time.RFC3339, str(g))
+			given = err == nil && !t.After(now)
+		}
+		c.inForce = given && !c.withdrawn
 		out = append(out, c)
 	}
 	return out
 }
 
-// caringTypes are relationship types that link a child to the adults
-// looking after it, not to its family: they do not verify family links.
-var caringTypes = []string{"guardian", "caregiver", "foster_carer", "legal_guardian"}
+// Relationship types that describe looking after someone rather than
+// family: a carer's verified link to a child says nothing about the family
+// being found. Types are free tokens, so they are matched by their parts.
+var carerTypeParts = []string{"guardian", "carer", "caregiver", "caretaker", "foster", "custod", "tutor", "host", "warden", "keeper", "nanny"}
 
-// verifiedFamily reports whether the person is in a family relationship
-// marked verified. Relationships to the person's guardian or caregiver (of
-// that type, or with someone who is only a guardian or caregiver) do not
-// count: they say nothing about the family being found.
-func verifiedFamily(doc map[string]any, id string) bool {
-	if id == "" {
-		return false
+// parentTypes make the from person a parent or legal guardian of to.
+var parentTypes = []string{"mother", "father", "parent", "legal_guardian"}
+
+func carerType(t string) bool {
+	for _, p := range carerTypeParts {
+		if strings.Contains(t, p) {
+			return true
+		}
 	}
-	roles := map[string][]string{}
-	for _, p := range persons(doc) {
-		roles[p.id] = strs(p.m["roles"])
+	return false
+}
+
+// carerRole reports whether a person's roles make them someone who looks
+// after others (whatever the case calls it).
+func carerRole(p person) bool {
+	return p.hasRole("caregiver") || p.hasRole("guardian")
+}
+
+// carersOf returns the ids of the people who look after p: p's recorded
+// guardian, anyone with a carer role when p is a child, and anyone linked
+// to p by a caring relationship type (guardian, caregiver, foster carer,
+// ...), whatever their role is called.
+func carersOf(doc map[string]any, p person, child bool) []string {
+	var out []string
+	add := func(id string) {
+		if id != "" && id != p.id && !contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	add(str(p.m["guardian"]))
+	if child {
+		for _, q := range persons(doc) {
+			if carerRole(q) {
+				add(q.id)
+			}
+		}
 	}
 	for _, e := range list(doc["relationships"]) {
 		r := obj(e)
-		if r == nil || !isTrue(r["verified"]) || contains(caringTypes, str(r["type"])) {
+		if r == nil || !carerType(str(r["type"])) {
 			continue
 		}
-		other := ""
-		switch id {
-		case str(r["from"]):
-			other = str(r["to"])
+		switch p.id {
 		case str(r["to"]):
-			other = str(r["from"])
+			add(str(r["from"]))
+		case str(r["from"]):
+			// "from is the <type> of to": p looks after to; the link
+			// still ties the two, so the other side is not family.
+		}
+	}
+	return out
+}
+
+// verifiedLink reports whether the relationship between a vulnerable
+// person and the person looking for them is verified: a verified
+// relationship ties p to an enquirer of the case (when p is the enquirer,
+// to a sought person), or to p's parent or legal guardian (from the parent
+// to p); and that person is not a carer (a carer role, or a caring type of
+// relationship such as guardian, caregiver or foster carer). Any other
+// verified relationship in the case does not count.
+func verifiedLink(doc map[string]any, p person) bool {
+	if p.id == "" {
+		return false
+	}
+	byID := map[string]person{}
+	for _, q := range persons(doc) {
+		byID[q.id] = q
+	}
+	for _, e := range list(doc["relationships"]) {
+		r := obj(e)
+		if r == nil || r["verified"] != true {
+			continue
+		}
+		from, to, typ := str(r["from"]), str(r["to"]), str(r["type"])
+		var other string
+		switch p.id {
+		case from:
+			other = to
+		case to:
+			other = from
 		default:
 			continue
 		}
-		onlyCarer := true
-		for _, role := range roles[other] {
-			if role != "guardian" && role != "caregiver" {
-				onlyCarer = false
-			}
+		// A carer (by role, or by the type of this link) never verifies
+		// the family; a recorded guardian who is the enquirer or a parent
+		// does.
+		q, ok := byID[other]
+		if !ok || other == p.id || carerRole(q) || (carerType(typ) && typ != "legal_guardian") {
+			continue
 		}
-		if !onlyCarer {
+		seeker := q.hasRole("enquirer") || (p.hasRole("enquirer") && q.hasRole("sought_person"))
+		parent := from == other && contains(parentTypes, typ)
+		if seeker || parent {
 			return true
 		}
 	}

@@ -30,8 +30,12 @@ type CheckRequest struct {
 	Kind string
 	// Now is the evaluation time (default: time.Now()).
 	Now time.Time
-	// CurrentVersion, if > 0, is the case's current version in the store.
+	// CurrentVersion, if > 0, is the case's current version in the store;
+	// by default a case file is taken as the current version of its case.
 	CurrentVersion int64
+	// CaseContextPath is the case a response or message is about (see
+	// WithCase); without it a response or message is denied.
+	CaseContextPath string
 }
 
 // CheckResult is the outcome of Check.
@@ -98,8 +102,24 @@ func Check(ctx context.Context, req CheckRequest) (*CheckResult, error) {
 		now = time.Now()
 	}
 	var opts []EvalOption
-	if req.CurrentVersion > 0 {
-		opts = append(opts, CurrentVersion(req.CurrentVersion))
+	cur := req.CurrentVersion
+	if cur <= 0 {
+		var head struct {
+			Version int64 `json:"version"`
+		}
+		if json.Unmarshal(doc, &head) == nil {
+			cur = head.Version
+		}
+	}
+	if cur > 0 {
+		opts = append(opts, CurrentVersion(cur))
+	}
+	if req.CaseContextPath != "" {
+		cb, err := os.ReadFile(req.CaseContextPath)
+		if err != nil {
+			return nil, fmt.Errorf("policy check: %w", err)
+		}
+		opts = append(opts, WithCase(cb))
 	}
 	d, out := New(rules).Apply(ctx, doc, kind, dst, now, opts...)
 	res := &CheckResult{Decision: d}

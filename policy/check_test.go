@@ -37,7 +37,7 @@ func TestCheck(t *testing.T) {
 		contains []string
 	}{
 		{"redactions", "XB-RC", "", ExitAllow, []string{"decision:    ALLOW_WITH_REDACTIONS", "document:    case.update XA-RC:TR-2024-0117 v3",
-			"policy:      2025-06-sample-1 (sha256:", "FLX-DP-SENSITIVE", "- /persons/1/sensitive/ethnicity", "removed:\n  /notes"}},
+			"policy:      2025-06-sample-1 (sha256:", "FLX-DP-SENSITIVE", "- /persons/1/sensitive/ethnicity", "removed:\n  /legal_basis/justification\n  /notes"}},
 		{"allow", "ICRC-CTA", "", ExitAllow, []string{"decision:    ALLOW", "rules fired: none"}},
 		{"deny", "XB-AUTH", "", ExitDeny, []string{"decision:    DENY", "FLX-DP-DESTINATION", "Nothing will be sent."}},
 		{"unknown member", "XQ-RC", "", ExitDeny, []string{"XQ-RC is not a known member"}},
@@ -64,6 +64,26 @@ func TestCheck(t *testing.T) {
 				t.Errorf("document present = %v for %s", res.Document != nil, res.Decision.Effect)
 			}
 		})
+	}
+
+	// A response is checked against its case: without it, denied.
+	resp, _ := schema.ExampleNamed("response.located")
+	respPath := write("response.json", resp.Doc)
+	for _, withCase := range []bool{false, true} {
+		req := CheckRequest{RulesPath: "testdata/rules.yaml", CasePath: respPath, To: "ICRC-CTA", Lookup: lookup, Now: testNow}
+		if withCase {
+			req.CaseContextPath = casePath
+		}
+		res, err := Check(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ctxDenied := firedRule(res.Decision, ruleContext); ctxDenied == withCase || (res.ExitCode() == ExitDeny) == withCase {
+			t.Errorf("response with case context %v: %s", withCase, describe(res.Decision))
+		}
+	}
+	if _, err := Check(context.Background(), CheckRequest{RulesPath: "testdata/rules.yaml", CasePath: respPath, To: "ICRC-CTA", CaseContextPath: filepath.Join(dir, "nope.json")}); err == nil {
+		t.Error("missing case context file: want an error")
 	}
 
 	review := write("review.yaml", []byte("schema: flx/policy/v1\nversion: r\nmember: XA-RC\ncountry: XA\nreview:\n  destination_members: [ICRC-CTA]\n"))

@@ -66,11 +66,15 @@ type MinorsConfig struct {
 }
 
 // RiskConfig lists countries the Society considers risky for every case or
-// per case type; the countries a case's people fear are always added.
+// per case type (with the parties to the conflict a case names: Action);
+// the countries a case's people fear are always checked too (FearedAction).
 type RiskConfig struct {
 	Countries  []string            `json:"countries"`
 	ByCaseType map[string][]string `json:"by_case_type"`
 	Action     string              `json:"action"` // needs_review | deny
+	// FearedAction applies when a person in the case fears the
+	// destination's country: needs_review | deny.
+	FearedAction string `json:"feared_action"`
 }
 
 // DestinationConfig lists which case types each destination role, or a
@@ -118,6 +122,8 @@ func (e ExemptConfig) exempt(d Destination) bool {
 // held back until a relationship is verified.
 type VulnerableConfig struct {
 	Flags []string `json:"flags"`
+	// Minors: children (by age or flag) are treated as vulnerable too.
+	Minors bool `json:"minors"`
 	ExemptConfig
 }
 
@@ -125,12 +131,15 @@ type VulnerableConfig struct {
 // kind the first entry that matches the case type and destination applies;
 // when none matches only required fields travel.
 type MinimiseConfig struct {
-	Case     []MinimiseEntry `json:"case"`
-	Response []MinimiseEntry `json:"response"`
-	Message  []MinimiseEntry `json:"message"`
+	Case       []MinimiseEntry `json:"case"`
+	Response   []MinimiseEntry `json:"response"`
+	Message    []MinimiseEntry `json:"message"`
+	Withdrawal []MinimiseEntry `json:"withdrawal"`
 }
 
-// MinimiseEntry is one allow-list. "*" in a list matches everything.
+// MinimiseEntry is one allow-list. "*" in case_types or roles matches
+// every case type or role; fields and person_fields name every field that
+// travels ("*" is refused there).
 type MinimiseEntry struct {
 	CaseTypes    []string `json:"case_types,omitempty"`
 	Roles        []string `json:"roles"`
@@ -224,7 +233,8 @@ func defaultConfig() Config {
 		},
 		Consent: ConsentConfig{RequiredUses: []string{"transfer"}, PurposeInUses: false},
 		Minors:  MinorsConfig{Age: 18, BestInterestSufficient: true, DocumentedBasisSufficient: true},
-		Risk:    RiskConfig{Countries: []string{}, ByCaseType: map[string][]string{}, Action: RuleNeedsReview},
+		Risk: RiskConfig{Countries: []string{}, ByCaseType: map[string][]string{}, Action: RuleNeedsReview,
+			FearedAction: RuleDeny},
 		Destinations: DestinationConfig{
 			Roles: map[string][]string{
 				"society": all, "delegation": all, "coordinator": all, "non_movement": {},
@@ -240,13 +250,13 @@ func defaultConfig() Config {
 		UnaccompaniedMinors: ExemptConfig{ExemptRoles: []string{}, ExemptMembers: []string{}},
 		Vulnerable: VulnerableConfig{
 			Flags:        []string{"elderly_alone", "woman_at_risk", "foreigner_without_representation"},
+			Minors:       true,
 			ExemptConfig: ExemptConfig{ExemptRoles: []string{}, ExemptMembers: []string{}},
 		},
 		Minimise: MinimiseConfig{
 			Case: []MinimiseEntry{
-				{CaseTypes: []string{"*"}, Roles: []string{"coordinator"}, Fields: []string{"*"}, PersonFields: []string{"*"}},
 				{
-					CaseTypes: []string{"*"}, Roles: []string{"society", "delegation"},
+					CaseTypes: []string{"*"}, Roles: []string{"society", "delegation", "coordinator"},
 					Fields: []string{"schema", "case_id", "version", "type", "status", "origin", "updated_at",
 						"purpose", "legal_basis", "consents", "retention_until", "persons", "relationships",
 						"separation", "detention", "death", "best_interest_assessment", "risk", "sensitivity",
@@ -261,8 +271,20 @@ func defaultConfig() Config {
 					PersonFields: []string{"id", "roles", "names", "sex", "birth_date", "age"},
 				},
 			},
-			Response: []MinimiseEntry{{Roles: []string{"*"}, Fields: []string{"*"}}},
-			Message:  []MinimiseEntry{{Roles: []string{"*"}, Fields: []string{"*"}}},
+			Response: []MinimiseEntry{
+				{Roles: []string{"society", "delegation", "coordinator"}, Fields: []string{"schema", "case_id", "responder", "outcome",
+					"responded_at", "in_reply_to_version", "sought_person", "location", "contact", "message"}},
+				{Roles: []string{"non_movement"}, Fields: []string{"schema", "case_id", "responder", "outcome", "responded_at"}},
+			},
+			Message: []MinimiseEntry{
+				{Roles: []string{"society", "delegation", "coordinator"}, Fields: []string{"schema", "message_id", "case_id", "kind",
+					"channel", "created_at", "from", "to", "body", "lang", "reply_to", "review", "delivery", "call", "media"}},
+				{Roles: []string{"non_movement"}, Fields: []string{"schema", "message_id", "case_id", "kind", "channel", "created_at", "body", "media"}},
+			},
+			Withdrawal: []MinimiseEntry{
+				{Roles: []string{"*"}, Fields: []string{"schema", "case_id", "reason", "withdrawn_at", "person_ids", "consent_ids",
+					"erase", "confirms", "erased_at"}},
+			},
 		},
 		Retention: RetentionConfig{Default: Period{Years: 25}, ByCaseType: map[string]Period{}},
 		Review: ReviewConfig{

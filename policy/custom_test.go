@@ -111,25 +111,31 @@ func TestCustomRuleErrorsFailClosed(t *testing.T) {
 func TestCancelledContextDenies(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	d, out := New(sampleRules(t)).Apply(ctx, caseWith(t, nil), "case.create", dstXB, testNow)
+	d, out := New(sampleRules(t)).Apply(ctx, caseWith(t, nil), "case.create", dstXB, testNow, facts(caseWith(t, nil))...)
 	if d.Effect != Deny || out != nil || d.Error == "" {
 		t.Fatalf("cancelled context: %s", describe(d))
 	}
 }
 
 func TestCustomWhenSeesUnredactedCaseAndLateRulesSeeRedactions(t *testing.T) {
-	// A custom redaction of every whereabouts field makes the risk-country
-	// rule (which runs later) see no location data left.
-	r := rulesWith(t, permissive+`custom:
+	// A custom redaction of every whereabouts field makes the review rule
+	// (which runs later) see no location data left, and the free-text rule
+	// remove the note that repeats a redacted town.
+	r := rulesWith(t, permissive+`review:
+  conditions: [location_data]
+custom:
   - id: XA-NO-WHEREABOUTS
     when: 'destination.country == "XD"'
     effect: redact
     redact: [/persons/*/address, /persons/*/contact, /persons/*/last_known_location]
     reason: Whereabouts never go to XD.
 `)
-	doc := caseWith(t, func(m map[string]any) { personAt(m, 1)["feared_countries"] = j(t, `["XD"]`) })
-	d, out := apply(t, r, doc, "case.create", dstXD)
-	if _, ok := firedRule(d, "FLX-DP-RISK-COUNTRY"); ok || d.Effect != AllowWithRedactions || out == nil {
+	d, out := apply(t, r, caseWith(t, nil), "case.create", dstXD)
+	f, ok := firedRule(d, "FLX-DP-FREE-TEXT")
+	if _, review := firedRule(d, "FLX-DP-REVIEW"); review || !ok || !slices.Equal(f.Pointers, []string{"/notes"}) || d.Effect != AllowWithRedactions || out == nil {
 		t.Fatalf("got %s", describe(d))
+	}
+	if d, _ := apply(t, r, caseWith(t, nil), "case.create", dstXB); d.Effect != NeedsReview {
+		t.Fatalf("to XB the location stays and the review condition holds it: %s", describe(d))
 	}
 }

@@ -13,6 +13,18 @@
 // countries, retention, current version, manual review) and the custom
 // rules for one document and one destination.
 //
+// The rules refer to protected classes of fields, not to field lists: every
+// field of schema v1 is classified once ([Taxonomy]: identifying, locating,
+// contact, photo, sensitive, detention, carer, free text, content, ... or
+// non-personal), and a protective situation (a refusal, a pending consent, an
+// unverified child or vulnerable person, a detainee, a sensitive category)
+// withholds classes of the protected person's data in cases, responses and
+// messages alike, and wherever a withheld value is repeated. Every rule
+// fails closed: what it cannot establish as safe it denies or holds for
+// review. A response or message is evaluated with the case it is about
+// ([WithCase]); without it, it is denied. A case is evaluated with its
+// current version ([CurrentVersion]).
+//
 // The result is a [Decision]: allow, allow_with_redactions, needs_review or
 // deny; the JSON pointers removed; every rule that fired with its id, effect
 // and a reason a caseworker understands; and the rules file's version and

@@ -42,6 +42,7 @@ type Engine struct {
 	rules    *Rules
 	source   Source
 	validate Validator
+	builtins []builtin // the built-in rules, in order (all of them)
 }
 
 // Option configures an Engine.
@@ -62,6 +63,7 @@ func New(r *Rules, opts ...Option) *Engine {
 		rules:    r,
 		source:   Source{Member: r.Config.Member, Country: r.Config.Country},
 		validate: schemaValidator,
+		builtins: builtins,
 	}
 	for _, o := range opts {
 		o(e)
@@ -77,11 +79,24 @@ type EvalOption func(*evalOptions)
 
 type evalOptions struct {
 	currentVersion int64
+	caseDoc        []byte
+	hasCase        bool
 }
 
 // CurrentVersion tells the engine the current version of the case in the
-// node's store: any other version is denied (FLX-DP-CURRENT-VERSION).
+// node's store: any other version is denied, and a case evaluated without
+// it is denied too (FLX-DP-CURRENT-VERSION).
 func CurrentVersion(v int64) EvalOption { return func(o *evalOptions) { o.currentVersion = v } }
+
+// WithCase gives the engine the case a response or message is about (the
+// schema v1 case document as this node holds it, with the same case_id).
+// Responses and messages honour the case's consent, refusal, pending
+// consent, vulnerable people, detention, feared countries and withheld
+// values, so evaluating one without its case is denied (FLX-DP-CONTEXT).
+// For a case the option is ignored; for a withdrawal it is optional.
+func WithCase(caseDoc []byte) EvalOption {
+	return func(o *evalOptions) { o.caseDoc, o.hasCase = caseDoc, true }
+}
 
 // Evaluate decides whether doc (the schema document of an envelope of the
 // given kind) may be sent to dst. It never fails: any error is a deny with
@@ -137,17 +152,29 @@ func (e *Engine) Apply(ctx context.Context, doc []byte, kind string, dst Destina
 		}
 	}
 
-	s := &state{
-		ctx: ctx, cfg: &e.rules.Config, kind: kind, docKind: docKind, doc: m, dst: dst,
-		src: e.source, now: now, opts: o, redact: map[string]bool{},
+	var cs map[string]any
+	switch {
+	case docKind == "case":
+		cs = m
+	case o.hasCase:
+		if cs, err = e.caseContext(o.caseDoc, d.CaseID); err != nil {
+			return failClosed(d, ruleContext, err), nil
+		}
+	case docKind != "withdrawal" && docKind != "stats_report":
+		return failClosed(d, ruleContext, fmt.Errorf("a %s is checked against the case it is about (its consent, refusal, vulnerable people, detention and feared countries), and no case was given: nothing is sent", docKind)), nil
 	}
-	for _, b := range builtins {
+
+	s := &state{
+		ctx: ctx, cfg: &e.rules.Config, kind: kind, docKind: docKind, doc: m, cs: cs, dst: dst,
+		src: e.source, now: now, opts: o, redact: map[string]bool{}, builtins: e.builtins,
+	}
+	for _, b := range e.builtins {
 		if !b.late {
 			s.runBuiltin(b)
 		}
 	}
 	s.runCustom(e.rules.custom)
-	for _, b := range builtins {
+	for _, b := range e.builtins {
 		if b.late {
 			s.runBuiltin(b)
 		}
@@ -205,12 +232,32 @@ func (e *Engine) Apply(ctx context.Context, doc []byte, kind string, dst Destina
 	return d, out
 }
 
+// caseContext decodes and checks the case a response or message is about.
+func (e *Engine) caseContext(doc []byte, caseID string) (map[string]any, error) {
+	cm, err := decodeObject(doc)
+	if err != nil {
+		return nil, fmt.Errorf("the case given as context is not a JSON object: %w", err)
+	}
+	if e.validate != nil {
+		if err := e.validate("case", doc); err != nil {
+			return nil, fmt.Errorf("the case given as context does not validate against schema v1: %v", err)
+		}
+	} else if str(cm["schema"]) != "flx/v1/case" {
+		return nil, fmt.Errorf("the case given as context is not a schema v1 case")
+	}
+	if got := str(cm["case_id"]); got == "" || got != caseID {
+		return nil, fmt.Errorf("the case given as context is %q, but the document is about %q", got, caseID)
+	}
+	return cm, nil
+}
+
 // Engine-level rule ids (not configurable rules; they record why an
 // evaluation could not be completed).
 const (
-	ruleInput  = "FLX-DP-INPUT"  // the document is not a valid schema v1 document of its kind
-	ruleOutput = "FLX-DP-OUTPUT" // the redacted document would not be valid
-	ruleError  = "FLX-DP-ERROR"  // internal or context error
+	ruleInput   = "FLX-DP-INPUT"   // the document is not a valid schema v1 document of its kind
+	ruleContext = "FLX-DP-CONTEXT" // a response or message without (a matching, valid) case
+	ruleOutput  = "FLX-DP-OUTPUT"  // the redacted document would not be valid
+	ruleError   = "FLX-DP-ERROR"   // internal or context error
 )
 
 func failClosed(d Decision, id string, err error) Decision {
@@ -271,14 +318,25 @@ type state struct {
 	kind    string
 	docKind string
 	doc     map[string]any
-	dst     Destination
-	src     Source
-	now     time.Time
-	opts    evalOptions
-	redact  map[string]bool
-	fired   []Fired
-	err     error
-	act     map[string]any // CEL activation, built on first use
+	// cs is the case the document is about: the document itself for a
+	// case, the WithCase context for a response or message (nil only for
+	// a withdrawal without context).
+	cs       map[string]any
+	builtins []builtin
+	ps       []person
+	cons     []consent
+	flds     []field
+	dst      Destination
+	src      Source
+	now      time.Time
+	opts     evalOptions
+	redact   map[string]bool
+	keep     map[string]bool // fields a rule keeps on purpose (a detention notice)
+	left     []Class         // remainingPersonal, computed when redact had leftAt entries
+	leftAt   int
+	fired    []Fired
+	err      error
+	act      map[string]any // CEL activation, built on first use
 }
 
 func (s *state) fire(id, effect, reason string, ptrs []string) {
@@ -306,15 +364,23 @@ func (s *state) fail(id string, err error) {
 
 // present reports whether the pointer exists and is not (yet) redacted.
 func (s *state) present(p string) bool {
-	if !exists(s.doc, p) {
-		return false
-	}
-	for q := range s.redact {
-		if p == q || strings.HasPrefix(p, q+"/") {
-			return false
+	return exists(s.doc, p) && !s.redacted(p)
+}
+
+// redacted reports whether the pointer or one of its ancestors is to be
+// removed.
+func (s *state) redacted(p string) bool {
+	for q := p; q != ""; {
+		if s.redact[q] {
+			return true
 		}
+		i := strings.LastIndexByte(q, '/')
+		if i < 0 {
+			break
+		}
+		q = q[:i]
 	}
-	return true
+	return false
 }
 
 // existing keeps the pointers that exist in the document.

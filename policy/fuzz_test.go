@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -39,7 +40,11 @@ func FuzzEvaluate(f *testing.F) {
 			} else {
 				e = New(r, WithValidator(nil))
 			}
-			d, out := e.Apply(context.Background(), doc, kind, dst, testNow)
+			opts := facts(doc)
+			if sel&16 != 0 {
+				opts = append(opts, WithCase(doc)) // the fuzzed bytes as the case too
+			}
+			d, out := e.Apply(context.Background(), doc, kind, dst, testNow, opts...)
 			for _, fr := range d.Fired {
 				if strings.Contains(fr.Reason, "internal error") {
 					t.Fatalf("engine panicked: %s", fr.Reason)
@@ -103,7 +108,7 @@ func FuzzEvaluateGenerated(f *testing.F) {
 		r := rules[int(which)%len(rules)]
 		dst := dsts[int(which/4)%len(dsts)]
 		for _, e := range []*Engine{New(r, WithValidator(nil)), New(r)} {
-			d, out := e.Apply(context.Background(), doc, "case.update", dst, testNow)
+			d, out := e.Apply(context.Background(), doc, "case.update", dst, testNow, facts(doc)...)
 			for _, fr := range d.Fired {
 				if strings.Contains(fr.Reason, "internal error") {
 					t.Fatalf("engine panicked: %s\n%s", fr.Reason, doc)
@@ -111,6 +116,22 @@ func FuzzEvaluateGenerated(f *testing.F) {
 			}
 			if (d.Effect == Deny) != (out == nil) || (d.Error != "" && d.Effect != Deny) {
 				t.Fatalf("not fail-closed: %s", describe(d))
+			}
+			// The edited case as the context of a message and a response.
+			id, _ := m["case_id"].(string)
+			for kind, about := range map[string]string{
+				"message.deliver": `{"schema":"flx/v1/message","message_id":"XC-RC:m-1","case_id":` + strconv.Quote(id) + `,"kind":"family_news","channel":"rcm","created_at":"2025-05-01T00:00:00Z","body":"We are well.","from":{"person":"p1","address":{"locality":"Here"}},"to":{"person":"p2"}}`,
+				"case.response":   `{"schema":"flx/v1/response","case_id":` + strconv.Quote(id) + `,"responder":"XC-RC","outcome":"located","responded_at":"2025-05-01T00:00:00Z","sought_person":"p2","location":{"locality":"There"},"message":"Fine."}`,
+			} {
+				d, out := e.Apply(context.Background(), []byte(about), kind, dst, testNow, WithCase(doc))
+				for _, fr := range d.Fired {
+					if strings.Contains(fr.Reason, "internal error") {
+						t.Fatalf("engine panicked on a %s: %s\n%s", kind, fr.Reason, doc)
+					}
+				}
+				if (d.Effect == Deny) != (out == nil) || (d.Error != "" && d.Effect != Deny) {
+					t.Fatalf("%s not fail-closed: %s", kind, describe(d))
+				}
 			}
 		}
 	})

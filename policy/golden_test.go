@@ -33,7 +33,7 @@ func TestGoldenDecisions(t *testing.T) {
 			name := ex.Name + "__" + dst.Member + ".json"
 			want[name] = true
 			t.Run(name, func(t *testing.T) {
-				d, out := e.Apply(context.Background(), ex.Doc, envelopeFor(ex), dst, testNow)
+				d, out := e.Apply(context.Background(), ex.Doc, envelopeFor(ex), dst, testNow, facts(ex.Doc)...)
 				if d.Error != "" {
 					t.Errorf("evaluation error: %s", d.Error)
 				}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/familylinks/flx/schema"
 )
 
 // testNow is the evaluation time of every test: fixed so golden decisions
@@ -48,8 +50,9 @@ func rulesWith(t testing.TB, extra string) *Rules {
 }
 
 // permissive opens up the defaults so that a table test sees only the rule
-// under test: every sensitive category for every role, no minimisation.
-const permissive = `
+// under test: every sensitive category for every role, every field on
+// every allow-list (named: "*" is refused in allow-lists).
+var permissive = `
 sensitive:
   require_marker: false
   roles:
@@ -57,15 +60,23 @@ sensitive:
     delegation: [ethnicity, religion, political_opinion, health, biometrics, sgbv]
     coordinator: [ethnicity, religion, political_opinion, health, biometrics, sgbv]
     non_movement: [ethnicity, religion, political_opinion, health, biometrics, sgbv]
-minimise:
+` + openMinimise
+
+// openMinimise puts every field of schema v1 on every allow-list.
+var openMinimise = func() string {
+	l := func(kind string) string { return "[" + strings.Join(knownFields(kind), ", ") + "]" }
+	return `minimise:
   case:
-    - fields: ["*"]
-      person_fields: ["*"]
+    - fields: ` + l("case") + `
+      person_fields: ` + l("person") + `
   response:
-    - fields: ["*"]
+    - fields: ` + l("response") + `
   message:
-    - fields: ["*"]
+    - fields: ` + l("message") + `
+  withdrawal:
+    - fields: ` + l("withdrawal") + `
 `
+}()
 
 // baseCase is a valid tracing request on which no built-in rule fires for
 // dstXB under the permissive rules: enquirer p1 with consent to transfer,
@@ -115,6 +126,36 @@ func encodeMap(t testing.TB, m map[string]any) []byte {
 	return b
 }
 
+// responseDoc is a response from XC-RC about baseCase's sought person p2,
+// with the given extra members (JSON without braces).
+func responseDoc(extra string) func(testing.TB) []byte {
+	return func(t testing.TB) []byte {
+		return merged(t, `{"schema":"flx/v1/response","case_id":"XA-RC:T-1","responder":"XC-RC","responded_at":"2025-05-01T10:00:00Z","sought_person":"p2"}`, extra)
+	}
+}
+
+// merged sets the members of extra (JSON object members without braces)
+// on the base object.
+func merged(t testing.TB, base, extra string) []byte {
+	t.Helper()
+	m := decodeMap(t, base)
+	if extra != "" {
+		for k, v := range decodeMap(t, "{"+extra+"}") {
+			m[k] = v
+		}
+	}
+	return encodeMap(t, m)
+}
+
+// messageDoc is a message about baseCase from p2 (at XC-RC) to p1 (at
+// XA-RC), with the given extra members.
+func messageDoc(extra string) func(testing.TB) []byte {
+	return func(t testing.TB) []byte {
+		return merged(t, `{"schema":"flx/v1/message","message_id":"XC-RC:M-1","case_id":"XA-RC:T-1","created_at":"2025-05-01T10:00:00Z",`+
+			`"from":{"person":"p2","member":"XC-RC"},"to":{"person":"p1","member":"XA-RC"}}`, extra)
+	}
+}
+
 // caseWith returns baseCase changed by mutate.
 func caseWith(t testing.TB, mutate func(m map[string]any)) []byte {
 	t.Helper()
@@ -148,7 +189,33 @@ func firedRule(d Decision, id string) (Fired, bool) {
 
 func apply(t testing.TB, r *Rules, doc []byte, kind string, dst Destination, opts ...EvalOption) (Decision, []byte) {
 	t.Helper()
-	return New(r).Apply(context.Background(), doc, kind, dst, testNow, opts...)
+	return New(r).Apply(context.Background(), doc, kind, dst, testNow, append(facts(doc), opts...)...)
+}
+
+// facts returns what the node tells the engine about a document: a case's
+// own version as the current one, and for a response or message the schema
+// example case it is about (when there is one). Options given after these
+// override them.
+func facts(doc []byte) []EvalOption {
+	m, err := decodeObject(doc)
+	if err != nil {
+		return nil
+	}
+	if str(m["schema"]) == "flx/v1/case" {
+		if v, ok := intVal(m["version"]); ok {
+			return []EvalOption{CurrentVersion(v)}
+		}
+		return nil
+	}
+	for _, ex := range schema.Examples() {
+		if ex.Kind == schema.KindCase && strings.Contains(string(ex.Doc), `"case_id": "`+str(m["case_id"])+`"`) {
+			return []EvalOption{WithCase(ex.Doc)}
+		}
+	}
+	if str(m["case_id"]) == "XA-RC:T-1" {
+		return []EvalOption{WithCase([]byte(baseCase))}
+	}
+	return nil
 }
 
 func mustReadFile(t testing.TB, path string) []byte {

@@ -50,6 +50,15 @@ func (p pointer) String() string {
 	return b.String()
 }
 
+// escapeToken escapes one reference token (RFC 6901).
+func escapeToken(t string) string {
+	if strings.ContainsAny(t, "~/") {
+		t = strings.ReplaceAll(t, "~", "~0")
+		t = strings.ReplaceAll(t, "/", "~1")
+	}
+	return t
+}
+
 // ptr builds a pointer string from tokens (ints become array indices).
 func ptr(tokens ...any) string {
 	p := make(pointer, len(tokens))

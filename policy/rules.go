@@ -236,6 +236,19 @@ func oneOfOrStar(list []string, what string) check {
 	}
 }
 
+// fieldName checks an allow-list entry. "*" is refused: an allow-list
+// names what travels, so that a field added to the schema later does not
+// travel until a Society decides it should.
+func fieldName(list []string, what string) check {
+	c := oneOf(list, what)
+	return func(s string) string {
+		if s == "*" {
+			return "\"*\" is not allowed in an allow-list: name every field that may travel (no destination is exempt from minimisation)"
+		}
+		return c(s)
+	}
+}
+
 func matches(re *regexp.Regexp, what string) check {
 	return func(s string) string {
 		if re.MatchString(s) {
@@ -428,6 +441,9 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 				"action": func(n *yaml.Node, p string) {
 					d.str(n, p, &c.Risk.Action, oneOf([]string{RuleNeedsReview, RuleDeny}, "risk action"))
 				},
+				"feared_action": func(n *yaml.Node, p string) {
+					d.str(n, p, &c.Risk.FearedAction, oneOf([]string{RuleNeedsReview, RuleDeny}, "risk action"))
+				},
 			})
 		},
 		"destinations": func(n *yaml.Node, p string) {
@@ -472,6 +488,7 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 				"flags": func(n *yaml.Node, p string) {
 					d.strs(n, p, &c.Vulnerable.Flags, oneOf(vulnerabilityTags, "vulnerability"))
 				},
+				"minors": func(n *yaml.Node, p string) { d.boolean(n, p, &c.Vulnerable.Minors) },
 			})
 		},
 		"minimise": func(n *yaml.Node, p string) {
@@ -479,6 +496,9 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 				"case":     func(n *yaml.Node, p string) { c.Minimise.Case = d.minimise(n, p, "case") },
 				"response": func(n *yaml.Node, p string) { c.Minimise.Response = d.minimise(n, p, "response") },
 				"message":  func(n *yaml.Node, p string) { c.Minimise.Message = d.minimise(n, p, "message") },
+				"withdrawal": func(n *yaml.Node, p string) {
+					c.Minimise.Withdrawal = d.minimise(n, p, "withdrawal")
+				},
 			})
 		},
 		"retention": func(n *yaml.Node, p string) {
@@ -548,15 +568,7 @@ func (d *decoder) minimise(n *yaml.Node, path, docKind string) []MinimiseEntry {
 		d.problem(n, path, "must be a list of allow-list entries, got %s", kindName(n))
 		return nil
 	}
-	var fields []string
-	switch docKind {
-	case "case":
-		fields = knownFields("case")
-	case "response":
-		fields = knownFields("response")
-	default:
-		fields = knownFields("message")
-	}
+	fields := knownFields(docKind)
 	out := []MinimiseEntry{}
 	for i, en := range n.Content {
 		en = resolve(en)
@@ -570,19 +582,19 @@ func (d *decoder) minimise(n *yaml.Node, path, docKind string) []MinimiseEntry {
 			"members": func(n *yaml.Node, p string) { d.strs(n, p, &e.Members, matches(reMember, "member id")) },
 			"fields": func(n *yaml.Node, p string) {
 				gotFields = true
-				d.strs(n, p, &e.Fields, oneOfOrStar(fields, docKind+" field"))
+				d.strs(n, p, &e.Fields, fieldName(fields, docKind+" field"))
 			},
 		}
 		if docKind == "case" {
 			e.CaseTypes = []string{"*"}
 			h["case_types"] = func(n *yaml.Node, p string) { d.strs(n, p, &e.CaseTypes, oneOfOrStar(caseTypes, "case type")) }
 			h["person_fields"] = func(n *yaml.Node, p string) {
-				d.strs(n, p, &e.PersonFields, oneOfOrStar(knownFields("person"), "person field"))
+				d.strs(n, p, &e.PersonFields, fieldName(knownFields("person"), "person field"))
 			}
 		}
 		d.mapping(en, p, h)
 		if !gotFields && en.Kind == yaml.MappingNode {
-			d.problem(en, join(p, "fields"), "required field is missing (list the fields that may travel, or [\"*\"])")
+			d.problem(en, join(p, "fields"), "required field is missing (list the fields that may travel)")
 		}
 		out = append(out, e)
 	}

@@ -54,6 +54,9 @@ var badRules = map[string][]string{
 	"custom-missing-reason.yaml":              {":6:5: custom[0].reason: required field is missing or empty"},
 	"custom-bad-effect.yaml":                  {":8:13: custom[0].effect: unknown effect \"allow\""},
 	"custom-bad-kind.yaml":                    {":7:13: custom[0].kinds[0]: unknown envelope kind \"case.delete\""},
+	"minimise-star-fields.yaml":               {":8:16: minimise.case[0].fields[0]: \"*\" is not allowed in an allow-list"},
+	"bad-feared-action.yaml":                  {":6:18: risk.feared_action: unknown risk action \"allow\""},
+	"unknown-withdrawal-field.yaml":           {":7:55: minimise.withdrawal[0].fields[4]: unknown withdrawal field \"names\""},
 }
 
 func TestBadRulesCorpus(t *testing.T) {
@@ -117,7 +120,7 @@ func TestLoadMissingFile(t *testing.T) {
 
 // stripLines zeroes the source line numbers kept for messages.
 func stripLines(c Config) Config {
-	for _, l := range []*[]MinimiseEntry{&c.Minimise.Case, &c.Minimise.Response, &c.Minimise.Message} {
+	for _, l := range []*[]MinimiseEntry{&c.Minimise.Case, &c.Minimise.Response, &c.Minimise.Message, &c.Minimise.Withdrawal} {
 		cp := append([]MinimiseEntry(nil), (*l)...)
 		for i := range cp {
 			cp[i].Line = 0

@@ -77,12 +77,20 @@ func minimalCase(t testing.TB, caseID string) []byte {
 // pointerPresent reports whether the JSON pointer (RFC 6901) resolves in doc.
 func pointerPresent(t testing.TB, doc []byte, ptr string) bool {
 	t.Helper()
+	_, ok := pointerValue(t, doc, ptr)
+	return ok
+}
+
+// pointerValue returns the value at a JSON pointer in doc, and whether it
+// is there.
+func pointerValue(t testing.TB, doc []byte, ptr string) (any, bool) {
+	t.Helper()
 	var v any
 	if err := json.Unmarshal(doc, &v); err != nil {
 		t.Fatalf("pointer: %v", err)
 	}
 	if ptr == "" {
-		return true
+		return v, true
 	}
 	for _, tok := range strings.Split(strings.TrimPrefix(ptr, "/"), "/") {
 		tok = strings.NewReplacer("~1", "/", "~0", "~").Replace(tok)
@@ -90,20 +98,20 @@ func pointerPresent(t testing.TB, doc []byte, ptr string) bool {
 		case map[string]any:
 			next, ok := c[tok]
 			if !ok {
-				return false
+				return nil, false
 			}
 			v = next
 		case []any:
 			i, err := strconv.Atoi(tok)
 			if err != nil || i < 0 || i >= len(c) {
-				return false
+				return nil, false
 			}
 			v = c[i]
 		default:
-			return false
+			return nil, false
 		}
 	}
-	return true
+	return v, true
 }
 
 // sameJSON reports whether a and b hold the same JSON value.

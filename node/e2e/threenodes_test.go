@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"net"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -79,8 +80,11 @@ func testThreeNodes(t *testing.T, d nodetest.Dialect) {
 			if !pointerPresent(t, original, p) {
 				t.Errorf("%s: redacted pointer %s is not in the original either", to, p)
 			}
-			if pointerPresent(t, c.Document, p) {
-				t.Errorf("%s: redacted pointer %s is present in the stored case", to, p)
+			// A removed array item lets the next one move into its index:
+			// what must be gone is the original value at that pointer.
+			want, _ := pointerValue(t, original, p)
+			if got, ok := pointerValue(t, c.Document, p); ok && reflect.DeepEqual(got, want) {
+				t.Errorf("%s: redacted value at %s is present in the stored case", to, p)
 			}
 		}
 	}

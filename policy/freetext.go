@@ -1,0 +1,292 @@
+package policy
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// FLX-DP-FREE-TEXT: a value that a rule withholds must not leave in another
+// field. Caseworkers copy addresses into notes, a located person's
+// shelter into a message, a carer's name into a message's addressee: the
+// rule collects every value withheld from the destination (in this
+// document, and for a response or message the values of the case that the
+// destination may not receive) and removes any field that repeats one
+// (whole, case and spacing aside, or base64-encoded). A field that schema v1
+// requires (a message's body or media) cannot be removed: the document is
+// denied.
+
+var (
+	reTokenValue  = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)                                        // enum values, person ids
+	reDateValue   = regexp.MustCompile(`^[0-9]{4}(-[0-9]{2}(-[0-9]{2}(T[0-9:.]+(Z|[+-][0-9:]+)?)?)?)?$`) // dates
+	reMemberValue = regexp.MustCompile(`^[A-Z0-9][A-Z0-9-]{1,31}$`)                                      // member ids, country codes
+	reMediaType   = regexp.MustCompile(`^[a-z]+/[a-z0-9][a-z0-9.+-]*$`)
+)
+
+// taintable reports whether a withheld value is specific enough to look
+// for elsewhere: not a short string, an enumeration token, a date, a member
+// id or a media type, which legitimately recur.
+func taintable(v string) bool {
+	return utf8.RuneCountInString(strings.TrimSpace(v)) >= 4 && !reTokenValue.MatchString(v) && !reDateValue.MatchString(v) &&
+		!reMemberValue.MatchString(v) && !reMediaType.MatchString(v)
+}
+
+func normText(s string) string { return strings.ToLower(strings.Join(strings.Fields(s), " ")) }
+
+// taintSet holds the withheld values to look for.
+type taintSet struct {
+	plain   []string // normalised
+	encoded []string // base64 forms, matched as written
+}
+
+func (t *taintSet) add(v string) {
+	if !taintable(v) {
+		return
+	}
+	n := normText(v)
+	if contains(t.plain, n) {
+		return
+	}
+	t.plain = append(t.plain, n)
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		e := enc.EncodeToString([]byte(v))
+		if !contains(t.encoded, e) {
+			t.encoded = append(t.encoded, e)
+		}
+	}
+}
+
+// addValues adds every string, and every decimal number (coordinates), at
+// or under v.
+func (t *taintSet) addValues(v any) {
+	switch x := v.(type) {
+	case string:
+		t.add(x)
+	case json.Number:
+		if s := string(x); strings.Contains(s, ".") && len(s) >= 5 {
+			t.add(s)
+		}
+	case map[string]any:
+		for _, e := range x {
+			t.addValues(e)
+		}
+	case []any:
+		for _, e := range x {
+			t.addValues(e)
+		}
+	}
+}
+
+// addPersonal adds the values at or under the pointer p of a document
+// whose fields are personal data (ids, processing records and protocol
+// fields recur legitimately and are not looked for).
+func (t *taintSet) addPersonal(docKind string, doc map[string]any, p string) {
+	pp, err := parsePointer(p)
+	if err != nil {
+		return
+	}
+	v, ok := lookup(doc, pp)
+	if !ok {
+		return
+	}
+	var walk func(v any, at pointer)
+	walk = func(v any, at pointer) {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				walk(e, append(at[:len(at):len(at)], k))
+			}
+		case []any:
+			for i, e := range x {
+				walk(e, append(at[:len(at):len(at)], strconv.Itoa(i)))
+			}
+		default:
+			f, ok := entryFor(docKind, at)
+			if !ok || hasAnyClass(f.Classes, personalClasses) {
+				t.addValues(x)
+			}
+		}
+	}
+	walk(v, pp)
+}
+
+func (t *taintSet) hit(s string) bool {
+	n := normText(s)
+	for _, v := range t.plain {
+		if strings.Contains(n, v) {
+			return true
+		}
+	}
+	for _, e := range t.encoded {
+		if len(e) >= 6 && strings.Contains(s, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// caseWithheld returns the pointers of the case that the enabled protective
+// rules, and the case allow-list, keep from the destination, evaluated as
+// if the case itself were sent there.
+func (s *state) caseWithheld() []string {
+	sub := &state{
+		ctx: s.ctx, cfg: s.cfg, kind: "case.update", docKind: "case", doc: s.cs, cs: s.cs, dst: s.dst,
+		src: s.src, now: s.now, opts: s.opts, redact: map[string]bool{}, builtins: s.builtins,
+	}
+	var out []string
+	for _, b := range s.builtins {
+		if b.protect == nil || !contains(b.kinds, "case") {
+			continue
+		}
+		prots := b.protect(sub)
+		// What the document itself says (a response reporting that the
+		// person declined contact) protects their data in the case too.
+		if contains(b.kinds, s.docKind) {
+			for _, p := range b.protect(s) {
+				if p.fromDoc {
+					prots = append(prots, protection{person: p.person, all: p.all, classes: p.classes, why: p.why})
+				}
+			}
+		}
+		out = append(out, sub.withheld(prots)...)
+	}
+	return out
+}
+
+// messageRequires reports whether schema v1 requires the top-level field
+// of this message (body for letters and news, media for recordings).
+func (s *state) required(p string) bool {
+	pp, err := parsePointer(p)
+	if err != nil || len(pp) == 0 {
+		return true
+	}
+	if s.docKind == "message" && len(pp) == 1 {
+		switch k := str(s.doc["kind"]); pp[0] {
+		case "body":
+			return k == "red_cross_message" || k == "family_news"
+		case "media":
+			return k == "video_message" || k == "voice_message"
+		}
+	}
+	return requiredPointer(pp)
+}
+
+// coarsePlaceParts are the fields of a place that name an area, not a spot.
+var coarsePlaceParts = []string{"country", "admin_area", "locality"}
+
+// removable returns what to remove for a hit at the pointer h: the field
+// (taxonomy entry) it belongs to. A required field is returned as is (the
+// document is then denied), except the origin block, whose optional parts
+// (office, local reference) can go.
+func (s *state) removable(h string) string {
+	hp, _ := parsePointer(h)
+	target, best := h, -1
+	for _, f := range s.fields() {
+		fp, _ := parsePointer(f.ptr)
+		if fp.isPrefixOf(hp) && len(fp) > best {
+			best, target = len(fp), f.ptr
+		}
+	}
+	if !s.required(target) || best < 0 || len(hp) == 0 || hp[0] != "origin" {
+		return target
+	}
+	// The origin block is required, but only its member and date are.
+	for n := best + 1; n <= len(hp); n++ {
+		if q := hp[:n].String(); !s.required(q) {
+			return q
+		}
+	}
+	return h
+}
+
+func ruleFreeText(s *state) error {
+	const id = "FLX-DP-FREE-TEXT"
+	var t taintSet
+	for p := range s.redact {
+		t.addPersonal(s.docKind, s.doc, p)
+	}
+	fromCase := false
+	if s.docKind != "case" && s.cs != nil && !s.toOrigin() {
+		n := len(t.plain)
+		for _, p := range s.caseWithheld() {
+			t.addPersonal("case", s.cs, p)
+		}
+		fromCase = len(t.plain) > n
+	}
+	if len(t.plain) == 0 {
+		return nil
+	}
+	// Walk the strings that would still leave.
+	var hits []string
+	var walk func(v any, ps string, key string, depth int)
+	walk = func(v any, ps, key string, depth int) {
+		if s.redact[ps] {
+			return // withheld already (walking down, ancestors were checked)
+		}
+		switch x := v.(type) {
+		case string:
+			// The coarse parts of a place (country, region, town) recur
+			// legitimately across people; a copied value shows in the
+			// free-form parts and in text. A person's own names share
+			// parts with their family's.
+			if contains(coarsePlaceParts, key) || (depth == 5 && strings.HasPrefix(ps, "/persons/") && strings.Contains(ps, "/names/")) {
+				return
+			}
+			if t.hit(x) {
+				hits = append(hits, ps)
+			}
+		case map[string]any:
+			keys := make([]string, 0, len(x))
+			for k := range x {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				walk(x[k], ps+"/"+escapeToken(k), k, depth+1)
+			}
+		case []any:
+			for i, e := range x {
+				walk(e, ps+"/"+strconv.Itoa(i), "", depth+1)
+			}
+		}
+	}
+	walk(s.doc, "", "", 0)
+	if len(hits) == 0 {
+		return nil
+	}
+	// Remove the field each hit belongs to (its taxonomy entry); a hit in
+	// a required field denies.
+	var ptrs, denied []string
+	for _, h := range hits {
+		target := s.removable(h)
+		if s.keep[target] {
+			continue
+		}
+		if s.required(target) {
+			if !contains(denied, target) {
+				denied = append(denied, target)
+			}
+			continue
+		}
+		if !contains(ptrs, target) {
+			ptrs = append(ptrs, target)
+		}
+	}
+	src := "withheld elsewhere in this " + s.what()
+	if fromCase {
+		src = "withheld from " + dstName(s.dst)
+	}
+	if len(denied) > 0 {
+		s.fire(id, RuleDeny, fmt.Sprintf("The required field %s repeats a value %s (an address, contact detail, name or other protected value): the %s cannot be sent as written.",
+			strings.Join(denied, ", "), src, s.what()), nil)
+	}
+	if len(ptrs) > 0 {
+		s.fire(id, RuleRedact, fmt.Sprintf("These fields repeat a value %s (an address, contact detail, name or other protected value): they are removed.", src), ptrs)
+	}
+	return nil
+}
