@@ -3,8 +3,11 @@ package conformance
 import (
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/familylinks/flx/federation/problem"
 )
 
 // TestSpecIndexMatchesChecks keeps SPEC.md and the registry in step: every
@@ -82,5 +85,38 @@ func TestSpecIndexMatchesChecks(t *testing.T) {
 	}
 	if string(disk) != string(specMD) {
 		t.Error("embedded SPEC.md differs from the file (rebuild)")
+	}
+}
+
+// TestSpecCodeTableMatchesProblemTable keeps SPEC.md §8.2 and the one code
+// table (federation/problem) in step: every code of the spec's table has the
+// spec's status there, and every code the table marks as answered on the
+// federation API is in the spec.
+func TestSpecCodeTableMatchesProblemTable(t *testing.T) {
+	sec := string(specMD)
+	start, end := strings.Index(sec, "### 8.2 Codes"), strings.Index(sec, "## 9 Limits")
+	if start < 0 || end < start {
+		t.Fatal("SPEC.md has no §8.2")
+	}
+	rows := regexp.MustCompile("(?m)^\\| `([a-z_]+)` \\| (\\d{3}) \\|").FindAllStringSubmatch(sec[start:end], -1)
+	if len(rows) < 19 {
+		t.Fatalf("parsed %d rows of §8.2", len(rows))
+	}
+	inSpec := map[problem.Code]bool{}
+	for _, r := range rows {
+		c := problem.Code(r[1])
+		inSpec[c] = true
+		if _, ok := problem.Lookup(c); !ok {
+			t.Errorf("SPEC.md §8.2 code %s is not in federation/problem's table", c)
+			continue
+		}
+		if got := strconv.Itoa(c.HTTPStatus()); got != r[2] {
+			t.Errorf("%s: SPEC.md §8.2 says %s, the table %s", c, r[2], got)
+		}
+	}
+	for _, c := range problem.Codes() {
+		if d, _ := problem.Lookup(c); (d.API == problem.Federation || c == problem.SchemaInvalid || c == problem.TooLarge) && !inSpec[c] {
+			t.Errorf("code %s is answered on the federation API but missing from SPEC.md §8.2", c)
+		}
 	}
 }

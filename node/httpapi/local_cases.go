@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/familylinks/flx/federation"
+	"github.com/familylinks/flx/federation/problem"
 	"github.com/familylinks/flx/node"
 	"github.com/familylinks/flx/node/store"
 	"github.com/familylinks/flx/schema"
@@ -201,7 +202,7 @@ func (l *localAPI) decisions(w http.ResponseWriter, r *http.Request, _ node.Acto
 	}
 	st := l.n.Store()
 	if _, err := st.GetCase(r.Context(), id); errors.Is(err, store.ErrNotFound) {
-		l.fail(w, r, &node.Error{Code: node.CodeNotFound, Msg: "no case " + id})
+		l.fail(w, r, problem.New(problem.NotFound, "no case "+id))
 		return
 	} else if err != nil {
 		l.fail(w, r, err)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/familylinks/flx/federation"
+	"github.com/familylinks/flx/federation/problem"
 	"github.com/familylinks/flx/node"
 	"github.com/familylinks/flx/node/store"
 	"github.com/familylinks/flx/node/trust"
@@ -296,7 +297,7 @@ func (l *localAPI) manifest(w http.ResponseWriter, r *http.Request, _ node.Actor
 	}
 	m := l.n.Manifest()
 	if m == nil {
-		writeProblem(w, http.StatusServiceUnavailable, string(node.CodeUnavailable), "no federation manifest is held", nil, nil)
+		writeProblem(w, problem.Unavailable, "no federation manifest is held")
 		return
 	}
 	out := ManifestStatus{

@@ -270,6 +270,8 @@ var rules = []struct {
 		"jose must never import other FLX packages"},
 	{[]string{"federation/mtls"}, false, stdlibAnd(),
 		"mtls depends on the standard library only"},
+	{[]string{"federation/problem"}, true, stdlibAnd(),
+		"problem is the code table and the problem document: it depends on the standard library only"},
 	{[]string{"federation/devca"}, false, stdlibAnd("federation/mtls"),
 		"devca imports federation/mtls and the standard library only"},
 	{[]string{"federation/pull"}, false, flxOnly("federation", "federation/jose", "federation/mtls"),
