@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"encoding/base64"
 
 	"github.com/familylinks/flx/federation"
 )
@@ -44,3 +45,5 @@ var (
 	// something other than the exact envelope bytes.
 	brokenReceiptSHA256 func(raw []byte, env *federation.Envelope) string
 )
+
+var b64 = base64.RawURLEncoding

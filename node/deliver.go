@@ -1,27 +1,15 @@
 package node
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
-	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/familylinks/flx/federation"
-	"github.com/familylinks/flx/federation/mtls"
 	"github.com/familylinks/flx/node/store"
 )
-
-// maxReceiptBytes bounds a peer's answer.
-const maxReceiptBytes = 64 << 10
 
 // deliverer runs one queue per destination, so a dead peer holds up no one
 // else: each destination has its own loop, its own backoff, and at most
@@ -32,12 +20,11 @@ type deliverer struct {
 	active  map[string]bool
 	blocked map[string]time.Time // destination backoff after failures
 	streak  map[string]int
-	clients map[string]*http.Client
 	wg      sync.WaitGroup
 }
 
 func (n *Node) runDelivery(ctx context.Context) {
-	d := &deliverer{n: n, active: map[string]bool{}, blocked: map[string]time.Time{}, streak: map[string]int{}, clients: map[string]*http.Client{}}
+	d := &deliverer{n: n, active: map[string]bool{}, blocked: map[string]time.Time{}, streak: map[string]int{}}
 	tick := time.NewTicker(n.o.Delivery.PollInterval)
 	defer tick.Stop()
 	for {
@@ -188,17 +175,6 @@ func (d *deliverer) loop(ctx context.Context, dest string) {
 	}
 }
 
-func (d *deliverer) client(dest string) *http.Client {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	c := d.clients[dest]
-	if c == nil {
-		c = mtls.NewClient(d.n.o.TLS, d.n.o.Trust.Directory(), dest, d.n.o.Delivery.RequestTimeout)
-		d.clients[dest] = c
-	}
-	return c
-}
-
 // outcome of one attempt.
 type outcome struct {
 	retry  bool   // try again later
@@ -287,77 +263,20 @@ func (d *deliverer) attempt(ctx context.Context, it store.OutboxItem) ([]byte, o
 	if it.Envelope == nil {
 		return nil, outcome{reason: "erased: the envelope's data was erased"}
 	}
-	m := n.o.Trust.Current()
-	if m == nil || n.o.Trust.Usable() != nil {
+	if n.o.Trust.Current() == nil || n.o.Trust.Usable() != nil {
 		return nil, outcome{retry: true, reason: "no_manifest: no valid federation manifest held"}
 	}
-	mb, ok := m.Member(it.Destination)
-	if !ok {
-		return nil, outcome{reason: "unknown_member: destination is no longer in the federation"}
-	}
-	if mb.Status != federation.StatusActive {
-		return nil, outcome{retry: true, reason: "suspended: destination is suspended"}
-	}
-	ctx, cancel := context.WithTimeout(ctx, n.o.Delivery.RequestTimeout)
-	defer cancel()
-	url := strings.TrimRight(mb.Endpoint, "/") + "/flx/v1/envelopes"
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(it.Envelope))
-	if err != nil {
-		return nil, outcome{reason: "bad_endpoint: " + err.Error()}
-	}
-	req.Header.Set("Content-Type", "application/jose")
-	req.Header.Set("Accept", "application/jose, application/problem+json")
-	resp, err := d.client(it.Destination).Do(req)
-	if err != nil {
-		return nil, outcome{retry: true, reason: "transport: " + err.Error()}
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxReceiptBytes))
-	if err != nil {
-		return nil, outcome{retry: true, reason: "transport: reading the answer: " + err.Error()}
-	}
-	switch {
-	case resp.StatusCode == http.StatusAccepted || resp.StatusCode == http.StatusOK:
-		sum := sha256.Sum256(it.Envelope)
-		want := federation.ExpectedReceipt{Issuer: it.Destination, Audience: n.o.Self, ReceiptFor: it.JTI, SHA256: hex.EncodeToString(sum[:]), Skew: n.o.Skew}
-		if _, err := federation.VerifyReceipt(bytes.TrimSpace(body), m, want, n.o.Now()); err != nil {
-			// The peer probably stored it; a retry gets a duplicate receipt.
-			return nil, outcome{retry: true, reason: "bad_receipt: " + err.Error()}
+	res := n.client.Send(ctx, it.Destination, it.Envelope)
+	switch res.Outcome {
+	case federation.Delivered:
+		return res.Receipt.Raw(), outcome{}
+	case federation.Retry:
+		after := res.RetryAfter
+		if brokenNoRetryAfter { // conformance teeth tests only (breakage.go)
+			after = 0
 		}
-		return bytes.TrimSpace(body), outcome{}
-	case resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
-		return nil, outcome{retry: true, reason: fmt.Sprintf("http_%d: %s", resp.StatusCode, problemCode(body)),
-			after: retryAfter(resp.Header.Get("Retry-After"), n.o.Now())}
+		return nil, outcome{retry: true, reason: res.Reason, after: after}
 	default:
-		code := problemCode(body)
-		// A peer holding an older manifest does not know our new key or
-		// certificate yet: retry, it will catch up (conformance/SPEC.md 10).
-		retry := code == string(federation.CodeUnauthenticatedPeer) || code == string(federation.CodeUnknownKey)
-		return nil, outcome{retry: retry, reason: fmt.Sprintf("http_%d: %s", resp.StatusCode, code)}
+		return nil, outcome{reason: res.Reason}
 	}
-}
-
-// retryAfter parses a Retry-After header (seconds or an HTTP date); zero
-// when absent or unparsable.
-func retryAfter(h string, now time.Time) time.Duration {
-	if h == "" || brokenNoRetryAfter { // conformance teeth tests only (breakage.go)
-		return 0
-	}
-	if secs, err := strconv.Atoi(strings.TrimSpace(h)); err == nil && secs > 0 {
-		return time.Duration(secs) * time.Second
-	}
-	if t, err := http.ParseTime(h); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
-}
-
-func problemCode(body []byte) string {
-	var p struct {
-		Code string `json:"code"`
-	}
-	if json.Unmarshal(body, &p) == nil && p.Code != "" {
-		return p.Code
-	}
-	return "no problem code"
 }

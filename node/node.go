@@ -83,6 +83,7 @@ type Node struct {
 	log      *slog.Logger
 	metrics  *Metrics
 	verifier *federation.Verifier
+	client   *federation.Client // the wire: sends envelopes, verifies receipts
 
 	kick      chan struct{} // wakes the inbox processor
 	deliverCh chan struct{} // wakes the delivery worker
@@ -146,6 +147,8 @@ func New(o Options) (*Node, error) {
 		deliverCh: make(chan struct{}, 1),
 	}
 	n.verifier = &federation.Verifier{Manifest: o.Trust, Self: o.Self, Skew: o.Skew, Now: o.Now}
+	n.client = &federation.Client{Self: o.Self, Cert: o.TLS, Manifest: o.Trust, Directory: o.Trust.Directory(),
+		Timeout: d.RequestTimeout, Skew: o.Skew, Now: o.Now}
 	o.Metrics.observeStore(o.Store)
 	return n, nil
 }
