@@ -278,4 +278,3 @@ func ParseRetryAfter(h string, now time.Time) time.Duration {
 	}
 	return 0
 }
-
