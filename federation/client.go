@@ -175,6 +175,11 @@ func (c *Client) Send(ctx context.Context, to string, envelope []byte) Result {
 	if m == nil {
 		return failed(Retry, CodeUnavailable, "no_manifest: no federation manifest held")
 	}
+	if !c.now().Before(m.ExpiresAt) {
+		// Nothing is sent on an expired manifest (FLX-MAN-006): the
+		// destination, its endpoint and its keys may all have changed.
+		return failed(Retry, CodeUnavailable, "no_manifest: the federation manifest held has expired")
+	}
 	mb, ok := m.Member(to)
 	if !ok {
 		return failed(Permanent, problem.UnknownMember, "unknown_member: destination is no longer in the federation")

@@ -187,8 +187,21 @@ func TestClientSendRefusesBeforeDialling(t *testing.T) {
 		{"suspended destination", "XC-RC", in.envelope(t, "XA-RC", "XC-RC", in.keys["XA-RC"]), federation.Retry, problem.SuspendedMember},
 		{"no such member", "XD-RC", in.envelope(t, "XA-RC", "XD-RC", in.keys["XA-RC"]), federation.Permanent, problem.UnknownMember},
 	}
+	late := &federation.Client{Self: c.Self, Cert: c.Cert, Manifest: c.Manifest, Now: func() time.Time { return in.manifest.ExpiresAt }}
+	tests = append(tests, struct {
+		name    string
+		to      string
+		raw     []byte
+		outcome federation.Outcome
+		code    problem.Code
+	}{"the manifest held has expired", "XB-RC", in.envelope(t, "XA-RC", "XB-RC", in.keys["XA-RC"]), federation.Retry, problem.Unavailable})
+	clients := map[string]*federation.Client{"the manifest held has expired": late}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			c := c
+			if x := clients[tc.name]; x != nil {
+				c = x
+			}
 			before := p.calls.Load()
 			res := c.Send(t.Context(), tc.to, tc.raw)
 			if res.Outcome != tc.outcome || res.Code != tc.code {

@@ -30,11 +30,6 @@ var (
 	// brokenNoBodyLimit (receive.go, Receive; and httpapi's own variable):
 	// bodies over MaxBodyBytes are not refused.
 	brokenNoBodyLimit bool
-	// brokenNoBackoff (deliver.go): retries are due at once, without backoff.
-	brokenNoBackoff bool
-	// brokenNoRetryAfter (deliver.go, retryAfter): a peer's Retry-After is
-	// ignored; only the backoff paces retries.
-	brokenNoRetryAfter bool
 	// brokenNoWithdrawConfirm (process.go, applyWithdraw): a withdrawal is
 	// applied but never confirmed to the origin.
 	brokenNoWithdrawConfirm bool

@@ -231,7 +231,7 @@ func (n *Node) send(ctx context.Context, a Actor, r sendRequest) (SendResult, er
 	case "denied":
 		return res, &Error{Code: CodePolicyDenied, Msg: fmt.Sprintf("the data-protection policy refuses sending this %s to %s", r.kind, r.to), Decision: &res.Decision}
 	case "queued":
-		signal(n.deliverCh)
+		n.deliverer.Kick()
 	}
 	n.log.Info("send", "case_id", r.caseID, "to", r.to, "kind", r.kind, "state", res.State)
 	return res, nil

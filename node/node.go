@@ -13,6 +13,7 @@ import (
 	"github.com/familylinks/flx/federation/jose"
 	"github.com/familylinks/flx/federation/mtls"
 	"github.com/familylinks/flx/node/backoff"
+	"github.com/familylinks/flx/node/delivery"
 	"github.com/familylinks/flx/node/store"
 	"github.com/familylinks/flx/policy"
 )
@@ -72,9 +73,6 @@ type Faults struct {
 	// AfterStore runs after an envelope is durably stored and before its
 	// receipt is answered (a receiver crash between the two).
 	AfterStore func(jti string)
-	// AfterSend runs after a peer answered and before the answer is
-	// recorded (a sender crash between the two).
-	AfterSend func(outboxID int64)
 }
 
 // Node is one FLX node.
@@ -85,9 +83,9 @@ type Node struct {
 	verifier *federation.Verifier
 	client   *federation.Client // the wire: sends envelopes, verifies receipts
 
-	kick      chan struct{} // wakes the inbox processor
-	deliverCh chan struct{} // wakes the delivery worker
-	procMu    sync.Mutex    // one inbox pass at a time in this process
+	deliverer *delivery.Deliverer // the outbound pipeline
+	kick      chan struct{}       // wakes the inbox processor
+	procMu    sync.Mutex          // one inbox pass at a time in this process
 }
 
 // New checks the options and returns a Node. Start its background work
@@ -140,15 +138,15 @@ func New(o Options) (*Node, error) {
 		o.Metrics = NewMetrics(nil)
 	}
 	n := &Node{
-		o:         o,
-		log:       o.Logger,
-		metrics:   o.Metrics,
-		kick:      make(chan struct{}, 1),
-		deliverCh: make(chan struct{}, 1),
+		o:       o,
+		log:     o.Logger,
+		metrics: o.Metrics,
+		kick:    make(chan struct{}, 1),
 	}
 	n.verifier = &federation.Verifier{Manifest: o.Trust, Self: o.Self, Skew: o.Skew, Now: o.Now}
 	n.client = &federation.Client{Self: o.Self, Cert: o.TLS, Manifest: o.Trust, Directory: o.Trust.Directory(),
 		Timeout: d.RequestTimeout, Skew: o.Skew, Now: o.Now}
+	n.deliverer = n.newDeliverer()
 	o.Metrics.observeStore(o.Store)
 	return n, nil
 }
@@ -184,7 +182,7 @@ func (n *Node) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); n.runInbox(ctx) }()
-	go func() { defer wg.Done(); n.runDelivery(ctx) }()
+	go func() { defer wg.Done(); n.deliverer.Run(ctx) }()
 	if n.o.RetentionSweep > 0 {
 		wg.Add(1)
 		go func() { defer wg.Done(); n.runRetention(ctx, n.o.RetentionSweep) }()

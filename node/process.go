@@ -90,7 +90,7 @@ func (n *Node) processOne(ctx context.Context, it store.InboxItem) error {
 	}
 	n.metrics.processed.WithLabelValues(it.Kind).Inc()
 	if confirm != nil {
-		signal(n.deliverCh)
+		n.deliverer.Kick()
 	}
 	return nil
 }

@@ -122,8 +122,8 @@ func testWithdrawWaitsForInFlight(t *testing.T, d nodetest.Dialect, replicas int
 // withdrawal is, and the peer's confirmation is recorded (FLX-WDR-007).
 // The withdrawal is the first thing XB-RC gets, so its confirmation can
 // overtake XA-RC's recording of the withdrawal's receipt: XA-RC here
-// records it late on purpose (Faults.AfterSend), after the confirmation
-// arrived.
+// records it late on purpose (recordLate holds MarkDelivered), after the
+// confirmation arrived.
 func TestWithdrawWhilePeerDown(t *testing.T) {
 	ctx := context.Background()
 	f := fedtest.New(t, threeMembers...)
@@ -134,7 +134,7 @@ func TestWithdrawWhilePeerDown(t *testing.T) {
 	f.Sign(t)
 	var withdrawRow atomic.Int64
 	var xa *nodetest.Node
-	late := &node.Faults{AfterSend: func(id int64) {
+	late := func(id int64) {
 		if id != withdrawRow.Load() {
 			return
 		}
@@ -147,8 +147,8 @@ func TestWithdrawWhilePeerDown(t *testing.T) {
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
-	}}
-	xa = nodetest.Start(t, f, "XA-RC", lnA, nodetest.Options{Faults: late})
+	}
+	xa = nodetest.Start(t, f, "XA-RC", lnA, nodetest.Options{WrapStore: func(st store.Store) store.Store { return recordLate{st, late} }})
 	if _, err := xa.CreateCase(ctx, cw, readTestdata(t, "case.json")); err != nil {
 		t.Fatal(err)
 	}
@@ -195,4 +195,17 @@ func TestWithdrawWhilePeerDown(t *testing.T) {
 	}
 	noProcessErrors(t, "XA-RC", xa.Store)
 	noProcessErrors(t, "XB-RC", xb.Store)
+}
+
+// recordLate is a store whose MarkDelivered first runs hold: the node has
+// its peer's receipt and records it only when hold returns (a slow sender
+// between the answer and its recording).
+type recordLate struct {
+	store.Store
+	hold func(outboxID int64)
+}
+
+func (s recordLate) MarkDelivered(ctx context.Context, id int64, receipt []byte) error {
+	s.hold(id)
+	return s.Store.MarkDelivered(ctx, id, receipt)
 }

@@ -260,6 +260,8 @@ var rules = []struct {
 		"dbtest hands out connection strings: it must never import an FLX package"},
 	{[]string{"node/internal/archtest"}, true, flxOnly(),
 		"archtest reads the tree as text: it must never import an FLX package"},
+	{[]string{"node/delivery"}, false, flxOnly("federation", "federation/...", "node/store", "node/backoff"),
+		"delivery is the outbound pipeline: of FLX it may import federation, node/store and node/backoff only (never package node, the HTTP layer or policy)"},
 	{[]string{"node/fedadmin"}, false, flxOnly("federation", "federation/jose", "federation/devca", "policy", "node/config"),
 		"fedadmin works on files: of FLX it may import federation, federation/jose, federation/devca, policy and node/config only"},
 	{[]string{"node/names", "node/match/..."}, true, flxOnly("schema", "node/names", "node/match/..."),

@@ -1,6 +1,6 @@
 //go:build flx_broken_nobackoff
 
-package node
+package delivery
 
 // Conformance teeth test only (see breakage.go): retries without backoff.
 func init() { brokenNoBackoff = true }

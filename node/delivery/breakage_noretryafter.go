@@ -1,6 +1,6 @@
 //go:build flx_broken_noretryafter
 
-package node
+package delivery
 
 // Conformance teeth test only (see breakage.go): ignores Retry-After.
 func init() { brokenNoRetryAfter = true }
