@@ -183,10 +183,10 @@ func (d *Deliverer) dispatch(ctx context.Context) {
 type result int
 
 const (
-	delivered result = iota
-	failedRetry      // the peer or the link failed: the destination rests
-	failedPermanent  // this envelope was refused (dead-lettered); the peer is fine
-	skipped          // the row changed before it was sent: nothing sent
+	delivered       result = iota
+	failedRetry            // the peer or the link failed: the destination rests
+	failedPermanent        // this envelope was refused (dead-lettered); the peer is fine
+	skipped                // the row changed before it was sent: nothing sent
 )
 
 type report struct {

@@ -191,9 +191,9 @@ func refuseWith(code problem.Code, retryAfter string) func(http.ResponseWriter, 
 
 // observer records what delivery reports.
 type observer struct {
-	mu                     sync.Mutex
+	mu                      sync.Mutex
 	delivered, failed, dead []string
-	resting                map[string]time.Duration
+	resting                 map[string]time.Duration
 }
 
 func (o *observer) Delivered(to, _ string, _, _ time.Duration) {

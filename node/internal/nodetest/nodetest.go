@@ -53,8 +53,8 @@ type Options struct {
 	// Node.Store, the store itself): a test decorates one method to hold
 	// the node at a chosen moment.
 	WrapStore func(store.Store) store.Store
-	NoRun   bool // do not start the inbox and delivery loops
-	Logger  *slog.Logger
+	NoRun     bool // do not start the inbox and delivery loops
+	Logger    *slog.Logger
 	// Delivery overrides; defaults are fast for tests (50ms..1s backoff).
 	Delivery *node.DeliveryOptions
 	// EnvelopeTTL and Skew, when set, override the node's defaults (7 days,
