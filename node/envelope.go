@@ -24,14 +24,27 @@ func (n *Node) enqueue(ctx context.Context, tx store.Tx, to string, kind federat
 	if err != nil {
 		return store.OutboxItem{}, fmt.Errorf("node: sign %s envelope: %w", kind, err)
 	}
+	discloses, withdraws := deliveryRecords(kind)
 	item, err := tx.Enqueue(ctx, store.NewOutboxItem{
 		Destination: to, CaseID: caseID, CaseVersion: caseVersion, Kind: string(kind), JTI: jti, Envelope: raw,
+		Discloses: discloses, Withdraws: withdraws,
 	})
 	if err != nil {
 		return store.OutboxItem{}, fmt.Errorf("node: enqueue: %w", err)
 	}
 	n.metrics.enqueued.WithLabelValues(string(kind)).Inc()
 	return item, nil
+}
+
+// deliveryRecords is what delivering an envelope of kind records, decided
+// here and kept on the outbox row (the store does not read kinds): every
+// envelope about a case discloses the case to its destination (at the least
+// that the case exists), so it goes to the disclosure log and makes the
+// destination one of the case's recipients, whom a withdrawal must reach;
+// a case.withdraw is, in addition, the withdrawal sent to it, awaiting its
+// confirmation.
+func deliveryRecords(kind federation.Kind) (discloses, withdraws bool) {
+	return true, kind == federation.KindCaseWithdraw
 }
 
 // renewExpiring re-signs a claimed envelope whose exp is within Skew of now,

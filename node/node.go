@@ -82,6 +82,7 @@ type Node struct {
 	metrics  *Metrics
 	verifier *federation.Verifier
 	client   *federation.Client // the wire: sends envelopes, verifies receipts
+	view     store.View         // the store, read-only
 
 	deliverer *delivery.Deliverer // the outbound pipeline
 	kick      chan struct{}       // wakes the inbox processor
@@ -147,6 +148,7 @@ func New(o Options) (*Node, error) {
 	n.client = &federation.Client{Self: o.Self, Cert: o.TLS, Manifest: o.Trust, Directory: o.Trust.Directory(),
 		Timeout: d.RequestTimeout, Skew: o.Skew, Now: o.Now}
 	n.deliverer = n.newDeliverer()
+	n.view = store.ReadOnly(o.Store)
 	o.Metrics.observeStore(o.Store)
 	return n, nil
 }
@@ -163,8 +165,9 @@ func (n *Node) Skew() time.Duration { return n.o.Skew }
 // Manifest returns the current federation manifest (nil if none).
 func (n *Node) Manifest() *federation.Manifest { return n.o.Trust.Current() }
 
-// Store exposes the store to the HTTP layer's read-only views.
-func (n *Node) Store() store.Store { return n.o.Store }
+// View is the store read-only, for the HTTP layer: it reads through it and
+// changes data only through the node's operations.
+func (n *Node) View() store.View { return n.view }
 
 // Ready reports whether the node can serve: a usable manifest and a
 // reachable database.

@@ -307,7 +307,7 @@ func preload(t *testing.T, st store.Store, key *jose.PrivateKey, from, to string
 				return err
 			}
 			if _, err := tx.Enqueue(context.Background(), store.NewOutboxItem{Destination: to, CaseID: id, CaseVersion: 1,
-				Kind: string(c.Kind), JTI: c.JTI, Envelope: raw}); err != nil {
+				Kind: string(c.Kind), JTI: c.JTI, Envelope: raw, Discloses: true}); err != nil {
 				return err
 			}
 			jtis = append(jtis, c.JTI)

@@ -170,7 +170,7 @@ func (l *localAPI) inbox(w http.ResponseWriter, r *http.Request, _ node.Actor) {
 		l.fail(w, r, q.err)
 		return
 	}
-	items, err := l.n.Store().ListInbox(r.Context(), f)
+	items, err := l.n.View().ListInbox(r.Context(), f)
 	if err != nil {
 		l.fail(w, r, err)
 		return
@@ -196,7 +196,7 @@ func (l *localAPI) outbox(w http.ResponseWriter, r *http.Request, _ node.Actor) 
 		l.fail(w, r, q.err)
 		return
 	}
-	items, err := l.n.Store().ListOutbox(r.Context(), f)
+	items, err := l.n.View().ListOutbox(r.Context(), f)
 	if err != nil {
 		l.fail(w, r, err)
 		return
@@ -215,7 +215,7 @@ func (l *localAPI) peers(w http.ResponseWriter, r *http.Request, _ node.Actor) {
 	if !l.noQuery(w, r) {
 		return
 	}
-	stats, err := l.n.Store().OutboxStats(r.Context())
+	stats, err := l.n.View().OutboxStats(r.Context())
 	if err != nil {
 		l.fail(w, r, err)
 		return
@@ -261,7 +261,7 @@ func (l *localAPI) audit(w http.ResponseWriter, r *http.Request, _ node.Actor) {
 		l.fail(w, r, q.err)
 		return
 	}
-	rows, err := l.n.Store().ListAudit(r.Context(), f)
+	rows, err := l.n.View().ListAudit(r.Context(), f)
 	if err != nil {
 		l.fail(w, r, err)
 		return
@@ -283,7 +283,7 @@ func (l *localAPI) verifyAudit(w http.ResponseWriter, r *http.Request, _ node.Ac
 	if !l.noQuery(w, r) {
 		return
 	}
-	v, err := l.n.Store().VerifyAudit(r.Context())
+	v, err := l.n.View().VerifyAudit(r.Context())
 	if err != nil {
 		l.fail(w, r, err)
 		return
