@@ -49,8 +49,6 @@ type Options struct {
 	Now      func() time.Time
 	// Instance names this process in outbox claims (default: random).
 	Instance string
-	// Faults injects failures for crash tests; nil in production.
-	Faults *Faults
 	// RetentionSweep is how often cases past retention_until are erased
 	// (own cases withdrawn); default 6h, negative disables.
 	RetentionSweep time.Duration
@@ -64,15 +62,6 @@ type DeliveryOptions struct {
 	RequestTimeout time.Duration  // default 30s
 	Lease          time.Duration  // default 2m
 	PollInterval   time.Duration  // default 1s
-}
-
-// Faults are test hooks that simulate crashes at the worst moments. They
-// are set only by tests and by the flx binary when FLX_FAULT_* variables
-// are present (see node/cmd/flx).
-type Faults struct {
-	// AfterStore runs after an envelope is durably stored and before its
-	// receipt is answered (a receiver crash between the two).
-	AfterStore func(jti string)
 }
 
 // Node is one FLX node.

@@ -205,9 +205,6 @@ func (n *Node) applyWithdraw(ctx context.Context, tx store.Tx, it store.InboxIte
 	}); err != nil {
 		return nil, nil, err
 	}
-	if brokenNoWithdrawConfirm { // conformance teeth tests only (breakage.go)
-		return nil, nil, nil
-	}
 	conf := schema.Withdrawal{
 		Schema: "flx/v1/withdrawal", CaseID: w.CaseID, Reason: w.Reason, WithdrawnAt: w.WithdrawnAt,
 		PersonIDs: w.PersonIDs, Confirms: p.JTI, ErasedAt: schema.DateTime(now.UTC().Format(time.RFC3339)),

@@ -2,8 +2,6 @@ package node
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -63,19 +61,13 @@ func (n *Node) Receive(ctx context.Context, peer string, raw []byte) (res Receiv
 			n.metrics.receiveSeconds.Observe(time.Since(start).Seconds())
 		}
 	}()
-	if int64(len(raw)) > n.o.MaxBodyBytes && !brokenNoBodyLimit {
+	if int64(len(raw)) > n.o.MaxBodyBytes {
 		return res, errf(federation.CodeTooLarge, "envelope larger than %d bytes", n.o.MaxBodyBytes)
 	}
 	if err := n.o.Trust.Usable(); err != nil {
 		return res, problem.Wrap(problem.Unavailable, "this node holds no valid federation manifest", err)
 	}
-	verify := n.verifier.Verify
-	if brokenVerify != nil { // conformance teeth tests only (breakage.go)
-		verify = func(ctx context.Context, raw []byte, peer string) (*federation.Envelope, error) {
-			return brokenVerify(n.verifier, ctx, raw, peer)
-		}
-	}
-	env, err := verify(ctx, raw, peer)
+	env, err := n.verifier.Verify(ctx, raw, peer)
 	if err != nil {
 		return res, problem.As(err)
 	}
@@ -97,29 +89,21 @@ func (n *Node) Receive(ctx context.Context, peer string, raw []byte) (res Receiv
 		return res, err
 	}
 
-	sum := sha256Hex(raw) // the exact bytes received, hashed once
+	// The receipt binds the SHA-256 of the exact bytes received
+	// (FLX-RCP-003), which Verify computed once.
 	rc := federation.ReceiptFor(env, federation.ReceiptAccepted, n.o.Now())
-	rc.SHA256 = receiptSHA256(raw, sum, env)
 	receipt, err := federation.SignReceipt(rc, n.signer())
 	if err != nil {
 		return res, internal("receive", err)
 	}
 	item := store.InboxItem{
 		JTI: inboxKey(env.Issuer, env.JTI), Iss: env.Issuer, Aud: env.Audience, Kind: string(env.Kind),
-		CaseID: env.CaseID, SHA256: sum, Envelope: raw, ReceivedAt: n.o.Now(),
+		CaseID: env.CaseID, SHA256: env.SHA256(), Envelope: raw, ReceivedAt: n.o.Now(),
 	}
-	if brokenAckBeforeStore { // conformance teeth tests only (breakage.go)
-		go func() {
-			time.Sleep(2 * time.Second)
-			_, _ = n.o.Store.Receive(context.WithoutCancel(ctx), item, store.Receipt{Status: string(federation.ReceiptAccepted), Raw: receipt})
-			signal(n.kick)
-		}()
-		return Received{Receipt: receipt, Status: federation.ReceiptAccepted, JTI: env.JTI, Kind: env.Kind}, nil
-	}
+	// Stored (envelope, inbox row, receipt) in one transaction before the
+	// 202 is answered: a receipt is never sent for something not stored.
 	r, err := n.o.Store.Receive(ctx, item, store.Receipt{Status: string(federation.ReceiptAccepted), Raw: receipt})
 	switch {
-	case errors.Is(err, store.ErrReplay) && brokenSkipReplay: // conformance teeth tests only (breakage.go)
-		return Received{Receipt: receipt, Status: federation.ReceiptAccepted, JTI: env.JTI, Kind: env.Kind}, nil
 	case errors.Is(err, store.ErrReplay):
 		return res, errf(federation.CodeReplay, "jti %q was already received with other content", env.JTI)
 	case err != nil:
@@ -128,7 +112,6 @@ func (n *Node) Receive(ctx context.Context, peer string, raw []byte) (res Receiv
 	res = Received{Receipt: receipt, Status: federation.ReceiptAccepted, InboxID: r.ID, JTI: env.JTI, Kind: env.Kind}
 	if r.Duplicate {
 		drc := federation.ReceiptFor(env, federation.ReceiptDuplicate, n.o.Now())
-		drc.SHA256 = receiptSHA256(raw, sum, env)
 		dup, err := federation.SignReceipt(drc, n.signer())
 		if err != nil {
 			return res, internal("receive", err)
@@ -138,9 +121,6 @@ func (n *Node) Receive(ctx context.Context, peer string, raw []byte) (res Receiv
 		return res, nil
 	}
 	n.log.Info("envelope received", "iss", env.Issuer, "jti", env.JTI, "kind", env.Kind, "inbox_id", r.ID)
-	if f := n.o.Faults; f != nil && f.AfterStore != nil {
-		f.AfterStore(env.JTI)
-	}
 	signal(n.kick)
 	return res, nil
 }
@@ -172,18 +152,4 @@ func checkRoles(env *federation.Envelope) error {
 		}
 	}
 	return nil
-}
-
-// receiptSHA256 is what a receipt binds to: sum, the SHA-256 of the exact
-// bytes received (FLX-RCP-003).
-func receiptSHA256(raw []byte, sum string, env *federation.Envelope) string {
-	if brokenReceiptSHA256 != nil { // conformance teeth tests only (breakage.go)
-		return brokenReceiptSHA256(raw, env)
-	}
-	return sum
-}
-
-func sha256Hex(b []byte) string {
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
 }

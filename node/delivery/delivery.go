@@ -233,10 +233,6 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 			}
 			if peerFailed {
 				until := ds.Failure(d.o.Now(), retryAfter)
-				if brokenNoBackoff { // conformance teeth tests only (breakage.go)
-					ds.Success()
-					until = d.o.Now()
-				}
 				d.o.Observer.Resting(ds.Name(), until.Sub(d.o.Now()))
 			}
 			return
@@ -289,11 +285,7 @@ func (d *Deliverer) deliver(ctx context.Context, it store.OutboxItem) report {
 		}
 		it = prepared
 	}
-	res := d.sender.Send(ctx, it.Destination, it.Envelope)
-	if brokenNoRetryAfter { // conformance teeth tests only (breakage.go)
-		res.RetryAfter = 0
-	}
-	return d.conclude(ctx, it, start, res)
+	return d.conclude(ctx, it, start, d.sender.Send(ctx, it.Destination, it.Envelope))
 }
 
 // conclude records the result of an attempt on the row.
@@ -322,9 +314,6 @@ func (d *Deliverer) conclude(ctx context.Context, it store.OutboxItem, start tim
 		return report{result: failedPermanent}
 	}
 	next := d.o.Now().Add(d.o.Backoff.Wait(it.Attempts, res.RetryAfter))
-	if brokenNoBackoff { // conformance teeth tests only (breakage.go)
-		next = d.o.Now()
-	}
 	if err := d.outbox.MarkFailed(ctx, it.ID, it.Attempts, res.Reason, next); err != nil && !errors.Is(err, store.ErrConflict) {
 		d.log.Error("record failure", "outbox_id", it.ID, "err", err)
 	}

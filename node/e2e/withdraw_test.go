@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/familylinks/flx/federation"
-	"github.com/familylinks/flx/node"
 	"github.com/familylinks/flx/node/internal/fedtest"
 	"github.com/familylinks/flx/node/internal/nodetest"
 	"github.com/familylinks/flx/node/store"
@@ -39,15 +38,17 @@ func testWithdrawWaitsForInFlight(t *testing.T, d nodetest.Dialect, replicas int
 	f.Sign(t)
 	held, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once
-	hold := &node.Faults{AfterStore: func(string) {
-		once.Do(func() { close(held); <-release }) // the first envelope: the create
-	}}
+	// XB-RC answers the first envelope it stores (the create) only once
+	// released: stored, its receipt not yet sent.
+	hold := func(st store.Store) store.Store {
+		return holdAfterReceive{st, func() { once.Do(func() { close(held); <-release }) }}
+	}
 	dsnA := nodetest.DSN(t, d)
 	xa := nodetest.Start(t, f, "XA-RC", lnA, nodetest.Options{Dialect: d, DSN: dsnA})
 	for range replicas - 1 {
 		nodetest.Start(t, f, "XA-RC", nil, nodetest.Options{Dialect: d, DSN: dsnA})
 	}
-	xb := nodetest.Start(t, f, "XB-RC", lnB, nodetest.Options{Dialect: d, Faults: hold})
+	xb := nodetest.Start(t, f, "XB-RC", lnB, nodetest.Options{Dialect: d, WrapStore: hold})
 	var released sync.Once
 	unblock := func() { released.Do(func() { close(release) }) }
 	t.Cleanup(unblock)
@@ -208,4 +209,20 @@ type recordLate struct {
 func (s recordLate) MarkDelivered(ctx context.Context, id int64, receipt []byte) error {
 	s.hold(id)
 	return s.Store.MarkDelivered(ctx, id, receipt)
+}
+
+// holdAfterReceive is a store whose Receive runs hold once the envelope is
+// stored (committed) and before the node answers: a receiver slow between
+// the two.
+type holdAfterReceive struct {
+	store.Store
+	hold func()
+}
+
+func (s holdAfterReceive) Receive(ctx context.Context, item store.InboxItem, rc store.Receipt) (store.ReceiveResult, error) {
+	r, err := s.Store.Receive(ctx, item, rc)
+	if err == nil && !r.Duplicate {
+		s.hold()
+	}
+	return r, err
 }

@@ -102,9 +102,6 @@ func (f *fedAPI) envelopes(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	limit := f.n.MaxBodyBytes()
-	if brokenNoBodyLimit { // conformance teeth tests only (breakage.go)
-		limit = 1 << 40
-	}
 	if r.ContentLength > limit {
 		f.refuse(w, peer, problem.New(problem.TooLarge, "body larger than "+strconv.FormatInt(limit, 10)+" bytes"))
 		return

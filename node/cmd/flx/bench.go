@@ -148,7 +148,7 @@ func runBenchExchange(ctx context.Context, out, progress io.Writer, o benchOptio
 		}
 		cfg.Delivery.Workers = o.workers
 		cfg.Delivery.PollInterval = 20 * time.Millisecond
-		rn, err := startNode(ctx, cfg, quiet, nil)
+		rn, err := startNode(ctx, cfg, quiet)
 		if err != nil {
 			return err
 		}

@@ -176,7 +176,13 @@ var allowed = map[string][]string{
 
 // testSupport are the directories of packages for tests only: production
 // code (non-test files outside them) must never import them.
-var testSupport = []string{"node/internal/...", "deploy/internal/..."}
+var testSupport = []string{"node/internal/...", "deploy/internal/...", "conformance/variant"}
+
+// sharedTestSupport are test-only packages the tests of any top-level
+// package may import: conformance/variant builds the node's broken and
+// crashing variants from its sources (the teeth and the crash tests), and
+// imports no FLX package.
+var sharedTestSupport = []string{"conformance/variant"}
 
 // checkDirection enforces the dependency direction between top-level
 // packages, for test and non-test files, and keeps test support out of
@@ -199,7 +205,8 @@ func checkDirection(pkgs map[string]*pkg) []string {
 				// The composition root wires the whole binary, the
 				// conformance suite's commands included.
 				rootWiresSuite := p.dir == compositionRoot && top(dir) == "conformance"
-				if to := top(dir); !contains(may, to) && !rootWiresSuite {
+				sharedTest := f.test && underAny(dir, sharedTestSupport)
+				if to := top(dir); !contains(may, to) && !rootWiresSuite && !sharedTest {
 					bad = append(bad, fmt.Sprintf("%s imports %s: %s must never import %s", f.path, ip, from, to))
 				}
 				if under(dir, "node/internal/archtest") {
@@ -272,6 +279,8 @@ var rules = []struct {
 		"jose must never import other FLX packages"},
 	{[]string{"federation/mtls"}, false, stdlibAnd(),
 		"mtls depends on the standard library only"},
+	{[]string{"conformance/variant"}, true, stdlibAnd(),
+		"variant builds test binaries from Go source: it depends on the standard library only"},
 	{[]string{"federation/problem"}, true, stdlibAnd(),
 		"problem is the code table and the problem document: it depends on the standard library only"},
 	{[]string{"federation/devca"}, false, stdlibAnd("federation/mtls"),

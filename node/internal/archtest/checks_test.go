@@ -26,6 +26,8 @@ func TestChecksCatchViolations(t *testing.T) {
 			"federation/x_test.go imports " + m + "policy: federation must never import policy",
 			"node/x.go imports " + m + "conformance: node must never import conformance",
 			"node/x.go imports " + m + "node/internal/nodetest: production code must never import test support",
+			"node/y.go imports " + m + "conformance/variant: node must never import conformance",
+			"node/y.go imports " + m + "conformance/variant: production code must never import test support",
 			"node/x_test.go imports the architecture test package",
 			"package util is outside the fixed top-level layout (schema federation policy conformance deploy node)",
 		}},

@@ -48,7 +48,6 @@ type Options struct {
 	Dialect Dialect
 	DSN     string        // reuse a database (two processes sharing one); default a fresh one
 	Rules   *policy.Rules // default policy.Default for the member
-	Faults  *node.Faults
 	// WrapStore, when set, wraps the store the node uses (the test keeps
 	// Node.Store, the store itself): a test decorates one method to hold
 	// the node at a chosen moment.
@@ -131,7 +130,7 @@ func Start(t testing.TB, f *fedtest.Federation, id string, ln net.Listener, o Op
 	}
 	n, err := node.New(node.Options{
 		Self: id, Store: nodeStore, Trust: tr, Signer: m.Key, Policy: policy.New(rules), TLS: m.TLS,
-		Delivery: d, Logger: log, Faults: o.Faults, EnvelopeTTL: o.EnvelopeTTL, Skew: o.Skew,
+		Delivery: d, Logger: log, EnvelopeTTL: o.EnvelopeTTL, Skew: o.Skew,
 	})
 	if err != nil {
 		t.Fatal(err)
