@@ -14,7 +14,8 @@ const (
 	Federation API = "federation" // the federation API (SPEC.md §8.2)
 	Local      API = "local"      // the local API of caseworkers, operators and auditors
 	Both       API = "both"       // either
-	Logs       API = "logs"       // never answered: for the operator's logs (refused manifests)
+	Media      API = "media"      // the media transfer resources of the federation listener (SPEC.md §18)
+	Logs       API = "logs"       // never answered: for the operator's logs (refused manifests, bundles)
 )
 
 // Def is one row of the code table.
@@ -79,6 +80,15 @@ var (
 	UnknownMember        = def(Local, "unknown_member", http.StatusNotFound, "Unknown member")
 	UnsupportedMediaType = def(Local, "unsupported_media_type", http.StatusUnsupportedMediaType, "Unsupported media type")
 
+	// Media transfer (SPEC.md §18.7).
+	MediaIncomplete     = def(Media, "media_incomplete", http.StatusConflict, "Media not yet received")
+	MediaMismatch       = def(Media, "media_mismatch", http.StatusUnprocessableEntity, "Media does not match its signed reference")
+	OffsetMismatch      = def(Media, "offset_mismatch", http.StatusConflict, "Upload offset mismatch")
+	MediaQuotaExceeded  = def(Media, "media_quota_exceeded", http.StatusTooManyRequests, "Media quota exceeded")
+	InsufficientStorage = def(Media, "insufficient_storage", http.StatusInsufficientStorage, "Insufficient storage")
+	RequestTimeout      = def(Media, "request_timeout", http.StatusRequestTimeout, "Request body incomplete")
+	BadUpload           = def(Media, "bad_upload", http.StatusBadRequest, "Malformed media request")
+
 	// Carried bundles are imported by an operator, not received.
 	BadBundle = def(Logs, "bad_bundle", http.StatusBadRequest, "Bundle refused")
 
@@ -119,11 +129,13 @@ func (c Code) Title() string {
 // Retryable reports whether a sender retries an envelope refused with c
 // (SPEC.md §8.2): unauthenticated_peer and unknown_key (the two nodes may
 // hold different manifest versions), rate_limited, internal_error,
-// unavailable, and the empty code (a failure without an answer). Every
-// other code is final.
+// unavailable, and the empty code (a failure without an answer); of the
+// media codes (SPEC.md §18.7), those a sender retries later or resumes
+// from the offset the answer gives. Every other code is final.
 func (c Code) Retryable() bool {
 	switch c {
-	case "", UnauthenticatedPeer, UnknownKey, RateLimited, Internal, Unavailable:
+	case "", UnauthenticatedPeer, UnknownKey, RateLimited, Internal, Unavailable,
+		MediaIncomplete, OffsetMismatch, MediaQuotaExceeded, InsufficientStorage, RequestTimeout:
 		return true
 	}
 	return false

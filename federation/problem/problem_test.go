@@ -66,7 +66,7 @@ func TestRetryable(t *testing.T) {
 			retry = append(retry, string(c))
 		}
 	}
-	if got := strings.Join(retry, " "); got != "unauthenticated_peer unknown_key rate_limited unavailable internal_error" {
+	if got := strings.Join(retry, " "); got != "unauthenticated_peer unknown_key rate_limited unavailable internal_error media_incomplete offset_mismatch media_quota_exceeded insufficient_storage request_timeout" {
 		t.Errorf("retryable codes: %s", got)
 	}
 	if !Code("").Retryable() {
