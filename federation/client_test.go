@@ -223,7 +223,7 @@ func TestClientPinsTheDestination(t *testing.T) {
 	p.srv.Close()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		t.Skipf("cannot take the port back: %v", err)
+		t.Fatalf("cannot take the port back to put an impostor on it: %v", err)
 	}
 	var reached atomic.Bool
 	impostor := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { reached.Store(true) }))

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -250,6 +251,11 @@ func stdlibAnd(patterns ...string) func(string) bool {
 	}
 }
 
+// allBut allows every import but the ones listed.
+func allBut(forbidden ...string) func(string) bool {
+	return func(ip string) bool { return !contains(forbidden, ip) }
+}
+
 // rules are what single packages' comments promise beyond the direction
 // between top-level packages. A package may always import itself (from an
 // external test package).
@@ -267,6 +273,8 @@ var rules = []struct {
 		"dbtest hands out connection strings: it must never import an FLX package"},
 	{[]string{"node/internal/archtest"}, true, flxOnly(),
 		"archtest reads the tree as text: it must never import an FLX package"},
+	{[]string{"node", "node/delivery"}, false, allBut("encoding/base64"),
+		"federation owns JWS: the node core and delivery read envelopes with federation.ClaimsOf and never split or decode one themselves"},
 	{[]string{"node/delivery"}, false, flxOnly("federation", "federation/...", "node/store", "node/backoff"),
 		"delivery is the outbound pipeline: of FLX it may import federation, node/store and node/backoff only (never package node, the HTTP layer or policy)"},
 	{[]string{"node/fedadmin"}, false, flxOnly("federation", "federation/jose", "federation/devca", "policy", "node/config"),
@@ -356,6 +364,41 @@ func checkSingleImporter(pkgs map[string]*pkg) []string {
 	return bad
 }
 
+// readOnlyHTTP: the HTTP layer reads through store.View and changes data
+// only through the node's operations, so its code never names the store's
+// writing side.
+var readOnlyHTTP = struct {
+	dirs []string
+	re   *regexp.Regexp
+}{
+	[]string{"node/httpapi"},
+	regexp.MustCompile(`\bstore\.(Store|Tx|Queries|Open|Cases|Inbox|Outbox|Disclosures|Decisions|Audit|Manifests)\b`),
+}
+
+// checkReadOnlyHTTP enforces readOnlyHTTP on the non-test files under root.
+func checkReadOnlyHTTP(root string, pkgs map[string]*pkg) []string {
+	var bad []string
+	for _, p := range sorted(pkgs) {
+		if !underAny(p.dir, readOnlyHTTP.dirs) {
+			continue
+		}
+		for _, f := range p.files {
+			if f.test {
+				continue
+			}
+			b, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(f.path)))
+			if err != nil {
+				bad = append(bad, err.Error())
+				continue
+			}
+			for _, m := range readOnlyHTTP.re.FindAllString(string(b), -1) {
+				bad = append(bad, fmt.Sprintf("%s names %s: the HTTP layer reads through store.View and changes data only through the node", f.path, m))
+			}
+		}
+	}
+	return bad
+}
+
 // compositionRoot is the command that wires everything: it may import any
 // package, so its comment has nothing to say it never imports.
 const compositionRoot = "node/cmd/flx"
@@ -405,6 +448,12 @@ func report(t *testing.T, bad []string) {
 // federation}, narrowed by rules. Test files included.
 func TestDependencyDirection(t *testing.T) {
 	report(t, checkDirection(loadModule(t)))
+}
+
+// TestHTTPLayerIsReadOnly keeps the HTTP layer on the store's read-only
+// view.
+func TestHTTPLayerIsReadOnly(t *testing.T) {
+	report(t, checkReadOnlyHTTP(moduleRoot, loadModule(t)))
 }
 
 // TestPackageRules enforces what single packages' comments promise.
