@@ -42,7 +42,9 @@ func TestChecksCatchViolations(t *testing.T) {
 			"federation/bundle/x.go imports " + m + "federation/mtls: bundle carries signed bytes: of FLX it may import federation and federation/jose only",
 			"node/x.go imports encoding/base64: federation owns JWS: the node core and delivery read envelopes with federation.ClaimsOf and never split or decode one themselves",
 		}},
-		{"readonly", func(pkgs map[string]*pkg) []string { return checkReadOnlyHTTP(filepath.Join("testdata", "readonly"), pkgs) }, []string{
+		{"readonly", func(pkgs map[string]*pkg) []string {
+			return checkReadOnlyHTTP(filepath.Join("testdata", "readonly"), pkgs)
+		}, []string{
 			"node/httpapi/x.go names store.Store: the HTTP layer reads through store.View and changes data only through the node",
 			"node/httpapi/x.go names store.Tx: the HTTP layer reads through store.View and changes data only through the node",
 		}},
