@@ -126,7 +126,8 @@ func TestClientSend(t *testing.T) {
 			w.Write(raw)
 		}, federation.Retry, problem.UnknownKey, 0, "bad_receipt"},
 		{"empty 202", func(w http.ResponseWriter, _ []byte, _ string) { w.WriteHeader(http.StatusAccepted) }, federation.Retry, problem.BadEnvelope, 0, "bad_receipt"},
-		{"200 is not 202", func(w http.ResponseWriter, _ []byte, _ string) { w.WriteHeader(http.StatusOK) }, federation.Retry, "", 0, "http_200"},
+		{"200 without a receipt", func(w http.ResponseWriter, _ []byte, _ string) { w.WriteHeader(http.StatusOK) }, federation.Retry, problem.BadEnvelope, 0, "bad_receipt"},
+		{"204", func(w http.ResponseWriter, _ []byte, _ string) { w.WriteHeader(http.StatusNoContent) }, federation.Retry, "", 0, "http_204"},
 		{"redirect not followed", func(w http.ResponseWriter, _ []byte, _ string) {
 			w.Header().Set("Location", "https://127.0.0.1:1/elsewhere")
 			w.WriteHeader(http.StatusMovedPermanently)
