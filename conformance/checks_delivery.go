@@ -2,7 +2,6 @@ package conformance
 
 import (
 	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/familylinks/flx/federation"
@@ -24,159 +23,145 @@ func (t *T) waitConfirmation(caseID, jti string, timeout time.Duration) []*Arriv
 	return t.listener.Wait(match, 1, timeout)
 }
 
-func init() {
-	register(Check{
-		ID: "FLX-DLV-009/duplicate", Requirements: []string{"FLX-DLV-009"},
-		Title: "the same envelope sent again at once is answered 202 with a duplicate receipt",
-		Run: func(t *T) {
-			raw, c := t.validCase()
-			t.mustAccept(t, t.post(t, raw), raw, c, federation.ReceiptAccepted)
-			for range 2 {
-				t.mustAccept(t, t.post(t, raw), raw, c, federation.ReceiptDuplicate)
-			}
-		},
-	})
-	register(Check{
-		ID: "FLX-DLV-010/replay", Requirements: []string{"FLX-DLV-010"},
-		Title: "the same (iss, jti) with other bytes is refused with replay",
-		Run: func(t *T) {
-			raw, c := t.validCase()
-			t.mustAccept(t, t.post(t, raw), raw, c, federation.ReceiptAccepted)
-			other := c
-			other.CaseID = newCaseID(MemberTester)
-			other.Body = caseDoc(other.CaseID, MemberTester)
-			mustRefuse(t, t.post(t, t.sign(other, keyTester)), "replay")
-			// Same claims, other signature bytes (P-256 signatures differ each time).
-			c2 := c
-			c2.Iat++
-			mustRefuse(t, t.post(t, t.sign(c2, keyTester)), "replay")
-		},
-	})
-	register(Check{
-		ID: "FLX-DLV-011/replay-per-sender", Requirements: []string{"FLX-DLV-011"},
-		Title: "two members using the same jti are both accepted",
-		Run: func(t *T) {
-			jti := federation.NewJTI()
-			c := t.claims(federation.KindMessageDeliver, messageDoc(newCaseID(MemberTester)))
-			c.JTI = jti
-			raw := t.sign(c, keyTester)
-			t.mustAccept(t, t.post(t, raw), raw, c, federation.ReceiptAccepted)
-			p := t.claims(federation.KindMessageDeliver, messageDoc(newCaseID(MemberPeer)))
-			p.Iss, p.JTI = MemberPeer, jti
-			praw := t.sign(p, keyPeer)
-			t.mustAccept(t, t.postAs(t, certPeer, praw, "application/jose"), praw, p, federation.ReceiptAccepted)
-		},
-	})
-	register(Check{
-		ID: "FLX-DLV-012/remembered", Requirements: []string{"FLX-DLV-012"}, Mode: ModeSlow,
-		Title: "a copy sent 60 s later is still a duplicate",
-		Run: func(t *T) {
-			raw, c := t.validCase()
-			t.mustAccept(t, t.post(t, raw), raw, c, federation.ReceiptAccepted)
-			time.Sleep(60 * time.Second)
-			t.mustAccept(t, t.post(t, raw), raw, c, federation.ReceiptDuplicate)
-		},
-	})
-	register(Check{
-		ID: "FLX-DLV-013/refused-not-recorded", Requirements: []string{"FLX-DLV-013"},
-		Title: "a refused envelope is refused again (not duplicate) and its jti stays usable",
-		Run: func(t *T) {
-			id := newCaseID(MemberTester)
-			c := t.claims(federation.KindCaseCreate, setMembers(caseDoc(id, MemberTester), map[string]any{"status": "no_such_status"}))
-			raw := t.sign(c, keyTester)
-			mustRefuse(t, t.post(t, raw), "schema_invalid")
-			mustRefuse(t, t.post(t, raw), "schema_invalid")
-			c.Body = caseDoc(id, MemberTester)
-			good := t.sign(c, keyTester)
-			t.mustAccept(t, t.post(t, good), good, c, federation.ReceiptAccepted)
-		},
-	})
+// checkDuplicateSameBytes checks that the same envelope sent again at once is
+// answered 202 with a duplicate receipt.
+func checkDuplicateSameBytes(t *T) {
+	raw, c := t.validCase()
+	t.mustAccept(t, t.post(t, raw), raw, c, federation.ReceiptAccepted)
+	for range 2 {
+		t.mustAccept(t, t.post(t, raw), raw, c, federation.ReceiptDuplicate)
+	}
+}
 
-	register(Check{
-		ID: "FLX-WDR-001/non-origin", Requirements: []string{"FLX-WDR-001"},
-		Title: "a withdrawal request from a member that is not the case's origin is refused with sender_mismatch",
-		Run: func(t *T) {
-			raw, _ := t.envelope(federation.KindCaseWithdraw, withdrawalDoc(newCaseID(MemberPeer)))
-			mustRefuse(t, t.post(t, raw), "sender_mismatch")
-		},
-	})
-	register(Check{
-		ID: "FLX-WDR-002/unknown-case", Requirements: []string{"FLX-WDR-002"},
-		Title: "the origin's withdrawal of a case the candidate never received is accepted",
-		Run: func(t *T) {
-			raw, c := t.envelope(federation.KindCaseWithdraw, withdrawalDoc(newCaseID(MemberTester)))
-			t.mustAccept(t, t.post(t, raw), raw, c, federation.ReceiptAccepted)
-		},
-	})
-	register(Check{
-		ID: "FLX-WDR-004/replay-survives-erasure", Requirements: []string{"FLX-WDR-004", "FLX-DLV-009"},
-		Title: "an envelope accepted before a withdrawal is a duplicate when sent again after it",
-		Run: func(t *T) {
-			id := newCaseID(MemberTester)
-			raw, c := t.envelope(federation.KindCaseCreate, caseDoc(id, MemberTester))
-			t.mustAccept(t, t.post(t, raw), raw, c, federation.ReceiptAccepted)
-			wraw, wc := t.envelope(federation.KindCaseWithdraw, withdrawalDoc(id))
-			t.mustAccept(t, t.post(t, wraw), wraw, wc, federation.ReceiptAccepted)
-			if len(t.waitConfirmation(id, wc.JTI, t.patience)) == 0 {
-				t.Logf("no confirmation seen; resending anyway")
-			}
-			t.mustAccept(t, t.post(t, raw), raw, c, federation.ReceiptDuplicate)
-		},
-	})
-	register(Check{
-		ID: "FLX-WDR-005/confirmation", Requirements: []string{"FLX-WDR-005", "FLX-DLV-009"},
-		Title: "a withdrawal is confirmed to the origin (confirms, erased_at) within 60 s, and its duplicate is not confirmed again",
-		Run: func(t *T) {
-			id := newCaseID(MemberTester)
-			raw, c := t.envelope(federation.KindCaseCreate, caseDoc(id, MemberTester))
-			t.mustAccept(t, t.post(t, raw), raw, c, federation.ReceiptAccepted)
-			wraw, wc := t.envelope(federation.KindCaseWithdraw, withdrawalDoc(id))
-			accepted := time.Now()
-			t.mustAccept(t, t.post(t, wraw), wraw, wc, federation.ReceiptAccepted)
-			got := t.waitConfirmation(id, wc.JTI, t.patience)
-			if len(got) == 0 {
-				t.Fatalf("no confirmation of withdrawal %s arrived within %s", wc.JTI, t.patience)
-			}
-			a := got[0]
-			if d := a.At.Sub(accepted); d > 60*time.Second {
-				t.Errorf("first confirmation attempt %s after the 202", d.Round(time.Second))
-			}
-			if a.Env.Audience != MemberTester || a.Env.Issuer != t.candidate {
-				t.Errorf("confirmation iss %q aud %q", a.Env.Issuer, a.Env.Audience)
-			}
-			w, _ := schema.ParseWithdrawal(a.Env.Body)
-			if w.ErasedAt == "" || w.CaseID != id || w.Reason != "consent_withdrawn" {
-				t.Errorf("confirmation body %s lacks erased_at or does not copy case_id and reason", a.Env.Body)
-			}
-			// The same withdrawal again: duplicate, and no second confirmation.
-			t.mustAccept(t, t.post(t, wraw), wraw, wc, federation.ReceiptDuplicate)
-			time.Sleep(t.quiet)
-			confs := map[string]bool{}
-			for _, x := range t.waitConfirmation(id, wc.JTI, 0) {
-				confs[x.JTI] = true
-			}
-			if len(confs) > 1 {
-				t.Errorf("%d distinct confirmations (jti) of one withdrawal; a duplicate was processed again", len(confs))
-			}
-		},
-	})
-	register(Check{
-		ID: "FLX-WDR-006/no-confirmation-of-confirmation", Requirements: []string{"FLX-WDR-006"},
-		Title: "a confirmation is accepted and never confirmed back",
-		Run: func(t *T) {
-			id := newCaseID(t.candidate)
-			var m map[string]any
-			_ = json.Unmarshal(withdrawalDoc(id), &m)
-			m["confirms"] = federation.NewJTI()
-			m["erased_at"] = time.Now().UTC().Format(time.RFC3339)
-			body, _ := json.Marshal(m)
-			raw, c := t.envelope(federation.KindCaseWithdraw, body)
-			t.mustAccept(t, t.post(t, raw), raw, c, federation.ReceiptAccepted)
-			time.Sleep(t.quiet)
-			if got := t.listener.Arrivals(forCase(id)); len(got) > 0 {
-				t.Errorf("the candidate sent %d envelope(s) about the case after a confirmation, first %s", len(got), got[0].Kind)
-			}
-		},
-	})
-	_ = fmt.Sprint
+// checkReplaySameJTIOtherBytes checks that the same (iss, jti) with other
+// bytes is refused with replay.
+func checkReplaySameJTIOtherBytes(t *T) {
+	raw, c := t.validCase()
+	t.mustAccept(t, t.post(t, raw), raw, c, federation.ReceiptAccepted)
+	other := c
+	other.CaseID = newCaseID(MemberTester)
+	other.Body = caseDoc(other.CaseID, MemberTester)
+	mustRefuse(t, t.post(t, t.sign(other, keyTester)), "replay")
+	// Same claims, other signature bytes (P-256 signatures differ each time).
+	c2 := c
+	c2.Iat++
+	mustRefuse(t, t.post(t, t.sign(c2, keyTester)), "replay")
+}
+
+// checkReplayScopePerSender checks that two members using the same jti are
+// both accepted.
+func checkReplayScopePerSender(t *T) {
+	jti := federation.NewJTI()
+	c := t.claims(federation.KindMessageDeliver, messageDoc(newCaseID(MemberTester)))
+	c.JTI = jti
+	raw := t.sign(c, keyTester)
+	t.mustAccept(t, t.post(t, raw), raw, c, federation.ReceiptAccepted)
+	p := t.claims(federation.KindMessageDeliver, messageDoc(newCaseID(MemberPeer)))
+	p.Iss, p.JTI = MemberPeer, jti
+	praw := t.sign(p, keyPeer)
+	t.mustAccept(t, t.postAs(t, certPeer, praw, "application/jose"), praw, p, federation.ReceiptAccepted)
+}
+
+// checkDuplicateRemembered checks that a copy sent 60 s later is still a
+// duplicate.
+func checkDuplicateRemembered(t *T) {
+	raw, c := t.validCase()
+	t.mustAccept(t, t.post(t, raw), raw, c, federation.ReceiptAccepted)
+	time.Sleep(60 * time.Second)
+	t.mustAccept(t, t.post(t, raw), raw, c, federation.ReceiptDuplicate)
+}
+
+// checkRefusedNotRecorded checks that a refused envelope is refused again
+// (not duplicate) and its jti stays usable.
+func checkRefusedNotRecorded(t *T) {
+	id := newCaseID(MemberTester)
+	c := t.claims(federation.KindCaseCreate, setMembers(caseDoc(id, MemberTester), map[string]any{"status": "no_such_status"}))
+	raw := t.sign(c, keyTester)
+	mustRefuse(t, t.post(t, raw), "schema_invalid")
+	mustRefuse(t, t.post(t, raw), "schema_invalid")
+	c.Body = caseDoc(id, MemberTester)
+	good := t.sign(c, keyTester)
+	t.mustAccept(t, t.post(t, good), good, c, federation.ReceiptAccepted)
+}
+
+// checkWithdrawalFromNonOrigin checks that a withdrawal request from a member
+// that is not the case's origin is refused with sender_mismatch.
+func checkWithdrawalFromNonOrigin(t *T) {
+	raw, _ := t.envelope(federation.KindCaseWithdraw, withdrawalDoc(newCaseID(MemberPeer)))
+	mustRefuse(t, t.post(t, raw), "sender_mismatch")
+}
+
+// checkWithdrawalOfUnknownCase checks that the origin's withdrawal of a case
+// the candidate never received is accepted.
+func checkWithdrawalOfUnknownCase(t *T) {
+	raw, c := t.envelope(federation.KindCaseWithdraw, withdrawalDoc(newCaseID(MemberTester)))
+	t.mustAccept(t, t.post(t, raw), raw, c, federation.ReceiptAccepted)
+}
+
+// checkReplaySurvivesErasure checks that an envelope accepted before a
+// withdrawal is a duplicate when sent again after it.
+func checkReplaySurvivesErasure(t *T) {
+	id := newCaseID(MemberTester)
+	raw, c := t.envelope(federation.KindCaseCreate, caseDoc(id, MemberTester))
+	t.mustAccept(t, t.post(t, raw), raw, c, federation.ReceiptAccepted)
+	wraw, wc := t.envelope(federation.KindCaseWithdraw, withdrawalDoc(id))
+	t.mustAccept(t, t.post(t, wraw), wraw, wc, federation.ReceiptAccepted)
+	if len(t.waitConfirmation(id, wc.JTI, t.patience)) == 0 {
+		t.Logf("no confirmation seen; resending anyway")
+	}
+	t.mustAccept(t, t.post(t, raw), raw, c, federation.ReceiptDuplicate)
+}
+
+// checkWithdrawalConfirmed checks that a withdrawal is confirmed to the
+// origin (confirms, erased_at) within 60 s, and its duplicate is not
+// confirmed again.
+func checkWithdrawalConfirmed(t *T) {
+	id := newCaseID(MemberTester)
+	raw, c := t.envelope(federation.KindCaseCreate, caseDoc(id, MemberTester))
+	t.mustAccept(t, t.post(t, raw), raw, c, federation.ReceiptAccepted)
+	wraw, wc := t.envelope(federation.KindCaseWithdraw, withdrawalDoc(id))
+	accepted := time.Now()
+	t.mustAccept(t, t.post(t, wraw), wraw, wc, federation.ReceiptAccepted)
+	got := t.waitConfirmation(id, wc.JTI, t.patience)
+	if len(got) == 0 {
+		t.Fatalf("no confirmation of withdrawal %s arrived within %s", wc.JTI, t.patience)
+	}
+	a := got[0]
+	if d := a.At.Sub(accepted); d > 60*time.Second {
+		t.Errorf("first confirmation attempt %s after the 202", d.Round(time.Second))
+	}
+	if a.Env.Audience != MemberTester || a.Env.Issuer != t.candidate {
+		t.Errorf("confirmation iss %q aud %q", a.Env.Issuer, a.Env.Audience)
+	}
+	w, _ := schema.ParseWithdrawal(a.Env.Body)
+	if w.ErasedAt == "" || w.CaseID != id || w.Reason != "consent_withdrawn" {
+		t.Errorf("confirmation body %s lacks erased_at or does not copy case_id and reason", a.Env.Body)
+	}
+	// The same withdrawal again: duplicate, and no second confirmation.
+	t.mustAccept(t, t.post(t, wraw), wraw, wc, federation.ReceiptDuplicate)
+	time.Sleep(t.quiet)
+	confs := map[string]bool{}
+	for _, x := range t.waitConfirmation(id, wc.JTI, 0) {
+		confs[x.JTI] = true
+	}
+	if len(confs) > 1 {
+		t.Errorf("%d distinct confirmations (jti) of one withdrawal; a duplicate was processed again", len(confs))
+	}
+}
+
+// checkNoConfirmationOfConfirmation checks that a confirmation is accepted
+// and never confirmed back.
+func checkNoConfirmationOfConfirmation(t *T) {
+	id := newCaseID(t.candidate)
+	var m map[string]any
+	_ = json.Unmarshal(withdrawalDoc(id), &m)
+	m["confirms"] = federation.NewJTI()
+	m["erased_at"] = time.Now().UTC().Format(time.RFC3339)
+	body, _ := json.Marshal(m)
+	raw, c := t.envelope(federation.KindCaseWithdraw, body)
+	t.mustAccept(t, t.post(t, raw), raw, c, federation.ReceiptAccepted)
+	time.Sleep(t.quiet)
+	if got := t.listener.Arrivals(forCase(id)); len(got) > 0 {
+		t.Errorf("the candidate sent %d envelope(s) about the case after a confirmation, first %s", len(got), got[0].Kind)
+	}
 }

@@ -122,280 +122,266 @@ const retryAfterWait = 3 * time.Second
 // timingSlack is what the tester allows for its own timing.
 const timingSlack = 100 * time.Millisecond
 
-func init() {
-	register(Check{
-		ID: "FLX-DLV-006/retry-after", Requirements: []string{"FLX-DLV-006"}, Mode: ModeOutbound, Level: "SHOULD",
-		Title: "after a 503 with Retry-After: 3 the next attempt comes no sooner than 3 s",
-		Run: func(t *T) {
-			caseID := t.sendCase(func(a *Arrival) Action {
-				if a.Attempt == 1 {
-					return Action{Status: http.StatusServiceUnavailable, Code: "unavailable",
-						RetryAfter: strconv.Itoa(int(retryAfterWait / time.Second))}
-				}
-				return Action{}
-			})
-			cs := t.listener.Wait(forCase(caseID), 2, t.patience)
-			if len(cs) < 2 {
-				t.Fatalf("%d attempts arrived within %s (the first answered 503), want 2", len(cs), t.patience)
-			}
-			gap := cs[1].At.Sub(cs[0].At)
-			if gap < retryAfterWait-timingSlack {
-				t.Errorf("the next attempt came %s after a 503 with Retry-After: %d", gap.Round(10*time.Millisecond), int(retryAfterWait/time.Second))
-			}
-			t.Logf("gap %s", gap.Round(10*time.Millisecond))
-		},
+// checkRetryAfterHonoured checks that after a 503 with Retry-After: 3 the
+// next attempt comes no sooner than 3 s.
+func checkRetryAfterHonoured(t *T) {
+	caseID := t.sendCase(func(a *Arrival) Action {
+		if a.Attempt == 1 {
+			return Action{Status: http.StatusServiceUnavailable, Code: "unavailable",
+				RetryAfter: strconv.Itoa(int(retryAfterWait / time.Second))}
+		}
+		return Action{}
 	})
-	register(Check{
-		ID: "FLX-DLV-008/case-order", Requirements: []string{"FLX-DLV-008"}, Mode: ModeOutbound,
-		Title: "while a case.create is answered 503, a later envelope of the case waits until the create is accepted",
-		Run: func(t *T) {
-			// The create is refused until a later envelope of the case is
-			// queued, and once more after that: a sender that does not keep
-			// the order sends the later one meanwhile.
-			var (
-				mu      sync.Mutex
-				queued  bool
-				refused int // create attempts refused after the later envelope was queued
-			)
-			caseID := t.sendCase(func(a *Arrival) Action {
-				if a.Kind != string(federation.KindCaseCreate) {
-					return Action{}
-				}
-				mu.Lock()
-				defer mu.Unlock()
-				if !queued || refused == 0 {
-					if queued {
-						refused++
-					}
-					return Action{Status: http.StatusServiceUnavailable, Code: "unavailable"}
-				}
-				return Action{}
-			})
-			got := t.listener.Wait(forCase(caseID), 1, t.patience)
-			if len(got) == 0 {
-				t.Fatalf("no envelope arrived within %s of the forward", t.patience)
+	cs := t.listener.Wait(forCase(caseID), 2, t.patience)
+	if len(cs) < 2 {
+		t.Fatalf("%d attempts arrived within %s (the first answered 503), want 2", len(cs), t.patience)
+	}
+	gap := cs[1].At.Sub(cs[0].At)
+	if gap < retryAfterWait-timingSlack {
+		t.Errorf("the next attempt came %s after a 503 with Retry-After: %d", gap.Round(10*time.Millisecond), int(retryAfterWait/time.Second))
+	}
+	t.Logf("gap %s", gap.Round(10*time.Millisecond))
+}
+
+// checkCaseOrderKept checks that while a case.create is answered 503, a later
+// envelope of the case waits until the create is accepted.
+func checkCaseOrderKept(t *T) {
+	// The create is refused until a later envelope of the case is
+	// queued, and once more after that: a sender that does not keep
+	// the order sends the later one meanwhile.
+	var (
+		mu      sync.Mutex
+		queued  bool
+		refused int // create attempts refused after the later envelope was queued
+	)
+	caseID := t.sendCase(func(a *Arrival) Action {
+		if a.Kind != string(federation.KindCaseCreate) {
+			return Action{}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if !queued || refused == 0 {
+			if queued {
+				refused++
 			}
-			create := got[0]
-			if create.Kind != string(federation.KindCaseCreate) {
-				t.Fatalf("the first envelope of the case is %s, want case.create", create.Kind)
-			}
-			// Queue a later envelope of the case: the next version if the
-			// candidate offers the update call (SPEC.md §12).
-			later := "a case.update of version 2"
-			ans, err := t.trigger.updateCase(caseID, outboundCaseVersion(t.candidate, caseID, 2))
-			switch {
-			case err != nil:
-				t.Abortf("trigger: update case: %v", err)
-			case ans.Status == http.StatusNotFound || ans.Status == http.StatusMethodNotAllowed || ans.Status == http.StatusNotImplemented:
-				later = "the unchanged case forwarded again (no update call)"
-			case ans.Status/100 != 2:
-				t.Abortf("update case refused: %s", ans)
-			}
-			t.forwardCase(caseID)
-			mu.Lock()
-			queued = true
-			mu.Unlock()
-			next := func(a *Arrival) bool { return a.CaseID == caseID && a.JTI != create.JTI }
-			if len(t.listener.Wait(next, 1, t.patience)) == 0 {
-				t.Fatalf("%s did not arrive within %s", later, t.patience)
-			}
-			var accepted *Arrival
-			all := t.listener.Arrivals(forCase(caseID))
-			for _, a := range all {
-				if a.JTI == create.JTI && strings.HasPrefix(a.Answered, "202") {
-					accepted = a
-					break
-				}
-			}
-			for _, a := range all {
-				if a.JTI == create.JTI {
-					continue
-				}
-				switch {
-				case accepted == nil:
-					t.Errorf("%s (jti %s) arrived while the case.create was still refused", a.Kind, a.JTI)
-				case a.At.Before(accepted.AnsweredAt):
-					t.Errorf("%s (jti %s) arrived %s before the 202 to the case.create", a.Kind, a.JTI, accepted.AnsweredAt.Sub(a.At).Round(10*time.Millisecond))
-				}
-			}
-			if accepted != nil {
-				t.Logf("later envelope: %s; case.create accepted at attempt %d", later, accepted.Attempt)
-			}
-		},
+			return Action{Status: http.StatusServiceUnavailable, Code: "unavailable"}
+		}
+		return Action{}
 	})
-	register(Check{
-		ID: "FLX-OUT-001/token-required", Requirements: []string{"FLX-OUT-001"}, Mode: ModeOutbound,
-		Title: "trigger calls without a token or with a wrong one get 401 and have no effect",
-		Run: func(t *T) {
-			id := newCaseID(t.candidate)
-			doc := outboundCase(t.candidate, id)
-			for _, tok := range []string{"", "wrong-token"} {
-				ans, err := t.trigger.call(http.MethodPost, "/api/v1/cases", tok, doc)
-				if err != nil {
-					t.Abortf("trigger: %v", err)
-				}
-				if ans.Status != http.StatusUnauthorized {
-					t.Errorf("token %q: want 401, got %s", tok, ans)
-				}
-			}
-			ans, err := t.trigger.createCase(doc)
-			if err != nil {
-				t.Abortf("trigger: %v", err)
-			}
-			if ans.Status != http.StatusCreated {
-				t.Errorf("with the token, the same case was not created (an earlier call had an effect?): %s", ans)
-			}
-		},
-	})
-	register(Check{
-		ID: "FLX-OUT-002/create-forward", Requirements: []string{"FLX-OUT-002", "FLX-OUT-003", "FLX-OUT-005"}, Mode: ModeOutbound,
-		Title: "create answers 201 with case_id and version, forward answers 202, and the first attempt comes within 60 s",
-		Run: func(t *T) {
-			sc := t.outbound("retry-503")
-			var out struct {
-				CaseID  string `json:"case_id"`
-				Version *int   `json:"version"`
-			}
-			if err := json.Unmarshal(sc.created.Body, &out); err != nil || out.CaseID != sc.caseID || out.Version == nil {
-				t.Errorf("create answer lacks case_id %s and version: %s", sc.caseID, sc.created)
-			}
-			if len(sc.arrivals) == 0 {
-				t.Fatalf("no envelope arrived within 90 s of the forward")
-			}
-			if d := sc.arrivals[0].At.Sub(sc.triggerAt); d > 60*time.Second {
-				t.Errorf("first attempt %s after the forward", d.Round(time.Second))
-			}
-			if sc.arrivals[0].Kind != string(federation.KindCaseCreate) {
-				t.Errorf("first envelope of the case is %s, want case.create", sc.arrivals[0].Kind)
-			}
-		},
-	})
-	register(Check{
-		ID: "FLX-ENV-013/sent-envelopes", Requirements: []string{"FLX-ENV-013", "FLX-KEY-009", "FLX-SCH-004", "FLX-TLS-005"}, Mode: ModeOutbound,
-		Title: "every envelope the candidate sends conforms, is signed with its valid key, over TLS 1.3 with its pinned certificate; jti are distinct",
-		Run: func(t *T) {
-			t.outbound("retry-503")
-			t.outbound("withdraw")
-			byJTI := map[string][]byte{}
-			all := t.listener.Arrivals(func(a *Arrival) bool { return a.Peer == t.candidate })
-			if len(all) == 0 {
-				t.Fatalf("nothing arrived")
-			}
-			for _, a := range all {
-				if err := t.checkSent(a); err != nil {
-					t.Errorf("%v", err)
-				}
-				if prev, ok := byJTI[a.JTI]; ok && !bytes.Equal(prev, a.Raw) {
-					t.Errorf("jti %s used for two different envelopes", a.JTI)
-				}
-				byJTI[a.JTI] = a.Raw
-			}
-		},
-	})
-	register(Check{
-		ID: "FLX-DLV-002/retry-after-503", Requirements: []string{"FLX-DLV-002", "FLX-DLV-001"}, Mode: ModeOutbound,
-		Title: "after 503 answers the same bytes are sent again until a receipt",
-		Run: func(t *T) {
-			sc := t.outbound("retry-503")
-			cs := copiesOf(sc.arrivals, string(federation.KindCaseCreate))
-			if len(cs) < 5 {
-				t.Fatalf("%d copies arrived (4 answered 503), want 5", len(cs))
-			}
-			sameBytes(t, cs[:5])
-		},
-	})
-	register(Check{
-		ID: "FLX-DLV-004/backoff", Requirements: []string{"FLX-DLV-004"}, Mode: ModeOutbound,
-		Title: "waits between attempts are at least 0.5 s and grow exponentially (at least 4 s before the 5th)",
-		Run: func(t *T) {
-			sc := t.outbound("retry-503")
-			cs := copiesOf(sc.arrivals, string(federation.KindCaseCreate))
-			if len(cs) < 5 {
-				t.Fatalf("%d copies arrived, want 5", len(cs))
-			}
-			var gaps []string
-			for k := 1; k <= 4; k++ {
-				gap := cs[k].At.Sub(cs[k-1].At)
-				gaps = append(gaps, gap.Round(10*time.Millisecond).String())
-				min := time.Duration(float64(500*time.Millisecond) * float64(int(1)<<(k-1)))
-				if gap < min-50*time.Millisecond {
-					t.Errorf("wait after %d failed attempt(s) was %s, want at least %s", k, gap.Round(10*time.Millisecond), min)
-				}
-			}
-			t.Logf("gaps %s", strings.Join(gaps, ", "))
-		},
-	})
-	register(Check{
-		ID: "FLX-RCP-006/no-resend-after-receipt", Requirements: []string{"FLX-RCP-006", "FLX-DLV-001"}, Mode: ModeOutbound,
-		Title: "after a valid receipt the envelope is not sent again",
-		Run: func(t *T) {
-			sc := t.outbound("retry-503")
-			if len(sc.extra) > 0 {
-				t.Errorf("%d copies arrived after the receipt", len(sc.extra))
-			}
-		},
-	})
-	register(Check{
-		ID: "FLX-DLV-002/retry-after-drop", Requirements: []string{"FLX-DLV-002", "FLX-DLV-001"}, Mode: ModeOutbound,
-		Title: "after the tester drops the connection twice the same bytes arrive a third time",
-		Run: func(t *T) {
-			sc := t.outbound("drop")
-			if len(sc.arrivals) < 3 {
-				t.Fatalf("%d copies arrived (2 dropped), want 3", len(sc.arrivals))
-			}
-			sameBytes(t, sc.arrivals[:3])
-			if len(sc.extra) > 0 {
-				t.Errorf("%d copies arrived after the receipt", len(sc.extra))
-			}
-		},
-	})
-	register(Check{
-		ID: "FLX-RCP-005/bad-receipt-retried", Requirements: []string{"FLX-RCP-005", "FLX-DLV-002"}, Mode: ModeOutbound,
-		Title: "a 202 whose receipt has the wrong sha256, and a 202 without a receipt, are retried with the same bytes",
-		Run: func(t *T) {
-			sc := t.outbound("bad-receipt")
-			if len(sc.arrivals) < 3 {
-				t.Fatalf("%d copies arrived (bad receipt, no receipt), want 3", len(sc.arrivals))
-			}
-			sameBytes(t, sc.arrivals[:3])
-		},
-	})
-	register(Check{
-		ID: "FLX-DLV-003/no-resend-after-422", Requirements: []string{"FLX-DLV-003"}, Mode: ModeOutbound,
-		Title: "after 422 schema_invalid the envelope is not sent again",
-		Run: func(t *T) {
-			sc := t.outbound("dead-letter")
-			if len(sc.arrivals) == 0 {
-				t.Fatalf("nothing arrived")
-			}
-			if len(sc.extra) > 0 {
-				t.Errorf("%d copies arrived after a 422", len(sc.extra))
-			}
-		},
-	})
-	register(Check{
-		ID: "FLX-WDR-007/withdraw-sent", Requirements: []string{"FLX-WDR-007", "FLX-OUT-004"}, Mode: ModeOutbound,
-		Title: "withdrawing a forwarded case sends case.withdraw to the recipient, and nothing more about the case",
-		Run: func(t *T) {
-			sc := t.outbound("withdraw")
-			if sc.withdrawn == nil || sc.withdrawn.Status != http.StatusAccepted {
-				t.Fatalf("withdraw trigger: want 202, got %s", sc.withdrawn)
-			}
-			ws := copiesOf(sc.arrivals, string(federation.KindCaseWithdraw))
-			if len(ws) == 0 {
-				t.Fatalf("no case.withdraw arrived")
-			}
-			if ws[0].Env != nil {
-				w, err := schema.ParseWithdrawal(ws[0].Env.Body)
-				if err != nil || w.Confirms != "" {
-					t.Errorf("the withdrawal is not a withdrawal request: %s", ws[0].Env.Body)
-				}
-			}
-			for _, a := range sc.extra {
-				if a.Kind != string(federation.KindCaseWithdraw) || !bytes.Equal(a.Raw, ws[0].Raw) {
-					t.Errorf("after the withdrawal the candidate sent %s about the case", a.Kind)
-				}
-			}
-		},
-	})
+	got := t.listener.Wait(forCase(caseID), 1, t.patience)
+	if len(got) == 0 {
+		t.Fatalf("no envelope arrived within %s of the forward", t.patience)
+	}
+	create := got[0]
+	if create.Kind != string(federation.KindCaseCreate) {
+		t.Fatalf("the first envelope of the case is %s, want case.create", create.Kind)
+	}
+	// Queue a later envelope of the case: the next version if the
+	// candidate offers the update call (SPEC.md §12).
+	later := "a case.update of version 2"
+	ans, err := t.trigger.updateCase(caseID, outboundCaseVersion(t.candidate, caseID, 2))
+	switch {
+	case err != nil:
+		t.Abortf("trigger: update case: %v", err)
+	case ans.Status == http.StatusNotFound || ans.Status == http.StatusMethodNotAllowed || ans.Status == http.StatusNotImplemented:
+		later = "the unchanged case forwarded again (no update call)"
+	case ans.Status/100 != 2:
+		t.Abortf("update case refused: %s", ans)
+	}
+	t.forwardCase(caseID)
+	mu.Lock()
+	queued = true
+	mu.Unlock()
+	next := func(a *Arrival) bool { return a.CaseID == caseID && a.JTI != create.JTI }
+	if len(t.listener.Wait(next, 1, t.patience)) == 0 {
+		t.Fatalf("%s did not arrive within %s", later, t.patience)
+	}
+	var accepted *Arrival
+	all := t.listener.Arrivals(forCase(caseID))
+	for _, a := range all {
+		if a.JTI == create.JTI && strings.HasPrefix(a.Answered, "202") {
+			accepted = a
+			break
+		}
+	}
+	for _, a := range all {
+		if a.JTI == create.JTI {
+			continue
+		}
+		switch {
+		case accepted == nil:
+			t.Errorf("%s (jti %s) arrived while the case.create was still refused", a.Kind, a.JTI)
+		case a.At.Before(accepted.AnsweredAt):
+			t.Errorf("%s (jti %s) arrived %s before the 202 to the case.create", a.Kind, a.JTI, accepted.AnsweredAt.Sub(a.At).Round(10*time.Millisecond))
+		}
+	}
+	if accepted != nil {
+		t.Logf("later envelope: %s; case.create accepted at attempt %d", later, accepted.Attempt)
+	}
+}
+
+// checkTriggerTokenRequired checks that trigger calls without a token or with
+// a wrong one get 401 and have no effect.
+func checkTriggerTokenRequired(t *T) {
+	id := newCaseID(t.candidate)
+	doc := outboundCase(t.candidate, id)
+	for _, tok := range []string{"", "wrong-token"} {
+		ans, err := t.trigger.call(http.MethodPost, "/api/v1/cases", tok, doc)
+		if err != nil {
+			t.Abortf("trigger: %v", err)
+		}
+		if ans.Status != http.StatusUnauthorized {
+			t.Errorf("token %q: want 401, got %s", tok, ans)
+		}
+	}
+	ans, err := t.trigger.createCase(doc)
+	if err != nil {
+		t.Abortf("trigger: %v", err)
+	}
+	if ans.Status != http.StatusCreated {
+		t.Errorf("with the token, the same case was not created (an earlier call had an effect?): %s", ans)
+	}
+}
+
+// checkCreateAndForward checks that create answers 201 with case_id and
+// version, forward answers 202, and the first attempt comes within 60 s.
+func checkCreateAndForward(t *T) {
+	sc := t.outbound("retry-503")
+	var out struct {
+		CaseID  string `json:"case_id"`
+		Version *int   `json:"version"`
+	}
+	if err := json.Unmarshal(sc.created.Body, &out); err != nil || out.CaseID != sc.caseID || out.Version == nil {
+		t.Errorf("create answer lacks case_id %s and version: %s", sc.caseID, sc.created)
+	}
+	if len(sc.arrivals) == 0 {
+		t.Fatalf("no envelope arrived within 90 s of the forward")
+	}
+	if d := sc.arrivals[0].At.Sub(sc.triggerAt); d > 60*time.Second {
+		t.Errorf("first attempt %s after the forward", d.Round(time.Second))
+	}
+	if sc.arrivals[0].Kind != string(federation.KindCaseCreate) {
+		t.Errorf("first envelope of the case is %s, want case.create", sc.arrivals[0].Kind)
+	}
+}
+
+// checkSentEnvelopesConform checks that every envelope the candidate sends
+// conforms, is signed with its valid key, over TLS 1.3 with its pinned
+// certificate; jti are distinct.
+func checkSentEnvelopesConform(t *T) {
+	t.outbound("retry-503")
+	t.outbound("withdraw")
+	byJTI := map[string][]byte{}
+	all := t.listener.Arrivals(func(a *Arrival) bool { return a.Peer == t.candidate })
+	if len(all) == 0 {
+		t.Fatalf("nothing arrived")
+	}
+	for _, a := range all {
+		if err := t.checkSent(a); err != nil {
+			t.Errorf("%v", err)
+		}
+		if prev, ok := byJTI[a.JTI]; ok && !bytes.Equal(prev, a.Raw) {
+			t.Errorf("jti %s used for two different envelopes", a.JTI)
+		}
+		byJTI[a.JTI] = a.Raw
+	}
+}
+
+// checkRetriedAfter503 checks that after 503 answers the same bytes are sent
+// again until a receipt.
+func checkRetriedAfter503(t *T) {
+	sc := t.outbound("retry-503")
+	cs := copiesOf(sc.arrivals, string(federation.KindCaseCreate))
+	if len(cs) < 5 {
+		t.Fatalf("%d copies arrived (4 answered 503), want 5", len(cs))
+	}
+	sameBytes(t, cs[:5])
+}
+
+// checkBackoffGrows checks that waits between attempts are at least 0.5 s and
+// grow exponentially (at least 4 s before the 5th).
+func checkBackoffGrows(t *T) {
+	sc := t.outbound("retry-503")
+	cs := copiesOf(sc.arrivals, string(federation.KindCaseCreate))
+	if len(cs) < 5 {
+		t.Fatalf("%d copies arrived, want 5", len(cs))
+	}
+	var gaps []string
+	for k := 1; k <= 4; k++ {
+		gap := cs[k].At.Sub(cs[k-1].At)
+		gaps = append(gaps, gap.Round(10*time.Millisecond).String())
+		min := time.Duration(float64(500*time.Millisecond) * float64(int(1)<<(k-1)))
+		if gap < min-50*time.Millisecond {
+			t.Errorf("wait after %d failed attempt(s) was %s, want at least %s", k, gap.Round(10*time.Millisecond), min)
+		}
+	}
+	t.Logf("gaps %s", strings.Join(gaps, ", "))
+}
+
+// checkNoResendAfterReceipt checks that after a valid receipt the envelope is
+// not sent again.
+func checkNoResendAfterReceipt(t *T) {
+	sc := t.outbound("retry-503")
+	if len(sc.extra) > 0 {
+		t.Errorf("%d copies arrived after the receipt", len(sc.extra))
+	}
+}
+
+// checkRetriedAfterDroppedConnection checks that after the tester drops the
+// connection twice the same bytes arrive a third time.
+func checkRetriedAfterDroppedConnection(t *T) {
+	sc := t.outbound("drop")
+	if len(sc.arrivals) < 3 {
+		t.Fatalf("%d copies arrived (2 dropped), want 3", len(sc.arrivals))
+	}
+	sameBytes(t, sc.arrivals[:3])
+	if len(sc.extra) > 0 {
+		t.Errorf("%d copies arrived after the receipt", len(sc.extra))
+	}
+}
+
+// checkBadReceiptRetried checks that a 202 whose receipt has the wrong
+// sha256, and a 202 without a receipt, are retried with the same bytes.
+func checkBadReceiptRetried(t *T) {
+	sc := t.outbound("bad-receipt")
+	if len(sc.arrivals) < 3 {
+		t.Fatalf("%d copies arrived (bad receipt, no receipt), want 3", len(sc.arrivals))
+	}
+	sameBytes(t, sc.arrivals[:3])
+}
+
+// checkNoResendAfter422 checks that after 422 schema_invalid the envelope is
+// not sent again.
+func checkNoResendAfter422(t *T) {
+	sc := t.outbound("dead-letter")
+	if len(sc.arrivals) == 0 {
+		t.Fatalf("nothing arrived")
+	}
+	if len(sc.extra) > 0 {
+		t.Errorf("%d copies arrived after a 422", len(sc.extra))
+	}
+}
+
+// checkWithdrawalSent checks that withdrawing a forwarded case sends
+// case.withdraw to the recipient, and nothing more about the case.
+func checkWithdrawalSent(t *T) {
+	sc := t.outbound("withdraw")
+	if sc.withdrawn == nil || sc.withdrawn.Status != http.StatusAccepted {
+		t.Fatalf("withdraw trigger: want 202, got %s", sc.withdrawn)
+	}
+	ws := copiesOf(sc.arrivals, string(federation.KindCaseWithdraw))
+	if len(ws) == 0 {
+		t.Fatalf("no case.withdraw arrived")
+	}
+	if ws[0].Env != nil {
+		w, err := schema.ParseWithdrawal(ws[0].Env.Body)
+		if err != nil || w.Confirms != "" {
+			t.Errorf("the withdrawal is not a withdrawal request: %s", ws[0].Env.Body)
+		}
+	}
+	for _, a := range sc.extra {
+		if a.Kind != string(federation.KindCaseWithdraw) || !bytes.Equal(a.Raw, ws[0].Raw) {
+			t.Errorf("after the withdrawal the candidate sent %s about the case", a.Kind)
+		}
+	}
 }

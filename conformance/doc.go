@@ -8,8 +8,12 @@
 // and the candidate's identity); Run drives every registered check against a
 // candidate URL and returns a Report, which is written as a table, JSON and
 // JUnit XML and can be signed by the tester (SignReport, VerifyReport).
-// Checks are registered with the requirement ids they cover; a test keeps
-// the registry and SPEC.md's requirement index in step.
+// Each check is a named function (checkReplaySameJTIOtherBytes) written
+// with the others of its area in checks_<area>.go, and one line of the
+// registry (registry.go) gives its id, the requirement ids it covers, its
+// title, mode and level; tests keep the registry, the functions and SPEC.md's
+// requirement index in step. A check is selected by id, requirement id,
+// prefix or function name.
 //
 // Outbound checks make the candidate send through the trigger calls of
 // SPEC.md §12 (for FLX's own node, its local API) and watch what arrives at

@@ -145,7 +145,7 @@ func (l *Listener) serve(w http.ResponseWriter, r *http.Request) {
 	a.Raw, _ = io.ReadAll(io.LimitReader(r.Body, 4<<20))
 	if r.Method != http.MethodPost || r.URL.Path != "/flx/v1/envelopes" {
 		l.record(a, "404")
-		problem(w, http.StatusNotFound, "not_found")
+		answerProblem(w, http.StatusNotFound, "not_found")
 		return
 	}
 	var head struct {
@@ -187,7 +187,7 @@ func (l *Listener) serve(w http.ResponseWriter, r *http.Request) {
 		if act.RetryAfter != "" {
 			w.Header().Set("Retry-After", act.RetryAfter)
 		}
-		problem(w, act.Status, act.Code)
+		answerProblem(w, act.Status, act.Code)
 		return
 	case a.VerifyErr != nil:
 		code := string(federation.CodeOf(a.VerifyErr))
@@ -195,7 +195,7 @@ func (l *Listener) serve(w http.ResponseWriter, r *http.Request) {
 			code = "bad_envelope"
 		}
 		l.record(a, "refused "+code)
-		problem(w, federation.Code(code).HTTPStatus(), code)
+		answerProblem(w, federation.Code(code).HTTPStatus(), code)
 		return
 	}
 	rc := federation.ReceiptFor(a.Env, federation.ReceiptAccepted, time.Now())
@@ -214,7 +214,7 @@ func (l *Listener) serve(w http.ResponseWriter, r *http.Request) {
 	receipt, err := federation.SignReceipt(rc, l.id.Keys[keyTester])
 	if err != nil {
 		l.record(a, "500")
-		problem(w, http.StatusInternalServerError, "internal_error")
+		answerProblem(w, http.StatusInternalServerError, "internal_error")
 		return
 	}
 	l.record(a, "202 "+act.Receipt)
@@ -232,7 +232,7 @@ func (l *Listener) record(a *Arrival, answered string) {
 	l.mu.Unlock()
 }
 
-func problem(w http.ResponseWriter, status int, code string) {
+func answerProblem(w http.ResponseWriter, status int, code string) {
 	if code == "" {
 		code = "internal_error"
 	}

@@ -3,8 +3,11 @@ package conformance
 import (
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/familylinks/flx/federation/problem"
 )
 
 // TestSpecIndexMatchesChecks keeps SPEC.md and the registry in step: every
@@ -82,5 +85,39 @@ func TestSpecIndexMatchesChecks(t *testing.T) {
 	}
 	if string(disk) != string(specMD) {
 		t.Error("embedded SPEC.md differs from the file (rebuild)")
+	}
+}
+
+// TestSpecCodeTablesMatchProblemTable keeps SPEC.md's code tables (§8.2 and
+// those the later sections add to it) and the one code table
+// (federation/problem) in step: every code the spec lists has the spec's
+// status there, and every code the table marks as answered on the
+// federation listener (federation API, media transfer) is in the spec.
+func TestSpecCodeTablesMatchProblemTable(t *testing.T) {
+	rows := regexp.MustCompile("(?m)^\\| `([a-z_]+)` \\| (\\d{3}) \\|").FindAllStringSubmatch(string(specMD), -1)
+	if len(rows) < 19 {
+		t.Fatalf("parsed %d code rows from SPEC.md", len(rows))
+	}
+	inSpec := map[problem.Code]bool{}
+	for _, r := range rows {
+		c := problem.Code(r[1])
+		if inSpec[c] {
+			t.Errorf("SPEC.md lists code %s twice", c)
+		}
+		inSpec[c] = true
+		if _, ok := problem.Lookup(c); !ok {
+			t.Errorf("SPEC.md code %s is not in federation/problem's table", c)
+			continue
+		}
+		if got := strconv.Itoa(c.HTTPStatus()); got != r[2] {
+			t.Errorf("%s: SPEC.md says %s, the table %s", c, r[2], got)
+		}
+	}
+	for _, c := range problem.Codes() {
+		d, _ := problem.Lookup(c)
+		onListener := d.API == problem.Federation || d.API == problem.Media || c == problem.SchemaInvalid || c == problem.TooLarge
+		if onListener && !inSpec[c] {
+			t.Errorf("code %s is answered on the federation listener but in no code table of SPEC.md", c)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"reflect"
 	"runtime"
 	"slices"
 	"sort"
@@ -41,14 +42,17 @@ const (
 	StatusNotChecked Status = "not_checked"
 )
 
-// Check is one registered check. Its ID is "<first requirement>/<slug>".
+// Check is one check of the registry. Its ID is "<first requirement>/<slug>".
 type Check struct {
 	ID           string
 	Requirements []string // requirement ids it covers (the first names it)
 	Title        string
 	Mode         Mode
-	Level        string // MUST (a failure fails) or SHOULD (a failure warns)
-	Run          func(t *T)
+	Level        string     // MUST (a failure fails) or SHOULD (a failure warns)
+	Run          func(t *T) // a named function: checkSomething
+	// Name is Run's name (filled by Checks): grep finds the check by it,
+	// and Config.Only selects by it.
+	Name string
 }
 
 // Area returns the check's area, e.g. "FLX-KEY".
@@ -62,24 +66,31 @@ func areaOf(id string) string {
 	return parts[0] + "-" + parts[1]
 }
 
-var registry []Check
-
-// register adds a check; the registry is filled by the checks_*.go files.
-func register(c Check) {
-	if c.Level == "" {
-		c.Level = "MUST"
-	}
-	if c.Mode == "" {
-		c.Mode = ModeInbound
-	}
-	registry = append(registry, c)
-}
-
-// Checks returns the registered checks, sorted by id.
+// Checks returns the checks of the registry, sorted by id, with their
+// defaults (level MUST, mode inbound) and their function's name filled in.
 func Checks() []Check {
 	out := slices.Clone(registry)
+	for i := range out {
+		c := &out[i]
+		if c.Level == "" {
+			c.Level = "MUST"
+		}
+		if c.Mode == "" {
+			c.Mode = ModeInbound
+		}
+		c.Name = funcName(c.Run)
+	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
+}
+
+// funcName is the name of a check function, without its package path.
+func funcName(f func(*T)) string {
+	if f == nil {
+		return ""
+	}
+	name := runtime.FuncForPC(reflect.ValueOf(f).Pointer()).Name()
+	return name[strings.LastIndexByte(name, '.')+1:]
 }
 
 // TB is the small test-like interface the assertion helpers take, so that
@@ -169,8 +180,9 @@ type Config struct {
 	// token (default: the one Init wrote).
 	TriggerURL   string
 	TriggerToken string
-	// Only selects checks: each entry is a check id, a requirement id or an
-	// id prefix ("FLX-KEY", "FLX-DLV-009"). Empty runs every check.
+	// Only selects checks: each entry is a check id, a requirement id, an
+	// id prefix ("FLX-KEY", "FLX-DLV-009") or the name of a check's
+	// function ("checkReplaySameJTIOtherBytes"). Empty runs every check.
 	Only []string
 	// Slow enables the checks that wait minutes.
 	Slow bool
@@ -196,7 +208,7 @@ func Selected(c Check, only []string) bool {
 		if o == "" {
 			continue
 		}
-		if c.ID == o || strings.HasPrefix(c.ID, o) {
+		if c.ID == o || strings.HasPrefix(c.ID, o) || (c.Name != "" && strings.EqualFold(c.Name, o)) {
 			return true
 		}
 		for _, r := range c.Requirements {

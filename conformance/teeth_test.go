@@ -3,47 +3,34 @@ package conformance_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/familylinks/flx/conformance"
+	"github.com/familylinks/flx/conformance/variant"
 )
 
 // The suite has teeth: it passes against this project's node, run as a
 // separate process from the real flx binary (so the suite stays black-box),
-// and each broken variant of the node, built with one flx_broken_* tag (see
-// node/breakage.go), fails the check that guards the requirement it breaks
-// (warns, for a SHOULD).
-
-// variant is a node build that breaks one requirement, and the check that
-// must catch it.
-type variant struct {
-	tag   string // build tag flx_broken_<tag>
-	broke string // what the variant does wrong
-	check string // the check that must fail
-}
-
-var variants = []variant{
-	{"replay", "accepts the same (iss, jti) with other bytes", "FLX-DLV-010/replay"},
-	{"algnone", "trusts alg none without a signature", "FLX-KEY-004/alg-none"},
-	{"audience", "ignores the audience", "FLX-ENV-006/wrong-audience"},
-	{"earlyack", "answers 202 before the envelope is stored", "FLX-DLV-009/duplicate"},
-	{"nobackoff", "retries without backoff", "FLX-DLV-004/backoff"},
-	{"noretryafter", "ignores Retry-After", "FLX-DLV-006/retry-after"},
-	{"noconfirm", "never confirms a withdrawal", "FLX-WDR-005/confirmation"},
-	{"nolimit", "has no body size limit", "FLX-LIM-002/too-large"},
-	{"receipthash", "binds receipts to the body instead of the envelope bytes", "FLX-RCP-001/receipt"},
-}
+// and each broken variant of the node (brokenNodes, variants_test.go) fails
+// the check that guards the requirement it breaks (warns, for a SHOULD).
+// Every variant lives in one binary built from the node's sources with the
+// variants' mutations (conformance/variant); the release binary, built from
+// the real sources, has none of them.
 
 func moduleRoot(t *testing.T) string {
 	t.Helper()
@@ -63,27 +50,13 @@ func moduleRoot(t *testing.T) string {
 	}
 }
 
-func build(root, out, tag string) error {
-	args := []string{"build", "-o", out}
-	if tag != "" {
-		args = append(args, "-tags", "flx_broken_"+tag)
-	}
-	cmd := exec.Command("go", append(args, "./node/cmd/flx")...)
+func build(root, out string) error {
+	cmd := exec.Command("go", "build", "-o", out, "./node/cmd/flx")
 	cmd.Dir = root
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build %s: %v\n%s", tag, err, b)
+		return fmt.Errorf("go build: %v\n%s", err, b)
 	}
 	return nil
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // candidate is a running flx serve with its conformance directory.
@@ -93,47 +66,77 @@ type candidate struct {
 	log           *bytes.Buffer
 }
 
-var portMu sync.Mutex
-
-// startCandidate runs flx conformance init and flx serve with binary bin.
-func startCandidate(t *testing.T, bin string) *candidate {
-	t.Helper()
-	portMu.Lock()
-	fed, local, tester := freePort(t), freePort(t), freePort(t)
-	dir := filepath.Join(t.TempDir(), "conf")
+// startCandidate runs flx conformance init and flx serve with binary bin,
+// as the variant named (none: "").
+func startCandidate(bin, variantName string, cleanup func(func())) (*candidate, error) {
+	dir, err := os.MkdirTemp("", "flx-teeth-")
+	if err != nil {
+		return nil, err
+	}
+	cleanup(func() { os.RemoveAll(dir) })
+	fed, local, tester, err := freePorts()
+	if err != nil {
+		return nil, err
+	}
+	dir = filepath.Join(dir, "conf")
 	c := &candidate{dir: dir, localAPI: "127.0.0.1:" + strconv.Itoa(local), log: &bytes.Buffer{}}
 	init := exec.Command(bin, "conformance", "init", "--dir", dir,
 		"--candidate", "XA-RC:XA:society:https://127.0.0.1:"+strconv.Itoa(fed),
 		"--tester-listen", "127.0.0.1:"+strconv.Itoa(tester), "--candidate-local-api", c.localAPI)
 	if b, err := init.CombinedOutput(); err != nil {
-		portMu.Unlock()
-		t.Fatalf("flx conformance init: %v\n%s", err, b)
+		return nil, fmt.Errorf("flx conformance init: %v\n%s", err, b)
 	}
 	c.cmd = exec.Command(bin, "serve", "--config", filepath.Join(dir, "candidate", "config.yaml"))
 	c.cmd.Stdout, c.cmd.Stderr = c.log, c.log
-	c.cmd.Env = append(os.Environ(), "FLX_LOG_LEVEL=info")
+	c.cmd.Env = append(os.Environ(), "FLX_LOG_LEVEL=info", variant.Env+"="+variantName)
 	if err := c.cmd.Start(); err != nil {
-		portMu.Unlock()
-		t.Fatal(err)
+		return nil, err
 	}
-	t.Cleanup(c.stop)
+	cleanup(c.stop)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		resp, err := http.Get("http://" + c.localAPI + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				break
+				return c, nil
 			}
 		}
 		if time.Now().After(deadline) {
-			portMu.Unlock()
-			t.Fatalf("candidate not ready within 30 s:\n%s", c.log)
+			return nil, fmt.Errorf("candidate not ready within 30 s:\n%s", c.log)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	portMu.Unlock()
-	return c
+}
+
+// nextPort walks a range below the kernel's ephemeral ports (which other
+// tests get from Listen(":0")), from a random start, so that candidates
+// starting at the same time never pick the same port and none needs to
+// hold a lock until it listens.
+var nextPort atomic.Int32
+
+func init() { nextPort.Store(int32(12000 + rand.IntN(8000))) }
+
+// freePorts returns three loopback ports of that range that are free now.
+func freePorts() (fed, local, tester int, err error) {
+	var ports []int
+	for tries := 0; len(ports) < 3; tries++ {
+		if tries > 1000 {
+			return 0, 0, 0, errors.New("no free loopback port")
+		}
+		p := int(nextPort.Add(1))
+		if p >= 32000 {
+			nextPort.Store(12000)
+			continue
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		ports = append(ports, p)
+	}
+	return ports[0], ports[1], ports[2], nil
 }
 
 func (c *candidate) stop() {
@@ -151,16 +154,28 @@ func (c *candidate) stop() {
 	}
 }
 
-func (c *candidate) run(t *testing.T, only []string) *conformance.Report {
-	t.Helper()
-	rep, err := conformance.Run(context.Background(), conformance.Config{
+func (c *candidate) run(only []string) (*conformance.Report, error) {
+	return conformance.Run(context.Background(), conformance.Config{
 		Dir: c.dir, TriggerURL: "http://" + c.localAPI, Only: only,
 		Quiet: 5 * time.Second, Patience: 30 * time.Second,
 	})
-	if err != nil {
-		t.Fatalf("conformance.Run: %v", err)
+}
+
+// teethParallel is how many broken candidates run at once: they mostly
+// wait (for quiet periods, for backoff), so more than the CPUs.
+func teethParallel() int {
+	if n, err := strconv.Atoi(os.Getenv("FLX_TEETH_PARALLEL")); err == nil && n > 0 {
+		return n
 	}
-	return rep
+	return 6
+}
+
+// caught is what one broken candidate did.
+type caught struct {
+	result   *conformance.Result
+	err      error
+	log      string
+	duration time.Duration
 }
 
 func TestTeeth(t *testing.T) {
@@ -170,28 +185,90 @@ func TestTeeth(t *testing.T) {
 	root := moduleRoot(t)
 	readSources(t, root)
 	bins := t.TempDir()
-	good := filepath.Join(bins, "flx")
+	good, broken := filepath.Join(bins, "flx"), filepath.Join(bins, "flx-variants")
 	start := time.Now()
-	if err := build(root, good, ""); err != nil {
+	if err := build(root, good); err != nil {
 		t.Fatal(err)
 	}
-	// Build the variants in the background while the good node is checked.
-	built := make(map[string]chan error, len(variants))
-	for _, v := range variants {
-		built[v.tag] = make(chan error, 1)
+	t.Logf("release build: %s", time.Since(start).Round(100*time.Millisecond))
+	// One build with every variant, in the background while the good
+	// node is checked.
+	var vs []variant.Variant
+	for _, b := range brokenNodes {
+		vs = append(vs, b.Variant)
 	}
+	built := make(chan error, 1)
 	go func() {
-		for _, v := range variants {
-			built[v.tag] <- build(root, filepath.Join(bins, "flx-"+v.tag), v.tag)
-		}
+		vstart := time.Now()
+		err := variant.Build(context.Background(), root, "./node/cmd/flx", broken, vs)
+		t.Logf("variant build (%d variants): %s", len(vs), time.Since(vstart).Round(100*time.Millisecond))
+		built <- err
 	}()
 
+	t.Run("release binary holds no test hook", func(t *testing.T) {
+		checkRelease(t, good)
+	})
+
+	// The good node is checked while the variants build, and while the
+	// broken candidates run: most of the suite's time is spent waiting.
+	type goodRun struct {
+		rep *conformance.Report
+		err error
+		d   time.Duration
+	}
+	goodDone := make(chan goodRun, 1)
+	go func() {
+		gstart := time.Now()
+		var cleanups []func()
+		defer func() {
+			for i := len(cleanups) - 1; i >= 0; i-- {
+				cleanups[i]()
+			}
+		}()
+		c, err := startCandidate(good, "", func(f func()) { cleanups = append(cleanups, f) })
+		if err != nil {
+			goodDone <- goodRun{err: err}
+			return
+		}
+		rep, err := c.run(nil)
+		goodDone <- goodRun{rep: rep, err: err, d: time.Since(gstart)}
+	}()
+
+	if err := <-built; err != nil {
+		t.Fatal(err)
+	}
+	t.Run("variant binary is caught by the release check", func(t *testing.T) {
+		found, err := variant.Scan(t.Context(), broken, releaseSymbols, releaseStrings)
+		if err != nil || len(found) < len(brokenNodes) {
+			t.Errorf("Scan of the variant build found %d leftovers (%v), want at least one per variant", len(found), err)
+		}
+	})
+
+	// Run the broken candidates in a pool, then report each as a subtest.
+	bstart := time.Now()
+	results := make([]caught, len(brokenNodes))
+	sem := make(chan struct{}, teethParallel())
+	var wg sync.WaitGroup
+	for i, b := range brokenNodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			results[i] = runBroken(broken, b)
+		}()
+	}
+	wg.Wait()
+	brokenTook := time.Since(bstart)
 	t.Run("good", func(t *testing.T) {
-		c := startCandidate(t, good)
-		rep := c.run(t, nil)
+		g := <-goodDone
+		if g.err != nil {
+			t.Fatalf("the good node: %v", g.err)
+		}
+		rep := g.rep
 		var tbl strings.Builder
 		_ = rep.WriteTable(&tbl)
-		t.Logf("suite against the good node (%s):\n%s", time.Since(start).Round(time.Second), tbl.String())
+		t.Logf("suite against the good node (%s):\n%s", g.d.Round(time.Second), tbl.String())
 		for _, r := range rep.Results {
 			switch r.Status {
 			case conformance.StatusPass, conformance.StatusNotChecked:
@@ -206,46 +283,94 @@ func TestTeeth(t *testing.T) {
 		if rep.Verdict != "pass" {
 			t.Errorf("verdict %s against the good node", rep.Verdict)
 		}
-		for _, v := range variants {
-			if !hasResult(rep, v.check, conformance.StatusPass) {
-				t.Errorf("check %s did not pass on the good node", v.check)
+		for _, b := range brokenNodes {
+			if !hasResult(rep, b.check, conformance.StatusPass) {
+				t.Errorf("check %s did not pass on the good node", b.check)
 			}
 		}
 	})
-
-	var mu sync.Mutex
-	caught := 0
+	n := 0
 	t.Run("broken", func(t *testing.T) {
-		for _, v := range variants {
-			t.Run(v.tag, func(t *testing.T) {
-				t.Parallel()
-				if err := <-built[v.tag]; err != nil {
-					t.Fatal(err)
+		for i, b := range brokenNodes {
+			t.Run(b.Name, func(t *testing.T) {
+				r := results[i]
+				switch {
+				case r.err != nil:
+					t.Fatalf("%v\n%s", r.err, r.log)
+				case r.result == nil:
+					t.Fatalf("check %s did not run", b.check)
 				}
-				c := startCandidate(t, filepath.Join(bins, "flx-"+v.tag))
-				rep := c.run(t, []string{v.check})
-				for _, r := range rep.Results {
-					if r.Check == v.check {
-						want := conformance.StatusFail
-						if r.Level == "SHOULD" {
-							want = conformance.StatusWarn // a SHOULD not met warns (SPEC.md §13.3)
-						}
-						if r.Status != want {
-							t.Errorf("node that %s: %s is %s, want %s", v.broke, v.check, r.Status, want)
-							return
-						}
-						t.Logf("node that %s: %s is %s: %s", v.broke, v.check, r.Status, r.Reason)
-						mu.Lock()
-						caught++
-						mu.Unlock()
-						return
-					}
+				want := conformance.StatusFail
+				if r.result.Level == "SHOULD" {
+					want = conformance.StatusWarn // a SHOULD not met warns (SPEC.md §13.3)
 				}
-				t.Errorf("check %s did not run", v.check)
+				if r.result.Status != want {
+					t.Fatalf("node that %s: %s is %s, want %s (%s)\n%s", b.broke, b.check, r.result.Status, want, r.result.Reason, r.log)
+				}
+				t.Logf("node that %s: %s is %s in %s: %s", b.broke, b.check, r.result.Status, r.duration.Round(100*time.Millisecond), r.result.Reason)
+				n++
 			})
 		}
 	})
-	t.Logf("broken variants caught: %d of %d (total %s)", caught, len(variants), time.Since(start).Round(time.Second))
+	t.Logf("broken variants caught: %d of %d in %s (%d at a time); whole teeth test %s",
+		n, len(brokenNodes), brokenTook.Round(time.Second), teethParallel(), time.Since(start).Round(time.Second))
+}
+
+// runBroken starts a candidate as variant b and runs b's check on it.
+func runBroken(bin string, b brokenNode) caught {
+	start := time.Now()
+	var cleanups []func()
+	defer func() {
+		for i := len(cleanups) - 1; i >= 0; i-- {
+			cleanups[i]()
+		}
+	}()
+	c, err := startCandidate(bin, b.Name, func(f func()) { cleanups = append(cleanups, f) })
+	if err != nil {
+		return caught{err: err}
+	}
+	rep, err := c.run([]string{b.check})
+	out := caught{err: err, duration: time.Since(start)}
+	if rep != nil {
+		for i := range rep.Results {
+			if rep.Results[i].Check == b.check {
+				out.result = &rep.Results[i]
+			}
+		}
+	}
+	if out.result == nil || out.result.Status == conformance.StatusPass {
+		out.log = tail(c.log.String(), 4<<10)
+	}
+	return out
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "..." + s[len(s)-n:]
+	}
+	return s
+}
+
+// releaseSymbols and releaseStrings betray test-only code in a binary,
+// beyond conformance/variant's own marker and environment variable: the
+// build-tag breakages and fault hooks the node once had.
+var (
+	releaseSymbols = []*regexp.Regexp{
+		regexp.MustCompile(`^github\.com/familylinks/flx/.*([bB]roken|Faults?\b)`),
+	}
+	releaseStrings = []string{"FLX_FAULT"}
+)
+
+// checkRelease requires the release binary to hold no test-only code.
+func checkRelease(t *testing.T, bin string) {
+	t.Helper()
+	found, err := variant.Scan(t.Context(), bin, releaseSymbols, releaseStrings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range found {
+		t.Errorf("the release binary holds %s", f)
+	}
 }
 
 func hasResult(rep *conformance.Report, check string, st conformance.Status) bool {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/familylinks/flx/federation"
 	"github.com/familylinks/flx/federation/jose"
+	"github.com/familylinks/flx/federation/problem"
 	"github.com/familylinks/flx/schema"
 )
 
@@ -295,19 +296,7 @@ func ParseMetadata(body []byte) (*Metadata, error) {
 }
 
 // statusFor is the HTTP status SPEC.md §8.2 gives a problem code.
-func statusFor(code string) int {
-	switch code {
-	case "not_found":
-		return http.StatusNotFound
-	case "method_not_allowed":
-		return http.StatusMethodNotAllowed
-	case "rate_limited":
-		return http.StatusTooManyRequests
-	case "internal_error":
-		return http.StatusInternalServerError
-	}
-	return federation.Code(code).HTTPStatus()
-}
+func statusFor(code string) int { return problem.Code(code).HTTPStatus() }
 
 // mustRefuse requires ans to be a refusal with code (FLX-ERR-001,
 // FLX-ERR-002 on every refusal) and returns its problem document.

@@ -277,14 +277,4 @@ func PeekReceipt(raw []byte) (iss, receiptFor string, err error) {
 	return w.Iss, w.ReceiptFor, nil
 }
 
-// Retryable reports whether a sender retries after a refusal with code c
-// (conformance/SPEC.md §8.2): unauthenticated_peer, unknown_key,
-// rate_limited, internal_error, unavailable and the empty code (a failure
-// without an answer). Every other code dead-letters.
-func (c Code) Retryable() bool {
-	switch c {
-	case "", CodeUnauthenticatedPeer, CodeUnknownKey, CodeUnavailable, "rate_limited", "internal_error":
-		return true
-	}
-	return false
-}
+// Code.Retryable (federation/problem) says whether a sender retries after a refusal.

@@ -1,139 +1,72 @@
 package federation
 
 import (
-	"errors"
-	"net/http"
+	"github.com/familylinks/flx/federation/problem"
 )
 
-// Code is a stable, machine-readable refusal code. Codes cross the wire in
-// RFC 9457 problem documents; never rename one.
-type Code string
+// Code is a stable, machine-readable refusal code: a code of the one table
+// in federation/problem, which gives its HTTP status and title.
+type Code = problem.Code
 
-// Every code of the federation contract.
-const (
-	CodeUnauthenticatedPeer Code = "unauthenticated_peer" // no client certificate, or one matching no member pin
-	CodeSenderMismatch      Code = "sender_mismatch"      // iss is not the member authenticated by mTLS
-	CodeBadEnvelope         Code = "bad_envelope"         // malformed JWS or claims; forbidden header; missing claim
-	CodeUnsupportedAlg      Code = "unsupported_alg"      // alg not EdDSA/ES256, or not the alg pinned on the key
-	CodeUnknownKey          Code = "unknown_key"          // kid not a key of the sender, or outside its nbf/exp
-	CodeBadSignature        Code = "bad_signature"        // signature does not verify
-	CodeExpired             Code = "expired"              // exp passed (beyond skew)
-	CodeNotYetValid         Code = "not_yet_valid"        // iat in the future (beyond skew)
-	CodeWrongAudience       Code = "wrong_audience"       // aud is not this node's member id
-	CodeReplay              Code = "replay"               // jti already seen with other bytes
-	CodeSchemaInvalid       Code = "schema_invalid"       // body fails its schema (set by the node)
-	CodeTooLarge            Code = "too_large"            // body over the size limit (set by the node)
-	CodeUnsupportedKind     Code = "unsupported_kind"     // kind unknown (or not accepted, set by the node)
-	CodeSuspendedMember     Code = "suspended_member"     // sender is suspended in the manifest
+// Error is a refusal with a stable code (problem.Error, the one error
+// type). Msg is public: it may be sent to the peer and must not carry
+// secrets or internal detail. Err is internal detail for logs (it may be
+// nil).
+type Error = problem.Error
+
+// The codes of the federation contract this package refuses with (their
+// statuses and titles are in problem's table, SPEC.md §8.2).
+var (
+	CodeUnauthenticatedPeer = problem.UnauthenticatedPeer // no client certificate, or one matching no member pin
+	CodeSenderMismatch      = problem.SenderMismatch      // iss is not the member authenticated by mTLS
+	CodeBadEnvelope         = problem.BadEnvelope         // malformed JWS or claims; forbidden header; missing claim
+	CodeUnsupportedAlg      = problem.UnsupportedAlg      // alg not EdDSA/ES256, or not the alg pinned on the key
+	CodeUnknownKey          = problem.UnknownKey          // kid not a key of the sender, or outside its nbf/exp
+	CodeBadSignature        = problem.BadSignature        // signature does not verify
+	CodeExpired             = problem.Expired             // exp passed (beyond skew)
+	CodeNotYetValid         = problem.NotYetValid         // iat in the future (beyond skew)
+	CodeWrongAudience       = problem.WrongAudience       // aud is not this node's member id
+	CodeReplay              = problem.Replay              // jti already seen with other bytes
+	CodeSchemaInvalid       = problem.SchemaInvalid       // body fails its schema (set by the node)
+	CodeTooLarge            = problem.TooLarge            // body over the size limit (set by the node)
+	CodeUnsupportedKind     = problem.UnsupportedKind     // kind unknown (or not accepted, set by the node)
+	CodeSuspendedMember     = problem.SuspendedMember     // sender is suspended in the manifest
 	// CodeUnavailable: the node cannot take envelopes now, and the sender
 	// should retry later (SPEC §8.2, FLX-DLV-006). This package uses it when
 	// the manifest held has expired and no newer one was adopted
 	// (FLX-MAN-006): every envelope is refused until a fresh manifest is
 	// held. The node answers it with a Retry-After header. Nodes may also use
 	// it for overload and maintenance.
-	CodeUnavailable Code = "unavailable"
+	CodeUnavailable = problem.Unavailable
 
 	// CodeBadRelay: a relay.forward envelope whose relay chain does not
 	// hold (relay.go): a hop that does not bind the inner token (the inner
 	// was altered or swapped), a hop dropped or out of order, a hop by a
 	// member that may not relay, a loop, too many hops, or an outer envelope
 	// that is not the last hop.
-	CodeBadRelay Code = "bad_relay"
+	CodeBadRelay = problem.BadRelay
 	// CodeRelayRefused: a relay will not forward a relay.forward envelope
 	// whose chain holds: its data-protection policy refuses the inner
 	// envelope (a relay cannot redact it: it would break the origin's
 	// signature), or it has no route to the final recipient.
-	CodeRelayRefused Code = "relay_refused"
+	CodeRelayRefused = problem.RelayRefused
 	// CodeBadBundle: a carried bundle file that is malformed, truncated or
 	// does not decrypt (federation/bundle). Bundles are imported by an
 	// operator, not received on the federation API.
-	CodeBadBundle Code = "bad_bundle"
+	CodeBadBundle = problem.BadBundle
 
-	CodeBadManifest         Code = "bad_manifest"           // bad signature, wrong key, malformed or invalid content
-	CodeManifestExpired     Code = "manifest_expired"       // expires_at passed
-	CodeManifestNotYetValid Code = "manifest_not_yet_valid" // issued_at in the future
-	CodeManifestRollback    Code = "manifest_rollback"      // lower version than held, or same version other content
+	CodeBadManifest         = problem.BadManifest         // bad signature, wrong key, malformed or invalid content
+	CodeManifestExpired     = problem.ManifestExpired     // expires_at passed
+	CodeManifestNotYetValid = problem.ManifestNotYetValid // issued_at in the future
+	CodeManifestRollback    = problem.ManifestRollback    // lower version than held, or same version other content
 )
 
-// Codes lists every code, in the order above.
+// Codes lists every code of this package, in the order above.
 var Codes = []Code{
 	CodeUnauthenticatedPeer, CodeSenderMismatch, CodeBadEnvelope, CodeUnsupportedAlg, CodeUnknownKey,
 	CodeBadSignature, CodeExpired, CodeNotYetValid, CodeWrongAudience, CodeReplay, CodeSchemaInvalid,
 	CodeTooLarge, CodeUnsupportedKind, CodeSuspendedMember, CodeUnavailable, CodeBadRelay, CodeRelayRefused, CodeBadBundle,
 	CodeBadManifest, CodeManifestExpired, CodeManifestNotYetValid, CodeManifestRollback,
-}
-
-// HTTPStatus is the status a refusal with this code is answered with:
-//
-//	401 unauthenticated_peer
-//	403 sender_mismatch, suspended_member, relay_refused
-//	409 replay, manifest_rollback (conflicts with what the node holds)
-//	413 too_large
-//	422 schema_invalid, unsupported_kind (a well-formed, authentic envelope
-//	    whose content this node cannot take)
-//	400 every other code (the request itself is malformed, unauthentic or
-//	    out of date: bad_envelope, unsupported_alg, unknown_key,
-//	    bad_signature, expired, not_yet_valid, wrong_audience, bad_relay,
-//	    bad_bundle, bad_manifest, manifest_expired, manifest_not_yet_valid)
-//	503 unavailable (retry later; send Retry-After)
-//	500 the empty or an unknown code (an internal failure)
-func (c Code) HTTPStatus() int {
-	switch c {
-	case CodeUnauthenticatedPeer:
-		return http.StatusUnauthorized
-	case CodeSenderMismatch, CodeSuspendedMember, CodeRelayRefused:
-		return http.StatusForbidden
-	case CodeReplay, CodeManifestRollback:
-		return http.StatusConflict
-	case CodeTooLarge:
-		return http.StatusRequestEntityTooLarge
-	case CodeSchemaInvalid, CodeUnsupportedKind:
-		return http.StatusUnprocessableEntity
-	case CodeUnavailable:
-		return http.StatusServiceUnavailable
-	case CodeBadEnvelope, CodeUnsupportedAlg, CodeUnknownKey, CodeBadSignature, CodeExpired, CodeNotYetValid,
-		CodeWrongAudience, CodeBadRelay, CodeBadBundle, CodeBadManifest, CodeManifestExpired, CodeManifestNotYetValid:
-		return http.StatusBadRequest
-	}
-	return http.StatusInternalServerError
-}
-
-// Error is a refusal with a stable code. Msg is public: it may be sent to the
-// peer and must not carry secrets or internal detail. Err is internal detail
-// for logs (it may be nil).
-type Error struct {
-	Code Code
-	Msg  string
-	Err  error
-}
-
-func (e *Error) Error() string {
-	s := string(e.Code)
-	if e.Msg != "" {
-		s += ": " + e.Msg
-	}
-	if e.Err != nil {
-		s += ": " + e.Err.Error()
-	}
-	return s
-}
-
-func (e *Error) Unwrap() error { return e.Err }
-
-// Is matches any *Error with the same code, so errors.Is(err, ErrExpired)
-// holds for every expired refusal, whatever its message.
-func (e *Error) Is(target error) bool {
-	t, ok := target.(*Error)
-	return ok && t.Code == e.Code
-}
-
-// Public returns what may be shown to the peer: the code's message without
-// the internal detail.
-func (e *Error) Public() string {
-	if e.Msg == "" {
-		return string(e.Code)
-	}
-	return e.Msg
 }
 
 func newErr(c Code, msg string, err error) *Error { return &Error{Code: c, Msg: msg, Err: err} }
@@ -175,10 +108,4 @@ func ErrCode(c Code) error { return &Error{Code: c} }
 
 // CodeOf returns the code of the first *Error in err's chain, or "" when
 // there is none (an internal failure; HTTPStatus gives 500).
-func CodeOf(err error) Code {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Code
-	}
-	return ""
-}
+func CodeOf(err error) Code { return problem.CodeOf(err) }

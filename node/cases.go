@@ -82,10 +82,10 @@ func (n *Node) UpdateCase(ctx context.Context, a Actor, caseID string, doc []byt
 func (n *Node) checkOwnCase(doc []byte) (*schema.Case, error) {
 	c, err := schema.ParseCase(doc)
 	if err != nil {
-		return nil, schemaErr(err)
+		return nil, schemaErr(err, "document does not conform to schema v1")
 	}
 	if v := schema.CheckReferences(c); len(v) > 0 {
-		return nil, &Error{Code: CodeSchemaInvalid, Msg: "document references are inconsistent", Violations: v}
+		return nil, &Error{Code: CodeSchemaInvalid, Msg: "document references are inconsistent", Errors: pointers(v)}
 	}
 	if c.Origin.Member != n.o.Self || originOf(c.CaseID) != n.o.Self {
 		return nil, errf(CodeNotOrigin, "this node (%s) can only create and edit its own cases: case_id and origin.member must name it", n.o.Self)

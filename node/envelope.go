@@ -1,9 +1,7 @@
 package node
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
 	"fmt"
 	"strconv"
 	"time"
@@ -11,10 +9,6 @@ import (
 	"github.com/familylinks/flx/federation"
 	"github.com/familylinks/flx/node/store"
 )
-
-var b64 = base64.RawURLEncoding
-
-func splitDots(raw []byte) [][]byte { return bytes.Split(raw, []byte{'.'}) }
 
 // enqueue signs an envelope of kind about caseID for member to and queues
 // it in tx. Retries re-send these exact bytes, so the receiver can tell a
@@ -30,14 +24,27 @@ func (n *Node) enqueue(ctx context.Context, tx store.Tx, to string, kind federat
 	if err != nil {
 		return store.OutboxItem{}, fmt.Errorf("node: sign %s envelope: %w", kind, err)
 	}
+	discloses, withdraws := deliveryRecords(kind)
 	item, err := tx.Enqueue(ctx, store.NewOutboxItem{
 		Destination: to, CaseID: caseID, CaseVersion: caseVersion, Kind: string(kind), JTI: jti, Envelope: raw,
+		Discloses: discloses, Withdraws: withdraws,
 	})
 	if err != nil {
 		return store.OutboxItem{}, fmt.Errorf("node: enqueue: %w", err)
 	}
 	n.metrics.enqueued.WithLabelValues(string(kind)).Inc()
 	return item, nil
+}
+
+// deliveryRecords is what delivering an envelope of kind records, decided
+// here and kept on the outbox row (the store does not read kinds): every
+// envelope about a case discloses the case to its destination (at the least
+// that the case exists), so it goes to the disclosure log and makes the
+// destination one of the case's recipients, whom a withdrawal must reach;
+// a case.withdraw is, in addition, the withdrawal sent to it, awaiting its
+// confirmation.
+func deliveryRecords(kind federation.Kind) (discloses, withdraws bool) {
+	return true, kind == federation.KindCaseWithdraw
 }
 
 // renewExpiring re-signs a claimed envelope whose exp is within Skew of now,
@@ -66,32 +73,29 @@ func (n *Node) renewExpiring(ctx context.Context, it store.OutboxItem) (store.Ou
 	if it.Envelope == nil {
 		return it, nil // erased: attempt refuses it
 	}
-	p, err := parsePayload(it.Envelope)
+	c, err := federation.ClaimsOf(it.Envelope)
 	if err != nil {
 		return it, fmt.Errorf("node: outbox row %d: stored envelope unreadable: %w", it.ID, err)
 	}
 	now := n.o.Now()
-	if time.Unix(p.Exp, 0).After(now.Add(n.o.Skew)) {
+	if c.ExpiresAt.After(now.Add(n.o.Skew)) {
 		return it, nil
 	}
-	if p.Iss != n.o.Self || p.Aud != it.Destination || string(p.Kind) != it.Kind || p.CaseID != it.CaseID {
+	if c.Issuer != n.o.Self || c.Audience != it.Destination || string(c.Kind) != it.Kind || c.CaseID != it.CaseID {
 		return it, fmt.Errorf("node: outbox row %d: stored envelope does not match its row", it.ID)
 	}
-	jti := federation.NewJTI()
-	raw, err := federation.Sign(federation.Claims{
-		Issuer: n.o.Self, Audience: p.Aud, IssuedAt: now, ExpiresAt: now.Add(n.o.EnvelopeTTL),
-		JTI: jti, Kind: p.Kind, CaseID: p.CaseID, Body: p.Body,
-	}, n.signer())
+	raw, renewed, err := federation.Renew(it.Envelope, now, n.o.EnvelopeTTL, n.signer())
 	if err != nil {
-		return it, fmt.Errorf("node: re-sign %s envelope: %w", p.Kind, err)
+		return it, fmt.Errorf("node: re-sign %s envelope: %w", c.Kind, err)
 	}
+	jti := renewed.JTI
 	err = n.o.Store.Tx(ctx, func(tx store.Tx) error {
 		if err := tx.ReplaceEnvelope(ctx, it.ID, it.Attempts, jti, raw); err != nil {
 			return err
 		}
 		return n.audit(ctx, tx, "system", "outbox.resign", strconv.FormatInt(it.ID, 10), map[string]any{
 			"destination": it.Destination, "case_id": it.CaseID, "kind": it.Kind, "old_jti": it.JTI, "jti": jti,
-			"expired_at": time.Unix(p.Exp, 0).UTC().Format(time.RFC3339),
+			"expired_at": c.ExpiresAt.UTC().Format(time.RFC3339),
 		})
 	})
 	if err != nil {
@@ -99,7 +103,7 @@ func (n *Node) renewExpiring(ctx context.Context, it store.OutboxItem) (store.Ou
 	}
 	n.metrics.resigned.WithLabelValues(it.Destination).Inc()
 	n.log.Info("re-signed an expiring envelope", "outbox_id", it.ID, "to", it.Destination, "kind", it.Kind,
-		"old_jti", it.JTI, "jti", jti, "exp", time.Unix(p.Exp, 0).UTC())
+		"old_jti", it.JTI, "jti", jti, "exp", c.ExpiresAt.UTC())
 	it.JTI, it.Envelope = jti, raw
 	return it, nil
 }

@@ -124,7 +124,7 @@ func (n *Node) Respond(ctx context.Context, a Actor, caseID string, doc []byte) 
 	}
 	r, err := schema.ParseResponse(doc)
 	if err != nil {
-		return SendResult{}, schemaErr(err)
+		return SendResult{}, schemaErr(err, "document does not conform to schema v1")
 	}
 	if r.CaseID != caseID || r.Responder != n.o.Self {
 		return SendResult{}, errf(CodeBadRequest, "response must have case_id %q and responder %q", caseID, n.o.Self)
@@ -141,7 +141,7 @@ func (n *Node) SendMessage(ctx context.Context, a Actor, caseID, to string, doc 
 	}
 	m, err := schema.ParseMessage(doc)
 	if err != nil {
-		return SendResult{}, schemaErr(err)
+		return SendResult{}, schemaErr(err, "document does not conform to schema v1")
 	}
 	if m.CaseID != caseID {
 		return SendResult{}, errf(CodeBadRequest, "message case_id %q does not match %q", m.CaseID, caseID)
@@ -231,7 +231,7 @@ func (n *Node) send(ctx context.Context, a Actor, r sendRequest) (SendResult, er
 	case "denied":
 		return res, &Error{Code: CodePolicyDenied, Msg: fmt.Sprintf("the data-protection policy refuses sending this %s to %s", r.kind, r.to), Decision: &res.Decision}
 	case "queued":
-		signal(n.deliverCh)
+		n.deliverer.Kick()
 	}
 	n.log.Info("send", "case_id", r.caseID, "to", r.to, "kind", r.kind, "state", res.State)
 	return res, nil

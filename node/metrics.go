@@ -71,10 +71,10 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 	return m
 }
 
-func (m *Metrics) observeStore(st store.Store) { m.queue.st = st }
+func (m *Metrics) observeStore(st store.OutboxReader) { m.queue.st = st }
 
 // queueCollector reads the outbox per peer at scrape time.
-type queueCollector struct{ st store.Store }
+type queueCollector struct{ st store.OutboxReader }
 
 var (
 	queueDesc = prometheus.NewDesc("flx_outbox_messages", "Outbox envelopes per peer and state.", []string{"peer", "state"}, nil)

@@ -13,6 +13,7 @@ import (
 	"github.com/familylinks/flx/federation/jose"
 	"github.com/familylinks/flx/federation/mtls"
 	"github.com/familylinks/flx/node/backoff"
+	"github.com/familylinks/flx/node/delivery"
 	"github.com/familylinks/flx/node/store"
 	"github.com/familylinks/flx/policy"
 )
@@ -48,8 +49,6 @@ type Options struct {
 	Now      func() time.Time
 	// Instance names this process in outbox claims (default: random).
 	Instance string
-	// Faults injects failures for crash tests; nil in production.
-	Faults *Faults
 	// RetentionSweep is how often cases past retention_until are erased
 	// (own cases withdrawn); default 6h, negative disables.
 	RetentionSweep time.Duration
@@ -65,28 +64,18 @@ type DeliveryOptions struct {
 	PollInterval   time.Duration  // default 1s
 }
 
-// Faults are test hooks that simulate crashes at the worst moments. They
-// are set only by tests and by the flx binary when FLX_FAULT_* variables
-// are present (see node/cmd/flx).
-type Faults struct {
-	// AfterStore runs after an envelope is durably stored and before its
-	// receipt is answered (a receiver crash between the two).
-	AfterStore func(jti string)
-	// AfterSend runs after a peer answered and before the answer is
-	// recorded (a sender crash between the two).
-	AfterSend func(outboxID int64)
-}
-
 // Node is one FLX node.
 type Node struct {
 	o        Options
 	log      *slog.Logger
 	metrics  *Metrics
 	verifier *federation.Verifier
+	client   *federation.Client // the wire: sends envelopes, verifies receipts
+	view     store.View         // the store, read-only
 
-	kick      chan struct{} // wakes the inbox processor
-	deliverCh chan struct{} // wakes the delivery worker
-	procMu    sync.Mutex    // one inbox pass at a time in this process
+	deliverer *delivery.Deliverer // the outbound pipeline
+	kick      chan struct{}       // wakes the inbox processor
+	procMu    sync.Mutex          // one inbox pass at a time in this process
 }
 
 // New checks the options and returns a Node. Start its background work
@@ -139,13 +128,16 @@ func New(o Options) (*Node, error) {
 		o.Metrics = NewMetrics(nil)
 	}
 	n := &Node{
-		o:         o,
-		log:       o.Logger,
-		metrics:   o.Metrics,
-		kick:      make(chan struct{}, 1),
-		deliverCh: make(chan struct{}, 1),
+		o:       o,
+		log:     o.Logger,
+		metrics: o.Metrics,
+		kick:    make(chan struct{}, 1),
 	}
 	n.verifier = &federation.Verifier{Manifest: o.Trust, Self: o.Self, Skew: o.Skew, Now: o.Now}
+	n.client = &federation.Client{Self: o.Self, Cert: o.TLS, Manifest: o.Trust, Directory: o.Trust.Directory(),
+		Timeout: d.RequestTimeout, Skew: o.Skew, Now: o.Now}
+	n.deliverer = n.newDeliverer()
+	n.view = store.ReadOnly(o.Store)
 	o.Metrics.observeStore(o.Store)
 	return n, nil
 }
@@ -162,8 +154,9 @@ func (n *Node) Skew() time.Duration { return n.o.Skew }
 // Manifest returns the current federation manifest (nil if none).
 func (n *Node) Manifest() *federation.Manifest { return n.o.Trust.Current() }
 
-// Store exposes the store to the HTTP layer's read-only views.
-func (n *Node) Store() store.Store { return n.o.Store }
+// View is the store read-only, for the HTTP layer: it reads through it and
+// changes data only through the node's operations.
+func (n *Node) View() store.View { return n.view }
 
 // Ready reports whether the node can serve: a usable manifest and a
 // reachable database.
@@ -181,7 +174,7 @@ func (n *Node) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); n.runInbox(ctx) }()
-	go func() { defer wg.Done(); n.runDelivery(ctx) }()
+	go func() { defer wg.Done(); n.deliverer.Run(ctx) }()
 	if n.o.RetentionSweep > 0 {
 		wg.Add(1)
 		go func() { defer wg.Done(); n.runRetention(ctx, n.o.RetentionSweep) }()

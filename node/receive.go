@@ -2,14 +2,13 @@ package node
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"strings"
 	"time"
 
 	"github.com/familylinks/flx/federation"
+	"github.com/familylinks/flx/federation/problem"
 	"github.com/familylinks/flx/node/store"
 	"github.com/familylinks/flx/schema"
 )
@@ -50,96 +49,78 @@ func inboxKey(iss, jti string) string { return federation.ReplayKey(iss, jti) }
 // before Receive returns: a 202 is never sent for something not stored. A
 // re-sent envelope (same sender, jti and bytes) gets a fresh receipt with
 // status duplicate and is not processed again; the same jti with other
-// bytes is refused with replay. Errors are *ReceiveError (see
-// AsReceiveError).
+// bytes is refused with replay. Errors are *Error with a federation code
+// (problem.As turns any other into internal_error).
 func (n *Node) Receive(ctx context.Context, peer string, raw []byte) (res Received, err error) {
 	start := time.Now()
 	defer func() {
 		if err != nil {
-			n.metrics.refused.WithLabelValues(string(AsReceiveError(err).Code)).Inc()
+			n.metrics.refused.WithLabelValues(string(problem.As(err).Code)).Inc()
 		} else {
 			n.metrics.received.WithLabelValues(string(res.Kind), string(res.Status)).Inc()
 			n.metrics.receiveSeconds.Observe(time.Since(start).Seconds())
 		}
 	}()
-	if int64(len(raw)) > n.o.MaxBodyBytes && !brokenNoBodyLimit {
-		return res, refuse(federation.CodeTooLarge, "envelope larger than %d bytes", n.o.MaxBodyBytes)
+	if int64(len(raw)) > n.o.MaxBodyBytes {
+		return res, errf(federation.CodeTooLarge, "envelope larger than %d bytes", n.o.MaxBodyBytes)
 	}
 	if err := n.o.Trust.Usable(); err != nil {
-		return res, &ReceiveError{Code: federation.CodeUnavailable, Msg: "this node holds no valid federation manifest", Err: err}
+		return res, problem.Wrap(problem.Unavailable, "this node holds no valid federation manifest", err)
 	}
-	verify := n.verifier.Verify
-	if brokenVerify != nil { // conformance teeth tests only (breakage.go)
-		verify = func(ctx context.Context, raw []byte, peer string) (*federation.Envelope, error) {
-			return brokenVerify(n.verifier, ctx, raw, peer)
-		}
-	}
-	env, err := verify(ctx, raw, peer)
+	env, err := n.verifier.Verify(ctx, raw, peer)
 	if err != nil {
-		return res, AsReceiveError(err)
+		return res, problem.As(err)
 	}
 	if self, ok := n.o.Trust.Current().Member(n.o.Self); !ok || !self.AcceptsKind(env.Kind) {
-		return res, refuse(federation.CodeUnsupportedKind, "this member does not accept %s", env.Kind)
+		return res, errf(federation.CodeUnsupportedKind, "this member does not accept %s", env.Kind)
 	}
 	docKind, ok := schema.KindForEnvelope(string(env.Kind))
 	if !ok {
-		return res, refuse(federation.CodeUnsupportedKind, "no schema for kind %s", env.Kind)
+		return res, errf(federation.CodeUnsupportedKind, "no schema for kind %s", env.Kind)
 	}
 	if err := schema.Validate(docKind, env.Body); err != nil {
 		var ve *schema.ValidationError
 		if errors.As(err, &ve) {
-			return res, &ReceiveError{Code: federation.CodeSchemaInvalid, Msg: "body does not conform to schema v1 " + string(docKind), Violations: ve.Violations}
+			return res, &Error{Code: problem.SchemaInvalid, Msg: "body does not conform to schema v1 " + string(docKind), Errors: pointers(ve.Violations)}
 		}
-		return res, refuse(federation.CodeSchemaInvalid, "body: %v", err)
+		return res, errf(federation.CodeSchemaInvalid, "body: %v", err)
 	}
 	if err := checkRoles(env); err != nil {
 		return res, err
 	}
 
-	sum := sha256Hex(raw) // the exact bytes received, hashed once
+	// The receipt binds the SHA-256 of the exact bytes received
+	// (FLX-RCP-003), which Verify computed once.
 	rc := federation.ReceiptFor(env, federation.ReceiptAccepted, n.o.Now())
-	rc.SHA256 = receiptSHA256(raw, sum, env)
 	receipt, err := federation.SignReceipt(rc, n.signer())
 	if err != nil {
-		return res, &ReceiveError{Code: "internal_error", Msg: "internal error", Err: err}
+		return res, internal("receive", err)
 	}
 	item := store.InboxItem{
 		JTI: inboxKey(env.Issuer, env.JTI), Iss: env.Issuer, Aud: env.Audience, Kind: string(env.Kind),
-		CaseID: env.CaseID, SHA256: sum, Envelope: raw, ReceivedAt: n.o.Now(),
+		CaseID: env.CaseID, SHA256: env.SHA256(), Envelope: raw, ReceivedAt: n.o.Now(),
 	}
-	if brokenAckBeforeStore { // conformance teeth tests only (breakage.go)
-		go func() {
-			time.Sleep(2 * time.Second)
-			_, _ = n.o.Store.Receive(context.WithoutCancel(ctx), item, store.Receipt{Status: string(federation.ReceiptAccepted), Raw: receipt})
-			signal(n.kick)
-		}()
-		return Received{Receipt: receipt, Status: federation.ReceiptAccepted, JTI: env.JTI, Kind: env.Kind}, nil
-	}
+	// Stored (envelope, inbox row, receipt) in one transaction before the
+	// 202 is answered: a receipt is never sent for something not stored.
 	r, err := n.o.Store.Receive(ctx, item, store.Receipt{Status: string(federation.ReceiptAccepted), Raw: receipt})
 	switch {
-	case errors.Is(err, store.ErrReplay) && brokenSkipReplay: // conformance teeth tests only (breakage.go)
-		return Received{Receipt: receipt, Status: federation.ReceiptAccepted, JTI: env.JTI, Kind: env.Kind}, nil
 	case errors.Is(err, store.ErrReplay):
-		return res, refuse(federation.CodeReplay, "jti %q was already received with other content", env.JTI)
+		return res, errf(federation.CodeReplay, "jti %q was already received with other content", env.JTI)
 	case err != nil:
-		return res, &ReceiveError{Code: "internal_error", Msg: "internal error", Err: err}
+		return res, internal("receive", err)
 	}
 	res = Received{Receipt: receipt, Status: federation.ReceiptAccepted, InboxID: r.ID, JTI: env.JTI, Kind: env.Kind}
 	if r.Duplicate {
 		drc := federation.ReceiptFor(env, federation.ReceiptDuplicate, n.o.Now())
-		drc.SHA256 = receiptSHA256(raw, sum, env)
 		dup, err := federation.SignReceipt(drc, n.signer())
 		if err != nil {
-			return res, &ReceiveError{Code: "internal_error", Msg: "internal error", Err: err}
+			return res, internal("receive", err)
 		}
 		res.Receipt, res.Status = dup, federation.ReceiptDuplicate
 		n.log.Info("duplicate envelope", "iss", env.Issuer, "jti", env.JTI, "kind", env.Kind)
 		return res, nil
 	}
 	n.log.Info("envelope received", "iss", env.Issuer, "jti", env.JTI, "kind", env.Kind, "inbox_id", r.ID)
-	if f := n.o.Faults; f != nil && f.AfterStore != nil {
-		f.AfterStore(env.JTI)
-	}
 	signal(n.kick)
 	return res, nil
 }
@@ -150,39 +131,25 @@ func (n *Node) Receive(ctx context.Context, peer string, raw []byte) (res Receiv
 func checkRoles(env *federation.Envelope) error {
 	var h envelopeHead
 	if err := json.Unmarshal(env.Body, &h); err != nil {
-		return refuse(federation.CodeBadEnvelope, "body is not a JSON object")
+		return errf(federation.CodeBadEnvelope, "body is not a JSON object")
 	}
 	if h.CaseID != env.CaseID {
-		return refuse(federation.CodeBadEnvelope, "the case_id claim differs from the body's case_id")
+		return errf(federation.CodeBadEnvelope, "the case_id claim differs from the body's case_id")
 	}
 	origin := originOf(env.CaseID)
 	switch env.Kind {
 	case federation.KindCaseCreate, federation.KindCaseUpdate:
 		if origin != env.Issuer || h.Origin.Member != env.Issuer {
-			return refuse(federation.CodeSenderMismatch, "only the origin of case %q may send %s", env.CaseID, env.Kind)
+			return errf(federation.CodeSenderMismatch, "only the origin of case %q may send %s", env.CaseID, env.Kind)
 		}
 	case federation.KindCaseResponse:
 		if h.Responder != env.Issuer {
-			return refuse(federation.CodeSenderMismatch, "the response's responder is not the sender")
+			return errf(federation.CodeSenderMismatch, "the response's responder is not the sender")
 		}
 	case federation.KindCaseWithdraw:
 		if h.Confirms == "" && origin != env.Issuer {
-			return refuse(federation.CodeSenderMismatch, "only the origin of case %q may withdraw it", env.CaseID)
+			return errf(federation.CodeSenderMismatch, "only the origin of case %q may withdraw it", env.CaseID)
 		}
 	}
 	return nil
-}
-
-// receiptSHA256 is what a receipt binds to: sum, the SHA-256 of the exact
-// bytes received (FLX-RCP-003).
-func receiptSHA256(raw []byte, sum string, env *federation.Envelope) string {
-	if brokenReceiptSHA256 != nil { // conformance teeth tests only (breakage.go)
-		return brokenReceiptSHA256(raw, env)
-	}
-	return sum
-}
-
-func sha256Hex(b []byte) string {
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
 }

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/familylinks/flx/federation"
-	"github.com/familylinks/flx/node"
+	"github.com/familylinks/flx/federation/problem"
 	"github.com/familylinks/flx/node/internal/fedtest"
 	"github.com/familylinks/flx/node/internal/nodetest"
 	"github.com/familylinks/flx/schema"
@@ -72,7 +72,7 @@ func TestReceiveRoles(t *testing.T) {
 				}
 				return
 			}
-			if got := node.AsReceiveError(err).Code; got != tc.want {
+			if got := problem.As(err).Code; got != tc.want {
 				t.Fatalf("code %q, want %q (err %v)", got, tc.want, err)
 			}
 		})
@@ -110,7 +110,7 @@ func TestReceiveDuplicateAndReplay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := xb.Receive(ctx, "XA-RC", forged); node.AsReceiveError(err).Code != federation.CodeReplay {
+	if _, err := xb.Receive(ctx, "XA-RC", forged); problem.As(err).Code != federation.CodeReplay {
 		t.Fatalf("replay: %v", err)
 	}
 	if err := xb.ProcessInbox(ctx); err != nil {

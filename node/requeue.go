@@ -40,7 +40,7 @@ func (n *Node) Requeue(ctx context.Context, a Actor, outboxID int64) (store.Outb
 	case err != nil:
 		return store.OutboxItem{}, internal("requeue", err)
 	}
-	signal(n.deliverCh)
+	n.deliverer.Kick()
 	n.log.Info("outbox row requeued", "outbox_id", outboxID, "to", out.Destination)
 	return out, nil
 }

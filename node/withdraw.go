@@ -74,7 +74,7 @@ func (n *Node) Withdraw(ctx context.Context, a Actor, caseID string, reason sche
 	if err != nil {
 		return WithdrawResult{}, internal("withdraw", err)
 	}
-	signal(n.deliverCh)
+	n.deliverer.Kick()
 	n.log.Info("case withdrawn", "case_id", caseID, "recipients", len(res.SentTo))
 	return res, nil
 }

@@ -33,3 +33,15 @@ func (p Policy) Delay(attempt int) time.Duration {
 	half := ceiling / 2
 	return half + time.Duration(r()*float64(ceiling-half))
 }
+
+// Wait is the one backoff formula of delivery: the wait after failures
+// consecutive failed attempts, and at least the peer's Retry-After, which is
+// honoured up to Max (SPEC.md FLX-DLV-004..006). Both the wait before an
+// envelope's next attempt and a destination's pause use it.
+func (p Policy) Wait(failures int, retryAfter time.Duration) time.Duration {
+	w := p.Delay(failures)
+	if retryAfter > w {
+		w = min(retryAfter, p.Max)
+	}
+	return w
+}

@@ -51,3 +51,23 @@ func TestDelayGrows(t *testing.T) {
 		prev = d
 	}
 }
+
+func TestWaitHonoursRetryAfterWithinMax(t *testing.T) {
+	p := Policy{Initial: time.Second, Max: time.Minute, Rand: func() float64 { return 0 }}
+	tests := []struct {
+		failures int
+		after    time.Duration
+		want     time.Duration
+	}{
+		{1, 0, 500 * time.Millisecond},
+		{1, 3 * time.Second, 3 * time.Second},
+		{3, time.Second, 2 * time.Second}, // the backoff is longer
+		{1, time.Hour, time.Minute},       // capped at Max
+		{8, 0, 30 * time.Second},
+	}
+	for _, tc := range tests {
+		if got := p.Wait(tc.failures, tc.after); got != tc.want {
+			t.Errorf("Wait(%d, %v) = %v, want %v", tc.failures, tc.after, got, tc.want)
+		}
+	}
+}

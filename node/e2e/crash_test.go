@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/familylinks/flx/conformance/variant"
 	"github.com/familylinks/flx/federation"
 	"github.com/familylinks/flx/federation/jose"
 	"github.com/familylinks/flx/node/fedadmin"
@@ -24,6 +25,32 @@ import (
 	"github.com/familylinks/flx/node/internal/nodetest"
 	"github.com/familylinks/flx/node/store"
 )
+
+// faults are the crash faults, built into flxFaultBin (conformance/variant):
+// the process exits at the worst moment, and a test restarts it.
+var faults = []variant.Variant{
+	// The receiver exits once an envelope is stored (committed) and before
+	// its receipt is answered.
+	{Name: "exit-after-store", Mutations: []variant.Mutation{{
+		File: "node/receive.go",
+		Old:  `	n.log.Info("envelope received", "iss", env.Issuer, "jti", env.JTI, "kind", env.Kind, "inbox_id", r.ID)`,
+		New: `	n.log.Info("envelope received", "iss", env.Issuer, "jti", env.JTI, "kind", env.Kind, "inbox_id", r.ID)
+	os.Exit(86)`,
+		Imports: []string{"os"},
+	}}},
+	// The sender exits once a peer answered with a valid receipt and
+	// before it records the delivery.
+	{Name: "exit-after-send", Mutations: []variant.Mutation{{
+		File: "node/delivery/delivery.go",
+		Old:  `	return d.conclude(ctx, it, start, d.sender.Send(ctx, it.Destination, it.Envelope))`,
+		New: `	res := d.sender.Send(ctx, it.Destination, it.Envelope)
+	if res.Outcome == federation.Delivered {
+		os.Exit(87)
+	}
+	return d.conclude(ctx, it, start, res)`,
+		Imports: []string{"os"},
+	}}},
+}
 
 // waitLimit bounds every wait of the crash tests.
 const waitLimit = 90 * time.Second
@@ -127,6 +154,7 @@ type procOpts struct {
 	dsn       string
 	fedListen string // default: the manifest endpoint's address
 	env       map[string]string
+	fault     string // run flxFaultBin as this fault (faults)
 }
 
 // start runs `flx serve --config <member>/config.yaml` with env overrides
@@ -165,7 +193,12 @@ func (pf *procFed) spawn(t *testing.T, l *logs, name string, o procOpts) *flxPro
 	for k, v := range o.env {
 		env[k] = v
 	}
-	cmd := exec.Command(flxBin, "serve", "--config", fedadmin.MemberPath(pf.dir, o.member, fedadmin.MemberConfigFile))
+	bin := flxBin
+	if o.fault != "" {
+		bin = flxFaultBin
+		env[variant.Env] = o.fault
+	}
+	cmd := exec.Command(bin, "serve", "--config", fedadmin.MemberPath(pf.dir, o.member, fedadmin.MemberConfigFile))
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "FLX_") { // nothing of the caller's FLX_* leaks in
 			cmd.Env = append(cmd.Env, kv)
@@ -307,7 +340,7 @@ func preload(t *testing.T, st store.Store, key *jose.PrivateKey, from, to string
 				return err
 			}
 			if _, err := tx.Enqueue(context.Background(), store.NewOutboxItem{Destination: to, CaseID: id, CaseVersion: 1,
-				Kind: string(c.Kind), JTI: c.JTI, Envelope: raw}); err != nil {
+				Kind: string(c.Kind), JTI: c.JTI, Envelope: raw, Discloses: true}); err != nil {
 				return err
 			}
 			jtis = append(jtis, c.JTI)
@@ -441,7 +474,7 @@ func TestReceiverCrashAfterStore(t *testing.T) {
 	jtis := preload(t, stA, pf.signingKey(t, "XA-RC"), "XA-RC", "XB-RC", 1)
 	key := federation.ReplayKey("XA-RC", jtis[0])
 
-	xb := pf.start(t, l, "XB-RC.1", procOpts{member: "XB-RC", dsn: dsnB, env: map[string]string{"FLX_FAULT_EXIT_AFTER_STORE": "1"}})
+	xb := pf.start(t, l, "XB-RC.1", procOpts{member: "XB-RC", dsn: dsnB, fault: "exit-after-store"})
 	pf.start(t, l, "XA-RC", procOpts{member: "XA-RC", dsn: dsnA})
 	if code := xb.waitExit(t); code != 86 {
 		t.Fatalf("XB-RC exited with %d, want 86 (the fault)", code)
@@ -475,6 +508,52 @@ func TestReceiverCrashAfterStore(t *testing.T) {
 		t.Errorf("restarted XB-RC answered %d duplicates, want 1", d)
 	}
 	t.Logf("XA-RC attempts: %d; last error before the retry: %q", it.Attempts, it.LastError)
+}
+
+// TestSenderCrashAfterSend makes the sender exit once the receiver stored
+// an envelope and answered with its receipt, before the sender recorded the
+// delivery. Restarted, the sender takes the row back when its lease ends,
+// sends the same bytes again, and gets a duplicate receipt: the receiver
+// holds and processes the envelope once.
+func TestSenderCrashAfterSend(t *testing.T) {
+	needBinary(t)
+	ctx := context.Background()
+	pf := newProcFed(t, "XA-RC:XA:society", "XB-RC:XB:society")
+	l := newLogs(t)
+	dsnA, dsnB := dbtest.PostgresDSN(t), dbtest.PostgresDSN(t)
+	stA, stB := openStore(t, dsnA), openStore(t, dsnB)
+	jtis := preload(t, stA, pf.signingKey(t, "XA-RC"), "XA-RC", "XB-RC", 1)
+
+	xb := pf.start(t, l, "XB-RC", procOpts{member: "XB-RC", dsn: dsnB})
+	xa := pf.start(t, l, "XA-RC.1", procOpts{member: "XA-RC", dsn: dsnA, fault: "exit-after-send"})
+	if code := xa.waitExit(t); code != 87 {
+		t.Fatalf("XA-RC exited with %d, want 87 (the fault)", code)
+	}
+	if got := xb.received(t, "accepted"); got != 1 {
+		t.Fatalf("XB-RC accepted %d envelopes before the sender's crash, want 1", got)
+	}
+	if s := outboxTo(t, stA, "XB-RC"); s.Delivered != 0 || s.InFlight != 1 {
+		t.Fatalf("XA-RC's outbox after the crash: %d delivered, %d in flight; want the row in flight, unrecorded", s.Delivered, s.InFlight)
+	}
+
+	pf.start(t, l, "XA-RC.2", procOpts{member: "XA-RC", dsn: dsnA})
+	nodetest.WaitFor(t, waitLimit, "XA-RC's retry delivered", func() bool { return outboxTo(t, stA, "XB-RC").Delivered == 1 })
+	rows := allOutbox(t, stA, store.OutboxFilter{Destination: "XB-RC"})
+	it, err := stA.GetOutbox(ctx, rows[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := decodeJWS(t, it.Receipt).Status; st != string(federation.ReceiptDuplicate) || it.Attempts != 2 || it.JTI != jtis[0] {
+		t.Errorf("XA-RC kept a %q receipt after %d attempts for jti %s; want duplicate, 2 attempts, jti %s", st, it.Attempts, it.JTI, jtis[0])
+	}
+	nodetest.WaitFor(t, waitLimit, "XB-RC processed the envelope", func() bool {
+		r, err := stB.GetInboxByJTI(ctx, federation.ReplayKey("XA-RC", jtis[0]))
+		return err == nil && !r.ProcessedAt.IsZero()
+	})
+	checkReceivedOnce(t, stB, "XA-RC", jtis)
+	if d := xb.received(t, "duplicate"); d != 1 {
+		t.Errorf("XB-RC answered %d duplicates, want 1", d)
+	}
 }
 
 // TestTwoSenderProcessesShareDB runs two XA-RC processes on one PostgreSQL

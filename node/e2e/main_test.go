@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -9,14 +10,17 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/familylinks/flx/conformance/variant"
 	"github.com/familylinks/flx/node/internal/dbtest"
 )
 
 // flxBin is the flx binary the crash tests run, built once by TestMain
-// (not under -short, where the crash tests are skipped).
+// (not under -short, where the crash tests are skipped), and flxFaultBin
+// the same with the crash faults of crash_test.go (faults), selected per
+// process with the environment variable variant.Env.
 var (
-	flxBin      string
-	flxBuildErr error
+	flxBin, flxFaultBin string
+	flxBuildErr         error
 )
 
 func TestMain(m *testing.M) {
@@ -28,10 +32,12 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, "e2e:", err)
 			os.Exit(2)
 		}
-		flxBin = filepath.Join(dir, "flx")
+		flxBin, flxFaultBin = filepath.Join(dir, "flx"), filepath.Join(dir, "flx-faults")
 		out, err := exec.Command("go", "build", "-o", flxBin, "github.com/familylinks/flx/node/cmd/flx").CombinedOutput()
 		if err != nil {
 			flxBuildErr = fmt.Errorf("go build ./node/cmd/flx: %v\n%s", err, out)
+		} else if err := variant.Build(context.Background(), filepath.Join("..", ".."), "./node/cmd/flx", flxFaultBin, faults); err != nil {
+			flxBuildErr = err
 		}
 	}
 	code := dbtest.Main(m)

@@ -476,7 +476,7 @@ func TestRefusalCodes(t *testing.T) {
 		}
 
 		_, err = cta.Receive(ctx, "", raw)
-		var re *node.ReceiveError
+		var re *node.Error
 		if !errors.As(err, &re) || re.Code != federation.CodeSuspendedMember || re.Code.HTTPStatus() != http.StatusForbidden {
 			t.Errorf("Receive without a transport identity: %v, want suspended_member (403)", err)
 		}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/familylinks/flx/federation"
-	"github.com/familylinks/flx/node"
 	"github.com/familylinks/flx/node/internal/fedtest"
 	"github.com/familylinks/flx/node/internal/nodetest"
 	"github.com/familylinks/flx/node/store"
@@ -39,15 +38,22 @@ func testWithdrawWaitsForInFlight(t *testing.T, d nodetest.Dialect, replicas int
 	f.Sign(t)
 	held, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once
-	hold := &node.Faults{AfterStore: func(string) {
-		once.Do(func() { close(held); <-release }) // the first envelope: the create
-	}}
-	dsnA := nodetest.DSN(t, d)
-	xa := nodetest.Start(t, f, "XA-RC", lnA, nodetest.Options{Dialect: d, DSN: dsnA})
-	for range replicas - 1 {
-		nodetest.Start(t, f, "XA-RC", nil, nodetest.Options{Dialect: d, DSN: dsnA})
+	// XB-RC answers the first envelope it stores (the create) only once
+	// released: stored, its receipt not yet sent.
+	hold := func(st store.Store) store.Store {
+		return holdAfterReceive{st, func() { once.Do(func() { close(held); <-release }) }}
 	}
-	xb := nodetest.Start(t, f, "XB-RC", lnB, nodetest.Options{Dialect: d, Faults: hold})
+	dsnA := nodetest.DSN(t, d)
+	// Each XA-RC replica counts its delivery polls and its claims for XB-RC.
+	polls := make([]*pollCounter, replicas)
+	counted := func(i int) func(store.Store) store.Store {
+		return func(st store.Store) store.Store { polls[i] = &pollCounter{Store: st}; return polls[i] }
+	}
+	xa := nodetest.Start(t, f, "XA-RC", lnA, nodetest.Options{Dialect: d, DSN: dsnA, WrapStore: counted(0)})
+	for i := 1; i < replicas; i++ {
+		nodetest.Start(t, f, "XA-RC", nil, nodetest.Options{Dialect: d, DSN: dsnA, WrapStore: counted(i)})
+	}
+	xb := nodetest.Start(t, f, "XB-RC", lnB, nodetest.Options{Dialect: d, WrapStore: hold})
 	var released sync.Once
 	unblock := func() { released.Do(func() { close(release) }) }
 	t.Cleanup(unblock)
@@ -67,8 +73,21 @@ func testWithdrawWaitsForInFlight(t *testing.T, d nodetest.Dialect, replicas int
 	if err != nil || len(wr.SentTo) != 1 {
 		t.Fatalf("withdraw: %+v %v", wr, err)
 	}
-	// Twenty delivery polls while the create's answer is held.
-	time.Sleep(time.Second)
+	// While the create's answer is held, every replica polls the outbox
+	// twenty times, and a replica not busy with the create asks the store
+	// five times for XB-RC's rows: each time the withdrawal, queued and due,
+	// could have gone.
+	for _, p := range polls {
+		p.reset()
+	}
+	nodetest.WaitFor(t, 30*time.Second, "twenty delivery polls of every XA-RC replica", func() bool {
+		for i, p := range polls {
+			if p.due.Load() < 20 || (i > 0 && p.claims.Load() < 5) {
+				return false
+			}
+		}
+		return true
+	})
 	if rows := allInbox(t, xb.Store, store.InboxFilter{Kind: string(federation.KindCaseWithdraw)}); len(rows) != 0 {
 		t.Errorf("the case.withdraw reached XB-RC while the case.create was still unanswered")
 	}
@@ -122,8 +141,8 @@ func testWithdrawWaitsForInFlight(t *testing.T, d nodetest.Dialect, replicas int
 // withdrawal is, and the peer's confirmation is recorded (FLX-WDR-007).
 // The withdrawal is the first thing XB-RC gets, so its confirmation can
 // overtake XA-RC's recording of the withdrawal's receipt: XA-RC here
-// records it late on purpose (Faults.AfterSend), after the confirmation
-// arrived.
+// records it late on purpose (recordLate holds MarkDelivered), after the
+// confirmation arrived.
 func TestWithdrawWhilePeerDown(t *testing.T) {
 	ctx := context.Background()
 	f := fedtest.New(t, threeMembers...)
@@ -133,22 +152,29 @@ func TestWithdrawWhilePeerDown(t *testing.T) {
 	lnB.Close()
 	f.Sign(t)
 	var withdrawRow atomic.Int64
-	var xa *nodetest.Node
-	late := &node.Faults{AfterSend: func(id int64) {
+	// XA-RC records the withdrawal's receipt only once it has tried to
+	// apply XB-RC's confirmation and found no recipient to confirm yet: the
+	// interleaving under test. The test fails if it is not reached.
+	early := make(chan struct{})
+	var earlyOnce sync.Once
+	reached := atomic.Bool{}
+	late := func(id int64) {
 		if id != withdrawRow.Load() {
 			return
 		}
-		deadline := time.Now().Add(10 * time.Second)
-		for time.Now().Before(deadline) {
-			rows, err := xa.Store.ListInbox(context.Background(), store.InboxFilter{Kind: string(federation.KindCaseWithdraw)})
-			if err == nil && len(rows) > 0 {
-				time.Sleep(300 * time.Millisecond) // let XA-RC try to process it
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
+		select {
+		case <-early:
+			reached.Store(true)
+		case <-time.After(20 * time.Second):
 		}
-	}}
-	xa = nodetest.Start(t, f, "XA-RC", lnA, nodetest.Options{Faults: late})
+	}
+	xa := nodetest.Start(t, f, "XA-RC", lnA, nodetest.Options{WrapStore: func(st store.Store) store.Store {
+		return recordLate{Store: st, hold: late, confirmed: func(err error) {
+			if errors.Is(err, store.ErrNotFound) {
+				earlyOnce.Do(func() { close(early) })
+			}
+		}}
+	}})
 	if _, err := xa.CreateCase(ctx, cw, readTestdata(t, "case.json")); err != nil {
 		t.Fatal(err)
 	}
@@ -195,4 +221,74 @@ func TestWithdrawWhilePeerDown(t *testing.T) {
 	}
 	noProcessErrors(t, "XA-RC", xa.Store)
 	noProcessErrors(t, "XB-RC", xb.Store)
+	if !reached.Load() {
+		t.Error("XA-RC never tried to apply the confirmation before recording the withdrawal's receipt: the interleaving under test was not reached")
+	}
+}
+
+// recordLate is a store whose MarkDelivered first runs hold: the node has
+// its peer's receipt and records it only when hold returns (a slow sender
+// between the answer and its recording). confirmed sees the result of every
+// ConfirmWithdrawal the node makes in a transaction.
+type recordLate struct {
+	store.Store
+	hold      func(outboxID int64)
+	confirmed func(error)
+}
+
+func (s recordLate) MarkDelivered(ctx context.Context, id int64, receipt []byte) error {
+	s.hold(id)
+	return s.Store.MarkDelivered(ctx, id, receipt)
+}
+
+func (s recordLate) Tx(ctx context.Context, fn func(store.Tx) error) error {
+	return s.Store.Tx(ctx, func(tx store.Tx) error { return fn(confirmSpy{tx, s.confirmed}) })
+}
+
+type confirmSpy struct {
+	store.Tx
+	seen func(error)
+}
+
+func (c confirmSpy) ConfirmWithdrawal(ctx context.Context, caseID, member string, at time.Time) error {
+	err := c.Tx.ConfirmWithdrawal(ctx, caseID, member, at)
+	c.seen(err)
+	return err
+}
+
+// pollCounter counts a node's delivery polls (DueDestinations) and its
+// claims for XB-RC since the last reset.
+type pollCounter struct {
+	store.Store
+	due, claims atomic.Int64
+}
+
+func (p *pollCounter) reset() { p.due.Store(0); p.claims.Store(0) }
+
+func (p *pollCounter) DueDestinations(ctx context.Context, now time.Time) ([]string, error) {
+	p.due.Add(1)
+	return p.Store.DueDestinations(ctx, now)
+}
+
+func (p *pollCounter) ClaimDue(ctx context.Context, r store.ClaimRequest) ([]store.OutboxItem, error) {
+	if r.Destination == "XB-RC" {
+		p.claims.Add(1)
+	}
+	return p.Store.ClaimDue(ctx, r)
+}
+
+// holdAfterReceive is a store whose Receive runs hold once the envelope is
+// stored (committed) and before the node answers: a receiver slow between
+// the two.
+type holdAfterReceive struct {
+	store.Store
+	hold func()
+}
+
+func (s holdAfterReceive) Receive(ctx context.Context, item store.InboxItem, rc store.Receipt) (store.ReceiveResult, error) {
+	r, err := s.Store.Receive(ctx, item, rc)
+	if err == nil && !r.Duplicate {
+		s.hold()
+	}
+	return r, err
 }

@@ -11,8 +11,8 @@ import (
 
 	"github.com/gorilla/mux"
 
-	"github.com/familylinks/flx/federation"
 	"github.com/familylinks/flx/federation/mtls"
+	"github.com/familylinks/flx/federation/problem"
 	"github.com/familylinks/flx/node"
 )
 
@@ -33,7 +33,7 @@ func FederationHandler(n *node.Node, dir mtls.Directory, log *slog.Logger) http.
 	r.HandleFunc("/.well-known/flx", f.metadata).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/flx/v1/envelopes", f.envelopes).Methods(http.MethodPost)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		writeProblem(w, http.StatusNotFound, "not_found", "no such federation resource", nil, nil)
+		writeProblem(w, problem.NotFound, "no such federation resource")
 	})
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		allow := "POST"
@@ -41,7 +41,7 @@ func FederationHandler(n *node.Node, dir mtls.Directory, log *slog.Logger) http.
 			allow = "GET, HEAD"
 		}
 		w.Header().Set("Allow", allow)
-		writeProblem(w, http.StatusMethodNotAllowed, "method_not_allowed", "allowed: "+allow, nil, nil)
+		writeProblem(w, problem.MethodNotAllowed, "allowed: "+allow)
 	})
 	return mtls.Middleware(dir)(r)
 }
@@ -93,35 +93,32 @@ func (f *fedAPI) metadata(w http.ResponseWriter, _ *http.Request) {
 func (f *fedAPI) envelopes(w http.ResponseWriter, r *http.Request) {
 	peer, ok := mtls.PeerFromContext(r.Context())
 	if !ok { // the middleware already refused; belt and braces
-		writeProblem(w, http.StatusUnauthorized, "unauthenticated_peer", "", nil, nil)
+		writeProblem(w, problem.UnauthenticatedPeer, "")
 		return
 	}
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || !strings.EqualFold(mt, "application/jose") {
-		f.refuse(w, peer, &node.ReceiveError{Code: federation.CodeBadEnvelope, Msg: "Content-Type must be application/jose"})
+		f.refuse(w, peer, problem.New(problem.BadEnvelope, "Content-Type must be application/jose"))
 		return
 	}
 	limit := f.n.MaxBodyBytes()
-	if brokenNoBodyLimit { // conformance teeth tests only (breakage.go)
-		limit = 1 << 40
-	}
 	if r.ContentLength > limit {
-		f.refuse(w, peer, &node.ReceiveError{Code: federation.CodeTooLarge, Msg: "body larger than " + strconv.FormatInt(limit, 10) + " bytes"})
+		f.refuse(w, peer, problem.New(problem.TooLarge, "body larger than "+strconv.FormatInt(limit, 10)+" bytes"))
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
-		f.refuse(w, peer, &node.ReceiveError{Code: federation.CodeTooLarge, Msg: "body larger than " + strconv.FormatInt(limit, 10) + " bytes"})
+		f.refuse(w, peer, problem.New(problem.TooLarge, "body larger than "+strconv.FormatInt(limit, 10)+" bytes"))
 		return
 	case err != nil:
-		f.refuse(w, peer, &node.ReceiveError{Code: federation.CodeBadEnvelope, Msg: "could not read the body"})
+		f.refuse(w, peer, problem.New(problem.BadEnvelope, "could not read the body"))
 		return
 	}
 	res, err := f.n.Receive(r.Context(), peer, body)
 	if err != nil {
-		f.refuse(w, peer, node.AsReceiveError(err))
+		f.refuse(w, peer, problem.As(err))
 		return
 	}
 	w.Header().Set("Content-Type", "application/jose")
@@ -130,16 +127,14 @@ func (f *fedAPI) envelopes(w http.ResponseWriter, r *http.Request) {
 	w.Write(res.Receipt)
 }
 
-func (f *fedAPI) refuse(w http.ResponseWriter, peer string, e *node.ReceiveError) {
-	status := e.Code.HTTPStatus()
-	if e.Code == "internal_error" {
-		status = http.StatusInternalServerError
-		f.log.Error("receive failed", "peer", peer, "err", e.Err)
+func (f *fedAPI) refuse(w http.ResponseWriter, peer string, e *problem.Error) {
+	if e.Code.HTTPStatus() >= 500 {
+		f.log.Error("receive failed", "peer", peer, "code", e.Code, "err", e.Err)
 	} else {
 		f.log.Info("envelope refused", "peer", peer, "code", e.Code)
 	}
-	if status == http.StatusServiceUnavailable {
+	if e.Code.HTTPStatus() == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", "30")
 	}
-	writeProblem(w, status, string(e.Code), e.Msg, e.Violations, nil)
+	e.Problem().Write(w)
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/familylinks/flx/federation/problem"
 	"github.com/familylinks/flx/node"
 	"github.com/familylinks/flx/node/trust"
 )
@@ -31,7 +32,7 @@ func (l *localAPI) readyz(w http.ResponseWriter, r *http.Request, _ node.Actor) 
 			detail = "no usable federation manifest (none held, or it expired)"
 		}
 		w.Header().Set("Retry-After", "10")
-		writeProblem(w, http.StatusServiceUnavailable, string(node.CodeUnavailable), detail, nil, nil)
+		writeProblem(w, problem.Unavailable, detail)
 		return
 	}
 	writeJSON(w, http.StatusOK, healthStatus{Status: "ready"})
@@ -39,7 +40,7 @@ func (l *localAPI) readyz(w http.ResponseWriter, r *http.Request, _ node.Actor) 
 
 func (l *localAPI) serveMetrics(w http.ResponseWriter, r *http.Request, _ node.Actor) {
 	if l.metrics == nil {
-		writeProblem(w, http.StatusNotFound, codeNotFound, "metrics are not enabled", nil, nil)
+		writeProblem(w, problem.NotFound, "metrics are not enabled")
 		return
 	}
 	l.metrics.ServeHTTP(w, r)

@@ -17,6 +17,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/familylinks/flx/federation"
+	"github.com/familylinks/flx/federation/problem"
 	"github.com/familylinks/flx/node"
 	"github.com/familylinks/flx/node/config"
 )
@@ -30,14 +31,6 @@ const (
 
 // DefaultLocalMaxBodyBytes bounds local API request bodies.
 const DefaultLocalMaxBodyBytes = 2 << 20
-
-// Local API codes beyond node.Code.
-const (
-	codeTooLarge         = "too_large"
-	codeUnsupportedMedia = "unsupported_media_type"
-	codeNotFound         = "not_found"
-	codeMethodNotAllowed = "method_not_allowed"
-)
 
 // LocalOptions configure NewLocalHandler.
 type LocalOptions struct {
@@ -214,12 +207,12 @@ func (l *localAPI) router() *mux.Router {
 		r.Handle(rt.path, l.guard(rt)).Methods(rt.method)
 	}
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		writeProblem(w, http.StatusNotFound, codeNotFound, "no such resource", nil, nil)
+		writeProblem(w, problem.NotFound, "no such resource")
 	})
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		allow := allowedMethods(r, req)
 		w.Header().Set("Allow", allow)
-		writeProblem(w, http.StatusMethodNotAllowed, codeMethodNotAllowed, "allowed: "+allow, nil, nil)
+		writeProblem(w, problem.MethodNotAllowed, "allowed: "+allow)
 	})
 	return r
 }
@@ -252,14 +245,14 @@ func (l *localAPI) guard(rt localRoute) http.Handler {
 			a, ok = l.auth.authenticate(r)
 			if !ok {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="flx"`)
-				writeProblem(w, http.StatusUnauthorized, string(node.CodeUnauthorized), "a valid bearer token is required", nil, nil)
+				writeProblem(w, problem.Unauthenticated, "a valid bearer token is required")
 				return
 			}
 			if info != nil {
 				info.actor = a.Name
 			}
 			if !rt.access.allows(a.Role) {
-				writeProblem(w, http.StatusForbidden, string(node.CodeForbidden), fmt.Sprintf("role %q may not call %s %s", a.Role, rt.method, rt.path), nil, nil)
+				writeProblem(w, problem.Forbidden, fmt.Sprintf("role %q may not call %s %s", a.Role, rt.method, rt.path))
 				return
 			}
 		}
@@ -316,7 +309,7 @@ func (l *localAPI) wrap(h http.Handler) http.Handler {
 				}
 				l.log.Error("local api panic", "method", r.Method, "route", info.route, "panic", fmt.Sprint(p))
 				if sw.status == 0 {
-					writeProblem(sw, http.StatusInternalServerError, string(node.CodeInternal), "", nil, nil)
+					writeProblem(sw, problem.Internal, "")
 				}
 			}
 			l.log.Info("local api", "method", r.Method, "route", info.route, "status", sw.status,
@@ -330,26 +323,15 @@ func (l *localAPI) wrap(h http.Handler) http.Handler {
 // message, violations and decision; anything else is a 500 whose cause goes
 // only to the log.
 func (l *localAPI) fail(w http.ResponseWriter, r *http.Request, err error) {
-	var ne *node.Error
-	if !errors.As(err, &ne) {
-		ne = &node.Error{Code: node.CodeInternal, Err: err}
-	}
-	if ne.Code == node.CodeInternal || ne.Code.HTTPStatus() >= 500 {
+	ne := problem.As(err)
+	if ne.Code.HTTPStatus() >= 500 {
 		route := ""
 		if i := reqInfoFrom(r.Context()); i != nil {
 			route = i.route
 		}
 		l.log.Error("local api failure", "method", r.Method, "route", route, "code", ne.Code, "err", ne)
 	}
-	detail := ne.Msg
-	if ne.Code == node.CodeInternal {
-		detail = "" // the cause is in the log, not on the wire
-	}
-	var decision any
-	if ne.Decision != nil {
-		decision = ne.Decision
-	}
-	writeProblem(w, ne.Code.HTTPStatus(), string(ne.Code), detail, ne.Violations, decision)
+	ne.Problem().Write(w) // an internal error's cause stays in the log
 }
 
 // reply writes v with status, or err as a problem document (see fail).
@@ -361,32 +343,32 @@ func (l *localAPI) reply(w http.ResponseWriter, r *http.Request, status int, v a
 	writeJSON(w, status, v)
 }
 
-func badRequest(format string, args ...any) *node.Error {
-	return &node.Error{Code: node.CodeBadRequest, Msg: fmt.Sprintf(format, args...)}
+func badRequest(format string, args ...any) *problem.Error {
+	return problem.Errorf(problem.BadRequest, format, args...)
 }
 
 // readBody reads a JSON request body within the limit, writing the problem
 // itself (415, 413, 400) when it returns false.
 func (l *localAPI) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	if !isJSON(r.Header.Get("Content-Type")) {
-		writeProblem(w, http.StatusUnsupportedMediaType, codeUnsupportedMedia, "Content-Type must be application/json", nil, nil)
+		writeProblem(w, problem.UnsupportedMediaType, "Content-Type must be application/json")
 		return nil, false
 	}
 	if r.ContentLength > l.maxBody {
-		writeProblem(w, http.StatusRequestEntityTooLarge, codeTooLarge, "body larger than "+strconv.FormatInt(l.maxBody, 10)+" bytes", nil, nil)
+		writeProblem(w, problem.TooLarge, "body larger than "+strconv.FormatInt(l.maxBody, 10)+" bytes")
 		return nil, false
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, l.maxBody))
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
-		writeProblem(w, http.StatusRequestEntityTooLarge, codeTooLarge, "body larger than "+strconv.FormatInt(l.maxBody, 10)+" bytes", nil, nil)
+		writeProblem(w, problem.TooLarge, "body larger than "+strconv.FormatInt(l.maxBody, 10)+" bytes")
 		return nil, false
 	case err != nil:
-		writeProblem(w, http.StatusBadRequest, string(node.CodeBadRequest), "could not read the body", nil, nil)
+		writeProblem(w, problem.BadRequest, "could not read the body")
 		return nil, false
 	case len(strings.TrimSpace(string(body))) == 0:
-		writeProblem(w, http.StatusBadRequest, string(node.CodeBadRequest), "the body is empty", nil, nil)
+		writeProblem(w, problem.BadRequest, "the body is empty")
 		return nil, false
 	}
 	return body, true
@@ -407,7 +389,7 @@ func (l *localAPI) readWrapper(w http.ResponseWriter, r *http.Request, v wrapper
 		return false
 	}
 	if err := decodeStrict(body, v); err != nil {
-		writeProblem(w, http.StatusBadRequest, string(node.CodeBadRequest), err.Error(), nil, nil)
+		writeProblem(w, problem.BadRequest, err.Error())
 		return false
 	}
 	if err := v.check(); err != nil {
@@ -493,7 +475,7 @@ func (l *localAPI) caseBody(w http.ResponseWriter, r *http.Request) (string, []b
 func intVar(r *http.Request, name, what string) (int64, error) {
 	v, err := strconv.ParseInt(mux.Vars(r)[name], 10, 64)
 	if err != nil || v <= 0 {
-		return 0, &node.Error{Code: node.CodeNotFound, Msg: "no such " + what}
+		return 0, problem.New(problem.NotFound, "no such "+what)
 	}
 	return v, nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/familylinks/flx/federation"
+	"github.com/familylinks/flx/federation/problem"
 	"github.com/familylinks/flx/node"
 	"github.com/familylinks/flx/node/store"
 	"github.com/familylinks/flx/schema"
@@ -134,7 +135,7 @@ func (l *localAPI) listCases(w http.ResponseWriter, r *http.Request, _ node.Acto
 		l.fail(w, r, q.err)
 		return
 	}
-	page, err := l.n.Store().ListCases(r.Context(), f)
+	page, err := l.n.View().ListCases(r.Context(), f)
 	if errors.Is(err, store.ErrInvalid) {
 		l.fail(w, r, badRequest("cursor is not valid"))
 		return
@@ -199,9 +200,9 @@ func (l *localAPI) decisions(w http.ResponseWriter, r *http.Request, _ node.Acto
 	if !ok {
 		return
 	}
-	st := l.n.Store()
+	st := l.n.View()
 	if _, err := st.GetCase(r.Context(), id); errors.Is(err, store.ErrNotFound) {
-		l.fail(w, r, &node.Error{Code: node.CodeNotFound, Msg: "no case " + id})
+		l.fail(w, r, problem.New(problem.NotFound, "no case "+id))
 		return
 	} else if err != nil {
 		l.fail(w, r, err)

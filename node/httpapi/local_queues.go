@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/familylinks/flx/federation"
+	"github.com/familylinks/flx/federation/problem"
 	"github.com/familylinks/flx/node"
 	"github.com/familylinks/flx/node/store"
 	"github.com/familylinks/flx/node/trust"
@@ -169,7 +170,7 @@ func (l *localAPI) inbox(w http.ResponseWriter, r *http.Request, _ node.Actor) {
 		l.fail(w, r, q.err)
 		return
 	}
-	items, err := l.n.Store().ListInbox(r.Context(), f)
+	items, err := l.n.View().ListInbox(r.Context(), f)
 	if err != nil {
 		l.fail(w, r, err)
 		return
@@ -195,7 +196,7 @@ func (l *localAPI) outbox(w http.ResponseWriter, r *http.Request, _ node.Actor) 
 		l.fail(w, r, q.err)
 		return
 	}
-	items, err := l.n.Store().ListOutbox(r.Context(), f)
+	items, err := l.n.View().ListOutbox(r.Context(), f)
 	if err != nil {
 		l.fail(w, r, err)
 		return
@@ -214,7 +215,7 @@ func (l *localAPI) peers(w http.ResponseWriter, r *http.Request, _ node.Actor) {
 	if !l.noQuery(w, r) {
 		return
 	}
-	stats, err := l.n.Store().OutboxStats(r.Context())
+	stats, err := l.n.View().OutboxStats(r.Context())
 	if err != nil {
 		l.fail(w, r, err)
 		return
@@ -260,7 +261,7 @@ func (l *localAPI) audit(w http.ResponseWriter, r *http.Request, _ node.Actor) {
 		l.fail(w, r, q.err)
 		return
 	}
-	rows, err := l.n.Store().ListAudit(r.Context(), f)
+	rows, err := l.n.View().ListAudit(r.Context(), f)
 	if err != nil {
 		l.fail(w, r, err)
 		return
@@ -282,7 +283,7 @@ func (l *localAPI) verifyAudit(w http.ResponseWriter, r *http.Request, _ node.Ac
 	if !l.noQuery(w, r) {
 		return
 	}
-	v, err := l.n.Store().VerifyAudit(r.Context())
+	v, err := l.n.View().VerifyAudit(r.Context())
 	if err != nil {
 		l.fail(w, r, err)
 		return
@@ -296,7 +297,7 @@ func (l *localAPI) manifest(w http.ResponseWriter, r *http.Request, _ node.Actor
 	}
 	m := l.n.Manifest()
 	if m == nil {
-		writeProblem(w, http.StatusServiceUnavailable, string(node.CodeUnavailable), "no federation manifest is held", nil, nil)
+		writeProblem(w, problem.Unavailable, "no federation manifest is held")
 		return
 	}
 	out := ManifestStatus{

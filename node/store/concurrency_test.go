@@ -27,7 +27,7 @@ func TestClaimConcurrent(t *testing.T) {
 				c := i / perCase
 				if _, err := tx.Enqueue(ctx, store.NewOutboxItem{Destination: dests[c%len(dests)],
 					CaseID: fmt.Sprintf("XA-RC:%04d", c), Kind: "case.update", JTI: fmt.Sprint("c-", i),
-					Envelope: []byte(fmt.Sprint("env-", i))}); err != nil {
+					Envelope: []byte(fmt.Sprint("env-", i)), Discloses: true}); err != nil {
 					return err
 				}
 			}

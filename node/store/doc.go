@@ -4,7 +4,11 @@
 // and withdrawal log, policy decisions, the tamper-evident audit log and the
 // federation manifest history.
 //
-// One Store interface has two implementations over sqlx: PostgreSQL (lib/pq,
+// Its operations are grouped in role interfaces, one per consumer (Cases,
+// Inbox, Outbox, Disclosures, Decisions, Audit, Manifests, each with its
+// reader; roles.go says how to add one): a consumer takes the roles it
+// needs, and the HTTP layer a read-only View (ReadOnly). The Store is their
+// union with transactions; it has two implementations over sqlx: PostgreSQL (lib/pq,
 // for production and for several node replicas sharing one database) and
 // SQLite (modernc.org/sqlite, pure Go, the embedded default). Open picks one
 // from the DSN scheme and applies the embedded per-dialect migrations. SQL is
@@ -14,7 +18,9 @@
 // create case + decision + enqueue + audit).
 //
 // The store keeps bytes and strings: documents, envelopes, receipts and
-// manifests are opaque to it and come back byte for byte. So it
+// manifests are opaque to it and come back byte for byte, and it applies no
+// rule of the domain (what a kind means, what counts as a disclosure): the
+// node decides and the store records what it was told. So it
 // must never import federation, policy, schema or conformance, nor the
 // node's HTTP packages (the federation and local APIs); the node imports
 // it, never the other way round.

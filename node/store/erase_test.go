@@ -31,12 +31,12 @@ func TestEraseCase(t *testing.T) {
 			Envelope: []byte("jws." + marker + ".sig")}
 		must[store.ReceiveResult](t)(b.s.Receive(ctx, in, store.Receipt{Raw: []byte("receipt-in-1")}))
 		delivered := enqueue(t, b.s, store.NewOutboxItem{Destination: memberB, CaseID: id, Kind: "case.create", JTI: "out-1",
-			Envelope: []byte("jws." + marker + big + ".sig")})
+			Envelope: []byte("jws." + marker + big + ".sig"), Discloses: true})
 		must[[]store.OutboxItem](t)(b.s.ClaimDue(ctx, store.ClaimRequest{Worker: "w"}))
 		mustErr(t, b.s.MarkDelivered(ctx, delivered.ID, []byte("receipt-out-1")), nil)
 		pending := enqueue(t, b.s, store.NewOutboxItem{Destination: memberB, CaseID: id, Kind: "case.update", JTI: "out-2",
 			Envelope: []byte("jws." + marker + ".sig")})
-		withdraw := enqueue(t, b.s, store.NewOutboxItem{Destination: memberB, CaseID: id, Kind: store.WithdrawKind, JTI: "out-3",
+		withdraw := enqueue(t, b.s, store.NewOutboxItem{Destination: memberB, CaseID: id, Kind: "case.withdraw", JTI: "out-3",
 			Envelope: []byte(`jws.{"case_id":"XA-RC:0042","reason":"consent_withdrawn"}.sig`)})
 		// An unrelated case must keep its data.
 		must[store.Case](t)(b.s.CreateCase(ctx, store.NewCase{ID: "XA-RC:0043", Origin: memberA, Type: "tracing_request",
@@ -46,7 +46,7 @@ func TestEraseCase(t *testing.T) {
 		}
 
 		res := must[store.ErasureResult](t)(b.s.EraseCase(ctx, id, store.Erasure{Reason: "consent_withdrawn",
-			KeepPendingKinds: []string{store.WithdrawKind}}))
+			KeepPendingKinds: []string{"case.withdraw"}}))
 		if !res.CaseFound || res.Versions != 4 || res.InboxEnvelopes != 1 || res.OutboxEnvelopes != 2 || res.OutboxCancelled != 1 {
 			t.Fatalf("EraseCase = %+v", res)
 		}

@@ -11,14 +11,14 @@ import (
 )
 
 const outboxCols = `id, destination, case_id, case_version, kind, jti, envelope, seq, state, attempts, next_attempt_at,
-	lease_until, claimed_by, last_error, created_at, updated_at, delivered_at, receipt`
+	lease_until, claimed_by, last_error, created_at, updated_at, delivered_at, receipt, discloses, withdraws`
 
 func scanOutbox(r scanner) (OutboxItem, error) {
 	var o OutboxItem
 	var state string
 	err := r.Scan(&o.ID, &o.Destination, &o.CaseID, ic(&o.CaseVersion), &o.Kind, &o.JTI, &o.Envelope, &o.Seq,
 		&state, &o.Attempts, tc(&o.NextAttemptAt), tc(&o.LeaseUntil), sc(&o.ClaimedBy), sc(&o.LastError),
-		tc(&o.CreatedAt), tc(&o.UpdatedAt), tc(&o.DeliveredAt), &o.Receipt)
+		tc(&o.CreatedAt), tc(&o.UpdatedAt), tc(&o.DeliveredAt), &o.Receipt, &o.Discloses, &o.Withdraws)
 	o.State = OutboxState(state)
 	return o, err
 }
@@ -43,9 +43,10 @@ func (q *queries) Enqueue(ctx context.Context, in NewOutboxItem) (OutboxItem, er
 	}
 	var id int64
 	err = q.queryRow(ctx, `INSERT INTO outbox (destination, case_id, case_version, kind, jti, envelope, seq, state,
-		attempts, next_attempt_at, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?) ON CONFLICT (jti) DO NOTHING RETURNING id`,
-		in.Destination, in.CaseID, iv(in.CaseVersion), in.Kind, in.JTI, in.Envelope, seq, tv(next), tv(at), tv(at)).Scan(&id)
+		attempts, next_attempt_at, created_at, updated_at, discloses, withdraws)
+		VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?, ?) ON CONFLICT (jti) DO NOTHING RETURNING id`,
+		in.Destination, in.CaseID, iv(in.CaseVersion), in.Kind, in.JTI, in.Envelope, seq, tv(next), tv(at), tv(at),
+		in.Discloses, in.Withdraws).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return OutboxItem{}, fmt.Errorf("store.Enqueue: jti %q: %w", in.JTI, ErrDuplicate)
 	}
@@ -54,7 +55,7 @@ func (q *queries) Enqueue(ctx context.Context, in NewOutboxItem) (OutboxItem, er
 	}
 	return OutboxItem{ID: id, Destination: in.Destination, CaseID: in.CaseID, CaseVersion: in.CaseVersion,
 		Kind: in.Kind, JTI: in.JTI, Envelope: in.Envelope, Seq: seq, State: Queued,
-		NextAttemptAt: next, CreatedAt: at, UpdatedAt: at}, nil
+		NextAttemptAt: next, CreatedAt: at, UpdatedAt: at, Discloses: in.Discloses, Withdraws: in.Withdraws}, nil
 }
 
 func (q *queries) ClaimDue(ctx context.Context, r ClaimRequest) ([]OutboxItem, error) {
@@ -131,8 +132,8 @@ func (q *queries) MarkDelivered(ctx context.Context, id int64, receipt []byte) e
 	at := q.s.now(time.Time{})
 	var o OutboxItem
 	var state string
-	err := q.queryRow(ctx, `SELECT destination, case_id, case_version, kind, jti, state FROM outbox WHERE id = ?`, id).
-		Scan(&o.Destination, &o.CaseID, ic(&o.CaseVersion), &o.Kind, &o.JTI, &state)
+	err := q.queryRow(ctx, `SELECT destination, case_id, case_version, kind, jti, state, discloses, withdraws FROM outbox WHERE id = ?`, id).
+		Scan(&o.Destination, &o.CaseID, ic(&o.CaseVersion), &o.Kind, &o.JTI, &state, &o.Discloses, &o.Withdraws)
 	if err != nil {
 		return fmt.Errorf("store.MarkDelivered: %d: %w", id, notFound(err))
 	}
@@ -146,7 +147,7 @@ func (q *queries) MarkDelivered(ctx context.Context, id int64, receipt []byte) e
 	if err != nil {
 		return fmt.Errorf("store.MarkDelivered: %w", err)
 	}
-	if n == 0 || o.CaseID == "" {
+	if n == 0 || !o.Discloses {
 		return nil
 	}
 	if _, err := q.exec(ctx, `INSERT INTO disclosures (case_id, member, kind, case_version, outbox_id, jti, delivered_at)
@@ -161,7 +162,7 @@ func (q *queries) MarkDelivered(ctx context.Context, id int64, receipt []byte) e
 		o.CaseID, o.Destination, tv(at), tv(at), iv(o.CaseVersion)); err != nil {
 		return fmt.Errorf("store.MarkDelivered: recipient: %w", err)
 	}
-	if o.Kind == WithdrawKind {
+	if o.Withdraws {
 		if _, err := q.exec(ctx, `UPDATE case_recipients SET withdrawal_sent_at = ? WHERE case_id = ? AND member = ?`,
 			tv(at), o.CaseID, o.Destination); err != nil {
 			return fmt.Errorf("store.MarkDelivered: withdrawal: %w", err)

@@ -9,9 +9,11 @@ import (
 	"github.com/familylinks/flx/node/store"
 )
 
+// queue is a row as the node queues it: its delivery discloses the case,
+// and a case.withdraw is the withdrawal sent.
 func queue(dest, caseID, kind, jti string) store.NewOutboxItem {
 	return store.NewOutboxItem{Destination: dest, CaseID: caseID, Kind: kind, JTI: jti,
-		Envelope: []byte("signed-envelope-" + jti)}
+		Envelope: []byte("signed-envelope-" + jti), Discloses: true, Withdraws: kind == "case.withdraw"}
 }
 
 func enqueue(t testing.TB, s store.Queries, in store.NewOutboxItem) store.OutboxItem {
@@ -237,10 +239,12 @@ func TestDeadLetter(t *testing.T) {
 func TestDeliveryRecords(t *testing.T) {
 	withAllStores(t, func(t *testing.T, b *backend) {
 		ctx := t.Context()
-		deliver := func(dest, kind, jti string, version int64) {
+		// The store records what the caller queued the row to record; it
+		// does not read the kind (the node decides what a kind means).
+		deliver := func(dest, kind, jti string, version int64, discloses, withdraws bool) {
 			t.Helper()
 			in := queue(dest, "XA-RC:0001", kind, jti)
-			in.CaseVersion = version
+			in.CaseVersion, in.Discloses, in.Withdraws = version, discloses, withdraws
 			o := enqueue(t, b.s, in)
 			items := must[[]store.OutboxItem](t)(b.s.ClaimDue(ctx, store.ClaimRequest{Worker: "w", Destination: dest}))
 			if len(items) != 1 || items[0].ID != o.ID {
@@ -253,10 +257,12 @@ func TestDeliveryRecords(t *testing.T) {
 				t.Fatalf("delivered row = %+v", got)
 			}
 		}
-		deliver(memberB, "case.create", "d-1", 1)
-		deliver(memberB, "case.update", "d-2", 2)
-		deliver(cta, "case.create", "d-3", 2)
-		deliver(memberB, store.WithdrawKind, "d-4", 0)
+		deliver(memberB, "case.create", "d-1", 1, true, false)
+		deliver(memberB, "case.update", "d-2", 2, true, false)
+		deliver(cta, "case.create", "d-3", 2, true, false)
+		deliver(memberB, "case.withdraw", "d-4", 0, true, true)
+		deliver(memberC, "case.withdraw", "d-5", 0, false, false) // records nothing
+		deliver(cta, "any.kind", "d-6", 0, false, false)
 
 		ds := must[[]store.Disclosure](t)(b.s.ListDisclosures(ctx, "XA-RC:0001"))
 		var log []string

@@ -67,10 +67,7 @@ func openPostgres(ctx context.Context, dsn string, o options) (*sqlStore, error)
 	db.SetMaxIdleConns(n)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	s := &sqlStore{db: db, dialect: Postgres, clock: o.clock, claimLock: " FOR UPDATE OF o SKIP LOCKED"}
-	if err := s.init(ctx, "migrations/postgres", func(ctx context.Context, tx *sqlx.Tx) error {
-		_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, lockMigrate)
-		return err
-	}); err != nil {
+	if err := s.init(ctx, "migrations/postgres", migrate.AdvisoryLock(lockMigrate)); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -169,7 +166,7 @@ func sqliteWAL(ctx context.Context, conn string) error {
 	}
 }
 
-func (s *sqlStore) init(ctx context.Context, dir string, lock func(context.Context, *sqlx.Tx) error) error {
+func (s *sqlStore) init(ctx context.Context, dir string, lock func(context.Context, *sql.Conn) (func(), error)) error {
 	if err := s.db.PingContext(ctx); err != nil {
 		return fmt.Errorf("store.Open: connect: %w", err)
 	}

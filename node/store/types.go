@@ -152,10 +152,6 @@ const (
 	Cancelled OutboxState = "cancelled" // the case was erased before delivery
 )
 
-// WithdrawKind is the envelope kind whose delivery marks a withdrawal as sent
-// to that recipient (the wire string; the store does not interpret others).
-const WithdrawKind = "case.withdraw"
-
 // DefaultLease is how long a claimed row stays in flight before another
 // worker may claim it again. A delivery attempt (HTTP timeout included) must
 // finish well within it.
@@ -181,6 +177,8 @@ type OutboxItem struct {
 	UpdatedAt     time.Time
 	DeliveredAt   time.Time
 	Receipt       []byte
+	Discloses     bool // see NewOutboxItem
+	Withdraws     bool
 }
 
 // NewOutboxItem is the input of Enqueue.
@@ -193,6 +191,12 @@ type NewOutboxItem struct {
 	Envelope    []byte
 	NotBefore   time.Time // first attempt; now when zero
 	At          time.Time // created_at; store clock when zero
+	// What MarkDelivered records, as the caller decides (the store does not
+	// interpret kinds): Discloses logs a disclosure of the case to the
+	// destination and makes it one of the case's recipients; Withdraws
+	// records the case's withdrawal as sent to it (ListPendingWithdrawals).
+	Discloses bool
+	Withdraws bool
 }
 
 // ClaimRequest is the input of ClaimDue.

@@ -148,7 +148,7 @@ func runBenchExchange(ctx context.Context, out, progress io.Writer, o benchOptio
 		}
 		cfg.Delivery.Workers = o.workers
 		cfg.Delivery.PollInterval = 20 * time.Millisecond
-		rn, err := startNode(ctx, cfg, quiet, nil)
+		rn, err := startNode(ctx, cfg, quiet)
 		if err != nil {
 			return err
 		}
@@ -307,7 +307,7 @@ func enqueueSigned(ctx context.Context, st store.Store, key *jose.PrivateKey, to
 	if err != nil {
 		return store.OutboxItem{}, err
 	}
-	return st.Enqueue(ctx, store.NewOutboxItem{Destination: to, CaseID: head.CaseID, CaseVersion: 1, Kind: string(federation.KindCaseCreate), JTI: jti, Envelope: raw})
+	return st.Enqueue(ctx, store.NewOutboxItem{Destination: to, CaseID: head.CaseID, CaseVersion: 1, Kind: string(federation.KindCaseCreate), JTI: jti, Envelope: raw, Discloses: true})
 }
 
 func countDelivered(ctx context.Context, st store.Store) (int64, error) {
@@ -446,7 +446,7 @@ func probeBound(ctx context.Context, o benchOptions, m *federation.Manifest, key
 	var dest atomic.Int64
 	sendSide := func(raw []byte) error {
 		d := "PROBE-" + strconv.FormatInt(dest.Add(1), 10)
-		it, err := stA.Enqueue(ctx, store.NewOutboxItem{Destination: d, CaseID: "XA-RC:BENCH-PROBE", Kind: "case.create", JTI: federation.NewJTI(), Envelope: raw})
+		it, err := stA.Enqueue(ctx, store.NewOutboxItem{Destination: d, CaseID: "XA-RC:BENCH-PROBE", Kind: "case.create", JTI: federation.NewJTI(), Envelope: raw, Discloses: true})
 		if err != nil {
 			return err
 		}

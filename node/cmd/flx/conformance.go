@@ -146,8 +146,9 @@ func conformanceRunCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run the conformance checks against a candidate node and write the table, JSON, JUnit XML and signed reports",
-		Long: `Runs every check (or those selected with --only: check ids, requirement ids or
-prefixes such as FLX-KEY) and prints a table. Writes report.txt, report.json,
+		Long: `Runs every check (or those selected with --only: check ids, requirement ids,
+prefixes such as FLX-KEY, or check function names such as
+checkReplaySameJTIOtherBytes) and prints a table. Writes report.txt, report.json,
 report.junit.xml and report.jws (the JSON signed by the tester) into --out.
 Exit status: 0 pass, 1 a check failed, 2 incomplete (a check could not run).`,
 		Args: cobra.NoArgs,
@@ -199,7 +200,7 @@ Exit status: 0 pass, 1 a check failed, 2 incomplete (a check could not run).`,
 	fl.StringVar(&triggerURL, "trigger-url", "", "base URL of the candidate's trigger calls, SPEC.md §12 (default: http://<candidate local API from init>)")
 	fl.StringVar(&triggerToken, "trigger-token", "", "bearer token for the trigger calls (default: the one init wrote)")
 	fl.BoolVar(&noOutbound, "no-outbound", false, "skip the outbound checks (the candidate offers no trigger calls)")
-	fl.StringSliceVar(&only, "only", nil, "run only these checks (ids, requirement ids or prefixes; comma-separated or repeated)")
+	fl.StringSliceVar(&only, "only", nil, "run only these checks (ids, requirement ids, prefixes or check function names; comma-separated or repeated)")
 	fl.BoolVar(&slow, "slow", false, "also run the checks that wait minutes")
 	fl.DurationVar(&quiet, "quiet", 8*time.Second, "how long to watch for something that must not arrive")
 	fl.StringVar(&out, "out", "", "folder for the reports (default DIR/report)")
@@ -306,7 +307,7 @@ func conformanceListCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			for _, c := range conformance.Checks() {
-				fmt.Fprintf(cmd.OutOrStdout(), "%-46s %-8s %s\n", c.ID, c.Mode, c.Title)
+				fmt.Fprintf(cmd.OutOrStdout(), "%-46s %-8s %-36s %s\n", c.ID, c.Mode, c.Name, c.Title)
 			}
 			return nil
 		},

@@ -54,7 +54,7 @@ func TestConformanceCommands(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	rn, err := startNode(ctx, cfg, slog.New(slog.DiscardHandler), nil)
+	rn, err := startNode(ctx, cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatalf("start candidate: %v", err)
 	}

@@ -150,7 +150,7 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) (err error) {
 		}
 		cfg.Delivery.PollInterval = 200 * time.Millisecond
 		log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelInfo})).With("node", m.id)
-		rn, err := startNode(ctx, cfg, log, nil)
+		rn, err := startNode(ctx, cfg, log)
 		if err != nil {
 			return fmt.Errorf("demo: start %s: %w", m.id, err)
 		}

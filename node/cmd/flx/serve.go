@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strconv"
 	"sync"
 	"time"
 
@@ -59,7 +58,7 @@ accepting, finishes what is in flight and exits; nothing queued is lost.`,
 				return err
 			}
 			log := newLogger(cmd.ErrOrStderr(), cfg.Log)
-			rn, err := startNode(cmd.Context(), cfg, log, faultsFromEnv(log))
+			rn, err := startNode(cmd.Context(), cfg, log)
 			if err != nil {
 				return err
 			}
@@ -149,7 +148,7 @@ func (r *runningNode) Stop() { r.stop() }
 
 // startNode wires one node from its configuration and starts it. It
 // returns once both listeners accept connections.
-func startNode(parent context.Context, cfg config.Config, log *slog.Logger, faults *node.Faults) (*runningNode, error) {
+func startNode(parent context.Context, cfg config.Config, log *slog.Logger) (*runningNode, error) {
 	ctx, cancel := context.WithCancel(parent)
 	fail := func(err error) (*runningNode, error) { cancel(); return nil, err }
 
@@ -198,7 +197,7 @@ func startNode(parent context.Context, cfg config.Config, log *slog.Logger, faul
 			Backoff:        backoff.Policy{Initial: cfg.Delivery.BackoffInitial, Max: cfg.Delivery.BackoffMax},
 			RequestTimeout: cfg.Delivery.RequestTimeout, Lease: cfg.Delivery.Lease, PollInterval: cfg.Delivery.PollInterval,
 		},
-		Logger: log, Metrics: metrics, Faults: faults,
+		Logger: log, Metrics: metrics,
 	})
 	if err != nil {
 		return failSt(err)
@@ -305,29 +304,4 @@ func keyRing(cfg config.Config, tr *trust.Trust, fallback *jose.PrivateKey, log 
 		cur = k
 		return cur
 	}
-}
-
-// faultsFromEnv builds crash hooks for the kill tests: FLX_FAULT_EXIT_AFTER_STORE=N
-// exits the process (status 86) right after the Nth envelope is stored and
-// before its receipt is answered. Never set in production.
-func faultsFromEnv(log *slog.Logger) *node.Faults {
-	v := os.Getenv("FLX_FAULT_EXIT_AFTER_STORE")
-	if v == "" {
-		return nil
-	}
-	limit, err := strconv.Atoi(v)
-	if err != nil || limit < 1 {
-		return nil
-	}
-	var mu sync.Mutex
-	count := 0
-	log.Warn("FAULT INJECTION ENABLED: the process will exit after storing an envelope", "after", limit)
-	return &node.Faults{AfterStore: func(string) {
-		mu.Lock()
-		defer mu.Unlock()
-		count++
-		if count >= limit {
-			os.Exit(86)
-		}
-	}}
 }

@@ -65,7 +65,7 @@ func TestServeLocalAPIOverTLS(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	rn, err := startNode(ctx, cfg, slog.New(slog.DiscardHandler), nil)
+	rn, err := startNode(ctx, cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestServeRefusesBadSetup(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := startFromInit(t)
 			tc.edit(&cfg)
-			rn, err := startNode(ctx, cfg, quiet, nil)
+			rn, err := startNode(ctx, cfg, quiet)
 			if err == nil {
 				rn.Stop()
 				rn.Wait()

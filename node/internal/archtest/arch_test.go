@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -176,7 +177,13 @@ var allowed = map[string][]string{
 
 // testSupport are the directories of packages for tests only: production
 // code (non-test files outside them) must never import them.
-var testSupport = []string{"node/internal/...", "deploy/internal/..."}
+var testSupport = []string{"node/internal/...", "deploy/internal/...", "conformance/variant"}
+
+// sharedTestSupport are test-only packages the tests of any top-level
+// package may import: conformance/variant builds the node's broken and
+// crashing variants from its sources (the teeth and the crash tests), and
+// imports no FLX package.
+var sharedTestSupport = []string{"conformance/variant"}
 
 // checkDirection enforces the dependency direction between top-level
 // packages, for test and non-test files, and keeps test support out of
@@ -199,7 +206,8 @@ func checkDirection(pkgs map[string]*pkg) []string {
 				// The composition root wires the whole binary, the
 				// conformance suite's commands included.
 				rootWiresSuite := p.dir == compositionRoot && top(dir) == "conformance"
-				if to := top(dir); !contains(may, to) && !rootWiresSuite {
+				sharedTest := f.test && underAny(dir, sharedTestSupport)
+				if to := top(dir); !contains(may, to) && !rootWiresSuite && !sharedTest {
 					bad = append(bad, fmt.Sprintf("%s imports %s: %s must never import %s", f.path, ip, from, to))
 				}
 				if under(dir, "node/internal/archtest") {
@@ -243,6 +251,11 @@ func stdlibAnd(patterns ...string) func(string) bool {
 	}
 }
 
+// allBut allows every import but the ones listed.
+func allBut(forbidden ...string) func(string) bool {
+	return func(ip string) bool { return !contains(forbidden, ip) }
+}
+
 // rules are what single packages' comments promise beyond the direction
 // between top-level packages. A package may always import itself (from an
 // external test package).
@@ -260,6 +273,10 @@ var rules = []struct {
 		"dbtest hands out connection strings: it must never import an FLX package"},
 	{[]string{"node/internal/archtest"}, true, flxOnly(),
 		"archtest reads the tree as text: it must never import an FLX package"},
+	{[]string{"node", "node/delivery"}, false, allBut("encoding/base64"),
+		"federation owns JWS: the node core and delivery read envelopes with federation.ClaimsOf and never split or decode one themselves"},
+	{[]string{"node/delivery"}, false, flxOnly("federation", "federation/...", "node/store", "node/backoff"),
+		"delivery is the outbound pipeline: of FLX it may import federation, node/store and node/backoff only (never package node, the HTTP layer or policy)"},
 	{[]string{"node/fedadmin"}, false, flxOnly("federation", "federation/jose", "federation/devca", "policy", "node/config"),
 		"fedadmin works on files: of FLX it may import federation, federation/jose, federation/devca, policy and node/config only"},
 	{[]string{"node/names", "node/match/..."}, true, flxOnly("schema", "node/names", "node/match/..."),
@@ -270,6 +287,10 @@ var rules = []struct {
 		"jose must never import other FLX packages"},
 	{[]string{"federation/mtls"}, false, stdlibAnd(),
 		"mtls depends on the standard library only"},
+	{[]string{"conformance/variant"}, true, stdlibAnd(),
+		"variant builds test binaries from Go source: it depends on the standard library only"},
+	{[]string{"federation/problem"}, true, stdlibAnd(),
+		"problem is the code table and the problem document: it depends on the standard library only"},
 	{[]string{"federation/devca"}, false, stdlibAnd("federation/mtls"),
 		"devca imports federation/mtls and the standard library only"},
 	{[]string{"federation/pull"}, false, flxOnly("federation", "federation/jose", "federation/mtls"),
@@ -343,6 +364,41 @@ func checkSingleImporter(pkgs map[string]*pkg) []string {
 	return bad
 }
 
+// readOnlyHTTP: the HTTP layer reads through store.View and changes data
+// only through the node's operations, so its code never names the store's
+// writing side.
+var readOnlyHTTP = struct {
+	dirs []string
+	re   *regexp.Regexp
+}{
+	[]string{"node/httpapi"},
+	regexp.MustCompile(`\bstore\.(Store|Tx|Queries|Open|Cases|Inbox|Outbox|Disclosures|Decisions|Audit|Manifests)\b`),
+}
+
+// checkReadOnlyHTTP enforces readOnlyHTTP on the non-test files under root.
+func checkReadOnlyHTTP(root string, pkgs map[string]*pkg) []string {
+	var bad []string
+	for _, p := range sorted(pkgs) {
+		if !underAny(p.dir, readOnlyHTTP.dirs) {
+			continue
+		}
+		for _, f := range p.files {
+			if f.test {
+				continue
+			}
+			b, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(f.path)))
+			if err != nil {
+				bad = append(bad, err.Error())
+				continue
+			}
+			for _, m := range readOnlyHTTP.re.FindAllString(string(b), -1) {
+				bad = append(bad, fmt.Sprintf("%s names %s: the HTTP layer reads through store.View and changes data only through the node", f.path, m))
+			}
+		}
+	}
+	return bad
+}
+
 // compositionRoot is the command that wires everything: it may import any
 // package, so its comment has nothing to say it never imports.
 const compositionRoot = "node/cmd/flx"
@@ -392,6 +448,12 @@ func report(t *testing.T, bad []string) {
 // federation}, narrowed by rules. Test files included.
 func TestDependencyDirection(t *testing.T) {
 	report(t, checkDirection(loadModule(t)))
+}
+
+// TestHTTPLayerIsReadOnly keeps the HTTP layer on the store's read-only
+// view.
+func TestHTTPLayerIsReadOnly(t *testing.T) {
+	report(t, checkReadOnlyHTTP(moduleRoot, loadModule(t)))
 }
 
 // TestPackageRules enforces what single packages' comments promise.

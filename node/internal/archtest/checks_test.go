@@ -26,6 +26,8 @@ func TestChecksCatchViolations(t *testing.T) {
 			"federation/x_test.go imports " + m + "policy: federation must never import policy",
 			"node/x.go imports " + m + "conformance: node must never import conformance",
 			"node/x.go imports " + m + "node/internal/nodetest: production code must never import test support",
+			"node/y.go imports " + m + "conformance/variant: node must never import conformance",
+			"node/y.go imports " + m + "conformance/variant: production code must never import test support",
 			"node/x_test.go imports the architecture test package",
 			"package util is outside the fixed top-level layout (schema federation policy conformance deploy node)",
 		}},
@@ -38,6 +40,13 @@ func TestChecksCatchViolations(t *testing.T) {
 			"node/stats/x.go imports " + m + "node/store: stats computes from documents handed in: of FLX it may import schema only (never node core, the store, httpapi, policy or federation)",
 			"node/stats/x_test.go imports " + m + "federation: stats computes from documents handed in: of FLX it may import schema only (never node core, the store, httpapi, policy or federation)",
 			"federation/bundle/x.go imports " + m + "federation/mtls: bundle carries signed bytes: of FLX it may import federation and federation/jose only",
+			"node/x.go imports encoding/base64: federation owns JWS: the node core and delivery read envelopes with federation.ClaimsOf and never split or decode one themselves",
+		}},
+		{"readonly", func(pkgs map[string]*pkg) []string {
+			return checkReadOnlyHTTP(filepath.Join("testdata", "readonly"), pkgs)
+		}, []string{
+			"node/httpapi/x.go names store.Store: the HTTP layer reads through store.View and changes data only through the node",
+			"node/httpapi/x.go names store.Tx: the HTTP layer reads through store.View and changes data only through the node",
 		}},
 		{"single", checkSingleImporter, []string{
 			"federation/x_test.go imports github.com/lestrrat-go/jwx/v2/jws, which only federation/jose may import",

@@ -48,9 +48,12 @@ type Options struct {
 	Dialect Dialect
 	DSN     string        // reuse a database (two processes sharing one); default a fresh one
 	Rules   *policy.Rules // default policy.Default for the member
-	Faults  *node.Faults
-	NoRun   bool // do not start the inbox and delivery loops
-	Logger  *slog.Logger
+	// WrapStore, when set, wraps the store the node uses (the test keeps
+	// Node.Store, the store itself): a test decorates one method to hold
+	// the node at a chosen moment.
+	WrapStore func(store.Store) store.Store
+	NoRun     bool // do not start the inbox and delivery loops
+	Logger    *slog.Logger
 	// Delivery overrides; defaults are fast for tests (50ms..1s backoff).
 	Delivery *node.DeliveryOptions
 	// EnvelopeTTL and Skew, when set, override the node's defaults (7 days,
@@ -121,9 +124,13 @@ func Start(t testing.TB, f *fedtest.Federation, id string, ln net.Listener, o Op
 	if o.Delivery != nil {
 		d = *o.Delivery
 	}
+	var nodeStore store.Store = st
+	if o.WrapStore != nil {
+		nodeStore = o.WrapStore(st)
+	}
 	n, err := node.New(node.Options{
-		Self: id, Store: st, Trust: tr, Signer: m.Key, Policy: policy.New(rules), TLS: m.TLS,
-		Delivery: d, Logger: log, Faults: o.Faults, EnvelopeTTL: o.EnvelopeTTL, Skew: o.Skew,
+		Self: id, Store: nodeStore, Trust: tr, Signer: m.Key, Policy: policy.New(rules), TLS: m.TLS,
+		Delivery: d, Logger: log, EnvelopeTTL: o.EnvelopeTTL, Skew: o.Skew,
 	})
 	if err != nil {
 		t.Fatal(err)

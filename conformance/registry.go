@@ -1,0 +1,82 @@
+package conformance
+
+// registry is every check of the suite, one line each: its id (its first
+// requirement, a slash and a slug; reports and --only use it), the
+// requirement ids of SPEC.md it covers, its title, its mode and level
+// (inbound and MUST when left out), and the function that runs it, named
+// for what it checks and written with the other checks of its area in
+// checks_<area>.go. A test keeps this table, the functions and SPEC.md's
+// requirement index in step.
+//
+// To add a check: write func checkSomething(t *T) in the file of its area,
+// add its line here, and mark its requirements checked in SPEC.md
+// Appendix A; then give the teeth test a variant of the node that fails it
+// (conformance/variants_test.go).
+var registry = []Check{
+	{ID: "FLX-API-001/metadata", Requirements: []string{"FLX-API-001"}, Title: "GET /.well-known/flx answers truthful metadata", Run: checkMetadataTruthful},
+	{ID: "FLX-API-003/content-type", Requirements: []string{"FLX-API-003"}, Title: "a valid envelope sent as application/json, text/plain or without Content-Type is refused with bad_envelope", Run: checkContentTypeRequired},
+	{ID: "FLX-API-004/unknown-path", Requirements: []string{"FLX-API-004", "FLX-API-006"}, Title: "an authenticated request to an undefined path gets 404 not_found, never a redirect", Run: checkUnknownPathNotFound},
+	{ID: "FLX-API-005/method-not-allowed", Requirements: []string{"FLX-API-005"}, Title: "GET /flx/v1/envelopes and POST /.well-known/flx get 405 method_not_allowed with Allow", Run: checkWrongMethodNotAllowed},
+	{ID: "FLX-DLV-002/retry-after-503", Requirements: []string{"FLX-DLV-002", "FLX-DLV-001"}, Title: "after 503 answers the same bytes are sent again until a receipt", Mode: ModeOutbound, Run: checkRetriedAfter503},
+	{ID: "FLX-DLV-002/retry-after-drop", Requirements: []string{"FLX-DLV-002", "FLX-DLV-001"}, Title: "after the tester drops the connection twice the same bytes arrive a third time", Mode: ModeOutbound, Run: checkRetriedAfterDroppedConnection},
+	{ID: "FLX-DLV-003/no-resend-after-422", Requirements: []string{"FLX-DLV-003"}, Title: "after 422 schema_invalid the envelope is not sent again", Mode: ModeOutbound, Run: checkNoResendAfter422},
+	{ID: "FLX-DLV-004/backoff", Requirements: []string{"FLX-DLV-004"}, Title: "waits between attempts are at least 0.5 s and grow exponentially (at least 4 s before the 5th)", Mode: ModeOutbound, Run: checkBackoffGrows},
+	{ID: "FLX-DLV-006/retry-after", Requirements: []string{"FLX-DLV-006"}, Title: "after a 503 with Retry-After: 3 the next attempt comes no sooner than 3 s", Mode: ModeOutbound, Level: "SHOULD", Run: checkRetryAfterHonoured},
+	{ID: "FLX-DLV-008/case-order", Requirements: []string{"FLX-DLV-008"}, Title: "while a case.create is answered 503, a later envelope of the case waits until the create is accepted", Mode: ModeOutbound, Run: checkCaseOrderKept},
+	{ID: "FLX-DLV-009/duplicate", Requirements: []string{"FLX-DLV-009"}, Title: "the same envelope sent again at once is answered 202 with a duplicate receipt", Run: checkDuplicateSameBytes},
+	{ID: "FLX-DLV-010/replay", Requirements: []string{"FLX-DLV-010"}, Title: "the same (iss, jti) with other bytes is refused with replay", Run: checkReplaySameJTIOtherBytes},
+	{ID: "FLX-DLV-011/replay-per-sender", Requirements: []string{"FLX-DLV-011"}, Title: "two members using the same jti are both accepted", Run: checkReplayScopePerSender},
+	{ID: "FLX-DLV-012/remembered", Requirements: []string{"FLX-DLV-012"}, Title: "a copy sent 60 s later is still a duplicate", Mode: ModeSlow, Run: checkDuplicateRemembered},
+	{ID: "FLX-DLV-013/refused-not-recorded", Requirements: []string{"FLX-DLV-013"}, Title: "a refused envelope is refused again (not duplicate) and its jti stays usable", Run: checkRefusedNotRecorded},
+	{ID: "FLX-ENV-001/not-compact", Requirements: []string{"FLX-ENV-001"}, Title: "JSON serializations, four segments, non-canonical base64url, padding, a trailing newline and an empty signature are refused with bad_envelope", Run: checkNotCompactJWS},
+	{ID: "FLX-ENV-002/header-members", Requirements: []string{"FLX-ENV-002"}, Title: "crit, b64, cty, a duplicated member, a missing kid and a wrong typ are refused with bad_envelope", Run: checkHeaderMembers},
+	{ID: "FLX-ENV-003/payload-changed", Requirements: []string{"FLX-ENV-003"}, Title: "a payload changed after signing, and a signature by another key of the same size, are refused with bad_signature", Run: checkPayloadChangedAfterSigning},
+	{ID: "FLX-ENV-004/claims-shape", Requirements: []string{"FLX-ENV-004"}, Title: "a missing claim, an unknown claim, a claim in other case, a duplicated claim and a claim of the wrong type are refused with bad_envelope", Run: checkClaimsShape},
+	{ID: "FLX-ENV-005/claim-values", Requirements: []string{"FLX-ENV-005"}, Title: "exp not after iat, exp-iat over 7 days, a jti with a space or over 128 characters, a null body and a malformed aud are refused with bad_envelope", Run: checkClaimValues},
+	{ID: "FLX-ENV-006/wrong-audience", Requirements: []string{"FLX-ENV-006"}, Title: "an envelope addressed to another member is refused with wrong_audience", Run: checkWrongAudience},
+	{ID: "FLX-ENV-007/expired", Requirements: []string{"FLX-ENV-007"}, Title: "an envelope whose exp passed (beyond SKEW) is refused with expired", Run: checkEnvelopeExpired},
+	{ID: "FLX-ENV-008/not-yet-valid", Requirements: []string{"FLX-ENV-008"}, Title: "an envelope issued in the future (beyond SKEW) is refused with not_yet_valid", Run: checkEnvelopeNotYetValid},
+	{ID: "FLX-ENV-009/unknown-kind", Requirements: []string{"FLX-ENV-009"}, Title: "an unknown kind is refused with unsupported_kind", Run: checkUnknownKind},
+	{ID: "FLX-ENV-010/case-id-mismatch", Requirements: []string{"FLX-ENV-010"}, Title: "a case_id claim that differs from body.case_id is refused with bad_envelope", Run: checkCaseIDMismatch},
+	{ID: "FLX-ENV-011/sender-role", Requirements: []string{"FLX-ENV-011"}, Title: "a case.create or case.update of another origin's case and a case.response whose responder is not iss are refused with sender_mismatch", Run: checkSenderRole},
+	{ID: "FLX-ENV-012/signature-before-content", Requirements: []string{"FLX-ENV-012"}, Title: "a broken signature on an envelope that also has a wrong aud, a past exp and an invalid body gets bad_signature", Run: checkSignatureBeforeContent},
+	{ID: "FLX-ENV-013/sent-envelopes", Requirements: []string{"FLX-ENV-013", "FLX-KEY-009", "FLX-SCH-004", "FLX-TLS-005"}, Title: "every envelope the candidate sends conforms, is signed with its valid key, over TLS 1.3 with its pinned certificate; jti are distinct", Mode: ModeOutbound, Run: checkSentEnvelopesConform},
+	{ID: "FLX-ERR-001/problem-documents", Requirements: []string{"FLX-ERR-001", "FLX-ERR-002"}, Title: "refusals are problem documents with type, title, status and code, at the status of §8.2", Run: checkProblemDocuments},
+	{ID: "FLX-ERR-003/schema-pointers", Requirements: []string{"FLX-ERR-003", "FLX-SCH-001"}, Title: "a schema_invalid refusal carries errors with the JSON pointer of each injected fault", Run: checkSchemaPointers},
+	{ID: "FLX-ERR-004/no-personal-data", Requirements: []string{"FLX-ERR-004"}, Title: "values from an invalid body never appear in the problem document", Run: checkNoPersonalDataInProblems},
+	{ID: "FLX-ID-001/unpinned-key", Requirements: []string{"FLX-ID-001"}, Title: "a certificate from the conformance CA whose key no member pins is refused", Run: checkUnpinnedKeyRefused},
+	{ID: "FLX-ID-002/uri-san-mismatch", Requirements: []string{"FLX-ID-002"}, Title: "a certificate naming urn:flx:member:XD-PEER whose key XD-TESTER pins is refused", Run: checkURISANMismatch},
+	{ID: "FLX-ID-003/iss-not-peer", Requirements: []string{"FLX-ID-003"}, Title: "an envelope whose iss is not the TLS peer is refused with sender_mismatch, even when signed by iss", Run: checkIssNotPeer},
+	{ID: "FLX-ID-004/suspended-member", Requirements: []string{"FLX-ID-004"}, Title: "a suspended member is refused (handshake, 401 or 403 suspended_member), never 2xx", Run: checkSuspendedMember},
+	{ID: "FLX-KEY-001/ed25519-and-p256", Requirements: []string{"FLX-KEY-001", "FLX-API-002"}, Title: "envelopes signed with the tester's Ed25519 key and with its P-256 key are both accepted", Run: checkEd25519AndP256Accepted},
+	{ID: "FLX-KEY-003/embedded-jwk", Requirements: []string{"FLX-KEY-003"}, Title: "a header carrying jwk, jku, x5u, x5c or x5t is refused with bad_envelope", Run: checkEmbeddedKeyRefused},
+	{ID: "FLX-KEY-004/alg-none", Requirements: []string{"FLX-KEY-004"}, Title: "alg none (empty and non-empty signature), RS256, ES384, Ed25519 and a missing alg are refused with unsupported_alg", Run: checkAlgNone},
+	{ID: "FLX-KEY-005/hs256-public-key-as-secret", Requirements: []string{"FLX-KEY-005"}, Title: "HS256/HS384/HS512 MACs keyed with the sender's public key are refused with unsupported_alg", Run: checkHMACWithPublicKey},
+	{ID: "FLX-KEY-006/alg-not-the-keys", Requirements: []string{"FLX-KEY-006"}, Title: "an ES256 header naming the kid of an Ed25519 key is refused with unsupported_alg", Run: checkAlgNotTheKeys},
+	{ID: "FLX-KEY-007/kid-of-other-member", Requirements: []string{"FLX-KEY-007"}, Title: "a kid of another member's key (signed with that key) is refused with unknown_key", Run: checkKIDOfOtherMember},
+	{ID: "FLX-KEY-008/unknown-expired-future-key", Requirements: []string{"FLX-KEY-008"}, Title: "an unknown kid, an expired key and a key not yet valid are refused with unknown_key", Run: checkUnknownExpiredFutureKey},
+	{ID: "FLX-LIM-001/max-body-accepted", Requirements: []string{"FLX-LIM-001"}, Title: "a body of exactly MAX_BODY bytes is not refused with too_large", Run: checkMaxBodyAccepted},
+	{ID: "FLX-LIM-002/too-large", Requirements: []string{"FLX-LIM-002"}, Title: "MAX_BODY+1 bytes get 413 too_large (with Content-Length and chunked), and a 100 MiB Content-Length is refused within 10 s", Run: checkTooLarge},
+	{ID: "FLX-LIM-003/clock-skew", Requirements: []string{"FLX-LIM-003"}, Title: "iat now+20 s and exp now-20 s are accepted; iat now+310 s and exp now-310 s are refused", Run: checkClockSkew},
+	{ID: "FLX-OUT-001/token-required", Requirements: []string{"FLX-OUT-001"}, Title: "trigger calls without a token or with a wrong one get 401 and have no effect", Mode: ModeOutbound, Run: checkTriggerTokenRequired},
+	{ID: "FLX-OUT-002/create-forward", Requirements: []string{"FLX-OUT-002", "FLX-OUT-003", "FLX-OUT-005"}, Title: "create answers 201 with case_id and version, forward answers 202, and the first attempt comes within 60 s", Mode: ModeOutbound, Run: checkCreateAndForward},
+	{ID: "FLX-OUT-006/no-local-api", Requirements: []string{"FLX-OUT-006"}, Title: "the local API is not served on the federation listener", Run: checkNoLocalAPIOnFederation},
+	{ID: "FLX-RCP-001/receipt", Requirements: []string{"FLX-RCP-001", "FLX-RCP-002", "FLX-RCP-003", "FLX-API-002"}, Title: "a valid envelope is answered 202 application/jose with a receipt signed by the candidate and bound to the exact bytes", Run: checkReceipt},
+	{ID: "FLX-RCP-005/bad-receipt-retried", Requirements: []string{"FLX-RCP-005", "FLX-DLV-002"}, Title: "a 202 whose receipt has the wrong sha256, and a 202 without a receipt, are retried with the same bytes", Mode: ModeOutbound, Run: checkBadReceiptRetried},
+	{ID: "FLX-RCP-006/no-resend-after-receipt", Requirements: []string{"FLX-RCP-006", "FLX-DLV-001"}, Title: "after a valid receipt the envelope is not sent again", Mode: ModeOutbound, Run: checkNoResendAfterReceipt},
+	{ID: "FLX-SCH-001/invalid-per-kind", Requirements: []string{"FLX-SCH-001"}, Title: "an invalid body of every kind, and a message document sent as case.create, are refused with schema_invalid", Run: checkInvalidBodyPerKind},
+	{ID: "FLX-SCH-002/strict-json", Requirements: []string{"FLX-SCH-002"}, Title: "an unknown member at depth, an impossible date, a date-time without offset, a duplicated member, U+0000 and a lone surrogate are refused with schema_invalid", Run: checkStrictJSON},
+	{ID: "FLX-SCH-003/examples-accepted", Requirements: []string{"FLX-SCH-003"}, Title: "every schema v1 example document, adapted to the tester, is accepted", Run: checkExamplesAccepted},
+	{ID: "FLX-TLS-001/tls12-refused", Requirements: []string{"FLX-TLS-001"}, Title: "a client offering at most TLS 1.2 fails the handshake", Run: checkTLS12Refused},
+	{ID: "FLX-TLS-002/no-client-cert", Requirements: []string{"FLX-TLS-002", "FLX-ID-005"}, Title: "a client without a certificate is refused, on a defined and an undefined path", Run: checkNoClientCert},
+	{ID: "FLX-TLS-003/expired", Requirements: []string{"FLX-TLS-003"}, Title: "an expired certificate (key pinned) is refused", Run: checkExpiredCert},
+	{ID: "FLX-TLS-003/foreign-ca", Requirements: []string{"FLX-TLS-003"}, Title: "a certificate from a CA not in the manifest (key pinned) is refused", Run: checkForeignCACert},
+	{ID: "FLX-TLS-003/no-clientauth", Requirements: []string{"FLX-TLS-003"}, Title: "a certificate without the clientAuth usage (key pinned) is refused", Run: checkCertWithoutClientAuth},
+	{ID: "FLX-TLS-003/self-signed", Requirements: []string{"FLX-TLS-003"}, Title: "a self-signed certificate whose key is pinned is refused", Run: checkSelfSignedCert},
+	{ID: "FLX-WDR-001/non-origin", Requirements: []string{"FLX-WDR-001"}, Title: "a withdrawal request from a member that is not the case's origin is refused with sender_mismatch", Run: checkWithdrawalFromNonOrigin},
+	{ID: "FLX-WDR-002/unknown-case", Requirements: []string{"FLX-WDR-002"}, Title: "the origin's withdrawal of a case the candidate never received is accepted", Run: checkWithdrawalOfUnknownCase},
+	{ID: "FLX-WDR-004/replay-survives-erasure", Requirements: []string{"FLX-WDR-004", "FLX-DLV-009"}, Title: "an envelope accepted before a withdrawal is a duplicate when sent again after it", Run: checkReplaySurvivesErasure},
+	{ID: "FLX-WDR-005/confirmation", Requirements: []string{"FLX-WDR-005", "FLX-DLV-009"}, Title: "a withdrawal is confirmed to the origin (confirms, erased_at) within 60 s, and its duplicate is not confirmed again", Run: checkWithdrawalConfirmed},
+	{ID: "FLX-WDR-006/no-confirmation-of-confirmation", Requirements: []string{"FLX-WDR-006"}, Title: "a confirmation is accepted and never confirmed back", Run: checkNoConfirmationOfConfirmation},
+	{ID: "FLX-WDR-007/withdraw-sent", Requirements: []string{"FLX-WDR-007", "FLX-OUT-004"}, Title: "withdrawing a forwarded case sends case.withdraw to the recipient, and nothing more about the case", Mode: ModeOutbound, Run: checkWithdrawalSent},
+}

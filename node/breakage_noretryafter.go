@@ -1,6 +1,0 @@
-//go:build flx_broken_noretryafter
-
-package node
-
-// Conformance teeth test only (see breakage.go): ignores Retry-After.
-func init() { brokenNoRetryAfter = true }

@@ -1,0 +1,330 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/familylinks/flx/federation"
+	"github.com/familylinks/flx/node/backoff"
+	"github.com/familylinks/flx/node/store"
+)
+
+// Outbox is what delivery needs of the store: the outbox's claim and
+// record operations (store.Store has them).
+type Outbox interface {
+	// DueDestinations lists the destinations with a row ClaimDue could take.
+	DueDestinations(ctx context.Context, now time.Time) ([]string, error)
+	ClaimDue(ctx context.Context, r store.ClaimRequest) ([]store.OutboxItem, error)
+	MarkDelivered(ctx context.Context, id int64, receipt []byte) error
+	MarkFailed(ctx context.Context, id int64, attempt int, reason string, next time.Time) error
+	MarkDead(ctx context.Context, id int64, attempt int, reason string) error
+}
+
+// Sender makes one attempt to deliver an envelope (federation.Client).
+type Sender interface {
+	Send(ctx context.Context, to string, envelope []byte) federation.Result
+}
+
+// Observer is told what delivery does, for metrics. Labels it receives are
+// member ids, kinds and short reason labels: no personal data.
+type Observer interface {
+	Delivered(to, kind string, sinceQueued, attempt time.Duration)
+	Failed(to, reason string) // reason: the label before ':' of the Result's Reason
+	Dead(to string)
+	Resting(to string, wait time.Duration) // 0: healthy again
+}
+
+// Options tune a Deliverer. Instance, Workers, MaxAttempts, Backoff, Lease
+// and PollInterval have the defaults of node.DeliveryOptions when zero.
+type Options struct {
+	Instance     string         // names this process in claims
+	Workers      int            // deliveries in flight per destination; default 4
+	MaxAttempts  int            // then dead-letter; default 50
+	Backoff      backoff.Policy // default 1 s .. 1 h
+	Lease        time.Duration  // default 2 min
+	PollInterval time.Duration  // default 1 s
+	// Prepare, when set, runs before each attempt and returns the row to
+	// send: the node re-signs an envelope near its exp there (SPEC.md
+	// FLX-DLV-001). store.ErrConflict (wrapped) means the row is no longer
+	// this attempt's: nothing is sent and nothing recorded. Any other error
+	// fails the attempt (retried).
+	Prepare  func(ctx context.Context, it store.OutboxItem) (store.OutboxItem, error)
+	Observer Observer     // nil: none
+	Logger   *slog.Logger // nil: discard
+	Now      func() time.Time
+}
+
+func (o *Options) defaults() {
+	if o.Instance == "" {
+		o.Instance = "flx/" + federation.NewJTI()[:8]
+	}
+	if o.Workers <= 0 {
+		o.Workers = 4
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 50
+	}
+	if o.Backoff.Initial <= 0 {
+		o.Backoff = backoff.Policy{Initial: time.Second, Max: time.Hour}
+	}
+	if o.Lease <= 0 {
+		o.Lease = store.DefaultLease
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = time.Second
+	}
+	if o.Observer == nil {
+		o.Observer = nopObserver{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Delivered(string, string, time.Duration, time.Duration) {}
+func (nopObserver) Failed(string, string)                                  {}
+func (nopObserver) Dead(string)                                            {}
+func (nopObserver) Resting(string, time.Duration)                          {}
+
+// Deliverer runs one delivery loop per destination with a row due.
+type Deliverer struct {
+	outbox Outbox
+	sender Sender
+	o      Options
+	log    *slog.Logger
+	wake   chan struct{}
+
+	mu    sync.Mutex
+	dests map[string]*Destination
+	wg    sync.WaitGroup
+}
+
+// New returns a Deliverer; start it with Run.
+func New(outbox Outbox, sender Sender, o Options) *Deliverer {
+	o.defaults()
+	return &Deliverer{outbox: outbox, sender: sender, o: o, log: o.Logger, wake: make(chan struct{}, 1), dests: map[string]*Destination{}}
+}
+
+// Kick makes Run look for due rows now (something was queued).
+func (d *Deliverer) Kick() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Destination returns the state of destination name (created healthy).
+func (d *Deliverer) Destination(name string) *Destination {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ds := d.dests[name]
+	if ds == nil {
+		ds = NewDestination(name, d.o.Backoff)
+		d.dests[name] = ds
+	}
+	return ds
+}
+
+// Run delivers until ctx ends: at start, on Kick, and every poll interval
+// (rows queued by another process sharing the database). It returns when
+// every delivery under way has finished; nothing is lost either way, as
+// claims have leases.
+func (d *Deliverer) Run(ctx context.Context) {
+	tick := time.NewTicker(d.o.PollInterval)
+	defer tick.Stop()
+	for {
+		d.dispatch(ctx)
+		select {
+		case <-ctx.Done():
+			d.wg.Wait()
+			return
+		case <-d.wake:
+		case <-tick.C:
+		}
+	}
+}
+
+// dispatch starts a loop for every destination with a row due, none
+// running and not resting. It asks the store only for due destinations (an
+// index read), so a long delivery history costs nothing here.
+func (d *Deliverer) dispatch(ctx context.Context) {
+	now := d.o.Now()
+	names, err := d.outbox.DueDestinations(ctx, now)
+	if err != nil {
+		if ctx.Err() == nil {
+			d.log.Error("due destinations", "err", err)
+		}
+		return
+	}
+	for _, name := range names {
+		ds := d.Destination(name)
+		if !ds.start(now) {
+			continue
+		}
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			defer ds.stop()
+			d.loop(ctx, ds)
+		}()
+	}
+}
+
+// result classifies one attempt for its destination's loop.
+type result int
+
+const (
+	delivered       result = iota
+	failedRetry            // the peer or the link failed: the destination rests
+	failedPermanent        // this envelope was refused (dead-lettered); the peer is fine
+	skipped                // the row changed before it was sent: nothing sent
+)
+
+type report struct {
+	result     result
+	retryAfter time.Duration
+}
+
+// loop keeps up to Workers deliveries to ds in flight, claiming more as
+// slots free up, until nothing is due. A failure that is retried stops
+// claiming and rests the whole destination, for at least the longest
+// Retry-After the peer gave (FLX-DLV-006); deliveries under way finish.
+func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
+	workers := d.o.Workers
+	results := make(chan report, workers)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	inflight, peerFailed := 0, false
+	var retryAfter time.Duration // the longest the peer asked for
+	record := func(r report) {
+		inflight--
+		retryAfter = max(retryAfter, r.retryAfter)
+		switch r.result {
+		case failedRetry:
+			peerFailed = true
+		case delivered:
+			ds.Success()
+			d.o.Observer.Resting(ds.Name(), 0)
+		}
+	}
+	for {
+		// Take every finished attempt without waiting.
+	drain:
+		for inflight > 0 {
+			select {
+			case r := <-results:
+				record(r)
+			default:
+				break drain
+			}
+		}
+		if peerFailed || ctx.Err() != nil {
+			for inflight > 0 {
+				record(<-results)
+			}
+			if peerFailed {
+				until := ds.Failure(d.o.Now(), retryAfter)
+				d.o.Observer.Resting(ds.Name(), until.Sub(d.o.Now()))
+			}
+			return
+		}
+		if free := workers - inflight; free > 0 {
+			items, err := d.outbox.ClaimDue(ctx, store.ClaimRequest{
+				Worker: d.o.Instance, Destination: ds.Name(), Limit: free, Lease: d.o.Lease,
+			})
+			if err != nil && ctx.Err() == nil {
+				d.log.Error("claim outbox", "destination", ds.Name(), "err", err)
+			}
+			for _, it := range items {
+				inflight++
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					// A delivery under way finishes even when the node stops.
+					results <- d.deliver(context.WithoutCancel(ctx), it)
+				}()
+			}
+			if len(items) > 0 {
+				continue
+			}
+			if inflight == 0 || err != nil {
+				for inflight > 0 {
+					record(<-results)
+				}
+				return
+			}
+		}
+		record(<-results) // all slots busy, or nothing due yet: wait for one
+	}
+}
+
+// deliver makes one attempt of a claimed row and records its result.
+func (d *Deliverer) deliver(ctx context.Context, it store.OutboxItem) report {
+	start := d.o.Now()
+	if it.Envelope == nil {
+		return d.conclude(ctx, it, start, federation.Result{Outcome: federation.Permanent, Reason: "erased: the envelope's data was erased"})
+	}
+	if d.o.Prepare != nil {
+		prepared, err := d.o.Prepare(ctx, it)
+		switch {
+		case errors.Is(err, store.ErrConflict):
+			d.log.Info("outbox row changed before its attempt; nothing sent", "outbox_id", it.ID, "to", it.Destination, "err", err)
+			return report{result: skipped}
+		case err != nil:
+			d.log.Error("prepare the attempt", "outbox_id", it.ID, "to", it.Destination, "err", err)
+			return d.conclude(ctx, it, start, federation.Result{Outcome: federation.Retry, Reason: "resign: " + err.Error()})
+		}
+		it = prepared
+	}
+	return d.conclude(ctx, it, start, d.sender.Send(ctx, it.Destination, it.Envelope))
+}
+
+// conclude records the result of an attempt on the row.
+func (d *Deliverer) conclude(ctx context.Context, it store.OutboxItem, start time.Time, res federation.Result) report {
+	if res.Outcome == federation.Delivered {
+		if err := d.outbox.MarkDelivered(ctx, it.ID, res.Receipt.Raw()); err != nil {
+			d.log.Error("record delivery", "outbox_id", it.ID, "err", err)
+			return report{result: failedRetry}
+		}
+		now := d.o.Now()
+		d.o.Observer.Delivered(it.Destination, it.Kind, now.Sub(it.CreatedAt), now.Sub(start))
+		d.log.Info("delivered", "outbox_id", it.ID, "to", it.Destination, "kind", it.Kind, "attempts", it.Attempts)
+		return report{result: delivered}
+	}
+	d.o.Observer.Failed(it.Destination, label(res.Reason))
+	retry := res.Outcome == federation.Retry
+	if !retry || it.Attempts >= d.o.MaxAttempts {
+		if err := d.outbox.MarkDead(ctx, it.ID, it.Attempts, res.Reason); err != nil && !errors.Is(err, store.ErrConflict) {
+			d.log.Error("dead-letter", "outbox_id", it.ID, "err", err)
+		}
+		d.o.Observer.Dead(it.Destination)
+		d.log.Warn("dead-lettered", "outbox_id", it.ID, "to", it.Destination, "kind", it.Kind, "attempts", it.Attempts, "reason", res.Reason)
+		if retry {
+			return report{result: failedRetry} // gave up after MaxAttempts: the peer still fails
+		}
+		return report{result: failedPermanent}
+	}
+	next := d.o.Now().Add(d.o.Backoff.Wait(it.Attempts, res.RetryAfter))
+	if err := d.outbox.MarkFailed(ctx, it.ID, it.Attempts, res.Reason, next); err != nil && !errors.Is(err, store.ErrConflict) {
+		d.log.Error("record failure", "outbox_id", it.ID, "err", err)
+	}
+	d.log.Info("delivery failed; will retry", "outbox_id", it.ID, "to", it.Destination, "attempts", it.Attempts, "next", next, "reason", res.Reason)
+	return report{result: failedRetry, retryAfter: res.RetryAfter}
+}
+
+// label keeps metric label values few: the part of a reason before ':'.
+func label(reason string) string {
+	if i := strings.IndexByte(reason, ':'); i > 0 {
+		return reason[:i]
+	}
+	return reason
+}

@@ -1,0 +1,522 @@
+package delivery
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/familylinks/flx/federation"
+	"github.com/familylinks/flx/federation/mtls"
+	"github.com/familylinks/flx/federation/problem"
+	"github.com/familylinks/flx/node/backoff"
+	"github.com/familylinks/flx/node/internal/fedtest"
+	"github.com/familylinks/flx/node/store"
+)
+
+// clock is a test clock that only moves when told.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// fakeOutbox keeps rows in memory with the claim rules delivery relies
+// on: due rows (queued, next attempt reached) are claimed, each claim
+// counts an attempt, and a row's result is recorded once.
+type fakeOutbox struct {
+	clock *clock
+	mu    sync.Mutex
+	rows  []*store.OutboxItem
+}
+
+func (o *fakeOutbox) add(it store.OutboxItem) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	it.ID = int64(len(o.rows) + 1)
+	it.State, it.NextAttemptAt, it.CreatedAt = store.Queued, o.clock.Now(), o.clock.Now()
+	o.rows = append(o.rows, &it)
+}
+
+func (o *fakeOutbox) get(id int64) store.OutboxItem {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return *o.rows[id-1]
+}
+
+func (o *fakeOutbox) DueDestinations(_ context.Context, now time.Time) ([]string, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var out []string
+	for _, r := range o.rows {
+		if r.State == store.Queued && !r.NextAttemptAt.After(now) && !slices.Contains(out, r.Destination) {
+			out = append(out, r.Destination)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+func (o *fakeOutbox) ClaimDue(_ context.Context, r store.ClaimRequest) ([]store.OutboxItem, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var out []store.OutboxItem
+	for _, row := range o.rows {
+		if len(out) == r.Limit {
+			break
+		}
+		if row.Destination == r.Destination && row.State == store.Queued && !row.NextAttemptAt.After(o.clock.Now()) {
+			row.State, row.Attempts, row.ClaimedBy = store.InFlight, row.Attempts+1, r.Worker
+			out = append(out, *row)
+		}
+	}
+	return out, nil
+}
+
+func (o *fakeOutbox) set(id int64, attempt int, f func(*store.OutboxItem)) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	row := o.rows[id-1]
+	if row.State != store.InFlight || (attempt > 0 && row.Attempts != attempt) {
+		return fmt.Errorf("row %d is %s: %w", id, row.State, store.ErrConflict)
+	}
+	f(row)
+	return nil
+}
+
+func (o *fakeOutbox) MarkDelivered(_ context.Context, id int64, receipt []byte) error {
+	return o.set(id, 0, func(r *store.OutboxItem) { r.State, r.Receipt = store.Delivered, receipt })
+}
+
+func (o *fakeOutbox) MarkFailed(_ context.Context, id int64, attempt int, reason string, next time.Time) error {
+	return o.set(id, attempt, func(r *store.OutboxItem) { r.State, r.LastError, r.NextAttemptAt = store.Queued, reason, next })
+}
+
+func (o *fakeOutbox) MarkDead(_ context.Context, id int64, attempt int, reason string) error {
+	return o.set(id, attempt, func(r *store.OutboxItem) { r.State, r.LastError = store.Dead, reason })
+}
+
+// peer is a destination's federation listener over real mTLS; answer
+// decides each reply (nil: a valid receipt).
+type peer struct {
+	f        *fedtest.Federation
+	id       string
+	srv      *httptest.Server
+	answer   atomic.Pointer[func(w http.ResponseWriter, raw []byte) bool]
+	calls    atomic.Int32
+	inflight atomic.Int32
+	most     atomic.Int32
+	hold     chan struct{} // when set, each request waits for a value
+}
+
+func newPeer(t *testing.T, f *fedtest.Federation, id string) *peer {
+	t.Helper()
+	p := &peer{f: f, id: id}
+	m := f.Member(t, id)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.calls.Add(1)
+		n := p.inflight.Add(1)
+		defer p.inflight.Add(-1)
+		for {
+			old := p.most.Load()
+			if n <= old || p.most.CompareAndSwap(old, n) {
+				break
+			}
+		}
+		if p.hold != nil {
+			<-p.hold
+		}
+		raw, _ := io.ReadAll(r.Body)
+		if a := p.answer.Load(); a != nil && (*a)(w, raw) {
+			return
+		}
+		c, err := federation.ClaimsOf(raw)
+		if err != nil {
+			problem.Write(w, problem.New(problem.BadEnvelope, "not an envelope"))
+			return
+		}
+		rc := federation.ReceiptClaims{Issuer: id, Audience: c.Issuer, IssuedAt: time.Now(), ReceiptFor: c.JTI,
+			SHA256: federation.ExpectReceipt(raw, c).SHA256, Status: federation.ReceiptAccepted}
+		b, err := federation.SignReceipt(rc, m.Key)
+		if err != nil {
+			t.Error(err)
+		}
+		w.Header().Set("Content-Type", "application/jose")
+		w.WriteHeader(http.StatusAccepted)
+		w.Write(b)
+	})
+	p.srv = httptest.NewUnstartedServer(h)
+	m.Endpoint = "https://" + p.srv.Listener.Addr().String()
+	t.Cleanup(p.srv.Close)
+	return p
+}
+
+// start serves once the manifest naming every endpoint is signed.
+func (p *peer) start(t *testing.T) {
+	p.srv.TLS = mtls.ServerConfig(p.f.Member(t, p.id).TLS, p.f.Manifest.TLSDirectory())
+	p.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	p.srv.StartTLS()
+}
+
+func (p *peer) set(f func(w http.ResponseWriter, raw []byte) bool) { p.answer.Store(&f) }
+
+func refuseWith(code problem.Code, retryAfter string) func(http.ResponseWriter, []byte) bool {
+	return func(w http.ResponseWriter, _ []byte) bool {
+		if retryAfter != "" {
+			w.Header().Set("Retry-After", retryAfter)
+		}
+		problem.Write(w, problem.New(code, "refused by the test peer"))
+		return true
+	}
+}
+
+// observer records what delivery reports.
+type observer struct {
+	mu                      sync.Mutex
+	delivered, failed, dead []string
+	resting                 map[string]time.Duration
+}
+
+func (o *observer) Delivered(to, _ string, _, _ time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.delivered = append(o.delivered, to)
+}
+func (o *observer) Failed(to, reason string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.failed = append(o.failed, to+" "+reason)
+}
+func (o *observer) Dead(to string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.dead = append(o.dead, to)
+}
+func (o *observer) Resting(to string, wait time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.resting == nil {
+		o.resting = map[string]time.Duration{}
+	}
+	o.resting[to] = wait
+}
+
+// bench is XA-RC delivering to XB-RC and XC-RC through a Deliverer whose
+// rounds the test runs one at a time (round) on its own clock.
+type bench struct {
+	f      *fedtest.Federation
+	clock  *clock
+	outbox *fakeOutbox
+	obs    *observer
+	peers  map[string]*peer
+	d      *Deliverer
+}
+
+func newBench(t *testing.T, o Options) *bench {
+	t.Helper()
+	f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society", "XC-RC:XC:society")
+	b := &bench{f: f, clock: &clock{t: time.Now()}, obs: &observer{}, peers: map[string]*peer{}}
+	b.outbox = &fakeOutbox{clock: b.clock}
+	for _, id := range []string{"XB-RC", "XC-RC"} {
+		b.peers[id] = newPeer(t, f, id)
+	}
+	f.Sign(t)
+	for _, p := range b.peers {
+		p.start(t)
+	}
+	xa := f.Member(t, "XA-RC")
+	client := &federation.Client{Self: "XA-RC", Cert: xa.TLS, Manifest: federation.StaticManifest(f.Manifest), Timeout: 5 * time.Second}
+	t.Cleanup(client.CloseIdleConnections)
+	o.Instance, o.Observer, o.Now = "XA-RC/test", b.obs, b.clock.Now
+	if o.Backoff.Initial == 0 {
+		o.Backoff = backoff.Policy{Initial: time.Second, Max: time.Minute, Rand: func() float64 { return 0 }}
+	}
+	b.d = New(b.outbox, client, o)
+	return b
+}
+
+// queue adds n case.create envelopes from XA-RC to to.
+func (b *bench) queue(t *testing.T, to string, n int) []int64 {
+	t.Helper()
+	var ids []int64
+	for i := range n {
+		caseID := fmt.Sprintf("XA-RC:D-%d", len(b.outbox.rows)+i)
+		body, _ := json.Marshal(map[string]string{"case_id": caseID})
+		raw := b.f.Envelope(t, "XA-RC", to, federation.KindCaseCreate, caseID, body)
+		c, _ := federation.ClaimsOf(raw)
+		b.outbox.add(store.OutboxItem{Destination: to, CaseID: caseID, Kind: string(c.Kind), JTI: c.JTI, Envelope: raw})
+		ids = append(ids, int64(len(b.outbox.rows)))
+	}
+	return ids
+}
+
+// round runs one dispatch and waits for every loop it started.
+func (b *bench) round(t *testing.T) {
+	t.Helper()
+	b.d.dispatch(t.Context())
+	b.d.wg.Wait()
+}
+
+func (b *bench) states(ids []int64) []string {
+	var out []string
+	for _, id := range ids {
+		out = append(out, string(b.outbox.get(id).State))
+	}
+	return out
+}
+
+func TestDeliversWithVerifiedReceipts(t *testing.T) {
+	b := newBench(t, Options{Workers: 3})
+	ids := b.queue(t, "XB-RC", 10)
+	b.round(t)
+	for _, id := range ids {
+		r := b.outbox.get(id)
+		if r.State != store.Delivered || r.Attempts != 1 {
+			t.Fatalf("row %d: %s after %d attempts (%s)", id, r.State, r.Attempts, r.LastError)
+		}
+		if _, err := federation.VerifyReceipt(r.Receipt, b.f.Manifest, federation.ExpectReceipt(r.Envelope, mustClaims(t, r.Envelope)), time.Now()); err != nil {
+			t.Errorf("row %d: the receipt kept does not verify: %v", id, err)
+		}
+	}
+	if got := b.peers["XB-RC"].most.Load(); got > 3 {
+		t.Errorf("%d deliveries in flight at once, Workers is 3", got)
+	}
+	if len(b.obs.delivered) != 10 || b.d.Destination("XB-RC").Failures() != 0 {
+		t.Errorf("observer saw %d deliveries; destination failures %d", len(b.obs.delivered), b.d.Destination("XB-RC").Failures())
+	}
+}
+
+func mustClaims(t *testing.T, raw []byte) federation.Claims {
+	t.Helper()
+	c, err := federation.ClaimsOf(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestRetryAfterRestsTheDestination: a 503 with Retry-After 30 (longer
+// than the backoff) puts the row back for 30 s and rests the destination as
+// long: nothing is claimed for it before, everything after.
+func TestRetryAfterRestsTheDestination(t *testing.T) {
+	b := newBench(t, Options{Workers: 1})
+	ids := b.queue(t, "XB-RC", 2)
+	p := b.peers["XB-RC"]
+	p.set(refuseWith(problem.Unavailable, "30"))
+	start := b.clock.Now()
+	b.round(t)
+	r := b.outbox.get(ids[0])
+	if r.State != store.Queued || !r.NextAttemptAt.Equal(start.Add(30*time.Second)) || r.LastError != "http_503: unavailable" {
+		t.Fatalf("after a 503 Retry-After 30: %s next %v (%q)", r.State, r.NextAttemptAt.Sub(start), r.LastError)
+	}
+	ds := b.d.Destination("XB-RC")
+	if ds.Failures() != 1 || !ds.Until().Equal(start.Add(30*time.Second)) || b.obs.resting["XB-RC"] != 30*time.Second {
+		t.Fatalf("destination: %d failures, rests %v", ds.Failures(), ds.Until().Sub(start))
+	}
+	if calls := p.calls.Load(); calls != 1 {
+		t.Fatalf("%d attempts in the first round; a failure must stop the round", calls)
+	}
+	p.set(func(http.ResponseWriter, []byte) bool { return false })
+	b.clock.Advance(29 * time.Second)
+	b.round(t)
+	if calls := p.calls.Load(); calls != 1 {
+		t.Fatalf("an attempt %d s after a Retry-After of 30 s", 29)
+	}
+	b.clock.Advance(time.Second)
+	b.round(t)
+	if got := b.states(ids); !slices.Equal(got, []string{"delivered", "delivered"}) || ds.Failures() != 0 || !ds.Until().IsZero() {
+		t.Errorf("after the rest: %v, failures %d", got, ds.Failures())
+	}
+}
+
+// TestBackoffGrows: consecutive failures wait 1 s, 2 s, 4 s ... (the one
+// formula, jitter drawn at its floor here), per row and per destination.
+func TestBackoffGrows(t *testing.T) {
+	b := newBench(t, Options{Workers: 1, Backoff: backoff.Policy{Initial: 2 * time.Second, Max: 10 * time.Second, Rand: func() float64 { return 0 }}})
+	ids := b.queue(t, "XB-RC", 1)
+	b.peers["XB-RC"].set(refuseWith(problem.Internal, ""))
+	var waits []time.Duration
+	for range 5 {
+		now := b.clock.Now()
+		b.round(t)
+		waits = append(waits, b.outbox.get(ids[0]).NextAttemptAt.Sub(now))
+		b.clock.Advance(waits[len(waits)-1])
+	}
+	if want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 5 * time.Second, 5 * time.Second}; !slices.Equal(waits, want) {
+		t.Errorf("waits %v, want %v", waits, want)
+	}
+	if r := b.outbox.get(ids[0]); r.Attempts != 5 || b.d.Destination("XB-RC").Failures() != 5 {
+		t.Errorf("attempts %d, destination failures %d", r.Attempts, b.d.Destination("XB-RC").Failures())
+	}
+}
+
+func TestPermanentRefusalDeadLettersOnlyThatEnvelope(t *testing.T) {
+	b := newBench(t, Options{Workers: 1})
+	ids := b.queue(t, "XB-RC", 3)
+	bad := mustClaims(t, b.outbox.get(ids[1]).Envelope).JTI
+	b.peers["XB-RC"].set(func(w http.ResponseWriter, raw []byte) bool {
+		if c, _ := federation.ClaimsOf(raw); c.JTI == bad {
+			return refuseWith(problem.SchemaInvalid, "")(w, raw)
+		}
+		return false
+	})
+	b.round(t)
+	if got := b.states(ids); !slices.Equal(got, []string{"delivered", "dead", "delivered"}) {
+		t.Fatalf("states %v", got)
+	}
+	if r := b.outbox.get(ids[1]); r.LastError != "http_422: schema_invalid" || r.Attempts != 1 {
+		t.Errorf("dead row: %q after %d attempts", r.LastError, r.Attempts)
+	}
+	if ds := b.d.Destination("XB-RC"); ds.Failures() != 0 || len(b.obs.dead) != 1 {
+		t.Errorf("a refused envelope rested the peer (%d failures) or was not counted dead (%v)", ds.Failures(), b.obs.dead)
+	}
+}
+
+func TestDeadDestinationHoldsUpNoOther(t *testing.T) {
+	b := newBench(t, Options{Workers: 2})
+	b.peers["XC-RC"].srv.Close() // down: connections refused
+	down, up := b.queue(t, "XC-RC", 2), b.queue(t, "XB-RC", 4)
+	b.round(t)
+	if got := b.states(up); !slices.Equal(got, []string{"delivered", "delivered", "delivered", "delivered"}) {
+		t.Errorf("XB-RC: %v", got)
+	}
+	for _, id := range down {
+		if r := b.outbox.get(id); r.State != store.Queued || r.Attempts > 1 || len(r.LastError) < 10 || r.LastError[:10] != "transport:" {
+			t.Errorf("XC-RC row %d: %s, %d attempts, %q", id, r.State, r.Attempts, r.LastError)
+		}
+	}
+	if b.d.Destination("XC-RC").Failures() != 1 {
+		t.Errorf("XC-RC failures %d", b.d.Destination("XC-RC").Failures())
+	}
+}
+
+func TestGivesUpAfterMaxAttempts(t *testing.T) {
+	b := newBench(t, Options{Workers: 1, MaxAttempts: 3})
+	ids := b.queue(t, "XB-RC", 1)
+	b.peers["XB-RC"].set(refuseWith(problem.Unavailable, ""))
+	for range 3 {
+		b.round(t)
+		b.clock.Advance(time.Hour)
+	}
+	if r := b.outbox.get(ids[0]); r.State != store.Dead || r.Attempts != 3 || b.peers["XB-RC"].calls.Load() != 3 {
+		t.Errorf("after 3 failed attempts: %s, %d attempts, %d calls", r.State, r.Attempts, b.peers["XB-RC"].calls.Load())
+	}
+}
+
+func TestPrepare(t *testing.T) {
+	t.Run("conflict: nothing sent, nothing recorded", func(t *testing.T) {
+		b := newBench(t, Options{Workers: 1, Prepare: func(_ context.Context, it store.OutboxItem) (store.OutboxItem, error) {
+			return it, fmt.Errorf("reclaimed: %w", store.ErrConflict)
+		}})
+		ids := b.queue(t, "XB-RC", 1)
+		b.round(t)
+		if r := b.outbox.get(ids[0]); r.State != store.InFlight || r.LastError != "" || b.peers["XB-RC"].calls.Load() != 0 {
+			t.Errorf("%s %q, %d calls", r.State, r.LastError, b.peers["XB-RC"].calls.Load())
+		}
+	})
+	t.Run("the prepared row is sent", func(t *testing.T) {
+		var b *bench
+		b = newBench(t, Options{Workers: 1, Prepare: func(_ context.Context, it store.OutboxItem) (store.OutboxItem, error) {
+			it.Envelope = b.f.Envelope(t, "XA-RC", "XB-RC", federation.KindCaseCreate, it.CaseID, []byte(`{"renewed":true}`))
+			return it, nil
+		}})
+		ids := b.queue(t, "XB-RC", 1)
+		var got []byte
+		b.peers["XB-RC"].set(func(_ http.ResponseWriter, raw []byte) bool { got = raw; return false })
+		b.round(t)
+		if c := mustClaims(t, got); string(c.Body) != `{"renewed":true}` || b.outbox.get(ids[0]).State != store.Delivered {
+			t.Errorf("sent %s", c.Body)
+		}
+	})
+	t.Run("failure: retried", func(t *testing.T) {
+		b := newBench(t, Options{Workers: 1, Prepare: func(_ context.Context, it store.OutboxItem) (store.OutboxItem, error) {
+			return it, fmt.Errorf("signing key unreadable")
+		}})
+		ids := b.queue(t, "XB-RC", 1)
+		b.round(t)
+		if r := b.outbox.get(ids[0]); r.State != store.Queued || r.LastError != "resign: signing key unreadable" || b.peers["XB-RC"].calls.Load() != 0 {
+			t.Errorf("%s %q", r.State, r.LastError)
+		}
+	})
+}
+
+func TestErasedRowIsNeverSent(t *testing.T) {
+	b := newBench(t, Options{Workers: 1})
+	ids := b.queue(t, "XB-RC", 1)
+	b.outbox.rows[0].Envelope = nil
+	b.round(t)
+	if r := b.outbox.get(ids[0]); r.State != store.Dead || b.peers["XB-RC"].calls.Load() != 0 {
+		t.Errorf("erased row: %s, %d calls", r.State, b.peers["XB-RC"].calls.Load())
+	}
+}
+
+// TestRunStopsAfterDeliveriesUnderWay: Run returns once ctx ends and the
+// attempt under way has finished and been recorded.
+func TestRunStopsAfterDeliveriesUnderWay(t *testing.T) {
+	b := newBench(t, Options{Workers: 1, PollInterval: time.Hour})
+	p := b.peers["XB-RC"]
+	p.hold = make(chan struct{})
+	ids := b.queue(t, "XB-RC", 1)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { b.d.Run(ctx); close(done) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for p.inflight.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case <-done:
+		t.Fatal("Run returned with a delivery under way")
+	default:
+	}
+	p.hold <- struct{}{}
+	<-done
+	if r := b.outbox.get(ids[0]); r.State != store.Delivered {
+		t.Errorf("the delivery under way ended %s", r.State)
+	}
+}
+
+func TestDestination(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	d := NewDestination("XB-RC", backoff.Policy{Initial: time.Second, Max: time.Minute, Rand: func() float64 { return 0.999 }})
+	if !d.start(now) || d.start(now) {
+		t.Fatal("start: one loop at a time")
+	}
+	d.stop()
+	if u := d.Failure(now, 0); u.Sub(now) < 999*time.Millisecond || u.Sub(now) > time.Second {
+		t.Errorf("first failure rests %v", u.Sub(now))
+	}
+	if u := d.Failure(now, 10*time.Second); !u.Equal(now.Add(10 * time.Second)) {
+		t.Errorf("Retry-After 10s: rests %v", u.Sub(now))
+	}
+	if u := d.Failure(now, 2*time.Hour); !u.Equal(now.Add(time.Minute)) {
+		t.Errorf("Retry-After over the maximum: rests %v", u.Sub(now))
+	}
+	if d.start(now.Add(59*time.Second)) || !d.start(now.Add(time.Minute)) {
+		t.Error("start while resting")
+	}
+	d.Success()
+	if d.Failures() != 0 || !d.Until().IsZero() {
+		t.Error("Success did not clear")
+	}
+}

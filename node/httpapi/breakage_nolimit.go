@@ -1,6 +1,0 @@
-//go:build flx_broken_nolimit
-
-package httpapi
-
-// Conformance teeth test only (see breakage.go): no body size limit.
-func init() { brokenNoBodyLimit = true }

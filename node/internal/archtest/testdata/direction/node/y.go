@@ -1,0 +1,3 @@
+package node
+
+import _ "github.com/familylinks/flx/conformance/variant"

@@ -1,0 +1,3 @@
+package node
+
+import _ "encoding/base64"

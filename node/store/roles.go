@@ -1,0 +1,248 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// The store's operations, grouped by role. Each consumer asks for the
+// roles it needs, not the whole Store (after Dendrite's
+// federationapi/storage/tables): delivery takes the outbox it claims from,
+// node/trust the manifests, the local API a read-only View. Every role is
+// implemented by the Store (each call its own transaction) and by the Tx
+// inside Store.Tx.
+//
+// Times in arguments default to the store's clock when zero and are kept at
+// microsecond precision in UTC. A zero time in a result means "not set"
+// (NULL).
+//
+// Adding an operation:
+//  1. declare it in the role of its consumer below (a read in the role's
+//     XxxReader, so that View has it; a new consumer may get a new role, then
+//     added to Queries, and its reader to View);
+//  2. implement it once on *queries (queries_*.go or the role's file): it
+//     then runs inside a Tx;
+//  3. add its Store form to storeops.go (reads on the pool, writes in their
+//     own transaction); for a read, forward it in readOnly (view.go): the
+//     compiler insists, since readOnly must implement View;
+//  4. test it in the store suite, which runs on SQLite and PostgreSQL.
+//
+// Keep rules of the domain (what a kind means, who may see what) in package
+// node: the store keeps bytes and facts the node decided.
+
+// Queries is every data operation, on a Store or inside a Tx.
+type Queries interface {
+	Cases
+	Inbox
+	Outbox
+	Disclosures
+	Decisions
+	Audit
+	Manifests
+}
+
+// View is every read and nothing else: what the HTTP layer gets (see
+// ReadOnly). Changes go through the node's operations.
+type View interface {
+	CaseReader
+	InboxReader
+	OutboxReader
+	DisclosureReader
+	DecisionReader
+	AuditReader
+	ManifestReader
+}
+
+// CaseReader reads tracing cases.
+type CaseReader interface {
+	// GetCase returns the case with its current document (nil once erased;
+	// the tombstone stays).
+	GetCase(ctx context.Context, caseID string) (Case, error)
+	// GetCaseVersion returns one stored version.
+	GetCaseVersion(ctx context.Context, caseID string, version int64) (CaseVersion, error)
+	// ListCaseVersions returns every version, oldest first.
+	ListCaseVersions(ctx context.Context, caseID string) ([]CaseVersion, error)
+	// ListCases pages through cases ordered by (updated_at, case_id).
+	ListCases(ctx context.Context, f CaseFilter) (CasePage, error)
+}
+
+// Cases keeps tracing cases and their versions.
+type Cases interface {
+	CaseReader
+	// CreateCase stores a new case and its first version (NewCase.Version,
+	// default 1). ErrDuplicate if the id exists (erased or not).
+	CreateCase(ctx context.Context, c NewCase) (Case, error)
+	// UpdateCase stores a new version if the case is at u.ExpectedVersion:
+	// ErrConflict if it is not, ErrErased if it was erased, ErrNotFound if
+	// it does not exist.
+	UpdateCase(ctx context.Context, u CaseUpdate) (Case, error)
+	// EraseCase drops the personal data of a case: its document and those of
+	// all versions, the envelopes of inbox rows and outbox rows for it;
+	// undelivered outbox rows are cancelled unless their kind is in
+	// e.KeepPendingKinds (e.g. the case.withdraw to send). The case row
+	// stays as a tombstone with erased_at and the reason. Erasing again is
+	// harmless. A case id with no case row still gets its inbox/outbox
+	// payloads erased; the result says whether a case row was found.
+	EraseCase(ctx context.Context, caseID string, e Erasure) (ErasureResult, error)
+}
+
+// InboxReader reads received envelopes and their receipts.
+type InboxReader interface {
+	// GetInbox and GetInboxByJTI return one inbox row with its envelope.
+	GetInbox(ctx context.Context, id int64) (InboxItem, error)
+	GetInboxByJTI(ctx context.Context, jti string) (InboxItem, error)
+	// GetReceipt returns the receipt answered for a received jti.
+	GetReceipt(ctx context.Context, jti string) (Receipt, error)
+	// ListInbox pages through inbox rows by ascending id.
+	ListInbox(ctx context.Context, f InboxFilter) ([]InboxItem, error)
+}
+
+// Inbox keeps received envelopes: the durable replay guard and the queue of
+// the inbox processor.
+type Inbox interface {
+	InboxReader
+	// Receive records a received envelope and the receipt answered for it,
+	// in one transaction. If the jti is already there with the same sha256
+	// it writes nothing and returns Duplicate with the stored receipt; with
+	// another sha256 it returns a *ReplayError (ErrReplay). It is the
+	// durable replay guard. The store computes the sha256 of item.Envelope;
+	// a non-empty item.SHA256 must match it.
+	Receive(ctx context.Context, item InboxItem, receipt Receipt) (ReceiveResult, error)
+	// ListUnprocessed returns rows not yet processed with id > afterID, in
+	// id order, with envelopes: the processor resumes from it after a
+	// restart. A row whose case was erased before it was processed has a
+	// nil Envelope; mark it processed with an error.
+	ListUnprocessed(ctx context.Context, afterID int64, limit int) ([]InboxItem, error)
+	// MarkProcessed records that an inbox row was processed, with the
+	// permanent error if processing failed (empty = success). ErrConflict
+	// if it was already processed: in a Tx with the case change this makes
+	// processing exactly-once even with several processors.
+	MarkProcessed(ctx context.Context, id int64, processErr string) error
+}
+
+// OutboxReader reads the outbox.
+type OutboxReader interface {
+	// GetOutbox returns one outbox row with its envelope.
+	GetOutbox(ctx context.Context, id int64) (OutboxItem, error)
+	// ListOutbox pages through outbox rows by ascending id.
+	ListOutbox(ctx context.Context, f OutboxFilter) ([]OutboxItem, error)
+	// OutboxStats returns counts per destination and state and the oldest
+	// undelivered row, for metrics and the operator view.
+	OutboxStats(ctx context.Context) ([]DestinationStats, error)
+}
+
+// Outbox keeps envelopes to deliver: queued by the node, claimed and
+// recorded by node/delivery.
+type Outbox interface {
+	OutboxReader
+	// Enqueue adds an envelope for a destination. Rows for the same
+	// (destination, case) are delivered in Enqueue commit order.
+	// ErrDuplicate if the jti is already queued.
+	Enqueue(ctx context.Context, item NewOutboxItem) (OutboxItem, error)
+	// DueDestinations lists, sorted, the destinations with a row ClaimDue
+	// could take at now (queued and due, or in flight with an expired
+	// lease). It reads only the claim indexes, so it stays cheap however
+	// many rows were delivered: the deliverer polls it.
+	DueDestinations(ctx context.Context, now time.Time) ([]string, error)
+	// ClaimDue atomically moves up to r.Limit due rows to in_flight with a
+	// lease (r.Now + r.Lease) for r.Worker and returns them with their
+	// envelopes. Due means queued with next_attempt_at <= now, or in_flight
+	// with an expired lease (a crashed worker's rows come back). A row is
+	// never returned while an earlier row for the same destination and case
+	// is not delivered (or cancelled). Each claim increments Attempts.
+	ClaimDue(ctx context.Context, r ClaimRequest) ([]OutboxItem, error)
+	// MarkDelivered records the peer's receipt and what the row was queued
+	// to record (NewOutboxItem.Discloses: the disclosure and the recipient;
+	// Withdraws: the withdrawal as sent). Delivering an already delivered
+	// row is a no-op.
+	MarkDelivered(ctx context.Context, id int64, receipt []byte) error
+	// MarkFailed puts a row claimed at attempt back to queued until
+	// nextAttemptAt. ErrConflict if the row is no longer in flight at that
+	// attempt (delivered, or reclaimed after its lease expired). attempt 0
+	// skips the attempt check.
+	MarkFailed(ctx context.Context, id int64, attempt int, reason string, nextAttemptAt time.Time) error
+	// MarkDead stops retrying a row (dead letter). Same attempt rule as
+	// MarkFailed; a queued row can be killed with attempt 0.
+	MarkDead(ctx context.Context, id int64, attempt int, reason string) error
+	// Requeue puts a dead row back in the queue, due now, with attempts
+	// reset. ErrConflict unless dead; ErrErased if its envelope was erased.
+	Requeue(ctx context.Context, id int64) error
+	// ReplaceEnvelope swaps the envelope and jti of a row in flight at
+	// attempt for a re-signed one (an envelope about to expire: the same
+	// claims with a new jti, iat and exp). Destination, case, kind and seq
+	// stay, so per-case order holds. ErrConflict unless the row is in flight
+	// at that attempt with its envelope (delivered, reclaimed after its
+	// lease, cancelled or erased meanwhile); ErrDuplicate if another row has
+	// that jti; ErrInvalid for attempt < 1 or an empty jti or envelope.
+	ReplaceEnvelope(ctx context.Context, id int64, attempt int, jti string, envelope []byte) error
+}
+
+// DisclosureReader reads who received what about a case.
+type DisclosureReader interface {
+	// ListDisclosures returns who received which version of a case when.
+	ListDisclosures(ctx context.Context, caseID string) ([]Disclosure, error)
+	// ListRecipients returns every member that received a case.
+	ListRecipients(ctx context.Context, caseID string) ([]Recipient, error)
+	// ListPendingWithdrawals returns recipients whose withdrawal was sent
+	// but not confirmed, oldest first.
+	ListPendingWithdrawals(ctx context.Context, limit int) ([]Recipient, error)
+}
+
+// Disclosures keeps the disclosure log and the withdrawal state of each
+// recipient (written by MarkDelivered and ConfirmWithdrawal).
+type Disclosures interface {
+	DisclosureReader
+	// ConfirmWithdrawal records a recipient's confirmation that it erased
+	// the case. ErrNotFound if that member never received it.
+	ConfirmWithdrawal(ctx context.Context, caseID, member string, at time.Time) error
+}
+
+// DecisionReader reads policy decisions.
+type DecisionReader interface {
+	// ListDecisions returns the decisions for a case, oldest first.
+	ListDecisions(ctx context.Context, caseID string) ([]Decision, error)
+}
+
+// Decisions keeps the policy decisions taken on what was (or was not) sent.
+type Decisions interface {
+	DecisionReader
+	// RecordDecision stores a policy decision (JSON, kept as given).
+	RecordDecision(ctx context.Context, d Decision) (Decision, error)
+}
+
+// AuditReader reads and checks the audit log.
+type AuditReader interface {
+	// ListAudit pages through the audit log by ascending seq.
+	ListAudit(ctx context.Context, f AuditFilter) ([]AuditRecord, error)
+	// VerifyAudit recomputes the chain and reports the first row that was
+	// edited, deleted or reordered. The error is for I/O only.
+	VerifyAudit(ctx context.Context) (AuditVerification, error)
+}
+
+// Audit keeps the hash-chained audit log.
+type Audit interface {
+	AuditReader
+	// AppendAudit appends to the hash-chained audit log. Appends are
+	// serialized (also across processes sharing a PostgreSQL database).
+	// Details must be JSON without personal data; it is stored compacted.
+	AppendAudit(ctx context.Context, e AuditEntry) (AuditRecord, error)
+}
+
+// ManifestReader reads the federation manifests held.
+type ManifestReader interface {
+	// LatestManifest returns the highest version held; ErrNotFound if none.
+	LatestManifest(ctx context.Context) (Manifest, error)
+	// ListManifests returns up to limit manifests, newest first, without
+	// their raw bytes.
+	ListManifests(ctx context.Context, limit int) ([]Manifest, error)
+}
+
+// Manifests keeps the federation manifests fetched (the last good one
+// survives restarts).
+type Manifests interface {
+	ManifestReader
+	// SaveManifest keeps a fetched federation manifest. ErrDuplicate if
+	// that version is held with the same bytes; ErrConflict if it is held
+	// with other bytes or a higher version is held.
+	SaveManifest(ctx context.Context, m Manifest) error
+}
