@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -507,18 +508,38 @@ func randomCase(rng *rand.Rand) []byte {
 }
 
 func TestConcurrentUse(t *testing.T) {
+	// One Engine serves every request of a node at once: concurrent
+	// evaluations must give exactly what a lone evaluation gives.
 	e := New(sampleRules(t))
 	exs := schema.Examples()
-	done := make(chan struct{})
-	for g := 0; g < 4; g++ {
-		go func() {
-			defer func() { done <- struct{}{} }()
-			for _, ex := range exs {
-				e.Apply(context.Background(), ex.Doc, envelopeFor(ex), dstXB, testNow, facts(ex.Doc)...)
-			}
-		}()
+	type result struct {
+		d   Decision
+		out []byte
 	}
-	for g := 0; g < 4; g++ {
-		<-done
+	want := make([]result, len(exs))
+	for i, ex := range exs {
+		d, out := e.Apply(context.Background(), ex.Doc, envelopeFor(ex), dstXB, testNow, facts(ex.Doc)...)
+		want[i] = result{d, out}
+	}
+	const workers = 4
+	errs := make(chan error, workers)
+	for g := 0; g < workers; g++ {
+		go func(g int) {
+			for k := range exs {
+				i := (k + g*len(exs)/workers) % len(exs) // each worker starts elsewhere
+				d, out := e.Apply(context.Background(), exs[i].Doc, envelopeFor(exs[i]), dstXB, testNow, facts(exs[i].Doc)...)
+				if d.Effect != want[i].d.Effect || !bytes.Equal(out, want[i].out) || !reflect.DeepEqual(d.Redactions, want[i].d.Redactions) {
+					errs <- fmt.Errorf("worker %d, example %s: effect %s (alone %s), %d redactions (alone %d), output equal %t",
+						g, exs[i].Name, d.Effect, want[i].d.Effect, len(d.Redactions), len(want[i].d.Redactions), bytes.Equal(out, want[i].out))
+					return
+				}
+			}
+			errs <- nil
+		}(g)
+	}
+	for g := 0; g < workers; g++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }
