@@ -176,12 +176,12 @@ func (fsch *formSchema) build(name string, node map[string]any, parent string, d
 			}
 		}
 		for _, pn := range propertyOrder(node, props) {
+			if _, isConst := props[pn].(map[string]any)["const"]; isConst {
+				continue // a fixed value (the schema tag): set by the console
+			}
 			p, err := fsch.build(pn, props[pn].(map[string]any), def, depth+1)
 			if err != nil {
 				return nil, err
-			}
-			if _, isConst := props[pn].(map[string]any)["const"]; isConst {
-				continue
 			}
 			p.required = req[pn]
 			f.props = append(f.props, p)
