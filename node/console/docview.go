@@ -15,8 +15,8 @@ type docNode struct {
 	Names    []nameRow // a person's names, one row per written form
 	NameCol  string    // column headings of Names
 	InfoCol  string
-	Heading  bool      // an item of a list (a person, a consent, ...)
-	Level    int       // heading level (3..6)
+	Heading  bool // an item of a list (a person, a consent, ...)
+	Level    int  // heading level (3..6)
 }
 
 // nameRow is one written form of a name: the value keeps its own language

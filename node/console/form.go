@@ -481,16 +481,15 @@ func editAction(doc map[string]any, action string) bool {
 	return false
 }
 
-// walkTo follows pointer segments through maps and arrays, creating
-// missing objects on the way.
+// walkTo follows pointer segments through maps and arrays; nil when the
+// path does not exist.
 func walkTo(v any, parts []string) any {
 	for _, p := range parts {
 		switch x := v.(type) {
 		case map[string]any:
 			next, ok := x[p]
 			if !ok {
-				next = map[string]any{}
-				x[p] = next
+				return nil
 			}
 			v = next
 		case []any:

@@ -5,9 +5,9 @@ import (
 	"compress/gzip"
 	"crypto/rand"
 	"crypto/sha256"
+	"embed"
 	"encoding/base64"
 	"encoding/hex"
-	"embed"
 	"fmt"
 	"html"
 	"html/template"
@@ -42,7 +42,7 @@ var assetVersion = func() string {
 }()
 
 var funcs = template.FuncMap{
-	"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"iso":        func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 	"pathEscape": url.PathEscape,
 	"join":       strings.Join,
 	"add":        func(a, b int) int { return a + b },
