@@ -188,11 +188,11 @@ func newLocalID(now time.Time) string {
 // starter is the document a new case form opens with: an enquirer and a
 // sought person, each with one name to fill in.
 func starter() map[string]any {
-	person := func(role string) map[string]any {
-		return map[string]any{"roles": []any{role}, "names": []any{map[string]any{}}}
+	person := func(id, role string) map[string]any {
+		return map[string]any{"id": id, "roles": []any{role}, "names": []any{map[string]any{}}}
 	}
 	return map[string]any{"type": "tracing_request", "status": "open", "purpose": "tracing",
-		"persons": []any{person("enquirer"), person("sought_person")}}
+		"persons": []any{person("p1", "enquirer"), person("p2", "sought_person")}}
 }
 
 type formPage struct {
@@ -232,6 +232,7 @@ func (c *Console) readForm(q *req) (doc map[string]any, edited bool, errs []form
 			doc = map[string]any{}
 		}
 		editAction(doc, a)
+		fillPersonIDs(doc) // so that consents and relationships can name new persons
 		return doc, true, nil
 	}
 	v, _ := c.form.decode(q.PostForm, c.form.root, "", false, &errs)

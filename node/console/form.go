@@ -509,6 +509,19 @@ func walkTo(v any, parts []string) any {
 // it empty (p1, p2, ... and <case>-consent-1, ...), so that references
 // between them can be chosen in the form.
 func fillDefaults(doc map[string]any, caseID string) {
+	fillPersonIDs(doc)
+	consents, _ := doc["consents"].([]any)
+	for i, c := range consents {
+		if m, ok := c.(map[string]any); ok {
+			if _, ok := m["id"].(string); !ok {
+				m["id"] = caseID + "-consent-" + strconv.Itoa(i+1)
+			}
+		}
+	}
+}
+
+// fillPersonIDs gives each person without an id the first free p<n>.
+func fillPersonIDs(doc map[string]any) {
 	used := map[string]bool{}
 	persons, _ := doc["persons"].([]any)
 	for _, p := range persons {
@@ -530,14 +543,6 @@ func fillDefaults(doc map[string]any, caseID string) {
 			}
 			m["id"] = "p" + strconv.Itoa(next)
 			used[m["id"].(string)] = true
-		}
-	}
-	consents, _ := doc["consents"].([]any)
-	for i, c := range consents {
-		if m, ok := c.(map[string]any); ok {
-			if _, ok := m["id"].(string); !ok {
-				m["id"] = caseID + "-consent-" + strconv.Itoa(i+1)
-			}
 		}
 	}
 }

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/familylinks/flx/node"
+	"github.com/familylinks/flx/node/backoff"
 	"github.com/familylinks/flx/node/config"
 	"github.com/familylinks/flx/node/console"
 	"github.com/familylinks/flx/node/httpapi"
@@ -56,8 +58,9 @@ type env struct {
 }
 
 type envOptions struct {
-	console console.Options
-	tls     bool
+	console  console.Options
+	tls      bool
+	delivery *node.DeliveryOptions // XA-RC's; default nodetest's
 }
 
 func startEnv(t *testing.T, o envOptions) *env {
@@ -67,7 +70,7 @@ func startEnv(t *testing.T, o envOptions) *env {
 	lnA := nodetest.Listen(t, f.Member(t, "XA-RC"))
 	lnB := nodetest.Listen(t, f.Member(t, "XB-RC"))
 	f.Sign(t)
-	xa := nodetest.Start(t, f, "XA-RC", lnA, nodetest.Options{})
+	xa := nodetest.Start(t, f, "XA-RC", lnA, nodetest.Options{Delivery: o.delivery})
 	xb := nodetest.Start(t, f, "XB-RC", lnB, nodetest.Options{})
 	co := o.console
 	h := httpapi.NewLocalHandler(xa.Node, httpapi.LocalOptions{Tokens: tokens(), Logger: slog.New(slog.DiscardHandler), Console: &co})
@@ -161,3 +164,8 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	nodetest.WaitFor(t, d, what, cond)
 }
+
+// fastDeadLetters gives up after two attempts, so that a forward to the
+// member that is not running (ICRC-CTA) is dead-lettered within a second.
+var fastDeadLetters = &node.DeliveryOptions{Workers: 2, MaxAttempts: 2, Backoff: backoff.Policy{Initial: 20 * time.Millisecond, Max: 50 * time.Millisecond},
+	RequestTimeout: 2 * time.Second, Lease: 10 * time.Second, PollInterval: 20 * time.Millisecond}

@@ -376,6 +376,9 @@ func TestSecurityHeadersOnEveryAnswer(t *testing.T) {
 				t.Errorf("%s: %s = %q", path, h, p.header.Get(h))
 			}
 		}
+		if strings.Contains(p.body, "ZgotmplZ") {
+			t.Errorf("%s: a value was refused by html/template (ZgotmplZ)", path)
+		}
 		if strings.Contains(p.body, "<script>") || strings.Contains(p.body, " style=") || strings.Contains(p.body, "<style") || strings.Contains(p.body, " on") && regexp.MustCompile(` on[a-z]+=`).MatchString(p.body) {
 			t.Errorf("%s has inline script or style", path)
 		}
@@ -407,5 +410,89 @@ func TestLanguageChoice(t *testing.T) {
 		if tc.query != "" {
 			b.c.Jar.SetCookies(mustURL(e.base+"/console/"), nil)
 		}
+	}
+}
+
+// heldCaseForm is a case whose sought person fears XB and has an address:
+// forwarding it to XB-RC is held for an operator's review (risk country).
+func heldCaseForm(csrf string) url.Values {
+	v := caseForm(csrf)
+	v.Set("/persons/1/feared_countries", "XB")
+	v.Set("/persons/1/address/locality", "Exampleton")
+	v.Set("/persons/1/address/country", "XA")
+	return v
+}
+
+func TestOperatorReviewsAHeldForward(t *testing.T) {
+	e := startEnv(t, envOptions{})
+	cw := e.browser()
+	cw.signIn(console.RoleCaseworker)
+	p := cw.post("/console/cases/new", heldCaseForm(cw.csrf("/console/cases/new")))
+	m := caseIDRE.FindStringSubmatch(p.header.Get("Location"))
+	if m == nil {
+		t.Fatalf("create: %d\n%s", p.status, p.body)
+	}
+	id := m[1]
+	send := cw.get("/console/cases/" + id + "/send")
+	if !strings.Contains(send.body, "effect-needs_review") || !strings.Contains(send.body, "FLX-DP-RISK-COUNTRY") {
+		t.Fatalf("send page does not show the hold:\n%s", send.body)
+	}
+	p = cw.post("/console/cases/"+id+"/forward", url.Values{"csrf": {cw.csrf("/console/cases")}, "to": {"XB-RC"}})
+	if !strings.Contains(p.header.Get("Location"), "done=needs_review") {
+		t.Fatalf("forward: %d %s", p.status, p.header.Get("Location"))
+	}
+	op := e.browser()
+	op.signIn(console.RoleOperator)
+	q := op.get("/console/operator/review")
+	did := regexp.MustCompile(`/console/operator/review/` + regexp.QuoteMeta(id) + `/(\d+)`).FindStringSubmatch(q.body)
+	if did == nil {
+		t.Fatalf("review queue lacks the held forward:\n%s", q.body)
+	}
+	p = op.post(did[0], url.Values{"csrf": {op.csrf("/console/operator/review")}, "verdict": {"approve"}, "note": {"checked with the caseworker"}})
+	if p.status != http.StatusSeeOther || !strings.Contains(p.header.Get("Location"), "done=approved") {
+		t.Fatalf("approve: %d %s\n%s", p.status, p.header.Get("Location"), p.body)
+	}
+	waitFor(t, 15*time.Second, "XB-RC holds the approved case", func() bool {
+		_, err := e.xb.Store.GetCase(context.Background(), id)
+		return err == nil
+	})
+	if strings.Contains(op.get("/console/operator/review").body, id) {
+		t.Fatal("the approved forward is still in the queue")
+	}
+	if rows := auditRows(t, e, "review.approve"); len(rows) != 1 || rows[0].Actor != roleNames[console.RoleOperator] {
+		t.Fatalf("review.approve audit = %+v", rows)
+	}
+}
+
+func TestOperatorRequeuesADeadLetter(t *testing.T) {
+	e := startEnv(t, envOptions{delivery: fastDeadLetters})
+	cw := e.browser()
+	cw.signIn(console.RoleCaseworker)
+	id := cw.createCase()
+	if p := cw.post("/console/cases/"+id+"/forward", url.Values{"csrf": {cw.csrf("/console/cases")}, "to": {"ICRC-CTA"}}); !strings.Contains(p.header.Get("Location"), "done=queued") {
+		t.Fatalf("forward: %d %s\n%s", p.status, p.header.Get("Location"), p.body)
+	}
+	op := e.browser()
+	op.signIn(console.RoleOperator)
+	requeue := regexp.MustCompile(`/console/operator/outbox/(\d+)/requeue`)
+	var m []string
+	waitFor(t, 15*time.Second, "the forward to ICRC-CTA is dead-lettered", func() bool {
+		m = requeue.FindStringSubmatch(op.get("/console/operator/outbox").body)
+		return m != nil
+	})
+	peers := op.get("/console/operator/peers")
+	if !strings.Contains(peers.body, "state=dead&amp;destination=ICRC-CTA") {
+		t.Fatalf("peers page does not point at the dead letter:\n%s", peers.body)
+	}
+	p := op.post(m[0], url.Values{"csrf": {op.csrf("/console/operator/outbox")}})
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("requeue: %d\n%s", p.status, p.body)
+	}
+	if rows := auditRows(t, e, "outbox.requeue"); len(rows) != 1 || rows[0].Actor != roleNames[console.RoleOperator] || rows[0].Object != m[1] {
+		t.Fatalf("outbox.requeue audit = %+v", rows)
+	}
+	// Requeuing a row that is not dead is refused, not hidden.
+	if p := op.post(m[0], url.Values{"csrf": {op.csrf("/console/operator/outbox")}}); p.status != http.StatusConflict && p.status != http.StatusSeeOther {
+		t.Fatalf("second requeue: %d", p.status)
 	}
 }

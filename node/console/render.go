@@ -241,6 +241,16 @@ func (v *view) Num(n int64) string { return v.lc.number(n) }
 // URL joins the prefix and a path.
 func (v *view) URL(p string) string { return v.Prefix + p }
 
+// Link is the prefix, base, and each segment path-escaped, joined by "/":
+// Link("/operator/review", id, 3) = /console/operator/review/XA-RC:1/3.
+func (v *view) Link(base string, segs ...any) string {
+	out := v.Prefix + base
+	for _, s := range segs {
+		out += "/" + url.PathEscape(fmt.Sprint(s))
+	}
+	return out
+}
+
 // CaseURL is the page of a case, plus an optional suffix (/edit, ...).
 func (v *view) CaseURL(id string, suffix ...string) string {
 	return v.Prefix + "/cases/" + url.PathEscape(id) + strings.Join(suffix, "")
