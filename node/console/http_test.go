@@ -1,7 +1,9 @@
 package console_test
 
 import (
+	"compress/gzip"
 	"context"
+	"io"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -494,5 +496,61 @@ func TestOperatorRequeuesADeadLetter(t *testing.T) {
 	// Requeuing a row that is not dead is refused, not hidden.
 	if p := op.post(m[0], url.Values{"csrf": {op.csrf("/console/operator/outbox")}}); p.status != http.StatusConflict && p.status != http.StatusSeeOther {
 		t.Fatalf("second requeue: %d", p.status)
+	}
+}
+
+// pageBudget is the most a console page may weigh on the wire (gzip), so
+// that it opens over a slow link; the case form, the largest, is well
+// under it.
+const pageBudget = 24 << 10
+
+// TestPageWeights measures each main page as sent (gzip) and as HTML, with
+// the CSS and JavaScript (cached for a year after the first visit).
+func TestPageWeights(t *testing.T) {
+	e := startEnv(t, envOptions{})
+	cw := e.browser()
+	cw.signIn(console.RoleCaseworker)
+	id := cw.createCase()
+	op := e.browser()
+	op.signIn(console.RoleOperator)
+	measure := func(b *browser, path string) (raw, gz int) {
+		req, _ := http.NewRequest(http.MethodGet, e.base+path, nil)
+		req.Header.Set("Accept-Encoding", "gzip")
+		p := b.do(req)
+		if p.status != http.StatusOK {
+			t.Fatalf("%s: %d", path, p.status)
+		}
+		gz = len(p.body)
+		if p.header.Get("Content-Encoding") == "gzip" {
+			zr, err := gzip.NewReader(strings.NewReader(p.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			all, _ := io.ReadAll(zr)
+			raw = len(all)
+		} else {
+			raw = gz
+		}
+		return raw, gz
+	}
+	pages := []struct {
+		b    *browser
+		path string
+	}{
+		{e.browser(), "/console/signin"}, {cw, "/console/cases"}, {cw, "/console/cases/new"}, {cw, "/console/cases/" + id},
+		{cw, "/console/cases/" + id + "/send"}, {cw, "/console/cases/" + id + "/withdraw"}, {cw, "/console/inbox"},
+		{op, "/console/operator/peers"}, {op, "/console/operator/outbox"}, {op, "/console/operator/review"},
+		{op, "/console/operator/manifest"}, {op, "/console/audit"},
+	}
+	for _, pg := range pages {
+		raw, gz := measure(pg.b, pg.path)
+		t.Logf("%-48s %6d B HTML, %5d B gzip", strings.Replace(pg.path, id, "{id}", 1), raw, gz)
+		if gz > pageBudget {
+			t.Errorf("%s weighs %d B gzip, over the %d B budget", pg.path, gz, pageBudget)
+		}
+	}
+	for _, a := range []string{"console.css", "console.js"} {
+		raw, gz := measure(cw, "/console/static/"+a)
+		t.Logf("%-48s %6d B, %5d B gzip (cached: immutable, versioned URL)", "/console/static/"+a, raw, gz)
 	}
 }
