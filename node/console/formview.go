@@ -57,6 +57,15 @@ func (fr *formRender) render(f *field, v any, ptr, label string) *widget {
 	w := &widget{Name: ptr, ID: "f" + strings.NewReplacer("/", "-", "~", "_").Replace(ptr), Label: label, Required: f.required}
 	w.Errors = fr.errs[ptr]
 	delete(fr.errs, ptr)
+	if f.kind == kStringList || f.kind == kEnumSet || f.kind == kPersonSet {
+		// One control holds the whole list: it takes its items' errors.
+		for p, m := range fr.errs {
+			if strings.HasPrefix(p, ptr+"/") {
+				w.Errors = append(w.Errors, m...)
+				delete(fr.errs, p)
+			}
+		}
+	}
 	switch f.kind {
 	case kObject:
 		w.Kind = "group"

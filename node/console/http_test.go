@@ -6,6 +6,7 @@ import (
 	"io"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -552,5 +553,97 @@ func TestPageWeights(t *testing.T) {
 	for _, a := range []string{"console.css", "console.js"} {
 		raw, gz := measure(cw, "/console/static/"+a)
 		t.Logf("%-48s %6d B, %5d B gzip (cached: immutable, versioned URL)", "/console/static/"+a, raw, gz)
+	}
+}
+
+func TestEditKeepsIdentityAndRefusesAStaleVersion(t *testing.T) {
+	e := startEnv(t, envOptions{})
+	b := e.browser()
+	b.signIn(console.RoleCaseworker)
+	id := b.createCase()
+	edit := b.get("/console/cases/" + id + "/edit")
+	if edit.status != http.StatusOK || !strings.Contains(edit.body, `name="base_version" value="1"`) || !strings.Contains(edit.body, "Youssef Haddad") {
+		t.Fatalf("edit form: %d", edit.status)
+	}
+	form := caseForm(b.csrf("/console/cases/" + id + "/edit"))
+	form.Set("base_version", "1")
+	form.Set("/status", "tracing_in_progress")
+	// Fields the console manages cannot be set from the form.
+	form.Set("/case_id", "XB-RC:forged")
+	form.Set("/origin/member", "XB-RC")
+	form.Set("/version", "99")
+	p := b.post("/console/cases/"+id+"/edit", form)
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("edit: %d\n%s", p.status, p.body)
+	}
+	c, err := e.xa.Store.GetCase(context.Background(), id)
+	if err != nil || c.Version != 2 || c.Status != "tracing_in_progress" || c.Origin != "XA-RC" {
+		t.Fatalf("after edit: %+v %v", c, err)
+	}
+	// A second edit from the same (now stale) form is a conflict, shown on
+	// the form; nothing is stored.
+	p = b.post("/console/cases/"+id+"/edit", form)
+	if p.status != http.StatusConflict || !strings.Contains(p.body, "Someone changed this case meanwhile") {
+		t.Fatalf("stale edit: %d", p.status)
+	}
+	if c, _ := e.xa.Store.GetCase(context.Background(), id); c.Version != 2 {
+		t.Fatalf("a stale edit stored version %d", c.Version)
+	}
+	// A schema violation is shown next to its control.
+	form.Set("base_version", "2")
+	form.Set("/persons/1/nationalities", "xa")
+	p = b.post("/console/cases/"+id+"/edit", form)
+	if p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, `id="f-persons-1-nationalities-err"`) {
+		t.Fatalf("invalid edit: %d\n%s", p.status, p.body)
+	}
+}
+
+// revocable is an Authenticator whose credentials can be revoked while
+// sessions are open (what per-person tokens will do).
+type revocable struct {
+	mu      sync.Mutex
+	revoked map[string]bool
+}
+
+func (r *revocable) Authenticate(_ context.Context, tok string) (console.Principal, error) {
+	for role, t := range roleTokens {
+		if t == tok {
+			return console.Principal{ID: roleNames[role], Name: roleNames[role], Role: role, ExpiresAt: time.Now().Add(time.Hour)}, nil
+		}
+	}
+	return console.Principal{}, console.ErrBadCredential
+}
+
+func (r *revocable) Check(_ context.Context, p console.Principal) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.revoked[p.ID] {
+		return console.ErrBadCredential
+	}
+	return nil
+}
+
+func TestARevokedCredentialEndsItsSessions(t *testing.T) {
+	e := startEnv(t, envOptions{})
+	auth := &revocable{revoked: map[string]bool{}}
+	con, err := console.New(console.Options{Backend: console.NodeBackend(e.xa.Node), Auth: auth})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(con)
+	t.Cleanup(srv.Close)
+	b := (&env{t: t, xa: e.xa, base: srv.URL, srv: srv}).browser()
+	p := b.post("/console/signin", url.Values{"token": {roleTokens[console.RoleOperator]}})
+	if !strings.Contains(p.header.Get("Set-Cookie"), "Max-Age=3") { // capped by the credential's expiry (~3600 s)
+		t.Fatalf("session not capped by the credential's expiry: %q", p.header.Get("Set-Cookie"))
+	}
+	if b.get("/console/operator/peers").status != http.StatusOK {
+		t.Fatal("not signed in")
+	}
+	auth.mu.Lock()
+	auth.revoked[roleNames[console.RoleOperator]] = true
+	auth.mu.Unlock()
+	if p := b.get("/console/operator/peers"); p.status != http.StatusSeeOther || !strings.HasPrefix(p.header.Get("Location"), "/console/signin") {
+		t.Fatalf("after revocation: %d %s", p.status, p.header.Get("Location"))
 	}
 }
