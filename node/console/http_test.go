@@ -3,8 +3,8 @@ package console_test
 import (
 	"compress/gzip"
 	"context"
-	"io"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
