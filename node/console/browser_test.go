@@ -282,6 +282,7 @@ func TestBrowser(t *testing.T) {
 		check("new case form")
 		tb.run(
 			chromedp.SendKeys(chromedp.ID("f-persons-0-names-0-value"), "Amira Haddad"),
+			chromedp.SendKeys(chromedp.ID("f-persons-0-birth_date-y"), "1961"),
 			chromedp.SendKeys(chromedp.ID("f-persons-1-names-0-value"), "يوسف حداد"),
 			chromedp.SendKeys(chromedp.ID("f-persons-1-birth_date-y"), "1994"),
 			chromedp.SetValue(chromedp.ID("f-persons-1-birth_date-m"), "3"),

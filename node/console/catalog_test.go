@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/familylinks/flx/policy"
 )
 
 // TestCatalogsHaveEveryKey fails when a language misses a key another has,
@@ -102,6 +104,11 @@ func TestEveryKeyUsedIsInTheCatalog(t *testing.T) {
 	for _, s := range scripts {
 		if _, ok := en["script."+s]; !ok {
 			t.Errorf("script %s has no label", s)
+		}
+	}
+	for _, r := range policy.BuiltinRules() {
+		if _, ok := en["rule."+r.ID]; !ok {
+			t.Errorf("built-in rule %s has no plain-words title rule.%s", r.ID, r.ID)
 		}
 	}
 	for _, n := range nav {

@@ -24,7 +24,8 @@ import (
 func caseForm(csrf string) url.Values {
 	return url.Values{"csrf": {csrf}, "/type": {"tracing_request"}, "/status": {"open"}, "/purpose": {"tracing"},
 		"n:/persons": {"2"}, "/persons/0/roles": {"enquirer"}, "n:/persons/0/names": {"1"}, "/persons/0/names/0/value": {"Amira Haddad"},
-		"/persons/1/roles": {"sought_person"}, "n:/persons/1/names": {"2"},
+		"/persons/0/birth_date#y": {"1961"},
+		"/persons/1/roles":        {"sought_person"}, "n:/persons/1/names": {"2"},
 		"/persons/1/names/0/value": {"يوسف حداد"}, "/persons/1/names/0/script": {"Arab"}, "/persons/1/names/0/part": {"full"},
 		"/persons/1/names/1/value": {"Youssef Haddad"}, "/persons/1/names/1/script": {"Latn"}, "/persons/1/names/1/scheme": {"ad_hoc"},
 		"/persons/1/birth_date#y": {"1994"}, "/persons/1/birth_date#m": {"3"},
@@ -416,13 +417,12 @@ func TestLanguageChoice(t *testing.T) {
 	}
 }
 
-// heldCaseForm is a case whose sought person fears XB and has an address:
-// forwarding it to XB-RC is held for an operator's review (risk country).
+// heldCaseForm is a case where the enquirer's age is not recorded: the
+// rules cannot establish that they are an adult, so forwarding it is held
+// for an operator's review.
 func heldCaseForm(csrf string) url.Values {
 	v := caseForm(csrf)
-	v.Set("/persons/1/feared_countries", "XB")
-	v.Set("/persons/1/address/locality", "Exampleton")
-	v.Set("/persons/1/address/country", "XA")
+	v.Del("/persons/0/birth_date#y")
 	return v
 }
 
@@ -437,7 +437,7 @@ func TestOperatorReviewsAHeldForward(t *testing.T) {
 	}
 	id := m[1]
 	send := cw.get("/console/cases/" + id + "/send")
-	if !strings.Contains(send.body, "effect-needs_review") || !strings.Contains(send.body, "FLX-DP-RISK-COUNTRY") {
+	if !strings.Contains(send.body, "effect-needs_review") || !strings.Contains(send.body, "FLX-DP-MINOR-GUARDIAN") {
 		t.Fatalf("send page does not show the hold:\n%s", send.body)
 	}
 	p = cw.post("/console/cases/"+id+"/forward", url.Values{"csrf": {cw.csrf("/console/cases")}, "to": {"XB-RC"}})
