@@ -9,6 +9,7 @@ import (
 	"image/png"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -260,7 +261,7 @@ func (tb *tab) takeCSP() []string {
 // dry run and the forward; roles; the operator's pages; Arabic right to
 // left; accessibility (axe-core and keyboard focus); CSP and CSRF.
 func TestBrowser(t *testing.T) {
-	e := startEnv(t, envOptions{})
+	e := startEnv(t, envOptions{delivery: fastDeadLetters})
 	tb := startBrowser(t, e.base)
 	start := time.Now()
 	a11y := map[string][]string{}
@@ -383,6 +384,18 @@ func TestBrowser(t *testing.T) {
 
 	t.Run("operator pages render", func(t *testing.T) {
 		tb.t = t
+		// Give the operator something to do: a forward held for review
+		// and one dead-lettered (ICRC-CTA is not running).
+		cw := e.browser()
+		cw.signIn(console.RoleCaseworker)
+		held := cw.post("/console/cases/new", heldCaseForm(cw.csrf("/console/cases/new")))
+		heldID := caseIDRE.FindStringSubmatch(held.header.Get("Location"))[1]
+		cw.post("/console/cases/"+heldID+"/forward", url.Values{"csrf": {cw.csrf("/console/cases")}, "to": {"XB-RC"}})
+		cw.post("/console/cases/"+caseID+"/forward", url.Values{"csrf": {cw.csrf("/console/cases")}, "to": {"ICRC-CTA"}})
+		waitFor(t, 10*time.Second, "a dead letter", func() bool {
+			rows, _ := e.xa.Store.ListOutbox(context.Background(), store.OutboxFilter{State: store.Dead})
+			return len(rows) > 0
+		})
 		tb.signIn(console.RoleOperator)
 		pages := []struct{ path, h1, shot string }{
 			{"/console/operator/peers", "Peers and delivery", "operator-peers"},
@@ -401,6 +414,12 @@ func TestBrowser(t *testing.T) {
 			if p.shot != "" {
 				tb.shot(p.shot)
 			}
+		}
+		if !strings.Contains(tb.textOf("/console/operator/review", "main"), "FLX-DP-MINOR-GUARDIAN") {
+			t.Error("review page does not show the held forward")
+		}
+		if !strings.Contains(tb.textOf("/console/operator/outbox", "main"), "ICRC-CTA") {
+			t.Error("dead letters page does not show the forward to ICRC-CTA")
 		}
 		if !strings.Contains(tb.textOf("/console/operator/peers", "main"), "XB-RC") {
 			t.Error("peers page does not list XB-RC")
