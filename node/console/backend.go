@@ -12,7 +12,8 @@ import (
 )
 
 // NodeBackend is the Backend over a running node: the node's operations,
-// and its store's read views for listings (the ones the local API serves).
+// and its read-only store view (node.View) for listings (the ones the local
+// API serves). Nothing here can write to the store but through the node.
 // This is the one file to change when the node's API moves.
 func NodeBackend(n *node.Node) Backend { return nodeBackend{n} }
 
@@ -26,7 +27,7 @@ func (b nodeBackend) Ready(ctx context.Context) error {
 
 func (b nodeBackend) ListCases(ctx context.Context, _ node.Actor, f store.CaseFilter) (store.CasePage, error) {
 	f.IncludeDocuments = false
-	return b.n.Store().ListCases(ctx, f)
+	return b.n.View().ListCases(ctx, f)
 }
 
 func (b nodeBackend) ReadCase(ctx context.Context, a node.Actor, id string, withDocument bool) (node.CaseView, error) {
@@ -58,16 +59,16 @@ func (b nodeBackend) Review(ctx context.Context, a node.Actor, id string, did in
 }
 
 func (b nodeBackend) ListDecisions(ctx context.Context, _ node.Actor, id string) ([]store.Decision, error) {
-	return b.n.Store().ListDecisions(ctx, id)
+	return b.n.View().ListDecisions(ctx, id)
 }
 
 func (b nodeBackend) ListInbox(ctx context.Context, _ node.Actor, f store.InboxFilter) ([]store.InboxItem, error) {
 	f.IncludeEnvelope = false
-	return b.n.Store().ListInbox(ctx, f)
+	return b.n.View().ListInbox(ctx, f)
 }
 
 func (b nodeBackend) ListOutbox(ctx context.Context, _ node.Actor, f store.OutboxFilter) ([]store.OutboxItem, error) {
-	items, err := b.n.Store().ListOutbox(ctx, f)
+	items, err := b.n.View().ListOutbox(ctx, f)
 	for i := range items {
 		items[i].Envelope, items[i].Receipt = nil, nil
 	}
@@ -75,7 +76,7 @@ func (b nodeBackend) ListOutbox(ctx context.Context, _ node.Actor, f store.Outbo
 }
 
 func (b nodeBackend) OutboxStats(ctx context.Context, _ node.Actor) ([]store.DestinationStats, error) {
-	return b.n.Store().OutboxStats(ctx)
+	return b.n.View().OutboxStats(ctx)
 }
 
 func (b nodeBackend) Requeue(ctx context.Context, a node.Actor, id int64) (store.OutboxItem, error) {
@@ -83,11 +84,11 @@ func (b nodeBackend) Requeue(ctx context.Context, a node.Actor, id int64) (store
 }
 
 func (b nodeBackend) ListAudit(ctx context.Context, _ node.Actor, f store.AuditFilter) ([]store.AuditRecord, error) {
-	return b.n.Store().ListAudit(ctx, f)
+	return b.n.View().ListAudit(ctx, f)
 }
 
 func (b nodeBackend) VerifyAudit(ctx context.Context, _ node.Actor) (store.AuditVerification, error) {
-	return b.n.Store().VerifyAudit(ctx)
+	return b.n.View().VerifyAudit(ctx)
 }
 
 // failure is an error from the node in the terms a page shows: the stable
@@ -100,17 +101,20 @@ type failure struct {
 	Decision *policy.Decision
 }
 
-// failureOf reads the node's error type; anything else is internal.
+// failureOf reads the node's error type (node.Error); anything else is
+// internal. The message is the problem document's detail (Error.Problem), so
+// the page shows what the local API would answer: nothing of an internal
+// error, whose cause is for the log.
 func failureOf(err error) failure {
 	var e *node.Error
 	if !errors.As(err, &e) {
 		return failure{Code: string(node.CodeInternal)}
 	}
-	f := failure{Code: string(e.Code), Msg: e.Msg, Decision: e.Decision}
-	if e.Code == node.CodeInternal {
-		f.Msg = ""
+	f := failure{Code: string(e.Code), Msg: e.Problem().Detail}
+	if d, ok := e.Decision.(*policy.Decision); ok {
+		f.Decision = d
 	}
-	for _, v := range e.Violations {
+	for _, v := range e.Errors {
 		if f.Fields == nil {
 			f.Fields = map[string][]string{}
 		}

@@ -22,6 +22,8 @@
 // misses a key.
 //
 // Package console must never import node/httpapi (which mounts it),
-// node/cmd/..., conformance, gorilla/mux or jwx, and never writes the store
-// directly. It never logs personal data: ids, routes and codes only.
+// node/cmd/..., conformance, gorilla/mux or jwx, and never names the
+// store's writing side: it lists through the node's read-only view
+// (node.View) and changes data only through the node's operations
+// (archtest). It never logs personal data: ids, routes and codes only.
 package console

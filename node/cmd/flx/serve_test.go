@@ -144,7 +144,7 @@ func TestServeWithoutConsole(t *testing.T) {
 	cfg.LocalAPI.Console.Enabled = false
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	rn, err := startNode(ctx, cfg, slog.New(slog.DiscardHandler), nil)
+	rn, err := startNode(ctx, cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
