@@ -86,6 +86,23 @@ type LocalAPI struct {
 	// its SHA-256 (hex) so the file holds no secret. Default: none (the
 	// local API then refuses every call but /healthz, /readyz, /metrics).
 	Tokens []Token `yaml:"tokens"`
+	// Console is the web console served under /console/ on this listener.
+	Console Console `yaml:"console"`
+}
+
+// Console configures the web console (node/console). People sign in with
+// the tokens above; the console keeps a session in an HTTP-only cookie.
+type Console struct {
+	// Enabled serves the console under /console/. Default true.
+	Enabled bool `yaml:"enabled"`
+	// IdleTimeout ends a session unused for this long. Default 30m.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// MaxAge ends a session this long after sign-in, used or not. Default 12h.
+	MaxAge time.Duration `yaml:"max_age"`
+	// BehindTLSProxy says browsers reach the console over HTTPS through a
+	// proxy that terminates TLS in front of a plain-HTTP listener (the
+	// session cookie then gets the __Host- prefix). Default false.
+	BehindTLSProxy bool `yaml:"behind_tls_proxy"`
 }
 
 // Token grants a role to a bearer token.
@@ -149,7 +166,7 @@ func Defaults() Config {
 			ClockSkew:       60 * time.Second,
 			EnvelopeTTL:     168 * time.Hour,
 		},
-		LocalAPI: LocalAPI{Listen: "127.0.0.1:8080"},
+		LocalAPI: LocalAPI{Listen: "127.0.0.1:8080", Console: Console{Enabled: true, IdleTimeout: 30 * time.Minute, MaxAge: 12 * time.Hour}},
 		Policy:   Policy{Rules: "policy.yaml"},
 		Delivery: Delivery{
 			Workers:        4,
@@ -210,6 +227,13 @@ func (c *Config) envVars() map[string]func(string) error {
 			return nil
 		}
 	}
+	boolean := func(p *bool) func(string) error {
+		return func(v string) error {
+			b, err := strconv.ParseBool(v)
+			*p = b
+			return err
+		}
+	}
 	num := func(p *int) func(string) error {
 		return func(v string) error {
 			n, err := strconv.Atoi(v)
@@ -236,19 +260,23 @@ func (c *Config) envVars() map[string]func(string) error {
 			c.Federation.MaxBodyBytes = n
 			return err
 		},
-		"FLX_FEDERATION_CLOCK_SKEW":    dur(&c.Federation.ClockSkew),
-		"FLX_FEDERATION_ENVELOPE_TTL":  dur(&c.Federation.EnvelopeTTL),
-		"FLX_LOCAL_API_LISTEN":         str(&c.LocalAPI.Listen),
-		"FLX_POLICY_RULES":             str(&c.Policy.Rules),
-		"FLX_DELIVERY_WORKERS":         num(&c.Delivery.Workers),
-		"FLX_DELIVERY_MAX_ATTEMPTS":    num(&c.Delivery.MaxAttempts),
-		"FLX_DELIVERY_BACKOFF_INITIAL": dur(&c.Delivery.BackoffInitial),
-		"FLX_DELIVERY_BACKOFF_MAX":     dur(&c.Delivery.BackoffMax),
-		"FLX_DELIVERY_REQUEST_TIMEOUT": dur(&c.Delivery.RequestTimeout),
-		"FLX_DELIVERY_LEASE":           dur(&c.Delivery.Lease),
-		"FLX_DELIVERY_POLL_INTERVAL":   dur(&c.Delivery.PollInterval),
-		"FLX_LOG_LEVEL":                str(&c.Log.Level),
-		"FLX_LOG_FORMAT":               str(&c.Log.Format),
+		"FLX_FEDERATION_CLOCK_SKEW":              dur(&c.Federation.ClockSkew),
+		"FLX_FEDERATION_ENVELOPE_TTL":            dur(&c.Federation.EnvelopeTTL),
+		"FLX_LOCAL_API_LISTEN":                   str(&c.LocalAPI.Listen),
+		"FLX_LOCAL_API_CONSOLE_ENABLED":          boolean(&c.LocalAPI.Console.Enabled),
+		"FLX_LOCAL_API_CONSOLE_IDLE_TIMEOUT":     dur(&c.LocalAPI.Console.IdleTimeout),
+		"FLX_LOCAL_API_CONSOLE_MAX_AGE":          dur(&c.LocalAPI.Console.MaxAge),
+		"FLX_LOCAL_API_CONSOLE_BEHIND_TLS_PROXY": boolean(&c.LocalAPI.Console.BehindTLSProxy),
+		"FLX_POLICY_RULES":                       str(&c.Policy.Rules),
+		"FLX_DELIVERY_WORKERS":                   num(&c.Delivery.Workers),
+		"FLX_DELIVERY_MAX_ATTEMPTS":              num(&c.Delivery.MaxAttempts),
+		"FLX_DELIVERY_BACKOFF_INITIAL":           dur(&c.Delivery.BackoffInitial),
+		"FLX_DELIVERY_BACKOFF_MAX":               dur(&c.Delivery.BackoffMax),
+		"FLX_DELIVERY_REQUEST_TIMEOUT":           dur(&c.Delivery.RequestTimeout),
+		"FLX_DELIVERY_LEASE":                     dur(&c.Delivery.Lease),
+		"FLX_DELIVERY_POLL_INTERVAL":             dur(&c.Delivery.PollInterval),
+		"FLX_LOG_LEVEL":                          str(&c.Log.Level),
+		"FLX_LOG_FORMAT":                         str(&c.Log.Format),
 	}
 }
 
@@ -338,6 +366,9 @@ func (c *Config) Verify() error {
 	}
 	if !strings.HasPrefix(c.Store.DSN, "postgres://") && !strings.HasPrefix(c.Store.DSN, "postgresql://") && !strings.HasPrefix(c.Store.DSN, "sqlite:") {
 		bad("store.dsn", "want postgres://... or sqlite:PATH")
+	}
+	if c.LocalAPI.Console.Enabled && (c.LocalAPI.Console.IdleTimeout <= 0 || c.LocalAPI.Console.MaxAge < c.LocalAPI.Console.IdleTimeout) {
+		bad("local_api.console", "idle_timeout must be positive and max_age at least idle_timeout")
 	}
 	if (c.LocalAPI.TLSCert == "") != (c.LocalAPI.TLSKey == "") {
 		bad("local_api.tls_cert/tls_key", "set both (HTTPS) or neither (plain HTTP)")

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/familylinks/flx/node"
 	"github.com/familylinks/flx/node/config"
+	"github.com/familylinks/flx/node/console"
 )
 
 // tokenAuth checks bearer tokens against the configured SHA-256 digests.
@@ -49,14 +51,18 @@ func newTokenAuth(ts []config.Token, log *slog.Logger) *tokenAuth {
 	return a
 }
 
-// authenticate returns the actor named by the request's bearer token. Every
-// configured digest is compared, in constant time, whatever matches.
+// authenticate returns the actor named by the request's bearer token.
 func (a *tokenAuth) authenticate(r *http.Request) (node.Actor, bool) {
 	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return node.Actor{}, false
 	}
-	tok = strings.TrimSpace(tok)
+	return a.lookup(strings.TrimSpace(tok))
+}
+
+// lookup returns the actor a token belongs to. Every configured digest is
+// compared, in constant time, whatever matches.
+func (a *tokenAuth) lookup(tok string) (node.Actor, bool) {
 	if tok == "" {
 		return node.Actor{}, false
 	}
@@ -71,4 +77,26 @@ func (a *tokenAuth) authenticate(r *http.Request) (node.Actor, bool) {
 		return node.Actor{}, false
 	}
 	return node.Actor{Name: a.tokens[found].name, Role: a.tokens[found].role}, true
+}
+
+// consoleAuth signs people in to the web console with the same tokens:
+// the console keeps a session, and checks on every request that the token
+// it was opened with is still configured with the same role.
+type consoleAuth struct{ a *tokenAuth }
+
+func (c consoleAuth) Authenticate(_ context.Context, token string) (console.Principal, error) {
+	act, ok := c.a.lookup(token)
+	if !ok {
+		return console.Principal{}, console.ErrBadCredential
+	}
+	return console.Principal{ID: act.Name, Name: act.Name, Role: act.Role}, nil
+}
+
+func (c consoleAuth) Check(_ context.Context, p console.Principal) error {
+	for _, t := range c.a.tokens {
+		if t.name == p.ID && t.role == p.Role {
+			return nil
+		}
+	}
+	return console.ErrBadCredential
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/familylinks/flx/federation/problem"
 	"github.com/familylinks/flx/node"
 	"github.com/familylinks/flx/node/config"
+	"github.com/familylinks/flx/node/console"
 )
 
 // Roles of local API tokens.
@@ -43,6 +44,10 @@ type LocalOptions struct {
 	Logger *slog.Logger
 	// MaxBodyBytes bounds request bodies; default DefaultLocalMaxBodyBytes.
 	MaxBodyBytes int64
+	// Console, when set, serves the web console under /console/ with
+	// these options (Backend and Auth are filled in: the node and the
+	// tokens above). Nil: no console.
+	Console *console.Options
 }
 
 // LocalHandler serves the local API of n (see NewLocalHandler).
@@ -111,7 +116,17 @@ func NewLocalHandler(n *node.Node, o LocalOptions) http.Handler {
 		o.MaxBodyBytes = DefaultLocalMaxBodyBytes
 	}
 	l := &localAPI{n: n, log: o.Logger, auth: newTokenAuth(o.Tokens, o.Logger), metrics: o.Metrics, maxBody: o.MaxBodyBytes}
-	return l.wrap(l.router())
+	r := l.router()
+	if o.Console != nil {
+		co := *o.Console
+		co.Backend, co.Auth, co.Logger = console.NodeBackend(n), consoleAuth{l.auth}, o.Logger
+		con, err := console.New(co)
+		if err != nil { // embedded assets: a build defect
+			panic(err)
+		}
+		r.PathPrefix(con.Prefix()).Handler(con)
+	}
+	return l.wrap(r)
 }
 
 // NewLocalServer returns an http.Server for the local API handler h with

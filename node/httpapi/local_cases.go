@@ -156,7 +156,9 @@ func (l *localAPI) getCase(w http.ResponseWriter, r *http.Request, a node.Actor)
 	if !ok {
 		return
 	}
-	v, err := l.n.GetCase(r.Context(), id)
+	// The read is audited (who, which case, whether the document was
+	// returned); auditors never get the document.
+	v, err := l.n.ReadCase(r.Context(), a, id, a.Role != RoleAuditor)
 	if err != nil {
 		l.fail(w, r, err)
 		return

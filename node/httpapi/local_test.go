@@ -241,14 +241,16 @@ func TestCaseLifecycle(t *testing.T) {
 		t.Fatalf("include_erased: %+v", listed)
 	}
 
-	// the audit log holds every change, by token name, and verifies
+	// the audit log holds every change and every read of a case, by token
+	// name, and verifies
 	var al httpapi.AuditList
 	expect(t, api.do("GET", "/api/v1/audit?limit=1000", tokAuditor, nil), 200, "AuditList").decode(t, &al)
 	var actions []string
 	for _, e := range al.Items {
 		actions = append(actions, e.Actor+":"+e.Action)
 	}
-	want := "cw-anna:case.create,cw-anna:case.update,cw-anna:case.create,cw-anna:send.queued,cw-anna:send.queued,cw-anna:case.withdraw"
+	want := "cw-anna:case.create,cw-anna:case.read,cw-anna:case.read,cw-anna:case.read,op-ben:case.read,au-chloe:case.read," +
+		"cw-anna:case.update,cw-anna:case.create,cw-anna:send.queued,cw-anna:send.queued,cw-anna:case.withdraw,cw-anna:case.read"
 	if strings.Join(actions, ",") != want {
 		t.Fatalf("audit %v\nwant %s", actions, want)
 	}
@@ -262,7 +264,7 @@ func TestCaseLifecycle(t *testing.T) {
 	}
 	var ver httpapi.AuditVerification
 	expect(t, api.do("GET", "/api/v1/audit/verify", tokAuditor, nil), 200, "AuditVerification").decode(t, &ver)
-	if !ver.OK || ver.Rows != 6 || ver.FirstBadSeq != 0 || ver.Head == "" {
+	if !ver.OK || ver.Rows != 12 || ver.FirstBadSeq != 0 || ver.Head == "" {
 		t.Fatalf("verify %+v", ver)
 	}
 

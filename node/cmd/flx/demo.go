@@ -168,6 +168,7 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) (err error) {
 	for _, m := range demoMembers {
 		rn := nodes[m.id]
 		fmt.Fprintf(out, "\n  %s — %s\n    local API  http://%s   (OpenAPI: /api/v1/openapi.json, metrics: /metrics)\n", m.id, m.about, rn.LocalAddr)
+		fmt.Fprintf(out, "    console    http://%s/console/   (sign in with a token below)\n", rn.LocalAddr)
 		for _, role := range []string{"caseworker", "operator", "auditor"} {
 			fmt.Fprintf(out, "    %-10s token %s\n", role, tokens[m.id][role])
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/familylinks/flx/node"
 	"github.com/familylinks/flx/node/backoff"
 	"github.com/familylinks/flx/node/config"
+	"github.com/familylinks/flx/node/console"
 	"github.com/familylinks/flx/node/fedadmin"
 	"github.com/familylinks/flx/node/httpapi"
 	"github.com/familylinks/flx/node/store"
@@ -220,7 +221,7 @@ func startNode(parent context.Context, cfg config.Config, log *slog.Logger) (*ru
 		MaxHeaderBytes: 64 << 10, ErrorLog: errLog,
 	}
 	localSrv := &http.Server{
-		Handler:           httpapi.LocalHandler(n, cfg.LocalAPI.Tokens, promhttp.HandlerFor(metrics.Registry, promhttp.HandlerOpts{}), log),
+		Handler:           httpapi.NewLocalHandler(n, localOptions(cfg, promhttp.HandlerFor(metrics.Registry, promhttp.HandlerOpts{}), log)),
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: errLog,
 	}
@@ -304,4 +305,14 @@ func keyRing(cfg config.Config, tr *trust.Trust, fallback *jose.PrivateKey, log 
 		cur = k
 		return cur
 	}
+}
+
+// localOptions are the local API's options from the configuration, with
+// the web console when it is enabled.
+func localOptions(cfg config.Config, metrics http.Handler, log *slog.Logger) httpapi.LocalOptions {
+	o := httpapi.LocalOptions{Tokens: cfg.LocalAPI.Tokens, Metrics: metrics, Logger: log}
+	if c := cfg.LocalAPI.Console; c.Enabled {
+		o.Console = &console.Options{IdleTimeout: c.IdleTimeout, MaxAge: c.MaxAge, HTTPS: c.BehindTLSProxy}
+	}
+	return o
 }

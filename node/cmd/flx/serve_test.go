@@ -82,6 +82,15 @@ func TestServeLocalAPIOverTLS(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("readyz over HTTPS: %s", resp.Status)
 	}
+	// The web console is served on the same listener, with its policy.
+	resp, err = c.Get("https://" + rn.LocalAddr + "/console/signin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "script-src 'self'") {
+		t.Fatalf("console sign-in over HTTPS: %s, CSP %q", resp.Status, resp.Header.Get("Content-Security-Policy"))
+	}
 	// Plain HTTP is not served any more.
 	if resp, err := (&http.Client{Timeout: 2 * time.Second}).Get("http://" + rn.LocalAddr + "/healthz"); err == nil {
 		resp.Body.Close()
@@ -127,5 +136,25 @@ func TestServeRefusesBadSetup(t *testing.T) {
 				t.Fatalf("error %q does not mention %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestServeWithoutConsole(t *testing.T) {
+	cfg := startFromInit(t)
+	cfg.LocalAPI.Console.Enabled = false
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rn, err := startNode(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rn.Stop(); rn.Wait() })
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + rn.LocalAddr + "/console/signin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("console disabled, /console/signin: %s", resp.Status)
 	}
 }

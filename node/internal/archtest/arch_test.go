@@ -299,6 +299,8 @@ var rules = []struct {
 		"bundle carries signed bytes: of FLX it may import federation and federation/jose only"},
 	{[]string{"federation/pull", "federation/bundle"}, true, flxOnly("federation", "federation/jose", "federation/mtls", "federation/devca"),
 		"pull and bundle tests may add federation/devca, nothing else of FLX"},
+	{[]string{"node/console"}, false, flxOnly("node", "node/store", "federation", "policy", "schema"),
+		"the console reaches the node through its operations and read views: of FLX it may import node, node/store, federation, policy and schema only (never node/httpapi, which mounts it, nor jose or the command)"},
 	{[]string{"node/stats"}, true, flxOnly("schema"),
 		"stats computes from documents handed in: of FLX it may import schema only (never node core, the store, httpapi, policy or federation)"},
 }
@@ -345,6 +347,7 @@ var singleImporters = []struct {
 	{"github.com/santhosh-tekuri/jsonschema", []string{"schema"}, false},
 	{"modernc.org/sqlite", []string{"node/store/..."}, false},
 	{"github.com/lib/pq", []string{"node/store/...", "node/internal/dbtest"}, false},
+	{"github.com/chromedp/", []string{"node/console"}, true},
 }
 
 // checkSingleImporter enforces singleImporters.
@@ -364,14 +367,14 @@ func checkSingleImporter(pkgs map[string]*pkg) []string {
 	return bad
 }
 
-// readOnlyHTTP: the HTTP layer reads through store.View and changes data
-// only through the node's operations, so its code never names the store's
-// writing side.
+// readOnlyHTTP: the HTTP layer (the local and federation APIs, and the web
+// console they mount) reads through store.View and changes data only through
+// the node's operations, so its code never names the store's writing side.
 var readOnlyHTTP = struct {
 	dirs []string
 	re   *regexp.Regexp
 }{
-	[]string{"node/httpapi"},
+	[]string{"node/httpapi", "node/console"},
 	regexp.MustCompile(`\bstore\.(Store|Tx|Queries|Open|Cases|Inbox|Outbox|Disclosures|Decisions|Audit|Manifests)\b`),
 }
 

@@ -47,6 +47,7 @@ func TestChecksCatchViolations(t *testing.T) {
 		}, []string{
 			"node/httpapi/x.go names store.Store: the HTTP layer reads through store.View and changes data only through the node",
 			"node/httpapi/x.go names store.Tx: the HTTP layer reads through store.View and changes data only through the node",
+			"node/console/x.go names store.Outbox: the HTTP layer reads through store.View and changes data only through the node",
 		}},
 		{"single", checkSingleImporter, []string{
 			"federation/x_test.go imports github.com/lestrrat-go/jwx/v2/jws, which only federation/jose may import",

@@ -1,0 +1,60 @@
+// FLX console: small enhancements; every page works without them.
+(function () {
+  "use strict";
+  var doc = document.documentElement;
+  doc.classList.add("js");
+  var lang = doc.lang || "en";
+
+  // Times in the reader's time zone, with the browser's locale data.
+  function localTimes(root) {
+    if (!window.Intl) return;
+    var f = new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "short" });
+    root.querySelectorAll("time[data-ts]").forEach(function (t) {
+      var d = new Date(t.getAttribute("datetime"));
+      if (!isNaN(d)) { t.title = t.textContent; t.textContent = f.format(d); }
+    });
+  }
+
+  // The language switcher submits itself.
+  document.querySelectorAll("select[data-autosubmit]").forEach(function (s) {
+    s.addEventListener("change", function () { s.form.submit(); });
+  });
+
+  // A name's script is guessed from what is typed, when not chosen yet.
+  var ranges = [["Cyrl", /[\u0400-\u04FF]/], ["Arab", /[\u0600-\u06FF\u0750-\u077F]/], ["Armn", /[\u0530-\u058F]/],
+    ["Geor", /[\u10A0-\u10FF]/], ["Hebr", /[\u0590-\u05FF]/], ["Grek", /[\u0370-\u03FF]/], ["Deva", /[\u0900-\u097F]/],
+    ["Ethi", /[\u1200-\u137F]/], ["Thai", /[\u0E00-\u0E7F]/], ["Latn", /[A-Za-z\u00C0-\u024F]/]];
+  document.addEventListener("input", function (e) {
+    var el = e.target;
+    if (!el.name || !/\/names\/\d+\/value$/.test(el.name)) return;
+    var sel = el.form && el.form.elements[el.name.replace(/value$/, "script")];
+    if (!sel || (sel.value && !sel.dataset.guessed)) return;
+    for (var i = 0; i < ranges.length; i++) {
+      if (ranges[i][1].test(el.value)) { sel.value = ranges[i][0]; sel.dataset.guessed = "1"; return; }
+    }
+  });
+  document.addEventListener("change", function (e) {
+    if (e.target.name && /\/script$/.test(e.target.name)) delete e.target.dataset.guessed;
+  });
+
+  // Withdrawal progress refreshes itself until every recipient confirmed.
+  var p = document.getElementById("progress");
+  if (p && p.dataset.refresh && window.fetch) {
+    var every = Math.max(2, parseInt(p.dataset.refresh, 10)) * 1000;
+    var tick = function () {
+      fetch(location.href, { credentials: "same-origin" }).then(function (r) { return r.ok ? r.text() : null; }).then(function (html) {
+        if (!html) return;
+        var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("deliveries");
+        var cur = document.getElementById("deliveries");
+        if (!fresh || !cur) return;
+        cur.replaceWith(fresh);
+        localTimes(fresh);
+        var np = document.getElementById("progress");
+        if (np && np.dataset.refresh) setTimeout(tick, every);
+      });
+    };
+    setTimeout(tick, every);
+  }
+
+  localTimes(document);
+})();

@@ -1,0 +1,124 @@
+package console
+
+import (
+	"context"
+	"errors"
+
+	"github.com/familylinks/flx/federation"
+	"github.com/familylinks/flx/node"
+	"github.com/familylinks/flx/node/store"
+	"github.com/familylinks/flx/policy"
+	"github.com/familylinks/flx/schema"
+)
+
+// NodeBackend is the Backend over a running node: the node's operations,
+// and its read-only store view (node.View) for listings (the ones the local
+// API serves). Nothing here can write to the store but through the node.
+// This is the one file to change when the node's API moves.
+func NodeBackend(n *node.Node) Backend { return nodeBackend{n} }
+
+type nodeBackend struct{ n *node.Node }
+
+func (b nodeBackend) Self() string                   { return b.n.Self() }
+func (b nodeBackend) Manifest() *federation.Manifest { return b.n.Manifest() }
+func (b nodeBackend) Ready(ctx context.Context) error {
+	return b.n.Ready(ctx)
+}
+
+func (b nodeBackend) ListCases(ctx context.Context, _ node.Actor, f store.CaseFilter) (store.CasePage, error) {
+	f.IncludeDocuments = false
+	return b.n.View().ListCases(ctx, f)
+}
+
+func (b nodeBackend) ReadCase(ctx context.Context, a node.Actor, id string, withDocument bool) (node.CaseView, error) {
+	return b.n.ReadCase(ctx, a, id, withDocument)
+}
+
+func (b nodeBackend) CreateCase(ctx context.Context, a node.Actor, doc []byte) (store.Case, error) {
+	return b.n.CreateCase(ctx, a, doc)
+}
+
+func (b nodeBackend) UpdateCase(ctx context.Context, a node.Actor, id string, doc []byte) (store.Case, error) {
+	return b.n.UpdateCase(ctx, a, id, doc)
+}
+
+func (b nodeBackend) DryRun(ctx context.Context, _ node.Actor, id, to string) (node.SendResult, error) {
+	return b.n.DryRun(ctx, id, to)
+}
+
+func (b nodeBackend) Forward(ctx context.Context, a node.Actor, id, to string) (node.SendResult, error) {
+	return b.n.Forward(ctx, a, id, to)
+}
+
+func (b nodeBackend) Withdraw(ctx context.Context, a node.Actor, id string, reason schema.WithdrawalReason) (node.WithdrawResult, error) {
+	return b.n.Withdraw(ctx, a, id, reason)
+}
+
+func (b nodeBackend) Review(ctx context.Context, a node.Actor, id string, did int64, approve bool, note string) (node.SendResult, error) {
+	return b.n.Review(ctx, a, id, did, approve, note)
+}
+
+func (b nodeBackend) ListDecisions(ctx context.Context, _ node.Actor, id string) ([]store.Decision, error) {
+	return b.n.View().ListDecisions(ctx, id)
+}
+
+func (b nodeBackend) ListInbox(ctx context.Context, _ node.Actor, f store.InboxFilter) ([]store.InboxItem, error) {
+	f.IncludeEnvelope = false
+	return b.n.View().ListInbox(ctx, f)
+}
+
+func (b nodeBackend) ListOutbox(ctx context.Context, _ node.Actor, f store.OutboxFilter) ([]store.OutboxItem, error) {
+	items, err := b.n.View().ListOutbox(ctx, f)
+	for i := range items {
+		items[i].Envelope, items[i].Receipt = nil, nil
+	}
+	return items, err
+}
+
+func (b nodeBackend) OutboxStats(ctx context.Context, _ node.Actor) ([]store.DestinationStats, error) {
+	return b.n.View().OutboxStats(ctx)
+}
+
+func (b nodeBackend) Requeue(ctx context.Context, a node.Actor, id int64) (store.OutboxItem, error) {
+	return b.n.Requeue(ctx, a, id)
+}
+
+func (b nodeBackend) ListAudit(ctx context.Context, _ node.Actor, f store.AuditFilter) ([]store.AuditRecord, error) {
+	return b.n.View().ListAudit(ctx, f)
+}
+
+func (b nodeBackend) VerifyAudit(ctx context.Context, _ node.Actor) (store.AuditVerification, error) {
+	return b.n.View().VerifyAudit(ctx)
+}
+
+// failure is an error from the node in the terms a page shows: the stable
+// code, the node's public message, the schema violations by pointer, and
+// the policy decision of a refused send.
+type failure struct {
+	Code     string
+	Msg      string
+	Fields   map[string][]string
+	Decision *policy.Decision
+}
+
+// failureOf reads the node's error type (node.Error); anything else is
+// internal. The message is the problem document's detail (Error.Problem), so
+// the page shows what the local API would answer: nothing of an internal
+// error, whose cause is for the log.
+func failureOf(err error) failure {
+	var e *node.Error
+	if !errors.As(err, &e) {
+		return failure{Code: string(node.CodeInternal)}
+	}
+	f := failure{Code: string(e.Code), Msg: e.Problem().Detail}
+	if d, ok := e.Decision.(*policy.Decision); ok {
+		f.Decision = d
+	}
+	for _, v := range e.Errors {
+		if f.Fields == nil {
+			f.Fields = map[string][]string{}
+		}
+		f.Fields[v.Pointer] = append(f.Fields[v.Pointer], v.Message)
+	}
+	return f
+}

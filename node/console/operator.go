@@ -1,0 +1,232 @@
+package console
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/familylinks/flx/federation"
+	"github.com/familylinks/flx/node/store"
+	"github.com/familylinks/flx/policy"
+)
+
+type peerRow struct {
+	store.DestinationStats
+	MemberStatus string
+	Name         string
+	Lag          string // age of the oldest undelivered envelope
+}
+
+func (c *Console) peersPage(w http.ResponseWriter, q *req) {
+	stats, err := c.o.Backend.OutboxStats(q.Context(), q.actor())
+	if err != nil {
+		c.fail(w, q, err)
+		return
+	}
+	m := c.o.Backend.Manifest()
+	seen := map[string]bool{}
+	var rows []peerRow
+	for _, s := range stats {
+		seen[s.Destination] = true
+		rows = append(rows, c.peerRow(q, m, s))
+	}
+	// Members never sent to are peers too.
+	if m != nil {
+		for _, mb := range m.Members {
+			if mb.ID != c.o.Backend.Self() && !seen[mb.ID] {
+				rows = append(rows, c.peerRow(q, m, store.DestinationStats{Destination: mb.ID}))
+			}
+		}
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].Destination < rows[j].Destination })
+	ready := c.o.Backend.Ready(q.Context()) == nil
+	c.render(w, q, http.StatusOK, "peers", struct {
+		*view
+		Peers []peerRow
+		Ready bool
+	}{c.newView(q, "peers.title"), rows, ready})
+}
+
+func (c *Console) peerRow(q *req, m *federation.Manifest, s store.DestinationStats) peerRow {
+	r := peerRow{DestinationStats: s, MemberStatus: "unknown"}
+	if m != nil {
+		if mb, ok := m.Member(s.Destination); ok {
+			r.MemberStatus, r.Name = string(mb.Status), mb.Name
+		}
+	}
+	if !s.OldestPending.IsZero() {
+		r.Lag = q.lc.T("duration.minutes", int64(time.Since(s.OldestPending).Minutes()))
+	}
+	return r
+}
+
+var outboxStates = []string{"queued", "in_flight", "delivered", "dead", "cancelled"}
+
+func (c *Console) outboxPage(w http.ResponseWriter, q *req) {
+	qs := q.URL.Query()
+	state := "dead"
+	if qs.Has("state") {
+		state = pick(qs.Get("state"), outboxStates)
+	}
+	dest := ""
+	if d := qs.Get("destination"); validMember(d) {
+		dest = d
+	}
+	after, _ := strconv.ParseInt(qs.Get("after"), 10, 64)
+	items, err := c.o.Backend.ListOutbox(q.Context(), q.actor(), store.OutboxFilter{Destination: dest, State: store.OutboxState(state), AfterID: max(after, 0), Limit: pageSize})
+	if err != nil {
+		c.fail(w, q, err)
+		return
+	}
+	next := ""
+	if len(items) == pageSize {
+		next = c.o.Prefix + "/operator/outbox?" + url.Values{"after": {strconv.FormatInt(items[len(items)-1].ID, 10)}, "state": {state}, "destination": {dest}}.Encode()
+	}
+	c.render(w, q, http.StatusOK, "outbox", struct {
+		*view
+		Items       []store.OutboxItem
+		States      []option
+		Destination string
+		Next        string
+	}{c.newView(q, "outbox.title"), items, choices(q.lc, outboxStates, "outbox_state.", state), dest, next})
+}
+
+func (c *Console) requeue(w http.ResponseWriter, q *req) {
+	id, err := strconv.ParseInt(q.PathValue("oid"), 10, 64)
+	if err != nil || id < 1 {
+		c.errorPage(w, q, http.StatusBadRequest, "error.bad_form")
+		return
+	}
+	if _, err := c.o.Backend.Requeue(q.Context(), q.actor(), id); err != nil {
+		c.fail(w, q, err)
+		return
+	}
+	http.Redirect(w, q.Request, c.o.Prefix+"/operator/outbox?state=dead&done=requeued", http.StatusSeeOther)
+}
+
+// heldRow is a forward held for an operator's review.
+type heldRow struct {
+	store.Decision
+	D policy.Decision
+}
+
+// reviewScanLimit bounds how many audit rows the review queue reads.
+const reviewScanLimit = 20000
+
+// held finds the forwards waiting for review: the audit log names every
+// send held (send.needs_review); a held decision is still waiting when no
+// later decision for the same case and destination exists.
+func (c *Console) held(q *req) ([]heldRow, error) {
+	cases := map[string]bool{}
+	var order []string
+	var after int64
+	for scanned := 0; scanned < reviewScanLimit; {
+		rows, err := c.o.Backend.ListAudit(q.Context(), q.actor(), store.AuditFilter{Action: "send.needs_review", AfterSeq: after, Limit: 1000})
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			after = r.Seq
+			if !cases[r.Object] {
+				cases[r.Object] = true
+				order = append(order, r.Object)
+			}
+		}
+		scanned += len(rows)
+		if len(rows) < 1000 {
+			break
+		}
+	}
+	var out []heldRow
+	for _, id := range order {
+		ds, err := c.o.Backend.ListDecisions(q.Context(), q.actor(), id)
+		if err != nil {
+			return nil, err
+		}
+		latest := map[string]store.Decision{}
+		for _, d := range ds {
+			if cur, ok := latest[d.Destination]; !ok || d.ID > cur.ID {
+				latest[d.Destination] = d
+			}
+		}
+		for _, d := range latest {
+			if d.Effect == string(policy.NeedsReview) {
+				h := heldRow{Decision: d}
+				json.Unmarshal(d.Decision, &h.D)
+				out = append(out, h)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+func (c *Console) reviewPage(w http.ResponseWriter, q *req) {
+	rows, err := c.held(q)
+	if err != nil {
+		c.fail(w, q, err)
+		return
+	}
+	c.render(w, q, http.StatusOK, "review", struct {
+		*view
+		Held []heldRow
+	}{c.newView(q, "review.title"), rows})
+}
+
+func (c *Console) review(w http.ResponseWriter, q *req) {
+	id := q.PathValue("id")
+	did, err := strconv.ParseInt(q.PathValue("did"), 10, 64)
+	verdict := q.PostForm.Get("verdict")
+	note := q.PostForm.Get("note")
+	if err != nil || did < 1 || (verdict != "approve" && verdict != "reject") || len(note) > 2000 {
+		c.errorPage(w, q, http.StatusBadRequest, "error.bad_form")
+		return
+	}
+	if _, err := c.o.Backend.Review(q.Context(), q.actor(), id, did, verdict == "approve", note); err != nil {
+		c.fail(w, q, err)
+		return
+	}
+	http.Redirect(w, q.Request, c.o.Prefix+"/operator/review?done="+verdict+"d", http.StatusSeeOther)
+}
+
+func (c *Console) manifestPage(w http.ResponseWriter, q *req) {
+	m := c.o.Backend.Manifest()
+	if m == nil {
+		c.errorPage(w, q, http.StatusServiceUnavailable, "code.unavailable")
+		return
+	}
+	c.render(w, q, http.StatusOK, "manifest", struct {
+		*view
+		M       *federation.Manifest
+		Self    string
+		Expired bool
+		Days    int64
+	}{c.newView(q, "manifest.title"), m, c.o.Backend.Self(), !time.Now().Before(m.ExpiresAt), int64(time.Until(m.ExpiresAt).Hours() / 24)})
+}
+
+// auditTail is how many of the latest audit rows the audit page shows.
+const auditTail = 50
+
+func (c *Console) auditPage(w http.ResponseWriter, q *req) {
+	ver, err := c.o.Backend.VerifyAudit(q.Context(), q.actor())
+	if err != nil {
+		c.fail(w, q, err)
+		return
+	}
+	rows, err := c.o.Backend.ListAudit(q.Context(), q.actor(), store.AuditFilter{AfterSeq: max(ver.Rows-auditTail, 0), Limit: auditTail})
+	if err != nil {
+		c.fail(w, q, err)
+		return
+	}
+	for i, j := 0, len(rows)-1; i < j; i, j = i+1, j-1 {
+		rows[i], rows[j] = rows[j], rows[i]
+	}
+	c.render(w, q, http.StatusOK, "audit", struct {
+		*view
+		V    store.AuditVerification
+		Rows []store.AuditRecord
+	}{c.newView(q, "audit.title"), ver, rows})
+}
