@@ -1,7 +1,9 @@
 package match
 
 import (
+	"math"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 )
@@ -34,22 +36,38 @@ func (o Options) withDefaults() Options {
 }
 
 // Index holds prepared persons by blocking key, for matching one new or
-// changed person at a time. It is safe for concurrent use.
+// changed person at a time, and counts how many of them hold each name
+// word, for the frequency-aware weights. It is safe for concurrent use.
+//
+// Persons live in numbered slots; blocks list slots. Removing a case
+// forgets its persons, their keys and, when no one else holds them, the
+// words counted: nothing of an erased person stays in the index.
 type Index struct {
-	opts    Options
-	mu      sync.RWMutex
-	persons map[Ref]*Person
-	byCase  map[string][]Ref
-	blocks  map[string]map[Ref]struct{}
+	opts Options
+	mu   sync.RWMutex
+
+	slots  []*Person
+	wids   [][]int32 // by slot: the word id of each token
+	free   []int32
+	n      int
+	byCase map[string][]int32
+	blocks map[string][]int32
+
+	words     map[string]int32 // word key -> word id
+	wordKeys  []string         // by word id
+	counts    []int32          // by word id: persons holding the word
+	freeWords []int32
+
+	pool sync.Pool // *scratch
 }
 
 // NewIndex returns an empty index.
 func NewIndex(opts Options) *Index {
 	return &Index{
-		opts:    opts.withDefaults(),
-		persons: map[Ref]*Person{},
-		byCase:  map[string][]Ref{},
-		blocks:  map[string]map[Ref]struct{}{},
+		opts:   opts.withDefaults(),
+		byCase: map[string][]int32{},
+		blocks: map[string][]int32{},
+		words:  map[string]int32{},
 	}
 }
 
@@ -57,11 +75,12 @@ func NewIndex(opts Options) *Index {
 func (ix *Index) Len() int {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	return len(ix.persons)
+	return ix.n
 }
 
 // Put adds the persons of one case, replacing what the index held for that
-// case (a new version of a case replaces the old one).
+// case (a new version of a case replaces the old one). Persons of another
+// case are ignored.
 func (ix *Index) Put(caseID string, persons []*Person) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
@@ -70,16 +89,41 @@ func (ix *Index) Put(caseID string, persons []*Person) {
 		if p.CaseID != caseID {
 			continue
 		}
-		ix.persons[p.Ref] = p
-		ix.byCase[caseID] = append(ix.byCase[caseID], p.Ref)
-		for _, k := range p.keys {
-			b := ix.blocks[k]
-			if b == nil {
-				b = map[Ref]struct{}{}
-				ix.blocks[k] = b
-			}
-			b[p.Ref] = struct{}{}
+		var s int32
+		if k := len(ix.free); k > 0 {
+			s, ix.free = ix.free[k-1], ix.free[:k-1]
+		} else {
+			s = int32(len(ix.slots))
+			ix.slots = append(ix.slots, nil)
+			ix.wids = append(ix.wids, nil)
 		}
+		ix.slots[s] = p
+		ix.n++
+		ix.byCase[caseID] = append(ix.byCase[caseID], s)
+		for _, k := range p.keys {
+			ix.blocks[k] = append(ix.blocks[k], s)
+		}
+		wids := make([]int32, len(p.words))
+		for i, w := range p.words {
+			id, ok := ix.words[w]
+			if !ok {
+				if k := len(ix.freeWords); k > 0 {
+					id, ix.freeWords = ix.freeWords[k-1], ix.freeWords[:k-1]
+					ix.wordKeys[id] = w
+				} else {
+					id = int32(len(ix.counts))
+					ix.counts = append(ix.counts, 0)
+					ix.wordKeys = append(ix.wordKeys, w)
+				}
+				ix.words[w] = id
+			}
+			wids[i] = id
+			// A person counts once per word, however many times written.
+			if !slices.Contains(wids[:i], id) {
+				ix.counts[id]++
+			}
+		}
+		ix.wids[s] = wids
 	}
 }
 
@@ -91,19 +135,43 @@ func (ix *Index) Remove(caseID string) {
 }
 
 func (ix *Index) removeLocked(caseID string) {
-	for _, r := range ix.byCase[caseID] {
-		p := ix.persons[r]
+	for _, s := range ix.byCase[caseID] {
+		p := ix.slots[s]
 		for _, k := range p.keys {
-			if b := ix.blocks[k]; b != nil {
-				delete(b, r)
-				if len(b) == 0 {
-					delete(ix.blocks, k)
-				}
+			b := ix.blocks[k]
+			if i := slices.Index(b, s); i >= 0 {
+				b[i] = b[len(b)-1]
+				b = b[:len(b)-1]
+			}
+			if len(b) == 0 {
+				delete(ix.blocks, k)
+			} else {
+				ix.blocks[k] = b
 			}
 		}
-		delete(ix.persons, r)
+		wids := ix.wids[s]
+		for i, id := range wids {
+			if slices.Contains(wids[:i], id) {
+				continue
+			}
+			if ix.counts[id]--; ix.counts[id] == 0 {
+				delete(ix.words, ix.wordKeys[id])
+				ix.wordKeys[id] = ""
+				ix.freeWords = append(ix.freeWords, id)
+			}
+		}
+		ix.slots[s], ix.wids[s] = nil, nil
+		ix.free = append(ix.free, s)
+		ix.n--
 	}
 	delete(ix.byCase, caseID)
+}
+
+func (ix *Index) scratch() *scratch {
+	if sc, ok := ix.pool.Get().(*scratch); ok {
+		return sc
+	}
+	return &scratch{}
 }
 
 // Match returns the candidates of p among the persons held, best first.
@@ -112,32 +180,100 @@ func (ix *Index) removeLocked(caseID string) {
 func (ix *Index) Match(p *Person) []Candidate {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	seen := map[Ref]bool{}
-	var out []Candidate
+	sc := ix.scratch()
+	defer ix.pool.Put(sc)
+	out := ix.matchLocked(p, sc, nil)
+	sortCandidates(out)
+	return out
+}
+
+// Compare scores a pair as Match does, with the index's population (the
+// pair need not be held).
+func (ix *Index) Compare(a, b *Person) Candidate {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	sc := ix.scratch()
+	defer ix.pool.Put(sc)
+	ca, cb := make([]int32, len(a.words)), make([]int32, len(b.words))
+	ix.countWords(a, ca)
+	ix.countWords(b, cb)
+	return sc.explain(a, b, population{n: ix.n, ca: ca, cb: cb})
+}
+
+// countWords writes into c the number of persons held that share each of
+// p's words.
+func (ix *Index) countWords(p *Person, c []int32) {
+	for i, w := range p.words {
+		c[i] = 0
+		if id, ok := ix.words[w]; ok {
+			c[i] = ix.counts[id]
+		}
+	}
+}
+
+// matchLocked matches p, appending to out. The caller holds the lock.
+func (ix *Index) matchLocked(p *Person, sc *scratch, out []Candidate) []Candidate {
+	pop := population{n: ix.n}
+	size, offset := pop.size(), pop.offset()
+	needW := need(ix.opts.Threshold, offset)
+	// p's word counts, and for k words matched the most they can weigh:
+	// a word's weight falls as its count rises, and a pair's count is at
+	// least p's.
+	qc := make([]int32, len(p.words))
+	ix.countWords(p, qc)
+	caps := make([]float64, len(qc))
+	for i, c := range qc {
+		caps[i] = min(max(math.Log2(mWord*size/float64(max(c, 1))), wWordMin), wWordMax)
+	}
+	sort.Sort(sort.Reverse(sort.Float64Slice(caps)))
+	for i := 1; i < len(caps); i++ {
+		caps[i] += caps[i-1]
+	}
+	if len(sc.seen) < len(ix.slots) {
+		sc.seen = make([]uint32, len(ix.slots)+len(ix.slots)/4)
+		sc.gen = 0
+	}
+	sc.gen++
+	if sc.gen == 0 {
+		clear(sc.seen)
+		sc.gen = 1
+	}
 	for _, k := range p.keys {
 		b := ix.blocks[k]
 		if len(b) > ix.opts.MaxBlock {
 			continue
 		}
-		for r := range b {
-			if seen[r] {
+		for _, s := range b {
+			if sc.seen[s] == sc.gen {
 				continue
 			}
-			seen[r] = true
-			q := ix.persons[r]
+			sc.seen[s] = sc.gen
+			q := ix.slots[s]
 			if q.CaseID == p.CaseID || !comparable(p.Side, q.Side) {
 				continue
 			}
-			a, b := p, q
-			if b.Side == SideSought && a.Side != SideSought {
-				a, b = b, a
+			sc.counts = grow(sc.counts, len(q.words))
+			for i, id := range ix.wids[s] {
+				sc.counts[i] = ix.counts[id]
 			}
-			if c := Compare(a, b); c.Score >= ix.opts.Threshold {
+			a, b, ca, cb := p, q, qc, sc.counts
+			if b.Side == SideSought && a.Side != SideSought {
+				a, b, ca, cb = b, a, cb, ca
+			}
+			k := min(p.maxWords, q.maxWords, len(caps))
+			nameCap := 0.0
+			if k > 0 {
+				nameCap = caps[k-1]
+			}
+			pop := population{n: ix.n, ca: ca, cb: cb}
+			if _, ok := sc.evaluate(a, b, pop, needW, nameCap); !ok {
+				continue
+			}
+			if c := sc.explain(a, b, pop); c.Score >= ix.opts.Threshold {
 				out = append(out, c)
 			}
 		}
 	}
-	sortCandidates(out)
 	return out
 }
 
@@ -167,25 +303,34 @@ func less(a, b Ref) bool {
 func Batch(sought, others []*Person, opts Options) []Candidate {
 	ix := NewIndex(opts)
 	byCase := map[string][]*Person{}
+	var order []string
 	for _, p := range others {
+		if byCase[p.CaseID] == nil {
+			order = append(order, p.CaseID)
+		}
 		byCase[p.CaseID] = append(byCase[p.CaseID], p)
 	}
-	for id, ps := range byCase {
-		ix.Put(id, ps)
+	for _, id := range order {
+		ix.Put(id, byCase[id])
 	}
 	workers := runtime.GOMAXPROCS(0)
 	results := make([][]Candidate, workers)
 	var wg sync.WaitGroup
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
+			sc := &scratch{}
+			var out []Candidate
 			for i := w; i < len(sought); i += workers {
 				if sought[i].Side != SideSought {
 					continue
 				}
-				results[w] = append(results[w], ix.Match(sought[i])...)
+				out = ix.matchLocked(sought[i], sc, out)
 			}
+			results[w] = out
 		}(w)
 	}
 	wg.Wait()

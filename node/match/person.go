@@ -76,6 +76,11 @@ type Person struct {
 	renderings []rendering
 	father     []names.Token
 	sex        schema.Sex
+	sexCode    uint8 // 0 unknown or other, 1 female, 2 male
+	// words are the population keys of tokens (see wordKey), and
+	// maxWords the number of words of the longest rendering.
+	words    []string
+	maxWords int
 	// birth is the interval of possible birth days (days since 1970), and
 	// birthPrec the precision of the birth date: 3 day, 2 month, 1 year,
 	// 0 from an age range; hasBirth false when unknown.
@@ -167,6 +172,19 @@ func Prepare(caseID string, ct schema.CaseType, p *schema.Person, now time.Time)
 	if len(m.renderings) == 0 {
 		return nil, false
 	}
+	for _, r := range m.renderings {
+		m.maxWords = max(m.maxWords, len(r.tokens))
+	}
+	m.words = make([]string, len(m.tokens))
+	for i, t := range m.tokens {
+		m.words[i] = wordKey(t)
+	}
+	switch p.Sex {
+	case schema.SexFemale:
+		m.sexCode = 1
+	case schema.SexMale:
+		m.sexCode = 2
+	}
 	m.birthLo, m.birthHi, m.birthPrec, m.hasBirth = birthInterval(p, now)
 	if p.PlaceOfBirth != nil {
 		m.country = p.PlaceOfBirth.Country
@@ -240,6 +258,16 @@ func birthInterval(p *schema.Person, now time.Time) (lo, hi, prec int, ok bool) 
 	lo = days(asLo.AddDate(-(maxAge + 1), 0, 1))
 	hi = days(asHi.AddDate(-minAge, 0, 0))
 	return lo, hi, 0, true
+}
+
+// wordKey is the key under which a population counts a word: its
+// skeleton, which agrees across scripts and transliterations, or for a
+// word of fewer than two consonants ("v" and) its phonetic form.
+func wordKey(t names.Token) string {
+	if len(t.Skeleton) >= 2 {
+		return t.Skeleton
+	}
+	return "v" + t.Phonetic
 }
 
 // Keys returns the person's blocking keys (see BlockingKeys).
