@@ -2,8 +2,7 @@ package match
 
 import (
 	"math"
-
-	"github.com/familylinks/flx/node/names"
+	"slices"
 )
 
 // Evidence is what one field says about a pair: its level of agreement and
@@ -61,22 +60,12 @@ type Candidate struct {
 // about those shares (doc.go lists the levels and their weights) and
 // checked against the synthetic corpus (quality_test.go).
 const (
-	// A word agreeing exactly weighs log2(mWord / u), u the share of the
-	// persons matched against who hold the word, clamped to
-	// [wWordMin, wWordMax]; a fair agreement loses up to fairPenalty bits
-	// (a random word is that much likelier to be merely close).
-	mWord          = 0.9
-	wWordMin       = 1.0
-	wWordMax       = 15.0
-	fairPenalty    = 6.0
-	wWordWeak      = -2.0 // similarity in [tokNo, tokFair)
-	wWordDisagree  = -6.0 // similarity under tokNo: another name (a sibling)
 	wNameNone      = -12.0
 	wBirthDay      = 12.0
 	wBirthMonth    = 8.0
 	wBirthYear     = 5.0
 	wBirthRangeMin = 0.5
-	wBirthNear     = -1.5
+	wBirthNear     = -0.5
 	wBirthFar      = -4.0
 	wBirthConflict = -9.0
 	wSexSame       = 0.8
@@ -100,43 +89,6 @@ const (
 // its first cases do not look unique.
 const MinPopulation = 1000
 
-// Similarity thresholds for words.
-const (
-	tokClose = 0.92
-	tokFair  = 0.84
-	tokNo    = 0.75
-)
-
-// tokenSim is the similarity of two words: Jaro-Winkler on the phonetic
-// forms, on the skeletons when either word was written without short
-// vowels (and then a little lower: the skeleton says less).
-func tokenSim(a, b *names.Token) float64 {
-	if a.Abjad || b.Abjad {
-		best := jaroWinkler(a.Skeleton, b.Skeleton)
-		if a.AltSkeleton != "" {
-			best = max(best, jaroWinkler(a.AltSkeleton, b.Skeleton))
-			if b.AltSkeleton != "" {
-				best = max(best, jaroWinkler(a.AltSkeleton, b.AltSkeleton))
-			}
-		}
-		if b.AltSkeleton != "" {
-			best = max(best, jaroWinkler(a.Skeleton, b.AltSkeleton))
-		}
-		return 0.97 * best
-	}
-	if a.Phonetic == b.Phonetic {
-		return 1
-	}
-	s := jaroWinkler(a.Phonetic, b.Phonetic)
-	if a.AltPhonetic != "" {
-		s = max(s, jaroWinkler(a.AltPhonetic, b.Phonetic))
-	}
-	if b.AltPhonetic != "" {
-		s = max(s, jaroWinkler(a.Phonetic, b.AltPhonetic))
-	}
-	return s
-}
-
 // population is what the weights know of the persons matched against: n
 // persons, and for each word of the two persons compared, how many of the
 // n hold it (nil: unknown, defaultWordCount each).
@@ -151,117 +103,125 @@ func (p population) size() float64 { return float64(max(p.n, MinPopulation)) }
 // pair is a match are about 1 in the population's size.
 func (p population) offset() float64 { return math.Log2(p.size()) }
 
-func (p population) count(i, j int) int32 {
-	if p.ca == nil || p.cb == nil {
-		return defaultWordCount
+// caps writes the exact-agreement weight of each word of a person whose
+// word counts are c (nil: unknown).
+func (p population) caps(dst []float64, c []int32, n int) []float64 {
+	dst = grow(dst, n)
+	size := p.size()
+	for i := range dst {
+		count := int32(defaultWordCount)
+		if c != nil {
+			count = c[i]
+		}
+		dst[i] = wordCap(count, size)
 	}
-	return max(p.ca[i], p.cb[j], 1)
-}
-
-// wordWeight is the weight of two words of similarity s, of which count
-// persons of the population hold the more common one.
-func wordWeight(s float64, count int32, size float64) float64 {
-	switch {
-	case s < tokNo:
-		return wWordDisagree
-	case s < tokFair:
-		return wWordWeak
-	}
-	w := math.Log2(mWord * size / float64(count))
-	w = min(max(w, wWordMin), wWordMax)
-	return w - fairPenalty*(1-s)/(1-tokFair)
+	return dst
 }
 
 // scratch holds the buffers of one goroutine's comparisons, so that the
 // hot loop does not allocate.
 type scratch struct {
-	sims         []float64
-	pairs        []tokPair
+	grades       []wordPair
+	pairs        []wordPair
 	usedA, usedB []bool
-	got, best    []tokPair
+	best         []wordPair
+	capA, capB   []float64
 	counts       []int32
 	seen         []uint32
 	gen          uint32
 }
 
-type tokPair struct {
-	i, j int
-	s    float64
+// wordPair is the agreement of word i of one person with word j of the
+// other.
+type wordPair struct {
+	i, j   int
+	si, sj int // slots of i and j
+	g      agreement
+	jw     float64
+	weight float64
 }
 
-// nameMatch is the best agreement between two renderings.
+// nameMatch is the agreement of two persons' names.
 type nameMatch struct {
 	level  string
 	weight float64
 	sim    float64
-	ra, rb int
 }
 
-// compareNames finds the pair of renderings that agree best, matching
-// words in any order (each word once, best pairs first); the matched word
-// pairs are left in sc.best.
+// compareNames matches the name parts (slots) of two persons in any
+// order, each part once, heaviest agreements first, each pair of parts by
+// its best pair of spellings; as many parts as the longer rendering of
+// the person with fewer words counts. The matched word pairs are left in
+// sc.best.
 func (sc *scratch) compareNames(a, b *Person, pop population) nameMatch {
 	nb := len(b.tokens)
-	sims := grow(sc.sims, len(a.tokens)*nb)
-	sc.sims = sims
+	sc.capA = pop.caps(sc.capA, pop.ca, len(a.tokens))
+	sc.capB = pop.caps(sc.capB, pop.cb, nb)
+	grades := grow(sc.grades, len(a.tokens)*nb)
+	sc.grades = grades
 	for i := range a.tokens {
 		for j := range b.tokens {
-			sims[i*nb+j] = tokenSim(&a.tokens[i], &b.tokens[j])
+			g, jw, extra := compareWords(&a.tokens[i], &b.tokens[j])
+			// The rarer word of the two says no more than the commoner.
+			grades[i*nb+j] = wordPair{i: i, j: j, g: g, jw: jw, weight: wordWeight(g, min(sc.capA[i], sc.capB[j]), extra)}
 		}
 	}
-	sc.usedA = grow(sc.usedA, len(a.tokens))
-	sc.usedB = grow(sc.usedB, nb)
-	size := pop.size()
-	best := nameMatch{level: "none", weight: wNameNone, ra: -1, rb: -1}
-	sc.best = sc.best[:0]
-	for ri := range a.renderings {
-		ra := &a.renderings[ri]
-		for rj := range b.renderings {
-			rb := &b.renderings[rj]
-			pairs := sc.pairs[:0]
-			for _, i := range ra.tokens {
-				for _, j := range rb.tokens {
-					p := tokPair{i, j, sims[i*nb+j]}
-					// Insertion, best first: at most 64 pairs.
-					k := len(pairs)
-					pairs = append(pairs, p)
-					for k > 0 && pairs[k-1].s < p.s {
-						pairs[k] = pairs[k-1]
-						k--
+	// The best spelling pair of each pair of slots, heaviest first.
+	pairs := sc.pairs[:0]
+	for si, sa := range a.slots {
+		for sj, sb := range b.slots {
+			best := wordPair{weight: math.Inf(-1)}
+			for _, i := range sa {
+				for _, j := range sb {
+					if p := grades[i*nb+j]; p.weight > best.weight || p.weight == best.weight && p.jw > best.jw {
+						best = p
 					}
-					pairs[k] = p
 				}
 			}
-			sc.pairs = pairs
-			n := min(len(ra.tokens), len(rb.tokens))
-			clear(sc.usedA)
-			clear(sc.usedB)
-			got := sc.got[:0]
-			weight, sum := 0.0, 0.0
-			for _, p := range pairs {
-				if len(got) == n {
-					break
-				}
-				if sc.usedA[p.i] || sc.usedB[p.j] {
-					continue
-				}
-				sc.usedA[p.i], sc.usedB[p.j] = true, true
-				got = append(got, p)
-				weight += wordWeight(p.s, pop.count(p.i, p.j), size)
-				sum += p.s
+			best.si, best.sj = si, sj
+			k := len(pairs)
+			pairs = append(pairs, best)
+			for k > 0 && (pairs[k-1].weight < best.weight || pairs[k-1].weight == best.weight && pairs[k-1].jw < best.jw) {
+				pairs[k] = pairs[k-1]
+				k--
 			}
-			sc.got = got
-			if len(got) == 0 {
-				continue
-			}
-			sim := sum / float64(len(got))
-			if weight > best.weight || (weight == best.weight && sim > best.sim) {
-				best = nameMatch{level: levelOf(got, n), weight: weight, sim: sim, ra: ri, rb: rj}
-				sc.best = append(sc.best[:0], got...)
-			}
+			pairs[k] = best
 		}
 	}
-	return best
+	sc.pairs = pairs
+	sc.usedA = grow(sc.usedA, len(a.slots))
+	sc.usedB = grow(sc.usedB, len(b.slots))
+	clear(sc.usedA)
+	clear(sc.usedB)
+	n := min(len(a.slots), len(b.slots))
+	got := sc.best[:0]
+	weight, sum := 0.0, 0.0
+	for _, p := range pairs {
+		if len(got) == n {
+			break
+		}
+		if sc.usedA[p.si] || sc.usedB[p.sj] {
+			continue
+		}
+		sc.usedA[p.si], sc.usedB[p.sj] = true, true
+		got = append(got, p)
+		weight += p.weight
+		sum += p.jw
+	}
+	sc.best = got
+	if len(got) == 0 {
+		return nameMatch{level: "none", weight: wNameNone}
+	}
+	return nameMatch{level: levelOf(got, n), weight: weight, sim: sum / float64(len(got))}
+}
+
+func appendNew(list []int, xs ...int) []int {
+	for _, x := range xs {
+		if !slices.Contains(list, x) {
+			list = append(list, x)
+		}
+	}
+	return list
 }
 
 func grow[T any](s []T, n int) []T {
@@ -271,18 +231,24 @@ func grow[T any](s []T, n int) []T {
 	return s[:n]
 }
 
-// levelOf names the agreement of the matched word pairs (best first) of
-// two renderings whose shorter one has n words.
-func levelOf(got []tokPair, n int) string {
-	worst := got[len(got)-1].s
+// levelOf names the agreement of the matched word pairs (heaviest first)
+// of two renderings whose shorter one has n words: all (every word the
+// same or the same skeleton), all_fair (every word at least within one
+// typing error or fair), single (one word on one side, and it agrees),
+// partial (some agree, another does not), none.
+func levelOf(got []wordPair, n int) string {
+	worst, bestG := agreeSame, agreeNone
+	for _, p := range got {
+		worst, bestG = max(worst, p.g), min(bestG, p.g)
+	}
 	switch {
-	case n >= 2 && worst >= tokClose:
+	case n >= 2 && worst <= agreeSkeleton:
 		return "all"
-	case n >= 2 && worst >= tokFair:
+	case n >= 2 && worst <= agreeFair:
 		return "all_fair"
-	case n == 1 && worst >= tokFair:
+	case n == 1 && worst <= agreeEdit:
 		return "single"
-	case got[0].s >= tokFair:
+	case bestG <= agreeEdit:
 		return "partial"
 	}
 	return "none"
@@ -335,19 +301,20 @@ func compareFather(a, b *Person) (string, float64, float64) {
 	if len(a.father) == 0 || len(b.father) == 0 {
 		return "unknown", 0, 0
 	}
-	best := 0.0
+	best, jw := agreeNone, 0.0
 	for i := range a.father {
 		for j := range b.father {
-			best = max(best, tokenSim(&a.father[i], &b.father[j]))
+			g, s, _ := compareWords(&a.father[i], &b.father[j])
+			best, jw = min(best, g), max(jw, s)
 		}
 	}
 	switch {
-	case best >= tokClose:
-		return "same", wFatherSame, best
-	case best < tokNo:
-		return "differ", wFatherDiffer, best
+	case best <= agreeEdit:
+		return "same", wFatherSame, jw
+	case best == agreeNone:
+		return "differ", wFatherDiffer, jw
 	}
-	return "similar", 0, best
+	return "similar", 0, jw
 }
 
 func comparePlace(a, b *Person) (string, float64) {
@@ -397,13 +364,16 @@ func (sc *scratch) evaluate(a, b *Person, pop population, need, nameCap float64)
 func (sc *scratch) explain(a, b *Person, pop population) Candidate {
 	nm := sc.compareNames(a, b, pop)
 	name := Evidence{Field: "name", Level: nm.level, Similarity: round(nm.sim), Weight: nm.weight}
-	if nm.ra >= 0 {
-		name.Names = &NamePointers{A: a.renderings[nm.ra].names, B: b.renderings[nm.rb].names}
-		size := pop.size()
+	if len(sc.best) > 0 {
+		name.Names = &NamePointers{}
 		for _, p := range sc.best {
-			name.Tokens = append(name.Tokens, round(p.s))
-			name.TokenWeights = append(name.TokenWeights, round(wordWeight(p.s, pop.count(p.i, p.j), size)))
+			name.Names.A = appendNew(name.Names.A, a.tokNames[p.i]...)
+			name.Names.B = appendNew(name.Names.B, b.tokNames[p.j]...)
+			name.Tokens = append(name.Tokens, round(p.jw))
+			name.TokenWeights = append(name.TokenWeights, round(p.weight))
 		}
+		slices.Sort(name.Names.A)
+		slices.Sort(name.Names.B)
 	}
 	birth := Evidence{Field: "birth"}
 	birth.Level, birth.Weight = compareBirth(a, b)

@@ -1,10 +1,10 @@
 package match
 
 import (
-	"math"
 	"runtime"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 )
 
@@ -17,12 +17,20 @@ const DefaultThreshold = 0.5
 // the same person (two words together) still find the match.
 const DefaultMaxBlock = 2000
 
+// DefaultMaxWordBlock is the largest block of one word alone ("n1:" keys)
+// that matching reads: such a block finds a person known by one name, or
+// one whose other name changed its first letter, and is worth reading
+// only while few persons share the word.
+const DefaultMaxWordBlock = 200
+
 // Options tune matching.
 type Options struct {
 	// Threshold is the lowest score kept (DefaultThreshold when 0).
 	Threshold float64
-	// MaxBlock is the largest block read (DefaultMaxBlock when 0).
-	MaxBlock int
+	// MaxBlock is the largest block read (DefaultMaxBlock when 0), and
+	// MaxWordBlock the largest block of one word alone
+	// (DefaultMaxWordBlock when 0).
+	MaxBlock, MaxWordBlock int
 }
 
 func (o Options) withDefaults() Options {
@@ -31,6 +39,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxBlock == 0 {
 		o.MaxBlock = DefaultMaxBlock
+	}
+	if o.MaxWordBlock == 0 {
+		o.MaxWordBlock = DefaultMaxWordBlock
 	}
 	return o
 }
@@ -223,7 +234,7 @@ func (ix *Index) matchLocked(p *Person, sc *scratch, out []Candidate) []Candidat
 	ix.countWords(p, qc)
 	caps := make([]float64, len(qc))
 	for i, c := range qc {
-		caps[i] = min(max(math.Log2(mWord*size/float64(max(c, 1))), wWordMin), wWordMax)
+		caps[i] = wordCap(c, size)
 	}
 	sort.Sort(sort.Reverse(sort.Float64Slice(caps)))
 	for i := 1; i < len(caps); i++ {
@@ -240,7 +251,7 @@ func (ix *Index) matchLocked(p *Person, sc *scratch, out []Candidate) []Candidat
 	}
 	for _, k := range p.keys {
 		b := ix.blocks[k]
-		if len(b) > ix.opts.MaxBlock {
+		if len(b) > ix.opts.MaxBlock || len(b) > ix.opts.MaxWordBlock && strings.HasPrefix(k, "n1:") {
 			continue
 		}
 		for _, s := range b {
