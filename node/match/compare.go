@@ -73,7 +73,7 @@ const (
 	wFatherSame    = 3.0
 	wFatherDiffer  = -3.0
 	wPlaceSame     = 2.0
-	wPlaceDiffer   = -1.0
+	wPlaceDiffer   = -2.0
 	// birthSpanDays is the spread of birth days among persons matched
 	// against (about 70 years): an interval of w days agrees with a random
 	// person's by chance about w/birthSpanDays of the time.
@@ -317,11 +317,30 @@ func compareFather(a, b *Person) (string, float64, float64) {
 	return "similar", 0, jw
 }
 
+// comparePlace compares the places of birth: the same when every word of
+// the shorter locality agrees (within one typing error) with a word of
+// the other and the countries do not differ.
 func comparePlace(a, b *Person) (string, float64) {
-	switch {
-	case a.locality == "" || b.locality == "":
+	if len(a.place) == 0 || len(b.place) == 0 {
 		return "unknown", 0
-	case a.locality == b.locality && (a.country == b.country || a.country == "" || b.country == ""):
+	}
+	x, y := a.place, b.place
+	if len(x) > len(y) {
+		x, y = y, x
+	}
+	same := a.country == b.country || a.country == "" || b.country == ""
+	for i := 0; same && i < len(x); i++ {
+		found := false
+		for j := range y {
+			if g, _, _ := compareWords(&x[i], &y[j]); g <= agreeEdit {
+				found = true
+				break
+			}
+		}
+		same = found
+	}
+	switch {
+	case same:
 		return "same", wPlaceSame
 	case a.country != "" && a.country == b.country:
 		return "same_country", 0
@@ -329,13 +348,23 @@ func comparePlace(a, b *Person) (string, float64) {
 	return "differ", wPlaceDiffer
 }
 
-// otherWeight is the weight of every field but the name: cheap, so it is
-// computed first and may spare the name comparison.
+// otherWeight is the weight of birth and sex: cheap, so it is computed
+// first and may spare the rest.
 func otherWeight(a, b *Person) float64 {
 	_, wb := compareBirth(a, b)
 	_, ws := compareSex(a, b)
-	_, wp := comparePlace(a, b)
-	return wb + ws + wp
+	return wb + ws
+}
+
+// familyWeight discounts the father's name and the place of birth when
+// the names disagree on a part: a brother or a cousin shares them with
+// the person sought, so they then say "a relative" as much as "the same
+// person".
+func familyWeight(level string, w float64) float64 {
+	if level == "partial" && w > 0 {
+		return 0
+	}
+	return w
 }
 
 // evaluate returns the pair's weight, or ok false when it cannot reach
@@ -344,19 +373,16 @@ func otherWeight(a, b *Person) float64 {
 // nameCap together could reach need.
 func (sc *scratch) evaluate(a, b *Person, pop population, need, nameCap float64) (float64, bool) {
 	w := otherWeight(a, b)
-	hasFather := len(a.father) > 0 && len(b.father) > 0
-	bound := w + nameCap
-	if hasFather {
-		bound += wFatherSame
-	}
-	if bound < need {
+	if w+nameCap+wFatherSame+wPlaceSame < need {
 		return 0, false
 	}
-	if hasFather {
-		_, wf, _ := compareFather(a, b)
-		w += wf
+	_, wf, _ := compareFather(a, b)
+	_, wp := comparePlace(a, b)
+	if w+nameCap+wf+wp < need {
+		return 0, false
 	}
-	w += sc.compareNames(a, b, pop).weight
+	nm := sc.compareNames(a, b, pop)
+	w += nm.weight + familyWeight(nm.level, wf) + familyWeight(nm.level, wp)
 	return w, w >= need
 }
 
@@ -383,8 +409,10 @@ func (sc *scratch) explain(a, b *Person, pop population) Candidate {
 	var fs float64
 	father.Level, father.Weight, fs = compareFather(a, b)
 	father.Similarity = round(fs)
+	father.Weight = familyWeight(nm.level, father.Weight)
 	place := Evidence{Field: "place_of_birth"}
 	place.Level, place.Weight = comparePlace(a, b)
+	place.Weight = familyWeight(nm.level, place.Weight)
 	c := Candidate{A: a.Ref, B: b.Ref, Offset: round(pop.offset()), Fields: []Evidence{name, birth, sex, father, place}}
 	for i := range c.Fields {
 		c.Fields[i].Weight = round(c.Fields[i].Weight)

@@ -8,8 +8,22 @@ import (
 	"sync"
 )
 
-// DefaultThreshold is the score at or above which a pair is a candidate.
-const DefaultThreshold = 0.5
+// DefaultThreshold is the score at or above which a pair is a candidate:
+// a pair one chance in ten to be the same person is worth a caseworker's
+// look, as long as neither person has a much better candidate (see
+// DefaultOutrank). Measured in doc.go.
+const DefaultThreshold = 0.1
+
+// DefaultOutrank is how much heavier, in bits, another candidate of the
+// same person must be to outrank a candidate: a person outranked by a
+// candidate 2^DefaultOutrank times likelier is not listed, unless its own
+// score reaches DefaultConfident.
+const DefaultOutrank = 2.0
+
+// DefaultConfident is the score from which a candidate is listed however
+// it ranks: two registrations of one person, two families seeking the
+// same person.
+const DefaultConfident = 0.95
 
 // DefaultMaxBlock is the largest block (persons sharing one blocking key)
 // that matching reads: a key shared by more persons (a very common name
@@ -31,6 +45,12 @@ type Options struct {
 	// MaxWordBlock the largest block of one word alone
 	// (DefaultMaxWordBlock when 0).
 	MaxBlock, MaxWordBlock int
+	// Outrank is the margin, in bits, by which another candidate of
+	// either person outranks a candidate (DefaultOutrank when 0; a
+	// negative value lists every candidate), and Confident the score from
+	// which a candidate is listed however it ranks (DefaultConfident when
+	// 0).
+	Outrank, Confident float64
 }
 
 func (o Options) withDefaults() Options {
@@ -43,7 +63,19 @@ func (o Options) withDefaults() Options {
 	if o.MaxWordBlock == 0 {
 		o.MaxWordBlock = DefaultMaxWordBlock
 	}
+	if o.Outrank == 0 {
+		o.Outrank = DefaultOutrank
+	}
+	if o.Confident == 0 {
+		o.Confident = DefaultConfident
+	}
 	return o
+}
+
+// outranked reports whether c, a candidate of a person whose best other
+// candidate weighs best bits, is outranked.
+func (o Options) outranked(c *Candidate, best float64) bool {
+	return o.Outrank >= 0 && c.Score < o.Confident && best >= c.Weight+o.Outrank
 }
 
 // Index holds prepared persons by blocking key, for matching one new or
@@ -187,15 +219,61 @@ func (ix *Index) scratch() *scratch {
 
 // Match returns the candidates of p among the persons held, best first.
 // p need not be in the index. Pairs within one case, and pairs where
-// neither side is sought, are never candidates.
+// neither side is sought, are never candidates. A candidate is left out
+// when p has another candidate, or the other person has another
+// candidate among the persons held, Options.Outrank bits heavier, unless
+// its score reaches Options.Confident. When a candidate is listed, a node
+// matches its other person again so that what that person outranks is
+// updated too.
 func (ix *Index) Match(p *Person) []Candidate {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	sc := ix.scratch()
 	defer ix.pool.Put(sc)
 	out := ix.matchLocked(p, sc, nil)
-	sortCandidates(out)
-	return out
+	best := 0.0
+	for _, c := range out {
+		best = max(best, c.Weight)
+	}
+	kept := out[:0]
+	for i := range out {
+		c := &out[i]
+		if ix.opts.outranked(c, best) {
+			continue
+		}
+		if c.Score < ix.opts.Confident && ix.opts.Outrank >= 0 {
+			// The other person's view: its best candidate but p.
+			other := c.B
+			if other == p.Ref {
+				other = c.A
+			}
+			if s, ok := ix.byRefLocked(other); ok {
+				theirs := ix.matchLocked(ix.slots[s], sc, nil)
+				bestOther := 0.0
+				for _, d := range theirs {
+					if d.A != p.Ref && d.B != p.Ref {
+						bestOther = max(bestOther, d.Weight)
+					}
+				}
+				if ix.opts.outranked(c, bestOther) {
+					continue
+				}
+			}
+		}
+		kept = append(kept, *c)
+	}
+	sortCandidates(kept)
+	return kept
+}
+
+// byRefLocked finds the slot of a person held.
+func (ix *Index) byRefLocked(r Ref) (int32, bool) {
+	for _, s := range ix.byCase[r.CaseID] {
+		if ix.slots[s].PersonID == r.PersonID {
+			return s, true
+		}
+	}
+	return 0, false
 }
 
 // Compare scores a pair as Match does, with the index's population (the
@@ -349,6 +427,29 @@ func Batch(sought, others []*Person, opts Options) []Candidate {
 	for _, r := range results {
 		out = append(out, r...)
 	}
+	out = filterOutranked(out, ix.opts)
 	sortCandidates(out)
 	return out
+}
+
+// filterOutranked leaves out the candidates outranked by another
+// candidate of either person among cands.
+func filterOutranked(cands []Candidate, o Options) []Candidate {
+	if o.Outrank < 0 {
+		return cands
+	}
+	best := map[Ref]float64{}
+	for _, c := range cands {
+		best[c.A] = max(best[c.A], c.Weight)
+		best[c.B] = max(best[c.B], c.Weight)
+	}
+	kept := cands[:0]
+	for i := range cands {
+		c := &cands[i]
+		if o.outranked(c, best[c.A]) || o.outranked(c, best[c.B]) {
+			continue
+		}
+		kept = append(kept, *c)
+	}
+	return kept
 }

@@ -3,7 +3,6 @@ package match
 import (
 	"slices"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/familylinks/flx/node/names"
@@ -94,7 +93,7 @@ type Person struct {
 	birthPrec        int
 	hasBirth         bool
 	country          string
-	locality         string // phonetic forms of the place of birth, joined
+	place            []names.Token // words of the place of birth
 	keys             []string
 }
 
@@ -215,11 +214,8 @@ func Prepare(caseID string, ct schema.CaseType, p *schema.Person, now time.Time)
 	m.birthLo, m.birthHi, m.birthPrec, m.hasBirth = birthInterval(p, now)
 	if p.PlaceOfBirth != nil {
 		m.country = p.PlaceOfBirth.Country
-		var loc []string
-		for _, t := range names.Analyze(p.PlaceOfBirth.Locality) {
-			loc = append(loc, t.Phonetic)
-		}
-		m.locality = strings.Join(loc, " ")
+		m.place = names.Analyze(p.PlaceOfBirth.Locality)
+		m.place = m.place[:min(len(m.place), maxTokens)]
 	}
 	m.keys = blockingKeys(m)
 	return m, true
