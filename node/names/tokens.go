@@ -9,7 +9,7 @@ import (
 
 // KeyVersion identifies the rules that make keys. A store records it with
 // its index and rebuilds the index when it changes.
-const KeyVersion = 1
+const KeyVersion = 2
 
 // Token is one word of a name, in the forms used to compare it.
 type Token struct {
@@ -202,7 +202,7 @@ func Analyze(value string) []Token {
 			continue
 		}
 		ph := phonetic(w.latin, w.abjad)
-		t := Token{Latin: w.latin, Phonetic: ph, Skeleton: skeleton(ph), Script: w.script, Abjad: w.abjad}
+		t := Token{Latin: strings.ToLower(w.latin), Phonetic: ph, Skeleton: skeleton(ph), Script: w.script, Abjad: w.abjad}
 		if w.alt != "" && w.latin == w.orig && w.alt != w.latin {
 			if alt := phonetic(w.alt, w.abjad); alt != ph {
 				t.AltPhonetic, t.AltSkeleton = alt, skeleton(alt)
