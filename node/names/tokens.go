@@ -75,6 +75,8 @@ func splitWords(s string) []word {
 		case abjad && strings.ContainsRune(w, 'و'):
 			// و is a consonant (w) or a long vowel (u): read it both ways.
 			alt = strings.ReplaceAll(latin(strings.ReplaceAll(w, "و", "ۋ")), " ", "")
+		case sc == ScriptLatin:
+			alt = frenchW(lat)
 		}
 		words = append(words, word{latin: lat, orig: lat, alt: alt, script: sc, abjad: abjad, hyphen: hyphen})
 	}
@@ -91,6 +93,29 @@ func splitWords(s string) []word {
 	}
 	flush(len(s), false)
 	return words
+}
+
+// frenchW reads the French spelling of a w (Ouahid for Wahid, Ouaouil for
+// Wawil): an ou before a vowel at a word's start, or before a vowel other
+// than o and u after one (Khououimah, Khuwimah). It returns "" when the
+// word has no such ou; the reading is a second one (Mouad is Mu'adh).
+func frenchW(s string) string {
+	var b strings.Builder
+	changed := false
+	for i := 0; i < len(s); i++ {
+		if s[i] == 'o' && i+2 < len(s) && s[i+1] == 'u' && isLatinVowel(s[i+2]) &&
+			(i == 0 || i > 0 && isLatinVowel(s[i-1]) && s[i+2] != 'o' && s[i+2] != 'u') {
+			b.WriteByte('w')
+			i++
+			changed = true
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	if !changed {
+		return ""
+	}
+	return b.String()
 }
 
 // Arabic articles written as a word of their own or before a hyphen, and
