@@ -90,12 +90,15 @@ func compareWords(a, b *names.Token) (g agreement, jw float64, extra float64) {
 	abjad := a.Abjad || b.Abjad
 	pa, pb := [2]string{a.Phonetic, a.AltPhonetic}, [2]string{b.Phonetic, b.AltPhonetic}
 	sa, sb := [2]string{a.Skeleton, a.AltSkeleton}, [2]string{b.Skeleton, b.AltSkeleton}
-	if !abjad {
-		for _, x := range pa {
-			for _, y := range pb {
-				if x != "" && x == y {
-					return agreeSame, 1, 0
+	for _, x := range pa {
+		for _, y := range pb {
+			if x != "" && x == y {
+				if abjad {
+					// The same letters, short vowels unwritten: as good
+					// as a skeleton agreement gets.
+					return agreeSkeleton, 0.97, abjadSkeletonRelief
 				}
+				return agreeSame, 1, 0
 			}
 		}
 	}
