@@ -91,6 +91,9 @@ type Index struct {
 
 	slots  []*Person
 	wids   [][]int32 // by slot: the word id of each token
+	cases  []int32   // by slot: the number of its case (cheaper to compare than the id)
+	caseNo map[string]int32
+	nCases int32
 	free   []int32
 	n      int
 	byCase map[string][]int32
@@ -109,6 +112,7 @@ func NewIndex(opts Options) *Index {
 	return &Index{
 		opts:   opts.withDefaults(),
 		byCase: map[string][]int32{},
+		caseNo: map[string]int32{},
 		blocks: map[string][]int32{},
 		words:  map[string]int32{},
 	}
@@ -132,6 +136,12 @@ func (ix *Index) Put(caseID string, persons []*Person) {
 		if p.CaseID != caseID {
 			continue
 		}
+		cn, ok := ix.caseNo[caseID]
+		if !ok {
+			ix.nCases++
+			cn = ix.nCases
+			ix.caseNo[caseID] = cn
+		}
 		var s int32
 		if k := len(ix.free); k > 0 {
 			s, ix.free = ix.free[k-1], ix.free[:k-1]
@@ -139,8 +149,10 @@ func (ix *Index) Put(caseID string, persons []*Person) {
 			s = int32(len(ix.slots))
 			ix.slots = append(ix.slots, nil)
 			ix.wids = append(ix.wids, nil)
+			ix.cases = append(ix.cases, 0)
 		}
 		ix.slots[s] = p
+		ix.cases[s] = cn
 		ix.n++
 		ix.byCase[caseID] = append(ix.byCase[caseID], s)
 		for _, k := range p.keys {
@@ -203,11 +215,12 @@ func (ix *Index) removeLocked(caseID string) {
 				ix.freeWords = append(ix.freeWords, id)
 			}
 		}
-		ix.slots[s], ix.wids[s] = nil, nil
+		ix.slots[s], ix.wids[s], ix.cases[s] = nil, nil, 0
 		ix.free = append(ix.free, s)
 		ix.n--
 	}
 	delete(ix.byCase, caseID)
+	delete(ix.caseNo, caseID)
 }
 
 func (ix *Index) scratch() *scratch {
@@ -318,6 +331,7 @@ func (ix *Index) matchLocked(p *Person, sc *scratch, out []Candidate) []Candidat
 	for i := 1; i < len(caps); i++ {
 		caps[i] += caps[i-1]
 	}
+	pc := ix.caseNo[p.CaseID] // 0 when p's case is not held
 	if len(sc.seen) < len(ix.slots) {
 		sc.seen = make([]uint32, len(ix.slots)+len(ix.slots)/4)
 		sc.gen = 0
@@ -338,7 +352,7 @@ func (ix *Index) matchLocked(p *Person, sc *scratch, out []Candidate) []Candidat
 			}
 			sc.seen[s] = sc.gen
 			q := ix.slots[s]
-			if q.CaseID == p.CaseID || !comparable(p.Side, q.Side) {
+			if pc != 0 && ix.cases[s] == pc || !comparable(p.Side, q.Side) {
 				continue
 			}
 			sc.counts = grow(sc.counts, len(q.words))
