@@ -180,7 +180,7 @@ func Encode(p *match.Person, s Secret, params Params, expires time.Time, rnd io.
 				}
 			}
 		}
-		if hasYear {
+		if hasYear && params.KYear > 0 {
 			n := hi - lo + 1
 			for y := lo; y <= hi; y++ {
 				e.set("year", strconv.Itoa(y), max(1, params.KYear/n))
