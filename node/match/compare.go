@@ -67,9 +67,9 @@ const (
 	wBirthRangeMin = 0.5
 	wBirthNear     = -0.5
 	wBirthFar      = -4.0
-	wBirthConflict = -9.0
+	wBirthConflict = -12.0
 	wSexSame       = 0.8
-	wSexDiffer     = -7.0
+	wSexDiffer     = -10.0
 	wFatherSame    = 3.0
 	wFatherDiffer  = -3.0
 	wPlaceSame     = 2.0
