@@ -400,6 +400,21 @@ func blockingKeys(p *Person) []string {
 			}
 		}
 	}
+	// initials are the letters a word's skeleton starts with (its phonetic
+	// form's when it has no consonant).
+	initials := func(t names.Token) []string {
+		var out []string
+		for _, s := range []string{t.Skeleton, t.AltSkeleton, t.Phonetic} {
+			if s == "" || s == t.Phonetic && len(out) > 0 {
+				continue
+			}
+			out = append(out, s[:1])
+			if len(s) >= 2 && (s[0] == 'h' || s[0] == 'v' || s[0] == 'y') {
+				out = append(out, s[1:2])
+			}
+		}
+		return out
+	}
 	for si, sa := range p.slots {
 		for sj, sb := range p.slots {
 			if si == sj {
@@ -408,11 +423,8 @@ func blockingKeys(p *Person) []string {
 			for _, a := range sa {
 				for _, b := range sb {
 					for _, x := range forms(p.tokens[a]) {
-						for _, y := range forms(p.tokens[b]) {
-							set["np:"+x+"|"+y[:1]] = true
-							if len(y) >= 2 && (y[0] == 'h' || y[0] == 'v' || y[0] == 'y') {
-								set["np:"+x+"|"+y[1:2]] = true
-							}
+						for _, y := range initials(p.tokens[b]) {
+							set["np:"+x+"|"+y] = true
 						}
 					}
 				}
