@@ -129,7 +129,8 @@
 // the rest are lost to typing errors in short words written in Arabic
 // script without vowels, and to persons whose names are shared by several
 // people of the same age (about 2% of the corpus's persons have a
-// namesake of the same sex born within five years).
+// namesake of the same sex born within five years: go test
+// ./node/match/corpus -run Namesakes -v).
 //
 // Package match must never import an FLX package other than schema,
 // node/names and node/match/...: never node (core), node/store,

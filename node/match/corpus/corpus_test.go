@@ -58,3 +58,62 @@ func TestSiblingsNamedApart(t *testing.T) {
 		t.Errorf("only %d sibling pairs: the check saw no families", families)
 	}
 }
+
+// TestNamesakes measures how many invented persons of a corpus the size
+// of the 100,000 x 100,000 benchmark (150,000 persons) have a namesake: a
+// person of the same sex, born within five years, whose given and family
+// names sound the same once vowels a/e, o/u and i/y are folded as
+// transliterations fold them. No matcher tells them apart by name, sex
+// and birth; the share bounds what precision and recall can reach. It
+// must stay small (the corpus is not a list of one name) and not vanish
+// (real populations share names).
+func TestNamesakes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("150,000 persons")
+	}
+	g := &gen{r: rand.New(rand.NewPCG(100, 0x464c58)), typo: 0.1}
+	g.pools()
+	ids := g.identities(150000)
+	fold := func(n []phon) string {
+		var out []phon
+		for _, p := range n {
+			switch p.p {
+			case "e":
+				p.p = "a"
+			case "o":
+				p.p = "u"
+			case "y":
+				p.p = "i"
+			}
+			p.long = false
+			if len(out) > 0 && out[len(out)-1].p == p.p {
+				continue
+			}
+			out = append(out, p)
+		}
+		return key(out)
+	}
+	type k struct {
+		name   string
+		female bool
+	}
+	by := map[k][]*identity{}
+	for _, id := range ids {
+		kk := k{fold(id.given) + "|" + fold(id.family), id.female}
+		by[kk] = append(by[kk], id)
+	}
+	shared := 0
+	for _, id := range ids {
+		for _, o := range by[k{fold(id.given) + "|" + fold(id.family), id.female}] {
+			if d := o.birth[0] - id.birth[0]; o != id && d <= 5 && d >= -5 {
+				shared++
+				break
+			}
+		}
+	}
+	share := float64(shared) / float64(len(ids))
+	t.Logf("%d of %d persons (%.4f) have a namesake of the same sex born within five years", shared, len(ids), share)
+	if share < 0.005 || share > 0.05 {
+		t.Errorf("namesake share %.4f, want between 0.005 and 0.05", share)
+	}
+}
