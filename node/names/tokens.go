@@ -30,7 +30,8 @@ type Token struct {
 	// has a letter that stands for two sounds in names: Russian writes the
 	// h of Armenian, Arabic and Caucasian names with г (Магомед,
 	// Оганесян), so a Cyrillic г is read as g and, here, as h; an Arabic و
-	// is a long u and, here, a w. Empty when there is no second reading.
+	// is a long u and, here, a w; a French ou before a vowel is a u and,
+	// here, a w (Ouahid, Wahid). Empty when there is no second reading.
 	AltPhonetic, AltSkeleton string
 }
 
