@@ -118,12 +118,14 @@
 //	20,000 x 20,000    precision 0.953  recall 0.965   (same command; asserted floors 0.90 and 0.95)
 //	100,000 x 100,000  precision 0.925  recall 0.952   go test ./node/match -run XXX -bench Match100k -benchtime 1x
 //
-// The 100,000 x 100,000 match takes 6 to 8 s on a 2-core machine shared
-// with other work (about 120 µs of CPU per sought person, 100 pairs
-// compared per sought person; 20 at 10,000 x 10,000). In the profile, the
-// name comparison (compareNames, compareWords, Jaro-Winkler) takes about
-// half the time, walking the blocks a third (memory bound), the rest is
-// building explanations, outranking and the garbage collector.
+// The 100,000 x 100,000 match takes 6 to 13 s on a 2-core machine shared
+// with other work (120 to 145 µs of CPU per sought person, 100 pairs
+// compared per sought person against 20 at 10,000 x 10,000: the blocks
+// grow with the population, the pairs compared stay near a thousandth of
+// a percent of the product). In the profile (-cpuprofile), comparing
+// names and fathers takes two thirds of the matching CPU (compareWords,
+// a third of it in Jaro-Winkler), walking the blocks a quarter (memory
+// bound), the garbage collector a tenth of the process.
 //
 // What limits the figures: blocking finds 98% of the true pairs; most of
 // the rest are lost to typing errors in short words written in Arabic
