@@ -121,8 +121,8 @@
 // The 100,000 x 100,000 match takes 6 to 13 s on a 2-core machine shared
 // with other work (120 to 145 µs of CPU per sought person, 100 pairs
 // compared per sought person against 20 at 10,000 x 10,000: the blocks
-// grow with the population, the pairs compared stay near a thousandth of
-// a percent of the product). In the profile (-cpuprofile), comparing
+// grow with the population, yet the pairs compared are a thousandth of
+// the product). In the profile (-cpuprofile), comparing
 // names and fathers takes two thirds of the matching CPU (compareWords,
 // a third of it in Jaro-Winkler), walking the blocks a quarter (memory
 // bound), the garbage collector a tenth of the process.
