@@ -61,7 +61,6 @@ type Ref struct {
 // "full" value, or of the parts written in one script and scheme.
 type rendering struct {
 	tokens []int // indexes into Person.tokens
-	names  []int // indexes into schema.Person.Names
 }
 
 // Person is a person prepared for matching: names analysed, dates turned
@@ -165,7 +164,7 @@ func Prepare(caseID string, ct schema.CaseType, p *schema.Person, now time.Time)
 			continue
 		}
 		if n.Part == schema.PartFull || n.Part == schema.PartAlias || n.Part == schema.PartNickname || n.Part == "" {
-			r := rendering{names: []int{i}}
+			var r rendering
 			addTokens(&r, toks, i)
 			m.renderings = append(m.renderings, r)
 			continue
@@ -188,7 +187,6 @@ func Prepare(caseID string, ct schema.CaseType, p *schema.Person, now time.Time)
 			groups = append(groups, g)
 		}
 		g.parts = append(g.parts, n.Part)
-		g.r.names = append(g.r.names, i)
 		addTokens(&g.r, toks, i)
 	}
 	for _, g := range groups {
