@@ -2,10 +2,7 @@ package match
 
 import (
 	"math"
-	"sort"
-
-	"github.com/familylinks/flx/node/names"
-	"github.com/xrash/smetrics"
+	"slices"
 )
 
 // Evidence is what one field says about a pair: its level of agreement and
@@ -26,6 +23,10 @@ type Evidence struct {
 	Names *NamePointers `json:"names,omitempty"`
 	// Tokens are the similarities of the word pairs matched, best first.
 	Tokens []float64 `json:"tokens,omitempty"`
+	// TokenWeights are the weights, in bits, of the same word pairs: a
+	// word that few persons matched against share weighs more than a
+	// common one.
+	TokenWeights []float64 `json:"token_weights,omitempty"`
 }
 
 // NamePointers point into the names lists of the two persons.
@@ -41,177 +42,222 @@ type Candidate struct {
 	A Ref `json:"a"`
 	B Ref `json:"b"`
 	// Score is the probability-like score in [0, 1]: the logistic of
-	// Weight; candidates at or above the threshold are kept.
+	// Weight - Offset; candidates at or above the threshold are kept.
 	Score float64 `json:"score"`
 	// Weight is the sum of the fields' weights, in bits.
 	Weight float64 `json:"weight"`
+	// Offset is the evidence, in bits, that a pair needs for a score of
+	// 0.5: log2 of the number of persons matched against (at least
+	// MinPopulation). The more persons, the more look-alikes by chance.
+	Offset float64 `json:"offset"`
 	// Fields explain the score field by field.
 	Fields []Evidence `json:"fields"`
 }
 
-// Weights, in bits, for each field's levels. They were set by reasoning
-// about how often each level occurs among true matches and among other
-// pairs that share a blocking key, then checked against the synthetic
-// corpus (see quality_test.go); doc.go lists them.
+// Weights, in bits, as in Fellegi-Sunter: log2(m/u), m the share of true
+// matches at a level and u the share of other pairs. Name words take u
+// from the population (see wordWeight); the rest were set by reasoning
+// about those shares (doc.go lists the levels and their weights) and
+// checked against the synthetic corpus (quality_test.go).
 const (
-	wNameAll       = 10.0 // every word of the shorter name agrees closely
-	wNameAllFair   = 6.0  // every word agrees, one of them only fairly
-	wNameOne       = 3.0  // only one word on one side, and it agrees
-	wNamePartial   = -5.0 // some words agree, another clearly does not
 	wNameNone      = -12.0
-	wBirthDay      = 6.0
-	wBirthMonth    = 3.0
-	wBirthYear     = 2.5
-	wBirthRange    = 1.0
-	wBirthNear     = -1.5
+	wBirthDay      = 12.0
+	wBirthMonth    = 8.0
+	wBirthYear     = 5.0
+	wBirthRangeMin = 0.5
+	wBirthNear     = -0.5
 	wBirthFar      = -4.0
-	wBirthConflict = -9.0
+	wBirthConflict = -12.0
 	wSexSame       = 0.8
-	wSexDiffer     = -7.0
+	wSexDiffer     = -10.0
 	wFatherSame    = 3.0
 	wFatherDiffer  = -3.0
 	wPlaceSame     = 2.0
-	wPlaceDiffer   = -1.0
-	// offset centres the logistic: a pair needs offset bits of evidence
-	// for a score of 0.5.
-	offset = 10.0
+	wPlaceDiffer   = -2.0
+	// birthSpanDays is the spread of birth days among persons matched
+	// against (about 70 years): an interval of w days agrees with a random
+	// person's by chance about w/birthSpanDays of the time.
+	birthSpanDays = 70 * 365
+	// defaultWordCount is how many of MinPopulation persons are taken to
+	// share a word when nothing is known of the population (Compare
+	// without an index).
+	defaultWordCount = 4
 )
 
-// Similarity thresholds for words.
-const (
-	tokClose = 0.92
-	tokFair  = 0.84
-	tokNo    = 0.75
-)
+// MinPopulation is the smallest population the weights assume: a node
+// that holds few persons still sees names drawn from a larger world, so
+// its first cases do not look unique.
+const MinPopulation = 1000
 
-// tokenSim is the similarity of two words: Jaro-Winkler on the phonetic
-// forms, on the skeletons when either word was written without short
-// vowels (and then a little lower: the skeleton says less).
-func tokenSim(a, b *names.Token) float64 {
-	if a.Abjad || b.Abjad {
-		best := 0.0
-		for _, x := range []string{a.Skeleton, a.AltSkeleton} {
-			for _, y := range []string{b.Skeleton, b.AltSkeleton} {
-				if x != "" && y != "" {
-					best = max(best, smetrics.JaroWinkler(x, y, 0.7, 4))
-				}
-			}
+// population is what the weights know of the persons matched against: n
+// persons, and for each word of the two persons compared, how many of the
+// n hold it (nil: unknown, defaultWordCount each).
+type population struct {
+	n      int
+	ca, cb []int32
+}
+
+func (p population) size() float64 { return float64(max(p.n, MinPopulation)) }
+
+// offset is the evidence needed for a score of 0.5: the prior odds that a
+// pair is a match are about 1 in the population's size.
+func (p population) offset() float64 { return math.Log2(p.size()) }
+
+// caps writes the exact-agreement weight of each word of a person whose
+// word counts are c (nil: unknown).
+func (p population) caps(dst []float64, c []int32, n int) []float64 {
+	dst = grow(dst, n)
+	size := p.size()
+	for i := range dst {
+		count := int32(defaultWordCount)
+		if c != nil {
+			count = c[i]
 		}
-		return 0.97 * best
+		dst[i] = wordCap(count, size)
 	}
-	s := phonSim(a.Phonetic, b.Phonetic)
-	if a.AltPhonetic != "" {
-		s = max(s, phonSim(a.AltPhonetic, b.Phonetic))
-	}
-	if b.AltPhonetic != "" {
-		s = max(s, phonSim(a.Phonetic, b.AltPhonetic))
-	}
-	return s
+	return dst
 }
 
-func phonSim(a, b string) float64 {
-	if a == b {
-		return 1
-	}
-	return smetrics.JaroWinkler(a, b, 0.7, 4)
+// scratch holds the buffers of one goroutine's comparisons, so that the
+// hot loop does not allocate.
+type scratch struct {
+	grades       []wordPair
+	pairs        []wordPair
+	usedA, usedB []bool
+	best         []wordPair
+	capA, capB   []float64
+	counts       []int32
+	seen         []uint32
+	gen          uint32
 }
 
-// nameMatch is the best agreement between two renderings.
+// wordPair is the agreement of word i of one person with word j of the
+// other.
+type wordPair struct {
+	i, j   int
+	si, sj int // slots of i and j
+	g      agreement
+	jw     float64
+	weight float64
+}
+
+// nameMatch is the agreement of two persons' names.
 type nameMatch struct {
 	level  string
 	weight float64
 	sim    float64
-	ra, rb int
-	sims   []float64
 }
 
-// compareNames finds the pair of renderings that agree best, matching
-// words in any order (each word once, best pairs first).
-func compareNames(a, b *Person) nameMatch {
-	// Similarities of every word pair, computed once.
-	sims := make([]float64, len(a.tokens)*len(b.tokens))
+// compareNames matches the name parts (slots) of two persons in any
+// order, each part once, heaviest agreements first, each pair of parts by
+// its best pair of spellings; as many parts as the longer rendering of
+// the person with fewer words counts. The matched word pairs are left in
+// sc.best.
+func (sc *scratch) compareNames(a, b *Person, pop population) nameMatch {
+	nb := len(b.tokens)
+	sc.capA = pop.caps(sc.capA, pop.ca, len(a.tokens))
+	sc.capB = pop.caps(sc.capB, pop.cb, nb)
+	grades := grow(sc.grades, len(a.tokens)*nb)
+	sc.grades = grades
 	for i := range a.tokens {
 		for j := range b.tokens {
-			sims[i*len(b.tokens)+j] = tokenSim(&a.tokens[i], &b.tokens[j])
+			g, jw, extra := compareWords(&a.tokens[i], &b.tokens[j])
+			// The rarer word of the two says no more than the commoner.
+			grades[i*nb+j] = wordPair{i: i, j: j, g: g, jw: jw, weight: wordWeight(g, min(sc.capA[i], sc.capB[j]), extra)}
 		}
 	}
-	best := nameMatch{level: "none", weight: wNameNone, ra: -1, rb: -1}
-	type pair struct {
-		i, j int
-		s    float64
-	}
-	var pairs []pair
-	usedA, usedB := make([]bool, len(a.tokens)), make([]bool, len(b.tokens))
-	for ri, ra := range a.renderings {
-		for rj, rb := range b.renderings {
-			pairs = pairs[:0]
-			for _, i := range ra.tokens {
-				for _, j := range rb.tokens {
-					pairs = append(pairs, pair{i, j, sims[i*len(b.tokens)+j]})
+	// The best spelling pair of each pair of slots, heaviest first.
+	pairs := sc.pairs[:0]
+	for si, sa := range a.slots {
+		for sj, sb := range b.slots {
+			best := wordPair{weight: math.Inf(-1)}
+			for _, i := range sa {
+				for _, j := range sb {
+					if p := grades[i*nb+j]; p.weight > best.weight || p.weight == best.weight && p.jw > best.jw {
+						best = p
+					}
 				}
 			}
-			sort.Slice(pairs, func(x, y int) bool { return pairs[x].s > pairs[y].s })
-			n := min(len(ra.tokens), len(rb.tokens))
-			clear(usedA)
-			clear(usedB)
-			var got []float64
-			for _, p := range pairs {
-				if len(got) == n {
-					break
-				}
-				if usedA[p.i] || usedB[p.j] {
-					continue
-				}
-				usedA[p.i], usedB[p.j] = true, true
-				got = append(got, p.s)
+			best.si, best.sj = si, sj
+			k := len(pairs)
+			pairs = append(pairs, best)
+			for k > 0 && (pairs[k-1].weight < best.weight || pairs[k-1].weight == best.weight && pairs[k-1].jw < best.jw) {
+				pairs[k] = pairs[k-1]
+				k--
 			}
-			m := levelOf(got, n)
-			m.ra, m.rb = ri, rj
-			if m.weight > best.weight || (m.weight == best.weight && m.sim > best.sim) {
-				best = m
-			}
+			pairs[k] = best
 		}
 	}
-	return best
+	sc.pairs = pairs
+	sc.usedA = grow(sc.usedA, len(a.slots))
+	sc.usedB = grow(sc.usedB, len(b.slots))
+	clear(sc.usedA)
+	clear(sc.usedB)
+	n := min(len(a.slots), len(b.slots))
+	got := sc.best[:0]
+	weight, sum := 0.0, 0.0
+	for _, p := range pairs {
+		if len(got) == n {
+			break
+		}
+		if sc.usedA[p.si] || sc.usedB[p.sj] {
+			continue
+		}
+		sc.usedA[p.si], sc.usedB[p.sj] = true, true
+		got = append(got, p)
+		weight += p.weight
+		sum += p.jw
+	}
+	sc.best = got
+	if len(got) == 0 {
+		return nameMatch{level: "none", weight: wNameNone}
+	}
+	return nameMatch{level: levelOf(got, n), weight: weight, sim: sum / float64(len(got))}
 }
 
-// levelOf grades the matched word similarities (best first) of two
-// renderings whose shorter one has n words.
-func levelOf(got []float64, n int) nameMatch {
-	m := nameMatch{sims: got}
-	if len(got) == 0 {
-		m.level, m.weight = "none", wNameNone
-		return m
+func appendNew(list []int, xs ...int) []int {
+	for _, x := range xs {
+		if !slices.Contains(list, x) {
+			list = append(list, x)
+		}
 	}
-	sum := 0.0
-	for _, s := range got {
-		sum += s
+	return list
+}
+
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
 	}
-	m.sim = sum / float64(len(got))
-	worst := got[len(got)-1]
+	return s[:n]
+}
+
+// levelOf names the agreement of the matched word pairs (heaviest first)
+// of two renderings whose shorter one has n words: all (every word the
+// same or the same skeleton), all_fair (every word at least within one
+// typing error or fair), single (one word on one side, and it agrees),
+// partial (some agree, another does not), none.
+func levelOf(got []wordPair, n int) string {
+	worst, bestG := agreeSame, agreeNone
+	for _, p := range got {
+		worst, bestG = max(worst, p.g), min(bestG, p.g)
+	}
 	switch {
-	case n >= 2 && worst >= tokClose:
-		m.level, m.weight = "all", wNameAll+4*(m.sim-tokClose)/(1-tokClose)
-	case n >= 2 && worst >= tokFair:
-		// From wNameAllFair up to wNameAll as the words get closer.
-		m.level, m.weight = "all_fair", wNameAllFair+(wNameAll-wNameAllFair)*(m.sim-tokFair)/(tokClose-tokFair)
-		m.weight = min(m.weight, wNameAll)
-	case n == 1 && worst >= tokClose:
-		m.level, m.weight = "single", wNameOne
-	case got[0] >= tokClose:
-		m.level, m.weight = "partial", wNamePartial
-	default:
-		m.level, m.weight = "none", wNameNone
+	case n >= 2 && worst <= agreeSkeleton:
+		return "all"
+	case n >= 2 && worst <= agreeFair:
+		return "all_fair"
+	case n == 1 && worst <= agreeEdit:
+		return "single"
+	case bestG <= agreeEdit:
+		return "partial"
 	}
-	return m
+	return "none"
 }
 
 // compareBirth compares the intervals of possible birth days.
-func compareBirth(a, b *Person) Evidence {
-	e := Evidence{Field: "birth"}
+func compareBirth(a, b *Person) (string, float64) {
 	if !a.hasBirth || !b.hasBirth {
-		e.Level = "unknown"
-		return e
+		return "unknown", 0
 	}
 	gap := 0
 	switch {
@@ -223,99 +269,181 @@ func compareBirth(a, b *Person) Evidence {
 	prec := min(a.birthPrec, b.birthPrec)
 	switch {
 	case gap == 0 && prec == 3:
-		e.Level, e.Weight = "same_day", wBirthDay
+		return "same_day", wBirthDay
 	case gap == 0 && prec == 2:
-		e.Level, e.Weight = "same_month", wBirthMonth
+		return "same_month", wBirthMonth
 	case gap == 0 && prec == 1:
-		e.Level, e.Weight = "same_year", wBirthYear
+		return "same_year", wBirthYear
 	case gap == 0:
-		e.Level, e.Weight = "within_range", wBirthRange
-		// A narrow range that agrees says more than a wide one.
-		if w := max(a.birthHi-a.birthLo, b.birthHi-b.birthLo); w <= 3*366 {
-			e.Weight += 1
-		}
+		// Intervals of wa and wb days overlap by chance about
+		// (wa+wb)/birthSpanDays of the time.
+		w := float64(a.birthHi - a.birthLo + b.birthHi - b.birthLo + 2)
+		return "within_range", min(max(math.Log2(0.9*birthSpanDays/w), wBirthRangeMin), wBirthYear)
 	case gap <= 400:
-		e.Level, e.Weight = "within_a_year", wBirthNear
+		return "within_a_year", wBirthNear
 	case gap <= 3*366:
-		e.Level, e.Weight = "within_3_years", wBirthFar
-	default:
-		e.Level, e.Weight = "conflict", wBirthConflict
+		return "within_3_years", wBirthFar
 	}
-	return e
+	return "conflict", wBirthConflict
 }
 
-func compareSex(a, b *Person) Evidence {
-	e := Evidence{Field: "sex"}
-	known := func(s string) bool { return s == "female" || s == "male" }
+func compareSex(a, b *Person) (string, float64) {
 	switch {
-	case !known(string(a.sex)) || !known(string(b.sex)):
-		e.Level = "unknown"
-	case a.sex == b.sex:
-		e.Level, e.Weight = "same", wSexSame
-	default:
-		e.Level, e.Weight = "differ", wSexDiffer
+	case a.sexCode == 0 || b.sexCode == 0:
+		return "unknown", 0
+	case a.sexCode == b.sexCode:
+		return "same", wSexSame
 	}
-	return e
+	return "differ", wSexDiffer
 }
 
-func compareFather(a, b *Person) Evidence {
-	e := Evidence{Field: "father"}
+func compareFather(a, b *Person) (string, float64, float64) {
 	if len(a.father) == 0 || len(b.father) == 0 {
-		e.Level = "unknown"
-		return e
+		return "unknown", 0, 0
 	}
-	best := 0.0
+	best, jw := agreeNone, 0.0
 	for i := range a.father {
 		for j := range b.father {
-			best = max(best, tokenSim(&a.father[i], &b.father[j]))
+			g, s, _ := compareWords(&a.father[i], &b.father[j])
+			best, jw = min(best, g), max(jw, s)
 		}
 	}
-	e.Similarity = round(best)
 	switch {
-	case best >= tokClose:
-		e.Level, e.Weight = "same", wFatherSame
-	case best < tokNo:
-		e.Level, e.Weight = "differ", wFatherDiffer
-	default:
-		e.Level = "similar"
+	case best <= agreeEdit:
+		return "same", wFatherSame, jw
+	case best == agreeNone:
+		return "differ", wFatherDiffer, jw
 	}
-	return e
+	return "similar", 0, jw
 }
 
-func comparePlace(a, b *Person) Evidence {
-	e := Evidence{Field: "place_of_birth"}
+// comparePlace compares the places of birth: the same when every word of
+// the shorter locality agrees (within one typing error) with a word of
+// the other and the countries do not differ.
+func comparePlace(a, b *Person) (string, float64) {
+	if len(a.place) == 0 || len(b.place) == 0 {
+		return "unknown", 0
+	}
+	x, y := a.place, b.place
+	if len(x) > len(y) {
+		x, y = y, x
+	}
+	same := a.country == b.country || a.country == "" || b.country == ""
+	for i := 0; same && i < len(x); i++ {
+		found := false
+		for j := range y {
+			if g, _, _ := compareWords(&x[i], &y[j]); g <= agreeEdit {
+				found = true
+				break
+			}
+		}
+		same = found
+	}
 	switch {
-	case a.locality == "" || b.locality == "":
-		e.Level = "unknown"
-	case a.locality == b.locality && (a.country == b.country || a.country == "" || b.country == ""):
-		e.Level, e.Weight = "same", wPlaceSame
+	case same:
+		return "same", wPlaceSame
 	case a.country != "" && a.country == b.country:
-		e.Level = "same_country"
-	default:
-		e.Level, e.Weight = "differ", wPlaceDiffer
+		return "same_country", 0
 	}
-	return e
+	return "differ", wPlaceDiffer
 }
 
-// Compare scores a pair of persons field by field. It does not check sides
-// or cases: the index does.
-func Compare(a, b *Person) Candidate {
-	nm := compareNames(a, b)
-	name := Evidence{Field: "name", Level: nm.level, Similarity: round(nm.sim), Weight: nm.weight}
-	if nm.ra >= 0 {
-		name.Names = &NamePointers{A: a.renderings[nm.ra].names, B: b.renderings[nm.rb].names}
-		for _, s := range nm.sims {
-			name.Tokens = append(name.Tokens, round(s))
-		}
+// otherWeight is the weight of birth and sex: cheap, so it is computed
+// first and may spare the rest.
+func otherWeight(a, b *Person) float64 {
+	_, wb := compareBirth(a, b)
+	_, ws := compareSex(a, b)
+	return wb + ws
+}
+
+// familyWeight discounts the father's name and the place of birth when
+// the names disagree on a part: a brother or a cousin shares them with
+// the person sought, so they then say "a relative" as much as "the same
+// person".
+func familyWeight(level string, w float64) float64 {
+	if level == "partial" && w > 0 {
+		return 0
 	}
-	c := Candidate{A: a.Ref, B: b.Ref, Fields: []Evidence{name, compareBirth(a, b), compareSex(a, b), compareFather(a, b), comparePlace(a, b)}}
+	return w
+}
+
+// evaluate returns the pair's weight, or ok false when it cannot reach
+// need bits; nameCap bounds the name's weight (see Index.Match), and the
+// names, the costly part, are compared only when the other fields and
+// nameCap together could reach need.
+func (sc *scratch) evaluate(a, b *Person, pop population, need, nameCap float64) (float64, bool) {
+	w := otherWeight(a, b)
+	if w+nameCap+wFatherSame+wPlaceSame < need {
+		return 0, false
+	}
+	_, wf, _ := compareFather(a, b)
+	_, wp := comparePlace(a, b)
+	if w+nameCap+wf+wp < need {
+		return 0, false
+	}
+	nm := sc.compareNames(a, b, pop)
+	w += nm.weight + familyWeight(nm.level, wf) + familyWeight(nm.level, wp)
+	return w, w >= need
+}
+
+// explain builds the candidate of a pair, field by field.
+func (sc *scratch) explain(a, b *Person, pop population) Candidate {
+	nm := sc.compareNames(a, b, pop)
+	name := Evidence{Field: "name", Level: nm.level, Similarity: round(nm.sim), Weight: nm.weight}
+	if len(sc.best) > 0 {
+		name.Names = &NamePointers{}
+		for _, p := range sc.best {
+			name.Names.A = appendNew(name.Names.A, a.tokNames[p.i]...)
+			name.Names.B = appendNew(name.Names.B, b.tokNames[p.j]...)
+			name.Tokens = append(name.Tokens, round(p.jw))
+			name.TokenWeights = append(name.TokenWeights, round(p.weight))
+		}
+		slices.Sort(name.Names.A)
+		slices.Sort(name.Names.B)
+	}
+	birth := Evidence{Field: "birth"}
+	birth.Level, birth.Weight = compareBirth(a, b)
+	sex := Evidence{Field: "sex"}
+	sex.Level, sex.Weight = compareSex(a, b)
+	father := Evidence{Field: "father"}
+	var fs float64
+	father.Level, father.Weight, fs = compareFather(a, b)
+	father.Similarity = round(fs)
+	father.Weight = familyWeight(nm.level, father.Weight)
+	place := Evidence{Field: "place_of_birth"}
+	place.Level, place.Weight = comparePlace(a, b)
+	place.Weight = familyWeight(nm.level, place.Weight)
+	c := Candidate{A: a.Ref, B: b.Ref, Offset: round(pop.offset()), Fields: []Evidence{name, birth, sex, father, place}}
 	for i := range c.Fields {
 		c.Fields[i].Weight = round(c.Fields[i].Weight)
 		c.Weight += c.Fields[i].Weight
 	}
 	c.Weight = round(c.Weight)
-	c.Score = round(1 / (1 + math.Exp2(-(c.Weight - offset))))
+	c.Score = round(1 / (1 + math.Exp2(-(c.Weight - c.Offset))))
 	return c
+}
+
+// Compare scores a pair of persons field by field, with no knowledge of
+// the population: every name word is taken as shared by defaultWordCount
+// of MinPopulation persons. [Index.Compare] weighs words by how many of
+// the persons it holds share them. Compare does not check sides or cases:
+// the index does.
+func Compare(a, b *Person) Candidate {
+	var sc scratch
+	return sc.explain(a, b, population{})
+}
+
+// need is the weight a pair needs to reach threshold at offset bits.
+func need(threshold, offset float64) float64 {
+	if threshold <= 0 {
+		return math.Inf(-1)
+	}
+	if threshold >= 1 {
+		return math.Inf(1)
+	}
+	// 1/(1+2^-(w-offset)) >= t  <=>  w >= offset + log2(t/(1-t)); a
+	// little slack for the rounding of weights in explain.
+	return offset + math.Log2(threshold/(1-threshold)) - 0.01
 }
 
 func round(x float64) float64 { return math.Round(x*1000) / 1000 }

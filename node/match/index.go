@@ -2,12 +2,28 @@ package match
 
 import (
 	"runtime"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 )
 
-// DefaultThreshold is the score at or above which a pair is a candidate.
-const DefaultThreshold = 0.5
+// DefaultThreshold is the score at or above which a pair is a candidate:
+// a pair one chance in ten to be the same person is worth a caseworker's
+// look, as long as neither person has a much better candidate (see
+// DefaultOutrank). Measured in doc.go.
+const DefaultThreshold = 0.1
+
+// DefaultOutrank is how much heavier, in bits, another candidate of the
+// same person must be to outrank a candidate: a person outranked by a
+// candidate 2^DefaultOutrank times likelier is not listed, unless its own
+// score reaches DefaultConfident.
+const DefaultOutrank = 2.0
+
+// DefaultConfident is the score from which a candidate is listed however
+// it ranks: two registrations of one person, two families seeking the
+// same person.
+const DefaultConfident = 0.95
 
 // DefaultMaxBlock is the largest block (persons sharing one blocking key)
 // that matching reads: a key shared by more persons (a very common name
@@ -15,12 +31,26 @@ const DefaultThreshold = 0.5
 // the same person (two words together) still find the match.
 const DefaultMaxBlock = 2000
 
+// DefaultMaxWordBlock is the largest block of one word alone ("n1:" keys)
+// that matching reads: such a block finds a person known by one name, or
+// one whose other name changed its first letter, and is worth reading
+// only while few persons share the word.
+const DefaultMaxWordBlock = 200
+
 // Options tune matching.
 type Options struct {
 	// Threshold is the lowest score kept (DefaultThreshold when 0).
 	Threshold float64
-	// MaxBlock is the largest block read (DefaultMaxBlock when 0).
-	MaxBlock int
+	// MaxBlock is the largest block read (DefaultMaxBlock when 0), and
+	// MaxWordBlock the largest block of one word alone
+	// (DefaultMaxWordBlock when 0).
+	MaxBlock, MaxWordBlock int
+	// Outrank is the margin, in bits, by which another candidate of
+	// either person outranks a candidate (DefaultOutrank when 0; a
+	// negative value lists every candidate), and Confident the score from
+	// which a candidate is listed however it ranks (DefaultConfident when
+	// 0).
+	Outrank, Confident float64
 }
 
 func (o Options) withDefaults() Options {
@@ -30,26 +60,61 @@ func (o Options) withDefaults() Options {
 	if o.MaxBlock == 0 {
 		o.MaxBlock = DefaultMaxBlock
 	}
+	if o.MaxWordBlock == 0 {
+		o.MaxWordBlock = DefaultMaxWordBlock
+	}
+	if o.Outrank == 0 {
+		o.Outrank = DefaultOutrank
+	}
+	if o.Confident == 0 {
+		o.Confident = DefaultConfident
+	}
 	return o
 }
 
+// outranked reports whether c, a candidate of a person whose best other
+// candidate weighs best bits, is outranked.
+func (o Options) outranked(c *Candidate, best float64) bool {
+	return o.Outrank >= 0 && c.Score < o.Confident && best >= c.Weight+o.Outrank
+}
+
 // Index holds prepared persons by blocking key, for matching one new or
-// changed person at a time. It is safe for concurrent use.
+// changed person at a time, and counts how many of them hold each name
+// word, for the frequency-aware weights. It is safe for concurrent use.
+//
+// Persons live in numbered slots; blocks list slots. Removing a case
+// forgets its persons, their keys and, when no one else holds them, the
+// words counted: nothing of an erased person stays in the index.
 type Index struct {
-	opts    Options
-	mu      sync.RWMutex
-	persons map[Ref]*Person
-	byCase  map[string][]Ref
-	blocks  map[string]map[Ref]struct{}
+	opts Options
+	mu   sync.RWMutex
+
+	slots  []*Person
+	wids   [][]int32 // by slot: the word id of each token
+	cases  []int32   // by slot: the number of its case (cheaper to compare than the id)
+	caseNo map[string]int32
+	nCases int32
+	free   []int32
+	n      int
+	byCase map[string][]int32
+	blocks map[string][]int32
+
+	words     map[string]int32 // word key -> word id
+	wordKeys  []string         // by word id
+	counts    []int32          // by word id: persons holding the word
+	freeWords []int32
+
+	pool sync.Pool // *scratch
 }
 
 // NewIndex returns an empty index.
 func NewIndex(opts Options) *Index {
 	return &Index{
-		opts:    opts.withDefaults(),
-		persons: map[Ref]*Person{},
-		byCase:  map[string][]Ref{},
-		blocks:  map[string]map[Ref]struct{}{},
+		opts:   opts.withDefaults(),
+		byCase: map[string][]int32{},
+		caseNo: map[string]int32{},
+		blocks: map[string][]int32{},
+		words:  map[string]int32{},
 	}
 }
 
@@ -57,11 +122,12 @@ func NewIndex(opts Options) *Index {
 func (ix *Index) Len() int {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	return len(ix.persons)
+	return ix.n
 }
 
 // Put adds the persons of one case, replacing what the index held for that
-// case (a new version of a case replaces the old one).
+// case (a new version of a case replaces the old one). Persons of another
+// case are ignored.
 func (ix *Index) Put(caseID string, persons []*Person) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
@@ -70,16 +136,49 @@ func (ix *Index) Put(caseID string, persons []*Person) {
 		if p.CaseID != caseID {
 			continue
 		}
-		ix.persons[p.Ref] = p
-		ix.byCase[caseID] = append(ix.byCase[caseID], p.Ref)
-		for _, k := range p.keys {
-			b := ix.blocks[k]
-			if b == nil {
-				b = map[Ref]struct{}{}
-				ix.blocks[k] = b
-			}
-			b[p.Ref] = struct{}{}
+		cn, ok := ix.caseNo[caseID]
+		if !ok {
+			ix.nCases++
+			cn = ix.nCases
+			ix.caseNo[caseID] = cn
 		}
+		var s int32
+		if k := len(ix.free); k > 0 {
+			s, ix.free = ix.free[k-1], ix.free[:k-1]
+		} else {
+			s = int32(len(ix.slots))
+			ix.slots = append(ix.slots, nil)
+			ix.wids = append(ix.wids, nil)
+			ix.cases = append(ix.cases, 0)
+		}
+		ix.slots[s] = p
+		ix.cases[s] = cn
+		ix.n++
+		ix.byCase[caseID] = append(ix.byCase[caseID], s)
+		for _, k := range p.keys {
+			ix.blocks[k] = append(ix.blocks[k], s)
+		}
+		wids := make([]int32, len(p.words))
+		for i, w := range p.words {
+			id, ok := ix.words[w]
+			if !ok {
+				if k := len(ix.freeWords); k > 0 {
+					id, ix.freeWords = ix.freeWords[k-1], ix.freeWords[:k-1]
+					ix.wordKeys[id] = w
+				} else {
+					id = int32(len(ix.counts))
+					ix.counts = append(ix.counts, 0)
+					ix.wordKeys = append(ix.wordKeys, w)
+				}
+				ix.words[w] = id
+			}
+			wids[i] = id
+			// A person counts once per word, however many times written.
+			if !slices.Contains(wids[:i], id) {
+				ix.counts[id]++
+			}
+		}
+		ix.wids[s] = wids
 	}
 }
 
@@ -91,53 +190,193 @@ func (ix *Index) Remove(caseID string) {
 }
 
 func (ix *Index) removeLocked(caseID string) {
-	for _, r := range ix.byCase[caseID] {
-		p := ix.persons[r]
+	for _, s := range ix.byCase[caseID] {
+		p := ix.slots[s]
 		for _, k := range p.keys {
-			if b := ix.blocks[k]; b != nil {
-				delete(b, r)
-				if len(b) == 0 {
-					delete(ix.blocks, k)
-				}
+			b := ix.blocks[k]
+			if i := slices.Index(b, s); i >= 0 {
+				b[i] = b[len(b)-1]
+				b = b[:len(b)-1]
+			}
+			if len(b) == 0 {
+				delete(ix.blocks, k)
+			} else {
+				ix.blocks[k] = b
 			}
 		}
-		delete(ix.persons, r)
+		wids := ix.wids[s]
+		for i, id := range wids {
+			if slices.Contains(wids[:i], id) {
+				continue
+			}
+			if ix.counts[id]--; ix.counts[id] == 0 {
+				delete(ix.words, ix.wordKeys[id])
+				ix.wordKeys[id] = ""
+				ix.freeWords = append(ix.freeWords, id)
+			}
+		}
+		ix.slots[s], ix.wids[s], ix.cases[s] = nil, nil, 0
+		ix.free = append(ix.free, s)
+		ix.n--
 	}
 	delete(ix.byCase, caseID)
+	delete(ix.caseNo, caseID)
+}
+
+func (ix *Index) scratch() *scratch {
+	if sc, ok := ix.pool.Get().(*scratch); ok {
+		return sc
+	}
+	return &scratch{}
 }
 
 // Match returns the candidates of p among the persons held, best first.
 // p need not be in the index. Pairs within one case, and pairs where
-// neither side is sought, are never candidates.
+// neither side is sought, are never candidates. A candidate is left out
+// when p has another candidate, or the other person has another
+// candidate among the persons held, Options.Outrank bits heavier, unless
+// its score reaches Options.Confident. When a candidate is listed, a node
+// matches its other person again so that what that person outranks is
+// updated too.
 func (ix *Index) Match(p *Person) []Candidate {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	seen := map[Ref]bool{}
-	var out []Candidate
-	for _, k := range p.keys {
-		b := ix.blocks[k]
-		if len(b) > ix.opts.MaxBlock {
+	sc := ix.scratch()
+	defer ix.pool.Put(sc)
+	out := ix.matchLocked(p, sc, nil)
+	best := 0.0
+	for _, c := range out {
+		best = max(best, c.Weight)
+	}
+	kept := out[:0]
+	for i := range out {
+		c := &out[i]
+		if ix.opts.outranked(c, best) {
 			continue
 		}
-		for r := range b {
-			if seen[r] {
+		if c.Score < ix.opts.Confident && ix.opts.Outrank >= 0 {
+			// The other person's view: its best candidate but p.
+			other := c.B
+			if other == p.Ref {
+				other = c.A
+			}
+			if s, ok := ix.byRefLocked(other); ok {
+				theirs := ix.matchLocked(ix.slots[s], sc, nil)
+				bestOther := 0.0
+				for _, d := range theirs {
+					if d.A != p.Ref && d.B != p.Ref {
+						bestOther = max(bestOther, d.Weight)
+					}
+				}
+				if ix.opts.outranked(c, bestOther) {
+					continue
+				}
+			}
+		}
+		kept = append(kept, *c)
+	}
+	sortCandidates(kept)
+	return kept
+}
+
+// byRefLocked finds the slot of a person held.
+func (ix *Index) byRefLocked(r Ref) (int32, bool) {
+	for _, s := range ix.byCase[r.CaseID] {
+		if ix.slots[s].PersonID == r.PersonID {
+			return s, true
+		}
+	}
+	return 0, false
+}
+
+// Compare scores a pair as Match does, with the index's population (the
+// pair need not be held).
+func (ix *Index) Compare(a, b *Person) Candidate {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	sc := ix.scratch()
+	defer ix.pool.Put(sc)
+	ca, cb := make([]int32, len(a.words)), make([]int32, len(b.words))
+	ix.countWords(a, ca)
+	ix.countWords(b, cb)
+	return sc.explain(a, b, population{n: ix.n, ca: ca, cb: cb})
+}
+
+// countWords writes into c the number of persons held that share each of
+// p's words.
+func (ix *Index) countWords(p *Person, c []int32) {
+	for i, w := range p.words {
+		c[i] = 0
+		if id, ok := ix.words[w]; ok {
+			c[i] = ix.counts[id]
+		}
+	}
+}
+
+// matchLocked matches p, appending to out. The caller holds the lock.
+func (ix *Index) matchLocked(p *Person, sc *scratch, out []Candidate) []Candidate {
+	pop := population{n: ix.n}
+	size, offset := pop.size(), pop.offset()
+	needW := need(ix.opts.Threshold, offset)
+	// p's word counts, and for k words matched the most they can weigh:
+	// a word's weight falls as its count rises, and a pair's count is at
+	// least p's.
+	qc := make([]int32, len(p.words))
+	ix.countWords(p, qc)
+	caps := make([]float64, len(qc))
+	for i, c := range qc {
+		caps[i] = wordCap(c, size)
+	}
+	sort.Sort(sort.Reverse(sort.Float64Slice(caps)))
+	for i := 1; i < len(caps); i++ {
+		caps[i] += caps[i-1]
+	}
+	pc := ix.caseNo[p.CaseID] // 0 when p's case is not held
+	if len(sc.seen) < len(ix.slots) {
+		sc.seen = make([]uint32, len(ix.slots)+len(ix.slots)/4)
+		sc.gen = 0
+	}
+	sc.gen++
+	if sc.gen == 0 {
+		clear(sc.seen)
+		sc.gen = 1
+	}
+	for _, k := range p.keys {
+		b := ix.blocks[k]
+		if len(b) > ix.opts.MaxBlock || len(b) > ix.opts.MaxWordBlock && strings.HasPrefix(k, "n1:") {
+			continue
+		}
+		for _, s := range b {
+			if sc.seen[s] == sc.gen {
 				continue
 			}
-			seen[r] = true
-			q := ix.persons[r]
-			if q.CaseID == p.CaseID || !comparable(p.Side, q.Side) {
+			sc.seen[s] = sc.gen
+			q := ix.slots[s]
+			if pc != 0 && ix.cases[s] == pc || !comparable(p.Side, q.Side) {
 				continue
 			}
-			a, b := p, q
+			sc.counts = grow(sc.counts, len(q.words))
+			for i, id := range ix.wids[s] {
+				sc.counts[i] = ix.counts[id]
+			}
+			a, b, ca, cb := p, q, qc, sc.counts
 			if b.Side == SideSought && a.Side != SideSought {
-				a, b = b, a
+				a, b, ca, cb = b, a, cb, ca
 			}
-			if c := Compare(a, b); c.Score >= ix.opts.Threshold {
+			k := min(p.maxWords, q.maxWords, len(caps))
+			nameCap := 0.0
+			if k > 0 {
+				nameCap = caps[k-1]
+			}
+			pop := population{n: ix.n, ca: ca, cb: cb}
+			if _, ok := sc.evaluate(a, b, pop, needW, nameCap); !ok {
+				continue
+			}
+			if c := sc.explain(a, b, pop); c.Score >= ix.opts.Threshold {
 				out = append(out, c)
 			}
 		}
 	}
-	sortCandidates(out)
 	return out
 }
 
@@ -167,25 +406,34 @@ func less(a, b Ref) bool {
 func Batch(sought, others []*Person, opts Options) []Candidate {
 	ix := NewIndex(opts)
 	byCase := map[string][]*Person{}
+	var order []string
 	for _, p := range others {
+		if byCase[p.CaseID] == nil {
+			order = append(order, p.CaseID)
+		}
 		byCase[p.CaseID] = append(byCase[p.CaseID], p)
 	}
-	for id, ps := range byCase {
-		ix.Put(id, ps)
+	for _, id := range order {
+		ix.Put(id, byCase[id])
 	}
 	workers := runtime.GOMAXPROCS(0)
 	results := make([][]Candidate, workers)
 	var wg sync.WaitGroup
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
+			sc := &scratch{}
+			var out []Candidate
 			for i := w; i < len(sought); i += workers {
 				if sought[i].Side != SideSought {
 					continue
 				}
-				results[w] = append(results[w], ix.Match(sought[i])...)
+				out = ix.matchLocked(sought[i], sc, out)
 			}
+			results[w] = out
 		}(w)
 	}
 	wg.Wait()
@@ -193,6 +441,29 @@ func Batch(sought, others []*Person, opts Options) []Candidate {
 	for _, r := range results {
 		out = append(out, r...)
 	}
+	out = filterOutranked(out, ix.opts)
 	sortCandidates(out)
 	return out
+}
+
+// filterOutranked leaves out the candidates outranked by another
+// candidate of either person among cands.
+func filterOutranked(cands []Candidate, o Options) []Candidate {
+	if o.Outrank < 0 {
+		return cands
+	}
+	best := map[Ref]float64{}
+	for _, c := range cands {
+		best[c.A] = max(best[c.A], c.Weight)
+		best[c.B] = max(best[c.B], c.Weight)
+	}
+	kept := cands[:0]
+	for i := range cands {
+		c := &cands[i]
+		if o.outranked(c, best[c.A]) || o.outranked(c, best[c.B]) {
+			continue
+		}
+		kept = append(kept, *c)
+	}
+	return kept
 }

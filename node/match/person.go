@@ -1,8 +1,8 @@
 package match
 
 import (
+	"slices"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/familylinks/flx/node/names"
@@ -61,7 +61,6 @@ type Ref struct {
 // "full" value, or of the parts written in one script and scheme.
 type rendering struct {
 	tokens []int // indexes into Person.tokens
-	names  []int // indexes into schema.Person.Names
 }
 
 // Person is a person prepared for matching: names analysed, dates turned
@@ -76,6 +75,16 @@ type Person struct {
 	renderings []rendering
 	father     []names.Token
 	sex        schema.Sex
+	sexCode    uint8 // 0 unknown or other, 1 female, 2 male
+	// words are the population keys of tokens (see wordKey), and
+	// maxWords the number of words of the longest rendering.
+	words    []string
+	maxWords int
+	// slots group the tokens that spell one name part in different
+	// renderings (Karo, Կարո, Каро), and tokNames are the indexes in the
+	// case's names list of the names each token was written in.
+	slots    [][]int
+	tokNames [][]int
 	// birth is the interval of possible birth days (days since 1970), and
 	// birthPrec the precision of the birth date: 3 day, 2 month, 1 year,
 	// 0 from an age range; hasBirth false when unknown.
@@ -83,7 +92,7 @@ type Person struct {
 	birthPrec        int
 	hasBirth         bool
 	country          string
-	locality         string // phonetic forms of the place of birth, joined
+	place            []names.Token // words of the place of birth
 	keys             []string
 }
 
@@ -104,7 +113,7 @@ func Prepare(caseID string, ct schema.CaseType, p *schema.Person, now time.Time)
 	}
 	m := &Person{Ref: Ref{CaseID: caseID, PersonID: p.ID}, Side: side, CaseType: ct, sex: p.Sex}
 	tokIndex := map[string]int{}
-	addTokens := func(r *rendering, toks []names.Token) {
+	addTokens := func(r *rendering, toks []names.Token, name int) {
 		for _, t := range toks {
 			if len(r.tokens) >= maxTokens {
 				return
@@ -118,14 +127,26 @@ func Prepare(caseID string, ct schema.CaseType, p *schema.Person, now time.Time)
 				i = len(m.tokens)
 				tokIndex[k] = i
 				m.tokens = append(m.tokens, t)
+				m.tokNames = append(m.tokNames, nil)
+			}
+			if !slices.Contains(m.tokNames[i], name) {
+				m.tokNames[i] = append(m.tokNames[i], name)
 			}
 			if !containsInt(r.tokens, i) {
 				r.tokens = append(r.tokens, i)
 			}
 		}
 	}
-	groups := map[string]*rendering{}
-	var order []string
+	// Parts written in one script and scheme make renderings: the first
+	// given name with the first family name, a second given name written
+	// the same way (another hand, a typo) with the second family name, so
+	// that two spellings of one word never count as two words.
+	type group struct {
+		r     rendering
+		parts []schema.NamePart
+	}
+	var groups []*group
+	byKey := map[string][]int{}
 	for i, n := range p.Names {
 		if len(m.renderings)+len(groups) >= maxRenderings {
 			break
@@ -133,7 +154,8 @@ func Prepare(caseID string, ct schema.CaseType, p *schema.Person, now time.Time)
 		switch n.Part {
 		case schema.PartFather, schema.PartMother:
 			if n.Part == schema.PartFather && len(m.father) < maxTokens {
-				m.father = append(m.father, names.Analyze(n.Value)...)
+				toks := names.Analyze(n.Value)
+				m.father = append(m.father, toks[:min(len(toks), maxTokens-len(m.father))]...)
 			}
 			continue
 		}
@@ -142,8 +164,8 @@ func Prepare(caseID string, ct schema.CaseType, p *schema.Person, now time.Time)
 			continue
 		}
 		if n.Part == schema.PartFull || n.Part == schema.PartAlias || n.Part == schema.PartNickname || n.Part == "" {
-			r := rendering{names: []int{i}}
-			addTokens(&r, toks)
+			var r rendering
+			addTokens(&r, toks, i)
 			m.renderings = append(m.renderings, r)
 			continue
 		}
@@ -151,30 +173,47 @@ func Prepare(caseID string, ct schema.CaseType, p *schema.Person, now time.Time)
 		if script == "" {
 			script = string(names.DetectScript(n.Value))
 		}
-		g := script + "/" + string(n.Scheme)
-		r := groups[g]
-		if r == nil {
-			r = &rendering{}
-			groups[g] = r
-			order = append(order, g)
+		k := script + "/" + string(n.Scheme)
+		var g *group
+		for _, gi := range byKey[k] {
+			if !slices.Contains(groups[gi].parts, n.Part) {
+				g = groups[gi]
+				break
+			}
 		}
-		r.names = append(r.names, i)
-		addTokens(r, toks)
+		if g == nil {
+			g = &group{}
+			byKey[k] = append(byKey[k], len(groups))
+			groups = append(groups, g)
+		}
+		g.parts = append(g.parts, n.Part)
+		addTokens(&g.r, toks, i)
 	}
-	for _, g := range order {
-		m.renderings = append(m.renderings, *groups[g])
+	for _, g := range groups {
+		m.renderings = append(m.renderings, g.r)
 	}
 	if len(m.renderings) == 0 {
 		return nil, false
 	}
+	for _, r := range m.renderings {
+		m.maxWords = max(m.maxWords, len(r.tokens))
+	}
+	m.slots = slotsOf(m)
+	m.words = make([]string, len(m.tokens))
+	for i, t := range m.tokens {
+		m.words[i] = wordKey(t)
+	}
+	switch p.Sex {
+	case schema.SexFemale:
+		m.sexCode = 1
+	case schema.SexMale:
+		m.sexCode = 2
+	}
 	m.birthLo, m.birthHi, m.birthPrec, m.hasBirth = birthInterval(p, now)
 	if p.PlaceOfBirth != nil {
 		m.country = p.PlaceOfBirth.Country
-		var loc []string
-		for _, t := range names.Analyze(p.PlaceOfBirth.Locality) {
-			loc = append(loc, t.Phonetic)
-		}
-		m.locality = strings.Join(loc, " ")
+		m.place = names.Analyze(p.PlaceOfBirth.Locality)
+		m.place = m.place[:min(len(m.place), maxTokens)]
 	}
 	m.keys = blockingKeys(m)
 	return m, true
@@ -242,17 +281,102 @@ func birthInterval(p *schema.Person, now time.Time) (lo, hi, prec int, ok bool) 
 	return lo, hi, 0, true
 }
 
+// slotsOf groups the tokens of a person that spell one name part: two
+// tokens of different renderings that agree at least within one typing
+// error join, strongest agreements first, as long as no slot holds two
+// words of one rendering (a given and a family name stay apart).
+func slotsOf(m *Person) [][]int {
+	n := len(m.tokens)
+	// in[i] is the set of renderings token i appears in.
+	in := make([]uint32, n)
+	for ri, r := range m.renderings {
+		for _, t := range r.tokens {
+			in[t] |= 1 << ri
+		}
+	}
+	type link struct {
+		i, j int
+		g    agreement
+		jw   float64
+	}
+	var links []link
+	for i := 0; i < n; i++ {
+		for j := i + 1; j < n; j++ {
+			if in[i]&in[j] != 0 {
+				continue
+			}
+			if g, jw, _ := compareWords(&m.tokens[i], &m.tokens[j]); g <= agreeEdit {
+				links = append(links, link{i, j, g, jw})
+			}
+		}
+	}
+	sort.SliceStable(links, func(x, y int) bool {
+		if links[x].g != links[y].g {
+			return links[x].g < links[y].g
+		}
+		return links[x].jw > links[y].jw
+	})
+	slot := make([]int, n) // slot of each token; slots by their first token
+	mask := make([]uint32, n)
+	for i := range slot {
+		slot[i], mask[i] = i, in[i]
+	}
+	for _, l := range links {
+		a, b := slot[l.i], slot[l.j]
+		if a == b || mask[a]&mask[b] != 0 {
+			continue
+		}
+		for t := range slot {
+			if slot[t] == b {
+				slot[t] = a
+			}
+		}
+		mask[a] |= mask[b]
+	}
+	var out [][]int
+	index := map[int]int{}
+	for t, s := range slot {
+		k, ok := index[s]
+		if !ok {
+			k = len(out)
+			index[s] = k
+			out = append(out, nil)
+		}
+		out[k] = append(out[k], t)
+	}
+	return out
+}
+
+// wordKey is the key under which a population counts a word: its
+// skeleton, which agrees across scripts and transliterations, or for a
+// word of fewer than two consonants ("v" and) its phonetic form.
+func wordKey(t names.Token) string {
+	if len(t.Skeleton) >= 2 {
+		return t.Skeleton
+	}
+	return "v" + t.Phonetic
+}
+
 // Keys returns the person's blocking keys (see BlockingKeys).
 func (p *Person) Keys() []string { return p.keys }
 
-// blockingKeys returns, for each rendering, for every ordered pair of its
-// words (a, b): the skeleton of a with the first letter of b's skeleton
-// ("np:brdz|g"), so that the order of name parts does not matter and a
-// typo past the first consonant of b does not hide the pair; and each
-// word's skeleton of three letters or more alone ("n1:vnsn"), for a person
-// known by one name. A word whose skeleton is shorter than two letters
-// (Aiiy, Ali) stands for itself by its phonetic form ("v" + form). Second
-// readings (Cyrillic г as h) add their own keys.
+// BlockingKeysVersion identifies the rules of [Person.Keys]: a store that
+// persists keys records it and recomputes them when it changes.
+const BlockingKeysVersion = 2
+
+// blockingKeys returns, for every ordered pair (a, b) of words spelling two
+// different name parts (slots) of the person: the skeleton of a with the
+// first letter of b's skeleton ("np:brdz|g"), so that the order of name
+// parts does not matter and a typo past the first consonant of b does not
+// hide the pair; when b's skeleton starts with h, v or y, which
+// transliterations write or drop (Hovsep, Ovsep; Wahid, Ouahid; Yusuf,
+// Usuf), also with its second letter. And each word's skeleton of three
+// letters or more alone ("n1:vnsn"), for a person known by one name and
+// for a pair whose second words differ from the first letter: those
+// blocks are read only while small (Options.MaxWordBlock). A word whose
+// skeleton is shorter than two letters (Aiiy, Ali) stands for itself by
+// its phonetic form ("v" + form). Second readings (Cyrillic г as h) add
+// their own keys.
 func blockingKeys(p *Person) []string {
 	set := map[string]bool{}
 	forms := func(t names.Token) []string {
@@ -267,21 +391,39 @@ func blockingKeys(p *Person) []string {
 		}
 		return out
 	}
-	for _, r := range p.renderings {
-		for _, a := range r.tokens {
-			fa := forms(p.tokens[a])
-			for _, x := range fa {
-				if len(x) >= 3 && x[0] != 'v' || len(x) >= 3 && p.tokens[a].Skeleton == x {
-					set["n1:"+x] = true
-				}
+	for _, t := range p.tokens {
+		for _, x := range forms(t) {
+			if len(x) >= 3 && x[0] != 'v' || len(x) >= 3 && t.Skeleton == x {
+				set["n1:"+x] = true
 			}
-			for _, b := range r.tokens {
-				if a == b {
-					continue
-				}
-				for _, x := range fa {
-					for _, y := range forms(p.tokens[b]) {
-						set["np:"+x+"|"+y[:1]] = true
+		}
+	}
+	// initials are the letters a word's skeleton starts with (its phonetic
+	// form's when it has no consonant).
+	initials := func(t names.Token) []string {
+		var out []string
+		for _, s := range []string{t.Skeleton, t.AltSkeleton, t.Phonetic} {
+			if s == "" || s == t.Phonetic && len(out) > 0 {
+				continue
+			}
+			out = append(out, s[:1])
+			if len(s) >= 2 && (s[0] == 'h' || s[0] == 'v' || s[0] == 'y') {
+				out = append(out, s[1:2])
+			}
+		}
+		return out
+	}
+	for si, sa := range p.slots {
+		for sj, sb := range p.slots {
+			if si == sj {
+				continue
+			}
+			for _, a := range sa {
+				for _, b := range sb {
+					for _, x := range forms(p.tokens[a]) {
+						for _, y := range initials(p.tokens[b]) {
+							set["np:"+x+"|"+y] = true
+						}
 					}
 				}
 			}

@@ -43,6 +43,8 @@ var phonRules = []phonRule{
 	{"a", "a"}, {"e", "a"}, {"i", "i"}, {"y", "i"}, {"o", "u"}, {"u", "u"},
 	{"b", "b"}, {"d", "d"}, {"f", "f"}, {"g", "g"}, {"h", "h"}, {"j", "j"},
 	{"k", "k"}, {"l", "l"}, {"m", "m"}, {"n", "n"}, {"p", "p"}, {"q", "k"},
+	// H is an Arabic ح or ه: an h that never joins the letter before it.
+	{"H", "h"},
 	{"r", "r"}, {"s", "s"}, {"t", "t"}, {"v", "v"}, {"w", "v"}, {"x", "ks"}, {"c", "k"},
 	{"z", "z"},
 }

@@ -9,7 +9,7 @@ import (
 
 // KeyVersion identifies the rules that make keys. A store records it with
 // its index and rebuilds the index when it changes.
-const KeyVersion = 1
+const KeyVersion = 2
 
 // Token is one word of a name, in the forms used to compare it.
 type Token struct {
@@ -30,7 +30,8 @@ type Token struct {
 	// has a letter that stands for two sounds in names: Russian writes the
 	// h of Armenian, Arabic and Caucasian names with г (Магомед,
 	// Оганесян), so a Cyrillic г is read as g and, here, as h; an Arabic و
-	// is a long u and, here, a w. Empty when there is no second reading.
+	// is a long u and, here, a w; a French ou before a vowel is a u and,
+	// here, a w (Ouahid, Wahid). Empty when there is no second reading.
 	AltPhonetic, AltSkeleton string
 }
 
@@ -75,6 +76,8 @@ func splitWords(s string) []word {
 		case abjad && strings.ContainsRune(w, 'و'):
 			// و is a consonant (w) or a long vowel (u): read it both ways.
 			alt = strings.ReplaceAll(latin(strings.ReplaceAll(w, "و", "ۋ")), " ", "")
+		case sc == ScriptLatin:
+			alt = frenchW(lat)
 		}
 		words = append(words, word{latin: lat, orig: lat, alt: alt, script: sc, abjad: abjad, hyphen: hyphen})
 	}
@@ -91,6 +94,29 @@ func splitWords(s string) []word {
 	}
 	flush(len(s), false)
 	return words
+}
+
+// frenchW reads the French spelling of a w (Ouahid for Wahid, Ouaouil for
+// Wawil): an ou before a vowel at a word's start, or before a vowel other
+// than o and u after one (Khououimah, Khuwimah). It returns "" when the
+// word has no such ou; the reading is a second one (Mouad is Mu'adh).
+func frenchW(s string) string {
+	var b strings.Builder
+	changed := false
+	for i := 0; i < len(s); i++ {
+		if s[i] == 'o' && i+2 < len(s) && s[i+1] == 'u' && isLatinVowel(s[i+2]) &&
+			(i == 0 || i > 0 && isLatinVowel(s[i-1]) && s[i+2] != 'o' && s[i+2] != 'u') {
+			b.WriteByte('w')
+			i++
+			changed = true
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	if !changed {
+		return ""
+	}
+	return b.String()
 }
 
 // Arabic articles written as a word of their own or before a hyphen, and
@@ -202,7 +228,7 @@ func Analyze(value string) []Token {
 			continue
 		}
 		ph := phonetic(w.latin, w.abjad)
-		t := Token{Latin: w.latin, Phonetic: ph, Skeleton: skeleton(ph), Script: w.script, Abjad: w.abjad}
+		t := Token{Latin: strings.ToLower(w.latin), Phonetic: ph, Skeleton: skeleton(ph), Script: w.script, Abjad: w.abjad}
 		if w.alt != "" && w.latin == w.orig && w.alt != w.latin {
 			if alt := phonetic(w.alt, w.abjad); alt != ph {
 				t.AltPhonetic, t.AltSkeleton = alt, skeleton(alt)

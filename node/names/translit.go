@@ -60,13 +60,16 @@ var (
 	}, nil, nil)
 
 	// Arabic script: unvocalised text gives consonants and long vowels (ا و
-	// ي); harakat are kept as vowels when present (see prepareArabic).
+	// ي); harakat are kept as vowels when present (see prepareArabic). ح
+	// and ه are written H inside the package, an h that never joins the
+	// letter before it: س then ه is s-h (Suhayl, سهيل), not ش; ك then ح is
+	// k-h, not خ. latin lowers it on the way out.
 	arabic = newTable(ScriptArabic, map[string]string{
 		"ا": "a", "أ": "a", "إ": "i", "آ": "a", "ٱ": "a", "ء": "", "ؤ": "u",
-		"ئ": "i", "ب": "b", "ت": "t", "ث": "th", "ج": "j", "ح": "h", "خ": "kh",
+		"ئ": "i", "ب": "b", "ت": "t", "ث": "th", "ج": "j", "ح": "H", "خ": "kh",
 		"د": "d", "ذ": "dh", "ر": "r", "ز": "z", "س": "s", "ش": "sh", "ص": "s",
 		"ض": "d", "ط": "t", "ظ": "z", "ع": "", "غ": "gh", "ف": "f", "ق": "q",
-		"ك": "k", "ل": "l", "م": "m", "ن": "n", "ه": "h", "ة": "a", "و": "u",
+		"ك": "k", "ل": "l", "م": "m", "ن": "n", "ه": "H", "ة": "a", "و": "u",
 		"ى": "a", "ي": "i", "ـ": "",
 		// Persian, Urdu and Kurdish letters.
 		"پ": "p", "چ": "ch", "ژ": "zh", "گ": "g", "ک": "k", "ی": "i", "ے": "e",
@@ -140,9 +143,10 @@ func (t *translitTable) lookup(s string, atStart, afterVowel bool) (out string, 
 // Latin returns s in lower-case ASCII Latin letters: folded, transliterated
 // script by script, and with anything that is not a letter turned into a
 // single space. It is the form to keep in a trigram (pg_trgm) column.
-func Latin(s string) string { return latin(prepare(s)) }
+func Latin(s string) string { return strings.ToLower(latin(prepare(s))) }
 
-// latin is Latin on a prepared string.
+// latin is Latin on a prepared string, with the separate h of Arabic
+// script as H (see the Arabic table).
 func latin(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))

@@ -163,14 +163,23 @@ func (g *gen) identities(n int) []*identity {
 		place := g.pick(g.places)
 		base := 1940 + g.r.IntN(70)
 		size := 1 + g.r.IntN(5)
+		// Parents do not give two of their children the same name: a
+		// sibling is a decoy by family name, father, place and age, not
+		// a double.
+		used := map[string]bool{}
 		for k := 0; k < size && len(out) < n; k++ {
 			female := g.chance(0.5)
 			fam := family
 			if c.feminine != nil && female {
 				fam = c.feminine(family)
 			}
+			given := g.givenOf(c, female)
+			for try := 0; used[key(given)] && try < 50; try++ {
+				given = g.givenOf(c, female)
+			}
+			used[key(given)] = true
 			id := &identity{
-				id: len(out), culture: c, given: g.givenOf(c, female), family: fam, father: father,
+				id: len(out), culture: c, given: given, family: fam, father: father,
 				female: female, country: country, place: place,
 				birth: [3]int{base + g.r.IntN(12), 1 + g.r.IntN(12), 1 + g.r.IntN(28)},
 			}

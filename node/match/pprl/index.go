@@ -6,8 +6,18 @@ import (
 )
 
 // DefaultThreshold is the Dice coefficient at or above which a held
-// encoding answers a query.
-const DefaultThreshold = 0.6
+// encoding answers a query (measured in doc.go).
+const DefaultThreshold = 0.66
+
+// DefaultMargin is how far below the best answer to a query an answer may
+// fall: a held encoding more than DefaultMargin below the best is left
+// out (another person explains the query better), unless its Dice reaches
+// DefaultConfident.
+const DefaultMargin = 0.05
+
+// DefaultConfident is the Dice coefficient from which an answer is given
+// however it ranks (two records of one person).
+const DefaultConfident = 0.85
 
 // Result is one answer to a query: the holder's opaque handle for one of
 // its persons, and the Dice coefficient. Never a name.
@@ -39,7 +49,9 @@ func (ix *Index) Add(handle string, e *Encoding) {
 }
 
 // Query returns the held encodings that share a block with q and reach
-// threshold, best first. Expired encodings, held or queried, never match.
+// threshold, best first, leaving out those more than DefaultMargin below
+// the best unless they reach DefaultConfident. Expired encodings, held or
+// queried, never match.
 func (ix *Index) Query(q *Encoding, threshold float64, now time.Time) ([]Result, error) {
 	if err := q.check(now); err != nil {
 		return nil, err
@@ -61,6 +73,17 @@ func (ix *Index) Query(q *Encoding, threshold float64, now time.Time) ([]Result,
 			}
 		}
 	}
+	best := 0.0
+	for _, r := range out {
+		best = max(best, r.Score)
+	}
+	kept := out[:0]
+	for _, r := range out {
+		if r.Score >= best-DefaultMargin || r.Score >= DefaultConfident {
+			kept = append(kept, r)
+		}
+	}
+	out = kept
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Score != out[j].Score {
 			return out[i].Score > out[j].Score

@@ -13,6 +13,7 @@ import (
 	"math/bits"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/familylinks/flx/node/match"
@@ -40,7 +41,7 @@ type Params struct {
 }
 
 // DefaultParams are the parameters FLX uses; see doc.go for why.
-var DefaultParams = Params{Bits: 1024, KSkeleton: 12, KPhonetic: 8, KYear: 24, KSex: 8, Flip: 0.02, BlockBits: 16}
+var DefaultParams = Params{Bits: 1024, KSkeleton: 16, KPhonetic: 0, KYear: 24, KSex: 8, Flip: 0.02, BlockBits: 16}
 
 // Limits of a decoded encoding: a hostile peer may send anything.
 const (
@@ -173,13 +174,13 @@ func Encode(p *match.Person, s Secret, params Params, expires time.Time, rnd io.
 			for _, g := range bigrams(t.Skeleton) {
 				e.set("skel", g, params.KSkeleton)
 			}
-			if !t.Abjad {
+			if !t.Abjad && params.KPhonetic > 0 {
 				for _, g := range bigrams(t.Phonetic) {
 					e.set("phon", g, params.KPhonetic)
 				}
 			}
 		}
-		if hasYear {
+		if hasYear && params.KYear > 0 {
 			n := hi - lo + 1
 			for y := lo; y <= hi; y++ {
 				e.set("year", strconv.Itoa(y), max(1, params.KYear/n))
@@ -193,16 +194,15 @@ func Encode(p *match.Person, s Secret, params Params, expires time.Time, rnd io.
 		}
 		enc.filters = append(enc.filters, e.filter)
 		enc.Filters = append(enc.Filters, base64.StdEncoding.EncodeToString(toBytes(e.filter)))
-		// Blocks: the keyed hash, cut to BlockBits, of the skeleton of one
-		// word with the first letter of another (as in-node blocking),
-		// so that many name pairs share each block.
-		for i, a := range r {
-			for j, b := range r {
-				if i == j || len(a.Skeleton) < 2 || b.Skeleton == "" {
-					continue
-				}
-				blocks[blockHash(e.keys["block"], a.Skeleton+"|"+b.Skeleton[:1], params.BlockBits)] = true
-			}
+	}
+	// Blocks: the keyed hash, cut to BlockBits, of each of the person's
+	// name-pair blocking keys (the skeleton of one name part with the
+	// first letter of another: see match.Person.Keys), so that many name
+	// pairs share each block. Keys of one word alone are left out: they
+	// are few, frequent values that would stand out.
+	for _, k := range p.Keys() {
+		if strings.HasPrefix(k, "np:") {
+			blocks[blockHash(e.keys["block"], k, params.BlockBits)] = true
 		}
 	}
 	for b := range blocks {
