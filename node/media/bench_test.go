@@ -128,9 +128,7 @@ func BenchmarkTransfer(b *testing.B) {
 					b.Skip("FLX_TEST_POSTGRES not set")
 				}
 				db := openPostgres(b)
-				if err := MigratePostgres(context.Background(), db); err != nil {
-					b.Fatal(err)
-				}
+				migratePostgres(b, db)
 				s = NewPostgres(db)
 			} else {
 				d, err := OpenDisk(b.TempDir())

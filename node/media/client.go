@@ -19,6 +19,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/familylinks/flx/federation"
+	"github.com/familylinks/flx/federation/problem"
 )
 
 // Uploader is the sending side of the media wire for one destination
@@ -335,9 +336,9 @@ func drain(resp *http.Response) {
 
 func remoteError(resp *http.Response) *RemoteError {
 	e := &RemoteError{Status: resp.StatusCode, Offset: -1}
-	var p problem
+	var p problem.Problem
 	if json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&p) == nil {
-		e.Code, e.Detail = federation.Code(p.Code), p.Detail
+		e.Code, e.Detail = p.Code, p.Detail
 	}
 	if e.Code == "" {
 		e.Code = CodeInternal

@@ -20,6 +20,7 @@ import (
 	"github.com/familylinks/flx/federation/devca"
 	"github.com/familylinks/flx/federation/jose"
 	"github.com/familylinks/flx/federation/mtls"
+	"github.com/familylinks/flx/federation/problem"
 )
 
 // fed is a small federation for tests over real mTLS listeners on
@@ -194,17 +195,17 @@ func do(t testing.TB, c *http.Client, method, url string, hdr map[string]string,
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	var p problem
+	var p problem.Problem
 	json.Unmarshal(b, &p)
 	if resp.StatusCode >= 400 && method != http.MethodHead {
 		if ct := resp.Header.Get("Content-Type"); ct != "application/problem+json" {
 			t.Errorf("%s %s: %d with Content-Type %q, want a problem document", method, url, resp.StatusCode, ct)
 		}
-		if p.Status != resp.StatusCode || p.Type != "urn:flx:problem:"+p.Code {
+		if p.Status != resp.StatusCode || p.Type != "urn:flx:problem:"+string(p.Code) {
 			t.Errorf("%s %s: problem %+v does not match status %d", method, url, p, resp.StatusCode)
 		}
 	}
-	return reply{resp.StatusCode, resp.Header, p.Code, b}
+	return reply{resp.StatusCode, resp.Header, string(p.Code), b}
 }
 
 func (r *receiver) offer(t testing.TB, c *http.Client, env []byte, h HashList) reply {

@@ -22,7 +22,8 @@ import (
 // never half-written. (Why the database rather than a shared directory: see
 // the package documentation.)
 //
-// Call MigratePostgres once before use.
+// Its tables (media_blobs, media_uploads, media_parts) are created by the
+// node's store migrations (node/store/migrations/postgres/0007_media.sql).
 type Postgres struct {
 	db        *sql.DB
 	now       func() time.Time
@@ -33,50 +34,6 @@ type Postgres struct {
 // takes $n placeholders).
 func NewPostgres(db *sql.DB) *Postgres {
 	return &Postgres{db: db, now: time.Now, partBytes: DefaultChunkBytes}
-}
-
-// postgresSchema is the media tables. The lead folds it into the node's
-// store migrations; until then MigratePostgres runs it (idempotent).
-//
-// media_parts.owner is 'b:<sha256>' for a blob's chunks and 'u:<upload id>'
-// for an upload's: committing an upload re-labels its rows, which keeps the
-// TOASTed bytes where they are instead of copying them. STORAGE EXTERNAL
-// skips compressing media that is compressed already.
-const postgresSchema = `
-CREATE TABLE IF NOT EXISTS media_blobs (
-	sha256     text PRIMARY KEY CHECK (sha256 ~ '^[0-9a-f]{64}$'),
-	size       bigint NOT NULL CHECK (size >= 0),
-	created_at timestamptz NOT NULL
-);
-CREATE TABLE IF NOT EXISTS media_uploads (
-	id         text PRIMARY KEY CHECK (id ~ '^[0-9a-f]{64}$'),
-	owner      text NOT NULL,
-	sha256     text NOT NULL CHECK (sha256 ~ '^[0-9a-f]{64}$'),
-	size       bigint NOT NULL CHECK (size >= 0),
-	meta       bytea NOT NULL,
-	off        bigint NOT NULL DEFAULT 0 CHECK (off >= 0 AND off <= size),
-	hash_state bytea NOT NULL,
-	complete   boolean NOT NULL DEFAULT false,
-	created_at timestamptz NOT NULL,
-	updated_at timestamptz NOT NULL
-);
-CREATE INDEX IF NOT EXISTS media_uploads_owner ON media_uploads (owner);
-CREATE INDEX IF NOT EXISTS media_uploads_sha256 ON media_uploads (sha256);
-CREATE TABLE IF NOT EXISTS media_parts (
-	owner text NOT NULL,
-	off   bigint NOT NULL CHECK (off >= 0),
-	data  bytea NOT NULL,
-	PRIMARY KEY (owner, off)
-);
-ALTER TABLE media_parts ALTER COLUMN data SET STORAGE EXTERNAL;
-`
-
-// MigratePostgres creates the media tables if they do not exist.
-func MigratePostgres(ctx context.Context, db *sql.DB) error {
-	if _, err := db.ExecContext(ctx, postgresSchema); err != nil {
-		return fmt.Errorf("media: migrate: %w", err)
-	}
-	return nil
 }
 
 func blobOwner(sum Digest) string  { return "b:" + sum.String() }

@@ -40,12 +40,7 @@ func storeImpls() []storeImpl {
 		}},
 		{"postgres", func(t *testing.T) (Store, func() Store) {
 			db := openPostgres(t)
-			if err := MigratePostgres(context.Background(), db); err != nil {
-				t.Fatal(err)
-			}
-			if err := MigratePostgres(context.Background(), db); err != nil {
-				t.Fatalf("second migration: %v", err)
-			}
+			migratePostgres(t, db)
 			return NewPostgres(db), func() Store { return NewPostgres(openPostgresDSN(t, db)) }
 		}},
 	}

@@ -39,6 +39,7 @@ type Queries interface {
 	Decisions
 	Audit
 	Manifests
+	Media
 }
 
 // View is every read and nothing else: what the HTTP layer gets (see
@@ -51,6 +52,7 @@ type View interface {
 	DecisionReader
 	AuditReader
 	ManifestReader
+	MediaReader
 }
 
 // CaseReader reads tracing cases.

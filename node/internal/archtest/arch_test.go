@@ -281,8 +281,8 @@ var rules = []struct {
 		"fedadmin works on files: of FLX it may import federation, federation/jose, federation/devca, policy and node/config only"},
 	{[]string{"node/names", "node/match/..."}, true, flxOnly("schema", "node/names", "node/match/..."),
 		"names and matching work on case documents: of FLX they may import schema, node/names and node/match/... only"},
-	{[]string{"node/media"}, true, flxOnly("schema", "federation", "federation/mtls", "federation/jose", "federation/devca", "node/internal/dbtest"),
-		"media is called by the node, never the reverse: of FLX it may import schema, federation and node/internal/dbtest (tests) only"},
+	{[]string{"node/media"}, true, flxOnly("schema", "federation", "federation/problem", "federation/mtls", "federation/jose", "federation/devca", "node/internal/dbtest"),
+		"media is called by the node, never the reverse: of FLX it may import schema, federation (its problem codes, mtls) and node/internal/dbtest (tests) only"},
 	{[]string{"federation/jose"}, true, flxOnly(),
 		"jose must never import other FLX packages"},
 	{[]string{"federation/mtls"}, false, stdlibAnd(),
@@ -375,7 +375,7 @@ var readOnlyHTTP = struct {
 	re   *regexp.Regexp
 }{
 	[]string{"node/httpapi", "node/console"},
-	regexp.MustCompile(`\bstore\.(Store|Tx|Queries|Open|Cases|Inbox|Outbox|Disclosures|Decisions|Audit|Manifests)\b`),
+	regexp.MustCompile(`\bstore\.(Store|Tx|Queries|Open|Cases|Inbox|Outbox|Disclosures|Decisions|Audit|Manifests|Media)\b`),
 }
 
 // checkReadOnlyHTTP enforces readOnlyHTTP on the non-test files under root.
