@@ -8,10 +8,11 @@ import (
 
 // newDeliverer wires the outbound pipeline (node/delivery): the outbox of
 // the store, the federation wire client, re-signing of envelopes near
-// their exp (renewExpiring) and the node's metrics.
+// their exp (renewExpiring) and the node's metrics. Messages with attached
+// media push it first (mediaSender).
 func (n *Node) newDeliverer() *delivery.Deliverer {
 	d := n.o.Delivery
-	return delivery.New(n.o.Store, n.client, delivery.Options{
+	return delivery.New(n.o.Store, mediaSender{n, n.client}, delivery.Options{
 		Instance: n.o.Instance, Workers: d.Workers, MaxAttempts: d.MaxAttempts, Backoff: d.Backoff,
 		Lease: d.Lease, PollInterval: d.PollInterval, Prepare: n.renewExpiring,
 		Observer: deliveryObserver{n.metrics}, Logger: n.log, Now: n.o.Now,

@@ -146,6 +146,9 @@ func (n *Node) SendMessage(ctx context.Context, a Actor, caseID, to string, doc 
 	if m.CaseID != caseID {
 		return SendResult{}, errf(CodeBadRequest, "message case_id %q does not match %q", m.CaseID, caseID)
 	}
+	if doc, err = n.attachToMessage(ctx, caseID, doc); err != nil {
+		return SendResult{}, err
+	}
 	return n.send(ctx, a, sendRequest{to: to, kind: federation.KindMessageDeliver, caseID: caseID, doc: doc, caseDoc: c.Document})
 }
 

@@ -49,6 +49,8 @@ type Options struct {
 	Now      func() time.Time
 	// Instance names this process in outbox claims (default: random).
 	Instance string
+	// Media configures recorded video and voice messages (SPEC §18).
+	Media MediaOptions
 	// RetentionSweep is how often cases past retention_until are erased
 	// (own cases withdrawn); default 6h, negative disables.
 	RetentionSweep time.Duration
@@ -74,6 +76,7 @@ type Node struct {
 	view     store.View         // the store, read-only
 
 	deliverer *delivery.Deliverer // the outbound pipeline
+	media     *mediaState         // media store, receiving server, per-peer uploaders
 	kick      chan struct{}       // wakes the inbox processor
 	procMu    sync.Mutex          // one inbox pass at a time in this process
 }
@@ -136,6 +139,7 @@ func New(o Options) (*Node, error) {
 	n.verifier = &federation.Verifier{Manifest: o.Trust, Self: o.Self, Skew: o.Skew, Now: o.Now}
 	n.client = &federation.Client{Self: o.Self, Cert: o.TLS, Manifest: o.Trust, Directory: o.Trust.Directory(),
 		Timeout: d.RequestTimeout, Skew: o.Skew, Now: o.Now}
+	n.initMedia()
 	n.deliverer = n.newDeliverer()
 	n.view = store.ReadOnly(o.Store)
 	o.Metrics.observeStore(o.Store)

@@ -117,9 +117,13 @@ func (n *Node) apply(ctx context.Context, tx store.Tx, it store.InboxItem) (perr
 			return nil, nil, dbf.error
 		}
 		return perr, nil, nil
-	case federation.KindCaseResponse, federation.KindMessageDeliver:
+	case federation.KindCaseResponse:
 		// Kept in the inbox and shown with the case; nothing else to do.
 		return nil, nil, nil
+	case federation.KindMessageDeliver:
+		// Kept in the inbox; its attached media (verified on receipt) is
+		// linked to the case.
+		return nil, nil, n.linkReceivedMedia(ctx, tx, it, claims)
 	case federation.KindCaseWithdraw:
 		return n.applyWithdraw(ctx, tx, it, claims)
 	}
@@ -197,6 +201,9 @@ func (n *Node) applyWithdraw(ctx context.Context, tx store.Tx, it store.InboxIte
 	}
 	res, err := tx.EraseCase(ctx, w.CaseID, store.Erasure{Reason: string(w.Reason), At: now, KeepPendingKinds: []string{string(federation.KindCaseWithdraw)}})
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := n.eraseCaseMedia(ctx, tx, it.Iss, w.CaseID); err != nil {
 		return nil, nil, err
 	}
 	if err := n.audit(ctx, tx, it.Iss, "case.erase", w.CaseID, map[string]any{

@@ -88,6 +88,9 @@ func (n *Node) Receive(ctx context.Context, peer string, raw []byte) (res Receiv
 	if err := checkRoles(env); err != nil {
 		return res, err
 	}
+	if err := n.mediaReady(ctx, env); err != nil {
+		return res, err
+	}
 
 	// The receipt binds the SHA-256 of the exact bytes received
 	// (FLX-RCP-003), which Verify computed once.

@@ -87,6 +87,9 @@ func (n *Node) expire(ctx context.Context, c store.Case) error {
 		if err != nil {
 			return err
 		}
+		if err := n.eraseCaseMedia(ctx, tx, retentionActor, c.ID); err != nil {
+			return err
+		}
 		return n.audit(ctx, tx, retentionActor, "case.erase", c.ID, map[string]any{"reason": "retention_expired", "versions": r.Versions, "inbox_envelopes": r.InboxEnvelopes})
 	})
 }

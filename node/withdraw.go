@@ -69,6 +69,9 @@ func (n *Node) Withdraw(ctx context.Context, a Actor, caseID string, reason sche
 			return err
 		}
 		res.Cancelled = er.OutboxCancelled
+		if err := n.eraseCaseMedia(ctx, tx, a.Name, caseID); err != nil {
+			return err
+		}
 		return n.audit(ctx, tx, a.Name, "case.withdraw", caseID, map[string]any{"reason": reason, "sent_to": members, "cancelled": er.OutboxCancelled, "versions_erased": er.Versions})
 	})
 	if err != nil {

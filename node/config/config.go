@@ -32,6 +32,7 @@ type Config struct {
 	LocalAPI   LocalAPI   `yaml:"local_api"`
 	Policy     Policy     `yaml:"policy"`
 	Delivery   Delivery   `yaml:"delivery"`
+	Media      Media      `yaml:"media"`
 	Log        Log        `yaml:"log"`
 }
 
@@ -142,6 +143,34 @@ type Delivery struct {
 	PollInterval time.Duration `yaml:"poll_interval"`
 }
 
+// Media configures recorded video and voice messages: where their bytes
+// are kept, the limits of what peers may send, and what this node sends.
+type Media struct {
+	// Blobs is where recordings are kept: "disk" (under dir: atomic writes,
+	// fsync), "postgres" (chunks in the store's PostgreSQL database, which
+	// every replica sharing it reads), or "auto": postgres with a
+	// PostgreSQL DSN, disk otherwise. Default "auto".
+	Blobs string `yaml:"blobs"`
+	// Dir holds the blobs of the disk store. Default "media" (under data_dir).
+	Dir string `yaml:"dir"`
+	// ChunkBytes is the chunk size of recordings attached here: each chunk
+	// is verified on its own by the receiver, and a cut loses at most one.
+	// A multiple of 64 KiB from 64 KiB to 4 MiB. Default 1 MiB.
+	ChunkBytes int64 `yaml:"chunk_bytes"`
+	// MaxMediaBytes is the largest recording per message, sent or received.
+	// Default 2 GiB.
+	MaxMediaBytes int64 `yaml:"max_media_bytes"`
+	// MaxUploadsPerPeer is how many unfinished uploads one peer may hold
+	// here. Default 16.
+	MaxUploadsPerPeer int `yaml:"max_uploads_per_peer"`
+	// MaxPendingBytesPerPeer bounds the unfinished bytes one peer may hold
+	// here. Default 8 GiB.
+	MaxPendingBytesPerPeer int64 `yaml:"max_pending_bytes_per_peer"`
+	// BandwidthPerPeer caps what this node sends to each peer, in bytes per
+	// second (0: no cap). Default 0.
+	BandwidthPerPeer int64 `yaml:"bandwidth_per_peer"`
+}
+
 // Log configures structured logging (log/slog). Personal data is never logged.
 type Log struct {
 	// Level is debug, info, warn or error. Default "info".
@@ -177,6 +206,8 @@ func Defaults() Config {
 			Lease:          2 * time.Minute,
 			PollInterval:   time.Second,
 		},
+		Media: Media{Blobs: "auto", Dir: "media", ChunkBytes: 1 << 20, MaxMediaBytes: 2 << 30, MaxUploadsPerPeer: 16,
+			MaxPendingBytesPerPeer: 8 << 30},
 		Log: Log{Level: "info", Format: "text"},
 	}
 }
@@ -244,6 +275,13 @@ func (c *Config) envVars() map[string]func(string) error {
 			return nil
 		}
 	}
+	i64 := func(p *int64) func(string) error {
+		return func(v string) error {
+			n, err := strconv.ParseInt(v, 10, 64)
+			*p = n
+			return err
+		}
+	}
 	return map[string]func(string) error{
 		"FLX_MEMBER":                      str(&c.Member),
 		"FLX_DATA_DIR":                    str(&c.DataDir),
@@ -275,6 +313,13 @@ func (c *Config) envVars() map[string]func(string) error {
 		"FLX_DELIVERY_REQUEST_TIMEOUT":           dur(&c.Delivery.RequestTimeout),
 		"FLX_DELIVERY_LEASE":                     dur(&c.Delivery.Lease),
 		"FLX_DELIVERY_POLL_INTERVAL":             dur(&c.Delivery.PollInterval),
+		"FLX_MEDIA_BLOBS":                        str(&c.Media.Blobs),
+		"FLX_MEDIA_DIR":                          str(&c.Media.Dir),
+		"FLX_MEDIA_CHUNK_BYTES":                  i64(&c.Media.ChunkBytes),
+		"FLX_MEDIA_MAX_MEDIA_BYTES":              i64(&c.Media.MaxMediaBytes),
+		"FLX_MEDIA_MAX_UPLOADS_PER_PEER":         num(&c.Media.MaxUploadsPerPeer),
+		"FLX_MEDIA_MAX_PENDING_BYTES_PER_PEER":   i64(&c.Media.MaxPendingBytesPerPeer),
+		"FLX_MEDIA_BANDWIDTH_PER_PEER":           i64(&c.Media.BandwidthPerPeer),
 		"FLX_LOG_LEVEL":                          str(&c.Log.Level),
 		"FLX_LOG_FORMAT":                         str(&c.Log.Format),
 	}
@@ -330,6 +375,7 @@ func (c *Config) Resolve(base string) {
 	c.Policy.Rules = in(c.Policy.Rules)
 	c.LocalAPI.TLSCert = in(c.LocalAPI.TLSCert)
 	c.LocalAPI.TLSKey = in(c.LocalAPI.TLSKey)
+	c.Media.Dir = in(c.Media.Dir)
 	if c.Store.DSN == "" {
 		c.Store.DSN = "sqlite:" + filepath.Join(c.DataDir, "flx.db")
 	}
@@ -411,6 +457,27 @@ func (c *Config) Verify() error {
 	}
 	if d.PollInterval <= 0 {
 		bad("delivery.poll_interval", "must be positive")
+	}
+	m := c.Media
+	switch m.Blobs {
+	case "auto", "disk", "postgres":
+	default:
+		bad("media.blobs", "%q is not auto, disk or postgres", m.Blobs)
+	}
+	if m.Blobs == "postgres" && !strings.HasPrefix(c.Store.DSN, "postgres") {
+		bad("media.blobs", "postgres needs a PostgreSQL store.dsn")
+	}
+	if m.ChunkBytes < 64<<10 || m.ChunkBytes > 4<<20 || m.ChunkBytes%(64<<10) != 0 {
+		bad("media.chunk_bytes", "%d is not a multiple of 64 KiB from 64 KiB to 4 MiB (FLX-MED-002)", m.ChunkBytes)
+	}
+	if m.MaxMediaBytes < 1<<20 || m.MaxMediaBytes > m.ChunkBytes*(1<<17) {
+		bad("media.max_media_bytes", "%d is outside 1 MiB..%d (131072 chunks of chunk_bytes)", m.MaxMediaBytes, m.ChunkBytes*(1<<17))
+	}
+	if m.MaxUploadsPerPeer < 1 || m.MaxPendingBytesPerPeer < m.MaxMediaBytes {
+		bad("media.max_uploads_per_peer/max_pending_bytes_per_peer", "want at least 1 upload and at least max_media_bytes pending")
+	}
+	if m.BandwidthPerPeer < 0 || (m.BandwidthPerPeer > 0 && m.BandwidthPerPeer < 16<<10) {
+		bad("media.bandwidth_per_peer", "%d: want 0 (no cap) or at least 16384 bytes per second", m.BandwidthPerPeer)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -32,6 +32,11 @@ func FederationHandler(n *node.Node, dir mtls.Directory, log *slog.Logger) http.
 	r.SkipClean(true)
 	r.HandleFunc("/.well-known/flx", f.metadata).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/flx/v1/envelopes", f.envelopes).Methods(http.MethodPost)
+	// The media wire (SPEC §18): the media server routes and refuses below
+	// its prefix itself, paths compared as sent.
+	if h := n.MediaHandler(); h != nil {
+		r.PathPrefix("/flx/v1/media/").Handler(h)
+	}
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeProblem(w, problem.NotFound, "no such federation resource")
 	})
@@ -65,6 +70,9 @@ type Metadata struct {
 type MetadataLimits struct {
 	MaxBodyBytes     int64 `json:"max_body_bytes"`
 	ClockSkewSeconds int64 `json:"clock_skew_seconds"`
+	// MaxMediaBytes is the largest attached media of one message (SPEC §18);
+	// absent when the node takes no attached media.
+	MaxMediaBytes int64 `json:"max_media_bytes,omitempty"`
 }
 
 // ManifestRef names the manifest a node holds.
@@ -78,6 +86,9 @@ func (f *fedAPI) metadata(w http.ResponseWriter, _ *http.Request) {
 		Member: f.n.Self(), ProtocolVersions: []string{"flx/1"}, SchemaVersions: []string{"1"},
 		Limits:  MetadataLimits{MaxBodyBytes: f.n.MaxBodyBytes(), ClockSkewSeconds: int64(f.n.Skew().Seconds())},
 		Accepts: []string{},
+	}
+	if lim, ok := f.n.MediaLimits(); ok {
+		md.Limits.MaxMediaBytes = lim.MaxMediaBytes
 	}
 	if m := f.n.Manifest(); m != nil {
 		md.Manifest = &ManifestRef{Federation: m.Federation, Version: m.Version}

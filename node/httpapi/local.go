@@ -75,6 +75,9 @@ func LocalHandler(n *node.Node, tokens []config.Token, metrics http.Handler, log
 //	POST /api/v1/cases/{id}/responses                       x
 //	POST /api/v1/cases/{id}/messages                        x
 //	POST /api/v1/cases/{id}/withdraw                        x
+//	POST /api/v1/cases/{id}/media (start an upload)         x
+//	GET  /api/v1/cases/{id}/media, .../media/{sha256}       x
+//	GET, PATCH /api/v1/media/uploads/{uid}                  x
 //	GET  /api/v1/cases/{id}/decisions                       x          x         x
 //	POST /api/v1/cases/{id}/decisions/{did}/approve                    x
 //	POST /api/v1/cases/{id}/decisions/{did}/reject                     x
@@ -197,6 +200,11 @@ func (l *localAPI) routes() []localRoute {
 		{http.MethodPost, "/api/v1/cases/{id}/responses", caseworker, l.respond},
 		{http.MethodPost, "/api/v1/cases/{id}/messages", caseworker, l.message},
 		{http.MethodPost, "/api/v1/cases/{id}/withdraw", caseworker, l.withdraw},
+		{http.MethodPost, "/api/v1/cases/{id}/media", caseworker, l.startMediaUpload},
+		{http.MethodGet, "/api/v1/cases/{id}/media", caseworker, l.listCaseMedia},
+		{http.MethodGet, "/api/v1/cases/{id}/media/{sha256}", caseworker, l.streamCaseMedia},
+		{http.MethodGet, "/api/v1/media/uploads/{uid}", caseworker, l.mediaUploadState},
+		{http.MethodPatch, "/api/v1/media/uploads/{uid}", caseworker, l.writeMediaUpload},
 		{http.MethodGet, "/api/v1/cases/{id}/decisions", everyone, l.decisions},
 		{http.MethodPost, "/api/v1/cases/{id}/decisions/{did}/approve", operator, l.approve},
 		{http.MethodPost, "/api/v1/cases/{id}/decisions/{did}/reject", operator, l.reject},

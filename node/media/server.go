@@ -492,7 +492,10 @@ read:
 	for off < ref.Size {
 		i := off / ref.ChunkBytes
 		_, n := ref.Chunk(i)
-		_ = rc.SetReadDeadline(s.now().Add(lim.ChunkTimeout)) // unsupported: the listener's own timeouts
+		// A long upload outlives the listener's read and write timeouts;
+		// a stalled one is cut per chunk (unsupported: the listener's own).
+		_ = rc.SetReadDeadline(time.Now().Add(lim.ChunkTimeout))
+		_ = rc.SetWriteDeadline(time.Now().Add(lim.ChunkTimeout))
 		got, rerr := io.ReadFull(r.Body, buf[:n])
 		switch {
 		case rerr == io.EOF || rerr == io.ErrUnexpectedEOF:

@@ -24,6 +24,7 @@ import (
 	"github.com/familylinks/flx/node/console"
 	"github.com/familylinks/flx/node/fedadmin"
 	"github.com/familylinks/flx/node/httpapi"
+	"github.com/familylinks/flx/node/media"
 	"github.com/familylinks/flx/node/store"
 	"github.com/familylinks/flx/node/trust"
 	"github.com/familylinks/flx/policy"
@@ -188,6 +189,10 @@ func startNode(parent context.Context, cfg config.Config, log *slog.Logger) (*ru
 	if err != nil {
 		return failSt(fmt.Errorf("serve: policy: %w", err))
 	}
+	mediaStore, err := openMedia(cfg, st)
+	if err != nil {
+		return failSt(err)
+	}
 	metrics := node.NewMetrics(nil)
 	n, err := node.New(node.Options{
 		Self: cfg.Member, Store: st, Trust: tr, Signer: signer, SignerFor: keyRing(cfg, tr, signer, log),
@@ -197,6 +202,11 @@ func startNode(parent context.Context, cfg config.Config, log *slog.Logger) (*ru
 			Workers: cfg.Delivery.Workers, MaxAttempts: cfg.Delivery.MaxAttempts,
 			Backoff:        backoff.Policy{Initial: cfg.Delivery.BackoffInitial, Max: cfg.Delivery.BackoffMax},
 			RequestTimeout: cfg.Delivery.RequestTimeout, Lease: cfg.Delivery.Lease, PollInterval: cfg.Delivery.PollInterval,
+		},
+		Media: node.MediaOptions{
+			Store: mediaStore, ChunkBytes: cfg.Media.ChunkBytes, BandwidthPerPeer: cfg.Media.BandwidthPerPeer,
+			Limits: media.Limits{MaxMediaBytes: cfg.Media.MaxMediaBytes, MaxUploadsPerPeer: cfg.Media.MaxUploadsPerPeer,
+				MaxPendingBytesPerPeer: cfg.Media.MaxPendingBytesPerPeer},
 		},
 		Logger: log, Metrics: metrics,
 	})
@@ -315,4 +325,29 @@ func localOptions(cfg config.Config, metrics http.Handler, log *slog.Logger) htt
 		o.Console = &console.Options{IdleTimeout: c.IdleTimeout, MaxAge: c.MaxAge, HTTPS: c.BehindTLSProxy}
 	}
 	return o
+}
+
+// openMedia opens the blob store of recorded video and voice messages
+// (config media.blobs): on disk under media.dir, or in the store's
+// PostgreSQL database so that every replica sharing it reads every blob.
+func openMedia(cfg config.Config, st store.Store) (media.Store, error) {
+	kind := cfg.Media.Blobs
+	db, isPG := store.SQLDB(st)
+	if kind == "auto" || kind == "" {
+		kind = "disk"
+		if isPG {
+			kind = "postgres"
+		}
+	}
+	if kind == "postgres" {
+		if !isPG {
+			return nil, fmt.Errorf("serve: media.blobs postgres needs a PostgreSQL store")
+		}
+		return media.NewPostgres(db), nil
+	}
+	d, err := media.OpenDisk(cfg.Media.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("serve: media: %w", err)
+	}
+	return d, nil
 }

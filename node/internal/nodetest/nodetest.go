@@ -17,6 +17,7 @@ import (
 	"github.com/familylinks/flx/node/httpapi"
 	"github.com/familylinks/flx/node/internal/dbtest"
 	"github.com/familylinks/flx/node/internal/fedtest"
+	"github.com/familylinks/flx/node/media"
 	"github.com/familylinks/flx/node/store"
 	"github.com/familylinks/flx/node/trust"
 	"github.com/familylinks/flx/policy"
@@ -60,6 +61,10 @@ type Options struct {
 	// 60 s): tests of envelope expiry use seconds.
 	EnvelopeTTL time.Duration
 	Skew        time.Duration
+	// Media overrides the media options; by default the node keeps blobs
+	// on disk in a temporary folder. NoMedia: none at all.
+	Media   *node.MediaOptions
+	NoMedia bool
 }
 
 // Listen reserves a loopback port for a member's federation listener and
@@ -128,9 +133,21 @@ func Start(t testing.TB, f *fedtest.Federation, id string, ln net.Listener, o Op
 	if o.WrapStore != nil {
 		nodeStore = o.WrapStore(st)
 	}
+	var mo node.MediaOptions
+	switch {
+	case o.Media != nil:
+		mo = *o.Media
+	case !o.NoMedia:
+		disk, err := media.OpenDisk(filepath.Join(dir, "media"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { disk.Close() })
+		mo.Store = disk
+	}
 	n, err := node.New(node.Options{
 		Self: id, Store: nodeStore, Trust: tr, Signer: m.Key, Policy: policy.New(rules), TLS: m.TLS,
-		Delivery: d, Logger: log, EnvelopeTTL: o.EnvelopeTTL, Skew: o.Skew,
+		Delivery: d, Logger: log, EnvelopeTTL: o.EnvelopeTTL, Skew: o.Skew, Media: mo,
 	})
 	if err != nil {
 		t.Fatal(err)
