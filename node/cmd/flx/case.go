@@ -195,5 +195,6 @@ document and exits 1.`,
 			jsonBody(func([]string) any { return map[string]string{"reason": reason} }))}
 	withdraw.Flags().StringVar(&reason, "reason", "consent_withdrawn", "consent_withdrawn, case_closed, retention_expired or erasure_request")
 	root.AddCommand(withdraw)
+	root.AddCommand(caseMediaCmd(c, id))
 	return root
 }
