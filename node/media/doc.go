@@ -38,42 +38,38 @@
 // few GiB per peer at most by the limits): database size and WAL volume, and
 // a VACUUM after erasure to return space.
 //
-// # Wiring it into the node
+// # How the node uses it (package node, node/media.go)
 //
-// Attach (local API): store the caseworker's recording with Store.Put, or
-// with an upload (CreateUpload owned by the caseworker's token, WriteUpload,
-// CommitUpload) for a resumable local upload; Describe gives the Ref and
-// HashList, and Ref.Schema fills the message's media_ref before the message
-// is signed.
+// Attach (local API): a caseworker system declares a recording (sha256,
+// size, type) and writes it with an upload (CreateUpload owned by the
+// token, WriteUpload, CommitUpload); the node links the blob to the case
+// with its HashList (store table case_media) and, when a message names the
+// sha256, fills the reference's size_bytes, chunk_bytes and chunks_sha256
+// (Ref.Schema) before the policy runs and the message is signed.
 //
-// Send (node/delivery, before the envelope of a message.deliver whose body
-// has an attached reference, AttachedRef): Uploader.Upload with the signed
-// envelope, the HashList (kept, or Describe of the blob again) and the
-// opened Blob as src; only after it returns nil, POST the envelope. A
-// RemoteError for which Retryable is false dead-letters the envelope; others
-// are a failed attempt under the usual backoff. One Uploader (one Limiter)
-// per destination gives the per-peer bandwidth cap.
+// Send (the delivery's sender): before a message.deliver with AttachedRef,
+// Uploader.Upload with the signed envelope, the stored HashList and the
+// opened Blob, keeping the outbox row's lease; then the envelope. A
+// RemoteError for which Retryable is false dead-letters the envelope;
+// others are a failed attempt under the usual backoff. One Uploader (one
+// Limiter) per destination gives the per-peer bandwidth cap.
 //
-// Receive (node/httpapi): mount Server at UploadsPath and below, inside
-// mtls.Middleware, with Verify = the receive path's verification without
-// storing (signature, claims, accepts, schema, roles). In Receive, after
-// verification and the duplicate check, for a message.deliver with
-// AttachedRef: Server.Ready(iss, ref) must be nil before storing; its error
-// is the refusal (409 media_incomplete). Store the (case_id, message_id,
-// sha256, media_type) link in the same transaction as the inbox row.
-// Advertise Limits.MaxMediaBytes as limits.max_media_bytes.
+// Receive: Server is mounted under /flx/v1/media/ on the federation
+// listener, with Verify = the receive path's verification without storing.
+// The envelope endpoint refuses a message.deliver with AttachedRef until
+// Server.Ready holds (409 media_incomplete), so a receipt means the media
+// arrived whole and verified; processing links the media to the case.
+// Limits.MaxMediaBytes is advertised as limits.max_media_bytes.
 //
 // Serve (local API): ServeBlob after authorisation and an audit record.
 //
-// Erase (withdrawal, retention): Erase(store, sha256) for each media of the
-// erased messages that no other kept message references; on the sending
-// side, also stop the case's uploads. Periodically: Server.Expire, and
-// Store.Delete of blobs that no message references and no upload builds.
+// Erase (withdrawal, retention): in the transaction that erases the case,
+// Erase(store, sha256) for each media of the case that no other kept link
+// references, before the erasure is confirmed.
 //
-// Tables: MigratePostgres creates media_blobs, media_uploads and
-// media_parts (to be folded into the node's migrations). The node adds a
-// table linking messages to media: case_id, message_id, sha256, media_type,
-// direction, peer, erased_at.
+// Tables: media_blobs, media_uploads and media_parts (the Postgres store)
+// are created by the node's store migrations (0007_media.sql), which this
+// package's tests run too.
 //
 // Package media must never import the node core (node, node/delivery,
 // node/store, node/httpapi, node/cmd/flx) or policy: the node calls it, never
