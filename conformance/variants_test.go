@@ -19,6 +19,44 @@ type brokenNode struct {
 // the smallest mutation that breaks it.
 var brokenNodes = []brokenNode{
 	{
+		Variant: variant.Variant{Name: "mediahashlist", Mutations: []variant.Mutation{{
+			File: "node/media/ref.go", Old: `	if Sum(b) != ref.ChunksRoot {`, New: `	if false && Sum(b) != ref.ChunksRoot {`,
+		}}},
+		broke: "takes a chunk hash list that is not the signed one", check: "FLX-MED-003/offer-verified",
+	},
+	{
+		Variant: variant.Variant{Name: "mediaowner", Mutations: []variant.Mutation{{
+			File: "node/media/server.go", Old: `	if errors.Is(err, ErrNotFound) || (err == nil && st.Owner != peer) {`, New: `	if errors.Is(err, ErrNotFound) {`,
+		}}},
+		broke: "lets any member read and write another member's upload", check: "FLX-MED-005/other-member",
+	},
+	{
+		Variant: variant.Variant{Name: "mediaoffset", Mutations: []variant.Mutation{{
+			File: "node/media/server.go",
+			Old:  `		s.refuse(w, peer, CodeOffsetMismatch, "the upload is at offset "+strconv.FormatInt(cur, 10), nil)`,
+			New:  `		s.refuse(w, peer, CodeBadUpload, "the upload is at offset "+strconv.FormatInt(cur, 10), nil)`,
+		}}},
+		broke: "answers a PATCH at the wrong offset without offset_mismatch", check: "FLX-MED-008/offset-mismatch",
+	},
+	{
+		Variant: variant.Variant{Name: "mediachunk", Mutations: []variant.Mutation{{
+			File: "node/media/server.go", Old: `		if Sum(buf[:n]) != hashes[i] {`, New: `		if false && Sum(buf[:n]) != hashes[i] {`,
+		}}},
+		broke: "counts chunks without checking them against the signed hash list", check: "FLX-MED-009/chunk-verified",
+	},
+	{
+		Variant: variant.Variant{Name: "mediaready", Mutations: []variant.Mutation{{
+			File: "node/receive.go", Old: `	if err := n.mediaReady(ctx, env); err != nil {`, New: `	if err := n.mediaReady(ctx, env); err != nil && false {`,
+		}}},
+		broke: "receipts a message before its media arrived", check: "FLX-MED-010/media-before-envelope",
+	},
+	{
+		Variant: variant.Variant{Name: "mediasize", Mutations: []variant.Mutation{{
+			File: "node/media/server.go", Old: `	if ref.Size > lim.MaxMediaBytes {`, New: `	if ref.Size > 2*lim.MaxMediaBytes {`,
+		}}},
+		broke: "takes media larger than its advertised max_media_bytes", check: "FLX-MED-012/too-large",
+	},
+	{
 		Variant: variant.Variant{Name: "replay", Mutations: []variant.Mutation{{
 			File: "node/receive.go",
 			Old: `	case errors.Is(err, store.ErrReplay):
