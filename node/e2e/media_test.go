@@ -237,15 +237,24 @@ func testMediaTravels(t *testing.T, d nodetest.Dialect) {
 	}
 	// A PATCH at another offset is refused with the offset to resume from.
 	resp, body = call(t, http.MethodPatch, urlB+up.URL, tokB, media.ContentTypeChunks, bytes.NewReader(video[:10]), map[string]string{"Upload-Offset": "0"})
-	if resp.StatusCode != http.StatusConflict || resp.Header.Get("Upload-Offset") != strconv.FormatInt(off, 10) {
+	if at, _ := strconv.ParseInt(resp.Header.Get("Upload-Offset"), 10, 64); resp.StatusCode != http.StatusConflict || at < off {
 		t.Fatalf("PATCH at 0 after %d: %d %s", off, resp.StatusCode, body)
 	}
 	// Another caseworker token cannot see the upload.
 	if resp, _ := call(t, http.MethodGet, urlA+up.URL, tokA, "", nil, nil); resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("the upload is visible on another node: %d", resp.StatusCode)
 	}
-	resp, body = call(t, http.MethodPatch, urlB+up.URL, tokB, media.ContentTypeChunks, bytes.NewReader(video[off:]),
-		map[string]string{"Upload-Offset": strconv.FormatInt(off, 10)})
+	// Resume from the offset; a write of the broken request still under
+	// way moves it on, and the answer says where (as a client would).
+	for range 20 {
+		resp, body = call(t, http.MethodPatch, urlB+up.URL, tokB, media.ContentTypeChunks, bytes.NewReader(video[off:]),
+			map[string]string{"Upload-Offset": strconv.FormatInt(off, 10)})
+		if resp.StatusCode != http.StatusConflict {
+			break
+		}
+		off, _ = strconv.ParseInt(resp.Header.Get("Upload-Offset"), 10, 64)
+		time.Sleep(100 * time.Millisecond)
+	}
 	json.Unmarshal(body, &up)
 	if resp.StatusCode != 200 || !up.Complete {
 		t.Fatalf("resume upload: %d %s", resp.StatusCode, body)
