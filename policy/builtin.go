@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -55,8 +56,8 @@ var builtins = []builtin{
 		summary: "people who are or may be under the configured age have guardian consent, a best-interest assessment, or a documented basis naming them"},
 	{id: "FLX-DP-NON-MOVEMENT", effect: RuleDeny, kinds: kAbout, eval: ruleNonMovement,
 		summary: "recipients outside the Movement only when allowed, consented or vital interest, and risk-assessed"},
-	{id: "FLX-DP-REFUSAL", effect: RuleRedact, kinds: kAbout, eval: protective("FLX-DP-REFUSAL", protectRefusal), protect: protectRefusal,
-		summary: "a person who declined contact: whatever locates them (places, contact, photo, free text) is withheld"},
+	{id: "FLX-DP-REFUSAL", effect: RuleDeny, kinds: kAbout, eval: ruleRefusal, protect: protectRefusal,
+		summary: "a person who declined contact: whatever locates them (places, contact, photo, free text) is withheld, and a recorded message of theirs is denied"},
 	{id: "FLX-DP-LOCATED-PENDING", effect: RuleNeedsReview, kinds: kAbout, eval: ruleLocatedPending, protect: protectPending,
 		summary: "located but not yet asked: whatever locates the sought person is withheld (held for review when a response contradicts the case)"},
 	{id: "FLX-DP-UAM", effect: RuleDeny, kinds: kAbout, eval: ruleUAM, protect: protectUAM,
@@ -731,6 +732,36 @@ func (s *state) refusers() []protection {
 
 func protectRefusal(s *state) []protection { return s.refusers() }
 
+func ruleRefusal(s *state) error {
+	const id = "FLX-DP-REFUSAL"
+	prots := protectRefusal(s)
+	if ptrs := s.withheld(prots); len(ptrs) > 0 {
+		s.fire(id, RuleRedact, reasonFor(id, s, prots), ptrs)
+	}
+	denyRecording(s, id, prots)
+	return nil
+}
+
+// denyRecording refuses a recorded (video, voice) message from a person
+// whose photo prots withhold from the destination: a recording shows the
+// person and where they are, and it cannot be redacted (the free-text rule
+// checks a written body; nothing checks the pixels), so the message does
+// not go, and neither do its media bytes.
+func denyRecording(s *state, id string, prots []protection) {
+	if s.docKind != "message" || !s.present("/media") {
+		return
+	}
+	from := str(obj(s.doc["from"])["person"])
+	for _, p := range prots {
+		if !slices.Contains(p.classes, Photo) || !(p.all || (from != "" && p.person == from)) {
+			continue
+		}
+		why := strings.TrimSuffix(p.why, ".")
+		s.fire(id, RuleDeny, fmt.Sprintf("%s: a recorded message of theirs shows them and where they are and cannot be redacted, so it may not go to %s.", why, dstName(s.dst)), nil)
+		return
+	}
+}
+
 // pending are the sought persons of a located_pending_consent case who have
 // not agreed, and the subject of a located_pending_consent response (whose
 // message too is withheld: they have agreed to nothing yet).
@@ -768,6 +799,7 @@ func ruleLocatedPending(s *state) error {
 	if ptrs := s.withheld(prots); len(ptrs) > 0 {
 		s.fire(id, RuleRedact, reasonFor(id, s, prots), ptrs)
 	}
+	denyRecording(s, id, prots)
 	if s.docKind == "response" && str(s.doc["outcome"]) != "located_pending_consent" && str(s.cs["status"]) == "located_pending_consent" &&
 		(s.present("/location") || s.present("/contact")) && !s.subjectsAgreed() {
 		s.fire(id, RuleNeedsReview, "The case records that the sought person was located but not yet asked, yet this response carries their whereabouts: an operator must confirm that they agreed.", nil)

@@ -428,6 +428,12 @@ func TestRuleRefusal(t *testing.T) {
 		{name: "message to the person who refused: their address", kind: "message.deliver", opts: refusedCase,
 			doc:   messageDoc(`"kind":"red_cross_message","channel":"rcm","body":"We miss you.","from":{"person":"p1","member":"XA-RC"},"to":{"person":"p2","member":"XC-RC","address":{"locality":"Soughtown"}}`),
 			fires: true, effect: RuleRedact, ptrs: []string{"/to/address"}},
+		{name: "a recorded message of the person who refused", kind: "message.deliver", opts: refusedCase,
+			doc:   messageDoc(`"kind":"video_message","channel":"video","from":{"person":"p2","member":"XC-RC"},` + `"media":{"sha256":"` + strings.Repeat("ab", 32) + `","media_type":"video/mp4","size_bytes":100,"duration_seconds":3}`),
+			fires: true, effect: RuleDeny, reasonHas: "recorded message"},
+		{name: "a recorded message to the person who refused", kind: "message.deliver", opts: refusedCase,
+			doc:   messageDoc(`"kind":"video_message","channel":"video","from":{"person":"p1","member":"XA-RC"},"to":{"person":"p2","member":"XC-RC"},` + `"media":{"sha256":"` + strings.Repeat("ab", 32) + `","media_type":"video/mp4","size_bytes":100,"duration_seconds":3}`),
+			fires: false},
 	})
 }
 
@@ -450,6 +456,9 @@ func TestRuleLocatedPending(t *testing.T) {
 		{name: "message from the person not yet asked: their address", kind: "message.deliver", opts: pendingCase,
 			doc:   messageDoc(`"kind":"family_news","channel":"verbal","body":"Hello.","from":{"person":"p2","member":"XC-RC","address":{"locality":"Soughtown"}}`),
 			fires: true, effect: RuleRedact, ptrs: []string{"/from/address"}},
+		{name: "a recorded message of the person not yet asked", kind: "message.deliver", opts: pendingCase,
+			doc:   messageDoc(`"kind":"voice_message","channel":"voice","from":{"person":"p2","member":"XC-RC"},` + `"media":{"sha256":"` + strings.Repeat("ab", 32) + `","media_type":"video/mp4","size_bytes":100,"duration_seconds":3}`),
+			fires: true, effect: RuleDeny, reasonHas: "recorded message"},
 	})
 }
 
