@@ -94,13 +94,17 @@ func (n *Node) expire(ctx context.Context, c store.Case) error {
 	})
 }
 
-// runRetention sweeps at start and then every interval until ctx ends.
+// runRetention sweeps at start and then every interval until ctx ends,
+// the media's housekeeping (SweepMedia) after each retention sweep.
 func (n *Node) runRetention(ctx context.Context, every time.Duration) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
 		if _, err := n.SweepRetention(ctx); err != nil && ctx.Err() == nil {
 			n.log.Error("retention sweep failed", "err", err)
+		}
+		if _, err := n.SweepMedia(ctx); err != nil && ctx.Err() == nil {
+			n.log.Error("media sweep failed", "err", err)
 		}
 		select {
 		case <-ctx.Done():

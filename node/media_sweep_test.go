@@ -1,0 +1,124 @@
+package node_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/familylinks/flx/federation/problem"
+	"github.com/familylinks/flx/node"
+	"github.com/familylinks/flx/node/internal/fedtest"
+	"github.com/familylinks/flx/node/internal/nodetest"
+	"github.com/familylinks/flx/node/media"
+)
+
+// TestSweepMedia: the media sweep deletes a caseworker's partial upload for
+// a case erased since (the erasure itself knows only attached media), keeps
+// the upload of a live case, erases a blob received whole that no case
+// links once its upload is past the TTL, keeps a received blob a case links,
+// and expires old uploads.
+func TestSweepMedia(t *testing.T) {
+	ctx := context.Background()
+	f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")
+	ln := nodetest.Listen(t, f.Member(t, "XA-RC"))
+	f.Sign(t)
+	disk, err := media.OpenDisk(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { disk.Close() })
+	const ttl = 3 * time.Second
+	xa := nodetest.Start(t, f, "XA-RC", ln, nodetest.Options{NoRun: true,
+		Media: &node.MediaOptions{Store: disk, ChunkBytes: 64 << 10, Limits: media.Limits{UploadTTL: ttl}}})
+	cw := node.Actor{Name: "cw", Role: "caseworker"}
+	ids := []string{"XA-RC:SWEEP-ERASED", "XA-RC:SWEEP-LIVE"}
+	for _, id := range ids {
+		if _, err := xa.CreateCase(ctx, cw, body(t, "case.tracing_request", func(m map[string]any) { m["case_id"] = id })); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bytesOf := func(n int) ([]byte, media.Digest) {
+		b := make([]byte, n)
+		rand.Read(b)
+		return b, media.Digest(sha256.Sum256(b))
+	}
+	// Half of a recording uploaded for each case.
+	uploads := map[string]string{}
+	for _, id := range ids {
+		rec, sum := bytesOf(300 << 10)
+		up, err := xa.StartMediaUpload(ctx, cw, id, node.MediaUploadRequest{SHA256: sum.String(), SizeBytes: int64(len(rec)), MediaType: "video/mp4"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		up, _ = xa.WriteMediaUpload(ctx, cw, up.Upload, 0, bytes.NewReader(rec[:150<<10]), nil)
+		if up.Offset == 0 {
+			t.Fatalf("nothing written for %s", id)
+		}
+		uploads[id] = up.Upload
+	}
+	if _, err := xa.Withdraw(ctx, cw, ids[0], "consent_withdrawn"); err != nil {
+		t.Fatal(err)
+	}
+	// Two blobs received whole from XB-RC: one a case links, one whose
+	// message never came.
+	received := func(b []byte, sum media.Digest) media.Digest {
+		id := media.Sum(append([]byte("test upload "), sum[:]...))
+		if _, _, err := disk.CreateUpload(ctx, id, "XB-RC", media.Expect{SHA256: sum, Size: int64(len(b))}, []byte("{}\n")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := disk.WriteUpload(ctx, id, 0, b); err != nil {
+			t.Fatal(err)
+		}
+		if err := disk.SyncUpload(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := disk.CommitUpload(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	linked, linkedSum := bytesOf(100 << 10)
+	received(linked, linkedSum)
+	if up, err := xa.StartMediaUpload(ctx, cw, ids[1], node.MediaUploadRequest{SHA256: linkedSum.String(), SizeBytes: int64(len(linked)), MediaType: "audio/ogg"}); err != nil || !up.Complete {
+		t.Fatalf("link: %v %+v", err, up)
+	}
+	orphan, orphanSum := bytesOf(100 << 10)
+	received(orphan, orphanSum)
+
+	// Within the TTL: only the erased case's upload goes.
+	r, err := xa.SweepMedia(ctx)
+	if err != nil || r != (node.MediaSweepResult{Abandoned: 1}) {
+		t.Fatalf("first sweep: %+v %v", r, err)
+	}
+	if _, err := xa.MediaUploadState(ctx, cw, uploads[ids[0]]); problem.CodeOf(err) != node.CodeNotFound {
+		t.Errorf("the erased case's upload survived: %v", err)
+	}
+	if st, err := xa.MediaUploadState(ctx, cw, uploads[ids[1]]); err != nil || st.Offset == 0 {
+		t.Errorf("the live case's upload was lost: %+v %v", st, err)
+	}
+	for _, s := range []media.Digest{linkedSum, orphanSum} {
+		if _, err := disk.Stat(ctx, s); err != nil {
+			t.Errorf("blob %s gone within the TTL: %v", s, err)
+		}
+	}
+
+	// Past the TTL: the unclaimed blob is erased, the linked one stays.
+	time.Sleep(ttl + 200*time.Millisecond)
+	r, err = xa.SweepMedia(ctx)
+	if err != nil || r.Unclaimed != 1 || r.Expired < 2 {
+		t.Fatalf("second sweep: %+v %v", r, err)
+	}
+	if _, err := disk.Stat(ctx, orphanSum); !errors.Is(err, media.ErrNotFound) {
+		t.Errorf("unclaimed blob kept: %v", err)
+	}
+	if _, err := disk.Stat(ctx, linkedSum); err != nil {
+		t.Errorf("a blob a case links was erased: %v", err)
+	}
+	if ups, _ := disk.Uploads(ctx, ""); len(ups) != 0 {
+		t.Errorf("%d uploads left after the TTL", len(ups))
+	}
+}
