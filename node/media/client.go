@@ -179,6 +179,7 @@ func (u *Uploader) Upload(ctx context.Context, envelope []byte, ref Ref, hashes 
 		before := res.Offset
 		end := min(ref.Size, res.Offset+per)
 		sentBefore := res.SentBytes
+		cutAfterProgress := false
 		off, err := u.patch(ctx, ref, hashes, src, res.Offset, end, &res)
 		u.log().Debug("media PATCH", "upload", res.Upload, "from", before, "to", off, "sent", res.SentBytes-sentBefore, "err", err)
 		if err == nil {
@@ -188,8 +189,17 @@ func (u *Uploader) Upload(ctx context.Context, envelope []byte, ref Ref, hashes 
 			if errors.As(err, &re) && re.Code == CodeOffsetMismatch && re.Offset >= 0 {
 				res.Offset = re.Offset // resume where the receiver is
 			} else {
-				if stop := fail(err); stop != nil {
-					return res, stop
+				// A link that cuts every few MiB is not a stalled one: after
+				// a transport failure of a request that put at least a chunk
+				// on the wire, resume at once; back off when the receiver
+				// answered, when a request moved nothing, and (below) when
+				// the receiver kept nothing of it.
+				if errors.As(err, &re) || res.SentBytes-sentBefore < ref.ChunkBytes {
+					if stop := fail(err); stop != nil {
+						return res, stop
+					}
+				} else {
+					last, cutAfterProgress = err, true
 				}
 				// Ask where to resume. A failed HEAD is one more attempt.
 				for {
@@ -210,7 +220,7 @@ func (u *Uploader) Upload(ctx context.Context, envelope []byte, ref Ref, hashes 
 		}
 		if res.Offset > before {
 			stalls = 0
-		} else if err == nil {
+		} else if err == nil || cutAfterProgress {
 			if stop := fail(errors.New("media: a request made no progress")); stop != nil {
 				return res, stop
 			}
