@@ -539,4 +539,22 @@ var brokenNodes = []brokenNode{
 		}}},
 		broke: "serves the local API's routes on the federation listener", check: "FLX-OUT-006/no-local-api",
 	},
+	{
+		Variant: variant.Variant{Name: "dead-letter-unknown-key", Mutations: []variant.Mutation{{
+			File: "federation/client.go", Old: "case code == CodeUnauthenticatedPeer || code == CodeUnknownKey:", New: "case code == CodeUnauthenticatedPeer:",
+		}}},
+		broke: "dead-letters after 400 unknown_key", check: "FLX-DLV-002/retried-answers",
+	},
+	{
+		Variant: variant.Variant{Name: "receipt-any-audience", Mutations: []variant.Mutation{{
+			File: "federation/receipt.go", Old: "\tif w.Aud != want.Audience {", New: "\tif w.Aud == \"\" {",
+		}}},
+		broke: "takes a receipt addressed to another member as its own", check: "FLX-RCP-005/receipt-faults",
+	},
+	{
+		Variant: variant.Variant{Name: "retry-409", Mutations: []variant.Mutation{{
+			File: "federation/client.go", Old: "case code == CodeUnauthenticatedPeer || code == CodeUnknownKey:", New: "case code == CodeUnauthenticatedPeer || code == CodeUnknownKey || status == http.StatusConflict:",
+		}}},
+		broke: "retries after 409 replay", check: "FLX-DLV-003/no-resend-after-4xx",
+	},
 }
