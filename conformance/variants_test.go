@@ -557,4 +557,35 @@ var brokenNodes = []brokenNode{
 		}}},
 		broke: "retries after 409 replay", check: "FLX-DLV-003/no-resend-after-4xx",
 	},
+	{
+		Variant: variant.Variant{Name: "ttl-plus-hour", Mutations: []variant.Mutation{{
+			File: "federation/envelope.go", Old: "if w.Exp-w.Iat > int64(v.maxTTL()/time.Second) {", New: "if w.Exp-w.Iat > int64(v.maxTTL()/time.Second)+3600 {",
+		}}},
+		broke: "allows an hour more than MAX_TTL", check: "FLX-ENV-005/edges",
+	},
+	{
+		Variant: variant.Variant{Name: "jti-64", Mutations: []variant.Mutation{{
+			File: "federation/envelope.go", Old: "if len(s) == 0 || len(s) > 128 {", New: "if len(s) == 0 || len(s) > 64 {",
+		}}},
+		broke: "refuses a jti longer than 64 characters", check: "FLX-ENV-005/edges",
+	},
+	{
+		Variant: variant.Variant{Name: "kind-before-signature", Mutations: []variant.Mutation{{
+			File: "federation/envelope.go", Old: "\tkey, err := senderKey(m, w.Iss, tok.Header().KID, now, skew)",
+			New: "\tif err := checkKind(w.Kind); err != nil {\n\t\treturn nil, err\n\t}\n\tkey, err := senderKey(m, w.Iss, tok.Header().KID, now, skew)",
+		}}},
+		broke: "refuses an unknown kind before checking the signature", check: "FLX-ENV-012/signature-before-each",
+	},
+	{
+		Variant: variant.Variant{Name: "content-type-prefix", Mutations: []variant.Mutation{{
+			File: "node/httpapi/federation.go", Old: "if err != nil || !strings.EqualFold(mt, \"application/jose\") {", New: "if err != nil || !strings.HasPrefix(strings.ToLower(mt), \"application/jose\") {",
+		}}},
+		broke: "takes every media type starting with application/jose", check: "FLX-API-003/near-miss-media-types",
+	},
+	{
+		Variant: variant.Variant{Name: "linear-backoff", Mutations: []variant.Mutation{{
+			File: "node/backoff/backoff.go", Old: "\t\tceiling *= 2\n", New: "\t\tceiling += p.Initial\n",
+		}}},
+		broke: "lets its backoff grow linearly (1 s more per failure)", check: "FLX-DLV-004/backoff",
+	},
 }
