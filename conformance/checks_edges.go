@@ -3,6 +3,7 @@ package conformance
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -105,6 +106,48 @@ func checkNearMissMediaTypes(t *T) {
 		raw, _ := t.validCase()
 		if _, err := shouldRefuse(t.postAs(t, certTester, raw, ct), "bad_envelope"); err != nil {
 			t.Errorf("Content-Type %q: %v", ct, err)
+		}
+	}
+}
+
+// accepts reports whether the manifest lists kind among the candidate's
+// accepted kinds (conformance init --accepts).
+func (t *T) accepts(kind federation.Kind) bool {
+	return slices.Contains(t.id.Candidate().Accepts, kind)
+}
+
+// validOf returns a valid envelope of kind from the tester.
+func (t *T) validOf(kind federation.Kind) ([]byte, Claims) {
+	id := newCaseID(MemberTester)
+	switch kind {
+	case federation.KindCaseResponse:
+		return t.envelope(kind, responseDoc(newCaseID(t.candidate), MemberTester))
+	case federation.KindMessageDeliver:
+		return t.envelope(kind, messageDoc(id))
+	case federation.KindCaseWithdraw:
+		return t.envelope(kind, withdrawalDoc(id))
+	}
+	return t.envelope(kind, caseDoc(id, MemberTester))
+}
+
+// checkUnacceptedKinds checks that a valid envelope of each case kind the
+// manifest does not list for the candidate is refused with
+// unsupported_kind. It needs a candidate set up with kinds left out
+// (conformance init --accepts); otherwise it is skipped.
+func checkUnacceptedKinds(t *T) {
+	var left []federation.Kind
+	for _, k := range federation.Kinds {
+		if !t.accepts(k) {
+			left = append(left, k)
+		}
+	}
+	if len(left) == 0 {
+		t.Skipf("the candidate accepts every kind: set it up with conformance init --accepts to check the kinds it leaves out")
+	}
+	for _, k := range left {
+		raw, _ := t.validOf(k)
+		if _, err := shouldRefuse(t.post(t, raw), "unsupported_kind"); err != nil {
+			t.Errorf("%s, which the candidate does not accept: %v", k, err)
 		}
 	}
 }

@@ -91,4 +91,5 @@ var registry = []Check{
 	{ID: "FLX-ENV-005/edges", Requirements: []string{"FLX-ENV-005"}, Title: "exp - iat of exactly MAX_TTL and a jti of 128 characters are accepted; MAX_TTL + 1 s and 129 characters are refused with bad_envelope", Run: checkClaimEdges},
 	{ID: "FLX-ENV-012/signature-before-each", Requirements: []string{"FLX-ENV-012"}, Title: "a broken signature with exactly one other fault (aud, exp, iat, lifetime, kind, case_id, body, origin, withdrawal sender) gets bad_signature", Run: checkSignatureBeforeEveryCheck},
 	{ID: "FLX-API-003/near-miss-media-types", Requirements: []string{"FLX-API-003"}, Title: "a valid envelope sent as application/jose+json, application/josex, application/jwt, application/x-jose, text/jose ... is refused with bad_envelope", Run: checkNearMissMediaTypes},
+	{ID: "FLX-ENV-009/unaccepted-kind", Requirements: []string{"FLX-ENV-009"}, Title: "a valid envelope of each kind the manifest does not list for the candidate is refused with unsupported_kind (needs conformance init --accepts)", Run: checkUnacceptedKinds},
 }

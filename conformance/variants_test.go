@@ -12,6 +12,9 @@ type brokenNode struct {
 	variant.Variant
 	broke string // what the node does wrong
 	check string // the check that must fail (warn, for a SHOULD)
+	// accepts, when set, are the kinds the candidate accepts (conformance
+	// init --accepts): for what depends on kinds a member leaves out.
+	accepts string
 }
 
 // brokenNodes are the teeth test's variants. Add one per requirement: a
@@ -587,5 +590,17 @@ var brokenNodes = []brokenNode{
 			File: "node/backoff/backoff.go", Old: "\t\tceiling *= 2\n", New: "\t\tceiling += p.Initial\n",
 		}}},
 		broke: "lets its backoff grow linearly (1 s more per failure)", check: "FLX-DLV-004/backoff",
+	},
+	{
+		Variant: variant.Variant{Name: "ignores-accepts", Mutations: []variant.Mutation{{
+			File: "node/receive.go", Old: "!ok || !self.AcceptsKind(env.Kind) {", New: "!ok || self == nil {",
+		}}},
+		broke: "stores kinds the manifest does not list for it", check: "FLX-ENV-009/unaccepted-kind", accepts: teethAccepts,
+	},
+	{
+		Variant: variant.Variant{Name: "metadata-all-kinds", Mutations: []variant.Mutation{{
+			File: "node/httpapi/federation.go", Old: "for _, k := range self.Accepts {", New: "for _, k := range append([]string{\"case.create\", \"case.update\", \"case.response\", \"message.deliver\", \"case.withdraw\"}, string(self.Name[:0])) {",
+		}}},
+		broke: "advertises every kind, not those the manifest lists for it", check: "FLX-API-001/metadata", accepts: teethAccepts,
 	},
 }
