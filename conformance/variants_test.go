@@ -603,4 +603,18 @@ var brokenNodes = []brokenNode{
 		}}},
 		broke: "advertises every kind, not those the manifest lists for it", check: "FLX-API-001/metadata", accepts: teethAccepts,
 	},
+	{
+		Variant: variant.Variant{Name: "confirm-withdrawn-now", Mutations: []variant.Mutation{{
+			File: "node/process.go", Old: "CaseID: w.CaseID, Reason: w.Reason, WithdrawnAt: w.WithdrawnAt,\n\t\tPersonIDs: w.PersonIDs,",
+			New: "CaseID: w.CaseID, Reason: w.Reason, WithdrawnAt: schema.DateTime(now.UTC().Format(time.RFC3339)),",
+		}}},
+		broke: "confirms with its own withdrawn_at and without the person_ids", check: "FLX-WDR-005/confirmation-copies",
+	},
+	{
+		Variant: variant.Variant{Name: "keeps-queued-updates", Mutations: []variant.Mutation{{
+			File: "node/withdraw.go", Old: "KeepPendingKinds: []string{string(federation.KindCaseWithdraw)}}",
+			New: "KeepPendingKinds: []string{string(federation.KindCaseWithdraw), string(federation.KindCaseUpdate)}}",
+		}}},
+		broke: "keeps a queued case.update of a withdrawn case and delivers it", check: "FLX-WDR-007/queued-update-cancelled",
+	},
 }
