@@ -254,6 +254,9 @@ func checkCreateAndForward(t *T) {
 	if err := json.Unmarshal(sc.created.Body, &out); err != nil || out.CaseID != sc.caseID || out.Version == nil {
 		t.Errorf("create answer lacks case_id %s and version: %s", sc.caseID, sc.created)
 	}
+	if sc.created.Status != http.StatusCreated {
+		t.Errorf("create: want 201, got %s", sc.created)
+	}
 	if sc.forwarded.Status != http.StatusAccepted {
 		t.Errorf("forward: want 202, got %s", sc.forwarded)
 	}

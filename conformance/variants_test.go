@@ -1,6 +1,10 @@
 package conformance_test
 
-import "github.com/familylinks/flx/conformance/variant"
+import (
+	"strings"
+
+	"github.com/familylinks/flx/conformance/variant"
+)
 
 // brokenNode is a variant of the node that breaks one requirement, and the
 // check that must catch it (SPEC.md §13.5). Its mutations are applied to the
@@ -15,6 +19,18 @@ type brokenNode struct {
 	// accepts, when set, are the kinds the candidate accepts (conformance
 	// init --accepts): for what depends on kinds a member leaves out.
 	accepts string
+	// req is the requirement the node breaks, one of those the check
+	// covers; empty means the check's first.
+	req string
+}
+
+// breaks returns the requirement b breaks.
+func (b brokenNode) breaks() string {
+	if b.req != "" {
+		return b.req
+	}
+	id, _, _ := strings.Cut(b.check, "/")
+	return id
 }
 
 // brokenNodes are the teeth test's variants. Add one per requirement: a
@@ -146,7 +162,7 @@ var brokenNodes = []brokenNode{
 				New: `		drc := federation.ReceiptFor(env, federation.ReceiptDuplicate, n.o.Now())
 		drc.SHA256 = fmt.Sprintf("%x", sha256.Sum256(env.Body))`, Imports: []string{"crypto/sha256", "fmt"}},
 		}},
-		broke: "binds receipts to the body instead of the envelope bytes", check: "FLX-RCP-001/receipt",
+		broke: "binds receipts to the body instead of the envelope bytes", check: "FLX-RCP-001/receipt", req: "FLX-RCP-003",
 	},
 	// One variant per core requirement the suite can see from outside
 	// (SPEC.md §13.5). Append new ones at the end.
@@ -351,7 +367,7 @@ var brokenNodes = []brokenNode{
 		Variant: variant.Variant{Name: "receipt-typ", Mutations: []variant.Mutation{{
 			File: "federation/receipt.go", Old: "\tout, err := jose.Sign(payload, TypReceipt, signer)", New: "\tout, err := jose.Sign(payload, \"JWT\", signer)",
 		}}},
-		broke: "signs receipts with typ JWT", check: "FLX-RCP-001/receipt",
+		broke: "signs receipts with typ JWT", check: "FLX-RCP-001/receipt", req: "FLX-RCP-002",
 	},
 	{
 		Variant: variant.Variant{Name: "trusts-202", Mutations: []variant.Mutation{{
@@ -382,7 +398,7 @@ var brokenNodes = []brokenNode{
 		Variant: variant.Variant{Name: "redirect", Mutations: []variant.Mutation{{
 			File: "node/httpapi/federation.go", Old: "r.SkipClean(true)", New: "r.SkipClean(false)",
 		}}},
-		broke: "redirects unclean paths", check: "FLX-API-004/unknown-path",
+		broke: "redirects unclean paths", check: "FLX-API-004/unknown-path", req: "FLX-API-006",
 	},
 	{
 		Variant: variant.Variant{Name: "plain-404", Mutations: []variant.Mutation{{
@@ -520,7 +536,7 @@ var brokenNodes = []brokenNode{
 			File: "node/httpapi/local_cases.go", Old: "\tres, err := l.n.Forward(r.Context(), a, id, req.To)\n\tl.reply(w, r, http.StatusAccepted, res, err)",
 			New: "\tres, err := l.n.Forward(r.Context(), a, id, req.To)\n\tl.reply(w, r, http.StatusOK, res, err)",
 		}}},
-		broke: "answers the forward call 200 instead of 202", check: "FLX-OUT-002/create-forward",
+		broke: "answers the forward call 200 instead of 202", check: "FLX-OUT-002/create-forward", req: "FLX-OUT-003",
 	},
 	{
 		Variant: variant.Variant{Name: "withdraw-unknown-case", Mutations: []variant.Mutation{{
@@ -616,5 +632,49 @@ var brokenNodes = []brokenNode{
 			New: "KeepPendingKinds: []string{string(federation.KindCaseWithdraw), string(federation.KindCaseUpdate)}}",
 		}}},
 		broke: "keeps a queued case.update of a withdrawn case and delivers it", check: "FLX-WDR-007/queued-update-cancelled",
+	},
+	{
+		Variant: variant.Variant{Name: "resign-every-attempt", Mutations: []variant.Mutation{{
+			File: "node/envelope.go", Old: "\tif c.ExpiresAt.After(now.Add(n.o.Skew)) {\n\t\treturn it, nil\n\t}", New: "\tif it.Attempts <= 1 {\n\t\treturn it, nil\n\t}",
+		}}},
+		broke: "signs an envelope again (new jti) for every retry", check: "FLX-DLV-002/retry-after-503", req: "FLX-DLV-001",
+	},
+	{
+		Variant: variant.Variant{Name: "sends-invalid-body", Mutations: []variant.Mutation{{
+			File: "node/envelope.go", Old: "\t\tJTI: jti, Kind: kind, CaseID: caseID, Body: body,",
+			New: "\t\tJTI: jti, Kind: kind, CaseID: caseID, Body: append(body[:len(body)-1:len(body)-1], []byte(`,\"x_debug\":true}`)...),",
+		}}},
+		broke: "sends bodies with a member schema v1 does not define", check: "FLX-ENV-013/sent-envelopes", req: "FLX-SCH-004",
+	},
+	{
+		Variant: variant.Variant{Name: "signs-with-unknown-kid", Mutations: []variant.Mutation{{
+			File: "federation/jose/jws.go", Old: "if err := hdr.Set(jws.KeyIDKey, k.kid); err != nil {", New: "if err := hdr.Set(jws.KeyIDKey, k.kid+\"-next\"); err != nil {",
+		}}},
+		broke: "signs with a key the manifest does not list", check: "FLX-ENV-013/sent-envelopes", req: "FLX-KEY-009",
+	},
+	{
+		Variant: variant.Variant{Name: "receipt-200", Mutations: []variant.Mutation{{
+			File: "node/httpapi/federation.go", Old: "\tw.Header().Set(\"Cache-Control\", \"no-store\")\n\tw.WriteHeader(http.StatusAccepted)", New: "\tw.Header().Set(\"Cache-Control\", \"no-store\")\n\tw.WriteHeader(http.StatusOK)",
+		}}},
+		broke: "answers a valid envelope 200", check: "FLX-RCP-001/receipt", req: "FLX-API-002",
+	},
+	{
+		Variant: variant.Variant{Name: "refusals-422", Mutations: []variant.Mutation{{
+			File: "node/httpapi/federation.go", Old: "\te.Problem().Write(w)\n}", New: "\tp := e.Problem()\n\tp.Status = http.StatusUnprocessableEntity\n\tp.Write(w)\n}",
+		}}},
+		broke: "answers every refused envelope 422", check: "FLX-ERR-001/problem-documents", req: "FLX-ERR-002",
+	},
+	{
+		Variant: variant.Variant{Name: "create-200", Mutations: []variant.Mutation{{
+			File: "node/httpapi/local_cases.go", Old: "http.StatusCreated", New: "http.StatusOK",
+		}}},
+		broke: "answers the create call 200 instead of 201", check: "FLX-OUT-002/create-forward",
+	},
+	{
+		Variant: variant.Variant{Name: "withdraw-200", Mutations: []variant.Mutation{{
+			File: "node/httpapi/local_cases.go", Old: "\tres, err := l.n.Withdraw(r.Context(), a, id, schema.WithdrawalReason(req.Reason))\n\tl.reply(w, r, http.StatusAccepted, res, err)",
+			New: "\tres, err := l.n.Withdraw(r.Context(), a, id, schema.WithdrawalReason(req.Reason))\n\tl.reply(w, r, http.StatusOK, res, err)",
+		}}},
+		broke: "answers the withdraw call 200 instead of 202", check: "FLX-WDR-007/withdraw-sent", req: "FLX-OUT-004",
 	},
 }
