@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -155,12 +156,23 @@ func (c *candidate) stop() {
 	}
 }
 
-func (c *candidate) run(only []string) (*conformance.Report, error) {
+// run runs the checks named (all: nil) against the candidate. patience is
+// how long the tester waits for what must arrive: ample for the good node;
+// shorter for a broken one, which fails the sooner when what it breaks is
+// an arrival (a scenario's patience still grows by the backoff it provokes).
+func (c *candidate) run(only []string, patience time.Duration) (*conformance.Report, error) {
 	return conformance.Run(context.Background(), conformance.Config{
 		Dir: c.dir, TriggerURL: "http://" + c.localAPI, Only: only,
-		Quiet: 5 * time.Second, Patience: 30 * time.Second,
+		Quiet: 5 * time.Second, Patience: patience,
 	})
 }
+
+// goodPatience and brokenPatience are the patience of the good and the
+// broken candidates' runs.
+const (
+	goodPatience   = 30 * time.Second
+	brokenPatience = 20 * time.Second
+)
 
 // teethParallel is how many broken candidates run at once: they mostly
 // wait (for quiet periods, for backoff), so more than the CPUs.
@@ -168,7 +180,7 @@ func teethParallel() int {
 	if n, err := strconv.Atoi(os.Getenv("FLX_TEETH_PARALLEL")); err == nil && n > 0 {
 		return n
 	}
-	return 6
+	return 8
 }
 
 // teethAccepts are the kinds the second good candidate accepts, and the
@@ -249,7 +261,7 @@ func TestTeeth(t *testing.T) {
 			goodDone <- goodRun{err: err}
 			return
 		}
-		rep, err := c.run(nil)
+		rep, err := c.run(nil, goodPatience)
 		goodDone <- goodRun{rep: rep, err: err, d: time.Since(gstart)}
 	}()
 	// And set up leaving kinds out, for the checks that depend on it.
@@ -267,7 +279,7 @@ func TestTeeth(t *testing.T) {
 			acceptsDone <- goodRun{err: err}
 			return
 		}
-		rep, err := c.run(acceptsChecks)
+		rep, err := c.run(acceptsChecks, goodPatience)
 		acceptsDone <- goodRun{rep: rep, err: err, d: time.Since(gstart)}
 	}()
 
@@ -286,7 +298,21 @@ func TestTeeth(t *testing.T) {
 	results := make([]caught, len(brokenNodes))
 	sem := make(chan struct{}, teethParallel())
 	var wg sync.WaitGroup
-	for i, b := range brokenNodes {
+	// Outbound checks wait for the candidate's backoff and quiet periods:
+	// they start first, so that no long one is left at the end.
+	mode := map[string]conformance.Mode{}
+	for _, c := range conformance.Checks() {
+		mode[c.ID] = c.Mode
+	}
+	order := make([]int, len(brokenNodes))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool {
+		return mode[brokenNodes[order[a]].check] == conformance.ModeOutbound && mode[brokenNodes[order[b]].check] != conformance.ModeOutbound
+	})
+	for _, i := range order {
+		b := brokenNodes[i]
 		if !teethSelected(b.Name) {
 			continue
 		}
@@ -389,7 +415,7 @@ func runBroken(bin string, b brokenNode) caught {
 	if err != nil {
 		return caught{err: err}
 	}
-	rep, err := c.run([]string{b.check})
+	rep, err := c.run([]string{b.check}, brokenPatience)
 	out := caught{err: err, duration: time.Since(start)}
 	if rep != nil {
 		for i := range rep.Results {

@@ -290,8 +290,8 @@ func conformanceVerifyCmd() *cobra.Command {
 			}
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "signature OK (tester %s, key %s)\n", rep.Tester.Member, key.KID())
-			fmt.Fprintf(w, "candidate %s at %s\nsuite %s, spec %s, manifest %s v%d\nrun %s .. %s, modes %v\n",
-				rep.Target.Member, rep.Target.Endpoint, rep.SuiteVersion, rep.Spec, rep.Manifest.Federation, rep.Manifest.Version,
+			fmt.Fprintf(w, "candidate %s at %s\nsuite %s (revision %s), spec %s, manifest %s v%d\nrun %s .. %s, modes %v\n",
+				rep.Target.Member, rep.Target.Endpoint, rep.SuiteVersion, rep.SuiteRevision, rep.Spec, rep.Manifest.Federation, rep.Manifest.Version,
 				rep.StartedAt.Format(time.RFC3339), rep.FinishedAt.Format(time.RFC3339), rep.Modes)
 			s := rep.Summary
 			fmt.Fprintf(w, "%d pass, %d fail, %d warn, %d skip, %d error, %d not checked: verdict %s\n",
