@@ -79,6 +79,7 @@ type Report struct {
 	Tester        ReportTester    `json:"tester"`
 	Manifest      ReportManifest  `json:"manifest"`
 	Modes         map[string]bool `json:"modes"`
+	Timing        ReportTiming    `json:"timing"`
 	Only          []string        `json:"only,omitempty"`
 	StartedAt     time.Time       `json:"started_at"`
 	FinishedAt    time.Time       `json:"finished_at"`
@@ -86,6 +87,19 @@ type Report struct {
 	Summary       map[Status]int  `json:"summary"`
 	Verdict       string          `json:"verdict"`
 }
+
+// ReportTiming says how long the tester waited, and how the waits of the
+// outbound checks were kept short (SPEC.md §13.2, §13.3).
+type ReportTiming struct {
+	QuietSeconds    float64 `json:"quiet_seconds"`
+	PatienceSeconds float64 `json:"patience_seconds"`
+	Note            string  `json:"note"`
+}
+
+// timingNote is the report's account of how long waits were shortened.
+const timingNote = "outbound checks provoke at most 5 consecutive failed attempts, so their waits follow the " +
+	"candidate's configured backoff (about 31 s from a 1 s start); a scenario's patience grows by 2^n s for n " +
+	"provoked failures; nothing else depends on the candidate's configuration"
 
 // ReportTarget names the candidate.
 type ReportTarget struct {
@@ -122,6 +136,7 @@ func newReport(env *Env, cfg Config) *Report {
 		Manifest: ReportManifest{Federation: env.id.Manifest.Federation, Version: env.id.Manifest.Version,
 			SHA256: sha256Hex(env.id.Manifest.Raw())},
 		Modes:     map[string]bool{"inbound": true, "outbound": env.trigger != nil, "manifest": false, "slow": cfg.Slow},
+		Timing:    ReportTiming{QuietSeconds: cfg.Quiet.Seconds(), PatienceSeconds: cfg.Patience.Seconds(), Note: timingNote},
 		Only:      cfg.Only,
 		StartedAt: time.Now().UTC(),
 	}
