@@ -52,11 +52,15 @@ func checkReplaySameJTIOtherBytes(t *T) {
 // both accepted.
 func checkReplayScopePerSender(t *T) {
 	jti := federation.NewJTI()
-	c := t.claims(federation.KindMessageDeliver, messageDoc(newCaseID(MemberTester)))
+	kind, doc := federation.KindMessageDeliver, messageDoc
+	if !t.accepts(kind) {
+		kind, doc = federation.KindCaseWithdraw, withdrawalDoc
+	}
+	c := t.claims(kind, doc(newCaseID(MemberTester)))
 	c.JTI = jti
 	raw := t.sign(c, keyTester)
 	t.mustAccept(t, t.post(t, raw), raw, c, federation.ReceiptAccepted)
-	p := t.claims(federation.KindMessageDeliver, messageDoc(newCaseID(MemberPeer)))
+	p := t.claims(kind, doc(newCaseID(MemberPeer)))
 	p.Iss, p.JTI = MemberPeer, jti
 	praw := t.sign(p, keyPeer)
 	t.mustAccept(t, t.postAs(t, certPeer, praw, "application/jose"), praw, p, federation.ReceiptAccepted)

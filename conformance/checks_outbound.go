@@ -254,6 +254,12 @@ func checkCreateAndForward(t *T) {
 	if err := json.Unmarshal(sc.created.Body, &out); err != nil || out.CaseID != sc.caseID || out.Version == nil {
 		t.Errorf("create answer lacks case_id %s and version: %s", sc.caseID, sc.created)
 	}
+	if sc.created.Status != http.StatusCreated {
+		t.Errorf("create: want 201, got %s", sc.created)
+	}
+	if sc.forwarded.Status != http.StatusAccepted {
+		t.Errorf("forward: want 202, got %s", sc.forwarded)
+	}
 	if len(sc.arrivals) == 0 {
 		t.Fatalf("no envelope arrived within 90 s of the forward")
 	}
@@ -292,22 +298,23 @@ func checkSentEnvelopesConform(t *T) {
 func checkRetriedAfter503(t *T) {
 	sc := t.outbound("retry-503")
 	cs := copiesOf(sc.arrivals, string(federation.KindCaseCreate))
-	if len(cs) < 5 {
-		t.Fatalf("%d copies arrived (4 answered 503), want 5", len(cs))
+	if len(cs) < retry503Failures+1 {
+		t.Fatalf("%d copies arrived (%d answered 503), want %d", len(cs), retry503Failures, retry503Failures+1)
 	}
-	sameBytes(t, cs[:5])
+	sameBytes(t, cs[:retry503Failures+1])
 }
 
 // checkBackoffGrows checks that waits between attempts are at least 0.5 s and
-// grow exponentially (at least 4 s before the 5th).
+// grow exponentially: the k-th wait is at least 0.5 × 2^(k-1) s, for five
+// waits (at least 8 s before the 6th attempt).
 func checkBackoffGrows(t *T) {
 	sc := t.outbound("retry-503")
 	cs := copiesOf(sc.arrivals, string(federation.KindCaseCreate))
-	if len(cs) < 5 {
-		t.Fatalf("%d copies arrived, want 5", len(cs))
+	if len(cs) < retry503Failures+1 {
+		t.Fatalf("%d copies arrived, want %d", len(cs), retry503Failures+1)
 	}
 	var gaps []string
-	for k := 1; k <= 4; k++ {
+	for k := 1; k <= retry503Failures; k++ {
 		gap := cs[k].At.Sub(cs[k-1].At)
 		gaps = append(gaps, gap.Round(10*time.Millisecond).String())
 		min := time.Duration(float64(500*time.Millisecond) * float64(int(1)<<(k-1)))

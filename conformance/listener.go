@@ -39,8 +39,58 @@ type Action struct {
 	Status     int    // HTTP status; 0 means 202 with a receipt (or a refusal if the envelope does not verify)
 	Code       string // problem code when Status is an error
 	Drop       bool   // close the connection without answering
-	Receipt    string // with Status 0: "" a valid receipt, "bad-sha256", "empty"
+	Receipt    string // with Status 0: "" a valid receipt, "empty", or one of badReceipts
 	RetryAfter string
+	Location   string // a Location header (for a 3xx)
+}
+
+// badReceipts are the faulty receipts the listener can answer with, each
+// breaking one thing a sender checks (SPEC.md FLX-RCP-005), everything
+// else valid.
+var badReceipts = []string{
+	"bad-sha256", "wrong-receipt-for", "wrong-aud", "wrong-iss", "other-signer", "bad-signature",
+	"wrong-typ", "bad-status", "future-iat", "extra-claim", "expired-key",
+}
+
+// faultyReceipt signs the receipt claims rc with the tester's key, broken
+// in the way fault names.
+func (l *Listener) faultyReceipt(rc federation.ReceiptClaims, fault string) []byte {
+	claims := map[string]any{
+		"iss": rc.Issuer, "aud": rc.Audience, "iat": rc.IssuedAt.Unix(), "receipt_for": rc.ReceiptFor,
+		"sha256": rc.SHA256, "status": string(rc.Status),
+	}
+	s, typ := signerOf(l.id.Keys[keyTester]), "flx-receipt+jws"
+	switch fault {
+	case "bad-sha256":
+		claims["sha256"] = sha256Hex([]byte("not " + rc.SHA256))
+	case "wrong-receipt-for":
+		claims["receipt_for"] = rc.ReceiptFor + "x"
+	case "wrong-aud":
+		claims["aud"] = MemberPeer
+	case "wrong-iss":
+		claims["iss"] = MemberPeer // signed by the tester, which is not XD-PEER
+	case "other-signer":
+		s = signerOf(l.id.Keys[keyPeer]) // iss the tester, signed by XD-PEER's key
+	case "wrong-typ":
+		typ = "JWT"
+	case "bad-status":
+		claims["status"] = "stored"
+	case "future-iat":
+		claims["iat"] = rc.IssuedAt.Add(time.Hour).Unix()
+	case "extra-claim":
+		claims["exp"] = rc.IssuedAt.Add(time.Hour).Unix()
+	case "expired-key":
+		s = signerOf(l.id.Keys[keyTesterExpired])
+	}
+	payload, _ := json.Marshal(claims)
+	out := compact(header(s.alg, s.kid, typ), payload, s)
+	if fault == "bad-signature" {
+		i := strings.LastIndexByte(string(out), '.')
+		sig, _ := b64.DecodeString(string(out[i+1:]))
+		sig[0] ^= 0xff
+		out = append(out[:i+1:i+1], b64.EncodeToString(sig)...)
+	}
+	return out
 }
 
 // Script chooses the answer for an arrival of a case.
@@ -187,6 +237,13 @@ func (l *Listener) serve(w http.ResponseWriter, r *http.Request) {
 		if act.RetryAfter != "" {
 			w.Header().Set("Retry-After", act.RetryAfter)
 		}
+		if act.Location != "" {
+			w.Header().Set("Location", act.Location)
+		}
+		if act.Status < 300 { // another 2xx: no receipt
+			w.WriteHeader(act.Status)
+			return
+		}
 		answerProblem(w, act.Status, act.Code)
 		return
 	case a.VerifyErr != nil:
@@ -203,12 +260,18 @@ func (l *Listener) serve(w http.ResponseWriter, r *http.Request) {
 		rc.Status = federation.ReceiptDuplicate
 	}
 	switch act.Receipt {
-	case "bad-sha256":
-		rc.SHA256 = sha256Hex(append([]byte("not "), a.Raw...))
+	case "":
 	case "empty":
 		l.record(a, "202 empty")
 		w.Header().Set("Content-Type", "application/jose")
 		w.WriteHeader(http.StatusAccepted)
+		return
+	}
+	if act.Receipt != "" {
+		l.record(a, "202 "+act.Receipt)
+		w.Header().Set("Content-Type", "application/jose")
+		w.WriteHeader(http.StatusAccepted)
+		_, _ = w.Write(l.faultyReceipt(rc, act.Receipt))
 		return
 	}
 	receipt, err := federation.SignReceipt(rc, l.id.Keys[keyTester])

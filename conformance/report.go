@@ -2,7 +2,9 @@ package conformance
 
 import (
 	"bytes"
+	"crypto/sha256"
 	_ "embed"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/xml"
 	"errors"
@@ -67,20 +69,37 @@ func parseIndex(md []byte) []Requirement {
 
 // Report is the result of one run (SPEC.md §13.4).
 type Report struct {
-	Format       string          `json:"report"`
-	Spec         string          `json:"spec"`
-	SuiteVersion string          `json:"suite_version"`
-	Target       ReportTarget    `json:"target"`
-	Tester       ReportTester    `json:"tester"`
-	Manifest     ReportManifest  `json:"manifest"`
-	Modes        map[string]bool `json:"modes"`
-	Only         []string        `json:"only,omitempty"`
-	StartedAt    time.Time       `json:"started_at"`
-	FinishedAt   time.Time       `json:"finished_at"`
-	Results      []Result        `json:"results"`
-	Summary      map[Status]int  `json:"summary"`
-	Verdict      string          `json:"verdict"`
+	Format       string `json:"report"`
+	Spec         string `json:"spec"`
+	SuiteVersion string `json:"suite_version"`
+	// SuiteRevision names the exact set of checks that ran (SuiteRevision):
+	// two reports with the same revision were judged by the same checks.
+	SuiteRevision string          `json:"suite_revision"`
+	Target        ReportTarget    `json:"target"`
+	Tester        ReportTester    `json:"tester"`
+	Manifest      ReportManifest  `json:"manifest"`
+	Modes         map[string]bool `json:"modes"`
+	Timing        ReportTiming    `json:"timing"`
+	Only          []string        `json:"only,omitempty"`
+	StartedAt     time.Time       `json:"started_at"`
+	FinishedAt    time.Time       `json:"finished_at"`
+	Results       []Result        `json:"results"`
+	Summary       map[Status]int  `json:"summary"`
+	Verdict       string          `json:"verdict"`
 }
+
+// ReportTiming says how long the tester waited, and how the waits of the
+// outbound checks were kept short (SPEC.md §13.2, §13.3).
+type ReportTiming struct {
+	QuietSeconds    float64 `json:"quiet_seconds"`
+	PatienceSeconds float64 `json:"patience_seconds"`
+	Note            string  `json:"note"`
+}
+
+// timingNote is the report's account of how long waits were shortened.
+const timingNote = "outbound checks provoke at most 5 consecutive failed attempts, so their waits follow the " +
+	"candidate's configured backoff (about 31 s from a 1 s start); a scenario's patience grows by 2^n s for n " +
+	"provoked failures; nothing else depends on the candidate's configuration"
 
 // ReportTarget names the candidate.
 type ReportTarget struct {
@@ -111,12 +130,13 @@ const TypReport = "flx-conformance-report+jws"
 func newReport(env *Env, cfg Config) *Report {
 	cand := env.id.Candidate()
 	return &Report{
-		Format: ReportFormat, Spec: SpecVersion, SuiteVersion: SuiteVersion,
+		Format: ReportFormat, Spec: SpecVersion, SuiteVersion: SuiteVersion, SuiteRevision: SuiteRevision(),
 		Target: ReportTarget{Member: cand.ID, Endpoint: env.target.String(), Pins: cand.TLSSPKISHA256},
 		Tester: ReportTester{Member: MemberTester, KID: env.id.Keys[keyTester].KID()},
 		Manifest: ReportManifest{Federation: env.id.Manifest.Federation, Version: env.id.Manifest.Version,
 			SHA256: sha256Hex(env.id.Manifest.Raw())},
 		Modes:     map[string]bool{"inbound": true, "outbound": env.trigger != nil, "manifest": false, "slow": cfg.Slow},
+		Timing:    ReportTiming{QuietSeconds: cfg.Quiet.Seconds(), PatienceSeconds: cfg.Patience.Seconds(), Note: timingNote},
 		Only:      cfg.Only,
 		StartedAt: time.Now().UTC(),
 	}
@@ -215,8 +235,8 @@ func (r *Report) WriteTable(w io.Writer) error {
 			c[StatusPass], c[StatusFail], c[StatusWarn], c[StatusSkip], c[StatusError], c[StatusNotChecked])
 	}
 	s := r.Summary
-	_, err := fmt.Fprintf(w, "\n%d pass, %d fail, %d warn, %d skip, %d error, %d not checked: verdict %s (%s, %s)\n",
-		s[StatusPass], s[StatusFail], s[StatusWarn], s[StatusSkip], s[StatusError], s[StatusNotChecked], r.Verdict, r.SuiteVersion, r.Spec)
+	_, err := fmt.Fprintf(w, "\n%d pass, %d fail, %d warn, %d skip, %d error, %d not checked: verdict %s (%s, revision %s, %s)\n",
+		s[StatusPass], s[StatusFail], s[StatusWarn], s[StatusSkip], s[StatusError], s[StatusNotChecked], r.Verdict, r.SuiteVersion, r.SuiteRevision, r.Spec)
 	return err
 }
 
@@ -348,3 +368,17 @@ func VerifyReport(signed []byte, key *jose.PublicKey) (*Report, []byte, error) {
 
 // SigningKey returns the tester's report signing key.
 func (id *Identity) SigningKey() *jose.PrivateKey { return id.Keys[keyTester] }
+
+// SuiteRevision identifies the checks of this build of the suite: "sha256:"
+// and the first 16 hex digits of the SHA-256 over every check's id, level,
+// mode, requirements and title, in id order, and the spec revision. A check
+// added, dropped or changed in what it claims gives another revision, so a
+// report says exactly which checks judged the candidate (SPEC.md §13.4).
+func SuiteRevision() string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\n", SpecVersion)
+	for _, c := range Checks() {
+		fmt.Fprintf(h, "%s\t%s\t%s\t%s\t%s\n", c.ID, c.Level, c.Mode, strings.Join(c.Requirements, ","), c.Title)
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))[:16]
+}

@@ -139,7 +139,29 @@ type InitOptions struct {
 	CandidateLocalAPI string // default 127.0.0.1:18080
 	TesterListen      string // default 127.0.0.1:18444
 	Federation        string // default "FLX conformance"
-	Now               func() time.Time
+	// Accepts are the kinds the manifest lists for the candidate; empty
+	// means every case kind (federation.Kinds).
+	Accepts []federation.Kind
+	Now     func() time.Time
+}
+
+// ParseAccepts reads the --accepts list of init: case kinds, separated by
+// commas; empty means every case kind (nil).
+func ParseAccepts(s string) ([]federation.Kind, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var out []federation.Kind
+	for _, f := range strings.Split(s, ",") {
+		k := federation.Kind(strings.TrimSpace(f))
+		if !slices.Contains(federation.Kinds, k) {
+			return nil, fmt.Errorf("conformance init: --accepts: %q is not a case kind (%v)", k, federation.Kinds)
+		}
+		if !slices.Contains(out, k) {
+			out = append(out, k)
+		}
+	}
+	return out, nil
 }
 
 // InitResult is what the caller needs to finish the candidate's folder
@@ -177,6 +199,10 @@ func Init(dir string, o InitOptions) (*InitResult, error) {
 	}
 	if o.Candidate.ID == "" {
 		return nil, errors.New("conformance init: no candidate")
+	}
+	accepts := slices.Clone(o.Accepts)
+	if len(accepts) == 0 {
+		accepts = slices.Clone(federation.Kinds)
 	}
 	host, port, err := net.SplitHostPort(o.TesterListen)
 	if err != nil {
@@ -313,7 +339,7 @@ func Init(dir string, o InitOptions) (*InitResult, error) {
 			{
 				ID: o.Candidate.ID, Name: "Candidate " + o.Candidate.ID, Country: o.Candidate.Country, Role: o.Candidate.Role,
 				Endpoint: o.Candidate.Endpoint, JWKS: jose.KeySet{candKey.Public().WithValidity(start, time.Time{})},
-				TLSSPKISHA256: []string{candCert.SPKIPin()}, Accepts: slices.Clone(federation.Kinds), Status: federation.StatusActive,
+				TLSSPKISHA256: []string{candCert.SPKIPin()}, Accepts: accepts, Status: federation.StatusActive,
 			},
 			{
 				ID: MemberTester, Name: "Conformance tester", Country: "XD", Role: federation.RoleSociety, Endpoint: tport(pn),

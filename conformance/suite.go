@@ -14,10 +14,10 @@ import (
 )
 
 // SuiteVersion is the version of this suite, recorded in every report.
-const SuiteVersion = "flx-conformance 1.1.0"
+const SuiteVersion = "flx-conformance 1.2.0"
 
 // SpecVersion is the revision of SPEC.md the checks implement.
-const SpecVersion = "flx/1 rev 3"
+const SpecVersion = "flx/1 rev 4"
 
 // Mode says what a check needs to run (SPEC.md §13.2).
 type Mode string

@@ -1,6 +1,10 @@
 package conformance_test
 
-import "github.com/familylinks/flx/conformance/variant"
+import (
+	"strings"
+
+	"github.com/familylinks/flx/conformance/variant"
+)
 
 // brokenNode is a variant of the node that breaks one requirement, and the
 // check that must catch it (SPEC.md §13.5). Its mutations are applied to the
@@ -12,6 +16,21 @@ type brokenNode struct {
 	variant.Variant
 	broke string // what the node does wrong
 	check string // the check that must fail (warn, for a SHOULD)
+	// accepts, when set, are the kinds the candidate accepts (conformance
+	// init --accepts): for what depends on kinds a member leaves out.
+	accepts string
+	// req is the requirement the node breaks, one of those the check
+	// covers; empty means the check's first.
+	req string
+}
+
+// breaks returns the requirement b breaks.
+func (b brokenNode) breaks() string {
+	if b.req != "" {
+		return b.req
+	}
+	id, _, _ := strings.Cut(b.check, "/")
+	return id
 }
 
 // brokenNodes are the teeth test's variants. Add one per requirement: a
@@ -143,6 +162,519 @@ var brokenNodes = []brokenNode{
 				New: `		drc := federation.ReceiptFor(env, federation.ReceiptDuplicate, n.o.Now())
 		drc.SHA256 = fmt.Sprintf("%x", sha256.Sum256(env.Body))`, Imports: []string{"crypto/sha256", "fmt"}},
 		}},
-		broke: "binds receipts to the body instead of the envelope bytes", check: "FLX-RCP-001/receipt",
+		broke: "binds receipts to the body instead of the envelope bytes", check: "FLX-RCP-001/receipt", req: "FLX-RCP-003",
+	},
+	// One variant per core requirement the suite can see from outside
+	// (SPEC.md §13.5). Append new ones at the end.
+	{
+		Variant: variant.Variant{Name: "tls12", Mutations: []variant.Mutation{{
+			File: "federation/mtls/config.go", Old: "MinVersion:   tls.VersionTLS13,\n\t\tCertificates: []tls.Certificate{cert},",
+			New: "MinVersion:   tls.VersionTLS12,\n\t\tCertificates: []tls.Certificate{cert},",
+		}}},
+		broke: "accepts TLS 1.2 on the federation listener", check: "FLX-TLS-001/tls12-refused",
+	},
+	{
+		Variant: variant.Variant{Name: "optional-client-cert", Mutations: []variant.Mutation{
+			{File: "federation/mtls/config.go", Old: "ClientAuth: tls.RequireAnyClientCert,", New: "ClientAuth: tls.RequestClientCert,"},
+			{File: "federation/mtls/config.go", Old: "if _, err := VerifyPeer(dir, cs.PeerCertificates, x509.ExtKeyUsageClientAuth, o.now()); err != nil {",
+				New: "if _, err := VerifyPeer(dir, cs.PeerCertificates, x509.ExtKeyUsageClientAuth, o.now()); err != nil && len(cs.PeerCertificates) > 0 {"},
+			{File: "federation/mtls/middleware.go", Old: "if r.TLS == nil || !r.TLS.HandshakeComplete || len(r.TLS.PeerCertificates) == 0 {",
+				New: "if r.TLS != nil && len(r.TLS.PeerCertificates) == 0 && r.Method == http.MethodGet {\n\t\t\t\tnext.ServeHTTP(w, r)\n\t\t\t\treturn\n\t\t\t}\n\t\t\tif r.TLS == nil || !r.TLS.HandshakeComplete || len(r.TLS.PeerCertificates) == 0 {"},
+		}},
+		broke: "serves GET requests to clients without a certificate", check: "FLX-TLS-002/no-client-cert",
+	},
+	{
+		Variant: variant.Variant{Name: "expired-cert", Mutations: []variant.Mutation{
+			{File: "federation/mtls/verify.go", Old: "\tif err != nil {\n\t\treturn \"\", fmt.Errorf(\"%w: %w\", ErrUntrustedCertificate, err)",
+				New: "\tif cie := (x509.CertificateInvalidError{}); errors.As(err, &cie) && cie.Reason == x509.Expired {\n\t\terr = nil\n\t}\n\tif err != nil {\n\t\treturn \"\", fmt.Errorf(\"%w: %w\", ErrUntrustedCertificate, err)"},
+			{File: "federation/mtls/verify.go", Old: "if now.Before(leaf.NotBefore) || now.After(leaf.NotAfter) {", New: "if now.Before(leaf.NotBefore) {"},
+		}},
+		broke: "accepts an expired client certificate", check: "FLX-TLS-003/expired",
+	},
+	{
+		Variant: variant.Variant{Name: "foreign-ca", Mutations: []variant.Mutation{
+			{File: "federation/mtls/verify.go", Old: "\tif err != nil {\n\t\treturn \"\", fmt.Errorf(\"%w: %w\", ErrUntrustedCertificate, err)",
+				New:     "\tif uae := (x509.UnknownAuthorityError{}); errors.As(err, &uae) && len(certs) > 1 || errors.As(err, &uae) && !bytes.Equal(leaf.RawIssuer, leaf.RawSubject) {\n\t\terr = nil\n\t}\n\tif err != nil {\n\t\treturn \"\", fmt.Errorf(\"%w: %w\", ErrUntrustedCertificate, err)",
+				Imports: []string{"bytes"}},
+		}},
+		broke: "trusts a pinned key whatever CA issued its certificate", check: "FLX-TLS-003/foreign-ca",
+	},
+	{
+		Variant: variant.Variant{Name: "no-clientauth", Mutations: []variant.Mutation{
+			{File: "federation/mtls/verify.go", Old: "if !slices.Contains(leaf.ExtKeyUsage, usage) {", New: "if len(leaf.ExtKeyUsage) == 0 {"},
+			{File: "federation/mtls/verify.go", Old: "KeyUsages:     []x509.ExtKeyUsage{usage},", New: "KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageAny},"},
+		}},
+		broke: "accepts a client certificate without the clientAuth usage", check: "FLX-TLS-003/no-clientauth",
+	},
+	{
+		Variant: variant.Variant{Name: "self-signed", Mutations: []variant.Mutation{
+			{File: "federation/mtls/verify.go", Old: "\tif err != nil {\n\t\treturn \"\", fmt.Errorf(\"%w: %w\", ErrUntrustedCertificate, err)",
+				New:     "\tif len(certs) == 1 && bytes.Equal(leaf.RawIssuer, leaf.RawSubject) && leaf.CheckSignature(leaf.SignatureAlgorithm, leaf.RawTBSCertificate, leaf.Signature) == nil {\n\t\terr = nil\n\t}\n\tif err != nil {\n\t\treturn \"\", fmt.Errorf(\"%w: %w\", ErrUntrustedCertificate, err)",
+				Imports: []string{"bytes"}},
+		}},
+		broke: "accepts a self-signed certificate whose key is pinned", check: "FLX-TLS-003/self-signed",
+	},
+	{
+		Variant: variant.Variant{Name: "unpinned", Mutations: []variant.Mutation{{
+			File: "federation/mtls/verify.go", Old: "\tmember, ok := dir.MemberBySPKI(pin)\n",
+			New: "\tmember, ok := dir.MemberBySPKI(pin)\n\tif ids := certMemberIDs(leaf); !ok && len(ids) > 0 {\n\t\tmember, ok = ids[0], true\n\t}\n",
+		}}},
+		broke: "takes the member from the certificate's URI SAN when its key is pinned for no one", check: "FLX-ID-001/unpinned-key",
+	},
+	{
+		Variant: variant.Variant{Name: "uri-san", Mutations: []variant.Mutation{{
+			File: "federation/mtls/verify.go", Old: "if named != member {", New: "if named == \"\" {",
+		}}},
+		broke: "ignores a URI SAN naming another member than the pin", check: "FLX-ID-002/uri-san-mismatch",
+	},
+	{
+		Variant: variant.Variant{Name: "iss-not-peer", Mutations: []variant.Mutation{{
+			File: "federation/envelope.go", Old: "if authenticatedPeer != \"\" && w.Iss != authenticatedPeer {", New: "if authenticatedPeer == \"-\" && w.Iss != authenticatedPeer {",
+		}}},
+		broke: "accepts an envelope whose iss is not the TLS peer", check: "FLX-ID-003/iss-not-peer",
+	},
+	{
+		Variant: variant.Variant{Name: "suspended", Mutations: []variant.Mutation{
+			{File: "federation/manifest.go", Old: "if !ok || mb.Status != StatusActive {\n\t\treturn \"\", false", New: "if !ok {\n\t\treturn \"\", false"},
+			{File: "federation/envelope.go", Old: "if mb.Status != StatusActive {\n\t\treturn nil, newErr(CodeSuspendedMember", New: "if mb.Status == \"\" {\n\t\treturn nil, newErr(CodeSuspendedMember"},
+		}},
+		broke: "accepts envelopes from a suspended member", check: "FLX-ID-004/suspended-member",
+	},
+	{
+		Variant: variant.Variant{Name: "no-es256", Mutations: []variant.Mutation{{
+			File: "federation/envelope.go", Old: "\tif _, err := tok.Verify(key); err != nil {\n\t\treturn nil, joseErr(err)\n\t}\n\n\t// Authentic from here on.",
+			New: "\tif key.Alg() == jose.ES256 {\n\t\treturn nil, newErr(CodeUnsupportedAlg, \"EdDSA only\", nil)\n\t}\n\tif _, err := tok.Verify(key); err != nil {\n\t\treturn nil, joseErr(err)\n\t}\n\n\t// Authentic from here on.",
+		}}},
+		broke: "refuses ES256 envelopes", check: "FLX-KEY-001/ed25519-and-p256",
+	},
+	{
+		Variant: variant.Variant{Name: "embedded-key", Mutations: []variant.Mutation{{
+			File: "federation/jose/jws.go", Old: "\t\tif !allowedHeader[name] {\n",
+			New:     "\t\tif !allowedHeader[name] && (strings.HasPrefix(name, \"j\") || strings.HasPrefix(name, \"x5\")) {\n\t\t\tvar skip json.RawMessage\n\t\t\t_ = dec.Decode(&skip)\n\t\t\tcontinue\n\t\t}\n\t\tif !allowedHeader[name] {\n",
+			Imports: []string{"strings"},
+		}}},
+		broke: "ignores jwk, jku and x5* header members instead of refusing them", check: "FLX-KEY-003/embedded-jwk",
+	},
+	{
+		Variant: variant.Variant{Name: "hmac-public-key", Mutations: []variant.Mutation{{
+			File: "federation/jose/jws.go", Old: "\tif !hdr.Alg.Supported() {\n\t\treturn nil, fmt.Errorf(\"%w: %q\", ErrUnsupportedAlg, hdr.Alg)",
+			New: "\tif !hdr.Alg.Supported() && hdr.Alg != \"HS256\" {\n\t\treturn nil, fmt.Errorf(\"%w: %q\", ErrUnsupportedAlg, hdr.Alg)",
+		}, {
+			File: "federation/jose/jws.go", Old: "\tif k.alg != t.hdr.Alg {\n\t\treturn nil, fmt.Errorf(\"%w: header %q, key %q\", ErrAlgMismatch, t.hdr.Alg, k.alg)",
+			New:     "\tif pk, ok := k.CryptoPublicKey().(ed25519.PublicKey); ok && t.hdr.Alg == \"HS256\" {\n\t\ti := bytes.LastIndexByte(t.raw, '.')\n\t\tmac := hmac.New(sha256.New, pk)\n\t\tmac.Write(t.raw[:i])\n\t\tif sig, err := b64Canonical(t.raw[i+1:]); err == nil && hmac.Equal(sig, mac.Sum(nil)) {\n\t\t\treturn t.payload, nil\n\t\t}\n\t}\n\tif k.alg != t.hdr.Alg {\n\t\treturn nil, fmt.Errorf(\"%w: header %q, key %q\", ErrAlgMismatch, t.hdr.Alg, k.alg)",
+			Imports: []string{"crypto/ed25519", "crypto/hmac", "crypto/sha256"},
+		}}},
+		broke: "verifies HS256 keyed with the sender's public key", check: "FLX-KEY-005/hs256-public-key-as-secret",
+	},
+	{
+		Variant: variant.Variant{Name: "alg-not-pinned", Mutations: []variant.Mutation{{
+			File: "federation/jose/jws.go", Old: "\tif k.alg != t.hdr.Alg {\n\t\treturn nil, fmt.Errorf(\"%w: header %q, key %q\", ErrAlgMismatch, t.hdr.Alg, k.alg)",
+			New: "\tif !t.hdr.Alg.Supported() {\n\t\treturn nil, fmt.Errorf(\"%w: header %q, key %q\", ErrAlgMismatch, t.hdr.Alg, k.alg)",
+		}}},
+		broke: "does not compare the header alg with the key's", check: "FLX-KEY-006/alg-not-the-keys",
+	},
+	{
+		Variant: variant.Variant{Name: "kid-of-other-member", Mutations: []variant.Mutation{{
+			File: "federation/envelope.go", Old: "\tkey := mb.JWKS.Key(kid)\n\tif key == nil {\n",
+			New: "\tkey := mb.JWKS.Key(kid)\n\tif _, k, ok := m.KeyByKID(kid); key == nil && ok {\n\t\tkey = k\n\t}\n\tif key == nil {\n",
+		}}},
+		broke: "looks a kid up in the whole manifest", check: "FLX-KEY-007/kid-of-other-member",
+	},
+	{
+		Variant: variant.Variant{Name: "key-validity", Mutations: []variant.Mutation{{
+			File: "federation/envelope.go", Old: "if !key.ValidAt(now, skew) {", New: "if key.KID() == \"\" {",
+		}}},
+		broke: "ignores the nbf and exp of keys", check: "FLX-KEY-008/unknown-expired-future-key",
+	},
+	{
+		Variant: variant.Variant{Name: "trailing-space", Mutations: []variant.Mutation{{
+			File: "federation/envelope.go", Old: "\ttok, err := jose.Parse(raw, TypEnvelope)", New: "\traw = bytes.TrimSpace(raw)\n\ttok, err := jose.Parse(raw, TypEnvelope)", Imports: []string{"bytes"},
+		}}},
+		broke: "trims white space around the JWS", check: "FLX-ENV-001/not-compact",
+	},
+	{
+		Variant: variant.Variant{Name: "typ-case", Mutations: []variant.Mutation{{
+			File: "federation/jose/jws.go", Old: "\tif hdr.Typ != typ {", New: "\tif !strings.EqualFold(hdr.Typ, typ) {", Imports: []string{"strings"},
+		}}},
+		broke: "compares typ without case", check: "FLX-ENV-002/header-members",
+	},
+	{
+		Variant: variant.Variant{Name: "no-signature-check", Mutations: []variant.Mutation{{
+			File: "federation/jose/jws.go", Old: "\tif err != nil {\n\t\treturn nil, fmt.Errorf(\"%w: %v\", ErrBadSignature, err)\n\t}",
+			New: "\tif err != nil {\n\t\treturn t.payload, nil\n\t}",
+		}}},
+		broke: "accepts a signature that does not verify", check: "FLX-ENV-003/payload-changed",
+	},
+	{
+		Variant: variant.Variant{Name: "lax-claims", Mutations: []variant.Mutation{{
+			File: "federation/envelope.go", Old: "\tif err := decodeStrict(tok.UnverifiedPayload(), claimsShape, &w); err != nil {",
+			New: "\tif err := json.Unmarshal(tok.UnverifiedPayload(), &w); err != nil {",
+		}}},
+		broke: "decodes claims with encoding/json (unknown, misspelt and repeated claims pass)", check: "FLX-ENV-004/claims-shape",
+	},
+	{
+		Variant: variant.Variant{Name: "ttl-14d", Mutations: []variant.Mutation{{
+			File: "federation/envelope.go", Old: "if w.Exp-w.Iat > int64(v.maxTTL()/time.Second) {", New: "if w.Exp-w.Iat > 2*int64(v.maxTTL()/time.Second) {",
+		}}},
+		broke: "allows envelope lifetimes of 14 days", check: "FLX-ENV-005/claim-values",
+	},
+	{
+		Variant: variant.Variant{Name: "ignores-exp", Mutations: []variant.Mutation{{
+			File: "federation/envelope.go", Old: "if !now.Add(-skew).Before(c.ExpiresAt) {", New: "if c.ExpiresAt.IsZero() {",
+		}}},
+		broke: "accepts expired envelopes", check: "FLX-ENV-007/expired",
+	},
+	{
+		Variant: variant.Variant{Name: "ignores-iat", Mutations: []variant.Mutation{{
+			File: "federation/envelope.go", Old: "if c.IssuedAt.After(now.Add(skew)) {", New: "if c.IssuedAt.IsZero() {",
+		}}},
+		broke: "accepts envelopes issued in the future", check: "FLX-ENV-008/not-yet-valid",
+	},
+	{
+		Variant: variant.Variant{Name: "unknown-kind-code", Mutations: []variant.Mutation{{
+			File: "federation/envelope.go", Old: "\tif err := checkKind(c.Kind); err != nil {\n\t\treturn nil, err\n\t}\n\tenv :=",
+			New: "\tif err := checkKind(c.Kind); err != nil {\n\t\treturn nil, newErr(CodeBadEnvelope, \"unknown kind\", err)\n\t}\n\tenv :=",
+		}}},
+		broke: "refuses an unknown kind with bad_envelope", check: "FLX-ENV-009/unknown-kind",
+	},
+	{
+		Variant: variant.Variant{Name: "case-id-mismatch", Mutations: []variant.Mutation{{
+			File: "node/receive.go", Old: "if h.CaseID != env.CaseID {", New: "if h.CaseID == \"\" {",
+		}}},
+		broke: "does not compare the case_id claim with body.case_id", check: "FLX-ENV-010/case-id-mismatch",
+	},
+	{
+		Variant: variant.Variant{Name: "responder", Mutations: []variant.Mutation{{
+			File: "node/receive.go", Old: "if h.Responder != env.Issuer {", New: "if h.Responder == \"\" {",
+		}}},
+		broke: "accepts a case.response whose responder is not the sender", check: "FLX-ENV-011/sender-role",
+	},
+	{
+		Variant: variant.Variant{Name: "audience-first", Mutations: []variant.Mutation{{
+			File: "federation/envelope.go", Old: "\tkey, err := senderKey(m, w.Iss, tok.Header().KID, now, skew)",
+			New: "\tif w.Aud != v.Self {\n\t\treturn nil, newErr(CodeWrongAudience, \"aud is not this member\", nil)\n\t}\n\tkey, err := senderKey(m, w.Iss, tok.Header().KID, now, skew)",
+		}}},
+		broke: "checks aud before the signature", check: "FLX-ENV-012/signature-before-content",
+	},
+	{
+		Variant: variant.Variant{Name: "receipt-content-type", Mutations: []variant.Mutation{{
+			File: "node/httpapi/federation.go", Old: "\tw.Header().Set(\"Content-Type\", \"application/jose\")\n\tw.Header().Set(\"Cache-Control\", \"no-store\")\n\tw.WriteHeader(http.StatusAccepted)",
+			New: "\tw.Header().Set(\"Content-Type\", \"application/json\")\n\tw.Header().Set(\"Cache-Control\", \"no-store\")\n\tw.WriteHeader(http.StatusAccepted)",
+		}}},
+		broke: "answers receipts as application/json", check: "FLX-RCP-001/receipt",
+	},
+	{
+		Variant: variant.Variant{Name: "receipt-typ", Mutations: []variant.Mutation{{
+			File: "federation/receipt.go", Old: "\tout, err := jose.Sign(payload, TypReceipt, signer)", New: "\tout, err := jose.Sign(payload, \"JWT\", signer)",
+		}}},
+		broke: "signs receipts with typ JWT", check: "FLX-RCP-001/receipt", req: "FLX-RCP-002",
+	},
+	{
+		Variant: variant.Variant{Name: "trusts-202", Mutations: []variant.Mutation{{
+			File: "federation/receipt.go", Old: "\tif w.SHA256 != want.SHA256 {\n", New: "\tif w.SHA256 == \"\" {\n",
+		}}},
+		broke: "does not compare a receipt's sha256 with the bytes it sent", check: "FLX-RCP-005/bad-receipt-retried",
+	},
+	{
+		Variant: variant.Variant{Name: "resend-after-receipt", Mutations: []variant.Mutation{{
+			File: "node/delivery/delivery.go", Old: "\t\tif err := d.outbox.MarkDelivered(ctx, it.ID, res.Receipt.Raw()); err != nil {",
+			New: "\t\tif err := d.outbox.MarkFailed(ctx, it.ID, it.Attempts, \"again\", d.o.Now().Add(time.Second)); err != nil {",
+		}}},
+		broke: "sends an envelope again after its receipt", check: "FLX-RCP-006/no-resend-after-receipt",
+	},
+	{
+		Variant: variant.Variant{Name: "metadata-skew", Mutations: []variant.Mutation{{
+			File: "node/httpapi/federation.go", Old: "ClockSkewSeconds: int64(f.n.Skew().Seconds())}", New: "ClockSkewSeconds: f.n.Skew().Milliseconds()}",
+		}}},
+		broke: "advertises its clock skew in milliseconds", check: "FLX-API-001/metadata",
+	},
+	{
+		Variant: variant.Variant{Name: "content-type-lax", Mutations: []variant.Mutation{{
+			File: "node/httpapi/federation.go", Old: "if err != nil || !strings.EqualFold(mt, \"application/jose\") {", New: "if err == nil && !strings.EqualFold(mt, \"application/jose\") && mt != \"application/json\" {",
+		}}},
+		broke: "accepts envelopes sent as application/json or without Content-Type", check: "FLX-API-003/content-type",
+	},
+	{
+		Variant: variant.Variant{Name: "redirect", Mutations: []variant.Mutation{{
+			File: "node/httpapi/federation.go", Old: "r.SkipClean(true)", New: "r.SkipClean(false)",
+		}}},
+		broke: "redirects unclean paths", check: "FLX-API-004/unknown-path", req: "FLX-API-006",
+	},
+	{
+		Variant: variant.Variant{Name: "plain-404", Mutations: []variant.Mutation{{
+			File: "node/httpapi/federation.go", Old: "\t\twriteProblem(w, problem.NotFound, \"no such federation resource\")", New: "\t\thttp.NotFound(w, nil)",
+		}}},
+		broke: "answers unknown paths with a plain-text 404", check: "FLX-API-004/unknown-path",
+	},
+	{
+		Variant: variant.Variant{Name: "no-allow", Mutations: []variant.Mutation{{
+			File: "node/httpapi/federation.go", Old: "\t\tw.Header().Set(\"Allow\", allow)", New: "\t\t_ = allow",
+		}}},
+		broke: "answers 405 without Allow", check: "FLX-API-005/method-not-allowed",
+	},
+	{
+		Variant: variant.Variant{Name: "problem-json", Mutations: []variant.Mutation{{
+			File: "federation/problem/problem.go", Old: "\th.Set(\"Content-Type\", MediaType)", New: "\th.Set(\"Content-Type\", \"application/json\")",
+		}}},
+		broke: "sends problem documents as application/json", check: "FLX-ERR-001/problem-documents",
+	},
+	{
+		Variant: variant.Variant{Name: "no-pointers", Mutations: []variant.Mutation{{
+			File: "node/receive.go", Old: "Errors: pointers(ve.Violations)}", New: "Errors: pointers(ve.Violations[:0])}",
+		}}},
+		broke: "gives schema_invalid without pointers", check: "FLX-ERR-003/schema-pointers",
+	},
+	{
+		Variant: variant.Variant{Name: "echo-body", Mutations: []variant.Mutation{{
+			File: "node/receive.go", Old: "Msg: \"body does not conform to schema v1 \" + string(docKind),", New: "Msg: \"body does not conform to schema v1 \" + string(docKind) + \": \" + string(env.Body),",
+		}}},
+		broke: "echoes the invalid body in the problem document", check: "FLX-ERR-004/no-personal-data",
+	},
+	{
+		Variant: variant.Variant{Name: "message-unvalidated", Mutations: []variant.Mutation{{
+			File: "node/receive.go", Old: "\tif err := schema.Validate(docKind, env.Body); err != nil {", New: "\tif err := schema.Validate(docKind, env.Body); err != nil && env.Kind != federation.KindMessageDeliver {",
+		}}},
+		broke: "does not validate message.deliver bodies", check: "FLX-SCH-001/invalid-per-kind",
+	},
+	{
+		Variant: variant.Variant{Name: "lenient-json", Mutations: []variant.Mutation{{
+			File: "node/receive.go", Old: "\tif err := schema.Validate(docKind, env.Body); err != nil {",
+			New: "\tif err := schema.Validate(docKind, func() []byte {\n\t\tvar v any\n\t\tif json.Unmarshal(env.Body, &v) != nil {\n\t\t\treturn env.Body\n\t\t}\n\t\tb, _ := json.Marshal(v)\n\t\treturn b\n\t}()); err != nil {",
+		}}},
+		broke: "validates the body after a lenient decode (duplicates and lone surrogates pass)", check: "FLX-SCH-002/strict-json",
+	},
+	{
+		Variant: variant.Variant{Name: "refuses-response", Mutations: []variant.Mutation{{
+			File: "node/receive.go", Old: "!ok || !self.AcceptsKind(env.Kind) {", New: "!ok || !self.AcceptsKind(env.Kind) || env.Kind == federation.KindCaseResponse {",
+		}}},
+		broke: "refuses valid case.response envelopes", check: "FLX-SCH-003/examples-accepted",
+	},
+	{
+		Variant: variant.Variant{Name: "limit-off-by-one", Mutations: []variant.Mutation{
+			{File: "node/receive.go", Old: "if int64(len(raw)) > n.o.MaxBodyBytes {", New: "if int64(len(raw)) >= n.o.MaxBodyBytes {"},
+			{File: "node/httpapi/federation.go", Old: "if r.ContentLength > limit {", New: "if r.ContentLength >= limit {"},
+		}},
+		broke: "refuses a body of exactly MAX_BODY bytes", check: "FLX-LIM-001/max-body-accepted",
+	},
+	{
+		Variant: variant.Variant{Name: "skew-tripled", Mutations: []variant.Mutation{{
+			File: "federation/envelope.go", Old: "\tif v.Skew > 0 {\n\t\treturn v.Skew\n\t}", New: "\tif v.Skew > 0 {\n\t\treturn 3 * v.Skew\n\t}",
+		}}},
+		broke: "applies three times the clock skew it advertises", check: "FLX-LIM-003/clock-skew",
+	},
+	{
+		Variant: variant.Variant{Name: "dead-letter-503", Mutations: []variant.Mutation{{
+			File: "federation/client.go", Old: "case status < 400, status == http.StatusRequestTimeout, status >= 500:", New: "case status < 400, status == http.StatusRequestTimeout, status >= 500 && status != http.StatusServiceUnavailable:",
+		}}},
+		broke: "dead-letters after a 503", check: "FLX-DLV-002/retry-after-503",
+	},
+	{
+		Variant: variant.Variant{Name: "dead-letter-drop", Mutations: []variant.Mutation{{
+			File: "federation/client.go", Old: "return failed(Retry, \"\", \"transport: \"+err.Error())", New: "return failed(Permanent, \"\", \"transport: \"+err.Error())",
+		}}},
+		broke: "dead-letters after a dropped connection", check: "FLX-DLV-002/retry-after-drop",
+	},
+	{
+		Variant: variant.Variant{Name: "retry-422", Mutations: []variant.Mutation{{
+			File: "federation/client.go", Old: "\tdefault:\n\t\tres.Outcome = Permanent\n", New: "\tdefault:\n\t\tres.Outcome = Retry\n",
+		}}},
+		broke: "re-sends after a 422", check: "FLX-DLV-003/no-resend-after-422",
+	},
+	{
+		Variant: variant.Variant{Name: "case-order", Mutations: []variant.Mutation{{
+			File: "node/store/outbox.go", Old: "AND p.seq < o.seq AND (p.state NOT IN ('delivered', 'cancelled')", New: "AND p.seq < o.seq AND (p.state NOT IN ('delivered', 'cancelled', 'queued')",
+		}}},
+		broke: "sends a later envelope of a case while an earlier one waits to be retried", check: "FLX-DLV-008/case-order",
+	},
+	{
+		Variant: variant.Variant{Name: "replay-global", Mutations: []variant.Mutation{{
+			File: "node/receive.go", Old: "return federation.ReplayKey(iss, jti)", New: "return federation.ReplayKey(\"ANY\", jti)",
+		}}},
+		broke: "scopes replay by jti alone", check: "FLX-DLV-011/replay-per-sender",
+	},
+	{
+		Variant: variant.Variant{Name: "records-refused", Mutations: []variant.Mutation{{
+			File: "node/receive.go", Old: "\t\tif errors.As(err, &ve) {\n",
+			New: "\t\t_, _ = n.o.Store.Receive(ctx, store.InboxItem{JTI: inboxKey(env.Issuer, env.JTI), Iss: env.Issuer, Aud: env.Audience, Kind: string(env.Kind),\n\t\t\tCaseID: env.CaseID, SHA256: env.SHA256(), Envelope: raw, ReceivedAt: n.o.Now()}, store.Receipt{Status: string(federation.ReceiptAccepted), Raw: raw})\n\t\tif errors.As(err, &ve) {\n",
+		}}},
+		broke: "records an envelope it refused as schema_invalid", check: "FLX-DLV-013/refused-not-recorded",
+	},
+	{
+		Variant: variant.Variant{Name: "withdraw-any-sender", Mutations: []variant.Mutation{{
+			File: "node/receive.go", Old: "if h.Confirms == \"\" && origin != env.Issuer {", New: "if h.Confirms == \"\" && origin == \"\" {",
+		}}},
+		broke: "accepts a withdrawal request from a member that is not the origin", check: "FLX-WDR-001/non-origin",
+	},
+	{
+		Variant: variant.Variant{Name: "confirms-confirmation", Mutations: []variant.Mutation{{
+			File: "node/process.go", Old: "\tif w.IsConfirmation() {\n", New: "\tif w.IsConfirmation() && false {\n",
+		}}},
+		broke: "treats a confirmation as a withdrawal request and confirms it", check: "FLX-WDR-006/no-confirmation-of-confirmation",
+	},
+	{
+		Variant: variant.Variant{Name: "no-withdraw-sent", Mutations: []variant.Mutation{{
+			File: "node/withdraw.go", Old: "if r.Kind != string(federation.KindCaseWithdraw) && (r.State == store.Delivered || r.Attempts > 0) {", New: "if r.Kind == \"\" {",
+		}}},
+		broke: "sends no case.withdraw when a case is withdrawn", check: "FLX-WDR-007/withdraw-sent",
+	},
+	{
+		Variant: variant.Variant{Name: "no-local-api-auth", Mutations: []variant.Mutation{{
+			File: "node/httpapi/auth.go", Old: "\tif !ok || !strings.EqualFold(scheme, \"Bearer\") {\n\t\treturn node.Actor{}, false\n\t}",
+			New: "\tif !ok || !strings.EqualFold(scheme, \"Bearer\") {\n\t\tif len(a.tokens) > 0 {\n\t\t\treturn node.Actor{Name: a.tokens[0].name, Role: a.tokens[0].role}, true\n\t\t}\n\t\treturn node.Actor{}, false\n\t}",
+		}}},
+		broke: "takes a request without a bearer token as the first token's", check: "FLX-OUT-001/token-required",
+	},
+	{
+		Variant: variant.Variant{Name: "erasure-forgets", Mutations: []variant.Mutation{{
+			File: "node/store/cases.go", Old: "`UPDATE inbox SET envelope = NULL WHERE case_id = ? AND envelope IS NOT NULL`",
+			New: "`UPDATE inbox SET envelope = NULL, sha256 = '' WHERE case_id = ? AND envelope IS NOT NULL`",
+		}}},
+		broke: "erases the digests of an erased case's envelopes with them", check: "FLX-WDR-004/replay-survives-erasure",
+	},
+	{
+		Variant: variant.Variant{Name: "forward-200", Mutations: []variant.Mutation{{
+			File: "node/httpapi/local_cases.go", Old: "\tres, err := l.n.Forward(r.Context(), a, id, req.To)\n\tl.reply(w, r, http.StatusAccepted, res, err)",
+			New: "\tres, err := l.n.Forward(r.Context(), a, id, req.To)\n\tl.reply(w, r, http.StatusOK, res, err)",
+		}}},
+		broke: "answers the forward call 200 instead of 202", check: "FLX-OUT-002/create-forward", req: "FLX-OUT-003",
+	},
+	{
+		Variant: variant.Variant{Name: "withdraw-unknown-case", Mutations: []variant.Mutation{{
+			File: "node/receive.go", Old: "\tif err := checkRoles(env); err != nil {\n\t\treturn res, err\n\t}\n",
+			New: "\tif err := checkRoles(env); err != nil {\n\t\treturn res, err\n\t}\n\tif _, err := n.o.Store.GetCase(ctx, env.CaseID); env.Kind == federation.KindCaseWithdraw && errors.Is(err, store.ErrNotFound) {\n\t\treturn res, errf(federation.CodeBadEnvelope, \"no such case\")\n\t}\n",
+		}}},
+		broke: "refuses the withdrawal of a case it never received", check: "FLX-WDR-002/unknown-case",
+	},
+	{
+		Variant: variant.Variant{Name: "sends-json", Mutations: []variant.Mutation{{
+			File: "federation/client.go", Old: "\treq.Header.Set(\"Content-Type\", \"application/jose\")", New: "\treq.Header.Set(\"Content-Type\", \"application/json\")",
+		}}},
+		broke: "sends envelopes as application/json", check: "FLX-ENV-013/sent-envelopes",
+	},
+	{
+		Variant: variant.Variant{Name: "local-api-on-federation", Mutations: []variant.Mutation{{
+			File: "node/httpapi/federation.go", Old: "\tr.HandleFunc(\"/flx/v1/envelopes\", f.envelopes).Methods(http.MethodPost)\n",
+			New: "\tr.HandleFunc(\"/flx/v1/envelopes\", f.envelopes).Methods(http.MethodPost)\n\tr.PathPrefix(\"/api/\").HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {\n\t\tw.Header().Set(\"WWW-Authenticate\", `Bearer realm=\"flx\"`)\n\t\twriteProblem(w, problem.UnauthenticatedPeer, \"bearer token required\")\n\t})\n",
+		}}},
+		broke: "serves the local API's routes on the federation listener", check: "FLX-OUT-006/no-local-api",
+	},
+	{
+		Variant: variant.Variant{Name: "dead-letter-unknown-key", Mutations: []variant.Mutation{{
+			File: "federation/client.go", Old: "case code == CodeUnauthenticatedPeer || code == CodeUnknownKey:", New: "case code == CodeUnauthenticatedPeer:",
+		}}},
+		broke: "dead-letters after 400 unknown_key", check: "FLX-DLV-002/retried-answers",
+	},
+	{
+		Variant: variant.Variant{Name: "receipt-any-audience", Mutations: []variant.Mutation{{
+			File: "federation/receipt.go", Old: "\tif w.Aud != want.Audience {", New: "\tif w.Aud == \"\" {",
+		}}},
+		broke: "takes a receipt addressed to another member as its own", check: "FLX-RCP-005/receipt-faults",
+	},
+	{
+		Variant: variant.Variant{Name: "retry-409", Mutations: []variant.Mutation{{
+			File: "federation/client.go", Old: "case code == CodeUnauthenticatedPeer || code == CodeUnknownKey:", New: "case code == CodeUnauthenticatedPeer || code == CodeUnknownKey || status == http.StatusConflict:",
+		}}},
+		broke: "retries after 409 replay", check: "FLX-DLV-003/no-resend-after-4xx",
+	},
+	{
+		Variant: variant.Variant{Name: "ttl-plus-hour", Mutations: []variant.Mutation{{
+			File: "federation/envelope.go", Old: "if w.Exp-w.Iat > int64(v.maxTTL()/time.Second) {", New: "if w.Exp-w.Iat > int64(v.maxTTL()/time.Second)+3600 {",
+		}}},
+		broke: "allows an hour more than MAX_TTL", check: "FLX-ENV-005/edges",
+	},
+	{
+		Variant: variant.Variant{Name: "jti-64", Mutations: []variant.Mutation{{
+			File: "federation/envelope.go", Old: "if len(s) == 0 || len(s) > 128 {", New: "if len(s) == 0 || len(s) > 64 {",
+		}}},
+		broke: "refuses a jti longer than 64 characters", check: "FLX-ENV-005/edges",
+	},
+	{
+		Variant: variant.Variant{Name: "kind-before-signature", Mutations: []variant.Mutation{{
+			File: "federation/envelope.go", Old: "\tkey, err := senderKey(m, w.Iss, tok.Header().KID, now, skew)",
+			New: "\tif err := checkKind(w.Kind); err != nil {\n\t\treturn nil, err\n\t}\n\tkey, err := senderKey(m, w.Iss, tok.Header().KID, now, skew)",
+		}}},
+		broke: "refuses an unknown kind before checking the signature", check: "FLX-ENV-012/signature-before-each",
+	},
+	{
+		Variant: variant.Variant{Name: "content-type-prefix", Mutations: []variant.Mutation{{
+			File: "node/httpapi/federation.go", Old: "if err != nil || !strings.EqualFold(mt, \"application/jose\") {", New: "if err != nil || !strings.HasPrefix(strings.ToLower(mt), \"application/jose\") {",
+		}}},
+		broke: "takes every media type starting with application/jose", check: "FLX-API-003/near-miss-media-types",
+	},
+	{
+		Variant: variant.Variant{Name: "linear-backoff", Mutations: []variant.Mutation{{
+			File: "node/backoff/backoff.go", Old: "\t\tceiling *= 2\n", New: "\t\tceiling += p.Initial\n",
+		}}},
+		broke: "lets its backoff grow linearly (1 s more per failure)", check: "FLX-DLV-004/backoff",
+	},
+	{
+		Variant: variant.Variant{Name: "ignores-accepts", Mutations: []variant.Mutation{{
+			File: "node/receive.go", Old: "!ok || !self.AcceptsKind(env.Kind) {", New: "!ok || self == nil {",
+		}}},
+		broke: "stores kinds the manifest does not list for it", check: "FLX-ENV-009/unaccepted-kind", accepts: teethAccepts,
+	},
+	{
+		Variant: variant.Variant{Name: "metadata-all-kinds", Mutations: []variant.Mutation{{
+			File: "node/httpapi/federation.go", Old: "for _, k := range self.Accepts {", New: "for _, k := range append([]string{\"case.create\", \"case.update\", \"case.response\", \"message.deliver\", \"case.withdraw\"}, string(self.Name[:0])) {",
+		}}},
+		broke: "advertises every kind, not those the manifest lists for it", check: "FLX-API-001/metadata", accepts: teethAccepts,
+	},
+	{
+		Variant: variant.Variant{Name: "confirm-withdrawn-now", Mutations: []variant.Mutation{{
+			File: "node/process.go", Old: "CaseID: w.CaseID, Reason: w.Reason, WithdrawnAt: w.WithdrawnAt,\n\t\tPersonIDs: w.PersonIDs,",
+			New: "CaseID: w.CaseID, Reason: w.Reason, WithdrawnAt: schema.DateTime(now.UTC().Format(time.RFC3339)),",
+		}}},
+		broke: "confirms with its own withdrawn_at and without the person_ids", check: "FLX-WDR-005/confirmation-copies",
+	},
+	{
+		Variant: variant.Variant{Name: "keeps-queued-updates", Mutations: []variant.Mutation{{
+			File: "node/withdraw.go", Old: "KeepPendingKinds: []string{string(federation.KindCaseWithdraw)}}",
+			New: "KeepPendingKinds: []string{string(federation.KindCaseWithdraw), string(federation.KindCaseUpdate)}}",
+		}}},
+		broke: "keeps a queued case.update of a withdrawn case and delivers it", check: "FLX-WDR-007/queued-update-cancelled",
+	},
+	{
+		Variant: variant.Variant{Name: "resign-every-attempt", Mutations: []variant.Mutation{{
+			File: "node/envelope.go", Old: "\tif c.ExpiresAt.After(now.Add(n.o.Skew)) {\n\t\treturn it, nil\n\t}", New: "\tif it.Attempts <= 1 {\n\t\treturn it, nil\n\t}",
+		}}},
+		broke: "signs an envelope again (new jti) for every retry", check: "FLX-DLV-002/retry-after-503", req: "FLX-DLV-001",
+	},
+	{
+		Variant: variant.Variant{Name: "sends-invalid-body", Mutations: []variant.Mutation{{
+			File: "node/envelope.go", Old: "\t\tJTI: jti, Kind: kind, CaseID: caseID, Body: body,",
+			New: "\t\tJTI: jti, Kind: kind, CaseID: caseID, Body: append(body[:len(body)-1:len(body)-1], []byte(`,\"x_debug\":true}`)...),",
+		}}},
+		broke: "sends bodies with a member schema v1 does not define", check: "FLX-ENV-013/sent-envelopes", req: "FLX-SCH-004",
+	},
+	{
+		Variant: variant.Variant{Name: "signs-with-unknown-kid", Mutations: []variant.Mutation{{
+			File: "federation/jose/jws.go", Old: "if err := hdr.Set(jws.KeyIDKey, k.kid); err != nil {", New: "if err := hdr.Set(jws.KeyIDKey, k.kid+\"-next\"); err != nil {",
+		}}},
+		broke: "signs with a key the manifest does not list", check: "FLX-ENV-013/sent-envelopes", req: "FLX-KEY-009",
+	},
+	{
+		Variant: variant.Variant{Name: "receipt-200", Mutations: []variant.Mutation{{
+			File: "node/httpapi/federation.go", Old: "\tw.Header().Set(\"Cache-Control\", \"no-store\")\n\tw.WriteHeader(http.StatusAccepted)", New: "\tw.Header().Set(\"Cache-Control\", \"no-store\")\n\tw.WriteHeader(http.StatusOK)",
+		}}},
+		broke: "answers a valid envelope 200", check: "FLX-RCP-001/receipt", req: "FLX-API-002",
+	},
+	{
+		Variant: variant.Variant{Name: "refusals-422", Mutations: []variant.Mutation{{
+			File: "node/httpapi/federation.go", Old: "\te.Problem().Write(w)\n}", New: "\tp := e.Problem()\n\tp.Status = http.StatusUnprocessableEntity\n\tp.Write(w)\n}",
+		}}},
+		broke: "answers every refused envelope 422", check: "FLX-ERR-001/problem-documents", req: "FLX-ERR-002",
+	},
+	{
+		Variant: variant.Variant{Name: "create-200", Mutations: []variant.Mutation{{
+			File: "node/httpapi/local_cases.go", Old: "http.StatusCreated", New: "http.StatusOK",
+		}}},
+		broke: "answers the create call 200 instead of 201", check: "FLX-OUT-002/create-forward",
+	},
+	{
+		Variant: variant.Variant{Name: "withdraw-200", Mutations: []variant.Mutation{{
+			File: "node/httpapi/local_cases.go", Old: "\tres, err := l.n.Withdraw(r.Context(), a, id, schema.WithdrawalReason(req.Reason))\n\tl.reply(w, r, http.StatusAccepted, res, err)",
+			New: "\tres, err := l.n.Withdraw(r.Context(), a, id, schema.WithdrawalReason(req.Reason))\n\tl.reply(w, r, http.StatusOK, res, err)",
+		}}},
+		broke: "answers the withdraw call 200 instead of 202", check: "FLX-WDR-007/withdraw-sent", req: "FLX-OUT-004",
 	},
 }

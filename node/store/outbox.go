@@ -172,6 +172,25 @@ func (q *queries) MarkDelivered(ctx context.Context, id int64, receipt []byte) e
 }
 
 // outboxMiss explains why a conditional outbox update touched no row.
+// releaseCancelled ends the lease of row id if an erasure cancelled it while
+// the attempt of that lease was under way (EraseCase keeps the lease so
+// that the case's later rows wait for the attempt): the attempt is now
+// answered, and the case's withdrawal must not wait for the lease to run
+// out (SPEC.md FLX-WDR-007).
+func (q *queries) releaseCancelled(ctx context.Context, id int64, attempt int) error {
+	query := `UPDATE outbox SET lease_until = NULL, claimed_by = NULL, updated_at = ?
+		WHERE id = ? AND state = 'cancelled' AND lease_until IS NOT NULL`
+	args := []any{tv(q.s.now(time.Time{})), id}
+	if attempt > 0 {
+		query += ` AND attempts = ?`
+		args = append(args, attempt)
+	}
+	if _, err := q.exec(ctx, query, args...); err != nil {
+		return fmt.Errorf("store: release the lease of cancelled row %d: %w", id, err)
+	}
+	return nil
+}
+
 func (q *queries) outboxMiss(ctx context.Context, op string, id int64) error {
 	var state string
 	if err := q.queryRow(ctx, `SELECT state FROM outbox WHERE id = ?`, id).Scan(&state); err != nil {

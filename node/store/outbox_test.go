@@ -437,3 +437,43 @@ func TestReplaceEnvelope(t *testing.T) {
 		}
 	})
 }
+
+// TestCancelledInFlightReleasedWhenAnswered: a row an erasure cancels while
+// its attempt is under way keeps its lease, so the case's withdrawal waits
+// for that attempt; once the attempt is answered (failed or dead) the
+// withdrawal goes at once, not when the lease runs out.
+func TestCancelledInFlightReleasedWhenAnswered(t *testing.T) {
+	for _, answer := range []string{"failed", "dead"} {
+		t.Run(answer, func(t *testing.T) {
+			withAllStores(t, func(t *testing.T, b *backend) {
+				ctx := t.Context()
+				t0 := b.clock.Now()
+				const id = "XA-RC:0077"
+				enqueue(t, b.s, queue(memberB, id, "case.update", "u-1"))
+				claimed := must[[]store.OutboxItem](t)(b.s.ClaimDue(ctx, store.ClaimRequest{Worker: "w", Now: t0.Add(time.Second), Lease: time.Hour}))
+				if len(claimed) != 1 {
+					t.Fatalf("claimed %d rows", len(claimed))
+				}
+				enqueue(t, b.s, queue(memberB, id, "case.withdraw", "w-1"))
+				must[store.ErasureResult](t)(b.s.EraseCase(ctx, id, store.Erasure{Reason: "consent_withdrawn",
+					KeepPendingKinds: []string{"case.withdraw"}}))
+				if got := claimJTIs(t, b.s, store.ClaimRequest{Worker: "w", Now: t0.Add(2 * time.Second)}); len(got) != 0 {
+					t.Fatalf("while the cancelled attempt is under way, claimed %v", got)
+				}
+				var err error
+				if answer == "failed" {
+					err = b.s.MarkFailed(ctx, claimed[0].ID, claimed[0].Attempts, "http_503", t0.Add(time.Minute))
+				} else {
+					err = b.s.MarkDead(ctx, claimed[0].ID, claimed[0].Attempts, "http_422")
+				}
+				mustErr(t, err, store.ErrConflict)
+				if got := claimJTIs(t, b.s, store.ClaimRequest{Worker: "w", Now: t0.Add(3 * time.Second)}); fmt.Sprint(got) != "[w-1]" {
+					t.Fatalf("after the attempt was answered, claimed %v, want [w-1]; cancelled row %+v", got, must[store.OutboxItem](t)(b.s.GetOutbox(ctx, claimed[0].ID)))
+				}
+				if row := must[store.OutboxItem](t)(b.s.GetOutbox(ctx, claimed[0].ID)); row.State != store.Cancelled {
+					t.Fatalf("cancelled row is now %s", row.State)
+				}
+			})
+		})
+	}
+}

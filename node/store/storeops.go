@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -89,11 +90,24 @@ func (s *sqlStore) MarkFailed(ctx context.Context, id int64, attempt int, reason
 	_, err := write(ctx, s, func(q *queries) (none, error) {
 		return none{}, q.MarkFailed(ctx, id, attempt, reason, next)
 	})
-	return err
+	return s.answeredCancelled(ctx, id, attempt, err)
 }
 
 func (s *sqlStore) MarkDead(ctx context.Context, id int64, attempt int, reason string) error {
 	_, err := write(ctx, s, func(q *queries) (none, error) { return none{}, q.MarkDead(ctx, id, attempt, reason) })
+	return s.answeredCancelled(ctx, id, attempt, err)
+}
+
+// answeredCancelled handles the conflict of an attempt's result with a row
+// an erasure cancelled meanwhile: the row's lease ends (releaseCancelled),
+// in a transaction of its own, and the conflict is still returned.
+func (s *sqlStore) answeredCancelled(ctx context.Context, id int64, attempt int, err error) error {
+	if !errors.Is(err, ErrConflict) {
+		return err
+	}
+	if _, rerr := write(ctx, s, func(q *queries) (none, error) { return none{}, q.releaseCancelled(ctx, id, attempt) }); rerr != nil {
+		return rerr
+	}
 	return err
 }
 

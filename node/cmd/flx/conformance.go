@@ -35,7 +35,7 @@ DIR/candidate/config.yaml for this project's node), then "run" the checks agains
 }
 
 func conformanceInitCmd() *cobra.Command {
-	var dir, cand, testerListen, localAPI string
+	var dir, cand, testerListen, localAPI, accepts string
 	cmd := &cobra.Command{
 		Use:   "init",
 		Short: "Write a conformance federation (anchor, CA, manifest, tester identities) and the candidate's node folder",
@@ -48,7 +48,11 @@ func conformanceInitCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := conformance.Init(dir, conformance.InitOptions{Candidate: spec, CandidateLocalAPI: localAPI, TesterListen: testerListen})
+			kinds, err := conformance.ParseAccepts(accepts)
+			if err != nil {
+				return err
+			}
+			res, err := conformance.Init(dir, conformance.InitOptions{Candidate: spec, CandidateLocalAPI: localAPI, TesterListen: testerListen, Accepts: kinds})
 			if err != nil {
 				return err
 			}
@@ -69,6 +73,7 @@ func conformanceInitCmd() *cobra.Command {
 	fl.StringVar(&cand, "candidate", "XA-RC:XA:society:https://127.0.0.1:18443", "the node under test, ID:COUNTRY:ROLE:ENDPOINT")
 	fl.StringVar(&testerListen, "tester-listen", "127.0.0.1:18444", "address of the tester's own listener (XD-TESTER's endpoint; the next two ports are XD-PEER's and XD-SUSPENDED's)")
 	fl.StringVar(&localAPI, "candidate-local-api", "127.0.0.1:18080", "where the candidate's local API (trigger calls) listens")
+	fl.StringVar(&accepts, "accepts", "", "the kinds the candidate accepts, comma-separated (default: every case kind); the suite checks that the others are refused")
 	return cmd
 }
 
@@ -285,8 +290,8 @@ func conformanceVerifyCmd() *cobra.Command {
 			}
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "signature OK (tester %s, key %s)\n", rep.Tester.Member, key.KID())
-			fmt.Fprintf(w, "candidate %s at %s\nsuite %s, spec %s, manifest %s v%d\nrun %s .. %s, modes %v\n",
-				rep.Target.Member, rep.Target.Endpoint, rep.SuiteVersion, rep.Spec, rep.Manifest.Federation, rep.Manifest.Version,
+			fmt.Fprintf(w, "candidate %s at %s\nsuite %s (revision %s), spec %s, manifest %s v%d\nrun %s .. %s, modes %v\n",
+				rep.Target.Member, rep.Target.Endpoint, rep.SuiteVersion, rep.SuiteRevision, rep.Spec, rep.Manifest.Federation, rep.Manifest.Version,
 				rep.StartedAt.Format(time.RFC3339), rep.FinishedAt.Format(time.RFC3339), rep.Modes)
 			s := rep.Summary
 			fmt.Fprintf(w, "%d pass, %d fail, %d warn, %d skip, %d error, %d not checked: verdict %s\n",

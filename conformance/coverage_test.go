@@ -1,0 +1,99 @@
+package conformance_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/familylinks/flx/conformance"
+)
+
+// withoutVariant are the checks the teeth test gives no broken node, each
+// with the reason. Every other check must be shown to fail against a node
+// that breaks its requirement (SPEC.md §13.5).
+var withoutVariant = map[string]string{
+	"FLX-DLV-012/remembered": "slow mode (waits 60 s); FLX-DLV-009's variants break the same replay record",
+}
+
+// TestEveryCheckHasVariant keeps the teeth test complete: every registered
+// check has a broken variant of the node that it must catch, or is listed
+// in withoutVariant with a reason; every variant names a registered check.
+func TestEveryCheckHasVariant(t *testing.T) {
+	checks := map[string]bool{}
+	for _, c := range conformance.Checks() {
+		checks[c.ID] = true
+	}
+	caught := map[string]int{}
+	for _, b := range brokenNodes {
+		if !checks[b.check] {
+			t.Errorf("variant %s names check %s, which is not registered", b.Name, b.check)
+		}
+		if b.broke == "" {
+			t.Errorf("variant %s does not say what the node does wrong", b.Name)
+		}
+		caught[b.check]++
+	}
+	for id := range checks {
+		_, exempt := withoutVariant[id]
+		switch {
+		case caught[id] == 0 && !exempt:
+			t.Errorf("check %s has no broken variant in variants_test.go (or a reason in withoutVariant)", id)
+		case caught[id] > 0 && exempt:
+			t.Errorf("check %s has a variant and is listed in withoutVariant", id)
+		}
+	}
+	for id := range withoutVariant {
+		if !checks[id] {
+			t.Errorf("withoutVariant names %s, which is not registered", id)
+		}
+	}
+}
+
+// coreAreas are the areas of SPEC.md §2 to §12, whose requirements the
+// teeth test breaks one by one.
+var coreAreas = []string{"TLS", "ID", "MAN", "KEY", "ENV", "RCP", "API", "ERR", "SCH", "LIM", "DLV", "WDR", "OUT"}
+
+// reqWithoutVariant are the core requirements the suite checks but no
+// variant breaks on its own, each with the reason.
+var reqWithoutVariant = map[string]string{
+	"FLX-TLS-005": "the tester's listener itself requires TLS 1.3 and checks the pin: a candidate offering less never arrives, which the ENV-013 check reports only after its patience",
+	"FLX-ID-005":  "authentication before every handler is what the TLS-002 variant breaks (no certificate, defined and undefined paths, one check)",
+	"FLX-DLV-012": "slow mode (a copy 60 s later); FLX-WDR-004's variant breaks the same replay record",
+	"FLX-OUT-005": "a first attempt later than 60 s needs a wait beyond the teeth test's patience",
+}
+
+// TestEveryCheckedRequirementHasVariant keeps the teeth test complete by
+// requirement: every core requirement the index marks as checked has a
+// variant that breaks it, caught by a check covering it, or a reason in
+// reqWithoutVariant.
+func TestEveryCheckedRequirementHasVariant(t *testing.T) {
+	covers := map[string][]string{}
+	for _, c := range conformance.Checks() {
+		covers[c.ID] = c.Requirements
+	}
+	broken := map[string]bool{}
+	for _, b := range brokenNodes {
+		if !slices.Contains(covers[b.check], b.breaks()) {
+			t.Errorf("variant %s breaks %s, which its check %s does not cover", b.Name, b.breaks(), b.check)
+		}
+		broken[b.breaks()] = true
+	}
+	n, tried := 0, 0
+	for _, r := range conformance.Requirements() {
+		area := strings.Split(r.ID, "-")[1]
+		if !slices.Contains(coreAreas, area) || !r.IsChecked() {
+			continue
+		}
+		n++
+		_, exempt := reqWithoutVariant[r.ID]
+		switch {
+		case broken[r.ID] && exempt:
+			t.Errorf("%s has a variant and a reason in reqWithoutVariant", r.ID)
+		case broken[r.ID]:
+			tried++
+		case !exempt:
+			t.Errorf("%s is checked but no variant breaks it (or give a reason in reqWithoutVariant)", r.ID)
+		}
+	}
+	t.Logf("%d of %d checked core requirements have a broken variant", tried, n)
+}
