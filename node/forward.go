@@ -81,9 +81,18 @@ func (n *Node) Forward(ctx context.Context, a Actor, caseID, to string) (SendRes
 
 // caseKindFor is case.create unless the case was already sent to to.
 func (n *Node) caseKindFor(ctx context.Context, caseID, to string) (federation.Kind, error) {
-	rows, err := n.o.Store.ListOutbox(ctx, store.OutboxFilter{Destination: to, CaseID: caseID, Limit: 1000})
+	k, err := caseKindIn(ctx, n.o.Store, caseID, to)
 	if err != nil {
 		return "", internal("list outbox", err)
+	}
+	return k, nil
+}
+
+// caseKindIn is caseKindFor on q (the store, or a transaction).
+func caseKindIn(ctx context.Context, q store.Queries, caseID, to string) (federation.Kind, error) {
+	rows, err := q.ListOutbox(ctx, store.OutboxFilter{Destination: to, CaseID: caseID, Limit: 1000})
+	if err != nil {
+		return "", err
 	}
 	for _, r := range rows {
 		if r.Kind == string(federation.KindCaseCreate) && r.State != store.Cancelled {
@@ -184,29 +193,48 @@ func (n *Node) send(ctx context.Context, a Actor, r sendRequest) (SendResult, er
 	if err != nil {
 		return SendResult{}, err
 	}
-	var opts []policy.EvalOption
-	if r.caseVersion > 0 {
-		opts = append(opts, policy.CurrentVersion(r.caseVersion))
-	}
-	if r.caseDoc != nil {
-		opts = append(opts, policy.WithCase(r.caseDoc))
-	}
-	d, out := n.o.Policy.Apply(ctx, r.doc, string(r.kind), dst, n.o.Now(), opts...)
-	if r.approve != nil && d.Effect == policy.NeedsReview {
-		if d, err = d.Approve(r.approve.By, r.approve.At, r.approve.Note); err != nil {
-			return SendResult{}, internal("approve", err)
-		}
+	d, out, dj, err := n.judge(ctx, r, dst)
+	if err != nil {
+		return SendResult{}, err
 	}
 	res := SendResult{Decision: d, Kind: r.kind, To: r.to, State: stateOf(d)}
 	if d.Effect != policy.Deny {
 		res.Document = out
 	}
-	dj, err := json.Marshal(d)
-	if err != nil {
-		return SendResult{}, internal("encode decision", err)
-	}
-	n.metrics.decisions.WithLabelValues(string(d.Effect)).Inc()
 	err = n.o.Store.Tx(ctx, func(tx store.Tx) error {
+		// Serialised with the case's withdrawal (FLX-WDR-008): once it has
+		// committed nothing more about the case is queued, and a forward
+		// that read the case earlier is refused here.
+		cur, err := tx.LockCase(ctx, r.caseID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return errf(CodeNotFound, "no case %s", r.caseID)
+		case err != nil:
+			return err
+		case cur.Erased():
+			return errf(CodeErased, "case %s was withdrawn while this %s was being prepared: nothing was sent", r.caseID, r.kind)
+		case r.caseVersion > 0 && cur.Version != r.caseVersion:
+			return errf(CodeConflict, "case %s changed (now version %d) while it was being forwarded: forward it again", r.caseID, cur.Version)
+		}
+		if r.kind == federation.KindCaseCreate || r.kind == federation.KindCaseUpdate {
+			// A parallel forward to the same member may have queued the
+			// create meanwhile: this one is then an update, judged as such.
+			k, err := caseKindIn(ctx, tx, r.caseID, r.to)
+			if err != nil {
+				return err
+			}
+			if k != r.kind {
+				r.kind, res.Kind = k, k
+				if d, out, dj, err = n.judge(ctx, r, dst); err != nil {
+					return err
+				}
+				res.Decision, res.State, res.Document = d, stateOf(d), nil
+				if d.Effect != policy.Deny {
+					res.Document = out
+				}
+			}
+		}
+		n.metrics.decisions.WithLabelValues(string(d.Effect)).Inc()
 		rec, err := tx.RecordDecision(ctx, store.Decision{CaseID: r.caseID, Destination: r.to, Effect: string(d.Effect), Decision: dj})
 		if err != nil {
 			return err
@@ -228,6 +256,10 @@ func (n *Node) send(ctx context.Context, a Actor, r sendRequest) (SendResult, er
 		return n.audit(ctx, tx, a.Name, action, r.caseID, details)
 	})
 	if err != nil {
+		var pe *Error
+		if errors.As(err, &pe) {
+			return SendResult{}, pe
+		}
 		return SendResult{}, internal("record send", err)
 	}
 	switch res.State {
@@ -238,6 +270,30 @@ func (n *Node) send(ctx context.Context, a Actor, r sendRequest) (SendResult, er
 	}
 	n.log.Info("send", "case_id", r.caseID, "to", r.to, "kind", r.kind, "state", res.State)
 	return res, nil
+}
+
+// judge runs the policy on what r sends to dst (with the operator's
+// approval, for an approved review) and encodes the decision.
+func (n *Node) judge(ctx context.Context, r sendRequest, dst policy.Destination) (policy.Decision, []byte, []byte, error) {
+	var opts []policy.EvalOption
+	if r.caseVersion > 0 {
+		opts = append(opts, policy.CurrentVersion(r.caseVersion))
+	}
+	if r.caseDoc != nil {
+		opts = append(opts, policy.WithCase(r.caseDoc))
+	}
+	d, out := n.o.Policy.Apply(ctx, r.doc, string(r.kind), dst, n.o.Now(), opts...)
+	if r.approve != nil && d.Effect == policy.NeedsReview {
+		var err error
+		if d, err = d.Approve(r.approve.By, r.approve.At, r.approve.Note); err != nil {
+			return d, nil, nil, internal("approve", err)
+		}
+	}
+	dj, err := json.Marshal(d)
+	if err != nil {
+		return d, nil, nil, internal("encode decision", err)
+	}
+	return d, out, dj, nil
 }
 
 // Review approves or rejects a forward held for review (decision

@@ -230,7 +230,11 @@ func TestCaseLifecycle(t *testing.T) {
 	}
 	expectProblem(t, api.do("PUT", caseEsc, tokCaseworker, caseDoc(t, func(m map[string]any) { m["version"] = 5 })), 410, "erased")
 	expectProblem(t, api.do("POST", caseEsc+"/forward", tokCaseworker, `{"to":"XB-RC"}`), 410, "erased")
-	expectProblem(t, api.do("POST", caseEsc+"/withdraw", tokCaseworker, `{"reason":"consent_withdrawn"}`), 410, "erased")
+	// Withdrawing again is harmless: nobody holds it, nobody is asked.
+	expect(t, api.do("POST", caseEsc+"/withdraw", tokCaseworker, `{"reason":"consent_withdrawn"}`), 202, "WithdrawResult").decode(t, &wr)
+	if !wr.Again || len(wr.SentTo) != 0 || wr.Cancelled != 0 {
+		t.Fatalf("withdraw again %+v", wr)
+	}
 	var listed httpapi.CaseList
 	expect(t, api.do("GET", "/api/v1/cases", tokCaseworker, nil), 200, "CaseList").decode(t, &listed)
 	if len(listed.Cases) != 1 {
@@ -250,7 +254,7 @@ func TestCaseLifecycle(t *testing.T) {
 		actions = append(actions, e.Actor+":"+e.Action)
 	}
 	want := "cw-anna:case.create,cw-anna:case.read,cw-anna:case.read,cw-anna:case.read,op-ben:case.read,au-chloe:case.read," +
-		"cw-anna:case.update,cw-anna:case.create,cw-anna:send.queued,cw-anna:send.queued,cw-anna:case.withdraw,cw-anna:case.read"
+		"cw-anna:case.update,cw-anna:case.create,cw-anna:send.queued,cw-anna:send.queued,cw-anna:case.withdraw,cw-anna:case.read,cw-anna:case.withdraw"
 	if strings.Join(actions, ",") != want {
 		t.Fatalf("audit %v\nwant %s", actions, want)
 	}
@@ -264,7 +268,7 @@ func TestCaseLifecycle(t *testing.T) {
 	}
 	var ver httpapi.AuditVerification
 	expect(t, api.do("GET", "/api/v1/audit/verify", tokAuditor, nil), 200, "AuditVerification").decode(t, &ver)
-	if !ver.OK || ver.Rows != 12 || ver.FirstBadSeq != 0 || ver.Head == "" {
+	if !ver.OK || ver.Rows != 13 || ver.FirstBadSeq != 0 || ver.Head == "" {
 		t.Fatalf("verify %+v", ver)
 	}
 

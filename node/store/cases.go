@@ -97,6 +97,18 @@ func (q *queries) GetCase(ctx context.Context, caseID string) (Case, error) {
 	return c, nil
 }
 
+func (q *queries) LockCase(ctx context.Context, caseID string) (Case, error) {
+	lock := ""
+	if q.s.dialect == Postgres {
+		lock = " FOR UPDATE"
+	}
+	c, err := scanCase(q.queryRow(ctx, `SELECT `+caseCols+` FROM cases WHERE case_id = ?`+lock, caseID))
+	if err != nil {
+		return Case{}, fmt.Errorf("store.LockCase: %q: %w", caseID, notFound(err))
+	}
+	return c, nil
+}
+
 const versionCols = `case_id, version, status, document, created_at`
 
 func scanVersion(r scanner) (CaseVersion, error) {
@@ -201,7 +213,11 @@ func (q *queries) EraseCase(ctx context.Context, caseID string, e Erasure) (Eras
 	at := q.s.now(e.At)
 	var res ErasureResult
 	var erased time.Time
-	err := q.queryRow(ctx, `SELECT erased_at FROM cases WHERE case_id = ?`, caseID).Scan(tc(&erased))
+	lock := "" // serialised with LockCase (see there)
+	if q.s.dialect == Postgres {
+		lock = " FOR UPDATE"
+	}
+	err := q.queryRow(ctx, `SELECT erased_at FROM cases WHERE case_id = ?`+lock, caseID).Scan(tc(&erased))
 	switch {
 	case err == nil:
 		res.CaseFound = true
