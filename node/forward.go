@@ -173,6 +173,9 @@ type sendRequest struct {
 	caseDoc []byte
 	// approve is set when an operator approved a held forward.
 	approve *policy.Review
+	// propagated is set for an update sent because the case changed
+	// (UpdateCase), not because a caseworker forwarded it.
+	propagated bool
 }
 
 func stateOf(d policy.Decision) string {
@@ -234,26 +237,19 @@ func (n *Node) send(ctx context.Context, a Actor, r sendRequest) (SendResult, er
 				}
 			}
 		}
-		n.metrics.decisions.WithLabelValues(string(d.Effect)).Inc()
-		rec, err := tx.RecordDecision(ctx, store.Decision{CaseID: r.caseID, Destination: r.to, Effect: string(d.Effect), Decision: dj})
-		if err != nil {
-			return err
-		}
-		res.DecisionID = rec.ID
-		details := map[string]any{"to": r.to, "kind": r.kind, "effect": d.Effect, "decision_id": rec.ID, "policy_hash": d.PolicyHash, "redactions": len(d.Redactions)}
-		if d.Allowed() {
-			item, err := n.enqueue(ctx, tx, r.to, r.kind, r.caseID, r.caseVersion, out)
+		if r.approve == nil && r.caseVersion > 0 {
+			// The member already has (or will have) this version: nothing
+			// new is queued (an update propagated it, or a second forward).
+			it, found, err := versionQueued(ctx, tx, r.caseID, r.to, r.caseVersion)
 			if err != nil {
 				return err
 			}
-			res.OutboxID, res.JTI = item.ID, item.JTI
-			details["outbox_id"] = item.ID
+			if found && d.Allowed() {
+				res.OutboxID, res.JTI, res.Kind, res.State = it.ID, it.JTI, federation.Kind(it.Kind), "queued"
+				return nil
+			}
 		}
-		action := "send." + res.State
-		if r.approve != nil {
-			action = "review.approve"
-		}
-		return n.audit(ctx, tx, a.Name, action, r.caseID, details)
+		return n.commitSend(ctx, tx, a, r, d, out, dj, &res)
 	})
 	if err != nil {
 		var pe *Error
@@ -270,6 +266,50 @@ func (n *Node) send(ctx context.Context, a Actor, r sendRequest) (SendResult, er
 	}
 	n.log.Info("send", "case_id", r.caseID, "to", r.to, "kind", r.kind, "state", res.State)
 	return res, nil
+}
+
+// commitSend records the decision d on r in tx, queues out if allowed,
+// and audits.
+func (n *Node) commitSend(ctx context.Context, tx store.Tx, a Actor, r sendRequest, d policy.Decision, out, dj []byte, res *SendResult) error {
+	n.metrics.decisions.WithLabelValues(string(d.Effect)).Inc()
+	rec, err := tx.RecordDecision(ctx, store.Decision{CaseID: r.caseID, Destination: r.to, Effect: string(d.Effect), Decision: dj})
+	if err != nil {
+		return err
+	}
+	res.DecisionID = rec.ID
+	details := map[string]any{"to": r.to, "kind": r.kind, "effect": d.Effect, "decision_id": rec.ID, "policy_hash": d.PolicyHash, "redactions": len(d.Redactions)}
+	if d.Allowed() {
+		item, err := n.enqueue(ctx, tx, r.to, r.kind, r.caseID, r.caseVersion, out)
+		if err != nil {
+			return err
+		}
+		res.OutboxID, res.JTI = item.ID, item.JTI
+		details["outbox_id"] = item.ID
+	}
+	action := "send." + res.State
+	if r.approve != nil {
+		action = "review.approve"
+	}
+	if r.propagated {
+		details["propagated"] = true
+	}
+	return n.audit(ctx, tx, a.Name, action, r.caseID, details)
+}
+
+// versionQueued finds a case.create or case.update of version v of the case
+// to member to that is queued, under way or delivered.
+func versionQueued(ctx context.Context, q store.Queries, caseID, to string, v int64) (store.OutboxItem, bool, error) {
+	rows, err := q.ListOutbox(ctx, store.OutboxFilter{Destination: to, CaseID: caseID, Limit: 1000})
+	if err != nil {
+		return store.OutboxItem{}, false, err
+	}
+	for _, r := range rows {
+		if (r.Kind == string(federation.KindCaseCreate) || r.Kind == string(federation.KindCaseUpdate)) &&
+			r.CaseVersion == v && (r.State == store.Queued || r.State == store.InFlight || r.State == store.Delivered) {
+			return r, true, nil
+		}
+	}
+	return store.OutboxItem{}, false, nil
 }
 
 // judge runs the policy on what r sends to dst (with the operator's

@@ -78,6 +78,11 @@ type Cases interface {
 	// ErrConflict if it is not, ErrErased if it was erased, ErrNotFound if
 	// it does not exist.
 	UpdateCase(ctx context.Context, u CaseUpdate) (Case, error)
+	// SupersedeVersions drops what a receiver must not keep once a newer
+	// version of a case is applied: the documents of older versions (their
+	// SHA-256 stays) and the envelopes of processed inbox rows that carried
+	// them (their sha256 stays, so replay detection holds).
+	SupersedeVersions(ctx context.Context, caseID string, s Supersession) (SupersessionResult, error)
 	// LockCase returns the case (its tombstone once erased) and, inside a
 	// Tx, holds it until commit: everything that queues about a case and
 	// its withdrawal take this lock first, so that they are serialised per
