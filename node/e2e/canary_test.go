@@ -34,7 +34,9 @@ var canaryPointers = []string{
 // TestCanariesNeverReachPeers sends a case with canaries planted in every
 // protected place through real nodes (mTLS between real listeners) to
 // XB-RC (a society) and ICRC-CTA (the coordinator) under the default
-// policy, then corrects it with new canaries and withdraws it. For each
+// policy, then corrects it with new canaries, has XB-RC answer with a
+// response and a Red Cross message carrying canaries of their own, and
+// withdraws it. For each
 // destination, the canaries the policy withholds from it (its redactions
 // in a dry run) must never be in anything the peer stored: its case,
 // versions, inbox envelopes, and on SQLite its database files, as bytes or
@@ -192,6 +194,74 @@ func runCanaries(t *testing.T, d nodetest.Dialect, mutate bool) []string {
 			}
 		}
 	}
+	// A response and a Red Cross message from XB-RC back to XA-RC, with
+	// canaries in their free text, judged by XB-RC's strict policy against
+	// the case as XB-RC holds it.
+	strictB, err := policy.Default("XB-RC", "XB")
+	if err != nil {
+		t.Fatal(err)
+	}
+	xb := nodes["XB-RC"]
+	held, err := xb.Store.GetCase(ctx, demoCase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb, _ := xb.Manifest().Member("XA-RC")
+	toA := policy.Destination{Member: mb.ID, Country: mb.Country, Role: string(mb.Role), Active: true}
+	for _, k := range mb.Accepts {
+		toA.Accepts = append(toA.Accepts, string(k))
+	}
+	for _, sc := range []struct {
+		kind     federation.Kind
+		file     string
+		pointers []string
+		send     func(doc []byte) error
+	}{
+		{federation.KindCaseResponse, "response.json", []string{"/message", "/notes/0/text"}, func(doc []byte) error {
+			_, err := xb.Respond(ctx, cw, demoCase, doc)
+			return err
+		}},
+		{federation.KindMessageDeliver, "rcm.json", []string{"/from/name", "/to/name", "/body", "/review/by"}, func(doc []byte) error {
+			_, err := xb.SendMessage(ctx, cw, demoCase, "XA-RC", doc)
+			return err
+		}},
+	} {
+		var m map[string]any
+		if err := json.Unmarshal(readTestdata(t, sc.file), &m); err != nil {
+			t.Fatal(err)
+		}
+		vals := map[string]string{}
+		for _, ptr := range sc.pointers {
+			vals[ptr] = canaryValue(0, tag, string(sc.kind)+ptr)
+			setPointer(t, m, ptr, vals[ptr])
+		}
+		doc, _ := json.Marshal(m)
+		dec, _ := policy.New(strictB).Apply(ctx, doc, string(sc.kind), toA, time.Now(), policy.WithCase(held.Document))
+		err := sc.send(doc)
+		if dec.Allowed() {
+			if err != nil {
+				t.Fatalf("%s: %v", sc.kind, err)
+			}
+			waitProcessed(t, xa.Store, demoCase, string(sc.kind), 1)
+		}
+		protected, controls := 0, 0
+		for _, ptr := range sc.pointers {
+			has := look("XA-RC", vals[ptr])
+			if !dec.Allowed() || withheld(ptr, dec.Redactions) {
+				protected++
+				if has {
+					leaks = append(leaks, fmt.Sprintf("XA-RC %s: %s (%s)", sc.kind, ptr, vals[ptr]))
+				}
+				continue
+			}
+			controls++
+			if !has {
+				t.Errorf("XA-RC %s: control %s did not arrive", sc.kind, ptr)
+			}
+		}
+		t.Logf("XA-RC %s (%s): %d protected canaries, %d controls", sc.kind, dec.Effect, protected, controls)
+	}
+
 	if _, err := xa.Withdraw(ctx, cw, demoCase, "consent_withdrawn"); err != nil {
 		t.Fatal(err)
 	}
