@@ -55,7 +55,12 @@ func (n *Node) UpdateCase(ctx context.Context, a Actor, caseID string, doc []byt
 		return store.Case{}, errf(CodeBadRequest, "document case_id %q does not match the URL", c.CaseID)
 	}
 	var out store.Case
+	var props []Propagation
 	err = n.o.Store.Tx(ctx, func(tx store.Tx) error {
+		// Locked first, as every send and the withdrawal do (LockCase).
+		if _, err := tx.LockCase(ctx, caseID); err != nil {
+			return err
+		}
 		var err error
 		out, err = tx.UpdateCase(ctx, store.CaseUpdate{
 			ID: caseID, ExpectedVersion: int64(c.Version) - 1, Version: int64(c.Version),
@@ -64,7 +69,13 @@ func (n *Node) UpdateCase(ctx context.Context, a Actor, caseID string, doc []byt
 		if err != nil {
 			return err
 		}
-		return n.audit(ctx, tx, a.Name, "case.update", caseID, map[string]any{"version": c.Version})
+		if err := n.audit(ctx, tx, a.Name, "case.update", caseID, map[string]any{"version": c.Version}); err != nil {
+			return err
+		}
+		// Every copy of an earlier version is corrected (or erased) in the
+		// same transaction: a crash cannot leave a holder uncorrected.
+		props, err = n.propagate(ctx, tx, a, caseID, out.Version, doc)
+		return err
 	})
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -75,6 +86,10 @@ func (n *Node) UpdateCase(ctx context.Context, a Actor, caseID string, doc []byt
 		return store.Case{}, errf(CodeConflict, "case %s is not at version %d: read it again and re-apply the change", caseID, c.Version-1)
 	case err != nil:
 		return store.Case{}, internal("update case", err)
+	}
+	if len(props) > 0 {
+		n.deliverer.Kick()
+		n.log.Info("update propagated", "case_id", caseID, "version", out.Version, "members", len(props))
 	}
 	return out, nil
 }

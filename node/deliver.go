@@ -3,6 +3,7 @@ package node
 import (
 	"time"
 
+	"github.com/familylinks/flx/federation"
 	"github.com/familylinks/flx/node/delivery"
 )
 
@@ -15,7 +16,11 @@ func (n *Node) newDeliverer() *delivery.Deliverer {
 	return delivery.New(n.o.Store, mediaSender{n, n.client}, delivery.Options{
 		Instance: n.o.Instance, Workers: d.Workers, MaxAttempts: d.MaxAttempts, Backoff: d.Backoff,
 		Lease: d.Lease, PollInterval: d.PollInterval, Prepare: n.renewExpiring,
-		Observer: deliveryObserver{n.metrics}, Logger: n.log, Now: n.o.Now,
+		// Withdrawals and confirmations are retried until delivered
+		// (FLX-WDR-007: a recipient must not keep a case because
+		// it was down for longer than MaxAttempts allows).
+		Persistent: func(kind string) bool { return kind == string(federation.KindCaseWithdraw) },
+		Observer:   deliveryObserver{n.metrics}, Logger: n.log, Now: n.o.Now,
 	})
 }
 

@@ -81,9 +81,18 @@ func (n *Node) Forward(ctx context.Context, a Actor, caseID, to string) (SendRes
 
 // caseKindFor is case.create unless the case was already sent to to.
 func (n *Node) caseKindFor(ctx context.Context, caseID, to string) (federation.Kind, error) {
-	rows, err := n.o.Store.ListOutbox(ctx, store.OutboxFilter{Destination: to, CaseID: caseID, Limit: 1000})
+	k, err := caseKindIn(ctx, n.o.Store, caseID, to)
 	if err != nil {
 		return "", internal("list outbox", err)
+	}
+	return k, nil
+}
+
+// caseKindIn is caseKindFor on q (the store, or a transaction).
+func caseKindIn(ctx context.Context, q store.Queries, caseID, to string) (federation.Kind, error) {
+	rows, err := q.ListOutbox(ctx, store.OutboxFilter{Destination: to, CaseID: caseID, Limit: 1000})
+	if err != nil {
+		return "", err
 	}
 	for _, r := range rows {
 		if r.Kind == string(federation.KindCaseCreate) && r.State != store.Cancelled {
@@ -164,6 +173,9 @@ type sendRequest struct {
 	caseDoc []byte
 	// approve is set when an operator approved a held forward.
 	approve *policy.Review
+	// propagated is set for an update sent because the case changed
+	// (UpdateCase), not because a caseworker forwarded it.
+	propagated bool
 }
 
 func stateOf(d policy.Decision) string {
@@ -184,50 +196,66 @@ func (n *Node) send(ctx context.Context, a Actor, r sendRequest) (SendResult, er
 	if err != nil {
 		return SendResult{}, err
 	}
-	var opts []policy.EvalOption
-	if r.caseVersion > 0 {
-		opts = append(opts, policy.CurrentVersion(r.caseVersion))
-	}
-	if r.caseDoc != nil {
-		opts = append(opts, policy.WithCase(r.caseDoc))
-	}
-	d, out := n.o.Policy.Apply(ctx, r.doc, string(r.kind), dst, n.o.Now(), opts...)
-	if r.approve != nil && d.Effect == policy.NeedsReview {
-		if d, err = d.Approve(r.approve.By, r.approve.At, r.approve.Note); err != nil {
-			return SendResult{}, internal("approve", err)
-		}
+	d, out, dj, err := n.judge(ctx, r, dst)
+	if err != nil {
+		return SendResult{}, err
 	}
 	res := SendResult{Decision: d, Kind: r.kind, To: r.to, State: stateOf(d)}
 	if d.Effect != policy.Deny {
 		res.Document = out
 	}
-	dj, err := json.Marshal(d)
-	if err != nil {
-		return SendResult{}, internal("encode decision", err)
-	}
-	n.metrics.decisions.WithLabelValues(string(d.Effect)).Inc()
 	err = n.o.Store.Tx(ctx, func(tx store.Tx) error {
-		rec, err := tx.RecordDecision(ctx, store.Decision{CaseID: r.caseID, Destination: r.to, Effect: string(d.Effect), Decision: dj})
-		if err != nil {
+		// Serialised with the case's withdrawal (FLX-WDR-008): once it has
+		// committed nothing more about the case is queued, and a forward
+		// that read the case earlier is refused here.
+		cur, err := tx.LockCase(ctx, r.caseID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return errf(CodeNotFound, "no case %s", r.caseID)
+		case err != nil:
 			return err
+		case cur.Erased():
+			return errf(CodeErased, "case %s was withdrawn while this %s was being prepared: nothing was sent", r.caseID, r.kind)
+		case r.caseVersion > 0 && cur.Version != r.caseVersion:
+			return errf(CodeConflict, "case %s changed (now version %d) while it was being forwarded: forward it again", r.caseID, cur.Version)
 		}
-		res.DecisionID = rec.ID
-		details := map[string]any{"to": r.to, "kind": r.kind, "effect": d.Effect, "decision_id": rec.ID, "policy_hash": d.PolicyHash, "redactions": len(d.Redactions)}
-		if d.Allowed() {
-			item, err := n.enqueue(ctx, tx, r.to, r.kind, r.caseID, r.caseVersion, out)
+		if r.kind == federation.KindCaseCreate || r.kind == federation.KindCaseUpdate {
+			// A parallel forward to the same member may have queued the
+			// create meanwhile: this one is then an update, judged as such.
+			k, err := caseKindIn(ctx, tx, r.caseID, r.to)
 			if err != nil {
 				return err
 			}
-			res.OutboxID, res.JTI = item.ID, item.JTI
-			details["outbox_id"] = item.ID
+			if k != r.kind {
+				r.kind, res.Kind = k, k
+				if d, out, dj, err = n.judge(ctx, r, dst); err != nil {
+					return err
+				}
+				res.Decision, res.State, res.Document = d, stateOf(d), nil
+				if d.Effect != policy.Deny {
+					res.Document = out
+				}
+			}
 		}
-		action := "send." + res.State
-		if r.approve != nil {
-			action = "review.approve"
+		if r.approve == nil && r.caseVersion > 0 {
+			// The member already has (or will have) this version: nothing
+			// new is queued (an update propagated it, or a second forward).
+			it, found, err := versionQueued(ctx, tx, r.caseID, r.to, r.caseVersion)
+			if err != nil {
+				return err
+			}
+			if found && d.Allowed() {
+				res.OutboxID, res.JTI, res.Kind, res.State = it.ID, it.JTI, federation.Kind(it.Kind), "queued"
+				return nil
+			}
 		}
-		return n.audit(ctx, tx, a.Name, action, r.caseID, details)
+		return n.commitSend(ctx, tx, a, r, d, out, dj, &res)
 	})
 	if err != nil {
+		var pe *Error
+		if errors.As(err, &pe) {
+			return SendResult{}, pe
+		}
 		return SendResult{}, internal("record send", err)
 	}
 	switch res.State {
@@ -238,6 +266,74 @@ func (n *Node) send(ctx context.Context, a Actor, r sendRequest) (SendResult, er
 	}
 	n.log.Info("send", "case_id", r.caseID, "to", r.to, "kind", r.kind, "state", res.State)
 	return res, nil
+}
+
+// commitSend records the decision d on r in tx, queues out if allowed,
+// and audits.
+func (n *Node) commitSend(ctx context.Context, tx store.Tx, a Actor, r sendRequest, d policy.Decision, out, dj []byte, res *SendResult) error {
+	n.metrics.decisions.WithLabelValues(string(d.Effect)).Inc()
+	rec, err := tx.RecordDecision(ctx, store.Decision{CaseID: r.caseID, Destination: r.to, Effect: string(d.Effect), Decision: dj})
+	if err != nil {
+		return err
+	}
+	res.DecisionID = rec.ID
+	details := map[string]any{"to": r.to, "kind": r.kind, "effect": d.Effect, "decision_id": rec.ID, "policy_hash": d.PolicyHash, "redactions": len(d.Redactions)}
+	if d.Allowed() {
+		item, err := n.enqueue(ctx, tx, r.to, r.kind, r.caseID, r.caseVersion, out)
+		if err != nil {
+			return err
+		}
+		res.OutboxID, res.JTI = item.ID, item.JTI
+		details["outbox_id"] = item.ID
+	}
+	action := "send." + res.State
+	if r.approve != nil {
+		action = "review.approve"
+	}
+	if r.propagated {
+		details["propagated"] = true
+	}
+	return n.audit(ctx, tx, a.Name, action, r.caseID, details)
+}
+
+// versionQueued finds a case.create or case.update of version v of the case
+// to member to that is queued, under way or delivered.
+func versionQueued(ctx context.Context, q store.Queries, caseID, to string, v int64) (store.OutboxItem, bool, error) {
+	rows, err := q.ListOutbox(ctx, store.OutboxFilter{Destination: to, CaseID: caseID, Limit: 1000})
+	if err != nil {
+		return store.OutboxItem{}, false, err
+	}
+	for _, r := range rows {
+		if (r.Kind == string(federation.KindCaseCreate) || r.Kind == string(federation.KindCaseUpdate)) &&
+			r.CaseVersion == v && (r.State == store.Queued || r.State == store.InFlight || r.State == store.Delivered) {
+			return r, true, nil
+		}
+	}
+	return store.OutboxItem{}, false, nil
+}
+
+// judge runs the policy on what r sends to dst (with the operator's
+// approval, for an approved review) and encodes the decision.
+func (n *Node) judge(ctx context.Context, r sendRequest, dst policy.Destination) (policy.Decision, []byte, []byte, error) {
+	var opts []policy.EvalOption
+	if r.caseVersion > 0 {
+		opts = append(opts, policy.CurrentVersion(r.caseVersion))
+	}
+	if r.caseDoc != nil {
+		opts = append(opts, policy.WithCase(r.caseDoc))
+	}
+	d, out := n.o.Policy.Apply(ctx, r.doc, string(r.kind), dst, n.o.Now(), opts...)
+	if r.approve != nil && d.Effect == policy.NeedsReview {
+		var err error
+		if d, err = d.Approve(r.approve.By, r.approve.At, r.approve.Note); err != nil {
+			return d, nil, nil, internal("approve", err)
+		}
+	}
+	dj, err := json.Marshal(d)
+	if err != nil {
+		return d, nil, nil, internal("encode decision", err)
+	}
+	return d, out, dj, nil
 }
 
 // Review approves or rejects a forward held for review (decision

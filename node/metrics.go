@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -71,17 +72,38 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 	return m
 }
 
-func (m *Metrics) observeStore(st store.OutboxReader) { m.queue.st = st }
+func (m *Metrics) observeStore(self string, st interface {
+	store.OutboxReader
+	store.DisclosureReader
+}) {
+	m.queue.self, m.queue.st, m.queue.ds = self, st, st
+}
 
 // queueCollector reads the outbox per peer at scrape time.
-type queueCollector struct{ st store.OutboxReader }
+type queueCollector struct {
+	self string // only withdrawals of our own cases count, not confirmations we sent
+	st   store.OutboxReader
+	ds   store.DisclosureReader
+}
 
 var (
 	queueDesc = prometheus.NewDesc("flx_outbox_messages", "Outbox envelopes per peer and state.", []string{"peer", "state"}, nil)
 	ageDesc   = prometheus.NewDesc("flx_outbox_oldest_pending_seconds", "Age of the oldest undelivered envelope per peer.", []string{"peer"}, nil)
 )
 
-func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) { ch <- queueDesc; ch <- ageDesc }
+// unconfirmedDesc counts recipients that received a withdrawal and have
+// not confirmed their erasure yet (at most pendingCap are counted): the
+// operator follows them up (deploy/RUNBOOK.md).
+var unconfirmedDesc = prometheus.NewDesc("flx_withdrawals_unconfirmed",
+	"Recipients that received a withdrawal of one of our cases and have not confirmed their erasure (counted up to 1000).", nil, nil)
+
+const pendingCap = 1000
+
+func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- queueDesc
+	ch <- ageDesc
+	ch <- unconfirmedDesc
+}
 
 func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 	if c.st == nil {
@@ -89,6 +111,17 @@ func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	if c.ds != nil {
+		if p, err := c.ds.ListPendingWithdrawals(ctx, pendingCap); err == nil {
+			n := 0
+			for _, r := range p {
+				if strings.HasPrefix(r.CaseID, c.self+":") {
+					n++
+				}
+			}
+			ch <- prometheus.MustNewConstMetric(unconfirmedDesc, prometheus.GaugeValue, float64(n))
+		}
+	}
 	stats, err := c.st.OutboxStats(ctx)
 	if err != nil {
 		return

@@ -142,7 +142,7 @@ func New(o Options) (*Node, error) {
 	n.initMedia()
 	n.deliverer = n.newDeliverer()
 	n.view = store.ReadOnly(o.Store)
-	o.Metrics.observeStore(o.Store)
+	o.Metrics.observeStore(o.Self, o.Store)
 	return n, nil
 }
 

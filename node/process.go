@@ -152,9 +152,18 @@ func (n *Node) applyCase(ctx context.Context, tx store.Tx, it store.InboxItem, p
 	case int64(c.Version) <= cur.Version:
 		return fmt.Errorf("stale version %d (holding %d); not applied", c.Version, cur.Version)
 	}
-	_, err = tx.UpdateCase(ctx, store.CaseUpdate{
+	if _, err = tx.UpdateCase(ctx, store.CaseUpdate{
 		ID: c.CaseID, ExpectedVersion: cur.Version, Version: int64(c.Version),
 		Type: string(c.Type), Status: string(c.Status), Document: p.Body,
+	}); err != nil {
+		return dbErr(err)
+	}
+	// What the new version no longer carries must not stay here in an older
+	// one (FLX-COR-003): superseded documents and the envelopes that brought
+	// them go, their hashes stay.
+	_, err = tx.SupersedeVersions(ctx, c.CaseID, store.Supersession{
+		Below: int64(c.Version), InboxBefore: it.ID,
+		InboxKinds: []string{string(federation.KindCaseCreate), string(federation.KindCaseUpdate)},
 	})
 	return dbOrNil(err)
 }

@@ -19,32 +19,34 @@ type WithdrawResult struct {
 	// Cancelled counts queued envelopes with the case's data that will now
 	// never be sent.
 	Cancelled int64 `json:"cancelled"`
+	// Again is set when the case was already withdrawn: the withdrawal was
+	// sent again only to the members that have not confirmed it.
+	Again bool `json:"again,omitempty"`
 }
 
 // Withdraw withdraws one of this Society's cases (consent withdrawn, case
 // closed, retention expired, erasure request): in one transaction it
-// queues a case.withdraw to every member that may hold anything about the
-// case (delivered, in flight, or attempted: per-case ordering sends it
-// after them), erases the case's personal data here keeping a tombstone, cancels
-// queued envelopes that carry it, and audits. Each recipient confirms its
-// erasure with a confirmation, recorded against the case (Recipients).
+// erases the case's personal data here keeping a tombstone, cancels queued
+// envelopes that carry it, queues a case.withdraw to every member that may
+// hold anything about the case (delivered, in flight, or attempted:
+// per-case ordering sends it after them), and audits. Each recipient
+// confirms its erasure with a confirmation, recorded against the case
+// (Recipients).
+//
+// The transaction first locks the case (store.LockCase), as every send
+// does: a forward, response or message that read the case before the
+// withdrawal cannot queue after it, and the members are listed after the
+// cancellation, so a row claimed for delivery meanwhile counts (FLX-WDR-008).
+//
+// Withdrawing an erased case again is not an error: the withdrawal goes
+// again to every member that may hold something and has not confirmed,
+// unless one is still on its way to it.
 func (n *Node) Withdraw(ctx context.Context, a Actor, caseID string, reason schema.WithdrawalReason) (WithdrawResult, error) {
 	switch reason {
 	case schema.WithdrawalReason("consent_withdrawn"), schema.WithdrawalReason("case_closed"),
 		schema.WithdrawalReason("retention_expired"), schema.WithdrawalReason("erasure_request"):
 	default:
 		return WithdrawResult{}, errf(CodeBadRequest, "reason %q is not consent_withdrawn, case_closed, retention_expired or erasure_request", reason)
-	}
-	c, err := n.o.Store.GetCase(ctx, caseID)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return WithdrawResult{}, errf(CodeNotFound, "no case %s", caseID)
-	case err != nil:
-		return WithdrawResult{}, internal("get case", err)
-	case c.Origin != n.o.Self:
-		return WithdrawResult{}, errf(CodeNotOrigin, "case %s belongs to %s: only the origin withdraws it", caseID, c.Origin)
-	case c.Erased():
-		return WithdrawResult{}, errf(CodeErased, "case %s was already withdrawn", caseID)
 	}
 	now := n.o.Now()
 	w := schema.Withdrawal{Schema: "flx/v1/withdrawal", CaseID: caseID, Reason: reason, WithdrawnAt: schema.DateTime(now.UTC().Format(time.RFC3339))}
@@ -54,9 +56,35 @@ func (n *Node) Withdraw(ctx context.Context, a Actor, caseID string, reason sche
 	}
 	res := WithdrawResult{CaseID: caseID, SentTo: []string{}}
 	err = n.o.Store.Tx(ctx, func(tx store.Tx) error {
+		c, err := tx.LockCase(ctx, caseID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return errf(CodeNotFound, "no case %s", caseID)
+		case err != nil:
+			return err
+		case c.Origin != n.o.Self:
+			return errf(CodeNotOrigin, "case %s belongs to %s: only the origin withdraws it", caseID, c.Origin)
+		}
+		res.Again = c.Erased()
+		var versions int64
+		if !res.Again {
+			er, err := tx.EraseCase(ctx, caseID, store.Erasure{Reason: string(reason), At: now, KeepPendingKinds: []string{string(federation.KindCaseWithdraw)}})
+			if err != nil {
+				return err
+			}
+			res.Cancelled, versions = er.OutboxCancelled, er.Versions
+			if err := n.eraseCaseMedia(ctx, tx, a.Name, caseID); err != nil {
+				return err
+			}
+		}
 		members, err := holders(ctx, tx, caseID)
 		if err != nil {
 			return err
+		}
+		if res.Again {
+			if members, err = unconfirmed(ctx, tx, caseID, members); err != nil {
+				return err
+			}
 		}
 		for _, m := range members {
 			if _, err := n.enqueue(ctx, tx, m, federation.KindCaseWithdraw, caseID, 0, body); err != nil {
@@ -64,22 +92,48 @@ func (n *Node) Withdraw(ctx context.Context, a Actor, caseID string, reason sche
 			}
 		}
 		res.SentTo = members
-		er, err := tx.EraseCase(ctx, caseID, store.Erasure{Reason: string(reason), At: now, KeepPendingKinds: []string{string(federation.KindCaseWithdraw)}})
-		if err != nil {
-			return err
-		}
-		res.Cancelled = er.OutboxCancelled
-		if err := n.eraseCaseMedia(ctx, tx, a.Name, caseID); err != nil {
-			return err
-		}
-		return n.audit(ctx, tx, a.Name, "case.withdraw", caseID, map[string]any{"reason": reason, "sent_to": members, "cancelled": er.OutboxCancelled, "versions_erased": er.Versions})
+		return n.audit(ctx, tx, a.Name, "case.withdraw", caseID, map[string]any{"reason": reason, "sent_to": members,
+			"cancelled": res.Cancelled, "versions_erased": versions, "again": res.Again})
 	})
 	if err != nil {
+		var pe *Error
+		if errors.As(err, &pe) {
+			return WithdrawResult{}, pe
+		}
 		return WithdrawResult{}, internal("withdraw", err)
 	}
 	n.deliverer.Kick()
-	n.log.Info("case withdrawn", "case_id", caseID, "recipients", len(res.SentTo))
+	n.log.Info("case withdrawn", "case_id", caseID, "recipients", len(res.SentTo), "again", res.Again)
 	return res, nil
+}
+
+// unconfirmed keeps the members that have not confirmed the case's
+// withdrawal and to which no withdrawal is queued or in flight.
+func unconfirmed(ctx context.Context, q store.Queries, caseID string, members []string) ([]string, error) {
+	rs, err := q.ListRecipients(ctx, caseID)
+	if err != nil {
+		return nil, err
+	}
+	confirmed := map[string]bool{}
+	for _, r := range rs {
+		if !r.WithdrawalConfirmedAt.IsZero() {
+			confirmed[r.Member] = true
+		}
+	}
+	out := []string{}
+	for _, m := range members {
+		if confirmed[m] {
+			continue
+		}
+		underway, err := withdrawalUnderway(ctx, q, caseID, m)
+		if err != nil {
+			return nil, err
+		}
+		if !underway {
+			out = append(out, m)
+		}
+	}
+	return out, nil
 }
 
 // holders lists every member that may hold something about the case: a

@@ -52,10 +52,16 @@ type Options struct {
 	// FLX-DLV-001). store.ErrConflict (wrapped) means the row is no longer
 	// this attempt's: nothing is sent and nothing recorded. Any other error
 	// fails the attempt (retried).
-	Prepare  func(ctx context.Context, it store.OutboxItem) (store.OutboxItem, error)
-	Observer Observer     // nil: none
-	Logger   *slog.Logger // nil: discard
-	Now      func() time.Time
+	Prepare func(ctx context.Context, it store.OutboxItem) (store.OutboxItem, error)
+	// Persistent, when set, names rows that are never dead-lettered for
+	// MaxAttempts: while the peer answers "retry" they are retried at the
+	// backoff's Max (the node's withdrawals and their confirmations, which
+	// must reach every recipient however long it is down). A permanent
+	// refusal still dead-letters them.
+	Persistent func(kind string) bool
+	Observer   Observer     // nil: none
+	Logger     *slog.Logger // nil: discard
+	Now        func() time.Time
 }
 
 func (o *Options) defaults() {
@@ -302,7 +308,7 @@ func (d *Deliverer) conclude(ctx context.Context, it store.OutboxItem, start tim
 	}
 	d.o.Observer.Failed(it.Destination, label(res.Reason))
 	retry := res.Outcome == federation.Retry
-	if !retry || it.Attempts >= d.o.MaxAttempts {
+	if !retry || (it.Attempts >= d.o.MaxAttempts && (d.o.Persistent == nil || !d.o.Persistent(it.Kind))) {
 		if err := d.outbox.MarkDead(ctx, it.ID, it.Attempts, res.Reason); err != nil && !errors.Is(err, store.ErrConflict) {
 			d.log.Error("dead-letter", "outbox_id", it.ID, "err", err)
 		}

@@ -422,6 +422,36 @@ func TestGivesUpAfterMaxAttempts(t *testing.T) {
 	}
 }
 
+func TestPersistentKindsOutlastMaxAttempts(t *testing.T) {
+	persistent := func(kind string) bool { return kind == string(federation.KindCaseCreate) }
+	t.Run("retried past MaxAttempts, then delivered", func(t *testing.T) {
+		b := newBench(t, Options{Workers: 1, MaxAttempts: 3, Persistent: persistent})
+		ids := b.queue(t, "XB-RC", 1)
+		b.peers["XB-RC"].set(refuseWith(problem.Unavailable, ""))
+		for range 6 {
+			b.round(t)
+			b.clock.Advance(2 * time.Hour)
+		}
+		if r := b.outbox.get(ids[0]); r.State != store.Queued || r.Attempts != 6 {
+			t.Fatalf("after 6 failed attempts: %s, %d attempts; want still queued", r.State, r.Attempts)
+		}
+		b.peers["XB-RC"].set(func(http.ResponseWriter, []byte) bool { return false })
+		b.round(t)
+		if r := b.outbox.get(ids[0]); r.State != store.Delivered {
+			t.Fatalf("after the peer came back: %s", r.State)
+		}
+	})
+	t.Run("a permanent refusal still dead-letters", func(t *testing.T) {
+		b := newBench(t, Options{Workers: 1, MaxAttempts: 3, Persistent: persistent})
+		ids := b.queue(t, "XB-RC", 1)
+		b.peers["XB-RC"].set(refuseWith(problem.SchemaInvalid, ""))
+		b.round(t)
+		if r := b.outbox.get(ids[0]); r.State != store.Dead {
+			t.Fatalf("after a permanent refusal: %s", r.State)
+		}
+	})
+}
+
 func TestPrepare(t *testing.T) {
 	t.Run("conflict: nothing sent, nothing recorded", func(t *testing.T) {
 		b := newBench(t, Options{Workers: 1, Prepare: func(_ context.Context, it store.OutboxItem) (store.OutboxItem, error) {

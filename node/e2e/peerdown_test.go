@@ -105,10 +105,14 @@ func testPeerDownThenBack(t *testing.T, d nodetest.Dialect) {
 	})
 	waitProcessed(t, xb.Store, demoCase, "", versions)
 
-	// Exactly once and in order: inbox ids and versions both increase.
+	// Exactly once and in order: inbox ids and the versions sent both
+	// increase. XB-RC keeps only the last envelope: the superseded ones
+	// are dropped once the newer version is applied (FLX-COR-003).
 	sent := map[string]bool{}
+	versionOfJTI := map[string]int64{}
 	for _, r := range allOutbox(t, xa.Store, store.OutboxFilter{Destination: "XB-RC"}) {
 		sent[federation.ReplayKey("XA-RC", r.JTI)] = true
+		versionOfJTI[federation.ReplayKey("XA-RC", r.JTI)] = r.CaseVersion
 	}
 	rows := allInbox(t, xb.Store, store.InboxFilter{CaseID: demoCase, IncludeEnvelope: true})
 	if len(rows) != versions {
@@ -121,7 +125,13 @@ func testPeerDownThenBack(t *testing.T, d nodetest.Dialect) {
 		if i == 0 {
 			wantKind = string(federation.KindCaseCreate)
 		}
-		v := versionOf(t, decodeJWS(t, r.Envelope).Body)
+		v := versionOfJTI[r.JTI]
+		if (r.Envelope != nil) != (i == len(rows)-1) {
+			t.Errorf("XB-RC inbox row %d (%d of %d): envelope kept %t; only the last one's stays", r.ID, i+1, len(rows), r.Envelope != nil)
+		}
+		if r.Envelope != nil && versionOf(t, decodeJWS(t, r.Envelope).Body) != v {
+			t.Errorf("XB-RC inbox row %d carries another version than the one sent", r.ID)
+		}
 		if r.Kind != wantKind || v <= last || !sent[r.JTI] || r.ProcessError != "" || processed[r.ID] != 1 {
 			t.Errorf("XB-RC inbox row %d: kind %s version %d (previous %d) sent %t error %q processed %d times",
 				r.ID, r.Kind, v, last, sent[r.JTI], r.ProcessError, processed[r.ID])

@@ -156,10 +156,22 @@ func TestCaseLifecycle(t *testing.T) {
 	if fwd.State != "queued" || fwd.Kind != "case.create" || fwd.JTI == "" || fwd.OutboxID == 0 || fwd.DecisionID == 0 {
 		t.Fatalf("forward %+v", fwd)
 	}
-	var again struct{ Kind string }
+	// Forwarding again a version XB-RC is being sent queues nothing new.
+	var again struct {
+		Kind     string
+		OutboxID int64 `json:"outbox_id"`
+	}
 	expect(t, api.do("POST", caseEsc+"/forward", tokCaseworker, `{"to":"XB-RC"}`), 202, "SendResult").decode(t, &again)
-	if again.Kind != "case.update" {
-		t.Fatalf("second forward kind %q", again.Kind)
+	if again.Kind != "case.create" || again.OutboxID != fwd.OutboxID {
+		t.Fatalf("second forward %+v, want the create already queued", again)
+	}
+	// A new version goes by itself to XB-RC, which is sent an earlier one
+	// (FLX-COR-001); forwarding it after that answers the queued update.
+	v5 := caseDoc(t, func(m map[string]any) { m["version"] = 5; m["status"] = "tracing_in_progress" })
+	expect(t, api.do("PUT", caseEsc, tokCaseworker, v5), 200, "CaseSummary")
+	expect(t, api.do("POST", caseEsc+"/forward", tokCaseworker, `{"to":"XB-RC"}`), 202, "SendResult").decode(t, &again)
+	if again.Kind != "case.update" || again.OutboxID == fwd.OutboxID {
+		t.Fatalf("forward after the update %+v, want the update queued by it", again)
 	}
 	expectProblem(t, api.do("POST", caseEsc+"/forward", tokCaseworker, `{"to":"XZ-RC"}`), 404, "unknown_member")
 	expectProblem(t, api.do("POST", caseEsc+"/forward", tokCaseworker, `{"to":"not a member"}`), 400, "bad_request")
@@ -230,7 +242,11 @@ func TestCaseLifecycle(t *testing.T) {
 	}
 	expectProblem(t, api.do("PUT", caseEsc, tokCaseworker, caseDoc(t, func(m map[string]any) { m["version"] = 5 })), 410, "erased")
 	expectProblem(t, api.do("POST", caseEsc+"/forward", tokCaseworker, `{"to":"XB-RC"}`), 410, "erased")
-	expectProblem(t, api.do("POST", caseEsc+"/withdraw", tokCaseworker, `{"reason":"consent_withdrawn"}`), 410, "erased")
+	// Withdrawing again is harmless: nobody holds it, nobody is asked.
+	expect(t, api.do("POST", caseEsc+"/withdraw", tokCaseworker, `{"reason":"consent_withdrawn"}`), 202, "WithdrawResult").decode(t, &wr)
+	if !wr.Again || len(wr.SentTo) != 0 || wr.Cancelled != 0 {
+		t.Fatalf("withdraw again %+v", wr)
+	}
 	var listed httpapi.CaseList
 	expect(t, api.do("GET", "/api/v1/cases", tokCaseworker, nil), 200, "CaseList").decode(t, &listed)
 	if len(listed.Cases) != 1 {
@@ -250,7 +266,7 @@ func TestCaseLifecycle(t *testing.T) {
 		actions = append(actions, e.Actor+":"+e.Action)
 	}
 	want := "cw-anna:case.create,cw-anna:case.read,cw-anna:case.read,cw-anna:case.read,op-ben:case.read,au-chloe:case.read," +
-		"cw-anna:case.update,cw-anna:case.create,cw-anna:send.queued,cw-anna:send.queued,cw-anna:case.withdraw,cw-anna:case.read"
+		"cw-anna:case.update,cw-anna:case.create,cw-anna:send.queued,cw-anna:case.update,cw-anna:send.queued,cw-anna:case.withdraw,cw-anna:case.read,cw-anna:case.withdraw"
 	if strings.Join(actions, ",") != want {
 		t.Fatalf("audit %v\nwant %s", actions, want)
 	}
@@ -264,7 +280,7 @@ func TestCaseLifecycle(t *testing.T) {
 	}
 	var ver httpapi.AuditVerification
 	expect(t, api.do("GET", "/api/v1/audit/verify", tokAuditor, nil), 200, "AuditVerification").decode(t, &ver)
-	if !ver.OK || ver.Rows != 12 || ver.FirstBadSeq != 0 || ver.Head == "" {
+	if !ver.OK || ver.Rows != 14 || ver.FirstBadSeq != 0 || ver.Head == "" {
 		t.Fatalf("verify %+v", ver)
 	}
 

@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -97,12 +99,72 @@ func (q *queries) GetCase(ctx context.Context, caseID string) (Case, error) {
 	return c, nil
 }
 
-const versionCols = `case_id, version, status, document, created_at`
+func (q *queries) LockCase(ctx context.Context, caseID string) (Case, error) {
+	lock := ""
+	if q.s.dialect == Postgres {
+		lock = " FOR UPDATE"
+	}
+	c, err := scanCase(q.queryRow(ctx, `SELECT `+caseCols+` FROM cases WHERE case_id = ?`+lock, caseID))
+	if err != nil {
+		return Case{}, fmt.Errorf("store.LockCase: %q: %w", caseID, notFound(err))
+	}
+	return c, nil
+}
+
+const versionCols = `case_id, version, status, document, created_at, document_sha256`
 
 func scanVersion(r scanner) (CaseVersion, error) {
 	var v CaseVersion
-	err := r.Scan(&v.CaseID, &v.Version, &v.Status, &v.Document, tc(&v.CreatedAt))
+	err := r.Scan(&v.CaseID, &v.Version, &v.Status, &v.Document, tc(&v.CreatedAt), sc(&v.SHA256))
 	return v, err
+}
+
+func (q *queries) SupersedeVersions(ctx context.Context, caseID string, sp Supersession) (SupersessionResult, error) {
+	var res SupersessionResult
+	if caseID == "" || sp.Below < 1 {
+		return res, fmt.Errorf("store.SupersedeVersions: case id and version are required: %w", ErrInvalid)
+	}
+	rows, err := q.query(ctx, `SELECT version, document FROM case_versions
+		WHERE case_id = ? AND version < ? AND document IS NOT NULL`, caseID, sp.Below)
+	if err != nil {
+		return res, fmt.Errorf("store.SupersedeVersions: %w", err)
+	}
+	sums := map[int64]string{}
+	for rows.Next() {
+		var v int64
+		var doc []byte
+		if err := rows.Scan(&v, &doc); err != nil {
+			rows.Close()
+			return res, fmt.Errorf("store.SupersedeVersions: %w", err)
+		}
+		h := sha256.Sum256(doc)
+		sums[v] = hex.EncodeToString(h[:])
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return res, fmt.Errorf("store.SupersedeVersions: %w", err)
+	}
+	for v, sum := range sums {
+		n, err := q.exec(ctx, `UPDATE case_versions SET document = NULL, document_sha256 = ? WHERE case_id = ? AND version = ?`, sum, caseID, v)
+		if err != nil {
+			return res, fmt.Errorf("store.SupersedeVersions: %w", err)
+		}
+		res.Versions += n
+	}
+	if len(sp.InboxKinds) > 0 && sp.InboxBefore > 0 {
+		args := []any{caseID, sp.InboxBefore}
+		for _, k := range sp.InboxKinds {
+			args = append(args, k)
+		}
+		if res.InboxEnvelopes, err = q.exec(ctx, `UPDATE inbox SET envelope = NULL WHERE case_id = ? AND id < ?
+			AND processed_at IS NOT NULL AND envelope IS NOT NULL AND kind IN (`+placeholders(len(sp.InboxKinds))+`)`, args...); err != nil {
+			return res, fmt.Errorf("store.SupersedeVersions: inbox: %w", err)
+		}
+	}
+	if res.Versions+res.InboxEnvelopes > 0 {
+		q.erased = true
+	}
+	return res, nil
 }
 
 func (q *queries) GetCaseVersion(ctx context.Context, caseID string, version int64) (CaseVersion, error) {
@@ -201,7 +263,11 @@ func (q *queries) EraseCase(ctx context.Context, caseID string, e Erasure) (Eras
 	at := q.s.now(e.At)
 	var res ErasureResult
 	var erased time.Time
-	err := q.queryRow(ctx, `SELECT erased_at FROM cases WHERE case_id = ?`, caseID).Scan(tc(&erased))
+	lock := "" // serialised with LockCase (see there)
+	if q.s.dialect == Postgres {
+		lock = " FOR UPDATE"
+	}
+	err := q.queryRow(ctx, `SELECT erased_at FROM cases WHERE case_id = ?`+lock, caseID).Scan(tc(&erased))
 	switch {
 	case err == nil:
 		res.CaseFound = true

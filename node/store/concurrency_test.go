@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -125,5 +126,54 @@ func TestEnqueueConcurrent(t *testing.T) {
 		if n := b.count(t, `SELECT COUNT(DISTINCT seq) FROM outbox WHERE seq BETWEEN 1 AND 40`); n != 40 {
 			t.Fatalf("%d distinct seqs in 1..40, want 40", n)
 		}
+	})
+}
+
+// LockCase holds a case until its transaction ends, also against another
+// Store on the same database (a node replica): the second LockCase returns
+// only after the first transaction committed, and sees what it wrote.
+func TestLockCaseSerialises(t *testing.T) {
+	withAllStores(t, func(t *testing.T, b *backend) {
+		ctx := t.Context()
+		must[store.Case](t)(b.s.CreateCase(ctx, newCase("XA-RC:0001")))
+		if _, err := b.s.LockCase(ctx, "XA-RC:0404"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("LockCase of no case: %v, want ErrNotFound", err)
+		}
+		other := b.open(t)
+		locked, release := make(chan struct{}), make(chan struct{})
+		first := make(chan error, 1)
+		go func() {
+			first <- b.s.Tx(ctx, func(tx store.Tx) error {
+				if _, err := tx.LockCase(ctx, "XA-RC:0001"); err != nil {
+					close(locked)
+					return err
+				}
+				close(locked)
+				<-release
+				_, err := tx.EraseCase(ctx, "XA-RC:0001", store.Erasure{Reason: "consent_withdrawn"})
+				return err
+			})
+		}()
+		<-locked
+		got := make(chan store.Case, 1)
+		second := make(chan error, 1)
+		go func() {
+			second <- other.Tx(ctx, func(tx store.Tx) error {
+				c, err := tx.LockCase(ctx, "XA-RC:0001")
+				got <- c
+				return err
+			})
+		}()
+		select {
+		case <-got:
+			t.Fatal("LockCase returned while another transaction held the case")
+		case <-time.After(300 * time.Millisecond):
+		}
+		close(release)
+		mustErr(t, <-first, nil)
+		if c := <-got; !c.Erased() || c.Document != nil {
+			t.Fatalf("after the erasure committed, LockCase saw erased %t document %t", c.Erased(), c.Document != nil)
+		}
+		mustErr(t, <-second, nil)
 	})
 }

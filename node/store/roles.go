@@ -78,6 +78,18 @@ type Cases interface {
 	// ErrConflict if it is not, ErrErased if it was erased, ErrNotFound if
 	// it does not exist.
 	UpdateCase(ctx context.Context, u CaseUpdate) (Case, error)
+	// SupersedeVersions drops what a receiver must not keep once a newer
+	// version of a case is applied: the documents of older versions (their
+	// SHA-256 stays) and the envelopes of processed inbox rows that carried
+	// them (their sha256 stays, so replay detection holds).
+	SupersedeVersions(ctx context.Context, caseID string, s Supersession) (SupersessionResult, error)
+	// LockCase returns the case (its tombstone once erased) and, inside a
+	// Tx, holds it until commit: everything that queues about a case and
+	// its withdrawal take this lock first, so that they are serialised per
+	// case (a forward that read the case before a withdrawal cannot queue
+	// after it). Row lock on PostgreSQL; SQLite's single writer already
+	// serialises write transactions. ErrNotFound if there is no case row.
+	LockCase(ctx context.Context, caseID string) (Case, error)
 	// EraseCase drops the personal data of a case: its document and those of
 	// all versions, the envelopes of inbox rows and outbox rows for it;
 	// undelivered outbox rows are cancelled unless their kind is in

@@ -24,6 +24,14 @@ func (s *sqlStore) UpdateCase(ctx context.Context, u CaseUpdate) (Case, error) {
 	return write(ctx, s, func(q *queries) (Case, error) { return q.UpdateCase(ctx, u) })
 }
 
+func (s *sqlStore) SupersedeVersions(ctx context.Context, caseID string, sp Supersession) (SupersessionResult, error) {
+	return write(ctx, s, func(q *queries) (SupersessionResult, error) { return q.SupersedeVersions(ctx, caseID, sp) })
+}
+
+func (s *sqlStore) LockCase(ctx context.Context, caseID string) (Case, error) {
+	return write(ctx, s, func(q *queries) (Case, error) { return q.LockCase(ctx, caseID) })
+}
+
 func (s *sqlStore) GetCase(ctx context.Context, caseID string) (Case, error) {
 	return s.read().GetCase(ctx, caseID)
 }

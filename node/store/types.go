@@ -51,8 +51,27 @@ type CaseVersion struct {
 	CaseID    string
 	Version   int64
 	Status    string
-	Document  []byte // nil once erased
+	Document  []byte // nil once erased or superseded at a receiver
 	CreatedAt time.Time
+	// SHA256 is the hex SHA-256 of the document, kept when a superseded
+	// version's document was dropped (SupersedeVersions).
+	SHA256 string
+}
+
+// Supersession describes a SupersedeVersions.
+type Supersession struct {
+	// Below: versions lower than this one lose their document.
+	Below int64
+	// InboxBefore and InboxKinds: processed inbox rows of the case with a
+	// lower id and one of these kinds lose their envelope.
+	InboxBefore int64
+	InboxKinds  []string
+}
+
+// SupersessionResult counts what SupersedeVersions dropped.
+type SupersessionResult struct {
+	Versions       int64
+	InboxEnvelopes int64
 }
 
 // CaseFilter selects cases for ListCases. Empty fields match everything.

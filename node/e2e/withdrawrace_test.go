@@ -1,0 +1,224 @@
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/familylinks/flx/federation"
+	"github.com/familylinks/flx/federation/problem"
+	"github.com/familylinks/flx/node/internal/fedtest"
+	"github.com/familylinks/flx/node/internal/nodetest"
+	"github.com/familylinks/flx/node/store"
+	"github.com/familylinks/flx/schema"
+)
+
+// TestWithdrawRacesForwards withdraws a case while eight forwards of it to
+// XB-RC and ICRC-CTA run in parallel (FLX-WDR-007, FLX-WDR-008). Whatever
+// the interleaving, once every queue is quiet no peer may hold the case's
+// document or an envelope carrying it, every member XA-RC delivered
+// anything to has confirmed its erasure, and withdrawing again succeeds.
+//
+// Even tries force the interleaving that lost cases before: every forward
+// has read the case and run the policy before the withdrawal starts, and
+// writes only after the withdrawal committed. Odd tries run freely, the
+// withdrawal starting 1, 9 and 25 ms after the forwards.
+func TestWithdrawRacesForwards(t *testing.T) {
+	for _, d := range []nodetest.Dialect{nodetest.SQLite, nodetest.Postgres} {
+		t.Run(string(d), func(t *testing.T) { testWithdrawRacesForwards(t, d) })
+	}
+}
+
+// forwardCtx marks the context of the racing forwards, so that gatedStore
+// can hold their transactions.
+type forwardCtx struct{}
+
+// gate holds the transactions of marked calls: each says it arrived, then
+// waits for release.
+type gate struct {
+	arrived chan struct{}
+	release chan struct{}
+}
+
+// gatedStore holds the transactions of calls whose context carries
+// forwardCtx at the gate set by the test (none: no hold).
+type gatedStore struct {
+	store.Store
+	mu   *sync.Mutex
+	gate **gate
+}
+
+func (s gatedStore) Tx(ctx context.Context, fn func(store.Tx) error) error {
+	s.mu.Lock()
+	g := *s.gate
+	s.mu.Unlock()
+	if g != nil && ctx.Value(forwardCtx{}) != nil {
+		g.arrived <- struct{}{}
+		<-g.release
+	}
+	return s.Store.Tx(ctx, fn)
+}
+
+func testWithdrawRacesForwards(t *testing.T, d nodetest.Dialect) {
+	ctx := context.Background()
+	f := fedtest.New(t, threeMembers...)
+	lnA := nodetest.Listen(t, f.Member(t, "XA-RC"))
+	lnB := nodetest.Listen(t, f.Member(t, "XB-RC"))
+	lnC := nodetest.Listen(t, f.Member(t, "ICRC-CTA"))
+	f.Sign(t)
+	var mu sync.Mutex
+	var current *gate
+	xa := nodetest.Start(t, f, "XA-RC", lnA, nodetest.Options{Dialect: d, WrapStore: func(st store.Store) store.Store {
+		return gatedStore{Store: st, mu: &mu, gate: &current}
+	}})
+	peers := map[string]*nodetest.Node{
+		"XB-RC":    nodetest.Start(t, f, "XB-RC", lnB, nodetest.Options{Dialect: d}),
+		"ICRC-CTA": nodetest.Start(t, f, "ICRC-CTA", lnC, nodetest.Options{Dialect: d}),
+	}
+	to := []string{"XB-RC", "ICRC-CTA"}
+	const tries, forwards = 6, 8
+	var cases []string
+	won := 0
+	for try := range tries {
+		caseID := fmt.Sprintf("XA-RC:RACE-%d", try)
+		cases = append(cases, caseID)
+		if _, err := xa.CreateCase(ctx, cw, patch(t, readTestdata(t, "case.json"), map[string]any{"case_id": caseID})); err != nil {
+			t.Fatal(err)
+		}
+		forced := try%2 == 0
+		var g *gate
+		if forced {
+			g = &gate{arrived: make(chan struct{}, forwards), release: make(chan struct{})}
+		}
+		mu.Lock()
+		current = g
+		mu.Unlock()
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		errs := make([]error, forwards)
+		fctx := context.WithValue(ctx, forwardCtx{}, true)
+		for i := range forwards {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				_, errs[i] = xa.Forward(fctx, cw, caseID, to[i%2])
+			}()
+		}
+		var werr error
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			if !forced {
+				// Free tries: later and later, so that some forwards are
+				// queued, claimed or delivered first.
+				time.Sleep(time.Duration(try*try) * time.Millisecond)
+			}
+			if forced {
+				// Every forward has read the case and holds its write.
+				for range forwards {
+					select {
+					case <-g.arrived:
+					case <-time.After(30 * time.Second):
+						werr = errors.New("the forwards never reached their transaction")
+						close(g.release)
+						return
+					}
+				}
+			}
+			_, werr = xa.Withdraw(ctx, cw, caseID, schema.WithdrawalReason("consent_withdrawn"))
+			if forced {
+				close(g.release)
+			}
+		}()
+		close(start)
+		wg.Wait()
+		if werr != nil {
+			t.Fatalf("try %d: withdraw: %v", try, werr)
+		}
+		for i, err := range errs {
+			// A forward that lost the race is refused as erased; one that won
+			// was queued before the withdrawal.
+			if err != nil && !isCode(err, problem.Erased) && !isCode(err, problem.Conflict) {
+				t.Errorf("try %d: forward %d: %v", try, i, err)
+			}
+			if forced && err == nil {
+				t.Errorf("try %d: forward %d was queued after the withdrawal committed", try, i)
+			}
+			if !forced && err == nil {
+				won++
+			}
+		}
+	}
+	mu.Lock()
+	current = nil
+	mu.Unlock()
+	t.Logf("%d of %d forwards in the free tries were queued before the withdrawal", won, forwards*tries/2)
+	if won == 0 {
+		t.Error("no forward of the free tries was queued before the withdrawal: the race was not run")
+	}
+
+	all := map[string]*nodetest.Node{"XA-RC": xa, "XB-RC": peers["XB-RC"], "ICRC-CTA": peers["ICRC-CTA"]}
+	nodetest.WaitFor(t, 60*time.Second, "every queue quiet and every inbox processed", func() bool {
+		for _, n := range all {
+			for _, r := range allOutbox(t, n.Store, store.OutboxFilter{}) {
+				if r.State == store.Queued || r.State == store.InFlight {
+					return false
+				}
+			}
+			for _, r := range allInbox(t, n.Store, store.InboxFilter{}) {
+				if r.ProcessedAt.IsZero() {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	for _, caseID := range cases {
+		for id, p := range peers {
+			if c, err := p.Store.GetCase(ctx, caseID); err == nil && (!c.Erased() || c.Document != nil) {
+				t.Errorf("%s: %s holds the case after its withdrawal (version %d)", caseID, id, c.Version)
+			}
+			for _, r := range allInbox(t, p.Store, store.InboxFilter{CaseID: caseID, IncludeEnvelope: true}) {
+				if r.Envelope != nil && r.Kind != string(federation.KindCaseWithdraw) {
+					t.Errorf("%s: %s keeps a %s envelope (inbox %d)", caseID, id, r.Kind, r.ID)
+				}
+			}
+		}
+		rs, err := xa.Store.ListRecipients(ctx, caseID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rs {
+			if r.WithdrawalConfirmedAt.IsZero() {
+				t.Errorf("%s: recipient %s never confirmed its erasure (withdrawal sent %v)", caseID, r.Member, r.WithdrawalSentAt)
+			}
+		}
+		// Withdrawing again is harmless: nothing is pending, nobody is asked.
+		wr, err := xa.Withdraw(ctx, cw, caseID, schema.WithdrawalReason("consent_withdrawn"))
+		if err != nil || len(wr.SentTo) != 0 {
+			t.Errorf("%s: withdrawing again: %+v %v; want success asking no one", caseID, wr, err)
+		}
+	}
+	// Parallel forwards of one version to one member send it more than
+	// once: the receiver keeps the first and records the others as stale.
+	for id, n := range all {
+		for _, r := range allInbox(t, n.Store, store.InboxFilter{State: "failed"}) {
+			if !strings.HasPrefix(r.ProcessError, "stale version") && !strings.HasPrefix(r.ProcessError, "case was erased here") {
+				t.Errorf("%s: inbox row %d (%s %s) failed: %s", id, r.ID, r.Kind, r.CaseID, r.ProcessError)
+			}
+		}
+	}
+	auditIntact(t, "XA-RC", xa.Store)
+}
+
+// isCode reports whether err is a problem error with code c.
+func isCode(err error, c problem.Code) bool {
+	var pe *problem.Error
+	return errors.As(err, &pe) && pe.Code == c
+}
