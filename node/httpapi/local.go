@@ -68,6 +68,7 @@ func LocalHandler(n *node.Node, tokens []config.Token, metrics http.Handler, log
 //	GET  /healthz, /readyz, /metrics, /api/v1/openapi.json    (no token)
 //	POST /api/v1/cases                                      x
 //	GET  /api/v1/cases                                      x          x         x (no search by person)
+//	POST /api/v1/import/cases                               x
 //	GET  /api/v1/cases/{id}                                 x          x         x (no document)
 //	PUT  /api/v1/cases/{id}                                 x
 //	POST /api/v1/cases/{id}/forward                         x
@@ -194,6 +195,7 @@ func (l *localAPI) routes() []localRoute {
 
 		{http.MethodPost, "/api/v1/cases", caseworker, l.createCase},
 		{http.MethodGet, "/api/v1/cases", everyone, l.listCases},
+		{http.MethodPost, "/api/v1/import/cases", caseworker, l.importCases},
 		{http.MethodGet, "/api/v1/cases/{id}", everyone, l.getCase},
 		{http.MethodPut, "/api/v1/cases/{id}", caseworker, l.updateCase},
 		{http.MethodPost, "/api/v1/cases/{id}/forward", caseworker, l.forward},

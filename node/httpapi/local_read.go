@@ -104,3 +104,29 @@ func list(s string) []string {
 	}
 	return out
 }
+
+// ImportRequest is the body of POST /api/v1/import/cases: a batch of case
+// documents of this Society and, optionally, a member to forward each to.
+type ImportRequest struct {
+	Cases     []json.RawMessage `json:"cases"`
+	ForwardTo string            `json:"forward_to,omitempty"`
+}
+
+func (req *ImportRequest) check() error {
+	if len(req.Cases) == 0 || len(req.Cases) > node.MaxImportBatch {
+		return badRequest(`"cases" must hold 1 to %d case documents`, node.MaxImportBatch)
+	}
+	if req.ForwardTo != "" {
+		return checkMember(req.ForwardTo)
+	}
+	return nil
+}
+
+func (l *localAPI) importCases(w http.ResponseWriter, r *http.Request, a node.Actor) {
+	var req ImportRequest
+	if !l.noQuery(w, r) || !l.readWrapper(w, r, &req) {
+		return
+	}
+	res, err := l.n.ImportCases(r.Context(), a, req.Cases, req.ForwardTo)
+	l.reply(w, r, http.StatusOK, res, err)
+}

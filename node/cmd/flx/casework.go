@@ -92,5 +92,5 @@ transliterations (Hovhannisyan finds Հովհաննիսյան, Ovanesyan, Oganes
 	fl.StringVar(&cursor, "cursor", "", "continue from a previous page's next")
 	fl.IntVar(&limit, "limit", 0, "page size")
 	root.AddCommand(search)
-	_ = c
+	root.AddCommand(importCmd(c))
 }
