@@ -201,6 +201,11 @@ func (n *Node) send(ctx context.Context, a Actor, r sendRequest) (SendResult, er
 	if d.Effect != policy.Deny {
 		res.Document = out
 	}
+	if d.Allowed() {
+		if err := n.precheck(ctx, r.to, r.kind, out); err != nil {
+			return SendResult{}, err
+		}
+	}
 	dj, err := json.Marshal(d)
 	if err != nil {
 		return SendResult{}, internal("encode decision", err)

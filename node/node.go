@@ -79,6 +79,7 @@ type Node struct {
 	media     *mediaState         // media store, receiving server, per-peer uploaders
 	kick      chan struct{}       // wakes the inbox processor
 	procMu    sync.Mutex          // one inbox pass at a time in this process
+	peers     peerCache           // what peers declare, for checks before queueing
 }
 
 // New checks the options and returns a Node. Start its background work
