@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
 
 	"github.com/familylinks/flx/federation"
 	"github.com/familylinks/flx/federation/problem"
 	"github.com/familylinks/flx/node/search"
 	"github.com/familylinks/flx/node/store"
+	"github.com/familylinks/flx/schema"
 )
 
 // MaxImportBatch bounds the cases of one ImportCases call (one transaction).
@@ -60,10 +63,29 @@ func (n *Node) ImportCases(ctx context.Context, a Actor, docs []json.RawMessage,
 		p.Pointer = fmt.Sprintf("/cases/%d%s", i, p.Pointer)
 		return p
 	}
+	// Checking and keying are the CPU of an import: spread over the cores.
+	checked := make([]*schema.Case, len(docs))
+	errs := make([]error, len(docs))
+	keys := make([][]string, len(docs))
+	var wg sync.WaitGroup
+	workers := min(runtime.GOMAXPROCS(0), len(docs))
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(docs); i += workers {
+				checked[i], errs[i] = n.checkOwnCase(docs[i])
+				if errs[i] == nil {
+					keys[i] = search.Keys(checked[i])
+				}
+			}
+		}()
+	}
+	wg.Wait()
 	cases := make([]store.NewCase, 0, len(docs))
 	seen := make(map[string]int, len(docs))
 	for i, doc := range docs {
-		c, err := n.checkOwnCase(doc)
+		c, err := checked[i], errs[i]
 		if err != nil {
 			pe := problem.As(err)
 			if len(pe.Errors) == 0 {
@@ -80,7 +102,7 @@ func (n *Node) ImportCases(ctx context.Context, a Actor, docs []json.RawMessage,
 		}
 		seen[c.CaseID] = i
 		cases = append(cases, store.NewCase{ID: c.CaseID, Origin: n.o.Self, Type: string(c.Type), Status: string(c.Status),
-			Version: int64(c.Version), Document: doc, SearchKeys: search.Keys(c)})
+			Version: int64(c.Version), Document: doc, SearchKeys: keys[i]})
 	}
 	if len(bad) > 0 {
 		return ImportResult{}, &Error{Code: CodeSchemaInvalid, Msg: fmt.Sprintf("%d of %d cases are not valid: nothing was imported", countCases(bad), len(docs)), Errors: bad}

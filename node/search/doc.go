@@ -8,9 +8,10 @@
 // name and its Latin spellings likewise. The transliteration tables are
 // node/names' own (close to BGN/PCGN, with github.com/gosimple/unidecode for
 // other scripts) and its Unicode folding is golang.org/x/text's. Besides
-// names a case is keyed by the words of its places (pl_), the words of its
-// free text (w_: names in Latin letters, places, notes, its local
-// reference), the birth dates of its persons as far as known (bd_1984,
+// names a case is keyed by the words of its places and their country codes
+// (pl_), the words of its free text (w_: notes, local reference and case
+// id, words of three letters or more; a free-text query word matches a
+// w_, a name or a place word), the birth dates of its persons as far as known (bd_1984,
 // bd_1984-05, bd_1984-05-12) and the years they may have been born in (by_,
 // from a birth date or an age range), so that partial dates and age ranges
 // are searched as equality and ranges over one B-tree index. Keys hold

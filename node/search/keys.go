@@ -41,7 +41,6 @@ func Keys(c *schema.Case) []string {
 			for _, key := range names.SearchKeys(n.Value) {
 				k.add(key)
 			}
-			k.words(prefixWord, n.Value)
 		}
 		k.birth(p, ref)
 		for _, pl := range []*schema.Place{p.PlaceOfBirth, p.Address} {
@@ -88,9 +87,13 @@ func (k keySet) sorted() []string {
 	return out
 }
 
-// words adds the words of s in Latin letters, folded.
+// words adds the words of s in Latin letters, folded; free text leaves
+// out words of two letters (of, in, by) that would match most cases.
 func (k keySet) words(prefix, s string) {
 	for _, w := range Words(s) {
+		if prefix == prefixWord && len(w) < 3 && !isDigits(w) {
+			continue
+		}
 		k.add(prefix + w)
 	}
 }
@@ -101,11 +104,9 @@ func (k keySet) place(p *schema.Place) {
 	}
 	if p.Country != "" {
 		k.add(prefixPlace + strings.ToLower(p.Country))
-		k.add(prefixWord + strings.ToLower(p.Country))
 	}
 	for _, s := range []string{p.AdminArea, p.Locality, p.AddressLine, p.Description} {
 		k.words(prefixPlace, s)
-		k.words(prefixWord, s)
 	}
 }
 
@@ -167,10 +168,19 @@ func Words(s string) []string {
 	if s == "" {
 		return nil
 	}
-	f := strings.FieldsFunc(names.Latin(s), func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9')
-	})
-	out := f[:0]
+	// Runs of digits stay as written (references, house numbers); the rest
+	// goes to Latin letters.
+	var f []string
+	for _, run := range strings.FieldsFunc(s, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.IsMark(r) }) {
+		if isDigits(run) {
+			f = append(f, run)
+			continue
+		}
+		f = append(f, strings.FieldsFunc(names.Latin(run), func(r rune) bool {
+			return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9')
+		})...)
+	}
+	var out []string
 	for _, w := range f {
 		if len(w) < 2 {
 			continue

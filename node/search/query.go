@@ -77,7 +77,7 @@ func (q Query) Compile(now time.Time) (Compiled, error) {
 		}
 		c.Groups = append(c.Groups, terms...)
 	}
-	for _, f := range []struct{ param, v, prefix string }{{"q", q.Text, prefixWord}, {"place", q.Place, prefixPlace}} {
+	for _, f := range []struct{ param, v string }{{"q", q.Text}, {"place", q.Place}} {
 		if strings.TrimSpace(f.v) == "" {
 			continue
 		}
@@ -89,7 +89,17 @@ func (q Query) Compile(now time.Time) (Compiled, error) {
 			return c, &ParamError{f.param, fmt.Sprintf("more than %d words", MaxWords)}
 		}
 		for _, w := range ws {
-			c.Groups = append(c.Groups, []string{f.prefix + w})
+			if f.param == "place" {
+				c.Groups = append(c.Groups, []string{prefixPlace + w})
+				continue
+			}
+			// A free-text word is a word of the notes or references, a
+			// name (in Latin letters) or a place word.
+			g := []string{"t_" + w, prefixPlace + w}
+			if len(w) >= 3 || isDigits(w) {
+				g = append(g, prefixWord+w)
+			}
+			c.Groups = append(c.Groups, g)
 		}
 	}
 	if q.Born != "" {

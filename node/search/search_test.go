@@ -78,6 +78,8 @@ func TestKeysAndQueries(t *testing.T) {
 		{"place country", search.Query{Place: "XC"}, []string{"arabic"}},
 		{"free text note", search.Query{Text: "river"}, []string{"armenian"}},
 		{"free text local ref", search.Query{Text: "kar-77"}, []string{"armenian"}},
+		{"free text case id number", search.Query{Text: "tr 1"}, nil},
+		{"free text place", search.Query{Text: "mockford"}, []string{"armenian"}},
 		{"free text name in other script", search.Query{Text: "karo"}, []string{"armenian"}},
 		{"all at once", search.Query{Name: "Oganesyan", Place: "Mockford", Born: "1984"}, []string{"armenian"}},
 	} {

@@ -426,3 +426,16 @@ func (r readOnly) SearchCases(ctx context.Context, q CaseQuery) (CasePage, error
 func (r readOnly) SearchIndexVersion(ctx context.Context) (int, error) {
 	return r.s.SearchIndexVersion(ctx)
 }
+
+// Analyze refreshes the planner's statistics (after a bulk load: the
+// search index's selectivity changes the plans).
+func Analyze(ctx context.Context, s Store) error {
+	ss, ok := s.(*sqlStore)
+	if !ok {
+		return fmt.Errorf("store.Analyze: not a store of this package: %w", ErrInvalid)
+	}
+	if _, err := ss.db.ExecContext(ctx, `ANALYZE`); err != nil {
+		return fmt.Errorf("store.Analyze: %w", err)
+	}
+	return nil
+}

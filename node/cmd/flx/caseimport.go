@@ -11,8 +11,10 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -145,22 +147,59 @@ func runImport(ctx context.Context, c *apiClient, path string, o importOptions) 
 		}
 		return nil
 	}
+	// Two batches in flight: the node checks one while it stores the other.
+	var mu sync.Mutex
+	var failed error
+	done := 0
+	sem := make(chan struct{}, 2)
+	var wg sync.WaitGroup
 	for i := 0; i < len(rows); i += o.batch {
+		mu.Lock()
+		stop := failed != nil
+		mu.Unlock()
+		if stop {
+			break
+		}
 		batch := rows[i:min(i+o.batch, len(rows))]
-		if err := sendBatch(ctx, c, batch, o.forward, &sum); err != nil {
-			if len(sum.Rejected) > 0 {
-				out, _ := json.MarshalIndent(sum, "", "  ")
-				c.out.Write(append(out, '\n'))
-				return exitError{1}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			var part importSummary
+			err := sendBatch(ctx, c, batch, o.forward, &part)
+			mu.Lock()
+			defer mu.Unlock()
+			sum.Created += part.Created
+			sum.Existing += part.Existing
+			sum.Rejected = append(sum.Rejected, part.Rejected...)
+			for k, v := range part.Forwarded {
+				if sum.Forwarded == nil {
+					sum.Forwarded = map[string]int{}
+				}
+				sum.Forwarded[k] += v
 			}
-			return fmt.Errorf("import: after %d of %d cases (re-run to finish: cases already created are skipped): %w", i, len(rows), err)
+			if err != nil {
+				if failed == nil {
+					failed = err
+				}
+				return
+			}
+			done += len(batch)
+			if o.progress != nil {
+				el := time.Since(start).Seconds()
+				fmt.Fprintf(o.progress, "\r%d/%d cases (%.0f%%), %d created, %d existing, %.0f cases/s   ",
+					done, len(rows), 100*float64(done)/float64(len(rows)), sum.Created, sum.Existing, float64(done)/el)
+			}
+		}()
+	}
+	wg.Wait()
+	if failed != nil {
+		if len(sum.Rejected) > 0 {
+			out, _ := json.MarshalIndent(sum, "", "  ")
+			c.out.Write(append(out, '\n'))
+			return exitError{1}
 		}
-		if o.progress != nil {
-			done := i + len(batch)
-			el := time.Since(start).Seconds()
-			fmt.Fprintf(o.progress, "\r%d/%d cases (%.0f%%), %d created, %d existing, %.0f cases/s   ",
-				done, len(rows), 100*float64(done)/float64(len(rows)), sum.Created, sum.Existing, float64(done)/el)
-		}
+		return fmt.Errorf("import: %d of %d cases imported (re-run to finish: cases already created are skipped): %w", done, len(rows), failed)
 	}
 	if o.progress != nil {
 		fmt.Fprintln(o.progress)
@@ -428,9 +467,24 @@ func checkRows(rows []importRow) []rejection {
 	var rej []rejection
 	ids := map[string]int{}
 	origin := ""
+	// Validation is the CPU of a check: spread over the cores.
+	parsed := make([]*schema.Case, len(rows))
+	errs := make([]error, len(rows))
+	var wg sync.WaitGroup
+	workers := max(1, min(runtime.GOMAXPROCS(0), len(rows)))
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(rows); i += workers {
+				parsed[i], errs[i] = schema.ParseCase(rows[i].doc)
+			}
+		}()
+	}
+	wg.Wait()
 	for i := range rows {
 		r := &rows[i]
-		c, err := schema.ParseCase(r.doc)
+		c, err := parsed[i], errs[i]
 		if err != nil {
 			var ve *schema.ValidationError
 			if errors.As(err, &ve) {
