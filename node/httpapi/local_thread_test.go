@@ -241,3 +241,32 @@ func TestSearchThroughLocalAPI(t *testing.T) {
 		t.Fatalf("after erasure: %v", got)
 	}
 }
+
+// TestImportThroughLocalAPI: a batch is all or nothing, its problems point
+// into the request, a re-run creates nothing twice, and only caseworkers
+// import.
+func TestImportThroughLocalAPI(t *testing.T) {
+	f, lns := newFederation(t, "XA-RC")
+	a := startLocal(t, f, "XA-RC", lns["XA-RC"], nodetest.Options{NoRun: true})
+	docs := []json.RawMessage{caseDoc(t, withID("IMP-1")), caseDoc(t, withID("IMP-2")), caseDoc(t, func(m map[string]any) {
+		withID("IMP-3")(m)
+		m["status"] = "lost"
+	})}
+	p := expectProblem(t, a.api.do("POST", "/api/v1/import/cases", tokCaseworker, map[string]any{"cases": docs}), 422, "schema_invalid")
+	if len(p.Errors) == 0 || !strings.HasPrefix(p.Errors[0].Pointer, "/cases/2/") {
+		t.Fatalf("problems %+v", p.Errors)
+	}
+	expectProblem(t, a.api.do("GET", caseEsc[:len("/api/v1/cases/")]+"XA-RC:IMP-1", tokCaseworker, nil), 404, "not_found")
+	var res node.ImportResult
+	expect(t, a.api.do("POST", "/api/v1/import/cases", tokCaseworker, map[string]any{"cases": docs[:2]}), 200, "ImportResult").decode(t, &res)
+	if len(res.Created) != 2 || len(res.Existing) != 0 {
+		t.Fatalf("import %+v", res)
+	}
+	expect(t, a.api.do("POST", "/api/v1/import/cases", tokCaseworker, map[string]any{"cases": docs[:2]}), 200, "ImportResult").decode(t, &res)
+	if len(res.Created) != 0 || len(res.Existing) != 2 {
+		t.Fatalf("re-run %+v", res)
+	}
+	expectProblem(t, a.api.do("POST", "/api/v1/import/cases", tokOperator, map[string]any{"cases": docs[:1]}), 403, "forbidden")
+	expectProblem(t, a.api.do("POST", "/api/v1/import/cases", tokCaseworker, map[string]any{"cases": []any{}}), 400, "bad_request")
+	expectProblem(t, a.api.do("POST", "/api/v1/import/cases", tokCaseworker, map[string]any{"cases": docs[:1], "forward_to": "xb"}), 400, "bad_request")
+}
