@@ -226,17 +226,24 @@ func countLines(rej []rejection, rows []importRow) int {
 
 // sendBatch imports one batch; a 422 is mapped back to the file's lines.
 func sendBatch(ctx context.Context, c *apiClient, batch []importRow, forward string, sum *importSummary) error {
-	req := struct {
-		Cases     []json.RawMessage `json:"cases"`
-		ForwardTo string            `json:"forward_to,omitempty"`
-	}{ForwardTo: forward}
-	for _, r := range batch {
-		req.Cases = append(req.Cases, r.doc)
+	// The documents were checked (valid JSON): joined as they are, not
+	// re-encoded.
+	var b bytes.Buffer
+	b.WriteString(`{"cases":[`)
+	for i, r := range batch {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(r.doc)
 	}
-	body, err := json.Marshal(req)
-	if err != nil {
-		return err
+	b.WriteByte(']')
+	if forward != "" {
+		to, _ := json.Marshal(forward)
+		b.WriteString(`,"forward_to":`)
+		b.Write(to)
 	}
+	b.WriteByte('}')
+	body := b.Bytes()
 	out, err := c.do(ctx, http.MethodPost, "/api/v1/import/cases", body)
 	var ae *apiError
 	if errors.As(err, &ae) && ae.Code == "schema_invalid" {
