@@ -30,7 +30,7 @@ import (
 
 // benchCaseCmds are flx bench import and flx bench search.
 func benchCaseCmds() []*cobra.Command {
-	var pg, stores string
+	var pg, stores, reuse string
 	var n, batch, queries int
 	imp := &cobra.Command{
 		Use:   "import",
@@ -67,9 +67,10 @@ through the store's index with a page of 50, and report p50, p95 and max
 per kind and overall, beside the p95 of reading one case by its id.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runBenchSearch(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), pg, n, queries)
+			return runBenchSearch(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), pg, reuse, n, queries)
 		},
 	}
+	srch.Flags().StringVar(&reuse, "database", "", "query this database, filled by an earlier run with the same --n, instead of filling a new one (kept)")
 	srch.Flags().StringVar(&pg, "postgres", envOr("FLX_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"), "PostgreSQL server DSN allowed to create databases")
 	srch.Flags().IntVar(&n, "n", 1000000, "cases in the database")
 	srch.Flags().IntVar(&queries, "queries", 100, "searches of each kind")
@@ -314,9 +315,23 @@ func benchImportFloor(ctx context.Context, dsn string, docs [][]byte, batch int)
 	return benchFloor{wall: time.Since(t0), cpu: cpuTime() - cpu0}, nil
 }
 
-func runBenchSearch(ctx context.Context, out, progress io.Writer, pg string, n, queries int) error {
+func runBenchSearch(ctx context.Context, out, progress io.Writer, pg, reuse string, n, queries int) error {
 	if n < 1000 || queries < 1 {
 		return fmt.Errorf("bench search: --n must be at least 1000 and --queries positive")
+	}
+	statuses := []string{"open", "tracing_in_progress", "located_contact_restored", "closed_negative"}
+	r := rand.New(rand.NewPCG(3, 4))
+	if reuse != "" {
+		st, err := store.Open(ctx, reuse)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		fmt.Fprintf(out, "bench search: %d cases in the database given; VACUUM ANALYZE\n", n)
+		if err := analyze(ctx, reuse); err != nil {
+			return err
+		}
+		return benchQueries(ctx, out, st, r, n, queries, statuses)
 	}
 	dsn, drop, err := store.CreatePostgresDatabase(ctx, pg, fmt.Sprintf("flx_bench_%d_search", time.Now().UnixNano()))
 	if err != nil {
@@ -328,10 +343,8 @@ func runBenchSearch(ctx context.Context, out, progress io.Writer, pg string, n, 
 		return err
 	}
 	defer st.Close()
-	r := rand.New(rand.NewPCG(3, 4))
 	fmt.Fprintf(out, "bench search: filling PostgreSQL with %d cases and their search keys...\n", n)
 	t0 := time.Now()
-	statuses := []string{"open", "tracing_in_progress", "located_contact_restored", "closed_negative"}
 	const fill = 1000
 	var keys atomic.Int64
 	var filled atomic.Int64
