@@ -111,30 +111,37 @@ func (q *queries) SearchCases(ctx context.Context, cq CaseQuery) (CasePage, erro
 	// case_id) index, and only then joined, filtered and sorted: left to
 	// itself, PostgreSQL walks the cases newest first and probes each one's
 	// keys, which over a million cases takes seconds for a rare name.
-	var parts []string
-	var keyArgs []any
+	// The first condition (a name or word group before any range: the most
+	// selective as a rule) is materialized; the others are probed per
+	// candidate through the case_id index.
+	type cond struct {
+		sql  string
+		args []any
+	}
+	var conds []cond
 	for _, g := range cq.AllOf {
 		if len(g) == 0 || len(g) > maxKeysPerGroup {
 			return CasePage{}, fmt.Errorf("store.SearchCases: a key group needs 1 to %d keys: %w", maxKeysPerGroup, ErrInvalid)
 		}
-		parts = append(parts, `SELECT DISTINCT case_id FROM case_search WHERE key IN (`+placeholders(len(g))+`)`)
-		keyArgs = append(keyArgs, anys(g)...)
+		conds = append(conds, cond{`%[1]skey IN (` + placeholders(len(g)) + `)`, anys(g)})
 	}
 	for _, r := range cq.Ranges {
 		if r.From == "" || r.To == "" || r.From > r.To {
 			return CasePage{}, fmt.Errorf("store.SearchCases: key range %q..%q: %w", r.From, r.To, ErrInvalid)
 		}
-		parts = append(parts, `SELECT DISTINCT case_id FROM case_search WHERE key >= ? AND key <= ?`)
-		keyArgs = append(keyArgs, r.From, r.To)
+		conds = append(conds, cond{`%[1]skey >= ? AND %[1]skey <= ?`, []any{r.From, r.To}})
 	}
 	from := ` FROM cases c`
 	with := ""
-	if len(parts) > 0 {
-		with = `WITH m AS MATERIALIZED (` + strings.Join(parts, ` INTERSECT `) + `) `
-		from = ` FROM m JOIN cases c ON c.case_id = m.case_id`
-	}
 	var w where
-	w.args = keyArgs
+	if len(conds) > 0 {
+		with = `WITH m AS MATERIALIZED (SELECT DISTINCT case_id FROM case_search WHERE ` + fmt.Sprintf(conds[0].sql, "") + `) `
+		from = ` FROM m JOIN cases c ON c.case_id = m.case_id`
+		w.args = conds[0].args
+		for _, cd := range conds[1:] {
+			w.add(`EXISTS (SELECT 1 FROM case_search s WHERE s.case_id = c.case_id AND `+fmt.Sprintf(cd.sql, "s.")+`)`, cd.args...)
+		}
+	}
 	w.add("c.erased_at IS NULL")
 	if len(cq.Status) > 0 {
 		w.add(`c.status IN (`+placeholders(len(cq.Status))+`)`, anys(cq.Status)...)
