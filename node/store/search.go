@@ -90,6 +90,11 @@ type CaseQuery struct {
 // maxKeysPerGroup bounds one group (a query token gives 3 to 5 keys).
 const maxKeysPerGroup = 64
 
+// denseKeys is the number of index entries from which a condition counts
+// as dense (see SearchCases); counting stops there, so the estimate costs
+// at most that many index entries per condition.
+const denseKeys = 5000
+
 func (q *queries) SearchCases(ctx context.Context, cq CaseQuery) (CasePage, error) {
 	n := limit(cq.Limit, 50)
 	if cq.Sort == "" {
@@ -111,9 +116,6 @@ func (q *queries) SearchCases(ctx context.Context, cq CaseQuery) (CasePage, erro
 	// case_id) index, and only then joined, filtered and sorted: left to
 	// itself, PostgreSQL walks the cases newest first and probes each one's
 	// keys, which over a million cases takes seconds for a rare name.
-	// The first condition (a name or word group before any range: the most
-	// selective as a rule) is materialized; the others are probed per
-	// candidate through the case_id index.
 	type cond struct {
 		sql  string
 		args []any
@@ -131,14 +133,31 @@ func (q *queries) SearchCases(ctx context.Context, cq CaseQuery) (CasePage, erro
 		}
 		conds = append(conds, cond{`%[1]skey >= ? AND %[1]skey <= ?`, []any{r.From, r.To}})
 	}
+	// The most selective condition, if it holds fewer than denseKeys
+	// entries, is materialized and the others probed per candidate; when
+	// every condition is dense (an age range, a common word), matches are
+	// dense too and walking the cases in order finds a page soonest.
+	best, bestN := -1, int64(denseKeys)
+	for i, cd := range conds {
+		var n int64
+		if err := q.queryRow(ctx, fmt.Sprintf(`SELECT count(*) FROM (SELECT 1 FROM case_search WHERE %s LIMIT %d) x`,
+			fmt.Sprintf(cd.sql, ""), denseKeys), cd.args...).Scan(&n); err != nil {
+			return CasePage{}, fmt.Errorf("store.SearchCases: %w", err)
+		}
+		if n < bestN {
+			best, bestN = i, n
+		}
+	}
 	from := ` FROM cases c`
 	with := ""
 	var w where
-	if len(conds) > 0 {
-		with = `WITH m AS MATERIALIZED (SELECT DISTINCT case_id FROM case_search WHERE ` + fmt.Sprintf(conds[0].sql, "") + `) `
+	if best >= 0 {
+		with = `WITH m AS MATERIALIZED (SELECT DISTINCT case_id FROM case_search WHERE ` + fmt.Sprintf(conds[best].sql, "") + `) `
 		from = ` FROM m JOIN cases c ON c.case_id = m.case_id`
-		w.args = conds[0].args
-		for _, cd := range conds[1:] {
+		w.args = conds[best].args
+	}
+	for i, cd := range conds {
+		if i != best {
 			w.add(`EXISTS (SELECT 1 FROM case_search s WHERE s.case_id = c.case_id AND `+fmt.Sprintf(cd.sql, "s.")+`)`, cd.args...)
 		}
 	}

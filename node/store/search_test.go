@@ -185,3 +185,28 @@ func TestCreateCases(t *testing.T) {
 		mustErr(t, err, store.ErrNotFound)
 	})
 }
+
+// TestSearchDenseKeys: when every condition is dense (more index entries
+// than the store materializes), the search walks the cases in order and
+// still answers every condition.
+func TestSearchDenseKeys(t *testing.T) {
+	withAllStores(t, func(t *testing.T, b *backend) {
+		ctx := context.Background()
+		var batch []store.NewCase
+		for i := range 5100 {
+			c := newCase(fmt.Sprintf("XA-RC:D%05d", i))
+			c.SearchKeys = []string{"w_common", fmt.Sprintf("by_%04d", 1900+i%100)}
+			if i%2 == 0 {
+				c.Status = "tracing_in_progress"
+			}
+			batch = append(batch, c)
+		}
+		must[store.BulkResult](t)(b.s.CreateCases(ctx, batch))
+		p := must[store.CasePage](t)(b.s.SearchCases(ctx, store.CaseQuery{AllOf: [][]string{{"w_common"}},
+			Ranges: []store.KeyRange{{"by_1910", "by_1911"}}, Status: []string{"open"}, Sort: store.SortIDAsc, Limit: 1000}))
+		// i%100 in {10, 11} and i odd (open): i%100 == 11, 51 cases.
+		if len(p.Cases) != 51 || p.Cases[0].ID != "XA-RC:D00011" {
+			t.Fatalf("%d cases, first %+v", len(p.Cases), p.Cases[:min(1, len(p.Cases))])
+		}
+	})
+}
