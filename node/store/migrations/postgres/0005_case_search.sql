@@ -17,7 +17,8 @@ CREATE TABLE case_search (
     case_id TEXT NOT NULL REFERENCES cases (case_id),
     PRIMARY KEY (key, case_id)
 );
-CREATE INDEX case_search_case_idx ON case_search (case_id);
+-- Erasure deletes by case; a search checks a candidate's keys with one seek.
+CREATE INDEX case_search_case_idx ON case_search (case_id, key);
 
 -- Which version of the key rules the index was built with (one row); a node
 -- whose rules differ rebuilds the index.
