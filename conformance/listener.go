@@ -187,6 +187,17 @@ func forCase(caseID string) func(*Arrival) bool {
 }
 
 func (l *Listener) serve(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet && r.URL.Path == "/.well-known/flx" {
+		// What the tester declares, as every node does (SPEC §8.2): a
+		// sender may read it before queueing. Not an arrival.
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{
+			"member": MemberTester, "protocol_versions": []string{"flx/1"}, "schema_versions": []string{"1"},
+			"limits":  map[string]any{"max_body_bytes": 1 << 20, "clock_skew_seconds": 60},
+			"accepts": []string{"case.create", "case.update", "case.response", "message.deliver", "case.withdraw"},
+		})
+		return
+	}
 	a := &Arrival{At: time.Now(), Method: r.Method, Path: r.URL.Path, ContentType: r.Header.Get("Content-Type")}
 	if r.TLS != nil {
 		a.TLSVersion = r.TLS.Version

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 
+	"github.com/familylinks/flx/node/search"
 	"github.com/familylinks/flx/node/store"
 	"github.com/familylinks/flx/schema"
 )
@@ -28,7 +29,7 @@ func (n *Node) CreateCase(ctx context.Context, a Actor, doc []byte) (store.Case,
 	var out store.Case
 	err = n.o.Store.Tx(ctx, func(tx store.Tx) error {
 		var err error
-		out, err = tx.CreateCase(ctx, store.NewCase{ID: c.CaseID, Origin: n.o.Self, Type: string(c.Type), Status: string(c.Status), Version: int64(c.Version), Document: doc})
+		out, err = tx.CreateCase(ctx, store.NewCase{ID: c.CaseID, Origin: n.o.Self, Type: string(c.Type), Status: string(c.Status), Version: int64(c.Version), Document: doc, SearchKeys: search.Keys(c)})
 		if err != nil {
 			return err
 		}
@@ -64,7 +65,7 @@ func (n *Node) UpdateCase(ctx context.Context, a Actor, caseID string, doc []byt
 		var err error
 		out, err = tx.UpdateCase(ctx, store.CaseUpdate{
 			ID: caseID, ExpectedVersion: int64(c.Version) - 1, Version: int64(c.Version),
-			Type: string(c.Type), Status: string(c.Status), Document: doc,
+			Type: string(c.Type), Status: string(c.Status), Document: doc, SearchKeys: search.Keys(c),
 		})
 		if err != nil {
 			return err

@@ -19,18 +19,20 @@ type Code = problem.Code
 // The codes the node's operations return (statuses and titles are in
 // problem's table).
 var (
-	CodeBadRequest    = problem.BadRequest      // malformed request
-	CodeSchemaInvalid = problem.SchemaInvalid   // document fails schema v1 (Errors set)
-	CodeNotFound      = problem.NotFound        // no such case, item or member
-	CodeConflict      = problem.Conflict        // version or state conflict
-	CodeErased        = problem.Erased          // the case was erased (withdrawn)
-	CodePolicyDenied  = problem.PolicyDenied    // the policy refused the transfer (Decision set)
-	CodeUnknownMember = problem.UnknownMember   // destination not in the manifest
-	CodeNotOrigin     = problem.NotOrigin       // only the origin may do this to a case
-	CodeUnavailable   = problem.Unavailable     // no usable manifest / database down
-	CodeInternal      = problem.Internal        // anything else
-	CodeForbidden     = problem.Forbidden       // role does not allow the call
-	CodeUnauthorized  = problem.Unauthenticated // no or unknown bearer token
+	CodeBadRequest      = problem.BadRequest      // malformed request
+	CodeSchemaInvalid   = problem.SchemaInvalid   // document fails schema v1 (Errors set)
+	CodeNotFound        = problem.NotFound        // no such case, item or member
+	CodeConflict        = problem.Conflict        // version or state conflict
+	CodeErased          = problem.Erased          // the case was erased (withdrawn)
+	CodePolicyDenied    = problem.PolicyDenied    // the policy refused the transfer (Decision set)
+	CodeUnknownMember   = problem.UnknownMember   // destination not in the manifest
+	CodeNotOrigin       = problem.NotOrigin       // only the origin may do this to a case
+	CodeUnavailable     = problem.Unavailable     // no usable manifest / database down
+	CodeInternal        = problem.Internal        // anything else
+	CodeForbidden       = problem.Forbidden       // role does not allow the call
+	CodeUnauthorized    = problem.Unauthenticated // no or unknown bearer token
+	CodeTooLarge        = problem.TooLarge        // the envelope would exceed the destination's limit
+	CodeUnsupportedKind = problem.UnsupportedKind // the destination declares it does not accept the kind
 )
 
 func errf(c Code, format string, args ...any) *Error { return problem.Errorf(c, format, args...) }

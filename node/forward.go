@@ -204,6 +204,11 @@ func (n *Node) send(ctx context.Context, a Actor, r sendRequest) (SendResult, er
 	if d.Effect != policy.Deny {
 		res.Document = out
 	}
+	if d.Allowed() {
+		if err := n.precheck(ctx, r.to, r.kind, out); err != nil {
+			return SendResult{}, err
+		}
+	}
 	err = n.o.Store.Tx(ctx, func(tx store.Tx) error {
 		// Serialised with the case's withdrawal (FLX-WDR-008): once it has
 		// committed nothing more about the case is queued, and a forward

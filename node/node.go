@@ -79,6 +79,7 @@ type Node struct {
 	media     *mediaState         // media store, receiving server, per-peer uploaders
 	kick      chan struct{}       // wakes the inbox processor
 	procMu    sync.Mutex          // one inbox pass at a time in this process
+	peers     peerCache           // what peers declare, for checks before queueing
 }
 
 // New checks the options and returns a Node. Start its background work
@@ -179,6 +180,17 @@ func (n *Node) Run(ctx context.Context) {
 	wg.Add(2)
 	go func() { defer wg.Done(); n.runInbox(ctx) }()
 	go func() { defer wg.Done(); n.deliverer.Run(ctx) }()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		// An index built with other key rules is rebuilt once, in the
+		// background (searches meanwhile miss what is not yet re-keyed).
+		if k, err := n.RebuildSearchIndex(ctx, false); err != nil && ctx.Err() == nil {
+			n.log.Error("search index rebuild failed", "err", err)
+		} else if k > 0 {
+			n.log.Info("search index rebuilt", "cases", k)
+		}
+	}()
 	if n.o.RetentionSweep > 0 {
 		wg.Add(1)
 		go func() { defer wg.Done(); n.runRetention(ctx, n.o.RetentionSweep) }()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/familylinks/flx/federation"
+	"github.com/familylinks/flx/node/search"
 	"github.com/familylinks/flx/node/store"
 	"github.com/familylinks/flx/schema"
 )
@@ -118,8 +119,14 @@ func (n *Node) apply(ctx context.Context, tx store.Tx, it store.InboxItem) (perr
 		}
 		return perr, nil, nil
 	case federation.KindCaseResponse:
-		// Kept in the inbox and shown with the case; nothing else to do.
-		return nil, nil, nil
+		// Kept in the inbox and shown in the case's thread; on a case of
+		// ours it may move the status (status.go).
+		perr := n.applyResponse(ctx, tx, it, claims)
+		var dbf dbFailure
+		if errors.As(perr, &dbf) {
+			return nil, nil, dbf.error
+		}
+		return perr, nil, nil
 	case federation.KindMessageDeliver:
 		// Kept in the inbox; its attached media (verified on receipt) is
 		// linked to the case.
@@ -140,7 +147,7 @@ func (n *Node) applyCase(ctx context.Context, tx store.Tx, it store.InboxItem, p
 	case errors.Is(err, store.ErrNotFound):
 		_, err = tx.CreateCase(ctx, store.NewCase{
 			ID: c.CaseID, Origin: it.Iss, Type: string(c.Type), Status: string(c.Status),
-			Version: int64(c.Version), Document: p.Body,
+			Version: int64(c.Version), Document: p.Body, SearchKeys: search.Keys(c),
 		})
 		return dbOrNil(err)
 	case err != nil:
@@ -154,7 +161,7 @@ func (n *Node) applyCase(ctx context.Context, tx store.Tx, it store.InboxItem, p
 	}
 	if _, err = tx.UpdateCase(ctx, store.CaseUpdate{
 		ID: c.CaseID, ExpectedVersion: cur.Version, Version: int64(c.Version),
-		Type: string(c.Type), Status: string(c.Status), Document: p.Body,
+		Type: string(c.Type), Status: string(c.Status), Document: p.Body, SearchKeys: search.Keys(c),
 	}); err != nil {
 		return dbErr(err)
 	}

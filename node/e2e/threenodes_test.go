@@ -5,6 +5,7 @@ import (
 	"net"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -116,12 +117,21 @@ func testThreeNodes(t *testing.T, d nodetest.Dialect) {
 		t.Errorf("XA received %v, want %v", kinds, want)
 	}
 
-	// 3. XA updates the case and forwards the new version: case.update.
+	// The located response moved XA's case to located_contact_restored in
+	// version 2, whose source is the response.
 	cur, err := xa.Store.GetCase(ctx, demoCase)
 	if err != nil {
 		t.Fatal(err)
 	}
-	v2 := patch(t, cur.Document, map[string]any{"version": 2, "status": "tracing_in_progress", "updated_at": "2026-11-12T10:00:00Z"})
+	if cur.Version != 2 || cur.Status != "located_contact_restored" {
+		t.Fatalf("XA's case after the located response: version %d status %s", cur.Version, cur.Status)
+	}
+	if v, err := xa.Store.GetCaseVersion(ctx, demoCase, 2); err != nil || !strings.HasPrefix(v.Source, "inbox:") {
+		t.Fatalf("version 2 source %q (%v)", v.Source, err)
+	}
+
+	// 3. XA updates the case and forwards the new version: case.update.
+	v2 := patch(t, cur.Document, map[string]any{"version": 3, "status": "tracing_in_progress", "updated_at": "2026-11-12T10:00:00Z"})
 	if _, err := xa.UpdateCase(ctx, cw, demoCase, v2); err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +144,7 @@ func testThreeNodes(t *testing.T, d nodetest.Dialect) {
 	for _, to := range peers {
 		waitProcessed(t, nodes[to].Store, demoCase, string(federation.KindCaseUpdate), 1)
 		c, err := nodes[to].Store.GetCase(ctx, demoCase)
-		if err != nil || c.Version != 2 || c.Status != "tracing_in_progress" || versionOf(t, c.Document) != 2 {
+		if err != nil || c.Version != 3 || c.Status != "tracing_in_progress" || versionOf(t, c.Document) != 3 {
 			t.Fatalf("%s after the update: version %d status %s err %v", to, c.Version, c.Status, err)
 		}
 	}
@@ -189,8 +199,8 @@ func testThreeNodes(t *testing.T, d nodetest.Dialect) {
 	var who []string
 	for _, r := range rs {
 		who = append(who, r.Member)
-		if r.LastVersion != 2 {
-			t.Errorf("recipient %s: last version %d, want 2", r.Member, r.LastVersion)
+		if r.LastVersion != 3 {
+			t.Errorf("recipient %s: last version %d, want 3", r.Member, r.LastVersion)
 		}
 	}
 	if !slices.Equal(who, peers) {

@@ -67,7 +67,8 @@ func LocalHandler(n *node.Node, tokens []config.Token, metrics http.Handler, log
 //	route                                              caseworker  operator  auditor
 //	GET  /healthz, /readyz, /metrics, /api/v1/openapi.json    (no token)
 //	POST /api/v1/cases                                      x
-//	GET  /api/v1/cases                                      x          x         x
+//	GET  /api/v1/cases                                      x          x         x (no search by person)
+//	POST /api/v1/import/cases                               x
 //	GET  /api/v1/cases/{id}                                 x          x         x (no document)
 //	PUT  /api/v1/cases/{id}                                 x
 //	POST /api/v1/cases/{id}/forward                         x
@@ -79,9 +80,10 @@ func LocalHandler(n *node.Node, tokens []config.Token, metrics http.Handler, log
 //	GET  /api/v1/cases/{id}/media, .../media/{sha256}       x
 //	GET, PATCH /api/v1/media/uploads/{uid}                  x
 //	GET  /api/v1/cases/{id}/decisions                       x          x         x
+//	GET  /api/v1/cases/{id}/thread                          x          x         x (no documents)
 //	POST /api/v1/cases/{id}/decisions/{did}/approve                    x
 //	POST /api/v1/cases/{id}/decisions/{did}/reject                     x
-//	GET  /api/v1/inbox                                      x          x
+//	GET  /api/v1/inbox, /api/v1/inbox/{iid}                 x          x
 //	GET  /api/v1/outbox, /api/v1/outbox/peers                          x
 //	POST /api/v1/outbox/{oid}/requeue                                  x
 //	GET  /api/v1/audit, /api/v1/audit/verify                           x         x
@@ -193,6 +195,7 @@ func (l *localAPI) routes() []localRoute {
 
 		{http.MethodPost, "/api/v1/cases", caseworker, l.createCase},
 		{http.MethodGet, "/api/v1/cases", everyone, l.listCases},
+		{http.MethodPost, "/api/v1/import/cases", caseworker, l.importCases},
 		{http.MethodGet, "/api/v1/cases/{id}", everyone, l.getCase},
 		{http.MethodPut, "/api/v1/cases/{id}", caseworker, l.updateCase},
 		{http.MethodPost, "/api/v1/cases/{id}/forward", caseworker, l.forward},
@@ -206,10 +209,12 @@ func (l *localAPI) routes() []localRoute {
 		{http.MethodGet, "/api/v1/media/uploads/{uid}", caseworker, l.mediaUploadState},
 		{http.MethodPatch, "/api/v1/media/uploads/{uid}", caseworker, l.writeMediaUpload},
 		{http.MethodGet, "/api/v1/cases/{id}/decisions", everyone, l.decisions},
+		{http.MethodGet, "/api/v1/cases/{id}/thread", everyone, l.thread},
 		{http.MethodPost, "/api/v1/cases/{id}/decisions/{did}/approve", operator, l.approve},
 		{http.MethodPost, "/api/v1/cases/{id}/decisions/{did}/reject", operator, l.reject},
 
 		{http.MethodGet, "/api/v1/inbox", readers, l.inbox},
+		{http.MethodGet, "/api/v1/inbox/{iid}", readers, l.received},
 		{http.MethodGet, "/api/v1/outbox", operator, l.outbox},
 		{http.MethodGet, "/api/v1/outbox/peers", operator, l.peers},
 		{http.MethodPost, "/api/v1/outbox/{oid}/requeue", operator, l.requeue},

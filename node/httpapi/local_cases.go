@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/familylinks/flx/federation"
@@ -124,8 +125,30 @@ func (l *localAPI) updateCase(w http.ResponseWriter, r *http.Request, a node.Act
 	l.reply(w, r, http.StatusOK, caseSummary(c), err)
 }
 
-func (l *localAPI) listCases(w http.ResponseWriter, r *http.Request, _ node.Actor) {
-	q := parseQuery(r, "status", "type", "origin", "updated_since", "include_erased", "cursor", "limit")
+func (l *localAPI) listCases(w http.ResponseWriter, r *http.Request, a node.Actor) {
+	q := parseQuery(r, append([]string{"status", "type", "origin", "updated_since", "include_erased", "cursor", "limit", "sort"}, searchParams...)...)
+	if q.err == nil && q.str("origin") != "" && !federation.ValidMemberID(q.str("origin")) {
+		q.fail("origin %q is not a member id", q.str("origin"))
+	}
+	for _, s := range list(q.str("status")) {
+		if !node.ValidStatus(s) {
+			q.fail("status %q is not a case status", s)
+		}
+	}
+	for _, s := range list(q.str("type")) {
+		if !node.ValidType(s) {
+			q.fail("type %q is not a case type", s)
+		}
+	}
+	lists := strings.Contains(q.str("status"), ",") || strings.Contains(q.str("type"), ",")
+	if q.err == nil && (q.str("sort") != "" || lists || anySet(q, searchParams)) {
+		if q.str("updated_since") != "" || q.str("include_erased") != "" {
+			q.fail("updated_since and include_erased do not combine with a search or a sort")
+		} else {
+			l.searchCases(w, r, a, q)
+			return
+		}
+	}
 	f := store.CaseFilter{
 		Status: q.str("status"), Type: q.str("type"), Origin: q.str("origin"),
 		UpdatedSince: q.time("updated_since"), IncludeErased: q.boolean("include_erased"),
@@ -359,4 +382,13 @@ func (l *localAPI) review(w http.ResponseWriter, r *http.Request, a node.Actor, 
 		status = http.StatusAccepted
 	}
 	l.reply(w, r, status, res, err)
+}
+
+func anySet(q *query, names []string) bool {
+	for _, n := range names {
+		if q.str(n) != "" {
+			return true
+		}
+	}
+	return false
 }

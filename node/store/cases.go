@@ -46,6 +46,9 @@ func (q *queries) CreateCase(ctx context.Context, c NewCase) (Case, error) {
 		c.ID, c.Version, c.Status, c.Document, tv(at)); err != nil {
 		return Case{}, fmt.Errorf("store.CreateCase: version: %w", err)
 	}
+	if err := q.insertSearchKeys(ctx, c.ID, c.SearchKeys); err != nil {
+		return Case{}, fmt.Errorf("store.CreateCase: %w", err)
+	}
 	return Case{ID: c.ID, Origin: c.Origin, Type: c.Type, Status: c.Status, Version: c.Version,
 		Document: c.Document, CreatedAt: at, UpdatedAt: at}, nil
 }
@@ -84,9 +87,12 @@ func (q *queries) UpdateCase(ctx context.Context, u CaseUpdate) (Case, error) {
 	if err != nil {
 		return Case{}, fmt.Errorf("store.UpdateCase: %w", err)
 	}
-	if _, err := q.exec(ctx, `INSERT INTO case_versions (case_id, version, status, document, created_at) VALUES (?, ?, ?, ?, ?)`,
-		c.ID, c.Version, c.Status, u.Document, tv(at)); err != nil {
+	if _, err := q.exec(ctx, `INSERT INTO case_versions (case_id, version, status, document, created_at, source) VALUES (?, ?, ?, ?, ?, ?)`,
+		c.ID, c.Version, c.Status, u.Document, tv(at), nv(u.Source)); err != nil {
 		return Case{}, fmt.Errorf("store.UpdateCase: version: %w", err)
+	}
+	if err := q.replaceSearchKeys(ctx, c.ID, u.SearchKeys); err != nil {
+		return Case{}, fmt.Errorf("store.UpdateCase: %w", err)
 	}
 	return c, nil
 }
@@ -111,11 +117,11 @@ func (q *queries) LockCase(ctx context.Context, caseID string) (Case, error) {
 	return c, nil
 }
 
-const versionCols = `case_id, version, status, document, created_at, document_sha256`
+const versionCols = `case_id, version, status, document, created_at, document_sha256, source`
 
 func scanVersion(r scanner) (CaseVersion, error) {
 	var v CaseVersion
-	err := r.Scan(&v.CaseID, &v.Version, &v.Status, &v.Document, tc(&v.CreatedAt), sc(&v.SHA256))
+	err := r.Scan(&v.CaseID, &v.Version, &v.Status, &v.Document, tc(&v.CreatedAt), sc(&v.SHA256), sc(&v.Source))
 	return v, err
 }
 
@@ -280,6 +286,9 @@ func (q *queries) EraseCase(ctx context.Context, caseID string, e Erasure) (Eras
 			tv(at), e.Reason, tv(at), caseID); err != nil {
 			return res, fmt.Errorf("store.EraseCase: %w", err)
 		}
+	}
+	if _, err := q.exec(ctx, `DELETE FROM case_search WHERE case_id = ?`, caseID); err != nil {
+		return res, fmt.Errorf("store.EraseCase: search index: %w", err)
 	}
 	if res.Versions, err = q.exec(ctx, `UPDATE case_versions SET document = NULL WHERE case_id = ? AND document IS NOT NULL`, caseID); err != nil {
 		return res, fmt.Errorf("store.EraseCase: versions: %w", err)

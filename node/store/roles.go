@@ -33,6 +33,8 @@ import (
 // Queries is every data operation, on a Store or inside a Tx.
 type Queries interface {
 	Cases
+	CaseSearch
+	CaseImport
 	Inbox
 	Outbox
 	Disclosures
@@ -46,6 +48,7 @@ type Queries interface {
 // ReadOnly). Changes go through the node's operations.
 type View interface {
 	CaseReader
+	CaseSearchReader
 	InboxReader
 	OutboxReader
 	DisclosureReader

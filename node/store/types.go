@@ -33,6 +33,9 @@ type NewCase struct {
 	Version  int64 // first version; 1 when zero (a received case keeps the origin's number)
 	Document []byte
 	At       time.Time // created_at; store clock when zero
+	// SearchKeys are the search index entries of the document (see
+	// SearchCases); none when nil.
+	SearchKeys []string
 }
 
 // CaseUpdate is the input of UpdateCase.
@@ -44,6 +47,12 @@ type CaseUpdate struct {
 	Status          string
 	Document        []byte
 	At              time.Time
+	// SearchKeys replace the case's search index entries (none when nil).
+	SearchKeys []string
+	// Source is what made this version when not a caseworker's edit, e.g.
+	// "inbox:<jti>" of the response that moved the status; kept with the
+	// version.
+	Source string
 }
 
 // CaseVersion is one stored version of a case.
@@ -56,6 +65,7 @@ type CaseVersion struct {
 	// SHA256 is the hex SHA-256 of the document, kept when a superseded
 	// version's document was dropped (SupersedeVersions).
 	SHA256 string
+	Source string // see CaseUpdate.Source; "" for an edit
 }
 
 // Supersession describes a SupersedeVersions.

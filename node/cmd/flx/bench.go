@@ -53,6 +53,7 @@ the ratio. Progress is shown while it runs.`,
 	ex.Flags().IntVar(&probe, "probe", 400, "iterations per operation when measuring the bound")
 	ex.Flags().Float64Var(&rate, "rate", 0, "queue at this many envelopes per second (0: as fast as possible; latency then includes queueing)")
 	root.AddCommand(ex, benchMediaCmd())
+	root.AddCommand(benchCaseCmds()...)
 	return root
 }
 

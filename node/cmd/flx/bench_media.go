@@ -16,7 +16,6 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -81,14 +80,6 @@ func (p *patternReader) Read(b []byte) (int, error) {
 	k, _ := p.rng.Read(b)
 	p.n -= int64(k)
 	return k, nil
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // benchProxy forwards TCP connections to target and cuts each after cut

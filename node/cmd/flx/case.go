@@ -196,5 +196,6 @@ document and exits 1.`,
 	withdraw.Flags().StringVar(&reason, "reason", "consent_withdrawn", "consent_withdrawn, case_closed, retention_expired or erasure_request")
 	root.AddCommand(withdraw)
 	root.AddCommand(caseMediaCmd(c, id))
+	addCaseworkCommands(root, c, run)
 	return root
 }

@@ -281,6 +281,8 @@ var rules = []struct {
 		"fedadmin works on files: of FLX it may import federation, federation/jose, federation/devca, policy and node/config only"},
 	{[]string{"node/names", "node/match/..."}, true, flxOnly("schema", "node/names", "node/match/..."),
 		"names and matching work on case documents: of FLX they may import schema, node/names and node/match/... only"},
+	{[]string{"node/search"}, true, flxOnly("schema", "node/names", "node/search"),
+		"search maps documents to keys: of FLX it may import schema and node/names only"},
 	{[]string{"node/media"}, true, flxOnly("schema", "federation", "federation/problem", "federation/mtls", "federation/jose", "federation/devca", "node/internal/dbtest"),
 		"media is called by the node, never the reverse: of FLX it may import schema, federation (its problem codes, mtls) and node/internal/dbtest (tests) only"},
 	{[]string{"federation/jose"}, true, flxOnly(),

@@ -1,0 +1,212 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/familylinks/flx/node/store"
+)
+
+func ids(cs []store.Case) []string {
+	out := make([]string, 0, len(cs))
+	for _, c := range cs {
+		out = append(out, c.ID)
+	}
+	return out
+}
+
+// TestSearchCases: key groups (AND of ORs), key ranges, column filters,
+// every sort with keyset paging, index kept in step with updates and
+// emptied by erasure.
+func TestSearchCases(t *testing.T) {
+	withAllStores(t, func(t *testing.T, b *backend) {
+		ctx := context.Background()
+		mk := func(id, status, typ string, keys ...string) {
+			c := newCase(id)
+			c.Status, c.Type, c.SearchKeys = status, typ, keys
+			must[store.Case](t)(b.s.CreateCase(ctx, c))
+		}
+		mk("XA-RC:1", "open", "tracing_request", "t_karo", "p_uvanasian", "by_1984", "by_1984")
+		mk("XA-RC:2", "open", "tracing_request", "t_karo", "p_uvanisian", "by_1990")
+		mk("XA-RC:3", "located_contact_restored", "tracing_request", "t_anahit", "p_uvanasian", "by_1962")
+		mk("XA-RC:4", "open", "detention_notification", "t_karo", "by_1984")
+
+		search := func(q store.CaseQuery) []string {
+			t.Helper()
+			return ids(must[store.CasePage](t)(b.s.SearchCases(ctx, q)).Cases)
+		}
+		for _, tc := range []struct {
+			name string
+			q    store.CaseQuery
+			want []string
+		}{
+			{"one group", store.CaseQuery{AllOf: [][]string{{"t_karo"}}, Sort: store.SortIDAsc}, []string{"XA-RC:1", "XA-RC:2", "XA-RC:4"}},
+			{"or within a group", store.CaseQuery{AllOf: [][]string{{"p_uvanasian", "p_uvanisian"}}, Sort: store.SortIDAsc}, []string{"XA-RC:1", "XA-RC:2", "XA-RC:3"}},
+			{"and across groups", store.CaseQuery{AllOf: [][]string{{"t_karo"}, {"p_uvanasian", "p_uvanisian"}}, Sort: store.SortIDAsc}, []string{"XA-RC:1", "XA-RC:2"}},
+			{"range", store.CaseQuery{Ranges: []store.KeyRange{{"by_1980", "by_1989"}}, Sort: store.SortIDAsc}, []string{"XA-RC:1", "XA-RC:4"}},
+			{"status", store.CaseQuery{AllOf: [][]string{{"p_uvanasian"}}, Status: []string{"located_contact_restored"}}, []string{"XA-RC:3"}},
+			{"type", store.CaseQuery{AllOf: [][]string{{"t_karo"}}, Type: []string{"detention_notification"}}, []string{"XA-RC:4"}},
+			{"origin", store.CaseQuery{Origin: "XB-RC"}, nil},
+			{"no match", store.CaseQuery{AllOf: [][]string{{"t_nobody"}}}, nil},
+			{"newest first by default", store.CaseQuery{AllOf: [][]string{{"t_karo"}}}, []string{"XA-RC:4", "XA-RC:2", "XA-RC:1"}},
+			{"oldest first", store.CaseQuery{AllOf: [][]string{{"t_karo"}}, Sort: store.SortCreatedAsc}, []string{"XA-RC:1", "XA-RC:2", "XA-RC:4"}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				if got := search(tc.q); !slices.Equal(got, tc.want) {
+					t.Fatalf("got %v, want %v", got, tc.want)
+				}
+			})
+		}
+
+		// Every sort pages through all matches, once each, in order.
+		for _, s := range store.Sorts {
+			var all []string
+			q := store.CaseQuery{Sort: s, Limit: 1}
+			for i := 0; ; i++ {
+				p := must[store.CasePage](t)(b.s.SearchCases(ctx, q))
+				all = append(all, ids(p.Cases)...)
+				if p.Next == "" {
+					break
+				}
+				q.Cursor = p.Next
+				if i > 10 {
+					t.Fatal("paging does not end")
+				}
+			}
+			if len(all) != 4 {
+				t.Fatalf("sort %s: paged %v", s, all)
+			}
+			// A cursor of one sort is refused by another.
+			if s != store.SortIDAsc {
+				p := must[store.CasePage](t)(b.s.SearchCases(ctx, store.CaseQuery{Sort: s, Limit: 1}))
+				_, err := b.s.SearchCases(ctx, store.CaseQuery{Sort: store.SortIDAsc, Cursor: p.Next})
+				mustErr(t, err, store.ErrInvalid)
+			}
+		}
+		for _, bad := range []store.CaseQuery{
+			{Sort: "name"},
+			{Cursor: "!!"},
+			{AllOf: [][]string{{}}},
+			{Ranges: []store.KeyRange{{"by_2000", "by_1990"}}},
+		} {
+			_, err := b.s.SearchCases(ctx, bad)
+			mustErr(t, err, store.ErrInvalid)
+		}
+
+		// An update replaces the keys; erasure removes them.
+		cur := must[store.Case](t)(b.s.GetCase(ctx, "XA-RC:2"))
+		must[store.Case](t)(b.s.UpdateCase(ctx, store.CaseUpdate{ID: cur.ID, ExpectedVersion: cur.Version, Document: caseDoc(cur.ID, 2, ""),
+			SearchKeys: []string{"t_garo"}, Source: "inbox:jti-1"}))
+		if got := search(store.CaseQuery{AllOf: [][]string{{"t_karo"}}, Sort: store.SortIDAsc}); !slices.Equal(got, []string{"XA-RC:1", "XA-RC:4"}) {
+			t.Fatalf("after update: %v", got)
+		}
+		v := must[store.CaseVersion](t)(b.s.GetCaseVersion(ctx, "XA-RC:2", 2))
+		if v.Source != "inbox:jti-1" {
+			t.Fatalf("version source %q", v.Source)
+		}
+		must[store.ErasureResult](t)(b.s.EraseCase(ctx, "XA-RC:1", store.Erasure{Reason: "erasure_request"}))
+		if got := search(store.CaseQuery{Ranges: []store.KeyRange{{"by_1984", "by_1984"}}}); !slices.Equal(got, []string{"XA-RC:4"}) {
+			t.Fatalf("after erasure: %v", got)
+		}
+		var left int
+		if err := b.raw.Get(&left, b.raw.Rebind(`SELECT count(*) FROM case_search WHERE case_id = ?`), "XA-RC:1"); err != nil || left != 0 {
+			t.Fatalf("erased case keeps %d keys (%v)", left, err)
+		}
+		mustErr(t, b.s.ReplaceSearchKeys(ctx, "XA-RC:1", []string{"t_karo"}), store.ErrErased)
+		mustErr(t, b.s.ReplaceSearchKeys(ctx, "XA-RC:none", []string{"t_karo"}), store.ErrNotFound)
+		mustErr(t, b.s.ReplaceSearchKeys(ctx, "XA-RC:3", []string{"t_karo"}), nil)
+		if got := search(store.CaseQuery{AllOf: [][]string{{"t_karo"}}, Sort: store.SortIDAsc}); !slices.Equal(got, []string{"XA-RC:3", "XA-RC:4"}) {
+			t.Fatalf("after replace: %v", got)
+		}
+
+		if v := must[int](t)(b.s.SearchIndexVersion(ctx)); v != 0 {
+			t.Fatalf("fresh index version %d", v)
+		}
+		mustErr(t, b.s.SetSearchIndexVersion(ctx, 2), nil)
+		mustErr(t, b.s.SetSearchIndexVersion(ctx, 3), nil)
+		if v := must[int](t)(b.s.SearchIndexVersion(ctx)); v != 3 {
+			t.Fatalf("index version %d", v)
+		}
+	})
+}
+
+// TestCreateCases: a bulk insert creates what is new, skips what exists
+// (a re-run creates nothing twice), and writes nothing when one case is
+// invalid.
+func TestCreateCases(t *testing.T) {
+	withAllStores(t, func(t *testing.T, b *backend) {
+		ctx := context.Background()
+		must[store.Case](t)(b.s.CreateCase(ctx, newCase("XA-RC:0003")))
+		var batch []store.NewCase
+		for i := range 450 {
+			c := newCase(fmt.Sprintf("XA-RC:%04d", i))
+			c.SearchKeys = []string{"t_bulk", fmt.Sprintf("t_n%d", i)}
+			batch = append(batch, c)
+		}
+		res := must[store.BulkResult](t)(b.s.CreateCases(ctx, batch))
+		if len(res.Created) != 449 || !slices.Equal(res.Existing, []string{"XA-RC:0003"}) {
+			t.Fatalf("created %d, existing %v", len(res.Created), res.Existing)
+		}
+		res = must[store.BulkResult](t)(b.s.CreateCases(ctx, batch))
+		if len(res.Created) != 0 || len(res.Existing) != 450 {
+			t.Fatalf("re-run created %d, existing %d", len(res.Created), len(res.Existing))
+		}
+		p := must[store.CasePage](t)(b.s.SearchCases(ctx, store.CaseQuery{AllOf: [][]string{{"t_bulk"}}, Limit: 1000}))
+		if len(p.Cases) != 449 {
+			t.Fatalf("search finds %d bulk cases", len(p.Cases))
+		}
+		if vs := must[[]store.CaseVersion](t)(b.s.ListCaseVersions(ctx, "XA-RC:0449")); len(vs) != 1 || vs[0].Version != 1 {
+			t.Fatalf("versions %+v", vs)
+		}
+
+		bad := []store.NewCase{newCase("XA-RC:9001"), newCase("XA-RC:9002")}
+		bad[1].Document = nil
+		_, err := b.s.CreateCases(ctx, bad)
+		mustErr(t, err, store.ErrInvalid)
+		twice := []store.NewCase{newCase("XA-RC:9001"), newCase("XA-RC:9001")}
+		_, err = b.s.CreateCases(ctx, twice)
+		mustErr(t, err, store.ErrInvalid)
+		_, err = b.s.GetCase(ctx, "XA-RC:9001")
+		mustErr(t, err, store.ErrNotFound)
+
+		// All or nothing inside a transaction that fails later.
+		err = b.s.Tx(ctx, func(tx store.Tx) error {
+			if _, err := tx.CreateCases(ctx, []store.NewCase{newCase("XA-RC:9003")}); err != nil {
+				return err
+			}
+			return fmt.Errorf("later step failed")
+		})
+		if err == nil {
+			t.Fatal("Tx error lost")
+		}
+		_, err = b.s.GetCase(ctx, "XA-RC:9003")
+		mustErr(t, err, store.ErrNotFound)
+	})
+}
+
+// TestSearchDenseKeys: when every condition is dense (more index entries
+// than the store materializes), the search walks the cases in order and
+// still answers every condition.
+func TestSearchDenseKeys(t *testing.T) {
+	withAllStores(t, func(t *testing.T, b *backend) {
+		ctx := context.Background()
+		var batch []store.NewCase
+		for i := range 5100 {
+			c := newCase(fmt.Sprintf("XA-RC:D%05d", i))
+			c.SearchKeys = []string{"w_common", fmt.Sprintf("by_%04d", 1900+i%100)}
+			if i%2 == 0 {
+				c.Status = "tracing_in_progress"
+			}
+			batch = append(batch, c)
+		}
+		must[store.BulkResult](t)(b.s.CreateCases(ctx, batch))
+		p := must[store.CasePage](t)(b.s.SearchCases(ctx, store.CaseQuery{AllOf: [][]string{{"w_common"}},
+			Ranges: []store.KeyRange{{"by_1910", "by_1911"}}, Status: []string{"open"}, Sort: store.SortIDAsc, Limit: 1000}))
+		// i%100 in {10, 11} and i odd (open): i%100 == 11, 51 cases.
+		if len(p.Cases) != 51 || p.Cases[0].ID != "XA-RC:D00011" {
+			t.Fatalf("%d cases, first %+v", len(p.Cases), p.Cases[:min(1, len(p.Cases))])
+		}
+	})
+}
