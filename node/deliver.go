@@ -67,3 +67,8 @@ func (s mediaSender) SendBatch(ctx context.Context, to string, envelopes [][]byt
 	}
 	return out
 }
+
+// KickDelivery makes delivery look for due rows now: for rows queued in
+// the store directly (a bulk import, the bench) rather than through the
+// node's operations, which kick it themselves.
+func (n *Node) KickDelivery() { n.deliverer.Kick() }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -29,7 +30,8 @@ import (
 func benchCmd() *cobra.Command {
 	root := &cobra.Command{Use: "bench", Short: "Measure the node"}
 	var pg string
-	var n, workers, probe int
+	var n, workers, probe, batch int
+	var cpuProfile string
 	var rate float64
 	ex := &cobra.Command{
 		Use:   "exchange",
@@ -44,12 +46,14 @@ that the signature, validation and database work alone would allow, with
 the ratio. Progress is shown while it runs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runBenchExchange(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), benchOptions{pg: pg, n: n, workers: workers, probe: probe, rate: rate})
+			return runBenchExchange(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), benchOptions{pg: pg, n: n, workers: workers, probe: probe, rate: rate, batch: batch, cpuProfile: cpuProfile})
 		},
 	}
 	ex.Flags().StringVar(&pg, "postgres", envOr("FLX_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"), "PostgreSQL server DSN allowed to create databases")
 	ex.Flags().IntVar(&n, "n", 2000, "envelopes to exchange")
 	ex.Flags().IntVar(&workers, "workers", 8, "deliveries in flight to the peer")
+	ex.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the exchange (both nodes) to this file")
+	ex.Flags().IntVar(&batch, "batch", 50, "envelopes per request (delivery.batch_size; 1: one envelope per request)")
 	ex.Flags().IntVar(&probe, "probe", 400, "iterations per operation when measuring the bound")
 	ex.Flags().Float64Var(&rate, "rate", 0, "queue at this many envelopes per second (0: as fast as possible; latency then includes queueing)")
 	root.AddCommand(ex)
@@ -64,9 +68,10 @@ func envOr(k, def string) string {
 }
 
 type benchOptions struct {
-	pg                string
-	n, workers, probe int
-	rate              float64
+	pg                       string
+	n, workers, probe, batch int
+	rate                     float64
+	cpuProfile               string
 }
 
 // benchBody returns a valid ~3 KiB case document with the given case id.
@@ -147,6 +152,7 @@ func runBenchExchange(ctx context.Context, out, progress io.Writer, o benchOptio
 			return err
 		}
 		cfg.Delivery.Workers = o.workers
+		cfg.Delivery.BatchSize = o.batch
 		cfg.Delivery.PollInterval = 20 * time.Millisecond
 		rn, err := startNode(ctx, cfg, quiet)
 		if err != nil {
@@ -172,6 +178,17 @@ func runBenchExchange(ctx context.Context, out, progress io.Writer, o benchOptio
 	fmt.Fprintf(out, "bench exchange: %d case.create envelopes (%d bytes each) XA-RC -> XB-RC over mTLS, PostgreSQL stores, %s, %d deliveries in flight, %d CPUs\n",
 		o.n, len(bodies[0]), pace, o.workers, runtime.NumCPU())
 
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	// Stream: queue as fast as signing + Enqueue allow (a few producers, as
 	// several caseworkers and imports would), while delivering.
 	start := time.Now()
@@ -186,18 +203,36 @@ func runBenchExchange(ctx context.Context, out, progress io.Writer, o benchOptio
 			go func() {
 				defer wg.Done()
 				for {
-					i := int(next.Add(1)) - 1
-					if i >= o.n {
+					// Paced: one envelope per transaction, as caseworkers
+					// forward; saturated: transactions of up to 50, as a
+					// bulk import queues a list.
+					per := int64(50)
+					if o.rate > 0 {
+						per = 1
+					}
+					hi := int(next.Add(per))
+					lo := hi - int(per)
+					if lo >= o.n {
 						return
 					}
+					hi = min(hi, o.n)
 					if o.rate > 0 {
-						time.Sleep(time.Until(start.Add(time.Duration(float64(i) / o.rate * float64(time.Second)))))
+						time.Sleep(time.Until(start.Add(time.Duration(float64(lo) / o.rate * float64(time.Second)))))
 					}
-					if _, err := enqueueSigned(ctx, xa.Store, key, "XB-RC", bodies[i]); err != nil {
+					err := xa.Store.Tx(ctx, func(tx store.Tx) error {
+						for i := lo; i < hi; i++ {
+							if _, err := enqueueSigned(ctx, tx, key, "XB-RC", bodies[i]); err != nil {
+								return err
+							}
+						}
+						return nil
+					})
+					if err != nil {
 						once.Do(func() { fail = err })
 						return
 					}
-					queued.Add(1)
+					queued.Add(int64(hi - lo))
+					xa.Node.KickDelivery()
 				}
 			}()
 		}
@@ -233,6 +268,9 @@ func runBenchExchange(ctx context.Context, out, progress io.Writer, o benchOptio
 		}
 	}
 	elapsed := time.Since(start)
+	if o.cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	fmt.Fprintln(progress)
 	// The receiver must also have stored and processed every one.
 	for {
@@ -295,7 +333,7 @@ func runBenchExchange(ctx context.Context, out, progress io.Writer, o benchOptio
 
 // enqueueSigned signs a case.create for body and queues it, as the node's
 // forward does after its policy step.
-func enqueueSigned(ctx context.Context, st store.Store, key *jose.PrivateKey, to string, body []byte) (store.OutboxItem, error) {
+func enqueueSigned(ctx context.Context, st store.Queries, key *jose.PrivateKey, to string, body []byte) (store.OutboxItem, error) {
 	var head struct {
 		CaseID string `json:"case_id"`
 	}
