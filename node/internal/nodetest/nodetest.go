@@ -65,6 +65,9 @@ type Options struct {
 	// on disk in a temporary folder. NoMedia: none at all.
 	Media   *node.MediaOptions
 	NoMedia bool
+	// ReadTimeout, when set, bounds reading each federation request's body
+	// (httpapi.WithReadTimeout).
+	ReadTimeout time.Duration
 }
 
 // Listen reserves a loopback port for a member's federation listener and
@@ -155,7 +158,7 @@ func Start(t testing.TB, f *fedtest.Federation, id string, ln net.Listener, o Op
 	tn := &Node{Node: n, Member: m, Store: st, Trust: tr, manifest: mpath, done: make(chan struct{})}
 	if ln != nil {
 		srv := &http.Server{
-			Handler:           httpapi.FederationHandler(n, tr.Directory(), log),
+			Handler:           httpapi.FederationHandler(n, tr.Directory(), log, httpapi.WithReadTimeout(o.ReadTimeout)),
 			TLSConfig:         mtls.ServerConfig(m.TLS, tr.Directory()),
 			ReadHeaderTimeout: 10 * time.Second,
 		}
