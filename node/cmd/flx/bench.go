@@ -33,7 +33,7 @@ func benchCmd() *cobra.Command {
 	root := &cobra.Command{Use: "bench", Short: "Measure the node"}
 	var pg string
 	var n, workers, probe, batch int
-	var cpuProfile string
+	var cpuProfile, link string
 	var rate float64
 	ex := &cobra.Command{
 		Use:   "exchange",
@@ -48,12 +48,13 @@ that the signature, validation and database work alone would allow, with
 the ratio. Progress is shown while it runs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runBenchExchange(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), benchOptions{pg: pg, n: n, workers: workers, probe: probe, rate: rate, batch: batch, cpuProfile: cpuProfile})
+			return runBenchExchange(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), benchOptions{pg: pg, n: n, workers: workers, probe: probe, rate: rate, batch: batch, cpuProfile: cpuProfile, link: link})
 		},
 	}
 	ex.Flags().StringVar(&pg, "postgres", envOr("FLX_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"), "PostgreSQL server DSN allowed to create databases")
 	ex.Flags().IntVar(&n, "n", 2000, "envelopes to exchange")
 	ex.Flags().IntVar(&workers, "workers", 8, "deliveries in flight to the peer")
+	ex.Flags().StringVar(&link, "link", "", "run XA-RC -> XB-RC through an in-process proxy: one-way delay, optionally cutting every connection after so many bytes (\"300ms\", \"300ms,cut=5MiB\")")
 	ex.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the exchange (both nodes) to this file")
 	ex.Flags().IntVar(&batch, "batch", 50, "envelopes per request (delivery.batch_size; 1: one envelope per request)")
 	ex.Flags().IntVar(&probe, "probe", 400, "iterations per operation when measuring the bound")
@@ -74,6 +75,7 @@ type benchOptions struct {
 	n, workers, probe, batch int
 	rate                     float64
 	cpuProfile               string
+	link                     string
 }
 
 // benchBody returns a valid ~3 KiB case document with the given case id.
@@ -124,12 +126,26 @@ func runBenchExchange(ctx context.Context, out, progress io.Writer, o benchOptio
 	}
 	fedDir := filepath.Join(dir, "federation")
 	addrs := map[string]string{}
+	link, err := parseLink(o.link)
+	if err != nil {
+		return err
+	}
+	var proxy *linkProxy
 	var specs []fedadmin.MemberSpec
 	for _, m := range []struct{ id, c string }{{"XA-RC", "XA"}, {"XB-RC", "XB"}} {
 		if addrs[m.id], err = freePort(); err != nil {
 			return err
 		}
-		specs = append(specs, fedadmin.MemberSpec{ID: m.id, Country: m.c, Role: federation.RoleSociety, Endpoint: "https://" + addrs[m.id]})
+		endpoint := addrs[m.id]
+		if m.id == "XB-RC" && o.link != "" {
+			// XA-RC reaches XB-RC through the simulated link.
+			if proxy, err = startLinkProxy(addrs[m.id], link); err != nil {
+				return err
+			}
+			defer proxy.Close()
+			endpoint = proxy.Addr()
+		}
+		specs = append(specs, fedadmin.MemberSpec{ID: m.id, Country: m.c, Role: federation.RoleSociety, Endpoint: "https://" + endpoint})
 	}
 	if _, _, err := fedadmin.Init(fedDir, fedadmin.InitConfig{Name: "FLX bench", Members: specs}); err != nil {
 		return err
@@ -176,6 +192,9 @@ func runBenchExchange(ctx context.Context, out, progress io.Writer, o benchOptio
 	pace := "queued as fast as possible"
 	if o.rate > 0 {
 		pace = fmt.Sprintf("queued at %.0f/s", o.rate)
+	}
+	if proxy != nil {
+		fmt.Fprintf(out, "link: XA-RC -> XB-RC through a proxy adding %s\n", link)
 	}
 	fmt.Fprintf(out, "bench exchange: %d case.create envelopes (%d bytes each) XA-RC -> XB-RC over mTLS, PostgreSQL stores, %s, %d deliveries in flight, %d CPUs\n",
 		o.n, len(bodies[0]), pace, o.workers, runtime.NumCPU())
@@ -323,6 +342,9 @@ func runBenchExchange(ctx context.Context, out, progress io.Writer, o benchOptio
 		perEnv(selfUsed), perEnv(pgUsed), perEnv(selfUsed+pgUsed))
 	fmt.Fprintf(out, "            (= %.0f envelopes/s per CPU if CPU were the only limit; %d CPUs here, shared)\n", 1e6/perEnv(selfUsed+pgUsed), runtime.NumCPU())
 	fmt.Fprintf(out, "latency:    queue -> verified receipt  p50 %s  p90 %s  p99 %s  max %s\n", pct(lat, 0.50), pct(lat, 0.90), pct(lat, 0.99), pct(lat, 1))
+	if proxy != nil {
+		fmt.Fprintf(out, "link:       %d connections cut by the proxy during the run\n", proxy.cuts.Load())
+	}
 	fmt.Fprintf(out, "memory:     two nodes in this process: RSS %d MiB idle, %d MiB peak under load\n", idleRSS/1024, peakRSS/1024)
 
 	// The bound: the same work without HTTP, TLS, queues or scheduling.
