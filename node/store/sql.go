@@ -10,8 +10,9 @@ import (
 	"strings"
 	"time"
 
+	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx": binary protocol, cached prepared statements
 	"github.com/jmoiron/sqlx"
-	_ "github.com/lib/pq"  // PostgreSQL driver "postgres"
+	_ "github.com/lib/pq"  // PostgreSQL driver "postgres" (admin.go: CREATE/DROP DATABASE)
 	_ "modernc.org/sqlite" // SQLite driver "sqlite"
 
 	"github.com/familylinks/flx/node/store/migrate"
@@ -55,7 +56,7 @@ func openPostgres(ctx context.Context, dsn string, o options) (*sqlStore, error)
 	if u.Query().Get("sslmode") == "" {
 		return nil, fmt.Errorf("store.Open: postgres DSN must set sslmode explicitly (e.g. verify-full): %w", ErrInvalid)
 	}
-	db, err := sqlx.Open("postgres", dsn)
+	db, err := sqlx.Open("pgx", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("store.Open: %w", err)
 	}
