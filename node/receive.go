@@ -65,9 +65,6 @@ func (n *Node) Receive(ctx context.Context, peer string, raw []byte) (res Receiv
 	if err != nil {
 		return res, err
 	}
-	if err := n.mediaReady(ctx, env); err != nil {
-		return res, err
-	}
 
 	// The receipt binds the SHA-256 of the exact bytes received
 	// (FLX-RCP-003), which Verify computed once.
@@ -111,7 +108,8 @@ func (n *Node) Receive(ctx context.Context, peer string, raw []byte) (res Receiv
 
 // admit runs every check of an envelope before it is stored (SPEC.md §5.5):
 // its size, the manifest held, the signature and claims (Verify), the kind
-// accepted by this member, the schema of its body and who may send it.
+// accepted by this member, the schema of its body, who may send it and,
+// for a message with attached media, that the media is here.
 // Each envelope of a batch passes here alone, as if it were POSTed by
 // itself.
 func (n *Node) admit(ctx context.Context, peer string, raw []byte) (*federation.Envelope, error) {
@@ -143,6 +141,11 @@ func (n *Node) admit(ctx context.Context, peer string, raw []byte) (*federation.
 		return nil, err
 	}
 
+	// A message with attached media only once the media is whole and
+	// verified here (SPEC §18.6).
+	if err := n.mediaReady(ctx, env); err != nil {
+		return nil, err
+	}
 	return env, nil
 }
 
