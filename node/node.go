@@ -183,8 +183,8 @@ func (n *Node) Manifest() *federation.Manifest { return n.o.Trust.Current() }
 func (n *Node) View() store.View { return n.view }
 
 // Ready reports whether the node can serve: a usable manifest, a
-// reachable database, and no receive whose write failed since the last
-// one that succeeded.
+// reachable database, and, once storing a received envelope failed, a
+// database that takes writes again (PingWrite).
 func (n *Node) Ready(ctx context.Context) error {
 	if err := n.o.Trust.Usable(); err != nil {
 		return err
@@ -193,7 +193,12 @@ func (n *Node) Ready(ctx context.Context) error {
 		return err
 	}
 	if f := n.writeErr.Load(); f != nil {
-		return fmt.Errorf("%w: since %s: %v", ErrWritesFailing, f.at.UTC().Format(time.RFC3339), f.err)
+		// Readiness must find out by itself that writes work again: while
+		// it says no, peers (and a load balancer) send nothing.
+		if err := n.o.Store.PingWrite(ctx); err != nil {
+			return fmt.Errorf("%w: since %s: %v", ErrWritesFailing, f.at.UTC().Format(time.RFC3339), f.err)
+		}
+		n.writeSucceeded()
 	}
 	return nil
 }

@@ -193,6 +193,13 @@ func (s failingReceive) Receive(ctx context.Context, it store.InboxItem, r store
 	return s.Store.Receive(ctx, it, r)
 }
 
+func (s failingReceive) PingWrite(ctx context.Context) error {
+	if s.failing.Load() {
+		return errDiskFull
+	}
+	return s.Store.PingWrite(ctx)
+}
+
 func (s failingReceive) Tx(ctx context.Context, fn func(tx store.Tx) error) error {
 	return s.Store.Tx(ctx, func(tx store.Tx) error { return fn(failingTx{tx, s.failing}) })
 }

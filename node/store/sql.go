@@ -196,6 +196,17 @@ func (s *sqlStore) Ping(ctx context.Context) error {
 	return nil
 }
 
+func (s *sqlStore) PingWrite(ctx context.Context) error {
+	return s.tx(ctx, func(q *queries) error {
+		_, err := q.exec(ctx, `INSERT INTO write_probe (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at`,
+			tv(s.now(time.Time{})))
+		if err != nil {
+			return fmt.Errorf("store.PingWrite: %w", err)
+		}
+		return nil
+	})
+}
+
 func (s *sqlStore) Close() error { return s.db.Close() }
 
 func (s *sqlStore) acquireWriter(ctx context.Context) error {
