@@ -150,7 +150,9 @@ type Delivery struct {
 	RequestTimeout time.Duration `yaml:"request_timeout"`
 	// BatchSize is the most envelopes sent to a peer in one request (POST
 	// /flx/v1/batches); 1 sends each alone (POST /flx/v1/envelopes). A peer
-	// that has no batch resource gets single envelopes. Default 50; 1..1000.
+	// that has no batch resource gets single envelopes, and so does a batch
+	// a peer refuses as too large: keep it at most the peers'
+	// max_batch_envelopes (100 by default). Default 50; 1..1000.
 	BatchSize int `yaml:"batch_size"`
 	// Lease is how long a claimed message is held before another worker or
 	// process may retry it. Default 2m.
