@@ -78,7 +78,6 @@ func startListener(id *Identity, _ time.Duration) (*Listener, error) {
 		verifier: &federation.Verifier{Manifest: federation.StaticManifest(id.Manifest), Self: MemberTester},
 	}
 	cfg := mtls.ServerConfig(id.Certs[certTester], dir)
-	cfg.NextProtos = []string{"http/1.1"}
 	l.srv = &http.Server{Handler: mtls.Middleware(dir)(http.HandlerFunc(l.serve)), TLSConfig: cfg,
 		ReadHeaderTimeout: 10 * time.Second, ErrorLog: nil}
 	l.srv.SetKeepAlivesEnabled(true)

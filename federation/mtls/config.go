@@ -41,8 +41,9 @@ func WithClock(now func() time.Time) Option {
 //
 // No CA names are sent in the certificate request (the CA set may change under
 // a running listener); clients present their federation certificate anyway.
-// Use the result with http.Server.TLSConfig (it offers h2 and http/1.1 by
-// ALPN) and wrap the handler with [Middleware].
+// Use the result with http.Server.TLSConfig (ServeTLS adds the ALPN protocols;
+// with Serve on a TLS listener, set NextProtos to offer HTTP/2) and wrap the
+// handler with [Middleware].
 func ServerConfig(cert tls.Certificate, dir Directory, opts ...Option) *tls.Config {
 	o := buildOptions(opts)
 	return &tls.Config{
@@ -53,10 +54,6 @@ func ServerConfig(cert tls.Certificate, dir Directory, opts ...Option) *tls.Conf
 		// checked below against the directory of the moment.
 		ClientAuth: tls.RequireAnyClientCert,
 		Time:       o.now,
-		// HTTP/2 offered first: many requests share one connection (one
-		// handshake), whether the server is started with Serve on a TLS
-		// listener or with ServeTLS.
-		NextProtos: []string{"h2", "http/1.1"},
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			if _, err := VerifyPeer(dir, cs.PeerCertificates, x509.ExtKeyUsageClientAuth, o.now()); err != nil {
 				return fmt.Errorf("mtls: refusing client (resumed=%t): %w", cs.DidResume, err)

@@ -228,7 +228,7 @@ func startNode(parent context.Context, cfg config.Config, log *slog.Logger) (*ru
 	errLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	fedSrv := &http.Server{
 		Handler:   httpapi.FederationHandler(n, tr.Directory(), log, httpapi.WithReadTimeout(cfg.Federation.ReadTimeout)),
-		TLSConfig: mtls.ServerConfig(cert, tr.Directory()),
+		TLSConfig: federationTLS(mtls.ServerConfig(cert, tr.Directory())),
 		// The handler bounds each body by read_timeout and answers 408 when
 		// it is not read in time; the server's limits are a backstop.
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: cfg.Federation.ReadTimeout + 10*time.Second,
@@ -355,4 +355,13 @@ func openMedia(cfg config.Config, st store.Store) (media.Store, error) {
 		return nil, fmt.Errorf("serve: media: %w", err)
 	}
 	return d, nil
+}
+
+// federationTLS offers HTTP/2 on the federation listener: envelopes and
+// batches to one peer share a connection (one handshake), many requests in
+// flight on it. Media uploads keep HTTP/1.1 connections of their own (the
+// node's media client does not offer h2).
+func federationTLS(c *tls.Config) *tls.Config {
+	c.NextProtos = []string{"h2", "http/1.1"}
+	return c
 }

@@ -159,7 +159,7 @@ func Start(t testing.TB, f *fedtest.Federation, id string, ln net.Listener, o Op
 	if ln != nil {
 		srv := &http.Server{
 			Handler:           httpapi.FederationHandler(n, tr.Directory(), log, httpapi.WithReadTimeout(o.ReadTimeout)),
-			TLSConfig:         mtls.ServerConfig(m.TLS, tr.Directory()),
+			TLSConfig:         h2(mtls.ServerConfig(m.TLS, tr.Directory())),
 			ReadHeaderTimeout: 10 * time.Second,
 		}
 		tn.fedSrv = srv
@@ -217,4 +217,10 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("timed out after %s waiting for %s", timeout, what)
+}
+
+// h2 offers HTTP/2 first, as flx serve does on its federation listener.
+func h2(c *tls.Config) *tls.Config {
+	c.NextProtos = []string{"h2", "http/1.1"}
+	return c
 }
