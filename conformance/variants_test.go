@@ -677,4 +677,33 @@ var brokenNodes = []brokenNode{
 		}}},
 		broke: "answers the withdraw call 200 instead of 202", check: "FLX-WDR-007/withdraw-sent", req: "FLX-OUT-004",
 	},
+	{
+		Variant: variant.Variant{Name: "batchreceipts", Mutations: []variant.Mutation{{
+			File: "node/httpapi/federation.go",
+			Old:  `		ans.Results[i] = federation.BatchResult{Status: http.StatusAccepted, Receipt: string(it.Receipt)}`,
+			New:  `		ans.Results[i] = federation.BatchResult{Status: http.StatusAccepted, Receipt: string(items[0].Receipt)}`,
+		}}},
+		broke: "answers every envelope of a batch with the first envelope's receipt", check: "FLX-BAT-001/receipts",
+	},
+	{
+		Variant: variant.Variant{Name: "batchwhole", Mutations: []variant.Mutation{{
+			File: "node/receivebatch.go",
+			Old: `		if err != nil {
+			out[i].Err = problem.As(err)
+			continue
+		}`,
+			New: `		if err != nil {
+			return nil, problem.As(err)
+		}`,
+		}}},
+		broke: "refuses a whole batch for one bad envelope", check: "FLX-BAT-002/each-alone",
+	},
+	{
+		Variant: variant.Variant{Name: "batchnolimit", Mutations: []variant.Mutation{{
+			File: "node/httpapi/federation.go",
+			Old:  `	raws, err := federation.ParseBatchRequest(body, f.n.MaxBatchEnvelopes())`,
+			New:  `	raws, err := federation.ParseBatchRequest(body, 1<<30)`,
+		}}},
+		broke: "has no limit on the envelopes of a batch", check: "FLX-BAT-003/limits",
+	},
 }

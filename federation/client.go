@@ -98,6 +98,7 @@ type Client struct {
 
 	mu      sync.Mutex
 	clients map[string]*http.Client
+	noBatch map[string]time.Time // destinations sent single envelopes until then
 }
 
 func (c *Client) now() time.Time {
@@ -171,21 +172,9 @@ func (c *Client) Send(ctx context.Context, to string, envelope []byte) Result {
 		return failed(Permanent, CodeBadEnvelope, fmt.Sprintf("bad_envelope: the envelope goes from %s to %s, not from %s to %s",
 			claims.Issuer, claims.Audience, c.Self, to))
 	}
-	m := c.Manifest.Current()
-	if m == nil {
-		return failed(Retry, CodeUnavailable, "no_manifest: no federation manifest held")
-	}
-	if !c.now().Before(m.ExpiresAt) {
-		// Nothing is sent on an expired manifest (FLX-MAN-006): the
-		// destination, its endpoint and its keys may all have changed.
-		return failed(Retry, CodeUnavailable, "no_manifest: the federation manifest held has expired")
-	}
-	mb, ok := m.Member(to)
-	if !ok {
-		return failed(Permanent, problem.UnknownMember, "unknown_member: destination is no longer in the federation")
-	}
-	if mb.Status != StatusActive {
-		return failed(Retry, CodeSuspendedMember, "suspended: destination is suspended")
+	m, mb, res := c.destination(to)
+	if res.Outcome != 0 {
+		return res
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout())
 	defer cancel()
@@ -208,6 +197,28 @@ func (c *Client) Send(ctx context.Context, to string, envelope []byte) Result {
 	return c.classify(resp, bytes.TrimSpace(body), envelope, claims, m)
 }
 
+// destination returns the manifest and the member to send to, or the
+// Result of an attempt that cannot be made (Outcome set).
+func (c *Client) destination(to string) (*Manifest, *Member, Result) {
+	m := c.Manifest.Current()
+	if m == nil {
+		return nil, nil, failed(Retry, CodeUnavailable, "no_manifest: no federation manifest held")
+	}
+	if !c.now().Before(m.ExpiresAt) {
+		// Nothing is sent on an expired manifest (FLX-MAN-006): the
+		// destination, its endpoint and its keys may all have changed.
+		return nil, nil, failed(Retry, CodeUnavailable, "no_manifest: the federation manifest held has expired")
+	}
+	mb, ok := m.Member(to)
+	if !ok {
+		return nil, nil, failed(Permanent, problem.UnknownMember, "unknown_member: destination is no longer in the federation")
+	}
+	if mb.Status != StatusActive {
+		return nil, nil, failed(Retry, CodeSuspendedMember, "suspended: destination is suspended")
+	}
+	return m, mb, Result{}
+}
+
 // classify turns a peer's answer into a Result (SPEC.md §8.2, §10.1).
 func (c *Client) classify(resp *http.Response, body, envelope []byte, claims Claims, m *Manifest) Result {
 	status := resp.StatusCode
@@ -227,7 +238,11 @@ func (c *Client) classify(resp *http.Response, body, envelope []byte, claims Cla
 	case status >= 200 && status < 300:
 		return Result{Outcome: Retry, Status: status, Reason: fmt.Sprintf("http_%d: not 202", status)}
 	}
-	code := problemCode(body)
+	return c.refusal(status, problemCode(body), resp.Header.Get("Retry-After"))
+}
+
+// refusal classifies a non-2xx answer with its problem code (SPEC.md §8.2).
+func (c *Client) refusal(status int, code Code, retryAfter string) Result {
 	res := Result{Status: status, Code: code, Reason: fmt.Sprintf("http_%d: %s", status, orNone(code))}
 	switch {
 	case status < 400, status == http.StatusRequestTimeout, status >= 500:
@@ -242,7 +257,7 @@ func (c *Client) classify(resp *http.Response, body, envelope []byte, claims Cla
 		res.Outcome = Permanent
 	}
 	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
-		res.RetryAfter = ParseRetryAfter(resp.Header.Get("Retry-After"), c.now())
+		res.RetryAfter = ParseRetryAfter(retryAfter, c.now())
 	}
 	return res
 }

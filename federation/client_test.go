@@ -26,6 +26,10 @@ type peer struct {
 	srv    *httptest.Server
 	answer atomic.Pointer[func(w http.ResponseWriter, body []byte, peer string)]
 	calls  atomic.Int32
+	// batch answers POST /flx/v1/batches (nil: 404, as a peer without
+	// batches); batches counts them.
+	batch   atomic.Pointer[func(w http.ResponseWriter, body []byte, peer string)]
+	batches atomic.Int32
 }
 
 // newClientFixture starts XB-RC's listener on a real TLS socket, signs a
@@ -35,6 +39,17 @@ func newClientFixture(t *testing.T) (*integration, *peer, *federation.Client) {
 	in := newIntegration(t)
 	p := &peer{}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == federation.BatchesPath && r.Method == http.MethodPost && r.Header.Get("Content-Type") == federation.BatchMediaType {
+			p.batches.Add(1)
+			body, _ := io.ReadAll(r.Body)
+			who, _ := mtls.PeerFromContext(r.Context())
+			if b := p.batch.Load(); b != nil {
+				(*b)(w, body, who)
+				return
+			}
+			problem.Of(problem.NotFound, "no batches here").Write(w)
+			return
+		}
 		p.calls.Add(1)
 		if r.URL.Path != federation.EnvelopesPath || r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/jose" {
 			t.Errorf("request %s %s %q", r.Method, r.URL.Path, r.Header.Get("Content-Type"))
@@ -143,10 +158,9 @@ func TestClientSend(t *testing.T) {
 		{"400 bad_envelope", refuse(problem.BadEnvelope, 400, ""), federation.Permanent, problem.BadEnvelope, 0, "http_400"},
 		{"413 without a problem", func(w http.ResponseWriter, _ []byte, _ string) { w.WriteHeader(413) }, federation.Permanent, "", 0, "http_413: no problem code"},
 		{"connection closed without an answer", func(w http.ResponseWriter, _ []byte, _ string) {
-			conn, _, err := http.NewResponseController(w).Hijack()
-			if err == nil {
-				conn.Close()
-			}
+			// Over HTTP/2 (which the listener offers) a connection cannot
+			// be hijacked: the stream is reset instead, as a cut link does.
+			panic(http.ErrAbortHandler)
 		}, federation.Retry, "", 0, "transport"},
 		{"no answer within the timeout", func(w http.ResponseWriter, _ []byte, _ string) { time.Sleep(2500 * time.Millisecond) }, federation.Retry, "", 0, "transport"},
 	}

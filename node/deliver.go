@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"time"
 
 	"github.com/familylinks/flx/federation"
@@ -14,7 +15,7 @@ import (
 func (n *Node) newDeliverer() *delivery.Deliverer {
 	d := n.o.Delivery
 	return delivery.New(n.o.Store, mediaSender{n, n.client}, delivery.Options{
-		Instance: n.o.Instance, Workers: d.Workers, MaxAttempts: d.MaxAttempts, Backoff: d.Backoff,
+		Instance: n.o.Instance, Workers: d.Workers, BatchSize: d.BatchSize, MaxAttempts: d.MaxAttempts, Backoff: d.Backoff,
 		Lease: d.Lease, PollInterval: d.PollInterval, Prepare: n.renewExpiring,
 		// Withdrawals and confirmations are retried until delivered
 		// (FLX-WDR-007: a recipient must not keep a case because
@@ -40,3 +41,38 @@ func (o deliveryObserver) Dead(to string) { o.m.dead.WithLabelValues(to).Inc() }
 func (o deliveryObserver) Resting(to string, wait time.Duration) {
 	o.m.peerBackoff.WithLabelValues(to).Set(max(wait, 0).Seconds())
 }
+
+// SendBatch pushes the attached media of each envelope that has some, then
+// sends the envelopes whose media is there in one batch; an envelope whose
+// media could not be pushed gets that failure and is not sent.
+func (s mediaSender) SendBatch(ctx context.Context, to string, envelopes [][]byte) []federation.Result {
+	out := make([]federation.Result, len(envelopes))
+	var idx []int
+	var batch [][]byte
+	for i, e := range envelopes {
+		if err := s.n.pushMedia(ctx, to, e); err != nil {
+			out[i] = mediaFailure(err)
+			continue
+		}
+		idx, batch = append(idx, i), append(batch, e)
+	}
+	if len(batch) == 0 {
+		return out
+	}
+	bs, ok := s.next.(delivery.BatchSender)
+	if !ok {
+		for k, i := range idx {
+			out[i] = s.next.Send(ctx, to, batch[k])
+		}
+		return out
+	}
+	for k, r := range bs.SendBatch(ctx, to, batch) {
+		out[idx[k]] = r
+	}
+	return out
+}
+
+// KickDelivery makes delivery look for due rows now: for rows queued in
+// the store directly (a bulk import, the bench) rather than through the
+// node's operations, which kick it themselves.
+func (n *Node) KickDelivery() { n.deliverer.Kick() }

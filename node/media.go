@@ -694,8 +694,12 @@ func (n *Node) uploader(to string) (*media.Uploader, error) {
 	if u := ms.uploaders[to]; u != nil && ms.endpoints[to] == mb.Endpoint {
 		return u, nil
 	}
+	hc := mtls.NewClient(n.o.TLS, n.o.Trust.Directory(), to, 0)
+	// HTTP/1.1: an upload has a connection of its own (a stalled transfer
+	// is its connection's, and it shares no flow control with envelopes).
+	hc.Transport.(*http.Transport).ForceAttemptHTTP2 = false
 	u := &media.Uploader{
-		Client:       mtls.NewClient(n.o.TLS, n.o.Trust.Directory(), to, 0),
+		Client:       hc,
 		Endpoint:     mb.Endpoint,
 		RequestBytes: ms.o.RequestBytes,
 		Limiter:      media.NewLimiter(ms.o.BandwidthPerPeer),

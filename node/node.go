@@ -5,8 +5,10 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/familylinks/flx/federation"
@@ -42,6 +44,10 @@ type Options struct {
 	EnvelopeTTL  time.Duration // default 168h
 	Skew         time.Duration // default 60s
 	MaxBodyBytes int64         // default 1 MiB
+	// MaxBatchEnvelopes and MaxBatchBytes bound one batch (SPEC.md §6.5);
+	// defaults 100 and 8 MiB.
+	MaxBatchEnvelopes int
+	MaxBatchBytes     int64
 
 	Delivery DeliveryOptions
 	Logger   *slog.Logger
@@ -62,6 +68,7 @@ type DeliveryOptions struct {
 	MaxAttempts    int            // then dead-letter; default 50
 	Backoff        backoff.Policy // default 1s..1h
 	RequestTimeout time.Duration  // default 30s
+	BatchSize      int            // envelopes per request to a peer; default 50 (1: one per request)
 	Lease          time.Duration  // default 2m
 	PollInterval   time.Duration  // default 1s
 }
@@ -78,8 +85,12 @@ type Node struct {
 	deliverer *delivery.Deliverer // the outbound pipeline
 	media     *mediaState         // media store, receiving server, per-peer uploaders
 	kick      chan struct{}       // wakes the inbox processor
-	procMu    sync.Mutex          // one inbox pass at a time in this process
-	peers     peerCache           // what peers declare, for checks before queueing
+	// writeErr is the last failed write of a receive, nil once one
+	// succeeds: readiness reports it (a full disk makes every receive fail
+	// while the database still answers pings).
+	writeErr atomic.Pointer[writeFailure]
+	procMu   sync.Mutex // one inbox pass at a time in this process
+	peers    peerCache  // what peers declare, for checks before queueing
 }
 
 // New checks the options and returns a Node. Start its background work
@@ -97,6 +108,12 @@ func New(o Options) (*Node, error) {
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = 1 << 20
 	}
+	if o.MaxBatchEnvelopes <= 0 {
+		o.MaxBatchEnvelopes = 100
+	}
+	if o.MaxBatchBytes <= 0 {
+		o.MaxBatchBytes = max(8<<20, o.MaxBodyBytes)
+	}
 	d := &o.Delivery
 	if d.Workers <= 0 {
 		d.Workers = 4
@@ -109,6 +126,9 @@ func New(o Options) (*Node, error) {
 	}
 	if d.RequestTimeout <= 0 {
 		d.RequestTimeout = 30 * time.Second
+	}
+	if d.BatchSize <= 0 {
+		d.BatchSize = 50
 	}
 	if d.Lease <= 0 {
 		d.Lease = 2 * time.Minute
@@ -163,13 +183,49 @@ func (n *Node) Manifest() *federation.Manifest { return n.o.Trust.Current() }
 // changes data only through the node's operations.
 func (n *Node) View() store.View { return n.view }
 
-// Ready reports whether the node can serve: a usable manifest and a
-// reachable database.
+// Ready reports whether the node can serve: a usable manifest, a
+// reachable database, and, once storing a received envelope failed, a
+// database that takes writes again (PingWrite).
 func (n *Node) Ready(ctx context.Context) error {
 	if err := n.o.Trust.Usable(); err != nil {
 		return err
 	}
-	return n.o.Store.Ping(ctx)
+	if err := n.o.Store.Ping(ctx); err != nil {
+		return err
+	}
+	if f := n.writeErr.Load(); f != nil {
+		// Readiness must find out by itself that writes work again: while
+		// it says no, peers (and a load balancer) send nothing.
+		if err := n.o.Store.PingWrite(ctx); err != nil {
+			return fmt.Errorf("%w: since %s: %v", ErrWritesFailing, f.at.UTC().Format(time.RFC3339), f.err)
+		}
+		n.writeSucceeded()
+	}
+	return nil
+}
+
+// ErrWritesFailing is Ready's error while received envelopes cannot be
+// stored (the database answers but refuses writes: a full disk, a
+// read-only replica).
+var ErrWritesFailing = errors.New("node: the database refuses writes")
+
+type writeFailure struct {
+	at  time.Time
+	err error
+}
+
+// writeFailed records that storing what a peer sent failed.
+func (n *Node) writeFailed(err error) {
+	if n.writeErr.Load() == nil {
+		n.writeErr.Store(&writeFailure{at: n.o.Now(), err: err})
+	}
+}
+
+// writeSucceeded records that storing what a peer sent worked again.
+func (n *Node) writeSucceeded() {
+	if n.writeErr.Load() != nil {
+		n.writeErr.Store(nil)
+	}
 }
 
 // Run processes the inbox, delivers the outbox and enforces retention

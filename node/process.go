@@ -32,10 +32,14 @@ func (n *Node) runInbox(ctx context.Context) {
 	}
 }
 
-// ProcessInbox processes every unprocessed inbox row once. Each row is
-// processed in one transaction with MarkProcessed, so a row is applied
-// exactly once even with several processes sharing a database: the loser
-// of a race gets a conflict and rolls back.
+// ProcessInbox processes every unprocessed inbox row once. Rows are
+// applied in batches of up to processBatch, each batch in one transaction
+// with MarkProcessed (one commit and one audit-chain lock per batch, not per
+// row), so a row is applied exactly once even with several processes
+// sharing a database: the loser of a race gets a conflict and rolls back.
+// A batch that fails as a whole is applied again row by row, each in its
+// own transaction, so one row that cannot be applied now holds back no
+// other.
 func (n *Node) ProcessInbox(ctx context.Context) error {
 	n.procMu.Lock()
 	defer n.procMu.Unlock()
@@ -48,18 +52,52 @@ func (n *Node) ProcessInbox(ctx context.Context) error {
 		if len(items) == 0 {
 			return nil
 		}
-		for _, it := range items {
-			after = it.ID
-			if err := n.processOne(ctx, it); err != nil {
-				// Another replica processed it meanwhile (or created the same
-				// case first), or it is to be retried on a later pass.
-				if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrDuplicate) {
-					continue
+		for start := 0; start < len(items); start += processBatch {
+			chunk := items[start:min(start+processBatch, len(items))]
+			after = chunk[len(chunk)-1].ID
+			if len(chunk) > 1 && n.processAll(ctx, chunk) == nil {
+				continue
+			}
+			for _, it := range chunk {
+				if err := n.processOne(ctx, it); err != nil {
+					// Another replica processed it meanwhile (or created the same
+					// case first), or it is to be retried on a later pass.
+					if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrDuplicate) {
+						continue
+					}
+					return err
 				}
-				return err
 			}
 		}
 	}
+}
+
+// processBatch is the most inbox rows applied in one transaction.
+const processBatch = 50
+
+// processAll applies rows in one transaction: all or none.
+func (n *Node) processAll(ctx context.Context, items []store.InboxItem) error {
+	confirms := false
+	err := n.o.Store.Tx(ctx, func(tx store.Tx) error {
+		for _, it := range items {
+			c, err := n.processIn(ctx, tx, it)
+			if err != nil {
+				return err
+			}
+			confirms = confirms || c != nil
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, it := range items {
+		n.metrics.processed.WithLabelValues(it.Kind).Inc()
+	}
+	if confirms {
+		n.deliverer.Kick()
+	}
+	return nil
 }
 
 // processOne applies one inbox row. A permanent problem with the content
@@ -68,23 +106,9 @@ func (n *Node) ProcessInbox(ctx context.Context) error {
 func (n *Node) processOne(ctx context.Context, it store.InboxItem) error {
 	var confirm *confirmation
 	err := n.o.Store.Tx(ctx, func(tx store.Tx) error {
-		perr, c, err := n.apply(ctx, tx, it)
-		if err != nil {
-			return err
-		}
+		c, err := n.processIn(ctx, tx, it)
 		confirm = c
-		msg := ""
-		if perr != nil {
-			msg = perr.Error()
-		}
-		if err := tx.MarkProcessed(ctx, it.ID, msg); err != nil {
-			return err
-		}
-		details := map[string]any{"kind": it.Kind, "inbox_id": it.ID}
-		if msg != "" {
-			details["process_error"] = msg
-		}
-		return n.audit(ctx, tx, it.Iss, "inbox.process", it.CaseID, details)
+		return err
 	})
 	if err != nil {
 		return err
@@ -94,6 +118,26 @@ func (n *Node) processOne(ctx context.Context, it store.InboxItem) error {
 		n.deliverer.Kick()
 	}
 	return nil
+}
+
+// processIn applies one inbox row in tx, marks it processed and audits it.
+func (n *Node) processIn(ctx context.Context, tx store.Tx, it store.InboxItem) (*confirmation, error) {
+	perr, c, err := n.apply(ctx, tx, it)
+	if err != nil {
+		return nil, err
+	}
+	msg := ""
+	if perr != nil {
+		msg = perr.Error()
+	}
+	if err := tx.MarkProcessed(ctx, it.ID, msg); err != nil {
+		return nil, err
+	}
+	details := map[string]any{"kind": it.Kind, "inbox_id": it.ID}
+	if msg != "" {
+		details["process_error"] = msg
+	}
+	return c, n.audit(ctx, tx, it.Iss, "inbox.process", it.CaseID, details)
 }
 
 type confirmation struct{ to string }

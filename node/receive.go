@@ -61,34 +61,8 @@ func (n *Node) Receive(ctx context.Context, peer string, raw []byte) (res Receiv
 			n.metrics.receiveSeconds.Observe(time.Since(start).Seconds())
 		}
 	}()
-	if int64(len(raw)) > n.o.MaxBodyBytes {
-		return res, errf(federation.CodeTooLarge, "envelope larger than %d bytes", n.o.MaxBodyBytes)
-	}
-	if err := n.o.Trust.Usable(); err != nil {
-		return res, problem.Wrap(problem.Unavailable, "this node holds no valid federation manifest", err)
-	}
-	env, err := n.verifier.Verify(ctx, raw, peer)
+	env, err := n.admit(ctx, peer, raw)
 	if err != nil {
-		return res, problem.As(err)
-	}
-	if self, ok := n.o.Trust.Current().Member(n.o.Self); !ok || !self.AcceptsKind(env.Kind) {
-		return res, errf(federation.CodeUnsupportedKind, "this member does not accept %s", env.Kind)
-	}
-	docKind, ok := schema.KindForEnvelope(string(env.Kind))
-	if !ok {
-		return res, errf(federation.CodeUnsupportedKind, "no schema for kind %s", env.Kind)
-	}
-	if err := schema.Validate(docKind, env.Body); err != nil {
-		var ve *schema.ValidationError
-		if errors.As(err, &ve) {
-			return res, &Error{Code: problem.SchemaInvalid, Msg: "body does not conform to schema v1 " + string(docKind), Errors: pointers(ve.Violations)}
-		}
-		return res, errf(federation.CodeSchemaInvalid, "body: %v", err)
-	}
-	if err := checkRoles(env); err != nil {
-		return res, err
-	}
-	if err := n.mediaReady(ctx, env); err != nil {
 		return res, err
 	}
 
@@ -110,8 +84,12 @@ func (n *Node) Receive(ctx context.Context, peer string, raw []byte) (res Receiv
 	case errors.Is(err, store.ErrReplay):
 		return res, errf(federation.CodeReplay, "jti %q was already received with other content", env.JTI)
 	case err != nil:
+		if ctx.Err() == nil {
+			n.writeFailed(err)
+		}
 		return res, internal("receive", err)
 	}
+	n.writeSucceeded()
 	res = Received{Receipt: receipt, Status: federation.ReceiptAccepted, InboxID: r.ID, JTI: env.JTI, Kind: env.Kind}
 	if r.Duplicate {
 		drc := federation.ReceiptFor(env, federation.ReceiptDuplicate, n.o.Now())
@@ -126,6 +104,49 @@ func (n *Node) Receive(ctx context.Context, peer string, raw []byte) (res Receiv
 	n.log.Info("envelope received", "iss", env.Issuer, "jti", env.JTI, "kind", env.Kind, "inbox_id", r.ID)
 	signal(n.kick)
 	return res, nil
+}
+
+// admit runs every check of an envelope before it is stored (SPEC.md §5.5):
+// its size, the manifest held, the signature and claims (Verify), the kind
+// accepted by this member, the schema of its body, who may send it and,
+// for a message with attached media, that the media is here.
+// Each envelope of a batch passes here alone, as if it were POSTed by
+// itself.
+func (n *Node) admit(ctx context.Context, peer string, raw []byte) (*federation.Envelope, error) {
+	if int64(len(raw)) > n.o.MaxBodyBytes {
+		return nil, errf(federation.CodeTooLarge, "envelope larger than %d bytes", n.o.MaxBodyBytes)
+	}
+	if err := n.o.Trust.Usable(); err != nil {
+		return nil, problem.Wrap(problem.Unavailable, "this node holds no valid federation manifest", err)
+	}
+	env, err := n.verifier.Verify(ctx, raw, peer)
+	if err != nil {
+		return nil, problem.As(err)
+	}
+	if self, ok := n.o.Trust.Current().Member(n.o.Self); !ok || !self.AcceptsKind(env.Kind) {
+		return nil, errf(federation.CodeUnsupportedKind, "this member does not accept %s", env.Kind)
+	}
+	docKind, ok := schema.KindForEnvelope(string(env.Kind))
+	if !ok {
+		return nil, errf(federation.CodeUnsupportedKind, "no schema for kind %s", env.Kind)
+	}
+	if err := schema.Validate(docKind, env.Body); err != nil {
+		var ve *schema.ValidationError
+		if errors.As(err, &ve) {
+			return nil, &Error{Code: problem.SchemaInvalid, Msg: "body does not conform to schema v1 " + string(docKind), Errors: pointers(ve.Violations)}
+		}
+		return nil, errf(federation.CodeSchemaInvalid, "body: %v", err)
+	}
+	if err := checkRoles(env); err != nil {
+		return nil, err
+	}
+
+	// A message with attached media only once the media is whole and
+	// verified here (SPEC §18.6).
+	if err := n.mediaReady(ctx, env); err != nil {
+		return nil, err
+	}
+	return env, nil
 }
 
 // checkRoles enforces who may send what about a case: the claim case_id

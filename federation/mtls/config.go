@@ -41,8 +41,9 @@ func WithClock(now func() time.Time) Option {
 //
 // No CA names are sent in the certificate request (the CA set may change under
 // a running listener); clients present their federation certificate anyway.
-// Use the result with http.Server.TLSConfig (ServeTLS adds the ALPN protocols)
-// and wrap the handler with [Middleware].
+// Use the result with http.Server.TLSConfig (ServeTLS adds the ALPN protocols;
+// with Serve on a TLS listener, set NextProtos to offer HTTP/2) and wrap the
+// handler with [Middleware].
 func ServerConfig(cert tls.Certificate, dir Directory, opts ...Option) *tls.Config {
 	o := buildOptions(opts)
 	return &tls.Config{

@@ -65,6 +65,18 @@ type Federation struct {
 	// MaxBodyBytes is the largest envelope accepted; larger bodies are
 	// refused before parsing. Default 1048576 (1 MiB).
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// ReadTimeout bounds reading one request's body on the federation
+	// listener; a body not read in time is answered 408 request_timeout,
+	// which senders retry (a slow link is never taken for a bad envelope).
+	// Default 60s; 5s..10m.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// MaxBatchEnvelopes is the most envelopes accepted in one batch (POST
+	// /flx/v1/batches). Default 100; 1..1000.
+	MaxBatchEnvelopes int `yaml:"max_batch_envelopes"`
+	// MaxBatchBytes is the largest batch body accepted; larger ones are
+	// refused before parsing. Default 8388608 (8 MiB); at least
+	// max_body_bytes, at most 64 MiB.
+	MaxBatchBytes int64 `yaml:"max_batch_bytes"`
 	// ClockSkew is the tolerance for iat/exp checks. Default 60s.
 	ClockSkew time.Duration `yaml:"clock_skew"`
 	// EnvelopeTTL is the validity of envelopes this node signs (exp - iat).
@@ -136,6 +148,12 @@ type Delivery struct {
 	BackoffMax     time.Duration `yaml:"backoff_max"`
 	// RequestTimeout bounds one delivery attempt. Default 30s.
 	RequestTimeout time.Duration `yaml:"request_timeout"`
+	// BatchSize is the most envelopes sent to a peer in one request (POST
+	// /flx/v1/batches); 1 sends each alone (POST /flx/v1/envelopes). A peer
+	// that has no batch resource gets single envelopes, and so does a batch
+	// a peer refuses as too large: keep it at most the peers'
+	// max_batch_envelopes (100 by default). Default 50; 1..1000.
+	BatchSize int `yaml:"batch_size"`
 	// Lease is how long a claimed message is held before another worker or
 	// process may retry it. Default 2m.
 	Lease time.Duration `yaml:"lease"`
@@ -184,16 +202,19 @@ func Defaults() Config {
 	return Config{
 		DataDir: "data",
 		Federation: Federation{
-			Listen:          "127.0.0.1:8443",
-			TLSCert:         "tls/cert.pem",
-			TLSKey:          "tls/key.pem",
-			SigningKey:      "keys/signing.jwk",
-			TrustAnchor:     "trust/anchor.jwk",
-			Manifest:        "trust/manifest.jws",
-			ManifestRefresh: 5 * time.Minute,
-			MaxBodyBytes:    1 << 20,
-			ClockSkew:       60 * time.Second,
-			EnvelopeTTL:     168 * time.Hour,
+			Listen:            "127.0.0.1:8443",
+			TLSCert:           "tls/cert.pem",
+			TLSKey:            "tls/key.pem",
+			SigningKey:        "keys/signing.jwk",
+			TrustAnchor:       "trust/anchor.jwk",
+			Manifest:          "trust/manifest.jws",
+			ManifestRefresh:   5 * time.Minute,
+			MaxBodyBytes:      1 << 20,
+			ReadTimeout:       60 * time.Second,
+			MaxBatchEnvelopes: 100,
+			MaxBatchBytes:     8 << 20,
+			ClockSkew:         60 * time.Second,
+			EnvelopeTTL:       168 * time.Hour,
 		},
 		LocalAPI: LocalAPI{Listen: "127.0.0.1:8080", Console: Console{Enabled: true, IdleTimeout: 30 * time.Minute, MaxAge: 12 * time.Hour}},
 		Policy:   Policy{Rules: "policy.yaml"},
@@ -203,6 +224,7 @@ func Defaults() Config {
 			BackoffInitial: time.Second,
 			BackoffMax:     time.Hour,
 			RequestTimeout: 30 * time.Second,
+			BatchSize:      50,
 			Lease:          2 * time.Minute,
 			PollInterval:   time.Second,
 		},
@@ -298,7 +320,14 @@ func (c *Config) envVars() map[string]func(string) error {
 			c.Federation.MaxBodyBytes = n
 			return err
 		},
-		"FLX_FEDERATION_CLOCK_SKEW":              dur(&c.Federation.ClockSkew),
+		"FLX_FEDERATION_CLOCK_SKEW":          dur(&c.Federation.ClockSkew),
+		"FLX_FEDERATION_READ_TIMEOUT":        dur(&c.Federation.ReadTimeout),
+		"FLX_FEDERATION_MAX_BATCH_ENVELOPES": num(&c.Federation.MaxBatchEnvelopes),
+		"FLX_FEDERATION_MAX_BATCH_BYTES": func(v string) error {
+			n, err := strconv.ParseInt(v, 10, 64)
+			c.Federation.MaxBatchBytes = n
+			return err
+		},
 		"FLX_FEDERATION_ENVELOPE_TTL":            dur(&c.Federation.EnvelopeTTL),
 		"FLX_LOCAL_API_LISTEN":                   str(&c.LocalAPI.Listen),
 		"FLX_LOCAL_API_CONSOLE_ENABLED":          boolean(&c.LocalAPI.Console.Enabled),
@@ -311,6 +340,7 @@ func (c *Config) envVars() map[string]func(string) error {
 		"FLX_DELIVERY_BACKOFF_INITIAL":           dur(&c.Delivery.BackoffInitial),
 		"FLX_DELIVERY_BACKOFF_MAX":               dur(&c.Delivery.BackoffMax),
 		"FLX_DELIVERY_REQUEST_TIMEOUT":           dur(&c.Delivery.RequestTimeout),
+		"FLX_DELIVERY_BATCH_SIZE":                num(&c.Delivery.BatchSize),
 		"FLX_DELIVERY_LEASE":                     dur(&c.Delivery.Lease),
 		"FLX_DELIVERY_POLL_INTERVAL":             dur(&c.Delivery.PollInterval),
 		"FLX_MEDIA_BLOBS":                        str(&c.Media.Blobs),
@@ -407,6 +437,15 @@ func (c *Config) Verify() error {
 	if c.Federation.EnvelopeTTL < time.Minute || c.Federation.EnvelopeTTL > 7*24*time.Hour {
 		bad("federation.envelope_ttl", "%s is outside 1m..168h (FLX-ENV-005)", c.Federation.EnvelopeTTL)
 	}
+	if c.Federation.ReadTimeout < 5*time.Second || c.Federation.ReadTimeout > 10*time.Minute {
+		bad("federation.read_timeout", "%s is outside 5s..10m", c.Federation.ReadTimeout)
+	}
+	if c.Federation.MaxBatchEnvelopes < 1 || c.Federation.MaxBatchEnvelopes > 1000 {
+		bad("federation.max_batch_envelopes", "%d is outside 1..1000", c.Federation.MaxBatchEnvelopes)
+	}
+	if c.Federation.MaxBatchBytes < c.Federation.MaxBodyBytes || c.Federation.MaxBatchBytes > 64<<20 {
+		bad("federation.max_batch_bytes", "%d is outside max_body_bytes..64 MiB", c.Federation.MaxBatchBytes)
+	}
 	if c.Federation.ManifestRefresh < time.Second {
 		bad("federation.manifest_refresh", "%s is below 1s", c.Federation.ManifestRefresh)
 	}
@@ -441,6 +480,9 @@ func (c *Config) Verify() error {
 	d := c.Delivery
 	if d.Workers < 1 || d.Workers > 256 {
 		bad("delivery.workers", "%d is outside 1..256", d.Workers)
+	}
+	if d.BatchSize < 1 || d.BatchSize > 1000 {
+		bad("delivery.batch_size", "%d is outside 1..1000", d.BatchSize)
 	}
 	if d.MaxAttempts < 1 {
 		bad("delivery.max_attempts", "%d is below 1", d.MaxAttempts)

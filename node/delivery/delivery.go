@@ -29,6 +29,21 @@ type Sender interface {
 	Send(ctx context.Context, to string, envelope []byte) federation.Result
 }
 
+// BatchSender also sends several envelopes in one request, one Result per
+// envelope in order (federation.Client.SendBatch). Delivery uses it when
+// Options.BatchSize is over 1.
+type BatchSender interface {
+	Sender
+	SendBatch(ctx context.Context, to string, envelopes [][]byte) []federation.Result
+}
+
+// BatchRecorder records many deliveries in one transaction
+// (store.Store.MarkDeliveredAll); an Outbox without it records them one by
+// one.
+type BatchRecorder interface {
+	MarkDeliveredAll(ctx context.Context, ds []store.DeliveredRow) error
+}
+
 // Observer is told what delivery does, for metrics. Labels it receives are
 // member ids, kinds and short reason labels: no personal data.
 type Observer interface {
@@ -41,8 +56,11 @@ type Observer interface {
 // Options tune a Deliverer. Instance, Workers, MaxAttempts, Backoff, Lease
 // and PollInterval have the defaults of node.DeliveryOptions when zero.
 type Options struct {
-	Instance     string         // names this process in claims
-	Workers      int            // deliveries in flight per destination; default 4
+	Instance string // names this process in claims
+	Workers  int    // deliveries (requests) in flight per destination; default 4
+	// BatchSize is the most envelopes per request when the Sender is a
+	// BatchSender; default 1 (each envelope alone).
+	BatchSize    int
 	MaxAttempts  int            // then dead-letter; default 50
 	Backoff      backoff.Policy // default 1 s .. 1 h
 	Lease        time.Duration  // default 2 min
@@ -70,6 +88,9 @@ func (o *Options) defaults() {
 	}
 	if o.Workers <= 0 {
 		o.Workers = 4
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 1
 	}
 	if o.MaxAttempts <= 0 {
 		o.MaxAttempts = 50
@@ -244,19 +265,23 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 			return
 		}
 		if free := workers - inflight; free > 0 {
+			batch := d.batchSize()
 			items, err := d.outbox.ClaimDue(ctx, store.ClaimRequest{
-				Worker: d.o.Instance, Destination: ds.Name(), Limit: free, Lease: d.o.Lease,
+				Worker: d.o.Instance, Destination: ds.Name(), Limit: free * batch, Lease: d.o.Lease,
 			})
 			if err != nil && ctx.Err() == nil {
 				d.log.Error("claim outbox", "destination", ds.Name(), "err", err)
 			}
-			for _, it := range items {
+			// Claimed rows are the heads of their cases (the claim keeps
+			// per-case order), so a batch never holds two rows of one case.
+			for start := 0; start < len(items); start += batch {
+				chunk := items[start:min(start+batch, len(items))]
 				inflight++
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
 					// A delivery under way finishes even when the node stops.
-					results <- d.deliver(context.WithoutCancel(ctx), it)
+					results <- d.deliverAll(context.WithoutCancel(ctx), chunk)
 				}()
 			}
 			if len(items) > 0 {
@@ -271,6 +296,117 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 		}
 		record(<-results) // all slots busy, or nothing due yet: wait for one
 	}
+}
+
+// batchSize is the most rows one request carries.
+func (d *Deliverer) batchSize() int {
+	if _, ok := d.sender.(BatchSender); ok {
+		return d.o.BatchSize
+	}
+	return 1
+}
+
+// deliverAll makes one attempt of claimed rows, in one request when there
+// are several, and records each row's result; the report is the worst of
+// them (a retried failure rests the destination).
+func (d *Deliverer) deliverAll(ctx context.Context, items []store.OutboxItem) report {
+	bs, ok := d.sender.(BatchSender)
+	if len(items) == 1 || !ok {
+		var agg report
+		for i, it := range items {
+			agg = worse(agg, d.deliver(ctx, it), i == 0)
+		}
+		return agg
+	}
+	start := d.o.Now()
+	var agg report
+	first := true
+	add := func(r report) { agg = worse(agg, r, first); first = false }
+	var send []store.OutboxItem
+	for _, it := range items {
+		if it.Envelope == nil {
+			add(d.conclude(ctx, it, start, federation.Result{Outcome: federation.Permanent, Reason: "erased: the envelope's data was erased"}))
+			continue
+		}
+		if d.o.Prepare != nil {
+			prepared, err := d.o.Prepare(ctx, it)
+			switch {
+			case errors.Is(err, store.ErrConflict):
+				d.log.Info("outbox row changed before its attempt; nothing sent", "outbox_id", it.ID, "to", it.Destination, "err", err)
+				add(report{result: skipped})
+				continue
+			case err != nil:
+				d.log.Error("prepare the attempt", "outbox_id", it.ID, "to", it.Destination, "err", err)
+				add(d.conclude(ctx, it, start, federation.Result{Outcome: federation.Retry, Reason: "resign: " + err.Error()}))
+				continue
+			}
+			it = prepared
+		}
+		send = append(send, it)
+	}
+	if len(send) == 0 {
+		return agg
+	}
+	envs := make([][]byte, len(send))
+	for i, it := range send {
+		envs[i] = it.Envelope
+	}
+	results := bs.SendBatch(ctx, send[0].Destination, envs)
+	// Deliveries are recorded together (one transaction when the outbox
+	// can); every other result row by row.
+	var done []store.DeliveredRow
+	var rows []store.OutboxItem
+	for i, it := range send {
+		if results[i].Outcome == federation.Delivered {
+			done = append(done, store.DeliveredRow{ID: it.ID, Receipt: results[i].Receipt.Raw()})
+			rows = append(rows, it)
+			continue
+		}
+		add(d.conclude(ctx, it, start, results[i]))
+	}
+	if len(done) > 0 {
+		if err := d.markDelivered(ctx, done); err != nil {
+			d.log.Error("record deliveries", "destination", send[0].Destination, "rows", len(done), "err", err)
+			add(report{result: failedRetry})
+			return agg
+		}
+		now := d.o.Now()
+		for _, it := range rows {
+			d.o.Observer.Delivered(it.Destination, it.Kind, now.Sub(it.CreatedAt), now.Sub(start))
+		}
+		d.log.Info("delivered a batch", "to", send[0].Destination, "envelopes", len(done))
+		add(report{result: delivered})
+	}
+	return agg
+}
+
+// markDelivered records deliveries, in one transaction when it can.
+func (d *Deliverer) markDelivered(ctx context.Context, ds []store.DeliveredRow) error {
+	if br, ok := d.outbox.(BatchRecorder); ok {
+		return br.MarkDeliveredAll(ctx, ds)
+	}
+	for _, x := range ds {
+		if err := d.outbox.MarkDelivered(ctx, x.ID, x.Receipt); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// worse combines the reports of a batch: a retried failure wins (the
+// destination rests), then a delivery (it is healthy), then a permanent
+// refusal, then a skip; the longest Retry-After is kept.
+func worse(a, b report, first bool) report {
+	if first {
+		return b
+	}
+	rank := map[result]int{failedRetry: 3, delivered: 2, failedPermanent: 1, skipped: 0}
+	out := a
+	if rank[b.result] > rank[a.result] {
+		out.result = b.result
+	}
+	out.retryAfter = max(a.retryAfter, b.retryAfter)
+	return out
 }
 
 // deliver makes one attempt of a claimed row and records its result.

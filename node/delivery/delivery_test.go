@@ -123,6 +123,8 @@ type peer struct {
 	srv      *httptest.Server
 	answer   atomic.Pointer[func(w http.ResponseWriter, raw []byte) bool]
 	calls    atomic.Int32
+	batches  []int // sizes of the batches received (under mu)
+	mu       sync.Mutex
 	inflight atomic.Int32
 	most     atomic.Int32
 	hold     chan struct{} // when set, each request waits for a value
@@ -146,19 +148,52 @@ func newPeer(t *testing.T, f *fedtest.Federation, id string) *peer {
 			<-p.hold
 		}
 		raw, _ := io.ReadAll(r.Body)
+		receipt := func(raw []byte) []byte {
+			c, err := federation.ClaimsOf(raw)
+			if err != nil {
+				return nil
+			}
+			rc := federation.ReceiptClaims{Issuer: id, Audience: c.Issuer, IssuedAt: time.Now(), ReceiptFor: c.JTI,
+				SHA256: federation.ExpectReceipt(raw, c).SHA256, Status: federation.ReceiptAccepted}
+			b, err := federation.SignReceipt(rc, m.Key)
+			if err != nil {
+				t.Error(err)
+			}
+			return b
+		}
+		if r.URL.Path == federation.BatchesPath {
+			// Each envelope answered as alone: the answer set for it, or a receipt.
+			envs, err := federation.ParseBatchRequest(raw, 1000)
+			if err != nil {
+				problem.Write(w, err)
+				return
+			}
+			p.mu.Lock()
+			p.batches = append(p.batches, len(envs))
+			p.mu.Unlock()
+			var ans federation.BatchAnswer
+			for _, e := range envs {
+				if a := p.answer.Load(); a != nil {
+					rec := httptest.NewRecorder()
+					if (*a)(rec, e) {
+						pd, _ := problem.Parse(rec.Body.Bytes())
+						ans.Results = append(ans.Results, federation.BatchResult{Status: rec.Code, Problem: pd})
+						continue
+					}
+				}
+				ans.Results = append(ans.Results, federation.BatchResult{Status: http.StatusAccepted, Receipt: string(receipt(e))})
+			}
+			w.Header().Set("Content-Type", federation.BatchMediaType)
+			json.NewEncoder(w).Encode(ans)
+			return
+		}
 		if a := p.answer.Load(); a != nil && (*a)(w, raw) {
 			return
 		}
-		c, err := federation.ClaimsOf(raw)
-		if err != nil {
+		b := receipt(raw)
+		if b == nil {
 			problem.Write(w, problem.New(problem.BadEnvelope, "not an envelope"))
 			return
-		}
-		rc := federation.ReceiptClaims{Issuer: id, Audience: c.Issuer, IssuedAt: time.Now(), ReceiptFor: c.JTI,
-			SHA256: federation.ExpectReceipt(raw, c).SHA256, Status: federation.ReceiptAccepted}
-		b, err := federation.SignReceipt(rc, m.Key)
-		if err != nil {
-			t.Error(err)
 		}
 		w.Header().Set("Content-Type", "application/jose")
 		w.WriteHeader(http.StatusAccepted)
@@ -548,5 +583,42 @@ func TestDestination(t *testing.T) {
 	d.Success()
 	if d.Failures() != 0 || !d.Until().IsZero() {
 		t.Error("Success did not clear")
+	}
+}
+
+func TestDeliversInBatches(t *testing.T) {
+	b := newBench(t, Options{Workers: 2, BatchSize: 10})
+	ids := b.queue(t, "XB-RC", 25)
+	// One envelope refused: it alone is dead-lettered.
+	refused := b.outbox.get(ids[7]).JTI
+	b.peers["XB-RC"].set(func(w http.ResponseWriter, raw []byte) bool {
+		if c, _ := federation.ClaimsOf(raw); c.JTI == refused {
+			problem.Write(w, problem.New(problem.SchemaInvalid, "refused by the test peer"))
+			return true
+		}
+		return false
+	})
+	b.round(t)
+	for i, id := range ids {
+		r := b.outbox.get(id)
+		want := store.Delivered
+		if i == 7 {
+			want = store.Dead
+		}
+		if r.State != want || r.Attempts != 1 {
+			t.Fatalf("row %d: %s after %d attempts (%s), want %s", i, r.State, r.Attempts, r.LastError, want)
+		}
+		if want == store.Delivered {
+			if _, err := federation.VerifyReceipt(r.Receipt, b.f.Manifest, federation.ExpectReceipt(r.Envelope, mustClaims(t, r.Envelope)), time.Now()); err != nil {
+				t.Errorf("row %d: the receipt kept does not verify: %v", i, err)
+			}
+		}
+	}
+	p := b.peers["XB-RC"]
+	p.mu.Lock()
+	sizes := fmt.Sprint(p.batches)
+	p.mu.Unlock()
+	if sizes != "[10 10 5]" && sizes != "[10 5 10]" || p.calls.Load() != 3 || p.most.Load() > 2 {
+		t.Fatalf("batches %s in %d requests, at most %d in flight; want 10, 10 and 5 in 3, at most 2", sizes, p.calls.Load(), p.most.Load())
 	}
 }

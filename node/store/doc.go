@@ -8,14 +8,23 @@
 // Inbox, Outbox, Disclosures, Decisions, Audit, Manifests, each with its
 // reader; roles.go says how to add one): a consumer takes the roles it
 // needs, and the HTTP layer a read-only View (ReadOnly). The Store is their
-// union with transactions; it has two implementations over sqlx: PostgreSQL (lib/pq,
-// for production and for several node replicas sharing one database) and
+// union with transactions; it has two implementations over sqlx: PostgreSQL (pgx's
+// database/sql driver, for production and for several node replicas sharing
+// one database; lib/pq only creates and drops databases) and
 // SQLite (modernc.org/sqlite, pure Go, the embedded default). Open picks one
 // from the DSN scheme and applies the embedded per-dialect migrations. SQL is
 // written once with ? placeholders and Rebind; only DDL and the outbox claim
 // (FOR UPDATE SKIP LOCKED) differ by dialect. Store.Tx runs several writes in
 // one transaction (store envelope + inbox row + receipt + apply case;
 // create case + decision + enqueue + audit).
+//
+// PostgreSQL is reached through pgx (stdlib mode) rather than lib/pq,
+// measured with flx bench exchange on the same machine, back to back: 4.5
+// ms against 6.6 ms of CPU per exchanged envelope in total, PostgreSQL's
+// share 2.1 ms against 3.6 ms. lib/pq sends every statement with arguments
+// as an unnamed prepare plus an execute (two round trips, parsed and
+// planned each time) and hex-encodes every bytea; pgx caches prepared
+// statements per connection and sends bytea in binary.
 //
 // The store keeps bytes and strings: documents, envelopes, receipts and
 // manifests are opaque to it and come back byte for byte, and it applies no

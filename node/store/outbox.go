@@ -128,6 +128,15 @@ func (q *queries) claim(ctx context.Context, r ClaimRequest, now time.Time, leas
 	return out, nil
 }
 
+func (q *queries) MarkDeliveredAll(ctx context.Context, ds []DeliveredRow) error {
+	for _, d := range ds {
+		if err := q.MarkDelivered(ctx, d.ID, d.Receipt); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (q *queries) MarkDelivered(ctx context.Context, id int64, receipt []byte) error {
 	at := q.s.now(time.Time{})
 	var o OutboxItem

@@ -173,6 +173,9 @@ type Outbox interface {
 	// Withdraws: the withdrawal as sent). Delivering an already delivered
 	// row is a no-op.
 	MarkDelivered(ctx context.Context, id int64, receipt []byte) error
+	// MarkDeliveredAll is MarkDelivered for several rows in one
+	// transaction (a batch answered by a peer): all are recorded or none.
+	MarkDeliveredAll(ctx context.Context, ds []DeliveredRow) error
 	// MarkFailed puts a row claimed at attempt back to queued until
 	// nextAttemptAt. ErrConflict if the row is no longer in flight at that
 	// attempt (delivered, or reclaimed after its lease expired). attempt 0

@@ -10,8 +10,9 @@ import (
 	"strings"
 	"time"
 
+	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx": binary protocol, cached prepared statements
 	"github.com/jmoiron/sqlx"
-	_ "github.com/lib/pq"  // PostgreSQL driver "postgres"
+	_ "github.com/lib/pq"  // PostgreSQL driver "postgres" (admin.go: CREATE/DROP DATABASE)
 	_ "modernc.org/sqlite" // SQLite driver "sqlite"
 
 	"github.com/familylinks/flx/node/store/migrate"
@@ -55,7 +56,7 @@ func openPostgres(ctx context.Context, dsn string, o options) (*sqlStore, error)
 	if u.Query().Get("sslmode") == "" {
 		return nil, fmt.Errorf("store.Open: postgres DSN must set sslmode explicitly (e.g. verify-full): %w", ErrInvalid)
 	}
-	db, err := sqlx.Open("postgres", dsn)
+	db, err := sqlx.Open("pgx", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("store.Open: %w", err)
 	}
@@ -193,6 +194,17 @@ func (s *sqlStore) Ping(ctx context.Context) error {
 		return fmt.Errorf("store.Ping: %w", err)
 	}
 	return nil
+}
+
+func (s *sqlStore) PingWrite(ctx context.Context) error {
+	return s.tx(ctx, func(q *queries) error {
+		_, err := q.exec(ctx, `INSERT INTO write_probe (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at`,
+			tv(s.now(time.Time{})))
+		if err != nil {
+			return fmt.Errorf("store.PingWrite: %w", err)
+		}
+		return nil
+	})
 }
 
 func (s *sqlStore) Close() error { return s.db.Close() }

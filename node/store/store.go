@@ -77,6 +77,9 @@ type Store interface {
 	Dialect() Dialect
 	// Ping checks the database answers (health checks).
 	Ping(ctx context.Context) error
+	// PingWrite checks the database takes a write: it rewrites one row
+	// (table write_probe) in its own transaction.
+	PingWrite(ctx context.Context) error
 	// Close releases the connections.
 	Close() error
 }

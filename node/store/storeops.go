@@ -89,6 +89,11 @@ func (s *sqlStore) ClaimDue(ctx context.Context, r ClaimRequest) ([]OutboxItem, 
 	return write(ctx, s, func(q *queries) ([]OutboxItem, error) { return q.ClaimDue(ctx, r) })
 }
 
+func (s *sqlStore) MarkDeliveredAll(ctx context.Context, ds []DeliveredRow) error {
+	_, err := write(ctx, s, func(q *queries) (none, error) { return none{}, q.MarkDeliveredAll(ctx, ds) })
+	return err
+}
+
 func (s *sqlStore) MarkDelivered(ctx context.Context, id int64, receipt []byte) error {
 	_, err := write(ctx, s, func(q *queries) (none, error) { return none{}, q.MarkDelivered(ctx, id, receipt) })
 	return err

@@ -343,3 +343,10 @@ type Manifest struct {
 	SHA256    string // hex; computed by the store when empty
 	FetchedAt time.Time
 }
+
+// DeliveredRow is one row of MarkDeliveredAll: the outbox row and the
+// peer's receipt for it.
+type DeliveredRow struct {
+	ID      int64
+	Receipt []byte
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,11 +10,13 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -29,7 +32,8 @@ import (
 func benchCmd() *cobra.Command {
 	root := &cobra.Command{Use: "bench", Short: "Measure the node"}
 	var pg string
-	var n, workers, probe int
+	var n, workers, probe, batch int
+	var cpuProfile, link string
 	var rate float64
 	ex := &cobra.Command{
 		Use:   "exchange",
@@ -44,12 +48,15 @@ that the signature, validation and database work alone would allow, with
 the ratio. Progress is shown while it runs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runBenchExchange(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), benchOptions{pg: pg, n: n, workers: workers, probe: probe, rate: rate})
+			return runBenchExchange(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), benchOptions{pg: pg, n: n, workers: workers, probe: probe, rate: rate, batch: batch, cpuProfile: cpuProfile, link: link})
 		},
 	}
 	ex.Flags().StringVar(&pg, "postgres", envOr("FLX_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"), "PostgreSQL server DSN allowed to create databases")
 	ex.Flags().IntVar(&n, "n", 2000, "envelopes to exchange")
 	ex.Flags().IntVar(&workers, "workers", 8, "deliveries in flight to the peer")
+	ex.Flags().StringVar(&link, "link", "", "run XA-RC -> XB-RC through an in-process proxy: one-way delay, optionally cutting every connection after so many bytes (\"300ms\", \"300ms,cut=5MiB\")")
+	ex.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the exchange (both nodes) to this file")
+	ex.Flags().IntVar(&batch, "batch", 50, "envelopes per request (delivery.batch_size; 1: one envelope per request)")
 	ex.Flags().IntVar(&probe, "probe", 400, "iterations per operation when measuring the bound")
 	ex.Flags().Float64Var(&rate, "rate", 0, "queue at this many envelopes per second (0: as fast as possible; latency then includes queueing)")
 	root.AddCommand(ex, benchMediaCmd())
@@ -65,9 +72,11 @@ func envOr(k, def string) string {
 }
 
 type benchOptions struct {
-	pg                string
-	n, workers, probe int
-	rate              float64
+	pg                       string
+	n, workers, probe, batch int
+	rate                     float64
+	cpuProfile               string
+	link                     string
 }
 
 // benchBody returns a valid ~3 KiB case document with the given case id.
@@ -118,12 +127,26 @@ func runBenchExchange(ctx context.Context, out, progress io.Writer, o benchOptio
 	}
 	fedDir := filepath.Join(dir, "federation")
 	addrs := map[string]string{}
+	link, err := parseLink(o.link)
+	if err != nil {
+		return err
+	}
+	var proxy *linkProxy
 	var specs []fedadmin.MemberSpec
 	for _, m := range []struct{ id, c string }{{"XA-RC", "XA"}, {"XB-RC", "XB"}} {
 		if addrs[m.id], err = freePort(); err != nil {
 			return err
 		}
-		specs = append(specs, fedadmin.MemberSpec{ID: m.id, Country: m.c, Role: federation.RoleSociety, Endpoint: "https://" + addrs[m.id]})
+		endpoint := addrs[m.id]
+		if m.id == "XB-RC" && o.link != "" {
+			// XA-RC reaches XB-RC through the simulated link.
+			if proxy, err = startLinkProxy(addrs[m.id], link); err != nil {
+				return err
+			}
+			defer proxy.Close()
+			endpoint = proxy.Addr()
+		}
+		specs = append(specs, fedadmin.MemberSpec{ID: m.id, Country: m.c, Role: federation.RoleSociety, Endpoint: "https://" + endpoint})
 	}
 	if _, _, err := fedadmin.Init(fedDir, fedadmin.InitConfig{Name: "FLX bench", Members: specs}); err != nil {
 		return err
@@ -148,6 +171,7 @@ func runBenchExchange(ctx context.Context, out, progress io.Writer, o benchOptio
 			return err
 		}
 		cfg.Delivery.Workers = o.workers
+		cfg.Delivery.BatchSize = o.batch
 		cfg.Delivery.PollInterval = 20 * time.Millisecond
 		rn, err := startNode(ctx, cfg, quiet)
 		if err != nil {
@@ -170,9 +194,33 @@ func runBenchExchange(ctx context.Context, out, progress io.Writer, o benchOptio
 	if o.rate > 0 {
 		pace = fmt.Sprintf("queued at %.0f/s", o.rate)
 	}
+	if proxy != nil {
+		fmt.Fprintf(out, "link: XA-RC -> XB-RC through a proxy adding %s\n", link)
+	}
 	fmt.Fprintf(out, "bench exchange: %d case.create envelopes (%d bytes each) XA-RC -> XB-RC over mTLS, PostgreSQL stores, %s, %d deliveries in flight, %d CPUs\n",
 		o.n, len(bodies[0]), pace, o.workers, runtime.NumCPU())
 
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	pgCPU := newBackendCPU()
+	sampleBackends := func() {
+		for _, rn := range nodes {
+			if pids, err := store.BackendPIDs(ctx, rn.Store); err == nil {
+				pgCPU.sample(pids)
+			}
+		}
+	}
+	sampleBackends()
+	selfStart := selfCPU()
 	// Stream: queue as fast as signing + Enqueue allow (a few producers, as
 	// several caseworkers and imports would), while delivering.
 	start := time.Now()
@@ -187,18 +235,36 @@ func runBenchExchange(ctx context.Context, out, progress io.Writer, o benchOptio
 			go func() {
 				defer wg.Done()
 				for {
-					i := int(next.Add(1)) - 1
-					if i >= o.n {
+					// Paced: one envelope per transaction, as caseworkers
+					// forward; saturated: transactions of up to 50, as a
+					// bulk import queues a list.
+					per := int64(50)
+					if o.rate > 0 {
+						per = 1
+					}
+					hi := int(next.Add(per))
+					lo := hi - int(per)
+					if lo >= o.n {
 						return
 					}
+					hi = min(hi, o.n)
 					if o.rate > 0 {
-						time.Sleep(time.Until(start.Add(time.Duration(float64(i) / o.rate * float64(time.Second)))))
+						time.Sleep(time.Until(start.Add(time.Duration(float64(lo) / o.rate * float64(time.Second)))))
 					}
-					if _, err := enqueueSigned(ctx, xa.Store, key, "XB-RC", bodies[i]); err != nil {
+					err := xa.Store.Tx(ctx, func(tx store.Tx) error {
+						for i := lo; i < hi; i++ {
+							if _, err := enqueueSigned(ctx, tx, key, "XB-RC", bodies[i]); err != nil {
+								return err
+							}
+						}
+						return nil
+					})
+					if err != nil {
 						once.Do(func() { fail = err })
 						return
 					}
-					queued.Add(1)
+					queued.Add(int64(hi - lo))
+					xa.Node.KickDelivery()
 				}
 			}()
 		}
@@ -221,6 +287,7 @@ func runBenchExchange(ctx context.Context, out, progress io.Writer, o benchOptio
 		if err != nil {
 			return err
 		}
+		sampleBackends()
 		if r := rssKiB(); r > peakRSS {
 			peakRSS = r
 		}
@@ -234,25 +301,51 @@ func runBenchExchange(ctx context.Context, out, progress io.Writer, o benchOptio
 		}
 	}
 	elapsed := time.Since(start)
+	if o.cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	fmt.Fprintln(progress)
-	// The receiver must also have stored and processed every one.
+	// The receiver must also have stored and processed every one: the
+	// exchange ends when the last is processed.
 	for {
 		rows, err := xb.Store.ListInbox(ctx, store.InboxFilter{State: "unprocessed", Limit: 1})
 		if err != nil {
 			return err
 		}
+		sampleBackends()
 		if len(rows) == 0 {
 			break
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
+	}
+	processedIn := time.Since(start)
+	selfUsed := selfCPU() - selfStart
+	sampleBackends()
+	pgUsed := pgCPU.used()
+	// Counts on both sides: nothing lost, nothing twice.
+	received, processed, err := countInbox(ctx, xb.Store)
+	if err != nil {
+		return err
+	}
+	if received != int64(o.n) || processed != int64(o.n) {
+		return fmt.Errorf("bench: XB-RC holds %d inbox rows (%d processed) for %d envelopes sent", received, processed, o.n)
 	}
 	lat, err := latencies(ctx, xa.Store)
 	if err != nil {
 		return err
 	}
 	rate := float64(o.n) / elapsed.Seconds()
-	fmt.Fprintf(out, "\nexchange:   %d delivered with verified receipts in %.2fs = %.0f envelopes/s\n", o.n, elapsed.Seconds(), rate)
+	perEnv := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(o.n) }
+	fmt.Fprintf(out, "\nexchange:   %d delivered with verified receipts in %.2fs = %.0f envelopes/s (%d per request)\n", o.n, elapsed.Seconds(), rate, o.batch)
+	fmt.Fprintf(out, "processed:  all %d stored and processed at XB-RC in %.2fs = %.0f envelopes/s end to end; counts checked on both sides\n",
+		o.n, processedIn.Seconds(), float64(o.n)/processedIn.Seconds())
+	fmt.Fprintf(out, "CPU:        both nodes (this process) %.0f µs/envelope; PostgreSQL backends of the two databases %.0f µs/envelope; total %.0f µs/envelope\n",
+		perEnv(selfUsed), perEnv(pgUsed), perEnv(selfUsed+pgUsed))
+	fmt.Fprintf(out, "            (= %.0f envelopes/s per CPU if CPU were the only limit; %d CPUs here, shared)\n", 1e6/perEnv(selfUsed+pgUsed), runtime.NumCPU())
 	fmt.Fprintf(out, "latency:    queue -> verified receipt  p50 %s  p90 %s  p99 %s  max %s\n", pct(lat, 0.50), pct(lat, 0.90), pct(lat, 0.99), pct(lat, 1))
+	if proxy != nil {
+		fmt.Fprintf(out, "link:       %d connections cut by the proxy during the run\n", proxy.cuts.Load())
+	}
 	fmt.Fprintf(out, "memory:     two nodes in this process: RSS %d MiB idle, %d MiB peak under load\n", idleRSS/1024, peakRSS/1024)
 
 	// The bound: the same work without HTTP, TLS, queues or scheduling.
@@ -291,12 +384,34 @@ func runBenchExchange(ctx context.Context, out, progress io.Writer, o benchOptio
 	fmt.Fprintf(out, "            + process, sender: queue + claim + delivered = 5 database transactions) on %d goroutines,\n", o.workers)
 	fmt.Fprintf(out, "            without HTTP, TLS, polling or queue waits: %.0f envelopes/s\n", bound)
 	fmt.Fprintf(out, "\nratio:      exchange / bound = %.0f%%\n", 100*rate/bound)
+
+	// The floor: what any design must spend per envelope, measured here.
+	sigCPU, err := signatureFloor(m, key, xbKey, o.probe)
+	if err != nil {
+		return err
+	}
+	floorEnvs := make([][]byte, max(o.probe, 500))
+	for i := range floorEnvs {
+		floorEnvs[i] = []byte(strings.Repeat("e", len(bodies[0])+600))
+	}
+	rows, err := store.SetInsertFloor(ctx, stB, floorEnvs, make([]byte, 400), 100)
+	if err != nil {
+		return err
+	}
+	rawSig := rawEd25519Floor(len(bodies[0])+600, o.probe)
+	floorUS := float64(rawSig.Nanoseconds()+rows.Nanoseconds()) / 1e3
+	fmt.Fprintf(out, "\nfloor:      signatures: sign+verify of envelope and receipt with crypto/ed25519, one goroutine: %.0f µs CPU/envelope\n", float64(rawSig.Nanoseconds())/1e3)
+	fmt.Fprintf(out, "              (the same through federation's Sign/Verify/SignReceipt/VerifyReceipt: %.0f µs)\n", float64(sigCPU.Nanoseconds())/1e3)
+	fmt.Fprintf(out, "            + the rows one envelope writes on both sides (outbox, inbox, receipt, case), set-based,\n")
+	fmt.Fprintf(out, "              100 envelopes per transaction, multi-row INSERT: %.0f µs/envelope (time, one connection)\n", float64(rows.Nanoseconds())/1e3)
+	fmt.Fprintf(out, "            = %.0f µs/envelope -> %.0f envelopes/s on one CPU\n", floorUS, 1e6/floorUS)
+	fmt.Fprintf(out, "ratio:      total CPU per envelope / floor = %.1fx\n", perEnv(selfUsed+pgUsed)/floorUS)
 	return nil
 }
 
 // enqueueSigned signs a case.create for body and queues it, as the node's
 // forward does after its policy step.
-func enqueueSigned(ctx context.Context, st store.Store, key *jose.PrivateKey, to string, body []byte) (store.OutboxItem, error) {
+func enqueueSigned(ctx context.Context, st store.Queries, key *jose.PrivateKey, to string, body []byte) (store.OutboxItem, error) {
 	var head struct {
 		CaseID string `json:"case_id"`
 	}
@@ -517,4 +632,138 @@ func probeBound(ctx context.Context, o benchOptions, m *federation.Manifest, key
 		return nil, err
 	}
 	return append(out, all), nil
+}
+
+// selfCPU is the CPU time (user + system) this process has used.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// backendCPU follows the CPU time of PostgreSQL backend processes (read
+// from /proc: the server must run on this machine) from their first
+// sample: connections opened and closed between samples are missed.
+type backendCPU struct {
+	first, last map[int]time.Duration
+}
+
+func newBackendCPU() *backendCPU {
+	return &backendCPU{first: map[int]time.Duration{}, last: map[int]time.Duration{}}
+}
+
+func (b *backendCPU) sample(pids []int) {
+	for _, pid := range pids {
+		t, ok := procCPU(pid)
+		if !ok {
+			continue
+		}
+		if _, seen := b.first[pid]; !seen {
+			b.first[pid] = t
+		}
+		b.last[pid] = t
+	}
+}
+
+func (b *backendCPU) used() time.Duration {
+	var d time.Duration
+	for pid, t := range b.last {
+		d += t - b.first[pid]
+	}
+	return d
+}
+
+// procCPU reads utime + stime of a process from /proc/<pid>/stat.
+func procCPU(pid int) (time.Duration, bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0, false
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	const hz = 100 // USER_HZ on Linux
+	return time.Duration(ut+st) * time.Second / hz, true
+}
+
+// countInbox counts the receiver's inbox rows and those processed.
+func countInbox(ctx context.Context, st store.Store) (received, processed int64, err error) {
+	var after int64
+	for {
+		rows, err := st.ListInbox(ctx, store.InboxFilter{AfterID: after, Limit: 1000})
+		if err != nil {
+			return 0, 0, err
+		}
+		for _, r := range rows {
+			after = r.ID
+			received++
+			if !r.ProcessedAt.IsZero() && r.ProcessError == "" {
+				processed++
+			}
+		}
+		if len(rows) < 1000 {
+			return received, processed, nil
+		}
+	}
+}
+
+// signatureFloor is the CPU time per envelope of the signatures alone:
+// sign and verify the envelope, sign and verify its receipt, through the
+// same code the nodes use, on one goroutine.
+func signatureFloor(m *federation.Manifest, key, xbKey *jose.PrivateKey, n int) (time.Duration, error) {
+	verifier := &federation.Verifier{Manifest: federation.StaticManifest(m), Self: "XB-RC"}
+	body := benchBody(0)
+	ctx := context.Background()
+	start := selfCPU()
+	for range n {
+		now := time.Now()
+		raw, err := federation.Sign(federation.Claims{Issuer: "XA-RC", Audience: "XB-RC", IssuedAt: now, ExpiresAt: now.Add(time.Hour),
+			JTI: federation.NewJTI(), Kind: federation.KindCaseCreate, CaseID: "XA-RC:BENCH-FLOOR", Body: body}, key)
+		if err != nil {
+			return 0, err
+		}
+		e, err := verifier.Verify(ctx, raw, "XA-RC")
+		if err != nil {
+			return 0, err
+		}
+		r, err := federation.SignReceipt(federation.ReceiptFor(e, federation.ReceiptAccepted, now), xbKey)
+		if err != nil {
+			return 0, err
+		}
+		if _, err := federation.VerifyReceipt(r, m, federation.ExpectReceipt(raw, e.Claims), now); err != nil {
+			return 0, err
+		}
+	}
+	return (selfCPU() - start) / time.Duration(n), nil
+}
+
+// rawEd25519Floor is the CPU time of the bare signatures of one envelope
+// of size bytes and its receipt (sign and verify each), crypto/ed25519.
+func rawEd25519Floor(size, n int) time.Duration {
+	pub, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		return 0
+	}
+	env, rc := make([]byte, size), make([]byte, 300)
+	start := selfCPU()
+	for range n {
+		sig := ed25519.Sign(priv, env)
+		ed25519.Verify(pub, env, sig)
+		sig = ed25519.Sign(priv, rc)
+		ed25519.Verify(pub, rc, sig)
+	}
+	return (selfCPU() - start) / time.Duration(n)
 }

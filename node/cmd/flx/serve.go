@@ -198,10 +198,12 @@ func startNode(parent context.Context, cfg config.Config, log *slog.Logger) (*ru
 		Self: cfg.Member, Store: st, Trust: tr, Signer: signer, SignerFor: keyRing(cfg, tr, signer, log),
 		Policy: policy.New(rules), TLS: cert,
 		EnvelopeTTL: cfg.Federation.EnvelopeTTL, Skew: cfg.Federation.ClockSkew, MaxBodyBytes: cfg.Federation.MaxBodyBytes,
+		MaxBatchEnvelopes: cfg.Federation.MaxBatchEnvelopes, MaxBatchBytes: cfg.Federation.MaxBatchBytes,
 		Delivery: node.DeliveryOptions{
 			Workers: cfg.Delivery.Workers, MaxAttempts: cfg.Delivery.MaxAttempts,
 			Backoff:        backoff.Policy{Initial: cfg.Delivery.BackoffInitial, Max: cfg.Delivery.BackoffMax},
 			RequestTimeout: cfg.Delivery.RequestTimeout, Lease: cfg.Delivery.Lease, PollInterval: cfg.Delivery.PollInterval,
+			BatchSize: cfg.Delivery.BatchSize,
 		},
 		Media: node.MediaOptions{
 			Store: mediaStore, ChunkBytes: cfg.Media.ChunkBytes, BandwidthPerPeer: cfg.Media.BandwidthPerPeer,
@@ -225,9 +227,12 @@ func startNode(parent context.Context, cfg config.Config, log *slog.Logger) (*ru
 	}
 	errLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	fedSrv := &http.Server{
-		Handler:           httpapi.FederationHandler(n, tr.Directory(), log),
-		TLSConfig:         mtls.ServerConfig(cert, tr.Directory()),
-		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute,
+		Handler:   httpapi.FederationHandler(n, tr.Directory(), log, httpapi.WithReadTimeout(cfg.Federation.ReadTimeout)),
+		TLSConfig: federationTLS(mtls.ServerConfig(cert, tr.Directory())),
+		// The handler bounds each body by read_timeout and answers 408 when
+		// it is not read in time; the server's limits are a backstop.
+		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: cfg.Federation.ReadTimeout + 10*time.Second,
+		WriteTimeout: cfg.Federation.ReadTimeout + 60*time.Second, IdleTimeout: 2 * time.Minute,
 		MaxHeaderBytes: 64 << 10, ErrorLog: errLog,
 	}
 	localSrv := &http.Server{
@@ -350,4 +355,13 @@ func openMedia(cfg config.Config, st store.Store) (media.Store, error) {
 		return nil, fmt.Errorf("serve: media: %w", err)
 	}
 	return d, nil
+}
+
+// federationTLS offers HTTP/2 on the federation listener: envelopes and
+// batches to one peer share a connection (one handshake), many requests in
+// flight on it. Media uploads keep HTTP/1.1 connections of their own (the
+// node's media client does not offer h2).
+func federationTLS(c *tls.Config) *tls.Config {
+	c.NextProtos = []string{"h2", "http/1.1"}
+	return c
 }

@@ -349,6 +349,7 @@ var singleImporters = []struct {
 	{"github.com/santhosh-tekuri/jsonschema", []string{"schema"}, false},
 	{"modernc.org/sqlite", []string{"node/store/..."}, false},
 	{"github.com/lib/pq", []string{"node/store/...", "node/internal/dbtest"}, false},
+	{"github.com/jackc/pgx", []string{"node/store"}, false},
 	{"github.com/chromedp/", []string{"node/console"}, true},
 }
 

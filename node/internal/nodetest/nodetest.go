@@ -67,6 +67,9 @@ type Options struct {
 	NoMedia bool
 	// Metrics, when set, receives the node's metrics (tests read them).
 	Metrics *node.Metrics
+	// ReadTimeout, when set, bounds reading each federation request's body
+	// (httpapi.WithReadTimeout).
+	ReadTimeout time.Duration
 }
 
 // Listen reserves a loopback port for a member's federation listener and
@@ -157,8 +160,8 @@ func Start(t testing.TB, f *fedtest.Federation, id string, ln net.Listener, o Op
 	tn := &Node{Node: n, Member: m, Store: st, Trust: tr, manifest: mpath, done: make(chan struct{})}
 	if ln != nil {
 		srv := &http.Server{
-			Handler:           httpapi.FederationHandler(n, tr.Directory(), log),
-			TLSConfig:         mtls.ServerConfig(m.TLS, tr.Directory()),
+			Handler:           httpapi.FederationHandler(n, tr.Directory(), log, httpapi.WithReadTimeout(o.ReadTimeout)),
+			TLSConfig:         h2(mtls.ServerConfig(m.TLS, tr.Directory())),
 			ReadHeaderTimeout: 10 * time.Second,
 		}
 		tn.fedSrv = srv
@@ -216,4 +219,10 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("timed out after %s waiting for %s", timeout, what)
+}
+
+// h2 offers HTTP/2 first, as flx serve does on its federation listener.
+func h2(c *tls.Config) *tls.Config {
+	c.NextProtos = []string{"h2", "http/1.1"}
+	return c
 }

@@ -1,0 +1,250 @@
+package federation
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/familylinks/flx/federation/problem"
+)
+
+// Batches (SPEC.md §6.5): many envelopes in one request, each signed by its
+// origin and checked by the receiver as if it had been POSTed alone, each
+// answered with its own receipt or refusal. One receipt per envelope, not
+// one signed batch receipt: a receipt is the proof that one envelope was
+// stored, kept on that envelope's outbox row and checked by the same
+// VerifyReceipt whichever resource carried it, and an envelope refused in a
+// batch needs no receipt of the others to be explained.
+
+// BatchesPath is the federation API resource batches are POSTed to.
+const BatchesPath = "/flx/v1/batches"
+
+// BatchMediaType is the media type of a batch and of its answer.
+const BatchMediaType = "application/json"
+
+// BatchRequest is the body of POST /flx/v1/batches.
+type BatchRequest struct {
+	// Envelopes are compact JWS envelopes, at most the receiver's
+	// max_batch_envelopes, each at most its max_body_bytes.
+	Envelopes []string `json:"envelopes"`
+}
+
+// BatchAnswer is the 200 answer to a batch: one result per envelope, in
+// the order of the request.
+type BatchAnswer struct {
+	Results []BatchResult `json:"results"`
+}
+
+// BatchResult is the outcome of one envelope of a batch: status 202 with
+// the receipt, or the status and problem document the envelope would have
+// been answered with alone.
+type BatchResult struct {
+	Status  int              `json:"status"`
+	Receipt string           `json:"receipt,omitempty"`
+	Problem *problem.Problem `json:"problem,omitempty"`
+}
+
+var batchRequestShape = shapeOf(reflect.TypeFor[BatchRequest]())
+
+// ParseBatchRequest reads a batch strictly: one JSON object with exactly
+// the member envelopes, an array of 1 to maxEnvelopes strings, no
+// duplicated member and nothing after it. A malformed batch is refused
+// with bad_envelope, one with too many envelopes with too_large.
+func ParseBatchRequest(body []byte, maxEnvelopes int) ([][]byte, error) {
+	var req BatchRequest
+	if err := decodeStrict(body, batchRequestShape, &req); err != nil {
+		return nil, problem.Errorf(problem.BadEnvelope, "the batch is not a JSON object with an array of envelopes: %v", err)
+	}
+	switch {
+	case req.Envelopes == nil:
+		return nil, problem.New(problem.BadEnvelope, "the batch has no envelopes member")
+	case len(req.Envelopes) == 0:
+		return nil, problem.New(problem.BadEnvelope, "the batch is empty")
+	case len(req.Envelopes) > maxEnvelopes:
+		return nil, problem.Errorf(problem.TooLarge, "the batch has %d envelopes, more than %d", len(req.Envelopes), maxEnvelopes)
+	}
+	out := make([][]byte, len(req.Envelopes))
+	for i, e := range req.Envelopes {
+		out[i] = []byte(e)
+	}
+	return out, nil
+}
+
+// ParseBatchAnswer reads a receiver's answer to a batch of n envelopes:
+// exactly n results, each 202 with a receipt or a 4xx/5xx status with a
+// problem document carrying a code. Problem documents may carry members of
+// later revisions, so the answer is not decoded strictly; each receipt is
+// verified on its own (VerifyReceipt) before anything is taken as stored.
+func ParseBatchAnswer(body []byte, n int) ([]BatchResult, error) {
+	var a BatchAnswer
+	if err := json.Unmarshal(body, &a); err != nil {
+		return nil, fmt.Errorf("federation: batch answer: %w", err)
+	}
+	if len(a.Results) != n {
+		return nil, fmt.Errorf("federation: batch answer: %d results for %d envelopes", len(a.Results), n)
+	}
+	for i, r := range a.Results {
+		switch {
+		case r.Status == 202 && r.Receipt != "" && r.Problem == nil:
+		case r.Status >= 400 && r.Status <= 599 && r.Receipt == "" && r.Problem != nil && r.Problem.Code != "":
+		default:
+			return nil, fmt.Errorf("federation: batch answer: result %d is neither 202 with a receipt nor a refusal with a problem code", i)
+		}
+	}
+	return a.Results, nil
+}
+
+// MarshalBatch encodes envelopes as a batch request body.
+func MarshalBatch(envelopes [][]byte) ([]byte, error) {
+	if len(envelopes) == 0 {
+		return nil, errors.New("federation: empty batch")
+	}
+	req := BatchRequest{Envelopes: make([]string, len(envelopes))}
+	for i, e := range envelopes {
+		req.Envelopes[i] = string(e)
+	}
+	return json.Marshal(req)
+}
+
+// MaxBatchAnswerBytes bounds what is read of a peer's answer to a batch.
+const MaxBatchAnswerBytes = 16 << 20
+
+// noBatchFor is how long a destination that answered a batch as a
+// resource it does not serve is sent single envelopes before batches are
+// tried again (it may be upgraded).
+const noBatchFor = 10 * time.Minute
+
+// SendBatch makes one attempt to deliver envelopes, each signed by this
+// member for member to, in one request (POST /flx/v1/batches), and returns
+// one Result per envelope, in order, classified as Send classifies the
+// answer to a single envelope. A peer that does not serve batches (404,
+// 405, 415) or refuses the batch as a whole with another 4xx that is not
+// retried gets each envelope alone (Send), so that every envelope has its
+// own verdict; such a peer is sent single envelopes for a while.
+func (c *Client) SendBatch(ctx context.Context, to string, envelopes [][]byte) []Result {
+	out := make([]Result, len(envelopes))
+	if len(envelopes) == 1 || c.batchesOff(to) {
+		for i, e := range envelopes {
+			out[i] = c.Send(ctx, to, e)
+		}
+		return out
+	}
+	claims := make([]Claims, len(envelopes))
+	var idx []int // envelopes that go in the request
+	for i, e := range envelopes {
+		cl, err := ClaimsOf(e)
+		switch {
+		case err != nil:
+			out[i] = failed(Permanent, CodeBadEnvelope, "bad_envelope: the queued envelope does not decode")
+		case cl.Issuer != c.Self || cl.Audience != to:
+			out[i] = failed(Permanent, CodeBadEnvelope, fmt.Sprintf("bad_envelope: the envelope goes from %s to %s, not from %s to %s",
+				cl.Issuer, cl.Audience, c.Self, to))
+		default:
+			claims[i] = cl
+			idx = append(idx, i)
+		}
+	}
+	if len(idx) == 0 {
+		return out
+	}
+	all := func(r Result) []Result {
+		for _, i := range idx {
+			out[i] = r
+		}
+		return out
+	}
+	m, mb, res := c.destination(to)
+	if res.Outcome != 0 {
+		return all(res)
+	}
+	batch := make([][]byte, len(idx))
+	for k, i := range idx {
+		batch[k] = envelopes[i]
+	}
+	body, err := MarshalBatch(batch)
+	if err != nil {
+		return all(failed(Permanent, CodeBadEnvelope, "bad_envelope: "+err.Error()))
+	}
+	rctx, cancel := context.WithTimeout(ctx, c.timeout())
+	defer cancel()
+	url := strings.TrimRight(mb.Endpoint, "/") + BatchesPath
+	req, err := http.NewRequestWithContext(rctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return all(failed(Permanent, CodeBadEnvelope, "bad_endpoint: "+err.Error()))
+	}
+	req.Header.Set("Content-Type", BatchMediaType)
+	req.Header.Set("Accept", BatchMediaType+", "+problem.MediaType)
+	resp, err := c.httpClient(to).Do(req)
+	if err != nil {
+		return all(failed(Retry, "", "transport: "+err.Error()))
+	}
+	defer resp.Body.Close()
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, MaxBatchAnswerBytes))
+	if err != nil {
+		return all(Result{Outcome: Retry, Status: resp.StatusCode, Reason: "transport: reading the answer: " + err.Error()})
+	}
+	status := resp.StatusCode
+	if status != http.StatusOK {
+		if status >= 200 && status < 300 {
+			return all(Result{Outcome: Retry, Status: status, Reason: fmt.Sprintf("http_%d: not 200", status)})
+		}
+		r := c.refusal(status, problemCode(answer), resp.Header.Get("Retry-After"))
+		if r.Outcome != Permanent {
+			return all(r)
+		}
+		// The batch as a whole was refused: no batches here (404, 405,
+		// 415), or too large, or malformed for this peer. Each envelope
+		// alone gets its own verdict.
+		if status == http.StatusNotFound || status == http.StatusMethodNotAllowed || status == http.StatusUnsupportedMediaType {
+			c.setBatchesOff(to)
+		}
+		for _, i := range idx {
+			out[i] = c.Send(ctx, to, envelopes[i])
+		}
+		return out
+	}
+	results, err := ParseBatchAnswer(answer, len(idx))
+	if err != nil {
+		// The peer may have stored them; a retry gets duplicate receipts.
+		return all(Result{Outcome: Retry, Status: status, Reason: "bad_receipt: " + err.Error()})
+	}
+	for k, i := range idx {
+		r := results[k]
+		if r.Status != http.StatusAccepted {
+			out[i] = c.refusal(r.Status, r.Problem.Code, "")
+			continue
+		}
+		want := ExpectReceipt(envelopes[i], claims[i])
+		want.Skew = c.Skew
+		rc, err := VerifyReceipt([]byte(r.Receipt), m, want, c.now())
+		if err != nil {
+			out[i] = Result{Outcome: Retry, Status: r.Status, Code: CodeOf(err), Reason: "bad_receipt: " + err.Error()}
+			continue
+		}
+		out[i] = Result{Outcome: Delivered, Receipt: rc, Status: r.Status}
+	}
+	return out
+}
+
+func (c *Client) batchesOff(to string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	until, ok := c.noBatch[to]
+	return ok && c.now().Before(until)
+}
+
+func (c *Client) setBatchesOff(to string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.noBatch == nil {
+		c.noBatch = map[string]time.Time{}
+	}
+	c.noBatch[to] = c.now().Add(noBatchFor)
+}
