@@ -40,6 +40,7 @@ type Queries interface {
 	Audit
 	Manifests
 	Media
+	Coordination
 }
 
 // View is every read and nothing else: what the HTTP layer gets (see
@@ -53,6 +54,7 @@ type View interface {
 	AuditReader
 	ManifestReader
 	MediaReader
+	CoordinationReader
 }
 
 // CaseReader reads tracing cases.
