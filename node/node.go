@@ -54,6 +54,19 @@ type Options struct {
 	// RetentionSweep is how often cases past retention_until are erased
 	// (own cases withdrawn); default 6h, negative disables.
 	RetentionSweep time.Duration
+
+	// Routes sends envelopes for a member (key) through a relay (value),
+	// besides the relay_via routes of the manifest (FLX-RLY-001).
+	Routes map[string]string
+	// RelayWait is how long an envelope sent through a relay waits for the
+	// final recipient's end-to-end receipt before it is sent again;
+	// default DefaultRelayWait.
+	RelayWait time.Duration
+	// PullInterval is how often a pull_only member pulls from its sources
+	// (SPEC.md FLX-PUL-008: at most 5 minutes); default 1 minute.
+	PullInterval time.Duration
+	// Stats configures the monthly statistics reports (SPEC.md §17).
+	Stats StatsOptions
 }
 
 // DeliveryOptions tune the outbox worker.
@@ -79,6 +92,7 @@ type Node struct {
 	media     *mediaState         // media store, receiving server, per-peer uploaders
 	kick      chan struct{}       // wakes the inbox processor
 	procMu    sync.Mutex          // one inbox pass at a time in this process
+	pullers   puller              // mTLS clients of the members this one pulls from
 }
 
 // New checks the options and returns a Node. Start its background work
@@ -129,6 +143,15 @@ func New(o Options) (*Node, error) {
 	}
 	if o.Metrics == nil {
 		o.Metrics = NewMetrics(nil)
+	}
+	if o.RelayWait <= 0 {
+		o.RelayWait = DefaultRelayWait
+	}
+	if o.PullInterval <= 0 {
+		o.PullInterval = time.Minute
+	}
+	if err := o.Stats.defaults(); err != nil {
+		return nil, err
 	}
 	n := &Node{
 		o:       o,
@@ -182,6 +205,12 @@ func (n *Node) Run(ctx context.Context) {
 	if n.o.RetentionSweep > 0 {
 		wg.Add(1)
 		go func() { defer wg.Done(); n.runRetention(ctx, n.o.RetentionSweep) }()
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); n.runPull(ctx) }()
+	if n.o.Stats.Every > 0 {
+		wg.Add(1)
+		go func() { defer wg.Done(); n.runStats(ctx) }()
 	}
 	wg.Wait()
 }

@@ -126,6 +126,14 @@ func (n *Node) apply(ctx context.Context, tx store.Tx, it store.InboxItem) (perr
 		return nil, nil, n.linkReceivedMedia(ctx, tx, it, claims)
 	case federation.KindCaseWithdraw:
 		return n.applyWithdraw(ctx, tx, it, claims)
+	case federation.KindRelayForward:
+		perr, kick, err := n.applyRelay(ctx, tx, it)
+		if kick {
+			return perr, &confirmation{to: it.Iss}, err
+		}
+		return perr, nil, err
+	case federation.KindStatsReport:
+		return n.applyStatsReport(ctx, tx, it, claims)
 	}
 	return fmt.Errorf("unsupported kind %s", it.Kind), nil, nil
 }

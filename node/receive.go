@@ -71,27 +71,46 @@ func (n *Node) Receive(ctx context.Context, peer string, raw []byte) (res Receiv
 	if err != nil {
 		return res, problem.As(err)
 	}
+	if env.Kind == federation.KindRelayForward {
+		return n.receiveRelay(ctx, raw, env)
+	}
+	if err := n.checkEnvelope(ctx, env); err != nil {
+		return res, err
+	}
+	return n.keep(ctx, env, raw, nil)
+}
+
+// checkEnvelope applies to a verified envelope what this member requires
+// of its content whoever relayed it: a kind it accepts, a body valid
+// against schema v1, and the sender's role for the case.
+func (n *Node) checkEnvelope(ctx context.Context, env *federation.Envelope) error {
 	if self, ok := n.o.Trust.Current().Member(n.o.Self); !ok || !self.AcceptsKind(env.Kind) {
-		return res, errf(federation.CodeUnsupportedKind, "this member does not accept %s", env.Kind)
+		return errf(federation.CodeUnsupportedKind, "this member does not accept %s", env.Kind)
 	}
 	docKind, ok := schema.KindForEnvelope(string(env.Kind))
 	if !ok {
-		return res, errf(federation.CodeUnsupportedKind, "no schema for kind %s", env.Kind)
+		return errf(federation.CodeUnsupportedKind, "no schema for kind %s", env.Kind)
 	}
 	if err := schema.Validate(docKind, env.Body); err != nil {
 		var ve *schema.ValidationError
 		if errors.As(err, &ve) {
-			return res, &Error{Code: problem.SchemaInvalid, Msg: "body does not conform to schema v1 " + string(docKind), Errors: pointers(ve.Violations)}
+			return &Error{Code: problem.SchemaInvalid, Msg: "body does not conform to schema v1 " + string(docKind), Errors: pointers(ve.Violations)}
 		}
-		return res, errf(federation.CodeSchemaInvalid, "body: %v", err)
+		return errf(federation.CodeSchemaInvalid, "body: %v", err)
+	}
+	if env.Kind == federation.KindStatsReport {
+		return n.checkStatsReport(env)
 	}
 	if err := checkRoles(env); err != nil {
-		return res, err
+		return err
 	}
-	if err := n.mediaReady(ctx, env); err != nil {
-		return res, err
-	}
+	return n.mediaReady(ctx, env)
+}
 
+// keep stores a verified envelope (its inbox row and the receipt answered)
+// and, when also is set, what also writes, in one transaction, and returns
+// the receipt to answer with.
+func (n *Node) keep(ctx context.Context, env *federation.Envelope, raw []byte, also func(tx store.Tx) error) (res Received, err error) {
 	// The receipt binds the SHA-256 of the exact bytes received
 	// (FLX-RCP-003), which Verify computed once.
 	rc := federation.ReceiptFor(env, federation.ReceiptAccepted, n.o.Now())
@@ -105,7 +124,18 @@ func (n *Node) Receive(ctx context.Context, peer string, raw []byte) (res Receiv
 	}
 	// Stored (envelope, inbox row, receipt) in one transaction before the
 	// 202 is answered: a receipt is never sent for something not stored.
-	r, err := n.o.Store.Receive(ctx, item, store.Receipt{Status: string(federation.ReceiptAccepted), Raw: receipt})
+	var r store.ReceiveResult
+	if also == nil {
+		r, err = n.o.Store.Receive(ctx, item, store.Receipt{Status: string(federation.ReceiptAccepted), Raw: receipt})
+	} else {
+		err = n.o.Store.Tx(ctx, func(tx store.Tx) error {
+			var err error
+			if r, err = tx.Receive(ctx, item, store.Receipt{Status: string(federation.ReceiptAccepted), Raw: receipt}); err != nil || r.Duplicate {
+				return err
+			}
+			return also(tx)
+		})
+	}
 	switch {
 	case errors.Is(err, store.ErrReplay):
 		return res, errf(federation.CodeReplay, "jti %q was already received with other content", env.JTI)

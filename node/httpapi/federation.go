@@ -13,6 +13,7 @@ import (
 
 	"github.com/familylinks/flx/federation/mtls"
 	"github.com/familylinks/flx/federation/problem"
+	"github.com/familylinks/flx/federation/pull"
 	"github.com/familylinks/flx/node"
 )
 
@@ -37,13 +38,20 @@ func FederationHandler(n *node.Node, dir mtls.Directory, log *slog.Logger) http.
 	if h := n.MediaHandler(); h != nil {
 		r.PathPrefix("/flx/v1/media/").Handler(h)
 	}
+	// Pull (SPEC.md §15): the node serves the queues of members that pull.
+	pullH := n.PullHandler()
+	r.Handle(pull.PathPull, pullH).Methods(http.MethodGet)
+	r.Handle(pull.PathAck, pullH).Methods(http.MethodPost)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeProblem(w, problem.NotFound, "no such federation resource")
 	})
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		allow := "POST"
-		if req.URL.Path == "/.well-known/flx" {
+		switch req.URL.Path {
+		case "/.well-known/flx":
 			allow = "GET, HEAD"
+		case pull.PathPull:
+			allow = "GET"
 		}
 		w.Header().Set("Allow", allow)
 		writeProblem(w, problem.MethodNotAllowed, "allowed: "+allow)
