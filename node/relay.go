@@ -334,9 +334,21 @@ func (n *Node) relayPolicy(ctx context.Context, m *federation.Manifest, r *feder
 	for _, k := range d.Accepts {
 		dst.Accepts = append(dst.Accepts, string(k))
 	}
-	dec := n.o.Policy.Evaluate(ctx, env.Body, string(env.Kind), dst, n.o.Now())
+	// The relay holds no version of the case: the document's own is the
+	// current one as far as it can know.
+	var v struct {
+		Version int64 `json:"version"`
+	}
+	_ = json.Unmarshal(env.Body, &v)
+	dec := n.o.Policy.Evaluate(ctx, env.Body, string(env.Kind), dst, n.o.Now(), policy.CurrentVersion(v.Version))
 	if dec.Effect == policy.Deny {
-		n.log.Warn("relay refused by policy", "origin", env.Issuer, "to", dest, "jti", env.JTI, "kind", env.Kind)
+		var rules []string
+		for _, f := range dec.Fired {
+			if f.Effect == policy.RuleDeny {
+				rules = append(rules, f.RuleID)
+			}
+		}
+		n.log.Warn("relay refused by policy", "origin", env.Issuer, "to", dest, "jti", env.JTI, "kind", env.Kind, "rules", rules)
 		return &dec, errf(federation.CodeRelayRefused, "this relay's data-protection rules refuse it")
 	}
 	return &dec, nil
