@@ -25,6 +25,7 @@ import (
 	"github.com/familylinks/flx/node/fedadmin"
 	"github.com/familylinks/flx/node/httpapi"
 	"github.com/familylinks/flx/node/media"
+	"github.com/familylinks/flx/node/stats"
 	"github.com/familylinks/flx/node/store"
 	"github.com/familylinks/flx/node/trust"
 	"github.com/familylinks/flx/policy"
@@ -209,6 +210,8 @@ func startNode(parent context.Context, cfg config.Config, log *slog.Logger) (*ru
 				MaxPendingBytesPerPeer: cfg.Media.MaxPendingBytesPerPeer},
 		},
 		Logger: log, Metrics: metrics,
+		Routes: cfg.Coordination.Routes, RelayWait: cfg.Coordination.RelayWait, PullInterval: cfg.Coordination.PullInterval,
+		Stats: statsOptions(cfg.Coordination),
 	})
 	if err != nil {
 		return failSt(err)
@@ -350,4 +353,14 @@ func openMedia(cfg config.Config, st store.Store) (media.Store, error) {
 		return nil, fmt.Errorf("serve: media: %w", err)
 	}
 	return d, nil
+}
+
+// statsOptions maps the configuration's statistics fields (0 disables
+// sending: the node's option for that is negative).
+func statsOptions(c config.Coordination) node.StatsOptions {
+	every := c.StatsEvery
+	if every == 0 {
+		every = -1
+	}
+	return node.StatsOptions{Every: every, Settle: c.StatsSettle, Protection: stats.Protection{Threshold: c.StatsThreshold, Rounding: c.StatsRounding}}
 }
