@@ -67,6 +67,10 @@ type Options struct {
 	PullInterval time.Duration
 	// Stats configures the monthly statistics reports (SPEC.md §17).
 	Stats StatsOptions
+	// BundleKeys are this member's private encryption keys for carried
+	// bundles (the current one first; older ones while bundles to them may
+	// be in transit).
+	BundleKeys []*jose.EncPrivateKey
 }
 
 // DeliveryOptions tune the outbox worker.

@@ -113,9 +113,16 @@ func (n *Node) prepareAttempt(ctx context.Context, it store.OutboxItem) (store.O
 		if next == "" {
 			next = it.Destination
 		}
-		out, _, err = federation.Originate(inner, federation.Wrap{Self: n.o.Self, To: next, Signer: n.signer(), Now: n.o.Now(), CaseID: it.CaseID})
+		var c federation.Claims
+		out, c, err = federation.Originate(inner, federation.Wrap{Self: n.o.Self, To: next, Signer: n.signer(), Now: n.o.Now(), CaseID: it.CaseID})
 		if err != nil {
 			return it, fmt.Errorf("node: relay: %w", err)
+		}
+		if tok.Receipt {
+			// The row is named by the jti its next hop receipts: an
+			// envelope of this member by its inner jti (the final
+			// recipient receipts it), an end-to-end receipt by its outer.
+			jti = c.JTI
 		}
 	}
 	if jti == it.JTI && bytes.Equal(out, it.Envelope) {

@@ -34,7 +34,9 @@ type Member struct {
 	// pull_only (SPEC.md §14.1).
 	RelayVia []string
 	PullOnly bool
-	extra    []*jose.PublicKey // older keys still published
+	// EncKey is its bundle encryption key, published in enc_jwks.
+	EncKey *jose.EncPrivateKey
+	extra  []*jose.PublicKey // older keys still published
 }
 
 // Federation is a test federation.
@@ -89,6 +91,10 @@ func (f *Federation) AddMember(t testing.TB, id, country string, role federation
 	if err != nil {
 		t.Fatal(err)
 	}
+	enc, err := jose.GenerateEncKey(jose.X25519)
+	if err != nil {
+		t.Fatal(err)
+	}
 	accepts := append(slices.Clone(federation.Kinds), federation.KindRelayForward)
 	if role == federation.RoleCoordinator {
 		accepts = append(accepts, federation.KindStatsReport)
@@ -96,7 +102,7 @@ func (f *Federation) AddMember(t testing.TB, id, country string, role federation
 	m := &Member{
 		ID: id, Country: country, Role: role, Key: key, TLS: iss.TLS, Pin: iss.SPKIPin(),
 		Endpoint: "https://" + strings.ToLower(id) + ".flx.test:8443",
-		Status:   federation.StatusActive, Accepts: accepts,
+		Status:   federation.StatusActive, Accepts: accepts, EncKey: enc,
 	}
 	f.mu.Lock()
 	f.Members[id] = m
@@ -149,6 +155,7 @@ func (f *Federation) Sign(t testing.TB) []byte {
 			ID: mb.ID, Name: "Test " + mb.ID, Country: mb.Country, Role: mb.Role,
 			Endpoint: mb.Endpoint, JWKS: keys, TLSSPKISHA256: []string{mb.Pin},
 			Accepts: mb.Accepts, Status: mb.Status, RelayVia: mb.RelayVia, PullOnly: mb.PullOnly,
+			EncJWKS: jose.EncKeySet{mb.EncKey.Public()},
 		})
 	}
 	raw, err := federation.SignManifest(m, f.Anchor)
