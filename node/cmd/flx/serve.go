@@ -194,6 +194,10 @@ func startNode(parent context.Context, cfg config.Config, log *slog.Logger) (*ru
 	if err != nil {
 		return failSt(err)
 	}
+	bundleKeys, err := loadBundleKeys(cfg.Coordination.BundleKey, log)
+	if err != nil {
+		return failSt(fmt.Errorf("serve: %w", err))
+	}
 	metrics := node.NewMetrics(nil)
 	n, err := node.New(node.Options{
 		Self: cfg.Member, Store: st, Trust: tr, Signer: signer, SignerFor: keyRing(cfg, tr, signer, log),
@@ -211,7 +215,7 @@ func startNode(parent context.Context, cfg config.Config, log *slog.Logger) (*ru
 		},
 		Logger: log, Metrics: metrics,
 		Routes: cfg.Coordination.Routes, RelayWait: cfg.Coordination.RelayWait, PullInterval: cfg.Coordination.PullInterval,
-		Stats: statsOptions(cfg.Coordination),
+		Stats: statsOptions(cfg.Coordination), BundleKeys: bundleKeys,
 	})
 	if err != nil {
 		return failSt(err)
