@@ -86,7 +86,7 @@ var brokenNodes = []brokenNode{
 	{
 		Variant: variant.Variant{Name: "earlyack", Mutations: []variant.Mutation{{
 			File: "node/receive.go",
-			Old:  `	r, err := n.o.Store.Receive(ctx, item, store.Receipt{Status: string(federation.ReceiptAccepted), Raw: receipt})`,
+			Old:  `	r, err := receiveTx(ctx, item, store.Receipt{Status: string(federation.ReceiptAccepted), Raw: receipt})`,
 			New: `	go func() {
 		time.Sleep(2 * time.Second)
 		_, _ = n.o.Store.Receive(context.WithoutCancel(ctx), item, store.Receipt{Status: string(federation.ReceiptAccepted), Raw: receipt})
@@ -95,7 +95,7 @@ var brokenNodes = []brokenNode{
 	if true {
 		return Received{Receipt: receipt, Status: federation.ReceiptAccepted, JTI: env.JTI, Kind: env.Kind}, nil
 	}
-	r, err := n.o.Store.Receive(ctx, item, store.Receipt{Status: string(federation.ReceiptAccepted), Raw: receipt})`,
+	r, err := receiveTx(ctx, item, store.Receipt{Status: string(federation.ReceiptAccepted), Raw: receipt})`,
 		}}},
 		broke: "answers 202 before the envelope is stored", check: "FLX-DLV-009/duplicate",
 	},

@@ -207,7 +207,10 @@ func (n *Node) applyWithdraw(ctx context.Context, tx store.Tx, it store.InboxIte
 	if !w.ShouldErase() {
 		return nil, nil, nil
 	}
-	res, err := tx.EraseCase(ctx, w.CaseID, store.Erasure{Reason: string(w.Reason), At: now, KeepPendingKinds: []string{string(federation.KindCaseWithdraw)}})
+	if err := n.flushRelays(ctx, tx, w.CaseID); err != nil {
+		return nil, nil, err
+	}
+	res, err := tx.EraseCase(ctx, w.CaseID, store.Erasure{Reason: string(w.Reason), At: now, KeepPendingKinds: keepOnErasure})
 	if err != nil {
 		return nil, nil, err
 	}

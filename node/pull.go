@@ -44,6 +44,11 @@ func queued(r store.OutboxItem) pull.Queued {
 // Lease claims due rows for member in queue order (ClaimDue keeps per-case
 // order); rows past the byte limit go back to the queue at once.
 func (q outboxQueue) Lease(ctx context.Context, member string, lim pull.Limit, now, until time.Time) ([]pull.Queued, bool, error) {
+	// Only a member that pulls from this node is served: the envelopes of
+	// others are delivered by push, and must not be leased away from it.
+	if r, err := q.n.route(member); err != nil || !r.Pull {
+		return nil, false, nil
+	}
 	rows, err := q.n.o.Store.ClaimDue(ctx, store.ClaimRequest{
 		Worker: "pull/" + member, Now: now, Limit: lim.Count, Destination: member, Lease: until.Sub(now),
 	})

@@ -124,18 +124,20 @@ func (n *Node) keep(ctx context.Context, env *federation.Envelope, raw []byte, a
 	}
 	// Stored (envelope, inbox row, receipt) in one transaction before the
 	// 202 is answered: a receipt is never sent for something not stored.
-	var r store.ReceiveResult
-	if also == nil {
-		r, err = n.o.Store.Receive(ctx, item, store.Receipt{Status: string(federation.ReceiptAccepted), Raw: receipt})
-	} else {
-		err = n.o.Store.Tx(ctx, func(tx store.Tx) error {
-			var err error
-			if r, err = tx.Receive(ctx, item, store.Receipt{Status: string(federation.ReceiptAccepted), Raw: receipt}); err != nil || r.Duplicate {
-				return err
-			}
-			return also(tx)
-		})
+	// also, when set, writes in that same transaction.
+	receiveTx := n.o.Store.Receive
+	if also != nil {
+		receiveTx = func(ctx context.Context, item store.InboxItem, rc store.Receipt) (r store.ReceiveResult, err error) {
+			err = n.o.Store.Tx(ctx, func(tx store.Tx) error {
+				if r, err = tx.Receive(ctx, item, rc); err != nil || r.Duplicate {
+					return err
+				}
+				return also(tx)
+			})
+			return r, err
+		}
 	}
+	r, err := receiveTx(ctx, item, store.Receipt{Status: string(federation.ReceiptAccepted), Raw: receipt})
 	switch {
 	case errors.Is(err, store.ErrReplay):
 		return res, errf(federation.CodeReplay, "jti %q was already received with other content", env.JTI)

@@ -455,3 +455,46 @@ func (n *Node) applyE2EReceipt(ctx context.Context, tx store.Tx, r *federation.R
 		"destination": row.Destination, "case_id": row.CaseID, "kind": row.Kind, "jti": row.JTI, "via": r.Outer.Issuer, "status": rc.Status,
 	})
 }
+
+// keepOnErasure are the kinds of outbox rows an erasure of a case leaves
+// to deliver: the withdrawal (or confirmation) itself, and relay envelopes,
+// which carry another member's envelope (a relay's copy is not the case it
+// holds) or an end-to-end receipt (the origin waits for it to count a
+// withdrawal as delivered).
+var keepOnErasure = []string{string(federation.KindCaseWithdraw), string(federation.KindRelayForward)}
+
+// flushRelays forwards, in tx, the relay envelopes about caseID that this
+// node stored but has not processed yet, before an erasure of its own copy
+// of the case drops the inbox envelopes: a relay's erasure must not swallow
+// what it carries for others (the origin's withdrawal to another member,
+// above all).
+func (n *Node) flushRelays(ctx context.Context, tx store.Tx, caseID string) error {
+	rows, err := tx.ListInbox(ctx, store.InboxFilter{CaseID: caseID, Kind: string(federation.KindRelayForward), State: "unprocessed", Limit: 1000})
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		it, err := tx.GetInbox(ctx, r.ID)
+		if err != nil {
+			return err
+		}
+		if it.Envelope == nil {
+			continue
+		}
+		perr, _, err := n.applyRelay(ctx, tx, it)
+		if err != nil {
+			return err
+		}
+		msg := ""
+		if perr != nil {
+			msg = perr.Error()
+		}
+		if err := tx.MarkProcessed(ctx, it.ID, msg); err != nil {
+			return err
+		}
+		if err := n.audit(ctx, tx, it.Iss, "inbox.process", it.CaseID, map[string]any{"kind": it.Kind, "inbox_id": it.ID, "before": "erasure"}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
