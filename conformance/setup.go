@@ -313,7 +313,7 @@ func Init(dir string, o InitOptions) (*InitResult, error) {
 			{
 				ID: o.Candidate.ID, Name: "Candidate " + o.Candidate.ID, Country: o.Candidate.Country, Role: o.Candidate.Role,
 				Endpoint: o.Candidate.Endpoint, JWKS: jose.KeySet{candKey.Public().WithValidity(start, time.Time{})},
-				TLSSPKISHA256: []string{candCert.SPKIPin()}, Accepts: slices.Clone(federation.Kinds), Status: federation.StatusActive,
+				TLSSPKISHA256: []string{candCert.SPKIPin()}, Accepts: candidateAccepts(o.Candidate.Role), Status: federation.StatusActive,
 			},
 			{
 				ID: MemberTester, Name: "Conformance tester", Country: "XD", Role: federation.RoleSociety, Endpoint: tport(pn),

@@ -145,4 +145,68 @@ var brokenNodes = []brokenNode{
 		}},
 		broke: "binds receipts to the body instead of the envelope bytes", check: "FLX-RCP-001/receipt",
 	},
+	{
+		Variant: variant.Variant{Name: "relaybody", Mutations: []variant.Mutation{{
+			File: "federation/relay.go",
+			Old:  `	if err := decodeStrict(outer.Body, relayBodyShape, &body); err != nil {`,
+			New:  `	if err := json.Unmarshal(outer.Body, &body); err != nil {`,
+		}}},
+		broke: "reads relay bodies loosely (unknown members pass)", check: "FLX-RLY-002/body-shape",
+	},
+	{
+		Variant: variant.Variant{Name: "relayhopkey", Mutations: []variant.Mutation{{
+			File: "federation/relay.go",
+			Old:  `		from, key, err := m.VerifySigned([]byte(raw), TypHop, now, skew, &h)`,
+			New: `		from, key, err := m.VerifySigned([]byte(raw), TypHop, now, skew, &h)
+		if errors.Is(err, ErrUnknownKey) {
+			if mb, ok := m.Member(h.Iss); ok && len(mb.JWKS) > 0 {
+				from, key, err = h.Iss, mb.JWKS[0], nil
+			}
+		}`,
+		}}},
+		broke: "accepts a hop whose key is not its sender's", check: "FLX-RLY-003/hop-key",
+	},
+	{
+		Variant: variant.Variant{Name: "relayinnerhash", Mutations: []variant.Mutation{{
+			File: "federation/relay.go",
+			Old:  `		case h.Inner != r.InnerSHA256:`,
+			New:  `		case false && h.Inner != r.InnerSHA256:`,
+		}}},
+		broke: "does not check that hops bind the inner envelope", check: "FLX-RLY-004/broken-chain",
+	},
+	{
+		Variant: variant.Variant{Name: "relayinnercheck", Mutations: []variant.Mutation{{
+			File: "node/relay.go",
+			Old: `	env := r.Envelope
+	if err := n.checkEnvelope(env); err != nil {
+		return Received{}, err
+	}`,
+			New: `	env := r.Envelope`,
+		}}},
+		broke: "stores a relayed inner envelope without the checks of its origin (kind, schema, sender's role)", check: "FLX-RLY-005/inner-verified",
+	},
+	{
+		Variant: variant.Variant{Name: "relayanyone", Mutations: []variant.Mutation{{
+			File: "federation/relay.go",
+			Old:  `		if !m.MayRelay(v.Self) {`,
+			New:  `		if false {`,
+		}}},
+		broke: "relays although it may not", check: "FLX-RLY-006/not-a-relay",
+	},
+	{
+		Variant: variant.Variant{Name: "relaynoe2e", Mutations: []variant.Mutation{{
+			File: "node/relay.go",
+			Old:  `		if err := n.enqueueReceipt(ctx, tx, env.Issuer, env.CaseID, back); err != nil {`,
+			New:  `		if err := func() error { _ = back; return nil }(); err != nil {`,
+		}}},
+		broke: "never sends the end-to-end receipt of a relayed envelope", check: "FLX-RLY-008/end-to-end-receipt",
+	},
+	{
+		Variant: variant.Variant{Name: "pullparams", Mutations: []variant.Mutation{{
+			File: "federation/pull/handler.go",
+			Old:  `			return 0, 0, fmt.Errorf("unknown query parameter %q", name)`,
+			New:  `			continue`,
+		}}},
+		broke: "ignores unknown pull parameters", check: "FLX-PUL-002/query",
+	},
 }
