@@ -65,6 +65,9 @@ type Options struct {
 	// PullInterval is how often a pull_only member pulls from its sources
 	// (SPEC.md FLX-PUL-008: at most 5 minutes); default 1 minute.
 	PullInterval time.Duration
+	// PullLease is how long envelopes pulled from this node are held for
+	// their puller before they are offered again; default pull.DefaultLease.
+	PullLease time.Duration
 	// Stats configures the monthly statistics reports (SPEC.md §17).
 	Stats StatsOptions
 	// BundleKeys are this member's private encryption keys for carried

@@ -126,7 +126,7 @@ func (q outboxQueue) Refused(ctx context.Context, member string, it pull.Queued,
 // PullHandler serves GET /flx/v1/pull and POST /flx/v1/pull/ack; mount it
 // behind the federation API's mTLS middleware.
 func (n *Node) PullHandler() http.Handler {
-	return &pull.Handler{Self: n.o.Self, Manifest: n.o.Trust, Queue: outboxQueue{n}, Skew: n.o.Skew, Now: n.o.Now, Log: n.log}
+	return &pull.Handler{Self: n.o.Self, Manifest: n.o.Trust, Queue: outboxQueue{n}, Lease: n.o.PullLease, Skew: n.o.Skew, Now: n.o.Now, Log: n.log}
 }
 
 // puller keeps one mTLS client per source.
