@@ -58,11 +58,11 @@ func checkRelayBodyShape(t *T) {
 	mustRefuse(t, t.post(t, raw), "bad_envelope")
 }
 
-// checkRelayChainBroken checks that chains that do not hold are refused
+// checkRelayChainDoesNotHold checks that chains that do not hold are refused
 // with bad_relay: a hop that binds other inner bytes (the inner swapped),
 // a first hop naming a predecessor, and a last hop that is not the outer
 // envelope.
-func checkRelayChainBroken(t *T) {
+func checkRelayChainDoesNotHold(t *T) {
 	inner, c := t.validCase()
 	// Another valid envelope of the same case: only the hop tells them apart.
 	oc := c

@@ -178,7 +178,7 @@ var brokenNodes = []brokenNode{
 		Variant: variant.Variant{Name: "relayinnercheck", Mutations: []variant.Mutation{{
 			File: "node/relay.go",
 			Old: `	env := r.Envelope
-	if err := n.checkEnvelope(env); err != nil {
+	if err := n.checkEnvelope(ctx, env); err != nil {
 		return Received{}, err
 	}`,
 			New: `	env := r.Envelope`,

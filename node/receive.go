@@ -104,7 +104,10 @@ func (n *Node) checkEnvelope(ctx context.Context, env *federation.Envelope) erro
 	if err := checkRoles(env); err != nil {
 		return err
 	}
-	return n.mediaReady(ctx, env)
+	if err := n.mediaReady(ctx, env); err != nil {
+		return err
+	}
+	return nil
 }
 
 // keep stores a verified envelope (its inbox row and the receipt answered)
