@@ -200,9 +200,11 @@ func Init(dir string, o InitOptions) (*InitResult, error) {
 	if o.Candidate.ID == "" {
 		return nil, errors.New("conformance init: no candidate")
 	}
-	accepts := slices.Clone(o.Accepts)
-	if len(accepts) == 0 {
-		accepts = slices.Clone(federation.Kinds)
+	// The case kinds the candidate accepts (--accepts; all by default),
+	// and the coordination kinds every candidate accepts (candidateAccepts).
+	accepts := candidateAccepts(o.Candidate.Role)
+	if len(o.Accepts) > 0 {
+		accepts = append(slices.Clone(o.Accepts), accepts[len(federation.Kinds):]...)
 	}
 	host, port, err := net.SplitHostPort(o.TesterListen)
 	if err != nil {

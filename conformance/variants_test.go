@@ -105,7 +105,7 @@ var brokenNodes = []brokenNode{
 	{
 		Variant: variant.Variant{Name: "earlyack", Mutations: []variant.Mutation{{
 			File: "node/receive.go",
-			Old:  `	r, err := n.o.Store.Receive(ctx, item, store.Receipt{Status: string(federation.ReceiptAccepted), Raw: receipt})`,
+			Old:  `	r, err := receiveTx(ctx, item, store.Receipt{Status: string(federation.ReceiptAccepted), Raw: receipt})`,
 			New: `	go func() {
 		time.Sleep(2 * time.Second)
 		_, _ = n.o.Store.Receive(context.WithoutCancel(ctx), item, store.Receipt{Status: string(federation.ReceiptAccepted), Raw: receipt})
@@ -114,7 +114,7 @@ var brokenNodes = []brokenNode{
 	if true {
 		return Received{Receipt: receipt, Status: federation.ReceiptAccepted, JTI: env.JTI, Kind: env.Kind}, nil
 	}
-	r, err := n.o.Store.Receive(ctx, item, store.Receipt{Status: string(federation.ReceiptAccepted), Raw: receipt})`,
+	r, err := receiveTx(ctx, item, store.Receipt{Status: string(federation.ReceiptAccepted), Raw: receipt})`,
 		}}},
 		broke: "answers 202 before the envelope is stored", check: "FLX-DLV-009/duplicate",
 	},
@@ -705,5 +705,69 @@ var brokenNodes = []brokenNode{
 			New:  `	raws, err := federation.ParseBatchRequest(body, 1<<30)`,
 		}}},
 		broke: "has no limit on the envelopes of a batch", check: "FLX-BAT-003/limits",
+	},
+	{
+		Variant: variant.Variant{Name: "relaybody", Mutations: []variant.Mutation{{
+			File: "federation/relay.go",
+			Old:  `	if err := decodeStrict(outer.Body, relayBodyShape, &body); err != nil {`,
+			New:  `	if err := json.Unmarshal(outer.Body, &body); err != nil {`,
+		}}},
+		broke: "reads relay bodies loosely (unknown members pass)", check: "FLX-RLY-002/body-shape",
+	},
+	{
+		Variant: variant.Variant{Name: "relayhopkey", Mutations: []variant.Mutation{{
+			File: "federation/relay.go",
+			Old:  `		from, key, err := m.VerifySigned([]byte(raw), TypHop, now, skew, &h)`,
+			New: `		from, key, err := m.VerifySigned([]byte(raw), TypHop, now, skew, &h)
+		if errors.Is(err, ErrUnknownKey) {
+			if mb, ok := m.Member(h.Iss); ok && len(mb.JWKS) > 0 {
+				from, key, err = h.Iss, mb.JWKS[0], nil
+			}
+		}`,
+		}}},
+		broke: "accepts a hop whose key is not its sender's", check: "FLX-RLY-003/hop-key",
+	},
+	{
+		Variant: variant.Variant{Name: "relayinnerhash", Mutations: []variant.Mutation{{
+			File: "federation/relay.go",
+			Old:  `		case h.Inner != r.InnerSHA256:`,
+			New:  `		case false && h.Inner != r.InnerSHA256:`,
+		}}},
+		broke: "does not check that hops bind the inner envelope", check: "FLX-RLY-004/broken-chain",
+	},
+	{
+		Variant: variant.Variant{Name: "relayinnercheck", Mutations: []variant.Mutation{{
+			File: "node/relay.go",
+			Old: `	env := r.Envelope
+	if err := n.checkEnvelope(ctx, env); err != nil {
+		return Received{}, err
+	}`,
+			New: `	env := r.Envelope`,
+		}}},
+		broke: "stores a relayed inner envelope without the checks of its origin (kind, schema, sender's role)", check: "FLX-RLY-005/inner-verified",
+	},
+	{
+		Variant: variant.Variant{Name: "relayanyone", Mutations: []variant.Mutation{{
+			File: "federation/relay.go",
+			Old:  `		if !m.MayRelay(v.Self) {`,
+			New:  `		if false {`,
+		}}},
+		broke: "relays although it may not", check: "FLX-RLY-006/not-a-relay",
+	},
+	{
+		Variant: variant.Variant{Name: "relaynoe2e", Mutations: []variant.Mutation{{
+			File: "node/relay.go",
+			Old:  `		if err := n.enqueueReceipt(ctx, tx, env.Issuer, env.CaseID, back); err != nil {`,
+			New:  `		if err := func() error { _ = back; return nil }(); err != nil {`,
+		}}},
+		broke: "never sends the end-to-end receipt of a relayed envelope", check: "FLX-RLY-008/end-to-end-receipt",
+	},
+	{
+		Variant: variant.Variant{Name: "pullparams", Mutations: []variant.Mutation{{
+			File: "federation/pull/handler.go",
+			Old:  `			return 0, 0, fmt.Errorf("unknown query parameter %q", name)`,
+			New:  `			continue`,
+		}}},
+		broke: "ignores unknown pull parameters", check: "FLX-PUL-002/query",
 	},
 }

@@ -187,6 +187,7 @@ type innerPeek struct {
 	receipt bool
 	iss     string
 	aud     string
+	jti     string
 	caseID  string
 	exp     int64
 	kind    Kind
@@ -217,7 +218,7 @@ func peekInner(inner []byte) (innerPeek, error) {
 	if err := decodeStrict(tok.UnverifiedPayload(), claimsShape, &w); err != nil {
 		return innerPeek{}, newErr(CodeBadEnvelope, "inner envelope claims do not decode strictly", err)
 	}
-	return innerPeek{iss: w.Iss, aud: w.Aud, caseID: w.CaseID, exp: w.Exp, kind: w.Kind}, nil
+	return innerPeek{iss: w.Iss, aud: w.Aud, jti: w.JTI, caseID: w.CaseID, exp: w.Exp, kind: w.Kind}, nil
 }
 
 func hexSHA256(b []byte) string {

@@ -10,13 +10,15 @@ import (
 
 // newDeliverer wires the outbound pipeline (node/delivery): the outbox of
 // the store, the federation wire client, re-signing of envelopes near
-// their exp (renewExpiring) and the node's metrics. Messages with attached
-// media push it first (mediaSender).
+// their exp and routing through relays (prepareAttempt) and the node's
+// metrics. Messages with attached media push it first (mediaSender); what
+// goes through a relay is sent to the relay (routedSender).
 func (n *Node) newDeliverer() *delivery.Deliverer {
 	d := n.o.Delivery
-	return delivery.New(n.o.Store, mediaSender{n, n.client}, delivery.Options{
+	sender := &routedSender{n: n}
+	return delivery.New(routedOutbox{Store: n.o.Store, n: n, sender: sender}, mediaSender{n, sender}, delivery.Options{
 		Instance: n.o.Instance, Workers: d.Workers, BatchSize: d.BatchSize, MaxAttempts: d.MaxAttempts, Backoff: d.Backoff,
-		Lease: d.Lease, PollInterval: d.PollInterval, Prepare: n.renewExpiring,
+		Lease: d.Lease, PollInterval: d.PollInterval, Prepare: n.prepareAttempt,
 		// Withdrawals and confirmations are retried until delivered
 		// (FLX-WDR-007: a recipient must not keep a case because
 		// it was down for longer than MaxAttempts allows).

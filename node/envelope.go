@@ -15,6 +15,13 @@ import (
 // re-sent envelope from a new one, until the envelope nears its exp
 // (renewExpiring).
 func (n *Node) enqueue(ctx context.Context, tx store.Tx, to string, kind federation.Kind, caseID string, caseVersion int64, body []byte) (store.OutboxItem, error) {
+	discloses, withdraws := deliveryRecords(kind)
+	return n.enqueueRecording(ctx, tx, to, kind, caseID, caseVersion, body, discloses, withdraws)
+}
+
+// enqueueRecording is enqueue with what delivering the row records given
+// by the caller (a statistics report discloses no case).
+func (n *Node) enqueueRecording(ctx context.Context, tx store.Tx, to string, kind federation.Kind, caseID string, caseVersion int64, body []byte, discloses, withdraws bool) (store.OutboxItem, error) {
 	now := n.o.Now()
 	jti := federation.NewJTI()
 	raw, err := federation.Sign(federation.Claims{
@@ -24,7 +31,6 @@ func (n *Node) enqueue(ctx context.Context, tx store.Tx, to string, kind federat
 	if err != nil {
 		return store.OutboxItem{}, fmt.Errorf("node: sign %s envelope: %w", kind, err)
 	}
-	discloses, withdraws := deliveryRecords(kind)
 	item, err := tx.Enqueue(ctx, store.NewOutboxItem{
 		Destination: to, CaseID: caseID, CaseVersion: caseVersion, Kind: string(kind), JTI: jti, Envelope: raw,
 		Discloses: discloses, Withdraws: withdraws,

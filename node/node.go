@@ -60,6 +60,26 @@ type Options struct {
 	// RetentionSweep is how often cases past retention_until are erased
 	// (own cases withdrawn); default 6h, negative disables.
 	RetentionSweep time.Duration
+
+	// Routes sends envelopes for a member (key) through a relay (value),
+	// besides the relay_via routes of the manifest (FLX-RLY-001).
+	Routes map[string]string
+	// RelayWait is how long an envelope sent through a relay waits for the
+	// final recipient's end-to-end receipt before it is sent again;
+	// default DefaultRelayWait.
+	RelayWait time.Duration
+	// PullInterval is how often a pull_only member pulls from its sources
+	// (SPEC.md FLX-PUL-008: at most 5 minutes); default 1 minute.
+	PullInterval time.Duration
+	// PullLease is how long envelopes pulled from this node are held for
+	// their puller before they are offered again; default pull.DefaultLease.
+	PullLease time.Duration
+	// Stats configures the monthly statistics reports (SPEC.md §17).
+	Stats StatsOptions
+	// BundleKeys are this member's private encryption keys for carried
+	// bundles (the current one first; older ones while bundles to them may
+	// be in transit).
+	BundleKeys []*jose.EncPrivateKey
 }
 
 // DeliveryOptions tune the outbox worker.
@@ -91,6 +111,7 @@ type Node struct {
 	writeErr atomic.Pointer[writeFailure]
 	procMu   sync.Mutex // one inbox pass at a time in this process
 	peers    peerCache  // what peers declare, for checks before queueing
+	pullers  puller     // mTLS clients of the members this one pulls from
 }
 
 // New checks the options and returns a Node. Start its background work
@@ -150,6 +171,15 @@ func New(o Options) (*Node, error) {
 	}
 	if o.Metrics == nil {
 		o.Metrics = NewMetrics(nil)
+	}
+	if o.RelayWait <= 0 {
+		o.RelayWait = DefaultRelayWait
+	}
+	if o.PullInterval <= 0 {
+		o.PullInterval = time.Minute
+	}
+	if err := o.Stats.defaults(); err != nil {
+		return nil, err
 	}
 	n := &Node{
 		o:       o,
@@ -250,6 +280,12 @@ func (n *Node) Run(ctx context.Context) {
 	if n.o.RetentionSweep > 0 {
 		wg.Add(1)
 		go func() { defer wg.Done(); n.runRetention(ctx, n.o.RetentionSweep) }()
+	}
+	wg.Add(1)
+	go func() { defer wg.Done(); n.runPull(ctx) }()
+	if n.o.Stats.Every > 0 {
+		wg.Add(1)
+		go func() { defer wg.Done(); n.runStats(ctx) }()
 	}
 	wg.Wait()
 }

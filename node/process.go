@@ -177,6 +177,14 @@ func (n *Node) apply(ctx context.Context, tx store.Tx, it store.InboxItem) (perr
 		return nil, nil, n.linkReceivedMedia(ctx, tx, it, claims)
 	case federation.KindCaseWithdraw:
 		return n.applyWithdraw(ctx, tx, it, claims)
+	case federation.KindRelayForward:
+		perr, kick, err := n.applyRelay(ctx, tx, it)
+		if kick {
+			return perr, &confirmation{to: it.Iss}, err
+		}
+		return perr, nil, err
+	case federation.KindStatsReport:
+		return n.applyStatsReport(ctx, tx, it, claims)
 	}
 	return fmt.Errorf("unsupported kind %s", it.Kind), nil, nil
 }
@@ -259,7 +267,10 @@ func (n *Node) applyWithdraw(ctx context.Context, tx store.Tx, it store.InboxIte
 	if !w.ShouldErase() {
 		return nil, nil, nil
 	}
-	res, err := tx.EraseCase(ctx, w.CaseID, store.Erasure{Reason: string(w.Reason), At: now, KeepPendingKinds: []string{string(federation.KindCaseWithdraw)}})
+	if err := n.flushRelays(ctx, tx, w.CaseID); err != nil {
+		return nil, nil, err
+	}
+	res, err := tx.EraseCase(ctx, w.CaseID, store.Erasure{Reason: string(w.Reason), At: now, KeepPendingKinds: keepOnErasure})
 	if err != nil {
 		return nil, nil, err
 	}

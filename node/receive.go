@@ -65,7 +65,71 @@ func (n *Node) Receive(ctx context.Context, peer string, raw []byte) (res Receiv
 	if err != nil {
 		return res, err
 	}
+	if env.Kind == federation.KindRelayForward {
+		return n.receiveRelay(ctx, raw, env)
+	}
+	return n.keep(ctx, env, raw, nil)
+}
 
+// admit runs every check of an envelope before it is stored (SPEC.md §5.5):
+// its size, the manifest held, the signature and claims (Verify) and, but
+// for a relay envelope (whose inner envelope receiveRelay checks), what
+// checkEnvelope requires of its content. Each envelope of a batch passes
+// here alone, as if it were POSTed by itself.
+func (n *Node) admit(ctx context.Context, peer string, raw []byte) (*federation.Envelope, error) {
+	if int64(len(raw)) > n.o.MaxBodyBytes {
+		return nil, errf(federation.CodeTooLarge, "envelope larger than %d bytes", n.o.MaxBodyBytes)
+	}
+	if err := n.o.Trust.Usable(); err != nil {
+		return nil, problem.Wrap(problem.Unavailable, "this node holds no valid federation manifest", err)
+	}
+	env, err := n.verifier.Verify(ctx, raw, peer)
+	if err != nil {
+		return nil, problem.As(err)
+	}
+	if env.Kind == federation.KindRelayForward {
+		return env, nil
+	}
+	if err := n.checkEnvelope(ctx, env); err != nil {
+		return nil, err
+	}
+	return env, nil
+}
+
+// checkEnvelope applies to a verified envelope what this member requires
+// of its content whoever relayed it: a kind it accepts, a body valid
+// against schema v1, and the sender's role for the case.
+func (n *Node) checkEnvelope(ctx context.Context, env *federation.Envelope) error {
+	if self, ok := n.o.Trust.Current().Member(n.o.Self); !ok || !self.AcceptsKind(env.Kind) {
+		return errf(federation.CodeUnsupportedKind, "this member does not accept %s", env.Kind)
+	}
+	docKind, ok := schema.KindForEnvelope(string(env.Kind))
+	if !ok {
+		return errf(federation.CodeUnsupportedKind, "no schema for kind %s", env.Kind)
+	}
+	if err := schema.Validate(docKind, env.Body); err != nil {
+		var ve *schema.ValidationError
+		if errors.As(err, &ve) {
+			return &Error{Code: problem.SchemaInvalid, Msg: "body does not conform to schema v1 " + string(docKind), Errors: pointers(ve.Violations)}
+		}
+		return errf(federation.CodeSchemaInvalid, "body: %v", err)
+	}
+	if env.Kind == federation.KindStatsReport {
+		return n.checkStatsReport(env)
+	}
+	if err := checkRoles(env); err != nil {
+		return err
+	}
+	if err := n.mediaReady(ctx, env); err != nil {
+		return err
+	}
+	return nil
+}
+
+// keep stores a verified envelope (its inbox row and the receipt answered)
+// and, when also is set, what also writes, in one transaction, and returns
+// the receipt to answer with.
+func (n *Node) keep(ctx context.Context, env *federation.Envelope, raw []byte, also func(tx store.Tx) error) (res Received, err error) {
 	// The receipt binds the SHA-256 of the exact bytes received
 	// (FLX-RCP-003), which Verify computed once.
 	rc := federation.ReceiptFor(env, federation.ReceiptAccepted, n.o.Now())
@@ -79,7 +143,20 @@ func (n *Node) Receive(ctx context.Context, peer string, raw []byte) (res Receiv
 	}
 	// Stored (envelope, inbox row, receipt) in one transaction before the
 	// 202 is answered: a receipt is never sent for something not stored.
-	r, err := n.o.Store.Receive(ctx, item, store.Receipt{Status: string(federation.ReceiptAccepted), Raw: receipt})
+	// also, when set, writes in that same transaction.
+	receiveTx := n.o.Store.Receive
+	if also != nil {
+		receiveTx = func(ctx context.Context, item store.InboxItem, rc store.Receipt) (r store.ReceiveResult, err error) {
+			err = n.o.Store.Tx(ctx, func(tx store.Tx) error {
+				if r, err = tx.Receive(ctx, item, rc); err != nil || r.Duplicate {
+					return err
+				}
+				return also(tx)
+			})
+			return r, err
+		}
+	}
+	r, err := receiveTx(ctx, item, store.Receipt{Status: string(federation.ReceiptAccepted), Raw: receipt})
 	switch {
 	case errors.Is(err, store.ErrReplay):
 		return res, errf(federation.CodeReplay, "jti %q was already received with other content", env.JTI)
@@ -104,49 +181,6 @@ func (n *Node) Receive(ctx context.Context, peer string, raw []byte) (res Receiv
 	n.log.Info("envelope received", "iss", env.Issuer, "jti", env.JTI, "kind", env.Kind, "inbox_id", r.ID)
 	signal(n.kick)
 	return res, nil
-}
-
-// admit runs every check of an envelope before it is stored (SPEC.md §5.5):
-// its size, the manifest held, the signature and claims (Verify), the kind
-// accepted by this member, the schema of its body, who may send it and,
-// for a message with attached media, that the media is here.
-// Each envelope of a batch passes here alone, as if it were POSTed by
-// itself.
-func (n *Node) admit(ctx context.Context, peer string, raw []byte) (*federation.Envelope, error) {
-	if int64(len(raw)) > n.o.MaxBodyBytes {
-		return nil, errf(federation.CodeTooLarge, "envelope larger than %d bytes", n.o.MaxBodyBytes)
-	}
-	if err := n.o.Trust.Usable(); err != nil {
-		return nil, problem.Wrap(problem.Unavailable, "this node holds no valid federation manifest", err)
-	}
-	env, err := n.verifier.Verify(ctx, raw, peer)
-	if err != nil {
-		return nil, problem.As(err)
-	}
-	if self, ok := n.o.Trust.Current().Member(n.o.Self); !ok || !self.AcceptsKind(env.Kind) {
-		return nil, errf(federation.CodeUnsupportedKind, "this member does not accept %s", env.Kind)
-	}
-	docKind, ok := schema.KindForEnvelope(string(env.Kind))
-	if !ok {
-		return nil, errf(federation.CodeUnsupportedKind, "no schema for kind %s", env.Kind)
-	}
-	if err := schema.Validate(docKind, env.Body); err != nil {
-		var ve *schema.ValidationError
-		if errors.As(err, &ve) {
-			return nil, &Error{Code: problem.SchemaInvalid, Msg: "body does not conform to schema v1 " + string(docKind), Errors: pointers(ve.Violations)}
-		}
-		return nil, errf(federation.CodeSchemaInvalid, "body: %v", err)
-	}
-	if err := checkRoles(env); err != nil {
-		return nil, err
-	}
-
-	// A message with attached media only once the media is whole and
-	// verified here (SPEC §18.6).
-	if err := n.mediaReady(ctx, env); err != nil {
-		return nil, err
-	}
-	return env, nil
 }
 
 // checkRoles enforces who may send what about a case: the claim case_id

@@ -50,6 +50,17 @@ func (n *Node) ReceiveBatch(ctx context.Context, peer string, raws [][]byte) ([]
 			out[i].Err = problem.As(err)
 			continue
 		}
+		if env.Kind == federation.KindRelayForward {
+			// A relay envelope is received alone: its inner envelope is
+			// checked and stored, or relayed on, by receiveRelay.
+			r, err := n.receiveRelay(ctx, raw, env)
+			if err != nil {
+				out[i].Err = problem.As(err)
+				continue
+			}
+			out[i].Received = r
+			continue
+		}
 		rc := federation.ReceiptFor(env, federation.ReceiptAccepted, n.o.Now())
 		receipt, err := federation.SignReceipt(rc, n.signer())
 		if err != nil {

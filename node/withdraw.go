@@ -68,7 +68,7 @@ func (n *Node) Withdraw(ctx context.Context, a Actor, caseID string, reason sche
 		res.Again = c.Erased()
 		var versions int64
 		if !res.Again {
-			er, err := tx.EraseCase(ctx, caseID, store.Erasure{Reason: string(reason), At: now, KeepPendingKinds: []string{string(federation.KindCaseWithdraw)}})
+			er, err := tx.EraseCase(ctx, caseID, store.Erasure{Reason: string(reason), At: now, KeepPendingKinds: keepOnErasure})
 			if err != nil {
 				return err
 			}

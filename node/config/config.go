@@ -33,7 +33,9 @@ type Config struct {
 	Policy     Policy     `yaml:"policy"`
 	Delivery   Delivery   `yaml:"delivery"`
 	Media      Media      `yaml:"media"`
-	Log        Log        `yaml:"log"`
+	// Coordination: relays, pull, carried bundles, statistics (coordination.go).
+	Coordination Coordination `yaml:"coordination"`
+	Log          Log          `yaml:"log"`
 }
 
 // Store selects the database.
@@ -230,7 +232,8 @@ func Defaults() Config {
 		},
 		Media: Media{Blobs: "auto", Dir: "media", ChunkBytes: 1 << 20, MaxMediaBytes: 2 << 30, MaxUploadsPerPeer: 16,
 			MaxPendingBytesPerPeer: 8 << 30},
-		Log: Log{Level: "info", Format: "text"},
+		Coordination: defaultCoordination(),
+		Log:          Log{Level: "info", Format: "text"},
 	}
 }
 
@@ -350,8 +353,20 @@ func (c *Config) envVars() map[string]func(string) error {
 		"FLX_MEDIA_MAX_UPLOADS_PER_PEER":         num(&c.Media.MaxUploadsPerPeer),
 		"FLX_MEDIA_MAX_PENDING_BYTES_PER_PEER":   i64(&c.Media.MaxPendingBytesPerPeer),
 		"FLX_MEDIA_BANDWIDTH_PER_PEER":           i64(&c.Media.BandwidthPerPeer),
-		"FLX_LOG_LEVEL":                          str(&c.Log.Level),
-		"FLX_LOG_FORMAT":                         str(&c.Log.Format),
+		"FLX_COORDINATION_ROUTES": func(v string) error {
+			r, err := parseRoutes(v)
+			c.Coordination.Routes = r
+			return err
+		},
+		"FLX_COORDINATION_RELAY_WAIT":      dur(&c.Coordination.RelayWait),
+		"FLX_COORDINATION_PULL_INTERVAL":   dur(&c.Coordination.PullInterval),
+		"FLX_COORDINATION_BUNDLE_KEY":      str(&c.Coordination.BundleKey),
+		"FLX_COORDINATION_STATS_EVERY":     dur(&c.Coordination.StatsEvery),
+		"FLX_COORDINATION_STATS_SETTLE":    dur(&c.Coordination.StatsSettle),
+		"FLX_COORDINATION_STATS_THRESHOLD": num(&c.Coordination.StatsThreshold),
+		"FLX_COORDINATION_STATS_ROUNDING":  num(&c.Coordination.StatsRounding),
+		"FLX_LOG_LEVEL":                    str(&c.Log.Level),
+		"FLX_LOG_FORMAT":                   str(&c.Log.Format),
 	}
 }
 
@@ -406,6 +421,7 @@ func (c *Config) Resolve(base string) {
 	c.LocalAPI.TLSCert = in(c.LocalAPI.TLSCert)
 	c.LocalAPI.TLSKey = in(c.LocalAPI.TLSKey)
 	c.Media.Dir = in(c.Media.Dir)
+	c.Coordination.BundleKey = in(c.Coordination.BundleKey)
 	if c.Store.DSN == "" {
 		c.Store.DSN = "sqlite:" + filepath.Join(c.DataDir, "flx.db")
 	}
@@ -521,6 +537,7 @@ func (c *Config) Verify() error {
 	if m.BandwidthPerPeer < 0 || (m.BandwidthPerPeer > 0 && m.BandwidthPerPeer < 16<<10) {
 		bad("media.bandwidth_per_peer", "%d: want 0 (no cap) or at least 16384 bytes per second", m.BandwidthPerPeer)
 	}
+	c.Coordination.verify(bad)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

@@ -87,7 +87,7 @@ func TestInitFiles(t *testing.T) {
 			if mb.Name != spec.ID || mb.Country != spec.Country || mb.Role != spec.Role || mb.Endpoint != spec.Endpoint || mb.Status != federation.StatusActive {
 				t.Errorf("member %+v does not match the spec %+v", mb, spec)
 			}
-			if !slices.Equal(mb.Accepts, federation.Kinds) {
+			if want := acceptsWanted(mb.Role); !slices.Equal(mb.Accepts, want) {
 				t.Errorf("accepts %v, want every kind", mb.Accepts)
 			}
 
@@ -389,4 +389,14 @@ func TestWriteSummary(t *testing.T) {
 	if strings.Contains(out, "PRIVATE") || strings.Contains(out, `"d"`) {
 		t.Error("summary shows private material")
 	}
+}
+
+// acceptsWanted is every case kind and relay.forward, and stats.report for a
+// coordinator.
+func acceptsWanted(role federation.Role) []federation.Kind {
+	k := append(slices.Clone(federation.Kinds), federation.KindRelayForward)
+	if role == federation.RoleCoordinator {
+		k = append(k, federation.KindStatsReport)
+	}
+	return k
 }

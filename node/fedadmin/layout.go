@@ -23,6 +23,7 @@ const (
 	MemberKeyFile        = "data/tls/key.pem"
 	MemberKeysDir        = "data/keys"
 	MemberSigningKeyFile = "data/keys/signing.jwk"
+	MemberBundleKeyFile  = "data/keys/bundle.jwk" // encryption key for carried bundles
 	MemberAnchorFile     = "data/trust/anchor.jwk"
 	MemberManifestFile   = "data/trust/manifest.jws"
 )

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -59,6 +60,19 @@ func createMember(dir string, spec MemberSpec, mm memberMaterial) (federation.Me
 	}
 	if err := savePrivateKey(MemberPath(dir, spec.ID, MemberSigningKeyFile), key); err != nil {
 		return fail("signing key", err)
+	}
+
+	// The encryption key for carried bundles (SPEC.md §16); its public
+	// half is published in enc_jwks.
+	enc, err := jose.GenerateEncKey(jose.X25519)
+	if err != nil {
+		return fail("bundle key", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(MemberPath(dir, spec.ID, MemberBundleKeyFile)), dirPerm); err != nil {
+		return fail("bundle key", err)
+	}
+	if err := jose.SaveEncKey(MemberPath(dir, spec.ID, MemberBundleKeyFile), enc); err != nil {
+		return fail("bundle key", err)
 	}
 
 	dns, ips := certNames(spec)
@@ -121,9 +135,20 @@ func createMember(dir string, spec MemberSpec, mm memberMaterial) (federation.Me
 		Endpoint:      spec.Endpoint,
 		JWKS:          jose.KeySet{key.Public().WithValidity(mm.now, time.Time{})},
 		TLSSPKISHA256: []string{issued.SPKIPin()},
-		Accepts:       slices.Clone(federation.Kinds),
+		Accepts:       acceptsFor(spec.Role),
 		Status:        federation.StatusActive,
+		EncJWKS:       jose.EncKeySet{enc.Public().WithValidity(mm.now, time.Time{})},
 	}, nil
+}
+
+// acceptsFor is what a new member accepts: every case kind and relay
+// envelopes (SPEC.md §14); a coordinator also statistics reports (§17).
+func acceptsFor(role federation.Role) []federation.Kind {
+	k := append(slices.Clone(federation.Kinds), federation.KindRelayForward)
+	if role == federation.RoleCoordinator {
+		k = append(k, federation.KindStatsReport)
+	}
+	return k
 }
 
 // certNames returns the certificate SANs: the endpoint host, the spec's

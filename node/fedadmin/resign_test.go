@@ -240,8 +240,8 @@ func TestRotateKey(t *testing.T) {
 		t.Errorf("after nbf: CurrentSigningKey = %v, %v; want %s", k, err, r2.NewKID)
 	}
 	entries, err := os.ReadDir(filepath.Dir(sp))
-	if err != nil || len(entries) != 2 {
-		t.Errorf("data/keys holds %d files, want signing.jwk and the second key's", len(entries))
+	if err != nil || len(entries) != 3 {
+		t.Errorf("data/keys holds %d files, want signing.jwk, the second key's and bundle.jwk", len(entries))
 	}
 
 	// Refusals.

@@ -15,6 +15,7 @@ import (
 	"github.com/familylinks/flx/federation"
 	"github.com/familylinks/flx/federation/mtls"
 	"github.com/familylinks/flx/federation/problem"
+	"github.com/familylinks/flx/federation/pull"
 	"github.com/familylinks/flx/node"
 )
 
@@ -43,13 +44,20 @@ func FederationHandler(n *node.Node, dir mtls.Directory, log *slog.Logger, opts 
 		r.PathPrefix("/flx/v1/media/").Handler(h)
 	}
 	r.HandleFunc("/flx/v1/batches", f.batches).Methods(http.MethodPost)
+	// Pull (SPEC.md §15): the node serves the queues of members that pull.
+	pullH := n.PullHandler()
+	r.Handle(pull.PathPull, pullH).Methods(http.MethodGet)
+	r.Handle(pull.PathAck, pullH).Methods(http.MethodPost)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeProblem(w, problem.NotFound, "no such federation resource")
 	})
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		allow := "POST"
-		if req.URL.Path == "/.well-known/flx" {
+		switch req.URL.Path {
+		case "/.well-known/flx":
 			allow = "GET, HEAD"
+		case pull.PathPull:
+			allow = "GET"
 		}
 		w.Header().Set("Allow", allow)
 		writeProblem(w, problem.MethodNotAllowed, "allowed: "+allow)

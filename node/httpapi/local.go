@@ -222,6 +222,7 @@ func (l *localAPI) routes() []localRoute {
 		{http.MethodGet, "/api/v1/audit", auditors, l.audit},
 		{http.MethodGet, "/api/v1/audit/verify", auditors, l.verifyAudit},
 		{http.MethodGet, "/api/v1/manifest", operator, l.manifest},
+		{http.MethodGet, "/api/v1/stats", everyone, l.stats},
 	}
 }
 

@@ -42,6 +42,7 @@ type Queries interface {
 	Audit
 	Manifests
 	Media
+	Coordination
 }
 
 // View is every read and nothing else: what the HTTP layer gets (see
@@ -56,6 +57,7 @@ type View interface {
 	AuditReader
 	ManifestReader
 	MediaReader
+	CoordinationReader
 }
 
 // CaseReader reads tracing cases.

@@ -149,6 +149,14 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) (err error) {
 			return err
 		}
 		cfg.Delivery.PollInterval = 200 * time.Millisecond
+		// XA-RC reaches XB-RC through the ICRC (a route of its own
+		// configuration): the case travels signed by XA-RC inside ICRC-CTA's
+		// relay envelope. Statistics are sent by the scenario, for every
+		// month that is over.
+		if m.id == "XA-RC" {
+			cfg.Coordination.Routes = map[string]string{"XB-RC": "ICRC-CTA"}
+		}
+		cfg.Coordination.StatsEvery, cfg.Coordination.StatsSettle = 0, time.Second
 		log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelInfo})).With("node", m.id)
 		rn, err := startNode(ctx, cfg, log)
 		if err != nil {
@@ -284,11 +292,17 @@ func playScenario(ctx context.Context, tl *timeline, nodes map[string]*runningNo
 		if len(res.Decision.Redactions) > 0 {
 			tl.say("", "  removed: %s", strings.Join(res.Decision.Redactions, ", "))
 		}
+		if to == "XB-RC" {
+			tl.say("XA-RC", "XA-RC reaches XB-RC through ICRC-CTA: the envelope it signed for XB-RC travels unchanged inside a relay.forward")
+		}
 	}
 	if err := waitDelivered(ctx, nodes["XA-RC"].Store, demoCase, 2); err != nil {
 		return err
 	}
 	tl.say("XA-RC", "both envelopes delivered over mTLS; signed receipts verified and stored")
+	if err := showRelay(ctx, tl, nodes); err != nil {
+		return err
+	}
 	for id, n := range map[string]*node.Node{"XB-RC": xb, "ICRC-CTA": cta} {
 		if err := waitProcessed(ctx, nodes[id].Store, demoCase, string(federation.KindCaseCreate), 1); err != nil {
 			return err
@@ -321,6 +335,9 @@ func playScenario(ctx context.Context, tl *timeline, nodes map[string]*runningNo
 		return err
 	}
 	tl.say("XA-RC", "inbox: the response and both messages received, verified and stored once each")
+	if err := showStats(ctx, tl, nodes); err != nil {
+		return err
+	}
 
 	wr, err := xa.Withdraw(ctx, cw, demoCase, schema.WithdrawalReason("consent_withdrawn"))
 	if err != nil {

@@ -25,6 +25,7 @@ import (
 	"github.com/familylinks/flx/node/fedadmin"
 	"github.com/familylinks/flx/node/httpapi"
 	"github.com/familylinks/flx/node/media"
+	"github.com/familylinks/flx/node/stats"
 	"github.com/familylinks/flx/node/store"
 	"github.com/familylinks/flx/node/trust"
 	"github.com/familylinks/flx/policy"
@@ -193,6 +194,10 @@ func startNode(parent context.Context, cfg config.Config, log *slog.Logger) (*ru
 	if err != nil {
 		return failSt(err)
 	}
+	bundleKeys, err := loadBundleKeys(cfg.Coordination.BundleKey, log)
+	if err != nil {
+		return failSt(fmt.Errorf("serve: %w", err))
+	}
 	metrics := node.NewMetrics(nil)
 	n, err := node.New(node.Options{
 		Self: cfg.Member, Store: st, Trust: tr, Signer: signer, SignerFor: keyRing(cfg, tr, signer, log),
@@ -211,6 +216,8 @@ func startNode(parent context.Context, cfg config.Config, log *slog.Logger) (*ru
 				MaxPendingBytesPerPeer: cfg.Media.MaxPendingBytesPerPeer},
 		},
 		Logger: log, Metrics: metrics,
+		Routes: cfg.Coordination.Routes, RelayWait: cfg.Coordination.RelayWait, PullInterval: cfg.Coordination.PullInterval,
+		Stats: statsOptions(cfg.Coordination), BundleKeys: bundleKeys,
 	})
 	if err != nil {
 		return failSt(err)
@@ -364,4 +371,14 @@ func openMedia(cfg config.Config, st store.Store) (media.Store, error) {
 func federationTLS(c *tls.Config) *tls.Config {
 	c.NextProtos = []string{"h2", "http/1.1"}
 	return c
+}
+
+// statsOptions maps the configuration's statistics fields (0 disables
+// sending: the node's option for that is negative).
+func statsOptions(c config.Coordination) node.StatsOptions {
+	every := c.StatsEvery
+	if every == 0 {
+		every = -1
+	}
+	return node.StatsOptions{Every: every, Settle: c.StatsSettle, Protection: stats.Protection{Threshold: c.StatsThreshold, Rounding: c.StatsRounding}}
 }

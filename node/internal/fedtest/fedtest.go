@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -26,8 +27,16 @@ type Member struct {
 	// listener set it with SetEndpoint before signing.
 	Endpoint string
 	Status   federation.Status
-	Accepts  []federation.Kind
-	extra    []*jose.PublicKey // older keys still published
+	// Accepts defaults to every kind carrying a case document and
+	// relay.forward; a coordinator also takes stats.report.
+	Accepts []federation.Kind
+	// RelayVia and PullOnly are published as the manifest's relay_via and
+	// pull_only (SPEC.md §14.1).
+	RelayVia []string
+	PullOnly bool
+	// EncKey is its bundle encryption key, published in enc_jwks.
+	EncKey *jose.EncPrivateKey
+	extra  []*jose.PublicKey // older keys still published
 }
 
 // Federation is a test federation.
@@ -82,10 +91,18 @@ func (f *Federation) AddMember(t testing.TB, id, country string, role federation
 	if err != nil {
 		t.Fatal(err)
 	}
+	enc, err := jose.GenerateEncKey(jose.X25519)
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepts := append(slices.Clone(federation.Kinds), federation.KindRelayForward)
+	if role == federation.RoleCoordinator {
+		accepts = append(accepts, federation.KindStatsReport)
+	}
 	m := &Member{
 		ID: id, Country: country, Role: role, Key: key, TLS: iss.TLS, Pin: iss.SPKIPin(),
 		Endpoint: "https://" + strings.ToLower(id) + ".flx.test:8443",
-		Status:   federation.StatusActive, Accepts: federation.Kinds,
+		Status:   federation.StatusActive, Accepts: accepts, EncKey: enc,
 	}
 	f.mu.Lock()
 	f.Members[id] = m
@@ -137,7 +154,8 @@ func (f *Federation) Sign(t testing.TB) []byte {
 		m.Members = append(m.Members, federation.Member{
 			ID: mb.ID, Name: "Test " + mb.ID, Country: mb.Country, Role: mb.Role,
 			Endpoint: mb.Endpoint, JWKS: keys, TLSSPKISHA256: []string{mb.Pin},
-			Accepts: mb.Accepts, Status: mb.Status,
+			Accepts: mb.Accepts, Status: mb.Status, RelayVia: mb.RelayVia, PullOnly: mb.PullOnly,
+			EncJWKS: jose.EncKeySet{mb.EncKey.Public()},
 		})
 	}
 	raw, err := federation.SignManifest(m, f.Anchor)

@@ -70,6 +70,9 @@ type Options struct {
 	// ReadTimeout, when set, bounds reading each federation request's body
 	// (httpapi.WithReadTimeout).
 	ReadTimeout time.Duration
+	// Tune, when set, changes the node's options last (routes, relay
+	// wait, pull interval, statistics).
+	Tune func(o *node.Options)
 }
 
 // Listen reserves a loopback port for a member's federation listener and
@@ -150,10 +153,14 @@ func Start(t testing.TB, f *fedtest.Federation, id string, ln net.Listener, o Op
 		t.Cleanup(func() { disk.Close() })
 		mo.Store = disk
 	}
-	n, err := node.New(node.Options{
+	no := node.Options{
 		Self: id, Store: nodeStore, Trust: tr, Signer: m.Key, Policy: policy.New(rules), TLS: m.TLS,
 		Delivery: d, Logger: log, EnvelopeTTL: o.EnvelopeTTL, Skew: o.Skew, Metrics: o.Metrics, Media: mo,
-	})
+	}
+	if o.Tune != nil {
+		o.Tune(&no)
+	}
+	n, err := node.New(no)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,500 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/familylinks/flx/federation"
+	"github.com/familylinks/flx/federation/problem"
+	"github.com/familylinks/flx/node/store"
+	"github.com/familylinks/flx/policy"
+	"github.com/familylinks/flx/schema"
+)
+
+// Relaying with end-to-end provenance (conformance/SPEC.md §14), as the
+// node does it:
+//
+//   - sending: every envelope is queued as this member signed it for its
+//     final recipient (aud = that member), on an outbox row whose
+//     destination is that member. Before each attempt, prepareAttempt
+//     chooses the route (Manifest.RouteFor with the configured routes): via
+//     a relay, the envelope travels as the inner token of a fresh
+//     relay.forward to the relay; directly, as itself. The relay's receipt
+//     only proves delivery to the relay: the row waits (RelayWait) for the
+//     final recipient's end-to-end receipt, which marks it delivered and
+//     records the disclosure to the final recipient (FLX-RLY-009).
+//   - relaying: a relay.forward whose inner token is for another member is
+//     checked (OpenRelay), put through this member's relay policy
+//     (relayPolicy) and stored with the disclosure record before the 202;
+//     the inbox processor then forwards the same inner bytes with one more
+//     hop (applyRelay), by this member's route to the final recipient, or
+//     keeps it for the recipient to pull.
+//   - receiving as the final recipient: the inner envelope is checked as
+//     if its origin had sent it, stored as the origin's, and the end-to-end
+//     receipt is queued back to the origin in the same transaction
+//     (FLX-RLY-005, FLX-RLY-008); an end-to-end receipt for one of this
+//     member's envelopes marks its row delivered (applyE2EReceipt).
+//
+// Withdrawals and confirmations are envelopes: they take the same routes.
+
+// DefaultRelayWait is how long a relayed envelope waits for its end-to-end
+// receipt before it is sent again (in a new relay.forward; the final
+// recipient answers a copy with a duplicate receipt).
+const DefaultRelayWait = 15 * time.Minute
+
+// route returns how this member sends to dest now.
+func (n *Node) route(dest string) (federation.Route, error) {
+	m := n.o.Trust.Current()
+	if m == nil {
+		return federation.Route{}, errors.New("node: no federation manifest held")
+	}
+	return m.RouteFor(n.o.Self, dest, n.o.Routes)
+}
+
+// nextHop is the member an envelope for dest is handed to: its relay, or
+// dest itself (directly, or queued here for dest to pull).
+func (n *Node) nextHop(dest string) string {
+	if r, err := n.route(dest); err == nil && r.Via != "" {
+		return r.Via
+	}
+	return dest
+}
+
+// prepareAttempt runs before each delivery attempt of an outbox row: it
+// renews an expiring envelope of this member and routes it (a fresh
+// relay.forward when the route goes through a relay). A chain this member
+// forwards as a relay goes as queued.
+func (n *Node) prepareAttempt(ctx context.Context, it store.OutboxItem) (store.OutboxItem, error) {
+	if it.Envelope == nil {
+		return it, nil // erased: the attempt refuses it
+	}
+	inner, err := federation.RelayInner(it.Envelope)
+	if err != nil {
+		return it, fmt.Errorf("node: outbox row %d: stored envelope unreadable: %w", it.ID, err)
+	}
+	relayed := len(inner) != len(it.Envelope)
+	tok, err := federation.PeekToken(inner)
+	if err != nil {
+		return it, fmt.Errorf("node: outbox row %d: stored inner token unreadable: %w", it.ID, err)
+	}
+	if tok.Issuer != n.o.Self {
+		return it, nil // another member's chain, forwarded as received
+	}
+	route, err := n.route(it.Destination)
+	switch {
+	case err != nil:
+		return it, fmt.Errorf("node: no route to %s: %w", it.Destination, err)
+	case route.Pull:
+		// The destination pulls its envelopes from here: not ours to send.
+		return it, fmt.Errorf("node: %s pulls its envelopes: %w", it.Destination, store.ErrConflict)
+	case !relayed && !tok.Receipt && route.Via == "":
+		return n.renewExpiring(ctx, it) // the direct case, as always
+	}
+	jti := it.JTI
+	if !tok.Receipt && !tok.ExpiresAt.After(n.o.Now().Add(n.o.Skew)) {
+		raw, renewed, err := federation.Renew(inner, n.o.Now(), n.o.EnvelopeTTL, n.signer())
+		if err != nil {
+			return it, fmt.Errorf("node: re-sign %s envelope: %w", tok.Kind, err)
+		}
+		n.log.Info("re-signed an expiring envelope", "outbox_id", it.ID, "to", it.Destination, "old_jti", it.JTI, "jti", renewed.JTI)
+		inner, jti = raw, renewed.JTI
+	}
+	out := inner
+	if route.Via != "" || tok.Receipt {
+		next := route.Via
+		if next == "" {
+			next = it.Destination
+		}
+		var c federation.Claims
+		out, c, err = federation.Originate(inner, federation.Wrap{Self: n.o.Self, To: next, Signer: n.signer(), Now: n.o.Now(), CaseID: it.CaseID})
+		if err != nil {
+			return it, fmt.Errorf("node: relay: %w", err)
+		}
+		if tok.Receipt {
+			// The row is named by the jti its next hop receipts: an
+			// envelope of this member by its inner jti (the final
+			// recipient receipts it), an end-to-end receipt by its outer.
+			jti = c.JTI
+		}
+	}
+	if jti == it.JTI && bytes.Equal(out, it.Envelope) {
+		return it, nil
+	}
+	if err := n.o.Store.ReplaceEnvelope(ctx, it.ID, it.Attempts, jti, out); err != nil {
+		return it, fmt.Errorf("node: route outbox row %d: %w", it.ID, err)
+	}
+	it.JTI, it.Envelope = jti, out
+	return it, nil
+}
+
+// awaitsEndToEnd reports whether envelope, as sent, is a relay.forward
+// carrying an envelope of this member: the relay's receipt does not
+// deliver it.
+func (n *Node) awaitsEndToEnd(envelope []byte) bool {
+	inner, err := federation.RelayInner(envelope)
+	if err != nil || len(inner) == len(envelope) {
+		return false
+	}
+	tok, err := federation.PeekToken(inner)
+	return err == nil && !tok.Receipt && tok.Issuer == n.o.Self
+}
+
+// routedSender sends each envelope to the member it is addressed to (the
+// relay, for a relay.forward), and remembers which relay receipts do not
+// deliver their row.
+type routedSender struct {
+	n        *Node
+	awaiting sync.Map // outer jti -> final recipient
+}
+
+func (s *routedSender) Send(ctx context.Context, to string, envelope []byte) federation.Result {
+	c, err := federation.ClaimsOf(envelope)
+	if err != nil || c.Kind != federation.KindRelayForward {
+		return s.n.client.Send(ctx, to, envelope)
+	}
+	res := s.n.client.Send(ctx, c.Audience, envelope)
+	if res.Outcome == federation.Delivered && s.n.awaitsEndToEnd(envelope) {
+		s.awaiting.Store(c.JTI, to)
+	}
+	return res
+}
+
+// routedOutbox is the store's outbox as delivery sees it: destinations that
+// pull from this member are not dialled (FLX-PUL-001), and a relay's
+// receipt for an envelope of this member puts its row back to wait for the
+// end-to-end receipt (FLX-RLY-009).
+type routedOutbox struct {
+	store.Store
+	n      *Node
+	sender *routedSender
+}
+
+func (o routedOutbox) DueDestinations(ctx context.Context, now time.Time) ([]string, error) {
+	names, err := o.Store.DueDestinations(ctx, now)
+	if err != nil {
+		return nil, err
+	}
+	out := names[:0]
+	for _, d := range names {
+		if r, err := o.n.route(d); err == nil && r.Pull {
+			continue
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+func (o routedOutbox) MarkDelivered(ctx context.Context, id int64, receipt []byte) error {
+	_, outerJTI, err := federation.PeekReceipt(receipt)
+	if err == nil {
+		if to, ok := o.sender.awaiting.LoadAndDelete(outerJTI); ok {
+			reason := fmt.Sprintf("relayed: awaiting the end-to-end receipt of %s", to)
+			err := o.Store.MarkFailed(ctx, id, 0, reason, o.n.o.Now().Add(o.n.o.RelayWait))
+			if errors.Is(err, store.ErrConflict) {
+				return nil // the end-to-end receipt came first: delivered
+			}
+			return err
+		}
+	}
+	return o.Store.MarkDelivered(ctx, id, receipt)
+}
+
+// receiveRelay handles a relay.forward that Verify accepted from its
+// sender, the last hop (FLX-RLY-004 to 007).
+func (n *Node) receiveRelay(ctx context.Context, raw []byte, outer *federation.Envelope) (Received, error) {
+	m := n.o.Trust.Current()
+	if self, ok := m.Member(n.o.Self); !ok || !self.AcceptsKind(federation.KindRelayForward) {
+		return Received{}, errf(federation.CodeUnsupportedKind, "this member does not accept %s", federation.KindRelayForward)
+	}
+	r, err := federation.OpenRelay(ctx, n.verifier, outer)
+	if err != nil {
+		return Received{}, problem.As(err)
+	}
+	switch {
+	case r.Final && r.Envelope != nil:
+		return n.receiveRelayed(ctx, r)
+	case r.Final:
+		// An end-to-end receipt for one of ours: stored, then matched with
+		// its outbox row by the inbox processor.
+		return n.keep(ctx, outer, raw, nil)
+	}
+	d, err := n.relayPolicy(ctx, m, r)
+	if err != nil {
+		return Received{}, err
+	}
+	return n.keep(ctx, outer, raw, func(tx store.Tx) error { return n.recordRelay(ctx, tx, r, d) })
+}
+
+// receiveRelayed stores an inner envelope addressed to this member as its
+// origin's and queues the end-to-end receipt back in the same transaction;
+// the relay gets a receipt for the outer bytes.
+func (n *Node) receiveRelayed(ctx context.Context, r *federation.Relayed) (Received, error) {
+	env := r.Envelope
+	if err := n.checkEnvelope(ctx, env); err != nil {
+		return Received{}, err
+	}
+	now := n.o.Now()
+	e2e, err := federation.SignReceipt(federation.ReceiptFor(env, federation.ReceiptAccepted, now), n.signer())
+	if err != nil {
+		return Received{}, internal("receive", err)
+	}
+	item := store.InboxItem{
+		JTI: inboxKey(env.Issuer, env.JTI), Iss: env.Issuer, Aud: env.Audience, Kind: string(env.Kind),
+		CaseID: env.CaseID, SHA256: env.SHA256(), Envelope: r.Inner, ReceivedAt: now,
+	}
+	status := federation.ReceiptAccepted
+	var got store.ReceiveResult
+	err = n.o.Store.Tx(ctx, func(tx store.Tx) error {
+		var err error
+		status = federation.ReceiptAccepted
+		if got, err = tx.Receive(ctx, item, store.Receipt{Status: string(status), Raw: e2e}); err != nil {
+			return err
+		}
+		back := e2e
+		if got.Duplicate {
+			status = federation.ReceiptDuplicate
+			if back, err = federation.SignReceipt(federation.ReceiptFor(env, status, now), n.signer()); err != nil {
+				return err
+			}
+		}
+		if err := n.enqueueReceipt(ctx, tx, env.Issuer, env.CaseID, back); err != nil {
+			return err
+		}
+		return n.audit(ctx, tx, env.Issuer, "relay.receive", env.CaseID, map[string]any{
+			"kind": env.Kind, "jti": env.JTI, "via": r.Outer.Issuer, "hops": len(r.Hops), "status": status,
+		})
+	})
+	switch {
+	case errors.Is(err, store.ErrReplay):
+		return Received{}, errf(federation.CodeReplay, "jti %q was already received from %s with other content", env.JTI, env.Issuer)
+	case err != nil:
+		return Received{}, internal("receive", err)
+	}
+	hop, err := federation.SignReceipt(federation.ReceiptFor(r.Outer, status, now), n.signer())
+	if err != nil {
+		return Received{}, internal("receive", err)
+	}
+	n.log.Info("relayed envelope received", "origin", env.Issuer, "via", r.Outer.Issuer, "jti", env.JTI, "kind", env.Kind, "status", status)
+	if !got.Duplicate {
+		signal(n.kick)
+	}
+	n.deliverer.Kick()
+	return Received{Receipt: hop, Status: status, InboxID: got.ID, JTI: r.Outer.JTI, Kind: federation.KindRelayForward}, nil
+}
+
+// enqueueReceipt queues an end-to-end receipt for origin, as the inner
+// token of a relay.forward that prepareAttempt routes at each attempt.
+func (n *Node) enqueueReceipt(ctx context.Context, tx store.Tx, origin, caseID string, receipt []byte) error {
+	out, c, err := federation.Originate(receipt, federation.Wrap{Self: n.o.Self, To: n.nextHop(origin), Signer: n.signer(), Now: n.o.Now(), CaseID: caseID})
+	if err != nil {
+		return fmt.Errorf("node: end-to-end receipt: %w", err)
+	}
+	_, err = tx.Enqueue(ctx, store.NewOutboxItem{
+		Destination: origin, CaseID: caseID, Kind: string(federation.KindRelayForward), JTI: c.JTI, Envelope: out,
+	})
+	return err
+}
+
+// relayPolicy is what this member, as a relay, requires before it carries
+// another member's envelope (FLX-RLY-007): the final recipient accepts its
+// kind; the body is valid and sent by the member the case allows; this
+// member has a route to the recipient; and, for a case document, its own
+// data-protection rules do not deny it. A relay cannot redact (the origin's
+// signature covers the body), so only a deny refuses; redactions the rules
+// would make are recorded with the decision. Receipts, withdrawals and
+// confirmations are never refused by the rules (FLX-RLY-010).
+func (n *Node) relayPolicy(ctx context.Context, m *federation.Manifest, r *federation.Relayed) (*policy.Decision, error) {
+	dest := r.Recipient()
+	if _, err := m.RouteFor(n.o.Self, dest, n.o.Routes); err != nil {
+		return nil, errf(federation.CodeRelayRefused, "no route to %s", dest)
+	}
+	if r.Receipt != nil {
+		return nil, nil
+	}
+	env := r.Envelope
+	d, _ := m.Member(dest)
+	if !d.AcceptsKind(env.Kind) {
+		return nil, errf(federation.CodeRelayRefused, "%s does not accept %s", dest, env.Kind)
+	}
+	docKind, ok := schema.KindForEnvelope(string(env.Kind))
+	if !ok || env.Kind == federation.KindStatsReport {
+		return nil, errf(federation.CodeRelayRefused, "%s is not relayed", env.Kind)
+	}
+	if err := schema.Validate(docKind, env.Body); err != nil {
+		return nil, errf(federation.CodeRelayRefused, "the inner body does not conform to schema v1 %s", docKind)
+	}
+	if err := checkRoles(env); err != nil {
+		return nil, err
+	}
+	if env.Kind != federation.KindCaseCreate && env.Kind != federation.KindCaseUpdate {
+		return nil, nil
+	}
+	dst := policy.Destination{Member: d.ID, Country: d.Country, Role: string(d.Role), Active: d.Status == federation.StatusActive}
+	for _, k := range d.Accepts {
+		dst.Accepts = append(dst.Accepts, string(k))
+	}
+	// The relay holds no version of the case: the document's own is the
+	// current one as far as it can know.
+	var v struct {
+		Version int64 `json:"version"`
+	}
+	_ = json.Unmarshal(env.Body, &v)
+	dec := n.o.Policy.Evaluate(ctx, env.Body, string(env.Kind), dst, n.o.Now(), policy.CurrentVersion(v.Version))
+	if dec.Effect == policy.Deny {
+		var rules []string
+		for _, f := range dec.Fired {
+			if f.Effect == policy.RuleDeny {
+				rules = append(rules, f.RuleID)
+			}
+		}
+		n.log.Warn("relay refused by policy", "origin", env.Issuer, "to", dest, "jti", env.JTI, "kind", env.Kind, "rules", rules)
+		return &dec, errf(federation.CodeRelayRefused, "this relay's data-protection rules refuse it")
+	}
+	return &dec, nil
+}
+
+// recordRelay records, before the 202, what a relay carries: the
+// disclosure (ids and digests, never the body) in the audit log, and the
+// policy decision.
+func (n *Node) recordRelay(ctx context.Context, tx store.Tx, r *federation.Relayed, d *policy.Decision) error {
+	details := map[string]any{
+		"origin": r.Origin(), "to": r.Recipient(), "from": r.Outer.Issuer, "inner_sha256": r.InnerSHA256, "hops": len(r.Hops),
+	}
+	caseID := r.Outer.CaseID
+	if r.Envelope != nil {
+		details["jti"], details["kind"] = r.Envelope.JTI, r.Envelope.Kind
+	} else {
+		details["kind"] = "receipt"
+	}
+	if d != nil {
+		details["effect"] = d.Effect
+		dj, err := json.Marshal(d)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.RecordDecision(ctx, store.Decision{CaseID: caseID, Destination: r.Recipient(), Effect: string(d.Effect), Decision: dj}); err != nil {
+			return err
+		}
+	}
+	return n.audit(ctx, tx, r.Outer.Issuer, "relay.accept", caseID, details)
+}
+
+// applyRelay processes a stored relay.forward: forwards a chain for another
+// member, or matches an end-to-end receipt with this member's outbox row.
+// perr is a permanent problem kept on the inbox row.
+func (n *Node) applyRelay(ctx context.Context, tx store.Tx, it store.InboxItem) (perr error, kick bool, err error) {
+	outer, err := n.verifier.Verify(ctx, it.Envelope, it.Iss)
+	if err != nil {
+		return fmt.Errorf("relay.forward no longer verifies: %w", err), false, nil
+	}
+	r, err := federation.OpenRelay(ctx, n.verifier, outer)
+	if err != nil {
+		return fmt.Errorf("relay chain no longer holds: %w", err), false, nil
+	}
+	if r.Final {
+		if r.Receipt == nil {
+			return errors.New("relayed envelope stored as a chain"), false, nil
+		}
+		perr, err := n.applyE2EReceipt(ctx, tx, r)
+		return perr, false, err
+	}
+	dest := r.Recipient()
+	out, c, err := r.Forward(federation.Wrap{Self: n.o.Self, To: n.nextHop(dest), Signer: n.signer(), Now: n.o.Now()})
+	if err != nil {
+		return fmt.Errorf("forward the chain: %w", err), false, nil
+	}
+	if _, err := tx.Enqueue(ctx, store.NewOutboxItem{
+		Destination: dest, CaseID: c.CaseID, Kind: string(federation.KindRelayForward), JTI: c.JTI, Envelope: out,
+	}); err != nil {
+		return nil, false, err
+	}
+	return nil, true, nil
+}
+
+// applyE2EReceipt marks delivered the outbox row an end-to-end receipt is
+// for, once it verifies against the inner bytes this member sent
+// (FLX-RLY-009); MarkDelivered records the disclosure to the final
+// recipient.
+func (n *Node) applyE2EReceipt(ctx context.Context, tx store.Tx, r *federation.Relayed) (perr, err error) {
+	rc := r.Receipt
+	row, err := tx.GetOutboxByJTI(ctx, rc.ReceiptFor)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("end-to-end receipt from %s for an envelope this member did not queue", rc.Issuer), nil
+	case err != nil:
+		return nil, err
+	case row.Destination != rc.Issuer:
+		return fmt.Errorf("end-to-end receipt from %s for an envelope queued for %s", rc.Issuer, row.Destination), nil
+	case row.State == store.Delivered:
+		return nil, nil // a second receipt (for a copy): nothing more to record
+	case row.Envelope == nil:
+		return errors.New("end-to-end receipt for an erased envelope"), nil
+	}
+	inner, err := federation.RelayInner(row.Envelope)
+	if err != nil {
+		return fmt.Errorf("stored envelope unreadable: %w", err), nil
+	}
+	sum := sha256.Sum256(inner)
+	if _, err := federation.VerifyReceipt(r.Inner, n.o.Trust.Current(), federation.ExpectedReceipt{
+		Issuer: row.Destination, Audience: n.o.Self, ReceiptFor: row.JTI, SHA256: hex.EncodeToString(sum[:]), Skew: n.o.Skew,
+	}, n.o.Now()); err != nil {
+		return fmt.Errorf("end-to-end receipt does not match what was sent: %w", err), nil
+	}
+	if err := tx.MarkDelivered(ctx, row.ID, r.Inner); err != nil {
+		return nil, err
+	}
+	return nil, n.audit(ctx, tx, "system", "outbox.end_to_end_receipt", strconv.FormatInt(row.ID, 10), map[string]any{
+		"destination": row.Destination, "case_id": row.CaseID, "kind": row.Kind, "jti": row.JTI, "via": r.Outer.Issuer, "status": rc.Status,
+	})
+}
+
+// keepOnErasure are the kinds of outbox rows an erasure of a case leaves
+// to deliver: the withdrawal (or confirmation) itself, and relay envelopes,
+// which carry another member's envelope (a relay's copy is not the case it
+// holds) or an end-to-end receipt (the origin waits for it to count a
+// withdrawal as delivered).
+var keepOnErasure = []string{string(federation.KindCaseWithdraw), string(federation.KindRelayForward)}
+
+// flushRelays forwards, in tx, the relay envelopes about caseID that this
+// node stored but has not processed yet, before an erasure of its own copy
+// of the case drops the inbox envelopes: a relay's erasure must not swallow
+// what it carries for others (the origin's withdrawal to another member,
+// above all).
+func (n *Node) flushRelays(ctx context.Context, tx store.Tx, caseID string) error {
+	rows, err := tx.ListInbox(ctx, store.InboxFilter{CaseID: caseID, Kind: string(federation.KindRelayForward), State: "unprocessed", Limit: 1000})
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		it, err := tx.GetInbox(ctx, r.ID)
+		if err != nil {
+			return err
+		}
+		if it.Envelope == nil {
+			continue
+		}
+		perr, _, err := n.applyRelay(ctx, tx, it)
+		if err != nil {
+			return err
+		}
+		msg := ""
+		if perr != nil {
+			msg = perr.Error()
+		}
+		if err := tx.MarkProcessed(ctx, it.ID, msg); err != nil {
+			return err
+		}
+		if err := n.audit(ctx, tx, it.Iss, "inbox.process", it.CaseID, map[string]any{"kind": it.Kind, "inbox_id": it.ID, "before": "erasure"}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
