@@ -40,6 +40,7 @@ func (n *Node) CreateCase(ctx context.Context, a Actor, doc []byte) (store.Case,
 	if err != nil {
 		return store.Case{}, internal("create case", err)
 	}
+	n.matchCase(ctx, c.CaseID, doc)
 	return out, nil
 }
 
@@ -76,6 +77,7 @@ func (n *Node) UpdateCase(ctx context.Context, a Actor, caseID string, doc []byt
 	case err != nil:
 		return store.Case{}, internal("update case", err)
 	}
+	n.matchCase(ctx, caseID, doc)
 	return out, nil
 }
 

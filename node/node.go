@@ -54,6 +54,8 @@ type Options struct {
 	// RetentionSweep is how often cases past retention_until are erased
 	// (own cases withdrawn); default 6h, negative disables.
 	RetentionSweep time.Duration
+	// Match tunes candidate matching between the persons of the cases held.
+	Match MatchOptions
 }
 
 // DeliveryOptions tune the outbox worker.
@@ -79,6 +81,7 @@ type Node struct {
 	media     *mediaState         // media store, receiving server, per-peer uploaders
 	kick      chan struct{}       // wakes the inbox processor
 	procMu    sync.Mutex          // one inbox pass at a time in this process
+	matcher   *matcher            // nil when matching is disabled
 }
 
 // New checks the options and returns a Node. Start its background work
@@ -142,6 +145,9 @@ func New(o Options) (*Node, error) {
 	n.initMedia()
 	n.deliverer = n.newDeliverer()
 	n.view = store.ReadOnly(o.Store)
+	if !o.Match.Disabled {
+		n.matcher = newMatcher(o.Match)
+	}
 	o.Metrics.observeStore(o.Store)
 	return n, nil
 }
@@ -176,7 +182,13 @@ func (n *Node) Ready(ctx context.Context) error {
 // finished).
 func (n *Node) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		if err := n.LoadMatching(ctx); err != nil && ctx.Err() == nil {
+			n.log.Error("matching index not loaded; the next case written loads it", "err", err)
+		}
+	}()
 	go func() { defer wg.Done(); n.runInbox(ctx) }()
 	go func() { defer wg.Done(); n.deliverer.Run(ctx) }()
 	if n.o.RetentionSweep > 0 {

@@ -89,6 +89,7 @@ func (n *Node) processOne(ctx context.Context, it store.InboxItem) error {
 		return err
 	}
 	n.metrics.processed.WithLabelValues(it.Kind).Inc()
+	n.matchReceived(ctx, it)
 	if confirm != nil {
 		n.deliverer.Kick()
 	}

@@ -77,6 +77,7 @@ func (n *Node) Withdraw(ctx context.Context, a Actor, caseID string, reason sche
 	if err != nil {
 		return WithdrawResult{}, internal("withdraw", err)
 	}
+	n.unmatchCase(caseID)
 	n.deliverer.Kick()
 	n.log.Info("case withdrawn", "case_id", caseID, "recipients", len(res.SentTo))
 	return res, nil
