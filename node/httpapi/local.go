@@ -81,6 +81,8 @@ func LocalHandler(n *node.Node, tokens []config.Token, metrics http.Handler, log
 //	GET  /api/v1/cases/{id}/decisions                       x          x         x
 //	POST /api/v1/cases/{id}/decisions/{did}/approve                    x
 //	POST /api/v1/cases/{id}/decisions/{did}/reject                     x
+//	GET  /api/v1/matches, /api/v1/matches/{mid}             x          x         x
+//	POST /api/v1/matches/{mid}/confirm, .../reject          x
 //	GET  /api/v1/inbox                                      x          x
 //	GET  /api/v1/outbox, /api/v1/outbox/peers                          x
 //	POST /api/v1/outbox/{oid}/requeue                                  x
@@ -94,7 +96,10 @@ func LocalHandler(n *node.Node, tokens []config.Token, metrics http.Handler, log
 // Auditors check the record: the audit log and its hash chain, policy
 // decisions, and case metadata (who received what, when, and the
 // withdrawal state) without the case documents, which hold the personal
-// data.
+// data. Candidate matches hold ids, scores and field levels, no names:
+// everyone may list them; only caseworkers confirm or reject them, and a
+// confirmation sends nothing (forwarding stays a separate, policy-checked
+// step).
 //
 // Conventions: JSON in and out; request bodies need Content-Type
 // application/json (or a +json type) else 415 unsupported_media_type; bodies
@@ -208,6 +213,11 @@ func (l *localAPI) routes() []localRoute {
 		{http.MethodGet, "/api/v1/cases/{id}/decisions", everyone, l.decisions},
 		{http.MethodPost, "/api/v1/cases/{id}/decisions/{did}/approve", operator, l.approve},
 		{http.MethodPost, "/api/v1/cases/{id}/decisions/{did}/reject", operator, l.reject},
+
+		{http.MethodGet, "/api/v1/matches", everyone, l.listMatches},
+		{http.MethodGet, "/api/v1/matches/{mid}", everyone, l.getMatch},
+		{http.MethodPost, "/api/v1/matches/{mid}/confirm", caseworker, l.confirmMatch},
+		{http.MethodPost, "/api/v1/matches/{mid}/reject", caseworker, l.rejectMatch},
 
 		{http.MethodGet, "/api/v1/inbox", readers, l.inbox},
 		{http.MethodGet, "/api/v1/outbox", operator, l.outbox},
