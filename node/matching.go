@@ -122,6 +122,7 @@ func (n *Node) rematch(ctx context.Context, caseID string, doc []byte) error {
 		return err
 	}
 	ps := n.personsOf(caseID, doc)
+	_, held := m.byCase[caseID]
 	if len(ps) == 0 {
 		m.ix.Remove(caseID)
 		delete(m.byCase, caseID)
@@ -129,7 +130,7 @@ func (n *Node) rematch(ctx context.Context, caseID string, doc []byte) error {
 		m.ix.Put(caseID, ps)
 		m.byCase[caseID] = ps
 	}
-	others, err := n.recordLocked(ctx, caseID)
+	others, err := n.recordLocked(ctx, caseID, !held)
 	if err != nil {
 		return err
 	}
@@ -137,7 +138,7 @@ func (n *Node) rematch(ctx context.Context, caseID string, doc []byte) error {
 		if i == maxRefresh {
 			break
 		}
-		if _, err := n.recordLocked(ctx, o); err != nil {
+		if _, err := n.recordLocked(ctx, o, false); err != nil {
 			return err
 		}
 	}
@@ -145,8 +146,9 @@ func (n *Node) rematch(ctx context.Context, caseID string, doc []byte) error {
 }
 
 // recordLocked matches the persons of one case held and stores its
-// candidates; it returns the other cases named.
-func (n *Node) recordLocked(ctx context.Context, caseID string) ([]string, error) {
+// candidates; it returns the other cases named. A case new to the index
+// with no candidate has none stored either: nothing is written.
+func (n *Node) recordLocked(ctx context.Context, caseID string, isNew bool) ([]string, error) {
 	m := n.matcher
 	var cands []store.NewMatchCandidate
 	seen := map[string]bool{}
@@ -178,6 +180,9 @@ func (n *Node) recordLocked(ctx context.Context, caseID string) ([]string, error
 				others = append(others, other)
 			}
 		}
+	}
+	if isNew && len(cands) == 0 {
+		return nil, nil
 	}
 	if err := n.o.Store.ReplaceMatches(ctx, caseID, cands, n.o.Now()); err != nil {
 		return nil, err
