@@ -10,6 +10,7 @@ import (
 
 	"github.com/familylinks/flx/federation"
 	"github.com/familylinks/flx/node/match"
+	"github.com/familylinks/flx/node/match/pprl"
 	"github.com/familylinks/flx/node/store"
 	"github.com/familylinks/flx/schema"
 )
@@ -20,6 +21,14 @@ type MatchOptions struct {
 	Disabled bool
 	// Threshold is the lowest score kept (match.DefaultThreshold when 0).
 	Threshold float64
+	// Secret is the federation matching secret of the current key epoch,
+	// for cross-border queries (node/match/pprl); nil: this node neither
+	// sends match queries nor compares those it receives (it answers them
+	// with no candidate).
+	Secret *pprl.Secret
+	// QueryTTL is how long the encoding sent in a match query is valid
+	// (DefaultQueryTTL when 0).
+	QueryTTL time.Duration
 }
 
 // maxRefresh caps how many other cases one case's matching refreshes.
@@ -37,10 +46,18 @@ type matcher struct {
 	loaded bool
 	ix     *match.Index
 	byCase map[string][]*match.Person
+
+	// Encodings of the persons held, for answering match queries: made
+	// once per person version and reused until they near expiry; the
+	// index is rebuilt when they change.
+	encs      map[encodingKey]*pprl.Encoding
+	pprlIndex *pprl.Index
+	pprlDirty bool
 }
 
 func newMatcher(o MatchOptions) *matcher {
-	return &matcher{ix: match.NewIndex(match.Options{Threshold: o.Threshold}), byCase: map[string][]*match.Person{}}
+	return &matcher{ix: match.NewIndex(match.Options{Threshold: o.Threshold}), byCase: map[string][]*match.Person{},
+		encs: map[encodingKey]*pprl.Encoding{}}
 }
 
 // loadLocked puts every case held in the index, once.
@@ -130,6 +147,7 @@ func (n *Node) rematch(ctx context.Context, caseID string, doc []byte) error {
 		m.ix.Put(caseID, ps)
 		m.byCase[caseID] = ps
 	}
+	m.pprlDirty = true
 	others, err := n.recordLocked(ctx, caseID, !held)
 	if err != nil {
 		return err
@@ -211,6 +229,7 @@ func (n *Node) unmatchCase(caseID string) {
 	defer m.mu.Unlock()
 	m.ix.Remove(caseID)
 	delete(m.byCase, caseID)
+	m.pprlDirty = true
 }
 
 // explanation is what a candidate stores beside its persons and score:

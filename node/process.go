@@ -127,6 +127,12 @@ func (n *Node) apply(ctx context.Context, tx store.Tx, it store.InboxItem) (perr
 		return nil, nil, n.linkReceivedMedia(ctx, tx, it, claims)
 	case federation.KindCaseWithdraw:
 		return n.applyWithdraw(ctx, tx, it, claims)
+	case federation.KindMatchQuery:
+		return n.answerQuery(ctx, tx, it, claims)
+	case federation.KindMatchAnswer:
+		// Kept in the inbox and shown with the case; a caseworker follows
+		// a candidate up through the normal, policy-checked exchange.
+		return nil, nil, nil
 	}
 	return fmt.Errorf("unsupported kind %s", it.Kind), nil, nil
 }

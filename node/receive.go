@@ -88,6 +88,9 @@ func (n *Node) Receive(ctx context.Context, peer string, raw []byte) (res Receiv
 	if err := checkRoles(env); err != nil {
 		return res, err
 	}
+	if err := n.checkEncoding(env); err != nil {
+		return res, err
+	}
 	if err := n.mediaReady(ctx, env); err != nil {
 		return res, err
 	}
@@ -152,6 +155,14 @@ func checkRoles(env *federation.Envelope) error {
 	case federation.KindCaseWithdraw:
 		if h.Confirms == "" && origin != env.Issuer {
 			return errf(federation.CodeSenderMismatch, "only the origin of case %q may withdraw it", env.CaseID)
+		}
+	case federation.KindMatchQuery:
+		if origin != env.Issuer {
+			return errf(federation.CodeSenderMismatch, "only the origin of case %q may ask about its persons", env.CaseID)
+		}
+	case federation.KindMatchAnswer:
+		if h.Responder != env.Issuer {
+			return errf(federation.CodeSenderMismatch, "the answer's responder is not the sender")
 		}
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/familylinks/flx/federation"
@@ -152,8 +153,8 @@ func outboxSummary(o store.OutboxItem) OutboxSummary {
 }
 
 var envelopeKinds = func() []string {
-	out := make([]string, 0, len(federation.Kinds))
-	for _, k := range federation.Kinds {
+	out := make([]string, 0, len(federation.Kinds)+len(federation.MatchKinds))
+	for _, k := range append(slices.Clone(federation.Kinds), federation.MatchKinds...) {
 		out = append(out, string(k))
 	}
 	return out

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -85,7 +86,7 @@ func (f *Federation) AddMember(t testing.TB, id, country string, role federation
 	m := &Member{
 		ID: id, Country: country, Role: role, Key: key, TLS: iss.TLS, Pin: iss.SPKIPin(),
 		Endpoint: "https://" + strings.ToLower(id) + ".flx.test:8443",
-		Status:   federation.StatusActive, Accepts: federation.Kinds,
+		Status:   federation.StatusActive, Accepts: append(slices.Clone(federation.Kinds), federation.MatchKinds...),
 	}
 	f.mu.Lock()
 	f.Members[id] = m

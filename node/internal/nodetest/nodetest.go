@@ -65,6 +65,8 @@ type Options struct {
 	// on disk in a temporary folder. NoMedia: none at all.
 	Media   *node.MediaOptions
 	NoMedia bool
+	// Match tunes the node's matching (cross-border: a Secret).
+	Match node.MatchOptions
 }
 
 // Listen reserves a loopback port for a member's federation listener and
@@ -147,7 +149,7 @@ func Start(t testing.TB, f *fedtest.Federation, id string, ln net.Listener, o Op
 	}
 	n, err := node.New(node.Options{
 		Self: id, Store: nodeStore, Trust: tr, Signer: m.Key, Policy: policy.New(rules), TLS: m.TLS,
-		Delivery: d, Logger: log, EnvelopeTTL: o.EnvelopeTTL, Skew: o.Skew, Media: mo,
+		Delivery: d, Logger: log, EnvelopeTTL: o.EnvelopeTTL, Skew: o.Skew, Media: mo, Match: o.Match,
 	})
 	if err != nil {
 		t.Fatal(err)
