@@ -313,7 +313,7 @@ func Init(dir string, o InitOptions) (*InitResult, error) {
 			{
 				ID: o.Candidate.ID, Name: "Candidate " + o.Candidate.ID, Country: o.Candidate.Country, Role: o.Candidate.Role,
 				Endpoint: o.Candidate.Endpoint, JWKS: jose.KeySet{candKey.Public().WithValidity(start, time.Time{})},
-				TLSSPKISHA256: []string{candCert.SPKIPin()}, Accepts: slices.Clone(federation.Kinds), Status: federation.StatusActive,
+				TLSSPKISHA256: []string{candCert.SPKIPin()}, Accepts: append(slices.Clone(federation.Kinds), federation.MatchKinds...), Status: federation.StatusActive,
 			},
 			{
 				ID: MemberTester, Name: "Conformance tester", Country: "XD", Role: federation.RoleSociety, Endpoint: tport(pn),
@@ -323,7 +323,7 @@ func Init(dir string, o InitOptions) (*InitResult, error) {
 					pub(keyTesterFuture, now.Add(30*24*time.Hour), time.Time{}),
 				},
 				TLSSPKISHA256: pins(certTester, certExpired, certNoClientAuth, certWrongURI, certForeignCA, certSelfSigned),
-				Accepts:       slices.Clone(federation.Kinds), Status: federation.StatusActive,
+				Accepts:       append(slices.Clone(federation.Kinds), federation.MatchKinds...), Status: federation.StatusActive,
 			},
 			{
 				ID: MemberPeer, Name: "Conformance peer", Country: "XD", Role: federation.RoleSociety, Endpoint: tport(pn + 1),

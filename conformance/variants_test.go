@@ -145,4 +145,33 @@ var brokenNodes = []brokenNode{
 		}},
 		broke: "binds receipts to the body instead of the envelope bytes", check: "FLX-RCP-001/receipt",
 	},
+	{
+		Variant: variant.Variant{Name: "noanswer", Mutations: []variant.Mutation{{
+			File: "node/process.go", Old: `		return n.answerQuery(ctx, tx, it, claims)`, New: `		return nil, nil, nil`,
+		}}},
+		broke: "never answers a match query", check: "FLX-MAT-001/query-answered",
+	},
+	{
+		Variant: variant.Variant{Name: "querynames", Mutations: []variant.Mutation{{
+			File: "node/receive.go", Old: `	if err := schema.Validate(docKind, env.Body); err != nil {`,
+			New: `	if err := schema.Validate(docKind, env.Body); err != nil && docKind != schema.KindMatchQuery {`,
+		}}},
+		broke: "takes match queries carrying more than the encoding", check: "FLX-MAT-003/no-names",
+	},
+	{
+		Variant: variant.Variant{Name: "queryorigin", Mutations: []variant.Mutation{{
+			File: "node/receive.go", Old: `		if origin != env.Issuer {
+			return errf(federation.CodeSenderMismatch, "only the origin of case %q may ask about its persons", env.CaseID)`,
+			New: `		if origin == "" {
+			return errf(federation.CodeSenderMismatch, "only the origin of case %q may ask about its persons", env.CaseID)`,
+		}}},
+		broke: "answers match queries about other members' cases", check: "FLX-MAT-004/sender-role",
+	},
+	{
+		Variant: variant.Variant{Name: "queryexpired", Mutations: []variant.Mutation{{
+			File: "node/matchquery.go", Old: `	_, err := pprl.Parse(encodingBytes(env.Body), n.o.Now())`,
+			New: `	_, err := pprl.Parse(encodingBytes(env.Body), n.o.Now().AddDate(-10, 0, 0))`,
+		}}},
+		broke: "takes match queries whose encoding expired", check: "FLX-MAT-005/expired-encoding",
+	},
 }

@@ -1,6 +1,6 @@
 package federation
 
-// The kinds of cross-border matching (conformance/SPEC.md §18). Their
+// The kinds of cross-border matching (conformance/SPEC.md §19). Their
 // bodies are schema v1's match_query and match_answer documents, not case
 // documents; the case_id claim is the asking member's case:
 //

@@ -18,7 +18,7 @@ import (
 	"github.com/familylinks/flx/schema"
 )
 
-// Cross-border matching (conformance/SPEC.md §18): a member asks a peer or
+// Cross-border matching (conformance/SPEC.md §19): a member asks a peer or
 // the coordinator whether it holds a likely match for one sought person,
 // sending only a keyed, hardened Bloom-filter encoding (node/match/pprl);
 // the holder compares it with encodings of its own persons and answers

@@ -1,6 +1,6 @@
 package schema
 
-// Match queries and answers (conformance/SPEC.md §18). They are not case
+// Match queries and answers (conformance/SPEC.md §19). They are not case
 // documents: like the statistics report, they are not among Kinds but
 // Validate knows them.
 
