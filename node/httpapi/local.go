@@ -78,6 +78,7 @@ func LocalHandler(n *node.Node, tokens []config.Token, metrics http.Handler, log
 //	POST /api/v1/cases/{id}/media (start an upload)         x
 //	GET  /api/v1/cases/{id}/media, .../media/{sha256}       x
 //	GET, PATCH /api/v1/media/uploads/{uid}                  x
+//	POST /api/v1/cases/{id}/match-query                     x
 //	GET  /api/v1/cases/{id}/decisions                       x          x         x
 //	POST /api/v1/cases/{id}/decisions/{did}/approve                    x
 //	POST /api/v1/cases/{id}/decisions/{did}/reject                     x
@@ -210,6 +211,7 @@ func (l *localAPI) routes() []localRoute {
 		{http.MethodGet, "/api/v1/cases/{id}/media/{sha256}", caseworker, l.streamCaseMedia},
 		{http.MethodGet, "/api/v1/media/uploads/{uid}", caseworker, l.mediaUploadState},
 		{http.MethodPatch, "/api/v1/media/uploads/{uid}", caseworker, l.writeMediaUpload},
+		{http.MethodPost, "/api/v1/cases/{id}/match-query", caseworker, l.matchQuery},
 		{http.MethodGet, "/api/v1/cases/{id}/decisions", everyone, l.decisions},
 		{http.MethodPost, "/api/v1/cases/{id}/decisions/{did}/approve", operator, l.approve},
 		{http.MethodPost, "/api/v1/cases/{id}/decisions/{did}/reject", operator, l.reject},

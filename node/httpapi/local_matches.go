@@ -129,3 +129,30 @@ func (l *localAPI) decideMatch(w http.ResponseWriter, r *http.Request, a node.Ac
 }
 
 func (*MatchDecisionRequest) check() error { return nil }
+
+// MatchQueryRequest is the body of a match query: ask member To whether it
+// holds a likely match for person PersonID of the case.
+type MatchQueryRequest struct {
+	To       string `json:"to"`
+	PersonID string `json:"person_id"`
+}
+
+func (req *MatchQueryRequest) check() error {
+	if err := checkMember(req.To); err != nil {
+		return err
+	}
+	if req.PersonID == "" || len(req.PersonID) > 32 {
+		return badRequest(`"person_id" must name a person of the case`)
+	}
+	return nil
+}
+
+func (l *localAPI) matchQuery(w http.ResponseWriter, r *http.Request, a node.Actor) {
+	var req MatchQueryRequest
+	id, ok := l.pathCaseID(w, r)
+	if !ok || !l.readWrapper(w, r, &req) {
+		return
+	}
+	res, err := l.n.SendMatchQuery(r.Context(), a, id, req.PersonID, req.To)
+	l.reply(w, r, http.StatusAccepted, res, err)
+}

@@ -1,12 +1,18 @@
 package httpapi_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 
+	"github.com/familylinks/flx/federation"
+	"github.com/familylinks/flx/node"
 	"github.com/familylinks/flx/node/httpapi"
 	"github.com/familylinks/flx/node/internal/nodetest"
+	"github.com/familylinks/flx/node/match/pprl"
+	"github.com/familylinks/flx/schema"
 )
 
 // personCase is a minimal case of this node holding one person.
@@ -79,4 +85,65 @@ func TestLocalMatches(t *testing.T) {
 	if len(audit.Items) != 1 || audit.Items[0].Actor != "cw-anna" || audit.Items[0].Object != fmt.Sprintf("match:%d", m.ID) {
 		t.Fatalf("audit %+v", audit)
 	}
+}
+
+// TestLocalMatchQueryBetweenNodes: a caseworker at XA-RC asks XB-RC about a
+// sought person through the local API; the query and the answer travel
+// between two real nodes over mTLS; the answer shows in XA-RC's inbox with
+// a handle and a score, and XB-RC's caseworker finds the handle's case in
+// the audit log. A node without a matching secret refuses to ask.
+func TestLocalMatchQueryBetweenNodes(t *testing.T) {
+	secret := &pprl.Secret{ID: "2026-1", Key: bytes.Repeat([]byte{9}, 32)}
+	f, lns := newFederation(t, "XA-RC", "XB-RC")
+	a := startLocal(t, f, "XA-RC", lns["XA-RC"], nodetest.Options{Match: node.MatchOptions{Secret: secret}})
+	b := startLocal(t, f, "XB-RC", lns["XB-RC"], nodetest.Options{Match: node.MatchOptions{Secret: secret}})
+	consent := func(m map[string]any) map[string]any {
+		m["legal_basis"] = map[string]any{"type": "vital_interest", "justification": "Tracing a missing person for the family.",
+			"documented_by": "caseworker", "documented_at": "2024-05-01T10:00:00Z"}
+		return m
+	}
+	expect(t, a.api.do("POST", "/api/v1/cases", tokCaseworker, consent(personCase("XA-RC:TR-7", "tracing_request", "sought_person", "1990-03-14",
+		[3]string{"Karo", "given", "Latn"}, [3]string{"Hovsampelyan", "family", "Latn"}))), 201, "CaseSummary")
+	reg := consent(personCase("XB-RC:RG-7", "death_notification", "deceased", "1990", [3]string{"Կարո Հովսամփելյան", "full", "Armn"}))
+	reg["origin"] = map[string]any{"member": "XB-RC", "created_at": "2024-05-01T10:00:00Z"}
+	expect(t, b.api.do("POST", "/api/v1/cases", tokCaseworker, reg), 201, "CaseSummary")
+
+	expectProblem(t, a.api.do("POST", "/api/v1/cases/XA-RC:TR-7/match-query", tokOperator, `{"to":"XB-RC","person_id":"p1"}`), 403, "forbidden")
+	expectProblem(t, a.api.do("POST", "/api/v1/cases/XA-RC:TR-7/match-query", tokCaseworker, `{"to":"XB-RC","person_id":"p1","name":"Karo"}`), 400, "bad_request")
+	expect(t, a.api.do("POST", "/api/v1/cases/XA-RC:TR-7/match-query", tokCaseworker, `{"to":"XB-RC","person_id":"p1"}`), 202, "SendResult")
+	var in struct {
+		Items []struct {
+			Kind string `json:"kind"`
+			ID   int64  `json:"id"`
+		} `json:"items"`
+	}
+	waitFor(t, "the match answer at XA-RC", func() bool {
+		a.api.do("GET", "/api/v1/inbox?kind=match.answer", tokCaseworker, nil).decode(t, &in)
+		return len(in.Items) == 1
+	})
+	it, err := a.Store.GetInbox(t.Context(), in.Items[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := federation.ClaimsOf(it.Envelope)
+	ans, err := schema.ParseMatchAnswer(c.Body)
+	if err != nil || len(ans.Candidates) != 1 || ans.Responder != "XB-RC" {
+		t.Fatalf("answer %s: %v", c.Body, err)
+	}
+	var audit struct {
+		Items []struct {
+			Details json.RawMessage `json:"details"`
+		} `json:"items"`
+	}
+	expect(t, b.api.do("GET", "/api/v1/audit?action=match.answer", tokAuditor, nil), 200, "AuditList").decode(t, &audit)
+	if len(audit.Items) != 1 || !strings.Contains(string(audit.Items[0].Details), ans.Candidates[0].Handle) || !strings.Contains(string(audit.Items[0].Details), "XB-RC:RG-7") {
+		t.Fatalf("audit at XB-RC: %+v", audit)
+	}
+
+	// Without a matching secret the node does not ask.
+	f2, lns2 := newFederation(t, "XA-RC")
+	n := startLocal(t, f2, "XA-RC", lns2["XA-RC"], nodetest.Options{NoRun: true})
+	expect(t, n.api.do("POST", "/api/v1/cases", tokCaseworker, consent(personCase("XA-RC:TR-8", "tracing_request", "sought_person", "1990",
+		[3]string{"Karo", "given", "Latn"}, [3]string{"Hovsampelyan", "family", "Latn"}))), 201, "CaseSummary")
+	expectProblem(t, n.api.do("POST", "/api/v1/cases/XA-RC:TR-8/match-query", tokCaseworker, `{"to":"XB-RC","person_id":"p1"}`), 503, "unavailable")
 }

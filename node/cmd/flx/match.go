@@ -35,11 +35,14 @@ func matchCmd() *cobra.Command {
 	var asJSON bool
 	root := &cobra.Command{
 		Use:   "match",
-		Short: "List, confirm and reject candidate matches through a node's local API",
+		Short: "List, confirm and reject candidate matches, and ask other members, through a node's local API",
 		Long: `The node computes candidate matches between sought persons and the persons of
 the other cases it holds whenever a case is created, updated, imported or
 received. A candidate is only a candidate: a caseworker confirms or rejects
-it, and nothing is disclosed or sent because of it. --api and --token
+it, and nothing is disclosed or sent because of it. "ask" asks another
+member whether it holds a likely match, sending a privacy-preserving
+encoding of the person, never a name; its answer arrives in the inbox.
+--api and --token
 default to FLX_API and FLX_TOKEN. An error prints the problem document and
 exits 1.`,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
@@ -150,5 +153,22 @@ exits 1.`,
 	root.AddCommand(&cobra.Command{Use: "get ID", Short: "Show one candidate with its explanation", Args: cobra.ExactArgs(1), RunE: one(http.MethodGet, "")})
 	root.AddCommand(&cobra.Command{Use: "confirm ID", Short: "Confirm a candidate (audited; discloses and sends nothing)", Args: cobra.ExactArgs(1), RunE: one(http.MethodPost, "/confirm")})
 	root.AddCommand(&cobra.Command{Use: "reject ID", Short: "Reject a candidate (audited)", Args: cobra.ExactArgs(1), RunE: one(http.MethodPost, "/reject")})
+
+	var to, personID string
+	ask := &cobra.Command{Use: "ask CASE --person P --to MEMBER", Short: "Ask a member whether it holds a likely match for a sought person (sends an encoding, never a name)",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			body, _ := json.Marshal(map[string]string{"to": to, "person_id": personID})
+			b, err := c.do(cmd.Context(), http.MethodPost, "/api/v1/cases/"+url.PathEscape(args[0])+"/match-query", body)
+			if err != nil {
+				return problemOr(err)
+			}
+			return c.print(b)
+		}}
+	ask.Flags().StringVar(&to, "to", "", "member to ask (a peer or the coordinator)")
+	ask.Flags().StringVar(&personID, "person", "", "the sought person's id in the case")
+	ask.MarkFlagRequired("to")
+	ask.MarkFlagRequired("person")
+	root.AddCommand(ask)
 	return root
 }

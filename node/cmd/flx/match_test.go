@@ -79,6 +79,11 @@ func TestMatchCommandsOverLocalAPI(t *testing.T) {
 	if out, err = runCLI(t, append(api, "list", "--json")...); err != nil || out != "" {
 		t.Fatalf("open after confirming: %v\n%q", err, out)
 	}
+	// No matching secret on this node: ask is refused with the problem.
+	out, err = runCLI(t, append(api, "ask", "XA-RC:TR-1", "--person", "p1", "--to", "XB-RC")...)
+	if !errors.As(err, &ee) || !strings.Contains(out, `"code": "unavailable"`) {
+		t.Fatalf("ask: %v\n%s", err, out)
+	}
 	if _, err := runCLI(t, append(api, "confirm", "x")...); err == nil {
 		t.Fatal("confirm x accepted")
 	}
