@@ -87,8 +87,8 @@ func TestInitFiles(t *testing.T) {
 			if mb.Name != spec.ID || mb.Country != spec.Country || mb.Role != spec.Role || mb.Endpoint != spec.Endpoint || mb.Status != federation.StatusActive {
 				t.Errorf("member %+v does not match the spec %+v", mb, spec)
 			}
-			if !slices.Equal(mb.Accepts, federation.Kinds) {
-				t.Errorf("accepts %v, want every kind", mb.Accepts)
+			if !slices.Equal(mb.Accepts, append(slices.Clone(federation.Kinds), federation.MatchKinds...)) {
+				t.Errorf("accepts %v, want every case kind and the match kinds", mb.Accepts)
 			}
 
 			// The signing key file is the key the manifest lists, with nbf.

@@ -121,7 +121,7 @@ func createMember(dir string, spec MemberSpec, mm memberMaterial) (federation.Me
 		Endpoint:      spec.Endpoint,
 		JWKS:          jose.KeySet{key.Public().WithValidity(mm.now, time.Time{})},
 		TLSSPKISHA256: []string{issued.SPKIPin()},
-		Accepts:       slices.Clone(federation.Kinds),
+		Accepts:       append(slices.Clone(federation.Kinds), federation.MatchKinds...),
 		Status:        federation.StatusActive,
 	}, nil
 }
