@@ -179,8 +179,8 @@ func (n *Node) queryTTL() time.Duration {
 // candidate whose case the policy would not let go to the asker is left
 // out (fail closed); the answer, with random handles and scores, is queued
 // to the asker and the handles' persons written to the audit log, so that
-// a caseworker here can follow up. Nothing of the query is kept beyond the
-// inbox row. An empty answer says no likely match was found among the
+// a caseworker here can follow up. The query's bytes are then dropped: the
+// inbox row keeps its sha256 and receipt only. An empty answer says no likely match was found among the
 // persons this node could compare (none when it holds no matching secret
 // or another key epoch).
 func (n *Node) answerQuery(ctx context.Context, tx store.Tx, it store.InboxItem, p federation.Claims) (error, *confirmation, error) {
@@ -225,6 +225,11 @@ func (n *Node) answerQuery(ctx context.Context, tx store.Tx, it store.InboxItem,
 		return nil, nil, err
 	}
 	if _, err := n.enqueue(ctx, tx, it.Iss, federation.KindMatchAnswer, q.CaseID, 0, body); err != nil {
+		return nil, nil, err
+	}
+	// The encoding is personal data and served its purpose: its bytes go
+	// (the row, its sha256 and receipt stay for duplicates).
+	if err := tx.DropInboxEnvelope(ctx, it.ID); err != nil {
 		return nil, nil, err
 	}
 	if err := n.audit(ctx, tx, "system", "match.answer", q.CaseID, map[string]any{"to": it.Iss, "in_reply_to": p.JTI, "candidates": audited}); err != nil {

@@ -119,6 +119,11 @@ func TestMatchQueryAcrossBorders(t *testing.T) {
 	if len(audit) != 1 || !strings.Contains(string(audit[0].Details), a.Candidates[0].Handle) || !strings.Contains(string(audit[0].Details), "XB-RC:DN-1") {
 		t.Fatalf("audit at the holder: %+v", audit)
 	}
+	// The holder keeps nothing of the encoding once it answered.
+	held, _ := xb.View().ListInbox(ctx, store.InboxFilter{Kind: "match.query", Limit: 10, IncludeEnvelope: true})
+	if len(held) != 1 || held[0].Envelope != nil || held[0].ProcessError != "" {
+		t.Fatalf("query at the holder after answering: %+v", held)
+	}
 	// The asker keeps the answer in its inbox, with the case.
 	in, _ := xa.View().ListInbox(ctx, store.InboxFilter{CaseID: "XA-RC:TR-1", Limit: 10})
 	if len(in) != 1 || in[0].Kind != "match.answer" || in[0].ProcessError != "" {

@@ -74,6 +74,11 @@ type Matches interface {
 	// MatchConfirmed or MatchRejected). ErrNotFound if there is no such
 	// candidate, ErrConflict if it is not open.
 	DecideMatch(ctx context.Context, id int64, state, actor string, at time.Time) (MatchCandidate, error)
+	// DropInboxEnvelope drops the bytes of an inbox row whose content must
+	// not be kept once used (a match query, once answered: its encoding is
+	// personal data). The row, its sha256 and its receipt stay, so a copy
+	// sent again is still a duplicate. ErrNotFound if there is no such row.
+	DropInboxEnvelope(ctx context.Context, id int64) error
 }
 
 const matchCols = `id, a_case, a_person, b_case, b_person, score_ppm, explanation, state, created_at, updated_at, decided_by, decided_at`
@@ -206,6 +211,18 @@ func (q *queries) ListMatches(ctx context.Context, f MatchFilter) ([]MatchCandid
 	return out, nil
 }
 
+func (q *queries) DropInboxEnvelope(ctx context.Context, id int64) error {
+	n, err := q.exec(ctx, `UPDATE inbox SET envelope = NULL WHERE id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("store.DropInboxEnvelope: %w", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("store.DropInboxEnvelope: inbox row %d: %w", id, ErrNotFound)
+	}
+	q.erased = true
+	return nil
+}
+
 // eraseMatches deletes every candidate naming caseID (EraseCase).
 func (q *queries) eraseMatches(ctx context.Context, caseID string) (int64, error) {
 	n, err := q.exec(ctx, `DELETE FROM match_candidates WHERE a_case = ? OR b_case = ?`, caseID, caseID)
@@ -222,6 +239,11 @@ func (s *sqlStore) ReplaceMatches(ctx context.Context, caseID string, cands []Ne
 
 func (s *sqlStore) DecideMatch(ctx context.Context, id int64, state, actor string, at time.Time) (MatchCandidate, error) {
 	return write(ctx, s, func(q *queries) (MatchCandidate, error) { return q.DecideMatch(ctx, id, state, actor, at) })
+}
+
+func (s *sqlStore) DropInboxEnvelope(ctx context.Context, id int64) error {
+	_, err := write(ctx, s, func(q *queries) (none, error) { return none{}, q.DropInboxEnvelope(ctx, id) })
+	return err
 }
 
 func (s *sqlStore) GetMatch(ctx context.Context, id int64) (MatchCandidate, error) {

@@ -83,3 +83,21 @@ func TestMatches(t *testing.T) {
 		}
 	})
 }
+
+func TestDropInboxEnvelope(t *testing.T) {
+	withAllStores(t, func(t *testing.T, b *backend) {
+		ctx := t.Context()
+		in := store.InboxItem{JTI: "q-1", Iss: memberB, Aud: memberA, Kind: "match.query", CaseID: "XB-RC:TR-1",
+			Envelope: []byte("jws." + marker + ".sig")}
+		r := must[store.ReceiveResult](t)(b.s.Receive(ctx, in, store.Receipt{Raw: []byte("receipt-q-1")}))
+		mustErr(t, b.s.DropInboxEnvelope(ctx, r.ID), nil)
+		if hits := b.grep(t, marker); len(hits) != 0 {
+			t.Fatalf("encoding left: %v", hits)
+		}
+		again := must[store.ReceiveResult](t)(b.s.Receive(ctx, in, store.Receipt{Raw: []byte("receipt-q-1b")}))
+		if !again.Duplicate {
+			t.Fatal("a copy of a dropped envelope is not a duplicate")
+		}
+		mustErr(t, b.s.DropInboxEnvelope(ctx, 424242), store.ErrNotFound)
+	})
+}
