@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -29,6 +30,9 @@ type MatchOptions struct {
 	// QueryTTL is how long the encoding sent in a match query is valid
 	// (DefaultQueryTTL when 0).
 	QueryTTL time.Duration
+	// Sync is how often the index takes in the cases other processes
+	// sharing the database wrote or erased (default 1m; negative: never).
+	Sync time.Duration
 }
 
 // maxRefresh caps how many other cases one case's matching refreshes.
@@ -44,6 +48,7 @@ const maxRefresh = 32
 type matcher struct {
 	mu     sync.Mutex // one case matched at a time, and the first load
 	loaded bool
+	synced time.Time // cases updated since then are not yet known to be held
 	ix     *match.Index
 	byCase map[string][]*match.Person
 
@@ -68,6 +73,7 @@ func (n *Node) loadMatchesLocked(ctx context.Context) error {
 	}
 	f := store.CaseFilter{IncludeDocuments: true, Limit: 1000}
 	count := 0
+	m.synced = n.o.Now().Add(-time.Minute)
 	for {
 		page, err := n.o.Store.ListCases(ctx, f)
 		if err != nil {
@@ -305,5 +311,77 @@ func (n *Node) matchReceived(ctx context.Context, it store.InboxItem) {
 		n.unmatchCase(it.CaseID)
 	case federation.Kind(it.Kind) != federation.KindCaseWithdraw:
 		n.matchCase(ctx, c.ID, c.Document)
+	}
+}
+
+// SyncMatching takes into the index the cases that other processes sharing
+// the database (node replicas) created, updated or erased since the last
+// pass: their persons are put or removed, so that the cases written here
+// are matched against them too. The candidates those cases found were
+// recorded by the process that wrote them.
+func (n *Node) SyncMatching(ctx context.Context) error {
+	m := n.matcher
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.loaded {
+		return n.loadMatchesLocked(ctx)
+	}
+	since := m.synced
+	m.synced = n.o.Now().Add(-time.Minute) // overlap: clocks of replicas differ a little
+	f := store.CaseFilter{IncludeDocuments: true, IncludeErased: true, UpdatedSince: since, Limit: 1000}
+	for {
+		page, err := n.o.Store.ListCases(ctx, f)
+		if err != nil {
+			m.synced = since
+			return fmt.Errorf("node: sync matching: %w", err)
+		}
+		for _, c := range page.Cases {
+			if ps := n.personsOf(c.ID, c.Document); len(ps) > 0 && !c.Erased() {
+				if !samePersons(m.byCase[c.ID], ps) {
+					m.ix.Put(c.ID, ps)
+					m.byCase[c.ID] = ps
+					m.pprlDirty = true
+				}
+			} else if _, ok := m.byCase[c.ID]; ok {
+				m.ix.Remove(c.ID)
+				delete(m.byCase, c.ID)
+				m.pprlDirty = true
+			}
+		}
+		if page.Next == "" {
+			return nil
+		}
+		f.Cursor = page.Next
+	}
+}
+
+// samePersons reports whether two preparations of a case hold the same
+// persons with the same blocking keys (the index then needs no change).
+func samePersons(a, b []*match.Person) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Ref != b[i].Ref || !slices.Equal(a[i].Keys(), b[i].Keys()) {
+			return false
+		}
+	}
+	return true
+}
+
+// runMatchSync keeps the index in step with the other processes sharing
+// the database until ctx ends.
+func (n *Node) runMatchSync(ctx context.Context, every time.Duration) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if err := n.SyncMatching(ctx); err != nil && ctx.Err() == nil {
+				n.log.Error("matching sync failed", "err", err)
+			}
+		}
 	}
 }

@@ -250,3 +250,46 @@ func TestMatchingQualityThroughNode(t *testing.T) {
 		t.Fatalf("precision %.3f recall %.3f: below the floors 0.90 and 0.95", precision, recall)
 	}
 }
+
+// TestMatchingAcrossReplicas: two processes share one database; each
+// matches the cases it writes against the cases the other wrote, once its
+// index has synced, and forgets the other's erased cases.
+func TestMatchingAcrossReplicas(t *testing.T) {
+	ctx := context.Background()
+	f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")
+	dsn := nodetest.DSN(t, nodetest.SQLite)
+	one := nodetest.Start(t, f, "XA-RC", nil, nodetest.Options{NoRun: true, DSN: dsn})
+	two := nodetest.Start(t, f, "XA-RC", nil, nodetest.Options{NoRun: true, DSN: dsn})
+	cw := node.Actor{Name: "cw-anna", Role: "caseworker"}
+	if err := two.LoadMatching(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sought := person("p1", schema.PersonSought, "1990-03-14", name("Karo", "given", "Latn"), name("Hovsampelyan", "family", "Latn"))
+	if _, err := one.CreateCase(ctx, cw, caseOf(t, "XA-RC:TR-1", schema.CaseTracingRequest, 1, sought)); err != nil {
+		t.Fatal(err)
+	}
+	if err := two.SyncMatching(ctx); err != nil {
+		t.Fatal(err)
+	}
+	reg := person("d1", schema.PersonDetainee, "1990", name("Каро Овсампелян", "full", "Cyrl"))
+	if _, err := two.CreateCase(ctx, cw, caseOf(t, "XA-RC:DN-1", schema.CaseDetentionNotification, 1, reg)); err != nil {
+		t.Fatal(err)
+	}
+	if got := openMatches(t, two.View()); len(got) != 1 || got[0].ACase != "XA-RC:TR-1" {
+		t.Fatalf("candidates at the second replica: %+v", got)
+	}
+	if _, err := one.Withdraw(ctx, cw, "XA-RC:TR-1", "case_closed"); err != nil {
+		t.Fatal(err)
+	}
+	if err := two.SyncMatching(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := two.CreateCase(ctx, cw, caseOf(t, "XA-RC:DN-2", schema.CaseDetentionNotification, 1, reg)); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range openMatches(t, two.View()) {
+		if m.ACase == "XA-RC:TR-1" {
+			t.Fatalf("the erased case still matched at the second replica: %+v", m)
+		}
+	}
+}

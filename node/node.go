@@ -188,6 +188,12 @@ func (n *Node) Run(ctx context.Context) {
 		if err := n.LoadMatching(ctx); err != nil && ctx.Err() == nil {
 			n.log.Error("matching index not loaded; the next case written loads it", "err", err)
 		}
+		if every := n.o.Match.Sync; n.matcher != nil && every >= 0 {
+			if every == 0 {
+				every = time.Minute
+			}
+			n.runMatchSync(ctx, every)
+		}
 	}()
 	go func() { defer wg.Done(); n.runInbox(ctx) }()
 	go func() { defer wg.Done(); n.deliverer.Run(ctx) }()
