@@ -212,7 +212,7 @@ func checkPullQuery(t *T) {
 // accepts: every case kind and relay.forward (SPEC.md §14), and
 // stats.report for a coordinator (§17).
 func candidateAccepts(role federation.Role) []federation.Kind {
-	k := append(append([]federation.Kind(nil), federation.Kinds...), federation.KindRelayForward)
+	k := append(append(append([]federation.Kind(nil), federation.Kinds...), federation.MatchKinds...), federation.KindRelayForward)
 	if role == federation.RoleCoordinator {
 		k = append(k, federation.KindStatsReport)
 	}

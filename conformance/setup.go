@@ -351,7 +351,7 @@ func Init(dir string, o InitOptions) (*InitResult, error) {
 					pub(keyTesterFuture, now.Add(30*24*time.Hour), time.Time{}),
 				},
 				TLSSPKISHA256: pins(certTester, certExpired, certNoClientAuth, certWrongURI, certForeignCA, certSelfSigned),
-				Accepts:       slices.Clone(federation.Kinds), Status: federation.StatusActive,
+				Accepts:       append(slices.Clone(federation.Kinds), federation.MatchKinds...), Status: federation.StatusActive,
 			},
 			{
 				ID: MemberPeer, Name: "Conformance peer", Country: "XD", Role: federation.RoleSociety, Endpoint: tport(pn + 1),

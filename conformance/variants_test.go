@@ -345,7 +345,7 @@ var brokenNodes = []brokenNode{
 	},
 	{
 		Variant: variant.Variant{Name: "responder", Mutations: []variant.Mutation{{
-			File: "node/receive.go", Old: "if h.Responder != env.Issuer {", New: "if h.Responder == \"\" {",
+			File: "node/receive.go", Old: "if h.Responder != env.Issuer {\n\t\t\treturn errf(federation.CodeSenderMismatch, \"the response's", New: "if h.Responder == \"\" {\n\t\t\treturn errf(federation.CodeSenderMismatch, \"the response's",
 		}}},
 		broke: "accepts a case.response whose responder is not the sender", check: "FLX-ENV-011/sender-role",
 	},
@@ -384,7 +384,7 @@ var brokenNodes = []brokenNode{
 	},
 	{
 		Variant: variant.Variant{Name: "metadata-skew", Mutations: []variant.Mutation{{
-			File: "node/httpapi/federation.go", Old: "ClockSkewSeconds: int64(f.n.Skew().Seconds())}", New: "ClockSkewSeconds: f.n.Skew().Milliseconds()}",
+			File: "node/httpapi/federation.go", Old: "ClockSkewSeconds: int64(f.n.Skew().Seconds()),", New: "ClockSkewSeconds: f.n.Skew().Milliseconds(),",
 		}}},
 		broke: "advertises its clock skew in milliseconds", check: "FLX-API-001/metadata",
 	},
@@ -452,7 +452,7 @@ var brokenNodes = []brokenNode{
 	{
 		Variant: variant.Variant{Name: "limit-off-by-one", Mutations: []variant.Mutation{
 			{File: "node/receive.go", Old: "if int64(len(raw)) > n.o.MaxBodyBytes {", New: "if int64(len(raw)) >= n.o.MaxBodyBytes {"},
-			{File: "node/httpapi/federation.go", Old: "if r.ContentLength > limit {", New: "if r.ContentLength >= limit {"},
+			{File: "node/httpapi/federation.go", Old: "limit := f.n.MaxBodyBytes()\n\tif r.ContentLength > limit {", New: "limit := f.n.MaxBodyBytes()\n\tif r.ContentLength >= limit {"},
 		}},
 		broke: "refuses a body of exactly MAX_BODY bytes", check: "FLX-LIM-001/max-body-accepted",
 	},
@@ -495,7 +495,7 @@ var brokenNodes = []brokenNode{
 	{
 		Variant: variant.Variant{Name: "records-refused", Mutations: []variant.Mutation{{
 			File: "node/receive.go", Old: "\t\tif errors.As(err, &ve) {\n",
-			New: "\t\t_, _ = n.o.Store.Receive(ctx, store.InboxItem{JTI: inboxKey(env.Issuer, env.JTI), Iss: env.Issuer, Aud: env.Audience, Kind: string(env.Kind),\n\t\t\tCaseID: env.CaseID, SHA256: env.SHA256(), Envelope: raw, ReceivedAt: n.o.Now()}, store.Receipt{Status: string(federation.ReceiptAccepted), Raw: raw})\n\t\tif errors.As(err, &ve) {\n",
+			New: "\t\t_, _ = n.o.Store.Receive(ctx, store.InboxItem{JTI: inboxKey(env.Issuer, env.JTI), Iss: env.Issuer, Aud: env.Audience, Kind: string(env.Kind),\n\t\t\tCaseID: env.CaseID, SHA256: env.SHA256(), Envelope: env.Body, ReceivedAt: n.o.Now()}, store.Receipt{Status: string(federation.ReceiptAccepted), Raw: env.Body})\n\t\tif errors.As(err, &ve) {\n",
 		}}},
 		broke: "records an envelope it refused as schema_invalid", check: "FLX-DLV-013/refused-not-recorded",
 	},
@@ -540,8 +540,8 @@ var brokenNodes = []brokenNode{
 	},
 	{
 		Variant: variant.Variant{Name: "withdraw-unknown-case", Mutations: []variant.Mutation{{
-			File: "node/receive.go", Old: "\tif err := checkRoles(env); err != nil {\n\t\treturn res, err\n\t}\n",
-			New: "\tif err := checkRoles(env); err != nil {\n\t\treturn res, err\n\t}\n\tif _, err := n.o.Store.GetCase(ctx, env.CaseID); env.Kind == federation.KindCaseWithdraw && errors.Is(err, store.ErrNotFound) {\n\t\treturn res, errf(federation.CodeBadEnvelope, \"no such case\")\n\t}\n",
+			File: "node/receive.go", Old: "\tif err := checkRoles(env); err != nil {\n\t\treturn err\n\t}\n",
+			New: "\tif err := checkRoles(env); err != nil {\n\t\treturn err\n\t}\n\tif _, err := n.o.Store.GetCase(ctx, env.CaseID); env.Kind == federation.KindCaseWithdraw && errors.Is(err, store.ErrNotFound) {\n\t\treturn errf(federation.CodeBadEnvelope, \"no such case\")\n\t}\n",
 		}}},
 		broke: "refuses the withdrawal of a case it never received", check: "FLX-WDR-002/unknown-case",
 	},
@@ -628,8 +628,8 @@ var brokenNodes = []brokenNode{
 	},
 	{
 		Variant: variant.Variant{Name: "keeps-queued-updates", Mutations: []variant.Mutation{{
-			File: "node/withdraw.go", Old: "KeepPendingKinds: []string{string(federation.KindCaseWithdraw)}}",
-			New: "KeepPendingKinds: []string{string(federation.KindCaseWithdraw), string(federation.KindCaseUpdate)}}",
+			File: "node/withdraw.go", Old: "store.Erasure{Reason: string(reason), At: now, KeepPendingKinds: keepOnErasure}",
+			New: "store.Erasure{Reason: string(reason), At: now, KeepPendingKinds: append(keepOnErasure, string(federation.KindCaseUpdate))}",
 		}}},
 		broke: "keeps a queued case.update of a withdrawn case and delivers it", check: "FLX-WDR-007/queued-update-cancelled",
 	},
@@ -769,5 +769,34 @@ var brokenNodes = []brokenNode{
 			New:  `			continue`,
 		}}},
 		broke: "ignores unknown pull parameters", check: "FLX-PUL-002/query",
+	},
+	{
+		Variant: variant.Variant{Name: "noanswer", Mutations: []variant.Mutation{{
+			File: "node/process.go", Old: `		return n.answerQuery(ctx, tx, it, claims)`, New: `		return nil, nil, nil`,
+		}}},
+		broke: "never answers a match query", check: "FLX-MAT-001/query-answered",
+	},
+	{
+		Variant: variant.Variant{Name: "querynames", Mutations: []variant.Mutation{{
+			File: "node/receive.go", Old: `	if err := schema.Validate(docKind, env.Body); err != nil {`,
+			New: `	if err := schema.Validate(docKind, env.Body); err != nil && docKind != schema.KindMatchQuery {`,
+		}}},
+		broke: "takes match queries carrying more than the encoding", check: "FLX-MAT-003/no-names",
+	},
+	{
+		Variant: variant.Variant{Name: "queryorigin", Mutations: []variant.Mutation{{
+			File: "node/receive.go", Old: `		if origin != env.Issuer {
+			return errf(federation.CodeSenderMismatch, "only the origin of case %q may ask about its persons", env.CaseID)`,
+			New: `		if origin == "" {
+			return errf(federation.CodeSenderMismatch, "only the origin of case %q may ask about its persons", env.CaseID)`,
+		}}},
+		broke: "answers match queries about other members' cases", check: "FLX-MAT-004/sender-role",
+	},
+	{
+		Variant: variant.Variant{Name: "queryexpired", Mutations: []variant.Mutation{{
+			File: "node/matchquery.go", Old: `	_, err := pprl.Parse(encodingBytes(env.Body), n.o.Now())`,
+			New: `	_, err := pprl.Parse(encodingBytes(env.Body), n.o.Now().AddDate(-10, 0, 0))`,
+		}}},
+		broke: "takes match queries whose encoding expired", check: "FLX-MAT-005/expired-encoding",
 	},
 }

@@ -27,6 +27,7 @@ var contract = map[string]bool{
 	"audit verify":              true,
 	"bench exchange":            true,
 	"case":                      true,
+	"match":                     true, // list, get, confirm, reject, ask
 	"conformance":               true, // the group, named in prose
 	"conformance init":          true,
 	"conformance run":           true,

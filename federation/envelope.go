@@ -40,11 +40,11 @@ const (
 // coordination kinds are in CoordinationKinds).
 var Kinds = []Kind{KindCaseCreate, KindCaseUpdate, KindCaseResponse, KindMessageDeliver, KindCaseWithdraw}
 
-// Known reports whether k is one of Kinds or CoordinationKinds.
+// Known reports whether k is one of Kinds, CoordinationKinds or MatchKinds.
 func (k Kind) Known() bool {
 	switch k {
 	case KindCaseCreate, KindCaseUpdate, KindCaseResponse, KindMessageDeliver, KindCaseWithdraw,
-		KindRelayForward, KindStatsReport:
+		KindRelayForward, KindStatsReport, KindMatchQuery, KindMatchAnswer:
 		return true
 	}
 	return false
@@ -276,7 +276,8 @@ func (v *Verifier) maxTTL() time.Duration {
 //   - wrong_audience: aud is not Self;
 //   - expired: exp at or before now - Skew;
 //   - not_yet_valid: iat after now + Skew;
-//   - unsupported_kind: kind is not one of Kinds or CoordinationKinds.
+//   - unsupported_kind: kind is not one of Kinds, CoordinationKinds or
+//     MatchKinds.
 //
 // Whether the recipient accepts the kind, whether case_id equals
 // body.case_id, and whether the body is valid (duplicate member names inside

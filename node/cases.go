@@ -41,6 +41,7 @@ func (n *Node) CreateCase(ctx context.Context, a Actor, doc []byte) (store.Case,
 	if err != nil {
 		return store.Case{}, internal("create case", err)
 	}
+	n.matchCase(ctx, c.CaseID, doc)
 	return out, nil
 }
 
@@ -88,6 +89,7 @@ func (n *Node) UpdateCase(ctx context.Context, a Actor, caseID string, doc []byt
 	case err != nil:
 		return store.Case{}, internal("update case", err)
 	}
+	n.matchCase(ctx, caseID, doc)
 	if len(props) > 0 {
 		n.deliverer.Kick()
 		n.log.Info("update propagated", "case_id", caseID, "version", out.Version, "members", len(props))

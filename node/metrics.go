@@ -28,6 +28,8 @@ type Metrics struct {
 	attemptSeconds  prometheus.Histogram
 	deliveryLatency prometheus.Histogram
 	queue           *queueCollector
+	matchErrors     prometheus.Counter
+	matchSeconds    prometheus.Histogram
 }
 
 // NewMetrics registers the node's metrics on reg (a new registry with the
@@ -66,9 +68,14 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 		deliveryLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "flx_delivery_latency_seconds",
 			Help: "Time from queueing to delivery with a verified receipt.", Buckets: prometheus.ExponentialBuckets(0.001, 4, 14)}),
 		queue: &queueCollector{},
+		matchErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "flx_match_errors_total",
+			Help: "Cases whose candidate matching failed (the case was stored; its next change matches it again)."}),
+		matchSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "flx_match_seconds",
+			Help: "Time to match one case written and record its candidates.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
 	}
 	reg.MustRegister(m.received, m.refused, m.processed, m.enqueued, m.delivered, m.failures, m.dead,
-		m.resigned, m.decisions, m.peerBackoff, m.receiveSeconds, m.attemptSeconds, m.deliveryLatency, m.queue)
+		m.resigned, m.decisions, m.peerBackoff, m.receiveSeconds, m.attemptSeconds, m.deliveryLatency, m.queue,
+		m.matchErrors, m.matchSeconds)
 	return m
 }
 

@@ -80,6 +80,8 @@ type Options struct {
 	// bundles (the current one first; older ones while bundles to them may
 	// be in transit).
 	BundleKeys []*jose.EncPrivateKey
+	// Match tunes candidate matching between the persons of the cases held.
+	Match MatchOptions
 }
 
 // DeliveryOptions tune the outbox worker.
@@ -112,6 +114,7 @@ type Node struct {
 	procMu   sync.Mutex // one inbox pass at a time in this process
 	peers    peerCache  // what peers declare, for checks before queueing
 	pullers  puller     // mTLS clients of the members this one pulls from
+	matcher  *matcher   // nil when matching is disabled
 }
 
 // New checks the options and returns a Node. Start its background work
@@ -193,6 +196,9 @@ func New(o Options) (*Node, error) {
 	n.initMedia()
 	n.deliverer = n.newDeliverer()
 	n.view = store.ReadOnly(o.Store)
+	if !o.Match.Disabled {
+		n.matcher = newMatcher(o.Match)
+	}
 	o.Metrics.observeStore(o.Self, o.Store)
 	return n, nil
 }
@@ -263,7 +269,19 @@ func (n *Node) writeSucceeded() {
 // finished).
 func (n *Node) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		if err := n.LoadMatching(ctx); err != nil && ctx.Err() == nil {
+			n.log.Error("matching index not loaded; the next case written loads it", "err", err)
+		}
+		if every := n.o.Match.Sync; n.matcher != nil && every >= 0 {
+			if every == 0 {
+				every = time.Minute
+			}
+			n.runMatchSync(ctx, every)
+		}
+	}()
 	go func() { defer wg.Done(); n.runInbox(ctx) }()
 	go func() { defer wg.Done(); n.deliverer.Run(ctx) }()
 	wg.Add(1)

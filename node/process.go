@@ -114,6 +114,7 @@ func (n *Node) processOne(ctx context.Context, it store.InboxItem) error {
 		return err
 	}
 	n.metrics.processed.WithLabelValues(it.Kind).Inc()
+	n.matchReceived(ctx, it)
 	if confirm != nil {
 		n.deliverer.Kick()
 	}
@@ -185,6 +186,12 @@ func (n *Node) apply(ctx context.Context, tx store.Tx, it store.InboxItem) (perr
 		return perr, nil, err
 	case federation.KindStatsReport:
 		return n.applyStatsReport(ctx, tx, it, claims)
+	case federation.KindMatchQuery:
+		return n.answerQuery(ctx, tx, it, claims)
+	case federation.KindMatchAnswer:
+		// Kept in the inbox and shown with the case; a caseworker follows
+		// a candidate up through the normal, policy-checked exchange.
+		return nil, nil, nil
 	}
 	return fmt.Errorf("unsupported kind %s", it.Kind), nil, nil
 }

@@ -120,6 +120,9 @@ func (n *Node) checkEnvelope(ctx context.Context, env *federation.Envelope) erro
 	if err := checkRoles(env); err != nil {
 		return err
 	}
+	if err := n.checkEncoding(env); err != nil {
+		return err
+	}
 	if err := n.mediaReady(ctx, env); err != nil {
 		return err
 	}
@@ -207,6 +210,14 @@ func checkRoles(env *federation.Envelope) error {
 	case federation.KindCaseWithdraw:
 		if h.Confirms == "" && origin != env.Issuer {
 			return errf(federation.CodeSenderMismatch, "only the origin of case %q may withdraw it", env.CaseID)
+		}
+	case federation.KindMatchQuery:
+		if origin != env.Issuer {
+			return errf(federation.CodeSenderMismatch, "only the origin of case %q may ask about its persons", env.CaseID)
+		}
+	case federation.KindMatchAnswer:
+		if h.Responder != env.Issuer {
+			return errf(federation.CodeSenderMismatch, "the answer's responder is not the sender")
 		}
 	}
 	return nil

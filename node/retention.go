@@ -82,7 +82,7 @@ func (n *Node) expire(ctx context.Context, c store.Case) error {
 		}
 		return err
 	}
-	return n.o.Store.Tx(ctx, func(tx store.Tx) error {
+	err := n.o.Store.Tx(ctx, func(tx store.Tx) error {
 		r, err := tx.EraseCase(ctx, c.ID, store.Erasure{Reason: "retention_expired", At: n.o.Now()})
 		if err != nil {
 			return err
@@ -92,6 +92,10 @@ func (n *Node) expire(ctx context.Context, c store.Case) error {
 		}
 		return n.audit(ctx, tx, retentionActor, "case.erase", c.ID, map[string]any{"reason": "retention_expired", "versions": r.Versions, "inbox_envelopes": r.InboxEnvelopes})
 	})
+	if err == nil {
+		n.unmatchCase(c.ID)
+	}
+	return err
 }
 
 // runRetention sweeps at start and then every interval until ctx ends,

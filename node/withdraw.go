@@ -102,6 +102,7 @@ func (n *Node) Withdraw(ctx context.Context, a Actor, caseID string, reason sche
 		}
 		return WithdrawResult{}, internal("withdraw", err)
 	}
+	n.unmatchCase(caseID)
 	n.deliverer.Kick()
 	n.log.Info("case withdrawn", "case_id", caseID, "recipients", len(res.SentTo), "again", res.Again)
 	return res, nil

@@ -244,6 +244,24 @@ var taxonomy = func() []FieldClass {
 		fc("stats_report", "/threshold", subjNone, NonPersonal),
 		fc("stats_report", "/rounding", subjNone, NonPersonal),
 		fc("stats_report", "/counts", subjNone, NonPersonal),
+
+		// match query: a keyed, hardened encoding of one sought person,
+		// derived from their names, birth years and sex (personal data,
+		// though no value of the person reads in clear); the node sends it
+		// only when the policy lets the case and the person's names go to
+		// the destination (SPEC.md §20)
+		fc("match_query", "/schema", subjNone, NonPersonal),
+		fc("match_query", "/case_id", subjNone, NonPersonal),
+		fc("match_query", "/person_id", subjNone, Relational),
+		fc("match_query", "/encoding", subjAll, Identifying),
+
+		// match answer: random handles and scores of the responder's persons
+		fc("match_answer", "/schema", subjNone, NonPersonal),
+		fc("match_answer", "/case_id", subjNone, NonPersonal),
+		fc("match_answer", "/person_id", subjNone, Relational),
+		fc("match_answer", "/in_reply_to", subjNone, NonPersonal),
+		fc("match_answer", "/responder", subjNone, NonPersonal),
+		fc("match_answer", "/candidates", subjNone, Relational),
 	}
 	f := fc("case", "/death/cause", subjDeceased, Sensitive)
 	f.Category = "health"

@@ -12,7 +12,7 @@ import (
 )
 
 // documentKinds are every kind of document that leaves a node.
-var documentKinds = append(schema.Kinds(), schema.KindStatsReport)
+var documentKinds = append(schema.Kinds(), schema.KindStatsReport, schema.KindMatchQuery, schema.KindMatchAnswer)
 
 // jsNode is the part of a JSON Schema node the tests read.
 type jsNode struct {

@@ -15,7 +15,8 @@ const BaseURI = "https://schema.flx.invalid/v1/"
 var schemaFS embed.FS
 
 // Files returns the embedded schema files (defs.json, case.json,
-// response.json, message.json, withdrawal.json, stats_report.json), rooted at
+// response.json, message.json, withdrawal.json, stats_report.json,
+// match_query.json, match_answer.json), rooted at
 // the v1 directory.
 // A node can serve them, for instance for GET /.well-known/flx consumers.
 func Files() fs.FS {
@@ -46,7 +47,7 @@ func Kinds() []Kind {
 // KindStatsReport.
 func (k Kind) Valid() bool {
 	switch k {
-	case KindCase, KindResponse, KindMessage, KindWithdrawal, KindStatsReport:
+	case KindCase, KindResponse, KindMessage, KindWithdrawal, KindStatsReport, KindMatchQuery, KindMatchAnswer:
 		return true
 	}
 	return false
@@ -83,6 +84,10 @@ func KindForEnvelope(envelopeKind string) (Kind, bool) {
 		return KindWithdrawal, true
 	case EnvelopeStatsReport:
 		return KindStatsReport, true
+	case EnvelopeMatchQuery:
+		return KindMatchQuery, true
+	case EnvelopeMatchAnswer:
+		return KindMatchAnswer, true
 	}
 	return "", false
 }

@@ -70,7 +70,7 @@ func TestSchemaFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"case.json", "defs.json", "message.json", "response.json", "stats_report.json", "withdrawal.json"}
+	want := []string{"case.json", "defs.json", "match_answer.json", "match_query.json", "message.json", "response.json", "stats_report.json", "withdrawal.json"}
 	if !slices.Equal(names, want) {
 		t.Fatalf("schema files = %v, want %v", names, want)
 	}

@@ -12,7 +12,9 @@ const KindStatsReport Kind = "stats_report"
 const EnvelopeStatsReport = "stats.report"
 
 // documentKinds are the kinds Validate compiles a schema for.
-func documentKinds() []Kind { return append(Kinds(), KindStatsReport) }
+func documentKinds() []Kind {
+	return append(Kinds(), KindStatsReport, KindMatchQuery, KindMatchAnswer)
+}
 
 // StatsReport is one member's activity counts for one calendar month (schema
 // "flx/v1/stats_report"). It holds only numbers, a period, a member id and a

@@ -156,6 +156,8 @@ func TestTypesMatchSchema(t *testing.T) {
 		"message.json":             reflect.TypeFor[Message](),
 		"withdrawal.json":          reflect.TypeFor[Withdrawal](),
 		"stats_report.json":        reflect.TypeFor[StatsReport](),
+		"match_query.json":         reflect.TypeFor[MatchQuery](),
+		"match_answer.json":        reflect.TypeFor[MatchAnswer](),
 		"geo":                      reflect.TypeFor[Geo](),
 		"place":                    reflect.TypeFor[Place](),
 		"media_ref":                reflect.TypeFor[MediaRef](),

@@ -35,6 +35,7 @@ type Config struct {
 	Media      Media      `yaml:"media"`
 	// Coordination: relays, pull, carried bundles, statistics (coordination.go).
 	Coordination Coordination `yaml:"coordination"`
+	Match        Match        `yaml:"match"`
 	Log          Log          `yaml:"log"`
 }
 
@@ -191,6 +192,26 @@ type Media struct {
 	BandwidthPerPeer int64 `yaml:"bandwidth_per_peer"`
 }
 
+// Match configures candidate matching between the persons of the cases the
+// node holds, and cross-border matching with privacy-preserving encodings.
+type Match struct {
+	// Enabled computes candidate matches whenever a case is created,
+	// updated, imported or received. Default true.
+	Enabled bool `yaml:"enabled"`
+	// Threshold is the lowest score listed, in (0, 1). Default 0.1 (a pair
+	// one chance in ten to be the same person is worth a caseworker's look).
+	Threshold float64 `yaml:"threshold"`
+	// SecretFile holds the federation matching secret of the current key
+	// epoch (JSON {"kid": "...", "key": "<base64 of at least 32 bytes>"},
+	// mode 0600), shared by the members that match across borders. Default
+	// empty: this node neither asks other members nor compares what they
+	// ask (it answers with no candidate).
+	SecretFile string `yaml:"secret_file"`
+	// QueryTTL is how long the encoding sent in a match query is valid
+	// (1h..720h). Default 72h.
+	QueryTTL time.Duration `yaml:"query_ttl"`
+}
+
 // Log configures structured logging (log/slog). Personal data is never logged.
 type Log struct {
 	// Level is debug, info, warn or error. Default "info".
@@ -233,6 +254,7 @@ func Defaults() Config {
 		Media: Media{Blobs: "auto", Dir: "media", ChunkBytes: 1 << 20, MaxMediaBytes: 2 << 30, MaxUploadsPerPeer: 16,
 			MaxPendingBytesPerPeer: 8 << 30},
 		Coordination: defaultCoordination(),
+		Match:        Match{Enabled: true, Threshold: 0.1, QueryTTL: 72 * time.Hour},
 		Log:          Log{Level: "info", Format: "text"},
 	}
 }
@@ -365,8 +387,16 @@ func (c *Config) envVars() map[string]func(string) error {
 		"FLX_COORDINATION_STATS_SETTLE":    dur(&c.Coordination.StatsSettle),
 		"FLX_COORDINATION_STATS_THRESHOLD": num(&c.Coordination.StatsThreshold),
 		"FLX_COORDINATION_STATS_ROUNDING":  num(&c.Coordination.StatsRounding),
-		"FLX_LOG_LEVEL":                    str(&c.Log.Level),
-		"FLX_LOG_FORMAT":                   str(&c.Log.Format),
+		"FLX_MATCH_ENABLED":                boolean(&c.Match.Enabled),
+		"FLX_MATCH_THRESHOLD": func(v string) error {
+			f, err := strconv.ParseFloat(v, 64)
+			c.Match.Threshold = f
+			return err
+		},
+		"FLX_MATCH_SECRET_FILE": str(&c.Match.SecretFile),
+		"FLX_MATCH_QUERY_TTL":   dur(&c.Match.QueryTTL),
+		"FLX_LOG_LEVEL":         str(&c.Log.Level),
+		"FLX_LOG_FORMAT":        str(&c.Log.Format),
 	}
 }
 
@@ -422,6 +452,7 @@ func (c *Config) Resolve(base string) {
 	c.LocalAPI.TLSKey = in(c.LocalAPI.TLSKey)
 	c.Media.Dir = in(c.Media.Dir)
 	c.Coordination.BundleKey = in(c.Coordination.BundleKey)
+	c.Match.SecretFile = in(c.Match.SecretFile)
 	if c.Store.DSN == "" {
 		c.Store.DSN = "sqlite:" + filepath.Join(c.DataDir, "flx.db")
 	}
@@ -538,6 +569,12 @@ func (c *Config) Verify() error {
 		bad("media.bandwidth_per_peer", "%d: want 0 (no cap) or at least 16384 bytes per second", m.BandwidthPerPeer)
 	}
 	c.Coordination.verify(bad)
+	if c.Match.Threshold <= 0 || c.Match.Threshold >= 1 {
+		bad("match.threshold", "%g is outside (0, 1)", c.Match.Threshold)
+	}
+	if c.Match.QueryTTL < time.Hour || c.Match.QueryTTL > 720*time.Hour {
+		bad("match.query_ttl", "%s is outside 1h..720h", c.Match.QueryTTL)
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

@@ -394,7 +394,7 @@ func TestWriteSummary(t *testing.T) {
 // acceptsWanted is every case kind and relay.forward, and stats.report for a
 // coordinator.
 func acceptsWanted(role federation.Role) []federation.Kind {
-	k := append(slices.Clone(federation.Kinds), federation.KindRelayForward)
+	k := append(append(slices.Clone(federation.Kinds), federation.MatchKinds...), federation.KindRelayForward)
 	if role == federation.RoleCoordinator {
 		k = append(k, federation.KindStatsReport)
 	}

@@ -144,7 +144,7 @@ func createMember(dir string, spec MemberSpec, mm memberMaterial) (federation.Me
 // acceptsFor is what a new member accepts: every case kind and relay
 // envelopes (SPEC.md §14); a coordinator also statistics reports (§17).
 func acceptsFor(role federation.Role) []federation.Kind {
-	k := append(slices.Clone(federation.Kinds), federation.KindRelayForward)
+	k := append(append(slices.Clone(federation.Kinds), federation.MatchKinds...), federation.KindRelayForward)
 	if role == federation.RoleCoordinator {
 		k = append(k, federation.KindStatsReport)
 	}

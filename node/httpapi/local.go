@@ -79,10 +79,13 @@ func LocalHandler(n *node.Node, tokens []config.Token, metrics http.Handler, log
 //	POST /api/v1/cases/{id}/media (start an upload)         x
 //	GET  /api/v1/cases/{id}/media, .../media/{sha256}       x
 //	GET, PATCH /api/v1/media/uploads/{uid}                  x
+//	POST /api/v1/cases/{id}/match-query                     x
 //	GET  /api/v1/cases/{id}/decisions                       x          x         x
 //	GET  /api/v1/cases/{id}/thread                          x          x         x (no documents)
 //	POST /api/v1/cases/{id}/decisions/{did}/approve                    x
 //	POST /api/v1/cases/{id}/decisions/{did}/reject                     x
+//	GET  /api/v1/matches, /api/v1/matches/{mid}             x          x         x
+//	POST /api/v1/matches/{mid}/confirm, .../reject          x
 //	GET  /api/v1/inbox, /api/v1/inbox/{iid}                 x          x
 //	GET  /api/v1/outbox, /api/v1/outbox/peers                          x
 //	POST /api/v1/outbox/{oid}/requeue                                  x
@@ -96,7 +99,10 @@ func LocalHandler(n *node.Node, tokens []config.Token, metrics http.Handler, log
 // Auditors check the record: the audit log and its hash chain, policy
 // decisions, and case metadata (who received what, when, and the
 // withdrawal state) without the case documents, which hold the personal
-// data.
+// data. Candidate matches hold ids, scores and field levels, no names:
+// everyone may list them; only caseworkers confirm or reject them, and a
+// confirmation sends nothing (forwarding stays a separate, policy-checked
+// step).
 //
 // Conventions: JSON in and out; request bodies need Content-Type
 // application/json (or a +json type) else 415 unsupported_media_type; bodies
@@ -208,10 +214,16 @@ func (l *localAPI) routes() []localRoute {
 		{http.MethodGet, "/api/v1/cases/{id}/media/{sha256}", caseworker, l.streamCaseMedia},
 		{http.MethodGet, "/api/v1/media/uploads/{uid}", caseworker, l.mediaUploadState},
 		{http.MethodPatch, "/api/v1/media/uploads/{uid}", caseworker, l.writeMediaUpload},
+		{http.MethodPost, "/api/v1/cases/{id}/match-query", caseworker, l.matchQuery},
 		{http.MethodGet, "/api/v1/cases/{id}/decisions", everyone, l.decisions},
 		{http.MethodGet, "/api/v1/cases/{id}/thread", everyone, l.thread},
 		{http.MethodPost, "/api/v1/cases/{id}/decisions/{did}/approve", operator, l.approve},
 		{http.MethodPost, "/api/v1/cases/{id}/decisions/{did}/reject", operator, l.reject},
+
+		{http.MethodGet, "/api/v1/matches", everyone, l.listMatches},
+		{http.MethodGet, "/api/v1/matches/{mid}", everyone, l.getMatch},
+		{http.MethodPost, "/api/v1/matches/{mid}/confirm", caseworker, l.confirmMatch},
+		{http.MethodPost, "/api/v1/matches/{mid}/reject", caseworker, l.rejectMatch},
 
 		{http.MethodGet, "/api/v1/inbox", readers, l.inbox},
 		{http.MethodGet, "/api/v1/inbox/{iid}", readers, l.received},

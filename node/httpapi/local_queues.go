@@ -153,8 +153,8 @@ func outboxSummary(o store.OutboxItem) OutboxSummary {
 }
 
 var envelopeKinds = func() []string {
-	out := make([]string, 0, len(federation.Kinds)+len(federation.CoordinationKinds))
-	for _, k := range append(slices.Clone(federation.Kinds), federation.CoordinationKinds...) {
+	out := make([]string, 0, len(federation.Kinds)+len(federation.CoordinationKinds)+len(federation.MatchKinds))
+	for _, k := range append(append(slices.Clone(federation.Kinds), federation.CoordinationKinds...), federation.MatchKinds...) {
 		out = append(out, string(k))
 	}
 	return out

@@ -319,5 +319,8 @@ func (q *queries) EraseCase(ctx context.Context, caseID string, e Erasure) (Eras
 		return res, fmt.Errorf("store.EraseCase: outbox: %w", err)
 	}
 	res.OutboxEnvelopes = res.OutboxCancelled + done
+	if res.Matches, err = q.eraseMatches(ctx, caseID); err != nil {
+		return res, fmt.Errorf("store.EraseCase: %w", err)
+	}
 	return res, nil
 }

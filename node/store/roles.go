@@ -43,6 +43,7 @@ type Queries interface {
 	Manifests
 	Media
 	Coordination
+	Matches
 }
 
 // View is every read and nothing else: what the HTTP layer gets (see
@@ -58,6 +59,7 @@ type View interface {
 	ManifestReader
 	MediaReader
 	CoordinationReader
+	MatchReader
 }
 
 // CaseReader reads tracing cases.
@@ -99,7 +101,8 @@ type Cases interface {
 	// all versions, the envelopes of inbox rows and outbox rows for it;
 	// undelivered outbox rows are cancelled unless their kind is in
 	// e.KeepPendingKinds (e.g. the case.withdraw to send). The case row
-	// stays as a tombstone with erased_at and the reason. Erasing again is
+	// stays as a tombstone with erased_at and the reason; candidate matches
+	// naming the case are deleted. Erasing again is
 	// harmless. A case id with no case row still gets its inbox/outbox
 	// payloads erased; the result says whether a case row was found.
 	EraseCase(ctx context.Context, caseID string, e Erasure) (ErasureResult, error)

@@ -123,6 +123,7 @@ type ErasureResult struct {
 	InboxEnvelopes  int64 // inbox rows whose envelope was dropped
 	OutboxEnvelopes int64 // outbox rows whose envelope was dropped
 	OutboxCancelled int64 // of those, undelivered rows now cancelled
+	Matches         int64 // candidate matches naming the case, deleted
 }
 
 // InboxItem is a received envelope.

@@ -24,6 +24,7 @@ import (
 	"github.com/familylinks/flx/node/console"
 	"github.com/familylinks/flx/node/fedadmin"
 	"github.com/familylinks/flx/node/httpapi"
+	"github.com/familylinks/flx/node/match/pprl"
 	"github.com/familylinks/flx/node/media"
 	"github.com/familylinks/flx/node/stats"
 	"github.com/familylinks/flx/node/store"
@@ -198,6 +199,12 @@ func startNode(parent context.Context, cfg config.Config, log *slog.Logger) (*ru
 	if err != nil {
 		return failSt(fmt.Errorf("serve: %w", err))
 	}
+	mopts := node.MatchOptions{Disabled: !cfg.Match.Enabled, Threshold: cfg.Match.Threshold, QueryTTL: cfg.Match.QueryTTL}
+	if cfg.Match.SecretFile != "" {
+		if mopts.Secret, err = pprl.LoadSecret(cfg.Match.SecretFile); err != nil {
+			return failSt(fmt.Errorf("serve: match.secret_file: %w", err))
+		}
+	}
 	metrics := node.NewMetrics(nil)
 	n, err := node.New(node.Options{
 		Self: cfg.Member, Store: st, Trust: tr, Signer: signer, SignerFor: keyRing(cfg, tr, signer, log),
@@ -215,7 +222,7 @@ func startNode(parent context.Context, cfg config.Config, log *slog.Logger) (*ru
 			Limits: media.Limits{MaxMediaBytes: cfg.Media.MaxMediaBytes, MaxUploadsPerPeer: cfg.Media.MaxUploadsPerPeer,
 				MaxPendingBytesPerPeer: cfg.Media.MaxPendingBytesPerPeer},
 		},
-		Logger: log, Metrics: metrics,
+		Match: mopts, Logger: log, Metrics: metrics,
 		Routes: cfg.Coordination.Routes, RelayWait: cfg.Coordination.RelayWait, PullInterval: cfg.Coordination.PullInterval,
 		Stats: statsOptions(cfg.Coordination), BundleKeys: bundleKeys,
 	})

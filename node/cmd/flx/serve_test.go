@@ -121,6 +121,10 @@ func TestServeRefusesBadSetup(t *testing.T) {
 		{"bad local TLS", func(c *config.Config) {
 			c.LocalAPI.TLSCert, c.LocalAPI.TLSKey = c.Federation.TLSCert, c.Federation.TLSCert
 		}, "local API TLS"},
+		{"matching secret readable by others", func(c *config.Config) {
+			c.Match.SecretFile = filepath.Join(c.DataDir, "match-secret.json")
+			os.WriteFile(c.Match.SecretFile, []byte(`{"kid":"2026-1","key":"`+strings.Repeat("QUJD", 11)+`"}`), 0o644)
+		}, "match.secret_file"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

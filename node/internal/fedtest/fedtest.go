@@ -95,7 +95,7 @@ func (f *Federation) AddMember(t testing.TB, id, country string, role federation
 	if err != nil {
 		t.Fatal(err)
 	}
-	accepts := append(slices.Clone(federation.Kinds), federation.KindRelayForward)
+	accepts := append(append(slices.Clone(federation.Kinds), federation.MatchKinds...), federation.KindRelayForward)
 	if role == federation.RoleCoordinator {
 		accepts = append(accepts, federation.KindStatsReport)
 	}

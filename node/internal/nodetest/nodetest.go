@@ -73,6 +73,8 @@ type Options struct {
 	// Tune, when set, changes the node's options last (routes, relay
 	// wait, pull interval, statistics).
 	Tune func(o *node.Options)
+	// Match tunes the node's matching (cross-border: a Secret).
+	Match node.MatchOptions
 }
 
 // Listen reserves a loopback port for a member's federation listener and
@@ -155,7 +157,7 @@ func Start(t testing.TB, f *fedtest.Federation, id string, ln net.Listener, o Op
 	}
 	no := node.Options{
 		Self: id, Store: nodeStore, Trust: tr, Signer: m.Key, Policy: policy.New(rules), TLS: m.TLS,
-		Delivery: d, Logger: log, EnvelopeTTL: o.EnvelopeTTL, Skew: o.Skew, Metrics: o.Metrics, Media: mo,
+		Delivery: d, Logger: log, EnvelopeTTL: o.EnvelopeTTL, Skew: o.Skew, Metrics: o.Metrics, Media: mo, Match: o.Match,
 	}
 	if o.Tune != nil {
 		o.Tune(&no)

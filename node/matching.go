@@ -1,0 +1,387 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/familylinks/flx/federation"
+	"github.com/familylinks/flx/node/match"
+	"github.com/familylinks/flx/node/match/pprl"
+	"github.com/familylinks/flx/node/store"
+	"github.com/familylinks/flx/schema"
+)
+
+// MatchOptions tune candidate matching (node/match) inside the node.
+type MatchOptions struct {
+	// Disabled turns matching off: no candidates are computed or listed.
+	Disabled bool
+	// Threshold is the lowest score kept (match.DefaultThreshold when 0).
+	Threshold float64
+	// Secret is the federation matching secret of the current key epoch,
+	// for cross-border queries (node/match/pprl); nil: this node neither
+	// sends match queries nor compares those it receives (it answers them
+	// with no candidate).
+	Secret *pprl.Secret
+	// QueryTTL is how long the encoding sent in a match query is valid
+	// (DefaultQueryTTL when 0).
+	QueryTTL time.Duration
+	// Sync is how often the index takes in the cases other processes
+	// sharing the database wrote or erased (default 1m; negative: never).
+	Sync time.Duration
+}
+
+// maxRefresh caps how many other cases one case's matching refreshes.
+const maxRefresh = 32
+
+// matcher keeps a match.Index of the persons of every case the node holds,
+// and the candidates in the store in step with it: a case created,
+// updated, imported or received is prepared and matched against the
+// others; an erased case leaves the index (the store deletes its
+// candidates in the erasure's transaction). The index is personal data
+// derived from the cases and lives only in memory: it is rebuilt from the
+// store at start.
+type matcher struct {
+	mu     sync.Mutex // one case matched at a time, and the first load
+	loaded bool
+	synced time.Time // cases updated since then are not yet known to be held
+	ix     *match.Index
+	byCase map[string][]*match.Person
+
+	// Encodings of the persons held, for answering match queries: made
+	// once per person version and reused until they near expiry; the
+	// index is rebuilt when they change.
+	encs      map[encodingKey]*pprl.Encoding
+	pprlIndex *pprl.Index
+	pprlDirty bool
+}
+
+func newMatcher(o MatchOptions) *matcher {
+	return &matcher{ix: match.NewIndex(match.Options{Threshold: o.Threshold}), byCase: map[string][]*match.Person{},
+		encs: map[encodingKey]*pprl.Encoding{}}
+}
+
+// loadLocked puts every case held in the index, once.
+func (n *Node) loadMatchesLocked(ctx context.Context) error {
+	m := n.matcher
+	if m.loaded {
+		return nil
+	}
+	f := store.CaseFilter{IncludeDocuments: true, Limit: 1000}
+	count := 0
+	m.synced = n.o.Now().Add(-time.Minute)
+	for {
+		page, err := n.o.Store.ListCases(ctx, f)
+		if err != nil {
+			return fmt.Errorf("node: load cases for matching: %w", err)
+		}
+		for _, c := range page.Cases {
+			if ps := n.personsOf(c.ID, c.Document); len(ps) > 0 {
+				m.ix.Put(c.ID, ps)
+				m.byCase[c.ID] = ps
+				count++
+			}
+		}
+		if page.Next == "" {
+			break
+		}
+		f.Cursor = page.Next
+	}
+	m.loaded = true
+	n.log.Info("matching index loaded", "cases", count, "persons", m.ix.Len())
+	return nil
+}
+
+// personsOf prepares the persons of a stored document (none when it does
+// not parse: matching never blocks a write).
+func (n *Node) personsOf(caseID string, doc []byte) []*match.Person {
+	if doc == nil {
+		return nil
+	}
+	c, err := schema.ParseCase(doc)
+	if err != nil || c.CaseID != caseID {
+		return nil
+	}
+	return match.PersonsOf(c, n.o.Now())
+}
+
+// LoadMatching builds the matching index from the store (Run does it at
+// start; the first case matched does it otherwise).
+func (n *Node) LoadMatching(ctx context.Context) error {
+	if n.matcher == nil {
+		return nil
+	}
+	n.matcher.mu.Lock()
+	defer n.matcher.mu.Unlock()
+	return n.loadMatchesLocked(ctx)
+}
+
+// matchCase matches the persons of a case just written (doc its current
+// document, nil when erased) and records its candidates; it then matches
+// again the other cases of its candidates, whose listing a new candidate
+// may outrank. Failures are logged, never returned: the write is
+// committed, and the next change of the case matches it again.
+func (n *Node) matchCase(ctx context.Context, caseID string, doc []byte) {
+	if n.matcher == nil {
+		return
+	}
+	start := time.Now()
+	defer func() { n.metrics.matchSeconds.Observe(time.Since(start).Seconds()) }()
+	if err := n.rematch(ctx, caseID, doc); err != nil {
+		n.log.Error("matching failed", "case_id", caseID, "err", err)
+		n.metrics.matchErrors.Inc()
+	}
+}
+
+func (n *Node) rematch(ctx context.Context, caseID string, doc []byte) error {
+	m := n.matcher
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := n.loadMatchesLocked(ctx); err != nil {
+		return err
+	}
+	ps := n.personsOf(caseID, doc)
+	_, held := m.byCase[caseID]
+	if len(ps) == 0 {
+		m.ix.Remove(caseID)
+		delete(m.byCase, caseID)
+	} else {
+		m.ix.Put(caseID, ps)
+		m.byCase[caseID] = ps
+	}
+	m.pprlDirty = true
+	others, err := n.recordLocked(ctx, caseID, !held)
+	if err != nil {
+		return err
+	}
+	for i, o := range others {
+		if i == maxRefresh {
+			break
+		}
+		if _, err := n.recordLocked(ctx, o, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// recordLocked matches the persons of one case held and stores its
+// candidates; it returns the other cases named. A case new to the index
+// with no candidate has none stored either: nothing is written.
+func (n *Node) recordLocked(ctx context.Context, caseID string, isNew bool) ([]string, error) {
+	m := n.matcher
+	var cands []store.NewMatchCandidate
+	seen := map[string]bool{}
+	var others []string
+	dup := map[[4]string]bool{}
+	for _, p := range m.byCase[caseID] {
+		for _, c := range m.ix.Match(p) {
+			a, b := c.A, c.B
+			if m.side(b) == match.SideSought && (b.CaseID < a.CaseID || b.CaseID == a.CaseID && b.PersonID < a.PersonID) {
+				a, b = b, a // two sought persons: one order, whoever was matched
+			}
+			key := [4]string{a.CaseID, a.PersonID, b.CaseID, b.PersonID}
+			if dup[key] {
+				continue
+			}
+			dup[key] = true
+			expl, err := json.Marshal(explanation{Weight: c.Weight, Offset: c.Offset, Fields: c.Fields})
+			if err != nil {
+				return nil, err
+			}
+			cands = append(cands, store.NewMatchCandidate{ACase: a.CaseID, APerson: a.PersonID, BCase: b.CaseID, BPerson: b.PersonID,
+				Score: c.Score, Explanation: expl})
+			other := a.CaseID
+			if other == caseID {
+				other = b.CaseID
+			}
+			if !seen[other] {
+				seen[other] = true
+				others = append(others, other)
+			}
+		}
+	}
+	if isNew && len(cands) == 0 {
+		return nil, nil
+	}
+	if err := n.o.Store.ReplaceMatches(ctx, caseID, cands, n.o.Now()); err != nil {
+		return nil, err
+	}
+	return others, nil
+}
+
+// side returns the side of a person held ("" when not held).
+func (m *matcher) side(r match.Ref) match.Side {
+	for _, p := range m.byCase[r.CaseID] {
+		if p.PersonID == r.PersonID {
+			return p.Side
+		}
+	}
+	return ""
+}
+
+// unmatchCase forgets an erased case's persons (its candidates went with
+// the erasure's transaction).
+func (n *Node) unmatchCase(caseID string) {
+	if n.matcher == nil {
+		return
+	}
+	m := n.matcher
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.ix.Remove(caseID)
+	delete(m.byCase, caseID)
+	m.pprlDirty = true
+}
+
+// explanation is what a candidate stores beside its persons and score:
+// the field-by-field evidence (levels and weights; pointers into the
+// cases' names lists, never a name).
+type explanation struct {
+	Weight float64          `json:"weight"`
+	Offset float64          `json:"offset"`
+	Fields []match.Evidence `json:"fields"`
+}
+
+// Match decisions.
+const (
+	MatchConfirm = "confirm"
+	MatchReject  = "reject"
+)
+
+// DecideMatch confirms or rejects an open candidate, audited as
+// match.confirm or match.reject. A confirmation discloses nothing and
+// sends nothing: forwarding the case stays a separate, policy-checked
+// step.
+func (n *Node) DecideMatch(ctx context.Context, a Actor, id int64, decision string) (store.MatchCandidate, error) {
+	if n.matcher == nil {
+		return store.MatchCandidate{}, errf(CodeNotFound, "matching is disabled on this node")
+	}
+	state := map[string]string{MatchConfirm: store.MatchConfirmed, MatchReject: store.MatchRejected}[decision]
+	if state == "" {
+		return store.MatchCandidate{}, errf(CodeBadRequest, "decision %q is not confirm or reject", decision)
+	}
+	var out store.MatchCandidate
+	err := n.o.Store.Tx(ctx, func(tx store.Tx) error {
+		var err error
+		if out, err = tx.DecideMatch(ctx, id, state, a.Name, n.o.Now()); err != nil {
+			return err
+		}
+		return n.audit(ctx, tx, a.Name, "match."+decision, fmt.Sprintf("match:%d", id), map[string]any{
+			"a_case": out.ACase, "a_person": out.APerson, "b_case": out.BCase, "b_person": out.BPerson, "score": out.Score,
+		})
+	})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return store.MatchCandidate{}, errf(CodeNotFound, "no candidate match %d", id)
+	case errors.Is(err, store.ErrConflict):
+		return store.MatchCandidate{}, errf(CodeConflict, "candidate match %d is already %s", id, out.State)
+	case err != nil:
+		return store.MatchCandidate{}, internal("decide match", err)
+	}
+	return out, nil
+}
+
+// MatchingEnabled reports whether the node computes candidate matches.
+func (n *Node) MatchingEnabled() bool { return n.matcher != nil }
+
+// matchReceived keeps matching in step with an inbox row just processed: a
+// case received or updated is matched, an erased one forgotten.
+func (n *Node) matchReceived(ctx context.Context, it store.InboxItem) {
+	if n.matcher == nil || it.CaseID == "" {
+		return
+	}
+	switch federation.Kind(it.Kind) {
+	case federation.KindCaseCreate, federation.KindCaseUpdate, federation.KindCaseWithdraw:
+	default:
+		return
+	}
+	c, err := n.o.Store.GetCase(ctx, it.CaseID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		n.unmatchCase(it.CaseID)
+	case err != nil:
+		n.log.Error("matching failed", "case_id", it.CaseID, "err", err)
+		n.metrics.matchErrors.Inc()
+	case c.Erased():
+		n.unmatchCase(it.CaseID)
+	case federation.Kind(it.Kind) != federation.KindCaseWithdraw:
+		n.matchCase(ctx, c.ID, c.Document)
+	}
+}
+
+// SyncMatching takes into the index the cases that other processes sharing
+// the database (node replicas) created, updated or erased since the last
+// pass: their persons are put or removed, so that the cases written here
+// are matched against them too. The candidates those cases found were
+// recorded by the process that wrote them.
+func (n *Node) SyncMatching(ctx context.Context) error {
+	m := n.matcher
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.loaded {
+		return n.loadMatchesLocked(ctx)
+	}
+	since := m.synced
+	m.synced = n.o.Now().Add(-time.Minute) // overlap: clocks of replicas differ a little
+	f := store.CaseFilter{IncludeDocuments: true, IncludeErased: true, UpdatedSince: since, Limit: 1000}
+	for {
+		page, err := n.o.Store.ListCases(ctx, f)
+		if err != nil {
+			m.synced = since
+			return fmt.Errorf("node: sync matching: %w", err)
+		}
+		for _, c := range page.Cases {
+			if ps := n.personsOf(c.ID, c.Document); len(ps) > 0 && !c.Erased() {
+				if !samePersons(m.byCase[c.ID], ps) {
+					m.ix.Put(c.ID, ps)
+					m.byCase[c.ID] = ps
+					m.pprlDirty = true
+				}
+			} else if _, ok := m.byCase[c.ID]; ok {
+				m.ix.Remove(c.ID)
+				delete(m.byCase, c.ID)
+				m.pprlDirty = true
+			}
+		}
+		if page.Next == "" {
+			return nil
+		}
+		f.Cursor = page.Next
+	}
+}
+
+// samePersons reports whether two preparations of a case hold the same
+// persons with the same blocking keys (the index then needs no change).
+func samePersons(a, b []*match.Person) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Ref != b[i].Ref || !slices.Equal(a[i].Keys(), b[i].Keys()) {
+			return false
+		}
+	}
+	return true
+}
+
+// runMatchSync keeps the index in step with the other processes sharing
+// the database until ctx ends.
+func (n *Node) runMatchSync(ctx context.Context, every time.Duration) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if err := n.SyncMatching(ctx); err != nil && ctx.Err() == nil {
+				n.log.Error("matching sync failed", "err", err)
+			}
+		}
+	}
+}

@@ -1,0 +1,295 @@
+package node_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/familylinks/flx/federation"
+	"github.com/familylinks/flx/federation/problem"
+	"github.com/familylinks/flx/node"
+	"github.com/familylinks/flx/node/internal/fedtest"
+	"github.com/familylinks/flx/node/internal/nodetest"
+	"github.com/familylinks/flx/node/match/corpus"
+	"github.com/familylinks/flx/node/store"
+	"github.com/familylinks/flx/schema"
+)
+
+// caseOf writes a minimal case document holding persons.
+func caseOf(t testing.TB, id string, ct schema.CaseType, version int, persons ...schema.Person) []byte {
+	t.Helper()
+	origin, _, _ := strings.Cut(id, ":")
+	purpose := "tracing"
+	if ct != schema.CaseTracingRequest && ct != schema.CaseReunificationRequest {
+		purpose = "registration"
+	}
+	b, err := json.Marshal(map[string]any{
+		"schema": "flx/v1/case", "case_id": id, "version": version, "type": ct, "status": "open",
+		"origin":  map[string]any{"member": origin, "created_at": "2024-05-01T10:00:00Z"},
+		"purpose": purpose, "persons": persons,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func person(id string, role schema.PersonRole, birth string, names ...schema.Name) schema.Person {
+	return schema.Person{ID: id, Roles: []schema.PersonRole{role}, Names: names, BirthDate: schema.PartialDate(birth), Sex: schema.SexMale}
+}
+
+func name(value, part, script string) schema.Name {
+	return schema.Name{Value: value, Part: schema.NamePart(part), Script: script}
+}
+
+func openMatches(t testing.TB, s store.View) []store.MatchCandidate {
+	t.Helper()
+	var out []store.MatchCandidate
+	var after int64
+	for {
+		page, err := s.ListMatches(context.Background(), store.MatchFilter{State: store.MatchOpen, AfterID: after, Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, page...)
+		if len(page) < 1000 {
+			return out
+		}
+		after = page[len(page)-1].ID
+	}
+}
+
+// TestMatchingFollowsCases: candidates appear when a case is created,
+// received or updated, go when a change makes the persons differ or a case
+// is erased (withdrawn here, withdrawn by its origin, expired), survive a
+// restart, and a caseworker's decision is audited once.
+func TestMatchingFollowsCases(t *testing.T) {
+	ctx := context.Background()
+	f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")
+	dsn := nodetest.DSN(t, nodetest.SQLite)
+	xa := nodetest.Start(t, f, "XA-RC", nil, nodetest.Options{NoRun: true, DSN: dsn})
+	cw := node.Actor{Name: "cw-anna", Role: "caseworker"}
+
+	sought := person("p1", schema.PersonSought, "1990-03-14", name("Karo", "given", "Latn"), name("Hovsampelyan", "family", "Latn"))
+	if _, err := xa.CreateCase(ctx, cw, caseOf(t, "XA-RC:TR-1", schema.CaseTracingRequest, 1, sought)); err != nil {
+		t.Fatal(err)
+	}
+	if got := openMatches(t, xa.View()); len(got) != 0 {
+		t.Fatalf("candidates with one case: %+v", got)
+	}
+	// A detention notification received from XB-RC, names in Armenian script.
+	detainee := person("d1", schema.PersonDetainee, "1990", name("Կարո", "given", "Armn"), name("Հովսամփելյան", "family", "Armn"))
+	reg := caseOf(t, "XB-RC:DN-1", schema.CaseDetentionNotification, 1, detainee)
+	if _, err := xa.Receive(ctx, "XB-RC", f.Envelope(t, "XB-RC", "XA-RC", federation.KindCaseCreate, "XB-RC:DN-1", reg)); err != nil {
+		t.Fatal(err)
+	}
+	if err := xa.ProcessInbox(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := openMatches(t, xa.View())
+	if len(got) != 1 || got[0].ACase != "XA-RC:TR-1" || got[0].APerson != "p1" || got[0].BCase != "XB-RC:DN-1" || got[0].BPerson != "d1" || got[0].Score < 0.5 {
+		t.Fatalf("candidates after receiving: %+v", got)
+	}
+	var expl struct {
+		Fields []struct{ Field, Level string } `json:"fields"`
+	}
+	if err := json.Unmarshal(got[0].Explanation, &expl); err != nil || len(expl.Fields) < 3 {
+		t.Fatalf("explanation %s: %v", got[0].Explanation, err)
+	}
+	for _, w := range []string{"Karo", "Hovsampelyan", "Կարո"} {
+		if strings.Contains(string(got[0].Explanation), w) {
+			t.Fatalf("explanation repeats a name: %s", got[0].Explanation)
+		}
+	}
+
+	// The origin's update to another person removes the candidate; back again restores it.
+	other := person("d1", schema.PersonDetainee, "1961", name("Tigran", "given", "Latn"), name("Abgaryan", "family", "Latn"))
+	receiveAndProcess(t, xa, f, federation.KindCaseUpdate, "XB-RC:DN-1", caseOf(t, "XB-RC:DN-1", schema.CaseDetentionNotification, 2, other))
+	if got := openMatches(t, xa.View()); len(got) != 0 {
+		t.Fatalf("candidates after the update: %+v", got)
+	}
+	receiveAndProcess(t, xa, f, federation.KindCaseUpdate, "XB-RC:DN-1", caseOf(t, "XB-RC:DN-1", schema.CaseDetentionNotification, 3, detainee))
+	got = openMatches(t, xa.View())
+	if len(got) != 1 {
+		t.Fatalf("candidates after the second update: %+v", got)
+	}
+
+	// A restart loads the index from the store: a new registration of the
+	// same person matches the sought person held before.
+	xa.Stop()
+	xa = nodetest.Start(t, f, "XA-RC", nil, nodetest.Options{NoRun: true, DSN: dsn})
+	if err := xa.LoadMatching(ctx); err != nil {
+		t.Fatal(err)
+	}
+	own := person("c1", schema.PersonDetainee, "1990-03", name("Каро Овсампелян", "full", "Cyrl"))
+	if _, err := xa.CreateCase(ctx, cw, caseOf(t, "XA-RC:DN-2", schema.CaseDetentionNotification, 1, own)); err != nil {
+		t.Fatal(err)
+	}
+	got = openMatches(t, xa.View())
+	if len(got) != 2 || got[1].BCase != "XA-RC:DN-2" || got[1].ACase != "XA-RC:TR-1" {
+		t.Fatalf("candidates after restart: %+v", got)
+	}
+
+	// Decisions: confirm once, audited; a second decision conflicts.
+	m, err := xa.DecideMatch(ctx, cw, got[0].ID, node.MatchConfirm)
+	if err != nil || m.State != store.MatchConfirmed || m.DecidedBy != "cw-anna" {
+		t.Fatalf("confirm: %+v %v", m, err)
+	}
+	if _, err := xa.DecideMatch(ctx, cw, got[0].ID, node.MatchReject); problem.As(err).Code != problem.Conflict {
+		t.Fatalf("second decision: %v", err)
+	}
+	if _, err := xa.DecideMatch(ctx, cw, 424242, node.MatchReject); problem.As(err).Code != problem.NotFound {
+		t.Fatalf("unknown candidate: %v", err)
+	}
+	if _, err := xa.DecideMatch(ctx, cw, got[1].ID, "maybe"); problem.As(err).Code != problem.BadRequest {
+		t.Fatalf("bad decision: %v", err)
+	}
+	audit, err := xa.View().ListAudit(ctx, store.AuditFilter{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, r := range audit {
+		if r.Action == "match.confirm" {
+			n++
+			if r.Object != fmt.Sprintf("match:%d", got[0].ID) || r.Actor != "cw-anna" || strings.Contains(string(r.Details), "Karo") {
+				t.Fatalf("audit %+v %s", r, r.Details)
+			}
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d match.confirm audit records", n)
+	}
+
+	// Erasure by the origin's withdrawal removes the received case's
+	// candidates, confirmed or not; withdrawing our own case the rest.
+	withdraw, _ := json.Marshal(schema.Withdrawal{Schema: "flx/v1/withdrawal", CaseID: "XB-RC:DN-1", Reason: "consent_withdrawn", WithdrawnAt: "2024-06-01T10:00:00Z"})
+	receiveAndProcess(t, xa, f, federation.KindCaseWithdraw, "XB-RC:DN-1", withdraw)
+	all, _ := xa.View().ListMatches(ctx, store.MatchFilter{})
+	if len(all) != 1 || all[0].BCase != "XA-RC:DN-2" {
+		t.Fatalf("after the origin's withdrawal: %+v", all)
+	}
+	if _, err := xa.Withdraw(ctx, cw, "XA-RC:DN-2", "case_closed"); err != nil {
+		t.Fatal(err)
+	}
+	if all, _ := xa.View().ListMatches(ctx, store.MatchFilter{}); len(all) != 0 {
+		t.Fatalf("after our withdrawal: %+v", all)
+	}
+	// The erased persons are out of the index too: the same person again
+	// matches nothing erased.
+	if _, err := xa.CreateCase(ctx, cw, caseOf(t, "XA-RC:DN-3", schema.CaseDetentionNotification, 1, own)); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range openMatches(t, xa.View()) {
+		if m.BCase == "XA-RC:DN-2" || m.BCase == "XB-RC:DN-1" || m.ACase == "XA-RC:DN-2" {
+			t.Fatalf("erased case matched: %+v", m)
+		}
+	}
+}
+
+func receiveAndProcess(t testing.TB, n *nodetest.Node, f *fedtest.Federation, kind federation.Kind, caseID string, body []byte) {
+	t.Helper()
+	if _, err := n.Receive(context.Background(), "XB-RC", f.Envelope(t, "XB-RC", n.Self(), kind, caseID, body)); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.ProcessInbox(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestMatchingQualityThroughNode measures precision and recall of the
+// candidates a node lists on the seeded corpus: sought persons created as
+// the node's own cases, registrations received from XB-RC as signed
+// envelopes, each matched as it arrives.
+func TestMatchingQualityThroughNode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	ctx := context.Background()
+	c := corpus.Generate(corpus.Config{Seed: 16, Sought: 2000, Registered: 2000, Overlap: 0.5})
+	f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")
+	xa := nodetest.Start(t, f, "XA-RC", nil, nodetest.Options{NoRun: true})
+	cw := node.Actor{Name: "cw-anna", Role: "caseworker"}
+	truth := map[[2]string]int{}
+	for i, r := range c.Sought {
+		truth[[2]string{r.CaseID, r.Person.ID}] = r.Truth
+		if _, err := xa.CreateCase(ctx, cw, caseOf(t, r.CaseID, r.CaseType, 1, r.Person)); err != nil {
+			t.Fatal(err)
+		}
+		if i < len(c.Registered) {
+			rg := c.Registered[i]
+			truth[[2]string{rg.CaseID, rg.Person.ID}] = rg.Truth
+			raw := f.Envelope(t, "XB-RC", "XA-RC", federation.KindCaseCreate, rg.CaseID, caseOf(t, rg.CaseID, rg.CaseType, 1, rg.Person))
+			if _, err := xa.Receive(ctx, "XB-RC", raw); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if i%50 == 0 {
+			if err := xa.ProcessInbox(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := xa.ProcessInbox(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cands := openMatches(t, xa.View())
+	correct := 0
+	for _, m := range cands {
+		if truth[[2]string{m.ACase, m.APerson}] == truth[[2]string{m.BCase, m.BPerson}] {
+			correct++
+		}
+	}
+	precision := float64(correct) / float64(max(len(cands), 1))
+	recall := float64(correct) / float64(c.TruePairs())
+	t.Logf("through the node, %d sought x %d registered: %d candidates, %d true pairs, precision %.3f recall %.3f",
+		len(c.Sought), len(c.Registered), len(cands), c.TruePairs(), precision, recall)
+	if precision < 0.90 || recall < 0.95 {
+		t.Fatalf("precision %.3f recall %.3f: below the floors 0.90 and 0.95", precision, recall)
+	}
+}
+
+// TestMatchingAcrossReplicas: two processes share one database; each
+// matches the cases it writes against the cases the other wrote, once its
+// index has synced, and forgets the other's erased cases.
+func TestMatchingAcrossReplicas(t *testing.T) {
+	ctx := context.Background()
+	f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")
+	dsn := nodetest.DSN(t, nodetest.SQLite)
+	one := nodetest.Start(t, f, "XA-RC", nil, nodetest.Options{NoRun: true, DSN: dsn})
+	two := nodetest.Start(t, f, "XA-RC", nil, nodetest.Options{NoRun: true, DSN: dsn})
+	cw := node.Actor{Name: "cw-anna", Role: "caseworker"}
+	if err := two.LoadMatching(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sought := person("p1", schema.PersonSought, "1990-03-14", name("Karo", "given", "Latn"), name("Hovsampelyan", "family", "Latn"))
+	if _, err := one.CreateCase(ctx, cw, caseOf(t, "XA-RC:TR-1", schema.CaseTracingRequest, 1, sought)); err != nil {
+		t.Fatal(err)
+	}
+	if err := two.SyncMatching(ctx); err != nil {
+		t.Fatal(err)
+	}
+	reg := person("d1", schema.PersonDetainee, "1990", name("Каро Овсампелян", "full", "Cyrl"))
+	if _, err := two.CreateCase(ctx, cw, caseOf(t, "XA-RC:DN-1", schema.CaseDetentionNotification, 1, reg)); err != nil {
+		t.Fatal(err)
+	}
+	if got := openMatches(t, two.View()); len(got) != 1 || got[0].ACase != "XA-RC:TR-1" {
+		t.Fatalf("candidates at the second replica: %+v", got)
+	}
+	if _, err := one.Withdraw(ctx, cw, "XA-RC:TR-1", "case_closed"); err != nil {
+		t.Fatal(err)
+	}
+	if err := two.SyncMatching(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := two.CreateCase(ctx, cw, caseOf(t, "XA-RC:DN-2", schema.CaseDetentionNotification, 1, reg)); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range openMatches(t, two.View()) {
+		if m.ACase == "XA-RC:TR-1" {
+			t.Fatalf("the erased case still matched at the second replica: %+v", m)
+		}
+	}
+}

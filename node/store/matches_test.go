@@ -1,0 +1,103 @@
+package store_test
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/familylinks/flx/node/store"
+)
+
+func cand(a, ap, b, bp string, score float64) store.NewMatchCandidate {
+	return store.NewMatchCandidate{ACase: a, APerson: ap, BCase: b, BPerson: bp, Score: score,
+		Explanation: json.RawMessage(`{"fields":[{"field":"name","level":"all","weight":20}]}`)}
+}
+
+func TestMatches(t *testing.T) {
+	withAllStores(t, func(t *testing.T, b *backend) {
+		ctx := t.Context()
+		const x, y, z = "XA-RC:1", "XA-RC:2", "XB-RC:3"
+		mustErr(t, b.s.ReplaceMatches(ctx, x, []store.NewMatchCandidate{cand(x, "p1", y, "p2", 0.9), cand(x, "p1", z, "p3", 0.4)}, b.clock.Now()), nil)
+		list := must[[]store.MatchCandidate](t)(b.s.ListMatches(ctx, store.MatchFilter{State: store.MatchOpen}))
+		if len(list) != 2 || list[0].ACase != x || list[0].BPerson != "p2" || list[0].Score != 0.9 || list[1].Score != 0.4 {
+			t.Fatalf("ListMatches = %+v", list)
+		}
+		var e map[string]any
+		if err := json.Unmarshal(list[0].Explanation, &e); err != nil || e["fields"] == nil {
+			t.Fatalf("explanation %s: %v", list[0].Explanation, err)
+		}
+		first, second := list[0].ID, list[1].ID
+
+		// Confirm one; a second decision conflicts; an unknown id is not found.
+		m := must[store.MatchCandidate](t)(b.s.DecideMatch(ctx, first, store.MatchConfirmed, "alice", b.clock.Now()))
+		if m.State != store.MatchConfirmed || m.DecidedBy != "alice" || m.DecidedAt.IsZero() {
+			t.Fatalf("DecideMatch = %+v", m)
+		}
+		_, err := b.s.DecideMatch(ctx, first, store.MatchRejected, "bob", b.clock.Now())
+		mustErr(t, err, store.ErrConflict)
+		_, err = b.s.DecideMatch(ctx, 999999, store.MatchRejected, "bob", b.clock.Now())
+		mustErr(t, err, store.ErrNotFound)
+		_, err = b.s.DecideMatch(ctx, second, "maybe", "bob", b.clock.Now())
+		mustErr(t, err, store.ErrInvalid)
+
+		// Matching y again with no candidates keeps the decided pair; matching
+		// x again refreshes the open pair in place and adds a new one.
+		mustErr(t, b.s.ReplaceMatches(ctx, y, nil, b.clock.Now()), nil)
+		mustErr(t, b.s.ReplaceMatches(ctx, x, []store.NewMatchCandidate{cand(x, "p1", z, "p3", 0.5), cand(x, "p9", z, "p3", 0.2)}, b.clock.Now()), nil)
+		all := must[[]store.MatchCandidate](t)(b.s.ListMatches(ctx, store.MatchFilter{}))
+		if len(all) != 3 || all[0].ID != first || all[0].State != store.MatchConfirmed || all[1].ID != second || all[1].Score != 0.5 {
+			t.Fatalf("after refresh: %+v", all)
+		}
+		// Matching x with nothing drops the open ones only.
+		mustErr(t, b.s.ReplaceMatches(ctx, x, nil, b.clock.Now()), nil)
+		all = must[[]store.MatchCandidate](t)(b.s.ListMatches(ctx, store.MatchFilter{}))
+		if len(all) != 1 || all[0].ID != first {
+			t.Fatalf("after empty refresh: %+v", all)
+		}
+		// Filters and pages.
+		mustErr(t, b.s.ReplaceMatches(ctx, z, []store.NewMatchCandidate{cand(x, "p1", z, "p3", 0.5), cand(y, "p2", z, "p4", 0.3)}, b.clock.Now()), nil)
+		if got := must[[]store.MatchCandidate](t)(b.s.ListMatches(ctx, store.MatchFilter{CaseID: y})); len(got) != 2 {
+			t.Fatalf("by case y: %+v", got)
+		}
+		page := must[[]store.MatchCandidate](t)(b.s.ListMatches(ctx, store.MatchFilter{Limit: 1, AfterID: first}))
+		if len(page) != 1 || page[0].ID <= first {
+			t.Fatalf("page after %d: %+v", first, page)
+		}
+		if _, err := b.s.GetMatch(ctx, first); err != nil {
+			t.Fatal(err)
+		}
+		// Bad input is refused and nothing is written.
+		bad := cand(y, "p2", z, "p4", 0.3)
+		mustErr(t, b.s.ReplaceMatches(ctx, x, []store.NewMatchCandidate{bad}, b.clock.Now()), store.ErrInvalid)
+		bad = cand(x, "p2", z, "p4", 0.3)
+		bad.Explanation = json.RawMessage(`{`)
+		mustErr(t, b.s.ReplaceMatches(ctx, x, []store.NewMatchCandidate{bad}, b.clock.Now()), store.ErrInvalid)
+
+		// Erasing a case deletes every candidate naming it, decided or not.
+		res := must[store.ErasureResult](t)(b.s.EraseCase(ctx, z, store.Erasure{Reason: "consent_withdrawn"}))
+		if res.Matches != 2 {
+			t.Fatalf("erasure deleted %d candidates, want 2", res.Matches)
+		}
+		res = must[store.ErasureResult](t)(b.s.EraseCase(ctx, y, store.Erasure{Reason: "consent_withdrawn"}))
+		if res.Matches != 1 || b.count(t, `SELECT COUNT(*) FROM match_candidates`) != 0 {
+			t.Fatalf("erasure of y: %+v, rows left %d", res, b.count(t, `SELECT COUNT(*) FROM match_candidates`))
+		}
+	})
+}
+
+func TestDropInboxEnvelope(t *testing.T) {
+	withAllStores(t, func(t *testing.T, b *backend) {
+		ctx := t.Context()
+		in := store.InboxItem{JTI: "q-1", Iss: memberB, Aud: memberA, Kind: "match.query", CaseID: "XB-RC:TR-1",
+			Envelope: []byte("jws." + marker + ".sig")}
+		r := must[store.ReceiveResult](t)(b.s.Receive(ctx, in, store.Receipt{Raw: []byte("receipt-q-1")}))
+		mustErr(t, b.s.DropInboxEnvelope(ctx, r.ID), nil)
+		if hits := b.grep(t, marker); len(hits) != 0 {
+			t.Fatalf("encoding left: %v", hits)
+		}
+		again := must[store.ReceiveResult](t)(b.s.Receive(ctx, in, store.Receipt{Raw: []byte("receipt-q-1b")}))
+		if !again.Duplicate {
+			t.Fatal("a copy of a dropped envelope is not a duplicate")
+		}
+		mustErr(t, b.s.DropInboxEnvelope(ctx, 424242), store.ErrNotFound)
+	})
+}
