@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 
 	"github.com/familylinks/flx/federation"
@@ -21,6 +22,8 @@ type nodeBackend struct{ n *node.Node }
 
 func (b nodeBackend) Self() string                   { return b.n.Self() }
 func (b nodeBackend) Manifest() *federation.Manifest { return b.n.Manifest() }
+func (b nodeBackend) Certificate() *x509.Certificate { return b.n.Certificate() }
+func (b nodeBackend) SigningKeyID() string           { return b.n.SigningKeyID() }
 func (b nodeBackend) Ready(ctx context.Context) error {
 	return b.n.Ready(ctx)
 }

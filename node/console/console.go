@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"html/template"
 	"log/slog"
@@ -53,6 +54,10 @@ type Authenticator interface {
 type Backend interface {
 	Self() string
 	Manifest() *federation.Manifest
+	// Certificate is this node's TLS certificate (nil: none);
+	// SigningKeyID the kid it signs with now.
+	Certificate() *x509.Certificate
+	SigningKeyID() string
 
 	// ListCases pages through case summaries (no documents).
 	ListCases(ctx context.Context, a node.Actor, f store.CaseFilter) (store.CasePage, error)

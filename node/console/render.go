@@ -182,6 +182,7 @@ var nav = []struct {
 	{"/operator/outbox", "nav.outbox", operator},
 	{"/operator/review", "nav.review", operator},
 	{"/operator/manifest", "nav.manifest", operator},
+	{"/operator/keys", "nav.keys", operator},
 	{"/audit", "nav.audit", auditors},
 }
 

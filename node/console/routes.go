@@ -58,6 +58,7 @@ func (c *Console) routeTable() []route {
 		{"GET", "/operator/review", operator, c.reviewPage},
 		{"POST", "/operator/review/{id}/{did}", operator, c.review},
 		{"GET", "/operator/manifest", operator, c.manifestPage},
+		{"GET", "/operator/keys", operator, c.keysPage},
 		{"GET", "/audit", auditors, c.auditPage},
 	}
 }
