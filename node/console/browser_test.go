@@ -344,7 +344,7 @@ func TestBrowser(t *testing.T) {
 
 	t.Run("a caseworker cannot open operator pages", func(t *testing.T) {
 		tb.t = t
-		for _, p := range []string{"/console/operator/peers", "/console/operator/review", "/console/operator/manifest", "/console/operator/keys", "/console/audit"} {
+		for _, p := range []string{"/console/operator/peers", "/console/operator/review", "/console/operator/manifest", "/console/operator/keys", "/console/audit", "/console/stats"} {
 			tb.open(p)
 			loc := tb.location()
 			if !strings.HasSuffix(loc, p) || !strings.Contains(tb.text("main"), "Your role may not open this page") {
@@ -404,6 +404,7 @@ func TestBrowser(t *testing.T) {
 			{"/console/operator/manifest", "Federation manifest", "operator-manifest"},
 			{"/console/operator/keys", "Certificates and keys", "operator-keys"},
 			{"/console/audit", "Audit log", "operator-audit"},
+			{"/console/stats", "Activity statistics", "stats"},
 			{"/console/inbox", "Inbox", ""},
 		}
 		for _, p := range pages {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/familylinks/flx/federation"
 	"github.com/familylinks/flx/node"
+	"github.com/familylinks/flx/node/stats"
 	"github.com/familylinks/flx/node/store"
 	"github.com/familylinks/flx/schema"
 )
@@ -78,6 +79,8 @@ type Backend interface {
 	Requeue(ctx context.Context, a node.Actor, outboxID int64) (store.OutboxItem, error)
 	ListAudit(ctx context.Context, a node.Actor, f store.AuditFilter) ([]store.AuditRecord, error)
 	VerifyAudit(ctx context.Context, a node.Actor) (store.AuditVerification, error)
+	// OwnStats counts this node's activity per month, raw (unprotected).
+	OwnStats(ctx context.Context, a node.Actor) (*stats.Result, error)
 	Ready(ctx context.Context) error
 }
 
@@ -111,6 +114,7 @@ type Console struct {
 	mux      *http.ServeMux
 	routes   []route
 	cop      *http.CrossOriginProtection
+	stats    statsCache
 }
 
 // New returns the console. It fails only if the embedded assets do not

@@ -184,6 +184,7 @@ var nav = []struct {
 	{"/operator/manifest", "nav.manifest", operator},
 	{"/operator/keys", "nav.keys", operator},
 	{"/audit", "nav.audit", auditors},
+	{"/stats", "nav.stats", auditors},
 }
 
 func (c *Console) newView(q *req, titleKey string, args ...any) *view {

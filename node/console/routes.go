@@ -60,6 +60,8 @@ func (c *Console) routeTable() []route {
 		{"GET", "/operator/manifest", operator, c.manifestPage},
 		{"GET", "/operator/keys", operator, c.keysPage},
 		{"GET", "/audit", auditors, c.auditPage},
+		{"GET", "/stats", auditors, c.statsPage},
+		{"GET", "/stats.csv", auditors, c.statsCSV},
 	}
 }
 
