@@ -39,6 +39,34 @@ func (b nodeBackend) ReadCase(ctx context.Context, a node.Actor, id string, with
 	return b.n.ReadCase(ctx, a, id, withDocument)
 }
 
+func (b nodeBackend) CaseThread(ctx context.Context, a node.Actor, id string, withDocument bool) (Thread, error) {
+	v, err := b.n.ReadCase(ctx, a, id, withDocument)
+	if err != nil {
+		return Thread{}, err
+	}
+	t := Thread{CaseView: v}
+	if t.Versions, err = b.n.View().ListCaseVersions(ctx, id); err != nil {
+		return Thread{}, err
+	}
+	for i := range t.Versions {
+		t.Versions[i].Document = nil
+	}
+	for f := (store.OutboxFilter{CaseID: id, Limit: 1000}); ; {
+		items, err := b.n.View().ListOutbox(ctx, f)
+		if err != nil {
+			return Thread{}, err
+		}
+		for i := range items {
+			items[i].Envelope = nil
+		}
+		t.Sent = append(t.Sent, items...)
+		if len(items) < f.Limit || len(t.Sent) >= 10000 {
+			return t, nil
+		}
+		f.AfterID = items[len(items)-1].ID
+	}
+}
+
 func (b nodeBackend) CreateCase(ctx context.Context, a node.Actor, doc []byte) (store.Case, error) {
 	return b.n.CreateCase(ctx, a, doc)
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/familylinks/flx/node"
 	"github.com/familylinks/flx/node/console"
 	"github.com/familylinks/flx/node/store"
 )
@@ -342,6 +343,41 @@ func TestBrowser(t *testing.T) {
 		tb.shot("case")
 	})
 
+	t.Run("the answer from the second node arrives in the case's thread", func(t *testing.T) {
+		tb.t = t
+		// XB-RC's caseworker answers through XB-RC's own node: the
+		// response travels signed over mTLS back to XA-RC.
+		waitFor(t, 15*time.Second, "XB-RC to hold the case", func() bool {
+			_, err := e.xb.Store.GetCase(context.Background(), caseID)
+			return err == nil
+		})
+		resp := strings.ReplaceAll(`{"schema": "flx/v1/response", "case_id": "CASE", "responder": "XB-RC", "in_reply_to_version": 1,
+			"sought_person": "p2", "outcome": "located", "responded_at": "2026-11-10T11:00:00Z",
+			"message": "Youssef was visited and is well. He agreed that his mother be told where he is."}`, "CASE", caseID)
+		if res, err := e.xb.Node.Respond(context.Background(), node.Actor{Name: "cw-xb", Role: console.RoleCaseworker}, caseID, []byte(resp)); err != nil || res.State != "queued" {
+			t.Fatalf("XB-RC responds: %v %+v", err, res)
+		}
+		deadline := time.Now().Add(20 * time.Second)
+		for tb.open("/console/cases/" + caseID); !strings.Contains(tb.text("#h-thread + ol"), "response received from XB-RC"); tb.open("/console/cases/" + caseID) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the response never shows in the thread: %q", tb.text("main"))
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		th := tb.text("#h-thread + ol")
+		for _, want := range []string{"Version 1 recorded", "Data-protection decision for XB-RC", "new case sent to XB-RC", "delivered", "signed receipt"} {
+			if !strings.Contains(th, want) {
+				t.Errorf("thread lacks %q:\n%s", want, th)
+			}
+		}
+		if strings.Index(th, "new case sent to XB-RC") > strings.Index(th, "response received from XB-RC") {
+			t.Errorf("thread is not in time order:\n%s", th)
+		}
+		check("case thread")
+		tb.run(chromedp.ScrollIntoView(chromedp.ID("h-thread")))
+		tb.shot("case-thread")
+	})
+
 	t.Run("a caseworker cannot open operator pages", func(t *testing.T) {
 		tb.t = t
 		for _, p := range []string{"/console/operator/peers", "/console/operator/review", "/console/operator/manifest", "/console/operator/keys", "/console/audit", "/console/stats"} {
@@ -507,6 +543,39 @@ func TestBrowser(t *testing.T) {
 		if injected || len(reported) == 0 {
 			t.Fatalf("an injected inline script ran (%v) or was not reported", injected)
 		}
+	})
+
+	t.Run("the caseworker withdraws and sees the confirmations arrive", func(t *testing.T) {
+		tb.t = t
+		tb.signIn(console.RoleCaseworker)
+		tb.open("/console/cases/" + caseID + "/withdraw")
+		check("withdraw page")
+		tb.run(chromedp.SetValue(chromedp.ID("reason"), "consent_withdrawn"), chromedp.Click(chromedp.ID("confirm")))
+		tb.clickAndLoad("form button.danger")
+		deadline := time.Now().Add(20 * time.Second)
+		for !strings.Contains(tb.text("#h-thread + ol"), "XB-RC confirmed the erasure") {
+			if time.Now().After(deadline) {
+				t.Fatalf("no confirmation from XB-RC: %q", tb.text("main"))
+			}
+			time.Sleep(300 * time.Millisecond)
+			tb.open("/console/cases/" + caseID)
+		}
+		if p := tb.text("#progress"); !strings.Contains(p, "Erasure confirmed by 1 of 1 recipients") {
+			t.Errorf("progress: %q", p)
+		}
+		th := tb.text("#h-thread + ol")
+		for _, want := range []string{"Case withdrawn", "withdrawal sent to XB-RC"} {
+			if !strings.Contains(th, want) {
+				t.Errorf("thread lacks %q:\n%s", want, th)
+			}
+		}
+		if _, err := e.xb.Store.GetCase(context.Background(), caseID); err == nil {
+			if c, _ := e.xb.Store.GetCase(context.Background(), caseID); !c.Erased() {
+				t.Error("XB-RC confirmed but still holds the case")
+			}
+		}
+		check("withdrawn case")
+		tb.shot("case-withdrawn")
 	})
 
 	if len(a11y) > 0 {

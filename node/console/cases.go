@@ -127,11 +127,12 @@ func decodeDecisions(ds []store.Decision) []decisionRow {
 func (c *Console) casePage(w http.ResponseWriter, q *req) {
 	id := q.PathValue("id")
 	withDoc := q.role() != RoleAuditor
-	cv, err := c.o.Backend.ReadCase(q.Context(), q.actor(), id, withDoc)
+	th, err := c.o.Backend.CaseThread(q.Context(), q.actor(), id, withDoc)
 	if err != nil {
 		c.fail(w, q, err)
 		return
 	}
+	cv := th.CaseView
 	v := c.newView(q, "case.title", id)
 	var doc *docNode
 	if len(cv.Document) > 0 {
@@ -162,11 +163,10 @@ func (c *Console) casePage(w http.ResponseWriter, q *req) {
 		Doc        *docNode
 		Recipients []recipientRow
 		Confirmed  int
-		Decisions  []decisionRow
-		Received   []store.InboxItem
+		Thread     []threadEntry
 		Own        bool
 		Waiting    bool
-	}{v, cv.Case, doc, rows, confirmed, decodeDecisions(cv.Decisions), cv.Received, own,
+	}{v, cv.Case, doc, rows, confirmed, threadOf(th, c.o.Backend.Self()), own,
 		cv.Case.Erased() && confirmed < len(rows)})
 }
 

@@ -65,6 +65,10 @@ type Backend interface {
 	// ReadCase returns a case and what happened to it; the document only
 	// when withDocument. The read is audited.
 	ReadCase(ctx context.Context, a node.Actor, caseID string, withDocument bool) (node.CaseView, error)
+	// CaseThread is ReadCase (audited) with the case's versions (without
+	// documents) and what this node queued about it (without envelopes):
+	// the case page's thread.
+	CaseThread(ctx context.Context, a node.Actor, caseID string, withDocument bool) (Thread, error)
 	CreateCase(ctx context.Context, a node.Actor, doc []byte) (store.Case, error)
 	UpdateCase(ctx context.Context, a node.Actor, caseID string, doc []byte) (store.Case, error)
 	DryRun(ctx context.Context, a node.Actor, caseID, to string) (node.SendResult, error)
@@ -82,6 +86,16 @@ type Backend interface {
 	// OwnStats counts this node's activity per month, raw (unprotected).
 	OwnStats(ctx context.Context, a node.Actor) (*stats.Result, error)
 	Ready(ctx context.Context) error
+}
+
+// Thread is a case and everything that happened to it that the node
+// records: its versions, the policy decisions, what was sent (with delivery
+// state and receipt), what was received (responses, messages, erasure
+// confirmations) and who holds it.
+type Thread struct {
+	node.CaseView
+	Versions []store.CaseVersion
+	Sent     []store.OutboxItem
 }
 
 // Options configure New.
