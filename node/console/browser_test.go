@@ -465,6 +465,23 @@ func TestBrowser(t *testing.T) {
 		if !strings.Contains(tb.textOf("/console/audit", "main"), "is intact") {
 			t.Error("audit page does not report an intact chain")
 		}
+		// The operator's journey: approve the held forward with a note,
+		// see it delivered to XB-RC; put the dead letter back in the queue.
+		tb.open("/console/operator/review")
+		tb.run(chromedp.SendKeys(chromedp.CSS("ul.dests textarea"), "Guardian's consent checked by phone."))
+		tb.clickAndLoad(`ul.dests button[value="approve"]`)
+		if n := tb.text("p.notice"); !strings.Contains(n, "Approved") {
+			t.Errorf("after approval: %q", n)
+		}
+		waitFor(t, 15*time.Second, "the approved case at XB-RC", func() bool {
+			_, err := e.xb.Store.GetCase(context.Background(), heldID)
+			return err == nil
+		})
+		tb.open("/console/operator/outbox?state=dead")
+		tb.clickAndLoad("table.list form button")
+		if n := tb.text("p.notice"); !strings.Contains(n, "back in the queue") {
+			t.Errorf("after requeue: %q", n)
+		}
 	})
 
 	t.Run("Arabic is laid out right to left", func(t *testing.T) {
