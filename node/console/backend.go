@@ -83,6 +83,10 @@ func (b nodeBackend) Forward(ctx context.Context, a node.Actor, id, to string) (
 	return b.n.Forward(ctx, a, id, to)
 }
 
+func (b nodeBackend) Respond(ctx context.Context, a node.Actor, id string, doc []byte) (node.SendResult, error) {
+	return b.n.Respond(ctx, a, id, doc)
+}
+
 func (b nodeBackend) Withdraw(ctx context.Context, a node.Actor, id string, reason schema.WithdrawalReason) (node.WithdrawResult, error) {
 	return b.n.Withdraw(ctx, a, id, reason)
 }

@@ -73,6 +73,8 @@ type Backend interface {
 	UpdateCase(ctx context.Context, a node.Actor, caseID string, doc []byte) (store.Case, error)
 	DryRun(ctx context.Context, a node.Actor, caseID, to string) (node.SendResult, error)
 	Forward(ctx context.Context, a node.Actor, caseID, to string) (node.SendResult, error)
+	// Respond sends a case.response about a received case to its origin.
+	Respond(ctx context.Context, a node.Actor, caseID string, doc []byte) (node.SendResult, error)
 	Withdraw(ctx context.Context, a node.Actor, caseID string, reason schema.WithdrawalReason) (node.WithdrawResult, error)
 	Review(ctx context.Context, a node.Actor, caseID string, decisionID int64, approve bool, note string) (node.SendResult, error)
 	ListDecisions(ctx context.Context, a node.Actor, caseID string) ([]store.Decision, error)
