@@ -541,7 +541,7 @@ func TestPageWeights(t *testing.T) {
 		{e.browser(), "/console/signin"}, {cw, "/console/cases"}, {cw, "/console/cases/new"}, {cw, "/console/cases/" + id},
 		{cw, "/console/cases/" + id + "/send"}, {cw, "/console/cases/" + id + "/withdraw"}, {cw, "/console/inbox"},
 		{op, "/console/operator/peers"}, {op, "/console/operator/outbox"}, {op, "/console/operator/review"},
-		{op, "/console/operator/manifest"}, {op, "/console/audit"},
+		{op, "/console/operator/manifest"}, {op, "/console/operator/keys"}, {op, "/console/audit"}, {op, "/console/stats"},
 	}
 	for _, pg := range pages {
 		raw, gz := measure(pg.b, pg.path)
