@@ -512,6 +512,17 @@ func TestBrowser(t *testing.T) {
 		tb.shot("case-ar")
 		tb.open("/console/cases/new")
 		tb.shot("case-form-ar")
+		// The charts run right to left too: the latest month is leftmost.
+		tb.signIn(console.RoleOperator)
+		tb.open("/console/stats?lang=ar")
+		var bars struct{ First, Last float64 }
+		tb.eval(`(() => { const r = document.querySelectorAll('figure.chart')[5].querySelectorAll('rect'); return {First: r[0].getBoundingClientRect().left, Last: r[r.length-1].getBoundingClientRect().left} })()`, &bars)
+		if !(bars.First > bars.Last) {
+			t.Errorf("Arabic chart bars: first month at %v, last at %v (want the first on the right)", bars.First, bars.Last)
+		}
+		check("statistics (ar)")
+		tb.shot("stats-ar")
+		tb.signIn(console.RoleCaseworker)
 		tb.open("/console/cases?lang=en")
 	})
 
