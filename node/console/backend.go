@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"net/http"
 
 	"github.com/familylinks/flx/federation"
 	"github.com/familylinks/flx/node"
@@ -126,6 +127,14 @@ func (b nodeBackend) ListAudit(ctx context.Context, _ node.Actor, f store.AuditF
 
 func (b nodeBackend) VerifyAudit(ctx context.Context, _ node.Actor) (store.AuditVerification, error) {
 	return b.n.View().VerifyAudit(ctx)
+}
+
+func (b nodeBackend) ListCaseMedia(ctx context.Context, _ node.Actor, id string) ([]node.CaseMedia, error) {
+	return b.n.ListCaseMedia(ctx, id)
+}
+
+func (b nodeBackend) ServeCaseMedia(w http.ResponseWriter, r *http.Request, a node.Actor, id, sha256 string) error {
+	return b.n.ServeCaseMedia(w, r, a, id, sha256)
 }
 
 // OwnStats counts this node's own activity per month (node/stats) from

@@ -385,6 +385,21 @@ func TestBrowser(t *testing.T) {
 		tb.shot("case-thread")
 	})
 
+	t.Run("a recorded voice message plays in the browser", func(t *testing.T) {
+		tb.t = t
+		sum := attach(t, e.xa.Node, caseID, wav(1), "audio/wav")
+		tb.open("/console/cases/" + caseID)
+		tb.clickAndLoad(`a[href$="/media/` + sum + `"]`)
+		var dur float64
+		tb.eval(`new Promise((ok, fail) => { const a = document.querySelector('audio'); if (a.readyState >= 1) return ok(a.duration);
+			a.addEventListener('loadedmetadata', () => ok(a.duration)); a.addEventListener('error', () => fail('media error ' + (a.error && a.error.code))); })`, &dur)
+		if dur < 0.9 || dur > 1.1 {
+			t.Errorf("the browser reads a %v s recording, want 1 s", dur)
+		}
+		check("player")
+		tb.shot("player")
+	})
+
 	t.Run("a caseworker cannot open operator pages", func(t *testing.T) {
 		tb.t = t
 		for _, p := range []string{"/console/operator/peers", "/console/operator/review", "/console/operator/manifest", "/console/operator/keys", "/console/audit", "/console/stats"} {

@@ -157,6 +157,13 @@ func (c *Console) casePage(w http.ResponseWriter, q *req) {
 		rows = append(rows, recipientRow{r, st})
 	}
 	own := cv.Case.Origin == c.o.Backend.Self()
+	var recordings []mediaRow
+	if !cv.Case.Erased() {
+		if recordings, err = c.caseMedia(q, id); err != nil {
+			c.fail(w, q, err)
+			return
+		}
+	}
 	c.render(w, q, http.StatusOK, "case", struct {
 		*view
 		Case       store.Case
@@ -164,9 +171,10 @@ func (c *Console) casePage(w http.ResponseWriter, q *req) {
 		Recipients []recipientRow
 		Confirmed  int
 		Thread     []threadEntry
+		Media      []mediaRow
 		Own        bool
 		Waiting    bool
-	}{v, cv.Case, doc, rows, confirmed, threadOf(th, c.o.Backend.Self()), own,
+	}{v, cv.Case, doc, rows, confirmed, threadOf(th, c.o.Backend.Self()), recordings, own,
 		cv.Case.Erased() && confirmed < len(rows)})
 }
 

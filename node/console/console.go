@@ -85,6 +85,10 @@ type Backend interface {
 	Requeue(ctx context.Context, a node.Actor, outboxID int64) (store.OutboxItem, error)
 	ListAudit(ctx context.Context, a node.Actor, f store.AuditFilter) ([]store.AuditRecord, error)
 	VerifyAudit(ctx context.Context, a node.Actor) (store.AuditVerification, error)
+	// ListCaseMedia lists a case's recordings (metadata only);
+	// ServeCaseMedia streams one with HTTP ranges, the read audited.
+	ListCaseMedia(ctx context.Context, a node.Actor, caseID string) ([]node.CaseMedia, error)
+	ServeCaseMedia(w http.ResponseWriter, r *http.Request, a node.Actor, caseID, sha256 string) error
 	// OwnStats counts this node's activity per month, raw (unprotected).
 	OwnStats(ctx context.Context, a node.Actor) (*stats.Result, error)
 	Ready(ctx context.Context) error

@@ -47,6 +47,8 @@ func (c *Console) routeTable() []route {
 		{"POST", "/cases/{id}/edit", caseworker, c.updateCase},
 		{"GET", "/cases/{id}/send", caseworker, c.sendPage},
 		{"POST", "/cases/{id}/forward", caseworker, c.forward},
+		{"GET", "/cases/{id}/media/{sha}", caseworker, c.playerPage},
+		{"GET", "/cases/{id}/media/{sha}/raw", caseworker, c.mediaRaw},
 		{"GET", "/cases/{id}/respond", caseworker, c.respondPage},
 		{"POST", "/cases/{id}/respond", caseworker, c.respond},
 		{"GET", "/cases/{id}/withdraw", caseworker, c.withdrawPage},
