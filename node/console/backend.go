@@ -88,6 +88,10 @@ func (b nodeBackend) Respond(ctx context.Context, a node.Actor, id string, doc [
 	return b.n.Respond(ctx, a, id, doc)
 }
 
+func (b nodeBackend) SendMessage(ctx context.Context, a node.Actor, id, to string, doc []byte) (node.SendResult, error) {
+	return b.n.SendMessage(ctx, a, id, to, doc)
+}
+
 func (b nodeBackend) Withdraw(ctx context.Context, a node.Actor, id string, reason schema.WithdrawalReason) (node.WithdrawResult, error) {
 	return b.n.Withdraw(ctx, a, id, reason)
 }

@@ -73,6 +73,9 @@ type Backend interface {
 	UpdateCase(ctx context.Context, a node.Actor, caseID string, doc []byte) (store.Case, error)
 	DryRun(ctx context.Context, a node.Actor, caseID, to string) (node.SendResult, error)
 	Forward(ctx context.Context, a node.Actor, caseID, to string) (node.SendResult, error)
+	// SendMessage sends a message about a case (a voice or video
+	// message referencing a recording) to a member.
+	SendMessage(ctx context.Context, a node.Actor, caseID, to string, doc []byte) (node.SendResult, error)
 	// Respond sends a case.response about a received case to its origin.
 	Respond(ctx context.Context, a node.Actor, caseID string, doc []byte) (node.SendResult, error)
 	Withdraw(ctx context.Context, a node.Actor, caseID string, reason schema.WithdrawalReason) (node.WithdrawResult, error)

@@ -8,11 +8,13 @@ import (
 	"encoding/hex"
 	"math"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/familylinks/flx/node"
 	"github.com/familylinks/flx/node/console"
+	"github.com/familylinks/flx/node/store"
 )
 
 // wav is a short mono 8 kHz 16-bit recording (a tone): something a browser
@@ -101,6 +103,16 @@ func TestCaseworkerPlaysARecording(t *testing.T) {
 		if r := cw.get(bad); r.status != http.StatusNotFound || strings.Contains(r.body, string(rec[44:60])) {
 			t.Errorf("%s: %d", bad, r.status)
 		}
+	}
+	tok := cw.csrf("/console/cases/" + id + "/media/" + sum)
+	for _, f := range []url.Values{{"to": {"XB-RC"}, "duration": {"-1"}}, {"to": {"XB-RC"}, "duration": {"NaN"}}, {"to": {"xb"}, "duration": {"1"}}, {"duration": {"1"}}} {
+		f.Set("csrf", tok)
+		if r := cw.post("/console/cases/"+id+"/media/"+sum+"/send", f); r.status != http.StatusUnprocessableEntity {
+			t.Errorf("send %v: %d", f, r.status)
+		}
+	}
+	if sent, _ := e.xa.Store.ListOutbox(context.Background(), store.OutboxFilter{CaseID: id}); len(sent) != 0 {
+		t.Errorf("refused sends queued %d envelopes", len(sent))
 	}
 	op := e.browser()
 	op.signIn(console.RoleOperator)

@@ -49,6 +49,7 @@ func (c *Console) routeTable() []route {
 		{"POST", "/cases/{id}/forward", caseworker, c.forward},
 		{"GET", "/cases/{id}/media/{sha}", caseworker, c.playerPage},
 		{"GET", "/cases/{id}/media/{sha}/raw", caseworker, c.mediaRaw},
+		{"POST", "/cases/{id}/media/{sha}/send", caseworker, c.sendRecording},
 		{"GET", "/cases/{id}/respond", caseworker, c.respondPage},
 		{"POST", "/cases/{id}/respond", caseworker, c.respond},
 		{"GET", "/cases/{id}/withdraw", caseworker, c.withdrawPage},
