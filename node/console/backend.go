@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 
 	"github.com/familylinks/flx/federation"
@@ -141,6 +142,18 @@ func (b nodeBackend) ServeCaseMedia(w http.ResponseWriter, r *http.Request, a no
 	return b.n.ServeCaseMedia(w, r, a, id, sha256)
 }
 
+func (b nodeBackend) StartMediaUpload(ctx context.Context, a node.Actor, id string, r node.MediaUploadRequest) (node.MediaUpload, error) {
+	return b.n.StartMediaUpload(ctx, a, id, r)
+}
+
+func (b nodeBackend) MediaUploadState(ctx context.Context, a node.Actor, uid string) (node.MediaUpload, error) {
+	return b.n.MediaUploadState(ctx, a, uid)
+}
+
+func (b nodeBackend) WriteMediaUpload(ctx context.Context, a node.Actor, uid string, off int64, body io.Reader) (node.MediaUpload, error) {
+	return b.n.WriteMediaUpload(ctx, a, uid, off, body, func() {})
+}
+
 // OwnStats counts this node's own activity per month (node/stats) from
 // the stored versions of the cases it is the origin of. Erased versions
 // hold no document and count no more. The counts are raw: the page
@@ -192,6 +205,7 @@ func (viewInput) Messages(context.Context, func([]schema.Message) error) error {
 // code, the node's public message, the schema violations by pointer, and
 // the policy decision of a refused send.
 type failure struct {
+	Status   int // the local API's status for the code
 	Code     string
 	Msg      string
 	Fields   map[string][]string
@@ -207,7 +221,8 @@ func failureOf(err error) failure {
 	if !errors.As(err, &e) {
 		return failure{Code: string(node.CodeInternal)}
 	}
-	f := failure{Code: string(e.Code), Msg: e.Problem().Detail}
+	pd := e.Problem()
+	f := failure{Status: pd.Status, Code: string(e.Code), Msg: pd.Detail}
 	if d, ok := e.Decision.(*policy.Decision); ok {
 		f.Decision = d
 	}

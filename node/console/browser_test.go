@@ -74,6 +74,10 @@ func startBrowser(t *testing.T, base string) *tab {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
+		// The recorder's camera and microphone: Chromium's fake devices,
+		// granted without a prompt.
+		chromedp.Flag("use-fake-device-for-media-stream", true),
+		chromedp.Flag("use-fake-ui-for-media-stream", true),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1280, 900),
 	}
@@ -424,6 +428,36 @@ func TestBrowser(t *testing.T) {
 		}
 		tb.base = e.base
 		tb.signIn(console.RoleCaseworker)
+	})
+
+	t.Run("a video message is recorded in the browser and kept on the case", func(t *testing.T) {
+		tb.t = t
+		tb.open("/console/cases/" + caseID + "/record")
+		check("recorder")
+		tb.run(chromedp.Click(chromedp.ID("rec-start")))
+		deadline := time.Now().Add(15 * time.Second)
+		for !strings.Contains(tb.text("#rec-status"), "Recording") {
+			if time.Now().After(deadline) {
+				t.Fatalf("recording never started: %q", tb.text("#rec-status"))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		tb.shot("record")
+		time.Sleep(1500 * time.Millisecond)
+		tb.run(chromedp.Click(chromedp.ID("rec-stop")))
+		for !strings.Contains(tb.location(), "/media/") {
+			if time.Now().After(deadline.Add(15 * time.Second)) {
+				t.Fatalf("the recording was not kept: %q", tb.text("#rec-status"))
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		tb.run(chromedp.WaitReady(chromedp.CSS("video.player")))
+		var ready int
+		tb.eval(`new Promise((ok, fail) => { const v = document.querySelector('video.player'); if (v.readyState >= 1) return ok(v.readyState);
+			v.addEventListener('loadedmetadata', () => ok(v.readyState)); v.addEventListener('error', () => fail('media error')); })`, &ready)
+		if ready < 1 || !strings.Contains(tb.text("main"), "Video message") {
+			t.Errorf("the recorded video does not play (readyState %d): %q", ready, tb.text("main"))
+		}
 	})
 
 	t.Run("a caseworker cannot open operator pages", func(t *testing.T) {

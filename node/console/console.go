@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"html/template"
+	"io"
 	"log/slog"
 	"net/http"
 	"time"
@@ -92,6 +93,11 @@ type Backend interface {
 	// ServeCaseMedia streams one with HTTP ranges, the read audited.
 	ListCaseMedia(ctx context.Context, a node.Actor, caseID string) ([]node.CaseMedia, error)
 	ServeCaseMedia(w http.ResponseWriter, r *http.Request, a node.Actor, caseID, sha256 string) error
+	// StartMediaUpload and WriteMediaUpload are the node's resumable
+	// upload of a recording for a case (attached once complete).
+	StartMediaUpload(ctx context.Context, a node.Actor, caseID string, r node.MediaUploadRequest) (node.MediaUpload, error)
+	MediaUploadState(ctx context.Context, a node.Actor, uploadID string) (node.MediaUpload, error)
+	WriteMediaUpload(ctx context.Context, a node.Actor, uploadID string, off int64, body io.Reader) (node.MediaUpload, error)
 	// OwnStats counts this node's activity per month, raw (unprotected).
 	OwnStats(ctx context.Context, a node.Actor) (*stats.Result, error)
 	Ready(ctx context.Context) error

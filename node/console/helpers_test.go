@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
@@ -149,6 +150,20 @@ func (b *browser) post(path string, form url.Values) page {
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Origin", b.base)
 	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	return b.do(req)
+}
+
+// postBytes sends raw bytes as a same-origin script would, the
+// synchronizer token in the X-Flx-Csrf header.
+func (b *browser) postBytes(path string, body []byte, csrf string) page {
+	b.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, b.base+path, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/octet-stream")
+	req.Header.Set("Origin", b.base)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	if csrf != "" {
+		req.Header.Set("X-Flx-Csrf", csrf)
+	}
 	return b.do(req)
 }
 

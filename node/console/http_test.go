@@ -162,7 +162,7 @@ func TestRolesOnEveryRoute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fill := strings.NewReplacer("{id}", url.PathEscape(id), "{oid}", "1", "{did}", "1", "{$}", "")
+	fill := strings.NewReplacer("{id}", url.PathEscape(id), "{oid}", "1", "{did}", "1", "{$}", "", "{sha}", strings.Repeat("a", 64), "{uid}", strings.Repeat("b", 64))
 	sessions := map[string]*browser{}
 	for _, role := range []string{console.RoleCaseworker, console.RoleOperator, console.RoleAuditor} {
 		b := e.browser()
@@ -180,9 +180,12 @@ func TestRolesOnEveryRoute(t *testing.T) {
 		path := fill.Replace(rt.Path)
 		for role, b := range sessions {
 			var p page
-			if rt.Method == http.MethodGet {
+			switch {
+			case rt.Method == http.MethodGet:
 				p = b.get(path)
-			} else {
+			case strings.HasSuffix(rt.Path, "/record/{uid}"): // a binary piece: the token in a header
+				p = b.postBytes(path, []byte("x"), b.csrf("/console/cases"))
+			default:
 				p = b.post(path, url.Values{"csrf": {b.csrf("/console/cases")}})
 			}
 			allowed := false

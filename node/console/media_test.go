@@ -6,9 +6,12 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"math"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -121,5 +124,62 @@ func TestCaseworkerPlaysARecording(t *testing.T) {
 	}
 	if r := op.get("/console/cases/" + id); strings.Contains(r.body, "/media/") {
 		t.Error("an operator's case page lists recordings")
+	}
+}
+
+// TestRecordingUploadsInPieces: the recorder's upload (the node's resumable
+// upload behind two console routes): started with the form's token,
+// written in pieces with the token in a header, refused without it or at
+// the wrong offset, and attached to the case once its SHA-256 checks.
+func TestRecordingUploadsInPieces(t *testing.T) {
+	e := startEnv(t, envOptions{})
+	cw := e.browser()
+	cw.signIn(console.RoleCaseworker)
+	id := cw.createCase()
+	other := cw.createCase()
+	if p := cw.get("/console/cases/" + id + "/record"); p.status != 200 || !strings.Contains(p.header.Get("Permissions-Policy"), "camera=(self)") || !strings.Contains(p.body, "record.js") {
+		t.Fatalf("record page: %d %v", p.status, p.header.Get("Permissions-Policy"))
+	}
+	if p := cw.get("/console/cases/" + id); strings.Contains(p.header.Get("Permissions-Policy"), "camera=(self)") {
+		t.Error("the camera is allowed beyond the record page")
+	}
+	rec := wav(0.3)
+	s := sha256.Sum256(rec)
+	sum := hex.EncodeToString(s[:])
+	tok := cw.csrf("/console/cases/" + id + "/record")
+	p := cw.post("/console/cases/"+id+"/record/start", url.Values{"csrf": {tok}, "sha256": {sum}, "size": {strconv.Itoa(len(rec))}, "type": {"audio/wav"}})
+	var a struct {
+		Upload   string
+		Offset   int64
+		Complete bool
+		Code     string
+	}
+	if err := json.Unmarshal([]byte(p.body), &a); err != nil || p.status != 200 || a.Upload == "" || a.Offset != 0 {
+		t.Fatalf("start: %d %s", p.status, p.body)
+	}
+	piece := func(path string, off int, body []byte, tok string) page {
+		return cw.postBytes(fmt.Sprintf("%s?offset=%d", path, off), body, tok)
+	}
+	up := "/console/cases/" + id + "/record/" + a.Upload
+	if p := piece(up, 0, rec[:1000], ""); p.status != http.StatusForbidden {
+		t.Errorf("a piece without the token: %d", p.status)
+	}
+	if p := piece("/console/cases/"+other+"/record/"+a.Upload, 0, rec[:1000], tok); p.status != http.StatusNotFound {
+		t.Errorf("a piece under another case: %d %s", p.status, p.body)
+	}
+	if p := piece(up, 0, rec[:1000], tok); p.status != 200 || !strings.Contains(p.body, `"offset":1000`) {
+		t.Fatalf("first piece: %d %s", p.status, p.body)
+	}
+	if p := piece(up, 0, rec[:1000], tok); p.status != http.StatusConflict || !strings.Contains(p.body, `"offset":1000`) {
+		t.Errorf("a piece at a stale offset: %d %s", p.status, p.body)
+	}
+	if p := piece(up, 1000, rec[1000:], tok); p.status != 200 || !strings.Contains(p.body, `"complete":true`) {
+		t.Fatalf("last piece: %d %s", p.status, p.body)
+	}
+	if p := cw.get("/console/cases/" + id); !strings.Contains(p.body, "/media/"+sum) {
+		t.Error("the uploaded recording is not listed on the case")
+	}
+	if got := cw.get("/console/cases/" + id + "/media/" + sum + "/raw"); got.body != string(rec) {
+		t.Error("the recording read back differs")
 	}
 }
