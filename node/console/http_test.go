@@ -148,6 +148,10 @@ func TestAuditorSeesRecordWithoutPersonalData(t *testing.T) {
 	if last.Actor != roleNames[console.RoleAuditor] || !strings.Contains(string(last.Details), `"document":false`) {
 		t.Fatalf("auditor read audited as %+v", last)
 	}
+	// The thread is there for the auditor: what happened, not who.
+	if !strings.Contains(p.body, `id="h-thread"`) || !strings.Contains(p.body, "Version 1 recorded") {
+		t.Errorf("the auditor's case page has no thread:\n%s", p.body)
+	}
 }
 
 // TestRolesOnEveryRoute opens every route with every role: an allowed role
