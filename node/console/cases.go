@@ -11,7 +11,6 @@ import (
 
 	"github.com/familylinks/flx/node"
 	"github.com/familylinks/flx/node/store"
-	"github.com/familylinks/flx/policy"
 	"github.com/familylinks/flx/schema"
 )
 
@@ -106,22 +105,6 @@ func choices(lc *locale, values []string, prefix, cur string) []option {
 type recipientRow struct {
 	store.Recipient
 	State string
-}
-
-// decisionRow is a stored policy decision, decoded.
-type decisionRow struct {
-	store.Decision
-	D policy.Decision
-}
-
-func decodeDecisions(ds []store.Decision) []decisionRow {
-	out := make([]decisionRow, 0, len(ds))
-	for i := len(ds) - 1; i >= 0; i-- { // newest first
-		r := decisionRow{Decision: ds[i]}
-		json.Unmarshal(ds[i].Decision, &r.D)
-		out = append(out, r)
-	}
-	return out
 }
 
 func (c *Console) casePage(w http.ResponseWriter, q *req) {

@@ -10,7 +10,7 @@ import (
 )
 
 // threadEntry is one event of a case's thread, in time order. Kind picks
-// the partial that renders it (thread.html).
+// how case.html renders it.
 type threadEntry struct {
 	At      time.Time
 	Kind    string // version | decision | sent | received | confirmation | withdrawn
