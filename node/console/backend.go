@@ -47,6 +47,25 @@ func (b nodeBackend) CaseThread(ctx context.Context, a node.Actor, id string, wi
 		return Thread{}, err
 	}
 	t := Thread{CaseView: v}
+	if withDocument {
+		// What came back about the case is read under the same audited
+		// read as its document.
+		for _, it := range v.Received {
+			if it.Kind != string(federation.KindCaseResponse) && it.Kind != string(federation.KindMessageDeliver) {
+				continue
+			}
+			full, err := b.n.View().GetInbox(ctx, it.ID)
+			if err != nil || full.Envelope == nil {
+				continue // erased since, or gone: the entry shows without content
+			}
+			if cl, err := federation.ClaimsOf(full.Envelope); err == nil {
+				if t.Bodies == nil {
+					t.Bodies = map[int64]json.RawMessage{}
+				}
+				t.Bodies[it.ID] = json.RawMessage(cl.Body)
+			}
+		}
+	}
 	if t.Versions, err = b.n.View().ListCaseVersions(ctx, id); err != nil {
 		return Thread{}, err
 	}

@@ -376,7 +376,8 @@ func TestBrowser(t *testing.T) {
 			time.Sleep(200 * time.Millisecond)
 		}
 		th := tb.text("#h-thread + ol")
-		for _, want := range []string{"Version 1 recorded", "Data-protection decision for XB-RC", "new case sent to XB-RC", "delivered", "signed receipt"} {
+		for _, want := range []string{"Version 1 recorded", "Data-protection decision for XB-RC", "new case sent to XB-RC", "delivered", "signed receipt",
+			"Outcome: located", "Youssef was visited and is well."} {
 			if !strings.Contains(th, want) {
 				t.Errorf("thread lacks %q:\n%s", want, th)
 			}

@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"html/template"
 	"io"
@@ -111,6 +112,9 @@ type Thread struct {
 	node.CaseView
 	Versions []store.CaseVersion
 	Sent     []store.OutboxItem
+	// Bodies are the documents of the responses and messages received
+	// (by inbox id), only when the read includes the case's document.
+	Bodies map[int64]json.RawMessage
 }
 
 // Options configure New.

@@ -56,4 +56,13 @@ func TestCaseworkerAnswersACaseFromAnotherNode(t *testing.T) {
 	waitFor(t, 15*time.Second, "the answer in XA-RC's thread", func() bool {
 		return strings.Contains(xa.get("/console/cases/"+id).body, "response received from XB-RC")
 	})
+	p = xa.get("/console/cases/" + id)
+	if !strings.Contains(p.body, "<strong>located</strong>") || !strings.Contains(p.body, "He is well and wants his mother to know.") {
+		t.Errorf("XA-RC's thread does not show the answer's outcome and message:\n%s", p.body)
+	}
+	au := e.browser()
+	au.signIn(console.RoleAuditor)
+	if p := au.get("/console/cases/" + id); strings.Contains(p.body, "mother to know") || !strings.Contains(p.body, "response received from XB-RC") {
+		t.Error("the auditor sees the answer's message, or not the answer at all")
+	}
 }

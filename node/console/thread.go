@@ -7,6 +7,7 @@ import (
 
 	"github.com/familylinks/flx/node/store"
 	"github.com/familylinks/flx/policy"
+	"github.com/familylinks/flx/schema"
 )
 
 // threadEntry is one event of a case's thread, in time order. Kind picks
@@ -28,6 +29,11 @@ type threadEntry struct {
 	LastError   string
 	D           policy.Decision
 	Reason      string // withdrawn: the erasure reason
+	// Received responses and messages, when the reader may see them: the
+	// outcome, the kind of message, the text passed on.
+	Outcome string
+	MsgKind string
+	Text    string
 }
 
 // threadOf puts the case's records in time order: versions, the policy's
@@ -59,6 +65,20 @@ func threadOf(t Thread, self string) []threadEntry {
 		e := threadEntry{At: r.ReceivedAt, Kind: "received", order: 3, Member: r.Iss, What: r.Kind, State: inboxState(r)}
 		if own && r.Kind == "case.withdraw" {
 			e.Kind = "confirmation"
+		}
+		if b, ok := t.Bodies[r.ID]; ok {
+			switch r.Kind {
+			case "case.response":
+				var resp schema.Response
+				if json.Unmarshal(b, &resp) == nil {
+					e.Outcome, e.Text = string(resp.Outcome), resp.Message
+				}
+			case "message.deliver":
+				var m schema.Message
+				if json.Unmarshal(b, &m) == nil {
+					e.MsgKind, e.Text = string(m.Kind), m.Body
+				}
+			}
 		}
 		out = append(out, e)
 	}
