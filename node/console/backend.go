@@ -2,10 +2,15 @@ package console
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
 
 	"github.com/familylinks/flx/federation"
 	"github.com/familylinks/flx/node"
+	"github.com/familylinks/flx/node/stats"
 	"github.com/familylinks/flx/node/store"
 	"github.com/familylinks/flx/policy"
 	"github.com/familylinks/flx/schema"
@@ -21,6 +26,8 @@ type nodeBackend struct{ n *node.Node }
 
 func (b nodeBackend) Self() string                   { return b.n.Self() }
 func (b nodeBackend) Manifest() *federation.Manifest { return b.n.Manifest() }
+func (b nodeBackend) Certificate() *x509.Certificate { return b.n.Certificate() }
+func (b nodeBackend) SigningKeyID() string           { return b.n.SigningKeyID() }
 func (b nodeBackend) Ready(ctx context.Context) error {
 	return b.n.Ready(ctx)
 }
@@ -32,6 +39,53 @@ func (b nodeBackend) ListCases(ctx context.Context, _ node.Actor, f store.CaseFi
 
 func (b nodeBackend) ReadCase(ctx context.Context, a node.Actor, id string, withDocument bool) (node.CaseView, error) {
 	return b.n.ReadCase(ctx, a, id, withDocument)
+}
+
+func (b nodeBackend) CaseThread(ctx context.Context, a node.Actor, id string, withDocument bool) (Thread, error) {
+	v, err := b.n.ReadCase(ctx, a, id, withDocument)
+	if err != nil {
+		return Thread{}, err
+	}
+	t := Thread{CaseView: v}
+	if withDocument {
+		// What came back about the case is read under the same audited
+		// read as its document.
+		for _, it := range v.Received {
+			if it.Kind != string(federation.KindCaseResponse) && it.Kind != string(federation.KindMessageDeliver) {
+				continue
+			}
+			full, err := b.n.View().GetInbox(ctx, it.ID)
+			if err != nil || full.Envelope == nil {
+				continue // erased since, or gone: the entry shows without content
+			}
+			if cl, err := federation.ClaimsOf(full.Envelope); err == nil {
+				if t.Bodies == nil {
+					t.Bodies = map[int64]json.RawMessage{}
+				}
+				t.Bodies[it.ID] = json.RawMessage(cl.Body)
+			}
+		}
+	}
+	if t.Versions, err = b.n.View().ListCaseVersions(ctx, id); err != nil {
+		return Thread{}, err
+	}
+	for i := range t.Versions {
+		t.Versions[i].Document = nil
+	}
+	for f := (store.OutboxFilter{CaseID: id, Limit: 1000}); ; {
+		items, err := b.n.View().ListOutbox(ctx, f)
+		if err != nil {
+			return Thread{}, err
+		}
+		for i := range items {
+			items[i].Envelope = nil
+		}
+		t.Sent = append(t.Sent, items...)
+		if len(items) < f.Limit || len(t.Sent) >= 10000 {
+			return t, nil
+		}
+		f.AfterID = items[len(items)-1].ID
+	}
 }
 
 func (b nodeBackend) CreateCase(ctx context.Context, a node.Actor, doc []byte) (store.Case, error) {
@@ -48,6 +102,14 @@ func (b nodeBackend) DryRun(ctx context.Context, _ node.Actor, id, to string) (n
 
 func (b nodeBackend) Forward(ctx context.Context, a node.Actor, id, to string) (node.SendResult, error) {
 	return b.n.Forward(ctx, a, id, to)
+}
+
+func (b nodeBackend) Respond(ctx context.Context, a node.Actor, id string, doc []byte) (node.SendResult, error) {
+	return b.n.Respond(ctx, a, id, doc)
+}
+
+func (b nodeBackend) SendMessage(ctx context.Context, a node.Actor, id, to string, doc []byte) (node.SendResult, error) {
+	return b.n.SendMessage(ctx, a, id, to, doc)
 }
 
 func (b nodeBackend) Withdraw(ctx context.Context, a node.Actor, id string, reason schema.WithdrawalReason) (node.WithdrawResult, error) {
@@ -91,10 +153,78 @@ func (b nodeBackend) VerifyAudit(ctx context.Context, _ node.Actor) (store.Audit
 	return b.n.View().VerifyAudit(ctx)
 }
 
+func (b nodeBackend) ListCaseMedia(ctx context.Context, _ node.Actor, id string) ([]node.CaseMedia, error) {
+	return b.n.ListCaseMedia(ctx, id)
+}
+
+func (b nodeBackend) ServeCaseMedia(w http.ResponseWriter, r *http.Request, a node.Actor, id, sha256 string) error {
+	return b.n.ServeCaseMedia(w, r, a, id, sha256)
+}
+
+func (b nodeBackend) StartMediaUpload(ctx context.Context, a node.Actor, id string, r node.MediaUploadRequest) (node.MediaUpload, error) {
+	return b.n.StartMediaUpload(ctx, a, id, r)
+}
+
+func (b nodeBackend) MediaUploadState(ctx context.Context, a node.Actor, uid string) (node.MediaUpload, error) {
+	return b.n.MediaUploadState(ctx, a, uid)
+}
+
+func (b nodeBackend) WriteMediaUpload(ctx context.Context, a node.Actor, uid string, off int64, body io.Reader) (node.MediaUpload, error) {
+	return b.n.WriteMediaUpload(ctx, a, uid, off, body, func() {})
+}
+
+// OwnStats counts this node's own activity per month (node/stats) from
+// the stored versions of the cases it is the origin of. Erased versions
+// hold no document and count no more. The counts are raw: the page
+// protects them (stats.Protection) before showing anything.
+func (b nodeBackend) OwnStats(ctx context.Context, _ node.Actor) (*stats.Result, error) {
+	return stats.Compute(ctx, viewInput{b.n.View(), b.n.Self()}, b.n.Self())
+}
+
+// viewInput reads the store's case histories for stats.Compute. Messages
+// are not kept as documents by the node yet, so none are counted.
+type viewInput struct {
+	v    store.View
+	self string
+}
+
+func (in viewInput) Cases(ctx context.Context, fn func([]schema.Case) error) error {
+	f := store.CaseFilter{Origin: in.self, Limit: 1000}
+	for {
+		page, err := in.v.ListCases(ctx, f)
+		if err != nil {
+			return err
+		}
+		for _, c := range page.Cases {
+			vs, err := in.v.ListCaseVersions(ctx, c.ID)
+			if err != nil {
+				return err
+			}
+			docs := make([]schema.Case, 0, len(vs))
+			for _, v := range vs {
+				var d schema.Case
+				if v.Document != nil && json.Unmarshal(v.Document, &d) == nil {
+					docs = append(docs, d)
+				}
+			}
+			if err := fn(docs); err != nil {
+				return err
+			}
+		}
+		if page.Next == "" {
+			return nil
+		}
+		f.Cursor = page.Next
+	}
+}
+
+func (viewInput) Messages(context.Context, func([]schema.Message) error) error { return nil }
+
 // failure is an error from the node in the terms a page shows: the stable
 // code, the node's public message, the schema violations by pointer, and
 // the policy decision of a refused send.
 type failure struct {
+	Status   int // the local API's status for the code
 	Code     string
 	Msg      string
 	Fields   map[string][]string
@@ -110,7 +240,8 @@ func failureOf(err error) failure {
 	if !errors.As(err, &e) {
 		return failure{Code: string(node.CodeInternal)}
 	}
-	f := failure{Code: string(e.Code), Msg: e.Problem().Detail}
+	pd := e.Problem()
+	f := failure{Status: pd.Status, Code: string(e.Code), Msg: pd.Detail}
 	if d, ok := e.Decision.(*policy.Decision); ok {
 		f.Decision = d
 	}

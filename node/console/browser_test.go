@@ -74,12 +74,16 @@ func startBrowser(t *testing.T, base string) *tab {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
+		// The recorder's camera and microphone: Chromium's fake devices,
+		// granted without a prompt.
+		chromedp.Flag("use-fake-device-for-media-stream", true),
+		chromedp.Flag("use-fake-ui-for-media-stream", true),
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1280, 900),
 	}
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelC := chromedp.NewContext(actx)
-	ctx, cancelT := context.WithTimeout(ctx, 120*time.Second)
+	ctx, cancelT := context.WithTimeout(ctx, 6*time.Minute) // a hang guard: the machine may be loaded
 	t.Cleanup(func() { cancelT(); cancelC(); cancelA() })
 	tb := &tab{t: t, ctx: ctx, base: base}
 	// Subscribe before enabling the domains, so that nothing is missed.
@@ -342,9 +346,124 @@ func TestBrowser(t *testing.T) {
 		tb.shot("case")
 	})
 
+	t.Run("the answer from the second node arrives in the case's thread", func(t *testing.T) {
+		tb.t = t
+		// XB-RC's caseworker answers in XB-RC's own console: the
+		// response travels signed over mTLS back to XA-RC.
+		waitFor(t, 15*time.Second, "XB-RC to hold the case", func() bool {
+			_, err := e.xb.Store.GetCase(context.Background(), caseID)
+			return err == nil
+		})
+		tb.base = e.xbBase
+		tb.signIn(console.RoleCaseworker)
+		tb.open("/console/cases/" + caseID)
+		tb.clickAndLoad(`a[href$="/respond"]`)
+		check("answer form (XB-RC)")
+		tb.run(chromedp.SetValue(chromedp.ID("outcome"), "located"),
+			chromedp.SendKeys(chromedp.ID("message"), "Youssef was visited and is well. He agreed that his mother be told where he is."))
+		tb.shot("respond")
+		tb.clickAndLoad("form.respond button.primary")
+		if n := tb.text("p.notice"); !strings.Contains(n, "answer is queued") {
+			t.Fatalf("after answering: %q", n)
+		}
+		tb.base = e.base
+		tb.signIn(console.RoleCaseworker)
+		deadline := time.Now().Add(20 * time.Second)
+		for tb.open("/console/cases/" + caseID); !strings.Contains(tb.text("#h-thread + ol"), "response received from XB-RC"); tb.open("/console/cases/" + caseID) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the response never shows in the thread: %q", tb.text("main"))
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		th := tb.text("#h-thread + ol")
+		for _, want := range []string{"Version 1 recorded", "Data-protection decision for XB-RC", "new case sent to XB-RC", "delivered", "signed receipt",
+			"Outcome: located", "Youssef was visited and is well."} {
+			if !strings.Contains(th, want) {
+				t.Errorf("thread lacks %q:\n%s", want, th)
+			}
+		}
+		if strings.Index(th, "new case sent to XB-RC") > strings.Index(th, "response received from XB-RC") {
+			t.Errorf("thread is not in time order:\n%s", th)
+		}
+		check("case thread")
+		tb.run(chromedp.ScrollIntoView(chromedp.ID("h-thread")))
+		tb.shot("case-thread")
+	})
+
+	t.Run("a recorded voice message plays in the browser", func(t *testing.T) {
+		tb.t = t
+		sum := attach(t, e.xa.Node, caseID, wav(1), "audio/wav")
+		tb.open("/console/cases/" + caseID)
+		tb.clickAndLoad(`a[href$="/media/` + sum + `"]`)
+		var dur float64
+		tb.eval(`new Promise((ok, fail) => { const a = document.querySelector('audio'); if (a.readyState >= 1) return ok(a.duration);
+			a.addEventListener('loadedmetadata', () => ok(a.duration)); a.addEventListener('error', () => fail('media error ' + (a.error && a.error.code))); })`, &dur)
+		if dur < 0.9 || dur > 1.1 {
+			t.Errorf("the browser reads a %v s recording, want 1 s", dur)
+		}
+		check("player")
+		tb.shot("player")
+		// Sent to XB-RC as a voice message: the recording travels first,
+		// and XB-RC's caseworker plays it in XB-RC's console.
+		if d := tb.value("#duration"); d != "1.0" {
+			t.Errorf("duration filled in as %q", d)
+		}
+		tb.clickAndLoad("form.send-media button.primary")
+		if n := tb.text("p.notice"); !strings.Contains(n, "message is queued") {
+			t.Fatalf("after sending the recording: %q", n)
+		}
+		tb.base = e.xbBase
+		tb.signIn(console.RoleCaseworker)
+		deadline := time.Now().Add(20 * time.Second)
+		for tb.open("/console/cases/" + caseID); !strings.Contains(tb.text("main"), "received from XA-RC"); tb.open("/console/cases/" + caseID) {
+			if time.Now().After(deadline) {
+				t.Fatalf("XB-RC never lists the recording: %q", tb.text("main"))
+			}
+			time.Sleep(300 * time.Millisecond)
+		}
+		tb.clickAndLoad(`a[href$="/media/` + sum + `"]`)
+		tb.eval(`new Promise((ok, fail) => { const a = document.querySelector('audio'); if (a.readyState >= 1) return ok(a.duration);
+			a.addEventListener('loadedmetadata', () => ok(a.duration)); a.addEventListener('error', () => fail('media error')); })`, &dur)
+		if dur < 0.9 || dur > 1.1 {
+			t.Errorf("XB-RC's browser reads a %v s recording, want 1 s", dur)
+		}
+		tb.base = e.base
+		tb.signIn(console.RoleCaseworker)
+	})
+
+	t.Run("a video message is recorded in the browser and kept on the case", func(t *testing.T) {
+		tb.t = t
+		tb.open("/console/cases/" + caseID + "/record")
+		check("recorder")
+		tb.run(chromedp.Click(chromedp.ID("rec-start")))
+		deadline := time.Now().Add(15 * time.Second)
+		for !strings.Contains(tb.text("#rec-status"), "Recording") {
+			if time.Now().After(deadline) {
+				t.Fatalf("recording never started: %q", tb.text("#rec-status"))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		tb.shot("record")
+		time.Sleep(1500 * time.Millisecond)
+		tb.run(chromedp.Click(chromedp.ID("rec-stop")))
+		for !strings.Contains(tb.location(), "/media/") {
+			if time.Now().After(deadline.Add(15 * time.Second)) {
+				t.Fatalf("the recording was not kept: %q", tb.text("#rec-status"))
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		tb.run(chromedp.WaitReady(chromedp.CSS("video.player")))
+		var ready int
+		tb.eval(`new Promise((ok, fail) => { const v = document.querySelector('video.player'); if (v.readyState >= 1) return ok(v.readyState);
+			v.addEventListener('loadedmetadata', () => ok(v.readyState)); v.addEventListener('error', () => fail('media error')); })`, &ready)
+		if ready < 1 || !strings.Contains(tb.text("main"), "Video message") {
+			t.Errorf("the recorded video does not play (readyState %d): %q", ready, tb.text("main"))
+		}
+	})
+
 	t.Run("a caseworker cannot open operator pages", func(t *testing.T) {
 		tb.t = t
-		for _, p := range []string{"/console/operator/peers", "/console/operator/review", "/console/operator/manifest", "/console/audit"} {
+		for _, p := range []string{"/console/operator/peers", "/console/operator/review", "/console/operator/manifest", "/console/operator/keys", "/console/audit", "/console/stats"} {
 			tb.open(p)
 			loc := tb.location()
 			if !strings.HasSuffix(loc, p) || !strings.Contains(tb.text("main"), "Your role may not open this page") {
@@ -402,7 +521,9 @@ func TestBrowser(t *testing.T) {
 			{"/console/operator/outbox", "Outbox", "operator-dead-letters"},
 			{"/console/operator/review", "Transfers waiting for review", "operator-review"},
 			{"/console/operator/manifest", "Federation manifest", "operator-manifest"},
+			{"/console/operator/keys", "Certificates and keys", "operator-keys"},
 			{"/console/audit", "Audit log", "operator-audit"},
+			{"/console/stats", "Activity statistics", "stats"},
 			{"/console/inbox", "Inbox", ""},
 		}
 		for _, p := range pages {
@@ -427,6 +548,23 @@ func TestBrowser(t *testing.T) {
 		if !strings.Contains(tb.textOf("/console/audit", "main"), "is intact") {
 			t.Error("audit page does not report an intact chain")
 		}
+		// The operator's journey: approve the held forward with a note,
+		// see it delivered to XB-RC; put the dead letter back in the queue.
+		tb.open("/console/operator/review")
+		tb.run(chromedp.SendKeys(chromedp.CSS("ul.dests textarea"), "Guardian's consent checked by phone."))
+		tb.clickAndLoad(`ul.dests button[value="approve"]`)
+		if n := tb.text("p.notice"); !strings.Contains(n, "Approved") {
+			t.Errorf("after approval: %q", n)
+		}
+		waitFor(t, 15*time.Second, "the approved case at XB-RC", func() bool {
+			_, err := e.xb.Store.GetCase(context.Background(), heldID)
+			return err == nil
+		})
+		tb.open("/console/operator/outbox?state=dead")
+		tb.clickAndLoad("table.list form button")
+		if n := tb.text("p.notice"); !strings.Contains(n, "back in the queue") {
+			t.Errorf("after requeue: %q", n)
+		}
 	})
 
 	t.Run("Arabic is laid out right to left", func(t *testing.T) {
@@ -450,6 +588,17 @@ func TestBrowser(t *testing.T) {
 		tb.shot("case-ar")
 		tb.open("/console/cases/new")
 		tb.shot("case-form-ar")
+		// The charts run right to left too: the latest month is leftmost.
+		tb.signIn(console.RoleOperator)
+		tb.open("/console/stats?lang=ar")
+		var bars struct{ First, Last float64 }
+		tb.eval(`(() => { const r = document.querySelectorAll('figure.chart')[5].querySelectorAll('rect'); return {First: r[0].getBoundingClientRect().left, Last: r[r.length-1].getBoundingClientRect().left} })()`, &bars)
+		if !(bars.First > bars.Last) {
+			t.Errorf("Arabic chart bars: first month at %v, last at %v (want the first on the right)", bars.First, bars.Last)
+		}
+		check("statistics (ar)")
+		tb.shot("stats-ar")
+		tb.signIn(console.RoleCaseworker)
 		tb.open("/console/cases?lang=en")
 	})
 
@@ -505,6 +654,39 @@ func TestBrowser(t *testing.T) {
 		if injected || len(reported) == 0 {
 			t.Fatalf("an injected inline script ran (%v) or was not reported", injected)
 		}
+	})
+
+	t.Run("the caseworker withdraws and sees the confirmations arrive", func(t *testing.T) {
+		tb.t = t
+		tb.signIn(console.RoleCaseworker)
+		tb.open("/console/cases/" + caseID + "/withdraw")
+		check("withdraw page")
+		tb.run(chromedp.SetValue(chromedp.ID("reason"), "consent_withdrawn"), chromedp.Click(chromedp.ID("confirm")))
+		tb.clickAndLoad("form button.danger")
+		deadline := time.Now().Add(20 * time.Second)
+		for !strings.Contains(tb.text("#h-thread + ol"), "XB-RC confirmed the erasure") {
+			if time.Now().After(deadline) {
+				t.Fatalf("no confirmation from XB-RC: %q", tb.text("main"))
+			}
+			time.Sleep(300 * time.Millisecond)
+			tb.open("/console/cases/" + caseID)
+		}
+		if p := tb.text("#progress"); !strings.Contains(p, "Erasure confirmed by 1 of 1 recipients") {
+			t.Errorf("progress: %q", p)
+		}
+		th := tb.text("#h-thread + ol")
+		for _, want := range []string{"Case withdrawn", "withdrawal sent to XB-RC"} {
+			if !strings.Contains(th, want) {
+				t.Errorf("thread lacks %q:\n%s", want, th)
+			}
+		}
+		if _, err := e.xb.Store.GetCase(context.Background(), caseID); err == nil {
+			if c, _ := e.xb.Store.GetCase(context.Background(), caseID); !c.Erased() {
+				t.Error("XB-RC confirmed but still holds the case")
+			}
+		}
+		check("withdrawn case")
+		tb.shot("case-withdrawn")
 	})
 
 	if len(a11y) > 0 {

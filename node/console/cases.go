@@ -11,7 +11,6 @@ import (
 
 	"github.com/familylinks/flx/node"
 	"github.com/familylinks/flx/node/store"
-	"github.com/familylinks/flx/policy"
 	"github.com/familylinks/flx/schema"
 )
 
@@ -108,30 +107,15 @@ type recipientRow struct {
 	State string
 }
 
-// decisionRow is a stored policy decision, decoded.
-type decisionRow struct {
-	store.Decision
-	D policy.Decision
-}
-
-func decodeDecisions(ds []store.Decision) []decisionRow {
-	out := make([]decisionRow, 0, len(ds))
-	for i := len(ds) - 1; i >= 0; i-- { // newest first
-		r := decisionRow{Decision: ds[i]}
-		json.Unmarshal(ds[i].Decision, &r.D)
-		out = append(out, r)
-	}
-	return out
-}
-
 func (c *Console) casePage(w http.ResponseWriter, q *req) {
 	id := q.PathValue("id")
 	withDoc := q.role() != RoleAuditor
-	cv, err := c.o.Backend.ReadCase(q.Context(), q.actor(), id, withDoc)
+	th, err := c.o.Backend.CaseThread(q.Context(), q.actor(), id, withDoc)
 	if err != nil {
 		c.fail(w, q, err)
 		return
 	}
+	cv := th.CaseView
 	v := c.newView(q, "case.title", id)
 	var doc *docNode
 	if len(cv.Document) > 0 {
@@ -156,17 +140,24 @@ func (c *Console) casePage(w http.ResponseWriter, q *req) {
 		rows = append(rows, recipientRow{r, st})
 	}
 	own := cv.Case.Origin == c.o.Backend.Self()
+	var recordings []mediaRow
+	if !cv.Case.Erased() {
+		if recordings, err = c.caseMedia(q, id); err != nil {
+			c.fail(w, q, err)
+			return
+		}
+	}
 	c.render(w, q, http.StatusOK, "case", struct {
 		*view
 		Case       store.Case
 		Doc        *docNode
 		Recipients []recipientRow
 		Confirmed  int
-		Decisions  []decisionRow
-		Received   []store.InboxItem
+		Thread     []threadEntry
+		Media      []mediaRow
 		Own        bool
 		Waiting    bool
-	}{v, cv.Case, doc, rows, confirmed, decodeDecisions(cv.Decisions), cv.Received, own,
+	}{v, cv.Case, doc, rows, confirmed, threadOf(th, c.o.Backend.Self()), recordings, own,
 		cv.Case.Erased() && confirmed < len(rows)})
 }
 

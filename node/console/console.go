@@ -2,14 +2,18 @@ package console
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"html/template"
+	"io"
 	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/familylinks/flx/federation"
 	"github.com/familylinks/flx/node"
+	"github.com/familylinks/flx/node/stats"
 	"github.com/familylinks/flx/node/store"
 	"github.com/familylinks/flx/schema"
 )
@@ -53,16 +57,29 @@ type Authenticator interface {
 type Backend interface {
 	Self() string
 	Manifest() *federation.Manifest
+	// Certificate is this node's TLS certificate (nil: none);
+	// SigningKeyID the kid it signs with now.
+	Certificate() *x509.Certificate
+	SigningKeyID() string
 
 	// ListCases pages through case summaries (no documents).
 	ListCases(ctx context.Context, a node.Actor, f store.CaseFilter) (store.CasePage, error)
 	// ReadCase returns a case and what happened to it; the document only
 	// when withDocument. The read is audited.
 	ReadCase(ctx context.Context, a node.Actor, caseID string, withDocument bool) (node.CaseView, error)
+	// CaseThread is ReadCase (audited) with the case's versions (without
+	// documents) and what this node queued about it (without envelopes):
+	// the case page's thread.
+	CaseThread(ctx context.Context, a node.Actor, caseID string, withDocument bool) (Thread, error)
 	CreateCase(ctx context.Context, a node.Actor, doc []byte) (store.Case, error)
 	UpdateCase(ctx context.Context, a node.Actor, caseID string, doc []byte) (store.Case, error)
 	DryRun(ctx context.Context, a node.Actor, caseID, to string) (node.SendResult, error)
 	Forward(ctx context.Context, a node.Actor, caseID, to string) (node.SendResult, error)
+	// SendMessage sends a message about a case (a voice or video
+	// message referencing a recording) to a member.
+	SendMessage(ctx context.Context, a node.Actor, caseID, to string, doc []byte) (node.SendResult, error)
+	// Respond sends a case.response about a received case to its origin.
+	Respond(ctx context.Context, a node.Actor, caseID string, doc []byte) (node.SendResult, error)
 	Withdraw(ctx context.Context, a node.Actor, caseID string, reason schema.WithdrawalReason) (node.WithdrawResult, error)
 	Review(ctx context.Context, a node.Actor, caseID string, decisionID int64, approve bool, note string) (node.SendResult, error)
 	ListDecisions(ctx context.Context, a node.Actor, caseID string) ([]store.Decision, error)
@@ -73,7 +90,31 @@ type Backend interface {
 	Requeue(ctx context.Context, a node.Actor, outboxID int64) (store.OutboxItem, error)
 	ListAudit(ctx context.Context, a node.Actor, f store.AuditFilter) ([]store.AuditRecord, error)
 	VerifyAudit(ctx context.Context, a node.Actor) (store.AuditVerification, error)
+	// ListCaseMedia lists a case's recordings (metadata only);
+	// ServeCaseMedia streams one with HTTP ranges, the read audited.
+	ListCaseMedia(ctx context.Context, a node.Actor, caseID string) ([]node.CaseMedia, error)
+	ServeCaseMedia(w http.ResponseWriter, r *http.Request, a node.Actor, caseID, sha256 string) error
+	// StartMediaUpload and WriteMediaUpload are the node's resumable
+	// upload of a recording for a case (attached once complete).
+	StartMediaUpload(ctx context.Context, a node.Actor, caseID string, r node.MediaUploadRequest) (node.MediaUpload, error)
+	MediaUploadState(ctx context.Context, a node.Actor, uploadID string) (node.MediaUpload, error)
+	WriteMediaUpload(ctx context.Context, a node.Actor, uploadID string, off int64, body io.Reader) (node.MediaUpload, error)
+	// OwnStats counts this node's activity per month, raw (unprotected).
+	OwnStats(ctx context.Context, a node.Actor) (*stats.Result, error)
 	Ready(ctx context.Context) error
+}
+
+// Thread is a case and everything that happened to it that the node
+// records: its versions, the policy decisions, what was sent (with delivery
+// state and receipt), what was received (responses, messages, erasure
+// confirmations) and who holds it.
+type Thread struct {
+	node.CaseView
+	Versions []store.CaseVersion
+	Sent     []store.OutboxItem
+	// Bodies are the documents of the responses and messages received
+	// (by inbox id), only when the read includes the case's document.
+	Bodies map[int64]json.RawMessage
 }
 
 // Options configure New.
@@ -106,6 +147,7 @@ type Console struct {
 	mux      *http.ServeMux
 	routes   []route
 	cop      *http.CrossOriginProtection
+	stats    statsCache
 }
 
 // New returns the console. It fails only if the embedded assets do not

@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"io"
@@ -55,6 +56,10 @@ type env struct {
 	xb   *nodetest.Node
 	base string // http://127.0.0.1:port (no prefix)
 	srv  *httptest.Server
+	// XB-RC's local API and console, at http://localhost:port: another
+	// host name, so that a browser keeps the two nodes' cookies apart.
+	xbBase string
+	xbSrv  *httptest.Server
 }
 
 type envOptions struct {
@@ -81,7 +86,10 @@ func startEnv(t *testing.T, o envOptions) *env {
 		srv = httptest.NewServer(h)
 	}
 	t.Cleanup(srv.Close)
-	return &env{t: t, xa: xa, xb: xb, base: srv.URL, srv: srv}
+	xbh := httpapi.NewLocalHandler(xb.Node, httpapi.LocalOptions{Tokens: tokens(), Logger: slog.New(slog.DiscardHandler), Console: &console.Options{}})
+	xbSrv := httptest.NewServer(xbh)
+	t.Cleanup(xbSrv.Close)
+	return &env{t: t, xa: xa, xb: xb, base: srv.URL, srv: srv, xbSrv: xbSrv, xbBase: strings.Replace(xbSrv.URL, "127.0.0.1", "localhost", 1)}
 }
 
 // browser is an HTTP client with a cookie jar that behaves like a browser
@@ -91,6 +99,7 @@ type browser struct {
 	e    *env
 	c    *http.Client
 	lang string
+	base string // the console's origin
 }
 
 func (e *env) browser() *browser {
@@ -98,7 +107,14 @@ func (e *env) browser() *browser {
 	c := *e.srv.Client() // a copy: each browser has its own cookie jar
 	c.Jar = jar
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &browser{t: e.t, e: e, c: &c}
+	return &browser{t: e.t, e: e, c: &c, base: e.base}
+}
+
+// xbBrowser is a browser on XB-RC's console.
+func (e *env) xbBrowser() *browser {
+	b := e.browser()
+	b.base = e.xbBase
+	return b
 }
 
 type page struct {
@@ -123,17 +139,31 @@ func (b *browser) do(req *http.Request) page {
 
 func (b *browser) get(path string) page {
 	b.t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, b.e.base+path, nil)
+	req, _ := http.NewRequest(http.MethodGet, b.base+path, nil)
 	return b.do(req)
 }
 
 // post sends a form as a same-origin browser would.
 func (b *browser) post(path string, form url.Values) page {
 	b.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, b.e.base+path, strings.NewReader(form.Encode()))
+	req, _ := http.NewRequest(http.MethodPost, b.base+path, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Origin", b.e.base)
+	req.Header.Set("Origin", b.base)
 	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	return b.do(req)
+}
+
+// postBytes sends raw bytes as a same-origin script would, the
+// synchronizer token in the X-Flx-Csrf header.
+func (b *browser) postBytes(path string, body []byte, csrf string) page {
+	b.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, b.base+path, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/octet-stream")
+	req.Header.Set("Origin", b.base)
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	if csrf != "" {
+		req.Header.Set("X-Flx-Csrf", csrf)
+	}
 	return b.do(req)
 }
 

@@ -148,6 +148,10 @@ func TestAuditorSeesRecordWithoutPersonalData(t *testing.T) {
 	if last.Actor != roleNames[console.RoleAuditor] || !strings.Contains(string(last.Details), `"document":false`) {
 		t.Fatalf("auditor read audited as %+v", last)
 	}
+	// The thread is there for the auditor: what happened, not who.
+	if !strings.Contains(p.body, `id="h-thread"`) || !strings.Contains(p.body, "Version 1 recorded") {
+		t.Errorf("the auditor's case page has no thread:\n%s", p.body)
+	}
 }
 
 // TestRolesOnEveryRoute opens every route with every role: an allowed role
@@ -162,7 +166,7 @@ func TestRolesOnEveryRoute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fill := strings.NewReplacer("{id}", url.PathEscape(id), "{oid}", "1", "{did}", "1", "{$}", "")
+	fill := strings.NewReplacer("{id}", url.PathEscape(id), "{oid}", "1", "{did}", "1", "{$}", "", "{sha}", strings.Repeat("a", 64), "{uid}", strings.Repeat("b", 64))
 	sessions := map[string]*browser{}
 	for _, role := range []string{console.RoleCaseworker, console.RoleOperator, console.RoleAuditor} {
 		b := e.browser()
@@ -180,9 +184,12 @@ func TestRolesOnEveryRoute(t *testing.T) {
 		path := fill.Replace(rt.Path)
 		for role, b := range sessions {
 			var p page
-			if rt.Method == http.MethodGet {
+			switch {
+			case rt.Method == http.MethodGet:
 				p = b.get(path)
-			} else {
+			case strings.HasSuffix(rt.Path, "/record/{uid}"): // a binary piece: the token in a header
+				p = b.postBytes(path, []byte("x"), b.csrf("/console/cases"))
+			default:
 				p = b.post(path, url.Values{"csrf": {b.csrf("/console/cases")}})
 			}
 			allowed := false
@@ -541,7 +548,7 @@ func TestPageWeights(t *testing.T) {
 		{e.browser(), "/console/signin"}, {cw, "/console/cases"}, {cw, "/console/cases/new"}, {cw, "/console/cases/" + id},
 		{cw, "/console/cases/" + id + "/send"}, {cw, "/console/cases/" + id + "/withdraw"}, {cw, "/console/inbox"},
 		{op, "/console/operator/peers"}, {op, "/console/operator/outbox"}, {op, "/console/operator/review"},
-		{op, "/console/operator/manifest"}, {op, "/console/audit"},
+		{op, "/console/operator/manifest"}, {op, "/console/operator/keys"}, {op, "/console/audit"}, {op, "/console/stats"},
 	}
 	for _, pg := range pages {
 		raw, gz := measure(pg.b, pg.path)

@@ -18,6 +18,11 @@ type peerRow struct {
 	MemberStatus string
 	Name         string
 	Lag          string // age of the oldest undelivered envelope
+	// Of the first envelope waiting: why its last attempt failed and when
+	// the next one is due (a peer that is down shows here first).
+	LastError   string
+	NextAttempt time.Time
+	Attempts    int
 }
 
 func (c *Console) peersPage(w http.ResponseWriter, q *req) {
@@ -31,7 +36,18 @@ func (c *Console) peersPage(w http.ResponseWriter, q *req) {
 	var rows []peerRow
 	for _, s := range stats {
 		seen[s.Destination] = true
-		rows = append(rows, c.peerRow(q, m, s))
+		r := c.peerRow(q, m, s)
+		if s.Queued > 0 {
+			head, err := c.o.Backend.ListOutbox(q.Context(), q.actor(), store.OutboxFilter{Destination: s.Destination, State: store.Queued, Limit: 1})
+			if err != nil {
+				c.fail(w, q, err)
+				return
+			}
+			if len(head) == 1 {
+				r.LastError, r.NextAttempt, r.Attempts = head[0].LastError, head[0].NextAttemptAt, head[0].Attempts
+			}
+		}
+		rows = append(rows, r)
 	}
 	// Members never sent to are peers too.
 	if m != nil {

@@ -182,7 +182,9 @@ var nav = []struct {
 	{"/operator/outbox", "nav.outbox", operator},
 	{"/operator/review", "nav.review", operator},
 	{"/operator/manifest", "nav.manifest", operator},
+	{"/operator/keys", "nav.keys", operator},
 	{"/audit", "nav.audit", auditors},
+	{"/stats", "nav.stats", auditors},
 }
 
 func (c *Console) newView(q *req, titleKey string, args ...any) *view {
@@ -237,6 +239,17 @@ func (v *view) Date(s string) string { return v.lc.partialDate(s) }
 
 // Num renders an integer with the language's grouping.
 func (v *view) Num(n int64) string { return v.lc.number(n) }
+
+// Bytes renders a size in KiB or MiB with the language's digits.
+func (v *view) Bytes(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return v.lc.T("size.mib", v.lc.printer.Sprintf("%.1f", float64(n)/(1<<20)))
+	case n >= 1<<10:
+		return v.lc.T("size.kib", v.lc.number((n+512)>>10))
+	}
+	return v.lc.T("size.bytes", v.lc.number(n))
+}
 
 // URL joins the prefix and a path.
 func (v *view) URL(p string) string { return v.Prefix + p }

@@ -30,6 +30,13 @@ type route struct {
 	h      func(w http.ResponseWriter, q *req)
 }
 
+// binaryRoutes take a body that is not a form (a piece of a recording):
+// their synchronizer token comes in the csrfHeader header instead.
+var binaryRoutes = map[string]bool{"/cases/{id}/record/{uid}": true}
+
+// csrfHeader carries the synchronizer token of a script's binary upload.
+const csrfHeader = "X-Flx-Csrf"
+
 // routeTable is every console route with the roles allowed. A new page is
 // one line here, one handler and one template (see README in this folder).
 func (c *Console) routeTable() []route {
@@ -47,6 +54,14 @@ func (c *Console) routeTable() []route {
 		{"POST", "/cases/{id}/edit", caseworker, c.updateCase},
 		{"GET", "/cases/{id}/send", caseworker, c.sendPage},
 		{"POST", "/cases/{id}/forward", caseworker, c.forward},
+		{"GET", "/cases/{id}/media/{sha}", caseworker, c.playerPage},
+		{"GET", "/cases/{id}/media/{sha}/raw", caseworker, c.mediaRaw},
+		{"POST", "/cases/{id}/media/{sha}/send", caseworker, c.sendRecording},
+		{"GET", "/cases/{id}/record", caseworker, c.recordPage},
+		{"POST", "/cases/{id}/record/start", caseworker, c.startRecordingUpload},
+		{"POST", "/cases/{id}/record/{uid}", caseworker, c.writeRecordingUpload},
+		{"GET", "/cases/{id}/respond", caseworker, c.respondPage},
+		{"POST", "/cases/{id}/respond", caseworker, c.respond},
 		{"GET", "/cases/{id}/withdraw", caseworker, c.withdrawPage},
 		{"POST", "/cases/{id}/withdraw", caseworker, c.withdraw},
 
@@ -58,7 +73,10 @@ func (c *Console) routeTable() []route {
 		{"GET", "/operator/review", operator, c.reviewPage},
 		{"POST", "/operator/review/{id}/{did}", operator, c.review},
 		{"GET", "/operator/manifest", operator, c.manifestPage},
+		{"GET", "/operator/keys", operator, c.keysPage},
 		{"GET", "/audit", auditors, c.auditPage},
+		{"GET", "/stats", auditors, c.statsPage},
+		{"GET", "/stats.csv", auditors, c.statsCSV},
 	}
 }
 
@@ -126,13 +144,17 @@ func (c *Console) guard(rt route) http.Handler {
 		}
 		if rt.method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
-			if err := r.ParseForm(); err != nil {
-				c.errorPage(w, q, http.StatusBadRequest, "error.bad_form")
-				return
+			tok := r.Header.Get(csrfHeader) // script uploads of binary pieces
+			if !binaryRoutes[rt.path] {
+				if err := r.ParseForm(); err != nil {
+					c.errorPage(w, q, http.StatusBadRequest, "error.bad_form")
+					return
+				}
+				tok = r.PostForm.Get("csrf")
 			}
 			// Before sign-in there is no session to bind a token to; the
 			// sign-in form is covered by the origin checks and SameSite.
-			if q.se != nil && !q.se.validCSRF(unmaskToken(r.PostForm.Get("csrf"))) {
+			if q.se != nil && !q.se.validCSRF(unmaskToken(tok)) {
 				c.log.Warn("console: form without a valid synchronizer token", "route", rt.path, "actor", q.se.principal.Name)
 				c.errorPage(w, q, http.StatusForbidden, "error.csrf")
 				return

@@ -301,8 +301,8 @@ var rules = []struct {
 		"bundle carries signed bytes: of FLX it may import federation and federation/jose only"},
 	{[]string{"federation/pull", "federation/bundle"}, true, flxOnly("federation", "federation/jose", "federation/mtls", "federation/devca"),
 		"pull and bundle tests may add federation/devca, nothing else of FLX"},
-	{[]string{"node/console"}, false, flxOnly("node", "node/store", "federation", "policy", "schema"),
-		"the console reaches the node through its operations and read views: of FLX it may import node, node/store, federation, policy and schema only (never node/httpapi, which mounts it, nor jose or the command)"},
+	{[]string{"node/console"}, false, flxOnly("node", "node/store", "node/stats", "federation", "policy", "schema"),
+		"the console reaches the node through its operations and read views: of FLX it may import node, node/store, node/stats (statistics computed from documents, no I/O), federation, policy and schema only (never node/httpapi, which mounts it, nor jose or the command)"},
 	{[]string{"node/stats"}, true, flxOnly("schema"),
 		"stats computes from documents handed in: of FLX it may import schema only (never node core, the store, httpapi, policy or federation)"},
 }

@@ -56,5 +56,14 @@
     setTimeout(tick, every);
   }
 
+  // A recording's duration is filled in from the player once it is known.
+  document.querySelectorAll("input[data-duration-of]").forEach(function (inp) {
+    var m = document.querySelector(inp.dataset.durationOf);
+    if (!m) return;
+    var fill = function () { if (!inp.value && isFinite(m.duration)) inp.value = m.duration.toFixed(1); };
+    m.addEventListener("loadedmetadata", fill);
+    fill();
+  });
+
   localTimes(document);
 })();

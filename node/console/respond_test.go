@@ -1,0 +1,68 @@
+package console_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/familylinks/flx/node/console"
+	"github.com/familylinks/flx/node/store"
+)
+
+// TestCaseworkerAnswersACaseFromAnotherNode: XA-RC forwards a case; XB-RC's
+// caseworker answers it in XB-RC's console; the answer reaches XA-RC and
+// shows in the case's thread there. An own case cannot be answered, and an
+// answer without an outcome is refused with nothing sent.
+func TestCaseworkerAnswersACaseFromAnotherNode(t *testing.T) {
+	e := startEnv(t, envOptions{})
+	xa := e.browser()
+	xa.signIn(console.RoleCaseworker)
+	id := xa.createCase()
+	if p := xa.post("/console/cases/"+id+"/forward", url.Values{"csrf": {xa.csrf("/console/cases")}, "to": {"XB-RC"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("forward: %d", p.status)
+	}
+	if p := xa.get("/console/cases/" + id + "/respond"); !strings.Contains(p.body, "Only a case received from another member") || strings.Contains(p.body, `name="outcome"`) {
+		t.Error("the origin is offered to answer its own case")
+	}
+	waitFor(t, 15*time.Second, "XB-RC to hold the case", func() bool {
+		_, err := e.xb.Store.GetCase(context.Background(), id)
+		return err == nil
+	})
+	xb := e.xbBrowser()
+	xb.signIn(console.RoleCaseworker)
+	page := xb.get("/console/cases/" + id)
+	if !strings.Contains(page.body, "/respond") {
+		t.Fatalf("XB-RC's case page offers no answer:\n%s", page.body)
+	}
+	form := xb.get("/console/cases/" + id + "/respond")
+	if !strings.Contains(form.body, `<option value="p2" selected>Youssef Haddad</option>`) && !strings.Contains(form.body, `<option value="p2" selected>`) {
+		t.Errorf("the sought person is not preselected:\n%s", form.body)
+	}
+	tok := xb.csrf("/console/cases/" + id + "/respond")
+	if p := xb.post("/console/cases/"+id+"/respond", url.Values{"csrf": {tok}, "outcome": {"maybe"}}); p.status != http.StatusUnprocessableEntity {
+		t.Errorf("an unknown outcome: %d", p.status)
+	}
+	p := xb.post("/console/cases/"+id+"/respond", url.Values{"csrf": {tok}, "outcome": {"located"}, "sought_person": {"p2"}, "message": {"He is well and wants his mother to know."}})
+	if p.status != http.StatusSeeOther || !strings.Contains(p.header.Get("Location"), "done=answer_queued") {
+		t.Fatalf("answer: %d %s\n%s", p.status, p.header.Get("Location"), p.body)
+	}
+	sent, _ := e.xb.Store.ListOutbox(context.Background(), store.OutboxFilter{CaseID: id, Destination: "XA-RC"})
+	if len(sent) != 1 || sent[0].Kind != "case.response" {
+		t.Fatalf("XB-RC queued %+v", sent)
+	}
+	waitFor(t, 15*time.Second, "the answer in XA-RC's thread", func() bool {
+		return strings.Contains(xa.get("/console/cases/"+id).body, "response received from XB-RC")
+	})
+	p = xa.get("/console/cases/" + id)
+	if !strings.Contains(p.body, "<strong>located</strong>") || !strings.Contains(p.body, "He is well and wants his mother to know.") {
+		t.Errorf("XA-RC's thread does not show the answer's outcome and message:\n%s", p.body)
+	}
+	au := e.browser()
+	au.signIn(console.RoleAuditor)
+	if p := au.get("/console/cases/" + id); strings.Contains(p.body, "mother to know") || !strings.Contains(p.body, "response received from XB-RC") {
+		t.Error("the auditor sees the answer's message, or not the answer at all")
+	}
+}
