@@ -126,6 +126,16 @@ func (n *Node) ImportCases(ctx context.Context, a Actor, docs []json.RawMessage,
 		res.Existing = []string{}
 	}
 	n.log.Info("cases imported", "created", len(res.Created), "existing", len(res.Existing))
+	// An imported case is matched as any other create is (candidates).
+	created := make(map[string]bool, len(res.Created))
+	for _, id := range res.Created {
+		created[id] = true
+	}
+	for _, c := range cases {
+		if created[c.ID] {
+			n.matchCase(ctx, c.ID, c.Document)
+		}
+	}
 	if forwardTo == "" {
 		return res, nil
 	}
