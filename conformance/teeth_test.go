@@ -65,7 +65,7 @@ func build(root, out string) error {
 type candidate struct {
 	dir, localAPI string
 	cmd           *exec.Cmd
-	log           *bytes.Buffer
+	log           *syncBuffer
 }
 
 // startCandidate runs flx conformance init and flx serve with binary bin,
@@ -81,7 +81,7 @@ func startCandidate(bin, variantName, accepts string, cleanup func(func())) (*ca
 		return nil, err
 	}
 	dir = filepath.Join(dir, "conf")
-	c := &candidate{dir: dir, localAPI: "127.0.0.1:" + strconv.Itoa(local), log: &bytes.Buffer{}}
+	c := &candidate{dir: dir, localAPI: "127.0.0.1:" + strconv.Itoa(local), log: &syncBuffer{}}
 	init := exec.Command(bin, "conformance", "init", "--dir", dir,
 		"--candidate", "XA-RC:XA:society:https://127.0.0.1:"+strconv.Itoa(fed),
 		"--tester-listen", "127.0.0.1:"+strconv.Itoa(tester), "--candidate-local-api", c.localAPI, "--accepts", accepts)
@@ -492,4 +492,23 @@ func readSources(t testing.TB, root string) {
 	if err != nil {
 		t.Fatalf("reading the sources: %v", err)
 	}
+}
+
+// syncBuffer is a bytes.Buffer that a running process writes while the test
+// may read it (a candidate's log).
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

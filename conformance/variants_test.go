@@ -494,8 +494,8 @@ var brokenNodes = []brokenNode{
 	},
 	{
 		Variant: variant.Variant{Name: "records-refused", Mutations: []variant.Mutation{{
-			File: "node/receive.go", Old: "\t\tif errors.As(err, &ve) {\n",
-			New: "\t\t_, _ = n.o.Store.Receive(ctx, store.InboxItem{JTI: inboxKey(env.Issuer, env.JTI), Iss: env.Issuer, Aud: env.Audience, Kind: string(env.Kind),\n\t\t\tCaseID: env.CaseID, SHA256: env.SHA256(), Envelope: env.Body, ReceivedAt: n.o.Now()}, store.Receipt{Status: string(federation.ReceiptAccepted), Raw: env.Body})\n\t\tif errors.As(err, &ve) {\n",
+			File: "node/receive.go", Old: "\tif err := n.checkEnvelope(ctx, env); err != nil {\n\t\treturn nil, err\n\t}\n\treturn env, nil",
+			New: "\tif err := n.checkEnvelope(ctx, env); err != nil {\n\t\tif problem.As(err).Code == problem.SchemaInvalid {\n\t\t\t_, _ = n.o.Store.Receive(ctx, store.InboxItem{JTI: inboxKey(env.Issuer, env.JTI), Iss: env.Issuer, Aud: env.Audience, Kind: string(env.Kind),\n\t\t\t\tCaseID: env.CaseID, SHA256: env.SHA256(), Envelope: raw, ReceivedAt: n.o.Now()}, store.Receipt{Status: string(federation.ReceiptAccepted), Raw: raw})\n\t\t}\n\t\treturn nil, err\n\t}\n\treturn env, nil",
 		}}},
 		broke: "records an envelope it refused as schema_invalid", check: "FLX-DLV-013/refused-not-recorded",
 	},

@@ -26,6 +26,11 @@ var contract = map[string]bool{
 	"policy check":              true,
 	"audit verify":              true,
 	"bench exchange":            true,
+	"bench media":               true,
+	"bench import":              true,
+	"bench search":              true,
+	"bundle export":             true,
+	"bundle import":             true,
 	"case":                      true,
 	"match":                     true, // list, get, confirm, reject, ask
 	"conformance":               true, // the group, named in prose

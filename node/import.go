@@ -126,16 +126,19 @@ func (n *Node) ImportCases(ctx context.Context, a Actor, docs []json.RawMessage,
 		res.Existing = []string{}
 	}
 	n.log.Info("cases imported", "created", len(res.Created), "existing", len(res.Existing))
-	// An imported case is matched as any other create is (candidates).
+	// Imported cases are matched as any other create is (candidates), in
+	// one pass over the import.
 	created := make(map[string]bool, len(res.Created))
 	for _, id := range res.Created {
 		created[id] = true
 	}
+	fresh := make([]store.NewCase, 0, len(res.Created))
 	for _, c := range cases {
 		if created[c.ID] {
-			n.matchCase(ctx, c.ID, c.Document)
+			fresh = append(fresh, c)
 		}
 	}
+	n.matchImported(ctx, fresh)
 	if forwardTo == "" {
 		return res, nil
 	}

@@ -385,3 +385,67 @@ func (n *Node) runMatchSync(ctx context.Context, every time.Duration) {
 		}
 	}
 }
+
+// matchImported matches the cases of one import as a create matches one
+// case, but in one pass: every case is put into the index first, then each
+// records its candidates once, and the other cases they name outside the
+// import are matched again once each (at most maxRefresh per imported
+// case). Failures are logged, as for matchCase.
+func (n *Node) matchImported(ctx context.Context, cases []store.NewCase) {
+	if n.matcher == nil || len(cases) == 0 {
+		return
+	}
+	start := time.Now()
+	defer func() { n.metrics.matchSeconds.Observe(time.Since(start).Seconds()) }()
+	if err := n.rematchAll(ctx, cases); err != nil {
+		n.log.Error("matching an import failed", "cases", len(cases), "err", err)
+		n.metrics.matchErrors.Inc()
+	}
+}
+
+func (n *Node) rematchAll(ctx context.Context, cases []store.NewCase) error {
+	m := n.matcher
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := n.loadMatchesLocked(ctx); err != nil {
+		return err
+	}
+	imported := make(map[string]bool, len(cases))
+	isNew := make(map[string]bool, len(cases))
+	for _, c := range cases {
+		imported[c.ID] = true
+		_, held := m.byCase[c.ID]
+		isNew[c.ID] = !held
+		if ps := n.personsOf(c.ID, c.Document); len(ps) > 0 {
+			m.ix.Put(c.ID, ps)
+			m.byCase[c.ID] = ps
+		}
+	}
+	m.pprlDirty = true
+	refresh := map[string]bool{}
+	var order []string
+	for _, c := range cases {
+		others, err := n.recordLocked(ctx, c.ID, isNew[c.ID])
+		if err != nil {
+			return err
+		}
+		k := 0
+		for _, o := range others {
+			if imported[o] || refresh[o] {
+				continue
+			}
+			if k == maxRefresh {
+				break
+			}
+			k++
+			refresh[o] = true
+			order = append(order, o)
+		}
+	}
+	for _, o := range order {
+		if _, err := n.recordLocked(ctx, o, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -93,6 +93,7 @@ func (n *Node) processAll(ctx context.Context, items []store.InboxItem) error {
 	}
 	for _, it := range items {
 		n.metrics.processed.WithLabelValues(it.Kind).Inc()
+		n.matchReceived(ctx, it)
 	}
 	if confirms {
 		n.deliverer.Kick()
