@@ -162,6 +162,12 @@ type procOpts struct {
 func (pf *procFed) start(t *testing.T, l *logs, name string, o procOpts) *flxProc {
 	t.Helper()
 	p := pf.spawn(t, l, name, o)
+	if o.fault != "" {
+		// A node set to crash may reach its fault (a preloaded outbox is
+		// sent at once) before the readiness poll sees it up.
+		p.waitReadyOrExit(t)
+		return p
+	}
 	p.waitReady(t)
 	return p
 }
@@ -264,11 +270,19 @@ func (p *flxProc) waitExit(t *testing.T) int {
 	}
 }
 
-func (p *flxProc) waitReady(t *testing.T) {
+func (p *flxProc) waitReady(t *testing.T) { p.ready(t, false) }
+
+// waitReadyOrExit waits until the node is ready or has exited.
+func (p *flxProc) waitReadyOrExit(t *testing.T) { p.ready(t, true) }
+
+func (p *flxProc) ready(t *testing.T, exitOK bool) {
 	t.Helper()
 	deadline := time.Now().Add(waitLimit)
 	for time.Now().Before(deadline) {
 		if p.exited() {
+			if exitOK {
+				return
+			}
 			t.Fatalf("%s exited (%v) before it was ready", p.name, p.state)
 		}
 		resp, err := localClient.Get("http://" + p.local + "/readyz")

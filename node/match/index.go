@@ -51,9 +51,20 @@ type Options struct {
 	// which a candidate is listed however it ranks (DefaultConfident when
 	// 0).
 	Outrank, Confident float64
+	// MaxCandidates is the most candidates Match returns for one person,
+	// best first (DefaultMaxCandidates when 0): a list holding one person
+	// many times (duplicates of a crisis list) must not make matching, and
+	// what a node stores of it, grow as the square of its size.
+	MaxCandidates int
 }
 
+// DefaultMaxCandidates is the most candidates kept for one person.
+const DefaultMaxCandidates = 20
+
 func (o Options) withDefaults() Options {
+	if o.MaxCandidates == 0 {
+		o.MaxCandidates = DefaultMaxCandidates
+	}
 	if o.Threshold == 0 {
 		o.Threshold = DefaultThreshold
 	}
@@ -247,6 +258,12 @@ func (ix *Index) Match(p *Person) []Candidate {
 	best := 0.0
 	for _, c := range out {
 		best = max(best, c.Weight)
+	}
+	if len(out) > ix.opts.MaxCandidates {
+		// Only the best are worth the other side's view (below), which
+		// reads each one's own candidates.
+		sortCandidates(out)
+		out = out[:ix.opts.MaxCandidates]
 	}
 	kept := out[:0]
 	for i := range out {

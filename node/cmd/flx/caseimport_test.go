@@ -14,8 +14,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/familylinks/flx/node/config"
 	"github.com/familylinks/flx/node"
+	"github.com/familylinks/flx/node/config"
 	"github.com/familylinks/flx/node/httpapi"
 	"github.com/familylinks/flx/node/internal/fedtest"
 	"github.com/familylinks/flx/node/internal/nodetest"
