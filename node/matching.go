@@ -291,6 +291,10 @@ func (n *Node) MatchingEnabled() bool { return n.matcher != nil }
 
 // matchReceived keeps matching in step with an inbox row just processed: a
 // case received or updated is matched, an erased one forgotten.
+//
+// While Run runs, the work goes to the matching worker (runMatchWorker), so
+// that processing a crisis list is not held up by matching its persons;
+// without it (or with its queue full) it is done here.
 func (n *Node) matchReceived(ctx context.Context, it store.InboxItem) {
 	if n.matcher == nil || it.CaseID == "" {
 		return
@@ -300,6 +304,37 @@ func (n *Node) matchReceived(ctx context.Context, it store.InboxItem) {
 	default:
 		return
 	}
+	if n.matchAsync.Load() {
+		select {
+		case n.matchQ <- it:
+			return
+		default:
+		}
+	}
+	n.matchReceivedNow(ctx, it)
+}
+
+// matchQueue is how many received cases wait for the matching worker
+// before processing matches them itself.
+const matchQueue = 10000
+
+// runMatchWorker matches received cases until ctx ends, then what is left
+// in its queue.
+func (n *Node) runMatchWorker(ctx context.Context) {
+	n.matchAsync.Store(true)
+	defer n.matchAsync.Store(false)
+	for {
+		select {
+		case it := <-n.matchQ:
+			n.matchReceivedNow(ctx, it)
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// matchReceivedNow is matchReceived done at once.
+func (n *Node) matchReceivedNow(ctx context.Context, it store.InboxItem) {
 	c, err := n.o.Store.GetCase(ctx, it.CaseID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):

@@ -115,6 +115,10 @@ type Node struct {
 	peers    peerCache  // what peers declare, for checks before queueing
 	pullers  puller     // mTLS clients of the members this one pulls from
 	matcher  *matcher   // nil when matching is disabled
+	// matchQ carries received cases to the matching worker while Run runs
+	// (matchAsync): inbox processing never waits for matching.
+	matchQ     chan store.InboxItem
+	matchAsync atomic.Bool
 }
 
 // New checks the options and returns a Node. Start its background work
@@ -198,6 +202,7 @@ func New(o Options) (*Node, error) {
 	n.view = store.ReadOnly(o.Store)
 	if !o.Match.Disabled {
 		n.matcher = newMatcher(o.Match)
+		n.matchQ = make(chan store.InboxItem, matchQueue)
 	}
 	o.Metrics.observeStore(o.Self, o.Store)
 	return n, nil
@@ -283,6 +288,10 @@ func (n *Node) Run(ctx context.Context) {
 		}
 	}()
 	go func() { defer wg.Done(); n.runInbox(ctx) }()
+	if n.matcher != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); n.runMatchWorker(ctx) }()
+	}
 	go func() { defer wg.Done(); n.deliverer.Run(ctx) }()
 	wg.Add(1)
 	go func() {

@@ -333,7 +333,9 @@ func TestTransferThroughCuttingProxy(t *testing.T) {
 		// resumed request overtakes the receiver still storing the cut
 		// one's last bytes (409 offset_mismatch); never what the receiver
 		// had verified.
-		perCut := int64(2*m.ref.ChunkBytes + 2*proxyBuffer + 64<<10)
+		// Under load the resumed request may find up to two chunks still
+		// being stored (the sender resumes at once after a cut).
+		perCut := int64(3*m.ref.ChunkBytes + 2*proxyBuffer + 64<<10)
 		if lost := wire - m.ref.Size; lost > cuts*perCut+m.ref.Size/50 {
 			t.Fatalf("%d bytes over the link for %d: %d lost over %d cuts, more than %d a cut", wire, m.ref.Size, lost, cuts, perCut)
 		}
