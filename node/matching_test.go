@@ -12,6 +12,7 @@ import (
 	"github.com/familylinks/flx/node"
 	"github.com/familylinks/flx/node/internal/fedtest"
 	"github.com/familylinks/flx/node/internal/nodetest"
+	"github.com/familylinks/flx/node/internal/racetest"
 	"github.com/familylinks/flx/node/match/corpus"
 	"github.com/familylinks/flx/node/store"
 	"github.com/familylinks/flx/schema"
@@ -204,6 +205,7 @@ func receiveAndProcess(t testing.TB, n *nodetest.Node, f *fedtest.Federation, ki
 // the node's own cases, registrations received from XB-RC as signed
 // envelopes, each matched as it arrives.
 func TestMatchingQualityThroughNode(t *testing.T) {
+	racetest.SkipComputation(t)
 	if testing.Short() {
 		t.Skip("-short")
 	}

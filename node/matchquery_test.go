@@ -12,6 +12,7 @@ import (
 	"github.com/familylinks/flx/node"
 	"github.com/familylinks/flx/node/internal/fedtest"
 	"github.com/familylinks/flx/node/internal/nodetest"
+	"github.com/familylinks/flx/node/internal/racetest"
 	"github.com/familylinks/flx/node/match/corpus"
 	"github.com/familylinks/flx/node/match/pprl"
 	"github.com/familylinks/flx/node/store"
@@ -200,6 +201,7 @@ func withConsent(t testing.TB, doc []byte) []byte {
 // corpus: XB-RC holds the registrations, XA-RC asks about each sought
 // person; recall is the share of true pairs among the answers.
 func TestMatchQueryQuality(t *testing.T) {
+	racetest.SkipComputation(t)
 	if testing.Short() {
 		t.Skip("-short")
 	}

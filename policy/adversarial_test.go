@@ -1225,6 +1225,7 @@ func corpus(t testing.TB, twins bool, each func(sc *scenario) bool) {
 // TestAdversarialCorpus runs the generated corpus against the strict
 // default (and, for the situations that need one, a Society's additions).
 func TestAdversarialCorpus(t *testing.T) {
+	skipUnderRace(t)
 	st := &corpusStats{pairs: map[string]bool{}, bySituation: map[string]int{}}
 	var fails []string
 	engines := map[*Rules]*Engine{}
@@ -1276,6 +1277,7 @@ func TestAdversarialOne(t *testing.T) {
 // TestAdversarialRuleMutation disables each built-in rule in turn: the
 // corpus must then leak, or the rule is dead (or the corpus misses it).
 func TestAdversarialRuleMutation(t *testing.T) {
+	skipUnderRace(t)
 	if testing.Short() {
 		t.Skip("the mutation test runs the whole corpus once per rule; not in -short")
 	}

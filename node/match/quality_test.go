@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/familylinks/flx/node/internal/racetest"
 	"github.com/familylinks/flx/node/match/corpus"
 )
 
@@ -60,6 +61,7 @@ func TestQualityFloors(t *testing.T) {
 // where common names have many more look-alikes (the 100,000 x 100,000
 // figures come from BenchmarkMatch100k).
 func TestQualityFloorsAtScale(t *testing.T) {
+	racetest.SkipComputation(t)
 	if testing.Short() {
 		t.Skip("20,000 x 20,000")
 	}

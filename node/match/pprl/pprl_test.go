@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/familylinks/flx/node/internal/racetest"
 	"github.com/familylinks/flx/node/match"
 	"github.com/familylinks/flx/node/match/corpus"
 	"github.com/familylinks/flx/schema"
@@ -203,6 +204,7 @@ func TestQualityThroughEncodings(t *testing.T) {
 // persons; precision falls (a Dice coefficient knows nothing of how
 // common a name is) and is reported.
 func TestQualityThroughEncodingsAtScale(t *testing.T) {
+	racetest.SkipComputation(t)
 	if testing.Short() {
 		t.Skip("20,000 x 20,000")
 	}

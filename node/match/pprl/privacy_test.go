@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/familylinks/flx/node/internal/racetest"
 	"github.com/familylinks/flx/node/match"
 	"github.com/familylinks/flx/schema"
 )
@@ -161,6 +162,7 @@ func attack(pop *population, encs []*Encoding, tau float64, topK int) (reidentif
 // the commonest names, so they are personal data and never leave a node
 // in bulk.
 func TestFrequencyAttack(t *testing.T) {
+	racetest.SkipComputation(t)
 	pop := makePopulation(t, 10000, 42)
 	plain := Params{Bits: DefaultParams.Bits, KSkeleton: DefaultParams.KSkeleton, BlockBits: DefaultParams.BlockBits}
 	encode := func(prm Params) []*Encoding {
