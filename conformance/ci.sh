@@ -28,7 +28,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "== conformance: build flx"
-go build -o "$work/flx" ./node/cmd/flx
+CGO_ENABLED=0 go build -trimpath -tags netgo,osusergo,timetzdata -o "$work/flx" ./node/cmd/flx
 
 echo "== conformance: init and start the candidate"
 "$work/flx" conformance init --dir "$work/conf" \

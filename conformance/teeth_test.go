@@ -53,12 +53,7 @@ func moduleRoot(t *testing.T) string {
 }
 
 func build(root, out string) error {
-	cmd := exec.Command("go", "build", "-o", out, "./node/cmd/flx")
-	cmd.Dir = root
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build: %v\n%s", err, b)
-	}
-	return nil
+	return variant.Build(context.Background(), root, "./node/cmd/flx", out, nil)
 }
 
 // candidate is a running flx serve with its conformance directory.

@@ -463,6 +463,10 @@ func TestDockerfileMatchesBuilder(t *testing.T) {
 			t.Errorf("BuildArgs %q lacks %q", args, want)
 		}
 	}
+	// Every test build of flx uses the image's flags (one build cache).
+	if got := strings.Join(runtest.BuildFlags, " "); !strings.Contains(args, got) {
+		t.Errorf("runtest.BuildFlags %q are not the image's build flags %q", got, args)
+	}
 }
 
 // dockerfile returns each instruction's arguments by keyword, in order,

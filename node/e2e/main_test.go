@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -33,10 +32,10 @@ func TestMain(m *testing.M) {
 			os.Exit(2)
 		}
 		flxBin, flxFaultBin = filepath.Join(dir, "flx"), filepath.Join(dir, "flx-faults")
-		out, err := exec.Command("go", "build", "-o", flxBin, "github.com/familylinks/flx/node/cmd/flx").CombinedOutput()
-		if err != nil {
-			flxBuildErr = fmt.Errorf("go build ./node/cmd/flx: %v\n%s", err, out)
-		} else if err := variant.Build(context.Background(), filepath.Join("..", ".."), "./node/cmd/flx", flxFaultBin, faults); err != nil {
+		root := filepath.Join("..", "..")
+		if err := variant.Build(context.Background(), root, "./node/cmd/flx", flxBin, nil); err != nil {
+			flxBuildErr = err
+		} else if err := variant.Build(context.Background(), root, "./node/cmd/flx", flxFaultBin, faults); err != nil {
 			flxBuildErr = err
 		}
 	}

@@ -35,6 +35,11 @@ func ModuleRoot(t testing.TB) string {
 	}
 }
 
+// BuildFlags are the release image's go build flags (deploy/image's
+// BuildArgs, with CGO_ENABLED=0; its test holds them equal): every test
+// build of flx uses them, so all share one build cache.
+var BuildFlags = []string{"-trimpath", "-tags", "netgo,osusergo,timetzdata"}
+
 // BuildFlx compiles node/cmd/flx (CGO_ENABLED=0) into a temporary
 // directory and returns the binary's path. The test is skipped when there
 // is no go command in PATH.
@@ -49,7 +54,7 @@ func BuildFlx(t testing.TB) string {
 	bin := filepath.Join(t.TempDir(), "flx")
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, goCmd, "build", "-o", bin, "./node/cmd/flx")
+	cmd := exec.CommandContext(ctx, goCmd, append(append([]string{"build"}, BuildFlags...), "-o", bin, "./node/cmd/flx")...)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
