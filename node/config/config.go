@@ -125,7 +125,8 @@ type Console struct {
 type Token struct {
 	// Name identifies the holder in the audit log (never the token itself).
 	Name string `yaml:"name"`
-	// Role is caseworker, operator or auditor.
+	// Role is caseworker, operator, auditor or admin (admin manages the
+	// personal tokens kept in the database, nothing else).
 	Role string `yaml:"role"`
 	// SHA256 is the lowercase hex SHA-256 of the token.
 	SHA256 string `yaml:"sha256"`
@@ -509,9 +510,9 @@ func (c *Config) Verify() error {
 	for i, t := range c.LocalAPI.Tokens {
 		f := fmt.Sprintf("local_api.tokens[%d]", i)
 		switch t.Role {
-		case "caseworker", "operator", "auditor":
+		case "caseworker", "operator", "auditor", "admin":
 		default:
-			bad(f+".role", "%q is not caseworker, operator or auditor", t.Role)
+			bad(f+".role", "%q is not caseworker, operator, auditor or admin", t.Role)
 		}
 		if t.Name == "" {
 			bad(f+".name", "empty")

@@ -44,6 +44,7 @@ type Queries interface {
 	Media
 	Coordination
 	Matches
+	Tokens
 }
 
 // View is every read and nothing else: what the HTTP layer gets (see
@@ -59,6 +60,7 @@ type View interface {
 	ManifestReader
 	MediaReader
 	CoordinationReader
+	TokenReader
 	MatchReader
 }
 
