@@ -1,6 +1,8 @@
 package httpapi_test
 
 import (
+	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -79,5 +81,48 @@ func TestDisclosureLog(t *testing.T) {
 	}
 	if actors["au-chloe"] < 2 || actors["cw-anna"] < 1 || actors["op-ben"] < 1 {
 		t.Fatalf("disclosure reads audited: %v", actors)
+	}
+}
+
+// TestPersonalDataReadsAudited: every read of personal data through the
+// local API (a case, its thread, a received item in full, a search by
+// person, the disclosure log) writes one audit entry naming who read what;
+// a list of metadata does not need one.
+func TestPersonalDataReadsAudited(t *testing.T) {
+	f, lns := newFederation(t, "XA-RC", "XB-RC")
+	a := startLocal(t, f, "XA-RC", lns["XA-RC"], nodetest.Options{})
+	b := startLocal(t, f, "XB-RC", lns["XB-RC"], nodetest.Options{})
+	expect(t, a.api.do("POST", "/api/v1/cases", tokCaseworker, caseDoc(t, nil)), 201, "")
+	expect(t, a.api.do("POST", casePth+"/forward", tokCaseworker, `{"to":"XB-RC"}`), 202, "")
+	var inbox struct{ Items []struct{ ID int64 } }
+	waitFor(t, "the case at XB-RC", func() bool {
+		expect(t, b.api.do("GET", "/api/v1/inbox?case_id="+caseID, tokCaseworker, nil), 200, "").decode(t, &inbox)
+		return len(inbox.Items) == 1 && b.api.do("GET", caseEsc, tokCaseworker, nil).Status == 200
+	})
+	type entry struct{ Actor, Action, Object string }
+	audit := func() []entry {
+		var al struct{ Items []entry }
+		expect(t, b.api.do("GET", "/api/v1/audit?limit=1000", tokAuditor, nil), 200, "").decode(t, &al)
+		return al.Items
+	}
+	for _, tc := range []struct {
+		path, tok, actor, action string
+	}{
+		{caseEsc, tokCaseworker, "cw-anna", "case.read"},
+		{caseEsc, tokAuditor, "au-chloe", "case.read"},
+		{caseEsc + "/thread", tokOperator, "op-ben", "case.thread"},
+		{"/api/v1/inbox/" + strconv.FormatInt(inbox.Items[0].ID, 10), tokCaseworker, "cw-anna", "inbox.read"},
+		{"/api/v1/cases?name=" + url.QueryEscape("Amina"), tokCaseworker, "cw-anna", "case.search"},
+		{caseEsc + "/disclosures", tokAuditor, "au-chloe", "case.disclosures.read"},
+	} {
+		before := len(audit())
+		expect(t, b.api.do("GET", tc.path, tc.tok, nil), 200, "")
+		after := audit()
+		if len(after) != before+1 {
+			t.Fatalf("GET %s by %s: %d audit entries, want 1", tc.path, tc.actor, len(after)-before)
+		}
+		if e := after[len(after)-1]; e.Actor != tc.actor || e.Action != tc.action {
+			t.Fatalf("GET %s: audited %+v, want %s by %s", tc.path, e, tc.action, tc.actor)
+		}
 	}
 }
