@@ -214,7 +214,7 @@ func checkPullQuery(t *T) {
 func candidateAccepts(role federation.Role) []federation.Kind {
 	k := append(append(append([]federation.Kind(nil), federation.Kinds...), federation.MatchKinds...), federation.KindRelayForward)
 	if role == federation.RoleCoordinator {
-		k = append(k, federation.KindStatsReport)
+		k = append(k, federation.KindStatsReport, federation.KindAuditHead)
 	}
 	return k
 }

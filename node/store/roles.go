@@ -45,6 +45,7 @@ type Queries interface {
 	Coordination
 	Matches
 	Tokens
+	Witness
 }
 
 // View is every read and nothing else: what the HTTP layer gets (see
@@ -61,6 +62,7 @@ type View interface {
 	MediaReader
 	CoordinationReader
 	TokenReader
+	WitnessReader
 	MatchReader
 }
 
