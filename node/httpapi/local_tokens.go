@@ -19,6 +19,7 @@ import (
 //	POST   /api/v1/tokens                                                   x
 //	DELETE /api/v1/tokens/{tid}                                             x
 //	GET    /api/v1/cases/{id}/disclosures       x          x         x
+//	GET    /api/v1/audit/witnessed                         x         x
 var admins = access{RoleAdmin}
 
 func (l *localAPI) accountabilityRoutes() []localRoute {
@@ -27,6 +28,7 @@ func (l *localAPI) accountabilityRoutes() []localRoute {
 		{http.MethodPost, "/api/v1/tokens", admins, l.createToken},
 		{http.MethodDelete, "/api/v1/tokens/{tid}", admins, l.revokeToken},
 		{http.MethodGet, "/api/v1/cases/{id}/disclosures", everyone, l.disclosures},
+		{http.MethodGet, "/api/v1/audit/witnessed", auditors, l.witnessed},
 	}
 }
 
@@ -157,4 +159,39 @@ func (l *localAPI) disclosures(w http.ResponseWriter, r *http.Request, a node.Ac
 		return
 	}
 	writeJSON(w, http.StatusOK, log)
+}
+
+// WitnessedHead is an audit head this node witnesses for a member: what
+// `flx audit verify --witness-head` of that member takes.
+type WitnessedHead struct {
+	Member     string    `json:"member"`
+	Count      int64     `json:"count"`
+	Head       string    `json:"head"`
+	SignedAt   time.Time `json:"signed_at"`
+	ReceivedAt time.Time `json:"received_at"`
+	JTI        string    `json:"jti"`
+	// Envelope is the member's signed audit.head envelope, as received.
+	Envelope string `json:"envelope"`
+}
+
+// witnessed is GET /api/v1/audit/witnessed[?member=ID]: the latest audit
+// head witnessed for each member (SPEC.md §20).
+func (l *localAPI) witnessed(w http.ResponseWriter, r *http.Request, _ node.Actor) {
+	q := parseQuery(r, "member")
+	member := q.str("member")
+	if q.err != nil {
+		l.fail(w, r, q.err)
+		return
+	}
+	hs, err := l.n.WitnessedHeads(r.Context(), member)
+	if err != nil {
+		l.fail(w, r, err)
+		return
+	}
+	out := make([]WitnessedHead, 0, len(hs))
+	for _, h := range hs {
+		out = append(out, WitnessedHead{Member: h.Member, Count: h.Count, Head: h.Head, SignedAt: h.SignedAt,
+			ReceivedAt: h.ReceivedAt, JTI: h.JTI, Envelope: string(h.Envelope)})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"heads": out})
 }
