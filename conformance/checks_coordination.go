@@ -209,10 +209,10 @@ func checkPullQuery(t *T) {
 }
 
 // candidateAccepts is what the conformance manifest says the candidate
-// accepts: every case kind and relay.forward (SPEC.md §14), and
-// stats.report for a coordinator (§17).
+// accepts: every case kind, relay.forward (SPEC.md §14) and audit.head
+// (§21: any member may witness), and stats.report for a coordinator (§17).
 func candidateAccepts(role federation.Role) []federation.Kind {
-	k := append(append(append([]federation.Kind(nil), federation.Kinds...), federation.MatchKinds...), federation.KindRelayForward)
+	k := append(append(append([]federation.Kind(nil), federation.Kinds...), federation.MatchKinds...), federation.KindRelayForward, federation.KindAuditHead)
 	if role == federation.RoleCoordinator {
 		k = append(k, federation.KindStatsReport)
 	}

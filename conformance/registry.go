@@ -108,4 +108,6 @@ var registry = []Check{
 	{ID: "FLX-ENV-009/unaccepted-kind", Requirements: []string{"FLX-ENV-009"}, Title: "a valid envelope of each kind the manifest does not list for the candidate is refused with unsupported_kind (needs conformance init --accepts)", Run: checkUnacceptedKinds},
 	{ID: "FLX-WDR-005/confirmation-copies", Requirements: []string{"FLX-WDR-005"}, Title: "the confirmation of a withdrawal naming persons copies case_id, reason, withdrawn_at and person_ids, confirms its jti, and is addressed to the origin", Run: checkConfirmationCopies},
 	{ID: "FLX-WDR-007/queued-update-cancelled", Requirements: []string{"FLX-WDR-007", "FLX-DLV-008"}, Title: "a case.update refused with 503 and waiting for a retry when the case is withdrawn is never sent after the withdrawal; the case.withdraw is", Mode: ModeOutbound, Run: checkQueuedUpdateCancelled},
+	{ID: "FLX-WIT-002/refused", Requirements: []string{"FLX-WIT-002"}, Title: "an audit.head with an unknown member, an empty head, a negative count, an uppercase head, another member's head or another case_id form is refused (schema_invalid, sender_mismatch, bad_envelope)", Run: checkAuditHeadRefused},
+	{ID: "FLX-WIT-003/witnessed", Requirements: []string{"FLX-WIT-003"}, Title: "a valid audit.head is answered 202 with a receipt, and again as a duplicate; a head of an empty log too", Run: checkAuditHeadWitnessed},
 }

@@ -707,6 +707,12 @@ var brokenNodes = []brokenNode{
 		broke: "has no limit on the envelopes of a batch", check: "FLX-BAT-003/limits",
 	},
 	{
+		Variant: variant.Variant{Name: "witnessanyhead", Mutations: []variant.Mutation{{
+			File: "node/audithead.go", Old: `	if h.Member != env.Issuer {`, New: `	if false && h.Member != env.Issuer {`,
+		}}},
+		broke: "witnesses an audit head about another member than its sender", check: "FLX-WIT-002/refused",
+	},
+	{
 		Variant: variant.Variant{Name: "relaybody", Mutations: []variant.Mutation{{
 			File: "federation/relay.go",
 			Old:  `	if err := decodeStrict(outer.Body, relayBodyShape, &body); err != nil {`,

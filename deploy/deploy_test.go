@@ -32,6 +32,9 @@ var contract = map[string]bool{
 	"bundle export":             true,
 	"bundle import":             true,
 	"case":                      true,
+	"token create":              true,
+	"token list":                true,
+	"token revoke":              true,
 	"match":                     true, // list, get, confirm, reject, ask
 	"conformance":               true, // the group, named in prose
 	"conformance init":          true,

@@ -40,11 +40,12 @@ const (
 // coordination kinds are in CoordinationKinds).
 var Kinds = []Kind{KindCaseCreate, KindCaseUpdate, KindCaseResponse, KindMessageDeliver, KindCaseWithdraw}
 
-// Known reports whether k is one of Kinds, CoordinationKinds or MatchKinds.
+// Known reports whether k is one of Kinds, CoordinationKinds, MatchKinds or
+// WitnessKinds.
 func (k Kind) Known() bool {
 	switch k {
 	case KindCaseCreate, KindCaseUpdate, KindCaseResponse, KindMessageDeliver, KindCaseWithdraw,
-		KindRelayForward, KindStatsReport, KindMatchQuery, KindMatchAnswer:
+		KindRelayForward, KindStatsReport, KindMatchQuery, KindMatchAnswer, KindAuditHead:
 		return true
 	}
 	return false

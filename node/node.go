@@ -76,6 +76,8 @@ type Options struct {
 	PullLease time.Duration
 	// Stats configures the monthly statistics reports (SPEC.md §17).
 	Stats StatsOptions
+	// AuditHead configures audit-head witnessing (SPEC.md §20).
+	AuditHead AuditHeadOptions
 	// BundleKeys are this member's private encryption keys for carried
 	// bundles (the current one first; older ones while bundles to them may
 	// be in transit).
@@ -313,6 +315,10 @@ func (n *Node) Run(ctx context.Context) {
 	if n.o.Stats.Every > 0 {
 		wg.Add(1)
 		go func() { defer wg.Done(); n.runStats(ctx) }()
+	}
+	if n.o.AuditHead.Every > 0 {
+		wg.Add(1)
+		go func() { defer wg.Done(); n.runAuditHeads(ctx) }()
 	}
 	wg.Wait()
 }

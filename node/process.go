@@ -187,6 +187,8 @@ func (n *Node) apply(ctx context.Context, tx store.Tx, it store.InboxItem) (perr
 		return perr, nil, err
 	case federation.KindStatsReport:
 		return n.applyStatsReport(ctx, tx, it, claims)
+	case federation.KindAuditHead:
+		return n.applyAuditHead(ctx, tx, it, claims)
 	case federation.KindMatchQuery:
 		return n.answerQuery(ctx, tx, it, claims)
 	case federation.KindMatchAnswer:

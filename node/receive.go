@@ -103,6 +103,9 @@ func (n *Node) checkEnvelope(ctx context.Context, env *federation.Envelope) erro
 	if self, ok := n.o.Trust.Current().Member(n.o.Self); !ok || !self.AcceptsKind(env.Kind) {
 		return errf(federation.CodeUnsupportedKind, "this member does not accept %s", env.Kind)
 	}
+	if env.Kind == federation.KindAuditHead { // not a schema v1 document (SPEC.md §20)
+		return n.checkAuditHead(env)
+	}
 	docKind, ok := schema.KindForEnvelope(string(env.Kind))
 	if !ok {
 		return errf(federation.CodeUnsupportedKind, "no schema for kind %s", env.Kind)

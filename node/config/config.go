@@ -125,7 +125,8 @@ type Console struct {
 type Token struct {
 	// Name identifies the holder in the audit log (never the token itself).
 	Name string `yaml:"name"`
-	// Role is caseworker, operator or auditor.
+	// Role is caseworker, operator, auditor or admin (admin manages the
+	// personal tokens kept in the database, nothing else).
 	Role string `yaml:"role"`
 	// SHA256 is the lowercase hex SHA-256 of the token.
 	SHA256 string `yaml:"sha256"`
@@ -380,14 +381,24 @@ func (c *Config) envVars() map[string]func(string) error {
 			c.Coordination.Routes = r
 			return err
 		},
-		"FLX_COORDINATION_RELAY_WAIT":      dur(&c.Coordination.RelayWait),
-		"FLX_COORDINATION_PULL_INTERVAL":   dur(&c.Coordination.PullInterval),
-		"FLX_COORDINATION_BUNDLE_KEY":      str(&c.Coordination.BundleKey),
-		"FLX_COORDINATION_STATS_EVERY":     dur(&c.Coordination.StatsEvery),
-		"FLX_COORDINATION_STATS_SETTLE":    dur(&c.Coordination.StatsSettle),
-		"FLX_COORDINATION_STATS_THRESHOLD": num(&c.Coordination.StatsThreshold),
-		"FLX_COORDINATION_STATS_ROUNDING":  num(&c.Coordination.StatsRounding),
-		"FLX_MATCH_ENABLED":                boolean(&c.Match.Enabled),
+		"FLX_COORDINATION_RELAY_WAIT":       dur(&c.Coordination.RelayWait),
+		"FLX_COORDINATION_PULL_INTERVAL":    dur(&c.Coordination.PullInterval),
+		"FLX_COORDINATION_BUNDLE_KEY":       str(&c.Coordination.BundleKey),
+		"FLX_COORDINATION_STATS_EVERY":      dur(&c.Coordination.StatsEvery),
+		"FLX_COORDINATION_STATS_SETTLE":     dur(&c.Coordination.StatsSettle),
+		"FLX_COORDINATION_STATS_THRESHOLD":  num(&c.Coordination.StatsThreshold),
+		"FLX_COORDINATION_STATS_ROUNDING":   num(&c.Coordination.StatsRounding),
+		"FLX_COORDINATION_AUDIT_HEAD_EVERY": dur(&c.Coordination.AuditHeadEvery),
+		"FLX_COORDINATION_AUDIT_WITNESSES": func(v string) error {
+			c.Coordination.AuditWitnesses = nil
+			for _, w := range strings.Split(v, ",") {
+				if w = strings.TrimSpace(w); w != "" {
+					c.Coordination.AuditWitnesses = append(c.Coordination.AuditWitnesses, w)
+				}
+			}
+			return nil
+		},
+		"FLX_MATCH_ENABLED": boolean(&c.Match.Enabled),
 		"FLX_MATCH_THRESHOLD": func(v string) error {
 			f, err := strconv.ParseFloat(v, 64)
 			c.Match.Threshold = f
@@ -509,9 +520,9 @@ func (c *Config) Verify() error {
 	for i, t := range c.LocalAPI.Tokens {
 		f := fmt.Sprintf("local_api.tokens[%d]", i)
 		switch t.Role {
-		case "caseworker", "operator", "auditor":
+		case "caseworker", "operator", "auditor", "admin":
 		default:
-			bad(f+".role", "%q is not caseworker, operator or auditor", t.Role)
+			bad(f+".role", "%q is not caseworker, operator, auditor or admin", t.Role)
 		}
 		if t.Name == "" {
 			bad(f+".name", "empty")

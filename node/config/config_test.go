@@ -97,7 +97,7 @@ func TestVerifyCollectsEveryProblem(t *testing.T) {
 	c.Delivery.Workers = 0
 	c.Delivery.Lease = time.Second
 	c.Log.Level = "loud"
-	c.LocalAPI.Tokens = []Token{{Name: "a", Role: "admin", SHA256: "zz"}}
+	c.LocalAPI.Tokens = []Token{{Name: "a", Role: "root", SHA256: "zz"}}
 	c.LocalAPI.TLSCert = "local.pem" // without its key
 	c.Resolve("/tmp")
 	err := c.Verify()

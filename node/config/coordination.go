@@ -32,12 +32,21 @@ type Coordination struct {
 	StatsThreshold int `yaml:"stats_threshold"`
 	// StatsRounding (b) rounds counts of k or more to a multiple of b (1..k).
 	StatsRounding int `yaml:"stats_rounding"`
+	// AuditHeadEvery is how often the node signs the head of its audit log
+	// and sends it, when it changed, to its witnesses (SPEC.md §20; 0
+	// disables).
+	AuditHeadEvery time.Duration `yaml:"audit_head_every"`
+	// AuditWitnesses are the members that witness this node's audit heads;
+	// empty: every active coordinator that accepts audit.head. Env:
+	// FLX_COORDINATION_AUDIT_WITNESSES="ICRC-CTA,XB-RC".
+	AuditWitnesses []string `yaml:"audit_witnesses"`
 }
 
 func defaultCoordination() Coordination {
 	return Coordination{
 		Routes: map[string]string{}, RelayWait: 15 * time.Minute, PullInterval: time.Minute, BundleKey: "keys/bundle.jwk",
 		StatsEvery: 24 * time.Hour, StatsSettle: 72 * time.Hour, StatsThreshold: 5, StatsRounding: 5,
+		AuditHeadEvery: time.Hour, AuditWitnesses: []string{},
 	}
 }
 
@@ -77,6 +86,14 @@ func (c *Coordination) verify(bad func(field, format string, args ...any)) {
 	}
 	if c.StatsEvery < 0 || (c.StatsEvery > 0 && c.StatsEvery < time.Minute) {
 		bad("coordination.stats_every", "%s: want 0 (off) or at least 1m", c.StatsEvery)
+	}
+	if c.AuditHeadEvery < 0 || (c.AuditHeadEvery > 0 && c.AuditHeadEvery < time.Minute) {
+		bad("coordination.audit_head_every", "%s: want 0 (off) or at least 1m", c.AuditHeadEvery)
+	}
+	for _, w := range c.AuditWitnesses {
+		if !memberRE.MatchString(w) {
+			bad("coordination.audit_witnesses", "%q is not a member id", w)
+		}
 	}
 	if c.StatsSettle < 0 {
 		bad("coordination.stats_settle", "%s is negative", c.StatsSettle)

@@ -142,11 +142,12 @@ func createMember(dir string, spec MemberSpec, mm memberMaterial) (federation.Me
 }
 
 // acceptsFor is what a new member accepts: every case kind and relay
-// envelopes (SPEC.md §14); a coordinator also statistics reports (§17).
+// envelopes (SPEC.md §14); a coordinator also statistics reports (§17)
+// and audit heads to witness (§20).
 func acceptsFor(role federation.Role) []federation.Kind {
 	k := append(append(slices.Clone(federation.Kinds), federation.MatchKinds...), federation.KindRelayForward)
 	if role == federation.RoleCoordinator {
-		k = append(k, federation.KindStatsReport)
+		k = append(k, federation.KindStatsReport, federation.KindAuditHead)
 	}
 	return k
 }

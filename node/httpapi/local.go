@@ -28,6 +28,7 @@ const (
 	RoleCaseworker = "caseworker"
 	RoleOperator   = "operator"
 	RoleAuditor    = "auditor"
+	RoleAdmin      = node.TokenRoleAdmin // manages personal tokens only (tokens.go)
 )
 
 // DefaultLocalMaxBodyBytes bounds local API request bodies.
@@ -126,7 +127,7 @@ func NewLocalHandler(n *node.Node, o LocalOptions) http.Handler {
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = DefaultLocalMaxBodyBytes
 	}
-	l := &localAPI{n: n, log: o.Logger, auth: newTokenAuth(o.Tokens, o.Logger), metrics: o.Metrics, maxBody: o.MaxBodyBytes}
+	l := &localAPI{n: n, log: o.Logger, auth: newTokenAuth(o.Tokens, o.Logger, n), metrics: o.Metrics, maxBody: o.MaxBodyBytes}
 	r := l.router()
 	if o.Console != nil {
 		co := *o.Console
@@ -193,7 +194,7 @@ type localRoute struct {
 }
 
 func (l *localAPI) routes() []localRoute {
-	return []localRoute{
+	return append([]localRoute{
 		{http.MethodGet, "/healthz", public, l.healthz},
 		{http.MethodGet, "/readyz", public, l.readyz},
 		{http.MethodGet, "/metrics", public, l.serveMetrics},
@@ -235,7 +236,7 @@ func (l *localAPI) routes() []localRoute {
 		{http.MethodGet, "/api/v1/audit/verify", auditors, l.verifyAudit},
 		{http.MethodGet, "/api/v1/manifest", operator, l.manifest},
 		{http.MethodGet, "/api/v1/stats", everyone, l.stats},
-	}
+	}, l.accountabilityRoutes()...)
 }
 
 func (l *localAPI) router() *mux.Router {

@@ -30,6 +30,7 @@ const (
 	tokCaseworker = "cw-3f9a1c0e-test-token"
 	tokOperator   = "op-77d2b5aa-test-token"
 	tokAuditor    = "au-0c1e9d42-test-token"
+	tokAdmin      = "ad-5b8e2f17-test-token"
 	tokUnknown    = "nobody-has-this-token"
 )
 
@@ -37,6 +38,7 @@ var roleTokens = map[string]string{
 	httpapi.RoleCaseworker: tokCaseworker,
 	httpapi.RoleOperator:   tokOperator,
 	httpapi.RoleAuditor:    tokAuditor,
+	httpapi.RoleAdmin:      tokAdmin,
 }
 
 func sum(tok string) string {
@@ -49,6 +51,7 @@ func testTokens() []config.Token {
 		{Name: "cw-anna", Role: httpapi.RoleCaseworker, SHA256: sum(tokCaseworker)},
 		{Name: "op-ben", Role: httpapi.RoleOperator, SHA256: sum(tokOperator)},
 		{Name: "au-chloe", Role: httpapi.RoleAuditor, SHA256: sum(tokAuditor)},
+		{Name: "ad-dora", Role: httpapi.RoleAdmin, SHA256: sum(tokAdmin)},
 	}
 }
 

@@ -44,6 +44,8 @@ type Queries interface {
 	Media
 	Coordination
 	Matches
+	Tokens
+	Witness
 }
 
 // View is every read and nothing else: what the HTTP layer gets (see
@@ -59,6 +61,8 @@ type View interface {
 	ManifestReader
 	MediaReader
 	CoordinationReader
+	TokenReader
+	WitnessReader
 	MatchReader
 }
 

@@ -196,6 +196,7 @@ document and exits 1.`,
 	withdraw.Flags().StringVar(&reason, "reason", "consent_withdrawn", "consent_withdrawn, case_closed, retention_expired or erasure_request")
 	root.AddCommand(withdraw)
 	root.AddCommand(caseMediaCmd(c, id))
+	root.AddCommand(caseDisclosuresCmd(c, id))
 	addCaseworkCommands(root, c, run)
 	return root
 }

@@ -23,7 +23,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(versionCmd(), healthcheckCmd(), federationCmd(), serveCmd(), demoCmd(), policyCmd(), auditCmd(), benchCmd(), caseCmd(), matchCmd(), conformanceCmd(), bundleCmd())
+	root.AddCommand(versionCmd(), healthcheckCmd(), federationCmd(), serveCmd(), demoCmd(), policyCmd(), auditCmd(), benchCmd(), caseCmd(), matchCmd(), conformanceCmd(), bundleCmd(), tokenCmd())
 	return root
 }
 

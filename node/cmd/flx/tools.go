@@ -103,7 +103,7 @@ func loadVerifiedManifest(path, anchorPath string) (*federation.Manifest, error)
 // the node's database.
 func auditCmd() *cobra.Command {
 	root := &cobra.Command{Use: "audit", Short: "Audit log tools"}
-	var cfgPath string
+	var cfgPath, witnessHead string
 	verify := &cobra.Command{
 		Use:   "verify",
 		Short: "Verify the hash chain of the node's audit log (exit 1 if it was tampered with)",
@@ -126,15 +126,16 @@ func auditCmd() *cobra.Command {
 				return err
 			}
 			out := cmd.OutOrStdout()
-			if v.OK() {
-				fmt.Fprintf(out, "audit log intact: %d entries, head %s\n", v.Rows, v.Head)
-				return nil
+			if !v.OK() {
+				fmt.Fprintf(out, "AUDIT LOG TAMPERED: chain breaks at entry %d: %s (%d entries checked)\n", v.FirstBadSeq, v.Problem, v.Rows)
+				return exitError{1}
 			}
-			fmt.Fprintf(out, "AUDIT LOG TAMPERED: chain breaks at entry %d: %s (%d entries checked)\n", v.FirstBadSeq, v.Problem, v.Rows)
-			return exitError{1}
+			fmt.Fprintf(out, "audit log chain intact: %d entries, head %s\n", v.Rows, v.Head)
+			return verifyWitnessed(cmd, st, cfg.Member, v.Rows, witnessHead)
 		},
 	}
 	verify.Flags().StringVar(&cfgPath, "config", os.Getenv("FLX_CONFIG"), "node configuration file (env FLX_CONFIG)")
+	verify.Flags().StringVar(&witnessHead, "witness-head", "", "JSON of the head a witness holds for this member (GET /api/v1/audit/witnessed?member=ID on the witness); default: the latest head a witness acknowledged, from this node's outbox")
 	root.AddCommand(verify)
 	return root
 }

@@ -97,7 +97,7 @@ func (f *Federation) AddMember(t testing.TB, id, country string, role federation
 	}
 	accepts := append(append(slices.Clone(federation.Kinds), federation.MatchKinds...), federation.KindRelayForward)
 	if role == federation.RoleCoordinator {
-		accepts = append(accepts, federation.KindStatsReport)
+		accepts = append(accepts, federation.KindStatsReport, federation.KindAuditHead)
 	}
 	m := &Member{
 		ID: id, Country: country, Role: role, Key: key, TLS: iss.TLS, Pin: iss.SPKIPin(),
