@@ -74,6 +74,7 @@ type matchSide struct {
 	CaseType         string
 	Person           *schema.Person // nil: not shown to this role, or erased
 	Marked           map[int]bool   // names the explanation points at
+	Remote           string         // the member that answered a match query (PersonID its handle)
 }
 
 func (c *Console) matchPage(w http.ResponseWriter, q *req) {
@@ -90,7 +91,7 @@ func (c *Console) matchPage(w http.ResponseWriter, q *req) {
 	var ex matchExplanation
 	_ = json.Unmarshal(m.Explanation, &ex)
 	a := matchSide{CaseID: m.ACase, PersonID: m.APerson, Marked: map[int]bool{}}
-	b := matchSide{CaseID: m.BCase, PersonID: m.BPerson, Marked: map[int]bool{}}
+	b := matchSide{CaseID: m.BCase, PersonID: m.BPerson, Marked: map[int]bool{}, Remote: m.Remote}
 	for _, e := range ex.Fields {
 		if e.Field == "name" && e.Names != nil {
 			for _, i := range e.Names.A {
@@ -103,6 +104,9 @@ func (c *Console) matchPage(w http.ResponseWriter, q *req) {
 	}
 	if q.role() != RoleAuditor {
 		for _, s := range []*matchSide{&a, &b} {
+			if s.Remote != "" {
+				continue
+			}
 			if err := c.readSide(q, s); err != nil {
 				c.fail(w, q, err)
 				return
