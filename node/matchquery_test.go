@@ -224,7 +224,7 @@ func TestMatchQueryQuality(t *testing.T) {
 	c := corpus.Generate(corpus.Config{Seed: 16, Sought: 1000, Registered: 1000, Overlap: 0.5})
 	f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")
 	xa := nodetest.Start(t, f, "XA-RC", nil, nodetest.Options{NoRun: true, Match: node.MatchOptions{Secret: testSecret}})
-	xb := nodetest.Start(t, f, "XB-RC", nil, nodetest.Options{NoRun: true, Match: node.MatchOptions{Secret: testSecret}})
+	xb := nodetest.Start(t, f, "XB-RC", nil, nodetest.Options{NoRun: true, Match: node.MatchOptions{Secret: testSecret, QueriesPerMinute: -1}})
 	cw := node.Actor{Name: "cw", Role: "caseworker"}
 	truth := map[string]int{}
 	for _, r := range c.Registered {
