@@ -3,6 +3,7 @@ package conformance
 import (
 	"encoding/base64"
 	"encoding/json"
+	"net/http"
 	"time"
 
 	"github.com/familylinks/flx/federation"
@@ -90,4 +91,29 @@ func checkMatchSenderRole(t *T) {
 func checkMatchQueryExpired(t *T) {
 	raw, _ := t.envelope(federation.KindMatchQuery, queryDoc(newCaseID(MemberTester), encodingDoc(time.Now().Add(-time.Minute))))
 	mustRefuse(t, t.post(t, raw), "expired")
+}
+
+// maxQueriesPerMinute is the most match queries a minute from one member
+// FLX-MAT-007 lets a node accept.
+const maxQueriesPerMinute = 600
+
+// checkMatchQueryRateLimited sends valid match queries as fast as the
+// candidate answers until it refuses one with rate_limited (429 with
+// Retry-After); more than maxQueriesPerMinute accepted fails. It runs
+// after the other match checks: it empties the tester's bucket.
+func checkMatchQueryRateLimited(t *T) {
+	start := time.Now()
+	for i := 0; i <= maxQueriesPerMinute; i++ {
+		raw, _ := t.envelope(federation.KindMatchQuery, queryDoc(newCaseID(MemberTester), encodingDoc(time.Now().Add(time.Hour))))
+		ans := t.post(t, raw)
+		if ans.Status == http.StatusAccepted {
+			continue
+		}
+		mustRefuse(t, ans, "rate_limited")
+		if ans.Header.Get("Retry-After") == "" {
+			t.Errorf("rate_limited without Retry-After after %d queries", i)
+		}
+		return
+	}
+	t.Fatalf("%d match queries from one member accepted in %s: no bound", maxQueriesPerMinute+1, time.Since(start).Round(time.Millisecond))
 }

@@ -71,6 +71,7 @@ var registry = []Check{
 	{ID: "FLX-MAT-003/no-names", Requirements: []string{"FLX-MAT-003"}, Title: "a match.query carrying a names member, or a name where base64 belongs, is refused with schema_invalid", Run: checkMatchQueryNoNames},
 	{ID: "FLX-MAT-004/sender-role", Requirements: []string{"FLX-MAT-004"}, Title: "a match.query about another member's case and a match.answer whose responder is not iss are refused with sender_mismatch", Run: checkMatchSenderRole},
 	{ID: "FLX-MAT-005/expired-encoding", Requirements: []string{"FLX-MAT-005"}, Title: "a match.query whose encoding has expired is refused with expired", Run: checkMatchQueryExpired},
+	{ID: "FLX-MAT-007/rate-limit", Requirements: []string{"FLX-MAT-007"}, Title: "match queries from one member past its bound (at most 600 a minute) are refused with rate_limited and Retry-After", Run: checkMatchQueryRateLimited},
 	{ID: "FLX-OUT-001/token-required", Requirements: []string{"FLX-OUT-001"}, Title: "trigger calls without a token or with a wrong one get 401 and have no effect", Mode: ModeOutbound, Run: checkTriggerTokenRequired},
 	{ID: "FLX-OUT-002/create-forward", Requirements: []string{"FLX-OUT-002", "FLX-OUT-003", "FLX-OUT-005"}, Title: "create answers 201 with case_id and version, forward answers 202, and the first attempt comes within 60 s", Mode: ModeOutbound, Run: checkCreateAndForward},
 	{ID: "FLX-OUT-006/no-local-api", Requirements: []string{"FLX-OUT-006"}, Title: "the local API is not served on the federation listener", Run: checkNoLocalAPIOnFederation},

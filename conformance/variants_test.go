@@ -805,4 +805,11 @@ var brokenNodes = []brokenNode{
 		}}},
 		broke: "takes match queries whose encoding expired", check: "FLX-MAT-005/expired-encoding",
 	},
+	{
+		Variant: variant.Variant{Name: "queryunlimited", Mutations: []variant.Mutation{{
+			File: "node/querylimit.go", Old: `	if env.Kind != federation.KindMatchQuery || n.queryLimit == nil {`,
+			New: `	if true {`,
+		}}},
+		broke: "takes any number of match queries from a member", check: "FLX-MAT-007/rate-limit",
+	},
 }

@@ -30,6 +30,9 @@ type MatchOptions struct {
 	// QueryTTL is how long the encoding sent in a match query is valid
 	// (DefaultQueryTTL when 0).
 	QueryTTL time.Duration
+	// QueriesPerMinute bounds the match queries accepted from one member
+	// (DefaultQueriesPerMinute when 0; negative: no bound).
+	QueriesPerMinute int
 	// Sync is how often the index takes in the cases other processes
 	// sharing the database wrote or erased (default 1m; negative: never).
 	Sync time.Duration

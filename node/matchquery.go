@@ -321,3 +321,49 @@ func (n *Node) checkEncoding(env *federation.Envelope) error {
 	}
 	return nil
 }
+
+// remoteExplanation is the explanation of a candidate another member
+// answered: what the answer said, no name and no case id of the holder.
+type remoteExplanation struct {
+	Method    string `json:"method"` // "pprl": compared on keyed Bloom-filter encodings
+	Responder string `json:"responder"`
+	Handle    string `json:"handle"`
+	InReplyTo string `json:"in_reply_to"`
+	// Fields is empty: the holder compares encodings, not fields, and
+	// says nothing of which agreed.
+	Fields []struct{} `json:"fields"`
+}
+
+// applyMatchAnswer records the candidates of a match answer received as
+// remote candidates of the sought person (GET /api/v1/matches, flx match
+// list): the member that answered and the handle it gave stand for the
+// other side. An answer about a case this node no longer holds (erased
+// since) records nothing.
+func (n *Node) applyMatchAnswer(ctx context.Context, tx store.Tx, it store.InboxItem, p federation.Claims) (error, *confirmation, error) {
+	a, err := schema.ParseMatchAnswer(p.Body)
+	if err != nil {
+		return fmt.Errorf("match answer body: %w", err), nil, nil
+	}
+	c, err := tx.GetCase(ctx, a.CaseID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && c.Erased()) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	cands := make([]store.NewMatchCandidate, 0, len(a.Candidates))
+	for _, mc := range a.Candidates {
+		expl, err := json.Marshal(remoteExplanation{Method: "pprl", Responder: it.Iss, Handle: mc.Handle, InReplyTo: a.InReplyTo, Fields: []struct{}{}})
+		if err != nil {
+			return nil, nil, err
+		}
+		cands = append(cands, store.NewMatchCandidate{ACase: a.CaseID, APerson: a.PersonID, BCase: it.Iss, BPerson: mc.Handle,
+			Score: mc.Score, Explanation: expl, Remote: it.Iss})
+	}
+	if len(cands) > 0 {
+		if err := tx.RecordRemoteMatches(ctx, cands, n.o.Now()); err != nil {
+			return nil, nil, err
+		}
+	}
+	return nil, nil, nil
+}

@@ -130,6 +130,17 @@ func TestMatchQueryAcrossBorders(t *testing.T) {
 	if len(in) != 1 || in[0].Kind != "match.answer" || in[0].ProcessError != "" {
 		t.Fatalf("inbox at the asker: %+v", in)
 	}
+	// Its candidate is listed with the node's own (GET /api/v1/matches,
+	// flx match list): the member that answered and the handle it gave
+	// stand for the other side; matching the case again keeps it.
+	remote := func() []store.MatchCandidate {
+		ms, _ := xa.View().ListMatches(ctx, store.MatchFilter{CaseID: "XA-RC:TR-1"})
+		return ms
+	}
+	if ms := remote(); len(ms) != 1 || ms[0].Remote != "XB-RC" || ms[0].BCase != "XB-RC" || ms[0].BPerson != a.Candidates[0].Handle ||
+		ms[0].ACase != "XA-RC:TR-1" || ms[0].APerson != "p1" || ms[0].State != store.MatchOpen || !strings.Contains(string(ms[0].Explanation), `"method":"pprl"`) {
+		t.Fatalf("candidates at the asker: %+v", ms)
+	}
 	// A second query reuses the encoding (fresh noise each time could be averaged away).
 	if _, err := xa.SendMatchQuery(ctx, cwA, "XA-RC:TR-1", "p1", "XB-RC"); err != nil {
 		t.Fatal(err)
@@ -142,6 +153,12 @@ func TestMatchQueryAcrossBorders(t *testing.T) {
 	}
 	if b := answerOf(t, carry(t, xb, xa, federation.KindMatchAnswer)[0]); len(b.Candidates) != 1 || b.Candidates[0].Handle == a.Candidates[0].Handle {
 		t.Fatalf("second answer %+v: handles must be new each time", b)
+	}
+	if _, err := xa.UpdateCase(ctx, cwA, "XA-RC:TR-1", withConsent(t, caseOf(t, "XA-RC:TR-1", schema.CaseTracingRequest, 2, sought))); err != nil {
+		t.Fatal(err)
+	}
+	if ms := remote(); len(ms) != 2 || ms[1].Remote != "XB-RC" {
+		t.Fatalf("candidates after matching the case again: %+v", ms)
 	}
 
 	// Attacks on the holder.
@@ -209,7 +226,7 @@ func TestMatchQueryQuality(t *testing.T) {
 	c := corpus.Generate(corpus.Config{Seed: 16, Sought: 1000, Registered: 1000, Overlap: 0.5})
 	f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")
 	xa := nodetest.Start(t, f, "XA-RC", nil, nodetest.Options{NoRun: true, Match: node.MatchOptions{Secret: testSecret}})
-	xb := nodetest.Start(t, f, "XB-RC", nil, nodetest.Options{NoRun: true, Match: node.MatchOptions{Secret: testSecret}})
+	xb := nodetest.Start(t, f, "XB-RC", nil, nodetest.Options{NoRun: true, Match: node.MatchOptions{Secret: testSecret, QueriesPerMinute: -1}})
 	cw := node.Actor{Name: "cw", Role: "caseworker"}
 	truth := map[string]int{}
 	for _, r := range c.Registered {

@@ -117,6 +117,8 @@ type Node struct {
 	peers    peerCache  // what peers declare, for checks before queueing
 	pullers  puller     // mTLS clients of the members this one pulls from
 	matcher  *matcher   // nil when matching is disabled
+	// queryLimit bounds the match queries accepted per member (nil: no bound).
+	queryLimit *queryLimiter
 	// matchQ carries received cases to the matching worker while Run runs
 	// (matchAsync): inbox processing never waits for matching.
 	matchQ     chan store.InboxItem
@@ -202,6 +204,7 @@ func New(o Options) (*Node, error) {
 	n.initMedia()
 	n.deliverer = n.newDeliverer()
 	n.view = store.ReadOnly(o.Store)
+	n.queryLimit = newQueryLimiter(o.Match.QueriesPerMinute)
 	if !o.Match.Disabled {
 		n.matcher = newMatcher(o.Match)
 		n.matchQ = make(chan store.InboxItem, matchQueue)

@@ -192,9 +192,10 @@ func (n *Node) apply(ctx context.Context, tx store.Tx, it store.InboxItem) (perr
 	case federation.KindMatchQuery:
 		return n.answerQuery(ctx, tx, it, claims)
 	case federation.KindMatchAnswer:
-		// Kept in the inbox and shown with the case; a caseworker follows
-		// a candidate up through the normal, policy-checked exchange.
-		return nil, nil, nil
+		// Kept in the inbox and listed as candidates (remote ones); a
+		// caseworker follows one up through the normal, policy-checked
+		// exchange.
+		return n.applyMatchAnswer(ctx, tx, it, claims)
 	}
 	return fmt.Errorf("unsupported kind %s", it.Kind), nil, nil
 }

@@ -126,6 +126,9 @@ func (n *Node) checkEnvelope(ctx context.Context, env *federation.Envelope) erro
 	if err := n.checkEncoding(env); err != nil {
 		return err
 	}
+	if err := n.limitQueries(env); err != nil {
+		return err
+	}
 	if err := n.mediaReady(ctx, env); err != nil {
 		return err
 	}

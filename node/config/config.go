@@ -211,6 +211,12 @@ type Match struct {
 	// QueryTTL is how long the encoding sent in a match query is valid
 	// (1h..720h). Default 72h.
 	QueryTTL time.Duration `yaml:"query_ttl"`
+	// QueriesPerMinute bounds the match queries accepted from one member
+	// (a token bucket of that size, refilled at that rate): more are
+	// refused with rate_limited (429, Retry-After), which the sender's
+	// delivery retries. It slows a member probing the persons held with
+	// many encodings. 1..100000; default 60.
+	QueriesPerMinute int `yaml:"queries_per_minute"`
 }
 
 // Log configures structured logging (log/slog). Personal data is never logged.
@@ -255,7 +261,7 @@ func Defaults() Config {
 		Media: Media{Blobs: "auto", Dir: "media", ChunkBytes: 1 << 20, MaxMediaBytes: 2 << 30, MaxUploadsPerPeer: 16,
 			MaxPendingBytesPerPeer: 8 << 30},
 		Coordination: defaultCoordination(),
-		Match:        Match{Enabled: true, Threshold: 0.1, QueryTTL: 72 * time.Hour},
+		Match:        Match{Enabled: true, Threshold: 0.1, QueryTTL: 72 * time.Hour, QueriesPerMinute: 60},
 		Log:          Log{Level: "info", Format: "text"},
 	}
 }
@@ -406,8 +412,13 @@ func (c *Config) envVars() map[string]func(string) error {
 		},
 		"FLX_MATCH_SECRET_FILE": str(&c.Match.SecretFile),
 		"FLX_MATCH_QUERY_TTL":   dur(&c.Match.QueryTTL),
-		"FLX_LOG_LEVEL":         str(&c.Log.Level),
-		"FLX_LOG_FORMAT":        str(&c.Log.Format),
+		"FLX_MATCH_QUERIES_PER_MINUTE": func(v string) error {
+			n, err := strconv.Atoi(v)
+			c.Match.QueriesPerMinute = n
+			return err
+		},
+		"FLX_LOG_LEVEL":  str(&c.Log.Level),
+		"FLX_LOG_FORMAT": str(&c.Log.Format),
 	}
 }
 
@@ -585,6 +596,9 @@ func (c *Config) Verify() error {
 	}
 	if c.Match.QueryTTL < time.Hour || c.Match.QueryTTL > 720*time.Hour {
 		bad("match.query_ttl", "%s is outside 1h..720h", c.Match.QueryTTL)
+	}
+	if c.Match.QueriesPerMinute < 1 || c.Match.QueriesPerMinute > 100000 {
+		bad("match.queries_per_minute", "%d is outside 1..100000", c.Match.QueriesPerMinute)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -41,51 +41,54 @@ func (b nodeBackend) ReadCase(ctx context.Context, a node.Actor, id string, with
 	return b.n.ReadCase(ctx, a, id, withDocument)
 }
 
+// CaseThread is the case view (ReadCase: the document, decisions,
+// recipients and what was received, audited) and the node's one account
+// of the case's history (node.CaseThread, audited too): the versions,
+// what was queued with its delivery, and the documents received when the
+// reader sees the document.
 func (b nodeBackend) CaseThread(ctx context.Context, a node.Actor, id string, withDocument bool) (Thread, error) {
 	v, err := b.n.ReadCase(ctx, a, id, withDocument)
 	if err != nil {
 		return Thread{}, err
 	}
+	nt, err := b.n.CaseThread(ctx, a, id, withDocument)
+	if err != nil {
+		return Thread{}, err
+	}
+	return threadFromEvents(v, nt), nil
+}
+
+// threadFromEvents puts node.CaseThread's events in the page's terms.
+func threadFromEvents(v node.CaseView, nt node.Thread) Thread {
 	t := Thread{CaseView: v}
-	if withDocument {
-		// What came back about the case is read under the same audited
-		// read as its document.
-		for _, it := range v.Received {
-			if it.Kind != string(federation.KindCaseResponse) && it.Kind != string(federation.KindMessageDeliver) {
-				continue
+	sent := map[int64]int{} // outbox id -> index in t.Sent
+	for _, e := range nt.Events {
+		switch e.Type {
+		case node.EventVersion:
+			t.Versions = append(t.Versions, store.CaseVersion{CaseID: nt.CaseID, Version: e.Version, Status: e.Status, CreatedAt: e.At})
+		case node.EventQueued:
+			sent[e.OutboxID] = len(t.Sent)
+			t.Sent = append(t.Sent, store.OutboxItem{ID: e.OutboxID, Destination: e.Member, Kind: e.Kind, CaseID: nt.CaseID,
+				CaseVersion: e.Version, JTI: e.JTI, State: store.OutboxState(e.State), Attempts: e.Attempts, LastError: e.Error, CreatedAt: e.At})
+		case node.EventDelivered:
+			if i, ok := sent[e.OutboxID]; ok {
+				// A delivered event is the member's signed receipt come back.
+				t.Sent[i].DeliveredAt, t.Sent[i].Receipt = e.At, []byte{1}
 			}
-			full, err := b.n.View().GetInbox(ctx, it.ID)
-			if err != nil || full.Envelope == nil {
-				continue // erased since, or gone: the entry shows without content
+		case node.EventDeadLetter:
+			if i, ok := sent[e.OutboxID]; ok {
+				t.Sent[i].Attempts, t.Sent[i].LastError = e.Attempts, e.Error
 			}
-			if cl, err := federation.ClaimsOf(full.Envelope); err == nil {
+		case node.EventReceived:
+			if len(e.Body) > 0 && (e.Kind == string(federation.KindCaseResponse) || e.Kind == string(federation.KindMessageDeliver)) {
 				if t.Bodies == nil {
 					t.Bodies = map[int64]json.RawMessage{}
 				}
-				t.Bodies[it.ID] = json.RawMessage(cl.Body)
+				t.Bodies[e.InboxID] = e.Body
 			}
 		}
 	}
-	if t.Versions, err = b.n.View().ListCaseVersions(ctx, id); err != nil {
-		return Thread{}, err
-	}
-	for i := range t.Versions {
-		t.Versions[i].Document = nil
-	}
-	for f := (store.OutboxFilter{CaseID: id, Limit: 1000}); ; {
-		items, err := b.n.View().ListOutbox(ctx, f)
-		if err != nil {
-			return Thread{}, err
-		}
-		for i := range items {
-			items[i].Envelope = nil
-		}
-		t.Sent = append(t.Sent, items...)
-		if len(items) < f.Limit || len(t.Sent) >= 10000 {
-			return t, nil
-		}
-		f.AfterID = items[len(items)-1].ID
-	}
+	return t
 }
 
 func (b nodeBackend) CreateCase(ctx context.Context, a node.Actor, doc []byte) (store.Case, error) {

@@ -390,6 +390,11 @@ func TestBrowser(t *testing.T) {
 		tb.shot("case-thread")
 	})
 
+	t.Run("search across scripts, the inbox's answer, a match compared and confirmed", func(t *testing.T) {
+		tb.t = t
+		browseMatches(t, e, tb, check, caseID)
+	})
+
 	t.Run("a recorded voice message plays in the browser", func(t *testing.T) {
 		tb.t = t
 		sum := attach(t, e.xa.Node, caseID, wav(1), "audio/wav")

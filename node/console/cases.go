@@ -40,7 +40,7 @@ func (c *Console) casesPage(w http.ResponseWriter, q *req) {
 		}
 	}
 	v := c.newView(q, "cases.title")
-	page, err := c.o.Backend.ListCases(q.Context(), q.actor(), f)
+	page, name, err := c.listOrSearch(q, f)
 	if err != nil {
 		if fl := failureOf(err); fl.Code == "internal_error" && f.Cursor != "" {
 			v.Problem = q.lc.T("cases.bad_cursor")
@@ -69,7 +69,8 @@ func (c *Console) casesPage(w http.ResponseWriter, q *req) {
 		Since    string
 		Erased   bool
 		Next     string
-	}{v, page.Cases, choices(q.lc, caseTypes, "e.", f.Type), choices(q.lc, caseStatuses, "e.", f.Status), f.Origin, qs.Get("since"), f.IncludeErased, next})
+		Name     string
+	}{v, page.Cases, choices(q.lc, caseTypes, "e.", f.Type), choices(q.lc, caseStatuses, "e.", f.Status), f.Origin, qs.Get("since"), f.IncludeErased, next, name})
 }
 
 func pick(v string, allowed []string) string {

@@ -85,6 +85,8 @@ type Backend interface {
 	ListDecisions(ctx context.Context, a node.Actor, caseID string) ([]store.Decision, error)
 
 	ListInbox(ctx context.Context, a node.Actor, f store.InboxFilter) ([]store.InboxItem, error)
+	// The search, inbox reading and candidate matches (backend_more.go).
+	moreBackend
 	ListOutbox(ctx context.Context, a node.Actor, f store.OutboxFilter) ([]store.OutboxItem, error)
 	OutboxStats(ctx context.Context, a node.Actor) ([]store.DestinationStats, error)
 	Requeue(ctx context.Context, a node.Actor, outboxID int64) (store.OutboxItem, error)

@@ -166,7 +166,7 @@ func TestRolesOnEveryRoute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fill := strings.NewReplacer("{id}", url.PathEscape(id), "{oid}", "1", "{did}", "1", "{$}", "", "{sha}", strings.Repeat("a", 64), "{uid}", strings.Repeat("b", 64))
+	fill := strings.NewReplacer("{id}", url.PathEscape(id), "{oid}", "1", "{did}", "1", "{$}", "", "{sha}", strings.Repeat("a", 64), "{uid}", strings.Repeat("b", 64), "{iid}", "1", "{mid}", "1", "{decision}", "confirm")
 	sessions := map[string]*browser{}
 	for _, role := range []string{console.RoleCaseworker, console.RoleOperator, console.RoleAuditor} {
 		b := e.browser()

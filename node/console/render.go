@@ -178,6 +178,7 @@ var nav = []struct {
 	{"/cases", "nav.cases", signedIn},
 	{"/cases/new", "nav.new_case", caseworker},
 	{"/inbox", "nav.inbox", readers},
+	{"/matches", "nav.matches", signedIn},
 	{"/operator/peers", "nav.peers", operator},
 	{"/operator/outbox", "nav.outbox", operator},
 	{"/operator/review", "nav.review", operator},

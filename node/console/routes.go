@@ -66,6 +66,10 @@ func (c *Console) routeTable() []route {
 		{"POST", "/cases/{id}/withdraw", caseworker, c.withdraw},
 
 		{"GET", "/inbox", readers, c.inboxPage},
+		{"GET", "/inbox/{iid}", readers, c.inboxItemPage},
+		{"GET", "/matches", signedIn, c.matchesPage},
+		{"GET", "/matches/{mid}", signedIn, c.matchPage},
+		{"POST", "/matches/{mid}/{decision}", caseworker, c.decideMatch},
 
 		{"GET", "/operator/peers", operator, c.peersPage},
 		{"GET", "/operator/outbox", operator, c.outboxPage},

@@ -239,8 +239,11 @@ func (f *fedAPI) refuse(w http.ResponseWriter, peer string, e *problem.Error) {
 	} else {
 		f.log.Info("envelope refused", "peer", peer, "code", e.Code)
 	}
-	if e.Code.HTTPStatus() == http.StatusServiceUnavailable {
+	switch e.Code.HTTPStatus() {
+	case http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", "30")
+	case http.StatusTooManyRequests: // match queries past a member's bucket (FLX-MAT-007)
+		w.Header().Set("Retry-After", "60")
 	}
 	e.Problem().Write(w)
 }

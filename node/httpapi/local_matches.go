@@ -30,6 +30,10 @@ type Match struct {
 	UpdatedAt   time.Time       `json:"updated_at"`
 	DecidedBy   string          `json:"decided_by,omitempty"`
 	DecidedAt   *time.Time      `json:"decided_at,omitempty"`
+	// Remote is, for a candidate another member answered to a match
+	// query, that member: b is then {"case_id": the member, "person_id":
+	// the handle it gave} and the explanation says so (method "pprl").
+	Remote string `json:"remote,omitempty"`
 }
 
 // MatchList is a page of candidates.
@@ -44,7 +48,7 @@ type MatchDecisionRequest struct{}
 
 func matchOut(m store.MatchCandidate) Match {
 	out := Match{ID: m.ID, A: MatchPerson{m.ACase, m.APerson}, B: MatchPerson{m.BCase, m.BPerson}, Score: m.Score,
-		State: m.State, Explanation: m.Explanation, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt, DecidedBy: m.DecidedBy}
+		State: m.State, Explanation: m.Explanation, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt, DecidedBy: m.DecidedBy, Remote: m.Remote}
 	if !m.DecidedAt.IsZero() {
 		at := m.DecidedAt
 		out.DecidedAt = &at

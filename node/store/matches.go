@@ -33,6 +33,10 @@ type MatchCandidate struct {
 	UpdatedAt   time.Time
 	DecidedBy   string // the token name that confirmed or rejected it
 	DecidedAt   time.Time
+	// Remote is, for a candidate another member answered to a match
+	// query, that member: BCase is then the member and BPerson the handle
+	// it gave. Empty for a candidate between two cases held here.
+	Remote string
 }
 
 // NewMatchCandidate is one candidate of ReplaceMatches.
@@ -40,6 +44,7 @@ type NewMatchCandidate struct {
 	ACase, APerson, BCase, BPerson string
 	Score                          float64
 	Explanation                    json.RawMessage
+	Remote                         string // RecordRemoteMatches only
 }
 
 // MatchFilter selects candidates for ListMatches. Empty fields match
@@ -74,6 +79,11 @@ type Matches interface {
 	// MatchConfirmed or MatchRejected). ErrNotFound if there is no such
 	// candidate, ErrConflict if it is not open.
 	DecideMatch(ctx context.Context, id int64, state, actor string, at time.Time) (MatchCandidate, error)
+	// RecordRemoteMatches adds candidates another member answered to a
+	// match query (Remote set on each; ACase the sought person's case
+	// here, BCase the member, BPerson its handle). A pair already held is
+	// left as it is. ReplaceMatches never drops them; erasing ACase does.
+	RecordRemoteMatches(ctx context.Context, cands []NewMatchCandidate, at time.Time) error
 	// DropInboxEnvelope drops the bytes of an inbox row whose content must
 	// not be kept once used (a match query, once answered: its encoding is
 	// personal data). The row, its sha256 and its receipt stay, so a copy
@@ -81,14 +91,14 @@ type Matches interface {
 	DropInboxEnvelope(ctx context.Context, id int64) error
 }
 
-const matchCols = `id, a_case, a_person, b_case, b_person, score_ppm, explanation, state, created_at, updated_at, decided_by, decided_at`
+const matchCols = `id, a_case, a_person, b_case, b_person, score_ppm, explanation, state, created_at, updated_at, decided_by, decided_at, remote`
 
 func scanMatch(r scanner) (MatchCandidate, error) {
 	var m MatchCandidate
 	var ppm int64
 	var expl string
 	err := r.Scan(&m.ID, &m.ACase, &m.APerson, &m.BCase, &m.BPerson, &ppm, &expl, &m.State,
-		tc(&m.CreatedAt), tc(&m.UpdatedAt), sc(&m.DecidedBy), tc(&m.DecidedAt))
+		tc(&m.CreatedAt), tc(&m.UpdatedAt), sc(&m.DecidedBy), tc(&m.DecidedAt), sc(&m.Remote))
 	m.Score = float64(ppm) / 1e6
 	m.Explanation = json.RawMessage(expl)
 	return m, err
@@ -112,7 +122,7 @@ func (q *queries) ReplaceMatches(ctx context.Context, caseID string, cands []New
 	}
 	at = q.s.now(at)
 	rows, err := q.query(ctx, `SELECT id, a_case, a_person, b_case, b_person FROM match_candidates
-		WHERE state = 'open' AND (a_case = ? OR b_case = ?)`, caseID, caseID)
+		WHERE state = 'open' AND remote IS NULL AND (a_case = ? OR b_case = ?)`, caseID, caseID)
 	if err != nil {
 		return fmt.Errorf("store.ReplaceMatches: %w", err)
 	}
@@ -152,6 +162,23 @@ func (q *queries) ReplaceMatches(ctx context.Context, caseID string, cands []New
 			WHERE match_candidates.state = 'open'`,
 			c.ACase, c.APerson, c.BCase, c.BPerson, ppm(c.Score), string(c.Explanation), tv(at), tv(at)); err != nil {
 			return fmt.Errorf("store.ReplaceMatches: insert: %w", err)
+		}
+	}
+	return nil
+}
+
+func (q *queries) RecordRemoteMatches(ctx context.Context, cands []NewMatchCandidate, at time.Time) error {
+	at = q.s.now(at)
+	for _, c := range cands {
+		if c.Remote == "" || c.ACase == "" || c.APerson == "" || c.BCase == "" || c.BPerson == "" || !json.Valid(c.Explanation) {
+			return fmt.Errorf("store.RecordRemoteMatches: a candidate needs the member, both sides and a JSON explanation: %w", ErrInvalid)
+		}
+		if _, err := q.exec(ctx, `INSERT INTO match_candidates
+			(a_case, a_person, b_case, b_person, score_ppm, explanation, state, created_at, updated_at, remote)
+			VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?, ?)
+			ON CONFLICT (a_case, a_person, b_case, b_person) DO NOTHING`,
+			c.ACase, c.APerson, c.BCase, c.BPerson, ppm(c.Score), string(c.Explanation), tv(at), tv(at), c.Remote); err != nil {
+			return fmt.Errorf("store.RecordRemoteMatches: %w", err)
 		}
 	}
 	return nil
@@ -234,6 +261,11 @@ func (q *queries) eraseMatches(ctx context.Context, caseID string) (int64, error
 
 func (s *sqlStore) ReplaceMatches(ctx context.Context, caseID string, cands []NewMatchCandidate, at time.Time) error {
 	_, err := write(ctx, s, func(q *queries) (none, error) { return none{}, q.ReplaceMatches(ctx, caseID, cands, at) })
+	return err
+}
+
+func (s *sqlStore) RecordRemoteMatches(ctx context.Context, cands []NewMatchCandidate, at time.Time) error {
+	_, err := write(ctx, s, func(q *queries) (none, error) { return none{}, q.RecordRemoteMatches(ctx, cands, at) })
 	return err
 }
 

@@ -199,7 +199,7 @@ func startNode(parent context.Context, cfg config.Config, log *slog.Logger) (*ru
 	if err != nil {
 		return failSt(fmt.Errorf("serve: %w", err))
 	}
-	mopts := node.MatchOptions{Disabled: !cfg.Match.Enabled, Threshold: cfg.Match.Threshold, QueryTTL: cfg.Match.QueryTTL}
+	mopts := node.MatchOptions{Disabled: !cfg.Match.Enabled, Threshold: cfg.Match.Threshold, QueryTTL: cfg.Match.QueryTTL, QueriesPerMinute: cfg.Match.QueriesPerMinute}
 	if cfg.Match.SecretFile != "" {
 		if mopts.Secret, err = pprl.LoadSecret(cfg.Match.SecretFile); err != nil {
 			return failSt(fmt.Errorf("serve: match.secret_file: %w", err))

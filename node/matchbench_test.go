@@ -1,0 +1,97 @@
+package node_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/familylinks/flx/node"
+	"github.com/familylinks/flx/node/internal/fedtest"
+	"github.com/familylinks/flx/node/internal/nodetest"
+	"github.com/familylinks/flx/node/match/corpus"
+	"github.com/familylinks/flx/node/store"
+)
+
+// BenchmarkNodeMatch100k times matching through the node on PostgreSQL:
+// 100,000 registrations (detention notifications, registrations, death
+// notifications) are imported, then 100,000 sought persons (tracing and
+// reunification requests) in batches of 1,000 with flx case import's
+// path (ImportCases: stored, then matched in one pass per batch against
+// everything held, candidates written to the store). It reports the
+// seconds of each import, the seconds of the sought import beyond a
+// registrations-sized import without matching work (the floor is the
+// registrations import: those find no sought person yet), the candidates
+// stored, and their precision and recall against the corpus's truth.
+// FLX_BENCH_N changes the size (e.g. 2000 to try it).
+//
+//	go test ./node -run XXX -bench NodeMatch100k -benchtime 1x -timeout 60m
+func BenchmarkNodeMatch100k(b *testing.B) {
+	n := 100000
+	if v, err := strconv.Atoi(os.Getenv("FLX_BENCH_N")); err == nil && v > 0 {
+		n = v
+	}
+	ctx := context.Background()
+	c := corpus.Generate(corpus.Config{Seed: 100, Sought: n, Registered: n, Overlap: 0.5})
+	truth := map[string]int{}
+	for _, recs := range [][]corpus.Record{c.Sought, c.Registered} {
+		for i := range recs {
+			_, local, _ := strings.Cut(recs[i].CaseID, ":")
+			recs[i].CaseID = "XA-RC:" + local // the node creates its own cases only
+			truth[recs[i].CaseID] = recs[i].Truth
+		}
+	}
+	for range b.N {
+		f := fedtest.New(b, "XA-RC:XA:society")
+		xa := nodetest.Start(b, f, "XA-RC", nil, nodetest.Options{NoRun: true, Dialect: nodetest.Postgres, Logger: nil})
+		cw := node.Actor{Name: "cw-bench", Role: "caseworker"}
+		imp := func(recs []corpus.Record) time.Duration {
+			t0 := time.Now()
+			for i := 0; i < len(recs); i += node.MaxImportBatch {
+				batch := make([]json.RawMessage, 0, node.MaxImportBatch)
+				for _, r := range recs[i:min(i+node.MaxImportBatch, len(recs))] {
+					batch = append(batch, withConsent(b, caseOf(b, r.CaseID, r.CaseType, 1, r.Person)))
+				}
+				if _, err := xa.ImportCases(ctx, cw, batch, ""); err != nil {
+					b.Fatalf("import at %d: %v %+v", i, err, problemErrors(err))
+				}
+			}
+			return time.Since(t0)
+		}
+		reg := imp(c.Registered)
+		sought := imp(c.Sought)
+		b.ReportMetric(reg.Seconds(), "reg-import-s")
+		b.ReportMetric(sought.Seconds(), "sought-import-s")
+		b.ReportMetric((sought - reg).Seconds(), "match-beyond-floor-s")
+		var cands, correct int
+		for after := int64(0); ; {
+			page, err := xa.View().ListMatches(ctx, store.MatchFilter{State: store.MatchOpen, AfterID: after, Limit: 1000})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, m := range page {
+				cands++
+				if truth[m.ACase] == truth[m.BCase] {
+					correct++
+				}
+			}
+			if len(page) < 1000 {
+				break
+			}
+			after = page[len(page)-1].ID
+		}
+		b.ReportMetric(float64(cands), "candidates")
+		b.ReportMetric(float64(correct)/float64(max(cands, 1)), "precision")
+		b.ReportMetric(float64(correct)/float64(max(c.TruePairs(), 1)), "recall")
+	}
+}
+
+func problemErrors(err error) any {
+	if e, ok := err.(*node.Error); ok && len(e.Errors) > 0 {
+		return e.Errors[:min(3, len(e.Errors))]
+	}
+	return nil
+}
