@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -83,7 +82,7 @@ func CreateToken(ctx context.Context, st store.Store, by string, nt NewToken, no
 	if _, err := rand.Read(key[:]); err != nil {
 		return CreatedToken{}, internal("token secret", err)
 	}
-	sec := TokenPrefix + base64.RawURLEncoding.EncodeToString(key[:])
+	sec := TokenPrefix + hex.EncodeToString(key[:])
 	sum := sha256.Sum256([]byte(sec))
 	t := store.PersonToken{
 		ID: "tok_" + hex.EncodeToString(id[:]), Person: nt.Person, Role: nt.Role, SHA256: hex.EncodeToString(sum[:]),

@@ -55,7 +55,11 @@ func (c *Console) signin(w http.ResponseWriter, q *req) {
 	sid, se := c.sessions.open(p)
 	c.setSessionCookie(w, q.Request, sid, int(se.expires.Sub(se.created).Seconds()))
 	c.log.Info("console: signed in", "actor", p.Name, "role", p.Role)
-	http.Redirect(w, q.Request, c.safeNext(q.PostForm.Get("next")), http.StatusSeeOther)
+	next := c.safeNext(q.PostForm.Get("next"))
+	if p.Role == RoleAdmin && next == c.o.Prefix+"/" { // an admin has the tokens page only
+		next = c.o.Prefix + "/admin/tokens"
+	}
+	http.Redirect(w, q.Request, next, http.StatusSeeOther)
 }
 
 func (c *Console) signout(w http.ResponseWriter, q *req) {

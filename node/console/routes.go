@@ -40,7 +40,7 @@ const csrfHeader = "X-Flx-Csrf"
 // routeTable is every console route with the roles allowed. A new page is
 // one line here, one handler and one template (see README in this folder).
 func (c *Console) routeTable() []route {
-	return []route{
+	return append([]route{
 		{"GET", "/{$}", signedIn, c.home},
 		{"GET", "/signin", anyone, c.signinPage},
 		{"POST", "/signin", anyone, c.signin},
@@ -81,7 +81,7 @@ func (c *Console) routeTable() []route {
 		{"GET", "/audit", auditors, c.auditPage},
 		{"GET", "/stats", auditors, c.statsPage},
 		{"GET", "/stats.csv", auditors, c.statsCSV},
-	}
+	}, c.tokenRoutes()...)
 }
 
 // req is one request being served: the session (nil when signed out), the
