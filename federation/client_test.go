@@ -342,3 +342,21 @@ func FuzzParseRetryAfter(f *testing.F) {
 		}
 	})
 }
+
+// A second read of the same bytes comes from the memo: it must equal the
+// first, and a caller changing the body it got must not change the next read.
+func TestClaimsOfRepeatedReadsAreIndependent(t *testing.T) {
+	in := newIntegration(t)
+	raw := in.envelope(t, "XA-RC", "XB-RC", in.keys["XA-RC"])
+	first := mustClaims(t, raw)
+	want := string(first.Body)
+	first.Body[0] = 'X'
+	second := mustClaims(t, raw)
+	if string(second.Body) != want || second.JTI != first.JTI || !second.ExpiresAt.Equal(first.ExpiresAt) {
+		t.Fatalf("second read %+v differs from the first (body %q, want %q)", second, second.Body, want)
+	}
+	tok, err := federation.PeekToken(raw)
+	if err != nil || tok.JTI != first.JTI || tok.Receipt || !tok.ExpiresAt.Equal(first.ExpiresAt) || tok.Kind != first.Kind {
+		t.Fatalf("PeekToken = %+v, %v; want the claims %+v", tok, err, first)
+	}
+}

@@ -18,6 +18,9 @@ import (
 // bytes must still be a well-formed envelope: a compact JWS of typ
 // flx-envelope+jws whose claims decode strictly (bad_envelope otherwise).
 func ClaimsOf(raw []byte) (Claims, error) {
+	if c, ok := memo.get(raw); ok {
+		return c, nil
+	}
 	tok, err := jose.Parse(raw, TypEnvelope)
 	if err != nil {
 		return Claims{}, joseErr(err)
@@ -26,7 +29,9 @@ func ClaimsOf(raw []byte) (Claims, error) {
 	if err := decodeStrict(tok.UnverifiedPayload(), claimsShape, &w); err != nil {
 		return Claims{}, newErr(CodeBadEnvelope, "claims do not decode strictly", err)
 	}
-	return w.claims(), nil
+	c := w.claims()
+	memo.put(raw, c)
+	return c, nil
 }
 
 // Renew signs the content of envelope raw (one this member signed) again as

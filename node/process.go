@@ -201,7 +201,9 @@ func (n *Node) apply(ctx context.Context, tx store.Tx, it store.InboxItem) (perr
 }
 
 func (n *Node) applyCase(ctx context.Context, tx store.Tx, it store.InboxItem, p federation.Claims) error {
-	c, err := schema.ParseCase(p.Body)
+	// Validated on receipt (checkEnvelope, for every path into the inbox):
+	// decoded here, not validated twice.
+	c, err := schema.DecodeValidatedCase(p.Body)
 	if err != nil {
 		return fmt.Errorf("case body: %w", err)
 	}

@@ -138,3 +138,27 @@ var errTrailing = jsonError("data after top-level value")
 type jsonError string
 
 func (e jsonError) Error() string { return string(e) }
+
+// DecodeValidatedCase gives what ParseCase gives for a valid document, and
+// still refuses a member the Go type does not know.
+func TestDecodeValidatedCaseMatchesParseCase(t *testing.T) {
+	for _, e := range Examples() {
+		if e.Kind != KindCase {
+			continue
+		}
+		want, err := ParseCase(e.Doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := DecodeValidatedCase(e.Doc)
+		if err != nil {
+			t.Fatalf("%s: %v", e.Name, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: DecodeValidatedCase = %+v, ParseCase = %+v", e.Name, got, want)
+		}
+	}
+	if _, err := DecodeValidatedCase([]byte(`{"case_id":"XA-RC:1","unknown_member":1}`)); err == nil {
+		t.Error("an unknown member decoded")
+	}
+}
