@@ -713,6 +713,12 @@ var brokenNodes = []brokenNode{
 		broke: "witnesses an audit head about another member than its sender", check: "FLX-WIT-002/refused",
 	},
 	{
+		Variant: variant.Variant{Name: "witnessnoempty", Mutations: []variant.Mutation{{
+			File: "federation/audithead.go", Old: `	case h.Count == 0 && h.Head != "", h.Count > 0`, New: `	case h.Count == 0, h.Count > 0`,
+		}}},
+		broke: "refuses the audit head of an empty log", check: "FLX-WIT-003/witnessed",
+	},
+	{
 		Variant: variant.Variant{Name: "relaybody", Mutations: []variant.Mutation{{
 			File: "federation/relay.go",
 			Old:  `	if err := decodeStrict(outer.Body, relayBodyShape, &body); err != nil {`,
