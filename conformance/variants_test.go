@@ -812,4 +812,21 @@ var brokenNodes = []brokenNode{
 		}}},
 		broke: "takes any number of match queries from a member", check: "FLX-MAT-007/rate-limit",
 	},
+	// coord15: acknowledgements of pulled envelopes (FLX-PUL-006, FLX-PUL-007).
+	{
+		Variant: variant.Variant{Name: "pullackitems", Mutations: []variant.Mutation{{
+			File: "federation/pull/handler.go",
+			Old:  `	if len(a.Receipts)+len(a.Refusals) > MaxAckItems {`,
+			New:  `	if len(a.Receipts)+len(a.Refusals) > 10*MaxAckItems {`,
+		}}},
+		broke: "takes acknowledgements of more than 1000 items", check: "FLX-PUL-007/ack-limits",
+	},
+	{
+		Variant: variant.Variant{Name: "pullackretried", Mutations: []variant.Mutation{{
+			File: "federation/pull/handler.go",
+			Old:  `	if rf.Code.Retryable() || rf.JTI == "" {`,
+			New:  `	if rf.JTI == "" {`,
+		}}},
+		broke: "takes a puller's refusal with a code that is retried", check: "FLX-PUL-006/ack-verified",
+	},
 }
