@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,4 +93,61 @@ func testExpiring(t *testing.T, via string) {
 		}
 	}
 	waitProcessed(t, xb.Store, demoCase, string(federation.KindCaseCreate), 1)
+}
+
+// TestRelayedExpiringNotPulled: a relay cannot re-sign another origin's
+// envelope. ICRC-CTA holds XA-RC's chain for XB-RC (pull_only behind it)
+// past the inner envelope's exp: the pull hands XB-RC nothing expired, and
+// the relay dead-letters the chain as expired (XA-RC, which never got an
+// end-to-end receipt, still holds its envelope as not delivered).
+func TestRelayedExpiringNotPulled(t *testing.T) {
+	ctx := context.Background()
+	f := fedtest.New(t, threeMembers...)
+	xbm := f.Member(t, "XB-RC")
+	xbm.RelayVia, xbm.PullOnly, xbm.Endpoint = []string{"ICRC-CTA"}, true, "https://xb-rc.invalid:8443"
+	lns := map[string]net.Listener{
+		"XA-RC":    nodetest.Listen(t, f.Member(t, "XA-RC")),
+		"ICRC-CTA": nodetest.Listen(t, f.Member(t, "ICRC-CTA")),
+	}
+	f.Sign(t)
+	nodes := map[string]*nodetest.Node{}
+	for id := range f.Members {
+		nodes[id] = nodetest.Start(t, f, id, lns[id], nodetest.Options{Dialect: nodetest.SQLite, Tune: func(o *node.Options) {
+			o.PullInterval = time.Hour // the test pulls
+			switch id {
+			case "XA-RC":
+				o.EnvelopeTTL = 2 * time.Second
+			case "XB-RC", "ICRC-CTA":
+				o.Skew = time.Second
+			}
+		}})
+	}
+	xa, xb, cta := nodes["XA-RC"], nodes["XB-RC"], nodes["ICRC-CTA"]
+	if _, err := xa.CreateCase(ctx, cw, readTestdata(t, "case.json")); err != nil {
+		t.Fatal(err)
+	}
+	sent, err := xa.Forward(ctx, cw, demoCase, "XB-RC")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var row store.OutboxItem
+	nodetest.WaitFor(t, 10*time.Second, "ICRC-CTA keeps the chain for XB-RC", func() bool {
+		rows := allOutbox(t, cta.Store, store.OutboxFilter{Destination: "XB-RC", CaseID: demoCase})
+		if len(rows) == 1 {
+			row = rows[0]
+		}
+		return len(rows) == 1
+	})
+	time.Sleep(3500 * time.Millisecond)
+	st, err := xb.PullOnce(ctx)
+	if err != nil || st.Envelopes != 0 {
+		t.Fatalf("pull of a chain whose inner envelope expired: %+v %v (want nothing handed out)", st, err)
+	}
+	got, err := cta.Store.GetOutbox(ctx, row.ID)
+	if err != nil || got.State != store.Dead || !strings.Contains(got.LastError, "expired") {
+		t.Fatalf("ICRC-CTA row %s %q (%v): want dead as expired", got.State, got.LastError, err)
+	}
+	if o, _ := xa.Store.GetOutbox(ctx, sent.OutboxID); o.State == store.Delivered {
+		t.Fatal("XA-RC counts the envelope delivered without an end-to-end receipt")
+	}
 }
