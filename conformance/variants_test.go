@@ -635,7 +635,7 @@ var brokenNodes = []brokenNode{
 	},
 	{
 		Variant: variant.Variant{Name: "resign-every-attempt", Mutations: []variant.Mutation{{
-			File: "node/envelope.go", Old: "\tif c.ExpiresAt.After(now.Add(n.o.Skew)) {\n\t\treturn it, nil\n\t}", New: "\tif it.Attempts <= 1 {\n\t\treturn it, nil\n\t}",
+			File: "node/envelope.go", Old: "\tif c.ExpiresAt.After(deadline) {\n\t\treturn it, nil\n\t}", New: "\tif it.Attempts <= 1 {\n\t\treturn it, nil\n\t}",
 		}}},
 		broke: "signs an envelope again (new jti) for every retry", check: "FLX-DLV-002/retry-after-503", req: "FLX-DLV-001",
 	},
