@@ -635,7 +635,7 @@ var brokenNodes = []brokenNode{
 	},
 	{
 		Variant: variant.Variant{Name: "resign-every-attempt", Mutations: []variant.Mutation{{
-			File: "node/envelope.go", Old: "\tif c.ExpiresAt.After(now.Add(n.o.Skew)) {\n\t\treturn it, nil\n\t}", New: "\tif it.Attempts <= 1 {\n\t\treturn it, nil\n\t}",
+			File: "node/envelope.go", Old: "\tif c.ExpiresAt.After(deadline) {\n\t\treturn it, nil\n\t}", New: "\tif it.Attempts <= 1 {\n\t\treturn it, nil\n\t}",
 		}}},
 		broke: "signs an envelope again (new jti) for every retry", check: "FLX-DLV-002/retry-after-503", req: "FLX-DLV-001",
 	},
@@ -817,5 +817,22 @@ var brokenNodes = []brokenNode{
 			New: `	if true {`,
 		}}},
 		broke: "takes any number of match queries from a member", check: "FLX-MAT-007/rate-limit",
+	},
+	// coord15: acknowledgements of pulled envelopes (FLX-PUL-006, FLX-PUL-007).
+	{
+		Variant: variant.Variant{Name: "pullackitems", Mutations: []variant.Mutation{{
+			File: "federation/pull/handler.go",
+			Old:  `	if len(a.Receipts)+len(a.Refusals) > MaxAckItems {`,
+			New:  `	if len(a.Receipts)+len(a.Refusals) > 10*MaxAckItems {`,
+		}}},
+		broke: "takes acknowledgements of more than 1000 items", check: "FLX-PUL-007/ack-limits",
+	},
+	{
+		Variant: variant.Variant{Name: "pullackretried", Mutations: []variant.Mutation{{
+			File: "federation/pull/handler.go",
+			Old:  `	if rf.Code.Retryable() || rf.JTI == "" {`,
+			New:  `	if rf.JTI == "" {`,
+		}}},
+		broke: "takes a puller's refusal with a code that is retried", check: "FLX-PUL-006/ack-verified",
 	},
 }

@@ -69,6 +69,12 @@ func (n *Node) ExportBundle(ctx context.Context, to string) (BundleExport, error
 		}
 	}
 	for _, r := range rows {
+		r, err := n.renewForBundle(ctx, r)
+		if err != nil {
+			n.log.Error("bundle export: re-sign an expiring envelope", "outbox_id", r.ID, "err", err)
+			release([]store.OutboxItem{r})
+			continue
+		}
 		tok := n.bundleToken(r)
 		if tok == nil {
 			release([]store.OutboxItem{r})
@@ -112,6 +118,38 @@ func (n *Node) bundleToken(r store.OutboxItem) []byte {
 		return inner
 	}
 	return nil
+}
+
+// renewForBundle re-signs the token a row would put in a bundle when it
+// expires within Skew of now: the importer checks it at the bundle's iat
+// (FLX-BDL-004), which is now, and would refuse it as expired. The row
+// keeps its seq and takes the renewed envelope and its jti, as a push
+// attempt's re-signing does (renewExpiring); a relay envelope around it is
+// made again by the next network attempt (prepareAttempt).
+func (n *Node) renewForBundle(ctx context.Context, r store.OutboxItem) (store.OutboxItem, error) {
+	tok := n.bundleToken(r)
+	if tok == nil {
+		return r, nil
+	}
+	c, err := federation.ClaimsOf(tok)
+	if err != nil {
+		return r, fmt.Errorf("node: outbox row %d: %w", r.ID, err)
+	}
+	now := n.o.Now()
+	if c.ExpiresAt.After(now.Add(n.o.Skew)) {
+		return r, nil
+	}
+	raw, renewed, err := federation.Renew(tok, now, n.o.EnvelopeTTL, n.signer())
+	if err != nil {
+		return r, fmt.Errorf("node: re-sign %s envelope: %w", c.Kind, err)
+	}
+	if err := n.o.Store.ReplaceEnvelope(ctx, r.ID, r.Attempts, renewed.JTI, raw); err != nil {
+		return r, fmt.Errorf("node: re-sign outbox row %d: %w", r.ID, err)
+	}
+	n.metrics.resigned.WithLabelValues(r.Destination).Inc()
+	n.log.Info("re-signed an expiring envelope for a bundle", "outbox_id", r.ID, "to", r.Destination, "old_jti", r.JTI, "jti", renewed.JTI)
+	r.JTI, r.Envelope = renewed.JTI, raw
+	return r, nil
 }
 
 // BundleImport is what ImportBundle did.

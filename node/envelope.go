@@ -76,6 +76,13 @@ func deliveryRecords(kind federation.Kind) (discloses, withdraws bool) {
 // (its lease ran out and another worker has it, or an erasure cancelled
 // it): nothing may be sent.
 func (n *Node) renewExpiring(ctx context.Context, it store.OutboxItem) (store.OutboxItem, error) {
+	return n.renewExpiringBy(ctx, it, n.o.Now().Add(n.o.Skew))
+}
+
+// renewExpiringBy is renewExpiring for an envelope that must stay valid
+// until deadline: a pulled one until its lease ends, as the puller may
+// process it that late (plus Skew).
+func (n *Node) renewExpiringBy(ctx context.Context, it store.OutboxItem, deadline time.Time) (store.OutboxItem, error) {
 	if it.Envelope == nil {
 		return it, nil // erased: attempt refuses it
 	}
@@ -84,7 +91,7 @@ func (n *Node) renewExpiring(ctx context.Context, it store.OutboxItem) (store.Ou
 		return it, fmt.Errorf("node: outbox row %d: stored envelope unreadable: %w", it.ID, err)
 	}
 	now := n.o.Now()
-	if c.ExpiresAt.After(now.Add(n.o.Skew)) {
+	if c.ExpiresAt.After(deadline) {
 		return it, nil
 	}
 	if c.Issuer != n.o.Self || c.Audience != it.Destination || string(c.Kind) != it.Kind || c.CaseID != it.CaseID {

@@ -73,10 +73,86 @@ func (q outboxQueue) Lease(ctx context.Context, member string, lim pull.Limit, n
 			}
 			return out, true, nil
 		}
+		r, ok, err := q.n.forPull(ctx, r, until)
+		if err != nil {
+			return nil, false, err
+		}
+		if !ok {
+			continue
+		}
 		size += int64(len(r.Envelope))
 		out = append(out, queued(r))
 	}
 	return out, more, nil
+}
+
+// forPull makes a leased row safe to hand to a puller, which may process
+// it as late as the lease's end: an envelope that expires before then (plus
+// Skew) would be refused as expired there (FLX-ENV-007). This member's own
+// envelope is re-signed (renewExpiringBy); a relay.forward it signed around
+// another member's chain is re-signed with an exp no later than the inner
+// envelope's (FLX-RLY-007). An inner envelope of another origin that
+// expires before then cannot be renewed here: the row is dead-lettered as
+// expired, and its origin, which never got an end-to-end receipt, sends it
+// again renewed (FLX-RLY-009). ok false: the row is not handed out.
+func (n *Node) forPull(ctx context.Context, r store.OutboxItem, until time.Time) (store.OutboxItem, bool, error) {
+	deadline := until.Add(n.o.Skew)
+	c, err := federation.ClaimsOf(r.Envelope)
+	if err != nil {
+		return r, false, fmt.Errorf("node: outbox row %d: stored envelope unreadable: %w", r.ID, err)
+	}
+	if c.ExpiresAt.After(deadline) {
+		return r, true, nil
+	}
+	if c.Issuer == n.o.Self && c.Kind != federation.KindRelayForward {
+		r, err := n.renewExpiringBy(ctx, r, deadline)
+		if errors.Is(err, store.ErrConflict) {
+			return r, false, nil
+		}
+		return r, err == nil, err
+	}
+	if c.Issuer == n.o.Self {
+		inner, err := federation.RelayInner(r.Envelope)
+		if err != nil {
+			return r, false, fmt.Errorf("node: outbox row %d: stored inner token unreadable: %w", r.ID, err)
+		}
+		tok, err := federation.PeekToken(inner)
+		if err != nil {
+			return r, false, fmt.Errorf("node: outbox row %d: stored inner token unreadable: %w", r.ID, err)
+		}
+		if tok.Receipt || tok.ExpiresAt.After(deadline) {
+			now := n.o.Now()
+			old := c.JTI
+			c.JTI, c.IssuedAt, c.ExpiresAt = federation.NewJTI(), now, now.Add(n.o.EnvelopeTTL)
+			if !tok.Receipt && tok.ExpiresAt.Before(c.ExpiresAt) {
+				c.ExpiresAt = tok.ExpiresAt
+			}
+			raw, err := federation.Sign(c, n.signer())
+			if err != nil {
+				return r, false, fmt.Errorf("node: re-sign relay envelope: %w", err)
+			}
+			jti := r.JTI
+			if jti == old {
+				jti = c.JTI // the puller receipts the outer envelope
+			}
+			switch err := n.o.Store.ReplaceEnvelope(ctx, r.ID, r.Attempts, jti, raw); {
+			case errors.Is(err, store.ErrConflict):
+				return r, false, nil
+			case err != nil:
+				return r, false, fmt.Errorf("node: re-sign outbox row %d: %w", r.ID, err)
+			}
+			n.metrics.resigned.WithLabelValues(r.Destination).Inc()
+			n.log.Info("re-signed an expiring relay envelope before a pull", "outbox_id", r.ID, "to", r.Destination, "old_jti", old, "jti", c.JTI)
+			r.JTI, r.Envelope = jti, raw
+			return r, true, nil
+		}
+	}
+	err = n.o.Store.MarkDead(ctx, r.ID, r.Attempts, "http_400: expired (it expires before the puller could process it; its origin re-sends it)")
+	if err != nil && !errors.Is(err, store.ErrConflict) {
+		return r, false, err
+	}
+	n.log.Warn("dead-lettered an envelope that expires before it could be pulled", "outbox_id", r.ID, "to", r.Destination, "jti", r.JTI)
+	return r, false, nil
 }
 
 func (q outboxQueue) row(ctx context.Context, member, jti string) (store.OutboxItem, bool, error) {

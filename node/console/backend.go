@@ -184,6 +184,12 @@ func (b nodeBackend) OwnStats(ctx context.Context, _ node.Actor) (*stats.Result,
 	return stats.Compute(ctx, viewInput{b.n.View(), b.n.Self()}, b.n.Self())
 }
 
+// ReceivedStats aggregates the received statistics reports over all months
+// (node.StatsAggregate: published values only, never raw counts).
+func (b nodeBackend) ReceivedStats(ctx context.Context, _ node.Actor, by stats.By) ([]stats.Row, error) {
+	return b.n.StatsAggregate(ctx, "", by)
+}
+
 // viewInput reads the store's case histories for stats.Compute. Messages
 // are not kept as documents by the node yet, so none are counted.
 type viewInput struct {

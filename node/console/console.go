@@ -103,6 +103,9 @@ type Backend interface {
 	WriteMediaUpload(ctx context.Context, a node.Actor, uploadID string, off int64, body io.Reader) (node.MediaUpload, error)
 	// OwnStats counts this node's activity per month, raw (unprotected).
 	OwnStats(ctx context.Context, a node.Actor) (*stats.Result, error)
+	// ReceivedStats aggregates the statistics reports this node received
+	// from members (a coordinator's), from published values only.
+	ReceivedStats(ctx context.Context, a node.Actor, by stats.By) ([]stats.Row, error)
 	Ready(ctx context.Context) error
 }
 

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/familylinks/flx/federation"
 	"github.com/familylinks/flx/node/stats"
 	"github.com/familylinks/flx/schema"
 )
@@ -200,12 +201,72 @@ func metricValue(c schema.StatsCounts, m stats.Metric) *int {
 	return nil
 }
 
+// isCoordinator reports whether this node is a coordinator in the held
+// manifest: members send it their statistics reports (SPEC.md §17).
+func (c *Console) isCoordinator() bool {
+	m := c.o.Backend.Manifest()
+	if m == nil {
+		return false
+	}
+	mb, ok := m.Member(c.o.Backend.Self())
+	return ok && mb.Role == federation.RoleCoordinator
+}
+
+// breakdown is a coordinator's table of received reports by member or by
+// country, over all months: one row per key, one cell per metric, each the
+// sum of published values, with the suppressed values it could not add.
+type breakdown struct {
+	Heads []string
+	Rows  []statRow
+}
+
+func receivedBreakdown(v *view, rows []stats.Row, byMember bool) breakdown {
+	var b breakdown
+	for _, m := range stats.Metrics {
+		b.Heads = append(b.Heads, v.T("metric."+string(m)))
+	}
+	for _, r := range rows {
+		title := r.Country
+		if byMember {
+			title = r.Member + " (" + r.Country + ")"
+		}
+		row := statRow{Title: title}
+		for _, m := range stats.Metrics {
+			cell := r.Cells[m]
+			text := v.Num(int64(cell.Sum))
+			if cell.Suppressed > 0 {
+				text += " " + v.T("stats.withheld", cell.Suppressed)
+			}
+			row.Cells = append(row.Cells, text)
+		}
+		b.Rows = append(b.Rows, row)
+	}
+	return b
+}
+
 func (c *Console) statsPage(w http.ResponseWriter, q *req) {
 	months := statsLength(q)
 	periods, reports, err := c.ownReports(q, months)
 	if err != nil {
 		c.fail(w, q, err)
 		return
+	}
+	var byMember, byCountry *breakdown
+	if c.isCoordinator() {
+		v := c.newView(q, "stats.title")
+		for _, mb := range []bool{true, false} {
+			rows, err := c.o.Backend.ReceivedStats(q.Context(), q.actor(), stats.By{Member: mb, Country: true})
+			if err != nil {
+				c.fail(w, q, err)
+				return
+			}
+			b := receivedBreakdown(v, rows, mb)
+			if mb {
+				byMember = &b
+			} else {
+				byCountry = &b
+			}
+		}
 	}
 	v := c.newView(q, "stats.title")
 	chs, rows := charts(v, periods, reports, q.lc.rtl)
@@ -215,15 +276,17 @@ func (c *Console) statsPage(w http.ResponseWriter, q *req) {
 	}
 	c.render(w, q, http.StatusOK, "stats", struct {
 		*view
-		Charts   []statChart
-		Rows     []statRow
-		Periods  []string
-		Months   []option
-		Length   int
-		Withheld int
-		Rounding int
+		Charts    []statChart
+		Rows      []statRow
+		Periods   []string
+		Months    []option
+		Length    int
+		Withheld  int
+		Rounding  int
+		ByMember  *breakdown
+		ByCountry *breakdown
 	}{v, chs, rows, heads, monthChoices(q.lc, months), months,
-		stats.DefaultProtection.Threshold - 1, stats.DefaultProtection.Rounding})
+		stats.DefaultProtection.Threshold - 1, stats.DefaultProtection.Rounding, byMember, byCountry})
 }
 
 // statsCSV answers the same published numbers as the page, one row per
@@ -235,8 +298,23 @@ func (c *Console) statsCSV(w http.ResponseWriter, q *req) {
 		c.fail(w, q, err)
 		return
 	}
+	rows := stats.Aggregate(reports, stats.By{Member: true, Country: true, Period: true})
+	if c.isCoordinator() {
+		// A coordinator's download also holds what members reported to it,
+		// per member, country and month: published values only.
+		got, err := c.o.Backend.ReceivedStats(q.Context(), q.actor(), stats.By{Member: true, Country: true, Period: true})
+		if err != nil {
+			c.fail(w, q, err)
+			return
+		}
+		for _, r := range got {
+			if r.Member != c.o.Backend.Self() {
+				rows = append(rows, r)
+			}
+		}
+	}
 	var buf bytes.Buffer
-	if err := stats.WriteCSV(&buf, stats.Aggregate(reports, stats.By{Member: true, Country: true, Period: true})); err != nil {
+	if err := stats.WriteCSV(&buf, rows); err != nil {
 		c.fail(w, q, err)
 		return
 	}

@@ -94,4 +94,5 @@ func testStats(t *testing.T, d nodetest.Dialect) {
 		t.Fatalf("a statistics report was recorded as a case disclosure: %+v", ds)
 	}
 	noProcessErrors(t, "ICRC-CTA", cta.Store)
+	checkCoordinatorConsole(t, cta.Node, canary)
 }

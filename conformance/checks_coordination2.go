@@ -1,0 +1,88 @@
+package conformance
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+// Acknowledgements of pulled envelopes (SPEC.md §15.1, FLX-PUL-006 and
+// FLX-PUL-007), checked from the tester's side as a pulling member.
+
+// ackResult is the answer to POST /flx/v1/pull/ack.
+type ackResult struct {
+	Receipts []ackItem `json:"receipts"`
+	Refusals []ackItem `json:"refusals"`
+}
+
+type ackItem struct {
+	JTI    string `json:"jti"`
+	Status string `json:"status"`
+	Code   string `json:"code"`
+}
+
+// ack posts an acknowledgement body as the tester.
+func (env *Env) ack(t TB, body []byte) *Answer {
+	t.Helper()
+	ans, err := env.request(certTester, http.MethodPost, "/flx/v1/pull/ack", body, "application/json")
+	if err != nil {
+		t.Fatalf("POST /flx/v1/pull/ack: %v", err)
+	}
+	return ans
+}
+
+// checkPullAckLimits checks that an acknowledgement with 1001 items or over
+// 4 MiB is refused with too_large, and one that is not an object with
+// exactly receipts (an array) and optionally refusals with bad_envelope.
+func checkPullAckLimits(t *T) {
+	items := make([]string, 1001)
+	for i := range items {
+		items[i] = fmt.Sprintf(`{"jti":"ack-%d","sha256":"%064d","code":"schema_invalid"}`, i, 0)
+	}
+	if _, err := shouldRefuse(t.ack(t, []byte(`{"receipts":[],"refusals":[`+strings.Join(items, ",")+`]}`)), "too_large"); err != nil {
+		t.Errorf("1001 items: %v", err)
+	}
+	big := `{"receipts":["` + strings.Repeat("A", 4<<20) + `"]}`
+	if _, err := shouldRefuse(t.ack(t, []byte(big)), "too_large"); err != nil {
+		t.Errorf("over 4 MiB: %v", err)
+	}
+	for _, body := range []string{
+		`[]`, `{}`, `{"refusals":[]}`, `{"receipts":"x"}`, `{"receipts":null}`,
+		`{"receipts":[],"extra":1}`, `{"receipts":[],"receipts":[]}`, `{"receipts":[]`,
+	} {
+		if _, err := shouldRefuse(t.ack(t, []byte(body)), "bad_envelope"); err != nil {
+			t.Errorf("acknowledgement %s: %v", body, err)
+		}
+	}
+}
+
+// checkPullAckVerified checks that a serving node records nothing on an
+// acknowledgement it cannot verify: a refusal with a code that §8.2 retries
+// is answered refused with bad_envelope, and a receipt whose iss is another
+// member than the puller (signed by the puller) is answered refused.
+func checkPullAckVerified(t *T) {
+	jti := "ack-" + fmt.Sprint(t.now().UnixNano())
+	rc := map[string]any{
+		"iss": MemberPeer, "aud": t.candidate, "iat": t.now().Unix(), "receipt_for": jti,
+		"sha256": sha256Hex([]byte(jti)), "status": "accepted",
+	}
+	p, _ := json.Marshal(rc)
+	s := signerOf(t.id.Keys[keyTester])
+	receipt := compact(header(s.alg, s.kid, "flx-receipt+jws"), p, s)
+	body, _ := json.Marshal(map[string]any{
+		"receipts": []string{string(receipt)},
+		"refusals": []map[string]string{{"jti": jti, "sha256": sha256Hex([]byte(jti)), "code": "unknown_key"}},
+	})
+	ans := t.ack(t, body)
+	var r ackResult
+	if ans.Status != http.StatusOK || json.Unmarshal(ans.Body, &r) != nil || len(r.Receipts) != 1 || len(r.Refusals) != 1 {
+		t.Fatalf("POST /flx/v1/pull/ack: want 200 with one result per receipt and refusal, got %s", ans)
+	}
+	if got := r.Receipts[0]; got.Status != "refused" || got.Code == "" {
+		t.Errorf("a receipt whose iss is not the puller: want status refused with a code, got %+v", got)
+	}
+	if got := r.Refusals[0]; got.Status != "refused" || got.Code != "bad_envelope" {
+		t.Errorf("a refusal with the retried code unknown_key: want status refused, code bad_envelope, got %+v", got)
+	}
+}

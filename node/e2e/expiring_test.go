@@ -1,0 +1,153 @@
+package e2e
+
+import (
+	"context"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/familylinks/flx/federation"
+	"github.com/familylinks/flx/federation/jose"
+	"github.com/familylinks/flx/node"
+	"github.com/familylinks/flx/node/internal/fedtest"
+	"github.com/familylinks/flx/node/internal/nodetest"
+	"github.com/familylinks/flx/node/store"
+)
+
+// TestPulledAndBundledExpiring: an envelope that waited for a pull-only
+// member until past its exp is re-signed when it is pulled, and when it is
+// exported in a bundle, so XB-RC accepts it instead of refusing it as
+// expired. XA-RC signs envelopes for 2 s, and XB-RC tolerates 1 s of skew:
+// the 3.5 s wait puts the first bytes beyond what XB-RC would take.
+func TestPulledAndBundledExpiring(t *testing.T) {
+	for _, via := range []string{"pull", "bundle"} {
+		t.Run(via, func(t *testing.T) { testExpiring(t, via) })
+	}
+}
+
+func testExpiring(t *testing.T, via string) {
+	ctx := context.Background()
+	f := fedtest.New(t, threeMembers...)
+	xbm := f.Member(t, "XB-RC")
+	xbm.PullOnly, xbm.Endpoint = true, "https://xb-rc.invalid:8443"
+	lns := map[string]net.Listener{
+		"XA-RC":    nodetest.Listen(t, f.Member(t, "XA-RC")),
+		"ICRC-CTA": nodetest.Listen(t, f.Member(t, "ICRC-CTA")),
+	}
+	f.Sign(t)
+	nodes := map[string]*nodetest.Node{}
+	for id := range f.Members {
+		key := f.Member(t, id).EncKey
+		nodes[id] = nodetest.Start(t, f, id, lns[id], nodetest.Options{Dialect: nodetest.SQLite, Tune: func(o *node.Options) {
+			o.BundleKeys = []*jose.EncPrivateKey{key}
+			o.PullInterval = time.Hour // the test pulls
+			switch id {
+			case "XA-RC":
+				o.EnvelopeTTL = 2 * time.Second
+			case "XB-RC":
+				o.Skew = time.Second
+			}
+		}})
+	}
+	xa, xb := nodes["XA-RC"], nodes["XB-RC"]
+
+	if _, err := xa.CreateCase(ctx, cw, readTestdata(t, "case.json")); err != nil {
+		t.Fatal(err)
+	}
+	sent, err := xa.Forward(ctx, cw, demoCase, "XB-RC")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := xa.Store.GetOutbox(ctx, sent.OutboxID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3500 * time.Millisecond)
+
+	switch via {
+	case "pull":
+		st, err := xb.PullOnce(ctx)
+		if err != nil || st.Envelopes != 1 || st.Receipts != 1 || st.Refusals != 0 {
+			t.Fatalf("pull of an expired envelope: %+v %v (want it re-signed and receipted)", st, err)
+		}
+		o, _ := xa.Store.GetOutbox(ctx, sent.OutboxID)
+		if o.State != store.Delivered || o.JTI == first.JTI {
+			t.Fatalf("XA-RC row %s, jti %s (first %s): want delivered under a new jti", o.State, o.JTI, first.JTI)
+		}
+	case "bundle":
+		exp, err := xa.ExportBundle(ctx, "XB-RC")
+		if err != nil || exp.Envelopes != 1 {
+			t.Fatalf("export: %+v %v", exp, err)
+		}
+		imp, err := xb.ImportBundle(ctx, exp.File)
+		if err != nil || imp.Stored != 1 || imp.Refused != 0 {
+			t.Fatalf("import of a bundle exported after exp: stored %d, refused %d, %v (want it re-signed and stored)", imp.Stored, imp.Refused, err)
+		}
+		back, err := xa.ImportBundle(ctx, imp.Return)
+		if err != nil || back.Receipts != 1 {
+			t.Fatalf("return import: %+v %v", back, err)
+		}
+		if o, _ := xa.Store.GetOutbox(ctx, sent.OutboxID); o.State != store.Delivered || o.JTI == first.JTI {
+			t.Fatalf("XA-RC row %s, jti %s (first %s): want delivered under a new jti", o.State, o.JTI, first.JTI)
+		}
+	}
+	waitProcessed(t, xb.Store, demoCase, string(federation.KindCaseCreate), 1)
+}
+
+// TestRelayedExpiringNotPulled: a relay cannot re-sign another origin's
+// envelope. ICRC-CTA holds XA-RC's chain for XB-RC (pull_only behind it)
+// past the inner envelope's exp: the pull hands XB-RC nothing expired, and
+// the relay dead-letters the chain as expired (XA-RC, which never got an
+// end-to-end receipt, still holds its envelope as not delivered).
+func TestRelayedExpiringNotPulled(t *testing.T) {
+	ctx := context.Background()
+	f := fedtest.New(t, threeMembers...)
+	xbm := f.Member(t, "XB-RC")
+	xbm.RelayVia, xbm.PullOnly, xbm.Endpoint = []string{"ICRC-CTA"}, true, "https://xb-rc.invalid:8443"
+	lns := map[string]net.Listener{
+		"XA-RC":    nodetest.Listen(t, f.Member(t, "XA-RC")),
+		"ICRC-CTA": nodetest.Listen(t, f.Member(t, "ICRC-CTA")),
+	}
+	f.Sign(t)
+	nodes := map[string]*nodetest.Node{}
+	for id := range f.Members {
+		nodes[id] = nodetest.Start(t, f, id, lns[id], nodetest.Options{Dialect: nodetest.SQLite, Tune: func(o *node.Options) {
+			o.PullInterval = time.Hour // the test pulls
+			switch id {
+			case "XA-RC":
+				o.EnvelopeTTL = 2 * time.Second
+			case "XB-RC", "ICRC-CTA":
+				o.Skew = time.Second
+			}
+		}})
+	}
+	xa, xb, cta := nodes["XA-RC"], nodes["XB-RC"], nodes["ICRC-CTA"]
+	if _, err := xa.CreateCase(ctx, cw, readTestdata(t, "case.json")); err != nil {
+		t.Fatal(err)
+	}
+	sent, err := xa.Forward(ctx, cw, demoCase, "XB-RC")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var row store.OutboxItem
+	nodetest.WaitFor(t, 10*time.Second, "ICRC-CTA keeps the chain for XB-RC", func() bool {
+		rows := allOutbox(t, cta.Store, store.OutboxFilter{Destination: "XB-RC", CaseID: demoCase})
+		if len(rows) == 1 {
+			row = rows[0]
+		}
+		return len(rows) == 1
+	})
+	time.Sleep(3500 * time.Millisecond)
+	st, err := xb.PullOnce(ctx)
+	if err != nil || st.Envelopes != 0 {
+		t.Fatalf("pull of a chain whose inner envelope expired: %+v %v (want nothing handed out)", st, err)
+	}
+	got, err := cta.Store.GetOutbox(ctx, row.ID)
+	if err != nil || got.State != store.Dead || !strings.Contains(got.LastError, "expired") {
+		t.Fatalf("ICRC-CTA row %s %q (%v): want dead as expired", got.State, got.LastError, err)
+	}
+	if o, _ := xa.Store.GetOutbox(ctx, sent.OutboxID); o.State == store.Delivered {
+		t.Fatal("XA-RC counts the envelope delivered without an end-to-end receipt")
+	}
+}
