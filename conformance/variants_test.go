@@ -812,4 +812,33 @@ var brokenNodes = []brokenNode{
 		}}},
 		broke: "takes any number of match queries from a member", check: "FLX-MAT-007/rate-limit",
 	},
+	// issue 12 (teeth12): edges and faults not broken before.
+	{
+		Variant: variant.Variant{Name: "retryafterdate", Mutations: []variant.Mutation{{
+			File: "federation/client.go",
+			Old:  `	if t, err := http.ParseTime(h); err == nil && t.After(now) {`,
+			New:  `	if t, err := http.ParseTime(h); false && err == nil && t.After(now) {`,
+		}}},
+		broke: "reads Retry-After only as delta-seconds (an HTTP-date is ignored)", check: "FLX-DLV-006/retry-after-date",
+	},
+	{
+		Variant: variant.Variant{Name: "serveranymember", Mutations: []variant.Mutation{{
+			File: "federation/mtls/config.go",
+			Old:  `			if member != expectMember {`,
+			New:  `			if false && member != expectMember {`,
+		}}},
+		broke: "delivers to a server whose certificate is pinned for another member", check: "FLX-TLS-005/server-of-another-member",
+	},
+	{
+		Variant: variant.Variant{Name: "servertls12", Mutations: []variant.Mutation{{
+			File: "federation/mtls/config.go",
+			Old: `	return &tls.Config{
+		MinVersion: tls.VersionTLS13,
+		// Always offer`,
+			New: `	return &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		// Always offer`,
+		}}},
+		broke: "dials peers with TLS 1.2 allowed", check: "FLX-TLS-005/server-tls12",
+	},
 }
