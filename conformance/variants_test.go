@@ -841,4 +841,26 @@ var brokenNodes = []brokenNode{
 		}}},
 		broke: "dials peers with TLS 1.2 allowed", check: "FLX-TLS-005/server-tls12",
 	},
+	{
+		Variant: variant.Variant{Name: "nopropagate", Mutations: []variant.Mutation{{
+			File: "node/propagate.go",
+			Old: `	members, err := versionHolders(ctx, tx, caseID)
+	if err != nil {`,
+			New: `	members, err := versionHolders(ctx, tx, caseID)
+	members = nil
+	if err != nil {`,
+		}}},
+		broke: "sends a new version only where a caseworker forwards it again", check: "FLX-COR-001/update-reaches-copy",
+	},
+	{
+		Variant: variant.Variant{Name: "noerasetold", Mutations: []variant.Mutation{{
+			File: "node/propagate.go",
+			Old:  `	reason := schema.WithdrawalReason("erasure_request")`,
+			New: `	if true {
+		return "denied", nil
+	}
+	reason := schema.WithdrawalReason("erasure_request")`,
+		}}},
+		broke: "leaves the earlier version with a member the new version is refused to", check: "FLX-COR-002/refused-version-withdraws",
+	},
 }
