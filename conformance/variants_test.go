@@ -863,4 +863,17 @@ var brokenNodes = []brokenNode{
 		}}},
 		broke: "leaves the earlier version with a member the new version is refused to", check: "FLX-COR-002/refused-version-withdraws",
 	},
+	{
+		Variant: variant.Variant{Name: "witnessnoempty", Mutations: []variant.Mutation{{
+			File: "node/audithead.go",
+			Old: `	if h.Member != env.Issuer {
+		return errf(federation.CodeSenderMismatch, "an audit head of %s sent by %s", h.Member, env.Issuer)`,
+			New: `	if h.Count == 0 {
+		return errf(federation.CodeSchemaInvalid, "an empty log has no head")
+	}
+	if h.Member != env.Issuer {
+		return errf(federation.CodeSenderMismatch, "an audit head of %s sent by %s", h.Member, env.Issuer)`,
+		}}},
+		broke: "refuses the audit head of an empty log", check: "FLX-WIT-003/witnessed",
+	},
 }
