@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/familylinks/flx/federation"
@@ -110,6 +111,12 @@ type Listener struct {
 	scripts  map[string]Script // by case_id
 	seen     map[string]int    // sha256 -> copies
 	notify   chan struct{}
+
+	// rogue, when set, is the TLS configuration every new handshake gets
+	// instead of the listener's own (server-side faults of FLX-TLS-005);
+	// rogueHellos counts the ClientHellos it answered.
+	rogue       atomic.Pointer[tls.Config]
+	rogueHellos atomic.Int64
 }
 
 func startListener(id *Identity, _ time.Duration) (*Listener, error) {
@@ -128,6 +135,13 @@ func startListener(id *Identity, _ time.Duration) (*Listener, error) {
 		verifier: &federation.Verifier{Manifest: federation.StaticManifest(id.Manifest), Self: MemberTester},
 	}
 	cfg := mtls.ServerConfig(id.Certs[certTester], dir)
+	cfg.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
+		if r := l.rogue.Load(); r != nil {
+			l.rogueHellos.Add(1)
+			return r, nil
+		}
+		return nil, nil
+	}
 	l.srv = &http.Server{Handler: mtls.Middleware(dir)(http.HandlerFunc(l.serve)), TLSConfig: cfg,
 		ReadHeaderTimeout: 10 * time.Second, ErrorLog: nil}
 	l.srv.SetKeepAlivesEnabled(true)

@@ -835,4 +835,55 @@ var brokenNodes = []brokenNode{
 		}}},
 		broke: "takes a puller's refusal with a code that is retried", check: "FLX-PUL-006/ack-verified",
 	},
+	// issue 12 (teeth12): edges and faults not broken before.
+	{
+		Variant: variant.Variant{Name: "retryafterdate", Mutations: []variant.Mutation{{
+			File: "federation/client.go",
+			Old:  `	if t, err := http.ParseTime(h); err == nil && t.After(now) {`,
+			New:  `	if t, err := http.ParseTime(h); false && err == nil && t.After(now) {`,
+		}}},
+		broke: "reads Retry-After only as delta-seconds (an HTTP-date is ignored)", check: "FLX-DLV-006/retry-after-date",
+	},
+	{
+		Variant: variant.Variant{Name: "serveranymember", Mutations: []variant.Mutation{{
+			File: "federation/mtls/config.go",
+			Old:  `			if member != expectMember {`,
+			New:  `			if false && member != expectMember {`,
+		}}},
+		broke: "delivers to a server whose certificate is pinned for another member", check: "FLX-TLS-005/server-of-another-member",
+	},
+	{
+		Variant: variant.Variant{Name: "servertls12", Mutations: []variant.Mutation{{
+			File: "federation/mtls/config.go",
+			Old: `	return &tls.Config{
+		MinVersion: tls.VersionTLS13,
+		// Always offer`,
+			New: `	return &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		// Always offer`,
+		}}},
+		broke: "dials peers with TLS 1.2 allowed", check: "FLX-TLS-005/server-tls12",
+	},
+	{
+		Variant: variant.Variant{Name: "nopropagate", Mutations: []variant.Mutation{{
+			File: "node/propagate.go",
+			Old: `	members, err := versionHolders(ctx, tx, caseID)
+	if err != nil {`,
+			New: `	members, err := versionHolders(ctx, tx, caseID)
+	members = nil
+	if err != nil {`,
+		}}},
+		broke: "sends a new version only where a caseworker forwards it again", check: "FLX-COR-001/update-reaches-copy",
+	},
+	{
+		Variant: variant.Variant{Name: "noerasetold", Mutations: []variant.Mutation{{
+			File: "node/propagate.go",
+			Old:  `	reason := schema.WithdrawalReason("erasure_request")`,
+			New: `	if true {
+		return "denied", nil
+	}
+	reason := schema.WithdrawalReason("erasure_request")`,
+		}}},
+		broke: "leaves the earlier version with a member the new version is refused to", check: "FLX-COR-002/refused-version-withdraws",
+	},
 }
