@@ -357,6 +357,7 @@ func TestErrors(t *testing.T) {
 	})
 
 	big := `{"to":"XB-RC","pad":"` + strings.Repeat("x", httpapi.DefaultLocalMaxBodyBytes) + `"}`
+	dupDoc := strings.Replace(string(caseDoc(t, nil)), "{", `{"case_id":"XA-RC:DUP-1",`, 1)
 	for _, tc := range []struct {
 		name   string
 		method string
@@ -376,6 +377,10 @@ func TestErrors(t *testing.T) {
 		{"trailing data", "POST", caseEsc + "/forward", `{"to":"XB-RC"} {}`, nil, 400, "bad_request"},
 		{"document not JSON", "POST", "/api/v1/cases", `{"schema":`, nil, 422, "schema_invalid"},
 		{"wrapper not JSON", "POST", caseEsc + "/withdraw", `{"reason":`, nil, 400, "bad_request"},
+		{"duplicate wrapper member", "POST", caseEsc + "/forward", `{"to":"XB-RC","to":"XC-RC"}`, nil, 400, "duplicate_key"},
+		{"duplicate document member", "POST", "/api/v1/cases", dupDoc, nil, 400, "duplicate_key"},
+		{"duplicate member deep in a document", "POST", caseEsc + "/messages", `{"to":"XB-RC","document":{"a":{"b":[{"c":1,"c":1}]}}}`, nil, 400, "duplicate_key"},
+		{"duplicate member in an import line", "POST", "/api/v1/import/cases", `{"cases":[{"x":1},{"x":1,"x":1}]}`, nil, 400, "duplicate_key"},
 		{"empty body", "POST", "/api/v1/cases", "", []string{"Content-Type", "application/json"}, 400, "bad_request"},
 		{"message without document", "POST", caseEsc + "/messages", `{"to":"XB-RC"}`, nil, 400, "bad_request"},
 		{"unknown route", "GET", "/api/v1/nothing", nil, nil, 404, "not_found"},
@@ -389,7 +394,10 @@ func TestErrors(t *testing.T) {
 			if strings.Contains(tc.path, "/decisions/") || strings.Contains(tc.path, "/outbox/") {
 				tok = tokOperator
 			}
-			expectProblem(t, api.do(tc.method, tc.path, tok, tc.body, tc.hdr...), tc.status, tc.code)
+			p := expectProblem(t, api.do(tc.method, tc.path, tok, tc.body, tc.hdr...), tc.status, tc.code)
+			if tc.code == "duplicate_key" && !strings.Contains(p.Detail, `"/`) {
+				t.Errorf("detail %q names no JSON pointer", p.Detail)
+			}
 		})
 	}
 
