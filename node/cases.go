@@ -67,9 +67,9 @@ func (n *Node) UpdateCase(ctx context.Context, a Actor, caseID string, doc []byt
 		if err != nil {
 			return err
 		}
-		if !cur.Erased() && (cur.Version == int64(c.Version)-1 || cur.Version == int64(c.Version)) && sameCaseContent(cur.Document, doc) {
-			// Nothing changed (or this update is a retry of the one that
-			// made the current version): no new version, nothing sent.
+		if !cur.Erased() && cur.Version == int64(c.Version)-1 && sameCaseContent(cur.Document, doc) {
+			// Nothing changed: no new version, nothing sent. (A form
+			// posted again at a stale version stays a conflict.)
 			out, unchanged = cur, true
 			return nil
 		}
