@@ -17,6 +17,8 @@ var (
 		"Seconds until this member's federation TLS certificate expires (negative once expired).", nil, nil)
 	manifestExpiryDesc = prometheus.NewDesc("flx_manifest_expiry_seconds",
 		"Seconds until the federation manifest in use expires (negative once expired).", nil, nil)
+	signingKeyExpiryDesc = prometheus.NewDesc("flx_signing_key_expiry_seconds",
+		"Seconds until the signing key in use expires, as the manifest publishes it (absent when it sets no exp).", nil, nil)
 	inboxFailedDesc = prometheus.NewDesc("flx_inbox_failed",
 		"Received envelopes whose processing failed (counted up to 1000).", nil, nil)
 )
@@ -27,6 +29,7 @@ type expiryCollector struct{ n *Node }
 func (c *expiryCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- certExpiryDesc
 	ch <- manifestExpiryDesc
+	ch <- signingKeyExpiryDesc
 	ch <- inboxFailedDesc
 }
 
@@ -37,6 +40,11 @@ func (c *expiryCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	if m := c.n.o.Trust.Current(); m != nil && !m.ExpiresAt.IsZero() {
 		ch <- prometheus.MustNewConstMetric(manifestExpiryDesc, prometheus.GaugeValue, m.ExpiresAt.Sub(now).Seconds())
+		if me, ok := m.Member(c.n.o.Self); ok {
+			if k := me.JWKS.Key(c.n.SigningKeyID()); k != nil && !k.Expires().IsZero() {
+				ch <- prometheus.MustNewConstMetric(signingKeyExpiryDesc, prometheus.GaugeValue, k.Expires().Sub(now).Seconds())
+			}
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
