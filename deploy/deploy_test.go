@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"bytes"
 	"maps"
 	"os"
 	"path/filepath"
@@ -8,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // The flx commands the documents may tell an operator to run (the CLI in
@@ -178,8 +181,70 @@ func TestRunbookMetricsExist(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defined := nodeMetrics(t)
+	if len(defined) == 0 {
+		t.Skip("the node defines no flx_* metrics yet")
+	}
+	for _, name := range metricName.FindAllString(string(data), -1) {
+		if !defined[name] {
+			t.Errorf("RUNBOOK.md names metric %s, which the node does not define (it has %v)", name, slices.Sorted(maps.Keys(defined)))
+		}
+	}
+}
+
+// TestAlertRulesNameExportedMetrics parses the example alert rules and
+// checks that each has a name and an expression, and that every flx_*
+// metric an expression names is one the node defines.
+func TestAlertRulesNameExportedMetrics(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("prometheus", "flx-rules.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rf struct {
+		Groups []struct {
+			Name  string `yaml:"name"`
+			Rules []struct {
+				Alert       string            `yaml:"alert"`
+				Expr        string            `yaml:"expr"`
+				For         string            `yaml:"for"`
+				Labels      map[string]string `yaml:"labels"`
+				Annotations map[string]string `yaml:"annotations"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&rf); err != nil {
+		t.Fatal(err)
+	}
+	defined := nodeMetrics(t)
+	named := map[string]bool{}
+	for _, g := range rf.Groups {
+		for _, r := range g.Rules {
+			if r.Alert == "" || r.Expr == "" {
+				t.Errorf("group %s: a rule without alert or expr: %+v", g.Name, r)
+			}
+			for _, m := range metricName.FindAllString(r.Expr, -1) {
+				named[m] = true
+				if !defined[m] {
+					t.Errorf("alert %s names %s, which the node does not define", r.Alert, m)
+				}
+			}
+		}
+	}
+	for _, want := range []string{"flx_certificate_expiry_seconds", "flx_manifest_expiry_seconds", "flx_inbox_failed",
+		"flx_delivery_dead_letters_total", "flx_withdrawals_unconfirmed"} {
+		if !named[want] {
+			t.Errorf("no alert on %s", want)
+		}
+	}
+}
+
+// nodeMetrics is every flx_* metric name the node's sources define.
+func nodeMetrics(t *testing.T) map[string]bool {
+	t.Helper()
 	defined := map[string]bool{}
-	err = filepath.WalkDir(filepath.Join("..", "node"), func(p string, d os.DirEntry, err error) error {
+	err := filepath.WalkDir(filepath.Join("..", "node"), func(p string, d os.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -198,12 +263,5 @@ func TestRunbookMetricsExist(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(defined) == 0 {
-		t.Skip("the node defines no flx_* metrics yet")
-	}
-	for _, name := range metricName.FindAllString(string(data), -1) {
-		if !defined[name] {
-			t.Errorf("RUNBOOK.md names metric %s, which the node does not define (it has %v)", name, slices.Sorted(maps.Keys(defined)))
-		}
-	}
+	return defined
 }

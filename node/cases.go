@@ -1,9 +1,11 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"reflect"
 
 	"github.com/familylinks/flx/node/search"
 	"github.com/familylinks/flx/node/store"
@@ -58,12 +60,19 @@ func (n *Node) UpdateCase(ctx context.Context, a Actor, caseID string, doc []byt
 	}
 	var out store.Case
 	var props []Propagation
+	unchanged := false
 	err = n.o.Store.Tx(ctx, func(tx store.Tx) error {
 		// Locked first, as every send and the withdrawal do (LockCase).
-		if _, err := tx.LockCase(ctx, caseID); err != nil {
+		cur, err := tx.LockCase(ctx, caseID)
+		if err != nil {
 			return err
 		}
-		var err error
+		if !cur.Erased() && cur.Version == int64(c.Version)-1 && sameCaseContent(cur.Document, doc) {
+			// Nothing changed: no new version, nothing sent. (A form
+			// posted again at a stale version stays a conflict.)
+			out, unchanged = cur, true
+			return nil
+		}
 		out, err = tx.UpdateCase(ctx, store.CaseUpdate{
 			ID: caseID, ExpectedVersion: int64(c.Version) - 1, Version: int64(c.Version),
 			Type: string(c.Type), Status: string(c.Status), Document: doc, SearchKeys: search.Keys(c),
@@ -88,6 +97,9 @@ func (n *Node) UpdateCase(ctx context.Context, a Actor, caseID string, doc []byt
 		return store.Case{}, errf(CodeConflict, "case %s is not at version %d: read it again and re-apply the change", caseID, c.Version-1)
 	case err != nil:
 		return store.Case{}, internal("update case", err)
+	}
+	if unchanged {
+		return out, nil
 	}
 	n.matchCase(ctx, caseID, doc)
 	if len(props) > 0 {
@@ -141,4 +153,25 @@ func (n *Node) GetCase(ctx context.Context, caseID string) (CaseView, error) {
 		return CaseView{}, internal("case decisions", err)
 	}
 	return v, nil
+}
+
+// sameCaseContent reports whether two case documents say the same thing,
+// apart from their version and updated_at: an update that changes nothing
+// else makes no new version and sends nothing.
+func sameCaseContent(a, b []byte) bool {
+	if a == nil || b == nil {
+		return false
+	}
+	var x, y map[string]any
+	da, db := json.NewDecoder(bytes.NewReader(a)), json.NewDecoder(bytes.NewReader(b))
+	da.UseNumber()
+	db.UseNumber()
+	if da.Decode(&x) != nil || db.Decode(&y) != nil {
+		return false
+	}
+	for _, k := range []string{"version", "updated_at"} {
+		delete(x, k)
+		delete(y, k)
+	}
+	return reflect.DeepEqual(x, y)
 }

@@ -2,9 +2,12 @@ package node
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/familylinks/flx/federation"
 	"github.com/familylinks/flx/node/store"
@@ -138,7 +141,9 @@ func (n *Node) Respond(ctx context.Context, a Actor, caseID string, doc []byte) 
 	if r.CaseID != caseID || r.Responder != n.o.Self {
 		return SendResult{}, errf(CodeBadRequest, "response must have case_id %q and responder %q", caseID, n.o.Self)
 	}
-	return n.send(ctx, a, sendRequest{to: c.Origin, kind: federation.KindCaseResponse, caseID: caseID, doc: doc, caseDoc: c.Document})
+	sum := docSum(doc)
+	return n.send(ctx, a, sendRequest{to: c.Origin, kind: federation.KindCaseResponse, caseID: caseID, doc: doc, caseDoc: c.Document,
+		docID: "sha256:" + sum, docSum: sum})
 }
 
 // SendMessage sends a message (Red Cross message, family news, call
@@ -155,10 +160,15 @@ func (n *Node) SendMessage(ctx context.Context, a Actor, caseID, to string, doc 
 	if m.CaseID != caseID {
 		return SendResult{}, errf(CodeBadRequest, "message case_id %q does not match %q", m.CaseID, caseID)
 	}
+	if !strings.HasPrefix(m.MessageID, n.o.Self+":") {
+		return SendResult{}, errf(CodeBadRequest, "message_id %q must begin with this member's id (%s:): a message id belongs to its sender", m.MessageID, n.o.Self)
+	}
+	sum := docSum(doc)
 	if doc, err = n.attachToMessage(ctx, caseID, doc); err != nil {
 		return SendResult{}, err
 	}
-	return n.send(ctx, a, sendRequest{to: to, kind: federation.KindMessageDeliver, caseID: caseID, doc: doc, caseDoc: c.Document})
+	return n.send(ctx, a, sendRequest{to: to, kind: federation.KindMessageDeliver, caseID: caseID, doc: doc, caseDoc: c.Document,
+		docID: m.MessageID, docSum: sum})
 }
 
 type sendRequest struct {
@@ -176,6 +186,17 @@ type sendRequest struct {
 	// propagated is set for an update sent because the case changed
 	// (UpdateCase), not because a caseworker forwarded it.
 	propagated bool
+	// docID identifies a message or response by its sender (a
+	// message_id, or the response's digest); docSum is the submitted
+	// document's SHA-256. A second send of docID is answered with the
+	// first one's result (sent_documents).
+	docID, docSum string
+}
+
+// docSum is the hex SHA-256 of a submitted document.
+func docSum(doc []byte) string {
+	s := sha256.Sum256(doc)
+	return hex.EncodeToString(s[:])
 }
 
 func stateOf(d policy.Decision) string {
@@ -254,7 +275,28 @@ func (n *Node) send(ctx context.Context, a Actor, r sendRequest) (SendResult, er
 				return nil
 			}
 		}
-		return n.commitSend(ctx, tx, a, r, d, out, dj, &res)
+		if r.docID != "" {
+			// The same document submitted again (a retry, a double click,
+			// two racing clients: LockCase serialises them) is one send.
+			sd, err := tx.SentDocument(ctx, r.docID, r.to, string(r.kind))
+			switch {
+			case err == nil && sd.SHA256 != r.docSum:
+				return errf(CodeConflict, "%s was already sent to %s with other content: a new message needs its own id", r.docID, r.to)
+			case err == nil:
+				res.DecisionID, res.OutboxID, res.JTI, res.State = sd.DecisionID, sd.OutboxID, sd.JTI, sd.State
+				return nil
+			case !errors.Is(err, store.ErrNotFound):
+				return err
+			}
+		}
+		if err := n.commitSend(ctx, tx, a, r, d, out, dj, &res); err != nil {
+			return err
+		}
+		if r.docID != "" && res.State != "denied" {
+			return tx.RecordSentDocument(ctx, store.SentDocument{DocID: r.docID, Destination: r.to, Kind: string(r.kind), CaseID: r.caseID,
+				SHA256: r.docSum, DecisionID: res.DecisionID, OutboxID: res.OutboxID, JTI: res.JTI, State: res.State})
+		}
+		return nil
 	})
 	if err != nil {
 		var pe *Error

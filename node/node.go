@@ -210,6 +210,7 @@ func New(o Options) (*Node, error) {
 		n.matchQ = make(chan store.InboxItem, matchQueue)
 	}
 	o.Metrics.observeStore(o.Self, o.Store)
+	o.Metrics.observeNode(n)
 	return n, nil
 }
 

@@ -71,6 +71,7 @@ var (
 
 	// The local API.
 	BadRequest           = def(Local, "bad_request", http.StatusBadRequest, "Bad request")
+	DuplicateKey         = def(Local, "duplicate_key", http.StatusBadRequest, "JSON object member given twice")
 	Unauthenticated      = def(Local, "unauthenticated", http.StatusUnauthorized, "Bearer token required")
 	Forbidden            = def(Local, "forbidden", http.StatusForbidden, "Role not allowed")
 	Conflict             = def(Local, "conflict", http.StatusConflict, "Conflict")

@@ -52,7 +52,9 @@ func testPeerDownThenBack(t *testing.T, d nodetest.Dialect) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		next := patch(t, cur.Document, map[string]any{"version": v, "status": "tracing_in_progress"})
+		// Each version changes something: an unchanged update makes none.
+		status := []string{"tracing_in_progress", "acknowledged"}[v%2]
+		next := patch(t, cur.Document, map[string]any{"version": v, "status": status})
 		if _, err := xa.UpdateCase(ctx, cw, demoCase, next); err != nil {
 			t.Fatalf("update to v%d: %v", v, err)
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/familylinks/flx/node"
 	"github.com/familylinks/flx/node/config"
 	"github.com/familylinks/flx/node/console"
+	"github.com/familylinks/flx/schema"
 )
 
 // Roles of local API tokens.
@@ -411,6 +412,13 @@ func (l *localAPI) readBody(w http.ResponseWriter, r *http.Request) ([]byte, boo
 		return nil, false
 	case len(strings.TrimSpace(string(body))) == 0:
 		writeProblem(w, problem.BadRequest, "the body is empty")
+		return nil, false
+	}
+	// Every JSON body, wrapper or document, at any depth: which of two
+	// members wins depends on the parser (schema.CheckDuplicateKeys).
+	var dup *schema.DuplicateKeyError
+	if errors.As(schema.CheckDuplicateKeys(body), &dup) {
+		writeProblem(w, problem.DuplicateKey, dup.Error())
 		return nil, false
 	}
 	return body, true

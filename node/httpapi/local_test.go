@@ -82,11 +82,17 @@ func TestCaseLifecycle(t *testing.T) {
 	expectProblem(t, api.do("GET", "/api/v1/cases/XA-RC%2FTR-2024-0117", tokCaseworker, nil), 400, "bad_request")
 
 	// update: version must be current + 1
-	v4 := caseDoc(t, func(m map[string]any) { m["version"] = 4; m["status"] = "tracing_in_progress" })
+	v4 := caseDoc(t, func(m map[string]any) { m["version"] = 4; m["status"] = "acknowledged" })
 	var upd httpapi.CaseSummary
 	expect(t, api.do("PUT", caseEsc, tokCaseworker, v4), 200, "CaseSummary").decode(t, &upd)
 	if upd.Version != 4 {
 		t.Fatalf("updated %+v", upd)
+	}
+	// An unchanged document at the next version makes no version 5.
+	v5same := caseDoc(t, func(m map[string]any) { m["version"] = 5; m["status"] = "acknowledged" })
+	expect(t, api.do("PUT", casePth, tokCaseworker, v5same), 200, "CaseSummary").decode(t, &upd)
+	if upd.Version != 4 {
+		t.Fatalf("unchanged update made version %d", upd.Version)
 	}
 	p := expectProblem(t, api.do("PUT", casePth, tokCaseworker, v4), 409, "conflict")
 	if !strings.Contains(p.Detail, "version") {
@@ -357,6 +363,7 @@ func TestErrors(t *testing.T) {
 	})
 
 	big := `{"to":"XB-RC","pad":"` + strings.Repeat("x", httpapi.DefaultLocalMaxBodyBytes) + `"}`
+	dupDoc := strings.Replace(string(caseDoc(t, nil)), "{", `{"case_id":"XA-RC:DUP-1",`, 1)
 	for _, tc := range []struct {
 		name   string
 		method string
@@ -376,6 +383,10 @@ func TestErrors(t *testing.T) {
 		{"trailing data", "POST", caseEsc + "/forward", `{"to":"XB-RC"} {}`, nil, 400, "bad_request"},
 		{"document not JSON", "POST", "/api/v1/cases", `{"schema":`, nil, 422, "schema_invalid"},
 		{"wrapper not JSON", "POST", caseEsc + "/withdraw", `{"reason":`, nil, 400, "bad_request"},
+		{"duplicate wrapper member", "POST", caseEsc + "/forward", `{"to":"XB-RC","to":"XC-RC"}`, nil, 400, "duplicate_key"},
+		{"duplicate document member", "POST", "/api/v1/cases", dupDoc, nil, 400, "duplicate_key"},
+		{"duplicate member deep in a document", "POST", caseEsc + "/messages", `{"to":"XB-RC","document":{"a":{"b":[{"c":1,"c":1}]}}}`, nil, 400, "duplicate_key"},
+		{"duplicate member in an import line", "POST", "/api/v1/import/cases", `{"cases":[{"x":1},{"x":1,"x":1}]}`, nil, 400, "duplicate_key"},
 		{"empty body", "POST", "/api/v1/cases", "", []string{"Content-Type", "application/json"}, 400, "bad_request"},
 		{"message without document", "POST", caseEsc + "/messages", `{"to":"XB-RC"}`, nil, 400, "bad_request"},
 		{"unknown route", "GET", "/api/v1/nothing", nil, nil, 404, "not_found"},
@@ -389,7 +400,10 @@ func TestErrors(t *testing.T) {
 			if strings.Contains(tc.path, "/decisions/") || strings.Contains(tc.path, "/outbox/") {
 				tok = tokOperator
 			}
-			expectProblem(t, api.do(tc.method, tc.path, tok, tc.body, tc.hdr...), tc.status, tc.code)
+			p := expectProblem(t, api.do(tc.method, tc.path, tok, tc.body, tc.hdr...), tc.status, tc.code)
+			if tc.code == "duplicate_key" && !strings.Contains(p.Detail, `"/`) {
+				t.Errorf("detail %q names no JSON pointer", p.Detail)
+			}
 		})
 	}
 

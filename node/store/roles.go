@@ -237,6 +237,11 @@ type Decisions interface {
 	DecisionReader
 	// RecordDecision stores a policy decision (JSON, kept as given).
 	RecordDecision(ctx context.Context, d Decision) (Decision, error)
+	// RecordSentDocument records a message or response sent by its own id
+	// (ErrDuplicate if (doc id, destination, kind) is recorded).
+	RecordSentDocument(ctx context.Context, d SentDocument) error
+	// SentDocument finds what RecordSentDocument recorded (ErrNotFound).
+	SentDocument(ctx context.Context, docID, destination, kind string) (SentDocument, error)
 }
 
 // AuditReader reads and checks the audit log.

@@ -305,6 +305,11 @@ func readJSONL(r io.Reader) ([]importRow, []rejection, error) {
 			rej = append(rej, rejection{Line: line, Pointer: "", Reason: "not a JSON document"})
 			continue
 		}
+		var dup *schema.DuplicateKeyError
+		if errors.As(schema.CheckDuplicateKeys(b), &dup) {
+			rej = append(rej, rejection{Line: line, Pointer: dup.Pointer, Reason: "duplicate_key: member given twice"})
+			continue
+		}
 		rows = append(rows, importRow{line: line, doc: append(json.RawMessage(nil), b...)})
 	}
 	if err := sc.Err(); err != nil {

@@ -170,3 +170,19 @@ func TestCaseImport(t *testing.T) {
 		t.Fatalf("bad csv cell: %v\n%s", err, out)
 	}
 }
+
+// A JSON Lines row with a member given twice is rejected with its line and
+// the member's pointer, before anything is sent.
+func TestReadJSONLDuplicateKeys(t *testing.T) {
+	in := "{\"a\":1}\n\n{\"a\":{\"b\":1,\"b\":2}}\n{\"a\":\n"
+	rows, rej, err := readJSONL(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1 || rows[0].line != 1 {
+		t.Fatalf("rows %+v", rows)
+	}
+	if len(rej) != 2 || rej[0].Line != 3 || rej[0].Pointer != "/a/b" || !strings.HasPrefix(rej[0].Reason, "duplicate_key") || rej[1].Line != 4 {
+		t.Fatalf("rejections %+v", rej)
+	}
+}

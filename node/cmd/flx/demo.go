@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -184,6 +185,21 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) (err error) {
 	xa := nodes["XA-RC"]
 	fmt.Fprintf(out, "\n  For example:\n    curl -s -H 'Authorization: Bearer %s' http://%s/api/v1/cases/%s\n    curl -s -H 'Authorization: Bearer %s' http://%s/api/v1/audit/verify\n",
 		tokens["XA-RC"]["caseworker"], xa.LocalAddr, url.PathEscape(demoCase), tokens["XA-RC"]["auditor"], xa.LocalAddr)
+	tryCase, err := writeTryCase(fedDir)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, `
+  Next, with the flx case commands (they talk to a node's local API):
+    export FLX_API=http://%s FLX_TOKEN=%s
+    flx case thread %s            # what happened to the demo case: versions, deliveries, withdrawal
+    flx case create %s   # a case of your own (%s)
+    flx case check %s --to XB-RC  # what the policy would send
+    flx case forward %s --to XB-RC
+    flx case search Haddad               # names in any script
+    FLX_API=http://%s FLX_TOKEN=%s flx case inbox   # what XB-RC received
+`, xa.LocalAddr, tokens["XA-RC"]["caseworker"], demoCase, tryCase, tryCaseID, tryCaseID, tryCaseID,
+		nodes["XB-RC"].LocalAddr, tokens["XB-RC"]["caseworker"])
 	if o.once {
 		fmt.Fprintln(out, "\n--once: stopping.")
 		return nil
@@ -398,4 +414,26 @@ func hasSensitive(c *schema.Case) bool {
 		}
 	}
 	return false
+}
+
+// tryCaseID is the case the demo's hints invite a newcomer to create.
+const tryCaseID = "XA-RC:TRY-0001"
+
+// writeTryCase writes the demo case document as a new case, tryCaseID at
+// version 1, into dir for the hints; it returns the file's path.
+func writeTryCase(dir string) (string, error) {
+	var doc map[string]any
+	if err := json.Unmarshal(demoDoc("case"), &doc); err != nil {
+		return "", fmt.Errorf("demo: try case: %w", err)
+	}
+	doc["case_id"], doc["version"] = tryCaseID, 1
+	b, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return "", fmt.Errorf("demo: try case: %w", err)
+	}
+	p := filepath.Join(dir, "try-case.json")
+	if err := os.WriteFile(p, append(b, '\n'), 0o600); err != nil {
+		return "", fmt.Errorf("demo: try case: %w", err)
+	}
+	return p, nil
 }

@@ -3,9 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/familylinks/flx/schema"
 )
 
 // TestDemoOnce plays the README's demo scenario end to end.
@@ -33,6 +37,10 @@ func TestDemoOnce(t *testing.T) {
 		"both erasures confirmed",
 		"hash chain intact: true",
 		"caseworker token flx_",
+		"flx case thread XA-RC:DEMO-0001",
+		"flx case create ",
+		"flx case forward XA-RC:TRY-0001 --to XB-RC",
+		"flx case inbox",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q", want)
@@ -40,5 +48,18 @@ func TestDemoOnce(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Log(out.String())
+	}
+	// The case the hints invite to create is a valid new case of XA-RC.
+	m := regexp.MustCompile(`flx case create (\S+)`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatal("no create hint")
+	}
+	b, err := os.ReadFile(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := schema.ParseCase(b)
+	if err != nil || c.CaseID != tryCaseID || c.CaseID == demoCase || c.Origin.Member != "XA-RC" || c.Version != 1 {
+		t.Fatalf("try case: %v %+v", err, c)
 	}
 }

@@ -155,6 +155,9 @@ func (r *runningNode) Stop() { r.stop() }
 func startNode(parent context.Context, cfg config.Config, log *slog.Logger) (*runningNode, error) {
 	ctx, cancel := context.WithCancel(parent)
 	fail := func(err error) (*runningNode, error) { cancel(); return nil, err }
+	if err := preflight(cfg, time.Now()); err != nil {
+		return fail(err)
+	}
 
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fail(fmt.Errorf("serve: data dir: %w", err))

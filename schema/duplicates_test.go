@@ -1,0 +1,39 @@
+package schema
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+)
+
+func TestCheckDuplicateKeys(t *testing.T) {
+	for _, tc := range []struct {
+		doc  string
+		want string // pointer, "" for none
+	}{
+		{`{"a":1,"b":2}`, ""},
+		{`{"a":1,"a":1}`, "/a"},
+		{`{"a":{"b":[{"c":1,"c":2}]}}`, "/a/b/0/c"},
+		{`[{"x":1},{"x":1}]`, ""},
+		{`{"a~b":1,"a~b":2}`, "/a~0b"},
+		{`{"a":1,"a"`, ""},           // malformed: left to the caller's decoder
+		{`{"\u0061":1,"a":2}`, "/a"}, // escapes are compared unescaped
+	} {
+		err := CheckDuplicateKeys([]byte(tc.doc))
+		var d *DuplicateKeyError
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: %v, want nil", tc.doc, err)
+		case tc.want != "" && (!errors.As(err, &d) || d.Pointer != tc.want):
+			t.Errorf("%s: %v, want duplicate at %s", tc.doc, err, tc.want)
+		}
+	}
+	var m map[string]any
+	err := UnmarshalNoDuplicates([]byte(`{"k":1,"k":2}`), &m)
+	if !IsDuplicateKey(fmt.Errorf("wrapped: %w", err)) || m != nil {
+		t.Fatalf("UnmarshalNoDuplicates: %v %v", err, m)
+	}
+	if err := UnmarshalNoDuplicates([]byte(`{"k":1}`), &m); err != nil || m["k"] != float64(1) {
+		t.Fatalf("UnmarshalNoDuplicates: %v %v", err, m)
+	}
+}
