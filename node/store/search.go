@@ -274,7 +274,27 @@ func keyRows(caseID string, keys []string) []keyRow {
 	return out
 }
 
+// keyRowsPerArray bounds one PostgreSQL insert of keys as two arrays.
+const keyRowsPerArray = 20000
+
 func (q *queries) insertKeyRows(ctx context.Context, rows []keyRow) error {
+	if q.s.dialect == Postgres {
+		// Two array parameters and one statement text, whatever the
+		// number of rows: prepared once, no thousand-parameter binds.
+		for len(rows) > 0 {
+			chunk := rows[:min(len(rows), keyRowsPerArray)]
+			rows = rows[len(chunk):]
+			ks, ids := make([]string, len(chunk)), make([]string, len(chunk))
+			for i, r := range chunk {
+				ks[i], ids[i] = r.key, r.caseID
+			}
+			if _, err := q.exec(ctx, `INSERT INTO case_search (key, case_id)
+				SELECT * FROM unnest(?::text[], ?::text[]) ON CONFLICT DO NOTHING`, ks, ids); err != nil {
+				return fmt.Errorf("search keys: %w", err)
+			}
+		}
+		return nil
+	}
 	for len(rows) > 0 {
 		chunk := rows
 		if len(chunk) > keyRowsPerInsert {
