@@ -158,7 +158,11 @@ func (q *queries) SearchCases(ctx context.Context, cq CaseQuery) (CasePage, erro
 	}
 	for i, cd := range conds {
 		if i != best {
-			w.add(`EXISTS (SELECT 1 FROM case_search s WHERE s.case_id = c.case_id AND `+fmt.Sprintf(cd.sql, "s.")+`)`, cd.args...)
+			// A scalar subquery with LIMIT is probed per candidate through
+			// (case_id, key); an EXISTS may be planned as a hash semi-join
+			// that reads every entry of a dense condition (a common family
+			// name beside a birth year took 100 ms at 100,000 cases).
+			w.add(`(SELECT 1 FROM case_search s WHERE s.case_id = c.case_id AND `+fmt.Sprintf(cd.sql, "s.")+` LIMIT 1) IS NOT NULL`, cd.args...)
 		}
 	}
 	w.add("c.erased_at IS NULL")
