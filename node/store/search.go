@@ -162,7 +162,13 @@ func (q *queries) SearchCases(ctx context.Context, cq CaseQuery) (CasePage, erro
 			// (case_id, key); an EXISTS may be planned as a hash semi-join
 			// that reads every entry of a dense condition (a common family
 			// name beside a birth year took 100 ms at 100,000 cases).
-			w.add(`(SELECT 1 FROM case_search s WHERE s.case_id = c.case_id AND `+fmt.Sprintf(cd.sql, "s.")+` LIMIT 1) IS NOT NULL`, cd.args...)
+			// When every condition is dense, the planner chooses (a hash
+			// semi-join finds rare combinations of common keys soonest).
+			probe := `EXISTS (SELECT 1 FROM case_search s WHERE s.case_id = c.case_id AND ` + fmt.Sprintf(cd.sql, "s.") + `)`
+			if best >= 0 {
+				probe = `(SELECT 1 FROM case_search s WHERE s.case_id = c.case_id AND ` + fmt.Sprintf(cd.sql, "s.") + ` LIMIT 1) IS NOT NULL`
+			}
+			w.add(probe, cd.args...)
 		}
 	}
 	w.add("c.erased_at IS NULL")
