@@ -157,7 +157,7 @@ func (n *Node) rematch(ctx context.Context, caseID string, doc []byte) error {
 		m.byCase[caseID] = ps
 	}
 	m.pprlDirty = true
-	others, err := n.recordLocked(ctx, caseID, !held)
+	others, err := n.recordLocked(ctx, n.o.Store, caseID, !held)
 	if err != nil {
 		return err
 	}
@@ -165,17 +165,23 @@ func (n *Node) rematch(ctx context.Context, caseID string, doc []byte) error {
 		if i == maxRefresh {
 			break
 		}
-		if _, err := n.recordLocked(ctx, o, false); err != nil {
+		if _, err := n.recordLocked(ctx, n.o.Store, o, false); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// matchWriter stores candidates: the Store (a transaction per case) or one
+// transaction for many (an import).
+type matchWriter interface {
+	ReplaceMatches(ctx context.Context, caseID string, cands []store.NewMatchCandidate, at time.Time) error
+}
+
 // recordLocked matches the persons of one case held and stores its
-// candidates; it returns the other cases named. A case new to the index
-// with no candidate has none stored either: nothing is written.
-func (n *Node) recordLocked(ctx context.Context, caseID string, isNew bool) ([]string, error) {
+// candidates through w; it returns the other cases named. A case new to the
+// index with no candidate has none stored either: nothing is written.
+func (n *Node) recordLocked(ctx context.Context, w matchWriter, caseID string, isNew bool) ([]string, error) {
 	m := n.matcher
 	var cands []store.NewMatchCandidate
 	seen := map[string]bool{}
@@ -211,7 +217,7 @@ func (n *Node) recordLocked(ctx context.Context, caseID string, isNew bool) ([]s
 	if isNew && len(cands) == 0 {
 		return nil, nil
 	}
-	if err := n.o.Store.ReplaceMatches(ctx, caseID, cands, n.o.Now()); err != nil {
+	if err := w.ReplaceMatches(ctx, caseID, cands, n.o.Now()); err != nil {
 		return nil, err
 	}
 	return others, nil
@@ -460,30 +466,34 @@ func (n *Node) rematchAll(ctx context.Context, cases []store.NewCase) error {
 		}
 	}
 	m.pprlDirty = true
-	refresh := map[string]bool{}
-	var order []string
-	for _, c := range cases {
-		others, err := n.recordLocked(ctx, c.ID, isNew[c.ID])
-		if err != nil {
-			return err
-		}
-		k := 0
-		for _, o := range others {
-			if imported[o] || refresh[o] {
-				continue
+	// The candidates of the whole import are written in one transaction
+	// (a commit per case made the import wait on the disk once a case).
+	return n.o.Store.Tx(ctx, func(tx store.Tx) error {
+		refresh := map[string]bool{}
+		var order []string
+		for _, c := range cases {
+			others, err := n.recordLocked(ctx, tx, c.ID, isNew[c.ID])
+			if err != nil {
+				return err
 			}
-			if k == maxRefresh {
-				break
+			k := 0
+			for _, o := range others {
+				if imported[o] || refresh[o] {
+					continue
+				}
+				if k == maxRefresh {
+					break
+				}
+				k++
+				refresh[o] = true
+				order = append(order, o)
 			}
-			k++
-			refresh[o] = true
-			order = append(order, o)
 		}
-	}
-	for _, o := range order {
-		if _, err := n.recordLocked(ctx, o, false); err != nil {
-			return err
+		for _, o := range order {
+			if _, err := n.recordLocked(ctx, tx, o, false); err != nil {
+				return err
+			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
