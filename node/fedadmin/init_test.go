@@ -396,7 +396,7 @@ func TestWriteSummary(t *testing.T) {
 func acceptsWanted(role federation.Role) []federation.Kind {
 	k := append(append(slices.Clone(federation.Kinds), federation.MatchKinds...), federation.KindRelayForward)
 	if role == federation.RoleCoordinator {
-		k = append(k, federation.KindStatsReport)
+		k = append(k, federation.KindStatsReport, federation.KindAuditHead)
 	}
 	return k
 }

@@ -38,7 +38,6 @@ var roleTokens = map[string]string{
 	httpapi.RoleCaseworker: tokCaseworker,
 	httpapi.RoleOperator:   tokOperator,
 	httpapi.RoleAuditor:    tokAuditor,
-	httpapi.RoleAdmin:      tokAdmin,
 }
 
 func sum(tok string) string {
