@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 )
 
@@ -153,16 +154,39 @@ func (q *queries) ReplaceMatches(ctx context.Context, caseID string, cands []New
 		}
 		drop = drop[n:]
 	}
+	// One multi-row upsert per 200 candidates (a pair named twice keeps its
+	// last candidate: one statement may not update a row twice).
+	uniq := make([]NewMatchCandidate, 0, len(cands))
+	at2 := map[pair]int{}
 	for _, c := range cands {
+		k := pair{c.ACase, c.APerson, c.BCase, c.BPerson}
+		if i, ok := at2[k]; ok {
+			uniq[i] = c
+			continue
+		}
+		at2[k] = len(uniq)
+		uniq = append(uniq, c)
+	}
+	for len(uniq) > 0 {
+		n := min(len(uniq), 200)
+		var b strings.Builder
+		args := make([]any, 0, 8*n)
+		for i, c := range uniq[:n] {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(?, ?, ?, ?, ?, ?, 'open', ?, ?)")
+			args = append(args, c.ACase, c.APerson, c.BCase, c.BPerson, ppm(c.Score), string(c.Explanation), tv(at), tv(at))
+		}
 		if _, err := q.exec(ctx, `INSERT INTO match_candidates
 			(a_case, a_person, b_case, b_person, score_ppm, explanation, state, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, 'open', ?, ?)
+			VALUES `+b.String()+`
 			ON CONFLICT (a_case, a_person, b_case, b_person) DO UPDATE
 			SET score_ppm = excluded.score_ppm, explanation = excluded.explanation, updated_at = excluded.updated_at
-			WHERE match_candidates.state = 'open'`,
-			c.ACase, c.APerson, c.BCase, c.BPerson, ppm(c.Score), string(c.Explanation), tv(at), tv(at)); err != nil {
+			WHERE match_candidates.state = 'open'`, args...); err != nil {
 			return fmt.Errorf("store.ReplaceMatches: insert: %w", err)
 		}
+		uniq = uniq[n:]
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 
 	"github.com/familylinks/flx/node/store"
@@ -99,5 +100,30 @@ func TestDropInboxEnvelope(t *testing.T) {
 			t.Fatal("a copy of a dropped envelope is not a duplicate")
 		}
 		mustErr(t, b.s.DropInboxEnvelope(ctx, 424242), store.ErrNotFound)
+	})
+}
+
+// TestReplaceMatchesMany writes more candidates than one statement holds
+// (200 a statement) with one pair named twice: every pair is kept once, the
+// twice-named one with its last score.
+func TestReplaceMatchesMany(t *testing.T) {
+	withAllStores(t, func(t *testing.T, b *backend) {
+		ctx := t.Context()
+		const x = "XA-RC:many"
+		var cs []store.NewMatchCandidate
+		for i := range 450 {
+			cs = append(cs, cand(x, "p1", fmt.Sprintf("XB-RC:%d", i), "p2", 0.5))
+		}
+		cs = append(cs, cand(x, "p1", "XB-RC:7", "p2", 0.8))
+		mustErr(t, b.s.ReplaceMatches(ctx, x, cs, b.clock.Now()), nil)
+		all := must[[]store.MatchCandidate](t)(b.s.ListMatches(ctx, store.MatchFilter{CaseID: x, Limit: 1000}))
+		if len(all) != 450 {
+			t.Fatalf("%d candidates, want 450", len(all))
+		}
+		for _, m := range all {
+			if want := map[bool]float64{true: 0.8, false: 0.5}[m.BCase == "XB-RC:7"]; m.Score != want {
+				t.Fatalf("%s score %v, want %v", m.BCase, m.Score, want)
+			}
+		}
 	})
 }
