@@ -1,6 +1,7 @@
 package federation
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"sync"
 )
@@ -12,23 +13,32 @@ import (
 // `flx bench exchange`. The bytes are the key, so a hit is the same parse
 // of the same input; only successful reads are kept. Two generations bound
 // it: when the current one fills, it becomes the previous and the old
-// previous is dropped.
+// previous is dropped. The key is the SHA-256 of the bytes, and envelopes
+// over claimsMemoMaxBytes are never kept, so the memo holds at most
+// 2 × 1,024 bodies of at most 64 KiB whatever peers send.
 type claimsMemo struct {
 	mu         sync.Mutex
-	cur, prev  map[string]Claims
+	cur, prev  map[[sha256.Size]byte]Claims
 	generation int
 }
 
-const claimsMemoSize = 1024 // per generation: more than the envelopes in flight (8 requests of 50)
+const (
+	claimsMemoSize     = 1024     // per generation: more than the envelopes in flight (8 requests of 50)
+	claimsMemoMaxBytes = 64 << 10 // larger envelopes are parsed each time
+)
 
 var memo = &claimsMemo{generation: claimsMemoSize}
 
 func (m *claimsMemo) get(raw []byte) (Claims, bool) {
+	if len(raw) > claimsMemoMaxBytes {
+		return Claims{}, false
+	}
+	k := sha256.Sum256(raw)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	c, ok := m.cur[string(raw)]
+	c, ok := m.cur[k]
 	if !ok {
-		c, ok = m.prev[string(raw)]
+		c, ok = m.prev[k]
 	}
 	if ok {
 		c.Body = append(json.RawMessage(nil), c.Body...) // callers own what they get
@@ -37,6 +47,10 @@ func (m *claimsMemo) get(raw []byte) (Claims, bool) {
 }
 
 func (m *claimsMemo) put(raw []byte, c Claims) {
+	if len(raw) > claimsMemoMaxBytes {
+		return
+	}
+	k := sha256.Sum256(raw)
 	c.Body = append(json.RawMessage(nil), c.Body...)
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -44,7 +58,7 @@ func (m *claimsMemo) put(raw []byte, c Claims) {
 		m.prev, m.cur = m.cur, nil
 	}
 	if m.cur == nil {
-		m.cur = make(map[string]Claims, m.generation)
+		m.cur = make(map[[sha256.Size]byte]Claims, m.generation)
 	}
-	m.cur[string(raw)] = c
+	m.cur[k] = c
 }
