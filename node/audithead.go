@@ -38,18 +38,10 @@ const DefaultAuditHeadEvery = time.Hour
 
 // runAuditHeads sends the head now and then every AuditHead.Every.
 func (n *Node) runAuditHeads(ctx context.Context) {
-	tick := time.NewTicker(n.o.AuditHead.Every)
-	defer tick.Stop()
-	for {
-		if _, err := n.SendAuditHead(ctx); err != nil && ctx.Err() == nil {
-			n.log.Error("audit head witnessing failed", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-	}
+	n.repeat(ctx, n.o.AuditHead.Every, "audit head witnessing failed", func(ctx context.Context) error {
+		_, err := n.SendAuditHead(ctx)
+		return err
+	})
 }
 
 // auditWitnesses returns the members this node's heads go to.

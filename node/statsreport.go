@@ -51,11 +51,20 @@ func (o *StatsOptions) defaults() error {
 
 // runStats queues due reports now and then every Stats.Every.
 func (n *Node) runStats(ctx context.Context) {
-	tick := time.NewTicker(n.o.Stats.Every)
+	n.repeat(ctx, n.o.Stats.Every, "statistics reports failed", func(ctx context.Context) error {
+		_, err := n.SendStats(ctx)
+		return err
+	})
+}
+
+// repeat runs fn now and then every d until ctx ends, logging its errors
+// as failed (the periodic work of a running node: reports, audit heads).
+func (n *Node) repeat(ctx context.Context, d time.Duration, failed string, fn func(context.Context) error) {
+	tick := time.NewTicker(d)
 	defer tick.Stop()
 	for {
-		if _, err := n.SendStats(ctx); err != nil && ctx.Err() == nil {
-			n.log.Error("statistics reports failed", "err", err)
+		if err := fn(ctx); err != nil && ctx.Err() == nil {
+			n.log.Error(failed, "err", err)
 		}
 		select {
 		case <-ctx.Done():
