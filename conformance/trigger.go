@@ -90,6 +90,12 @@ func outboundCaseVersion(candidate, caseID string, version int) json.RawMessage 
 			map[string]any{"id": "p2", "roles": []string{"sought_person"}, "names": []any{map[string]any{"value": "Karo Sampleyan", "part": "full"}}, "birth_date": "1968"},
 		},
 	}
+	if version > 1 {
+		// A later version changes something (a spelling learnt meanwhile):
+		// a node may keep an update that changes nothing as no new version.
+		p2 := doc["persons"].([]any)[1].(map[string]any)
+		p2["names"] = append(p2["names"].([]any), map[string]any{"value": fmt.Sprintf("Karo Sampleian %d", version), "part": "full"})
+	}
 	b, _ := json.Marshal(doc)
 	return b
 }
