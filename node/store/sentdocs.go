@@ -86,6 +86,8 @@ func (s *sqlStore) UpdateSentDocument(ctx context.Context, d SentDocument) error
 }
 
 func (s *sqlStore) DeleteSentDocument(ctx context.Context, docID, destination, kind string) error {
-	_, err := write(ctx, s, func(q *queries) (struct{}, error) { return struct{}{}, q.DeleteSentDocument(ctx, docID, destination, kind) })
+	_, err := write(ctx, s, func(q *queries) (struct{}, error) {
+		return struct{}{}, q.DeleteSentDocument(ctx, docID, destination, kind)
+	})
 	return err
 }
