@@ -72,7 +72,7 @@ review:
 		t.Fatalf("respond: %v %+v", err, held)
 	}
 	if h, err := xb.Store.HeldDocument(ctx, held.DecisionID); err != nil || h.State != store.HeldWaiting || !sameJSON(t, h.Document, resp) {
-		t.Fatalf("held response: %+v %v", h, err)
+		t.Fatalf("held response: state %s, %d bytes, %v", h.State, len(h.Document), err)
 	}
 	if again, err := xb.Respond(ctx, cw, demoCase, resp); err != nil || again.DecisionID != held.DecisionID || again.State != "needs_review" {
 		t.Fatalf("the same response again: %v %+v", err, again)
@@ -86,7 +86,7 @@ review:
 	}
 	waitProcessed(t, xa.Store, demoCase, string(federation.KindCaseResponse), 1)
 	if h, err := xb.Store.HeldDocument(ctx, held.DecisionID); err != nil || h.State != store.HeldSent || h.Document != nil || h.SHA256 == "" {
-		t.Fatalf("held response after approval: %+v %v", h, err)
+		t.Fatalf("held response after approval: state %s, %d bytes, %v", h.State, len(h.Document), err)
 	}
 	if _, err := xb.Review(ctx, op, demoCase, held.DecisionID, true, ""); codeOf(err) != node.CodeConflict {
 		t.Fatalf("second approval: %v", err)
@@ -107,7 +107,7 @@ review:
 		t.Fatalf("reject: %v %+v", err, no)
 	}
 	if h, err := xb.Store.HeldDocument(ctx, m.DecisionID); err != nil || h.State != store.HeldRejected || h.Document != nil {
-		t.Fatalf("held message after rejection: %+v %v", h, err)
+		t.Fatalf("held message after rejection: state %s, %d bytes, %v", h.State, len(h.Document), err)
 	}
 	if _, err := xb.Review(ctx, op, demoCase, m.DecisionID, true, ""); codeOf(err) != node.CodeConflict {
 		t.Fatalf("approval after rejection: %v", err)
@@ -136,7 +136,7 @@ review:
 		return err == nil && c.Erased()
 	})
 	if h, err := xb.Store.HeldDocument(ctx, w.DecisionID); err != nil || h.State != store.HeldErased || h.Document != nil || h.SHA256 == "" {
-		t.Fatalf("held message after the withdrawal: %+v %v", h, err)
+		t.Fatalf("held message after the withdrawal: state %s, %d bytes, %v", h.State, len(h.Document), err)
 	}
 	if _, err := xb.Review(ctx, op, demoCase, w.DecisionID, true, ""); codeOf(err) != node.CodeErased {
 		t.Fatalf("approval after the withdrawal: %v, want %s", err, node.CodeErased)
