@@ -80,9 +80,36 @@ review:
 	if held, err := xb.View().ListHeldDocuments(ctx, 0); err != nil || len(held) != 1 || held[0].Kind != "case.response" || held[0].Document != nil {
 		t.Fatalf("review queue: %+v %v", held, err)
 	}
-	ok, err := xb.Review(ctx, op, demoCase, held.DecisionID, true, "checked with the DPO")
-	if err != nil || ok.State != "queued" || ok.OutboxID == 0 || ok.Decision.Review == nil || !ok.Decision.Review.Approved || ok.Decision.Review.By != op.Name {
-		t.Fatalf("approve: %v %+v", err, ok)
+	// Two operators approve at once: one send.
+	type outcome struct {
+		res node.SendResult
+		err error
+	}
+	both := make(chan outcome, 2)
+	for range 2 {
+		go func() {
+			res, err := xb.Review(ctx, op, demoCase, held.DecisionID, true, "checked with the DPO")
+			both <- outcome{res, err}
+		}()
+	}
+	var ok node.SendResult
+	conflicts := 0
+	for range 2 {
+		o := <-both
+		switch {
+		case o.err == nil:
+			ok = o.res
+		case codeOf(o.err) == node.CodeConflict:
+			conflicts++
+		default:
+			t.Fatalf("approve: %v", o.err)
+		}
+	}
+	if conflicts != 1 || ok.State != "queued" || ok.OutboxID == 0 || ok.Decision.Review == nil || !ok.Decision.Review.Approved || ok.Decision.Review.By != op.Name {
+		t.Fatalf("approve: %d conflicts, %+v", conflicts, ok)
+	}
+	if rows, err := xb.Store.ListOutbox(ctx, store.OutboxFilter{CaseID: demoCase, Limit: 1000}); err != nil || len(rows) != 1 || rows[0].Kind != string(federation.KindCaseResponse) {
+		t.Fatalf("XB-RC's outbox after two approvals: %d rows (%v)", len(rows), err)
 	}
 	waitProcessed(t, xa.Store, demoCase, string(federation.KindCaseResponse), 1)
 	if h, err := xb.Store.HeldDocument(ctx, held.DecisionID); err != nil || h.State != store.HeldSent || h.Document != nil || h.SHA256 == "" {
