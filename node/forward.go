@@ -191,6 +191,9 @@ type sendRequest struct {
 	// document's SHA-256. A second send of docID is answered with the
 	// first one's result (sent_documents).
 	docID, docSum string
+	// held is the decision that held docID for review, when an operator
+	// approved it (held_documents).
+	held int64
 }
 
 // docSum is the hex SHA-256 of a submitted document.
@@ -275,7 +278,7 @@ func (n *Node) send(ctx context.Context, a Actor, r sendRequest) (SendResult, er
 				return nil
 			}
 		}
-		if r.docID != "" {
+		if r.docID != "" && r.held == 0 {
 			// The same document submitted again (a retry, a double click,
 			// two racing clients: LockCase serialises them) is one send.
 			sd, err := tx.SentDocument(ctx, r.docID, r.to, string(r.kind))
@@ -292,11 +295,7 @@ func (n *Node) send(ctx context.Context, a Actor, r sendRequest) (SendResult, er
 		if err := n.commitSend(ctx, tx, a, r, d, out, dj, &res); err != nil {
 			return err
 		}
-		if r.docID != "" && res.State != "denied" {
-			return tx.RecordSentDocument(ctx, store.SentDocument{DocID: r.docID, Destination: r.to, Kind: string(r.kind), CaseID: r.caseID,
-				SHA256: r.docSum, DecisionID: res.DecisionID, OutboxID: res.OutboxID, JTI: res.JTI, State: res.State})
-		}
-		return nil
+		return n.recordDocument(ctx, tx, r, &res)
 	})
 	if err != nil {
 		var pe *Error
@@ -383,10 +382,12 @@ func (n *Node) judge(ctx context.Context, r sendRequest, dst policy.Destination)
 	return d, out, dj, nil
 }
 
-// Review approves or rejects a forward held for review (decision
-// decisionID on case caseID). Approval re-evaluates the policy on the
-// current version: a deny still refuses, needs_review is approved with
-// the operator's identity, and the result is queued.
+// Review approves or rejects a forward, response or message held for
+// review (decision decisionID on case caseID). Approval re-evaluates the
+// policy on the current version of the case: a deny still refuses,
+// needs_review is approved with the operator's identity, and the result is
+// queued (a response or message: the document kept when it was held, see
+// reviewHeld).
 func (n *Node) Review(ctx context.Context, a Actor, caseID string, decisionID int64, approve bool, note string) (SendResult, error) {
 	ds, err := n.o.Store.ListDecisions(ctx, caseID)
 	if err != nil {
@@ -404,14 +405,17 @@ func (n *Node) Review(ctx context.Context, a Actor, caseID string, decisionID in
 	if held.Effect != string(policy.NeedsReview) {
 		return SendResult{}, errf(CodeConflict, "decision %d is %s, not needs_review", decisionID, held.Effect)
 	}
-	for _, later := range ds {
-		if later.ID > held.ID && later.Destination == held.Destination {
-			return SendResult{}, errf(CodeConflict, "decision %d was superseded by decision %d", decisionID, later.ID)
-		}
-	}
 	var pd policy.Decision
 	if err := json.Unmarshal(held.Decision, &pd); err != nil {
 		return SendResult{}, internal("decode decision", err)
+	}
+	if !isCaseKind(pd.Kind) {
+		return n.reviewHeld(ctx, a, caseID, *held, pd, approve, note)
+	}
+	for _, later := range ds {
+		if later.ID > held.ID && later.Destination == held.Destination && isCaseDecision(later) {
+			return SendResult{}, errf(CodeConflict, "decision %d was superseded by decision %d", decisionID, later.ID)
+		}
 	}
 	rev := &policy.Review{By: a.Name, At: n.o.Now(), Note: note}
 	if !approve {
@@ -433,11 +437,6 @@ func (n *Node) Review(ctx context.Context, a Actor, caseID string, decisionID in
 			return SendResult{}, internal("record rejection", err)
 		}
 		return res, nil
-	}
-	if k := federation.Kind(pd.Kind); k != federation.KindCaseCreate && k != federation.KindCaseUpdate {
-		// The held document of a response or message is not kept: approving
-		// would send something else than what was reviewed.
-		return SendResult{}, errf(CodeConflict, "decision %d holds a %s: reject it and send it again", decisionID, k)
 	}
 	c, err := n.caseForSending(ctx, caseID)
 	if err != nil {

@@ -132,12 +132,26 @@ type heldRow struct {
 // reviewScanLimit bounds how many audit rows the review queue reads.
 const reviewScanLimit = 20000
 
-// held finds the forwards waiting for review: the audit log names every
-// send held (send.needs_review); a held decision is still waiting when no
-// later decision for the same case and destination exists.
+// held finds what waits for review. Forwards of a case: the audit log
+// names every send held (send.needs_review); a held forward is still
+// waiting when no later forward decision for the same case and
+// destination exists. Responses and messages: the node keeps each held
+// one until it is reviewed (ListHeldDocuments).
 func (c *Console) held(q *req) ([]heldRow, error) {
 	cases := map[string]bool{}
 	var order []string
+	docs, err := c.o.Backend.ListHeldDocuments(q.Context(), q.actor())
+	if err != nil {
+		return nil, err
+	}
+	waiting := map[int64]bool{}
+	for _, h := range docs {
+		waiting[h.DecisionID] = true
+		if !cases[h.CaseID] {
+			cases[h.CaseID] = true
+			order = append(order, h.CaseID)
+		}
+	}
 	var after int64
 	for scanned := 0; scanned < reviewScanLimit; {
 		rows, err := c.o.Backend.ListAudit(q.Context(), q.actor(), store.AuditFilter{Action: "send.needs_review", AfterSeq: after, Limit: 1000})
@@ -162,16 +176,20 @@ func (c *Console) held(q *req) ([]heldRow, error) {
 		if err != nil {
 			return nil, err
 		}
-		latest := map[string]store.Decision{}
+		latest := map[string]heldRow{}
 		for _, d := range ds {
-			if cur, ok := latest[d.Destination]; !ok || d.ID > cur.ID {
-				latest[d.Destination] = d
+			h := heldRow{Decision: d}
+			json.Unmarshal(d.Decision, &h.D)
+			if waiting[d.ID] {
+				out = append(out, h)
+			} else if k := h.D.Kind; k == "case.create" || k == "case.update" {
+				if cur, ok := latest[d.Destination]; !ok || d.ID > cur.ID {
+					latest[d.Destination] = h
+				}
 			}
 		}
-		for _, d := range latest {
-			if d.Effect == string(policy.NeedsReview) {
-				h := heldRow{Decision: d}
-				json.Unmarshal(d.Decision, &h.D)
+		for _, h := range latest {
+			if h.Effect == string(policy.NeedsReview) {
 				out = append(out, h)
 			}
 		}

@@ -96,7 +96,7 @@ func LocalHandler(n *node.Node, tokens []config.Token, metrics http.Handler, log
 //
 // Caseworkers hold the cases: they alone create, change, send and withdraw
 // them. Operators run the node: they read what caseworkers read, approve or
-// reject forwards held for review, watch and requeue the outbox and check
+// reject what the policy held for review, watch and requeue the outbox and check
 // the manifest, but cannot author or send a case (separation of duties).
 // Auditors check the record: the audit log and its hash chain, policy
 // decisions, and case metadata (who received what, when, and the

@@ -322,5 +322,8 @@ func (q *queries) EraseCase(ctx context.Context, caseID string, e Erasure) (Eras
 	if res.Matches, err = q.eraseMatches(ctx, caseID); err != nil {
 		return res, fmt.Errorf("store.EraseCase: %w", err)
 	}
+	if res.HeldDocuments, err = q.eraseHeld(ctx, caseID, at); err != nil {
+		return res, fmt.Errorf("store.EraseCase: %w", err)
+	}
 	return res, nil
 }

@@ -230,6 +230,9 @@ type Disclosures interface {
 type DecisionReader interface {
 	// ListDecisions returns the decisions for a case, oldest first.
 	ListDecisions(ctx context.Context, caseID string) ([]Decision, error)
+	// ListHeldDocuments returns the responses and messages waiting for
+	// review (state HeldWaiting), oldest first, without their documents.
+	ListHeldDocuments(ctx context.Context, limit int) ([]HeldDocument, error)
 }
 
 // Decisions keeps the policy decisions taken on what was (or was not) sent.
@@ -242,6 +245,21 @@ type Decisions interface {
 	RecordSentDocument(ctx context.Context, d SentDocument) error
 	// SentDocument finds what RecordSentDocument recorded (ErrNotFound).
 	SentDocument(ctx context.Context, docID, destination, kind string) (SentDocument, error)
+	// UpdateSentDocument rewrites the decision, outbox row, jti and state
+	// of a recorded document (an approved review); ErrNotFound.
+	UpdateSentDocument(ctx context.Context, d SentDocument) error
+	// DeleteSentDocument forgets a recorded document (a rejected review:
+	// it may be submitted again).
+	DeleteSentDocument(ctx context.Context, docID, destination, kind string) error
+	// RecordHeldDocument keeps a response or message held for review by
+	// its decision, in the transaction that records the decision.
+	RecordHeldDocument(ctx context.Context, h HeldDocument) error
+	// HeldDocument finds a held document by its decision (ErrNotFound).
+	HeldDocument(ctx context.Context, decisionID int64) (HeldDocument, error)
+	// ResolveHeldDocument ends the wait (HeldSent, HeldRejected or
+	// HeldDenied) and drops the document's bytes, keeping its hash.
+	// ErrConflict if it is no longer held, ErrNotFound.
+	ResolveHeldDocument(ctx context.Context, decisionID int64, state string, at time.Time) error
 }
 
 // AuditReader reads and checks the audit log.

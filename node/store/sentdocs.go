@@ -60,3 +60,34 @@ func (s *sqlStore) RecordSentDocument(ctx context.Context, d SentDocument) error
 func (s *sqlStore) SentDocument(ctx context.Context, docID, destination, kind string) (SentDocument, error) {
 	return s.read().SentDocument(ctx, docID, destination, kind)
 }
+
+func (q *queries) UpdateSentDocument(ctx context.Context, d SentDocument) error {
+	n, err := q.exec(ctx, `UPDATE sent_documents SET decision_id = ?, outbox_id = ?, jti = ?, state = ?
+		WHERE doc_id = ? AND destination = ? AND kind = ?`, d.DecisionID, d.OutboxID, d.JTI, d.State, d.DocID, d.Destination, d.Kind)
+	if err != nil {
+		return fmt.Errorf("store.UpdateSentDocument: %w", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("store.UpdateSentDocument: %w", ErrNotFound)
+	}
+	return nil
+}
+
+func (q *queries) DeleteSentDocument(ctx context.Context, docID, destination, kind string) error {
+	if _, err := q.exec(ctx, `DELETE FROM sent_documents WHERE doc_id = ? AND destination = ? AND kind = ?`, docID, destination, kind); err != nil {
+		return fmt.Errorf("store.DeleteSentDocument: %w", err)
+	}
+	return nil
+}
+
+func (s *sqlStore) UpdateSentDocument(ctx context.Context, d SentDocument) error {
+	_, err := write(ctx, s, func(q *queries) (struct{}, error) { return struct{}{}, q.UpdateSentDocument(ctx, d) })
+	return err
+}
+
+func (s *sqlStore) DeleteSentDocument(ctx context.Context, docID, destination, kind string) error {
+	_, err := write(ctx, s, func(q *queries) (struct{}, error) {
+		return struct{}{}, q.DeleteSentDocument(ctx, docID, destination, kind)
+	})
+	return err
+}

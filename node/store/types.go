@@ -124,6 +124,7 @@ type ErasureResult struct {
 	OutboxEnvelopes int64 // outbox rows whose envelope was dropped
 	OutboxCancelled int64 // of those, undelivered rows now cancelled
 	Matches         int64 // candidate matches naming the case, deleted
+	HeldDocuments   int64 // responses and messages held for review, dropped
 }
 
 // InboxItem is a received envelope.
