@@ -99,7 +99,9 @@ func testPeerBackoffSurvivesRestart(t *testing.T, d nodetest.Dialect) {
 
 	// Restarted with an envelope for XB-RC due now (nothing else of the
 	// node calls XB-RC unasked: forwarding fetches its metadata).
-	xa = nodetest.Start(t, f, "XA-RC", nil, opts)
+	withMetrics := opts
+	withMetrics.Metrics = node.NewMetrics(nil)
+	xa = nodetest.Start(t, f, "XA-RC", nil, withMetrics)
 	xa.KickDelivery()
 	time.Sleep(time.Second) // twenty polls
 	if n := tries.Load(); n != before {
@@ -128,6 +130,25 @@ func testPeerBackoffSurvivesRestart(t *testing.T, d nodetest.Dialect) {
 	if p.Destination != "XB-RC" || p.ConsecutiveFailures != 1 || p.LastError != "transport" || p.BackoffUntil == nil ||
 		!p.BackoffUntil.Equal(b.NextAttemptAt) || p.BackoffSecs < 20 || p.Queued != 2 {
 		t.Fatalf("XB-RC as the operator sees it: %s", body)
+	}
+
+	// And so does Prometheus: seconds until the next try, failures.
+	got := map[string]float64{}
+	mfs, err := withMetrics.Metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "peer" && l.GetValue() == "XB-RC" {
+					got[mf.GetName()] = m.GetGauge().GetValue()
+				}
+			}
+		}
+	}
+	if w := got["flx_peer_backoff_seconds"]; w < 20 || w > 30 || got["flx_peer_consecutive_failures"] != 1 {
+		t.Fatalf("metrics for XB-RC: %v", got)
 	}
 
 	// Control: without the saved backoff, a restart tries XB-RC at once.
