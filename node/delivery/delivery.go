@@ -223,6 +223,15 @@ func (d *Deliverer) save(ctx context.Context, ds *Destination) {
 	}
 }
 
+// RetryNow ends the rest of destination name (the operator's "retry now";
+// the caller clears the saved backoff and makes its rows due) and looks
+// for due rows at once.
+func (d *Deliverer) RetryNow(name string) {
+	d.Destination(name).Success()
+	d.o.Observer.Resting(name, 0)
+	d.Kick()
+}
+
 // States returns the backoff of every destination this process knows,
 // by name.
 func (d *Deliverer) States() []State {

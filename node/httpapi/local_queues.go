@@ -7,6 +7,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/gorilla/mux"
+
 	"github.com/familylinks/flx/federation"
 	"github.com/familylinks/flx/federation/problem"
 	"github.com/familylinks/flx/node"
@@ -79,6 +81,13 @@ type PeerStats struct {
 	BackoffUntil        *time.Time `json:"backoff_until,omitempty"`
 	BackoffSecs         int64      `json:"backoff_seconds"`
 	LastError           string     `json:"last_error,omitempty"`
+}
+
+// PeerRetry is POST /api/v1/outbox/peers/{member}/retry: the rows that
+// were waiting and are due now.
+type PeerRetry struct {
+	Destination string `json:"destination"`
+	Rows        int64  `json:"rows"`
 }
 
 // PeerList is GET /api/v1/outbox/peers.
@@ -262,6 +271,15 @@ func (l *localAPI) peers(w http.ResponseWriter, r *http.Request, _ node.Actor) {
 		out.Peers = append(out.Peers, p)
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+func (l *localAPI) retryPeer(w http.ResponseWriter, r *http.Request, a node.Actor) {
+	if !l.noQuery(w, r) {
+		return
+	}
+	member := mux.Vars(r)["member"]
+	n, err := l.n.RetryPeer(r.Context(), a, member)
+	l.reply(w, r, http.StatusAccepted, PeerRetry{Destination: member, Rows: n}, err)
 }
 
 func (l *localAPI) requeue(w http.ResponseWriter, r *http.Request, a node.Actor) {

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 func (q *queries) SavePeerBackoff(ctx context.Context, b PeerBackoff) error {
@@ -48,4 +49,14 @@ func (q *queries) ListPeerBackoff(ctx context.Context) ([]PeerBackoff, error) {
 		return nil, fmt.Errorf("store.ListPeerBackoff: %w", err)
 	}
 	return out, nil
+}
+
+func (q *queries) RetryDestination(ctx context.Context, destination string) (int64, error) {
+	at := tv(q.s.now(time.Time{}))
+	n, err := q.exec(ctx, `UPDATE outbox SET next_attempt_at = ?, updated_at = ?
+		WHERE destination = ? AND state = 'queued' AND next_attempt_at > ?`, at, at, destination, at)
+	if err != nil {
+		return 0, fmt.Errorf("store.RetryDestination: %w", err)
+	}
+	return n, nil
 }

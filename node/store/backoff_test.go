@@ -29,3 +29,30 @@ func TestPeerBackoff(t *testing.T) {
 		mustErr(t, b.s.SavePeerBackoff(ctx, store.PeerBackoff{Failures: 1}), store.ErrInvalid)
 	})
 }
+
+// TestRetryDestination makes the queued rows of one destination due now,
+// and nothing else.
+func TestRetryDestination(t *testing.T) {
+	withAllStores(t, func(t *testing.T, b *backend) {
+		ctx := t.Context()
+		later := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+		in := queue(memberB, "XA-RC:0001", "case.create", "r-1")
+		in.NotBefore = later
+		waiting := enqueue(t, b.s, in)
+		in = queue(memberC, "XA-RC:0002", "case.create", "r-2")
+		in.NotBefore = later
+		other := enqueue(t, b.s, in)
+		if n := must[int64](t)(b.s.RetryDestination(ctx, memberB)); n != 1 {
+			t.Fatalf("moved %d rows, want 1", n)
+		}
+		if o := must[store.OutboxItem](t)(b.s.GetOutbox(ctx, waiting.ID)); !o.NextAttemptAt.Before(later) {
+			t.Fatalf("memberB's row still waits until %v", o.NextAttemptAt)
+		}
+		if o := must[store.OutboxItem](t)(b.s.GetOutbox(ctx, other.ID)); !o.NextAttemptAt.Equal(later) {
+			t.Fatalf("memberC's row moved to %v", o.NextAttemptAt)
+		}
+		if got := claimJTIs(t, b.s, store.ClaimRequest{Limit: 10}); len(got) != 1 || got[0] != "r-1" {
+			t.Fatalf("claimed %v", got)
+		}
+	})
+}

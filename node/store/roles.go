@@ -191,6 +191,9 @@ type Outbox interface {
 	// SavePeerBackoff records a destination's backoff (node/delivery, after
 	// each change); Failures 0 clears it (the destination is healthy).
 	SavePeerBackoff(ctx context.Context, b PeerBackoff) error
+	// RetryDestination makes every queued row to destination due now (the
+	// operator's "retry now") and returns how many it moved.
+	RetryDestination(ctx context.Context, destination string) (int64, error)
 	// MarkFailed puts a row claimed at attempt back to queued until
 	// nextAttemptAt. ErrConflict if the row is no longer in flight at that
 	// attempt (delivered, or reclaimed after its lease expired). attempt 0

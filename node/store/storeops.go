@@ -99,6 +99,10 @@ func (s *sqlStore) SavePeerBackoff(ctx context.Context, b PeerBackoff) error {
 	return err
 }
 
+func (s *sqlStore) RetryDestination(ctx context.Context, destination string) (int64, error) {
+	return write(ctx, s, func(q *queries) (int64, error) { return q.RetryDestination(ctx, destination) })
+}
+
 func (s *sqlStore) ListPeerBackoff(ctx context.Context) ([]PeerBackoff, error) {
 	return s.read().ListPeerBackoff(ctx)
 }
