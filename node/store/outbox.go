@@ -253,11 +253,22 @@ func (q *queries) markDeliveredChunk(ctx context.Context, ds []DeliveredRow, at 
 		VALUES `+disc.String(), dargs...); err != nil {
 		return fmt.Errorf("store.MarkDeliveredAll: disclosure: %w", err)
 	}
+	// Upserted in key order: two batches touching the same recipients
+	// lock them in the same order (no deadlock on PostgreSQL).
+	idx := make([]int, len(order))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.Slice(idx, func(a, b int) bool {
+		ka, kb := order[idx[a]], order[idx[b]]
+		return ka.caseID < kb.caseID || (ka.caseID == kb.caseID && ka.member < kb.member)
+	})
 	var rec, wdr strings.Builder
 	var rargs, wargs []any
 	wargs = append(wargs, tv(at))
-	for i, k := range order {
-		if i > 0 {
+	for n, i := range idx {
+		k := order[i]
+		if n > 0 {
 			rec.WriteString(", ")
 		}
 		rec.WriteString("(?, ?, ?, ?, ?)")
