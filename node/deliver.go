@@ -40,9 +40,9 @@ func (o deliveryObserver) Failed(to, reason string) { o.m.failures.WithLabelValu
 
 func (o deliveryObserver) Dead(to string) { o.m.dead.WithLabelValues(to).Inc() }
 
-func (o deliveryObserver) Resting(to string, wait time.Duration) {
-	o.m.peerBackoff.WithLabelValues(to).Set(max(wait, 0).Seconds())
-}
+// Resting needs nothing here: flx_peer_backoff_seconds is read from the
+// saved backoff at scrape time (queueCollector).
+func (o deliveryObserver) Resting(string, time.Duration) {}
 
 // SendBatch pushes the attached media of each envelope that has some, then
 // sends the envelopes whose media is there in one batch; an envelope whose

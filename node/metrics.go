@@ -23,7 +23,6 @@ type Metrics struct {
 	dead            *prometheus.CounterVec
 	resigned        *prometheus.CounterVec
 	decisions       *prometheus.CounterVec
-	peerBackoff     *prometheus.GaugeVec
 	receiveSeconds  prometheus.Histogram
 	attemptSeconds  prometheus.Histogram
 	deliveryLatency prometheus.Histogram
@@ -59,8 +58,6 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 			Help: "Queued envelopes re-signed with a new jti because they neared their exp before delivery, by peer."}, []string{"peer"}),
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flx_policy_decisions_total",
 			Help: "Policy decisions on outgoing documents, by effect."}, []string{"effect"}),
-		peerBackoff: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "flx_peer_backoff_seconds",
-			Help: "Current delivery backoff per peer (0: healthy)."}, []string{"peer"}),
 		receiveSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "flx_receive_seconds",
 			Help: "Time to verify, validate and store one received envelope.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
 		attemptSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "flx_delivery_attempt_seconds",
@@ -74,7 +71,7 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 			Help: "Time to match one case written and record its candidates.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
 	}
 	reg.MustRegister(m.received, m.refused, m.processed, m.enqueued, m.delivered, m.failures, m.dead,
-		m.resigned, m.decisions, m.peerBackoff, m.receiveSeconds, m.attemptSeconds, m.deliveryLatency, m.queue,
+		m.resigned, m.decisions, m.receiveSeconds, m.attemptSeconds, m.deliveryLatency, m.queue,
 		m.matchErrors, m.matchSeconds)
 	return m
 }
@@ -96,6 +93,12 @@ type queueCollector struct {
 var (
 	queueDesc = prometheus.NewDesc("flx_outbox_messages", "Outbox envelopes per peer and state.", []string{"peer", "state"}, nil)
 	ageDesc   = prometheus.NewDesc("flx_outbox_oldest_pending_seconds", "Age of the oldest undelivered envelope per peer.", []string{"peer"}, nil)
+	// The backoff is read from the store (kept across restarts), so the
+	// gauge counts down and every process sharing the database agrees.
+	backoffDesc = prometheus.NewDesc("flx_peer_backoff_seconds",
+		"Seconds until delivery tries the peer again after failures (0: healthy or due).", []string{"peer"}, nil)
+	failuresDesc = prometheus.NewDesc("flx_peer_consecutive_failures",
+		"Failed delivery rounds to the peer since its last success.", []string{"peer"}, nil)
 )
 
 // unconfirmedDesc counts recipients that received a withdrawal and have
@@ -110,6 +113,8 @@ func (c *queueCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- queueDesc
 	ch <- ageDesc
 	ch <- unconfirmedDesc
+	ch <- backoffDesc
+	ch <- failuresDesc
 }
 
 func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
@@ -132,6 +137,26 @@ func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 	stats, err := c.st.OutboxStats(ctx)
 	if err != nil {
 		return
+	}
+	rest := map[string]store.PeerBackoff{}
+	if saved, err := c.st.ListPeerBackoff(ctx); err == nil {
+		for _, b := range saved {
+			rest[b.Destination] = b
+		}
+		for _, s := range stats {
+			if _, ok := rest[s.Destination]; !ok {
+				rest[s.Destination] = store.PeerBackoff{Destination: s.Destination}
+			}
+		}
+	}
+	now := time.Now()
+	for peer, b := range rest {
+		wait := 0.0
+		if !b.NextAttemptAt.IsZero() {
+			wait = max(b.NextAttemptAt.Sub(now).Seconds(), 0)
+		}
+		ch <- prometheus.MustNewConstMetric(backoffDesc, prometheus.GaugeValue, wait, peer)
+		ch <- prometheus.MustNewConstMetric(failuresDesc, prometheus.GaugeValue, float64(b.Failures), peer)
 	}
 	for _, s := range stats {
 		for state, v := range map[string]int64{"queued": s.Queued, "in_flight": s.InFlight, "delivered": s.Delivered, "dead": s.Dead, "cancelled": s.Cancelled} {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -42,6 +43,15 @@ type BatchSender interface {
 // one.
 type BatchRecorder interface {
 	MarkDeliveredAll(ctx context.Context, ds []store.DeliveredRow) error
+}
+
+// BackoffStore keeps destinations' backoff across restarts
+// (store.Store has it): a node that restarts keeps resting a dead peer
+// until the saved time instead of trying it again at once. Without it the
+// backoff lives in memory only.
+type BackoffStore interface {
+	SavePeerBackoff(ctx context.Context, b store.PeerBackoff) error
+	ListPeerBackoff(ctx context.Context) ([]store.PeerBackoff, error)
 }
 
 // Observer is told what delivery does, for metrics. Labels it receives are
@@ -164,8 +174,10 @@ func (d *Deliverer) Destination(name string) *Destination {
 // Run delivers until ctx ends: at start, on Kick, and every poll interval
 // (rows queued by another process sharing the database). It returns when
 // every delivery under way has finished; nothing is lost either way, as
-// claims have leases.
+// claims have leases. It first takes back the backoff saved before a
+// restart.
 func (d *Deliverer) Run(ctx context.Context) {
+	d.restore(ctx)
 	tick := time.NewTicker(d.o.PollInterval)
 	defer tick.Stop()
 	for {
@@ -178,6 +190,59 @@ func (d *Deliverer) Run(ctx context.Context) {
 		case <-tick.C:
 		}
 	}
+}
+
+// restore loads the saved backoff of every destination that rests.
+func (d *Deliverer) restore(ctx context.Context) {
+	bs, ok := d.outbox.(BackoffStore)
+	if !ok {
+		return
+	}
+	saved, err := bs.ListPeerBackoff(ctx)
+	if err != nil {
+		d.log.Error("load the saved peer backoff; starting from none", "err", err)
+		return
+	}
+	now := d.o.Now()
+	for _, b := range saved {
+		d.Destination(b.Destination).restore(State{Failures: b.Failures, Until: b.NextAttemptAt, LastError: b.LastError})
+		d.o.Observer.Resting(b.Destination, b.NextAttemptAt.Sub(now))
+	}
+}
+
+// save keeps the backoff of ds across restarts, when the outbox can.
+func (d *Deliverer) save(ctx context.Context, ds *Destination) {
+	bs, ok := d.outbox.(BackoffStore)
+	if !ok {
+		return
+	}
+	s := ds.State()
+	if err := bs.SavePeerBackoff(context.WithoutCancel(ctx), store.PeerBackoff{Destination: s.Name, Failures: s.Failures,
+		NextAttemptAt: s.Until, LastError: s.LastError}); err != nil {
+		d.log.Error("save the peer backoff", "destination", s.Name, "err", err)
+	}
+}
+
+// RetryNow ends the rest of destination name (the operator's "retry now";
+// the caller clears the saved backoff and makes its rows due) and looks
+// for due rows at once.
+func (d *Deliverer) RetryNow(name string) {
+	d.Destination(name).Success()
+	d.o.Observer.Resting(name, 0)
+	d.Kick()
+}
+
+// States returns the backoff of every destination this process knows,
+// by name.
+func (d *Deliverer) States() []State {
+	d.mu.Lock()
+	out := make([]State, 0, len(d.dests))
+	for _, ds := range d.dests {
+		out = append(out, ds.State())
+	}
+	d.mu.Unlock()
+	slices.SortFunc(out, func(a, b State) int { return strings.Compare(a.Name, b.Name) })
+	return out
 }
 
 // dispatch starts a loop for every destination with a row due, none
@@ -219,6 +284,7 @@ const (
 type report struct {
 	result     result
 	retryAfter time.Duration
+	reason     string // label of a retried failure
 }
 
 // loop keeps up to Workers deliveries to ds in flight, claiming more as
@@ -232,14 +298,20 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 	defer wg.Wait()
 	inflight, peerFailed := 0, false
 	var retryAfter time.Duration // the longest the peer asked for
+	var reason string
 	record := func(r report) {
 		inflight--
 		retryAfter = max(retryAfter, r.retryAfter)
 		switch r.result {
 		case failedRetry:
 			peerFailed = true
+			if reason == "" {
+				reason = r.reason
+			}
 		case delivered:
-			ds.Success()
+			if ds.Success() {
+				d.save(ctx, ds)
+			}
 			d.o.Observer.Resting(ds.Name(), 0)
 		}
 	}
@@ -259,7 +331,8 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 				record(<-results)
 			}
 			if peerFailed {
-				until := ds.Failure(d.o.Now(), retryAfter)
+				until := ds.Failure(d.o.Now(), retryAfter, reason)
+				d.save(ctx, ds)
 				d.o.Observer.Resting(ds.Name(), until.Sub(d.o.Now()))
 			}
 			return
@@ -367,7 +440,7 @@ func (d *Deliverer) deliverAll(ctx context.Context, items []store.OutboxItem) re
 	if len(done) > 0 {
 		if err := d.markDelivered(ctx, done); err != nil {
 			d.log.Error("record deliveries", "destination", send[0].Destination, "rows", len(done), "err", err)
-			add(report{result: failedRetry})
+			add(report{result: failedRetry, reason: "store"})
 			return agg
 		}
 		now := d.o.Now()
@@ -406,6 +479,9 @@ func worse(a, b report, first bool) report {
 		out.result = b.result
 	}
 	out.retryAfter = max(a.retryAfter, b.retryAfter)
+	if out.reason == "" {
+		out.reason = b.reason
+	}
 	return out
 }
 
@@ -435,7 +511,7 @@ func (d *Deliverer) conclude(ctx context.Context, it store.OutboxItem, start tim
 	if res.Outcome == federation.Delivered {
 		if err := d.outbox.MarkDelivered(ctx, it.ID, res.Receipt.Raw()); err != nil {
 			d.log.Error("record delivery", "outbox_id", it.ID, "err", err)
-			return report{result: failedRetry}
+			return report{result: failedRetry, reason: "store"}
 		}
 		now := d.o.Now()
 		d.o.Observer.Delivered(it.Destination, it.Kind, now.Sub(it.CreatedAt), now.Sub(start))
@@ -451,7 +527,7 @@ func (d *Deliverer) conclude(ctx context.Context, it store.OutboxItem, start tim
 		d.o.Observer.Dead(it.Destination)
 		d.log.Warn("dead-lettered", "outbox_id", it.ID, "to", it.Destination, "kind", it.Kind, "attempts", it.Attempts, "reason", res.Reason)
 		if retry {
-			return report{result: failedRetry} // gave up after MaxAttempts: the peer still fails
+			return report{result: failedRetry, reason: label(res.Reason)} // gave up after MaxAttempts: the peer still fails
 		}
 		return report{result: failedPermanent}
 	}
@@ -460,7 +536,7 @@ func (d *Deliverer) conclude(ctx context.Context, it store.OutboxItem, start tim
 		d.log.Error("record failure", "outbox_id", it.ID, "err", err)
 	}
 	d.log.Info("delivery failed; will retry", "outbox_id", it.ID, "to", it.Destination, "attempts", it.Attempts, "next", next, "reason", res.Reason)
-	return report{result: failedRetry, retryAfter: res.RetryAfter}
+	return report{result: failedRetry, retryAfter: res.RetryAfter, reason: label(res.Reason)}
 }
 
 // label keeps metric label values few: the part of a reason before ':'.

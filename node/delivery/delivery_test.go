@@ -568,13 +568,13 @@ func TestDestination(t *testing.T) {
 		t.Fatal("start: one loop at a time")
 	}
 	d.stop()
-	if u := d.Failure(now, 0); u.Sub(now) < 999*time.Millisecond || u.Sub(now) > time.Second {
+	if u := d.Failure(now, 0, "unreachable"); u.Sub(now) < 999*time.Millisecond || u.Sub(now) > time.Second {
 		t.Errorf("first failure rests %v", u.Sub(now))
 	}
-	if u := d.Failure(now, 10*time.Second); !u.Equal(now.Add(10 * time.Second)) {
+	if u := d.Failure(now, 10*time.Second, "http_503"); !u.Equal(now.Add(10 * time.Second)) {
 		t.Errorf("Retry-After 10s: rests %v", u.Sub(now))
 	}
-	if u := d.Failure(now, 2*time.Hour); !u.Equal(now.Add(time.Minute)) {
+	if u := d.Failure(now, 2*time.Hour, "http_503"); !u.Equal(now.Add(time.Minute)) {
 		t.Errorf("Retry-After over the maximum: rests %v", u.Sub(now))
 	}
 	if d.start(now.Add(59*time.Second)) || !d.start(now.Add(time.Minute)) {

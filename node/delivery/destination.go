@@ -19,7 +19,17 @@ type Destination struct {
 	mu       sync.Mutex
 	failures int
 	until    time.Time
-	running  bool // a loop delivers to it now
+	lastErr  string // reason label of the last failure
+	running  bool   // a loop delivers to it now
+}
+
+// State is a destination's backoff as the operator sees it and as the
+// store keeps it across restarts.
+type State struct {
+	Name      string
+	Failures  int       // failed rounds since the last success
+	Until     time.Time // nothing is sent before (zero: healthy)
+	LastError string    // reason label of the last failure
 }
 
 // NewDestination returns the state of destination name, healthy.
@@ -30,22 +40,42 @@ func NewDestination(name string, p backoff.Policy) *Destination {
 // Name is the destination's member id.
 func (d *Destination) Name() string { return d.name }
 
-// Success records a delivery: the destination is healthy again.
-func (d *Destination) Success() {
+// Success records a delivery: the destination is healthy again. It
+// reports whether it was not (the change is worth saving).
+func (d *Destination) Success() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.failures, d.until = 0, time.Time{}
+	was := d.failures > 0 || !d.until.IsZero()
+	d.failures, d.until, d.lastErr = 0, time.Time{}, ""
+	return was
 }
 
 // Failure records a failed round of attempts at now, with the longest
-// Retry-After the peer gave (zero for none), and returns the time before
-// which nothing is sent to the destination.
-func (d *Destination) Failure(now time.Time, retryAfter time.Duration) time.Time {
+// Retry-After the peer gave (zero for none) and the reason label of the
+// failure, and returns the time before which nothing is sent to the
+// destination.
+func (d *Destination) Failure(now time.Time, retryAfter time.Duration, reason string) time.Time {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.failures++
 	d.until = now.Add(d.policy.Wait(d.failures, retryAfter))
+	d.lastErr = reason
 	return d.until
+}
+
+// restore takes back a state saved before a restart, so that the backoff
+// continues where it was (not from the first, short, wait).
+func (d *Destination) restore(s State) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.failures, d.until, d.lastErr = s.Failures, s.Until, s.LastError
+}
+
+// State returns the destination's backoff.
+func (d *Destination) State() State {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return State{Name: d.name, Failures: d.failures, Until: d.until, LastError: d.lastErr}
 }
 
 // Failures is the number of failed rounds since the last success.

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/gorilla/mux"
+
 	"github.com/familylinks/flx/federation"
 	"github.com/familylinks/flx/federation/problem"
 	"github.com/familylinks/flx/node"
@@ -72,6 +74,20 @@ type PeerStats struct {
 	Cancelled         int64      `json:"cancelled"`
 	OldestPendingAt   *time.Time `json:"oldest_pending_at,omitempty"`
 	OldestPendingSecs int64      `json:"oldest_pending_seconds"`
+	// Delivery backoff after failures (kept across restarts): nothing is
+	// sent to the peer before BackoffUntil; LastError is the reason label
+	// of the last failed round. Zero and absent when the peer is healthy.
+	ConsecutiveFailures int        `json:"consecutive_failures"`
+	BackoffUntil        *time.Time `json:"backoff_until,omitempty"`
+	BackoffSecs         int64      `json:"backoff_seconds"`
+	LastError           string     `json:"last_error,omitempty"`
+}
+
+// PeerRetry is POST /api/v1/outbox/peers/{member}/retry: the rows that
+// were waiting and are due now.
+type PeerRetry struct {
+	Destination string `json:"destination"`
+	Rows        int64  `json:"rows"`
 }
 
 // PeerList is GET /api/v1/outbox/peers.
@@ -221,6 +237,15 @@ func (l *localAPI) peers(w http.ResponseWriter, r *http.Request, _ node.Actor) {
 		l.fail(w, r, err)
 		return
 	}
+	saved, err := l.n.View().ListPeerBackoff(r.Context())
+	if err != nil {
+		l.fail(w, r, err)
+		return
+	}
+	rest := make(map[string]store.PeerBackoff, len(saved))
+	for _, b := range saved {
+		rest[b.Destination] = b
+	}
 	m := l.n.Manifest()
 	now := time.Now()
 	out := PeerList{Peers: make([]PeerStats, 0, len(stats))}
@@ -237,9 +262,24 @@ func (l *localAPI) peers(w http.ResponseWriter, r *http.Request, _ node.Actor) {
 		if !s.OldestPending.IsZero() {
 			p.OldestPendingSecs = int64(now.Sub(s.OldestPending).Seconds())
 		}
+		if b, ok := rest[s.Destination]; ok {
+			p.ConsecutiveFailures, p.BackoffUntil, p.LastError = b.Failures, ts(b.NextAttemptAt), b.LastError
+			if wait := b.NextAttemptAt.Sub(now); wait > 0 {
+				p.BackoffSecs = int64(wait.Seconds() + 0.999) // rounded up: 0 means due
+			}
+		}
 		out.Peers = append(out.Peers, p)
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+func (l *localAPI) retryPeer(w http.ResponseWriter, r *http.Request, a node.Actor) {
+	if !l.noQuery(w, r) {
+		return
+	}
+	member := mux.Vars(r)["member"]
+	n, err := l.n.RetryPeer(r.Context(), a, member)
+	l.reply(w, r, http.StatusAccepted, PeerRetry{Destination: member, Rows: n}, err)
 }
 
 func (l *localAPI) requeue(w http.ResponseWriter, r *http.Request, a node.Actor) {

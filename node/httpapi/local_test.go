@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/familylinks/flx/node"
 	"github.com/familylinks/flx/node/httpapi"
@@ -601,5 +602,59 @@ func TestRequeue(t *testing.T) {
 	var details map[string]any
 	if err := json.Unmarshal(al.Items[0].Details, &details); err != nil || details["destination"] != "XB-RC" {
 		t.Fatalf("requeue audit details %s", al.Items[0].Details)
+	}
+}
+
+// TestRetryPeer: a peer resting after failures, as the operator sees it,
+// and "retry now": the saved backoff is cleared, its waiting rows are due
+// now, and the call is audited.
+func TestRetryPeer(t *testing.T) {
+	ctx := context.Background()
+	f, _ := newFederation(t)
+	a := startLocal(t, f, "XA-RC", nil, nodetest.Options{NoRun: true})
+	api := a.api
+	expect(t, api.do("POST", "/api/v1/cases", tokCaseworker, caseDoc(t, nil)), 201, "CaseSummary")
+	expect(t, api.do("POST", caseEsc+"/forward", tokCaseworker, `{"to":"XB-RC"}`), 202, "SendResult")
+	items, err := a.Store.ClaimDue(ctx, store.ClaimRequest{Worker: "test", Destination: "XB-RC", Limit: 1})
+	if err != nil || len(items) != 1 {
+		t.Fatalf("claim: %v %v", items, err)
+	}
+	until := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	if err := a.Store.MarkFailed(ctx, items[0].ID, items[0].Attempts, "transport: refused", until); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Store.SavePeerBackoff(ctx, store.PeerBackoff{Destination: "XB-RC", Failures: 3, NextAttemptAt: until, LastError: "transport"}); err != nil {
+		t.Fatal(err)
+	}
+	peer := func() httpapi.PeerStats {
+		t.Helper()
+		var pl httpapi.PeerList
+		expect(t, api.do("GET", "/api/v1/outbox/peers", tokOperator, nil), 200, "PeerList").decode(t, &pl)
+		if len(pl.Peers) != 1 {
+			t.Fatalf("peers %+v", pl)
+		}
+		return pl.Peers[0]
+	}
+	if p := peer(); p.ConsecutiveFailures != 3 || p.BackoffUntil == nil || !p.BackoffUntil.Equal(until) || p.BackoffSecs < 3500 || p.LastError != "transport" {
+		t.Fatalf("resting peer %+v", p)
+	}
+	path := "/api/v1/outbox/peers/XB-RC/retry"
+	expectProblem(t, api.do("POST", path, tokCaseworker, nil), 403, "forbidden")
+	expectProblem(t, api.do("POST", "/api/v1/outbox/peers/xb-rc/retry", tokOperator, nil), 404, "not_found")
+	var pr httpapi.PeerRetry
+	expect(t, api.do("POST", path, tokOperator, nil), 202, "PeerRetry").decode(t, &pr)
+	if pr.Destination != "XB-RC" || pr.Rows != 1 {
+		t.Fatalf("retry %+v", pr)
+	}
+	if p := peer(); p.ConsecutiveFailures != 0 || p.BackoffUntil != nil || p.BackoffSecs != 0 || p.LastError != "" {
+		t.Fatalf("after retry now %+v", p)
+	}
+	if o, err := a.Store.GetOutbox(ctx, items[0].ID); err != nil || !o.NextAttemptAt.Before(until) {
+		t.Fatalf("the waiting row is not due now: %v %v", o.NextAttemptAt, err)
+	}
+	var al httpapi.AuditList
+	expect(t, api.do("GET", "/api/v1/audit?action=outbox.retry_peer", tokAuditor, nil), 200, "AuditList").decode(t, &al)
+	if len(al.Items) != 1 || al.Items[0].Actor != "op-ben" || al.Items[0].Object != "XB-RC" {
+		t.Fatalf("retry audit %+v", al.Items)
 	}
 }

@@ -58,3 +58,37 @@ func BenchmarkOutboxCycle(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkMarkDelivered: the receipts of a batch of 200 disclosing
+// envelopes (one case each, so each adds a disclosure and a recipient)
+// recorded by MarkDeliveredAll in one transaction. Compare ns/envelope.
+func BenchmarkMarkDelivered(b *testing.B) {
+	const batch = 200
+	benchStores(b, func(b *testing.B, be *backend) {
+		ctx := b.Context()
+		rounds := 0
+		for i := 0; b.Loop(); i++ {
+			b.StopTimer()
+			ds := make([]store.DeliveredRow, 0, batch)
+			if err := be.s.Tx(ctx, func(tx store.Tx) error {
+				for j := range batch {
+					o, err := tx.Enqueue(ctx, store.NewOutboxItem{Destination: memberB, CaseID: fmt.Sprintf("XA-RC:%d-%d", i, j),
+						CaseVersion: 1, Kind: "case.create", JTI: fmt.Sprintf("bench-%d-%d", i, j), Envelope: benchEnvelope, Discloses: true})
+					if err != nil {
+						return err
+					}
+					ds = append(ds, store.DeliveredRow{ID: o.ID, Receipt: benchEnvelope[:600]})
+				}
+				return nil
+			}); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			if err := be.s.MarkDeliveredAll(ctx, ds); err != nil {
+				b.Fatal(err)
+			}
+			rounds++
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(rounds*batch), "ns/envelope")
+	})
+}

@@ -128,10 +128,197 @@ func (q *queries) claim(ctx context.Context, r ClaimRequest, now time.Time, leas
 	return out, nil
 }
 
+// deliverChunk is how many receipts MarkDeliveredAll records per statement.
+var deliverChunk = 200
+
+// MarkDeliveredAll is MarkDelivered for every row, set-based: per chunk of
+// receipts one UPDATE ... RETURNING of the rows not yet delivered, one
+// multi-row INSERT of their disclosures, one multi-row upsert of the
+// recipients and one UPDATE of the withdrawal marks. A row named twice keeps
+// its first receipt, as it would row by row.
 func (q *queries) MarkDeliveredAll(ctx context.Context, ds []DeliveredRow) error {
+	at := q.s.now(time.Time{})
+	seen := make(map[int64]bool, len(ds))
+	uniq := make([]DeliveredRow, 0, len(ds))
 	for _, d := range ds {
-		if err := q.MarkDelivered(ctx, d.ID, d.Receipt); err != nil {
+		if !seen[d.ID] {
+			seen[d.ID] = true
+			uniq = append(uniq, d)
+		}
+	}
+	for len(uniq) > 0 {
+		n := min(len(uniq), deliverChunk)
+		if err := q.markDeliveredChunk(ctx, uniq[:n], at); err != nil {
 			return err
+		}
+		uniq = uniq[n:]
+	}
+	return nil
+}
+
+// deliveredOutbox is what recording a delivery needs of its outbox row.
+type deliveredOutbox struct {
+	id                   int64
+	destination, caseID  string
+	caseVersion          int64
+	kind, jti            string
+	discloses, withdraws bool
+}
+
+func (q *queries) markDeliveredChunk(ctx context.Context, ds []DeliveredRow, at time.Time) error {
+	// Receipts differ per row: a CASE over the ids, its parameters typed
+	// as bytea on PostgreSQL (an untyped CASE is text there).
+	blob := "?"
+	if q.s.dialect == Postgres {
+		blob = "CAST(? AS BYTEA)"
+	}
+	var cases, in strings.Builder
+	args := []any{tv(at)}
+	ids := make([]any, 0, len(ds))
+	pos := make(map[int64]int, len(ds))
+	for i, d := range ds {
+		cases.WriteString(" WHEN ? THEN " + blob)
+		args = append(args, d.ID, d.Receipt)
+		if i > 0 {
+			in.WriteString(", ")
+		}
+		in.WriteString("?")
+		ids = append(ids, d.ID)
+		pos[d.ID] = i
+	}
+	args = append(args, tv(at))
+	args = append(args, ids...)
+	// Any state but delivered: the peer's receipt says it was delivered (a
+	// row cancelled by an erasure while in flight included), so record it.
+	rows, err := q.query(ctx, `UPDATE outbox SET state = 'delivered', delivered_at = ?, receipt = CASE id`+cases.String()+` END,
+		lease_until = NULL, updated_at = ? WHERE id IN (`+in.String()+`) AND state <> 'delivered'
+		RETURNING id, destination, case_id, case_version, kind, jti, discloses, withdraws`, args...)
+	if err != nil {
+		return fmt.Errorf("store.MarkDeliveredAll: %w", err)
+	}
+	var done []deliveredOutbox
+	for rows.Next() {
+		var o deliveredOutbox
+		if err := rows.Scan(&o.id, &o.destination, &o.caseID, ic(&o.caseVersion), &o.kind, &o.jti, &o.discloses, &o.withdraws); err != nil {
+			rows.Close()
+			return fmt.Errorf("store.MarkDeliveredAll: %w", err)
+		}
+		done = append(done, o)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("store.MarkDeliveredAll: %w", err)
+	}
+	if len(done) < len(ds) {
+		if err := q.allExist(ctx, ids, len(ds)); err != nil {
+			return err
+		}
+	}
+	// Disclosures in the order of the receipts, as row by row.
+	sort.Slice(done, func(i, j int) bool { return pos[done[i].id] < pos[done[j].id] })
+	var disc strings.Builder
+	var dargs []any
+	type pair struct{ caseID, member string }
+	recip := map[pair]int{}
+	var order []pair
+	var versions []int64
+	withdrawn := map[pair]bool{}
+	for _, o := range done {
+		if !o.discloses {
+			continue
+		}
+		if len(dargs) > 0 {
+			disc.WriteString(", ")
+		}
+		disc.WriteString("(?, ?, ?, ?, ?, ?, ?)")
+		dargs = append(dargs, o.caseID, o.destination, o.kind, iv(o.caseVersion), o.id, o.jti, tv(at))
+		// One statement may not update a row twice (PostgreSQL refuses):
+		// one recipient row per (case, member), with the highest version.
+		k := pair{o.caseID, o.destination}
+		if i, ok := recip[k]; ok {
+			versions[i] = max(versions[i], o.caseVersion)
+		} else {
+			recip[k] = len(order)
+			order = append(order, k)
+			versions = append(versions, o.caseVersion)
+		}
+		if o.withdraws {
+			withdrawn[k] = true
+		}
+	}
+	if len(dargs) == 0 {
+		return nil
+	}
+	if _, err := q.exec(ctx, `INSERT INTO disclosures (case_id, member, kind, case_version, outbox_id, jti, delivered_at)
+		VALUES `+disc.String(), dargs...); err != nil {
+		return fmt.Errorf("store.MarkDeliveredAll: disclosure: %w", err)
+	}
+	// Upserted in key order: two batches touching the same recipients
+	// lock them in the same order (no deadlock on PostgreSQL).
+	idx := make([]int, len(order))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.Slice(idx, func(a, b int) bool {
+		ka, kb := order[idx[a]], order[idx[b]]
+		return ka.caseID < kb.caseID || (ka.caseID == kb.caseID && ka.member < kb.member)
+	})
+	var rec, wdr strings.Builder
+	var rargs, wargs []any
+	wargs = append(wargs, tv(at))
+	for n, i := range idx {
+		k := order[i]
+		if n > 0 {
+			rec.WriteString(", ")
+		}
+		rec.WriteString("(?, ?, ?, ?, ?)")
+		rargs = append(rargs, k.caseID, k.member, tv(at), tv(at), iv(versions[i]))
+		if withdrawn[k] {
+			if len(wargs) > 1 {
+				wdr.WriteString(" OR ")
+			}
+			wdr.WriteString("(case_id = ? AND member = ?)")
+			wargs = append(wargs, k.caseID, k.member)
+		}
+	}
+	if _, err := q.exec(ctx, `INSERT INTO case_recipients (case_id, member, first_delivered_at, last_delivered_at, last_version)
+		VALUES `+rec.String()+` ON CONFLICT (case_id, member) DO UPDATE SET
+		last_delivered_at = excluded.last_delivered_at,
+		last_version = CASE WHEN COALESCE(excluded.last_version, 0) > COALESCE(case_recipients.last_version, 0)
+			THEN excluded.last_version ELSE case_recipients.last_version END`, rargs...); err != nil {
+		return fmt.Errorf("store.MarkDeliveredAll: recipient: %w", err)
+	}
+	if len(wargs) > 1 {
+		if _, err := q.exec(ctx, `UPDATE case_recipients SET withdrawal_sent_at = ? WHERE `+wdr.String(), wargs...); err != nil {
+			return fmt.Errorf("store.MarkDeliveredAll: withdrawal: %w", err)
+		}
+	}
+	return nil
+}
+
+// allExist fails with ErrNotFound naming the first of ids (n of them,
+// distinct) that is not an outbox row.
+func (q *queries) allExist(ctx context.Context, ids []any, n int) error {
+	rows, err := q.query(ctx, `SELECT id FROM outbox WHERE id IN (?`+strings.Repeat(", ?", n-1)+`)`, ids...)
+	if err != nil {
+		return fmt.Errorf("store.MarkDeliveredAll: %w", err)
+	}
+	found := make(map[int64]bool, n)
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return fmt.Errorf("store.MarkDeliveredAll: %w", err)
+		}
+		found[id] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("store.MarkDeliveredAll: %w", err)
+	}
+	for _, id := range ids {
+		if !found[id.(int64)] {
+			return fmt.Errorf("store.MarkDeliveredAll: %d: %w", id, ErrNotFound)
 		}
 	}
 	return nil

@@ -155,6 +155,9 @@ type OutboxReader interface {
 	// OutboxStats returns counts per destination and state and the oldest
 	// undelivered row, for metrics and the operator view.
 	OutboxStats(ctx context.Context) ([]DestinationStats, error)
+	// ListPeerBackoff returns the destinations that rest after failures,
+	// by destination.
+	ListPeerBackoff(ctx context.Context) ([]PeerBackoff, error)
 }
 
 // Outbox keeps envelopes to deliver: queued by the node, claimed and
@@ -185,6 +188,12 @@ type Outbox interface {
 	// MarkDeliveredAll is MarkDelivered for several rows in one
 	// transaction (a batch answered by a peer): all are recorded or none.
 	MarkDeliveredAll(ctx context.Context, ds []DeliveredRow) error
+	// SavePeerBackoff records a destination's backoff (node/delivery, after
+	// each change); Failures 0 clears it (the destination is healthy).
+	SavePeerBackoff(ctx context.Context, b PeerBackoff) error
+	// RetryDestination makes every queued row to destination due now (the
+	// operator's "retry now") and returns how many it moved.
+	RetryDestination(ctx context.Context, destination string) (int64, error)
 	// MarkFailed puts a row claimed at attempt back to queued until
 	// nextAttemptAt. ErrConflict if the row is no longer in flight at that
 	// attempt (delivered, or reclaimed after its lease expired). attempt 0

@@ -94,6 +94,19 @@ func (s *sqlStore) MarkDeliveredAll(ctx context.Context, ds []DeliveredRow) erro
 	return err
 }
 
+func (s *sqlStore) SavePeerBackoff(ctx context.Context, b PeerBackoff) error {
+	_, err := write(ctx, s, func(q *queries) (none, error) { return none{}, q.SavePeerBackoff(ctx, b) })
+	return err
+}
+
+func (s *sqlStore) RetryDestination(ctx context.Context, destination string) (int64, error) {
+	return write(ctx, s, func(q *queries) (int64, error) { return q.RetryDestination(ctx, destination) })
+}
+
+func (s *sqlStore) ListPeerBackoff(ctx context.Context) ([]PeerBackoff, error) {
+	return s.read().ListPeerBackoff(ctx)
+}
+
 func (s *sqlStore) MarkDelivered(ctx context.Context, id int64, receipt []byte) error {
 	_, err := write(ctx, s, func(q *queries) (none, error) { return none{}, q.MarkDelivered(ctx, id, receipt) })
 	return err

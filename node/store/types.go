@@ -346,6 +346,16 @@ type Manifest struct {
 	FetchedAt time.Time
 }
 
+// PeerBackoff is the delivery backoff of one destination that failed
+// (node/delivery rests it until NextAttemptAt), kept across restarts.
+type PeerBackoff struct {
+	Destination   string
+	Failures      int       // consecutive failed rounds
+	NextAttemptAt time.Time // nothing is sent before
+	LastError     string    // short reason label (e.g. "unreachable", "http_503")
+	UpdatedAt     time.Time
+}
+
 // DeliveredRow is one row of MarkDeliveredAll: the outbox row and the
 // peer's receipt for it.
 type DeliveredRow struct {

@@ -55,6 +55,10 @@ func (r readOnly) OutboxStats(ctx context.Context) ([]DestinationStats, error) {
 	return r.s.OutboxStats(ctx)
 }
 
+func (r readOnly) ListPeerBackoff(ctx context.Context) ([]PeerBackoff, error) {
+	return r.s.ListPeerBackoff(ctx)
+}
+
 func (r readOnly) ListDisclosures(ctx context.Context, caseID string) ([]Disclosure, error) {
 	return r.s.ListDisclosures(ctx, caseID)
 }
