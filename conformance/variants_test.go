@@ -886,4 +886,34 @@ var brokenNodes = []brokenNode{
 		}}},
 		broke: "leaves the earlier version with a member the new version is refused to", check: "FLX-COR-002/refused-version-withdraws",
 	},
+	// issue 12 (teeth12b): requirements no check covered before.
+	{
+		Variant: variant.Variant{Name: "rewithdrawerased", Mutations: []variant.Mutation{{
+			File: "node/withdraw.go",
+			Old: `		res.Again = c.Erased()
+		var versions int64`,
+			New: `		res.Again = c.Erased()
+		if res.Again {
+			return errf(CodeErased, "case %s was erased", caseID)
+		}
+		var versions int64`,
+		}}},
+		broke: "refuses to withdraw a withdrawn case again (erased)", check: "FLX-WDR-008/rewithdraw",
+	},
+	{
+		Variant: variant.Variant{Name: "rewithdrawnobody", Mutations: []variant.Mutation{{
+			File: "node/withdraw.go",
+			Old:  `			if members, err = unconfirmed(ctx, tx, caseID, members); err != nil {`,
+			New:  `			if members, err = unconfirmed(ctx, tx, caseID, nil); err != nil {`,
+		}}},
+		broke: "answers a second withdrawal 202 but sends it to no one", check: "FLX-WDR-008/rewithdraw",
+	},
+	{
+		Variant: variant.Variant{Name: "slowbodybad", Mutations: []variant.Mutation{{
+			File: "node/httpapi/federation.go",
+			Old:  `		return nil, problem.New(problem.RequestTimeout, "the body was not received in time or broke off; send it again")`,
+			New:  `		return nil, problem.New(problem.BadEnvelope, "the body was not received in time or broke off; send it again")`,
+		}}},
+		broke: "answers a body that stopped arriving with bad_envelope (not retried) instead of request_timeout", check: "FLX-BAT-006/slow-body",
+	},
 }

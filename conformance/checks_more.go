@@ -1,0 +1,120 @@
+package conformance
+
+import (
+	"bufio"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/familylinks/flx/federation"
+)
+
+// More checks of requirements that earlier revisions left unchecked,
+// seen from outside the candidate (SPEC.md §11, §19.2).
+
+// checkRewithdrawSent checks that withdrawing a case a second time, while
+// the tester (which received the first case.withdraw) has not confirmed it,
+// is answered 202 and sends the tester the withdrawal again (FLX-WDR-008).
+func checkRewithdrawSent(t *T) {
+	caseID := t.sendCase(func(*Arrival) Action { return Action{} })
+	if len(t.listener.Wait(forCase(caseID), 1, t.patience)) == 0 {
+		t.Fatalf("no case.create arrived within %s of the forward", t.patience)
+	}
+	isWithdraw := func(a *Arrival) bool { return a.CaseID == caseID && a.Kind == string(federation.KindCaseWithdraw) }
+	withdraw := func(n int) {
+		w, err := t.trigger.withdraw(caseID, "consent_withdrawn")
+		if err != nil {
+			t.Abortf("trigger: withdraw: %v", err)
+		}
+		if w.Status != http.StatusAccepted {
+			t.Fatalf("withdraw call %d: want 202, got %s", n, w)
+		}
+	}
+	withdraw(1)
+	first := t.listener.Wait(isWithdraw, 1, t.patience)
+	if len(first) == 0 {
+		t.Fatalf("no case.withdraw arrived within %s of the withdraw call", t.patience)
+	}
+	// The tester accepted it and never confirms: the case is withdrawn
+	// again, and the tester must receive the withdrawal again.
+	withdraw(2)
+	again := func(a *Arrival) bool { return isWithdraw(a) && a.JTI != first[0].JTI }
+	if len(t.listener.Wait(again, 1, t.patience)) == 0 {
+		t.Errorf("withdrawing the case again (the tester had not confirmed) sent no new case.withdraw within %s", t.patience)
+	}
+}
+
+// slowBodyWait is how long the tester waits for the answer to a body that
+// stops arriving, beyond the patience: the candidate's read timeout is its
+// own (this project's node: federation.read_timeout, which conformance init
+// sets to 5 s so that the check is quick).
+const slowBodyWait = 15 * time.Second
+
+// slowPost writes a POST to path by hand on a fresh mTLS connection,
+// announcing all of body with Content-Length but sending only its first
+// half, then waits up to timeout for the answer.
+func (t *T) slowPost(path string, contentType string, body []byte, timeout time.Duration) (*Answer, error) {
+	cfg := t.client(certTester).Transport.(*http.Transport).TLSClientConfig.Clone()
+	cfg.NextProtos = []string{"http/1.1"}
+	d := &net.Dialer{Timeout: 10 * time.Second}
+	conn, err := tls.DialWithDialer(d, "tcp", t.target.Host, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(timeout))
+	w := bufio.NewWriter(conn)
+	fmt.Fprintf(w, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n", path, t.target.Host, contentType, len(body))
+	w.Write(body[:len(body)/2])
+	if err := w.Flush(); err != nil {
+		return nil, err
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		return nil, fmt.Errorf("no answer within %s: %w", timeout.Round(time.Second), err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return &Answer{Status: resp.StatusCode, Header: resp.Header, Body: b, At: time.Now()}, nil
+}
+
+// checkSlowBodyTimedOut checks that an envelope and a batch whose bodies
+// stop arriving halfway are answered 408 request_timeout (retried by the
+// sender), not bad_envelope, and that neither is stored: the whole
+// envelope sent afterwards is accepted, not a duplicate (FLX-BAT-006).
+func checkSlowBodyTimedOut(t *T) {
+	raw, c := t.envelope(federation.KindCaseCreate, caseDoc(newCaseID(MemberTester), MemberTester))
+	braw, bc := t.envelope(federation.KindCaseCreate, caseDoc(newCaseID(MemberTester), MemberTester))
+	probes := []struct {
+		what, path, contentType string
+		body                    []byte
+	}{
+		{"an envelope", "/flx/v1/envelopes", "application/jose", raw},
+		{"a batch", federation.BatchesPath, "application/json", batchBody(braw)},
+	}
+	var wg sync.WaitGroup
+	for _, p := range probes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			start := time.Now()
+			ans, err := t.slowPost(p.path, p.contentType, p.body, t.patience+slowBodyWait)
+			if err != nil {
+				t.Errorf("%s whose body stopped halfway: %v", p.what, err)
+				return
+			}
+			if _, err := shouldRefuse(ans, "request_timeout"); err != nil {
+				t.Errorf("%s whose body stopped halfway: %v", p.what, err)
+				return
+			}
+			t.Logf("%s: 408 after %s", p.what, time.Since(start).Round(100*time.Millisecond))
+		}()
+	}
+	wg.Wait()
+	t.mustAccept(t, t.post(t, raw), raw, c, federation.ReceiptAccepted)
+	t.mustAccept(t, t.post(t, braw), braw, bc, federation.ReceiptAccepted)
+}
