@@ -7,7 +7,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/familylinks/flx/federation"
@@ -117,4 +119,81 @@ func checkSlowBodyTimedOut(t *T) {
 	wg.Wait()
 	t.mustAccept(t, t.post(t, raw), raw, c, federation.ReceiptAccepted)
 	t.mustAccept(t, t.post(t, braw), braw, bc, federation.ReceiptAccepted)
+}
+
+// endpointSpy listens at another member's manifest endpoint with that
+// member's certificate and counts the envelopes the candidate sends there
+// (answered 503, so that a sender keeps trying). Its metadata is not
+// served (404): what a member accepts is then known only from the
+// manifest.
+type endpointSpy struct {
+	srv       *http.Server
+	envelopes atomic.Int64
+}
+
+func (t *T) spyEndpoint(member, cert string) *endpointSpy {
+	mb, ok := t.id.Manifest.Member(member)
+	if !ok {
+		t.Abortf("%s is not in the conformance manifest", member)
+	}
+	u, err := url.Parse(mb.Endpoint)
+	if err != nil {
+		t.Abortf("%s's endpoint: %v", member, err)
+	}
+	ln, err := net.Listen("tcp", u.Host)
+	if err != nil {
+		t.Abortf("the tester cannot listen at %s's endpoint %s (conformance init puts it at the tester's port + 1 or + 2): %v", member, u.Host, err)
+	}
+	sp := &endpointSpy{}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{t.id.Certs[cert]}, ClientAuth: tls.RequestClientCert}
+	sp.srv = &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			http.NotFound(w, r)
+			return
+		}
+		sp.envelopes.Add(1)
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "", http.StatusServiceUnavailable)
+	})}
+	go func() { _ = sp.srv.Serve(tls.NewListener(ln, cfg)) }()
+	return sp
+}
+
+// checkNotDeliverable checks that the candidate delivers nothing to a
+// member the manifest suspends (XD-SUSPENDED) nor a case.create to a member
+// whose accepts leave it out (XD-PEER): the forward is refused by the local
+// API or stays queued, and no envelope reaches those members' endpoints
+// within the quiet period (FLX-MAN-007).
+func checkNotDeliverable(t *T) {
+	spies := map[string]*endpointSpy{
+		MemberSuspended: t.spyEndpoint(MemberSuspended, certSuspended),
+		MemberPeer:      t.spyEndpoint(MemberPeer, certPeer),
+	}
+	defer func() {
+		for _, sp := range spies {
+			_ = sp.srv.Close()
+		}
+	}()
+	for _, to := range []string{MemberSuspended, MemberPeer} {
+		caseID := newCaseID(t.candidate)
+		ans, err := t.trigger.createCase(outboundCase(t.candidate, caseID))
+		if err != nil {
+			t.Abortf("trigger: create case: %v", err)
+		}
+		if ans.Status != http.StatusCreated {
+			t.Abortf("create case refused: %s", ans)
+		}
+		fw, err := t.trigger.forward(caseID, to)
+		if err != nil {
+			t.Abortf("trigger: forward: %v", err)
+		}
+		t.Logf("forward to %s: %s", to, fw)
+	}
+	time.Sleep(t.quiet)
+	if n := spies[MemberSuspended].envelopes.Load(); n > 0 {
+		t.Errorf("%d request(s) with an envelope reached %s, which the manifest suspends", n, MemberSuspended)
+	}
+	if n := spies[MemberPeer].envelopes.Load(); n > 0 {
+		t.Errorf("%d request(s) with a case.create reached %s, whose accepts in the manifest leave it out", n, MemberPeer)
+	}
 }

@@ -916,4 +916,20 @@ var brokenNodes = []brokenNode{
 		}}},
 		broke: "answers a body that stopped arriving with bad_envelope (not retried) instead of request_timeout", check: "FLX-BAT-006/slow-body",
 	},
+	{
+		Variant: variant.Variant{Name: "deliversuspended", Mutations: []variant.Mutation{{
+			File: "policy/builtin.go", Old: `	case !d.Active:`, New: `	case false && !d.Active:`,
+		}, {
+			File: "federation/client.go", Old: `	if mb.Status != StatusActive {`, New: `	if false && mb.Status != StatusActive {`,
+		}, {
+			File: "federation/manifest.go", Old: `	if !ok || mb.Status != StatusActive {`, New: `	if !ok {`,
+		}}},
+		broke: "forwards to, connects to and delivers to a member the manifest suspends", check: "FLX-MAN-007/not-deliverable",
+	},
+	{
+		Variant: variant.Variant{Name: "deliverunaccepted", Mutations: []variant.Mutation{{
+			File: "policy/builtin.go", Old: `	case !contains(d.Accepts, s.kind):`, New: `	case false && !contains(d.Accepts, s.kind):`,
+		}}},
+		broke: "delivers a case.create to a member whose accepts leave it out", check: "FLX-MAN-007/not-deliverable",
+	},
 }
