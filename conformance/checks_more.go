@@ -3,6 +3,7 @@ package conformance
 import (
 	"bufio"
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -175,8 +176,14 @@ func checkNotDeliverable(t *T) {
 		}
 	}()
 	for _, to := range []string{MemberSuspended, MemberPeer} {
+		// The consent covers the member: only its status or its accepts
+		// may keep the case from it.
 		caseID := newCaseID(t.candidate)
-		ans, err := t.trigger.createCase(outboundCase(t.candidate, caseID))
+		var doc map[string]any
+		_ = json.Unmarshal(outboundCase(t.candidate, caseID), &doc)
+		doc["consents"].([]any)[0].(map[string]any)["scope"].(map[string]any)["members"] = []string{MemberTester, MemberPeer, MemberSuspended}
+		body, _ := json.Marshal(doc)
+		ans, err := t.trigger.createCase(body)
 		if err != nil {
 			t.Abortf("trigger: create case: %v", err)
 		}
