@@ -43,13 +43,27 @@ func checkRewithdrawSent(t *T) {
 		t.Fatalf("no case.withdraw arrived within %s of the withdraw call", t.patience)
 	}
 	// The tester accepted it and never confirms: the case is withdrawn
-	// again, and the tester must receive the withdrawal again.
-	withdraw(2)
+	// again, and the tester must receive the withdrawal again. Until the
+	// candidate has taken the tester's receipt, the first withdrawal is
+	// still on its way and rightly not sent again: the call is repeated
+	// every few seconds, and each must be answered 202.
 	again := func(a *Arrival) bool { return isWithdraw(a) && a.JTI != first[0].JTI }
-	if len(t.listener.Wait(again, 1, t.patience)) == 0 {
-		t.Errorf("withdrawing the case again (the tester had not confirmed) sent no new case.withdraw within %s", t.patience)
+	deadline := time.Now().Add(t.patience)
+	for n := 2; ; n++ {
+		withdraw(n)
+		if len(t.listener.Wait(again, 1, rewithdrawEvery)) > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("withdrawing the case again (%d calls; the tester had not confirmed) sent no new case.withdraw within %s", n-1, t.patience)
+			return
+		}
 	}
 }
+
+// rewithdrawEvery is how long FLX-WDR-008/rewithdraw waits for a new
+// case.withdraw after each repeated withdraw call.
+const rewithdrawEvery = 3 * time.Second
 
 // slowBodyWait is how long the tester waits for the answer to a body that
 // stops arriving, beyond the patience: the candidate's read timeout is its
