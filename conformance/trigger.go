@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"time"
 )
 
@@ -72,20 +71,14 @@ func outboundCase(candidate, caseID string) json.RawMessage {
 	return outboundCaseVersion(candidate, caseID, 1)
 }
 
-// outboundCaseVersion is outboundCase at the given version. A later version
-// says something new (its legal basis names it): a node may take an update
-// that changes nothing but the version for no new version, and send nothing.
+// outboundCaseVersion is outboundCase at the given version.
 func outboundCaseVersion(candidate, caseID string, version int) json.RawMessage {
 	now := time.Now().UTC().Add(-time.Minute).Format(time.RFC3339)
-	justification := "The enquirer consented in writing to tracing and to transfers to the conformance tester."
-	if version > 1 {
-		justification += " Confirmed again for version " + strconv.Itoa(version) + "."
-	}
 	doc := map[string]any{
 		"schema": "flx/v1/case", "case_id": caseID, "version": version, "type": "tracing_request", "status": "open",
 		"origin":  map[string]any{"member": candidate, "created_at": now},
 		"purpose": "tracing",
-		"legal_basis": map[string]any{"type": "consent", "justification": justification,
+		"legal_basis": map[string]any{"type": "consent", "justification": "The enquirer consented in writing to tracing and to transfers to the conformance tester.",
 			"documented_by": "conformance tester", "documented_at": now},
 		"consents": []any{map[string]any{
 			"id": candidate + ":conf-consent", "given_by": "p1", "capacity": "self", "given_at": now, "form": "written",
