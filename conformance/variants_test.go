@@ -121,7 +121,8 @@ var brokenNodes = []brokenNode{
 	{
 		Variant: variant.Variant{Name: "nobackoff", Mutations: []variant.Mutation{
 			{File: "node/delivery/delivery.go", Old: `	next := d.o.Now().Add(d.o.Backoff.Wait(it.Attempts, res.RetryAfter))`, New: `	next := d.o.Now()`},
-			{File: "node/delivery/delivery.go", Old: `				until := ds.Failure(d.o.Now(), retryAfter)`, New: `				ds.Success()
+			{File: "node/delivery/delivery.go", Old: `				until := ds.Failure(d.o.Now(), retryAfter, reason)`, New: `				ds.Success()
+				_ = reason
 				until := d.o.Now()`},
 		}},
 		broke: "retries without backoff", check: "FLX-DLV-004/backoff",
