@@ -6,7 +6,8 @@
 # run is incomplete.
 #
 # Ports can be moved with FLX_CONF_PORT_FED, FLX_CONF_PORT_LOCAL and
-# FLX_CONF_PORT_TESTER (the tester also names the next two ports, unserved).
+# FLX_CONF_PORT_TESTER (the tester also names the next two ports, XD-PEER's and XD-SUSPENDED's
+# endpoints, and listens there only during FLX-MAN-007/not-deliverable).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

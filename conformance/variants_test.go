@@ -121,7 +121,8 @@ var brokenNodes = []brokenNode{
 	{
 		Variant: variant.Variant{Name: "nobackoff", Mutations: []variant.Mutation{
 			{File: "node/delivery/delivery.go", Old: `	next := d.o.Now().Add(d.o.Backoff.Wait(it.Attempts, res.RetryAfter))`, New: `	next := d.o.Now()`},
-			{File: "node/delivery/delivery.go", Old: `				until := ds.Failure(d.o.Now(), retryAfter)`, New: `				ds.Success()
+			{File: "node/delivery/delivery.go", Old: `				until := ds.Failure(d.o.Now(), retryAfter, reason)`, New: `				ds.Success()
+				_ = reason
 				until := d.o.Now()`},
 		}},
 		broke: "retries without backoff", check: "FLX-DLV-004/backoff",
@@ -885,5 +886,53 @@ var brokenNodes = []brokenNode{
 	reason := schema.WithdrawalReason("erasure_request")`,
 		}}},
 		broke: "leaves the earlier version with a member the new version is refused to", check: "FLX-COR-002/refused-version-withdraws",
+	},
+	// issue 12 (teeth12b): requirements no check covered before.
+	{
+		Variant: variant.Variant{Name: "rewithdrawerased", Mutations: []variant.Mutation{{
+			File: "node/withdraw.go",
+			Old: `		res.Again = c.Erased()
+		var versions int64`,
+			New: `		res.Again = c.Erased()
+		if res.Again {
+			return errf(CodeErased, "case %s was erased", caseID)
+		}
+		var versions int64`,
+		}}},
+		broke: "refuses to withdraw a withdrawn case again (erased)", check: "FLX-WDR-008/rewithdraw",
+	},
+	{
+		Variant: variant.Variant{Name: "rewithdrawnobody", Mutations: []variant.Mutation{{
+			File: "node/withdraw.go",
+			Old:  `			if members, err = unconfirmed(ctx, tx, caseID, members); err != nil {`,
+			New:  `			if members, err = unconfirmed(ctx, tx, caseID, nil); err != nil {`,
+		}}},
+		broke: "answers a second withdrawal 202 but sends it to no one", check: "FLX-WDR-008/rewithdraw",
+	},
+	{
+		Variant: variant.Variant{Name: "slowbodybad", Mutations: []variant.Mutation{{
+			File: "node/httpapi/federation.go",
+			Old:  `		return nil, problem.New(problem.RequestTimeout, "the body was not received in time or broke off; send it again")`,
+			New:  `		return nil, problem.New(problem.BadEnvelope, "the body was not received in time or broke off; send it again")`,
+		}}},
+		broke: "answers a body that stopped arriving with bad_envelope (not retried) instead of request_timeout", check: "FLX-BAT-006/slow-body",
+	},
+	{
+		Variant: variant.Variant{Name: "deliversuspended", Mutations: []variant.Mutation{{
+			File: "policy/builtin.go", Old: `	case !d.Active:`, New: `	case false && !d.Active:`,
+		}, {
+			File: "federation/client.go", Old: `	if mb.Status != StatusActive {`, New: `	if false && mb.Status != StatusActive {`,
+		}, {
+			File: "federation/manifest.go", Old: `	if !ok || mb.Status != StatusActive {`, New: `	if !ok {`,
+		}, {
+			File: "federation/coordination.go", Old: `	if d.Status != StatusActive {`, New: `	if false && d.Status != StatusActive {`,
+		}}},
+		broke: "forwards to, connects to and delivers to a member the manifest suspends", check: "FLX-MAN-007/not-deliverable",
+	},
+	{
+		Variant: variant.Variant{Name: "deliverunaccepted", Mutations: []variant.Mutation{{
+			File: "policy/builtin.go", Old: `	case !contains(d.Accepts, s.kind):`, New: `	case false && !contains(d.Accepts, s.kind):`,
+		}}},
+		broke: "delivers a case.create to a member whose accepts leave it out", check: "FLX-MAN-007/not-deliverable",
 	},
 }
