@@ -148,6 +148,10 @@ func (b nodeBackend) OutboxStats(ctx context.Context, _ node.Actor) ([]store.Des
 	return b.n.View().OutboxStats(ctx)
 }
 
+func (b nodeBackend) PeerBackoff(ctx context.Context, _ node.Actor) ([]store.PeerBackoff, error) {
+	return b.n.View().ListPeerBackoff(ctx)
+}
+
 func (b nodeBackend) Requeue(ctx context.Context, a node.Actor, id int64) (store.OutboxItem, error) {
 	return b.n.Requeue(ctx, a, id)
 }

@@ -91,6 +91,8 @@ type Backend interface {
 	moreBackend
 	ListOutbox(ctx context.Context, a node.Actor, f store.OutboxFilter) ([]store.OutboxItem, error)
 	OutboxStats(ctx context.Context, a node.Actor) ([]store.DestinationStats, error)
+	// PeerBackoff lists the peers delivery rests after failures.
+	PeerBackoff(ctx context.Context, a node.Actor) ([]store.PeerBackoff, error)
 	Requeue(ctx context.Context, a node.Actor, outboxID int64) (store.OutboxItem, error)
 	ListAudit(ctx context.Context, a node.Actor, f store.AuditFilter) ([]store.AuditRecord, error)
 	VerifyAudit(ctx context.Context, a node.Actor) (store.AuditVerification, error)

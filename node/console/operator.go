@@ -23,6 +23,11 @@ type peerRow struct {
 	LastError   string
 	NextAttempt time.Time
 	Attempts    int
+	// The peer's backoff (kept across restarts): nothing goes to it before
+	// RestUntil, after Failures failed rounds, the last for RestReason.
+	RestUntil  time.Time
+	Failures   int
+	RestReason string
 }
 
 func (c *Console) peersPage(w http.ResponseWriter, q *req) {
@@ -30,6 +35,15 @@ func (c *Console) peersPage(w http.ResponseWriter, q *req) {
 	if err != nil {
 		c.fail(w, q, err)
 		return
+	}
+	backoff, err := c.o.Backend.PeerBackoff(q.Context(), q.actor())
+	if err != nil {
+		c.fail(w, q, err)
+		return
+	}
+	rest := map[string]store.PeerBackoff{}
+	for _, b := range backoff {
+		rest[b.Destination] = b
 	}
 	m := c.o.Backend.Manifest()
 	seen := map[string]bool{}
@@ -55,6 +69,11 @@ func (c *Console) peersPage(w http.ResponseWriter, q *req) {
 			if mb.ID != c.o.Backend.Self() && !seen[mb.ID] {
 				rows = append(rows, c.peerRow(q, m, store.DestinationStats{Destination: mb.ID}))
 			}
+		}
+	}
+	for i := range rows {
+		if b, ok := rest[rows[i].Destination]; ok && b.NextAttemptAt.After(c.o.Now()) {
+			rows[i].RestUntil, rows[i].Failures, rows[i].RestReason = b.NextAttemptAt, b.Failures, b.LastError
 		}
 	}
 	sort.Slice(rows, func(i, j int) bool { return rows[i].Destination < rows[j].Destination })
