@@ -318,3 +318,26 @@ func FuzzVerifyManifest(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseAuditHead: any body is answered without panic, and a head it
+// accepts keeps the rules it checks (member id, count, head shape, time).
+func FuzzParseAuditHead(f *testing.F) {
+	for _, s := range []string{
+		`{"member":"XA-RC","count":3,"head":"` + strings.Repeat("ab", 32) + `","signed_at":"2026-12-04T10:00:00Z"}`,
+		`{"member":"XA-RC","count":0,"head":"","signed_at":"2026-12-04T10:00:00Z"}`,
+		`{"member":"XA-RC","count":-1,"head":"","signed_at":"2026-12-04T10:00:00Z"}`,
+		`{"member":"XA-RC","member":"XB-RC","count":0,"head":"","signed_at":"2026-12-04T10:00:00Z"}`,
+		`{"member":"XA-RC"}`, `[]`, ``,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		h, err := ParseAuditHead(body)
+		if err != nil {
+			return
+		}
+		if !ValidMemberID(h.Member) || h.Count < 0 || h.SignedAt.IsZero() || (h.Count == 0) != (h.Head == "") || (h.Count > 0 && len(h.Head) != 64) {
+			t.Fatalf("accepted %+v from %q", h, body)
+		}
+	})
+}
