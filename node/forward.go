@@ -306,7 +306,13 @@ func (n *Node) send(ctx context.Context, a Actor, r sendRequest) (SendResult, er
 	}
 	switch res.State {
 	case "denied":
-		return res, &Error{Code: CodePolicyDenied, Msg: fmt.Sprintf("the data-protection policy refuses sending this %s to %s", r.kind, r.to), Decision: &res.Decision}
+		msg := fmt.Sprintf("the data-protection policy refuses sending this %s to %s", r.kind, r.to)
+		if r.approve != nil {
+			// Approval never overrides a deny (policy/RULES.md "Review"):
+			// the case or the rules changed while the item was held.
+			msg = fmt.Sprintf("approval refused: the data-protection policy now denies sending this %s to %s (the case or the rules changed since it was held); nothing was sent and the item left the review queue as denied", r.kind, r.to)
+		}
+		return res, &Error{Code: CodePolicyDenied, Msg: msg, Decision: &res.Decision}
 	case "queued":
 		n.deliverer.Kick()
 	}
