@@ -93,6 +93,7 @@ func LocalHandler(n *node.Node, tokens []config.Token, metrics http.Handler, log
 //	GET  /api/v1/outbox, /api/v1/outbox/peers                          x
 //	POST /api/v1/outbox/{oid}/requeue                                  x
 //	POST /api/v1/outbox/peers/{member}/retry                           x
+//	GET  /api/v1/withdrawals (not confirmed)                           x         x
 //	GET  /api/v1/audit, /api/v1/audit/verify                           x         x
 //	GET  /api/v1/manifest                                              x
 //
@@ -236,6 +237,7 @@ func (l *localAPI) routes() []localRoute {
 		{http.MethodGet, "/api/v1/outbox/peers", operator, l.peers},
 		{http.MethodPost, "/api/v1/outbox/{oid}/requeue", operator, l.requeue},
 		{http.MethodPost, "/api/v1/outbox/peers/{member}/retry", operator, l.retryPeer},
+		{http.MethodGet, "/api/v1/withdrawals", auditors, l.withdrawals},
 
 		{http.MethodGet, "/api/v1/audit", auditors, l.audit},
 		{http.MethodGet, "/api/v1/audit/verify", auditors, l.verifyAudit},

@@ -231,3 +231,44 @@ func TestApprovalThePolicyNowDenies(t *testing.T) {
 		})
 	}
 }
+
+// TestWithdrawalsListing: GET /api/v1/withdrawals lists a withdrawal that
+// cannot reach its member (XB-RC refuses connections) as undelivered, with
+// its attempts, for operators and auditors.
+func TestWithdrawalsListing(t *testing.T) {
+	f, lns := newFederation(t, "XA-RC")
+	a := startLocal(t, f, "XA-RC", lns["XA-RC"], nodetest.Options{})
+	api := a.api
+	var wl struct {
+		Withdrawals []struct {
+			CaseID   string `json:"case_id"`
+			Member   string `json:"member"`
+			State    string `json:"state"`
+			Attempts int    `json:"attempts"`
+		} `json:"withdrawals"`
+	}
+	expect(t, api.do("GET", "/api/v1/withdrawals", tokOperator, nil), 200, "WithdrawalList").decode(t, &wl)
+	if len(wl.Withdrawals) != 0 {
+		t.Fatalf("nothing withdrawn yet: %+v", wl)
+	}
+	expect(t, api.do("POST", "/api/v1/cases", tokCaseworker, caseDoc(t, nil)), 201, "CaseSummary")
+	expect(t, api.do("POST", caseEsc+"/forward", tokCaseworker, `{"to":"XB-RC"}`), 202, "SendResult")
+	waitFor(t, "a delivery attempt to XB-RC", func() bool {
+		var ob struct {
+			Items []struct {
+				Attempts int `json:"attempts"`
+			} `json:"items"`
+		}
+		api.do("GET", "/api/v1/outbox?destination=XB-RC", tokOperator, nil).decode(t, &ob)
+		return len(ob.Items) == 1 && ob.Items[0].Attempts > 0
+	})
+	expect(t, api.do("POST", caseEsc+"/withdraw", tokCaseworker, `{"reason":"consent_withdrawn"}`), 202, "")
+	waitFor(t, "the withdrawal attempted", func() bool {
+		expect(t, api.do("GET", "/api/v1/withdrawals", tokAuditor, nil), 200, "WithdrawalList").decode(t, &wl)
+		return len(wl.Withdrawals) == 1 && wl.Withdrawals[0].Attempts > 0
+	})
+	if w := wl.Withdrawals[0]; w.CaseID != caseID || w.Member != "XB-RC" || w.State != "undelivered" {
+		t.Fatalf("withdrawal %+v", w)
+	}
+	expectProblem(t, api.do("GET", "/api/v1/withdrawals", tokCaseworker, nil), 403, "forbidden")
+}
