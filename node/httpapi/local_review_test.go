@@ -272,3 +272,56 @@ func TestWithdrawalsListing(t *testing.T) {
 	}
 	expectProblem(t, api.do("GET", "/api/v1/withdrawals", tokCaseworker, nil), 403, "forbidden")
 }
+
+// TestApprovalDoesNotCoverNewReasons: a forward or message held for review
+// (a review trigger on XB-RC), then the rules change so that it is also
+// held for another reason (XB a risk country). Approving the old decision
+// sends nothing: 409 conflict naming the new rule, and the item waits
+// again under a new decision that lists it; approving that one sends it.
+func TestApprovalDoesNotCoverNewReasons(t *testing.T) {
+	for _, message := range []bool{false, true} {
+		t.Run(map[bool]string{false: "forward", true: "message"}[message], func(t *testing.T) {
+			f, lns := newFederation(t, "XA-RC")
+			dsn := nodetest.DSN(t, nodetest.SQLite)
+			a := startLocal(t, f, "XA-RC", lns["XA-RC"], nodetest.Options{DSN: dsn, NoRun: true, Rules: parseRules(t, holdXB)})
+			api := a.api
+			expect(t, api.do("POST", "/api/v1/cases", tokCaseworker, caseDoc(t, nil)), 201, "CaseSummary")
+			var held sentResult
+			if message {
+				expect(t, api.do("POST", caseEsc+"/messages", tokCaseworker, familyNews(caseID, "XA-RC:FN-R1")), 202, "SendResult").decode(t, &held)
+			} else {
+				expect(t, api.do("POST", caseEsc+"/forward", tokCaseworker, `{"to":"XB-RC"}`), 202, "SendResult").decode(t, &held)
+			}
+			a.Stop()
+			a = startLocal(t, f, "XA-RC", nil, nodetest.Options{DSN: dsn, NoRun: true,
+				Rules: parseRules(t, holdXB+"risk:\n  countries: [XB]\n  action: needs_review\n")})
+			api = a.api
+			approve := func(did int64) reply {
+				return api.do("POST", caseEsc+"/decisions/"+strconv.FormatInt(did, 10)+"/approve", tokOperator, nil)
+			}
+			p := expectProblem(t, approve(held.DecisionID), 409, "conflict")
+			if !strings.Contains(p.Detail, "FLX-DP-RISK-COUNTRY") || !strings.Contains(p.Detail, "nothing was sent") {
+				t.Errorf("detail %q does not name the new reason or say nothing was sent", p.Detail)
+			}
+			q := reviewList(t, api)
+			if len(q.Held) != 1 || q.Held[0].DecisionID <= held.DecisionID {
+				t.Fatalf("queue %+v: want the item held again under a new decision", q)
+			}
+			named := false
+			for _, r := range q.Held[0].Rules {
+				named = named || r.RuleID == "FLX-DP-RISK-COUNTRY"
+			}
+			if !named {
+				t.Errorf("the new decision does not show the new reason: %+v", q.Held[0].Rules)
+			}
+			var ok sentResult
+			expect(t, approve(q.Held[0].DecisionID), 202, "SendResult").decode(t, &ok)
+			if ok.State != "queued" || ok.OutboxID == 0 {
+				t.Fatalf("approving the new decision: %+v", ok)
+			}
+			if q := reviewList(t, api); len(q.Held) != 0 {
+				t.Fatalf("after approval: %+v", q)
+			}
+		})
+	}
+}
