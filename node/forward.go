@@ -181,8 +181,11 @@ type sendRequest struct {
 	// the policy judges what they disclose against its consent, refusal
 	// and the countries its people fear.
 	caseDoc []byte
-	// approve is set when an operator approved a held forward.
-	approve *policy.Review
+	// approve is set when an operator approved a held forward; reviewed
+	// are the needs_review rules (id and reason) the held decision showed:
+	// the approval answers those, not reasons that appeared since.
+	approve  *policy.Review
+	reviewed map[string]bool
 	// propagated is set for an update sent because the case changed
 	// (UpdateCase), not because a caseworker forwarded it.
 	propagated bool
@@ -305,8 +308,22 @@ func (n *Node) send(ctx context.Context, a Actor, r sendRequest) (SendResult, er
 		return SendResult{}, internal("record send", err)
 	}
 	switch res.State {
+	case "needs_review":
+		if r.approve != nil {
+			// Held again, by the decision just recorded: the approval did
+			// not see these reasons (policy/RULES.md "Review").
+			return res, &Error{Code: CodeConflict, Decision: &res.Decision, Msg: fmt.Sprintf(
+				"approval not applied: the policy now holds this %s to %s for reasons the approval did not see (%s); nothing was sent and it waits for review again as decision %d",
+				r.kind, r.to, strings.Join(unreviewed(res.Decision, r.reviewed), ", "), res.DecisionID)}
+		}
 	case "denied":
-		return res, &Error{Code: CodePolicyDenied, Msg: fmt.Sprintf("the data-protection policy refuses sending this %s to %s", r.kind, r.to), Decision: &res.Decision}
+		msg := fmt.Sprintf("the data-protection policy refuses sending this %s to %s", r.kind, r.to)
+		if r.approve != nil {
+			// Approval never overrides a deny (policy/RULES.md "Review"):
+			// the case or the rules changed while the item was held.
+			msg = fmt.Sprintf("approval refused: the data-protection policy now denies sending this %s to %s (the case or the rules changed since it was held); nothing was sent and the item left the review queue as denied", r.kind, r.to)
+		}
+		return res, &Error{Code: CodePolicyDenied, Msg: msg, Decision: &res.Decision}
 	case "queued":
 		n.deliverer.Kick()
 	}
@@ -333,7 +350,7 @@ func (n *Node) commitSend(ctx context.Context, tx store.Tx, a Actor, r sendReque
 		details["outbox_id"] = item.ID
 	}
 	action := "send." + res.State
-	if r.approve != nil {
+	if r.approve != nil && res.State != "needs_review" {
 		action = "review.approve"
 	}
 	if r.propagated {
@@ -369,7 +386,7 @@ func (n *Node) judge(ctx context.Context, r sendRequest, dst policy.Destination)
 		opts = append(opts, policy.WithCase(r.caseDoc))
 	}
 	d, out := n.o.Policy.Apply(ctx, r.doc, string(r.kind), dst, n.o.Now(), opts...)
-	if r.approve != nil && d.Effect == policy.NeedsReview {
+	if r.approve != nil && d.Effect == policy.NeedsReview && len(unreviewed(d, r.reviewed)) == 0 {
 		var err error
 		if d, err = d.Approve(r.approve.By, r.approve.At, r.approve.Note); err != nil {
 			return d, nil, nil, internal("approve", err)
@@ -446,5 +463,30 @@ func (n *Node) Review(ctx context.Context, a Actor, caseID string, decisionID in
 	if err != nil {
 		return SendResult{}, err
 	}
-	return n.send(ctx, a, sendRequest{to: held.Destination, kind: kind, caseID: caseID, caseVersion: c.Version, doc: c.Document, approve: rev})
+	return n.send(ctx, a, sendRequest{to: held.Destination, kind: kind, caseID: caseID, caseVersion: c.Version, doc: c.Document, approve: rev, reviewed: reviewedRules(pd)})
+}
+
+// reviewKey names a needs_review rule that fired, with its reason.
+func reviewKey(f policy.Fired) string { return f.RuleID + ": " + f.Reason }
+
+// reviewedRules are the needs_review rules a held decision showed.
+func reviewedRules(d policy.Decision) map[string]bool {
+	out := map[string]bool{}
+	for _, f := range d.Fired {
+		if f.Effect == string(policy.NeedsReview) {
+			out[reviewKey(f)] = true
+		}
+	}
+	return out
+}
+
+// unreviewed lists the needs_review rules of d not in reviewed.
+func unreviewed(d policy.Decision, reviewed map[string]bool) []string {
+	var out []string
+	for _, f := range d.Fired {
+		if f.Effect == string(policy.NeedsReview) && !reviewed[reviewKey(f)] {
+			out = append(out, f.RuleID)
+		}
+	}
+	return out
 }

@@ -40,8 +40,13 @@ func (n *Node) recordDocument(ctx context.Context, tx store.Tx, r sendRequest, r
 	}
 	if r.held != 0 {
 		state := store.HeldSent
-		if res.State == "denied" {
+		switch res.State {
+		case "denied":
 			state = store.HeldDenied
+		case "needs_review":
+			// Held again for reasons the approval did not see: the
+			// document waits under the new decision.
+			state = store.HeldAgain
 		}
 		err := tx.ResolveHeldDocument(ctx, r.held, state, n.o.Now())
 		if errors.Is(err, store.ErrConflict) {
@@ -53,6 +58,12 @@ func (n *Node) recordDocument(ctx context.Context, tx store.Tx, r sendRequest, r
 		if state == store.HeldDenied {
 			// Refused for good: the document may be submitted again later.
 			return tx.DeleteSentDocument(ctx, r.docID, r.to, string(r.kind))
+		}
+		if state == store.HeldAgain {
+			if err := tx.RecordHeldDocument(ctx, store.HeldDocument{DecisionID: res.DecisionID, CaseID: r.caseID, Destination: r.to,
+				Kind: string(r.kind), DocID: r.docID, SHA256: r.docSum, Document: r.doc}); err != nil {
+				return err
+			}
 		}
 		return tx.UpdateSentDocument(ctx, store.SentDocument{DocID: r.docID, Destination: r.to, Kind: string(r.kind),
 			DecisionID: res.DecisionID, OutboxID: res.OutboxID, JTI: res.JTI, State: res.State})
@@ -95,7 +106,7 @@ func (n *Node) reviewHeld(ctx context.Context, a Actor, caseID string, held stor
 			return SendResult{}, err
 		}
 		return n.send(ctx, a, sendRequest{to: h.Destination, kind: federation.Kind(h.Kind), caseID: caseID, doc: h.Document, caseDoc: c.Document,
-			docID: h.DocID, docSum: h.SHA256, held: h.DecisionID, approve: &policy.Review{By: a.Name, At: n.o.Now(), Note: note}})
+			docID: h.DocID, docSum: h.SHA256, held: h.DecisionID, approve: &policy.Review{By: a.Name, At: n.o.Now(), Note: note}, reviewed: reviewedRules(pd)})
 	}
 	rejected, err := pd.Reject(a.Name, n.o.Now(), note)
 	if err != nil {

@@ -88,6 +88,9 @@ type queueCollector struct {
 	self string // only withdrawals of our own cases count, not confirmations we sent
 	st   store.OutboxReader
 	ds   store.DisclosureReader
+	// pending lists the members asked to erase our cases that have not
+	// confirmed (Node.UnconfirmedWithdrawals), undelivered ones included.
+	pending func(context.Context) ([]PendingWithdrawal, error)
 }
 
 var (
@@ -101,11 +104,12 @@ var (
 		"Failed delivery rounds to the peer since its last success.", []string{"peer"}, nil)
 )
 
-// unconfirmedDesc counts recipients that received a withdrawal and have
-// not confirmed their erasure yet (at most pendingCap are counted): the
-// operator follows them up (deploy/RUNBOOK.md).
+// unconfirmedDesc counts members asked to erase one of our cases that have
+// not confirmed it yet, the withdrawal delivered or still on its way (at
+// most pendingCap are counted): the operator follows them up
+// (GET /api/v1/withdrawals, deploy/RUNBOOK.md).
 var unconfirmedDesc = prometheus.NewDesc("flx_withdrawals_unconfirmed",
-	"Recipients that received a withdrawal of one of our cases and have not confirmed their erasure (counted up to 1000).", nil, nil)
+	"Members asked to erase one of our cases that have not confirmed their erasure, the withdrawal delivered or still on its way (counted up to 1000).", nil, nil)
 
 const pendingCap = 1000
 
@@ -123,7 +127,11 @@ func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if c.ds != nil {
+	if c.pending != nil {
+		if p, err := c.pending(ctx); err == nil {
+			ch <- prometheus.MustNewConstMetric(unconfirmedDesc, prometheus.GaugeValue, float64(min(len(p), pendingCap)))
+		}
+	} else if c.ds != nil {
 		if p, err := c.ds.ListPendingWithdrawals(ctx, pendingCap); err == nil {
 			n := 0
 			for _, r := range p {

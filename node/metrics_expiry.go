@@ -57,4 +57,5 @@ func (c *expiryCollector) Collect(ch chan<- prometheus.Metric) {
 // second node on the same Metrics keeps the first one's).
 func (m *Metrics) observeNode(n *Node) {
 	_ = m.Registry.Register(&expiryCollector{n: n})
+	m.queue.pending = n.UnconfirmedWithdrawals // like observeStore: the last node's
 }

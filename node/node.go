@@ -78,6 +78,9 @@ type Options struct {
 	Stats StatsOptions
 	// AuditHead configures audit-head witnessing (SPEC.md §20).
 	AuditHead AuditHeadOptions
+	// WithdrawalRetry tunes how withdrawals delivered without a
+	// confirmation are sent again (ResendWithdrawals).
+	WithdrawalRetry WithdrawalRetryOptions
 	// BundleKeys are this member's private encryption keys for carried
 	// bundles (the current one first; older ones while bundles to them may
 	// be in transit).
@@ -186,6 +189,7 @@ func New(o Options) (*Node, error) {
 	if o.RelayWait <= 0 {
 		o.RelayWait = DefaultRelayWait
 	}
+	o.WithdrawalRetry.defaults()
 	if o.PullInterval <= 0 {
 		o.PullInterval = time.Minute
 	}
@@ -323,6 +327,10 @@ func (n *Node) Run(ctx context.Context) {
 	if n.o.AuditHead.Every > 0 {
 		wg.Add(1)
 		go func() { defer wg.Done(); n.runAuditHeads(ctx) }()
+	}
+	if every := n.o.WithdrawalRetry.Every; every > 0 {
+		wg.Add(1)
+		go func() { defer wg.Done(); n.runWithdrawalRetry(ctx, every) }()
 	}
 	wg.Wait()
 }

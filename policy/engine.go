@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/familylinks/flx/schema"
@@ -56,6 +58,24 @@ func WithSource(s Source) Option { return func(e *Engine) { e.source = s } }
 // redacted output (default: schema v1). nil disables validation, which only
 // tests and fuzzing should do.
 func WithValidator(v Validator) Option { return func(e *Engine) { e.validate = v } }
+
+// WithoutBuiltinForTest disables the built-in rules ids: a rule mutation,
+// with which a test shows, through real nodes, that a rule is needed. It
+// panics outside a test binary, so production cannot reach it.
+func WithoutBuiltinForTest(ids ...string) Option {
+	if !testing.Testing() {
+		panic("policy.WithoutBuiltinForTest outside a test")
+	}
+	return func(e *Engine) {
+		var keep []builtin
+		for _, b := range e.builtins {
+			if !slices.Contains(ids, b.id) {
+				keep = append(keep, b)
+			}
+		}
+		e.builtins = keep
+	}
+}
 
 // New returns an engine for the rules.
 func New(r *Rules, opts ...Option) *Engine {

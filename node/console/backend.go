@@ -127,8 +127,8 @@ func (b nodeBackend) ListDecisions(ctx context.Context, _ node.Actor, id string)
 	return b.n.View().ListDecisions(ctx, id)
 }
 
-func (b nodeBackend) ListHeldDocuments(ctx context.Context, _ node.Actor) ([]store.HeldDocument, error) {
-	return b.n.View().ListHeldDocuments(ctx, 1000)
+func (b nodeBackend) ReviewQueue(ctx context.Context, _ node.Actor) ([]node.HeldItem, error) {
+	return b.n.ReviewQueue(ctx)
 }
 
 func (b nodeBackend) ListInbox(ctx context.Context, _ node.Actor, f store.InboxFilter) ([]store.InboxItem, error) {

@@ -83,8 +83,9 @@ type Backend interface {
 	Withdraw(ctx context.Context, a node.Actor, caseID string, reason schema.WithdrawalReason) (node.WithdrawResult, error)
 	Review(ctx context.Context, a node.Actor, caseID string, decisionID int64, approve bool, note string) (node.SendResult, error)
 	ListDecisions(ctx context.Context, a node.Actor, caseID string) ([]store.Decision, error)
-	// ListHeldDocuments lists the responses and messages waiting for review.
-	ListHeldDocuments(ctx context.Context, a node.Actor) ([]store.HeldDocument, error)
+	// ReviewQueue lists the forwards, responses and messages waiting for
+	// review (node.ReviewQueue).
+	ReviewQueue(ctx context.Context, a node.Actor) ([]node.HeldItem, error)
 
 	ListInbox(ctx context.Context, a node.Actor, f store.InboxFilter) ([]store.InboxItem, error)
 	// The search, inbox reading and candidate matches (backend_more.go).

@@ -1,7 +1,6 @@
 package console
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"sort"
@@ -142,78 +141,23 @@ func (c *Console) requeue(w http.ResponseWriter, q *req) {
 	http.Redirect(w, q.Request, c.o.Prefix+"/operator/outbox?state=dead&done=requeued", http.StatusSeeOther)
 }
 
-// heldRow is a forward held for an operator's review.
+// heldRow is a forward, response or message held for an operator's review.
 type heldRow struct {
 	store.Decision
 	D policy.Decision
 }
 
-// reviewScanLimit bounds how many audit rows the review queue reads.
-const reviewScanLimit = 20000
-
-// held finds what waits for review. Forwards of a case: the audit log
-// names every send held (send.needs_review); a held forward is still
-// waiting when no later forward decision for the same case and
-// destination exists. Responses and messages: the node keeps each held
-// one until it is reviewed (ListHeldDocuments).
+// held lists what waits for review (node.ReviewQueue) in the page's terms.
 func (c *Console) held(q *req) ([]heldRow, error) {
-	cases := map[string]bool{}
-	var order []string
-	docs, err := c.o.Backend.ListHeldDocuments(q.Context(), q.actor())
+	items, err := c.o.Backend.ReviewQueue(q.Context(), q.actor())
 	if err != nil {
 		return nil, err
 	}
-	waiting := map[int64]bool{}
-	for _, h := range docs {
-		waiting[h.DecisionID] = true
-		if !cases[h.CaseID] {
-			cases[h.CaseID] = true
-			order = append(order, h.CaseID)
-		}
+	out := make([]heldRow, 0, len(items))
+	for _, h := range items {
+		out = append(out, heldRow{Decision: store.Decision{ID: h.DecisionID, CaseID: h.CaseID, Destination: h.Destination,
+			Effect: string(h.Decision.Effect), CreatedAt: h.HeldSince}, D: h.Decision})
 	}
-	var after int64
-	for scanned := 0; scanned < reviewScanLimit; {
-		rows, err := c.o.Backend.ListAudit(q.Context(), q.actor(), store.AuditFilter{Action: "send.needs_review", AfterSeq: after, Limit: 1000})
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range rows {
-			after = r.Seq
-			if !cases[r.Object] {
-				cases[r.Object] = true
-				order = append(order, r.Object)
-			}
-		}
-		scanned += len(rows)
-		if len(rows) < 1000 {
-			break
-		}
-	}
-	var out []heldRow
-	for _, id := range order {
-		ds, err := c.o.Backend.ListDecisions(q.Context(), q.actor(), id)
-		if err != nil {
-			return nil, err
-		}
-		latest := map[string]heldRow{}
-		for _, d := range ds {
-			h := heldRow{Decision: d}
-			json.Unmarshal(d.Decision, &h.D)
-			if waiting[d.ID] {
-				out = append(out, h)
-			} else if k := h.D.Kind; k == "case.create" || k == "case.update" {
-				if cur, ok := latest[d.Destination]; !ok || d.ID > cur.ID {
-					latest[d.Destination] = h
-				}
-			}
-		}
-		for _, h := range latest {
-			if h.Effect == string(policy.NeedsReview) {
-				out = append(out, h)
-			}
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
 }
 

@@ -86,12 +86,14 @@ func LocalHandler(n *node.Node, tokens []config.Token, metrics http.Handler, log
 //	GET  /api/v1/cases/{id}/thread                          x          x         x (no documents)
 //	POST /api/v1/cases/{id}/decisions/{did}/approve                    x
 //	POST /api/v1/cases/{id}/decisions/{did}/reject                     x
+//	GET  /api/v1/review (what waits for review)                        x
 //	GET  /api/v1/matches, /api/v1/matches/{mid}             x          x         x
 //	POST /api/v1/matches/{mid}/confirm, .../reject          x
 //	GET  /api/v1/inbox, /api/v1/inbox/{iid}                 x          x
 //	GET  /api/v1/outbox, /api/v1/outbox/peers                          x
 //	POST /api/v1/outbox/{oid}/requeue                                  x
 //	POST /api/v1/outbox/peers/{member}/retry                           x
+//	GET  /api/v1/withdrawals (not confirmed)                           x         x
 //	GET  /api/v1/audit, /api/v1/audit/verify                           x         x
 //	GET  /api/v1/manifest                                              x
 //
@@ -222,6 +224,7 @@ func (l *localAPI) routes() []localRoute {
 		{http.MethodGet, "/api/v1/cases/{id}/thread", everyone, l.thread},
 		{http.MethodPost, "/api/v1/cases/{id}/decisions/{did}/approve", operator, l.approve},
 		{http.MethodPost, "/api/v1/cases/{id}/decisions/{did}/reject", operator, l.reject},
+		{http.MethodGet, "/api/v1/review", operator, l.reviewQueue},
 
 		{http.MethodGet, "/api/v1/matches", everyone, l.listMatches},
 		{http.MethodGet, "/api/v1/matches/{mid}", everyone, l.getMatch},
@@ -234,6 +237,7 @@ func (l *localAPI) routes() []localRoute {
 		{http.MethodGet, "/api/v1/outbox/peers", operator, l.peers},
 		{http.MethodPost, "/api/v1/outbox/{oid}/requeue", operator, l.requeue},
 		{http.MethodPost, "/api/v1/outbox/peers/{member}/retry", operator, l.retryPeer},
+		{http.MethodGet, "/api/v1/withdrawals", auditors, l.withdrawals},
 
 		{http.MethodGet, "/api/v1/audit", auditors, l.audit},
 		{http.MethodGet, "/api/v1/audit/verify", auditors, l.verifyAudit},

@@ -384,6 +384,26 @@ func (l *localAPI) review(w http.ResponseWriter, r *http.Request, a node.Actor, 
 	l.reply(w, r, status, res, err)
 }
 
+// ReviewQueue is GET /api/v1/review: what waits for an operator.
+type ReviewQueue struct {
+	Held []node.HeldItem `json:"held"`
+}
+
+func (l *localAPI) reviewQueue(w http.ResponseWriter, r *http.Request, _ node.Actor) {
+	if !l.noQuery(w, r) {
+		return
+	}
+	items, err := l.n.ReviewQueue(r.Context())
+	if err != nil {
+		l.fail(w, r, err)
+		return
+	}
+	for i := range items {
+		items[i].HeldSince = items[i].HeldSince.UTC()
+	}
+	writeJSON(w, http.StatusOK, ReviewQueue{Held: items})
+}
+
 func anySet(q *query, names []string) bool {
 	for _, n := range names {
 		if q.str(n) != "" {

@@ -357,3 +357,39 @@ func (l *localAPI) manifest(w http.ResponseWriter, r *http.Request, _ node.Actor
 	}
 	writeJSON(w, http.StatusOK, out)
 }
+
+// PendingWithdrawal is a member asked to erase one of this node's cases
+// that has not confirmed it (node.UnconfirmedWithdrawals).
+type PendingWithdrawal struct {
+	CaseID        string     `json:"case_id"`
+	Member        string     `json:"member"`
+	State         string     `json:"state"`
+	Sends         int        `json:"sends"`
+	LastSentAt    *time.Time `json:"last_sent_at,omitempty"`
+	NextSendAt    *time.Time `json:"next_send_at,omitempty"`
+	Attempts      int        `json:"attempts"`
+	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
+	LastError     string     `json:"last_error,omitempty"`
+}
+
+// WithdrawalList is GET /api/v1/withdrawals.
+type WithdrawalList struct {
+	Withdrawals []PendingWithdrawal `json:"withdrawals"`
+}
+
+func (l *localAPI) withdrawals(w http.ResponseWriter, r *http.Request, _ node.Actor) {
+	if !l.noQuery(w, r) {
+		return
+	}
+	ps, err := l.n.UnconfirmedWithdrawals(r.Context())
+	if err != nil {
+		l.fail(w, r, err)
+		return
+	}
+	out := WithdrawalList{Withdrawals: make([]PendingWithdrawal, 0, len(ps))}
+	for _, p := range ps {
+		out.Withdrawals = append(out.Withdrawals, PendingWithdrawal{CaseID: p.CaseID, Member: p.Member, State: p.State, Sends: p.Sends,
+			LastSentAt: ts(p.LastSentAt), NextSendAt: ts(p.NextSendAt), Attempts: p.Attempts, NextAttemptAt: ts(p.NextAttemptAt), LastError: p.LastError})
+	}
+	writeJSON(w, http.StatusOK, out)
+}

@@ -8,11 +8,12 @@ import (
 
 // States of a held document.
 const (
-	HeldWaiting  = "held"     // waiting for an operator's review
-	HeldSent     = "sent"     // approved, judged again and queued
-	HeldRejected = "rejected" // rejected by an operator
-	HeldDenied   = "denied"   // approved, but the policy refused it when judged again
-	HeldErased   = "erased"   // the case was erased while it waited
+	HeldWaiting  = "held"       // waiting for an operator's review
+	HeldSent     = "sent"       // approved, judged again and queued
+	HeldRejected = "rejected"   // rejected by an operator
+	HeldDenied   = "denied"     // approved, but the policy refused it when judged again
+	HeldErased   = "erased"     // the case was erased while it waited
+	HeldAgain    = "held_again" // approved, but held again for new reasons (under a new decision)
 )
 
 // HeldDocument is a response or message the policy held for review
@@ -85,7 +86,7 @@ func (q *queries) ListHeldDocuments(ctx context.Context, limit int) ([]HeldDocum
 
 func (q *queries) ResolveHeldDocument(ctx context.Context, decisionID int64, state string, at time.Time) error {
 	switch state {
-	case HeldSent, HeldRejected, HeldDenied:
+	case HeldSent, HeldRejected, HeldDenied, HeldAgain:
 	default:
 		return fmt.Errorf("store.ResolveHeldDocument: state %q: %w", state, ErrInvalid)
 	}

@@ -265,8 +265,9 @@ type Decisions interface {
 	RecordHeldDocument(ctx context.Context, h HeldDocument) error
 	// HeldDocument finds a held document by its decision (ErrNotFound).
 	HeldDocument(ctx context.Context, decisionID int64) (HeldDocument, error)
-	// ResolveHeldDocument ends the wait (HeldSent, HeldRejected or
-	// HeldDenied) and drops the document's bytes, keeping its hash.
+	// ResolveHeldDocument ends the wait (HeldSent, HeldRejected,
+	// HeldDenied, or HeldAgain: the caller keeps the document under a new
+	// decision) and drops the document's bytes, keeping its hash.
 	// ErrConflict if it is no longer held, ErrNotFound.
 	ResolveHeldDocument(ctx context.Context, decisionID int64, state string, at time.Time) error
 }
