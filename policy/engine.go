@@ -10,7 +10,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"testing"
 	"time"
 
 	"github.com/familylinks/flx/schema"
@@ -59,13 +58,11 @@ func WithSource(s Source) Option { return func(e *Engine) { e.source = s } }
 // tests and fuzzing should do.
 func WithValidator(v Validator) Option { return func(e *Engine) { e.validate = v } }
 
-// WithoutBuiltinForTest disables the built-in rules ids: a rule mutation,
-// with which a test shows, through real nodes, that a rule is needed. It
-// panics outside a test binary, so production cannot reach it.
-func WithoutBuiltinForTest(ids ...string) Option {
-	if !testing.Testing() {
-		panic("policy.WithoutBuiltinForTest outside a test")
-	}
+// WithoutBuiltin disables the built-in rules ids: a rule mutation, with
+// which a test shows, through real nodes, that a rule is needed. Nothing in
+// flx calls it, so the linker leaves it out of the release binary
+// (deploy/image's TestReleaseBinaryCarriesNoTestCode holds that).
+func WithoutBuiltin(ids ...string) Option {
 	return func(e *Engine) {
 		var keep []builtin
 		for _, b := range e.builtins {

@@ -74,7 +74,7 @@ func notDetained(d map[string]any) {
 // canaries in every protected place of the demo case, from XA-RC through
 // real nodes to XB-RC (a society) and ICRC-CTA (the coordinator), once
 // under the strict policy and once with each built-in rule disabled in
-// XA-RC's engine (policy.WithoutBuiltinForTest). Under the strict policy
+// XA-RC's engine (policy.WithoutBuiltin). Under the strict policy
 // no canary it withholds, and nothing of a case it refuses, may be at a
 // peer, while every control arrives. With a rule disabled, the peers must
 // hold something the strict policy withholds, for every rule that alone
@@ -120,7 +120,7 @@ func TestRuleMutationThroughNodes(t *testing.T) {
 	pass := func(t *testing.T, tag, without string, only map[int]bool) (leaks, missing []string, sole map[string]map[int]bool) {
 		o := nodetest.Options{NoMedia: true}
 		if without != "" {
-			o.Tune = func(no *node.Options) { no.Policy = policy.New(strict, policy.WithoutBuiltinForTest(without)) }
+			o.Tune = func(no *node.Options) { no.Policy = policy.New(strict, policy.WithoutBuiltin(without)) }
 		}
 		xa := nodetest.Start(t, f, "XA-RC", nil, o)
 		defer xa.Stop()
