@@ -30,12 +30,14 @@ var roleTokens = map[string]string{
 	console.RoleCaseworker: "cw-5b1e-console-test-token",
 	console.RoleOperator:   "op-9c2d-console-test-token",
 	console.RoleAuditor:    "au-7f3a-console-test-token",
+	console.RoleAdmin:      "ad-3e8b-console-test-token",
 }
 
 var roleNames = map[string]string{
 	console.RoleCaseworker: "cw-amal",
 	console.RoleOperator:   "op-boris",
 	console.RoleAuditor:    "au-carmen",
+	console.RoleAdmin:      "ad-dana",
 }
 
 func tokens() []config.Token {

@@ -168,7 +168,7 @@ func TestRolesOnEveryRoute(t *testing.T) {
 	}
 	fill := strings.NewReplacer("{id}", url.PathEscape(id), "{oid}", "1", "{did}", "1", "{$}", "", "{sha}", strings.Repeat("a", 64), "{uid}", strings.Repeat("b", 64), "{iid}", "1", "{mid}", "1", "{decision}", "confirm")
 	sessions := map[string]*browser{}
-	for _, role := range []string{console.RoleCaseworker, console.RoleOperator, console.RoleAuditor} {
+	for _, role := range []string{console.RoleCaseworker, console.RoleOperator, console.RoleAuditor, console.RoleAdmin} {
 		b := e.browser()
 		b.signIn(role)
 		sessions[role] = b
