@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -26,6 +27,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/familylinks/flx/node"
 	"github.com/familylinks/flx/node/console"
 	"github.com/familylinks/flx/node/store"
 )
@@ -518,11 +520,47 @@ func TestBrowser(t *testing.T) {
 		if ready < 1 || !strings.Contains(tb.text("main"), "Video message") {
 			t.Errorf("the recorded video does not play (readyState %d): %q", ready, tb.text("main"))
 		}
+		// Sent to XB-RC as a video message, it arrives in XB-RC's inbox,
+		// where XB-RC's caseworker plays it.
+		tb.run(chromedp.SetValue(chromedp.ID("duration"), "1.5"))
+		tb.clickAndLoad("form.send-media button.primary")
+		if n := tb.text("p.notice"); !strings.Contains(n, "message is queued") {
+			t.Fatalf("after sending the video: %q", n)
+		}
+		var video store.InboxItem
+		waitFor(t, 20*time.Second, "the video message at XB-RC", func() bool {
+			its, _ := e.xb.Store.ListInbox(context.Background(), store.InboxFilter{Kind: "message.deliver", State: "processed"})
+			if len(its) < 2 { // the voice message, then the video
+				return false
+			}
+			for _, it := range its {
+				if it.ID > video.ID {
+					video = it
+				}
+			}
+			return true
+		})
+		tb.base = e.xbBase
+		tb.signIn(console.RoleCaseworker)
+		tb.open("/console/inbox")
+		check("inbox (XB-RC)")
+		tb.shot("inbox")
+		tb.open("/console/inbox/" + strconv.FormatInt(video.ID, 10))
+		tb.eval(`new Promise((ok, fail) => { const v = document.querySelector('video.player'); if (!v) return fail('no video player');
+			if (v.readyState >= 1) return ok(v.readyState);
+			v.addEventListener('loadedmetadata', () => ok(v.readyState)); v.addEventListener('error', () => fail('media error')); })`, &ready)
+		if got := tb.text("main"); ready < 1 || !strings.Contains(got, "Video message") || !strings.Contains(got, "XA-RC") {
+			t.Errorf("XB-RC's inbox item does not play the video (readyState %d):\n%s", ready, got)
+		}
+		check("received video message")
+		tb.shot("inbox-video")
+		tb.base = e.base
+		tb.signIn(console.RoleCaseworker)
 	})
 
 	t.Run("a caseworker cannot open operator pages", func(t *testing.T) {
 		tb.t = t
-		for _, p := range []string{"/console/operator/peers", "/console/operator/review", "/console/operator/manifest", "/console/operator/keys", "/console/audit", "/console/stats"} {
+		for _, p := range []string{"/console/operator/peers", "/console/operator/outbox", "/console/operator/review", "/console/operator/manifest", "/console/operator/keys", "/console/audit", "/console/stats", "/console/admin/tokens"} {
 			tb.open(p)
 			loc := tb.location()
 			if !strings.HasSuffix(loc, p) || !strings.Contains(tb.text("main"), "Your role may not open this page") {
@@ -562,6 +600,15 @@ func TestBrowser(t *testing.T) {
 
 	t.Run("operator pages render", func(t *testing.T) {
 		tb.t = t
+		// XB-RC witnesses XA-RC's audit log: a head signed and
+		// acknowledged before the audit page is opened.
+		if n, err := e.xa.Node.SendAuditHead(context.Background()); err != nil || n != 1 {
+			t.Fatalf("SendAuditHead: %d %v", n, err)
+		}
+		waitFor(t, 15*time.Second, "XB-RC to acknowledge the audit head", func() bool {
+			sent, _ := node.SentAuditHeads(context.Background(), e.xa.Store, "XA-RC", "XB-RC")
+			return len(sent) == 1 && sent[0].Acknowledged
+		})
 		// Give the operator something to do: a forward held for review
 		// and one dead-lettered (ICRC-CTA is not running).
 		cw := e.browser()
@@ -604,8 +651,8 @@ func TestBrowser(t *testing.T) {
 		if !strings.Contains(tb.textOf("/console/operator/peers", "main"), "XB-RC") {
 			t.Error("peers page does not list XB-RC")
 		}
-		if !strings.Contains(tb.textOf("/console/audit", "main"), "is intact") {
-			t.Error("audit page does not report an intact chain")
+		if a := tb.textOf("/console/audit", "main"); !strings.Contains(a, "is intact") || !strings.Contains(a, "The log holds this head") {
+			t.Errorf("audit page does not report an intact chain holding XB-RC's witnessed head:\n%s", a)
 		}
 		// The operator's journey: approve the held forward with a note,
 		// see it delivered to XB-RC; put the dead letter back in the queue.
@@ -624,6 +671,30 @@ func TestBrowser(t *testing.T) {
 		if n := tb.text("p.notice"); !strings.Contains(n, "back in the queue") {
 			t.Errorf("after requeue: %q", n)
 		}
+	})
+
+	t.Run("the admin creates and revokes a personal token", func(t *testing.T) {
+		tb.t = t
+		tb.signIn(console.RoleAdmin)
+		tb.open("/console/admin/tokens")
+		check("tokens page")
+		tb.run(chromedp.SendKeys(chromedp.ID("person"), "cw-farah"), chromedp.SetValue(chromedp.ID("role"), "caseworker"))
+		tb.clickAndLoad("form.stack button.primary")
+		secret := tb.text("#new-secret")
+		if !strings.HasPrefix(secret, "flxp_") {
+			t.Fatalf("no new secret shown: %q", tb.text("main"))
+		}
+		check("tokens page with a new secret")
+		// The screenshot does not show a working secret.
+		tb.eval(`(() => { document.getElementById('new-secret').textContent = 'flxp_…'; return true })()`, nil)
+		tb.shot("tokens")
+		tb.open("/console/admin/tokens?lang=ar")
+		check("tokens page (ar)")
+		tb.clickAndLoad("table.list form button.danger")
+		if got := tb.text("table.list"); !strings.Contains(got, "مُبطَل") {
+			t.Errorf("after revoking, in Arabic: %q", got)
+		}
+		tb.open("/console/admin/tokens?lang=en")
 	})
 
 	t.Run("Arabic is laid out right to left", func(t *testing.T) {
