@@ -77,6 +77,7 @@ func browseMatches(t *testing.T, e *env, tb *tab, check func(string), other stri
 		t.Errorf("search by the Armenian family name lists:\n%s", got)
 	}
 	check("case search")
+	tb.shot("cases-search")
 	if rows, _ := e.xa.Store.ListAudit(context.Background(), store.AuditFilter{Action: "case.search"}); len(rows) == 0 {
 		t.Error("the search was not audited")
 	}

@@ -97,6 +97,8 @@ type Backend interface {
 	Requeue(ctx context.Context, a node.Actor, outboxID int64) (store.OutboxItem, error)
 	ListAudit(ctx context.Context, a node.Actor, f store.AuditFilter) ([]store.AuditRecord, error)
 	VerifyAudit(ctx context.Context, a node.Actor) (store.AuditVerification, error)
+	// The heads of the audit log witnesses hold (audit.go).
+	auditHeads
 	// ListCaseMedia lists a case's recordings (metadata only);
 	// ServeCaseMedia streams one with HTTP ranges, the read audited.
 	ListCaseMedia(ctx context.Context, a node.Actor, caseID string) ([]node.CaseMedia, error)

@@ -20,6 +20,7 @@ import (
 // the review queue (also after a later send to the same member), and once
 // approved it reaches XB-RC and leaves the queue.
 func TestOperatorReviewsAHeldMessage(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t, envOptions{})
 	ctx := context.Background()
 	cw := e.browser()

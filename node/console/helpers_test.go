@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/familylinks/flx/federation"
 	"github.com/familylinks/flx/node"
 	"github.com/familylinks/flx/node/backoff"
 	"github.com/familylinks/flx/node/config"
@@ -29,12 +30,14 @@ var roleTokens = map[string]string{
 	console.RoleCaseworker: "cw-5b1e-console-test-token",
 	console.RoleOperator:   "op-9c2d-console-test-token",
 	console.RoleAuditor:    "au-7f3a-console-test-token",
+	console.RoleAdmin:      "ad-3e8b-console-test-token",
 }
 
 var roleNames = map[string]string{
 	console.RoleCaseworker: "cw-amal",
 	console.RoleOperator:   "op-boris",
 	console.RoleAuditor:    "au-carmen",
+	console.RoleAdmin:      "ad-dana",
 }
 
 func tokens() []config.Token {
@@ -66,6 +69,7 @@ type envOptions struct {
 	console  console.Options
 	tls      bool
 	delivery *node.DeliveryOptions // XA-RC's; default nodetest's
+	dsn      string                // XA-RC's database; default a fresh SQLite file
 }
 
 func startEnv(t *testing.T, o envOptions) *env {
@@ -74,8 +78,13 @@ func startEnv(t *testing.T, o envOptions) *env {
 	f.Member(t, "ICRC-CTA").Endpoint = "https://127.0.0.1:1"
 	lnA := nodetest.Listen(t, f.Member(t, "XA-RC"))
 	lnB := nodetest.Listen(t, f.Member(t, "XB-RC"))
+	// XB-RC witnesses XA-RC's audit heads (sent when a test asks:
+	// Node.SendAuditHead), so that both sides of the audit page show.
+	xbm := f.Member(t, "XB-RC")
+	xbm.Accepts = append(xbm.Accepts, federation.KindAuditHead)
 	f.Sign(t)
-	xa := nodetest.Start(t, f, "XA-RC", lnA, nodetest.Options{Delivery: o.delivery})
+	xa := nodetest.Start(t, f, "XA-RC", lnA, nodetest.Options{Delivery: o.delivery, DSN: o.dsn,
+		Tune: func(no *node.Options) { no.AuditHead = node.AuditHeadOptions{Witnesses: []string{"XB-RC"}} }})
 	xb := nodetest.Start(t, f, "XB-RC", lnB, nodetest.Options{})
 	co := o.console
 	h := httpapi.NewLocalHandler(xa.Node, httpapi.LocalOptions{Tokens: tokens(), Logger: slog.New(slog.DiscardHandler), Console: &co})

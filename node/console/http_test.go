@@ -57,6 +57,7 @@ func auditRows(t *testing.T, e *env, action string) []store.AuditRecord {
 }
 
 func TestCaseworkerCreatesChecksForwardsAndWithdraws(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t, envOptions{})
 	b := e.browser()
 	b.signIn(console.RoleCaseworker)
@@ -133,6 +134,7 @@ func TestCaseworkerCreatesChecksForwardsAndWithdraws(t *testing.T) {
 }
 
 func TestAuditorSeesRecordWithoutPersonalData(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t, envOptions{})
 	cw := e.browser()
 	cw.signIn(console.RoleCaseworker)
@@ -158,6 +160,7 @@ func TestAuditorSeesRecordWithoutPersonalData(t *testing.T) {
 // is never refused, another gets the 403 page (no redirect), and a
 // signed-out visitor is sent to sign in.
 func TestRolesOnEveryRoute(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t, envOptions{})
 	cw := e.browser()
 	cw.signIn(console.RoleCaseworker)
@@ -168,7 +171,7 @@ func TestRolesOnEveryRoute(t *testing.T) {
 	}
 	fill := strings.NewReplacer("{id}", url.PathEscape(id), "{oid}", "1", "{did}", "1", "{$}", "", "{sha}", strings.Repeat("a", 64), "{uid}", strings.Repeat("b", 64), "{iid}", "1", "{mid}", "1", "{decision}", "confirm")
 	sessions := map[string]*browser{}
-	for _, role := range []string{console.RoleCaseworker, console.RoleOperator, console.RoleAuditor} {
+	for _, role := range []string{console.RoleCaseworker, console.RoleOperator, console.RoleAuditor, console.RoleAdmin} {
 		b := e.browser()
 		b.signIn(role)
 		sessions[role] = b
@@ -228,6 +231,7 @@ func (fixedAuth) Authenticate(context.Context, string) (console.Principal, error
 func (fixedAuth) Check(context.Context, console.Principal) error { return nil }
 
 func TestFormsNeedTheSessionsToken(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t, envOptions{})
 	b := e.browser()
 	b.signIn(console.RoleCaseworker)
@@ -273,6 +277,7 @@ func TestFormsNeedTheSessionsToken(t *testing.T) {
 }
 
 func TestSessionCookieSignOutAndExpiry(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	now := time.Now()
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
@@ -326,6 +331,7 @@ func mustURL(s string) *url.URL {
 }
 
 func TestHTTPSCookieHasHostPrefix(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t, envOptions{tls: true})
 	b := e.browser()
 	p := b.post("/console/signin", url.Values{"token": {roleTokens[console.RoleOperator]}})
@@ -338,6 +344,7 @@ func TestHTTPSCookieHasHostPrefix(t *testing.T) {
 }
 
 func TestSignIn(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t, envOptions{})
 	cases := []struct {
 		name, token, host, next string
@@ -374,6 +381,7 @@ func TestSignIn(t *testing.T) {
 }
 
 func TestSecurityHeadersOnEveryAnswer(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t, envOptions{})
 	b := e.browser()
 	b.signIn(console.RoleOperator)
@@ -397,6 +405,7 @@ func TestSecurityHeadersOnEveryAnswer(t *testing.T) {
 }
 
 func TestLanguageChoice(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t, envOptions{})
 	b := e.browser()
 	cases := []struct{ accept, query, lang, dir, title string }{
@@ -434,6 +443,7 @@ func heldCaseForm(csrf string) url.Values {
 }
 
 func TestOperatorReviewsAHeldForward(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t, envOptions{})
 	cw := e.browser()
 	cw.signIn(console.RoleCaseworker)
@@ -475,6 +485,7 @@ func TestOperatorReviewsAHeldForward(t *testing.T) {
 }
 
 func TestOperatorRequeuesADeadLetter(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t, envOptions{delivery: fastDeadLetters})
 	cw := e.browser()
 	cw.signIn(console.RoleCaseworker)
@@ -515,6 +526,7 @@ const pageBudget = 24 << 10
 // TestPageWeights measures each main page as sent (gzip) and as HTML, with
 // the CSS and JavaScript (cached for a year after the first visit).
 func TestPageWeights(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t, envOptions{})
 	cw := e.browser()
 	cw.signIn(console.RoleCaseworker)
@@ -564,6 +576,7 @@ func TestPageWeights(t *testing.T) {
 }
 
 func TestEditKeepsIdentityAndRefusesAStaleVersion(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t, envOptions{})
 	b := e.browser()
 	b.signIn(console.RoleCaseworker)
@@ -631,6 +644,7 @@ func (r *revocable) Check(_ context.Context, p console.Principal) error {
 }
 
 func TestARevokedCredentialEndsItsSessions(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t, envOptions{})
 	auth := &revocable{revoked: map[string]bool{}}
 	con, err := console.New(console.Options{Backend: console.NodeBackend(e.xa.Node), Auth: auth})

@@ -179,6 +179,10 @@ func (c *Console) inboxItemPage(w http.ResponseWriter, q *req) {
 		Outcome, MsgKind, Text string
 		Answer                 *schema.MatchAnswer
 		Raw                    string
+		// A voice or video message's recording, played here for a
+		// caseworker (the player's route and its audited read).
+		Media     *schema.MediaRef
+		MediaKind string
 	}
 	if len(it.Body) > 0 {
 		switch it.Item.Kind {
@@ -191,6 +195,9 @@ func (c *Console) inboxItemPage(w http.ResponseWriter, q *req) {
 			var m schema.Message
 			if json.Unmarshal(it.Body, &m) == nil {
 				content.MsgKind, content.Text = string(m.Kind), m.Body
+				if m.Media != nil && sha256RE.MatchString(m.Media.SHA256) && q.role() == RoleCaseworker && it.Item.CaseID != "" {
+					content.Media, content.MediaKind = m.Media, mediaKind(m.Media.MediaType)
+				}
 			}
 		case "match.answer":
 			var a schema.MatchAnswer

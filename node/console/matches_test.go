@@ -17,6 +17,7 @@ import (
 // and no field table; the caseworker may confirm it; a POST of another
 // decision word is refused.
 func TestRemoteCandidateShowsMemberAndHandle(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t, envOptions{})
 	cw := e.browser()
 	cw.signIn(console.RoleCaseworker)

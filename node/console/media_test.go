@@ -68,6 +68,7 @@ func attach(t *testing.T, n *node.Node, caseID string, body []byte, mediaType st
 // page with a player; the bytes stream from the console's origin with
 // ranges, each read audited; other roles and other cases get nothing.
 func TestCaseworkerPlaysARecording(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t, envOptions{})
 	cw := e.browser()
 	cw.signIn(console.RoleCaseworker)
@@ -132,6 +133,7 @@ func TestCaseworkerPlaysARecording(t *testing.T) {
 // written in pieces with the token in a header, refused without it or at
 // the wrong offset, and attached to the case once its SHA-256 checks.
 func TestRecordingUploadsInPieces(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t, envOptions{})
 	cw := e.browser()
 	cw.signIn(console.RoleCaseworker)

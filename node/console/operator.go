@@ -203,27 +203,3 @@ func (c *Console) manifestPage(w http.ResponseWriter, q *req) {
 		Days    int64
 	}{c.newView(q, "manifest.title"), m, c.o.Backend.Self(), !time.Now().Before(m.ExpiresAt), int64(time.Until(m.ExpiresAt).Hours() / 24)})
 }
-
-// auditTail is how many of the latest audit rows the audit page shows.
-const auditTail = 50
-
-func (c *Console) auditPage(w http.ResponseWriter, q *req) {
-	ver, err := c.o.Backend.VerifyAudit(q.Context(), q.actor())
-	if err != nil {
-		c.fail(w, q, err)
-		return
-	}
-	rows, err := c.o.Backend.ListAudit(q.Context(), q.actor(), store.AuditFilter{AfterSeq: max(ver.Rows-auditTail, 0), Limit: auditTail})
-	if err != nil {
-		c.fail(w, q, err)
-		return
-	}
-	for i, j := 0, len(rows)-1; i < j; i, j = i+1, j-1 {
-		rows[i], rows[j] = rows[j], rows[i]
-	}
-	c.render(w, q, http.StatusOK, "audit", struct {
-		*view
-		V    store.AuditVerification
-		Rows []store.AuditRecord
-	}{c.newView(q, "audit.title"), ver, rows})
-}

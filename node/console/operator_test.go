@@ -14,6 +14,7 @@ import (
 // and every member's signing keys with the one in use marked; and the same
 // page, years later, says they expired.
 func TestKeysPageShowsWhatExpires(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t, envOptions{})
 	op := e.browser()
 	op.signIn(console.RoleOperator)
@@ -46,6 +47,7 @@ func TestKeysPageShowsWhatExpires(t *testing.T) {
 // (the backoff kept in the store across restarts) is shown resting, with
 // its failed rounds and the reason, until the time has passed.
 func TestPeersPageShowsBackoff(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t, envOptions{})
 	op := e.browser()
 	op.signIn(console.RoleOperator)

@@ -186,6 +186,7 @@ var nav = []struct {
 	{"/operator/keys", "nav.keys", operator},
 	{"/audit", "nav.audit", auditors},
 	{"/stats", "nav.stats", auditors},
+	{"/admin/tokens", "nav.tokens", admins},
 }
 
 func (c *Console) newView(q *req, titleKey string, args ...any) *view {

@@ -17,6 +17,7 @@ import (
 // shows in the case's thread there. An own case cannot be answered, and an
 // answer without an outcome is refused with nothing sent.
 func TestCaseworkerAnswersACaseFromAnotherNode(t *testing.T) {
+	t.Parallel()
 	e := startEnv(t, envOptions{})
 	xa := e.browser()
 	xa.signIn(console.RoleCaseworker)

@@ -203,8 +203,11 @@ func (c *Console) notFound(w http.ResponseWriter, r *http.Request) {
 
 func (c *Console) home(w http.ResponseWriter, q *req) {
 	target := "/cases"
-	if q.role() == RoleOperator {
+	switch q.role() {
+	case RoleOperator:
 		target = "/operator/peers"
+	case RoleAdmin:
+		target = "/admin/tokens"
 	}
 	http.Redirect(w, q.Request, c.o.Prefix+target, http.StatusSeeOther)
 }

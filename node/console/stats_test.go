@@ -15,6 +15,7 @@ import (
 // "fewer than 5", eight are 10), never the raw count, and follow new cases
 // once the cached figures are older than five minutes.
 func TestStatisticsShowOnlyPublishableNumbers(t *testing.T) {
+	t.Parallel()
 	var skew atomic.Int64
 	now := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
 	e := startEnv(t, envOptions{console: console.Options{Now: now}})
