@@ -77,7 +77,7 @@ func TestSearchEqualsBruteForce(t *testing.T) {
 				q.Ranges = []store.KeyRange{{fmt.Sprintf("by_%04d", from), fmt.Sprintf("by_%04d", from+r.IntN(15))}}
 			}
 			if r.IntN(8) == 0 { // bounds of other lengths than the keys
-				lo := r.IntN(10)
+				lo := r.IntN(7)
 				q.Ranges = append(q.Ranges, store.KeyRange{From: fmt.Sprintf("t_w%d", lo), To: fmt.Sprintf("t_w%dz", lo+r.IntN(3))})
 			}
 			if r.IntN(3) == 0 {
