@@ -7,7 +7,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jmoiron/sqlx"
+
+	"github.com/familylinks/flx/node/internal/dbtest"
 	"github.com/familylinks/flx/node/store"
+	"github.com/familylinks/flx/node/store/migrate"
 )
 
 func ids(cs []store.Case) []string {
@@ -297,4 +301,57 @@ func TestSearchIndexFollowsWrites(t *testing.T) {
 			t.Fatalf("found %v", ids(p.Cases))
 		}
 	})
+}
+
+// TestSearchIndexMigration: a database an older FLX left, with keys in the
+// former case_search table (one case erased since), gets them in the
+// full-text index when migration 0017 runs; the erased case gets none.
+func TestSearchIndexMigration(t *testing.T) {
+	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
+		t.Run(string(d), func(t *testing.T) {
+			ctx := context.Background()
+			b := &backend{dialect: d, clock: newClock()}
+			driver, raw := "postgres", ""
+			if d == store.SQLite {
+				b.path = dbtest.SQLitePath(t)
+				b.dsn, driver, raw = "sqlite:"+b.path, "sqlite", "file:"+b.path+"?_pragma=busy_timeout(10000)"
+			} else {
+				b.dsn = dbtest.PostgresDSN(t)
+				raw = b.dsn
+			}
+			db, err := sqlx.Open(driver, raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			b.raw = db
+			old, err := store.MigrationsBefore(d, 17)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := migrate.Up(ctx, db, old, migrate.Options{}); err != nil {
+				t.Fatal(err)
+			}
+			for i, id := range []string{"XA-RC:1", "XA-RC:2"} {
+				b.exec(t, `INSERT INTO cases (case_id, origin, type, status, version, document, created_at, updated_at)
+					VALUES (?, 'XA-RC', 'tracing_request', 'open', 1, ?, '2026-01-01T00:00:00.000000Z', '2026-01-01T00:00:00.000000Z')`,
+					id, caseDoc(id, 1, ""))
+				for _, k := range []string{"t_karo", fmt.Sprintf("by_198%d", i)} {
+					b.exec(t, `INSERT INTO case_search (key, case_id) VALUES (?, ?)`, k, id)
+				}
+			}
+			b.exec(t, `UPDATE cases SET erased_at = '2026-01-02T00:00:00.000000Z', document = NULL WHERE case_id = 'XA-RC:2'`)
+			b.s = b.open(t) // applies 0017
+			if got := indexed(t, b, "XA-RC:1"); !slices.Equal(got, []string{"by_1980", "t_karo"}) {
+				t.Fatalf("migrated keys %v", got)
+			}
+			if got := indexed(t, b, "XA-RC:2"); got != nil {
+				t.Fatalf("erased case has keys %v", got)
+			}
+			p := must[store.CasePage](t)(b.s.SearchCases(ctx, store.CaseQuery{AllOf: [][]string{{"t_karo"}}}))
+			if !slices.Equal(ids(p.Cases), []string{"XA-RC:1"}) {
+				t.Fatalf("found %v", ids(p.Cases))
+			}
+		})
+	}
 }
