@@ -1,3 +1,5 @@
+-- Part 1: the full-text search index. Part 2 (at the end): idempotency keys.
+--
 -- The search index becomes an FTS5 full-text index of the case's keys
 -- (computed by the node from its current document: name keys across
 -- scripts, place and free-text words, birth dates and years), each key
@@ -31,3 +33,19 @@ INSERT INTO case_search_docs (case_id, keys)
     SELECT s.case_id, json_group_array(s.key) FROM case_search s JOIN cases c ON c.case_id = s.case_id
     WHERE c.erased_at IS NULL GROUP BY s.case_id;
 DROP TABLE case_search;
+
+-- Idempotency-Key on local API POSTs: the first answer to a key, per
+-- caller (scope: the token's person or name). request_hash is the SHA-256
+-- of the method, path, query and body; status is NULL while the first
+-- request runs. Kept 24 hours; rows older are deleted as new keys come.
+CREATE TABLE idempotency_keys (
+    scope        TEXT NOT NULL,
+    key          TEXT NOT NULL,
+    request_hash TEXT NOT NULL,
+    status       INTEGER,
+    headers      TEXT,
+    response     BLOB,
+    created_at   TEXT NOT NULL,
+    PRIMARY KEY (scope, key)
+);
+CREATE INDEX idempotency_keys_created_idx ON idempotency_keys (created_at);
