@@ -289,9 +289,10 @@ func (l *localAPI) guard(rt localRoute) http.Handler {
 			info.route = rt.path
 		}
 		var a node.Actor
+		var principal string
 		if rt.access != nil {
 			var ok bool
-			a, ok = l.auth.authenticate(r)
+			a, principal, ok = l.auth.authenticateID(r)
 			if !ok {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="flx"`)
 				writeProblem(w, problem.Unauthenticated, "a valid bearer token is required")
@@ -304,6 +305,10 @@ func (l *localAPI) guard(rt localRoute) http.Handler {
 				writeProblem(w, problem.Forbidden, fmt.Sprintf("role %q may not call %s %s", a.Role, rt.method, rt.path))
 				return
 			}
+		}
+		if rt.method == http.MethodPost && principal != "" && r.Header.Get(IdempotencyKeyHeader) != "" {
+			l.idempotent(w, r, principal, a, rt.h)
+			return
 		}
 		rt.h(w, r, a)
 	})
