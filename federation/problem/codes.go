@@ -76,6 +76,7 @@ var (
 	Forbidden            = def(Local, "forbidden", http.StatusForbidden, "Role not allowed")
 	Conflict             = def(Local, "conflict", http.StatusConflict, "Conflict")
 	NotOrigin            = def(Local, "not_origin", http.StatusConflict, "Only the case's origin may do this")
+	IdempotencyKeyReused = def(Local, "idempotency_key_reused", http.StatusConflict, "Idempotency-Key used for another request")
 	Erased               = def(Local, "erased", http.StatusGone, "Erased")
 	PolicyDenied         = def(Local, "policy_denied", http.StatusForbidden, "Refused by the data-protection policy")
 	UnknownMember        = def(Local, "unknown_member", http.StatusNotFound, "Unknown member")

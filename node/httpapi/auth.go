@@ -73,13 +73,14 @@ func newTokenAuth(ts []config.Token, log *slog.Logger, n *node.Node) *tokenAuth 
 	return a
 }
 
-// authenticate returns the actor named by the request's bearer token.
-func (a *tokenAuth) authenticate(r *http.Request) (node.Actor, bool) {
+// authenticateID returns the actor named by the request's bearer token
+// and its credential: a configured token's name, or a personal token's id.
+func (a *tokenAuth) authenticateID(r *http.Request) (node.Actor, string, bool) {
 	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return node.Actor{}, false
+		return node.Actor{}, "", false
 	}
-	return a.lookup(r.Context(), strings.TrimSpace(tok))
+	return a.lookupID(r.Context(), strings.TrimSpace(tok))
 }
 
 // lookup returns the actor a token belongs to. Every configured digest is

@@ -113,8 +113,12 @@ func LocalHandler(n *node.Node, tokens []config.Token, metrics http.Handler, log
 // application/json (or a +json type) else 415 unsupported_media_type; bodies
 // over the limit (default 2 MiB) get 413 too_large before parsing; unknown
 // members of the request wrappers ({"to": ...}, {"reason": ...}, ...) and
-// unknown query parameters get 400 bad_request (the documents themselves
-// are checked by schema v1: 422 schema_invalid with JSON pointers). Case ids
+// unknown query parameters get 400 bad_request. One rule for every body,
+// wrapper or document: a body that is not one JSON object (invalid JSON,
+// trailing data, an array or a scalar) is 400 bad_request, a member given
+// twice 400 duplicate_key; a wrapper whose members are wrong is 400
+// bad_request, a document (case, response, message) that breaks schema v1
+// is 422 schema_invalid with JSON pointers. Case ids
 // in paths may carry the ':' raw or as %3A. Every error, 404 and 405
 // included, is an RFC 9457 problem document with a stable code. Every call
 // that changes data is audited by package node in the same transaction.
@@ -289,9 +293,10 @@ func (l *localAPI) guard(rt localRoute) http.Handler {
 			info.route = rt.path
 		}
 		var a node.Actor
+		var principal string
 		if rt.access != nil {
 			var ok bool
-			a, ok = l.auth.authenticate(r)
+			a, principal, ok = l.auth.authenticateID(r)
 			if !ok {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="flx"`)
 				writeProblem(w, problem.Unauthenticated, "a valid bearer token is required")
@@ -304,6 +309,10 @@ func (l *localAPI) guard(rt localRoute) http.Handler {
 				writeProblem(w, problem.Forbidden, fmt.Sprintf("role %q may not call %s %s", a.Role, rt.method, rt.path))
 				return
 			}
+		}
+		if rt.method == http.MethodPost && principal != "" && r.Header.Get(IdempotencyKeyHeader) != "" {
+			l.idempotent(w, r, principal, a, rt.h)
+			return
 		}
 		rt.h(w, r, a)
 	})
@@ -418,6 +427,12 @@ func (l *localAPI) readBody(w http.ResponseWriter, r *http.Request) ([]byte, boo
 		return nil, false
 	case len(strings.TrimSpace(string(body))) == 0:
 		writeProblem(w, problem.BadRequest, "the body is empty")
+		return nil, false
+	case !strings.HasPrefix(strings.TrimSpace(string(body)), "{") || !json.Valid(body):
+		// One rule for wrappers and documents: what is not one JSON object
+		// is 400 bad_request; an object with wrong content is 400 for a
+		// wrapper and 422 schema_invalid for a document.
+		writeProblem(w, problem.BadRequest, "the body is not one JSON object (invalid JSON, trailing data, or not an object)")
 		return nil, false
 	}
 	// Every JSON body, wrapper or document, at any depth: which of two

@@ -382,7 +382,7 @@ func TestErrors(t *testing.T) {
 		{"wrapper not an object", "POST", caseEsc + "/forward", `["XB-RC"]`, nil, 400, "bad_request"},
 		{"wrapper wrong type", "POST", caseEsc + "/forward", `{"to":7}`, nil, 400, "bad_request"},
 		{"trailing data", "POST", caseEsc + "/forward", `{"to":"XB-RC"} {}`, nil, 400, "bad_request"},
-		{"document not JSON", "POST", "/api/v1/cases", `{"schema":`, nil, 422, "schema_invalid"},
+		{"document not JSON", "POST", "/api/v1/cases", `{"schema":`, nil, 400, "bad_request"},
 		{"wrapper not JSON", "POST", caseEsc + "/withdraw", `{"reason":`, nil, 400, "bad_request"},
 		{"duplicate wrapper member", "POST", caseEsc + "/forward", `{"to":"XB-RC","to":"XC-RC"}`, nil, 400, "duplicate_key"},
 		{"duplicate document member", "POST", "/api/v1/cases", dupDoc, nil, 400, "duplicate_key"},

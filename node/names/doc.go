@@ -41,10 +41,10 @@
 //	p_<phonetic>  the phonetic form               p_uvanisian
 //	s_<skeleton>  the consonant skeleton           s_vnsn
 //
-// so that PostgreSQL can hold them in a text[] column with a GIN index (query
-// with &&, or = ANY per group) and SQLite in an FTS5 table declared with
-// tokenize = "unicode61 tokenchars '_'" (a document is the keys joined by
-// spaces; a query is the groups joined with AND, each group's keys with OR).
+// so that a full-text index holds each key as one term: node/store keeps
+// them as a tsvector of exact lexemes under a GIN index on PostgreSQL and
+// in an FTS5 table (tokenize = "ascii tokenchars '_-'") on SQLite; a query
+// is the groups joined with AND, each group's keys with OR.
 // [Latin] gives the whole value in Latin letters for a pg_trgm column.
 //
 // Keys are stable: the same input gives the same keys on every platform and

@@ -14,7 +14,9 @@
 // w_, a name or a place word), the birth dates of its persons as far as known (bd_1984,
 // bd_1984-05, bd_1984-05-12) and the years they may have been born in (by_,
 // from a birth date or an age range), so that partial dates and age ranges
-// are searched as equality and ranges over one B-tree index. Keys hold
+// are searched as key equality and key ranges over one full-text index of
+// exact keys (the store's: GIN over a tsvector on PostgreSQL, FTS5 on
+// SQLite). Keys hold
 // personal data like the names they come from.
 //
 // Package search must never import node, node/store, node/httpapi,

@@ -32,10 +32,20 @@ func (q *queries) CreateCase(ctx context.Context, c NewCase) (Case, error) {
 	if c.Version < 1 {
 		return Case{}, fmt.Errorf("store.CreateCase: version %d: %w", c.Version, ErrInvalid)
 	}
+	keys, err := indexKeys(c.SearchKeys)
+	if err != nil {
+		return Case{}, fmt.Errorf("store.CreateCase: %w", err)
+	}
 	at := q.s.now(c.At)
-	n, err := q.exec(ctx, `INSERT INTO cases (case_id, origin, type, status, version, document, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (case_id) DO NOTHING`,
-		c.ID, c.Origin, c.Type, c.Status, c.Version, c.Document, tv(at), tv(at))
+	ins := `INSERT INTO cases (case_id, origin, type, status, version, document, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (case_id) DO NOTHING`
+	args := []any{c.ID, c.Origin, c.Type, c.Status, c.Version, c.Document, tv(at), tv(at)}
+	if q.s.dialect == Postgres { // the keys are a column of the case (see setSearchKeys)
+		ins = `INSERT INTO cases (case_id, origin, type, status, version, document, created_at, updated_at, search_keys)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ` + pgKeys + `) ON CONFLICT (case_id) DO NOTHING`
+		args = append(args, keys)
+	}
+	n, err := q.exec(ctx, ins, args...)
 	if err != nil {
 		return Case{}, fmt.Errorf("store.CreateCase: %w", err)
 	}
@@ -46,8 +56,10 @@ func (q *queries) CreateCase(ctx context.Context, c NewCase) (Case, error) {
 		c.ID, c.Version, c.Status, c.Document, tv(at)); err != nil {
 		return Case{}, fmt.Errorf("store.CreateCase: version: %w", err)
 	}
-	if err := q.insertSearchKeys(ctx, c.ID, c.SearchKeys); err != nil {
-		return Case{}, fmt.Errorf("store.CreateCase: %w", err)
+	if q.s.dialect != Postgres {
+		if err := q.setSearchKeys(ctx, c.ID, keys); err != nil {
+			return Case{}, fmt.Errorf("store.CreateCase: %w", err)
+		}
 	}
 	return Case{ID: c.ID, Origin: c.Origin, Type: c.Type, Status: c.Status, Version: c.Version,
 		Document: c.Document, CreatedAt: at, UpdatedAt: at}, nil
@@ -63,10 +75,19 @@ func (q *queries) UpdateCase(ctx context.Context, u CaseUpdate) (Case, error) {
 	if u.Version <= u.ExpectedVersion {
 		return Case{}, fmt.Errorf("store.UpdateCase: new version %d must be above %d: %w", u.Version, u.ExpectedVersion, ErrInvalid)
 	}
+	keys, err := indexKeys(u.SearchKeys)
+	if err != nil {
+		return Case{}, fmt.Errorf("store.UpdateCase: %w", err)
+	}
 	at := q.s.now(u.At)
+	set, args := "", []any{u.Version, nv(u.Type), nv(u.Status), u.Document, tv(at)}
+	if q.s.dialect == Postgres { // the keys are a column of the case
+		set = `, search_keys = ` + pgKeys
+		args = append(args, keys)
+	}
 	n, err := q.exec(ctx, `UPDATE cases SET version = ?, type = COALESCE(?, type), status = COALESCE(?, status),
-		document = ?, updated_at = ? WHERE case_id = ? AND version = ? AND erased_at IS NULL`,
-		u.Version, nv(u.Type), nv(u.Status), u.Document, tv(at), u.ID, u.ExpectedVersion)
+		document = ?, updated_at = ?`+set+` WHERE case_id = ? AND version = ? AND erased_at IS NULL`,
+		append(args, u.ID, u.ExpectedVersion)...)
 	if err != nil {
 		return Case{}, fmt.Errorf("store.UpdateCase: %w", err)
 	}
@@ -91,8 +112,10 @@ func (q *queries) UpdateCase(ctx context.Context, u CaseUpdate) (Case, error) {
 		c.ID, c.Version, c.Status, u.Document, tv(at), nv(u.Source)); err != nil {
 		return Case{}, fmt.Errorf("store.UpdateCase: version: %w", err)
 	}
-	if err := q.replaceSearchKeys(ctx, c.ID, u.SearchKeys); err != nil {
-		return Case{}, fmt.Errorf("store.UpdateCase: %w", err)
+	if q.s.dialect != Postgres {
+		if err := q.setSearchKeys(ctx, c.ID, keys); err != nil {
+			return Case{}, fmt.Errorf("store.UpdateCase: %w", err)
+		}
 	}
 	return c, nil
 }
@@ -287,8 +310,8 @@ func (q *queries) EraseCase(ctx context.Context, caseID string, e Erasure) (Eras
 			return res, fmt.Errorf("store.EraseCase: %w", err)
 		}
 	}
-	if _, err := q.exec(ctx, `DELETE FROM case_search WHERE case_id = ?`, caseID); err != nil {
-		return res, fmt.Errorf("store.EraseCase: search index: %w", err)
+	if err := q.dropSearchKeys(ctx, caseID); err != nil {
+		return res, fmt.Errorf("store.EraseCase: %w", err)
 	}
 	if res.Versions, err = q.exec(ctx, `UPDATE case_versions SET document = NULL WHERE case_id = ? AND document IS NOT NULL`, caseID); err != nil {
 		return res, fmt.Errorf("store.EraseCase: versions: %w", err)

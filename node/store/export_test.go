@@ -1,5 +1,7 @@
 package store
 
+import "github.com/familylinks/flx/node/store/migrate"
+
 // AuditHash lets the external tests forge a row the way an attacker who
 // knows the algorithm would.
 var AuditHash = auditHash
@@ -10,4 +12,20 @@ func SetDeliverChunk(t interface{ Cleanup(func()) }, n int) {
 	old := deliverChunk
 	deliverChunk = n
 	t.Cleanup(func() { deliverChunk = old })
+}
+
+// MigrationsBefore returns the migrations of a dialect numbered below
+// version, so that a test can build a database as an older FLX left it.
+func MigrationsBefore(d Dialect, version int) ([]migrate.Migration, error) {
+	migs, err := migrate.Load(migrationFiles, "migrations/"+string(d))
+	if err != nil {
+		return nil, err
+	}
+	var out []migrate.Migration
+	for _, m := range migs {
+		if m.Version < version {
+			out = append(out, m)
+		}
+	}
+	return out, nil
 }

@@ -46,6 +46,7 @@ type Queries interface {
 	Matches
 	Tokens
 	Witness
+	Idempotency
 }
 
 // View is every read and nothing else: what the HTTP layer gets (see

@@ -3,8 +3,10 @@ package store
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
-	"sort"
+	"math"
+	"slices"
 	"strings"
 	"time"
 )
@@ -21,8 +23,10 @@ type CaseSearchReader interface {
 	SearchIndexVersion(ctx context.Context) (int, error)
 }
 
-// CaseSearch keeps the search index. The keys of a case are written with
-// it by CreateCase, CreateCases and UpdateCase (NewCase.SearchKeys,
+// CaseSearch keeps the search index: a full-text index whose terms are the
+// keys (GIN over a tsvector of exact lexemes on the case row on
+// PostgreSQL, FTS5 on SQLite). The keys of a case are written with it by
+// CreateCase, CreateCases and UpdateCase (NewCase.SearchKeys,
 // CaseUpdate.SearchKeys) and deleted by EraseCase; these operations rebuild
 // it when the rules that compute keys change.
 type CaseSearch interface {
@@ -90,10 +94,110 @@ type CaseQuery struct {
 // maxKeysPerGroup bounds one group (a query token gives 3 to 5 keys).
 const maxKeysPerGroup = 64
 
-// denseKeys is the number of index entries from which a condition counts
-// as dense (see SearchCases); counting stops there, so the estimate costs
-// at most that many index entries per condition.
-const denseKeys = 5000
+// maxKeyLen bounds one key (a free-text word is cut at 40 bytes).
+const maxKeyLen = 200
+
+// validKey reports whether k can be a key of the index: lower-case ASCII
+// letters, digits, '_' and '-' (what node/search computes), so that a key
+// is one token of SQLite's FTS5 and one lexeme of a PostgreSQL tsquery,
+// quoted without escapes.
+func validKey(k string) bool {
+	if k == "" || len(k) > maxKeyLen {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if !keyByte(k[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func keyByte(b byte) bool {
+	return b >= 'a' && b <= 'z' || b >= '0' && b <= '9' || b == '_' || b == '-'
+}
+
+// indexKeys returns keys without empty ones and duplicates, in order;
+// ErrInvalid for a key validKey refuses.
+func indexKeys(keys []string) ([]string, error) {
+	seen := make(map[string]bool, len(keys))
+	out := make([]string, 0, len(keys))
+	for _, k := range keys {
+		if k == "" || seen[k] {
+			continue
+		}
+		if !validKey(k) {
+			return nil, fmt.Errorf("search key %q: want 1 to %d of a-z, 0-9, '_', '-': %w", k, maxKeyLen, ErrInvalid)
+		}
+		seen[k] = true
+		out = append(out, k)
+	}
+	return out, nil
+}
+
+// term is one key of a MATCH or tsquery, or every key beginning with it.
+type term struct {
+	key    string
+	prefix bool
+}
+
+// rangeTerms returns terms whose keys include every valid key k with
+// from <= k <= to (byte order), so that the index can answer a range; the
+// exact bounds are checked on each candidate's own keys. Such a k begins
+// with the common prefix p of from and to, and its next byte lies between
+// theirs: one prefix term per key byte there. None: no key can fall in the
+// range.
+func rangeTerms(from, to string) []term {
+	if from == to {
+		if validKey(from) {
+			return []term{{key: from}}
+		}
+		return nil
+	}
+	i := 0
+	for i < len(from) && from[i] == to[i] {
+		i++
+	}
+	p := from[:i]
+	if i == len(from) { // from is a prefix of to: k begins with from
+		return []term{{key: p, prefix: true}}
+	}
+	var out []term
+	for b := int(from[i]); b <= int(to[i]); b++ {
+		if keyByte(byte(b)) {
+			out = append(out, term{key: p + string(rune(b)), prefix: true})
+		}
+	}
+	return out
+}
+
+// matchGroups writes groups of terms (OR within, AND across) as a tsquery
+// (PostgreSQL) or an FTS5 MATCH expression (SQLite). Terms hold valid key
+// bytes only: quoted, they need no escape.
+func matchGroups(d Dialect, groups [][]term) string {
+	and, or, q, star := " AND ", " OR ", `"`, `*`
+	if d == Postgres {
+		and, or, q, star = " & ", " | ", `'`, `:*`
+	}
+	var sb strings.Builder
+	for gi, g := range groups {
+		if gi > 0 {
+			sb.WriteString(and)
+		}
+		sb.WriteByte('(')
+		for ti, t := range g {
+			if ti > 0 {
+				sb.WriteString(or)
+			}
+			sb.WriteString(q + t.key + q)
+			if t.prefix {
+				sb.WriteString(star)
+			}
+		}
+		sb.WriteByte(')')
+	}
+	return sb.String()
+}
 
 func (q *queries) SearchCases(ctx context.Context, cq CaseQuery) (CasePage, error) {
 	n := limit(cq.Limit, 50)
@@ -112,63 +216,68 @@ func (q *queries) SearchCases(ctx context.Context, cq CaseQuery) (CasePage, erro
 		return CasePage{}, fmt.Errorf("store.SearchCases: sort %q: %w", cq.Sort, ErrInvalid)
 	}
 	desc = strings.HasPrefix(string(cq.Sort), "-")
-	// The cases holding the keys are found first, through the (key,
-	// case_id) index, and only then joined, filtered and sorted: left to
-	// itself, PostgreSQL walks the cases newest first and probes each one's
-	// keys, which over a million cases takes seconds for a rare name.
-	type cond struct {
-		sql  string
-		args []any
-	}
-	var conds []cond
+	// Key groups and ranges become terms of the full-text index: GIN on a
+	// tsvector of the keys (PostgreSQL), FTS5 (SQLite). A key no case can
+	// hold leaves its group; a group or range left without terms matches
+	// nothing.
+	none := false
+	var groups [][]term
 	for _, g := range cq.AllOf {
 		if len(g) == 0 || len(g) > maxKeysPerGroup {
 			return CasePage{}, fmt.Errorf("store.SearchCases: a key group needs 1 to %d keys: %w", maxKeysPerGroup, ErrInvalid)
 		}
-		conds = append(conds, cond{`%[1]skey IN (` + placeholders(len(g)) + `)`, anys(g)})
+		var ts []term
+		for _, k := range g {
+			if validKey(k) && !slices.ContainsFunc(ts, func(t term) bool { return t.key == k }) {
+				ts = append(ts, term{key: k})
+			}
+		}
+		none = none || len(ts) == 0
+		groups = append(groups, ts)
 	}
+	var ranges [][]term
 	for _, r := range cq.Ranges {
 		if r.From == "" || r.To == "" || r.From > r.To {
 			return CasePage{}, fmt.Errorf("store.SearchCases: key range %q..%q: %w", r.From, r.To, ErrInvalid)
 		}
-		conds = append(conds, cond{`%[1]skey >= ? AND %[1]skey <= ?`, []any{r.From, r.To}})
+		ts := rangeTerms(r.From, r.To)
+		none = none || len(ts) == 0
+		ranges = append(ranges, ts)
 	}
-	// The most selective condition, if it holds fewer than denseKeys
-	// entries, is materialized and the others probed per candidate; when
-	// every condition is dense (an age range, a common word), matches are
-	// dense too and walking the cases in order finds a page soonest.
-	best, bestN := -1, int64(denseKeys)
-	for i, cd := range conds {
-		var n int64
-		if err := q.queryRow(ctx, fmt.Sprintf(`SELECT count(*) FROM (SELECT 1 FROM case_search WHERE %s LIMIT %d) x`,
-			fmt.Sprintf(cd.sql, ""), denseKeys), cd.args...).Scan(&n); err != nil {
-			return CasePage{}, fmt.Errorf("store.SearchCases: %w", err)
-		}
-		if n < bestN {
-			best, bestN = i, n
-		}
-	}
+	pg := q.s.dialect == Postgres
+	materialize := false
 	from := ` FROM cases c`
-	with := ""
 	var w where
-	if best >= 0 {
-		with = `WITH m AS MATERIALIZED (SELECT DISTINCT case_id FROM case_search WHERE ` + fmt.Sprintf(conds[best].sql, "") + `) `
-		from = ` FROM m JOIN cases c ON c.case_id = m.case_id`
-		w.args = conds[best].args
-	}
-	for i, cd := range conds {
-		if i != best {
-			// A scalar subquery with LIMIT is probed per candidate through
-			// (case_id, key); an EXISTS may be planned as a hash semi-join
-			// that reads every entry of a dense condition (a common family
-			// name beside a birth year took 100 ms at 100,000 cases).
-			// When every condition is dense, the planner chooses (a hash
-			// semi-join finds rare combinations of common keys soonest).
-			probe := `EXISTS (SELECT 1 FROM case_search s WHERE s.case_id = c.case_id AND ` + fmt.Sprintf(cd.sql, "s.") + `)`
-			if best >= 0 {
-				probe = `(SELECT 1 FROM case_search s WHERE s.case_id = c.case_id AND ` + fmt.Sprintf(cd.sql, "s.") + ` LIMIT 1) IS NOT NULL`
+	switch {
+	case pg:
+		// The groups are one condition the GIN index answers, or the row
+		// when the planner walks the cases in order. A range is checked
+		// on the row only: as prefix terms of the index ('by_1':* for
+		// birth years 1950-2000) it would merge the posting lists of a
+		// hundred keys, most of the index (0.6 s over a million cases).
+		if len(groups) > 0 && !none {
+			tsq := matchGroups(Postgres, groups)
+			w.add(`c.search_keys @@ ?::tsquery`, tsq)
+			var err error
+			if materialize, err = q.fewMatches(ctx, tsq, n); err != nil {
+				return CasePage{}, fmt.Errorf("store.SearchCases: %w", err)
 			}
-			w.add(probe, cd.args...)
+		}
+		for _, r := range cq.Ranges {
+			w.add(`EXISTS (SELECT 1 FROM unnest(c.search_keys) u WHERE u.lexeme COLLATE "C" >= ? AND u.lexeme COLLATE "C" <= ?)`, r.From, r.To)
+		}
+	case len(groups) > 0 || len(ranges) > 0:
+		// SQLite: the FTS index finds the candidates (the groups, or the
+		// ranges when there is no group), then the exact ranges are checked
+		// on each candidate's keys.
+		m := groups
+		if len(m) == 0 {
+			m = ranges
+		}
+		from = ` FROM case_fts f CROSS JOIN case_search_docs d ON d.id = f.rowid CROSS JOIN cases c ON c.case_id = d.case_id`
+		w.add(`case_fts MATCH ?`, matchGroups(SQLite, m))
+		for _, r := range cq.Ranges {
+			w.add(`EXISTS (SELECT 1 FROM json_each(d.keys) j WHERE j.value >= ? AND j.value <= ?)`, r.From, r.To)
 		}
 	}
 	w.add("c.erased_at IS NULL")
@@ -199,6 +308,9 @@ func (q *queries) SearchCases(ctx context.Context, cq CaseQuery) (CasePage, erro
 			w.add("(c."+col+" "+op+" ? OR (c."+col+" = ? AND c.case_id "+op+" ?))", tv(at), tv(at), id)
 		}
 	}
+	if none {
+		return CasePage{}, nil
+	}
 	order := "c." + col
 	if col != "case_id" {
 		order += ", c.case_id"
@@ -207,9 +319,17 @@ func (q *queries) SearchCases(ctx context.Context, cq CaseQuery) (CasePage, erro
 		order = strings.ReplaceAll(order, ",", " DESC,") + " DESC"
 	}
 	cols := "c." + strings.ReplaceAll(strings.Replace(caseCols, "document", "NULL", 1), ", ", ", c.")
-	cols = strings.Replace(cols, "c.NULL", "NULL", 1)
-	rows, err := q.query(ctx, with+`SELECT `+cols+from+w.String()+
-		fmt.Sprintf(` ORDER BY %s LIMIT %d`, order, n+1), w.args...)
+	cols = strings.Replace(cols, "c.NULL", "NULL AS document", 1)
+	stmt := `SELECT ` + cols + from + w.String() + fmt.Sprintf(` ORDER BY %s LIMIT %d`, order, n+1)
+	if materialize {
+		// Every match is fetched through the index, then sorted: left to
+		// itself, PostgreSQL walks the cases in order and checks each,
+		// which for a name held by one case in a thousand reads most of
+		// the table before it fills a page.
+		stmt = `WITH c AS MATERIALIZED (SELECT ` + cols + from + w.String() + `) SELECT * FROM c` +
+			fmt.Sprintf(` ORDER BY %s LIMIT %d`, order, n+1)
+	}
+	rows, err := q.query(ctx, stmt, w.args...)
 	if err != nil {
 		return CasePage{}, fmt.Errorf("store.SearchCases: %w", err)
 	}
@@ -240,6 +360,35 @@ func (q *queries) SearchCases(ctx context.Context, cq CaseQuery) (CasePage, erro
 	return page, nil
 }
 
+// fewMatches reports whether PostgreSQL estimates that few cases match
+// tsq: fewer than twice sqrt(page × cases), where fetching every match
+// through the GIN index and sorting them reads fewer rows than walking the
+// cases in order until a page is full (page × cases / matches rows). The
+// estimate is the planner's, from the statistics of the keys (a key not
+// among the most common is rarer than all of them).
+func (q *queries) fewMatches(ctx context.Context, tsq string, page int) (bool, error) {
+	var total float64
+	if err := q.queryRow(ctx, `SELECT reltuples FROM pg_class WHERE oid = 'cases'::regclass`).Scan(&total); err != nil {
+		return false, err
+	}
+	if total <= 0 { // never analyzed: a new database, small
+		return true, nil
+	}
+	var plan []byte
+	if err := q.queryRow(ctx, `EXPLAIN (FORMAT JSON) SELECT 1 FROM cases WHERE search_keys @@ ?::tsquery`, tsq).Scan(&plan); err != nil {
+		return false, err
+	}
+	var p []struct {
+		Plan struct {
+			Rows float64 `json:"Plan Rows"`
+		}
+	}
+	if err := json.Unmarshal(plan, &p); err != nil || len(p) != 1 {
+		return false, fmt.Errorf("plan estimate: %q", plan)
+	}
+	return p[0].Plan.Rows < 2*math.Sqrt(float64(page+1)*total), nil
+}
+
 func decodeSearchCursor(s string) (CaseSort, string, string, error) {
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
@@ -260,81 +409,43 @@ func anys(ss []string) []any {
 	return out
 }
 
-// keyRowsPerInsert bounds a multi-row INSERT (2 values a row; SQLite and
-// PostgreSQL both take far more bound values than this).
-const keyRowsPerInsert = 500
+// pgKeys is how PostgreSQL writes the keys of a case: a tsvector of exact
+// lexemes from one text[] parameter.
+const pgKeys = `array_to_tsvector(?::text[])`
 
-// insertSearchKeys adds the keys of a case (duplicates dropped).
-func (q *queries) insertSearchKeys(ctx context.Context, caseID string, keys []string) error {
-	return q.insertKeyRows(ctx, keyRows(caseID, keys))
+// sqliteKeys returns the keys as case_search_docs holds them (a JSON
+// array, which the FTS5 tokenizer splits into one token a key).
+func sqliteKeys(keys []string) string {
+	b, _ := json.Marshal(keys) // strings of key bytes only
+	return string(b)
 }
 
-type keyRow struct{ key, caseID string }
-
-func keyRows(caseID string, keys []string) []keyRow {
-	seen := make(map[string]bool, len(keys))
-	out := make([]keyRow, 0, len(keys))
-	for _, k := range keys {
-		if k == "" || seen[k] {
-			continue
-		}
-		seen[k] = true
-		out = append(out, keyRow{k, caseID})
-	}
-	return out
-}
-
-// keyRowsPerArray bounds one PostgreSQL insert of keys as two arrays.
-const keyRowsPerArray = 20000
-
-func (q *queries) insertKeyRows(ctx context.Context, rows []keyRow) error {
+// setSearchKeys sets the keys of a case on SQLite (PostgreSQL writes them
+// with the case row: see CreateCase, UpdateCase).
+func (q *queries) setSearchKeys(ctx context.Context, caseID string, keys []string) error {
 	if q.s.dialect == Postgres {
-		// Two array parameters and one statement text, whatever the
-		// number of rows: prepared once, no thousand-parameter binds.
-		for len(rows) > 0 {
-			chunk := rows[:min(len(rows), keyRowsPerArray)]
-			rows = rows[len(chunk):]
-			ks, ids := make([]string, len(chunk)), make([]string, len(chunk))
-			for i, r := range chunk {
-				ks[i], ids[i] = r.key, r.caseID
-			}
-			if _, err := q.exec(ctx, `INSERT INTO case_search (key, case_id)
-				SELECT * FROM unnest(?::text[], ?::text[]) ON CONFLICT DO NOTHING`, ks, ids); err != nil {
-				return fmt.Errorf("search keys: %w", err)
-			}
+		if _, err := q.exec(ctx, `UPDATE cases SET search_keys = `+pgKeys+` WHERE case_id = ?`, keys, caseID); err != nil {
+			return fmt.Errorf("search keys: %w", err)
 		}
 		return nil
 	}
-	for len(rows) > 0 {
-		chunk := rows
-		if len(chunk) > keyRowsPerInsert {
-			chunk = chunk[:keyRowsPerInsert]
-		}
-		rows = rows[len(chunk):]
-		var sb strings.Builder
-		args := make([]any, 0, 2*len(chunk))
-		sb.WriteString(`INSERT INTO case_search (key, case_id) VALUES `)
-		for i, r := range chunk {
-			if i > 0 {
-				sb.WriteString(", ")
-			}
-			sb.WriteString("(?, ?)")
-			args = append(args, r.key, r.caseID)
-		}
-		sb.WriteString(` ON CONFLICT DO NOTHING`)
-		if _, err := q.exec(ctx, sb.String(), args...); err != nil {
-			return fmt.Errorf("search keys: %w", err)
-		}
+	if _, err := q.exec(ctx, `INSERT INTO case_search_docs (case_id, keys) VALUES (?, ?)
+		ON CONFLICT (case_id) DO UPDATE SET keys = excluded.keys`, caseID, sqliteKeys(keys)); err != nil {
+		return fmt.Errorf("search keys: %w", err)
 	}
 	return nil
 }
 
-// replaceSearchKeys sets the keys of a case.
-func (q *queries) replaceSearchKeys(ctx context.Context, caseID string, keys []string) error {
-	if _, err := q.exec(ctx, `DELETE FROM case_search WHERE case_id = ?`, caseID); err != nil {
+// dropSearchKeys empties the index of a case (erasure).
+func (q *queries) dropSearchKeys(ctx context.Context, caseID string) error {
+	stmt := `DELETE FROM case_search_docs WHERE case_id = ?`
+	if q.s.dialect == Postgres {
+		stmt = `UPDATE cases SET search_keys = NULL WHERE case_id = ? AND search_keys IS NOT NULL`
+	}
+	if _, err := q.exec(ctx, stmt, caseID); err != nil {
 		return fmt.Errorf("search keys: %w", err)
 	}
-	return q.insertSearchKeys(ctx, caseID, keys)
+	return nil
 }
 
 func (q *queries) ReplaceSearchKeys(ctx context.Context, caseID string, keys []string) error {
@@ -345,7 +456,11 @@ func (q *queries) ReplaceSearchKeys(ctx context.Context, caseID string, keys []s
 	if !erased.IsZero() {
 		return fmt.Errorf("store.ReplaceSearchKeys: %q: %w", caseID, ErrErased)
 	}
-	if err := q.replaceSearchKeys(ctx, caseID, keys); err != nil {
+	keys, err := indexKeys(keys)
+	if err != nil {
+		return fmt.Errorf("store.ReplaceSearchKeys: %w", err)
+	}
+	if err := q.setSearchKeys(ctx, caseID, keys); err != nil {
 		return fmt.Errorf("store.ReplaceSearchKeys: %w", err)
 	}
 	return nil
@@ -371,7 +486,7 @@ func (q *queries) SetSearchIndexVersion(ctx context.Context, version int) error 
 	return nil
 }
 
-// casesPerInsert bounds a multi-row INSERT of cases (8 values a row).
+// casesPerInsert bounds a multi-row INSERT of cases (9 values a row).
 const casesPerInsert = 200
 
 func (q *queries) CreateCases(ctx context.Context, cs []NewCase) (BulkResult, error) {
@@ -392,6 +507,13 @@ func (q *queries) CreateCases(ctx context.Context, cs []NewCase) (BulkResult, er
 			return res, fmt.Errorf("store.CreateCases: case %q given twice: %w", c.ID, ErrInvalid)
 		}
 		seen[c.ID] = true
+	}
+	keys := make([][]string, len(cs))
+	for i := range cs {
+		var err error
+		if keys[i], err = indexKeys(cs[i].SearchKeys); err != nil {
+			return res, fmt.Errorf("store.CreateCases: case %q: %w", cs[i].ID, err)
+		}
 	}
 	for start := 0; start < len(cs); start += casesPerInsert {
 		chunk := cs[start:min(start+casesPerInsert, len(cs))]
@@ -416,34 +538,48 @@ func (q *queries) CreateCases(ctx context.Context, cs []NewCase) (BulkResult, er
 		if err := rows.Err(); err != nil {
 			return res, fmt.Errorf("store.CreateCases: %w", err)
 		}
-		var fresh []NewCase
-		for _, c := range chunk {
+		var fresh []int
+		for i, c := range chunk {
 			if exists[c.ID] {
 				res.Existing = append(res.Existing, c.ID)
 			} else {
-				fresh = append(fresh, c)
+				fresh = append(fresh, start+i)
 			}
 		}
 		if len(fresh) == 0 {
 			continue
 		}
-		var cb, vb strings.Builder
-		cargs := make([]any, 0, 8*len(fresh))
+		pg := q.s.dialect == Postgres
+		var cb, vb, kb strings.Builder
+		cargs := make([]any, 0, 9*len(fresh))
 		vargs := make([]any, 0, 5*len(fresh))
-		cb.WriteString(`INSERT INTO cases (case_id, origin, type, status, version, document, created_at, updated_at) VALUES `)
+		var kargs []any
+		cb.WriteString(`INSERT INTO cases (case_id, origin, type, status, version, document, created_at, updated_at`)
+		if pg {
+			cb.WriteString(`, search_keys`)
+		}
+		cb.WriteString(`) VALUES `)
 		vb.WriteString(`INSERT INTO case_versions (case_id, version, status, document, created_at) VALUES `)
-		var keys []keyRow
-		for i, c := range fresh {
+		kb.WriteString(`INSERT INTO case_search_docs (case_id, keys) VALUES `)
+		for i, ci := range fresh {
+			c := &cs[ci]
 			if i > 0 {
 				cb.WriteString(", ")
 				vb.WriteString(", ")
+				kb.WriteString(", ")
 			}
-			cb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
-			vb.WriteString("(?, ?, ?, ?, ?)")
 			at := tv(q.s.now(c.At))
 			cargs = append(cargs, c.ID, c.Origin, c.Type, c.Status, c.Version, c.Document, at, at)
+			if pg {
+				cb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, " + pgKeys + ")")
+				cargs = append(cargs, keys[ci])
+			} else {
+				cb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
+				kb.WriteString("(?, ?)")
+				kargs = append(kargs, c.ID, sqliteKeys(keys[ci]))
+			}
+			vb.WriteString("(?, ?, ?, ?, ?)")
 			vargs = append(vargs, c.ID, c.Version, c.Status, c.Document, at)
-			keys = append(keys, keyRows(c.ID, c.SearchKeys)...)
 			res.Created = append(res.Created, c.ID)
 		}
 		// A concurrent writer creating one of these ids between the check
@@ -454,9 +590,10 @@ func (q *queries) CreateCases(ctx context.Context, cs []NewCase) (BulkResult, er
 		if _, err := q.exec(ctx, vb.String(), vargs...); err != nil {
 			return res, fmt.Errorf("store.CreateCases: versions: %w", err)
 		}
-		sort.Slice(keys, func(i, j int) bool { return keys[i].key < keys[j].key })
-		if err := q.insertKeyRows(ctx, keys); err != nil {
-			return res, fmt.Errorf("store.CreateCases: %w", err)
+		if !pg {
+			if _, err := q.exec(ctx, kb.String(), kargs...); err != nil {
+				return res, fmt.Errorf("store.CreateCases: search keys: %w", err)
+			}
 		}
 	}
 	return res, nil

@@ -34,7 +34,8 @@ type NewCase struct {
 	Document []byte
 	At       time.Time // created_at; store clock when zero
 	// SearchKeys are the search index entries of the document (see
-	// SearchCases); none when nil.
+	// SearchCases); none when nil. Each is 1 to 200 bytes of a-z, 0-9, '_'
+	// and '-' (one term of the full-text index): others are ErrInvalid.
 	SearchKeys []string
 }
 

@@ -32,6 +32,7 @@ import (
 func benchCaseCmds() []*cobra.Command {
 	var pg, stores, reuse string
 	var n, batch, queries int
+	var keep bool
 	imp := &cobra.Command{
 		Use:   "import",
 		Short: "Import --n cases through flx case import into a real node, with the CPU per case and the ratio to a floor",
@@ -67,9 +68,10 @@ through the store's index with a page of 50, and report p50, p95 and max
 per kind and overall, beside the p95 of reading one case by its id.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runBenchSearch(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), pg, reuse, n, queries)
+			return runBenchSearch(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), pg, reuse, n, queries, keep)
 		},
 	}
+	srch.Flags().BoolVar(&keep, "keep", false, "keep the filled database and print its DSN (for --database)")
 	srch.Flags().StringVar(&reuse, "database", "", "query this database, filled by an earlier run with the same --n, instead of filling a new one (kept)")
 	srch.Flags().StringVar(&pg, "postgres", envOr("FLX_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"), "PostgreSQL server DSN allowed to create databases")
 	srch.Flags().IntVar(&n, "n", 1000000, "cases in the database")
@@ -315,7 +317,7 @@ func benchImportFloor(ctx context.Context, dsn string, docs [][]byte, batch int)
 	return benchFloor{wall: time.Since(t0), cpu: cpuTime() - cpu0}, nil
 }
 
-func runBenchSearch(ctx context.Context, out, progress io.Writer, pg, reuse string, n, queries int) error {
+func runBenchSearch(ctx context.Context, out, progress io.Writer, pg, reuse string, n, queries int, keep bool) error {
 	if n < 1000 || queries < 1 {
 		return fmt.Errorf("bench search: --n must be at least 1000 and --queries positive")
 	}
@@ -337,7 +339,11 @@ func runBenchSearch(ctx context.Context, out, progress io.Writer, pg, reuse stri
 	if err != nil {
 		return fmt.Errorf("bench: %w (is PostgreSQL running? --postgres)", err)
 	}
-	defer drop(context.Background())
+	if keep {
+		fmt.Fprintf(out, "bench search: keeping the database: --database '%s'\n", dsn)
+	} else {
+		defer drop(context.Background())
+	}
 	st, err := store.Open(ctx, dsn)
 	if err != nil {
 		return err
