@@ -140,9 +140,19 @@ func startBrowser(t *testing.T, base string) *tab {
 	return tb
 }
 
+// stepTimeout bounds one step in the browser, so that a step that never
+// ends fails at its line rather than at the whole test's hang guard.
+const stepTimeout = 90 * time.Second
+
+func (tb *tab) step() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(tb.ctx, stepTimeout)
+}
+
 func (tb *tab) run(actions ...chromedp.Action[chromedp.Void]) {
 	tb.t.Helper()
-	if err := chromedp.Do(tb.ctx, actions...); err != nil {
+	ctx, cancel := tb.step()
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
 		tb.t.Fatal(err)
 	}
 }
@@ -150,14 +160,18 @@ func (tb *tab) run(actions ...chromedp.Action[chromedp.Void]) {
 // clickAndLoad clicks and waits for the page the click loads.
 func (tb *tab) clickAndLoad(sel string) {
 	tb.t.Helper()
-	if _, err := chromedp.Run(tb.ctx, chromedp.WaitEvent(cdppage.LoadEventFired, nil, chromedp.Click(chromedp.CSS(sel)))); err != nil {
+	ctx, cancel := tb.step()
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.WaitEvent(cdppage.LoadEventFired, nil, chromedp.Click(chromedp.CSS(sel)))); err != nil {
 		tb.t.Fatal(err)
 	}
 }
 
 func (tb *tab) value(sel string) string {
 	tb.t.Helper()
-	v, err := chromedp.Run(tb.ctx, chromedp.Value(chromedp.CSS(sel)))
+	ctx, cancel := tb.step()
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS(sel)))
 	if err != nil {
 		tb.t.Fatal(err)
 	}
@@ -166,7 +180,9 @@ func (tb *tab) value(sel string) string {
 
 func (tb *tab) location() string {
 	tb.t.Helper()
-	v, err := chromedp.Run(tb.ctx, chromedp.Location())
+	ctx, cancel := tb.step()
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Location())
 	if err != nil {
 		tb.t.Fatal(err)
 	}
@@ -180,7 +196,9 @@ func (tb *tab) open(path string) {
 
 func (tb *tab) text(sel string) string {
 	tb.t.Helper()
-	s, err := chromedp.Run(tb.ctx, chromedp.Text(chromedp.CSS(sel)))
+	ctx, cancel := tb.step()
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
 	if err != nil {
 		tb.t.Fatal(err)
 	}
@@ -191,7 +209,9 @@ func (tb *tab) text(sel string) string {
 // result into out (nil: ignored).
 func (tb *tab) eval(js string, out any) {
 	tb.t.Helper()
-	raw, err := chromedp.Run(tb.ctx, chromedp.Evaluate[[]byte](js, chromedp.EvalAwaitPromise))
+	ctx, cancel := tb.step()
+	defer cancel()
+	raw, err := chromedp.Run(ctx, chromedp.Evaluate[[]byte](js, chromedp.EvalAwaitPromise))
 	if err != nil {
 		tb.t.Fatal(err)
 	}
@@ -200,6 +220,28 @@ func (tb *tab) eval(js string, out any) {
 			tb.t.Fatalf("eval result %s: %v", raw, err)
 		}
 	}
+}
+
+// media waits until the player sel knows its recording's metadata and
+// returns its readyState and duration; it fails with the element's state
+// after 30 s or on a media error.
+func (tb *tab) media(sel string) (ready int, duration float64) {
+	tb.t.Helper()
+	var r struct {
+		Ready    int     `json:"ready"`
+		Duration float64 `json:"duration"`
+	}
+	tb.eval(fmt.Sprintf(`new Promise((ok, fail) => {
+		const m = document.querySelector(%q);
+		if (!m) return fail('no player');
+		const done = () => ok({ready: m.readyState, duration: isFinite(m.duration) ? m.duration : -1});
+		if (m.readyState >= 1) return done();
+		m.addEventListener('loadedmetadata', done);
+		m.addEventListener('error', () => fail('media error ' + (m.error && m.error.code)));
+		setTimeout(() => fail('no metadata after 30 s: readyState ' + m.readyState + ', networkState ' + m.networkState), 30000);
+		if (m.networkState === HTMLMediaElement.NETWORK_EMPTY) m.load();
+	})`, sel), &r)
+	return r.Ready, r.Duration
 }
 
 // signIn signs in to the console at tb.base with role's token, typed in
@@ -456,9 +498,7 @@ func TestBrowser(t *testing.T) {
 		sum := attach(t, e.xa.Node, caseID, wav(1), "audio/wav")
 		tb.open("/console/cases/" + caseID)
 		tb.clickAndLoad(`a[href$="/media/` + sum + `"]`)
-		var dur float64
-		tb.eval(`new Promise((ok, fail) => { const a = document.querySelector('audio'); if (a.readyState >= 1) return ok(a.duration);
-			a.addEventListener('loadedmetadata', () => ok(a.duration)); a.addEventListener('error', () => fail('media error ' + (a.error && a.error.code))); })`, &dur)
+		_, dur := tb.media("audio")
 		if dur < 0.9 || dur > 1.1 {
 			t.Errorf("the browser reads a %v s recording, want 1 s", dur)
 		}
@@ -483,8 +523,7 @@ func TestBrowser(t *testing.T) {
 			time.Sleep(300 * time.Millisecond)
 		}
 		tb.clickAndLoad(`a[href$="/media/` + sum + `"]`)
-		tb.eval(`new Promise((ok, fail) => { const a = document.querySelector('audio'); if (a.readyState >= 1) return ok(a.duration);
-			a.addEventListener('loadedmetadata', () => ok(a.duration)); a.addEventListener('error', () => fail('media error')); })`, &dur)
+		_, dur = tb.media("audio")
 		if dur < 0.9 || dur > 1.1 {
 			t.Errorf("XB-RC's browser reads a %v s recording, want 1 s", dur)
 		}
@@ -514,9 +553,7 @@ func TestBrowser(t *testing.T) {
 			time.Sleep(200 * time.Millisecond)
 		}
 		tb.run(chromedp.WaitReady(chromedp.CSS("video.player")))
-		var ready int
-		tb.eval(`new Promise((ok, fail) => { const v = document.querySelector('video.player'); if (v.readyState >= 1) return ok(v.readyState);
-			v.addEventListener('loadedmetadata', () => ok(v.readyState)); v.addEventListener('error', () => fail('media error')); })`, &ready)
+		ready, _ := tb.media("video.player")
 		if ready < 1 || !strings.Contains(tb.text("main"), "Video message") {
 			t.Errorf("the recorded video does not play (readyState %d): %q", ready, tb.text("main"))
 		}
@@ -546,9 +583,7 @@ func TestBrowser(t *testing.T) {
 		check("inbox (XB-RC)")
 		tb.shot("inbox")
 		tb.open("/console/inbox/" + strconv.FormatInt(video.ID, 10))
-		tb.eval(`new Promise((ok, fail) => { const v = document.querySelector('video.player'); if (!v) return fail('no video player');
-			if (v.readyState >= 1) return ok(v.readyState);
-			v.addEventListener('loadedmetadata', () => ok(v.readyState)); v.addEventListener('error', () => fail('media error')); })`, &ready)
+		ready, _ = tb.media("video.player")
 		if got := tb.text("main"); ready < 1 || !strings.Contains(got, "Video message") || !strings.Contains(got, "XA-RC") {
 			t.Errorf("XB-RC's inbox item does not play the video (readyState %d):\n%s", ready, got)
 		}
