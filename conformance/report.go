@@ -33,7 +33,7 @@ type Requirement struct {
 // ("yes", "outbound", "slow", possibly followed by a qualification).
 func (r Requirement) IsChecked() bool {
 	c := strings.TrimSpace(r.Checked)
-	for _, p := range []string{"yes", "outbound", "slow"} {
+	for _, p := range []string{"yes", "outbound", "slow", "manifest"} {
 		if strings.HasPrefix(c, p) {
 			return true
 		}
@@ -135,7 +135,7 @@ func newReport(env *Env, cfg Config) *Report {
 		Tester: ReportTester{Member: MemberTester, KID: env.id.Keys[keyTester].KID()},
 		Manifest: ReportManifest{Federation: env.id.Manifest.Federation, Version: env.id.Manifest.Version,
 			SHA256: sha256Hex(env.id.Manifest.Raw())},
-		Modes:     map[string]bool{"inbound": true, "outbound": env.trigger != nil, "manifest": false, "slow": cfg.Slow},
+		Modes:     map[string]bool{"inbound": true, "outbound": env.trigger != nil, "manifest": env.manifest != nil, "slow": cfg.Slow},
 		Timing:    ReportTiming{QuietSeconds: cfg.Quiet.Seconds(), PatienceSeconds: cfg.Patience.Seconds(), Note: timingNote},
 		Only:      cfg.Only,
 		StartedAt: time.Now().UTC(),

@@ -935,4 +935,61 @@ var brokenNodes = []brokenNode{
 		}}},
 		broke: "delivers a case.create to a member whose accepts leave it out", check: "FLX-MAN-007/not-deliverable",
 	},
+	// issue 12 (teeth12c): manifest mode, FLX-TLS-004 and FLX-MAN-001..006.
+	{
+		Variant: variant.Variant{Name: "resumeunchecked", Mutations: []variant.Mutation{{
+			File: "federation/mtls/config.go",
+			Old:  `			if _, err := VerifyPeer(dir, cs.PeerCertificates, x509.ExtKeyUsageClientAuth, o.now()); err != nil {`,
+			New: `			if cs.DidResume {
+				return nil
+			}
+			if _, err := VerifyPeer(dir, cs.PeerCertificates, x509.ExtKeyUsageClientAuth, o.now()); err != nil {`,
+		}}},
+		broke: "skips the handshake checks on a resumed TLS session", check: "FLX-TLS-004/resumed-after-suspension",
+	},
+	{
+		Variant: variant.Variant{Name: "manifestunsigned", Mutations: []variant.Mutation{{
+			File: "federation/manifest.go", Old: `	payload, err := tok.Verify(anchorPub)`, New: `	payload, err := tok.UnverifiedPayload(), error(nil)`,
+		}}},
+		broke: "adopts a manifest without verifying the trust anchor's signature", check: "FLX-MAN-001/anchor-signature",
+	},
+	{
+		Variant: variant.Variant{Name: "manifestotherfederation", Mutations: []variant.Mutation{{
+			File: "federation/manifest.go", Old: `		if m.Federation != held.Federation {`, New: `		if false && m.Federation != held.Federation {`,
+		}}},
+		broke: "adopts a manifest of another federation", check: "FLX-MAN-002/content-rules",
+	},
+	{
+		Variant: variant.Variant{Name: "manifestskewwide", Mutations: []variant.Mutation{{
+			File: "federation/manifest.go", Old: `	if m.IssuedAt.After(now.Add(DefaultSkew)) {`, New: `	if m.IssuedAt.After(now.Add(DefaultSkew + 30*time.Second)) {`,
+		}}},
+		broke: "adopts a manifest issued up to SKEW + 30 s ahead", check: "FLX-MAN-003/times",
+	},
+	{
+		Variant: variant.Variant{Name: "manifestrollbackone", Mutations: []variant.Mutation{{
+			File: "federation/manifest.go", Old: `		if m.Version < held.Version {`, New: `		if m.Version < held.Version-1 {`,
+		}}},
+		broke: "adopts a manifest one version below the held one", check: "FLX-MAN-004/rollback",
+	},
+	{
+		Variant: variant.Variant{Name: "manifestdropped", Mutations: []variant.Mutation{{
+			File: "node/trust/trust.go",
+			Old: `	raw, err := t.fetch(ctx)
+	if err != nil {
+		return false, err
+	}`,
+			New: `	raw, err := t.fetch(ctx)
+	if err != nil {
+		t.holder = federation.NewManifestHolder(t.opts.Anchor, nil)
+		return false, err
+	}`,
+		}}},
+		broke: "drops its manifest when the manifest source cannot be read", check: "FLX-MAN-005/kept-when-refused",
+	},
+	{
+		Variant: variant.Variant{Name: "manifestexpiredused", Mutations: []variant.Mutation{{
+			File: "node/trust/trust.go", Old: `	if m.ExpiredAt(t.opts.Now(), federation.DefaultSkew) {`, New: `	if false && m.ExpiredAt(t.opts.Now(), federation.DefaultSkew) {`,
+		}}},
+		broke: "goes on exchanging with an expired manifest", check: "FLX-MAN-006/expired-held",
+	},
 }

@@ -88,13 +88,15 @@ func New(ctx context.Context, o Options) (*Trust, error) {
 // Current returns the manifest held (a federation.ManifestSource).
 func (t *Trust) Current() *federation.Manifest { return t.holder.Current() }
 
-// Usable returns nil when a manifest is held and has not expired.
+// Usable returns nil when a manifest is held and has not expired, with the
+// clock skew that adopting it allowed (SPEC.md FLX-MAN-006: expired once
+// expires_at is at or before now - SKEW).
 func (t *Trust) Usable() error {
 	m := t.holder.Current()
 	if m == nil {
 		return ErrNoManifest
 	}
-	if !t.opts.Now().Before(m.ExpiresAt) {
+	if m.ExpiredAt(t.opts.Now(), federation.DefaultSkew) {
 		return fmt.Errorf("%w: version %d expired at %s", ErrNoManifest, m.Version, m.ExpiresAt.Format(time.RFC3339))
 	}
 	return nil

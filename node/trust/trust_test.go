@@ -132,6 +132,15 @@ func TestExpiredManifestIsUnusable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Within SKEW of expires_at the manifest is still in use (FLX-MAN-006).
+	now = tr.Current().ExpiresAt.Add(federation.DefaultSkew - time.Second)
+	if err := tr.Usable(); err != nil {
+		t.Fatalf("Usable within SKEW of expires_at = %v", err)
+	}
+	now = now.Add(time.Second)
+	if err := tr.Usable(); !errors.Is(err, trust.ErrNoManifest) {
+		t.Fatalf("Usable SKEW after expires_at = %v", err)
+	}
 	now = now.Add(48 * time.Hour)
 	if err := tr.Usable(); !errors.Is(err, trust.ErrNoManifest) {
 		t.Fatalf("Usable after expiry = %v", err)
