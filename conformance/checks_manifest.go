@@ -225,7 +225,8 @@ func checkManifestKept(t *T) {
 // checkManifestExpiredStops checks FLX-MAN-006 at its edge: a manifest
 // whose expires_at is SKEW − 6 s ago is adopted and used; once expires_at
 // + SKEW has passed, an envelope is refused (503 unavailable with
-// Retry-After, or a failed handshake); a newer valid manifest ends it.
+// Retry-After; or, from a node that then trusts no certificate, a failed
+// handshake or 401 unauthenticated_peer); a newer valid manifest ends it.
 func checkManifestExpiredStops(t *T) {
 	held := t.startManifest()
 	defer t.restoreManifest()
@@ -254,6 +255,11 @@ func checkManifestExpiredStops(t *T) {
 	switch {
 	case err != nil:
 		// Refused in the handshake: no usable manifest, no trusted peer.
+	case ans.Status == http.StatusUnauthorized:
+		// The same on a connection made before (FLX-ID-005).
+		if _, perr := shouldRefuse(ans, "unauthenticated_peer"); perr != nil {
+			t.Errorf("with the held manifest expired: %v", perr)
+		}
 	case ans.Status == http.StatusServiceUnavailable:
 		if _, perr := shouldRefuse(ans, "unavailable"); perr != nil {
 			t.Errorf("with the held manifest expired: %v", perr)
@@ -262,7 +268,7 @@ func checkManifestExpiredStops(t *T) {
 			t.Errorf("with the held manifest expired: 503 without Retry-After")
 		}
 	default:
-		t.Errorf("with the held manifest expired SKEW + 1 s ago, a valid envelope was answered %s; want 503 unavailable with Retry-After (or a failed handshake)", ans)
+		t.Errorf("with the held manifest expired SKEW + 1 s ago, a valid envelope was answered %s; want 503 unavailable with Retry-After (or a failed handshake, or 401 unauthenticated_peer)", ans)
 	}
 	v2 := v + 1
 	if ok, err := t.adoptManifest(t.signManifest(t.manifestDoc(v2).payload()), v2); !ok {
