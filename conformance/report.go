@@ -99,7 +99,8 @@ type ReportTiming struct {
 // timingNote is the report's account of how long waits were shortened.
 const timingNote = "outbound checks provoke at most 5 consecutive failed attempts, so their waits follow the " +
 	"candidate's configured backoff (about 31 s from a 1 s start); a scenario's patience grows by 2^n s for n " +
-	"provoked failures; nothing else depends on the candidate's configuration"
+	"provoked failures; manifest checks wait two of the candidate's manifest refresh intervals (--manifest-refresh) " +
+	"for each manifest it must refuse; nothing else depends on the candidate's configuration"
 
 // ReportTarget names the candidate.
 type ReportTarget struct {
