@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/familylinks/flx/federation"
@@ -357,5 +358,62 @@ func checkResumedHandshakeRechecked(t *T) {
 		t.Errorf("XD-PEER resumed its TLS session after the held manifest suspended it and was answered %d", res.status)
 	case res.resumed && full.err != nil:
 		t.Errorf("XD-PEER's resumed handshake completed (then answered %d) after the held manifest suspended it, where a full handshake with its certificate fails: the handshake's checks were not run on the resumption", res.status)
+	}
+}
+
+// checkManifestExpiredSendsNothing checks the sending half of FLX-MAN-006:
+// a case queued for the tester (its first attempt answered 503) is not
+// sent while the held manifest is expired, and arrives once a newer valid
+// manifest is adopted (it stayed queued). It needs the trigger calls too.
+func checkManifestExpiredSendsNothing(t *T) {
+	if t.trigger == nil {
+		t.Skipf("outbound mode not enabled (no trigger URL, SPEC.md §12)")
+	}
+	held := t.startManifest()
+	defer t.restoreManifest()
+	var open atomic.Bool
+	caseID := t.sendCase(func(*Arrival) Action {
+		if open.Load() {
+			return Action{}
+		}
+		return Action{Status: http.StatusServiceUnavailable, Code: "unavailable", RetryAfter: "1"}
+	})
+	if got := t.listener.Wait(forCase(caseID), 1, t.patience); len(got) == 0 {
+		t.Abortf("the case forwarded to the tester did not arrive within %s", t.patience)
+	}
+	// A manifest that expires (with SKEW) 3 s after it is written.
+	const inside = 3 * time.Second
+	v := held + 1
+	d := t.manifestDoc(v)
+	expires := t.now().Add(-t.skew + inside).Truncate(time.Second)
+	d["issued_at"] = rfc3339(t.now().Add(-48 * time.Hour))
+	d["expires_at"] = rfc3339(expires)
+	if ok, err := t.adoptManifest(t.signManifest(d.payload()), v); !ok {
+		t.Abortf("manifest mode: a manifest expiring in %s (version %d) was not adopted within %s (%v)", inside, v, t.patience, err)
+	}
+	// From expires_at + SKEW (tester's clock, with its own slack) the
+	// listener would accept the case: nothing may come until a newer
+	// manifest is adopted.
+	expired := expires.Add(t.skew).Add(-t.clockOffset).Add(500 * time.Millisecond)
+	if wait := time.Until(expired); wait > 0 {
+		time.Sleep(wait)
+	}
+	open.Store(true)
+	time.Sleep(t.quiet)
+	for _, a := range t.listener.Arrivals(forCase(caseID)) {
+		if a.At.After(expired) {
+			t.Errorf("with its held manifest expired, the candidate sent the case's envelope to the tester (%s after expires_at + SKEW)", a.At.Sub(expired).Round(100*time.Millisecond))
+			return
+		}
+	}
+	v2 := v + 1
+	if ok, err := t.adoptManifest(t.signManifest(t.manifestDoc(v2).payload()), v2); !ok {
+		t.Errorf("with its held manifest expired, the candidate did not adopt a newer valid one (version %d) within %s (%v)", v2, t.patience, err)
+		return
+	}
+	// Its backoff grew while it could not send: up to the patience and 16 s.
+	accepted := func(a *Arrival) bool { return a.CaseID == caseID && strings.HasPrefix(a.Answered, "202") }
+	if got := t.listener.Wait(accepted, 1, t.patience+16*time.Second); len(got) == 0 {
+		t.Errorf("the envelope queued while the manifest was expired did not arrive within %s of a newer manifest: it must stay queued", t.patience+16*time.Second)
 	}
 }

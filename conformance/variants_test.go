@@ -989,7 +989,17 @@ var brokenNodes = []brokenNode{
 	{
 		Variant: variant.Variant{Name: "manifestexpiredused", Mutations: []variant.Mutation{{
 			File: "node/trust/trust.go", Old: `	if m.ExpiredAt(t.opts.Now(), federation.DefaultSkew) {`, New: `	if false && m.ExpiredAt(t.opts.Now(), federation.DefaultSkew) {`,
+		}, {
+			File: "federation/envelope.go", Old: `	if m.ExpiredAt(now, skew) {`, New: `	if false && m.ExpiredAt(now, skew) {`,
 		}}},
-		broke: "goes on exchanging with an expired manifest", check: "FLX-MAN-006/expired-held",
+		broke: "goes on accepting envelopes with an expired manifest (node and verifier)", check: "FLX-MAN-006/expired-held",
+	},
+	{
+		Variant: variant.Variant{Name: "manifestexpiredtrusted", Mutations: []variant.Mutation{{
+			File: "node/trust/trust.go", Old: `	if m == nil || d.t.Usable() != nil {`, New: `	if m == nil {`,
+		}, {
+			File: "federation/client.go", Old: `	if !c.now().Before(m.ExpiresAt) {`, New: `	if false && !c.now().Before(m.ExpiresAt) {`,
+		}}},
+		broke: "goes on sending with an expired manifest (client and TLS trust)", check: "FLX-MAN-006/expired-sends-nothing",
 	},
 }
