@@ -1002,4 +1002,25 @@ var brokenNodes = []brokenNode{
 		}}},
 		broke: "goes on sending with an expired manifest (client and TLS trust)", check: "FLX-MAN-006/expired-sends-nothing",
 	},
+	{
+		Variant: variant.Variant{Name: "peercached", Mutations: []variant.Mutation{{
+			File: "federation/mtls/middleware.go",
+			Old: `	o := buildOptions(opts)
+	return func(next http.Handler) http.Handler {`,
+			New: `	o := buildOptions(opts)
+	seen := map[string]string{}
+	return func(next http.Handler) http.Handler {`,
+		}, {
+			File: "federation/mtls/middleware.go",
+			Old:  `			member, err := resolve(d, r.TLS.PeerCertificates[0], o.now())`,
+			New: `			member, err := resolve(d, r.TLS.PeerCertificates[0], o.now())
+			if m, ok := seen[string(r.TLS.PeerCertificates[0].Raw)]; ok {
+				member, err = m, nil
+			} else if err == nil {
+				seen[string(r.TLS.PeerCertificates[0].Raw)] = member
+			}`,
+		}}},
+		broke: "keeps the member a certificate authenticated once instead of checking it on every request", check: "FLX-TLS-004/resumed-after-suspension",
+		req: "FLX-ID-005",
+	},
 }
