@@ -91,8 +91,8 @@ func (d manifestDoc) payload() []byte {
 	return b
 }
 
-// manifestDoc returns the conformance manifest's content under version,
-// issued a minute ago and expiring in a day (candidate's clock).
+// manifestDoc returns the conformance manifest's content under version
+// (expiring in a day at the earliest, candidate's clock).
 func (t *T) manifestDoc(version int64) manifestDoc {
 	dec := json.NewDecoder(bytes.NewReader(t.manifest.base))
 	dec.UseNumber()
@@ -100,10 +100,11 @@ func (t *T) manifestDoc(version int64) manifestDoc {
 	if err := dec.Decode(&d); err != nil {
 		panic(err)
 	}
-	now := t.now()
 	d["version"] = version
-	d["issued_at"] = rfc3339(now.Add(-time.Minute))
-	d["expires_at"] = rfc3339(now.Add(24 * time.Hour))
+	if exp, err := time.Parse(time.RFC3339, fmt.Sprint(d["expires_at"])); err != nil || exp.Before(t.now().Add(24*time.Hour)) {
+		d["issued_at"] = rfc3339(t.now().Add(-time.Minute))
+		d["expires_at"] = rfc3339(t.now().Add(24 * time.Hour))
+	}
 	return d
 }
 
@@ -133,11 +134,7 @@ func (t *T) writeManifest(raw []byte, version int64) {
 		}
 		return
 	}
-	tmp := m.file + ".conformance-tmp"
-	if err := os.WriteFile(tmp, append(raw, '\n'), 0o644); err != nil {
-		t.Abortf("manifest mode: %v", err)
-	}
-	if err := os.Rename(tmp, m.file); err != nil {
+	if err := writeAtomic(m.file, append(raw, '\n')); err != nil {
 		t.Abortf("manifest mode: %v", err)
 	}
 }
@@ -243,7 +240,9 @@ func (t *T) refuseManifest(what string, raw []byte, version, held int64) bool {
 
 // restoreManifest has the candidate adopt the conformance manifest under
 // a version above every one written, so that the next checks see the
-// federation of §13.1. It runs deferred, so it only records a failure.
+// federation of §13.1, and keeps it as the tester's copy (ManifestFile),
+// so that a later run expects that version in the metadata (FLX-API-001).
+// It runs deferred, so it only records a failure.
 func (t *T) restoreManifest() {
 	m := t.manifest
 	m.mu.Lock()
@@ -252,7 +251,22 @@ func (t *T) restoreManifest() {
 	if held, err := t.heldVersion(); err == nil && held >= v {
 		v = held + 1
 	}
-	if ok, err := t.adoptManifest(t.signManifest(t.manifestDoc(v).payload()), v); !ok {
+	raw := t.signManifest(t.manifestDoc(v).payload())
+	if ok, err := t.adoptManifest(raw, v); !ok {
 		t.Errorf("after the check, the candidate did not adopt the conformance manifest again as version %d within %s (%v)", v, t.patience, err)
+		return
 	}
+	if err := writeAtomic(filepath.Join(t.id.Dir, filepath.FromSlash(ManifestFile)), raw); err != nil {
+		t.Logf("tester: keeping manifest version %d as %s: %v", v, ManifestFile, err)
+	}
+}
+
+// writeAtomic replaces path with data in one rename, so that no reader
+// sees half of it.
+func writeAtomic(path string, data []byte) error {
+	tmp := path + ".conformance-tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
