@@ -336,7 +336,10 @@ func checkResumedHandshakeRechecked(t *T) {
 	t.mustAdopt("a manifest suspending XD-PEER", d)
 
 	open := t.getAsPeer(c)
-	if open.reused && open.err == nil && open.status/100 == 2 {
+	switch {
+	case !open.reused:
+		t.Logf("XD-PEER's connection was closed before the suspension took effect: no open connection to check (FLX-ID-005)")
+	case open.err == nil && open.status/100 == 2:
 		t.Errorf("FLX-ID-005: once the held manifest suspends XD-PEER, its next request on a connection it held was answered %d", open.status)
 	}
 	f := newPeer()
