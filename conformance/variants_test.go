@@ -961,7 +961,7 @@ var brokenNodes = []brokenNode{
 	},
 	{
 		Variant: variant.Variant{Name: "manifestskewwide", Mutations: []variant.Mutation{{
-			File: "federation/manifest.go", Old: `	if m.IssuedAt.After(now.Add(DefaultSkew)) {`, New: `	if m.IssuedAt.After(now.Add(DefaultSkew + 30*time.Second)) {`,
+			File: "federation/manifest.go", Old: `	if m.IssuedAt.After(now.Add(skew)) {`, New: `	if m.IssuedAt.After(now.Add(skew + 30*time.Second)) {`,
 		}}},
 		broke: "adopts a manifest issued up to SKEW + 30 s ahead", check: "FLX-MAN-003/times",
 	},
@@ -988,7 +988,7 @@ var brokenNodes = []brokenNode{
 	},
 	{
 		Variant: variant.Variant{Name: "manifestexpiredused", Mutations: []variant.Mutation{{
-			File: "node/trust/trust.go", Old: `	if m.ExpiredAt(t.opts.Now(), federation.DefaultSkew) {`, New: `	if false && m.ExpiredAt(t.opts.Now(), federation.DefaultSkew) {`,
+			File: "node/trust/trust.go", Old: `	if m.ExpiredAt(t.opts.Now(), t.opts.Skew) {`, New: `	if false && m.ExpiredAt(t.opts.Now(), t.opts.Skew) {`,
 		}, {
 			File: "federation/envelope.go", Old: `	if m.ExpiredAt(now, skew) {`, New: `	if false && m.ExpiredAt(now, skew) {`,
 		}}},
