@@ -520,8 +520,8 @@ var brokenNodes = []brokenNode{
 	},
 	{
 		Variant: variant.Variant{Name: "no-local-api-auth", Mutations: []variant.Mutation{{
-			File: "node/httpapi/auth.go", Old: "\tif !ok || !strings.EqualFold(scheme, \"Bearer\") {\n\t\treturn node.Actor{}, false\n\t}",
-			New: "\tif !ok || !strings.EqualFold(scheme, \"Bearer\") {\n\t\tif len(a.tokens) > 0 {\n\t\t\treturn node.Actor{Name: a.tokens[0].name, Role: a.tokens[0].role}, true\n\t\t}\n\t\treturn node.Actor{}, false\n\t}",
+			File: "node/httpapi/auth.go", Old: "\tif !ok || !strings.EqualFold(scheme, \"Bearer\") {\n\t\treturn node.Actor{}, \"\", false\n\t}",
+			New: "\tif !ok || !strings.EqualFold(scheme, \"Bearer\") {\n\t\tif len(a.tokens) > 0 {\n\t\t\treturn node.Actor{Name: a.tokens[0].name, Role: a.tokens[0].role}, a.tokens[0].name, true\n\t\t}\n\t\treturn node.Actor{}, \"\", false\n\t}",
 		}}},
 		broke: "takes a request without a bearer token as the first token's", check: "FLX-OUT-001/token-required",
 	},
