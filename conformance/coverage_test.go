@@ -56,7 +56,6 @@ var coreAreas = []string{"TLS", "ID", "MAN", "KEY", "ENV", "RCP", "API", "ERR", 
 // reqWithoutVariant are the core requirements the suite checks but no
 // variant breaks on its own, each with the reason.
 var reqWithoutVariant = map[string]string{
-	"FLX-ID-005":  "authentication before every handler is what the TLS-002 variant breaks (no certificate, defined and undefined paths, one check)",
 	"FLX-DLV-012": "slow mode (a copy 60 s later); FLX-WDR-004's variant breaks the same replay record",
 	"FLX-OUT-005": "a first attempt later than 60 s needs a wait beyond the teeth test's patience",
 }

@@ -36,6 +36,7 @@ type Env struct {
 
 	listener *Listener
 	trigger  *triggerClient
+	manifest *manifestWriter // nil unless manifest mode is enabled
 	shared   *sharedState
 }
 
@@ -81,6 +82,12 @@ func newEnv(ctx context.Context, cfg Config) (*Env, error) {
 			tok = id.TriggerToken
 		}
 		env.trigger = &triggerClient{base: strings.TrimRight(cfg.TriggerURL, "/"), token: tok, hc: &http.Client{Timeout: 30 * time.Second}}
+	}
+	if cfg.ManifestFile != "" {
+		if env.manifest, err = newManifestWriter(id, cfg.ManifestFile, cfg.ManifestRefresh); err != nil {
+			env.listener.Close()
+			return nil, err
+		}
 	}
 	env.probe()
 	return env, nil

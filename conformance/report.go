@@ -33,7 +33,7 @@ type Requirement struct {
 // ("yes", "outbound", "slow", possibly followed by a qualification).
 func (r Requirement) IsChecked() bool {
 	c := strings.TrimSpace(r.Checked)
-	for _, p := range []string{"yes", "outbound", "slow"} {
+	for _, p := range []string{"yes", "outbound", "slow", "manifest"} {
 		if strings.HasPrefix(c, p) {
 			return true
 		}
@@ -99,7 +99,8 @@ type ReportTiming struct {
 // timingNote is the report's account of how long waits were shortened.
 const timingNote = "outbound checks provoke at most 5 consecutive failed attempts, so their waits follow the " +
 	"candidate's configured backoff (about 31 s from a 1 s start); a scenario's patience grows by 2^n s for n " +
-	"provoked failures; nothing else depends on the candidate's configuration"
+	"provoked failures; manifest checks wait two of the candidate's manifest refresh intervals (--manifest-refresh) " +
+	"for each manifest it must refuse; nothing else depends on the candidate's configuration"
 
 // ReportTarget names the candidate.
 type ReportTarget struct {
@@ -135,7 +136,7 @@ func newReport(env *Env, cfg Config) *Report {
 		Tester: ReportTester{Member: MemberTester, KID: env.id.Keys[keyTester].KID()},
 		Manifest: ReportManifest{Federation: env.id.Manifest.Federation, Version: env.id.Manifest.Version,
 			SHA256: sha256Hex(env.id.Manifest.Raw())},
-		Modes:     map[string]bool{"inbound": true, "outbound": env.trigger != nil, "manifest": false, "slow": cfg.Slow},
+		Modes:     map[string]bool{"inbound": true, "outbound": env.trigger != nil, "manifest": env.manifest != nil, "slow": cfg.Slow},
 		Timing:    ReportTiming{QuietSeconds: cfg.Quiet.Seconds(), PatienceSeconds: cfg.Patience.Seconds(), Note: timingNote},
 		Only:      cfg.Only,
 		StartedAt: time.Now().UTC(),

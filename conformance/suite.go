@@ -27,6 +27,9 @@ const (
 	ModeInbound  Mode = "inbound"  // always: the tester sends to the candidate
 	ModeOutbound Mode = "outbound" // the trigger calls of SPEC.md §12 make the candidate send
 	ModeSlow     Mode = "slow"     // waits minutes; only with Config.Slow
+	// ModeManifest: the tester writes manifests to the file the candidate
+	// reads its manifest from (Config.ManifestFile).
+	ModeManifest Mode = "manifest"
 )
 
 // Status is the outcome of one check.
@@ -192,6 +195,13 @@ type Config struct {
 	// Patience is how long the tester waits for something that must arrive
 	// (default 90 s; SPEC.md allows the candidate 60 s for most).
 	Patience time.Duration
+	// ManifestFile enables manifest mode (SPEC.md §13.2): the file the
+	// candidate reads its federation manifest from, which the tester
+	// overwrites with the manifests of the manifest checks. ManifestRefresh
+	// is how often the candidate re-reads it (default 1 s, as init
+	// configures this project's node).
+	ManifestFile    string
+	ManifestRefresh time.Duration
 	// CheckTimeout bounds one check (default 3 minutes).
 	CheckTimeout time.Duration
 	// Log receives one line per finished check (nil: none).
@@ -264,6 +274,9 @@ func (env *Env) runCheck(ctx context.Context, c Check, cfg Config) Result {
 		return res
 	case c.Mode == ModeSlow && !cfg.Slow:
 		res.Status, res.Reason = StatusSkip, "slow check: run with --slow"
+		return res
+	case c.Mode == ModeManifest && env.manifest == nil:
+		res.Status, res.Reason = StatusSkip, "manifest mode not enabled (no manifest file, SPEC.md §13.2)"
 		return res
 	}
 	cctx, cancel := context.WithTimeout(ctx, cfg.CheckTimeout)

@@ -168,11 +168,31 @@ func (c *candidate) stop() {
 // how long the tester waits for what must arrive: ample for the good node;
 // shorter for a broken one, which fails the sooner when what it breaks is
 // an arrival (a scenario's patience still grows by the backoff it provokes).
-func (c *candidate) run(only []string, patience time.Duration) (*conformance.Report, error) {
-	return conformance.Run(context.Background(), conformance.Config{
+// manifest enables manifest mode on the candidate's manifest file, which
+// init has it re-read every second.
+func (c *candidate) run(only []string, patience time.Duration, manifest bool) (*conformance.Report, error) {
+	cfg := conformance.Config{
 		Dir: c.dir, TriggerURL: "http://" + c.localAPI, Only: only,
 		Quiet: 5 * time.Second, Patience: patience,
-	})
+	}
+	if manifest {
+		cfg.ManifestFile = filepath.Join(c.dir, filepath.FromSlash(conformance.CandidateDataDir), "trust", "manifest.jws")
+		cfg.ManifestRefresh = time.Second
+	}
+	return conformance.Run(context.Background(), cfg)
+}
+
+// manifestChecks are the checks of manifest mode: they run against a third
+// good candidate of their own, in parallel with the others, since each
+// waits a few refresh intervals per manifest it writes.
+func manifestChecks() []string {
+	var out []string
+	for _, c := range conformance.Checks() {
+		if c.Mode == conformance.ModeManifest {
+			out = append(out, c.ID)
+		}
+	}
+	return out
 }
 
 // goodPatience and brokenPatience are the patience of the good and the
@@ -269,7 +289,7 @@ func TestTeeth(t *testing.T) {
 			goodDone <- goodRun{err: err}
 			return
 		}
-		rep, err := c.run(nil, goodPatience)
+		rep, err := c.run(nil, goodPatience, false)
 		goodDone <- goodRun{rep: rep, err: err, d: time.Since(gstart)}
 	}()
 	// And set up leaving kinds out, for the checks that depend on it.
@@ -287,8 +307,26 @@ func TestTeeth(t *testing.T) {
 			acceptsDone <- goodRun{err: err}
 			return
 		}
-		rep, err := c.run(acceptsChecks, goodPatience)
+		rep, err := c.run(acceptsChecks, goodPatience, false)
 		acceptsDone <- goodRun{rep: rep, err: err, d: time.Since(gstart)}
+	}()
+	// And the manifest checks, on a candidate whose manifest they rewrite.
+	manifestDone := make(chan goodRun, 1)
+	go func() {
+		gstart := time.Now()
+		var cleanups []func()
+		defer func() {
+			for i := len(cleanups) - 1; i >= 0; i-- {
+				cleanups[i]()
+			}
+		}()
+		c, err := startCandidate(good, "", "", func(f func()) { cleanups = append(cleanups, f) })
+		if err != nil {
+			manifestDone <- goodRun{err: err}
+			return
+		}
+		rep, err := c.run(manifestChecks(), goodPatience, true)
+		manifestDone <- goodRun{rep: rep, err: err, d: time.Since(gstart)}
 	}()
 
 	if err := <-built; err != nil {
@@ -329,7 +367,7 @@ func TestTeeth(t *testing.T) {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			results[i] = runBroken(broken, b)
+			results[i] = runBroken(broken, b, mode[b.check] == conformance.ModeManifest)
 		}()
 	}
 	wg.Wait()
@@ -347,7 +385,7 @@ func TestTeeth(t *testing.T) {
 			switch r.Status {
 			case conformance.StatusPass, conformance.StatusNotChecked:
 			case conformance.StatusSkip:
-				if r.Mode != conformance.ModeSlow && !slices.Contains(acceptsChecks, r.Check) {
+				if r.Mode != conformance.ModeSlow && r.Mode != conformance.ModeManifest && !slices.Contains(acceptsChecks, r.Check) {
 					t.Errorf("%s skipped: %s", r.Check, r.Reason)
 				}
 			default:
@@ -358,7 +396,7 @@ func TestTeeth(t *testing.T) {
 			t.Errorf("verdict %s against the good node", rep.Verdict)
 		}
 		for _, b := range brokenNodes {
-			if b.accepts == "" && !hasResult(rep, b.check, conformance.StatusPass) {
+			if b.accepts == "" && mode[b.check] != conformance.ModeManifest && !hasResult(rep, b.check, conformance.StatusPass) {
 				t.Errorf("check %s did not pass on the good node", b.check)
 			}
 		}
@@ -377,6 +415,25 @@ func TestTeeth(t *testing.T) {
 		for _, b := range brokenNodes {
 			if b.accepts != "" && !hasResult(g.rep, b.check, conformance.StatusPass) {
 				t.Errorf("check %s did not pass on the good node accepting %s", b.check, b.accepts)
+			}
+		}
+	})
+	t.Run("good, manifest mode", func(t *testing.T) {
+		g := <-manifestDone
+		if g.err != nil {
+			t.Fatalf("the good node in manifest mode: %v", g.err)
+		}
+		var tbl strings.Builder
+		_ = g.rep.WriteTable(&tbl)
+		t.Logf("manifest checks against the good node (%s):\n%s", g.d.Round(time.Second), tbl.String())
+		for _, r := range g.rep.Results {
+			if r.Status != conformance.StatusPass {
+				t.Errorf("%s: %s: %s", r.Check, r.Status, r.Reason)
+			}
+		}
+		for _, b := range brokenNodes {
+			if mode[b.check] == conformance.ModeManifest && !hasResult(g.rep, b.check, conformance.StatusPass) {
+				t.Errorf("check %s did not pass on the good node in manifest mode", b.check)
 			}
 		}
 	})
@@ -411,7 +468,7 @@ func TestTeeth(t *testing.T) {
 }
 
 // runBroken starts a candidate as variant b and runs b's check on it.
-func runBroken(bin string, b brokenNode) caught {
+func runBroken(bin string, b brokenNode, manifest bool) caught {
 	start := time.Now()
 	var cleanups []func()
 	defer func() {
@@ -423,7 +480,7 @@ func runBroken(bin string, b brokenNode) caught {
 	if err != nil {
 		return caught{err: err}
 	}
-	rep, err := c.run([]string{b.check}, brokenPatience)
+	rep, err := c.run([]string{b.check}, brokenPatience, manifest)
 	out := caught{err: err, duration: time.Since(start)}
 	if rep != nil {
 		for i := range rep.Results {

@@ -520,8 +520,8 @@ var brokenNodes = []brokenNode{
 	},
 	{
 		Variant: variant.Variant{Name: "no-local-api-auth", Mutations: []variant.Mutation{{
-			File: "node/httpapi/auth.go", Old: "\tif !ok || !strings.EqualFold(scheme, \"Bearer\") {\n\t\treturn node.Actor{}, false\n\t}",
-			New: "\tif !ok || !strings.EqualFold(scheme, \"Bearer\") {\n\t\tif len(a.tokens) > 0 {\n\t\t\treturn node.Actor{Name: a.tokens[0].name, Role: a.tokens[0].role}, true\n\t\t}\n\t\treturn node.Actor{}, false\n\t}",
+			File: "node/httpapi/auth.go", Old: "\tif !ok || !strings.EqualFold(scheme, \"Bearer\") {\n\t\treturn node.Actor{}, \"\", false\n\t}",
+			New: "\tif !ok || !strings.EqualFold(scheme, \"Bearer\") {\n\t\tif len(a.tokens) > 0 {\n\t\t\treturn node.Actor{Name: a.tokens[0].name, Role: a.tokens[0].role}, a.tokens[0].name, true\n\t\t}\n\t\treturn node.Actor{}, \"\", false\n\t}",
 		}}},
 		broke: "takes a request without a bearer token as the first token's", check: "FLX-OUT-001/token-required",
 	},
@@ -934,5 +934,93 @@ var brokenNodes = []brokenNode{
 			File: "policy/builtin.go", Old: `	case !contains(d.Accepts, s.kind):`, New: `	case false && !contains(d.Accepts, s.kind):`,
 		}}},
 		broke: "delivers a case.create to a member whose accepts leave it out", check: "FLX-MAN-007/not-deliverable",
+	},
+	// issue 12 (teeth12c): manifest mode, FLX-TLS-004 and FLX-MAN-001..006.
+	{
+		Variant: variant.Variant{Name: "resumeunchecked", Mutations: []variant.Mutation{{
+			File: "federation/mtls/config.go",
+			Old:  `			if _, err := VerifyPeer(dir, cs.PeerCertificates, x509.ExtKeyUsageClientAuth, o.now()); err != nil {`,
+			New: `			if cs.DidResume {
+				return nil
+			}
+			if _, err := VerifyPeer(dir, cs.PeerCertificates, x509.ExtKeyUsageClientAuth, o.now()); err != nil {`,
+		}}},
+		broke: "skips the handshake checks on a resumed TLS session", check: "FLX-TLS-004/resumed-after-suspension",
+	},
+	{
+		Variant: variant.Variant{Name: "manifestunsigned", Mutations: []variant.Mutation{{
+			File: "federation/manifest.go", Old: `	payload, err := tok.Verify(anchorPub)`, New: `	payload, err := tok.UnverifiedPayload(), error(nil)`,
+		}}},
+		broke: "adopts a manifest without verifying the trust anchor's signature", check: "FLX-MAN-001/anchor-signature",
+	},
+	{
+		Variant: variant.Variant{Name: "manifestotherfederation", Mutations: []variant.Mutation{{
+			File: "federation/manifest.go", Old: `		if m.Federation != held.Federation {`, New: `		if false && m.Federation != held.Federation {`,
+		}}},
+		broke: "adopts a manifest of another federation", check: "FLX-MAN-002/content-rules",
+	},
+	{
+		Variant: variant.Variant{Name: "manifestskewwide", Mutations: []variant.Mutation{{
+			File: "federation/manifest.go", Old: `	if m.IssuedAt.After(now.Add(skew)) {`, New: `	if m.IssuedAt.After(now.Add(skew + 30*time.Second)) {`,
+		}}},
+		broke: "adopts a manifest issued up to SKEW + 30 s ahead", check: "FLX-MAN-003/times",
+	},
+	{
+		Variant: variant.Variant{Name: "manifestrollbackone", Mutations: []variant.Mutation{{
+			File: "federation/manifest.go", Old: `		if m.Version < held.Version {`, New: `		if m.Version < held.Version-1 {`,
+		}}},
+		broke: "adopts a manifest one version below the held one", check: "FLX-MAN-004/rollback",
+	},
+	{
+		Variant: variant.Variant{Name: "manifestdropped", Mutations: []variant.Mutation{{
+			File: "node/trust/trust.go",
+			Old: `	raw, err := t.fetch(ctx)
+	if err != nil {
+		return false, err
+	}`,
+			New: `	raw, err := t.fetch(ctx)
+	if err != nil {
+		t.holder = federation.NewManifestHolder(t.opts.Anchor, nil)
+		return false, err
+	}`,
+		}}},
+		broke: "drops its manifest when the manifest source cannot be read", check: "FLX-MAN-005/kept-when-refused",
+	},
+	{
+		Variant: variant.Variant{Name: "manifestexpiredused", Mutations: []variant.Mutation{{
+			File: "node/trust/trust.go", Old: `	if m.ExpiredAt(t.opts.Now(), t.opts.Skew) {`, New: `	if false && m.ExpiredAt(t.opts.Now(), t.opts.Skew) {`,
+		}, {
+			File: "federation/envelope.go", Old: `	if m.ExpiredAt(now, skew) {`, New: `	if false && m.ExpiredAt(now, skew) {`,
+		}}},
+		broke: "goes on accepting envelopes with an expired manifest (node and verifier)", check: "FLX-MAN-006/expired-held",
+	},
+	{
+		Variant: variant.Variant{Name: "manifestexpiredtrusted", Mutations: []variant.Mutation{{
+			File: "node/trust/trust.go", Old: `	if m == nil || d.t.Usable() != nil {`, New: `	if m == nil {`,
+		}, {
+			File: "federation/client.go", Old: `	if !c.now().Before(m.ExpiresAt) {`, New: `	if false && !c.now().Before(m.ExpiresAt) {`,
+		}}},
+		broke: "goes on sending with an expired manifest (client and TLS trust)", check: "FLX-MAN-006/expired-sends-nothing",
+	},
+	{
+		Variant: variant.Variant{Name: "peercached", Mutations: []variant.Mutation{{
+			File: "federation/mtls/middleware.go",
+			Old: `	o := buildOptions(opts)
+	return func(next http.Handler) http.Handler {`,
+			New: `	o := buildOptions(opts)
+	seen := map[string]string{}
+	return func(next http.Handler) http.Handler {`,
+		}, {
+			File: "federation/mtls/middleware.go",
+			Old:  `			member, err := resolve(d, r.TLS.PeerCertificates[0], o.now())`,
+			New: `			member, err := resolve(d, r.TLS.PeerCertificates[0], o.now())
+			if m, ok := seen[string(r.TLS.PeerCertificates[0].Raw)]; ok {
+				member, err = m, nil
+			} else if err == nil {
+				seen[string(r.TLS.PeerCertificates[0].Raw)] = member
+			}`,
+		}}},
+		broke: "keeps the member a certificate authenticated once instead of checking it on every request", check: "FLX-TLS-004/resumed-after-suspension",
+		req: "FLX-ID-005",
 	},
 }

@@ -426,12 +426,23 @@ func SignManifest(m *Manifest, anchor *jose.PrivateKey) ([]byte, error) {
 //     members other than "keys") or fails Validate; a held manifest of
 //     another federation;
 //   - manifest_not_yet_valid: issued_at later than now + DefaultSkew;
-//   - manifest_expired: expires_at at or before now - DefaultSkew;
+//   - manifest_expired: expires_at at or before now - DefaultSkew
+//     (VerifyManifestSkew takes the node's SKEW instead);
 //   - manifest_rollback: a version lower than held's, or held's version with
 //     other content (the same version with the same content is accepted).
 //
 // held may be nil (first load).
 func VerifyManifest(raw []byte, anchorPub *jose.PublicKey, now time.Time, held *Manifest) (*Manifest, error) {
+	return VerifyManifestSkew(raw, anchorPub, now, held, DefaultSkew)
+}
+
+// VerifyManifestSkew is VerifyManifest with the clock tolerance a node
+// advertises (SPEC.md SKEW; 0 or less means DefaultSkew) for issued_at and
+// expires_at (FLX-MAN-003).
+func VerifyManifestSkew(raw []byte, anchorPub *jose.PublicKey, now time.Time, held *Manifest, skew time.Duration) (*Manifest, error) {
+	if skew <= 0 {
+		skew = DefaultSkew
+	}
 	if anchorPub == nil {
 		return nil, errors.New("federation: no trust anchor key configured")
 	}
@@ -450,10 +461,10 @@ func VerifyManifest(raw []byte, anchorPub *jose.PublicKey, now time.Time, held *
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
-	if m.IssuedAt.After(now.Add(DefaultSkew)) {
+	if m.IssuedAt.After(now.Add(skew)) {
 		return nil, newErr(CodeManifestNotYetValid, fmt.Sprintf("manifest issued at %s, in the future", m.IssuedAt.Format(time.RFC3339)), nil)
 	}
-	if m.ExpiredAt(now, DefaultSkew) {
+	if m.ExpiredAt(now, skew) {
 		return nil, newErr(CodeManifestExpired, fmt.Sprintf("manifest expired at %s", m.ExpiresAt.Format(time.RFC3339)), nil)
 	}
 	if held != nil {
@@ -492,7 +503,8 @@ func StaticManifest(m *Manifest) ManifestSource { return staticManifest{m} }
 // that VerifyManifest accepts against it. It is safe for concurrent use.
 type ManifestHolder struct {
 	anchor *jose.PublicKey
-	mu     sync.Mutex // serialises Update
+	skew   time.Duration // 0: DefaultSkew
+	mu     sync.Mutex    // serialises Update
 	cur    atomic.Pointer[Manifest]
 }
 
@@ -506,6 +518,13 @@ func NewManifestHolder(anchor *jose.PublicKey, initial *Manifest) *ManifestHolde
 	return h
 }
 
+// WithSkew sets the clock tolerance Update applies (the node's SKEW) and
+// returns h; call it before the first Update.
+func (h *ManifestHolder) WithSkew(skew time.Duration) *ManifestHolder {
+	h.skew = skew
+	return h
+}
+
 // Current returns the held manifest (nil before the first Update).
 func (h *ManifestHolder) Current() *Manifest { return h.cur.Load() }
 
@@ -514,7 +533,7 @@ func (h *ManifestHolder) Current() *Manifest { return h.cur.Load() }
 func (h *ManifestHolder) Update(raw []byte, now time.Time) (*Manifest, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	m, err := VerifyManifest(raw, h.anchor, now, h.cur.Load())
+	m, err := VerifyManifestSkew(raw, h.anchor, now, h.cur.Load(), h.skew)
 	if err != nil {
 		return nil, err
 	}

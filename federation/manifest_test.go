@@ -260,6 +260,23 @@ func TestVerifyManifestAttacks(t *testing.T) {
 	if _, err := VerifyManifest(f.raw, nil, t0, nil); err == nil || CodeOf(err) != "" {
 		t.Fatalf("nil anchor: %v", err)
 	}
+	// The node's own SKEW (here 300 s) moves both edges (FLX-MAN-003).
+	const skew = 300 * time.Second
+	for _, tc := range []struct {
+		name string
+		now  time.Time
+		want Code
+	}{
+		{"expired within the node's skew", f.spec.ExpiresAt.Add(skew - time.Second), ""},
+		{"expired beyond the node's skew", f.spec.ExpiresAt.Add(skew), CodeManifestExpired},
+		{"issued ahead within the node's skew", f.spec.IssuedAt.Add(-skew), ""},
+		{"issued ahead beyond the node's skew", f.spec.IssuedAt.Add(-skew - time.Second), CodeManifestNotYetValid},
+	} {
+		_, err := VerifyManifestSkew(f.raw, anchor, tc.now, nil, skew)
+		if CodeOf(err) != tc.want {
+			t.Errorf("VerifyManifestSkew, %s: %v, want %q", tc.name, err, tc.want)
+		}
+	}
 }
 
 func TestManifestHolder(t *testing.T) {

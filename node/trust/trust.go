@@ -36,8 +36,11 @@ type Store interface {
 // Options configure New.
 type Options struct {
 	Anchor *jose.PublicKey // pinned trust anchor key (required)
-	Source string          // manifest file path or https:// URL (required)
-	Store  Store           // last-good history (required)
+	// Skew is the node's clock tolerance (SPEC.md SKEW) for the manifest's
+	// issued_at and expires_at; 0 means federation.DefaultSkew.
+	Skew   time.Duration
+	Source string // manifest file path or https:// URL (required)
+	Store  Store  // last-good history (required)
 	Logger *slog.Logger
 	Now    func() time.Time
 	Client *http.Client // for https sources; default: 30s timeout
@@ -67,7 +70,7 @@ func New(ctx context.Context, o Options) (*Trust, error) {
 	if o.Client == nil {
 		o.Client = &http.Client{Timeout: 30 * time.Second}
 	}
-	t := &Trust{opts: o, holder: federation.NewManifestHolder(o.Anchor, nil)}
+	t := &Trust{opts: o, holder: federation.NewManifestHolder(o.Anchor, nil).WithSkew(o.Skew)}
 	if held, err := o.Store.LatestManifest(ctx); err == nil {
 		if _, err := t.holder.Update(held.Raw, o.Now()); err != nil {
 			// An expired or otherwise unusable stored manifest is not fatal:
@@ -88,13 +91,15 @@ func New(ctx context.Context, o Options) (*Trust, error) {
 // Current returns the manifest held (a federation.ManifestSource).
 func (t *Trust) Current() *federation.Manifest { return t.holder.Current() }
 
-// Usable returns nil when a manifest is held and has not expired.
+// Usable returns nil when a manifest is held and has not expired, with the
+// clock skew that adopting it allowed (SPEC.md FLX-MAN-006: expired once
+// expires_at is at or before now - SKEW).
 func (t *Trust) Usable() error {
 	m := t.holder.Current()
 	if m == nil {
 		return ErrNoManifest
 	}
-	if !t.opts.Now().Before(m.ExpiresAt) {
+	if m.ExpiredAt(t.opts.Now(), t.opts.Skew) {
 		return fmt.Errorf("%w: version %d expired at %s", ErrNoManifest, m.Version, m.ExpiresAt.Format(time.RFC3339))
 	}
 	return nil

@@ -132,12 +132,41 @@ func TestExpiredManifestIsUnusable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Within SKEW of expires_at the manifest is still in use (FLX-MAN-006).
+	now = tr.Current().ExpiresAt.Add(federation.DefaultSkew - time.Second)
+	if err := tr.Usable(); err != nil {
+		t.Fatalf("Usable within SKEW of expires_at = %v", err)
+	}
+	now = now.Add(time.Second)
+	if err := tr.Usable(); !errors.Is(err, trust.ErrNoManifest) {
+		t.Fatalf("Usable SKEW after expires_at = %v", err)
+	}
 	now = now.Add(48 * time.Hour)
 	if err := tr.Usable(); !errors.Is(err, trust.ErrNoManifest) {
 		t.Fatalf("Usable after expiry = %v", err)
 	}
 	if tr.Directory().RootCAs() != nil {
 		t.Fatal("an expired manifest must trust no CA")
+	}
+}
+
+func TestConfiguredSkewAppliesToTheManifest(t *testing.T) {
+	f := fedtest.New(t, "XA-RC:XA:society")
+	path := filepath.Join(t.TempDir(), "manifest.jws")
+	writeFile(t, path, f.Raw)
+	now := time.Now()
+	tr, err := trust.New(context.Background(), trust.Options{Anchor: f.Anchor.Public(), Source: path, Store: openStore(t),
+		Now: func() time.Time { return now }, Skew: 5 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now = tr.Current().ExpiresAt.Add(5*time.Minute - time.Second)
+	if err := tr.Usable(); err != nil {
+		t.Fatalf("Usable within the configured skew of expires_at = %v", err)
+	}
+	now = now.Add(time.Second)
+	if err := tr.Usable(); !errors.Is(err, trust.ErrNoManifest) {
+		t.Fatalf("Usable at expires_at + the configured skew = %v", err)
 	}
 }
 

@@ -158,7 +158,7 @@ func withOfflineNode(ctx context.Context, cfgPath string, fn func(*node.Node) er
 	if err != nil {
 		return fmt.Errorf("trust anchor: %w", err)
 	}
-	tr, err := trust.New(ctx, trust.Options{Anchor: anchor, Source: cfg.Federation.Manifest, Store: st, Logger: log})
+	tr, err := trust.New(ctx, trust.Options{Anchor: anchor, Source: cfg.Federation.Manifest, Store: st, Logger: log, Skew: cfg.Federation.ClockSkew})
 	if err != nil {
 		return err
 	}

@@ -112,6 +112,10 @@ federation:
   signing_key: keys/signing.jwk
   trust_anchor: trust/anchor.jwk
   manifest: trust/manifest.jws
+  # Re-read every second (default 5m), so that the suite's manifest mode
+  # (flx conformance run --manifest-file) sees each manifest it writes
+  # adopted or refused within seconds.
+  manifest_refresh: 1s
   # A body that stops arriving is answered 408 after this long (FLX-BAT-006);
   # shortened from the default 60s so that the conformance check is quick.
   read_timeout: 5s
@@ -150,6 +154,8 @@ func conformanceRunCmd() *cobra.Command {
 		only                                                                  []string
 		slow, noOutbound                                                      bool
 		quiet                                                                 time.Duration
+		manifestFile                                                          string
+		manifestRefresh                                                       time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -181,6 +187,7 @@ Exit status: 0 pass, 1 a check failed, 2 incomplete (a check could not run).`,
 			rep, err := conformance.Run(cmd.Context(), conformance.Config{
 				Dir: dir, Target: target, TriggerURL: triggerURL, TriggerToken: triggerToken,
 				Only: sel, Slow: slow, Quiet: quiet, Log: cmd.ErrOrStderr(),
+				ManifestFile: manifestFile, ManifestRefresh: manifestRefresh,
 			})
 			if err != nil {
 				return err
@@ -211,6 +218,8 @@ Exit status: 0 pass, 1 a check failed, 2 incomplete (a check could not run).`,
 	fl.StringSliceVar(&only, "only", nil, "run only these checks (ids, requirement ids, prefixes or check function names; comma-separated or repeated)")
 	fl.BoolVar(&slow, "slow", false, "also run the checks that wait minutes")
 	fl.DurationVar(&quiet, "quiet", 8*time.Second, "how long to watch for something that must not arrive")
+	fl.StringVar(&manifestFile, "manifest-file", "", "enable manifest mode: the file the candidate reads its manifest from, which the tester overwrites (this node as init sets it up: DIR/candidate/data/trust/manifest.jws)")
+	fl.DurationVar(&manifestRefresh, "manifest-refresh", time.Second, "how often the candidate re-reads its manifest file (init configures this node with 1s)")
 	fl.StringVar(&out, "out", "", "folder for the reports (default DIR/report)")
 	fl.StringVar(&junit, "junit", "", "also write the JUnit XML here")
 	fl.StringVar(&jsonPath, "json", "", "also write the JSON report here")

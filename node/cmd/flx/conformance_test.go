@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/familylinks/flx/conformance"
 	"github.com/familylinks/flx/node/config"
@@ -79,6 +80,17 @@ func TestConformanceCommands(t *testing.T) {
 	}
 	if _, err := os.Stat(junit); err != nil {
 		t.Error(err)
+	}
+
+	// Manifest mode: init has the candidate re-read its manifest every
+	// second, and --manifest-file lets the tester write it.
+	if cfg.Federation.ManifestRefresh != time.Second {
+		t.Errorf("candidate manifest_refresh %s, want 1s (manifest mode)", cfg.Federation.ManifestRefresh)
+	}
+	out, err = runFederationCmd(t, "conformance", "run", "--dir", dir, "--out", t.TempDir(), "--only", "FLX-MAN-005",
+		"--manifest-file", filepath.Join(dir, "candidate", "data", "trust", "manifest.jws"))
+	if err != nil || !strings.Contains(out, "1 pass, 0 fail") {
+		t.Errorf("run in manifest mode: %v\n%s", err, out)
 	}
 
 	pub := filepath.Join(dir, filepath.FromSlash(conformance.ReportKeyPubFile))

@@ -175,7 +175,7 @@ func startNode(parent context.Context, cfg config.Config, log *slog.Logger) (*ru
 	if err != nil {
 		return failSt(fmt.Errorf("serve: trust anchor %s: %w", cfg.Federation.TrustAnchor, err))
 	}
-	tr, err := trust.New(ctx, trust.Options{Anchor: anchor, Source: cfg.Federation.Manifest, Store: st, Logger: log})
+	tr, err := trust.New(ctx, trust.Options{Anchor: anchor, Source: cfg.Federation.Manifest, Store: st, Logger: log, Skew: cfg.Federation.ClockSkew})
 	if err != nil {
 		return failSt(fmt.Errorf("serve: %w", err))
 	}
