@@ -39,6 +39,7 @@ var contract = map[string]bool{
 	"token list":                true,
 	"token revoke":              true,
 	"match":                     true, // list, get, confirm, reject, ask
+	"review":                    true, // list, approve, reject
 	"conformance":               true, // the group, named in prose
 	"conformance init":          true,
 	"conformance run":           true,

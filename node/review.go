@@ -30,14 +30,15 @@ type HeldItem struct {
 	Decision policy.Decision `json:"decision"`
 }
 
-// reviewScanLimit bounds how many audit rows ReviewQueue reads.
-const reviewScanLimit = 20000
+// reviewCaseLimit bounds how many cases with a held forward ReviewQueue
+// reads.
+const reviewCaseLimit = 10000
 
 // ReviewQueue lists what waits for an operator's review, oldest first.
-// Forwards of a case: the audit log names every send held
-// (send.needs_review); a held forward is still waiting when no later
-// forward decision for the same case and destination exists and the case
-// was not withdrawn since (approval could send nothing). Responses and
+// Forwards of a case: the cases with a decision that held something
+// (ListReviewCases, erased ones left out: approval could send nothing); a
+// held forward is still waiting when no later forward decision for the
+// same case and destination exists. Responses and
 // messages: the node keeps each held one until it is reviewed, rejected
 // or erased (held_documents).
 func (n *Node) ReviewQueue(ctx context.Context) ([]HeldItem, error) {
@@ -56,22 +57,14 @@ func (n *Node) ReviewQueue(ctx context.Context) ([]HeldItem, error) {
 			order = append(order, h.CaseID)
 		}
 	}
-	var after int64
-	for scanned := 0; scanned < reviewScanLimit; {
-		rows, err := v.ListAudit(ctx, store.AuditFilter{Action: "send.needs_review", AfterSeq: after, Limit: 1000})
-		if err != nil {
-			return nil, internal("audit", err)
-		}
-		for _, r := range rows {
-			after = r.Seq
-			if !cases[r.Object] {
-				cases[r.Object] = true
-				order = append(order, r.Object)
-			}
-		}
-		scanned += len(rows)
-		if len(rows) < 1000 {
-			break
+	held, err := v.ListReviewCases(ctx, reviewCaseLimit)
+	if err != nil {
+		return nil, internal("review cases", err)
+	}
+	for _, id := range held {
+		if !cases[id] {
+			cases[id] = true
+			order = append(order, id)
 		}
 	}
 	out := []HeldItem{}

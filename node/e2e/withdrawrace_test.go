@@ -2,23 +2,27 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/familylinks/flx/federation"
 	"github.com/familylinks/flx/federation/problem"
+	"github.com/familylinks/flx/node"
 	"github.com/familylinks/flx/node/internal/fedtest"
 	"github.com/familylinks/flx/node/internal/nodetest"
 	"github.com/familylinks/flx/node/store"
 	"github.com/familylinks/flx/schema"
 )
 
-// TestWithdrawRacesForwards withdraws a case while eight forwards of it to
-// XB-RC and ICRC-CTA run in parallel (FLX-WDR-007, FLX-WDR-008). Whatever
+// TestWithdrawRacesForwards withdraws a case while eight sends of it to
+// XB-RC and ICRC-CTA (forwards, and every fourth a message about the case)
+// run in parallel (FLX-WDR-007, FLX-WDR-008). Whatever
 // the interleaving, once every queue is quiet no peer may hold the case's
 // document or an envelope carrying it, every member XA-RC delivered
 // anything to has confirmed its erasure, and withdrawing again succeeds.
@@ -81,6 +85,7 @@ func testWithdrawRacesForwards(t *testing.T, d nodetest.Dialect) {
 	}
 	to := []string{"XB-RC", "ICRC-CTA"}
 	const tries, forwards = 6, 8
+	var msgHeld atomic.Int32
 	var cases []string
 	won := 0
 	for try := range tries {
@@ -106,6 +111,15 @@ func testWithdrawRacesForwards(t *testing.T, d nodetest.Dialect) {
 			go func() {
 				defer wg.Done()
 				<-start
+				if i%4 == 3 {
+					// A message about the case races the withdrawal too.
+					var res node.SendResult
+					res, errs[i] = xa.SendMessage(fctx, cw, caseID, to[i%2], raceMessage(caseID, to[i%2], i))
+					if errs[i] == nil && res.State != "queued" {
+						msgHeld.Add(1)
+					}
+					return
+				}
 				_, errs[i] = xa.Forward(fctx, cw, caseID, to[i%2])
 			}()
 		}
@@ -144,7 +158,7 @@ func testWithdrawRacesForwards(t *testing.T, d nodetest.Dialect) {
 		for i, err := range errs {
 			// A forward that lost the race is refused as erased; one that won
 			// was queued before the withdrawal.
-			if err != nil && !isCode(err, problem.Erased) && !isCode(err, problem.Conflict) {
+			if err != nil && !isCode(err, problem.Erased) && !isCode(err, problem.Conflict) && !(i%4 == 3 && isCode(err, problem.PolicyDenied)) {
 				t.Errorf("try %d: forward %d: %v", try, i, err)
 			}
 			if forced && err == nil {
@@ -158,7 +172,7 @@ func testWithdrawRacesForwards(t *testing.T, d nodetest.Dialect) {
 	mu.Lock()
 	current = nil
 	mu.Unlock()
-	t.Logf("%d of %d forwards in the free tries were queued before the withdrawal", won, forwards*tries/2)
+	t.Logf("%d of %d forwards and messages in the free tries were queued before the withdrawal (%d messages held or denied)", won, forwards*tries/2, msgHeld.Load())
 	if won == 0 {
 		t.Error("no forward of the free tries was queued before the withdrawal: the race was not run")
 	}
@@ -215,6 +229,17 @@ func testWithdrawRacesForwards(t *testing.T, d nodetest.Dialect) {
 		}
 	}
 	auditIntact(t, "XA-RC", xa.Store)
+}
+
+// raceMessage is family news from the enquirer to the sought person,
+// sent to member to.
+func raceMessage(caseID, to string, i int) []byte {
+	b, _ := json.Marshal(map[string]any{
+		"schema": "flx/v1/message", "message_id": fmt.Sprintf("XA-RC:FN-%s-%d", strings.TrimPrefix(caseID, "XA-RC:"), i), "case_id": caseID, "kind": "family_news",
+		"channel": "verbal", "created_at": "2026-11-21T09:00:00Z", "from": map[string]any{"person": "p1", "member": "XA-RC"},
+		"to": map[string]any{"person": "p2", "member": to}, "body": "We are all well (invented).", "lang": "en",
+	})
+	return b
 }
 
 // isCode reports whether err is a problem error with code c.

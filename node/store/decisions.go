@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 )
 
 func (q *queries) RecordDecision(ctx context.Context, d Decision) (Decision, error) {
@@ -40,4 +41,40 @@ func (q *queries) ListDecisions(ctx context.Context, caseID string) ([]Decision,
 		return nil, fmt.Errorf("store.ListDecisions: %w", err)
 	}
 	return out, nil
+}
+
+// ListReviewCases returns the cases, not erased, with at least one
+// decision that held something for review (whether or not it is still
+// waiting), by case id, at most limit (default 100, max 10000).
+func (q *queries) ListReviewCases(ctx context.Context, limit int) ([]string, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	limit = min(limit, 10000)
+	rows, err := q.query(ctx, `SELECT DISTINCT d.case_id FROM policy_decisions d JOIN cases c ON c.case_id = d.case_id
+		WHERE d.effect = ? AND c.erased_at IS NULL ORDER BY d.case_id LIMIT `+strconv.Itoa(limit), "needs_review")
+	if err != nil {
+		return nil, fmt.Errorf("store.ListReviewCases: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("store.ListReviewCases: %w", err)
+		}
+		out = append(out, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store.ListReviewCases: %w", err)
+	}
+	return out, nil
+}
+
+func (s *sqlStore) ListReviewCases(ctx context.Context, limit int) ([]string, error) {
+	return s.read().ListReviewCases(ctx, limit)
+}
+
+func (r readOnly) ListReviewCases(ctx context.Context, limit int) ([]string, error) {
+	return r.s.ListReviewCases(ctx, limit)
 }

@@ -73,3 +73,28 @@ func TestHeldDocuments(t *testing.T) {
 		}
 	})
 }
+
+// TestListReviewCases lists the cases with a decision held for review, by
+// case id, once each, leaving out the others and erased cases.
+func TestListReviewCases(t *testing.T) {
+	withAllStores(t, func(t *testing.T, b *backend) {
+		ctx := t.Context()
+		for _, c := range []string{"XA-RC:0203", "XA-RC:0201", "XA-RC:0202", "XA-RC:0204"} {
+			must[store.Case](t)(b.s.CreateCase(ctx, newCase(c)))
+		}
+		for _, d := range []struct{ id, effect string }{
+			{"XA-RC:0203", "needs_review"}, {"XA-RC:0203", "needs_review"}, {"XA-RC:0203", "allow"},
+			{"XA-RC:0201", "needs_review"}, {"XA-RC:0202", "deny"}, {"XA-RC:0204", "needs_review"},
+		} {
+			must[store.Decision](t)(b.s.RecordDecision(ctx, store.Decision{CaseID: d.id, Destination: memberB, Effect: d.effect, Decision: []byte(`{}`)}))
+		}
+		must[store.ErasureResult](t)(b.s.EraseCase(ctx, "XA-RC:0204", store.Erasure{Reason: "consent_withdrawn"}))
+		got := must[[]string](t)(b.s.ListReviewCases(ctx, 0))
+		if strings.Join(got, ",") != "XA-RC:0201,XA-RC:0203" {
+			t.Fatalf("ListReviewCases = %v", got)
+		}
+		if got := must[[]string](t)(b.s.ListReviewCases(ctx, 1)); len(got) != 1 {
+			t.Fatalf("limit 1: %v", got)
+		}
+	})
+}

@@ -243,6 +243,9 @@ type DecisionReader interface {
 	// ListHeldDocuments returns the responses and messages waiting for
 	// review (state HeldWaiting), oldest first, without their documents.
 	ListHeldDocuments(ctx context.Context, limit int) ([]HeldDocument, error)
+	// ListReviewCases returns the cases, not erased, that have a decision
+	// with effect needs_review (held then, perhaps decided since).
+	ListReviewCases(ctx context.Context, limit int) ([]string, error)
 }
 
 // Decisions keeps the policy decisions taken on what was (or was not) sent.

@@ -195,6 +195,8 @@ document and exits 1.`,
 			jsonBody(func([]string) any { return map[string]string{"reason": reason} }))}
 	withdraw.Flags().StringVar(&reason, "reason", "consent_withdrawn", "consent_withdrawn, case_closed, retention_expired or erasure_request")
 	root.AddCommand(withdraw)
+	root.AddCommand(&cobra.Command{Use: "withdrawals", Short: "List the members asked to erase our cases that have not confirmed (operator, auditor)", Args: cobra.NoArgs,
+		RunE: run(http.MethodGet, func([]string) string { return "/api/v1/withdrawals" }, nil)})
 	root.AddCommand(caseMediaCmd(c, id))
 	root.AddCommand(caseDisclosuresCmd(c, id))
 	addCaseworkCommands(root, c, run)

@@ -23,7 +23,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(versionCmd(), healthcheckCmd(), federationCmd(), serveCmd(), demoCmd(), policyCmd(), auditCmd(), benchCmd(), caseCmd(), matchCmd(), conformanceCmd(), bundleCmd(), tokenCmd())
+	root.AddCommand(versionCmd(), healthcheckCmd(), federationCmd(), serveCmd(), demoCmd(), policyCmd(), auditCmd(), benchCmd(), caseCmd(), matchCmd(), conformanceCmd(), bundleCmd(), tokenCmd(), reviewCmd())
 	return root
 }
 
