@@ -70,6 +70,7 @@ type MatchReader interface {
 // Matches keeps the candidate matches of the node's cases.
 type Matches interface {
 	MatchReader
+	MatchBulk
 	// ReplaceMatches records the candidates found by matching the persons
 	// of caseID: open candidates naming caseID that are not among cands
 	// are deleted; each of cands is added, or, when the pair is held,
@@ -279,6 +280,9 @@ func (q *queries) eraseMatches(ctx context.Context, caseID string) (int64, error
 	n, err := q.exec(ctx, `DELETE FROM match_candidates WHERE a_case = ? OR b_case = ?`, caseID, caseID)
 	if err != nil {
 		return 0, fmt.Errorf("eraseMatches: %w", err)
+	}
+	if _, err := q.exec(ctx, `DELETE FROM match_pending WHERE case_id = ?`, caseID); err != nil {
+		return 0, fmt.Errorf("eraseMatches: pending: %w", err)
 	}
 	return n, nil
 }
