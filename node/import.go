@@ -114,6 +114,19 @@ func (n *Node) ImportCases(ctx context.Context, a Actor, docs []json.RawMessage,
 			return err
 		}
 		res.Created, res.Existing = br.Created, br.Existing
+		created := make(map[string]bool, len(br.Created))
+		for _, id := range br.Created {
+			created[id] = true
+		}
+		var marks []store.PendingMatch
+		for _, c := range cases {
+			if created[c.ID] {
+				marks = append(marks, store.PendingMatch{CaseID: c.ID, Version: c.Version})
+			}
+		}
+		if err := n.markMatchPending(ctx, tx, marks...); err != nil {
+			return err
+		}
 		return n.audit(ctx, tx, a.Name, "case.import", "", map[string]any{"created": len(br.Created), "existing": len(br.Existing), "cases": br.Created})
 	})
 	if err != nil {
