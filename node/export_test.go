@@ -7,6 +7,7 @@ import (
 
 	"github.com/familylinks/flx/node/match"
 	"github.com/familylinks/flx/node/store"
+	"github.com/familylinks/flx/schema"
 )
 
 // The per-case matching path, kept as the reference the bulk path is
@@ -42,14 +43,14 @@ func (n *Node) RematchHeldPerCaseForTest(ctx context.Context) error {
 }
 
 // rematchAllPerCase is what matchImported did before the bulk path.
-func (n *Node) rematchAllPerCase(ctx context.Context, cases []store.NewCase) error {
+func (n *Node) rematchAllPerCase(ctx context.Context, cases []store.NewCase, parsed []*schema.Case) error {
 	m := n.matcher
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := n.loadMatchesLocked(ctx); err != nil {
 		return err
 	}
-	_, isNew, imported, done := n.putCasesLocked(cases)
+	_, isNew, imported, done := n.putCasesLocked(cases, parsed)
 	return n.o.Store.Tx(ctx, func(tx store.Tx) error {
 		refresh := map[string]bool{}
 		var order []string
@@ -110,4 +111,3 @@ func (n *Node) recordLocked(ctx context.Context, w matchWriter, caseID string, i
 	}
 	return others, nil
 }
-

@@ -55,6 +55,9 @@ type matcher struct {
 	synced time.Time // cases updated since then are not yet known to be held
 	ix     *match.Index
 	byCase map[string][]*match.Person
+	// versions is the version of every case the index took in (with
+	// persons to match or not): a sync pass skips what it knows.
+	versions map[string]int64
 
 	// Encodings of the persons held, for answering match queries: made
 	// once per person version and reused until they near expiry; the
@@ -69,12 +72,51 @@ type matcher struct {
 	matched []store.PendingMatch
 	// importHook, when set (export_test.go), replaces the bulk matching of
 	// an import: the per-case reference the bulk path is tested against.
-	importHook func(ctx context.Context, cases []store.NewCase) error
+	importHook func(ctx context.Context, cases []store.NewCase, parsed []*schema.Case) error
 }
 
 func newMatcher(o MatchOptions) *matcher {
 	return &matcher{ix: match.NewIndex(match.Options{Threshold: o.Threshold}), byCase: map[string][]*match.Person{},
-		encs: map[encodingKey]*pprl.Encoding{}}
+		versions: map[string]int64{}, encs: map[encodingKey]*pprl.Encoding{}}
+}
+
+// setLocked puts a case version's persons in the index, replacing what it
+// held of the case (none: the case leaves it).
+func (m *matcher) setLocked(caseID string, version int64, ps []*match.Person) {
+	_, held := m.byCase[caseID]
+	if len(ps) > 0 {
+		m.ix.Put(caseID, ps)
+		m.byCase[caseID] = ps
+	} else if held {
+		m.ix.Remove(caseID)
+		delete(m.byCase, caseID)
+	}
+	m.versions[caseID] = version
+	m.pprlDirty = true
+}
+
+// prepareAll prepares the persons of cases (parsed[i] when given, else
+// from the document) on every core: names analysed in every script are
+// the CPU of putting a case in the index.
+func (n *Node) prepareAll(cases []store.NewCase, parsed []*schema.Case) [][]*match.Person {
+	out := make([][]*match.Person, len(cases))
+	workers := min(runtime.GOMAXPROCS(0), len(cases))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(cases); i += workers {
+				if parsed != nil && parsed[i] != nil {
+					out[i] = match.PersonsOf(parsed[i], n.o.Now())
+				} else {
+					out[i] = n.personsOf(cases[i].ID, cases[i].Document)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return out
 }
 
 // loadLocked puts every case held in the index, once.
@@ -91,10 +133,13 @@ func (n *Node) loadMatchesLocked(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("node: load cases for matching: %w", err)
 		}
-		for _, c := range page.Cases {
-			if ps := n.personsOf(c.ID, c.Document); len(ps) > 0 {
-				m.ix.Put(c.ID, ps)
-				m.byCase[c.ID] = ps
+		cases := make([]store.NewCase, len(page.Cases))
+		for i, c := range page.Cases {
+			cases[i] = store.NewCase{ID: c.ID, Version: c.Version, Document: c.Document}
+		}
+		for i, ps := range n.prepareAll(cases, nil) {
+			m.setLocked(cases[i].ID, cases[i].Version, ps)
+			if len(ps) > 0 {
 				count++
 			}
 		}
@@ -109,12 +154,14 @@ func (n *Node) loadMatchesLocked(ctx context.Context) error {
 }
 
 // personsOf prepares the persons of a stored document (none when it does
-// not parse: matching never blocks a write).
+// not decode: matching never blocks a write). What the store holds was
+// validated before it was stored (created here or received): it is
+// decoded, not validated again.
 func (n *Node) personsOf(caseID string, doc []byte) []*match.Person {
 	if doc == nil {
 		return nil
 	}
-	c, err := schema.ParseCase(doc)
+	c, err := schema.DecodeValidatedCase(doc)
 	if err != nil || c.CaseID != caseID {
 		return nil
 	}
@@ -157,16 +204,8 @@ func (n *Node) rematch(ctx context.Context, caseID string, version int64, doc []
 	if err := n.loadMatchesLocked(ctx); err != nil {
 		return err
 	}
-	ps := n.personsOf(caseID, doc)
 	_, held := m.byCase[caseID]
-	if len(ps) == 0 {
-		m.ix.Remove(caseID)
-		delete(m.byCase, caseID)
-	} else {
-		m.ix.Put(caseID, ps)
-		m.byCase[caseID] = ps
-	}
-	m.pprlDirty = true
+	m.setLocked(caseID, version, n.personsOf(caseID, doc))
 	// The case's candidates, then those of the other cases they name, in
 	// one transaction with the marks of the cases matched before.
 	steps, err := n.matchStepsLocked(m.ix.Session(), []string{caseID}, map[string]bool{caseID: !held}, map[string]bool{caseID: true})
@@ -349,6 +388,7 @@ func (n *Node) unmatchCase(caseID string) {
 	defer m.mu.Unlock()
 	m.ix.Remove(caseID)
 	delete(m.byCase, caseID)
+	delete(m.versions, caseID)
 	m.pprlDirty = true
 }
 
@@ -477,7 +517,10 @@ func (n *Node) SyncMatching(ctx context.Context) error {
 	}
 	since := m.synced
 	m.synced = n.o.Now().Add(-time.Minute) // overlap: clocks of replicas differ a little
-	f := store.CaseFilter{IncludeDocuments: true, IncludeErased: true, UpdatedSince: since, Limit: 1000}
+	// The listing without documents: a case at the version the index
+	// took in is skipped (this node wrote it); only the others are read
+	// and prepared.
+	f := store.CaseFilter{IncludeErased: true, UpdatedSince: since, Limit: 1000}
 	for {
 		page, err := n.o.Store.ListCases(ctx, f)
 		if err != nil {
@@ -485,16 +528,29 @@ func (n *Node) SyncMatching(ctx context.Context) error {
 			return fmt.Errorf("node: sync matching: %w", err)
 		}
 		for _, c := range page.Cases {
+			if v, ok := m.versions[c.ID]; ok && v == c.Version && !c.Erased() {
+				continue
+			}
+			if !c.Erased() {
+				if c, err = n.o.Store.GetCase(ctx, c.ID); err != nil {
+					m.synced = since
+					return fmt.Errorf("node: sync matching: %w", err)
+				}
+			}
 			if ps := n.personsOf(c.ID, c.Document); len(ps) > 0 && !c.Erased() {
 				if !samePersons(m.byCase[c.ID], ps) {
-					m.ix.Put(c.ID, ps)
-					m.byCase[c.ID] = ps
-					m.pprlDirty = true
+					m.setLocked(c.ID, c.Version, ps)
 				}
+				m.versions[c.ID] = c.Version
 			} else if _, ok := m.byCase[c.ID]; ok {
 				m.ix.Remove(c.ID)
 				delete(m.byCase, c.ID)
 				m.pprlDirty = true
+			}
+			if c.Erased() {
+				delete(m.versions, c.ID)
+			} else {
+				m.versions[c.ID] = c.Version
 			}
 		}
 		if page.Next == "" {
@@ -547,7 +603,7 @@ func (n *Node) runMatchSync(ctx context.Context, every time.Duration) {
 // are written in one transaction with set-based statements, which also
 // clears the cases' match_pending marks. Failures are logged, as for
 // matchCase.
-func (n *Node) matchImported(ctx context.Context, cases []store.NewCase) {
+func (n *Node) matchImported(ctx context.Context, cases []store.NewCase, parsed []*schema.Case) {
 	if n.matcher == nil || len(cases) == 0 {
 		return
 	}
@@ -557,20 +613,20 @@ func (n *Node) matchImported(ctx context.Context, cases []store.NewCase) {
 	if n.matcher.importHook != nil {
 		rematch = n.matcher.importHook
 	}
-	if err := rematch(ctx, cases); err != nil {
+	if err := rematch(ctx, cases, parsed); err != nil {
 		n.log.Error("matching an import failed", "cases", len(cases), "err", err)
 		n.metrics.matchErrors.Inc()
 	}
 }
 
-func (n *Node) rematchAll(ctx context.Context, cases []store.NewCase) error {
+func (n *Node) rematchAll(ctx context.Context, cases []store.NewCase, parsed []*schema.Case) error {
 	m := n.matcher
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := n.loadMatchesLocked(ctx); err != nil {
 		return err
 	}
-	ids, isNew, imported, done := n.putCasesLocked(cases)
+	ids, isNew, imported, done := n.putCasesLocked(cases, parsed)
 	steps, err := n.matchStepsLocked(m.ix.Session(), ids, isNew, imported)
 	if err != nil {
 		return err
@@ -578,27 +634,13 @@ func (n *Node) rematchAll(ctx context.Context, cases []store.NewCase) error {
 	return n.writeStepsLocked(ctx, steps, done)
 }
 
-// putCasesLocked puts the persons of cases into the index (replacing what
-// it held of them: a case whose document holds no person to match leaves
-// it) and returns their ids in order, which were new to it, the set of
-// them, and their versions.
-func (n *Node) putCasesLocked(cases []store.NewCase) (ids []string, isNew, set map[string]bool, done []store.PendingMatch) {
+// putCasesLocked puts the persons of cases into the index (parsed[i], when
+// given, is cases[i] decoded; a case whose document holds no person to
+// match leaves it) and returns their ids in order, which were new to it,
+// the set of them, and their versions.
+func (n *Node) putCasesLocked(cases []store.NewCase, parsed []*schema.Case) (ids []string, isNew, set map[string]bool, done []store.PendingMatch) {
 	m := n.matcher
-	// Preparing the persons (names in every script) is the CPU here:
-	// spread over the cores, then put in order.
-	prepared := make([][]*match.Person, len(cases))
-	workers := min(runtime.GOMAXPROCS(0), len(cases))
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < len(cases); i += workers {
-				prepared[i] = n.personsOf(cases[i].ID, cases[i].Document)
-			}
-		}()
-	}
-	wg.Wait()
+	prepared := n.prepareAll(cases, parsed)
 	isNew = make(map[string]bool, len(cases))
 	set = make(map[string]bool, len(cases))
 	for i, c := range cases {
@@ -606,16 +648,9 @@ func (n *Node) putCasesLocked(cases []store.NewCase) (ids []string, isNew, set m
 		set[c.ID] = true
 		_, held := m.byCase[c.ID]
 		isNew[c.ID] = !held
-		if ps := prepared[i]; len(ps) > 0 {
-			m.ix.Put(c.ID, ps)
-			m.byCase[c.ID] = ps
-		} else if held {
-			m.ix.Remove(c.ID)
-			delete(m.byCase, c.ID)
-		}
+		m.setLocked(c.ID, c.Version, prepared[i])
 		done = append(done, store.PendingMatch{CaseID: c.ID, Version: c.Version})
 	}
-	m.pprlDirty = true
 	return ids, isNew, set, done
 }
 
@@ -665,7 +700,7 @@ func (n *Node) catchUpMatching(ctx context.Context) (int, error) {
 			}
 		}
 		if len(cases) > 0 {
-			if err := n.rematchAll(ctx, cases); err != nil {
+			if err := n.rematchAll(ctx, cases, nil); err != nil {
 				return total, fmt.Errorf("node: catch up matching: %w", err)
 			}
 			total += len(cases)

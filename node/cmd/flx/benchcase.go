@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -30,7 +31,7 @@ import (
 
 // benchCaseCmds are flx bench import and flx bench search.
 func benchCaseCmds() []*cobra.Command {
-	var pg, stores, reuse string
+	var pg, stores, reuse, cpuProfile string
 	var n, batch, queries int
 	imp := &cobra.Command{
 		Use:   "import",
@@ -47,6 +48,17 @@ validation per case plus a bulk insert of the same documents without
 search keys, HTTP or checks, into another new database.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
 			return runBenchImport(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), pg, stores, n, batch)
 		},
 	}
@@ -54,6 +66,7 @@ search keys, HTTP or checks, into another new database.`,
 	imp.Flags().StringVar(&stores, "stores", "sqlite,postgres", "stores to measure: sqlite, postgres or both")
 	imp.Flags().IntVar(&n, "n", 100000, "cases to import")
 	imp.Flags().IntVar(&batch, "batch", 500, "cases per request (one transaction each)")
+	imp.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run (client and node) to this file")
 
 	srch := &cobra.Command{
 		Use:   "search",
