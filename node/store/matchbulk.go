@@ -93,6 +93,7 @@ func (q *queries) ReplaceMatchesMany(ctx context.Context, steps []CaseCandidates
 	sort.Strings(cases)
 	// Open candidates naming these cases that no step keeps go.
 	var drop []int64
+	dropped := map[int64]bool{} // a candidate between two of the cases comes twice
 	for len(cases) > 0 {
 		chunk := cases[:min(len(cases), casesPerLookup)]
 		cases = cases[len(chunk):]
@@ -102,19 +103,24 @@ func (q *queries) ReplaceMatchesMany(ctx context.Context, steps []CaseCandidates
 		}
 		args = append(args, args...)
 		in := placeholders(len(chunk))
-		rows, err := q.query(ctx, `SELECT id, a_case, a_person, b_case, b_person FROM match_candidates
-			WHERE state = 'open' AND remote IS NULL AND (a_case IN (`+in+`) OR b_case IN (`+in+`))`, args...)
+		// By case through the two case indexes; state and remote are
+		// looked at here (a condition on state makes SQLite walk every
+		// open candidate through the state index instead).
+		rows, err := q.query(ctx, `SELECT id, a_case, a_person, b_case, b_person, state, remote FROM match_candidates WHERE a_case IN (`+in+`)
+			UNION ALL SELECT id, a_case, a_person, b_case, b_person, state, remote FROM match_candidates WHERE b_case IN (`+in+`)`, args...)
 		if err != nil {
 			return fmt.Errorf("store.ReplaceMatchesMany: %w", err)
 		}
 		for rows.Next() {
 			var id int64
 			var p pair
-			if err := rows.Scan(&id, &p.a, &p.ap, &p.b, &p.bp); err != nil {
+			var state, remote string
+			if err := rows.Scan(&id, &p.a, &p.ap, &p.b, &p.bp, &state, sc(&remote)); err != nil {
 				rows.Close()
 				return fmt.Errorf("store.ReplaceMatchesMany: %w", err)
 			}
-			if _, ok := final[p]; !ok {
+			if _, ok := final[p]; !ok && state == MatchOpen && remote == "" && !dropped[id] {
+				dropped[id] = true
 				drop = append(drop, id)
 			}
 		}

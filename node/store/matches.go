@@ -123,8 +123,10 @@ func (q *queries) ReplaceMatches(ctx context.Context, caseID string, cands []New
 		keep[pair{c.ACase, c.APerson, c.BCase, c.BPerson}] = true
 	}
 	at = q.s.now(at)
-	rows, err := q.query(ctx, `SELECT id, a_case, a_person, b_case, b_person FROM match_candidates
-		WHERE state = 'open' AND remote IS NULL AND (a_case = ? OR b_case = ?)`, caseID, caseID)
+	// By case through the two case indexes (a condition on state makes
+	// SQLite walk every open candidate through the state index instead).
+	rows, err := q.query(ctx, `SELECT id, a_case, a_person, b_case, b_person, state, remote FROM match_candidates
+		WHERE a_case = ? OR b_case = ?`, caseID, caseID)
 	if err != nil {
 		return fmt.Errorf("store.ReplaceMatches: %w", err)
 	}
@@ -132,11 +134,12 @@ func (q *queries) ReplaceMatches(ctx context.Context, caseID string, cands []New
 	for rows.Next() {
 		var id int64
 		var p pair
-		if err := rows.Scan(&id, &p.a, &p.ap, &p.b, &p.bp); err != nil {
+		var state, remote string
+		if err := rows.Scan(&id, &p.a, &p.ap, &p.b, &p.bp, &state, sc(&remote)); err != nil {
 			rows.Close()
 			return fmt.Errorf("store.ReplaceMatches: %w", err)
 		}
-		if !keep[p] {
+		if !keep[p] && state == MatchOpen && remote == "" {
 			drop = append(drop, id)
 		}
 	}
