@@ -65,7 +65,7 @@ func candidateSummary(t testing.TB, v store.View) []string {
 // (RematchHeld) against matching every case held in turn.
 func TestBulkMatchingAsPerCase(t *testing.T) {
 	racetest.SkipComputation(t)
-	reg, sought := corpusCases(t, 31, 400)
+	reg, sought := corpusCases(t, 31, 250)
 	for _, d := range []nodetest.Dialect{nodetest.SQLite, nodetest.Postgres} {
 		t.Run(string(d), func(t *testing.T) {
 			ctx := context.Background()
@@ -98,8 +98,8 @@ func TestBulkMatchingAsPerCase(t *testing.T) {
 					}
 				}
 			}
-			imp(reg, 200)
-			imp(sought[:150], 150)
+			imp(reg, 125)
+			imp(sought[:125], 125)
 			// Decide a few, the same on both: decided pairs stay as they
 			// are whatever matching finds later.
 			first := compare("after the first sought batch")
@@ -116,7 +116,7 @@ func TestBulkMatchingAsPerCase(t *testing.T) {
 					}
 				}
 			}
-			imp(sought[150:], 125)
+			imp(sought[125:], 125)
 			all := compare("after every import")
 			decided := 0
 			for _, s := range all {
