@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 )
 
 // A Session matches many persons against an index that does not change
@@ -72,16 +73,18 @@ func (s *Session) fill(ps []*Person) {
 	res := make([][]Candidate, len(todo))
 	workers := min(runtime.GOMAXPROCS(0), len(todo))
 	var wg sync.WaitGroup
-	for w := range workers {
+	var next atomic.Int64 // persons cost very different amounts: taken one at a time
+	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			sc := &scratch{}
-			for i := w; i < len(todo); i += workers {
-				res[i] = s.ix.matchLocked(todo[i], sc, nil)
-				if res[i] == nil {
-					res[i] = []Candidate{} // computed: none
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(todo) {
+					return
 				}
+				res[i] = s.ix.matchLocked(todo[i], sc, nil)
 			}
 		}()
 	}
