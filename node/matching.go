@@ -229,14 +229,14 @@ const flushMatched = 500
 // transaction.
 func (n *Node) writeStepsLocked(ctx context.Context, steps []store.CaseCandidates, done []store.PendingMatch) error {
 	m := n.matcher
-	clear := append(m.matched, done...)
+	marks := append(m.matched, done...)
 	err := n.o.Store.Tx(ctx, func(tx store.Tx) error {
 		if len(steps) > 0 {
 			if err := tx.ReplaceMatchesMany(ctx, steps, n.o.Now()); err != nil {
 				return err
 			}
 		}
-		return tx.ClearMatchPending(ctx, clear)
+		return tx.ClearMatchPending(ctx, marks)
 	})
 	if err != nil {
 		return err
