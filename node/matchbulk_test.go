@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/familylinks/flx/federation"
 	"github.com/familylinks/flx/node"
 	"github.com/familylinks/flx/node/internal/fedtest"
 	"github.com/familylinks/flx/node/internal/nodetest"
@@ -162,7 +163,7 @@ func (failMatchTx) ReplaceMatches(context.Context, string, []store.NewMatchCandi
 }
 
 // TestUnmatchedCaseMatchedAtStart: a case committed whose matching did not
-// happen (created, imported or received; a crash right after the commit,
+// happen (created, imported or received and processed; a crash right after the commit,
 // played by a store that fails every candidate write) gets its candidates
 // when the node starts again, without any change to the case.
 func TestUnmatchedCaseMatchedAtStart(t *testing.T) {
@@ -189,6 +190,14 @@ func TestUnmatchedCaseMatchedAtStart(t *testing.T) {
 	}, ""); err != nil {
 		t.Fatal(err)
 	}
+	// A registration received from XB-RC, processed (case stored) and not
+	// matched either.
+	sought3 := person("p1", schema.PersonSought, "1975-06", name("Lusine", "given", "Latn"), name("Abgaryan-Tesoyan", "family", "Latn"))
+	detainee3 := person("d1", schema.PersonDetainee, "1975", name("Լուսինե", "given", "Armn"), name("Աբգարյան-Տեսոյան", "family", "Armn"))
+	if _, err := crashing.CreateCase(ctx, cw, caseOf(t, "XA-RC:TR-3", schema.CaseTracingRequest, 1, sought3)); err != nil {
+		t.Fatal(err)
+	}
+	receiveAndProcess(t, crashing, f, federation.KindCaseCreate, "XB-RC:DN-3", caseOf(t, "XB-RC:DN-3", schema.CaseDetentionNotification, 1, detainee3))
 	if got := openMatches(t, crashing.View()); len(got) != 0 {
 		t.Fatalf("candidates written through a failing store: %+v", got)
 	}
@@ -196,7 +205,7 @@ func TestUnmatchedCaseMatchedAtStart(t *testing.T) {
 
 	// Started again on the same database: the marks are matched at start.
 	xa := nodetest.Start(t, f, "XA-RC", nil, nodetest.Options{DSN: dsn})
-	want := map[string]bool{"XA-RC:TR-1 XA-RC:DN-1": true, "XA-RC:TR-2 XA-RC:DN-2": true}
+	want := map[string]bool{"XA-RC:TR-1 XA-RC:DN-1": true, "XA-RC:TR-2 XA-RC:DN-2": true, "XA-RC:TR-3 XB-RC:DN-3": true}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		got := map[string]bool{}
