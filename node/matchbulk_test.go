@@ -176,6 +176,19 @@ func TestUnmatchedCaseMatchedAtStart(t *testing.T) {
 	sought2 := person("p1", schema.PersonSought, "1984", name("Aram", "given", "Latn"), name("Ter-Vardanyan", "family", "Latn"))
 	detainee2 := person("d1", schema.PersonDetainee, "1984-02-02", name("Арам", "given", "Cyrl"), name("Тер-Варданян", "family", "Cyrl"))
 
+	// Matched before: a running node creates the sought person of the
+	// received case below, finds nothing yet, and clears its mark when
+	// it stops.
+	sought3 := person("p1", schema.PersonSought, "1975-06", name("Lusine", "given", "Latn"), name("Abgaryan-Tesoyan", "family", "Latn"))
+	first := nodetest.Start(t, f, "XA-RC", nil, nodetest.Options{DSN: dsn})
+	if _, err := first.CreateCase(ctx, cw, caseOf(t, "XA-RC:TR-3", schema.CaseTracingRequest, 1, sought3)); err != nil {
+		t.Fatal(err)
+	}
+	first.Stop()
+	if marks, err := first.Store.ListMatchPending(ctx, "", 10); err != nil || len(marks) != 0 {
+		t.Fatalf("marks after a clean stop: %+v, %v", marks, err)
+	}
+
 	crashing := nodetest.Start(t, f, "XA-RC", nil, nodetest.Options{NoRun: true, DSN: dsn,
 		WrapStore: func(s store.Store) store.Store { return failMatchWrites{s} }})
 	if _, err := crashing.CreateCase(ctx, cw, caseOf(t, "XA-RC:TR-1", schema.CaseTracingRequest, 1, sought)); err != nil {
@@ -192,11 +205,7 @@ func TestUnmatchedCaseMatchedAtStart(t *testing.T) {
 	}
 	// A registration received from XB-RC, processed (case stored) and not
 	// matched either.
-	sought3 := person("p1", schema.PersonSought, "1975-06", name("Lusine", "given", "Latn"), name("Abgaryan-Tesoyan", "family", "Latn"))
 	detainee3 := person("d1", schema.PersonDetainee, "1975", name("Լուսինե", "given", "Armn"), name("Աբգարյան-Տեսոյան", "family", "Armn"))
-	if _, err := crashing.CreateCase(ctx, cw, caseOf(t, "XA-RC:TR-3", schema.CaseTracingRequest, 1, sought3)); err != nil {
-		t.Fatal(err)
-	}
 	receiveAndProcess(t, crashing, f, federation.KindCaseCreate, "XB-RC:DN-3", caseOf(t, "XB-RC:DN-3", schema.CaseDetentionNotification, 1, detainee3))
 	if got := openMatches(t, crashing.View()); len(got) != 0 {
 		t.Fatalf("candidates written through a failing store: %+v", got)
