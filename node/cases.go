@@ -35,6 +35,9 @@ func (n *Node) CreateCase(ctx context.Context, a Actor, doc []byte) (store.Case,
 		if err != nil {
 			return err
 		}
+		if err := n.markMatchPending(ctx, tx, store.PendingMatch{CaseID: out.ID, Version: out.Version}); err != nil {
+			return err
+		}
 		return n.audit(ctx, tx, a.Name, "case.create", c.CaseID, map[string]any{"version": c.Version, "type": c.Type})
 	})
 	if errors.Is(err, store.ErrDuplicate) {
@@ -43,7 +46,7 @@ func (n *Node) CreateCase(ctx context.Context, a Actor, doc []byte) (store.Case,
 	if err != nil {
 		return store.Case{}, internal("create case", err)
 	}
-	n.matchCase(ctx, c.CaseID, doc)
+	n.matchCase(ctx, c.CaseID, out.Version, doc)
 	return out, nil
 }
 
@@ -83,6 +86,9 @@ func (n *Node) UpdateCase(ctx context.Context, a Actor, caseID string, doc []byt
 		if err := n.audit(ctx, tx, a.Name, "case.update", caseID, map[string]any{"version": c.Version}); err != nil {
 			return err
 		}
+		if err := n.markMatchPending(ctx, tx, store.PendingMatch{CaseID: caseID, Version: out.Version}); err != nil {
+			return err
+		}
 		// Every copy of an earlier version is corrected (or erased) in the
 		// same transaction: a crash cannot leave a holder uncorrected.
 		props, err = n.propagate(ctx, tx, a, caseID, out.Version, doc)
@@ -101,7 +107,7 @@ func (n *Node) UpdateCase(ctx context.Context, a Actor, caseID string, doc []byt
 	if unchanged {
 		return out, nil
 	}
-	n.matchCase(ctx, caseID, doc)
+	n.matchCase(ctx, caseID, out.Version, doc)
 	if len(props) > 0 {
 		n.deliverer.Kick()
 		n.log.Info("update propagated", "case_id", caseID, "version", out.Version, "members", len(props))

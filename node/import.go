@@ -83,6 +83,7 @@ func (n *Node) ImportCases(ctx context.Context, a Actor, docs []json.RawMessage,
 	}
 	wg.Wait()
 	cases := make([]store.NewCase, 0, len(docs))
+	casesParsed := make([]*schema.Case, 0, len(docs))
 	seen := make(map[string]int, len(docs))
 	for i, doc := range docs {
 		c, err := checked[i], errs[i]
@@ -103,6 +104,7 @@ func (n *Node) ImportCases(ctx context.Context, a Actor, docs []json.RawMessage,
 		seen[c.CaseID] = i
 		cases = append(cases, store.NewCase{ID: c.CaseID, Origin: n.o.Self, Type: string(c.Type), Status: string(c.Status),
 			Version: int64(c.Version), Document: doc, SearchKeys: keys[i]})
+		casesParsed = append(casesParsed, c)
 	}
 	if len(bad) > 0 {
 		return ImportResult{}, &Error{Code: CodeSchemaInvalid, Msg: fmt.Sprintf("%d of %d cases are not valid: nothing was imported", countCases(bad), len(docs)), Errors: bad}
@@ -114,6 +116,19 @@ func (n *Node) ImportCases(ctx context.Context, a Actor, docs []json.RawMessage,
 			return err
 		}
 		res.Created, res.Existing = br.Created, br.Existing
+		created := make(map[string]bool, len(br.Created))
+		for _, id := range br.Created {
+			created[id] = true
+		}
+		var marks []store.PendingMatch
+		for _, c := range cases {
+			if created[c.ID] {
+				marks = append(marks, store.PendingMatch{CaseID: c.ID, Version: c.Version})
+			}
+		}
+		if err := n.markMatchPending(ctx, tx, marks...); err != nil {
+			return err
+		}
 		return n.audit(ctx, tx, a.Name, "case.import", "", map[string]any{"created": len(br.Created), "existing": len(br.Existing), "cases": br.Created})
 	})
 	if err != nil {
@@ -133,12 +148,14 @@ func (n *Node) ImportCases(ctx context.Context, a Actor, docs []json.RawMessage,
 		created[id] = true
 	}
 	fresh := make([]store.NewCase, 0, len(res.Created))
-	for _, c := range cases {
+	parsed := make([]*schema.Case, 0, len(res.Created))
+	for i, c := range cases {
 		if created[c.ID] {
 			fresh = append(fresh, c)
+			parsed = append(parsed, casesParsed[i])
 		}
 	}
-	n.matchImported(ctx, fresh)
+	n.matchImported(ctx, fresh, parsed)
 	if forwardTo == "" {
 		return res, nil
 	}

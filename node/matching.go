@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -54,6 +55,9 @@ type matcher struct {
 	synced time.Time // cases updated since then are not yet known to be held
 	ix     *match.Index
 	byCase map[string][]*match.Person
+	// versions is the version of every case the index took in (with
+	// persons to match or not): a sync pass skips what it knows.
+	versions map[string]int64
 
 	// Encodings of the persons held, for answering match queries: made
 	// once per person version and reused until they near expiry; the
@@ -61,11 +65,58 @@ type matcher struct {
 	encs      map[encodingKey]*pprl.Encoding
 	pprlIndex *pprl.Index
 	pprlDirty bool
+
+	// matched are the case versions matched whose match_pending marks are
+	// still to clear: with the next matching transaction, or by
+	// flushMatched (a crash before that only matches them again).
+	matched []store.PendingMatch
+	// importHook, when set (export_test.go), replaces the bulk matching of
+	// an import: the per-case reference the bulk path is tested against.
+	importHook func(ctx context.Context, cases []store.NewCase, parsed []*schema.Case) error
 }
 
 func newMatcher(o MatchOptions) *matcher {
 	return &matcher{ix: match.NewIndex(match.Options{Threshold: o.Threshold}), byCase: map[string][]*match.Person{},
-		encs: map[encodingKey]*pprl.Encoding{}}
+		versions: map[string]int64{}, encs: map[encodingKey]*pprl.Encoding{}}
+}
+
+// setLocked puts a case version's persons in the index, replacing what it
+// held of the case (none: the case leaves it).
+func (m *matcher) setLocked(caseID string, version int64, ps []*match.Person) {
+	_, held := m.byCase[caseID]
+	if len(ps) > 0 {
+		m.ix.Put(caseID, ps)
+		m.byCase[caseID] = ps
+	} else if held {
+		m.ix.Remove(caseID)
+		delete(m.byCase, caseID)
+	}
+	m.versions[caseID] = version
+	m.pprlDirty = true
+}
+
+// prepareAll prepares the persons of cases (parsed[i] when given, else
+// from the document) on every core: names analysed in every script are
+// the CPU of putting a case in the index.
+func (n *Node) prepareAll(cases []store.NewCase, parsed []*schema.Case) [][]*match.Person {
+	out := make([][]*match.Person, len(cases))
+	workers := min(runtime.GOMAXPROCS(0), len(cases))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(cases); i += workers {
+				if parsed != nil && parsed[i] != nil {
+					out[i] = match.PersonsOf(parsed[i], n.o.Now())
+				} else {
+					out[i] = n.personsOf(cases[i].ID, cases[i].Document)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return out
 }
 
 // loadLocked puts every case held in the index, once.
@@ -82,10 +133,13 @@ func (n *Node) loadMatchesLocked(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("node: load cases for matching: %w", err)
 		}
-		for _, c := range page.Cases {
-			if ps := n.personsOf(c.ID, c.Document); len(ps) > 0 {
-				m.ix.Put(c.ID, ps)
-				m.byCase[c.ID] = ps
+		cases := make([]store.NewCase, len(page.Cases))
+		for i, c := range page.Cases {
+			cases[i] = store.NewCase{ID: c.ID, Version: c.Version, Document: c.Document}
+		}
+		for i, ps := range n.prepareAll(cases, nil) {
+			m.setLocked(cases[i].ID, cases[i].Version, ps)
+			if len(ps) > 0 {
 				count++
 			}
 		}
@@ -100,12 +154,14 @@ func (n *Node) loadMatchesLocked(ctx context.Context) error {
 }
 
 // personsOf prepares the persons of a stored document (none when it does
-// not parse: matching never blocks a write).
+// not decode: matching never blocks a write). What the store holds was
+// validated before it was stored (created here or received): it is
+// decoded, not validated again.
 func (n *Node) personsOf(caseID string, doc []byte) []*match.Person {
 	if doc == nil {
 		return nil
 	}
-	c, err := schema.ParseCase(doc)
+	c, err := schema.DecodeValidatedCase(doc)
 	if err != nil || c.CaseID != caseID {
 		return nil
 	}
@@ -124,71 +180,96 @@ func (n *Node) LoadMatching(ctx context.Context) error {
 }
 
 // matchCase matches the persons of a case just written (doc its current
-// document, nil when erased) and records its candidates; it then matches
-// again the other cases of its candidates, whose listing a new candidate
-// may outrank. Failures are logged, never returned: the write is
-// committed, and the next change of the case matches it again.
-func (n *Node) matchCase(ctx context.Context, caseID string, doc []byte) {
+// document at version, nil when erased) and records its candidates; it
+// then matches again the other cases of its candidates, whose listing a
+// new candidate may outrank. Failures are logged, never returned: the
+// write is committed with its match_pending mark, and the node matches it
+// when it starts again (catchUpMatching) or at its next change.
+func (n *Node) matchCase(ctx context.Context, caseID string, version int64, doc []byte) {
 	if n.matcher == nil {
 		return
 	}
 	start := time.Now()
 	defer func() { n.metrics.matchSeconds.Observe(time.Since(start).Seconds()) }()
-	if err := n.rematch(ctx, caseID, doc); err != nil {
+	if err := n.rematch(ctx, caseID, version, doc); err != nil {
 		n.log.Error("matching failed", "case_id", caseID, "err", err)
 		n.metrics.matchErrors.Inc()
 	}
 }
 
-func (n *Node) rematch(ctx context.Context, caseID string, doc []byte) error {
+func (n *Node) rematch(ctx context.Context, caseID string, version int64, doc []byte) error {
 	m := n.matcher
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := n.loadMatchesLocked(ctx); err != nil {
 		return err
 	}
-	ps := n.personsOf(caseID, doc)
 	_, held := m.byCase[caseID]
-	if len(ps) == 0 {
-		m.ix.Remove(caseID)
-		delete(m.byCase, caseID)
-	} else {
-		m.ix.Put(caseID, ps)
-		m.byCase[caseID] = ps
-	}
-	m.pprlDirty = true
-	others, err := n.recordLocked(ctx, n.o.Store, caseID, !held)
+	m.setLocked(caseID, version, n.personsOf(caseID, doc))
+	// The case's candidates, then those of the other cases they name, in
+	// one transaction with the marks of the cases matched before.
+	steps, err := n.matchStepsLocked(m.ix.Session(), []string{caseID}, map[string]bool{caseID: !held}, map[string]bool{caseID: true})
 	if err != nil {
 		return err
 	}
-	for i, o := range others {
-		if i == maxRefresh {
-			break
-		}
-		if _, err := n.recordLocked(ctx, n.o.Store, o, false); err != nil {
-			return err
-		}
+	done := store.PendingMatch{CaseID: caseID, Version: version}
+	if len(steps) == 0 && len(m.matched) < flushMatched {
+		m.matched = append(m.matched, done) // nothing to write: cleared later
+		return nil
 	}
+	return n.writeStepsLocked(ctx, steps, []store.PendingMatch{done})
+}
+
+// flushMatched is how many matched cases' marks wait in memory, at most,
+// before a transaction of their own clears them.
+const flushMatched = 500
+
+// writeStepsLocked stores the candidates of steps and clears the marks of
+// the cases matched (done, and those waiting in m.matched) in one
+// transaction.
+func (n *Node) writeStepsLocked(ctx context.Context, steps []store.CaseCandidates, done []store.PendingMatch) error {
+	m := n.matcher
+	marks := append(m.matched, done...)
+	err := n.o.Store.Tx(ctx, func(tx store.Tx) error {
+		if len(steps) > 0 {
+			if err := tx.ReplaceMatchesMany(ctx, steps, n.o.Now()); err != nil {
+				return err
+			}
+		}
+		return tx.ClearMatchPending(ctx, marks)
+	})
+	if err != nil {
+		return err
+	}
+	m.matched = nil
 	return nil
 }
 
-// matchWriter stores candidates: the Store (a transaction per case) or one
-// transaction for many (an import).
-type matchWriter interface {
-	ReplaceMatches(ctx context.Context, caseID string, cands []store.NewMatchCandidate, at time.Time) error
+// flushMatchedMarks clears the marks of the cases matched that wait in
+// memory (Run calls it now and then, and when it stops).
+func (n *Node) flushMatchedMarks(ctx context.Context) error {
+	if n.matcher == nil {
+		return nil
+	}
+	m := n.matcher
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.matched) == 0 {
+		return nil
+	}
+	return n.writeStepsLocked(ctx, nil, nil)
 }
 
-// recordLocked matches the persons of one case held and stores its
-// candidates through w; it returns the other cases named. A case new to the
-// index with no candidate has none stored either: nothing is written.
-func (n *Node) recordLocked(ctx context.Context, w matchWriter, caseID string, isNew bool) ([]string, error) {
-	m := n.matcher
+// caseCandidates turns what matching each person of a case gave (results,
+// in the order of m.byCase[caseID]) into the candidates to store, and the
+// other cases they name in order.
+func (m *matcher) caseCandidates(caseID string, results [][]match.Candidate) ([]store.NewMatchCandidate, []string, error) {
 	var cands []store.NewMatchCandidate
 	seen := map[string]bool{}
 	var others []string
 	dup := map[[4]string]bool{}
-	for _, p := range m.byCase[caseID] {
-		for _, c := range m.ix.Match(p) {
+	for _, res := range results {
+		for _, c := range res {
 			a, b := c.A, c.B
 			if m.side(b) == match.SideSought && (b.CaseID < a.CaseID || b.CaseID == a.CaseID && b.PersonID < a.PersonID) {
 				a, b = b, a // two sought persons: one order, whoever was matched
@@ -200,7 +281,7 @@ func (n *Node) recordLocked(ctx context.Context, w matchWriter, caseID string, i
 			dup[key] = true
 			expl, err := json.Marshal(explanation{Weight: c.Weight, Offset: c.Offset, Fields: c.Fields})
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			cands = append(cands, store.NewMatchCandidate{ACase: a.CaseID, APerson: a.PersonID, BCase: b.CaseID, BPerson: b.PersonID,
 				Score: c.Score, Explanation: expl})
@@ -214,13 +295,76 @@ func (n *Node) recordLocked(ctx context.Context, w matchWriter, caseID string, i
 			}
 		}
 	}
-	if isNew && len(cands) == 0 {
-		return nil, nil
-	}
-	if err := w.ReplaceMatches(ctx, caseID, cands, n.o.Now()); err != nil {
+	return cands, others, nil
+}
+
+// matchStepsLocked computes, in one session (each person's candidates
+// among those held computed once, on every core), what recordLocked would
+// store for each of ids in turn (none for a case isNew with no
+// candidate), then for the other cases they name that are not in skip, at
+// most maxRefresh new ones per case, in the order the per-case path
+// refreshes them. The index must not change meanwhile (m.mu held).
+func (n *Node) matchStepsLocked(sess *match.Session, ids []string, isNew, skip map[string]bool) ([]store.CaseCandidates, error) {
+	m := n.matcher
+	first, err := m.sessionCandidates(sess, ids)
+	if err != nil {
 		return nil, err
 	}
-	return others, nil
+	refresh := map[string]bool{}
+	var order []string
+	var steps []store.CaseCandidates
+	for i, id := range ids {
+		if isNew[id] && len(first[i].cands) == 0 {
+			continue
+		}
+		steps = append(steps, store.CaseCandidates{CaseID: id, Cands: first[i].cands})
+		k := 0
+		for _, o := range first[i].others {
+			if skip[o] || refresh[o] {
+				continue
+			}
+			if k == maxRefresh {
+				break
+			}
+			k++
+			refresh[o] = true
+			order = append(order, o)
+		}
+	}
+	then, err := m.sessionCandidates(sess, order)
+	if err != nil {
+		return nil, err
+	}
+	for i, id := range order {
+		steps = append(steps, store.CaseCandidates{CaseID: id, Cands: then[i].cands})
+	}
+	return steps, nil
+}
+
+type caseResult struct {
+	cands  []store.NewMatchCandidate
+	others []string
+}
+
+// sessionCandidates matches the persons of the cases ids held in one
+// MatchAll and builds each case's candidates.
+func (m *matcher) sessionCandidates(sess *match.Session, ids []string) ([]caseResult, error) {
+	var ps []*match.Person
+	for _, id := range ids {
+		ps = append(ps, m.byCase[id]...)
+	}
+	res := sess.MatchAll(ps)
+	out := make([]caseResult, len(ids))
+	k := 0
+	for i, id := range ids {
+		n := len(m.byCase[id])
+		var err error
+		if out[i].cands, out[i].others, err = m.caseCandidates(id, res[k:k+n]); err != nil {
+			return nil, err
+		}
+		k += n
+	}
+	return out, nil
 }
 
 // side returns the side of a person held ("" when not held).
@@ -244,6 +388,7 @@ func (n *Node) unmatchCase(caseID string) {
 	defer m.mu.Unlock()
 	m.ix.Remove(caseID)
 	delete(m.byCase, caseID)
+	delete(m.versions, caseID)
 	m.pprlDirty = true
 }
 
@@ -354,7 +499,7 @@ func (n *Node) matchReceivedNow(ctx context.Context, it store.InboxItem) {
 	case c.Erased():
 		n.unmatchCase(it.CaseID)
 	case federation.Kind(it.Kind) != federation.KindCaseWithdraw:
-		n.matchCase(ctx, c.ID, c.Document)
+		n.matchCase(ctx, c.ID, c.Version, c.Document)
 	}
 }
 
@@ -372,7 +517,10 @@ func (n *Node) SyncMatching(ctx context.Context) error {
 	}
 	since := m.synced
 	m.synced = n.o.Now().Add(-time.Minute) // overlap: clocks of replicas differ a little
-	f := store.CaseFilter{IncludeDocuments: true, IncludeErased: true, UpdatedSince: since, Limit: 1000}
+	// The listing without documents: a case at the version the index
+	// took in is skipped (this node wrote it); only the others are read
+	// and prepared.
+	f := store.CaseFilter{IncludeErased: true, UpdatedSince: since, Limit: 1000}
 	for {
 		page, err := n.o.Store.ListCases(ctx, f)
 		if err != nil {
@@ -380,16 +528,29 @@ func (n *Node) SyncMatching(ctx context.Context) error {
 			return fmt.Errorf("node: sync matching: %w", err)
 		}
 		for _, c := range page.Cases {
+			if v, ok := m.versions[c.ID]; ok && v == c.Version && !c.Erased() {
+				continue
+			}
+			if !c.Erased() {
+				if c, err = n.o.Store.GetCase(ctx, c.ID); err != nil {
+					m.synced = since
+					return fmt.Errorf("node: sync matching: %w", err)
+				}
+			}
 			if ps := n.personsOf(c.ID, c.Document); len(ps) > 0 && !c.Erased() {
 				if !samePersons(m.byCase[c.ID], ps) {
-					m.ix.Put(c.ID, ps)
-					m.byCase[c.ID] = ps
-					m.pprlDirty = true
+					m.setLocked(c.ID, c.Version, ps)
 				}
+				m.versions[c.ID] = c.Version
 			} else if _, ok := m.byCase[c.ID]; ok {
 				m.ix.Remove(c.ID)
 				delete(m.byCase, c.ID)
 				m.pprlDirty = true
+			}
+			if c.Erased() {
+				delete(m.versions, c.ID)
+			} else {
+				m.versions[c.ID] = c.Version
 			}
 		}
 		if page.Next == "" {
@@ -426,74 +587,156 @@ func (n *Node) runMatchSync(ctx context.Context, every time.Duration) {
 			if err := n.SyncMatching(ctx); err != nil && ctx.Err() == nil {
 				n.log.Error("matching sync failed", "err", err)
 			}
+			if err := n.flushMatchedMarks(ctx); err != nil && ctx.Err() == nil {
+				n.log.Error("clearing match marks failed", "err", err)
+			}
 		}
 	}
 }
 
 // matchImported matches the cases of one import as a create matches one
-// case, but in one pass: every case is put into the index first, then each
-// records its candidates once, and the other cases they name outside the
-// import are matched again once each (at most maxRefresh per imported
-// case). Failures are logged, as for matchCase.
-func (n *Node) matchImported(ctx context.Context, cases []store.NewCase) {
+// case, but in one pass: every case is put into the index first, then the
+// candidates of the whole import are computed in one session (each
+// person's candidates among those held once, on every core), each case's
+// as recordLocked would give them, then those of the other cases they
+// name outside the import (at most maxRefresh per imported case), and all
+// are written in one transaction with set-based statements, which also
+// clears the cases' match_pending marks. Failures are logged, as for
+// matchCase.
+func (n *Node) matchImported(ctx context.Context, cases []store.NewCase, parsed []*schema.Case) {
 	if n.matcher == nil || len(cases) == 0 {
 		return
 	}
 	start := time.Now()
 	defer func() { n.metrics.matchSeconds.Observe(time.Since(start).Seconds()) }()
-	if err := n.rematchAll(ctx, cases); err != nil {
+	rematch := n.rematchAll
+	if n.matcher.importHook != nil {
+		rematch = n.matcher.importHook
+	}
+	if err := rematch(ctx, cases, parsed); err != nil {
 		n.log.Error("matching an import failed", "cases", len(cases), "err", err)
 		n.metrics.matchErrors.Inc()
 	}
 }
 
-func (n *Node) rematchAll(ctx context.Context, cases []store.NewCase) error {
+func (n *Node) rematchAll(ctx context.Context, cases []store.NewCase, parsed []*schema.Case) error {
 	m := n.matcher
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := n.loadMatchesLocked(ctx); err != nil {
 		return err
 	}
-	imported := make(map[string]bool, len(cases))
-	isNew := make(map[string]bool, len(cases))
-	for _, c := range cases {
-		imported[c.ID] = true
+	ids, isNew, imported, done := n.putCasesLocked(cases, parsed)
+	steps, err := n.matchStepsLocked(m.ix.Session(), ids, isNew, imported)
+	if err != nil {
+		return err
+	}
+	return n.writeStepsLocked(ctx, steps, done)
+}
+
+// putCasesLocked puts the persons of cases into the index (parsed[i], when
+// given, is cases[i] decoded; a case whose document holds no person to
+// match leaves it) and returns their ids in order, which were new to it,
+// the set of them, and their versions.
+func (n *Node) putCasesLocked(cases []store.NewCase, parsed []*schema.Case) (ids []string, isNew, set map[string]bool, done []store.PendingMatch) {
+	m := n.matcher
+	prepared := n.prepareAll(cases, parsed)
+	isNew = make(map[string]bool, len(cases))
+	set = make(map[string]bool, len(cases))
+	for i, c := range cases {
+		ids = append(ids, c.ID)
+		set[c.ID] = true
 		_, held := m.byCase[c.ID]
 		isNew[c.ID] = !held
-		if ps := n.personsOf(c.ID, c.Document); len(ps) > 0 {
-			m.ix.Put(c.ID, ps)
-			m.byCase[c.ID] = ps
+		m.setLocked(c.ID, c.Version, prepared[i])
+		done = append(done, store.PendingMatch{CaseID: c.ID, Version: c.Version})
+	}
+	return ids, isNew, set, done
+}
+
+// markMatchPending records in tx, the transaction that writes the cases,
+// that these case versions are to be matched: a crash between the commit
+// and matching leaves the mark, and the node matches them when it starts
+// again (catchUpMatching).
+func (n *Node) markMatchPending(ctx context.Context, tx store.Tx, ps ...store.PendingMatch) error {
+	if n.matcher == nil || len(ps) == 0 {
+		return nil
+	}
+	return tx.MarkMatchPending(ctx, ps)
+}
+
+// catchUpMatching matches the cases whose match_pending marks remain
+// (written, then not matched: a crash, a failed matching transaction), in
+// batches through the bulk path, and returns how many it matched. An
+// erased or missing case only loses its mark.
+func (n *Node) catchUpMatching(ctx context.Context) (int, error) {
+	total := 0
+	after := ""
+	for {
+		marks, err := n.o.Store.ListMatchPending(ctx, after, MaxImportBatch)
+		if err != nil {
+			return total, fmt.Errorf("node: catch up matching: %w", err)
+		}
+		if len(marks) == 0 {
+			return total, nil
+		}
+		after = marks[len(marks)-1].CaseID
+		var cases []store.NewCase
+		var gone []store.PendingMatch
+		for _, mk := range marks {
+			c, err := n.o.Store.GetCase(ctx, mk.CaseID)
+			switch {
+			case errors.Is(err, store.ErrNotFound) || err == nil && c.Erased():
+				gone = append(gone, mk)
+			case err != nil:
+				return total, fmt.Errorf("node: catch up matching: %w", err)
+			default:
+				cases = append(cases, store.NewCase{ID: c.ID, Version: c.Version, Document: c.Document})
+			}
+		}
+		if len(gone) > 0 {
+			if err := n.o.Store.ClearMatchPending(ctx, gone); err != nil {
+				return total, fmt.Errorf("node: catch up matching: %w", err)
+			}
+		}
+		if len(cases) > 0 {
+			if err := n.rematchAll(ctx, cases, nil); err != nil {
+				return total, fmt.Errorf("node: catch up matching: %w", err)
+			}
+			total += len(cases)
 		}
 	}
-	m.pprlDirty = true
-	// The candidates of the whole import are written in one transaction
-	// (a commit per case made the import wait on the disk once a case).
-	return n.o.Store.Tx(ctx, func(tx store.Tx) error {
-		refresh := map[string]bool{}
-		var order []string
-		for _, c := range cases {
-			others, err := n.recordLocked(ctx, tx, c.ID, isNew[c.ID])
-			if err != nil {
-				return err
-			}
-			k := 0
-			for _, o := range others {
-				if imported[o] || refresh[o] {
-					continue
-				}
-				if k == maxRefresh {
-					break
-				}
-				k++
-				refresh[o] = true
-				order = append(order, o)
-			}
-		}
-		for _, o := range order {
-			if _, err := n.recordLocked(ctx, tx, o, false); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+}
+
+// RematchHeld is the bulk match job: it computes again the candidates of
+// every case held, as matching each case in turn (by case id) would leave
+// them, in one session and with set-based writes, and returns the cases
+// matched. The node runs nothing else of matching meanwhile.
+func (n *Node) RematchHeld(ctx context.Context) (int, error) {
+	if n.matcher == nil {
+		return 0, errf(CodeNotFound, "matching is disabled on this node")
+	}
+	m := n.matcher
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := n.loadMatchesLocked(ctx); err != nil {
+		return 0, internal("rematch", err)
+	}
+	ids := make([]string, 0, len(m.byCase))
+	all := make(map[string]bool, len(m.byCase))
+	for id := range m.byCase {
+		ids = append(ids, id)
+		all[id] = true
+	}
+	slices.Sort(ids)
+	start := time.Now()
+	steps, err := n.matchStepsLocked(m.ix.Session(), ids, nil, all)
+	if err != nil {
+		return 0, internal("rematch", err)
+	}
+	n.log.Info("candidates computed", "cases", len(ids), "seconds", time.Since(start).Seconds())
+	if err := n.writeStepsLocked(ctx, steps, nil); err != nil {
+		return 0, internal("rematch", err)
+	}
+	return len(ids), nil
 }

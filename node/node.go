@@ -289,6 +289,21 @@ func (n *Node) Run(ctx context.Context) {
 		defer wg.Done()
 		if err := n.LoadMatching(ctx); err != nil && ctx.Err() == nil {
 			n.log.Error("matching index not loaded; the next case written loads it", "err", err)
+		} else if k, err := n.catchUpMatching(ctx); err != nil && ctx.Err() == nil {
+			n.log.Error("matching the cases left unmatched failed; they stay marked", "err", err)
+		} else if k > 0 {
+			n.log.Info("cases left unmatched were matched", "cases", k)
+		}
+		if n.matcher != nil {
+			defer func() {
+				// The marks of cases matched since the last write go too
+				// (otherwise the next start only matches them again).
+				fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+				defer cancel()
+				if err := n.flushMatchedMarks(fctx); err != nil {
+					n.log.Error("clearing match marks failed", "err", err)
+				}
+			}()
 		}
 		if every := n.o.Match.Sync; n.matcher != nil && every >= 0 {
 			if every == 0 {
@@ -296,6 +311,7 @@ func (n *Node) Run(ctx context.Context) {
 			}
 			n.runMatchSync(ctx, every)
 		}
+		<-ctx.Done()
 	}()
 	go func() { defer wg.Done(); n.runInbox(ctx) }()
 	if n.matcher != nil {

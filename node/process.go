@@ -214,6 +214,9 @@ func (n *Node) applyCase(ctx context.Context, tx store.Tx, it store.InboxItem, p
 			ID: c.CaseID, Origin: it.Iss, Type: string(c.Type), Status: string(c.Status),
 			Version: int64(c.Version), Document: p.Body, SearchKeys: search.Keys(c),
 		})
+		if err == nil {
+			err = n.markMatchPending(ctx, tx, store.PendingMatch{CaseID: c.CaseID, Version: int64(c.Version)})
+		}
 		return dbOrNil(err)
 	case err != nil:
 		return dbErr(err)
@@ -228,6 +231,9 @@ func (n *Node) applyCase(ctx context.Context, tx store.Tx, it store.InboxItem, p
 		ID: c.CaseID, ExpectedVersion: cur.Version, Version: int64(c.Version),
 		Type: string(c.Type), Status: string(c.Status), Document: p.Body, SearchKeys: search.Keys(c),
 	}); err != nil {
+		return dbErr(err)
+	}
+	if err := n.markMatchPending(ctx, tx, store.PendingMatch{CaseID: c.CaseID, Version: int64(c.Version)}); err != nil {
 		return dbErr(err)
 	}
 	// What the new version no longer carries must not stay here in an older

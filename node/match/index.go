@@ -116,6 +116,10 @@ type Index struct {
 	freeWords []int32
 
 	pool sync.Pool // *scratch
+
+	// gen counts the changes (Put, Remove): a Session's candidates hold
+	// only while it stays the same.
+	gen uint64
 }
 
 // NewIndex returns an empty index.
@@ -142,6 +146,7 @@ func (ix *Index) Len() int {
 func (ix *Index) Put(caseID string, persons []*Person) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
+	ix.gen++
 	ix.removeLocked(caseID)
 	for _, p := range persons {
 		if p.CaseID != caseID {
@@ -197,6 +202,7 @@ func (ix *Index) Put(caseID string, persons []*Person) {
 func (ix *Index) Remove(caseID string) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
+	ix.gen++
 	ix.removeLocked(caseID)
 }
 
@@ -254,40 +260,69 @@ func (ix *Index) Match(p *Person) []Candidate {
 	defer ix.mu.RUnlock()
 	sc := ix.scratch()
 	defer ix.pool.Put(sc)
-	out := ix.matchLocked(p, sc, nil)
+	out := ix.firstCut(p, ix.matchLocked(p, sc, nil))
+	return ix.lastCut(p, out, func(q *Person) []Candidate { return ix.matchLocked(q, sc, nil) })
+}
+
+// firstCut is Match's first step on raw, p's candidates among the persons
+// held (reused): it keeps the best Options.MaxCandidates and leaves out
+// those p's best candidate outranks.
+func (ix *Index) firstCut(p *Person, raw []Candidate) []Candidate {
+	out := raw
 	best := 0.0
 	for _, c := range out {
 		best = max(best, c.Weight)
 	}
 	if len(out) > ix.opts.MaxCandidates {
-		// Only the best are worth the other side's view (below), which
+		// Only the best are worth the other side's view (lastCut), which
 		// reads each one's own candidates.
 		sortCandidates(out)
 		out = out[:ix.opts.MaxCandidates]
 	}
 	kept := out[:0]
 	for i := range out {
-		c := &out[i]
-		if ix.opts.outranked(c, best) {
-			continue
+		if !ix.opts.outranked(&out[i], best) {
+			kept = append(kept, out[i])
 		}
-		if c.Score < ix.opts.Confident && ix.opts.Outrank >= 0 {
-			// The other person's view: its best candidate but p.
-			other := c.B
-			if other == p.Ref {
-				other = c.A
+	}
+	return kept
+}
+
+// otherView returns the person held whose own candidates (but p) decide
+// whether c, a candidate of p, is outranked on the other side; nil when
+// that does not matter (c is confident, outranking is off, or the other
+// person is not held).
+func (ix *Index) otherView(p *Person, c *Candidate) *Person {
+	if c.Score >= ix.opts.Confident || ix.opts.Outrank < 0 {
+		return nil
+	}
+	other := c.B
+	if other == p.Ref {
+		other = c.A
+	}
+	if s, ok := ix.byRefLocked(other); ok {
+		return ix.slots[s]
+	}
+	return nil
+}
+
+// lastCut is Match's last step on out (firstCut's, reused): a candidate is
+// left out when the other person's best candidate but p outranks it;
+// theirs gives a person's candidates among the persons held. The rest
+// comes best first.
+func (ix *Index) lastCut(p *Person, out []Candidate, theirs func(*Person) []Candidate) []Candidate {
+	kept := out[:0]
+	for i := range out {
+		c := &out[i]
+		if q := ix.otherView(p, c); q != nil {
+			bestOther := 0.0
+			for _, d := range theirs(q) {
+				if d.A != p.Ref && d.B != p.Ref {
+					bestOther = max(bestOther, d.Weight)
+				}
 			}
-			if s, ok := ix.byRefLocked(other); ok {
-				theirs := ix.matchLocked(ix.slots[s], sc, nil)
-				bestOther := 0.0
-				for _, d := range theirs {
-					if d.A != p.Ref && d.B != p.Ref {
-						bestOther = max(bestOther, d.Weight)
-					}
-				}
-				if ix.opts.outranked(c, bestOther) {
-					continue
-				}
+			if ix.opts.outranked(c, bestOther) {
+				continue
 			}
 		}
 		kept = append(kept, *c)

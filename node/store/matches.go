@@ -70,6 +70,7 @@ type MatchReader interface {
 // Matches keeps the candidate matches of the node's cases.
 type Matches interface {
 	MatchReader
+	MatchBulk
 	// ReplaceMatches records the candidates found by matching the persons
 	// of caseID: open candidates naming caseID that are not among cands
 	// are deleted; each of cands is added, or, when the pair is held,
@@ -122,8 +123,10 @@ func (q *queries) ReplaceMatches(ctx context.Context, caseID string, cands []New
 		keep[pair{c.ACase, c.APerson, c.BCase, c.BPerson}] = true
 	}
 	at = q.s.now(at)
-	rows, err := q.query(ctx, `SELECT id, a_case, a_person, b_case, b_person FROM match_candidates
-		WHERE state = 'open' AND remote IS NULL AND (a_case = ? OR b_case = ?)`, caseID, caseID)
+	// By case through the two case indexes (a condition on state makes
+	// SQLite walk every open candidate through the state index instead).
+	rows, err := q.query(ctx, `SELECT id, a_case, a_person, b_case, b_person, state, remote FROM match_candidates
+		WHERE a_case = ? OR b_case = ?`, caseID, caseID)
 	if err != nil {
 		return fmt.Errorf("store.ReplaceMatches: %w", err)
 	}
@@ -131,11 +134,12 @@ func (q *queries) ReplaceMatches(ctx context.Context, caseID string, cands []New
 	for rows.Next() {
 		var id int64
 		var p pair
-		if err := rows.Scan(&id, &p.a, &p.ap, &p.b, &p.bp); err != nil {
+		var state, remote string
+		if err := rows.Scan(&id, &p.a, &p.ap, &p.b, &p.bp, &state, sc(&remote)); err != nil {
 			rows.Close()
 			return fmt.Errorf("store.ReplaceMatches: %w", err)
 		}
-		if !keep[p] {
+		if !keep[p] && state == MatchOpen && remote == "" {
 			drop = append(drop, id)
 		}
 	}
@@ -279,6 +283,9 @@ func (q *queries) eraseMatches(ctx context.Context, caseID string) (int64, error
 	n, err := q.exec(ctx, `DELETE FROM match_candidates WHERE a_case = ? OR b_case = ?`, caseID, caseID)
 	if err != nil {
 		return 0, fmt.Errorf("eraseMatches: %w", err)
+	}
+	if _, err := q.exec(ctx, `DELETE FROM match_pending WHERE case_id = ?`, caseID); err != nil {
+		return 0, fmt.Errorf("eraseMatches: pending: %w", err)
 	}
 	return n, nil
 }

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -30,7 +31,7 @@ import (
 
 // benchCaseCmds are flx bench import and flx bench search.
 func benchCaseCmds() []*cobra.Command {
-	var pg, stores, reuse string
+	var pg, stores, reuse, cpuProfile string
 	var n, batch, queries int
 	var keep bool
 	imp := &cobra.Command{
@@ -48,6 +49,17 @@ validation per case plus a bulk insert of the same documents without
 search keys, HTTP or checks, into another new database.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
 			return runBenchImport(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), pg, stores, n, batch)
 		},
 	}
@@ -55,6 +67,7 @@ search keys, HTTP or checks, into another new database.`,
 	imp.Flags().StringVar(&stores, "stores", "sqlite,postgres", "stores to measure: sqlite, postgres or both")
 	imp.Flags().IntVar(&n, "n", 100000, "cases to import")
 	imp.Flags().IntVar(&batch, "batch", 500, "cases per request (one transaction each)")
+	imp.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run (client and node) to this file")
 
 	srch := &cobra.Command{
 		Use:   "search",
@@ -122,7 +135,10 @@ func benchPerson(r *rand.Rand) schema.Person {
 	return p
 }
 
-// benchImportDoc is the demo case with invented names and dates.
+// benchImportDoc is the demo case with invented names and dates: the
+// sought person's name, and its birth date or age range, from benchPerson
+// (with the demo's one birth year, every pair of look-alike names in a
+// list of 100,000 would be a candidate match).
 func benchImportDoc(r *rand.Rand, i int) []byte {
 	var doc map[string]any
 	_ = json.Unmarshal(demoDoc("case"), &doc)
@@ -131,6 +147,12 @@ func benchImportDoc(r *rand.Rand, i int) []byte {
 	bp := benchPerson(r)
 	p := persons[len(persons)-1].(map[string]any)
 	p["names"] = []any{map[string]any{"value": bp.Names[0].Value}}
+	delete(p, "birth_date")
+	if bp.Age != nil {
+		p["age"] = bp.Age
+	} else {
+		p["birth_date"] = bp.BirthDate
+	}
 	b, _ := json.Marshal(doc)
 	return b
 }

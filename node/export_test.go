@@ -1,0 +1,113 @@
+package node
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/familylinks/flx/node/match"
+	"github.com/familylinks/flx/node/store"
+	"github.com/familylinks/flx/schema"
+)
+
+// The per-case matching path, kept as the reference the bulk path is
+// tested against (TestBulkMatchingAsPerCase): each case matched with
+// Index.Match person by person, its candidates written with ReplaceMatches,
+// one case after the other, as the node matched imports before the bulk
+// path.
+
+// MatchImportsPerCaseForTest makes n match each import case by case.
+func (n *Node) MatchImportsPerCaseForTest() { n.matcher.importHook = n.rematchAllPerCase }
+
+// RematchHeldPerCaseForTest is RematchHeld case by case.
+func (n *Node) RematchHeldPerCaseForTest(ctx context.Context) error {
+	m := n.matcher
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := n.loadMatchesLocked(ctx); err != nil {
+		return err
+	}
+	ids := make([]string, 0, len(m.byCase))
+	for id := range m.byCase {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return n.o.Store.Tx(ctx, func(tx store.Tx) error {
+		for _, id := range ids {
+			if _, err := n.recordLocked(ctx, tx, id, false); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// rematchAllPerCase is what matchImported did before the bulk path.
+func (n *Node) rematchAllPerCase(ctx context.Context, cases []store.NewCase, parsed []*schema.Case) error {
+	m := n.matcher
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := n.loadMatchesLocked(ctx); err != nil {
+		return err
+	}
+	_, isNew, imported, done := n.putCasesLocked(cases, parsed)
+	return n.o.Store.Tx(ctx, func(tx store.Tx) error {
+		refresh := map[string]bool{}
+		var order []string
+		for _, c := range cases {
+			others, err := n.recordLocked(ctx, tx, c.ID, isNew[c.ID])
+			if err != nil {
+				return err
+			}
+			k := 0
+			for _, o := range others {
+				if imported[o] || refresh[o] {
+					continue
+				}
+				if k == maxRefresh {
+					break
+				}
+				k++
+				refresh[o] = true
+				order = append(order, o)
+			}
+		}
+		for _, o := range order {
+			if _, err := n.recordLocked(ctx, tx, o, false); err != nil {
+				return err
+			}
+		}
+		return tx.ClearMatchPending(ctx, done)
+	})
+}
+
+// matchWriter stores candidates: the Store (a transaction per case) or one
+// transaction for many (an import).
+type matchWriter interface {
+	ReplaceMatches(ctx context.Context, caseID string, cands []store.NewMatchCandidate, at time.Time) error
+}
+
+// recordLocked matches the persons of one case held and stores its
+// candidates through w, case by case: the reference the bulk path
+// (matchStepsLocked, writeStepsLocked) is tested against
+// (TestBulkMatchingAsPerCase). It returns the other cases named. A case
+// new to the index with no candidate has none stored either: nothing is
+// written.
+func (n *Node) recordLocked(ctx context.Context, w matchWriter, caseID string, isNew bool) ([]string, error) {
+	m := n.matcher
+	var results [][]match.Candidate
+	for _, p := range m.byCase[caseID] {
+		results = append(results, m.ix.Match(p))
+	}
+	cands, others, err := m.caseCandidates(caseID, results)
+	if err != nil {
+		return nil, err
+	}
+	if isNew && len(cands) == 0 {
+		return nil, nil
+	}
+	if err := w.ReplaceMatches(ctx, caseID, cands, n.o.Now()); err != nil {
+		return nil, err
+	}
+	return others, nil
+}

@@ -1,0 +1,171 @@
+package store_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/familylinks/flx/node/store"
+)
+
+// TestReplaceMatchesManyAsSequential: ReplaceMatchesMany leaves the same
+// candidates (pairs, scores, explanations, states, decisions) as
+// ReplaceMatches called step by step, from the same starting candidates
+// (open, decided, remote), over random steps that name a case several
+// times, list a pair from both sides, or list nothing.
+func TestReplaceMatchesManyAsSequential(t *testing.T) {
+	withAllStores(t, func(t *testing.T, b *backend) {
+		ctx := t.Context()
+		sawOpen, sawDecided := false, false
+		for round := range 6 {
+			r := rand.New(rand.NewPCG(uint64(round), 7))
+			seq, bulk := fmt.Sprintf("XA-RC:S%d-", round), fmt.Sprintf("XA-RC:B%d-", round)
+			caseOf := func(prefix string, i int) string { return fmt.Sprintf("%s%d", prefix, i) }
+			randomSteps := func(n int) [][2]any { // (case number, candidates as [other, ap, bp, ppm])
+				var steps [][2]any
+				for range n {
+					c := r.IntN(8)
+					var cs [][4]int
+					for range r.IntN(4) {
+						o := r.IntN(8)
+						if o == c {
+							continue
+						}
+						cs = append(cs, [4]int{o, r.IntN(2), r.IntN(2), 100000 + r.IntN(900000)})
+					}
+					steps = append(steps, [2]any{c, cs})
+				}
+				return steps
+			}
+			build := func(prefix string, steps [][2]any) []store.CaseCandidates {
+				var out []store.CaseCandidates
+				for _, st := range steps {
+					c := st[0].(int)
+					cc := store.CaseCandidates{CaseID: caseOf(prefix, c)}
+					for _, x := range st[1].([][4]int) {
+						a, b := c, x[0]
+						if a > b {
+							a, b = b, a // one order for a pair, as the node gives
+						}
+						m := cand(caseOf(prefix, a), fmt.Sprintf("p%d", x[1]), caseOf(prefix, b), fmt.Sprintf("p%d", x[2]), float64(x[3])/1e6)
+						m.Explanation = json.RawMessage(fmt.Sprintf(`{"weight":%d}`, x[3]))
+						cc.Cands = append(cc.Cands, m)
+					}
+					out = append(out, cc)
+				}
+				return out
+			}
+			// The same starting point under both prefixes: some rounds of
+			// matching, some decisions, a remote candidate.
+			start := randomSteps(10)
+			decide := []int{r.IntN(6), 6 + r.IntN(6), 12 + r.IntN(6)}
+			for _, prefix := range []string{seq, bulk} {
+				for _, st := range build(prefix, start) {
+					mustErr(t, b.s.ReplaceMatches(ctx, st.CaseID, st.Cands, b.clock.Now()), nil)
+				}
+				held := listAll(t, b, prefix)
+				for i, d := range decide {
+					if d < len(held) {
+						state := []string{store.MatchConfirmed, store.MatchRejected}[i%2]
+						must[store.MatchCandidate](t)(b.s.DecideMatch(ctx, held[d].ID, state, "cw-anna", b.clock.Now()))
+					}
+				}
+				rm := cand(caseOf(prefix, 1), "p0", "XB-RC", "h-1", 0.7)
+				rm.Remote = "XB-RC"
+				mustErr(t, b.s.RecordRemoteMatches(ctx, []store.NewMatchCandidate{rm}, b.clock.Now()), nil)
+			}
+			steps := randomSteps(12)
+			for _, st := range build(seq, steps) {
+				mustErr(t, b.s.ReplaceMatches(ctx, st.CaseID, st.Cands, b.clock.Now()), nil)
+			}
+			mustErr(t, b.s.Tx(ctx, func(tx store.Tx) error {
+				return tx.ReplaceMatchesMany(ctx, build(bulk, steps), b.clock.Now())
+			}), nil)
+			got, want := summary(listAll(t, b, bulk), bulk), summary(listAll(t, b, seq), seq)
+			sawOpen = sawOpen || strings.Contains(fmt.Sprint(want), " open ")
+			sawDecided = sawDecided || strings.Contains(fmt.Sprint(want), "cw-anna")
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("round %d:\nbulk       %v\nsequential %v", round, got, want)
+			}
+		}
+		if !sawOpen || !sawDecided {
+			t.Fatalf("open candidates left %v, decided ones %v: the comparison says little", sawOpen, sawDecided)
+		}
+		// A candidate naming neither its step's case is refused.
+		err := b.s.ReplaceMatchesMany(ctx, []store.CaseCandidates{{CaseID: "XA-RC:X", Cands: []store.NewMatchCandidate{cand("XA-RC:Y", "p1", "XA-RC:Z", "p1", 0.5)}}}, b.clock.Now())
+		mustErr(t, err, store.ErrInvalid)
+	})
+}
+
+func listAll(t *testing.T, b *backend, prefix string) []store.MatchCandidate {
+	t.Helper()
+	var out []store.MatchCandidate
+	for after := int64(0); ; {
+		page := must[[]store.MatchCandidate](t)(b.s.ListMatches(t.Context(), store.MatchFilter{AfterID: after, Limit: 1000}))
+		for _, m := range page {
+			if strings.HasPrefix(m.ACase, prefix) {
+				out = append(out, m)
+			}
+		}
+		if len(page) < 1000 {
+			return out
+		}
+		after = page[len(page)-1].ID
+	}
+}
+
+// summary is what a candidate says, its ids and times left out and the
+// prefix of its cases dropped, sorted.
+func summary(ms []store.MatchCandidate, prefix string) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, fmt.Sprintf("%s/%s %s/%s %.6f %s %s %s %s", strings.TrimPrefix(m.ACase, prefix), m.APerson,
+			strings.TrimPrefix(m.BCase, prefix), m.BPerson, m.Score, m.Explanation, m.State, m.DecidedBy, m.Remote))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestMatchPending: marks are kept per case at the highest version marked,
+// cleared only up to the version matched, listed in pages, and erased with
+// the case.
+func TestMatchPending(t *testing.T) {
+	withAllStores(t, func(t *testing.T, b *backend) {
+		ctx := t.Context()
+		mustErr(t, b.s.Tx(ctx, func(tx store.Tx) error {
+			return tx.MarkMatchPending(ctx, []store.PendingMatch{{CaseID: "XA-RC:1", Version: 1}, {CaseID: "XA-RC:2", Version: 1}, {CaseID: "XA-RC:3", Version: 4}})
+		}), nil)
+		mustErr(t, b.s.MarkMatchPending(ctx, []store.PendingMatch{{CaseID: "XA-RC:2", Version: 2}, {CaseID: "XA-RC:3", Version: 3}}), nil)
+		list := func() []store.PendingMatch {
+			var out []store.PendingMatch
+			after := ""
+			for {
+				page := must[[]store.PendingMatch](t)(b.s.ListMatchPending(ctx, after, 2))
+				out = append(out, page...)
+				if len(page) < 2 {
+					return out
+				}
+				after = page[len(page)-1].CaseID
+			}
+		}
+		want := []store.PendingMatch{{CaseID: "XA-RC:1", Version: 1}, {CaseID: "XA-RC:2", Version: 2}, {CaseID: "XA-RC:3", Version: 4}}
+		if got := list(); !reflect.DeepEqual(got, want) {
+			t.Fatalf("marks %v, want %v", got, want)
+		}
+		// Matching version 1 of case 2 leaves its version-2 mark.
+		mustErr(t, b.s.ClearMatchPending(ctx, []store.PendingMatch{{CaseID: "XA-RC:1", Version: 1}, {CaseID: "XA-RC:2", Version: 1}}), nil)
+		want = want[1:]
+		if got := list(); !reflect.DeepEqual(got, want) {
+			t.Fatalf("after clearing: %v, want %v", got, want)
+		}
+		must[store.Case](t)(b.s.CreateCase(ctx, newCase("XA-RC:3")))
+		must[store.ErasureResult](t)(b.s.EraseCase(ctx, "XA-RC:3", store.Erasure{Reason: "consent_withdrawn"}))
+		if got := list(); !reflect.DeepEqual(got, want[:1]) {
+			t.Fatalf("after erasure: %v, want %v", got, want[:1])
+		}
+	})
+}
