@@ -135,49 +135,13 @@ func indexKeys(keys []string) ([]string, error) {
 	return out, nil
 }
 
-// term is one key of a MATCH or tsquery, or every key beginning with it.
-type term struct {
-	key    string
-	prefix bool
-}
-
-// rangeTerms returns terms whose keys include every valid key k with
-// from <= k <= to (byte order), so that the index can answer a range; the
-// exact bounds are checked on each candidate's own keys. Such a k begins
-// with the common prefix p of from and to, and its next byte lies between
-// theirs: one prefix term per key byte there. None: no key can fall in the
-// range.
-func rangeTerms(from, to string) []term {
-	if from == to {
-		if validKey(from) {
-			return []term{{key: from}}
-		}
-		return nil
-	}
-	i := 0
-	for i < len(from) && from[i] == to[i] {
-		i++
-	}
-	p := from[:i]
-	if i == len(from) { // from is a prefix of to: k begins with from
-		return []term{{key: p, prefix: true}}
-	}
-	var out []term
-	for b := int(from[i]); b <= int(to[i]); b++ {
-		if keyByte(byte(b)) {
-			out = append(out, term{key: p + string(rune(b)), prefix: true})
-		}
-	}
-	return out
-}
-
-// matchGroups writes groups of terms (OR within, AND across) as a tsquery
-// (PostgreSQL) or an FTS5 MATCH expression (SQLite). Terms hold valid key
+// matchGroups writes groups of keys (OR within, AND across) as a tsquery
+// (PostgreSQL) or an FTS5 MATCH expression (SQLite). Keys hold valid key
 // bytes only: quoted, they need no escape.
-func matchGroups(d Dialect, groups [][]term) string {
-	and, or, q, star := " AND ", " OR ", `"`, `*`
+func matchGroups(d Dialect, groups [][]string) string {
+	and, or, q := " AND ", " OR ", `"`
 	if d == Postgres {
-		and, or, q, star = " & ", " | ", `'`, `:*`
+		and, or, q = " & ", " | ", `'`
 	}
 	var sb strings.Builder
 	for gi, g := range groups {
@@ -185,14 +149,11 @@ func matchGroups(d Dialect, groups [][]term) string {
 			sb.WriteString(and)
 		}
 		sb.WriteByte('(')
-		for ti, t := range g {
-			if ti > 0 {
+		for ki, k := range g {
+			if ki > 0 {
 				sb.WriteString(or)
 			}
-			sb.WriteString(q + t.key + q)
-			if t.prefix {
-				sb.WriteString(star)
-			}
+			sb.WriteString(q + k + q)
 		}
 		sb.WriteByte(')')
 	}
@@ -216,33 +177,29 @@ func (q *queries) SearchCases(ctx context.Context, cq CaseQuery) (CasePage, erro
 		return CasePage{}, fmt.Errorf("store.SearchCases: sort %q: %w", cq.Sort, ErrInvalid)
 	}
 	desc = strings.HasPrefix(string(cq.Sort), "-")
-	// Key groups and ranges become terms of the full-text index: GIN on a
+	// Key groups become one query of the full-text index: GIN over a
 	// tsvector of the keys (PostgreSQL), FTS5 (SQLite). A key no case can
-	// hold leaves its group; a group or range left without terms matches
-	// nothing.
+	// hold leaves its group; a group left without keys matches nothing.
+	// Ranges are checked on each case's own keys.
 	none := false
-	var groups [][]term
+	var groups [][]string
 	for _, g := range cq.AllOf {
 		if len(g) == 0 || len(g) > maxKeysPerGroup {
 			return CasePage{}, fmt.Errorf("store.SearchCases: a key group needs 1 to %d keys: %w", maxKeysPerGroup, ErrInvalid)
 		}
-		var ts []term
+		var ks []string
 		for _, k := range g {
-			if validKey(k) && !slices.ContainsFunc(ts, func(t term) bool { return t.key == k }) {
-				ts = append(ts, term{key: k})
+			if validKey(k) && !slices.Contains(ks, k) {
+				ks = append(ks, k)
 			}
 		}
-		none = none || len(ts) == 0
-		groups = append(groups, ts)
+		none = none || len(ks) == 0
+		groups = append(groups, ks)
 	}
-	var ranges [][]term
 	for _, r := range cq.Ranges {
 		if r.From == "" || r.To == "" || r.From > r.To {
 			return CasePage{}, fmt.Errorf("store.SearchCases: key range %q..%q: %w", r.From, r.To, ErrInvalid)
 		}
-		ts := rangeTerms(r.From, r.To)
-		none = none || len(ts) == 0
-		ranges = append(ranges, ts)
 	}
 	pg := q.s.dialect == Postgres
 	materialize := false
@@ -254,7 +211,8 @@ func (q *queries) SearchCases(ctx context.Context, cq CaseQuery) (CasePage, erro
 		// when the planner walks the cases in order. A range is checked
 		// on the row only: as prefix terms of the index ('by_1':* for
 		// birth years 1950-2000) it would merge the posting lists of a
-		// hundred keys, most of the index (0.6 s over a million cases).
+		// hundred keys, most of the index (0.6 s over a million cases);
+		// a range alone is dense (a few birth years) in practice.
 		if len(groups) > 0 && !none {
 			tsq := matchGroups(Postgres, groups)
 			w.add(`c.search_keys @@ ?::tsquery`, tsq)
@@ -266,16 +224,19 @@ func (q *queries) SearchCases(ctx context.Context, cq CaseQuery) (CasePage, erro
 		for _, r := range cq.Ranges {
 			w.add(`EXISTS (SELECT 1 FROM unnest(c.search_keys) u WHERE u.lexeme COLLATE "C" >= ? AND u.lexeme COLLATE "C" <= ?)`, r.From, r.To)
 		}
-	case len(groups) > 0 || len(ranges) > 0:
-		// SQLite: the FTS index finds the candidates (the groups, or the
-		// ranges when there is no group), then the exact ranges are checked
-		// on each candidate's keys.
-		m := groups
-		if len(m) == 0 {
-			m = ranges
-		}
+	case len(groups) > 0:
+		// SQLite: the FTS index finds the candidates, then the exact
+		// ranges are checked on each candidate's keys.
 		from = ` FROM case_fts f CROSS JOIN case_search_docs d ON d.id = f.rowid CROSS JOIN cases c ON c.case_id = d.case_id`
-		w.add(`case_fts MATCH ?`, matchGroups(SQLite, m))
+		w.add(`case_fts MATCH ?`, matchGroups(SQLite, groups))
+		for _, r := range cq.Ranges {
+			w.add(`EXISTS (SELECT 1 FROM json_each(d.keys) j WHERE j.value >= ? AND j.value <= ?)`, r.From, r.To)
+		}
+	case len(cq.Ranges) > 0:
+		// Ranges alone: the cases are walked in order and each checked on
+		// its keys (a range as prefix terms of the FTS index matches most
+		// cases: an age range took a second over 100,000).
+		from = ` FROM cases c JOIN case_search_docs d ON d.case_id = c.case_id`
 		for _, r := range cq.Ranges {
 			w.add(`EXISTS (SELECT 1 FROM json_each(d.keys) j WHERE j.value >= ? AND j.value <= ?)`, r.From, r.To)
 		}

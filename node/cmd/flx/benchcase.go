@@ -34,6 +34,7 @@ func benchCaseCmds() []*cobra.Command {
 	var pg, stores, reuse, cpuProfile string
 	var n, batch, queries int
 	var keep bool
+	var kind string
 	imp := &cobra.Command{
 		Use:   "import",
 		Short: "Import --n cases through flx case import into a real node, with the CPU per case and the ratio to a floor",
@@ -71,8 +72,8 @@ search keys, HTTP or checks, into another new database.`,
 
 	srch := &cobra.Command{
 		Use:   "search",
-		Short: "Search latency over --n cases on PostgreSQL (p50, p95, max) and the ratio to a primary-key read",
-		Long: `Fill a new PostgreSQL database with --n cases and their search keys (one
+		Short: "Search latency over --n cases on PostgreSQL or SQLite (p50, p95, max) and the ratio to a primary-key read",
+		Long: `Fill a new database (--store postgres, the default, or sqlite) with --n cases and their search keys (one
 person each with a name from a mix of scripts, a birth date or an age range,
 a place; bulk insert, no checks), then run --queries searches of each kind
 (a family name in another script or spelling, a name with a birth year, an
@@ -81,9 +82,10 @@ through the store's index with a page of 50, and report p50, p95 and max
 per kind and overall, beside the p95 of reading one case by its id.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runBenchSearch(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), pg, reuse, n, queries, keep)
+			return runBenchSearch(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), kind, pg, reuse, n, queries, keep)
 		},
 	}
+	srch.Flags().StringVar(&kind, "store", "postgres", "store to fill: postgres or sqlite (a file in a temporary directory)")
 	srch.Flags().BoolVar(&keep, "keep", false, "keep the filled database and print its DSN (for --database)")
 	srch.Flags().StringVar(&reuse, "database", "", "query this database, filled by an earlier run with the same --n, instead of filling a new one (kept)")
 	srch.Flags().StringVar(&pg, "postgres", envOr("FLX_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"), "PostgreSQL server DSN allowed to create databases")
@@ -339,7 +341,7 @@ func benchImportFloor(ctx context.Context, dsn string, docs [][]byte, batch int)
 	return benchFloor{wall: time.Since(t0), cpu: cpuTime() - cpu0}, nil
 }
 
-func runBenchSearch(ctx context.Context, out, progress io.Writer, pg, reuse string, n, queries int, keep bool) error {
+func runBenchSearch(ctx context.Context, out, progress io.Writer, kind, pg, reuse string, n, queries int, keep bool) error {
 	if n < 1000 || queries < 1 {
 		return fmt.Errorf("bench search: --n must be at least 1000 and --queries positive")
 	}
@@ -357,9 +359,22 @@ func runBenchSearch(ctx context.Context, out, progress io.Writer, pg, reuse stri
 		}
 		return benchQueries(ctx, out, st, r, n, queries, statuses)
 	}
-	dsn, drop, err := store.CreatePostgresDatabase(ctx, pg, fmt.Sprintf("flx_bench_%d_search", time.Now().UnixNano()))
-	if err != nil {
-		return fmt.Errorf("bench: %w (is PostgreSQL running? --postgres)", err)
+	var dsn string
+	var drop func(context.Context) error
+	switch kind {
+	case "postgres":
+		var err error
+		if dsn, drop, err = store.CreatePostgresDatabase(ctx, pg, fmt.Sprintf("flx_bench_%d_search", time.Now().UnixNano())); err != nil {
+			return fmt.Errorf("bench: %w (is PostgreSQL running? --postgres)", err)
+		}
+	case "sqlite":
+		dir, err := os.MkdirTemp("", "flx-bench-search-")
+		if err != nil {
+			return err
+		}
+		dsn, drop = "sqlite:"+filepath.Join(dir, "flx.db"), func(context.Context) error { return os.RemoveAll(dir) }
+	default:
+		return fmt.Errorf("bench search: --store %q: want postgres or sqlite", kind)
 	}
 	if keep {
 		fmt.Fprintf(out, "bench search: keeping the database: --database '%s'\n", dsn)
@@ -371,7 +386,7 @@ func runBenchSearch(ctx context.Context, out, progress io.Writer, pg, reuse stri
 		return err
 	}
 	defer st.Close()
-	fmt.Fprintf(out, "bench search: filling PostgreSQL with %d cases and their search keys...\n", n)
+	fmt.Fprintf(out, "bench search: filling %s with %d cases and their search keys...\n", kind, n)
 	t0 := time.Now()
 	const fill = 1000
 	var keys atomic.Int64
