@@ -1023,4 +1023,17 @@ var brokenNodes = []brokenNode{
 		broke: "keeps the member a certificate authenticated once instead of checking it on every request", check: "FLX-TLS-004/resumed-after-suspension",
 		req: "FLX-ID-005",
 	},
+	// issue 12 (teeth12d): an attempt the peer never answers, batches sent
+	// and answered, the audit head sent to a witness.
+	{
+		Variant: variant.Variant{Name: "notimeout", Mutations: []variant.Mutation{{
+			File: "federation/client.go",
+			Old: `	if c.Timeout > 0 {
+		return c.Timeout
+	}
+	return 30 * time.Second`,
+			New: `	return 10 * time.Minute`,
+		}}},
+		broke: "waits 10 minutes on a peer that never answers, whatever its configured request timeout", check: "FLX-DLV-007/hung-attempt",
+	},
 }

@@ -52,7 +52,8 @@ func conformanceInitCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := conformance.Init(dir, conformance.InitOptions{Candidate: spec, CandidateLocalAPI: localAPI, TesterListen: testerListen, Accepts: kinds})
+			res, err := conformance.Init(dir, conformance.InitOptions{Candidate: spec, CandidateLocalAPI: localAPI, TesterListen: testerListen, Accepts: kinds,
+				RequestTimeout: conformanceRequestTimeout})
 			if err != nil {
 				return err
 			}
@@ -76,6 +77,12 @@ func conformanceInitCmd() *cobra.Command {
 	fl.StringVar(&accepts, "accepts", "", "the kinds the candidate accepts, comma-separated (default: every case kind); the suite checks that the others are refused")
 	return cmd
 }
+
+// conformanceRequestTimeout is the delivery request timeout init gives the
+// candidate (delivery.request_timeout) and declares to the tester: the
+// check of FLX-DLV-007 waits that long, not 120 s, for a hung attempt to
+// be abandoned.
+const conformanceRequestTimeout = 5 * time.Second
 
 var (
 	policyMemberLine  = regexp.MustCompile(`(?m)^member:.*$`)
@@ -120,6 +127,12 @@ federation:
   # shortened from the default 60s so that the conformance check is quick.
   read_timeout: 5s
 
+delivery:
+  # One attempt is abandoned after this long (FLX-DLV-007 allows up to 120s);
+  # shortened from the default 30s and declared to the tester (settings.json),
+  # so that the check of a peer that never answers is quick.
+  request_timeout: %s
+
 local_api:
   listen: %s
   # The tester's trigger token (tokens.txt); only its SHA-256 is here.
@@ -130,7 +143,7 @@ local_api:
 
 policy:
   rules: ../policy.yaml
-`, s.Candidate.ID, s.Candidate.ID, listen, s.CandidateLocalAPI, res.TriggerTokenSHA256)
+`, s.Candidate.ID, s.Candidate.ID, listen, s.RequestTimeout(), s.CandidateLocalAPI, res.TriggerTokenSHA256)
 	c, err := config.Parse([]byte(cfg))
 	if err != nil {
 		return err
