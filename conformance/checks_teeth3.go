@@ -1,6 +1,12 @@
 package conformance
 
 import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
 	"time"
 )
 
@@ -51,5 +57,206 @@ func checkHungAttemptAbandoned(t *T) {
 	if again := t.listener.Arrivals(forCase(slow)); len(again) > 1 {
 		t.Errorf("an attempt answered with a valid receipt after %s, inside the request timeout %s, was made again (%d copies): it was abandoned early",
 			d/2, d, len(again))
+	}
+}
+
+// batchRest is the Retry-After the tester answers the lead case of a
+// batch probe with: the candidate's destination rests that long while the
+// tester queues more cases, which then go out together, in a batch.
+const batchRest = 4 * time.Second
+
+// batchEntry is one case of a batch probe: the answer its envelope gets
+// in the first batch that carries it, and whether it must come again.
+type batchEntry struct {
+	what   string
+	answer Action
+	again  bool // retried (§8.2, FLX-RCP-005); false: delivered or dead-lettered
+	caseID string
+}
+
+// batchEntries are the per-envelope answers of FLX-BAT-005, each the only
+// fault of its envelope's result: a valid receipt; every receipt fault of
+// FLX-RCP-005 and the receipt of another envelope of the batch (retried);
+// each retried refusal of §8.2 (retried); refusals that are not retried.
+func batchEntries() []batchEntry {
+	es := []batchEntry{{what: "a valid receipt", again: false}}
+	for _, f := range append([]string{"swapped"}, badReceipts...) {
+		es = append(es, batchEntry{what: "a receipt with fault " + f, answer: Action{Receipt: f}, again: true})
+	}
+	for _, r := range []struct {
+		status int
+		code   string
+		again  bool
+	}{
+		{http.StatusServiceUnavailable, "unavailable", true}, {http.StatusTooManyRequests, "rate_limited", true},
+		{http.StatusRequestTimeout, "request_timeout", true}, {http.StatusUnauthorized, "unauthenticated_peer", true},
+		{http.StatusBadRequest, "unknown_key", true}, {http.StatusInternalServerError, "internal_error", true},
+		{http.StatusUnprocessableEntity, "schema_invalid", false}, {http.StatusConflict, "replay", false},
+		{http.StatusBadRequest, "bad_envelope", false}, {http.StatusRequestEntityTooLarge, "too_large", false},
+	} {
+		es = append(es, batchEntry{what: fmt.Sprintf("%d %s", r.status, r.code), answer: Action{Status: r.status, Code: r.code}, again: r.again})
+	}
+	return es
+}
+
+// createCases makes the candidate create n cases (not forwarded yet), in
+// parallel, and returns their ids.
+func (t *T) createCases(n int) []string {
+	ids := make([]string, n)
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for i := range ids {
+		ids[i] = newCaseID(t.candidate)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ans, err := t.trigger.createCase(outboundCase(t.candidate, ids[i]))
+			switch {
+			case err != nil:
+				errs <- err
+			case ans.Status != http.StatusCreated:
+				errs <- fmt.Errorf("create case refused: %s", ans)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		t.Abortf("trigger: %v", err)
+	}
+	return ids
+}
+
+// forwardAll forwards the cases to the tester, in parallel.
+func (t *T) forwardAll(ids []string) {
+	errs := make(chan error, len(ids))
+	var wg sync.WaitGroup
+	for _, id := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ans, err := t.trigger.forward(id, MemberTester)
+			switch {
+			case err != nil:
+				errs <- err
+			case ans.Status != http.StatusAccepted:
+				errs <- fmt.Errorf("forward refused: %s", ans)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		t.Abortf("trigger: %v", err)
+	}
+}
+
+// batchOf makes the candidate send the cases ids (created, not forwarded)
+// in one batch: the first is forwarded alone and its first attempt
+// answered 503 with Retry-After batchRest; while the destination rests,
+// the others are forwarded. firstInBatch answers each case's first
+// arrival in a batch; later arrivals get valid receipts. It returns the
+// arrivals of the first batch holding the cases, or skips the check when
+// the candidate sent them alone (a node need not send batches).
+func (t *T) batchOf(ids []string, firstInBatch func(caseID string) Action) []*Arrival {
+	own := map[string]bool{}
+	for _, id := range ids {
+		own[id] = true
+	}
+	for _, id := range ids {
+		t.listener.Script(id, func(a *Arrival) Action {
+			switch {
+			case a.Attempt == 1 && a.Batch == 0 && id == ids[0]:
+				return Action{Status: http.StatusServiceUnavailable, Code: "unavailable", RetryAfter: strconv.Itoa(int(batchRest / time.Second))}
+			case a.Attempt == 1 && a.Batch > 0:
+				return firstInBatch(id)
+			}
+			return Action{}
+		})
+	}
+	t.forwardAll(ids[:1])
+	if len(t.listener.Wait(forCase(ids[0]), 1, t.patience)) == 0 {
+		t.Fatalf("the first attempt of the lead case did not arrive within %s", t.patience)
+	}
+	t.forwardAll(ids[1:])
+	inBatch := func(a *Arrival) bool { return own[a.CaseID] && a.Batch > 0 }
+	got := t.listener.Wait(inBatch, 2, t.patience+batchRest)
+	if len(got) < 2 {
+		t.Skipf("the candidate sent the %d cases queued while its destination rested alone, not in a batch (FLX-BAT-005 concerns senders of batches)", len(ids))
+	}
+	return t.listener.Arrivals(func(a *Arrival) bool { return own[a.CaseID] && a.Batch == got[0].Batch })
+}
+
+// checkBatchAnswersEach checks FLX-BAT-005 as a class: in a batch whose
+// results carry, envelope by envelope, a valid receipt, each receipt
+// fault of FLX-RCP-005, the valid receipt of another envelope of the
+// batch, each refusal of §8.2 that is retried and some that are not, the
+// candidate sends again exactly the envelopes §8.2 and FLX-RCP-005 retry
+// (the same bytes) and never the others; then a batch refused as a whole
+// (413 too_large, not retried) has each of its envelopes sent alone.
+func checkBatchAnswersEach(t *T) {
+	t.listener.ServeBatches(func([]*Arrival) Action { return Action{} })
+	defer t.listener.ServeBatches(nil)
+	es := batchEntries()
+	ids := t.createCases(len(es))
+	byCase := map[string]*batchEntry{}
+	for i := range es {
+		es[i].caseID = ids[i]
+		byCase[ids[i]] = &es[i]
+	}
+	batch := t.batchOf(ids, func(id string) Action { return byCase[id].answer })
+	answeredAt := time.Now()
+	inFirst := map[string]bool{}
+	for _, a := range batch {
+		inFirst[a.CaseID] = true
+	}
+	var again, never []*batchEntry
+	for i := range es {
+		switch {
+		case !inFirst[es[i].caseID]:
+			t.Logf("%s: not in the first batch", es[i].what)
+		case es[i].again:
+			again = append(again, &es[i])
+		default:
+			never = append(never, &es[i])
+		}
+	}
+	t.Logf("first batch: %d envelopes", len(batch))
+	deadline := time.Now().Add(t.patience)
+	for _, e := range again {
+		cs := t.listener.Wait(forCase(e.caseID), 2, time.Until(deadline))
+		if len(cs) < 2 {
+			t.Errorf("the envelope answered in a batch with %s was not sent again within %s", e.what, t.patience)
+			continue
+		}
+		sameBytes(t, cs[:2])
+	}
+
+	// A batch refused as a whole, with a code that is not retried.
+	whole := t.createCases(3)
+	t.listener.ServeBatches(func(as []*Arrival) Action {
+		for _, a := range as {
+			if slices.Contains(whole, a.CaseID) && a.Attempt == 1 {
+				return Action{Status: http.StatusRequestEntityTooLarge, Code: "too_large"}
+			}
+		}
+		return Action{}
+	})
+	refused := t.batchOf(whole, func(string) Action { return Action{} })
+	for _, a := range refused {
+		cs := t.listener.Wait(func(b *Arrival) bool { return b.CaseID == a.CaseID && b.Batch == 0 && bytes.Equal(b.Raw, a.Raw) }, 1, t.patience)
+		if len(cs) == 0 {
+			t.Errorf("an envelope of a batch answered 413 too_large as a whole was not sent alone within %s", t.patience)
+		}
+	}
+
+	time.Sleep(time.Until(answeredAt.Add(t.quiet)))
+	first := batch[0].Batch
+	for _, e := range never {
+		later := t.listener.Arrivals(func(a *Arrival) bool { return a.CaseID == e.caseID && a.Batch != first && a.At.After(batch[0].At) })
+		if len(later) > 0 {
+			t.Errorf("the envelope answered in a batch with %s was sent again (%d copies after the batch): it is %s", e.what, len(later),
+				map[bool]string{true: "dead-lettered under §8.2", false: "delivered"}[e.answer.Status != 0])
+		}
 	}
 }

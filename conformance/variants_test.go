@@ -1036,4 +1036,31 @@ var brokenNodes = []brokenNode{
 		}}},
 		broke: "waits 10 minutes on a peer that never answers, whatever its configured request timeout", check: "FLX-DLV-007/hung-attempt",
 	},
+	{
+		Variant: variant.Variant{Name: "batchreceiptshift", Mutations: []variant.Mutation{{
+			File: "federation/batch.go",
+			Old:  `		want := ExpectReceipt(envelopes[i], claims[i])`,
+			New:  `		want := ExpectReceipt(envelopes[(i+1)%len(envelopes)], claims[(i+1)%len(envelopes)])`,
+		}}},
+		broke: "checks each receipt of a batch answer against the next envelope, not the one it answers", check: "FLX-BAT-005/each-answer",
+	},
+	{
+		Variant: variant.Variant{Name: "batchwholedead", Mutations: []variant.Mutation{{
+			File: "federation/batch.go",
+			Old: `			c.setBatchesOff(to)
+		}
+		for _, i := range idx {
+			out[i] = c.Send(ctx, to, envelopes[i])
+		}`,
+			New: `			c.setBatchesOff(to)
+		}
+		if true {
+			return all(r)
+		}
+		for _, i := range idx {
+			out[i] = c.Send(ctx, to, envelopes[i])
+		}`,
+		}}},
+		broke: "dead-letters every envelope of a batch refused as a whole (413) instead of sending each alone", check: "FLX-BAT-005/each-answer",
+	},
 }
