@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/familylinks/flx/federation"
 )
 
 // Checks of issue 12's last requirements: an attempt the peer never
@@ -258,5 +260,53 @@ func checkBatchAnswersEach(t *T) {
 			t.Errorf("the envelope answered in a batch with %s was sent again (%d copies after the batch): it is %s", e.what, len(later),
 				map[bool]string{true: "dead-lettered under §8.2", false: "delivered"}[e.answer.Status != 0])
 		}
+	}
+}
+
+// checkBatchStoredBeforeAnswer checks the part of FLX-BAT-004 a peer sees:
+// once a batch is answered, every envelope it accepted is stored. Right
+// after the 200, each accepted envelope sent again alone (all at once)
+// and the whole batch sent again are duplicates, with receipts; the
+// refused envelope of the batch, sent alone, is refused again.
+func checkBatchStoredBeforeAnswer(t *T) {
+	var raws [][]byte
+	var cs []Claims
+	for range 4 {
+		raw, c := t.validCase()
+		raws, cs = append(raws, raw), append(cs, c)
+	}
+	c := t.valid()
+	c.Aud = MemberPeer
+	misaddressed := t.sign(c, keyTester)
+	res := t.batchResults(t.postBatch(batchBody(append(slices.Clone(raws), misaddressed)...), "application/json"), len(raws)+1)
+	for i := range raws {
+		if _, err := t.checkReceipt(asReceipt(res[i]), raws[i], cs[i], federation.ReceiptAccepted); err != nil {
+			t.Fatalf("envelope %d of the batch: %v", i, err)
+		}
+	}
+	var wg sync.WaitGroup
+	for i := range raws {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ans, err := t.request(certTester, http.MethodPost, "/flx/v1/envelopes", raws[i], "application/jose")
+			if err != nil {
+				t.Errorf("envelope %d sent alone: %v", i, err)
+				return
+			}
+			if _, err := t.checkReceipt(ans, raws[i], cs[i], federation.ReceiptDuplicate); err != nil {
+				t.Errorf("envelope %d of the answered batch, sent again alone at once, is not a duplicate (the batch was answered before it was stored): %v", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	again := t.batchResults(t.postBatch(batchBody(raws...), "application/json"), len(raws))
+	for i := range raws {
+		if _, err := t.checkReceipt(asReceipt(again[i]), raws[i], cs[i], federation.ReceiptDuplicate); err != nil {
+			t.Errorf("envelope %d in the batch sent again: %v", i, err)
+		}
+	}
+	if _, err := shouldRefuse(t.post(t, misaddressed), "wrong_audience"); err != nil {
+		t.Errorf("the misaddressed envelope of the batch, sent alone: %v", err)
 	}
 }

@@ -1063,4 +1063,30 @@ var brokenNodes = []brokenNode{
 		}}},
 		broke: "dead-letters every envelope of a batch refused as a whole (413) instead of sending each alone", check: "FLX-BAT-005/each-answer",
 	},
+	{
+		Variant: variant.Variant{Name: "batchstorelater", Mutations: []variant.Mutation{{
+			File: "node/receivebatch.go",
+			Old: `		err := n.o.Store.Tx(ctx, func(tx store.Tx) error {
+			for _, k := range order {`,
+			New: `		var err error
+		go func(ctx context.Context) {
+			time.Sleep(2 * time.Second)
+			_ = n.o.Store.Tx(ctx, func(tx store.Tx) error {
+			for _, k := range order {`,
+		}, {
+			File: "node/receivebatch.go",
+			Old: `			return nil
+		})
+		if err != nil {
+			if ctx.Err() == nil {
+				n.writeFailed(err)`,
+			New: `			return nil
+		})
+		}(context.WithoutCancel(ctx))
+		if err != nil {
+			if ctx.Err() == nil {
+				n.writeFailed(err)`,
+		}}},
+		broke: "answers a batch with receipts, then stores its envelopes in the background", check: "FLX-BAT-004/stored-before-answer",
+	},
 }
