@@ -310,3 +310,40 @@ func checkBatchStoredBeforeAnswer(t *T) {
 		t.Errorf("the misaddressed envelope of the batch, sent alone: %v", err)
 	}
 }
+
+// checkAuditHeadSent checks FLX-WIT-001 for a candidate that names
+// XD-TESTER as its witness (conformance init --witness; skipped
+// otherwise): its signed audit head arrives within the patience, as an
+// audit.head envelope of case <candidate>:audit-head whose body is
+// exactly the object of §21.1, naming the candidate, signed at a time
+// not ahead of the tester's clock beyond SKEW. A head sent again when it
+// changed needs the candidate's interval (at least a minute for this
+// node): not checked.
+func checkAuditHeadSent(t *T) {
+	if m, ok := t.id.Manifest.Member(MemberTester); !ok || !m.AcceptsKind(federation.KindAuditHead) {
+		t.Skipf("the manifest does not list audit.head for %s: set the candidate up with conformance init --witness to check that it sends its audit head", MemberTester)
+	}
+	caseID := federation.AuditHeadCaseID(t.candidate)
+	heads := t.listener.Wait(func(a *Arrival) bool { return a.Peer == t.candidate && a.Kind == string(federation.KindAuditHead) }, 1, t.patience)
+	if len(heads) == 0 {
+		t.Fatalf("no audit.head arrived from the candidate within %s (it names %s as its witness)", t.patience, MemberTester)
+	}
+	a := heads[0]
+	switch {
+	case a.VerifyErr != nil:
+		t.Fatalf("the audit.head does not verify: %v", a.VerifyErr)
+	case a.CaseID != caseID:
+		t.Errorf("the audit.head's case_id is %q, want %q", a.CaseID, caseID)
+	}
+	h, err := federation.ParseAuditHead(a.Env.Body)
+	if err != nil {
+		t.Fatalf("the audit.head's body is not the object of §21.1: %v", err)
+	}
+	if h.Member != t.candidate {
+		t.Errorf("the audit.head names member %q, want the candidate %s", h.Member, t.candidate)
+	}
+	if ahead := h.SignedAt.Sub(a.At.Add(t.clockOffset)); ahead > t.skew {
+		t.Errorf("the audit.head was signed at %s, %s ahead of its arrival", h.SignedAt.Format(time.RFC3339), ahead.Round(time.Second))
+	}
+	t.Logf("audit head: %d entries, head %.12s...", h.Count, h.Head)
+}

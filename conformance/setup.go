@@ -78,6 +78,17 @@ const (
 	candidateManifest = "candidate/data/trust/manifest.jws"
 )
 
+// testerAccepts are the kinds the manifest lists for XD-TESTER: every case
+// kind and the matching kinds, and audit.head when it is the candidate's
+// witness.
+func testerAccepts(witness bool) []federation.Kind {
+	out := append(slices.Clone(federation.Kinds), federation.MatchKinds...)
+	if witness {
+		out = append(out, federation.KindAuditHead)
+	}
+	return out
+}
+
 // CandidateSpec describes the node under test as the manifest lists it.
 type CandidateSpec struct {
 	ID       string          `json:"id"`
@@ -156,6 +167,9 @@ type InitOptions struct {
 	// Accepts are the kinds the manifest lists for the candidate; empty
 	// means every case kind (federation.Kinds).
 	Accepts []federation.Kind
+	// Witness lists audit.head among XD-TESTER's accepts, for a candidate
+	// that names XD-TESTER as the witness of its audit heads (FLX-WIT-001).
+	Witness bool
 	// RequestTimeout is the candidate's delivery request timeout, as its
 	// operator configures it (at most 120 s; 0: not declared, 120 s).
 	RequestTimeout time.Duration
@@ -371,7 +385,7 @@ func Init(dir string, o InitOptions) (*InitResult, error) {
 					pub(keyTesterFuture, now.Add(30*24*time.Hour), time.Time{}),
 				},
 				TLSSPKISHA256: pins(certTester, certExpired, certNoClientAuth, certWrongURI, certForeignCA, certSelfSigned),
-				Accepts:       append(slices.Clone(federation.Kinds), federation.MatchKinds...), Status: federation.StatusActive,
+				Accepts:       testerAccepts(o.Witness), Status: federation.StatusActive,
 			},
 			{
 				ID: MemberPeer, Name: "Conformance peer", Country: "XD", Role: federation.RoleSociety, Endpoint: tport(pn + 1),

@@ -1089,4 +1089,10 @@ var brokenNodes = []brokenNode{
 		}}},
 		broke: "answers a batch with receipts, then stores its envelopes in the background", check: "FLX-BAT-004/stored-before-answer",
 	},
+	{
+		Variant: variant.Variant{Name: "witnessignored", Mutations: []variant.Mutation{{
+			File: "node/audithead.go", Old: `		if len(n.o.AuditHead.Witnesses) > 0 {`, New: `		if false && len(n.o.AuditHead.Witnesses) > 0 {`,
+		}}},
+		broke: "sends its audit head only to coordinators, never to the witness it names", check: "FLX-WIT-001/head-sent", accepts: teethAccepts,
+	},
 }

@@ -36,6 +36,7 @@ DIR/candidate/config.yaml for this project's node), then "run" the checks agains
 
 func conformanceInitCmd() *cobra.Command {
 	var dir, cand, testerListen, localAPI, accepts string
+	var witness bool
 	cmd := &cobra.Command{
 		Use:   "init",
 		Short: "Write a conformance federation (anchor, CA, manifest, tester identities) and the candidate's node folder",
@@ -53,11 +54,11 @@ func conformanceInitCmd() *cobra.Command {
 				return err
 			}
 			res, err := conformance.Init(dir, conformance.InitOptions{Candidate: spec, CandidateLocalAPI: localAPI, TesterListen: testerListen, Accepts: kinds,
-				RequestTimeout: conformanceRequestTimeout})
+				RequestTimeout: conformanceRequestTimeout, Witness: witness})
 			if err != nil {
 				return err
 			}
-			if err := writeCandidateNode(res); err != nil {
+			if err := writeCandidateNode(res, witness); err != nil {
 				return fmt.Errorf("conformance init: candidate folder: %w", err)
 			}
 			out := cmd.OutOrStdout()
@@ -74,8 +75,18 @@ func conformanceInitCmd() *cobra.Command {
 	fl.StringVar(&cand, "candidate", "XA-RC:XA:society:https://127.0.0.1:18443", "the node under test, ID:COUNTRY:ROLE:ENDPOINT")
 	fl.StringVar(&testerListen, "tester-listen", "127.0.0.1:18444", "address of the tester's own listener (XD-TESTER's endpoint; the next two ports are XD-PEER's and XD-SUSPENDED's)")
 	fl.StringVar(&localAPI, "candidate-local-api", "127.0.0.1:18080", "where the candidate's local API (trigger calls) listens")
+	fl.BoolVar(&witness, "witness", false, "make XD-TESTER the witness of the candidate's audit heads (FLX-WIT-001): start the run right after the candidate, which sends its head at start")
 	fl.StringVar(&accepts, "accepts", "", "the kinds the candidate accepts, comma-separated (default: every case kind); the suite checks that the others are refused")
 	return cmd
+}
+
+// witnessConfig names XD-TESTER as the candidate's audit witness (init
+// --witness): the node sends it its audit head at start (FLX-WIT-001).
+func witnessConfig(witness bool) string {
+	if !witness {
+		return ""
+	}
+	return "coordination:\n  # XD-TESTER witnesses the audit heads (init --witness; FLX-WIT-001).\n  audit_witnesses: [" + conformance.MemberTester + "]\n"
 }
 
 // conformanceRequestTimeout is the delivery request timeout init gives the
@@ -92,7 +103,7 @@ var (
 // writeCandidateNode writes config.yaml, policy.yaml and tokens.txt so that
 // `flx serve --config <candidate>/config.yaml` runs this project's node as
 // the candidate.
-func writeCandidateNode(res *conformance.InitResult) error {
+func writeCandidateNode(res *conformance.InitResult, witness bool) error {
 	s := res.Settings
 	listen := s.CandidateListen
 	if host, port, err := net.SplitHostPort(listen); err == nil {
@@ -133,6 +144,7 @@ delivery:
   # so that the check of a peer that never answers is quick.
   request_timeout: %s
 
+%s
 local_api:
   listen: %s
   # The tester's trigger token (tokens.txt); only its SHA-256 is here.
@@ -143,7 +155,7 @@ local_api:
 
 policy:
   rules: ../policy.yaml
-`, s.Candidate.ID, s.Candidate.ID, listen, s.RequestTimeout(), s.CandidateLocalAPI, res.TriggerTokenSHA256)
+`, s.Candidate.ID, s.Candidate.ID, listen, s.RequestTimeout(), witnessConfig(witness), s.CandidateLocalAPI, res.TriggerTokenSHA256)
 	c, err := config.Parse([]byte(cfg))
 	if err != nil {
 		return err
