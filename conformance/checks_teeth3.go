@@ -347,3 +347,42 @@ func checkAuditHeadSent(t *T) {
 	}
 	t.Logf("audit head: %d entries, head %.12s...", h.Count, h.Head)
 }
+
+// checkSupersededHashesKept checks the part of FLX-COR-003 a peer sees: a
+// recipient that applied version 2 of a case keeps what it needs of
+// version 1's envelope, its SHA-256 and its replay record, while it drops
+// the bytes. Version 1 sent again is a duplicate with a receipt for its
+// bytes, and its jti with other bytes is refused with replay. That it
+// keeps no superseded document or envelope bytes cannot be seen from
+// outside. The tester waits until version 2 is processed: it then
+// withdraws a case it never sent and waits for the confirmation (a node
+// processes in order what one member sent it; otherwise the confirmation
+// still comes after version 2 was received), and the quiet period.
+func checkSupersededHashesKept(t *T) {
+	id := newCaseID(MemberTester)
+	v1 := caseDoc(id, MemberTester)
+	raw1, c1 := t.envelope(federation.KindCaseCreate, v1)
+	t.mustAccept(t, t.post(t, raw1), raw1, c1, federation.ReceiptAccepted)
+	raw2, c2 := t.envelope(federation.KindCaseUpdate, setMembers(v1, map[string]any{"version": 2}))
+	t.mustAccept(t, t.post(t, raw2), raw2, c2, federation.ReceiptAccepted)
+
+	other := newCaseID(MemberTester)
+	wraw, wc := t.envelope(federation.KindCaseWithdraw, withdrawalDoc(other))
+	t.mustAccept(t, t.post(t, wraw), wraw, wc, federation.ReceiptAccepted)
+	if len(t.waitConfirmation(other, wc.JTI, t.patience)) == 0 {
+		t.Logf("no confirmation of the barrier withdrawal within %s", t.patience)
+	}
+	time.Sleep(t.quiet / 2)
+
+	if _, err := t.checkReceipt(t.post(t, raw1), raw1, c1, federation.ReceiptDuplicate); err != nil {
+		t.Errorf("version 1 sent again after version 2 was applied (its hash must be kept): %v", err)
+	}
+	c1.Iat++ // the same jti, other bytes
+	changed := t.sign(c1, keyTester)
+	if _, err := shouldRefuse(t.post(t, changed), "replay"); err != nil {
+		t.Errorf("version 1's jti with other bytes, after version 2 was applied (its replay record must be kept): %v", err)
+	}
+	if _, err := t.checkReceipt(t.post(t, raw2), raw2, c2, federation.ReceiptDuplicate); err != nil {
+		t.Errorf("version 2 sent again: %v", err)
+	}
+}

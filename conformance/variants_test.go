@@ -1095,4 +1095,12 @@ var brokenNodes = []brokenNode{
 		}}},
 		broke: "sends its audit head only to coordinators, never to the witness it names", check: "FLX-WIT-001/head-sent", accepts: teethAccepts,
 	},
+	{
+		Variant: variant.Variant{Name: "supersedehash", Mutations: []variant.Mutation{{
+			File: "node/store/cases.go",
+			Old:  "UPDATE inbox SET envelope = NULL WHERE case_id = ? AND id < ?",
+			New:  "UPDATE inbox SET envelope = NULL, sha256 = '' WHERE case_id = ? AND id < ?",
+		}}},
+		broke: "drops the hash of a superseded version's envelope with its bytes", check: "FLX-COR-003/superseded-hashes-kept",
+	},
 }
