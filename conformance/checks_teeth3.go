@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -245,8 +246,9 @@ func checkBatchAnswersEach(t *T) {
 		return Action{}
 	})
 	refused := t.batchOf(whole, func(string) Action { return Action{} })
+	deadline = time.Now().Add(t.patience)
 	for _, a := range refused {
-		cs := t.listener.Wait(func(b *Arrival) bool { return b.CaseID == a.CaseID && b.Batch == 0 && bytes.Equal(b.Raw, a.Raw) }, 1, t.patience)
+		cs := t.listener.Wait(func(b *Arrival) bool { return b.CaseID == a.CaseID && b.Batch == 0 && bytes.Equal(b.Raw, a.Raw) }, 1, time.Until(deadline))
 		if len(cs) == 0 {
 			t.Errorf("an envelope of a batch answered 413 too_large as a whole was not sent alone within %s", t.patience)
 		}
@@ -384,5 +386,64 @@ func checkSupersededHashesKept(t *T) {
 	}
 	if _, err := t.checkReceipt(t.post(t, raw2), raw2, c2, federation.ReceiptDuplicate); err != nil {
 		t.Errorf("version 2 sent again: %v", err)
+	}
+}
+
+// checkMatchQueryOnlyAllowed checks FLX-MAT-006 at the policy's edge,
+// through the optional match-query call of §12 (skipped when the candidate
+// lacks it): asked about the sought person of a case whose consent covers
+// the tester, the candidate sends it a match.query about that case and
+// person; asked the same about a case whose consent leaves the tester out
+// (a forward would be refused), nothing of that case reaches the tester
+// within the quiet period. Names withheld by a redaction, the decision
+// recorded, encodings reused and erased: not checked (the policy and the
+// records are the candidate's own).
+func checkMatchQueryOnlyAllowed(t *T) {
+	ask := func(caseID string) *Answer {
+		ans, err := t.trigger.matchQuery(caseID, "p2", MemberTester)
+		switch {
+		case err != nil:
+			t.Abortf("trigger: match query: %v", err)
+		case ans.Status == http.StatusNotFound || ans.Status == http.StatusMethodNotAllowed || ans.Status == http.StatusNotImplemented:
+			t.Skipf("the candidate offers no match-query call (SPEC.md §12): %s", ans)
+		case ans.Status == http.StatusServiceUnavailable:
+			t.Skipf("the candidate does not match across borders (no matching secret): %s", ans)
+		}
+		return ans
+	}
+	allowed := t.createCases(1)[0]
+	if ans := ask(allowed); ans.Status/100 != 2 {
+		t.Abortf("match query about a case whose consent covers %s refused: %s", MemberTester, ans)
+	}
+	refused := newCaseID(t.candidate)
+	var doc map[string]any
+	_ = json.Unmarshal(outboundCase(t.candidate, refused), &doc)
+	doc["consents"].([]any)[0].(map[string]any)["scope"].(map[string]any)["members"] = []string{MemberPeer}
+	b, _ := json.Marshal(doc)
+	if ans, err := t.trigger.createCase(b); err != nil || ans.Status != http.StatusCreated {
+		t.Abortf("trigger: create case: %v %s", err, ans)
+	}
+	asked := time.Now()
+	ask(refused)
+
+	isQuery := func(id string) func(*Arrival) bool {
+		return func(a *Arrival) bool { return a.CaseID == id && a.Kind == string(federation.KindMatchQuery) }
+	}
+	got := t.listener.Wait(isQuery(allowed), 1, t.patience)
+	if len(got) == 0 {
+		t.Errorf("no match.query about a case whose consent covers %s arrived within %s of the call", MemberTester, t.patience)
+	} else if got[0].Env != nil {
+		var q struct {
+			CaseID   string `json:"case_id"`
+			PersonID string `json:"person_id"`
+		}
+		_ = json.Unmarshal(got[0].Env.Body, &q)
+		if q.CaseID != allowed || q.PersonID != "p2" {
+			t.Errorf("the match.query asks about %s person %q, want %s person p2", q.CaseID, q.PersonID, allowed)
+		}
+	}
+	time.Sleep(time.Until(asked.Add(t.quiet)))
+	if cs := t.listener.Arrivals(forCase(refused)); len(cs) > 0 {
+		t.Errorf("a %s about a case whose consent leaves %s out reached it: the query must wait for the policy to allow the case and the person's names", cs[0].Kind, MemberTester)
 	}
 }

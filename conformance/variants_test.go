@@ -1103,4 +1103,13 @@ var brokenNodes = []brokenNode{
 		}}},
 		broke: "drops the hash of a superseded version's envelope with its bytes", check: "FLX-COR-003/superseded-hashes-kept",
 	},
+	{
+		Variant: variant.Variant{Name: "matchquerynopolicy", Mutations: []variant.Mutation{{
+			File: "node/matchquery.go",
+			Old:  `	d.Kind = string(kind)`,
+			New: `	d.Kind = string(kind)
+	d.Effect, d.Redactions = policy.Allow, nil`,
+		}}},
+		broke: "sends a match query about a person of a case its policy would not forward to that member", check: "FLX-MAT-006/only-when-allowed",
+	},
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -145,6 +147,11 @@ delivery:
   request_timeout: %s
 
 %s
+match:
+  # A matching secret of the candidate's own (match.secret_file, 0600), so
+  # that it can send match queries (FLX-MAT-006's optional trigger call).
+  secret_file: match-secret.json
+
 local_api:
   listen: %s
   # The tester's trigger token (tokens.txt); only its SHA-256 is here.
@@ -162,6 +169,14 @@ policy:
 	}
 	c.Resolve(res.CandidateDir)
 	if err := c.Verify(); err != nil {
+		return err
+	}
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		return err
+	}
+	sj := fmt.Sprintf(`{"kid": "conformance-1", "key": %q}`+"\n", base64.StdEncoding.EncodeToString(secret))
+	if err := os.WriteFile(filepath.Join(res.CandidateDir, "data", "match-secret.json"), []byte(sj), 0o600); err != nil {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(res.CandidateDir, "policy.yaml"), rules, 0o644); err != nil {
