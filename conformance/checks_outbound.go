@@ -291,7 +291,11 @@ func checkSentEnvelopesConform(t *T) {
 	t.outbound("retry-503")
 	t.outbound("withdraw")
 	byJTI := map[string][]byte{}
-	all := t.listener.Arrivals(func(a *Arrival) bool { return a.Peer == t.candidate })
+	// A batch the listener answered 404 (it serves batches only for
+	// FLX-BAT-005) is no envelope: the sender then sends each alone.
+	all := t.listener.Arrivals(func(a *Arrival) bool {
+		return a.Peer == t.candidate && !(a.Path == federation.BatchesPath && a.Batch == 0)
+	})
 	if len(all) == 0 {
 		t.Fatalf("nothing arrived")
 	}
