@@ -33,6 +33,9 @@ type Env struct {
 	clockOffset time.Duration
 	skew        time.Duration // the candidate's advertised SKEW
 	maxBody     int64         // the candidate's advertised MAX_BODY
+	// requestTimeout is the candidate's declared delivery request timeout
+	// (settings; 120 s when not declared).
+	requestTimeout time.Duration
 
 	listener *Listener
 	trigger  *triggerClient
@@ -69,7 +72,7 @@ func newEnv(ctx context.Context, cfg Config) (*Env, error) {
 		dir:   mtls.NewStatic(id.Manifest.RootCAs(), pins),
 		quiet: cfg.Quiet, patience: cfg.Patience,
 		clients: &sync.Map{},
-		skew:    federation.DefaultSkew, maxBody: 1 << 20,
+		skew:    federation.DefaultSkew, maxBody: 1 << 20, requestTimeout: id.Settings.RequestTimeout(),
 		shared: &sharedState{scenarios: map[string]*scenario{}},
 	}
 	env.listener, err = startListener(id, cfg.Quiet)

@@ -31,6 +31,7 @@ type Arrival struct {
 	Env         *federation.Envelope // nil when the envelope did not verify
 	VerifyErr   error
 	Attempt     int // 1 for the first arrival of these bytes, 2 for the next copy ...
+	Batch       int // the batch it came in (1 the first batch of the run, ...); 0 alone
 	Answered    string
 	AnsweredAt  time.Time // just before the answer was written
 }
@@ -43,7 +44,24 @@ type Action struct {
 	Receipt    string // with Status 0: "" a valid receipt, "empty", or one of badReceipts
 	RetryAfter string
 	Location   string // a Location header (for a 3xx)
+	// Delay holds the answer back this long (the attempt completes late).
+	Delay time.Duration
+	// Hang never answers: the request is held until the candidate gives it
+	// up (closes the connection) or the listener closes (FLX-DLV-007).
+	Hang bool
 }
+
+// maxHang bounds how long the listener holds a request it never answers:
+// beyond FLX-DLV-007's 120 s and the check's own wait.
+const maxHang = 200 * time.Second
+
+// BatchScript chooses how the listener answers a batch (POST
+// /flx/v1/batches, SPEC.md §19) whose envelopes arrived as as: a zero
+// Action answers 200 with one result per envelope, as each envelope's case
+// script says (Status: that refusal; Receipt: that receipt fault, or
+// "swapped", the valid receipt of the batch's next envelope); an Action
+// with a Status answers the batch as a whole.
+type BatchScript func(as []*Arrival) Action
 
 // badReceipts are the faulty receipts the listener can answer with, each
 // breaking one thing a sender checks (SPEC.md FLX-RCP-005), everything
@@ -117,6 +135,13 @@ type Listener struct {
 	// rogueHellos counts the ClientHellos it answered.
 	rogue       atomic.Pointer[tls.Config]
 	rogueHellos atomic.Int64
+
+	// batchScript, when set, makes the listener serve batches (otherwise
+	// it answers them 404, as a peer without batches); batches counts the
+	// batches received.
+	batchScript atomic.Pointer[BatchScript]
+	batches     atomic.Int64
+	closing     chan struct{}
 }
 
 func startListener(id *Identity, _ time.Duration) (*Listener, error) {
@@ -131,7 +156,7 @@ func startListener(id *Identity, _ time.Duration) (*Listener, error) {
 		return nil, fmt.Errorf("conformance: tester listener on %s: %w", id.Settings.TesterListen, err)
 	}
 	l := &Listener{
-		id: id, ln: ln, scripts: map[string]Script{}, seen: map[string]int{}, notify: make(chan struct{}),
+		id: id, ln: ln, scripts: map[string]Script{}, seen: map[string]int{}, notify: make(chan struct{}), closing: make(chan struct{}),
 		verifier: &federation.Verifier{Manifest: federation.StaticManifest(id.Manifest), Self: MemberTester},
 	}
 	cfg := mtls.ServerConfig(id.Certs[certTester], dir)
@@ -149,8 +174,21 @@ func startListener(id *Identity, _ time.Duration) (*Listener, error) {
 	return l, nil
 }
 
-// Close stops the listener.
-func (l *Listener) Close() { _ = l.srv.Close() }
+// Close stops the listener, and lets go of the requests it holds.
+func (l *Listener) Close() {
+	close(l.closing)
+	_ = l.srv.Close()
+}
+
+// ServeBatches makes the listener serve batches, answered as s says; nil
+// goes back to answering them 404.
+func (l *Listener) ServeBatches(s BatchScript) {
+	if s == nil {
+		l.batchScript.Store(nil)
+		return
+	}
+	l.batchScript.Store(&s)
+}
 
 // Script sets the script for envelopes about caseID (nil removes it).
 func (l *Listener) Script(caseID string, s Script) {
@@ -218,36 +256,36 @@ func (l *Listener) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	a.Peer, _ = mtls.PeerFromContext(r.Context())
 	a.Raw, _ = io.ReadAll(io.LimitReader(r.Body, 4<<20))
+	if bs := l.batchScript.Load(); bs != nil && r.Method == http.MethodPost && r.URL.Path == federation.BatchesPath {
+		l.serveBatch(w, r, a, *bs)
+		return
+	}
 	if r.Method != http.MethodPost || r.URL.Path != "/flx/v1/envelopes" {
 		l.record(a, "404")
 		answerProblem(w, http.StatusNotFound, "not_found")
 		return
 	}
-	var head struct {
-		CaseID string `json:"case_id"`
-		JTI    string `json:"jti"`
-		Kind   string `json:"kind"`
-	}
-	if parts := strings.Split(string(a.Raw), "."); len(parts) == 3 {
-		if p, err := b64.DecodeString(parts[1]); err == nil {
-			_ = json.Unmarshal(p, &head)
-		}
-	}
-	a.CaseID, a.JTI, a.Kind = head.CaseID, head.JTI, head.Kind
-	a.Env, a.VerifyErr = l.verifier.Verify(r.Context(), a.Raw, a.Peer)
-
-	l.mu.Lock()
-	sum := sha256Hex(a.Raw)
-	l.seen[sum]++
-	a.Attempt = l.seen[sum]
-	script := l.scripts[a.CaseID]
-	l.mu.Unlock()
-
+	script := l.arrive(r, a)
 	act := Action{}
 	if script != nil {
 		act = script(a)
 	}
+	if act.Delay > 0 {
+		select {
+		case <-time.After(act.Delay):
+		case <-r.Context().Done():
+		case <-l.closing:
+		}
+	}
 	switch {
+	case act.Hang:
+		l.record(a, "hang")
+		select {
+		case <-r.Context().Done():
+		case <-l.closing:
+		case <-time.After(maxHang):
+		}
+		return
 	case act.Drop:
 		l.record(a, "drop")
 		if hj, ok := w.(http.Hijacker); ok {
@@ -309,6 +347,115 @@ func (l *Listener) serve(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/jose")
 	w.WriteHeader(http.StatusAccepted)
 	_, _ = w.Write(receipt)
+}
+
+// arrive reads the claims of the envelope a carries (before verification),
+// verifies it, counts its copies and returns the script of its case.
+func (l *Listener) arrive(r *http.Request, a *Arrival) Script {
+	var head struct {
+		CaseID string `json:"case_id"`
+		JTI    string `json:"jti"`
+		Kind   string `json:"kind"`
+	}
+	if parts := strings.Split(string(a.Raw), "."); len(parts) == 3 {
+		if p, err := b64.DecodeString(parts[1]); err == nil {
+			_ = json.Unmarshal(p, &head)
+		}
+	}
+	a.CaseID, a.JTI, a.Kind = head.CaseID, head.JTI, head.Kind
+	a.Env, a.VerifyErr = l.verifier.Verify(r.Context(), a.Raw, a.Peer)
+
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	sum := sha256Hex(a.Raw)
+	l.seen[sum]++
+	a.Attempt = l.seen[sum]
+	return l.scripts[a.CaseID]
+}
+
+// serveBatch answers a batch (SPEC.md §19) as bs and the envelopes' case
+// scripts say; each envelope of it is an arrival of its own.
+func (l *Listener) serveBatch(w http.ResponseWriter, r *http.Request, req *Arrival, bs BatchScript) {
+	envs, err := federation.ParseBatchRequest(req.Raw, 1000)
+	if err != nil {
+		l.record(req, "400 bad batch")
+		answerProblem(w, http.StatusBadRequest, "bad_envelope")
+		return
+	}
+	n := int(l.batches.Add(1))
+	as := make([]*Arrival, len(envs))
+	scripts := make([]Script, len(envs))
+	for i, e := range envs {
+		a := *req
+		a.Raw, a.Batch = e, n
+		as[i] = &a
+		scripts[i] = l.arrive(r, as[i])
+	}
+	whole := bs(as)
+	if whole.Status != 0 {
+		for _, a := range as {
+			l.record(a, fmt.Sprintf("batch %d %s", whole.Status, whole.Code))
+		}
+		if whole.RetryAfter != "" {
+			w.Header().Set("Retry-After", whole.RetryAfter)
+		}
+		answerProblem(w, whole.Status, whole.Code)
+		return
+	}
+	type result struct {
+		Status  int            `json:"status"`
+		Receipt string         `json:"receipt,omitempty"`
+		Problem map[string]any `json:"problem,omitempty"`
+	}
+	refusal := func(status int, code string) result {
+		return result{Status: status, Problem: map[string]any{"type": "urn:flx:problem:" + code, "title": code, "status": status, "code": code}}
+	}
+	valid := func(a *Arrival) string {
+		if a.Env == nil {
+			return ""
+		}
+		rc := federation.ReceiptFor(a.Env, federation.ReceiptAccepted, time.Now())
+		if a.Attempt > 1 {
+			rc.Status = federation.ReceiptDuplicate
+		}
+		b, err := federation.SignReceipt(rc, l.id.Keys[keyTester])
+		if err != nil {
+			return ""
+		}
+		return string(b)
+	}
+	results := make([]result, len(as))
+	answered := make([]string, len(as))
+	for i, a := range as {
+		act := Action{}
+		if scripts[i] != nil {
+			act = scripts[i](a)
+		}
+		switch {
+		case act.Status != 0:
+			results[i], answered[i] = refusal(act.Status, act.Code), fmt.Sprintf("%d %s", act.Status, act.Code)
+		case a.VerifyErr != nil:
+			code := string(federation.CodeOf(a.VerifyErr))
+			if code == "" {
+				code = "bad_envelope"
+			}
+			results[i], answered[i] = refusal(federation.Code(code).HTTPStatus(), code), "refused "+code
+		case act.Receipt == "swapped":
+			results[i], answered[i] = result{Status: http.StatusAccepted, Receipt: valid(as[(i+1)%len(as)])}, "202 swapped"
+		case act.Receipt != "":
+			rc := federation.ReceiptFor(a.Env, federation.ReceiptAccepted, time.Now())
+			results[i], answered[i] = result{Status: http.StatusAccepted, Receipt: string(l.faultyReceipt(rc, act.Receipt))}, "202 "+act.Receipt
+		default:
+			results[i], answered[i] = result{Status: http.StatusAccepted, Receipt: valid(a)}, "202 "
+		}
+	}
+	body, _ := json.Marshal(map[string]any{"results": results})
+	for i, a := range as {
+		l.record(a, answered[i])
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
 }
 
 func (l *Listener) record(a *Arrival, answered string) {

@@ -93,14 +93,19 @@ type Report struct {
 type ReportTiming struct {
 	QuietSeconds    float64 `json:"quiet_seconds"`
 	PatienceSeconds float64 `json:"patience_seconds"`
-	Note            string  `json:"note"`
+	// RequestTimeoutSeconds is the candidate's delivery request timeout
+	// as declared at init (120 when not): FLX-DLV-007 waits that long.
+	RequestTimeoutSeconds float64 `json:"request_timeout_seconds"`
+	Note                  string  `json:"note"`
 }
 
 // timingNote is the report's account of how long waits were shortened.
 const timingNote = "outbound checks provoke at most 5 consecutive failed attempts, so their waits follow the " +
 	"candidate's configured backoff (about 31 s from a 1 s start); a scenario's patience grows by 2^n s for n " +
 	"provoked failures; manifest checks wait two of the candidate's manifest refresh intervals (--manifest-refresh) " +
-	"for each manifest it must refuse; nothing else depends on the candidate's configuration"
+	"for each manifest it must refuse; FLX-DLV-007 waits for a hung attempt to be given up as long as the candidate's " +
+	"request timeout declared at init (request_timeout_seconds: this node's init configures and declares 5 s; 120 s, " +
+	"the most FLX-DLV-007 allows, when not declared) plus the patience; nothing else depends on the candidate's configuration"
 
 // ReportTarget names the candidate.
 type ReportTarget struct {
@@ -136,8 +141,9 @@ func newReport(env *Env, cfg Config) *Report {
 		Tester: ReportTester{Member: MemberTester, KID: env.id.Keys[keyTester].KID()},
 		Manifest: ReportManifest{Federation: env.id.Manifest.Federation, Version: env.id.Manifest.Version,
 			SHA256: sha256Hex(env.id.Manifest.Raw())},
-		Modes:     map[string]bool{"inbound": true, "outbound": env.trigger != nil, "manifest": env.manifest != nil, "slow": cfg.Slow},
-		Timing:    ReportTiming{QuietSeconds: cfg.Quiet.Seconds(), PatienceSeconds: cfg.Patience.Seconds(), Note: timingNote},
+		Modes: map[string]bool{"inbound": true, "outbound": env.trigger != nil, "manifest": env.manifest != nil, "slow": cfg.Slow},
+		Timing: ReportTiming{QuietSeconds: cfg.Quiet.Seconds(), PatienceSeconds: cfg.Patience.Seconds(),
+			RequestTimeoutSeconds: env.requestTimeout.Seconds(), Note: timingNote},
 		Only:      cfg.Only,
 		StartedAt: time.Now().UTC(),
 	}

@@ -78,6 +78,17 @@ const (
 	candidateManifest = "candidate/data/trust/manifest.jws"
 )
 
+// testerAccepts are the kinds the manifest lists for XD-TESTER: every case
+// kind and the matching kinds, and audit.head when it is the candidate's
+// witness.
+func testerAccepts(witness bool) []federation.Kind {
+	out := append(slices.Clone(federation.Kinds), federation.MatchKinds...)
+	if witness {
+		out = append(out, federation.KindAuditHead)
+	}
+	return out
+}
+
 // CandidateSpec describes the node under test as the manifest lists it.
 type CandidateSpec struct {
 	ID       string          `json:"id"`
@@ -131,6 +142,20 @@ type Settings struct {
 	// TesterListen is the address of the XD-TESTER listener (its manifest
 	// endpoint); candidates deliver confirmations and outbound envelopes there.
 	TesterListen string `json:"tester_listen"`
+	// CandidateRequestTimeoutSeconds is how long the candidate, as its
+	// operator configured it, lets one delivery attempt run before it
+	// abandons it (FLX-DLV-007: at most 120); 0 means 120. The check of
+	// FLX-DLV-007 waits that long for a hung attempt to be given up.
+	CandidateRequestTimeoutSeconds int `json:"candidate_request_timeout_seconds,omitempty"`
+}
+
+// RequestTimeout is the candidate's delivery request timeout as declared
+// (SPEC.md FLX-DLV-007: 120 s when not declared).
+func (s Settings) RequestTimeout() time.Duration {
+	if s.CandidateRequestTimeoutSeconds > 0 && s.CandidateRequestTimeoutSeconds <= 120 {
+		return time.Duration(s.CandidateRequestTimeoutSeconds) * time.Second
+	}
+	return 120 * time.Second
 }
 
 // InitOptions configure Init.
@@ -142,7 +167,13 @@ type InitOptions struct {
 	// Accepts are the kinds the manifest lists for the candidate; empty
 	// means every case kind (federation.Kinds).
 	Accepts []federation.Kind
-	Now     func() time.Time
+	// Witness lists audit.head among XD-TESTER's accepts, for a candidate
+	// that names XD-TESTER as the witness of its audit heads (FLX-WIT-001).
+	Witness bool
+	// RequestTimeout is the candidate's delivery request timeout, as its
+	// operator configures it (at most 120 s; 0: not declared, 120 s).
+	RequestTimeout time.Duration
+	Now            func() time.Time
 }
 
 // ParseAccepts reads the --accepts list of init: case kinds, separated by
@@ -199,6 +230,9 @@ func Init(dir string, o InitOptions) (*InitResult, error) {
 	}
 	if o.Candidate.ID == "" {
 		return nil, errors.New("conformance init: no candidate")
+	}
+	if o.RequestTimeout < 0 || o.RequestTimeout > 120*time.Second || o.RequestTimeout%time.Second != 0 {
+		return nil, fmt.Errorf("conformance init: candidate request timeout %s: want whole seconds, at most 120 s (FLX-DLV-007)", o.RequestTimeout)
 	}
 	// The case kinds the candidate accepts (--accepts; all by default),
 	// and the coordination kinds every candidate accepts (candidateAccepts).
@@ -351,7 +385,7 @@ func Init(dir string, o InitOptions) (*InitResult, error) {
 					pub(keyTesterFuture, now.Add(30*24*time.Hour), time.Time{}),
 				},
 				TLSSPKISHA256: pins(certTester, certExpired, certNoClientAuth, certWrongURI, certForeignCA, certSelfSigned),
-				Accepts:       append(slices.Clone(federation.Kinds), federation.MatchKinds...), Status: federation.StatusActive,
+				Accepts:       testerAccepts(o.Witness), Status: federation.StatusActive,
 			},
 			{
 				ID: MemberPeer, Name: "Conformance peer", Country: "XD", Role: federation.RoleSociety, Endpoint: tport(pn + 1),
@@ -383,6 +417,7 @@ func Init(dir string, o InitOptions) (*InitResult, error) {
 	s := Settings{
 		Suite: SuiteVersion, Spec: SpecVersion, Federation: o.Federation, Candidate: o.Candidate,
 		CandidateListen: candListen, CandidateLocalAPI: o.CandidateLocalAPI, TesterListen: o.TesterListen,
+		CandidateRequestTimeoutSeconds: int(o.RequestTimeout / time.Second),
 	}
 	sj, _ := json.MarshalIndent(s, "", "  ")
 	w.file(SettingsFile, append(sj, '\n'), 0o644)

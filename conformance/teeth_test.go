@@ -80,6 +80,11 @@ func startCandidate(bin, variantName, accepts string, cleanup func(func())) (*ca
 	init := exec.Command(bin, "conformance", "init", "--dir", dir,
 		"--candidate", "XA-RC:XA:society:https://127.0.0.1:"+strconv.Itoa(fed),
 		"--tester-listen", "127.0.0.1:"+strconv.Itoa(tester), "--candidate-local-api", c.localAPI, "--accepts", accepts)
+	if accepts != "" {
+		// The candidate set up with what the default leaves out also names
+		// the tester as its audit witness (FLX-WIT-001).
+		init.Args = append(init.Args, "--witness")
+	}
 	if b, err := init.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("flx conformance init: %v\n%s", err, b)
 	}
@@ -212,14 +217,15 @@ func teethParallel() int {
 }
 
 // teethAccepts are the kinds the second good candidate accepts, and the
-// candidates of the variants that need kinds left out; acceptsChecks are
-// the checks run against it: those that depend on the kinds a candidate
-// accepts.
+// candidates of the variants that need kinds left out (they also name the
+// tester as their audit witness: init --witness); acceptsChecks are the
+// checks run against it: those that depend on the kinds a candidate
+// accepts, and on its witness.
 const teethAccepts = "case.create,case.update,case.withdraw"
 
 var acceptsChecks = []string{
 	"FLX-ENV-009/unaccepted-kind", "FLX-API-001/metadata", "FLX-RCP-001/receipt", "FLX-SCH-001/invalid-per-kind",
-	"FLX-SCH-003/examples-accepted", "FLX-DLV-011/replay-per-sender",
+	"FLX-SCH-003/examples-accepted", "FLX-DLV-011/replay-per-sender", "FLX-WIT-001/head-sent",
 }
 
 // teethSelected reports whether variant name runs: all of them, unless

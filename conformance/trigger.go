@@ -61,6 +61,12 @@ func (c *triggerClient) forward(caseID, to string) (*Answer, error) {
 	return c.call(http.MethodPost, "/api/v1/cases/"+url.PathEscape(caseID)+"/forward", c.token, map[string]string{"to": to})
 }
 
+// matchQuery is the optional call of SPEC.md §12: ask member to whether it
+// holds a likely match of one person of a case (FLX-MAT-006).
+func (c *triggerClient) matchQuery(caseID, personID, to string) (*Answer, error) {
+	return c.call(http.MethodPost, "/api/v1/cases/"+url.PathEscape(caseID)+"/match-query", c.token, map[string]string{"to": to, "person_id": personID})
+}
+
 func (c *triggerClient) withdraw(caseID, reason string) (*Answer, error) {
 	return c.call(http.MethodPost, "/api/v1/cases/"+url.PathEscape(caseID)+"/withdraw", c.token, map[string]string{"reason": reason})
 }

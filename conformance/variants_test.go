@@ -1023,4 +1023,93 @@ var brokenNodes = []brokenNode{
 		broke: "keeps the member a certificate authenticated once instead of checking it on every request", check: "FLX-TLS-004/resumed-after-suspension",
 		req: "FLX-ID-005",
 	},
+	// issue 12 (teeth12d): an attempt the peer never answers, batches sent
+	// and answered, the audit head sent to a witness.
+	{
+		Variant: variant.Variant{Name: "notimeout", Mutations: []variant.Mutation{{
+			File: "federation/client.go",
+			Old: `	if c.Timeout > 0 {
+		return c.Timeout
+	}
+	return 30 * time.Second`,
+			New: `	return 10 * time.Minute`,
+		}}},
+		broke: "waits 10 minutes on a peer that never answers, whatever its configured request timeout", check: "FLX-DLV-007/hung-attempt",
+	},
+	{
+		Variant: variant.Variant{Name: "batchreceiptshift", Mutations: []variant.Mutation{{
+			File: "federation/batch.go",
+			Old:  `		want := ExpectReceipt(envelopes[i], claims[i])`,
+			New:  `		want := ExpectReceipt(envelopes[(i+1)%len(envelopes)], claims[(i+1)%len(envelopes)])`,
+		}}},
+		broke: "checks each receipt of a batch answer against the next envelope, not the one it answers", check: "FLX-BAT-005/each-answer",
+	},
+	{
+		Variant: variant.Variant{Name: "batchwholedead", Mutations: []variant.Mutation{{
+			File: "federation/batch.go",
+			Old: `			c.setBatchesOff(to)
+		}
+		for _, i := range idx {
+			out[i] = c.Send(ctx, to, envelopes[i])
+		}`,
+			New: `			c.setBatchesOff(to)
+		}
+		if true {
+			return all(r)
+		}
+		for _, i := range idx {
+			out[i] = c.Send(ctx, to, envelopes[i])
+		}`,
+		}}},
+		broke: "dead-letters every envelope of a batch refused as a whole (413) instead of sending each alone", check: "FLX-BAT-005/each-answer",
+	},
+	{
+		Variant: variant.Variant{Name: "batchstorelater", Mutations: []variant.Mutation{{
+			File: "node/receivebatch.go",
+			Old: `		err := n.o.Store.Tx(ctx, func(tx store.Tx) error {
+			for _, k := range order {`,
+			New: `		var err error
+		go func(ctx context.Context) {
+			time.Sleep(2 * time.Second)
+			_ = n.o.Store.Tx(ctx, func(tx store.Tx) error {
+			for _, k := range order {`,
+		}, {
+			File: "node/receivebatch.go",
+			Old: `			return nil
+		})
+		if err != nil {
+			if ctx.Err() == nil {
+				n.writeFailed(err)`,
+			New: `			return nil
+		})
+		}(context.WithoutCancel(ctx))
+		if err != nil {
+			if ctx.Err() == nil {
+				n.writeFailed(err)`,
+		}}},
+		broke: "answers a batch with receipts, then stores its envelopes in the background", check: "FLX-BAT-004/stored-before-answer",
+	},
+	{
+		Variant: variant.Variant{Name: "witnessignored", Mutations: []variant.Mutation{{
+			File: "node/audithead.go", Old: `		if len(n.o.AuditHead.Witnesses) > 0 {`, New: `		if false && len(n.o.AuditHead.Witnesses) > 0 {`,
+		}}},
+		broke: "sends its audit head only to coordinators, never to the witness it names", check: "FLX-WIT-001/head-sent", accepts: teethAccepts,
+	},
+	{
+		Variant: variant.Variant{Name: "supersedehash", Mutations: []variant.Mutation{{
+			File: "node/store/cases.go",
+			Old:  "UPDATE inbox SET envelope = NULL WHERE case_id = ? AND id < ?",
+			New:  "UPDATE inbox SET envelope = NULL, sha256 = '' WHERE case_id = ? AND id < ?",
+		}}},
+		broke: "drops the hash of a superseded version's envelope with its bytes", check: "FLX-COR-003/superseded-hashes-kept",
+	},
+	{
+		Variant: variant.Variant{Name: "matchquerynopolicy", Mutations: []variant.Mutation{{
+			File: "node/matchquery.go",
+			Old:  `	d.Kind = string(kind)`,
+			New: `	d.Kind = string(kind)
+	d.Effect, d.Redactions = policy.Allow, nil`,
+		}}},
+		broke: "sends a match query about a person of a case its policy would not forward to that member", check: "FLX-MAT-006/only-when-allowed",
+	},
 }

@@ -167,6 +167,22 @@ func (s *routedSender) Send(ctx context.Context, to string, envelope []byte) fed
 	return res
 }
 
+// SendBatch sends envelopes for to in one request (federation.Client's
+// SendBatch), so that delivery.batch_size reaches the wire; a batch that
+// holds a relay.forward goes envelope by envelope (Send), to the relay.
+func (s *routedSender) SendBatch(ctx context.Context, to string, envelopes [][]byte) []federation.Result {
+	for _, e := range envelopes {
+		if c, err := federation.ClaimsOf(e); err != nil || c.Kind == federation.KindRelayForward {
+			out := make([]federation.Result, len(envelopes))
+			for i, e := range envelopes {
+				out[i] = s.Send(ctx, to, e)
+			}
+			return out
+		}
+	}
+	return s.n.client.SendBatch(ctx, to, envelopes)
+}
+
 // routedOutbox is the store's outbox as delivery sees it: destinations that
 // pull from this member are not dialled (FLX-PUL-001), and a relay's
 // receipt for an envelope of this member puts its row back to wait for the

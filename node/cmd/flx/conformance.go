@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -36,6 +38,7 @@ DIR/candidate/config.yaml for this project's node), then "run" the checks agains
 
 func conformanceInitCmd() *cobra.Command {
 	var dir, cand, testerListen, localAPI, accepts string
+	var witness bool
 	cmd := &cobra.Command{
 		Use:   "init",
 		Short: "Write a conformance federation (anchor, CA, manifest, tester identities) and the candidate's node folder",
@@ -52,11 +55,12 @@ func conformanceInitCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := conformance.Init(dir, conformance.InitOptions{Candidate: spec, CandidateLocalAPI: localAPI, TesterListen: testerListen, Accepts: kinds})
+			res, err := conformance.Init(dir, conformance.InitOptions{Candidate: spec, CandidateLocalAPI: localAPI, TesterListen: testerListen, Accepts: kinds,
+				RequestTimeout: conformanceRequestTimeout, Witness: witness})
 			if err != nil {
 				return err
 			}
-			if err := writeCandidateNode(res); err != nil {
+			if err := writeCandidateNode(res, witness); err != nil {
 				return fmt.Errorf("conformance init: candidate folder: %w", err)
 			}
 			out := cmd.OutOrStdout()
@@ -73,9 +77,25 @@ func conformanceInitCmd() *cobra.Command {
 	fl.StringVar(&cand, "candidate", "XA-RC:XA:society:https://127.0.0.1:18443", "the node under test, ID:COUNTRY:ROLE:ENDPOINT")
 	fl.StringVar(&testerListen, "tester-listen", "127.0.0.1:18444", "address of the tester's own listener (XD-TESTER's endpoint; the next two ports are XD-PEER's and XD-SUSPENDED's)")
 	fl.StringVar(&localAPI, "candidate-local-api", "127.0.0.1:18080", "where the candidate's local API (trigger calls) listens")
+	fl.BoolVar(&witness, "witness", false, "make XD-TESTER the witness of the candidate's audit heads (FLX-WIT-001): start the run right after the candidate, which sends its head at start")
 	fl.StringVar(&accepts, "accepts", "", "the kinds the candidate accepts, comma-separated (default: every case kind); the suite checks that the others are refused")
 	return cmd
 }
+
+// witnessConfig names XD-TESTER as the candidate's audit witness (init
+// --witness): the node sends it its audit head at start (FLX-WIT-001).
+func witnessConfig(witness bool) string {
+	if !witness {
+		return ""
+	}
+	return "coordination:\n  # XD-TESTER witnesses the audit heads (init --witness; FLX-WIT-001).\n  audit_witnesses: [" + conformance.MemberTester + "]\n"
+}
+
+// conformanceRequestTimeout is the delivery request timeout init gives the
+// candidate (delivery.request_timeout) and declares to the tester: the
+// check of FLX-DLV-007 waits that long, not 120 s, for a hung attempt to
+// be abandoned.
+const conformanceRequestTimeout = 5 * time.Second
 
 var (
 	policyMemberLine  = regexp.MustCompile(`(?m)^member:.*$`)
@@ -85,7 +105,7 @@ var (
 // writeCandidateNode writes config.yaml, policy.yaml and tokens.txt so that
 // `flx serve --config <candidate>/config.yaml` runs this project's node as
 // the candidate.
-func writeCandidateNode(res *conformance.InitResult) error {
+func writeCandidateNode(res *conformance.InitResult, witness bool) error {
 	s := res.Settings
 	listen := s.CandidateListen
 	if host, port, err := net.SplitHostPort(listen); err == nil {
@@ -120,6 +140,18 @@ federation:
   # shortened from the default 60s so that the conformance check is quick.
   read_timeout: 5s
 
+delivery:
+  # One attempt is abandoned after this long (FLX-DLV-007 allows up to 120s);
+  # shortened from the default 30s and declared to the tester (settings.json),
+  # so that the check of a peer that never answers is quick.
+  request_timeout: %s
+
+%s
+match:
+  # A matching secret of the candidate's own (match.secret_file, 0600), so
+  # that it can send match queries (FLX-MAT-006's optional trigger call).
+  secret_file: match-secret.json
+
 local_api:
   listen: %s
   # The tester's trigger token (tokens.txt); only its SHA-256 is here.
@@ -130,13 +162,21 @@ local_api:
 
 policy:
   rules: ../policy.yaml
-`, s.Candidate.ID, s.Candidate.ID, listen, s.CandidateLocalAPI, res.TriggerTokenSHA256)
+`, s.Candidate.ID, s.Candidate.ID, listen, s.RequestTimeout(), witnessConfig(witness), s.CandidateLocalAPI, res.TriggerTokenSHA256)
 	c, err := config.Parse([]byte(cfg))
 	if err != nil {
 		return err
 	}
 	c.Resolve(res.CandidateDir)
 	if err := c.Verify(); err != nil {
+		return err
+	}
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		return err
+	}
+	sj := fmt.Sprintf(`{"kid": "conformance-1", "key": %q}`+"\n", base64.StdEncoding.EncodeToString(secret))
+	if err := os.WriteFile(filepath.Join(res.CandidateDir, "data", "match-secret.json"), []byte(sj), 0o600); err != nil {
 		return err
 	}
 	if err := os.WriteFile(filepath.Join(res.CandidateDir, "policy.yaml"), rules, 0o644); err != nil {
