@@ -314,12 +314,15 @@ func (tb *tab) shot(name string) {
 	}
 }
 
+// axeSource is the vendored axe-core, read once.
+var axeSource = sync.OnceValues(func() ([]byte, error) { return os.ReadFile("testdata/axe/axe.min.js") })
+
 // axe runs the vendored axe-core (injected by the test only, never served)
 // on the current page for WCAG 2.1 A and AA and returns the violations.
 func (tb *tab) axe() []string {
 	tb.t.Helper()
 	defer tb.took("axe-core", time.Now())
-	src, err := os.ReadFile("testdata/axe/axe.min.js")
+	src, err := axeSource()
 	if err != nil {
 		tb.t.Fatal(err)
 	}
