@@ -53,6 +53,18 @@ var mutationScenarios = []struct {
 		sought(d)["vulnerabilities"] = []any{"elderly_alone"}
 	}},
 	{"minor without guardian consent", func(d map[string]any) { notDetained(d); sought(d)["birth_date"] = "2015" }},
+	{"unaccompanied child and carer", func(d map[string]any) {
+		notDetained(d)
+		c := sought(d)
+		c["birth_date"], c["roles"] = "2015-06", []any{"sought_person", "unaccompanied_child"}
+		d["best_interest_assessment"] = map[string]any{"done_at": "2026-11-02T10:00:00Z"}
+		// The carer is named with the office's canary (moved there).
+		o := d["origin"].(map[string]any)
+		d["persons"] = append(d["persons"].([]any), map[string]any{"id": "c3", "roles": []any{"caregiver"},
+			"names": []any{map[string]any{"value": o["created_by_office"]}}, "birth_date": "1970"})
+		o["created_by_office"] = "XA-RC office"
+		d["relationships"] = append(d["relationships"].([]any), map[string]any{"from": "c3", "to": "p2", "type": "caregiver", "verified": true})
+	}},
 	{"withheld value repeated in free text", func(d map[string]any) {
 		// The enquirer's religion (withheld) copied into a field that travels.
 		d["origin"].(map[string]any)["created_by_office"] = d["persons"].([]any)[0].(map[string]any)["sensitive"].(map[string]any)["religion"]
@@ -81,8 +93,8 @@ func notDetained(d map[string]any) {
 // refuses a scenario or alone withholds a canary (a family news message to
 // an addressee outside the case included); the rules that cannot be
 // reached through this federation (destination checks, recipients outside
-// the Movement, review triggers the strict default leaves unset,
-// unaccompanied children) are reported, and policy's
+// the Movement, review triggers the strict default leaves unset) are
+// reported, and policy's
 // TestAdversarialRuleMutation needs every one of them.
 func TestRuleMutationThroughNodes(t *testing.T) {
 	ctx := context.Background()
