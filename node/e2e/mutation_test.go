@@ -53,6 +53,18 @@ var mutationScenarios = []struct {
 		sought(d)["vulnerabilities"] = []any{"elderly_alone"}
 	}},
 	{"minor without guardian consent", func(d map[string]any) { notDetained(d); sought(d)["birth_date"] = "2015" }},
+	{"unaccompanied child and carer", func(d map[string]any) {
+		notDetained(d)
+		c := sought(d)
+		c["birth_date"], c["roles"] = "2015-06", []any{"sought_person", "unaccompanied_child"}
+		d["best_interest_assessment"] = map[string]any{"done_at": "2026-11-02T10:00:00Z"}
+		// The carer is named with the office's canary (moved there).
+		o := d["origin"].(map[string]any)
+		d["persons"] = append(d["persons"].([]any), map[string]any{"id": "c3", "roles": []any{"caregiver"},
+			"names": []any{map[string]any{"value": o["created_by_office"]}}, "birth_date": "1970"})
+		o["created_by_office"] = "XA-RC office"
+		d["relationships"] = append(d["relationships"].([]any), map[string]any{"from": "c3", "to": "p2", "type": "caregiver", "verified": true})
+	}},
 	{"withheld value repeated in free text", func(d map[string]any) {
 		// The enquirer's religion (withheld) copied into a field that travels.
 		d["origin"].(map[string]any)["created_by_office"] = d["persons"].([]any)[0].(map[string]any)["sensitive"].(map[string]any)["religion"]
@@ -78,11 +90,12 @@ func notDetained(d map[string]any) {
 // no canary it withholds, and nothing of a case it refuses, may be at a
 // peer, while every control arrives. With a rule disabled, the peers must
 // hold something the strict policy withholds, for every rule that alone
-// refuses a scenario or alone withholds a canary; the rules that cannot
-// be reached through this federation (destination checks, recipients
-// outside the Movement, review triggers the strict default leaves unset,
-// messages) are reported, and policy's TestAdversarialRuleMutation needs
-// every one of them.
+// refuses a scenario or alone withholds a canary (a family news message to
+// an addressee outside the case included); the rules that cannot be
+// reached through this federation (destination checks, recipients outside
+// the Movement, review triggers the strict default leaves unset) are
+// reported, and policy's
+// TestAdversarialRuleMutation needs every one of them.
 func TestRuleMutationThroughNodes(t *testing.T) {
 	ctx := context.Background()
 	f := fedtest.New(t, threeMembers...)
@@ -158,6 +171,39 @@ func TestRuleMutationThroughNodes(t *testing.T) {
 			}
 			all = append(all, s)
 		}
+		// A message whose addressee, with an address, is not a person of
+		// the case (FLX-DP-MESSAGE-PARTY), about a case the peer holds.
+		type sentMsg struct {
+			i       int
+			id      string
+			caseDoc []byte
+			msg     []byte
+			values  []string
+		}
+		var msgs []sentMsg
+		if mi := len(mutationScenarios); only == nil || only[mi] {
+			raw, _ := plantCanaries(t, 1, tag+"MSG")
+			var m map[string]any
+			if err := json.Unmarshal(raw, &m); err != nil {
+				t.Fatal(err)
+			}
+			id := fmt.Sprintf("XA-RC:MUT-%s-MSG", tag)
+			m["case_id"] = id
+			notDetained(m)
+			caseDoc, _ := json.Marshal(m)
+			if _, err := xa.CreateCase(ctx, cw, caseDoc); err != nil {
+				t.Fatalf("message case: %v", err)
+			}
+			name, place, body := canaryValue(7, tag, "to/name"), canaryValue(7, tag, "to/address"), canaryValue(7, tag, "body")
+			msg, _ := json.Marshal(map[string]any{
+				"schema": "flx/v1/message", "message_id": "XA-RC:FN-" + tag, "case_id": id, "kind": "family_news", "channel": "verbal",
+				"created_at": "2026-11-21T09:00:00Z", "from": map[string]any{"person": "p1", "member": "XA-RC"},
+				"to":   map[string]any{"name": name, "member": "XB-RC", "address": map[string]any{"country": "XB", "locality": place}},
+				"body": "We are all well. " + body, "lang": "en",
+			})
+			xa.SendMessage(ctx, cw, id, "XB-RC", msg) // held, or sent under a mutation
+			msgs = append(msgs, sentMsg{i: mi, id: id, caseDoc: caseDoc, msg: msg, values: []string{name, place, body}})
+		}
 		nodetest.WaitFor(t, 30*time.Second, "XA-RC's outbox delivered and processed", func() bool {
 			for _, st := range []store.OutboxState{store.Queued, store.InFlight} {
 				if rows, err := xa.Store.ListOutbox(ctx, store.OutboxFilter{State: st, Limit: 1}); err != nil || len(rows) > 0 {
@@ -228,6 +274,28 @@ func TestRuleMutationThroughNodes(t *testing.T) {
 				}
 			}
 		}
+		for _, sm := range msgs {
+			dec, _ := expect.Apply(ctx, sm.msg, string(federation.KindMessageDeliver), dsts["XB-RC"], time.Now(), policy.WithCase(sm.caseDoc))
+			held := peerHolds(t, nodes["XB-RC"].Store, sm.id)
+			where := fmt.Sprintf("message about [%s] to XB-RC (%s)", sm.id, dec.Effect)
+			if dec.Allowed() {
+				t.Fatalf("%s: the strict policy lets the message go; the scenario needs it held", where)
+			}
+			var by []string
+			for _, fr := range dec.Fired {
+				if fr.Effect != policy.RuleRedact {
+					by = append(by, fr.RuleID)
+				}
+			}
+			if len(by) == 1 {
+				mark(by[0], sm.i)
+			}
+			for _, v := range sm.values {
+				if strings.Contains(held, v) {
+					leaks = append(leaks, where+": "+v)
+				}
+			}
+		}
 		return leaks, missing, sole
 	}
 
@@ -259,7 +327,7 @@ func TestRuleMutationThroughNodes(t *testing.T) {
 			t.Logf("without %s: %d leaks, e.g. %s", id, len(leaks), leaks[0])
 		})
 	}
-	t.Logf("%d scenarios x %d destinations; %d of %d built-in rules killed through real nodes %v; not reached alone here: %v",
+	t.Logf("%d case scenarios x %d destinations and a message; %d of %d built-in rules killed through real nodes %v; not reached alone here: %v",
 		len(mutationScenarios), len(peers), len(ids), len(policy.BuiltinRules()), ids, unreached)
 }
 

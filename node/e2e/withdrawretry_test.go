@@ -141,8 +141,10 @@ func TestUnconfirmedWithdrawalIsSentAgain(t *testing.T) {
 	}
 	nodetest.WaitFor(t, 15*time.Second, "the withdrawal delivered three times", func() bool { return len(delivered()) >= 3 })
 	at := delivered()
-	if g1, g2 := at[1].Sub(at[0]), at[2].Sub(at[1]); g1 < 250*time.Millisecond || g2 <= g1 {
-		t.Errorf("waits between sends %v then %v: want at least the backoff's first step, then longer", g1, g2)
+	// The wait after the n-th delivery is the backoff's n-th ceiling
+	// (300 ms, then 600 ms): the gaps are at least that, so they grow.
+	if g1, g2 := at[1].Sub(at[0]), at[2].Sub(at[1]); g1 < 290*time.Millisecond || g2 < 590*time.Millisecond {
+		t.Errorf("waits between sends %v then %v: want at least 300 ms, then at least 600 ms", g1, g2)
 	}
 	ps, err := xa.UnconfirmedWithdrawals(ctx)
 	if err != nil || len(ps) != 1 || ps[0].Member != "XB-RC" || ps[0].CaseID != demoCase || ps[0].Sends < 3 {
