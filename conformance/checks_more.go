@@ -157,7 +157,7 @@ func (t *T) spyEndpoint(member, cert string) *endpointSpy {
 	}
 	ln, err := net.Listen("tcp", u.Host)
 	if err != nil {
-		t.Abortf("the tester cannot listen at %s's endpoint %s (conformance init puts it at the tester's port + 1 or + 2): %v", member, u.Host, err)
+		t.Abortf("the tester cannot listen at %s's endpoint %s (conformance init puts it at the tester's port + 1 to + 4): %v", member, u.Host, err)
 	}
 	sp := &endpointSpy{}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{t.id.Certs[cert]}, ClientAuth: tls.RequestClientCert}

@@ -6,8 +6,8 @@
 # run is incomplete.
 #
 # Ports can be moved with FLX_CONF_PORT_FED, FLX_CONF_PORT_LOCAL and
-# FLX_CONF_PORT_TESTER (the tester also names the next two ports, XD-PEER's and XD-SUSPENDED's
-# endpoints, and listens there only during FLX-MAN-007/not-deliverable).
+# FLX_CONF_PORT_TESTER (the tester also names the next four ports, XD-PEER's, XD-SUSPENDED's, XD-REMOTE's and XD-PULL's
+# endpoints, and listens there only to catch what must not arrive).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

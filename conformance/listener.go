@@ -129,6 +129,7 @@ type Listener struct {
 	scripts  map[string]Script // by case_id
 	seen     map[string]int    // sha256 -> copies
 	notify   chan struct{}
+	pull     *pullServer // what a pulling candidate is served (nil: nothing)
 
 	// rogue, when set, is the TLS configuration every new handshake gets
 	// instead of the listener's own (server-side faults of FLX-TLS-005);
@@ -248,6 +249,9 @@ func (l *Listener) serve(w http.ResponseWriter, r *http.Request) {
 			"limits":  map[string]any{"max_body_bytes": 1 << 20, "clock_skew_seconds": 60},
 			"accepts": []string{"case.create", "case.update", "case.response", "message.deliver", "case.withdraw"},
 		})
+		return
+	}
+	if peer, _ := mtls.PeerFromContext(r.Context()); l.servePull(w, r, peer) {
 		return
 	}
 	a := &Arrival{At: time.Now(), Method: r.Method, Path: r.URL.Path, ContentType: r.Header.Get("Content-Type")}

@@ -36,6 +36,16 @@ const (
 	MemberTester    = "XD-TESTER"
 	MemberPeer      = "XD-PEER"
 	MemberSuspended = "XD-SUSPENDED"
+	// MemberRemote names the tester in relay_via (SPEC.md §14): envelopes
+	// for it travel through XD-TESTER, which may therefore relay.
+	MemberRemote = "XD-REMOTE"
+	// MemberPull is pull_only (SPEC.md §15): it is never dialled, and
+	// fetches what is queued for it.
+	MemberPull = "XD-PULL"
+	// MemberCoord is a coordinator, pull_only, that names XD-TESTER in
+	// relay_via (SPEC.md §17): the candidate's statistics reports reach
+	// the tester as relay.forward envelopes.
+	MemberCoord = "XD-COORD"
 )
 
 // Key names of the tester's signing keys (files tester/keys/<name>.jwk).
@@ -46,6 +56,9 @@ const (
 	keyTesterFuture  = "tester-future"
 	keyPeer          = "peer-ed25519"
 	keySuspended     = "suspended-ed25519"
+	keyRemote        = "remote-ed25519"
+	keyPull          = "pull-ed25519"
+	keyCoord         = "coord-ed25519"
 )
 
 // Certificate names of the tester (files tester/tls/<name>.crt and .key).
@@ -59,6 +72,9 @@ const (
 	certWrongURI     = "wrong-uri"     // URI SAN urn:flx:member:XD-PEER, key pinned for XD-TESTER (FLX-ID-002)
 	certForeignCA    = "foreign-ca"    // another CA, key pinned for XD-TESTER (FLX-TLS-003)
 	certSelfSigned   = "self-signed"   // self-signed with a key pinned for XD-TESTER (FLX-TLS-003)
+	certRemote       = "remote"        // XD-REMOTE, pinned (reached through XD-TESTER)
+	certPull         = "pull"          // XD-PULL, pinned (pull_only)
+	certCoord        = "coord"         // XD-COORD, pinned (coordinator, pull_only)
 )
 
 // Files of a conformance directory, relative to it.
@@ -74,6 +90,8 @@ const (
 	candidateCert     = "candidate/data/tls/cert.pem"
 	candidateKey      = "candidate/data/tls/key.pem"
 	candidateSigning  = "candidate/data/keys/signing.jwk"
+	candidateBundle   = "candidate/data/keys/bundle.jwk" // X25519, for carried bundles (§16)
+	pullEncKey        = "tester/keys/pull-enc.jwk"       // XD-PULL's bundle key
 	candidateAnchor   = "candidate/data/trust/anchor.jwk"
 	candidateManifest = "candidate/data/trust/manifest.jws"
 )
@@ -173,7 +191,10 @@ type InitOptions struct {
 	// RequestTimeout is the candidate's delivery request timeout, as its
 	// operator configures it (at most 120 s; 0: not declared, 120 s).
 	RequestTimeout time.Duration
-	Now            func() time.Time
+	// PullOnly lists the candidate as pull_only (SPEC.md §15): it pulls
+	// from the tester (FLX-PUL-005).
+	PullOnly bool
+	Now      func() time.Time
 }
 
 // ParseAccepts reads the --accepts list of init: case kinds, separated by
@@ -245,7 +266,7 @@ func Init(dir string, o InitOptions) (*InitResult, error) {
 		return nil, fmt.Errorf("conformance init: tester listen %q: %w", o.TesterListen, err)
 	}
 	pn, err := strconv.Atoi(port)
-	if err != nil || pn < 1 || pn > 65533 {
+	if err != nil || pn < 1 || pn > 65531 {
 		return nil, fmt.Errorf("conformance init: tester listen port %q", port)
 	}
 	candHostPort, err := endpointHostPort(o.Candidate.Endpoint)
@@ -281,7 +302,7 @@ func Init(dir string, o InitOptions) (*InitResult, error) {
 	keys := map[string]*jose.PrivateKey{}
 	for name, alg := range map[string]jose.Alg{
 		keyTester: jose.EdDSA, keyTesterP256: jose.ES256, keyTesterExpired: jose.EdDSA, keyTesterFuture: jose.EdDSA,
-		keyPeer: jose.EdDSA, keySuspended: jose.EdDSA,
+		keyPeer: jose.EdDSA, keySuspended: jose.EdDSA, keyRemote: jose.EdDSA, keyPull: jose.EdDSA, keyCoord: jose.EdDSA,
 	} {
 		k, err := jose.GenerateKey(alg)
 		if err != nil {
@@ -296,6 +317,18 @@ func Init(dir string, o InitOptions) (*InitResult, error) {
 		return nil, err
 	}
 	w.privateKey(candidateSigning, candKey)
+	// Encryption keys for carried bundles (SPEC.md §16): the candidate's
+	// and XD-PULL's, the member bundles travel to and from.
+	candEnc, err := jose.GenerateEncKey(jose.X25519)
+	if err != nil {
+		return nil, err
+	}
+	pullEnc, err := jose.GenerateEncKey(jose.X25519)
+	if err != nil {
+		return nil, err
+	}
+	w.encKey(candidateBundle, candEnc)
+	w.encKey(pullEncKey, pullEnc)
 
 	// Certificates.
 	hosts := []string{"localhost"}
@@ -329,6 +362,9 @@ func Init(dir string, o InitOptions) (*InitResult, error) {
 		certTester:       issue(ca, devca.Request{MemberID: MemberTester}),
 		certPeer:         issue(ca, devca.Request{MemberID: MemberPeer}),
 		certSuspended:    issue(ca, devca.Request{MemberID: MemberSuspended}),
+		certRemote:       issue(ca, devca.Request{MemberID: MemberRemote}),
+		certPull:         issue(ca, devca.Request{MemberID: MemberPull}),
+		certCoord:        issue(ca, devca.Request{MemberID: MemberCoord}),
 		certUnpinned:     issue(ca, devca.Request{MemberID: MemberTester}),
 		certExpired:      issue(ca, devca.Request{MemberID: MemberTester, NotBefore: now.Add(-30 * 24 * time.Hour), NotAfter: now.Add(-10 * 24 * time.Hour)}),
 		certNoClientAuth: issue(ca, devca.Request{MemberID: MemberTester, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}),
@@ -376,6 +412,7 @@ func Init(dir string, o InitOptions) (*InitResult, error) {
 				ID: o.Candidate.ID, Name: "Candidate " + o.Candidate.ID, Country: o.Candidate.Country, Role: o.Candidate.Role,
 				Endpoint: o.Candidate.Endpoint, JWKS: jose.KeySet{candKey.Public().WithValidity(start, time.Time{})},
 				TLSSPKISHA256: []string{candCert.SPKIPin()}, Accepts: accepts, Status: federation.StatusActive,
+				EncJWKS: jose.EncKeySet{candEnc.Public().WithValidity(start, time.Time{})}, PullOnly: o.PullOnly,
 			},
 			{
 				ID: MemberTester, Name: "Conformance tester", Country: "XD", Role: federation.RoleSociety, Endpoint: tport(pn),
@@ -396,6 +433,24 @@ func Init(dir string, o InitOptions) (*InitResult, error) {
 				ID: MemberSuspended, Name: "Conformance suspended member", Country: "XD", Role: federation.RoleSociety, Endpoint: tport(pn + 2),
 				JWKS: jose.KeySet{pub(keySuspended, start, time.Time{})}, TLSSPKISHA256: pins(certSuspended),
 				Accepts: slices.Clone(federation.Kinds), Status: federation.StatusSuspended,
+			},
+			{
+				ID: MemberRemote, Name: "Conformance member behind the tester", Country: "XD", Role: federation.RoleSociety, Endpoint: tport(pn + 3),
+				JWKS: jose.KeySet{pub(keyRemote, start, time.Time{})}, TLSSPKISHA256: pins(certRemote),
+				Accepts:  append(slices.Clone(federation.Kinds), federation.KindRelayForward),
+				RelayVia: []string{MemberTester}, Status: federation.StatusActive,
+			},
+			{
+				ID: MemberPull, Name: "Conformance pull-only member", Country: "XD", Role: federation.RoleSociety, Endpoint: tport(pn + 4),
+				JWKS: jose.KeySet{pub(keyPull, start, time.Time{})}, TLSSPKISHA256: pins(certPull),
+				Accepts:  append(slices.Clone(federation.Kinds), federation.KindRelayForward),
+				PullOnly: true, Status: federation.StatusActive, EncJWKS: jose.EncKeySet{pullEnc.Public().WithValidity(start, time.Time{})},
+			},
+			{
+				ID: MemberCoord, Name: "Conformance coordinator", Country: "XD", Role: federation.RoleCoordinator,
+				JWKS: jose.KeySet{pub(keyCoord, start, time.Time{})}, TLSSPKISHA256: pins(certCoord),
+				Accepts:  []federation.Kind{federation.KindStatsReport},
+				RelayVia: []string{MemberTester}, PullOnly: true, Status: federation.StatusActive,
 			},
 		},
 	}
@@ -493,6 +548,17 @@ func (w *writer) privateKey(rel string, k *jose.PrivateKey) {
 	w.err = jose.SavePrivateKey(p, k)
 }
 
+func (w *writer) encKey(rel string, k *jose.EncPrivateKey) {
+	if w.err != nil {
+		return
+	}
+	p := w.path(rel)
+	if w.err = os.MkdirAll(filepath.Dir(p), 0o700); w.err != nil {
+		return
+	}
+	w.err = jose.SaveEncKey(p, k)
+}
+
 func (w *writer) publicKey(rel string, k *jose.PublicKey) {
 	b, err := json.MarshalIndent(k, "", "  ")
 	if err != nil {
@@ -509,6 +575,8 @@ type Identity struct {
 	Manifest *federation.Manifest
 	Keys     map[string]*jose.PrivateKey // by key name
 	Certs    map[string]tls.Certificate  // by certificate name
+	// PullEnc is XD-PULL's private encryption key for carried bundles.
+	PullEnc *jose.EncPrivateKey
 	// TriggerToken is the candidate's local API token ("" if absent).
 	TriggerToken string
 }
@@ -538,19 +606,22 @@ func Load(dir string) (*Identity, error) {
 	if id.Manifest, err = federation.VerifyManifest(raw, anchor, time.Now(), nil); err != nil {
 		return nil, fmt.Errorf("conformance: %s: %w", ManifestFile, err)
 	}
-	for _, name := range []string{keyTester, keyTesterP256, keyTesterExpired, keyTesterFuture, keyPeer, keySuspended} {
+	for _, name := range []string{keyTester, keyTesterP256, keyTesterExpired, keyTesterFuture, keyPeer, keySuspended, keyRemote, keyPull, keyCoord} {
 		k, err := jose.LoadPrivateKey(filepath.Join(dir, "tester", "keys", name+".jwk"))
 		if err != nil {
 			return nil, err
 		}
 		id.Keys[name] = k
 	}
-	for _, name := range []string{certTester, certPeer, certSuspended, certUnpinned, certExpired, certNoClientAuth, certWrongURI, certForeignCA, certSelfSigned} {
+	for _, name := range []string{certTester, certPeer, certSuspended, certUnpinned, certExpired, certNoClientAuth, certWrongURI, certForeignCA, certSelfSigned, certRemote, certPull, certCoord} {
 		c, err := tls.LoadX509KeyPair(filepath.Join(dir, "tester", "tls", name+".crt"), filepath.Join(dir, "tester", "tls", name+".key"))
 		if err != nil {
 			return nil, err
 		}
 		id.Certs[name] = c
+	}
+	if id.PullEnc, err = jose.LoadEncKey(filepath.Join(dir, filepath.FromSlash(pullEncKey))); err != nil {
+		return nil, err
 	}
 	if tok, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(TriggerTokenFile))); err == nil {
 		id.TriggerToken = strings.TrimSpace(string(tok))

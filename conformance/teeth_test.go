@@ -64,8 +64,16 @@ type candidate struct {
 }
 
 // startCandidate runs flx conformance init and flx serve with binary bin,
-// as the variant named (none: ""), accepting the kinds listed (all: "").
-func startCandidate(bin, variantName, accepts string, cleanup func(func())) (*candidate, error) {
+// as the variant named (none: ""), accepting the kinds listed (all: ""),
+// in the role given (society: ""; "pull-only": a pull_only society).
+func startCandidate(bin, variantName, accepts, role string, cleanup func(func())) (*candidate, error) {
+	var pullOnly []string
+	switch role {
+	case "":
+		role = "society"
+	case rolePullOnly:
+		role, pullOnly = "society", []string{"--pull-only"}
+	}
 	dir, err := os.MkdirTemp("", "flx-teeth-")
 	if err != nil {
 		return nil, err
@@ -77,9 +85,10 @@ func startCandidate(bin, variantName, accepts string, cleanup func(func())) (*ca
 	}
 	dir = filepath.Join(dir, "conf")
 	c := &candidate{dir: dir, localAPI: "127.0.0.1:" + strconv.Itoa(local), log: &syncBuffer{}}
-	init := exec.Command(bin, "conformance", "init", "--dir", dir,
-		"--candidate", "XA-RC:XA:society:https://127.0.0.1:"+strconv.Itoa(fed),
-		"--tester-listen", "127.0.0.1:"+strconv.Itoa(tester), "--candidate-local-api", c.localAPI, "--accepts", accepts)
+	args := append([]string{"conformance", "init", "--dir", dir,
+		"--candidate", "XA-RC:XA:" + role + ":https://127.0.0.1:" + strconv.Itoa(fed),
+		"--tester-listen", "127.0.0.1:" + strconv.Itoa(tester), "--candidate-local-api", c.localAPI, "--accepts", accepts}, pullOnly...)
+	init := exec.Command(bin, args...)
 	if accepts != "" {
 		// The candidate set up with what the default leaves out also names
 		// the tester as its audit witness (FLX-WIT-001).
@@ -120,9 +129,9 @@ var nextPort atomic.Int32
 func init() { nextPort.Store(int32(12000 + rand.IntN(8000))) }
 
 // freePorts returns three loopback ports of that range that are free now.
-// The tester's comes with the next two, also free and taken by no other
-// candidate: the manifest puts XD-PEER's and XD-SUSPENDED's endpoints
-// there, where FLX-MAN-007/not-deliverable listens.
+// The tester's comes with the next four, also free and taken by no other
+// candidate: the manifest puts XD-PEER's, XD-SUSPENDED's, XD-REMOTE's and
+// XD-PULL's endpoints there, where checks listen for what must not arrive.
 func freePorts() (fed, local, tester int, err error) {
 	var ports []int
 	for tries := 0; len(ports) < 3; tries++ {
@@ -131,7 +140,7 @@ func freePorts() (fed, local, tester int, err error) {
 		}
 		span := int32(1)
 		if len(ports) == 2 {
-			span = 3
+			span = 5
 		}
 		p := int(nextPort.Add(span) - span + 1)
 		if p+int(span) > 32000 {
@@ -228,6 +237,21 @@ var acceptsChecks = []string{
 	"FLX-SCH-003/examples-accepted", "FLX-DLV-011/replay-per-sender", "FLX-WIT-001/head-sent",
 }
 
+// coordinatorChecks are the checks run against another good candidate, a
+// coordinator (init --candidate ID:COUNTRY:coordinator:URL): those of a
+// member that may relay and receives statistics reports, skipped against
+// the others.
+var coordinatorChecks = []string{
+	"FLX-RLY-007/relays", "FLX-RLY-010/withdrawal-relayed", "FLX-STA-004/refused", "FLX-STA-003/aggregates",
+}
+
+// rolePullOnly is the role of a candidate set up with init --pull-only,
+// and pullOnlyChecks the checks run against a good candidate set up so:
+// what a member that pulls does.
+const rolePullOnly = "pull-only"
+
+var pullOnlyChecks = []string{"FLX-PUL-005/puller"}
+
 // teethSelected reports whether variant name runs: all of them, unless
 // FLX_TEETH_ONLY lists some (comma-separated names), to work on a few.
 func teethSelected(name string) bool {
@@ -290,7 +314,7 @@ func TestTeeth(t *testing.T) {
 				cleanups[i]()
 			}
 		}()
-		c, err := startCandidate(good, "", "", func(f func()) { cleanups = append(cleanups, f) })
+		c, err := startCandidate(good, "", "", "", func(f func()) { cleanups = append(cleanups, f) })
 		if err != nil {
 			goodDone <- goodRun{err: err}
 			return
@@ -308,7 +332,7 @@ func TestTeeth(t *testing.T) {
 				cleanups[i]()
 			}
 		}()
-		c, err := startCandidate(good, "", teethAccepts, func(f func()) { cleanups = append(cleanups, f) })
+		c, err := startCandidate(good, "", teethAccepts, "", func(f func()) { cleanups = append(cleanups, f) })
 		if err != nil {
 			acceptsDone <- goodRun{err: err}
 			return
@@ -326,7 +350,7 @@ func TestTeeth(t *testing.T) {
 				cleanups[i]()
 			}
 		}()
-		c, err := startCandidate(good, "", "", func(f func()) { cleanups = append(cleanups, f) })
+		c, err := startCandidate(good, "", "", "", func(f func()) { cleanups = append(cleanups, f) })
 		if err != nil {
 			manifestDone <- goodRun{err: err}
 			return
@@ -334,6 +358,27 @@ func TestTeeth(t *testing.T) {
 		rep, err := c.run(manifestChecks(), goodPatience, true)
 		manifestDone <- goodRun{rep: rep, err: err, d: time.Since(gstart)}
 	}()
+	// And a coordinator, for the checks of a member that may relay, and a
+	// pull-only member, for the checks of a member that pulls.
+	roleDone := map[string]chan goodRun{"coordinator": make(chan goodRun, 1), rolePullOnly: make(chan goodRun, 1)}
+	for role, only := range map[string][]string{"coordinator": coordinatorChecks, rolePullOnly: pullOnlyChecks} {
+		go func() {
+			gstart := time.Now()
+			var cleanups []func()
+			defer func() {
+				for i := len(cleanups) - 1; i >= 0; i-- {
+					cleanups[i]()
+				}
+			}()
+			c, err := startCandidate(good, "", "", role, func(f func()) { cleanups = append(cleanups, f) })
+			if err != nil {
+				roleDone[role] <- goodRun{err: err}
+				return
+			}
+			rep, err := c.run(only, goodPatience, false)
+			roleDone[role] <- goodRun{rep: rep, err: err, d: time.Since(gstart)}
+		}()
+	}
 
 	if err := <-built; err != nil {
 		t.Fatal(err)
@@ -391,7 +436,8 @@ func TestTeeth(t *testing.T) {
 			switch r.Status {
 			case conformance.StatusPass, conformance.StatusNotChecked:
 			case conformance.StatusSkip:
-				if r.Mode != conformance.ModeSlow && r.Mode != conformance.ModeManifest && !slices.Contains(acceptsChecks, r.Check) {
+				if r.Mode != conformance.ModeSlow && r.Mode != conformance.ModeManifest && !slices.Contains(acceptsChecks, r.Check) &&
+					!slices.Contains(coordinatorChecks, r.Check) && !slices.Contains(pullOnlyChecks, r.Check) {
 					t.Errorf("%s skipped: %s", r.Check, r.Reason)
 				}
 			default:
@@ -402,7 +448,7 @@ func TestTeeth(t *testing.T) {
 			t.Errorf("verdict %s against the good node", rep.Verdict)
 		}
 		for _, b := range brokenNodes {
-			if b.accepts == "" && mode[b.check] != conformance.ModeManifest && !hasResult(rep, b.check, conformance.StatusPass) {
+			if b.accepts == "" && b.role == "" && mode[b.check] != conformance.ModeManifest && !hasResult(rep, b.check, conformance.StatusPass) {
 				t.Errorf("check %s did not pass on the good node", b.check)
 			}
 		}
@@ -424,6 +470,25 @@ func TestTeeth(t *testing.T) {
 			}
 		}
 	})
+	for _, role := range []string{"coordinator", rolePullOnly} {
+		t.Run("good "+role, func(t *testing.T) {
+			g := <-roleDone[role]
+			if g.err != nil {
+				t.Fatalf("the good node as %s: %v", role, g.err)
+			}
+			t.Logf("checks against the good node as %s (%s)", role, g.d.Round(time.Second))
+			for _, r := range g.rep.Results {
+				if r.Status != conformance.StatusPass {
+					t.Errorf("%s: %s: %s", r.Check, r.Status, r.Reason)
+				}
+			}
+			for _, b := range brokenNodes {
+				if b.role == role && !hasResult(g.rep, b.check, conformance.StatusPass) {
+					t.Errorf("check %s did not pass on the good node as %s", b.check, b.role)
+				}
+			}
+		})
+	}
 	t.Run("good, manifest mode", func(t *testing.T) {
 		g := <-manifestDone
 		if g.err != nil {
@@ -482,7 +547,7 @@ func runBroken(bin string, b brokenNode, manifest bool) caught {
 			cleanups[i]()
 		}
 	}()
-	c, err := startCandidate(bin, b.Name, b.accepts, func(f func()) { cleanups = append(cleanups, f) })
+	c, err := startCandidate(bin, b.Name, b.accepts, b.role, func(f func()) { cleanups = append(cleanups, f) })
 	if err != nil {
 		return caught{err: err}
 	}

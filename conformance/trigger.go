@@ -88,7 +88,7 @@ func outboundCaseVersion(candidate, caseID string, version int) json.RawMessage 
 			"documented_by": "conformance tester", "documented_at": now},
 		"consents": []any{map[string]any{
 			"id": candidate + ":conf-consent", "given_by": "p1", "capacity": "self", "given_at": now, "form": "written",
-			"scope": map[string]any{"uses": []string{"tracing", "transfer"}, "members": []string{MemberTester, MemberPeer},
+			"scope": map[string]any{"uses": []string{"tracing", "transfer"}, "members": []string{MemberTester, MemberPeer, MemberRemote, MemberPull},
 				"countries": []string{"XD"}, "roles": []string{"society"}, "non_movement": false},
 		}},
 		"persons": []any{
@@ -226,4 +226,39 @@ func (t *T) runScenario(name string, sc *scenario) error {
 		}
 	}
 	return nil
+}
+
+// caseRecipients reads, with the optional call GET /api/v1/cases/{id} of
+// SPEC.md §12, when each member first got an envelope of the case
+// delivered (zero: not delivered yet). ok is false when the candidate does
+// not offer the call.
+func (c *triggerClient) caseRecipients(caseID string) (delivered map[string]time.Time, ok bool, err error) {
+	ans, err := c.call(http.MethodGet, "/api/v1/cases/"+url.PathEscape(caseID), c.token, nil)
+	if err != nil {
+		return nil, false, err
+	}
+	switch {
+	case ans.Status == http.StatusNotFound || ans.Status == http.StatusMethodNotAllowed || ans.Status == http.StatusNotImplemented:
+		return nil, false, nil
+	case ans.Status != http.StatusOK:
+		return nil, false, fmt.Errorf("GET /api/v1/cases/%s: %s", caseID, ans)
+	}
+	var v struct {
+		Recipients []struct {
+			Member           string     `json:"member"`
+			FirstDeliveredAt *time.Time `json:"first_delivered_at"`
+		} `json:"recipients"`
+	}
+	if err := json.Unmarshal(ans.Body, &v); err != nil || v.Recipients == nil {
+		return nil, false, fmt.Errorf("GET /api/v1/cases/%s: want a JSON object with recipients, got %s", caseID, ans)
+	}
+	delivered = map[string]time.Time{}
+	for _, r := range v.Recipients {
+		if r.FirstDeliveredAt != nil {
+			delivered[r.Member] = *r.FirstDeliveredAt
+		} else if _, seen := delivered[r.Member]; !seen {
+			delivered[r.Member] = time.Time{}
+		}
+	}
+	return delivered, true, nil
 }

@@ -22,6 +22,10 @@ type brokenNode struct {
 	// req is the requirement the node breaks, one of those the check
 	// covers; empty means the check's first.
 	req string
+	// role, when set, is the candidate's role in the conformance manifest
+	// (coordinator: for what only a member that may relay does), or
+	// rolePullOnly (init --pull-only: for what a member that pulls does).
+	role string
 }
 
 // breaks returns the requirement b breaks.
@@ -1111,5 +1115,184 @@ var brokenNodes = []brokenNode{
 	d.Effect, d.Redactions = policy.Allow, nil`,
 		}}},
 		broke: "sends a match query about a person of a case its policy would not forward to that member", check: "FLX-MAT-006/only-when-allowed",
+	},
+	// issue 15 (coord15c): the tester as relay, as a pull-only member, and
+	// a coordinator candidate.
+	{
+		Variant: variant.Variant{Name: "relayanyfirsthop", Mutations: []variant.Mutation{{
+			File: "federation/relay.go", Old: `	case in.iss != r.Hops[0].From:`, New: `	case false && in.iss != r.Hops[0].From:`,
+		}}},
+		broke: "takes a chain whose relay dropped the origin's hop (the first hop is not by the inner token's signer)", check: "FLX-RLY-004/tester-relay",
+	},
+	{
+		Variant: variant.Variant{Name: "receiptdirect", Mutations: []variant.Mutation{{
+			File: "node/relay.go",
+			Old: `		next := route.Via
+		if next == "" {`,
+			New: `		next := route.Via
+		if tok.Receipt {
+			next = ""
+		}
+		if next == "" {`,
+		}}},
+		broke: "sends end-to-end receipts straight to the origin, past the relay its relay_via names", check: "FLX-RLY-001/receipt-via-relay",
+	},
+	{
+		Variant: variant.Variant{Name: "confirmdirect", Mutations: []variant.Mutation{{
+			File: "node/relay.go",
+			Old:  `	case !relayed && !tok.Receipt && route.Via == "":`,
+			New:  `	case !relayed && !tok.Receipt && (route.Via == "" || tok.Kind == federation.KindCaseWithdraw):`,
+		}}},
+		broke: "sends withdrawals and confirmations straight to the member, past the relay its relay_via names", check: "FLX-RLY-010/confirmation-via-relay",
+	},
+	{
+		Variant: variant.Variant{Name: "ignorerelayvia", Mutations: []variant.Mutation{{
+			File: "federation/coordination.go", Old: `	if len(d.RelayVia) > 0 && !slices.Contains(d.RelayVia, self) {`, New: `	if false && len(d.RelayVia) > 0 && !slices.Contains(d.RelayVia, self) {`,
+		}}},
+		broke: "dials a member whose relay_via names a relay instead of sending through it", check: "FLX-RLY-001/via-relay",
+	},
+	{
+		Variant: variant.Variant{Name: "relayreceiptdelivers", Mutations: []variant.Mutation{{
+			File: "node/relay.go", Old: `		if to, ok := o.sender.awaiting.LoadAndDelete(outerJTI); ok {`, New: `		if to, ok := o.sender.awaiting.LoadAndDelete(outerJTI); ok && false {`,
+		}}},
+		broke: "counts an envelope sent through a relay as delivered on the relay's receipt", check: "FLX-RLY-009/end-to-end-only",
+	},
+	{
+		Variant: variant.Variant{Name: "e2ereceiptunverified", Mutations: []variant.Mutation{{
+			File: "node/relay.go",
+			Old: `	}, n.o.Now()); err != nil {
+		return fmt.Errorf("end-to-end receipt does not match what was sent: %w", err), nil`,
+			New: `	}, n.o.Now()); err != nil && false {
+		return fmt.Errorf("end-to-end receipt does not match what was sent: %w", err), nil`,
+		}}},
+		broke: "counts an envelope as delivered on an end-to-end receipt bound to other bytes", check: "FLX-RLY-009/end-to-end-only",
+	},
+	{
+		Variant: variant.Variant{Name: "dialpullonly", Mutations: []variant.Mutation{{
+			File: "node/relay.go", Old: `		if r, err := o.n.route(d); err == nil && r.Pull {`, New: `		if r, err := o.n.route(d); err == nil && r.Pull && false {`,
+		}, {
+			File: "node/relay.go", Old: `	case route.Pull:`, New: `	case route.Pull && false:`,
+		}}},
+		broke: "dials a member the manifest declares pull_only", check: "FLX-PUL-001/pull-only",
+	},
+	{
+		Variant: variant.Variant{Name: "pullnolease", Mutations: []variant.Mutation{{
+			File: "node/pull.go", Old: `Destination: member, Lease: until.Sub(now),`, New: `Destination: member, Lease: time.Nanosecond,`,
+		}}},
+		broke: "offers a pulled envelope to the next pull before its lease_until", check: "FLX-PUL-003/lease",
+	},
+	{
+		Variant: variant.Variant{Name: "pullorder", Mutations: []variant.Mutation{{
+			File: "node/store/outbox.go",
+			Old:  "	w.add(`NOT EXISTS (SELECT 1 FROM outbox p WHERE p.destination = o.destination AND p.case_id = o.case_id",
+			New:  "	w.addIf(!strings.HasPrefix(r.Worker, \"pull/\"), `NOT EXISTS (SELECT 1 FROM outbox p WHERE p.destination = o.destination AND p.case_id = o.case_id",
+		}}},
+		broke: "lets a pull take a later envelope of a case while an earlier one is leased", check: "FLX-PUL-004/order",
+	},
+	{
+		Variant: variant.Variant{Name: "relaynopolicy", Mutations: []variant.Mutation{{
+			File: "node/relay.go", Old: `	if dec.Effect == policy.Deny {`, New: `	if dec.Effect == policy.Deny && false {`,
+		}}},
+		broke: "relays a case its own data-protection policy denies", check: "FLX-RLY-007/relays", role: "coordinator",
+	},
+	{
+		Variant: variant.Variant{Name: "relayrefuseswithdrawal", Mutations: []variant.Mutation{{
+			File: "node/relay.go",
+			Old: `	env := r.Envelope
+	d, _ := m.Member(dest)`,
+			New: `	env := r.Envelope
+	if env.Kind == federation.KindCaseWithdraw {
+		return nil, errf(federation.CodeRelayRefused, "this relay does not carry withdrawals")
+	}
+	d, _ := m.Member(dest)`,
+		}}},
+		broke: "refuses to relay a withdrawal", check: "FLX-RLY-010/withdrawal-relayed", role: "coordinator",
+	},
+	{
+		Variant: variant.Variant{Name: "statsunprotected", Mutations: []variant.Mutation{{
+			File: "node/stats/report.go", Old: `		if v != nil && *v != 0 && (*v%prot.Rounding != 0 ||`, New: `		if false && v != nil && *v != 0 && (*v%prot.Rounding != 0 ||`,
+		}}},
+		broke: "takes statistics reports with counts the stated protection never publishes", check: "FLX-STA-004/refused", role: "coordinator",
+	},
+	{
+		Variant: variant.Variant{Name: "statshiddenadded", Mutations: []variant.Mutation{{
+			File: "node/stats/aggregate.go",
+			Old: `				c.Suppressed++
+				c.MaxHidden += r.Threshold - 1`,
+			New: `				c.Sum += r.Threshold - 1`,
+		}}},
+		broke: "adds suppressed counts into its aggregates as k-1 and says none was suppressed", check: "FLX-STA-003/aggregates", role: "coordinator",
+	},
+	{
+		Variant: variant.Variant{Name: "bundlelonglived", Mutations: []variant.Mutation{{
+			File: "federation/bundle/bundle.go", Old: `		ttl = DefaultTTL`, New: `		ttl = MaxTTL + 24*time.Hour`,
+		}}},
+		broke: "exports bundles that live longer than 90 days", check: "FLX-BDL-001/export",
+	},
+	{
+		Variant: variant.Variant{Name: "bundleanyaud", Mutations: []variant.Mutation{{
+			File: "federation/bundle/bundle.go", Old: `	if w.Aud != o.Self {`, New: `	if false && w.Aud != o.Self {`,
+		}}},
+		broke: "imports a bundle addressed to another member once it decrypts", check: "FLX-BDL-003/refused",
+	},
+	{
+		Variant: variant.Variant{Name: "bundleanysigner", Mutations: []variant.Mutation{{
+			File: "federation/bundle/bundle.go",
+			Old:  `		it.Envelope, it.Err = v.Verify(ctx, it.Raw, from)`,
+			New:  `		it.Envelope, it.Err = v.Verify(ctx, it.Raw, func() string { c, _ := federation.ClaimsOf(it.Raw); return c.Issuer }())`,
+		}}},
+		broke: "imports an envelope of a bundle signed by another member than the exporter", check: "FLX-BDL-004/each-envelope",
+	},
+	{
+		Variant: variant.Variant{Name: "bundlereprocess", Mutations: []variant.Mutation{{
+			File: "node/bundle.go",
+			Old:  `	return n.keep(ctx, env, raw, nil)`,
+			New: `	env.JTI += "." + federation.NewJTI()
+	return n.keep(ctx, env, raw, nil)`,
+		}}},
+		broke: "keys imported envelopes by import, not by (iss, jti): a bundle imported again is processed again", check: "FLX-BDL-005/reimport",
+	},
+	{
+		Variant: variant.Variant{Name: "bundlereceiptunverified", Mutations: []variant.Mutation{{
+			File: "node/bundle.go",
+			Old: `		n.log.Warn("bundle receipt refused", "from", op.From, "outbox_id", r.ID, "code", federation.CodeOf(err))
+		return false, nil`,
+			New: `		n.log.Warn("bundle receipt refused", "from", op.From, "outbox_id", r.ID, "code", federation.CodeOf(err))`,
+		}}},
+		broke: "counts an exported envelope as delivered on a carried receipt that does not verify", check: "FLX-BDL-006/receipts-back",
+	},
+	{
+		Variant: variant.Variant{Name: "pullerackretried", Mutations: []variant.Mutation{{
+			File: "federation/pull/client.go", Old: `			case code != "" && !code.Retryable():`, New: `			case code != "":`,
+		}}},
+		broke: "acknowledges a pulled envelope it refused with a code that is retried, so it is never offered again", check: "FLX-PUL-005/puller", role: rolePullOnly,
+	},
+	{
+		Variant: variant.Variant{Name: "pullernorefusal", Mutations: []variant.Mutation{{
+			File: "federation/pull/client.go", Old: `			case code != "" && !code.Retryable():`, New: `			case false && code != "" && !code.Retryable():`,
+		}}},
+		broke: "never acknowledges a pulled envelope it refused for good, so it is offered again forever", check: "FLX-PUL-005/puller", role: rolePullOnly,
+	},
+	{
+		Variant: variant.Variant{Name: "statssmallpublished", Mutations: []variant.Mutation{{
+			File: "node/stats/report.go",
+			Old: `	case n < p.Threshold:
+		return nil`,
+			New: `	case n < 0:
+		return nil`,
+		}}},
+		broke: "publishes counts below the threshold, rounded, instead of suppressing them", check: "FLX-STA-002/protected",
+	},
+	{
+		Variant: variant.Variant{Name: "statsrevisionkept", Mutations: []variant.Mutation{{
+			File: "node/statsreport.go", Old: `				rev = last.Revision + 1`, New: `				rev = last.Revision`,
+		}}},
+		broke: "sends a changed report of a month under the revision it replaces", check: "FLX-STA-002/protected", req: "FLX-STA-001",
+	},
+	{
+		Variant: variant.Variant{Name: "statsunsettled", Mutations: []variant.Mutation{{
+			File: "node/stats/compute.go", Old: `	for p := first; !p.End().Add(settle).After(now); p = p.Next() {`, New: `	for p := first; !p.Start().After(now); p = p.Next() {`,
+		}}},
+		broke: "reports the month that has not ended", check: "FLX-STA-002/protected", req: "FLX-STA-001",
 	},
 }

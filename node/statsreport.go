@@ -172,7 +172,13 @@ func (n *Node) lastReport(ctx context.Context, caseID, c string) (*schema.StatsR
 		if r.Kind != string(federation.KindStatsReport) || r.Envelope == nil {
 			continue
 		}
-		cl, err := federation.ClaimsOf(r.Envelope)
+		// Sent through a relay, the row holds the relay.forward around
+		// the report (prepareAttempt): the report is its inner envelope.
+		env, err := federation.RelayInner(r.Envelope)
+		if err != nil {
+			continue
+		}
+		cl, err := federation.ClaimsOf(env)
 		if err != nil {
 			continue
 		}

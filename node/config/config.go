@@ -389,6 +389,7 @@ func (c *Config) envVars() map[string]func(string) error {
 		},
 		"FLX_COORDINATION_RELAY_WAIT":       dur(&c.Coordination.RelayWait),
 		"FLX_COORDINATION_PULL_INTERVAL":    dur(&c.Coordination.PullInterval),
+		"FLX_COORDINATION_PULL_LEASE":       dur(&c.Coordination.PullLease),
 		"FLX_COORDINATION_BUNDLE_KEY":       str(&c.Coordination.BundleKey),
 		"FLX_COORDINATION_STATS_EVERY":      dur(&c.Coordination.StatsEvery),
 		"FLX_COORDINATION_STATS_SETTLE":     dur(&c.Coordination.StatsSettle),

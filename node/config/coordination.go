@@ -20,6 +20,9 @@ type Coordination struct {
 	RelayWait time.Duration `yaml:"relay_wait"`
 	// PullInterval is how often a pull_only member pulls (at most 5m).
 	PullInterval time.Duration `yaml:"pull_interval"`
+	// PullLease is how long envelopes a member pulls from this node are
+	// held for it before they are offered again (FLX-PUL-003; 1s..1h).
+	PullLease time.Duration `yaml:"pull_lease"`
 	// BundleKey is this member's private encryption key for carried bundles
 	// (JWK, mode 0600); its public half is in the manifest's enc_jwks.
 	BundleKey string `yaml:"bundle_key"`
@@ -44,7 +47,7 @@ type Coordination struct {
 
 func defaultCoordination() Coordination {
 	return Coordination{
-		Routes: map[string]string{}, RelayWait: 15 * time.Minute, PullInterval: time.Minute, BundleKey: "keys/bundle.jwk",
+		Routes: map[string]string{}, RelayWait: 15 * time.Minute, PullInterval: time.Minute, PullLease: 2 * time.Minute, BundleKey: "keys/bundle.jwk",
 		StatsEvery: 24 * time.Hour, StatsSettle: 72 * time.Hour, StatsThreshold: 5, StatsRounding: 5,
 		AuditHeadEvery: time.Hour, AuditWitnesses: []string{},
 	}
@@ -83,6 +86,9 @@ func (c *Coordination) verify(bad func(field, format string, args ...any)) {
 	}
 	if c.PullInterval < time.Second || c.PullInterval > 5*time.Minute {
 		bad("coordination.pull_interval", "%s is outside 1s..5m (FLX-PUL-008)", c.PullInterval)
+	}
+	if c.PullLease < time.Second || c.PullLease > time.Hour {
+		bad("coordination.pull_lease", "%s is outside 1s..1h", c.PullLease)
 	}
 	if c.StatsEvery < 0 || (c.StatsEvery > 0 && c.StatsEvery < time.Minute) {
 		bad("coordination.stats_every", "%s: want 0 (off) or at least 1m", c.StatsEvery)

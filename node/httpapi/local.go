@@ -247,6 +247,9 @@ func (l *localAPI) routes() []localRoute {
 		{http.MethodGet, "/api/v1/audit/verify", auditors, l.verifyAudit},
 		{http.MethodGet, "/api/v1/manifest", operator, l.manifest},
 		{http.MethodGet, "/api/v1/stats", everyone, l.stats},
+		{http.MethodPost, "/api/v1/stats/send", readers, l.sendStats},
+		{http.MethodPost, "/api/v1/bundles/export", caseworker, l.exportBundle},
+		{http.MethodPost, "/api/v1/bundles/import", caseworker, l.importBundle},
 	}, l.accountabilityRoutes()...)
 }
 

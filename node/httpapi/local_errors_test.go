@@ -40,6 +40,9 @@ var routeBodies = map[string]bodyKind{
 	"POST /api/v1/matches/{mid}/reject":               bodyOptional,
 	"POST /api/v1/outbox/{oid}/requeue":               bodyNone,
 	"POST /api/v1/outbox/peers/{member}/retry":        bodyNone,
+	"POST /api/v1/stats/send":                         bodyNone,
+	"POST /api/v1/bundles/export":                     bodyWrapper,
+	"POST /api/v1/bundles/import":                     bodyWrapper,
 	"PATCH /api/v1/media/uploads/{uid}":               bodyBinary,
 }
 

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/familylinks/flx/federation/problem"
 	"github.com/familylinks/flx/node"
 	"github.com/familylinks/flx/node/stats"
 )
@@ -92,4 +93,24 @@ func (l *localAPI) stats(w http.ResponseWriter, r *http.Request, _ node.Actor) {
 		out.Rows = append(out.Rows, sr)
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// StatsSent answers POST /api/v1/stats/send.
+type StatsSent struct {
+	Queued int `json:"queued"`
+}
+
+// sendStats computes this member's statistics now and queues, for every
+// coordinator, the report of each settled month not yet reported or whose
+// published counts changed (what the periodic job does; SPEC.md §17 and
+// the optional trigger of §12).
+func (l *localAPI) sendStats(w http.ResponseWriter, r *http.Request, _ node.Actor) {
+	if !l.noQuery(w, r) {
+		return
+	}
+	n, err := l.n.SendStats(r.Context())
+	if err != nil {
+		err = problem.Errorf(problem.Internal, "statistics: %v", err)
+	}
+	l.reply(w, r, http.StatusAccepted, StatsSent{Queued: n}, err)
 }

@@ -38,7 +38,7 @@ DIR/candidate/config.yaml for this project's node), then "run" the checks agains
 
 func conformanceInitCmd() *cobra.Command {
 	var dir, cand, testerListen, localAPI, accepts string
-	var witness bool
+	var witness, pullOnly bool
 	cmd := &cobra.Command{
 		Use:   "init",
 		Short: "Write a conformance federation (anchor, CA, manifest, tester identities) and the candidate's node folder",
@@ -56,7 +56,7 @@ func conformanceInitCmd() *cobra.Command {
 				return err
 			}
 			res, err := conformance.Init(dir, conformance.InitOptions{Candidate: spec, CandidateLocalAPI: localAPI, TesterListen: testerListen, Accepts: kinds,
-				RequestTimeout: conformanceRequestTimeout, Witness: witness})
+				RequestTimeout: conformanceRequestTimeout, Witness: witness, PullOnly: pullOnly})
 			if err != nil {
 				return err
 			}
@@ -75,8 +75,9 @@ func conformanceInitCmd() *cobra.Command {
 	fl := cmd.Flags()
 	fl.StringVar(&dir, "dir", "", "conformance directory to create (must not exist or be empty)")
 	fl.StringVar(&cand, "candidate", "XA-RC:XA:society:https://127.0.0.1:18443", "the node under test, ID:COUNTRY:ROLE:ENDPOINT")
-	fl.StringVar(&testerListen, "tester-listen", "127.0.0.1:18444", "address of the tester's own listener (XD-TESTER's endpoint; the next two ports are XD-PEER's and XD-SUSPENDED's)")
+	fl.StringVar(&testerListen, "tester-listen", "127.0.0.1:18444", "address of the tester's own listener (XD-TESTER's endpoint; the next four ports are XD-PEER's, XD-SUSPENDED's, XD-REMOTE's and XD-PULL's)")
 	fl.StringVar(&localAPI, "candidate-local-api", "127.0.0.1:18080", "where the candidate's local API (trigger calls) listens")
+	fl.BoolVar(&pullOnly, "pull-only", false, "list the candidate as pull_only: it pulls what the tester queues for it (FLX-PUL-005)")
 	fl.BoolVar(&witness, "witness", false, "make XD-TESTER the witness of the candidate's audit heads (FLX-WIT-001): start the run right after the candidate, which sends its head at start")
 	fl.StringVar(&accepts, "accepts", "", "the kinds the candidate accepts, comma-separated (default: every case kind); the suite checks that the others are refused")
 	return cmd
@@ -88,7 +89,7 @@ func witnessConfig(witness bool) string {
 	if !witness {
 		return ""
 	}
-	return "coordination:\n  # XD-TESTER witnesses the audit heads (init --witness; FLX-WIT-001).\n  audit_witnesses: [" + conformance.MemberTester + "]\n"
+	return "  # XD-TESTER witnesses the audit heads (init --witness; FLX-WIT-001).\n  audit_witnesses: [" + conformance.MemberTester + "]\n"
 }
 
 // conformanceRequestTimeout is the delivery request timeout init gives the
@@ -146,6 +147,13 @@ delivery:
   # so that the check of a peer that never answers is quick.
   request_timeout: %s
 
+coordination:
+  # Pulled envelopes are offered again after this long (FLX-PUL-003);
+  # shortened from the default 2m so that the conformance check is quick.
+  pull_lease: 3s
+  # A pull_only candidate (init --pull-only) pulls this often (FLX-PUL-005);
+  # shortened from the default 1m.
+  pull_interval: 1s
 %s
 match:
   # A matching secret of the candidate's own (match.secret_file, 0600), so

@@ -227,7 +227,7 @@ func startNode(parent context.Context, cfg config.Config, log *slog.Logger) (*ru
 		},
 		Match: mopts, Logger: log, Metrics: metrics,
 		Routes: cfg.Coordination.Routes, RelayWait: cfg.Coordination.RelayWait, PullInterval: cfg.Coordination.PullInterval,
-		Stats: statsOptions(cfg.Coordination), BundleKeys: bundleKeys,
+		PullLease: cfg.Coordination.PullLease, Stats: statsOptions(cfg.Coordination), BundleKeys: bundleKeys,
 		AuditHead: node.AuditHeadOptions{Every: cfg.Coordination.AuditHeadEvery, Witnesses: cfg.Coordination.AuditWitnesses},
 	})
 	if err != nil {

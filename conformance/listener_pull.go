@@ -1,0 +1,201 @@
+package conformance
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/familylinks/flx/federation"
+)
+
+// The tester's listener as a member a pull-only candidate pulls from
+// (SPEC.md §15): it serves GET /flx/v1/pull and POST /flx/v1/pull/ack to
+// the candidate from a queue a check sets, leases what it hands out, and
+// can cut acknowledgements (close the connection without answering) to
+// see the candidate pull and process the same envelopes again.
+
+// pullServer is the queue the listener serves to a pulling candidate.
+type pullServer struct {
+	mu      sync.Mutex
+	items   []*pullItem
+	lease   time.Duration
+	cut     int // acknowledgements still to cut
+	acks    []pullAck
+	changed chan struct{}
+}
+
+type pullItem struct {
+	raw   []byte
+	jti   string
+	sum   string
+	until time.Time // leased until
+	done  bool
+}
+
+// pullAck is one acknowledgement the candidate sent.
+type pullAck struct {
+	At  time.Time
+	Cut bool
+	Ack struct {
+		Receipts []string `json:"receipts"`
+		Refusals []struct {
+			JTI    string `json:"jti"`
+			SHA256 string `json:"sha256"`
+			Code   string `json:"code"`
+		} `json:"refusals"`
+	}
+}
+
+// ServePull sets the envelopes the listener offers to a pulling candidate,
+// each leased for lease when pulled; the first cut acknowledgements are
+// cut. It replaces any earlier queue.
+func (l *Listener) ServePull(envelopes [][]byte, lease time.Duration, cut int) *pullServer {
+	ps := &pullServer{lease: lease, cut: cut, changed: make(chan struct{}, 1)}
+	for _, e := range envelopes {
+		var c Claims
+		_ = json.Unmarshal(payloadOf(e), &c)
+		ps.items = append(ps.items, &pullItem{raw: e, jti: c.JTI, sum: sha256Hex(e)})
+	}
+	l.mu.Lock()
+	l.pull = ps
+	l.mu.Unlock()
+	return ps
+}
+
+// Acks returns the acknowledgements received so far.
+func (ps *pullServer) Acks() []pullAck {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	return append([]pullAck(nil), ps.acks...)
+}
+
+// servePull answers a pull or an acknowledgement; ok is false when the
+// request is neither.
+func (l *Listener) servePull(w http.ResponseWriter, r *http.Request, peer string) (ok bool) {
+	var get bool
+	switch {
+	case r.Method == http.MethodGet && r.URL.Path == "/flx/v1/pull":
+		get = true
+	case r.Method == http.MethodPost && r.URL.Path == "/flx/v1/pull/ack":
+	default:
+		return false
+	}
+	l.mu.Lock()
+	ps := l.pull
+	l.mu.Unlock()
+	now := time.Now()
+	if get {
+		out := []string{}
+		until := now.Add(5 * time.Second)
+		if ps != nil && peer == l.id.Settings.Candidate.ID {
+			ps.mu.Lock()
+			until = now.Add(ps.lease)
+			for _, it := range ps.items {
+				if !it.done && !now.Before(it.until) {
+					it.until = until
+					out = append(out, string(it.raw))
+				}
+			}
+			ps.mu.Unlock()
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"envelopes": out, "lease_until": until.Unix() + 1, "more": false})
+		return true
+	}
+	var a pullAck
+	a.At = now
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 4<<20))
+	if ps == nil || json.Unmarshal(body, &a.Ack) != nil {
+		answerProblem(w, http.StatusBadRequest, "bad_envelope")
+		return true
+	}
+	ps.mu.Lock()
+	if ps.cut > 0 {
+		ps.cut--
+		a.Cut = true
+		ps.acks = append(ps.acks, a)
+		ps.mu.Unlock()
+		ps.notify()
+		if hj, ok := w.(http.Hijacker); ok {
+			if c, _, err := hj.Hijack(); err == nil {
+				_ = c.Close()
+				return true
+			}
+		}
+		panic(http.ErrAbortHandler)
+	}
+	type result struct {
+		JTI    string `json:"jti"`
+		Status string `json:"status"`
+		Code   string `json:"code,omitempty"`
+	}
+	res := struct {
+		Receipts []result `json:"receipts"`
+		Refusals []result `json:"refusals"`
+	}{Receipts: []result{}, Refusals: []result{}}
+	find := func(jti string) *pullItem {
+		for _, it := range ps.items {
+			if it.jti == jti {
+				return it
+			}
+		}
+		return nil
+	}
+	for _, rc := range a.Ack.Receipts {
+		_, jti, err := federation.PeekReceipt([]byte(rc))
+		it := find(jti)
+		switch {
+		case err != nil || it == nil:
+			res.Receipts = append(res.Receipts, result{JTI: jti, Status: "unknown"})
+			continue
+		}
+		if _, err := federation.VerifyReceipt([]byte(rc), l.id.Manifest, federation.ExpectedReceipt{
+			Issuer: l.id.Settings.Candidate.ID, Audience: MemberTester, ReceiptFor: jti, SHA256: it.sum,
+		}, time.Now()); err != nil {
+			res.Receipts = append(res.Receipts, result{JTI: jti, Status: "refused", Code: string(federation.CodeOf(err))})
+			continue
+		}
+		it.done = true
+		res.Receipts = append(res.Receipts, result{JTI: jti, Status: "recorded"})
+	}
+	for _, rf := range a.Ack.Refusals {
+		it := find(rf.JTI)
+		switch {
+		case it == nil || it.sum != rf.SHA256:
+			res.Refusals = append(res.Refusals, result{JTI: rf.JTI, Status: "unknown"})
+		case federation.Code(rf.Code).Retryable():
+			res.Refusals = append(res.Refusals, result{JTI: rf.JTI, Status: "refused", Code: "bad_envelope"})
+		default:
+			it.done = true
+			res.Refusals = append(res.Refusals, result{JTI: rf.JTI, Status: "recorded"})
+		}
+	}
+	ps.acks = append(ps.acks, a)
+	ps.mu.Unlock()
+	ps.notify()
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(res)
+	return true
+}
+
+func (ps *pullServer) notify() {
+	select {
+	case ps.changed <- struct{}{}:
+	default:
+	}
+}
+
+// doneExcept reports whether every envelope but the one of jti was
+// acknowledged.
+func (ps *pullServer) doneExcept(jti string) bool {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	for _, it := range ps.items {
+		if !it.done && it.jti != jti {
+			return false
+		}
+	}
+	return true
+}
