@@ -79,13 +79,42 @@ type benchOptions struct {
 	link                     string
 }
 
-// benchBody returns a valid ~3 KiB case document with the given case id.
+// benchBody returns a valid ~3 KiB case document with the given case id
+// and family name of its own: a list of 3,000 people who all share one
+// name would make the receiver's matching compare every case with every
+// other, which no real list does.
 func benchBody(i int) []byte {
 	var doc map[string]any
 	_ = json.Unmarshal(demoDoc("case"), &doc)
 	doc["case_id"] = fmt.Sprintf("XA-RC:BENCH-%07d", i)
+	lat, cyr := benchSurname(i)
+	persons, _ := doc["persons"].([]any)
+	for _, p := range persons {
+		pm, _ := p.(map[string]any)
+		names, _ := pm["names"].([]any)
+		for _, nm := range names {
+			nmm, _ := nm.(map[string]any)
+			v, _ := nmm["value"].(string)
+			v = strings.NewReplacer("Testov", lat, "Тестов", cyr).Replace(v)
+			nmm["value"] = v
+		}
+	}
 	b, _ := json.Marshal(doc)
 	return b
+}
+
+// benchSurname spells i as a made-up family name, in Latin and Cyrillic
+// letters, distinct for every i.
+func benchSurname(i int) (lat, cyr string) {
+	syl := [][2]string{{"ka", "ка"}, {"lo", "ло"}, {"mi", "ми"}, {"nu", "ну"}, {"re", "ре"}, {"sa", "са"}, {"to", "то"}, {"vi", "ви"},
+		{"da", "да"}, {"go", "го"}, {"be", "бе"}, {"zu", "зу"}, {"po", "по"}, {"ri", "ри"}, {"mo", "мо"}, {"ne", "не"}}
+	lat, cyr = "", ""
+	for k := 0; k < 5; k++ {
+		s := syl[i%len(syl)]
+		i /= len(syl)
+		lat, cyr = lat+s[0], cyr+s[1]
+	}
+	return strings.ToUpper(lat[:1]) + lat[1:] + "v", strings.ToUpper(string([]rune(cyr)[:1])) + string([]rune(cyr)[1:]) + "в"
 }
 
 func rssKiB() int64 {
@@ -301,9 +330,6 @@ func runBenchExchange(ctx context.Context, out, progress io.Writer, o benchOptio
 		}
 	}
 	elapsed := time.Since(start)
-	if o.cpuProfile != "" {
-		pprof.StopCPUProfile()
-	}
 	fmt.Fprintln(progress)
 	// The receiver must also have stored and processed every one: the
 	// exchange ends when the last is processed.
@@ -319,6 +345,9 @@ func runBenchExchange(ctx context.Context, out, progress io.Writer, o benchOptio
 		time.Sleep(20 * time.Millisecond)
 	}
 	processedIn := time.Since(start)
+	if o.cpuProfile != "" {
+		pprof.StopCPUProfile() // the profile covers delivery and processing
+	}
 	selfUsed := selfCPU() - selfStart
 	sampleBackends()
 	pgUsed := pgCPU.used()
