@@ -80,41 +80,54 @@ type benchOptions struct {
 }
 
 // benchBody returns a valid ~3 KiB case document with the given case id
-// and family name of its own: a list of 3,000 people who all share one
-// name would make the receiver's matching compare every case with every
-// other, which no real list does.
+// and people of its own (names, year of birth): a list of 3,000 cases of
+// the same two people would make the receiver's matching compare every
+// case with every other, which no real list does.
 func benchBody(i int) []byte {
 	var doc map[string]any
 	_ = json.Unmarshal(demoDoc("case"), &doc)
 	doc["case_id"] = fmt.Sprintf("XA-RC:BENCH-%07d", i)
-	lat, cyr := benchSurname(i)
+	h := uint64(i)*0x9e3779b97f4a7c15 + 1
+	next := func(n int) int {
+		h ^= h >> 29
+		h *= 0xbf58476d1ce4e5b9
+		h ^= h >> 32
+		return int(h % uint64(n))
+	}
+	given := [][2]string{{"Mira", "Мира"}, {"Anna", "Анна"}, {"Olga", "Ольга"}, {"Vera", "Віра"}, {"Nina", "Ніна"}, {"Lida", "Ліда"},
+		{"Illia", "Ілля"}, {"Pavlo", "Павло"}, {"Taras", "Тарас"}, {"Roman", "Роман"}, {"Denys", "Денис"}, {"Oleh", "Олег"}}
+	syl := [][2]string{{"ka", "ка"}, {"lo", "ло"}, {"mi", "мі"}, {"nu", "ну"}, {"re", "ре"}, {"sa", "са"}, {"to", "то"}, {"vi", "ві"},
+		{"da", "да"}, {"go", "го"}, {"be", "бе"}, {"zu", "зу"}, {"po", "по"}, {"ri", "рі"}, {"mo", "мо"}, {"ne", "не"},
+		{"chu", "чу"}, {"sho", "шо"}, {"fe", "фе"}, {"ly", "ли"}, {"ha", "ха"}, {"kry", "кри"}, {"sty", "сти"}, {"bra", "бра"}}
+	surname := func() (lat, cyr string) {
+		for k := 2 + next(3); k > 0; k-- {
+			sy := syl[next(len(syl))]
+			lat, cyr = lat+sy[0], cyr+sy[1]
+		}
+		return strings.ToUpper(lat[:1]) + lat[1:] + "enko", strings.ToUpper(string([]rune(cyr)[:1])) + string([]rune(cyr)[1:]) + "енко"
+	}
 	persons, _ := doc["persons"].([]any)
 	for _, p := range persons {
 		pm, _ := p.(map[string]any)
+		lat, cyr := surname()
+		var g [2]string
+		if pm["sex"] == "male" {
+			g = given[6+next(6)]
+		} else {
+			g = given[next(6)]
+		}
+		r := strings.NewReplacer("Testova", lat, "Testov", lat, "Тестова", cyr, "Тестов", cyr,
+			"Mira", g[0], "Illia", g[0], "Ilya", g[0], "Мира", g[1], "Ілля", g[1])
 		names, _ := pm["names"].([]any)
 		for _, nm := range names {
 			nmm, _ := nm.(map[string]any)
 			v, _ := nmm["value"].(string)
-			v = strings.NewReplacer("Testov", lat, "Тестов", cyr).Replace(v)
-			nmm["value"] = v
+			nmm["value"] = r.Replace(v)
 		}
+		pm["birth_date"] = strconv.Itoa(1930 + next(80))
 	}
 	b, _ := json.Marshal(doc)
 	return b
-}
-
-// benchSurname spells i as a made-up family name, in Latin and Cyrillic
-// letters, distinct for every i.
-func benchSurname(i int) (lat, cyr string) {
-	syl := [][2]string{{"ka", "ка"}, {"lo", "ло"}, {"mi", "ми"}, {"nu", "ну"}, {"re", "ре"}, {"sa", "са"}, {"to", "то"}, {"vi", "ви"},
-		{"da", "да"}, {"go", "го"}, {"be", "бе"}, {"zu", "зу"}, {"po", "по"}, {"ri", "ри"}, {"mo", "мо"}, {"ne", "не"}}
-	lat, cyr = "", ""
-	for k := 0; k < 5; k++ {
-		s := syl[i%len(syl)]
-		i /= len(syl)
-		lat, cyr = lat+s[0], cyr+s[1]
-	}
-	return strings.ToUpper(lat[:1]) + lat[1:] + "v", strings.ToUpper(string([]rune(cyr)[:1])) + string([]rune(cyr)[1:]) + "в"
 }
 
 func rssKiB() int64 {
