@@ -153,3 +153,96 @@ func presence(t time.Time) time.Time {
 	}
 	return time.Unix(1, 0).UTC()
 }
+
+// TestReceiveAllAsReceive: a batch received with ReceiveAll leaves what
+// Receive would leave envelope by envelope (new rows with their receipts,
+// duplicates with the receipt stored first, replays refused and not
+// written), also for a jti named twice in one batch and for batches larger
+// than one statement.
+func TestReceiveAllAsReceive(t *testing.T) {
+	withAllStores(t, func(t *testing.T, b *backend) {
+		ctx := t.Context()
+		held := envelope("held-1", "XB-RC:0001", "a")
+		heldRes := must[store.ReceiveResult](t)(b.s.Receive(ctx, held, receipt("held-1")))
+		entry := func(it store.InboxItem) store.ReceiveEntry {
+			return store.ReceiveEntry{Item: it, Receipt: receipt(it.JTI)}
+		}
+		es := []store.ReceiveEntry{
+			entry(envelope("new-1", "XB-RC:0002", "a")),
+			entry(held), // duplicate of a row held before
+			entry(envelope("held-1", "XB-RC:0001", "other")), // replay
+			entry(envelope("new-2", "XB-RC:0003", "a")),
+			entry(envelope("new-2", "XB-RC:0003", "a")),     // named twice: a duplicate the second time
+			entry(envelope("new-2", "XB-RC:0003", "other")), // and a replay with other bytes
+		}
+		for i := range 250 { // more than one statement's worth
+			es = append(es, entry(envelope(fmt.Sprintf("bulk-%03d", i), fmt.Sprintf("XB-RC:B%03d", i), "a")))
+		}
+		got := must[[]store.ReceiveResult](t)(b.s.ReceiveAll(ctx, es))
+		if len(got) != len(es) {
+			t.Fatalf("%d results for %d entries", len(got), len(es))
+		}
+		check := func(i int, wantNew, wantDup, wantReplay bool) {
+			t.Helper()
+			r := got[i]
+			switch {
+			case wantReplay:
+				if r.Replay == nil || !errors.Is(r.Replay, store.ErrReplay) || r.ID != 0 {
+					t.Errorf("entry %d (%s) = %+v, want a replay", i, es[i].Item.JTI, r)
+				}
+			case wantDup:
+				if !r.Duplicate || r.ID == 0 || r.Replay != nil || len(r.ExistingReceipt) == 0 {
+					t.Errorf("entry %d (%s) = %+v, want a duplicate", i, es[i].Item.JTI, r)
+				}
+			case wantNew:
+				if r.Duplicate || r.ID == 0 || r.Replay != nil {
+					t.Errorf("entry %d (%s) = %+v, want a new row", i, es[i].Item.JTI, r)
+				}
+				row := must[store.InboxItem](t)(b.s.GetInbox(ctx, r.ID))
+				if row.JTI != es[i].Item.JTI || row.CaseID != es[i].Item.CaseID || string(row.Envelope) != string(es[i].Item.Envelope) || len(row.SHA256) != 64 {
+					t.Errorf("entry %d: inbox row %+v", i, row)
+				}
+				if rc := must[store.Receipt](t)(b.s.GetReceipt(ctx, es[i].Item.JTI)); string(rc.Raw) != "receipt-for-"+es[i].Item.JTI || rc.Status != "accepted" {
+					t.Errorf("entry %d: receipt %+v", i, rc)
+				}
+			}
+		}
+		check(0, true, false, false)
+		check(1, false, true, false)
+		if got[1].ID != heldRes.ID || string(got[1].ExistingReceipt) != "receipt-for-held-1" {
+			t.Errorf("duplicate of the held row = %+v, want id %d and its receipt", got[1], heldRes.ID)
+		}
+		check(2, false, false, true)
+		check(3, true, false, false)
+		check(4, false, true, false)
+		if got[4].ID != got[3].ID {
+			t.Errorf("second naming of new-2 points at row %d, the first at %d", got[4].ID, got[3].ID)
+		}
+		check(5, false, false, true)
+		for i := 6; i < len(es); i++ {
+			check(i, true, false, false)
+		}
+		rows := must[[]store.InboxItem](t)(b.s.ListInbox(ctx, store.InboxFilter{Limit: 1000}))
+		if want := 1 + 2 + 250; len(rows) != want {
+			t.Fatalf("%d inbox rows, want %d", len(rows), want)
+		}
+		// The same batch again: every entry a duplicate or a replay, nothing written.
+		again := must[[]store.ReceiveResult](t)(b.s.ReceiveAll(ctx, es))
+		for i, r := range again {
+			if r.Replay == nil && !r.Duplicate {
+				t.Errorf("again: entry %d = %+v", i, r)
+			}
+		}
+		if rows := must[[]store.InboxItem](t)(b.s.ListInbox(ctx, store.InboxFilter{Limit: 1000})); len(rows) != 253 {
+			t.Fatalf("again: %d inbox rows", len(rows))
+		}
+		// An invalid entry fails the whole call and writes nothing.
+		bad := []store.ReceiveEntry{entry(envelope("bad-1", "", "a")), {Item: envelope("", "", "a"), Receipt: receipt("x")}}
+		if _, err := b.s.ReceiveAll(ctx, bad); !errors.Is(err, store.ErrInvalid) {
+			t.Fatalf("ReceiveAll with an entry without jti = %v, want ErrInvalid", err)
+		}
+		if _, err := b.s.GetInboxByJTI(ctx, "bad-1"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("bad-1 after a refused batch: %v", err)
+		}
+	})
+}

@@ -135,6 +135,11 @@ type Inbox interface {
 	// durable replay guard. The store computes the sha256 of item.Envelope;
 	// a non-empty item.SHA256 must match it.
 	Receive(ctx context.Context, item InboxItem, receipt Receipt) (ReceiveResult, error)
+	// ReceiveAll is Receive for each entry, in one transaction and a few
+	// set-based statements (a batch): result i is entry i's, a replay
+	// reported in its Replay rather than as the error, which is for the
+	// whole call (then nothing was written).
+	ReceiveAll(ctx context.Context, es []ReceiveEntry) ([]ReceiveResult, error)
 	// ListUnprocessed returns rows not yet processed with id > afterID, in
 	// id order, with envelopes: the processor resumes from it after a
 	// restart. A row whose case was erased before it was processed has a
