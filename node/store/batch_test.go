@@ -246,3 +246,92 @@ func TestReceiveAllAsReceive(t *testing.T) {
 		}
 	})
 }
+
+// TestMarkProcessedAll marks a batch's inbox rows in one statement, or
+// none of them inside a Tx when one cannot be marked.
+func TestMarkProcessedAll(t *testing.T) {
+	withAllStores(t, func(t *testing.T, b *backend) {
+		ctx := t.Context()
+		var ids []int64
+		for i := range 4 {
+			jti := fmt.Sprintf("mp-%d", i)
+			ids = append(ids, must[store.ReceiveResult](t)(b.s.Receive(ctx, envelope(jti, "", "a"), receipt(jti))).ID)
+		}
+		if err := b.s.MarkProcessed(ctx, ids[3], ""); err != nil {
+			t.Fatal(err)
+		}
+		tests := []struct {
+			name string
+			ms   []store.ProcessedMark
+			want error
+		}{
+			{"one already processed", []store.ProcessedMark{{ID: ids[0]}, {ID: ids[3]}}, store.ErrConflict},
+			{"one missing", []store.ProcessedMark{{ID: ids[0]}, {ID: 999999}}, store.ErrNotFound},
+			{"named twice", []store.ProcessedMark{{ID: ids[0]}, {ID: ids[0]}}, store.ErrConflict},
+		}
+		for _, tc := range tests {
+			err := b.s.Tx(ctx, func(tx store.Tx) error { return tx.MarkProcessedAll(ctx, tc.ms) })
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("%s: %v, want %v", tc.name, err, tc.want)
+			}
+			if got := must[store.InboxItem](t)(b.s.GetInbox(ctx, ids[0])); !got.ProcessedAt.IsZero() {
+				t.Fatalf("%s: row %d marked by a rolled back batch", tc.name, ids[0])
+			}
+		}
+		if err := b.s.MarkProcessedAll(ctx, []store.ProcessedMark{{ID: ids[0]}, {ID: ids[1], Error: "stale version"}, {ID: ids[2]}}); err != nil {
+			t.Fatal(err)
+		}
+		for i, wantErr := range []string{"", "stale version", ""} {
+			got := must[store.InboxItem](t)(b.s.GetInbox(ctx, ids[i]))
+			if got.ProcessedAt.IsZero() || got.ProcessError != wantErr {
+				t.Fatalf("row %d: processed %v, error %q; want error %q", i, got.ProcessedAt, got.ProcessError, wantErr)
+			}
+		}
+	})
+}
+
+// TestAppendAuditAllExtendsTheChain: entries appended together chain as
+// those appended one by one (VerifyAudit holds, seq follows on), and the
+// records returned are the rows stored.
+func TestAppendAuditAllExtendsTheChain(t *testing.T) {
+	withAllStores(t, func(t *testing.T, b *backend) {
+		ctx := t.Context()
+		at := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+		one := func(i int) store.AuditEntry {
+			return store.AuditEntry{Actor: memberB, Action: "inbox.process", Object: fmt.Sprintf("XB-RC:%04d", i),
+				Details: []byte(fmt.Sprintf(`{ "inbox_id" : %d }`, i)), At: at.Add(time.Duration(i) * time.Second)}
+		}
+		if _, err := b.s.AppendAudit(ctx, one(0)); err != nil {
+			t.Fatal(err)
+		}
+		var es []store.AuditEntry
+		for i := 1; i <= 230; i++ { // more than one statement's worth
+			es = append(es, one(i))
+		}
+		recs := must[[]store.AuditRecord](t)(b.s.AppendAuditAll(ctx, es))
+		if _, err := b.s.AppendAudit(ctx, one(231)); err != nil {
+			t.Fatal(err)
+		}
+		v := must[store.AuditVerification](t)(b.s.VerifyAudit(ctx))
+		if v.Rows != 232 || v.FirstBadSeq != 0 {
+			t.Fatalf("VerifyAudit = %+v", v)
+		}
+		stored := must[[]store.AuditRecord](t)(b.s.ListAudit(ctx, store.AuditFilter{AfterSeq: 1, Limit: 230}))
+		for i, r := range recs {
+			s := stored[i]
+			if r.Seq != int64(i+2) || r.Seq != s.Seq || r.Hash != s.Hash || r.PrevHash != s.PrevHash || string(s.Details) != fmt.Sprintf(`{"inbox_id":%d}`, i+1) || !s.At.Equal(es[i].At) {
+				t.Fatalf("record %d = %+v, stored %+v", i, r, s)
+			}
+		}
+		err := b.s.Tx(ctx, func(tx store.Tx) error {
+			_, err := tx.AppendAuditAll(ctx, []store.AuditEntry{one(300), {Actor: memberB}})
+			return err
+		})
+		if !errors.Is(err, store.ErrInvalid) {
+			t.Fatalf("an entry without action = %v, want ErrInvalid", err)
+		}
+		if v := must[store.AuditVerification](t)(b.s.VerifyAudit(ctx)); v.Rows != 232 {
+			t.Fatalf("after a refused batch: %+v", v)
+		}
+	})
+}

@@ -150,6 +150,10 @@ type Inbox interface {
 	// if it was already processed: in a Tx with the case change this makes
 	// processing exactly-once even with several processors.
 	MarkProcessed(ctx context.Context, id int64, processErr string) error
+	// MarkProcessedAll is MarkProcessed for several rows (a batch applied
+	// in one transaction), set-based: all are marked, or ErrNotFound /
+	// ErrConflict (also for a row named twice) and the caller rolls back.
+	MarkProcessedAll(ctx context.Context, ms []ProcessedMark) error
 }
 
 // OutboxReader reads the outbox.
@@ -297,6 +301,9 @@ type Audit interface {
 	// serialized (also across processes sharing a PostgreSQL database).
 	// Details must be JSON without personal data; it is stored compacted.
 	AppendAudit(ctx context.Context, e AuditEntry) (AuditRecord, error)
+	// AppendAuditAll appends entries in order as AppendAudit would one by
+	// one, with one lock and one read of the chain's head (a batch).
+	AppendAuditAll(ctx context.Context, es []AuditEntry) ([]AuditRecord, error)
 }
 
 // ManifestReader reads the federation manifests held.
