@@ -81,6 +81,9 @@ func (n *Node) processAll(ctx context.Context, items []store.InboxItem) error {
 	confirms := false
 	err := n.o.Store.Tx(ctx, func(tx store.Tx) error {
 		bt := &batchTx{Tx: tx}
+		if err := bt.learnNew(ctx, items); err != nil {
+			return err
+		}
 		for _, it := range items {
 			if federation.Kind(it.Kind) != federation.KindCaseCreate {
 				// What else a row does may read the processed marks of the
@@ -217,7 +220,12 @@ func (n *Node) applyCase(ctx context.Context, tx store.Tx, it store.InboxItem, p
 	if err != nil {
 		return fmt.Errorf("case body: %w", err)
 	}
-	cur, err := tx.GetCase(ctx, c.CaseID)
+	var cur store.Case
+	if bt, ok := tx.(*batchTx); ok && bt.isNew(c.CaseID) {
+		err = fmt.Errorf("node: %q is not held: %w", c.CaseID, store.ErrNotFound)
+	} else {
+		cur, err = tx.GetCase(ctx, c.CaseID)
+	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		_, err = tx.CreateCase(ctx, store.NewCase{
@@ -350,6 +358,45 @@ type batchTx struct {
 	store.Tx
 	marks  []store.ProcessedMark
 	audits []store.AuditEntry
+	// fresh: the cases of the batch's case.create rows that were not held
+	// when it began, and that no row of it has touched since; applyCase
+	// creates them without reading them first.
+	fresh map[string]bool
+}
+
+// learnNew finds, in one query, which cases of the batch's case.create
+// rows are not held yet.
+func (b *batchTx) learnNew(ctx context.Context, items []store.InboxItem) error {
+	var ids []string
+	for _, it := range items {
+		if federation.Kind(it.Kind) == federation.KindCaseCreate && it.CaseID != "" {
+			ids = append(ids, it.CaseID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	held, err := b.CasesHeld(ctx, ids)
+	if err != nil {
+		return err
+	}
+	b.fresh = make(map[string]bool, len(ids))
+	for _, id := range ids {
+		if !held[id] {
+			b.fresh[id] = true
+		}
+	}
+	return nil
+}
+
+// isNew reports whether caseID is known not to be held, once: a second
+// row of the batch for the same case reads it.
+func (b *batchTx) isNew(caseID string) bool {
+	if !b.fresh[caseID] {
+		return false
+	}
+	delete(b.fresh, caseID)
+	return true
 }
 
 func (b *batchTx) MarkProcessed(_ context.Context, id int64, processErr string) error {

@@ -335,3 +335,30 @@ func TestAppendAuditAllExtendsTheChain(t *testing.T) {
 		}
 	})
 }
+
+// TestCasesHeld names the cases held among those asked, erased ones
+// included, in batches larger than one statement.
+func TestCasesHeld(t *testing.T) {
+	withAllStores(t, func(t *testing.T, b *backend) {
+		ctx := t.Context()
+		var ids []string
+		for i := range 230 {
+			ids = append(ids, fmt.Sprintf("XB-RC:H%03d", i))
+		}
+		for _, i := range []int{0, 7, 229} {
+			if _, err := b.s.CreateCase(ctx, store.NewCase{ID: ids[i], Origin: memberB, Type: "tracing_request", Status: "open", Document: []byte(`{}`)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := b.s.EraseCase(ctx, ids[7], store.Erasure{Reason: "consent_withdrawn"}); err != nil {
+			t.Fatal(err)
+		}
+		held := must[map[string]bool](t)(b.s.CasesHeld(ctx, append(ids, "XB-RC:NONE")))
+		if len(held) != 3 || !held[ids[0]] || !held[ids[7]] || !held[ids[229]] {
+			t.Fatalf("CasesHeld = %v, want %s, %s and %s", held, ids[0], ids[7], ids[229])
+		}
+		if held := must[map[string]bool](t)(b.s.CasesHeld(ctx, nil)); len(held) != 0 {
+			t.Fatalf("CasesHeld(nil) = %v", held)
+		}
+	})
+}

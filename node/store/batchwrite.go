@@ -132,3 +132,37 @@ func (s *sqlStore) MarkProcessedAll(ctx context.Context, ms []ProcessedMark) err
 func (s *sqlStore) AppendAuditAll(ctx context.Context, es []AuditEntry) ([]AuditRecord, error) {
 	return write(ctx, s, func(q *queries) ([]AuditRecord, error) { return q.AppendAuditAll(ctx, es) })
 }
+
+func (q *queries) CasesHeld(ctx context.Context, caseIDs []string) (map[string]bool, error) {
+	out := make(map[string]bool, len(caseIDs))
+	for lo := 0; lo < len(caseIDs); lo += receiveChunk {
+		chunk := caseIDs[lo:min(lo+receiveChunk, len(caseIDs))]
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		rows, err := q.query(ctx, `SELECT case_id FROM cases WHERE case_id IN (`+placeholders(len(chunk))+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("store.CasesHeld: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("store.CasesHeld: %w", err)
+			}
+			out[id] = true
+		}
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("store.CasesHeld: %w", err)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("store.CasesHeld: %w", err)
+		}
+	}
+	return out, nil
+}
+
+func (s *sqlStore) CasesHeld(ctx context.Context, caseIDs []string) (map[string]bool, error) {
+	return s.read().CasesHeld(ctx, caseIDs)
+}

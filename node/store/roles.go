@@ -83,6 +83,10 @@ type CaseReader interface {
 // Cases keeps tracing cases and their versions.
 type Cases interface {
 	CaseReader
+	// CasesHeld returns which of caseIDs have a case row here (erased
+	// ones included), in one query: a batch learns which of its cases are
+	// new without reading each.
+	CasesHeld(ctx context.Context, caseIDs []string) (map[string]bool, error)
 	// CreateCase stores a new case and its first version (NewCase.Version,
 	// default 1). ErrDuplicate if the id exists (erased or not).
 	CreateCase(ctx context.Context, c NewCase) (Case, error)
