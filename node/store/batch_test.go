@@ -362,3 +362,76 @@ func TestCasesHeld(t *testing.T) {
 		}
 	})
 }
+
+// TestEnqueueAllAsEnqueue: rows queued together are the rows Enqueue
+// would queue one after the other (seq per destination and case following
+// rows queued before, in the order given), claimed in that order; a jti
+// already queued or named twice queues none of them.
+func TestEnqueueAllAsEnqueue(t *testing.T) {
+	withAllStores(t, func(t *testing.T, b *backend) {
+		ctx := t.Context()
+		first := enqueue(t, b.s, queue(memberB, "XA-RC:0001", "case.create", "e-0"))
+		in := []store.NewOutboxItem{
+			queue(memberB, "XA-RC:0001", "case.update", "e-1"),
+			queue(memberC, "XA-RC:0001", "case.create", "e-2"),
+			queue(memberB, "XA-RC:0002", "case.create", "e-3"),
+			queue(memberB, "XA-RC:0001", "case.withdraw", "e-4"),
+		}
+		for i := range 230 { // more than one statement's worth
+			in = append(in, queue(memberC, fmt.Sprintf("XA-RC:B%03d", i), "case.create", fmt.Sprintf("bulk-%03d", i)))
+		}
+		got := must[[]store.OutboxItem](t)(b.s.EnqueueAll(ctx, in))
+		wantSeq := map[string]int64{"e-1": first.Seq + 1, "e-2": 1, "e-3": 1, "e-4": first.Seq + 2}
+		for i, o := range got {
+			stored := must[store.OutboxItem](t)(b.s.GetOutbox(ctx, o.ID))
+			if o.ID == 0 || stored.JTI != in[i].JTI || stored.Seq != o.Seq || stored.State != store.Queued || stored.Kind != in[i].Kind ||
+				string(stored.Envelope) != string(in[i].Envelope) || stored.Discloses != in[i].Discloses || stored.Withdraws != in[i].Withdraws {
+				t.Fatalf("row %d: returned %+v, stored %+v", i, o, stored)
+			}
+			if w, ok := wantSeq[o.JTI]; ok && o.Seq != w {
+				t.Errorf("%s: seq %d, want %d", o.JTI, o.Seq, w)
+			}
+		}
+		// Per-case order: e-0, then e-1, then e-4, one claim at a time.
+		var order []string
+		for range 3 {
+			jtis := claimJTIs(t, b.s, store.ClaimRequest{Destination: memberB, Limit: 10})
+			for _, j := range jtis {
+				if j == "e-0" || j == "e-1" || j == "e-4" {
+					order = append(order, j)
+				}
+			}
+			rows := must[[]store.OutboxItem](t)(b.s.ListOutbox(ctx, store.OutboxFilter{Destination: memberB, State: store.InFlight, Limit: 10}))
+			for _, r := range rows {
+				if err := b.s.MarkDelivered(ctx, r.ID, []byte("receipt")); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if fmt.Sprint(order) != "[e-0 e-1 e-4]" {
+			t.Fatalf("claimed %v, want [e-0 e-1 e-4]", order)
+		}
+		tests := []struct {
+			name string
+			in   []store.NewOutboxItem
+			want error
+		}{
+			{"jti already queued", []store.NewOutboxItem{queue(memberB, "XA-RC:0009", "case.create", "new-1"), queue(memberB, "XA-RC:0009", "case.update", "e-3")}, store.ErrDuplicate},
+			{"jti named twice", []store.NewOutboxItem{queue(memberB, "XA-RC:0009", "case.create", "new-1"), queue(memberB, "XA-RC:0009", "case.create", "new-1")}, store.ErrDuplicate},
+			{"no envelope", []store.NewOutboxItem{{Destination: memberB, Kind: "case.create", JTI: "new-2"}}, store.ErrInvalid},
+		}
+		for _, tc := range tests {
+			if _, err := b.s.EnqueueAll(ctx, tc.in); !errors.Is(err, tc.want) {
+				t.Fatalf("%s: %v, want %v", tc.name, err, tc.want)
+			}
+		}
+		if rows := must[[]store.OutboxItem](t)(b.s.ListOutbox(ctx, store.OutboxFilter{CaseID: "XA-RC:0009", Limit: 10})); len(rows) != 0 {
+			t.Fatalf("a refused batch left %d rows", len(rows))
+		}
+		// The sequence was not advanced by the refused batches.
+		o := must[[]store.OutboxItem](t)(b.s.EnqueueAll(ctx, []store.NewOutboxItem{queue(memberB, "XA-RC:0009", "case.create", "new-3")}))
+		if o[0].Seq != 1 {
+			t.Fatalf("seq after refused batches = %d, want 1", o[0].Seq)
+		}
+	})
+}

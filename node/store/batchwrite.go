@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 )
@@ -165,4 +166,134 @@ func (q *queries) CasesHeld(ctx context.Context, caseIDs []string) (map[string]b
 
 func (s *sqlStore) CasesHeld(ctx context.Context, caseIDs []string) (map[string]bool, error) {
 	return s.read().CasesHeld(ctx, caseIDs)
+}
+
+// EnqueueAll is Enqueue for several envelopes, set-based: one multi-row
+// upsert of the (destination, case) sequences, in key order so that
+// concurrent batches lock them alike, and one multi-row INSERT of the rows
+// per chunk. Rows of one (destination, case) get consecutive seqs in the
+// order given. ErrDuplicate if a jti is already queued or named twice:
+// inside a Tx the caller rolls back.
+func (q *queries) EnqueueAll(ctx context.Context, in []NewOutboxItem) ([]OutboxItem, error) {
+	if len(in) == 0 {
+		return nil, nil
+	}
+	type key struct{ dest, caseID string }
+	count := map[key]int64{}
+	jtis := make(map[string]bool, len(in))
+	for _, it := range in {
+		if it.Destination == "" || it.Kind == "" || it.JTI == "" || len(it.Envelope) == 0 {
+			return nil, fmt.Errorf("store.EnqueueAll: destination, kind, jti and envelope are required: %w", ErrInvalid)
+		}
+		if jtis[it.JTI] {
+			return nil, fmt.Errorf("store.EnqueueAll: jti %q named twice: %w", it.JTI, ErrDuplicate)
+		}
+		jtis[it.JTI] = true
+		count[key{it.Destination, it.CaseID}]++
+	}
+	keys := make([]key, 0, len(count))
+	for k := range count {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].dest != keys[j].dest {
+			return keys[i].dest < keys[j].dest
+		}
+		return keys[i].caseID < keys[j].caseID
+	})
+	// next[k] is the first seq of k's rows in this batch.
+	next := make(map[key]int64, len(keys))
+	for lo := 0; lo < len(keys); lo += receiveChunk {
+		chunk := keys[lo:min(lo+receiveChunk, len(keys))]
+		var vals strings.Builder
+		args := make([]any, 0, 3*len(chunk))
+		for i, k := range chunk {
+			if i > 0 {
+				vals.WriteString(", ")
+			}
+			vals.WriteString("(?, ?, ?)")
+			args = append(args, k.dest, k.caseID, count[k])
+		}
+		rows, err := q.query(ctx, `INSERT INTO outbox_sequences (destination, case_id, last_seq) VALUES `+vals.String()+`
+			ON CONFLICT (destination, case_id) DO UPDATE SET last_seq = outbox_sequences.last_seq + excluded.last_seq
+			RETURNING destination, case_id, last_seq`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("store.EnqueueAll: sequence: %w", err)
+		}
+		for rows.Next() {
+			var k key
+			var last int64
+			if err := rows.Scan(&k.dest, &k.caseID, &last); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("store.EnqueueAll: sequence: %w", err)
+			}
+			next[k] = last - count[k] + 1
+		}
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("store.EnqueueAll: sequence: %w", err)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("store.EnqueueAll: sequence: %w", err)
+		}
+	}
+	out := make([]OutboxItem, len(in))
+	for i, it := range in {
+		k := key{it.Destination, it.CaseID}
+		at := q.s.now(it.At)
+		nextAt := at
+		if !it.NotBefore.IsZero() {
+			nextAt = q.s.now(it.NotBefore)
+		}
+		out[i] = OutboxItem{Destination: it.Destination, CaseID: it.CaseID, CaseVersion: it.CaseVersion,
+			Kind: it.Kind, JTI: it.JTI, Envelope: it.Envelope, Seq: next[k], State: Queued,
+			NextAttemptAt: nextAt, CreatedAt: at, UpdatedAt: at, Discloses: it.Discloses, Withdraws: it.Withdraws}
+		next[k]++
+	}
+	for lo := 0; lo < len(out); lo += receiveChunk {
+		chunk := out[lo:min(lo+receiveChunk, len(out))]
+		var vals strings.Builder
+		args := make([]any, 0, 13*len(chunk))
+		for i, o := range chunk {
+			if i > 0 {
+				vals.WriteString(", ")
+			}
+			vals.WriteString("(?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?, ?)")
+			args = append(args, o.Destination, o.CaseID, iv(o.CaseVersion), o.Kind, o.JTI, o.Envelope, o.Seq,
+				tv(o.NextAttemptAt), tv(o.CreatedAt), tv(o.UpdatedAt), o.Discloses, o.Withdraws)
+		}
+		rows, err := q.query(ctx, `INSERT INTO outbox (destination, case_id, case_version, kind, jti, envelope, seq, state,
+			attempts, next_attempt_at, created_at, updated_at, discloses, withdraws)
+			VALUES `+vals.String()+` ON CONFLICT (jti) DO NOTHING RETURNING id, jti`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("store.EnqueueAll: %w", err)
+		}
+		ids := make(map[string]int64, len(chunk))
+		for rows.Next() {
+			var id int64
+			var jti string
+			if err := rows.Scan(&id, &jti); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("store.EnqueueAll: %w", err)
+			}
+			ids[jti] = id
+		}
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("store.EnqueueAll: %w", err)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("store.EnqueueAll: %w", err)
+		}
+		for i := range chunk {
+			id, ok := ids[chunk[i].JTI]
+			if !ok {
+				return nil, fmt.Errorf("store.EnqueueAll: jti %q: %w", chunk[i].JTI, ErrDuplicate)
+			}
+			chunk[i].ID = id
+		}
+	}
+	return out, nil
+}
+
+func (s *sqlStore) EnqueueAll(ctx context.Context, in []NewOutboxItem) ([]OutboxItem, error) {
+	return write(ctx, s, func(q *queries) ([]OutboxItem, error) { return q.EnqueueAll(ctx, in) })
 }

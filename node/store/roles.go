@@ -182,6 +182,11 @@ type Outbox interface {
 	// (destination, case) are delivered in Enqueue commit order.
 	// ErrDuplicate if the jti is already queued.
 	Enqueue(ctx context.Context, item NewOutboxItem) (OutboxItem, error)
+	// EnqueueAll is Enqueue for several envelopes in a few set-based
+	// statements (a list queued at once); rows of one (destination, case)
+	// are delivered in the order given. ErrDuplicate if a jti is already
+	// queued or named twice: all are queued or none.
+	EnqueueAll(ctx context.Context, items []NewOutboxItem) ([]OutboxItem, error)
 	// DueDestinations lists, sorted, the destinations with a row ClaimDue
 	// could take at now (queued and due, or in flight with an expired
 	// lease). It reads only the claim indexes, so it stays cheap however

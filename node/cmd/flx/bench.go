@@ -390,14 +390,18 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 					if o.rate > 0 {
 						time.Sleep(time.Until(start.Add(time.Duration(float64(lo) / o.rate * float64(time.Second)))))
 					}
-					err := xa.Store.Tx(ctx, func(tx store.Tx) error {
-						for i := lo; i < hi; i++ {
-							if _, err := enqueueSigned(ctx, tx, key, "XB-RC", bodies[i]); err != nil {
-								return err
-							}
-						}
-						return nil
-					})
+					// Signed first, then queued in one transaction of a few
+					// set-based statements (store.EnqueueAll).
+					items := make([]store.NewOutboxItem, 0, hi-lo)
+					var err error
+					for i := lo; i < hi && err == nil; i++ {
+						var it store.NewOutboxItem
+						it, err = signedItem(key, "XB-RC", bodies[i])
+						items = append(items, it)
+					}
+					if err == nil {
+						_, err = xa.Store.EnqueueAll(ctx, items)
+					}
 					if err != nil {
 						once.Do(func() { fail = err })
 						return
@@ -532,9 +536,9 @@ func parseBenchStores(v string) ([]store.Dialect, error) {
 	return out, nil
 }
 
-// enqueueSigned signs a case.create for body and queues it, as the node's
-// forward does after its policy step.
-func enqueueSigned(ctx context.Context, st store.Queries, key *jose.PrivateKey, to string, body []byte) (store.OutboxItem, error) {
+// signedItem signs a case.create for body as the outbox row that queues
+// it, as the node's forward does after its policy step.
+func signedItem(key *jose.PrivateKey, to string, body []byte) (store.NewOutboxItem, error) {
 	var head struct {
 		CaseID string `json:"case_id"`
 	}
@@ -544,9 +548,9 @@ func enqueueSigned(ctx context.Context, st store.Queries, key *jose.PrivateKey, 
 	raw, err := federation.Sign(federation.Claims{Issuer: "XA-RC", Audience: to, IssuedAt: now, ExpiresAt: now.Add(time.Hour),
 		JTI: jti, Kind: federation.KindCaseCreate, CaseID: head.CaseID, Body: body}, key)
 	if err != nil {
-		return store.OutboxItem{}, err
+		return store.NewOutboxItem{}, err
 	}
-	return st.Enqueue(ctx, store.NewOutboxItem{Destination: to, CaseID: head.CaseID, CaseVersion: 1, Kind: string(federation.KindCaseCreate), JTI: jti, Envelope: raw, Discloses: true})
+	return store.NewOutboxItem{Destination: to, CaseID: head.CaseID, CaseVersion: 1, Kind: string(federation.KindCaseCreate), JTI: jti, Envelope: raw, Discloses: true}, nil
 }
 
 func countDelivered(ctx context.Context, st store.Store) (int64, error) {
