@@ -88,7 +88,12 @@ func (n *Node) ReceiveBatch(ctx context.Context, peer string, raws [][]byte) ([]
 			es[j] = store.ReceiveEntry{Item: a.item, Receipt: store.Receipt{Status: string(federation.ReceiptAccepted), Raw: out[a.i].Receipt}}
 		}
 		// One transaction, a few set-based statements (store.ReceiveAll).
-		got, err := n.o.Store.ReceiveAll(ctx, es)
+		var got []store.ReceiveResult
+		err := n.o.Store.Tx(ctx, func(tx store.Tx) error {
+			var err error
+			got, err = tx.ReceiveAll(ctx, es)
+			return err
+		})
 		if err == nil {
 			for j, k := range order {
 				results[k], replays[k] = got[j], got[j].Replay != nil

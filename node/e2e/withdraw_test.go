@@ -294,17 +294,3 @@ func (s holdAfterReceive) Receive(ctx context.Context, item store.InboxItem, rc 
 	}
 	return r, err
 }
-
-// ReceiveAll holds as Receive does, for envelopes that come in a batch.
-func (s holdAfterReceive) ReceiveAll(ctx context.Context, es []store.ReceiveEntry) ([]store.ReceiveResult, error) {
-	rs, err := s.Store.ReceiveAll(ctx, es)
-	if err == nil {
-		for _, r := range rs {
-			if r.Replay == nil && !r.Duplicate {
-				s.hold()
-				break
-			}
-		}
-	}
-	return rs, err
-}
