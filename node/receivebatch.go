@@ -82,23 +82,22 @@ func (n *Node) ReceiveBatch(ctx context.Context, peer string, raws [][]byte) ([]
 	results := make([]store.ReceiveResult, len(ok))
 	replays := make([]bool, len(ok))
 	if len(ok) > 0 {
-		es := make([]store.ReceiveEntry, len(order))
-		for j, k := range order {
-			a := ok[k]
-			es[j] = store.ReceiveEntry{Item: a.item, Receipt: store.Receipt{Status: string(federation.ReceiptAccepted), Raw: out[a.i].Receipt}}
-		}
 		// One transaction, a few set-based statements (store.ReceiveAll).
-		var got []store.ReceiveResult
+		es := make([]store.ReceiveEntry, 0, len(order))
 		err := n.o.Store.Tx(ctx, func(tx store.Tx) error {
-			var err error
-			got, err = tx.ReceiveAll(ctx, es)
-			return err
-		})
-		if err == nil {
+			for _, k := range order {
+				a := ok[k]
+				es = append(es, store.ReceiveEntry{Item: a.item, Receipt: store.Receipt{Status: string(federation.ReceiptAccepted), Raw: out[a.i].Receipt}})
+			}
+			got, err := tx.ReceiveAll(ctx, es)
+			if err != nil {
+				return err
+			}
 			for j, k := range order {
 				results[k], replays[k] = got[j], got[j].Replay != nil
 			}
-		}
+			return nil
+		})
 		if err != nil {
 			if ctx.Err() == nil {
 				n.writeFailed(err)
