@@ -75,18 +75,31 @@ func (n *Node) ProcessInbox(ctx context.Context) error {
 // processBatch is the most inbox rows applied in one transaction.
 const processBatch = 50
 
-// processAll applies rows in one transaction: all or none.
+// processAll applies rows in one transaction: all or none. Their
+// processed marks and audit rows are written together (batchTx).
 func (n *Node) processAll(ctx context.Context, items []store.InboxItem) error {
 	confirms := false
 	err := n.o.Store.Tx(ctx, func(tx store.Tx) error {
+		bt := &batchTx{Tx: tx}
+		if err := bt.learnNew(ctx, items); err != nil {
+			return err
+		}
 		for _, it := range items {
-			c, err := n.processIn(ctx, tx, it)
+			if federation.Kind(it.Kind) != federation.KindCaseCreate {
+				// What else a row does may read the processed marks of the
+				// rows before it (SupersedeVersions clears the envelopes of
+				// processed ones): they are written first.
+				if err := bt.flushMarks(ctx); err != nil {
+					return err
+				}
+			}
+			c, err := n.processIn(ctx, bt, it)
 			if err != nil {
 				return err
 			}
 			confirms = confirms || c != nil
 		}
-		return nil
+		return bt.flush(ctx)
 	})
 	if err != nil {
 		return err
@@ -207,7 +220,12 @@ func (n *Node) applyCase(ctx context.Context, tx store.Tx, it store.InboxItem, p
 	if err != nil {
 		return fmt.Errorf("case body: %w", err)
 	}
-	cur, err := tx.GetCase(ctx, c.CaseID)
+	var cur store.Case
+	if bt, ok := tx.(*batchTx); ok && bt.isNew(c.CaseID) {
+		err = fmt.Errorf("node: %q is not held: %w", c.CaseID, store.ErrNotFound)
+	} else {
+		cur, err = tx.GetCase(ctx, c.CaseID)
+	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		_, err = tx.CreateCase(ctx, store.NewCase{
@@ -329,4 +347,100 @@ func withdrawalUnderway(ctx context.Context, q store.Queries, caseID, member str
 		}
 	}
 	return false, nil
+}
+
+// batchTx is the transaction of a batch of inbox rows: their processed
+// marks and audit rows are kept and written at the end in a few set-based
+// statements (MarkProcessedAll, AppendAuditAll: the audit chain is
+// extended, and its lock taken, once per batch), in the order they were
+// made. Reading the audit log through it writes what was kept first.
+type batchTx struct {
+	store.Tx
+	marks  []store.ProcessedMark
+	audits []store.AuditEntry
+	// fresh: the cases of the batch's case.create rows that were not held
+	// when it began, and that no row of it has touched since; applyCase
+	// creates them without reading them first.
+	fresh map[string]bool
+}
+
+// learnNew finds, in one query, which cases of the batch's case.create
+// rows are not held yet.
+func (b *batchTx) learnNew(ctx context.Context, items []store.InboxItem) error {
+	var ids []string
+	for _, it := range items {
+		if federation.Kind(it.Kind) == federation.KindCaseCreate && it.CaseID != "" {
+			ids = append(ids, it.CaseID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	held, err := b.CasesHeld(ctx, ids)
+	if err != nil {
+		return err
+	}
+	b.fresh = make(map[string]bool, len(ids))
+	for _, id := range ids {
+		if !held[id] {
+			b.fresh[id] = true
+		}
+	}
+	return nil
+}
+
+// isNew reports whether caseID is known not to be held, once: a second
+// row of the batch for the same case reads it.
+func (b *batchTx) isNew(caseID string) bool {
+	if !b.fresh[caseID] {
+		return false
+	}
+	delete(b.fresh, caseID)
+	return true
+}
+
+func (b *batchTx) MarkProcessed(_ context.Context, id int64, processErr string) error {
+	b.marks = append(b.marks, store.ProcessedMark{ID: id, Error: processErr})
+	return nil
+}
+
+func (b *batchTx) AppendAudit(_ context.Context, e store.AuditEntry) (store.AuditRecord, error) {
+	b.audits = append(b.audits, e)
+	return store.AuditRecord{}, nil
+}
+
+func (b *batchTx) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditRecord, error) {
+	if err := b.flush(ctx); err != nil {
+		return nil, err
+	}
+	return b.Tx.ListAudit(ctx, f)
+}
+
+func (b *batchTx) VerifyAudit(ctx context.Context) (store.AuditVerification, error) {
+	if err := b.flush(ctx); err != nil {
+		return store.AuditVerification{}, err
+	}
+	return b.Tx.VerifyAudit(ctx)
+}
+
+func (b *batchTx) flushMarks(ctx context.Context) error {
+	if len(b.marks) == 0 {
+		return nil
+	}
+	err := b.Tx.MarkProcessedAll(ctx, b.marks)
+	b.marks = nil
+	return err
+}
+
+// flush writes what was kept: the marks, then the audit rows.
+func (b *batchTx) flush(ctx context.Context) error {
+	if err := b.flushMarks(ctx); err != nil {
+		return err
+	}
+	if len(b.audits) == 0 {
+		return nil
+	}
+	_, err := b.Tx.AppendAuditAll(ctx, b.audits)
+	b.audits = nil
+	return err
 }

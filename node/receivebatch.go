@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"errors"
 	"sort"
 	"time"
 
@@ -83,17 +82,19 @@ func (n *Node) ReceiveBatch(ctx context.Context, peer string, raws [][]byte) ([]
 	results := make([]store.ReceiveResult, len(ok))
 	replays := make([]bool, len(ok))
 	if len(ok) > 0 {
+		// One transaction, a few set-based statements (store.ReceiveAll).
+		es := make([]store.ReceiveEntry, 0, len(order))
 		err := n.o.Store.Tx(ctx, func(tx store.Tx) error {
 			for _, k := range order {
 				a := ok[k]
-				r, err := tx.Receive(ctx, a.item, store.Receipt{Status: string(federation.ReceiptAccepted), Raw: out[a.i].Receipt})
-				switch {
-				case errors.Is(err, store.ErrReplay):
-					replays[k] = true
-				case err != nil:
-					return err
-				}
-				results[k] = r
+				es = append(es, store.ReceiveEntry{Item: a.item, Receipt: store.Receipt{Status: string(federation.ReceiptAccepted), Raw: out[a.i].Receipt}})
+			}
+			got, err := tx.ReceiveAll(ctx, es)
+			if err != nil {
+				return err
+			}
+			for j, k := range order {
+				results[k], replays[k] = got[j], got[j].Replay != nil
 			}
 			return nil
 		})

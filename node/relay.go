@@ -223,6 +223,29 @@ func (o routedOutbox) MarkDelivered(ctx context.Context, id int64, receipt []byt
 	return o.Store.MarkDelivered(ctx, id, receipt)
 }
 
+// MarkDeliveredAll records the deliveries of a batch in one transaction,
+// except the relay receipts that wait for an end-to-end receipt: those go
+// through MarkDelivered (FLX-RLY-009), which the embedded store's
+// MarkDeliveredAll would skip.
+func (o routedOutbox) MarkDeliveredAll(ctx context.Context, ds []store.DeliveredRow) error {
+	plain := make([]store.DeliveredRow, 0, len(ds))
+	for _, d := range ds {
+		if _, outerJTI, err := federation.PeekReceipt(d.Receipt); err == nil {
+			if _, ok := o.sender.awaiting.Load(outerJTI); ok {
+				if err := o.MarkDelivered(ctx, d.ID, d.Receipt); err != nil {
+					return err
+				}
+				continue
+			}
+		}
+		plain = append(plain, d)
+	}
+	if len(plain) == 0 {
+		return nil
+	}
+	return o.Store.MarkDeliveredAll(ctx, plain)
+}
+
 // receiveRelay handles a relay.forward that Verify accepted from its
 // sender, the last hop (FLX-RLY-004 to 007).
 func (n *Node) receiveRelay(ctx context.Context, raw []byte, outer *federation.Envelope) (Received, error) {

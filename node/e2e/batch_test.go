@@ -177,7 +177,7 @@ func TestBatchRefusedAsAWhole(t *testing.T) {
 	}
 }
 
-// failingReceive makes every Receive (single or in a transaction) fail
+// failingReceive makes every Receive and ReceiveAll (single or in a transaction) fail
 // while failing is set, as a full disk does, while reads still answer.
 type failingReceive struct {
 	store.Store
@@ -191,6 +191,13 @@ func (s failingReceive) Receive(ctx context.Context, it store.InboxItem, r store
 		return store.ReceiveResult{}, errDiskFull
 	}
 	return s.Store.Receive(ctx, it, r)
+}
+
+func (s failingReceive) ReceiveAll(ctx context.Context, es []store.ReceiveEntry) ([]store.ReceiveResult, error) {
+	if s.failing.Load() {
+		return nil, errDiskFull
+	}
+	return s.Store.ReceiveAll(ctx, es)
 }
 
 func (s failingReceive) PingWrite(ctx context.Context) error {
@@ -214,6 +221,13 @@ func (t failingTx) Receive(ctx context.Context, it store.InboxItem, r store.Rece
 		return store.ReceiveResult{}, errDiskFull
 	}
 	return t.Tx.Receive(ctx, it, r)
+}
+
+func (t failingTx) ReceiveAll(ctx context.Context, es []store.ReceiveEntry) ([]store.ReceiveResult, error) {
+	if t.failing.Load() {
+		return nil, errDiskFull
+	}
+	return t.Tx.ReceiveAll(ctx, es)
 }
 
 // TestBatchStoreFailure: when the batch cannot be stored, nothing of it is

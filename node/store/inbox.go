@@ -57,6 +57,152 @@ func (q *queries) Receive(ctx context.Context, item InboxItem, receipt Receipt) 
 	return ReceiveResult{ID: id}, nil
 }
 
+// receiveChunk is how many envelopes ReceiveAll writes per statement.
+var receiveChunk = 200
+
+// ReceiveAll is Receive for several envelopes, set-based: per chunk one
+// multi-row INSERT of the inbox rows (ON CONFLICT DO NOTHING RETURNING),
+// one multi-row INSERT of the receipts of the new ones and one SELECT of
+// the rows that were there before. Rows are written in the order given
+// (callers sort by jti so that concurrent batches lock alike). An envelope
+// named twice is a duplicate the second time, as it would be row by row.
+func (q *queries) ReceiveAll(ctx context.Context, es []ReceiveEntry) ([]ReceiveResult, error) {
+	out := make([]ReceiveResult, len(es))
+	sums := make([]string, len(es))
+	for i, e := range es {
+		item, receipt := e.Item, e.Receipt
+		if item.JTI == "" || item.Iss == "" || item.Aud == "" || item.Kind == "" || len(item.Envelope) == 0 || len(receipt.Raw) == 0 {
+			return nil, fmt.Errorf("store.ReceiveAll: jti, iss, aud, kind, envelope and receipt are required: %w", ErrInvalid)
+		}
+		sums[i] = sha256Hex(item.Envelope)
+		if item.SHA256 != "" && !strings.EqualFold(item.SHA256, sums[i]) {
+			return nil, fmt.Errorf("store.ReceiveAll: sha256 %s does not match the envelope: %w", item.SHA256, ErrInvalid)
+		}
+	}
+	for lo := 0; lo < len(es); lo += receiveChunk {
+		hi := min(lo+receiveChunk, len(es))
+		if err := q.receiveChunk(ctx, es[lo:hi], sums[lo:hi], out[lo:hi]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (q *queries) receiveChunk(ctx context.Context, es []ReceiveEntry, sums []string, out []ReceiveResult) error {
+	var vals strings.Builder
+	args := make([]any, 0, 8*len(es))
+	for i, e := range es {
+		if i > 0 {
+			vals.WriteString(", ")
+		}
+		vals.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
+		it := e.Item
+		args = append(args, it.JTI, it.Iss, it.Aud, it.Kind, it.CaseID, sums[i], it.Envelope, tv(q.s.now(it.ReceivedAt)))
+	}
+	rows, err := q.query(ctx, `INSERT INTO inbox (jti, iss, aud, kind, case_id, sha256, envelope, received_at)
+		VALUES `+vals.String()+` ON CONFLICT (jti) DO NOTHING RETURNING id, jti`, args...)
+	if err != nil {
+		return fmt.Errorf("store.ReceiveAll: %w", err)
+	}
+	inserted := make(map[string]int64, len(es))
+	for rows.Next() {
+		var id int64
+		var jti string
+		if err := rows.Scan(&id, &jti); err != nil {
+			rows.Close()
+			return fmt.Errorf("store.ReceiveAll: %w", err)
+		}
+		inserted[jti] = id
+	}
+	if err := rows.Close(); err != nil {
+		return fmt.Errorf("store.ReceiveAll: %w", err)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("store.ReceiveAll: %w", err)
+	}
+	// Receipts of the rows this statement inserted (the first entry of a
+	// jti named twice); every other entry was there before.
+	vals.Reset()
+	args = args[:0]
+	var again []int
+	first := make(map[string]bool, len(es))
+	for i, e := range es {
+		id, ok := inserted[e.Item.JTI]
+		if !ok || first[e.Item.JTI] {
+			again = append(again, i)
+			continue
+		}
+		first[e.Item.JTI] = true
+		out[i] = ReceiveResult{ID: id}
+		status := e.Receipt.Status
+		if status == "" {
+			status = "accepted"
+		}
+		if vals.Len() > 0 {
+			vals.WriteString(", ")
+		}
+		vals.WriteString("(?, ?, ?, ?)")
+		args = append(args, e.Item.JTI, status, e.Receipt.Raw, tv(q.s.now(e.Item.ReceivedAt)))
+	}
+	if len(args) > 0 {
+		if _, err := q.exec(ctx, `INSERT INTO receipts (jti, status, receipt, created_at) VALUES `+vals.String(), args...); err != nil {
+			return fmt.Errorf("store.ReceiveAll: receipts: %w", err)
+		}
+	}
+	if len(again) == 0 {
+		return nil
+	}
+	// Seen before (ON CONFLICT waited for a concurrent insert to commit).
+	var in strings.Builder
+	args = args[:0]
+	for k, i := range again {
+		if k > 0 {
+			in.WriteString(", ")
+		}
+		in.WriteString("?")
+		args = append(args, es[i].Item.JTI)
+	}
+	rows, err = q.query(ctx, `SELECT i.id, i.jti, i.sha256, r.receipt FROM inbox i LEFT JOIN receipts r ON r.jti = i.jti
+		WHERE i.jti IN (`+in.String()+`)`, args...)
+	if err != nil {
+		return fmt.Errorf("store.ReceiveAll: read existing: %w", err)
+	}
+	type existing struct {
+		id      int64
+		sha256  string
+		receipt []byte
+	}
+	held := make(map[string]existing, len(again))
+	for rows.Next() {
+		var x existing
+		var jti string
+		if err := rows.Scan(&x.id, &jti, &x.sha256, &x.receipt); err != nil {
+			rows.Close()
+			return fmt.Errorf("store.ReceiveAll: read existing: %w", err)
+		}
+		held[jti] = x
+	}
+	if err := rows.Close(); err != nil {
+		return fmt.Errorf("store.ReceiveAll: read existing: %w", err)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("store.ReceiveAll: read existing: %w", err)
+	}
+	for _, i := range again {
+		jti := es[i].Item.JTI
+		x, ok := held[jti]
+		if !ok {
+			return fmt.Errorf("store.ReceiveAll: read existing %q: %w", jti, ErrNotFound)
+		}
+		if x.sha256 != sums[i] {
+			out[i] = ReceiveResult{Replay: &ReplayError{JTI: jti, Stored: x.sha256, Got: sums[i]}}
+			continue
+		}
+		out[i] = ReceiveResult{ID: x.id, Duplicate: true, ExistingReceipt: x.receipt}
+	}
+	return nil
+}
+
 const inboxCols = `id, jti, iss, aud, kind, case_id, sha256, envelope, received_at, processed_at, process_error`
 
 func scanInbox(r scanner) (InboxItem, error) {

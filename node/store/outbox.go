@@ -523,7 +523,17 @@ func (q *queries) ListOutbox(ctx context.Context, f OutboxFilter) ([]OutboxItem,
 
 func (q *queries) DueDestinations(ctx context.Context, now time.Time) ([]string, error) {
 	now = q.s.now(now)
-	rows, err := q.query(ctx, `SELECT destination FROM outbox WHERE state = 'queued' AND next_attempt_at <= ?
+	// A skip scan of outbox_dest_queued_idx: one index probe per
+	// destination for the next one and one for its earliest row, however
+	// many rows are queued (a plain filter on next_attempt_at read every
+	// due row on each poll). Expired leases are few: outbox_lease_idx.
+	rows, err := q.query(ctx, `WITH RECURSIVE dests(d) AS (
+			SELECT MIN(destination) FROM outbox WHERE state = 'queued'
+			UNION ALL
+			SELECT (SELECT MIN(o.destination) FROM outbox o WHERE o.state = 'queued' AND o.destination > dests.d)
+			FROM dests WHERE dests.d IS NOT NULL)
+		SELECT d FROM dests WHERE d IS NOT NULL
+			AND (SELECT MIN(o.next_attempt_at) FROM outbox o WHERE o.state = 'queued' AND o.destination = dests.d) <= ?
 		UNION SELECT destination FROM outbox WHERE state = 'in_flight' AND lease_until <= ? ORDER BY 1`, tv(now), tv(now))
 	if err != nil {
 		return nil, fmt.Errorf("store.DueDestinations: %w", err)

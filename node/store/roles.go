@@ -83,6 +83,10 @@ type CaseReader interface {
 // Cases keeps tracing cases and their versions.
 type Cases interface {
 	CaseReader
+	// CasesHeld returns which of caseIDs have a case row here (erased
+	// ones included), in one query: a batch learns which of its cases are
+	// new without reading each.
+	CasesHeld(ctx context.Context, caseIDs []string) (map[string]bool, error)
 	// CreateCase stores a new case and its first version (NewCase.Version,
 	// default 1). ErrDuplicate if the id exists (erased or not).
 	CreateCase(ctx context.Context, c NewCase) (Case, error)
@@ -135,6 +139,11 @@ type Inbox interface {
 	// durable replay guard. The store computes the sha256 of item.Envelope;
 	// a non-empty item.SHA256 must match it.
 	Receive(ctx context.Context, item InboxItem, receipt Receipt) (ReceiveResult, error)
+	// ReceiveAll is Receive for each entry, in one transaction and a few
+	// set-based statements (a batch): result i is entry i's, a replay
+	// reported in its Replay rather than as the error, which is for the
+	// whole call (then nothing was written).
+	ReceiveAll(ctx context.Context, es []ReceiveEntry) ([]ReceiveResult, error)
 	// ListUnprocessed returns rows not yet processed with id > afterID, in
 	// id order, with envelopes: the processor resumes from it after a
 	// restart. A row whose case was erased before it was processed has a
@@ -145,6 +154,10 @@ type Inbox interface {
 	// if it was already processed: in a Tx with the case change this makes
 	// processing exactly-once even with several processors.
 	MarkProcessed(ctx context.Context, id int64, processErr string) error
+	// MarkProcessedAll is MarkProcessed for several rows (a batch applied
+	// in one transaction), set-based: all are marked, or ErrNotFound /
+	// ErrConflict (also for a row named twice) and the caller rolls back.
+	MarkProcessedAll(ctx context.Context, ms []ProcessedMark) error
 }
 
 // OutboxReader reads the outbox.
@@ -169,6 +182,11 @@ type Outbox interface {
 	// (destination, case) are delivered in Enqueue commit order.
 	// ErrDuplicate if the jti is already queued.
 	Enqueue(ctx context.Context, item NewOutboxItem) (OutboxItem, error)
+	// EnqueueAll is Enqueue for several envelopes in a few set-based
+	// statements (a list queued at once); rows of one (destination, case)
+	// are delivered in the order given. ErrDuplicate if a jti is already
+	// queued or named twice: all are queued or none.
+	EnqueueAll(ctx context.Context, items []NewOutboxItem) ([]OutboxItem, error)
 	// DueDestinations lists, sorted, the destinations with a row ClaimDue
 	// could take at now (queued and due, or in flight with an expired
 	// lease). It reads only the claim indexes, so it stays cheap however
@@ -292,6 +310,9 @@ type Audit interface {
 	// serialized (also across processes sharing a PostgreSQL database).
 	// Details must be JSON without personal data; it is stored compacted.
 	AppendAudit(ctx context.Context, e AuditEntry) (AuditRecord, error)
+	// AppendAuditAll appends entries in order as AppendAudit would one by
+	// one, with one lock and one read of the chain's head (a batch).
+	AppendAuditAll(ctx context.Context, es []AuditEntry) ([]AuditRecord, error)
 }
 
 // ManifestReader reads the federation manifests held.

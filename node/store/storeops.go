@@ -56,6 +56,10 @@ func (s *sqlStore) Receive(ctx context.Context, item InboxItem, receipt Receipt)
 	return write(ctx, s, func(q *queries) (ReceiveResult, error) { return q.Receive(ctx, item, receipt) })
 }
 
+func (s *sqlStore) ReceiveAll(ctx context.Context, es []ReceiveEntry) ([]ReceiveResult, error) {
+	return write(ctx, s, func(q *queries) ([]ReceiveResult, error) { return q.ReceiveAll(ctx, es) })
+}
+
 func (s *sqlStore) GetInbox(ctx context.Context, id int64) (InboxItem, error) {
 	return s.read().GetInbox(ctx, id)
 }

@@ -158,6 +158,16 @@ type ReceiveResult struct {
 	// written and ExistingReceipt is the receipt stored then.
 	Duplicate       bool
 	ExistingReceipt []byte
+	// Replay (ReceiveAll only): the jti was received before with other
+	// bytes; nothing was written for this envelope.
+	Replay *ReplayError
+}
+
+// ReceiveEntry is one envelope of ReceiveAll and the receipt answered for
+// it.
+type ReceiveEntry struct {
+	Item    InboxItem
+	Receipt Receipt
 }
 
 // InboxFilter selects inbox rows for ListInbox.

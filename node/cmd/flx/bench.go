@@ -33,22 +33,23 @@ func benchCmd() *cobra.Command {
 	root := &cobra.Command{Use: "bench", Short: "Measure the node"}
 	var pg string
 	var n, workers, probe, batch int
-	var cpuProfile, link string
+	var cpuProfile, link, stores string
 	var rate float64
 	ex := &cobra.Command{
 		Use:   "exchange",
 		Short: "Envelopes per second and latency between two nodes over mTLS, with the bound set by signatures and database writes",
 		Long: `Start two nodes (XA-RC -> XB-RC) on loopback over mTLS, each on its own new
 PostgreSQL database (created on the --postgres server and dropped at the
-end), stream --n signed case.create envelopes from XA-RC to XB-RC as fast as
+end), then again each on its own new SQLite file (--stores), stream --n signed case.create envelopes from XA-RC to XB-RC as fast as
 they can be queued, and report: envelopes per second delivered, verified,
 validated, stored and receipted; latency from queueing to verified receipt
 (p50, p99); and, measured in the same run on the same machine, the rate
 that the signature, validation and database work alone would allow, with
-the ratio. Progress is shown while it runs.`,
+the ratio. With both stores, a table puts their figures side by side.
+Progress is shown while it runs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runBenchExchange(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), benchOptions{pg: pg, n: n, workers: workers, probe: probe, rate: rate, batch: batch, cpuProfile: cpuProfile, link: link})
+			return runBenchExchange(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), benchOptions{pg: pg, n: n, workers: workers, probe: probe, rate: rate, batch: batch, cpuProfile: cpuProfile, link: link, stores: stores})
 		},
 	}
 	ex.Flags().StringVar(&pg, "postgres", envOr("FLX_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"), "PostgreSQL server DSN allowed to create databases")
@@ -56,6 +57,7 @@ the ratio. Progress is shown while it runs.`,
 	ex.Flags().IntVar(&workers, "workers", 8, "deliveries in flight to the peer")
 	ex.Flags().StringVar(&link, "link", "", "run XA-RC -> XB-RC through an in-process proxy: one-way delay, optionally cutting every connection after so many bytes (\"300ms\", \"300ms,cut=5MiB\")")
 	ex.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the exchange (both nodes) to this file")
+	ex.Flags().StringVar(&stores, "stores", "postgres,sqlite", "stores to run the exchange on, one after the other, with a side-by-side table (postgres, sqlite or both); the bound and floor are measured on the first")
 	ex.Flags().IntVar(&batch, "batch", 50, "envelopes per request (delivery.batch_size; 1: one envelope per request)")
 	ex.Flags().IntVar(&probe, "probe", 400, "iterations per operation when measuring the bound")
 	ex.Flags().Float64Var(&rate, "rate", 0, "queue at this many envelopes per second (0: as fast as possible; latency then includes queueing)")
@@ -77,13 +79,56 @@ type benchOptions struct {
 	rate                     float64
 	cpuProfile               string
 	link                     string
+	stores                   string
 }
 
-// benchBody returns a valid ~3 KiB case document with the given case id.
+// benchBody returns a valid ~3 KiB case document with the given case id
+// and people of its own (names, year of birth): a list of 3,000 cases of
+// the same two people would make the receiver's matching compare every
+// case with every other, which no real list does.
 func benchBody(i int) []byte {
 	var doc map[string]any
 	_ = json.Unmarshal(demoDoc("case"), &doc)
 	doc["case_id"] = fmt.Sprintf("XA-RC:BENCH-%07d", i)
+	h := uint64(i)*0x9e3779b97f4a7c15 + 1
+	next := func(n int) int {
+		h ^= h >> 29
+		h *= 0xbf58476d1ce4e5b9
+		h ^= h >> 32
+		return int(h % uint64(n))
+	}
+	given := [][2]string{{"Mira", "Мира"}, {"Anna", "Анна"}, {"Olga", "Ольга"}, {"Vera", "Віра"}, {"Nina", "Ніна"}, {"Lida", "Ліда"},
+		{"Illia", "Ілля"}, {"Pavlo", "Павло"}, {"Taras", "Тарас"}, {"Roman", "Роман"}, {"Denys", "Денис"}, {"Oleh", "Олег"}}
+	syl := [][2]string{{"ka", "ка"}, {"lo", "ло"}, {"mi", "мі"}, {"nu", "ну"}, {"re", "ре"}, {"sa", "са"}, {"to", "то"}, {"vi", "ві"},
+		{"da", "да"}, {"go", "го"}, {"be", "бе"}, {"zu", "зу"}, {"po", "по"}, {"ri", "рі"}, {"mo", "мо"}, {"ne", "не"},
+		{"chu", "чу"}, {"sho", "шо"}, {"fe", "фе"}, {"ly", "ли"}, {"ha", "ха"}, {"kry", "кри"}, {"sty", "сти"}, {"bra", "бра"}}
+	surname := func() (lat, cyr string) {
+		for k := 2 + next(3); k > 0; k-- {
+			sy := syl[next(len(syl))]
+			lat, cyr = lat+sy[0], cyr+sy[1]
+		}
+		return strings.ToUpper(lat[:1]) + lat[1:] + "enko", strings.ToUpper(string([]rune(cyr)[:1])) + string([]rune(cyr)[1:]) + "енко"
+	}
+	persons, _ := doc["persons"].([]any)
+	for _, p := range persons {
+		pm, _ := p.(map[string]any)
+		lat, cyr := surname()
+		var g [2]string
+		if pm["sex"] == "male" {
+			g = given[6+next(6)]
+		} else {
+			g = given[next(6)]
+		}
+		r := strings.NewReplacer("Testova", lat, "Testov", lat, "Тестова", cyr, "Тестов", cyr,
+			"Mira", g[0], "Illia", g[0], "Ilya", g[0], "Мира", g[1], "Ілля", g[1])
+		names, _ := pm["names"].([]any)
+		for _, nm := range names {
+			nmm, _ := nm.(map[string]any)
+			v, _ := nmm["value"].(string)
+			nmm["value"] = r.Replace(v)
+		}
+		pm["birth_date"] = strconv.Itoa(1930 + next(80))
+	}
 	b, _ := json.Marshal(doc)
 	return b
 }
@@ -109,258 +154,53 @@ func runBenchExchange(ctx context.Context, out, progress io.Writer, o benchOptio
 	if o.n < 1 || o.workers < 1 || o.probe < 10 {
 		return fmt.Errorf("bench: --n, --workers must be positive and --probe at least 10")
 	}
+	kinds, err := parseBenchStores(o.stores)
+	if err != nil {
+		return err
+	}
 	dir, err := os.MkdirTemp("", "flx-bench-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	stamp := time.Now().UnixNano()
-	dsns := map[string]string{}
-	for _, id := range []string{"XA-RC", "XB-RC"} {
-		name := fmt.Sprintf("flx_bench_%d_%s", stamp, strings.ToLower(strings.ReplaceAll(id, "-", "_")))
-		dsn, drop, err := store.CreatePostgresDatabase(ctx, o.pg, name)
-		if err != nil {
-			return fmt.Errorf("bench: %w (is PostgreSQL running? --postgres)", err)
-		}
-		defer drop(context.Background())
-		dsns[id] = dsn
-	}
-	fedDir := filepath.Join(dir, "federation")
-	addrs := map[string]string{}
-	link, err := parseLink(o.link)
-	if err != nil {
-		return err
-	}
-	var proxy *linkProxy
-	var specs []fedadmin.MemberSpec
-	for _, m := range []struct{ id, c string }{{"XA-RC", "XA"}, {"XB-RC", "XB"}} {
-		if addrs[m.id], err = freePort(); err != nil {
-			return err
-		}
-		endpoint := addrs[m.id]
-		if m.id == "XB-RC" && o.link != "" {
-			// XA-RC reaches XB-RC through the simulated link.
-			if proxy, err = startLinkProxy(addrs[m.id], link); err != nil {
-				return err
+	var results []*exchangeResult
+	for _, kind := range kinds {
+		dsns := map[string]string{}
+		for _, id := range []string{"XA-RC", "XB-RC"} {
+			if kind == store.SQLite {
+				dsns[id] = "sqlite:" + filepath.Join(dir, string(kind)+"-"+strings.ToLower(id)+".db")
+				continue
 			}
-			defer proxy.Close()
-			endpoint = proxy.Addr()
-		}
-		specs = append(specs, fedadmin.MemberSpec{ID: m.id, Country: m.c, Role: federation.RoleSociety, Endpoint: "https://" + endpoint})
-	}
-	if _, _, err := fedadmin.Init(fedDir, fedadmin.InitConfig{Name: "FLX bench", Members: specs}); err != nil {
-		return err
-	}
-	nodes := map[string]*runningNode{}
-	cfgs := map[string]config.Config{}
-	defer func() {
-		for _, rn := range nodes {
-			rn.Stop()
-			rn.Wait()
-		}
-	}()
-	quiet := slog.New(slog.DiscardHandler)
-	for _, id := range []string{"XB-RC", "XA-RC"} {
-		cfg, err := config.Load(filepath.Join(fedadmin.MemberDir(fedDir, id), fedadmin.MemberConfigFile), func(string) (string, bool) { return "", false })
-		if err != nil {
-			return err
-		}
-		cfg.Store.DSN = dsns[id]
-		cfg.Federation.Listen = addrs[id]
-		if cfg.LocalAPI.Listen, err = freePort(); err != nil {
-			return err
-		}
-		cfg.Delivery.Workers = o.workers
-		cfg.Delivery.BatchSize = o.batch
-		cfg.Delivery.PollInterval = 20 * time.Millisecond
-		rn, err := startNode(ctx, cfg, quiet)
-		if err != nil {
-			return err
-		}
-		nodes[id], cfgs[id] = rn, cfg
-	}
-	xa, xb := nodes["XA-RC"], nodes["XB-RC"]
-	key, err := jose.LoadPrivateKey(cfgs["XA-RC"].Federation.SigningKey)
-	if err != nil {
-		return err
-	}
-	bodies := make([][]byte, o.n)
-	for i := range bodies {
-		bodies[i] = benchBody(i)
-	}
-	runtime.GC()
-	idleRSS := rssKiB()
-	pace := "queued as fast as possible"
-	if o.rate > 0 {
-		pace = fmt.Sprintf("queued at %.0f/s", o.rate)
-	}
-	if proxy != nil {
-		fmt.Fprintf(out, "link: XA-RC -> XB-RC through a proxy adding %s\n", link)
-	}
-	fmt.Fprintf(out, "bench exchange: %d case.create envelopes (%d bytes each) XA-RC -> XB-RC over mTLS, PostgreSQL stores, %s, %d deliveries in flight, %d CPUs\n",
-		o.n, len(bodies[0]), pace, o.workers, runtime.NumCPU())
-
-	if o.cpuProfile != "" {
-		f, err := os.Create(o.cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
-	}
-	pgCPU := newBackendCPU()
-	sampleBackends := func() {
-		for _, rn := range nodes {
-			if pids, err := store.BackendPIDs(ctx, rn.Store); err == nil {
-				pgCPU.sample(pids)
-			}
-		}
-	}
-	sampleBackends()
-	selfStart := selfCPU()
-	// Stream: queue as fast as signing + Enqueue allow (a few producers, as
-	// several caseworkers and imports would), while delivering.
-	start := time.Now()
-	var queued, next atomic.Int64
-	prodErr := make(chan error, 1)
-	go func() {
-		var wg sync.WaitGroup
-		var once sync.Once
-		fail := error(nil)
-		for w := 0; w < 4; w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					// Paced: one envelope per transaction, as caseworkers
-					// forward; saturated: transactions of up to 50, as a
-					// bulk import queues a list.
-					per := int64(50)
-					if o.rate > 0 {
-						per = 1
-					}
-					hi := int(next.Add(per))
-					lo := hi - int(per)
-					if lo >= o.n {
-						return
-					}
-					hi = min(hi, o.n)
-					if o.rate > 0 {
-						time.Sleep(time.Until(start.Add(time.Duration(float64(lo) / o.rate * float64(time.Second)))))
-					}
-					err := xa.Store.Tx(ctx, func(tx store.Tx) error {
-						for i := lo; i < hi; i++ {
-							if _, err := enqueueSigned(ctx, tx, key, "XB-RC", bodies[i]); err != nil {
-								return err
-							}
-						}
-						return nil
-					})
-					if err != nil {
-						once.Do(func() { fail = err })
-						return
-					}
-					queued.Add(int64(hi - lo))
-					xa.Node.KickDelivery()
-				}
-			}()
-		}
-		wg.Wait()
-		prodErr <- fail
-	}()
-	var peakRSS int64
-	for {
-		select {
-		case err := <-prodErr:
+			name := fmt.Sprintf("flx_bench_%d_%s", time.Now().UnixNano(), strings.ToLower(strings.ReplaceAll(id, "-", "_")))
+			dsn, drop, err := store.CreatePostgresDatabase(ctx, o.pg, name)
 			if err != nil {
-				return fmt.Errorf("bench: queue: %w", err)
+				return fmt.Errorf("bench: %w (is PostgreSQL running? --postgres)", err)
 			}
-			prodErr = nil
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(250 * time.Millisecond):
+			defer drop(context.Background())
+			dsns[id] = dsn
 		}
-		delivered, err := countDelivered(ctx, xa.Store)
+		ro := o
+		if len(results) > 0 {
+			ro.cpuProfile = "" // the first store's exchange only
+		}
+		r, err := runExchange(ctx, out, progress, ro, kind, filepath.Join(dir, string(kind)), dsns)
 		if err != nil {
-			return err
+			return fmt.Errorf("bench: %s: %w", kind, err)
 		}
-		sampleBackends()
-		if r := rssKiB(); r > peakRSS {
-			peakRSS = r
-		}
-		el := time.Since(start).Seconds()
-		fmt.Fprintf(progress, "\r  queued %d/%d  delivered %d/%d  %.0f/s   ", queued.Load(), o.n, delivered, o.n, float64(delivered)/el)
-		if delivered >= int64(o.n) {
-			break
-		}
-		if time.Since(start) > 30*time.Minute {
-			return fmt.Errorf("bench: only %d of %d delivered after 30 minutes", delivered, o.n)
-		}
+		results = append(results, r)
 	}
-	elapsed := time.Since(start)
-	if o.cpuProfile != "" {
-		pprof.StopCPUProfile()
+	if len(results) > 1 {
+		printSideBySide(out, o, results)
 	}
-	fmt.Fprintln(progress)
-	// The receiver must also have stored and processed every one: the
-	// exchange ends when the last is processed.
-	for {
-		rows, err := xb.Store.ListInbox(ctx, store.InboxFilter{State: "unprocessed", Limit: 1})
-		if err != nil {
-			return err
-		}
-		sampleBackends()
-		if len(rows) == 0 {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	processedIn := time.Since(start)
-	selfUsed := selfCPU() - selfStart
-	sampleBackends()
-	pgUsed := pgCPU.used()
-	// Counts on both sides: nothing lost, nothing twice.
-	received, processed, err := countInbox(ctx, xb.Store)
-	if err != nil {
-		return err
-	}
-	if received != int64(o.n) || processed != int64(o.n) {
-		return fmt.Errorf("bench: XB-RC holds %d inbox rows (%d processed) for %d envelopes sent", received, processed, o.n)
-	}
-	lat, err := latencies(ctx, xa.Store)
-	if err != nil {
-		return err
-	}
-	rate := float64(o.n) / elapsed.Seconds()
+	// The bound and the floor are measured on the first store's databases.
+	r := results[0]
+	dsns, m, key, xbKey := r.dsns, r.manifest, r.key, r.xbKey
+	rate := float64(o.n) / r.elapsed.Seconds()
 	perEnv := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(o.n) }
-	fmt.Fprintf(out, "\nexchange:   %d delivered with verified receipts in %.2fs = %.0f envelopes/s (%d per request)\n", o.n, elapsed.Seconds(), rate, o.batch)
-	fmt.Fprintf(out, "processed:  all %d stored and processed at XB-RC in %.2fs = %.0f envelopes/s end to end; counts checked on both sides\n",
-		o.n, processedIn.Seconds(), float64(o.n)/processedIn.Seconds())
-	fmt.Fprintf(out, "CPU:        both nodes (this process) %.0f µs/envelope; PostgreSQL backends of the two databases %.0f µs/envelope; total %.0f µs/envelope\n",
-		perEnv(selfUsed), perEnv(pgUsed), perEnv(selfUsed+pgUsed))
-	fmt.Fprintf(out, "            (= %.0f envelopes/s per CPU if CPU were the only limit; %d CPUs here, shared)\n", 1e6/perEnv(selfUsed+pgUsed), runtime.NumCPU())
-	fmt.Fprintf(out, "latency:    queue -> verified receipt  p50 %s  p90 %s  p99 %s  max %s\n", pct(lat, 0.50), pct(lat, 0.90), pct(lat, 0.99), pct(lat, 1))
-	if proxy != nil {
-		fmt.Fprintf(out, "link:       %d connections cut by the proxy during the run\n", proxy.cuts.Load())
-	}
-	fmt.Fprintf(out, "memory:     two nodes in this process: RSS %d MiB idle, %d MiB peak under load\n", idleRSS/1024, peakRSS/1024)
-
-	// The bound: the same work without HTTP, TLS, queues or scheduling.
-	xbKey, err := jose.LoadPrivateKey(cfgs["XB-RC"].Federation.SigningKey)
-	if err != nil {
-		return err
-	}
-	// Stop the nodes so that nothing else competes with the probes, then
-	// probe on the same databases.
-	m := xb.Node.Manifest()
-	for id, rn := range nodes {
-		rn.Stop()
-		rn.Wait()
-		delete(nodes, id)
-	}
+	selfUsed, pgUsed := r.selfCPU, r.dbCPU
+	bodies := [][]byte{benchBody(0)}
+	// The bound: the same work without HTTP, TLS, queues or scheduling,
+	// probed on the same databases with the nodes stopped.
 	stA, err := store.Open(ctx, dsns["XA-RC"])
 	if err != nil {
 		return err
@@ -409,9 +249,296 @@ func runBenchExchange(ctx context.Context, out, progress io.Writer, o benchOptio
 	return nil
 }
 
-// enqueueSigned signs a case.create for body and queues it, as the node's
-// forward does after its policy step.
-func enqueueSigned(ctx context.Context, st store.Queries, key *jose.PrivateKey, to string, body []byte) (store.OutboxItem, error) {
+// exchangeResult is what one exchange measured, on one kind of store.
+type exchangeResult struct {
+	kind                 store.Dialect
+	elapsed, processedIn time.Duration
+	selfCPU, dbCPU       time.Duration
+	lat                  []time.Duration
+	dsns                 map[string]string
+	manifest             *federation.Manifest
+	key, xbKey           *jose.PrivateKey
+}
+
+// runExchange runs one exchange between two new nodes on the databases
+// dsns and prints its figures.
+func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, kind store.Dialect, dir string, dsns map[string]string) (*exchangeResult, error) {
+	var err error
+	fedDir := filepath.Join(dir, "federation")
+	addrs := map[string]string{}
+	link, err := parseLink(o.link)
+	if err != nil {
+		return nil, err
+	}
+	var proxy *linkProxy
+	var specs []fedadmin.MemberSpec
+	for _, m := range []struct{ id, c string }{{"XA-RC", "XA"}, {"XB-RC", "XB"}} {
+		if addrs[m.id], err = freePort(); err != nil {
+			return nil, err
+		}
+		endpoint := addrs[m.id]
+		if m.id == "XB-RC" && o.link != "" {
+			// XA-RC reaches XB-RC through the simulated link.
+			if proxy, err = startLinkProxy(addrs[m.id], link); err != nil {
+				return nil, err
+			}
+			defer proxy.Close()
+			endpoint = proxy.Addr()
+		}
+		specs = append(specs, fedadmin.MemberSpec{ID: m.id, Country: m.c, Role: federation.RoleSociety, Endpoint: "https://" + endpoint})
+	}
+	if _, _, err := fedadmin.Init(fedDir, fedadmin.InitConfig{Name: "FLX bench", Members: specs}); err != nil {
+		return nil, err
+	}
+	nodes := map[string]*runningNode{}
+	cfgs := map[string]config.Config{}
+	defer func() {
+		for _, rn := range nodes {
+			rn.Stop()
+			rn.Wait()
+		}
+	}()
+	quiet := slog.New(slog.DiscardHandler)
+	for _, id := range []string{"XB-RC", "XA-RC"} {
+		cfg, err := config.Load(filepath.Join(fedadmin.MemberDir(fedDir, id), fedadmin.MemberConfigFile), func(string) (string, bool) { return "", false })
+		if err != nil {
+			return nil, err
+		}
+		cfg.Store.DSN = dsns[id]
+		cfg.Federation.Listen = addrs[id]
+		if cfg.LocalAPI.Listen, err = freePort(); err != nil {
+			return nil, err
+		}
+		cfg.Delivery.Workers = o.workers
+		cfg.Delivery.BatchSize = o.batch
+		cfg.Delivery.PollInterval = 20 * time.Millisecond
+		rn, err := startNode(ctx, cfg, quiet)
+		if err != nil {
+			return nil, err
+		}
+		nodes[id], cfgs[id] = rn, cfg
+	}
+	xa, xb := nodes["XA-RC"], nodes["XB-RC"]
+	key, err := jose.LoadPrivateKey(cfgs["XA-RC"].Federation.SigningKey)
+	if err != nil {
+		return nil, err
+	}
+	bodies := make([][]byte, o.n)
+	for i := range bodies {
+		bodies[i] = benchBody(i)
+	}
+	runtime.GC()
+	idleRSS := rssKiB()
+	pace := "queued as fast as possible"
+	if o.rate > 0 {
+		pace = fmt.Sprintf("queued at %.0f/s", o.rate)
+	}
+	if proxy != nil {
+		fmt.Fprintf(out, "link: XA-RC -> XB-RC through a proxy adding %s\n", link)
+	}
+	fmt.Fprintf(out, "bench exchange: %d case.create envelopes (%d bytes each) XA-RC -> XB-RC over mTLS, %s stores, %s, %d deliveries in flight, %d CPUs\n",
+		o.n, len(bodies[0]), kind, pace, o.workers, runtime.NumCPU())
+
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return nil, err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	pgCPU := newBackendCPU()
+	sampleBackends := func() {
+		for _, rn := range nodes {
+			if pids, err := store.BackendPIDs(ctx, rn.Store); err == nil {
+				pgCPU.sample(pids)
+			}
+		}
+	}
+	sampleBackends()
+	selfStart := selfCPU()
+	// Stream: queue as fast as signing + Enqueue allow (a few producers, as
+	// several caseworkers and imports would), while delivering.
+	start := time.Now()
+	var queued, next atomic.Int64
+	prodErr := make(chan error, 1)
+	go func() {
+		var wg sync.WaitGroup
+		var once sync.Once
+		fail := error(nil)
+		for w := 0; w < 4; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					// Paced: one envelope per transaction, as caseworkers
+					// forward; saturated: transactions of up to 50, as a
+					// bulk import queues a list.
+					per := int64(50)
+					if o.rate > 0 {
+						per = 1
+					}
+					hi := int(next.Add(per))
+					lo := hi - int(per)
+					if lo >= o.n {
+						return
+					}
+					hi = min(hi, o.n)
+					if o.rate > 0 {
+						time.Sleep(time.Until(start.Add(time.Duration(float64(lo) / o.rate * float64(time.Second)))))
+					}
+					// Signed first, then queued in one transaction of a few
+					// set-based statements (store.EnqueueAll).
+					items := make([]store.NewOutboxItem, 0, hi-lo)
+					var err error
+					for i := lo; i < hi && err == nil; i++ {
+						var it store.NewOutboxItem
+						it, err = signedItem(key, "XB-RC", bodies[i])
+						items = append(items, it)
+					}
+					if err == nil {
+						_, err = xa.Store.EnqueueAll(ctx, items)
+					}
+					if err != nil {
+						once.Do(func() { fail = err })
+						return
+					}
+					queued.Add(int64(hi - lo))
+					xa.Node.KickDelivery()
+				}
+			}()
+		}
+		wg.Wait()
+		prodErr <- fail
+	}()
+	var peakRSS int64
+	for {
+		select {
+		case err := <-prodErr:
+			if err != nil {
+				return nil, fmt.Errorf("bench: queue: %w", err)
+			}
+			prodErr = nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+		delivered, err := countDelivered(ctx, xa.Store)
+		if err != nil {
+			return nil, err
+		}
+		sampleBackends()
+		if r := rssKiB(); r > peakRSS {
+			peakRSS = r
+		}
+		el := time.Since(start).Seconds()
+		fmt.Fprintf(progress, "\r  queued %d/%d  delivered %d/%d  %.0f/s   ", queued.Load(), o.n, delivered, o.n, float64(delivered)/el)
+		if delivered >= int64(o.n) {
+			break
+		}
+		if time.Since(start) > 30*time.Minute {
+			return nil, fmt.Errorf("bench: only %d of %d delivered after 30 minutes", delivered, o.n)
+		}
+	}
+	elapsed := time.Since(start)
+	fmt.Fprintln(progress)
+	// The receiver must also have stored and processed every one: the
+	// exchange ends when the last is processed.
+	for {
+		rows, err := xb.Store.ListInbox(ctx, store.InboxFilter{State: "unprocessed", Limit: 1})
+		if err != nil {
+			return nil, err
+		}
+		sampleBackends()
+		if len(rows) == 0 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	processedIn := time.Since(start)
+	if o.cpuProfile != "" {
+		pprof.StopCPUProfile() // the profile covers delivery and processing
+	}
+	selfUsed := selfCPU() - selfStart
+	sampleBackends()
+	pgUsed := pgCPU.used()
+	// Counts on both sides: nothing lost, nothing twice.
+	received, processed, err := countInbox(ctx, xb.Store)
+	if err != nil {
+		return nil, err
+	}
+	if received != int64(o.n) || processed != int64(o.n) {
+		return nil, fmt.Errorf("bench: XB-RC holds %d inbox rows (%d processed) for %d envelopes sent", received, processed, o.n)
+	}
+	lat, err := latencies(ctx, xa.Store)
+	if err != nil {
+		return nil, err
+	}
+	rate := float64(o.n) / elapsed.Seconds()
+	perEnv := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(o.n) }
+	fmt.Fprintf(out, "\nexchange:   %d delivered with verified receipts in %.2fs = %.0f envelopes/s (%d per request)\n", o.n, elapsed.Seconds(), rate, o.batch)
+	fmt.Fprintf(out, "processed:  all %d stored and processed at XB-RC in %.2fs = %.0f envelopes/s end to end; counts checked on both sides\n",
+		o.n, processedIn.Seconds(), float64(o.n)/processedIn.Seconds())
+	if kind == store.SQLite {
+		fmt.Fprintf(out, "CPU:        both nodes with their SQLite databases (this process) %.0f µs/envelope\n", perEnv(selfUsed))
+	} else {
+		fmt.Fprintf(out, "CPU:        both nodes (this process) %.0f µs/envelope; PostgreSQL backends of the two databases %.0f µs/envelope; total %.0f µs/envelope\n",
+			perEnv(selfUsed), perEnv(pgUsed), perEnv(selfUsed+pgUsed))
+	}
+	fmt.Fprintf(out, "            (= %.0f envelopes/s per CPU if CPU were the only limit; %d CPUs here, shared)\n", 1e6/perEnv(selfUsed+pgUsed), runtime.NumCPU())
+	fmt.Fprintf(out, "latency:    queue -> verified receipt  p50 %s  p90 %s  p99 %s  max %s\n", pct(lat, 0.50), pct(lat, 0.90), pct(lat, 0.99), pct(lat, 1))
+	if proxy != nil {
+		fmt.Fprintf(out, "link:       %d connections cut by the proxy during the run\n", proxy.cuts.Load())
+	}
+	fmt.Fprintf(out, "memory:     two nodes in this process: RSS %d MiB idle, %d MiB peak under load\n", idleRSS/1024, peakRSS/1024)
+	xbKey, err := jose.LoadPrivateKey(cfgs["XB-RC"].Federation.SigningKey)
+	if err != nil {
+		return nil, err
+	}
+	m := xb.Node.Manifest()
+	for id, rn := range nodes {
+		rn.Stop()
+		rn.Wait()
+		delete(nodes, id)
+	}
+	return &exchangeResult{kind: kind, elapsed: elapsed, processedIn: processedIn, selfCPU: selfUsed, dbCPU: pgUsed, lat: lat,
+		dsns: dsns, manifest: m, key: key, xbKey: xbKey}, nil
+}
+
+// printSideBySide prints the figures of the exchanges on each kind of store.
+func printSideBySide(out io.Writer, o benchOptions, rs []*exchangeResult) {
+	fmt.Fprintf(out, "\nside by side (%d envelopes each):\n", o.n)
+	fmt.Fprintf(out, "  %-10s %12s %12s %16s %16s %10s %10s\n", "store", "delivered/s", "processed/s", "nodes µs/env", "database µs/env", "p50", "p99")
+	for _, r := range rs {
+		db := fmt.Sprintf("%.0f", float64(r.dbCPU.Microseconds())/float64(o.n))
+		if r.kind == store.SQLite {
+			db = "(in nodes)"
+		}
+		fmt.Fprintf(out, "  %-10s %12.0f %12.0f %16.0f %16s %10s %10s\n", r.kind, float64(o.n)/r.elapsed.Seconds(), float64(o.n)/r.processedIn.Seconds(),
+			float64(r.selfCPU.Microseconds())/float64(o.n), db, pct(r.lat, 0.5), pct(r.lat, 0.99))
+	}
+}
+
+// parseBenchStores reads --stores: "postgres", "sqlite" or both, in order.
+func parseBenchStores(v string) ([]store.Dialect, error) {
+	var out []store.Dialect
+	for _, f := range strings.Split(v, ",") {
+		switch k := store.Dialect(strings.TrimSpace(f)); k {
+		case store.Postgres, store.SQLite:
+			out = append(out, k)
+		default:
+			return nil, fmt.Errorf("bench: --stores %q: each must be postgres or sqlite", v)
+		}
+	}
+	return out, nil
+}
+
+// signedItem signs a case.create for body as the outbox row that queues
+// it, as the node's forward does after its policy step.
+func signedItem(key *jose.PrivateKey, to string, body []byte) (store.NewOutboxItem, error) {
 	var head struct {
 		CaseID string `json:"case_id"`
 	}
@@ -421,9 +548,9 @@ func enqueueSigned(ctx context.Context, st store.Queries, key *jose.PrivateKey, 
 	raw, err := federation.Sign(federation.Claims{Issuer: "XA-RC", Audience: to, IssuedAt: now, ExpiresAt: now.Add(time.Hour),
 		JTI: jti, Kind: federation.KindCaseCreate, CaseID: head.CaseID, Body: body}, key)
 	if err != nil {
-		return store.OutboxItem{}, err
+		return store.NewOutboxItem{}, err
 	}
-	return st.Enqueue(ctx, store.NewOutboxItem{Destination: to, CaseID: head.CaseID, CaseVersion: 1, Kind: string(federation.KindCaseCreate), JTI: jti, Envelope: raw, Discloses: true})
+	return store.NewOutboxItem{Destination: to, CaseID: head.CaseID, CaseVersion: 1, Kind: string(federation.KindCaseCreate), JTI: jti, Envelope: raw, Discloses: true}, nil
 }
 
 func countDelivered(ctx context.Context, st store.Store) (int64, error) {

@@ -1,0 +1,299 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// ProcessedMark is one row of MarkProcessedAll: an inbox row and its
+// permanent processing error (empty: processed).
+type ProcessedMark struct {
+	ID    int64
+	Error string
+}
+
+// MarkProcessedAll is MarkProcessed for several rows: one UPDATE per
+// distinct error (one in all for a batch that went well). All rows are
+// marked or the error says why not: ErrNotFound if one does not exist,
+// ErrConflict if one was already processed or is named twice; inside a Tx
+// the caller rolls back.
+func (q *queries) MarkProcessedAll(ctx context.Context, ms []ProcessedMark) error {
+	if len(ms) == 0 {
+		return nil
+	}
+	at := tv(q.s.now(time.Time{}))
+	groups := map[string][]any{}
+	var order []string
+	seen := make(map[int64]bool, len(ms))
+	for _, m := range ms {
+		if seen[m.ID] {
+			return fmt.Errorf("store.MarkProcessedAll: %d named twice: %w", m.ID, ErrConflict)
+		}
+		seen[m.ID] = true
+		if _, ok := groups[m.Error]; !ok {
+			order = append(order, m.Error)
+		}
+		groups[m.Error] = append(groups[m.Error], m.ID)
+	}
+	for _, e := range order {
+		ids := groups[e]
+		n, err := q.exec(ctx, `UPDATE inbox SET processed_at = ?, process_error = ? WHERE id IN (`+placeholders(len(ids))+`)
+			AND processed_at IS NULL`, append([]any{at, nv(e)}, ids...)...)
+		if err != nil {
+			return fmt.Errorf("store.MarkProcessedAll: %w", err)
+		}
+		if n == int64(len(ids)) {
+			continue
+		}
+		var held int64
+		if err := q.queryRow(ctx, `SELECT COUNT(*) FROM inbox WHERE id IN (`+placeholders(len(ids))+`)`, ids...).Scan(&held); err != nil {
+			return fmt.Errorf("store.MarkProcessedAll: %w", err)
+		}
+		if held < int64(len(ids)) {
+			return fmt.Errorf("store.MarkProcessedAll: %d of %d rows do not exist: %w", int64(len(ids))-held, len(ids), ErrNotFound)
+		}
+		return fmt.Errorf("store.MarkProcessedAll: %d of %d rows already processed: %w", int64(len(ids))-n, len(ids), ErrConflict)
+	}
+	return nil
+}
+
+// auditChunk is how many audit rows AppendAuditAll writes per statement.
+var auditChunk = 200
+
+// AppendAuditAll appends entries to the audit chain in order, as
+// AppendAudit would one after the other, with one lock, one read of the
+// head and multi-row INSERTs: a batch extends the chain once.
+func (q *queries) AppendAuditAll(ctx context.Context, es []AuditEntry) ([]AuditRecord, error) {
+	if len(es) == 0 {
+		return nil, nil
+	}
+	out := make([]AuditRecord, len(es))
+	for i, e := range es {
+		if e.Actor == "" || e.Action == "" {
+			return nil, fmt.Errorf("store.AppendAuditAll: actor and action are required: %w", ErrInvalid)
+		}
+		details := []byte(e.Details)
+		if len(details) == 0 {
+			details = []byte("{}")
+		}
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, details); err != nil {
+			return nil, fmt.Errorf("store.AppendAuditAll: details: %v: %w", err, ErrInvalid)
+		}
+		out[i] = AuditRecord{At: q.s.now(e.At), Actor: e.Actor, Action: e.Action, Object: e.Object, Details: json.RawMessage(buf.Bytes())}
+	}
+	// One chain: serialize appenders (across processes on PostgreSQL).
+	if err := q.lock(ctx, lockAudit); err != nil {
+		return nil, fmt.Errorf("store.AppendAuditAll: lock: %w", err)
+	}
+	seq, prev := int64(0), genesisHash
+	err := q.queryRow(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("store.AppendAuditAll: head: %w", err)
+	}
+	for i := range out {
+		r := &out[i]
+		seq++
+		r.Seq, r.PrevHash = seq, prev
+		if r.Hash, err = auditHash(prev, *r); err != nil {
+			return nil, fmt.Errorf("store.AppendAuditAll: %w", err)
+		}
+		prev = r.Hash
+	}
+	for lo := 0; lo < len(out); lo += auditChunk {
+		chunk := out[lo:min(lo+auditChunk, len(out))]
+		var vals strings.Builder
+		args := make([]any, 0, 8*len(chunk))
+		for i, r := range chunk {
+			if i > 0 {
+				vals.WriteString(", ")
+			}
+			vals.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
+			args = append(args, r.Seq, tv(r.At), r.Actor, r.Action, r.Object, string(r.Details), r.PrevHash, r.Hash)
+		}
+		if _, err := q.exec(ctx, `INSERT INTO audit_log (seq, at, actor, action, object, details, prev_hash, hash) VALUES `+vals.String(), args...); err != nil {
+			return nil, fmt.Errorf("store.AppendAuditAll: %w", err)
+		}
+	}
+	return out, nil
+}
+
+func (s *sqlStore) MarkProcessedAll(ctx context.Context, ms []ProcessedMark) error {
+	_, err := write(ctx, s, func(q *queries) (none, error) { return none{}, q.MarkProcessedAll(ctx, ms) })
+	return err
+}
+
+func (s *sqlStore) AppendAuditAll(ctx context.Context, es []AuditEntry) ([]AuditRecord, error) {
+	return write(ctx, s, func(q *queries) ([]AuditRecord, error) { return q.AppendAuditAll(ctx, es) })
+}
+
+func (q *queries) CasesHeld(ctx context.Context, caseIDs []string) (map[string]bool, error) {
+	out := make(map[string]bool, len(caseIDs))
+	for lo := 0; lo < len(caseIDs); lo += receiveChunk {
+		chunk := caseIDs[lo:min(lo+receiveChunk, len(caseIDs))]
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		rows, err := q.query(ctx, `SELECT case_id FROM cases WHERE case_id IN (`+placeholders(len(chunk))+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("store.CasesHeld: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("store.CasesHeld: %w", err)
+			}
+			out[id] = true
+		}
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("store.CasesHeld: %w", err)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("store.CasesHeld: %w", err)
+		}
+	}
+	return out, nil
+}
+
+func (s *sqlStore) CasesHeld(ctx context.Context, caseIDs []string) (map[string]bool, error) {
+	return s.read().CasesHeld(ctx, caseIDs)
+}
+
+// EnqueueAll is Enqueue for several envelopes, set-based: one multi-row
+// upsert of the (destination, case) sequences, in key order so that
+// concurrent batches lock them alike, and one multi-row INSERT of the rows
+// per chunk. Rows of one (destination, case) get consecutive seqs in the
+// order given. ErrDuplicate if a jti is already queued or named twice:
+// inside a Tx the caller rolls back.
+func (q *queries) EnqueueAll(ctx context.Context, in []NewOutboxItem) ([]OutboxItem, error) {
+	if len(in) == 0 {
+		return nil, nil
+	}
+	type key struct{ dest, caseID string }
+	count := map[key]int64{}
+	jtis := make(map[string]bool, len(in))
+	for _, it := range in {
+		if it.Destination == "" || it.Kind == "" || it.JTI == "" || len(it.Envelope) == 0 {
+			return nil, fmt.Errorf("store.EnqueueAll: destination, kind, jti and envelope are required: %w", ErrInvalid)
+		}
+		if jtis[it.JTI] {
+			return nil, fmt.Errorf("store.EnqueueAll: jti %q named twice: %w", it.JTI, ErrDuplicate)
+		}
+		jtis[it.JTI] = true
+		count[key{it.Destination, it.CaseID}]++
+	}
+	keys := make([]key, 0, len(count))
+	for k := range count {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].dest != keys[j].dest {
+			return keys[i].dest < keys[j].dest
+		}
+		return keys[i].caseID < keys[j].caseID
+	})
+	// next[k] is the first seq of k's rows in this batch.
+	next := make(map[key]int64, len(keys))
+	for lo := 0; lo < len(keys); lo += receiveChunk {
+		chunk := keys[lo:min(lo+receiveChunk, len(keys))]
+		var vals strings.Builder
+		args := make([]any, 0, 3*len(chunk))
+		for i, k := range chunk {
+			if i > 0 {
+				vals.WriteString(", ")
+			}
+			vals.WriteString("(?, ?, ?)")
+			args = append(args, k.dest, k.caseID, count[k])
+		}
+		rows, err := q.query(ctx, `INSERT INTO outbox_sequences (destination, case_id, last_seq) VALUES `+vals.String()+`
+			ON CONFLICT (destination, case_id) DO UPDATE SET last_seq = outbox_sequences.last_seq + excluded.last_seq
+			RETURNING destination, case_id, last_seq`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("store.EnqueueAll: sequence: %w", err)
+		}
+		for rows.Next() {
+			var k key
+			var last int64
+			if err := rows.Scan(&k.dest, &k.caseID, &last); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("store.EnqueueAll: sequence: %w", err)
+			}
+			next[k] = last - count[k] + 1
+		}
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("store.EnqueueAll: sequence: %w", err)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("store.EnqueueAll: sequence: %w", err)
+		}
+	}
+	out := make([]OutboxItem, len(in))
+	for i, it := range in {
+		k := key{it.Destination, it.CaseID}
+		at := q.s.now(it.At)
+		nextAt := at
+		if !it.NotBefore.IsZero() {
+			nextAt = q.s.now(it.NotBefore)
+		}
+		out[i] = OutboxItem{Destination: it.Destination, CaseID: it.CaseID, CaseVersion: it.CaseVersion,
+			Kind: it.Kind, JTI: it.JTI, Envelope: it.Envelope, Seq: next[k], State: Queued,
+			NextAttemptAt: nextAt, CreatedAt: at, UpdatedAt: at, Discloses: it.Discloses, Withdraws: it.Withdraws}
+		next[k]++
+	}
+	for lo := 0; lo < len(out); lo += receiveChunk {
+		chunk := out[lo:min(lo+receiveChunk, len(out))]
+		var vals strings.Builder
+		args := make([]any, 0, 13*len(chunk))
+		for i, o := range chunk {
+			if i > 0 {
+				vals.WriteString(", ")
+			}
+			vals.WriteString("(?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?, ?)")
+			args = append(args, o.Destination, o.CaseID, iv(o.CaseVersion), o.Kind, o.JTI, o.Envelope, o.Seq,
+				tv(o.NextAttemptAt), tv(o.CreatedAt), tv(o.UpdatedAt), o.Discloses, o.Withdraws)
+		}
+		rows, err := q.query(ctx, `INSERT INTO outbox (destination, case_id, case_version, kind, jti, envelope, seq, state,
+			attempts, next_attempt_at, created_at, updated_at, discloses, withdraws)
+			VALUES `+vals.String()+` ON CONFLICT (jti) DO NOTHING RETURNING id, jti`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("store.EnqueueAll: %w", err)
+		}
+		ids := make(map[string]int64, len(chunk))
+		for rows.Next() {
+			var id int64
+			var jti string
+			if err := rows.Scan(&id, &jti); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("store.EnqueueAll: %w", err)
+			}
+			ids[jti] = id
+		}
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("store.EnqueueAll: %w", err)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("store.EnqueueAll: %w", err)
+		}
+		for i := range chunk {
+			id, ok := ids[chunk[i].JTI]
+			if !ok {
+				return nil, fmt.Errorf("store.EnqueueAll: jti %q: %w", chunk[i].JTI, ErrDuplicate)
+			}
+			chunk[i].ID = id
+		}
+	}
+	return out, nil
+}
+
+func (s *sqlStore) EnqueueAll(ctx context.Context, in []NewOutboxItem) ([]OutboxItem, error) {
+	return write(ctx, s, func(q *queries) ([]OutboxItem, error) { return q.EnqueueAll(ctx, in) })
+}
