@@ -19,6 +19,11 @@
 //     Match one person against what is held. [Index.Compare] scores one
 //     pair as Match does.
 //   - [Batch] matches many sought persons against many others in parallel.
+//   - [Index.Session] matches many persons as Match would one after the
+//     other on an index that does not change meanwhile (an import batch,
+//     every case a node holds): each person's candidates among those held
+//     are computed once, on every core, however often Match would read
+//     them again for the other side's view.
 //   - [Compare] scores a pair with no population: every name word counts
 //     as a word of average frequency.
 //
