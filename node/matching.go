@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/familylinks/flx/federation"
@@ -50,11 +51,14 @@ const maxRefresh = 32
 // derived from the cases and lives only in memory: it is rebuilt from the
 // store at start.
 type matcher struct {
-	mu     sync.Mutex // one case matched at a time, and the first load
-	loaded bool
-	synced time.Time // cases updated since then are not yet known to be held
-	ix     *match.Index
-	byCase map[string][]*match.Person
+	mu sync.Mutex // one case matched at a time, and the first load
+	// rematching is set while the bulk match job runs: a second run is
+	// refused (conflict) rather than queued behind the first.
+	rematching atomic.Bool
+	loaded     bool
+	synced     time.Time // cases updated since then are not yet known to be held
+	ix         *match.Index
+	byCase     map[string][]*match.Person
 	// versions is the version of every case the index took in (with
 	// persons to match or not): a sync pass skips what it knows.
 	versions map[string]int64
@@ -228,11 +232,22 @@ const flushMatched = 500
 // the cases matched (done, and those waiting in m.matched) in one
 // transaction.
 func (n *Node) writeStepsLocked(ctx context.Context, steps []store.CaseCandidates, done []store.PendingMatch) error {
+	return n.writeStepsAlsoLocked(ctx, steps, done, nil)
+}
+
+// writeStepsAlsoLocked is writeStepsLocked running also, when not nil, in
+// the same transaction (an audit entry).
+func (n *Node) writeStepsAlsoLocked(ctx context.Context, steps []store.CaseCandidates, done []store.PendingMatch, also func(store.Tx) error) error {
 	m := n.matcher
 	marks := append(m.matched, done...)
 	err := n.o.Store.Tx(ctx, func(tx store.Tx) error {
 		if len(steps) > 0 {
 			if err := tx.ReplaceMatchesMany(ctx, steps, n.o.Now()); err != nil {
+				return err
+			}
+		}
+		if also != nil {
+			if err := also(tx); err != nil {
 				return err
 			}
 		}
@@ -708,35 +723,83 @@ func (n *Node) catchUpMatching(ctx context.Context) (int, error) {
 	}
 }
 
+// RematchResult counts what one run of the bulk match job did.
+type RematchResult struct {
+	Cases      int // cases matched again
+	Persons    int // persons of those cases matched
+	Candidates int // candidates written (each pair once)
+	Duration   time.Duration
+}
+
 // RematchHeld is the bulk match job: it computes again the candidates of
 // every case held, as matching each case in turn (by case id) would leave
 // them, in one session and with set-based writes, and returns the cases
-// matched. The node runs nothing else of matching meanwhile.
+// matched. The node runs nothing else of matching meanwhile; a second run
+// while one runs is refused (CodeConflict).
 func (n *Node) RematchHeld(ctx context.Context) (int, error) {
+	res, err := n.rematchHeld(ctx, nil)
+	return res.Cases, err
+}
+
+// Rematch runs the bulk match job for an operator (RematchHeld) and
+// returns its counts. It is audited as one match.rematch entry naming the
+// actor, in the transaction that writes the candidates. Confirmed and
+// rejected candidates keep their state. A second run while one runs is
+// refused (CodeConflict).
+func (n *Node) Rematch(ctx context.Context, a Actor) (RematchResult, error) {
+	return n.rematchHeld(ctx, &a)
+}
+
+func (n *Node) rematchHeld(ctx context.Context, a *Actor) (RematchResult, error) {
 	if n.matcher == nil {
-		return 0, errf(CodeNotFound, "matching is disabled on this node")
+		return RematchResult{}, errf(CodeNotFound, "matching is disabled on this node")
 	}
 	m := n.matcher
+	if !m.rematching.CompareAndSwap(false, true) {
+		return RematchResult{}, errf(CodeConflict, "the bulk match job is already running")
+	}
+	defer m.rematching.Store(false)
+	began := time.Now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := n.loadMatchesLocked(ctx); err != nil {
-		return 0, internal("rematch", err)
+		return RematchResult{}, internal("rematch", err)
 	}
 	ids := make([]string, 0, len(m.byCase))
 	all := make(map[string]bool, len(m.byCase))
-	for id := range m.byCase {
+	var res RematchResult
+	for id, ps := range m.byCase {
 		ids = append(ids, id)
 		all[id] = true
+		res.Persons += len(ps)
 	}
 	slices.Sort(ids)
+	res.Cases = len(ids)
 	start := time.Now()
 	steps, err := n.matchStepsLocked(m.ix.Session(), ids, nil, all)
 	if err != nil {
-		return 0, internal("rematch", err)
+		return RematchResult{}, internal("rematch", err)
 	}
 	n.log.Info("candidates computed", "cases", len(ids), "seconds", time.Since(start).Seconds())
-	if err := n.writeStepsLocked(ctx, steps, nil); err != nil {
-		return 0, internal("rematch", err)
+	type pair struct{ a, ap, b, bp string }
+	pairs := map[pair]bool{}
+	for _, st := range steps {
+		for _, c := range st.Cands {
+			pairs[pair{c.ACase, c.APerson, c.BCase, c.BPerson}] = true
+		}
 	}
-	return len(ids), nil
+	res.Candidates = len(pairs)
+	var also func(store.Tx) error
+	if a != nil {
+		also = func(tx store.Tx) error {
+			return n.audit(ctx, tx, a.Name, "match.rematch", "matches", map[string]any{
+				"cases": res.Cases, "persons": res.Persons, "candidates": res.Candidates,
+			})
+		}
+	}
+	if err := n.writeStepsAlsoLocked(ctx, steps, nil, also); err != nil {
+		return RematchResult{}, internal("rematch", err)
+	}
+	res.Duration = time.Since(began)
+	return res, nil
 }

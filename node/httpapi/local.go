@@ -89,6 +89,7 @@ func LocalHandler(n *node.Node, tokens []config.Token, metrics http.Handler, log
 //	GET  /api/v1/review (what waits for review)                        x
 //	GET  /api/v1/matches, /api/v1/matches/{mid}             x          x         x
 //	POST /api/v1/matches/{mid}/confirm, .../reject          x
+//	POST /api/v1/matches/rematch (the bulk match job)                  x
 //	GET  /api/v1/inbox, /api/v1/inbox/{iid}                 x          x
 //	GET  /api/v1/outbox, /api/v1/outbox/peers                          x
 //	POST /api/v1/outbox/{oid}/requeue                                  x
@@ -107,7 +108,8 @@ func LocalHandler(n *node.Node, tokens []config.Token, metrics http.Handler, log
 // data. Candidate matches hold ids, scores and field levels, no names:
 // everyone may list them; only caseworkers confirm or reject them, and a
 // confirmation sends nothing (forwarding stays a separate, policy-checked
-// step).
+// step). Operators run the bulk match job that computes every candidate
+// again (decisions kept).
 //
 // Conventions: JSON in and out; request bodies need Content-Type
 // application/json (or a +json type) else 415 unsupported_media_type; bodies
@@ -231,6 +233,7 @@ func (l *localAPI) routes() []localRoute {
 		{http.MethodGet, "/api/v1/review", operator, l.reviewQueue},
 
 		{http.MethodGet, "/api/v1/matches", everyone, l.listMatches},
+		{http.MethodPost, "/api/v1/matches/rematch", operator, l.rematch},
 		{http.MethodGet, "/api/v1/matches/{mid}", everyone, l.getMatch},
 		{http.MethodPost, "/api/v1/matches/{mid}/confirm", caseworker, l.confirmMatch},
 		{http.MethodPost, "/api/v1/matches/{mid}/reject", caseworker, l.rejectMatch},

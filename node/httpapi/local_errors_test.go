@@ -38,6 +38,7 @@ var routeBodies = map[string]bodyKind{
 	"POST /api/v1/cases/{id}/decisions/{did}/reject":  bodyOptional,
 	"POST /api/v1/matches/{mid}/confirm":              bodyOptional,
 	"POST /api/v1/matches/{mid}/reject":               bodyOptional,
+	"POST /api/v1/matches/rematch":                    bodyOptional,
 	"POST /api/v1/outbox/{oid}/requeue":               bodyNone,
 	"POST /api/v1/outbox/peers/{member}/retry":        bodyNone,
 	"POST /api/v1/stats/send":                         bodyNone,

@@ -160,3 +160,28 @@ func (l *localAPI) matchQuery(w http.ResponseWriter, r *http.Request, a node.Act
 	res, err := l.n.SendMatchQuery(r.Context(), a, id, req.PersonID, req.To)
 	l.reply(w, r, http.StatusAccepted, res, err)
 }
+
+// RematchResult is the answer of the bulk match job: the cases and
+// persons matched again, the candidates written (each pair once) and how
+// long the job took.
+type RematchResult struct {
+	Cases             int     `json:"cases"`
+	PersonsMatched    int     `json:"persons_matched"`
+	CandidatesWritten int     `json:"candidates_written"`
+	DurationSeconds   float64 `json:"duration_seconds"`
+}
+
+// rematch runs the bulk match job and answers when it is done (operator).
+func (l *localAPI) rematch(w http.ResponseWriter, r *http.Request, a node.Actor) {
+	var req MatchDecisionRequest
+	if !l.readOptionalWrapper(w, r, &req) {
+		return
+	}
+	res, err := l.n.Rematch(r.Context(), a)
+	if err != nil {
+		l.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, RematchResult{Cases: res.Cases, PersonsMatched: res.Persons,
+		CandidatesWritten: res.Candidates, DurationSeconds: res.Duration.Seconds()})
+}

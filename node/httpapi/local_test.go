@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -498,6 +499,11 @@ func TestAuth(t *testing.T) {
 	}
 	var al httpapi.AuditList
 	expect(t, a.api.do("GET", "/api/v1/audit", tokAuditor, nil), 200, "AuditList").decode(t, &al)
+	// The operator's rematch above needs no input and was allowed: its
+	// entry is the one expected.
+	al.Items = slices.DeleteFunc(al.Items, func(e httpapi.AuditEntry) bool {
+		return e.Action == "match.rematch" && e.Actor == "op-ben"
+	})
 	if len(al.Items) != 0 {
 		t.Fatalf("refused calls were audited as changes: %+v", al.Items)
 	}

@@ -35,13 +35,15 @@ func matchCmd() *cobra.Command {
 	var asJSON bool
 	root := &cobra.Command{
 		Use:   "match",
-		Short: "List, confirm and reject candidate matches, and ask other members, through a node's local API",
+		Short: "List, confirm and reject candidate matches, ask other members and rematch, through a node's local API",
 		Long: `The node computes candidate matches between sought persons and the persons of
 the other cases it holds whenever a case is created, updated, imported or
 received. A candidate is only a candidate: a caseworker confirms or rejects
 it, and nothing is disclosed or sent because of it. "ask" asks another
 member whether it holds a likely match, sending a privacy-preserving
 encoding of the person, never a name; its answer arrives in the inbox.
+"rematch" (operators) runs the bulk match job: every candidate computed
+again, confirmed and rejected ones kept; it prints the counts when done.
 --api and --token
 default to FLX_API and FLX_TOKEN. An error prints the problem document and
 exits 1.`,
@@ -153,6 +155,33 @@ exits 1.`,
 	root.AddCommand(&cobra.Command{Use: "get ID", Short: "Show one candidate with its explanation", Args: cobra.ExactArgs(1), RunE: one(http.MethodGet, "")})
 	root.AddCommand(&cobra.Command{Use: "confirm ID", Short: "Confirm a candidate (audited; discloses and sends nothing)", Args: cobra.ExactArgs(1), RunE: one(http.MethodPost, "/confirm")})
 	root.AddCommand(&cobra.Command{Use: "reject ID", Short: "Reject a candidate (audited)", Args: cobra.ExactArgs(1), RunE: one(http.MethodPost, "/reject")})
+
+	root.AddCommand(&cobra.Command{Use: "rematch", Short: "Run the bulk match job: compute every candidate again, decisions kept (operator; audited)",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c.http.Timeout = 0 // the job answers when done: as long as it takes
+			b, err := c.do(cmd.Context(), http.MethodPost, "/api/v1/matches/rematch", nil)
+			if err != nil {
+				return problemOr(err)
+			}
+			var res struct {
+				Cases             int     `json:"cases"`
+				PersonsMatched    int     `json:"persons_matched"`
+				CandidatesWritten int     `json:"candidates_written"`
+				DurationSeconds   float64 `json:"duration_seconds"`
+			}
+			if err := json.Unmarshal(b, &res); err != nil {
+				return fmt.Errorf("match rematch: %w", err)
+			}
+			if asJSON {
+				out, _ := json.Marshal(res)
+				_, err := fmt.Fprintf(c.out, "%s\n", out)
+				return err
+			}
+			_, err = fmt.Fprintf(c.out, "cases: %d\npersons matched: %d\ncandidates written: %d\nduration: %s\n", res.Cases, res.PersonsMatched,
+				res.CandidatesWritten, time.Duration(res.DurationSeconds*float64(time.Second)).Round(time.Millisecond))
+			return err
+		}})
 
 	var to, personID string
 	ask := &cobra.Command{Use: "ask CASE --person P --to MEMBER", Short: "Ask a member whether it holds a likely match for a sought person (sends an encoding, never a name)",

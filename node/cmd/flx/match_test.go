@@ -88,3 +88,48 @@ func TestMatchCommandsOverLocalAPI(t *testing.T) {
 		t.Fatal("confirm x accepted")
 	}
 }
+
+// TestMatchRematchCommand: "flx match rematch" runs the bulk match job
+// over the local API as an operator and prints its counts (text and
+// --json); a caseworker's token is refused with the problem document.
+func TestMatchRematchCommand(t *testing.T) {
+	for _, d := range []nodetest.Dialect{nodetest.SQLite, nodetest.Postgres} {
+		t.Run(string(d), func(t *testing.T) {
+			f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")
+			tn := nodetest.Start(t, f, "XA-RC", nil, nodetest.Options{Dialect: d, NoRun: true})
+			sum := func(s string) string { h := sha256.Sum256([]byte(s)); return hex.EncodeToString(h[:]) }
+			h := httpapi.LocalHandler(tn.Node, []config.Token{{Name: "cw", Role: "caseworker", SHA256: sum("cw-token")},
+				{Name: "op", Role: "operator", SHA256: sum("op-token")}}, http.NotFoundHandler(), nil)
+			srv := httptest.NewServer(h)
+			t.Cleanup(srv.Close)
+			cw := node.Actor{Name: "cw", Role: "caseworker"}
+			for _, d := range [][]byte{
+				[]byte(`{"schema":"flx/v1/case","case_id":"XA-RC:TR-1","version":1,"type":"tracing_request","status":"open",
+			"origin":{"member":"XA-RC","created_at":"2024-05-01T10:00:00Z"},"purpose":"tracing",
+			"persons":[{"id":"p1","roles":["sought_person"],"birth_date":"1984-07-02","sex":"female","names":[{"value":"Nino","part":"given","script":"Latn"},{"value":"Beridze","part":"family","script":"Latn"}]}]}`),
+				[]byte(`{"schema":"flx/v1/case","case_id":"XA-RC:UM-1","version":1,"type":"death_notification","status":"open",
+			"origin":{"member":"XA-RC","created_at":"2024-05-01T10:00:00Z"},"purpose":"tracing",
+			"persons":[{"id":"p1","roles":["deceased"],"birth_date":"1984","sex":"female","names":[{"value":"ნინო ბერიძე","part":"full","script":"Geor"}]}]}`),
+			} {
+				if _, err := tn.CreateCase(t.Context(), cw, d); err != nil {
+					t.Fatal(err)
+				}
+			}
+			out, err := runCLI(t, "match", "--api", srv.URL, "--token", "op-token", "rematch")
+			if err != nil || !strings.Contains(out, "cases: 2\n") || !strings.Contains(out, "persons matched: 2\n") ||
+				!strings.Contains(out, "candidates written: 1\n") || !strings.Contains(out, "duration: ") {
+				t.Fatalf("rematch: %v\n%s", err, out)
+			}
+			out, err = runCLI(t, "match", "--api", srv.URL, "--token", "op-token", "rematch", "--json")
+			var res map[string]any
+			if err != nil || json.Unmarshal([]byte(out), &res) != nil || res["persons_matched"] != 2.0 || res["candidates_written"] != 1.0 {
+				t.Fatalf("rematch --json: %v\n%s", err, out)
+			}
+			out, err = runCLI(t, "match", "--api", srv.URL, "--token", "cw-token", "rematch")
+			var ee exitError
+			if !errors.As(err, &ee) || ee.code != 1 || !strings.Contains(out, `"code": "forbidden"`) {
+				t.Fatalf("rematch as caseworker: %v\n%s", err, out)
+			}
+		})
+	}
+}
