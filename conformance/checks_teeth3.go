@@ -182,12 +182,33 @@ func (t *T) batchOf(ids []string, firstInBatch func(caseID string) Action) []*Ar
 		t.Fatalf("the first attempt of the lead case did not arrive within %s", t.patience)
 	}
 	t.forwardAll(ids[1:])
+	// The largest batch of these cases: on a loaded machine the rest may
+	// end before every case is queued, and the candidate then sends what
+	// it holds (even one envelope) and the rest in later batches. A batch
+	// of one would hide a candidate that pairs receipts with the wrong
+	// envelopes, so the check waits (within its patience) for a batch of
+	// at least half the cases, and otherwise takes the largest it saw.
 	inBatch := func(a *Arrival) bool { return own[a.CaseID] && a.Batch > 0 }
-	got := t.listener.Wait(inBatch, 2, t.patience+batchRest)
+	largest := func() []*Arrival {
+		by := map[int][]*Arrival{}
+		var best []*Arrival
+		for _, a := range t.listener.Arrivals(inBatch) {
+			by[a.Batch] = append(by[a.Batch], a)
+			if len(by[a.Batch]) > len(best) {
+				best = by[a.Batch]
+			}
+		}
+		return best
+	}
+	deadline := time.Now().Add(t.patience + batchRest)
+	for len(largest()) < max(2, len(ids)/2) && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	got := largest()
 	if len(got) < 2 {
 		t.Skipf("the candidate sent the %d cases queued while its destination rested alone, not in a batch (FLX-BAT-005 concerns senders of batches)", len(ids))
 	}
-	return t.listener.Arrivals(func(a *Arrival) bool { return own[a.CaseID] && a.Batch == got[0].Batch })
+	return got
 }
 
 // checkBatchAnswersEach checks FLX-BAT-005 as a class: in a batch whose
