@@ -149,9 +149,10 @@ func TestRelayedExpiringNotPulled(t *testing.T) {
 		"ICRC-CTA": nodetest.Listen(t, f.Member(t, "ICRC-CTA")),
 	}
 	f.Sign(t)
+	var pulls atomic.Int32 // XB-RC's pulls served by ICRC-CTA
 	nodes := map[string]*nodetest.Node{}
 	for id := range f.Members {
-		nodes[id] = nodetest.Start(t, f, id, lns[id], nodetest.Options{Dialect: nodetest.SQLite, Tune: func(o *node.Options) {
+		opts := nodetest.Options{Dialect: nodetest.SQLite, Tune: func(o *node.Options) {
 			o.PullInterval = time.Hour // the test pulls
 			switch id {
 			case "XA-RC":
@@ -159,9 +160,15 @@ func TestRelayedExpiringNotPulled(t *testing.T) {
 			case "XB-RC", "ICRC-CTA":
 				o.Skew = time.Second
 			}
-		}})
+		}}
+		if id == "ICRC-CTA" {
+			opts.WrapStore = func(s store.Store) store.Store { return pullCounted{s, "pull/XB-RC", &pulls} }
+		}
+		nodes[id] = nodetest.Start(t, f, id, lns[id], opts)
 	}
 	xa, xb, cta := nodes["XA-RC"], nodes["XB-RC"], nodes["ICRC-CTA"]
+	// XB-RC's startup pull must not take the chain before its exp.
+	nodetest.WaitFor(t, 30*time.Second, "XB-RC's first pull served by ICRC-CTA", func() bool { return pulls.Load() > 0 })
 	if _, err := xa.CreateCase(ctx, cw, readTestdata(t, "case.json")); err != nil {
 		t.Fatal(err)
 	}
