@@ -280,6 +280,12 @@ func TestBatchStoreFailure(t *testing.T) {
 	if err := xb.Ready(ctx); err != nil {
 		t.Fatalf("not ready after writes work again: %v", err)
 	}
+	// Delivered means stored and receipted; XB-RC's inbox loop processes
+	// the rows after that, on its own time. A stored row it never
+	// processed would time out here.
+	nodetest.WaitFor(t, 20*time.Second, "XB-RC processed the three", func() bool {
+		return len(allInbox(t, xb.Store, store.InboxFilter{})) == 3 && len(allInbox(t, xb.Store, store.InboxFilter{State: "unprocessed"})) == 0
+	})
 	checkReceivedOnce(t, xb.Store, "XA-RC", jtisOf(envs))
 }
 

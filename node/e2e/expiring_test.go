@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,8 +19,11 @@ import (
 // TestPulledAndBundledExpiring: an envelope that waited for a pull-only
 // member until past its exp is re-signed when it is pulled, and when it is
 // exported in a bundle, so XB-RC accepts it instead of refusing it as
-// expired. XA-RC signs envelopes for 2 s, and XB-RC tolerates 1 s of skew:
-// the 3.5 s wait puts the first bytes beyond what XB-RC would take.
+// expired. XA-RC signs envelopes for 3 s, and XB-RC tolerates 1 s of skew:
+// the test waits until the first bytes' exp plus that skew has passed, so
+// XB-RC would refuse them. XB-RC's pull loop pulls once when it starts: the
+// test forwards only after that pull reached XA-RC, so the envelope is still
+// queued when the test pulls or exports it.
 func TestPulledAndBundledExpiring(t *testing.T) {
 	for _, via := range []string{"pull", "bundle"} {
 		t.Run(via, func(t *testing.T) { testExpiring(t, via) })
@@ -36,21 +40,30 @@ func testExpiring(t *testing.T, via string) {
 		"ICRC-CTA": nodetest.Listen(t, f.Member(t, "ICRC-CTA")),
 	}
 	f.Sign(t)
+	const skewB = time.Second
+	var pulls atomic.Int32 // XB-RC's pulls served by XA-RC
 	nodes := map[string]*nodetest.Node{}
 	for id := range f.Members {
 		key := f.Member(t, id).EncKey
-		nodes[id] = nodetest.Start(t, f, id, lns[id], nodetest.Options{Dialect: nodetest.SQLite, Tune: func(o *node.Options) {
+		opts := nodetest.Options{Dialect: nodetest.SQLite, Tune: func(o *node.Options) {
 			o.BundleKeys = []*jose.EncPrivateKey{key}
 			o.PullInterval = time.Hour // the test pulls
 			switch id {
 			case "XA-RC":
-				o.EnvelopeTTL = 2 * time.Second
+				o.EnvelopeTTL = 3 * time.Second
 			case "XB-RC":
-				o.Skew = time.Second
+				o.Skew = skewB
 			}
-		}})
+		}}
+		if id == "XA-RC" {
+			opts.WrapStore = func(s store.Store) store.Store { return pullCounted{s, "pull/XB-RC", &pulls} }
+		}
+		nodes[id] = nodetest.Start(t, f, id, lns[id], opts)
 	}
 	xa, xb := nodes["XA-RC"], nodes["XB-RC"]
+	// XB-RC's pull loop starts with a pull: were it to come after the
+	// forward (a slow machine), it would take the envelope before its exp.
+	nodetest.WaitFor(t, 30*time.Second, "XB-RC's first pull served by XA-RC", func() bool { return pulls.Load() > 0 })
 
 	if _, err := xa.CreateCase(ctx, cw, readTestdata(t, "case.json")); err != nil {
 		t.Fatal(err)
@@ -63,7 +76,17 @@ func testExpiring(t *testing.T, via string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(3500 * time.Millisecond)
+	c, err := federation.ClaimsOf(first.Envelope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Past what XB-RC would take of the first bytes (its clock is this one).
+	nodetest.WaitFor(t, 30*time.Second, "the first envelope expired for XB-RC", func() bool {
+		return time.Now().After(c.ExpiresAt.Add(skewB + 100*time.Millisecond))
+	})
+	if pulls.Load() != 1 {
+		t.Fatalf("XA-RC served %d pulls of XB-RC before the test's, want the loop's first only", pulls.Load())
+	}
 
 	switch via {
 	case "pull":
@@ -95,6 +118,22 @@ func testExpiring(t *testing.T, via string) {
 	waitProcessed(t, xb.Store, demoCase, string(federation.KindCaseCreate), 1)
 }
 
+// pullCounted counts the claims of worker (a pull by one member) once they
+// returned: the claim happened, and the rows it took are leased.
+type pullCounted struct {
+	store.Store
+	worker string
+	n      *atomic.Int32
+}
+
+func (s pullCounted) ClaimDue(ctx context.Context, r store.ClaimRequest) ([]store.OutboxItem, error) {
+	rows, err := s.Store.ClaimDue(ctx, r)
+	if r.Worker == s.worker {
+		s.n.Add(1)
+	}
+	return rows, err
+}
+
 // TestRelayedExpiringNotPulled: a relay cannot re-sign another origin's
 // envelope. ICRC-CTA holds XA-RC's chain for XB-RC (pull_only behind it)
 // past the inner envelope's exp: the pull hands XB-RC nothing expired, and
@@ -110,9 +149,10 @@ func TestRelayedExpiringNotPulled(t *testing.T) {
 		"ICRC-CTA": nodetest.Listen(t, f.Member(t, "ICRC-CTA")),
 	}
 	f.Sign(t)
+	var pulls atomic.Int32 // XB-RC's pulls served by ICRC-CTA
 	nodes := map[string]*nodetest.Node{}
 	for id := range f.Members {
-		nodes[id] = nodetest.Start(t, f, id, lns[id], nodetest.Options{Dialect: nodetest.SQLite, Tune: func(o *node.Options) {
+		opts := nodetest.Options{Dialect: nodetest.SQLite, Tune: func(o *node.Options) {
 			o.PullInterval = time.Hour // the test pulls
 			switch id {
 			case "XA-RC":
@@ -120,9 +160,15 @@ func TestRelayedExpiringNotPulled(t *testing.T) {
 			case "XB-RC", "ICRC-CTA":
 				o.Skew = time.Second
 			}
-		}})
+		}}
+		if id == "ICRC-CTA" {
+			opts.WrapStore = func(s store.Store) store.Store { return pullCounted{s, "pull/XB-RC", &pulls} }
+		}
+		nodes[id] = nodetest.Start(t, f, id, lns[id], opts)
 	}
 	xa, xb, cta := nodes["XA-RC"], nodes["XB-RC"], nodes["ICRC-CTA"]
+	// XB-RC's startup pull must not take the chain before its exp.
+	nodetest.WaitFor(t, 30*time.Second, "XB-RC's first pull served by ICRC-CTA", func() bool { return pulls.Load() > 0 })
 	if _, err := xa.CreateCase(ctx, cw, readTestdata(t, "case.json")); err != nil {
 		t.Fatal(err)
 	}

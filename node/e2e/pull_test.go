@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -38,14 +39,22 @@ func testPullCut(t *testing.T, d nodetest.Dialect) {
 	}
 	f.Sign(t)
 	const lease = 2 * time.Second
+	var pulls atomic.Int32 // XB-RC's pulls served by ICRC-CTA
 	nodes := map[string]*nodetest.Node{}
 	for id := range f.Members {
-		nodes[id] = nodetest.Start(t, f, id, lns[id], nodetest.Options{Dialect: d, Tune: func(o *node.Options) {
+		opts := nodetest.Options{Dialect: d, Tune: func(o *node.Options) {
 			o.PullInterval = time.Hour // the test pulls
 			o.PullLease = lease
-		}})
+		}}
+		if id == "ICRC-CTA" {
+			opts.WrapStore = func(s store.Store) store.Store { return pullCounted{s, "pull/XB-RC", &pulls} }
+		}
+		nodes[id] = nodetest.Start(t, f, id, lns[id], opts)
 	}
 	xa, xb, cta := nodes["XA-RC"], nodes["XB-RC"], nodes["ICRC-CTA"]
+	// XB-RC's pull loop pulls once when it starts: the chain must still be
+	// queued for the test's own pulls.
+	nodetest.WaitFor(t, 30*time.Second, "XB-RC's first pull served by ICRC-CTA", func() bool { return pulls.Load() > 0 })
 
 	if _, err := xa.CreateCase(ctx, cw, readTestdata(t, "case.json")); err != nil {
 		t.Fatal(err)
