@@ -39,6 +39,35 @@ func (e *apiError) Error() string {
 	return fmt.Sprintf("HTTP %d", e.Status)
 }
 
+// bind gives the command group root the --api and --token flags (FLX_API,
+// FLX_TOKEN) and refuses to run one of its commands without them; name
+// starts the error.
+func (c *apiClient) bind(root *cobra.Command, name string) {
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		c.out = cmd.OutOrStdout()
+		if c.base == "" {
+			return fmt.Errorf("%s: --api (or FLX_API) is required, e.g. http://127.0.0.1:8080", name)
+		}
+		if c.token == "" {
+			return fmt.Errorf("%s: --token (or FLX_TOKEN) is required", name)
+		}
+		return nil
+	}
+	root.PersistentFlags().StringVar(&c.base, "api", os.Getenv("FLX_API"), "local API base URL (env FLX_API)")
+	root.PersistentFlags().StringVar(&c.token, "token", os.Getenv("FLX_TOKEN"), "bearer token (env FLX_TOKEN)")
+}
+
+// problemOr prints the problem document of an error the local API answered
+// and exits 1; any other error is returned as it is.
+func (c *apiClient) problemOr(err error) error {
+	var ae *apiError
+	if errors.As(err, &ae) && len(ae.Body) > 0 {
+		c.print(ae.Body)
+		return exitError{1}
+	}
+	return err
+}
+
 func (c *apiClient) do(ctx context.Context, method, path string, body []byte) ([]byte, error) {
 	var rd io.Reader
 	if body != nil {
@@ -96,19 +125,8 @@ func caseCmd() *cobra.Command {
 through a node's local API. --api and --token default to FLX_API and
 FLX_TOKEN. Answers are printed as JSON; an error prints the problem
 document and exits 1.`,
-		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			c.out = cmd.OutOrStdout()
-			if c.base == "" {
-				return errors.New("case: --api (or FLX_API) is required, e.g. http://127.0.0.1:8080")
-			}
-			if c.token == "" {
-				return errors.New("case: --token (or FLX_TOKEN) is required")
-			}
-			return nil
-		},
 	}
-	root.PersistentFlags().StringVar(&c.base, "api", os.Getenv("FLX_API"), "local API base URL (env FLX_API)")
-	root.PersistentFlags().StringVar(&c.token, "token", os.Getenv("FLX_TOKEN"), "bearer token (env FLX_TOKEN)")
+	c.bind(root, "case")
 
 	id := func(s string) string { return "/api/v1/cases/" + url.PathEscape(s) }
 	run := func(method string, path func(args []string) string, body func(args []string) ([]byte, error)) func(*cobra.Command, []string) error {
@@ -122,12 +140,7 @@ document and exits 1.`,
 			}
 			out, err := c.do(cmd.Context(), method, path(args), b)
 			if err != nil {
-				var ae *apiError
-				if errors.As(err, &ae) && len(ae.Body) > 0 {
-					c.print(ae.Body)
-					return exitError{1}
-				}
-				return err
+				return c.problemOr(err)
 			}
 			return c.print(out)
 		}

@@ -2,11 +2,9 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"text/tabwriter"
 	"time"
@@ -47,29 +45,11 @@ again, confirmed and rejected ones kept; it prints the counts when done.
 --api and --token
 default to FLX_API and FLX_TOKEN. An error prints the problem document and
 exits 1.`,
-		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			c.out = cmd.OutOrStdout()
-			if c.base == "" {
-				return errors.New("match: --api (or FLX_API) is required, e.g. http://127.0.0.1:8080")
-			}
-			if c.token == "" {
-				return errors.New("match: --token (or FLX_TOKEN) is required")
-			}
-			return nil
-		},
 	}
-	root.PersistentFlags().StringVar(&c.base, "api", os.Getenv("FLX_API"), "local API base URL (env FLX_API)")
-	root.PersistentFlags().StringVar(&c.token, "token", os.Getenv("FLX_TOKEN"), "bearer token (env FLX_TOKEN)")
+	c.bind(root, "match")
 	root.PersistentFlags().BoolVar(&asJSON, "json", false, "print one JSON object a line")
 
-	problemOr := func(err error) error {
-		var ae *apiError
-		if errors.As(err, &ae) && len(ae.Body) > 0 {
-			c.print(ae.Body)
-			return exitError{1}
-		}
-		return err
-	}
+	problemOr := c.problemOr
 	var state, caseID string
 	var limit int
 	list := &cobra.Command{Use: "list", Short: "List candidate matches (open ones unless --state)", Args: cobra.NoArgs,

@@ -2,11 +2,9 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -31,28 +29,10 @@ still only hold it; when they now deny it nothing is sent (policy_denied),
 and when they hold it for a new reason it waits again under a new decision
 (conflict). --api and --token default to FLX_API and FLX_TOKEN (an operator's
 token). An error prints the problem document and exits 1.`,
-		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			c.out = cmd.OutOrStdout()
-			if c.base == "" {
-				return errors.New("review: --api (or FLX_API) is required, e.g. http://127.0.0.1:8080")
-			}
-			if c.token == "" {
-				return errors.New("review: --token (or FLX_TOKEN) is required")
-			}
-			return nil
-		},
 	}
-	root.PersistentFlags().StringVar(&c.base, "api", os.Getenv("FLX_API"), "local API base URL (env FLX_API)")
-	root.PersistentFlags().StringVar(&c.token, "token", os.Getenv("FLX_TOKEN"), "bearer token (env FLX_TOKEN)")
+	c.bind(root, "review")
 
-	problemOr := func(err error) error {
-		var ae *apiError
-		if errors.As(err, &ae) && len(ae.Body) > 0 {
-			c.print(ae.Body)
-			return exitError{1}
-		}
-		return err
-	}
+	problemOr := c.problemOr
 	list := &cobra.Command{Use: "list", Short: "List what waits for review, oldest first", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out, err := c.do(cmd.Context(), http.MethodGet, "/api/v1/review", nil)
