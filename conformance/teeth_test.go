@@ -305,63 +305,10 @@ func TestTeeth(t *testing.T) {
 		err error
 		d   time.Duration
 	}
-	goodDone := make(chan goodRun, 1)
-	go func() {
-		gstart := time.Now()
-		var cleanups []func()
-		defer func() {
-			for i := len(cleanups) - 1; i >= 0; i-- {
-				cleanups[i]()
-			}
-		}()
-		c, err := startCandidate(good, "", "", "", func(f func()) { cleanups = append(cleanups, f) })
-		if err != nil {
-			goodDone <- goodRun{err: err}
-			return
-		}
-		rep, err := c.run(nil, goodPatience, false)
-		goodDone <- goodRun{rep: rep, err: err, d: time.Since(gstart)}
-	}()
-	// And set up leaving kinds out, for the checks that depend on it.
-	acceptsDone := make(chan goodRun, 1)
-	go func() {
-		gstart := time.Now()
-		var cleanups []func()
-		defer func() {
-			for i := len(cleanups) - 1; i >= 0; i-- {
-				cleanups[i]()
-			}
-		}()
-		c, err := startCandidate(good, "", teethAccepts, "", func(f func()) { cleanups = append(cleanups, f) })
-		if err != nil {
-			acceptsDone <- goodRun{err: err}
-			return
-		}
-		rep, err := c.run(acceptsChecks, goodPatience, false)
-		acceptsDone <- goodRun{rep: rep, err: err, d: time.Since(gstart)}
-	}()
-	// And the manifest checks, on a candidate whose manifest they rewrite.
-	manifestDone := make(chan goodRun, 1)
-	go func() {
-		gstart := time.Now()
-		var cleanups []func()
-		defer func() {
-			for i := len(cleanups) - 1; i >= 0; i-- {
-				cleanups[i]()
-			}
-		}()
-		c, err := startCandidate(good, "", "", "", func(f func()) { cleanups = append(cleanups, f) })
-		if err != nil {
-			manifestDone <- goodRun{err: err}
-			return
-		}
-		rep, err := c.run(manifestChecks(), goodPatience, true)
-		manifestDone <- goodRun{rep: rep, err: err, d: time.Since(gstart)}
-	}()
-	// And a coordinator, for the checks of a member that may relay, and a
-	// pull-only member, for the checks of a member that pulls.
-	roleDone := map[string]chan goodRun{"coordinator": make(chan goodRun, 1), rolePullOnly: make(chan goodRun, 1)}
-	for role, only := range map[string][]string{"coordinator": coordinatorChecks, rolePullOnly: pullOnlyChecks} {
+	// goodCheck starts a good candidate (kinds it accepts, role) and runs
+	// the checks only (all when nil) against it, in the background.
+	goodCheck := func(accepts, role string, only []string, manifest bool) chan goodRun {
+		done := make(chan goodRun, 1)
 		go func() {
 			gstart := time.Now()
 			var cleanups []func()
@@ -370,14 +317,26 @@ func TestTeeth(t *testing.T) {
 					cleanups[i]()
 				}
 			}()
-			c, err := startCandidate(good, "", "", role, func(f func()) { cleanups = append(cleanups, f) })
+			c, err := startCandidate(good, "", accepts, role, func(f func()) { cleanups = append(cleanups, f) })
 			if err != nil {
-				roleDone[role] <- goodRun{err: err}
+				done <- goodRun{err: err}
 				return
 			}
-			rep, err := c.run(only, goodPatience, false)
-			roleDone[role] <- goodRun{rep: rep, err: err, d: time.Since(gstart)}
+			rep, err := c.run(only, goodPatience, manifest)
+			done <- goodRun{rep: rep, err: err, d: time.Since(gstart)}
 		}()
+		return done
+	}
+	goodDone := goodCheck("", "", nil, false)
+	// And set up leaving kinds out, for the checks that depend on it.
+	acceptsDone := goodCheck(teethAccepts, "", acceptsChecks, false)
+	// And the manifest checks, on a candidate whose manifest they rewrite.
+	manifestDone := goodCheck("", "", manifestChecks(), true)
+	// And a coordinator, for the checks of a member that may relay, and a
+	// pull-only member, for the checks of a member that pulls.
+	roleDone := map[string]chan goodRun{
+		"coordinator": goodCheck("", "coordinator", coordinatorChecks, false),
+		rolePullOnly:  goodCheck("", rolePullOnly, pullOnlyChecks, false),
 	}
 
 	if err := <-built; err != nil {
