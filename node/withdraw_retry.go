@@ -81,28 +81,28 @@ func (n *Node) UnconfirmedWithdrawals(ctx context.Context) ([]PendingWithdrawal,
 	own := func(caseID string) bool { return strings.HasPrefix(caseID, n.o.Self+":") }
 	type key struct{ caseID, member string }
 	byKey := map[key]*PendingWithdrawal{}
-	for _, state := range []store.OutboxState{store.Queued, store.InFlight} {
-		var after int64
-		for scanned := 0; scanned < pendingScanLimit; {
-			rows, err := v.ListOutbox(ctx, store.OutboxFilter{State: state, AfterID: after, Limit: 1000})
-			if err != nil {
-				return nil, internal("outbox", err)
+	// One read of queued and in-flight rows: read state by state, a
+	// withdrawal moving from one to the other in between is missed.
+	var after int64
+	for scanned := 0; scanned < pendingScanLimit; {
+		rows, err := v.ListOutbox(ctx, store.OutboxFilter{Pending: true, AfterID: after, Limit: 1000})
+		if err != nil {
+			return nil, internal("outbox", err)
+		}
+		for _, r := range rows {
+			after = r.ID
+			if r.Kind != string(federation.KindCaseWithdraw) || !own(r.CaseID) {
+				continue
 			}
-			for _, r := range rows {
-				after = r.ID
-				if r.Kind != string(federation.KindCaseWithdraw) || !own(r.CaseID) {
-					continue
-				}
-				k := key{r.CaseID, r.Destination}
-				if byKey[k] == nil {
-					byKey[k] = &PendingWithdrawal{CaseID: r.CaseID, Member: r.Destination, State: WithdrawalUndelivered,
-						Attempts: r.Attempts, NextAttemptAt: r.NextAttemptAt, LastError: r.LastError}
-				}
+			k := key{r.CaseID, r.Destination}
+			if byKey[k] == nil {
+				byKey[k] = &PendingWithdrawal{CaseID: r.CaseID, Member: r.Destination, State: WithdrawalUndelivered,
+					Attempts: r.Attempts, NextAttemptAt: r.NextAttemptAt, LastError: r.LastError}
 			}
-			scanned += len(rows)
-			if len(rows) < 1000 {
-				break
-			}
+		}
+		scanned += len(rows)
+		if len(rows) < 1000 {
+			break
 		}
 	}
 	rs, err := v.ListPendingWithdrawals(ctx, 1000)

@@ -216,10 +216,8 @@ func TestRuleMutationThroughNodes(t *testing.T) {
 			msgs = append(msgs, sentMsg{i: mi, id: id, caseDoc: caseDoc, msg: msg, values: []string{name, place, body}})
 		}
 		nodetest.WaitFor(t, 30*time.Second, "XA-RC's outbox delivered and processed", func() bool {
-			for _, st := range []store.OutboxState{store.Queued, store.InFlight} {
-				if rows, err := xa.Store.ListOutbox(ctx, store.OutboxFilter{State: st, Limit: 1}); err != nil || len(rows) > 0 {
-					return false
-				}
+			if rows, err := xa.Store.ListOutbox(ctx, store.OutboxFilter{Pending: true, Limit: 1}); err != nil || len(rows) > 0 {
+				return false
 			}
 			for _, to := range peers {
 				if rows, err := nodes[to].Store.ListInbox(ctx, store.InboxFilter{State: "unprocessed", Limit: 1}); err != nil || len(rows) > 0 {

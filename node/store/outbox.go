@@ -492,10 +492,14 @@ func (q *queries) GetOutbox(ctx context.Context, id int64) (OutboxItem, error) {
 }
 
 func (q *queries) ListOutbox(ctx context.Context, f OutboxFilter) ([]OutboxItem, error) {
+	if f.Pending && f.State != "" {
+		return nil, fmt.Errorf("store.ListOutbox: both a state and pending: %w", ErrInvalid)
+	}
 	var w where
 	w.add("id > ?", f.AfterID)
 	w.addIf(f.Destination != "", "destination = ?", f.Destination)
 	w.addIf(f.State != "", "state = ?", string(f.State))
+	w.addIf(f.Pending, "state IN (?, ?)", string(Queued), string(InFlight))
 	w.addIf(f.CaseID != "", "case_id = ?", f.CaseID)
 	cols := outboxCols
 	if !f.IncludeEnvelope {

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -334,6 +335,7 @@ func TestOutboxStatsAndList(t *testing.T) {
 			{"state", store.OutboxFilter{State: store.Dead}, ids[3:4]},
 			{"case", store.OutboxFilter{CaseID: "XA-RC:0002"}, ids[2:3]},
 			{"after id and limit", store.OutboxFilter{AfterID: ids[0], Limit: 2}, ids[1:3]},
+			{"pending", store.OutboxFilter{Pending: true}, []int64{ids[1], ids[2], ids[4]}},
 		}
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
@@ -348,6 +350,22 @@ func TestOutboxStatsAndList(t *testing.T) {
 					t.Fatalf("ListOutbox = %v, want %v", got, tc.want)
 				}
 			})
+		}
+		// Pending reads in-flight rows with the queued ones, and is not
+		// to be combined with a state.
+		inFlight := must[[]store.OutboxItem](t)(b.s.ClaimDue(ctx, store.ClaimRequest{Worker: "w", Destination: memberC, Limit: 1}))
+		if len(inFlight) != 1 || inFlight[0].ID != ids[4] {
+			t.Fatalf("claimed %+v, want row %d", inFlight, ids[4])
+		}
+		var pending []int64
+		for _, it := range must[[]store.OutboxItem](t)(b.s.ListOutbox(ctx, store.OutboxFilter{Pending: true})) {
+			pending = append(pending, it.ID)
+		}
+		if fmt.Sprint(pending) != fmt.Sprint([]int64{ids[1], ids[2], ids[4]}) {
+			t.Fatalf("pending with one row in flight = %v", pending)
+		}
+		if _, err := b.s.ListOutbox(ctx, store.OutboxFilter{Pending: true, State: store.Queued}); !errors.Is(err, store.ErrInvalid) {
+			t.Fatalf("pending and a state: %v, want ErrInvalid", err)
 		}
 	})
 }

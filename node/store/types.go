@@ -252,8 +252,12 @@ type ClaimRequest struct {
 
 // OutboxFilter selects outbox rows for ListOutbox.
 type OutboxFilter struct {
-	Destination     string
-	State           OutboxState
+	Destination string
+	State       OutboxState
+	// Pending lists queued and in-flight rows in one read (State must be
+	// empty): a row moving between the two while the caller reads state
+	// by state could be missed by both reads.
+	Pending         bool
 	CaseID          string
 	AfterID         int64
 	Limit           int // default 100, max 1000
