@@ -56,7 +56,7 @@ func conformanceInitCmd() *cobra.Command {
 				return err
 			}
 			res, err := conformance.Init(dir, conformance.InitOptions{Candidate: spec, CandidateLocalAPI: localAPI, TesterListen: testerListen, Accepts: kinds,
-				RequestTimeout: conformanceRequestTimeout, Witness: witness, PullOnly: pullOnly})
+				RequestTimeout: conformanceRequestTimeout, PullInterval: conformancePullInterval, Witness: witness, PullOnly: pullOnly})
 			if err != nil {
 				return err
 			}
@@ -97,6 +97,11 @@ func witnessConfig(witness bool) string {
 // check of FLX-DLV-007 waits that long, not 120 s, for a hung attempt to
 // be abandoned.
 const conformanceRequestTimeout = 5 * time.Second
+
+// conformancePullInterval is the pull interval init gives the candidate
+// (coordination.pull_interval) and declares to the tester: the check of
+// FLX-PUL-008 waits that long, not 5 minutes, for the next pull.
+const conformancePullInterval = time.Second
 
 var (
 	policyMemberLine  = regexp.MustCompile(`(?m)^member:.*$`)
@@ -153,7 +158,7 @@ coordination:
   pull_lease: 3s
   # A pull_only candidate (init --pull-only) pulls this often (FLX-PUL-005);
   # shortened from the default 1m.
-  pull_interval: 1s
+  pull_interval: %s
 %s
 match:
   # A matching secret of the candidate's own (match.secret_file, 0600), so
@@ -170,7 +175,7 @@ local_api:
 
 policy:
   rules: ../policy.yaml
-`, s.Candidate.ID, s.Candidate.ID, listen, s.RequestTimeout(), witnessConfig(witness), s.CandidateLocalAPI, res.TriggerTokenSHA256)
+`, s.Candidate.ID, s.Candidate.ID, listen, s.RequestTimeout(), s.PullInterval(), witnessConfig(witness), s.CandidateLocalAPI, res.TriggerTokenSHA256)
 	c, err := config.Parse([]byte(cfg))
 	if err != nil {
 		return err
