@@ -9,9 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -279,5 +281,54 @@ func checkPullsAgain(t *T) {
 	if span := handed[2].Sub(handed[0]); span >= every*3/2 {
 		t.Errorf("three envelopes handed out one per pull, each answer saying more, took %s to pull (want at once again: under %s, one and a half declared intervals)",
 			span.Round(10*time.Millisecond), every*3/2)
+	}
+}
+
+// cancelRest is how long the tester's first answer to the candidate's
+// match.answer makes the candidate's destination rest (Retry-After), so
+// that the answer is still queued when the case is withdrawn.
+const cancelRest = 6 * time.Second
+
+// checkErasureCancelsOutbound checks the part of FLX-WDR-003 a peer sees:
+// an envelope the candidate queued about a case — its match.answer to the
+// origin's match.query, refused once with 503 and Retry-After so that it
+// waits for a retry — is cancelled when the origin withdraws the case: it
+// is never sent after the withdrawal's 202, while the confirmation is.
+func checkErasureCancelsOutbound(t *T) {
+	id := newCaseID(MemberTester)
+	isAnswer := func(a *Arrival) bool { return a.CaseID == id && a.Kind == string(federation.KindMatchAnswer) }
+	t.listener.Script(id, func(a *Arrival) Action {
+		if isAnswer(a) && a.Attempt == 1 {
+			return Action{Status: http.StatusServiceUnavailable, Code: "unavailable", RetryAfter: strconv.Itoa(int(cancelRest / time.Second))}
+		}
+		return Action{}
+	})
+	defer t.listener.Script(id, nil)
+	raw, c := t.envelope(federation.KindMatchQuery, queryDoc(id, encodingDoc(time.Now().Add(time.Hour))))
+	t.mustAccept(t, t.post(t, raw), raw, c, federation.ReceiptAccepted)
+	got := t.listener.Wait(isAnswer, 1, t.patience)
+	if len(got) == 0 {
+		t.Fatalf("no match.answer to query %s arrived within %s", c.JTI, t.patience)
+	}
+	// Once the 503 is answered and taken in, the answer waits for its retry.
+	for deadline := time.Now().Add(5 * time.Second); got[0].AnsweredAt.IsZero() && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+		got = t.listener.Arrivals(isAnswer)
+	}
+	time.Sleep(time.Second)
+	wraw, wc := t.envelope(federation.KindCaseWithdraw, withdrawalDoc(id))
+	t.mustAccept(t, t.post(t, wraw), wraw, wc, federation.ReceiptAccepted)
+	withdrawn := time.Now()
+	conf := t.listener.Wait(func(a *Arrival) bool { return a.CaseID == id && a.Kind == string(federation.KindCaseWithdraw) }, 1, t.patience+cancelRest)
+	if len(conf) == 0 {
+		t.Errorf("the withdrawal was not confirmed within %s", t.patience+cancelRest)
+	}
+	time.Sleep(time.Until(withdrawn.Add(cancelRest + t.quiet)))
+	for _, a := range t.listener.Arrivals(isAnswer) {
+		if a.At.After(withdrawn) {
+			t.Errorf("the match.answer about the case, queued for a retry, was sent %s after the withdrawal was accepted: it must be cancelled with the erasure",
+				a.At.Sub(withdrawn).Round(100*time.Millisecond))
+			break
+		}
 	}
 }

@@ -159,4 +159,5 @@ var registry = []Check{
 	{ID: "FLX-LIM-004/slow-headers", Requirements: []string{"FLX-LIM-004"}, Title: "a request whose headers never end is given up (closed or 408) within 30 s", Level: "SHOULD", Run: checkSlowHeadersBounded},
 	{ID: "FLX-KEY-010/not-exposed", Requirements: []string{"FLX-KEY-010"}, Title: "the candidate's private key files in the conformance directory are owner-only, and no answer (metadata, refusal, receipt, 404, trigger calls) holds their private material", Run: checkPrivateKeysNotExposed},
 	{ID: "FLX-PUL-008/pulls-again", Requirements: []string{"FLX-PUL-008"}, Title: "a pull-only candidate pulls again within its declared pull interval, and at once while an answer says more (three envelopes handed one per pull within 1.5 intervals)", Level: "SHOULD", Run: checkPullsAgain},
+	{ID: "FLX-WDR-003/outbound-cancelled", Requirements: []string{"FLX-WDR-003"}, Title: "the candidate's match.answer to the origin's query, waiting for a retry after a 503, is never sent after the origin's withdrawal of the case is accepted; the confirmation is", Run: checkErasureCancelsOutbound},
 }

@@ -1367,4 +1367,11 @@ var brokenNodes = []brokenNode{
 		}}},
 		broke: "dead-letters every envelope of a batch answered 415 as a whole instead of sending each alone", check: "FLX-BAT-005/each-answer",
 	},
+	{
+		Variant: variant.Variant{Name: "erasurekeepsreplies", Mutations: []variant.Mutation{{
+			File: "node/process.go", Old: `	res, err := tx.EraseCase(ctx, w.CaseID, store.Erasure{Reason: string(w.Reason), At: now, KeepPendingKinds: keepOnErasure})`,
+			New: `	res, err := tx.EraseCase(ctx, w.CaseID, store.Erasure{Reason: string(w.Reason), At: now, KeepPendingKinds: append([]string{string(federation.KindMatchAnswer), string(federation.KindCaseResponse), string(federation.KindMessageDeliver)}, keepOnErasure...)})`,
+		}}},
+		broke: "keeps delivering its queued replies about a case the origin withdrew", check: "FLX-WDR-003/outbound-cancelled",
+	},
 }
