@@ -505,4 +505,16 @@ func checkMatchQueryOnlyAllowed(t *T) {
 	if cs := t.listener.Arrivals(forCase(refused)); len(cs) > 0 {
 		t.Errorf("a %s about a case whose consent leaves %s out reached it: the query must wait for the policy to allow the case and the person's names", cs[0].Kind, MemberTester)
 	}
+	if len(got) == 0 {
+		return
+	}
+	// The member asked holds the case's query: withdrawing the case
+	// reaches it, as every member an envelope about the case went to.
+	if ans, err := t.trigger.withdraw(allowed, "consent_withdrawn"); err != nil || ans.Status != http.StatusAccepted {
+		t.Abortf("trigger: withdraw %s: %v %s", allowed, err, ans)
+	}
+	isWithdraw := func(a *Arrival) bool { return a.CaseID == allowed && a.Kind == string(federation.KindCaseWithdraw) }
+	if len(t.listener.Wait(isWithdraw, 1, t.patience)) == 0 {
+		t.Errorf("withdrawing a case whose person %s was asked about sent it no case.withdraw within %s: a withdrawal reaches every member asked", MemberTester, t.patience)
+	}
 }

@@ -1374,4 +1374,11 @@ var brokenNodes = []brokenNode{
 		}}},
 		broke: "keeps delivering its queued replies about a case the origin withdrew", check: "FLX-WDR-003/outbound-cancelled",
 	},
+	{
+		Variant: variant.Variant{Name: "queryunrecorded", Mutations: []variant.Mutation{{
+			File: "node/matchquery.go", Old: `			item, err := n.enqueue(ctx, tx, to, kind, caseID, 0, body)`,
+			New: `			item, err := n.enqueueRecording(ctx, tx, to, kind, caseID, 0, body, false, false)`,
+		}}},
+		broke: "does not count a member it sent a match.query to among the case's recipients, so the case's withdrawal never reaches it", check: "FLX-MAT-006/only-when-allowed",
+	},
 }
