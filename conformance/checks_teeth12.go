@@ -332,3 +332,56 @@ func checkErasureCancelsOutbound(t *T) {
 		}
 	}
 }
+
+// checkAuditHeadResent checks the other half of FLX-WIT-001 a witness
+// sees: once the candidate's audit log changed (a trigger call, which it
+// audits), a new audit.head with more entries and another head arrives
+// within the candidate's declared interval and the patience. It needs a
+// candidate naming XD-TESTER as its witness (init --witness) that declares
+// its interval (settings candidate_audit_head_seconds, at most 5 minutes).
+func checkAuditHeadResent(t *T) {
+	if m, ok := t.id.Manifest.Member(MemberTester); !ok || !m.AcceptsKind(federation.KindAuditHead) {
+		t.Skipf("the manifest does not list audit.head for %s: set the candidate up with conformance init --witness", MemberTester)
+	}
+	every := time.Duration(t.id.Settings.CandidateAuditHeadSeconds) * time.Second
+	if every <= 0 || every > 5*time.Minute {
+		t.Skipf("the candidate declares no audit head interval of at most 5 minutes (settings candidate_audit_head_seconds: %d)", t.id.Settings.CandidateAuditHeadSeconds)
+	}
+	isHead := func(a *Arrival) bool {
+		return a.Peer == t.candidate && a.Kind == string(federation.KindAuditHead) && a.Env != nil
+	}
+	heads := t.listener.Wait(isHead, 1, t.patience)
+	if len(heads) == 0 {
+		t.Fatalf("no audit.head arrived from the candidate within %s (it names %s as its witness)", t.patience, MemberTester)
+	}
+	// The newest head so far (others may be on their way).
+	latest := func() (federation.AuditHead, int) {
+		var best federation.AuditHead
+		all := t.listener.Arrivals(isHead)
+		for _, a := range all {
+			if h, err := federation.ParseAuditHead(a.Env.Body); err == nil && h.Count >= best.Count {
+				best = h
+			}
+		}
+		return best, len(all)
+	}
+	before, _ := latest()
+	id := newCaseID(t.candidate)
+	if ans, err := t.trigger.createCase(outboundCase(t.candidate, id)); err != nil || ans.Status != http.StatusCreated {
+		t.Abortf("trigger: create case: %v %s", err, ans)
+	}
+	changed := time.Now()
+	deadline := changed.Add(every + t.patience)
+	for {
+		h, _ := latest()
+		if h.Count > before.Count && h.Head != before.Head {
+			t.Logf("head of %d entries, then of %d, %s after the change", before.Count, h.Count, time.Since(changed).Round(time.Second))
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the candidate's audit log changed (a case created), no new audit.head (more than %d entries) arrived within %s (its declared interval %s and the patience)",
+				before.Count, every+t.patience, every)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

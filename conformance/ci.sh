@@ -82,7 +82,7 @@ start witness 10 --accepts case.create,case.update,case.withdraw --witness
 start manifest 20
 
 echo "== conformance: run the suites"
-accepts_checks=FLX-ENV-009/unaccepted-kind,FLX-API-001/metadata,FLX-RCP-001/receipt,FLX-SCH-001/invalid-per-kind,FLX-SCH-003/examples-accepted,FLX-DLV-011/replay-per-sender,FLX-WIT-001/head-sent
+accepts_checks=FLX-ENV-009/unaccepted-kind,FLX-API-001/metadata,FLX-RCP-001/receipt,FLX-SCH-001/invalid-per-kind,FLX-SCH-003/examples-accepted,FLX-DLV-011/replay-per-sender,FLX-WIT-001/head-sent,FLX-WIT-001/head-resent
 run main "$art/conformance" "$art/conformance-junit.xml" & main_pid=$!
 run witness "$art/conformance-witness" "$art/conformance-witness-junit.xml" --only "$accepts_checks" & witness_pid=$!
 run manifest "$art/conformance-manifest" "$art/conformance-manifest-junit.xml" \

@@ -170,6 +170,11 @@ type Settings struct {
 	// (FLX-PUL-008: at most 300); 0 means 300. The check of FLX-PUL-008
 	// waits that long for the next pull.
 	CandidatePullIntervalSeconds int `json:"candidate_pull_interval_seconds,omitempty"`
+	// CandidateAuditHeadSeconds is how often the candidate, as its operator
+	// configured it, sends its audit head to its witnesses when it changed
+	// (FLX-WIT-001); 0: not declared. The check of a changed head waits
+	// that long, and is skipped when it is not declared or over 5 minutes.
+	CandidateAuditHeadSeconds int `json:"candidate_audit_head_seconds,omitempty"`
 }
 
 // PullInterval is a pull_only candidate's pull interval as declared
@@ -212,7 +217,11 @@ type InitOptions struct {
 	// operator configures it (whole seconds, at most 5 minutes; 0: not
 	// declared, 5 minutes).
 	PullInterval time.Duration
-	Now          func() time.Time
+	// AuditHeadEvery is how often a candidate set up with Witness sends
+	// its audit head when it changed, as its operator configures it
+	// (whole seconds; 0: not declared).
+	AuditHeadEvery time.Duration
+	Now            func() time.Time
 }
 
 // ParseAccepts reads the --accepts list of init: case kinds, separated by
@@ -272,6 +281,9 @@ func Init(dir string, o InitOptions) (*InitResult, error) {
 	}
 	if o.RequestTimeout < 0 || o.RequestTimeout > 120*time.Second || o.RequestTimeout%time.Second != 0 {
 		return nil, fmt.Errorf("conformance init: candidate request timeout %s: want whole seconds, at most 120 s (FLX-DLV-007)", o.RequestTimeout)
+	}
+	if o.AuditHeadEvery < 0 || o.AuditHeadEvery%time.Second != 0 {
+		return nil, fmt.Errorf("conformance init: candidate audit head interval %s: want whole seconds (FLX-WIT-001)", o.AuditHeadEvery)
 	}
 	if o.PullInterval < 0 || o.PullInterval > 300*time.Second || o.PullInterval%time.Second != 0 {
 		return nil, fmt.Errorf("conformance init: candidate pull interval %s: want whole seconds, at most 300 s (FLX-PUL-008)", o.PullInterval)
@@ -495,6 +507,7 @@ func Init(dir string, o InitOptions) (*InitResult, error) {
 		CandidateListen: candListen, CandidateLocalAPI: o.CandidateLocalAPI, TesterListen: o.TesterListen,
 		CandidateRequestTimeoutSeconds: int(o.RequestTimeout / time.Second),
 		CandidatePullIntervalSeconds:   int(o.PullInterval / time.Second),
+		CandidateAuditHeadSeconds:      int(o.AuditHeadEvery / time.Second),
 	}
 	sj, _ := json.MarshalIndent(s, "", "  ")
 	w.file(SettingsFile, append(sj, '\n'), 0o644)

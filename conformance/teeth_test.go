@@ -235,6 +235,7 @@ const teethAccepts = "case.create,case.update,case.withdraw"
 var acceptsChecks = []string{
 	"FLX-ENV-009/unaccepted-kind", "FLX-API-001/metadata", "FLX-RCP-001/receipt", "FLX-SCH-001/invalid-per-kind",
 	"FLX-SCH-003/examples-accepted", "FLX-DLV-011/replay-per-sender", "FLX-WIT-001/head-sent",
+	"FLX-WIT-001/head-resent",
 }
 
 // coordinatorChecks are the checks run against another good candidate, a

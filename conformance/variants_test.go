@@ -1381,4 +1381,10 @@ var brokenNodes = []brokenNode{
 		}}},
 		broke: "does not count a member it sent a match.query to among the case's recipients, so the case's withdrawal never reaches it", check: "FLX-MAT-006/only-when-allowed",
 	},
+	{
+		Variant: variant.Variant{Name: "headsentonce", Mutations: []variant.Mutation{{
+			File: "node/audithead.go", Old: `		if last != nil && last.Count == v.Rows && last.Head == v.Head {`, New: `		if last != nil {`,
+		}}},
+		broke: "sends its audit head to a witness once, and never again when it changed", check: "FLX-WIT-001/head-resent", accepts: teethAccepts,
+	},
 }

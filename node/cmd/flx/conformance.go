@@ -56,7 +56,8 @@ func conformanceInitCmd() *cobra.Command {
 				return err
 			}
 			res, err := conformance.Init(dir, conformance.InitOptions{Candidate: spec, CandidateLocalAPI: localAPI, TesterListen: testerListen, Accepts: kinds,
-				RequestTimeout: conformanceRequestTimeout, PullInterval: conformancePullInterval, Witness: witness, PullOnly: pullOnly})
+				RequestTimeout: conformanceRequestTimeout, PullInterval: conformancePullInterval, Witness: witness, PullOnly: pullOnly,
+				AuditHeadEvery: witnessEvery(witness)})
 			if err != nil {
 				return err
 			}
@@ -84,12 +85,30 @@ func conformanceInitCmd() *cobra.Command {
 }
 
 // witnessConfig names XD-TESTER as the candidate's audit witness (init
-// --witness): the node sends it its audit head at start (FLX-WIT-001).
+// --witness): the node sends it its audit head at start, and again every
+// conformanceAuditHeadEvery when it changed (FLX-WIT-001).
 func witnessConfig(witness bool) string {
 	if !witness {
 		return ""
 	}
-	return "  # XD-TESTER witnesses the audit heads (init --witness; FLX-WIT-001).\n  audit_witnesses: [" + conformance.MemberTester + "]\n"
+	return "  # XD-TESTER witnesses the audit heads (init --witness; FLX-WIT-001), sent when\n" +
+		"  # they changed this often (shortest allowed; declared to the tester).\n" +
+		"  audit_witnesses: [" + conformance.MemberTester + "]\n" +
+		"  audit_head_every: " + conformanceAuditHeadEvery.String() + "\n"
+}
+
+// conformanceAuditHeadEvery is the audit head interval init gives a
+// candidate set up with --witness and declares to the tester (the shortest
+// this node allows): the check of a changed head waits that long.
+const conformanceAuditHeadEvery = time.Minute
+
+// witnessEvery is the audit head interval declared to the tester: none
+// without --witness.
+func witnessEvery(witness bool) time.Duration {
+	if !witness {
+		return 0
+	}
+	return conformanceAuditHeadEvery
 }
 
 // conformanceRequestTimeout is the delivery request timeout init gives the
