@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -383,5 +384,40 @@ func checkAuditHeadResent(t *T) {
 				before.Count, every+t.patience, every)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// receivedForStats is how many tracing requests of its own the tester
+// sends the candidate in the month of checkStatsOwnCasesOnly: with the
+// candidate's own two, more than any threshold the check can expect.
+const receivedForStats = 10
+
+// checkStatsOwnCasesOnly checks FLX-STA-005 where a count's definition
+// decides whether reports add up: tracing_opened counts the tracing
+// requests the member originated, in the month of their origin.created_at.
+// The candidate creates two of a past month (below any threshold), and
+// receives ten of the same month from the tester; its report of the month
+// must still publish null: counting the received ones would count them a
+// second time beside the tester's own report.
+func checkStatsOwnCasesOnly(t *T) {
+	now := t.now().UTC()
+	// Months 6 to 9 back: FLX-STA-002/protected uses 2 to 5.
+	month := time.Date(now.Year(), now.Month(), 10, 12, 0, 0, 0, time.UTC).AddDate(0, -6-rand.IntN(4), 0)
+	period := month.Format("2006-01")
+	t.createDated(2, month)
+	for range receivedForStats {
+		id := newCaseID(MemberTester)
+		var doc map[string]any
+		_ = json.Unmarshal(caseDoc(id, MemberTester), &doc)
+		doc["origin"].(map[string]any)["created_at"] = month.Format(time.RFC3339)
+		b, _ := json.Marshal(doc)
+		raw, c := t.envelope(federation.KindCaseCreate, b)
+		t.mustAccept(t, t.post(t, raw), raw, c, federation.ReceiptAccepted)
+	}
+	t.sendStats()
+	rep := t.waitReport(period, 0)
+	if v := rep.Counts["tracing_opened"]; v != nil {
+		t.Errorf("tracing_opened of %s is %d after 2 tracing requests of its own (threshold %d) and %d received from %s: want null, counting only the member's own",
+			period, *v, rep.Threshold, receivedForStats, MemberTester)
 	}
 }

@@ -1387,4 +1387,11 @@ var brokenNodes = []brokenNode{
 		}}},
 		broke: "sends its audit head to a witness once, and never again when it changed", check: "FLX-WIT-001/head-resent", accepts: teethAccepts,
 	},
+	{
+		Variant: variant.Variant{Name: "statscountsreceived", Mutations: []variant.Mutation{
+			{File: "node/statsreport.go", Old: `	f := store.CaseFilter{Origin: in.n.o.Self, Limit: 500}`, New: `	f := store.CaseFilter{Limit: 500}`},
+			{File: "node/stats/compute.go", Old: `		if len(versions) == 0 || versions[0].Origin.Member != member {`, New: `		if len(versions) == 0 {`},
+		}},
+		broke: "counts the tracing requests it received beside those it originated", check: "FLX-STA-005/own-cases-only",
+	},
 }
