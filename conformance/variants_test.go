@@ -1376,10 +1376,10 @@ var brokenNodes = []brokenNode{
 	},
 	{
 		Variant: variant.Variant{Name: "queryunrecorded", Mutations: []variant.Mutation{{
-			File: "node/matchquery.go", Old: `			item, err := n.enqueue(ctx, tx, to, kind, caseID, 0, body)`,
-			New: `			item, err := n.enqueueRecording(ctx, tx, to, kind, caseID, 0, body, false, false)`,
+			File: "node/withdraw.go", Old: `			if r.Kind != string(federation.KindCaseWithdraw) && (r.State == store.Delivered || r.Attempts > 0) {`,
+			New: `			if r.Kind != string(federation.KindCaseWithdraw) && r.Kind != string(federation.KindMatchQuery) && (r.State == store.Delivered || r.Attempts > 0) {`,
 		}}},
-		broke: "does not count a member it sent a match.query to among the case's recipients, so the case's withdrawal never reaches it", check: "FLX-MAT-006/only-when-allowed",
+		broke: "does not count a member it sent a match.query to among the case's holders, so the case's withdrawal never reaches it", check: "FLX-MAT-006/only-when-allowed",
 	},
 	{
 		Variant: variant.Variant{Name: "headsentonce", Mutations: []variant.Mutation{{
