@@ -25,8 +25,10 @@ import (
 // Checks of requirements the suite left unchecked until issue 12's last
 // round: a media reference's uri (FLX-MED-002), a replay record kept past
 // exp (FLX-DLV-012), slow headers (FLX-LIM-004), private keys never
-// exposed (FLX-KEY-010) and a pull-only candidate pulling again
-// (FLX-PUL-008).
+// exposed (FLX-KEY-010), a pull-only candidate pulling again
+// (FLX-PUL-008), queued envelopes cancelled by a withdrawal (FLX-WDR-003),
+// a changed audit head witnessed again (FLX-WIT-001) and statistics
+// counting only the member's own cases (FLX-STA-005).
 
 // checkMediaURIRefused checks the half of FLX-MED-002 a peer sees: a
 // message whose media reference has a uri that is not an https URL
