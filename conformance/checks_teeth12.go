@@ -1,7 +1,10 @@
 package conformance
 
 import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -151,12 +154,27 @@ func (t *T) candidateSecrets() (secrets map[string]string, files []string, ok bo
 	if b, err := os.ReadFile(p); err == nil {
 		files = append(files, p)
 		if blk, _ := pem.Decode(b); blk != nil {
-			// The key's DER past its common prefix (version and algorithm).
-			all := base64.StdEncoding.EncodeToString(blk.Bytes)
-			if len(all) > 40 {
-				secrets[all[24:]] = candidateKey
+			// The PEM text (its lines past the first, which holds the
+			// common prefix), the DER in one line, and the private scalar
+			// or seed alone.
+			for _, line := range strings.Split(string(b), "\n")[2:] {
+				if len(line) >= 40 && !strings.HasPrefix(line, "-----") {
+					secrets[line] = candidateKey
+				}
 			}
-			secrets[hex.EncodeToString(blk.Bytes[len(blk.Bytes)/2:])] = candidateKey
+			secrets[base64.StdEncoding.EncodeToString(blk.Bytes)] = candidateKey
+			var raw []byte
+			switch k, _ := x509.ParsePKCS8PrivateKey(blk.Bytes); k := k.(type) {
+			case *ecdsa.PrivateKey:
+				raw = k.D.FillBytes(make([]byte, (k.Curve.Params().BitSize+7)/8))
+			case ed25519.PrivateKey:
+				raw = k.Seed()
+			}
+			if raw != nil {
+				secrets[base64.RawURLEncoding.EncodeToString(raw)] = candidateKey
+				secrets[base64.StdEncoding.EncodeToString(raw)] = candidateKey
+				secrets[hex.EncodeToString(raw)] = candidateKey
+			}
 		}
 	}
 	return secrets, files, len(files) > 0
