@@ -1,22 +1,24 @@
 #!/usr/bin/env bash
 # Runs the conformance suite against freshly started flx nodes, as CI does
-# (called from .ci/run after the tests), in three runs at once:
-#   main      every check, against a candidate set up with init's defaults;
+# (called from .ci/run after the tests), in four runs at once, each against
+# a candidate of its own:
+#   outbound  the outbound checks (most of the waiting: backoff, quiet
+#             periods), against a candidate set up with init's defaults;
+#   inbound   every other check but the manifest checks, likewise;
 #   witness   the checks that depend on the kinds a candidate accepts and on
 #             its audit witness, against a candidate set up with
 #             init --accepts case.create,case.update,case.withdraw --witness;
 #   manifest  the manifest checks (run --manifest-file), against a candidate
-#             of their own, whose manifest file they rewrite.
-# Keeps the reports under ci-artifacts/: conformance-junit.xml (JUnit of the
-# main run), conformance-<run>-junit.xml for the others,
-# conformance[-<run>]/report.{txt,json,junit.xml,jws}, and each node's log.
+#             whose manifest file they rewrite.
+# Keeps the reports under ci-artifacts/: conformance-<run>-junit.xml (JUnit),
+# conformance-<run>/report.{txt,json,junit.xml,jws}, and each node's log.
 # Exits non-zero if a check fails or a run is incomplete.
 #
 # Ports can be moved with FLX_CONF_PORT_FED, FLX_CONF_PORT_LOCAL and
 # FLX_CONF_PORT_TESTER (the tester also names the next four ports, XD-PEER's,
 # XD-SUSPENDED's, XD-REMOTE's and XD-PULL's endpoints, and listens there only
-# to catch what must not arrive); the witness run uses each plus 10, the
-# manifest run each plus 20.
+# to catch what must not arrive); the inbound run uses each plus 10, the
+# witness run plus 20, the manifest run plus 30.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -63,32 +65,37 @@ start() {
   return 1
 }
 
-# run NAME OUT JUNIT [run flags...]: run the suite of run NAME and verify
-# its signed report.
+# run NAME [run flags...]: run the suite of run NAME and verify its signed
+# report.
 run() {
-  local name=$1 out=$2 junit=$3
-  shift 3
-  local conf="$work/$name" status=0
-  "$work/flx" conformance run --dir "$conf" --out "$out" --junit "$junit" "$@" >"$work/$name.out" 2>&1 || status=$?
+  local name=$1
+  shift
+  local conf="$work/$name" out="$art/conformance-$name" status=0
+  "$work/flx" conformance run --dir "$conf" --out "$out" --junit "$art/conformance-$name-junit.xml" "$@" >"$work/$name.out" 2>&1 || status=$?
   local pub="$conf/tester/keys/tester-ed25519.pub.jwk"
   "$work/flx" conformance verify-report --report "$out/report.jws" --key "$pub" >>"$work/$name.out" 2>&1 || status=1
   cp "$pub" "$out/tester-key.pub.jwk"
   return "$status"
 }
 
-echo "== conformance: init and start the candidates (main, witness, manifest)"
-start main 0
-start witness 10 --accepts case.create,case.update,case.withdraw --witness
-start manifest 20
+echo "== conformance: init and start the candidates (outbound, inbound, witness, manifest)"
+start outbound 0
+start inbound 10
+start witness 20 --accepts case.create,case.update,case.withdraw --witness
+start manifest 30
 
 echo "== conformance: run the suites"
+outbound_checks=$("$work/flx" conformance list | awk '$2 == "outbound" {print $1}' | paste -sd, -)
+inbound_checks=$("$work/flx" conformance list | awk '$2 != "outbound" && $2 != "manifest" {print $1}' | paste -sd, -)
 accepts_checks=FLX-ENV-009/unaccepted-kind,FLX-API-001/metadata,FLX-RCP-001/receipt,FLX-SCH-001/invalid-per-kind,FLX-SCH-003/examples-accepted,FLX-DLV-011/replay-per-sender,FLX-WIT-001/head-sent,FLX-WIT-001/head-resent
-run main "$art/conformance" "$art/conformance-junit.xml" & main_pid=$!
-run witness "$art/conformance-witness" "$art/conformance-witness-junit.xml" --only "$accepts_checks" & witness_pid=$!
-run manifest "$art/conformance-manifest" "$art/conformance-manifest-junit.xml" \
-  --manifest-file "$work/manifest/candidate/data/trust/manifest.jws" --manifest-refresh 1s --only FLX-MAN,FLX-TLS-004 & manifest_pid=$!
+pids=()
+run outbound --only "$outbound_checks" & pids+=(outbound:$!)
+run inbound --only "$inbound_checks" & pids+=(inbound:$!)
+run witness --only "$accepts_checks" & pids+=(witness:$!)
+run manifest --manifest-file "$work/manifest/candidate/data/trust/manifest.jws" --manifest-refresh 1s \
+  --only FLX-MAN,FLX-TLS-004 & pids+=(manifest:$!)
 status=0
-for r in main:$main_pid witness:$witness_pid manifest:$manifest_pid; do
+for r in "${pids[@]}"; do
   name=${r%%:*}
   rs=0
   wait "${r#*:}" || rs=$?
@@ -97,10 +104,12 @@ for r in main:$main_pid witness:$witness_pid manifest:$manifest_pid; do
   [ "$rs" -eq 0 ] || status=$rs
 done
 
-for out in conformance conformance-witness conformance-manifest; do
-  pass=$(grep -o '"pass": [0-9]*' "$art/$out/report.json" | tail -n1 | grep -o '[0-9]*$')
-  fail=$(grep -o '"fail": [0-9]*' "$art/$out/report.json" | tail -n1 | grep -o '[0-9]*$')
-  skip=$(grep -o '"skip": [0-9]*' "$art/$out/report.json" | tail -n1 | grep -o '[0-9]*$')
-  echo "$out: $pass passed, $fail failed, $skip skipped"
+for r in "${pids[@]}"; do
+  name=${r%%:*}
+  json="$art/conformance-$name/report.json"
+  pass=$(grep -o '"pass": [0-9]*' "$json" | tail -n1 | grep -o '[0-9]*$')
+  fail=$(grep -o '"fail": [0-9]*' "$json" | tail -n1 | grep -o '[0-9]*$')
+  skip=$(grep -o '"skip": [0-9]*' "$json" | tail -n1 | grep -o '[0-9]*$')
+  echo "conformance $name: $pass passed, $fail failed, $skip skipped"
 done
 exit "$status"
