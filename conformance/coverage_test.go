@@ -13,7 +13,7 @@ import (
 // with the reason. Every other check must be shown to fail against a node
 // that breaks its requirement (SPEC.md §13.5).
 var withoutVariant = map[string]string{
-	"FLX-DLV-012/remembered": "slow mode (waits 60 s); FLX-DLV-009's variants break the same replay record",
+	"FLX-DLV-012/remembered": "slow mode (waits 60 s); FLX-DLV-012's variant (forgetatexp) is caught by FLX-DLV-012/past-exp",
 }
 
 // TestEveryCheckHasVariant keeps the teeth test complete: every registered
