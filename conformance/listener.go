@@ -130,6 +130,7 @@ type Listener struct {
 	seen     map[string]int    // sha256 -> copies
 	notify   chan struct{}
 	pull     *pullServer // what a pulling candidate is served (nil: nothing)
+	pulls    []time.Time // when the candidate pulled (GET /flx/v1/pull)
 
 	// rogue, when set, is the TLS configuration every new handshake gets
 	// instead of the listener's own (server-side faults of FLX-TLS-005);

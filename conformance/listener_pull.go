@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -18,20 +19,24 @@ import (
 
 // pullServer is the queue the listener serves to a pulling candidate.
 type pullServer struct {
-	mu      sync.Mutex
-	items   []*pullItem
-	lease   time.Duration
-	cut     int // acknowledgements still to cut
+	mu    sync.Mutex
+	items []*pullItem
+	lease time.Duration
+	cut   int // acknowledgements still to cut
+	// perPull, when positive, is how many envelopes one pull is handed:
+	// the answer says more while others wait (FLX-PUL-008).
+	perPull int
 	acks    []pullAck
 	changed chan struct{}
 }
 
 type pullItem struct {
-	raw   []byte
-	jti   string
-	sum   string
-	until time.Time // leased until
-	done  bool
+	raw    []byte
+	jti    string
+	sum    string
+	until  time.Time // leased until
+	done   bool
+	handed time.Time // when a pull first handed it out
 }
 
 // pullAck is one acknowledgement the candidate sent.
@@ -52,7 +57,13 @@ type pullAck struct {
 // each leased for lease when pulled; the first cut acknowledgements are
 // cut. It replaces any earlier queue.
 func (l *Listener) ServePull(envelopes [][]byte, lease time.Duration, cut int) *pullServer {
-	ps := &pullServer{lease: lease, cut: cut, changed: make(chan struct{}, 1)}
+	return l.servePullEach(envelopes, lease, cut, 0)
+}
+
+// servePullEach is ServePull handing out at most perPull envelopes a pull
+// (0: all), the answer saying more while others wait.
+func (l *Listener) servePullEach(envelopes [][]byte, lease time.Duration, cut, perPull int) *pullServer {
+	ps := &pullServer{lease: lease, cut: cut, perPull: perPull, changed: make(chan struct{}, 1)}
 	for _, e := range envelopes {
 		var c Claims
 		_ = json.Unmarshal(payloadOf(e), &c)
@@ -62,6 +73,28 @@ func (l *Listener) ServePull(envelopes [][]byte, lease time.Duration, cut int) *
 	l.pull = ps
 	l.mu.Unlock()
 	return ps
+}
+
+// handedAt returns when each envelope was first handed out, in the order
+// they were, leaving out those never handed out.
+func (ps *pullServer) handedAt() []time.Time {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	var out []time.Time
+	for _, it := range ps.items {
+		if !it.handed.IsZero() {
+			out = append(out, it.handed)
+		}
+	}
+	slices.SortFunc(out, func(a, b time.Time) int { return a.Compare(b) })
+	return out
+}
+
+// Pulls returns when the candidate pulled from the listener so far.
+func (l *Listener) Pulls() []time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]time.Time(nil), l.pulls...)
 }
 
 // Acks returns the acknowledgements received so far.
@@ -88,20 +121,33 @@ func (l *Listener) servePull(w http.ResponseWriter, r *http.Request, peer string
 	now := time.Now()
 	if get {
 		out := []string{}
+		more := false
 		until := now.Add(5 * time.Second)
+		if peer == l.id.Settings.Candidate.ID {
+			l.mu.Lock()
+			l.pulls = append(l.pulls, now)
+			l.mu.Unlock()
+		}
 		if ps != nil && peer == l.id.Settings.Candidate.ID {
 			ps.mu.Lock()
 			until = now.Add(ps.lease)
 			for _, it := range ps.items {
 				if !it.done && !now.Before(it.until) {
+					if ps.perPull > 0 && len(out) == ps.perPull {
+						more = true
+						break
+					}
 					it.until = until
+					if it.handed.IsZero() {
+						it.handed = now
+					}
 					out = append(out, string(it.raw))
 				}
 			}
 			ps.mu.Unlock()
 		}
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"envelopes": out, "lease_until": until.Unix() + 1, "more": false})
+		_ = json.NewEncoder(w).Encode(map[string]any{"envelopes": out, "lease_until": until.Unix() + 1, "more": more})
 		return true
 	}
 	var a pullAck

@@ -96,7 +96,14 @@ type ReportTiming struct {
 	// RequestTimeoutSeconds is the candidate's delivery request timeout
 	// as declared at init (120 when not): FLX-DLV-007 waits that long.
 	RequestTimeoutSeconds float64 `json:"request_timeout_seconds"`
-	Note                  string  `json:"note"`
+	// PullIntervalSeconds is a pull_only candidate's pull interval as
+	// declared at init (300 when not): FLX-PUL-008 waits that long.
+	PullIntervalSeconds float64 `json:"pull_interval_seconds"`
+	// AuditHeadSeconds is how often the candidate sends a changed audit
+	// head, as declared at init (0: not declared, FLX-WIT-001/head-resent
+	// skipped).
+	AuditHeadSeconds float64 `json:"audit_head_seconds,omitempty"`
+	Note             string  `json:"note"`
 }
 
 // timingNote is the report's account of how long waits were shortened.
@@ -105,7 +112,10 @@ const timingNote = "outbound checks provoke at most 5 consecutive failed attempt
 	"provoked failures; manifest checks wait two of the candidate's manifest refresh intervals (--manifest-refresh) " +
 	"for each manifest it must refuse; FLX-DLV-007 waits for a hung attempt to be given up as long as the candidate's " +
 	"request timeout declared at init (request_timeout_seconds: this node's init configures and declares 5 s; 120 s, " +
-	"the most FLX-DLV-007 allows, when not declared) plus the patience; nothing else depends on the candidate's configuration"
+	"the most FLX-DLV-007 allows, when not declared) plus the patience; FLX-PUL-008 waits the declared pull interval " +
+	"(pull_interval_seconds: 1 s for this node, 300 s when not declared) and FLX-WIT-001/head-resent the declared audit-head " +
+	"interval (audit_head_seconds: 60 s for this node with init --witness; skipped when not declared); nothing else " +
+	"depends on the candidate's configuration"
 
 // ReportTarget names the candidate.
 type ReportTarget struct {
@@ -143,7 +153,8 @@ func newReport(env *Env, cfg Config) *Report {
 			SHA256: sha256Hex(env.id.Manifest.Raw())},
 		Modes: map[string]bool{"inbound": true, "outbound": env.trigger != nil, "manifest": env.manifest != nil, "slow": cfg.Slow},
 		Timing: ReportTiming{QuietSeconds: cfg.Quiet.Seconds(), PatienceSeconds: cfg.Patience.Seconds(),
-			RequestTimeoutSeconds: env.requestTimeout.Seconds(), Note: timingNote},
+			RequestTimeoutSeconds: env.requestTimeout.Seconds(), PullIntervalSeconds: env.id.Settings.PullInterval().Seconds(),
+			AuditHeadSeconds: float64(env.id.Settings.CandidateAuditHeadSeconds), Note: timingNote},
 		Only:      cfg.Only,
 		StartedAt: time.Now().UTC(),
 	}

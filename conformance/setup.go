@@ -165,6 +165,25 @@ type Settings struct {
 	// abandons it (FLX-DLV-007: at most 120); 0 means 120. The check of
 	// FLX-DLV-007 waits that long for a hung attempt to be given up.
 	CandidateRequestTimeoutSeconds int `json:"candidate_request_timeout_seconds,omitempty"`
+	// CandidatePullIntervalSeconds is how often a pull_only candidate, as
+	// its operator configured it, pulls while it has nothing to fetch
+	// (FLX-PUL-008: at most 300); 0 means 300. The check of FLX-PUL-008
+	// waits that long for the next pull.
+	CandidatePullIntervalSeconds int `json:"candidate_pull_interval_seconds,omitempty"`
+	// CandidateAuditHeadSeconds is how often the candidate, as its operator
+	// configured it, sends its audit head to its witnesses when it changed
+	// (FLX-WIT-001); 0: not declared. The check of a changed head waits
+	// that long, and is skipped when it is not declared or over 5 minutes.
+	CandidateAuditHeadSeconds int `json:"candidate_audit_head_seconds,omitempty"`
+}
+
+// PullInterval is a pull_only candidate's pull interval as declared
+// (SPEC.md FLX-PUL-008: 5 minutes when not declared).
+func (s Settings) PullInterval() time.Duration {
+	if s.CandidatePullIntervalSeconds > 0 && s.CandidatePullIntervalSeconds <= 300 {
+		return time.Duration(s.CandidatePullIntervalSeconds) * time.Second
+	}
+	return 300 * time.Second
 }
 
 // RequestTimeout is the candidate's delivery request timeout as declared
@@ -194,7 +213,15 @@ type InitOptions struct {
 	// PullOnly lists the candidate as pull_only (SPEC.md §15): it pulls
 	// from the tester (FLX-PUL-005).
 	PullOnly bool
-	Now      func() time.Time
+	// PullInterval is how often a pull_only candidate pulls, as its
+	// operator configures it (whole seconds, at most 5 minutes; 0: not
+	// declared, 5 minutes).
+	PullInterval time.Duration
+	// AuditHeadEvery is how often a candidate set up with Witness sends
+	// its audit head when it changed, as its operator configures it
+	// (whole seconds; 0: not declared).
+	AuditHeadEvery time.Duration
+	Now            func() time.Time
 }
 
 // ParseAccepts reads the --accepts list of init: case kinds, separated by
@@ -254,6 +281,12 @@ func Init(dir string, o InitOptions) (*InitResult, error) {
 	}
 	if o.RequestTimeout < 0 || o.RequestTimeout > 120*time.Second || o.RequestTimeout%time.Second != 0 {
 		return nil, fmt.Errorf("conformance init: candidate request timeout %s: want whole seconds, at most 120 s (FLX-DLV-007)", o.RequestTimeout)
+	}
+	if o.AuditHeadEvery < 0 || o.AuditHeadEvery%time.Second != 0 {
+		return nil, fmt.Errorf("conformance init: candidate audit head interval %s: want whole seconds (FLX-WIT-001)", o.AuditHeadEvery)
+	}
+	if o.PullInterval < 0 || o.PullInterval > 300*time.Second || o.PullInterval%time.Second != 0 {
+		return nil, fmt.Errorf("conformance init: candidate pull interval %s: want whole seconds, at most 300 s (FLX-PUL-008)", o.PullInterval)
 	}
 	// The case kinds the candidate accepts (--accepts; all by default),
 	// and the coordination kinds every candidate accepts (candidateAccepts).
@@ -473,6 +506,8 @@ func Init(dir string, o InitOptions) (*InitResult, error) {
 		Suite: SuiteVersion, Spec: SpecVersion, Federation: o.Federation, Candidate: o.Candidate,
 		CandidateListen: candListen, CandidateLocalAPI: o.CandidateLocalAPI, TesterListen: o.TesterListen,
 		CandidateRequestTimeoutSeconds: int(o.RequestTimeout / time.Second),
+		CandidatePullIntervalSeconds:   int(o.PullInterval / time.Second),
+		CandidateAuditHeadSeconds:      int(o.AuditHeadEvery / time.Second),
 	}
 	sj, _ := json.MarshalIndent(s, "", "  ")
 	w.file(SettingsFile, append(sj, '\n'), 0o644)

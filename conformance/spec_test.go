@@ -121,3 +121,57 @@ func TestSpecCodeTablesMatchProblemTable(t *testing.T) {
 		}
 	}
 }
+
+// TestUncheckedRequirementsExplained: every requirement of Appendix A,
+// whatever its level, is either checked by a registered check (the index
+// test above holds the two in step) or not checked for a stated reason:
+// its row says "no: <reason>" and §13.5's table of requirements not
+// checked from outside gives the reason in full. The table names only
+// requirements that are indeed not checked.
+func TestUncheckedRequirementsExplained(t *testing.T) {
+	const head = "| requirement | why it is not checked from outside |"
+	_, rest, ok := strings.Cut(string(specMD), head)
+	if !ok {
+		t.Fatalf("SPEC.md §13.5 has no table %q", head)
+	}
+	reasons := map[string]string{}
+	for _, line := range strings.Split(rest, "\n")[2:] {
+		if !strings.HasPrefix(line, "| ") {
+			break
+		}
+		cells := strings.Split(strings.Trim(line, "|"), "|")
+		if len(cells) != 2 {
+			t.Errorf("§13.5 row %q: want two cells", line)
+			continue
+		}
+		id, why := strings.TrimSpace(cells[0]), strings.TrimSpace(cells[1])
+		if _, dup := reasons[id]; dup {
+			t.Errorf("§13.5 lists %s twice", id)
+		}
+		reasons[id] = why
+	}
+	index := map[string]Requirement{}
+	unchecked := 0
+	for _, r := range Requirements() {
+		index[r.ID] = r
+		if r.IsChecked() {
+			continue
+		}
+		unchecked++
+		if why, _ := strings.CutPrefix(r.Checked, "no:"); !strings.HasPrefix(r.Checked, "no:") || len(strings.TrimSpace(why)) < 4 {
+			t.Errorf("%s (%s) has no check, and Appendix A gives no reason (%q): want \"no: <reason>\"", r.ID, r.Level, r.Checked)
+		}
+		if why := reasons[r.ID]; len(why) < 20 {
+			t.Errorf("%s (%s) has no check, and §13.5's table gives no reason for it", r.ID, r.Level)
+		}
+	}
+	for id := range reasons {
+		switch r, ok := index[id]; {
+		case !ok:
+			t.Errorf("§13.5 explains %s, which Appendix A does not list", id)
+		case r.IsChecked():
+			t.Errorf("§13.5 explains why %s is not checked, but Appendix A marks it checked (%q)", id, r.Checked)
+		}
+	}
+	t.Logf("%d requirements, %d not checked, each with its reason", len(index), unchecked)
+}

@@ -14,7 +14,7 @@ import (
 )
 
 // SuiteVersion is the version of this suite, recorded in every report.
-const SuiteVersion = "flx-conformance 1.2.0"
+const SuiteVersion = "flx-conformance 1.3.0"
 
 // SpecVersion is the revision of SPEC.md the checks implement.
 const SpecVersion = "flx/1 rev 4"

@@ -235,6 +235,7 @@ const teethAccepts = "case.create,case.update,case.withdraw"
 var acceptsChecks = []string{
 	"FLX-ENV-009/unaccepted-kind", "FLX-API-001/metadata", "FLX-RCP-001/receipt", "FLX-SCH-001/invalid-per-kind",
 	"FLX-SCH-003/examples-accepted", "FLX-DLV-011/replay-per-sender", "FLX-WIT-001/head-sent",
+	"FLX-WIT-001/head-resent",
 }
 
 // coordinatorChecks are the checks run against another good candidate, a
@@ -250,7 +251,7 @@ var coordinatorChecks = []string{
 // what a member that pulls does.
 const rolePullOnly = "pull-only"
 
-var pullOnlyChecks = []string{"FLX-PUL-005/puller"}
+var pullOnlyChecks = []string{"FLX-PUL-005/puller", "FLX-PUL-008/pulls-again"}
 
 // teethSelected reports whether variant name runs: all of them, unless
 // FLX_TEETH_ONLY lists some (comma-separated names), to work on a few.
@@ -327,7 +328,11 @@ func TestTeeth(t *testing.T) {
 		}()
 		return done
 	}
-	goodDone := goodCheck("", "", nil, false)
+	// Every check against a good candidate set up with init's defaults,
+	// in two halves at once: the outbound checks (most of the waiting:
+	// backoff, quiet periods) on one candidate, the others on a second.
+	goodDone := goodCheck("", "", checksOfMode(true), false)
+	goodInboundDone := goodCheck("", "", checksOfMode(false), false)
 	// And set up leaving kinds out, for the checks that depend on it.
 	acceptsDone := goodCheck(teethAccepts, "", acceptsChecks, false)
 	// And the manifest checks, on a candidate whose manifest they rewrite.
@@ -383,14 +388,20 @@ func TestTeeth(t *testing.T) {
 	wg.Wait()
 	brokenTook := time.Since(bstart)
 	t.Run("good", func(t *testing.T) {
-		g := <-goodDone
-		if g.err != nil {
-			t.Fatalf("the good node: %v", g.err)
+		g, gi := <-goodDone, <-goodInboundDone
+		if g.err != nil || gi.err != nil {
+			t.Fatalf("the good node: %v", errors.Join(g.err, gi.err))
 		}
 		rep := g.rep
+		rep.Results = append(rep.Results, gi.rep.Results...)
+		if gi.rep.Verdict != "pass" {
+			rep.Verdict = gi.rep.Verdict
+		}
 		var tbl strings.Builder
 		_ = rep.WriteTable(&tbl)
-		t.Logf("suite against the good node (%s):\n%s", g.d.Round(time.Second), tbl.String())
+		t.Logf("suite against the good node (outbound checks %s, the others %s at the same time on a second candidate):\n%s",
+			g.d.Round(time.Second), gi.d.Round(time.Second), tbl.String())
+		logSlowest(t, rep, 12)
 		for _, r := range rep.Results {
 			switch r.Status {
 			case conformance.StatusPass, conformance.StatusNotChecked:
@@ -495,6 +506,31 @@ func TestTeeth(t *testing.T) {
 	})
 	t.Logf("broken variants caught: %d of %d in %s (%d at a time); whole teeth test %s",
 		n, len(brokenNodes), brokenTook.Round(time.Second), teethParallel(), time.Since(start).Round(time.Second))
+}
+
+// checksOfMode returns the ids of the outbound checks (outbound true) or
+// of the others but the manifest checks, which run on a candidate of
+// their own.
+func checksOfMode(outbound bool) []string {
+	var out []string
+	for _, c := range conformance.Checks() {
+		if c.Mode != conformance.ModeManifest && (c.Mode == conformance.ModeOutbound) == outbound {
+			out = append(out, c.ID)
+		}
+	}
+	return out
+}
+
+// logSlowest logs the n checks of rep that took longest: where the teeth
+// test's time goes.
+func logSlowest(t *testing.T, rep *conformance.Report, n int) {
+	rs := slices.Clone(rep.Results)
+	sort.Slice(rs, func(i, j int) bool { return rs[i].DurationMS > rs[j].DurationMS })
+	var b strings.Builder
+	for _, r := range rs[:min(n, len(rs))] {
+		fmt.Fprintf(&b, "\n  %6.1f s  %s", float64(r.DurationMS)/1000, r.Check)
+	}
+	t.Logf("slowest checks against the good node:%s", b.String())
 }
 
 // runBroken starts a candidate as variant b and runs b's check on it.

@@ -1295,4 +1295,103 @@ var brokenNodes = []brokenNode{
 		}}},
 		broke: "reports the month that has not ended", check: "FLX-STA-002/protected", req: "FLX-STA-001",
 	},
+	// Issue 12, last round (teeth12): one variant per requirement that had
+	// no check or no variant, and for the checks strengthened.
+	{
+		Variant: variant.Variant{Name: "mediauri", Mutations: []variant.Mutation{{
+			File: "schema/validate.go", Old: `		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))`,
+			New: `		data = bytes.Replace(data, []byte("\"pattern\": \"^https://"), []byte("\"$comment\": \"^https://"), 1)
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))`,
+		}}},
+		broke: "takes any absolute URI as a media reference's uri (file:, http:, user information)", check: "FLX-MED-002/uri-refused",
+	},
+	{
+		Variant: variant.Variant{Name: "forgetatexp", Mutations: []variant.Mutation{{
+			File: "node/receive.go", Old: `		CaseID: env.CaseID, SHA256: env.SHA256(), Envelope: raw, ReceivedAt: n.o.Now(),
+	}`,
+			New: `		CaseID: env.CaseID, SHA256: env.SHA256(), Envelope: raw, ReceivedAt: n.o.Now(),
+	}
+	if n.o.Now().After(env.ExpiresAt) {
+		item.JTI += "#past-exp"
+	}`,
+		}}},
+		broke: "forgets a replay record once the envelope's exp passed, though SKEW still lets it in", check: "FLX-DLV-012/past-exp",
+	},
+	{
+		Variant: variant.Variant{Name: "lateattempt", Mutations: []variant.Mutation{{
+			File: "node/envelope.go", Old: `		Discloses: discloses, Withdraws: withdraws,`,
+			New: `		Discloses: discloses, Withdraws: withdraws, NotBefore: now.Add(65 * time.Second),`,
+		}}},
+		broke: "makes the first delivery attempt 65 s after the trigger call", check: "FLX-OUT-002/create-forward", req: "FLX-OUT-005",
+	},
+	{
+		Variant: variant.Variant{Name: "noheadertimeout", Mutations: []variant.Mutation{{
+			File: "node/cmd/flx/serve.go", Old: `ReadHeaderTimeout: 10 * time.Second, ReadTimeout: cfg.Federation.ReadTimeout + 10*time.Second,`,
+			New: `ReadHeaderTimeout: 0, ReadTimeout: 0,`,
+		}}},
+		broke: "waits for a request's headers without limit on the federation listener", check: "FLX-LIM-004/slow-headers",
+	},
+	{
+		Variant: variant.Variant{Name: "keyexposed", Mutations: []variant.Mutation{{
+			File: "node/cmd/flx/serve.go", Old: `		Handler:   httpapi.FederationHandler(n, tr.Directory(), log, httpapi.WithReadTimeout(cfg.Federation.ReadTimeout)),`,
+			New: `		Handler: func() http.Handler {
+			h := httpapi.FederationHandler(n, tr.Directory(), log, httpapi.WithReadTimeout(cfg.Federation.ReadTimeout))
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if b, err := os.ReadFile(cfg.Federation.SigningKey); err == nil && r.URL.Path == "/.well-known/flx" {
+					w.Header().Set("X-Flx-Signing-Key", strings.Join(strings.Fields(string(b)), ""))
+				}
+				h.ServeHTTP(w, r)
+			})
+		}(),`,
+			Imports: []string{"strings"},
+		}}},
+		broke: "shows its signing key (a debugging header) on the federation listener", check: "FLX-KEY-010/not-exposed",
+	},
+	{
+		Variant: variant.Variant{Name: "pullignoresmore", Mutations: []variant.Mutation{{
+			File: "federation/pull/client.go", Old: `		if !b.More {`, New: `		if true || !b.More {`,
+		}}},
+		broke: "waits its pull interval before pulling again though the answer said more", check: "FLX-PUL-008/pulls-again", role: rolePullOnly,
+	},
+	{
+		Variant: variant.Variant{Name: "batch415deadletter", Mutations: []variant.Mutation{{
+			File: "federation/batch.go", Old: `		if status == http.StatusNotFound || status == http.StatusMethodNotAllowed || status == http.StatusUnsupportedMediaType {
+			c.setBatchesOff(to)
+		}`,
+			New: `		if status == http.StatusUnsupportedMediaType {
+			return all(r)
+		}
+		if status == http.StatusNotFound || status == http.StatusMethodNotAllowed || status == http.StatusUnsupportedMediaType {
+			c.setBatchesOff(to)
+		}`,
+		}}},
+		broke: "dead-letters every envelope of a batch answered 415 as a whole instead of sending each alone", check: "FLX-BAT-005/each-answer",
+	},
+	{
+		Variant: variant.Variant{Name: "erasurekeepsreplies", Mutations: []variant.Mutation{{
+			File: "node/process.go", Old: `	res, err := tx.EraseCase(ctx, w.CaseID, store.Erasure{Reason: string(w.Reason), At: now, KeepPendingKinds: keepOnErasure})`,
+			New: `	res, err := tx.EraseCase(ctx, w.CaseID, store.Erasure{Reason: string(w.Reason), At: now, KeepPendingKinds: append([]string{string(federation.KindMatchAnswer), string(federation.KindCaseResponse), string(federation.KindMessageDeliver)}, keepOnErasure...)})`,
+		}}},
+		broke: "keeps delivering its queued replies about a case the origin withdrew", check: "FLX-WDR-003/outbound-cancelled",
+	},
+	{
+		Variant: variant.Variant{Name: "queryunrecorded", Mutations: []variant.Mutation{{
+			File: "node/withdraw.go", Old: `			if r.Kind != string(federation.KindCaseWithdraw) && (r.State == store.Delivered || r.Attempts > 0) {`,
+			New: `			if r.Kind != string(federation.KindCaseWithdraw) && r.Kind != string(federation.KindMatchQuery) && (r.State == store.Delivered || r.Attempts > 0) {`,
+		}}},
+		broke: "does not count a member it sent a match.query to among the case's holders, so the case's withdrawal never reaches it", check: "FLX-MAT-006/only-when-allowed",
+	},
+	{
+		Variant: variant.Variant{Name: "headsentonce", Mutations: []variant.Mutation{{
+			File: "node/audithead.go", Old: `		if last != nil && last.Count == v.Rows && last.Head == v.Head {`, New: `		if last != nil {`,
+		}}},
+		broke: "sends its audit head to a witness once, and never again when it changed", check: "FLX-WIT-001/head-resent", accepts: teethAccepts,
+	},
+	{
+		Variant: variant.Variant{Name: "statscountsreceived", Mutations: []variant.Mutation{
+			{File: "node/statsreport.go", Old: `	f := store.CaseFilter{Origin: in.n.o.Self, Limit: 500}`, New: `	f := store.CaseFilter{Limit: 500}`},
+			{File: "node/stats/compute.go", Old: `		if len(versions) == 0 || versions[0].Origin.Member != member {`, New: `		if len(versions) == 0 {`},
+		}},
+		broke: "counts the tracing requests it received beside those it originated", check: "FLX-STA-005/own-cases-only",
+	},
 }

@@ -56,7 +56,8 @@ func conformanceInitCmd() *cobra.Command {
 				return err
 			}
 			res, err := conformance.Init(dir, conformance.InitOptions{Candidate: spec, CandidateLocalAPI: localAPI, TesterListen: testerListen, Accepts: kinds,
-				RequestTimeout: conformanceRequestTimeout, Witness: witness, PullOnly: pullOnly})
+				RequestTimeout: conformanceRequestTimeout, PullInterval: conformancePullInterval, Witness: witness, PullOnly: pullOnly,
+				AuditHeadEvery: witnessEvery(witness)})
 			if err != nil {
 				return err
 			}
@@ -84,12 +85,30 @@ func conformanceInitCmd() *cobra.Command {
 }
 
 // witnessConfig names XD-TESTER as the candidate's audit witness (init
-// --witness): the node sends it its audit head at start (FLX-WIT-001).
+// --witness): the node sends it its audit head at start, and again every
+// conformanceAuditHeadEvery when it changed (FLX-WIT-001).
 func witnessConfig(witness bool) string {
 	if !witness {
 		return ""
 	}
-	return "  # XD-TESTER witnesses the audit heads (init --witness; FLX-WIT-001).\n  audit_witnesses: [" + conformance.MemberTester + "]\n"
+	return "  # XD-TESTER witnesses the audit heads (init --witness; FLX-WIT-001), sent when\n" +
+		"  # they changed this often (shortest allowed; declared to the tester).\n" +
+		"  audit_witnesses: [" + conformance.MemberTester + "]\n" +
+		"  audit_head_every: " + conformanceAuditHeadEvery.String() + "\n"
+}
+
+// conformanceAuditHeadEvery is the audit head interval init gives a
+// candidate set up with --witness and declares to the tester (the shortest
+// this node allows): the check of a changed head waits that long.
+const conformanceAuditHeadEvery = time.Minute
+
+// witnessEvery is the audit head interval declared to the tester: none
+// without --witness.
+func witnessEvery(witness bool) time.Duration {
+	if !witness {
+		return 0
+	}
+	return conformanceAuditHeadEvery
 }
 
 // conformanceRequestTimeout is the delivery request timeout init gives the
@@ -97,6 +116,11 @@ func witnessConfig(witness bool) string {
 // check of FLX-DLV-007 waits that long, not 120 s, for a hung attempt to
 // be abandoned.
 const conformanceRequestTimeout = 5 * time.Second
+
+// conformancePullInterval is the pull interval init gives the candidate
+// (coordination.pull_interval) and declares to the tester: the check of
+// FLX-PUL-008 waits that long, not 5 minutes, for the next pull.
+const conformancePullInterval = time.Second
 
 var (
 	policyMemberLine  = regexp.MustCompile(`(?m)^member:.*$`)
@@ -153,7 +177,7 @@ coordination:
   pull_lease: 3s
   # A pull_only candidate (init --pull-only) pulls this often (FLX-PUL-005);
   # shortened from the default 1m.
-  pull_interval: 1s
+  pull_interval: %s
 %s
 match:
   # A matching secret of the candidate's own (match.secret_file, 0600), so
@@ -170,7 +194,7 @@ local_api:
 
 policy:
   rules: ../policy.yaml
-`, s.Candidate.ID, s.Candidate.ID, listen, s.RequestTimeout(), witnessConfig(witness), s.CandidateLocalAPI, res.TriggerTokenSHA256)
+`, s.Candidate.ID, s.Candidate.ID, listen, s.RequestTimeout(), s.PullInterval(), witnessConfig(witness), s.CandidateLocalAPI, res.TriggerTokenSHA256)
 	c, err := config.Parse([]byte(cfg))
 	if err != nil {
 		return err
