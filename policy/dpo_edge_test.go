@@ -1,0 +1,156 @@
+package policy
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// The data-protection officer's edge shapes: a withheld value copied into
+// a field that does leave, written so that it reads the same to a person
+// but not byte for byte (invisible characters, lookalike letters, other
+// widths and accents, spacing, nested JSON), and documents of unusual
+// shape. FLX-DP-FREE-TEXT must find every copy; the control (an unrelated
+// text) must still arrive.
+
+// disguises write v so that it reads the same.
+var disguises = []struct {
+	name string
+	f    func(v string) string
+}{
+	{"as written", func(v string) string { return v }},
+	{"upper case, doubled spaces", func(v string) string { return strings.ToUpper(strings.ReplaceAll(v, " ", "  ")) }},
+	{"line breaks and tabs", func(v string) string { return strings.ReplaceAll(v, " ", "\n\t") }},
+	{"no-break and ideographic spaces", func(v string) string {
+		return strings.Replace(strings.Replace(v, " ", "\u00a0", 1), " ", "\u3000", 1)
+	}},
+	{"zero-width space inside", func(v string) string { return interleave(v, "\u200b") }},
+	{"zero-width joiner and word joiner", func(v string) string { return interleave(v, "\u200d\u2060") }},
+	{"soft hyphens", func(v string) string { return interleave(v, "\u00ad") }},
+	{"byte order mark and direction marks", func(v string) string { return "\ufeff" + interleave(v, "\u200e\u202a") }},
+	{"fullwidth letters", func(v string) string {
+		return strings.Map(func(r rune) rune {
+			if r > ' ' && r < 0x7f {
+				return r + 0xfee0
+			}
+			return r
+		}, v)
+	}},
+	{"Cyrillic lookalikes", func(v string) string {
+		return strings.NewReplacer("a", "а", "e", "е", "o", "о", "p", "р", "c", "с", "x", "х", "y", "у", "i", "і", "H", "Н", "S", "Ѕ").Replace(v)
+	}},
+	{"Greek lookalikes", func(v string) string { return strings.NewReplacer("o", "ο", "i", "ι", "v", "ν", "a", "α").Replace(v) }},
+	{"combining accents", func(v string) string { return interleave(v, "\u0301") }},
+	{"precomposed accents", func(v string) string { return strings.NewReplacer("e", "é", "a", "à", "i", "ï", "o", "ö").Replace(v) }},
+	{"inside nested JSON", func(v string) string {
+		b, _ := json.Marshal(map[string]any{"note": map[string]any{"where": v}})
+		return "see " + string(b)
+	}},
+	{"digits regrouped", func(v string) string {
+		if d, ok := phoneDigits(v); ok {
+			return "(" + d[:3] + ") " + d[3:6] + "-" + d[6:]
+		}
+		return v
+	}},
+	{"base64", func(v string) string { return base64.StdEncoding.EncodeToString([]byte(v)) }},
+	{"inside a very long text", func(v string) string {
+		return strings.Repeat("Nothing to see here. ", 700) + v + strings.Repeat(" More filler.", 300)
+	}},
+}
+
+// interleave puts sep between the runes of v.
+func interleave(v, sep string) string {
+	var b strings.Builder
+	for i, r := range v {
+		if i > 0 {
+			b.WriteString(sep)
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// TestFreeTextFindsDisguisedCopies: the sought person declined contact;
+// their street address, phone and a second name are withheld. A family
+// news message to another society repeats one of them, disguised, in its
+// body (required: the message is denied) or in the addressee's name
+// (removed); a case repeats it in the enquirer's address. Each disguise
+// of each value must be caught; an unrelated text must go.
+func TestFreeTextFindsDisguisedCopies(t *testing.T) {
+	rules, err := Default("XA-RC", "XA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := New(rules)
+	refused := caseWith(t, func(m map[string]any) {
+		p := personAt(m, 1)
+		p["contact_preference"] = "refused"
+		p["address"].(map[string]any)["address_line"] = "7 Hidden Street"
+	})
+	secrets := []string{"7 Hidden Street", "+999 555 2222", "karo.sampleyan@example.org"}
+	ctx := context.Background()
+	msg := func(body, toName string) []byte {
+		m := map[string]any{"schema": "flx/v1/message", "message_id": "XA-RC:M-1", "case_id": "XA-RC:T-1", "created_at": "2025-05-01T10:00:00Z",
+			"kind": "family_news", "channel": "rcm", "body": body,
+			"from": map[string]any{"person": "p1", "member": "XA-RC"}, "to": map[string]any{"member": "XC-RC", "name": toName}}
+		return encodeMap(t, m)
+	}
+	caseCopy := func(v string) []byte {
+		return caseWith(t, func(m map[string]any) {
+			p := personAt(m, 1)
+			p["contact_preference"] = "refused"
+			p["address"].(map[string]any)["address_line"] = "7 Hidden Street"
+			personAt(m, 0)["address"].(map[string]any)["address_line"] = v
+		})
+	}
+	// Controls: the same documents with an unrelated text go.
+	if d, out := e.Apply(ctx, msg("We are all well and think of you.", "Karo's cousin"), "message.deliver", dstXC, testNow, WithCase(refused)); !d.Allowed() || !strings.Contains(string(out), "think of you") {
+		t.Fatalf("control message: %s", describe(d))
+	}
+	if d, out := e.Apply(ctx, caseCopy("12 Open Avenue"), "case.update", dstXB, testNow, CurrentVersion(2)); !d.Allowed() || !strings.Contains(string(out), "12 Open Avenue") {
+		t.Fatalf("control case: %s", describe(d))
+	}
+	caught, tried := 0, 0
+	for _, secret := range secrets {
+		for _, dg := range disguises {
+			v := dg.f(secret)
+			if utf8.RuneCountInString(v) > 512 && dg.name != "inside a very long text" {
+				continue
+			}
+			tried += 3
+			// In the body (required): denied.
+			if d, out := e.Apply(ctx, msg("Dear family, the address is "+v+". Love.", "Cousin"), "message.deliver", dstXC, testNow, WithCase(refused)); d.Allowed() {
+				t.Errorf("body, %s of %q: %s, sent %s", dg.name, secret, d.Effect, trunc(out))
+			} else {
+				caught++
+			}
+			if len(v) > 500 {
+				tried -= 2
+				continue
+			}
+			// In the addressee's name: removed.
+			if d, out := e.Apply(ctx, msg("We are all well.", v), "message.deliver", dstXC, testNow, WithCase(refused)); d.Effect == Deny || strings.Contains(string(out), `"name"`) {
+				t.Errorf("addressee name, %s of %q: %s, sent %s", dg.name, secret, d.Effect, trunc(out))
+			} else {
+				caught++
+			}
+			// In another person's address in the case: removed.
+			if d, out := e.Apply(ctx, caseCopy(v), "case.update", dstXB, testNow, CurrentVersion(2)); !d.Allowed() || exists(decodeMap(t, string(out)), "/persons/0/address/address_line") {
+				t.Errorf("case, %s of %q: %s, sent %s", dg.name, secret, d.Effect, trunc(out))
+			} else {
+				caught++
+			}
+		}
+	}
+	t.Logf("%d of %d disguised copies caught", caught, tried)
+}
+
+func trunc(b []byte) string {
+	if len(b) > 300 {
+		return string(b[:300]) + "..."
+	}
+	return string(b)
+}
