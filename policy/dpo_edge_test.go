@@ -42,9 +42,13 @@ var disguises = []struct {
 	{"Cyrillic lookalikes", func(v string) string {
 		return strings.NewReplacer("a", "а", "e", "е", "o", "о", "p", "р", "c", "с", "x", "х", "y", "у", "i", "і", "H", "Н", "S", "Ѕ").Replace(v)
 	}},
-	{"Greek lookalikes", func(v string) string { return strings.NewReplacer("o", "ο", "i", "ι", "v", "ν", "a", "α").Replace(v) }},
+	{"Greek lookalikes", func(v string) string {
+		return strings.NewReplacer("o", "ο", "i", "ι", "v", "ν", "a", "α").Replace(v)
+	}},
 	{"combining accents", func(v string) string { return interleave(v, "\u0301") }},
-	{"precomposed accents", func(v string) string { return strings.NewReplacer("e", "é", "a", "à", "i", "ï", "o", "ö").Replace(v) }},
+	{"precomposed accents", func(v string) string {
+		return strings.NewReplacer("e", "é", "a", "à", "i", "ï", "o", "ö").Replace(v)
+	}},
 	{"inside nested JSON", func(v string) string {
 		b, _ := json.Marshal(map[string]any{"note": map[string]any{"where": v}})
 		return "see " + string(b)
