@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +21,7 @@ import (
 	"github.com/familylinks/flx/node/internal/fedtest"
 	"github.com/familylinks/flx/node/internal/nodetest"
 	"github.com/familylinks/flx/node/store"
+	"github.com/familylinks/flx/policy"
 )
 
 // The data-protection officer's paths: what an outside reviewer tries
@@ -231,15 +233,17 @@ func TestDPORelayHoldsOnlyWhatItMay(t *testing.T) {
 	for _, sc := range []struct {
 		name string
 		edit func(m map[string]any)
+		safe bool // the relay may hold it: it must arrive at XB-RC
 	}{
+		{"none", nil, true},
 		{"feared-relay-country", func(m map[string]any) {
 			p := m["persons"].([]any)[1].(map[string]any)
 			p["feared_countries"] = []any{"XC"}
-		}},
+		}, false},
 		{"consent-names-recipient-only", func(m map[string]any) {
 			c := m["consents"].([]any)[0].(map[string]any)
 			c["scope"] = map[string]any{"uses": []any{"tracing", "transfer"}, "members": []any{"XB-RC"}}
-		}},
+		}, false},
 	} {
 		t.Run(sc.name, func(t *testing.T) {
 			caseID := "XA-RC:DPO-RELAY-" + strings.ToUpper(sc.name[:4])
@@ -248,13 +252,28 @@ func TestDPORelayHoldsOnlyWhatItMay(t *testing.T) {
 				t.Fatal(err)
 			}
 			res, err := xa.Forward(ctx, cw, caseID, "XB-RC")
-			t.Logf("forward: %s %v", res.State, err)
-			if res.State == "queued" {
+			if !sc.safe {
+				if res.State != "denied" {
+					t.Errorf("LEAK: the forward through a relay that may not hold it was %s (%v)", res.State, err)
+				}
+				fired := false
+				for _, f := range res.Decision.Fired {
+					fired = fired || strings.HasPrefix(f.Reason, "relay ICRC-CTA")
+				}
+				if !fired {
+					t.Errorf("the decision does not say that the relay refused it: %+v", res.Decision.Fired)
+				}
+			} else {
+				if res.State != "queued" {
+					t.Fatalf("control: forward through the relay: %s (%v)", res.State, err)
+				}
 				waitProcessed(t, df.nodes["XB-RC"].Store, caseID, string(federation.KindCaseCreate), 1)
+				if w := df.holds(t, "XB-RC", vals["/persons/0/names/1/value"]); w == "" {
+					t.Error("control: the enquirer's name did not reach XB-RC through the relay")
+				}
 			}
-			time.Sleep(200 * time.Millisecond)
 			for p, v := range vals {
-				if w := df.holds(t, "ICRC-CTA", v); w != "" {
+				if w := df.holds(t, "ICRC-CTA", v); w != "" && !sc.safe {
 					t.Errorf("LEAK: the relay ICRC-CTA holds %s (%s) in %s", p, v, w)
 				}
 				if w := df.inLogsOrMetrics(t, v); w != "" {
@@ -263,4 +282,277 @@ func TestDPORelayHoldsOnlyWhatItMay(t *testing.T) {
 			}
 		})
 	}
+}
+
+// dpoPlant are the places of the generated case that get a canary, by
+// owner: p1 is the enquirer, p2 the sought person, "" the case's shared
+// fields (free text, separation).
+var dpoPlant = []struct{ ptr, owner string }{
+	{"/persons/0/names/0/value", "p1"}, {"/persons/0/address/address_line", "p1"},
+	{"/persons/0/contact/phones/0", "p1"}, {"/persons/0/contact/emails/0", "p1"},
+	{"/persons/1/names/0/value", "p2"}, {"/persons/1/place_of_birth/description", "p2"},
+	{"/persons/1/address/address_line", "p2"}, {"/persons/1/address/description", "p2"},
+	{"/persons/1/contact/phones/0", "p2"}, {"/persons/1/contact/emails/0", "p2"},
+	{"/persons/1/contact/address/address_line", "p2"}, {"/persons/1/last_known_location/place/description", "p2"},
+	{"/persons/1/sensitive/religion", "p2"},
+	{"/separation/place/description", ""}, {"/notes/0/text", ""}, {"/risk/notes", ""},
+	{"/legal_basis/justification", ""}, {"/best_interest_assessment/outcome", ""},
+}
+
+// dpoValue is a canary that fits the field at ptr.
+func dpoValue(tag, ptr string) string {
+	v := canaryValue(0, tag, ptr)
+	switch {
+	case strings.Contains(ptr, "/phones/"):
+		d := ""
+		for _, c := range v[2:] {
+			d += string('0' + c%10)
+		}
+		return "+999 " + d[:10]
+	case strings.Contains(ptr, "/emails/"):
+		return strings.ToLower(v) + "@example.org"
+	}
+	return v
+}
+
+// dpoFullCase is a tracing request of XA-RC with every place of dpoPlant
+// filled with a canary, then changed by the situation.
+func dpoFullCase(t *testing.T, caseID, tag string, sit func(m map[string]any)) ([]byte, map[string]string) {
+	t.Helper()
+	m := map[string]any{
+		"schema": "flx/v1/case", "case_id": caseID, "version": 1, "type": "tracing_request", "status": "tracing_in_progress",
+		"origin":      map[string]any{"member": "XA-RC", "created_at": "2026-11-02T09:30:00Z"},
+		"purpose":     "tracing",
+		"legal_basis": map[string]any{"type": "consent", "justification": "x", "documented_by": "caseworker", "documented_at": "2026-11-02T09:50:00Z"},
+		"consents": []any{map[string]any{"id": "XA-RC:c-1", "given_by": "p1", "capacity": "self", "given_at": "2026-11-02T09:45:00Z", "form": "written",
+			"scope": map[string]any{"uses": []any{"tracing", "transfer", "family_news"}, "members": []any{"XB-RC", "ICRC-CTA"}}}},
+		"retention_until": "2046-12-31",
+		"persons": []any{
+			map[string]any{"id": "p1", "roles": []any{"enquirer"}, "names": []any{map[string]any{"value": "x"}}, "birth_date": "1961",
+				"address": map[string]any{"country": "XA", "address_line": "x"}, "contact": map[string]any{"phones": []any{"+1 0"}, "emails": []any{"a@example.org"}},
+				"contact_preference": "agreed"},
+			map[string]any{"id": "p2", "roles": []any{"sought_person"}, "names": []any{map[string]any{"value": "x"}}, "birth_date": "1990",
+				"place_of_birth": map[string]any{"country": "XA", "description": "x"},
+				"address":        map[string]any{"country": "XB", "address_line": "x", "description": "x"},
+				"contact":        map[string]any{"phones": []any{"+1 0"}, "emails": []any{"a@example.org"}, "address": map[string]any{"address_line": "x"}},
+				"last_known_location": map[string]any{"place": map[string]any{"country": "XB", "description": "x"}, "date": "2026-09"},
+				"sensitive":           map[string]any{"religion": "x"}},
+		},
+		"relationships":            []any{map[string]any{"from": "p2", "to": "p1", "type": "son", "verified": true}},
+		"separation":               map[string]any{"date": "2026-09", "place": map[string]any{"country": "XB", "description": "x"}, "cause": "conflict"},
+		"risk":                     map[string]any{"notes": "x"},
+		"best_interest_assessment": map[string]any{"done_at": "2026-11-02T09:00:00Z", "by": "caseworker", "outcome": "x"},
+		"notes":                    []any{map[string]any{"text": "x", "author_member": "XA-RC", "at": "2026-11-02T09:35:00Z"}},
+	}
+	vals := map[string]string{}
+	for _, p := range dpoPlant {
+		vals[p.ptr] = dpoValue(tag+caseID, p.ptr)
+		setPointer(t, m, p.ptr, vals[p.ptr])
+	}
+	if sit != nil {
+		sit(m)
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, vals
+}
+
+func p2(m map[string]any) map[string]any { return m["persons"].([]any)[1].(map[string]any) }
+
+// dpoSituation is one protective situation of the generated corpus and
+// what the officer expects of it, independently of the policy's own
+// decision: deny lists the members that must receive nothing of the case;
+// whereabouts, that nobody may receive the sought person's locating,
+// contact and free-text data.
+type dpoSituation struct {
+	name        string
+	apply       func(m map[string]any)
+	deny        []string
+	whereabouts bool
+}
+
+var dpoSituations = []dpoSituation{
+	{name: "none"},
+	{name: "refusal", whereabouts: true, apply: func(m map[string]any) { p2(m)["contact_preference"] = "refused" }},
+	{name: "declined-status", whereabouts: true, apply: func(m map[string]any) { m["status"] = "located_declined_contact" }},
+	{name: "pending", whereabouts: true, apply: func(m map[string]any) {
+		m["status"] = "located_pending_consent"
+		p2(m)["contact_preference"] = "not_asked"
+	}},
+	{name: "vulnerable", whereabouts: true, apply: func(m map[string]any) {
+		p2(m)["vulnerabilities"] = []any{"elderly_alone"}
+		m["relationships"].([]any)[0].(map[string]any)["verified"] = false
+	}},
+	{name: "feared-XB", deny: []string{"XB-RC"}, apply: func(m map[string]any) { p2(m)["feared_countries"] = []any{"XB"} }},
+	{name: "feared-in-risk-block", deny: []string{"XB-RC"}, apply: func(m map[string]any) {
+		m["risk"].(map[string]any)["feared_countries"] = []any{"XB"}
+	}},
+	{name: "withdrawn", deny: []string{"XB-RC", "ICRC-CTA"}, apply: func(m map[string]any) {
+		m["consents"].([]any)[0].(map[string]any)["withdrawn_at"] = "2026-11-03T00:00:00Z"
+	}},
+	{name: "scope-coordinator-only", deny: []string{"XB-RC"}, apply: func(m map[string]any) {
+		m["consents"].([]any)[0].(map[string]any)["scope"] = map[string]any{"uses": []any{"tracing", "transfer"}, "members": []any{"ICRC-CTA"}}
+	}},
+	{name: "future-consent", deny: []string{"XB-RC", "ICRC-CTA"}, apply: func(m map[string]any) {
+		m["consents"].([]any)[0].(map[string]any)["given_at"] = "2099-01-01T00:00:00Z"
+	}},
+}
+
+// TestDPOCorpusThroughNodes plants canaries in every protected place of a
+// tracing request (enquirer and sought person: names, addresses, place of
+// birth, last known location, contact, sensitive data; separation, notes,
+// risk notes, justification, best-interest outcome), for each protective
+// situation, and sends it from XA-RC to XB-RC and ICRC-CTA through real
+// nodes; XB-RC answers the declined cases with a response carrying the
+// person's whereabouts, and XA-RC sends family news whose body repeats a
+// withheld address behind zero-width characters. The officer's
+// expectations (dpoSituation) are checked against everything each member
+// holds, and no canary may be in any node's logs or metrics; the controls
+// (the enquirer's name, and in the safe case the sought person's address)
+// must arrive.
+func TestDPOCorpusThroughNodes(t *testing.T) {
+	ctx := context.Background()
+	df := startDPO(t, nil, nil)
+	xa, xb := df.nodes["XA-RC"], df.nodes["XB-RC"]
+	tag := strings.ToUpper(federation.NewJTI()[:6])
+	owner := map[string]string{}
+	for _, p := range dpoPlant {
+		owner[p.ptr] = p.owner
+	}
+	type sent struct {
+		sit  dpoSituation
+		id   string
+		vals map[string]string
+	}
+	var all []sent
+	for _, sit := range dpoSituations {
+		id := "XA-RC:DPO-" + strings.ToUpper(sit.name)
+		doc, vals := dpoFullCase(t, id, tag, sit.apply)
+		if _, err := xa.CreateCase(ctx, cw, doc); err != nil {
+			t.Fatalf("%s: %v", sit.name, err)
+		}
+		for _, to := range []string{"XB-RC", "ICRC-CTA"} {
+			res, err := xa.Forward(ctx, cw, id, to)
+			t.Logf("%s to %s: %s (%v)", sit.name, to, res.State, err)
+			if res.State == "queued" {
+				waitProcessed(t, df.nodes[to].Store, id, string(federation.KindCaseCreate), 1)
+			}
+		}
+		all = append(all, sent{sit, id, vals})
+	}
+	// XB-RC reports that the sought person declined contact, with where
+	// they are: only the message they agreed to pass may reach XA-RC.
+	resp := map[string]string{}
+	for _, id := range []string{"XA-RC:DPO-NONE", "XA-RC:DPO-REFUSAL"} {
+		r := map[string]any{"schema": "flx/v1/response", "case_id": id, "responder": "XB-RC", "sought_person": "p2",
+			"outcome": "declined_contact", "responded_at": "2026-11-10T11:00:00Z",
+			"location": map[string]any{"country": "XB", "description": dpoValue(tag+id, "resp/location")},
+			"contact":  map[string]any{"phones": []any{dpoValue(tag+id, "resp/phones/0")}},
+			"message":  dpoValue(tag+id, "resp/message"),
+			"notes":    []any{map[string]any{"text": dpoValue(tag+id, "resp/notes"), "author_member": "XB-RC", "at": "2026-11-10T11:00:00Z"}}}
+		for _, k := range []string{"resp/location", "resp/phones/0", "resp/message", "resp/notes"} {
+			resp[id+" "+k] = dpoValue(tag+id, k)
+		}
+		doc, _ := json.Marshal(r)
+		res, err := xb.Respond(ctx, cw, id, doc)
+		t.Logf("response on %s: %s (%v)", id, res.State, err)
+		if res.State == "queued" {
+			waitProcessed(t, xa.Store, id, string(federation.KindCaseResponse), 1)
+		}
+	}
+	// Family news from XA-RC repeating the refused person's address,
+	// disguised: denied. The same news without it goes.
+	refused := all[1]
+	hidden := interleaveZW(refused.vals["/persons/1/address/address_line"])
+	for i, body := range []string{"We found where he lives: " + hidden + ". Love.", "We are all well. Love."} {
+		m := map[string]any{"schema": "flx/v1/message", "message_id": fmt.Sprintf("XA-RC:DPO-FN-%d", i), "case_id": refused.id,
+			"kind": "family_news", "channel": "rcm", "created_at": "2026-11-11T09:00:00Z", "body": body,
+			"from": map[string]any{"person": "p1", "member": "XA-RC"}, "to": map[string]any{"person": "p2", "member": "XB-RC"}}
+		doc, _ := json.Marshal(m)
+		res, err := xa.SendMessage(ctx, cw, refused.id, "XB-RC", doc)
+		switch {
+		case i == 0 && res.State != "denied":
+			t.Errorf("LEAK: family news repeating the refused person's address behind zero-width characters was %s (%v)", res.State, err)
+		case i == 1 && res.State != "queued":
+			t.Errorf("control: plain family news was %s (%v)", res.State, err)
+		case i == 1:
+			waitProcessed(t, xb.Store, refused.id, string(federation.KindMessageDeliver), 1)
+		}
+	}
+
+	leaks, protected, controls := 0, 0, 0
+	must := func(member, what, v string, may bool) {
+		t.Helper()
+		w := df.holds(t, member, v)
+		switch {
+		case !may && w != "":
+			leaks++
+			t.Errorf("LEAK: %s holds %s in %s", member, what, w)
+		case !may:
+			protected++
+		case w == "":
+			t.Errorf("control: %s does not hold %s", member, what)
+		default:
+			controls++
+		}
+	}
+	for _, s := range all {
+		for _, member := range []string{"XB-RC", "ICRC-CTA"} {
+			denied := slices.Contains(s.sit.deny, member)
+			for _, p := range dpoPlant {
+				cls := policy.ClassesOf("case", p.ptr)
+				what := fmt.Sprintf("%s %s", s.sit.name, p.ptr)
+				v := s.vals[p.ptr]
+				switch {
+				case denied:
+					must(member, what, v, false)
+				case slices.Contains(cls, policy.FreeText):
+					must(member, what, v, false) // free text stays home by default
+				case slices.Contains(cls, policy.Sensitive) && member == "XB-RC":
+					must(member, what, v, false) // not marked necessary
+				case s.sit.whereabouts && p.owner == "p2" && (slices.Contains(cls, policy.Locating) || slices.Contains(cls, policy.Contact)):
+					must(member, what, v, false)
+				case s.sit.whereabouts && p.owner == "" && slices.Contains(cls, policy.Locating):
+					must(member, what, v, false)
+				case p.ptr == "/persons/0/names/0/value", s.sit.name == "none" && p.ptr == "/persons/1/address/address_line":
+					must(member, what, v, true)
+				}
+			}
+		}
+	}
+	for k, v := range resp {
+		must("XA-RC", "response "+k, v, strings.HasSuffix(k, "resp/message"))
+	}
+	must("XB-RC", "disguised address in family news", refused.vals["/persons/1/address/address_line"], false)
+	// Nothing personal in any log line or metric label, anywhere.
+	for _, s := range all {
+		for p, v := range s.vals {
+			if w := df.inLogsOrMetrics(t, v); w != "" {
+				leaks++
+				t.Errorf("LEAK: %s %s in %s", s.sit.name, p, w)
+			}
+		}
+	}
+	for k, v := range resp {
+		if w := df.inLogsOrMetrics(t, v); w != "" {
+			leaks++
+			t.Errorf("LEAK: response %s in %s", k, w)
+		}
+	}
+	noProcessErrors(t, "XB-RC", xb.Store)
+	t.Logf("%d situations, %d protected canaries checked, %d controls arrived, %d leaks", len(dpoSituations), protected, controls, leaks)
+}
+
+// interleaveZW puts a zero-width space between the characters of v.
+func interleaveZW(v string) string {
+	var b strings.Builder
+	for i, r := range v {
+		if i > 0 {
+			b.WriteString("\u200b")
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
