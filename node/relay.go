@@ -455,6 +455,15 @@ func (n *Node) applyRelay(ctx context.Context, tx store.Tx, it store.InboxItem) 
 	}); err != nil {
 		return nil, false, err
 	}
+	// A relay holds what it carries only while it carries it: the outbox
+	// row now does, so the inbox copy goes, and so do the copies of this
+	// case it has finished carrying (a withdrawal it carries leaves none).
+	if err := tx.DropInboxEnvelope(ctx, it.ID); err != nil {
+		return nil, false, err
+	}
+	if _, err := tx.DropCarried(ctx, c.CaseID); err != nil {
+		return nil, false, err
+	}
 	return nil, true, nil
 }
 

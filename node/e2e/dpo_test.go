@@ -271,6 +271,26 @@ func TestDPORelayHoldsOnlyWhatItMay(t *testing.T) {
 				if w := df.holds(t, "XB-RC", vals["/persons/0/names/1/value"]); w == "" {
 					t.Error("control: the enquirer's name did not reach XB-RC through the relay")
 				}
+				// Once the case is withdrawn, the relay keeps no copy of
+				// what it carried either.
+				if _, err := xa.Withdraw(ctx, cw, caseID, "consent_withdrawn"); err != nil {
+					t.Fatal(err)
+				}
+				nodetest.WaitFor(t, 30*time.Second, "XB-RC erases the case", func() bool {
+					c, err := df.nodes["XB-RC"].Store.GetCase(ctx, caseID)
+					return err == nil && c.Erased()
+				})
+				nodetest.WaitFor(t, 30*time.Second, "XA-RC has the confirmation", func() bool {
+					rows := allInbox(t, xa.Store, store.InboxFilter{CaseID: caseID, Kind: string(federation.KindCaseWithdraw)})
+					return len(rows) > 0 && !rows[0].ProcessedAt.IsZero()
+				})
+				for p, v := range vals {
+					for _, m := range []string{"XB-RC", "ICRC-CTA"} {
+						if w := df.holds(t, m, v); w != "" {
+							t.Errorf("LEAK: after the withdrawal %s still holds %s (%s) in %s", m, p, v, w)
+						}
+					}
+				}
 			}
 			for p, v := range vals {
 				if w := df.holds(t, "ICRC-CTA", v); w != "" && !sc.safe {
