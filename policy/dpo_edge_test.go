@@ -158,3 +158,50 @@ func trunc(b []byte) string {
 	}
 	return string(b)
 }
+
+// TestThroughJudgesRelays: a relay on the route is judged as a destination
+// of the same document: what it may not hold is withheld from the
+// destination too (the union of the redactions), what it must not receive
+// at all denies the transfer, and it need not accept the kind.
+func TestThroughJudgesRelays(t *testing.T) {
+	rules, err := Default("XA-RC", "XA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := New(rules)
+	ctx := context.Background()
+	relay := dstCTA
+	relay.Accepts = nil // carries, does not process
+	plain := caseWith(t, nil)
+	d, _ := e.Apply(ctx, plain, "case.update", dstXB, testNow, CurrentVersion(2), Through(relay))
+	if !d.Allowed() {
+		t.Fatalf("a case both may hold: %s", describe(d))
+	}
+	feared := caseWith(t, func(m map[string]any) { personAt(m, 1)["feared_countries"] = []any{"XC"} })
+	if d, _ := e.Apply(ctx, feared, "case.update", dstXB, testNow, CurrentVersion(2)); !d.Allowed() {
+		t.Fatalf("without the relay: %s", describe(d))
+	}
+	d, out := e.Apply(ctx, feared, "case.update", dstXB, testNow, CurrentVersion(2), Through(relay))
+	if d.Effect != Deny || out != nil || !strings.Contains(describe(d), "relay ICRC-CTA") {
+		t.Fatalf("through a relay in a feared country: %s", describe(d))
+	}
+	// A Society whose coordinator allow-list leaves out addresses: they do
+	// not reach the society through the coordinator either.
+	narrow := rulesWith(t, `minimise:
+  case:
+    - roles: [society]
+      fields: [schema, case_id, version, type, status, origin, purpose, legal_basis, consents, retention_until, persons, relationships]
+      person_fields: [id, roles, names, birth_date, address, contact, contact_preference]
+    - roles: [coordinator]
+      fields: [schema, case_id, version, type, status, origin, purpose, legal_basis, consents, retention_until, persons, relationships]
+      person_fields: [id, roles, names, birth_date, contact_preference]
+`)
+	d, out = New(narrow).Apply(ctx, plain, "case.update", dstXB, testNow, CurrentVersion(2), Through(relay))
+	if !d.Allowed() || strings.Contains(string(out), "7 Hidden Street") || strings.Contains(string(out), "Soughtown") || !strings.Contains(string(out), "Karo Sampleyan") {
+		t.Fatalf("through a relay with a narrower allow-list: %s\n%s", describe(d), out)
+	}
+	d, out = New(narrow).Apply(ctx, plain, "case.update", dstXB, testNow, CurrentVersion(2))
+	if !d.Allowed() || !strings.Contains(string(out), "Soughtown") {
+		t.Fatalf("control, directly: %s\n%s", describe(d), out)
+	}
+}
