@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -98,12 +100,32 @@ func startDPO(t *testing.T, tune func(f *fedtest.Federation), tuneNode func(id s
 // chains included), and its SQLite files.
 func (df *dpoFed) holds(t *testing.T, member, value string) string {
 	t.Helper()
+	return df.snapshot(t, member).find(value)
+}
+
+// snapshot is what a member holds, each part with the base64url tokens in
+// it decoded (three levels: a JWS payload, a relay chain's inner token).
+type snapshot []struct{ what, text string }
+
+func (s snapshot) find(value string) string {
+	var where []string
+	for _, p := range s {
+		if strings.Contains(p.text, value) {
+			where = append(where, p.what)
+		}
+	}
+	return strings.Join(where, "; ")
+}
+
+// snapshot reads everything member holds now.
+func (df *dpoFed) snapshot(t *testing.T, member string) snapshot {
+	t.Helper()
 	ctx := context.Background()
 	st := df.nodes[member].Store
-	var where []string
+	var out snapshot
 	add := func(what string, b []byte) {
-		if b != nil && containsForms(b, value) {
-			where = append(where, what)
+		if b != nil {
+			out = append(out, struct{ what, text string }{what, expand(b, 3)})
 		}
 	}
 	cs, err := st.ListCases(ctx, store.CaseFilter{IncludeErased: true, Limit: 1000})
@@ -126,40 +148,45 @@ func (df *dpoFed) holds(t *testing.T, member, value string) string {
 	for _, r := range allOutbox(t, st, store.OutboxFilter{IncludeEnvelope: true}) {
 		add(fmt.Sprintf("outbox %d (%s to %s)", r.ID, r.Kind, r.Destination), r.Envelope)
 	}
-	if f := inFiles(t, strings.TrimPrefix(df.dsn[member], "sqlite:"), value); f != "" {
-		where = append(where, "files: "+f)
+	path := strings.TrimPrefix(df.dsn[member], "sqlite:")
+	for _, f := range []string{path, path + "-wal", path + "-journal"} {
+		if b, err := os.ReadFile(f); err == nil {
+			add("file "+filepath.Base(f), b)
+		}
 	}
-	return strings.Join(where, "; ")
+	return out
 }
 
-// containsForms reports whether b holds value as written, or inside one or
-// two levels of base64url (a JWS payload, a relay chain's inner token).
-func containsForms(b []byte, value string) bool {
-	if bytes.Contains(b, []byte(value)) {
-		return true
+// expand returns b followed by the decoded base64url tokens in it, and
+// theirs, depth levels deep. In a file a token may begin anywhere: each of
+// the four alignments is tried.
+func expand(b []byte, depth int) string {
+	var sb strings.Builder
+	sb.Write(b)
+	if depth == 0 {
+		return sb.String()
 	}
-	var walk func(b []byte, depth int) bool
-	walk = func(b []byte, depth int) bool {
-		if depth == 0 {
-			return false
+	for _, part := range bytes.FieldsFunc(b, func(r rune) bool {
+		return !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_')
+	}) {
+		if len(part) < 16 {
+			continue
 		}
-		for _, part := range bytes.FieldsFunc(b, func(r rune) bool {
-			return !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_')
-		}) {
-			if len(part) < 16 {
-				continue
-			}
-			dec, err := base64.RawURLEncoding.DecodeString(string(part))
+		shifts := 1
+		if depth == 3 {
+			shifts = 4 // stored bytes: a token may begin anywhere
+		}
+		for shift := 0; shift < shifts; shift++ {
+			p := part[shift:]
+			dec, err := base64.RawURLEncoding.DecodeString(string(p[:len(p)/4*4]))
 			if err != nil {
 				continue
 			}
-			if bytes.Contains(dec, []byte(value)) || walk(dec, depth-1) {
-				return true
-			}
+			sb.WriteByte('\n')
+			sb.WriteString(expand(dec, depth-1))
 		}
-		return false
 	}
-	return walk(b, 3)
+	return sb.String()
 }
 
 // inLogsOrMetrics reports whether value is in any node's log output or in
@@ -418,6 +445,22 @@ var dpoSituations = []dpoSituation{
 	{name: "future-consent", deny: []string{"XB-RC", "ICRC-CTA"}, apply: func(m map[string]any) {
 		m["consents"].([]any)[0].(map[string]any)["given_at"] = "2099-01-01T00:00:00Z"
 	}},
+	{name: "pending-consent", deny: []string{"XB-RC", "ICRC-CTA"}, apply: func(m map[string]any) {
+		delete(m["consents"].([]any)[0].(map[string]any), "given_at")
+	}},
+	{name: "sought-consent-pending-under-vital-interest", deny: []string{"XB-RC", "ICRC-CTA"}, apply: func(m map[string]any) {
+		m["legal_basis"] = map[string]any{"type": "vital_interest", "justification": m["legal_basis"].(map[string]any)["justification"],
+			"documented_by": "caseworker", "documented_at": "2026-11-02T09:50:00Z", "applies_to": []any{"p1", "p2"}}
+		m["consents"] = append(m["consents"].([]any), map[string]any{"id": "XA-RC:c-2", "given_by": "p2", "capacity": "self",
+			"scope": map[string]any{"uses": []any{"tracing", "transfer"}}})
+	}},
+	{name: "minor-unverified", whereabouts: true, apply: func(m map[string]any) {
+		p2(m)["birth_date"] = "2016"
+		m["relationships"].([]any)[0].(map[string]any)["verified"] = false
+	}},
+	{name: "detainee-without-block", deny: []string{"XB-RC"}, apply: func(m map[string]any) {
+		p2(m)["roles"] = []any{"sought_person", "detainee"}
+	}},
 }
 
 // TestDPOCorpusThroughNodes plants canaries in every protected place of a
@@ -447,6 +490,7 @@ func TestDPOCorpusThroughNodes(t *testing.T) {
 		vals map[string]string
 	}
 	var all []sent
+	var queued [][2]string // member, case
 	for _, sit := range dpoSituations {
 		id := "XA-RC:DPO-" + strings.ToUpper(sit.name)
 		doc, vals := dpoFullCase(t, id, tag, sit.apply)
@@ -457,10 +501,13 @@ func TestDPOCorpusThroughNodes(t *testing.T) {
 			res, err := xa.Forward(ctx, cw, id, to)
 			t.Logf("%s to %s: %s (%v)", sit.name, to, res.State, err)
 			if res.State == "queued" {
-				waitProcessed(t, df.nodes[to].Store, id, string(federation.KindCaseCreate), 1)
+				queued = append(queued, [2]string{to, id})
 			}
 		}
 		all = append(all, sent{sit, id, vals})
+	}
+	for _, q := range queued {
+		waitProcessed(t, df.nodes[q[0]].Store, q[1], string(federation.KindCaseCreate), 1)
 	}
 	// XB-RC reports that the sought person declined contact, with where
 	// they are: only the message they agreed to pass may reach XA-RC.
@@ -503,9 +550,13 @@ func TestDPOCorpusThroughNodes(t *testing.T) {
 	}
 
 	leaks, protected, controls := 0, 0, 0
+	snaps := map[string]snapshot{}
 	must := func(member, what, v string, may bool) {
 		t.Helper()
-		w := df.holds(t, member, v)
+		if snaps[member] == nil {
+			snaps[member] = df.snapshot(t, member)
+		}
+		w := snaps[member].find(v)
 		switch {
 		case !may && w != "":
 			leaks++
