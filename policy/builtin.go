@@ -713,6 +713,10 @@ func reasonFor(id string, s *state, prots []protection) string {
 func (s *state) refusers() []protection {
 	var out []protection
 	declined := str(s.cs["status"]) == "located_declined_contact"
+	if declined && s.noSought() {
+		out = append(out, protection{all: true, classes: whereabouts,
+			why: "The case records that the sought person declined contact, and no person is marked as sought (so everyone's whereabouts are withheld)"})
+	}
 	for _, p := range s.persons() {
 		if str(p.m["contact_preference"]) == "refused" || (declined && p.hasRole("sought_person")) {
 			out = append(out, protection{person: p.id, classes: whereabouts, why: "Person " + p.label() + " declined contact"})
@@ -762,6 +766,18 @@ func denyRecording(s *state, id string, prots []protection) {
 	}
 }
 
+// noSought reports whether no person of the case has the sought_person
+// role: a status about "the sought person" then cannot be pinned on
+// anyone, and it protects everyone (fail closed).
+func (s *state) noSought() bool {
+	for _, p := range s.persons() {
+		if p.hasRole("sought_person") {
+			return false
+		}
+	}
+	return true
+}
+
 // pending are the sought persons of a located_pending_consent case who have
 // not agreed, and the subject of a located_pending_consent response (whose
 // message too is withheld: they have agreed to nothing yet).
@@ -770,6 +786,10 @@ func protectPending(s *state) []protection {
 	// A response reporting an outcome other than pending while the case
 	// still says "not yet asked" is held for review instead (below).
 	if str(s.cs["status"]) == "located_pending_consent" && s.docKind != "response" {
+		if s.noSought() {
+			out = append(out, protection{all: true, classes: whereabouts,
+				why: "The case records that the sought person was located but not yet asked, and no person is marked as sought (so everyone's whereabouts are withheld)"})
+		}
 		for _, p := range s.persons() {
 			if p.hasRole("sought_person") && str(p.m["contact_preference"]) != "agreed" {
 				out = append(out, protection{person: p.id, classes: whereabouts, why: "Person " + p.label() + " was located but not yet asked whether their whereabouts may be shared"})

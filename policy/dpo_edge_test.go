@@ -205,3 +205,50 @@ func TestThroughJudgesRelays(t *testing.T) {
 		t.Fatalf("control, directly: %s\n%s", describe(d), out)
 	}
 }
+
+// TestStatusProtectsWhenNoOneIsSought: a case that says its sought person
+// declined contact, or was located and not yet asked, protects that
+// person's whereabouts; when no person carries the sought_person role
+// (roles absent, empty, or another role), the status cannot be pinned on
+// anyone and protects everyone (it let the located person's address go).
+func TestStatusProtectsWhenNoOneIsSought(t *testing.T) {
+	rules, err := Default("XA-RC", "XA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := New(rules)
+	ctx := context.Background()
+	places := []string{"7 Hidden Street", "Soughtown", "Lastseenburg", "Enquirerville"}
+	shapes := map[string]func(p map[string]any){
+		"roles absent":          func(p map[string]any) { delete(p, "roles") },
+		"roles empty":           func(p map[string]any) { p["roles"] = []any{} },
+		"family member":         func(p map[string]any) { p["roles"] = []any{"family_member"} },
+		"sought person (named)": func(p map[string]any) {},
+	}
+	for _, status := range []string{"located_declined_contact", "located_pending_consent"} {
+		for name, shape := range shapes {
+			doc := caseWith(t, func(m map[string]any) {
+				m["status"] = status
+				personAt(m, 1)["address"].(map[string]any)["address_line"] = "7 Hidden Street"
+				shape(personAt(m, 1))
+			})
+			d, out := e.Apply(ctx, doc, "case.update", dstXB, testNow, CurrentVersion(2))
+			if !d.Allowed() {
+				t.Fatalf("%s, %s: %s", status, name, describe(d))
+			}
+			for _, pl := range places[:3] {
+				if strings.Contains(string(out), pl) {
+					t.Errorf("%s, %s: %q leaves", status, name, pl)
+				}
+			}
+			if name == "sought person (named)" && !strings.Contains(string(out), "Enquirerville") {
+				t.Errorf("%s, %s: control: the enquirer's address does not go", status, name)
+			}
+		}
+	}
+	// Control: the same case, open, lets the sought person's address go.
+	d, out := e.Apply(ctx, caseWith(t, nil), "case.update", dstXB, testNow, CurrentVersion(2))
+	if !d.Allowed() || !strings.Contains(string(out), "Soughtown") {
+		t.Fatalf("control: %s\n%s", describe(d), out)
+	}
+}
