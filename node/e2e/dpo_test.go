@@ -424,6 +424,10 @@ var dpoSituations = []dpoSituation{
 	{name: "none"},
 	{name: "refusal", whereabouts: true, apply: func(m map[string]any) { p2(m)["contact_preference"] = "refused" }},
 	{name: "declined-status", whereabouts: true, apply: func(m map[string]any) { m["status"] = "located_declined_contact" }},
+	{name: "declined-no-sought-role", whereabouts: true, apply: func(m map[string]any) {
+		m["status"] = "located_declined_contact"
+		delete(p2(m), "roles")
+	}},
 	{name: "pending", whereabouts: true, apply: func(m map[string]any) {
 		m["status"] = "located_pending_consent"
 		p2(m)["contact_preference"] = "not_asked"
