@@ -343,10 +343,12 @@ func ruleConsentWithdrawn(s *state) error {
 // consentGap explains why a consent does not cover sending to the
 // destination, or returns "". Every required use must be in scope.uses. A
 // member named in scope.members is covered whatever scope.countries says
-// (naming it is the most specific consent); otherwise a non-empty members
-// list excludes the destination, and a non-empty countries list must
-// contain its country. A non-empty roles list must contain its role, and
-// recipients outside the Movement need scope.non_movement.
+// (naming it is the most specific consent); otherwise a members list
+// excludes the destination, and a countries list must contain its country.
+// A roles list must contain its role, and recipients outside the Movement
+// need scope.non_movement. A list that is given covers only what it names:
+// an empty one covers nothing (fail closed); only a list that is not given
+// says nothing about its dimension.
 func (s *state) consentGap(c consent) string {
 	d := s.dst
 	uses := append([]string(nil), s.cfg.Consent.RequiredUses...)
@@ -359,17 +361,17 @@ func (s *state) consentGap(c consent) string {
 		}
 	}
 	named := contains(c.members, d.Member)
-	if len(c.members) > 0 && !named {
+	if c.listed["members"] && !named {
 		return fmt.Sprintf("its scope names other members than %s", dstName(d))
 	}
-	if !named && len(c.countries) > 0 && !contains(c.countries, d.Country) {
+	if !named && c.listed["countries"] && !contains(c.countries, d.Country) {
 		return fmt.Sprintf("its scope does not include the country %s", d.Country)
 	}
 	if d.Role == "non_movement" {
 		if !c.nonMovement {
 			return "it does not allow recipients outside the Movement"
 		}
-	} else if len(c.roles) > 0 && !contains(c.roles, d.Role) {
+	} else if c.listed["roles"] && !contains(c.roles, d.Role) {
 		return fmt.Sprintf("its scope does not include the role %s", d.Role)
 	}
 	return ""

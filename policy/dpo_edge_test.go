@@ -252,3 +252,36 @@ func TestStatusProtectsWhenNoOneIsSought(t *testing.T) {
 		t.Fatalf("control: %s\n%s", describe(d), out)
 	}
 }
+
+// TestConsentScopeEmptyListsCoverNothing: a consent scope's list that is
+// given covers only what it names, so an empty one covers nothing; only a
+// list that is not given leaves its dimension to the policy. Empty lists
+// were read as absent and let the case go.
+func TestConsentScopeEmptyListsCoverNothing(t *testing.T) {
+	rules, err := Default("XA-RC", "XA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := New(rules)
+	for _, tc := range []struct {
+		name  string
+		scope string
+		allow bool
+	}{
+		{"no lists (control)", `{"uses":["tracing","transfer"]}`, true},
+		{"the member named (control)", `{"uses":["tracing","transfer"],"members":["XB-RC"]}`, true},
+		{"the country and role named (control)", `{"uses":["tracing","transfer"],"countries":["XB"],"roles":["society"]}`, true},
+		{"empty roles", `{"uses":["tracing","transfer"],"roles":[]}`, false},
+		{"empty members", `{"uses":["tracing","transfer"],"members":[]}`, false},
+		{"empty countries", `{"uses":["tracing","transfer"],"countries":[]}`, false},
+		{"empty members, the country named", `{"uses":["tracing","transfer"],"members":[],"countries":["XB"]}`, false},
+		{"empty uses", `{"uses":[]}`, false},
+		{"empty scope", `{}`, false},
+	} {
+		doc := caseWith(t, func(m map[string]any) { list(m["consents"])[0].(map[string]any)["scope"] = j(t, tc.scope) })
+		d, _ := e.Apply(context.Background(), doc, "case.update", dstXB, testNow, CurrentVersion(2))
+		if d.Allowed() != tc.allow {
+			t.Errorf("%s: %s", tc.name, describe(d))
+		}
+	}
+}
