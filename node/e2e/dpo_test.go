@@ -190,19 +190,22 @@ func expand(b []byte, depth int) string {
 }
 
 // inLogsOrMetrics reports whether value is in any node's log output or in
-// the text exposition of any node's metrics.
+// the names and labels of any node's metrics.
 func (df *dpoFed) inLogsOrMetrics(t *testing.T, value string) string {
 	t.Helper()
-	var where []string
-	if strings.Contains(df.logs.String(), value) {
-		where = append(where, "logs")
-	}
+	return df.logsAndMetrics(t).find(value)
+}
+
+// logsAndMetrics is every node's log output and metric names and labels.
+func (df *dpoFed) logsAndMetrics(t *testing.T) snapshot {
+	t.Helper()
+	out := snapshot{{"logs", df.logs.String()}}
 	for id, m := range df.mets {
 		mfs, err := m.Registry.Gather()
 		if err != nil {
 			t.Fatal(err)
 		}
-		var b bytes.Buffer
+		var b strings.Builder
 		for _, mf := range mfs {
 			b.WriteString(mf.GetName())
 			for _, m := range mf.GetMetric() {
@@ -212,11 +215,9 @@ func (df *dpoFed) inLogsOrMetrics(t *testing.T, value string) string {
 			}
 			b.WriteByte('\n')
 		}
-		if strings.Contains(b.String(), value) {
-			where = append(where, "metrics of "+id)
-		}
+		out = append(out, struct{ what, text string }{"metrics of " + id, b.String()})
 	}
-	return strings.Join(where, ", ")
+	return out
 }
 
 // dpoCase is the demo case with canaries at the given pointers (values
@@ -418,6 +419,10 @@ type dpoSituation struct {
 	apply       func(m map[string]any)
 	deny        []string
 	whereabouts bool
+	// later, when set, is applied in a version 2 after the case (without
+	// apply) reached both members: the update must reach them and leave
+	// nothing of version 1 that version 2 withholds.
+	later bool
 }
 
 var dpoSituations = []dpoSituation{
@@ -465,6 +470,8 @@ var dpoSituations = []dpoSituation{
 	{name: "detainee-without-block", deny: []string{"XB-RC"}, apply: func(m map[string]any) {
 		p2(m)["roles"] = []any{"sought_person", "detainee"}
 	}},
+	{name: "refusal-recorded-later", whereabouts: true, later: true, apply: func(m map[string]any) { p2(m)["contact_preference"] = "refused" }},
+	{name: "feared-XB-recorded-later", deny: []string{"XB-RC"}, later: true, apply: func(m map[string]any) { p2(m)["feared_countries"] = []any{"XB"} }},
 }
 
 // TestDPOCorpusThroughNodes plants canaries in every protected place of a
@@ -497,7 +504,11 @@ func TestDPOCorpusThroughNodes(t *testing.T) {
 	var queued [][2]string // member, case
 	for _, sit := range dpoSituations {
 		id := "XA-RC:DPO-" + strings.ToUpper(sit.name)
-		doc, vals := dpoFullCase(t, id, tag, sit.apply)
+		apply := sit.apply
+		if sit.later {
+			apply = nil
+		}
+		doc, vals := dpoFullCase(t, id, tag, apply)
 		if _, err := xa.CreateCase(ctx, cw, doc); err != nil {
 			t.Fatalf("%s: %v", sit.name, err)
 		}
@@ -512,6 +523,31 @@ func TestDPOCorpusThroughNodes(t *testing.T) {
 	}
 	for _, q := range queued {
 		waitProcessed(t, df.nodes[q[0]].Store, q[1], string(federation.KindCaseCreate), 1)
+	}
+	// Corrections: version 2 records the situation; it goes to the
+	// members that hold version 1 by itself (or, when they may no longer
+	// hold the case, they are told to erase it).
+	for _, s := range all {
+		if !s.sit.later {
+			continue
+		}
+		doc, _ := dpoFullCase(t, s.id, tag, s.sit.apply)
+		doc = patch(t, doc, map[string]any{"version": 2})
+		if _, err := xa.UpdateCase(ctx, cw, s.id, doc); err != nil {
+			t.Fatalf("%s: update: %v", s.sit.name, err)
+		}
+	}
+	for _, s := range all {
+		for _, to := range []string{"XB-RC", "ICRC-CTA"} {
+			if !s.sit.later {
+				continue
+			}
+			kind := federation.KindCaseUpdate
+			if slices.Contains(s.sit.deny, to) {
+				kind = federation.KindCaseWithdraw
+			}
+			waitProcessed(t, df.nodes[to].Store, s.id, string(kind), 1)
+		}
 	}
 	// XB-RC reports that the sought person declined contact, with where
 	// they are: only the message they agreed to pass may reach XA-RC.
@@ -602,16 +638,17 @@ func TestDPOCorpusThroughNodes(t *testing.T) {
 	}
 	must("XB-RC", "disguised address in family news", refused.vals["/persons/1/address/address_line"], false)
 	// Nothing personal in any log line or metric label, anywhere.
+	lm := df.logsAndMetrics(t)
 	for _, s := range all {
 		for p, v := range s.vals {
-			if w := df.inLogsOrMetrics(t, v); w != "" {
+			if w := lm.find(v); w != "" {
 				leaks++
 				t.Errorf("LEAK: %s %s in %s", s.sit.name, p, w)
 			}
 		}
 	}
 	for k, v := range resp {
-		if w := df.inLogsOrMetrics(t, v); w != "" {
+		if w := lm.find(v); w != "" {
 			leaks++
 			t.Errorf("LEAK: response %s in %s", k, w)
 		}
