@@ -62,8 +62,8 @@ var builtins = []builtin{
 		summary: "located but not yet asked: whatever locates the sought person is withheld (held for review when a response contradicts the case)"},
 	{id: "FLX-DP-UAM", effect: RuleDeny, kinds: kAbout, eval: ruleUAM, protect: protectUAM,
 		summary: "unaccompanied/separated child without a verified link to the family: child's whereabouts and photo, and every carer's identity and whereabouts, withheld"},
-	{id: "FLX-DP-VULNERABLE", effect: RuleRedact, kinds: kAbout, eval: protective("FLX-DP-VULNERABLE", protectVulnerable), protect: protectVulnerable,
-		summary: "vulnerable people and minors without a verified link to the enquirer: whatever locates them is withheld"},
+	{id: "FLX-DP-VULNERABLE", effect: RuleDeny, kinds: kAbout, eval: ruleVulnerable, protect: protectVulnerable,
+		summary: "vulnerable people and minors without a verified link to the enquirer: whatever locates them is withheld, and a recorded message of theirs is denied"},
 	{id: "FLX-DP-DETENTION", effect: RuleDeny, kinds: kAbout, eval: ruleDetention, protect: protectDetention,
 		summary: "detention details only to the ICRC or members under an access arrangement; others get only the notice the detainee agreed to"},
 	{id: "FLX-DP-SENSITIVE", effect: RuleRedact, kinds: kCase, eval: protective("FLX-DP-SENSITIVE", protectSensitive), protect: protectSensitive,
@@ -890,6 +890,19 @@ func ruleUAM(s *state) error {
 			}
 		}
 	}
+	return nil
+}
+
+// ruleVulnerable withholds the whereabouts of vulnerable people whose
+// link is not verified, and refuses a recorded message of theirs: like the
+// refusal's, it shows them and where they are and cannot be redacted.
+func ruleVulnerable(s *state) error {
+	const id = "FLX-DP-VULNERABLE"
+	prots := protectVulnerable(s)
+	if ptrs := s.withheld(prots); len(ptrs) > 0 {
+		s.fire(id, RuleRedact, reasonFor(id, s, prots), ptrs)
+	}
+	denyRecording(s, id, prots)
 	return nil
 }
 

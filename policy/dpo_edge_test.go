@@ -285,3 +285,48 @@ func TestConsentScopeEmptyListsCoverNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordingOfUnverifiedVulnerablePersonDenied: a recorded message
+// shows the person and where they are and cannot be redacted. Like a
+// refusing person's or an unaccompanied child's, a recording of a
+// vulnerable person or minor whose link is not verified does not go, to
+// the origin either; a written message, and a recording once the link is
+// verified, do (controls).
+func TestRecordingOfUnverifiedVulnerablePersonDenied(t *testing.T) {
+	rules, err := Default("XC-RC", "XC")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := New(rules)
+	dstA := Destination{Member: "XA-RC", Country: "XA", Role: "society", Active: true, Accepts: allKinds}
+	media := `"media":{"sha256":"` + strings.Repeat("ab", 32) + `","media_type":"video/mp4","size_bytes":100,"duration_seconds":3}`
+	for _, tc := range []struct {
+		name     string
+		vuln     func(p map[string]any)
+		verified bool
+		msg      string
+		allow    bool
+	}{
+		{"elderly alone, video", func(p map[string]any) { p["vulnerabilities"] = []any{"elderly_alone"} }, false,
+			`"kind":"video_message","channel":"video",` + media, false},
+		{"woman at risk, voice", func(p map[string]any) { p["vulnerabilities"] = []any{"woman_at_risk"} }, false,
+			`"kind":"voice_message","channel":"phone",` + strings.Replace(media, "video/mp4", "audio/ogg", 1), false},
+		{"minor, video", func(p map[string]any) { p["birth_date"] = "2015" }, false,
+			`"kind":"video_message","channel":"video",` + media, false},
+		{"elderly alone, written (control)", func(p map[string]any) { p["vulnerabilities"] = []any{"elderly_alone"} }, false,
+			`"kind":"red_cross_message","channel":"rcm","body":"I am well."`, true},
+		{"elderly alone, verified, video (control)", func(p map[string]any) { p["vulnerabilities"] = []any{"elderly_alone"} }, true,
+			`"kind":"video_message","channel":"video",` + media, true},
+	} {
+		cs := caseWith(t, func(m map[string]any) {
+			tc.vuln(personAt(m, 1))
+			list(m["relationships"])[0].(map[string]any)["verified"] = tc.verified
+		})
+		doc := merged(t, `{"schema":"flx/v1/message","message_id":"XC-RC:M-1","case_id":"XA-RC:T-1","created_at":"2025-05-01T10:00:00Z",`+
+			`"from":{"person":"p2","member":"XC-RC"},"to":{"person":"p1","member":"XA-RC"}}`, tc.msg)
+		d, _ := e.Apply(context.Background(), doc, "message.deliver", dstA, testNow, WithCase(cs))
+		if d.Allowed() != tc.allow {
+			t.Errorf("%s: %s", tc.name, describe(d))
+		}
+	}
+}
