@@ -97,6 +97,10 @@ func (n *Node) prepareAttempt(ctx context.Context, it store.OutboxItem) (store.O
 		return it, fmt.Errorf("node: %s pulls its envelopes: %w", it.Destination, store.ErrConflict)
 	case !relayed && !tok.Receipt && route.Via == "":
 		return n.renewExpiring(ctx, it) // the direct case, as always
+	case route.Via != "" && !tok.Receipt:
+		if err := n.relayMayCarry(ctx, inner, it.CaseID, route.Via); err != nil {
+			return it, err
+		}
 	}
 	jti := it.JTI
 	if !tok.Receipt && !tok.ExpiresAt.After(n.o.Now().Add(n.o.Skew)) {

@@ -39,6 +39,7 @@ import (
 // dpoFed is a federation of XA-RC, XB-RC and ICRC-CTA on SQLite, with the
 // logs and metrics of every node captured.
 type dpoFed struct {
+	f     *fedtest.Federation
 	nodes map[string]*nodetest.Node
 	dsn   map[string]string
 	logs  *lockedBuffer
@@ -75,7 +76,7 @@ func startDPO(t *testing.T, tune func(f *fedtest.Federation), tuneNode func(id s
 		lns[id] = nodetest.Listen(t, f.Member(t, id))
 	}
 	f.Sign(t)
-	df := &dpoFed{nodes: map[string]*nodetest.Node{}, dsn: map[string]string{}, logs: &lockedBuffer{}, mets: map[string]*node.Metrics{}}
+	df := &dpoFed{f: f, nodes: map[string]*nodetest.Node{}, dsn: map[string]string{}, logs: &lockedBuffer{}, mets: map[string]*node.Metrics{}}
 	for id := range f.Members {
 		df.dsn[id] = nodetest.DSN(t, nodetest.SQLite)
 		df.mets[id] = node.NewMetrics(prometheus.NewRegistry())
@@ -329,6 +330,53 @@ func TestDPORelayHoldsOnlyWhatItMay(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDPORouteChangedToRelay: a case judged for a direct route waits in
+// the outbox while its destination is down; meanwhile the manifest makes
+// the destination reachable only through the coordinator, whose country
+// the person fears. The attempt through the relay is refused before
+// anything reaches it (the row waits, with the reason), and the relay
+// holds nothing.
+func TestDPORouteChangedToRelay(t *testing.T) {
+	ctx := context.Background()
+	df := startDPO(t, nil, nil)
+	xa, xb := df.nodes["XA-RC"], df.nodes["XB-RC"]
+	xb.Stop()
+	tag := strings.ToUpper(federation.NewJTI()[:6])
+	caseID := "XA-RC:DPO-ROUTE"
+	doc, vals := dpoCase(t, caseID, tag, []string{"/persons/0/names/1/value", "/persons/0/address/address_line"}, func(m map[string]any) {
+		m["persons"].([]any)[1].(map[string]any)["feared_countries"] = []any{"XC"}
+	})
+	if _, err := xa.CreateCase(ctx, cw, doc); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := xa.Forward(ctx, cw, caseID, "XB-RC"); err != nil || res.State != "queued" {
+		t.Fatalf("forward on the direct route: %s %v", res.State, err)
+	}
+	df.f.Member(t, "XB-RC").RelayVia = []string{"ICRC-CTA"}
+	df.f.Sign(t)
+	xa.UpdateManifest(t, df.f)
+	df.nodes["ICRC-CTA"].UpdateManifest(t, df.f)
+	refused := func() bool {
+		for _, r := range allOutbox(t, xa.Store, store.OutboxFilter{CaseID: caseID}) {
+			if strings.Contains(r.LastError, "may not hold") {
+				return true
+			}
+		}
+		return false
+	}
+	nodetest.WaitFor(t, 20*time.Second, "an attempt through the relay, refused or made", func() bool {
+		return refused() || df.holds(t, "ICRC-CTA", vals["/persons/0/names/1/value"]) != ""
+	})
+	if !refused() {
+		t.Error("no attempt through the relay was refused")
+	}
+	for p, v := range vals {
+		if w := df.holds(t, "ICRC-CTA", v); w != "" {
+			t.Errorf("LEAK: the relay holds %s (%s) in %s", p, v, w)
+		}
 	}
 }
 
