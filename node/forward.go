@@ -48,6 +48,24 @@ func (n *Node) destination(to string) (policy.Destination, *federation.Member, e
 	return d, mb, nil
 }
 
+// throughRelays judges the relay of the route to member to (if any) as a
+// destination of what is sent there too: a relay holds what it carries in
+// the clear (policy.Through). A route that cannot be found now adds
+// nothing: delivery then fails, and nothing leaves.
+func (n *Node) throughRelays(to string) policy.EvalOption {
+	r, err := n.route(to)
+	if err != nil || r.Via == "" {
+		return policy.Through()
+	}
+	dst, _, err := n.destination(r.Via)
+	if err != nil {
+		// A relay this node cannot describe is judged as unknown: the
+		// destination rule refuses it (fail closed).
+		dst = policy.Destination{Member: r.Via}
+	}
+	return policy.Through(dst)
+}
+
 // caseForSending loads a case that is not erased.
 func (n *Node) caseForSending(ctx context.Context, caseID string) (store.Case, error) {
 	c, err := n.o.Store.GetCase(ctx, caseID)
@@ -120,7 +138,7 @@ func (n *Node) DryRun(ctx context.Context, caseID, to string) (SendResult, error
 	if err != nil {
 		return SendResult{}, err
 	}
-	d, out := n.o.Policy.Apply(ctx, c.Document, string(kind), dst, n.o.Now(), policy.CurrentVersion(c.Version))
+	d, out := n.o.Policy.Apply(ctx, c.Document, string(kind), dst, n.o.Now(), policy.CurrentVersion(c.Version), n.throughRelays(to))
 	return SendResult{Decision: d, Kind: kind, To: to, State: stateOf(d), Document: out}, nil
 }
 
@@ -385,6 +403,7 @@ func (n *Node) judge(ctx context.Context, r sendRequest, dst policy.Destination)
 	if r.caseDoc != nil {
 		opts = append(opts, policy.WithCase(r.caseDoc))
 	}
+	opts = append(opts, n.throughRelays(r.to))
 	d, out := n.o.Policy.Apply(ctx, r.doc, string(r.kind), dst, n.o.Now(), opts...)
 	if r.approve != nil && d.Effect == policy.NeedsReview && len(unreviewed(d, r.reviewed)) == 0 {
 		var err error

@@ -96,16 +96,10 @@ func (n *Node) SendMatchQuery(ctx context.Context, a Actor, caseID, personID, to
 	kind := federation.KindMatchQuery
 	d := n.o.Policy.Evaluate(ctx, c.Document, string(federation.KindCaseCreate), dst, n.o.Now(), policy.CurrentVersion(c.Version))
 	d.Kind = string(kind)
-	if d.Allowed() {
-		for _, r := range d.Redactions {
-			pp := fmt.Sprintf("/persons/%d", idx)
-			if r == "/persons" || r == pp || strings.HasPrefix(r, pp+"/names") {
-				d.Effect = policy.Deny
-				d.Fired = append(d.Fired, policy.Fired{RuleID: "FLX-MAT-POLICY", Effect: policy.RuleDeny,
-					Reason: "the policy withholds the sought person's names from this destination: their encoding is withheld too"})
-				break
-			}
-		}
+	if d.Allowed() && namesWithheld(d, idx) {
+		d.Effect = policy.Deny
+		d.Fired = append(d.Fired, policy.Fired{RuleID: "FLX-MAT-POLICY", Effect: policy.RuleDeny,
+			Reason: "the policy withholds the sought person's names from this destination: their encoding is withheld too"})
 	}
 	res := SendResult{Decision: d, Kind: kind, To: to, State: stateOf(d)}
 	if !d.Allowed() {
@@ -166,6 +160,38 @@ func (n *Node) SendMatchQuery(ctx context.Context, a Actor, caseID, personID, to
 	return res, nil
 }
 
+// namesWithheld reports whether decision d withholds the names of the
+// person at index idx of the case (the person, or all persons, or their
+// names): then neither their encoding nor a candidate for them may go.
+func namesWithheld(d policy.Decision, idx int) bool {
+	pp := fmt.Sprintf("/persons/%d", idx)
+	for _, r := range d.Redactions {
+		if r == "/persons" || r == pp || r == pp+"/names" || strings.HasPrefix(r, pp+"/names/") {
+			return true
+		}
+	}
+	return false
+}
+
+// personIndex is the index of person id in a case document, -1 when it has
+// none (or the document does not parse).
+func personIndex(doc []byte, id string) int {
+	var c struct {
+		Persons []struct {
+			ID string `json:"id"`
+		} `json:"persons"`
+	}
+	if err := json.Unmarshal(doc, &c); err != nil {
+		return -1
+	}
+	for i, p := range c.Persons {
+		if p.ID == id {
+			return i
+		}
+	}
+	return -1
+}
+
 func (n *Node) queryTTL() time.Duration {
 	if n.o.Match.QueryTTL > 0 {
 		return n.o.Match.QueryTTL
@@ -214,7 +240,11 @@ func (n *Node) answerQuery(ctx context.Context, tx store.Tx, it store.InboxItem,
 		if err != nil || c.Erased() {
 			continue
 		}
-		if d := n.o.Policy.Evaluate(ctx, c.Document, string(federation.KindCaseCreate), dst, now, policy.CurrentVersion(c.Version)); !d.Allowed() {
+		// A candidate tells the asker that this member knows the person:
+		// not for a case the policy keeps from the asker, nor for a person
+		// whose names it withholds (a child's carer), as for a query.
+		d := n.o.Policy.Evaluate(ctx, c.Document, string(federation.KindCaseCreate), dst, now, policy.CurrentVersion(c.Version))
+		if i := personIndex(c.Document, ref.PersonID); !d.Allowed() || i < 0 || namesWithheld(d, i) {
 			continue
 		}
 		answer.Candidates = append(answer.Candidates, schema.MatchCandidate{Handle: r.Handle, Score: float64(int(r.Score*1000)) / 1000})

@@ -97,6 +97,10 @@ func (n *Node) prepareAttempt(ctx context.Context, it store.OutboxItem) (store.O
 		return it, fmt.Errorf("node: %s pulls its envelopes: %w", it.Destination, store.ErrConflict)
 	case !relayed && !tok.Receipt && route.Via == "":
 		return n.renewExpiring(ctx, it) // the direct case, as always
+	case route.Via != "" && !tok.Receipt:
+		if err := n.relayMayCarry(ctx, inner, it.CaseID, route.Via); err != nil {
+			return it, err
+		}
 	}
 	jti := it.JTI
 	if !tok.Receipt && !tok.ExpiresAt.After(n.o.Now().Add(n.o.Skew)) {
@@ -453,6 +457,15 @@ func (n *Node) applyRelay(ctx context.Context, tx store.Tx, it store.InboxItem) 
 	if _, err := tx.Enqueue(ctx, store.NewOutboxItem{
 		Destination: dest, CaseID: c.CaseID, Kind: string(federation.KindRelayForward), JTI: c.JTI, Envelope: out,
 	}); err != nil {
+		return nil, false, err
+	}
+	// A relay holds what it carries only while it carries it: the outbox
+	// row now does, so the inbox copy goes, and so do the copies of this
+	// case it has finished carrying (a withdrawal it carries leaves none).
+	if err := tx.DropInboxEnvelope(ctx, it.ID); err != nil {
+		return nil, false, err
+	}
+	if _, err := tx.DropCarried(ctx, c.CaseID); err != nil {
 		return nil, false, err
 	}
 	return nil, true, nil

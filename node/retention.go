@@ -110,6 +110,10 @@ func (n *Node) runRetention(ctx context.Context, every time.Duration) {
 		if _, err := n.SweepMedia(ctx); err != nil && ctx.Err() == nil {
 			n.log.Error("media sweep failed", "err", err)
 		}
+		// What this member finished carrying for others as a relay.
+		if _, err := n.o.Store.DropCarried(ctx, ""); err != nil && ctx.Err() == nil {
+			n.log.Error("dropping carried relay envelopes failed", "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return

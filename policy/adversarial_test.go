@@ -836,9 +836,10 @@ func build(t testing.TB, js *jsSchemas, rules map[string]*Rules, sit *situation,
 			g.plant(sc.doc, docKind, pc, ownerID, owner, false, parties)
 		}
 	}
-	if _, media := sc.doc["media"]; media && docKind == "message" && parties["from"] == g.sID && slices.Contains([]string{"uam", "refusal", "pending"}, sc.sit.name) {
+	if _, media := sc.doc["media"]; media && docKind == "message" && parties["from"] == g.sID && slices.Contains([]string{"uam", "refusal", "pending", "vulnerable", "minor-unverified"}, sc.sit.name) {
 		// A recording of a child whose family is not verified, of a person
-		// who declined contact or was not yet asked: it cannot be redacted.
+		// who declined contact or was not yet asked, of a vulnerable person
+		// or minor whose link is not verified: it cannot be redacted.
 		sc.mayDeny = true
 	}
 	if docKind != "case" && docKind != "withdrawal" || (docKind == "withdrawal" && g.rng.IntN(2) == 0) {

@@ -62,8 +62,8 @@ var builtins = []builtin{
 		summary: "located but not yet asked: whatever locates the sought person is withheld (held for review when a response contradicts the case)"},
 	{id: "FLX-DP-UAM", effect: RuleDeny, kinds: kAbout, eval: ruleUAM, protect: protectUAM,
 		summary: "unaccompanied/separated child without a verified link to the family: child's whereabouts and photo, and every carer's identity and whereabouts, withheld"},
-	{id: "FLX-DP-VULNERABLE", effect: RuleRedact, kinds: kAbout, eval: protective("FLX-DP-VULNERABLE", protectVulnerable), protect: protectVulnerable,
-		summary: "vulnerable people and minors without a verified link to the enquirer: whatever locates them is withheld"},
+	{id: "FLX-DP-VULNERABLE", effect: RuleDeny, kinds: kAbout, eval: ruleVulnerable, protect: protectVulnerable,
+		summary: "vulnerable people and minors without a verified link to the enquirer: whatever locates them is withheld, and a recorded message of theirs is denied"},
 	{id: "FLX-DP-DETENTION", effect: RuleDeny, kinds: kAbout, eval: ruleDetention, protect: protectDetention,
 		summary: "detention details only to the ICRC or members under an access arrangement; others get only the notice the detainee agreed to"},
 	{id: "FLX-DP-SENSITIVE", effect: RuleRedact, kinds: kCase, eval: protective("FLX-DP-SENSITIVE", protectSensitive), protect: protectSensitive,
@@ -343,10 +343,12 @@ func ruleConsentWithdrawn(s *state) error {
 // consentGap explains why a consent does not cover sending to the
 // destination, or returns "". Every required use must be in scope.uses. A
 // member named in scope.members is covered whatever scope.countries says
-// (naming it is the most specific consent); otherwise a non-empty members
-// list excludes the destination, and a non-empty countries list must
-// contain its country. A non-empty roles list must contain its role, and
-// recipients outside the Movement need scope.non_movement.
+// (naming it is the most specific consent); otherwise a members list
+// excludes the destination, and a countries list must contain its country.
+// A roles list must contain its role, and recipients outside the Movement
+// need scope.non_movement. A list that is given covers only what it names:
+// an empty one covers nothing (fail closed); only a list that is not given
+// says nothing about its dimension.
 func (s *state) consentGap(c consent) string {
 	d := s.dst
 	uses := append([]string(nil), s.cfg.Consent.RequiredUses...)
@@ -359,17 +361,17 @@ func (s *state) consentGap(c consent) string {
 		}
 	}
 	named := contains(c.members, d.Member)
-	if len(c.members) > 0 && !named {
+	if c.listed["members"] && !named {
 		return fmt.Sprintf("its scope names other members than %s", dstName(d))
 	}
-	if !named && len(c.countries) > 0 && !contains(c.countries, d.Country) {
+	if !named && c.listed["countries"] && !contains(c.countries, d.Country) {
 		return fmt.Sprintf("its scope does not include the country %s", d.Country)
 	}
 	if d.Role == "non_movement" {
 		if !c.nonMovement {
 			return "it does not allow recipients outside the Movement"
 		}
-	} else if len(c.roles) > 0 && !contains(c.roles, d.Role) {
+	} else if c.listed["roles"] && !contains(c.roles, d.Role) {
 		return fmt.Sprintf("its scope does not include the role %s", d.Role)
 	}
 	return ""
@@ -713,6 +715,10 @@ func reasonFor(id string, s *state, prots []protection) string {
 func (s *state) refusers() []protection {
 	var out []protection
 	declined := str(s.cs["status"]) == "located_declined_contact"
+	if declined && s.noSought() {
+		out = append(out, protection{all: true, classes: whereabouts,
+			why: "The case records that the sought person declined contact, and no person is marked as sought (so everyone's whereabouts are withheld)"})
+	}
 	for _, p := range s.persons() {
 		if str(p.m["contact_preference"]) == "refused" || (declined && p.hasRole("sought_person")) {
 			out = append(out, protection{person: p.id, classes: whereabouts, why: "Person " + p.label() + " declined contact"})
@@ -762,6 +768,18 @@ func denyRecording(s *state, id string, prots []protection) {
 	}
 }
 
+// noSought reports whether no person of the case has the sought_person
+// role: a status about "the sought person" then cannot be pinned on
+// anyone, and it protects everyone (fail closed).
+func (s *state) noSought() bool {
+	for _, p := range s.persons() {
+		if p.hasRole("sought_person") {
+			return false
+		}
+	}
+	return true
+}
+
 // pending are the sought persons of a located_pending_consent case who have
 // not agreed, and the subject of a located_pending_consent response (whose
 // message too is withheld: they have agreed to nothing yet).
@@ -770,6 +788,10 @@ func protectPending(s *state) []protection {
 	// A response reporting an outcome other than pending while the case
 	// still says "not yet asked" is held for review instead (below).
 	if str(s.cs["status"]) == "located_pending_consent" && s.docKind != "response" {
+		if s.noSought() {
+			out = append(out, protection{all: true, classes: whereabouts,
+				why: "The case records that the sought person was located but not yet asked, and no person is marked as sought (so everyone's whereabouts are withheld)"})
+		}
 		for _, p := range s.persons() {
 			if p.hasRole("sought_person") && str(p.m["contact_preference"]) != "agreed" {
 				out = append(out, protection{person: p.id, classes: whereabouts, why: "Person " + p.label() + " was located but not yet asked whether their whereabouts may be shared"})
@@ -868,6 +890,19 @@ func ruleUAM(s *state) error {
 			}
 		}
 	}
+	return nil
+}
+
+// ruleVulnerable withholds the whereabouts of vulnerable people whose
+// link is not verified, and refuses a recorded message of theirs: like the
+// refusal's, it shows them and where they are and cannot be redacted.
+func ruleVulnerable(s *state) error {
+	const id = "FLX-DP-VULNERABLE"
+	prots := protectVulnerable(s)
+	if ptrs := s.withheld(prots); len(ptrs) > 0 {
+		s.fire(id, RuleRedact, reasonFor(id, s, prots), ptrs)
+	}
+	denyRecording(s, id, prots)
 	return nil
 }
 

@@ -80,17 +80,21 @@ func (p person) label() string {
 
 // consent is one element of a case's consents array.
 type consent struct {
-	idx         int
-	id          string
-	givenBy     string
-	onBehalfOf  string
-	capacity    string
-	withdrawn   bool // withdrawn_at is in the past (or unreadable)
-	inForce     bool // given (given_at readable and not in the future) and not withdrawn
-	uses        []string
-	members     []string
-	countries   []string
-	roles       []string
+	idx        int
+	id         string
+	givenBy    string
+	onBehalfOf string
+	capacity   string
+	withdrawn  bool // withdrawn_at is in the past (or unreadable)
+	inForce    bool // given (given_at readable and not in the future) and not withdrawn
+	uses       []string
+	members    []string
+	countries  []string
+	roles      []string
+	// listed says which of the lists members, countries and roles the
+	// scope gives: a list given covers only what it names (an empty one,
+	// nothing); a list not given says nothing about its dimension.
+	listed      map[string]bool
 	nonMovement bool
 }
 
@@ -118,7 +122,13 @@ func consents(doc map[string]any, now time.Time) []consent {
 			members:     strs(sc["members"]),
 			countries:   strs(sc["countries"]),
 			roles:       strs(sc["roles"]),
+			listed:      map[string]bool{},
 			nonMovement: isTrue(sc["non_movement"]),
+		}
+		for _, k := range []string{"members", "countries", "roles"} {
+			if v, ok := sc[k]; ok && v != nil {
+				c.listed[k] = true
+			}
 		}
 		if w, ok := m["withdrawn_at"]; ok && w != nil {
 			t, err := time.Parse(time.RFC3339, str(w))

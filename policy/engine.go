@@ -98,6 +98,7 @@ type evalOptions struct {
 	currentVersion int64
 	caseDoc        []byte
 	hasCase        bool
+	through        []Destination
 }
 
 // CurrentVersion tells the engine the current version of the case in the
@@ -113,6 +114,18 @@ func CurrentVersion(v int64) EvalOption { return func(o *evalOptions) { o.curren
 // For a case the option is ignored; for a withdrawal it is optional.
 func WithCase(caseDoc []byte) EvalOption {
 	return func(o *evalOptions) { o.caseDoc, o.hasCase = caseDoc, true }
+}
+
+// Through names the members that carry the document on its way to the
+// destination (the relays of its route). A relay holds what it carries in
+// the clear, so each is judged as a destination of the same document too:
+// every rule applies to it, except that it need not accept the kind (it
+// carries the envelope, it does not process it). The decision takes the
+// strongest effect and the union of the redactions over the destination
+// and its relays, so that neither receives what either may not hold; the
+// rules that fired for a relay say so in their reason.
+func Through(relays ...Destination) EvalOption {
+	return func(o *evalOptions) { o.through = append(o.through, relays...) }
 }
 
 // Evaluate decides whether doc (the schema document of an envelope of the
@@ -181,19 +194,20 @@ func (e *Engine) Apply(ctx context.Context, doc []byte, kind string, dst Destina
 		return failClosed(d, ruleContext, fmt.Errorf("a %s is checked against the case it is about (its consent, refusal, vulnerable people, detention and feared countries), and no case was given: nothing is sent", docKind)), nil
 	}
 
-	s := &state{
-		ctx: ctx, cfg: &e.rules.Config, kind: kind, docKind: docKind, doc: m, cs: cs, dst: dst,
-		src: e.source, now: now, opts: o, redact: map[string]bool{}, builtins: e.builtins,
-	}
-	for _, b := range e.builtins {
-		if !b.late {
-			s.runBuiltin(b)
+	s := e.evaluate(ctx, kind, docKind, m, cs, dst, now, o)
+	for _, via := range o.through {
+		// The relay need not accept the kind: it carries the envelope.
+		via.Accepts = append(slices.Clone(via.Accepts), kind)
+		vs := e.evaluate(ctx, kind, docKind, m, cs, via, now, o)
+		for p := range vs.redact {
+			s.redact[p] = true
 		}
-	}
-	s.runCustom(e.rules.custom)
-	for _, b := range e.builtins {
-		if b.late {
-			s.runBuiltin(b)
+		for _, f := range vs.fired {
+			f.Reason = "relay " + via.Member + " (carries it in the clear): " + f.Reason
+			s.fired = append(s.fired, f)
+		}
+		if vs.err != nil && s.err == nil {
+			s.err = vs.err
 		}
 	}
 	if s.fired != nil {
@@ -247,6 +261,26 @@ func (e *Engine) Apply(ctx context.Context, doc []byte, kind string, dst Destina
 		}
 	}
 	return d, out
+}
+
+// evaluate runs every rule for one destination of the document.
+func (e *Engine) evaluate(ctx context.Context, kind, docKind string, m, cs map[string]any, dst Destination, now time.Time, o evalOptions) *state {
+	s := &state{
+		ctx: ctx, cfg: &e.rules.Config, kind: kind, docKind: docKind, doc: m, cs: cs, dst: dst,
+		src: e.source, now: now, opts: o, redact: map[string]bool{}, builtins: e.builtins,
+	}
+	for _, b := range e.builtins {
+		if !b.late {
+			s.runBuiltin(b)
+		}
+	}
+	s.runCustom(e.rules.custom)
+	for _, b := range e.builtins {
+		if b.late {
+			s.runBuiltin(b)
+		}
+	}
+	return s
 }
 
 // caseContext decodes and checks the case a response or message is about.

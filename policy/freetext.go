@@ -8,7 +8,10 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // FLX-DP-FREE-TEXT: a value that a rule withholds must not leave in another
@@ -36,12 +39,73 @@ func taintable(v string) bool {
 		!reMemberValue.MatchString(v) && !reMediaType.MatchString(v)
 }
 
-func normText(s string) string { return strings.ToLower(strings.Join(strings.Fields(s), " ")) }
+// normText is the form in which withheld values are looked for, so that a
+// copy that reads the same is found however it is written: compatibility
+// forms folded (fullwidth letters, ligatures), accents and other combining
+// marks dropped, invisible format characters (zero-width spaces and
+// joiners, soft hyphens, direction marks) dropped, letters that look like
+// Latin ones in Cyrillic and Greek read as those, case and runs of
+// whitespace of any kind ignored. Both the value and the text searched are
+// normalised the same way.
+func normText(s string) string {
+	s = norm.NFKD.String(s)
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		if unicode.Is(unicode.Mn, r) || unicode.Is(unicode.Me, r) || unicode.Is(unicode.Cf, r) {
+			continue
+		}
+		r = unicode.ToLower(r)
+		if l, ok := homoglyphs[r]; ok {
+			r = l
+		}
+		b.WriteRune(r)
+	}
+	return strings.Join(strings.Fields(b.String()), " ")
+}
+
+// homoglyphs maps lower-case Cyrillic and Greek letters that are drawn
+// like Latin ones (in either case) to those letters.
+var homoglyphs = map[rune]rune{
+	'а': 'a', 'в': 'b', 'е': 'e', 'ё': 'e', 'з': '3', 'і': 'i', 'ї': 'i', 'ј': 'j', 'к': 'k', 'м': 'm', 'н': 'h',
+	'о': 'o', 'р': 'p', 'с': 'c', 'т': 't', 'у': 'y', 'х': 'x', 'ѕ': 's', 'ԁ': 'd', 'ԛ': 'q', 'ԝ': 'w', 'һ': 'h',
+	'α': 'a', 'β': 'b', 'ε': 'e', 'η': 'n', 'ι': 'i', 'κ': 'k', 'μ': 'm', 'ν': 'v', 'ο': 'o', 'ρ': 'p', 'τ': 't',
+	'υ': 'u', 'χ': 'x', 'ζ': 'z',
+}
 
 // taintSet holds the withheld values to look for.
 type taintSet struct {
 	plain   []string // normalised
 	encoded []string // base64 forms, matched as written
+	digits  []string // the digits of phone-like values
+}
+
+// phoneDigits returns the digits of a value written mostly with digits
+// (a phone number, a document number): at least 7 digits and no letters.
+// Such a value is found however its digits are grouped and punctuated.
+func phoneDigits(v string) (string, bool) {
+	var b strings.Builder
+	for _, r := range v {
+		switch {
+		case r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case unicode.IsLetter(r):
+			return "", false
+		}
+	}
+	return b.String(), b.Len() >= 7
+}
+
+// digitRuns returns the digit strings of the letter-free stretches of
+// normalised text s: "call +999 (555) 22-22 now" holds "9995552222".
+func digitRuns(s string) []string {
+	var out []string
+	for _, part := range strings.FieldsFunc(s, unicode.IsLetter) {
+		if d, ok := phoneDigits(part); ok {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 func (t *taintSet) add(v string) {
@@ -53,6 +117,9 @@ func (t *taintSet) add(v string) {
 		return
 	}
 	t.plain = append(t.plain, n)
+	if d, ok := phoneDigits(n); ok && !contains(t.digits, d) {
+		t.digits = append(t.digits, d)
+	}
 	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
 		e := enc.EncodeToString([]byte(v))
 		if !contains(t.encoded, e) {
@@ -125,6 +192,15 @@ func (t *taintSet) hit(s string) bool {
 	for _, e := range t.encoded {
 		if len(e) >= 6 && strings.Contains(s, e) {
 			return true
+		}
+	}
+	if len(t.digits) > 0 {
+		for _, run := range digitRuns(n) {
+			for _, d := range t.digits {
+				if strings.Contains(run, d) {
+					return true
+				}
+			}
 		}
 	}
 	return false

@@ -29,6 +29,13 @@ type Coordination interface {
 	// SaveStatsReport keeps a received statistics report. Saving the same
 	// (member, period, revision) again keeps the first: ErrDuplicate.
 	SaveStatsReport(ctx context.Context, r StatsReport) error
+	// DropCarried drops the bytes of the relay.forward rows about caseID
+	// ("" for every case) that this member carried for others and is done
+	// with: inbox rows processed (forwarded on, or refused) and outbox
+	// rows delivered or cancelled. A relay holds what it carries only
+	// while it carries it. The rows, their digests and receipts stay, so
+	// a copy sent again is still a duplicate. It returns the rows dropped.
+	DropCarried(ctx context.Context, caseID string) (int64, error)
 }
 
 // StatsReport is one received statistics report (schema v1 stats_report):
@@ -89,6 +96,29 @@ func (q *queries) ListStatsReports(ctx context.Context, period string) ([]StatsR
 		return nil, fmt.Errorf("store.ListStatsReports: %w", err)
 	}
 	return out, nil
+}
+
+func (q *queries) DropCarried(ctx context.Context, caseID string) (int64, error) {
+	and, args := "", []any{}
+	if caseID != "" {
+		and, args = " AND case_id = ?", []any{caseID}
+	}
+	in, err := q.exec(ctx, `UPDATE inbox SET envelope = NULL WHERE kind = 'relay.forward' AND processed_at IS NOT NULL AND envelope IS NOT NULL`+and, args...)
+	if err != nil {
+		return 0, fmt.Errorf("store.DropCarried: inbox: %w", err)
+	}
+	out, err := q.exec(ctx, `UPDATE outbox SET envelope = NULL WHERE kind = 'relay.forward' AND state IN ('delivered', 'cancelled') AND envelope IS NOT NULL`+and, args...)
+	if err != nil {
+		return 0, fmt.Errorf("store.DropCarried: outbox: %w", err)
+	}
+	if in+out > 0 {
+		q.erased = true
+	}
+	return in + out, nil
+}
+
+func (s *sqlStore) DropCarried(ctx context.Context, caseID string) (int64, error) {
+	return write(ctx, s, func(q *queries) (int64, error) { return q.DropCarried(ctx, caseID) })
 }
 
 func (s *sqlStore) GetOutboxByJTI(ctx context.Context, jti string) (OutboxItem, error) {

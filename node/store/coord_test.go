@@ -70,3 +70,65 @@ func TestStatsReports(t *testing.T) {
 		}
 	})
 }
+
+// TestDropCarried: a relay drops the bytes of what it finished carrying
+// for others (processed relay.forward inbox rows, delivered or cancelled
+// relay.forward outbox rows), of one case or of all; what it still
+// carries, its own envelopes and other kinds keep theirs; a copy sent
+// again is still a duplicate.
+func TestDropCarried(t *testing.T) {
+	withAllStores(t, func(t *testing.T, b *backend) {
+		ctx := t.Context()
+		relayed := func(jti, caseID string) store.InboxItem {
+			it := envelope(jti, caseID, "r")
+			it.Kind = "relay.forward"
+			return it
+		}
+		recv := func(it store.InboxItem, processed bool) int64 {
+			res := must[store.ReceiveResult](t)(b.s.Receive(ctx, it, receipt(it.JTI)))
+			if processed {
+				mustErr(t, b.s.MarkProcessed(ctx, res.ID, ""), nil)
+			}
+			return res.ID
+		}
+		inDone := recv(relayed("r-1", "XA-RC:1"), true)
+		inWaiting := recv(relayed("r-2", "XA-RC:1"), false)
+		inOther := recv(relayed("r-3", "XA-RC:2"), true)
+		inCase := recv(envelope("c-1", "XA-RC:1", "c"), true)
+		outDone := enqueue(t, b.s, queue(memberB, "XA-RC:1", "relay.forward", "o-1"))
+		mustErr(t, b.s.MarkDelivered(ctx, outDone.ID, []byte("rcpt")), nil)
+		outQueued := enqueue(t, b.s, queue(memberB, "XA-RC:1", "relay.forward", "o-2"))
+		outOwn := enqueue(t, b.s, queue(memberB, "XA-RC:1", "case.create", "o-3"))
+		mustErr(t, b.s.MarkDelivered(ctx, outOwn.ID, []byte("rcpt")), nil)
+
+		if n := must[int64](t)(b.s.DropCarried(ctx, "XA-RC:1")); n != 2 {
+			t.Fatalf("DropCarried(XA-RC:1) dropped %d rows, want 2", n)
+		}
+		inBytes := func(id int64) bool { return must[store.InboxItem](t)(b.s.GetInbox(ctx, id)).Envelope != nil }
+		outBytes := func(id int64) bool { return must[store.OutboxItem](t)(b.s.GetOutbox(ctx, id)).Envelope != nil }
+		for _, c := range []struct {
+			what string
+			has  bool
+			want bool
+		}{
+			{"processed relay inbox row", inBytes(inDone), false},
+			{"unprocessed relay inbox row", inBytes(inWaiting), true},
+			{"relay inbox row of another case", inBytes(inOther), true},
+			{"a case received", inBytes(inCase), true},
+			{"delivered relay outbox row", outBytes(outDone.ID), false},
+			{"queued relay outbox row", outBytes(outQueued.ID), true},
+			{"own delivered case", outBytes(outOwn.ID), true},
+		} {
+			if c.has != c.want {
+				t.Errorf("%s: holds its bytes = %v, want %v", c.what, c.has, c.want)
+			}
+		}
+		if n := must[int64](t)(b.s.DropCarried(ctx, "")); n != 1 {
+			t.Fatalf("DropCarried(all) dropped %d rows, want 1 (the other case's)", n)
+		}
+		again := must[store.ReceiveResult](t)(b.s.Receive(ctx, relayed("r-1", "XA-RC:1"), receipt("r-1")))
+		if !again.Duplicate {
+			t.Fatalf("a relay envelope sent again after its bytes went: %+v", again)
+		}
+	})
+}
