@@ -186,7 +186,8 @@ func FuzzDecodeStrict(f *testing.F) {
 		`{"ISS":"XA-RC"}`, `{"iss":"XA-RC","iss":"XB-RC"}`, `{"aud":"XA-RC","\u0061ud":"XB-RC"}`,
 		`{"body":{"a":1,"a":2}}`, `{"body":[{"a":1,"a":2}]}`, `{"\u212Aind":"x"}`, `{"iss":null}`,
 		`{"iss":"XB-RC","aud":"XA-RC","iat":1,"receipt_for":"j","sha256":"x","status":"accepted"}`,
-		`{"receipt_for":"a","RECEIPT_FOR":"b"}`, `[]`, `{} {}`, `{"iat":1e400}`, `{"body":` + strings.Repeat("[", 50) + strings.Repeat("]", 50) + `}`,
+		`{"receipt_for":"a","RECEIPT_FOR":"b"}`, `[]`, `{} {}`, ` { "iss" : "a\"}" , "body" : [ "}", {"x":"\\"} , 1 ] } `,
+		`{"body":"x","\u0062ody":1}`, `{"iss":"a"}x`, `{"body":{"a":[1,{"b":2,"b":3}]},"aud":"\u00e9"}`, `{"iat":1e400}`, `{"body":` + strings.Repeat("[", 50) + strings.Repeat("]", 50) + `}`,
 	} {
 		f.Add([]byte(s), false)
 		f.Add([]byte(s), true)
