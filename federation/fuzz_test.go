@@ -187,7 +187,7 @@ func FuzzDecodeStrict(f *testing.F) {
 		`{"body":{"a":1,"a":2}}`, `{"body":[{"a":1,"a":2}]}`, `{"\u212Aind":"x"}`, `{"iss":null}`,
 		`{"iss":"XB-RC","aud":"XA-RC","iat":1,"receipt_for":"j","sha256":"x","status":"accepted"}`,
 		`{"receipt_for":"a","RECEIPT_FOR":"b"}`, `[]`, `{} {}`, ` { "iss" : "a\"}" , "body" : [ "}", {"x":"\\"} , 1 ] } `,
-		`{"body":"x","\u0062ody":1}`, `{"iss":"a"}x`, `{"body":{"a":[1,{"b":2,"b":3}]},"aud":"\u00e9"}`, `{"iat":1e400}`, `{"body":` + strings.Repeat("[", 50) + strings.Repeat("]", 50) + `}`,
+		`{"body":"x","\u0062ody":1}`, `{"iss":"a\u00e9\xff","iat":-0,"exp":9223372036854775807,"kind":null,"body":null}`, "{\"iss\":\"a\xff\",\"body\":{}}", `{"iat":1.0}`, `{"jti":1}`, `{"case_id":"\ud800"}`, `{"iss":"a"}x`, `{"body":{"a":[1,{"b":2,"b":3}]},"aud":"\u00e9"}`, `{"iat":1e400}`, `{"body":` + strings.Repeat("[", 50) + strings.Repeat("]", 50) + `}`,
 	} {
 		f.Add([]byte(s), false)
 		f.Add([]byte(s), true)
@@ -204,6 +204,14 @@ func FuzzDecodeStrict(f *testing.F) {
 			names = []string{"iss", "aud", "iat", "receipt_for", "sha256", "status"}
 		}
 		err := decodeStrict(data, sh, v)
+		if !receipt {
+			// The claims' fast path decodes exactly what encoding/json does.
+			var slow wireClaims
+			serr := decodeStrictJSON(data, claimsShape, &slow)
+			if (err == nil) != (serr == nil) || (err == nil && !reflect.DeepEqual(*v.(*wireClaims), slow)) {
+				t.Fatalf("decodeStrict(%q) = %+v, %v; through encoding/json %+v, %v", data, v, err, slow, serr)
+			}
+		}
 
 		// The oracle.
 		want := json.Valid(data) && uniqueNames(data, skip)
