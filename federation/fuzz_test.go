@@ -350,3 +350,30 @@ func FuzzParseAuditHead(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseBatchFast: the fast path of ParseBatchRequest reads exactly the
+// envelopes the strict decoder reads, whenever it reads a batch at all.
+func FuzzParseBatchFast(f *testing.F) {
+	for _, s := range []string{`{"envelopes":["a.b.c"]}`, ` { "envelopes" : [ "a" , "b" ] } `, `{"envelopes":[]}`, `{"envelopes":["a"],"envelopes":["b"]}`,
+		`{"envelopes":["a\"b"]}`, `{"envelopes":[null]}`, `{"envelopes":null}`, `{"envelopes":["a"],"x":1}`, `{"Envelopes":["a"]}`, "{\"envelopes\":[\"\xff\"]}"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		got, ok := parseBatchFast(body)
+		if !ok {
+			return
+		}
+		var req BatchRequest
+		if err := decodeStrict(body, batchRequestShape, &req); err != nil {
+			t.Fatalf("fast path read %q, the strict decoder refuses it: %v", got, err)
+		}
+		if len(got) != len(req.Envelopes) || req.Envelopes == nil {
+			t.Fatalf("fast path read %d envelopes, the strict decoder %d (%v)", len(got), len(req.Envelopes), req.Envelopes == nil)
+		}
+		for i := range got {
+			if string(got[i]) != req.Envelopes[i] {
+				t.Fatalf("envelope %d: %q, strict %q", i, got[i], req.Envelopes[i])
+			}
+		}
+	})
+}
