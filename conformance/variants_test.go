@@ -266,8 +266,8 @@ var brokenNodes = []brokenNode{
 			New: "\tif !hdr.Alg.Supported() && hdr.Alg != \"HS256\" {\n\t\treturn nil, fmt.Errorf(\"%w: %q\", ErrUnsupportedAlg, hdr.Alg)",
 		}, {
 			File: "federation/jose/jws.go", Old: "\tif k.alg != t.hdr.Alg {\n\t\treturn nil, fmt.Errorf(\"%w: header %q, key %q\", ErrAlgMismatch, t.hdr.Alg, k.alg)",
-			New:     "\tif pk, ok := k.CryptoPublicKey().(ed25519.PublicKey); ok && t.hdr.Alg == \"HS256\" {\n\t\ti := bytes.LastIndexByte(t.raw, '.')\n\t\tmac := hmac.New(sha256.New, pk)\n\t\tmac.Write(t.raw[:i])\n\t\tif sig, err := b64Canonical(t.raw[i+1:]); err == nil && hmac.Equal(sig, mac.Sum(nil)) {\n\t\t\treturn t.payload, nil\n\t\t}\n\t}\n\tif k.alg != t.hdr.Alg {\n\t\treturn nil, fmt.Errorf(\"%w: header %q, key %q\", ErrAlgMismatch, t.hdr.Alg, k.alg)",
-			Imports: []string{"crypto/ed25519", "crypto/hmac", "crypto/sha256"},
+			New:     "\tif pk, ok := k.CryptoPublicKey().(ed25519.PublicKey); ok && t.hdr.Alg == \"HS256\" {\n\t\tmac := hmac.New(sha256.New, pk)\n\t\tmac.Write(t.input)\n\t\tif hmac.Equal(t.sig, mac.Sum(nil)) {\n\t\t\treturn t.payload, nil\n\t\t}\n\t}\n\tif k.alg != t.hdr.Alg {\n\t\treturn nil, fmt.Errorf(\"%w: header %q, key %q\", ErrAlgMismatch, t.hdr.Alg, k.alg)",
+			Imports: []string{"crypto/hmac"},
 		}}},
 		broke: "verifies HS256 keyed with the sender's public key", check: "FLX-KEY-005/hs256-public-key-as-secret",
 	},
@@ -305,8 +305,8 @@ var brokenNodes = []brokenNode{
 	},
 	{
 		Variant: variant.Variant{Name: "no-signature-check", Mutations: []variant.Mutation{{
-			File: "federation/jose/jws.go", Old: "\tif err != nil {\n\t\treturn nil, fmt.Errorf(\"%w: %v\", ErrBadSignature, err)\n\t}",
-			New: "\tif err != nil {\n\t\treturn t.payload, nil\n\t}",
+			File: "federation/jose/jws.go", Old: "\tif !ok {\n\t\treturn nil, fmt.Errorf(\"%w: %s signature does not verify\", ErrBadSignature, k.alg)\n\t}",
+			New: "\tif !ok {\n\t\treturn t.payload, nil\n\t}",
 		}}},
 		broke: "accepts a signature that does not verify", check: "FLX-ENV-003/payload-changed",
 	},
@@ -653,7 +653,7 @@ var brokenNodes = []brokenNode{
 	},
 	{
 		Variant: variant.Variant{Name: "signs-with-unknown-kid", Mutations: []variant.Mutation{{
-			File: "federation/jose/jws.go", Old: "if err := hdr.Set(jws.KeyIDKey, k.kid); err != nil {", New: "if err := hdr.Set(jws.KeyIDKey, k.kid+\"-next\"); err != nil {",
+			File: "federation/jose/jws.go", Old: "}{k.alg, k.kid, typ})", New: "}{k.alg, k.kid + \"-next\", typ})",
 		}}},
 		broke: "signs with a key the manifest does not list", check: "FLX-ENV-013/sent-envelopes", req: "FLX-KEY-009",
 	},

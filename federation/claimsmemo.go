@@ -29,11 +29,31 @@ const (
 
 var memo = &claimsMemo{generation: claimsMemoSize}
 
-func (m *claimsMemo) get(raw []byte) (Claims, bool) {
+// key is the memo key of raw; ok is false for envelopes never kept.
+func (m *claimsMemo) key(raw []byte) (k [sha256.Size]byte, ok bool) {
 	if len(raw) > claimsMemoMaxBytes {
+		return k, false
+	}
+	return sha256.Sum256(raw), true
+}
+
+func (m *claimsMemo) get(raw []byte) (Claims, bool) {
+	k, ok := m.key(raw)
+	if !ok {
 		return Claims{}, false
 	}
-	k := sha256.Sum256(raw)
+	return m.getK(k)
+}
+
+func (m *claimsMemo) put(raw []byte, c Claims) {
+	if k, ok := m.key(raw); ok {
+		m.putK(k, c)
+	}
+}
+
+// getK and putK take the key (memo.key) computed once by a caller that
+// both looks up and, on a miss, adds.
+func (m *claimsMemo) getK(k [sha256.Size]byte) (Claims, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	c, ok := m.cur[k]
@@ -46,11 +66,7 @@ func (m *claimsMemo) get(raw []byte) (Claims, bool) {
 	return c, ok
 }
 
-func (m *claimsMemo) put(raw []byte, c Claims) {
-	if len(raw) > claimsMemoMaxBytes {
-		return
-	}
-	k := sha256.Sum256(raw)
+func (m *claimsMemo) putK(k [sha256.Size]byte, c Claims) {
 	c.Body = append(json.RawMessage(nil), c.Body...)
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -186,7 +186,8 @@ func FuzzDecodeStrict(f *testing.F) {
 		`{"ISS":"XA-RC"}`, `{"iss":"XA-RC","iss":"XB-RC"}`, `{"aud":"XA-RC","\u0061ud":"XB-RC"}`,
 		`{"body":{"a":1,"a":2}}`, `{"body":[{"a":1,"a":2}]}`, `{"\u212Aind":"x"}`, `{"iss":null}`,
 		`{"iss":"XB-RC","aud":"XA-RC","iat":1,"receipt_for":"j","sha256":"x","status":"accepted"}`,
-		`{"receipt_for":"a","RECEIPT_FOR":"b"}`, `[]`, `{} {}`, `{"iat":1e400}`, `{"body":` + strings.Repeat("[", 50) + strings.Repeat("]", 50) + `}`,
+		`{"receipt_for":"a","RECEIPT_FOR":"b"}`, `[]`, `{} {}`, ` { "iss" : "a\"}" , "body" : [ "}", {"x":"\\"} , 1 ] } `,
+		`{"body":"x","\u0062ody":1}`, `{"iss":"a\u00e9\xff","iat":-0,"exp":9223372036854775807,"kind":null,"body":null}`, "{\"iss\":\"a\xff\",\"body\":{}}", `{"iat":1.0}`, `{"jti":1}`, `{"case_id":"\ud800"}`, `{"iss":"a"}x`, `{"body":{"a":[1,{"b":2,"b":3}]},"aud":"\u00e9"}`, `{"iat":1e400}`, `{"body":` + strings.Repeat("[", 50) + strings.Repeat("]", 50) + `}`,
 	} {
 		f.Add([]byte(s), false)
 		f.Add([]byte(s), true)
@@ -203,6 +204,14 @@ func FuzzDecodeStrict(f *testing.F) {
 			names = []string{"iss", "aud", "iat", "receipt_for", "sha256", "status"}
 		}
 		err := decodeStrict(data, sh, v)
+		if !receipt {
+			// The claims' fast path decodes exactly what encoding/json does.
+			var slow wireClaims
+			serr := decodeStrictJSON(data, claimsShape, &slow)
+			if (err == nil) != (serr == nil) || (err == nil && !reflect.DeepEqual(*v.(*wireClaims), slow)) {
+				t.Fatalf("decodeStrict(%q) = %+v, %v; through encoding/json %+v, %v", data, v, err, slow, serr)
+			}
+		}
 
 		// The oracle.
 		want := json.Valid(data) && uniqueNames(data, skip)
@@ -338,6 +347,33 @@ func FuzzParseAuditHead(f *testing.F) {
 		}
 		if !ValidMemberID(h.Member) || h.Count < 0 || h.SignedAt.IsZero() || (h.Count == 0) != (h.Head == "") || (h.Count > 0 && len(h.Head) != 64) {
 			t.Fatalf("accepted %+v from %q", h, body)
+		}
+	})
+}
+
+// FuzzParseBatchFast: the fast path of ParseBatchRequest reads exactly the
+// envelopes the strict decoder reads, whenever it reads a batch at all.
+func FuzzParseBatchFast(f *testing.F) {
+	for _, s := range []string{`{"envelopes":["a.b.c"]}`, ` { "envelopes" : [ "a" , "b" ] } `, `{"envelopes":[]}`, `{"envelopes":["a"],"envelopes":["b"]}`,
+		`{"envelopes":["a\"b"]}`, `{"envelopes":[null]}`, `{"envelopes":null}`, `{"envelopes":["a"],"x":1}`, `{"Envelopes":["a"]}`, "{\"envelopes\":[\"\xff\"]}"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		got, ok := parseBatchFast(body)
+		if !ok {
+			return
+		}
+		var req BatchRequest
+		if err := decodeStrict(body, batchRequestShape, &req); err != nil {
+			t.Fatalf("fast path read %q, the strict decoder refuses it: %v", got, err)
+		}
+		if len(got) != len(req.Envelopes) || req.Envelopes == nil {
+			t.Fatalf("fast path read %d envelopes, the strict decoder %d (%v)", len(got), len(req.Envelopes), req.Envelopes == nil)
+		}
+		for i := range got {
+			if string(got[i]) != req.Envelopes[i] {
+				t.Fatalf("envelope %d: %q, strict %q", i, got[i], req.Envelopes[i])
+			}
 		}
 	})
 }

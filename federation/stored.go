@@ -18,8 +18,11 @@ import (
 // bytes must still be a well-formed envelope: a compact JWS of typ
 // flx-envelope+jws whose claims decode strictly (bad_envelope otherwise).
 func ClaimsOf(raw []byte) (Claims, error) {
-	if c, ok := memo.get(raw); ok {
-		return c, nil
+	k, keep := memo.key(raw)
+	if keep {
+		if c, ok := memo.getK(k); ok {
+			return c, nil
+		}
 	}
 	tok, err := jose.Parse(raw, TypEnvelope)
 	if err != nil {
@@ -30,7 +33,9 @@ func ClaimsOf(raw []byte) (Claims, error) {
 		return Claims{}, newErr(CodeBadEnvelope, "claims do not decode strictly", err)
 	}
 	c := w.claims()
-	memo.put(raw, c)
+	if keep {
+		memo.putK(k, c)
+	}
 	return c, nil
 }
 

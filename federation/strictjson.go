@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Strict decoding of the documents this package signs and verifies: envelope
@@ -122,90 +124,263 @@ func addFields(into map[string]*shape, t reflect.Type) {
 }
 
 // checkMembers runs the pre-pass described above over data, which must be
-// exactly one JSON value of shape root.
+// exactly one syntactically valid JSON value (decodeStrict has encoding/json
+// establish that first), of shape root. It walks the bytes once without
+// building tokens: strings are skipped, and only member names are read (and
+// unescaped when they hold a backslash).
 func checkMembers(data []byte, root *shape) error {
-	// Each turn of the loop reads one value's first token (after its member
-	// name, inside an object) or the token closing the current container.
-	type frame struct {
-		sh   *shape // shape of this container (nil: anything)
-		obj  bool
-		seen map[string]struct{} // object: member names so far
+	s := memberScan{data: data}
+	s.ws()
+	if err := s.value(root, 0); err != nil {
+		return err
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber() // numbers are not converted (no range errors, no cost)
-	var st []frame
-	done := false
-	for !done {
-		var vs *shape // shape of the value starting at the next token
-		if n := len(st); n == 0 {
-			vs = root
-		} else if top := &st[n-1]; top.obj {
-			tok, err := dec.Token()
-			if err != nil {
-				return err
-			}
-			if tok == json.Delim('}') {
-				st = st[:n-1]
-				done = len(st) == 0
-				continue
-			}
-			name, ok := tok.(string)
-			if !ok {
-				return errors.New("object member name is not a string")
-			}
-			if _, dup := top.seen[name]; dup {
-				return fmt.Errorf("member %q appears twice in one object", name)
-			}
-			top.seen[name] = struct{}{}
-			vs = nil
-			if top.sh != nil && top.sh.fields != nil {
-				if vs, ok = top.sh.fields[name]; !ok {
-					return unknownMember(name, top.sh.fields)
-				}
-			}
-		} else if top.sh != nil {
-			vs = top.sh.elem
-		}
-
-		if vs != nil && vs.opaque {
-			var skip json.RawMessage
-			if err := dec.Decode(&skip); err != nil {
-				return err
-			}
-			done = len(st) == 0
-			continue
-		}
-		tok, err := dec.Token()
-		if err != nil {
-			return err
-		}
-		if vs != nil && vs.fields != nil && tok != json.Delim('{') && tok != json.Delim(']') {
-			// encoding/json would leave the struct zero for null.
-			return errors.New("expected a JSON object")
-		}
-		switch tok {
-		case json.Delim('{'):
-			if len(st) >= maxJSONDepth {
-				return errors.New("JSON nested too deeply")
-			}
-			st = append(st, frame{sh: vs, obj: true, seen: map[string]struct{}{}})
-		case json.Delim('['):
-			if len(st) >= maxJSONDepth {
-				return errors.New("JSON nested too deeply")
-			}
-			st = append(st, frame{sh: vs})
-		case json.Delim(']'):
-			// The end of the array being read (Token refuses any other ']').
-			st = st[:len(st)-1]
-			done = len(st) == 0
-		default:
-			done = len(st) == 0
-		}
-	}
-	if _, err := dec.Token(); err != io.EOF {
+	if s.ws(); s.i != len(s.data) {
 		return errors.New("trailing data after the JSON value")
 	}
 	return nil
+}
+
+// memberScan walks one valid JSON document for checkMembers.
+type memberScan struct {
+	data []byte
+	i    int
+}
+
+// errInvalidJSON is returned where the document is not the valid JSON the
+// scan expects (decodeStrict never hands it such a document).
+var errInvalidJSON = errors.New("invalid JSON")
+
+func (s *memberScan) ws() {
+	for s.i < len(s.data) {
+		switch s.data[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// value checks the value starting at s.i (no whitespace before it) and
+// moves past it. sh is its shape (nil: anything).
+func (s *memberScan) value(sh *shape, depth int) error {
+	if s.i >= len(s.data) {
+		return errInvalidJSON
+	}
+	c := s.data[s.i]
+	if sh != nil && sh.fields != nil && c != '{' {
+		// encoding/json would leave the struct zero for null.
+		return errors.New("expected a JSON object")
+	}
+	switch c {
+	case '{':
+		if depth >= maxJSONDepth {
+			return errors.New("JSON nested too deeply")
+		}
+		return s.object(sh, depth+1)
+	case '[':
+		if depth >= maxJSONDepth {
+			return errors.New("JSON nested too deeply")
+		}
+		var elem *shape
+		if sh != nil {
+			elem = sh.elem
+		}
+		s.i++
+		s.ws()
+		if s.i < len(s.data) && s.data[s.i] == ']' {
+			s.i++
+			return nil
+		}
+		for {
+			if err := s.value(elem, depth+1); err != nil {
+				return err
+			}
+			s.ws()
+			if s.i >= len(s.data) {
+				return errInvalidJSON
+			}
+			s.i++
+			if s.data[s.i-1] == ']' {
+				return nil
+			}
+			s.ws()
+		}
+	case '"':
+		_, err := s.str()
+		return err
+	}
+	// A number, true, false or null: up to the next delimiter.
+	for s.i < len(s.data) {
+		switch s.data[s.i] {
+		case ',', ']', '}', ' ', '\t', '\n', '\r':
+			return nil
+		}
+		s.i++
+	}
+	return nil
+}
+
+// object checks the object starting at s.i.
+func (s *memberScan) object(sh *shape, depth int) error {
+	s.i++ // '{'
+	var fields map[string]*shape
+	if sh != nil {
+		fields = sh.fields
+	}
+	// Member names so far: a short list compared in turn, a map once the
+	// object is large.
+	var seen []string
+	var seenMap map[string]struct{}
+	for {
+		s.ws()
+		if s.i >= len(s.data) {
+			return errInvalidJSON
+		}
+		if s.data[s.i] == '}' {
+			s.i++
+			return nil
+		}
+		name, err := s.str()
+		if err != nil {
+			return err
+		}
+		dup := false
+		if seenMap != nil {
+			_, dup = seenMap[name]
+			seenMap[name] = struct{}{}
+		} else {
+			for _, n := range seen {
+				if n == name {
+					dup = true
+					break
+				}
+			}
+			seen = append(seen, name)
+			if len(seen) > 16 {
+				seenMap = make(map[string]struct{}, 2*len(seen))
+				for _, n := range seen {
+					seenMap[n] = struct{}{}
+				}
+			}
+		}
+		if dup {
+			return fmt.Errorf("member %q appears twice in one object", name)
+		}
+		var vs *shape
+		if fields != nil {
+			var ok bool
+			if vs, ok = fields[name]; !ok {
+				return unknownMember(name, fields)
+			}
+		}
+		s.ws()
+		if s.i >= len(s.data) || s.data[s.i] != ':' {
+			return errInvalidJSON
+		}
+		s.i++
+		s.ws()
+		if vs != nil && vs.opaque {
+			err = s.skip()
+		} else {
+			err = s.value(vs, depth)
+		}
+		if err != nil {
+			return err
+		}
+		s.ws()
+		if s.i >= len(s.data) {
+			return errInvalidJSON
+		}
+		s.i++
+		switch s.data[s.i-1] {
+		case ',':
+		case '}':
+			return nil
+		default:
+			return errInvalidJSON
+		}
+	}
+}
+
+// str reads the string starting at s.i and returns its value, unescaped
+// (by encoding/json) only when it holds an escape.
+func (s *memberScan) str() (string, error) {
+	start := s.i
+	s.i++ // '"'
+	esc := false
+	for s.i < len(s.data) {
+		switch s.data[s.i] {
+		case '\\':
+			esc = true
+			s.i += 2
+			continue
+		case '"':
+			s.i++
+			raw := s.data[start:s.i]
+			if !esc {
+				return string(raw[1 : len(raw)-1]), nil
+			}
+			var v string
+			if err := json.Unmarshal(raw, &v); err != nil {
+				return "", err
+			}
+			return v, nil
+		}
+		s.i++
+	}
+	return "", errInvalidJSON
+}
+
+// skip moves past the value starting at s.i without looking inside it.
+func (s *memberScan) skip() error {
+	depth := 0
+	for s.i < len(s.data) {
+		switch s.data[s.i] {
+		case '"':
+			if _, err := s.skipStr(); err != nil {
+				return err
+			}
+			if depth == 0 {
+				return nil
+			}
+			continue
+		case '{', '[':
+			depth++
+		case '}', ']':
+			if depth == 0 {
+				return nil // the end of the enclosing container
+			}
+			depth--
+			if depth == 0 {
+				s.i++
+				return nil
+			}
+		case ',', ' ', '\t', '\n', '\r':
+			if depth == 0 {
+				return nil
+			}
+		}
+		s.i++
+	}
+	return nil
+}
+
+// skipStr moves past the string starting at s.i.
+func (s *memberScan) skipStr() (bool, error) {
+	s.i++
+	for s.i < len(s.data) {
+		switch s.data[s.i] {
+		case '\\':
+			s.i += 2
+			continue
+		case '"':
+			s.i++
+			return true, nil
+		}
+		s.i++
+	}
+	return false, errInvalidJSON
 }
 
 // unknownMember describes a member name that is not one of fields, calling
@@ -219,13 +394,24 @@ func unknownMember(name string, fields map[string]*shape) error {
 	return fmt.Errorf("unknown member %q", name)
 }
 
-// decodeStrict decodes exactly one JSON value of the given shape into v: the
-// pre-pass checkMembers (no duplicate member names, exact member names), then
-// encoding/json refusing unknown fields and trailing data.
+// decodeStrict decodes exactly one JSON value of the given shape into v:
+// encoding/json refusing invalid JSON, unknown fields and trailing data,
+// then the pre-pass checkMembers (no duplicate member names, exact member
+// names) over the now known-valid bytes; v is only meaningful without error.
+// Envelope claims, read several times per envelope, take a faster path
+// (decodeClaims) that decodes exactly what this one would.
 func decodeStrict(data []byte, sh *shape, v any) error {
-	if err := checkMembers(data, sh); err != nil {
-		return err
+	if w, ok := v.(*wireClaims); ok && sh == claimsShape {
+		if decodeClaims(data, w) {
+			return checkMembers(data, sh)
+		}
+		*w = wireClaims{}
 	}
+	return decodeStrictJSON(data, sh, v)
+}
+
+// decodeStrictJSON is decodeStrict through encoding/json.
+func decodeStrictJSON(data []byte, sh *shape, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -234,5 +420,99 @@ func decodeStrict(data []byte, sh *shape, v any) error {
 	if _, err := dec.Token(); err != io.EOF {
 		return errors.New("trailing data after the JSON value")
 	}
-	return nil
+	return checkMembers(data, sh)
+}
+
+// decodeClaims decodes envelope claims in one validity scan and one walk
+// of the top-level members, as encoding/json would decode them into w. It
+// reports false, leaving the error to encoding/json, for anything but a
+// JSON object of exactly-spelt claims of the right JSON types.
+func decodeClaims(data []byte, w *wireClaims) bool {
+	if !json.Valid(data) {
+		return false
+	}
+	s := memberScan{data: data}
+	s.ws()
+	if s.i >= len(data) || data[s.i] != '{' {
+		return false
+	}
+	s.i++
+	for {
+		s.ws()
+		if data[s.i] == '}' {
+			return true
+		}
+		name, err := s.str()
+		if err != nil {
+			return false
+		}
+		s.ws()
+		s.i++ // ':'
+		s.ws()
+		start := s.i
+		if s.skip() != nil {
+			return false
+		}
+		raw := data[start:s.i]
+		var ok bool
+		switch name {
+		case "iss":
+			ok = claimString(raw, &w.Iss)
+		case "aud":
+			ok = claimString(raw, &w.Aud)
+		case "jti":
+			ok = claimString(raw, &w.JTI)
+		case "kind":
+			k := string(w.Kind)
+			ok = claimString(raw, &k)
+			w.Kind = Kind(k)
+		case "case_id":
+			ok = claimString(raw, &w.CaseID)
+		case "iat":
+			ok = claimInt(raw, &w.Iat)
+		case "exp":
+			ok = claimInt(raw, &w.Exp)
+		case "body":
+			w.Body, ok = append(json.RawMessage(nil), raw...), true
+		}
+		if !ok {
+			return false
+		}
+		s.ws()
+		s.i++ // ',' or '}'
+		if data[s.i-1] == '}' {
+			return true
+		}
+	}
+}
+
+// claimString decodes a JSON string (or null, which leaves *v alone) into
+// *v; a string with escapes or that is not valid UTF-8 goes through
+// encoding/json (which replaces invalid bytes).
+func claimString(raw []byte, v *string) bool {
+	switch {
+	case string(raw) == "null":
+		return true
+	case len(raw) < 2 || raw[0] != '"':
+		return false
+	}
+	in := raw[1 : len(raw)-1]
+	if bytes.IndexByte(in, '\\') < 0 && utf8.Valid(in) {
+		*v = string(in)
+		return true
+	}
+	return json.Unmarshal(raw, v) == nil
+}
+
+// claimInt decodes a JSON integer (or null, which leaves *v alone) into *v.
+func claimInt(raw []byte, v *int64) bool {
+	if string(raw) == "null" {
+		return true
+	}
+	n, err := strconv.ParseInt(string(raw), 10, 64)
+	if err != nil {
+		return false
+	}
+	*v = n
+	return true
 }

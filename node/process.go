@@ -350,14 +350,19 @@ func withdrawalUnderway(ctx context.Context, q store.Queries, caseID, member str
 }
 
 // batchTx is the transaction of a batch of inbox rows: their processed
-// marks and audit rows are kept and written at the end in a few set-based
-// statements (MarkProcessedAll, AppendAuditAll: the audit chain is
-// extended, and its lock taken, once per batch), in the order they were
-// made. Reading the audit log through it writes what was kept first.
+// marks, match-pending marks and audit rows are kept and written at the end
+// in a few set-based statements (MarkProcessedAll, MarkMatchPending,
+// AppendAuditAll: the audit chain is extended, and its lock taken, once per
+// batch), in the order they were made. Reading the audit log through it
+// writes what was kept first.
 type batchTx struct {
 	store.Tx
 	marks  []store.ProcessedMark
 	audits []store.AuditEntry
+	// pending: the match-pending marks, one per case (the highest version:
+	// what MarkMatchPending keeps of several), in the order first made.
+	pending   []store.PendingMatch
+	pendingAt map[string]int
 	// fresh: the cases of the batch's case.create rows that were not held
 	// when it began, and that no row of it has touched since; applyCase
 	// creates them without reading them first.
@@ -404,6 +409,21 @@ func (b *batchTx) MarkProcessed(_ context.Context, id int64, processErr string) 
 	return nil
 }
 
+func (b *batchTx) MarkMatchPending(_ context.Context, ps []store.PendingMatch) error {
+	if b.pendingAt == nil {
+		b.pendingAt = map[string]int{}
+	}
+	for _, p := range ps {
+		if i, ok := b.pendingAt[p.CaseID]; ok {
+			b.pending[i].Version = max(b.pending[i].Version, p.Version)
+			continue
+		}
+		b.pendingAt[p.CaseID] = len(b.pending)
+		b.pending = append(b.pending, p)
+	}
+	return nil
+}
+
 func (b *batchTx) AppendAudit(_ context.Context, e store.AuditEntry) (store.AuditRecord, error) {
 	b.audits = append(b.audits, e)
 	return store.AuditRecord{}, nil
@@ -436,6 +456,12 @@ func (b *batchTx) flushMarks(ctx context.Context) error {
 func (b *batchTx) flush(ctx context.Context) error {
 	if err := b.flushMarks(ctx); err != nil {
 		return err
+	}
+	if len(b.pending) > 0 {
+		if err := b.Tx.MarkMatchPending(ctx, b.pending); err != nil {
+			return err
+		}
+		b.pending, b.pendingAt = nil, nil
 	}
 	if len(b.audits) == 0 {
 		return nil

@@ -16,12 +16,19 @@
 // not a valid point of X25519 or P-256 (invalid-curve and low-order points).
 // Every failure of the decryption itself is one error, ErrDecrypt.
 //
-// It is the only FLX package that imports github.com/lestrrat-go/jwx. Its
-// exported surface is free of jwx types, so replacing jwx v2 (no longer
-// maintained upstream) touches this package alone.
+// It is the only FLX package that imports github.com/lestrrat-go/jwx, and
+// only for JWE now. Its exported surface is free of jwx types, so replacing
+// jwx v2 (no longer maintained upstream) touches this package alone.
 //
-// Verification is deliberately strict, because jwx v2 does not check the
-// header "alg" against the key:
+// Compact JWS is signed and verified here with the standard library
+// (crypto/ed25519; crypto/ecdsa with the fixed 64-byte R || S of RFC 7518):
+// a token is parsed once, by Parse, and its signature checked on that parse,
+// so no second parser can read another header or payload from the same bytes
+// (jwx parsed every token again, a third of a verification's cost). Protected
+// headers are cached by their exact bytes (a peer uses one or two).
+//
+// Verification is deliberately strict (jwx v2, for one, does not check the
+// header "alg" against the key):
 //
 //   - only the compact serialization, with exactly one signature and
 //     canonical unpadded base64url in all three parts (so one signature has

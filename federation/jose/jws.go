@@ -2,13 +2,16 @@ package jose
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-
-	"github.com/lestrrat-go/jwx/v2/jwa"
-	"github.com/lestrrat-go/jwx/v2/jws"
+	"math/big"
+	"sync"
 )
 
 // Verification failures. Callers map them to their own error codes with
@@ -47,9 +50,10 @@ type Header struct {
 // Token is a compact JWS whose structure and header passed every check but
 // whose signature has NOT been verified yet.
 type Token struct {
-	raw     []byte
 	hdr     Header
+	input   []byte // the signing input, header.payload, as received
 	payload []byte
+	sig     []byte
 }
 
 // Header returns the (checked, unauthenticated) protected header.
@@ -72,18 +76,45 @@ func Sign(payload []byte, typ string, k *PrivateKey) ([]byte, error) {
 	if typ == "" || len(payload) == 0 {
 		return nil, fmt.Errorf("jose: sign: typ and payload are required")
 	}
-	hdr := jws.NewHeaders()
-	if err := hdr.Set(jws.KeyIDKey, k.kid); err != nil {
-		return nil, fmt.Errorf("jose: sign: %w", err)
-	}
-	if err := hdr.Set(jws.TypeKey, typ); err != nil {
-		return nil, fmt.Errorf("jose: sign: %w", err)
-	}
-	out, err := jws.Sign(payload, jws.WithKey(jwa.SignatureAlgorithm(k.alg), k.signer(), jws.WithProtectedHeaders(hdr)))
+	hdr, err := json.Marshal(struct {
+		Alg Alg    `json:"alg"`
+		KID string `json:"kid"`
+		Typ string `json:"typ"`
+	}{k.alg, k.kid, typ})
 	if err != nil {
 		return nil, fmt.Errorf("jose: sign: %w", err)
 	}
-	return out, nil
+	hl, pl := b64.EncodedLen(len(hdr)), b64.EncodedLen(len(payload))
+	out := make([]byte, hl+1+pl, hl+1+pl+1+b64.EncodedLen(64))
+	b64.Encode(out, hdr)
+	out[hl] = '.'
+	b64.Encode(out[hl+1:], payload)
+	sig, err := k.sign(out)
+	if err != nil {
+		return nil, fmt.Errorf("jose: sign: %w", err)
+	}
+	out = append(out, '.')
+	return b64.AppendEncode(out, sig), nil
+}
+
+// sign signs a JWS signing input with the key's pinned algorithm: Ed25519,
+// or ECDSA P-256 over SHA-256 as the fixed 64-byte R || S (RFC 7518 §3.4).
+func (k *PrivateKey) sign(input []byte) ([]byte, error) {
+	switch k.alg {
+	case EdDSA:
+		return ed25519.Sign(k.ed, input), nil
+	case ES256:
+		h := sha256.Sum256(input)
+		r, s, err := ecdsa.Sign(rand.Reader, k.ec, h[:])
+		if err != nil {
+			return nil, err
+		}
+		sig := make([]byte, 64)
+		r.FillBytes(sig[:32])
+		s.FillBytes(sig[32:])
+		return sig, nil
+	}
+	return nil, ErrUnsupportedAlg
 }
 
 // Parse checks the structure and header of a compact JWS without verifying
@@ -108,7 +139,7 @@ func Parse(raw []byte, typ string) (*Token, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: signature: %v", ErrMalformed, err)
 	}
-	hdr, err := parseHeader(hdrJSON)
+	hdr, err := headers.parse(parts[0], hdrJSON)
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +155,7 @@ func Parse(raw []byte, typ string) (*Token, error) {
 	if hdr.KID == "" {
 		return nil, ErrMissingKID
 	}
-	return &Token{raw: raw, hdr: hdr, payload: payload}, nil
+	return &Token{hdr: hdr, input: raw[:len(parts[0])+1+len(parts[1])], payload: payload, sig: sig}, nil
 }
 
 // Verify checks the token's signature with k and returns the payload. k must
@@ -143,24 +174,23 @@ func (t *Token) Verify(k *PublicKey) ([]byte, error) {
 	if k.alg != t.hdr.Alg {
 		return nil, fmt.Errorf("%w: header %q, key %q", ErrAlgMismatch, t.hdr.Alg, k.alg)
 	}
-	msg := jws.NewMessage()
-	payload, err := jws.Verify(t.raw, jws.WithCompact(), jws.WithMessage(msg),
-		jws.WithKey(jwa.SignatureAlgorithm(k.alg), k.CryptoPublicKey()))
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadSignature, err)
+	// The signature is checked here, on the parse above, with the key's
+	// pinned algorithm: there is no second parser of the same bytes that
+	// could read another header or payload.
+	ok := false
+	switch k.alg {
+	case EdDSA:
+		ok = len(t.sig) == ed25519.SignatureSize && ed25519.Verify(k.ed, t.input, t.sig)
+	case ES256:
+		if len(t.sig) == 64 {
+			h := sha256.Sum256(t.input)
+			ok = ecdsa.Verify(k.ec, h[:], new(big.Int).SetBytes(t.sig[:32]), new(big.Int).SetBytes(t.sig[32:]))
+		}
 	}
-	// Cross-check the library's own parse against ours, so that what it
-	// verified is what we checked: one signature, same alg, kid, typ and
-	// payload. (A parser differential here would be a library bug.)
-	sigs := msg.Signatures()
-	if len(sigs) != 1 {
-		return nil, fmt.Errorf("%w: %d signatures, want exactly 1", ErrMalformed, len(sigs))
+	if !ok {
+		return nil, fmt.Errorf("%w: %s signature does not verify", ErrBadSignature, k.alg)
 	}
-	ph := sigs[0].ProtectedHeaders()
-	if Alg(ph.Algorithm()) != t.hdr.Alg || ph.KeyID() != t.hdr.KID || ph.Type() != t.hdr.Typ || !bytes.Equal(payload, t.payload) {
-		return nil, fmt.Errorf("%w: header or payload read differently by the JWS library", ErrMalformed)
-	}
-	return payload, nil
+	return t.payload, nil
 }
 
 // Verify parses raw (see Parse), looks up the verification key by the
@@ -201,8 +231,7 @@ func splitCompact(raw []byte) ([3][]byte, bool) {
 			parts[n] = raw[start:i]
 			n++
 			start = i + 1
-		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', c == '_':
-		default:
+		case !b64url[c]:
 			return parts, false
 		}
 	}
@@ -211,6 +240,47 @@ func splitCompact(raw []byte) ([3][]byte, bool) {
 	}
 	parts[2] = raw[start:]
 	return parts, len(parts[0]) > 0
+}
+
+// b64url marks the bytes of the base64url alphabet.
+var b64url = func() (t [256]bool) {
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") {
+		t[c] = true
+	}
+	return t
+}()
+
+// headerCache remembers the protected headers parsed most recently, keyed by
+// their exact base64url bytes: a peer signs everything with one or two keys,
+// so the same few headers come again and again. Only headers that parsed
+// are kept, and at most headerCacheSize of them (then nothing more is
+// added), so a peer sending many distinct headers costs a parse each.
+type headerCache struct {
+	mu sync.RWMutex
+	m  map[string]Header
+}
+
+const headerCacheSize = 256
+
+var headers = &headerCache{m: map[string]Header{}}
+
+func (c *headerCache) parse(enc, dec []byte) (Header, error) {
+	c.mu.RLock()
+	h, ok := c.m[string(enc)]
+	c.mu.RUnlock()
+	if ok {
+		return h, nil
+	}
+	h, err := parseHeader(dec)
+	if err != nil {
+		return h, err
+	}
+	c.mu.Lock()
+	if len(c.m) < headerCacheSize {
+		c.m[string(enc)] = h
+	}
+	c.mu.Unlock()
+	return h, nil
 }
 
 // b64Canonical decodes unpadded base64url and refuses non-canonical

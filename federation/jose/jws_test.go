@@ -1,6 +1,7 @@
 package jose
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"encoding/base64"
@@ -215,9 +216,47 @@ func TestPinnedAlgDefeatsHMACConfusion(t *testing.T) {
 	if _, err := jws.Verify(hs, jws.WithKey(jwa.EdDSA, edPub)); err == nil {
 		t.Fatal("jwx verified an HS256 token under an EdDSA-pinned key")
 	}
-	tok := &Token{raw: hs, hdr: Header{Alg: "HS256", KID: victim.KID(), Typ: testTyp}, payload: []byte(`{}`)}
+	i := bytes.LastIndexByte(hs, '.')
+	sig, err := b64.DecodeString(string(hs[i+1:]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := &Token{input: hs[:i], hdr: Header{Alg: "HS256", KID: victim.KID(), Typ: testTyp}, payload: []byte(`{}`), sig: sig}
 	if _, err := tok.Verify(victim.Public()); !errors.Is(err, ErrAlgMismatch) {
 		t.Fatalf("Token.Verify of forged HS256 token: %v, want ErrAlgMismatch", err)
+	}
+}
+
+// Sign and Token.Verify do the JWS work themselves (one parse, the standard
+// library's Ed25519 and ECDSA): what they sign verifies with jwx, and what
+// jwx signs verifies here, for both algorithms.
+func TestSignVerifyInteropWithJWX(t *testing.T) {
+	for _, alg := range []Alg{EdDSA, ES256} {
+		t.Run(string(alg), func(t *testing.T) {
+			k := mustKey(t, alg)
+			ours := mustSign(t, `{"iss":"XA-RC"}`, testTyp, k)
+			msg := jws.NewMessage()
+			got, err := jws.Verify(ours, jws.WithKey(jwa.SignatureAlgorithm(alg), k.Public().CryptoPublicKey()), jws.WithMessage(msg))
+			if err != nil || string(got) != `{"iss":"XA-RC"}` {
+				t.Fatalf("jwx verify of our token: %q, %v", got, err)
+			}
+			if ph := msg.Signatures()[0].ProtectedHeaders(); ph.KeyID() != k.KID() || ph.Type() != testTyp || string(ph.Algorithm()) != string(alg) {
+				t.Fatalf("jwx reads our header as alg %q kid %q typ %q", ph.Algorithm(), ph.KeyID(), ph.Type())
+			}
+			theirs := jwxSign(t, `{"iss":"XB-RC"}`, jwa.SignatureAlgorithm(alg), k.signer(), map[string]any{"kid": k.KID(), "typ": testTyp})
+			if p, _, err := Verify(theirs, testTyp, lookupOf(k.Public())); err != nil || string(p) != `{"iss":"XB-RC"}` {
+				t.Fatalf("our verify of a jwx token: %q, %v", p, err)
+			}
+			// One flipped signature bit fails.
+			bad := append([]byte(nil), ours...)
+			bad[len(bad)-2] ^= 1
+			if bad[len(bad)-2] == '.' {
+				bad[len(bad)-2] = 'A'
+			}
+			if _, _, err := Verify(bad, testTyp, lookupOf(k.Public())); err == nil {
+				t.Fatal("a token with a flipped signature bit verified")
+			}
+		})
 	}
 }
 

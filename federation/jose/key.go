@@ -101,7 +101,7 @@ func (k *PrivateKey) Public() *PublicKey {
 	return p
 }
 
-// signer returns the raw key handed to the JWS library.
+// signer returns the raw key (the tests sign with jwx through it).
 func (k *PrivateKey) signer() crypto.Signer {
 	if k.alg == EdDSA {
 		return k.ed

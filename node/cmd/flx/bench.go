@@ -33,8 +33,9 @@ func benchCmd() *cobra.Command {
 	root := &cobra.Command{Use: "bench", Short: "Measure the node"}
 	var pg string
 	var n, workers, probe, batch int
-	var cpuProfile, link, stores string
-	var rate float64
+	var cpuProfile, link, stores, kill string
+	var rate, killAt float64
+	var killLease time.Duration
 	ex := &cobra.Command{
 		Use:   "exchange",
 		Short: "Envelopes per second and latency between two nodes over mTLS, with the bound set by signatures and database writes",
@@ -49,7 +50,7 @@ the ratio. With both stores, a table puts their figures side by side.
 Progress is shown while it runs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runBenchExchange(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), benchOptions{pg: pg, n: n, workers: workers, probe: probe, rate: rate, batch: batch, cpuProfile: cpuProfile, link: link, stores: stores})
+			return runBenchExchange(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), benchOptions{pg: pg, n: n, workers: workers, probe: probe, rate: rate, batch: batch, cpuProfile: cpuProfile, link: link, stores: stores, kill: kill, killAt: killAt, killLease: killLease})
 		},
 	}
 	ex.Flags().StringVar(&pg, "postgres", envOr("FLX_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"), "PostgreSQL server DSN allowed to create databases")
@@ -60,6 +61,9 @@ Progress is shown while it runs.`,
 	ex.Flags().StringVar(&stores, "stores", "postgres,sqlite", "stores to run the exchange on, one after the other, with a side-by-side table (postgres, sqlite or both); the bound and floor are measured on the first")
 	ex.Flags().IntVar(&batch, "batch", 50, "envelopes per request (delivery.batch_size; 1: one envelope per request)")
 	ex.Flags().IntVar(&probe, "probe", 400, "iterations per operation when measuring the bound")
+	ex.Flags().StringVar(&kill, "kill", "", "run this node (xa: the sender, xb: the receiver) as a child `flx serve` process, kill it with SIGKILL once --kill-at of the envelopes are delivered, start it again, and check that nothing was lost or processed twice")
+	ex.Flags().DurationVar(&killLease, "kill-lease", 15*time.Second, "with --kill: delivery.lease of both nodes (what a killed sender had claimed is sent again after it)")
+	ex.Flags().Float64Var(&killAt, "kill-at", 0.5, "with --kill: the fraction of envelopes delivered when the node is killed")
 	ex.Flags().Float64Var(&rate, "rate", 0, "queue at this many envelopes per second (0: as fast as possible; latency then includes queueing)")
 	root.AddCommand(ex, benchMediaCmd())
 	root.AddCommand(benchCaseCmds()...)
@@ -80,6 +84,9 @@ type benchOptions struct {
 	cpuProfile               string
 	link                     string
 	stores                   string
+	kill                     string  // "", "xa" or "xb": that node runs as a child process killed mid-run
+	killAt                   float64 // fraction delivered at the kill
+	killLease                time.Duration
 }
 
 // benchBody returns a valid ~3 KiB case document with the given case id
@@ -153,6 +160,12 @@ func rssKiB() int64 {
 func runBenchExchange(ctx context.Context, out, progress io.Writer, o benchOptions) error {
 	if o.n < 1 || o.workers < 1 || o.probe < 10 {
 		return fmt.Errorf("bench: --n, --workers must be positive and --probe at least 10")
+	}
+	if _, err := parseKill(o.kill); err != nil {
+		return err
+	}
+	if o.kill != "" && (o.killAt <= 0 || o.killAt >= 1 || o.killLease < 3*time.Second) {
+		return fmt.Errorf("bench: --kill-at must be between 0 and 1 and --kill-lease at least 3s")
 	}
 	kinds, err := parseBenchStores(o.stores)
 	if err != nil {
@@ -290,12 +303,15 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 	if _, _, err := fedadmin.Init(fedDir, fedadmin.InitConfig{Name: "FLX bench", Members: specs}); err != nil {
 		return nil, err
 	}
-	nodes := map[string]*runningNode{}
+	killID, err := parseKill(o.kill)
+	if err != nil {
+		return nil, err
+	}
+	nodes := map[string]*benchNode{}
 	cfgs := map[string]config.Config{}
 	defer func() {
-		for _, rn := range nodes {
-			rn.Stop()
-			rn.Wait()
+		for _, bn := range nodes {
+			bn.stop()
 		}
 	}()
 	quiet := slog.New(slog.DiscardHandler)
@@ -312,20 +328,56 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 		cfg.Delivery.Workers = o.workers
 		cfg.Delivery.BatchSize = o.batch
 		cfg.Delivery.PollInterval = 20 * time.Millisecond
+		if killID != "" {
+			// A peer that is down is retried soon after it is back (the
+			// least backoff allowed), and what a killed sender had claimed
+			// is claimed again after --kill-lease rather than the default 2 min.
+			cfg.Delivery.BackoffInitial, cfg.Delivery.BackoffMax = time.Second, time.Minute
+			cfg.Delivery.Lease = o.killLease
+			cfg.Delivery.RequestTimeout = min(10*time.Second, o.killLease*2/3)
+		}
+		if id == killID {
+			bn, err := startBenchChild(ctx, fedDir, dir, cfg)
+			if err != nil {
+				return nil, err
+			}
+			nodes[id], cfgs[id] = bn, cfg
+			continue
+		}
 		rn, err := startNode(ctx, cfg, quiet)
 		if err != nil {
 			return nil, err
 		}
-		nodes[id], cfgs[id] = rn, cfg
+		nodes[id], cfgs[id] = &benchNode{id: id, cfg: cfg, rn: rn, st: rn.Store}, cfg
 	}
 	xa, xb := nodes["XA-RC"], nodes["XB-RC"]
 	key, err := jose.LoadPrivateKey(cfgs["XA-RC"].Federation.SigningKey)
 	if err != nil {
 		return nil, err
 	}
-	bodies := make([][]byte, o.n)
-	for i := range bodies {
-		bodies[i] = benchBody(i)
+	// The bodies are made before the clock starts, but for very long runs
+	// (100,000 envelopes would hold 250 MB of them): then each is made as
+	// it is queued, and what making one costs is measured apart.
+	lazy := o.n > 20000
+	var bodies [][]byte
+	var bodyCPU time.Duration
+	if lazy {
+		t0 := selfCPU()
+		for i := range 500 {
+			benchBody(o.n + i)
+		}
+		bodyCPU = (selfCPU() - t0) / 500
+	} else {
+		bodies = make([][]byte, o.n)
+		for i := range bodies {
+			bodies[i] = benchBody(i)
+		}
+	}
+	body := func(i int) []byte {
+		if lazy {
+			return benchBody(i)
+		}
+		return bodies[i]
 	}
 	runtime.GC()
 	idleRSS := rssKiB()
@@ -337,7 +389,7 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 		fmt.Fprintf(out, "link: XA-RC -> XB-RC through a proxy adding %s\n", link)
 	}
 	fmt.Fprintf(out, "bench exchange: %d case.create envelopes (%d bytes each) XA-RC -> XB-RC over mTLS, %s stores, %s, %d deliveries in flight, %d CPUs\n",
-		o.n, len(bodies[0]), kind, pace, o.workers, runtime.NumCPU())
+		o.n, len(body(0)), kind, pace, o.workers, runtime.NumCPU())
 
 	if o.cpuProfile != "" {
 		f, err := os.Create(o.cpuProfile)
@@ -352,8 +404,8 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 	}
 	pgCPU := newBackendCPU()
 	sampleBackends := func() {
-		for _, rn := range nodes {
-			if pids, err := store.BackendPIDs(ctx, rn.Store); err == nil {
+		for _, bn := range nodes {
+			if pids, err := store.BackendPIDs(ctx, bn.st); err == nil {
 				pgCPU.sample(pids)
 			}
 		}
@@ -396,18 +448,18 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 					var err error
 					for i := lo; i < hi && err == nil; i++ {
 						var it store.NewOutboxItem
-						it, err = signedItem(key, "XB-RC", bodies[i])
+						it, err = signedItem(key, "XB-RC", body(i))
 						items = append(items, it)
 					}
 					if err == nil {
-						_, err = xa.Store.EnqueueAll(ctx, items)
+						_, err = xa.st.EnqueueAll(ctx, items)
 					}
 					if err != nil {
 						once.Do(func() { fail = err })
 						return
 					}
 					queued.Add(int64(hi - lo))
-					xa.Node.KickDelivery()
+					xa.kick()
 				}
 			}()
 		}
@@ -415,6 +467,7 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 		prodErr <- fail
 	}()
 	var peakRSS int64
+	killed, killedAt, downFor := false, int64(0), time.Duration(0)
 	for {
 		select {
 		case err := <-prodErr:
@@ -426,7 +479,7 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 			return nil, ctx.Err()
 		case <-time.After(250 * time.Millisecond):
 		}
-		delivered, err := countDelivered(ctx, xa.Store)
+		delivered, err := countDelivered(ctx, xa.st)
 		if err != nil {
 			return nil, err
 		}
@@ -436,6 +489,20 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 		}
 		el := time.Since(start).Seconds()
 		fmt.Fprintf(progress, "\r  queued %d/%d  delivered %d/%d  %.0f/s   ", queued.Load(), o.n, delivered, o.n, float64(delivered)/el)
+		if killID != "" && !killed && (delivered >= int64(o.killAt*float64(o.n)) || delivered >= int64(o.n)) {
+			// SIGKILL mid-run, then the same node on the same database again.
+			kn := nodes[killID]
+			kn.kill()
+			killed, killedAt = true, delivered
+			down := time.Now()
+			time.Sleep(time.Second)
+			if err := kn.start(ctx); err != nil {
+				return nil, err
+			}
+			downFor = time.Since(down)
+			fmt.Fprintf(progress, "\n  killed %s (SIGKILL) at %d delivered; started again, listening after %s\n", killID, delivered, downFor.Round(time.Millisecond))
+			continue
+		}
 		if delivered >= int64(o.n) {
 			break
 		}
@@ -448,7 +515,7 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 	// The receiver must also have stored and processed every one: the
 	// exchange ends when the last is processed.
 	for {
-		rows, err := xb.Store.ListInbox(ctx, store.InboxFilter{State: "unprocessed", Limit: 1})
+		rows, err := xb.st.ListInbox(ctx, store.InboxFilter{State: "unprocessed", Limit: 1})
 		if err != nil {
 			return nil, err
 		}
@@ -463,17 +530,30 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 		pprof.StopCPUProfile() // the profile covers delivery and processing
 	}
 	selfUsed := selfCPU() - selfStart
+	for _, bn := range nodes {
+		selfUsed += bn.childCPU()
+	}
+	selfUsed -= bodyCPU * time.Duration(o.n) // made while queued (lazy), not part of the exchange
 	sampleBackends()
 	pgUsed := pgCPU.used()
 	// Counts on both sides: nothing lost, nothing twice.
-	received, processed, err := countInbox(ctx, xb.Store)
+	received, processed, err := countInbox(ctx, xb.st)
 	if err != nil {
 		return nil, err
 	}
 	if received != int64(o.n) || processed != int64(o.n) {
 		return nil, fmt.Errorf("bench: XB-RC holds %d inbox rows (%d processed) for %d envelopes sent", received, processed, o.n)
 	}
-	lat, err := latencies(ctx, xa.Store)
+	// Processed once each: one inbox.process audit entry per envelope, each
+	// for another case, and one case per envelope.
+	entries, distinct, err := processedOnce(ctx, xb.st)
+	if err != nil {
+		return nil, err
+	}
+	if entries != int64(o.n) || distinct != int64(o.n) {
+		return nil, fmt.Errorf("bench: XB-RC audited %d inbox.process entries for %d cases, %d envelopes sent", entries, distinct, o.n)
+	}
+	lat, err := latencies(ctx, xa.st)
 	if err != nil {
 		return nil, err
 	}
@@ -485,23 +565,38 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 	if kind == store.SQLite {
 		fmt.Fprintf(out, "CPU:        both nodes with their SQLite databases (this process) %.0f µs/envelope\n", perEnv(selfUsed))
 	} else {
-		fmt.Fprintf(out, "CPU:        both nodes (this process) %.0f µs/envelope; PostgreSQL backends of the two databases %.0f µs/envelope; total %.0f µs/envelope\n",
-			perEnv(selfUsed), perEnv(pgUsed), perEnv(selfUsed+pgUsed))
+		where := "this process"
+		if killID != "" {
+			where = "this process and the child " + killID
+		}
+		fmt.Fprintf(out, "CPU:        both nodes (%s) %.0f µs/envelope; PostgreSQL backends of the two databases %.0f µs/envelope; total %.0f µs/envelope\n",
+			where, perEnv(selfUsed), perEnv(pgUsed), perEnv(selfUsed+pgUsed))
 	}
 	fmt.Fprintf(out, "            (= %.0f envelopes/s per CPU if CPU were the only limit; %d CPUs here, shared)\n", 1e6/perEnv(selfUsed+pgUsed), runtime.NumCPU())
 	fmt.Fprintf(out, "latency:    queue -> verified receipt  p50 %s  p90 %s  p99 %s  max %s\n", pct(lat, 0.50), pct(lat, 0.90), pct(lat, 0.99), pct(lat, 1))
 	if proxy != nil {
 		fmt.Fprintf(out, "link:       %d connections cut by the proxy during the run\n", proxy.cuts.Load())
 	}
+	if killed {
+		fmt.Fprintf(out, "kill:       %s (a child process) killed with SIGKILL at %d of %d delivered, listening again %s later;\n", killID, killedAt, o.n, downFor.Round(time.Millisecond))
+		fmt.Fprintf(out, "            none lost, none processed twice: %d inbox rows, %d processed, %d inbox.process audit entries for %d distinct cases\n", received, processed, entries, distinct)
+	}
+	if lazy {
+		fmt.Fprintf(out, "bodies:     made while queued (%d envelopes); making one, %.0f µs CPU, is left out of the CPU figures\n", o.n, float64(bodyCPU.Nanoseconds())/1e3)
+	}
 	fmt.Fprintf(out, "memory:     two nodes in this process: RSS %d MiB idle, %d MiB peak under load\n", idleRSS/1024, peakRSS/1024)
 	xbKey, err := jose.LoadPrivateKey(cfgs["XB-RC"].Federation.SigningKey)
 	if err != nil {
 		return nil, err
 	}
-	m := xb.Node.Manifest()
-	for id, rn := range nodes {
-		rn.Stop()
-		rn.Wait()
+	var m *federation.Manifest
+	for _, bn := range nodes {
+		if bn.rn != nil {
+			m = bn.rn.Node.Manifest()
+		}
+	}
+	for id, bn := range nodes {
+		bn.stop()
 		delete(nodes, id)
 	}
 	return &exchangeResult{kind: kind, elapsed: elapsed, processedIn: processedIn, selfCPU: selfUsed, dbCPU: pgUsed, lat: lat,

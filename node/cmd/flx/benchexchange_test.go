@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestBenchExchangeBothStores runs a small exchange on PostgreSQL and on
@@ -34,5 +35,49 @@ func TestBenchExchangeBothStores(t *testing.T) {
 	}
 	if _, err := parseBenchStores("postgres,mysql"); err == nil {
 		t.Error(`--stores "postgres,mysql" accepted`)
+	}
+}
+
+// TestMain lets the bench's --kill start this test binary as its child
+// `flx serve` (FLX_TEST_AS_FLX=1: run main with the child's arguments).
+func TestMain(m *testing.M) {
+	if os.Getenv("FLX_TEST_AS_FLX") == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// TestBenchExchangeKillReceiver and TestBenchExchangeKillSender kill one
+// node with SIGKILL a third of the way through a small exchange and start
+// it again: every envelope is delivered, stored and processed exactly once
+// (the bench checks inbox rows, processed rows, and one inbox.process audit
+// entry per case).
+func TestBenchExchangeKillReceiver(t *testing.T) { testBenchKill(t, "xb") }
+
+func TestBenchExchangeKillSender(t *testing.T) { testBenchKill(t, "xa") }
+
+func testBenchKill(t *testing.T, kill string) {
+	pg := os.Getenv("FLX_TEST_POSTGRES")
+	if pg == "" {
+		if os.Getenv("FLX_REQUIRE_POSTGRES") != "" {
+			t.Fatal("FLX_REQUIRE_POSTGRES is set but FLX_TEST_POSTGRES is not")
+		}
+		t.Skip("FLX_TEST_POSTGRES not set")
+	}
+	if testing.Short() {
+		t.Skip("an exchange between real nodes, one a child process")
+	}
+	t.Setenv("FLX_TEST_AS_FLX", "1") // the child inherits it
+	var out bytes.Buffer
+	err := runBenchExchange(t.Context(), &out, io.Discard, benchOptions{pg: pg, n: 400, workers: 4, probe: 10, batch: 20, stores: "postgres", kill: kill, killAt: 0.3, killLease: 3 * time.Second})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "killed with SIGKILL at") || !strings.Contains(out.String(), "none lost, none processed twice: 400 inbox rows, 400 processed, 400 inbox.process audit entries for 400 distinct cases") {
+		t.Errorf("output:\n%s", out.String())
+	}
+	if _, err := parseKill("xc"); err == nil {
+		t.Error(`--kill xc accepted`)
 	}
 }
