@@ -41,10 +41,14 @@ func (e *apiError) Error() string {
 
 // bind gives the command group root the --api and --token flags (FLX_API,
 // FLX_TOKEN) and refuses to run one of its commands without them; name
-// starts the error.
+// starts the error. The token is read from FLX_TOKEN only when the command
+// runs, so that --help never prints it as the flag's default.
 func (c *apiClient) bind(root *cobra.Command, name string) {
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		c.out = cmd.OutOrStdout()
+		if c.token == "" {
+			c.token = os.Getenv("FLX_TOKEN")
+		}
 		if c.base == "" {
 			return fmt.Errorf("%s: --api (or FLX_API) is required, e.g. http://127.0.0.1:8080", name)
 		}
@@ -54,7 +58,7 @@ func (c *apiClient) bind(root *cobra.Command, name string) {
 		return nil
 	}
 	root.PersistentFlags().StringVar(&c.base, "api", os.Getenv("FLX_API"), "local API base URL (env FLX_API)")
-	root.PersistentFlags().StringVar(&c.token, "token", os.Getenv("FLX_TOKEN"), "bearer token (env FLX_TOKEN)")
+	root.PersistentFlags().StringVar(&c.token, "token", "", "bearer token (default: env FLX_TOKEN)")
 }
 
 // problemOr prints the problem document of an error the local API answered
