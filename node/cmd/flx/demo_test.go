@@ -9,10 +9,10 @@ import (
 	"os"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/familylinks/flx/node/internal/nodetest"
 	"github.com/familylinks/flx/schema"
 )
 
@@ -68,31 +68,13 @@ func TestDemoOnce(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer the demo writes to while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // TestDemoHintsWork runs the demo as a newcomer does (it stays up) and
 // follows what it prints: every curl example and every flx command of its
 // "Next" list must work as shown, so that the hints cannot rot.
 func TestDemoHintsWork(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	var out syncBuffer
+	var out nodetest.SyncBuffer
 	done := make(chan error, 1)
 	go func() { done <- runDemo(ctx, &out, demoOptions{dir: t.TempDir()}) }()
 	defer func() {
