@@ -32,6 +32,20 @@ type apiError struct {
 	Body   []byte
 }
 
+// newAPIError is the error of an answer with status and body b, with the
+// code and detail of its problem document when it is one.
+func newAPIError(status int, b []byte) *apiError {
+	e := &apiError{Status: status, Body: b}
+	var p struct {
+		Code   string `json:"code"`
+		Detail string `json:"detail"`
+	}
+	if json.Unmarshal(b, &p) == nil {
+		e.Code, e.Detail = p.Code, p.Detail
+	}
+	return e
+}
+
 func (e *apiError) Error() string {
 	if e.Code != "" {
 		return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Detail)
@@ -95,15 +109,7 @@ func (c *apiClient) do(ctx context.Context, method, path string, body []byte) ([
 		return nil, err
 	}
 	if resp.StatusCode >= 300 {
-		e := &apiError{Status: resp.StatusCode, Body: b}
-		var p struct {
-			Code   string `json:"code"`
-			Detail string `json:"detail"`
-		}
-		if json.Unmarshal(b, &p) == nil {
-			e.Code, e.Detail = p.Code, p.Detail
-		}
-		return nil, e
+		return nil, newAPIError(resp.StatusCode, b)
 	}
 	return b, nil
 }

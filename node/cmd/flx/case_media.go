@@ -177,15 +177,7 @@ func patchFrom(cmd *cobra.Command, hc *http.Client, c *apiClient, path string, f
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode != http.StatusOK {
-		e := &apiError{Status: resp.StatusCode, Body: b}
-		var p struct {
-			Code   string `json:"code"`
-			Detail string `json:"detail"`
-		}
-		if json.Unmarshal(b, &p) == nil {
-			e.Code, e.Detail = p.Code, p.Detail
-		}
-		return off, false, e
+		return off, false, newAPIError(resp.StatusCode, b)
 	}
 	var up struct {
 		Offset   int64 `json:"offset"`
