@@ -114,6 +114,15 @@ func (c *apiClient) do(ctx context.Context, method, path string, body []byte) ([
 	return b, nil
 }
 
+// printJSON writes v as indented JSON.
+func (c *apiClient) printJSON(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return c.print(b)
+}
+
 // print writes a JSON answer indented.
 func (c *apiClient) print(b []byte) error {
 	var buf bytes.Buffer
