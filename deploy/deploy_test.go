@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"bytes"
+	"encoding/json"
 	"maps"
 	"os"
 	"path/filepath"
@@ -265,4 +266,45 @@ func nodeMetrics(t *testing.T) map[string]bool {
 		t.Fatal(err)
 	}
 	return defined
+}
+
+var apiPath = regexp.MustCompile(`/api/v1/[A-Za-z0-9_{}./:%-]*`)
+
+// TestDocsAPIPathsExist: every local API path the operator-facing texts
+// name (in prose, curl lines or tables) is a route of the node's OpenAPI
+// document, read as a file (deploy does not link the node).
+func TestDocsAPIPathsExist(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "node", "httpapi", "openapi.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spec struct {
+		Paths map[string]any `json:"paths"`
+	}
+	if err := json.Unmarshal(data, &spec); err != nil {
+		t.Fatal(err)
+	}
+	var routes []*regexp.Regexp
+	for p := range spec.Paths {
+		routes = append(routes, regexp.MustCompile("^"+regexp.MustCompile(`\\\{[^}]+\\\}`).ReplaceAllString(regexp.QuoteMeta(p), "[^/]+")+"$"))
+	}
+	if len(routes) < 10 {
+		t.Fatalf("openapi.json has %d paths", len(routes))
+	}
+	for _, name := range []string{"RUNBOOK.md", "../README.md", "../node/console/README.md", "../policy/RULES.md"} {
+		text, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range apiPath.FindAllString(string(text), -1) {
+			p := strings.TrimRight(m, ".,:")
+			found := false
+			for _, r := range routes {
+				found = found || r.MatchString(p)
+			}
+			if !found {
+				t.Errorf("%s names %s, which is no route of node/httpapi/openapi.json", name, m)
+			}
+		}
+	}
 }

@@ -48,6 +48,12 @@ func (n *Node) ExportBundle(ctx context.Context, to string) (BundleExport, error
 	if _, ok := m.Member(to); !ok || to == n.o.Self {
 		return out, errf(CodeUnknownMember, "%q is not another member of the federation", to)
 	}
+	// A member without network is one whose rows back off after failed
+	// pushes: the bundle carries them now, whenever their next attempt was
+	// due (as an operator's retry of that peer would).
+	if _, err := n.o.Store.RetryDestination(ctx, to); err != nil {
+		return out, internal("bundle export", err)
+	}
 	now := n.o.Now()
 	key, err := m.EncKeyFor(to, now)
 	if err != nil {

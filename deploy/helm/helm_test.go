@@ -457,6 +457,11 @@ func checkCommon(t *testing.T, o *objects, replicas int32) (*appsv1.Deployment, 
 	if !strings.HasPrefix(cfg.Federation.Manifest, "https://") {
 		files["federation.manifest"] = cfg.Federation.Manifest
 	}
+	// The bundle key is optional (keys.bundleKey, or bundle.jwk in an
+	// existing Secret): the node looks for it beside the other keys.
+	if filepath.Dir(cfg.Coordination.BundleKey) != filepath.Dir(cfg.Federation.SigningKey) || filepath.Base(cfg.Coordination.BundleKey) != "bundle.jwk" {
+		t.Errorf("coordination.bundle_key %s is not bundle.jwk beside the signing key %s", cfg.Coordination.BundleKey, cfg.Federation.SigningKey)
+	}
 	for field, p := range files {
 		if !mounted(t, p, pod, mounts, vols, o) {
 			t.Errorf("%s = %s is not a file in any mounted volume", field, p)
@@ -567,7 +572,7 @@ func mounted(t *testing.T, p string, pod corev1.PodSpec, mounts map[string]corev
 			return ok
 		}
 		// An existing Secret: its keys are documented in values.yaml.
-		return base == "tls.crt" || base == "tls.key" || base == "signing.jwk"
+		return base == "tls.crt" || base == "tls.key" || base == "signing.jwk" || base == "bundle.jwk"
 	}
 	return false
 }

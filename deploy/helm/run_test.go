@@ -35,6 +35,7 @@ func TestChartRunsWithTheRealBinary(t *testing.T) {
 			"tlsCert":    runtest.ReadFile(t, filepath.Join(m, "data", "tls", "cert.pem")),
 			"tlsKey":     runtest.ReadFile(t, filepath.Join(m, "data", "tls", "key.pem")),
 			"signingKey": runtest.ReadFile(t, filepath.Join(m, "data", "keys", "signing.jwk")),
+			"bundleKey":  runtest.ReadFile(t, filepath.Join(m, "data", "keys", "bundle.jwk")),
 		}),
 		set("trust", map[string]any{
 			"anchor":   runtest.ReadFile(t, filepath.Join(m, "data", "trust", "anchor.jwk")),
@@ -154,6 +155,9 @@ func TestChartRunsWithTheRealBinary(t *testing.T) {
 		if err := probe(p); err != nil {
 			t.Errorf("%s probe %s: %v", name, p.HTTPGet.Path, err)
 		}
+	}
+	if strings.Contains(node.Logs(), "no bundle encryption key") {
+		t.Errorf("keys.bundleKey did not reach the node (it could not import carried bundles):\n%s", node.Logs())
 	}
 	if _, err := os.Stat(filepath.Join(mapPath("/var/lib/flx"), "flx.db")); err != nil {
 		t.Errorf("the SQLite store is not in the data volume: %v", err)

@@ -83,7 +83,7 @@ func TestRunbookLayoutRunsWithTheRealBinary(t *testing.T) {
 		installed[dest] = true
 	}
 	for _, want := range []string{"/etc/flx/config.yaml", "/etc/flx/policy.yaml", "/etc/flx/tls/cert.pem",
-		"/etc/flx/trust/anchor.jwk", "/etc/flx/trust/manifest.jws", "/etc/flx/private/tls.key", "/etc/flx/private/signing.jwk"} {
+		"/etc/flx/trust/anchor.jwk", "/etc/flx/trust/manifest.jws", "/etc/flx/private/tls.key", "/etc/flx/private/signing.jwk", "/etc/flx/private/bundle.jwk"} {
 		if !installed[want] {
 			t.Errorf("RUNBOOK.md section 4.1 installs no %s", want)
 		}
@@ -118,6 +118,9 @@ func TestRunbookLayoutRunsWithTheRealBinary(t *testing.T) {
 	})
 	if last != nil {
 		t.Fatalf("/readyz never answered 200: %v\n%s", last, node.Logs())
+	}
+	if strings.Contains(node.Logs(), "no bundle encryption key") {
+		t.Errorf("the layout gives the node no bundle key (it could not import carried bundles):\n%s", node.Logs())
 	}
 	if _, err := os.Stat(filepath.Join(mapPath("/var/lib/flx"), "flx.db")); err != nil {
 		t.Errorf("the SQLite store is not in the StateDirectory: %v", err)

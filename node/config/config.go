@@ -362,6 +362,8 @@ func (c *Config) envVars() map[string]func(string) error {
 		},
 		"FLX_FEDERATION_ENVELOPE_TTL":            dur(&c.Federation.EnvelopeTTL),
 		"FLX_LOCAL_API_LISTEN":                   str(&c.LocalAPI.Listen),
+		"FLX_LOCAL_API_TLS_CERT":                 str(&c.LocalAPI.TLSCert),
+		"FLX_LOCAL_API_TLS_KEY":                  str(&c.LocalAPI.TLSKey),
 		"FLX_LOCAL_API_CONSOLE_ENABLED":          boolean(&c.LocalAPI.Console.Enabled),
 		"FLX_LOCAL_API_CONSOLE_IDLE_TIMEOUT":     dur(&c.LocalAPI.Console.IdleTimeout),
 		"FLX_LOCAL_API_CONSOLE_MAX_AGE":          dur(&c.LocalAPI.Console.MaxAge),

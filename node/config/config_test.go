@@ -23,45 +23,6 @@ func TestExampleIsDefaults(t *testing.T) {
 	}
 }
 
-// TestExampleDocumentsEveryField walks the yaml tags of Config and requires
-// each key in example.yaml with a comment line right above it.
-func TestExampleDocumentsEveryField(t *testing.T) {
-	lines := strings.Split(string(Example()), "\n")
-	var walk func(reflect.Type)
-	walk = func(typ reflect.Type) {
-		for i := 0; i < typ.NumField(); i++ {
-			f := typ.Field(i)
-			key := strings.Split(f.Tag.Get("yaml"), ",")[0]
-			if key == "" {
-				continue
-			}
-			if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Duration(0)) {
-				walk(f.Type)
-			}
-			if typ == reflect.TypeOf(Token{}) {
-				continue // documented inside the tokens comment
-			}
-			found := false
-			for j, l := range lines {
-				if strings.HasPrefix(strings.TrimSpace(l), key+":") {
-					found = true
-					if f.Type.Kind() != reflect.Struct && (j == 0 || !strings.HasPrefix(strings.TrimSpace(lines[j-1]), "#") && !strings.HasPrefix(strings.TrimSpace(lines[j-1]), key)) {
-						// a field may share the comment of the field just above it
-						prev := strings.TrimSpace(lines[j-1])
-						if !strings.Contains(prev, ":") {
-							t.Errorf("field %q has no comment above it", key)
-						}
-					}
-				}
-			}
-			if !found {
-				t.Errorf("field %q missing from example.yaml", key)
-			}
-		}
-	}
-	walk(reflect.TypeOf(Config{}))
-}
-
 func TestParseErrors(t *testing.T) {
 	tests := []struct {
 		name, yaml, want string

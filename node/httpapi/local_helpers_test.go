@@ -54,29 +54,11 @@ func testTokens() []config.Token {
 	}
 }
 
-// syncBuffer collects log output from concurrent handlers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // localNode is a real node with its local API served over real HTTP.
 type localNode struct {
 	*nodetest.Node
 	api  *client
-	logs *syncBuffer
+	logs *nodetest.SyncBuffer
 }
 
 var metricsStub = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -87,7 +69,7 @@ var metricsStub = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) 
 func startLocal(t *testing.T, f *fedtest.Federation, id string, ln net.Listener, o nodetest.Options) *localNode {
 	t.Helper()
 	tn := nodetest.Start(t, f, id, ln, o)
-	logs := &syncBuffer{}
+	logs := &nodetest.SyncBuffer{}
 	h := httpapi.LocalHandler(tn.Node, testTokens(), metricsStub, slog.New(slog.NewJSONHandler(logs, nil)))
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)

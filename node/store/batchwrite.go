@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/jmoiron/sqlx"
 )
 
 // ProcessedMark is one row of MarkProcessedAll: an inbox row and its
@@ -142,22 +144,15 @@ func (q *queries) CasesHeld(ctx context.Context, caseIDs []string) (map[string]b
 		for i, id := range chunk {
 			args[i] = id
 		}
-		rows, err := q.query(ctx, `SELECT case_id FROM cases WHERE case_id IN (`+placeholders(len(chunk))+`)`, args...)
-		if err != nil {
-			return nil, fmt.Errorf("store.CasesHeld: %w", err)
-		}
-		for rows.Next() {
+		err := q.eachRow(ctx, func(rows *sqlx.Rows) error {
 			var id string
 			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("store.CasesHeld: %w", err)
+				return err
 			}
 			out[id] = true
-		}
-		if err := rows.Close(); err != nil {
-			return nil, fmt.Errorf("store.CasesHeld: %w", err)
-		}
-		if err := rows.Err(); err != nil {
+			return nil
+		}, `SELECT case_id FROM cases WHERE case_id IN (`+placeholders(len(chunk))+`)`, args...)
+		if err != nil {
 			return nil, fmt.Errorf("store.CasesHeld: %w", err)
 		}
 	}
@@ -214,25 +209,18 @@ func (q *queries) EnqueueAll(ctx context.Context, in []NewOutboxItem) ([]OutboxI
 			vals.WriteString("(?, ?, ?)")
 			args = append(args, k.dest, k.caseID, count[k])
 		}
-		rows, err := q.query(ctx, `INSERT INTO outbox_sequences (destination, case_id, last_seq) VALUES `+vals.String()+`
-			ON CONFLICT (destination, case_id) DO UPDATE SET last_seq = outbox_sequences.last_seq + excluded.last_seq
-			RETURNING destination, case_id, last_seq`, args...)
-		if err != nil {
-			return nil, fmt.Errorf("store.EnqueueAll: sequence: %w", err)
-		}
-		for rows.Next() {
+		err := q.eachRow(ctx, func(rows *sqlx.Rows) error {
 			var k key
 			var last int64
 			if err := rows.Scan(&k.dest, &k.caseID, &last); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("store.EnqueueAll: sequence: %w", err)
+				return err
 			}
 			next[k] = last - count[k] + 1
-		}
-		if err := rows.Close(); err != nil {
-			return nil, fmt.Errorf("store.EnqueueAll: sequence: %w", err)
-		}
-		if err := rows.Err(); err != nil {
+			return nil
+		}, `INSERT INTO outbox_sequences (destination, case_id, last_seq) VALUES `+vals.String()+`
+			ON CONFLICT (destination, case_id) DO UPDATE SET last_seq = outbox_sequences.last_seq + excluded.last_seq
+			RETURNING destination, case_id, last_seq`, args...)
+		if err != nil {
 			return nil, fmt.Errorf("store.EnqueueAll: sequence: %w", err)
 		}
 	}
@@ -261,26 +249,19 @@ func (q *queries) EnqueueAll(ctx context.Context, in []NewOutboxItem) ([]OutboxI
 			args = append(args, o.Destination, o.CaseID, iv(o.CaseVersion), o.Kind, o.JTI, o.Envelope, o.Seq,
 				tv(o.NextAttemptAt), tv(o.CreatedAt), tv(o.UpdatedAt), o.Discloses, o.Withdraws)
 		}
-		rows, err := q.query(ctx, `INSERT INTO outbox (destination, case_id, case_version, kind, jti, envelope, seq, state,
-			attempts, next_attempt_at, created_at, updated_at, discloses, withdraws)
-			VALUES `+vals.String()+` ON CONFLICT (jti) DO NOTHING RETURNING id, jti`, args...)
-		if err != nil {
-			return nil, fmt.Errorf("store.EnqueueAll: %w", err)
-		}
 		ids := make(map[string]int64, len(chunk))
-		for rows.Next() {
+		err := q.eachRow(ctx, func(rows *sqlx.Rows) error {
 			var id int64
 			var jti string
 			if err := rows.Scan(&id, &jti); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("store.EnqueueAll: %w", err)
+				return err
 			}
 			ids[jti] = id
-		}
-		if err := rows.Close(); err != nil {
-			return nil, fmt.Errorf("store.EnqueueAll: %w", err)
-		}
-		if err := rows.Err(); err != nil {
+			return nil
+		}, `INSERT INTO outbox (destination, case_id, case_version, kind, jti, envelope, seq, state,
+			attempts, next_attempt_at, created_at, updated_at, discloses, withdraws)
+			VALUES `+vals.String()+` ON CONFLICT (jti) DO NOTHING RETURNING id, jti`, args...)
+		if err != nil {
 			return nil, fmt.Errorf("store.EnqueueAll: %w", err)
 		}
 		for i := range chunk {

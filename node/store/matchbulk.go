@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/jmoiron/sqlx"
 )
 
 // CaseCandidates is the candidates found by matching the persons of one
@@ -106,26 +108,21 @@ func (q *queries) ReplaceMatchesMany(ctx context.Context, steps []CaseCandidates
 		// By case through the two case indexes; state and remote are
 		// looked at here (a condition on state makes SQLite walk every
 		// open candidate through the state index instead).
-		rows, err := q.query(ctx, `SELECT id, a_case, a_person, b_case, b_person, state, remote FROM match_candidates WHERE a_case IN (`+in+`)
-			UNION ALL SELECT id, a_case, a_person, b_case, b_person, state, remote FROM match_candidates WHERE b_case IN (`+in+`)`, args...)
-		if err != nil {
-			return fmt.Errorf("store.ReplaceMatchesMany: %w", err)
-		}
-		for rows.Next() {
+		err := q.eachRow(ctx, func(rows *sqlx.Rows) error {
 			var id int64
 			var p pair
 			var state, remote string
 			if err := rows.Scan(&id, &p.a, &p.ap, &p.b, &p.bp, &state, sc(&remote)); err != nil {
-				rows.Close()
-				return fmt.Errorf("store.ReplaceMatchesMany: %w", err)
+				return err
 			}
 			if _, ok := final[p]; !ok && state == MatchOpen && remote == "" && !dropped[id] {
 				dropped[id] = true
 				drop = append(drop, id)
 			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+			return nil
+		}, `SELECT id, a_case, a_person, b_case, b_person, state, remote FROM match_candidates WHERE a_case IN (`+in+`)
+			UNION ALL SELECT id, a_case, a_person, b_case, b_person, state, remote FROM match_candidates WHERE b_case IN (`+in+`)`, args...)
+		if err != nil {
 			return fmt.Errorf("store.ReplaceMatchesMany: %w", err)
 		}
 	}

@@ -314,6 +314,26 @@ func (q *queries) query(ctx context.Context, query string, args ...any) (*sqlx.R
 	return q.x.QueryxContext(ctx, q.s.db.Rebind(query), args...)
 }
 
+// eachRow runs query and calls scan on every row it returns; the rows are
+// closed whatever happens. The first error of the query, a scan or the
+// iteration is returned as it is: the caller adds its context.
+func (q *queries) eachRow(ctx context.Context, scan func(*sqlx.Rows) error, query string, args ...any) error {
+	rows, err := q.query(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return rows.Close()
+}
+
 // lock takes a transaction-scoped advisory lock on PostgreSQL. On SQLite
 // the write transaction already excludes every other writer.
 func (q *queries) lock(ctx context.Context, key int64) error {

@@ -32,6 +32,20 @@ type apiError struct {
 	Body   []byte
 }
 
+// newAPIError is the error of an answer with status and body b, with the
+// code and detail of its problem document when it is one.
+func newAPIError(status int, b []byte) *apiError {
+	e := &apiError{Status: status, Body: b}
+	var p struct {
+		Code   string `json:"code"`
+		Detail string `json:"detail"`
+	}
+	if json.Unmarshal(b, &p) == nil {
+		e.Code, e.Detail = p.Code, p.Detail
+	}
+	return e
+}
+
 func (e *apiError) Error() string {
 	if e.Code != "" {
 		return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Detail)
@@ -41,10 +55,14 @@ func (e *apiError) Error() string {
 
 // bind gives the command group root the --api and --token flags (FLX_API,
 // FLX_TOKEN) and refuses to run one of its commands without them; name
-// starts the error.
+// starts the error. The token is read from FLX_TOKEN only when the command
+// runs, so that --help never prints it as the flag's default.
 func (c *apiClient) bind(root *cobra.Command, name string) {
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		c.out = cmd.OutOrStdout()
+		if c.token == "" {
+			c.token = os.Getenv("FLX_TOKEN")
+		}
 		if c.base == "" {
 			return fmt.Errorf("%s: --api (or FLX_API) is required, e.g. http://127.0.0.1:8080", name)
 		}
@@ -54,7 +72,7 @@ func (c *apiClient) bind(root *cobra.Command, name string) {
 		return nil
 	}
 	root.PersistentFlags().StringVar(&c.base, "api", os.Getenv("FLX_API"), "local API base URL (env FLX_API)")
-	root.PersistentFlags().StringVar(&c.token, "token", os.Getenv("FLX_TOKEN"), "bearer token (env FLX_TOKEN)")
+	root.PersistentFlags().StringVar(&c.token, "token", "", "bearer token (default: env FLX_TOKEN)")
 }
 
 // problemOr prints the problem document of an error the local API answered
@@ -91,17 +109,18 @@ func (c *apiClient) do(ctx context.Context, method, path string, body []byte) ([
 		return nil, err
 	}
 	if resp.StatusCode >= 300 {
-		e := &apiError{Status: resp.StatusCode, Body: b}
-		var p struct {
-			Code   string `json:"code"`
-			Detail string `json:"detail"`
-		}
-		if json.Unmarshal(b, &p) == nil {
-			e.Code, e.Detail = p.Code, p.Detail
-		}
-		return nil, e
+		return nil, newAPIError(resp.StatusCode, b)
 	}
 	return b, nil
+}
+
+// printJSON writes v as indented JSON.
+func (c *apiClient) printJSON(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return c.print(b)
 }
 
 // print writes a JSON answer indented.

@@ -23,12 +23,7 @@ func caseDisclosuresCmd(c *apiClient, id func(string) string) *cobra.Command {
 			}
 			out, err := c.do(cmd.Context(), http.MethodGet, id(args[0])+"/disclosures?format="+format, nil)
 			if err != nil {
-				var ae *apiError
-				if errors.As(err, &ae) && len(ae.Body) > 0 {
-					c.print(ae.Body)
-					return exitError{1}
-				}
-				return err
+				return c.problemOr(err)
 			}
 			if format == "text" {
 				_, err := c.out.Write(out)

@@ -48,7 +48,7 @@ resuming a partial --out file with a range request and checking its sha256.`,
 			body, _ := json.Marshal(map[string]any{"sha256": sum, "size_bytes": size, "media_type": mediaType})
 			out, err := c.do(cmd.Context(), http.MethodPost, id(args[0])+"/media", body)
 			if err != nil {
-				return printAPIError(c, err)
+				return c.problemOr(err)
 			}
 			var up struct {
 				URL      string `json:"url"`
@@ -69,7 +69,7 @@ resuming a partial --out file with a range request and checking its sha256.`,
 				}
 				var ae *apiError
 				if errors.As(err, &ae) && ae.Code != "request_timeout" && ae.Code != "offset_mismatch" && ae.Status < 500 {
-					return printAPIError(c, err)
+					return c.problemOr(err)
 				}
 				if try >= attempts {
 					return fmt.Errorf("media attach: gave up after %d attempts: %w", try, err)
@@ -90,7 +90,7 @@ resuming a partial --out file with a range request and checking its sha256.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			out, err := c.do(cmd.Context(), http.MethodGet, id(args[0])+"/media", nil)
 			if err != nil {
-				return printAPIError(c, err)
+				return c.problemOr(err)
 			}
 			return c.print(out)
 		}})
@@ -177,15 +177,7 @@ func patchFrom(cmd *cobra.Command, hc *http.Client, c *apiClient, path string, f
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode != http.StatusOK {
-		e := &apiError{Status: resp.StatusCode, Body: b}
-		var p struct {
-			Code   string `json:"code"`
-			Detail string `json:"detail"`
-		}
-		if json.Unmarshal(b, &p) == nil {
-			e.Code, e.Detail = p.Code, p.Detail
-		}
-		return off, false, e
+		return off, false, newAPIError(resp.StatusCode, b)
 	}
 	var up struct {
 		Offset   int64 `json:"offset"`
@@ -193,14 +185,4 @@ func patchFrom(cmd *cobra.Command, hc *http.Client, c *apiClient, path string, f
 	}
 	err = json.Unmarshal(b, &up)
 	return up.Offset, up.Complete, err
-}
-
-// printAPIError prints a problem document answered by the node and exits 1.
-func printAPIError(c *apiClient, err error) error {
-	var ae *apiError
-	if errors.As(err, &ae) && len(ae.Body) > 0 {
-		c.print(ae.Body)
-		return exitError{1}
-	}
-	return err
 }

@@ -74,4 +74,15 @@ func TestCaseCommandsOverLocalAPI(t *testing.T) {
 	if _, err := runCLI(t, "case", "--api", "", "--token", "x", "list"); err == nil || !strings.Contains(err.Error(), "--api") {
 		t.Fatalf("missing --api: %v", err)
 	}
+	// FLX_TOKEN stands in for --token, and --help never prints it (the
+	// demo tells newcomers to export it before they type commands).
+	t.Setenv("FLX_TOKEN", "cw-token")
+	if out, err := runCLI(t, "case", "--api", srv.URL, "get", "XA-RC:DEMO-0001"); err != nil || !strings.Contains(out, `"case_id": "XA-RC:DEMO-0001"`) {
+		t.Fatalf("token from FLX_TOKEN: err=%v\n%s", err, out)
+	}
+	for _, group := range []string{"case", "match", "review"} {
+		if out, err := runCLI(t, group, "--help"); err != nil || strings.Contains(out, "cw-token") || !strings.Contains(out, "--token") {
+			t.Fatalf("%s --help shows the token from FLX_TOKEN (err=%v):\n%s", group, err, out)
+		}
+	}
 }

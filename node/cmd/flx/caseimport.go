@@ -139,8 +139,7 @@ func runImport(ctx context.Context, c *apiClient, path string, o importOptions) 
 	sum := importSummary{Rows: len(rows) + countLines(rejected, rows), Rejected: rejected}
 	if len(rejected) > 0 || o.check {
 		sum.Seconds = time.Since(start).Seconds()
-		out, _ := json.MarshalIndent(sum, "", "  ")
-		c.out.Write(append(out, '\n'))
+		c.printJSON(sum)
 		if len(rejected) > 0 {
 			fmt.Fprintf(o.errOut, "import: %d problem(s) in %s: nothing was imported\n", len(rejected), path)
 			return exitError{1}
@@ -195,8 +194,7 @@ func runImport(ctx context.Context, c *apiClient, path string, o importOptions) 
 	wg.Wait()
 	if failed != nil {
 		if len(sum.Rejected) > 0 {
-			out, _ := json.MarshalIndent(sum, "", "  ")
-			c.out.Write(append(out, '\n'))
+			c.printJSON(sum)
 			return exitError{1}
 		}
 		return fmt.Errorf("import: %d of %d cases imported (re-run to finish: cases already created are skipped): %w", done, len(rows), failed)
@@ -205,9 +203,7 @@ func runImport(ctx context.Context, c *apiClient, path string, o importOptions) 
 		fmt.Fprintln(o.progress)
 	}
 	sum.Seconds = time.Since(start).Seconds()
-	out, _ := json.MarshalIndent(sum, "", "  ")
-	_, err = c.out.Write(append(out, '\n'))
-	return err
+	return c.printJSON(sum)
 }
 
 func countLines(rej []rejection, rows []importRow) int {

@@ -173,7 +173,11 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) (err error) {
 		return err
 	}
 
-	fmt.Fprintf(out, "\nThe federation stays up. Poke it (tokens are also in %s/members/<ID>/tokens.txt):\n", fedDir)
+	if o.once {
+		fmt.Fprintf(out, "\nWithout --once the federation stays up, and these are what you would poke it with (this run's ports and tokens):\n")
+	} else {
+		fmt.Fprintf(out, "\nThe federation stays up. Poke it (tokens are also in %s/members/<ID>/tokens.txt):\n", fedDir)
+	}
 	for _, m := range demoMembers {
 		rn := nodes[m.id]
 		fmt.Fprintf(out, "\n  %s — %s\n    local API  http://%s   (OpenAPI: /api/v1/openapi.json, metrics: /metrics)\n", m.id, m.about, rn.LocalAddr)
@@ -196,7 +200,7 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) (err error) {
     flx case create %s   # a case of your own (%s)
     flx case check %s --to XB-RC  # what the policy would send
     flx case forward %s --to XB-RC
-    flx case search Haddad               # names in any script
+    flx case search 'Illya Testov'       # another spelling of the son's name (Ілля Тестов)
     FLX_API=http://%s FLX_TOKEN=%s flx case inbox   # what XB-RC received
 `, xa.LocalAddr, tokens["XA-RC"]["caseworker"], demoCase, tryCase, tryCaseID, tryCaseID, tryCaseID,
 		nodes["XB-RC"].LocalAddr, tokens["XB-RC"]["caseworker"])

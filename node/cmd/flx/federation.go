@@ -75,7 +75,8 @@ func fedInitCmd() *cobra.Command {
   OUT/federation.json         settings later commands reuse
   OUT/members/<ID>/           one folder per member, to copy to its server:
       config.yaml  policy.yaml  tokens.txt (bearer tokens, 0600)
-      data/tls/cert.pem, key.pem (0600)   data/keys/signing.jwk (0600)
+      data/tls/cert.pem, key.pem (0600)
+      data/keys/signing.jwk, bundle.jwk (0600: signing key, bundle encryption key)
       data/trust/anchor.jwk, manifest.jws
 
 Each --member is ID:COUNTRY:ROLE:ENDPOINT, e.g. XA-RC:XA:society:https://xa-rc:8443

@@ -32,32 +32,33 @@ import (
 	"github.com/familylinks/flx/policy"
 )
 
-// serveFlags are the flags that override the configuration file.
-type serveFlags struct {
-	config        string
-	member        string
-	dataDir       string
-	dsn           string
-	fedListen     string
-	localListen   string
-	logLevel      string
-	logFormat     string
-	manifest      string
-	deliveryWorks int
+// serveFlags are the flags of flx serve that override a field of the
+// configuration, each standing for the field's FLX_* variable.
+var serveFlags = []struct{ flag, env, field string }{
+	{"member", "FLX_MEMBER", "member"},
+	{"data-dir", "FLX_DATA_DIR", "data_dir"},
+	{"store-dsn", "FLX_STORE_DSN", "store.dsn"},
+	{"federation-listen", "FLX_FEDERATION_LISTEN", "federation.listen"},
+	{"local-listen", "FLX_LOCAL_API_LISTEN", "local_api.listen"},
+	{"manifest", "FLX_FEDERATION_MANIFEST", "federation.manifest (file or https URL)"},
+	{"log-level", "FLX_LOG_LEVEL", "log.level"},
+	{"log-format", "FLX_LOG_FORMAT", "log.format"},
+	{"delivery-workers", "FLX_DELIVERY_WORKERS", "delivery.workers"},
 }
 
 func serveCmd() *cobra.Command {
-	var f serveFlags
+	var configPath string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run a node: the federation API (mTLS), the local API, inbox processing and delivery",
 		Long: `Run a node from its YAML configuration (see node/config/example.yaml).
-Every setting can be overridden by an FLX_* environment variable and then by
-the flags below. The node stops gracefully on SIGINT or SIGTERM: it stops
+Every setting can be overridden by an FLX_* environment variable named after
+its path, and the most used ones by the flags below, which win over the
+variables (relative paths in either resolve as in the file). The node stops gracefully on SIGINT or SIGTERM: it stops
 accepting, finishes what is in flight and exits; nothing queued is lost.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(cmd, f)
+			cfg, err := loadConfig(cmd, configPath)
 			if err != nil {
 				return err
 			}
@@ -71,44 +72,33 @@ accepting, finishes what is in flight and exits; nothing queued is lost.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.config, "config", os.Getenv("FLX_CONFIG"), "configuration file (env FLX_CONFIG)")
-	fl.StringVar(&f.member, "member", "", "override member")
-	fl.StringVar(&f.dataDir, "data-dir", "", "override data_dir")
-	fl.StringVar(&f.dsn, "store-dsn", "", "override store.dsn")
-	fl.StringVar(&f.fedListen, "federation-listen", "", "override federation.listen")
-	fl.StringVar(&f.localListen, "local-listen", "", "override local_api.listen")
-	fl.StringVar(&f.manifest, "manifest", "", "override federation.manifest (file or https URL)")
-	fl.StringVar(&f.logLevel, "log-level", "", "override log.level")
-	fl.StringVar(&f.logFormat, "log-format", "", "override log.format")
-	fl.IntVar(&f.deliveryWorks, "delivery-workers", 0, "override delivery.workers")
+	fl.StringVar(&configPath, "config", os.Getenv("FLX_CONFIG"), "configuration file (env FLX_CONFIG)")
+	for _, sf := range serveFlags {
+		fl.String(sf.flag, "", "override "+sf.field+" (env "+sf.env+")")
+	}
 	return cmd
 }
 
-func loadConfig(cmd *cobra.Command, f serveFlags) (config.Config, error) {
-	if f.config == "" {
+// loadConfig reads the configuration with the flags given standing in for
+// their FLX_* variables, so that they are applied, as the variables are,
+// before relative paths are resolved: --data-dir moves the database and the
+// keys as data_dir in the file would.
+func loadConfig(cmd *cobra.Command, path string) (config.Config, error) {
+	if path == "" {
 		return config.Config{}, errors.New("serve: --config (or FLX_CONFIG) is required")
 	}
-	cfg, err := config.Load(f.config, os.LookupEnv)
+	lookup := func(name string) (string, bool) {
+		for _, sf := range serveFlags {
+			if sf.env == name && cmd.Flags().Changed(sf.flag) {
+				v, err := cmd.Flags().GetString(sf.flag)
+				return v, err == nil
+			}
+		}
+		return os.LookupEnv(name)
+	}
+	cfg, err := config.Load(path, lookup)
 	if err != nil {
 		return cfg, err
-	}
-	set := func(name string, dst *string, v string) {
-		if cmd.Flags().Changed(name) {
-			*dst = v
-		}
-	}
-	set("member", &cfg.Member, f.member)
-	set("store-dsn", &cfg.Store.DSN, f.dsn)
-	set("federation-listen", &cfg.Federation.Listen, f.fedListen)
-	set("local-listen", &cfg.LocalAPI.Listen, f.localListen)
-	set("manifest", &cfg.Federation.Manifest, f.manifest)
-	set("log-level", &cfg.Log.Level, f.logLevel)
-	set("log-format", &cfg.Log.Format, f.logFormat)
-	if cmd.Flags().Changed("data-dir") {
-		cfg.DataDir = f.dataDir
-	}
-	if cmd.Flags().Changed("delivery-workers") {
-		cfg.Delivery.Workers = f.deliveryWorks
 	}
 	if err := cfg.Verify(); err != nil {
 		return cfg, err

@@ -162,3 +162,49 @@ func TestServeWithoutConsole(t *testing.T) {
 		t.Fatalf("console disabled, /console/signin: %s", resp.Status)
 	}
 }
+
+// TestServeFlagsOverrideLikeTheirVariables: each flx serve flag stands for
+// an FLX_* variable of the configuration, wins over it, and is applied
+// before relative paths resolve (--data-dir moves the database and keys).
+func TestServeFlagsOverrideLikeTheirVariables(t *testing.T) {
+	names := map[string]bool{}
+	for _, n := range config.EnvNames() {
+		names[n] = true
+	}
+	for _, sf := range serveFlags {
+		if !names[sf.env] {
+			t.Errorf("--%s stands for %s, which the configuration does not read", sf.flag, sf.env)
+		}
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(path, []byte("member: XA-RC\ndata_dir: data\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("FLX_DELIVERY_WORKERS", "3")
+	t.Setenv("FLX_LOG_LEVEL", "debug")
+	cmd := serveCmd()
+	if err := cmd.ParseFlags([]string{"--data-dir", "elsewhere", "--delivery-workers", "5", "--member", "XB-RC"}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadConfig(cmd, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := filepath.Join(dir, "elsewhere")
+	if cfg.DataDir != moved || cfg.Store.DSN != "sqlite:"+filepath.Join(moved, "flx.db") || cfg.Federation.SigningKey != filepath.Join(moved, "keys", "signing.jwk") {
+		t.Errorf("--data-dir: data_dir %s, dsn %s, signing key %s; want all under %s", cfg.DataDir, cfg.Store.DSN, cfg.Federation.SigningKey, moved)
+	}
+	if cfg.Delivery.Workers != 5 || cfg.Member != "XB-RC" {
+		t.Errorf("flags did not win over the variables: workers %d, member %s", cfg.Delivery.Workers, cfg.Member)
+	}
+	if cfg.Log.Level != "debug" {
+		t.Errorf("a variable without its flag: log.level %q, want debug", cfg.Log.Level)
+	}
+	if err := cmd.ParseFlags([]string{"--delivery-workers", "many"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loadConfig(cmd, path); err == nil || !strings.Contains(err.Error(), "FLX_DELIVERY_WORKERS") {
+		t.Errorf("a malformed flag value: %v", err)
+	}
+}

@@ -132,6 +132,7 @@ owns (member, data_dir, listeners, paths).
     "trust_anchor" $p.anchor
     "manifest" $manifest)
   "local_api" (dict "listen" (printf "0.0.0.0:%d" (int .Values.service.local.port)))
+  "coordination" (dict "bundle_key" (printf "%s/bundle.jwk" $p.keysDir))
   "policy" (dict "rules" $p.policy)
 }}
 {{- $cfg := mergeOverwrite (deepCopy (.Values.config | default dict)) $fixed }}
