@@ -240,8 +240,8 @@ func (n *Node) ImportCasesWith(ctx context.Context, a Actor, docs []json.RawMess
 }
 
 // importHeld finds the documents of a batch whose case_id names a case of
-// this node that is stored already, with one light decode per document
-// (the case_id member only) and one query: those need no validation, since
+// this node that is stored already, with one light read per document
+// (schema.PeekCaseID) and one query: those need no validation, since
 // nothing is written for them. ids holds each document's case_id as far as
 // the light decode found one ("" otherwise).
 func (n *Node) importHeld(ctx context.Context, docs []json.RawMessage) (held []bool, ids []string, err error) {
@@ -249,15 +249,9 @@ func (n *Node) importHeld(ctx context.Context, docs []json.RawMessage) (held []b
 	ids = make([]string, len(docs))
 	var own []string
 	for i, doc := range docs {
-		var head struct {
-			CaseID string `json:"case_id"`
-		}
-		if json.Unmarshal(doc, &head) != nil {
-			continue
-		}
-		ids[i] = head.CaseID
-		if originOf(head.CaseID) == n.o.Self {
-			own = append(own, head.CaseID)
+		ids[i], _ = schema.PeekCaseID(doc)
+		if originOf(ids[i]) == n.o.Self {
+			own = append(own, ids[i])
 		}
 	}
 	if len(own) == 0 {

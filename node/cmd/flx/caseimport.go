@@ -562,8 +562,8 @@ func checkRows(rows []importRow) []rejection {
 	return append(rej, checkForm(rows)...)
 }
 
-// checkForm checks what no single batch shows, with one light decode of
-// each row (case_id and origin.member only): ids unique in the file and
+// checkForm checks what no single batch shows, with one light read of
+// each row (schema.PeekCaseID): ids unique in the file and
 // one origin. A row whose members are missing or of the wrong type is
 // left to the node's schema check.
 func checkForm(rows []importRow) []rejection {
@@ -572,14 +572,7 @@ func checkForm(rows []importRow) []rejection {
 	origin := ""
 	for i := range rows {
 		r := &rows[i]
-		var head struct {
-			CaseID any `json:"case_id"`
-			Origin any `json:"origin"`
-		}
-		if json.Unmarshal(r.doc, &head) != nil {
-			continue
-		}
-		id, _ := head.CaseID.(string)
+		id, member := schema.PeekCaseID(r.doc)
 		if id == "" {
 			continue
 		}
@@ -589,8 +582,6 @@ func checkForm(rows []importRow) []rejection {
 			continue
 		}
 		ids[id] = r.line
-		o, _ := head.Origin.(map[string]any)
-		member, _ := o["member"].(string)
 		if member == "" {
 			continue
 		}
