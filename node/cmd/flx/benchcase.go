@@ -77,7 +77,8 @@ search keys, HTTP or checks, into another new database.`,
 person each with a name from a mix of scripts, a birth date or an age range,
 a place; bulk insert, no checks), then run --queries searches of each kind
 (a family name in another script or spelling, a name with a birth year, an
-age range with a status, a place with a name, a free-text word), each
+age range with a status, an age range alone, a rare birth-year range alone
+(no case: the worst case for a walk), a place with a name, a free-text word), each
 through the store's index with a page of 50, and report p50, p95 and max
 per kind and overall, beside the p95 of reading one case by its id.`,
 		Args: cobra.NoArgs,
@@ -469,6 +470,14 @@ func benchQueries(ctx context.Context, out io.Writer, st store.Store, r *rand.Ra
 		{"age range + status", func() benchQuery {
 			lo := 10 + r.IntN(50)
 			return benchQuery{q: search.Query{AgeMin: ip(lo), AgeMax: ip(lo + 1)}, status: []string{statuses[r.IntN(len(statuses))]}}
+		}},
+		{"age range alone", func() benchQuery {
+			lo := 10 + r.IntN(50)
+			return benchQuery{q: search.Query{AgeMin: ip(lo), AgeMax: ip(lo + 1)}}
+		}},
+		{"birth-year range alone, rare (<1940)", func() benchQuery {
+			lo := 1900 + r.IntN(30)
+			return benchQuery{q: search.Query{BornFrom: lo, BornTo: lo + 10}}
 		}},
 		{"place + family name", func() benchQuery {
 			f := benchFamilies[r.IntN(len(benchFamilies))]
