@@ -249,7 +249,7 @@ func (n *Node) importHeld(ctx context.Context, docs []json.RawMessage) (held []b
 	ids = make([]string, len(docs))
 	var own []string
 	for i, doc := range docs {
-		ids[i], _ = schema.PeekCaseID(doc)
+		ids[i] = schema.PeekCaseID(doc)
 		if originOf(ids[i]) == n.o.Self {
 			own = append(own, ids[i])
 		}

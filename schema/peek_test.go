@@ -2,7 +2,7 @@ package schema
 
 import "testing"
 
-func TestPeekCaseID(t *testing.T) {
+func TestPeekCase(t *testing.T) {
 	for _, tc := range []struct {
 		doc, id, origin string
 	}{
@@ -14,23 +14,26 @@ func TestPeekCaseID(t *testing.T) {
 		{`not json`, "", ""},
 		{`{"persons":[{"case_id":"XA-RC:inner"}]}`, "", ""},
 	} {
-		id, origin := PeekCaseID([]byte(tc.doc))
+		id, origin := PeekCaseHead([]byte(tc.doc))
 		if id != tc.id || origin != tc.origin {
-			t.Errorf("PeekCaseID(%s) = %q, %q; want %q, %q", tc.doc, id, origin, tc.id, tc.origin)
+			t.Errorf("PeekCaseHead(%s) = %q, %q; want %q, %q", tc.doc, id, origin, tc.id, tc.origin)
+		}
+		if id := PeekCaseID([]byte(tc.doc)); id != tc.id {
+			t.Errorf("PeekCaseID(%s) = %q, want %q", tc.doc, id, tc.id)
 		}
 	}
 }
 
-// FuzzPeekCaseID: any input, no panic; a document Validate accepts gives
-// its case_id.
+// FuzzPeekCaseID: any input, no panic; a document ParseCase accepts gives
+// its case_id and origin.member.
 func FuzzPeekCaseID(f *testing.F) {
 	f.Add([]byte(`{"case_id":"XA-RC:1","origin":{"member":"XA-RC"}}`))
 	f.Add([]byte(`{"origin":{"member":1},"case_id":null}`))
 	f.Add([]byte(`{"a":[{"b":"c"}],"case_id":"x"`))
 	f.Fuzz(func(t *testing.T, doc []byte) {
-		id, _ := PeekCaseID(doc)
-		if c, err := ParseCase(doc); err == nil && c.CaseID != id {
-			t.Fatalf("valid case %q peeked as %q", c.CaseID, id)
+		id, origin := PeekCaseHead(doc)
+		if c, err := ParseCase(doc); err == nil && (c.CaseID != id || c.Origin.Member != origin || PeekCaseID(doc) != id) {
+			t.Fatalf("valid case %q of %q peeked as %q of %q", c.CaseID, c.Origin.Member, id, origin)
 		}
 	})
 }

@@ -563,7 +563,7 @@ func checkRows(rows []importRow) []rejection {
 }
 
 // checkForm checks what no single batch shows, with one light read of
-// each row (schema.PeekCaseID): ids unique in the file and
+// each row (schema.PeekCaseHead): ids unique in the file and
 // one origin. A row whose members are missing or of the wrong type is
 // left to the node's schema check.
 func checkForm(rows []importRow) []rejection {
@@ -572,7 +572,7 @@ func checkForm(rows []importRow) []rejection {
 	origin := ""
 	for i := range rows {
 		r := &rows[i]
-		id, member := schema.PeekCaseID(r.doc)
+		id, member := schema.PeekCaseHead(r.doc)
 		if id == "" {
 			continue
 		}
