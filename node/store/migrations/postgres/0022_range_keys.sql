@@ -16,8 +16,13 @@ INSERT INTO case_range_keys (key, case_id)
     WHERE c.search_keys IS NOT NULL AND u.lexeme LIKE 'by\_%';
 CREATE FUNCTION case_range_keys_sync() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'UPDATE' THEN
-        DELETE FROM case_range_keys r USING old_rows o WHERE r.case_id = o.case_id;
+    IF TG_OP = 'UPDATE' THEN -- only the rows whose keys changed (not a status or a lease)
+        DELETE FROM case_range_keys r USING old_rows o JOIN new_rows n ON n.case_id = o.case_id
+            WHERE r.case_id = o.case_id AND n.search_keys IS DISTINCT FROM o.search_keys;
+        INSERT INTO case_range_keys (key, case_id)
+            SELECT u.lexeme, n.case_id FROM new_rows n JOIN old_rows o ON o.case_id = n.case_id, unnest(n.search_keys) u
+            WHERE n.search_keys IS DISTINCT FROM o.search_keys AND u.lexeme LIKE 'by\_%';
+        RETURN NULL;
     END IF;
     INSERT INTO case_range_keys (key, case_id)
         SELECT u.lexeme, n.case_id FROM new_rows n, unnest(n.search_keys) u
