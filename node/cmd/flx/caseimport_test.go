@@ -154,7 +154,14 @@ func TestCaseImport(t *testing.T) {
 			m["persons"].([]any)[0].(map[string]any)["birth_date"] = "1989-13"
 		}
 	})
-	out, err = runCLI(t, append(api, "--batch", "2", writeFile(t, "half.jsonl", half))...)
+	halfFile := writeFile(t, "half.jsonl", half)
+	// --check finds it here, with the schema, and imports nothing.
+	out, err = runCLI(t, append(api, "--check", halfFile)...)
+	s = summary(out[:strings.LastIndex(out, "}")+1])
+	if !errors.As(err, &ee) || len(s.Rejected) != 1 || s.Rejected[0].Line != 3 || s.Rejected[0].Code != "schema_invalid" || count() != 450 {
+		t.Fatalf("check: %v %+v (%d cases)", err, s, count())
+	}
+	out, err = runCLI(t, append(api, "--batch", "2", halfFile)...)
 	s = summary(out[:strings.LastIndex(out, "}")+1])
 	if !errors.As(err, &ee) || s.Created != 4 || len(s.Rejected) != 1 || count() != 454 {
 		t.Fatalf("half: %v %+v (%d cases)", err, s, count())
