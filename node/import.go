@@ -20,14 +20,27 @@ const MaxImportBatch = 1000
 
 // ImportResult is the outcome of ImportCases: the case ids created and
 // those that existed already (a re-run of an interrupted import), in the
-// order given, and with a forward, what was sent where.
+// order given, the cases refused one by one (ImportOptions.SkipInvalid),
+// and with a forward, what was sent where.
 type ImportResult struct {
 	Created  []string `json:"created"`
 	Existing []string `json:"existing"`
+	// Rejected has one entry per case refused alone (SkipInvalid): its
+	// index in the batch, a stable code and the pointers into the case.
+	Rejected []ImportRejection `json:"rejected,omitempty"`
 	// Forwarded has one result per case forwarded (created, or existing
 	// but not yet sent at its current version): queued, needs_review or
 	// denied, with the policy decision.
 	Forwarded []ImportForward `json:"forwarded,omitempty"`
+}
+
+// ImportRejection is one case of a batch that was not stored.
+type ImportRejection struct {
+	Index   int               `json:"index"`
+	CaseID  string            `json:"case_id,omitempty"`
+	Code    Code              `json:"code"`
+	Message string            `json:"message"`
+	Errors  []problem.Pointer `json:"errors,omitempty"` // pointers into the case document
 }
 
 // ImportForward is what forwarding one imported case did.
@@ -39,29 +52,47 @@ type ImportForward struct {
 	Rules      []string `json:"rules,omitempty"` // rules that fired, when not queued
 }
 
-// ImportCases creates a batch of this Society's cases at once: every
-// document is checked first (schema v1, references, origin, ids unique in
-// the batch) and, if any fails, nothing is written and the error is
-// schema_invalid with one pointer per problem into the batch
-// (/cases/<index>/...). Then all are stored in one transaction with their
-// search keys and one audit record (case.import); a case whose id exists
-// already is left as it is, so re-running an interrupted import creates
-// nothing twice. With forwardTo, each case is then forwarded to that member
-// with the policy applied, unless its current version was sent there
-// already.
+// ImportOptions are the choices of one ImportCasesWith call.
+type ImportOptions struct {
+	// ForwardTo forwards each case of the batch to this member, with the
+	// policy applied, unless its current version was sent there already.
+	ForwardTo string
+	// SkipInvalid refuses an invalid case alone (ImportResult.Rejected)
+	// and stores the rest of the batch; without it one invalid case
+	// refuses the whole batch (schema_invalid) and nothing is written.
+	SkipInvalid bool
+}
+
+// ImportCases is ImportCasesWith without SkipInvalid: every document is
+// checked first (schema v1, references, origin, ids unique in the batch)
+// and, if any fails, nothing is written and the error is schema_invalid
+// with one pointer per problem into the batch (/cases/<index>/...).
 func (n *Node) ImportCases(ctx context.Context, a Actor, docs []json.RawMessage, forwardTo string) (ImportResult, error) {
+	return n.ImportCasesWith(ctx, a, docs, ImportOptions{ForwardTo: forwardTo})
+}
+
+// ImportCasesWith creates a batch of this Society's cases at once. A
+// document whose case_id names a case of this node that exists already is
+// reported as existing without being validated again (nothing is written
+// for it): re-running an interrupted import creates nothing twice and costs
+// little. Every other document is checked once (schema v1, references,
+// origin, ids unique in the batch); the valid ones are stored in one
+// transaction with their versions, search keys, match marks and one audit
+// record (case.import). A case that another writer creates between the
+// check and the write is reported as existing, not overwritten.
+func (n *Node) ImportCasesWith(ctx context.Context, a Actor, docs []json.RawMessage, o ImportOptions) (ImportResult, error) {
 	if len(docs) == 0 || len(docs) > MaxImportBatch {
 		return ImportResult{}, errf(CodeBadRequest, "a batch holds 1 to %d cases, not %d", MaxImportBatch, len(docs))
 	}
+	forwardTo := o.ForwardTo
 	if forwardTo != "" {
 		if _, _, err := n.destination(forwardTo); err != nil {
 			return ImportResult{}, err
 		}
 	}
-	var bad []problem.Pointer
-	at := func(i int, p problem.Pointer) problem.Pointer {
-		p.Pointer = fmt.Sprintf("/cases/%d%s", i, p.Pointer)
-		return p
+	held, ids, err := n.importHeld(ctx, docs)
+	if err != nil {
+		return ImportResult{}, err
 	}
 	// Checking and keying are the CPU of an import: spread over the cores.
 	checked := make([]*schema.Case, len(docs))
@@ -74,6 +105,9 @@ func (n *Node) ImportCases(ctx context.Context, a Actor, docs []json.RawMessage,
 		go func() {
 			defer wg.Done()
 			for i := w; i < len(docs); i += workers {
+				if held[i] {
+					continue
+				}
 				checked[i], errs[i] = n.checkOwnCase(docs[i])
 				if errs[i] == nil {
 					keys[i] = search.Keys(checked[i])
@@ -82,26 +116,48 @@ func (n *Node) ImportCases(ctx context.Context, a Actor, docs []json.RawMessage,
 		}()
 	}
 	wg.Wait()
+	var bad []problem.Pointer
+	at := func(i int, p problem.Pointer) problem.Pointer {
+		p.Pointer = fmt.Sprintf("/cases/%d%s", i, p.Pointer)
+		return p
+	}
+	var res ImportResult
+	refuse := func(i int, id string, err *Error) {
+		if o.SkipInvalid {
+			res.Rejected = append(res.Rejected, ImportRejection{Index: i, CaseID: id, Code: err.Code, Message: err.Msg, Errors: err.Errors})
+			return
+		}
+		if len(err.Errors) == 0 {
+			bad = append(bad, at(i, problem.Pointer{Pointer: "", Message: err.Msg}))
+		}
+		for _, p := range err.Errors {
+			bad = append(bad, at(i, p))
+		}
+	}
 	cases := make([]store.NewCase, 0, len(docs))
 	casesParsed := make([]*schema.Case, 0, len(docs))
+	accepted := make([]string, 0, len(docs)) // in the order given: held or to store
 	seen := make(map[string]int, len(docs))
 	for i, doc := range docs {
-		c, err := checked[i], errs[i]
-		if err != nil {
-			pe := problem.As(err)
-			if len(pe.Errors) == 0 {
-				bad = append(bad, at(i, problem.Pointer{Pointer: "", Message: pe.Msg}))
+		id := ids[i]
+		if !held[i] {
+			if errs[i] != nil {
+				refuse(i, id, problem.As(errs[i]))
+				continue
 			}
-			for _, p := range pe.Errors {
-				bad = append(bad, at(i, p))
-			}
+			id = checked[i].CaseID
+		}
+		if j, dup := seen[id]; dup {
+			refuse(i, id, &Error{Code: CodeSchemaInvalid, Msg: "case_id given twice in the batch",
+				Errors: []problem.Pointer{{Pointer: "/case_id", Message: fmt.Sprintf("case %s is also case %d of this batch", id, j)}}})
 			continue
 		}
-		if j, dup := seen[c.CaseID]; dup {
-			bad = append(bad, at(i, problem.Pointer{Pointer: "/case_id", Message: fmt.Sprintf("case %s is also case %d of this batch", c.CaseID, j)}))
+		seen[id] = i
+		accepted = append(accepted, id)
+		if held[i] {
 			continue
 		}
-		seen[c.CaseID] = i
+		c := checked[i]
 		cases = append(cases, store.NewCase{ID: c.CaseID, Origin: n.o.Self, Type: string(c.Type), Status: string(c.Status),
 			Version: int64(c.Version), Document: doc, SearchKeys: keys[i]})
 		casesParsed = append(casesParsed, c)
@@ -109,14 +165,13 @@ func (n *Node) ImportCases(ctx context.Context, a Actor, docs []json.RawMessage,
 	if len(bad) > 0 {
 		return ImportResult{}, &Error{Code: CodeSchemaInvalid, Msg: fmt.Sprintf("%d of %d cases are not valid: nothing was imported", countCases(bad), len(docs)), Errors: bad}
 	}
-	var res ImportResult
-	err := n.o.Store.Tx(ctx, func(tx store.Tx) error {
+	created := map[string]bool{}
+	err = n.o.Store.Tx(ctx, func(tx store.Tx) error {
 		br, err := tx.CreateCases(ctx, cases)
 		if err != nil {
 			return err
 		}
-		res.Created, res.Existing = br.Created, br.Existing
-		created := make(map[string]bool, len(br.Created))
+		created = make(map[string]bool, len(br.Created))
 		for _, id := range br.Created {
 			created[id] = true
 		}
@@ -129,24 +184,26 @@ func (n *Node) ImportCases(ctx context.Context, a Actor, docs []json.RawMessage,
 		if err := n.markMatchPending(ctx, tx, marks...); err != nil {
 			return err
 		}
-		return n.audit(ctx, tx, a.Name, "case.import", "", map[string]any{"created": len(br.Created), "existing": len(br.Existing), "cases": br.Created})
+		details := map[string]any{"created": len(br.Created), "existing": len(accepted) - len(br.Created), "cases": br.Created}
+		if len(res.Rejected) > 0 {
+			details["rejected"] = len(res.Rejected)
+		}
+		return n.audit(ctx, tx, a.Name, "case.import", "", details)
 	})
 	if err != nil {
 		return ImportResult{}, internal("import cases", err)
 	}
-	if res.Created == nil {
-		res.Created = []string{}
+	res.Created, res.Existing = []string{}, []string{}
+	for _, id := range accepted {
+		if created[id] {
+			res.Created = append(res.Created, id)
+		} else {
+			res.Existing = append(res.Existing, id)
+		}
 	}
-	if res.Existing == nil {
-		res.Existing = []string{}
-	}
-	n.log.Info("cases imported", "created", len(res.Created), "existing", len(res.Existing))
+	n.log.Info("cases imported", "created", len(res.Created), "existing", len(res.Existing), "rejected", len(res.Rejected))
 	// Imported cases are matched as any other create is (candidates), in
 	// one pass over the import.
-	created := make(map[string]bool, len(res.Created))
-	for _, id := range res.Created {
-		created[id] = true
-	}
 	fresh := make([]store.NewCase, 0, len(res.Created))
 	parsed := make([]*schema.Case, 0, len(res.Created))
 	for i, c := range cases {
@@ -159,19 +216,19 @@ func (n *Node) ImportCases(ctx context.Context, a Actor, docs []json.RawMessage,
 	if forwardTo == "" {
 		return res, nil
 	}
-	for _, c := range cases {
-		sent, err := n.sentAtVersion(ctx, c.ID, forwardTo)
+	for _, id := range accepted {
+		sent, err := n.sentAtVersion(ctx, id, forwardTo)
 		if err != nil {
 			return res, err
 		}
 		if sent {
 			continue
 		}
-		r, err := n.Forward(ctx, a, c.ID, forwardTo)
+		r, err := n.Forward(ctx, a, id, forwardTo)
 		if err != nil && problem.As(err).Code != CodePolicyDenied {
 			return res, err
 		}
-		f := ImportForward{CaseID: c.ID, State: r.State, DecisionID: r.DecisionID, OutboxID: r.OutboxID}
+		f := ImportForward{CaseID: id, State: r.State, DecisionID: r.DecisionID, OutboxID: r.OutboxID}
 		if r.State != "queued" {
 			for _, fr := range r.Decision.Fired {
 				f.Rules = append(f.Rules, fr.RuleID)
@@ -180,6 +237,34 @@ func (n *Node) ImportCases(ctx context.Context, a Actor, docs []json.RawMessage,
 		res.Forwarded = append(res.Forwarded, f)
 	}
 	return res, nil
+}
+
+// importHeld finds the documents of a batch whose case_id names a case of
+// this node that is stored already, with one light read per document
+// (schema.PeekCaseID) and one query: those need no validation, since
+// nothing is written for them. ids holds each document's case_id as far as
+// the light decode found one ("" otherwise).
+func (n *Node) importHeld(ctx context.Context, docs []json.RawMessage) (held []bool, ids []string, err error) {
+	held = make([]bool, len(docs))
+	ids = make([]string, len(docs))
+	var own []string
+	for i, doc := range docs {
+		ids[i] = schema.PeekCaseID(doc)
+		if originOf(ids[i]) == n.o.Self {
+			own = append(own, ids[i])
+		}
+	}
+	if len(own) == 0 {
+		return held, ids, nil
+	}
+	have, err := n.o.Store.CasesHeld(ctx, own)
+	if err != nil {
+		return nil, nil, internal("import: cases held", err)
+	}
+	for i, id := range ids {
+		held[i] = have[id]
+	}
+	return held, ids, nil
 }
 
 // countCases counts the distinct cases the pointers name.

@@ -16,7 +16,7 @@ import (
 	"github.com/familylinks/flx/node/store"
 )
 
-// IdempotencyKeyHeader makes a local API POST idempotent: the first answer
+// IdempotencyKeyHeader makes a local API POST or PUT idempotent: the first answer
 // to a key is kept 24 hours per caller (token) and given again, unchanged,
 // to every retry with the same key and the same request; the same key with
 // another request (method, path, query or body) is 409

@@ -316,7 +316,9 @@ func (l *localAPI) guard(rt localRoute) http.Handler {
 				return
 			}
 		}
-		if rt.method == http.MethodPost && principal != "" && r.Header.Get(IdempotencyKeyHeader) != "" {
+		// POST and PUT (a case update: a retry after a lost answer would
+		// otherwise be a version conflict) take an Idempotency-Key.
+		if (rt.method == http.MethodPost || rt.method == http.MethodPut) && principal != "" && r.Header.Get(IdempotencyKeyHeader) != "" {
 			l.idempotent(w, r, principal, a, rt.h)
 			return
 		}

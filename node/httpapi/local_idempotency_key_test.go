@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"bytes"
+	"context"
 	"strings"
 	"sync"
 	"testing"
@@ -99,6 +100,52 @@ func TestIdempotencyKey(t *testing.T) {
 				t.Fatalf("%d racing requests ran (%d replayed)", created, replayed)
 			}
 			expect(t, api.do("POST", "/api/v1/cases", tokCaseworker, race, key("race-1")...), 201, "CaseSummary")
+		})
+	}
+}
+
+// TestIdempotencyKeyUpdate: a case update (PUT) with an Idempotency-Key
+// runs once per caller and key, as a POST does: a retry of the same update
+// after a lost answer gets the first answer (not 409 conflict for a
+// version already stored), the same key with another body is 409
+// idempotency_key_reused (a POST's too), and a bad key is 400. On both
+// stores.
+func TestIdempotencyKeyUpdate(t *testing.T) {
+	for _, d := range []nodetest.Dialect{nodetest.SQLite, nodetest.Postgres} {
+		t.Run(string(d), func(t *testing.T) {
+			f, lns := newFederation(t, "XA-RC")
+			a := startLocal(t, f, "XA-RC", lns["XA-RC"], nodetest.Options{Dialect: d, NoRun: true})
+			api := a.api
+			key := func(k string) []string { return []string{httpapi.IdempotencyKeyHeader, k} }
+			expect(t, api.do("POST", "/api/v1/cases", tokCaseworker, caseDoc(t, nil)), 201, "CaseSummary")
+			// The example is at version 3.
+			edit := func(v int, note string) []byte {
+				return caseDoc(t, func(m map[string]any) {
+					m["version"] = v
+					m["notes"] = append(m["notes"].([]any), map[string]any{"text": note, "author_member": "XA-RC", "at": "2024-05-01T08:00:00Z"})
+				})
+			}
+			v4, v5 := edit(4, "Called the enquirer."), edit(5, "Called the enquirer again.")
+
+			first := expect(t, api.do("PUT", caseEsc, tokCaseworker, v4, key("update-1")...), 200, "CaseSummary")
+			if first.Header.Get(httpapi.ReplayedHeader) != "" {
+				t.Fatal("first answer marked replayed")
+			}
+			again := expect(t, api.do("PUT", caseEsc, tokCaseworker, v4, key("update-1")...), 200, "CaseSummary")
+			if again.Header.Get(httpapi.ReplayedHeader) != "true" || !bytes.Equal(again.Body, first.Body) {
+				t.Fatalf("retry: %s, first %s", again, first)
+			}
+			// Without the key the same update runs again: a conflict.
+			expectProblem(t, api.do("PUT", caseEsc, tokCaseworker, v4), 409, "conflict")
+			expectProblem(t, api.do("PUT", caseEsc, tokCaseworker, v5, key("update-1")...), 409, "idempotency_key_reused")
+			// The key used for a POST is not the same request either.
+			expectProblem(t, api.do("POST", caseEsc+"/policy-check", tokCaseworker, `{"to":"XB-RC"}`, key("update-1")...), 409, "idempotency_key_reused")
+			expectProblem(t, api.do("PUT", caseEsc, tokCaseworker, v5, key("a b")...), 400, "bad_request")
+			expect(t, api.do("PUT", caseEsc, tokCaseworker, v5, key("update-2")...), 200, "CaseSummary")
+			c, err := a.Store.GetCase(context.Background(), "XA-RC:TR-2024-0117")
+			if err != nil || c.Version != 5 {
+				t.Fatalf("case at version %d (%v), want 5", c.Version, err)
+			}
 		})
 	}
 }

@@ -107,9 +107,13 @@ func list(s string) []string {
 
 // ImportRequest is the body of POST /api/v1/import/cases: a batch of case
 // documents of this Society and, optionally, a member to forward each to.
+// With skip_invalid, an invalid case is refused alone (listed in the
+// answer's rejected, with its index and code) and the rest is stored;
+// without it, one invalid case refuses the batch (422 schema_invalid).
 type ImportRequest struct {
-	Cases     []json.RawMessage `json:"cases"`
-	ForwardTo string            `json:"forward_to,omitempty"`
+	Cases       []json.RawMessage `json:"cases"`
+	ForwardTo   string            `json:"forward_to,omitempty"`
+	SkipInvalid bool              `json:"skip_invalid,omitempty"`
 }
 
 func (req *ImportRequest) check() error {
@@ -127,6 +131,6 @@ func (l *localAPI) importCases(w http.ResponseWriter, r *http.Request, a node.Ac
 	if !l.noQuery(w, r) || !l.readWrapper(w, r, &req) {
 		return
 	}
-	res, err := l.n.ImportCases(r.Context(), a, req.Cases, req.ForwardTo)
+	res, err := l.n.ImportCasesWith(r.Context(), a, req.Cases, node.ImportOptions{ForwardTo: req.ForwardTo, SkipInvalid: req.SkipInvalid})
 	l.reply(w, r, http.StatusOK, res, err)
 }

@@ -243,8 +243,8 @@ func TestSearchThroughLocalAPI(t *testing.T) {
 }
 
 // TestImportThroughLocalAPI: a batch is all or nothing, its problems point
-// into the request, a re-run creates nothing twice, and only caseworkers
-// import.
+// into the request, unless skip_invalid refuses each invalid case alone; a
+// re-run creates nothing twice, and only caseworkers import.
 func TestImportThroughLocalAPI(t *testing.T) {
 	f, lns := newFederation(t, "XA-RC")
 	a := startLocal(t, f, "XA-RC", lns["XA-RC"], nodetest.Options{NoRun: true})
@@ -266,6 +266,32 @@ func TestImportThroughLocalAPI(t *testing.T) {
 	if len(res.Created) != 0 || len(res.Existing) != 2 {
 		t.Fatalf("re-run %+v", res)
 	}
+
+	// skip_invalid: an invalid case and one of another origin are refused
+	// alone, with their index and code; the valid new case is stored, the
+	// existing ones are left (the one edited since is not validated again:
+	// nothing is written for it).
+	other := caseDoc(t, func(m map[string]any) {
+		m["case_id"] = "XB-RC:IMP-9"
+		m["origin"].(map[string]any)["member"] = "XB-RC"
+	})
+	edited := caseDoc(t, func(m map[string]any) {
+		withID("IMP-1")(m)
+		m["status"] = "lost"
+	})
+	mixed := []json.RawMessage{edited, docs[1], docs[2], caseDoc(t, withID("IMP-4")), other}
+	res = node.ImportResult{}
+	expect(t, a.api.do("POST", "/api/v1/import/cases", tokCaseworker, map[string]any{"cases": mixed, "skip_invalid": true}), 200, "ImportResult").decode(t, &res)
+	if !slices.Equal(res.Created, []string{"XA-RC:IMP-4"}) || !slices.Equal(res.Existing, []string{"XA-RC:IMP-1", "XA-RC:IMP-2"}) || len(res.Rejected) != 2 {
+		t.Fatalf("skip_invalid %+v", res)
+	}
+	if r := res.Rejected[0]; r.Index != 2 || r.CaseID != "XA-RC:IMP-3" || r.Code != "schema_invalid" || len(r.Errors) == 0 || r.Errors[0].Pointer != "/status" {
+		t.Fatalf("rejected %+v", r)
+	}
+	if r := res.Rejected[1]; r.Index != 4 || r.Code != "not_origin" {
+		t.Fatalf("rejected %+v", r)
+	}
+	expectProblem(t, a.api.do("GET", caseEsc[:len("/api/v1/cases/")]+"XA-RC:IMP-3", tokCaseworker, nil), 404, "not_found")
 	expectProblem(t, a.api.do("POST", "/api/v1/import/cases", tokOperator, map[string]any{"cases": docs[:1]}), 403, "forbidden")
 	expectProblem(t, a.api.do("POST", "/api/v1/import/cases", tokCaseworker, map[string]any{"cases": []any{}}), 400, "bad_request")
 	expectProblem(t, a.api.do("POST", "/api/v1/import/cases", tokCaseworker, map[string]any{"cases": docs[:1], "forward_to": "xb"}), 400, "bad_request")

@@ -29,3 +29,11 @@ func MigrationsBefore(d Dialect, version int) ([]migrate.Migration, error) {
 	}
 	return out, nil
 }
+
+// SetDenseRange makes a range-only search of n or more index entries walk
+// the cases in order (searchrange.go) until the test ends.
+func SetDenseRange(t interface{ Cleanup(func()) }, n int) {
+	old := denseRange
+	denseRange = n
+	t.Cleanup(func() { denseRange = old })
+}

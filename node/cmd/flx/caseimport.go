@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,12 +30,23 @@ type importRow struct {
 	doc  json.RawMessage
 }
 
-// rejection is one problem with one row.
+// rejection is one problem with one row, with a stable code of the
+// local API's table (bad_request, duplicate_key, schema_invalid,
+// not_origin).
 type rejection struct {
 	Line    int    `json:"line"`
+	Code    string `json:"code"`
 	Pointer string `json:"pointer"`
 	Reason  string `json:"reason"`
 }
+
+// The codes of rejected rows.
+const (
+	rejBadRequest    = "bad_request"
+	rejDuplicateKey  = "duplicate_key"
+	rejSchemaInvalid = "schema_invalid"
+	rejNotOrigin     = "not_origin"
+)
 
 // importOptions are the flags of flx case import.
 type importOptions struct {
@@ -60,15 +72,21 @@ line) or CSV with a header row. A CSV column whose header is a JSON pointer
 A template value that is a number makes the column a number; an empty
 cell leaves the template's value.
 
-Every row is checked first (schema v1, references, one origin, ids unique
-in the file): if any row is rejected, a report of the rejected rows with
-their line, JSON pointer and reason is printed and nothing is imported.
-Then the cases are created in batches of --batch, each batch in one
-transaction. A case whose id exists already is left as it is, so a
-re-run after an interruption creates nothing twice and finishes the
-rest. --forward sends each case to a member with the policy applied
-(a case already sent at its current version is not sent again).
-Progress is shown on a terminal; the summary is printed as JSON.`,
+The file is read and every row's form checked first (one JSON object,
+no member given twice, ids unique in the file, one origin): if any row
+fails, the rows are also checked against schema v1 here, a report of the
+rejected rows with their line, code, JSON pointer and reason is printed,
+and nothing is imported. Then the cases are sent in batches of --batch,
+and the node checks each case once against schema v1: each batch is
+stored in one transaction, except the cases the node rejects, which are
+refused alone (each case is stored whole or not at all) and reported by
+line, code and pointer; the exit status is then 1. A case whose id exists
+already is left as it is, so a re-run after an interruption, or after
+the rejected rows are fixed, creates nothing twice and finishes the rest.
+--check checks every row against schema v1 here and imports nothing.
+--forward sends each case to a member with the policy applied (a case
+already sent at its current version is not sent again). Progress is shown
+on a terminal; the summary is printed as JSON.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.errOut = cmd.ErrOrStderr()
@@ -135,7 +153,13 @@ func runImport(ctx context.Context, c *apiClient, path string, o importOptions) 
 	if err != nil {
 		return err
 	}
-	rejected = append(rejected, checkRows(rows)...)
+	// The node validates each case against schema v1 (once); here only
+	// what the node cannot see across batches, unless the file is
+	// refused anyway: then the report is the whole of it.
+	if form := checkForm(rows); len(rejected) > 0 || len(form) > 0 || o.check {
+		rejected = append(rejected, checkRows(rows)...)
+		sort.SliceStable(rejected, func(i, j int) bool { return rejected[i].Line < rejected[j].Line })
+	}
 	sum := importSummary{Rows: len(rows) + countLines(rejected, rows), Rejected: rejected}
 	if len(rejected) > 0 || o.check {
 		sum.Seconds = time.Since(start).Seconds()
@@ -202,8 +226,16 @@ func runImport(ctx context.Context, c *apiClient, path string, o importOptions) 
 	if o.progress != nil {
 		fmt.Fprintln(o.progress)
 	}
+	sort.SliceStable(sum.Rejected, func(i, j int) bool { return sum.Rejected[i].Line < sum.Rejected[j].Line })
 	sum.Seconds = time.Since(start).Seconds()
-	return c.printJSON(sum)
+	if err := c.printJSON(sum); err != nil {
+		return err
+	}
+	if n := countLines(sum.Rejected, nil); n > 0 {
+		fmt.Fprintf(o.errOut, "import: %d row(s) of %s rejected by the node (listed); the other cases were imported: fix those rows and re-run (cases already created are skipped)\n", n, path)
+		return exitError{1}
+	}
+	return nil
 }
 
 func countLines(rej []rejection, rows []importRow) int {
@@ -232,7 +264,7 @@ func sendBatch(ctx context.Context, c *apiClient, batch []importRow, forward str
 		}
 		b.Write(r.doc)
 	}
-	b.WriteByte(']')
+	b.WriteString(`],"skip_invalid":true`)
 	if forward != "" {
 		to, _ := json.Marshal(forward)
 		b.WriteString(`,"forward_to":`)
@@ -255,7 +287,7 @@ func sendBatch(ctx context.Context, c *apiClient, batch []importRow, forward str
 			rest := e.Pointer
 			if _, err := fmt.Sscanf(e.Pointer, "/cases/%d", &i); err == nil && i >= 0 && i < len(batch) {
 				rest = strings.TrimPrefix(e.Pointer, "/cases/"+strconv.Itoa(i))
-				sum.Rejected = append(sum.Rejected, rejection{Line: batch[i].line, Pointer: rest, Reason: e.Message})
+				sum.Rejected = append(sum.Rejected, rejection{Line: batch[i].line, Code: rejSchemaInvalid, Pointer: rest, Reason: e.Message})
 			}
 		}
 		return err
@@ -264,8 +296,17 @@ func sendBatch(ctx context.Context, c *apiClient, batch []importRow, forward str
 		return err
 	}
 	var res struct {
-		Created   []string `json:"created"`
-		Existing  []string `json:"existing"`
+		Created  []string `json:"created"`
+		Existing []string `json:"existing"`
+		Rejected []struct {
+			Index   int    `json:"index"`
+			Code    string `json:"code"`
+			Message string `json:"message"`
+			Errors  []struct {
+				Pointer string `json:"pointer"`
+				Message string `json:"message"`
+			} `json:"errors"`
+		} `json:"rejected"`
 		Forwarded []struct {
 			State string `json:"state"`
 		} `json:"forwarded"`
@@ -275,6 +316,18 @@ func sendBatch(ctx context.Context, c *apiClient, batch []importRow, forward str
 	}
 	sum.Created += len(res.Created)
 	sum.Existing += len(res.Existing)
+	for _, r := range res.Rejected {
+		if r.Index < 0 || r.Index >= len(batch) {
+			return fmt.Errorf("unexpected answer: rejected case %d of a batch of %d", r.Index, len(batch))
+		}
+		line := batch[r.Index].line
+		if len(r.Errors) == 0 {
+			sum.Rejected = append(sum.Rejected, rejection{Line: line, Code: r.Code, Reason: r.Message})
+		}
+		for _, e := range r.Errors {
+			sum.Rejected = append(sum.Rejected, rejection{Line: line, Code: r.Code, Pointer: e.Pointer, Reason: e.Message})
+		}
+	}
 	for _, f := range res.Forwarded {
 		if sum.Forwarded == nil {
 			sum.Forwarded = map[string]int{}
@@ -298,12 +351,12 @@ func readJSONL(r io.Reader) ([]importRow, []rejection, error) {
 			continue
 		}
 		if !json.Valid(b) {
-			rej = append(rej, rejection{Line: line, Pointer: "", Reason: "not a JSON document"})
+			rej = append(rej, rejection{Line: line, Code: rejBadRequest, Pointer: "", Reason: "not a JSON document"})
 			continue
 		}
 		var dup *schema.DuplicateKeyError
 		if errors.As(schema.CheckDuplicateKeys(b), &dup) {
-			rej = append(rej, rejection{Line: line, Pointer: dup.Pointer, Reason: "duplicate_key: member given twice"})
+			rej = append(rej, rejection{Line: line, Code: rejDuplicateKey, Pointer: dup.Pointer, Reason: "duplicate_key: member given twice"})
 			continue
 		}
 		rows = append(rows, importRow{line: line, doc: append(json.RawMessage(nil), b...)})
@@ -359,7 +412,7 @@ func readCSV(r io.Reader, tmpl []byte, mapping []string) ([]importRow, []rejecti
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
-				rej = append(rej, rejection{Line: pe.StartLine, Reason: pe.Err.Error()})
+				rej = append(rej, rejection{Line: pe.StartLine, Code: rejBadRequest, Reason: pe.Err.Error()})
 				continue
 			}
 			return nil, nil, fmt.Errorf("import: CSV: %w", err)
@@ -372,7 +425,7 @@ func readCSV(r io.Reader, tmpl []byte, mapping []string) ([]importRow, []rejecti
 				continue
 			}
 			if doc, err = setPointer(doc, ptrs[i], v); err != nil {
-				rej = append(rej, rejection{Line: line, Pointer: ptrs[i], Reason: err.Error()})
+				rej = append(rej, rejection{Line: line, Code: rejBadRequest, Pointer: ptrs[i], Reason: err.Error()})
 				bad = true
 			}
 		}
@@ -473,8 +526,6 @@ func setPointer(doc any, ptr, s string) (any, error) {
 // and that the rows have one origin and distinct ids.
 func checkRows(rows []importRow) []rejection {
 	var rej []rejection
-	ids := map[string]int{}
-	origin := ""
 	// Validation is the CPU of a check: spread over the cores.
 	parsed := make([]*schema.Case, len(rows))
 	errs := make([]error, len(rows))
@@ -497,26 +548,48 @@ func checkRows(rows []importRow) []rejection {
 			var ve *schema.ValidationError
 			if errors.As(err, &ve) {
 				for _, v := range ve.Violations {
-					rej = append(rej, rejection{Line: r.line, Pointer: v.Pointer, Reason: v.Message})
+					rej = append(rej, rejection{Line: r.line, Code: rejSchemaInvalid, Pointer: v.Pointer, Reason: v.Message})
 				}
 			} else {
-				rej = append(rej, rejection{Line: r.line, Reason: err.Error()})
+				rej = append(rej, rejection{Line: r.line, Code: rejBadRequest, Reason: err.Error()})
 			}
 			continue
 		}
 		for _, v := range schema.CheckReferences(c) {
-			rej = append(rej, rejection{Line: r.line, Pointer: v.Pointer, Reason: v.Message})
+			rej = append(rej, rejection{Line: r.line, Code: rejSchemaInvalid, Pointer: v.Pointer, Reason: v.Message})
 		}
-		r.id = c.CaseID
-		if j, dup := ids[c.CaseID]; dup {
-			rej = append(rej, rejection{Line: r.line, Pointer: "/case_id", Reason: fmt.Sprintf("case %s is also on line %d", c.CaseID, j)})
+	}
+	return append(rej, checkForm(rows)...)
+}
+
+// checkForm checks what no single batch shows, with one light read of
+// each row (schema.PeekCaseHead): ids unique in the file and
+// one origin. A row whose members are missing or of the wrong type is
+// left to the node's schema check.
+func checkForm(rows []importRow) []rejection {
+	var rej []rejection
+	ids := map[string]int{}
+	origin := ""
+	for i := range rows {
+		r := &rows[i]
+		id, member := schema.PeekCaseHead(r.doc)
+		if id == "" {
+			continue
 		}
-		ids[c.CaseID] = r.line
+		r.id = id
+		if j, dup := ids[id]; dup {
+			rej = append(rej, rejection{Line: r.line, Code: rejSchemaInvalid, Pointer: "/case_id", Reason: fmt.Sprintf("case %s is also on line %d", id, j)})
+			continue
+		}
+		ids[id] = r.line
+		if member == "" {
+			continue
+		}
 		if origin == "" {
-			origin = c.Origin.Member
+			origin = member
 		}
-		if c.Origin.Member != origin {
-			rej = append(rej, rejection{Line: r.line, Pointer: "/origin/member", Reason: fmt.Sprintf("%s: every case of one import has the same origin (%s)", c.Origin.Member, origin)})
+		if member != origin {
+			rej = append(rej, rejection{Line: r.line, Code: rejNotOrigin, Pointer: "/origin/member", Reason: fmt.Sprintf("%s: every case of one import has the same origin (%s)", member, origin)})
 		}
 	}
 	return rej

@@ -106,6 +106,9 @@ func TestCaseImport(t *testing.T) {
 	want := map[string]bool{"2 ": true, "4 /persons/0/birth_date": true, "6 /case_id": true}
 	for _, r := range s.Rejected {
 		delete(want, fmt.Sprintf("%d %s", r.Line, r.Pointer))
+		if r.Code == "" {
+			t.Fatalf("rejection without a code: %+v", r)
+		}
 	}
 	if len(want) > 0 || count() != 0 {
 		t.Fatalf("report %+v misses %v; %d cases imported", s.Rejected, want, count())
@@ -131,15 +134,44 @@ func TestCaseImport(t *testing.T) {
 		t.Fatalf("re-run: %v %+v (%d cases)", err, s, count())
 	}
 
-	// A case of another origin is refused by the node: the batch writes
-	// nothing and the report names the line.
+	// A case of another origin is refused by the node (not_origin): the
+	// report names the line.
 	other := importLines(t, 1, func(_ int, m map[string]any) {
 		m["case_id"] = "XB-RC:OTHER-1"
 		m["origin"].(map[string]any)["member"] = "XB-RC"
 	})
 	out, err = runCLI(t, append(api, writeFile(t, "other.jsonl", other))...)
-	if !errors.As(err, &ee) || !strings.Contains(out, `"line": 1`) {
+	if !errors.As(err, &ee) || !strings.Contains(out, `"line": 1`) || !strings.Contains(out, `"code": "not_origin"`) {
 		t.Fatalf("other origin: %v\n%s", err, out)
+	}
+
+	// Rows whose form is right but the node finds invalid are refused
+	// alone, by line, code and pointer; the others are imported (each
+	// whole); fixed and re-run, the file creates only what is missing.
+	half := importLines(t, 5, func(i int, m map[string]any) {
+		m["case_id"] = fmt.Sprintf("XA-RC:HALF-%d", i)
+		if i == 2 {
+			m["persons"].([]any)[0].(map[string]any)["birth_date"] = "1989-13"
+		}
+	})
+	halfFile := writeFile(t, "half.jsonl", half)
+	// --check finds it here, with the schema, and imports nothing.
+	out, err = runCLI(t, append(api, "--check", halfFile)...)
+	s = summary(out[:strings.LastIndex(out, "}")+1])
+	if !errors.As(err, &ee) || len(s.Rejected) != 1 || s.Rejected[0].Line != 3 || s.Rejected[0].Code != "schema_invalid" || count() != 450 {
+		t.Fatalf("check: %v %+v (%d cases)", err, s, count())
+	}
+	out, err = runCLI(t, append(api, "--batch", "2", halfFile)...)
+	s = summary(out[:strings.LastIndex(out, "}")+1])
+	if !errors.As(err, &ee) || s.Created != 4 || len(s.Rejected) != 1 || count() != 454 {
+		t.Fatalf("half: %v %+v (%d cases)", err, s, count())
+	}
+	if r := s.Rejected[0]; r.Line != 3 || r.Code != "schema_invalid" || r.Pointer != "/persons/0/birth_date" {
+		t.Fatalf("half: rejected %+v", r)
+	}
+	out, err = runCLI(t, append(api, writeFile(t, "fixed.jsonl", strings.Replace(half, "1989-13", "1989-12", 1)))...)
+	if s = summary(out); err != nil || s.Created != 1 || s.Existing != 4 {
+		t.Fatalf("fixed: %v %+v", err, s)
 	}
 
 	// CSV with a template and a column mapping.
