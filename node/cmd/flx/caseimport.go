@@ -56,8 +56,11 @@ type importOptions struct {
 	batch    int
 	forward  string
 	check    bool
-	progress io.Writer // nil: no progress display
-	errOut   io.Writer
+	// skipInvalid leaves the schema check to the node (each invalid
+	// case refused alone, the others imported).
+	skipInvalid bool
+	progress    io.Writer // nil: no progress display
+	errOut      io.Writer
 }
 
 func importCmd(c *apiClient) *cobra.Command {
@@ -72,18 +75,20 @@ line) or CSV with a header row. A CSV column whose header is a JSON pointer
 A template value that is a number makes the column a number; an empty
 cell leaves the template's value.
 
-The file is read and every row's form checked first (one JSON object,
-no member given twice, ids unique in the file, one origin): if any row
-fails, the rows are also checked against schema v1 here, a report of the
-rejected rows with their line, code, JSON pointer and reason is printed,
-and nothing is imported. Then the cases are sent in batches of --batch,
-and the node checks each case once against schema v1: each batch is
-stored in one transaction, except the cases the node rejects, which are
-refused alone (each case is stored whole or not at all) and reported by
-line, code and pointer; the exit status is then 1. A case whose id exists
-already is left as it is, so a re-run after an interruption, or after
-the rejected rows are fixed, creates nothing twice and finishes the rest.
---check checks every row against schema v1 here and imports nothing.
+The file is read and every row checked first, here, against schema v1
+(spread over the cores) and for what no single row shows (no member given
+twice, ids unique in the file, one origin): if any row fails, a report of
+the rejected rows with their line, code, JSON pointer and reason is
+printed and nothing is imported. Then the cases are sent in batches of
+--batch, each stored in one transaction; the node checks each case again.
+A case whose id exists already is left as it is, so a re-run after an
+interruption creates nothing twice and finishes the rest.
+--check checks every row and imports nothing.
+--skip-invalid checks here only what no single row shows, and leaves the
+schema check to the node (once, the faster way for long lists): a case the
+node rejects is refused alone (each case is stored whole or not at all)
+and reported by line, code and pointer, the other cases are imported, and
+the exit status is 1; fix those rows and re-run.
 --forward sends each case to a member with the policy applied (a case
 already sent at its current version is not sent again). Progress is shown
 on a terminal; the summary is printed as JSON.`,
@@ -103,6 +108,7 @@ on a terminal; the summary is printed as JSON.`,
 	f.IntVar(&o.batch, "batch", 200, "cases per request (one transaction each), 1 to 1000")
 	f.StringVar(&o.forward, "forward", "", "forward each imported case to this member")
 	f.BoolVar(&o.check, "check", false, "only check the rows; import nothing")
+	f.BoolVar(&o.skipInvalid, "skip-invalid", false, "leave the schema check to the node: import the valid cases, report the others")
 	return cmd
 }
 
@@ -153,10 +159,11 @@ func runImport(ctx context.Context, c *apiClient, path string, o importOptions) 
 	if err != nil {
 		return err
 	}
-	// The node validates each case against schema v1 (once); here only
-	// what the node cannot see across batches, unless the file is
-	// refused anyway: then the report is the whole of it.
-	if form := checkForm(rows); len(rejected) > 0 || len(form) > 0 || o.check {
+	// Every row is checked here before anything is imported, unless
+	// --skip-invalid leaves the schema to the node: then only what the
+	// node cannot see across batches, unless the file is refused anyway
+	// (the report is then the whole of it).
+	if form := checkForm(rows); !o.skipInvalid || len(rejected) > 0 || len(form) > 0 || o.check {
 		rejected = append(rejected, checkRows(rows)...)
 		sort.SliceStable(rejected, func(i, j int) bool { return rejected[i].Line < rejected[j].Line })
 	}

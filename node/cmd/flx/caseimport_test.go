@@ -145,8 +145,9 @@ func TestCaseImport(t *testing.T) {
 		t.Fatalf("other origin: %v\n%s", err, out)
 	}
 
-	// Rows whose form is right but the node finds invalid are refused
-	// alone, by line, code and pointer; the others are imported (each
+	// A row whose form is right but the schema refuses: by default the
+	// file is refused whole; with --skip-invalid the node refuses it
+	// alone, by line, code and pointer, and imports the others (each
 	// whole); fixed and re-run, the file creates only what is missing.
 	half := importLines(t, 5, func(i int, m map[string]any) {
 		m["case_id"] = fmt.Sprintf("XA-RC:HALF-%d", i)
@@ -161,7 +162,15 @@ func TestCaseImport(t *testing.T) {
 	if !errors.As(err, &ee) || len(s.Rejected) != 1 || s.Rejected[0].Line != 3 || s.Rejected[0].Code != "schema_invalid" || count() != 450 {
 		t.Fatalf("check: %v %+v (%d cases)", err, s, count())
 	}
+	// By default every row is checked here first: nothing is imported.
 	out, err = runCLI(t, append(api, "--batch", "2", halfFile)...)
+	s = summary(out[:strings.LastIndex(out, "}")+1])
+	if !errors.As(err, &ee) || s.Created != 0 || len(s.Rejected) != 1 || s.Rejected[0].Line != 3 || count() != 450 {
+		t.Fatalf("half, checked first: %v %+v (%d cases)", err, s, count())
+	}
+	// --skip-invalid leaves the schema to the node: the bad row is
+	// refused alone, the others imported.
+	out, err = runCLI(t, append(api, "--batch", "2", "--skip-invalid", halfFile)...)
 	s = summary(out[:strings.LastIndex(out, "}")+1])
 	if !errors.As(err, &ee) || s.Created != 4 || len(s.Rejected) != 1 || count() != 454 {
 		t.Fatalf("half: %v %+v (%d cases)", err, s, count())
