@@ -349,8 +349,9 @@ func (n *Node) enqueueReceipt(ctx context.Context, tx store.Tx, origin, caseID s
 // relayPolicy is what this member, as a relay, requires before it carries
 // another member's envelope (FLX-RLY-007): the final recipient accepts its
 // kind; the body is valid and sent by the member the case allows; this
-// member has a route to the recipient; and, for a case document, its own
-// data-protection rules do not deny it. A relay cannot redact (the origin's
+// member has a route to the recipient; for a statistics report, what a
+// coordinator would require of it (relayStatsPolicy); and, for a case
+// document, its own data-protection rules do not deny it. A relay cannot redact (the origin's
 // signature covers the body), so only a deny refuses; redactions the rules
 // would make are recorded with the decision. Receipts, withdrawals and
 // confirmations are never refused by the rules (FLX-RLY-010).
@@ -368,11 +369,14 @@ func (n *Node) relayPolicy(ctx context.Context, m *federation.Manifest, r *feder
 		return nil, errf(federation.CodeRelayRefused, "%s does not accept %s", dest, env.Kind)
 	}
 	docKind, ok := schema.KindForEnvelope(string(env.Kind))
-	if !ok || env.Kind == federation.KindStatsReport {
+	if !ok {
 		return nil, errf(federation.CodeRelayRefused, "%s is not relayed", env.Kind)
 	}
 	if err := schema.Validate(docKind, env.Body); err != nil {
 		return nil, errf(federation.CodeRelayRefused, "the inner body does not conform to schema v1 %s", docKind)
+	}
+	if env.Kind == federation.KindStatsReport {
+		return nil, n.relayStatsPolicy(env, d)
 	}
 	if err := checkRoles(env); err != nil {
 		return nil, err
@@ -547,6 +551,24 @@ func (n *Node) flushRelays(ctx context.Context, tx store.Tx, caseID string) erro
 		if err := n.audit(ctx, tx, it.Iss, "inbox.process", it.CaseID, map[string]any{"kind": it.Kind, "inbox_id": it.ID, "before": "erasure"}); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// relayStatsPolicy is what a relay requires of a statistics report it
+// carries (FLX-STA-006): it goes to a coordinator, and it passes the checks
+// the coordinator will apply (FLX-STA-004: the report is its origin's own,
+// under <member>:stats-<period>, and publishes only what its stated
+// protection publishes). A report is no case document: the data-protection
+// rules have nothing to say of it, and the checks are what keeps personal
+// data out. A report that fails them is refused here rather than carried
+// to be refused at the end.
+func (n *Node) relayStatsPolicy(env *federation.Envelope, dest *federation.Member) error {
+	if dest.Role != federation.RoleCoordinator {
+		return errf(federation.CodeRelayRefused, "%s is no coordinator: statistics reports go to coordinators only", dest.ID)
+	}
+	if err := n.checkStatsReport(env); err != nil {
+		return errf(federation.CodeRelayRefused, "the statistics report would be refused by %s (%s)", dest.ID, problem.CodeOf(err))
 	}
 	return nil
 }
