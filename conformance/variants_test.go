@@ -1394,4 +1394,26 @@ var brokenNodes = []brokenNode{
 		}},
 		broke: "counts the tracing requests it received beside those it originated", check: "FLX-STA-005/own-cases-only",
 	},
+	// coord15: statistics reports through relays (FLX-STA-006) and the
+	// code for a suspended final recipient (FLX-RLY-011).
+	{
+		Variant: variant.Variant{Name: "relaystatsrefused", Mutations: []variant.Mutation{{
+			File: "node/relay.go", Old: `		return nil, n.relayStatsPolicy(env, d)`, New: `		return nil, errf(federation.CodeRelayRefused, "%s is not relayed", env.Kind)`,
+		}}},
+		broke: "refuses to relay any statistics report", check: "FLX-STA-006/relayed", role: "coordinator",
+	},
+	{
+		Variant: variant.Variant{Name: "relaystatsunchecked", Mutations: []variant.Mutation{{
+			File: "node/relay.go", Old: `	if err := n.checkStatsReport(env); err != nil {`, New: `	if err := n.checkStatsReport(env); err != nil && false {`,
+		}}},
+		broke: "relays statistics reports the coordinator would refuse (a count below the threshold, another member's)", check: "FLX-STA-006/relayed", role: "coordinator",
+	},
+	{
+		Variant: variant.Variant{Name: "relaysuspendedcode", Mutations: []variant.Mutation{{
+			File: "federation/relay.go",
+			Old:  `			return nil, newErr(CodeRelayRefused, fmt.Sprintf("the final recipient %q is suspended: no route", in.aud), nil)`,
+			New:  `			return nil, newErr(CodeSuspendedMember, fmt.Sprintf("the final recipient %q is suspended: no route", in.aud), nil)`,
+		}}},
+		broke: "answers suspended_member for a suspended final recipient, as if the sender were suspended", check: "FLX-RLY-011/suspended-recipient", role: "coordinator",
+	},
 }

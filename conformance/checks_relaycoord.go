@@ -1,0 +1,86 @@
+package conformance
+
+import (
+	"encoding/json"
+
+	"github.com/familylinks/flx/federation"
+)
+
+// The candidate as a coordinator relaying what is not a case (SPEC.md
+// §14.3, §17): statistics reports for another coordinator, and what it
+// answers for a final recipient that the manifest suspends. XD-COORD is a
+// coordinator whose relay is XD-TESTER: what the candidate relays to it
+// arrives at the tester's listener.
+
+// remoteStats is XD-REMOTE's statistics report of period for aud, signed,
+// sent in a one-hop chain XD-REMOTE -> candidate (posted with XD-REMOTE's
+// certificate), with its body changed by edit.
+func (t *T) remoteStats(aud, period string, edit func(map[string]any)) (inner, raw []byte, hop string, oc Claims) {
+	body := statsBody(MemberRemote, period, 1, map[string]any{"rcm_collected": 10})
+	if edit != nil {
+		edit(body)
+	}
+	b, _ := json.Marshal(body)
+	c := t.remoteClaims(federation.KindStatsReport, b)
+	c.Aud, c.CaseID = aud, MemberRemote+":stats-"+period
+	inner = t.sign(c, keyRemote)
+	hop = t.hop(hopClaims{Iss: MemberRemote, Aud: t.candidate, Iat: t.now().Unix(), Inner: sha256Hex(inner)}, keyRemote)
+	hb, _ := json.Marshal(map[string]any{"inner": string(inner), "hops": []string{hop}})
+	oc = t.remoteClaims(federation.KindRelayForward, nil)
+	oc.Body, oc.CaseID = hb, c.CaseID
+	return inner, t.sign(oc, keyRemote), hop, oc
+}
+
+// checkStatsRelayed checks that a coordinator candidate relays a
+// statistics report to another coordinator: XD-REMOTE's valid report for
+// XD-COORD is answered 202 and arrives at XD-TESTER (XD-COORD's relay) as a
+// relay.forward with the same inner bytes, XD-REMOTE's hop and one of the
+// candidate's; a report for a member that is no coordinator, one with a
+// count its protection never publishes and one about another member are
+// refused with relay_refused.
+func checkStatsRelayed(t *T) {
+	t.mayRelay()
+	period := statsPeriod()
+	for _, f := range []struct {
+		what, aud string
+		edit      func(map[string]any)
+	}{
+		{"a report for " + MemberPull + ", which is no coordinator", MemberPull, nil},
+		{"a report with a count of 3 at k = b = 5", MemberCoord, func(b map[string]any) { b["counts"].(map[string]any)["tracing_opened"] = 3 }},
+		{"a report about another member", MemberCoord, func(b map[string]any) { b["member"] = MemberPeer }},
+	} {
+		_, raw, _, _ := t.remoteStats(f.aud, period, f.edit)
+		if _, err := shouldRefuse(t.postAs(t, certRemote, raw, "application/jose"), "relay_refused"); err != nil {
+			t.Errorf("%s: %v", f.what, err)
+		}
+	}
+	inner, raw, hop, oc := t.remoteStats(MemberCoord, period, nil)
+	t.mustAccept(t, t.postAs(t, certRemote, raw, "application/jose"), raw, oc, federation.ReceiptAccepted)
+	match := func(a *Arrival) bool {
+		if a.Kind != string(federation.KindRelayForward) || a.CaseID != oc.CaseID || a.Env == nil {
+			return false
+		}
+		in, err := federation.RelayInner(a.Raw)
+		return err == nil && string(in) == string(inner)
+	}
+	got := t.listener.Wait(match, 1, t.patience)
+	if len(got) == 0 {
+		t.Fatalf("the report relayed for %s never reached its relay %s with the same inner bytes within %s", MemberCoord, MemberTester, t.patience)
+	}
+	if err := t.hopsOf(got[0].Env, []string{hop}); err != nil {
+		t.Errorf("the relayed report's chain: %v", err)
+	}
+}
+
+// checkSuspendedRecipient checks that a relay refuses a chain for a final
+// recipient that the manifest suspends with relay_refused, the code that
+// tells the sender the relay has no route, and not suspended_member, which
+// would tell it that it is suspended itself.
+func checkSuspendedRecipient(t *T) {
+	t.mayRelay()
+	inner, c := t.testerCaseFor(MemberSuspended, nil)
+	ans, _, _ := t.relayThroughCandidate(inner, c.CaseID)
+	if _, err := shouldRefuse(ans, "relay_refused"); err != nil {
+		t.Errorf("a chain for %s, which the manifest suspends: %v", MemberSuspended, err)
+	}
+}
