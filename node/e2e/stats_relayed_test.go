@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"testing"
 	"time"
 
@@ -132,6 +133,67 @@ func testStatsRelayed(t *testing.T, d nodetest.Dialect) {
 	}
 	noProcessErrors(t, "XB-RC", xb.Store)
 	noProcessErrors(t, "ICRC-CTA", cta.Store)
+
+	// The CTA's overview per member and per country, through its local
+	// API: XB-RC reports its own January (sent through the API's trigger)
+	// to ICRC-CTA directly, next to XA-RC's.
+	for i := range 11 {
+		doc := patch(t, minimalCase(t, fmt.Sprintf("XB-RC:SR-%d", i)), map[string]any{"origin/created_at": "2025-01-21T11:00:00Z"})
+		if _, err := xb.CreateCase(ctx, cw, doc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	xbURL, xbTok := localAPI(t, xb)
+	if resp, body := call(t, http.MethodPost, xbURL+"/api/v1/stats/send", xbTok, "", nil, nil); resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("POST /api/v1/stats/send at XB-RC: %d %s", resp.StatusCode, body)
+	}
+	waitProcessed(t, cta.Store, stats.CaseID("XB-RC", stats.Period{Year: 2025, Month: time.January}), string(federation.KindStatsReport), 1)
+	ctaURL, ctaTok := localAPI(t, cta)
+	overview := func(by string) []statsRow {
+		resp, body := call(t, http.MethodGet, ctaURL+"/api/v1/stats?period=2025-01&by="+by, ctaTok, "", nil, nil)
+		var out struct {
+			Rows []statsRow `json:"rows"`
+		}
+		if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &out) != nil {
+			t.Fatalf("GET /api/v1/stats?by=%s at ICRC-CTA: %d %s", by, resp.StatusCode, body)
+		}
+		return out.Rows
+	}
+	got2 := map[string]int{}
+	for _, r := range overview("member,country") {
+		got2[r.Member+"/"+r.Country] = r.Counts["tracing_opened"].Sum
+	}
+	if len(got2) != 2 || got2["XA-RC/XA"] != 5 || got2["XB-RC/XB"] != 10 {
+		t.Fatalf("ICRC-CTA overview by member and country for 2025-01: %v, want XA-RC/XA 5 (6 rounded) and XB-RC/XB 10 (11 rounded)", got2)
+	}
+	byCountry := overview("country")
+	if len(byCountry) != 2 || byCountry[0].Country != "XA" || byCountry[1].Country != "XB" || byCountry[0].Member != "" {
+		t.Fatalf("ICRC-CTA overview by country: %+v", byCountry)
+	}
+	all := overview("period")
+	if len(all) != 1 || all[0].Reports != 2 || all[0].Counts["tracing_opened"].Sum != 15 {
+		t.Fatalf("ICRC-CTA overview of 2025-01: %+v, want 2 reports and tracing_opened 15", all)
+	}
+	resp, csvBody := call(t, http.MethodGet, ctaURL+"/api/v1/stats?period=2025-01&by=member,country&format=csv", ctaTok, "", nil, nil)
+	if resp.StatusCode != http.StatusOK || !bytes.HasPrefix(csvBody, []byte("member,country,period,reports,")) ||
+		!bytes.Contains(csvBody, []byte("\nXA-RC,XA,,1,")) || !bytes.Contains(csvBody, []byte("\nXB-RC,XB,,1,")) {
+		t.Fatalf("CSV overview: %d\n%s", resp.StatusCode, csvBody)
+	}
+	if bytes.Contains(csvBody, []byte(canary)) || bytes.Contains(csvBody, []byte("SR-")) {
+		t.Fatalf("the overview carries personal data or case ids:\n%s", csvBody)
+	}
+}
+
+// statsRow is a row of GET /api/v1/stats, as a coordinator's operator
+// reads it.
+type statsRow struct {
+	Member  string `json:"member"`
+	Country string `json:"country"`
+	Reports int    `json:"reports"`
+	Counts  map[string]struct {
+		Sum        int `json:"sum"`
+		Suppressed int `json:"suppressed"`
+	} `json:"counts"`
 }
 
 // reportCounts returns the counts of a statistics report document.
