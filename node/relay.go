@@ -14,6 +14,7 @@ import (
 
 	"github.com/familylinks/flx/federation"
 	"github.com/familylinks/flx/federation/problem"
+	"github.com/familylinks/flx/node/media"
 	"github.com/familylinks/flx/node/store"
 	"github.com/familylinks/flx/policy"
 	"github.com/familylinks/flx/schema"
@@ -168,6 +169,7 @@ func (s *routedSender) Send(ctx context.Context, to string, envelope []byte) fed
 	if res.Outcome == federation.Delivered && s.n.awaitsEndToEnd(envelope) {
 		s.awaiting.Store(c.JTI, to)
 	}
+	s.n.releaseRelayedMedia(ctx, envelope, res)
 	return res
 }
 
@@ -273,6 +275,9 @@ func (n *Node) receiveRelay(ctx context.Context, raw []byte, outer *federation.E
 	if err != nil {
 		return Received{}, err
 	}
+	if err := n.relayMediaReady(ctx, r); err != nil {
+		return Received{}, err
+	}
 	return n.keep(ctx, outer, raw, func(tx store.Tx) error { return n.recordRelay(ctx, tx, r, d) })
 }
 
@@ -281,7 +286,8 @@ func (n *Node) receiveRelay(ctx context.Context, raw []byte, outer *federation.E
 // the relay gets a receipt for the outer bytes.
 func (n *Node) receiveRelayed(ctx context.Context, r *federation.Relayed) (Received, error) {
 	env := r.Envelope
-	if err := n.checkEnvelope(ctx, env); err != nil {
+	// Its media, if any, came from the relay that sent the last hop.
+	if err := n.checkEnvelope(withMediaFrom(ctx, r.Outer.Issuer), env); err != nil {
 		return Received{}, err
 	}
 	now := n.o.Now()
@@ -357,8 +363,14 @@ func (n *Node) enqueueReceipt(ctx context.Context, tx store.Tx, origin, caseID s
 // confirmations are never refused by the rules (FLX-RLY-010).
 func (n *Node) relayPolicy(ctx context.Context, m *federation.Manifest, r *federation.Relayed) (*policy.Decision, error) {
 	dest := r.Recipient()
-	if _, err := m.RouteFor(n.o.Self, dest, n.o.Routes); err != nil {
+	route, err := m.RouteFor(n.o.Self, dest, n.o.Routes)
+	if err != nil {
 		return nil, errf(federation.CodeRelayRefused, "no route to %s", dest)
+	}
+	if route.Pull && relayedMedia(r) {
+		// A pull-only member cannot be pushed to, and this node serves no
+		// media for pull yet (SPEC.md §18.10).
+		return nil, errf(federation.CodeRelayRefused, "%s pulls its envelopes: recordings are not relayed to it", dest)
 	}
 	if r.Receipt != nil {
 		return nil, nil
@@ -418,6 +430,9 @@ func (n *Node) recordRelay(ctx context.Context, tx store.Tx, r *federation.Relay
 	caseID := r.Outer.CaseID
 	if r.Envelope != nil {
 		details["jti"], details["kind"] = r.Envelope.JTI, r.Envelope.Kind
+		if ref, ok := media.AttachedRef(r.Envelope); ok {
+			details["media_sha256"], details["media_size_bytes"] = ref.SHA256.String(), ref.Size
+		}
 	} else {
 		details["kind"] = "receipt"
 	}

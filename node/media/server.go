@@ -303,11 +303,15 @@ func (s *Server) offer(w http.ResponseWriter, r *http.Request, peer string) {
 		s.refuse(w, peer, CodeInternal, "", err)
 		return
 	}
+	var ref Ref
 	if env.Issuer != peer { // the verifier's job; never trust the wiring
 		s.refuse(w, peer, federation.CodeSenderMismatch, "iss is not the authenticated peer", nil)
 		return
 	}
-	_, ref, ferr := offerOf(env)
+	msg, ferr := carried(raw, env)
+	if ferr == nil {
+		_, ref, ferr = offerOf(msg)
+	}
 	if ferr != nil {
 		s.refuse(w, peer, ferr.Code, ferr.Public(), nil)
 		return
