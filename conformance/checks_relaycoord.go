@@ -1,7 +1,12 @@
 package conformance
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
 
 	"github.com/familylinks/flx/federation"
 )
@@ -83,4 +88,54 @@ func checkSuspendedRecipient(t *T) {
 	if _, err := shouldRefuse(ans, "relay_refused"); err != nil {
 		t.Errorf("a chain for %s, which the manifest suspends: %v", MemberSuspended, err)
 	}
+}
+
+// remoteMedia is media XD-REMOTE attaches to a message for the candidate,
+// signed by XD-REMOTE (its chunk hashes, bytes and inner envelope), and the
+// relay.forward XD-TESTER sends it in, with the chain XD-REMOTE ->
+// XD-TESTER -> candidate.
+func (t *T) remoteMedia(size int) (m *testMedia, chain []byte, oc Claims) {
+	m = &testMedia{data: randBytes(size), caseID: newCaseID(MemberRemote)}
+	for off := 0; off < size; off += chunkTest {
+		s := sha256.Sum256(m.data[off:min(off+chunkTest, size)])
+		m.hashes = append(m.hashes, s[:]...)
+	}
+	whole, root := sha256.Sum256(m.data), sha256.Sum256(m.hashes)
+	doc := setMembers(example("message.video_message"), map[string]any{
+		"case_id": m.caseID, "message_id": MemberRemote + ":vid-" + hex.EncodeToString(randBytes(4)),
+		"from": map[string]any{"member": MemberRemote}, "to": map[string]any{"member": t.candidate}, "reply_to": nil,
+		"media": map[string]any{"sha256": hex.EncodeToString(whole[:]), "media_type": "video/mp4", "size_bytes": size,
+			"duration_seconds": 12.5, "chunk_bytes": chunkTest, "chunks_sha256": hex.EncodeToString(root[:])},
+	})
+	m.env = t.sign(t.remoteClaims(federation.KindMessageDeliver, doc), keyRemote)
+	chain, oc = t.relayedByTester(m.env, m.caseID)
+	return m, chain, oc
+}
+
+// checkRelayedMedia checks that a final recipient takes a relayed
+// recording from the relay that sends the last hop (SPEC.md §18.10): the
+// relay.forward is refused with media_incomplete before its media; the
+// media is offered with the relay.forward as the offer's envelope (201); a
+// chunk the relay altered is refused with media_mismatch and does not
+// count; once every chunk of the origin's hash list is in, the
+// relay.forward is accepted.
+func checkRelayedMedia(t *T) {
+	m, chain, oc := t.remoteMedia(3*chunkTest + 500)
+	mustRefuse(t, t.post(t, chain), "media_incomplete")
+	ans := t.offer(certTester, chain, m.hashes)
+	loc := ans.Header.Get("Location")
+	if ans.Status != http.StatusCreated || !strings.HasPrefix(loc, mediaUploads+"/") || ans.Header.Get("Upload-Offset") != "0" {
+		t.Fatalf("offer of a relayed message's media with its relay.forward: want 201 at offset 0, got %s", ans)
+	}
+	altered := append([]byte{}, m.data[:chunkTest]...)
+	altered[100] ^= 0x01
+	mustRefuse(t, t.patch(certTester, loc, 0, altered), "media_mismatch")
+	if ans := t.head(certTester, loc); ans.Header.Get("Upload-Offset") != "0" {
+		t.Fatalf("a chunk the relay altered counted: Upload-Offset %q, want 0", ans.Header.Get("Upload-Offset"))
+	}
+	mustRefuse(t, t.post(t, chain), "media_incomplete")
+	if ans := t.patch(certTester, loc, 0, m.data); ans.Status != http.StatusNoContent || ans.Header.Get("Upload-Offset") != strconv.Itoa(len(m.data)) {
+		t.Fatalf("PATCH of the whole media: want 204 at %d, got %s", len(m.data), ans)
+	}
+	t.mustAccept(t, t.post(t, chain), chain, oc, federation.ReceiptAccepted)
 }

@@ -1416,4 +1416,16 @@ var brokenNodes = []brokenNode{
 		}}},
 		broke: "answers suspended_member for a suspended final recipient, as if the sender were suspended", check: "FLX-RLY-011/suspended-recipient", role: "coordinator",
 	},
+	{
+		Variant: variant.Variant{Name: "relaymediaoffer", Mutations: []variant.Mutation{{
+			File: "node/media/relay.go", Old: `	if env.Kind != federation.KindRelayForward {`, New: `	if true {`,
+		}}},
+		broke: "refuses media offered with a relay.forward, so no recording can travel through a relay", check: "FLX-MED-015/relayed-media",
+	},
+	{
+		Variant: variant.Variant{Name: "relaymediaearly", Mutations: []variant.Mutation{{
+			File: "node/relay.go", Old: `		if err := n.relayMediaReady(ctx, r); err != nil {`, New: `		if err := n.relayMediaReady(ctx, r); err != nil && false {`,
+		}}},
+		broke: "accepts a relayed message before its recording arrived", check: "FLX-MED-015/relayed-media", req: "FLX-MED-016",
+	},
 }

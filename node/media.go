@@ -139,6 +139,15 @@ func (n *Node) checkOffered(env *federation.Envelope) error {
 // the media must be here, whole and verified, before the envelope is
 // stored and receipted (FLX-MED-010), so a receipt means the media arrived.
 func (n *Node) mediaReady(ctx context.Context, env *federation.Envelope) error {
+	if relayedMediaChecked(ctx) {
+		return nil // checked against the relay's upload (receiveRelay)
+	}
+	return n.mediaReadyFrom(ctx, env, env.Issuer)
+}
+
+// mediaReadyFrom is mediaReady with the media in the upload of member from:
+// the envelope's sender, or the relay that sent the last hop of a chain.
+func (n *Node) mediaReadyFrom(ctx context.Context, env *federation.Envelope, from string) error {
 	ref, ok := media.AttachedRef(env)
 	if !ok {
 		return nil
@@ -149,7 +158,7 @@ func (n *Node) mediaReady(ctx context.Context, env *federation.Envelope) error {
 	if ref.Size > n.media.server.Limits.MaxMediaBytes && n.media.server.Limits.MaxMediaBytes > 0 {
 		return errf(federation.CodeTooLarge, "media larger than %d bytes", n.media.server.Limits.MaxMediaBytes)
 	}
-	if err := n.media.server.Ready(ctx, mediaFrom(ctx, env), ref); err != nil {
+	if err := n.media.server.Ready(ctx, from, ref); err != nil {
 		if problem.CodeOf(err) != "" {
 			return err
 		}

@@ -265,7 +265,11 @@ func (n *Node) receiveRelay(ctx context.Context, raw []byte, outer *federation.E
 	}
 	switch {
 	case r.Final && r.Envelope != nil:
-		return n.receiveRelayed(ctx, r)
+		// Its media, if any, came from the sender of the last hop (FLX-MED-016).
+		if err := n.relayMediaReady(ctx, r); err != nil {
+			return Received{}, err
+		}
+		return n.receiveRelayed(withRelayedMediaChecked(ctx), r)
 	case r.Final:
 		// An end-to-end receipt for one of ours: stored, then matched with
 		// its outbox row by the inbox processor.
@@ -275,7 +279,7 @@ func (n *Node) receiveRelay(ctx context.Context, raw []byte, outer *federation.E
 	if err != nil {
 		return Received{}, err
 	}
-	if err := n.relayMediaReady(ctx, r); err != nil {
+	if err = n.relayMediaReady(ctx, r); err != nil {
 		return Received{}, err
 	}
 	return n.keep(ctx, outer, raw, func(tx store.Tx) error { return n.recordRelay(ctx, tx, r, d) })
@@ -286,8 +290,7 @@ func (n *Node) receiveRelay(ctx context.Context, raw []byte, outer *federation.E
 // the relay gets a receipt for the outer bytes.
 func (n *Node) receiveRelayed(ctx context.Context, r *federation.Relayed) (Received, error) {
 	env := r.Envelope
-	// Its media, if any, came from the relay that sent the last hop.
-	if err := n.checkEnvelope(withMediaFrom(ctx, r.Outer.Issuer), env); err != nil {
+	if err := n.checkEnvelope(ctx, env); err != nil {
 		return Received{}, err
 	}
 	now := n.o.Now()

@@ -24,23 +24,19 @@ import (
 // arrived whole. A relay erases the recording as soon as the next hop has
 // receipted the chain or refused it for good.
 
-// mediaFromKey carries, in the context of a relayed inner envelope's
-// checks, the member whose upload holds its media: the sender of the last
-// hop, not the origin.
-type mediaFromKey struct{}
+// relayedMediaKey marks the context of a relayed inner envelope's checks
+// once its media was found complete in the upload of the relay that sent
+// the last hop (receiveRelay): the envelope's own check (mediaReady) would
+// look in the origin's.
+type relayedMediaKey struct{}
 
-// mediaFrom is the member whose upload must hold the media of env.
-func mediaFrom(ctx context.Context, env *federation.Envelope) string {
-	if from, ok := ctx.Value(mediaFromKey{}).(string); ok && from != "" {
-		return from
-	}
-	return env.Issuer
+func withRelayedMediaChecked(ctx context.Context) context.Context {
+	return context.WithValue(ctx, relayedMediaKey{}, true)
 }
 
-// withMediaFrom marks ctx for the checks of a relayed inner envelope whose
-// media came from the hop sender from.
-func withMediaFrom(ctx context.Context, from string) context.Context {
-	return context.WithValue(ctx, mediaFromKey{}, from)
+func relayedMediaChecked(ctx context.Context) bool {
+	v, _ := ctx.Value(relayedMediaKey{}).(bool)
+	return v
 }
 
 // verifyRelayOffer verifies a media offer whose envelope is a relay.forward
@@ -89,7 +85,7 @@ func (n *Node) relayMediaReady(ctx context.Context, r *federation.Relayed) error
 	if !relayedMedia(r) {
 		return nil
 	}
-	return n.mediaReady(withMediaFrom(ctx, r.Outer.Issuer), r.Envelope)
+	return n.mediaReadyFrom(ctx, r.Envelope, r.Outer.Issuer)
 }
 
 // pushRelayMedia uploads the attached media of the message a relay.forward
