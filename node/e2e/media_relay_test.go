@@ -161,3 +161,79 @@ func testMediaThroughRelay(t *testing.T, d nodetest.Dialect) {
 	noProcessErrors(t, "XB-RC", xb.Store)
 	noProcessErrors(t, "ICRC-CTA", cta.Store)
 }
+
+// TestMediaNotRelayedToPullOnly: XB-RC pulls its envelopes from ICRC-CTA,
+// and ICRC-CTA serves no media for pull yet: it refuses the offer of XA-RC's
+// recording with relay_refused before any byte is stored (FLX-MED-017), and
+// XA-RC dead-letters the message with that reason instead of retrying.
+func TestMediaNotRelayedToPullOnly(t *testing.T) {
+	ctx := context.Background()
+	f := fedtest.New(t, threeMembers...)
+	xbm := f.Member(t, "XB-RC")
+	xbm.RelayVia, xbm.PullOnly, xbm.Endpoint = []string{"ICRC-CTA"}, true, "https://xb-rc.invalid:8443"
+	lns := map[string]net.Listener{}
+	for _, id := range []string{"XA-RC", "ICRC-CTA"} {
+		lns[id] = nodetest.Listen(t, f.Member(t, id))
+	}
+	f.Sign(t)
+	nodes := map[string]*nodetest.Node{}
+	for id := range f.Members {
+		disk, err := media.OpenDisk(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes[id] = nodetest.Start(t, f, id, lns[id], nodetest.Options{Dialect: nodetest.SQLite,
+			Media: &node.MediaOptions{Store: disk, ChunkBytes: 256 << 10},
+			Tune:  func(o *node.Options) { o.PullInterval = 100 * time.Millisecond }})
+	}
+	xa, xb, cta := nodes["XA-RC"], nodes["XB-RC"], nodes["ICRC-CTA"]
+	urlA, tokA := localAPI(t, xa)
+	if _, err := xa.CreateCase(ctx, cw, readTestdata(t, "case.json")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := xa.Forward(ctx, cw, demoCase, "XB-RC"); err != nil {
+		t.Fatal(err)
+	}
+	waitProcessed(t, xb.Store, demoCase, string(federation.KindCaseCreate), 1)
+	video := make([]byte, 600<<10)
+	rand.Read(video)
+	sum := sha256.Sum256(video)
+	hexSum := hex.EncodeToString(sum[:])
+	resp, body := call(t, http.MethodPost, urlA+"/api/v1/cases/"+demoCase+"/media", tokA, "application/json",
+		strings.NewReader(fmt.Sprintf(`{"sha256":%q,"size_bytes":%d,"media_type":"video/mp4"}`, hexSum, len(video))), nil)
+	var up struct {
+		URL string `json:"url"`
+	}
+	if resp.StatusCode != http.StatusCreated || json.Unmarshal(body, &up) != nil {
+		t.Fatalf("start upload: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := call(t, http.MethodPatch, urlA+up.URL, tokA, media.ContentTypeChunks, bytes.NewReader(video), map[string]string{"Upload-Offset": "0"}); resp.StatusCode != http.StatusOK {
+		t.Fatalf("upload: %d %s", resp.StatusCode, body)
+	}
+	msg := map[string]any{
+		"schema": "flx/v1/message", "message_id": "XA-RC:VID-PULL-1", "case_id": demoCase, "kind": "video_message",
+		"channel": "video", "created_at": "2026-11-12T15:00:00Z",
+		"from": map[string]any{"person": "p1", "member": "XA-RC"}, "to": map[string]any{"person": "p2", "member": "XB-RC"},
+		"delivery": map[string]any{"state": "collected", "at": "2026-11-12T15:00:00Z"},
+		"media":    map[string]any{"sha256": hexSum, "media_type": "video/mp4", "size_bytes": len(video), "duration_seconds": 3.0},
+	}
+	doc, _ := json.Marshal(msg)
+	res, err := xa.SendMessage(ctx, cw, demoCase, "XB-RC", doc)
+	if err != nil || res.State != "queued" {
+		t.Fatalf("send: %v %+v", err, res.Decision)
+	}
+	nodetest.WaitFor(t, 30*time.Second, "XA-RC's message dead-lettered", func() bool {
+		it, err := xa.Store.GetOutbox(ctx, res.OutboxID)
+		return err == nil && it.State == store.Dead
+	})
+	if it, _ := xa.Store.GetOutbox(ctx, res.OutboxID); !strings.Contains(it.LastError, "relay_refused") {
+		t.Fatalf("dead-lettered with %q, want relay_refused", it.LastError)
+	}
+	ctaMedia := cta.Node.MediaHandler().(*media.Server).Store
+	if ups, _ := ctaMedia.Uploads(ctx, ""); len(ups) != 0 {
+		t.Errorf("ICRC-CTA opened %d upload sessions for a recording it cannot deliver", len(ups))
+	}
+	if _, err := ctaMedia.Stat(ctx, media.Digest(sum)); !errors.Is(err, media.ErrNotFound) {
+		t.Errorf("ICRC-CTA holds the recording: %v", err)
+	}
+}
