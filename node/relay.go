@@ -358,11 +358,12 @@ func (n *Node) enqueueReceipt(ctx context.Context, tx store.Tx, origin, caseID s
 // relayPolicy is what this member, as a relay, requires before it carries
 // another member's envelope (FLX-RLY-007): the final recipient accepts its
 // kind; the body is valid and sent by the member the case allows; this
-// member has a route to the recipient; for a statistics report, what a
+// member has a route to the recipient (one it can push a recording to, for
+// a message with attached media); for a statistics report, what a
 // coordinator would require of it (relayStatsPolicy); and, for a case
-// document, its own data-protection rules do not deny it. A relay cannot redact (the origin's
-// signature covers the body), so only a deny refuses; redactions the rules
-// would make are recorded with the decision. Receipts, withdrawals and
+// document, its own data-protection rules do not deny it. A relay cannot
+// redact (the origin's signature covers the body), so only a deny refuses;
+// redactions the rules would make are recorded with the decision. Receipts, withdrawals and
 // confirmations are never refused by the rules (FLX-RLY-010).
 func (n *Node) relayPolicy(ctx context.Context, m *federation.Manifest, r *federation.Relayed) (*policy.Decision, error) {
 	dest := r.Recipient()

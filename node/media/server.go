@@ -303,11 +303,11 @@ func (s *Server) offer(w http.ResponseWriter, r *http.Request, peer string) {
 		s.refuse(w, peer, CodeInternal, "", err)
 		return
 	}
-	var ref Ref
 	if env.Issuer != peer { // the verifier's job; never trust the wiring
 		s.refuse(w, peer, federation.CodeSenderMismatch, "iss is not the authenticated peer", nil)
 		return
 	}
+	var ref Ref
 	msg, ferr := carried(raw, env)
 	if ferr == nil {
 		_, ref, ferr = offerOf(msg)
