@@ -185,6 +185,9 @@ func (n *Node) releaseRelayedMedia(ctx context.Context, envelope []byte, res fed
 	if inUse, err := n.o.Store.MediaInUse(ctx, ref.SHA256.String()); err != nil || inUse {
 		return
 	}
+	if n.carriesMedia(ctx, c.CaseID, c.JTI, ref.SHA256) {
+		return // another chain of the case still to forward carries it
+	}
 	if err := media.Erase(ctx, st, ref.SHA256); err != nil {
 		n.log.Error("relayed media not erased (the media sweep will)", "sha256", ref.SHA256.String(), "err", err)
 		return
@@ -195,4 +198,38 @@ func (n *Node) releaseRelayedMedia(ctx context.Context, envelope []byte, res fed
 			"sha256": ref.SHA256.String(), "size_bytes": ref.Size, "to": c.Audience, "jti": ic.JTI,
 		})
 	})
+}
+
+// carriesMedia reports whether an outbox row of caseID other than the one
+// named jti, still to be delivered, carries a chain whose message attaches
+// the media sum (the same recording to another member through this relay).
+// When it cannot tell, it says yes: the media sweep erases what is left.
+func (n *Node) carriesMedia(ctx context.Context, caseID, jti string, sum media.Digest) bool {
+	f := store.OutboxFilter{CaseID: caseID, Pending: true, IncludeEnvelope: true, Limit: 1000}
+	for {
+		rows, err := n.o.Store.ListOutbox(ctx, f)
+		if err != nil {
+			return true
+		}
+		for _, r := range rows {
+			if r.JTI == jti || r.Kind != string(federation.KindRelayForward) || r.Envelope == nil {
+				continue
+			}
+			inner, err := federation.RelayInner(r.Envelope)
+			if err != nil {
+				continue
+			}
+			ic, err := federation.ClaimsOf(inner)
+			if err != nil {
+				continue
+			}
+			if ref, ok := media.AttachedRef(&federation.Envelope{Claims: ic}); ok && ref.SHA256 == sum {
+				return true
+			}
+		}
+		if len(rows) < f.Limit {
+			return false
+		}
+		f.AfterID = rows[len(rows)-1].ID
+	}
 }

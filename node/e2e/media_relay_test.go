@@ -101,9 +101,21 @@ func testMediaThroughRelay(t *testing.T, d nodetest.Dialect) {
 	if err != nil || res.State != "queued" {
 		t.Fatalf("send: %v %+v", err, res.Decision)
 	}
-	nodetest.WaitFor(t, 60*time.Second, "XA-RC's message delivered end to end", func() bool {
+	// A second message with the same recording, at once. ICRC-CTA carries
+	// the two chains one after the other (per-case order: the second waits
+	// for the first's end-to-end receipt), erasing the recording after the
+	// first and receiving it again for the second; were they carried at
+	// the same time, it keeps it for the one still to forward.
+	msg["message_id"] = "XA-RC:VID-RELAY-2"
+	doc2, _ := json.Marshal(msg)
+	res2, err := xa.SendMessage(ctx, cw, demoCase, "XB-RC", doc2)
+	if err != nil || res2.State != "queued" {
+		t.Fatalf("send the second: %v %+v", err, res2.Decision)
+	}
+	nodetest.WaitFor(t, 60*time.Second, "XA-RC's messages delivered end to end", func() bool {
 		it, err := xa.Store.GetOutbox(ctx, res.OutboxID)
-		return err == nil && it.State == store.Delivered
+		it2, err2 := xa.Store.GetOutbox(ctx, res2.OutboxID)
+		return err == nil && err2 == nil && it.State == store.Delivered && it2.State == store.Delivered
 	})
 	row, _ := xa.Store.GetOutbox(ctx, res.OutboxID)
 	if rc := decodeJWS(t, row.Receipt); rc.Iss != "XB-RC" || rc.Aud != "XA-RC" {
@@ -114,13 +126,13 @@ func testMediaThroughRelay(t *testing.T, d nodetest.Dialect) {
 	}
 
 	// XB-RC holds the message as XA-RC's and every byte of the recording.
-	waitProcessed(t, xb.Store, demoCase, string(federation.KindMessageDeliver), 1)
+	waitProcessed(t, xb.Store, demoCase, string(federation.KindMessageDeliver), 2)
 	resp, body = call(t, http.MethodGet, urlB+"/api/v1/cases/"+demoCase+"/media", tokB, "", nil, nil)
 	var list struct {
 		Media []node.CaseMedia `json:"media"`
 	}
 	json.Unmarshal(body, &list)
-	if resp.StatusCode != 200 || len(list.Media) != 1 || !list.Media[0].Available || list.Media[0].From != "XA-RC" || list.Media[0].SHA256 != hexSum {
+	if resp.StatusCode != 200 || len(list.Media) == 0 || !list.Media[0].Available || list.Media[0].From != "XA-RC" || list.Media[0].SHA256 != hexSum {
 		t.Fatalf("media of the case at XB-RC: %d %s", resp.StatusCode, body)
 	}
 	resp, body = call(t, http.MethodGet, urlB+"/api/v1/cases/"+demoCase+"/media/"+hexSum, tokB, "", nil, nil)
@@ -152,9 +164,11 @@ func testMediaThroughRelay(t *testing.T, d nodetest.Dialect) {
 	if ups, _ := ctaMedia.Uploads(ctx, ""); len(ups) != 0 {
 		t.Errorf("ICRC-CTA keeps %d upload sessions after relaying", len(ups))
 	}
-	if er, _ := cta.Store.ListAudit(ctx, store.AuditFilter{Action: "relay.media_erase", Object: demoCase, Limit: 10}); len(er) != 1 {
-		t.Errorf("ICRC-CTA audited %d relayed-media erasures, want 1", len(er))
+	er, _ := cta.Store.ListAudit(ctx, store.AuditFilter{Action: "relay.media_erase", Object: demoCase, Limit: 10})
+	if len(er) == 0 || len(er) > 2 {
+		t.Errorf("ICRC-CTA audited %d relayed-media erasures, want 1 (2 if the chains did not overlap)", len(er))
 	}
+	t.Logf("ICRC-CTA erased the recording %d time(s) for two chains", len(er))
 	if _, err := cta.Store.GetCase(ctx, demoCase); err == nil {
 		t.Error("the relay keeps the case")
 	}
