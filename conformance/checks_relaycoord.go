@@ -139,3 +139,20 @@ func checkRelayedMedia(t *T) {
 	}
 	t.mustAccept(t, t.post(t, chain), chain, oc, federation.ReceiptAccepted)
 }
+
+// checkMediaNotToPullOnly checks that a coordinator candidate does not take
+// a recording it cannot deliver: the tester's message with attached media
+// for XD-PULL, which pulls its envelopes from the candidate, is refused
+// with relay_refused both as a media offer (before any session) and as the
+// relay.forward itself.
+func checkMediaNotToPullOnly(t *T) {
+	t.mayRelay()
+	m := t.newMedia(2*chunkTest, MemberPull, 0)
+	chain, _ := t.relayed(m.env, m.caseID, nil)
+	if _, err := shouldRefuse(t.offer(certTester, chain, m.hashes), "relay_refused"); err != nil {
+		t.Errorf("the offer of a recording for %s: %v", MemberPull, err)
+	}
+	if _, err := shouldRefuse(t.post(t, chain), "relay_refused"); err != nil {
+		t.Errorf("the relay.forward of a message with a recording for %s: %v", MemberPull, err)
+	}
+}

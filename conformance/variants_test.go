@@ -1428,4 +1428,10 @@ var brokenNodes = []brokenNode{
 		}}},
 		broke: "accepts a relayed message before its recording arrived", check: "FLX-MED-015/relayed-media", req: "FLX-MED-016",
 	},
+	{
+		Variant: variant.Variant{Name: "relaymediapull", Mutations: []variant.Mutation{{
+			File: "node/relay.go", Old: `	if route.Pull && relayedMedia(r) {`, New: `	if false && route.Pull && relayedMedia(r) {`,
+		}}},
+		broke: "takes a recording for a pull-only member it can never push it to", check: "FLX-MED-017/not-to-pull-only", role: "coordinator",
+	},
 }
