@@ -244,6 +244,7 @@ var acceptsChecks = []string{
 // the others.
 var coordinatorChecks = []string{
 	"FLX-RLY-007/relays", "FLX-RLY-010/withdrawal-relayed", "FLX-STA-004/refused", "FLX-STA-003/aggregates",
+	"FLX-STA-006/relayed", "FLX-RLY-011/suspended-recipient", "FLX-MED-017/not-to-pull-only",
 }
 
 // rolePullOnly is the role of a candidate set up with init --pull-only,

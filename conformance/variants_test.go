@@ -1394,4 +1394,44 @@ var brokenNodes = []brokenNode{
 		}},
 		broke: "counts the tracing requests it received beside those it originated", check: "FLX-STA-005/own-cases-only",
 	},
+	// coord15: statistics reports through relays (FLX-STA-006) and the
+	// code for a suspended final recipient (FLX-RLY-011).
+	{
+		Variant: variant.Variant{Name: "relaystatsrefused", Mutations: []variant.Mutation{{
+			File: "node/relay.go", Old: `		return nil, n.relayStatsPolicy(env, d)`, New: `		return nil, errf(federation.CodeRelayRefused, "%s is not relayed", env.Kind)`,
+		}}},
+		broke: "refuses to relay any statistics report", check: "FLX-STA-006/relayed", role: "coordinator",
+	},
+	{
+		Variant: variant.Variant{Name: "relaystatsunchecked", Mutations: []variant.Mutation{{
+			File: "node/relay.go", Old: `	if err := n.checkStatsReport(env); err != nil {`, New: `	if err := n.checkStatsReport(env); err != nil && false {`,
+		}}},
+		broke: "relays statistics reports the coordinator would refuse (a count below the threshold, another member's)", check: "FLX-STA-006/relayed", role: "coordinator",
+	},
+	{
+		Variant: variant.Variant{Name: "relaysuspendedcode", Mutations: []variant.Mutation{{
+			File: "federation/relay.go",
+			Old:  `			return nil, newErr(CodeRelayRefused, fmt.Sprintf("the final recipient %q is suspended: no route", in.aud), nil)`,
+			New:  `			return nil, newErr(CodeSuspendedMember, fmt.Sprintf("the final recipient %q is suspended: no route", in.aud), nil)`,
+		}}},
+		broke: "answers suspended_member for a suspended final recipient, as if the sender were suspended", check: "FLX-RLY-011/suspended-recipient", role: "coordinator",
+	},
+	{
+		Variant: variant.Variant{Name: "relaymediaoffer", Mutations: []variant.Mutation{{
+			File: "node/media/relay.go", Old: `	if env.Kind != federation.KindRelayForward {`, New: `	if true {`,
+		}}},
+		broke: "refuses media offered with a relay.forward, so no recording can travel through a relay", check: "FLX-MED-015/relayed-media",
+	},
+	{
+		Variant: variant.Variant{Name: "relaymediaearly", Mutations: []variant.Mutation{{
+			File: "node/relay.go", Old: `		if err := n.relayMediaReady(ctx, r); err != nil {`, New: `		if err := n.relayMediaReady(ctx, r); err != nil && false {`,
+		}}},
+		broke: "accepts a relayed message before its recording arrived", check: "FLX-MED-015/relayed-media", req: "FLX-MED-016",
+	},
+	{
+		Variant: variant.Variant{Name: "relaymediapull", Mutations: []variant.Mutation{{
+			File: "node/relay.go", Old: `	if route.Pull && relayedMedia(r) {`, New: `	if false && route.Pull && relayedMedia(r) {`,
+		}}},
+		broke: "takes a recording for a pull-only member it can never push it to", check: "FLX-MED-017/not-to-pull-only", role: "coordinator",
+	},
 }

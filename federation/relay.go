@@ -304,8 +304,9 @@ func wrap(inner []byte, in innerPeek, prev [][]byte, w Wrap) ([]byte, Claims, er
 //     the first hop is not sent by the inner token's signer; an inner
 //     envelope's case_id is not the outer's;
 //   - when this member is not the inner token's audience: wrong_audience
-//     unless it may relay (Manifest.MayRelay); unknown_key or
-//     suspended_member when the final recipient is no active member;
+//     unless it may relay (Manifest.MayRelay); unknown_key when the final
+//     recipient is no member (the sender may hold a newer manifest: it
+//     retries), relay_refused when it is suspended (FLX-RLY-011);
 //   - the inner envelope's refusals by Verifier.Verify (its aud must be the
 //     final recipient; when this member is the final recipient, that is
 //     v.Self), or for an inner receipt those of its signature and claims.
@@ -396,7 +397,10 @@ func OpenRelay(ctx context.Context, v *Verifier, outer *Envelope) (*Relayed, err
 			return nil, newErr(CodeUnknownKey, fmt.Sprintf("the final recipient %q is not a member of the federation", in.aud), nil)
 		}
 		if d.Status != StatusActive {
-			return nil, newErr(CodeSuspendedMember, fmt.Sprintf("the final recipient %q is suspended", in.aud), nil)
+			// relay_refused, not suspended_member: that code tells the
+			// sender that it is itself suspended (FLX-ID-004), and this
+			// one that the relay has no route (FLX-RLY-011).
+			return nil, newErr(CodeRelayRefused, fmt.Sprintf("the final recipient %q is suspended: no route", in.aud), nil)
 		}
 	}
 	if in.receipt {

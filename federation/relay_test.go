@@ -248,7 +248,7 @@ func TestRelayAttacks(t *testing.T) {
 		{"an inner envelope for a suspended member", func() []byte {
 			in := f.sign(t, f.claims("XA-RC", "XC-RC"), f.keys["XA-RC"])
 			return chain(in, "XA-RC", "ICRC-CTA")
-		}(), "ICRC-CTA", "XA-RC", CodeSuspendedMember},
+		}(), "ICRC-CTA", "XA-RC", CodeRelayRefused},
 		{"a forged inner receipt", func() []byte {
 			rc := must(SignReceipt(ReceiptClaims{Issuer: "XB-RC", Audience: "XA-RC", IssuedAt: f.now, ReceiptFor: ic.JTI, SHA256: sum, Status: ReceiptAccepted}, newKey(t, jose.ES256).WithKID(f.keys["XB-RC"].KID())))
 			hops := hopsOf(rc, "XB-RC", "ICRC-CTA")

@@ -103,30 +103,51 @@ func (n *Node) verifyOffer(ctx context.Context, peer string, raw []byte) (*feder
 	if err != nil {
 		return nil, problem.As(err)
 	}
+	if env.Kind == federation.KindRelayForward {
+		return n.verifyRelayOffer(ctx, env) // media through a relay (§18.10)
+	}
+	if err := n.checkOffered(env); err != nil {
+		return nil, err
+	}
+	return env, nil
+}
+
+// checkOffered is what an offer requires of the message envelope it
+// carries, its signature checked: accepts, schema, roles.
+func (n *Node) checkOffered(env *federation.Envelope) error {
 	if self, ok := n.o.Trust.Current().Member(n.o.Self); !ok || !self.AcceptsKind(env.Kind) {
-		return nil, errf(federation.CodeUnsupportedKind, "this member does not accept %s", env.Kind)
+		return errf(federation.CodeUnsupportedKind, "this member does not accept %s", env.Kind)
 	}
 	docKind, ok := schema.KindForEnvelope(string(env.Kind))
 	if !ok {
-		return nil, errf(federation.CodeUnsupportedKind, "no schema for kind %s", env.Kind)
+		return errf(federation.CodeUnsupportedKind, "no schema for kind %s", env.Kind)
 	}
 	if err := schema.Validate(docKind, env.Body); err != nil {
 		var ve *schema.ValidationError
 		if errors.As(err, &ve) {
-			return nil, &Error{Code: problem.SchemaInvalid, Msg: "body does not conform to schema v1 " + string(docKind), Errors: pointers(ve.Violations)}
+			return &Error{Code: problem.SchemaInvalid, Msg: "body does not conform to schema v1 " + string(docKind), Errors: pointers(ve.Violations)}
 		}
-		return nil, errf(federation.CodeSchemaInvalid, "body: %v", err)
+		return errf(federation.CodeSchemaInvalid, "body: %v", err)
 	}
 	if err := checkRoles(env); err != nil {
-		return nil, err
+		return err
 	}
-	return env, nil
+	return nil
 }
 
 // mediaReady is Receive's check for a message.deliver with attached media:
 // the media must be here, whole and verified, before the envelope is
 // stored and receipted (FLX-MED-010), so a receipt means the media arrived.
 func (n *Node) mediaReady(ctx context.Context, env *federation.Envelope) error {
+	if relayedMediaChecked(ctx) {
+		return nil // checked against the relay's upload (receiveRelay)
+	}
+	return n.mediaReadyFrom(ctx, env, env.Issuer)
+}
+
+// mediaReadyFrom is mediaReady with the media in the upload of member from:
+// the envelope's sender, or the relay that sent the last hop of a chain.
+func (n *Node) mediaReadyFrom(ctx context.Context, env *federation.Envelope, from string) error {
 	ref, ok := media.AttachedRef(env)
 	if !ok {
 		return nil
@@ -137,7 +158,7 @@ func (n *Node) mediaReady(ctx context.Context, env *federation.Envelope) error {
 	if ref.Size > n.media.server.Limits.MaxMediaBytes && n.media.server.Limits.MaxMediaBytes > 0 {
 		return errf(federation.CodeTooLarge, "media larger than %d bytes", n.media.server.Limits.MaxMediaBytes)
 	}
-	if err := n.media.server.Ready(ctx, env.Issuer, ref); err != nil {
+	if err := n.media.server.Ready(ctx, from, ref); err != nil {
 		if problem.CodeOf(err) != "" {
 			return err
 		}
@@ -614,6 +635,9 @@ func mediaFailure(err error) federation.Result {
 // its destination; nil for anything else.
 func (n *Node) pushMedia(ctx context.Context, to string, envelope []byte) error {
 	c, err := federation.ClaimsOf(envelope)
+	if err == nil && c.Kind == federation.KindRelayForward {
+		return n.pushRelayMedia(ctx, envelope, c)
+	}
 	if err != nil || c.Kind != federation.KindMessageDeliver {
 		return nil
 	}
@@ -625,17 +649,9 @@ func (n *Node) pushMedia(ctx context.Context, to string, envelope []byte) error 
 	if st == nil {
 		return errf(CodeUnavailable, "this node has no media store")
 	}
-	m, err := n.o.Store.GetCaseMedia(ctx, c.CaseID, ref.SHA256.String(), store.MediaAttached)
+	hashes, err := n.attachedHashes(ctx, c.CaseID, ref)
 	if err != nil {
-		// Erased since the message was queued, or never attached here.
-		return errf(CodeErased, "the media of this message is no longer here")
-	}
-	hashes := make(media.HashList, len(m.ChunkHashes)/len(media.Digest{}))
-	for i := range hashes {
-		copy(hashes[i][:], m.ChunkHashes[i*len(media.Digest{}):])
-	}
-	if m.ChunkBytes != ref.ChunkBytes || hashes.Root() != ref.ChunksRoot {
-		return errf(problem.MediaMismatch, "the attached media does not match the signed reference")
+		return err
 	}
 	b, err := st.Open(ctx, ref.SHA256)
 	if errors.Is(err, media.ErrNotFound) {
@@ -645,6 +661,12 @@ func (n *Node) pushMedia(ctx context.Context, to string, envelope []byte) error 
 		return err
 	}
 	defer b.Close()
+	return n.uploadMedia(ctx, to, c.JTI, envelope, ref, hashes, b)
+}
+
+// uploadMedia offers envelope with its media to member to and uploads the
+// bytes of b, keeping the lease of the outbox row named jti meanwhile.
+func (n *Node) uploadMedia(ctx context.Context, to, jti string, envelope []byte, ref media.Ref, hashes media.HashList, b media.Blob) error {
 	up, err := n.uploader(to)
 	if err != nil {
 		return err
@@ -661,8 +683,8 @@ func (n *Node) pushMedia(ctx context.Context, to string, envelope []byte) error 
 			case <-pctx.Done():
 				return
 			case <-t.C:
-				if err := n.o.Store.ExtendLease(pctx, c.JTI, n.o.Instance, n.o.Now().Add(lease)); err != nil && pctx.Err() == nil {
-					n.log.Info("media push lost its outbox lease; stopping", "jti", c.JTI, "to", to)
+				if err := n.o.Store.ExtendLease(pctx, jti, n.o.Instance, n.o.Now().Add(lease)); err != nil && pctx.Err() == nil {
+					n.log.Info("media push lost its outbox lease; stopping", "jti", jti, "to", to)
 					cancel()
 					return
 				}
@@ -676,7 +698,7 @@ func (n *Node) pushMedia(ctx context.Context, to string, envelope []byte) error 
 		}
 		return err
 	}
-	n.log.Info("media pushed", "to", to, "case_id", c.CaseID, "sha256", ref.SHA256.String(), "size", ref.Size,
+	n.log.Info("media pushed", "to", to, "jti", jti, "sha256", ref.SHA256.String(), "size", ref.Size,
 		"requests", res.Requests, "resumes", res.Resumes)
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/familylinks/flx/federation"
 	"github.com/familylinks/flx/federation/problem"
+	"github.com/familylinks/flx/node/media"
 	"github.com/familylinks/flx/node/store"
 	"github.com/familylinks/flx/policy"
 	"github.com/familylinks/flx/schema"
@@ -168,6 +169,7 @@ func (s *routedSender) Send(ctx context.Context, to string, envelope []byte) fed
 	if res.Outcome == federation.Delivered && s.n.awaitsEndToEnd(envelope) {
 		s.awaiting.Store(c.JTI, to)
 	}
+	s.n.releaseRelayedMedia(ctx, envelope, res)
 	return res
 }
 
@@ -263,7 +265,11 @@ func (n *Node) receiveRelay(ctx context.Context, raw []byte, outer *federation.E
 	}
 	switch {
 	case r.Final && r.Envelope != nil:
-		return n.receiveRelayed(ctx, r)
+		// Its media, if any, came from the sender of the last hop (FLX-MED-016).
+		if err := n.relayMediaReady(ctx, r); err != nil {
+			return Received{}, err
+		}
+		return n.receiveRelayed(withRelayedMediaChecked(ctx), r)
 	case r.Final:
 		// An end-to-end receipt for one of ours: stored, then matched with
 		// its outbox row by the inbox processor.
@@ -271,6 +277,9 @@ func (n *Node) receiveRelay(ctx context.Context, raw []byte, outer *federation.E
 	}
 	d, err := n.relayPolicy(ctx, m, r)
 	if err != nil {
+		return Received{}, err
+	}
+	if err = n.relayMediaReady(ctx, r); err != nil {
 		return Received{}, err
 	}
 	return n.keep(ctx, outer, raw, func(tx store.Tx) error { return n.recordRelay(ctx, tx, r, d) })
@@ -349,15 +358,23 @@ func (n *Node) enqueueReceipt(ctx context.Context, tx store.Tx, origin, caseID s
 // relayPolicy is what this member, as a relay, requires before it carries
 // another member's envelope (FLX-RLY-007): the final recipient accepts its
 // kind; the body is valid and sent by the member the case allows; this
-// member has a route to the recipient; and, for a case document, its own
-// data-protection rules do not deny it. A relay cannot redact (the origin's
-// signature covers the body), so only a deny refuses; redactions the rules
-// would make are recorded with the decision. Receipts, withdrawals and
+// member has a route to the recipient (one it can push a recording to, for
+// a message with attached media); for a statistics report, what a
+// coordinator would require of it (relayStatsPolicy); and, for a case
+// document, its own data-protection rules do not deny it. A relay cannot
+// redact (the origin's signature covers the body), so only a deny refuses;
+// redactions the rules would make are recorded with the decision. Receipts, withdrawals and
 // confirmations are never refused by the rules (FLX-RLY-010).
 func (n *Node) relayPolicy(ctx context.Context, m *federation.Manifest, r *federation.Relayed) (*policy.Decision, error) {
 	dest := r.Recipient()
-	if _, err := m.RouteFor(n.o.Self, dest, n.o.Routes); err != nil {
+	route, err := m.RouteFor(n.o.Self, dest, n.o.Routes)
+	if err != nil {
 		return nil, errf(federation.CodeRelayRefused, "no route to %s", dest)
+	}
+	if route.Pull && relayedMedia(r) {
+		// A pull-only member cannot be pushed to, and this node serves no
+		// media for pull yet (SPEC.md §18.10).
+		return nil, errf(federation.CodeRelayRefused, "%s pulls its envelopes: recordings are not relayed to it", dest)
 	}
 	if r.Receipt != nil {
 		return nil, nil
@@ -368,11 +385,14 @@ func (n *Node) relayPolicy(ctx context.Context, m *federation.Manifest, r *feder
 		return nil, errf(federation.CodeRelayRefused, "%s does not accept %s", dest, env.Kind)
 	}
 	docKind, ok := schema.KindForEnvelope(string(env.Kind))
-	if !ok || env.Kind == federation.KindStatsReport {
+	if !ok {
 		return nil, errf(federation.CodeRelayRefused, "%s is not relayed", env.Kind)
 	}
 	if err := schema.Validate(docKind, env.Body); err != nil {
 		return nil, errf(federation.CodeRelayRefused, "the inner body does not conform to schema v1 %s", docKind)
+	}
+	if env.Kind == federation.KindStatsReport {
+		return nil, n.relayStatsPolicy(env, d)
 	}
 	if err := checkRoles(env); err != nil {
 		return nil, err
@@ -414,6 +434,9 @@ func (n *Node) recordRelay(ctx context.Context, tx store.Tx, r *federation.Relay
 	caseID := r.Outer.CaseID
 	if r.Envelope != nil {
 		details["jti"], details["kind"] = r.Envelope.JTI, r.Envelope.Kind
+		if ref, ok := media.AttachedRef(r.Envelope); ok {
+			details["media_sha256"], details["media_size_bytes"] = ref.SHA256.String(), ref.Size
+		}
 	} else {
 		details["kind"] = "receipt"
 	}
@@ -547,6 +570,24 @@ func (n *Node) flushRelays(ctx context.Context, tx store.Tx, caseID string) erro
 		if err := n.audit(ctx, tx, it.Iss, "inbox.process", it.CaseID, map[string]any{"kind": it.Kind, "inbox_id": it.ID, "before": "erasure"}); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// relayStatsPolicy is what a relay requires of a statistics report it
+// carries (FLX-STA-006): it goes to a coordinator, and it passes the checks
+// the coordinator will apply (FLX-STA-004: the report is its origin's own,
+// under <member>:stats-<period>, and publishes only what its stated
+// protection publishes). A report is no case document: the data-protection
+// rules have nothing to say of it, and the checks are what keeps personal
+// data out. A report that fails them is refused here rather than carried
+// to be refused at the end.
+func (n *Node) relayStatsPolicy(env *federation.Envelope, dest *federation.Member) error {
+	if dest.Role != federation.RoleCoordinator {
+		return errf(federation.CodeRelayRefused, "%s is no coordinator: statistics reports go to coordinators only", dest.ID)
+	}
+	if err := n.checkStatsReport(env); err != nil {
+		return errf(federation.CodeRelayRefused, "the statistics report would be refused by %s (%s)", dest.ID, problem.CodeOf(err))
 	}
 	return nil
 }

@@ -61,6 +61,13 @@
 // arrived whole and verified; processing links the media to the case.
 // Limits.MaxMediaBytes is advertised as limits.max_media_bytes.
 //
+// Through a relay (SPEC §18.10, node/relaymedia.go): the offer's envelope
+// is the relay.forward of the hop; Server reads the message it carries as
+// its inner token (Verify has checked the chain) and the upload belongs to
+// the hop's sender. Each hop re-sends the same bytes, checked against the
+// origin's hash list; the relay erases its copy once the next hop has
+// receipted or refused the chain.
+//
 // Serve (local API): ServeBlob after authorisation and an audit record.
 //
 // Erase (withdrawal, retention): in the transaction that erases the case,

@@ -307,7 +307,11 @@ func (s *Server) offer(w http.ResponseWriter, r *http.Request, peer string) {
 		s.refuse(w, peer, federation.CodeSenderMismatch, "iss is not the authenticated peer", nil)
 		return
 	}
-	_, ref, ferr := offerOf(env)
+	var ref Ref
+	msg, ferr := carried(raw, env)
+	if ferr == nil {
+		_, ref, ferr = offerOf(msg)
+	}
 	if ferr != nil {
 		s.refuse(w, peer, ferr.Code, ferr.Public(), nil)
 		return
