@@ -3,7 +3,10 @@ package node_test
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"os"
+	"runtime/pprof"
+	"runtime/trace"
 	"strconv"
 	"strings"
 	"testing"
@@ -60,7 +63,11 @@ func BenchmarkNodeMatch100k(b *testing.B) {
 		if os.Getenv("FLX_BENCH_STORE") == "sqlite" {
 			dialect = nodetest.SQLite
 		}
-		xa := nodetest.Start(b, f, "XA-RC", nil, nodetest.Options{NoRun: true, Dialect: dialect, Logger: nil})
+		var log *slog.Logger
+		if os.Getenv("FLX_BENCH_LOG") != "" {
+			log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+		}
+		xa := nodetest.Start(b, f, "XA-RC", nil, nodetest.Options{NoRun: true, Dialect: dialect, Logger: log})
 		cw := node.Actor{Name: "cw-bench", Role: "caseworker"}
 		imp := func(recs []corpus.Record, name string) time.Duration {
 			t0, cpu0 := time.Now(), cpuTime()
@@ -81,10 +88,15 @@ func BenchmarkNodeMatch100k(b *testing.B) {
 		b.ReportMetric(reg.Seconds(), "reg-import-s")
 		b.ReportMetric(sought.Seconds(), "sought-import-s")
 		b.ReportMetric((sought - reg).Seconds(), "match-beyond-floor-s")
+		stop := func() {}
+		if p := os.Getenv("FLX_BENCH_CPUPROFILE"); p != "" {
+			stop = startProfile(b, p)
+		}
 		t0, cpu0 := time.Now(), cpuTime()
 		if k, err := xa.RematchHeld(ctx); err != nil || k != 2*n {
 			b.Fatalf("RematchHeld: %d cases, %v", k, err)
 		}
+		stop()
 		b.ReportMetric(time.Since(t0).Seconds(), "match-job-s")
 		b.ReportMetric((cpuTime() - cpu0).Seconds(), "match-job-cpu-s")
 		var cands, correct int
@@ -107,6 +119,31 @@ func BenchmarkNodeMatch100k(b *testing.B) {
 		b.ReportMetric(float64(cands), "candidates")
 		b.ReportMetric(float64(correct)/float64(max(cands, 1)), "precision")
 		b.ReportMetric(float64(correct)/float64(max(c.TruePairs(), 1)), "recall")
+	}
+}
+
+// startProfile writes a CPU profile of the bulk match job to path
+// (FLX_BENCH_CPUPROFILE), and a trace beside it (path + ".trace").
+func startProfile(b *testing.B, path string) func() {
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tf, err := os.Create(path + ".trace")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	if err := trace.Start(tf); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		trace.Stop()
+		pprof.StopCPUProfile()
+		_ = f.Close()
+		_ = tf.Close()
 	}
 }
 

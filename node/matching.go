@@ -797,9 +797,11 @@ func (n *Node) rematchHeld(ctx context.Context, a *Actor) (RematchResult, error)
 			})
 		}
 	}
+	written := time.Now()
 	if err := n.writeStepsAlsoLocked(ctx, steps, nil, also); err != nil {
 		return RematchResult{}, internal("rematch", err)
 	}
+	n.log.Info("candidates written", "candidates", res.Candidates, "seconds", time.Since(written).Seconds())
 	res.Duration = time.Since(began)
 	return res, nil
 }
