@@ -776,7 +776,9 @@ func (n *Node) rematchHeld(ctx context.Context, a *Actor) (RematchResult, error)
 	slices.Sort(ids)
 	res.Cases = len(ids)
 	start := time.Now()
-	steps, err := n.matchStepsLocked(m.ix.Session(), ids, nil, all)
+	sess := m.ix.Session()
+	sess.FillHeld() // every person is asked for: the registered ones by inversion
+	steps, err := n.matchStepsLocked(sess, ids, nil, all)
 	if err != nil {
 		return RematchResult{}, internal("rematch", err)
 	}
