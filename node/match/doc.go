@@ -40,9 +40,9 @@
 //	name            the sum of the weights of the name parts matched (below)
 //	birth           same_day (+12), same_month (+8), same_year (+5),
 //	                within_range (+0.5..+5: log2(0.9 x 70 years / the widths of the two intervals)),
-//	                within_a_year (-0.5), within_3_years (-4), conflict (-12), unknown (0)
+//	                within_a_year (-0.5), within_3_years (-7), conflict (-12), unknown (0)
 //	sex             same (+0.8), differ (-10), unknown (0)
-//	father          same (+3), similar (0), differ (-3), unknown (0)
+//	father          same (+3), similar (0), differ (-5), unknown (0)
 //	place_of_birth  same (+2), same_country (0), differ (-2), unknown (0)
 //
 // The name parts of a person are the words of its names grouped across
@@ -94,8 +94,12 @@
 // are short ASCII strings: "np:<skeleton of a word>|<first letter of
 // another part's skeleton>" for every ordered pair of words of different
 // name parts, and when that letter is an h, v or y (which transliterations
-// drop or write) also with the second letter; and "n1:<skeleton>" for
-// words of three consonants or more. Two persons are compared only when
+// drop or write) also with the second letter; "nc:<coarse form>|<coarse
+// form>" for every pair of words of two different parts, in one order,
+// the coarse form being the consonants without h, kh and g, with zh as j
+// and ch as sh or nothing (Huzla Haboom and Узла Абум, Lahaz and Lagaz,
+// Zhekho and Jekho, Χικιακις and Khikiakis meet though both words differ);
+// and "n1:<skeleton>" for words of three consonants or more. Two persons are compared only when
 // they share a key; blocks larger than Options.MaxBlock (2000) are
 // skipped, and blocks of one word alone larger than Options.MaxWordBlock
 // (200), so the cost grows with the pairs that share keys, not with the

@@ -83,8 +83,8 @@ func TestMissesReport(t *testing.T) {
 			}
 			kind := ix.missKind(s, r, sc)
 			kinds[kind]++
-			if len(examples) < 400 {
-				examples = append(examples, fmt.Sprintf("%s\n  S %s\n  R %s\n  %s", kind, describe(recs[s.Ref]), describe(recs[r.Ref]), explainShort(ix.Compare(s, r))))
+			if len(examples) < 400 || strings.Contains(kind, "would-pass") {
+				examples = append(examples, fmt.Sprintf("%s\n  S %s\n  R %s\n  %s\n  S %s\n  R %s", kind, describe(recs[s.Ref]), describe(recs[r.Ref]), explainShort(ix.Compare(s, r)), tokens(s), tokens(r)))
 			}
 		}
 	}
@@ -153,6 +153,19 @@ func describe(r *corpus.Record) string {
 		fmt.Fprintf(&b, " age=%v-%v@%s", deref(r.Person.Age.Min), deref(r.Person.Age.Max), r.Person.Age.AsOf)
 	}
 	fmt.Fprintf(&b, " sex=%s", r.Person.Sex)
+	return b.String()
+}
+
+func tokens(p *Person) string {
+	var b strings.Builder
+	for _, sl := range p.slots {
+		b.WriteString("{")
+		for _, i := range sl {
+			t := p.tokens[i]
+			fmt.Fprintf(&b, " %s/%s/%s", t.Phonetic, t.Skeleton, t.AltSkeleton)
+		}
+		b.WriteString(" } ")
+	}
 	return b.String()
 }
 
