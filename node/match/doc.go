@@ -43,7 +43,7 @@
 //	                within_a_year (-0.5), within_3_years (-7), conflict (-12), unknown (0)
 //	sex             same (+0.8), differ (-10), unknown (0)
 //	father          same (+3), similar (0), differ (-5), unknown (0)
-//	place_of_birth  same (+2), same_country (0), differ (-2), unknown (0)
+//	place_of_birth  same (+2), same_country (-1), differ (-3), unknown (0)
 //
 // The name parts of a person are the words of its names grouped across
 // renderings (Karo, Կարո, Каро are one part; a given and a family name of
@@ -57,6 +57,8 @@
 //	skeleton  the same consonants              the same less 3 (less 0.5 when one is written without
 //	                                           short vowels: the skeleton is all there is)
 //	edit      one typing error apart           the same less 5, and less 1 more per letter under 6
+//	          or the same coarse form          the same less 8 (coarse: the consonants without h, kh
+//	                                           and g, zh as j, ch as sh or nothing; Khugaiag, Khuhayah)
 //	fair      Jaro-Winkler at least 0.84       -1
 //	weak      Jaro-Winkler at least 0.75       -3
 //	none      another word                     -6
@@ -67,14 +69,15 @@
 // (every part at least fair), single, partial (some parts agree, another
 // does not) or none.
 //
-// When the names disagree on a part (partial), an agreeing father's name
-// or place of birth weighs 0: a brother or a cousin shares them.
+// When the names disagree on a part (partial), the name weighs 3 bits less
+// and an agreeing father's name or place of birth weighs 0: a brother or a
+// cousin shares the parts that agree, the father and the place.
 //
 // # Candidates and outranking
 //
 // A pair is a candidate when its score reaches the threshold
-// ([DefaultThreshold] 0.1: a pair with one chance in ten to be the same
-// person is worth a caseworker's look) and it is not outranked: a
+// ([DefaultThreshold] 0.07: a pair with about one chance in fourteen to be
+// the same person is worth a caseworker's look) and it is not outranked: a
 // candidate is left out when either of its persons has another candidate
 // [DefaultOutrank] (2) bits heavier, four times likelier, unless its own
 // score reaches [DefaultConfident] (0.95), so that two registrations of
@@ -99,6 +102,9 @@
 // the coarse form being the consonants without h, kh and g, with zh as j
 // and ch as sh or nothing (Huzla Haboom and Узла Абум, Lahaz and Lagaz,
 // Zhekho and Jekho, Χικιακις and Khikiakis meet though both words differ);
+// "nk:<coarse form>|<first letter of another part's coarse form>" for
+// words whose coarse form has two letters or more (one word spelled
+// another way, the other with a typing error);
 // and "n1:<skeleton>" for words of three consonants or more. Two persons are compared only when
 // they share a key; blocks larger than Options.MaxBlock (2000) are
 // skipped, and blocks of one word alone larger than Options.MaxWordBlock

@@ -27,7 +27,16 @@ func TestMissesReport(t *testing.T) {
 	}
 	c := corpus.Generate(corpus.Config{Seed: 100, Sought: n, Registered: n, Overlap: 0.5})
 	sought, reg, truth := prepared(t, c)
-	ix := NewIndex(Options{})
+	// FLX_MATCH_SWEEP: match at a lower threshold and report precision
+	// and recall at each threshold from there to the default (a candidate
+	// is only ever outranked by a heavier one, so the candidates at a
+	// threshold are those of a lower one that reach it).
+	opts := Options{}
+	sweep := os.Getenv("FLX_MATCH_SWEEP") != ""
+	if sweep {
+		opts.Threshold = 0.05
+	}
+	ix := NewIndex(opts)
 	for _, p := range reg {
 		ix.Put(p.CaseID, []*Person{p})
 	}
@@ -55,6 +64,35 @@ func TestMissesReport(t *testing.T) {
 				cands = append(cands, cd)
 			}
 		}
+	}
+	if sweep {
+		for _, th := range []float64{0.05, 0.06, 0.065, 0.07, 0.075, 0.08, 0.09, 0.1} {
+			n, ok := 0, 0
+			for _, cd := range cands {
+				if cd.Score >= th {
+					n++
+					if truth[cd.A] == truth[cd.B] {
+						ok++
+					}
+				}
+			}
+			t.Logf("threshold %.3f: %d candidates, %d correct: precision %.4f recall %.4f", th, n, ok, float64(ok)/float64(n), float64(ok)/float64(c.TruePairs()))
+		}
+		byLevel := map[string][2]int{}
+		for _, cd := range cands {
+			if cd.Score >= 0.1 {
+				k := cd.Fields[0].Level + "/" + cd.Fields[1].Level
+				v := byLevel[k]
+				if truth[cd.A] == truth[cd.B] {
+					v[0]++
+				} else {
+					v[1]++
+				}
+				byLevel[k] = v
+			}
+		}
+		t.Logf("at 0.1, [correct wrong] by name/birth level: %v", byLevel)
+		return
 	}
 	regByTruth := map[int][]*Person{}
 	for _, p := range reg {

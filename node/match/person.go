@@ -94,6 +94,8 @@ type Person struct {
 	country          string
 	place            []names.Token // words of the place of birth
 	keys             []string
+	// coarse are the coarse forms of each token (see coarseForms).
+	coarse [][]string
 }
 
 // Limits on what one person contributes, so that a hostile document cannot
@@ -199,6 +201,10 @@ func Prepare(caseID string, ct schema.CaseType, p *schema.Person, now time.Time)
 		m.maxWords = max(m.maxWords, len(r.tokens))
 	}
 	m.slots = slotsOf(m)
+	m.coarse = make([][]string, len(m.tokens))
+	for i, t := range m.tokens {
+		m.coarse[i] = coarseForms(t)
+	}
 	m.words = make([]string, len(m.tokens))
 	for i, t := range m.tokens {
 		m.words[i] = wordKey(t)
@@ -445,6 +451,28 @@ func blockingKeys(p *Person) []string {
 								x, y = y, x
 							}
 							set["nc:"+x+"|"+y] = true
+						}
+					}
+				}
+			}
+		}
+	}
+	// A word's coarse form with the first letter of another part's: a
+	// spelling that differs in how it writes the sounds of one word and
+	// by a typing error in the other.
+	for si, sa := range p.slots {
+		for sj, sb := range p.slots {
+			if si == sj {
+				continue
+			}
+			for _, a := range sa {
+				for _, x := range coarseForms(p.tokens[a]) {
+					if len(x) < 2 {
+						continue
+					}
+					for _, b := range sb {
+						for _, y := range coarseForms(p.tokens[b]) {
+							set["nk:"+x+"|"+y[:1]] = true
 						}
 					}
 				}
