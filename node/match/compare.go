@@ -168,10 +168,12 @@ func (sc *scratch) compareNames(a, b *Person, pop population) nameMatch {
 	for i := range a.tokens {
 		for j := range b.tokens {
 			g, jw, extra := compareWords(&a.tokens[i], &b.tokens[j])
-			if g > agreeEdit && coarseAgree(a.coarse[i], b.coarse[j]) {
+			if (g == agreeFair || g == agreeWeak) && coarseAgree(a.coarse[i], b.coarse[j]) {
 				// Another spelling of the sounds transliterations
 				// write, drop or swap (Khugaiag, Khuhayah): as good
-				// as one typing error.
+				// as one typing error. Such words look alike
+				// (Jaro-Winkler at least tokNo): the others are not
+				// looked at.
 				g, extra = agreeEdit, coarseExtra
 			}
 			// The rarer word of the two says no more than the commoner.

@@ -76,7 +76,7 @@
 // # Candidates and outranking
 //
 // A pair is a candidate when its score reaches the threshold
-// ([DefaultThreshold] 0.07: a pair with about one chance in fourteen to be
+// ([DefaultThreshold] 0.065: a pair with about one chance in fifteen to be
 // the same person is worth a caseworker's look) and it is not outranked: a
 // candidate is left out when either of its persons has another candidate
 // [DefaultOutrank] (2) bits heavier, four times likelier, unless its own

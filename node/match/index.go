@@ -9,12 +9,11 @@ import (
 )
 
 // DefaultThreshold is the score at or above which a pair is a candidate:
-// a pair with about one chance in fourteen to be the same person is worth
+// a pair with about one chance in fifteen to be the same person is worth
 // a caseworker's look, as long as neither person has a much better
 // candidate (see DefaultOutrank). Measured in doc.go: at 100,000 x
-// 100,000 the candidates between 0.07 and 0.1 are still right more than
-// half the time, now that a relative's partial agreement weighs less.
-const DefaultThreshold = 0.07
+// 100,000 about one candidate in three between 0.065 and 0.1 is right.
+const DefaultThreshold = 0.065
 
 // DefaultOutrank is how much heavier, in bits, another candidate of the
 // same person must be to outrank a candidate: a person outranked by a
