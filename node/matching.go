@@ -776,7 +776,9 @@ func (n *Node) rematchHeld(ctx context.Context, a *Actor) (RematchResult, error)
 	slices.Sort(ids)
 	res.Cases = len(ids)
 	start := time.Now()
-	steps, err := n.matchStepsLocked(m.ix.Session(), ids, nil, all)
+	sess := m.ix.Session()
+	sess.FillHeld() // every person is asked for: the registered ones by inversion
+	steps, err := n.matchStepsLocked(sess, ids, nil, all)
 	if err != nil {
 		return RematchResult{}, internal("rematch", err)
 	}
@@ -797,9 +799,11 @@ func (n *Node) rematchHeld(ctx context.Context, a *Actor) (RematchResult, error)
 			})
 		}
 	}
+	written := time.Now()
 	if err := n.writeStepsAlsoLocked(ctx, steps, nil, also); err != nil {
 		return RematchResult{}, internal("rematch", err)
 	}
+	n.log.Info("candidates written", "candidates", res.Candidates, "seconds", time.Since(written).Seconds())
 	res.Duration = time.Since(began)
 	return res, nil
 }

@@ -199,8 +199,9 @@ type Match struct {
 	// Enabled computes candidate matches whenever a case is created,
 	// updated, imported or received. Default true.
 	Enabled bool `yaml:"enabled"`
-	// Threshold is the lowest score listed, in (0, 1). Default 0.1 (a pair
-	// one chance in ten to be the same person is worth a caseworker's look).
+	// Threshold is the lowest score listed, in (0, 1). Default 0.065, as
+	// node/match's DefaultThreshold (a pair with about one chance in
+	// fifteen to be the same person is worth a caseworker's look).
 	Threshold float64 `yaml:"threshold"`
 	// SecretFile holds the federation matching secret of the current key
 	// epoch (JSON {"kid": "...", "key": "<base64 of at least 32 bytes>"},
@@ -261,7 +262,7 @@ func Defaults() Config {
 		Media: Media{Blobs: "auto", Dir: "media", ChunkBytes: 1 << 20, MaxMediaBytes: 2 << 30, MaxUploadsPerPeer: 16,
 			MaxPendingBytesPerPeer: 8 << 30},
 		Coordination: defaultCoordination(),
-		Match:        Match{Enabled: true, Threshold: 0.1, QueryTTL: 72 * time.Hour, QueriesPerMinute: 60},
+		Match:        Match{Enabled: true, Threshold: 0.065, QueryTTL: 72 * time.Hour, QueriesPerMinute: 60},
 		Log:          Log{Level: "info", Format: "text"},
 	}
 }

@@ -419,3 +419,40 @@ func FuzzCompare(f *testing.F) {
 		}
 	})
 }
+
+// TestBlockingAcrossTransliterations: two spellings of one person whose
+// two words both differ (an h written g, kh or nothing; zh as j; Greek χ)
+// still share a blocking key, and two other persons with the same family
+// name do not meet by the coarse keys alone.
+func TestBlockingAcrossTransliterations(t *testing.T) {
+	shared := func(a, b *Person) []string {
+		var out []string
+		for _, k := range a.keys {
+			if slices.Contains(b.keys, k) {
+				out = append(out, k)
+			}
+		}
+		return out
+	}
+	for _, tc := range [][2][]schema.Name{
+		{full("Huzla Haboom"), full("Узла Абум")},
+		{parts("Kamtuah", "Al-Lahaz"), full("Kamtuakh Al-Lagaz")},
+		{full("Toyan Zhekho"), full("Jekho Toian")},
+		{full("Βαβαος Χικιακις"), parts("Vavaos", "Khikiakis")},
+		{full("Ahish Jaqay"), full("Agish Dzhakay")},
+		{full("Wuhafah Hajaf"), full("Vuafag Gadzhaf")},
+	} {
+		a := pers{caseID: "TR1", names: tc[0]}.prepare(t)
+		b := pers{caseID: "RG1", names: tc[1]}.prepare(t)
+		if len(shared(a, b)) == 0 {
+			t.Errorf("%v and %v share no blocking key: %v, %v", tc[0], tc[1], a.keys, b.keys)
+		}
+	}
+	a := pers{caseID: "TR1", names: full("Huzla Haboom")}.prepare(t)
+	b := pers{caseID: "RG1", names: full("Kamtuah Haboom")}.prepare(t)
+	for _, k := range shared(a, b) {
+		if strings.HasPrefix(k, "nc:") {
+			t.Errorf("two given names share coarse key %s", k)
+		}
+	}
+}

@@ -94,6 +94,8 @@ type Person struct {
 	country          string
 	place            []names.Token // words of the place of birth
 	keys             []string
+	// coarse are the coarse forms of each token (see coarseForms).
+	coarse [][]string
 }
 
 // Limits on what one person contributes, so that a hostile document cannot
@@ -199,6 +201,10 @@ func Prepare(caseID string, ct schema.CaseType, p *schema.Person, now time.Time)
 		m.maxWords = max(m.maxWords, len(r.tokens))
 	}
 	m.slots = slotsOf(m)
+	m.coarse = make([][]string, len(m.tokens))
+	for i, t := range m.tokens {
+		m.coarse[i] = coarseForms(t)
+	}
 	m.words = make([]string, len(m.tokens))
 	for i, t := range m.tokens {
 		m.words[i] = wordKey(t)
@@ -362,7 +368,7 @@ func (p *Person) Keys() []string { return p.keys }
 
 // BlockingKeysVersion identifies the rules of [Person.Keys]: a store that
 // persists keys records it and recomputes them when it changes.
-const BlockingKeysVersion = 2
+const BlockingKeysVersion = 3
 
 // blockingKeys returns, for every ordered pair (a, b) of words spelling two
 // different name parts (slots) of the person: the skeleton of a with the
@@ -429,12 +435,101 @@ func blockingKeys(p *Person) []string {
 			}
 		}
 	}
+	// Both words of two parts by their coarse forms (see coarseForms),
+	// in one order: two spellings that differ in how each word writes
+	// an h, a g, a kh or a zh still meet.
+	for si := range p.slots {
+		for sj := si + 1; sj < len(p.slots); sj++ {
+			for _, a := range p.slots[si] {
+				for _, b := range p.slots[sj] {
+					for _, x := range coarseForms(p.tokens[a]) {
+						for _, y := range coarseForms(p.tokens[b]) {
+							if len(x)+len(y) < 3 {
+								continue
+							}
+							if y < x {
+								x, y = y, x
+							}
+							set["nc:"+x+"|"+y] = true
+						}
+					}
+				}
+			}
+		}
+	}
+	// A word's coarse form with the first letter of another part's: a
+	// spelling that differs in how it writes the sounds of one word and
+	// by a typing error in the other.
+	for si, sa := range p.slots {
+		for sj, sb := range p.slots {
+			if si == sj {
+				continue
+			}
+			for _, a := range sa {
+				for _, x := range coarseForms(p.tokens[a]) {
+					if len(x) < 2 {
+						continue
+					}
+					for _, b := range sb {
+						for _, y := range coarseForms(p.tokens[b]) {
+							set["nk:"+x+"|"+y[:1]] = true
+						}
+					}
+				}
+			}
+		}
+	}
 	keys := make([]string, 0, len(set))
 	for k := range set {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// coarseForms returns a word's coarse forms for blocking: its phonetic
+// forms without vowels and without the sounds that transliterations most
+// often write, drop or swap for one another: h, kh and g (Arabic ح, ه
+// and خ, Armenian հ, written h, kh, g or nothing through Cyrillic г:
+// Huzla, Uzla; Lahaz, Lagaz; Kamtuah, Kamtuakh), with zh as j (Zhekho,
+// Jekho), and ch read both as sh (French) and as nothing (Greek χ).
+// None when a form has no letter left.
+func coarseForms(t names.Token) []string {
+	var out []string
+	add := func(b []byte) {
+		if len(b) > 0 && !slices.Contains(out, string(b)) {
+			out = append(out, string(b))
+		}
+	}
+	for _, ph := range []string{t.Phonetic, t.AltPhonetic} {
+		if ph == "" {
+			continue
+		}
+		var sh, none []byte
+		push := func(b []byte, c byte) []byte { // repeated letters collapse
+			if len(b) > 0 && b[len(b)-1] == c {
+				return b
+			}
+			return append(b, c)
+		}
+		for i := 0; i < len(ph); i++ {
+			c := ph[i]
+			switch c {
+			case 'a', 'i', 'u', 'h', 'x', 'g':
+				continue
+			case 'y':
+				c = 'j'
+			}
+			if c == 'q' {
+				sh = push(sh, 'w')
+				continue
+			}
+			sh, none = push(sh, c), push(none, c)
+		}
+		add(sh)
+		add(none)
+	}
+	return out
 }
 
 // Renderings returns the person's written names as lists of words, one

@@ -59,6 +59,48 @@ func (s *Session) MatchAll(ps []*Person) [][]Candidate {
 	return outs
 }
 
+// FillHeld computes at once the candidates among those held of every
+// person the index holds, for a session that is to match them all (the
+// bulk match job): it matches the sought persons only, on every core, and
+// gives every other person the candidates naming it. A pair always has a
+// sought person on one side and is scored with that person first, so
+// matching a registered person would compare exactly the pairs its sought
+// candidates' matching already compared, with the same result: this
+// spares a third of the comparisons.
+func (s *Session) FillHeld() {
+	ix := s.ix
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	if s.gen != ix.gen {
+		clear(s.raw)
+		s.gen = ix.gen
+	}
+	var sought []*Person
+	for _, p := range ix.slots {
+		if p != nil && p.Side == SideSought {
+			sought = append(sought, p)
+		}
+	}
+	s.fill(sought)
+	inv := map[*Person][]Candidate{}
+	for _, p := range sought {
+		for _, c := range s.raw[p] {
+			other := c.B
+			if other == p.Ref {
+				other = c.A
+			}
+			if sl, ok := ix.byRefLocked(other); ok && ix.slots[sl].Side != SideSought {
+				inv[ix.slots[sl]] = append(inv[ix.slots[sl]], c)
+			}
+		}
+	}
+	for _, p := range ix.slots {
+		if _, ok := s.raw[p]; p != nil && p.Side != SideSought && !ok {
+			s.raw[p] = inv[p]
+		}
+	}
+}
+
 // fill computes the raw candidates of the persons not yet computed, in
 // parallel. The caller holds the read lock.
 func (s *Session) fill(ps []*Person) {

@@ -49,6 +49,14 @@ func TestSessionMatchesAsMatch(t *testing.T) {
 			}
 			check(sought[:500])
 			check(all) // half of them asked before: reused
+			// Every person held at once: the sought matched, the others
+			// given the candidates naming them.
+			s = ix.Session()
+			s.FillHeld()
+			if len(s.raw) != len(all) {
+				t.Fatalf("FillHeld filled %d persons of %d", len(s.raw), len(all))
+			}
+			check(all)
 			ix.Remove(reg[0].CaseID)
 			ix.Remove(sought[0].CaseID)
 			check(sought[1:300])

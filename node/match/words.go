@@ -92,7 +92,7 @@ func compareWords(a, b *names.Token) (g agreement, jw float64, extra float64) {
 	sa, sb := [2]string{a.Skeleton, a.AltSkeleton}, [2]string{b.Skeleton, b.AltSkeleton}
 	for _, x := range pa {
 		for _, y := range pb {
-			if x != "" && x == y {
+			if x != "" && sameString(x, y) {
 				if abjad {
 					// The same letters, short vowels unwritten: as good
 					// as a skeleton agreement gets.
@@ -158,17 +158,43 @@ func compareWords(a, b *names.Token) (g agreement, jw float64, extra float64) {
 	return agreeNone, jw, 0
 }
 
+// coarseExtra is what a coarse agreement (coarseAgree) loses beyond
+// editPenalty.
+const coarseExtra = 3.0
+
+// coarseAgree reports whether two words share a coarse form of two
+// letters or more (see coarseForms).
+func coarseAgree(a, b []string) bool {
+	for _, x := range a {
+		if len(x) < 2 {
+			continue
+		}
+		for _, y := range b {
+			if x == y {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // equalButH reports whether two skeletons are equal once a leading h is
 // dropped from either (an initial h that one transliteration writes and
 // another drops: Hovsep, Ovsep; Hasan, Asan).
 func equalButH(x, y string) bool {
-	if x == y {
+	if sameString(x, y) {
 		return true
 	}
-	if len(x) > 2 && x[0] == 'h' && x[1:] == y {
+	if len(x) > 2 && x[0] == 'h' && sameString(x[1:], y) {
 		return true
 	}
-	return len(y) > 2 && y[0] == 'h' && y[1:] == x
+	return len(y) > 2 && y[0] == 'h' && sameString(y[1:], x)
+}
+
+// sameString is x == y, most unequal pairs told apart by their length or
+// their first letter without a call (the hottest comparison of matching).
+func sameString(x, y string) bool {
+	return len(x) == len(y) && (len(x) == 0 || x[0] == y[0] && x[len(x)-1] == y[len(y)-1] && x == y)
 }
 
 // oneEditAny returns the length of the shorter of the two forms, of at

@@ -47,13 +47,16 @@ type MatchBulk interface {
 
 // matchRowsPerInsert bounds one multi-row candidate statement on SQLite
 // (nine values a row) and casesPerLookup the case ids of one IN list.
+// casesPerArray is the same on PostgreSQL, where the ids go as one array
+// parameter.
 const (
 	matchRowsPerInsert = 400
 	casesPerLookup     = 400
+	casesPerArray      = 20000
 )
 
 func (q *queries) ReplaceMatchesMany(ctx context.Context, steps []CaseCandidates, at time.Time) error {
-	type pair struct{ a, ap, b, bp string }
+	type pair = struct{ a, ap, b, bp string }
 	last := make(map[string]int, len(steps))
 	for i, st := range steps {
 		if st.CaseID == "" {
@@ -93,44 +96,85 @@ func (q *queries) ReplaceMatchesMany(ctx context.Context, steps []CaseCandidates
 		cases = append(cases, id)
 	}
 	sort.Strings(cases)
-	// Open candidates naming these cases that no step keeps go.
+	// Open candidates naming these cases that no step keeps go; those
+	// kept that are held already as they are (open with the same score
+	// and explanation, or decided) need no write.
 	var drop []int64
 	dropped := map[int64]bool{} // a candidate between two of the cases comes twice
-	for len(cases) > 0 {
-		chunk := cases[:min(len(cases), casesPerLookup)]
-		cases = cases[len(chunk):]
-		args := make([]any, 0, 2*len(chunk))
-		for _, id := range chunk {
-			args = append(args, id)
+	same := make([]bool, len(keep))
+	err := q.matchesNaming(ctx, cases, func(id int64, p pair, score int64, expl, state, remote string) {
+		j, kept := final[p]
+		switch {
+		case !kept && state == MatchOpen && remote == "" && !dropped[id]:
+			dropped[id] = true
+			drop = append(drop, id)
+		case kept && (state != MatchOpen || score == ppm(keep[j].Score) && expl == string(keep[j].Explanation)):
+			same[j] = true
 		}
-		args = append(args, args...)
-		in := placeholders(len(chunk))
-		// By case through the two case indexes; state and remote are
-		// looked at here (a condition on state makes SQLite walk every
-		// open candidate through the state index instead).
-		err := q.eachRow(ctx, func(rows *sqlx.Rows) error {
-			var id int64
-			var p pair
-			var state, remote string
-			if err := rows.Scan(&id, &p.a, &p.ap, &p.b, &p.bp, &state, sc(&remote)); err != nil {
-				return err
-			}
-			if _, ok := final[p]; !ok && state == MatchOpen && remote == "" && !dropped[id] {
-				dropped[id] = true
-				drop = append(drop, id)
-			}
-			return nil
-		}, `SELECT id, a_case, a_person, b_case, b_person, state, remote FROM match_candidates WHERE a_case IN (`+in+`)
-			UNION ALL SELECT id, a_case, a_person, b_case, b_person, state, remote FROM match_candidates WHERE b_case IN (`+in+`)`, args...)
-		if err != nil {
-			return fmt.Errorf("store.ReplaceMatchesMany: %w", err)
+	})
+	if err != nil {
+		return fmt.Errorf("store.ReplaceMatchesMany: %w", err)
+	}
+	changed := keep[:0]
+	for j, c := range keep {
+		if !same[j] {
+			changed = append(changed, c)
 		}
 	}
+	keep = changed
 	if err := q.deleteMatchIDs(ctx, drop); err != nil {
 		return fmt.Errorf("store.ReplaceMatchesMany: %w", err)
 	}
 	if err := q.upsertMatches(ctx, keep, q.s.now(at)); err != nil {
 		return fmt.Errorf("store.ReplaceMatchesMany: %w", err)
+	}
+	return nil
+}
+
+// matchesNaming calls fn for every candidate naming one of cases (sorted,
+// each once): by case through the two case indexes. PostgreSQL takes the
+// ids as array parameters, many thousands a statement (the bulk match job
+// names every case held); SQLite, in process, IN lists. State and remote
+// are looked at by the caller: a condition on state makes SQLite walk
+// every open candidate through the state index instead.
+func (q *queries) matchesNaming(ctx context.Context, cases []string, fn func(id int64, p struct{ a, ap, b, bp string }, score int64, expl, state, remote string)) error {
+	const cols = `id, a_case, a_person, b_case, b_person, score_ppm, explanation, state, remote`
+	per := casesPerLookup
+	if q.s.dialect == Postgres {
+		per = casesPerArray
+	}
+	for len(cases) > 0 {
+		chunk := cases[:min(len(cases), per)]
+		cases = cases[len(chunk):]
+		var query string
+		var args []any
+		if q.s.dialect == Postgres {
+			query = `SELECT ` + cols + ` FROM match_candidates WHERE a_case = ANY(?::text[])
+				UNION ALL SELECT ` + cols + ` FROM match_candidates WHERE b_case = ANY(?::text[])`
+			args = []any{chunk, chunk}
+		} else {
+			args = make([]any, 0, 2*len(chunk))
+			for _, id := range chunk {
+				args = append(args, id)
+			}
+			args = append(args, args...)
+			in := placeholders(len(chunk))
+			query = `SELECT ` + cols + ` FROM match_candidates WHERE a_case IN (` + in + `)
+				UNION ALL SELECT ` + cols + ` FROM match_candidates WHERE b_case IN (` + in + `)`
+		}
+		err := q.eachRow(ctx, func(rows *sqlx.Rows) error {
+			var id, score int64
+			var p struct{ a, ap, b, bp string }
+			var expl, state, remote string
+			if err := rows.Scan(&id, &p.a, &p.ap, &p.b, &p.bp, &score, &expl, &state, sc(&remote)); err != nil {
+				return err
+			}
+			fn(id, p, score, expl, state, remote)
+			return nil
+		}, query, args...)
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -161,11 +205,13 @@ func (q *queries) deleteMatchIDs(ctx context.Context, ids []int64) error {
 	return nil
 }
 
-// upsertClause refreshes an open candidate already held; a decided one
+// upsertClause refreshes an open candidate already held whose score or
+// explanation changed (updated_at is when it last changed); a decided one
 // keeps its decision, score and explanation.
 const upsertClause = ` ON CONFLICT (a_case, a_person, b_case, b_person) DO UPDATE
 	SET score_ppm = excluded.score_ppm, explanation = excluded.explanation, updated_at = excluded.updated_at
-	WHERE match_candidates.state = 'open'`
+	WHERE match_candidates.state = 'open'
+		AND (match_candidates.score_ppm <> excluded.score_ppm OR match_candidates.explanation <> excluded.explanation)`
 
 // upsertMatches adds candidates, or refreshes those held while open. On
 // PostgreSQL, one statement per 20,000 rows with the columns as array

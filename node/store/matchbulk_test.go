@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/familylinks/flx/node/store"
 )
@@ -166,6 +167,43 @@ func TestMatchPending(t *testing.T) {
 		must[store.ErasureResult](t)(b.s.EraseCase(ctx, "XA-RC:3", store.Erasure{Reason: "consent_withdrawn"}))
 		if got := list(); !reflect.DeepEqual(got, want[:1]) {
 			t.Fatalf("after erasure: %v, want %v", got, want[:1])
+		}
+	})
+}
+
+// TestReplaceMatchesUnchangedKeepTime: matching again and finding a pair
+// with the same score and explanation leaves its row as it is (updated_at
+// is when it last changed, and the bulk job writes nothing for it); a pair
+// whose score changed is refreshed. Both paths.
+func TestReplaceMatchesUnchangedKeepTime(t *testing.T) {
+	withAllStores(t, func(t *testing.T, b *backend) {
+		ctx := t.Context()
+		t0 := b.clock.Now()
+		for _, tc := range []struct {
+			x       string
+			replace func(x string, cs []store.NewMatchCandidate, at time.Time) error
+		}{
+			{"XA-RC:one", func(x string, cs []store.NewMatchCandidate, at time.Time) error {
+				return b.s.ReplaceMatches(ctx, x, cs, at)
+			}},
+			{"XA-RC:many", func(x string, cs []store.NewMatchCandidate, at time.Time) error {
+				return b.s.ReplaceMatchesMany(ctx, []store.CaseCandidates{{CaseID: x, Cands: cs}}, at)
+			}},
+		} {
+			x := tc.x
+			mustErr(t, tc.replace(x, []store.NewMatchCandidate{cand(x, "p1", "XB-RC:1", "p1", 0.5), cand(x, "p1", "XB-RC:2", "p1", 0.6)}, t0), nil)
+			later := t0.Add(time.Hour)
+			mustErr(t, tc.replace(x, []store.NewMatchCandidate{cand(x, "p1", "XB-RC:1", "p1", 0.5), cand(x, "p1", "XB-RC:2", "p1", 0.7)}, later), nil)
+			got := map[string]store.MatchCandidate{}
+			for _, m := range must[[]store.MatchCandidate](t)(b.s.ListMatches(ctx, store.MatchFilter{CaseID: x})) {
+				got[m.BCase] = m
+			}
+			if m := got["XB-RC:1"]; !m.UpdatedAt.Equal(t0) || m.Score != 0.5 {
+				t.Errorf("%s: unchanged pair updated at %v (score %v), want %v", x, m.UpdatedAt, m.Score, t0)
+			}
+			if m := got["XB-RC:2"]; !m.UpdatedAt.Equal(later) || m.Score != 0.7 || !m.CreatedAt.Equal(t0) {
+				t.Errorf("%s: changed pair %+v, want updated at %v with score 0.7", x, m, later)
+			}
 		}
 	})
 }

@@ -74,7 +74,8 @@ type Matches interface {
 	// ReplaceMatches records the candidates found by matching the persons
 	// of caseID: open candidates naming caseID that are not among cands
 	// are deleted; each of cands is added, or, when the pair is held,
-	// refreshed (score and explanation) while it is open. A decided pair
+	// refreshed (score and explanation) while it is open; its updated_at
+	// changes only when one of them does. A decided pair
 	// keeps its decision. Every candidate must name caseID on one side.
 	ReplaceMatches(ctx context.Context, caseID string, cands []NewMatchCandidate, at time.Time) error
 	// DecideMatch confirms or rejects an open candidate (state
@@ -184,10 +185,7 @@ func (q *queries) ReplaceMatches(ctx context.Context, caseID string, cands []New
 		}
 		if _, err := q.exec(ctx, `INSERT INTO match_candidates
 			(a_case, a_person, b_case, b_person, score_ppm, explanation, state, created_at, updated_at)
-			VALUES `+b.String()+`
-			ON CONFLICT (a_case, a_person, b_case, b_person) DO UPDATE
-			SET score_ppm = excluded.score_ppm, explanation = excluded.explanation, updated_at = excluded.updated_at
-			WHERE match_candidates.state = 'open'`, args...); err != nil {
+			VALUES `+b.String()+upsertClause, args...); err != nil {
 			return fmt.Errorf("store.ReplaceMatches: insert: %w", err)
 		}
 		uniq = uniq[n:]
