@@ -645,23 +645,33 @@ func (n *Node) pushMedia(ctx context.Context, to string, envelope []byte) error 
 	if !ok {
 		return nil
 	}
-	st := n.media.o.Store
-	if st == nil {
+	if n.media.o.Store == nil {
 		return errf(CodeUnavailable, "this node has no media store")
 	}
 	hashes, err := n.attachedHashes(ctx, c.CaseID, ref)
 	if err != nil {
 		return err
 	}
-	b, err := st.Open(ctx, ref.SHA256)
-	if errors.Is(err, media.ErrNotFound) {
-		return errf(CodeErased, "the media of this message is no longer here")
-	}
+	b, err := n.openSent(ctx, ref)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
 	return n.uploadMedia(ctx, to, c.JTI, envelope, ref, hashes, b)
+}
+
+// openSent opens the recording ref names, to be sent: CodeUnavailable
+// without a media store, CodeErased when it is no longer held.
+func (n *Node) openSent(ctx context.Context, ref media.Ref) (media.Blob, error) {
+	st := n.media.o.Store
+	if st == nil {
+		return nil, errf(CodeUnavailable, "this node has no media store")
+	}
+	b, err := st.Open(ctx, ref.SHA256)
+	if errors.Is(err, media.ErrNotFound) {
+		return nil, errf(CodeErased, "the media of this message is no longer here")
+	}
+	return b, err
 }
 
 // uploadMedia offers envelope with its media to member to and uploads the

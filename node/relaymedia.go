@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"errors"
 	"io"
 
 	"github.com/familylinks/flx/federation"
@@ -105,8 +104,7 @@ func (n *Node) pushRelayMedia(ctx context.Context, envelope []byte, c federation
 	if !ok {
 		return nil
 	}
-	st := n.media.o.Store
-	if st == nil {
+	if n.media.o.Store == nil {
 		return errf(CodeUnavailable, "this node has no media store")
 	}
 	jti := c.JTI // a relay's row is named by its outer jti, an origin's by the inner (prepareAttempt)
@@ -117,10 +115,7 @@ func (n *Node) pushRelayMedia(ctx context.Context, envelope []byte, c federation
 			return err
 		}
 	}
-	b, err := st.Open(ctx, ref.SHA256)
-	if errors.Is(err, media.ErrNotFound) {
-		return errf(CodeErased, "the media of this message is no longer here")
-	}
+	b, err := n.openSent(ctx, ref)
 	if err != nil {
 		return err
 	}

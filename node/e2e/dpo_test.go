@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -42,25 +41,8 @@ type dpoFed struct {
 	f     *fedtest.Federation
 	nodes map[string]*nodetest.Node
 	dsn   map[string]string
-	logs  *lockedBuffer
+	logs  *nodetest.SyncBuffer
 	mets  map[string]*node.Metrics
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // startDPO starts the three members; tune changes the federation before it
@@ -76,7 +58,7 @@ func startDPO(t *testing.T, tune func(f *fedtest.Federation), tuneNode func(id s
 		lns[id] = nodetest.Listen(t, f.Member(t, id))
 	}
 	f.Sign(t)
-	df := &dpoFed{f: f, nodes: map[string]*nodetest.Node{}, dsn: map[string]string{}, logs: &lockedBuffer{}, mets: map[string]*node.Metrics{}}
+	df := &dpoFed{f: f, nodes: map[string]*nodetest.Node{}, dsn: map[string]string{}, logs: &nodetest.SyncBuffer{}, mets: map[string]*node.Metrics{}}
 	for id := range f.Members {
 		df.dsn[id] = nodetest.DSN(t, nodetest.SQLite)
 		df.mets[id] = node.NewMetrics(prometheus.NewRegistry())
