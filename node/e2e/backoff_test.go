@@ -47,9 +47,7 @@ func deadPeer(t *testing.T, ln net.Listener) *atomic.Int64 {
 // control: with the saved backoff removed, a restarted XA-RC tries XB-RC
 // at once.
 func TestPeerBackoffSurvivesRestart(t *testing.T) {
-	for _, d := range []nodetest.Dialect{nodetest.SQLite, nodetest.Postgres} {
-		t.Run(string(d), func(t *testing.T) { testPeerBackoffSurvivesRestart(t, d) })
-	}
+	nodetest.EachDialect(t, testPeerBackoffSurvivesRestart)
 }
 
 func testPeerBackoffSurvivesRestart(t *testing.T, d nodetest.Dialect) {

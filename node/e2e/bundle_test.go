@@ -22,9 +22,7 @@ import (
 // a tampered file and a second import of the same file are refused or
 // processed as nothing new.
 func TestCarriedBundle(t *testing.T) {
-	for _, d := range []nodetest.Dialect{nodetest.SQLite, nodetest.Postgres} {
-		t.Run(string(d), func(t *testing.T) { testCarriedBundle(t, d) })
-	}
+	nodetest.EachDialect(t, testCarriedBundle)
 }
 
 func testCarriedBundle(t *testing.T, d nodetest.Dialect) {

@@ -26,9 +26,7 @@ import (
 // the case as consent withdrawn: the policy refuses it to XB-RC, which is
 // then told to erase (FLX-COR-002).
 func TestCorrectionReachesEveryCopy(t *testing.T) {
-	for _, d := range []nodetest.Dialect{nodetest.SQLite, nodetest.Postgres} {
-		t.Run(string(d), func(t *testing.T) { testCorrectionReachesEveryCopy(t, d) })
-	}
+	nodetest.EachDialect(t, testCorrectionReachesEveryCopy)
 }
 
 func testCorrectionReachesEveryCopy(t *testing.T, d nodetest.Dialect) {

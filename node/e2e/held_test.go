@@ -25,9 +25,7 @@ var op = node.Actor{Name: "op-ben", Role: "operator"}
 // message is never sent and its bytes are gone; a message still held when
 // XA-RC withdraws the case is erased with it and can no longer be approved.
 func TestHeldDocuments(t *testing.T) {
-	for _, d := range []nodetest.Dialect{nodetest.SQLite, nodetest.Postgres} {
-		t.Run(string(d), func(t *testing.T) { testHeldDocuments(t, d) })
-	}
+	nodetest.EachDialect(t, testHeldDocuments)
 }
 
 func testHeldDocuments(t *testing.T, d nodetest.Dialect) {

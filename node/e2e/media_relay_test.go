@@ -33,9 +33,7 @@ import (
 // chain. XB-RC keeps the message as XA-RC's, with every byte, and XA-RC's
 // row is delivered only by XB-RC's end-to-end receipt.
 func TestMediaThroughRelay(t *testing.T) {
-	for _, d := range []nodetest.Dialect{nodetest.SQLite, nodetest.Postgres} {
-		t.Run(string(d), func(t *testing.T) { testMediaThroughRelay(t, d) })
-	}
+	nodetest.EachDialect(t, testMediaThroughRelay)
 }
 
 func testMediaThroughRelay(t *testing.T, d nodetest.Dialect) {

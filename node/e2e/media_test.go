@@ -148,9 +148,7 @@ func (b *brokenBody) Read(p []byte) (int, error) {
 // and streams it to its caseworker with range requests. XA-RC's withdrawal
 // then erases the bytes at both holders.
 func TestMediaTravels(t *testing.T) {
-	for _, d := range []nodetest.Dialect{nodetest.SQLite, nodetest.Postgres} {
-		t.Run(string(d), func(t *testing.T) { testMediaTravels(t, d) })
-	}
+	nodetest.EachDialect(t, testMediaTravels)
 }
 
 func testMediaTravels(t *testing.T, d nodetest.Dialect) {

@@ -17,9 +17,7 @@ import (
 // delivered meanwhile (one dead peer holds up no one). When XB-RC comes up,
 // every version reaches it exactly once and in order.
 func TestPeerDownThenBack(t *testing.T) {
-	for _, d := range []nodetest.Dialect{nodetest.SQLite, nodetest.Postgres} {
-		t.Run(string(d), func(t *testing.T) { testPeerDownThenBack(t, d) })
-	}
+	nodetest.EachDialect(t, testPeerDownThenBack)
 }
 
 func testPeerDownThenBack(t *testing.T, d nodetest.Dialect) {

@@ -23,9 +23,7 @@ import (
 // lease runs out, processed once, acknowledged with XB-RC's receipt, and a
 // copy of the same bytes is only a duplicate. On each store.
 func TestPullCut(t *testing.T) {
-	for _, d := range []nodetest.Dialect{nodetest.SQLite, nodetest.Postgres} {
-		t.Run(string(d), func(t *testing.T) { testPullCut(t, d) })
-	}
+	nodetest.EachDialect(t, testPullCut)
 }
 
 func testPullCut(t *testing.T, d nodetest.Dialect) {

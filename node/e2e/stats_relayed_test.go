@@ -26,9 +26,7 @@ import (
 // ICRC-CTA records the relay and keeps no copy beyond the report XA-RC sent
 // to it directly (FLX-STA-006).
 func TestStatsRelayedToCoordinator(t *testing.T) {
-	for _, d := range []nodetest.Dialect{nodetest.SQLite, nodetest.Postgres} {
-		t.Run(string(d), func(t *testing.T) { testStatsRelayed(t, d) })
-	}
+	nodetest.EachDialect(t, testStatsRelayed)
 }
 
 func testStatsRelayed(t *testing.T, d nodetest.Dialect) {

@@ -21,9 +21,7 @@ import (
 // suppressed), without any personal data, and the coordinator aggregates
 // them. Sending again queues nothing new.
 func TestStatsReportReachesCoordinator(t *testing.T) {
-	for _, d := range []nodetest.Dialect{nodetest.SQLite, nodetest.Postgres} {
-		t.Run(string(d), func(t *testing.T) { testStats(t, d) })
-	}
+	nodetest.EachDialect(t, testStats)
 }
 
 func testStats(t *testing.T, d nodetest.Dialect) {

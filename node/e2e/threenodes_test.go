@@ -38,9 +38,7 @@ func startThree(t *testing.T, d nodetest.Dialect) (f *fedtest.Federation, nodes 
 // XB-RC and ICRC-CTA, on each store: forward with redactions, response and
 // messages back, an update, then withdrawal with erasure and confirmations.
 func TestThreeNodes(t *testing.T) {
-	for _, d := range []nodetest.Dialect{nodetest.SQLite, nodetest.Postgres} {
-		t.Run(string(d), func(t *testing.T) { testThreeNodes(t, d) })
-	}
+	nodetest.EachDialect(t, testThreeNodes)
 }
 
 func testThreeNodes(t *testing.T, d nodetest.Dialect) {

@@ -32,9 +32,7 @@ import (
 // writes only after the withdrawal committed. Odd tries run freely, the
 // withdrawal starting 1, 9 and 25 ms after the forwards.
 func TestWithdrawRacesForwards(t *testing.T) {
-	for _, d := range []nodetest.Dialect{nodetest.SQLite, nodetest.Postgres} {
-		t.Run(string(d), func(t *testing.T) { testWithdrawRacesForwards(t, d) })
-	}
+	nodetest.EachDialect(t, testWithdrawRacesForwards)
 }
 
 // forwardCtx marks the context of the racing forwards, so that gatedStore

@@ -24,9 +24,7 @@ import (
 // acknowledged in XA-RC's outbox and against the head taken from the
 // witness. On SQLite and PostgreSQL.
 func TestAuditVerifyAgainstWitness(t *testing.T) {
-	for _, d := range []nodetest.Dialect{nodetest.SQLite, nodetest.Postgres} {
-		t.Run(string(d), func(t *testing.T) { testAuditWitness(t, d) })
-	}
+	nodetest.EachDialect(t, testAuditWitness)
 }
 
 func testAuditWitness(t *testing.T, d nodetest.Dialect) {

@@ -31,6 +31,14 @@ const (
 	Postgres Dialect = "postgres"
 )
 
+// EachDialect runs test once on each store, as a subtest named for it.
+func EachDialect(t *testing.T, test func(*testing.T, Dialect)) {
+	t.Helper()
+	for _, d := range []Dialect{SQLite, Postgres} {
+		t.Run(string(d), func(t *testing.T) { test(t, d) })
+	}
+}
+
 // Node is a running test node.
 type Node struct {
 	*node.Node
