@@ -310,28 +310,7 @@ func TestSearchIndexMigration(t *testing.T) {
 	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
 		t.Run(string(d), func(t *testing.T) {
 			ctx := context.Background()
-			b := &backend{dialect: d, clock: newClock()}
-			driver, raw := "postgres", ""
-			if d == store.SQLite {
-				b.path = dbtest.SQLitePath(t)
-				b.dsn, driver, raw = "sqlite:"+b.path, "sqlite", "file:"+b.path+"?_pragma=busy_timeout(10000)"
-			} else {
-				b.dsn = dbtest.PostgresDSN(t)
-				raw = b.dsn
-			}
-			db, err := sqlx.Open(driver, raw)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
-			b.raw = db
-			old, err := store.MigrationsBefore(d, 17)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := migrate.Up(ctx, db, old, migrate.Options{}); err != nil {
-				t.Fatal(err)
-			}
+			b := migratedBefore(t, d, 17)
 			for i, id := range []string{"XA-RC:1", "XA-RC:2"} {
 				b.exec(t, `INSERT INTO cases (case_id, origin, type, status, version, document, created_at, updated_at)
 					VALUES (?, 'XA-RC', 'tracing_request', 'open', 1, ?, '2026-01-01T00:00:00.000000Z', '2026-01-01T00:00:00.000000Z')`,
@@ -354,4 +333,33 @@ func TestSearchIndexMigration(t *testing.T) {
 			}
 		})
 	}
+}
+
+// migratedBefore is a new database of dialect d with the migrations before
+// version applied (a database an older FLX left), and b.raw open on it.
+func migratedBefore(t *testing.T, d store.Dialect, version int) *backend {
+	t.Helper()
+	b := &backend{dialect: d, clock: newClock()}
+	driver, raw := "postgres", ""
+	if d == store.SQLite {
+		b.path = dbtest.SQLitePath(t)
+		b.dsn, driver, raw = "sqlite:"+b.path, "sqlite", "file:"+b.path+"?_pragma=busy_timeout(10000)"
+	} else {
+		b.dsn = dbtest.PostgresDSN(t)
+		raw = b.dsn
+	}
+	db, err := sqlx.Open(driver, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	b.raw = db
+	old, err := store.MigrationsBefore(d, version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := migrate.Up(context.Background(), db, old, migrate.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -6,11 +6,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/jmoiron/sqlx"
-
-	"github.com/familylinks/flx/node/internal/dbtest"
 	"github.com/familylinks/flx/node/store"
-	"github.com/familylinks/flx/node/store/migrate"
 )
 
 // searchAll pages through every result of q, two cases a page.
@@ -123,29 +119,7 @@ func TestSearchRangeIndex(t *testing.T) {
 func TestSearchRangeIndexMigration(t *testing.T) {
 	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
 		t.Run(string(d), func(t *testing.T) {
-			ctx := context.Background()
-			b := &backend{dialect: d, clock: newClock()}
-			driver, raw := "postgres", ""
-			if d == store.SQLite {
-				b.path = dbtest.SQLitePath(t)
-				b.dsn, driver, raw = "sqlite:"+b.path, "sqlite", "file:"+b.path+"?_pragma=busy_timeout(10000)"
-			} else {
-				b.dsn = dbtest.PostgresDSN(t)
-				raw = b.dsn
-			}
-			db, err := sqlx.Open(driver, raw)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
-			b.raw = db
-			old, err := store.MigrationsBefore(d, 22)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := migrate.Up(ctx, db, old, migrate.Options{}); err != nil {
-				t.Fatal(err)
-			}
+			b := migratedBefore(t, d, 22)
 			for i, id := range []string{"XA-RC:1", "XA-RC:2"} {
 				b.exec(t, `INSERT INTO cases (case_id, origin, type, status, version, document, created_at, updated_at)
 					VALUES (?, 'XA-RC', 'tracing_request', 'open', 1, ?, '2026-01-01T00:00:00.000000Z', '2026-01-01T00:00:00.000000Z')`,
