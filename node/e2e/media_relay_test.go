@@ -68,33 +68,11 @@ func testMediaThroughRelay(t *testing.T, d nodetest.Dialect) {
 	waitProcessed(t, xb.Store, demoCase, string(federation.KindCaseCreate), 1)
 
 	// The recording, attached at XA-RC.
-	video := make([]byte, 3<<20+4321)
-	rand.Read(video)
+	video, hexSum := attachVideo(t, urlA, tokA, demoCase, 3<<20+4321)
 	sum := sha256.Sum256(video)
-	hexSum := hex.EncodeToString(sum[:])
-	resp, body := call(t, http.MethodPost, urlA+"/api/v1/cases/"+demoCase+"/media", tokA, "application/json",
-		strings.NewReader(fmt.Sprintf(`{"sha256":%q,"size_bytes":%d,"media_type":"video/mp4"}`, hexSum, len(video))), nil)
-	var up struct {
-		URL      string `json:"url"`
-		Complete bool   `json:"complete"`
-	}
-	if resp.StatusCode != http.StatusCreated || json.Unmarshal(body, &up) != nil {
-		t.Fatalf("start upload: %d %s", resp.StatusCode, body)
-	}
-	resp, body = call(t, http.MethodPatch, urlA+up.URL, tokA, media.ContentTypeChunks, bytes.NewReader(video), map[string]string{"Upload-Offset": "0"})
-	if json.Unmarshal(body, &up); resp.StatusCode != http.StatusOK || !up.Complete {
-		t.Fatalf("upload: %d %s", resp.StatusCode, body)
-	}
 
 	// The video message, XA-RC to XB-RC, through ICRC-CTA.
-	msg := map[string]any{
-		"schema": "flx/v1/message", "message_id": "XA-RC:VID-RELAY-1", "case_id": demoCase, "kind": "video_message",
-		"channel": "video", "created_at": "2026-11-12T15:00:00Z",
-		"from": map[string]any{"person": "p1", "member": "XA-RC"}, "to": map[string]any{"person": "p2", "member": "XB-RC"},
-		"delivery": map[string]any{"state": "collected", "at": "2026-11-12T15:00:00Z"},
-		"media":    map[string]any{"sha256": hexSum, "media_type": "video/mp4", "size_bytes": len(video), "duration_seconds": 12.0},
-	}
-	doc, _ := json.Marshal(msg)
+	doc := videoMessage("XA-RC:VID-RELAY-1", hexSum, len(video), 12)
 	res, err := xa.SendMessage(ctx, cw, demoCase, "XB-RC", doc)
 	if err != nil || res.State != "queued" {
 		t.Fatalf("send: %v %+v", err, res.Decision)
@@ -104,8 +82,7 @@ func testMediaThroughRelay(t *testing.T, d nodetest.Dialect) {
 	// for the first's end-to-end receipt), erasing the recording after the
 	// first and receiving it again for the second; were they carried at
 	// the same time, it keeps it for the one still to forward.
-	msg["message_id"] = "XA-RC:VID-RELAY-2"
-	doc2, _ := json.Marshal(msg)
+	doc2 := videoMessage("XA-RC:VID-RELAY-2", hexSum, len(video), 12)
 	res2, err := xa.SendMessage(ctx, cw, demoCase, "XB-RC", doc2)
 	if err != nil || res2.State != "queued" {
 		t.Fatalf("send the second: %v %+v", err, res2.Decision)
@@ -125,7 +102,7 @@ func testMediaThroughRelay(t *testing.T, d nodetest.Dialect) {
 
 	// XB-RC holds the message as XA-RC's and every byte of the recording.
 	waitProcessed(t, xb.Store, demoCase, string(federation.KindMessageDeliver), 2)
-	resp, body = call(t, http.MethodGet, urlB+"/api/v1/cases/"+demoCase+"/media", tokB, "", nil, nil)
+	resp, body := call(t, http.MethodGet, urlB+"/api/v1/cases/"+demoCase+"/media", tokB, "", nil, nil)
 	var list struct {
 		Media []node.CaseMedia `json:"media"`
 	}
@@ -207,29 +184,9 @@ func TestMediaNotRelayedToPullOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitProcessed(t, xb.Store, demoCase, string(federation.KindCaseCreate), 1)
-	video := make([]byte, 600<<10)
-	rand.Read(video)
+	video, hexSum := attachVideo(t, urlA, tokA, demoCase, 600<<10)
 	sum := sha256.Sum256(video)
-	hexSum := hex.EncodeToString(sum[:])
-	resp, body := call(t, http.MethodPost, urlA+"/api/v1/cases/"+demoCase+"/media", tokA, "application/json",
-		strings.NewReader(fmt.Sprintf(`{"sha256":%q,"size_bytes":%d,"media_type":"video/mp4"}`, hexSum, len(video))), nil)
-	var up struct {
-		URL string `json:"url"`
-	}
-	if resp.StatusCode != http.StatusCreated || json.Unmarshal(body, &up) != nil {
-		t.Fatalf("start upload: %d %s", resp.StatusCode, body)
-	}
-	if resp, body := call(t, http.MethodPatch, urlA+up.URL, tokA, media.ContentTypeChunks, bytes.NewReader(video), map[string]string{"Upload-Offset": "0"}); resp.StatusCode != http.StatusOK {
-		t.Fatalf("upload: %d %s", resp.StatusCode, body)
-	}
-	msg := map[string]any{
-		"schema": "flx/v1/message", "message_id": "XA-RC:VID-PULL-1", "case_id": demoCase, "kind": "video_message",
-		"channel": "video", "created_at": "2026-11-12T15:00:00Z",
-		"from": map[string]any{"person": "p1", "member": "XA-RC"}, "to": map[string]any{"person": "p2", "member": "XB-RC"},
-		"delivery": map[string]any{"state": "collected", "at": "2026-11-12T15:00:00Z"},
-		"media":    map[string]any{"sha256": hexSum, "media_type": "video/mp4", "size_bytes": len(video), "duration_seconds": 3.0},
-	}
-	doc, _ := json.Marshal(msg)
+	doc := videoMessage("XA-RC:VID-PULL-1", hexSum, len(video), 3)
 	res, err := xa.SendMessage(ctx, cw, demoCase, "XB-RC", doc)
 	if err != nil || res.State != "queued" {
 		t.Fatalf("send: %v %+v", err, res.Decision)
@@ -248,4 +205,41 @@ func TestMediaNotRelayedToPullOnly(t *testing.T) {
 	if _, err := ctaMedia.Stat(ctx, media.Digest(sum)); !errors.Is(err, media.ErrNotFound) {
 		t.Errorf("ICRC-CTA holds the recording: %v", err)
 	}
+}
+
+// attachVideo uploads size random bytes as a video recording of caseID at
+// the local API url, whole, and returns them with their SHA-256 in hex.
+func attachVideo(t *testing.T, url, token, caseID string, size int) ([]byte, string) {
+	t.Helper()
+	video := make([]byte, size)
+	rand.Read(video)
+	sum := sha256.Sum256(video)
+	hexSum := hex.EncodeToString(sum[:])
+	resp, body := call(t, http.MethodPost, url+"/api/v1/cases/"+caseID+"/media", token, "application/json",
+		strings.NewReader(fmt.Sprintf(`{"sha256":%q,"size_bytes":%d,"media_type":"video/mp4"}`, hexSum, len(video))), nil)
+	var up struct {
+		URL      string `json:"url"`
+		Complete bool   `json:"complete"`
+	}
+	if resp.StatusCode != http.StatusCreated || json.Unmarshal(body, &up) != nil {
+		t.Fatalf("start upload: %d %s", resp.StatusCode, body)
+	}
+	resp, body = call(t, http.MethodPatch, url+up.URL, token, media.ContentTypeChunks, bytes.NewReader(video), map[string]string{"Upload-Offset": "0"})
+	if json.Unmarshal(body, &up); resp.StatusCode != http.StatusOK || !up.Complete {
+		t.Fatalf("upload: %d %s", resp.StatusCode, body)
+	}
+	return video, hexSum
+}
+
+// videoMessage is XA-RC's video message id to XB-RC about the demo case,
+// with the recording of hexSum attached.
+func videoMessage(id, hexSum string, size int, seconds float64) []byte {
+	doc, _ := json.Marshal(map[string]any{
+		"schema": "flx/v1/message", "message_id": id, "case_id": demoCase, "kind": "video_message",
+		"channel": "video", "created_at": "2026-11-12T15:00:00Z",
+		"from": map[string]any{"person": "p1", "member": "XA-RC"}, "to": map[string]any{"person": "p2", "member": "XB-RC"},
+		"delivery": map[string]any{"state": "collected", "at": "2026-11-12T15:00:00Z"},
+		"media":    map[string]any{"sha256": hexSum, "media_type": "video/mp4", "size_bytes": size, "duration_seconds": seconds},
+	})
+	return doc
 }
