@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -111,16 +110,11 @@ func (q *queries) AppendAuditAll(ctx context.Context, es []AuditEntry) ([]AuditR
 	}
 	for lo := 0; lo < len(out); lo += auditChunk {
 		chunk := out[lo:min(lo+auditChunk, len(out))]
-		var vals strings.Builder
 		args := make([]any, 0, 8*len(chunk))
-		for i, r := range chunk {
-			if i > 0 {
-				vals.WriteString(", ")
-			}
-			vals.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
+		for _, r := range chunk {
 			args = append(args, r.Seq, tv(r.At), r.Actor, r.Action, r.Object, string(r.Details), r.PrevHash, r.Hash)
 		}
-		if _, err := q.exec(ctx, `INSERT INTO audit_log (seq, at, actor, action, object, details, prev_hash, hash) VALUES `+vals.String(), args...); err != nil {
+		if _, err := q.exec(ctx, `INSERT INTO audit_log (seq, at, actor, action, object, details, prev_hash, hash) VALUES `+rowsOf("(?, ?, ?, ?, ?, ?, ?, ?)", len(chunk)), args...); err != nil {
 			return nil, fmt.Errorf("store.AppendAuditAll: %w", err)
 		}
 	}
@@ -200,13 +194,8 @@ func (q *queries) EnqueueAll(ctx context.Context, in []NewOutboxItem) ([]OutboxI
 	next := make(map[key]int64, len(keys))
 	for lo := 0; lo < len(keys); lo += receiveChunk {
 		chunk := keys[lo:min(lo+receiveChunk, len(keys))]
-		var vals strings.Builder
 		args := make([]any, 0, 3*len(chunk))
-		for i, k := range chunk {
-			if i > 0 {
-				vals.WriteString(", ")
-			}
-			vals.WriteString("(?, ?, ?)")
+		for _, k := range chunk {
 			args = append(args, k.dest, k.caseID, count[k])
 		}
 		err := q.eachRow(ctx, func(rows *sqlx.Rows) error {
@@ -217,7 +206,7 @@ func (q *queries) EnqueueAll(ctx context.Context, in []NewOutboxItem) ([]OutboxI
 			}
 			next[k] = last - count[k] + 1
 			return nil
-		}, `INSERT INTO outbox_sequences (destination, case_id, last_seq) VALUES `+vals.String()+`
+		}, `INSERT INTO outbox_sequences (destination, case_id, last_seq) VALUES `+rowsOf("(?, ?, ?)", len(chunk))+`
 			ON CONFLICT (destination, case_id) DO UPDATE SET last_seq = outbox_sequences.last_seq + excluded.last_seq
 			RETURNING destination, case_id, last_seq`, args...)
 		if err != nil {
@@ -239,13 +228,8 @@ func (q *queries) EnqueueAll(ctx context.Context, in []NewOutboxItem) ([]OutboxI
 	}
 	for lo := 0; lo < len(out); lo += receiveChunk {
 		chunk := out[lo:min(lo+receiveChunk, len(out))]
-		var vals strings.Builder
 		args := make([]any, 0, 13*len(chunk))
-		for i, o := range chunk {
-			if i > 0 {
-				vals.WriteString(", ")
-			}
-			vals.WriteString("(?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?, ?)")
+		for _, o := range chunk {
 			args = append(args, o.Destination, o.CaseID, iv(o.CaseVersion), o.Kind, o.JTI, o.Envelope, o.Seq,
 				tv(o.NextAttemptAt), tv(o.CreatedAt), tv(o.UpdatedAt), o.Discloses, o.Withdraws)
 		}
@@ -260,7 +244,7 @@ func (q *queries) EnqueueAll(ctx context.Context, in []NewOutboxItem) ([]OutboxI
 			return nil
 		}, `INSERT INTO outbox (destination, case_id, case_version, kind, jti, envelope, seq, state,
 			attempts, next_attempt_at, created_at, updated_at, discloses, withdraws)
-			VALUES `+vals.String()+` ON CONFLICT (jti) DO NOTHING RETURNING id, jti`, args...)
+			VALUES `+rowsOf("(?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?, ?)", len(chunk))+` ON CONFLICT (jti) DO NOTHING RETURNING id, jti`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("store.EnqueueAll: %w", err)
 		}

@@ -89,18 +89,13 @@ func (q *queries) ReceiveAll(ctx context.Context, es []ReceiveEntry) ([]ReceiveR
 }
 
 func (q *queries) receiveChunk(ctx context.Context, es []ReceiveEntry, sums []string, out []ReceiveResult) error {
-	var vals strings.Builder
 	args := make([]any, 0, 8*len(es))
 	for i, e := range es {
-		if i > 0 {
-			vals.WriteString(", ")
-		}
-		vals.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
 		it := e.Item
 		args = append(args, it.JTI, it.Iss, it.Aud, it.Kind, it.CaseID, sums[i], it.Envelope, tv(q.s.now(it.ReceivedAt)))
 	}
 	rows, err := q.query(ctx, `INSERT INTO inbox (jti, iss, aud, kind, case_id, sha256, envelope, received_at)
-		VALUES `+vals.String()+` ON CONFLICT (jti) DO NOTHING RETURNING id, jti`, args...)
+		VALUES `+rowsOf("(?, ?, ?, ?, ?, ?, ?, ?)", len(es))+` ON CONFLICT (jti) DO NOTHING RETURNING id, jti`, args...)
 	if err != nil {
 		return fmt.Errorf("store.ReceiveAll: %w", err)
 	}
@@ -122,7 +117,6 @@ func (q *queries) receiveChunk(ctx context.Context, es []ReceiveEntry, sums []st
 	}
 	// Receipts of the rows this statement inserted (the first entry of a
 	// jti named twice); every other entry was there before.
-	vals.Reset()
 	args = args[:0]
 	var again []int
 	first := make(map[string]bool, len(es))
@@ -138,14 +132,10 @@ func (q *queries) receiveChunk(ctx context.Context, es []ReceiveEntry, sums []st
 		if status == "" {
 			status = "accepted"
 		}
-		if vals.Len() > 0 {
-			vals.WriteString(", ")
-		}
-		vals.WriteString("(?, ?, ?, ?)")
 		args = append(args, e.Item.JTI, status, e.Receipt.Raw, tv(q.s.now(e.Item.ReceivedAt)))
 	}
 	if len(args) > 0 {
-		if _, err := q.exec(ctx, `INSERT INTO receipts (jti, status, receipt, created_at) VALUES `+vals.String(), args...); err != nil {
+		if _, err := q.exec(ctx, `INSERT INTO receipts (jti, status, receipt, created_at) VALUES `+rowsOf("(?, ?, ?, ?)", len(args)/4), args...); err != nil {
 			return fmt.Errorf("store.ReceiveAll: receipts: %w", err)
 		}
 	}
