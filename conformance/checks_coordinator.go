@@ -84,11 +84,7 @@ func checkRelayForwards(t *T) {
 	inner, c := t.testerCaseFor(MemberPull, nil)
 	ans, raw, oc := t.relayThroughCandidate(inner, c.CaseID)
 	t.mustAccept(t, ans, raw, oc, federation.ReceiptAccepted)
-	var b struct {
-		Hops []string `json:"hops"`
-	}
-	_ = json.Unmarshal(oc.Body, &b)
-	got := t.pulledChain(c.CaseID, inner, b.Hops)
+	got := t.pulledChain(c.CaseID, inner, hopsOf(oc))
 	t.ackPulled(t, []string{got})
 
 	denied, dc := t.testerCaseFor(MemberPull, map[string]any{"purpose": "law_enforcement"})
@@ -119,10 +115,7 @@ func checkWithdrawalRelayed(t *T) {
 	inner, c := t.testerCaseFor(MemberPull, nil)
 	ans, raw, oc := t.relayThroughCandidate(inner, c.CaseID)
 	t.mustAccept(t, ans, raw, oc, federation.ReceiptAccepted)
-	var cb struct {
-		Hops []string `json:"hops"`
-	}
-	_ = json.Unmarshal(oc.Body, &cb)
+	createHops := hopsOf(oc)
 	wc := t.claims(federation.KindCaseWithdraw, withdrawalDoc(c.CaseID))
 	wc.Aud = MemberPull
 	win := t.sign(wc, keyTester)
@@ -130,14 +123,19 @@ func checkWithdrawalRelayed(t *T) {
 	if _, err := t.checkReceipt(ans, raw, oc, federation.ReceiptAccepted); err != nil {
 		t.Fatalf("the relayed withdrawal: %v", err)
 	}
+	first := t.pulledChain(c.CaseID, inner, createHops)
+	t.ackPulled(t, []string{first})
+	second := t.pulledChain(c.CaseID, win, hopsOf(oc))
+	t.ackPulled(t, []string{second})
+}
+
+// hopsOf is the hops of the relay.forward whose claims are c.
+func hopsOf(c Claims) []string {
 	var b struct {
 		Hops []string `json:"hops"`
 	}
-	_ = json.Unmarshal(oc.Body, &b)
-	first := t.pulledChain(c.CaseID, inner, cb.Hops)
-	t.ackPulled(t, []string{first})
-	second := t.pulledChain(c.CaseID, win, b.Hops)
-	t.ackPulled(t, []string{second})
+	_ = json.Unmarshal(c.Body, &b)
+	return b.Hops
 }
 
 // statsPeriod is a month of the past that no other run is likely to use.
