@@ -469,6 +469,10 @@ func (n *Node) unmatchCase(caseID string) {
 	m := n.matcher
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.unsetLocked(caseID)
+}
+
+func (m *matcher) unsetLocked(caseID string) {
 	m.ix.Remove(caseID)
 	delete(m.byCase, caseID)
 	delete(m.versions, caseID)
@@ -563,10 +567,110 @@ func (n *Node) runMatchWorker(ctx context.Context) {
 	for {
 		select {
 		case it := <-n.matchQ:
-			n.matchReceivedNow(ctx, it)
+			n.matchQueued(ctx, it)
 		case <-ctx.Done():
 			return
 		}
+	}
+}
+
+// matchQueued matches it with what queued up behind it, in one session
+// and one transaction (matchReceivedBatch).
+func (n *Node) matchQueued(ctx context.Context, it store.InboxItem) {
+	batch := []store.InboxItem{it}
+	for len(batch) < matchWorkerBatch {
+		select {
+		case it := <-n.matchQ:
+			batch = append(batch, it)
+		default:
+			n.matchReceivedBatch(ctx, batch)
+			return
+		}
+	}
+	n.matchReceivedBatch(ctx, batch)
+}
+
+// matchWorkerBatch is the most received cases the matching worker matches
+// together.
+const matchWorkerBatch = 200
+
+// matchReceivedBatch is matchReceivedNow for several inbox rows at once,
+// with the same results: each case named is read once, then the rows are
+// matched in order exactly as matchReceivedNow would match them one after
+// the other (each in its own session, against the index as the rows
+// before it left it), and the candidates of all of them are written in one
+// transaction (ReplaceMatchesMany keeps, for each case, what the last step
+// naming it computed, as writing them one by one would). The worker's
+// per-case transaction and its reads were a fifth of its CPU, and its
+// database round trips held back the next case.
+func (n *Node) matchReceivedBatch(ctx context.Context, batch []store.InboxItem) {
+	if len(batch) == 1 {
+		n.matchReceivedNow(ctx, batch[0])
+		return
+	}
+	type state struct {
+		c   store.Case
+		err error
+	}
+	read := make(map[string]state, len(batch))
+	for _, it := range batch {
+		if _, ok := read[it.CaseID]; !ok {
+			c, err := n.o.Store.GetCase(ctx, it.CaseID)
+			read[it.CaseID] = state{c, err}
+		}
+	}
+	start := time.Now()
+	m := n.matcher
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := n.loadMatchesLocked(ctx); err != nil {
+		n.log.Error("matching failed", "cases", len(read), "err", err)
+		n.metrics.matchErrors.Inc()
+		return
+	}
+	var steps []store.CaseCandidates
+	var done []store.PendingMatch
+	for _, it := range batch {
+		st := read[it.CaseID]
+		switch {
+		case errors.Is(st.err, store.ErrNotFound):
+			m.unsetLocked(it.CaseID)
+		case st.err != nil:
+			n.log.Error("matching failed", "case_id", it.CaseID, "err", st.err)
+			n.metrics.matchErrors.Inc()
+		case st.c.Erased():
+			m.unsetLocked(it.CaseID)
+		case federation.Kind(it.Kind) != federation.KindCaseWithdraw:
+			// As rematch does for one case.
+			c := st.c
+			_, held := m.byCase[c.ID]
+			m.setLocked(c.ID, c.Version, n.personsOf(c.ID, c.Document))
+			s, err := n.matchStepsLocked(m.ix.Session(), []string{c.ID}, map[string]bool{c.ID: !held}, map[string]bool{c.ID: true})
+			if err != nil {
+				n.log.Error("matching failed", "case_id", c.ID, "err", err)
+				n.metrics.matchErrors.Inc()
+				continue
+			}
+			steps = append(steps, s...)
+			done = append(done, store.PendingMatch{CaseID: c.ID, Version: c.Version})
+		}
+	}
+	if len(done) == 0 {
+		return
+	}
+	defer func() {
+		per := time.Since(start).Seconds() / float64(len(done))
+		for range done {
+			n.metrics.matchSeconds.Observe(per)
+		}
+	}()
+	if len(steps) == 0 && len(m.matched)+len(done) <= flushMatched {
+		m.matched = append(m.matched, done...) // nothing to write: cleared later
+		return
+	}
+	if err := n.writeStepsLocked(ctx, steps, done); err != nil {
+		n.log.Error("matching received cases failed", "cases", len(done), "err", err)
+		n.metrics.matchErrors.Inc()
 	}
 }
 
