@@ -90,31 +90,45 @@ type matcher struct {
 // It is keyed by the SHA-256 of the exact document bytes (the store keeps
 // them as received), so a hit is the decode of the same input; each entry
 // is taken once, so the decoded value never has two users. Two
-// generations bound it: entries never taken (a rolled back batch, a case
-// superseded before it was matched) fall out as new ones arrive.
+// generations bound it, in entries and in document bytes (documents over
+// decodedCaseMaxBytes are never kept, whatever peers send): entries never
+// taken (a rolled back batch, a case superseded before it was matched, a
+// worker far behind) fall out as new ones arrive, and are decoded again.
 type decodedCases struct {
 	mu        sync.Mutex
 	cur, prev map[[sha256.Size]byte]*schema.Case
+	curBytes  int // document bytes of cur
 }
 
-// decodedCasesSize is the entries per generation: more than the cases
-// processed ahead of the matching worker in a batch or two.
-const decodedCasesSize = 1024
+const (
+	decodedCasesSize    = 4096    // entries per generation: a burst's cases ahead of the worker
+	decodedCasesBudget  = 8 << 20 // document bytes per generation
+	decodedCaseMaxBytes = 64 << 10
+)
 
 func (d *decodedCases) put(doc []byte, c *schema.Case) {
+	if len(doc) > decodedCaseMaxBytes {
+		return
+	}
 	k := sha256.Sum256(doc)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if len(d.cur) >= decodedCasesSize {
-		d.prev, d.cur = d.cur, nil
+	if len(d.cur) >= decodedCasesSize || d.curBytes+len(doc) > decodedCasesBudget {
+		d.prev, d.cur, d.curBytes = d.cur, nil, 0
 	}
 	if d.cur == nil {
-		d.cur = make(map[[sha256.Size]byte]*schema.Case, decodedCasesSize)
+		d.cur = make(map[[sha256.Size]byte]*schema.Case, 256)
+	}
+	if _, ok := d.cur[k]; !ok {
+		d.curBytes += len(doc)
 	}
 	d.cur[k] = c
 }
 
 func (d *decodedCases) take(doc []byte) (*schema.Case, bool) {
+	if len(doc) > decodedCaseMaxBytes {
+		return nil, false
+	}
 	k := sha256.Sum256(doc)
 	d.mu.Lock()
 	defer d.mu.Unlock()
