@@ -2,6 +2,7 @@ package federation
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"testing"
 )
@@ -31,5 +32,62 @@ func TestClaimsMemoBounded(t *testing.T) {
 	c.Body[0] = '['
 	if c2, _ := m.get([]byte{8}); string(c2.Body) != "{}" {
 		t.Fatalf("a caller changed the memo's body: %s", c2.Body)
+	}
+}
+
+// TestClaimsMemoBudget: a generation also ends when its bodies reach the
+// byte budget, so large bodies cannot make the memo hold more than two
+// budgets.
+func TestClaimsMemoBudget(t *testing.T) {
+	m := &claimsMemo{generation: 100, budget: 10}
+	body := json.RawMessage(`"abcd"`) // 6 bytes: one per generation
+	for i := range 5 {
+		m.put([]byte{byte(i)}, Claims{JTI: string(rune('a' + i)), Body: body})
+		held := 0
+		for _, g := range []map[[32]byte]Claims{m.cur, m.prev} {
+			for _, c := range g {
+				held += len(c.Body)
+			}
+		}
+		if held > 2*m.budget {
+			t.Fatalf("after %d puts the memo holds %d body bytes, over two budgets of %d", i+1, held, m.budget)
+		}
+	}
+	if _, ok := m.get([]byte{2}); ok {
+		t.Fatal("an entry older than two generations is still held")
+	}
+	if c, ok := m.get([]byte{4}); !ok || c.JTI != "e" {
+		t.Fatalf("latest entry: %+v %t", c, ok)
+	}
+}
+
+// TestVerifyKeepsClaimsForClaimsOf: what Verify accepted is in the memo, so
+// the inbox processor's ClaimsOf of the same bytes reads the same claims
+// without parsing the JWS again; bytes Verify refused are not kept.
+func TestVerifyKeepsClaimsForClaimsOf(t *testing.T) {
+	f := newFixture(t)
+	raw := f.sign(t, f.claims("XA-RC", "XB-RC"), f.keys["XA-RC"])
+	env, err := f.verifier("XB-RC").Verify(context.Background(), raw, "XA-RC")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept, ok := memo.get(raw)
+	if !ok {
+		t.Fatal("Verify did not keep the claims it parsed")
+	}
+	if kept.JTI != env.JTI || kept.Issuer != env.Issuer || !bytes.Equal(kept.Body, env.Body) {
+		t.Fatalf("kept %+v, verified %+v", kept, env.Claims)
+	}
+	c, err := ClaimsOf(raw)
+	if err != nil || c.JTI != env.JTI {
+		t.Fatalf("ClaimsOf: %+v %v", c, err)
+	}
+
+	wrongAud := f.sign(t, f.claims("XA-RC", "ICRC-CTA"), f.keys["XA-RC"])
+	if _, err := f.verifier("XB-RC").Verify(context.Background(), wrongAud, "XA-RC"); err == nil {
+		t.Fatal("an envelope for another member verified")
+	}
+	if _, ok := memo.get(wrongAud); ok {
+		t.Fatal("the claims of a refused envelope were kept")
 	}
 }

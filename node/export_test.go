@@ -111,3 +111,21 @@ func (n *Node) recordLocked(ctx context.Context, w matchWriter, caseID string, i
 	}
 	return others, nil
 }
+
+// QueueReceivedMatchesForTest makes inbox processing queue the cases it
+// applies for the matching worker, which the test runs itself
+// (DrainMatchQueueForTest).
+func (n *Node) QueueReceivedMatchesForTest() { n.matchAsync.Store(true) }
+
+// DrainMatchQueueForTest matches what is queued as the matching worker
+// does, in batches, and returns when the queue is empty.
+func (n *Node) DrainMatchQueueForTest(ctx context.Context) {
+	for {
+		select {
+		case it := <-n.matchQ:
+			n.matchQueued(ctx, it)
+		default:
+			return
+		}
+	}
+}

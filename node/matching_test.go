@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -294,4 +295,127 @@ func TestMatchingAcrossReplicas(t *testing.T) {
 			t.Fatalf("the erased case still matched at the second replica: %+v", m)
 		}
 	}
+}
+
+// TestReceivedBatchMatchingAsPerCase: cases received and processed in
+// bulk, then matched by the matching worker in batches (what queued up
+// while it worked), leave exactly the candidates that matching each
+// received case as it is processed leaves (pairs, scores, explanations),
+// on both stores: registrations first, then sought persons and an update
+// of some registrations, then a withdrawal that erases a case.
+func TestReceivedBatchMatchingAsPerCase(t *testing.T) {
+	racetest.SkipComputation(t)
+	reg, sought := corpusCases(t, 47, 80)
+	for _, d := range []nodetest.Dialect{nodetest.SQLite, nodetest.Postgres} {
+		t.Run(string(d), func(t *testing.T) {
+			ctx := context.Background()
+			f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")
+			batched := nodetest.Start(t, f, "XB-RC", nil, nodetest.Options{NoRun: true, Dialect: d})
+			perCase := nodetest.Start(t, f, "XB-RC", nil, nodetest.Options{NoRun: true, Dialect: d})
+			batched.QueueReceivedMatchesForTest()
+			nodes := []*nodetest.Node{batched, perCase}
+			receive := func(kind federation.Kind, docs []json.RawMessage) {
+				t.Helper()
+				for _, doc := range docs {
+					raw := f.Envelope(t, "XA-RC", "XB-RC", kind, schema.PeekCaseID(doc), doc)
+					for _, n := range nodes {
+						if _, err := n.Receive(ctx, "XA-RC", raw); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+				for _, n := range nodes {
+					if err := n.ProcessInbox(ctx); err != nil {
+						t.Fatal(err)
+					}
+				}
+				batched.DrainMatchQueueForTest(ctx)
+			}
+			compare := func(when string) {
+				t.Helper()
+				got, want := candidateSummary(t, batched.Store), candidateSummary(t, perCase.Store)
+				if len(want) == 0 {
+					t.Fatalf("%s: the per-case path found no candidate: the corpus tests nothing", when)
+				}
+				if !reflect.DeepEqual(got, want) {
+					t.Fatalf("%s: batched matching left %d candidates, per-case %d; first differences:\n%s", when, len(got), len(want), firstDiff(got, want))
+				}
+			}
+			receive(federation.KindCaseCreate, reg)
+			receive(federation.KindCaseCreate, sought)
+			compare("after the sought persons")
+
+			var updates []json.RawMessage
+			for _, doc := range reg[:20] {
+				updates = append(updates, bumpVersion(t, doc))
+			}
+			receive(federation.KindCaseUpdate, updates)
+			compare("after updates")
+
+			withdraw := withdrawalOf(t, schema.PeekCaseID(sought[0]))
+			receive(federation.KindCaseWithdraw, []json.RawMessage{withdraw})
+			compare("after a withdrawal")
+		})
+	}
+}
+
+// firstDiff lists the first lines only one of two sorted summaries holds.
+func firstDiff(got, want []string) string {
+	var b strings.Builder
+	g, w := map[string]bool{}, map[string]bool{}
+	for _, s := range got {
+		g[s] = true
+	}
+	for _, s := range want {
+		w[s] = true
+	}
+	k := 0
+	for _, s := range got {
+		if !w[s] && k < 5 {
+			fmt.Fprintf(&b, "  only batched: %s\n", s)
+			k++
+		}
+	}
+	for _, s := range want {
+		if !g[s] && k < 10 {
+			fmt.Fprintf(&b, "  only per-case: %s\n", s)
+			k++
+		}
+	}
+	return b.String()
+}
+
+// bumpVersion returns doc at its version + 1.
+func bumpVersion(t testing.TB, doc []byte) json.RawMessage {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(doc, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["version"] = m["version"].(float64) + 1
+	out, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// withdrawalOf is the origin's withdrawal of caseID (consent withdrawn:
+// the recipient erases the case).
+func withdrawalOf(t testing.TB, caseID string) json.RawMessage {
+	t.Helper()
+	ex, ok := schema.ExampleNamed("withdrawal.consent_withdrawn")
+	if !ok {
+		t.Fatal("no withdrawal example")
+	}
+	var m map[string]any
+	if err := json.Unmarshal(ex.Doc, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["case_id"] = caseID
+	out, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

@@ -216,7 +216,7 @@ func (n *Node) apply(ctx context.Context, tx store.Tx, it store.InboxItem) (perr
 func (n *Node) applyCase(ctx context.Context, tx store.Tx, it store.InboxItem, p federation.Claims) error {
 	// Validated on receipt (checkEnvelope, for every path into the inbox):
 	// decoded here, not validated twice.
-	c, err := schema.DecodeValidatedCase(p.Body)
+	c, err := n.decodeReceivedCase(p.Body)
 	if err != nil {
 		return fmt.Errorf("case body: %w", err)
 	}

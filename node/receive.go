@@ -110,7 +110,10 @@ func (n *Node) checkEnvelope(ctx context.Context, env *federation.Envelope) erro
 	if !ok {
 		return errf(federation.CodeUnsupportedKind, "no schema for kind %s", env.Kind)
 	}
-	if err := schema.Validate(docKind, env.Body); err != nil {
+	// The one validation of the body; the members the checks below read are
+	// taken from what it decoded, not parsed again.
+	doc, err := schema.ValidateObject(docKind, env.Body)
+	if err != nil {
 		var ve *schema.ValidationError
 		if errors.As(err, &ve) {
 			return &Error{Code: problem.SchemaInvalid, Msg: "body does not conform to schema v1 " + string(docKind), Errors: pointers(ve.Violations)}
@@ -120,7 +123,7 @@ func (n *Node) checkEnvelope(ctx context.Context, env *federation.Envelope) erro
 	if env.Kind == federation.KindStatsReport {
 		return n.checkStatsReport(env)
 	}
-	if err := checkRoles(env); err != nil {
+	if err := checkRolesOf(env, headOf(doc)); err != nil {
 		return err
 	}
 	if err := n.checkEncoding(env); err != nil {
@@ -200,6 +203,24 @@ func checkRoles(env *federation.Envelope) error {
 	if err := json.Unmarshal(env.Body, &h); err != nil {
 		return errf(federation.CodeBadEnvelope, "body is not a JSON object")
 	}
+	return checkRolesOf(env, h)
+}
+
+// headOf reads an envelopeHead from a body as schema validation decoded
+// it (a member of another type reads as "", as a member that is absent).
+func headOf(doc map[string]any) envelopeHead {
+	var h envelopeHead
+	h.CaseID, _ = doc["case_id"].(string)
+	h.Responder, _ = doc["responder"].(string)
+	h.Confirms, _ = doc["confirms"].(string)
+	if o, ok := doc["origin"].(map[string]any); ok {
+		h.Origin.Member, _ = o["member"].(string)
+	}
+	return h
+}
+
+// checkRolesOf is checkRoles with the body's head already read.
+func checkRolesOf(env *federation.Envelope, h envelopeHead) error {
 	if h.CaseID != env.CaseID {
 		return errf(federation.CodeBadEnvelope, "the case_id claim differs from the body's case_id")
 	}

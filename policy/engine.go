@@ -43,7 +43,12 @@ type Engine struct {
 	rules    *Rules
 	source   Source
 	validate Validator
-	builtins []builtin // the built-in rules, in order (all of them)
+	// valid remembers the documents validate accepted; nil unless validate
+	// is the default schema v1 validator (a custom one may not be a
+	// function of the bytes alone).
+	valid         *validMemo
+	customChecker bool
+	builtins      []builtin // the built-in rules, in order (all of them)
 }
 
 // Option configures an Engine.
@@ -56,7 +61,9 @@ func WithSource(s Source) Option { return func(e *Engine) { e.source = s } }
 // WithValidator replaces the schema validator run on the input and on the
 // redacted output (default: schema v1). nil disables validation, which only
 // tests and fuzzing should do.
-func WithValidator(v Validator) Option { return func(e *Engine) { e.validate = v } }
+func WithValidator(v Validator) Option {
+	return func(e *Engine) { e.validate, e.customChecker = v, true }
+}
 
 // WithoutBuiltin disables the built-in rules ids: a rule mutation, with
 // which a test shows, through real nodes, that a rule is needed. Nothing in
@@ -84,6 +91,9 @@ func New(r *Rules, opts ...Option) *Engine {
 	}
 	for _, o := range opts {
 		o(e)
+	}
+	if !e.customChecker {
+		e.valid = &validMemo{}
 	}
 	return e
 }
@@ -177,7 +187,7 @@ func (e *Engine) Apply(ctx context.Context, doc []byte, kind string, dst Destina
 		d.CaseVersion = v
 	}
 	if e.validate != nil {
-		if err := e.validate(docKind, doc); err != nil {
+		if err := e.check(docKind, doc); err != nil {
 			return failClosed(d, ruleInput, fmt.Errorf("the %s document does not validate against schema v1: %v", docKind, err)), nil
 		}
 	}
@@ -256,7 +266,7 @@ func (e *Engine) Apply(ctx context.Context, doc []byte, kind string, dst Destina
 		return failClosed(d, ruleError, err), nil
 	}
 	if e.validate != nil {
-		if err := e.validate(docKind, out); err != nil {
+		if err := e.check(docKind, out); err != nil {
 			return failClosed(d, ruleOutput, fmt.Errorf("the redacted document no longer validates against schema v1, so it cannot be sent: %v", err)), nil
 		}
 	}
@@ -290,7 +300,7 @@ func (e *Engine) caseContext(doc []byte, caseID string) (map[string]any, error) 
 		return nil, fmt.Errorf("the case given as context is not a JSON object: %w", err)
 	}
 	if e.validate != nil {
-		if err := e.validate("case", doc); err != nil {
+		if err := e.check("case", doc); err != nil {
 			return nil, fmt.Errorf("the case given as context does not validate against schema v1: %v", err)
 		}
 	} else if str(cm["schema"]) != "flx/v1/case" {

@@ -43,6 +43,20 @@ func checkValidateProperties(t *testing.T, k Kind, doc []byte) {
 	if again := Validate(k, doc); !reflect.DeepEqual(err, again) {
 		t.Fatalf("%s: Validate is not deterministic:\n%v\n%v", k, err, again)
 	}
+	// ValidateObject decides as Validate does, and the members a node
+	// reads from its object are those encoding/json reads.
+	obj, oerr := ValidateObject(k, doc)
+	if !reflect.DeepEqual(err, oerr) || (err == nil) != (obj != nil) {
+		t.Fatalf("%s: ValidateObject (%v, %v) differs from Validate (%v)", k, obj != nil, oerr, err)
+	}
+	if err == nil {
+		var head struct {
+			CaseID string `json:"case_id"`
+		}
+		if json.Unmarshal(doc, &head) == nil && obj["case_id"] != any(head.CaseID) && obj["case_id"] != nil {
+			t.Fatalf("%s: case_id %v in the object, %q read by encoding/json", k, obj["case_id"], head.CaseID)
+		}
+	}
 	if err == nil {
 		v := newDoc(t, k)
 		if derr := decodeInto(doc, v); derr != nil {

@@ -98,27 +98,48 @@ func (e *ValidationError) Pointers() []string {
 // strings and unpaired surrogate escapes. Bounding the size of doc is the
 // caller's job. Validate is safe for concurrent use.
 func Validate(k Kind, doc []byte) error {
+	_, err := validate(k, doc)
+	return err
+}
+
+// ValidateObject is [Validate] that also returns, when doc is valid, its
+// top-level object as the validator read it (members map[string]any,
+// []any, string, json.Number, bool, nil), for a caller that reads a few
+// members without parsing doc again. The caller must not change it.
+func ValidateObject(k Kind, doc []byte) (map[string]any, error) {
+	v, err := validate(k, doc)
+	if err != nil {
+		return nil, err
+	}
+	m, ok := v.(map[string]any)
+	if !ok { // every schema v1 document is an object
+		return nil, &ValidationError{Kind: k, Violations: []Violation{{Pointer: "", Keyword: "type", Message: "document is not an object"}}}
+	}
+	return m, nil
+}
+
+func validate(k Kind, doc []byte) (any, error) {
 	if !k.Valid() {
-		return fmt.Errorf("%w %q", ErrUnknownKind, string(k))
+		return nil, fmt.Errorf("%w %q", ErrUnknownKind, string(k))
 	}
 	schemas, err := compiled()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	v, ok, violations := decodeDocument(doc)
 	if ok {
 		if err := schemas[k].Validate(v); err != nil {
 			var verr *jsonschema.ValidationError
 			if !errors.As(err, &verr) {
-				return fmt.Errorf("schema: validating %s document: %w", k, err)
+				return nil, fmt.Errorf("schema: validating %s document: %w", k, err)
 			}
 			violations = flatten(verr, violations)
 		}
 	}
 	if len(violations) == 0 {
-		return nil
+		return v, nil
 	}
-	return &ValidationError{Kind: k, Violations: normalize(violations)}
+	return nil, &ValidationError{Kind: k, Violations: normalize(violations)}
 }
 
 // decodeDocument wraps decodeStrict: ok is false when the document could not

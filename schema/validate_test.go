@@ -401,3 +401,30 @@ func TestComparePointers(t *testing.T) {
 		t.Errorf("sorted = %v, want %v", in, want)
 	}
 }
+
+// TestValidateObject: a valid document comes back as the object the
+// validator read; an invalid one gives Validate's error and no object.
+func TestValidateObject(t *testing.T) {
+	ex, ok := ExampleNamed("case.tracing_request")
+	if !ok {
+		t.Fatal("example missing")
+	}
+	m, err := ValidateObject(KindCase, ex.Doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	origin, _ := m["origin"].(map[string]any)
+	if m["case_id"] != "XA-RC:TR-2024-0117" || origin["member"] != "XA-RC" {
+		t.Fatalf("case_id %v, origin %v", m["case_id"], m["origin"])
+	}
+	for _, doc := range [][]byte{[]byte(`{"schema":"flx/v1/case"}`), []byte(`[1]`), []byte(`{"a":1,"a":2}`), []byte(`{`)} {
+		m, err := ValidateObject(KindCase, doc)
+		var ve *ValidationError
+		if m != nil || !errors.As(err, &ve) {
+			t.Fatalf("%s: object %v, error %v", doc, m, err)
+		}
+		if want := Validate(KindCase, doc); want == nil || want.Error() != err.Error() {
+			t.Fatalf("%s: ValidateObject %v, Validate %v", doc, err, want)
+		}
+	}
+}
