@@ -67,7 +67,7 @@ type Observer interface {
 // and PollInterval have the defaults of node.DeliveryOptions when zero.
 type Options struct {
 	Instance string // names this process in claims
-	Workers  int    // deliveries (requests) in flight per destination; default 4
+	Workers  int    // deliveries (requests) in flight per destination; default 16
 	// BatchSize is the most envelopes per request when the Sender is a
 	// BatchSender; default 1 (each envelope alone).
 	BatchSize    int
@@ -97,7 +97,7 @@ func (o *Options) defaults() {
 		o.Instance = "flx/" + federation.NewJTI()[:8]
 	}
 	if o.Workers <= 0 {
-		o.Workers = 4
+		o.Workers = 16
 	}
 	if o.BatchSize <= 0 {
 		o.BatchSize = 1
@@ -151,12 +151,20 @@ func New(outbox Outbox, sender Sender, o Options) *Deliverer {
 	return &Deliverer{outbox: outbox, sender: sender, o: o, log: o.Logger, wake: make(chan struct{}, 1), dests: map[string]*Destination{}}
 }
 
-// Kick makes Run look for due rows now (something was queued).
+// Kick makes Run look for due rows now (something was queued), and every
+// destination's loop under way claim at once what it has room for: a row
+// queued while requests are in flight goes in the next free slot, not
+// after the poll interval.
 func (d *Deliverer) Kick() {
 	select {
 	case d.wake <- struct{}{}:
 	default:
 	}
+	d.mu.Lock()
+	for _, ds := range d.dests {
+		ds.kick()
+	}
+	d.mu.Unlock()
 }
 
 // Destination returns the state of destination name (created healthy).
@@ -265,8 +273,12 @@ func (d *Deliverer) dispatch(ctx context.Context) {
 		d.wg.Add(1)
 		go func() {
 			defer d.wg.Done()
-			defer ds.stop()
 			d.loop(ctx, ds)
+			// A row queued after the loop's last claim, while Run saw
+			// the loop still running, is looked for now.
+			if ds.stop() && ctx.Err() == nil {
+				d.Kick()
+			}
 		}()
 	}
 }
@@ -287,10 +299,15 @@ type report struct {
 	reason     string // label of a retried failure
 }
 
-// loop keeps up to Workers deliveries to ds in flight, claiming more as
-// slots free up, until nothing is due. A failure that is retried stops
-// claiming and rests the whole destination, for at least the longest
-// Retry-After the peer gave (FLX-DLV-006); deliveries under way finish.
+// loop keeps up to Workers requests to ds in flight, claiming more as
+// slots free up or rows are queued (Kick), until nothing is due and nothing
+// is in flight. There is no fixed delay: a row due while a slot is free is
+// sent at once, and rows queued while every slot is busy accumulate and go
+// together, in batches of up to BatchSize, when one frees (so batches grow
+// with the load, and Workers × BatchSize envelopes can be in flight: the
+// window a long link needs). A failure that is retried stops claiming and
+// rests the whole destination, for at least the longest Retry-After the
+// peer gave (FLX-DLV-006); deliveries under way finish.
 func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 	workers := d.o.Workers
 	results := make(chan report, workers)
@@ -315,29 +332,24 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 			d.o.Observer.Resting(ds.Name(), 0)
 		}
 	}
-	for {
-		// Take every finished attempt without waiting.
-	drain:
+	finish := func() {
 		for inflight > 0 {
-			select {
-			case r := <-results:
-				record(r)
-			default:
-				break drain
-			}
+			record(<-results)
 		}
+		if peerFailed {
+			until := ds.Failure(d.o.Now(), retryAfter, reason)
+			d.save(ctx, ds)
+			d.o.Observer.Resting(ds.Name(), until.Sub(d.o.Now()))
+		}
+	}
+	claim := true // at start: claim what is due
+	for {
 		if peerFailed || ctx.Err() != nil {
-			for inflight > 0 {
-				record(<-results)
-			}
-			if peerFailed {
-				until := ds.Failure(d.o.Now(), retryAfter, reason)
-				d.save(ctx, ds)
-				d.o.Observer.Resting(ds.Name(), until.Sub(d.o.Now()))
-			}
+			finish()
 			return
 		}
-		if free := workers - inflight; free > 0 {
+		if free := workers - inflight; free > 0 && claim {
+			ds.kicked() // rows queued from now on wake the loop again
 			batch := d.batchSize()
 			items, err := d.outbox.ClaimDue(ctx, store.ClaimRequest{
 				Worker: d.o.Instance, Destination: ds.Name(), Limit: free * batch, Lease: d.o.Lease,
@@ -346,7 +358,9 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 				d.log.Error("claim outbox", "destination", ds.Name(), "err", err)
 			}
 			// Claimed rows are the heads of their cases (the claim keeps
-			// per-case order), so a batch never holds two rows of one case.
+			// per-case order: a case's next row is claimable only once
+			// this one is delivered or given up), so no two rows of one
+			// case are ever in flight, in one request or in two.
 			for start := 0; start < len(items); start += batch {
 				chunk := items[start:min(start+batch, len(items))]
 				inflight++
@@ -357,17 +371,26 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 					results <- d.deliverAll(context.WithoutCancel(ctx), chunk)
 				}()
 			}
-			if len(items) > 0 {
-				continue
-			}
-			if inflight == 0 || err != nil {
-				for inflight > 0 {
-					record(<-results)
-				}
+			if (inflight == 0 && len(items) == 0) || err != nil {
+				finish()
 				return
 			}
+			// A full claim may have left more due: claim again when a
+			// slot frees. A short one took everything due: wait for a
+			// result or a kick.
+			claim = len(items) == free*batch
+			if claim && inflight < workers {
+				continue
+			}
 		}
-		record(<-results) // all slots busy, or nothing due yet: wait for one
+		select {
+		case r := <-results:
+			record(r)
+			claim = true // a slot is free, and the case's next row may be due
+		case <-ds.wakeC():
+			claim = true
+		case <-ctx.Done():
+		}
 	}
 }
 
