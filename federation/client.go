@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptrace"
 	"strconv"
@@ -218,7 +219,8 @@ func (c *Client) post(ctx context.Context, to, url, contentType, accept string, 
 		req.Header.Set("Content-Type", contentType)
 		req.Header.Set("Accept", accept)
 		resp, err := c.httpClient(to).Do(req)
-		if err == nil || try > 0 || !gotConn.Load() || ctx.Err() != nil {
+		var ne net.Error
+		if err == nil || try > 0 || !gotConn.Load() || ctx.Err() != nil || (errors.As(err, &ne) && ne.Timeout()) {
 			return resp, err
 		}
 	}

@@ -19,16 +19,22 @@ import (
 	"github.com/familylinks/flx/federation/problem"
 	"github.com/familylinks/flx/node/backoff"
 	"github.com/familylinks/flx/node/internal/fedtest"
+	"github.com/familylinks/flx/node/linksim"
 	"github.com/familylinks/flx/node/store"
 )
 
-// clock is a test clock that only moves when told.
+// clock is a test clock that only moves when told, or the real clock
+// (real: for tests that run the Deliverer as the node does).
 type clock struct {
-	mu sync.Mutex
-	t  time.Time
+	mu   sync.Mutex
+	t    time.Time
+	real bool
 }
 
 func (c *clock) Now() time.Time {
+	if c.real {
+		return time.Now()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.t
@@ -41,8 +47,10 @@ func (c *clock) Advance(d time.Duration) {
 }
 
 // fakeOutbox keeps rows in memory with the claim rules delivery relies
-// on: due rows (queued, next attempt reached) are claimed, each claim
-// counts an attempt, and a row's result is recorded once.
+// on: due rows (queued, next attempt reached) are claimed, only the head
+// of each case (no earlier row of its case undelivered: per-case order,
+// as the store's claim), each claim counts an attempt, and a row's result
+// is recorded once.
 type fakeOutbox struct {
 	clock *clock
 	mu    sync.Mutex
@@ -84,12 +92,26 @@ func (o *fakeOutbox) ClaimDue(_ context.Context, r store.ClaimRequest) ([]store.
 		if len(out) == r.Limit {
 			break
 		}
-		if row.Destination == r.Destination && row.State == store.Queued && !row.NextAttemptAt.After(o.clock.Now()) {
+		if row.Destination == r.Destination && row.State == store.Queued && !row.NextAttemptAt.After(o.clock.Now()) && o.head(row) {
 			row.State, row.Attempts, row.ClaimedBy = store.InFlight, row.Attempts+1, r.Worker
 			out = append(out, *row)
 		}
 	}
 	return out, nil
+}
+
+// head reports whether every earlier row of row's case is delivered
+// (under mu).
+func (o *fakeOutbox) head(row *store.OutboxItem) bool {
+	for _, p := range o.rows {
+		if p == row {
+			return true
+		}
+		if p.Destination == row.Destination && p.CaseID == row.CaseID && p.State != store.Delivered {
+			return false
+		}
+	}
+	return true
 }
 
 func (o *fakeOutbox) set(id int64, attempt int, f func(*store.OutboxItem)) error {
@@ -128,6 +150,7 @@ type peer struct {
 	inflight atomic.Int32
 	most     atomic.Int32
 	hold     chan struct{} // when set, each request waits for a value
+	arrived  []string      // jti of every envelope received, in order (under mu)
 }
 
 func newPeer(t *testing.T, f *fedtest.Federation, id string) *peer {
@@ -147,12 +170,18 @@ func newPeer(t *testing.T, f *fedtest.Federation, id string) *peer {
 		if p.hold != nil {
 			<-p.hold
 		}
-		raw, _ := io.ReadAll(r.Body)
+		raw, err := io.ReadAll(r.Body)
+		if err != nil {
+			return // the link broke under the request
+		}
 		receipt := func(raw []byte) []byte {
 			c, err := federation.ClaimsOf(raw)
 			if err != nil {
 				return nil
 			}
+			p.mu.Lock()
+			p.arrived = append(p.arrived, c.JTI)
+			p.mu.Unlock()
 			rc := federation.ReceiptClaims{Issuer: id, Audience: c.Issuer, IssuedAt: time.Now(), ReceiptFor: c.JTI,
 				SHA256: federation.ExpectReceipt(raw, c).SHA256, Status: federation.ReceiptAccepted}
 			b, err := federation.SignReceipt(rc, m.Key)
@@ -264,15 +293,38 @@ type bench struct {
 	obs    *observer
 	peers  map[string]*peer
 	d      *Deliverer
+	link   *linksim.Link
+	proxy  *linksim.Proxy
 }
 
-func newBench(t *testing.T, o Options) *bench {
+// benchOption changes how newBench sets up.
+type benchOption func(*bench)
+
+// realClock runs the bench on the real clock (for Run).
+func realClock(b *bench) { b.clock.real = true }
+
+// viaLink puts XB-RC behind a simulated link (node/linksim).
+func viaLink(l linksim.Link) benchOption { return func(b *bench) { b.link = &l } }
+
+func newBench(t *testing.T, o Options, opts ...benchOption) *bench {
 	t.Helper()
 	f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society", "XC-RC:XC:society")
 	b := &bench{f: f, clock: &clock{t: time.Now()}, obs: &observer{}, peers: map[string]*peer{}}
+	for _, opt := range opts {
+		opt(b)
+	}
 	b.outbox = &fakeOutbox{clock: b.clock}
 	for _, id := range []string{"XB-RC", "XC-RC"} {
 		b.peers[id] = newPeer(t, f, id)
+	}
+	if b.link != nil {
+		px, err := linksim.Start(b.peers["XB-RC"].srv.Listener.Addr().String(), *b.link)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(px.Close)
+		b.proxy = px
+		f.Member(t, "XB-RC").Endpoint = "https://" + px.Addr()
 	}
 	f.Sign(t)
 	for _, p := range b.peers {
@@ -621,4 +673,124 @@ func TestDeliversInBatches(t *testing.T) {
 	if sizes != "[10 10 5]" && sizes != "[10 5 10]" || p.calls.Load() != 3 || p.most.Load() > 2 {
 		t.Fatalf("batches %s in %d requests, at most %d in flight; want 10, 10 and 5 in 3, at most 2", sizes, p.calls.Load(), p.most.Load())
 	}
+}
+
+// waitFor polls cond until it holds, failing the test after 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// run starts b's Deliverer as the node does, stopped at the end of the test.
+func (b *bench) run(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { b.d.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+func (b *bench) delivered(ids []int64) bool {
+	for _, id := range ids {
+		if b.outbox.get(id).State != store.Delivered {
+			return false
+		}
+	}
+	return true
+}
+
+// A row queued while a request is in flight goes out in a free slot at
+// once (the node kicks delivery when it queues), not when that request is
+// answered nor at the next poll.
+func TestKickSendsWhileRequestsAreInFlight(t *testing.T) {
+	b := newBench(t, Options{Workers: 4, BatchSize: 10, PollInterval: time.Hour}, realClock)
+	p := b.peers["XB-RC"]
+	p.hold = make(chan struct{}) // every request waits in the peer until released
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			close(p.hold)
+		}
+	}
+	t.Cleanup(release)
+	first := b.queue(t, "XB-RC", 1)
+	b.run(t)
+	waitFor(t, "the first request", func() bool { return p.calls.Load() == 1 })
+	second := b.queue(t, "XB-RC", 1)
+	b.d.Kick()
+	waitFor(t, "the second request while the first is unanswered", func() bool { return p.calls.Load() == 2 })
+	release()
+	waitFor(t, "both delivered", func() bool { return b.delivered(append(first, second...)) })
+}
+
+// Over a long link that cuts its connections every few dozen kB, with
+// several batch requests in flight at once: every envelope is delivered,
+// each case's envelopes reach the peer in their order (the next one only
+// after the one before was answered), and each row is recorded delivered
+// once.
+func TestWindowOverACuttingLink(t *testing.T) {
+	const cases, perCase = 24, 8
+	b := newBench(t, Options{Workers: 4, BatchSize: 10, PollInterval: 50 * time.Millisecond,
+		Backoff: backoff.Policy{Initial: 20 * time.Millisecond, Max: 200 * time.Millisecond, Rand: func() float64 { return 0 }}},
+		realClock, viaLink(linksim.Link{Delay: 20 * time.Millisecond, CutEach: 48 << 10}))
+	type pos struct {
+		caseID string
+		k      int
+	}
+	where := map[string]pos{}
+	var ids []int64
+	for k := range perCase {
+		for c := range cases {
+			caseID := fmt.Sprintf("XA-RC:W-%d", c)
+			body, _ := json.Marshal(map[string]any{"case_id": caseID, "k": k})
+			raw := b.f.Envelope(t, "XA-RC", "XB-RC", federation.KindCaseUpdate, caseID, body)
+			cl := mustClaims(t, raw)
+			b.outbox.add(store.OutboxItem{Destination: "XB-RC", CaseID: caseID, Kind: string(cl.Kind), JTI: cl.JTI, Envelope: raw})
+			ids = append(ids, int64(len(b.outbox.rows)))
+			where[cl.JTI] = pos{caseID, k}
+		}
+	}
+	b.run(t)
+	b.d.Kick()
+	waitFor(t, "every envelope delivered", func() bool { return b.delivered(ids) })
+	if b.proxy.Cuts() == 0 {
+		t.Fatal("the link cut no connection: the test tested nothing")
+	}
+	p := b.peers["XB-RC"]
+	if p.most.Load() < 2 {
+		t.Errorf("at most %d request in flight: no window", p.most.Load())
+	}
+	p.mu.Lock()
+	arrived := slices.Clone(p.arrived)
+	p.mu.Unlock()
+	next := map[string]int{} // per case, the envelope expected to arrive first next
+	seen := map[string]bool{}
+	for _, jti := range arrived {
+		if seen[jti] {
+			continue // sent again after a cut: the receiver's duplicate
+		}
+		seen[jti] = true
+		at := where[jti]
+		if at.k != next[at.caseID] {
+			t.Fatalf("case %s: envelope %d arrived before envelope %d", at.caseID, at.k, next[at.caseID])
+		}
+		next[at.caseID]++
+	}
+	if len(seen) != cases*perCase {
+		t.Fatalf("%d distinct envelopes arrived, want %d", len(seen), cases*perCase)
+	}
+	for _, id := range ids {
+		r := b.outbox.get(id)
+		if _, err := federation.VerifyReceipt(r.Receipt, b.f.Manifest, federation.ExpectReceipt(r.Envelope, mustClaims(t, r.Envelope)), time.Now()); err != nil {
+			t.Fatalf("row %d: the receipt kept does not verify: %v", id, err)
+		}
+	}
+	t.Logf("%d cuts, %d arrivals for %d envelopes, at most %d requests in flight", b.proxy.Cuts(), len(arrived), len(seen), p.most.Load())
 }
