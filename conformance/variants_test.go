@@ -1434,4 +1434,11 @@ var brokenNodes = []brokenNode{
 		}}},
 		broke: "takes a recording for a pull-only member it can never push it to", check: "FLX-MED-017/not-to-pull-only", role: "coordinator",
 	},
+	// send13: the federation listener's HTTP/2 receive window (FLX-BAT-007).
+	{
+		Variant: variant.Variant{Name: "smallwindow", Mutations: []variant.Mutation{{
+			File: "node/cmd/flx/serve.go", Old: `		HTTP2: mtls.ServerHTTP2(),`, New: `		HTTP2: nil,`,
+		}}},
+		broke: "keeps Go's default 1 MiB HTTP/2 receive window, capping a 600 ms link at some 650 envelopes/s", check: "FLX-BAT-007/receive-window",
+	},
 }

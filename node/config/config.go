@@ -144,7 +144,7 @@ type Delivery struct {
 	// Workers is the number of requests in flight to one peer. With
 	// BatchSize it is the window of envelopes in flight: a link of round
 	// trip RTT carries at most Workers × BatchSize / RTT envelopes a second
-	// (16 × 50 over 600 ms: 1,333/s). Default 16.
+	// (32 × 50 over 600 ms: 2,666/s, some 1,000/s measured). Default 32.
 	Workers int `yaml:"workers"`
 	// MaxAttempts before a message is dead-lettered (visible and
 	// re-queueable by an operator). Default 50.
@@ -253,7 +253,7 @@ func Defaults() Config {
 		LocalAPI: LocalAPI{Listen: "127.0.0.1:8080", Console: Console{Enabled: true, IdleTimeout: 30 * time.Minute, MaxAge: 12 * time.Hour}},
 		Policy:   Policy{Rules: "policy.yaml"},
 		Delivery: Delivery{
-			Workers:        16,
+			Workers:        32,
 			MaxAttempts:    50,
 			BackoffInitial: time.Second,
 			BackoffMax:     time.Hour,

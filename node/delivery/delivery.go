@@ -67,7 +67,7 @@ type Observer interface {
 // and PollInterval have the defaults of node.DeliveryOptions when zero.
 type Options struct {
 	Instance string // names this process in claims
-	Workers  int    // deliveries (requests) in flight per destination; default 16
+	Workers  int    // deliveries (requests) in flight per destination; default 32
 	// BatchSize is the most envelopes per request when the Sender is a
 	// BatchSender; default 1 (each envelope alone).
 	BatchSize    int
@@ -97,7 +97,7 @@ func (o *Options) defaults() {
 		o.Instance = "flx/" + federation.NewJTI()[:8]
 	}
 	if o.Workers <= 0 {
-		o.Workers = 16
+		o.Workers = 32
 	}
 	if o.BatchSize <= 0 {
 		o.BatchSize = 1

@@ -56,7 +56,7 @@ Progress is shown while it runs.`,
 	}
 	ex.Flags().StringVar(&pg, "postgres", envOr("FLX_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"), "PostgreSQL server DSN allowed to create databases")
 	ex.Flags().IntVar(&n, "n", 2000, "envelopes to exchange")
-	ex.Flags().IntVar(&workers, "workers", 16, "requests in flight to the peer (delivery.workers)")
+	ex.Flags().IntVar(&workers, "workers", 32, "requests in flight to the peer (delivery.workers)")
 	ex.Flags().StringVar(&link, "link", "", "run XA-RC -> XB-RC through an in-process proxy: one-way delay, optionally cutting every connection after so many bytes (\"300ms\", \"300ms,cut=5MiB\")")
 	ex.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the exchange (both nodes) to this file")
 	ex.Flags().StringVar(&stores, "stores", "postgres,sqlite", "stores to run the exchange on, one after the other, with a side-by-side table (postgres, sqlite or both); the bound and floor are measured on the first")
