@@ -368,7 +368,9 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 				go func() {
 					defer wg.Done()
 					// A delivery under way finishes even when the node stops.
-					results <- d.deliverAll(context.WithoutCancel(ctx), chunk)
+					// A receipt whose recording fails is tried again until
+					// the node stops (stopping).
+					results <- d.deliverAll(context.WithValue(context.WithoutCancel(ctx), stoppingKey{}, ctx.Done()), chunk)
 				}()
 			}
 			if (inflight == 0 && len(items) == 0) || err != nil {
@@ -461,7 +463,7 @@ func (d *Deliverer) deliverAll(ctx context.Context, items []store.OutboxItem) re
 		add(d.conclude(ctx, it, start, results[i]))
 	}
 	if len(done) > 0 {
-		if err := d.markDelivered(ctx, done); err != nil {
+		if err := d.record(ctx, send[0].LeaseUntil, func() error { return d.markDelivered(ctx, done) }); err != nil {
 			d.log.Error("record deliveries", "destination", send[0].Destination, "rows", len(done), "err", err)
 			add(report{result: failedRetry, reason: "store"})
 			return agg
@@ -474,6 +476,41 @@ func (d *Deliverer) deliverAll(ctx context.Context, items []store.OutboxItem) re
 		add(report{result: delivered})
 	}
 	return agg
+}
+
+// stoppingKey carries, in the context of a delivery under way (which is
+// not cancelled when the node stops), the channel closed when it stops.
+type stoppingKey struct{}
+
+// record runs write, the recording of receipts, and when it fails (the
+// database is briefly down, or failing over) tries again, waiting 50 ms
+// and doubling up to 2 s, until it succeeds, the claim's lease ends (then
+// another attempt may have been made: the row is sent again, and the
+// receipt of that attempt recorded) or the node stops. So a receipt that
+// arrives while the database is down is recorded when it returns, rather
+// than dropped and the envelope sent again after the lease. A conflict
+// (the row is no longer this attempt's) is not tried again.
+func (d *Deliverer) record(ctx context.Context, leaseUntil time.Time, write func() error) error {
+	err := write()
+	if err == nil || errors.Is(err, store.ErrConflict) || leaseUntil.IsZero() {
+		return err
+	}
+	stopping, _ := ctx.Value(stoppingKey{}).(<-chan struct{})
+	left := time.NewTimer(leaseUntil.Sub(d.o.Now()))
+	defer left.Stop()
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		d.log.Warn("recording receipts failed; trying again", "err", err, "in", wait)
+		select {
+		case <-time.After(wait):
+		case <-left.C:
+			return err
+		case <-stopping:
+			return err
+		}
+		if err = write(); err == nil || errors.Is(err, store.ErrConflict) {
+			return err
+		}
+	}
 }
 
 // markDelivered records deliveries, in one transaction when it can.
@@ -532,7 +569,7 @@ func (d *Deliverer) deliver(ctx context.Context, it store.OutboxItem) report {
 // conclude records the result of an attempt on the row.
 func (d *Deliverer) conclude(ctx context.Context, it store.OutboxItem, start time.Time, res federation.Result) report {
 	if res.Outcome == federation.Delivered {
-		if err := d.outbox.MarkDelivered(ctx, it.ID, res.Receipt.Raw()); err != nil {
+		if err := d.record(ctx, it.LeaseUntil, func() error { return d.outbox.MarkDelivered(ctx, it.ID, res.Receipt.Raw()) }); err != nil {
 			d.log.Error("record delivery", "outbox_id", it.ID, "err", err)
 			return report{result: failedRetry, reason: "store"}
 		}

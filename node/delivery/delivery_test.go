@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -100,6 +101,7 @@ func (o *fakeOutbox) ClaimDue(_ context.Context, r store.ClaimRequest) ([]store.
 		}
 		if row.Destination == r.Destination && row.State == store.Queued && !row.NextAttemptAt.After(o.clock.Now()) && head {
 			row.State, row.Attempts, row.ClaimedBy = store.InFlight, row.Attempts+1, r.Worker
+			row.LeaseUntil = o.clock.Now().Add(r.Lease)
 			out = append(out, *row)
 		}
 	}
@@ -291,6 +293,7 @@ type bench struct {
 	d      *Deliverer
 	link   *linksim.Link
 	proxy  *linksim.Proxy
+	wrap   func(*fakeOutbox) Outbox // the Deliverer's outbox (nil: the fake itself)
 }
 
 // benchOption changes how newBench sets up.
@@ -333,7 +336,11 @@ func newBench(t testing.TB, o Options, opts ...benchOption) *bench {
 	if o.Backoff.Initial == 0 {
 		o.Backoff = backoff.Policy{Initial: time.Second, Max: time.Minute, Rand: func() float64 { return 0 }}
 	}
-	b.d = New(b.outbox, client, o)
+	var outbox Outbox = b.outbox
+	if b.wrap != nil {
+		outbox = b.wrap(b.outbox)
+	}
+	b.d = New(outbox, client, o)
 	return b
 }
 
@@ -834,6 +841,48 @@ func BenchmarkLongLink(b *testing.B) {
 				b.ReportMetric(n/el.Seconds(), "envelopes/s")
 				b.ReportMetric(float64(bn.proxy.Cuts()), "cuts")
 				b.ReportMetric(float64(bn.peers["XB-RC"].most.Load()), "most-in-flight")
+			}
+		})
+	}
+}
+
+// downOutbox is an outbox whose database is down for the next fails
+// recordings of a delivery.
+type downOutbox struct {
+	*fakeOutbox
+	fails atomic.Int32
+}
+
+func (o *downOutbox) MarkDelivered(ctx context.Context, id int64, receipt []byte) error {
+	if o.fails.Add(-1) >= 0 {
+		return errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")
+	}
+	return o.fakeOutbox.MarkDelivered(ctx, id, receipt)
+}
+
+// A receipt that comes while the database is briefly down is recorded
+// when it is back: the envelope is not sent again after the lease, and
+// the destination does not rest.
+func TestReceiptRecordedWhenTheDatabaseReturns(t *testing.T) {
+	for _, batch := range []int{1, 10} {
+		t.Run(fmt.Sprintf("batch %d", batch), func(t *testing.T) {
+			down := &downOutbox{}
+			down.fails.Store(3)
+			b := newBench(t, Options{Workers: 2, BatchSize: batch, Lease: time.Minute}, func(b *bench) {
+				b.wrap = func(o *fakeOutbox) Outbox { down.fakeOutbox = o; return down }
+			})
+			ids := b.queue(t, "XB-RC", 3)
+			b.round(t)
+			for _, id := range ids {
+				if r := b.outbox.get(id); r.State != store.Delivered || r.Attempts != 1 || len(r.Receipt) == 0 {
+					t.Fatalf("row %d: %s after %d attempts, receipt %d bytes; want delivered after 1", id, r.State, r.Attempts, len(r.Receipt))
+				}
+			}
+			if calls := b.peers["XB-RC"].calls.Load(); (batch == 1 && calls != 3) || (batch > 1 && calls != 1) {
+				t.Errorf("%d requests: an envelope was sent again", calls)
+			}
+			if len(b.obs.failed) > 0 || b.d.Destination("XB-RC").Failures() != 0 {
+				t.Errorf("failures %v: the destination rests for a database fault", b.obs.failed)
 			}
 		})
 	}
