@@ -307,9 +307,18 @@ type report struct {
 // with the load, and Workers × BatchSize envelopes can be in flight: the
 // window a long link needs). A failure that is retried stops claiming and
 // rests the whole destination, for at least the longest Retry-After the
-// peer gave (FLX-DLV-006); deliveries under way finish.
+// peer gave (FLX-DLV-006); deliveries under way finish. A destination
+// that failed before gets one request until it answers it (a probe), then
+// the whole window: a peer back from an outage, or a node restarted with
+// its backoff saved, is not hit by its whole queue at once (FLX-DLV-005).
 func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 	workers := d.o.Workers
+	window := func() int {
+		if ds.Failures() > 0 {
+			return 1
+		}
+		return workers
+	}
 	results := make(chan report, workers)
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -348,7 +357,7 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 			finish()
 			return
 		}
-		if free := workers - inflight; free > 0 && claim {
+		if free := window() - inflight; free > 0 && claim {
 			ds.kicked() // rows queued from now on wake the loop again
 			batch := d.batchSize()
 			items, err := d.outbox.ClaimDue(ctx, store.ClaimRequest{
@@ -381,7 +390,7 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 			// slot frees. A short one took everything due: wait for a
 			// result or a kick.
 			claim = len(items) == free*batch
-			if claim && inflight < workers {
+			if claim && inflight < window() {
 				continue
 			}
 		}

@@ -887,3 +887,36 @@ func TestReceiptRecordedWhenTheDatabaseReturns(t *testing.T) {
 		})
 	}
 }
+
+// A destination that failed before (here: its backoff restored after a
+// restart, the rest over) gets one request, a probe, until it answers;
+// then the whole window.
+func TestProbeBeforeTheWindowAfterFailures(t *testing.T) {
+	b := newBench(t, Options{Workers: 4, BatchSize: 5, PollInterval: time.Hour}, realClock)
+	b.d.Destination("XB-RC").restore(State{Failures: 2, Until: time.Now().Add(-time.Second), LastError: "transport"})
+	p := b.peers["XB-RC"]
+	p.hold = make(chan struct{})
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			close(p.hold)
+		}
+	}
+	t.Cleanup(release)
+	ids := b.queue(t, "XB-RC", 40)
+	b.run(t)
+	waitFor(t, "the probe", func() bool { return p.calls.Load() == 1 })
+	time.Sleep(200 * time.Millisecond) // room for requests that must not start
+	if n := p.calls.Load(); n != 1 {
+		t.Fatalf("%d requests in flight before the probe was answered, want 1", n)
+	}
+	release()
+	waitFor(t, "every envelope delivered", func() bool { return b.delivered(ids) })
+	if p.most.Load() < 2 {
+		t.Errorf("at most %d request in flight after the probe: the window did not open", p.most.Load())
+	}
+	if f := b.d.Destination("XB-RC").Failures(); f != 0 {
+		t.Errorf("%d failures after deliveries", f)
+	}
+}
