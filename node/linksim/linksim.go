@@ -1,8 +1,3 @@
-// Package linksim simulates a long, failing network link in-process: a TCP
-// proxy that delays every byte by a fixed time each way and cuts each
-// connection after so many bytes, so that flx bench exchange --link and
-// delivery's fault tests measure and exercise a satellite link on loopback.
-// It depends on the standard library only.
 package linksim
 
 import (
