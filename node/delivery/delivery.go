@@ -300,12 +300,14 @@ type report struct {
 }
 
 // loop keeps up to Workers requests to ds in flight, claiming more as
-// slots free up or rows are queued (Kick), until nothing is due and nothing
-// is in flight. There is no fixed delay: a row due while a slot is free is
-// sent at once, and rows queued while every slot is busy accumulate and go
-// together, in batches of up to BatchSize, when one frees (so batches grow
-// with the load, and Workers × BatchSize envelopes can be in flight: the
-// window a long link needs). A failure that is retried stops claiming and
+// requests are answered or rows are queued (Kick), until nothing is due and
+// nothing is in flight. There is no fixed delay: a row queued while fewer
+// than kickBelow requests are in flight is sent at once; rows queued while
+// more are accumulate and go together, in batches of up to BatchSize, when
+// one is answered. So batches grow with the load (the number of requests in
+// flight grows only when what is due fills whole batches), and up to
+// Workers × BatchSize envelopes can be in flight: the window a long link
+// needs. A failure that is retried stops claiming and
 // rests the whole destination, for at least the longest Retry-After the
 // peer gave (FLX-DLV-006); deliveries under way finish. A destination
 // that failed before gets one request until it answers it (a probe), then
@@ -399,11 +401,19 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 			record(r)
 			claim = true // a slot is free, and the case's next row may be due
 		case <-ds.wakeC():
-			claim = true
+			// Rows were queued: sent at once if the link is nearly idle,
+			// otherwise with the next answer.
+			claim = inflight < kickBelow
 		case <-ctx.Done():
 		}
 	}
 }
+
+// kickBelow is how many requests in flight let a row just queued go at
+// once in a request of its own; with more in flight it waits for the next
+// answer and goes with what accumulated (two: one request can be answered
+// while the next one carries what came meanwhile).
+const kickBelow = 2
 
 // batchSize is the most rows one request carries.
 func (d *Deliverer) batchSize() int {
