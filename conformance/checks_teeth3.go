@@ -181,6 +181,11 @@ func (t *T) batchOf(ids []string, firstInBatch func(caseID string) Action) []*Ar
 	if len(t.listener.Wait(forCase(ids[0]), 1, t.patience)) == 0 {
 		t.Fatalf("the first attempt of the lead case did not arrive within %s", t.patience)
 	}
+	// The 503 is answered after the arrival is seen: a candidate sends
+	// what is queued while a request is in flight at once, in a free slot,
+	// so the rest is forwarded once the 503 has had time to rest the
+	// destination.
+	time.Sleep(batchRest / 4)
 	t.forwardAll(ids[1:])
 	// The largest batch of these cases: on a loaded machine the rest may
 	// end before every case is queued, and the candidate then sends what

@@ -125,9 +125,9 @@ var brokenNodes = []brokenNode{
 	{
 		Variant: variant.Variant{Name: "nobackoff", Mutations: []variant.Mutation{
 			{File: "node/delivery/delivery.go", Old: `	next := d.o.Now().Add(d.o.Backoff.Wait(it.Attempts, res.RetryAfter))`, New: `	next := d.o.Now()`},
-			{File: "node/delivery/delivery.go", Old: `				until := ds.Failure(d.o.Now(), retryAfter, reason)`, New: `				ds.Success()
-				_ = reason
-				until := d.o.Now()`},
+			{File: "node/delivery/delivery.go", Old: `			until := ds.Failure(d.o.Now(), retryAfter, reason)`, New: `			ds.Success()
+			_ = reason
+			until := d.o.Now()`},
 		}},
 		broke: "retries without backoff", check: "FLX-DLV-004/backoff",
 	},
@@ -382,7 +382,7 @@ var brokenNodes = []brokenNode{
 	},
 	{
 		Variant: variant.Variant{Name: "resend-after-receipt", Mutations: []variant.Mutation{{
-			File: "node/delivery/delivery.go", Old: "\t\tif err := d.outbox.MarkDelivered(ctx, it.ID, res.Receipt.Raw()); err != nil {",
+			File: "node/delivery/delivery.go", Old: "\t\tif err := d.record(ctx, it.LeaseUntil, func() error { return d.outbox.MarkDelivered(ctx, it.ID, res.Receipt.Raw()) }); err != nil {",
 			New: "\t\tif err := d.outbox.MarkFailed(ctx, it.ID, it.Attempts, \"again\", d.o.Now().Add(time.Second)); err != nil {",
 		}}},
 		broke: "sends an envelope again after its receipt", check: "FLX-RCP-006/no-resend-after-receipt",
@@ -552,7 +552,7 @@ var brokenNodes = []brokenNode{
 	},
 	{
 		Variant: variant.Variant{Name: "sends-json", Mutations: []variant.Mutation{{
-			File: "federation/client.go", Old: "\treq.Header.Set(\"Content-Type\", \"application/jose\")", New: "\treq.Header.Set(\"Content-Type\", \"application/json\")",
+			File: "federation/client.go", Old: "c.post(ctx, to, url, \"application/jose\",", New: "c.post(ctx, to, url, \"application/json\",",
 		}}},
 		broke: "sends envelopes as application/json", check: "FLX-ENV-013/sent-envelopes",
 	},
@@ -1433,5 +1433,12 @@ var brokenNodes = []brokenNode{
 			File: "node/relay.go", Old: `	if route.Pull && relayedMedia(r) {`, New: `	if false && route.Pull && relayedMedia(r) {`,
 		}}},
 		broke: "takes a recording for a pull-only member it can never push it to", check: "FLX-MED-017/not-to-pull-only", role: "coordinator",
+	},
+	// send13: the federation listener's HTTP/2 receive window (FLX-BAT-007).
+	{
+		Variant: variant.Variant{Name: "smallwindow", Mutations: []variant.Mutation{{
+			File: "node/cmd/flx/serve.go", Old: `		HTTP2: mtls.ServerHTTP2(),`, New: `		HTTP2: nil,`,
+		}}},
+		broke: "keeps Go's default 1 MiB HTTP/2 receive window, capping a 600 ms link at some 650 envelopes/s", check: "FLX-BAT-007/receive-window",
 	},
 }

@@ -238,13 +238,10 @@ func (c *Client) SendBatch(ctx context.Context, to string, envelopes [][]byte) [
 	rctx, cancel := context.WithTimeout(ctx, c.timeout())
 	defer cancel()
 	url := strings.TrimRight(mb.Endpoint, "/") + BatchesPath
-	req, err := http.NewRequestWithContext(rctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
+	resp, err := c.post(rctx, to, url, BatchMediaType, BatchMediaType+", "+problem.MediaType, body)
+	if errors.Is(err, errBadEndpoint) {
 		return all(failed(Permanent, CodeBadEnvelope, "bad_endpoint: "+err.Error()))
 	}
-	req.Header.Set("Content-Type", BatchMediaType)
-	req.Header.Set("Accept", BatchMediaType+", "+problem.MediaType)
-	resp, err := c.httpClient(to).Do(req)
 	if err != nil {
 		return all(failed(Retry, "", "transport: "+err.Error()))
 	}

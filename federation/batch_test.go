@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -186,6 +187,41 @@ func TestClientSendBatch(t *testing.T) {
 			t.Fatalf("outcomes %v %v %v", got[0].Outcome, got[1].Outcome, got[2].Outcome)
 		}
 	})
+
+	// A link cut under requests in flight: the client sends the same bytes
+	// again at once on a new connection, once (the receiver answers what it
+	// had stored as a duplicate); cut again, it is the backoff's business.
+	for _, tc := range []struct {
+		name  string
+		cuts  int32
+		want  federation.Outcome
+		tries int32
+	}{
+		{"the connection broken under a batch: sent again at once", 1, federation.Delivered, 2},
+		{"broken twice: sent again once, then retried later", 2, federation.Retry, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var n atomic.Int32
+			answer := batchAnswer(t, func(_ int, raw []byte) federation.BatchResult {
+				return federation.BatchResult{Status: 202, Receipt: receipt(t, raw, nil)}
+			})
+			f := func(w http.ResponseWriter, body []byte, who string) {
+				if n.Add(1) <= tc.cuts {
+					panic(http.ErrAbortHandler) // the connection is closed without an answer
+				}
+				answer(w, body, who)
+			}
+			p.batch.Store(&f)
+			for i, r := range c.SendBatch(t.Context(), "XB-RC", envs(3)) {
+				if r.Outcome != tc.want {
+					t.Errorf("envelope %d: %v (%s), want %v", i, r.Outcome, r.Reason, tc.want)
+				}
+			}
+			if n.Load() != tc.tries {
+				t.Errorf("%d requests, want %d", n.Load(), tc.tries)
+			}
+		})
+	}
 
 	t.Run("a peer without batches gets single envelopes, and keeps getting them", func(t *testing.T) {
 		p.batch.Store(nil) // 404

@@ -5,12 +5,16 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptrace"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/familylinks/flx/federation/mtls"
@@ -179,13 +183,10 @@ func (c *Client) Send(ctx context.Context, to string, envelope []byte) Result {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout())
 	defer cancel()
 	url := strings.TrimRight(mb.Endpoint, "/") + EnvelopesPath
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(envelope))
-	if err != nil {
+	resp, err := c.post(ctx, to, url, "application/jose", "application/jose, "+problem.MediaType, envelope)
+	if errors.Is(err, errBadEndpoint) {
 		return failed(Permanent, CodeBadEnvelope, "bad_endpoint: "+err.Error())
 	}
-	req.Header.Set("Content-Type", "application/jose")
-	req.Header.Set("Accept", "application/jose, "+problem.MediaType)
-	resp, err := c.httpClient(to).Do(req)
 	if err != nil {
 		return failed(Retry, "", "transport: "+err.Error())
 	}
@@ -195,6 +196,34 @@ func (c *Client) Send(ctx context.Context, to string, envelope []byte) Result {
 		return Result{Outcome: Retry, Status: resp.StatusCode, Reason: "transport: reading the answer: " + err.Error()}
 	}
 	return c.classify(resp, bytes.TrimSpace(body), envelope, claims, m)
+}
+
+var errBadEndpoint = errors.New("federation: bad endpoint")
+
+// post POSTs body to url, and once more, at once, when the connection it
+// went out on broke before the answer came (a link cut under requests in
+// flight): the HTTP client dials a new connection for the second request,
+// and the envelopes are re-sent without waiting for the destination's
+// backoff. What the peer had already stored it answers as a duplicate, with
+// a receipt (FLX-DLV-009), so nothing is stored twice. A request that got
+// no connection at all (the peer is down or unreachable) is not repeated:
+// that is the backoff's business.
+func (c *Client) post(ctx context.Context, to, url, contentType, accept string, body []byte) (*http.Response, error) {
+	for try := 0; ; try++ {
+		var gotConn atomic.Bool
+		tctx := httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { gotConn.Store(true) }})
+		req, err := http.NewRequestWithContext(tctx, http.MethodPost, url, bytes.NewReader(body))
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", errBadEndpoint, err)
+		}
+		req.Header.Set("Content-Type", contentType)
+		req.Header.Set("Accept", accept)
+		resp, err := c.httpClient(to).Do(req)
+		var ne net.Error
+		if err == nil || try > 0 || !gotConn.Load() || ctx.Err() != nil || (errors.As(err, &ne) && ne.Timeout()) {
+			return resp, err
+		}
+	}
 }
 
 // destination returns the manifest and the member to send to, or the

@@ -360,3 +360,51 @@ func TestClaimsOfRepeatedReadsAreIndependent(t *testing.T) {
 		t.Fatalf("PeekToken = %+v, %v; want the claims %+v", tok, err, first)
 	}
 }
+
+// An attempt that never got a connection (nothing listens, or the
+// handshake fails) is not repeated at once: only a connection that broke
+// under a request is (the backoff deals with a peer that is down).
+func TestClientSendNoConnectionIsNotRepeated(t *testing.T) {
+	in, p, c := newClientFixture(t)
+	p.srv.Close()
+	ln, err := net.Listen("tcp", p.srv.Listener.Addr().String())
+	if err != nil {
+		t.Skipf("the port was taken again: %v", err)
+	}
+	defer ln.Close()
+	var accepts atomic.Int32
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepts.Add(1)
+			conn.Close() // before any handshake
+		}
+	}()
+	r := c.Send(t.Context(), "XB-RC", in.envelope(t, "XA-RC", "XB-RC", in.keys["XA-RC"]))
+	if r.Outcome != federation.Retry || !strings.HasPrefix(r.Reason, "transport") {
+		t.Fatalf("%v %s, want a retried transport failure", r.Outcome, r.Reason)
+	}
+	if accepts.Load() != 1 {
+		t.Fatalf("%d connections, want 1", accepts.Load())
+	}
+}
+
+// A single envelope whose connection broke under it is sent again at once.
+func TestClientSendBrokenConnectionRepeatedOnce(t *testing.T) {
+	in, p, c := newClientFixture(t)
+	var n atomic.Int32
+	ok := in.receipt(t, nil)
+	p.set(func(w http.ResponseWriter, body []byte, who string) {
+		if n.Add(1) == 1 {
+			panic(http.ErrAbortHandler)
+		}
+		ok(w, body, who)
+	})
+	r := c.Send(t.Context(), "XB-RC", in.envelope(t, "XA-RC", "XB-RC", in.keys["XA-RC"]))
+	if r.Outcome != federation.Delivered || n.Load() != 2 {
+		t.Fatalf("%v (%s) after %d requests, want delivered after 2", r.Outcome, r.Reason, n.Load())
+	}
+}

@@ -91,7 +91,7 @@ type Options struct {
 
 // DeliveryOptions tune the outbox worker.
 type DeliveryOptions struct {
-	Workers        int            // concurrent deliveries per destination; default 4
+	Workers        int            // requests in flight per destination; default 32
 	MaxAttempts    int            // then dead-letter; default 50
 	Backoff        backoff.Policy // default 1s..1h
 	RequestTimeout time.Duration  // default 30s
@@ -151,7 +151,7 @@ func New(o Options) (*Node, error) {
 	}
 	d := &o.Delivery
 	if d.Workers <= 0 {
-		d.Workers = 4
+		d.Workers = 32
 	}
 	if d.MaxAttempts <= 0 {
 		d.MaxAttempts = 50

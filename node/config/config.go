@@ -141,7 +141,10 @@ type Policy struct {
 
 // Delivery tunes the outbox worker.
 type Delivery struct {
-	// Workers is the number of concurrent deliveries. Default 4.
+	// Workers is the number of requests in flight to one peer. With
+	// BatchSize it is the window of envelopes in flight: a link of round
+	// trip RTT carries at most Workers × BatchSize / RTT envelopes a second
+	// (32 × 50 over 600 ms: 2,666/s, some 1,000/s measured). Default 32.
 	Workers int `yaml:"workers"`
 	// MaxAttempts before a message is dead-lettered (visible and
 	// re-queueable by an operator). Default 50.
@@ -250,7 +253,7 @@ func Defaults() Config {
 		LocalAPI: LocalAPI{Listen: "127.0.0.1:8080", Console: Console{Enabled: true, IdleTimeout: 30 * time.Minute, MaxAge: 12 * time.Hour}},
 		Policy:   Policy{Rules: "policy.yaml"},
 		Delivery: Delivery{
-			Workers:        4,
+			Workers:        32,
 			MaxAttempts:    50,
 			BackoffInitial: time.Second,
 			BackoffMax:     time.Hour,

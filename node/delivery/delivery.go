@@ -67,7 +67,7 @@ type Observer interface {
 // and PollInterval have the defaults of node.DeliveryOptions when zero.
 type Options struct {
 	Instance string // names this process in claims
-	Workers  int    // deliveries (requests) in flight per destination; default 4
+	Workers  int    // deliveries (requests) in flight per destination; default 32
 	// BatchSize is the most envelopes per request when the Sender is a
 	// BatchSender; default 1 (each envelope alone).
 	BatchSize    int
@@ -97,7 +97,7 @@ func (o *Options) defaults() {
 		o.Instance = "flx/" + federation.NewJTI()[:8]
 	}
 	if o.Workers <= 0 {
-		o.Workers = 4
+		o.Workers = 32
 	}
 	if o.BatchSize <= 0 {
 		o.BatchSize = 1
@@ -151,12 +151,20 @@ func New(outbox Outbox, sender Sender, o Options) *Deliverer {
 	return &Deliverer{outbox: outbox, sender: sender, o: o, log: o.Logger, wake: make(chan struct{}, 1), dests: map[string]*Destination{}}
 }
 
-// Kick makes Run look for due rows now (something was queued).
+// Kick makes Run look for due rows now (something was queued), and every
+// destination's loop under way claim at once what it has room for: a row
+// queued while requests are in flight goes in the next free slot, not
+// after the poll interval.
 func (d *Deliverer) Kick() {
 	select {
 	case d.wake <- struct{}{}:
 	default:
 	}
+	d.mu.Lock()
+	for _, ds := range d.dests {
+		ds.kick()
+	}
+	d.mu.Unlock()
 }
 
 // Destination returns the state of destination name (created healthy).
@@ -265,8 +273,12 @@ func (d *Deliverer) dispatch(ctx context.Context) {
 		d.wg.Add(1)
 		go func() {
 			defer d.wg.Done()
-			defer ds.stop()
 			d.loop(ctx, ds)
+			// A row queued after the loop's last claim, while Run saw
+			// the loop still running, is looked for now.
+			if ds.stop() && ctx.Err() == nil {
+				d.Kick()
+			}
 		}()
 	}
 }
@@ -287,12 +299,28 @@ type report struct {
 	reason     string // label of a retried failure
 }
 
-// loop keeps up to Workers deliveries to ds in flight, claiming more as
-// slots free up, until nothing is due. A failure that is retried stops
-// claiming and rests the whole destination, for at least the longest
-// Retry-After the peer gave (FLX-DLV-006); deliveries under way finish.
+// loop keeps up to Workers requests to ds in flight, claiming more as
+// requests are answered or rows are queued (Kick), until nothing is due and
+// nothing is in flight. There is no fixed delay: a row queued while fewer
+// than kickBelow requests are in flight is sent at once; rows queued while
+// more are accumulate and go together, in batches of up to BatchSize, when
+// one is answered. So batches grow with the load (the number of requests in
+// flight grows only when what is due fills whole batches), and up to
+// Workers × BatchSize envelopes can be in flight: the window a long link
+// needs. A failure that is retried stops claiming and
+// rests the whole destination, for at least the longest Retry-After the
+// peer gave (FLX-DLV-006); deliveries under way finish. A destination
+// that failed before gets one request until it answers it (a probe), then
+// the whole window: a peer back from an outage, or a node restarted with
+// its backoff saved, is not hit by its whole queue at once (FLX-DLV-005).
 func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 	workers := d.o.Workers
+	window := func() int {
+		if ds.Failures() > 0 {
+			return 1
+		}
+		return workers
+	}
 	results := make(chan report, workers)
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -315,29 +343,24 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 			d.o.Observer.Resting(ds.Name(), 0)
 		}
 	}
-	for {
-		// Take every finished attempt without waiting.
-	drain:
+	finish := func() {
 		for inflight > 0 {
-			select {
-			case r := <-results:
-				record(r)
-			default:
-				break drain
-			}
+			record(<-results)
 		}
+		if peerFailed {
+			until := ds.Failure(d.o.Now(), retryAfter, reason)
+			d.save(ctx, ds)
+			d.o.Observer.Resting(ds.Name(), until.Sub(d.o.Now()))
+		}
+	}
+	claim := true // at start: claim what is due
+	for {
 		if peerFailed || ctx.Err() != nil {
-			for inflight > 0 {
-				record(<-results)
-			}
-			if peerFailed {
-				until := ds.Failure(d.o.Now(), retryAfter, reason)
-				d.save(ctx, ds)
-				d.o.Observer.Resting(ds.Name(), until.Sub(d.o.Now()))
-			}
+			finish()
 			return
 		}
-		if free := workers - inflight; free > 0 {
+		if free := window() - inflight; free > 0 && claim {
+			ds.kicked() // rows queued from now on wake the loop again
 			batch := d.batchSize()
 			items, err := d.outbox.ClaimDue(ctx, store.ClaimRequest{
 				Worker: d.o.Instance, Destination: ds.Name(), Limit: free * batch, Lease: d.o.Lease,
@@ -346,7 +369,9 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 				d.log.Error("claim outbox", "destination", ds.Name(), "err", err)
 			}
 			// Claimed rows are the heads of their cases (the claim keeps
-			// per-case order), so a batch never holds two rows of one case.
+			// per-case order: a case's next row is claimable only once
+			// this one is delivered or given up), so no two rows of one
+			// case are ever in flight, in one request or in two.
 			for start := 0; start < len(items); start += batch {
 				chunk := items[start:min(start+batch, len(items))]
 				inflight++
@@ -354,22 +379,41 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 				go func() {
 					defer wg.Done()
 					// A delivery under way finishes even when the node stops.
-					results <- d.deliverAll(context.WithoutCancel(ctx), chunk)
+					// A receipt whose recording fails is tried again until
+					// the node stops (stopping).
+					results <- d.deliverAll(context.WithValue(context.WithoutCancel(ctx), stoppingKey{}, ctx.Done()), chunk)
 				}()
 			}
-			if len(items) > 0 {
-				continue
-			}
-			if inflight == 0 || err != nil {
-				for inflight > 0 {
-					record(<-results)
-				}
+			if (inflight == 0 && len(items) == 0) || err != nil {
+				finish()
 				return
 			}
+			// A full claim may have left more due: claim again when a
+			// slot frees. A short one took everything due: wait for a
+			// result or a kick.
+			claim = len(items) == free*batch
+			if claim && inflight < window() {
+				continue
+			}
 		}
-		record(<-results) // all slots busy, or nothing due yet: wait for one
+		select {
+		case r := <-results:
+			record(r)
+			claim = true // a slot is free, and the case's next row may be due
+		case <-ds.wakeC():
+			// Rows were queued: sent at once if the link is nearly idle,
+			// otherwise with the next answer.
+			claim = inflight < kickBelow
+		case <-ctx.Done():
+		}
 	}
 }
+
+// kickBelow is how many requests in flight let a row just queued go at
+// once in a request of its own; with more in flight it waits for the next
+// answer and goes with what accumulated (two: one request can be answered
+// while the next one carries what came meanwhile).
+const kickBelow = 2
 
 // batchSize is the most rows one request carries.
 func (d *Deliverer) batchSize() int {
@@ -438,7 +482,7 @@ func (d *Deliverer) deliverAll(ctx context.Context, items []store.OutboxItem) re
 		add(d.conclude(ctx, it, start, results[i]))
 	}
 	if len(done) > 0 {
-		if err := d.markDelivered(ctx, done); err != nil {
+		if err := d.record(ctx, send[0].LeaseUntil, func() error { return d.markDelivered(ctx, done) }); err != nil {
 			d.log.Error("record deliveries", "destination", send[0].Destination, "rows", len(done), "err", err)
 			add(report{result: failedRetry, reason: "store"})
 			return agg
@@ -451,6 +495,41 @@ func (d *Deliverer) deliverAll(ctx context.Context, items []store.OutboxItem) re
 		add(report{result: delivered})
 	}
 	return agg
+}
+
+// stoppingKey carries, in the context of a delivery under way (which is
+// not cancelled when the node stops), the channel closed when it stops.
+type stoppingKey struct{}
+
+// record runs write, the recording of receipts, and when it fails (the
+// database is briefly down, or failing over) tries again, waiting 50 ms
+// and doubling up to 2 s, until it succeeds, the claim's lease ends (then
+// another attempt may have been made: the row is sent again, and the
+// receipt of that attempt recorded) or the node stops. So a receipt that
+// arrives while the database is down is recorded when it returns, rather
+// than dropped and the envelope sent again after the lease. A conflict
+// (the row is no longer this attempt's) is not tried again.
+func (d *Deliverer) record(ctx context.Context, leaseUntil time.Time, write func() error) error {
+	err := write()
+	if err == nil || errors.Is(err, store.ErrConflict) || leaseUntil.IsZero() {
+		return err
+	}
+	stopping, _ := ctx.Value(stoppingKey{}).(<-chan struct{})
+	left := time.NewTimer(leaseUntil.Sub(d.o.Now()))
+	defer left.Stop()
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		d.log.Warn("recording receipts failed; trying again", "err", err, "in", wait)
+		select {
+		case <-time.After(wait):
+		case <-left.C:
+			return err
+		case <-stopping:
+			return err
+		}
+		if err = write(); err == nil || errors.Is(err, store.ErrConflict) {
+			return err
+		}
+	}
 }
 
 // markDelivered records deliveries, in one transaction when it can.
@@ -509,7 +588,7 @@ func (d *Deliverer) deliver(ctx context.Context, it store.OutboxItem) report {
 // conclude records the result of an attempt on the row.
 func (d *Deliverer) conclude(ctx context.Context, it store.OutboxItem, start time.Time, res federation.Result) report {
 	if res.Outcome == federation.Delivered {
-		if err := d.outbox.MarkDelivered(ctx, it.ID, res.Receipt.Raw()); err != nil {
+		if err := d.record(ctx, it.LeaseUntil, func() error { return d.outbox.MarkDelivered(ctx, it.ID, res.Receipt.Raw()) }); err != nil {
 			d.log.Error("record delivery", "outbox_id", it.ID, "err", err)
 			return report{result: failedRetry, reason: "store"}
 		}

@@ -3,12 +3,14 @@ package delivery
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -19,16 +21,22 @@ import (
 	"github.com/familylinks/flx/federation/problem"
 	"github.com/familylinks/flx/node/backoff"
 	"github.com/familylinks/flx/node/internal/fedtest"
+	"github.com/familylinks/flx/node/linksim"
 	"github.com/familylinks/flx/node/store"
 )
 
-// clock is a test clock that only moves when told.
+// clock is a test clock that only moves when told, or the real clock
+// (real: for tests that run the Deliverer as the node does).
 type clock struct {
-	mu sync.Mutex
-	t  time.Time
+	mu   sync.Mutex
+	t    time.Time
+	real bool
 }
 
 func (c *clock) Now() time.Time {
+	if c.real {
+		return time.Now()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.t
@@ -41,8 +49,10 @@ func (c *clock) Advance(d time.Duration) {
 }
 
 // fakeOutbox keeps rows in memory with the claim rules delivery relies
-// on: due rows (queued, next attempt reached) are claimed, each claim
-// counts an attempt, and a row's result is recorded once.
+// on: due rows (queued, next attempt reached) are claimed, only the head
+// of each case (no earlier row of its case undelivered: per-case order,
+// as the store's claim), each claim counts an attempt, and a row's result
+// is recorded once.
 type fakeOutbox struct {
 	clock *clock
 	mu    sync.Mutex
@@ -80,12 +90,18 @@ func (o *fakeOutbox) ClaimDue(_ context.Context, r store.ClaimRequest) ([]store.
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	var out []store.OutboxItem
+	undelivered := map[string]bool{} // cases with an earlier row not delivered
 	for _, row := range o.rows {
 		if len(out) == r.Limit {
 			break
 		}
-		if row.Destination == r.Destination && row.State == store.Queued && !row.NextAttemptAt.After(o.clock.Now()) {
+		head := !undelivered[row.Destination+" "+row.CaseID]
+		if row.State != store.Delivered {
+			undelivered[row.Destination+" "+row.CaseID] = true
+		}
+		if row.Destination == r.Destination && row.State == store.Queued && !row.NextAttemptAt.After(o.clock.Now()) && head {
 			row.State, row.Attempts, row.ClaimedBy = store.InFlight, row.Attempts+1, r.Worker
+			row.LeaseUntil = o.clock.Now().Add(r.Lease)
 			out = append(out, *row)
 		}
 	}
@@ -128,9 +144,10 @@ type peer struct {
 	inflight atomic.Int32
 	most     atomic.Int32
 	hold     chan struct{} // when set, each request waits for a value
+	arrived  []string      // jti of every envelope received, in order (under mu)
 }
 
-func newPeer(t *testing.T, f *fedtest.Federation, id string) *peer {
+func newPeer(t testing.TB, f *fedtest.Federation, id string) *peer {
 	t.Helper()
 	p := &peer{f: f, id: id}
 	m := f.Member(t, id)
@@ -147,12 +164,18 @@ func newPeer(t *testing.T, f *fedtest.Federation, id string) *peer {
 		if p.hold != nil {
 			<-p.hold
 		}
-		raw, _ := io.ReadAll(r.Body)
+		raw, err := io.ReadAll(r.Body)
+		if err != nil {
+			return // the link broke under the request
+		}
 		receipt := func(raw []byte) []byte {
 			c, err := federation.ClaimsOf(raw)
 			if err != nil {
 				return nil
 			}
+			p.mu.Lock()
+			p.arrived = append(p.arrived, c.JTI)
+			p.mu.Unlock()
 			rc := federation.ReceiptClaims{Issuer: id, Audience: c.Issuer, IssuedAt: time.Now(), ReceiptFor: c.JTI,
 				SHA256: federation.ExpectReceipt(raw, c).SHA256, Status: federation.ReceiptAccepted}
 			b, err := federation.SignReceipt(rc, m.Key)
@@ -206,8 +229,12 @@ func newPeer(t *testing.T, f *fedtest.Federation, id string) *peer {
 }
 
 // start serves once the manifest naming every endpoint is signed.
-func (p *peer) start(t *testing.T) {
+func (p *peer) start(t testing.TB) {
 	p.srv.TLS = mtls.ServerConfig(p.f.Member(t, p.id).TLS, p.f.Manifest.TLSDirectory())
+	// HTTP/2 first, with the receive windows of flx serve's listener: every
+	// request to the peer shares one connection, as between nodes.
+	p.srv.TLS.NextProtos = []string{"h2", "http/1.1"}
+	p.srv.Config.HTTP2 = mtls.ServerHTTP2()
 	p.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	p.srv.StartTLS()
 }
@@ -264,15 +291,39 @@ type bench struct {
 	obs    *observer
 	peers  map[string]*peer
 	d      *Deliverer
+	link   *linksim.Link
+	proxy  *linksim.Proxy
+	wrap   func(*fakeOutbox) Outbox // the Deliverer's outbox (nil: the fake itself)
 }
 
-func newBench(t *testing.T, o Options) *bench {
+// benchOption changes how newBench sets up.
+type benchOption func(*bench)
+
+// realClock runs the bench on the real clock (for Run).
+func realClock(b *bench) { b.clock.real = true }
+
+// viaLink puts XB-RC behind a simulated link (node/linksim).
+func viaLink(l linksim.Link) benchOption { return func(b *bench) { b.link = &l } }
+
+func newBench(t testing.TB, o Options, opts ...benchOption) *bench {
 	t.Helper()
 	f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society", "XC-RC:XC:society")
 	b := &bench{f: f, clock: &clock{t: time.Now()}, obs: &observer{}, peers: map[string]*peer{}}
+	for _, opt := range opts {
+		opt(b)
+	}
 	b.outbox = &fakeOutbox{clock: b.clock}
 	for _, id := range []string{"XB-RC", "XC-RC"} {
 		b.peers[id] = newPeer(t, f, id)
+	}
+	if b.link != nil {
+		px, err := linksim.Start(b.peers["XB-RC"].srv.Listener.Addr().String(), *b.link)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(px.Close)
+		b.proxy = px
+		f.Member(t, "XB-RC").Endpoint = "https://" + px.Addr()
 	}
 	f.Sign(t)
 	for _, p := range b.peers {
@@ -285,7 +336,11 @@ func newBench(t *testing.T, o Options) *bench {
 	if o.Backoff.Initial == 0 {
 		o.Backoff = backoff.Policy{Initial: time.Second, Max: time.Minute, Rand: func() float64 { return 0 }}
 	}
-	b.d = New(b.outbox, client, o)
+	var outbox Outbox = b.outbox
+	if b.wrap != nil {
+		outbox = b.wrap(b.outbox)
+	}
+	b.d = New(outbox, client, o)
 	return b
 }
 
@@ -620,5 +675,248 @@ func TestDeliversInBatches(t *testing.T) {
 	p.mu.Unlock()
 	if sizes != "[10 10 5]" && sizes != "[10 5 10]" || p.calls.Load() != 3 || p.most.Load() > 2 {
 		t.Fatalf("batches %s in %d requests, at most %d in flight; want 10, 10 and 5 in 3, at most 2", sizes, p.calls.Load(), p.most.Load())
+	}
+}
+
+// waitFor polls cond until it holds, failing the test after 10 s.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	if _, ok := t.(*testing.B); ok {
+		deadline = time.Now().Add(2 * time.Minute)
+	}
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// run starts b's Deliverer as the node does, stopped at the end of the test.
+func (b *bench) run(t testing.TB) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { b.d.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+func (b *bench) delivered(ids []int64) bool {
+	for _, id := range ids {
+		if b.outbox.get(id).State != store.Delivered {
+			return false
+		}
+	}
+	return true
+}
+
+// A row queued while a request is in flight goes out in a free slot at
+// once (the node kicks delivery when it queues), not when that request is
+// answered nor at the next poll.
+func TestKickSendsWhileRequestsAreInFlight(t *testing.T) {
+	b := newBench(t, Options{Workers: 4, BatchSize: 10, PollInterval: time.Hour}, realClock)
+	p := b.peers["XB-RC"]
+	p.hold = make(chan struct{}) // every request waits in the peer until released
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			close(p.hold)
+		}
+	}
+	t.Cleanup(release)
+	first := b.queue(t, "XB-RC", 1)
+	b.run(t)
+	waitFor(t, "the first request", func() bool { return p.calls.Load() == 1 })
+	second := b.queue(t, "XB-RC", 1)
+	b.d.Kick()
+	waitFor(t, "the second request while the first is unanswered", func() bool { return p.calls.Load() == 2 })
+	release()
+	waitFor(t, "both delivered", func() bool { return b.delivered(append(first, second...)) })
+}
+
+// Over a long link that cuts its connections every few dozen kB, with
+// several batch requests in flight at once: every envelope is delivered,
+// each case's envelopes reach the peer in their order (the next one only
+// after the one before was answered), and each row is recorded delivered
+// once.
+func TestWindowOverACuttingLink(t *testing.T) {
+	const cases, perCase = 24, 8
+	b := newBench(t, Options{Workers: 4, BatchSize: 10, PollInterval: 50 * time.Millisecond,
+		Backoff: backoff.Policy{Initial: 20 * time.Millisecond, Max: 200 * time.Millisecond, Rand: func() float64 { return 0 }}},
+		realClock, viaLink(linksim.Link{Delay: 20 * time.Millisecond, CutEach: 48 << 10}))
+	type pos struct {
+		caseID string
+		k      int
+	}
+	where := map[string]pos{}
+	var ids []int64
+	for k := range perCase {
+		for c := range cases {
+			caseID := fmt.Sprintf("XA-RC:W-%d", c)
+			body, _ := json.Marshal(map[string]any{"case_id": caseID, "k": k})
+			raw := b.f.Envelope(t, "XA-RC", "XB-RC", federation.KindCaseUpdate, caseID, body)
+			cl := mustClaims(t, raw)
+			b.outbox.add(store.OutboxItem{Destination: "XB-RC", CaseID: caseID, Kind: string(cl.Kind), JTI: cl.JTI, Envelope: raw})
+			ids = append(ids, int64(len(b.outbox.rows)))
+			where[cl.JTI] = pos{caseID, k}
+		}
+	}
+	b.run(t)
+	b.d.Kick()
+	waitFor(t, "every envelope delivered", func() bool { return b.delivered(ids) })
+	if b.proxy.Cuts() == 0 {
+		t.Fatal("the link cut no connection: the test tested nothing")
+	}
+	p := b.peers["XB-RC"]
+	if p.most.Load() < 2 {
+		t.Errorf("at most %d request in flight: no window", p.most.Load())
+	}
+	p.mu.Lock()
+	arrived := slices.Clone(p.arrived)
+	p.mu.Unlock()
+	next := map[string]int{} // per case, the envelope expected to arrive first next
+	seen := map[string]bool{}
+	for _, jti := range arrived {
+		if seen[jti] {
+			continue // sent again after a cut: the receiver's duplicate
+		}
+		seen[jti] = true
+		at := where[jti]
+		if at.k != next[at.caseID] {
+			t.Fatalf("case %s: envelope %d arrived before envelope %d", at.caseID, at.k, next[at.caseID])
+		}
+		next[at.caseID]++
+	}
+	if len(seen) != cases*perCase {
+		t.Fatalf("%d distinct envelopes arrived, want %d", len(seen), cases*perCase)
+	}
+	for _, id := range ids {
+		r := b.outbox.get(id)
+		if _, err := federation.VerifyReceipt(r.Receipt, b.f.Manifest, federation.ExpectReceipt(r.Envelope, mustClaims(t, r.Envelope)), time.Now()); err != nil {
+			t.Fatalf("row %d: the receipt kept does not verify: %v", id, err)
+		}
+	}
+	t.Logf("%d cuts, %d arrivals for %d envelopes, at most %d requests in flight", b.proxy.Cuts(), len(arrived), len(seen), p.most.Load())
+}
+
+// BenchmarkLongLink measures envelopes per second delivered through a link
+// of 600 ms round trip (300 ms each way), and through one that also cuts
+// every connection after 5 MiB, with the default window (Workers ×
+// BatchSize) and envelopes of about 2.5 kB, as flx bench exchange sends.
+// The peer answers at once: what is measured is the sender, the wire and
+// the window, not the receiver's work.
+//
+//	go test -run NONE -bench LongLink -benchtime 1x ./node/delivery/
+func BenchmarkLongLink(b *testing.B) {
+	const n = 6000
+	filler := strings.Repeat("x", 1800)
+	for _, tc := range []struct {
+		name string
+		link linksim.Link
+	}{
+		{"0ms", linksim.Link{}},
+		{"300ms", linksim.Link{Delay: 300 * time.Millisecond}},
+		{"300ms,cut=5MiB", linksim.Link{Delay: 300 * time.Millisecond, CutEach: 5 << 20}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			for range b.N {
+				// The node's defaults (node.DeliveryOptions): 32 requests of 50.
+				bn := newBench(b, Options{Workers: 32, BatchSize: 50, PollInterval: 50 * time.Millisecond, Lease: time.Minute,
+					Backoff: backoff.Policy{Initial: 50 * time.Millisecond, Max: time.Second}}, realClock, viaLink(tc.link))
+				var ids []int64
+				for i := range n {
+					caseID := fmt.Sprintf("XA-RC:L-%d", i)
+					body, _ := json.Marshal(map[string]any{"case_id": caseID, "filler": filler})
+					raw := bn.f.Envelope(b, "XA-RC", "XB-RC", federation.KindCaseCreate, caseID, body)
+					cl, _ := federation.ClaimsOf(raw)
+					bn.outbox.add(store.OutboxItem{Destination: "XB-RC", CaseID: caseID, Kind: string(cl.Kind), JTI: cl.JTI, Envelope: raw})
+					ids = append(ids, int64(len(bn.outbox.rows)))
+				}
+				start := time.Now()
+				bn.run(b)
+				waitFor(b, "every envelope delivered", func() bool { return bn.delivered(ids) })
+				el := time.Since(start)
+				b.ReportMetric(n/el.Seconds(), "envelopes/s")
+				b.ReportMetric(float64(bn.proxy.Cuts()), "cuts")
+				b.ReportMetric(float64(bn.peers["XB-RC"].most.Load()), "most-in-flight")
+			}
+		})
+	}
+}
+
+// downOutbox is an outbox whose database is down for the next fails
+// recordings of a delivery.
+type downOutbox struct {
+	*fakeOutbox
+	fails atomic.Int32
+}
+
+func (o *downOutbox) MarkDelivered(ctx context.Context, id int64, receipt []byte) error {
+	if o.fails.Add(-1) >= 0 {
+		return errors.New("dial tcp 127.0.0.1:5432: connect: connection refused")
+	}
+	return o.fakeOutbox.MarkDelivered(ctx, id, receipt)
+}
+
+// A receipt that comes while the database is briefly down is recorded
+// when it is back: the envelope is not sent again after the lease, and
+// the destination does not rest.
+func TestReceiptRecordedWhenTheDatabaseReturns(t *testing.T) {
+	for _, batch := range []int{1, 10} {
+		t.Run(fmt.Sprintf("batch %d", batch), func(t *testing.T) {
+			down := &downOutbox{}
+			down.fails.Store(3)
+			b := newBench(t, Options{Workers: 2, BatchSize: batch, Lease: time.Minute}, func(b *bench) {
+				b.wrap = func(o *fakeOutbox) Outbox { down.fakeOutbox = o; return down }
+			})
+			ids := b.queue(t, "XB-RC", 3)
+			b.round(t)
+			for _, id := range ids {
+				if r := b.outbox.get(id); r.State != store.Delivered || r.Attempts != 1 || len(r.Receipt) == 0 {
+					t.Fatalf("row %d: %s after %d attempts, receipt %d bytes; want delivered after 1", id, r.State, r.Attempts, len(r.Receipt))
+				}
+			}
+			if calls := b.peers["XB-RC"].calls.Load(); (batch == 1 && calls != 3) || (batch > 1 && calls != 1) {
+				t.Errorf("%d requests: an envelope was sent again", calls)
+			}
+			if len(b.obs.failed) > 0 || b.d.Destination("XB-RC").Failures() != 0 {
+				t.Errorf("failures %v: the destination rests for a database fault", b.obs.failed)
+			}
+		})
+	}
+}
+
+// A destination that failed before (here: its backoff restored after a
+// restart, the rest over) gets one request, a probe, until it answers;
+// then the whole window.
+func TestProbeBeforeTheWindowAfterFailures(t *testing.T) {
+	b := newBench(t, Options{Workers: 4, BatchSize: 5, PollInterval: time.Hour}, realClock)
+	b.d.Destination("XB-RC").restore(State{Failures: 2, Until: time.Now().Add(-time.Second), LastError: "transport"})
+	p := b.peers["XB-RC"]
+	p.hold = make(chan struct{})
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			close(p.hold)
+		}
+	}
+	t.Cleanup(release)
+	ids := b.queue(t, "XB-RC", 40)
+	b.run(t)
+	waitFor(t, "the probe", func() bool { return p.calls.Load() == 1 })
+	time.Sleep(200 * time.Millisecond) // room for requests that must not start
+	if n := p.calls.Load(); n != 1 {
+		t.Fatalf("%d requests in flight before the probe was answered, want 1", n)
+	}
+	release()
+	waitFor(t, "every envelope delivered", func() bool { return b.delivered(ids) })
+	if p.most.Load() < 2 {
+		t.Errorf("at most %d request in flight after the probe: the window did not open", p.most.Load())
+	}
+	if f := b.d.Destination("XB-RC").Failures(); f != 0 {
+		t.Errorf("%d failures after deliveries", f)
 	}
 }

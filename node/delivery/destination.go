@@ -21,6 +21,7 @@ type Destination struct {
 	until    time.Time
 	lastErr  string // reason label of the last failure
 	running  bool   // a loop delivers to it now
+	wake     chan struct{}
 }
 
 // State is a destination's backoff as the operator sees it and as the
@@ -34,8 +35,26 @@ type State struct {
 
 // NewDestination returns the state of destination name, healthy.
 func NewDestination(name string, p backoff.Policy) *Destination {
-	return &Destination{name: name, policy: p}
+	return &Destination{name: name, policy: p, wake: make(chan struct{}, 1)}
 }
+
+// kick tells the destination's loop that rows were queued.
+func (d *Destination) kick() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// kicked takes back a kick: the loop is about to claim.
+func (d *Destination) kicked() {
+	select {
+	case <-d.wake:
+	default:
+	}
+}
+
+func (d *Destination) wakeC() <-chan struct{} { return d.wake }
 
 // Name is the destination's member id.
 func (d *Destination) Name() string { return d.name }
@@ -104,8 +123,16 @@ func (d *Destination) start(now time.Time) bool {
 	return true
 }
 
-func (d *Destination) stop() {
+// stop marks the loop as ended, and reports whether rows were queued
+// since its last claim (a kick it did not take).
+func (d *Destination) stop() bool {
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	d.running = false
+	d.mu.Unlock()
+	select {
+	case <-d.wake:
+		return true
+	default:
+		return false
+	}
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/familylinks/flx/federation/jose"
 	"github.com/familylinks/flx/node/config"
 	"github.com/familylinks/flx/node/fedadmin"
+	"github.com/familylinks/flx/node/linksim"
 	"github.com/familylinks/flx/node/store"
 	"github.com/familylinks/flx/schema"
 )
@@ -55,7 +56,7 @@ Progress is shown while it runs.`,
 	}
 	ex.Flags().StringVar(&pg, "postgres", envOr("FLX_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"), "PostgreSQL server DSN allowed to create databases")
 	ex.Flags().IntVar(&n, "n", 2000, "envelopes to exchange")
-	ex.Flags().IntVar(&workers, "workers", 8, "deliveries in flight to the peer")
+	ex.Flags().IntVar(&workers, "workers", 32, "requests in flight to the peer (delivery.workers)")
 	ex.Flags().StringVar(&link, "link", "", "run XA-RC -> XB-RC through an in-process proxy: one-way delay, optionally cutting every connection after so many bytes (\"300ms\", \"300ms,cut=5MiB\")")
 	ex.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the exchange (both nodes) to this file")
 	ex.Flags().StringVar(&stores, "stores", "postgres,sqlite", "stores to run the exchange on, one after the other, with a side-by-side table (postgres, sqlite or both); the bound and floor are measured on the first")
@@ -283,7 +284,7 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 	if err != nil {
 		return nil, err
 	}
-	var proxy *linkProxy
+	var proxy *linksim.Proxy
 	var specs []fedadmin.MemberSpec
 	for _, m := range []struct{ id, c string }{{"XA-RC", "XA"}, {"XB-RC", "XB"}} {
 		if addrs[m.id], err = freePort(); err != nil {
@@ -292,7 +293,7 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 		endpoint := addrs[m.id]
 		if m.id == "XB-RC" && o.link != "" {
 			// XA-RC reaches XB-RC through the simulated link.
-			if proxy, err = startLinkProxy(addrs[m.id], link); err != nil {
+			if proxy, err = linksim.Start(addrs[m.id], link); err != nil {
 				return nil, err
 			}
 			defer proxy.Close()
@@ -386,7 +387,7 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 		pace = fmt.Sprintf("queued at %.0f/s", o.rate)
 	}
 	if proxy != nil {
-		fmt.Fprintf(out, "link: XA-RC -> XB-RC through a proxy adding %s\n", link)
+		fmt.Fprintf(out, "link: XA-RC -> XB-RC through a proxy adding %s\n", linkString(link))
 	}
 	fmt.Fprintf(out, "bench exchange: %d case.create envelopes (%d bytes each) XA-RC -> XB-RC over mTLS, %s stores, %s, %d deliveries in flight, %d CPUs\n",
 		o.n, len(body(0)), kind, pace, o.workers, runtime.NumCPU())
@@ -575,7 +576,7 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 	fmt.Fprintf(out, "            (= %.0f envelopes/s per CPU if CPU were the only limit; %d CPUs here, shared)\n", 1e6/perEnv(selfUsed+pgUsed), runtime.NumCPU())
 	fmt.Fprintf(out, "latency:    queue -> verified receipt  p50 %s  p90 %s  p99 %s  max %s\n", pct(lat, 0.50), pct(lat, 0.90), pct(lat, 0.99), pct(lat, 1))
 	if proxy != nil {
-		fmt.Fprintf(out, "link:       %d connections cut by the proxy during the run\n", proxy.cuts.Load())
+		fmt.Fprintf(out, "link:       %d connections cut by the proxy during the run\n", proxy.Cuts())
 	}
 	if killed {
 		fmt.Fprintf(out, "kill:       %s (a child process) killed with SIGKILL at %d of %d delivered, listening again %s later;\n", killID, killedAt, o.n, downFor.Round(time.Millisecond))

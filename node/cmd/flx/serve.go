@@ -242,6 +242,8 @@ func startNode(parent context.Context, cfg config.Config, log *slog.Logger) (*ru
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: cfg.Federation.ReadTimeout + 10*time.Second,
 		WriteTimeout: cfg.Federation.ReadTimeout + 60*time.Second, IdleTimeout: 2 * time.Minute,
 		MaxHeaderBytes: 64 << 10, ErrorLog: errLog,
+		// Receive windows for long links (a satellite round trip).
+		HTTP2: mtls.ServerHTTP2(),
 	}
 	localSrv := &http.Server{
 		Handler:           httpapi.NewLocalHandler(n, localOptions(cfg, promhttp.HandlerFor(metrics.Registry, promhttp.HandlerOpts{}), log)),

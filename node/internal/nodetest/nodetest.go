@@ -180,6 +180,7 @@ func Start(t testing.TB, f *fedtest.Federation, id string, ln net.Listener, o Op
 			Handler:           httpapi.FederationHandler(n, tr.Directory(), log, httpapi.WithReadTimeout(o.ReadTimeout)),
 			TLSConfig:         h2(mtls.ServerConfig(m.TLS, tr.Directory())),
 			ReadHeaderTimeout: 10 * time.Second,
+			HTTP2:             mtls.ServerHTTP2(),
 		}
 		tn.fedSrv = srv
 		tn.FedURL = "https://" + ln.Addr().String()
