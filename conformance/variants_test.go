@@ -437,14 +437,14 @@ var brokenNodes = []brokenNode{
 	},
 	{
 		Variant: variant.Variant{Name: "message-unvalidated", Mutations: []variant.Mutation{{
-			File: "node/receive.go", Old: "\tif err := schema.Validate(docKind, env.Body); err != nil {", New: "\tif err := schema.Validate(docKind, env.Body); err != nil && env.Kind != federation.KindMessageDeliver {",
+			File: "node/receive.go", Old: "\tdoc, err := schema.ValidateObject(docKind, env.Body)\n", New: "\tdoc, err := schema.ValidateObject(docKind, env.Body)\n\tif err != nil && env.Kind == federation.KindMessageDeliver {\n\t\terr = json.Unmarshal(env.Body, &doc)\n\t}\n",
 		}}},
 		broke: "does not validate message.deliver bodies", check: "FLX-SCH-001/invalid-per-kind",
 	},
 	{
 		Variant: variant.Variant{Name: "lenient-json", Mutations: []variant.Mutation{{
-			File: "node/receive.go", Old: "\tif err := schema.Validate(docKind, env.Body); err != nil {",
-			New: "\tif err := schema.Validate(docKind, func() []byte {\n\t\tvar v any\n\t\tif json.Unmarshal(env.Body, &v) != nil {\n\t\t\treturn env.Body\n\t\t}\n\t\tb, _ := json.Marshal(v)\n\t\treturn b\n\t}()); err != nil {",
+			File: "node/receive.go", Old: "\tdoc, err := schema.ValidateObject(docKind, env.Body)\n",
+			New: "\tdoc, err := schema.ValidateObject(docKind, func() []byte {\n\t\tvar v any\n\t\tif json.Unmarshal(env.Body, &v) != nil {\n\t\t\treturn env.Body\n\t\t}\n\t\tb, _ := json.Marshal(v)\n\t\treturn b\n\t}())\n",
 		}}},
 		broke: "validates the body after a lenient decode (duplicates and lone surrogates pass)", check: "FLX-SCH-002/strict-json",
 	},
@@ -545,8 +545,8 @@ var brokenNodes = []brokenNode{
 	},
 	{
 		Variant: variant.Variant{Name: "withdraw-unknown-case", Mutations: []variant.Mutation{{
-			File: "node/receive.go", Old: "\tif err := checkRoles(env); err != nil {\n\t\treturn err\n\t}\n",
-			New: "\tif err := checkRoles(env); err != nil {\n\t\treturn err\n\t}\n\tif _, err := n.o.Store.GetCase(ctx, env.CaseID); env.Kind == federation.KindCaseWithdraw && errors.Is(err, store.ErrNotFound) {\n\t\treturn errf(federation.CodeBadEnvelope, \"no such case\")\n\t}\n",
+			File: "node/receive.go", Old: "\tif err := checkRolesOf(env, headOf(doc)); err != nil {\n\t\treturn err\n\t}\n",
+			New: "\tif err := checkRolesOf(env, headOf(doc)); err != nil {\n\t\treturn err\n\t}\n\tif _, err := n.o.Store.GetCase(ctx, env.CaseID); env.Kind == federation.KindCaseWithdraw && errors.Is(err, store.ErrNotFound) {\n\t\treturn errf(federation.CodeBadEnvelope, \"no such case\")\n\t}\n",
 		}}},
 		broke: "refuses the withdrawal of a case it never received", check: "FLX-WDR-002/unknown-case",
 	},
@@ -795,8 +795,8 @@ var brokenNodes = []brokenNode{
 	},
 	{
 		Variant: variant.Variant{Name: "querynames", Mutations: []variant.Mutation{{
-			File: "node/receive.go", Old: `	if err := schema.Validate(docKind, env.Body); err != nil {`,
-			New: `	if err := schema.Validate(docKind, env.Body); err != nil && docKind != schema.KindMatchQuery {`,
+			File: "node/receive.go", Old: "\tdoc, err := schema.ValidateObject(docKind, env.Body)\n",
+			New: "\tdoc, err := schema.ValidateObject(docKind, env.Body)\n\tif err != nil && docKind == schema.KindMatchQuery {\n\t\terr = json.Unmarshal(env.Body, &doc)\n\t}\n",
 		}}},
 		broke: "takes match queries carrying more than the encoding", check: "FLX-MAT-003/no-names",
 	},
