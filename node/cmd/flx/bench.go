@@ -402,11 +402,16 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 		}
 		defer pprof.StopCPUProfile()
 	}
-	pgCPU := newBackendCPU()
+	// Per database: the receiver's share (store, process) apart from the
+	// sender's (queue, claim, delivered).
+	pgCPU := map[string]*backendCPU{}
+	for id := range nodes {
+		pgCPU[id] = newBackendCPU()
+	}
 	sampleBackends := func() {
-		for _, bn := range nodes {
+		for id, bn := range nodes {
 			if pids, err := store.BackendPIDs(ctx, bn.st); err == nil {
-				pgCPU.sample(pids)
+				pgCPU[id].sample(pids)
 			}
 		}
 	}
@@ -535,7 +540,7 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 	}
 	selfUsed -= bodyCPU * time.Duration(o.n) // made while queued (lazy), not part of the exchange
 	sampleBackends()
-	pgUsed := pgCPU.used()
+	pgUsed := pgCPU["XA-RC"].used() + pgCPU["XB-RC"].used()
 	// Counts on both sides: nothing lost, nothing twice.
 	received, processed, err := countInbox(ctx, xb.st)
 	if err != nil {
@@ -571,6 +576,8 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 		}
 		fmt.Fprintf(out, "CPU:        both nodes (%s) %.0f µs/envelope; PostgreSQL backends of the two databases %.0f µs/envelope; total %.0f µs/envelope\n",
 			where, perEnv(selfUsed), perEnv(pgUsed), perEnv(selfUsed+pgUsed))
+		fmt.Fprintf(out, "            (PostgreSQL: sender XA-RC %.0f µs/envelope, receiver XB-RC %.0f µs/envelope)\n",
+			perEnv(pgCPU["XA-RC"].used()), perEnv(pgCPU["XB-RC"].used()))
 	}
 	fmt.Fprintf(out, "            (= %.0f envelopes/s per CPU if CPU were the only limit; %d CPUs here, shared)\n", 1e6/perEnv(selfUsed+pgUsed), runtime.NumCPU())
 	fmt.Fprintf(out, "latency:    queue -> verified receipt  p50 %s  p90 %s  p99 %s  max %s\n", pct(lat, 0.50), pct(lat, 0.90), pct(lat, 0.99), pct(lat, 1))
