@@ -45,7 +45,7 @@ func (n *Node) ProcessInbox(ctx context.Context) error {
 	defer n.procMu.Unlock()
 	var after int64
 	for {
-		items, err := n.o.Store.ListUnprocessed(ctx, after, 100)
+		items, err := n.o.Store.ListUnprocessed(ctx, after, processBatch)
 		if err != nil {
 			return fmt.Errorf("node.ProcessInbox: %w", err)
 		}
@@ -72,8 +72,11 @@ func (n *Node) ProcessInbox(ctx context.Context) error {
 	}
 }
 
-// processBatch is the most inbox rows applied in one transaction.
-const processBatch = 50
+// processBatch is the most inbox rows applied in one transaction. A batch
+// costs about ten statements and one commit whatever its size: under load
+// the processor waits on those round trips, not on CPU, so a batch of 200
+// applies four received requests of 50 at once.
+const processBatch = 200
 
 // processAll applies rows in one transaction: all or none. Their
 // processed marks and audit rows are written together (batchTx).
