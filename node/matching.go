@@ -581,7 +581,7 @@ func (n *Node) matchReceived(ctx context.Context, it store.InboxItem) {
 
 // matchQueue is how many received cases wait for the matching worker
 // before processing matches them itself.
-const matchQueue = 10000
+var matchQueue = 10000
 
 // runMatchWorker matches received cases until ctx ends, then what is left
 // in its queue.

@@ -9,8 +9,10 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/familylinks/flx/federation"
+	"github.com/familylinks/flx/node"
 	"github.com/familylinks/flx/node/internal/fedtest"
 	"github.com/familylinks/flx/node/internal/nodetest"
 	"github.com/familylinks/flx/node/store"
@@ -244,5 +246,43 @@ func TestProcessAfterRestartOnce(t *testing.T) {
 				t.Fatalf("row %d: %s, case %s", i, r, st.Cases[i])
 			}
 		}
+	})
+}
+
+// TestMatchingCatchesUpWhenQueueFull: with the matching worker's queue
+// full, processing leaves received cases to their match_pending marks
+// instead of matching them itself, and the worker matches every one of
+// them once it drains: no mark is left and every case has its candidates.
+func TestMatchingCatchesUpWhenQueueFull(t *testing.T) {
+	node.SetMatchQueueForTest(t, 1)
+	ctx := t.Context()
+	f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")
+	xb := nodetest.Start(t, f, "XB-RC", nil, nodetest.Options{})
+	const n = 30
+	var raws [][]byte
+	for i := range n {
+		id := fmt.Sprintf("XA-RC:Q-%03d", i)
+		raws = append(raws, f.Envelope(t, "XA-RC", "XB-RC", federation.KindCaseCreate, id, caseBody(t, id, 1)))
+	}
+	out, err := xb.ReceiveBatch(ctx, "XA-RC", raws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range out {
+		if o.Err != nil {
+			t.Fatal(o.Err)
+		}
+	}
+	named := map[string]bool{}
+	nodetest.WaitFor(t, 10*time.Second, "every case matched", func() bool {
+		marks, err := xb.Store.ListMatchPending(ctx, "", 1000)
+		if err != nil || len(marks) > 0 {
+			return false
+		}
+		clear(named)
+		for _, m := range openMatches(t, xb.Store) {
+			named[m.ACase], named[m.BCase] = true, true
+		}
+		return len(named) == n // the same persons in every case: each matches the others
 	})
 }
