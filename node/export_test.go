@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"slices"
+	"testing"
 	"time"
 
 	"github.com/familylinks/flx/node/match"
@@ -128,4 +129,12 @@ func (n *Node) DrainMatchQueueForTest(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// SetMatchQueueForTest makes the nodes created during t queue at most n
+// received cases for the matching worker.
+func SetMatchQueueForTest(t testing.TB, n int) {
+	old := matchQueue
+	matchQueue = n
+	t.Cleanup(func() { matchQueue = old })
 }

@@ -549,7 +549,9 @@ func (n *Node) MatchingEnabled() bool { return n.matcher != nil }
 //
 // While Run runs, the work goes to the matching worker (runMatchWorker), so
 // that processing a crisis list is not held up by matching its persons;
-// without it (or with its queue full) it is done here.
+// with its queue full, a case received or updated is left to its
+// match_pending mark (matched by the worker's catch-up) and a withdrawal is
+// done here, as everything is without the worker.
 func (n *Node) matchReceived(ctx context.Context, it store.InboxItem) {
 	if n.matcher == nil || it.CaseID == "" {
 		return
@@ -565,13 +567,21 @@ func (n *Node) matchReceived(ctx context.Context, it store.InboxItem) {
 			return
 		default:
 		}
+		if federation.Kind(it.Kind) != federation.KindCaseWithdraw {
+			// The queue is full: the case keeps the match_pending mark its
+			// processing wrote, and the worker matches every marked case
+			// through the bulk path once its queue is empty, rather than
+			// processing slowing to the pace of matching case by case.
+			n.matchBehind.Store(true)
+			return
+		}
 	}
 	n.matchReceivedNow(ctx, it)
 }
 
 // matchQueue is how many received cases wait for the matching worker
 // before processing matches them itself.
-const matchQueue = 10000
+var matchQueue = 10000
 
 // runMatchWorker matches received cases until ctx ends, then what is left
 // in its queue.
@@ -579,6 +589,20 @@ func (n *Node) runMatchWorker(ctx context.Context) {
 	n.matchAsync.Store(true)
 	defer n.matchAsync.Store(false)
 	for {
+		select {
+		case it := <-n.matchQ:
+			n.matchQueued(ctx, it)
+			continue
+		case <-ctx.Done():
+			return
+		default:
+		}
+		if n.matchBehind.Swap(false) {
+			if _, err := n.catchUpMatching(ctx); err != nil && ctx.Err() == nil {
+				n.log.Error("matching the cases left marked failed; they stay marked", "err", err)
+			}
+			continue
+		}
 		select {
 		case it := <-n.matchQ:
 			n.matchQueued(ctx, it)

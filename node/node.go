@@ -126,6 +126,9 @@ type Node struct {
 	// (matchAsync): inbox processing never waits for matching.
 	matchQ     chan store.InboxItem
 	matchAsync atomic.Bool
+	// matchBehind: cases were left to their match_pending marks because
+	// matchQ was full; the worker matches them once it drains.
+	matchBehind atomic.Bool
 }
 
 // New checks the options and returns a Node. Start its background work

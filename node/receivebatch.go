@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"sort"
 	"time"
 
 	"github.com/familylinks/flx/federation"
@@ -72,13 +71,16 @@ func (n *Node) ReceiveBatch(ctx context.Context, peer string, raws [][]byte) ([]
 			CaseID: env.CaseID, SHA256: env.SHA256(), Envelope: raw, ReceivedAt: n.o.Now(),
 		}})
 	}
-	// Rows are written in jti order, so two batches sharing jtis lock them
-	// in the same order and never deadlock each other.
+	// Rows are written in the order of the batch: their inbox ids, the
+	// order they are processed in, keep the sender's per-case order (a
+	// case.update after its case.create). Two batches sharing jtis (a batch
+	// sent again while the first is still being stored) hold them in the
+	// sender's order alike; were they not, PostgreSQL would end one of them
+	// with a deadlock error, answered as retryable.
 	order := make([]int, len(ok))
 	for k := range order {
 		order[k] = k
 	}
-	sort.SliceStable(order, func(a, b int) bool { return ok[order[a]].item.JTI < ok[order[b]].item.JTI })
 	results := make([]store.ReceiveResult, len(ok))
 	replays := make([]bool, len(ok))
 	if len(ok) > 0 {

@@ -253,9 +253,34 @@ func (q *queries) ListInbox(ctx context.Context, f InboxFilter) ([]InboxItem, er
 		fmt.Sprintf(` ORDER BY id LIMIT %d`, limit(f.Limit, 100)), w.args...)
 }
 
+// ListUnprocessed reads the rows window by window of ids, each window
+// starting at the first unprocessed id (a min() that both databases answer
+// from the head of the partial index inbox_unprocessed_idx): the rows
+// read are bounded by the window, whatever the planner estimates. Read as
+// one "id > ? ORDER BY id LIMIT n", PostgreSQL without statistics on a
+// fast-growing inbox (no ANALYZE yet) chose a bitmap scan of every
+// unprocessed row and a sort, so each call read the whole backlog.
 func (q *queries) ListUnprocessed(ctx context.Context, afterID int64, n int) ([]InboxItem, error) {
-	return q.listInbox(ctx, "store.ListUnprocessed", `SELECT `+inboxCols+` FROM inbox WHERE processed_at IS NULL AND id > ?`+
-		fmt.Sprintf(` ORDER BY id LIMIT %d`, limit(n, 100)), afterID)
+	n = limit(n, 100)
+	window := int64(4 * n)
+	var out []InboxItem
+	for len(out) < n {
+		var first sql.NullInt64
+		if err := q.queryRow(ctx, `SELECT min(id) FROM inbox WHERE processed_at IS NULL AND id > ?`, afterID).Scan(&first); err != nil {
+			return nil, fmt.Errorf("store.ListUnprocessed: %w", err)
+		}
+		if !first.Valid {
+			break
+		}
+		rows, err := q.listInbox(ctx, "store.ListUnprocessed", `SELECT `+inboxCols+` FROM inbox
+			WHERE processed_at IS NULL AND id >= ? AND id < ?`+fmt.Sprintf(` ORDER BY id LIMIT %d`, n-len(out)), first.Int64, first.Int64+window)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rows...)
+		afterID = first.Int64 + window - 1
+	}
+	return out, nil
 }
 
 func (q *queries) listInbox(ctx context.Context, op, query string, args ...any) ([]InboxItem, error) {

@@ -203,3 +203,51 @@ func TestInboxProcessing(t *testing.T) {
 		mustErr(t, err, store.ErrInvalid)
 	})
 }
+
+// TestListUnprocessedAcrossGaps: the first unprocessed rows after an id,
+// in order, however far apart (ListUnprocessed reads windows of ids
+// starting at the first unprocessed one).
+func TestListUnprocessedAcrossGaps(t *testing.T) {
+	withAllStores(t, func(t *testing.T, b *backend) {
+		ctx := t.Context()
+		var ids []int64
+		for i := range 40 {
+			item := envelope(fmt.Sprint("gap-", i), fmt.Sprintf("XB-RC:%04d", i), "a")
+			ids = append(ids, must[store.ReceiveResult](t)(b.s.Receive(ctx, item, receipt(item.JTI))).ID)
+		}
+		left := []int64{ids[1], ids[2], ids[19], ids[20], ids[21], ids[39]} // gaps longer than a window of 4*2 ids
+		keep := map[int64]bool{}
+		for _, id := range left {
+			keep[id] = true
+		}
+		for _, id := range ids {
+			if !keep[id] {
+				mustErr(t, b.s.MarkProcessed(ctx, id, ""), nil)
+			}
+		}
+		tests := []struct {
+			name  string
+			after int64
+			n     int
+			want  []int64
+		}{
+			{"from the start, 2", 0, 2, left[:2]},
+			{"from the start, 4: across a gap", 0, 4, left[:4]},
+			{"after the first", ids[1], 3, left[1:4]},
+			{"across two gaps", ids[2], 10, left[2:]},
+			{"after the last", ids[39], 5, nil},
+			{"all", 0, 100, left},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				var got []int64
+				for _, it := range must[[]store.InboxItem](t)(b.s.ListUnprocessed(ctx, tc.after, tc.n)) {
+					got = append(got, it.ID)
+				}
+				if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+					t.Fatalf("ListUnprocessed(%d, %d) = %v, want %v", tc.after, tc.n, got, tc.want)
+				}
+			})
+		}
+	})
+}
