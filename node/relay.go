@@ -482,6 +482,15 @@ func (n *Node) applyRelay(ctx context.Context, tx store.Tx, it store.InboxItem) 
 	}); err != nil {
 		return nil, false, err
 	}
+	// A withdrawal on its way takes with it the recordings of the case
+	// this relay still carries (FLX-MED-019).
+	if r.Envelope != nil && r.Envelope.Kind == federation.KindCaseWithdraw {
+		if w, err := schema.ParseWithdrawal(r.Envelope.Body); err == nil && w.ShouldErase() {
+			if err := n.eraseCarriedMedia(ctx, tx, r.Envelope.CaseID, r.Origin()); err != nil {
+				return nil, false, err
+			}
+		}
+	}
 	// A relay holds what it carries only while it carries it: the outbox
 	// row now does, so the inbox copy goes, and so do the copies of this
 	// case it has finished carrying (a withdrawal it carries leaves none).
