@@ -46,7 +46,7 @@ func testWithdrawalErasesRelayedMedia(t *testing.T, d nodetest.Dialect) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return nodetest.Start(t, f, id, ln, nodetest.Options{Dialect: d, 
+		return nodetest.Start(t, f, id, ln, nodetest.Options{Dialect: d,
 			Media: &node.MediaOptions{Store: disk, ChunkBytes: 256 << 10},
 			Tune:  func(o *node.Options) { o.RelayWait = 30 * time.Second }})
 	}
