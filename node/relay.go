@@ -388,7 +388,9 @@ func (n *Node) relayPolicy(ctx context.Context, m *federation.Manifest, r *feder
 	if !ok {
 		return nil, errf(federation.CodeRelayRefused, "%s is not relayed", env.Kind)
 	}
-	if err := schema.Validate(docKind, env.Body); err != nil {
+	// Through the policy engine's memo: the evaluation below does not
+	// validate the same body again.
+	if err := n.o.Policy.Validate(string(docKind), env.Body); err != nil {
 		return nil, errf(federation.CodeRelayRefused, "the inner body does not conform to schema v1 %s", docKind)
 	}
 	if env.Kind == federation.KindStatsReport {
