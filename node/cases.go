@@ -116,9 +116,14 @@ func (n *Node) UpdateCase(ctx context.Context, a Actor, caseID string, doc []byt
 }
 
 func (n *Node) checkOwnCase(doc []byte) (*schema.Case, error) {
-	c, err := schema.ParseCase(doc)
-	if err != nil {
+	// Validated through the policy engine's memo, so that the first
+	// forward or propagation of these bytes does not validate them again.
+	if err := n.o.Policy.Validate(string(schema.KindCase), doc); err != nil {
 		return nil, schemaErr(err, "document does not conform to schema v1")
+	}
+	c, err := schema.DecodeValidatedCase(doc)
+	if err != nil {
+		return nil, internal("decode case", err)
 	}
 	if v := schema.CheckReferences(c); len(v) > 0 {
 		return nil, &Error{Code: CodeSchemaInvalid, Msg: "document references are inconsistent", Errors: pointers(v)}

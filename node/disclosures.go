@@ -22,8 +22,13 @@ import (
 
 // DisclosureLog is the disclosure log of one case.
 type DisclosureLog struct {
-	CaseID      string               `json:"case_id"`
+	CaseID string `json:"case_id"`
+	// Status is the case's status, or "erased" once the case was withdrawn
+	// or expired here (its last status went with its data): ErasedAt says
+	// when, EraseReason why.
 	Status      string               `json:"status"`
+	ErasedAt    *time.Time           `json:"erased_at,omitempty"`
+	EraseReason string               `json:"erase_reason,omitempty"`
 	GeneratedAt time.Time            `json:"generated_at"`
 	Disclosures []DisclosureEntry    `json:"disclosures"`
 	Recipients  []DisclosureReceiver `json:"recipients"`
@@ -90,6 +95,9 @@ func (n *Node) DisclosureLog(ctx context.Context, a Actor, caseID string) (Discl
 	}
 	out := DisclosureLog{CaseID: caseID, Status: string(c.Status), GeneratedAt: n.o.Now().UTC(),
 		Disclosures: []DisclosureEntry{}, Recipients: []DisclosureReceiver{}}
+	if c.Erased() {
+		out.Status, out.ErasedAt, out.EraseReason = "erased", timePtr(c.ErasedAt.UTC()), c.EraseReason
+	}
 	for _, d := range ds {
 		out.Disclosures = append(out.Disclosures, DisclosureEntry{Member: d.Member, Kind: d.Kind, CaseVersion: d.CaseVersion,
 			DeliveredAt: d.DeliveredAt, JTI: d.JTI, Decision: decisionFor(decs, d)})
@@ -153,7 +161,14 @@ func (l DisclosureLog) Markdown() string {
 	var b strings.Builder
 	ts := func(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 	fmt.Fprintf(&b, "# Disclosure log of case %s\n\n", l.CaseID)
-	fmt.Fprintf(&b, "Case status: %s. Report generated %s.\n\n", l.Status, ts(l.GeneratedAt))
+	status := l.Status
+	if l.ErasedAt != nil {
+		status = "erased on " + ts(*l.ErasedAt)
+		if l.EraseReason != "" {
+			status += " (" + l.EraseReason + ")"
+		}
+	}
+	fmt.Fprintf(&b, "Case status: %s. Report generated %s.\n\n", status, ts(l.GeneratedAt))
 	b.WriteString("## What was sent, to whom, when, under which decision\n\n")
 	if len(l.Disclosures) == 0 {
 		b.WriteString("Nothing about this case was sent to any member.\n\n")

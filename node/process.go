@@ -330,6 +330,11 @@ func (n *Node) applyWithdraw(ctx context.Context, tx store.Tx, it store.InboxIte
 	if err := n.eraseCaseMedia(ctx, tx, it.Iss, w.CaseID); err != nil {
 		return nil, nil, err
 	}
+	// As a relay, the recordings of the case it carries for others go too
+	// (FLX-MED-019).
+	if err := n.eraseCarriedMedia(ctx, tx, w.CaseID, it.Iss); err != nil {
+		return nil, nil, err
+	}
 	if err := n.audit(ctx, tx, it.Iss, "case.erase", w.CaseID, map[string]any{
 		"reason": w.Reason, "case_found": res.CaseFound, "versions": res.Versions,
 		"inbox_envelopes": res.InboxEnvelopes, "outbox_cancelled": res.OutboxCancelled,

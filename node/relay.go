@@ -388,7 +388,9 @@ func (n *Node) relayPolicy(ctx context.Context, m *federation.Manifest, r *feder
 	if !ok {
 		return nil, errf(federation.CodeRelayRefused, "%s is not relayed", env.Kind)
 	}
-	if err := schema.Validate(docKind, env.Body); err != nil {
+	// Through the policy engine's memo: the evaluation below does not
+	// validate the same body again.
+	if err := n.o.Policy.Validate(string(docKind), env.Body); err != nil {
 		return nil, errf(federation.CodeRelayRefused, "the inner body does not conform to schema v1 %s", docKind)
 	}
 	if env.Kind == federation.KindStatsReport {
@@ -481,6 +483,15 @@ func (n *Node) applyRelay(ctx context.Context, tx store.Tx, it store.InboxItem) 
 		Destination: dest, CaseID: c.CaseID, Kind: string(federation.KindRelayForward), JTI: c.JTI, Envelope: out,
 	}); err != nil {
 		return nil, false, err
+	}
+	// A withdrawal on its way takes with it the recordings of the case
+	// this relay still carries (FLX-MED-019).
+	if r.Envelope != nil && r.Envelope.Kind == federation.KindCaseWithdraw {
+		if w, err := schema.ParseWithdrawal(r.Envelope.Body); err == nil && w.ShouldErase() {
+			if err := n.eraseCarriedMedia(ctx, tx, r.Envelope.CaseID, r.Origin()); err != nil {
+				return nil, false, err
+			}
+		}
 	}
 	// A relay holds what it carries only while it carries it: the outbox
 	// row now does, so the inbox copy goes, and so do the copies of this

@@ -2,6 +2,8 @@ package node
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 
 	"github.com/familylinks/flx/federation"
@@ -130,7 +132,19 @@ func (n *Node) pushRelayMedia(ctx context.Context, envelope []byte, c federation
 		}
 		hashes = hs
 	}
-	return n.uploadMedia(ctx, c.Audience, jti, envelope, ref, hashes, b)
+	if err := n.uploadMedia(ctx, c.Audience, jti, envelope, ref, hashes, b); err != nil {
+		return err
+	}
+	if ic.Issuer != n.o.Self {
+		// A withdrawal that passed meanwhile cancelled the chain
+		// (FLX-MED-019): the push may have outlived it, the chain goes no
+		// further.
+		err := n.o.Store.ExtendLease(ctx, jti, n.o.Instance, n.o.Now().Add(n.o.Delivery.Lease))
+		if errors.Is(err, store.ErrConflict) {
+			return errf(CodeErased, "the chain was cancelled by a withdrawal while its media was sent")
+		}
+	}
+	return nil
 }
 
 // attachedHashes returns the chunk hashes of a recording attached to caseID
@@ -227,4 +241,89 @@ func (n *Node) carriesMedia(ctx context.Context, caseID, jti string, sum media.D
 		}
 		f.AfterID = rows[len(rows)-1].ID
 	}
+}
+
+// eraseCarriedMedia is FLX-MED-019: when a withdrawal of caseID passes
+// through this relay or reaches it, the relay erases every recording of the
+// case it still carries for others, in tx, before the withdrawal goes on.
+// The chains of the case still to forward (queued, in flight or
+// dead-lettered) whose message attaches a recording are cancelled, their
+// bytes dropped: they would bring the recording to a member after the
+// withdrawal asked it to erase the case. Each of those recordings that no
+// message kept here still names is erased, and audited as
+// relay.media_erase with the reason. A chain in flight keeps its lease, as
+// an erasure leaves it (store.EraseCase).
+func (n *Node) eraseCarriedMedia(ctx context.Context, tx store.Tx, caseID, by string) error {
+	type carried struct {
+		ref media.Ref
+		to  []string
+	}
+	held := map[media.Digest]*carried{}
+	var order []media.Digest
+	var ids []int64
+	f := store.OutboxFilter{CaseID: caseID, IncludeEnvelope: true, Limit: 1000}
+	for {
+		rows, err := tx.ListOutbox(ctx, f)
+		if err != nil {
+			return err
+		}
+		for _, r := range rows {
+			if r.Kind != string(federation.KindRelayForward) || r.Envelope == nil ||
+				(r.State != store.Queued && r.State != store.InFlight && r.State != store.Dead) {
+				continue
+			}
+			inner, err := federation.RelayInner(r.Envelope)
+			if err != nil {
+				continue
+			}
+			ic, err := federation.ClaimsOf(inner)
+			if err != nil || ic.Issuer == n.o.Self || ic.Kind != federation.KindMessageDeliver {
+				continue
+			}
+			ref, ok := media.AttachedRef(&federation.Envelope{Claims: ic})
+			if !ok {
+				continue
+			}
+			ids = append(ids, r.ID)
+			if held[ref.SHA256] == nil {
+				held[ref.SHA256] = &carried{ref: ref}
+				order = append(order, ref.SHA256)
+			}
+			held[ref.SHA256].to = append(held[ref.SHA256].to, r.Destination)
+		}
+		if len(rows) < f.Limit {
+			break
+		}
+		f.AfterID = rows[len(rows)-1].ID
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	cancelled, err := tx.CancelCarried(ctx, ids, "cancelled: case withdrawn: the recording it carries was erased")
+	if err != nil {
+		return err
+	}
+	st := n.media.o.Store
+	for _, sum := range order {
+		c := held[sum]
+		inUse, err := tx.MediaInUse(ctx, sum.String())
+		if err != nil {
+			return err
+		}
+		erased := false
+		if !inUse && st != nil {
+			if err := media.Erase(ctx, st, sum); err != nil {
+				return fmt.Errorf("node: erase the media carried for %s: %w", caseID, err)
+			}
+			erased = true
+		}
+		n.log.Info("carried media erased on withdrawal", "case_id", caseID, "sha256", sum.String(), "erased", erased, "chains", len(c.to))
+		if err := n.audit(ctx, tx, "system", "relay.media_erase", caseID, map[string]any{
+			"sha256": sum.String(), "size_bytes": c.ref.Size, "to": c.to, "reason": "case.withdraw",
+			"withdrawn_by": by, "chains_cancelled": cancelled, "erased": erased,
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -64,3 +64,18 @@ func (e *Engine) check(docKind string, doc []byte) error {
 	e.valid.add(k)
 	return nil
 }
+
+// Validate validates doc as a schema v1 document of docKind (case,
+// response, message, withdrawal, ...) for a caller that must have it valid
+// whatever the engine's own validator is: a node checking what it takes in
+// before evaluating it. With the default validator it goes through the
+// memo, so the evaluation that follows does not validate the same bytes
+// again (and a document already validated by an evaluation is not validated
+// twice); with a validator of its own (WithValidator, nil included) the
+// engine validates against schema v1 in full every time, never skipping.
+func (e *Engine) Validate(docKind string, doc []byte) error {
+	if e.valid == nil {
+		return schemaValidator(docKind, doc)
+	}
+	return e.check(docKind, doc)
+}

@@ -71,3 +71,53 @@ func TestValidationOncePerDocument(t *testing.T) {
 		}
 	})
 }
+
+// TestValidateThenEvaluate: a document the node validated through the
+// engine (Engine.Validate) is not validated again when it is evaluated; an
+// invalid one is refused by Validate every time and still denied by the
+// evaluation. An engine with a validator of its own, even none, still
+// validates against schema v1 in Validate: nothing skips it.
+func TestValidateThenEvaluate(t *testing.T) {
+	ex, ok := schema.ExampleNamed("case.tracing_request")
+	if !ok {
+		t.Fatal("example missing")
+	}
+	ctx := context.Background()
+	invalid := []byte(`{"schema":"flx/v1/case","case_id":"XA-RC:1"}`)
+	e := New(sampleRules(t))
+	calls := map[string]int{}
+	e.validate = func(docKind string, doc []byte) error {
+		calls[string(doc)]++
+		return schemaValidator(docKind, doc)
+	}
+	for range 2 {
+		if err := e.Validate("case", ex.Doc); err != nil {
+			t.Fatalf("Validate(valid): %v", err)
+		}
+		e.Evaluate(ctx, ex.Doc, "case.update", dstXB, testNow, facts(ex.Doc)...)
+		if err := e.Validate("case", invalid); err == nil {
+			t.Fatal("Validate(invalid) = nil")
+		}
+		if d := e.Evaluate(ctx, invalid, "case.update", dstXB, testNow, facts(invalid)...); d.Effect != Deny {
+			t.Fatalf("invalid document evaluated to %s", d.Effect)
+		}
+	}
+	if got := calls[string(ex.Doc)]; got != 1 {
+		t.Errorf("the valid document was validated %d times through Validate and Evaluate, want 1", got)
+	}
+	if got := calls[string(invalid)]; got != 4 {
+		t.Errorf("the invalid document was validated %d times, want 4 (never remembered)", got)
+	}
+	for name, opt := range map[string]Option{
+		"no validator":     WithValidator(nil),
+		"accepts anything": WithValidator(func(string, []byte) error { return nil }),
+	} {
+		e := New(sampleRules(t), opt)
+		if err := e.Validate("case", invalid); err == nil {
+			t.Errorf("%s: Validate(invalid) = nil; schema v1 must still refuse it", name)
+		}
+		if err := e.Validate("case", ex.Doc); err != nil {
+			t.Errorf("%s: Validate(valid): %v", name, err)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/familylinks/flx/node"
 	"github.com/familylinks/flx/node/internal/nodetest"
@@ -53,10 +54,15 @@ func TestDisclosureLog(t *testing.T) {
 	if l.Recipients[0].WithdrawalSentAt == nil || l.Recipients[0].ErasureConfirmedAt == nil || len(l.Disclosures) < 1 {
 		t.Fatalf("log after withdrawal %+v", l)
 	}
+	// The case is shown erased, with when and why, not under its last status.
+	if l.Status != "erased" || l.ErasedAt == nil || l.ErasedAt.IsZero() || l.EraseReason != "erasure_request" {
+		t.Fatalf("erased case shown as status %q erased_at %v reason %q", l.Status, l.ErasedAt, l.EraseReason)
+	}
 
 	r := expect(t, a.api.do("GET", caseEsc+"/disclosures?format=text", tokAuditor, nil), 200, "")
 	rep := string(r.Body)
-	for _, want := range []string{"# Disclosure log of case " + caseID, "| XB-RC | case.create | 3 |", d.Decision.Effect, "Erasure confirmed", "yes, "} {
+	erasedLine := "Case status: erased on " + l.ErasedAt.UTC().Format(time.RFC3339) + " (erasure_request)."
+	for _, want := range []string{"# Disclosure log of case " + caseID, "| XB-RC | case.create | 3 |", d.Decision.Effect, "Erasure confirmed", "yes, ", erasedLine} {
 		if !strings.Contains(rep, want) {
 			t.Fatalf("report misses %q:\n%s", want, rep)
 		}

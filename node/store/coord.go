@@ -36,6 +36,12 @@ type Coordination interface {
 	// while it carries it. The rows, their digests and receipts stay, so
 	// a copy sent again is still a duplicate. It returns the rows dropped.
 	DropCarried(ctx context.Context, caseID string) (int64, error)
+	// CancelCarried cancels the relay.forward outbox rows ids that this
+	// member carries for others and has not delivered (queued, in flight
+	// or dead), dropping their bytes and keeping reason as their last
+	// error; a row in flight keeps its lease, as EraseCase does. Rows of
+	// other kinds or states are left alone. It returns the rows cancelled.
+	CancelCarried(ctx context.Context, ids []int64, reason string) (int64, error)
 }
 
 // StatsReport is one received statistics report (schema v1 stats_report):
@@ -115,6 +121,30 @@ func (q *queries) DropCarried(ctx context.Context, caseID string) (int64, error)
 		q.erased = true
 	}
 	return in + out, nil
+}
+
+func (q *queries) CancelCarried(ctx context.Context, ids []int64, reason string) (int64, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	args := []any{reason, tv(q.s.now(time.Time{}))}
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	n, err := q.exec(ctx, `UPDATE outbox SET state = 'cancelled', envelope = NULL,
+		lease_until = CASE WHEN state = 'in_flight' THEN lease_until END, last_error = ?, updated_at = ?
+		WHERE kind = 'relay.forward' AND state IN ('queued', 'in_flight', 'dead') AND id IN (`+placeholders(len(ids))+`)`, args...)
+	if err != nil {
+		return 0, fmt.Errorf("store.CancelCarried: %w", err)
+	}
+	if n > 0 {
+		q.erased = true
+	}
+	return n, nil
+}
+
+func (s *sqlStore) CancelCarried(ctx context.Context, ids []int64, reason string) (int64, error) {
+	return write(ctx, s, func(q *queries) (int64, error) { return q.CancelCarried(ctx, ids, reason) })
 }
 
 func (s *sqlStore) DropCarried(ctx context.Context, caseID string) (int64, error) {

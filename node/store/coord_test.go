@@ -132,3 +132,47 @@ func TestDropCarried(t *testing.T) {
 		}
 	})
 }
+
+// TestCancelCarried: a relay cancels the relay.forward rows it still has to
+// deliver, by id, dropping their bytes; delivered rows, rows of other kinds
+// and rows not named stay as they are.
+func TestCancelCarried(t *testing.T) {
+	withAllStores(t, func(t *testing.T, b *backend) {
+		ctx := t.Context()
+		queued := enqueue(t, b.s, queue(memberB, "XA-RC:1", "relay.forward", "o-1"))
+		dead := enqueue(t, b.s, queue(memberB, "XA-RC:1", "relay.forward", "o-2"))
+		mustErr(t, b.s.MarkDead(ctx, dead.ID, 0, "refused"), nil)
+		done := enqueue(t, b.s, queue(memberB, "XA-RC:1", "relay.forward", "o-3"))
+		mustErr(t, b.s.MarkDelivered(ctx, done.ID, []byte("rcpt")), nil)
+		own := enqueue(t, b.s, queue(memberB, "XA-RC:1", "case.create", "o-4"))
+		other := enqueue(t, b.s, queue(memberB, "XA-RC:1", "relay.forward", "o-5"))
+
+		n := must[int64](t)(b.s.CancelCarried(ctx, []int64{queued.ID, dead.ID, done.ID, own.ID}, "cancelled: withdrawn"))
+		if n != 2 {
+			t.Fatalf("CancelCarried cancelled %d rows, want 2", n)
+		}
+		for _, c := range []struct {
+			what  string
+			id    int64
+			state store.OutboxState
+			bytes bool
+		}{
+			{"queued relay row", queued.ID, store.Cancelled, false},
+			{"dead relay row", dead.ID, store.Cancelled, false},
+			{"delivered relay row", done.ID, store.Delivered, true},
+			{"own case row", own.ID, store.Queued, true},
+			{"relay row not named", other.ID, store.Queued, true},
+		} {
+			it := must[store.OutboxItem](t)(b.s.GetOutbox(ctx, c.id))
+			if it.State != c.state || (it.Envelope != nil) != c.bytes {
+				t.Errorf("%s: %s, holds its bytes %v; want %s, %v", c.what, it.State, it.Envelope != nil, c.state, c.bytes)
+			}
+		}
+		if it := must[store.OutboxItem](t)(b.s.GetOutbox(ctx, queued.ID)); it.LastError != "cancelled: withdrawn" {
+			t.Errorf("last error %q", it.LastError)
+		}
+		if n := must[int64](t)(b.s.CancelCarried(ctx, nil, "x")); n != 0 {
+			t.Errorf("CancelCarried(none) = %d", n)
+		}
+	})
+}
