@@ -47,6 +47,7 @@ func deadPeer(t *testing.T, ln net.Listener) *atomic.Int64 {
 // control: with the saved backoff removed, a restarted XA-RC tries XB-RC
 // at once.
 func TestPeerBackoffSurvivesRestart(t *testing.T) {
+	t.Parallel()
 	nodetest.EachDialect(t, testPeerBackoffSurvivesRestart)
 }
 

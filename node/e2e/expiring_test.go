@@ -25,6 +25,7 @@ import (
 // test forwards only after that pull reached XA-RC, so the envelope is still
 // queued when the test pulls or exports it.
 func TestPulledAndBundledExpiring(t *testing.T) {
+	t.Parallel()
 	for _, via := range []string{"pull", "bundle"} {
 		t.Run(via, func(t *testing.T) { testExpiring(t, via) })
 	}
@@ -140,6 +141,7 @@ func (s pullCounted) ClaimDue(ctx context.Context, r store.ClaimRequest) ([]stor
 // the relay dead-letters the chain as expired (XA-RC, which never got an
 // end-to-end receipt, still holds its envelope as not delivered).
 func TestRelayedExpiringNotPulled(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := fedtest.New(t, threeMembers...)
 	xbm := f.Member(t, "XB-RC")

@@ -23,6 +23,7 @@ import (
 // lease runs out, processed once, acknowledged with XB-RC's receipt, and a
 // copy of the same bytes is only a duplicate. On each store.
 func TestPullCut(t *testing.T) {
+	t.Parallel()
 	nodetest.EachDialect(t, testPullCut)
 }
 

@@ -21,6 +21,7 @@ import (
 // and the operator sees the recipient as unconfirmed in the metrics
 // (flx_withdrawals_unconfirmed) until its confirmation arrives.
 func TestWithdrawalOutlastsMaxAttempts(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := fedtest.New(t, threeMembers...)
 	lnA := nodetest.Listen(t, f.Member(t, "XA-RC"))
@@ -103,6 +104,7 @@ func gauge(t *testing.T, m *node.Metrics, name string) float64 {
 // time audited; once XA-RC is reachable the confirmation arrives, the
 // listing empties and the re-sending stops.
 func TestUnconfirmedWithdrawalIsSentAgain(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := fedtest.New(t, threeMembers...)
 	lnA := nodetest.Listen(t, f.Member(t, "XA-RC"))
