@@ -44,7 +44,7 @@ func testExpiring(t *testing.T, via string) {
 	const skewB = time.Second
 	var pulls atomic.Int32 // XB-RC's pulls served by XA-RC
 	nodes := map[string]*nodetest.Node{}
-	for id := range f.Members {
+	for _, id := range pullersLast(f) {
 		key := f.Member(t, id).EncKey
 		opts := nodetest.Options{Dialect: nodetest.SQLite, Tune: func(o *node.Options) {
 			o.BundleKeys = []*jose.EncPrivateKey{key}
@@ -153,7 +153,7 @@ func TestRelayedExpiringNotPulled(t *testing.T) {
 	f.Sign(t)
 	var pulls atomic.Int32 // XB-RC's pulls served by ICRC-CTA
 	nodes := map[string]*nodetest.Node{}
-	for id := range f.Members {
+	for _, id := range pullersLast(f) {
 		opts := nodetest.Options{Dialect: nodetest.SQLite, Tune: func(o *node.Options) {
 			o.PullInterval = time.Hour // the test pulls
 			switch id {
