@@ -222,7 +222,7 @@ func teethParallel() int {
 	if n, err := strconv.Atoi(os.Getenv("FLX_TEETH_PARALLEL")); err == nil && n > 0 {
 		return n
 	}
-	return 12
+	return 8
 }
 
 // teethAccepts are the kinds the second good candidate accepts, and the
