@@ -40,7 +40,7 @@ func testPullCut(t *testing.T, d nodetest.Dialect) {
 	const lease = 2 * time.Second
 	var pulls atomic.Int32 // XB-RC's pulls served by ICRC-CTA
 	nodes := map[string]*nodetest.Node{}
-	for id := range f.Members {
+	for _, id := range pullersLast(f) {
 		opts := nodetest.Options{Dialect: d, Tune: func(o *node.Options) {
 			o.PullInterval = time.Hour // the test pulls
 			o.PullLease = lease
