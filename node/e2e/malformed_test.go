@@ -24,6 +24,7 @@ import (
 // hop and at the relay), a pull and a carried bundle. Parsing once must
 // never mean that a path skips the check.
 func TestMalformedBodyRefusedOnEveryPath(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := fedtest.New(t, threeMembers...)
 	xbm := f.Member(t, "XB-RC")
