@@ -56,6 +56,7 @@ func batchOf(t testing.TB, envs ...[]byte) []byte {
 // received and the same valid envelope twice: each gets the answer it
 // would have got alone, and only the valid ones are stored, once.
 func TestBatchEachEnvelopeAlone(t *testing.T) {
+	t.Parallel()
 	for _, d := range []nodetest.Dialect{nodetest.SQLite, nodetest.Postgres} {
 		t.Run(string(d), func(t *testing.T) {
 			ctx := context.Background()
@@ -142,6 +143,7 @@ func signWithJTI(t testing.TB, f *fedtest.Federation, jti, caseID string) []byte
 }
 
 func TestBatchRefusedAsAWhole(t *testing.T) {
+	t.Parallel()
 	f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")
 	lnB := nodetest.Listen(t, f.Member(t, "XB-RC"))
 	f.Sign(t)
@@ -235,6 +237,7 @@ func (t failingTx) ReceiveAll(ctx context.Context, es []store.ReceiveEntry) ([]s
 // until a write succeeds again, and the sender delivers everything once
 // the database is back.
 func TestBatchStoreFailure(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")
 	lnA := nodetest.Listen(t, f.Member(t, "XA-RC"))
@@ -304,6 +307,7 @@ func jtisOf(envs [][]byte) []string {
 // timeout is answered 408 request_timeout (which senders retry), not
 // bad_envelope.
 func TestSlowUploadIsRetryable(t *testing.T) {
+	t.Parallel()
 	f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")
 	lnB := nodetest.Listen(t, f.Member(t, "XB-RC"))
 	f.Sign(t)

@@ -22,6 +22,7 @@ import (
 // a tampered file and a second import of the same file are refused or
 // processed as nothing new.
 func TestCarriedBundle(t *testing.T) {
+	t.Parallel()
 	nodetest.EachDialect(t, testCarriedBundle)
 }
 

@@ -48,6 +48,7 @@ var canaryPointers = []string{
 // neutralised) while the expectation stays the strict one: the test must
 // catch the leak.
 func TestCanariesNeverReachPeers(t *testing.T) {
+	t.Parallel()
 	for _, d := range []nodetest.Dialect{nodetest.SQLite, nodetest.Postgres} {
 		t.Run(string(d), func(t *testing.T) {
 			if leaks := runCanaries(t, d, false); len(leaks) > 0 {

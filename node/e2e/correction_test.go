@@ -26,6 +26,7 @@ import (
 // the case as consent withdrawn: the policy refuses it to XB-RC, which is
 // then told to erase (FLX-COR-002).
 func TestCorrectionReachesEveryCopy(t *testing.T) {
+	t.Parallel()
 	nodetest.EachDialect(t, testCorrectionReachesEveryCopy)
 }
 

@@ -234,6 +234,7 @@ func dpoCase(t *testing.T, caseID, tag string, ptrs []string, edit func(m map[st
 // so it holds what it carries: the origin must judge the route's relays as
 // destinations too, and refuse (fail closed) what a relay may not hold.
 func TestDPORelayHoldsOnlyWhatItMay(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	df := startDPO(t, func(f *fedtest.Federation) {
 		f.Member(t, "XB-RC").RelayVia = []string{"ICRC-CTA"}
@@ -322,6 +323,7 @@ func TestDPORelayHoldsOnlyWhatItMay(t *testing.T) {
 // anything reaches it (the row waits, with the reason), and the relay
 // holds nothing.
 func TestDPORouteChangedToRelay(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	df := startDPO(t, nil, nil)
 	xa, xb := df.nodes["XA-RC"], df.nodes["XB-RC"]
@@ -517,6 +519,7 @@ var dpoSituations = []dpoSituation{
 // (the enquirer's name, and in the safe case the sought person's address)
 // must arrive.
 func TestDPOCorpusThroughNodes(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	df := startDPO(t, nil, nil)
 	xa, xb := df.nodes["XA-RC"], df.nodes["XB-RC"]

@@ -25,6 +25,7 @@ import (
 // test forwards only after that pull reached XA-RC, so the envelope is still
 // queued when the test pulls or exports it.
 func TestPulledAndBundledExpiring(t *testing.T) {
+	t.Parallel()
 	for _, via := range []string{"pull", "bundle"} {
 		t.Run(via, func(t *testing.T) { testExpiring(t, via) })
 	}
@@ -43,7 +44,7 @@ func testExpiring(t *testing.T, via string) {
 	const skewB = time.Second
 	var pulls atomic.Int32 // XB-RC's pulls served by XA-RC
 	nodes := map[string]*nodetest.Node{}
-	for id := range f.Members {
+	for _, id := range pullersLast(f) {
 		key := f.Member(t, id).EncKey
 		opts := nodetest.Options{Dialect: nodetest.SQLite, Tune: func(o *node.Options) {
 			o.BundleKeys = []*jose.EncPrivateKey{key}
@@ -140,6 +141,7 @@ func (s pullCounted) ClaimDue(ctx context.Context, r store.ClaimRequest) ([]stor
 // the relay dead-letters the chain as expired (XA-RC, which never got an
 // end-to-end receipt, still holds its envelope as not delivered).
 func TestRelayedExpiringNotPulled(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := fedtest.New(t, threeMembers...)
 	xbm := f.Member(t, "XB-RC")
@@ -151,7 +153,7 @@ func TestRelayedExpiringNotPulled(t *testing.T) {
 	f.Sign(t)
 	var pulls atomic.Int32 // XB-RC's pulls served by ICRC-CTA
 	nodes := map[string]*nodetest.Node{}
-	for id := range f.Members {
+	for _, id := range pullersLast(f) {
 		opts := nodetest.Options{Dialect: nodetest.SQLite, Tune: func(o *node.Options) {
 			o.PullInterval = time.Hour // the test pulls
 			switch id {

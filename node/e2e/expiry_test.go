@@ -43,6 +43,7 @@ var operatorActor = node.Actor{Name: "operator-1", Role: "operator"}
 // the sender keeps it queued, re-signs it, and it is delivered once the
 // peer returns, with a receipt for the new jti.
 func TestEnvelopeOutlivesOutage(t *testing.T) {
+	t.Parallel()
 	for _, d := range []nodetest.Dialect{nodetest.SQLite, nodetest.Postgres} {
 		t.Run(string(d), func(t *testing.T) { testExpiredWhileQueued(t, d, false) })
 	}
@@ -52,6 +53,7 @@ func TestEnvelopeOutlivesOutage(t *testing.T) {
 // spent while the peer was down) and expired meanwhile; requeued by an
 // operator, it is re-signed on its next attempt and delivered.
 func TestRequeueExpiredEnvelope(t *testing.T) {
+	t.Parallel()
 	for _, d := range []nodetest.Dialect{nodetest.SQLite, nodetest.Postgres} {
 		t.Run(string(d), func(t *testing.T) { testExpiredWhileQueued(t, d, true) })
 	}

@@ -25,6 +25,7 @@ var op = node.Actor{Name: "op-ben", Role: "operator"}
 // message is never sent and its bytes are gone; a message still held when
 // XA-RC withdraws the case is erased with it and can no longer be approved.
 func TestHeldDocuments(t *testing.T) {
+	t.Parallel()
 	nodetest.EachDialect(t, testHeldDocuments)
 }
 

@@ -8,12 +8,14 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/familylinks/flx/node"
+	"github.com/familylinks/flx/node/internal/fedtest"
 	"github.com/familylinks/flx/node/internal/nodetest"
 	"github.com/familylinks/flx/node/store"
 	"github.com/familylinks/flx/schema"
@@ -269,4 +271,25 @@ func auditIntact(t testing.TB, who string, st store.Queries) {
 	if !v.OK() || v.Rows == 0 {
 		t.Errorf("%s: audit chain: %d rows, first bad seq %d: %s", who, v.Rows, v.FirstBadSeq, v.Problem)
 	}
+}
+
+// pullersLast returns f's member ids with the pull-only members last: a
+// node's pull loop starts with a pull, and a test that waits for that one
+// pull (its pull interval an hour) must have the node it pulls from
+// started, not still opening its store while the request times out.
+func pullersLast(f *fedtest.Federation) []string {
+	var ids []string
+	for id := range f.Members {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, func(a, b string) int {
+		if pa, pb := f.Members[a].PullOnly, f.Members[b].PullOnly; pa != pb {
+			if pa {
+				return 1
+			}
+			return -1
+		}
+		return strings.Compare(a, b)
+	})
+	return ids
 }

@@ -61,6 +61,7 @@ func (d *fullDisk) CreateUpload(ctx context.Context, id media.Digest, owner stri
 // bodies (upload ids, sha256, case ids, media types) that try to leave their
 // place are refused, and nothing is written outside the store.
 func TestMediaLocalFullDiskAndPathTricks(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")
 	ln := nodetest.Listen(t, f.Member(t, "XA-RC"))

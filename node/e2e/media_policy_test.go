@@ -33,6 +33,7 @@ import (
 // allow delivers its media to ICRC-CTA only: XB-RC, to which it is not
 // addressed, holds nothing.
 func TestMediaPolicy(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := fedtest.New(t, threeMembers...)
 	lns := map[string]net.Listener{}

@@ -33,6 +33,7 @@ import (
 // chain. XB-RC keeps the message as XA-RC's, with every byte, and XA-RC's
 // row is delivered only by XB-RC's end-to-end receipt.
 func TestMediaThroughRelay(t *testing.T) {
+	t.Parallel()
 	nodetest.EachDialect(t, testMediaThroughRelay)
 }
 
@@ -156,6 +157,7 @@ func testMediaThroughRelay(t *testing.T, d nodetest.Dialect) {
 // recording with relay_refused before any byte is stored (FLX-MED-017), and
 // XA-RC dead-letters the message with that reason instead of retrying.
 func TestMediaNotRelayedToPullOnly(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := fedtest.New(t, threeMembers...)
 	xbm := f.Member(t, "XB-RC")

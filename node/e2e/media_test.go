@@ -148,6 +148,7 @@ func (b *brokenBody) Read(p []byte) (int, error) {
 // and streams it to its caseworker with range requests. XA-RC's withdrawal
 // then erases the bytes at both holders.
 func TestMediaTravels(t *testing.T) {
+	t.Parallel()
 	nodetest.EachDialect(t, testMediaTravels)
 }
 
@@ -340,6 +341,7 @@ func allAudit(t *testing.T, st store.Store) []store.AuditRecord {
 // TestMediaAttacks: what a peer (or an impostor) sends to a node's media
 // wire over real mTLS, and how the node refuses it.
 func TestMediaAttacks(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society", "XC-RC:XC:society")
 	lnB := nodetest.Listen(t, f.Member(t, "XB-RC"))

@@ -98,6 +98,7 @@ func notDetained(d map[string]any) {
 // reported, and policy's
 // TestAdversarialRuleMutation needs every one of them.
 func TestRuleMutationThroughNodes(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := fedtest.New(t, threeMembers...)
 	peers := []string{"XB-RC", "ICRC-CTA"}

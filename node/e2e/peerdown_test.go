@@ -17,6 +17,7 @@ import (
 // delivered meanwhile (one dead peer holds up no one). When XB-RC comes up,
 // every version reaches it exactly once and in order.
 func TestPeerDownThenBack(t *testing.T) {
+	t.Parallel()
 	nodetest.EachDialect(t, testPeerDownThenBack)
 }
 

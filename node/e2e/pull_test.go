@@ -23,6 +23,7 @@ import (
 // lease runs out, processed once, acknowledged with XB-RC's receipt, and a
 // copy of the same bytes is only a duplicate. On each store.
 func TestPullCut(t *testing.T) {
+	t.Parallel()
 	nodetest.EachDialect(t, testPullCut)
 }
 
@@ -39,7 +40,7 @@ func testPullCut(t *testing.T, d nodetest.Dialect) {
 	const lease = 2 * time.Second
 	var pulls atomic.Int32 // XB-RC's pulls served by ICRC-CTA
 	nodes := map[string]*nodetest.Node{}
-	for id := range f.Members {
+	for _, id := range pullersLast(f) {
 		opts := nodetest.Options{Dialect: d, Tune: func(o *node.Options) {
 			o.PullInterval = time.Hour // the test pulls
 			o.PullLease = lease

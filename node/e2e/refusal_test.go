@@ -164,6 +164,7 @@ func tamper(t testing.TB, signed []byte, edit func(string) string) []byte {
 // refusal code of the receive path and checks the answer: status, problem
 // code, and that nothing of the body is echoed.
 func TestRefusalCodes(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society", "XC-RC:XC:society", "ICRC-CTA:XC:coordinator")
 	// ICRC-CTA takes everything but messages (for unsupported_kind).

@@ -57,6 +57,7 @@ func startRelayed(t *testing.T, d nodetest.Dialect, pullOnly bool) (*fedtest.Fed
 // receipt, ICRC-CTA records the disclosure and keeps no case, and the
 // withdrawal and its confirmation complete.
 func TestRelayEndToEnd(t *testing.T) {
+	t.Parallel()
 	for _, d := range []nodetest.Dialect{nodetest.SQLite, nodetest.Postgres} {
 		for _, pullOnly := range []bool{false, true} {
 			name := string(d) + "/push"
@@ -196,6 +197,7 @@ func (h relayHarness) post(n *nodetest.Node, raw []byte) answer {
 // inner envelope, a replay through the relay, a member claiming another's
 // identity, and a chain re-addressed to a member that does not relay.
 func TestRelayAttacks(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f, nodes := startRelayed(t, nodetest.SQLite, false)
 	xa, xb := nodes["XA-RC"], nodes["XB-RC"]

@@ -13,6 +13,7 @@ import (
 )
 
 func TestSmokeForward(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")
 	lnA := nodetest.Listen(t, f.Member(t, "XA-RC"))

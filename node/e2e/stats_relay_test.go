@@ -19,6 +19,7 @@ import (
 // and queue nothing (FLX-STA-001: a month again only as a higher revision,
 // and only when its counts changed).
 func TestStatsThroughRelayNotResent(t *testing.T) {
+	t.Parallel()
 	for _, d := range []nodetest.Dialect{nodetest.SQLite, nodetest.Postgres} {
 		t.Run(string(d), func(t *testing.T) {
 			ctx := context.Background()

@@ -26,6 +26,7 @@ import (
 // ICRC-CTA records the relay and keeps no copy beyond the report XA-RC sent
 // to it directly (FLX-STA-006).
 func TestStatsRelayedToCoordinator(t *testing.T) {
+	t.Parallel()
 	nodetest.EachDialect(t, testStatsRelayed)
 }
 

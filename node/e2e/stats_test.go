@@ -21,6 +21,7 @@ import (
 // suppressed), without any personal data, and the coordinator aggregates
 // them. Sending again queues nothing new.
 func TestStatsReportReachesCoordinator(t *testing.T) {
+	t.Parallel()
 	nodetest.EachDialect(t, testStats)
 }
 

@@ -38,6 +38,7 @@ func startThree(t *testing.T, d nodetest.Dialect) (f *fedtest.Federation, nodes 
 // XB-RC and ICRC-CTA, on each store: forward with redactions, response and
 // messages back, an update, then withdrawal with erasure and confirmations.
 func TestThreeNodes(t *testing.T) {
+	t.Parallel()
 	nodetest.EachDialect(t, testThreeNodes)
 }
 

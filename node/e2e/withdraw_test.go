@@ -25,6 +25,7 @@ import (
 // With two XA-RC replicas on one PostgreSQL database, the replica not busy
 // with the create is free to claim the withdrawal.
 func TestWithdrawWaitsForInFlight(t *testing.T) {
+	t.Parallel()
 	t.Run("sqlite", func(t *testing.T) { testWithdrawWaitsForInFlight(t, nodetest.SQLite, 1) })
 	t.Run("postgres", func(t *testing.T) { testWithdrawWaitsForInFlight(t, nodetest.Postgres, 1) })
 	t.Run("postgres, two XA-RC replicas", func(t *testing.T) { testWithdrawWaitsForInFlight(t, nodetest.Postgres, 2) })
@@ -146,6 +147,7 @@ func testWithdrawWaitsForInFlight(t *testing.T, d nodetest.Dialect, replicas int
 // records it late on purpose (recordLate holds MarkDelivered), after the
 // confirmation arrived.
 func TestWithdrawWhilePeerDown(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := fedtest.New(t, threeMembers...)
 	lnA := nodetest.Listen(t, f.Member(t, "XA-RC"))

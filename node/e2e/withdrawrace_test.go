@@ -32,6 +32,7 @@ import (
 // writes only after the withdrawal committed. Odd tries run freely, the
 // withdrawal starting 1, 9 and 25 ms after the forwards.
 func TestWithdrawRacesForwards(t *testing.T) {
+	t.Parallel()
 	nodetest.EachDialect(t, testWithdrawRacesForwards)
 }
 
