@@ -147,6 +147,22 @@ type peer struct {
 	arrived  []string      // jti of every envelope received, in order (under mu)
 }
 
+// holdAll makes every request wait in the peer until the returned release
+// is called (at the latest when the test ends).
+func (p *peer) holdAll(t testing.TB) (release func()) {
+	t.Helper()
+	p.hold = make(chan struct{})
+	released := false
+	release = func() {
+		if !released {
+			released = true
+			close(p.hold)
+		}
+	}
+	t.Cleanup(release)
+	return release
+}
+
 func newPeer(t testing.TB, f *fedtest.Federation, id string) *peer {
 	t.Helper()
 	p := &peer{f: f, id: id}
@@ -717,15 +733,7 @@ func (b *bench) delivered(ids []int64) bool {
 func TestKickSendsWhileRequestsAreInFlight(t *testing.T) {
 	b := newBench(t, Options{Workers: 4, BatchSize: 10, PollInterval: time.Hour}, realClock)
 	p := b.peers["XB-RC"]
-	p.hold = make(chan struct{}) // every request waits in the peer until released
-	released := false
-	release := func() {
-		if !released {
-			released = true
-			close(p.hold)
-		}
-	}
-	t.Cleanup(release)
+	release := p.holdAll(t) // every request waits in the peer until released
 	first := b.queue(t, "XB-RC", 1)
 	b.run(t)
 	waitFor(t, "the first request", func() bool { return p.calls.Load() == 1 })
@@ -895,15 +903,7 @@ func TestProbeBeforeTheWindowAfterFailures(t *testing.T) {
 	b := newBench(t, Options{Workers: 4, BatchSize: 5, PollInterval: time.Hour}, realClock)
 	b.d.Destination("XB-RC").restore(State{Failures: 2, Until: time.Now().Add(-time.Second), LastError: "transport"})
 	p := b.peers["XB-RC"]
-	p.hold = make(chan struct{})
-	released := false
-	release := func() {
-		if !released {
-			released = true
-			close(p.hold)
-		}
-	}
-	t.Cleanup(release)
+	release := p.holdAll(t)
 	ids := b.queue(t, "XB-RC", 40)
 	b.run(t)
 	waitFor(t, "the probe", func() bool { return p.calls.Load() == 1 })
