@@ -48,13 +48,7 @@ func testMediaThroughRelay(t *testing.T, d nodetest.Dialect) {
 	f.Sign(t)
 	nodes := map[string]*nodetest.Node{}
 	for id := range f.Members {
-		disk, err := media.OpenDisk(t.TempDir())
-		if err != nil {
-			t.Fatal(err)
-		}
-		nodes[id] = nodetest.Start(t, f, id, lns[id], nodetest.Options{Dialect: d,
-			Media: &node.MediaOptions{Store: disk, ChunkBytes: 256 << 10},
-			Tune:  func(o *node.Options) { o.RelayWait = 30 * time.Second }})
+		nodes[id] = startWithMedia(t, f, id, lns[id], d, func(o *node.Options) { o.RelayWait = 30 * time.Second })
 	}
 	xa, xb, cta := nodes["XA-RC"], nodes["XB-RC"], nodes["ICRC-CTA"]
 	urlA, tokA := localAPI(t, xa)
@@ -169,13 +163,7 @@ func TestMediaNotRelayedToPullOnly(t *testing.T) {
 	f.Sign(t)
 	nodes := map[string]*nodetest.Node{}
 	for id := range f.Members {
-		disk, err := media.OpenDisk(t.TempDir())
-		if err != nil {
-			t.Fatal(err)
-		}
-		nodes[id] = nodetest.Start(t, f, id, lns[id], nodetest.Options{Dialect: nodetest.SQLite,
-			Media: &node.MediaOptions{Store: disk, ChunkBytes: 256 << 10},
-			Tune:  func(o *node.Options) { o.PullInterval = 100 * time.Millisecond }})
+		nodes[id] = startWithMedia(t, f, id, lns[id], nodetest.SQLite, func(o *node.Options) { o.PullInterval = 100 * time.Millisecond })
 	}
 	xa, xb, cta := nodes["XA-RC"], nodes["XB-RC"], nodes["ICRC-CTA"]
 	urlA, tokA := localAPI(t, xa)
@@ -210,6 +198,19 @@ func TestMediaNotRelayedToPullOnly(t *testing.T) {
 }
 
 // attachVideo uploads size random bytes as a video recording of caseID at
+
+// startWithMedia starts member id on ln with a media store of its own
+// (chunks of 256 KiB), tuned by tune.
+func startWithMedia(t *testing.T, f *fedtest.Federation, id string, ln net.Listener, d nodetest.Dialect, tune func(*node.Options)) *nodetest.Node {
+	t.Helper()
+	disk, err := media.OpenDisk(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nodetest.Start(t, f, id, ln, nodetest.Options{Dialect: d,
+		Media: &node.MediaOptions{Store: disk, ChunkBytes: 256 << 10}, Tune: tune})
+}
+
 // the local API url, whole, and returns them with their SHA-256 in hex.
 func attachVideo(t *testing.T, url, token, caseID string, size int) ([]byte, string) {
 	t.Helper()

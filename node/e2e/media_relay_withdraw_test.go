@@ -42,13 +42,7 @@ func testWithdrawalErasesRelayedMedia(t *testing.T, d nodetest.Dialect) {
 	addrB := lns["XB-RC"].Addr().String()
 	lns["XB-RC"].Close() // XB-RC is down: ICRC-CTA keeps what it carries for it.
 	start := func(id string, ln net.Listener) *nodetest.Node {
-		disk, err := media.OpenDisk(t.TempDir())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return nodetest.Start(t, f, id, ln, nodetest.Options{Dialect: d,
-			Media: &node.MediaOptions{Store: disk, ChunkBytes: 256 << 10},
-			Tune:  func(o *node.Options) { o.RelayWait = 30 * time.Second }})
+		return startWithMedia(t, f, id, ln, d, func(o *node.Options) { o.RelayWait = 30 * time.Second })
 	}
 	xa, cta := start("XA-RC", lns["XA-RC"]), start("ICRC-CTA", lns["ICRC-CTA"])
 	urlA, tokA := localAPI(t, xa)
