@@ -143,14 +143,7 @@ func (s pullCounted) ClaimDue(ctx context.Context, r store.ClaimRequest) ([]stor
 func TestRelayedExpiringNotPulled(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	f := fedtest.New(t, threeMembers...)
-	xbm := f.Member(t, "XB-RC")
-	xbm.RelayVia, xbm.PullOnly, xbm.Endpoint = []string{"ICRC-CTA"}, true, "https://xb-rc.invalid:8443"
-	lns := map[string]net.Listener{
-		"XA-RC":    nodetest.Listen(t, f.Member(t, "XA-RC")),
-		"ICRC-CTA": nodetest.Listen(t, f.Member(t, "ICRC-CTA")),
-	}
-	f.Sign(t)
+	f, lns := pullOnlyBehindCTA(t)
 	var pulls atomic.Int32 // XB-RC's pulls served by ICRC-CTA
 	nodes := map[string]*nodetest.Node{}
 	for _, id := range pullersLast(f) {

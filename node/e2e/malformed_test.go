@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"net"
 	"testing"
 	"time"
 
@@ -12,7 +11,6 @@ import (
 	"github.com/familylinks/flx/federation/jose"
 	"github.com/familylinks/flx/federation/problem"
 	"github.com/familylinks/flx/node"
-	"github.com/familylinks/flx/node/internal/fedtest"
 	"github.com/familylinks/flx/node/internal/nodetest"
 	"github.com/familylinks/flx/node/store"
 )
@@ -26,14 +24,7 @@ import (
 func TestMalformedBodyRefusedOnEveryPath(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	f := fedtest.New(t, threeMembers...)
-	xbm := f.Member(t, "XB-RC")
-	xbm.RelayVia, xbm.PullOnly, xbm.Endpoint = []string{"ICRC-CTA"}, true, "https://xb-rc.invalid:8443"
-	lns := map[string]net.Listener{
-		"XA-RC":    nodetest.Listen(t, f.Member(t, "XA-RC")),
-		"ICRC-CTA": nodetest.Listen(t, f.Member(t, "ICRC-CTA")),
-	}
-	f.Sign(t)
+	f, lns := pullOnlyBehindCTA(t)
 	nodes := map[string]*nodetest.Node{}
 	for _, id := range pullersLast(f) {
 		key := f.Member(t, id).EncKey

@@ -29,14 +29,7 @@ func TestPullCut(t *testing.T) {
 
 func testPullCut(t *testing.T, d nodetest.Dialect) {
 	ctx := context.Background()
-	f := fedtest.New(t, threeMembers...)
-	xbm := f.Member(t, "XB-RC")
-	xbm.RelayVia, xbm.PullOnly, xbm.Endpoint = []string{"ICRC-CTA"}, true, "https://xb-rc.invalid:8443"
-	lns := map[string]net.Listener{
-		"XA-RC":    nodetest.Listen(t, f.Member(t, "XA-RC")),
-		"ICRC-CTA": nodetest.Listen(t, f.Member(t, "ICRC-CTA")),
-	}
-	f.Sign(t)
+	f, lns := pullOnlyBehindCTA(t)
 	const lease = 2 * time.Second
 	var pulls atomic.Int32 // XB-RC's pulls served by ICRC-CTA
 	nodes := map[string]*nodetest.Node{}
@@ -71,7 +64,7 @@ func testPullCut(t *testing.T, d nodetest.Dialect) {
 	})
 
 	// A pull by XB-RC whose answer never arrives.
-	hc := mtls.NewClient(xbm.TLS, f.Manifest.TLSDirectory(), "ICRC-CTA", 5*time.Second)
+	hc := mtls.NewClient(f.Member(t, "XB-RC").TLS, f.Manifest.TLSDirectory(), "ICRC-CTA", 5*time.Second)
 	resp, err := hc.Get(cta.FedURL + pull.PathPull)
 	if err != nil {
 		t.Fatal(err)
@@ -114,4 +107,20 @@ func testPullCut(t *testing.T, d nodetest.Dialect) {
 		rows := allOutbox(t, xa.Store, store.OutboxFilter{Destination: "XB-RC", CaseID: demoCase})
 		return len(rows) == 1 && rows[0].State == store.Delivered
 	})
+}
+
+// pullOnlyBehindCTA is the federation of the pull tests: XB-RC is pull-only
+// behind ICRC-CTA (its endpoint cannot be reached), XA-RC and ICRC-CTA
+// listen. The members are signed into the federation.
+func pullOnlyBehindCTA(t *testing.T) (*fedtest.Federation, map[string]net.Listener) {
+	t.Helper()
+	f := fedtest.New(t, threeMembers...)
+	xbm := f.Member(t, "XB-RC")
+	xbm.RelayVia, xbm.PullOnly, xbm.Endpoint = []string{"ICRC-CTA"}, true, "https://xb-rc.invalid:8443"
+	lns := map[string]net.Listener{
+		"XA-RC":    nodetest.Listen(t, f.Member(t, "XA-RC")),
+		"ICRC-CTA": nodetest.Listen(t, f.Member(t, "ICRC-CTA")),
+	}
+	f.Sign(t)
+	return f, lns
 }
