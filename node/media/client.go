@@ -182,6 +182,11 @@ func (u *Uploader) Upload(ctx context.Context, envelope []byte, ref Ref, hashes 
 		cutAfterProgress := false
 		off, err := u.patch(ctx, ref, hashes, src, res.Offset, end, &res)
 		u.log().Debug("media PATCH", "upload", res.Upload, "from", before, "to", off, "sent", res.SentBytes-sentBefore, "err", err)
+		if errors.Is(err, ErrLocalMismatch) {
+			// The local copy is corrupt: resuming would only send again
+			// what came before the bad chunk.
+			return res, err
+		}
 		if err == nil {
 			res.Offset = off
 		} else {
