@@ -50,7 +50,7 @@ review:
 	notInFiles := func(what, value string) {
 		t.Helper()
 		if d == nodetest.SQLite {
-			if where := inFiles(t, strings.TrimPrefix(dsnB, "sqlite:"), value); where != "" {
+			if where := goneFromFiles(t, strings.TrimPrefix(dsnB, "sqlite:"), value); where != "" {
 				t.Errorf("%s: XB-RC's database files still hold it: %s", what, where)
 			}
 		}
