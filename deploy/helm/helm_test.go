@@ -38,6 +38,8 @@ const (
 	testAnchor  = `{"kty":"OKP","crv":"Ed25519","kid":"anchor-1","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}`
 	testManifst = "eyJhbGciOiJFZERTQSJ9.eyJ2ZXJzaW9uIjoxfQ.c2ln"
 	testDSN     = "postgres://flx:secret@db.flx.svc:5432/flx?sslmode=verify-full"
+	// A matching secret of the test: 32 bytes of 7.
+	testMatchSecret = `{"kid": "2026-1", "key": "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc="}`
 )
 
 // values builds chart values: a SQLite single-replica node with the keys
@@ -454,6 +456,9 @@ func checkCommon(t *testing.T, o *objects, replicas int32) (*appsv1.Deployment, 
 		"federation.trust_anchor": cfg.Federation.TrustAnchor,
 		"policy.rules":            cfg.Policy.Rules,
 	}
+	if cfg.Match.SecretFile != "" {
+		files["match.secret_file"] = cfg.Match.SecretFile
+	}
 	if !strings.HasPrefix(cfg.Federation.Manifest, "https://") {
 		files["federation.manifest"] = cfg.Federation.Manifest
 	}
@@ -572,7 +577,7 @@ func mounted(t *testing.T, p string, pod corev1.PodSpec, mounts map[string]corev
 			return ok
 		}
 		// An existing Secret: its keys are documented in values.yaml.
-		return base == "tls.crt" || base == "tls.key" || base == "signing.jwk" || base == "bundle.jwk"
+		return base == "tls.crt" || base == "tls.key" || base == "signing.jwk" || base == "bundle.jwk" || base == "match-secret.json"
 	}
 	return false
 }
@@ -636,6 +641,35 @@ func TestRender(t *testing.T) {
 				}
 				if len(o.netpols) != 0 {
 					t.Errorf("NetworkPolicy rendered while disabled")
+				}
+				if cfg.Match.SecretFile != "" {
+					t.Errorf("match.secret_file %q without a matching secret: the node would not start", cfg.Match.SecretFile)
+				}
+			},
+		},
+		{
+			name:     "matching secret given inline",
+			values:   values(set("keys.matchSecret", testMatchSecret), set("config.match.threshold", 0.2)),
+			replicas: 1,
+			check: func(t *testing.T, o *objects, d *appsv1.Deployment, cfg *config.Config) {
+				if string(o.secrets[release+"-flx-keys"].Data["match-secret.json"]) != testMatchSecret {
+					t.Errorf("keys Secret has no match-secret.json")
+				}
+				if filepath.Base(cfg.Match.SecretFile) != "match-secret.json" || filepath.Dir(cfg.Match.SecretFile) != filepath.Dir(cfg.Federation.SigningKey) {
+					t.Errorf("match.secret_file %q: want match-secret.json beside the signing key %s", cfg.Match.SecretFile, cfg.Federation.SigningKey)
+				}
+				if cfg.Match.Threshold != 0.2 || !cfg.Match.Enabled {
+					t.Errorf("config.match (threshold %v, enabled %v) lost beside the chart's secret_file", cfg.Match.Threshold, cfg.Match.Enabled)
+				}
+			},
+		},
+		{
+			name:     "matching secret in an existing Secret",
+			values:   values(set("keys", map[string]any{"existingSecret": "xa-rc-keys", "matchSecretInExistingSecret": true})),
+			replicas: 1,
+			check: func(t *testing.T, o *objects, d *appsv1.Deployment, cfg *config.Config) {
+				if filepath.Base(cfg.Match.SecretFile) != "match-secret.json" || filepath.Dir(cfg.Match.SecretFile) != filepath.Dir(cfg.Federation.SigningKey) {
+					t.Errorf("match.secret_file %q: want match-secret.json beside the signing key %s", cfg.Match.SecretFile, cfg.Federation.SigningKey)
 				}
 			},
 		},
@@ -770,6 +804,8 @@ func TestRenderRefuses(t *testing.T) {
 		{"bad member id", values(set("member", "xa rc")), "is not a member id"},
 		{"no keys", values(del("keys")), "keys are missing"},
 		{"partial keys", values(del("keys.signingKey")), "keys are missing"},
+		{"matching secret inline beside an existing Secret", values(set("keys", map[string]any{"existingSecret": "xa-rc-keys", "matchSecret": testMatchSecret})), "keys.matchSecretInExistingSecret=true instead"},
+		{"matching secret in a Secret the chart creates", values(set("keys.matchSecretInExistingSecret", true)), "needs keys.existingSecret"},
 		{"no trust anchor", values(del("trust.anchor")), "trust.anchor is required"},
 		{"no manifest", values(del("trust.manifest")), "manifest is missing"},
 		{"plain-http manifest URL", values(set("trust.manifestURL", "http://federation.example.org/m.jws")), "must be an https:// URL"},
@@ -784,6 +820,7 @@ func TestRenderRefuses(t *testing.T) {
 		{"bad token role", values(set("config.local_api.tokens", []any{map[string]any{"name": "a", "role": "admin", "sha256": strings.Repeat("0f", 32)}})), "role"},
 		{"bad duration", values(set("config.delivery.lease", "2 minutes")), "lease"},
 		{"zero replicas", values(set("replicaCount", 0)), "replicaCount"},
+		{"matching secret file in config (the chart owns it)", values(set("config.match.secret_file", "/x.json")), "secret_file"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

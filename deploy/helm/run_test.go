@@ -32,10 +32,11 @@ func TestChartRunsWithTheRealBinary(t *testing.T) {
 	m := filepath.Join(fed, "members", "XA-RC")
 	vals := values(
 		set("keys", map[string]any{
-			"tlsCert":    runtest.ReadFile(t, filepath.Join(m, "data", "tls", "cert.pem")),
-			"tlsKey":     runtest.ReadFile(t, filepath.Join(m, "data", "tls", "key.pem")),
-			"signingKey": runtest.ReadFile(t, filepath.Join(m, "data", "keys", "signing.jwk")),
-			"bundleKey":  runtest.ReadFile(t, filepath.Join(m, "data", "keys", "bundle.jwk")),
+			"tlsCert":     runtest.ReadFile(t, filepath.Join(m, "data", "tls", "cert.pem")),
+			"tlsKey":      runtest.ReadFile(t, filepath.Join(m, "data", "tls", "key.pem")),
+			"signingKey":  runtest.ReadFile(t, filepath.Join(m, "data", "keys", "signing.jwk")),
+			"bundleKey":   runtest.ReadFile(t, filepath.Join(m, "data", "keys", "bundle.jwk")),
+			"matchSecret": testMatchSecret,
 		}),
 		set("trust", map[string]any{
 			"anchor":   runtest.ReadFile(t, filepath.Join(m, "data", "trust", "anchor.jwk")),
@@ -158,6 +159,9 @@ func TestChartRunsWithTheRealBinary(t *testing.T) {
 	}
 	if strings.Contains(node.Logs(), "no bundle encryption key") {
 		t.Errorf("keys.bundleKey did not reach the node (it could not import carried bundles):\n%s", node.Logs())
+	}
+	if !strings.Contains(node.Logs(), "cross-border matching on") {
+		t.Errorf("keys.matchSecret did not reach the node (it could not match across borders):\n%s", node.Logs())
 	}
 	if _, err := os.Stat(filepath.Join(mapPath("/var/lib/flx"), "flx.db")); err != nil {
 		t.Errorf("the SQLite store is not in the data volume: %v", err)

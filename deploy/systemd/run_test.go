@@ -66,6 +66,13 @@ func TestRunbookLayoutRunsWithTheRealBinary(t *testing.T) {
 			t.Fatalf("runbook line %q: %v", strings.TrimSpace(m[0]), err)
 		}
 		if dest == "/etc/flx/config.yaml" {
+			// The operator who takes part in cross-border matching
+			// uncomments the match block, as the file says.
+			commented := "# match:\n#   secret_file: /etc/flx/private/match-secret.json\n"
+			if !strings.Contains(string(data), commented) {
+				t.Fatalf("config.yaml has no commented match.secret_file block to uncomment:\n%s", data)
+			}
+			data = []byte(strings.Replace(string(data), commented, "match:\n  secret_file: /etc/flx/private/match-secret.json\n", 1))
 			// The example names real host paths: map them under root.
 			data = []byte(strings.NewReplacer("/etc/flx/", mapPath("/etc/flx")+"/", "/var/lib/flx", mapPath("/var/lib/flx")).Replace(string(data)))
 		}
@@ -87,6 +94,11 @@ func TestRunbookLayoutRunsWithTheRealBinary(t *testing.T) {
 		if !installed[want] {
 			t.Errorf("RUNBOOK.md section 4.1 installs no %s", want)
 		}
+	}
+	// The matching secret, made as RUNBOOK "The federation matching secret"
+	// says (umask 077).
+	if err := os.WriteFile(mapPath("/etc/flx/private/match-secret.json"), []byte(`{"kid": "2026-1", "key": "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc="}`+"\n"), 0o600); err != nil {
+		t.Fatal(err)
 	}
 	// StateDirectory=flx.
 	if err := os.MkdirAll(mapPath("/var/lib/flx"), 0o700); err != nil {
@@ -121,6 +133,9 @@ func TestRunbookLayoutRunsWithTheRealBinary(t *testing.T) {
 	}
 	if strings.Contains(node.Logs(), "no bundle encryption key") {
 		t.Errorf("the layout gives the node no bundle key (it could not import carried bundles):\n%s", node.Logs())
+	}
+	if !strings.Contains(node.Logs(), "cross-border matching on") {
+		t.Errorf("match.secret_file uncommented, but the node did not load the matching secret:\n%s", node.Logs())
 	}
 	if _, err := os.Stat(filepath.Join(mapPath("/var/lib/flx"), "flx.db")); err != nil {
 		t.Errorf("the SQLite store is not in the StateDirectory: %v", err)

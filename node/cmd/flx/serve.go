@@ -197,6 +197,7 @@ func startNode(parent context.Context, cfg config.Config, log *slog.Logger) (*ru
 		if mopts.Secret, err = pprl.LoadSecret(cfg.Match.SecretFile); err != nil {
 			return failSt(fmt.Errorf("serve: match.secret_file: %w", err))
 		}
+		log.Info("cross-border matching on", "secret_kid", mopts.Secret.ID)
 	}
 	metrics := node.NewMetrics(nil)
 	n, err := node.New(node.Options{

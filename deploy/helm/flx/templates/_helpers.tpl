@@ -89,6 +89,12 @@ Checks that fail the render with a message naming the value to set.
 {{- fail "this member's keys are missing: set keys.existingSecret (a Secret with tls.crt, tls.key, signing.jwk) or give keys.tlsCert, keys.tlsKey and keys.signingKey with --set-file" }}
 {{- end }}
 {{- end }}
+{{- if and .Values.keys.existingSecret .Values.keys.matchSecret }}
+{{- fail "keys.matchSecret is put in the Secret the chart creates, and keys.existingSecret is set: put match-secret.json in that Secret and set keys.matchSecretInExistingSecret=true instead" }}
+{{- end }}
+{{- if and .Values.keys.matchSecretInExistingSecret (not .Values.keys.existingSecret) }}
+{{- fail "keys.matchSecretInExistingSecret needs keys.existingSecret (or give the secret with --set-file keys.matchSecret=match-secret.json)" }}
+{{- end }}
 {{- if not .Values.trust.anchor }}
 {{- fail "trust.anchor is required: the federation trust anchor's public JWK (--set-file trust.anchor=anchor.jwk)" }}
 {{- end }}
@@ -135,6 +141,9 @@ owns (member, data_dir, listeners, paths).
   "coordination" (dict "bundle_key" (printf "%s/bundle.jwk" $p.keysDir))
   "policy" (dict "rules" $p.policy)
 }}
+{{- if or .Values.keys.matchSecret .Values.keys.matchSecretInExistingSecret }}
+{{- $_ := set $fixed "match" (dict "secret_file" (printf "%s/match-secret.json" $p.keysDir)) }}
+{{- end }}
 {{- $cfg := mergeOverwrite (deepCopy (.Values.config | default dict)) $fixed }}
 {{- if hasKey $cfg "store" }}{{ $_ := unset $cfg "store" }}{{ end }}
 # FLX node configuration rendered by the flx chart (see node/config/example.yaml).
