@@ -398,14 +398,25 @@ func unknownMember(name string, fields map[string]*shape) error {
 // encoding/json refusing invalid JSON, unknown fields and trailing data,
 // then the pre-pass checkMembers (no duplicate member names, exact member
 // names) over the now known-valid bytes; v is only meaningful without error.
-// Envelope claims, read several times per envelope, take a faster path
-// (decodeClaims) that decodes exactly what this one would.
+// Envelope and receipt claims, read once or more per envelope, take a
+// faster path (decodeClaims, decodeReceipt) that decodes exactly what this
+// one would.
 func decodeStrict(data []byte, sh *shape, v any) error {
-	if w, ok := v.(*wireClaims); ok && sh == claimsShape {
-		if decodeClaims(data, w) {
-			return checkMembers(data, sh)
+	switch w := v.(type) {
+	case *wireClaims:
+		if sh == claimsShape {
+			if decodeClaims(data, w) {
+				return checkMembers(data, sh)
+			}
+			*w = wireClaims{}
 		}
-		*w = wireClaims{}
+	case *wireReceipt:
+		if sh == receiptShape {
+			if decodeReceipt(data, w) {
+				return checkMembers(data, sh)
+			}
+			*w = wireReceipt{}
+		}
 	}
 	return decodeStrictJSON(data, sh, v)
 }
@@ -428,7 +439,62 @@ func decodeStrictJSON(data []byte, sh *shape, v any) error {
 // reports false, leaving the error to encoding/json, for anything but a
 // JSON object of exactly-spelt claims of the right JSON types.
 func decodeClaims(data []byte, w *wireClaims) bool {
-	if !json.Valid(data) {
+	return decodeMembers(data, func(name string, raw []byte) bool {
+		switch name {
+		case "iss":
+			return claimString(raw, &w.Iss)
+		case "aud":
+			return claimString(raw, &w.Aud)
+		case "jti":
+			return claimString(raw, &w.JTI)
+		case "kind":
+			k := string(w.Kind)
+			ok := claimString(raw, &k)
+			w.Kind = Kind(k)
+			return ok
+		case "case_id":
+			return claimString(raw, &w.CaseID)
+		case "iat":
+			return claimInt(raw, &w.Iat)
+		case "exp":
+			return claimInt(raw, &w.Exp)
+		case "body":
+			w.Body = append(json.RawMessage(nil), raw...)
+			return true
+		}
+		return false
+	})
+}
+
+// decodeReceipt is decodeClaims for receipt claims.
+func decodeReceipt(data []byte, w *wireReceipt) bool {
+	return decodeMembers(data, func(name string, raw []byte) bool {
+		switch name {
+		case "iss":
+			return claimString(raw, &w.Iss)
+		case "aud":
+			return claimString(raw, &w.Aud)
+		case "iat":
+			return claimInt(raw, &w.Iat)
+		case "receipt_for":
+			return claimString(raw, &w.ReceiptFor)
+		case "sha256":
+			return claimString(raw, &w.SHA256)
+		case "status":
+			st := string(w.Status)
+			ok := claimString(raw, &st)
+			w.Status = ReceiptStatus(st)
+			return ok
+		}
+		return false
+	})
+}
+
+// decodeMembers checks that data is one valid JSON object and hands each
+// of its members, in order, to member, which decodes it or reports false
+// (an unknown name, a value of the wrong type).
+func decodeMembers(data []byte, member func(name string, raw []byte) bool) bool {
+	if ok, _ := scanJSON(data); !ok {
 		return false
 	}
 	s := memberScan{data: data}
@@ -453,29 +519,7 @@ func decodeClaims(data []byte, w *wireClaims) bool {
 		if s.skip() != nil {
 			return false
 		}
-		raw := data[start:s.i]
-		var ok bool
-		switch name {
-		case "iss":
-			ok = claimString(raw, &w.Iss)
-		case "aud":
-			ok = claimString(raw, &w.Aud)
-		case "jti":
-			ok = claimString(raw, &w.JTI)
-		case "kind":
-			k := string(w.Kind)
-			ok = claimString(raw, &k)
-			w.Kind = Kind(k)
-		case "case_id":
-			ok = claimString(raw, &w.CaseID)
-		case "iat":
-			ok = claimInt(raw, &w.Iat)
-		case "exp":
-			ok = claimInt(raw, &w.Exp)
-		case "body":
-			w.Body, ok = append(json.RawMessage(nil), raw...), true
-		}
-		if !ok {
+		if !member(name, data[start:s.i]) {
 			return false
 		}
 		s.ws()
