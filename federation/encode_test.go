@@ -106,3 +106,21 @@ func FuzzIDForms(f *testing.F) {
 	}
 	f.Fuzz(checkIDForms)
 }
+
+// TestMarshalBatchIsMarshal: the batch written directly is the batch
+// encoding/json writes.
+func TestMarshalBatchIsMarshal(t *testing.T) {
+	for _, envs := range [][]string{
+		{"eyJh.eyJi.c2ln"}, {"a.b.c", "d-_.e.f"}, {"a.b.c", `x"y`}, {"<a>&"}, {"é"}, {""},
+	} {
+		var in [][]byte
+		for _, e := range envs {
+			in = append(in, []byte(e))
+		}
+		got, err := MarshalBatch(in)
+		want, werr := marshalBatchJSON(in)
+		if err != nil || werr != nil || !bytes.Equal(got, want) {
+			t.Fatalf("MarshalBatch(%q) = %s, %v; encoding/json: %s, %v", envs, got, err, want, werr)
+		}
+	}
+}
