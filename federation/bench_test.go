@@ -3,6 +3,8 @@ package federation
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
 	"testing"
 	"time"
 
@@ -179,6 +181,31 @@ func BenchmarkSignVerifyFloor(b *testing.B) {
 			}
 			if _, err := v.Verify(ctx, raw, "XA-RC"); err != nil {
 				b.Fatal(err)
+			}
+		})
+	})
+	b.Run("receipt", func(b *testing.B) {
+		// A receipt XA-RC signs (EdDSA) for an envelope from XB-RC, checked
+		// as XB-RC checks it.
+		sum := sha256.Sum256([]byte("envelope"))
+		rc := ReceiptClaims{Issuer: "XA-RC", Audience: "XB-RC", IssuedAt: t0, ReceiptFor: NewJTI(), SHA256: hex.EncodeToString(sum[:]), Status: ReceiptAccepted}
+		want := ExpectedReceipt{Issuer: "XA-RC", Audience: "XB-RC", ReceiptFor: rc.ReceiptFor, SHA256: rc.SHA256}
+		run(b, func() {
+			raw, err := SignReceipt(rc, k)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := VerifyReceipt(raw, f.manifest, want, t0); err != nil {
+				b.Fatal(err)
+			}
+		})
+	})
+	b.Run("ed25519-receipt", func(b *testing.B) {
+		_, priv, _ := ed25519.GenerateKey(nil)
+		msg := make([]byte, 300)
+		run(b, func() {
+			if !ed25519.Verify(priv.Public().(ed25519.PublicKey), msg, ed25519.Sign(priv, msg)) {
+				b.Fatal("does not verify")
 			}
 		})
 	})
