@@ -88,7 +88,7 @@ func ParseBatchRequest(body []byte, maxEnvelopes int) ([][]byte, error) {
 // envelopes slices of body. It reports false, leaving the batch to the
 // strict decoder, for anything else (escapes, null, other members).
 func parseBatchFast(body []byte) ([][]byte, bool) {
-	if !json.Valid(body) {
+	if ok, _ := scanJSON(body); !ok {
 		return nil, false
 	}
 	s := memberScan{data: body}
@@ -169,6 +169,50 @@ func MarshalBatch(envelopes [][]byte) ([]byte, error) {
 	if len(envelopes) == 0 {
 		return nil, errors.New("federation: empty batch")
 	}
+	// Compact JWS are base64url and dots, which JSON strings hold as they
+	// are: written directly, without copying each envelope into a string
+	// and through encoding/json's escaping.
+	n := len(`{"envelopes":[]}`)
+	for _, e := range envelopes {
+		n += len(e) + 3
+	}
+	b := make([]byte, 0, n)
+	b = append(b, `{"envelopes":[`...)
+	for i, e := range envelopes {
+		if !jwsForm(e) {
+			return marshalBatchJSON(envelopes)
+		}
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = append(b, e...)
+		b = append(b, '"')
+	}
+	return append(b, "]}"...), nil
+}
+
+// jwsForm reports whether e holds only base64url characters and dots
+// (what a compact JWS is made of).
+func jwsForm(e []byte) bool {
+	for _, c := range e {
+		if !jwsChar[c] {
+			return false
+		}
+	}
+	return true
+}
+
+var jwsChar = func() (t [256]bool) {
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") {
+		t[c] = true
+	}
+	return t
+}()
+
+// marshalBatchJSON is MarshalBatch through encoding/json, for envelopes
+// that are not compact JWS (the receiver refuses them one by one).
+func marshalBatchJSON(envelopes [][]byte) ([]byte, error) {
 	req := BatchRequest{Envelopes: make([]string, len(envelopes))}
 	for i, e := range envelopes {
 		req.Envelopes[i] = string(e)

@@ -40,13 +40,13 @@ func TestClaimsMemoBounded(t *testing.T) {
 // budgets.
 func TestClaimsMemoBudget(t *testing.T) {
 	m := &claimsMemo{generation: 100, budget: 10}
-	body := json.RawMessage(`"abcd"`) // 6 bytes: one per generation
+	body := json.RawMessage(`"abc"`) // 5 bytes and 1 of envelope: one per generation
 	for i := range 5 {
 		m.put([]byte{byte(i)}, Claims{JTI: string(rune('a' + i)), Body: body})
 		held := 0
-		for _, g := range []map[[32]byte]Claims{m.cur, m.prev} {
-			for _, c := range g {
-				held += len(c.Body)
+		for _, g := range []map[uint64]memoEntry{m.cur, m.prev} {
+			for _, e := range g {
+				held += len(e.raw) + len(e.c.Body)
 			}
 		}
 		if held > 2*m.budget {
@@ -89,5 +89,20 @@ func TestVerifyKeepsClaimsForClaimsOf(t *testing.T) {
 	}
 	if _, ok := memo.get(wrongAud); ok {
 		t.Fatal("the claims of a refused envelope were kept")
+	}
+}
+
+// TestClaimsMemoCollision: two envelopes under one key (a hash collision)
+// never read each other's claims: a hit needs the same bytes.
+func TestClaimsMemoCollision(t *testing.T) {
+	m := &claimsMemo{generation: 4}
+	a, b := []byte("envelope a"), []byte("envelope b")
+	k, _ := m.key(a)
+	m.putK(k, a, Claims{JTI: "a"})
+	if c, ok := m.getK(k, b); ok {
+		t.Fatalf("other bytes under the same key read %+v", c)
+	}
+	if c, ok := m.getK(k, a); !ok || c.JTI != "a" {
+		t.Fatalf("the same bytes: %+v %t", c, ok)
 	}
 }

@@ -9,7 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
+	"strings"
 	"time"
 
 	"github.com/familylinks/flx/federation/jose"
@@ -106,12 +106,27 @@ func fromUnix(n int64) time.Time {
 	return time.Unix(n, 0).UTC()
 }
 
-var caseIDRe = regexp.MustCompile(`^[A-Z0-9][A-Z0-9-]{1,31}:[A-Za-z0-9._-]{1,64}$`)
-
 // ValidCaseID reports whether id has the case id form
 // ^[A-Z0-9][A-Z0-9-]{1,31}:[A-Za-z0-9._-]{1,64}$ (origin member id, a colon,
 // the origin's local id).
-func ValidCaseID(id string) bool { return caseIDRe.MatchString(id) }
+func ValidCaseID(id string) bool {
+	i := strings.IndexByte(id, ':')
+	if i < 0 || !ValidMemberID(id[:i]) {
+		return false
+	}
+	local := id[i+1:]
+	if len(local) < 1 || len(local) > 64 {
+		return false
+	}
+	for j := 0; j < len(local); j++ {
+		switch c := local[j]; {
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '.', c == '_', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // validJTI: 1 to 128 printable ASCII characters without spaces.
 func validJTI(s string) bool {
@@ -147,9 +162,12 @@ func Sign(c Claims, signer *jose.PrivateKey) ([]byte, error) {
 	if err := checkKind(w.Kind); err != nil {
 		return nil, err
 	}
-	payload, err := json.Marshal(w)
-	if err != nil {
-		return nil, newErr(CodeBadEnvelope, "claims do not encode", err)
+	payload, ok := appendClaims(nil, &w)
+	if !ok {
+		var err error
+		if payload, err = json.Marshal(w); err != nil {
+			return nil, newErr(CodeBadEnvelope, "claims do not encode", err)
+		}
 	}
 	out, err := jose.Sign(payload, TypEnvelope, signer)
 	if err != nil {
@@ -347,9 +365,7 @@ func (v *Verifier) Verify(ctx context.Context, raw []byte, authenticatedPeer str
 	env.sum = sha256.Sum256(env.raw)
 	// The inbox processor reads these bytes again (ClaimsOf): it then finds
 	// the claims parsed here instead of parsing the JWS a second time.
-	if len(raw) <= claimsMemoMaxBytes {
-		memo.putK(env.sum, c)
-	}
+	memo.put(env.raw, c)
 	return env, nil
 }
 

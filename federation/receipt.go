@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"time"
 
 	"github.com/familylinks/flx/federation/jose"
@@ -23,7 +22,18 @@ const (
 	ReceiptDuplicate ReceiptStatus = "duplicate" // same jti and bytes seen before; not processed again
 )
 
-var sha256HexRe = regexp.MustCompile(`^[0-9a-f]{64}$`)
+// validSHA256Hex reports whether s is 64 lowercase hex digits.
+func validSHA256Hex(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
 
 // ReceiptClaims are the signed content of a receipt.
 type ReceiptClaims struct {
@@ -71,7 +81,7 @@ func checkReceipt(w *wireReceipt) error {
 		return newErr(CodeBadEnvelope, "receipt iat is required", nil)
 	case !validJTI(w.ReceiptFor):
 		return newErr(CodeBadEnvelope, "receipt_for must be an envelope jti", nil)
-	case !sha256HexRe.MatchString(w.SHA256):
+	case !validSHA256Hex(w.SHA256):
 		return newErr(CodeBadEnvelope, "receipt sha256 must be 64 lowercase hex digits", nil)
 	case w.Status != ReceiptAccepted && w.Status != ReceiptDuplicate:
 		return newErr(CodeBadEnvelope, fmt.Sprintf("receipt status %q is not accepted or duplicate", w.Status), nil)
@@ -85,9 +95,12 @@ func SignReceipt(c ReceiptClaims, signer *jose.PrivateKey) ([]byte, error) {
 	if err := checkReceipt(&w); err != nil {
 		return nil, err
 	}
-	payload, err := json.Marshal(w)
-	if err != nil {
-		return nil, fmt.Errorf("federation: encode receipt: %w", err)
+	payload, ok := appendReceipt(nil, &w)
+	if !ok {
+		var err error
+		if payload, err = json.Marshal(w); err != nil {
+			return nil, fmt.Errorf("federation: encode receipt: %w", err)
+		}
 	}
 	out, err := jose.Sign(payload, TypReceipt, signer)
 	if err != nil {

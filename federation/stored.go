@@ -1,6 +1,7 @@
 package federation
 
 import (
+	"bytes"
 	"fmt"
 	"time"
 
@@ -20,7 +21,7 @@ import (
 func ClaimsOf(raw []byte) (Claims, error) {
 	k, keep := memo.key(raw)
 	if keep {
-		if c, ok := memo.getK(k); ok {
+		if c, ok := memo.getK(k, raw); ok {
 			return c, nil
 		}
 	}
@@ -34,7 +35,7 @@ func ClaimsOf(raw []byte) (Claims, error) {
 	}
 	c := w.claims()
 	if keep {
-		memo.putK(k, c)
+		memo.putK(k, bytes.Clone(raw), c)
 	}
 	return c, nil
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -333,54 +334,91 @@ func (s *memberScan) str() (string, error) {
 }
 
 // skip moves past the value starting at s.i without looking inside it.
+// (It works on locals and a table: the envelope body is skipped this way
+// on every read of the claims.)
 func (s *memberScan) skip() error {
-	depth := 0
-	for s.i < len(s.data) {
-		switch s.data[s.i] {
-		case '"':
-			if _, err := s.skipStr(); err != nil {
-				return err
+	d, i, depth := s.data, s.i, 0
+	for i < len(d) {
+		switch skipClass[d[i]] {
+		case skipQuote:
+			j, ok := skipString(d, i)
+			if !ok {
+				s.i = len(d)
+				return errInvalidJSON
 			}
+			i = j
 			if depth == 0 {
+				s.i = i
 				return nil
 			}
 			continue
-		case '{', '[':
+		case skipOpen:
 			depth++
-		case '}', ']':
+		case skipClose:
 			if depth == 0 {
+				s.i = i
 				return nil // the end of the enclosing container
 			}
 			depth--
 			if depth == 0 {
-				s.i++
+				s.i = i + 1
 				return nil
 			}
-		case ',', ' ', '\t', '\n', '\r':
+		case skipEnd:
 			if depth == 0 {
+				s.i = i
 				return nil
 			}
 		}
-		s.i++
+		i++
 	}
+	s.i = i
 	return nil
+}
+
+const (
+	skipOther = iota
+	skipQuote
+	skipOpen
+	skipClose
+	skipEnd // a comma or whitespace
+)
+
+var skipClass = func() (t [256]uint8) {
+	t['"'] = skipQuote
+	t['{'], t['['] = skipOpen, skipOpen
+	t['}'], t[']'] = skipClose, skipClose
+	for _, c := range []byte(", \t\n\r") {
+		t[c] = skipEnd
+	}
+	return t
+}()
+
+// skipString returns the index just past the string starting at d[i], or
+// false when it does not end.
+func skipString(d []byte, i int) (int, bool) {
+	i++
+	for i < len(d) {
+		switch d[i] {
+		case '\\':
+			i += 2
+			continue
+		case '"':
+			return i + 1, true
+		}
+		i++
+	}
+	return i, false
 }
 
 // skipStr moves past the string starting at s.i.
 func (s *memberScan) skipStr() (bool, error) {
-	s.i++
-	for s.i < len(s.data) {
-		switch s.data[s.i] {
-		case '\\':
-			s.i += 2
-			continue
-		case '"':
-			s.i++
-			return true, nil
-		}
-		s.i++
+	i, ok := skipString(s.data, s.i)
+	s.i = min(i, len(s.data))
+	if !ok {
+		return false, errInvalidJSON
 	}
-	return false, errInvalidJSON
+	return true, nil
 }
 
 // unknownMember describes a member name that is not one of fields, calling
@@ -398,14 +436,25 @@ func unknownMember(name string, fields map[string]*shape) error {
 // encoding/json refusing invalid JSON, unknown fields and trailing data,
 // then the pre-pass checkMembers (no duplicate member names, exact member
 // names) over the now known-valid bytes; v is only meaningful without error.
-// Envelope claims, read several times per envelope, take a faster path
-// (decodeClaims) that decodes exactly what this one would.
+// Envelope and receipt claims, read once or more per envelope, take a
+// faster path (decodeClaims, decodeReceipt) that decodes exactly what this
+// one would.
 func decodeStrict(data []byte, sh *shape, v any) error {
-	if w, ok := v.(*wireClaims); ok && sh == claimsShape {
-		if decodeClaims(data, w) {
-			return checkMembers(data, sh)
+	switch w := v.(type) {
+	case *wireClaims:
+		if sh == claimsShape {
+			if decodeClaims(data, w) {
+				return nil
+			}
+			*w = wireClaims{}
 		}
-		*w = wireClaims{}
+	case *wireReceipt:
+		if sh == receiptShape {
+			if decodeReceipt(data, w) {
+				return nil
+			}
+			*w = wireReceipt{}
+		}
 	}
 	return decodeStrictJSON(data, sh, v)
 }
@@ -428,9 +477,68 @@ func decodeStrictJSON(data []byte, sh *shape, v any) error {
 // reports false, leaving the error to encoding/json, for anything but a
 // JSON object of exactly-spelt claims of the right JSON types.
 func decodeClaims(data []byte, w *wireClaims) bool {
-	if !json.Valid(data) {
+	return decodeMembers(data, func(name string, raw []byte) bool {
+		switch name {
+		case "iss":
+			return claimString(raw, &w.Iss)
+		case "aud":
+			return claimString(raw, &w.Aud)
+		case "jti":
+			return claimString(raw, &w.JTI)
+		case "kind":
+			k := string(w.Kind)
+			ok := claimString(raw, &k)
+			w.Kind = Kind(k)
+			return ok
+		case "case_id":
+			return claimString(raw, &w.CaseID)
+		case "iat":
+			return claimInt(raw, &w.Iat)
+		case "exp":
+			return claimInt(raw, &w.Exp)
+		case "body":
+			w.Body = append(json.RawMessage(nil), raw...)
+			return true
+		}
+		return false
+	})
+}
+
+// decodeReceipt is decodeClaims for receipt claims.
+func decodeReceipt(data []byte, w *wireReceipt) bool {
+	return decodeMembers(data, func(name string, raw []byte) bool {
+		switch name {
+		case "iss":
+			return claimString(raw, &w.Iss)
+		case "aud":
+			return claimString(raw, &w.Aud)
+		case "iat":
+			return claimInt(raw, &w.Iat)
+		case "receipt_for":
+			return claimString(raw, &w.ReceiptFor)
+		case "sha256":
+			return claimString(raw, &w.SHA256)
+		case "status":
+			st := string(w.Status)
+			ok := claimString(raw, &st)
+			w.Status = ReceiptStatus(st)
+			return ok
+		}
+		return false
+	})
+}
+
+// decodeMembers checks that data is one valid JSON object without a
+// member name twice and hands each of its members, in order, to member,
+// which decodes it or reports false (an unknown name, a value of the wrong
+// type). That is all checkMembers would check of claims whose values are
+// strings, numbers and an opaque body, so a true needs no checkMembers.
+func decodeMembers(data []byte, member func(name string, raw []byte) bool) bool {
+	if ok, _ := scanJSON(data); !ok {
 		return false
 	}
+	var seenBuf [8]string // the claims have at most 8 names; member refuses others
+	seen := seenBuf[:0]
 	s := memberScan{data: data}
 	s.ws()
 	if s.i >= len(data) || data[s.i] != '{' {
@@ -443,8 +551,11 @@ func decodeClaims(data []byte, w *wireClaims) bool {
 			return true
 		}
 		name, err := s.str()
-		if err != nil {
+		if err != nil || slices.Contains(seen, name) {
 			return false
+		}
+		if len(seen) < len(seenBuf) {
+			seen = append(seen, name)
 		}
 		s.ws()
 		s.i++ // ':'
@@ -453,29 +564,7 @@ func decodeClaims(data []byte, w *wireClaims) bool {
 		if s.skip() != nil {
 			return false
 		}
-		raw := data[start:s.i]
-		var ok bool
-		switch name {
-		case "iss":
-			ok = claimString(raw, &w.Iss)
-		case "aud":
-			ok = claimString(raw, &w.Aud)
-		case "jti":
-			ok = claimString(raw, &w.JTI)
-		case "kind":
-			k := string(w.Kind)
-			ok = claimString(raw, &k)
-			w.Kind = Kind(k)
-		case "case_id":
-			ok = claimString(raw, &w.CaseID)
-		case "iat":
-			ok = claimInt(raw, &w.Iat)
-		case "exp":
-			ok = claimInt(raw, &w.Exp)
-		case "body":
-			w.Body, ok = append(json.RawMessage(nil), raw...), true
-		}
-		if !ok {
+		if !member(name, data[start:s.i]) {
 			return false
 		}
 		s.ws()

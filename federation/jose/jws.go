@@ -76,17 +76,13 @@ func Sign(payload []byte, typ string, k *PrivateKey) ([]byte, error) {
 	if typ == "" || len(payload) == 0 {
 		return nil, fmt.Errorf("jose: sign: typ and payload are required")
 	}
-	hdr, err := json.Marshal(struct {
-		Alg Alg    `json:"alg"`
-		KID string `json:"kid"`
-		Typ string `json:"typ"`
-	}{k.alg, k.kid, typ})
+	hdr, err := signedHeaders.encoded(k.alg, k.kid, typ)
 	if err != nil {
 		return nil, fmt.Errorf("jose: sign: %w", err)
 	}
-	hl, pl := b64.EncodedLen(len(hdr)), b64.EncodedLen(len(payload))
+	hl, pl := len(hdr), b64.EncodedLen(len(payload))
 	out := make([]byte, hl+1+pl, hl+1+pl+1+b64.EncodedLen(64))
-	b64.Encode(out, hdr)
+	copy(out, hdr)
 	out[hl] = '.'
 	b64.Encode(out[hl+1:], payload)
 	sig, err := k.sign(out)
@@ -95,6 +91,44 @@ func Sign(payload []byte, typ string, k *PrivateKey) ([]byte, error) {
 	}
 	out = append(out, '.')
 	return b64.AppendEncode(out, sig), nil
+}
+
+// signedHeaders keeps the encoded protected headers Sign writes: a node
+// signs with one or two keys and two or three typs, so the same few
+// headers are marshalled and encoded once each. At most headerCacheSize
+// are kept.
+var signedHeaders = &headerEncodings{m: map[[3]string][]byte{}}
+
+type headerEncodings struct {
+	mu sync.RWMutex
+	m  map[[3]string][]byte
+}
+
+// encoded returns the base64url form of {"alg","kid","typ"}; callers must
+// not change it.
+func (c *headerEncodings) encoded(alg Alg, kid, typ string) ([]byte, error) {
+	key := [3]string{string(alg), kid, typ}
+	c.mu.RLock()
+	enc, ok := c.m[key]
+	c.mu.RUnlock()
+	if ok {
+		return enc, nil
+	}
+	hdr, err := json.Marshal(struct {
+		Alg Alg    `json:"alg"`
+		KID string `json:"kid"`
+		Typ string `json:"typ"`
+	}{alg, kid, typ})
+	if err != nil {
+		return nil, err
+	}
+	enc = b64.AppendEncode(nil, hdr)
+	c.mu.Lock()
+	if len(c.m) < headerCacheSize {
+		c.m[key] = enc
+	}
+	c.mu.Unlock()
+	return enc, nil
 }
 
 // sign signs a JWS signing input with the key's pinned algorithm: Ed25519,
@@ -127,10 +161,6 @@ func Parse(raw []byte, typ string) (*Token, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: not a compact JWS of three canonical base64url parts", ErrMalformed)
 	}
-	hdrJSON, err := b64Canonical(parts[0])
-	if err != nil {
-		return nil, fmt.Errorf("%w: header: %v", ErrMalformed, err)
-	}
 	payload, err := b64Canonical(parts[1])
 	if err != nil || len(payload) == 0 {
 		return nil, fmt.Errorf("%w: payload is empty or not canonical base64url", ErrMalformed)
@@ -139,7 +169,7 @@ func Parse(raw []byte, typ string) (*Token, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: signature: %v", ErrMalformed, err)
 	}
-	hdr, err := headers.parse(parts[0], hdrJSON)
+	hdr, err := headers.parse(parts[0])
 	if err != nil {
 		return nil, err
 	}
@@ -264,14 +294,20 @@ const headerCacheSize = 256
 
 var headers = &headerCache{m: map[string]Header{}}
 
-func (c *headerCache) parse(enc, dec []byte) (Header, error) {
+// parse returns the header whose base64url form is enc, decoding it only
+// when it is not held.
+func (c *headerCache) parse(enc []byte) (Header, error) {
 	c.mu.RLock()
 	h, ok := c.m[string(enc)]
 	c.mu.RUnlock()
 	if ok {
 		return h, nil
 	}
-	h, err := parseHeader(dec)
+	dec, err := b64Canonical(enc)
+	if err != nil {
+		return h, fmt.Errorf("%w: header: %v", ErrMalformed, err)
+	}
+	h, err = parseHeader(dec)
 	if err != nil {
 		return h, err
 	}

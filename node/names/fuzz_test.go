@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // FuzzAnalyze feeds arbitrary bytes through every exported function: none
@@ -43,5 +45,25 @@ func FuzzAnalyze(f *testing.F) {
 		}
 		_ = QueryTerms(s)
 		_ = DetectScript(s)
+	})
+}
+
+// FuzzPrepareASCII: prepare's shortcut for ASCII gives what NFKC, case
+// folding and prepareFolded give.
+func FuzzPrepareASCII(f *testing.F) {
+	for _, s := range []string{"", "Mira", "KOVALENKO", "O'Neil", "al-Rashid 12", "a\tb\x00c", strings.Repeat("Ab", 200), "K", "\x7f"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if _, ok := asciiFolded(s); !ok {
+			return
+		}
+		got := prepare(s)
+		if len(s) > maxInputRunes {
+			s = s[:maxInputRunes]
+		}
+		if want := prepareFolded(folder.String(norm.NFKC.String(s))); got != want {
+			t.Fatalf("prepare(%q) = %q, the long way %q", s, got, want)
+		}
 	})
 }

@@ -122,6 +122,24 @@ var latinLetters = map[rune]string{
 	'ẖ': "kh", 'ḫ': "kh",
 }
 
+// asciiFolded returns ASCII s case-folded, which is what prepare makes of
+// it (NFKC leaves ASCII as it is, and full case folding of ASCII is
+// lower-casing); ok is false for s with any other byte.
+func asciiFolded(s string) (string, bool) {
+	upper := false
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= utf8.RuneSelf {
+			return "", false
+		} else if c >= 'A' && c <= 'Z' {
+			upper = true
+		}
+	}
+	if !upper {
+		return s, true
+	}
+	return strings.ToLower(s), true
+}
+
 // prepare normalises s for transliteration: NFKC, full case folding, Latin
 // and Greek letters decomposed with their marks removed (but for
 // latinLetters), an Arabic shadda turned into a doubled letter and every
@@ -139,7 +157,14 @@ func prepare(s string) string {
 			n++
 		}
 	}
-	s = folder.String(norm.NFKC.String(s))
+	if lower, ok := asciiFolded(s); ok {
+		return lower // as the long way makes it, without x/text's allocations
+	}
+	return prepareFolded(folder.String(norm.NFKC.String(s)))
+}
+
+// prepareFolded is prepare after NFKC and case folding.
+func prepareFolded(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
 	for i := 0; i < len(s); {

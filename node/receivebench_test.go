@@ -1,0 +1,93 @@
+package node_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/familylinks/flx/federation"
+	"github.com/familylinks/flx/node"
+	"github.com/familylinks/flx/node/internal/fedtest"
+	"github.com/familylinks/flx/node/internal/nodetest"
+	"github.com/familylinks/flx/schema"
+)
+
+// benchDialect is PostgreSQL when FLX_TEST_POSTGRES is set (the database's
+// work then runs in its own processes, out of this one's CPU), else SQLite.
+func benchDialect() nodetest.Dialect {
+	if os.Getenv("FLX_TEST_POSTGRES") != "" {
+		return nodetest.Postgres
+	}
+	return nodetest.SQLite
+}
+
+// benchEnvelopes signs n case.create envelopes XA-RC -> XB-RC, each about
+// its own case.
+func benchEnvelopes(b *testing.B, f *fedtest.Federation, n int) [][]byte {
+	b.Helper()
+	ex, ok := schema.ExampleNamed("case.tracing_request")
+	if !ok {
+		b.Fatal("no example case.tracing_request")
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(ex.Doc, &doc); err != nil {
+		b.Fatal(err)
+	}
+	raws := make([][]byte, n)
+	for i := range raws {
+		id := fmt.Sprintf("XA-RC:B-%08d", i)
+		doc["case_id"] = id
+		body, err := json.Marshal(doc)
+		if err != nil {
+			b.Fatal(err)
+		}
+		raws[i] = f.Envelope(b, "XA-RC", "XB-RC", federation.KindCaseCreate, id, body)
+	}
+	return raws
+}
+
+// BenchmarkReceiveBatch50 is the receiving node's work on one batch of 50
+// case.create envelopes (verify, validate, store with receipts: what the
+// batches handler calls), with, under /process, the processing of what it
+// stored (apply, search keys; matching off). It reports the CPU time of
+// this process per envelope (with SQLite, the database's too), the figure
+// `flx bench exchange` reports per node; run with -benchmem and
+// -memprofile for the allocations.
+func BenchmarkReceiveBatch50(b *testing.B) {
+	for _, process := range []bool{false, true} {
+		name := "receive"
+		if process {
+			name = "receive+process"
+		}
+		b.Run(name, func(b *testing.B) {
+			f := fedtest.New(b, "XA-RC:XA:society", "XB-RC:XB:society")
+			xb := nodetest.Start(b, f, "XB-RC", nil, nodetest.Options{Dialect: benchDialect(), NoRun: true, NoMedia: true,
+				Match: node.MatchOptions{Disabled: true}})
+			const batch = 50
+			raws := benchEnvelopes(b, f, b.N*batch)
+			ctx := b.Context()
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu0 := cpuTime()
+			for i := range b.N {
+				out, err := xb.ReceiveBatch(ctx, "XA-RC", raws[i*batch:(i+1)*batch])
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, o := range out {
+					if o.Err != nil {
+						b.Fatal(o.Err)
+					}
+				}
+				if process {
+					if err := xb.ProcessInbox(ctx); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N*batch), "cpu-µs/envelope")
+		})
+	}
+}
