@@ -653,7 +653,7 @@ var brokenNodes = []brokenNode{
 	},
 	{
 		Variant: variant.Variant{Name: "signs-with-unknown-kid", Mutations: []variant.Mutation{{
-			File: "federation/jose/jws.go", Old: "}{k.alg, k.kid, typ})", New: "}{k.alg, k.kid + \"-next\", typ})",
+			File: "federation/jose/jws.go", Old: "signedHeaders.encoded(k.alg, k.kid, typ)", New: "signedHeaders.encoded(k.alg, k.kid+\"-next\", typ)",
 		}}},
 		broke: "signs with a key the manifest does not list", check: "FLX-ENV-013/sent-envelopes", req: "FLX-KEY-009",
 	},
