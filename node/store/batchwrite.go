@@ -132,29 +132,73 @@ func (s *sqlStore) AppendAuditAll(ctx context.Context, es []AuditEntry) ([]Audit
 
 func (q *queries) CasesHeld(ctx context.Context, caseIDs []string) (map[string]bool, error) {
 	out := make(map[string]bool, len(caseIDs))
-	for lo := 0; lo < len(caseIDs); lo += receiveChunk {
-		chunk := caseIDs[lo:min(lo+receiveChunk, len(caseIDs))]
-		args := make([]any, len(chunk))
-		for i, id := range chunk {
-			args[i] = id
+	err := q.eachOfIDs(ctx, caseIDs, func(rows *sqlx.Rows) error {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return err
 		}
-		err := q.eachRow(ctx, func(rows *sqlx.Rows) error {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				return err
-			}
-			out[id] = true
-			return nil
-		}, `SELECT case_id FROM cases WHERE case_id IN (`+placeholders(len(chunk))+`)`, args...)
-		if err != nil {
-			return nil, fmt.Errorf("store.CasesHeld: %w", err)
-		}
+		out[id] = true
+		return nil
+	}, `SELECT case_id FROM cases WHERE `)
+	if err != nil {
+		return nil, fmt.Errorf("store.CasesHeld: %w", err)
 	}
 	return out, nil
 }
 
+// GetCases is GetCase for several cases in one query per chunk: the
+// cases found, by id (an id not held is absent).
+func (q *queries) GetCases(ctx context.Context, caseIDs []string) (map[string]Case, error) {
+	out := make(map[string]Case, len(caseIDs))
+	err := q.eachOfIDs(ctx, caseIDs, func(rows *sqlx.Rows) error {
+		c, err := scanCase(rows)
+		if err != nil {
+			return err
+		}
+		out[c.ID] = c
+		return nil
+	}, `SELECT `+caseCols+` FROM cases WHERE `)
+	if err != nil {
+		return nil, fmt.Errorf("store.GetCases: %w", err)
+	}
+	return out, nil
+}
+
+// eachOfIDs runs query (ending in WHERE) with "case_id" among ids, chunk
+// by chunk, scanning each row. On PostgreSQL the ids go as one array
+// (= ANY): one statement text whatever their number, parsed and planned
+// once per connection; SQLite gets an IN list per chunk.
+func (q *queries) eachOfIDs(ctx context.Context, ids []string, scan func(*sqlx.Rows) error, query string) error {
+	per := receiveChunk
+	if q.s.dialect == Postgres {
+		per = casesPerArray
+	}
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), per)]
+		ids = ids[len(chunk):]
+		if q.s.dialect == Postgres {
+			if err := q.eachRow(ctx, scan, query+`case_id = ANY(?::text[])`, chunk); err != nil {
+				return err
+			}
+			continue
+		}
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		if err := q.eachRow(ctx, scan, query+`case_id IN (`+placeholders(len(chunk))+`)`, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (s *sqlStore) CasesHeld(ctx context.Context, caseIDs []string) (map[string]bool, error) {
 	return s.read().CasesHeld(ctx, caseIDs)
+}
+
+func (s *sqlStore) GetCases(ctx context.Context, caseIDs []string) (map[string]Case, error) {
+	return s.read().GetCases(ctx, caseIDs)
 }
 
 // EnqueueAll is Enqueue for several envelopes, set-based: one multi-row
