@@ -177,3 +177,42 @@ func TestOpenDSN(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestPayloadCompression: envelopes and documents over the TOAST threshold
+// read back byte for byte, and on PostgreSQL they are stored with lz4
+// (migration 0023), not pglz.
+func TestPayloadCompression(t *testing.T) {
+	withAllStores(t, func(t *testing.T, b *backend) {
+		ctx := t.Context()
+		big := bytes.Repeat([]byte("eyJhbGciOiJFZERTQSJ9.payload-"), 300) // about 9 KB, compressible
+		in := queue(memberB, "XA-RC:LZ4", "case.create", "lz4-out")
+		in.Envelope = big
+		o := enqueue(t, b.s, in)
+		if got := must[store.OutboxItem](t)(b.s.GetOutbox(ctx, o.ID)); !bytes.Equal(got.Envelope, big) {
+			t.Fatalf("outbox envelope read back %d bytes, want %d", len(got.Envelope), len(big))
+		}
+		doc := []byte(`{"note":"` + string(bytes.Repeat([]byte("family news "), 400)) + `"}`)
+		if _, err := b.s.CreateCase(ctx, store.NewCase{ID: "XB-RC:LZ4", Origin: memberB, Type: "tracing_request", Status: "open", Document: doc}); err != nil {
+			t.Fatal(err)
+		}
+		if got := must[store.Case](t)(b.s.GetCase(ctx, "XB-RC:LZ4")); !bytes.Equal(got.Document, doc) {
+			t.Fatalf("document read back %d bytes, want %d", len(got.Document), len(doc))
+		}
+		if b.dialect != store.Postgres {
+			return
+		}
+		for _, q := range []string{
+			`SELECT pg_column_compression(envelope) FROM outbox WHERE jti = 'lz4-out'`,
+			`SELECT pg_column_compression(document) FROM cases WHERE case_id = 'XB-RC:LZ4'`,
+			`SELECT pg_column_compression(document) FROM case_versions WHERE case_id = 'XB-RC:LZ4'`,
+		} {
+			var method string
+			if err := b.raw.GetContext(ctx, &method, q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+			if method != "lz4" {
+				t.Errorf("%s = %q, want lz4", q, method)
+			}
+		}
+	})
+}
