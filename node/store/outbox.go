@@ -27,6 +27,14 @@ func (q *queries) Enqueue(ctx context.Context, in NewOutboxItem) (OutboxItem, er
 	if in.Destination == "" || in.Kind == "" || in.JTI == "" || len(in.Envelope) == 0 {
 		return OutboxItem{}, fmt.Errorf("store.Enqueue: destination, kind, jti and envelope are required: %w", ErrInvalid)
 	}
+	if q.s.dialect == Postgres {
+		// One statement, the one EnqueueAll sends (prepared once).
+		out, err := q.enqueuePG(ctx, "store.Enqueue", []NewOutboxItem{in})
+		if err != nil {
+			return OutboxItem{}, err
+		}
+		return out[0], nil
+	}
 	at := q.s.now(in.At)
 	next := at
 	if !in.NotBefore.IsZero() {
