@@ -45,8 +45,20 @@ func (q *queries) MarkProcessedAll(ctx context.Context, ms []ProcessedMark) erro
 	}
 	for _, e := range order {
 		ids := groups[e]
-		n, err := q.exec(ctx, `UPDATE inbox SET processed_at = ?, process_error = ? WHERE id IN (`+placeholders(len(ids))+`)
-			AND processed_at IS NULL`, append([]any{at, nv(e)}, ids...)...)
+		var n int64
+		var err error
+		if q.s.dialect == Postgres {
+			// One statement text for every batch size.
+			arr := make([]int64, len(ids))
+			for i, id := range ids {
+				arr[i] = id.(int64)
+			}
+			n, err = q.exec(ctx, `UPDATE inbox SET processed_at = ?, process_error = ? WHERE id = ANY(?::bigint[])
+				AND processed_at IS NULL`, at, nv(e), arr)
+		} else {
+			n, err = q.exec(ctx, `UPDATE inbox SET processed_at = ?, process_error = ? WHERE id IN (`+placeholders(len(ids))+`)
+				AND processed_at IS NULL`, append([]any{at, nv(e)}, ids...)...)
+		}
 		if err != nil {
 			return fmt.Errorf("store.MarkProcessedAll: %w", err)
 		}
@@ -107,6 +119,21 @@ func (q *queries) AppendAuditAll(ctx context.Context, es []AuditEntry) ([]AuditR
 			return nil, fmt.Errorf("store.AppendAuditAll: %w", err)
 		}
 		prev = r.Hash
+	}
+	if q.s.dialect == Postgres {
+		// One statement text for every batch size: the rows as arrays.
+		n := len(out)
+		seqs, ats, actors, actions, objects, details, prevs, hashes := make([]int64, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		for i, r := range out {
+			seqs[i], ats[i], actors[i], actions[i], objects[i] = r.Seq, tv(r.At).(string), r.Actor, r.Action, r.Object
+			details[i], prevs[i], hashes[i] = string(r.Details), r.PrevHash, r.Hash
+		}
+		if _, err := q.exec(ctx, `INSERT INTO audit_log (seq, at, actor, action, object, details, prev_hash, hash)
+			SELECT * FROM unnest(?::bigint[], ?::timestamptz[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[])`,
+			seqs, ats, actors, actions, objects, details, prevs, hashes); err != nil {
+			return nil, fmt.Errorf("store.AppendAuditAll: %w", err)
+		}
+		return out, nil
 	}
 	for lo := 0; lo < len(out); lo += auditChunk {
 		chunk := out[lo:min(lo+auditChunk, len(out))]
