@@ -76,6 +76,9 @@ func (q *queries) ClaimDue(ctx context.Context, r ClaimRequest) ([]OutboxItem, e
 		lease = DefaultLease
 	}
 	want := limit(r.Limit, 10)
+	if q.s.dialect == Postgres {
+		return q.claimPG(ctx, r, now, lease, want)
+	}
 	// Two claims, each an ordered walk of its own partial index that stops
 	// at the limit (outbox_lease_idx, outbox_dest_queued_idx /
 	// outbox_due_idx): a single query with an OR over both states made the
@@ -92,6 +95,55 @@ func (q *queries) ClaimDue(ctx context.Context, r ClaimRequest) ([]OutboxItem, e
 			return nil, err
 		}
 		out = append(out, more...)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].NextAttemptAt.Equal(out[j].NextAttemptAt) {
+			return out[i].NextAttemptAt.Before(out[j].NextAttemptAt)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out, nil
+}
+
+// claimPG is ClaimDue's two claims in one statement on PostgreSQL: the
+// expired leases first (CTE x), then due queued rows up to what is left of
+// the limit (CTE d), each the same ordered walk of its partial index that
+// stops at its limit. The two sets are disjoint (in_flight, queued), and
+// d's per-case order check sees what x claimed as in flight, as it would
+// after x in a separate statement. One statement is atomic by itself: the
+// Store form sends it without BEGIN and COMMIT (one round trip, not four).
+func (q *queries) claimPG(ctx context.Context, r ClaimRequest, now time.Time, lease time.Duration, want int) ([]OutboxItem, error) {
+	due := func(cond, order, lim string) (string, []any) {
+		var w where
+		w.add(cond, tv(now))
+		w.addIf(r.Destination != "", `o.destination = ?`, r.Destination)
+		w.add(`NOT EXISTS (SELECT 1 FROM outbox p WHERE p.destination = o.destination AND p.case_id = o.case_id
+			AND p.seq < o.seq AND (p.state NOT IN ('delivered', 'cancelled')
+				OR (p.state = 'cancelled' AND p.lease_until > ?)))`, tv(now))
+		return `SELECT o.id FROM outbox o` + w.String() + ` ORDER BY ` + order + ` LIMIT ` + lim + q.s.claimLock, w.args
+	}
+	set := `UPDATE outbox SET state = 'in_flight', claimed_by = ?, lease_until = ?, attempts = attempts + 1, updated_at = ? WHERE id IN (`
+	setArgs := []any{r.Worker, tv(now.Add(lease)), tv(now)}
+	xq, xargs := due(`o.state = 'in_flight' AND o.lease_until <= ?`, `o.lease_until, o.id`, fmt.Sprint(want))
+	dq, dargs := due(`o.state = 'queued' AND o.next_attempt_at <= ?`, `o.next_attempt_at, o.id`, fmt.Sprintf(`(%d - (SELECT COUNT(*) FROM x))`, want))
+	args := append(append(append(append([]any{}, setArgs...), xargs...), setArgs...), dargs...)
+	rows, err := q.query(ctx, `WITH x AS (`+set+xq+`) RETURNING `+outboxCols+`),
+		d AS (`+set+dq+`) RETURNING `+outboxCols+`)
+		SELECT * FROM x UNION ALL SELECT * FROM d`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store.ClaimDue: %w", err)
+	}
+	defer rows.Close()
+	var out []OutboxItem
+	for rows.Next() {
+		o, err := scanOutbox(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store.ClaimDue: %w", err)
+		}
+		out = append(out, o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store.ClaimDue: %w", err)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if !out[i].NextAttemptAt.Equal(out[j].NextAttemptAt) {
