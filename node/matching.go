@@ -651,10 +651,24 @@ func (n *Node) matchReceivedBatch(ctx context.Context, batch []store.InboxItem) 
 		err error
 	}
 	read := make(map[string]state, len(batch))
+	ids := make([]string, 0, len(batch))
 	for _, it := range batch {
 		if _, ok := read[it.CaseID]; !ok {
-			c, err := n.o.Store.GetCase(ctx, it.CaseID)
-			read[it.CaseID] = state{c, err}
+			read[it.CaseID] = state{}
+			ids = append(ids, it.CaseID)
+		}
+	}
+	// One query for the batch (a read per case was one round trip each).
+	cs, err := n.o.Store.GetCases(ctx, ids)
+	for _, id := range ids {
+		c, ok := cs[id]
+		switch {
+		case err != nil:
+			read[id] = state{err: err}
+		case !ok:
+			read[id] = state{err: fmt.Errorf("node: case %q: %w", id, store.ErrNotFound)}
+		default:
+			read[id] = state{c: c}
 		}
 	}
 	start := time.Now()

@@ -363,6 +363,53 @@ func TestCasesHeld(t *testing.T) {
 	})
 }
 
+// TestGetCases reads several cases in one call as GetCase reads each:
+// document, version and tombstone alike, an id not held left out, in
+// batches larger than one statement.
+func TestGetCases(t *testing.T) {
+	withAllStores(t, func(t *testing.T, b *backend) {
+		ctx := t.Context()
+		var ids []string
+		for i := range 230 {
+			ids = append(ids, fmt.Sprintf("XB-RC:G%03d", i))
+		}
+		held := []int{0, 7, 228, 229}
+		for _, i := range held {
+			doc := fmt.Sprintf(`{"n":%d}`, i)
+			if _, err := b.s.CreateCase(ctx, store.NewCase{ID: ids[i], Origin: memberB, Type: "tracing_request", Status: "open", Version: int64(i + 1), Document: []byte(doc)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := b.s.EraseCase(ctx, ids[7], store.Erasure{Reason: "consent_withdrawn"}); err != nil {
+			t.Fatal(err)
+		}
+		got := must[map[string]store.Case](t)(b.s.GetCases(ctx, append(ids, "XB-RC:NONE", ids[0])))
+		if len(got) != len(held) {
+			t.Fatalf("GetCases returned %d cases, want %d", len(got), len(held))
+		}
+		for _, i := range held {
+			want := must[store.Case](t)(b.s.GetCase(ctx, ids[i]))
+			if c, ok := got[ids[i]]; !ok || !reflect.DeepEqual(c, want) {
+				t.Errorf("GetCases[%s] = %+v, want %+v", ids[i], c, want)
+			}
+		}
+		if !got[ids[7]].Erased() || got[ids[7]].Document != nil {
+			t.Errorf("erased case read as %+v", got[ids[7]])
+		}
+		if got := must[map[string]store.Case](t)(b.s.GetCases(ctx, nil)); len(got) != 0 {
+			t.Fatalf("GetCases(nil) = %v", got)
+		}
+		err := b.s.Tx(ctx, func(tx store.Tx) error {
+			got, err := tx.GetCases(ctx, []string{ids[228]})
+			if err == nil && got[ids[228]].Version != 229 {
+				t.Errorf("GetCases in a Tx = %+v", got)
+			}
+			return err
+		})
+		mustErr(t, err, nil)
+	})
+}
+
 // TestEnqueueAllAsEnqueue: rows queued together are the rows Enqueue
 // would queue one after the other (seq per destination and case following
 // rows queued before, in the order given), claimed in that order; a jti

@@ -45,8 +45,20 @@ func (q *queries) MarkProcessedAll(ctx context.Context, ms []ProcessedMark) erro
 	}
 	for _, e := range order {
 		ids := groups[e]
-		n, err := q.exec(ctx, `UPDATE inbox SET processed_at = ?, process_error = ? WHERE id IN (`+placeholders(len(ids))+`)
-			AND processed_at IS NULL`, append([]any{at, nv(e)}, ids...)...)
+		var n int64
+		var err error
+		if q.s.dialect == Postgres {
+			// One statement text for every batch size.
+			arr := make([]int64, len(ids))
+			for i, id := range ids {
+				arr[i] = id.(int64)
+			}
+			n, err = q.exec(ctx, `UPDATE inbox SET processed_at = ?, process_error = ? WHERE id = ANY(?::bigint[])
+				AND processed_at IS NULL`, at, nv(e), arr)
+		} else {
+			n, err = q.exec(ctx, `UPDATE inbox SET processed_at = ?, process_error = ? WHERE id IN (`+placeholders(len(ids))+`)
+				AND processed_at IS NULL`, append([]any{at, nv(e)}, ids...)...)
+		}
 		if err != nil {
 			return fmt.Errorf("store.MarkProcessedAll: %w", err)
 		}
@@ -108,6 +120,21 @@ func (q *queries) AppendAuditAll(ctx context.Context, es []AuditEntry) ([]AuditR
 		}
 		prev = r.Hash
 	}
+	if q.s.dialect == Postgres {
+		// One statement text for every batch size: the rows as arrays.
+		n := len(out)
+		seqs, ats, actors, actions, objects, details, prevs, hashes := make([]int64, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		for i, r := range out {
+			seqs[i], ats[i], actors[i], actions[i], objects[i] = r.Seq, tv(r.At).(string), r.Actor, r.Action, r.Object
+			details[i], prevs[i], hashes[i] = string(r.Details), r.PrevHash, r.Hash
+		}
+		if _, err := q.exec(ctx, `INSERT INTO audit_log (seq, at, actor, action, object, details, prev_hash, hash)
+			SELECT * FROM unnest(?::bigint[], ?::timestamptz[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[])`,
+			seqs, ats, actors, actions, objects, details, prevs, hashes); err != nil {
+			return nil, fmt.Errorf("store.AppendAuditAll: %w", err)
+		}
+		return out, nil
+	}
 	for lo := 0; lo < len(out); lo += auditChunk {
 		chunk := out[lo:min(lo+auditChunk, len(out))]
 		args := make([]any, 0, 8*len(chunk))
@@ -132,29 +159,73 @@ func (s *sqlStore) AppendAuditAll(ctx context.Context, es []AuditEntry) ([]Audit
 
 func (q *queries) CasesHeld(ctx context.Context, caseIDs []string) (map[string]bool, error) {
 	out := make(map[string]bool, len(caseIDs))
-	for lo := 0; lo < len(caseIDs); lo += receiveChunk {
-		chunk := caseIDs[lo:min(lo+receiveChunk, len(caseIDs))]
-		args := make([]any, len(chunk))
-		for i, id := range chunk {
-			args[i] = id
+	err := q.eachOfIDs(ctx, caseIDs, func(rows *sqlx.Rows) error {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return err
 		}
-		err := q.eachRow(ctx, func(rows *sqlx.Rows) error {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				return err
-			}
-			out[id] = true
-			return nil
-		}, `SELECT case_id FROM cases WHERE case_id IN (`+placeholders(len(chunk))+`)`, args...)
-		if err != nil {
-			return nil, fmt.Errorf("store.CasesHeld: %w", err)
-		}
+		out[id] = true
+		return nil
+	}, `SELECT case_id FROM cases WHERE `)
+	if err != nil {
+		return nil, fmt.Errorf("store.CasesHeld: %w", err)
 	}
 	return out, nil
 }
 
+// GetCases is GetCase for several cases in one query per chunk: the
+// cases found, by id (an id not held is absent).
+func (q *queries) GetCases(ctx context.Context, caseIDs []string) (map[string]Case, error) {
+	out := make(map[string]Case, len(caseIDs))
+	err := q.eachOfIDs(ctx, caseIDs, func(rows *sqlx.Rows) error {
+		c, err := scanCase(rows)
+		if err != nil {
+			return err
+		}
+		out[c.ID] = c
+		return nil
+	}, `SELECT `+caseCols+` FROM cases WHERE `)
+	if err != nil {
+		return nil, fmt.Errorf("store.GetCases: %w", err)
+	}
+	return out, nil
+}
+
+// eachOfIDs runs query (ending in WHERE) with "case_id" among ids, chunk
+// by chunk, scanning each row. On PostgreSQL the ids go as one array
+// (= ANY): one statement text whatever their number, parsed and planned
+// once per connection; SQLite gets an IN list per chunk.
+func (q *queries) eachOfIDs(ctx context.Context, ids []string, scan func(*sqlx.Rows) error, query string) error {
+	per := receiveChunk
+	if q.s.dialect == Postgres {
+		per = casesPerArray
+	}
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), per)]
+		ids = ids[len(chunk):]
+		if q.s.dialect == Postgres {
+			if err := q.eachRow(ctx, scan, query+`case_id = ANY(?::text[])`, chunk); err != nil {
+				return err
+			}
+			continue
+		}
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		if err := q.eachRow(ctx, scan, query+`case_id IN (`+placeholders(len(chunk))+`)`, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (s *sqlStore) CasesHeld(ctx context.Context, caseIDs []string) (map[string]bool, error) {
 	return s.read().CasesHeld(ctx, caseIDs)
+}
+
+func (s *sqlStore) GetCases(ctx context.Context, caseIDs []string) (map[string]Case, error) {
+	return s.read().GetCases(ctx, caseIDs)
 }
 
 // EnqueueAll is Enqueue for several envelopes, set-based: one multi-row
@@ -179,6 +250,9 @@ func (q *queries) EnqueueAll(ctx context.Context, in []NewOutboxItem) ([]OutboxI
 		}
 		jtis[it.JTI] = true
 		count[key{it.Destination, it.CaseID}]++
+	}
+	if q.s.dialect == Postgres {
+		return q.enqueuePG(ctx, "store.EnqueueAll", in)
 	}
 	keys := make([]key, 0, len(count))
 	for k := range count {
@@ -255,6 +329,76 @@ func (q *queries) EnqueueAll(ctx context.Context, in []NewOutboxItem) ([]OutboxI
 			}
 			chunk[i].ID = id
 		}
+	}
+	return out, nil
+}
+
+// enqueuePG is EnqueueAll in one statement on PostgreSQL: the rows go as
+// arrays; a data-modifying CTE upserts the (destination, case) sequences in
+// key order, and the rows take consecutive seqs per (destination, case) in
+// the order given and ids in that order. One round trip instead of two,
+// and one statement text whatever the batch size (parsed and planned once
+// per connection).
+func (q *queries) enqueuePG(ctx context.Context, op string, in []NewOutboxItem) ([]OutboxItem, error) {
+	n := len(in)
+	dest, caseID, kind, jti, next, created := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	version := make([]int64, n)
+	env := make([][]byte, n)
+	disc, wdr := make([]bool, n), make([]bool, n)
+	out := make([]OutboxItem, n)
+	for i, it := range in {
+		at := q.s.now(it.At)
+		nextAt := at
+		if !it.NotBefore.IsZero() {
+			nextAt = q.s.now(it.NotBefore)
+		}
+		out[i] = OutboxItem{Destination: it.Destination, CaseID: it.CaseID, CaseVersion: it.CaseVersion,
+			Kind: it.Kind, JTI: it.JTI, Envelope: it.Envelope, State: Queued,
+			NextAttemptAt: nextAt, CreatedAt: at, UpdatedAt: at, Discloses: it.Discloses, Withdraws: it.Withdraws}
+		dest[i], caseID[i], version[i], kind[i], jti[i], env[i] = it.Destination, it.CaseID, it.CaseVersion, it.Kind, it.JTI, it.Envelope
+		next[i], created[i] = tv(nextAt).(string), tv(at).(string)
+		disc[i], wdr[i] = it.Discloses, it.Withdraws
+	}
+	type got struct{ id, seq int64 }
+	ids := make(map[string]got, n)
+	err := q.eachRow(ctx, func(rows *sqlx.Rows) error {
+		var g got
+		var j string
+		if err := rows.Scan(&g.id, &j, &g.seq); err != nil {
+			return err
+		}
+		ids[j] = g
+		return nil
+	}, `WITH i AS (
+			SELECT * FROM unnest(?::text[], ?::text[], ?::bigint[], ?::text[], ?::text[], ?::bytea[],
+				?::timestamptz[], ?::timestamptz[], ?::boolean[], ?::boolean[])
+				WITH ORDINALITY AS i(destination, case_id, case_version, kind, jti, envelope, next_at, created_at, discloses, withdraws, pos)
+		), k AS (
+			SELECT destination, case_id, COUNT(*) AS n FROM i GROUP BY destination, case_id
+		), s AS (
+			INSERT INTO outbox_sequences (destination, case_id, last_seq)
+			SELECT destination, case_id, n FROM k ORDER BY destination, case_id
+			ON CONFLICT (destination, case_id) DO UPDATE SET last_seq = outbox_sequences.last_seq + excluded.last_seq
+			RETURNING destination, case_id, last_seq
+		)
+		INSERT INTO outbox (destination, case_id, case_version, kind, jti, envelope, seq, state,
+			attempts, next_attempt_at, created_at, updated_at, discloses, withdraws)
+		SELECT i.destination, i.case_id, NULLIF(i.case_version, 0), i.kind, i.jti, i.envelope,
+			s.last_seq - k.n + ROW_NUMBER() OVER (PARTITION BY i.destination, i.case_id ORDER BY i.pos),
+			'queued', 0, i.next_at, i.created_at, i.created_at, i.discloses, i.withdraws
+		FROM i JOIN k USING (destination, case_id) JOIN s USING (destination, case_id)
+		ORDER BY i.pos
+		ON CONFLICT (jti) DO NOTHING RETURNING id, jti, seq`,
+		dest, caseID, version, kind, jti, env, next, created, disc, wdr)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	for i := range out {
+		g, ok := ids[out[i].JTI]
+		if !ok {
+			return nil, fmt.Errorf("%s: jti %q: %w", op, out[i].JTI, ErrDuplicate)
+		}
+		out[i].ID, out[i].Seq = g.id, g.seq
 	}
 	return out, nil
 }

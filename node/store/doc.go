@@ -26,6 +26,15 @@
 // planned each time) and hex-encodes every bytea; pgx caches prepared
 // statements per connection and sends bytea in binary.
 //
+// On PostgreSQL the batch writes of the hot path (EnqueueAll, ClaimDue,
+// MarkDeliveredAll, ReceiveAll, CreateCases, MarkProcessedAll,
+// AppendAuditAll, the match-pending marks, GetCases, CasesHeld) bind their
+// rows as arrays (unnest, = ANY) and chain dependent writes in
+// data-modifying CTEs: one statement text whatever the batch size, so the
+// cached prepared statement is parsed and planned once per connection (a
+// VALUES list or IN list of n rows is a new statement for every new n),
+// and one round trip per operation. SQLite keeps the multi-row forms.
+//
 // The store keeps bytes and strings: documents, envelopes, receipts and
 // manifests are opaque to it and come back byte for byte, and it applies no
 // rule of the domain (what a kind means, what counts as a disclosure): the

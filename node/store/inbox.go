@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/jmoiron/sqlx"
 )
 
 func sha256Hex(b []byte) string {
@@ -89,6 +91,13 @@ func (q *queries) ReceiveAll(ctx context.Context, es []ReceiveEntry) ([]ReceiveR
 }
 
 func (q *queries) receiveChunk(ctx context.Context, es []ReceiveEntry, sums []string, out []ReceiveResult) error {
+	if q.s.dialect == Postgres {
+		inserted, err := q.receivePG(ctx, es, sums)
+		if err != nil {
+			return err
+		}
+		return q.receiveRest(ctx, es, sums, out, inserted)
+	}
 	args := make([]any, 0, 8*len(es))
 	for i, e := range es {
 		it := e.Item
@@ -118,16 +127,12 @@ func (q *queries) receiveChunk(ctx context.Context, es []ReceiveEntry, sums []st
 	// Receipts of the rows this statement inserted (the first entry of a
 	// jti named twice); every other entry was there before.
 	args = args[:0]
-	var again []int
 	first := make(map[string]bool, len(es))
-	for i, e := range es {
-		id, ok := inserted[e.Item.JTI]
-		if !ok || first[e.Item.JTI] {
-			again = append(again, i)
+	for _, e := range es {
+		if _, ok := inserted[e.Item.JTI]; !ok || first[e.Item.JTI] {
 			continue
 		}
 		first[e.Item.JTI] = true
-		out[i] = ReceiveResult{ID: id}
 		status := e.Receipt.Status
 		if status == "" {
 			status = "accepted"
@@ -139,12 +144,78 @@ func (q *queries) receiveChunk(ctx context.Context, es []ReceiveEntry, sums []st
 			return fmt.Errorf("store.ReceiveAll: receipts: %w", err)
 		}
 	}
+	return q.receiveRest(ctx, es, sums, out, inserted)
+}
+
+// receivePG writes a chunk's inbox rows and the receipts of those it
+// inserted in one statement on PostgreSQL (the rows as arrays; a
+// data-modifying CTE inserts the inbox rows in the order given, the
+// receipts follow the first entry of each jti inserted): one round trip
+// and one statement text whatever the batch size. It returns the ids of
+// the rows inserted, by jti.
+func (q *queries) receivePG(ctx context.Context, es []ReceiveEntry, sums []string) (map[string]int64, error) {
+	n := len(es)
+	jti, iss, aud, kind, caseID, at, status := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	env, rcpt := make([][]byte, n), make([][]byte, n)
+	for i, e := range es {
+		it := e.Item
+		jti[i], iss[i], aud[i], kind[i], caseID[i], env[i] = it.JTI, it.Iss, it.Aud, it.Kind, it.CaseID, it.Envelope
+		at[i] = tv(q.s.now(it.ReceivedAt)).(string)
+		status[i], rcpt[i] = e.Receipt.Status, e.Receipt.Raw
+		if status[i] == "" {
+			status[i] = "accepted"
+		}
+	}
+	inserted := make(map[string]int64, n)
+	err := q.eachRow(ctx, func(rows *sqlx.Rows) error {
+		var id int64
+		var j string
+		if err := rows.Scan(&id, &j); err != nil {
+			return err
+		}
+		inserted[j] = id
+		return nil
+	}, `WITH e AS (
+			SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bytea[],
+				?::timestamptz[], ?::text[], ?::bytea[])
+				WITH ORDINALITY AS e(jti, iss, aud, kind, case_id, sha256, envelope, received_at, status, receipt, pos)
+		), ins AS (
+			INSERT INTO inbox (jti, iss, aud, kind, case_id, sha256, envelope, received_at)
+			SELECT jti, iss, aud, kind, case_id, sha256, envelope, received_at FROM e ORDER BY pos
+			ON CONFLICT (jti) DO NOTHING RETURNING id, jti
+		), r AS (
+			INSERT INTO receipts (jti, status, receipt, created_at)
+			SELECT DISTINCT ON (e.jti) e.jti, e.status, e.receipt, e.received_at FROM e JOIN ins ON ins.jti = e.jti
+			ORDER BY e.jti, e.pos
+		)
+		SELECT id, jti FROM ins`, jti, iss, aud, kind, caseID, sums, env, at, status, rcpt)
+	if err != nil {
+		return nil, fmt.Errorf("store.ReceiveAll: %w", err)
+	}
+	return inserted, nil
+}
+
+// receiveRest fills out: the entries inserted (the first of each jti)
+// get their ids; every other entry was there before and is read back as
+// a duplicate or a replay.
+func (q *queries) receiveRest(ctx context.Context, es []ReceiveEntry, sums []string, out []ReceiveResult, inserted map[string]int64) error {
+	var again []int
+	first := make(map[string]bool, len(es))
+	for i, e := range es {
+		id, ok := inserted[e.Item.JTI]
+		if !ok || first[e.Item.JTI] {
+			again = append(again, i)
+			continue
+		}
+		first[e.Item.JTI] = true
+		out[i] = ReceiveResult{ID: id}
+	}
 	if len(again) == 0 {
 		return nil
 	}
 	// Seen before (ON CONFLICT waited for a concurrent insert to commit).
 	var in strings.Builder
-	args = args[:0]
+	args := make([]any, 0, len(again))
 	for k, i := range again {
 		if k > 0 {
 			in.WriteString(", ")
@@ -152,7 +223,7 @@ func (q *queries) receiveChunk(ctx context.Context, es []ReceiveEntry, sums []st
 		in.WriteString("?")
 		args = append(args, es[i].Item.JTI)
 	}
-	rows, err = q.query(ctx, `SELECT i.id, i.jti, i.sha256, r.receipt FROM inbox i LEFT JOIN receipts r ON r.jti = i.jti
+	rows, err := q.query(ctx, `SELECT i.id, i.jti, i.sha256, r.receipt FROM inbox i LEFT JOIN receipts r ON r.jti = i.jti
 		WHERE i.jti IN (`+in.String()+`)`, args...)
 	if err != nil {
 		return fmt.Errorf("store.ReceiveAll: read existing: %w", err)

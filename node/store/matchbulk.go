@@ -259,6 +259,28 @@ func (q *queries) upsertMatches(ctx context.Context, cands []NewMatchCandidate, 
 }
 
 func (q *queries) MarkMatchPending(ctx context.Context, ps []PendingMatch) error {
+	if q.s.dialect == Postgres {
+		// One statement text for every batch size: the marks as arrays,
+		// one row per case with its highest version, in key order.
+		ids, versions := make([]string, len(ps)), make([]int64, len(ps))
+		for i, p := range ps {
+			if p.CaseID == "" {
+				return fmt.Errorf("store.MarkMatchPending: case id is required: %w", ErrInvalid)
+			}
+			ids[i], versions[i] = p.CaseID, p.Version
+		}
+		if len(ps) == 0 {
+			return nil
+		}
+		if _, err := q.exec(ctx, `INSERT INTO match_pending (case_id, version)
+			SELECT case_id, MAX(version) FROM unnest(?::text[], ?::bigint[]) AS u(case_id, version)
+			GROUP BY case_id ORDER BY case_id
+			ON CONFLICT (case_id) DO UPDATE SET version = excluded.version
+			WHERE excluded.version > match_pending.version`, ids, versions); err != nil {
+			return fmt.Errorf("store.MarkMatchPending: %w", err)
+		}
+		return nil
+	}
 	for len(ps) > 0 {
 		chunk := ps[:min(len(ps), 500)]
 		ps = ps[len(chunk):]
@@ -284,6 +306,19 @@ func (q *queries) MarkMatchPending(ctx context.Context, ps []PendingMatch) error
 }
 
 func (q *queries) ClearMatchPending(ctx context.Context, ps []PendingMatch) error {
+	if q.s.dialect == Postgres && len(ps) > 0 {
+		// One statement text for every batch size (an OR per mark was a
+		// new statement to parse and plan for each new size).
+		ids, versions := make([]string, len(ps)), make([]int64, len(ps))
+		for i, p := range ps {
+			ids[i], versions[i] = p.CaseID, p.Version
+		}
+		if _, err := q.exec(ctx, `DELETE FROM match_pending m USING unnest(?::text[], ?::bigint[]) AS u(case_id, version)
+			WHERE m.case_id = u.case_id AND m.version <= u.version`, ids, versions); err != nil {
+			return fmt.Errorf("store.ClearMatchPending: %w", err)
+		}
+		return nil
+	}
 	for len(ps) > 0 {
 		chunk := ps[:min(len(ps), 500)]
 		ps = ps[len(chunk):]

@@ -131,7 +131,8 @@ func summary(ms []store.MatchCandidate, prefix string) []string {
 	return out
 }
 
-// TestMatchPending: marks are kept per case at the highest version marked,
+// TestMatchPending: marks are kept per case at the highest version marked
+// (also when one call names a case twice),
 // cleared only up to the version matched, listed in pages, and erased with
 // the case.
 func TestMatchPending(t *testing.T) {
@@ -140,7 +141,8 @@ func TestMatchPending(t *testing.T) {
 		mustErr(t, b.s.Tx(ctx, func(tx store.Tx) error {
 			return tx.MarkMatchPending(ctx, []store.PendingMatch{{CaseID: "XA-RC:1", Version: 1}, {CaseID: "XA-RC:2", Version: 1}, {CaseID: "XA-RC:3", Version: 4}})
 		}), nil)
-		mustErr(t, b.s.MarkMatchPending(ctx, []store.PendingMatch{{CaseID: "XA-RC:2", Version: 2}, {CaseID: "XA-RC:3", Version: 3}}), nil)
+		// A case named twice in one call keeps its highest version.
+		mustErr(t, b.s.MarkMatchPending(ctx, []store.PendingMatch{{CaseID: "XA-RC:2", Version: 2}, {CaseID: "XA-RC:3", Version: 3}, {CaseID: "XA-RC:2", Version: 1}}), nil)
 		list := func() []store.PendingMatch {
 			var out []store.PendingMatch
 			after := ""

@@ -177,3 +177,49 @@ func TestOpenDSN(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestPayloadStorage: envelopes and documents over the TOAST threshold read
+// back byte for byte; on PostgreSQL (migration 0023) envelopes are stored
+// out of line without compression and documents with lz4, not pglz.
+func TestPayloadStorage(t *testing.T) {
+	withAllStores(t, func(t *testing.T, b *backend) {
+		ctx := t.Context()
+		big := bytes.Repeat([]byte("eyJhbGciOiJFZERTQSJ9.payload-"), 300) // about 9 KB, compressible
+		in := queue(memberB, "XA-RC:LZ4", "case.create", "lz4-out")
+		in.Envelope = big
+		o := enqueue(t, b.s, in)
+		if got := must[store.OutboxItem](t)(b.s.GetOutbox(ctx, o.ID)); !bytes.Equal(got.Envelope, big) {
+			t.Fatalf("outbox envelope read back %d bytes, want %d", len(got.Envelope), len(big))
+		}
+		item := envelope("lz4-in", "XB-RC:LZ4", "a")
+		item.Envelope = big
+		must[store.ReceiveResult](t)(b.s.Receive(ctx, item, receipt("lz4-in")))
+		if got := must[store.InboxItem](t)(b.s.GetInboxByJTI(ctx, "lz4-in")); !bytes.Equal(got.Envelope, big) {
+			t.Fatalf("inbox envelope read back %d bytes, want %d", len(got.Envelope), len(big))
+		}
+		doc := []byte(`{"note":"` + string(bytes.Repeat([]byte("family news "), 400)) + `"}`)
+		if _, err := b.s.CreateCase(ctx, store.NewCase{ID: "XB-RC:LZ4", Origin: memberB, Type: "tracing_request", Status: "open", Document: doc}); err != nil {
+			t.Fatal(err)
+		}
+		if got := must[store.Case](t)(b.s.GetCase(ctx, "XB-RC:LZ4")); !bytes.Equal(got.Document, doc) {
+			t.Fatalf("document read back %d bytes, want %d", len(got.Document), len(doc))
+		}
+		if b.dialect != store.Postgres {
+			return
+		}
+		for _, tc := range []struct{ query, want string }{
+			{`SELECT COALESCE(pg_column_compression(envelope), 'none') FROM outbox WHERE jti = 'lz4-out'`, "none"},
+			{`SELECT COALESCE(pg_column_compression(envelope), 'none') FROM inbox WHERE jti = 'lz4-in'`, "none"},
+			{`SELECT pg_column_compression(document) FROM cases WHERE case_id = 'XB-RC:LZ4'`, "lz4"},
+			{`SELECT pg_column_compression(document) FROM case_versions WHERE case_id = 'XB-RC:LZ4'`, "lz4"},
+		} {
+			var got string
+			if err := b.raw.GetContext(ctx, &got, tc.query); err != nil {
+				t.Fatalf("%s: %v", tc.query, err)
+			}
+			if got != tc.want {
+				t.Errorf("%s = %q, want %q", tc.query, got, tc.want)
+			}
+		}
+	})
+}

@@ -27,6 +27,14 @@ func (q *queries) Enqueue(ctx context.Context, in NewOutboxItem) (OutboxItem, er
 	if in.Destination == "" || in.Kind == "" || in.JTI == "" || len(in.Envelope) == 0 {
 		return OutboxItem{}, fmt.Errorf("store.Enqueue: destination, kind, jti and envelope are required: %w", ErrInvalid)
 	}
+	if q.s.dialect == Postgres {
+		// One statement, the one EnqueueAll sends (prepared once).
+		out, err := q.enqueuePG(ctx, "store.Enqueue", []NewOutboxItem{in})
+		if err != nil {
+			return OutboxItem{}, err
+		}
+		return out[0], nil
+	}
 	at := q.s.now(in.At)
 	next := at
 	if !in.NotBefore.IsZero() {
@@ -68,6 +76,9 @@ func (q *queries) ClaimDue(ctx context.Context, r ClaimRequest) ([]OutboxItem, e
 		lease = DefaultLease
 	}
 	want := limit(r.Limit, 10)
+	if q.s.dialect == Postgres {
+		return q.claimPG(ctx, r, now, lease, want)
+	}
 	// Two claims, each an ordered walk of its own partial index that stops
 	// at the limit (outbox_lease_idx, outbox_dest_queued_idx /
 	// outbox_due_idx): a single query with an OR over both states made the
@@ -84,6 +95,55 @@ func (q *queries) ClaimDue(ctx context.Context, r ClaimRequest) ([]OutboxItem, e
 			return nil, err
 		}
 		out = append(out, more...)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].NextAttemptAt.Equal(out[j].NextAttemptAt) {
+			return out[i].NextAttemptAt.Before(out[j].NextAttemptAt)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out, nil
+}
+
+// claimPG is ClaimDue's two claims in one statement on PostgreSQL: the
+// expired leases first (CTE x), then due queued rows up to what is left of
+// the limit (CTE d), each the same ordered walk of its partial index that
+// stops at its limit. The two sets are disjoint (in_flight, queued), and
+// d's per-case order check sees what x claimed as in flight, as it would
+// after x in a separate statement. One statement is atomic by itself: the
+// Store form sends it without BEGIN and COMMIT (one round trip, not four).
+func (q *queries) claimPG(ctx context.Context, r ClaimRequest, now time.Time, lease time.Duration, want int) ([]OutboxItem, error) {
+	due := func(cond, order, lim string) (string, []any) {
+		var w where
+		w.add(cond, tv(now))
+		w.addIf(r.Destination != "", `o.destination = ?`, r.Destination)
+		w.add(`NOT EXISTS (SELECT 1 FROM outbox p WHERE p.destination = o.destination AND p.case_id = o.case_id
+			AND p.seq < o.seq AND (p.state NOT IN ('delivered', 'cancelled')
+				OR (p.state = 'cancelled' AND p.lease_until > ?)))`, tv(now))
+		return `SELECT o.id FROM outbox o` + w.String() + ` ORDER BY ` + order + ` LIMIT ` + lim + q.s.claimLock, w.args
+	}
+	set := `UPDATE outbox SET state = 'in_flight', claimed_by = ?, lease_until = ?, attempts = attempts + 1, updated_at = ? WHERE id IN (`
+	setArgs := []any{r.Worker, tv(now.Add(lease)), tv(now)}
+	xq, xargs := due(`o.state = 'in_flight' AND o.lease_until <= ?`, `o.lease_until, o.id`, fmt.Sprint(want))
+	dq, dargs := due(`o.state = 'queued' AND o.next_attempt_at <= ?`, `o.next_attempt_at, o.id`, fmt.Sprintf(`(%d - (SELECT COUNT(*) FROM x))`, want))
+	args := append(append(append(append([]any{}, setArgs...), xargs...), setArgs...), dargs...)
+	rows, err := q.query(ctx, `WITH x AS (`+set+xq+`) RETURNING `+outboxCols+`),
+		d AS (`+set+dq+`) RETURNING `+outboxCols+`)
+		SELECT * FROM x UNION ALL SELECT * FROM d`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store.ClaimDue: %w", err)
+	}
+	defer rows.Close()
+	var out []OutboxItem
+	for rows.Next() {
+		o, err := scanOutbox(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store.ClaimDue: %w", err)
+		}
+		out = append(out, o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store.ClaimDue: %w", err)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if !out[i].NextAttemptAt.Equal(out[j].NextAttemptAt) {
@@ -165,7 +225,55 @@ type deliveredOutbox struct {
 	discloses, withdraws bool
 }
 
+// markDeliveredPG is markDeliveredChunk in one statement on PostgreSQL:
+// the receipts go as two arrays, and data-modifying CTEs update the rows,
+// insert their disclosures in the order of the receipts and upsert the
+// recipients in key order (with the withdrawal mark). One statement text
+// whatever the batch size, so it is parsed and planned once per
+// connection, and one round trip instead of three or four.
+func (q *queries) markDeliveredPG(ctx context.Context, ds []DeliveredRow, at time.Time) error {
+	ids := make([]int64, len(ds))
+	receipts := make([][]byte, len(ds))
+	anyIDs := make([]any, len(ds))
+	for i, d := range ds {
+		ids[i], receipts[i], anyIDs[i] = d.ID, d.Receipt, d.ID
+	}
+	var n int
+	err := q.queryRow(ctx, `WITH r AS (
+			SELECT * FROM unnest(?::bigint[], ?::bytea[]) WITH ORDINALITY AS r(id, receipt, pos)
+		), d AS (
+			UPDATE outbox o SET state = 'delivered', delivered_at = ?::timestamptz, receipt = r.receipt,
+				lease_until = NULL, updated_at = ?::timestamptz
+			FROM r WHERE o.id = r.id AND o.state <> 'delivered'
+			RETURNING o.id, o.destination, o.case_id, o.case_version, o.kind, o.jti, o.discloses, o.withdraws, r.pos
+		), disc AS (
+			INSERT INTO disclosures (case_id, member, kind, case_version, outbox_id, jti, delivered_at)
+			SELECT case_id, destination, kind, case_version, id, jti, ?::timestamptz FROM d WHERE discloses ORDER BY pos
+		), rec AS (
+			INSERT INTO case_recipients (case_id, member, first_delivered_at, last_delivered_at, last_version, withdrawal_sent_at)
+			SELECT case_id, destination, ?::timestamptz, ?::timestamptz, MAX(case_version),
+				CASE WHEN bool_or(withdraws) THEN ?::timestamptz END
+			FROM d WHERE discloses GROUP BY case_id, destination ORDER BY case_id, destination
+			ON CONFLICT (case_id, member) DO UPDATE SET
+				last_delivered_at = excluded.last_delivered_at,
+				last_version = CASE WHEN COALESCE(excluded.last_version, 0) > COALESCE(case_recipients.last_version, 0)
+					THEN excluded.last_version ELSE case_recipients.last_version END,
+				withdrawal_sent_at = COALESCE(excluded.withdrawal_sent_at, case_recipients.withdrawal_sent_at)
+		)
+		SELECT COUNT(*) FROM d`, ids, receipts, tv(at), tv(at), tv(at), tv(at), tv(at), tv(at)).Scan(&n)
+	if err != nil {
+		return fmt.Errorf("store.MarkDeliveredAll: %w", err)
+	}
+	if n < len(ds) {
+		return q.allExist(ctx, anyIDs, len(ds))
+	}
+	return nil
+}
+
 func (q *queries) markDeliveredChunk(ctx context.Context, ds []DeliveredRow, at time.Time) error {
+	if q.s.dialect == Postgres {
+		return q.markDeliveredPG(ctx, ds, at)
+	}
 	// Receipts differ per row: a CASE over the ids, its parameters typed
 	// as bytea on PostgreSQL (an untyped CASE is text there).
 	blob := "?"

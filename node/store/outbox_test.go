@@ -495,3 +495,36 @@ func TestCancelledInFlightReleasedWhenAnswered(t *testing.T) {
 		})
 	}
 }
+
+// TestClaimExpiredWithinLimit: a claim takes rows whose lease expired
+// first and counts them against its limit; due queued rows fill only what
+// is left, and a row behind one of its case still in flight waits.
+func TestClaimExpiredWithinLimit(t *testing.T) {
+	withAllStores(t, func(t *testing.T, b *backend) {
+		t0 := b.clock.Now()
+		for _, in := range []store.NewOutboxItem{
+			queue(memberB, "XA-RC:A", "case.create", "e1"),
+			queue(memberB, "XA-RC:B", "case.create", "e2"),
+			queue(memberB, "XA-RC:C", "case.create", "e3"),
+			queue(memberB, "XA-RC:A", "case.update", "e4"),
+		} {
+			in.At = t0
+			enqueue(t, b.s, in)
+		}
+		later := t0.Add(2 * time.Minute)
+		for _, tc := range []struct {
+			name string
+			r    store.ClaimRequest
+			want string
+		}{
+			{"first claim", store.ClaimRequest{Worker: "crashed", Destination: memberB, Now: t0.Add(time.Second), Lease: time.Minute, Limit: 2}, "[e1 e2]"},
+			{"expired leases fill the limit", store.ClaimRequest{Worker: "w2", Destination: memberB, Now: later, Lease: time.Minute, Limit: 2}, "[e1 e2]"},
+			{"queued rows fill what is left", store.ClaimRequest{Worker: "w3", Destination: memberB, Now: later, Lease: time.Minute, Limit: 5}, "[e3]"},
+			{"expired and queued together", store.ClaimRequest{Worker: "w4", Destination: memberB, Now: later.Add(2 * time.Minute), Lease: time.Minute, Limit: 5}, "[e1 e2 e3]"},
+		} {
+			if got := fmt.Sprint(claimJTIs(t, b.s, tc.r)); got != tc.want {
+				t.Fatalf("%s: claimed %s, want %s", tc.name, got, tc.want)
+			}
+		}
+	})
+}

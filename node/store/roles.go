@@ -87,6 +87,10 @@ type Cases interface {
 	// ones included), in one query: a batch learns which of its cases are
 	// new without reading each.
 	CasesHeld(ctx context.Context, caseIDs []string) (map[string]bool, error)
+	// GetCases is GetCase for several cases, in one query: the cases
+	// held, by id (an id not held is absent; erased ones are there as
+	// tombstones).
+	GetCases(ctx context.Context, caseIDs []string) (map[string]Case, error)
 	// CreateCase stores a new case and its first version (NewCase.Version,
 	// default 1). ErrDuplicate if the id exists (erased or not).
 	CreateCase(ctx context.Context, c NewCase) (Case, error)

@@ -1,0 +1,3 @@
+-- PostgreSQL only (how envelopes and documents are stored); SQLite
+-- does not compress values. Kept so both stores have the same versions.
+SELECT 1;
