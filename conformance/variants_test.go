@@ -1184,8 +1184,12 @@ var brokenNodes = []brokenNode{
 	{
 		Variant: variant.Variant{Name: "pullorder", Mutations: []variant.Mutation{{
 			File: "node/store/outbox.go",
-			Old:  "	w.add(`NOT EXISTS (SELECT 1 FROM outbox p WHERE p.destination = o.destination AND p.case_id = o.case_id",
-			New:  "	w.addIf(!strings.HasPrefix(r.Worker, \"pull/\"), `NOT EXISTS (SELECT 1 FROM outbox p WHERE p.destination = o.destination AND p.case_id = o.case_id",
+			Old:  "\t\tw.addCaseHead(now)\n\t\treturn",
+			New:  "\t\tif !strings.HasPrefix(r.Worker, \"pull/\") {\n\t\t\tw.addCaseHead(now)\n\t\t}\n\t\treturn",
+		}, {
+			File: "node/store/outbox.go",
+			Old:  "\tw.addCaseHead(now)\n\tdue :=",
+			New:  "\tif !strings.HasPrefix(r.Worker, \"pull/\") {\n\t\tw.addCaseHead(now)\n\t}\n\tdue :=",
 		}}},
 		broke: "lets a pull take a later envelope of a case while an earlier one is leased", check: "FLX-PUL-004/order",
 	},

@@ -117,9 +117,7 @@ func (q *queries) claimPG(ctx context.Context, r ClaimRequest, now time.Time, le
 		var w where
 		w.add(cond, tv(now))
 		w.addIf(r.Destination != "", `o.destination = ?`, r.Destination)
-		w.add(`NOT EXISTS (SELECT 1 FROM outbox p WHERE p.destination = o.destination AND p.case_id = o.case_id
-			AND p.seq < o.seq AND (p.state NOT IN ('delivered', 'cancelled')
-				OR (p.state = 'cancelled' AND p.lease_until > ?)))`, tv(now))
+		w.addCaseHead(now)
 		return `SELECT o.id FROM outbox o` + w.String() + ` ORDER BY ` + order + ` LIMIT ` + lim + q.s.claimLock, w.args
 	}
 	set := `UPDATE outbox SET state = 'in_flight', claimed_by = ?, lease_until = ?, attempts = attempts + 1, updated_at = ? WHERE id IN (`
@@ -154,18 +152,23 @@ func (q *queries) claimPG(ctx context.Context, r ClaimRequest, now time.Time, le
 	return out, nil
 }
 
+// addCaseHead keeps per-case order in a claim of outbox row o: only the head
+// of each (destination, case) may go. A row cancelled by an erasure while
+// in flight still blocks until its attempt is answered or its lease ends
+// (EraseCase keeps the lease). One "?" bound to now.
+func (w *where) addCaseHead(now time.Time) {
+	w.add(`NOT EXISTS (SELECT 1 FROM outbox p WHERE p.destination = o.destination AND p.case_id = o.case_id
+		AND p.seq < o.seq AND (p.state NOT IN ('delivered', 'cancelled')
+			OR (p.state = 'cancelled' AND p.lease_until > ?)))`, tv(now))
+}
+
 // claim moves up to n rows matching cond (one "?" bound to now) to
 // in_flight, walking them in order.
 func (q *queries) claim(ctx context.Context, r ClaimRequest, now time.Time, lease time.Duration, cond, order string, n int) ([]OutboxItem, error) {
 	var w where
 	w.add(cond, tv(now))
 	w.addIf(r.Destination != "", `o.destination = ?`, r.Destination)
-	// Per-case order: only the head of each (destination, case) may go. A
-	// row cancelled by an erasure while in flight still blocks until its
-	// attempt is answered or its lease ends (EraseCase keeps the lease).
-	w.add(`NOT EXISTS (SELECT 1 FROM outbox p WHERE p.destination = o.destination AND p.case_id = o.case_id
-		AND p.seq < o.seq AND (p.state NOT IN ('delivered', 'cancelled')
-			OR (p.state = 'cancelled' AND p.lease_until > ?)))`, tv(now))
+	w.addCaseHead(now)
 	due := `SELECT o.id FROM outbox o` + w.String() + ` ORDER BY ` + order + fmt.Sprintf(` LIMIT %d`, n) + q.s.claimLock
 	args := append([]any{r.Worker, tv(now.Add(lease)), tv(now)}, w.args...)
 	rows, err := q.query(ctx, `UPDATE outbox SET state = 'in_flight', claimed_by = ?, lease_until = ?,
