@@ -135,6 +135,7 @@ type scratch struct {
 	counts       []int32
 	seen         []uint32
 	gen          uint32
+	cands        []int32
 }
 
 // wordPair is the agreement of word i of one person with word j of the

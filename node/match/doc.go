@@ -109,7 +109,17 @@
 // they share a key; blocks larger than Options.MaxBlock (2000) are
 // skipped, and blocks of one word alone larger than Options.MaxWordBlock
 // (200), so the cost grows with the pairs that share keys, not with the
-// product of the sets. A store persists them in a table
+// product of the sets. A name-pair block ("np:", "nk:") of a common word
+// grows with the persons held: once it holds more than
+// Options.RefineFrom (128) persons, an [Index] also holds them in finer
+// blocks (the key with the first five letters of the other word's
+// skeleton, coarse or phonetic form, the phonetic one also less any one
+// letter but the first: see fineKeys), and reads those instead, so that a
+// new person is compared with about a hundred persons whether 10,000 or
+// 100,000 are held, and a typing error in the other word still meets (go
+// test ./node/match -run XXX -bench MatchPerCase). The finer keys are the
+// index's own: [Person.Keys], which a store persists and encodings hash,
+// are unchanged. A store persists the keys in a table
 //
 //	match_keys(case_id, person_id, key)   index on key; primary key (case_id, person_id, key)
 //

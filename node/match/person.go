@@ -3,6 +3,7 @@ package match
 import (
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/familylinks/flx/node/names"
@@ -556,3 +557,103 @@ func (p *Person) BirthYears() (lo, hi int, ok bool) {
 
 // Sex returns the person's sex as written in the case.
 func (p *Person) Sex() schema.Sex { return p.sex }
+
+// fineLetters is how many first letters of a form finer keys hold.
+const fineLetters = 5
+
+// refinable reports whether k is a name-pair key that an index may read
+// through finer blocks (see fineKeys).
+func refinable(k string) bool {
+	return strings.HasPrefix(k, "np:") || strings.HasPrefix(k, "nk:")
+}
+
+// fineKeys returns the finer keys, sorted and without repeats, of those
+// of p's name-pair keys that want picks. A key "np:<x>|<y>" stands for
+// word a's form x with the letter y that another part's word b starts
+// with; "nk:<x>|<y>" the same with coarse forms. Its finer keys name what
+// a pair of words must share to agree beyond that letter: for each word b
+// that gives the key, "<key>/s<f>" for f the first fineLetters of b's
+// skeletons (the same consonants, vowels differing), "<key>/c<f>" of its
+// coarse forms (one name written another way), and "<key>/p<f>" for f the
+// first fineLetters of its phonetic forms and, when f has three letters
+// or more, f less one of its letters but the first: two words one typing
+// error apart in those letters (a letter replaced, added, dropped, two
+// swapped) share one (both less the letter that differs, or the longer
+// less the one added), and so do two words that differ only past them.
+// For a word written without short vowels, its skeletons take the
+// place of the phonetic forms.
+func fineKeys(p *Person, want func(coarse string) bool) []string {
+	var out []string
+	emit := func(coarse, tag, s string, typo bool) {
+		f := s[:min(len(s), fineLetters)]
+		if f == "" {
+			return
+		}
+		out = append(out, coarse+"/"+tag+f)
+		if typo && len(f) >= 3 {
+			for i := 1; i < len(f); i++ {
+				out = append(out, coarse+"/"+tag+f[:i]+f[i+1:])
+			}
+		}
+	}
+	word := func(coarse string, b int) {
+		if !want(coarse) {
+			return
+		}
+		t := &p.tokens[b]
+		emit(coarse, "s", t.Skeleton, t.Abjad)
+		emit(coarse, "s", t.AltSkeleton, t.Abjad)
+		for _, c := range p.coarse[b] {
+			emit(coarse, "c", c, false)
+		}
+		emit(coarse, "p", t.Phonetic, !t.Abjad)
+		emit(coarse, "p", t.AltPhonetic, !t.Abjad)
+	}
+	for si, sa := range p.slots {
+		for sj, sb := range p.slots {
+			if si == sj {
+				continue
+			}
+			for _, a := range sa {
+				ta := &p.tokens[a]
+				var xs []string
+				for _, x := range [2]string{ta.Skeleton, ta.AltSkeleton} {
+					if len(x) >= 2 {
+						xs = append(xs, x)
+					}
+				}
+				if len(xs) == 0 {
+					xs = append(xs, "v"+ta.Phonetic)
+				}
+				for _, x := range xs {
+					for _, b := range sb {
+						tb := &p.tokens[b]
+						n := 0
+						for _, s := range [3]string{tb.Skeleton, tb.AltSkeleton, tb.Phonetic} {
+							if s == "" || s == tb.Phonetic && n > 0 {
+								continue
+							}
+							n++
+							word("np:"+x+"|"+s[:1], b)
+							if len(s) >= 2 && (s[0] == 'h' || s[0] == 'v' || s[0] == 'y') {
+								word("np:"+x+"|"+s[1:2], b)
+							}
+						}
+					}
+				}
+				for _, x := range p.coarse[a] {
+					if len(x) < 2 {
+						continue
+					}
+					for _, b := range sb {
+						for _, y := range p.coarse[b] {
+							word("nk:"+x+"|"+y[:1], b)
+						}
+					}
+				}
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
