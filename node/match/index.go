@@ -132,6 +132,7 @@ type Index struct {
 	// blocks (see fineKeys): a block is refined when it first grows past
 	// Options.RefineFrom, and stays so while it holds anyone.
 	refined map[string]bool
+	fine    map[string]*[]int32
 
 	words     map[string]int32 // word key -> word id
 	wordKeys  []string         // by word id
@@ -153,6 +154,7 @@ func NewIndex(opts Options) *Index {
 		caseNo:  map[string]int32{},
 		blocks:  map[string][]int32{},
 		refined: map[string]bool{},
+		fine:    map[string]*[]int32{},
 		words:   map[string]int32{},
 	}
 }
@@ -246,16 +248,42 @@ func (ix *Index) refineLocked(p *Person, s int32) {
 	}
 	if held {
 		for _, f := range fineKeys(p, func(k string) bool { return ix.refined[k] }) {
-			ix.blocks[f] = append(ix.blocks[f], s)
+			ix.addLocked(f, s)
 		}
 	}
 	for _, k := range grown {
 		ix.refined[k] = true
 		for _, t := range ix.blocks[k] {
 			for _, f := range fineKeys(ix.slots[t], func(c string) bool { return c == k }) {
-				ix.blocks[f] = append(ix.blocks[f], t)
+				ix.addLocked(f, t)
 			}
 		}
+	}
+}
+
+// addLocked adds slot s to the block of a finer key f (see fineKeys); a
+// new block keeps a copy of f, not the string it shares (blocks are
+// changed in place: assigning to a map entry would store f again).
+func (ix *Index) addLocked(f string, s int32) {
+	if b, ok := ix.fine[f]; ok {
+		*b = append(*b, s)
+		return
+	}
+	ix.fine[strings.Clone(f)] = &[]int32{s}
+}
+
+// dropFineLocked takes slot s out of the block of a finer key f.
+func (ix *Index) dropFineLocked(f string, s int32) {
+	b, ok := ix.fine[f]
+	if !ok {
+		return
+	}
+	if i := slices.Index(*b, s); i >= 0 {
+		(*b)[i] = (*b)[len(*b)-1]
+		*b = (*b)[:len(*b)-1]
+	}
+	if len(*b) == 0 {
+		delete(ix.fine, f)
 	}
 }
 
@@ -287,7 +315,7 @@ func (ix *Index) removeLocked(caseID string) {
 		p := ix.slots[s]
 		if ix.opts.RefineFrom >= 0 && slices.ContainsFunc(p.keys, func(k string) bool { return ix.refined[k] }) {
 			for _, f := range fineKeys(p, func(k string) bool { return ix.refined[k] }) {
-				ix.dropLocked(f, s)
+				ix.dropFineLocked(f, s)
 			}
 		}
 		for _, k := range p.keys {
@@ -463,24 +491,30 @@ func (ix *Index) candidatesLocked(p *Person, sc *scratch) []int32 {
 		fine = fineKeys(p, refined)
 	}
 	out := sc.cands[:0]
-	for _, keys := range [2][]string{p.keys, fine} {
-		for _, k := range keys {
-			b := ix.blocks[k]
-			if len(b) > ix.opts.MaxBlock || len(b) > ix.opts.MaxWordBlock && strings.HasPrefix(k, "n1:") || refined(k) {
+	read := func(b []int32) {
+		for _, s := range b {
+			if sc.seen[s] == sc.gen {
 				continue
 			}
-			for _, s := range b {
-				if sc.seen[s] == sc.gen {
-					continue
-				}
-				sc.seen[s] = sc.gen
-				// comparable(p.Side, q.Side), on the dense arrays: a
-				// person skipped is never loaded.
-				if pc != 0 && ix.cases[s] == pc || !pSought && !ix.sought[s] {
-					continue
-				}
-				out = append(out, s)
+			sc.seen[s] = sc.gen
+			// comparable(p.Side, q.Side), on the dense arrays: a person
+			// skipped is never loaded.
+			if pc != 0 && ix.cases[s] == pc || !pSought && !ix.sought[s] {
+				continue
 			}
+			out = append(out, s)
+		}
+	}
+	for _, k := range p.keys {
+		b := ix.blocks[k]
+		if len(b) > ix.opts.MaxBlock || len(b) > ix.opts.MaxWordBlock && strings.HasPrefix(k, "n1:") || refined(k) {
+			continue
+		}
+		read(b)
+	}
+	for _, k := range fine {
+		if b := ix.fine[k]; b != nil && len(*b) <= ix.opts.MaxBlock {
+			read(*b)
 		}
 	}
 	sc.cands = out

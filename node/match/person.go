@@ -582,17 +582,23 @@ func refinable(k string) bool {
 // less the one added), and so do two words that differ only past them.
 // For a word written without short vowels, its skeletons take the
 // place of the phonetic forms.
+//
+// The keys share one string: a caller that keeps one (a new block) keeps
+// a copy (strings.Clone).
 func fineKeys(p *Person, want func(coarse string) bool) []string {
-	var out []string
+	var buf []byte
+	var ends []int
 	emit := func(coarse, tag, s string, typo bool) {
 		f := s[:min(len(s), fineLetters)]
 		if f == "" {
 			return
 		}
-		out = append(out, coarse+"/"+tag+f)
+		buf = append(append(append(append(buf, coarse...), '/'), tag...), f...)
+		ends = append(ends, len(buf))
 		if typo && len(f) >= 3 {
 			for i := 1; i < len(f); i++ {
-				out = append(out, coarse+"/"+tag+f[:i]+f[i+1:])
+				buf = append(append(append(append(append(buf, coarse...), '/'), tag...), f[:i]...), f[i+1:]...)
+				ends = append(ends, len(buf))
 			}
 		}
 	}
@@ -653,6 +659,13 @@ func fineKeys(p *Person, want func(coarse string) bool) []string {
 				}
 			}
 		}
+	}
+	all := string(buf)
+	out := make([]string, len(ends))
+	start := 0
+	for i, e := range ends {
+		out[i] = all[start:e]
+		start = e
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
