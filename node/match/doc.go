@@ -114,7 +114,8 @@
 // Options.RefineFrom (128) persons, an [Index] also holds them in finer
 // blocks (the key with the first five letters of the other word's
 // skeleton, coarse or phonetic form, the phonetic one also less any one
-// letter but the first: see fineKeys), and reads those instead, so that a
+// letter but the first: see fineKeys; held by a 64-bit hash), and reads
+// those instead, so that a
 // new person is compared with about a hundred persons whether 10,000 or
 // 100,000 are held, and a typing error in the other word still meets (go
 // test ./node/match -run XXX -bench MatchPerCase). The finer keys are the

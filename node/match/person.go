@@ -1,6 +1,7 @@
 package match
 
 import (
+	"hash/maphash"
 	"slices"
 	"sort"
 	"strings"
@@ -567,7 +568,8 @@ func refinable(k string) bool {
 	return strings.HasPrefix(k, "np:") || strings.HasPrefix(k, "nk:")
 }
 
-// fineKeys returns the finer keys, sorted and without repeats, of those
+// fineKeys returns the hashes of the finer keys, sorted and without
+// repeats, of those
 // of p's name-pair keys that want picks. A key "np:<x>|<y>" stands for
 // word a's form x with the letter y that another part's word b starts
 // with; "nk:<x>|<y>" the same with coarse forms. Its finer keys name what
@@ -583,22 +585,30 @@ func refinable(k string) bool {
 // For a word written without short vowels, its skeletons take the
 // place of the phonetic forms.
 //
-// The keys share one string: a caller that keeps one (a new block) keeps
-// a copy (strings.Clone).
-func fineKeys(p *Person, want func(coarse string) bool) []string {
+// An index holds the keys by their hash (seed): two keys of one hash
+// share a block, which only adds persons to compare.
+func fineKeys(p *Person, seed maphash.Seed, want func(coarse string) bool) []uint64 {
+	var out []uint64
+	eachFineKey(p, want, func(k []byte) { out = append(out, maphash.Bytes(seed, k)) })
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// eachFineKey calls f with each finer key of fineKeys (repeats included;
+// f must not keep k).
+func eachFineKey(p *Person, want func(coarse string) bool, f func(k []byte)) {
 	var buf []byte
-	var ends []int
 	emit := func(coarse, tag, s string, typo bool) {
-		f := s[:min(len(s), fineLetters)]
-		if f == "" {
+		w := s[:min(len(s), fineLetters)]
+		if w == "" {
 			return
 		}
-		buf = append(append(append(append(buf, coarse...), '/'), tag...), f...)
-		ends = append(ends, len(buf))
-		if typo && len(f) >= 3 {
-			for i := 1; i < len(f); i++ {
-				buf = append(append(append(append(append(buf, coarse...), '/'), tag...), f[:i]...), f[i+1:]...)
-				ends = append(ends, len(buf))
+		buf = append(append(append(append(buf[:0], coarse...), '/'), tag...), w...)
+		f(buf)
+		if typo && len(w) >= 3 {
+			for i := 1; i < len(w); i++ {
+				buf = append(append(append(append(append(buf[:0], coarse...), '/'), tag...), w[:i]...), w[i+1:]...)
+				f(buf)
 			}
 		}
 	}
@@ -610,7 +620,7 @@ func fineKeys(p *Person, want func(coarse string) bool) []string {
 		emit(coarse, "s", t.Skeleton, t.Abjad)
 		emit(coarse, "s", t.AltSkeleton, t.Abjad)
 		for _, c := range p.coarse[b] {
-			emit(coarse, "c", c, false)
+			emit(coarse, "s", c, false)
 		}
 		emit(coarse, "p", t.Phonetic, !t.Abjad)
 		emit(coarse, "p", t.AltPhonetic, !t.Abjad)
@@ -660,13 +670,4 @@ func fineKeys(p *Person, want func(coarse string) bool) []string {
 			}
 		}
 	}
-	all := string(buf)
-	out := make([]string, len(ends))
-	start := 0
-	for i, e := range ends {
-		out[i] = all[start:e]
-		start = e
-	}
-	slices.Sort(out)
-	return slices.Compact(out)
 }

@@ -86,13 +86,13 @@ func TestFineKeysUnderKeys(t *testing.T) {
 	sought, reg, _ := prepared(t, c)
 	for _, p := range append(sought, reg...) {
 		under := map[string]bool{}
-		for _, f := range fineKeys(p, func(string) bool { return true }) {
-			k, _, ok := strings.Cut(f, "/")
+		eachFineKey(p, func(string) bool { return true }, func(f []byte) {
+			k, _, ok := strings.Cut(string(f), "/")
 			if !ok || !slices.Contains(p.keys, k) {
 				t.Fatalf("%v: finer key %q under no key of the person (%v)", p.Ref, f, p.keys)
 			}
 			under[k] = true
-		}
+		})
 		for _, k := range p.keys {
 			if refinable(k) && !under[k] {
 				t.Fatalf("%v: key %q has no finer key", p.Ref, k)
