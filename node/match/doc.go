@@ -161,6 +161,13 @@
 // the matching CPU (compareWords, a fifth of it in Jaro-Winkler), walking
 // the blocks and loading the persons compared a quarter (memory bound).
 //
+// Matching one new case as a node does (a session of its own; go test
+// ./node/match -run XXX -bench MatchPerCase -benchtime 400x), CPU per
+// case with 1,000, 10,000 and 100,000 persons held: on the corpus 16,
+// 46 and 192 µs (persons compared 5, 23, 119); on a list where a dozen
+// given names are everyone's 14, 26 and 104 µs (49, 87, 102 persons
+// compared; before finer blocks 876 at 100,000).
+//
 // What limits the figures: blocking finds 99% of the true pairs; most of
 // the rest are lost to typing errors in short words written in Arabic
 // script without vowels, and to persons whose names are shared by several
