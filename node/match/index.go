@@ -126,6 +126,8 @@ type Index struct {
 	wids   [][]int32 // by slot: the word id of each token
 	cases  []int32   // by slot: the number of its case (cheaper to compare than the id)
 	sought []bool    // by slot: the person is sought (read without touching the person)
+	vit    []vitals  // by slot: a copy of the person's vitals (idem)
+	maxw   []int32   // by slot: the person's maxWords (idem)
 	caseNo map[string]int32
 	nCases int32
 	free   []int32
@@ -199,8 +201,11 @@ func (ix *Index) Put(caseID string, persons []*Person) {
 			ix.wids = append(ix.wids, nil)
 			ix.cases = append(ix.cases, 0)
 			ix.sought = append(ix.sought, false)
+			ix.vit = append(ix.vit, vitals{})
+			ix.maxw = append(ix.maxw, 0)
 		}
 		ix.slots[s] = p
+		ix.vit[s], ix.maxw[s] = p.vitals, int32(p.maxWords)
 		ix.cases[s] = cn
 		ix.sought[s] = p.Side == SideSought
 		ix.n++
@@ -332,6 +337,7 @@ func (ix *Index) removeLocked(caseID string) {
 			}
 		}
 		ix.slots[s], ix.wids[s], ix.cases[s], ix.sought[s] = nil, nil, 0, false
+		ix.vit[s], ix.maxw[s] = vitals{}, 0
 		ix.free = append(ix.free, s)
 		ix.n--
 	}
@@ -539,6 +545,16 @@ func (ix *Index) matchLocked(p *Person, sc *scratch, out []Candidate) []Candidat
 		caps[i] += caps[i-1]
 	}
 	for _, s := range ix.candidatesLocked(p, sc) {
+		k := min(p.maxWords, int(ix.maxw[s]), len(caps))
+		nameCap := 0.0
+		if k > 0 {
+			nameCap = caps[k-1]
+		}
+		// evaluate's first test, on the copies by slot: a person who
+		// cannot reach needW is never loaded (most of those compared).
+		if otherWeight(&p.vitals, &ix.vit[s])+nameCap+wFatherSame+wPlaceSame < needW {
+			continue
+		}
 		q := ix.slots[s]
 		sc.counts = grow(sc.counts, len(q.words))
 		for i, id := range ix.wids[s] {
@@ -547,11 +563,6 @@ func (ix *Index) matchLocked(p *Person, sc *scratch, out []Candidate) []Candidat
 		a, b, ca, cb := p, q, qc, sc.counts
 		if b.Side == SideSought && a.Side != SideSought {
 			a, b, ca, cb = b, a, cb, ca
-		}
-		k := min(p.maxWords, q.maxWords, len(caps))
-		nameCap := 0.0
-		if k > 0 {
-			nameCap = caps[k-1]
 		}
 		pop := population{n: ix.n, ca: ca, cb: cb}
 		if _, ok := sc.evaluate(a, b, pop, needW, nameCap); !ok {

@@ -77,7 +77,7 @@ type Person struct {
 	renderings []rendering
 	father     []names.Token
 	sex        schema.Sex
-	sexCode    uint8 // 0 unknown or other, 1 female, 2 male
+	vitals
 	// words are the population keys of tokens (see wordKey), and
 	// maxWords the number of words of the longest rendering.
 	words    []string
@@ -87,17 +87,23 @@ type Person struct {
 	// case's names list of the names each token was written in.
 	slots    [][]int
 	tokNames [][]int
+	country  string
+	place    []names.Token // words of the place of birth
+	keys     []string
+	// coarse are the coarse forms of each token (see coarseForms).
+	coarse [][]string
+}
+
+// vitals are what matching compares first, cheaply: an index keeps a
+// copy by slot, read without loading the person.
+type vitals struct {
 	// birth is the interval of possible birth days (days since 1970), and
 	// birthPrec the precision of the birth date: 3 day, 2 month, 1 year,
 	// 0 from an age range; hasBirth false when unknown.
 	birthLo, birthHi int
 	birthPrec        int
 	hasBirth         bool
-	country          string
-	place            []names.Token // words of the place of birth
-	keys             []string
-	// coarse are the coarse forms of each token (see coarseForms).
-	coarse [][]string
+	sexCode          uint8 // 0 unknown or other, 1 female, 2 male
 }
 
 // Limits on what one person contributes, so that a hostile document cannot
