@@ -2,7 +2,6 @@ package match
 
 import (
 	"runtime"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -64,28 +63,15 @@ func floor(ix *Index, sought []*Person) int {
 	workers := runtime.GOMAXPROCS(0)
 	counts := make([]int, workers)
 	var wg sync.WaitGroup
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
 	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			seen := make([]uint32, len(ix.slots))
+			sc := &scratch{}
 			for i := w; i < len(sought); i += workers {
-				p := sought[i]
-				gen := uint32(i + 1)
-				for _, k := range p.keys {
-					bl := ix.blocks[k]
-					if len(bl) > ix.opts.MaxBlock || len(bl) > ix.opts.MaxWordBlock && strings.HasPrefix(k, "n1:") {
-						continue
-					}
-					for _, s := range bl {
-						if seen[s] != gen {
-							seen[s] = gen
-							if comparable(p.Side, ix.slots[s].Side) {
-								counts[w]++
-							}
-						}
-					}
-				}
+				counts[w] += len(ix.candidatesLocked(sought[i], sc))
 			}
 		}()
 	}

@@ -135,6 +135,7 @@ type scratch struct {
 	counts       []int32
 	seen         []uint32
 	gen          uint32
+	cands        []int32
 }
 
 // wordPair is the agreement of word i of one person with word j of the
@@ -275,7 +276,7 @@ func levelOf(got []wordPair, n int) string {
 }
 
 // compareBirth compares the intervals of possible birth days.
-func compareBirth(a, b *Person) (string, float64) {
+func compareBirth(a, b *vitals) (string, float64) {
 	if !a.hasBirth || !b.hasBirth {
 		return "unknown", 0
 	}
@@ -307,7 +308,7 @@ func compareBirth(a, b *Person) (string, float64) {
 	return "conflict", wBirthConflict
 }
 
-func compareSex(a, b *Person) (string, float64) {
+func compareSex(a, b *vitals) (string, float64) {
 	switch {
 	case a.sexCode == 0 || b.sexCode == 0:
 		return "unknown", 0
@@ -370,7 +371,7 @@ func comparePlace(a, b *Person) (string, float64) {
 
 // otherWeight is the weight of birth and sex: cheap, so it is computed
 // first and may spare the rest.
-func otherWeight(a, b *Person) float64 {
+func otherWeight(a, b *vitals) float64 {
 	_, wb := compareBirth(a, b)
 	_, ws := compareSex(a, b)
 	return wb + ws
@@ -392,7 +393,7 @@ func familyWeight(level string, w float64) float64 {
 // names, the costly part, are compared only when the other fields and
 // nameCap together could reach need.
 func (sc *scratch) evaluate(a, b *Person, pop population, need, nameCap float64) (float64, bool) {
-	w := otherWeight(a, b)
+	w := otherWeight(&a.vitals, &b.vitals)
 	if w+nameCap+wFatherSame+wPlaceSame < need {
 		return 0, false
 	}
@@ -422,9 +423,9 @@ func (sc *scratch) explain(a, b *Person, pop population) Candidate {
 		slices.Sort(name.Names.B)
 	}
 	birth := Evidence{Field: "birth"}
-	birth.Level, birth.Weight = compareBirth(a, b)
+	birth.Level, birth.Weight = compareBirth(&a.vitals, &b.vitals)
 	sex := Evidence{Field: "sex"}
-	sex.Level, sex.Weight = compareSex(a, b)
+	sex.Level, sex.Weight = compareSex(&a.vitals, &b.vitals)
 	father := Evidence{Field: "father"}
 	var fs float64
 	father.Level, father.Weight, fs = compareFather(a, b)

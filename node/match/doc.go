@@ -109,7 +109,22 @@
 // they share a key; blocks larger than Options.MaxBlock (2000) are
 // skipped, and blocks of one word alone larger than Options.MaxWordBlock
 // (200), so the cost grows with the pairs that share keys, not with the
-// product of the sets. A store persists them in a table
+// product of the sets. A name-pair block ("np:", "nk:") of a common word
+// grows with the persons held: once it holds more than
+// Options.RefineFrom (128) persons, an [Index] also holds them in finer
+// blocks (the key with the first five letters of the other word's
+// skeleton, coarse or phonetic form, the phonetic one also less any one
+// letter but the first: see fineKeys; held by a 64-bit hash), and reads
+// those instead, so that a
+// new person is compared with about a hundred persons whether 10,000 or
+// 100,000 are held, and a typing error in the other word still meets (go
+// test ./node/match -run XXX -bench MatchPerCase). The finer keys are the
+// index's own: [Person.Keys], which a store persists and encodings hash,
+// are unchanged. At 50,000 x 50,000 (FLX_MATCH_MISSES=50000) they find
+// 23,951 of the 25,000 true pairs where whole blocks found 23,952, with
+// 9 wrong candidates fewer: what they lose is a common given name with a
+// family name written in Arabic script one consonant from its Latin
+// spelling, or spelled two ways at once in its first letters. A store persists the keys in a table
 //
 //	match_keys(case_id, person_id, key)   index on key; primary key (case_id, person_id, key)
 //
@@ -149,6 +164,13 @@
 // profile (-cpuprofile), comparing names and fathers takes two thirds of
 // the matching CPU (compareWords, a fifth of it in Jaro-Winkler), walking
 // the blocks and loading the persons compared a quarter (memory bound).
+//
+// Matching one new case as a node does (a session of its own; go test
+// ./node/match -run XXX -bench MatchPerCase -benchtime 400x), CPU per
+// case with 1,000, 10,000 and 100,000 persons held: on the corpus 16,
+// 46 and 192 µs (persons compared 5, 23, 119); on a list where a dozen
+// given names are everyone's 14, 26 and 104 µs (49, 87, 102 persons
+// compared; before finer blocks 876 at 100,000).
 //
 // What limits the figures: blocking finds 99% of the true pairs; most of
 // the rest are lost to typing errors in short words written in Arabic

@@ -1,6 +1,7 @@
 package match
 
 import (
+	"hash/maphash"
 	"runtime"
 	"slices"
 	"sort"
@@ -38,6 +39,19 @@ const DefaultMaxBlock = 2000
 // only while few persons share the word.
 const DefaultMaxWordBlock = 200
 
+// DefaultRefineFrom is the size from which a block of a name part with
+// the first letter of another ("np:", "nk:" keys) is read through its finer
+// blocks: the same key with the first letters of the other part's
+// skeleton, coarse or phonetic form, the phonetic one also less any one
+// letter but the first (see fineKeys). A block of a common word with a
+// letter grows with the persons held; its finer blocks keep the pairs
+// whose other part agrees by its consonants, or within one typing error
+// in its first letters (and anyhow past them), so that the persons
+// compared stay few however many are held. An index holding 100,000
+// persons who all share a dozen given names takes about twice the memory
+// for its blocks (32 to 64 MiB, the persons themselves apart).
+const DefaultRefineFrom = 128
+
 // Options tune matching.
 type Options struct {
 	// Threshold is the lowest score kept (DefaultThreshold when 0).
@@ -46,6 +60,10 @@ type Options struct {
 	// MaxWordBlock the largest block of one word alone
 	// (DefaultMaxWordBlock when 0).
 	MaxBlock, MaxWordBlock int
+	// RefineFrom is the size from which a name-pair block is read
+	// through its finer blocks (DefaultRefineFrom when 0; negative:
+	// never).
+	RefineFrom int
 	// Outrank is the margin, in bits, by which another candidate of
 	// either person outranks a candidate (DefaultOutrank when 0; a
 	// negative value lists every candidate), and Confident the score from
@@ -74,6 +92,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxWordBlock == 0 {
 		o.MaxWordBlock = DefaultMaxWordBlock
+	}
+	if o.RefineFrom == 0 {
+		o.RefineFrom = DefaultRefineFrom
 	}
 	if o.Outrank == 0 {
 		o.Outrank = DefaultOutrank
@@ -105,12 +126,20 @@ type Index struct {
 	wids   [][]int32 // by slot: the word id of each token
 	cases  []int32   // by slot: the number of its case (cheaper to compare than the id)
 	sought []bool    // by slot: the person is sought (read without touching the person)
+	vit    []vitals  // by slot: a copy of the person's vitals (idem)
+	maxw   []int32   // by slot: the person's maxWords (idem)
 	caseNo map[string]int32
 	nCases int32
 	free   []int32
 	n      int
 	byCase map[string][]int32
 	blocks map[string][]int32
+	// refined are the name-pair keys whose persons are also held in finer
+	// blocks (see fineKeys): a block is refined when it first grows past
+	// Options.RefineFrom, and stays so while it holds anyone.
+	refined map[string]bool
+	fine    map[uint64][]int32 // finer blocks, by the hash of their key
+	seed    maphash.Seed
 
 	words     map[string]int32 // word key -> word id
 	wordKeys  []string         // by word id
@@ -127,11 +156,14 @@ type Index struct {
 // NewIndex returns an empty index.
 func NewIndex(opts Options) *Index {
 	return &Index{
-		opts:   opts.withDefaults(),
-		byCase: map[string][]int32{},
-		caseNo: map[string]int32{},
-		blocks: map[string][]int32{},
-		words:  map[string]int32{},
+		opts:    opts.withDefaults(),
+		byCase:  map[string][]int32{},
+		caseNo:  map[string]int32{},
+		blocks:  map[string][]int32{},
+		refined: map[string]bool{},
+		fine:    map[uint64][]int32{},
+		seed:    maphash.MakeSeed(),
+		words:   map[string]int32{},
 	}
 }
 
@@ -169,8 +201,11 @@ func (ix *Index) Put(caseID string, persons []*Person) {
 			ix.wids = append(ix.wids, nil)
 			ix.cases = append(ix.cases, 0)
 			ix.sought = append(ix.sought, false)
+			ix.vit = append(ix.vit, vitals{})
+			ix.maxw = append(ix.maxw, 0)
 		}
 		ix.slots[s] = p
+		ix.vit[s], ix.maxw[s] = p.vitals, int32(p.maxWords)
 		ix.cases[s] = cn
 		ix.sought[s] = p.Side == SideSought
 		ix.n++
@@ -199,6 +234,75 @@ func (ix *Index) Put(caseID string, persons []*Person) {
 			}
 		}
 		ix.wids[s] = wids
+		ix.refineLocked(p, s)
+	}
+}
+
+// refineLocked holds slot s, just added to the blocks of p's keys, in the
+// finer blocks of those of its keys that are refined, and refines the
+// blocks it made grow past Options.RefineFrom: every person they hold
+// joins its finer blocks.
+func (ix *Index) refineLocked(p *Person, s int32) {
+	if ix.opts.RefineFrom < 0 {
+		return
+	}
+	var grown []string
+	held := false
+	for _, k := range p.keys {
+		switch {
+		case !refinable(k):
+		case ix.refined[k]:
+			held = true
+		case len(ix.blocks[k]) > ix.opts.RefineFrom:
+			grown = append(grown, k)
+		}
+	}
+	if held {
+		for _, f := range fineKeys(p, ix.seed, func(k string) bool { return ix.refined[k] }) {
+			ix.addLocked(f, s)
+		}
+	}
+	for _, k := range grown {
+		ix.refined[k] = true
+		for _, t := range ix.blocks[k] {
+			for _, f := range fineKeys(ix.slots[t], ix.seed, func(c string) bool { return c == k }) {
+				ix.addLocked(f, t)
+			}
+		}
+	}
+}
+
+// addLocked adds slot s to the block of a finer key f (see fineKeys).
+func (ix *Index) addLocked(f uint64, s int32) {
+	ix.fine[f] = append(ix.fine[f], s)
+}
+
+// dropFineLocked takes slot s out of the block of a finer key f.
+func (ix *Index) dropFineLocked(f uint64, s int32) {
+	b := ix.fine[f]
+	if i := slices.Index(b, s); i >= 0 {
+		b[i] = b[len(b)-1]
+		b = b[:len(b)-1]
+	}
+	if len(b) == 0 {
+		delete(ix.fine, f)
+	} else {
+		ix.fine[f] = b
+	}
+}
+
+// dropLocked takes slot s out of block k.
+func (ix *Index) dropLocked(k string, s int32) {
+	b := ix.blocks[k]
+	if i := slices.Index(b, s); i >= 0 {
+		b[i] = b[len(b)-1]
+		b = b[:len(b)-1]
+	}
+	if len(b) == 0 {
+		delete(ix.blocks, k)
+		delete(ix.refined, k)
+	} else {
+		ix.blocks[k] = b
 	}
 }
 
@@ -213,17 +317,13 @@ func (ix *Index) Remove(caseID string) {
 func (ix *Index) removeLocked(caseID string) {
 	for _, s := range ix.byCase[caseID] {
 		p := ix.slots[s]
+		if ix.opts.RefineFrom >= 0 && slices.ContainsFunc(p.keys, func(k string) bool { return ix.refined[k] }) {
+			for _, f := range fineKeys(p, ix.seed, func(k string) bool { return ix.refined[k] }) {
+				ix.dropFineLocked(f, s)
+			}
+		}
 		for _, k := range p.keys {
-			b := ix.blocks[k]
-			if i := slices.Index(b, s); i >= 0 {
-				b[i] = b[len(b)-1]
-				b = b[:len(b)-1]
-			}
-			if len(b) == 0 {
-				delete(ix.blocks, k)
-			} else {
-				ix.blocks[k] = b
-			}
+			ix.dropLocked(k, s)
 		}
 		wids := ix.wids[s]
 		for i, id := range wids {
@@ -237,6 +337,7 @@ func (ix *Index) removeLocked(caseID string) {
 			}
 		}
 		ix.slots[s], ix.wids[s], ix.cases[s], ix.sought[s] = nil, nil, 0, false
+		ix.vit[s], ix.maxw[s] = vitals{}, 0
 		ix.free = append(ix.free, s)
 		ix.n--
 	}
@@ -369,6 +470,62 @@ func (ix *Index) countWords(p *Person, c []int32) {
 	}
 }
 
+// candidatesLocked returns the slots of the persons p is compared with
+// (in sc.cands): those sharing a key with p, once each, on a side p is
+// compared with, of another case. A block over Options.MaxBlock (of one
+// word alone, over Options.MaxWordBlock) is not read; a refined block
+// over Options.RefineFrom is read through p's finer keys under it. The
+// caller holds the lock.
+func (ix *Index) candidatesLocked(p *Person, sc *scratch) []int32 {
+	pc := ix.caseNo[p.CaseID] // 0 when p's case is not held
+	pSought := p.Side == SideSought
+	if len(sc.seen) < len(ix.slots) {
+		sc.seen = make([]uint32, len(ix.slots)+len(ix.slots)/4)
+		sc.gen = 0
+	}
+	sc.gen++
+	if sc.gen == 0 {
+		clear(sc.seen)
+		sc.gen = 1
+	}
+	refined := func(k string) bool {
+		return ix.opts.RefineFrom >= 0 && len(ix.blocks[k]) > ix.opts.RefineFrom && ix.refined[k]
+	}
+	var fine []uint64
+	if slices.ContainsFunc(p.keys, refined) {
+		fine = fineKeys(p, ix.seed, refined)
+	}
+	out := sc.cands[:0]
+	read := func(b []int32) {
+		for _, s := range b {
+			if sc.seen[s] == sc.gen {
+				continue
+			}
+			sc.seen[s] = sc.gen
+			// comparable(p.Side, q.Side), on the dense arrays: a person
+			// skipped is never loaded.
+			if pc != 0 && ix.cases[s] == pc || !pSought && !ix.sought[s] {
+				continue
+			}
+			out = append(out, s)
+		}
+	}
+	for _, k := range p.keys {
+		b := ix.blocks[k]
+		if len(b) > ix.opts.MaxBlock || len(b) > ix.opts.MaxWordBlock && strings.HasPrefix(k, "n1:") || refined(k) {
+			continue
+		}
+		read(b)
+	}
+	for _, k := range fine {
+		if b := ix.fine[k]; len(b) <= ix.opts.MaxBlock {
+			read(b)
+		}
+	}
+	sc.cands = out
+	return out
+}
+
 // matchLocked matches p, appending to out. The caller holds the lock.
 func (ix *Index) matchLocked(p *Person, sc *scratch, out []Candidate) []Candidate {
 	pop := population{n: ix.n}
@@ -387,53 +544,32 @@ func (ix *Index) matchLocked(p *Person, sc *scratch, out []Candidate) []Candidat
 	for i := 1; i < len(caps); i++ {
 		caps[i] += caps[i-1]
 	}
-	pc := ix.caseNo[p.CaseID] // 0 when p's case is not held
-	pSought := p.Side == SideSought
-	if len(sc.seen) < len(ix.slots) {
-		sc.seen = make([]uint32, len(ix.slots)+len(ix.slots)/4)
-		sc.gen = 0
-	}
-	sc.gen++
-	if sc.gen == 0 {
-		clear(sc.seen)
-		sc.gen = 1
-	}
-	for _, k := range p.keys {
-		b := ix.blocks[k]
-		if len(b) > ix.opts.MaxBlock || len(b) > ix.opts.MaxWordBlock && strings.HasPrefix(k, "n1:") {
+	for _, s := range ix.candidatesLocked(p, sc) {
+		k := min(p.maxWords, int(ix.maxw[s]), len(caps))
+		nameCap := 0.0
+		if k > 0 {
+			nameCap = caps[k-1]
+		}
+		// evaluate's first test, on the copies by slot: a person who
+		// cannot reach needW is never loaded (most of those compared).
+		if otherWeight(&p.vitals, &ix.vit[s])+nameCap+wFatherSame+wPlaceSame < needW {
 			continue
 		}
-		for _, s := range b {
-			if sc.seen[s] == sc.gen {
-				continue
-			}
-			sc.seen[s] = sc.gen
-			// comparable(p.Side, q.Side), on the dense arrays: a person
-			// skipped is never loaded.
-			if pc != 0 && ix.cases[s] == pc || !pSought && !ix.sought[s] {
-				continue
-			}
-			q := ix.slots[s]
-			sc.counts = grow(sc.counts, len(q.words))
-			for i, id := range ix.wids[s] {
-				sc.counts[i] = ix.counts[id]
-			}
-			a, b, ca, cb := p, q, qc, sc.counts
-			if b.Side == SideSought && a.Side != SideSought {
-				a, b, ca, cb = b, a, cb, ca
-			}
-			k := min(p.maxWords, q.maxWords, len(caps))
-			nameCap := 0.0
-			if k > 0 {
-				nameCap = caps[k-1]
-			}
-			pop := population{n: ix.n, ca: ca, cb: cb}
-			if _, ok := sc.evaluate(a, b, pop, needW, nameCap); !ok {
-				continue
-			}
-			if c := sc.explain(a, b, pop); c.Score >= ix.opts.Threshold {
-				out = append(out, c)
-			}
+		q := ix.slots[s]
+		sc.counts = grow(sc.counts, len(q.words))
+		for i, id := range ix.wids[s] {
+			sc.counts[i] = ix.counts[id]
+		}
+		a, b, ca, cb := p, q, qc, sc.counts
+		if b.Side == SideSought && a.Side != SideSought {
+			a, b, ca, cb = b, a, cb, ca
+		}
+		pop := population{n: ix.n, ca: ca, cb: cb}
+		if _, ok := sc.evaluate(a, b, pop, needW, nameCap); !ok {
+			continue
+		}
+		if c := sc.explain(a, b, pop); c.Score >= ix.opts.Threshold {
+			out = append(out, c)
 		}
 	}
 	return out

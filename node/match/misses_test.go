@@ -3,6 +3,7 @@ package match
 import (
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -154,16 +155,17 @@ func TestMissesReport(t *testing.T) {
 func (ix *Index) missKind(s, r *Person, sc *scratch) string {
 	shared, readable := 0, 0
 	for _, k := range s.keys {
-		for _, k2 := range r.keys {
-			if k == k2 {
-				shared++
-				b := ix.blocks[k]
-				if !(len(b) > ix.opts.MaxBlock || len(b) > ix.opts.MaxWordBlock && strings.HasPrefix(k, "n1:")) {
-					readable++
-				}
-			}
+		if slices.Contains(r.keys, k) {
+			shared++
 		}
 	}
+	// Read: among the persons matching s compares (blocks over the
+	// limits skipped, refined blocks read through s's finer keys).
+	ix.mu.RLock()
+	if slot, ok := ix.byRefLocked(r.Ref); ok && slices.Contains(ix.candidatesLocked(s, sc), slot) {
+		readable++
+	}
+	ix.mu.RUnlock()
 	c := ix.Compare(s, r)
 	pass := "would-pass"
 	if c.Score < ix.opts.Threshold {
@@ -173,7 +175,7 @@ func (ix *Index) missKind(s, r *Person, sc *scratch) string {
 	case shared == 0:
 		return "blocking:no-shared-key:" + pass
 	case readable == 0:
-		return "blocking:blocks-too-large:" + pass
+		return "blocking:blocks-too-large-or-refined-apart:" + pass
 	}
 	if c.Score < ix.opts.Threshold {
 		return "scoring:under-threshold"

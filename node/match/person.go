@@ -1,8 +1,10 @@
 package match
 
 import (
+	"hash/maphash"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/familylinks/flx/node/names"
@@ -75,7 +77,7 @@ type Person struct {
 	renderings []rendering
 	father     []names.Token
 	sex        schema.Sex
-	sexCode    uint8 // 0 unknown or other, 1 female, 2 male
+	vitals
 	// words are the population keys of tokens (see wordKey), and
 	// maxWords the number of words of the longest rendering.
 	words    []string
@@ -85,17 +87,23 @@ type Person struct {
 	// case's names list of the names each token was written in.
 	slots    [][]int
 	tokNames [][]int
+	country  string
+	place    []names.Token // words of the place of birth
+	keys     []string
+	// coarse are the coarse forms of each token (see coarseForms).
+	coarse [][]string
+}
+
+// vitals are what matching compares first, cheaply: an index keeps a
+// copy by slot, read without loading the person.
+type vitals struct {
 	// birth is the interval of possible birth days (days since 1970), and
 	// birthPrec the precision of the birth date: 3 day, 2 month, 1 year,
 	// 0 from an age range; hasBirth false when unknown.
 	birthLo, birthHi int
 	birthPrec        int
 	hasBirth         bool
-	country          string
-	place            []names.Token // words of the place of birth
-	keys             []string
-	// coarse are the coarse forms of each token (see coarseForms).
-	coarse [][]string
+	sexCode          uint8 // 0 unknown or other, 1 female, 2 male
 }
 
 // Limits on what one person contributes, so that a hostile document cannot
@@ -556,3 +564,116 @@ func (p *Person) BirthYears() (lo, hi int, ok bool) {
 
 // Sex returns the person's sex as written in the case.
 func (p *Person) Sex() schema.Sex { return p.sex }
+
+// fineLetters is how many first letters of a form finer keys hold.
+const fineLetters = 5
+
+// refinable reports whether k is a name-pair key that an index may read
+// through finer blocks (see fineKeys).
+func refinable(k string) bool {
+	return strings.HasPrefix(k, "np:") || strings.HasPrefix(k, "nk:")
+}
+
+// fineKeys returns the hashes of the finer keys, sorted and without
+// repeats, of those
+// of p's name-pair keys that want picks. A key "np:<x>|<y>" stands for
+// word a's form x with the letter y that another part's word b starts
+// with; "nk:<x>|<y>" the same with coarse forms. Its finer keys name what
+// a pair of words must share to agree beyond that letter: for each word b
+// that gives the key, "<key>/s<f>" for f the first fineLetters of b's
+// skeletons (the same consonants, vowels differing), "<key>/c<f>" of its
+// coarse forms (one name written another way), and "<key>/p<f>" for f the
+// first fineLetters of its phonetic forms and, when f has three letters
+// or more, f less one of its letters but the first: two words one typing
+// error apart in those letters (a letter replaced, added, dropped, two
+// swapped) share one (both less the letter that differs, or the longer
+// less the one added), and so do two words that differ only past them.
+// For a word written without short vowels, its skeletons take the
+// place of the phonetic forms.
+//
+// An index holds the keys by their hash (seed): two keys of one hash
+// share a block, which only adds persons to compare.
+func fineKeys(p *Person, seed maphash.Seed, want func(coarse string) bool) []uint64 {
+	var out []uint64
+	eachFineKey(p, want, func(k []byte) { out = append(out, maphash.Bytes(seed, k)) })
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// eachFineKey calls f with each finer key of fineKeys (repeats included;
+// f must not keep k).
+func eachFineKey(p *Person, want func(coarse string) bool, f func(k []byte)) {
+	var buf []byte
+	emit := func(coarse, tag, s string, typo bool) {
+		w := s[:min(len(s), fineLetters)]
+		if w == "" {
+			return
+		}
+		buf = append(append(append(append(buf[:0], coarse...), '/'), tag...), w...)
+		f(buf)
+		if typo && len(w) >= 3 {
+			for i := 1; i < len(w); i++ {
+				buf = append(append(append(append(append(buf[:0], coarse...), '/'), tag...), w[:i]...), w[i+1:]...)
+				f(buf)
+			}
+		}
+	}
+	word := func(coarse string, b int) {
+		if !want(coarse) {
+			return
+		}
+		t := &p.tokens[b]
+		emit(coarse, "s", t.Skeleton, t.Abjad)
+		emit(coarse, "s", t.AltSkeleton, t.Abjad)
+		for _, c := range p.coarse[b] {
+			emit(coarse, "s", c, false)
+		}
+		emit(coarse, "p", t.Phonetic, !t.Abjad)
+		emit(coarse, "p", t.AltPhonetic, !t.Abjad)
+	}
+	for si, sa := range p.slots {
+		for sj, sb := range p.slots {
+			if si == sj {
+				continue
+			}
+			for _, a := range sa {
+				ta := &p.tokens[a]
+				var xs []string
+				for _, x := range [2]string{ta.Skeleton, ta.AltSkeleton} {
+					if len(x) >= 2 {
+						xs = append(xs, x)
+					}
+				}
+				if len(xs) == 0 {
+					xs = append(xs, "v"+ta.Phonetic)
+				}
+				for _, x := range xs {
+					for _, b := range sb {
+						tb := &p.tokens[b]
+						n := 0
+						for _, s := range [3]string{tb.Skeleton, tb.AltSkeleton, tb.Phonetic} {
+							if s == "" || s == tb.Phonetic && n > 0 {
+								continue
+							}
+							n++
+							word("np:"+x+"|"+s[:1], b)
+							if len(s) >= 2 && (s[0] == 'h' || s[0] == 'v' || s[0] == 'y') {
+								word("np:"+x+"|"+s[1:2], b)
+							}
+						}
+					}
+				}
+				for _, x := range p.coarse[a] {
+					if len(x) < 2 {
+						continue
+					}
+					for _, b := range sb {
+						for _, y := range p.coarse[b] {
+							word("nk:"+x+"|"+y[:1], b)
+						}
+					}
+				}
+			}
+		}
+	}
+}

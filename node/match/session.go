@@ -120,7 +120,10 @@ func (s *Session) fill(ps []*Person) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sc := &scratch{}
+			// From the index's pool: a new scratch would allocate and
+			// clear a mark for every person held, for each case matched.
+			sc := s.ix.scratch()
+			defer s.ix.pool.Put(sc)
 			for {
 				i := int(next.Add(1)) - 1
 				if i >= len(todo) {
