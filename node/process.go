@@ -71,12 +71,6 @@ func (n *Node) ProcessInbox(ctx context.Context) error {
 				n.metrics.processedBatch(1)
 			}
 		}
-		if len(items) < processBatch {
-			// That was all there was: rows stored since then kick the
-			// processor again (runInbox), so asking once more would
-			// only cost a query per batch.
-			return nil
-		}
 	}
 }
 
