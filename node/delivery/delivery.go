@@ -182,9 +182,9 @@ func New(outbox Outbox, sender Sender, o Options) *Deliverer {
 }
 
 // Kick makes Run look for due rows now (something was queued), and every
-// destination's loop under way claim at once what it has room for: a row
-// queued while requests are in flight goes in the next free slot, not
-// after the poll interval.
+// destination's loop under way claim what it has room for: a row queued
+// while requests are in flight goes within Linger (or with the next
+// answer), not after the poll interval.
 func (d *Deliverer) Kick() {
 	select {
 	case d.wake <- struct{}{}:
