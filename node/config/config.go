@@ -161,12 +161,13 @@ type Delivery struct {
 	// a peer refuses as too large: keep it at most the peers'
 	// max_batch_envelopes (100 by default). Default 50; 1..1000.
 	BatchSize int `yaml:"batch_size"`
-	// Linger is how long envelopes queued while requests to a peer are in
-	// flight wait for more to go in the same request (unless a batch's
-	// worth is queued or a request is answered first); one queued while
-	// none is in flight goes at once. It bounds the requests a steady
-	// trickle costs, for at most this much added latency. 0 sends at once
-	// while fewer than two requests are in flight. Default 5ms; 0..1s.
+	// Linger is how long envelopes queued while one request to a peer is
+	// in flight wait for more to go in the same request (unless a batch's
+	// worth is queued or the answer comes first); one queued while none is
+	// in flight goes at once, and while more are, with the next answer. It
+	// bounds the requests a steady trickle costs, for at most this much
+	// added latency. 0 sends at once while fewer than two requests are in
+	// flight. Default 5ms; 0..1s.
 	Linger time.Duration `yaml:"linger"`
 	// Lease is how long a claimed message is held before another worker or
 	// process may retry it. Default 2m.

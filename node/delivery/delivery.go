@@ -71,13 +71,14 @@ type Options struct {
 	// BatchSize is the most envelopes per request when the Sender is a
 	// BatchSender; default 1 (each envelope alone).
 	BatchSize int
-	// Linger is how long rows queued while requests to the destination are
-	// in flight wait for more to go with them, unless a batch's worth was
-	// queued or an answer frees the link first; a row queued while none is
-	// in flight goes at once. It bounds the requests a steady trickle of
-	// single rows costs (one per Linger rather than one per row), for at
-	// most Linger of added latency. Default 5 ms; negative: none (a row
-	// goes at once while fewer than two requests are in flight).
+	// Linger is how long rows queued while one request to the destination
+	// is in flight wait for more to go with them, unless a batch's worth
+	// was queued or the answer comes first; a row queued while none is in
+	// flight goes at once, and while more are, with the next answer (or a
+	// batch's worth). A steady trickle of single rows so costs at most one
+	// request per Linger or per answer rather than one per row. Default
+	// 5 ms; negative: none (a row goes at once while fewer than two
+	// requests are in flight).
 	Linger       time.Duration
 	MaxAttempts  int            // then dead-letter; default 50
 	Backoff      backoff.Policy // default 1 s .. 1 h
@@ -357,10 +358,11 @@ type report struct {
 // nothing is in flight. A row queued while no request is in flight is sent
 // at once; rows queued while some are accumulate (as Nagle's algorithm
 // does) and go together, in batches of up to BatchSize, when one is
-// answered, when Linger has passed since the first of them was queued, or
-// when a batch's worth was queued, whichever comes first. So batches grow
-// with the load, a steady trickle costs at most one request per Linger,
-// a long link adds no more than Linger of waiting, and up to
+// answered or a batch's worth was queued, or, while only one request is in
+// flight, when Linger has passed since the first of them was queued. So
+// the answers pace the requests (when they slow down, as on a loaded
+// machine, batches grow and each envelope costs less), a lone request
+// holds back what follows it for at most Linger, and up to
 // Workers × BatchSize envelopes can be in flight: the window a long link
 // needs. A failure that is retried stops claiming and
 // rests the whole destination, for at least the longest Retry-After the
@@ -475,7 +477,7 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 				claim = claim || inflight < kickBelow
 			case inflight == 0 || kicks >= d.batchSize():
 				claim = true
-			case lingerC == nil:
+			case inflight < kickBelow && lingerC == nil:
 				if linger == nil {
 					linger = time.NewTimer(d.o.Linger)
 				} else {

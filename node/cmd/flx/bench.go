@@ -36,7 +36,7 @@ func benchCmd() *cobra.Command {
 	var n, workers, probe, batch int
 	var cpuProfile, link, stores, kill string
 	var rate, killAt float64
-	var killLease, poll, idle time.Duration
+	var killLease, poll, idle, lingerFlag time.Duration
 	ex := &cobra.Command{
 		Use:   "exchange",
 		Short: "Envelopes per second and latency between two nodes over mTLS, with the bound set by signatures and database writes",
@@ -51,7 +51,7 @@ the ratio. With both stores, a table puts their figures side by side.
 Progress is shown while it runs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runBenchExchange(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), benchOptions{pg: pg, n: n, workers: workers, probe: probe, rate: rate, batch: batch, cpuProfile: cpuProfile, link: link, stores: stores, kill: kill, killAt: killAt, killLease: killLease, poll: poll, idle: idle})
+			return runBenchExchange(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), benchOptions{pg: pg, n: n, workers: workers, probe: probe, rate: rate, batch: batch, cpuProfile: cpuProfile, link: link, stores: stores, kill: kill, killAt: killAt, killLease: killLease, poll: poll, idle: idle, linger: lingerFlag})
 		},
 	}
 	ex.Flags().StringVar(&pg, "postgres", envOr("FLX_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"), "PostgreSQL server DSN allowed to create databases")
@@ -67,6 +67,7 @@ Progress is shown while it runs.`,
 	ex.Flags().Float64Var(&killAt, "kill-at", 0.5, "with --kill: the fraction of envelopes delivered when the node is killed")
 	ex.Flags().Float64Var(&rate, "rate", 0, "queue at this many envelopes per second, one per transaction as caseworkers forward cases (0: as fast as possible, 50 per transaction as a list import; latency then includes queueing)")
 	ex.Flags().DurationVar(&poll, "poll", 0, "delivery.poll_interval of both nodes, which also paces inbox polling (0: the default of the configuration; with --kill 20ms)")
+	ex.Flags().DurationVar(&lingerFlag, "linger", 0, "delivery.linger of both nodes (0: the default of the configuration; negative: none, a row goes at once while fewer than two requests are in flight)")
 	ex.Flags().DurationVar(&idle, "idle", 0, "first measure the CPU the two nodes and their databases use while idle for this long")
 	root.AddCommand(ex, benchMediaCmd())
 	root.AddCommand(benchCaseCmds()...)
@@ -92,6 +93,7 @@ type benchOptions struct {
 	killLease                time.Duration
 	poll                     time.Duration // delivery.poll_interval (0: the default)
 	idle                     time.Duration // measure idle CPU this long first
+	linger                   time.Duration // delivery.linger (0: the default, negative: none)
 }
 
 // benchBody returns a valid ~3 KiB case document with the given case id
@@ -333,6 +335,12 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 		cfg.Delivery.Workers = o.workers
 		cfg.Delivery.BatchSize = o.batch
 		switch {
+		case o.linger > 0:
+			cfg.Delivery.Linger = o.linger
+		case o.linger < 0:
+			cfg.Delivery.Linger = 0 // none
+		}
+		switch {
 		case o.poll > 0:
 			cfg.Delivery.PollInterval = o.poll
 		case killID != "":
@@ -399,8 +407,8 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 	if proxy != nil {
 		fmt.Fprintf(out, "link: XA-RC -> XB-RC through a proxy adding %s\n", linkString(link))
 	}
-	fmt.Fprintf(out, "bench exchange: %d case.create envelopes (%d bytes each) XA-RC -> XB-RC over mTLS, %s stores, %s, %d deliveries in flight, poll interval %s, %d CPUs\n",
-		o.n, len(body(0)), kind, pace, o.workers, cfgs["XA-RC"].Delivery.PollInterval, runtime.NumCPU())
+	fmt.Fprintf(out, "bench exchange: %d case.create envelopes (%d bytes each) XA-RC -> XB-RC over mTLS, %s stores, %s, %d deliveries in flight, linger %s, poll interval %s, %d CPUs\n",
+		o.n, len(body(0)), kind, pace, o.workers, cfgs["XA-RC"].Delivery.Linger, cfgs["XA-RC"].Delivery.PollInterval, runtime.NumCPU())
 
 	if o.cpuProfile != "" {
 		f, err := os.Create(o.cpuProfile)
