@@ -718,8 +718,10 @@ func printQueueing(out io.Writer, o benchOptions, q queueStats) {
 // pacedProducers queue at a --rate: each takes the next envelope, waits
 // for its time and queues it alone, so up to this many transactions can be
 // under way when queueing lags (a rate of 1,000/s keeps pace while one
-// takes under 32 ms).
-const pacedProducers = 32
+// takes under 8 ms). More would only wait for the store's connections (10
+// on PostgreSQL), which delivery needs too: with 32, a queue transaction
+// took 250-350 ms on a loaded machine, mostly waiting for one.
+const pacedProducers = 8
 
 // ratio is a/b, 0 when b is.
 func ratio(a, b int64) float64 {
