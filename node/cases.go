@@ -109,7 +109,11 @@ func (n *Node) UpdateCase(ctx context.Context, a Actor, caseID string, doc []byt
 	}
 	n.matchCase(ctx, caseID, out.Version, doc)
 	if len(props) > 0 {
-		n.deliverer.Kick()
+		to := make([]string, len(props))
+		for i, p := range props {
+			to[i] = p.To
+		}
+		n.deliverer.KickFor(to...)
 		n.log.Info("update propagated", "case_id", caseID, "version", out.Version, "members", len(props))
 	}
 	return out, nil

@@ -17,7 +17,7 @@ func (n *Node) newDeliverer() *delivery.Deliverer {
 	d := n.o.Delivery
 	sender := &routedSender{n: n}
 	return delivery.New(routedOutbox{Store: n.o.Store, n: n, sender: sender}, mediaSender{n, sender}, delivery.Options{
-		Instance: n.o.Instance, Workers: d.Workers, BatchSize: d.BatchSize, MaxAttempts: d.MaxAttempts, Backoff: d.Backoff,
+		Instance: n.o.Instance, Workers: d.Workers, BatchSize: d.BatchSize, Linger: d.Linger, MaxAttempts: d.MaxAttempts, Backoff: d.Backoff,
 		Lease: d.Lease, PollInterval: d.PollInterval, Prepare: n.prepareAttempt,
 		// Withdrawals and confirmations are retried until delivered
 		// (FLX-WDR-007: a recipient must not keep a case because
@@ -39,6 +39,11 @@ func (o deliveryObserver) Delivered(to, kind string, sinceQueued, attempt time.D
 func (o deliveryObserver) Failed(to, reason string) { o.m.failures.WithLabelValues(to, reason).Inc() }
 
 func (o deliveryObserver) Dead(to string) { o.m.dead.WithLabelValues(to).Inc() }
+
+// Sent records the envelopes of one request (flx_delivery_request_envelopes).
+func (o deliveryObserver) Sent(_ string, envelopes int) {
+	o.m.sentRequest(envelopes)
+}
 
 // Resting needs nothing here: flx_peer_backoff_seconds is read from the
 // saved backoff at scrape time (queueCollector).
@@ -76,5 +81,13 @@ func (s mediaSender) SendBatch(ctx context.Context, to string, envelopes [][]byt
 
 // KickDelivery makes delivery look for due rows now: for rows queued in
 // the store directly (a bulk import, the bench) rather than through the
-// node's operations, which kick it themselves.
-func (n *Node) KickDelivery() { n.deliverer.Kick() }
+// node's operations, which kick it themselves. Given the destinations of
+// the rows, it costs nothing more when their deliveries are under way
+// (delivery.Deliverer.KickFor).
+func (n *Node) KickDelivery(to ...string) {
+	if len(to) == 0 {
+		n.deliverer.Kick()
+		return
+	}
+	n.deliverer.KickFor(to...)
+}

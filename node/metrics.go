@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -13,22 +14,25 @@ import (
 // Metrics are the node's Prometheus metrics. Labels carry member ids,
 // kinds and codes only: never personal data.
 type Metrics struct {
-	Registry        *prometheus.Registry
-	received        *prometheus.CounterVec
-	refused         *prometheus.CounterVec
-	processed       *prometheus.CounterVec
-	enqueued        *prometheus.CounterVec
-	delivered       *prometheus.CounterVec
-	failures        *prometheus.CounterVec
-	dead            *prometheus.CounterVec
-	resigned        *prometheus.CounterVec
-	decisions       *prometheus.CounterVec
-	receiveSeconds  prometheus.Histogram
-	attemptSeconds  prometheus.Histogram
-	deliveryLatency prometheus.Histogram
-	queue           *queueCollector
-	matchErrors     prometheus.Counter
-	matchSeconds    prometheus.Histogram
+	Registry         *prometheus.Registry
+	received         *prometheus.CounterVec
+	refused          *prometheus.CounterVec
+	processed        *prometheus.CounterVec
+	enqueued         *prometheus.CounterVec
+	delivered        *prometheus.CounterVec
+	failures         *prometheus.CounterVec
+	dead             *prometheus.CounterVec
+	resigned         *prometheus.CounterVec
+	decisions        *prometheus.CounterVec
+	receiveSeconds   prometheus.Histogram
+	attemptSeconds   prometheus.Histogram
+	deliveryLatency  prometheus.Histogram
+	requestEnvelopes prometheus.Histogram
+	processRows      prometheus.Histogram
+	batches          struct{ requests, envelopes, transactions, rows atomic.Int64 }
+	queue            *queueCollector
+	matchErrors      prometheus.Counter
+	matchSeconds     prometheus.Histogram
 }
 
 // NewMetrics registers the node's metrics on reg (a new registry with the
@@ -64,6 +68,10 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 			Help: "Duration of successful delivery attempts.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
 		deliveryLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "flx_delivery_latency_seconds",
 			Help: "Time from queueing to delivery with a verified receipt.", Buckets: prometheus.ExponentialBuckets(0.001, 4, 14)}),
+		requestEnvelopes: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "flx_delivery_request_envelopes",
+			Help: "Envelopes per delivery request sent to a peer (batching: the fixed cost of a request is shared by them).", Buckets: prometheus.ExponentialBuckets(1, 2, 11)}),
+		processRows: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "flx_inbox_process_batch_rows",
+			Help: "Inbox rows applied per processing transaction.", Buckets: prometheus.ExponentialBuckets(1, 2, 11)}),
 		queue: &queueCollector{},
 		matchErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "flx_match_errors_total",
 			Help: "Cases whose candidate matching failed (the case was stored; its next change matches it again)."}),
@@ -71,9 +79,36 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 			Help: "Time to match one case written and record its candidates.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
 	}
 	reg.MustRegister(m.received, m.refused, m.processed, m.enqueued, m.delivered, m.failures, m.dead,
-		m.resigned, m.decisions, m.receiveSeconds, m.attemptSeconds, m.deliveryLatency, m.queue,
+		m.resigned, m.decisions, m.receiveSeconds, m.attemptSeconds, m.deliveryLatency, m.requestEnvelopes, m.processRows, m.queue,
 		m.matchErrors, m.matchSeconds)
 	return m
+}
+
+// BatchCounts are the delivery requests sent and the envelopes they
+// carried, and the processing transactions and the inbox rows they
+// applied, since the node started: their ratios are the mean batch sizes,
+// which decide how far the fixed cost of a request or transaction is
+// shared.
+type BatchCounts struct{ Requests, Envelopes, Transactions, Rows int64 }
+
+// Batches returns the counts so far.
+func (m *Metrics) Batches() BatchCounts {
+	b := &m.batches
+	return BatchCounts{Requests: b.requests.Load(), Envelopes: b.envelopes.Load(), Transactions: b.transactions.Load(), Rows: b.rows.Load()}
+}
+
+// sentRequest records a delivery request of n envelopes.
+func (m *Metrics) sentRequest(n int) {
+	m.requestEnvelopes.Observe(float64(n))
+	m.batches.requests.Add(1)
+	m.batches.envelopes.Add(int64(n))
+}
+
+// processedBatch records a processing transaction that applied n rows.
+func (m *Metrics) processedBatch(n int) {
+	m.processRows.Observe(float64(n))
+	m.batches.transactions.Add(1)
+	m.batches.rows.Add(int64(n))
 }
 
 func (m *Metrics) observeStore(self string, st interface {

@@ -96,6 +96,7 @@ type DeliveryOptions struct {
 	Backoff        backoff.Policy // default 1s..1h
 	RequestTimeout time.Duration  // default 30s
 	BatchSize      int            // envelopes per request to a peer; default 50 (1: one per request)
+	Linger         time.Duration  // wait for more rows while requests are in flight; default 5ms, negative: none
 	Lease          time.Duration  // default 2m
 	PollInterval   time.Duration  // default 1s
 }

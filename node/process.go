@@ -56,6 +56,7 @@ func (n *Node) ProcessInbox(ctx context.Context) error {
 			chunk := items[start:min(start+processBatch, len(items))]
 			after = chunk[len(chunk)-1].ID
 			if len(chunk) > 1 && n.processAll(ctx, chunk) == nil {
+				n.metrics.processedBatch(len(chunk))
 				continue
 			}
 			for _, it := range chunk {
@@ -67,6 +68,7 @@ func (n *Node) ProcessInbox(ctx context.Context) error {
 					}
 					return err
 				}
+				n.metrics.processedBatch(1)
 			}
 		}
 	}

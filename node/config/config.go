@@ -161,6 +161,14 @@ type Delivery struct {
 	// a peer refuses as too large: keep it at most the peers'
 	// max_batch_envelopes (100 by default). Default 50; 1..1000.
 	BatchSize int `yaml:"batch_size"`
+	// Linger is how long envelopes queued while one request to a peer is
+	// in flight wait for more to go in the same request (unless a batch's
+	// worth is queued or the answer comes first); one queued while none is
+	// in flight goes at once, and while more are, with the next answer. It
+	// bounds the requests a steady trickle costs, for at most this much
+	// added latency. 0 sends at once while fewer than two requests are in
+	// flight. Default 5ms; 0..1s.
+	Linger time.Duration `yaml:"linger"`
 	// Lease is how long a claimed message is held before another worker or
 	// process may retry it. Default 2m.
 	Lease time.Duration `yaml:"lease"`
@@ -259,6 +267,7 @@ func Defaults() Config {
 			BackoffMax:     time.Hour,
 			RequestTimeout: 30 * time.Second,
 			BatchSize:      50,
+			Linger:         5 * time.Millisecond,
 			Lease:          2 * time.Minute,
 			PollInterval:   time.Second,
 		},
@@ -379,6 +388,7 @@ func (c *Config) envVars() map[string]func(string) error {
 		"FLX_DELIVERY_BACKOFF_MAX":               dur(&c.Delivery.BackoffMax),
 		"FLX_DELIVERY_REQUEST_TIMEOUT":           dur(&c.Delivery.RequestTimeout),
 		"FLX_DELIVERY_BATCH_SIZE":                num(&c.Delivery.BatchSize),
+		"FLX_DELIVERY_LINGER":                    dur(&c.Delivery.Linger),
 		"FLX_DELIVERY_LEASE":                     dur(&c.Delivery.Lease),
 		"FLX_DELIVERY_POLL_INTERVAL":             dur(&c.Delivery.PollInterval),
 		"FLX_MEDIA_BLOBS":                        str(&c.Media.Blobs),
@@ -559,6 +569,9 @@ func (c *Config) Verify() error {
 	}
 	if d.BatchSize < 1 || d.BatchSize > 1000 {
 		bad("delivery.batch_size", "%d is outside 1..1000", d.BatchSize)
+	}
+	if d.Linger < 0 || d.Linger > time.Second {
+		bad("delivery.linger", "%s is outside 0..1s", d.Linger)
 	}
 	if d.MaxAttempts < 1 {
 		bad("delivery.max_attempts", "%d is below 1", d.MaxAttempts)

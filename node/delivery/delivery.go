@@ -70,7 +70,16 @@ type Options struct {
 	Workers  int    // deliveries (requests) in flight per destination; default 32
 	// BatchSize is the most envelopes per request when the Sender is a
 	// BatchSender; default 1 (each envelope alone).
-	BatchSize    int
+	BatchSize int
+	// Linger is how long rows queued while one request to the destination
+	// is in flight wait for more to go with them, unless a batch's worth
+	// was queued or the answer comes first; a row queued while none is in
+	// flight goes at once, and while more are, with the next answer (or a
+	// batch's worth). A steady trickle of single rows so costs at most one
+	// request per Linger or per answer rather than one per row. Default
+	// 5 ms; negative: none (a row goes at once while fewer than two
+	// requests are in flight).
+	Linger       time.Duration
 	MaxAttempts  int            // then dead-letter; default 50
 	Backoff      backoff.Policy // default 1 s .. 1 h
 	Lease        time.Duration  // default 2 min
@@ -102,6 +111,9 @@ func (o *Options) defaults() {
 	if o.BatchSize <= 0 {
 		o.BatchSize = 1
 	}
+	if o.Linger == 0 {
+		o.Linger = DefaultLinger
+	}
 	if o.MaxAttempts <= 0 {
 		o.MaxAttempts = 50
 	}
@@ -124,6 +136,25 @@ func (o *Options) defaults() {
 		o.Now = time.Now
 	}
 }
+
+// RequestObserver, when the Observer has it, is told the number of
+// envelopes of each request sent (one for a single envelope): the batch
+// sizes that share a request's fixed cost.
+type RequestObserver interface {
+	Sent(to string, envelopes int)
+}
+
+// sent tells the Observer of a request of n envelopes to to.
+func (d *Deliverer) sent(to string, n int) {
+	if ro, ok := d.o.Observer.(RequestObserver); ok {
+		ro.Sent(to, n)
+	}
+}
+
+// DefaultLinger is Options.Linger when zero: a few milliseconds, small
+// beside the latency a caseworker sees, large beside the time between rows
+// at hundreds a second.
+const DefaultLinger = 5 * time.Millisecond
 
 type nopObserver struct{}
 
@@ -152,9 +183,9 @@ func New(outbox Outbox, sender Sender, o Options) *Deliverer {
 }
 
 // Kick makes Run look for due rows now (something was queued), and every
-// destination's loop under way claim at once what it has room for: a row
-// queued while requests are in flight goes in the next free slot, not
-// after the poll interval.
+// destination's loop under way claim what it has room for: a row queued
+// while requests are in flight goes within Linger (or with the next
+// answer), not after the poll interval.
 func (d *Deliverer) Kick() {
 	select {
 	case d.wake <- struct{}{}:
@@ -165,6 +196,29 @@ func (d *Deliverer) Kick() {
 		ds.kick()
 	}
 	d.mu.Unlock()
+}
+
+// KickFor is Kick for rows queued to the destinations names, and costs
+// less: a destination whose loop is under way is only told to claim (its
+// loop will), and Run looks for due destinations (a query) only when one
+// of them has no loop. At a steady rate of single-row transactions (a
+// caseworker's case each) that query would otherwise run once a row.
+func (d *Deliverer) KickFor(names ...string) {
+	d.mu.Lock()
+	all := true
+	for _, name := range names {
+		ds := d.dests[name]
+		if ds == nil || !ds.kickRunning() {
+			all = false
+		}
+	}
+	d.mu.Unlock()
+	if !all {
+		select {
+		case d.wake <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // Destination returns the state of destination name (created healthy).
@@ -301,11 +355,14 @@ type report struct {
 
 // loop keeps up to Workers requests to ds in flight, claiming more as
 // requests are answered or rows are queued (Kick), until nothing is due and
-// nothing is in flight. There is no fixed delay: a row queued while fewer
-// than kickBelow requests are in flight is sent at once; rows queued while
-// more are accumulate and go together, in batches of up to BatchSize, when
-// one is answered. So batches grow with the load (the number of requests in
-// flight grows only when what is due fills whole batches), and up to
+// nothing is in flight. A row queued while no request is in flight is sent
+// at once; rows queued while some are accumulate (as Nagle's algorithm
+// does) and go together, in batches of up to BatchSize, when one is
+// answered or a batch's worth was queued, or, while only one request is in
+// flight, when Linger has passed since the first of them was queued. So
+// the answers pace the requests (when they slow down, as on a loaded
+// machine, batches grow and each envelope costs less), a lone request
+// holds back what follows it for at most Linger, and up to
 // Workers × BatchSize envelopes can be in flight: the window a long link
 // needs. A failure that is retried stops claiming and
 // rests the whole destination, for at least the longest Retry-After the
@@ -354,6 +411,16 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 		}
 	}
 	claim := true // at start: claim what is due
+	// kicks counts the kicks since the last claim (each is at least one
+	// row queued); linger fires Linger after the first of them.
+	kicks := 0
+	var linger *time.Timer
+	var lingerC <-chan time.Time
+	defer func() {
+		if linger != nil {
+			linger.Stop()
+		}
+	}()
 	for {
 		if peerFailed || ctx.Err() != nil {
 			finish()
@@ -361,6 +428,7 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 		}
 		if free := window() - inflight; free > 0 && claim {
 			ds.kicked() // rows queued from now on wake the loop again
+			kicks, lingerC = 0, nil
 			batch := d.batchSize()
 			items, err := d.outbox.ClaimDue(ctx, store.ClaimRequest{
 				Worker: d.o.Instance, Destination: ds.Name(), Limit: free * batch, Lease: d.o.Lease,
@@ -401,18 +469,35 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 			record(r)
 			claim = true // a slot is free, and the case's next row may be due
 		case <-ds.wakeC():
-			// Rows were queued: sent at once if the link is nearly idle,
-			// otherwise with the next answer.
-			claim = inflight < kickBelow
+			// Rows were queued: sent at once if the link is idle,
+			// otherwise with the next answer or after Linger.
+			kicks++
+			switch {
+			case d.o.Linger < 0:
+				claim = claim || inflight < kickBelow
+			case inflight == 0 || kicks >= d.batchSize():
+				claim = true
+			case inflight < kickBelow && lingerC == nil:
+				if linger == nil {
+					linger = time.NewTimer(d.o.Linger)
+				} else {
+					linger.Reset(d.o.Linger)
+				}
+				lingerC = linger.C
+			}
+		case <-lingerC:
+			lingerC = nil
+			claim = true
 		case <-ctx.Done():
 		}
 	}
 }
 
-// kickBelow is how many requests in flight let a row just queued go at
-// once in a request of its own; with more in flight it waits for the next
-// answer and goes with what accumulated (two: one request can be answered
-// while the next one carries what came meanwhile).
+// kickBelow is, without Linger, how many requests in flight let a row
+// just queued go at once in a request of its own; with more in flight it
+// waits for the next answer and goes with what accumulated (two: one
+// request can be answered while the next one carries what came
+// meanwhile).
 const kickBelow = 2
 
 // batchSize is the most rows one request carries.
@@ -468,6 +553,7 @@ func (d *Deliverer) deliverAll(ctx context.Context, items []store.OutboxItem) re
 	for i, it := range send {
 		envs[i] = it.Envelope
 	}
+	d.sent(send[0].Destination, len(envs))
 	results := bs.SendBatch(ctx, send[0].Destination, envs)
 	// Deliveries are recorded together (one transaction when the outbox
 	// can); every other result row by row.
@@ -582,6 +668,7 @@ func (d *Deliverer) deliver(ctx context.Context, it store.OutboxItem) report {
 		}
 		it = prepared
 	}
+	d.sent(it.Destination, 1)
 	return d.conclude(ctx, it, start, d.sender.Send(ctx, it.Destination, it.Envelope))
 }
 

@@ -273,6 +273,13 @@ type observer struct {
 	mu                      sync.Mutex
 	delivered, failed, dead []string
 	resting                 map[string]time.Duration
+	sent                    []int // envelopes of each request (RequestObserver)
+}
+
+func (o *observer) Sent(_ string, envelopes int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.sent = append(o.sent, envelopes)
 }
 
 func (o *observer) Delivered(to, _ string, _, _ time.Duration) {
@@ -922,5 +929,94 @@ func TestProbeBeforeTheWindowAfterFailures(t *testing.T) {
 	waitFor(t, "every envelope delivered", func() bool { return b.delivered(ids) })
 	if f := b.d.Destination("XB-RC").Failures(); f != 0 {
 		t.Errorf("%d failures after deliveries", f)
+	}
+}
+
+// countingOutbox counts the due-destination queries.
+type countingOutbox struct {
+	*fakeOutbox
+	due atomic.Int32
+}
+
+func (c *countingOutbox) DueDestinations(ctx context.Context, now time.Time) ([]string, error) {
+	c.due.Add(1)
+	return c.fakeOutbox.DueDestinations(ctx, now)
+}
+
+// Rows queued for a destination whose loop runs are claimed by that loop:
+// KickFor asks the store for due destinations only when a destination has
+// no loop, so a steady rate of single-row transactions does not cost a
+// query each. And a kick that comes as the loop ends is never lost (rows
+// queued one by one, each waited for, with no poll to fall back on).
+func TestKickForQueriesOnlyForDestinationsWithoutALoop(t *testing.T) {
+	var counted *countingOutbox
+	b := newBench(t, Options{Workers: 4, BatchSize: 10, PollInterval: time.Hour}, realClock, func(b *bench) {
+		b.wrap = func(o *fakeOutbox) Outbox { counted = &countingOutbox{fakeOutbox: o}; return counted }
+	})
+	p := b.peers["XB-RC"]
+	release := p.holdAll(t)
+	b.run(t)
+	first := b.queue(t, "XB-RC", 1)
+	b.d.KickFor("XB-RC") // no loop yet: Run looks
+	waitFor(t, "the first request", func() bool { return p.calls.Load() == 1 })
+	before := counted.due.Load()
+	var more []int64
+	for range 20 {
+		more = append(more, b.queue(t, "XB-RC", 1)...)
+		b.d.KickFor("XB-RC")
+	}
+	if got := counted.due.Load(); got != before {
+		t.Errorf("due destinations asked %d more times for 20 rows queued while the loop ran, want none", got-before)
+	}
+	release()
+	waitFor(t, "all delivered", func() bool { return b.delivered(append(first, more...)) })
+
+	for i := range 50 {
+		ids := b.queue(t, "XB-RC", 1)
+		b.d.KickFor("XB-RC")
+		waitFor(t, fmt.Sprintf("row %d queued after the loop may have ended", i), func() bool { return b.delivered(ids) })
+	}
+}
+
+// A row queued while a request is in flight waits up to Linger for more
+// (as Nagle's algorithm), so it goes with the answer of a held request
+// when Linger is long, and while the request is held when Linger is short,
+// off, or a batch's worth is queued.
+func TestLingerGathersWhileRequestsAreInFlight(t *testing.T) {
+	tests := []struct {
+		name         string
+		batch        int
+		linger       time.Duration
+		wantInFlight int32 // most requests the peer held at once
+	}{
+		{"a long linger waits for the answer", 10, time.Hour, 1},
+		{"a batch's worth goes at once", 1, time.Hour, 2},
+		{"the default linger sends while in flight", 10, 0, 2},
+		{"no linger sends at once", 10, -1, 2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newBench(t, Options{Workers: 4, BatchSize: tc.batch, Linger: tc.linger, PollInterval: time.Hour}, realClock)
+			p := b.peers["XB-RC"]
+			release := p.holdAll(t)
+			first := b.queue(t, "XB-RC", 1)
+			b.run(t)
+			waitFor(t, "the first request", func() bool { return p.calls.Load() == 1 })
+			second := b.queue(t, "XB-RC", 1)
+			b.d.KickFor("XB-RC")
+			if tc.wantInFlight > 1 {
+				waitFor(t, "the second request while the first is held", func() bool { return p.calls.Load() == 2 })
+			}
+			release()
+			waitFor(t, "both delivered", func() bool { return b.delivered(append(first, second...)) })
+			if got := p.most.Load(); got != tc.wantInFlight {
+				t.Errorf("the peer held %d requests at once, want %d", got, tc.wantInFlight)
+			}
+			b.obs.mu.Lock()
+			defer b.obs.mu.Unlock()
+			if !slices.Equal(b.obs.sent, []int{1, 1}) {
+				t.Errorf("requests observed %v, want [1 1]", b.obs.sent)
+			}
+		})
 	}
 }

@@ -46,6 +46,19 @@ func (d *Destination) kick() {
 	}
 }
 
+// kickRunning kicks the destination's loop if one runs, and reports
+// whether it did. A loop that ends takes the kick (stop) and has Run look
+// again, so a row queued as it ends waits for no poll.
+func (d *Destination) kickRunning() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.running {
+		return false
+	}
+	d.kick()
+	return true
+}
+
 // kicked takes back a kick: the loop is about to claim.
 func (d *Destination) kicked() {
 	select {
@@ -127,8 +140,8 @@ func (d *Destination) start(now time.Time) bool {
 // since its last claim (a kick it did not take).
 func (d *Destination) stop() bool {
 	d.mu.Lock()
+	defer d.mu.Unlock() // with running, so that kickRunning's kick is seen here
 	d.running = false
-	d.mu.Unlock()
 	select {
 	case <-d.wake:
 		return true

@@ -36,7 +36,7 @@ func benchCmd() *cobra.Command {
 	var n, workers, probe, batch int
 	var cpuProfile, link, stores, kill string
 	var rate, killAt float64
-	var killLease time.Duration
+	var killLease, poll, idle, lingerFlag time.Duration
 	ex := &cobra.Command{
 		Use:   "exchange",
 		Short: "Envelopes per second and latency between two nodes over mTLS, with the bound set by signatures and database writes",
@@ -51,7 +51,7 @@ the ratio. With both stores, a table puts their figures side by side.
 Progress is shown while it runs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runBenchExchange(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), benchOptions{pg: pg, n: n, workers: workers, probe: probe, rate: rate, batch: batch, cpuProfile: cpuProfile, link: link, stores: stores, kill: kill, killAt: killAt, killLease: killLease})
+			return runBenchExchange(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), benchOptions{pg: pg, n: n, workers: workers, probe: probe, rate: rate, batch: batch, cpuProfile: cpuProfile, link: link, stores: stores, kill: kill, killAt: killAt, killLease: killLease, poll: poll, idle: idle, linger: lingerFlag})
 		},
 	}
 	ex.Flags().StringVar(&pg, "postgres", envOr("FLX_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"), "PostgreSQL server DSN allowed to create databases")
@@ -65,7 +65,10 @@ Progress is shown while it runs.`,
 	ex.Flags().StringVar(&kill, "kill", "", "run this node (xa: the sender, xb: the receiver) as a child `flx serve` process, kill it with SIGKILL once --kill-at of the envelopes are delivered, start it again, and check that nothing was lost or processed twice")
 	ex.Flags().DurationVar(&killLease, "kill-lease", 15*time.Second, "with --kill: delivery.lease of both nodes (what a killed sender had claimed is sent again after it)")
 	ex.Flags().Float64Var(&killAt, "kill-at", 0.5, "with --kill: the fraction of envelopes delivered when the node is killed")
-	ex.Flags().Float64Var(&rate, "rate", 0, "queue at this many envelopes per second (0: as fast as possible; latency then includes queueing)")
+	ex.Flags().Float64Var(&rate, "rate", 0, "queue at this many envelopes per second, one per transaction as caseworkers forward cases (0: as fast as possible, 50 per transaction as a list import; latency then includes queueing)")
+	ex.Flags().DurationVar(&poll, "poll", 0, "delivery.poll_interval of both nodes, which also paces inbox polling (0: the default of the configuration; with --kill 20ms)")
+	ex.Flags().DurationVar(&lingerFlag, "linger", 0, "delivery.linger of both nodes (0: the default of the configuration; negative: none, a row goes at once while fewer than two requests are in flight)")
+	ex.Flags().DurationVar(&idle, "idle", 0, "first measure the CPU the two nodes and their databases use while idle for this long")
 	root.AddCommand(ex, benchMediaCmd())
 	root.AddCommand(benchCaseCmds()...)
 	return root
@@ -88,6 +91,9 @@ type benchOptions struct {
 	kill                     string  // "", "xa" or "xb": that node runs as a child process killed mid-run
 	killAt                   float64 // fraction delivered at the kill
 	killLease                time.Duration
+	poll                     time.Duration // delivery.poll_interval (0: the default)
+	idle                     time.Duration // measure idle CPU this long first
+	linger                   time.Duration // delivery.linger (0: the default, negative: none)
 }
 
 // benchBody returns a valid ~3 KiB case document with the given case id
@@ -328,7 +334,19 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 		}
 		cfg.Delivery.Workers = o.workers
 		cfg.Delivery.BatchSize = o.batch
-		cfg.Delivery.PollInterval = 20 * time.Millisecond
+		switch {
+		case o.linger > 0:
+			cfg.Delivery.Linger = o.linger
+		case o.linger < 0:
+			cfg.Delivery.Linger = 0 // none
+		}
+		switch {
+		case o.poll > 0:
+			cfg.Delivery.PollInterval = o.poll
+		case killID != "":
+			// A node started again finds what it had left soon.
+			cfg.Delivery.PollInterval = 20 * time.Millisecond
+		}
 		if killID != "" {
 			// A peer that is down is retried soon after it is back (the
 			// least backoff allowed), and what a killed sender had claimed
@@ -389,8 +407,8 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 	if proxy != nil {
 		fmt.Fprintf(out, "link: XA-RC -> XB-RC through a proxy adding %s\n", linkString(link))
 	}
-	fmt.Fprintf(out, "bench exchange: %d case.create envelopes (%d bytes each) XA-RC -> XB-RC over mTLS, %s stores, %s, %d deliveries in flight, %d CPUs\n",
-		o.n, len(body(0)), kind, pace, o.workers, runtime.NumCPU())
+	fmt.Fprintf(out, "bench exchange: %d case.create envelopes (%d bytes each) XA-RC -> XB-RC over mTLS, %s stores, %s, %d deliveries in flight, linger %s, poll interval %s, %d CPUs\n",
+		o.n, len(body(0)), kind, pace, o.workers, cfgs["XA-RC"].Delivery.Linger, cfgs["XA-RC"].Delivery.PollInterval, runtime.NumCPU())
 
 	if o.cpuProfile != "" {
 		f, err := os.Create(o.cpuProfile)
@@ -417,17 +435,36 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 		}
 	}
 	sampleBackends()
+	if o.idle > 0 {
+		// What the two nodes cost doing nothing (their polls), before the
+		// exchange starts.
+		self0, pg0 := selfCPU(), pgCPU["XA-RC"].used()+pgCPU["XB-RC"].used()
+		time.Sleep(o.idle)
+		sampleBackends()
+		selfIdle, pgIdle := selfCPU()-self0, pgCPU["XA-RC"].used()+pgCPU["XB-RC"].used()-pg0
+		perSec := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 / o.idle.Seconds() }
+		fmt.Fprintf(out, "idle:       two nodes doing nothing for %s: nodes %.2f ms CPU/s, PostgreSQL backends %.2f ms CPU/s\n",
+			o.idle, perSec(selfIdle), perSec(pgIdle))
+	}
 	selfStart := selfCPU()
 	// Stream: queue as fast as signing + Enqueue allow (a few producers, as
-	// several caseworkers and imports would), while delivering.
+	// several imports would), or at --rate, each envelope at its time by
+	// one of many producers (caseworkers, each forwarding a case), so that
+	// the pace does not wait for the transactions before, while delivering.
+	producers := 4
+	if o.rate > 0 {
+		producers = pacedProducers
+	}
 	start := time.Now()
 	var queued, next atomic.Int64
+	var queueTxs, queueTxNanos, behindNanos atomic.Int64 // transactions, time in them, most behind the pace
+	var queuedIn time.Duration                           // when the last was queued (written before prodErr)
 	prodErr := make(chan error, 1)
 	go func() {
 		var wg sync.WaitGroup
 		var once sync.Once
 		fail := error(nil)
-		for w := 0; w < 4; w++ {
+		for w := 0; w < producers; w++ {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -446,7 +483,12 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 					}
 					hi = min(hi, o.n)
 					if o.rate > 0 {
-						time.Sleep(time.Until(start.Add(time.Duration(float64(lo) / o.rate * float64(time.Second)))))
+						due := start.Add(time.Duration(float64(lo) / o.rate * float64(time.Second)))
+						if late := time.Since(due); late > 0 {
+							for b := behindNanos.Load(); int64(late) > b && !behindNanos.CompareAndSwap(b, int64(late)); b = behindNanos.Load() {
+							}
+						}
+						time.Sleep(time.Until(due))
 					}
 					// Signed first, then queued in one transaction of a few
 					// set-based statements (store.EnqueueAll).
@@ -458,18 +500,22 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 						items = append(items, it)
 					}
 					if err == nil {
+						t0 := time.Now()
 						_, err = xa.st.EnqueueAll(ctx, items)
+						queueTxs.Add(1)
+						queueTxNanos.Add(int64(time.Since(t0)))
 					}
 					if err != nil {
 						once.Do(func() { fail = err })
 						return
 					}
 					queued.Add(int64(hi - lo))
-					xa.kick()
+					xa.kick("XB-RC")
 				}
 			}()
 		}
 		wg.Wait()
+		queuedIn = time.Since(start)
 		prodErr <- fail
 	}()
 	var peakRSS int64
@@ -518,6 +564,11 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 	}
 	elapsed := time.Since(start)
 	fmt.Fprintln(progress)
+	if prodErr != nil {
+		if err := <-prodErr; err != nil {
+			return nil, fmt.Errorf("bench: queue: %w", err)
+		}
+	}
 	// The receiver must also have stored and processed every one: the
 	// exchange ends when the last is processed.
 	for {
@@ -588,6 +639,12 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 		o.n, processedIn.Seconds(), float64(o.n)/processedIn.Seconds())
 	fmt.Fprintf(out, "matched:    candidates computed for all but at most 500 at XB-RC in %.2fs = %.0f envelopes/s end to end (CPU below includes it)\n",
 		matchedIn.Seconds(), float64(o.n)/matchedIn.Seconds())
+	printQueueing(out, o, queueStats{producers: producers, txs: queueTxs.Load(), inTx: time.Duration(queueTxNanos.Load()), behind: time.Duration(behindNanos.Load()), in: queuedIn})
+	if xa.rn != nil && xb.rn != nil {
+		a, b := xa.rn.Metrics.Batches(), xb.rn.Metrics.Batches()
+		fmt.Fprintf(out, "batches:    %.1f envelopes per delivery request (%d requests); %.1f rows per processing transaction at XB-RC (%d transactions)\n",
+			ratio(a.Envelopes, a.Requests), a.Requests, ratio(b.Rows, b.Transactions), b.Transactions)
+	}
 	if kind == store.SQLite {
 		fmt.Fprintf(out, "CPU:        both nodes with their SQLite databases (this process) %.0f µs/envelope\n", perEnv(selfUsed))
 	} else {
@@ -629,6 +686,49 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 	}
 	return &exchangeResult{kind: kind, elapsed: elapsed, processedIn: processedIn, selfCPU: selfUsed, dbCPU: pgUsed, lat: lat,
 		dsns: dsns, manifest: m, key: key, xbKey: xbKey}, nil
+}
+
+// queueStats is what queueing the envelopes took.
+type queueStats struct {
+	producers int
+	txs       int64         // transactions
+	inTx      time.Duration // wall time in them, all producers
+	behind    time.Duration // the most a producer was behind the pace (--rate)
+	in        time.Duration // from the start to the last queued
+}
+
+// printQueueing says how the envelopes were queued and, at a --rate,
+// whether queueing kept the pace: when it did not, the rate measured is
+// that of queueing, not of the exchange.
+func printQueueing(out io.Writer, o benchOptions, q queueStats) {
+	rate := float64(o.n) / q.in.Seconds()
+	fmt.Fprintf(out, "queueing:   %d envelopes in %d transactions (%.0f each) by %d producers in %.2fs = %.0f/s; a queue transaction took %.1f ms on average\n",
+		o.n, q.txs, ratio(int64(o.n), q.txs), q.producers, q.in.Seconds(), rate, float64(q.inTx.Microseconds())/1e3/float64(max(q.txs, 1)))
+	if o.rate <= 0 {
+		return
+	}
+	if rate < 0.95*o.rate {
+		fmt.Fprintf(out, "            queueing could NOT keep the pace of %.0f/s (a producer fell %s behind): queueing, one envelope per transaction on %d producers, limited this run, not the exchange\n",
+			o.rate, q.behind.Round(time.Millisecond), q.producers)
+		return
+	}
+	fmt.Fprintf(out, "            queueing kept the pace of %.0f/s (a producer was at most %s behind)\n", o.rate, q.behind.Round(time.Millisecond))
+}
+
+// pacedProducers queue at a --rate: each takes the next envelope, waits
+// for its time and queues it alone, so up to this many transactions can be
+// under way when queueing lags (a rate of 1,000/s keeps pace while one
+// takes under 8 ms). More would only wait for the store's connections (10
+// on PostgreSQL), which delivery needs too: with 32, a queue transaction
+// took 250-350 ms on a loaded machine, mostly waiting for one.
+const pacedProducers = 8
+
+// ratio is a/b, 0 when b is.
+func ratio(a, b int64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
 }
 
 // printSideBySide prints the figures of the exchanges on each kind of store.

@@ -28,13 +28,41 @@ func TestBenchExchangeBothStores(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
-	for _, want := range []string{"postgres stores", "sqlite stores", "side by side (60 envelopes each)", "\n  postgres ", "\n  sqlite ", "ratio:      total CPU per envelope / floor"} {
+	for _, want := range []string{"postgres stores", "sqlite stores", "side by side (60 envelopes each)", "\n  postgres ", "\n  sqlite ", "ratio:      total CPU per envelope / floor",
+		"envelopes per delivery request", "rows per processing transaction", "queueing:   60 envelopes in 2 transactions (30 each)"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
 	}
 	if _, err := parseBenchStores("postgres,mysql"); err == nil {
 		t.Error(`--stores "postgres,mysql" accepted`)
+	}
+}
+
+// The queueing line says whether queueing kept the --rate: when it did
+// not, the rate measured is that of queueing, not of the exchange.
+func TestPrintQueueing(t *testing.T) {
+	tests := []struct {
+		name string
+		rate float64
+		in   time.Duration
+		want string
+	}{
+		{"as fast as possible", 0, time.Second, "1000 envelopes in 20 transactions (50 each) by 4 producers in 1.00s = 1000/s"},
+		{"kept the pace", 1000, time.Second, "queueing kept the pace of 1000/s"},
+		{"fell behind", 1000, 2 * time.Second, "queueing could NOT keep the pace of 1000/s"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			printQueueing(&out, benchOptions{n: 1000, rate: tc.rate}, queueStats{producers: 4, txs: 20, inTx: 40 * time.Millisecond, in: tc.in})
+			if !strings.Contains(out.String(), tc.want) {
+				t.Errorf("got %q, want it to say %q", out.String(), tc.want)
+			}
+			if tc.rate == 0 && strings.Contains(out.String(), "pace") {
+				t.Errorf("no --rate, yet %q speaks of a pace", out.String())
+			}
+		})
 	}
 }
 

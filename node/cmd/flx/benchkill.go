@@ -39,9 +39,9 @@ type benchNode struct {
 }
 
 // kick wakes the delivery loop of an in-process node (a child polls).
-func (b *benchNode) kick() {
+func (b *benchNode) kick(to ...string) {
 	if b.rn != nil {
-		b.rn.Node.KickDelivery()
+		b.rn.Node.KickDelivery(to...)
 	}
 }
 

@@ -119,6 +119,7 @@ func newLogger(w io.Writer, c config.Log) *slog.Logger {
 // runningNode is a started node with its two listeners.
 type runningNode struct {
 	Node      *node.Node
+	Metrics   *node.Metrics
 	Store     store.Store
 	FedAddr   string
 	LocalAddr string
@@ -209,7 +210,7 @@ func startNode(parent context.Context, cfg config.Config, log *slog.Logger) (*ru
 			Workers: cfg.Delivery.Workers, MaxAttempts: cfg.Delivery.MaxAttempts,
 			Backoff:        backoff.Policy{Initial: cfg.Delivery.BackoffInitial, Max: cfg.Delivery.BackoffMax},
 			RequestTimeout: cfg.Delivery.RequestTimeout, Lease: cfg.Delivery.Lease, PollInterval: cfg.Delivery.PollInterval,
-			BatchSize: cfg.Delivery.BatchSize,
+			BatchSize: cfg.Delivery.BatchSize, Linger: linger(cfg.Delivery),
 		},
 		Media: node.MediaOptions{
 			Store: mediaStore, ChunkBytes: cfg.Media.ChunkBytes, BandwidthPerPeer: cfg.Media.BandwidthPerPeer,
@@ -263,7 +264,7 @@ func startNode(parent context.Context, cfg config.Config, log *slog.Logger) (*ru
 	} else if host, _, _ := net.SplitHostPort(cfg.LocalAPI.Listen); !isLoopback(host) {
 		log.Warn("the local API is served over plain HTTP on a non-loopback address: bearer tokens can be read on the network; set local_api.tls_cert and tls_key, or put a TLS proxy in front", "listen", cfg.LocalAPI.Listen)
 	}
-	r := &runningNode{Node: n, Store: st, FedAddr: fedLn.Addr().String(), LocalAddr: localLn.Addr().String(), stop: cancel, errc: make(chan error, 3)}
+	r := &runningNode{Node: n, Metrics: metrics, Store: st, FedAddr: fedLn.Addr().String(), LocalAddr: localLn.Addr().String(), stop: cancel, errc: make(chan error, 3)}
 	serve := func(name string, f func() error) {
 		if err := f(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			r.errc <- fmt.Errorf("serve: %s listener: %w", name, err)
@@ -385,4 +386,13 @@ func statsOptions(c config.Coordination) node.StatsOptions {
 		every = -1
 	}
 	return node.StatsOptions{Every: every, Settle: c.StatsSettle, Protection: stats.Protection{Threshold: c.StatsThreshold, Rounding: c.StatsRounding}}
+}
+
+// linger is delivery.linger as the node takes it: the configuration's 0
+// (no wait) is the node's negative, the node's 0 being its default.
+func linger(d config.Delivery) time.Duration {
+	if d.Linger == 0 {
+		return -1
+	}
+	return d.Linger
 }
