@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -55,8 +56,23 @@ type backend struct {
 }
 
 // withAllStores runs fn against a fresh SQLite store and a fresh PostgreSQL
-// store (skipped without PostgreSQL unless FLX_REQUIRE_POSTGRES=1).
+// store (skipped without PostgreSQL unless FLX_REQUIRE_POSTGRES=1), the two
+// at once: SQLite works in this process while PostgreSQL works in its
+// server, and the package's tests otherwise run one at a time.
 func withAllStores(t *testing.T, fn func(t *testing.T, b *backend)) {
+	t.Helper()
+	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			fn(t, newBackend(t, d))
+		})
+	}
+}
+
+// withEachStore is withAllStores one store after the other, for a test
+// that sets a package knob (export_test.go) which the other store's run
+// would read meanwhile.
+func withEachStore(t *testing.T, fn func(t *testing.T, b *backend)) {
 	t.Helper()
 	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
 		t.Run(string(d), func(t *testing.T) {
@@ -71,11 +87,11 @@ func newBackend(t testing.TB, d store.Dialect) *backend {
 	var rawDriver, rawDSN string
 	switch d {
 	case store.SQLite:
-		b.path = dbtest.SQLitePath(t)
+		b.path = dbtest.SQLitePathFrom(t, "migrated", func(path string) error { return migrated("sqlite:" + path) })
 		b.dsn = "sqlite:" + b.path
 		rawDriver, rawDSN = "sqlite", "file:"+b.path+"?_pragma=busy_timeout(10000)"
 	case store.Postgres:
-		b.dsn = dbtest.PostgresDSN(t)
+		b.dsn = dbtest.PostgresDSNFrom(t, "migrated", migrated)
 		rawDriver, rawDSN = "postgres", b.dsn
 	}
 	b.s = b.open(t)
@@ -86,6 +102,17 @@ func newBackend(t testing.TB, d store.Dialect) *backend {
 	t.Cleanup(func() { raw.Close() })
 	b.raw = raw
 	return b
+}
+
+// migrated applies every migration to the empty database dsn: newBackend
+// copies a database migrated once per test binary (TestMigrations and the
+// migration tests start from empty ones).
+func migrated(dsn string) error {
+	s, err := store.Open(context.Background(), dsn)
+	if err != nil {
+		return err
+	}
+	return s.Close()
 }
 
 // open opens another Store on the same database (another process, or a

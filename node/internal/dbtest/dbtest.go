@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -14,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	_ "github.com/lib/pq" // PostgreSQL driver for CREATE/DROP DATABASE.
+	"github.com/lib/pq" // PostgreSQL driver for CREATE/DROP DATABASE.
 	"github.com/ory/dockertest/v3"
 	"github.com/ory/dockertest/v3/docker"
 )
@@ -43,20 +45,65 @@ var shared struct {
 	started  bool
 	resource *dockertest.Resource
 	pool     *dockertest.Pool
+
+	// Under Main: databases are dropped off the tests' path (a DROP
+	// DATABASE waits for a checkpoint) and Main waits for the drops;
+	// templates are kept for the whole binary and dropped at its end.
+	drops     sync.WaitGroup
+	dropSlots chan struct{} // bounds the drops under way (connections)
+	dropErrs  []string
+	templates map[string]*template
+}
+
+// template is a database prepared once per test binary (PostgresDSNFrom,
+// SQLitePathFrom) and copied for each test.
+type template struct {
+	once sync.Once
+	base string // the PostgreSQL server
+	name string // PostgreSQL database, or SQLite file
+	err  error
 }
 
 // Main runs the package's tests and then purges a Docker PostgreSQL
 // container that PostgresDSN started for them. Without it each PostgresDSN
 // call that needs Docker starts (and t.Cleanup purges) its own container.
+// Under Main a test's databases are dropped after it ends, off its path
+// (each DROP DATABASE waits for a checkpoint), and Main waits for them and
+// fails the run if one could not be dropped; PostgresDSNFrom and
+// SQLitePathFrom copy a database prepared once.
 //
 //	func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
 func Main(m *testing.M) int {
 	shared.mu.Lock()
 	shared.enabled = true
+	shared.dropSlots = make(chan struct{}, 4)
+	shared.templates = map[string]*template{}
 	shared.mu.Unlock()
-	code := m.Run()
+	return finish(m.Run())
+}
+
+// finish waits for the drops under way, drops the templates and purges
+// the container; a failed drop fails the run.
+func finish(code int) int {
+	shared.drops.Wait()
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
+	for _, e := range shared.dropErrs {
+		fmt.Fprintln(os.Stderr, e)
+		if code == 0 {
+			code = 1
+		}
+	}
+	for key, tp := range shared.templates {
+		if tp.name == "" {
+			continue
+		}
+		if strings.HasPrefix(key, "sqlite:") {
+			os.RemoveAll(filepath.Dir(tp.name))
+		} else if err := dropDatabase(tp.base, tp.name); err != nil {
+			fmt.Fprintf(os.Stderr, "dbtest: drop template %s: %v\n", tp.name, err)
+		}
+	}
 	if shared.resource != nil {
 		if err := shared.pool.Purge(shared.resource); err != nil {
 			fmt.Fprintf(os.Stderr, "dbtest: purge postgres container: %v\n", err)
@@ -72,36 +119,172 @@ func Main(m *testing.M) int {
 // is skipped, or fails when FLX_REQUIRE_POSTGRES=1.
 func PostgresDSN(t testing.TB) string {
 	t.Helper()
+	return createDatabase(t, serverDSN(t), "")
+}
+
+// PostgresDSNFrom is PostgresDSN for a database that prepare has filled
+// (a migrated schema): under Main, prepare runs once per test binary and
+// key, on a template database that each call copies (CREATE DATABASE ...
+// TEMPLATE), so tests skip repeating it; without Main each call prepares
+// its own database. The template is dropped when the binary ends.
+func PostgresDSNFrom(t testing.TB, key string, prepare func(dsn string) error) string {
+	t.Helper()
 	base := serverDSN(t)
-	name := databaseName()
-	admin, err := sql.Open("postgres", base)
-	if err != nil {
-		t.Fatalf("dbtest: open %s: %v", redact(base), err)
+	tp := sharedTemplate("postgres:" + key)
+	if tp == nil {
+		dsn := createDatabase(t, base, "")
+		if err := prepare(dsn); err != nil {
+			t.Fatalf("dbtest: prepare %s: %v", key, err)
+		}
+		return dsn
 	}
-	defer admin.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+	tp.once.Do(func() {
+		name := databaseName()
+		if err := exec(base, "CREATE DATABASE "+name); err != nil {
+			tp.err = err
+			return
+		}
+		shared.mu.Lock()
+		tp.base, tp.name = base, name // dropped by Main from here on
+		shared.mu.Unlock()
+		dsn, err := withDatabase(base, name)
+		if err == nil {
+			err = prepare(dsn)
+		}
+		tp.err = err
+	})
+	if tp.err != nil {
+		t.Fatalf("dbtest: template %s on %s: %v", key, redact(base), tp.err)
+	}
+	return createDatabase(t, base, tp.name)
+}
+
+// SQLitePathFrom is SQLitePath for a database file that prepare has
+// filled: under Main, prepare runs once per test binary and key and each
+// call gets a copy of the file; without Main each call prepares its own.
+func SQLitePathFrom(t testing.TB, key string, prepare func(path string) error) string {
+	t.Helper()
+	path := SQLitePath(t)
+	tp := sharedTemplate("sqlite:" + key)
+	if tp == nil {
+		if err := prepare(path); err != nil {
+			t.Fatalf("dbtest: prepare %s: %v", key, err)
+		}
+		return path
+	}
+	tp.once.Do(func() {
+		dir, err := os.MkdirTemp("", "flx-dbtest-")
+		if err != nil {
+			tp.err = err
+			return
+		}
+		name := filepath.Join(dir, "flx.db")
+		shared.mu.Lock()
+		tp.name = name // removed by Main from here on
+		shared.mu.Unlock()
+		tp.err = prepare(name)
+	})
+	if tp.err != nil {
+		t.Fatalf("dbtest: template %s: %v", key, tp.err)
+	}
+	// The WAL, if prepare's last connection left one, goes with the file.
+	for _, suffix := range []string{"", "-wal"} {
+		b, err := os.ReadFile(tp.name + suffix)
+		if errors.Is(err, fs.ErrNotExist) && suffix != "" {
+			continue
+		}
+		if err == nil {
+			err = os.WriteFile(path+suffix, b, 0o600)
+		}
+		if err != nil {
+			t.Fatalf("dbtest: copy template %s: %v", key, err)
+		}
+	}
+	return path
+}
+
+// sharedTemplate returns the template of key, or nil when Main is not
+// wrapping the test binary.
+func sharedTemplate(key string) *template {
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if !shared.enabled {
+		return nil
+	}
+	tp := shared.templates[key]
+	if tp == nil {
+		tp = &template{}
+		shared.templates[key] = tp
+	}
+	return tp
+}
+
+// createDatabase creates a database on the server base, empty or a copy
+// of the database from, and drops it when the test ends.
+func createDatabase(t testing.TB, base, from string) string {
+	t.Helper()
+	name := databaseName()
+	stmt := "CREATE DATABASE " + name
+	if from != "" {
+		stmt += " TEMPLATE " + from
+	}
+	if err := exec(base, stmt); err != nil {
 		t.Fatalf("dbtest: create database %s on %s: %v", name, redact(base), err)
 	}
 	t.Cleanup(func() {
-		db, err := sql.Open("postgres", base)
-		if err != nil {
-			t.Errorf("dbtest: drop database %s: %v", name, err)
+		shared.mu.Lock()
+		async := shared.enabled
+		if async {
+			shared.drops.Add(1)
+		}
+		shared.mu.Unlock()
+		if !async {
+			if err := dropDatabase(base, name); err != nil {
+				t.Errorf("dbtest: drop database %s: %v", name, err)
+			}
 			return
 		}
-		defer db.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := db.ExecContext(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("dbtest: drop database %s: %v", name, err)
-		}
+		go func() {
+			defer shared.drops.Done()
+			shared.dropSlots <- struct{}{}
+			defer func() { <-shared.dropSlots }()
+			if err := dropDatabase(base, name); err != nil {
+				shared.mu.Lock()
+				shared.dropErrs = append(shared.dropErrs, fmt.Sprintf("dbtest: drop database %s (%s): %v", name, t.Name(), err))
+				shared.mu.Unlock()
+			}
+		}()
 	})
 	dsn, err := withDatabase(base, name)
 	if err != nil {
 		t.Fatalf("dbtest: %v", err)
 	}
 	return dsn
+}
+
+// exec runs one statement on the server's admin database. A copy from a
+// template is retried while the template's last session is still ending
+// (object_in_use: its client has closed, the server not yet).
+func exec(base, stmt string) error {
+	admin, err := sql.Open("postgres", base)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", redact(base), err)
+	}
+	defer admin.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for {
+		_, err = admin.ExecContext(ctx, stmt)
+		var pqErr *pq.Error
+		if err == nil || !errors.As(err, &pqErr) || pqErr.Code != "55006" || ctx.Err() != nil {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func dropDatabase(base, name string) error {
+	return exec(base, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
 }
 
 // SQLitePath returns the path of a SQLite database file (not yet created) in

@@ -150,3 +150,84 @@ func TestUnavailable(t *testing.T) {
 		})
 	}
 }
+
+// Under Main, PostgresDSNFrom and SQLitePathFrom prepare once per key and
+// hand out copies; the databases are dropped after their test (finish
+// waits for the drops), the templates at the end.
+func TestTemplates(t *testing.T) {
+	shared.mu.Lock()
+	saved := shared.enabled
+	shared.enabled, shared.dropSlots, shared.templates, shared.dropErrs = true, make(chan struct{}, 4), map[string]*template{}, nil
+	shared.mu.Unlock()
+	t.Cleanup(func() {
+		shared.mu.Lock()
+		shared.enabled, shared.templates = saved, nil
+		shared.mu.Unlock()
+	})
+	var prepared int
+	var names []string
+	var files []string
+	t.Run("copies", func(t *testing.T) {
+		prepare := func(dsn string) error {
+			prepared++
+			db, err := sql.Open("postgres", dsn)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			_, err = db.Exec(`CREATE TABLE prepared (n int); INSERT INTO prepared VALUES (7)`)
+			return err
+		}
+		for range 2 {
+			dsn := PostgresDSNFrom(t, "k", prepare)
+			db, err := sql.Open("postgres", dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var name string
+			var n int
+			err = db.QueryRowContext(t.Context(), `SELECT current_database(), n FROM prepared`).Scan(&name, &n)
+			db.Close()
+			if err != nil || n != 7 {
+				t.Fatalf("copy %s: n %d, %v", name, n, err)
+			}
+			names = append(names, name)
+		}
+		for range 2 {
+			p := SQLitePathFrom(t, "k", func(path string) error { prepared++; return os.WriteFile(path, []byte("sqlite file"), 0o600) })
+			if b, err := os.ReadFile(p); err != nil || string(b) != "sqlite file" {
+				t.Fatalf("copy %s: %q %v", p, b, err)
+			}
+			files = append(files, p)
+		}
+	})
+	if len(names) != 2 {
+		return // skipped
+	}
+	if prepared != 2 || names[0] == names[1] || files[0] == files[1] {
+		t.Fatalf("prepared %d times (want once per dialect); databases %v; files %v", prepared, names, files)
+	}
+	shared.mu.Lock()
+	tmpl, sqliteTmpl := shared.templates["postgres:k"].name, shared.templates["sqlite:k"].name
+	shared.mu.Unlock()
+	if code := finish(0); code != 0 {
+		t.Fatalf("finish = %d", code)
+	}
+	db, err := sql.Open("postgres", serverDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, name := range append(names, tmpl) {
+		var n int
+		if err := db.QueryRowContext(t.Context(), `SELECT COUNT(*) FROM pg_database WHERE datname = $1`, name).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 0 {
+			t.Errorf("database %s still exists after finish", name)
+		}
+	}
+	if _, err := os.Stat(sqliteTmpl); !os.IsNotExist(err) {
+		t.Errorf("SQLite template %s still there after finish: %v", sqliteTmpl, err)
+	}
+}

@@ -1,8 +1,11 @@
 // Package dbtest gives tests throwaway databases: a fresh, uniquely named
 // PostgreSQL database per call (from FLX_TEST_POSTGRES, or a dockertest
 // container when a Docker engine is reachable) and a SQLite file in
-// t.TempDir. Each database is dropped in t.Cleanup, so test runs never depend
-// on earlier runs and packages can run in parallel against one server.
+// t.TempDir. Each database is dropped when its test ends, so test runs never
+// depend on earlier runs and packages can run in parallel against one
+// server. Under Main (a package's TestMain) the drops run after the test,
+// off its path, and PostgresDSNFrom and SQLitePathFrom hand out copies of
+// a database prepared once per test binary (a migrated schema).
 //
 // Without PostgreSQL a test is skipped with a message saying how to provide
 // one, unless FLX_REQUIRE_POSTGRES=1 (CI), where it fails instead.

@@ -97,13 +97,24 @@ func Listen(t testing.TB, m *fedtest.Member) net.Listener {
 	return ln
 }
 
-// DSN returns a fresh database DSN of the dialect.
+// DSN returns a fresh database DSN of the dialect, migrated: under
+// dbtest.Main a copy of a database migrated once per test binary, so that
+// each node started does not apply every migration again.
 func DSN(t testing.TB, d Dialect) string {
 	t.Helper()
 	if d == Postgres {
-		return dbtest.PostgresDSN(t)
+		return dbtest.PostgresDSNFrom(t, "migrated", migrated)
 	}
-	return "sqlite:" + dbtest.SQLitePath(t)
+	return "sqlite:" + dbtest.SQLitePathFrom(t, "migrated", func(path string) error { return migrated("sqlite:" + path) })
+}
+
+// migrated applies every migration to the empty database dsn.
+func migrated(dsn string) error {
+	s, err := store.Open(context.Background(), dsn)
+	if err != nil {
+		return err
+	}
+	return s.Close()
 }
 
 // Start starts member id of f, serving its federation API on ln (from
