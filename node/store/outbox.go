@@ -8,10 +8,26 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/jmoiron/sqlx"
 )
 
 const outboxCols = `id, destination, case_id, case_version, kind, jti, envelope, seq, state, attempts, next_attempt_at,
 	lease_until, claimed_by, last_error, created_at, updated_at, delivered_at, receipt, discloses, withdraws`
+
+// outboxRows scans and closes rows of outboxCols.
+func outboxRows(rows *sqlx.Rows) ([]OutboxItem, error) {
+	defer rows.Close()
+	var out []OutboxItem
+	for rows.Next() {
+		o, err := scanOutbox(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
 
 func scanOutbox(r scanner) (OutboxItem, error) {
 	var o OutboxItem
@@ -131,16 +147,8 @@ func (q *queries) claimPG(ctx context.Context, r ClaimRequest, now time.Time, le
 	if err != nil {
 		return nil, fmt.Errorf("store.ClaimDue: %w", err)
 	}
-	defer rows.Close()
-	var out []OutboxItem
-	for rows.Next() {
-		o, err := scanOutbox(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store.ClaimDue: %w", err)
-		}
-		out = append(out, o)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := outboxRows(rows)
+	if err != nil {
 		return nil, fmt.Errorf("store.ClaimDue: %w", err)
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -176,16 +184,8 @@ func (q *queries) claim(ctx context.Context, r ClaimRequest, now time.Time, leas
 	if err != nil {
 		return nil, fmt.Errorf("store.ClaimDue: %w", err)
 	}
-	defer rows.Close()
-	var out []OutboxItem
-	for rows.Next() {
-		o, err := scanOutbox(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store.ClaimDue: %w", err)
-		}
-		out = append(out, o)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := outboxRows(rows)
+	if err != nil {
 		return nil, fmt.Errorf("store.ClaimDue: %w", err)
 	}
 	return out, nil
@@ -621,16 +621,8 @@ func (q *queries) ListOutbox(ctx context.Context, f OutboxFilter) ([]OutboxItem,
 	if err != nil {
 		return nil, fmt.Errorf("store.ListOutbox: %w", err)
 	}
-	defer rows.Close()
-	var out []OutboxItem
-	for rows.Next() {
-		o, err := scanOutbox(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store.ListOutbox: %w", err)
-		}
-		out = append(out, o)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := outboxRows(rows)
+	if err != nil {
 		return nil, fmt.Errorf("store.ListOutbox: %w", err)
 	}
 	return out, nil
