@@ -279,31 +279,30 @@ func (ix *Index) addLocked(f uint64, s int32) {
 
 // dropFineLocked takes slot s out of the block of a finer key f.
 func (ix *Index) dropFineLocked(f uint64, s int32) {
-	b := ix.fine[f]
-	if i := slices.Index(b, s); i >= 0 {
-		b[i] = b[len(b)-1]
-		b = b[:len(b)-1]
-	}
-	if len(b) == 0 {
-		delete(ix.fine, f)
-	} else {
-		ix.fine[f] = b
-	}
+	dropSlot(ix.fine, f, s)
 }
 
 // dropLocked takes slot s out of block k.
 func (ix *Index) dropLocked(k string, s int32) {
-	b := ix.blocks[k]
+	if dropSlot(ix.blocks, k, s) {
+		delete(ix.refined, k)
+	}
+}
+
+// dropSlot takes slot s out of block k of m (order within a block does not
+// matter) and deletes the block once empty, reporting whether it did.
+func dropSlot[K string | uint64](m map[K][]int32, k K, s int32) (emptied bool) {
+	b := m[k]
 	if i := slices.Index(b, s); i >= 0 {
 		b[i] = b[len(b)-1]
 		b = b[:len(b)-1]
 	}
 	if len(b) == 0 {
-		delete(ix.blocks, k)
-		delete(ix.refined, k)
-	} else {
-		ix.blocks[k] = b
+		delete(m, k)
+		return true
 	}
+	m[k] = b
+	return false
 }
 
 // Remove forgets a case's persons (erasure, withdrawal).
