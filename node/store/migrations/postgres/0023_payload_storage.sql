@@ -7,8 +7,16 @@
 -- inbox row (claim, delivery, processed mark) copies a pointer, never the
 -- bytes. Case documents are JSON and do compress: lz4, at a fraction of
 -- pglz's CPU. Values written from now on follow this (those already stored
--- stay as they are; all read back alike).
+-- stay as they are; all read back alike). A server built without lz4 (or
+-- older than PostgreSQL 14, which has no per-column compression) keeps
+-- pglz for documents: the migration must not stop a node from starting.
 ALTER TABLE outbox ALTER COLUMN envelope SET STORAGE EXTERNAL;
 ALTER TABLE inbox ALTER COLUMN envelope SET STORAGE EXTERNAL;
-ALTER TABLE cases ALTER COLUMN document SET COMPRESSION lz4;
-ALTER TABLE case_versions ALTER COLUMN document SET COMPRESSION lz4;
+DO $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals)) THEN
+    EXECUTE 'ALTER TABLE cases ALTER COLUMN document SET COMPRESSION lz4';
+    EXECUTE 'ALTER TABLE case_versions ALTER COLUMN document SET COMPRESSION lz4';
+  END IF;
+END
+$$;
