@@ -10,6 +10,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jmoiron/sqlx"
 )
 
@@ -333,6 +334,13 @@ func (q *queries) EnqueueAll(ctx context.Context, in []NewOutboxItem) ([]OutboxI
 	return out, nil
 }
 
+// isUniqueViolation reports whether err is PostgreSQL's unique violation
+// of constraint.
+func isUniqueViolation(err error, constraint string) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505" && pe.ConstraintName == constraint
+}
+
 // enqueuePG is EnqueueAll in one statement on PostgreSQL: the rows go as
 // arrays; a data-modifying CTE upserts the (destination, case) sequences in
 // key order, and the rows take consecutive seqs per (destination, case) in
@@ -388,9 +396,15 @@ func (q *queries) enqueuePG(ctx context.Context, op string, in []NewOutboxItem) 
 			'queued', 0, i.next_at, i.created_at, i.created_at, i.discloses, i.withdraws
 		FROM i JOIN k USING (destination, case_id) JOIN s USING (destination, case_id)
 		ORDER BY i.pos
-		ON CONFLICT (jti) DO NOTHING RETURNING id, jti, seq`,
+		RETURNING id, jti, seq`,
 		dest, caseID, version, kind, jti, env, next, created, disc, wdr)
 	if err != nil {
+		// A jti already queued fails the statement (not ON CONFLICT DO
+		// NOTHING): it is atomic on its own, so the Store form, sent
+		// without BEGIN and COMMIT, leaves nothing of a refused batch.
+		if isUniqueViolation(err, "outbox_jti_key") {
+			return nil, fmt.Errorf("%s: jti already queued: %w", op, ErrDuplicate)
+		}
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
 	for i := range out {
@@ -404,5 +418,12 @@ func (q *queries) enqueuePG(ctx context.Context, op string, in []NewOutboxItem) 
 }
 
 func (s *sqlStore) EnqueueAll(ctx context.Context, in []NewOutboxItem) ([]OutboxItem, error) {
+	if s.dialect == Postgres {
+		// One statement there (enqueuePG), atomic without BEGIN and
+		// COMMIT: one round trip for a caseworker's single envelope,
+		// not three. Its commit is durable (never Redoable): a queued
+		// envelope is promised to go.
+		return (&queries{s: s, x: s.db}).EnqueueAll(ctx, in)
+	}
 	return write(ctx, s, func(q *queries) ([]OutboxItem, error) { return q.EnqueueAll(ctx, in) })
 }
