@@ -346,7 +346,8 @@ func isUniqueViolation(err error, constraint string) bool {
 // key order, and the rows take consecutive seqs per (destination, case) in
 // the order given and ids in that order. One round trip instead of two,
 // and one statement text whatever the batch size (parsed and planned once
-// per connection).
+// per connection); a single envelope takes the one-row form
+// (enqueueOnePG).
 func (q *queries) enqueuePG(ctx context.Context, op string, in []NewOutboxItem) ([]OutboxItem, error) {
 	n := len(in)
 	dest, caseID, kind, jti, next, created := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
