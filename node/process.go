@@ -81,10 +81,15 @@ func (n *Node) ProcessInbox(ctx context.Context) error {
 const processBatch = 200
 
 // processAll applies rows in one transaction: all or none. Their
-// processed marks and audit rows are written together (batchTx).
+// processed marks and audit rows are written together (batchTx). The
+// transaction, like processOne's, is redoable (store.Redoable: its commit
+// does not wait for the disk): a crash that loses it leaves its rows
+// unprocessed with every effect they had, and they are processed again.
+// Nothing it writes leaves the node before a durable commit after it (a
+// claim of what it queued), which makes it durable too.
 func (n *Node) processAll(ctx context.Context, items []store.InboxItem) error {
 	confirms := false
-	err := n.o.Store.Tx(ctx, func(tx store.Tx) error {
+	err := n.o.Store.Tx(store.Redoable(ctx), func(tx store.Tx) error {
 		bt := &batchTx{Tx: tx}
 		if err := bt.learnNew(ctx, items); err != nil {
 			return err
@@ -137,7 +142,7 @@ func (n *Node) processAll(ctx context.Context, items []store.InboxItem) error {
 // error; a database failure rolls back and is retried later.
 func (n *Node) processOne(ctx context.Context, it store.InboxItem) error {
 	var confirm *confirmation
-	err := n.o.Store.Tx(ctx, func(tx store.Tx) error {
+	err := n.o.Store.Tx(store.Redoable(ctx), func(tx store.Tx) error {
 		c, err := n.processIn(ctx, tx, it)
 		confirm = c
 		return err

@@ -1,6 +1,10 @@
 package store
 
-import "github.com/familylinks/flx/node/store/migrate"
+import (
+	"context"
+
+	"github.com/familylinks/flx/node/store/migrate"
+)
 
 // AuditHash lets the external tests forge a row the way an attacker who
 // knows the algorithm would.
@@ -36,4 +40,16 @@ func SetDenseRange(t interface{ Cleanup(func()) }, n int) {
 	old := denseRange
 	denseRange = n
 	t.Cleanup(func() { denseRange = old })
+}
+
+// SyncCommit returns the synchronous_commit setting in force in tx on
+// PostgreSQL ("on", "off"); "" on SQLite.
+func SyncCommit(t interface{ Context() context.Context }, tx Tx) (string, error) {
+	q := tx.(*queries)
+	if q.s.dialect != Postgres {
+		return "", nil
+	}
+	var v string
+	err := q.queryRow(t.Context(), `SHOW synchronous_commit`).Scan(&v)
+	return v, err
 }

@@ -257,6 +257,12 @@ func (s *sqlStore) tx(ctx context.Context, fn func(q *queries) error) error {
 		}
 	}()
 	q := &queries{s: s, x: tx}
+	if s.dialect == Postgres && isRedoable(ctx) {
+		// Commit without waiting for the WAL flush (see Redoable).
+		if _, err := q.exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+			return fmt.Errorf("store.Tx: %w", err)
+		}
+	}
 	if err := fn(q); err != nil {
 		return err
 	}

@@ -86,6 +86,10 @@ func (s *sqlStore) MarkProcessed(ctx context.Context, id int64, processErr strin
 }
 
 func (s *sqlStore) Enqueue(ctx context.Context, item NewOutboxItem) (OutboxItem, error) {
+	if s.dialect == Postgres {
+		// One statement there (enqueuePG): atomic without BEGIN and COMMIT.
+		return (&queries{s: s, x: s.db}).Enqueue(ctx, item)
+	}
 	return write(ctx, s, func(q *queries) (OutboxItem, error) { return q.Enqueue(ctx, item) })
 }
 
@@ -97,7 +101,11 @@ func (s *sqlStore) ClaimDue(ctx context.Context, r ClaimRequest) ([]OutboxItem, 
 	return write(ctx, s, func(q *queries) ([]OutboxItem, error) { return q.ClaimDue(ctx, r) })
 }
 
+// MarkDeliveredAll and MarkDelivered commit without waiting for the WAL
+// flush (Redoable): a record of receipts lost in a crash leaves its rows in
+// flight, sent again after their lease and answered duplicate by jti.
 func (s *sqlStore) MarkDeliveredAll(ctx context.Context, ds []DeliveredRow) error {
+	ctx = Redoable(ctx)
 	_, err := write(ctx, s, func(q *queries) (none, error) { return none{}, q.MarkDeliveredAll(ctx, ds) })
 	return err
 }
@@ -116,6 +124,7 @@ func (s *sqlStore) ListPeerBackoff(ctx context.Context) ([]PeerBackoff, error) {
 }
 
 func (s *sqlStore) MarkDelivered(ctx context.Context, id int64, receipt []byte) error {
+	ctx = Redoable(ctx)
 	_, err := write(ctx, s, func(q *queries) (none, error) { return none{}, q.MarkDelivered(ctx, id, receipt) })
 	return err
 }

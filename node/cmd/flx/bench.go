@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -459,6 +460,9 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 	var queued, next atomic.Int64
 	var queueTxs, queueTxNanos, behindNanos atomic.Int64 // transactions, time in them, most behind the pace
 	var queuedIn time.Duration                           // when the last was queued (written before prodErr)
+	// When each envelope's queue transaction returned, by jti (each
+	// producer writes its own indexes): the stages of the latency.
+	committedAt, jtis := make([]time.Time, o.n), make([]string, o.n)
 	prodErr := make(chan error, 1)
 	go func() {
 		var wg sync.WaitGroup
@@ -502,8 +506,12 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 					if err == nil {
 						t0 := time.Now()
 						_, err = xa.st.EnqueueAll(ctx, items)
+						now := time.Now()
 						queueTxs.Add(1)
-						queueTxNanos.Add(int64(time.Since(t0)))
+						queueTxNanos.Add(int64(now.Sub(t0)))
+						for i := lo; i < hi && err == nil; i++ {
+							committedAt[i], jtis[i] = now, items[i-lo].JTI
+						}
 					}
 					if err != nil {
 						once.Do(func() { fail = err })
@@ -632,6 +640,14 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 	if err != nil {
 		return nil, err
 	}
+	committed := make(map[string]time.Time, o.n)
+	for i, j := range jtis {
+		committed[j] = committedAt[i]
+	}
+	stg, err := latencyStages(ctx, xa.st, xb.st, committed)
+	if err != nil {
+		return nil, err
+	}
 	rate := float64(o.n) / elapsed.Seconds()
 	perEnv := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(o.n) }
 	fmt.Fprintf(out, "\nexchange:   %d delivered with verified receipts in %.2fs = %.0f envelopes/s (%d per request)\n", o.n, elapsed.Seconds(), rate, o.batch)
@@ -659,6 +675,7 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 	}
 	fmt.Fprintf(out, "            (= %.0f envelopes/s per CPU if CPU were the only limit; %d CPUs here, shared)\n", 1e6/perEnv(selfUsed+pgUsed), runtime.NumCPU())
 	fmt.Fprintf(out, "latency:    queue -> verified receipt  p50 %s  p90 %s  p99 %s  max %s\n", pct(lat, 0.50), pct(lat, 0.90), pct(lat, 0.99), pct(lat, 1))
+	stg.print(out)
 	if proxy != nil {
 		fmt.Fprintf(out, "link:       %d connections cut by the proxy during the run\n", proxy.Cuts())
 	}
@@ -806,6 +823,80 @@ func latencies(ctx context.Context, st store.Store) ([]time.Duration, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out, nil
+}
+
+// stages is where an envelope's time went, each stage sorted: from
+// queueing to processing, by the timestamps of both stores and the time
+// each queue transaction returned (one clock: both nodes run here).
+type stages struct {
+	queueTx   []time.Duration // created_at -> the queue transaction returned
+	toPeer    []time.Duration // -> stored by XB-RC (received_at: verified, before its store transaction): linger, claim, request, verify
+	receipt   []time.Duration // received_at -> receipt recorded at XA-RC (delivered_at): store transaction, receipt, its verification
+	process   []time.Duration // received_at -> processed at XB-RC (processed_at)
+	endToEnd  []time.Duration // created_at -> processed_at
+	unmatched int             // rows missing on one side (none in a complete run)
+}
+
+// latencyStages matches XA-RC's delivered outbox rows with XB-RC's inbox
+// rows by jti.
+func latencyStages(ctx context.Context, xa, xb store.Store, committed map[string]time.Time) (stages, error) {
+	var st stages
+	inbox := map[string]store.InboxItem{}
+	for after := int64(0); ; {
+		rows, err := xb.ListInbox(ctx, store.InboxFilter{AfterID: after, Limit: 1000})
+		if err != nil {
+			return st, err
+		}
+		for _, r := range rows {
+			after = r.ID
+			inbox[r.JTI] = r
+		}
+		if len(rows) < 1000 {
+			break
+		}
+	}
+	for after := int64(0); ; {
+		rows, err := xa.ListOutbox(ctx, store.OutboxFilter{State: store.Delivered, AfterID: after, Limit: 1000})
+		if err != nil {
+			return st, err
+		}
+		for _, r := range rows {
+			after = r.ID
+			in, ok := inbox[federation.ReplayKey("XA-RC", r.JTI)] // the receiver's key: sender and jti
+			c, cok := committed[r.JTI]
+			if !ok || !cok || in.ProcessedAt.IsZero() {
+				st.unmatched++
+				continue
+			}
+			st.queueTx = append(st.queueTx, c.Sub(r.CreatedAt))
+			st.toPeer = append(st.toPeer, in.ReceivedAt.Sub(c))
+			st.receipt = append(st.receipt, r.DeliveredAt.Sub(in.ReceivedAt))
+			st.process = append(st.process, in.ProcessedAt.Sub(in.ReceivedAt))
+			st.endToEnd = append(st.endToEnd, in.ProcessedAt.Sub(r.CreatedAt))
+		}
+		if len(rows) < 1000 {
+			break
+		}
+	}
+	for _, d := range [][]time.Duration{st.queueTx, st.toPeer, st.receipt, st.process, st.endToEnd} {
+		slices.Sort(d)
+	}
+	return st, nil
+}
+
+func (st stages) print(out io.Writer) {
+	line := func(name string, d []time.Duration) {
+		fmt.Fprintf(out, "            %-44s p50 %8s  p90 %8s  p99 %8s\n", name, pct(d, 0.50), pct(d, 0.90), pct(d, 0.99))
+	}
+	fmt.Fprintf(out, "stages:     (each stage's own percentiles; they do not add up)\n")
+	line("queue transaction (caseworker waits)", st.queueTx)
+	line("queued -> received by XB-RC (linger, claim, send)", st.toPeer)
+	line("received -> receipt recorded at XA-RC", st.receipt)
+	line("received -> processed at XB-RC", st.process)
+	line("queue -> processed (end to end)", st.endToEnd)
+	if st.unmatched > 0 {
+		fmt.Fprintf(out, "            (%d envelopes not matched on both sides)\n", st.unmatched)
+	}
 }
 
 func pct(d []time.Duration, p float64) time.Duration {

@@ -29,10 +29,16 @@ func TestBenchExchangeBothStores(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	for _, want := range []string{"postgres stores", "sqlite stores", "side by side (60 envelopes each)", "\n  postgres ", "\n  sqlite ", "ratio:      total CPU per envelope / floor",
-		"envelopes per delivery request", "rows per processing transaction", "queueing:   60 envelopes in 2 transactions (30 each)"} {
+		"envelopes per delivery request", "rows per processing transaction", "queueing:   60 envelopes in 2 transactions (30 each)",
+		"stages:", "queue -> processed (end to end)"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
+	}
+	// Every envelope's stages are found on both sides (sender's outbox,
+	// receiver's inbox by its replay key).
+	if strings.Contains(out.String(), "not matched on both sides") {
+		t.Errorf("latency stages missed envelopes:\n%s", out.String())
 	}
 	if _, err := parseBenchStores("postgres,mysql"); err == nil {
 		t.Error(`--stores "postgres,mysql" accepted`)
