@@ -173,3 +173,38 @@ func TestAuditConcurrent(t *testing.T) {
 		}
 	})
 }
+
+// An audited transaction commits without holding the audit lock through the
+// WAL flush, and still returns only once its commit is on disk: the WAL is
+// flushed past where it stood before the transaction began. (On SQLite every
+// commit waits for the disk.)
+func TestAuditedTxDurableOnReturn(t *testing.T) {
+	withAllStores(t, func(t *testing.T, b *backend) {
+		if b.dialect != store.Postgres {
+			t.Skip("SQLite commits with synchronous=FULL")
+		}
+		for i := range 20 {
+			var before string
+			if err := b.raw.Get(&before, `SELECT pg_current_wal_insert_lsn()::text`); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.s.Tx(t.Context(), func(tx store.Tx) error {
+				_, err := tx.AppendAudit(t.Context(), store.AuditEntry{Actor: "w", Action: "outbox.deliver", Object: fmt.Sprint(i)})
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			var flushedPast bool
+			if err := b.raw.Get(&flushedPast, `SELECT pg_current_wal_flush_lsn() > $1::pg_lsn`, before); err != nil {
+				t.Fatal(err)
+			}
+			if !flushedPast {
+				t.Fatalf("append %d: Tx returned before its commit was flushed (WAL flushed only to %s or before)", i, before)
+			}
+		}
+		v := must[store.AuditVerification](t)(b.s.VerifyAudit(t.Context()))
+		if !v.OK() || v.Rows != 20 {
+			t.Fatalf("VerifyAudit = %+v", v)
+		}
+	})
+}

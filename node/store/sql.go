@@ -266,10 +266,27 @@ func (s *sqlStore) tx(ctx context.Context, fn func(q *queries) error) error {
 	if err := fn(q); err != nil {
 		return err
 	}
+	// A transaction that took an advisory lock (the audit chain, the
+	// manifest) would hold it through the WAL flush of its commit, and every
+	// other writer of the chain would wait for that disk write too. It
+	// commits without waiting, which releases the lock, and then waits for
+	// the flush outside the lock (flushDurable): it still returns only once
+	// its commit is on disk.
+	lockedDurable := s.dialect == Postgres && q.locked && !isRedoable(ctx)
+	if lockedDurable {
+		if _, err := q.exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+			return fmt.Errorf("store.Tx: %w", err)
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store.Tx: commit: %w", err)
 	}
 	done = true
+	if lockedDurable {
+		if err := s.flushDurable(ctx); err != nil {
+			return fmt.Errorf("store.Tx: committed, but not confirmed on disk: %w", err)
+		}
+	}
 	if q.erased && s.dialect == SQLite {
 		// Move the zeroed pages out of the WAL into the database file and
 		// truncate the WAL, so erased bytes do not linger in it. Best
@@ -277,6 +294,18 @@ func (s *sqlStore) tx(ctx context.Context, fn func(q *queries) error) error {
 		_, _ = s.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
 	}
 	return nil
+}
+
+// flushDurable returns once every commit made before it is on disk (and on
+// synchronous standbys, where the server has them). A transaction that
+// writes WAL under an id commits durably, and the WAL flush of its commit
+// covers every record written before it. A transaction that only takes an
+// id (txid_current) writes no WAL of its own and commits without the
+// flush; a transactional logical message is the smallest WAL write
+// (PostgreSQL has no function that only waits for the flush).
+func (s *sqlStore) flushDurable(ctx context.Context) error {
+	_, err := s.db.ExecContext(ctx, `SELECT pg_logical_emit_message(true, 'flx.flush', '')`)
+	return err
 }
 
 // write runs fn in its own transaction and returns its result.
@@ -298,6 +327,7 @@ type queries struct {
 	s      *sqlStore
 	x      sqlx.ExtContext
 	erased bool // EraseCase ran in this transaction
+	locked bool // an advisory lock was taken in this transaction
 }
 
 func (q *queries) exec(ctx context.Context, query string, args ...any) (int64, error) {
@@ -347,6 +377,9 @@ func (q *queries) lock(ctx context.Context, key int64) error {
 		return nil
 	}
 	_, err := q.exec(ctx, `SELECT pg_advisory_xact_lock(?)`, key)
+	if err == nil {
+		q.locked = true
+	}
 	return err
 }
 
