@@ -138,3 +138,15 @@ func SetMatchQueueForTest(t testing.TB, n int) {
 	matchQueue = n
 	t.Cleanup(func() { matchQueue = old })
 }
+
+// HandToMatchingForTest records caseID as handed to n's matching worker
+// at `at` (as processing a received case does while the worker runs).
+func (n *Node) HandToMatchingForTest(caseID string, at time.Time) { n.matcher.pending.add(caseID, at) }
+
+// MatchHoldsForTest reports whether n's matching index holds caseID.
+func (n *Node) MatchHoldsForTest(caseID string) bool {
+	n.matcher.mu.Lock()
+	defer n.matcher.mu.Unlock()
+	_, ok := n.matcher.byCase[caseID]
+	return ok
+}

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/familylinks/flx/federation"
 	"github.com/familylinks/flx/federation/problem"
@@ -294,6 +295,47 @@ func TestMatchingAcrossReplicas(t *testing.T) {
 		if m.ACase == "XA-RC:TR-1" {
 			t.Fatalf("the erased case still matched at the second replica: %+v", m)
 		}
+	}
+}
+
+// TestSyncLeavesCasesToMatching: a sync pass does not take in a case this
+// node handed to its own matching (which puts it in the index), so that a
+// worker behind a long list does not prepare each case twice; one left so
+// for longer than matching should take is taken in all the same.
+func TestSyncLeavesCasesToMatching(t *testing.T) {
+	ctx := context.Background()
+	f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")
+	dsn := nodetest.DSN(t, nodetest.SQLite)
+	one := nodetest.Start(t, f, "XA-RC", nil, nodetest.Options{NoRun: true, DSN: dsn})
+	two := nodetest.Start(t, f, "XA-RC", nil, nodetest.Options{NoRun: true, DSN: dsn})
+	cw := node.Actor{Name: "cw-anna", Role: "caseworker"}
+	if err := two.LoadMatching(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sought := person("p1", schema.PersonSought, "1990-03-14", name("Karo", "given", "Latn"), name("Hovsampelyan", "family", "Latn"))
+	if _, err := one.CreateCase(ctx, cw, caseOf(t, "XA-RC:TR-1", schema.CaseTracingRequest, 1, sought)); err != nil {
+		t.Fatal(err)
+	}
+	two.HandToMatchingForTest("XA-RC:TR-1", time.Now())
+	if err := two.SyncMatching(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if two.MatchHoldsForTest("XA-RC:TR-1") {
+		t.Fatal("the sync pass took in a case left to matching")
+	}
+	two.HandToMatchingForTest("XA-RC:TR-1", time.Now().Add(-6*time.Minute))
+	if err := two.SyncMatching(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !two.MatchHoldsForTest("XA-RC:TR-1") {
+		t.Fatal("a case left to matching for six minutes was not taken in")
+	}
+	reg := person("d1", schema.PersonDetainee, "1990", name("Каро Овсампелян", "full", "Cyrl"))
+	if _, err := two.CreateCase(ctx, cw, caseOf(t, "XA-RC:DN-1", schema.CaseDetentionNotification, 1, reg)); err != nil {
+		t.Fatal(err)
+	}
+	if got := openMatches(t, two.View()); len(got) != 1 || got[0].ACase != "XA-RC:TR-1" {
+		t.Fatalf("candidates at the second replica: %+v", got)
 	}
 }
 
