@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/metrics"
 	"runtime/pprof"
 	"slices"
 	"sort"
@@ -452,7 +451,7 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 		fmt.Fprintf(out, "idle:       two nodes doing nothing for %s: nodes %.2f ms CPU/s, PostgreSQL backends %.2f ms CPU/s\n",
 			o.idle, perSec(selfIdle), perSec(pgIdle))
 	}
-	selfStart, gcStart := selfCPU(), gcCPU()
+	selfStart := selfCPU()
 	// Stream: queue as fast as signing + Enqueue allow (a few producers, as
 	// several imports would), or at --rate, each envelope at its time by
 	// one of many producers (caseworkers, each forwarding a case), so that
@@ -622,7 +621,6 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 		selfUsed += bn.childCPU()
 	}
 	selfUsed -= bodyCPU * time.Duration(o.n) // made while queued (lazy), not part of the exchange
-	gcUsed := gcCPU() - gcStart
 	sampleBackends()
 	pgUsed := pgCPU["XA-RC"].used() + pgCPU["XB-RC"].used()
 	// Counts on both sides: nothing lost, nothing twice.
@@ -678,9 +676,6 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 			where, perEnv(selfUsed), perEnv(pgUsed), perEnv(selfUsed+pgUsed))
 		fmt.Fprintf(out, "            (PostgreSQL: sender XA-RC %.0f µs/envelope, receiver XB-RC %.0f µs/envelope)\n",
 			perEnv(pgCPU["XA-RC"].used()), perEnv(pgCPU["XB-RC"].used()))
-		if killID == "" {
-			fmt.Fprintf(out, "            (the nodes' garbage collection, as the Go runtime counts it: %.0f µs/envelope)\n", perEnv(gcUsed))
-		}
 	}
 	fmt.Fprintf(out, "            (= %.0f envelopes/s per CPU if CPU were the only limit; %d CPUs here, shared)\n", 1e6/perEnv(selfUsed+pgUsed), runtime.NumCPU())
 	fmt.Fprintf(out, "latency:    queue -> verified receipt  p50 %s  p90 %s  p99 %s  max %s\n", pct(lat, 0.50), pct(lat, 0.90), pct(lat, 0.99), pct(lat, 1))
@@ -1101,17 +1096,6 @@ func probeBound(ctx context.Context, o benchOptions, m *federation.Manifest, key
 }
 
 // selfCPU is the CPU time (user + system) this process has used.
-// gcCPU is the CPU time this process spent collecting garbage so far (the
-// Go runtime's estimate: background marking, assists, pauses).
-func gcCPU() time.Duration {
-	s := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}}
-	metrics.Read(s)
-	if s[0].Value.Kind() != metrics.KindFloat64 {
-		return 0
-	}
-	return time.Duration(s[0].Value.Float64() * float64(time.Second))
-}
-
 // mib shows a byte count in MiB ("none" for 0).
 func mib(b int64) string {
 	if b <= 0 {
