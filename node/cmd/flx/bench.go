@@ -602,7 +602,7 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 	// match_pending marks: the CPU figures include it, measured once at
 	// most 500 marks are left (the worker clears them 500 at a time).
 	for {
-		marks, err := xb.st.ListMatchPending(ctx, "", 1000)
+		marks, err := xb.st.ListMatchPending(ctx, "", 501) // enough to tell
 		if err != nil {
 			return nil, err
 		}
