@@ -570,7 +570,7 @@ func (n *Node) matchReceived(ctx context.Context, it store.InboxItem) {
 		if federation.Kind(it.Kind) != federation.KindCaseWithdraw {
 			// Before the worker can take it: a sync pass leaves it to
 			// matching (queued, or left to its mark below).
-			n.matcher.pending.add(it.CaseID, n.o.Now())
+			n.matcher.pending.add(it.CaseID, n.o.Now(), true)
 		}
 		// What the worker reads of the row: a queue of 10,000 full rows
 		// held their envelopes (some 35 MB) for the collector to scan.
@@ -584,6 +584,7 @@ func (n *Node) matchReceived(ctx context.Context, it store.InboxItem) {
 			// processing wrote, and the worker matches every marked case
 			// through the bulk path once its queue is empty, rather than
 			// processing slowing to the pace of matching case by case.
+			n.matcher.pending.add(it.CaseID, n.o.Now(), false)
 			n.matchBehind.Store(true)
 			return
 		}
@@ -846,20 +847,26 @@ const syncReadBatch = 500
 
 // pendingCases are the cases this node received whose matching (the
 // worker, or catch-up from their marks) has yet to put them in the index,
-// with when they were handed to it. Its own lock: inbox processing adds
-// while matching holds the matcher's.
+// with when they were handed to it and whether they wait in the worker's
+// queue. Its own lock: inbox processing adds while matching holds the
+// matcher's.
 type pendingCases struct {
 	mu  sync.Mutex
-	ids map[string]time.Time
+	ids map[string]pendingCase
 }
 
-func (p *pendingCases) add(id string, at time.Time) {
+type pendingCase struct {
+	at     time.Time
+	queued bool // in the worker's queue (else left to its mark)
+}
+
+func (p *pendingCases) add(id string, at time.Time, queued bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.ids == nil {
-		p.ids = map[string]time.Time{}
+		p.ids = map[string]pendingCase{}
 	}
-	p.ids[id] = at
+	p.ids[id] = pendingCase{at: at, queued: queued}
 }
 
 func (p *pendingCases) done(id string) {
@@ -873,12 +880,19 @@ func (p *pendingCases) done(id string) {
 func (p *pendingCases) has(id string, now time.Time) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	at, ok := p.ids[id]
-	if ok && now.Sub(at) >= syncDeferMax {
+	c, ok := p.ids[id]
+	if ok && now.Sub(c.at) >= syncDeferMax {
 		delete(p.ids, id)
 		return false
 	}
 	return ok
+}
+
+// queued reports whether id waits in the worker's queue.
+func (p *pendingCases) queued(id string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.ids[id].queued
 }
 
 // forgetLocked drops an erased or missing case from the index and from
@@ -998,10 +1012,18 @@ func (n *Node) markMatchPending(ctx context.Context, tx store.Tx, ps ...store.Pe
 }
 
 // catchUpMatching matches the cases whose match_pending marks remain
-// (written, then not matched: a crash, a failed matching transaction), in
-// batches through the bulk path, and returns how many it matched. An
-// erased or missing case only loses its mark.
+// (written, then not matched: a crash, a failed matching transaction, the
+// worker's queue full), in batches through the bulk path, and returns how
+// many it matched. An erased or missing case only loses its mark. A case
+// waiting in the worker's queue is left to the worker: while inbox
+// processing goes on, the marks read include the cases it queues meanwhile,
+// which were otherwise matched twice.
 func (n *Node) catchUpMatching(ctx context.Context) (int, error) {
+	// The marks of cases matched but not yet cleared go first (they would
+	// be matched again).
+	if err := n.flushMatchedMarks(ctx); err != nil {
+		return 0, fmt.Errorf("node: catch up matching: %w", err)
+	}
 	total := 0
 	after := ""
 	for {
@@ -1013,6 +1035,12 @@ func (n *Node) catchUpMatching(ctx context.Context) (int, error) {
 			return total, nil
 		}
 		after = marks[len(marks)-1].CaseID
+		if n.matcher != nil {
+			marks = slices.DeleteFunc(marks, func(mk store.PendingMatch) bool { return n.matcher.pending.queued(mk.CaseID) })
+			if len(marks) == 0 {
+				continue
+			}
+		}
 		// One query for the page (a read per case was a round trip each).
 		ids := make([]string, len(marks))
 		for i, mk := range marks {
