@@ -156,4 +156,6 @@ func (n *Node) MatchHoldsForTest(caseID string) bool {
 
 // CatchUpMatchingForTest runs the catch-up of marked cases and returns
 // how many it matched.
-func (n *Node) CatchUpMatchingForTest(ctx context.Context) (int, error) { return n.catchUpMatching(ctx) }
+func (n *Node) CatchUpMatchingForTest(ctx context.Context) (int, error) {
+	return n.catchUpMatching(ctx)
+}
