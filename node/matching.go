@@ -810,6 +810,18 @@ func (n *Node) SyncMatching(ctx context.Context) error {
 		}
 		f.Cursor = page.Next
 	}
+	// Cases left to matching for too long, listed in this pass or not.
+	if late := m.pending.expired(now); len(late) > 0 {
+		listed := make(map[string]bool, len(read))
+		for _, id := range read {
+			listed[id] = true
+		}
+		for _, id := range late {
+			if !listed[id] {
+				read = append(read, id)
+			}
+		}
+	}
 	for len(read) > 0 {
 		chunk := read[:min(len(read), syncReadBatch)]
 		read = read[len(chunk):]
@@ -886,6 +898,21 @@ func (p *pendingCases) has(id string, now time.Time) bool {
 		return false
 	}
 	return ok
+}
+
+// expired forgets and returns the cases handed to matching syncDeferMax or
+// more before now.
+func (p *pendingCases) expired(now time.Time) []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []string
+	for id, c := range p.ids {
+		if now.Sub(c.at) >= syncDeferMax {
+			delete(p.ids, id)
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // queued reports whether id waits in the worker's queue.
