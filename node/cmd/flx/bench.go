@@ -801,9 +801,8 @@ func signedItem(key *jose.PrivateKey, to string, body []byte) (store.NewOutboxIt
 // delivered. A sender in this process is asked its delivery count, which
 // costs nothing; the outbox is counted only once that reaches n, or when
 // the sender is a child process: counting it is a scan of the whole
-// outbox, which four times a second made the sender's database CPU per
-// envelope grow with --n (a 100,000-envelope run spent more on the
-// bench's counting than on claiming).
+// outbox, four times a second, whose cost grows with --n and was counted
+// in the sender's database CPU the bench reports.
 func progressDelivered(ctx context.Context, xa *benchNode, n int64) (int64, error) {
 	if xa.rn != nil {
 		if d := xa.rn.Metrics.Batches().Delivered; d < n {
