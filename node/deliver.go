@@ -31,7 +31,7 @@ func (n *Node) newDeliverer() *delivery.Deliverer {
 type deliveryObserver struct{ m *Metrics }
 
 func (o deliveryObserver) Delivered(to, kind string, sinceQueued, attempt time.Duration) {
-	o.m.delivered.WithLabelValues(to, kind).Inc()
+	o.m.deliveredOne(to, kind)
 	o.m.deliveryLatency.Observe(sinceQueued.Seconds())
 	o.m.attemptSeconds.Observe(attempt.Seconds())
 }

@@ -138,3 +138,24 @@ func SetMatchQueueForTest(t testing.TB, n int) {
 	matchQueue = n
 	t.Cleanup(func() { matchQueue = old })
 }
+
+// HandToMatchingForTest records caseID as handed to n's matching at `at`
+// (as processing a received case does while the worker runs): queued for
+// the worker, or left to its match_pending mark.
+func (n *Node) HandToMatchingForTest(caseID string, at time.Time, queued bool) {
+	n.matcher.pending.add(caseID, at, queued)
+}
+
+// MatchHoldsForTest reports whether n's matching index holds caseID.
+func (n *Node) MatchHoldsForTest(caseID string) bool {
+	n.matcher.mu.Lock()
+	defer n.matcher.mu.Unlock()
+	_, ok := n.matcher.byCase[caseID]
+	return ok
+}
+
+// CatchUpMatchingForTest runs the catch-up of marked cases and returns
+// how many it matched.
+func (n *Node) CatchUpMatchingForTest(ctx context.Context) (int, error) {
+	return n.catchUpMatching(ctx)
+}

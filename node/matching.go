@@ -63,6 +63,9 @@ type matcher struct {
 	// versions is the version of every case the index took in (with
 	// persons to match or not): a sync pass skips what it knows.
 	versions map[string]int64
+	// pending are the cases received here that matching has yet to take
+	// (a sync pass leaves them to it).
+	pending pendingCases
 
 	// Encodings of the persons held, for answering match queries: made
 	// once per person version and reused until they near expiry; the
@@ -172,6 +175,7 @@ func (m *matcher) setLocked(caseID string, version int64, ps []*match.Person) {
 		delete(m.byCase, caseID)
 	}
 	m.versions[caseID] = version
+	m.pending.done(caseID)
 	m.pprlDirty = true
 }
 
@@ -490,6 +494,7 @@ func (m *matcher) unsetLocked(caseID string) {
 	m.ix.Remove(caseID)
 	delete(m.byCase, caseID)
 	delete(m.versions, caseID)
+	m.pending.done(caseID)
 	m.pprlDirty = true
 }
 
@@ -562,8 +567,15 @@ func (n *Node) matchReceived(ctx context.Context, it store.InboxItem) {
 		return
 	}
 	if n.matchAsync.Load() {
+		if federation.Kind(it.Kind) != federation.KindCaseWithdraw {
+			// Before the worker can take it: a sync pass leaves it to
+			// matching (queued, or left to its mark below).
+			n.matcher.pending.add(it.CaseID, n.o.Now(), true)
+		}
+		// What the worker reads of the row: a queue of 10,000 full rows
+		// held their envelopes (some 35 MB) for the collector to scan.
 		select {
-		case n.matchQ <- it:
+		case n.matchQ <- store.InboxItem{ID: it.ID, Kind: it.Kind, CaseID: it.CaseID}:
 			return
 		default:
 		}
@@ -572,6 +584,7 @@ func (n *Node) matchReceived(ctx context.Context, it store.InboxItem) {
 			// processing wrote, and the worker matches every marked case
 			// through the bulk path once its queue is empty, rather than
 			// processing slowing to the pace of matching case by case.
+			n.matcher.pending.add(it.CaseID, n.o.Now(), false)
 			n.matchBehind.Store(true)
 			return
 		}
@@ -747,6 +760,14 @@ func (n *Node) matchReceivedNow(ctx context.Context, it store.InboxItem) {
 // pass: their persons are put or removed, so that the cases written here
 // are matched against them too. The candidates those cases found were
 // recorded by the process that wrote them.
+//
+// A case this node received and handed to its own matching (the worker's
+// queue, or its match_pending mark when the queue was full) is left to it:
+// matching puts it in the index. Taking it in here too prepared every case
+// twice while the worker was behind a crisis list, and its second Put read
+// through blocks grown large. A case left so for over syncDeferMax is
+// taken in anyway (its matching failed: it still joins the index, as it
+// did before).
 func (n *Node) SyncMatching(ctx context.Context) error {
 	m := n.matcher
 	m.mu.Lock()
@@ -754,49 +775,162 @@ func (n *Node) SyncMatching(ctx context.Context) error {
 	if !m.loaded {
 		return n.loadMatchesLocked(ctx)
 	}
+	now := n.o.Now()
 	since := m.synced
-	m.synced = n.o.Now().Add(-time.Minute) // overlap: clocks of replicas differ a little
+	m.synced = now.Add(-time.Minute) // overlap: clocks of replicas differ a little
+	fail := func(err error) error {
+		m.synced = since
+		return fmt.Errorf("node: sync matching: %w", err)
+	}
 	// The listing without documents: a case at the version the index
-	// took in is skipped (this node wrote it); only the others are read
-	// and prepared.
+	// took in is skipped (this node wrote it), and so is one this node's
+	// matching has yet to take; only the others are read (in batches) and
+	// prepared.
+	var read []string
 	f := store.CaseFilter{IncludeErased: true, UpdatedSince: since, Limit: 1000}
 	for {
 		page, err := n.o.Store.ListCases(ctx, f)
 		if err != nil {
-			m.synced = since
-			return fmt.Errorf("node: sync matching: %w", err)
+			return fail(err)
 		}
 		for _, c := range page.Cases {
-			if v, ok := m.versions[c.ID]; ok && v == c.Version && !c.Erased() {
+			switch v, ok := m.versions[c.ID]; {
+			case c.Erased():
+				m.forgetLocked(c.ID)
+			case ok && v == c.Version:
+			case m.pending.has(c.ID, now):
+				// Matching takes it; a later pass lists it again only if
+				// it changes, which is what the version check is for.
+			default:
+				read = append(read, c.ID)
+			}
+		}
+		if page.Next == "" {
+			break
+		}
+		f.Cursor = page.Next
+	}
+	// Cases left to matching for too long, listed in this pass or not.
+	if late := m.pending.expired(now); len(late) > 0 {
+		listed := make(map[string]bool, len(read))
+		for _, id := range read {
+			listed[id] = true
+		}
+		for _, id := range late {
+			if !listed[id] {
+				read = append(read, id)
+			}
+		}
+	}
+	for len(read) > 0 {
+		chunk := read[:min(len(read), syncReadBatch)]
+		read = read[len(chunk):]
+		cs, err := n.o.Store.GetCases(ctx, chunk)
+		if err != nil {
+			return fail(err)
+		}
+		for _, id := range chunk {
+			c, ok := cs[id]
+			if !ok || c.Erased() {
+				m.forgetLocked(id)
 				continue
 			}
-			if !c.Erased() {
-				if c, err = n.o.Store.GetCase(ctx, c.ID); err != nil {
-					m.synced = since
-					return fmt.Errorf("node: sync matching: %w", err)
-				}
-			}
-			if ps := n.personsOf(c.ID, c.Document); len(ps) > 0 && !c.Erased() {
+			if ps := n.personsOf(c.ID, c.Document); len(ps) > 0 {
 				if !samePersons(m.byCase[c.ID], ps) {
 					m.setLocked(c.ID, c.Version, ps)
 				}
-				m.versions[c.ID] = c.Version
-			} else if _, ok := m.byCase[c.ID]; ok {
+			} else if _, held := m.byCase[c.ID]; held {
 				m.ix.Remove(c.ID)
 				delete(m.byCase, c.ID)
 				m.pprlDirty = true
 			}
-			if c.Erased() {
-				delete(m.versions, c.ID)
-			} else {
-				m.versions[c.ID] = c.Version
-			}
+			m.versions[c.ID] = c.Version
 		}
-		if page.Next == "" {
-			return nil
-		}
-		f.Cursor = page.Next
 	}
+	return nil
+}
+
+// syncDeferMax is how long a sync pass leaves a case received here to
+// this node's matching before taking it in itself.
+const syncDeferMax = 5 * time.Minute
+
+// syncReadBatch is how many cases a sync pass reads in one query.
+const syncReadBatch = 500
+
+// pendingCases are the cases this node received whose matching (the
+// worker, or catch-up from their marks) has yet to put them in the index,
+// with when they were handed to it and whether they wait in the worker's
+// queue. Its own lock: inbox processing adds while matching holds the
+// matcher's.
+type pendingCases struct {
+	mu  sync.Mutex
+	ids map[string]pendingCase
+}
+
+type pendingCase struct {
+	at     time.Time
+	queued bool // in the worker's queue (else left to its mark)
+}
+
+func (p *pendingCases) add(id string, at time.Time, queued bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ids == nil {
+		p.ids = map[string]pendingCase{}
+	}
+	p.ids[id] = pendingCase{at: at, queued: queued}
+}
+
+func (p *pendingCases) done(id string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.ids, id)
+}
+
+// has reports whether id waits for matching, handed to it less than
+// syncDeferMax before now.
+func (p *pendingCases) has(id string, now time.Time) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c, ok := p.ids[id]
+	if ok && now.Sub(c.at) >= syncDeferMax {
+		delete(p.ids, id)
+		return false
+	}
+	return ok
+}
+
+// expired forgets and returns the cases handed to matching syncDeferMax or
+// more before now.
+func (p *pendingCases) expired(now time.Time) []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []string
+	for id, c := range p.ids {
+		if now.Sub(c.at) >= syncDeferMax {
+			delete(p.ids, id)
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// queued reports whether id waits in the worker's queue.
+func (p *pendingCases) queued(id string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.ids[id].queued
+}
+
+// forgetLocked drops an erased or missing case from the index and from
+// the versions known.
+func (m *matcher) forgetLocked(caseID string) {
+	if _, ok := m.byCase[caseID]; ok {
+		m.ix.Remove(caseID)
+		delete(m.byCase, caseID)
+		m.pprlDirty = true
+	}
+	delete(m.versions, caseID)
 }
 
 // samePersons reports whether two preparations of a case hold the same
@@ -905,10 +1039,18 @@ func (n *Node) markMatchPending(ctx context.Context, tx store.Tx, ps ...store.Pe
 }
 
 // catchUpMatching matches the cases whose match_pending marks remain
-// (written, then not matched: a crash, a failed matching transaction), in
-// batches through the bulk path, and returns how many it matched. An
-// erased or missing case only loses its mark.
+// (written, then not matched: a crash, a failed matching transaction, the
+// worker's queue full), in batches through the bulk path, and returns how
+// many it matched. An erased or missing case only loses its mark. A case
+// waiting in the worker's queue is left to the worker: while inbox
+// processing goes on, the marks read include the cases it queues meanwhile,
+// which were otherwise matched twice.
 func (n *Node) catchUpMatching(ctx context.Context) (int, error) {
+	// The marks of cases matched but not yet cleared go first (they would
+	// be matched again).
+	if err := n.flushMatchedMarks(ctx); err != nil {
+		return 0, fmt.Errorf("node: catch up matching: %w", err)
+	}
 	total := 0
 	after := ""
 	for {
@@ -920,18 +1062,30 @@ func (n *Node) catchUpMatching(ctx context.Context) (int, error) {
 			return total, nil
 		}
 		after = marks[len(marks)-1].CaseID
+		if n.matcher != nil {
+			marks = slices.DeleteFunc(marks, func(mk store.PendingMatch) bool { return n.matcher.pending.queued(mk.CaseID) })
+			if len(marks) == 0 {
+				continue
+			}
+		}
+		// One query for the page (a read per case was a round trip each).
+		ids := make([]string, len(marks))
+		for i, mk := range marks {
+			ids[i] = mk.CaseID
+		}
+		held, err := n.o.Store.GetCases(ctx, ids)
+		if err != nil {
+			return total, fmt.Errorf("node: catch up matching: %w", err)
+		}
 		var cases []store.NewCase
 		var gone []store.PendingMatch
 		for _, mk := range marks {
-			c, err := n.o.Store.GetCase(ctx, mk.CaseID)
-			switch {
-			case errors.Is(err, store.ErrNotFound) || err == nil && c.Erased():
+			c, ok := held[mk.CaseID]
+			if !ok || c.Erased() {
 				gone = append(gone, mk)
-			case err != nil:
-				return total, fmt.Errorf("node: catch up matching: %w", err)
-			default:
-				cases = append(cases, store.NewCase{ID: c.ID, Version: c.Version, Document: c.Document})
+				continue
 			}
+			cases = append(cases, store.NewCase{ID: c.ID, Version: c.Version, Document: c.Document})
 		}
 		if len(gone) > 0 {
 			if err := n.o.Store.ClearMatchPending(ctx, gone); err != nil {

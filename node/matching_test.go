@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/familylinks/flx/federation"
 	"github.com/familylinks/flx/federation/problem"
@@ -294,6 +295,69 @@ func TestMatchingAcrossReplicas(t *testing.T) {
 		if m.ACase == "XA-RC:TR-1" {
 			t.Fatalf("the erased case still matched at the second replica: %+v", m)
 		}
+	}
+}
+
+// TestSyncLeavesCasesToMatching: a sync pass does not take in a case this
+// node handed to its own matching (which puts it in the index), so that a
+// worker behind a long list does not prepare each case twice; one left so
+// for longer than matching should take is taken in all the same.
+func TestSyncLeavesCasesToMatching(t *testing.T) {
+	ctx := context.Background()
+	f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")
+	dsn := nodetest.DSN(t, nodetest.SQLite)
+	one := nodetest.Start(t, f, "XA-RC", nil, nodetest.Options{NoRun: true, DSN: dsn})
+	two := nodetest.Start(t, f, "XA-RC", nil, nodetest.Options{NoRun: true, DSN: dsn})
+	cw := node.Actor{Name: "cw-anna", Role: "caseworker"}
+	if err := two.LoadMatching(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sought := person("p1", schema.PersonSought, "1990-03-14", name("Karo", "given", "Latn"), name("Hovsampelyan", "family", "Latn"))
+	// Received and processed by the first replica: its match_pending mark
+	// stays until that replica clears its marks.
+	raw := f.Envelope(t, "XB-RC", "XA-RC", federation.KindCaseCreate, "XB-RC:TR-1", caseOf(t, "XB-RC:TR-1", schema.CaseTracingRequest, 1, sought))
+	if _, err := one.Receive(ctx, "XB-RC", raw); err != nil {
+		t.Fatal(err)
+	}
+	if err := one.ProcessInbox(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mark := []store.PendingMatch{{CaseID: "XB-RC:TR-1", Version: 1}}
+	if err := one.Store.MarkMatchPending(ctx, mark); err != nil {
+		t.Fatal(err)
+	}
+	two.HandToMatchingForTest("XB-RC:TR-1", time.Now(), true)
+	// Queued for the worker, the case is left to it by catch-up too.
+	if k, err := two.CatchUpMatchingForTest(ctx); err != nil || k != 0 {
+		t.Fatalf("catch-up matched %d cases (%v), want none: the case waits in the worker's queue", k, err)
+	}
+	if err := two.SyncMatching(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if two.MatchHoldsForTest("XB-RC:TR-1") {
+		t.Fatal("the sync pass took in a case left to matching")
+	}
+	two.HandToMatchingForTest("XB-RC:TR-1", time.Now().Add(-6*time.Minute), false)
+	if err := two.SyncMatching(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !two.MatchHoldsForTest("XB-RC:TR-1") {
+		t.Fatal("a case left to matching for six minutes was not taken in")
+	}
+	reg := person("d1", schema.PersonDetainee, "1990", name("Каро Овсампелян", "full", "Cyrl"))
+	if _, err := two.CreateCase(ctx, cw, caseOf(t, "XA-RC:DN-1", schema.CaseDetentionNotification, 1, reg)); err != nil {
+		t.Fatal(err)
+	}
+	if got := openMatches(t, two.View()); len(got) != 1 || got[0].ACase != "XB-RC:TR-1" {
+		t.Fatalf("candidates at the second replica: %+v", got)
+	}
+	// Left to its mark (the worker's queue was full), catch-up matches it.
+	if err := one.Store.MarkMatchPending(ctx, mark); err != nil {
+		t.Fatal(err)
+	}
+	two.HandToMatchingForTest("XB-RC:TR-1", time.Now(), false)
+	if k, err := two.CatchUpMatchingForTest(ctx); err != nil || k != 1 {
+		t.Fatalf("catch-up matched %d cases (%v), want the one left to its mark", k, err)
 	}
 }
 

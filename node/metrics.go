@@ -29,7 +29,7 @@ type Metrics struct {
 	deliveryLatency  prometheus.Histogram
 	requestEnvelopes prometheus.Histogram
 	processRows      prometheus.Histogram
-	batches          struct{ requests, envelopes, transactions, rows atomic.Int64 }
+	batches          struct{ requests, envelopes, transactions, rows, delivered atomic.Int64 }
 	queue            *queueCollector
 	matchErrors      prometheus.Counter
 	matchSeconds     prometheus.Histogram
@@ -88,13 +88,16 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 // carried, and the processing transactions and the inbox rows they
 // applied, since the node started: their ratios are the mean batch sizes,
 // which decide how far the fixed cost of a request or transaction is
-// shared.
-type BatchCounts struct{ Requests, Envelopes, Transactions, Rows int64 }
+// shared. Delivered counts the envelopes delivered with a verified receipt
+// (flx_envelopes_delivered_total, all peers and kinds): one sent again
+// after a lost answer may count twice.
+type BatchCounts struct{ Requests, Envelopes, Transactions, Rows, Delivered int64 }
 
 // Batches returns the counts so far.
 func (m *Metrics) Batches() BatchCounts {
 	b := &m.batches
-	return BatchCounts{Requests: b.requests.Load(), Envelopes: b.envelopes.Load(), Transactions: b.transactions.Load(), Rows: b.rows.Load()}
+	return BatchCounts{Requests: b.requests.Load(), Envelopes: b.envelopes.Load(), Transactions: b.transactions.Load(), Rows: b.rows.Load(),
+		Delivered: b.delivered.Load()}
 }
 
 // sentRequest records a delivery request of n envelopes.
@@ -102,6 +105,12 @@ func (m *Metrics) sentRequest(n int) {
 	m.requestEnvelopes.Observe(float64(n))
 	m.batches.requests.Add(1)
 	m.batches.envelopes.Add(int64(n))
+}
+
+// deliveredOne records an envelope delivered with a verified receipt.
+func (m *Metrics) deliveredOne(peer, kind string) {
+	m.delivered.WithLabelValues(peer, kind).Inc()
+	m.batches.delivered.Add(1)
 }
 
 // processedBatch records a processing transaction that applied n rows.

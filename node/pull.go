@@ -183,7 +183,7 @@ func (q outboxQueue) Delivered(ctx context.Context, member string, it pull.Queue
 	if err := q.n.o.Store.MarkDelivered(ctx, r.ID, receipt.Raw()); err != nil {
 		return err
 	}
-	q.n.metrics.delivered.WithLabelValues(member, r.Kind).Inc()
+	q.n.metrics.deliveredOne(member, r.Kind)
 	return nil
 }
 

@@ -290,12 +290,19 @@ func (ix *Index) dropLocked(k string, s int32) {
 }
 
 // dropSlot takes slot s out of block k of m (order within a block does not
-// matter) and deletes the block once empty, reporting whether it did.
+// matter) and deletes the block once empty, reporting whether it did. The
+// block is read from its end, where the latest added are: a case put again
+// soon after (an update, a received case matched after a sync took it in)
+// is found there without reading a block of a common name grown to tens
+// of thousands.
 func dropSlot[K string | uint64](m map[K][]int32, k K, s int32) (emptied bool) {
 	b := m[k]
-	if i := slices.Index(b, s); i >= 0 {
-		b[i] = b[len(b)-1]
-		b = b[:len(b)-1]
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] == s {
+			b[i] = b[len(b)-1]
+			b = b[:len(b)-1]
+			break
+		}
 	}
 	if len(b) == 0 {
 		delete(m, k)

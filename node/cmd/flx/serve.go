@@ -63,6 +63,7 @@ accepting, finishes what is in flight and exits; nothing queued is lost.`,
 				return err
 			}
 			log := newLogger(cmd.ErrOrStderr(), cfg.Log)
+			applyRuntime(cfg.Runtime, log)
 			rn, err := startNode(cmd.Context(), cfg, log)
 			if err != nil {
 				return err
