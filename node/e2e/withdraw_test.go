@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"errors"
-	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -168,9 +167,7 @@ func TestWithdrawWhilePeerDown(t *testing.T) {
 	ctx := context.Background()
 	f := fedtest.New(t, threeMembers...)
 	lnA := nodetest.Listen(t, f.Member(t, "XA-RC"))
-	lnB := nodetest.Listen(t, f.Member(t, "XB-RC"))
-	addrB := lnB.Addr().String()
-	lnB.Close()
+	lnB := holdPort(t, nodetest.Listen(t, f.Member(t, "XB-RC"))) // down until up is set
 	f.Sign(t)
 	var withdrawRow atomic.Int64
 	// XA-RC records the withdrawal's receipt only once it has tried to
@@ -215,11 +212,8 @@ func TestWithdrawWhilePeerDown(t *testing.T) {
 			withdrawRow.Store(r.ID)
 		}
 	}
-	lnB2, err := net.Listen("tcp", addrB)
-	if err != nil {
-		t.Fatal(err)
-	}
-	xb := nodetest.Start(t, f, "XB-RC", lnB2, nodetest.Options{})
+	lnB.up.Store(true)
+	xb := nodetest.Start(t, f, "XB-RC", lnB, nodetest.Options{})
 	nodetest.WaitFor(t, 30*time.Second, "XB-RC's confirmation at XA-RC", func() bool {
 		rs, err := xa.Store.ListRecipients(ctx, demoCase)
 		return err == nil && len(rs) == 1 && !rs[0].WithdrawalConfirmedAt.IsZero()
