@@ -151,7 +151,10 @@ func TestRelayedExpiringNotPulled(t *testing.T) {
 			o.PullInterval = time.Hour // the test pulls
 			switch id {
 			case "XA-RC":
-				o.EnvelopeTTL = 2 * time.Second
+				// Re-signed at each attempt: ICRC-CTA must get it within
+				// this plus its skew (1 s), or it refuses it as expired: 3 s in
+				// all was too short for a loaded machine.
+				o.EnvelopeTTL = 4 * time.Second
 			case "XB-RC", "ICRC-CTA":
 				o.Skew = time.Second
 			}
@@ -173,13 +176,22 @@ func TestRelayedExpiringNotPulled(t *testing.T) {
 	}
 	var row store.OutboxItem
 	nodetest.WaitFor(t, 10*time.Second, "ICRC-CTA keeps the chain for XB-RC", func() bool {
-		rows := allOutbox(t, cta.Store, store.OutboxFilter{Destination: "XB-RC", CaseID: demoCase})
+		rows := allOutbox(t, cta.Store, store.OutboxFilter{Destination: "XB-RC", CaseID: demoCase, IncludeEnvelope: true})
 		if len(rows) == 1 {
 			row = rows[0]
 		}
 		return len(rows) == 1
 	})
-	time.Sleep(3500 * time.Millisecond)
+	// Until the inner envelope is past its exp by more than ICRC-CTA's skew.
+	inner, err := federation.RelayInner(row.Envelope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := federation.PeekToken(inner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Until(tok.ExpiresAt.Add(1500 * time.Millisecond)))
 	st, err := xb.PullOnce(ctx)
 	if err != nil || st.Envelopes != 0 {
 		t.Fatalf("pull of a chain whose inner envelope expired: %+v %v (want nothing handed out)", st, err)

@@ -3,10 +3,14 @@ package e2e
 import (
 	"context"
 	"net"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/familylinks/flx/federation"
+	"github.com/familylinks/flx/node"
+	"github.com/familylinks/flx/node/backoff"
 	"github.com/familylinks/flx/node/internal/fedtest"
 	"github.com/familylinks/flx/node/internal/nodetest"
 	"github.com/familylinks/flx/node/store"
@@ -27,11 +31,17 @@ func testPeerDownThenBack(t *testing.T, d nodetest.Dialect) {
 	f := fedtest.New(t, threeMembers...)
 	lnA := nodetest.Listen(t, f.Member(t, "XA-RC"))
 	lnC := nodetest.Listen(t, f.Member(t, "ICRC-CTA"))
-	lnB := nodetest.Listen(t, f.Member(t, "XB-RC"))
-	addrB := lnB.Addr().String()
-	lnB.Close() // XB-RC's endpoint is in the manifest; nothing listens there yet.
+	// XB-RC's endpoint is in the manifest; its port only drops connections
+	// until XB-RC comes up on it (holding it, no other socket can take it:
+	// an outgoing connection of a loaded machine did, once it was closed).
+	lnB := holdPort(t, nodetest.Listen(t, f.Member(t, "XB-RC")))
 	f.Sign(t)
-	xa := nodetest.Start(t, f, "XA-RC", lnA, nodetest.Options{Dialect: d})
+	// XA-RC retries for as long as XB-RC is down, however long a loaded
+	// machine takes to start it: with the tests' 20 attempts (about 16 s
+	// at a 1 s backoff) the head of the queue could be dead-lettered first.
+	xa := nodetest.Start(t, f, "XA-RC", lnA, nodetest.Options{Dialect: d, Delivery: &node.DeliveryOptions{Workers: 4, MaxAttempts: 1000,
+		Backoff: backoff.Policy{Initial: 50 * time.Millisecond, Max: time.Second}, RequestTimeout: 5 * time.Second,
+		Lease: 15 * time.Second, PollInterval: 50 * time.Millisecond}})
 	cta := nodetest.Start(t, f, "ICRC-CTA", lnC, nodetest.Options{Dialect: d})
 
 	doc := readTestdata(t, "case.json")
@@ -85,13 +95,8 @@ func testPeerDownThenBack(t *testing.T, d nodetest.Dialect) {
 	t.Logf("while XB-RC was down: head of queue attempted %d times, last error %q", head.Attempts, head.LastError)
 
 	// XB-RC comes up on its manifest endpoint.
-	var lnB2 net.Listener
-	nodetest.WaitFor(t, 10*time.Second, "XB-RC's port free again", func() bool {
-		var err error
-		lnB2, err = net.Listen("tcp", addrB)
-		return err == nil
-	})
-	xb := nodetest.Start(t, f, "XB-RC", lnB2, nodetest.Options{Dialect: d})
+	lnB.up.Store(true)
+	xb := nodetest.Start(t, f, "XB-RC", lnB, nodetest.Options{Dialect: d})
 	nodetest.WaitFor(t, 60*time.Second, "all versions delivered to XB-RC", func() bool {
 		stats, err := xa.Store.OutboxStats(ctx)
 		if err != nil {
@@ -143,4 +148,53 @@ func testPeerDownThenBack(t *testing.T, d nodetest.Dialect) {
 		t.Errorf("XB-RC holds version %d (%v), want %d", c.Version, err, versions)
 	}
 	noProcessErrors(t, "XB-RC", xb.Store)
+}
+
+// heldPort is a listener whose connections are dropped at once (a member
+// that is down, seen from outside) until up is set; then Accept returns
+// them (the member's node came up on its port).
+type heldPort struct {
+	net.Listener
+	up    atomic.Bool
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func holdPort(t testing.TB, ln net.Listener) *heldPort {
+	h := &heldPort{Listener: ln, conns: make(chan net.Conn), done: make(chan struct{})}
+	t.Cleanup(func() { h.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			if !h.up.Load() {
+				c.Close()
+				continue
+			}
+			select {
+			case h.conns <- c:
+			case <-h.done:
+				c.Close()
+				return
+			}
+		}
+	}()
+	return h
+}
+
+func (h *heldPort) Accept() (net.Conn, error) {
+	select {
+	case c := <-h.conns:
+		return c, nil
+	case <-h.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (h *heldPort) Close() error {
+	h.once.Do(func() { close(h.done) })
+	return h.Listener.Close()
 }

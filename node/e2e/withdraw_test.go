@@ -3,13 +3,14 @@ package e2e
 import (
 	"context"
 	"errors"
-	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/familylinks/flx/federation"
+	"github.com/familylinks/flx/node"
+	"github.com/familylinks/flx/node/backoff"
 	"github.com/familylinks/flx/node/internal/fedtest"
 	"github.com/familylinks/flx/node/internal/nodetest"
 	"github.com/familylinks/flx/node/store"
@@ -50,9 +51,16 @@ func testWithdrawWaitsForInFlight(t *testing.T, d nodetest.Dialect, replicas int
 	counted := func(i int) func(store.Store) store.Store {
 		return func(st store.Store) store.Store { polls[i] = &pollCounter{Store: st}; return polls[i] }
 	}
-	xa := nodetest.Start(t, f, "XA-RC", lnA, nodetest.Options{Dialect: d, DSN: dsnA, WrapStore: counted(0)})
+	// The create's attempt must outlast the hold: once XA-RC's request
+	// timeout ends it, the create is no longer in flight but failed, and
+	// being cancelled it lets the withdrawal go at once (FLX-WDR-007), as
+	// it did under load with the tests' 5 s timeout. So XA-RC waits for
+	// its answer far longer than this test can hold it.
+	slow := &node.DeliveryOptions{Workers: 4, MaxAttempts: 20, Backoff: backoff.Policy{Initial: 50 * time.Millisecond, Max: time.Second},
+		RequestTimeout: 2 * time.Minute, Lease: 3 * time.Minute, PollInterval: 50 * time.Millisecond}
+	xa := nodetest.Start(t, f, "XA-RC", lnA, nodetest.Options{Dialect: d, DSN: dsnA, WrapStore: counted(0), Delivery: slow})
 	for i := 1; i < replicas; i++ {
-		nodetest.Start(t, f, "XA-RC", nil, nodetest.Options{Dialect: d, DSN: dsnA, WrapStore: counted(i)})
+		nodetest.Start(t, f, "XA-RC", nil, nodetest.Options{Dialect: d, DSN: dsnA, WrapStore: counted(i), Delivery: slow})
 	}
 	xb := nodetest.Start(t, f, "XB-RC", lnB, nodetest.Options{Dialect: d, WrapStore: hold})
 	var released sync.Once
@@ -93,6 +101,14 @@ func testWithdrawWaitsForInFlight(t *testing.T, d nodetest.Dialect, replicas int
 	})
 	if rows := allInbox(t, xb.Store, store.InboxFilter{Kind: string(federation.KindCaseWithdraw)}); len(rows) != 0 {
 		t.Errorf("the case.withdraw reached XB-RC while the case.create was still unanswered")
+	}
+	// The interleaving under test: all that time the create was in flight
+	// (cancelled by the erasure, its attempt's lease kept), not a failed
+	// attempt.
+	for _, r := range allOutbox(t, xa.Store, store.OutboxFilter{Destination: "XB-RC"}) {
+		if r.Kind == string(federation.KindCaseCreate) && (r.State != store.Cancelled || r.LeaseUntil.IsZero()) {
+			t.Errorf("while XB-RC held its answer, the create was %s (lease %v, %q): no longer in flight", r.State, r.LeaseUntil, r.LastError)
+		}
 	}
 	unblock()
 
@@ -151,9 +167,7 @@ func TestWithdrawWhilePeerDown(t *testing.T) {
 	ctx := context.Background()
 	f := fedtest.New(t, threeMembers...)
 	lnA := nodetest.Listen(t, f.Member(t, "XA-RC"))
-	lnB := nodetest.Listen(t, f.Member(t, "XB-RC"))
-	addrB := lnB.Addr().String()
-	lnB.Close()
+	lnB := holdPort(t, nodetest.Listen(t, f.Member(t, "XB-RC"))) // down until up is set
 	f.Sign(t)
 	var withdrawRow atomic.Int64
 	// XA-RC records the withdrawal's receipt only once it has tried to
@@ -198,11 +212,8 @@ func TestWithdrawWhilePeerDown(t *testing.T) {
 			withdrawRow.Store(r.ID)
 		}
 	}
-	lnB2, err := net.Listen("tcp", addrB)
-	if err != nil {
-		t.Fatal(err)
-	}
-	xb := nodetest.Start(t, f, "XB-RC", lnB2, nodetest.Options{})
+	lnB.up.Store(true)
+	xb := nodetest.Start(t, f, "XB-RC", lnB, nodetest.Options{})
 	nodetest.WaitFor(t, 30*time.Second, "XB-RC's confirmation at XA-RC", func() bool {
 		rs, err := xa.Store.ListRecipients(ctx, demoCase)
 		return err == nil && len(rs) == 1 && !rs[0].WithdrawalConfirmedAt.IsZero()
