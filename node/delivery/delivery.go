@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/familylinks/flx/federation"
@@ -351,7 +352,28 @@ type report struct {
 	result     result
 	retryAfter time.Duration
 	reason     string // label of a retried failure
+	// resend, when set, are rows still claimed whose request the link
+	// broke under: the loop sends them again, at once, in a free slot.
+	resend *chunk
 }
+
+// chunk is the rows of one request, as claimed (or as prepared, when
+// sent again).
+type chunk struct {
+	items []store.OutboxItem
+	// breaks is how many times in a row the link broke under them, and
+	// progress the deliveries of the loop when they were last sent.
+	breaks   int
+	progress int64
+}
+
+// maxBreaks is how many times in a row rows are sent again at once after
+// the link broke under them; then, and sooner when nothing was delivered
+// since they were last sent (the link, or the peer, breaks every
+// connection), their failure counts as any other (backoff, the
+// destination rests). A link cut now and then, that delivers between the
+// cuts, costs a round trip and no rest.
+const maxBreaks = 3
 
 // loop keeps up to Workers requests to ds in flight, claiming more as
 // requests are answered or rows are queued (Kick), until nothing is due and
@@ -384,9 +406,16 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 	inflight, peerFailed := 0, false
 	var retryAfter time.Duration // the longest the peer asked for
 	var reason string
+	// progress counts the requests delivered; pending are the rows the
+	// link broke under, to send again first.
+	var progress atomic.Int64
+	var pending []chunk
 	record := func(r report) {
 		inflight--
 		retryAfter = max(retryAfter, r.retryAfter)
+		if r.resend != nil {
+			pending = append(pending, *r.resend)
+		}
 		switch r.result {
 		case failedRetry:
 			peerFailed = true
@@ -394,6 +423,7 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 				reason = r.reason
 			}
 		case delivered:
+			progress.Add(1)
 			if ds.Success() {
 				d.save(ctx, ds)
 			}
@@ -404,11 +434,28 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 		for inflight > 0 {
 			record(<-results)
 		}
+		// Rows held to be sent again go back to the queue, due now (the
+		// destination's rest, if any, holds them).
+		for _, ch := range pending {
+			d.release(context.WithoutCancel(ctx), ch.items)
+		}
 		if peerFailed {
 			until := ds.Failure(d.o.Now(), retryAfter, reason)
 			d.save(ctx, ds)
 			d.o.Observer.Resting(ds.Name(), until.Sub(d.o.Now()))
 		}
+	}
+	send := func(ch chunk) {
+		ch.progress = progress.Load()
+		inflight++
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// A delivery under way finishes even when the node stops.
+			// A receipt whose recording fails is tried again until
+			// the node stops (stopping).
+			results <- d.deliverAll(context.WithValue(context.WithoutCancel(ctx), stoppingKey{}, ctx.Done()), ch, &progress)
+		}()
 	}
 	claim := true // at start: claim what is due
 	// kicks counts the kicks since the last claim (each is at least one
@@ -426,7 +473,14 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 			finish()
 			return
 		}
-		if free := window() - inflight; free > 0 && claim {
+		free := window() - inflight
+		// What the link broke under goes first: its rows are the heads
+		// of their cases, and still claimed.
+		for ; free > 0 && len(pending) > 0; free-- {
+			send(pending[0])
+			pending = pending[1:]
+		}
+		if free > 0 && claim {
 			ds.kicked() // rows queued from now on wake the loop again
 			kicks, lingerC = 0, nil
 			batch := d.batchSize()
@@ -441,16 +495,7 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 			// this one is delivered or given up), so no two rows of one
 			// case are ever in flight, in one request or in two.
 			for start := 0; start < len(items); start += batch {
-				chunk := items[start:min(start+batch, len(items))]
-				inflight++
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					// A delivery under way finishes even when the node stops.
-					// A receipt whose recording fails is tried again until
-					// the node stops (stopping).
-					results <- d.deliverAll(context.WithValue(context.WithoutCancel(ctx), stoppingKey{}, ctx.Done()), chunk)
-				}()
+				send(chunk{items: items[start:min(start+batch, len(items))]})
 			}
 			if (inflight == 0 && len(items) == 0) || err != nil {
 				finish()
@@ -511,12 +556,22 @@ func (d *Deliverer) batchSize() int {
 // deliverAll makes one attempt of claimed rows, in one request when there
 // are several, and records each row's result; the report is the worst of
 // them (a retried failure rests the destination).
-func (d *Deliverer) deliverAll(ctx context.Context, items []store.OutboxItem) report {
+func (d *Deliverer) deliverAll(ctx context.Context, ch chunk, progress *atomic.Int64) report {
+	items := ch.items
 	bs, ok := d.sender.(BatchSender)
 	if len(items) == 1 || !ok {
 		var agg report
+		var again []store.OutboxItem
+		resend := func(it store.OutboxItem) bool { return d.mayResend(ch, it, progress) }
 		for i, it := range items {
-			agg = worse(agg, d.deliver(ctx, it), i == 0)
+			r, sent := d.deliver(ctx, it, resend)
+			if sent != nil {
+				again = append(again, *sent)
+			}
+			agg = worse(agg, r, i == 0)
+		}
+		if again != nil {
+			agg.resend = &chunk{items: again, breaks: ch.breaks + 1}
 		}
 		return agg
 	}
@@ -555,6 +610,18 @@ func (d *Deliverer) deliverAll(ctx context.Context, items []store.OutboxItem) re
 	}
 	d.sent(send[0].Destination, len(envs))
 	results := bs.SendBatch(ctx, send[0].Destination, envs)
+	if !slices.ContainsFunc(results, func(r federation.Result) bool { return !r.Broken }) && d.mayResend(ch, send[0], progress) {
+		// The link broke under the request: the rows stay claimed and go
+		// again at once.
+		for range send {
+			d.o.Observer.Failed(send[0].Destination, label(results[0].Reason))
+		}
+		d.log.Info("the link broke under a batch; sending it again", "to", send[0].Destination,
+			"envelopes", len(send), "breaks", ch.breaks+1, "reason", results[0].Reason)
+		add(report{result: skipped})
+		agg.resend = &chunk{items: send, breaks: ch.breaks + 1}
+		return agg
+	}
 	// Deliveries are recorded together (one transaction when the outbox
 	// can); every other result row by row.
 	var done []store.DeliveredRow
@@ -650,26 +717,57 @@ func worse(a, b report, first bool) report {
 	return out
 }
 
-// deliver makes one attempt of a claimed row and records its result.
-func (d *Deliverer) deliver(ctx context.Context, it store.OutboxItem) report {
+// deliver makes one attempt of a claimed row and records its result,
+// unless the link broke under it and resend says it goes again at once:
+// then it returns the row as sent.
+func (d *Deliverer) deliver(ctx context.Context, it store.OutboxItem, resend func(store.OutboxItem) bool) (report, *store.OutboxItem) {
 	start := d.o.Now()
 	if it.Envelope == nil {
-		return d.conclude(ctx, it, start, federation.Result{Outcome: federation.Permanent, Reason: "erased: the envelope's data was erased"})
+		return d.conclude(ctx, it, start, federation.Result{Outcome: federation.Permanent, Reason: "erased: the envelope's data was erased"}), nil
 	}
 	if d.o.Prepare != nil {
 		prepared, err := d.o.Prepare(ctx, it)
 		switch {
 		case errors.Is(err, store.ErrConflict):
 			d.log.Info("outbox row changed before its attempt; nothing sent", "outbox_id", it.ID, "to", it.Destination, "err", err)
-			return report{result: skipped}
+			return report{result: skipped}, nil
 		case err != nil:
 			d.log.Error("prepare the attempt", "outbox_id", it.ID, "to", it.Destination, "err", err)
-			return d.conclude(ctx, it, start, federation.Result{Outcome: federation.Retry, Reason: "resign: " + err.Error()})
+			return d.conclude(ctx, it, start, federation.Result{Outcome: federation.Retry, Reason: "resign: " + err.Error()}), nil
 		}
 		it = prepared
 	}
 	d.sent(it.Destination, 1)
-	return d.conclude(ctx, it, start, d.sender.Send(ctx, it.Destination, it.Envelope))
+	res := d.sender.Send(ctx, it.Destination, it.Envelope)
+	if res.Broken && resend(it) {
+		d.o.Observer.Failed(it.Destination, label(res.Reason))
+		d.log.Info("the link broke under an envelope; sending it again", "outbox_id", it.ID, "to", it.Destination, "reason", res.Reason)
+		return report{result: skipped}, &it
+	}
+	return d.conclude(ctx, it, start, res), nil
+}
+
+// mayResend reports whether the rows of ch, sent as it (the first of
+// them), whose request the link broke under, are sent again at once
+// rather than failed (maxBreaks): the loop delivered something since they
+// were sent, or it is their first break, and their claim's lease leaves
+// time for another attempt.
+func (d *Deliverer) mayResend(ch chunk, it store.OutboxItem, progress *atomic.Int64) bool {
+	if ch.breaks >= maxBreaks || (ch.breaks > 0 && progress.Load() <= ch.progress) {
+		return false
+	}
+	return it.LeaseUntil.IsZero() || it.LeaseUntil.Sub(d.o.Now()) > d.o.Lease/2
+}
+
+// release puts claimed rows back in the queue, due now, with no failure
+// recorded against the destination (rows held to be sent again when the
+// loop ends).
+func (d *Deliverer) release(ctx context.Context, items []store.OutboxItem) {
+	for _, it := range items {
+		if err := d.outbox.MarkFailed(ctx, it.ID, it.Attempts, "transport: the link broke under the request", d.o.Now()); err != nil && !errors.Is(err, store.ErrConflict) {
+			d.log.Error("release a claimed row", "outbox_id", it.ID, "err", err)
+		}
+	}
 }
 
 // conclude records the result of an attempt on the row.
