@@ -386,7 +386,10 @@ const maxBreaks = 3
 // machine, batches grow and each envelope costs less), a lone request
 // holds back what follows it for at most Linger, and up to
 // Workers × BatchSize envelopes can be in flight: the window a long link
-// needs. A failure that is retried stops claiming and
+// needs. A request the link broke under (a cut: the connection went,
+// the peer may have stored what it carried) is sent again at once, its
+// rows still claimed, ahead of new claims (maxBreaks). Any other failure
+// that is retried stops claiming and
 // rests the whole destination, for at least the longest Retry-After the
 // peer gave (FLX-DLV-006); deliveries under way finish. A destination
 // that failed before gets one request until it answers it (a probe), then
