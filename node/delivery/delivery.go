@@ -357,8 +357,10 @@ type report struct {
 	resend *chunk
 }
 
-// chunk is the rows of one request, as claimed (or as prepared, when
-// sent again).
+// chunk is the rows of one request, as claimed, or as prepared and sent
+// when the link broke under them: then they go again as they are, not
+// prepared again, so that the peer, if it stored them, finds the same
+// bytes under the same jti (a duplicate, with its receipt).
 type chunk struct {
 	items []store.OutboxItem
 	// breaks is how many times in a row the link broke under them, and
@@ -567,7 +569,7 @@ func (d *Deliverer) deliverAll(ctx context.Context, ch chunk, progress *atomic.I
 		var again []store.OutboxItem
 		resend := func(it store.OutboxItem) bool { return d.mayResend(ch, it, progress) }
 		for i, it := range items {
-			r, sent := d.deliver(ctx, it, resend)
+			r, sent := d.deliver(ctx, it, ch.breaks == 0, resend)
 			if sent != nil {
 				again = append(again, *sent)
 			}
@@ -588,7 +590,7 @@ func (d *Deliverer) deliverAll(ctx context.Context, ch chunk, progress *atomic.I
 			add(d.conclude(ctx, it, start, federation.Result{Outcome: federation.Permanent, Reason: "erased: the envelope's data was erased"}))
 			continue
 		}
-		if d.o.Prepare != nil {
+		if d.o.Prepare != nil && ch.breaks == 0 {
 			prepared, err := d.o.Prepare(ctx, it)
 			switch {
 			case errors.Is(err, store.ErrConflict):
@@ -720,15 +722,15 @@ func worse(a, b report, first bool) report {
 	return out
 }
 
-// deliver makes one attempt of a claimed row and records its result,
-// unless the link broke under it and resend says it goes again at once:
-// then it returns the row as sent.
-func (d *Deliverer) deliver(ctx context.Context, it store.OutboxItem, resend func(store.OutboxItem) bool) (report, *store.OutboxItem) {
+// deliver makes one attempt of a claimed row, prepared first when
+// prepare is set, and records its result, unless the link broke under it
+// and resend says it goes again at once: then it returns the row as sent.
+func (d *Deliverer) deliver(ctx context.Context, it store.OutboxItem, prepare bool, resend func(store.OutboxItem) bool) (report, *store.OutboxItem) {
 	start := d.o.Now()
 	if it.Envelope == nil {
 		return d.conclude(ctx, it, start, federation.Result{Outcome: federation.Permanent, Reason: "erased: the envelope's data was erased"}), nil
 	}
-	if d.o.Prepare != nil {
+	if d.o.Prepare != nil && prepare {
 		prepared, err := d.o.Prepare(ctx, it)
 		switch {
 		case errors.Is(err, store.ErrConflict):

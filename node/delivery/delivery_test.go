@@ -1036,10 +1036,15 @@ func TestLingerGathersWhileRequestsAreInFlight(t *testing.T) {
 
 // A batch request the link broke under (on the connection it went out on
 // and on the new one the client tried at once) goes again at once, still
-// claimed: delivered in the same round with one attempt counted, the
+// claimed and as it was sent (not prepared again: the peer may have
+// stored it): delivered in the same round with one attempt counted, the
 // destination not resting, each envelope recorded once.
 func TestBrokenRequestSentAgainAtOnce(t *testing.T) {
-	b := newBench(t, Options{Workers: 1, BatchSize: 5})
+	var prepared atomic.Int32
+	b := newBench(t, Options{Workers: 1, BatchSize: 5, Prepare: func(_ context.Context, it store.OutboxItem) (store.OutboxItem, error) {
+		prepared.Add(1)
+		return it, nil
+	}})
 	p := b.peers["XB-RC"]
 	p.abort.Store(2)
 	ids := b.queue(t, "XB-RC", 10)
@@ -1051,6 +1056,9 @@ func TestBrokenRequestSentAgainAtOnce(t *testing.T) {
 	}
 	if n := p.calls.Load(); n != 4 {
 		t.Errorf("%d requests, want 4: the broken one twice by the client, once more by delivery, then the second", n)
+	}
+	if n := prepared.Load(); n != 10 {
+		t.Errorf("%d rows prepared, want 10: a row sent again is sent as it was", n)
 	}
 	if f := b.d.Destination("XB-RC").Failures(); f != 0 || len(b.obs.dead) > 0 {
 		t.Errorf("%d failures, dead %v: the destination rests for a link cut", f, b.obs.dead)
