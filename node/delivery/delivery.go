@@ -367,14 +367,18 @@ type chunk struct {
 	// progress the deliveries of the loop when they were last sent.
 	breaks   int
 	progress int64
+	due      time.Time // sent again from then (FLX-DLV-004's wait)
 }
 
-// maxBreaks is how many times in a row rows are sent again at once after
-// the link broke under them; then, and sooner when nothing was delivered
-// since they were last sent (the link, or the peer, breaks every
-// connection), their failure counts as any other (backoff, the
-// destination rests). A link cut now and then, that delivers between the
-// cuts, costs a round trip and no rest.
+// maxBreaks is how many times in a row rows are sent again by their loop
+// after the link broke under them (the client having already sent them
+// once more at once, on a new connection: FLX-DLV-004), each time after
+// the wait of a failed attempt, without the destination resting; then,
+// and sooner when nothing was delivered since they were last sent (the
+// link, or the peer, breaks every connection), their failure counts as
+// any other (backoff for them, the destination rests). So a link cut now
+// and then, that delivers between the cuts, holds up only what was under
+// way on the connection cut, for a second or so, and the rest flows on.
 const maxBreaks = 3
 
 // loop keeps up to Workers requests to ds in flight, claiming more as
@@ -412,9 +416,16 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 	var retryAfter time.Duration // the longest the peer asked for
 	var reason string
 	// progress counts the requests delivered; pending are the rows the
-	// link broke under, to send again first.
+	// link broke under, to send again first once due.
 	var progress atomic.Int64
 	var pending []chunk
+	var resend *time.Timer
+	var resendC <-chan time.Time
+	defer func() {
+		if resend != nil {
+			resend.Stop()
+		}
+	}()
 	record := func(r report) {
 		inflight--
 		retryAfter = max(retryAfter, r.retryAfter)
@@ -439,10 +450,10 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 		for inflight > 0 {
 			record(<-results)
 		}
-		// Rows held to be sent again go back to the queue, due now (the
-		// destination's rest, if any, holds them).
+		// Rows held to be sent again go back to the queue, due when they
+		// were to go (the destination's rest, if any, holds them longer).
 		for _, ch := range pending {
-			d.release(context.WithoutCancel(ctx), ch.items)
+			d.release(context.WithoutCancel(ctx), ch)
 		}
 		if peerFailed {
 			until := ds.Failure(d.o.Now(), retryAfter, reason)
@@ -479,11 +490,32 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 			return
 		}
 		free := window() - inflight
-		// What the link broke under goes first: its rows are the heads
-		// of their cases, and still claimed.
-		for ; free > 0 && len(pending) > 0; free-- {
-			send(pending[0])
-			pending = pending[1:]
+		// What the link broke under goes first once due: its rows are the
+		// heads of their cases, and still claimed.
+		now := d.o.Now()
+		var next time.Time // when the first not yet due is (one due goes in the next free slot)
+		pending = slices.DeleteFunc(pending, func(ch chunk) bool {
+			switch {
+			case ch.due.After(now):
+				if next.IsZero() || ch.due.Before(next) {
+					next = ch.due
+				}
+			case free > 0:
+				send(ch)
+				free--
+				return true
+			}
+			return false
+		})
+		resendC = nil
+		if !next.IsZero() {
+			wait := max(next.Sub(now), time.Millisecond)
+			if resend == nil {
+				resend = time.NewTimer(wait)
+			} else {
+				resend.Reset(wait)
+			}
+			resendC = resend.C
 		}
 		if free > 0 && claim {
 			ds.kicked() // rows queued from now on wake the loop again
@@ -502,7 +534,7 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 			for start := 0; start < len(items); start += batch {
 				send(chunk{items: items[start:min(start+batch, len(items))]})
 			}
-			if (inflight == 0 && len(items) == 0) || err != nil {
+			if (inflight == 0 && len(items) == 0 && len(pending) == 0) || err != nil {
 				finish()
 				return
 			}
@@ -538,6 +570,7 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 		case <-lingerC:
 			lingerC = nil
 			claim = true
+		case <-resendC: // the next loop sends what is due
 		case <-ctx.Done():
 		}
 	}
@@ -567,16 +600,15 @@ func (d *Deliverer) deliverAll(ctx context.Context, ch chunk, progress *atomic.I
 	if len(items) == 1 || !ok {
 		var agg report
 		var again []store.OutboxItem
-		resend := func(it store.OutboxItem) bool { return d.mayResend(ch, it, progress) }
 		for i, it := range items {
-			r, sent := d.deliver(ctx, it, ch.breaks == 0, resend)
+			r, sent := d.deliver(ctx, it, ch, progress)
 			if sent != nil {
 				again = append(again, *sent)
 			}
 			agg = worse(agg, r, i == 0)
 		}
 		if again != nil {
-			agg.resend = &chunk{items: again, breaks: ch.breaks + 1}
+			agg.resend = d.again(ch, again)
 		}
 		return agg
 	}
@@ -587,7 +619,7 @@ func (d *Deliverer) deliverAll(ctx context.Context, ch chunk, progress *atomic.I
 	var send []store.OutboxItem
 	for _, it := range items {
 		if it.Envelope == nil {
-			add(d.conclude(ctx, it, start, federation.Result{Outcome: federation.Permanent, Reason: "erased: the envelope's data was erased"}))
+			add(d.conclude(ctx, it, start, federation.Result{Outcome: federation.Permanent, Reason: "erased: the envelope's data was erased"}, ch.breaks))
 			continue
 		}
 		if d.o.Prepare != nil && ch.breaks == 0 {
@@ -599,7 +631,7 @@ func (d *Deliverer) deliverAll(ctx context.Context, ch chunk, progress *atomic.I
 				continue
 			case err != nil:
 				d.log.Error("prepare the attempt", "outbox_id", it.ID, "to", it.Destination, "err", err)
-				add(d.conclude(ctx, it, start, federation.Result{Outcome: federation.Retry, Reason: "resign: " + err.Error()}))
+				add(d.conclude(ctx, it, start, federation.Result{Outcome: federation.Retry, Reason: "resign: " + err.Error()}, ch.breaks))
 				continue
 			}
 			it = prepared
@@ -617,14 +649,14 @@ func (d *Deliverer) deliverAll(ctx context.Context, ch chunk, progress *atomic.I
 	results := bs.SendBatch(ctx, send[0].Destination, envs)
 	if !slices.ContainsFunc(results, func(r federation.Result) bool { return !r.Broken }) && d.mayResend(ch, send[0], progress) {
 		// The link broke under the request: the rows stay claimed and go
-		// again at once.
+		// again after the wait.
 		for range send {
 			d.o.Observer.Failed(send[0].Destination, label(results[0].Reason))
 		}
-		d.log.Info("the link broke under a batch; sending it again", "to", send[0].Destination,
-			"envelopes", len(send), "breaks", ch.breaks+1, "reason", results[0].Reason)
 		add(report{result: skipped})
-		agg.resend = &chunk{items: send, breaks: ch.breaks + 1}
+		agg.resend = d.again(ch, send)
+		d.log.Info("the link broke under a batch; sending it again", "to", send[0].Destination,
+			"envelopes", len(send), "breaks", ch.breaks+1, "in", agg.resend.due.Sub(d.o.Now()), "reason", results[0].Reason)
 		return agg
 	}
 	// Deliveries are recorded together (one transaction when the outbox
@@ -637,7 +669,7 @@ func (d *Deliverer) deliverAll(ctx context.Context, ch chunk, progress *atomic.I
 			rows = append(rows, it)
 			continue
 		}
-		add(d.conclude(ctx, it, start, results[i]))
+		add(d.conclude(ctx, it, start, results[i], ch.breaks))
 	}
 	if len(done) > 0 {
 		if err := d.record(ctx, send[0].LeaseUntil, func() error { return d.markDelivered(ctx, done) }); err != nil {
@@ -722,15 +754,15 @@ func worse(a, b report, first bool) report {
 	return out
 }
 
-// deliver makes one attempt of a claimed row, prepared first when
-// prepare is set, and records its result, unless the link broke under it
-// and resend says it goes again at once: then it returns the row as sent.
-func (d *Deliverer) deliver(ctx context.Context, it store.OutboxItem, prepare bool, resend func(store.OutboxItem) bool) (report, *store.OutboxItem) {
+// deliver makes one attempt of a claimed row of ch (prepared first, unless
+// it is sent again) and records its result, unless the link broke under
+// it and it may go again (mayResend): then it returns the row as sent.
+func (d *Deliverer) deliver(ctx context.Context, it store.OutboxItem, ch chunk, progress *atomic.Int64) (report, *store.OutboxItem) {
 	start := d.o.Now()
 	if it.Envelope == nil {
-		return d.conclude(ctx, it, start, federation.Result{Outcome: federation.Permanent, Reason: "erased: the envelope's data was erased"}), nil
+		return d.conclude(ctx, it, start, federation.Result{Outcome: federation.Permanent, Reason: "erased: the envelope's data was erased"}, ch.breaks), nil
 	}
-	if d.o.Prepare != nil && prepare {
+	if d.o.Prepare != nil && ch.breaks == 0 {
 		prepared, err := d.o.Prepare(ctx, it)
 		switch {
 		case errors.Is(err, store.ErrConflict):
@@ -738,45 +770,67 @@ func (d *Deliverer) deliver(ctx context.Context, it store.OutboxItem, prepare bo
 			return report{result: skipped}, nil
 		case err != nil:
 			d.log.Error("prepare the attempt", "outbox_id", it.ID, "to", it.Destination, "err", err)
-			return d.conclude(ctx, it, start, federation.Result{Outcome: federation.Retry, Reason: "resign: " + err.Error()}), nil
+			return d.conclude(ctx, it, start, federation.Result{Outcome: federation.Retry, Reason: "resign: " + err.Error()}, ch.breaks), nil
 		}
 		it = prepared
 	}
 	d.sent(it.Destination, 1)
 	res := d.sender.Send(ctx, it.Destination, it.Envelope)
-	if res.Broken && resend(it) {
+	if res.Broken && d.mayResend(ch, it, progress) {
 		d.o.Observer.Failed(it.Destination, label(res.Reason))
-		d.log.Info("the link broke under an envelope; sending it again", "outbox_id", it.ID, "to", it.Destination, "reason", res.Reason)
+		d.log.Info("the link broke under an envelope; sending it again", "outbox_id", it.ID, "to", it.Destination,
+			"breaks", ch.breaks+1, "reason", res.Reason)
 		return report{result: skipped}, &it
 	}
-	return d.conclude(ctx, it, start, res), nil
+	return d.conclude(ctx, it, start, res, ch.breaks), nil
+}
+
+// failedInRow is how many attempts of it failed in a row, counting the one
+// that just failed, when the link broke breaks times under its claim
+// before: each claim before this one failed (or it would not be claimed
+// again), and so did each break.
+func failedInRow(it store.OutboxItem, breaks int) int { return max(it.Attempts, 1) + breaks }
+
+// again is ch's rows, sent as items, to go again after the wait of a failed
+// attempt of the one that failed most in a row (FLX-DLV-004).
+func (d *Deliverer) again(ch chunk, items []store.OutboxItem) *chunk {
+	k := 0
+	for _, it := range items {
+		k = max(k, failedInRow(it, ch.breaks))
+	}
+	return &chunk{items: items, breaks: ch.breaks + 1, due: d.o.Now().Add(d.o.Backoff.Wait(k, 0))}
 }
 
 // mayResend reports whether the rows of ch, sent as it (the first of
-// them), whose request the link broke under, are sent again at once
-// rather than failed (maxBreaks): the loop delivered something since they
-// were sent, or it is their first break, and their claim's lease leaves
-// time for another attempt.
+// them), whose request the link broke under, go again from their loop
+// rather than failing (maxBreaks): it is their first break, or the loop
+// delivered something since they were sent; and their claim's lease
+// leaves time for the wait and another attempt.
 func (d *Deliverer) mayResend(ch chunk, it store.OutboxItem, progress *atomic.Int64) bool {
 	if ch.breaks >= maxBreaks || (ch.breaks > 0 && progress.Load() <= ch.progress) {
 		return false
 	}
-	return it.LeaseUntil.IsZero() || it.LeaseUntil.Sub(d.o.Now()) > d.o.Lease/2
+	wait := d.o.Backoff.Max // the most the wait can be
+	if k := failedInRow(it, ch.breaks); k < 32 {
+		wait = min(wait, d.o.Backoff.Initial<<(k-1))
+	}
+	return it.LeaseUntil.IsZero() || it.LeaseUntil.Sub(d.o.Now().Add(wait)) > d.o.Lease/2
 }
 
-// release puts claimed rows back in the queue, due now, with no failure
-// recorded against the destination (rows held to be sent again when the
-// loop ends).
-func (d *Deliverer) release(ctx context.Context, items []store.OutboxItem) {
-	for _, it := range items {
-		if err := d.outbox.MarkFailed(ctx, it.ID, it.Attempts, "transport: the link broke under the request", d.o.Now()); err != nil && !errors.Is(err, store.ErrConflict) {
+// release puts rows held to be sent again back in the queue, due when
+// they were to go, with no failure recorded against the destination
+// (when their loop ends first).
+func (d *Deliverer) release(ctx context.Context, ch chunk) {
+	for _, it := range ch.items {
+		if err := d.outbox.MarkFailed(ctx, it.ID, it.Attempts, "transport: the link broke under the request", ch.due); err != nil && !errors.Is(err, store.ErrConflict) {
 			d.log.Error("release a claimed row", "outbox_id", it.ID, "err", err)
 		}
 	}
 }
 
-// conclude records the result of an attempt on the row.
-func (d *Deliverer) conclude(ctx context.Context, it store.OutboxItem, start time.Time, res federation.Result) report {
+// conclude records the result of an attempt on the row, whose claim the
+// link broke under breaks times before.
+func (d *Deliverer) conclude(ctx context.Context, it store.OutboxItem, start time.Time, res federation.Result, breaks int) report {
 	if res.Outcome == federation.Delivered {
 		if err := d.record(ctx, it.LeaseUntil, func() error { return d.outbox.MarkDelivered(ctx, it.ID, res.Receipt.Raw()) }); err != nil {
 			d.log.Error("record delivery", "outbox_id", it.ID, "err", err)
@@ -800,7 +854,7 @@ func (d *Deliverer) conclude(ctx context.Context, it store.OutboxItem, start tim
 		}
 		return report{result: failedPermanent}
 	}
-	next := d.o.Now().Add(d.o.Backoff.Wait(it.Attempts, res.RetryAfter))
+	next := d.o.Now().Add(d.o.Backoff.Wait(failedInRow(it, breaks), res.RetryAfter))
 	if err := d.outbox.MarkFailed(ctx, it.ID, it.Attempts, res.Reason, next); err != nil && !errors.Is(err, store.ErrConflict) {
 		d.log.Error("record failure", "outbox_id", it.ID, "err", err)
 	}

@@ -149,6 +149,7 @@ type peer struct {
 	// without an answer (as a link cut after the body went out).
 	abort atomic.Int32
 	conns map[string]bool // remote address of every request (under mu)
+	at    []time.Time     // when each request's body was read (under mu)
 }
 
 // holdAll makes every request wait in the peer until the returned release
@@ -194,6 +195,7 @@ func newPeer(t testing.TB, f *fedtest.Federation, id string) *peer {
 			p.conns = map[string]bool{}
 		}
 		p.conns[r.RemoteAddr] = true
+		p.at = append(p.at, time.Now())
 		p.mu.Unlock()
 		if p.abort.Add(-1) >= 0 {
 			panic(http.ErrAbortHandler)
@@ -1035,16 +1037,17 @@ func TestLingerGathersWhileRequestsAreInFlight(t *testing.T) {
 }
 
 // A batch request the link broke under (on the connection it went out on
-// and on the new one the client tried at once) goes again at once, still
-// claimed and as it was sent (not prepared again: the peer may have
-// stored it): delivered in the same round with one attempt counted, the
-// destination not resting, each envelope recorded once.
-func TestBrokenRequestSentAgainAtOnce(t *testing.T) {
+// and on the new one the client tried at once) goes again after the wait
+// of a failed attempt (FLX-DLV-004), still claimed and as it was sent (not
+// prepared again: the peer may have stored it): delivered in the same
+// round with one attempt counted, the destination not resting, each
+// envelope recorded once.
+func TestBrokenRequestSentAgainAfterTheWait(t *testing.T) {
 	var prepared atomic.Int32
 	b := newBench(t, Options{Workers: 1, BatchSize: 5, Prepare: func(_ context.Context, it store.OutboxItem) (store.OutboxItem, error) {
 		prepared.Add(1)
 		return it, nil
-	}})
+	}, Backoff: backoff.Policy{Initial: 400 * time.Millisecond, Max: time.Minute, Rand: func() float64 { return 0 }}}, realClock)
 	p := b.peers["XB-RC"]
 	p.abort.Store(2)
 	ids := b.queue(t, "XB-RC", 10)
@@ -1055,7 +1058,16 @@ func TestBrokenRequestSentAgainAtOnce(t *testing.T) {
 		}
 	}
 	if n := p.calls.Load(); n != 4 {
-		t.Errorf("%d requests, want 4: the broken one twice by the client, once more by delivery, then the second", n)
+		t.Fatalf("%d requests, want 4: the broken one twice by the client, once more by delivery, then the second", n)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	// The second batch went while the first waited: the rest flows on.
+	if first, second := b.outbox.get(ids[0]).JTI, b.outbox.get(ids[5]).JTI; slices.Index(p.arrived, first) < slices.Index(p.arrived, second) {
+		t.Errorf("the broken batch was answered before the next one: it did not wait, or held up the rest")
+	}
+	if gap := p.at[3].Sub(p.at[1]); gap < 200*time.Millisecond {
+		t.Errorf("sent again %v after the second break, want at least the wait of one failed attempt (200ms)", gap)
 	}
 	if n := prepared.Load(); n != 10 {
 		t.Errorf("%d rows prepared, want 10: a row sent again is sent as it was", n)
@@ -1069,7 +1081,8 @@ func TestBrokenRequestSentAgainAtOnce(t *testing.T) {
 // once: after the break with nothing delivered since, the rows fail as
 // any other attempt (backoff) and the destination rests.
 func TestAlwaysBrokenRequestsRestTheDestination(t *testing.T) {
-	b := newBench(t, Options{Workers: 1, BatchSize: 5})
+	b := newBench(t, Options{Workers: 1, BatchSize: 5,
+		Backoff: backoff.Policy{Initial: 20 * time.Millisecond, Max: time.Minute, Rand: func() float64 { return 0 }}}, realClock)
 	p := b.peers["XB-RC"]
 	p.abort.Store(1 << 20)
 	ids := b.queue(t, "XB-RC", 5)
@@ -1081,7 +1094,7 @@ func TestAlwaysBrokenRequestsRestTheDestination(t *testing.T) {
 		t.Errorf("%d failures, want 1: the destination rests", f)
 	}
 	for _, id := range ids {
-		if r := b.outbox.get(id); r.State != store.Queued || !r.NextAttemptAt.After(b.clock.Now()) {
+		if r := b.outbox.get(id); r.State != store.Queued || r.NextAttemptAt.Before(b.clock.Now()) {
 			t.Fatalf("row %d: %s, next attempt %v; want queued with a backoff", id, r.State, r.NextAttemptAt)
 		}
 	}
