@@ -353,7 +353,7 @@ type report struct {
 	retryAfter time.Duration
 	reason     string // label of a retried failure
 	// resend, when set, are rows still claimed whose request the link
-	// broke under: the loop sends them again, at once, in a free slot.
+	// broke under: the loop sends them again in a free slot once due.
 	resend *chunk
 }
 
@@ -393,9 +393,10 @@ const maxBreaks = 3
 // holds back what follows it for at most Linger, and up to
 // Workers × BatchSize envelopes can be in flight: the window a long link
 // needs. A request the link broke under (a cut: the connection went,
-// the peer may have stored what it carried) is sent again at once, its
-// rows still claimed, ahead of new claims (maxBreaks). Any other failure
-// that is retried stops claiming and
+// the peer may have stored what it carried) is sent again after the wait
+// of a failed attempt, its rows still claimed, ahead of new claims, while
+// the rest of the window flows on (maxBreaks). Any other failure that is
+// retried stops claiming and
 // rests the whole destination, for at least the longest Retry-After the
 // peer gave (FLX-DLV-006); deliveries under way finish. A destination
 // that failed before gets one request until it answers it (a probe), then
