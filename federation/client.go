@@ -87,11 +87,12 @@ type Result struct {
 	Reason string
 	// Broken: the connection the request went out on broke before its
 	// answer was read, and so did the new connection it was sent again on
-	// at once (a link cut under requests in flight; see post). The link
-	// worked, so the caller may send the envelopes again without waiting;
-	// the peer may have stored them and then answers them as duplicates,
-	// with receipts. Never set when no connection could be made or the
-	// attempt timed out: that is the backoff's business.
+	// at once (a link cut under requests in flight; see post), or the
+	// answer broke off. The link worked: the caller need not rest the
+	// destination, and sends the same bytes again after the wait of a
+	// failed attempt (FLX-DLV-004); the peer may have stored them and then
+	// answers them as duplicates, with receipts. Never set when no
+	// connection could be made or the attempt timed out.
 	Broken bool
 }
 
