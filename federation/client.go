@@ -85,7 +85,7 @@ type Result struct {
 	// codes only: "http_503: unavailable", "transport: ...", "bad_receipt:
 	// ...". Its part before the first ':' is a short label for metrics.
 	Reason string
-	// Broken: the connection the request went out on broke before its
+	// LinkCut: the connection the request went out on broke before its
 	// answer was read, and so did the new connection it was sent again on
 	// at once (a link cut under requests in flight; see post), or the
 	// answer broke off. The link worked: the caller need not rest the
@@ -93,7 +93,7 @@ type Result struct {
 	// failed attempt (FLX-DLV-004); the peer may have stored them and then
 	// answers them as duplicates, with receipts. Never set when no
 	// connection could be made or the attempt timed out.
-	Broken bool
+	LinkCut bool
 }
 
 // Client sends envelopes of member Self. It is safe for concurrent use and
@@ -267,23 +267,23 @@ func (c *Client) Send(ctx context.Context, to string, envelope []byte) Result {
 
 var errBadEndpoint = errors.New("federation: bad endpoint")
 
-// errLinkBroken marks post's error when the connection broke under the
-// request on both tries (Result.Broken).
-var errLinkBroken = errors.New("the connection broke under the request")
+// errLinkCut marks post's error when the connection broke under the
+// request on both tries (Result.LinkCut).
+var errLinkCut = errors.New("the connection broke under the request")
 
 // transportFailure is the Result of a request that got no answer.
 func transportFailure(err error) Result {
 	r := failed(Retry, "", "transport: "+err.Error())
-	r.Broken = errors.Is(err, errLinkBroken)
+	r.LinkCut = errors.Is(err, errLinkCut)
 	return r
 }
 
 // answerCut is the Result of an answer whose body broke off: the link
-// broke (Broken) unless the attempt ran out of time.
+// broke (LinkCut) unless the attempt ran out of time.
 func answerCut(ctx context.Context, status int, err error) Result {
 	var ne net.Error
 	timedOut := ctx.Err() != nil || (errors.As(err, &ne) && ne.Timeout())
-	return Result{Outcome: Retry, Status: status, Reason: "transport: reading the answer: " + err.Error(), Broken: !timedOut}
+	return Result{Outcome: Retry, Status: status, Reason: "transport: reading the answer: " + err.Error(), LinkCut: !timedOut}
 }
 
 // post POSTs body to url, and once more, at once, when the connection it
@@ -294,7 +294,7 @@ func answerCut(ctx context.Context, status int, err error) Result {
 // a receipt (FLX-DLV-009), so nothing is stored twice. A request that got
 // no connection at all (the peer is down or unreachable) is not repeated:
 // that is the backoff's business. When the second connection broke too,
-// the error wraps errLinkBroken.
+// the error wraps errLinkCut.
 func (c *Client) post(ctx context.Context, to, url, contentType, accept string, body []byte) (*http.Response, error) {
 	for try := 0; ; try++ {
 		var gotConn atomic.Bool
@@ -313,7 +313,7 @@ func (c *Client) post(ctx context.Context, to, url, contentType, accept string, 
 			return resp, err
 		}
 		if try > 0 {
-			return nil, fmt.Errorf("%w: %w", errLinkBroken, err)
+			return nil, fmt.Errorf("%w: %w", errLinkCut, err)
 		}
 	}
 }

@@ -384,8 +384,8 @@ func TestClientSendNoConnectionIsNotRepeated(t *testing.T) {
 		}
 	}()
 	r := c.Send(t.Context(), "XB-RC", in.envelope(t, "XA-RC", "XB-RC", in.keys["XA-RC"]))
-	if r.Outcome != federation.Retry || !strings.HasPrefix(r.Reason, "transport") || r.Broken {
-		t.Fatalf("%v %s (broken %t), want a retried transport failure, the link not broken", r.Outcome, r.Reason, r.Broken)
+	if r.Outcome != federation.Retry || !strings.HasPrefix(r.Reason, "transport") || r.LinkCut {
+		t.Fatalf("%v %s (broken %t), want a retried transport failure, the link not broken", r.Outcome, r.Reason, r.LinkCut)
 	}
 	if accepts.Load() != 1 {
 		t.Fatalf("%d connections, want 1", accepts.Load())
@@ -411,7 +411,7 @@ func TestClientSendBrokenConnectionRepeatedOnce(t *testing.T) {
 
 // When the new connection breaks under the envelope too, the Result says
 // the link broke (the caller may send it again at once).
-func TestClientSendBrokenTwiceIsBroken(t *testing.T) {
+func TestClientSendCutTwiceIsLinkCut(t *testing.T) {
 	in, p, c := newClientFixture(t)
 	var n atomic.Int32
 	p.set(func(http.ResponseWriter, []byte, string) {
@@ -419,7 +419,7 @@ func TestClientSendBrokenTwiceIsBroken(t *testing.T) {
 		panic(http.ErrAbortHandler)
 	})
 	r := c.Send(t.Context(), "XB-RC", in.envelope(t, "XA-RC", "XB-RC", in.keys["XA-RC"]))
-	if r.Outcome != federation.Retry || !r.Broken || n.Load() != 2 {
-		t.Fatalf("%v (%s, broken %t) after %d requests, want retry, broken, after 2", r.Outcome, r.Reason, r.Broken, n.Load())
+	if r.Outcome != federation.Retry || !r.LinkCut || n.Load() != 2 {
+		t.Fatalf("%v (%s, broken %t) after %d requests, want retry, broken, after 2", r.Outcome, r.Reason, r.LinkCut, n.Load())
 	}
 }

@@ -648,7 +648,7 @@ func (d *Deliverer) deliverAll(ctx context.Context, ch chunk, progress *atomic.I
 	}
 	d.sent(send[0].Destination, len(envs))
 	results := bs.SendBatch(ctx, send[0].Destination, envs)
-	if !slices.ContainsFunc(results, func(r federation.Result) bool { return !broken(r) }) && d.mayResend(ch, send[0], progress) {
+	if !slices.ContainsFunc(results, func(r federation.Result) bool { return !linkCut(r) }) && d.mayResend(ch, send[0], progress) {
 		// The link broke under the request: the rows stay claimed and go
 		// again after the wait.
 		for range send {
@@ -777,7 +777,7 @@ func (d *Deliverer) deliver(ctx context.Context, it store.OutboxItem, ch chunk, 
 	}
 	d.sent(it.Destination, 1)
 	res := d.sender.Send(ctx, it.Destination, it.Envelope)
-	if broken(res) && d.mayResend(ch, it, progress) {
+	if linkCut(res) && d.mayResend(ch, it, progress) {
 		d.o.Observer.Failed(it.Destination, label(res.Reason))
 		d.log.Info("the link broke under an envelope; sending it again", "outbox_id", it.ID, "to", it.Destination,
 			"breaks", ch.breaks+1, "reason", res.Reason)
@@ -786,8 +786,8 @@ func (d *Deliverer) deliver(ctx context.Context, it store.OutboxItem, ch chunk, 
 	return d.conclude(ctx, it, start, res, ch.breaks), nil
 }
 
-// broken reports whether the link broke under an attempt that is retried.
-func broken(r federation.Result) bool { return r.Outcome == federation.Retry && r.Broken }
+// linkCut reports whether the link broke under an attempt that is retried.
+func linkCut(r federation.Result) bool { return r.Outcome == federation.Retry && r.LinkCut }
 
 // failedInRow is how many attempts of it failed in a row, counting the one
 // that just failed, when the link broke breaks times under its claim

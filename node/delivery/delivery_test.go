@@ -1042,7 +1042,7 @@ func TestLingerGathersWhileRequestsAreInFlight(t *testing.T) {
 // prepared again: the peer may have stored it): delivered in the same
 // round with one attempt counted, the destination not resting, each
 // envelope recorded once.
-func TestBrokenRequestSentAgainAfterTheWait(t *testing.T) {
+func TestCutRequestSentAgainAfterTheWait(t *testing.T) {
 	var prepared atomic.Int32
 	b := newBench(t, Options{Workers: 1, BatchSize: 5, Prepare: func(_ context.Context, it store.OutboxItem) (store.OutboxItem, error) {
 		prepared.Add(1)
@@ -1080,7 +1080,7 @@ func TestBrokenRequestSentAgainAfterTheWait(t *testing.T) {
 // A link (or a peer) that breaks every request is not tried for ever at
 // once: after the break with nothing delivered since, the rows fail as
 // any other attempt (backoff) and the destination rests.
-func TestAlwaysBrokenRequestsRestTheDestination(t *testing.T) {
+func TestAlwaysCutRequestsRestTheDestination(t *testing.T) {
 	b := newBench(t, Options{Workers: 1, BatchSize: 5,
 		Backoff: backoff.Policy{Initial: 20 * time.Millisecond, Max: time.Minute, Rand: func() float64 { return 0 }}}, realClock)
 	p := b.peers["XB-RC"]
