@@ -134,7 +134,7 @@ var brokenNodes = []brokenNode{
 	{
 		Variant: variant.Variant{Name: "noretryafter", Mutations: []variant.Mutation{{
 			File: "node/delivery/delivery.go",
-			Old:  `	res := d.sender.Send(ctx, it.Destination, it.Envelope)
+			Old: `	res := d.sender.Send(ctx, it.Destination, it.Envelope)
 `,
 			New: `	res := d.sender.Send(ctx, it.Destination, it.Envelope)
 	res.RetryAfter = 0
