@@ -124,7 +124,7 @@ var brokenNodes = []brokenNode{
 	},
 	{
 		Variant: variant.Variant{Name: "nobackoff", Mutations: []variant.Mutation{
-			{File: "node/delivery/delivery.go", Old: `	next := d.o.Now().Add(d.o.Backoff.Wait(it.Attempts, res.RetryAfter))`, New: `	next := d.o.Now()`},
+			{File: "node/delivery/delivery.go", Old: `	next := d.o.Now().Add(d.o.Backoff.Wait(failedInRow(it, breaks), res.RetryAfter))`, New: `	next := d.o.Now()`},
 			{File: "node/delivery/delivery.go", Old: `			until := ds.Failure(d.o.Now(), retryAfter, reason)`, New: `			ds.Success()
 			_ = reason
 			until := d.o.Now()`},
@@ -134,10 +134,11 @@ var brokenNodes = []brokenNode{
 	{
 		Variant: variant.Variant{Name: "noretryafter", Mutations: []variant.Mutation{{
 			File: "node/delivery/delivery.go",
-			Old:  `	return d.conclude(ctx, it, start, d.sender.Send(ctx, it.Destination, it.Envelope))`,
+			Old: `	res := d.sender.Send(ctx, it.Destination, it.Envelope)
+`,
 			New: `	res := d.sender.Send(ctx, it.Destination, it.Envelope)
 	res.RetryAfter = 0
-	return d.conclude(ctx, it, start, res)`,
+`,
 		}}},
 		broke: "ignores Retry-After", check: "FLX-DLV-006/retry-after",
 	},
@@ -475,7 +476,7 @@ var brokenNodes = []brokenNode{
 	},
 	{
 		Variant: variant.Variant{Name: "dead-letter-drop", Mutations: []variant.Mutation{{
-			File: "federation/client.go", Old: "return failed(Retry, \"\", \"transport: \"+err.Error())", New: "return failed(Permanent, \"\", \"transport: \"+err.Error())",
+			File: "federation/client.go", Old: "r := failed(Retry, \"\", \"transport: \"+err.Error())", New: "r := failed(Permanent, \"\", \"transport: \"+err.Error())",
 		}}},
 		broke: "dead-letters after a dropped connection", check: "FLX-DLV-002/retry-after-drop",
 	},

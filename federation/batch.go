@@ -287,12 +287,12 @@ func (c *Client) SendBatch(ctx context.Context, to string, envelopes [][]byte) [
 		return all(failed(Permanent, CodeBadEnvelope, "bad_endpoint: "+err.Error()))
 	}
 	if err != nil {
-		return all(failed(Retry, "", "transport: "+err.Error()))
+		return all(transportFailure(err))
 	}
 	defer resp.Body.Close()
 	answer, err := io.ReadAll(io.LimitReader(resp.Body, MaxBatchAnswerBytes))
 	if err != nil {
-		return all(Result{Outcome: Retry, Status: resp.StatusCode, Reason: "transport: reading the answer: " + err.Error()})
+		return all(answerCut(rctx, resp.StatusCode, err))
 	}
 	status := resp.StatusCode
 	if status != http.StatusOK {

@@ -85,6 +85,15 @@ type Result struct {
 	// codes only: "http_503: unavailable", "transport: ...", "bad_receipt:
 	// ...". Its part before the first ':' is a short label for metrics.
 	Reason string
+	// LinkCut: the connection the request went out on broke before its
+	// answer was read, and so did the new connection it was sent again on
+	// at once (a link cut under requests in flight; see post), or the
+	// answer broke off. The link worked: the caller need not rest the
+	// destination, and sends the same bytes again after the wait of a
+	// failed attempt (FLX-DLV-004); the peer may have stored them and then
+	// answers them as duplicates, with receipts. Never set when no
+	// connection could be made or the attempt timed out.
+	LinkCut bool
 }
 
 // Client sends envelopes of member Self. It is safe for concurrent use and
@@ -101,7 +110,7 @@ type Client struct {
 	Now       func() time.Time // nil means time.Now
 
 	mu      sync.Mutex
-	clients map[string]*http.Client
+	clients map[string]*destConns
 	noBatch map[string]time.Time // destinations sent single envelopes until then
 }
 
@@ -132,30 +141,88 @@ func (d manifestDirectory) Snapshot() mtls.Directory {
 func (d manifestDirectory) RootCAs() *x509.CertPool              { return d.Snapshot().RootCAs() }
 func (d manifestDirectory) MemberBySPKI(p string) (string, bool) { return d.Snapshot().MemberBySPKI(p) }
 
+// httpClient is the HTTP client of destination dest's first connection.
 func (c *Client) httpClient(dest string) *http.Client {
+	return c.conns(dest).hcs[0]
+}
+
+func (c *Client) conns(dest string) *destConns {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.clients == nil {
-		c.clients = map[string]*http.Client{}
+		c.clients = map[string]*destConns{}
 	}
-	hc := c.clients[dest]
-	if hc == nil {
+	dc := c.clients[dest]
+	if dc == nil {
 		dir := c.Directory
 		if dir == nil {
 			dir = manifestDirectory{c.Manifest}
 		}
-		hc = mtls.NewClient(c.Cert, dir, dest, c.timeout())
-		c.clients[dest] = hc
+		dc = &destConns{hcs: []*http.Client{mtls.NewClient(c.Cert, dir, dest, c.timeout())}, busy: []int{0}}
+		c.clients[dest] = dc
 	}
-	return hc
+	return dc
+}
+
+// Requests to a destination are spread over up to connsPerDest HTTP/2
+// connections, a new one opened when each has streamsPerConn requests in
+// flight. Over one TCP connection, everything in flight shares its fate: a
+// link cut (or a middlebox that ends long flows) loses every request under
+// way, and one lost segment stalls all of them; over a few, a cut loses a
+// share, and on a long link each connection's congestion window grows on
+// its own (as bulk transfers over satellite links do). The node's 32
+// requests in flight take 4; a trickle takes one. Each connection costs a
+// handshake (resumed after the first) and is closed when idle.
+const (
+	streamsPerConn = 8
+	connsPerDest   = 8
+)
+
+// destConns is a destination's HTTP clients, each with its own transport
+// (so its own connection; the TLS session cache is shared), and the
+// requests each has in flight.
+type destConns struct {
+	mu   sync.Mutex
+	hcs  []*http.Client
+	busy []int
+}
+
+// take returns the client with the fewest requests in flight, opening
+// another connection when each has streamsPerConn; done gives it back.
+func (dc *destConns) take() (hc *http.Client, done func()) {
+	dc.mu.Lock()
+	defer dc.mu.Unlock()
+	k := 0
+	for i, n := range dc.busy {
+		if n < dc.busy[k] {
+			k = i
+		}
+	}
+	if dc.busy[k] >= streamsPerConn && len(dc.hcs) < connsPerDest {
+		first := dc.hcs[0]
+		hc := *first
+		hc.Transport = first.Transport.(*http.Transport).Clone()
+		dc.hcs, dc.busy = append(dc.hcs, &hc), append(dc.busy, 0)
+		k = len(dc.hcs) - 1
+	}
+	dc.busy[k]++
+	return dc.hcs[k], func() {
+		dc.mu.Lock()
+		dc.busy[k]--
+		dc.mu.Unlock()
+	}
 }
 
 // CloseIdleConnections closes the connections kept for later attempts.
 func (c *Client) CloseIdleConnections() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, hc := range c.clients {
-		hc.CloseIdleConnections()
+	for _, dc := range c.clients {
+		dc.mu.Lock()
+		for _, hc := range dc.hcs {
+			hc.CloseIdleConnections()
+		}
+		dc.mu.Unlock()
 	}
 }
 
@@ -188,17 +255,36 @@ func (c *Client) Send(ctx context.Context, to string, envelope []byte) Result {
 		return failed(Permanent, CodeBadEnvelope, "bad_endpoint: "+err.Error())
 	}
 	if err != nil {
-		return failed(Retry, "", "transport: "+err.Error())
+		return transportFailure(err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxReceiptBytes))
 	if err != nil {
-		return Result{Outcome: Retry, Status: resp.StatusCode, Reason: "transport: reading the answer: " + err.Error()}
+		return answerCut(ctx, resp.StatusCode, err)
 	}
 	return c.classify(resp, bytes.TrimSpace(body), envelope, claims, m)
 }
 
 var errBadEndpoint = errors.New("federation: bad endpoint")
+
+// errLinkCut marks post's error when the connection broke under the
+// request on both tries (Result.LinkCut).
+var errLinkCut = errors.New("the connection broke under the request")
+
+// transportFailure is the Result of a request that got no answer.
+func transportFailure(err error) Result {
+	r := failed(Retry, "", "transport: "+err.Error())
+	r.LinkCut = errors.Is(err, errLinkCut)
+	return r
+}
+
+// answerCut is the Result of an answer whose body broke off: the link
+// broke (LinkCut) unless the attempt ran out of time.
+func answerCut(ctx context.Context, status int, err error) Result {
+	var ne net.Error
+	timedOut := ctx.Err() != nil || (errors.As(err, &ne) && ne.Timeout())
+	return Result{Outcome: Retry, Status: status, Reason: "transport: reading the answer: " + err.Error(), LinkCut: !timedOut}
+}
 
 // post POSTs body to url, and once more, at once, when the connection it
 // went out on broke before the answer came (a link cut under requests in
@@ -207,7 +293,8 @@ var errBadEndpoint = errors.New("federation: bad endpoint")
 // backoff. What the peer had already stored it answers as a duplicate, with
 // a receipt (FLX-DLV-009), so nothing is stored twice. A request that got
 // no connection at all (the peer is down or unreachable) is not repeated:
-// that is the backoff's business.
+// that is the backoff's business. When the second connection broke too,
+// the error wraps errLinkCut.
 func (c *Client) post(ctx context.Context, to, url, contentType, accept string, body []byte) (*http.Response, error) {
 	for try := 0; ; try++ {
 		var gotConn atomic.Bool
@@ -218,10 +305,15 @@ func (c *Client) post(ctx context.Context, to, url, contentType, accept string, 
 		}
 		req.Header.Set("Content-Type", contentType)
 		req.Header.Set("Accept", accept)
-		resp, err := c.httpClient(to).Do(req)
+		hc, done := c.conns(to).take()
+		resp, err := hc.Do(req)
+		done()
 		var ne net.Error
-		if err == nil || try > 0 || !gotConn.Load() || ctx.Err() != nil || (errors.As(err, &ne) && ne.Timeout()) {
+		if err == nil || !gotConn.Load() || ctx.Err() != nil || (errors.As(err, &ne) && ne.Timeout()) {
 			return resp, err
+		}
+		if try > 0 {
+			return nil, fmt.Errorf("%w: %w", errLinkCut, err)
 		}
 	}
 }

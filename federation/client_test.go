@@ -384,8 +384,8 @@ func TestClientSendNoConnectionIsNotRepeated(t *testing.T) {
 		}
 	}()
 	r := c.Send(t.Context(), "XB-RC", in.envelope(t, "XA-RC", "XB-RC", in.keys["XA-RC"]))
-	if r.Outcome != federation.Retry || !strings.HasPrefix(r.Reason, "transport") {
-		t.Fatalf("%v %s, want a retried transport failure", r.Outcome, r.Reason)
+	if r.Outcome != federation.Retry || !strings.HasPrefix(r.Reason, "transport") || r.LinkCut {
+		t.Fatalf("%v %s (broken %t), want a retried transport failure, the link not broken", r.Outcome, r.Reason, r.LinkCut)
 	}
 	if accepts.Load() != 1 {
 		t.Fatalf("%d connections, want 1", accepts.Load())
@@ -406,5 +406,20 @@ func TestClientSendBrokenConnectionRepeatedOnce(t *testing.T) {
 	r := c.Send(t.Context(), "XB-RC", in.envelope(t, "XA-RC", "XB-RC", in.keys["XA-RC"]))
 	if r.Outcome != federation.Delivered || n.Load() != 2 {
 		t.Fatalf("%v (%s) after %d requests, want delivered after 2", r.Outcome, r.Reason, n.Load())
+	}
+}
+
+// When the new connection breaks under the envelope too, the Result says
+// the link broke (the caller may send it again at once).
+func TestClientSendCutTwiceIsLinkCut(t *testing.T) {
+	in, p, c := newClientFixture(t)
+	var n atomic.Int32
+	p.set(func(http.ResponseWriter, []byte, string) {
+		n.Add(1)
+		panic(http.ErrAbortHandler)
+	})
+	r := c.Send(t.Context(), "XB-RC", in.envelope(t, "XA-RC", "XB-RC", in.keys["XA-RC"]))
+	if r.Outcome != federation.Retry || !r.LinkCut || n.Load() != 2 {
+		t.Fatalf("%v (%s, broken %t) after %d requests, want retry, broken, after 2", r.Outcome, r.Reason, r.LinkCut, n.Load())
 	}
 }

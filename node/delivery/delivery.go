@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/familylinks/flx/federation"
@@ -351,7 +352,34 @@ type report struct {
 	result     result
 	retryAfter time.Duration
 	reason     string // label of a retried failure
+	// resend, when set, are rows still claimed whose request the link
+	// broke under: the loop sends them again in a free slot once due.
+	resend *chunk
 }
+
+// chunk is the rows of one request, as claimed, or as prepared and sent
+// when the link broke under them: then they go again as they are, not
+// prepared again, so that the peer, if it stored them, finds the same
+// bytes under the same jti (a duplicate, with its receipt).
+type chunk struct {
+	items []store.OutboxItem
+	// breaks is how many times in a row the link broke under them, and
+	// progress the deliveries of the loop when they were last sent.
+	breaks   int
+	progress int64
+	due      time.Time // sent again from then (FLX-DLV-004's wait)
+}
+
+// maxBreaks is how many times in a row rows are sent again by their loop
+// after the link broke under them (the client having already sent them
+// once more at once, on a new connection: FLX-DLV-004), each time after
+// the wait of a failed attempt, without the destination resting; then,
+// and sooner when nothing was delivered since they were last sent (the
+// link, or the peer, breaks every connection), their failure counts as
+// any other (backoff for them, the destination rests). So a link cut now
+// and then, that delivers between the cuts, holds up only what was under
+// way on the connection cut, for a second or so, and the rest flows on.
+const maxBreaks = 3
 
 // loop keeps up to Workers requests to ds in flight, claiming more as
 // requests are answered or rows are queued (Kick), until nothing is due and
@@ -364,7 +392,11 @@ type report struct {
 // machine, batches grow and each envelope costs less), a lone request
 // holds back what follows it for at most Linger, and up to
 // Workers × BatchSize envelopes can be in flight: the window a long link
-// needs. A failure that is retried stops claiming and
+// needs. A request the link broke under (a cut: the connection went,
+// the peer may have stored what it carried) is sent again after the wait
+// of a failed attempt, its rows still claimed, ahead of new claims, while
+// the rest of the window flows on (maxBreaks). Any other failure that is
+// retried stops claiming and
 // rests the whole destination, for at least the longest Retry-After the
 // peer gave (FLX-DLV-006); deliveries under way finish. A destination
 // that failed before gets one request until it answers it (a probe), then
@@ -384,9 +416,23 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 	inflight, peerFailed := 0, false
 	var retryAfter time.Duration // the longest the peer asked for
 	var reason string
+	// progress counts the requests delivered; pending are the rows the
+	// link broke under, to send again first once due.
+	var progress atomic.Int64
+	var pending []chunk
+	var resend *time.Timer
+	var resendC <-chan time.Time
+	defer func() {
+		if resend != nil {
+			resend.Stop()
+		}
+	}()
 	record := func(r report) {
 		inflight--
 		retryAfter = max(retryAfter, r.retryAfter)
+		if r.resend != nil {
+			pending = append(pending, *r.resend)
+		}
 		switch r.result {
 		case failedRetry:
 			peerFailed = true
@@ -394,6 +440,7 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 				reason = r.reason
 			}
 		case delivered:
+			progress.Add(1)
 			if ds.Success() {
 				d.save(ctx, ds)
 			}
@@ -404,11 +451,28 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 		for inflight > 0 {
 			record(<-results)
 		}
+		// Rows held to be sent again go back to the queue, due when they
+		// were to go (the destination's rest, if any, holds them longer).
+		for _, ch := range pending {
+			d.release(context.WithoutCancel(ctx), ch)
+		}
 		if peerFailed {
 			until := ds.Failure(d.o.Now(), retryAfter, reason)
 			d.save(ctx, ds)
 			d.o.Observer.Resting(ds.Name(), until.Sub(d.o.Now()))
 		}
+	}
+	send := func(ch chunk) {
+		ch.progress = progress.Load()
+		inflight++
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// A delivery under way finishes even when the node stops.
+			// A receipt whose recording fails is tried again until
+			// the node stops (stopping).
+			results <- d.deliverAll(context.WithValue(context.WithoutCancel(ctx), stoppingKey{}, ctx.Done()), ch, &progress)
+		}()
 	}
 	claim := true // at start: claim what is due
 	// kicks counts the kicks since the last claim (each is at least one
@@ -426,7 +490,35 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 			finish()
 			return
 		}
-		if free := window() - inflight; free > 0 && claim {
+		free := window() - inflight
+		// What the link broke under goes first once due: its rows are the
+		// heads of their cases, and still claimed.
+		now := d.o.Now()
+		var next time.Time // when the first not yet due is (one due goes in the next free slot)
+		pending = slices.DeleteFunc(pending, func(ch chunk) bool {
+			switch {
+			case ch.due.After(now):
+				if next.IsZero() || ch.due.Before(next) {
+					next = ch.due
+				}
+			case free > 0:
+				send(ch)
+				free--
+				return true
+			}
+			return false
+		})
+		resendC = nil
+		if !next.IsZero() {
+			wait := max(next.Sub(now), time.Millisecond)
+			if resend == nil {
+				resend = time.NewTimer(wait)
+			} else {
+				resend.Reset(wait)
+			}
+			resendC = resend.C
+		}
+		if free > 0 && claim {
 			ds.kicked() // rows queued from now on wake the loop again
 			kicks, lingerC = 0, nil
 			batch := d.batchSize()
@@ -441,18 +533,9 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 			// this one is delivered or given up), so no two rows of one
 			// case are ever in flight, in one request or in two.
 			for start := 0; start < len(items); start += batch {
-				chunk := items[start:min(start+batch, len(items))]
-				inflight++
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					// A delivery under way finishes even when the node stops.
-					// A receipt whose recording fails is tried again until
-					// the node stops (stopping).
-					results <- d.deliverAll(context.WithValue(context.WithoutCancel(ctx), stoppingKey{}, ctx.Done()), chunk)
-				}()
+				send(chunk{items: items[start:min(start+batch, len(items))]})
 			}
-			if (inflight == 0 && len(items) == 0) || err != nil {
+			if (inflight == 0 && len(items) == 0 && len(pending) == 0) || err != nil {
 				finish()
 				return
 			}
@@ -488,6 +571,7 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 		case <-lingerC:
 			lingerC = nil
 			claim = true
+		case <-resendC: // the next loop sends what is due
 		case <-ctx.Done():
 		}
 	}
@@ -511,12 +595,21 @@ func (d *Deliverer) batchSize() int {
 // deliverAll makes one attempt of claimed rows, in one request when there
 // are several, and records each row's result; the report is the worst of
 // them (a retried failure rests the destination).
-func (d *Deliverer) deliverAll(ctx context.Context, items []store.OutboxItem) report {
+func (d *Deliverer) deliverAll(ctx context.Context, ch chunk, progress *atomic.Int64) report {
+	items := ch.items
 	bs, ok := d.sender.(BatchSender)
 	if len(items) == 1 || !ok {
 		var agg report
+		var again []store.OutboxItem
 		for i, it := range items {
-			agg = worse(agg, d.deliver(ctx, it), i == 0)
+			r, sent := d.deliver(ctx, it, ch, progress)
+			if sent != nil {
+				again = append(again, *sent)
+			}
+			agg = worse(agg, r, i == 0)
+		}
+		if again != nil {
+			agg.resend = d.again(ch, again)
 		}
 		return agg
 	}
@@ -527,10 +620,10 @@ func (d *Deliverer) deliverAll(ctx context.Context, items []store.OutboxItem) re
 	var send []store.OutboxItem
 	for _, it := range items {
 		if it.Envelope == nil {
-			add(d.conclude(ctx, it, start, federation.Result{Outcome: federation.Permanent, Reason: "erased: the envelope's data was erased"}))
+			add(d.conclude(ctx, it, start, federation.Result{Outcome: federation.Permanent, Reason: "erased: the envelope's data was erased"}, ch.breaks))
 			continue
 		}
-		if d.o.Prepare != nil {
+		if d.o.Prepare != nil && ch.breaks == 0 {
 			prepared, err := d.o.Prepare(ctx, it)
 			switch {
 			case errors.Is(err, store.ErrConflict):
@@ -539,7 +632,7 @@ func (d *Deliverer) deliverAll(ctx context.Context, items []store.OutboxItem) re
 				continue
 			case err != nil:
 				d.log.Error("prepare the attempt", "outbox_id", it.ID, "to", it.Destination, "err", err)
-				add(d.conclude(ctx, it, start, federation.Result{Outcome: federation.Retry, Reason: "resign: " + err.Error()}))
+				add(d.conclude(ctx, it, start, federation.Result{Outcome: federation.Retry, Reason: "resign: " + err.Error()}, ch.breaks))
 				continue
 			}
 			it = prepared
@@ -555,6 +648,18 @@ func (d *Deliverer) deliverAll(ctx context.Context, items []store.OutboxItem) re
 	}
 	d.sent(send[0].Destination, len(envs))
 	results := bs.SendBatch(ctx, send[0].Destination, envs)
+	if !slices.ContainsFunc(results, func(r federation.Result) bool { return !linkCut(r) }) && d.mayResend(ch, send[0], progress) {
+		// The link broke under the request: the rows stay claimed and go
+		// again after the wait.
+		for range send {
+			d.o.Observer.Failed(send[0].Destination, label(results[0].Reason))
+		}
+		add(report{result: skipped})
+		agg.resend = d.again(ch, send)
+		d.log.Info("the link broke under a batch; sending it again", "to", send[0].Destination,
+			"envelopes", len(send), "breaks", ch.breaks+1, "in", agg.resend.due.Sub(d.o.Now()), "reason", results[0].Reason)
+		return agg
+	}
 	// Deliveries are recorded together (one transaction when the outbox
 	// can); every other result row by row.
 	var done []store.DeliveredRow
@@ -565,7 +670,7 @@ func (d *Deliverer) deliverAll(ctx context.Context, items []store.OutboxItem) re
 			rows = append(rows, it)
 			continue
 		}
-		add(d.conclude(ctx, it, start, results[i]))
+		add(d.conclude(ctx, it, start, results[i], ch.breaks))
 	}
 	if len(done) > 0 {
 		if err := d.record(ctx, send[0].LeaseUntil, func() error { return d.markDelivered(ctx, done) }); err != nil {
@@ -650,30 +755,86 @@ func worse(a, b report, first bool) report {
 	return out
 }
 
-// deliver makes one attempt of a claimed row and records its result.
-func (d *Deliverer) deliver(ctx context.Context, it store.OutboxItem) report {
+// deliver makes one attempt of a claimed row of ch (prepared first, unless
+// it is sent again) and records its result, unless the link broke under
+// it and it may go again (mayResend): then it returns the row as sent.
+func (d *Deliverer) deliver(ctx context.Context, it store.OutboxItem, ch chunk, progress *atomic.Int64) (report, *store.OutboxItem) {
 	start := d.o.Now()
 	if it.Envelope == nil {
-		return d.conclude(ctx, it, start, federation.Result{Outcome: federation.Permanent, Reason: "erased: the envelope's data was erased"})
+		return d.conclude(ctx, it, start, federation.Result{Outcome: federation.Permanent, Reason: "erased: the envelope's data was erased"}, ch.breaks), nil
 	}
-	if d.o.Prepare != nil {
+	if d.o.Prepare != nil && ch.breaks == 0 {
 		prepared, err := d.o.Prepare(ctx, it)
 		switch {
 		case errors.Is(err, store.ErrConflict):
 			d.log.Info("outbox row changed before its attempt; nothing sent", "outbox_id", it.ID, "to", it.Destination, "err", err)
-			return report{result: skipped}
+			return report{result: skipped}, nil
 		case err != nil:
 			d.log.Error("prepare the attempt", "outbox_id", it.ID, "to", it.Destination, "err", err)
-			return d.conclude(ctx, it, start, federation.Result{Outcome: federation.Retry, Reason: "resign: " + err.Error()})
+			return d.conclude(ctx, it, start, federation.Result{Outcome: federation.Retry, Reason: "resign: " + err.Error()}, ch.breaks), nil
 		}
 		it = prepared
 	}
 	d.sent(it.Destination, 1)
-	return d.conclude(ctx, it, start, d.sender.Send(ctx, it.Destination, it.Envelope))
+	res := d.sender.Send(ctx, it.Destination, it.Envelope)
+	if linkCut(res) && d.mayResend(ch, it, progress) {
+		d.o.Observer.Failed(it.Destination, label(res.Reason))
+		d.log.Info("the link broke under an envelope; sending it again", "outbox_id", it.ID, "to", it.Destination,
+			"breaks", ch.breaks+1, "reason", res.Reason)
+		return report{result: skipped}, &it
+	}
+	return d.conclude(ctx, it, start, res, ch.breaks), nil
 }
 
-// conclude records the result of an attempt on the row.
-func (d *Deliverer) conclude(ctx context.Context, it store.OutboxItem, start time.Time, res federation.Result) report {
+// linkCut reports whether the link broke under an attempt that is retried.
+func linkCut(r federation.Result) bool { return r.Outcome == federation.Retry && r.LinkCut }
+
+// failedInRow is how many attempts of it failed in a row, counting the one
+// that just failed, when the link broke breaks times under its claim
+// before: each claim before this one failed (or it would not be claimed
+// again), and so did each break.
+func failedInRow(it store.OutboxItem, breaks int) int { return max(it.Attempts, 1) + breaks }
+
+// again is ch's rows, sent as items, to go again after the wait of a failed
+// attempt of the one that failed most in a row (FLX-DLV-004).
+func (d *Deliverer) again(ch chunk, items []store.OutboxItem) *chunk {
+	k := 0
+	for _, it := range items {
+		k = max(k, failedInRow(it, ch.breaks))
+	}
+	return &chunk{items: items, breaks: ch.breaks + 1, due: d.o.Now().Add(d.o.Backoff.Wait(k, 0))}
+}
+
+// mayResend reports whether the rows of ch, sent as it (the first of
+// them), whose request the link broke under, go again from their loop
+// rather than failing (maxBreaks): it is their first break, or the loop
+// delivered something since they were sent; and their claim's lease
+// leaves time for the wait and another attempt.
+func (d *Deliverer) mayResend(ch chunk, it store.OutboxItem, progress *atomic.Int64) bool {
+	if ch.breaks >= maxBreaks || (ch.breaks > 0 && progress.Load() <= ch.progress) {
+		return false
+	}
+	wait := d.o.Backoff.Max // the most the wait can be
+	if k := failedInRow(it, ch.breaks); k < 32 {
+		wait = min(wait, d.o.Backoff.Initial<<(k-1))
+	}
+	return it.LeaseUntil.IsZero() || it.LeaseUntil.Sub(d.o.Now().Add(wait)) > d.o.Lease/2
+}
+
+// release puts rows held to be sent again back in the queue, due when
+// they were to go, with no failure recorded against the destination
+// (when their loop ends first).
+func (d *Deliverer) release(ctx context.Context, ch chunk) {
+	for _, it := range ch.items {
+		if err := d.outbox.MarkFailed(ctx, it.ID, it.Attempts, "transport: the link broke under the request", ch.due); err != nil && !errors.Is(err, store.ErrConflict) {
+			d.log.Error("release a claimed row", "outbox_id", it.ID, "err", err)
+		}
+	}
+}
+
+// conclude records the result of an attempt on the row, whose claim the
+// link broke under breaks times before.
+func (d *Deliverer) conclude(ctx context.Context, it store.OutboxItem, start time.Time, res federation.Result, breaks int) report {
 	if res.Outcome == federation.Delivered {
 		if err := d.record(ctx, it.LeaseUntil, func() error { return d.outbox.MarkDelivered(ctx, it.ID, res.Receipt.Raw()) }); err != nil {
 			d.log.Error("record delivery", "outbox_id", it.ID, "err", err)
@@ -697,7 +858,7 @@ func (d *Deliverer) conclude(ctx context.Context, it store.OutboxItem, start tim
 		}
 		return report{result: failedPermanent}
 	}
-	next := d.o.Now().Add(d.o.Backoff.Wait(it.Attempts, res.RetryAfter))
+	next := d.o.Now().Add(d.o.Backoff.Wait(failedInRow(it, breaks), res.RetryAfter))
 	if err := d.outbox.MarkFailed(ctx, it.ID, it.Attempts, res.Reason, next); err != nil && !errors.Is(err, store.ErrConflict) {
 		d.log.Error("record failure", "outbox_id", it.ID, "err", err)
 	}

@@ -145,6 +145,11 @@ type peer struct {
 	most     atomic.Int32
 	hold     atomic.Pointer[chan struct{}] // when set, each request waits for a value
 	arrived  []string                      // jti of every envelope received, in order (under mu)
+	// abort is how many requests to come are read, then broken off
+	// without an answer (as a link cut after the body went out).
+	abort atomic.Int32
+	conns map[string]bool // remote address of every request (under mu)
+	at    []time.Time     // when each request's body was read (under mu)
 }
 
 // holdAll makes every request wait in the peer until the returned release
@@ -184,6 +189,16 @@ func newPeer(t testing.TB, f *fedtest.Federation, id string) *peer {
 		raw, err := io.ReadAll(r.Body)
 		if err != nil {
 			return // the link broke under the request
+		}
+		p.mu.Lock()
+		if p.conns == nil {
+			p.conns = map[string]bool{}
+		}
+		p.conns[r.RemoteAddr] = true
+		p.at = append(p.at, time.Now())
+		p.mu.Unlock()
+		if p.abort.Add(-1) >= 0 {
+			panic(http.ErrAbortHandler)
 		}
 		receipt := func(raw []byte) []byte {
 			c, err := federation.ClaimsOf(raw)
@@ -1018,5 +1033,90 @@ func TestLingerGathersWhileRequestsAreInFlight(t *testing.T) {
 				t.Errorf("requests observed %v, want [1 1]", b.obs.sent)
 			}
 		})
+	}
+}
+
+// A batch request the link broke under (on the connection it went out on
+// and on the new one the client tried at once) goes again after the wait
+// of a failed attempt (FLX-DLV-004), still claimed and as it was sent (not
+// prepared again: the peer may have stored it): delivered in the same
+// round with one attempt counted, the destination not resting, each
+// envelope recorded once.
+func TestCutRequestSentAgainAfterTheWait(t *testing.T) {
+	var prepared atomic.Int32
+	b := newBench(t, Options{Workers: 1, BatchSize: 5, Prepare: func(_ context.Context, it store.OutboxItem) (store.OutboxItem, error) {
+		prepared.Add(1)
+		return it, nil
+	}, Backoff: backoff.Policy{Initial: 400 * time.Millisecond, Max: time.Minute, Rand: func() float64 { return 0 }}}, realClock)
+	p := b.peers["XB-RC"]
+	p.abort.Store(2)
+	ids := b.queue(t, "XB-RC", 10)
+	b.round(t)
+	for _, id := range ids {
+		if r := b.outbox.get(id); r.State != store.Delivered || r.Attempts != 1 {
+			t.Fatalf("row %d: %s after %d attempts; want delivered after 1", id, r.State, r.Attempts)
+		}
+	}
+	if n := p.calls.Load(); n != 4 {
+		t.Fatalf("%d requests, want 4: the broken one twice by the client, once more by delivery, then the second", n)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	// The second batch went while the first waited: the rest flows on.
+	if first, second := b.outbox.get(ids[0]).JTI, b.outbox.get(ids[5]).JTI; slices.Index(p.arrived, first) < slices.Index(p.arrived, second) {
+		t.Errorf("the broken batch was answered before the next one: it did not wait, or held up the rest")
+	}
+	if gap := p.at[3].Sub(p.at[1]); gap < 200*time.Millisecond {
+		t.Errorf("sent again %v after the second break, want at least the wait of one failed attempt (200ms)", gap)
+	}
+	if n := prepared.Load(); n != 10 {
+		t.Errorf("%d rows prepared, want 10: a row sent again is sent as it was", n)
+	}
+	if f := b.d.Destination("XB-RC").Failures(); f != 0 || len(b.obs.dead) > 0 {
+		t.Errorf("%d failures, dead %v: the destination rests for a link cut", f, b.obs.dead)
+	}
+}
+
+// A link (or a peer) that breaks every request is not tried for ever at
+// once: after the break with nothing delivered since, the rows fail as
+// any other attempt (backoff) and the destination rests.
+func TestAlwaysCutRequestsRestTheDestination(t *testing.T) {
+	b := newBench(t, Options{Workers: 1, BatchSize: 5,
+		Backoff: backoff.Policy{Initial: 20 * time.Millisecond, Max: time.Minute, Rand: func() float64 { return 0 }}}, realClock)
+	p := b.peers["XB-RC"]
+	p.abort.Store(1 << 20)
+	ids := b.queue(t, "XB-RC", 5)
+	b.round(t)
+	if n := p.calls.Load(); n != 4 {
+		t.Errorf("%d requests, want 4 (twice by the client, twice by delivery)", n)
+	}
+	if f := b.d.Destination("XB-RC").Failures(); f != 1 {
+		t.Errorf("%d failures, want 1: the destination rests", f)
+	}
+	for _, id := range ids {
+		if r := b.outbox.get(id); r.State != store.Queued || r.NextAttemptAt.Before(b.clock.Now()) {
+			t.Fatalf("row %d: %s, next attempt %v; want queued with a backoff", id, r.State, r.NextAttemptAt)
+		}
+	}
+}
+
+// Requests in flight to one destination are spread over several HTTP/2
+// connections (a cut loses a share of them), a trickle over one.
+func TestRequestsSpreadOverConnections(t *testing.T) {
+	b := newBench(t, Options{Workers: 24, BatchSize: 1, PollInterval: time.Hour}, realClock)
+	p := b.peers["XB-RC"]
+	one := b.queue(t, "XB-RC", 1)
+	b.run(t)
+	waitFor(t, "the first delivered", func() bool { return b.delivered(one) })
+	release := p.holdAll(t)
+	ids := b.queue(t, "XB-RC", 24)
+	b.d.Kick()
+	waitFor(t, "24 requests in flight", func() bool { return p.inflight.Load() == 24 })
+	release()
+	waitFor(t, "all delivered", func() bool { return b.delivered(ids) })
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.conns) != 3 {
+		t.Errorf("%d connections for 24 requests in flight, want 3 (8 each)", len(p.conns))
 	}
 }
