@@ -46,6 +46,11 @@ type sqlStore struct {
 	writer chan struct{}
 	// claimLock ends the outbox claim subquery: row locks on PostgreSQL.
 	claimLock string
+	// flushOutsideLock: the role may write the WAL message flushDurable
+	// uses, so a locked transaction can release its lock before its disk
+	// wait (see tx). Without it (a managed server that revokes the
+	// function), locked transactions commit durably as before.
+	flushOutsideLock bool
 }
 
 func openPostgres(ctx context.Context, dsn string, o options) (*sqlStore, error) {
@@ -71,6 +76,11 @@ func openPostgres(ctx context.Context, dsn string, o options) (*sqlStore, error)
 	if err := s.init(ctx, "migrations/postgres", migrate.AdvisoryLock(lockMigrate)); err != nil {
 		db.Close()
 		return nil, err
+	}
+	if err := db.GetContext(ctx, &s.flushOutsideLock,
+		`SELECT has_function_privilege('pg_logical_emit_message(boolean,text,text)', 'EXECUTE')`); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store.Open: %w", err)
 	}
 	return s, nil
 }
@@ -272,7 +282,7 @@ func (s *sqlStore) tx(ctx context.Context, fn func(q *queries) error) error {
 	// commits without waiting, which releases the lock, and then waits for
 	// the flush outside the lock (flushDurable): it still returns only once
 	// its commit is on disk.
-	lockedDurable := s.dialect == Postgres && q.locked && !isRedoable(ctx)
+	lockedDurable := s.flushOutsideLock && q.locked && !isRedoable(ctx)
 	if lockedDurable {
 		if _, err := q.exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
 			return fmt.Errorf("store.Tx: %w", err)
