@@ -178,8 +178,8 @@ func checkWithdrawalAfterInFlight(t *T) {
 	create := cs[0]
 	for _, a := range t.listener.Arrivals(isWithdraw) {
 		if a.At.Before(create.AnsweredAt) {
-			t.Fatalf("the case.withdraw arrived while the case.create was still in flight, %s before the tester answered it",
-				create.AnsweredAt.Sub(a.At).Round(10*time.Millisecond))
+			t.Fatalf("the case.withdraw arrived while the case.create was still in flight: the tester held its answer, and let it go %s later, once the case.withdraw had come",
+				create.AnsweredAt.Sub(a.At).Round(time.Millisecond))
 		}
 	}
 	// Nothing came while the create was held: that says something only if
