@@ -124,3 +124,70 @@ func checkQueuedUpdateCancelled(t *T) {
 		}
 	}
 }
+
+// withdrawHold is how long the tester keeps a case.create in flight after
+// the candidate's withdraw call returned (FLX-WDR-007/after-in-flight): a
+// sender that does not order the withdrawal after it sends the
+// case.withdraw meanwhile (this node kicks its delivery at once).
+const withdrawHold = 2 * time.Second
+
+// checkWithdrawalAfterInFlight checks that a withdrawal is ordered after an
+// envelope of the case in flight (FLX-WDR-007, its second item): the
+// tester holds its answer to the case.create while the case is withdrawn,
+// and no case.withdraw may arrive before that answer; after it, the
+// case.withdraw arrives (the create was attempted: the tester counts as a
+// member that received the case).
+func checkWithdrawalAfterInFlight(t *T) {
+	// Held well inside the candidate's request timeout: an attempt it gave
+	// up would no longer be in flight.
+	bound := min(t.requestTimeout*3/5, withdrawHold+8*time.Second)
+	arrived, release := make(chan struct{}), make(chan struct{})
+	var arrive, rel sync.Once
+	free := func() { rel.Do(func() { close(release) }) }
+	defer free()
+	caseID := t.sendCase(func(a *Arrival) Action {
+		if a.Kind != string(federation.KindCaseCreate) || a.Attempt != 1 {
+			return Action{}
+		}
+		arrive.Do(func() { close(arrived) })
+		return Action{Delay: bound, Release: release}
+	})
+	select {
+	case <-arrived:
+	case <-time.After(t.patience):
+		t.Fatalf("no case.create arrived within %s of the forward", t.patience)
+	}
+	w, err := t.trigger.withdraw(caseID, "consent_withdrawn")
+	withdrawn := time.Now()
+	if err != nil {
+		t.Abortf("trigger: withdraw: %v", err)
+	}
+	if w.Status != http.StatusAccepted {
+		t.Fatalf("withdraw: want 202, got %s", w)
+	}
+	isWithdraw := func(a *Arrival) bool { return a.CaseID == caseID && a.Kind == string(federation.KindCaseWithdraw) }
+	t.listener.Wait(isWithdraw, 1, time.Until(withdrawn.Add(withdrawHold)))
+	free()
+	isCreate := func(a *Arrival) bool {
+		return a.CaseID == caseID && a.Kind == string(federation.KindCaseCreate) && a.Attempt == 1
+	}
+	cs := t.listener.Wait(isCreate, 1, bound)
+	if len(cs) == 0 {
+		t.Abortf("the tester's held answer to the case.create was not recorded")
+	}
+	create := cs[0]
+	for _, a := range t.listener.Arrivals(isWithdraw) {
+		if a.At.Before(create.AnsweredAt) {
+			t.Fatalf("the case.withdraw arrived while the case.create was still in flight (the tester held its answer, and let it go only once the case.withdraw had come)")
+		}
+	}
+	// Nothing came while the create was held: that says something only if
+	// it was held long enough after the withdrawal.
+	if held := create.AnsweredAt.Sub(withdrawn); held < withdrawHold/2 {
+		t.Abortf("the case.create was answered %s after the withdraw call returned (%s after it arrived): too soon to tell whether the withdrawal waits for it",
+			held.Round(10*time.Millisecond), withdrawn.Sub(create.At).Round(10*time.Millisecond))
+	}
+	if len(t.listener.Wait(isWithdraw, 1, t.patience)) == 0 {
+		t.Errorf("no case.withdraw arrived within %s of the tester's answer to the case.create (%s)", t.patience, create.Answered)
+	}
+}

@@ -46,6 +46,9 @@ type Action struct {
 	Location   string // a Location header (for a 3xx)
 	// Delay holds the answer back this long (the attempt completes late).
 	Delay time.Duration
+	// Release, with Delay, lets the held answer go as soon as it is closed:
+	// the check decides when, Delay bounds it.
+	Release <-chan struct{}
 	// Hang never answers: the request is held until the candidate gives it
 	// up (closes the connection) or the listener closes (FLX-DLV-007).
 	Hang bool
@@ -278,6 +281,7 @@ func (l *Listener) serve(w http.ResponseWriter, r *http.Request) {
 	if act.Delay > 0 {
 		select {
 		case <-time.After(act.Delay):
+		case <-act.Release:
 		case <-r.Context().Done():
 		case <-l.closing:
 		}

@@ -1446,4 +1446,15 @@ var brokenNodes = []brokenNode{
 		}}},
 		broke: "keeps Go's default 1 MiB HTTP/2 receive window, capping a 600 ms link at some 650 envelopes/s", check: "FLX-BAT-007/receive-window",
 	},
+	// wdrcheck: the withdrawal ordered after envelopes of the case in
+	// flight (FLX-WDR-007): the withdrawal's row skips the per-case head
+	// condition of the claims, every other row keeps it.
+	{
+		Variant: variant.Variant{Name: "withdraw-overtakes", Mutations: []variant.Mutation{{
+			File: "node/store/outbox.go",
+			Old:  "AND p.seq < o.seq AND (p.state NOT IN ('delivered', 'cancelled')",
+			New:  "AND p.seq < o.seq AND NOT o.withdraws AND (p.state NOT IN ('delivered', 'cancelled')",
+		}}},
+		broke: "sends a case.withdraw while an earlier envelope of the case is still in flight", check: "FLX-WDR-007/after-in-flight",
+	},
 }
