@@ -262,7 +262,7 @@ func (n *Node) applyCase(ctx context.Context, tx store.Tx, it store.InboxItem, p
 	case err != nil:
 		return dbErr(err)
 	case cur.Erased():
-		return errors.New("case was erased here; the update is not applied")
+		return n.discardCase(ctx, tx, it, cur)
 	case cur.Origin != it.Iss:
 		return fmt.Errorf("case belongs to %s", cur.Origin)
 	case int64(c.Version) <= cur.Version:
@@ -285,6 +285,25 @@ func (n *Node) applyCase(ctx context.Context, tx store.Tx, it store.InboxItem, p
 		InboxKinds: []string{string(federation.KindCaseCreate), string(federation.KindCaseUpdate)},
 	})
 	return dbOrNil(err)
+}
+
+// discardCase drops a case.create or case.update of a case erased here
+// (withdrawn, or never held and withdrawn: the tombstone applyWithdraw
+// leaves). It may have been sent before the withdrawal and stored or
+// processed after it; its personal data must not stay: the envelope goes
+// (its sha256 stays, so a replay is still a duplicate), nothing is stored,
+// and the discard is audited. The confirmation of the withdrawal stays
+// true.
+func (n *Node) discardCase(ctx context.Context, tx store.Tx, it store.InboxItem, cur store.Case) error {
+	if err := tx.DropInboxEnvelope(ctx, it.ID); err != nil {
+		return dbErr(err)
+	}
+	if err := n.audit(ctx, tx, it.Iss, "case.discard", it.CaseID, map[string]any{
+		"kind": it.Kind, "inbox_id": it.ID, "reason": "case erased here", "erase_reason": cur.EraseReason,
+	}); err != nil {
+		return dbErr(err)
+	}
+	return errors.New("case was erased here; the envelope is discarded, not applied")
 }
 
 // dbFailure marks database failures so the transaction rolls back instead
@@ -330,7 +349,9 @@ func (n *Node) applyWithdraw(ctx context.Context, tx store.Tx, it store.InboxIte
 	if err := n.flushRelays(ctx, tx, w.CaseID); err != nil {
 		return nil, nil, err
 	}
-	res, err := tx.EraseCase(ctx, w.CaseID, store.Erasure{Reason: string(w.Reason), At: now, KeepPendingKinds: keepOnErasure})
+	// A case not held gets a tombstone (Origin): a create of it sent before
+	// the withdrawal may still be stored or processed after it.
+	res, err := tx.EraseCase(ctx, w.CaseID, store.Erasure{Reason: string(w.Reason), At: now, KeepPendingKinds: keepOnErasure, Origin: it.Iss})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -343,7 +364,7 @@ func (n *Node) applyWithdraw(ctx context.Context, tx store.Tx, it store.InboxIte
 		return nil, nil, err
 	}
 	if err := n.audit(ctx, tx, it.Iss, "case.erase", w.CaseID, map[string]any{
-		"reason": w.Reason, "case_found": res.CaseFound, "versions": res.Versions,
+		"reason": w.Reason, "case_found": res.CaseFound, "tombstoned": res.Tombstoned, "versions": res.Versions,
 		"inbox_envelopes": res.InboxEnvelopes, "outbox_cancelled": res.OutboxCancelled,
 	}); err != nil {
 		return nil, nil, err
@@ -486,6 +507,9 @@ func (b *batchTx) EraseCase(ctx context.Context, caseID string, e store.Erasure)
 		b.erased = map[string]bool{}
 	}
 	b.erased[caseID] = true
+	// A case not held gets a tombstone: a create of it later in the batch
+	// reads it, rather than being kept as new.
+	delete(b.fresh, caseID)
 	return b.Tx.EraseCase(ctx, caseID, e)
 }
 

@@ -304,6 +304,18 @@ func (q *queries) EraseCase(ctx context.Context, caseID string, e Erasure) (Eras
 		return res, fmt.Errorf("store.EraseCase: %w", err)
 	}
 	q.erased = true
+	if !res.CaseFound && e.Origin != "" {
+		n, err := q.exec(ctx, `INSERT INTO cases (case_id, origin, type, status, version, created_at, updated_at, erased_at, erase_reason)
+			VALUES (?, ?, '', 'closed_withdrawn', 1, ?, ?, ?, ?) ON CONFLICT (case_id) DO NOTHING`,
+			caseID, e.Origin, tv(at), tv(at), tv(at), e.Reason)
+		if err != nil {
+			return res, fmt.Errorf("store.EraseCase: tombstone: %w", err)
+		}
+		if n == 0 { // created since the read above (PostgreSQL: ON CONFLICT waited for its commit)
+			return res, fmt.Errorf("store.EraseCase: case %q was created meanwhile: %w", caseID, ErrConflict)
+		}
+		res.Tombstoned = true
+	}
 	if res.CaseFound && erased.IsZero() {
 		if _, err := q.exec(ctx, `UPDATE cases SET document = NULL, erased_at = ?, erase_reason = ?, updated_at = ? WHERE case_id = ?`,
 			tv(at), e.Reason, tv(at), caseID); err != nil {

@@ -218,3 +218,22 @@ func TestTx(t *testing.T) {
 		}
 	})
 }
+
+// Erasing a case leaves none of its search keys in the full-text index
+// (on SQLite, FTS5 kept a deleted row's terms in its segments).
+func TestEraseLeavesNoSearchKeys(t *testing.T) {
+	withAllStores(t, func(t *testing.T, b *backend) {
+		ctx := t.Context()
+		const id, key = "XA-RC:0301", "n_kzsampleyanqw"
+		c := newCase(id)
+		c.SearchKeys = []string{key, "y_1984"}
+		must[store.Case](t)(b.s.CreateCase(ctx, c))
+		if hits := b.grep(t, key); len(hits) == 0 {
+			t.Fatal("test broken: key not found before erasure")
+		}
+		must[store.ErasureResult](t)(b.s.EraseCase(ctx, id, store.Erasure{Reason: "consent_withdrawn"}))
+		if hits := b.grep(t, key); len(hits) != 0 {
+			t.Fatalf("search key left after erasure:\n%s", strings.Join(hits, "\n"))
+		}
+	})
+}

@@ -117,7 +117,8 @@ type Cases interface {
 	// stays as a tombstone with erased_at and the reason; candidate matches
 	// naming the case are deleted. Erasing again is
 	// harmless. A case id with no case row still gets its inbox/outbox
-	// payloads erased; the result says whether a case row was found.
+	// payloads erased, and a tombstone when e.Origin is set; the result
+	// says whether a case row was found.
 	EraseCase(ctx context.Context, caseID string, e Erasure) (ErasureResult, error)
 }
 

@@ -115,11 +115,21 @@ type Erasure struct {
 	// their envelope and stay queued (typically "case.withdraw", which
 	// carries no personal data and must still reach the recipients).
 	KeepPendingKinds []string
+	// Origin, when set, is the origin of the case, on whose withdrawal a
+	// receiver erases it. With no case row here, a tombstone is written
+	// for the case (no document: type empty, status closed_withdrawn,
+	// version 1), so that a case.create or case.update of it processed
+	// later finds it erased and is not stored: it may have been sent before
+	// the withdrawal and be stored or processed after it. The tombstone and
+	// a case's creation conflict on the case id, so they cannot both
+	// happen: ErrConflict if the case was created meanwhile (erase again).
+	Origin string
 }
 
 // ErasureResult counts what EraseCase touched.
 type ErasureResult struct {
 	CaseFound       bool
+	Tombstoned      bool  // no case row was here: a tombstone was written (Erasure.Origin)
 	Versions        int64 // case versions whose document was dropped
 	InboxEnvelopes  int64 // inbox rows whose envelope was dropped
 	OutboxEnvelopes int64 // outbox rows whose envelope was dropped

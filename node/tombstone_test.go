@@ -1,0 +1,246 @@
+package node_test
+
+import (
+	"bytes"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/familylinks/flx/federation"
+	"github.com/familylinks/flx/node/internal/fedtest"
+	"github.com/familylinks/flx/node/internal/nodetest"
+	"github.com/familylinks/flx/node/store"
+)
+
+// TestWithdrawnBeforeCreateKeepsNothing: a case.create sent before the
+// origin withdrew the case (its sender timed out and withdrew) may be
+// stored or processed after the withdrawal. A withdrawal of a case not held
+// leaves a tombstone, and the late create is then discarded: its personal
+// data (a canary name) is nowhere in the database, the discard is audited,
+// and the confirmation of the withdrawal stays true. The create arrives
+// after the withdrawal was processed (as when inbox rows commit out of
+// their order), or both arrive in one batch. The normal order (create,
+// then withdrawal, row by row or in a batch) still erases the held case,
+// with no tombstone of its own and nothing discarded. In every order a
+// later update is discarded.
+func TestWithdrawnBeforeCreateKeepsNothing(t *testing.T) {
+	nodetest.EachDialect(t, func(t *testing.T, d nodetest.Dialect) {
+		f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")
+		for _, order := range []string{"withdraw-then-create", "one-batch", "create-then-withdraw", "create-then-withdraw-batch"} {
+			t.Run(order, func(t *testing.T) {
+				ctx := t.Context()
+				dsn := nodetest.DSN(t, d)
+				xb := nodetest.Start(t, f, "XB-RC", nil, nodetest.Options{Dialect: d, DSN: dsn, NoRun: true})
+				id := "XA-RC:TOMB-" + strings.ToUpper(federation.NewJTI()[:8])
+				canary := "Qzcanary" + strings.ToLower(federation.NewJTI()[:10])
+				create := f.Envelope(t, "XA-RC", "XB-RC", federation.KindCaseCreate, id,
+					body(t, "case.tracing_request", func(m map[string]any) {
+						m["case_id"], m["version"] = id, 1
+						m["persons"].([]any)[0].(map[string]any)["names"].([]any)[0].(map[string]any)["value"] = canary
+					}))
+				withdraw := f.Envelope(t, "XA-RC", "XB-RC", federation.KindCaseWithdraw, id,
+					body(t, "withdrawal.consent_withdrawn", func(m map[string]any) { m["case_id"] = id }))
+				receive := func(raws ...[]byte) {
+					t.Helper()
+					out, err := xb.ReceiveBatch(ctx, "XA-RC", raws)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, o := range out {
+						if o.Err != nil {
+							t.Fatalf("refused: %v", o.Err)
+						}
+					}
+				}
+				process := func() {
+					t.Helper()
+					if err := xb.ProcessInbox(ctx); err != nil {
+						t.Fatal(err)
+					}
+				}
+				switch order {
+				case "withdraw-then-create":
+					receive(withdraw)
+					process()
+					receive(create)
+					process()
+				case "one-batch":
+					receive(withdraw, create)
+					process()
+				case "create-then-withdraw-batch":
+					receive(create, withdraw)
+					process()
+				case "create-then-withdraw":
+					receive(create)
+					process()
+					if c, err := xb.Store.GetCase(ctx, id); err != nil || c.Erased() || len(c.Document) == 0 {
+						t.Fatalf("create not applied: %+v %v", c, err)
+					}
+					receive(withdraw)
+					process()
+				}
+
+				c, err := xb.Store.GetCase(ctx, id)
+				if err != nil || !c.Erased() || c.Document != nil || c.Origin != "XA-RC" {
+					t.Fatalf("case after withdrawal: %+v %v (want a tombstone of XA-RC's case)", c, err)
+				}
+				if hits := dbHolds(t, d, dsn, canary); len(hits) > 0 {
+					t.Fatalf("the canary of the withdrawn case is stored:\n%s", strings.Join(hits, "\n"))
+				}
+				erase := auditOf(t, xb.Store, "case.erase", id)
+				discard := auditOf(t, xb.Store, "case.discard", id)
+				tombstoned := !strings.HasPrefix(order, "create-then-withdraw")
+				if len(erase) != 1 || strings.Contains(erase[0], `"tombstoned":true`) != tombstoned {
+					t.Fatalf("case.erase audit %v (tombstone expected: %v)", erase, tombstoned)
+				}
+				// A create processed after the withdrawal is discarded; one
+				// stored before it lost its envelope to the erasure (and a
+				// batch reads the withdrawal's erasure alike).
+				wantDiscard := order == "withdraw-then-create"
+				if (len(discard) == 1) != wantDiscard || len(discard) > 1 {
+					t.Fatalf("case.discard audit %v (expected: %v)", discard, wantDiscard)
+				}
+				if wantDiscard && !strings.Contains(discard[0], `"kind":"case.create"`) {
+					t.Fatalf("case.discard audit %v", discard)
+				}
+				vs, err := xb.Store.ListCaseVersions(ctx, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, v := range vs {
+					if v.Document != nil {
+						t.Fatalf("version %d kept its document", v.Version)
+					}
+				}
+				if tombstoned && len(vs) != 0 {
+					t.Fatalf("%d versions stored of a case never held", len(vs))
+				}
+				// The confirmation of the withdrawal is queued to the origin.
+				rows, err := xb.Store.ListOutbox(ctx, store.OutboxFilter{CaseID: id, Destination: "XA-RC", Limit: 10})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(rows) != 1 || rows[0].Kind != string(federation.KindCaseWithdraw) {
+					t.Fatalf("outbox %+v: want the confirmation alone", rows)
+				}
+				// A replay of the create stays a duplicate, and a later
+				// update is discarded too.
+				if r, err := xb.Receive(ctx, "XA-RC", create); err != nil || r.Status != federation.ReceiptDuplicate {
+					t.Fatalf("replayed create: %+v %v", r, err)
+				}
+				update := f.Envelope(t, "XA-RC", "XB-RC", federation.KindCaseUpdate, id,
+					body(t, "case.tracing_request", func(m map[string]any) {
+						m["case_id"], m["version"] = id, 2
+						m["persons"].([]any)[0].(map[string]any)["names"].([]any)[0].(map[string]any)["value"] = canary
+					}))
+				receive(update)
+				process()
+				if c, err := xb.Store.GetCase(ctx, id); err != nil || !c.Erased() || c.Document != nil {
+					t.Fatalf("case after a late update: %+v %v", c, err)
+				}
+				if hits := dbHolds(t, d, dsn, canary); len(hits) > 0 {
+					t.Fatalf("the canary of a late update is stored:\n%s", strings.Join(hits, "\n"))
+				}
+				if got := auditOf(t, xb.Store, "case.discard", id); len(got) != len(discard)+1 {
+					t.Fatalf("late update: case.discard audit %v", got)
+				}
+			})
+		}
+	})
+}
+
+// auditOf returns the details of the audit entries of action on object.
+func auditOf(t *testing.T, s store.Store, action, object string) []string {
+	t.Helper()
+	rs, err := s.ListAudit(t.Context(), store.AuditFilter{Action: action, Object: object, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, r := range rs {
+		out = append(out, string(r.Details))
+	}
+	return out
+}
+
+// dbHolds returns "table: row" for every row of every table of the
+// database at dsn that holds marker: as text (any case), or base64 of
+// either alphabet at any alignment (envelopes are compact JWS), each also
+// as hex (PostgreSQL's text of a bytea).
+func dbHolds(t *testing.T, d nodetest.Dialect, dsn, marker string) []string {
+	t.Helper()
+	driver, conn, tables := "pgx", dsn,
+		`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'`
+	if d == nodetest.SQLite {
+		driver, conn = "sqlite", strings.TrimPrefix(dsn, "sqlite:")
+		tables = `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`
+	}
+	db, err := sql.Open(driver, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	needles := [][]byte{[]byte(strings.ToLower(marker)), []byte(hex.EncodeToString([]byte(marker)))}
+	for pad := range 3 {
+		// The marker's base64 at each alignment, without the characters
+		// that also encode its neighbours.
+		for _, enc := range []*base64.Encoding{base64.RawURLEncoding, base64.RawStdEncoding} {
+			s := enc.EncodeToString(append(bytes.Repeat([]byte{0}, pad), marker...))
+			b := s[(pad*8+5)/6 : len(s)-2]
+			needles = append(needles, []byte(b), []byte(hex.EncodeToString([]byte(b))))
+		}
+	}
+	rows, err := db.QueryContext(t.Context(), tables)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, n)
+	}
+	rows.Close()
+	var hits []string
+	for _, table := range names {
+		q := `SELECT * FROM ` + table
+		if d == nodetest.Postgres {
+			q = `SELECT t::text FROM ` + table + ` t`
+		}
+		rs, err := db.QueryContext(t.Context(), q)
+		if err != nil {
+			t.Fatalf("%s: %v", table, err)
+		}
+		cols, _ := rs.Columns()
+		for rs.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rs.Scan(ptrs...); err != nil {
+				t.Fatalf("%s: %v", table, err)
+			}
+			var row []byte
+			for _, v := range vals {
+				row = fmt.Appendf(row, "%s|", v)
+			}
+			for _, n := range needles {
+				if bytes.Contains(row, n) || bytes.Contains(bytes.ToLower(row), n) {
+					hits = append(hits, table+": "+string(row))
+					break
+				}
+			}
+		}
+		if err := rs.Err(); err != nil {
+			t.Fatalf("%s: %v", table, err)
+		}
+		rs.Close()
+	}
+	return hits
+}
