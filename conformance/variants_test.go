@@ -1374,8 +1374,8 @@ var brokenNodes = []brokenNode{
 	},
 	{
 		Variant: variant.Variant{Name: "erasurekeepsreplies", Mutations: []variant.Mutation{{
-			File: "node/process.go", Old: `	res, err := tx.EraseCase(ctx, w.CaseID, store.Erasure{Reason: string(w.Reason), At: now, KeepPendingKinds: keepOnErasure})`,
-			New: `	res, err := tx.EraseCase(ctx, w.CaseID, store.Erasure{Reason: string(w.Reason), At: now, KeepPendingKinds: append([]string{string(federation.KindMatchAnswer), string(federation.KindCaseResponse), string(federation.KindMessageDeliver)}, keepOnErasure...)})`,
+			File: "node/process.go", Old: `	res, err := tx.EraseCase(ctx, w.CaseID, store.Erasure{Reason: string(w.Reason), At: now, KeepPendingKinds: keepOnErasure, Origin: it.Iss})`,
+			New: `	res, err := tx.EraseCase(ctx, w.CaseID, store.Erasure{Reason: string(w.Reason), At: now, KeepPendingKinds: append([]string{string(federation.KindMatchAnswer), string(federation.KindCaseResponse), string(federation.KindMessageDeliver)}, keepOnErasure...), Origin: it.Iss})`,
 		}}},
 		broke: "keeps delivering its queued replies about a case the origin withdrew", check: "FLX-WDR-003/outbound-cancelled",
 	},
