@@ -298,12 +298,37 @@ func (s *sqlStore) tx(ctx context.Context, fn func(q *queries) error) error {
 		}
 	}
 	if q.erased && s.dialect == SQLite {
-		// Move the zeroed pages out of the WAL into the database file and
-		// truncate the WAL, so erased bytes do not linger in it. Best
-		// effort: readers may hold the WAL; a later checkpoint finishes.
-		_, _ = s.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+		s.scrubWAL()
 	}
 	return nil
+}
+
+// scrubWAL moves the zeroed pages of an erasure out of the WAL into the
+// database file and truncates the WAL, so erased bytes do not linger in
+// it. A reader holding an older snapshot keeps the checkpoint from
+// finishing: then it is tried again every second for a minute in the
+// background (the erasure itself is committed; a checkpoint of a later
+// erasure or SQLite's own also finishes it).
+func (s *sqlStore) scrubWAL() {
+	if s.checkpointTruncate() {
+		return
+	}
+	go func() {
+		for range 60 {
+			time.Sleep(time.Second)
+			if s.checkpointTruncate() {
+				return
+			}
+		}
+	}()
+}
+
+// checkpointTruncate reports whether a TRUNCATE checkpoint finished, or
+// cannot be run at all (a closed store: nothing to retry).
+func (s *sqlStore) checkpointTruncate() bool {
+	var busy, frames, moved int
+	err := s.db.QueryRowContext(context.Background(), `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &frames, &moved)
+	return err != nil || busy == 0
 }
 
 // flushDurable returns once every commit made before it is on disk (and on
