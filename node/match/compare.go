@@ -440,6 +440,10 @@ func (sc *scratch) nameBound(a, b *Person, pop population) float64 {
 				if capW <= best[si] {
 					continue
 				}
+				if len(a.letters) == len(a.tokens) && len(b.letters) == len(b.tokens) && !a.letters[i].mayAgree(&b.letters[j]) {
+					best[si] = max(best[si], wWordFair)
+					continue
+				}
 				best[si] = max(best[si], wordBound(&a.tokens[i], &b.tokens[j], a.coarse[i], b.coarse[j], capW))
 			}
 		}
