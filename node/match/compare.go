@@ -373,6 +373,19 @@ func comparePlace(a, b *Person) (string, float64) {
 	return "differ", wPlaceDiffer
 }
 
+// familyCap is the most the father's name and the place of birth can
+// weigh: nothing for a field either side lacks.
+func familyCap(a, b *vitals) float64 {
+	w := 0.0
+	if a.hasFather && b.hasFather {
+		w += wFatherSame
+	}
+	if a.hasPlace && b.hasPlace {
+		w += wPlaceSame
+	}
+	return w
+}
+
 // otherWeight is the weight of birth and sex: cheap, so it is computed
 // first and may spare the rest.
 func otherWeight(a, b *vitals) float64 {
@@ -398,7 +411,7 @@ func familyWeight(level string, w float64) float64 {
 // nameCap together could reach need.
 func (sc *scratch) evaluate(a, b *Person, pop population, need, nameCap float64) (float64, bool) {
 	w := otherWeight(&a.vitals, &b.vitals)
-	if w+nameCap+wFatherSame+wPlaceSame < need {
+	if w+nameCap+familyCap(&a.vitals, &b.vitals) < need {
 		return 0, false
 	}
 	_, wf, _ := compareFather(a, b)

@@ -107,6 +107,9 @@ type vitals struct {
 	birthPrec        int
 	hasBirth         bool
 	sexCode          uint8 // 0 unknown or other, 1 female, 2 male
+	// hasFather and hasPlace say whether the father's name and the place
+	// of birth are known: when either side lacks one it weighs nothing.
+	hasFather, hasPlace bool
 }
 
 // Limits on what one person contributes, so that a hostile document cannot
@@ -234,6 +237,7 @@ func Prepare(caseID string, ct schema.CaseType, p *schema.Person, now time.Time)
 		m.place = names.Analyze(p.PlaceOfBirth.Locality)
 		m.place = m.place[:min(len(m.place), maxTokens)]
 	}
+	m.hasFather, m.hasPlace = len(m.father) > 0, len(m.place) > 0
 	m.keys = blockingKeys(m)
 	return m, true
 }
