@@ -167,10 +167,15 @@
 //
 // Matching one new case as a node does (a session of its own; go test
 // ./node/match -run XXX -bench MatchPerCase -benchtime 400x), CPU per
-// case with 1,000, 10,000 and 100,000 persons held: on the corpus 16,
-// 46 and 192 µs (persons compared 5, 23, 119); on a list where a dozen
-// given names are everyone's 14, 26 and 104 µs (49, 87, 102 persons
-// compared; before finer blocks 876 at 100,000).
+// case with 1,000, 10,000 and 100,000 persons held: on the corpus about
+// 7, 16 and 110 µs (persons read from blocks 5, 23, 119); on a list where
+// a dozen given names are everyone's 3, 5 and 18 µs (49, 87, 102 persons
+// read; before finer blocks 876 at 100,000). Of the 119 at 100,000 birth
+// and sex, with what the father and the place could add when both sides
+// know them, leave 42 to load, the father and the place 27, and a bound
+// on the names that reads no Jaro-Winkler (nameBound: words whose letters
+// cannot agree weigh at most a fair agreement) one to compare in full:
+// the bounds are upper bounds, so no candidate is lost to them.
 //
 // What limits the figures: blocking finds 99% of the true pairs; most of
 // the rest are lost to typing errors in short words written in Arabic

@@ -558,7 +558,7 @@ func (ix *Index) matchLocked(p *Person, sc *scratch, out []Candidate) []Candidat
 		}
 		// evaluate's first test, on the copies by slot: a person who
 		// cannot reach needW is never loaded (most of those compared).
-		if otherWeight(&p.vitals, &ix.vit[s])+nameCap+wFatherSame+wPlaceSame < needW {
+		if otherWeight(&p.vitals, &ix.vit[s])+nameCap+familyCap(&p.vitals, &ix.vit[s]) < needW {
 			continue
 		}
 		q := ix.slots[s]

@@ -2,6 +2,7 @@ package match
 
 import (
 	"hash/maphash"
+	"math/bits"
 	"slices"
 	"sort"
 	"strings"
@@ -90,8 +91,10 @@ type Person struct {
 	country  string
 	place    []names.Token // words of the place of birth
 	keys     []string
-	// coarse are the coarse forms of each token (see coarseForms).
-	coarse [][]string
+	// coarse are the coarse forms of each token (see coarseForms), and
+	// letters the letters of each token's forms (see letterSets).
+	coarse  [][]string
+	letters []letterSets
 }
 
 // vitals are what matching compares first, cheaply: an index keeps a
@@ -104,6 +107,9 @@ type vitals struct {
 	birthPrec        int
 	hasBirth         bool
 	sexCode          uint8 // 0 unknown or other, 1 female, 2 male
+	// hasFather and hasPlace say whether the father's name and the place
+	// of birth are known: when either side lacks one it weighs nothing.
+	hasFather, hasPlace bool
 }
 
 // Limits on what one person contributes, so that a hostile document cannot
@@ -210,8 +216,10 @@ func Prepare(caseID string, ct schema.CaseType, p *schema.Person, now time.Time)
 	}
 	m.slots = slotsOf(m)
 	m.coarse = make([][]string, len(m.tokens))
+	m.letters = make([]letterSets, len(m.tokens))
 	for i, t := range m.tokens {
 		m.coarse[i] = coarseForms(t)
+		m.letters[i] = lettersOf(&t, m.coarse[i])
 	}
 	m.words = make([]string, len(m.tokens))
 	for i, t := range m.tokens {
@@ -229,6 +237,7 @@ func Prepare(caseID string, ct schema.CaseType, p *schema.Person, now time.Time)
 		m.place = names.Analyze(p.PlaceOfBirth.Locality)
 		m.place = m.place[:min(len(m.place), maxTokens)]
 	}
+	m.hasFather, m.hasPlace = len(m.father) > 0, len(m.place) > 0
 	m.keys = blockingKeys(m)
 	return m, true
 }
@@ -676,4 +685,87 @@ func eachFineKey(p *Person, want func(coarse string) bool, f func(k []byte)) {
 			}
 		}
 	}
+}
+
+// letterSets are the letters of a token's forms as bit sets, one bit per
+// letter (another byte shares one of six bits), by kind: phonetic and
+// skeleton forms (second readings too), the Latin form, and coarse forms
+// of two letters or more. Two words agree at best fairly unless some form
+// of one has, among the same kind of forms of the other, at most one
+// letter missing (one typing error, a leading h), or none for coarse
+// forms, which agree only when equal (see mayAgree).
+type letterSets struct {
+	phon, skel       [2]uint32
+	latin            uint32
+	coarse           [4]uint32
+	phonAll, skelAll uint32
+	coarseAll        uint32
+	nCoarse          uint8
+	abjad            bool
+}
+
+func lettersOf(t *names.Token, coarse []string) letterSets {
+	ls := letterSets{abjad: t.Abjad}
+	for i, f := range [2]string{t.Phonetic, t.AltPhonetic} {
+		ls.phon[i] = letterMask(f)
+		ls.phonAll |= ls.phon[i]
+	}
+	for i, f := range [2]string{t.Skeleton, t.AltSkeleton} {
+		ls.skel[i] = letterMask(f)
+		ls.skelAll |= ls.skel[i]
+	}
+	ls.latin = letterMask(t.Latin)
+	for _, f := range coarse {
+		if len(f) < 2 {
+			continue
+		}
+		if int(ls.nCoarse) == len(ls.coarse) {
+			// More coarse forms than held (not so far): any may agree.
+			ls.coarse[0], ls.coarseAll = 0, ^uint32(0)
+			continue
+		}
+		ls.coarse[ls.nCoarse] = letterMask(f)
+		ls.coarseAll |= ls.coarse[ls.nCoarse]
+		ls.nCoarse++
+	}
+	return ls
+}
+
+func letterMask(f string) uint32 {
+	var m uint32
+	for i := 0; i < len(f); i++ {
+		if c := f[i]; c >= 'a' && c <= 'z' {
+			m |= 1 << (c - 'a')
+		} else {
+			m |= 1 << (26 + c%6)
+		}
+	}
+	return m
+}
+
+// hBit is the bit of the letter h.
+const hBit = 1 << ('h' - 'a')
+
+// mayAgree reports whether two words may agree by more than Jaro-Winkler
+// (as wordBound reads them, which reads more than compareWords): phonetic
+// or skeleton forms the same or one typing error apart, skeletons a
+// leading h apart, Latin forms one typing error apart, or a coarse form
+// the same. Each of these leaves at most one letter of a form of a that
+// is in no form of the same kind of b (none for coarse forms).
+func (a *letterSets) mayAgree(b *letterSets) bool {
+	for i := range a.phon {
+		if a.phon[i] != 0 && bits.OnesCount32(a.phon[i]&^b.phonAll) <= 1 ||
+			a.skel[i] != 0 && bits.OnesCount32(a.skel[i]&^b.skelAll) <= 1 {
+			return true
+		}
+	}
+	if a.latin != 0 && bits.OnesCount32(a.latin&^b.latin) <= 1 {
+		return true
+	}
+	for _, c := range a.coarse[:a.nCoarse] {
+		if c&^b.coarseAll == 0 {
+			return true
+		}
+	}
+	return false
 }
