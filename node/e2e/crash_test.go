@@ -41,12 +41,11 @@ var faults = []variant.Variant{
 	// before it records the delivery.
 	{Name: "exit-after-send", Mutations: []variant.Mutation{{
 		File: "node/delivery/delivery.go",
-		Old:  `	return d.conclude(ctx, it, start, d.sender.Send(ctx, it.Destination, it.Envelope))`,
+		Old:  `	res := d.sender.Send(ctx, it.Destination, it.Envelope)`,
 		New: `	res := d.sender.Send(ctx, it.Destination, it.Envelope)
 	if res.Outcome == federation.Delivered {
 		os.Exit(87)
-	}
-	return d.conclude(ctx, it, start, res)`,
+	}`,
 		Imports: []string{"os"},
 	}}},
 }
