@@ -3,9 +3,12 @@ package console_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"hash/crc32"
 	"image/png"
 	"net/http"
 	"net/http/httptest"
@@ -299,17 +302,58 @@ func (tb *tab) shot(name string) {
 	if err != nil {
 		tb.t.Fatal(err)
 	}
-	img, err := png.Decode(bytes.NewReader(buf))
-	if err != nil || img.Bounds().Dx() < 800 {
-		tb.t.Fatalf("screenshot %s: %v", name, err)
+	if w, err := pngWidth(buf); err != nil || w < 800 {
+		tb.t.Fatalf("screenshot %s: %d pixels wide, %v", name, w, err)
 	}
 	if *update {
+		if _, err := png.Decode(bytes.NewReader(buf)); err != nil {
+			tb.t.Fatalf("screenshot %s: %v", name, err)
+		}
 		dir := filepath.Join("..", "..", "docs", "console")
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			tb.t.Fatal(err)
 		}
 		if err := os.WriteFile(filepath.Join(dir, name+".png"), buf, 0o644); err != nil {
 			tb.t.Fatal(err)
+		}
+	}
+}
+
+// pngWidth checks that b is a whole PNG file (the signature, an IHDR
+// first, every chunk's CRC, image data, IEND last) and returns its width.
+// It reads no pixel: under the race detector image/png takes a second or
+// more per screenshot, and the journey takes twenty.
+func pngWidth(b []byte) (int, error) {
+	if !bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")) {
+		return 0, errors.New("not a PNG")
+	}
+	b = b[8:]
+	width, idat := 0, false
+	for i := 0; ; i++ {
+		if len(b) < 12 {
+			return 0, errors.New("truncated before IEND")
+		}
+		n := int(binary.BigEndian.Uint32(b))
+		if n > len(b)-12 {
+			return 0, fmt.Errorf("chunk %q of %d bytes past the end", b[4:8], n)
+		}
+		typ, data := string(b[4:8]), b[8:8+n]
+		if crc32.ChecksumIEEE(b[4:8+n]) != binary.BigEndian.Uint32(b[8+n:]) {
+			return 0, fmt.Errorf("chunk %q: bad CRC", typ)
+		}
+		b = b[12+n:]
+		switch {
+		case i == 0 && (typ != "IHDR" || n != 13):
+			return 0, fmt.Errorf("first chunk %q, want IHDR", typ)
+		case i == 0:
+			width = int(binary.BigEndian.Uint32(data))
+		case typ == "IDAT":
+			idat = true
+		case typ == "IEND":
+			if len(b) != 0 || !idat {
+				return 0, fmt.Errorf("IEND with %d bytes after it, image data %t", len(b), idat)
+			}
+			return width, nil
 		}
 	}
 }
@@ -874,4 +918,28 @@ func (tb *tab) textOf(path, sel string) string {
 	tb.t.Helper()
 	tb.open(path)
 	return tb.text(sel)
+}
+
+// pngWidth takes a screenshot of docs/console whole, and refuses it cut
+// short, with a byte changed, or with anything after its end.
+func TestPNGWidth(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "console", "case.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w, err := pngWidth(b); err != nil || w != img.Bounds().Dx() {
+		t.Fatalf("pngWidth = %d, %v; want %d", w, err, img.Bounds().Dx())
+	}
+	flipped := bytes.Clone(b)
+	flipped[len(b)/2] ^= 1
+	for name, bad := range map[string][]byte{"cut short": b[:len(b)-20], "a byte changed": flipped,
+		"bytes after IEND": append(bytes.Clone(b), 0), "not a PNG": []byte("GIF89a")} {
+		if w, err := pngWidth(bad); err == nil {
+			t.Errorf("%s: pngWidth = %d, no error", name, w)
+		}
+	}
 }

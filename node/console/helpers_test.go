@@ -207,4 +207,4 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 // fastDeadLetters gives up after two attempts, so that a forward to the
 // member that is not running (ICRC-CTA) is dead-lettered within a second.
 var fastDeadLetters = &node.DeliveryOptions{Workers: 2, MaxAttempts: 2, Backoff: backoff.Policy{Initial: 20 * time.Millisecond, Max: 50 * time.Millisecond},
-	RequestTimeout: 2 * time.Second, Lease: 10 * time.Second, PollInterval: 20 * time.Millisecond}
+	RequestTimeout: 2 * time.Second, Lease: 10 * time.Second, PollInterval: 100 * time.Millisecond}

@@ -21,7 +21,6 @@ import (
 	"github.com/familylinks/flx/federation"
 	"github.com/familylinks/flx/federation/jose"
 	"github.com/familylinks/flx/node/fedadmin"
-	"github.com/familylinks/flx/node/internal/dbtest"
 	"github.com/familylinks/flx/node/internal/nodetest"
 	"github.com/familylinks/flx/node/store"
 )
@@ -42,12 +41,11 @@ var faults = []variant.Variant{
 	// before it records the delivery.
 	{Name: "exit-after-send", Mutations: []variant.Mutation{{
 		File: "node/delivery/delivery.go",
-		Old:  `	return d.conclude(ctx, it, start, d.sender.Send(ctx, it.Destination, it.Envelope))`,
+		Old:  `	res := d.sender.Send(ctx, it.Destination, it.Envelope)`,
 		New: `	res := d.sender.Send(ctx, it.Destination, it.Envelope)
 	if res.Outcome == federation.Delivered {
 		os.Exit(87)
-	}
-	return d.conclude(ctx, it, start, res)`,
+	}`,
 		Imports: []string{"os"},
 	}}},
 }
@@ -429,7 +427,7 @@ func TestKillSenderMidDelivery(t *testing.T) {
 	start := time.Now()
 	pf := newProcFed(t, "XA-RC:XA:society", "XB-RC:XB:society")
 	l := newLogs(t)
-	dsnA, dsnB := dbtest.PostgresDSN(t), dbtest.PostgresDSN(t)
+	dsnA, dsnB := nodetest.DSN(t, nodetest.Postgres), nodetest.DSN(t, nodetest.Postgres)
 	stA, stB := openStore(t, dsnA), openStore(t, dsnB)
 	jtis := preload(t, stA, pf.signingKey(t, "XA-RC"), "XA-RC", "XB-RC", total)
 
@@ -485,7 +483,7 @@ func TestReceiverCrashAfterStore(t *testing.T) {
 	ctx := context.Background()
 	pf := newProcFed(t, "XA-RC:XA:society", "XB-RC:XB:society")
 	l := newLogs(t)
-	dsnA, dsnB := dbtest.PostgresDSN(t), dbtest.PostgresDSN(t)
+	dsnA, dsnB := nodetest.DSN(t, nodetest.Postgres), nodetest.DSN(t, nodetest.Postgres)
 	stA, stB := openStore(t, dsnA), openStore(t, dsnB)
 	jtis := preload(t, stA, pf.signingKey(t, "XA-RC"), "XA-RC", "XB-RC", 1)
 	key := federation.ReplayKey("XA-RC", jtis[0])
@@ -536,7 +534,7 @@ func TestSenderCrashAfterSend(t *testing.T) {
 	ctx := context.Background()
 	pf := newProcFed(t, "XA-RC:XA:society", "XB-RC:XB:society")
 	l := newLogs(t)
-	dsnA, dsnB := dbtest.PostgresDSN(t), dbtest.PostgresDSN(t)
+	dsnA, dsnB := nodetest.DSN(t, nodetest.Postgres), nodetest.DSN(t, nodetest.Postgres)
 	stA, stB := openStore(t, dsnA), openStore(t, dsnB)
 	jtis := preload(t, stA, pf.signingKey(t, "XA-RC"), "XA-RC", "XB-RC", 1)
 
@@ -581,7 +579,7 @@ func TestTwoSenderProcessesShareDB(t *testing.T) {
 	ctx := context.Background()
 	pf := newProcFed(t, "XA-RC:XA:society", "XB-RC:XB:society")
 	l := newLogs(t)
-	dsnA, dsnB := dbtest.PostgresDSN(t), dbtest.PostgresDSN(t)
+	dsnA, dsnB := nodetest.DSN(t, nodetest.Postgres), nodetest.DSN(t, nodetest.Postgres)
 	stA, stB := openStore(t, dsnA), openStore(t, dsnB)
 	jtis := preload(t, stA, pf.signingKey(t, "XA-RC"), "XA-RC", "XB-RC", total)
 

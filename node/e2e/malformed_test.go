@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,15 +26,30 @@ func TestMalformedBodyRefusedOnEveryPath(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	f, lns := pullOnlyBehindCTA(t)
+	var pulls atomic.Int32 // XB-RC's pulls served by ICRC-CTA
 	nodes := map[string]*nodetest.Node{}
 	for _, id := range pullersLast(f) {
 		key := f.Member(t, id).EncKey
-		nodes[id] = nodetest.Start(t, f, id, lns[id], nodetest.Options{Dialect: nodetest.SQLite, Tune: func(o *node.Options) {
+		opts := nodetest.Options{Dialect: nodetest.SQLite, Tune: func(o *node.Options) {
 			o.BundleKeys = []*jose.EncPrivateKey{key}
 			o.PullInterval = time.Hour // the test pulls
-		}})
+		}}
+		switch id {
+		case "ICRC-CTA":
+			opts.WrapStore = func(s store.Store) store.Store { return pullCounted{s, "pull/XB-RC", &pulls} }
+		case "XA-RC":
+			// XA-RC only exports a bundle: were its delivery loop running, it
+			// would send the row the test queues for the bundle through
+			// ICRC-CTA before the export (it did, under load).
+			opts.NoRun = true
+		}
+		nodes[id] = nodetest.Start(t, f, id, lns[id], opts)
 	}
 	xa, xb, cta := nodes["XA-RC"], nodes["XB-RC"], nodes["ICRC-CTA"]
+	// XB-RC's pull loop pulls once when it starts: that pull must be over
+	// before the test queues the chain its own pull checks (under load it
+	// came later and took the chain, and the test's pull found nothing).
+	nodetest.WaitFor(t, 30*time.Second, "XB-RC's first pull served by ICRC-CTA", func() bool { return pulls.Load() > 0 })
 
 	good := readTestdata(t, "case.json")
 	bad := patch(t, good, map[string]any{"status": "not-a-status"}) // well-formed JSON, not schema v1

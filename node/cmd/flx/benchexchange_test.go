@@ -13,6 +13,7 @@ import (
 // SQLite: every envelope delivered and processed once on each (the bench
 // checks the counts on both sides), and the figures side by side.
 func TestBenchExchangeBothStores(t *testing.T) {
+	t.Parallel()
 	pg := os.Getenv("FLX_TEST_POSTGRES")
 	if pg == "" {
 		if os.Getenv("FLX_REQUIRE_POSTGRES") != "" {
@@ -74,11 +75,14 @@ func TestPrintQueueing(t *testing.T) {
 
 // TestMain lets the bench's --kill start this test binary as its child
 // `flx serve` (FLX_TEST_AS_FLX=1: run main with the child's arguments).
+// The variable is set here, once, for every child to inherit (a t.Setenv
+// would keep the bench tests from running in parallel).
 func TestMain(m *testing.M) {
 	if os.Getenv("FLX_TEST_AS_FLX") == "1" {
 		main()
 		os.Exit(0)
 	}
+	os.Setenv("FLX_TEST_AS_FLX", "1")
 	os.Exit(m.Run())
 }
 
@@ -92,6 +96,7 @@ func TestBenchExchangeKillReceiver(t *testing.T) { testBenchKill(t, "xb") }
 func TestBenchExchangeKillSender(t *testing.T) { testBenchKill(t, "xa") }
 
 func testBenchKill(t *testing.T, kill string) {
+	t.Parallel()
 	pg := os.Getenv("FLX_TEST_POSTGRES")
 	if pg == "" {
 		if os.Getenv("FLX_REQUIRE_POSTGRES") != "" {
@@ -102,7 +107,6 @@ func testBenchKill(t *testing.T, kill string) {
 	if testing.Short() {
 		t.Skip("an exchange between real nodes, one a child process")
 	}
-	t.Setenv("FLX_TEST_AS_FLX", "1") // the child inherits it
 	var out bytes.Buffer
 	err := runBenchExchange(t.Context(), &out, io.Discard, benchOptions{pg: pg, n: 400, workers: 4, probe: 10, batch: 20, stores: "postgres", kill: kill, killAt: 0.3, killLease: 3 * time.Second})
 	if err != nil {

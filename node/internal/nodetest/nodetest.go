@@ -154,7 +154,7 @@ func Start(t testing.TB, f *fedtest.Federation, id string, ln net.Listener, o Op
 		}
 	}
 	d := node.DeliveryOptions{Workers: 4, MaxAttempts: 20, Backoff: backoff.Policy{Initial: 50 * time.Millisecond, Max: time.Second},
-		RequestTimeout: 5 * time.Second, Lease: 15 * time.Second, PollInterval: 50 * time.Millisecond}
+		RequestTimeout: 5 * time.Second, Lease: 15 * time.Second, PollInterval: 100 * time.Millisecond}
 	if o.Delivery != nil {
 		d = *o.Delivery
 	}
