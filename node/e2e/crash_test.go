@@ -575,7 +575,10 @@ func TestSenderCrashAfterSend(t *testing.T) {
 // both processes share the work (FOR UPDATE SKIP LOCKED claims).
 func TestTwoSenderProcessesShareDB(t *testing.T) {
 	needBinary(t)
-	const total = 500
+	// More than one sender's window holds (32 requests of 50): with fewer,
+	// the sender that claims first can take every row in its first burst
+	// before the other's first claim, and the test would not share work.
+	const total = 4000
 	ctx := context.Background()
 	pf := newProcFed(t, "XA-RC:XA:society", "XB-RC:XB:society")
 	l := newLogs(t)
