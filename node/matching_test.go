@@ -260,14 +260,8 @@ func TestMatchingQualityThroughNode(t *testing.T) {
 // index has synced, and forgets the other's erased cases.
 func TestMatchingAcrossReplicas(t *testing.T) {
 	ctx := context.Background()
-	f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")
-	dsn := nodetest.DSN(t, nodetest.SQLite)
-	one := nodetest.Start(t, f, "XA-RC", nil, nodetest.Options{NoRun: true, DSN: dsn})
-	two := nodetest.Start(t, f, "XA-RC", nil, nodetest.Options{NoRun: true, DSN: dsn})
+	_, one, two := twoReplicas(t)
 	cw := node.Actor{Name: "cw-anna", Role: "caseworker"}
-	if err := two.LoadMatching(ctx); err != nil {
-		t.Fatal(err)
-	}
 	sought := person("p1", schema.PersonSought, "1990-03-14", name("Karo", "given", "Latn"), name("Hovsampelyan", "family", "Latn"))
 	if _, err := one.CreateCase(ctx, cw, caseOf(t, "XA-RC:TR-1", schema.CaseTracingRequest, 1, sought)); err != nil {
 		t.Fatal(err)
@@ -298,20 +292,28 @@ func TestMatchingAcrossReplicas(t *testing.T) {
 	}
 }
 
+// twoReplicas starts two XA-RC nodes (no loops) on one SQLite database,
+// the second with its matching index loaded.
+func twoReplicas(t *testing.T) (f *fedtest.Federation, one, two *nodetest.Node) {
+	t.Helper()
+	f = fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")
+	dsn := nodetest.DSN(t, nodetest.SQLite)
+	one = nodetest.Start(t, f, "XA-RC", nil, nodetest.Options{NoRun: true, DSN: dsn})
+	two = nodetest.Start(t, f, "XA-RC", nil, nodetest.Options{NoRun: true, DSN: dsn})
+	if err := two.LoadMatching(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return f, one, two
+}
+
 // TestSyncLeavesCasesToMatching: a sync pass does not take in a case this
 // node handed to its own matching (which puts it in the index), so that a
 // worker behind a long list does not prepare each case twice; one left so
 // for longer than matching should take is taken in all the same.
 func TestSyncLeavesCasesToMatching(t *testing.T) {
 	ctx := context.Background()
-	f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")
-	dsn := nodetest.DSN(t, nodetest.SQLite)
-	one := nodetest.Start(t, f, "XA-RC", nil, nodetest.Options{NoRun: true, DSN: dsn})
-	two := nodetest.Start(t, f, "XA-RC", nil, nodetest.Options{NoRun: true, DSN: dsn})
+	f, one, two := twoReplicas(t)
 	cw := node.Actor{Name: "cw-anna", Role: "caseworker"}
-	if err := two.LoadMatching(ctx); err != nil {
-		t.Fatal(err)
-	}
 	sought := person("p1", schema.PersonSought, "1990-03-14", name("Karo", "given", "Latn"), name("Hovsampelyan", "family", "Latn"))
 	// Received and processed by the first replica: its match_pending mark
 	// stays until that replica clears its marks.

@@ -5,11 +5,11 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
-	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/familylinks/flx/federation"
+	"github.com/familylinks/flx/node/internal/dbtest"
 	"github.com/familylinks/flx/node/internal/fedtest"
 	"github.com/familylinks/flx/node/internal/nodetest"
 	"github.com/familylinks/flx/node/store"
@@ -206,41 +206,12 @@ func dbHolds(t *testing.T, d nodetest.Dialect, dsn, marker string) []string {
 		names = append(names, n)
 	}
 	rows.Close()
-	var hits []string
-	for _, table := range names {
-		q := `SELECT * FROM ` + table
-		if d == nodetest.Postgres {
-			q = `SELECT t::text FROM ` + table + ` t`
-		}
-		rs, err := db.QueryContext(t.Context(), q)
-		if err != nil {
-			t.Fatalf("%s: %v", table, err)
-		}
-		cols, _ := rs.Columns()
-		for rs.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rs.Scan(ptrs...); err != nil {
-				t.Fatalf("%s: %v", table, err)
-			}
-			var row []byte
-			for _, v := range vals {
-				row = fmt.Appendf(row, "%s|", v)
-			}
-			for _, n := range needles {
-				if bytes.Contains(row, n) || bytes.Contains(bytes.ToLower(row), n) {
-					hits = append(hits, table+": "+string(row))
-					break
-				}
+	return dbtest.GrepRows(t, db, d == nodetest.Postgres, names, func(row []byte) bool {
+		for _, n := range needles {
+			if bytes.Contains(row, n) || bytes.Contains(bytes.ToLower(row), n) {
+				return true
 			}
 		}
-		if err := rs.Err(); err != nil {
-			t.Fatalf("%s: %v", table, err)
-		}
-		rs.Close()
-	}
-	return hits
+		return false
+	})
 }

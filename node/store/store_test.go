@@ -162,44 +162,15 @@ func (b *backend) tables(t testing.TB) []string {
 // holds marker, as text or (PostgreSQL bytea output) hex.
 func (b *backend) grep(t testing.TB, marker string) []string {
 	t.Helper()
-	var hits []string
 	needles := [][]byte{[]byte(marker), []byte(hex.EncodeToString([]byte(marker)))}
-	for _, table := range b.tables(t) {
-		q := `SELECT * FROM ` + table
-		if b.dialect == store.Postgres {
-			q = `SELECT t::text FROM ` + table + ` t`
-		}
-		rows, err := b.raw.QueryContext(t.Context(), q)
-		if err != nil {
-			t.Fatalf("grep %s: %v", table, err)
-		}
-		cols, _ := rows.Columns()
-		for rows.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if err := rows.Scan(ptrs...); err != nil {
-				t.Fatalf("grep %s: %v", table, err)
-			}
-			var row []byte
-			for _, v := range vals {
-				row = fmt.Appendf(row, "%s|", v)
-			}
-			for _, n := range needles {
-				if bytes.Contains(row, n) {
-					hits = append(hits, table+": "+string(row))
-					break
-				}
+	return dbtest.GrepRows(t, b.raw, b.dialect == store.Postgres, b.tables(t), func(row []byte) bool {
+		for _, n := range needles {
+			if bytes.Contains(row, n) {
+				return true
 			}
 		}
-		if err := rows.Err(); err != nil {
-			t.Fatalf("grep %s: %v", table, err)
-		}
-		rows.Close()
-	}
-	return hits
+		return false
+	})
 }
 
 // mustErr fails unless errors.Is(err, want) (want nil: err must be nil).
