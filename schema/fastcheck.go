@@ -66,13 +66,13 @@ type fastSchema struct {
 	// two conditions, see compile).
 	enum      []any
 	constVals []any
-	format   *jsonschema.Format
-	ref      *fastSchema
-	allOf    []*fastSchema
-	not      *fastSchema
-	ifS      *fastSchema
-	thenS    *fastSchema
-	elseS    *fastSchema
+	format    *jsonschema.Format
+	ref       *fastSchema
+	allOf     []*fastSchema
+	not       *fastSchema
+	ifS       *fastSchema
+	thenS     *fastSchema
+	elseS     *fastSchema
 
 	minProps, maxProps int // -1: none
 	required           []string
