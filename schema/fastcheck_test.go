@@ -7,9 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
@@ -53,6 +55,13 @@ func kindOf(v any) (Kind, bool) {
 // contradicts jsonschema, and returns the fast verdict.
 func agree(tb testing.TB, k Kind, v any) verdict {
 	tb.Helper()
+	got, _ := agreeValid(tb, k, v)
+	return got
+}
+
+// agreeValid is agree that also returns jsonschema's verdict.
+func agreeValid(tb testing.TB, k Kind, v any) (verdict, bool) {
+	tb.Helper()
 	schemas, err := compiled()
 	if err != nil {
 		tb.Fatal(err)
@@ -67,7 +76,7 @@ func agree(tb testing.TB, k Kind, v any) verdict {
 		doc, _ := json.Marshal(v)
 		tb.Fatalf("%s: fast check says %s, jsonschema says %v\n%s", k, verdictName(got), jsErr, doc)
 	}
-	return got
+	return got, jsErr == nil
 }
 
 func verdictName(v verdict) string { return [...]string{"pass", "unsure", "fail"}[v] }
@@ -113,9 +122,9 @@ func TestFastCheckAgreesWithJSONSchema(t *testing.T) {
 			continue
 		}
 		forEachMutant(v, rnd, 3, func(m any) {
-			got := agree(t, k, m)
+			got, valid := agreeValid(t, k, m)
 			counts[got]++
-			if schemasFor(t)[k].Validate(m) == nil {
+			if valid {
 				validMutants++
 				if got == pass {
 					validPassed++
@@ -131,15 +140,6 @@ func TestFastCheckAgreesWithJSONSchema(t *testing.T) {
 	if validPassed*100 < validMutants*90 {
 		t.Fatalf("only %d of %d valid mutants pass the fast check", validPassed, validMutants)
 	}
-}
-
-func schemasFor(tb testing.TB) map[Kind]*jsonschema.Schema {
-	tb.Helper()
-	s, err := compiled()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return s
 }
 
 // Replacement values tried at every position of a document.
@@ -171,8 +171,8 @@ var (
 	mutantNames   = []string{"extra", "id", "value", "schema", "case_id", "notes", "kind", "lang", "media", "body", "chunk_bytes"}
 )
 
-// replacements returns the values tried in place of v.
-func replacements(v any) []any {
+// anyReplacements are the values tried in place of any value.
+var anyReplacements = func() []any {
 	out := []any{nil, true, false, map[string]any{}, []any{}, []any{"a", "a"}, []any{"a", "b"}, []any{json.Number("1"), json.Number("1.0")}}
 	for _, n := range mutantNumbers {
 		out = append(out, json.Number(n))
@@ -180,17 +180,23 @@ func replacements(v any) []any {
 	for _, s := range mutantStrings {
 		out = append(out, s)
 	}
+	for _, n := range mutantLengths {
+		for _, unit := range []string{"a", "é", "😀"} {
+			out = append(out, strings.Repeat(unit, n))
+		}
+	}
+	return out
+}()
+
+// replacements returns the values tried in place of v.
+func replacements(v any) []any {
+	out := slices.Clip(anyReplacements)
 	if s, ok := v.(string); ok {
 		r := []rune(s)
 		out = append(out, s+"x", s+" ", " "+s, strings.ToUpper(s), strings.ToLower(s), s+"é")
 		if len(r) > 0 {
 			out = append(out, string(r[:len(r)-1]), string(r[1:]))
-		}
-		for _, n := range mutantLengths {
-			for _, unit := range []string{"a", "é", "😀"} {
-				out = append(out, strings.Repeat(unit, n))
-			}
-			if len(r) > 0 {
+			for _, n := range mutantLengths {
 				out = append(out, strings.Repeat(string(r[0]), n))
 			}
 		}
@@ -481,4 +487,165 @@ func TestFastFormats(t *testing.T) {
 	if accepted < 1000 {
 		t.Fatalf("fast formats accepted only %d strings", accepted)
 	}
+}
+
+// testPatterns are the patterns of the schemas and others that exercise
+// compileBytePattern's rules.
+func testPatterns(tb testing.TB) []string {
+	tb.Helper()
+	fast, err := fastSchemas()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	set := map[string]bool{}
+	seen := map[*fastSchema]bool{}
+	var walk func(f *fastSchema)
+	walk = func(f *fastSchema) {
+		if f == nil || seen[f] {
+			return
+		}
+		seen[f] = true
+		if f.pattern != nil {
+			set[f.pattern.String()] = true
+		}
+		for _, c := range append([]*fastSchema{f.ref, f.not, f.ifS, f.thenS, f.elseS, f.additional, f.items}, f.allOf...) {
+			walk(c)
+		}
+		for _, c := range f.props {
+			walk(c)
+		}
+	}
+	for _, f := range fast {
+		walk(f)
+	}
+	out := []string{`^a*b?c$`, `^[ab]{2,}c+$`, `^x{0,3}y?z{1,2}$`, `^a?b?c?$`, `^[0-9]+\.[0-9]*$`, `^ab{3}c{0,2}$`, `^$`}
+	for p := range set {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestBytePatternRules: which patterns compileBytePattern takes.
+func TestBytePatternRules(t *testing.T) {
+	for expr, want := range map[string]bool{
+		`^[A-Z0-9][A-Z0-9-]{1,31}$`:                      true,
+		`^[A-Z0-9][A-Z0-9-]{1,31}:[A-Za-z0-9._-]{1,64}$`: true, // ':' must follow and is in no class
+		`^[A-Za-z0-9+/]+={0,2}$`:                         true,
+		`^\+?[0-9][0-9 ().-]{2,31}$`:                     true,
+		`^h-[0-9a-f]{24}$`:                               true,
+		`^[a-z]+[a-z]$`:                                  false, // which a takes the last letter?
+		`^a*b?a$`:                                        false,
+		`^a?a$`:                                          false,
+		`(?i)^[a-z]$`:                                    false,
+		`^[a-z]`:                                         false, // not anchored at the end
+		`[a-z]$`:                                         false,
+		`^a|b$`:                                          false,
+		`^(ab)+$`:                                        false,
+		`^[^a]$`:                                         false, // not ASCII only
+		`^.$`:                                            false,
+		`^é$`:                                            false,
+		`^\S+$`:                                          false,
+		`^[0-9]{4}(-(0[1-9]|1[0-2]))?$`:                  false,
+	} {
+		if got := compileBytePattern(expr) != nil; got != want {
+			t.Errorf("%s: compiled %v, want %v", expr, got, want)
+		}
+	}
+}
+
+// TestBytePatternMatchesRegexp compares bytePattern with regexp on strings
+// built to match each pattern and on mutations of them.
+func TestBytePatternMatchesRegexp(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(3, 13))
+	alphabet := []rune("aAzZ09-_.:/+=@# ()~!\x7f\té😀\n")
+	compiledN := 0
+	for _, expr := range testPatterns(t) {
+		bp := compileBytePattern(expr)
+		if bp == nil {
+			continue
+		}
+		compiledN++
+		re := regexp.MustCompile(expr)
+		check := func(s string) {
+			if got, want := bp.match(s), re.MatchString(s); got != want {
+				t.Fatalf("%s on %q: %v, regexp %v", expr, s, got, want)
+			}
+		}
+		for range 300 {
+			var b []byte
+			for _, it := range bp.items {
+				span := 70
+				if it.max >= 0 {
+					span = it.max - it.min
+				}
+				n := it.min + rnd.IntN(span+1)
+				switch rnd.IntN(4) { // the boundaries, often
+				case 0:
+					n = it.min
+				case 1:
+					n = it.min + span
+				}
+				var members []byte
+				for c := range 128 {
+					if it.has(byte(c)) {
+						members = append(members, byte(c))
+					}
+				}
+				for range n {
+					b = append(b, members[rnd.IntN(len(members))])
+				}
+			}
+			s := string(b)
+			check(s)
+			r := []rune(s)
+			for range 5 {
+				m := slices.Clone(r)
+				switch i := rnd.IntN(len(m) + 1); rnd.IntN(3) {
+				case 0:
+					m = slices.Insert(m, i, alphabet[rnd.IntN(len(alphabet))])
+				case 1:
+					if i < len(m) {
+						m = slices.Delete(m, i, i+1)
+					}
+				case 2:
+					if i < len(m) {
+						m[i] = alphabet[rnd.IntN(len(alphabet))]
+					}
+				}
+				check(string(m))
+			}
+		}
+	}
+	if compiledN < 15 {
+		t.Fatalf("only %d patterns compiled", compiledN)
+	}
+}
+
+// FuzzBytePattern: bytePattern answers as regexp for every pattern
+// compiled.
+func FuzzBytePattern(f *testing.F) {
+	for _, s := range []string{"", "XA-RC", "XA-RC:2024-0001", "AAAA==", "+41 (0) 22", "h-0123456789abcdef01234567", "2024-02-29", "ab", "aab", "é"} {
+		f.Add(s)
+	}
+	type pair struct {
+		bp *bytePattern
+		re *regexp.Regexp
+	}
+	var ps []pair
+	for _, expr := range testPatterns(f) {
+		if bp := compileBytePattern(expr); bp != nil {
+			ps = append(ps, pair{bp, regexp.MustCompile(expr)})
+		}
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if !utf8.ValidString(s) {
+			return // decodeStrict refuses the document
+		}
+		for _, p := range ps {
+			if got, want := p.bp.match(s), p.re.MatchString(s); got != want {
+				t.Fatalf("%s on %q: %v, regexp %v", p.re, s, got, want)
+			}
+		}
+	})
 }
