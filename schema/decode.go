@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -47,12 +48,47 @@ func decodeStrict(doc []byte) (v any, violations []Violation) {
 	}
 	// One copy of the document: the strings without escapes, member
 	// names and numbers of the tree are substrings of it.
-	p := jsonParser{data: doc, src: string(doc)}
+	sc := scratchPool.Get().(*parserScratch)
+	p := jsonParser{data: doc, src: string(doc), path: sc.path, buf: sc.buf, members: sc.members, elems: sc.elems}
 	v, err := p.document()
+	sc.keep(&p)
 	if err != nil {
 		return nil, []Violation{{Pointer: "", Keyword: KeywordJSON, Message: err.Error()}}
 	}
 	return v, p.violations
+}
+
+// parserScratch is the memory a jsonParser reuses from one document to the
+// next: its stacks and buffer.
+type parserScratch struct {
+	path    []string
+	buf     []byte
+	members []member
+	elems   []any
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(parserScratch) }}
+
+// maxScratch bounds the stacks kept for the next document (a huge
+// document's are left to the garbage collector).
+const maxScratch = 4096
+
+// keep puts p's stacks back into sc, wiped so that nothing of the document
+// outlives the call, and sc into the pool.
+func (sc *parserScratch) keep(p *jsonParser) {
+	if cap(p.path) > maxScratch || cap(p.buf) > 16*maxScratch || cap(p.members) > maxScratch || cap(p.elems) > maxScratch {
+		return
+	}
+	sc.path, sc.buf = wipe(p.path), wipe(p.buf)
+	sc.members, sc.elems = wipe(p.members), wipe(p.elems)
+	scratchPool.Put(sc)
+}
+
+// wipe zeroes all of s's capacity and returns it empty.
+func wipe[E any](s []E) []E {
+	s = s[:cap(s)]
+	clear(s)
+	return s[:0]
 }
 
 type jsonParser struct {
