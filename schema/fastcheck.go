@@ -62,9 +62,9 @@ type fastSchema struct {
 	boolSchema  *bool
 
 	types uint8 // 0: any
-	// enum holds the values of enum, or the one value of const: the
-	// value must equal one of them (non-nil: both keywords at once are
-	// two conditions, see compile).
+	// enum holds the values of enum and constVals the one value of
+	// const (nil: no such keyword): a value must equal one of each.
+	// Only null, booleans, strings and numbers (see compile).
 	enum      []any
 	constVals []any
 	format    *jsonschema.Format
