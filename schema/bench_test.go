@@ -83,3 +83,34 @@ func BenchmarkDecodeStdlib(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkFastCheckCase is the fast check alone on a decoded case, next to
+// BenchmarkJSONSchemaCase, jsonschema's validator on the same value, which
+// the fast check spares a valid document.
+func BenchmarkFastCheckCase(b *testing.B) {
+	v, _ := decodeStrict(benchCase(b))
+	fast, err := fastSchemas()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if fast[KindCase].check(v) != pass {
+			b.Fatal("not passed")
+		}
+	}
+}
+
+func BenchmarkJSONSchemaCase(b *testing.B) {
+	v, _ := decodeStrict(benchCase(b))
+	schemas, err := compiled()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := schemas[KindCase].Validate(v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -3,7 +3,9 @@ package schema
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -44,22 +46,74 @@ func decodeStrict(doc []byte) (v any, violations []Violation) {
 	if !utf8.Valid(doc) {
 		return nil, []Violation{{Pointer: "", Keyword: KeywordUTF8, Message: "document is not valid UTF-8"}}
 	}
-	p := jsonParser{data: doc}
+	// One copy of the document: the strings without escapes, member
+	// names and numbers of the tree are substrings of it.
+	sc := scratchPool.Get().(*parserScratch)
+	p := jsonParser{data: doc, src: string(doc), path: sc.path, buf: sc.buf, members: sc.members, elems: sc.elems}
 	v, err := p.document()
+	sc.keep(&p)
 	if err != nil {
 		return nil, []Violation{{Pointer: "", Keyword: KeywordJSON, Message: err.Error()}}
 	}
 	return v, p.violations
 }
 
+// parserScratch is the memory a jsonParser reuses from one document to the
+// next: its stacks and buffer.
+type parserScratch struct {
+	path    []string
+	buf     []byte
+	members []member
+	elems   []any
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(parserScratch) }}
+
+// maxScratch bounds the stacks kept for the next document (a huge
+// document's are left to the garbage collector).
+const maxScratch = 4096
+
+// keep puts p's stacks back into sc, wiped so that nothing of the document
+// outlives the call, and sc into the pool.
+func (sc *parserScratch) keep(p *jsonParser) {
+	if cap(p.path) > maxScratch || cap(p.buf) > 16*maxScratch || cap(p.members) > maxScratch || cap(p.elems) > maxScratch {
+		return
+	}
+	sc.path, sc.buf = wipe(p.path), wipe(p.buf)
+	sc.members, sc.elems = wipe(p.members), wipe(p.elems)
+	scratchPool.Put(sc)
+}
+
+// wipe zeroes all of s's capacity and returns it empty.
+func wipe[E any](s []E) []E {
+	s = s[:cap(s)]
+	clear(s)
+	return s[:0]
+}
+
 type jsonParser struct {
 	data       []byte
+	src        string // data as a string
 	pos        int
 	depth      int
 	path       []string // unescaped tokens of the current value
 	violations []Violation
 	buf        []byte // scratch for strings with escapes
+	// members and elems are stacks of the members and elements of the
+	// objects and arrays being read, so that each map and slice of the
+	// tree is allocated once, at its final size.
+	members []member
+	elems   []any
 }
+
+type member struct {
+	name string
+	val  any
+}
+
+// maxScanMembers is how many members of an object are kept on the stack
+// (duplicates found by comparing names) before the object's map is built.
+const maxScanMembers = 16
 
 // syntaxError describes a malformed document without quoting it.
 type syntaxError struct {
@@ -123,7 +177,7 @@ func (p *jsonParser) value() (any, error) {
 }
 
 func (p *jsonParser) literal(lit string) error {
-	if !strings.HasPrefix(string(p.data[p.pos:min(p.pos+len(lit), len(p.data))]), lit) {
+	if !strings.HasPrefix(p.src[p.pos:], lit) {
 		return p.fail("invalid literal")
 	}
 	p.pos += len(lit)
@@ -143,13 +197,16 @@ func (p *jsonParser) object() (any, error) {
 	if err := p.enter(); err != nil {
 		return nil, err
 	}
-	obj := map[string]any{}
 	p.skipSpace()
 	if p.pos < len(p.data) && p.data[p.pos] == '}' {
 		p.pos++
 		p.depth--
-		return obj, nil
+		return map[string]any{}, nil
 	}
+	// The members are kept on p.members from base until the object ends
+	// or has more than maxScanMembers members; then in obj.
+	var obj map[string]any
+	base := len(p.members)
 	for {
 		p.skipSpace()
 		if p.pos >= len(p.data) || p.data[p.pos] != '"' {
@@ -166,7 +223,17 @@ func (p *jsonParser) object() (any, error) {
 			return nil, p.fail("expected ':' after a member name")
 		}
 		p.pos++
-		_, dup := obj[key]
+		var dup bool
+		if obj != nil {
+			_, dup = obj[key]
+		} else {
+			for _, m := range p.members[base:] {
+				if m.name == key {
+					dup = true
+					break
+				}
+			}
+		}
 		if dup {
 			p.addViolation(KeywordDuplicateKey, "duplicate object member")
 		}
@@ -179,8 +246,10 @@ func (p *jsonParser) object() (any, error) {
 			// The value is discarded: what is wrong inside it would point
 			// at the first member's value.
 			p.violations = p.violations[:mark]
-		} else {
+		} else if obj != nil {
 			obj[key] = v
+		} else if p.members = append(p.members, member{key, v}); len(p.members)-base > maxScanMembers {
+			obj = p.popMembers(base, 2*maxScanMembers)
 		}
 		p.path = p.path[:len(p.path)-1]
 		p.skipSpace()
@@ -193,6 +262,9 @@ func (p *jsonParser) object() (any, error) {
 		case '}':
 			p.pos++
 			p.depth--
+			if obj == nil {
+				obj = p.popMembers(base, 0)
+			}
 			return obj, nil
 		default:
 			return nil, p.fail("expected ',' or '}' in an object")
@@ -200,24 +272,37 @@ func (p *jsonParser) object() (any, error) {
 	}
 }
 
+// popMembers returns a map of the members on the stack from base, with room
+// for at least size members, and pops them.
+func (p *jsonParser) popMembers(base, size int) map[string]any {
+	ms := p.members[base:]
+	obj := make(map[string]any, max(size, len(ms)))
+	for _, m := range ms {
+		obj[m.name] = m.val
+	}
+	clear(ms) // the stack must not keep the values alive
+	p.members = p.members[:base]
+	return obj
+}
+
 func (p *jsonParser) array() (any, error) {
 	if err := p.enter(); err != nil {
 		return nil, err
 	}
-	arr := []any{}
 	p.skipSpace()
 	if p.pos < len(p.data) && p.data[p.pos] == ']' {
 		p.pos++
 		p.depth--
-		return arr, nil
+		return []any{}, nil
 	}
+	base := len(p.elems)
 	for i := 0; ; i++ {
 		p.path = append(p.path, itoa(i))
 		v, err := p.value()
 		if err != nil {
 			return nil, err
 		}
-		arr = append(arr, v)
+		p.elems = append(p.elems, v)
 		p.path = p.path[:len(p.path)-1]
 		p.skipSpace()
 		if p.pos >= len(p.data) {
@@ -229,6 +314,9 @@ func (p *jsonParser) array() (any, error) {
 		case ']':
 			p.pos++
 			p.depth--
+			arr := slices.Clone(p.elems[base:])
+			clear(p.elems[base:])
+			p.elems = p.elems[:base]
 			return arr, nil
 		default:
 			return nil, p.fail("expected ',' or ']' in an array")
@@ -266,7 +354,7 @@ func (p *jsonParser) number() (any, error) {
 			return nil, p.fail("invalid number: no digits in the exponent")
 		}
 	}
-	return json.Number(d[start:p.pos]), nil
+	return json.Number(p.src[start:p.pos]), nil
 }
 
 func (p *jsonParser) digits() int {
@@ -295,7 +383,7 @@ func (p *jsonParser) str() (string, int, error) {
 	for p.pos < len(d) {
 		c := d[p.pos]
 		if c == '"' {
-			s := string(d[start:p.pos])
+			s := p.src[start:p.pos]
 			p.pos++
 			return s, 0, nil
 		}

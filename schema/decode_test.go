@@ -3,13 +3,42 @@ package schema
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
 )
+
+// largeObjectDoc has members m0 to m39 and three duplicates: one found
+// while the members are still compared one by one (m3), one after the
+// object's map is built (m20), and m0 again with a refused string inside.
+var largeObjectDoc = func() string {
+	var b strings.Builder
+	b.WriteString("{")
+	for i := range 40 {
+		fmt.Fprintf(&b, `"m%d":%d,`, i, i)
+		switch i {
+		case 10:
+			b.WriteString(`"m3":"x",`)
+		case 30:
+			b.WriteString(`"m20":[1],`)
+		}
+	}
+	b.WriteString(`"m0":{"a":"\u0000"}}`)
+	return b.String()
+}()
+
+func largeObject() map[string]any {
+	m := map[string]any{}
+	for i := range 40 {
+		m["m"+strconv.Itoa(i)] = json.Number(strconv.Itoa(i))
+	}
+	return m
+}
 
 func TestDecodeStrict(t *testing.T) {
 	tests := []struct {
@@ -35,6 +64,11 @@ func TestDecodeStrict(t *testing.T) {
 		{"surrogate in member name", `{"":{"\ud800":1}}`, map[string]any{"": map[string]any{"\uFFFD": json.Number("1")}}, []pk{{"//\uFFFD", KeywordSurrogate}}},
 		{"member named empty", `{"":"\u0000"}`, map[string]any{"": "\x00"}, []pk{{"/", KeywordNUL}}},
 		{"slash and tilde", `{"a/b":{"~":"\u0000"}}`, map[string]any{"a/b": map[string]any{"~": "\x00"}}, []pk{{"/a~1b/~0", KeywordNUL}}},
+		{"duplicates in a large object", largeObjectDoc, largeObject(), []pk{{"/m3", KeywordDuplicateKey}, {"/m20", KeywordDuplicateKey}, {"/m0", KeywordDuplicateKey}}},
+		{"nested objects and arrays", `{"a":[{"b":1},{"b":2,"c":[1,[],{"d":[3]}]}],"e":{"f":{}},"g":4}`,
+			map[string]any{"a": []any{map[string]any{"b": json.Number("1")}, map[string]any{"b": json.Number("2"),
+				"c": []any{json.Number("1"), []any{}, map[string]any{"d": []any{json.Number("3")}}}}},
+				"e": map[string]any{"f": map[string]any{}}, "g": json.Number("4")}, nil},
 		// Syntax errors: one violation at the root, no value.
 		{"empty", ``, nil, []pk{{"", KeywordJSON}}},
 		{"trailing comma", `[1,]`, nil, []pk{{"", KeywordJSON}}},

@@ -12,7 +12,11 @@
 //     [Withdrawal], ...), kept in step with the files by tests;
 //   - [Validate], which checks a document against its schema (format
 //     assertions on, duplicate keys and invalid UTF-8 rejected) and reports
-//     every violation with its RFC 6901 JSON pointer in a [*ValidationError];
+//     every violation with its RFC 6901 JSON pointer in a [*ValidationError]
+//     (a fast check walks the schemas jsonschema compiled and answers
+//     "valid" without jsonschema's validator only where that validator
+//     would; every other document goes through it, so violations are
+//     always jsonschema's);
 //   - [KindForEnvelope], mapping envelope kinds to document kinds;
 //   - the statistics report ([KindStatsReport], [StatsReport]): the body of
 //     a stats.report envelope, activity counts without personal data
