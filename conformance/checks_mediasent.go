@@ -34,10 +34,10 @@ type sentRecording struct {
 // sendRecording makes the candidate send the tester a video message with
 // an attached recording of size bytes, through the optional calls of §12:
 // a case forwarded to the tester (its case.create waited for), the
-// recording uploaded to the case, and the message sent. faults are set on
+// recording uploaded to the case, and the message sent. tricks are set on
 // the listener before the message is sent. The check is skipped when the
 // candidate does not offer the media calls.
-func (t *T) sendRecording(size int, faults MediaFaults) *sentRecording {
+func (t *T) sendRecording(size int, tricks MediaTricks) *sentRecording {
 	id := t.createCases(1)[0]
 	if ans, err := t.trigger.forward(id, MemberTester); err != nil || ans.Status/100 != 2 {
 		t.Abortf("trigger: forward: %v %s", err, ans)
@@ -73,7 +73,7 @@ func (t *T) sendRecording(size int, faults MediaFaults) *sentRecording {
 			t.Abortf("trigger: writing the recording: %v %s", err, ans)
 		}
 	}
-	t.listener.MediaFaults(id, faults)
+	t.listener.SetMediaTricks(id, tricks)
 	msg := setMembers(example("message.video_message"), map[string]any{
 		"case_id": id, "message_id": rec.messageID, "reply_to": nil,
 		"from": map[string]any{"member": t.candidate, "person": "p1"}, "to": map[string]any{"member": MemberTester, "person": "p2"},
@@ -136,7 +136,7 @@ func (t *T) mediaStory(caseID string) string {
 // list describe exactly the bytes that arrive (the tester knows them: it
 // uploaded them), and the envelope POSTed is the one offered.
 func checkSentMediaBound(t *T) {
-	rec := t.sendRecording(sentRecordingSize, MediaFaults{})
+	rec := t.sendRecording(sentRecordingSize, MediaTricks{})
 	msgs := t.waitAccepted(rec, t.patience)
 	events := t.listener.MediaEvents(rec.caseID)
 	var offers []MediaEvent
@@ -213,7 +213,7 @@ func uploadedFirst(t *T, rec *sentRecording) {
 // send only bytes that match its hash list, and POST the message only once
 // the media is complete.
 func checkSentMediaResumed(t *T) {
-	rec := t.sendRecording(sentRecordingSize, MediaFaults{CutFirstPatch: true})
+	rec := t.sendRecording(sentRecordingSize, MediaTricks{CutFirstPatch: true})
 	t.waitAccepted(rec, t.patience)
 	uploadedFirst(t, rec)
 	cut := false
@@ -238,7 +238,7 @@ func checkSentMediaResumed(t *T) {
 // upload the media again (a new session from 0) and POST the same bytes
 // again once it is complete.
 func checkSentMediaReuploaded(t *T) {
-	rec := t.sendRecording(sentRecordingSize, MediaFaults{LoseOnce: true})
+	rec := t.sendRecording(sentRecordingSize, MediaTricks{LoseOnce: true})
 	// The retry waits the candidate's backoff (FLX-DLV-004) besides the
 	// upload: patience on top.
 	msgs := t.waitAccepted(rec, t.patience+10*time.Second)

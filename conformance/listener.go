@@ -150,7 +150,7 @@ type Listener struct {
 
 	// The candidate's media (listener_media.go), under mu.
 	sessions    map[string]*recvSession // by id
-	mediaFaults map[string]MediaFaults  // by case_id
+	mediaTricks map[string]MediaTricks  // by case_id
 	mediaEvents []*MediaEvent
 }
 
@@ -167,7 +167,7 @@ func startListener(id *Identity, _ time.Duration) (*Listener, error) {
 	}
 	l := &Listener{
 		id: id, ln: ln, scripts: map[string]Script{}, seen: map[string]int{}, notify: make(chan struct{}), closing: make(chan struct{}),
-		sessions: map[string]*recvSession{}, mediaFaults: map[string]MediaFaults{},
+		sessions: map[string]*recvSession{}, mediaTricks: map[string]MediaTricks{},
 		verifier: &federation.Verifier{Manifest: federation.StaticManifest(id.Manifest), Self: MemberTester},
 	}
 	cfg := mtls.ServerConfig(id.Certs[certTester], dir)

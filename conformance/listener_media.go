@@ -48,6 +48,24 @@ func attachedRef(body []byte) (sentRef, bool) {
 	return *m.Media, true
 }
 
+// offeredRef reads the attached-media reference of an offered message
+// body and checks it and the offered hash list as a recipient must
+// (SPEC.md §18.2, §18.4); a non-zero status is the refusal.
+func offeredRef(body, hashes []byte) (ref sentRef, status int, code, why string) {
+	ref, ok := attachedRef(body)
+	switch {
+	case !ok:
+		return ref, http.StatusBadRequest, "bad_upload", "no attached-media reference"
+	case ref.ChunkBytes < 64<<10 || ref.ChunkBytes > 4<<20 || ref.ChunkBytes%(64<<10) != 0 || ref.SizeBytes < 1 || ref.chunks() > 131072:
+		return ref, http.StatusUnprocessableEntity, "schema_invalid", fmt.Sprintf("chunk_bytes %d, size_bytes %d", ref.ChunkBytes, ref.SizeBytes)
+	case ref.SizeBytes > testerMaxMedia:
+		return ref, http.StatusRequestEntityTooLarge, "too_large", "larger than the tester's max_media_bytes"
+	case int64(len(hashes)) != 32*ref.chunks() || sha256Hex(hashes) != ref.ChunksSHA256:
+		return ref, http.StatusUnprocessableEntity, "media_mismatch", "the hash list is not 32·N bytes hashing to chunks_sha256"
+	}
+	return ref, 0, "", ""
+}
+
 // key is what a session belongs to besides its member (FLX-MED-004).
 func (r sentRef) key() string {
 	return fmt.Sprintf("%s/%d/%d/%s", r.SHA256, r.SizeBytes, r.ChunkBytes, r.ChunksSHA256)
@@ -95,9 +113,9 @@ type MediaEvent struct {
 	Problem  string // why the tester refused it, for the report
 }
 
-// MediaFaults are the faults the tester injects into the candidate's
+// MediaTricks are what the tester does to the candidate's
 // media of one case.
-type MediaFaults struct {
+type MediaTricks struct {
 	// CutFirstPatch closes the connection of the session's first PATCH
 	// once one and a half chunks of its body arrived: the first chunk is
 	// kept, the half discarded (a link cut mid-transfer).
@@ -108,11 +126,11 @@ type MediaFaults struct {
 	LoseOnce bool
 }
 
-// MediaFaults sets the faults for the media of caseID.
-func (l *Listener) MediaFaults(caseID string, f MediaFaults) {
+// SetMediaTricks sets the tricks played on the media of caseID.
+func (l *Listener) SetMediaTricks(caseID string, f MediaTricks) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.mediaFaults[caseID] = f
+	l.mediaTricks[caseID] = f
 }
 
 // MediaEvents returns the media requests about caseID, in order.
@@ -238,19 +256,13 @@ func (l *Listener) offerMedia(w http.ResponseWriter, r *http.Request, peer strin
 		l.mediaProblem(w, e, federation.Code(code).HTTPStatus(), code, "the offered envelope: "+err.Error())
 		return
 	}
-	ref, ok := attachedRef(env.Body)
-	switch {
-	case env.Kind != federation.KindMessageDeliver || !ok:
-		l.mediaProblem(w, e, http.StatusBadRequest, "bad_upload", "not a message.deliver with an attached-media reference")
+	if env.Kind != federation.KindMessageDeliver {
+		l.mediaProblem(w, e, http.StatusBadRequest, "bad_upload", "not a message.deliver")
 		return
-	case ref.ChunkBytes < 64<<10 || ref.ChunkBytes > 4<<20 || ref.ChunkBytes%(64<<10) != 0 || ref.SizeBytes < 1 || ref.chunks() > 131072:
-		l.mediaProblem(w, e, http.StatusUnprocessableEntity, "schema_invalid", fmt.Sprintf("chunk_bytes %d, size_bytes %d", ref.ChunkBytes, ref.SizeBytes))
-		return
-	case ref.SizeBytes > testerMaxMedia:
-		l.mediaProblem(w, e, http.StatusRequestEntityTooLarge, "too_large", "larger than the tester's max_media_bytes")
-		return
-	case int64(len(hashes)) != 32*ref.chunks() || sha256Hex(hashes) != ref.ChunksSHA256:
-		l.mediaProblem(w, e, http.StatusUnprocessableEntity, "media_mismatch", "the hash list is not 32·N bytes hashing to chunks_sha256")
+	}
+	ref, status, code, why := offeredRef(env.Body, hashes)
+	if status != 0 {
+		l.mediaProblem(w, e, status, code, why)
 		return
 	}
 	sum := sha256.Sum256([]byte(peer + "\x00" + ref.key()))
@@ -265,7 +277,7 @@ func (l *Listener) offerMedia(w http.ResponseWriter, r *http.Request, peer strin
 	e.Session, e.Held, e.After = id, int64(len(s.data)), int64(len(s.data))
 	complete := s.complete
 	l.mu.Unlock()
-	status := http.StatusCreated
+	status = http.StatusCreated
 	if found {
 		status = http.StatusOK
 	}
@@ -294,7 +306,7 @@ func (l *Listener) patchMedia(w http.ResponseWriter, r *http.Request, s *recvSes
 	l.mu.Lock()
 	s.patches++
 	first := s.patches == 1
-	cut := first && l.mediaFaults[s.caseID].CutFirstPatch
+	cut := first && l.mediaTricks[s.caseID].CutFirstPatch
 	l.mu.Unlock()
 	if off != e.Held {
 		l.mediaProblem(w, e, http.StatusConflict, "offset_mismatch", fmt.Sprintf("PATCH at %d while the session holds %d bytes", off, e.Held))
@@ -383,11 +395,11 @@ func (l *Listener) mediaHeld(env *federation.Envelope, peer string) bool {
 }
 
 // loseMedia forgets the media of caseID that a's sender uploaded, once,
-// when its faults say so: it reports whether it did.
+// when its tricks say so: it reports whether it did.
 func (l *Listener) loseMedia(a *Arrival) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	f := l.mediaFaults[a.CaseID]
+	f := l.mediaTricks[a.CaseID]
 	if !f.LoseOnce || a.Env == nil || a.Env.Kind != federation.KindMessageDeliver {
 		return false
 	}
@@ -398,6 +410,6 @@ func (l *Listener) loseMedia(a *Arrival) bool {
 	sum := sha256.Sum256([]byte(a.Peer + "\x00" + ref.key()))
 	delete(l.sessions, hex.EncodeToString(sum[:]))
 	f.LoseOnce = false
-	l.mediaFaults[a.CaseID] = f
+	l.mediaTricks[a.CaseID] = f
 	return true
 }
