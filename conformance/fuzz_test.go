@@ -1,6 +1,9 @@
 package conformance
 
-import "testing"
+import (
+	"crypto/sha256"
+	"testing"
+)
 
 // The tester parses what a candidate answers: problem documents and
 // metadata here; receipts and envelopes go through federation's fuzzed
@@ -27,6 +30,23 @@ func FuzzParseMetadata(f *testing.F) {
 		md, err := ParseMetadata(b)
 		if err == nil && md.Manifest == nil {
 			t.Errorf("accepted %q without a manifest", b)
+		}
+	})
+}
+
+// FuzzOfferedRef: the media reference and hash list a candidate offers
+// the tester (listener_media.go).
+func FuzzOfferedRef(f *testing.F) {
+	one := sha256.Sum256(make([]byte, 70000))
+	list := one[:]
+	f.Add([]byte(`{"media":{"sha256":"aa","size_bytes":70000,"chunk_bytes":65536,"chunks_sha256":"`+sha256Hex(list)+`"}}`), list)
+	f.Add([]byte(`{"media":{"chunks_sha256":"x"}}`), []byte{})
+	f.Add([]byte(`{"media":{"size_bytes":-1,"chunk_bytes":65536}}`), []byte{})
+	f.Add([]byte(`{"media":null}`), []byte{})
+	f.Fuzz(func(t *testing.T, body, hashes []byte) {
+		ref, status, _, _ := offeredRef(body, hashes)
+		if status == 0 && (ref.SizeBytes < 1 || ref.ChunkBytes < 64<<10 || int64(len(hashes)) != 32*ref.chunks()) {
+			t.Errorf("accepted %q with %d bytes of hashes as %+v", body, len(hashes), ref)
 		}
 	})
 }

@@ -147,6 +147,11 @@ type Listener struct {
 	batchScript atomic.Pointer[BatchScript]
 	batches     atomic.Int64
 	closing     chan struct{}
+
+	// The candidate's media (listener_media.go), under mu.
+	sessions    map[string]*recvSession // by id
+	mediaTricks map[string]MediaTricks  // by case_id
+	mediaEvents []*MediaEvent
 }
 
 func startListener(id *Identity, _ time.Duration) (*Listener, error) {
@@ -162,6 +167,7 @@ func startListener(id *Identity, _ time.Duration) (*Listener, error) {
 	}
 	l := &Listener{
 		id: id, ln: ln, scripts: map[string]Script{}, seen: map[string]int{}, notify: make(chan struct{}), closing: make(chan struct{}),
+		sessions: map[string]*recvSession{}, mediaTricks: map[string]MediaTricks{},
 		verifier: &federation.Verifier{Manifest: federation.StaticManifest(id.Manifest), Self: MemberTester},
 	}
 	cfg := mtls.ServerConfig(id.Certs[certTester], dir)
@@ -250,12 +256,16 @@ func (l *Listener) serve(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{
 			"member": MemberTester, "protocol_versions": []string{"flx/1"}, "schema_versions": []string{"1"},
-			"limits":  map[string]any{"max_body_bytes": 1 << 20, "clock_skew_seconds": 60},
+			"limits":  map[string]any{"max_body_bytes": 1 << 20, "clock_skew_seconds": 60, "max_media_bytes": testerMaxMedia},
 			"accepts": []string{"case.create", "case.update", "case.response", "message.deliver", "case.withdraw"},
 		})
 		return
 	}
 	if peer, _ := mtls.PeerFromContext(r.Context()); l.servePull(w, r, peer) {
+		return
+	}
+	if r.URL.Path == mediaUploads || strings.HasPrefix(r.URL.Path, mediaUploads+"/") {
+		l.serveMedia(w, r)
 		return
 	}
 	a := &Arrival{At: time.Now(), Method: r.Method, Path: r.URL.Path, ContentType: r.Header.Get("Content-Type")}
@@ -274,6 +284,16 @@ func (l *Listener) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	script := l.arrive(r, a)
+	if a.Env != nil && !l.mediaHeld(a.Env, a.Peer) {
+		l.record(a, "409 media_incomplete")
+		answerProblem(w, http.StatusConflict, "media_incomplete")
+		return
+	}
+	if a.Env != nil && l.loseMedia(a) {
+		l.record(a, "409 media_incomplete (lost)")
+		answerProblem(w, http.StatusConflict, "media_incomplete")
+		return
+	}
 	act := Action{}
 	if script != nil {
 		act = script(a)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 )
 
@@ -261,4 +262,43 @@ func (c *triggerClient) caseRecipients(caseID string) (delivered map[string]time
 		}
 	}
 	return delivered, true, nil
+}
+
+// The optional media calls of SPEC.md §12: upload a recording to a case
+// (declare it, then write its bytes), then send a message that attaches it.
+
+// startMedia declares a recording of case caseID: POST
+// /api/v1/cases/{id}/media.
+func (c *triggerClient) startMedia(caseID, sum string, size int, mediaType string) (*Answer, error) {
+	return c.call(http.MethodPost, "/api/v1/cases/"+url.PathEscape(caseID)+"/media", c.token,
+		map[string]any{"sha256": sum, "size_bytes": size, "media_type": mediaType})
+}
+
+// writeMedia writes p at off to the upload at path (the Location of
+// startMedia's answer, on the local API).
+func (c *triggerClient) writeMedia(path string, off int64, p []byte) (*Answer, error) {
+	req, err := http.NewRequest(http.MethodPatch, c.base+path, bytes.NewReader(p))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Content-Type", "application/offset+octet-stream")
+	req.Header.Set("Upload-Offset", strconv.FormatInt(off, 10))
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, err
+	}
+	return &Answer{Status: resp.StatusCode, Header: resp.Header, Body: b, At: time.Now()}, nil
+}
+
+// sendMessage sends a message document about caseID to member to: POST
+// /api/v1/cases/{id}/messages.
+func (c *triggerClient) sendMessage(caseID, to string, msg json.RawMessage) (*Answer, error) {
+	return c.call(http.MethodPost, "/api/v1/cases/"+url.PathEscape(caseID)+"/messages", c.token,
+		map[string]any{"to": to, "message": msg})
 }

@@ -1457,4 +1457,36 @@ var brokenNodes = []brokenNode{
 		}}},
 		broke: "sends a case.withdraw while an earlier envelope of the case is still in flight", check: "FLX-WDR-007/after-in-flight",
 	},
+	// medsend: media sent by the candidate (FLX-MED-001, FLX-MED-011),
+	// through the local API's media calls (SPEC.md §12).
+	{
+		Variant: variant.Variant{Name: "mediasentsize", Mutations: []variant.Mutation{{
+			File: "node/media.go",
+			Old:  `	for k, v := range map[string]any{"size_bytes": ref.SizeBytes, "chunk_bytes"`,
+			New:  `	for k, v := range map[string]any{"size_bytes": ref.SizeBytes - 1, "chunk_bytes"`,
+		}}},
+		broke: "signs a size_bytes one byte short of the recording it attaches", check: "FLX-MED-001/sent-reference",
+	},
+	{
+		Variant: variant.Variant{Name: "mediaresumezero", Mutations: []variant.Mutation{{
+			File: "node/media/client.go",
+			Old:  "\t\t\t\t\tif herr == nil {\n\t\t\t\t\t\tres.Offset = off\n",
+			New:  "\t\t\t\t\tif herr == nil {\n\t\t\t\t\t\tres.Offset = 0 * off\n",
+		}}},
+		broke: "resumes a cut upload from 0 although the recipient's HEAD says it holds a chunk", check: "FLX-MED-011/resume-after-cut",
+	},
+	{
+		Variant: variant.Variant{Name: "mediaenvelopefirst", Mutations: []variant.Mutation{{
+			File: "node/media.go",
+			Old:  "\tif err := s.n.pushMedia(ctx, to, envelope); err != nil {\n",
+			New:  "\tif r := s.next.Send(ctx, to, envelope); r.Outcome != federation.Retry {\n\t\treturn r\n\t}\n\tif err := s.n.pushMedia(ctx, to, envelope); err != nil {\n",
+		}}},
+		broke: "POSTs a message.deliver before uploading its media, and uploads only once refused", check: "FLX-MED-011/resume-after-cut",
+	},
+	{
+		Variant: variant.Variant{Name: "mediaincompletefinal", Mutations: []variant.Mutation{{
+			File: "federation/client.go", Old: `	case code == problem.MediaIncomplete:`, New: `	case code == problem.MediaIncomplete && false:`,
+		}}},
+		broke: "dead-letters a message the recipient refused with media_incomplete instead of uploading the media again", check: "FLX-MED-011/reupload-after-incomplete",
+	},
 }

@@ -374,6 +374,10 @@ func (c *Client) refusal(status int, code Code, retryAfter string) Result {
 		// A peer holding an older manifest does not know our new key or
 		// certificate yet: it will catch up (SPEC.md §8.2).
 		res.Outcome = Retry
+	case code == problem.MediaIncomplete:
+		// The peer does not hold the attached media (it lost or removed
+		// it): the next attempt uploads it again first (FLX-MED-011).
+		res.Outcome = Retry
 	default:
 		res.Outcome = Permanent
 	}

@@ -154,6 +154,7 @@ func TestClientSend(t *testing.T) {
 		{"401 unauthenticated_peer", refuse(problem.UnauthenticatedPeer, 401, ""), federation.Retry, problem.UnauthenticatedPeer, 0, "http_401"},
 		{"400 unknown_key", refuse(problem.UnknownKey, 400, ""), federation.Retry, problem.UnknownKey, 0, "http_400: unknown_key"},
 		{"422 schema_invalid", refuse(problem.SchemaInvalid, 422, "5"), federation.Permanent, problem.SchemaInvalid, 0, "http_422: schema_invalid"},
+		{"409 media_incomplete", refuse(problem.MediaIncomplete, 409, ""), federation.Retry, problem.MediaIncomplete, 0, "http_409: media_incomplete"},
 		{"409 replay", refuse(problem.Replay, 409, ""), federation.Permanent, problem.Replay, 0, "http_409"},
 		{"400 bad_envelope", refuse(problem.BadEnvelope, 400, ""), federation.Permanent, problem.BadEnvelope, 0, "http_400"},
 		{"413 without a problem", func(w http.ResponseWriter, _ []byte, _ string) { w.WriteHeader(413) }, federation.Permanent, "", 0, "http_413: no problem code"},
