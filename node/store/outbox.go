@@ -201,14 +201,7 @@ var deliverChunk = 200
 // its first receipt, as it would row by row.
 func (q *queries) MarkDeliveredAll(ctx context.Context, ds []DeliveredRow) error {
 	at := q.s.now(time.Time{})
-	seen := make(map[int64]bool, len(ds))
-	uniq := make([]DeliveredRow, 0, len(ds))
-	for _, d := range ds {
-		if !seen[d.ID] {
-			seen[d.ID] = true
-			uniq = append(uniq, d)
-		}
-	}
+	uniq := firstReceipts(ds)
 	for len(uniq) > 0 {
 		n := min(len(uniq), deliverChunk)
 		if err := q.markDeliveredChunk(ctx, uniq[:n], at); err != nil {
@@ -217,6 +210,19 @@ func (q *queries) MarkDeliveredAll(ctx context.Context, ds []DeliveredRow) error
 		uniq = uniq[n:]
 	}
 	return nil
+}
+
+// firstReceipts is ds with each row's first receipt only.
+func firstReceipts(ds []DeliveredRow) []DeliveredRow {
+	seen := make(map[int64]bool, len(ds))
+	uniq := make([]DeliveredRow, 0, len(ds))
+	for _, d := range ds {
+		if !seen[d.ID] {
+			seen[d.ID] = true
+			uniq = append(uniq, d)
+		}
+	}
+	return uniq
 }
 
 // deliveredOutbox is what recording a delivery needs of its outbox row.
@@ -233,21 +239,36 @@ type deliveredOutbox struct {
 // insert their disclosures in the order of the receipts and upsert the
 // recipients in key order (with the withdrawal mark). One statement text
 // whatever the batch size, so it is parsed and planned once per
-// connection, and one round trip instead of three or four.
-func (q *queries) markDeliveredPG(ctx context.Context, ds []DeliveredRow, at time.Time) error {
+// connection, and one round trip instead of three or four. It is atomic by
+// itself: a receipt for a row that does not exist records nothing (CTE m
+// counts them and d then updates no row), so the Store form sends it
+// without BEGIN and COMMIT; with redoable set it also commits without
+// waiting for the WAL flush (set_config, local to the statement's own
+// transaction: see Redoable), never to be set inside a caller's Tx.
+func (q *queries) markDeliveredPG(ctx context.Context, ds []DeliveredRow, at time.Time, redoable bool) error {
 	ids := make([]int64, len(ds))
 	receipts := make([][]byte, len(ds))
-	anyIDs := make([]any, len(ds))
 	for i, d := range ds {
-		ids[i], receipts[i], anyIDs[i] = d.ID, d.Receipt, d.ID
+		ids[i], receipts[i] = d.ID, d.Receipt
 	}
-	var n int
+	async := ""
+	if redoable {
+		async = `, set_config('synchronous_commit', 'off', true)`
+	}
+	var missing int
+	var set string // what set_config returns ("off"), unused
+	dest := []any{&missing}
+	if redoable {
+		dest = append(dest, &set)
+	}
 	err := q.queryRow(ctx, `WITH r AS (
 			SELECT * FROM unnest(?::bigint[], ?::bytea[]) WITH ORDINALITY AS r(id, receipt, pos)
+		), m AS (
+			SELECT COUNT(*) AS n FROM r WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.id = r.id)
 		), d AS (
 			UPDATE outbox o SET state = 'delivered', delivered_at = ?::timestamptz, receipt = r.receipt,
 				lease_until = NULL, updated_at = ?::timestamptz
-			FROM r WHERE o.id = r.id AND o.state <> 'delivered'
+			FROM r WHERE o.id = r.id AND o.state <> 'delivered' AND (SELECT n FROM m) = 0
 			RETURNING o.id, o.destination, o.case_id, o.case_version, o.kind, o.jti, o.discloses, o.withdraws, r.pos
 		), disc AS (
 			INSERT INTO disclosures (case_id, member, kind, case_version, outbox_id, jti, delivered_at)
@@ -263,19 +284,27 @@ func (q *queries) markDeliveredPG(ctx context.Context, ds []DeliveredRow, at tim
 					THEN excluded.last_version ELSE case_recipients.last_version END,
 				withdrawal_sent_at = COALESCE(excluded.withdrawal_sent_at, case_recipients.withdrawal_sent_at)
 		)
-		SELECT COUNT(*) FROM d`, ids, receipts, tv(at), tv(at), tv(at), tv(at), tv(at), tv(at)).Scan(&n)
+		SELECT n`+async+` FROM m`,
+		ids, receipts, tv(at), tv(at), tv(at), tv(at), tv(at), tv(at)).Scan(dest...)
 	if err != nil {
 		return fmt.Errorf("store.MarkDeliveredAll: %w", err)
 	}
-	if n < len(ds) {
-		return q.allExist(ctx, anyIDs, len(ds))
+	if missing > 0 {
+		anyIDs := make([]any, len(ds))
+		for i, d := range ds {
+			anyIDs[i] = d.ID
+		}
+		if err := q.allExist(ctx, anyIDs, len(ds)); err != nil {
+			return err
+		}
+		return fmt.Errorf("store.MarkDeliveredAll: %d of %d rows do not exist: %w", missing, len(ds), ErrNotFound)
 	}
 	return nil
 }
 
 func (q *queries) markDeliveredChunk(ctx context.Context, ds []DeliveredRow, at time.Time) error {
 	if q.s.dialect == Postgres {
-		return q.markDeliveredPG(ctx, ds, at)
+		return q.markDeliveredPG(ctx, ds, at, false)
 	}
 	// Receipts differ per row: a CASE over the ids, its parameters typed
 	// as bytea on PostgreSQL (an untyped CASE is text there).
@@ -611,6 +640,9 @@ func (q *queries) ListOutbox(ctx context.Context, f OutboxFilter) ([]OutboxItem,
 	w.addIf(f.Destination != "", "destination = ?", f.Destination)
 	w.addIf(f.State != "", "state = ?", string(f.State))
 	w.addIf(f.Pending, "state IN (?, ?)", string(Queued), string(InFlight))
+	// The partial outbox_state_idx's own predicate, which the filter
+	// implies: a planner proves it from this term, not from a bound state.
+	w.addIf(f.Pending || (f.State != "" && f.State != Delivered), "state <> 'delivered'")
 	w.addIf(f.CaseID != "", "case_id = ?", f.CaseID)
 	cols := outboxCols
 	if !f.IncludeEnvelope {

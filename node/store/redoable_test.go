@@ -179,3 +179,50 @@ func TestLostProcessingIsRedone(t *testing.T) {
 		}
 	})
 }
+
+// The Store's MarkDeliveredAll and MarkDelivered commit without waiting
+// for the WAL flush in their own statement on PostgreSQL (set_config,
+// local to it): the setting does not stay on the pooled connection for
+// the durable writes after it.
+func TestDeliveryMarkRedoableIsScopedToItsStatement(t *testing.T) {
+	withAllStores(t, func(t *testing.T, b *backend) {
+		ctx := t.Context()
+		s, err := store.Open(ctx, b.dsn, store.WithMaxOpenConns(1)) // one connection: the same one each time
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		want := "on"
+		if b.dialect == store.SQLite {
+			want = ""
+		}
+		marks := map[string]func(id int64) error{
+			"MarkDeliveredAll": func(id int64) error {
+				return s.MarkDeliveredAll(ctx, []store.DeliveredRow{{ID: id, Receipt: []byte("receipt")}})
+			},
+			"MarkDelivered": func(id int64) error { return s.MarkDelivered(ctx, id, []byte("receipt")) },
+		}
+		for name, mark := range marks {
+			o := enqueue(t, s, queue(memberB, memberA+":scope-"+name, "case.create", "scope-"+name))
+			if got := claimJTIs(t, s, store.ClaimRequest{Destination: memberB, Limit: 10}); len(got) != 1 {
+				t.Fatalf("%s: claimed %v", name, got)
+			}
+			if err := mark(o.ID); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if got := must[store.OutboxItem](t)(s.GetOutbox(ctx, o.ID)); got.State != store.Delivered {
+				t.Fatalf("%s: row is %s", name, got.State)
+			}
+			err := s.Tx(ctx, func(tx store.Tx) error {
+				got, err := store.SyncCommit(t, tx)
+				if err == nil && got != want {
+					t.Errorf("after %s: synchronous_commit %q, want %q", name, got, want)
+				}
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}
