@@ -164,13 +164,13 @@ func (q *queries) receivePG(ctx context.Context, es []ReceiveEntry, sums []strin
 	}, `INSERT INTO inbox (jti, iss, aud, kind, case_id, sha256, envelope, received_at, receipt_status, receipt)
 		SELECT e.jti, e.iss, e.aud, e.kind, e.case_id, e.sha256, substring(b.blob FROM e.env_at FOR e.env_len), e.received_at,
 			e.status, substring(b.blob FROM e.receipt_at FOR e.receipt_len)
-		FROM (SELECT ?::bytea AS blob) b,
-			unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::int[], ?::int[],
+		FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::int[], ?::int[],
 				?::timestamptz[], ?::text[], ?::int[], ?::int[])
-			WITH ORDINALITY AS e(jti, iss, aud, kind, case_id, sha256, env_at, env_len, received_at, status, receipt_at, receipt_len, pos)
+			WITH ORDINALITY AS e(jti, iss, aud, kind, case_id, sha256, env_at, env_len, received_at, status, receipt_at, receipt_len, pos),
+			(SELECT ?::bytea AS blob) b
 		ORDER BY e.pos
 		ON CONFLICT (jti) DO NOTHING RETURNING id, jti`,
-		blob, jti, iss, aud, kind, caseID, sums, cuts[0].at, cuts[0].len, at, status, cuts[1].at, cuts[1].len)
+		jti, iss, aud, kind, caseID, sums, cuts[0].at, cuts[0].len, at, status, cuts[1].at, cuts[1].len, blob)
 	if err != nil {
 		return nil, fmt.Errorf("store.ReceiveAll: %w", err)
 	}
@@ -186,7 +186,8 @@ type cuts struct{ at, len []int32 }
 // pgx element by element into a buffer that grows from 256 bytes in small
 // steps: a batch of 50 envelopes (170 KB) was copied about five times over
 // in the encoding, the largest Go-side cost of ReceiveAll. One bytea
-// parameter is appended at once.
+// parameter is appended at once; it goes last, as every parameter is
+// appended to the same buffer and one after it would copy it again.
 func packBytes(lists ...[][]byte) ([]byte, []cuts) {
 	size := 0
 	for _, l := range lists {

@@ -587,9 +587,9 @@ func (q *queries) createCasesPG(ctx context.Context, cs []NewCase, fresh []int, 
 	if _, err := q.exec(ctx, `WITH c AS (
 			SELECT u.case_id, u.origin, u.type, u.status, u.version, substring(b.blob FROM u.doc_at FOR u.doc_len) AS document,
 				u.at, u.keys, u.pos
-			FROM (SELECT ?::bytea AS blob) b,
-				unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::int[], ?::int[], ?::timestamptz[], ?::text[])
-				WITH ORDINALITY AS u(case_id, origin, type, status, version, doc_at, doc_len, at, keys, pos)
+			FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::int[], ?::int[], ?::timestamptz[], ?::text[])
+				WITH ORDINALITY AS u(case_id, origin, type, status, version, doc_at, doc_len, at, keys, pos),
+				(SELECT ?::bytea AS blob) b
 		), ins AS (
 			INSERT INTO cases (case_id, origin, type, status, version, document, created_at, updated_at, search_keys)
 			SELECT case_id, origin, type, status, version, document, at, at, array_to_tsvector(string_to_array(keys, ' '))
@@ -597,7 +597,7 @@ func (q *queries) createCasesPG(ctx context.Context, cs []NewCase, fresh []int, 
 		)
 		INSERT INTO case_versions (case_id, version, status, document, created_at)
 		SELECT case_id, version, status, document, at FROM c ORDER BY pos`,
-		blob, id, origin, typ, status, version, cut[0].at, cut[0].len, at, ks); err != nil {
+		id, origin, typ, status, version, cut[0].at, cut[0].len, at, ks, blob); err != nil {
 		return fmt.Errorf("store.CreateCases: %w", err)
 	}
 	return nil
