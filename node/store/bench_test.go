@@ -2,7 +2,12 @@ package store_test
 
 import (
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/familylinks/flx/node/store"
 )
@@ -91,4 +96,77 @@ func BenchmarkMarkDelivered(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(rounds*batch), "ns/envelope")
 	})
+}
+
+// BenchmarkReceiveAll50: a received batch of 50 envelopes of a signed
+// tracing case's size (3.4 KiB) with their receipts, one ReceiveAll in one
+// transaction, per op: what the receiver's store does per delivery
+// request. Besides time and allocations it reports the CPU per envelope of
+// this process (go-µs/env) and, on PostgreSQL, of the database's backends
+// (pg-µs/env), where /proc can be read.
+func BenchmarkReceiveAll50(b *testing.B) {
+	benchStores(b, func(b *testing.B, be *backend) {
+		ctx := b.Context()
+		es := make([]store.ReceiveEntry, 50)
+		pids, _ := store.BackendPIDs(ctx, be.s)
+		b.ReportAllocs()
+		b.ResetTimer()
+		go0, pg0 := selfCPU(), backendsCPU(pids)
+		n := 0
+		for i := 0; b.Loop(); i++ {
+			for k := range es {
+				jti := fmt.Sprintf("bench-%d-%d", i, k)
+				env := make([]byte, 3400)
+				copy(env, jti)
+				es[k] = store.ReceiveEntry{Item: store.InboxItem{JTI: jti, Iss: memberB, Aud: memberA, Kind: "case.create",
+					CaseID: "XB-RC:0001", Envelope: env}, Receipt: store.Receipt{Raw: make([]byte, 480)}}
+			}
+			err := be.s.Tx(ctx, func(tx store.Tx) error {
+				_, err := tx.ReceiveAll(ctx, es)
+				return err
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			n += len(es)
+		}
+		b.ReportMetric(float64((selfCPU()-go0).Microseconds())/float64(n), "go-µs/env")
+		if len(pids) > 0 {
+			// Backends opened during the run are not counted: the pool
+			// holds the one the transactions use from the first op on.
+			pids, _ = store.BackendPIDs(ctx, be.s)
+			b.ReportMetric(float64((backendsCPU(pids)-pg0).Microseconds())/float64(n), "pg-µs/env")
+		}
+	})
+}
+
+// selfCPU is the CPU time this process has used.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// backendsCPU is the CPU time the processes pids have used, read from
+// /proc (0 where it cannot be read).
+func backendsCPU(pids []int) time.Duration {
+	var sum time.Duration
+	for _, pid := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// Fields after the command name (which may hold spaces): state is
+		// the first, utime and stime the 12th and 13th.
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		if len(f) < 13 {
+			continue
+		}
+		u, _ := strconv.ParseInt(f[11], 10, 64)
+		s, _ := strconv.ParseInt(f[12], 10, 64)
+		sum += time.Duration(u+s) * (time.Second / 100) // USER_HZ
+	}
+	return sum
 }

@@ -9,7 +9,7 @@ import (
 
 // SetInsertFloor measures the database's floor for the rows an exchanged
 // envelope writes (flx bench exchange): for each envelope, an outbox row
-// (sender), an inbox row and its receipt (receiver) and a case row
+// (sender), an inbox row with its receipt (receiver) and a case row
 // (processing), written set-based, rowsPerTx envelopes per transaction in
 // multi-row INSERTs, committed, then deleted. It returns the time spent in
 // the committed transactions divided by len(envelopes): what no per-row
@@ -29,12 +29,11 @@ func SetInsertFloor(ctx context.Context, st Store, envelopes [][]byte, receipt [
 	for lo := 0; lo < len(envelopes); lo += rowsPerTx {
 		hi := min(lo+rowsPerTx, len(envelopes))
 		n := hi - lo
-		var in, rc, out, cs []any
+		var in, out, cs []any
 		for i := lo; i < hi; i++ {
 			jti := fmt.Sprintf("%s%d", stamp, i)
 			sum := sha256Hex(envelopes[i])
-			in = append(in, jti, "XA-RC", "XB-RC", "case.create", jti, sum, envelopes[i], tv(now))
-			rc = append(rc, jti, "accepted", receipt, tv(now))
+			in = append(in, jti, "XA-RC", "XB-RC", "case.create", jti, sum, envelopes[i], tv(now), "accepted", receipt)
 			out = append(out, "XB-RC", jti, int64(1), "case.create", jti, envelopes[i], int64(1), "queued", tv(now), tv(now), tv(now))
 			cs = append(cs, jti, "XA-RC", "tracing_request", "open", int64(1), envelopes[i], tv(now), tv(now))
 		}
@@ -44,8 +43,7 @@ func SetInsertFloor(ctx context.Context, st Store, envelopes [][]byte, receipt [
 				table, cols string
 				args        []any
 			}{
-				{"inbox", "jti, iss, aud, kind, case_id, sha256, envelope, received_at", in},
-				{"receipts", "jti, status, receipt, created_at", rc},
+				{"inbox", "jti, iss, aud, kind, case_id, sha256, envelope, received_at, receipt_status, receipt", in},
 				{"outbox", "destination, case_id, case_version, kind, jti, envelope, seq, state, next_attempt_at, created_at, updated_at", out},
 				{"cases", "case_id, origin, type, status, version, document, created_at, updated_at", cs},
 			} {
@@ -67,7 +65,7 @@ func SetInsertFloor(ctx context.Context, st Store, envelopes [][]byte, receipt [
 	}
 	err := s.tx(ctx, func(q *queries) error {
 		for _, d := range []string{
-			`DELETE FROM receipts WHERE jti LIKE ?`, `DELETE FROM inbox WHERE jti LIKE ?`,
+			`DELETE FROM inbox WHERE jti LIKE ?`,
 			`DELETE FROM outbox WHERE jti LIKE ?`, `DELETE FROM cases WHERE case_id LIKE ?`,
 		} {
 			if _, err := q.exec(ctx, d, stamp+"%"); err != nil {

@@ -59,13 +59,13 @@ func TestReceive(t *testing.T) {
 		}
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
-				before := b.count(t, `SELECT COUNT(*) FROM inbox`) + b.count(t, `SELECT COUNT(*) FROM receipts`)
+				before := b.count(t, `SELECT COUNT(*) FROM inbox`) + b.count(t, `SELECT COUNT(*) FROM inbox WHERE receipt IS NOT NULL`)
 				res, err := b.s.Receive(ctx, tc.item, receipt(tc.item.JTI))
 				mustErr(t, err, tc.want)
 				if res.Duplicate != tc.dup || string(res.ExistingReceipt) != tc.receipt {
 					t.Fatalf("Receive = %+v, want duplicate=%v receipt %q", res, tc.dup, tc.receipt)
 				}
-				after := b.count(t, `SELECT COUNT(*) FROM inbox`) + b.count(t, `SELECT COUNT(*) FROM receipts`)
+				after := b.count(t, `SELECT COUNT(*) FROM inbox`) + b.count(t, `SELECT COUNT(*) FROM inbox WHERE receipt IS NOT NULL`)
 				if (err != nil || tc.dup) && after != before {
 					t.Fatalf("rows %d -> %d: a refused or duplicate Receive wrote something", before, after)
 				}
@@ -250,4 +250,45 @@ func TestListUnprocessedAcrossGaps(t *testing.T) {
 			})
 		}
 	})
+}
+
+// TestReceiptsMigration: a database an older FLX left, with receipts in
+// their own table, keeps every receipt on its inbox row when migration
+// 0029 runs: GetReceipt reads it (its time the row's received_at) and a
+// duplicate of the envelope gets it back; the receipts table is gone.
+func TestReceiptsMigration(t *testing.T) {
+	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
+		t.Run(string(d), func(t *testing.T) {
+			ctx := t.Context()
+			b := migratedBefore(t, d, 29)
+			at := "2026-01-01T00:00:00.000000Z"
+			items := map[string]string{"jti-old-1": "rejected", "jti-old-2": "accepted"}
+			for jti, status := range items {
+				it := envelope(jti, "XB-RC:0001", "a")
+				b.exec(t, `INSERT INTO inbox (jti, iss, aud, kind, case_id, sha256, envelope, received_at)
+					VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, it.JTI, it.Iss, it.Aud, it.Kind, it.CaseID, sha(it.Envelope), it.Envelope, at)
+				b.exec(t, `INSERT INTO receipts (jti, status, receipt, created_at) VALUES (?, ?, ?, ?)`,
+					jti, status, receipt(jti).Raw, at)
+			}
+			b.s = b.open(t) // applies 0029
+			for jti, status := range items {
+				r := must[store.Receipt](t)(b.s.GetReceipt(ctx, jti))
+				if r.JTI != jti || r.Status != status || string(r.Raw) != string(receipt(jti).Raw) || r.CreatedAt.UTC().Format("2006-01-02") != "2026-01-01" {
+					t.Fatalf("migrated receipt %+v", r)
+				}
+				res := must[store.ReceiveResult](t)(b.s.Receive(ctx, envelope(jti, "XB-RC:0001", "a"), receipt("other")))
+				if !res.Duplicate || string(res.ExistingReceipt) != string(receipt(jti).Raw) {
+					t.Fatalf("duplicate of a migrated envelope = %+v", res)
+				}
+			}
+			var n int
+			q := `SELECT COUNT(*) FROM information_schema.tables WHERE table_name = 'receipts'`
+			if d == store.SQLite {
+				q = `SELECT COUNT(*) FROM sqlite_master WHERE name = 'receipts'`
+			}
+			if err := b.raw.GetContext(ctx, &n, q); err != nil || n != 0 {
+				t.Fatalf("receipts table left: %d %v", n, err)
+			}
+		})
+	}
 }

@@ -578,11 +578,18 @@ func (q *queries) createCasesPG(ctx context.Context, cs []NewCase, fresh []int, 
 		id[i], origin[i], typ[i], status[i], version[i], doc[i] = c.ID, c.Origin, c.Type, c.Status, c.Version, c.Document
 		at[i], ks[i] = tv(q.s.now(c.At)).(string), strings.Join(keys[ci], " ")
 	}
+	// The documents go laid end to end in one bytea, each cut from it by
+	// offset and length (packBytes: a bytea[] of 200 documents was
+	// copied several times over in its encoding).
+	blob, cut := packBytes(doc)
 	// A concurrent writer creating one of these ids between the check
 	// and here makes the INSERT fail: the whole call rolls back.
 	if _, err := q.exec(ctx, `WITH c AS (
-			SELECT * FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::bytea[], ?::timestamptz[], ?::text[])
-				WITH ORDINALITY AS c(case_id, origin, type, status, version, document, at, keys, pos)
+			SELECT u.case_id, u.origin, u.type, u.status, u.version, substring(b.blob FROM u.doc_at FOR u.doc_len) AS document,
+				u.at, u.keys, u.pos
+			FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::int[], ?::int[], ?::timestamptz[], ?::text[])
+				WITH ORDINALITY AS u(case_id, origin, type, status, version, doc_at, doc_len, at, keys, pos),
+				(SELECT ?::bytea AS blob) b
 		), ins AS (
 			INSERT INTO cases (case_id, origin, type, status, version, document, created_at, updated_at, search_keys)
 			SELECT case_id, origin, type, status, version, document, at, at, array_to_tsvector(string_to_array(keys, ' '))
@@ -590,7 +597,7 @@ func (q *queries) createCasesPG(ctx context.Context, cs []NewCase, fresh []int, 
 		)
 		INSERT INTO case_versions (case_id, version, status, document, created_at)
 		SELECT case_id, version, status, document, at FROM c ORDER BY pos`,
-		id, origin, typ, status, version, doc, at, ks); err != nil {
+		id, origin, typ, status, version, cut[0].at, cut[0].len, at, ks, blob); err != nil {
 		return fmt.Errorf("store.CreateCases: %w", err)
 	}
 	return nil
