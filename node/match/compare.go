@@ -104,6 +104,9 @@ const MinPopulation = 1000
 type population struct {
 	n      int
 	ca, cb []int32
+	// wa and wb, when not nil, are the caps of ca and cb (see caps),
+	// computed once for a person compared with many.
+	wa, wb []float64
 }
 
 func (p population) size() float64 { return float64(max(p.n, MinPopulation)) }
@@ -111,6 +114,21 @@ func (p population) size() float64 { return float64(max(p.n, MinPopulation)) }
 // offset is the evidence needed for a score of 0.5: the prior odds that a
 // pair is a match are about 1 in the population's size.
 func (p population) offset() float64 { return math.Log2(p.size()) }
+
+// capsAB returns the caps of a's n words and b's m words (see caps): the
+// ones given, else written into sc.capA and sc.capB.
+func (sc *scratch) capsAB(pop population, n, m int) (wa, wb []float64) {
+	wa, wb = pop.wa, pop.wb
+	if wa == nil {
+		sc.capA = pop.caps(sc.capA, pop.ca, n)
+		wa = sc.capA
+	}
+	if wb == nil {
+		sc.capB = pop.caps(sc.capB, pop.cb, m)
+		wb = sc.capB
+	}
+	return wa, wb
+}
 
 // caps writes the exact-agreement weight of each word of a person whose
 // word counts are c (nil: unknown).
@@ -137,9 +155,12 @@ type scratch struct {
 	capA, capB   []float64
 	counts       []int32
 	bound        []float64
-	seen         []uint32
-	gen          uint32
 	cands        []int32
+	// candidatesLocked's: the blocks to read, the keys read through
+	// finer blocks, the slots seen.
+	read        [][]int32
+	refinedKeys []string
+	set         slotSet
 }
 
 // wordPair is the agreement of word i of one person with word j of the
@@ -166,8 +187,7 @@ type nameMatch struct {
 // sc.best.
 func (sc *scratch) compareNames(a, b *Person, pop population) nameMatch {
 	nb := len(b.tokens)
-	sc.capA = pop.caps(sc.capA, pop.ca, len(a.tokens))
-	sc.capB = pop.caps(sc.capB, pop.cb, nb)
+	capA, capB := sc.capsAB(pop, len(a.tokens), nb)
 	grades := grow(sc.grades, len(a.tokens)*nb)
 	sc.grades = grades
 	for i := range a.tokens {
@@ -182,7 +202,7 @@ func (sc *scratch) compareNames(a, b *Person, pop population) nameMatch {
 				g, extra = agreeEdit, coarseExtra
 			}
 			// The rarer word of the two says no more than the commoner.
-			grades[i*nb+j] = wordPair{i: i, j: j, g: g, jw: jw, weight: wordWeight(g, min(sc.capA[i], sc.capB[j]), extra)}
+			grades[i*nb+j] = wordPair{i: i, j: j, g: g, jw: jw, weight: wordWeight(g, min(capA[i], capB[j]), extra)}
 		}
 	}
 	// The best spelling pair of each pair of slots, heaviest first.
@@ -284,7 +304,7 @@ func compareBirth(a, b *vitals) (string, float64) {
 	if !a.hasBirth || !b.hasBirth {
 		return "unknown", 0
 	}
-	gap := 0
+	var gap int32
 	switch {
 	case a.birthHi < b.birthLo:
 		gap = b.birthLo - a.birthHi
@@ -441,15 +461,14 @@ func (sc *scratch) nameBound(a, b *Person, pop population) float64 {
 	if n == 0 {
 		return wNameNone
 	}
-	sc.capA = pop.caps(sc.capA, pop.ca, len(a.tokens))
-	sc.capB = pop.caps(sc.capB, pop.cb, len(b.tokens))
+	capA, capB := sc.capsAB(pop, len(a.tokens), len(b.tokens))
 	best := grow(sc.bound, len(a.slots))
 	sc.bound = best
 	for si, sa := range a.slots {
 		best[si] = math.Inf(-1)
 		for _, i := range sa {
 			for j := range b.tokens {
-				capW := min(sc.capA[i], sc.capB[j])
+				capW := min(capA[i], capB[j])
 				if capW <= best[si] {
 					continue
 				}

@@ -123,11 +123,8 @@ type Index struct {
 	mu   sync.RWMutex
 
 	slots  []*Person
-	wids   [][]int32 // by slot: the word id of each token
-	cases  []int32   // by slot: the number of its case (cheaper to compare than the id)
-	sought []bool    // by slot: the person is sought (read without touching the person)
-	vit    []vitals  // by slot: a copy of the person's vitals (idem)
-	maxw   []int32   // by slot: the person's maxWords (idem)
+	wids   [][]int32  // by slot: the word id of each token
+	meta   []slotMeta // by slot: what a query reads first, without loading the person
 	caseNo map[string]int32
 	nCases int32
 	free   []int32
@@ -140,6 +137,13 @@ type Index struct {
 	refined map[string]bool
 	fine    map[uint64][]int32 // finer blocks, by the hash of their key
 	seed    maphash.Seed
+	// putFine are the finer keys of the persons the last Put took in,
+	// with the refined keys they were made for: a node matches the
+	// persons of a case right after it puts them, and candidatesLocked
+	// takes them from here rather than making them again. Emptied by
+	// every Remove (nothing of an erased person stays).
+	putFine []putFine
+	lens    []int // Put's: the size of each of a person's blocks
 
 	words     map[string]int32 // word key -> word id
 	wordKeys  []string         // by word id
@@ -151,6 +155,23 @@ type Index struct {
 	// gen counts the changes (Put, Remove): a Session's candidates hold
 	// only while it stays the same.
 	gen uint64
+}
+
+// putFine are fineKeys(p, ..., want) for want the keys of p in keys.
+type putFine struct {
+	p    *Person
+	keys []string
+	fine []uint64
+}
+
+// slotMeta is what a query reads of each person its keys bring, in one
+// place (24 bytes): most are left there, and reading four arrays by slot
+// cost four cache misses each where the index is larger than the cache.
+type slotMeta struct {
+	vit    vitals // a copy of the person's vitals
+	caseNo int32  // the number of its case (cheaper to compare than the id)
+	maxw   uint8  // the person's maxWords (at most maxTokens)
+	sought bool   // the person is sought
 }
 
 // NewIndex returns an empty index.
@@ -199,19 +220,17 @@ func (ix *Index) Put(caseID string, persons []*Person) {
 			s = int32(len(ix.slots))
 			ix.slots = append(ix.slots, nil)
 			ix.wids = append(ix.wids, nil)
-			ix.cases = append(ix.cases, 0)
-			ix.sought = append(ix.sought, false)
-			ix.vit = append(ix.vit, vitals{})
-			ix.maxw = append(ix.maxw, 0)
+			ix.meta = append(ix.meta, slotMeta{})
 		}
 		ix.slots[s] = p
-		ix.vit[s], ix.maxw[s] = p.vitals, int32(p.maxWords)
-		ix.cases[s] = cn
-		ix.sought[s] = p.Side == SideSought
+		ix.meta[s] = slotMeta{vit: p.vitals, caseNo: cn, maxw: uint8(p.maxWords), sought: p.Side == SideSought}
 		ix.n++
 		ix.byCase[caseID] = append(ix.byCase[caseID], s)
+		ix.lens = ix.lens[:0]
 		for _, k := range p.keys {
-			ix.blocks[k] = append(ix.blocks[k], s)
+			b := append(ix.blocks[k], s)
+			ix.blocks[k] = b
+			ix.lens = append(ix.lens, len(b))
 		}
 		wids := make([]int32, len(p.words))
 		for i, w := range p.words {
@@ -246,26 +265,29 @@ func (ix *Index) refineLocked(p *Person, s int32) {
 	if ix.opts.RefineFrom < 0 {
 		return
 	}
-	var grown []string
-	held := false
-	for _, k := range p.keys {
+	var grown, held []string
+	for i, k := range p.keys { // ix.lens[i]: the size of block k
 		switch {
 		case !refinable(k):
 		case ix.refined[k]:
-			held = true
-		case len(ix.blocks[k]) > ix.opts.RefineFrom:
+			held = append(held, k)
+		case ix.lens[i] > ix.opts.RefineFrom:
 			grown = append(grown, k)
 		}
 	}
-	if held {
-		for _, f := range fineKeys(p, ix.seed, func(k string) bool { return ix.refined[k] }) {
+	if len(held) > 0 {
+		fine := fineKeys(p, ix.seed, func(k []byte) bool { return ix.refined[string(k)] })
+		for _, f := range fine {
 			ix.addLocked(f, s)
+		}
+		if len(grown) == 0 {
+			ix.putFine = append(ix.putFine, putFine{p: p, keys: held, fine: fine})
 		}
 	}
 	for _, k := range grown {
 		ix.refined[k] = true
 		for _, t := range ix.blocks[k] {
-			for _, f := range fineKeys(ix.slots[t], ix.seed, func(c string) bool { return c == k }) {
+			for _, f := range fineKeys(ix.slots[t], ix.seed, func(c []byte) bool { return string(c) == k }) {
 				ix.addLocked(f, t)
 			}
 		}
@@ -321,10 +343,12 @@ func (ix *Index) Remove(caseID string) {
 }
 
 func (ix *Index) removeLocked(caseID string) {
+	clear(ix.putFine)
+	ix.putFine = ix.putFine[:0]
 	for _, s := range ix.byCase[caseID] {
 		p := ix.slots[s]
 		if ix.opts.RefineFrom >= 0 && slices.ContainsFunc(p.keys, func(k string) bool { return ix.refined[k] }) {
-			for _, f := range fineKeys(p, ix.seed, func(k string) bool { return ix.refined[k] }) {
+			for _, f := range fineKeys(p, ix.seed, func(k []byte) bool { return ix.refined[string(k)] }) {
 				ix.dropFineLocked(f, s)
 			}
 		}
@@ -342,8 +366,7 @@ func (ix *Index) removeLocked(caseID string) {
 				ix.freeWords = append(ix.freeWords, id)
 			}
 		}
-		ix.slots[s], ix.wids[s], ix.cases[s], ix.sought[s] = nil, nil, 0, false
-		ix.vit[s], ix.maxw[s] = vitals{}, 0
+		ix.slots[s], ix.wids[s], ix.meta[s] = nil, nil, slotMeta{}
 		ix.free = append(ix.free, s)
 		ix.n--
 	}
@@ -482,54 +505,118 @@ func (ix *Index) countWords(p *Person, c []int32) {
 // word alone, over Options.MaxWordBlock) is not read; a refined block
 // over Options.RefineFrom is read through p's finer keys under it. The
 // caller holds the lock.
+//
+// Each key is looked up once. The slots read are told apart by a small
+// hash set of the scratch's (in the cache, cleared per query) rather than
+// by a mark per slot held, which cost a cache miss per slot read once the
+// index outgrew the cache; the persons kept come in the order first
+// read, as they did.
 func (ix *Index) candidatesLocked(p *Person, sc *scratch) []int32 {
 	pc := ix.caseNo[p.CaseID] // 0 when p's case is not held
 	pSought := p.Side == SideSought
-	if len(sc.seen) < len(ix.slots) {
-		sc.seen = make([]uint32, len(ix.slots)+len(ix.slots)/4)
-		sc.gen = 0
+	sc.read = sc.read[:0]
+	sc.refinedKeys = sc.refinedKeys[:0]
+	total := 0
+	for _, k := range p.keys {
+		b := ix.blocks[k]
+		switch {
+		case ix.opts.RefineFrom >= 0 && len(b) > ix.opts.RefineFrom && ix.refined[k]:
+			sc.refinedKeys = append(sc.refinedKeys, k)
+		case len(b) > ix.opts.MaxBlock || len(b) > ix.opts.MaxWordBlock && strings.HasPrefix(k, "n1:"):
+		case len(b) > 0:
+			sc.read = append(sc.read, b)
+			total += len(b)
+		}
 	}
-	sc.gen++
-	if sc.gen == 0 {
-		clear(sc.seen)
-		sc.gen = 1
+	if len(sc.refinedKeys) > 0 {
+		for _, k := range ix.fineOfLocked(p, sc.refinedKeys) {
+			if b := ix.fine[k]; len(b) > 0 && len(b) <= ix.opts.MaxBlock {
+				sc.read = append(sc.read, b)
+				total += len(b)
+			}
+		}
 	}
-	refined := func(k string) bool {
-		return ix.opts.RefineFrom >= 0 && len(ix.blocks[k]) > ix.opts.RefineFrom && ix.refined[k]
-	}
-	var fine []uint64
-	if slices.ContainsFunc(p.keys, refined) {
-		fine = fineKeys(p, ix.seed, refined)
-	}
+	sc.set.reset(total)
 	out := sc.cands[:0]
-	read := func(b []int32) {
+	for _, b := range sc.read {
 		for _, s := range b {
-			if sc.seen[s] == sc.gen {
+			if !sc.set.add(s) {
 				continue
 			}
-			sc.seen[s] = sc.gen
-			// comparable(p.Side, q.Side), on the dense arrays: a person
+			// comparable(p.Side, q.Side), on the slot's copy: a person
 			// skipped is never loaded.
-			if pc != 0 && ix.cases[s] == pc || !pSought && !ix.sought[s] {
+			if m := &ix.meta[s]; pc != 0 && m.caseNo == pc || !pSought && !m.sought {
 				continue
 			}
 			out = append(out, s)
 		}
 	}
-	for _, k := range p.keys {
-		b := ix.blocks[k]
-		if len(b) > ix.opts.MaxBlock || len(b) > ix.opts.MaxWordBlock && strings.HasPrefix(k, "n1:") || refined(k) {
-			continue
-		}
-		read(b)
-	}
-	for _, k := range fine {
-		if b := ix.fine[k]; len(b) <= ix.opts.MaxBlock {
-			read(b)
-		}
-	}
+	clear(sc.read) // the blocks may change once the lock is released
 	sc.cands = out
 	return out
+}
+
+// fineOfLocked returns the finer keys of p's refined keys refined (those
+// of p.keys that are refined and over Options.RefineFrom, in order): as
+// the last Put made them when it made them for the same keys, else
+// anew.
+func (ix *Index) fineOfLocked(p *Person, refined []string) []uint64 {
+	for _, e := range ix.putFine {
+		if e.p == p && slices.Equal(e.keys, refined) {
+			return e.fine
+		}
+	}
+	// fineKeys asks only for keys of p (sorted): a key of p is refined
+	// when it is among those; any other is looked up as before.
+	return fineKeys(p, ix.seed, func(k []byte) bool {
+		i := sort.Search(len(p.keys), func(i int) bool { return p.keys[i] >= string(k) })
+		if i < len(p.keys) && p.keys[i] == string(k) {
+			for _, r := range refined {
+				if r == string(k) {
+					return true
+				}
+			}
+			return false
+		}
+		return ix.opts.RefineFrom >= 0 && len(ix.blocks[string(k)]) > ix.opts.RefineFrom && ix.refined[string(k)]
+	})
+}
+
+// slotSet is a set of slots sized for the slots of one query: open
+// addressing, slot+1 held (0 is empty).
+type slotSet struct {
+	t     []int32
+	shift uint32
+}
+
+// reset empties the set and sizes it for n slots at most.
+func (h *slotSet) reset(n int) {
+	size, shift := 16, uint32(32-4)
+	for size < 2*n {
+		size *= 2
+		shift--
+	}
+	if cap(h.t) < size {
+		h.t = make([]int32, size)
+	} else {
+		h.t = h.t[:size]
+		clear(h.t)
+	}
+	h.shift = shift
+}
+
+// add adds s and reports whether it was not there yet.
+func (h *slotSet) add(s int32) bool {
+	mask := uint32(len(h.t) - 1)
+	for i := (uint32(s) * 0x9e3779b1) >> h.shift; ; i = (i + 1) & mask {
+		switch h.t[i] {
+		case 0:
+			h.t[i] = s + 1
+			return true
+		case s + 1:
+			return false
+		}
+	}
 }
 
 // matchLocked matches p, appending to out. The caller holds the lock.
@@ -542,23 +629,26 @@ func (ix *Index) matchLocked(p *Person, sc *scratch, out []Candidate) []Candidat
 	// least p's.
 	qc := make([]int32, len(p.words))
 	ix.countWords(p, qc)
-	caps := make([]float64, len(qc))
+	// pw: the caps of p's words, for every pair (see population.caps).
+	pw := make([]float64, len(qc))
 	for i, c := range qc {
-		caps[i] = wordCap(c, size)
+		pw[i] = wordCap(c, size)
 	}
+	caps := slices.Clone(pw)
 	sort.Sort(sort.Reverse(sort.Float64Slice(caps)))
 	for i := 1; i < len(caps); i++ {
 		caps[i] += caps[i-1]
 	}
 	for _, s := range ix.candidatesLocked(p, sc) {
-		k := min(p.maxWords, int(ix.maxw[s]), len(caps))
+		m := &ix.meta[s]
+		k := min(p.maxWords, int(m.maxw), len(caps))
 		nameCap := 0.0
 		if k > 0 {
 			nameCap = caps[k-1]
 		}
 		// evaluate's first test, on the copies by slot: a person who
 		// cannot reach needW is never loaded (most of those compared).
-		if otherWeight(&p.vitals, &ix.vit[s])+nameCap+familyCap(&p.vitals, &ix.vit[s]) < needW {
+		if otherWeight(&p.vitals, &m.vit)+nameCap+familyCap(&p.vitals, &m.vit) < needW {
 			continue
 		}
 		q := ix.slots[s]
@@ -566,11 +656,12 @@ func (ix *Index) matchLocked(p *Person, sc *scratch, out []Candidate) []Candidat
 		for i, id := range ix.wids[s] {
 			sc.counts[i] = ix.counts[id]
 		}
-		a, b, ca, cb := p, q, qc, sc.counts
+		pop := population{n: ix.n, ca: qc, cb: sc.counts, wa: pw}
+		a, b := p, q
 		if b.Side == SideSought && a.Side != SideSought {
-			a, b, ca, cb = b, a, cb, ca
+			a, b = b, a
+			pop.ca, pop.cb, pop.wa, pop.wb = pop.cb, pop.ca, nil, pw
 		}
-		pop := population{n: ix.n, ca: ca, cb: cb}
 		if _, ok := sc.evaluate(a, b, pop, needW, nameCap); !ok {
 			continue
 		}

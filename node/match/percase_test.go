@@ -19,7 +19,11 @@ import (
 // list where a dozen given names are shared by everyone (few, as in a
 // real list, with family names of invented syllables and a birth month),
 // where a key made of a given name and a letter names a block that grows
-// with the list.
+// with the list; and the list `flx bench exchange` sends (see
+// perCaseExchange: two persons a case, a dozen given names, a birth
+// year). The first metrics are per person asked for; put+session is per
+// case, what a node does for a received case: Put, then a session of its
+// own (persons-matched: whose candidates that session computes).
 //
 //	go test ./node/match -run XXX -bench MatchPerCase -benchtime 400x
 func BenchmarkMatchPerCase(b *testing.B) {
@@ -29,15 +33,17 @@ func BenchmarkMatchPerCase(b *testing.B) {
 	}{
 		{"corpus", perCaseCorpus},
 		{"fewgiven", perCaseFewGiven},
+		{"exchange", perCaseExchange},
 	} {
 		for _, n := range []int{1000, 10000, 100000} {
 			b.Run(fmt.Sprintf("%s/%d", pop.name, n), func(b *testing.B) {
 				held, queries := pop.make(n)
 				ix := NewIndex(Options{})
-				for _, p := range held {
-					ix.Put(p.CaseID, []*Person{p})
+				for _, c := range byCase(held) {
+					ix.Put(c[0].CaseID, c)
 				}
 				pairs := floor(ix, queries)
+				cases := byCase(queries)
 				b.ResetTimer()
 				u0 := cpuTime()
 				for i := range b.N {
@@ -50,9 +56,31 @@ func BenchmarkMatchPerCase(b *testing.B) {
 					ix.Session().MatchAll(queries[i%len(queries) : i%len(queries)+1])
 				}
 				scpu := cpuTime() - u0
+				// As a node takes in a received case: Put, then its
+				// session (the index grows by the cases put).
+				u0 = cpuTime()
+				for i := range b.N {
+					c := cases[i%len(cases)]
+					ix.Put(c[0].CaseID, c)
+					ix.Session().MatchAll(c)
+				}
+				ncpu := cpuTime() - u0
 				b.StopTimer()
+				// The persons whose candidates one case's session computes
+				// (the case's, and its candidates' for their view).
+				computed, cands := 0, 0
+				for _, c := range cases {
+					s := ix.Session()
+					for _, r := range s.MatchAll(c) {
+						cands += len(r)
+					}
+					computed += len(s.raw)
+				}
+				b.ReportMetric(float64(computed)/float64(len(cases)), "persons-matched/case")
+				b.ReportMetric(float64(cands)/float64(len(cases)), "candidates/case")
 				b.ReportMetric(float64(cpu.Nanoseconds())/1e3/float64(b.N), "cpu-µs/case")
 				b.ReportMetric(float64(scpu.Nanoseconds())/1e3/float64(b.N), "session-cpu-µs/case")
+				b.ReportMetric(float64(ncpu.Nanoseconds())/1e3/float64(b.N), "put+session-cpu-µs/case")
 				b.ReportMetric(float64(pairs)/float64(len(queries)), "pairs/case")
 			})
 		}
@@ -113,4 +141,65 @@ func perCaseFewGiven(n int) (held, queries []*Person) {
 		queries = append(queries, person(n+i))
 	}
 	return held, queries
+}
+
+// perCaseExchange holds the persons of n/2 cases of the list `flx bench
+// exchange` sends (see benchBody in node/cmd/flx): in each, an enquirer
+// and a sought person, named in Cyrillic and in Latin letters, with one
+// of six given names of their sex and a family name of two to four
+// invented syllables and "enko" shared by both, a birth year from 1930
+// to 2009 and their sex; and asks for other cases of the same list.
+func perCaseExchange(n int) (held, queries []*Person) {
+	r := rand.New(rand.NewPCG(37, 0x464c58))
+	given := [2][][2]string{{{"Mira", "Мира"}, {"Anna", "Анна"}, {"Olga", "Ольга"}, {"Vera", "Віра"}, {"Nina", "Ніна"}, {"Lida", "Ліда"}},
+		{{"Illia", "Ілля"}, {"Pavlo", "Павло"}, {"Taras", "Тарас"}, {"Roman", "Роман"}, {"Denys", "Денис"}, {"Oleh", "Олег"}}}
+	syl := [][2]string{{"ka", "ка"}, {"lo", "ло"}, {"mi", "мі"}, {"nu", "ну"}, {"re", "ре"}, {"sa", "са"}, {"to", "то"}, {"vi", "ві"},
+		{"da", "да"}, {"go", "го"}, {"be", "бе"}, {"zu", "зу"}, {"po", "по"}, {"ri", "рі"}, {"mo", "мо"}, {"ne", "не"},
+		{"chu", "чу"}, {"sho", "шо"}, {"fe", "фе"}, {"ly", "ли"}, {"ha", "ха"}, {"kry", "кри"}, {"sty", "сти"}, {"bra", "бра"}}
+	upper := func(s string) string { r := []rune(s); return strings.ToUpper(string(r[:1])) + string(r[1:]) }
+	kase := func(i int) []*Person {
+		var lat, cyr string
+		for k := 2 + r.IntN(3); k > 0; k-- {
+			sy := syl[r.IntN(len(syl))]
+			lat, cyr = lat+sy[0], cyr+sy[1]
+		}
+		lat, cyr = upper(lat)+"enko", upper(cyr)+"енко"
+		id := fmt.Sprintf("XA-RC:BENCH-%07d", i)
+		var out []*Person
+		for k, role := range []schema.PersonRole{schema.PersonEnquirer, schema.PersonSought} {
+			g := given[k][r.IntN(6)]
+			sp := schema.Person{ID: fmt.Sprintf("p%d", k+1), Roles: []schema.PersonRole{role},
+				Names: []schema.Name{{Value: g[1] + " " + cyr, Part: schema.PartFull, Script: "Cyrl"},
+					{Value: g[0] + " " + lat, Part: schema.PartFull, Script: "Latn"}},
+				Sex:       [2]schema.Sex{schema.SexFemale, schema.SexMale}[k],
+				BirthDate: schema.PartialDate(fmt.Sprint(1930 + r.IntN(80)))}
+			p, ok := Prepare(id, schema.CaseTracingRequest, &sp, refTime)
+			if !ok {
+				panic("not prepared")
+			}
+			out = append(out, p)
+		}
+		return out
+	}
+	for i := range n / 2 {
+		held = append(held, kase(i)...)
+	}
+	for i := range perCaseQueries {
+		queries = append(queries, kase(n/2+i)...)
+	}
+	return held, queries
+}
+
+// byCase groups persons in order by their case (consecutive persons of
+// one case).
+func byCase(ps []*Person) [][]*Person {
+	var out [][]*Person
+	for i, p := range ps {
+		if i > 0 && p.CaseID == ps[i-1].CaseID {
+			out[len(out)-1] = append(out[len(out)-1], p)
+			continue
+		}
+		out = append(out, []*Person{p})
+	}
+	return out
 }

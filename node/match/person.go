@@ -98,13 +98,15 @@ type Person struct {
 }
 
 // vitals are what matching compares first, cheaply: an index keeps a
-// copy by slot, read without loading the person.
+// copy by slot, read without loading the person, in 16 bytes (a quarter
+// of a cache line: the persons a query reads are spread over the index).
 type vitals struct {
-	// birth is the interval of possible birth days (days since 1970), and
-	// birthPrec the precision of the birth date: 3 day, 2 month, 1 year,
-	// 0 from an age range; hasBirth false when unknown.
-	birthLo, birthHi int
-	birthPrec        int
+	// birth is the interval of possible birth days (days since 1970,
+	// within +-maxBirthDays), and birthPrec the precision of the birth
+	// date: 3 day, 2 month, 1 year, 0 from an age range; hasBirth false
+	// when unknown.
+	birthLo, birthHi int32
+	birthPrec        int8
 	hasBirth         bool
 	sexCode          uint8 // 0 unknown or other, 1 female, 2 male
 	// hasFather and hasPlace say whether the father's name and the place
@@ -231,7 +233,8 @@ func Prepare(caseID string, ct schema.CaseType, p *schema.Person, now time.Time)
 	case schema.SexMale:
 		m.sexCode = 2
 	}
-	m.birthLo, m.birthHi, m.birthPrec, m.hasBirth = birthInterval(p, now)
+	lo, hi, prec, ok := birthInterval(p, now)
+	m.birthLo, m.birthHi, m.birthPrec, m.hasBirth = clampDays(lo), clampDays(hi), int8(prec), ok
 	if p.PlaceOfBirth != nil {
 		m.country = p.PlaceOfBirth.Country
 		m.place = names.Analyze(p.PlaceOfBirth.Locality)
@@ -265,6 +268,13 @@ func containsInt(list []int, x int) bool {
 const day = 24 * time.Hour
 
 func days(t time.Time) int { return int(t.Unix() / 86400) }
+
+// maxBirthDays bounds the birth days held (some 735,000 years either
+// side of 1970: any date a person can have; an absurd age range is
+// clamped), so that the differences compareBirth takes fit in an int32.
+const maxBirthDays = 1 << 28
+
+func clampDays(d int) int32 { return int32(min(max(d, -maxBirthDays), maxBirthDays)) }
 
 // birthInterval returns the days a person may have been born on: from the
 // birth date when it can be read, else from the age range (as of its as_of
@@ -567,7 +577,7 @@ func (p *Person) BirthYears() (lo, hi int, ok bool) {
 	if !p.hasBirth {
 		return 0, 0, false
 	}
-	y := func(d int) int { return time.Unix(int64(d)*86400, 0).UTC().Year() }
+	y := func(d int32) int { return time.Unix(int64(d)*86400, 0).UTC().Year() }
 	return y(p.birthLo), y(p.birthHi), true
 }
 
@@ -602,7 +612,7 @@ func refinable(k string) bool {
 //
 // An index holds the keys by their hash (seed): two keys of one hash
 // share a block, which only adds persons to compare.
-func fineKeys(p *Person, seed maphash.Seed, want func(coarse string) bool) []uint64 {
+func fineKeys(p *Person, seed maphash.Seed, want func(coarse []byte) bool) []uint64 {
 	var out []uint64
 	eachFineKey(p, want, func(k []byte) { out = append(out, maphash.Bytes(seed, k)) })
 	slices.Sort(out)
@@ -610,10 +620,11 @@ func fineKeys(p *Person, seed maphash.Seed, want func(coarse string) bool) []uin
 }
 
 // eachFineKey calls f with each finer key of fineKeys (repeats included;
-// f must not keep k).
-func eachFineKey(p *Person, want func(coarse string) bool, f func(k []byte)) {
-	var buf []byte
-	emit := func(coarse, tag, s string, typo bool) {
+// neither want nor f may keep its argument: the key is built in place,
+// for every pair of words of a person matched).
+func eachFineKey(p *Person, want func(coarse []byte) bool, f func(k []byte)) {
+	var buf, ck []byte
+	emit := func(coarse []byte, tag, s string, typo bool) {
 		w := s[:min(len(s), fineLetters)]
 		if w == "" {
 			return
@@ -627,7 +638,7 @@ func eachFineKey(p *Person, want func(coarse string) bool, f func(k []byte)) {
 			}
 		}
 	}
-	word := func(coarse string, b int) {
+	word := func(coarse []byte, b int) {
 		if !want(coarse) {
 			return
 		}
@@ -665,9 +676,11 @@ func eachFineKey(p *Person, want func(coarse string) bool, f func(k []byte)) {
 								continue
 							}
 							n++
-							word("np:"+x+"|"+s[:1], b)
+							ck = append(append(append(append(ck[:0], "np:"...), x...), '|'), s[0])
+							word(ck, b)
 							if len(s) >= 2 && (s[0] == 'h' || s[0] == 'v' || s[0] == 'y') {
-								word("np:"+x+"|"+s[1:2], b)
+								ck[len(ck)-1] = s[1]
+								word(ck, b)
 							}
 						}
 					}
@@ -678,7 +691,8 @@ func eachFineKey(p *Person, want func(coarse string) bool, f func(k []byte)) {
 					}
 					for _, b := range sb {
 						for _, y := range p.coarse[b] {
-							word("nk:"+x+"|"+y[:1], b)
+							ck = append(append(append(append(ck[:0], "nk:"...), x...), '|'), y[0])
+							word(ck, b)
 						}
 					}
 				}

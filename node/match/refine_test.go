@@ -86,7 +86,7 @@ func TestFineKeysUnderKeys(t *testing.T) {
 	sought, reg, _ := prepared(t, c)
 	for _, p := range append(sought, reg...) {
 		under := map[string]bool{}
-		eachFineKey(p, func(string) bool { return true }, func(f []byte) {
+		eachFineKey(p, func([]byte) bool { return true }, func(f []byte) {
 			k, _, ok := strings.Cut(string(f), "/")
 			if !ok || !slices.Contains(p.keys, k) {
 				t.Fatalf("%v: finer key %q under no key of the person (%v)", p.Ref, f, p.keys)
