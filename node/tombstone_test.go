@@ -1,10 +1,6 @@
 package node_test
 
 import (
-	"bytes"
-	"database/sql"
-	"encoding/base64"
-	"encoding/hex"
 	"strings"
 	"testing"
 
@@ -167,51 +163,8 @@ func auditOf(t *testing.T, s store.Store, action, object string) []string {
 }
 
 // dbHolds returns "table: row" for every row of every table of the
-// database at dsn that holds marker: as text (any case), or base64 of
-// either alphabet at any alignment (envelopes are compact JWS), each also
-// as hex (PostgreSQL's text of a bytea).
+// database at dsn that holds marker (dbtest.Holds).
 func dbHolds(t *testing.T, d nodetest.Dialect, dsn, marker string) []string {
 	t.Helper()
-	driver, conn, tables := "pgx", dsn,
-		`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'`
-	if d == nodetest.SQLite {
-		driver, conn = "sqlite", strings.TrimPrefix(dsn, "sqlite:")
-		tables = `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`
-	}
-	db, err := sql.Open(driver, conn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	needles := [][]byte{[]byte(strings.ToLower(marker)), []byte(hex.EncodeToString([]byte(marker)))}
-	for pad := range 3 {
-		// The marker's base64 at each alignment, without the characters
-		// that also encode its neighbours.
-		for _, enc := range []*base64.Encoding{base64.RawURLEncoding, base64.RawStdEncoding} {
-			s := enc.EncodeToString(append(bytes.Repeat([]byte{0}, pad), marker...))
-			b := s[(pad*8+5)/6 : len(s)-2]
-			needles = append(needles, []byte(b), []byte(hex.EncodeToString([]byte(b))))
-		}
-	}
-	rows, err := db.QueryContext(t.Context(), tables)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		names = append(names, n)
-	}
-	rows.Close()
-	return dbtest.GrepRows(t, db, d == nodetest.Postgres, names, func(row []byte) bool {
-		for _, n := range needles {
-			if bytes.Contains(row, n) || bytes.Contains(bytes.ToLower(row), n) {
-				return true
-			}
-		}
-		return false
-	})
+	return dbtest.Holds(t, d == nodetest.Postgres, dsn, marker)
 }

@@ -328,7 +328,13 @@ func (q *queries) EraseCase(ctx context.Context, caseID string, e Erasure) (Eras
 	if res.Versions, err = q.exec(ctx, `UPDATE case_versions SET document = NULL WHERE case_id = ? AND document IS NOT NULL`, caseID); err != nil {
 		return res, fmt.Errorf("store.EraseCase: versions: %w", err)
 	}
-	if res.InboxEnvelopes, err = q.exec(ctx, `UPDATE inbox SET envelope = NULL WHERE case_id = ? AND envelope IS NOT NULL`, caseID); err != nil {
+	// A relay.forward not yet processed is another member's chain this
+	// node carries (a withdrawal to another member, above all): it is
+	// forwarded, and its bytes dropped, when processed. On PostgreSQL one
+	// may commit while this erasure runs, after the caller forwarded those
+	// it saw.
+	if res.InboxEnvelopes, err = q.exec(ctx, `UPDATE inbox SET envelope = NULL WHERE case_id = ? AND envelope IS NOT NULL
+		AND NOT (kind = 'relay.forward' AND processed_at IS NULL)`, caseID); err != nil {
 		return res, fmt.Errorf("store.EraseCase: inbox: %w", err)
 	}
 	// Undelivered rows: cancelled, unless of a kind to keep (the withdrawal).

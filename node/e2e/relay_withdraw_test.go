@@ -1,0 +1,170 @@
+package e2e
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/familylinks/flx/federation"
+	"github.com/familylinks/flx/node"
+	"github.com/familylinks/flx/node/internal/dbtest"
+	"github.com/familylinks/flx/node/internal/nodetest"
+	"github.com/familylinks/flx/node/media"
+	"github.com/familylinks/flx/node/search"
+	"github.com/familylinks/flx/node/store"
+)
+
+// TestWithdrawalEndsAtRelay: a withdrawal whose path ends at the relay.
+// XA-RC sends its case, canaries planted in every protected place, to
+// ICRC-CTA (which keeps it, its search index and a video recording of the
+// case) and to XB-RC through ICRC-CTA while XB-RC is down, so ICRC-CTA
+// also holds the chain of the case for XB-RC. Then XA-RC withdraws the
+// case, and the withdrawal gets no further than ICRC-CTA:
+//
+//   - final hop down: XB-RC stays down; the withdrawal for XB-RC waits at
+//     ICRC-CTA behind the chain it carries;
+//   - final hop suspended: the federation suspends XB-RC first; only the
+//     withdrawal addressed to ICRC-CTA itself reaches it.
+//
+// Once ICRC-CTA has processed what reached it, nothing of the case's
+// personal data is left there: no canary in any row of any table (the
+// search index and the carried chain included), no search hit, no
+// recording, the chain cancelled with its bytes dropped and the
+// cancellation audited; the case is a tombstone. On each store, over real
+// mTLS.
+func TestWithdrawalEndsAtRelay(t *testing.T) {
+	t.Parallel()
+	for _, sc := range []string{"final hop down", "final hop suspended"} {
+		t.Run(strings.ReplaceAll(sc, " ", "-"), func(t *testing.T) {
+			nodetest.EachDialect(t, func(t *testing.T, d nodetest.Dialect) { testWithdrawalEndsAtRelay(t, d, sc) })
+		})
+	}
+}
+
+func testWithdrawalEndsAtRelay(t *testing.T, d nodetest.Dialect, scenario string) {
+	ctx := context.Background()
+	rf := newRelayFed(t, d, "XB-RC")
+	xa, cta := rf.nodes["XA-RC"], rf.nodes["ICRC-CTA"]
+	tag := strings.ToUpper(federation.NewJTI()[:6])
+	doc, canaries := plantCanaries(t, 1, tag)
+	if _, err := xa.CreateCase(ctx, cw, doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, to := range []string{"ICRC-CTA", "XB-RC"} {
+		if _, err := xa.Forward(ctx, cw, demoCase, to); err != nil {
+			t.Fatalf("forward to %s: %v", to, err)
+		}
+	}
+	urlA, tokA := localAPI(t, xa)
+	video, hexSum := attachVideo(t, urlA, tokA, demoCase, 300<<10)
+	sum := media.Digest(sha256.Sum256(video))
+	msg := patch(t, videoMessage("XA-RC:VID-END-1", hexSum, len(video), 2), map[string]any{"to/member": "ICRC-CTA"})
+	if res, err := xa.SendMessage(ctx, cw, demoCase, "ICRC-CTA", msg); err != nil || res.State != "queued" {
+		t.Fatalf("send the message to ICRC-CTA: %v %+v", err, res)
+	}
+
+	// carried lists ICRC-CTA's chains of the case for XB-RC.
+	carried := func() []store.OutboxItem {
+		var out []store.OutboxItem
+		for _, r := range allOutbox(t, cta.Store, store.OutboxFilter{CaseID: demoCase, Destination: "XB-RC", IncludeEnvelope: true}) {
+			if inner, err := federation.RelayInner(r.Envelope); err == nil && r.Envelope != nil {
+				if c, err := federation.ClaimsOf(inner); err == nil && c.Kind != federation.KindCaseWithdraw {
+					out = append(out, r)
+				}
+			}
+		}
+		return out
+	}
+	nodetest.WaitFor(t, 30*time.Second, "ICRC-CTA holds the case, its recording and the chain for XB-RC", func() bool {
+		_, err := rf.mediaStore("ICRC-CTA").Stat(ctx, sum)
+		c, cerr := cta.Store.GetCase(ctx, demoCase)
+		return err == nil && cerr == nil && c.Document != nil && len(carried()) == 1
+	})
+	chain := carried()[0]
+	// The grep has teeth: before the withdrawal, ICRC-CTA's rows hold the
+	// canaries (its case, its search index, the chain).
+	held := 0
+	for _, v := range canaries {
+		if len(dbtest.Holds(t, d == nodetest.Postgres, rf.dsn["ICRC-CTA"], v)) > 0 {
+			held++
+		}
+	}
+	nameCanary := canaries["/persons/0/names/1/value"]
+	if held == 0 || searchHits(t, cta, nameCanary) != 1 {
+		t.Fatalf("before the withdrawal ICRC-CTA holds %d of %d canaries, and the search finds %d cases: the checks below prove nothing",
+			held, len(canaries), searchHits(t, cta, nameCanary))
+	}
+
+	if scenario == "final hop suspended" {
+		rf.suspend(t, "XB-RC")
+	}
+	if _, err := xa.Withdraw(ctx, cw, demoCase, "consent_withdrawn"); err != nil {
+		t.Fatal(err)
+	}
+	waitProcessed(t, cta.Store, demoCase, string(federation.KindCaseWithdraw), 1)
+	if scenario == "final hop down" {
+		// The chain of the create and that of the withdrawal.
+		waitProcessed(t, cta.Store, demoCase, string(federation.KindRelayForward), 2)
+	}
+
+	for ptr, v := range canaries {
+		if hits := dbtest.Holds(t, d == nodetest.Postgres, rf.dsn["ICRC-CTA"], v); len(hits) > 0 {
+			t.Errorf("canary %s is still at ICRC-CTA after the withdrawal:\n%s", ptr, strings.Join(hits, "\n"))
+		}
+	}
+	if n := searchHits(t, cta, nameCanary); n != 0 {
+		t.Errorf("ICRC-CTA's search still finds the withdrawn case (%d)", n)
+	}
+	if _, err := rf.mediaStore("ICRC-CTA").Stat(ctx, sum); !errors.Is(err, media.ErrNotFound) {
+		t.Errorf("ICRC-CTA still holds the recording: %v", err)
+	}
+	if c, err := cta.Store.GetCase(ctx, demoCase); err != nil || !c.Erased() || c.Document != nil {
+		t.Errorf("ICRC-CTA's case after the withdrawal: %+v %v, want a tombstone", c, err)
+	}
+	row, err := cta.Store.GetOutbox(ctx, chain.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if row.State != store.Cancelled || row.Envelope != nil {
+		t.Errorf("ICRC-CTA's chain for XB-RC: %s, bytes kept %v; want cancelled, dropped", row.State, row.Envelope != nil)
+	}
+	var recorded bool
+	for _, det := range auditDetails(t, cta.Store, "relay.cancel", demoCase) {
+		recorded = recorded || (det["withdrawn_by"] == "XA-RC" && det["chains_cancelled"] == float64(1))
+	}
+	if !recorded {
+		t.Error("ICRC-CTA recorded no relay.cancel of the chain it carried")
+	}
+	noProcessErrors(t, "ICRC-CTA", cta.Store)
+}
+
+// searchHits is the number of cases member n's search finds by name.
+func searchHits(t *testing.T, n *nodetest.Node, name string) int {
+	t.Helper()
+	page, err := n.SearchCases(context.Background(), cw, node.CaseSearch{Query: search.Query{Name: name}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(page.Cases)
+}
+
+// auditDetails returns the details of the audit entries of action on
+// object.
+func auditDetails(t *testing.T, st store.Store, action, object string) []map[string]any {
+	t.Helper()
+	rows, err := st.ListAudit(context.Background(), store.AuditFilter{Action: action, Object: object, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []map[string]any
+	for _, r := range rows {
+		var det map[string]any
+		_ = json.Unmarshal(r.Details, &det)
+		out = append(out, det)
+	}
+	return out
+}
