@@ -87,16 +87,23 @@ func testWithdrawalEndsAtRelay(t *testing.T, d nodetest.Dialect, scenario string
 	chain := carried()[0]
 	// The grep has teeth: before the withdrawal, ICRC-CTA's rows hold the
 	// canaries (its case, its search index, the chain).
-	held := 0
+	held, inChain := 0, 0
 	for _, v := range canaries {
-		if len(dbtest.Holds(t, d == nodetest.Postgres, rf.dsn["ICRC-CTA"], v)) > 0 {
+		hits := dbtest.Holds(t, d == nodetest.Postgres, rf.dsn["ICRC-CTA"], v)
+		if len(hits) > 0 {
 			held++
+		}
+		for _, h := range hits {
+			if strings.HasPrefix(h, "outbox: ") {
+				inChain++
+				break
+			}
 		}
 	}
 	nameCanary := canaries["/persons/0/names/1/value"]
-	if held == 0 || searchHits(t, cta, nameCanary) != 1 {
-		t.Fatalf("before the withdrawal ICRC-CTA holds %d of %d canaries, and the search finds %d cases: the checks below prove nothing",
-			held, len(canaries), searchHits(t, cta, nameCanary))
+	if held == 0 || inChain == 0 || searchHits(t, cta, nameCanary) != 1 {
+		t.Fatalf("before the withdrawal ICRC-CTA holds %d of %d canaries (%d in the chain), and the search finds %d cases: the checks below prove nothing",
+			held, len(canaries), inChain, searchHits(t, cta, nameCanary))
 	}
 
 	if scenario == "final hop suspended" {

@@ -61,10 +61,24 @@ func GrepRows(t testing.TB, db Querier, postgres bool, tables []string, holds fu
 	return hits
 }
 
+// encodings returns the base64 forms of marker, of either alphabet at each
+// alignment, without the characters that also encode its neighbours.
+func encodings(marker string) []string {
+	var out []string
+	for pad := range 3 {
+		for _, enc := range []*base64.Encoding{base64.RawURLEncoding, base64.RawStdEncoding} {
+			s := enc.EncodeToString(append(bytes.Repeat([]byte{0}, pad), marker...))
+			out = append(out, s[(pad*8+5)/6:len(s)-2])
+		}
+	}
+	return out
+}
+
 // Holds returns "table: row" for every row of every table of the database
 // at dsn (a store DSN: "sqlite:<path>", or a PostgreSQL URL when postgres)
 // that holds marker: as text (any case), or base64 of either alphabet at
-// any alignment (envelopes are compact JWS), each also as hex
+// any alignment (envelopes are compact JWS), or base64 of that (an envelope
+// inside a relay.forward), each also as hex
 // (PostgreSQL's text of a bytea). The caller imports the store, which
 // registers the drivers ("pgx", "sqlite").
 func Holds(t testing.TB, postgres bool, dsn, marker string) []string {
@@ -81,13 +95,12 @@ func Holds(t testing.TB, postgres bool, dsn, marker string) []string {
 	}
 	defer db.Close()
 	needles := [][]byte{[]byte(strings.ToLower(marker)), []byte(hex.EncodeToString([]byte(marker)))}
-	for pad := range 3 {
-		// The marker's base64 at each alignment, without the characters
-		// that also encode its neighbours.
-		for _, enc := range []*base64.Encoding{base64.RawURLEncoding, base64.RawStdEncoding} {
-			s := enc.EncodeToString(append(bytes.Repeat([]byte{0}, pad), marker...))
-			b := s[(pad*8+5)/6 : len(s)-2]
-			needles = append(needles, []byte(b), []byte(hex.EncodeToString([]byte(b))))
+	for _, b := range encodings(marker) {
+		needles = append(needles, []byte(b), []byte(hex.EncodeToString([]byte(b))))
+		// Encoded twice: an envelope inside a relay.forward (a chain a
+		// relay carries).
+		for _, bb := range encodings(b) {
+			needles = append(needles, []byte(bb), []byte(hex.EncodeToString([]byte(bb))))
 		}
 	}
 	rows, err := db.QueryContext(t.Context(), tables)
