@@ -232,6 +232,7 @@ func (q *queries) ListCases(ctx context.Context, f CaseFilter) (CasePage, error)
 	w.addIf(f.Origin != "", "origin = ?", f.Origin)
 	w.addIf(!f.UpdatedSince.IsZero(), "updated_at >= ?", tv(f.UpdatedSince))
 	w.addIf(!f.IncludeErased, "erased_at IS NULL")
+	w.addIf(f.IncludeErased, "(erased_at IS NULL OR type <> '')")
 	if f.Cursor != "" {
 		at, id, err := decodeCaseCursor(f.Cursor)
 		if err != nil {
@@ -283,6 +284,18 @@ func decodeCaseCursor(s string) (time.Time, string, error) {
 		return time.Time{}, "", fmt.Errorf("bad cursor: %w", ErrInvalid)
 	}
 	return at, id, nil
+}
+
+func (q *queries) PurgeTombstones(ctx context.Context, before time.Time) (int64, error) {
+	if before.IsZero() {
+		return 0, fmt.Errorf("store.PurgeTombstones: a time is required: %w", ErrInvalid)
+	}
+	n, err := q.exec(ctx, `DELETE FROM cases WHERE type = '' AND erased_at IS NOT NULL AND erased_at < ?
+		AND NOT EXISTS (SELECT 1 FROM inbox i WHERE i.case_id = cases.case_id AND i.processed_at IS NULL)`, tv(before))
+	if err != nil {
+		return 0, fmt.Errorf("store.PurgeTombstones: %w", err)
+	}
+	return n, nil
 }
 
 func (q *queries) EraseCase(ctx context.Context, caseID string, e Erasure) (ErasureResult, error) {
