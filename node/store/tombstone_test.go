@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -191,6 +192,42 @@ func TestPurgeTombstones(t *testing.T) {
 		}
 		if c := must[store.Case](t)(b.s.GetCase(ctx, held)); !c.Erased() || c.Document != nil {
 			t.Fatalf("the erased case held after the purges: %+v", c)
+		}
+	})
+}
+
+// An erasure of a case leaves the bytes of the relay.forward rows of the
+// case not yet processed: chains this node carries for others (a
+// withdrawal on its way to another member, above all), which may commit
+// while the erasure runs. Processed ones, and every other kind, lose their
+// envelope.
+func TestEraseKeepsUnprocessedChains(t *testing.T) {
+	withAllStores(t, func(t *testing.T, b *backend) {
+		ctx := t.Context()
+		const id = "XA-RC:CHAINS"
+		must[store.Case](t)(b.s.CreateCase(ctx, newCase(id)))
+		receive := func(jti, kind string) int64 {
+			t.Helper()
+			env := fmt.Appendf(nil, "envelope %s", jti)
+			return must[store.ReceiveResult](t)(b.s.Receive(ctx, store.InboxItem{JTI: jti, Iss: memberA, Aud: cta, Kind: kind,
+				CaseID: id, SHA256: sha(env), Envelope: env}, store.Receipt{Status: "accepted", Raw: []byte("r")})).ID
+		}
+		done := receive("chain-done", "relay.forward")
+		mustErr(t, b.s.MarkProcessed(ctx, done, ""), nil)
+		waiting := receive("chain-waiting", "relay.forward")
+		update := receive("update-waiting", "case.update")
+		res := must[store.ErasureResult](t)(b.s.EraseCase(ctx, id, store.Erasure{Reason: "consent_withdrawn", Origin: memberA}))
+		if res.InboxEnvelopes != 2 {
+			t.Fatalf("EraseCase dropped %d inbox envelopes, want 2 (the processed chain, the update)", res.InboxEnvelopes)
+		}
+		for _, c := range []struct {
+			id   int64
+			kept bool
+		}{{done, false}, {waiting, true}, {update, false}} {
+			it := must[store.InboxItem](t)(b.s.GetInbox(ctx, c.id))
+			if (it.Envelope != nil) != c.kept {
+				t.Errorf("inbox row %d (%s): envelope kept %v, want %v", c.id, it.Kind, it.Envelope != nil, c.kept)
+			}
 		}
 	})
 }
