@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -87,9 +89,9 @@ func testWithdrawalEndsAtRelay(t *testing.T, d nodetest.Dialect, scenario string
 	chain := carried()[0]
 	// The grep has teeth: before the withdrawal, ICRC-CTA's rows hold the
 	// canaries (its case, its search index, the chain).
+	values := slices.Collect(maps.Values(canaries))
 	held, inChain := 0, 0
-	for _, v := range canaries {
-		hits := dbtest.Holds(t, d == nodetest.Postgres, rf.dsn["ICRC-CTA"], v)
+	for _, hits := range dbtest.HoldsEach(t, d == nodetest.Postgres, rf.dsn["ICRC-CTA"], values...) {
 		if len(hits) > 0 {
 			held++
 		}
@@ -118,8 +120,9 @@ func testWithdrawalEndsAtRelay(t *testing.T, d nodetest.Dialect, scenario string
 		waitProcessed(t, cta.Store, demoCase, string(federation.KindRelayForward), 2)
 	}
 
+	left := dbtest.HoldsEach(t, d == nodetest.Postgres, rf.dsn["ICRC-CTA"], values...)
 	for ptr, v := range canaries {
-		if hits := dbtest.Holds(t, d == nodetest.Postgres, rf.dsn["ICRC-CTA"], v); len(hits) > 0 {
+		if hits := left[v]; len(hits) > 0 {
 			t.Errorf("canary %s is still at ICRC-CTA after the withdrawal:\n%s", ptr, strings.Join(hits, "\n"))
 		}
 	}

@@ -78,10 +78,18 @@ func encodings(marker string) []string {
 // at dsn (a store DSN: "sqlite:<path>", or a PostgreSQL URL when postgres)
 // that holds marker: as text (any case), or base64 of either alphabet at
 // any alignment (envelopes are compact JWS), or base64 of that (an envelope
-// inside a relay.forward), each also as hex
-// (PostgreSQL's text of a bytea). The caller imports the store, which
-// registers the drivers ("pgx", "sqlite").
+// inside a relay.forward), each also as hex (PostgreSQL's text of a
+// bytea). The caller imports the store, which registers the drivers
+// ("pgx", "sqlite").
 func Holds(t testing.TB, postgres bool, dsn, marker string) []string {
+	t.Helper()
+	return HoldsEach(t, postgres, dsn, marker)[marker]
+}
+
+// HoldsEach is Holds for several markers in one reading of the database:
+// the rows that hold each marker, by marker (markers held nowhere are
+// absent).
+func HoldsEach(t testing.TB, postgres bool, dsn string, markers ...string) map[string][]string {
 	t.Helper()
 	driver, conn, tables := "pgx", dsn,
 		`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'`
@@ -94,14 +102,18 @@ func Holds(t testing.TB, postgres bool, dsn, marker string) []string {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	needles := [][]byte{[]byte(strings.ToLower(marker)), []byte(hex.EncodeToString([]byte(marker)))}
-	for _, b := range encodings(marker) {
-		needles = append(needles, []byte(b), []byte(hex.EncodeToString([]byte(b))))
-		// Encoded twice: an envelope inside a relay.forward (a chain a
-		// relay carries).
-		for _, bb := range encodings(b) {
-			needles = append(needles, []byte(bb), []byte(hex.EncodeToString([]byte(bb))))
+	needles := map[string][][]byte{}
+	for _, marker := range markers {
+		ns := [][]byte{[]byte(strings.ToLower(marker)), []byte(hex.EncodeToString([]byte(marker)))}
+		for _, b := range encodings(marker) {
+			ns = append(ns, []byte(b), []byte(hex.EncodeToString([]byte(b))))
+			// Encoded twice: an envelope inside a relay.forward (a chain a
+			// relay carries).
+			for _, bb := range encodings(b) {
+				ns = append(ns, []byte(bb), []byte(hex.EncodeToString([]byte(bb))))
+			}
 		}
+		needles[marker] = ns
 	}
 	rows, err := db.QueryContext(t.Context(), tables)
 	if err != nil {
@@ -116,12 +128,20 @@ func Holds(t testing.TB, postgres bool, dsn, marker string) []string {
 		names = append(names, n)
 	}
 	rows.Close()
-	return GrepRows(t, db, postgres, names, func(row []byte) bool {
-		for _, n := range needles {
-			if bytes.Contains(row, n) || bytes.Contains(bytes.ToLower(row), n) {
-				return true
+	held := map[string][]string{}
+	for _, table := range names {
+		GrepRows(t, db, postgres, []string{table}, func(row []byte) bool {
+			lower := bytes.ToLower(row)
+			for _, marker := range markers {
+				for _, n := range needles[marker] {
+					if bytes.Contains(row, n) || bytes.Contains(lower, n) {
+						held[marker] = append(held[marker], table+": "+string(row))
+						break
+					}
+				}
 			}
-		}
-		return false
-	})
+			return false
+		})
+	}
+	return held
 }
