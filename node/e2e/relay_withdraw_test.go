@@ -27,8 +27,10 @@ import (
 // also holds the chain of the case for XB-RC. Then XA-RC withdraws the
 // case, and the withdrawal gets no further than ICRC-CTA:
 //
-//   - final hop down: XB-RC stays down; the withdrawal for XB-RC waits at
-//     ICRC-CTA behind the chain it carries;
+//   - final hop down: XB-RC is down; the withdrawal for XB-RC waits at
+//     ICRC-CTA behind the chain it carries. When XB-RC comes back it gets
+//     the withdrawal, never the create, and its confirmation reaches
+//     XA-RC;
 //   - final hop suspended: the federation suspends XB-RC first; only the
 //     withdrawal addressed to ICRC-CTA itself reaches it.
 //
@@ -150,6 +152,29 @@ func testWithdrawalEndsAtRelay(t *testing.T, d nodetest.Dialect, scenario string
 		t.Error("ICRC-CTA recorded no relay.cancel of the chain it carried")
 	}
 	noProcessErrors(t, "ICRC-CTA", cta.Store)
+	if scenario != "final hop down" {
+		return
+	}
+	// XB-RC comes back: the withdrawal reaches it, the create never does,
+	// and its confirmation reaches XA-RC through ICRC-CTA.
+	xb := rf.up(t, "XB-RC")
+	waitProcessed(t, xb.Store, demoCase, string(federation.KindCaseWithdraw), 1)
+	if got := allInbox(t, xb.Store, store.InboxFilter{CaseID: demoCase, Kind: string(federation.KindCaseCreate)}); len(got) != 0 {
+		t.Errorf("XB-RC received the create of the withdrawn case after the withdrawal passed the relay (%d)", len(got))
+	}
+	nodetest.WaitFor(t, 30*time.Second, "XB-RC's confirmation at XA-RC", func() bool {
+		rs, err := xa.Store.ListRecipients(ctx, demoCase)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rs {
+			if r.Member == "XB-RC" && !r.WithdrawalConfirmedAt.IsZero() {
+				return true
+			}
+		}
+		return false
+	})
+	noProcessErrors(t, "XB-RC", xb.Store)
 }
 
 // searchHits is the number of cases member n's search finds by name.
