@@ -364,7 +364,8 @@ func (n *Node) applyWithdraw(ctx context.Context, tx store.Tx, it store.InboxIte
 		return nil, nil, err
 	}
 	// As a relay, the recordings of the case it carries for others go too
-	// (FLX-MED-019), and so do the origin's chains of the case it carries.
+	// (FLX-MED-019), and so do the origin's chains of the case it can no
+	// longer forward (eraseCarried).
 	if err := n.eraseCarried(ctx, tx, w.CaseID, it.Iss, w.WholeCase()); err != nil {
 		return nil, nil, err
 	}

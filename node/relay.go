@@ -486,8 +486,7 @@ func (n *Node) applyRelay(ctx context.Context, tx store.Tx, it store.InboxItem) 
 	}
 	// A withdrawal on its way takes with it the recordings of the case
 	// this relay still carries (FLX-MED-019) and the origin's chains of the
-	// case still to forward: the withdrawal follows them to a final hop
-	// that may be down for good, and the relay would keep their bytes.
+	// case it can no longer forward (eraseCarried).
 	if r.Envelope != nil && r.Envelope.Kind == federation.KindCaseWithdraw {
 		if w, err := schema.ParseWithdrawal(r.Envelope.Body); err == nil && w.ShouldErase() && !w.IsConfirmation() {
 			if err := n.eraseCarried(ctx, tx, r.Envelope.CaseID, r.Origin(), w.WholeCase()); err != nil {

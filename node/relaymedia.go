@@ -252,15 +252,29 @@ func (n *Node) carriesMedia(ctx context.Context, caseID, jti string, sum media.D
 // the recording to a member after the withdrawal asked it to erase the
 // case. When the withdrawal is of the whole case (whole), so are the
 // origin's other chains of the case that carry its data (a create, an
-// update, a message): the origin cancelled its own copies of them
-// (FLX-WDR-007) and sends none again, so nothing of the case stays at the
-// relay waiting for a final hop that is down, suspended or gone. Chains of
-// other members (a response on its way to the origin) and withdrawals,
-// confirmations and end-to-end receipts go on. Each recording that no
+// update, a message) and that this relay can no longer carry: dead-lettered,
+// or for a final recipient it has no route to now (suspended, gone). The
+// origin cancelled its own copies (FLX-WDR-007) and sends none again, and
+// no withdrawal can follow them there, so their bytes would stay at the
+// relay for good. A chain it can still carry goes on, the withdrawal after
+// it (FLX-RLY-007, FLX-RLY-010: the final recipient erases), and its bytes
+// go once it is delivered (DropCarried). Chains of other members (a
+// response on its way to the origin) and withdrawals, confirmations and
+// end-to-end receipts go on. Each recording that no
 // message kept here still names is erased, and audited as
 // relay.media_erase with the reason; the cancelled data chains are audited
 // as relay.cancel. A chain in flight keeps its lease, as an erasure leaves
 // it (store.EraseCase).
+// canCarry reports whether this relay can still deliver its outbox row r:
+// not dead-lettered, and a route to its destination (pull included).
+func (n *Node) canCarry(r store.OutboxItem) bool {
+	if r.State == store.Dead {
+		return false
+	}
+	_, err := n.route(r.Destination)
+	return err == nil
+}
+
 func (n *Node) eraseCarried(ctx context.Context, tx store.Tx, caseID, by string, whole bool) error {
 	type carried struct {
 		ref media.Ref
@@ -295,7 +309,7 @@ func (n *Node) eraseCarried(ctx context.Context, tx store.Tx, caseID, by string,
 			}
 			ref, ok := media.AttachedRef(&federation.Envelope{Claims: ic})
 			if !ok || ic.Kind != federation.KindMessageDeliver {
-				if whole && ic.Issuer == by && ic.CaseID == caseID && ic.Kind != federation.KindCaseWithdraw {
+				if whole && ic.Issuer == by && ic.CaseID == caseID && ic.Kind != federation.KindCaseWithdraw && !n.canCarry(r) {
 					dataIDs = append(dataIDs, r.ID)
 					dataTo = append(dataTo, r.Destination)
 				}
