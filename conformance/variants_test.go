@@ -532,8 +532,8 @@ var brokenNodes = []brokenNode{
 	},
 	{
 		Variant: variant.Variant{Name: "erasure-forgets", Mutations: []variant.Mutation{{
-			File: "node/store/cases.go", Old: "`UPDATE inbox SET envelope = NULL WHERE case_id = ? AND envelope IS NOT NULL`",
-			New: "`UPDATE inbox SET envelope = NULL, sha256 = '' WHERE case_id = ? AND envelope IS NOT NULL`",
+			File: "node/store/cases.go", Old: "`UPDATE inbox SET envelope = NULL WHERE case_id = ? AND envelope IS NOT NULL\n\t\tAND NOT (kind",
+			New: "`UPDATE inbox SET envelope = NULL, sha256 = '' WHERE case_id = ? AND envelope IS NOT NULL\n\t\tAND NOT (kind",
 		}}},
 		broke: "erases the digests of an erased case's envelopes with them", check: "FLX-WDR-004/replay-survives-erasure",
 	},

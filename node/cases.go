@@ -151,7 +151,10 @@ type CaseView struct {
 // from this node, and the policy decisions taken on it.
 func (n *Node) GetCase(ctx context.Context, caseID string) (CaseView, error) {
 	c, err := n.o.Store.GetCase(ctx, caseID)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) || (err == nil && c.NeverHeld()) {
+		// The tombstone of a case withdrawn before it ever arrived is no
+		// case of this node: it answers as it will once the tombstone is
+		// purged (PurgeTombstones). The withdrawal is in the inbox.
 		return CaseView{}, errf(CodeNotFound, "no case %s", caseID)
 	}
 	if err != nil {

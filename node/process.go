@@ -111,6 +111,11 @@ func (n *Node) processAll(ctx context.Context, items []store.InboxItem) error {
 					return err
 				}
 			}
+			if bt.done[it.ID] {
+				// Processed by a row before it: a relay.forward that an
+				// erasure forwarded first (flushRelays).
+				continue
+			}
 			if bt.erased[it.CaseID] {
 				// Erased by a row before it: its envelope went too, as it
 				// would had the row been read after that row's commit.
@@ -359,8 +364,9 @@ func (n *Node) applyWithdraw(ctx context.Context, tx store.Tx, it store.InboxIte
 		return nil, nil, err
 	}
 	// As a relay, the recordings of the case it carries for others go too
-	// (FLX-MED-019).
-	if err := n.eraseCarriedMedia(ctx, tx, w.CaseID, it.Iss); err != nil {
+	// (FLX-MED-019), and so do the origin's chains of the case it can no
+	// longer forward (eraseCarried).
+	if err := n.eraseCarried(ctx, tx, w.CaseID, it.Iss, w.WholeCase()); err != nil {
 		return nil, nil, err
 	}
 	if err := n.audit(ctx, tx, it.Iss, "case.erase", w.CaseID, map[string]any{
@@ -424,6 +430,8 @@ type batchTx struct {
 	// when it began, and that no row of it has touched since; applyCase
 	// creates them without reading them first.
 	fresh map[string]bool
+	// done: the rows marked processed in the batch.
+	done map[int64]bool
 }
 
 // learnNew finds, in one query, which cases of the batch's case.create
@@ -514,6 +522,10 @@ func (b *batchTx) EraseCase(ctx context.Context, caseID string, e store.Erasure)
 }
 
 func (b *batchTx) MarkProcessed(_ context.Context, id int64, processErr string) error {
+	if b.done == nil {
+		b.done = map[int64]bool{}
+	}
+	b.done[id] = true
 	b.marks = append(b.marks, store.ProcessedMark{ID: id, Error: processErr})
 	return nil
 }

@@ -485,10 +485,11 @@ func (n *Node) applyRelay(ctx context.Context, tx store.Tx, it store.InboxItem) 
 		return nil, false, err
 	}
 	// A withdrawal on its way takes with it the recordings of the case
-	// this relay still carries (FLX-MED-019).
+	// this relay still carries (FLX-MED-019) and the origin's chains of the
+	// case it can no longer forward (eraseCarried).
 	if r.Envelope != nil && r.Envelope.Kind == federation.KindCaseWithdraw {
-		if w, err := schema.ParseWithdrawal(r.Envelope.Body); err == nil && w.ShouldErase() {
-			if err := n.eraseCarriedMedia(ctx, tx, r.Envelope.CaseID, r.Origin()); err != nil {
+		if w, err := schema.ParseWithdrawal(r.Envelope.Body); err == nil && w.ShouldErase() && !w.IsConfirmation() {
+			if err := n.eraseCarried(ctx, tx, r.Envelope.CaseID, r.Origin(), w.WholeCase()); err != nil {
 				return nil, false, err
 			}
 		}

@@ -243,24 +243,47 @@ func (n *Node) carriesMedia(ctx context.Context, caseID, jti string, sum media.D
 	}
 }
 
-// eraseCarriedMedia is FLX-MED-019: when a withdrawal of caseID passes
-// through this relay or reaches it, the relay erases every recording of the
-// case it still carries for others, in tx, before the withdrawal goes on.
-// The chains of the case still to forward (queued, in flight or
-// dead-lettered) whose message attaches a recording are cancelled, their
-// bytes dropped: they would bring the recording to a member after the
-// withdrawal asked it to erase the case. Each of those recordings that no
+// eraseCarried is FLX-MED-019 and its counterpart for case data: when a
+// withdrawal of caseID by its origin passes through this relay or reaches
+// it, the relay erases every recording of the case it still carries for
+// others, in tx, before the withdrawal goes on. The chains of the case
+// still to forward (queued, in flight or dead-lettered) whose message
+// attaches a recording are cancelled, their bytes dropped: they would bring
+// the recording to a member after the withdrawal asked it to erase the
+// case. When the withdrawal is of the whole case (whole), so are the
+// origin's other chains of the case that carry its data (a create, an
+// update, a message) and that this relay can no longer carry: dead-lettered,
+// or for a final recipient it has no route to now (suspended, gone). The
+// origin cancelled its own copies (FLX-WDR-007) and sends none again, and
+// no withdrawal can follow them there, so their bytes would stay at the
+// relay for good. A chain it can still carry goes on, the withdrawal after
+// it (FLX-RLY-007, FLX-RLY-010: the final recipient erases), and its bytes
+// go once it is delivered (DropCarried). Chains of other members (a
+// response on its way to the origin) and withdrawals, confirmations and
+// end-to-end receipts go on. Each recording that no
 // message kept here still names is erased, and audited as
-// relay.media_erase with the reason. A chain in flight keeps its lease, as
-// an erasure leaves it (store.EraseCase).
-func (n *Node) eraseCarriedMedia(ctx context.Context, tx store.Tx, caseID, by string) error {
+// relay.media_erase with the reason; the cancelled data chains are audited
+// as relay.cancel. A chain in flight keeps its lease, as an erasure leaves
+// it (store.EraseCase).
+// canCarry reports whether this relay can still deliver its outbox row r:
+// not dead-lettered, and a route to its destination (pull included).
+func (n *Node) canCarry(r store.OutboxItem) bool {
+	if r.State == store.Dead {
+		return false
+	}
+	_, err := n.route(r.Destination)
+	return err == nil
+}
+
+func (n *Node) eraseCarried(ctx context.Context, tx store.Tx, caseID, by string, whole bool) error {
 	type carried struct {
 		ref media.Ref
 		to  []string
 	}
 	held := map[media.Digest]*carried{}
 	var order []media.Digest
-	var ids []int64
+	var ids, dataIDs []int64
+	var dataTo []string
 	f := store.OutboxFilter{CaseID: caseID, IncludeEnvelope: true, Limit: 1000}
 	for {
 		rows, err := tx.ListOutbox(ctx, f)
@@ -276,12 +299,20 @@ func (n *Node) eraseCarriedMedia(ctx context.Context, tx store.Tx, caseID, by st
 			if err != nil {
 				continue
 			}
+			tok, err := federation.PeekToken(inner)
+			if err != nil || tok.Receipt || tok.Issuer == n.o.Self {
+				continue
+			}
 			ic, err := federation.ClaimsOf(inner)
-			if err != nil || ic.Issuer == n.o.Self || ic.Kind != federation.KindMessageDeliver {
+			if err != nil {
 				continue
 			}
 			ref, ok := media.AttachedRef(&federation.Envelope{Claims: ic})
-			if !ok {
+			if !ok || ic.Kind != federation.KindMessageDeliver {
+				if whole && ic.Issuer == by && ic.CaseID == caseID && ic.Kind != federation.KindCaseWithdraw && !n.canCarry(r) {
+					dataIDs = append(dataIDs, r.ID)
+					dataTo = append(dataTo, r.Destination)
+				}
 				continue
 			}
 			ids = append(ids, r.ID)
@@ -295,6 +326,18 @@ func (n *Node) eraseCarriedMedia(ctx context.Context, tx store.Tx, caseID, by st
 			break
 		}
 		f.AfterID = rows[len(rows)-1].ID
+	}
+	if len(dataIDs) > 0 {
+		cancelled, err := tx.CancelCarried(ctx, dataIDs, "cancelled: case withdrawn by its origin")
+		if err != nil {
+			return err
+		}
+		n.log.Info("carried chains cancelled on withdrawal", "case_id", caseID, "chains", cancelled)
+		if err := n.audit(ctx, tx, "system", "relay.cancel", caseID, map[string]any{
+			"reason": "case.withdraw", "withdrawn_by": by, "to": dataTo, "chains_cancelled": cancelled,
+		}); err != nil {
+			return err
+		}
 	}
 	if len(ids) == 0 {
 		return nil

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/familylinks/flx/federation"
+	"github.com/familylinks/flx/federation/bundle"
 	"github.com/familylinks/flx/node/store"
 	"github.com/familylinks/flx/schema"
 )
@@ -98,8 +100,44 @@ func (n *Node) expire(ctx context.Context, c store.Case) error {
 	return err
 }
 
+// TombstoneKeep is how long the tombstone of a case never held here
+// (store.Case.NeverHeld) is kept: as long as a create or update of the
+// case signed before its origin withdrew it can still be accepted here.
+// Its origin signs nothing of the case after the withdrawal commits and
+// cancels what it had not sent (FLX-WDR-007), so such an envelope was
+// signed before then, at most Skew after the tombstone by this node's
+// clock. It is accepted until its exp plus Skew, exp at most
+// federation.DefaultMaxTTL after it was signed (the verifier's bound, the
+// same over a relay: a relay cannot extend the inner exp, and pull hands
+// out nothing expiring before its lease ends). In a carried bundle it is
+// checked at the bundle's iat, which may be Skew past its exp, and the
+// bundle is imported until its exp plus Skew, at most bundle.MaxTTL after
+// its iat. Hence DefaultMaxTTL + bundle.MaxTTL + 4 Skew (97 days and 4
+// minutes with the defaults). A late envelope stored before then and
+// still unprocessed keeps its tombstone too (store.PurgeTombstones).
+func (n *Node) TombstoneKeep() time.Duration {
+	return federation.DefaultMaxTTL + bundle.MaxTTL + 4*n.o.Skew
+}
+
+// PurgeTombstones deletes the tombstones of cases never held here once
+// TombstoneKeep has passed. Tombstones of cases held here are the case's
+// record (status, erasure, confirmations) and stay. A withdrawal sent
+// again after the purge is a duplicate (its replay record stays, FLX-WDR-004)
+// or, sent anew, leaves a new tombstone.
+func (n *Node) PurgeTombstones(ctx context.Context) (int64, error) {
+	purged, err := n.o.Store.PurgeTombstones(ctx, n.o.Now().Add(-n.TombstoneKeep()))
+	if err != nil {
+		return 0, fmt.Errorf("node.PurgeTombstones: %w", err)
+	}
+	if purged > 0 {
+		n.log.Info("tombstones purged", "count", purged, "kept", n.TombstoneKeep().String())
+	}
+	return purged, nil
+}
+
 // runRetention sweeps at start and then every interval until ctx ends,
-// the media's housekeeping (SweepMedia) after each retention sweep.
+// the media's housekeeping (SweepMedia) after each retention sweep, then
+// the tombstones' (PurgeTombstones).
 func (n *Node) runRetention(ctx context.Context, every time.Duration) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
@@ -109,6 +147,9 @@ func (n *Node) runRetention(ctx context.Context, every time.Duration) {
 		}
 		if _, err := n.SweepMedia(ctx); err != nil && ctx.Err() == nil {
 			n.log.Error("media sweep failed", "err", err)
+		}
+		if _, err := n.PurgeTombstones(ctx); err != nil && ctx.Err() == nil {
+			n.log.Error("tombstone purge failed", "err", err)
 		}
 		// What this member finished carrying for others as a relay.
 		if _, err := n.o.Store.DropCarried(ctx, ""); err != nil && ctx.Err() == nil {

@@ -75,8 +75,8 @@ var eventOrder = map[string]int{
 func (n *Node) CaseThread(ctx context.Context, a Actor, caseID string, withContent bool) (Thread, error) {
 	st := n.o.Store
 	c, err := st.GetCase(ctx, caseID)
-	if errors.Is(err, store.ErrNotFound) {
-		return Thread{}, errf(CodeNotFound, "no case %s", caseID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && c.NeverHeld()) {
+		return Thread{}, errf(CodeNotFound, "no case %s", caseID) // as GetCase
 	}
 	if err != nil {
 		return Thread{}, internal("get case", err)

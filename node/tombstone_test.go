@@ -1,14 +1,15 @@
 package node_test
 
 import (
-	"bytes"
-	"database/sql"
-	"encoding/base64"
-	"encoding/hex"
+	"errors"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/familylinks/flx/federation"
+	"github.com/familylinks/flx/federation/bundle"
+	"github.com/familylinks/flx/node"
 	"github.com/familylinks/flx/node/internal/dbtest"
 	"github.com/familylinks/flx/node/internal/fedtest"
 	"github.com/familylinks/flx/node/internal/nodetest"
@@ -167,51 +168,151 @@ func auditOf(t *testing.T, s store.Store, action, object string) []string {
 }
 
 // dbHolds returns "table: row" for every row of every table of the
-// database at dsn that holds marker: as text (any case), or base64 of
-// either alphabet at any alignment (envelopes are compact JWS), each also
-// as hex (PostgreSQL's text of a bytea).
+// database at dsn that holds marker (dbtest.Holds).
 func dbHolds(t *testing.T, d nodetest.Dialect, dsn, marker string) []string {
 	t.Helper()
-	driver, conn, tables := "pgx", dsn,
-		`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'`
-	if d == nodetest.SQLite {
-		driver, conn = "sqlite", strings.TrimPrefix(dsn, "sqlite:")
-		tables = `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`
-	}
-	db, err := sql.Open(driver, conn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	needles := [][]byte{[]byte(strings.ToLower(marker)), []byte(hex.EncodeToString([]byte(marker)))}
-	for pad := range 3 {
-		// The marker's base64 at each alignment, without the characters
-		// that also encode its neighbours.
-		for _, enc := range []*base64.Encoding{base64.RawURLEncoding, base64.RawStdEncoding} {
-			s := enc.EncodeToString(append(bytes.Repeat([]byte{0}, pad), marker...))
-			b := s[(pad*8+5)/6 : len(s)-2]
-			needles = append(needles, []byte(b), []byte(hex.EncodeToString([]byte(b))))
+	return dbtest.Holds(t, d == nodetest.Postgres, dsn, marker)
+}
+
+// TestTombstonePurge: the tombstone of a case never held, after a
+// withdrawal, answers not_found to a caseworker (the withdrawal is in the
+// inbox), while a case held and withdrawn answers with its tombstone. The
+// retention loop's purge keeps it for TombstoneKeep: a late create that
+// arrives just before the bound and is still unprocessed when the purge
+// runs (racing it) keeps the tombstone, is discarded (its canary stored
+// nowhere), and only then does the tombstone go. The withdrawal sent again
+// after the purge is refused as expired and leaves nothing: no tombstone,
+// no second confirmation.
+func TestTombstonePurge(t *testing.T) {
+	nodetest.EachDialect(t, func(t *testing.T, d nodetest.Dialect) {
+		ctx := t.Context()
+		f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")
+		f.Validity = 200 * 24 * time.Hour // the clock moves past TombstoneKeep
+		f.Sign(t)
+		var mu sync.Mutex
+		now := time.Now()
+		clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+		advance := func(by time.Duration) { mu.Lock(); now = now.Add(by); mu.Unlock() }
+		dsn := nodetest.DSN(t, d)
+		xb := nodetest.Start(t, f, "XB-RC", nil, nodetest.Options{Dialect: d, DSN: dsn, NoRun: true,
+			Tune: func(o *node.Options) { o.Now = clock }})
+		if keep := xb.TombstoneKeep(); keep != federation.DefaultMaxTTL+bundle.MaxTTL+4*federation.DefaultSkew {
+			t.Fatalf("TombstoneKeep = %s", keep)
 		}
-	}
-	rows, err := db.QueryContext(t.Context(), tables)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			t.Fatal(err)
+		receive := func(raw []byte) error {
+			t.Helper()
+			_, err := xb.Receive(ctx, "XA-RC", raw)
+			return err
 		}
-		names = append(names, n)
-	}
-	rows.Close()
-	return dbtest.GrepRows(t, db, d == nodetest.Postgres, names, func(row []byte) bool {
-		for _, n := range needles {
-			if bytes.Contains(row, n) || bytes.Contains(bytes.ToLower(row), n) {
-				return true
+		process := func() {
+			t.Helper()
+			if err := xb.ProcessInbox(ctx); err != nil {
+				t.Fatal(err)
 			}
 		}
-		return false
+		id := "XA-RC:PURGE-" + strings.ToUpper(federation.NewJTI()[:8])
+		heldID := id + "-HELD"
+		canary := "Qzcanary" + strings.ToLower(federation.NewJTI()[:10])
+		create := func(caseID string) []byte {
+			return f.Envelope(t, "XA-RC", "XB-RC", federation.KindCaseCreate, caseID,
+				body(t, "case.tracing_request", func(m map[string]any) {
+					m["case_id"], m["version"] = caseID, 1
+					m["persons"].([]any)[0].(map[string]any)["names"].([]any)[0].(map[string]any)["value"] = canary
+				}))
+		}
+		withdraw := func(caseID string) []byte {
+			return f.Envelope(t, "XA-RC", "XB-RC", federation.KindCaseWithdraw, caseID,
+				body(t, "withdrawal.consent_withdrawn", func(m map[string]any) { m["case_id"] = caseID }))
+		}
+		// A create of id signed now, valid as long as an envelope may be:
+		// it is kept to arrive after the withdrawal.
+		signed := time.Now()
+		late, err := federation.Sign(federation.Claims{Issuer: "XA-RC", Audience: "XB-RC", IssuedAt: signed,
+			ExpiresAt: signed.Add(federation.DefaultMaxTTL), JTI: federation.NewJTI(), Kind: federation.KindCaseCreate,
+			CaseID: id, Body: body(t, "case.tracing_request", func(m map[string]any) {
+				m["case_id"], m["version"] = id, 1
+				m["persons"].([]any)[0].(map[string]any)["names"].([]any)[0].(map[string]any)["value"] = canary
+			})}, f.Member(t, "XA-RC").Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// One case held, then withdrawn; one withdrawn, never held.
+		if err := receive(create(heldID)); err != nil {
+			t.Fatal(err)
+		}
+		process()
+		w := withdraw(id)
+		for _, raw := range [][]byte{withdraw(heldID), w} {
+			if err := receive(raw); err != nil {
+				t.Fatal(err)
+			}
+		}
+		process()
+		notFound := func(caseID string) {
+			t.Helper()
+			_, err := xb.GetCase(ctx, caseID)
+			var ne *node.Error
+			if !errors.As(err, &ne) || ne.Code != node.CodeNotFound {
+				t.Fatalf("GET %s: %v, want not_found", caseID, err)
+			}
+		}
+		notFound(id)
+		if v, err := xb.GetCase(ctx, heldID); err != nil || !v.Case.Erased() || v.Document != nil || v.Case.Type == "" {
+			t.Fatalf("GET of the case held and withdrawn: %+v %v, want its tombstone", v.Case, err)
+		}
+		if c, err := xb.Store.GetCase(ctx, id); err != nil || !c.NeverHeld() {
+			t.Fatalf("the store's tombstone: %+v %v", c, err)
+		}
+		purge := func(want int64) {
+			t.Helper()
+			if n, err := xb.PurgeTombstones(ctx); err != nil || n != want {
+				t.Fatalf("PurgeTombstones = %d, %v; want %d", n, err, want)
+			}
+		}
+		purge(0)
+
+		// A late create, signed before the withdrawal (exp at most
+		// DefaultMaxTTL after), arrives as late as it can be accepted; the
+		// purge runs, past the bound, before it is processed.
+		advance(federation.DefaultMaxTTL - time.Minute)
+		if err := receive(late); err != nil {
+			t.Fatalf("late create: %v", err)
+		}
+		advance(xb.TombstoneKeep())
+		purge(0)
+		process()
+		if hits := dbHolds(t, d, dsn, canary); len(hits) > 0 {
+			t.Fatalf("the canary of the late create is stored:\n%s", strings.Join(hits, "\n"))
+		}
+		if got := auditOf(t, xb.Store, "case.discard", id); len(got) != 1 {
+			t.Fatalf("case.discard audit %v, want the late create", got)
+		}
+		purge(1) // the held case's tombstone stays
+		notFound(id)
+		if v, err := xb.GetCase(ctx, heldID); err != nil || !v.Case.Erased() {
+			t.Fatalf("the case held after the purge: %+v %v", v.Case, err)
+		}
+
+		// The withdrawal replayed after the purge: expired, nothing stored.
+		confirmations := func() int {
+			rows, err := xb.Store.ListOutbox(ctx, store.OutboxFilter{CaseID: id, Limit: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(rows)
+		}
+		before := confirmations()
+		err = receive(w)
+		var ne *node.Error
+		if !errors.As(err, &ne) || ne.Code != federation.CodeExpired {
+			t.Fatalf("withdrawal replayed after the purge: %v, want expired", err)
+		}
+		process()
+		if _, err := xb.Store.GetCase(ctx, id); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("withdrawal replayed after the purge left a case row: %v", err)
+		}
+		if n := confirmations(); n != before || n != 1 {
+			t.Fatalf("%d outbox rows of the case after the replay, want the one confirmation (%d before)", n, before)
+		}
 	})
 }

@@ -39,18 +39,8 @@ func TestMediaThroughRelay(t *testing.T) {
 
 func testMediaThroughRelay(t *testing.T, d nodetest.Dialect) {
 	ctx := context.Background()
-	f := fedtest.New(t, threeMembers...)
-	f.Member(t, "XB-RC").RelayVia = []string{"ICRC-CTA"}
-	lns := map[string]net.Listener{}
-	for id := range f.Members {
-		lns[id] = nodetest.Listen(t, f.Member(t, id))
-	}
-	f.Sign(t)
-	nodes := map[string]*nodetest.Node{}
-	for id := range f.Members {
-		nodes[id] = startWithMedia(t, f, id, lns[id], d, func(o *node.Options) { o.RelayWait = 30 * time.Second })
-	}
-	xa, xb, cta := nodes["XA-RC"], nodes["XB-RC"], nodes["ICRC-CTA"]
+	rf := newRelayFed(t, d)
+	xa, xb, cta := rf.nodes["XA-RC"], rf.nodes["XB-RC"], rf.nodes["ICRC-CTA"]
 	urlA, tokA := localAPI(t, xa)
 	urlB, tokB := localAPI(t, xb)
 
@@ -126,7 +116,7 @@ func testMediaThroughRelay(t *testing.T, d nodetest.Dialect) {
 	if !carried {
 		t.Fatalf("ICRC-CTA's relay records name no media %s", hexSum)
 	}
-	ctaMedia := cta.Node.MediaHandler().(*media.Server).Store
+	ctaMedia := rf.mediaStore("ICRC-CTA")
 	nodetest.WaitFor(t, 20*time.Second, "ICRC-CTA erases the recording it relayed", func() bool {
 		_, err := ctaMedia.Stat(ctx, media.Digest(sum))
 		return errors.Is(err, media.ErrNotFound)

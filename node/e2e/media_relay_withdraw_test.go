@@ -5,13 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
-	"net"
 	"testing"
 	"time"
 
 	"github.com/familylinks/flx/federation"
-	"github.com/familylinks/flx/node"
-	"github.com/familylinks/flx/node/internal/fedtest"
 	"github.com/familylinks/flx/node/internal/nodetest"
 	"github.com/familylinks/flx/node/media"
 	"github.com/familylinks/flx/node/store"
@@ -32,19 +29,8 @@ func TestWithdrawalErasesRelayedMedia(t *testing.T) {
 
 func testWithdrawalErasesRelayedMedia(t *testing.T, d nodetest.Dialect) {
 	ctx := context.Background()
-	f := fedtest.New(t, threeMembers...)
-	f.Member(t, "XB-RC").RelayVia = []string{"ICRC-CTA"}
-	lns := map[string]net.Listener{}
-	for id := range f.Members {
-		lns[id] = nodetest.Listen(t, f.Member(t, id))
-	}
-	f.Sign(t)
-	addrB := lns["XB-RC"].Addr().String()
-	lns["XB-RC"].Close() // XB-RC is down: ICRC-CTA keeps what it carries for it.
-	start := func(id string, ln net.Listener) *nodetest.Node {
-		return startWithMedia(t, f, id, ln, d, func(o *node.Options) { o.RelayWait = 30 * time.Second })
-	}
-	xa, cta := start("XA-RC", lns["XA-RC"]), start("ICRC-CTA", lns["ICRC-CTA"])
+	rf := newRelayFed(t, d, "XB-RC") // XB-RC is down: ICRC-CTA keeps what it carries for it.
+	xa, cta := rf.nodes["XA-RC"], rf.nodes["ICRC-CTA"]
 	urlA, tokA := localAPI(t, xa)
 	if _, err := xa.CreateCase(ctx, cw, readTestdata(t, "case.json")); err != nil {
 		t.Fatal(err)
@@ -55,7 +41,7 @@ func testWithdrawalErasesRelayedMedia(t *testing.T, d nodetest.Dialect) {
 	if res, err := xa.SendMessage(ctx, cw, demoCase, "XB-RC", videoMessage("XA-RC:VID-WDR-1", hexSum, len(video), 4)); err != nil || res.State != "queued" {
 		t.Fatalf("send: %v %+v", err, res)
 	}
-	ctaMedia := cta.Node.MediaHandler().(*media.Server).Store
+	ctaMedia := rf.mediaStore("ICRC-CTA")
 	// carriedMessage is ICRC-CTA's row forwarding XA-RC's message to XB-RC.
 	carriedMessage := func() (store.OutboxItem, bool) {
 		for _, r := range allOutbox(t, cta.Store, store.OutboxFilter{CaseID: demoCase, Destination: "XB-RC", IncludeEnvelope: true}) {
@@ -114,12 +100,7 @@ func testWithdrawalErasesRelayedMedia(t *testing.T, d nodetest.Dialect) {
 	}
 
 	// XB-RC comes back: the withdrawal reaches it, the message never does.
-	var lnB net.Listener
-	nodetest.WaitFor(t, 10*time.Second, "XB-RC's port free again", func() bool {
-		lnB, err = net.Listen("tcp", addrB)
-		return err == nil
-	})
-	xb := start("XB-RC", lnB)
+	xb := rf.up(t, "XB-RC")
 	waitProcessed(t, xb.Store, demoCase, string(federation.KindCaseWithdraw), 1)
 	if got := allInbox(t, xb.Store, store.InboxFilter{CaseID: demoCase, Kind: string(federation.KindMessageDeliver)}); len(got) != 0 {
 		t.Errorf("XB-RC received %d messages of the withdrawn case after the withdrawal passed the relay", len(got))

@@ -232,6 +232,7 @@ func (q *queries) ListCases(ctx context.Context, f CaseFilter) (CasePage, error)
 	w.addIf(f.Origin != "", "origin = ?", f.Origin)
 	w.addIf(!f.UpdatedSince.IsZero(), "updated_at >= ?", tv(f.UpdatedSince))
 	w.addIf(!f.IncludeErased, "erased_at IS NULL")
+	w.addIf(f.IncludeErased, "(erased_at IS NULL OR type <> '')")
 	if f.Cursor != "" {
 		at, id, err := decodeCaseCursor(f.Cursor)
 		if err != nil {
@@ -285,6 +286,18 @@ func decodeCaseCursor(s string) (time.Time, string, error) {
 	return at, id, nil
 }
 
+func (q *queries) PurgeTombstones(ctx context.Context, before time.Time) (int64, error) {
+	if before.IsZero() {
+		return 0, fmt.Errorf("store.PurgeTombstones: a time is required: %w", ErrInvalid)
+	}
+	n, err := q.exec(ctx, `DELETE FROM cases WHERE type = '' AND erased_at IS NOT NULL AND erased_at < ?
+		AND NOT EXISTS (SELECT 1 FROM inbox i WHERE i.case_id = cases.case_id AND i.processed_at IS NULL)`, tv(before))
+	if err != nil {
+		return 0, fmt.Errorf("store.PurgeTombstones: %w", err)
+	}
+	return n, nil
+}
+
 func (q *queries) EraseCase(ctx context.Context, caseID string, e Erasure) (ErasureResult, error) {
 	if caseID == "" || e.Reason == "" {
 		return ErasureResult{}, fmt.Errorf("store.EraseCase: case id and reason are required: %w", ErrInvalid)
@@ -328,7 +341,13 @@ func (q *queries) EraseCase(ctx context.Context, caseID string, e Erasure) (Eras
 	if res.Versions, err = q.exec(ctx, `UPDATE case_versions SET document = NULL WHERE case_id = ? AND document IS NOT NULL`, caseID); err != nil {
 		return res, fmt.Errorf("store.EraseCase: versions: %w", err)
 	}
-	if res.InboxEnvelopes, err = q.exec(ctx, `UPDATE inbox SET envelope = NULL WHERE case_id = ? AND envelope IS NOT NULL`, caseID); err != nil {
+	// A relay.forward not yet processed is another member's chain this
+	// node carries (a withdrawal to another member, above all): it is
+	// forwarded, and its bytes dropped, when processed. On PostgreSQL one
+	// may commit while this erasure runs, after the caller forwarded those
+	// it saw.
+	if res.InboxEnvelopes, err = q.exec(ctx, `UPDATE inbox SET envelope = NULL WHERE case_id = ? AND envelope IS NOT NULL
+		AND NOT (kind = 'relay.forward' AND processed_at IS NULL)`, caseID); err != nil {
 		return res, fmt.Errorf("store.EraseCase: inbox: %w", err)
 	}
 	// Undelivered rows: cancelled, unless of a kind to keep (the withdrawal).

@@ -120,6 +120,12 @@ type Cases interface {
 	// payloads erased, and a tombstone when e.Origin is set; the result
 	// says whether a case row was found.
 	EraseCase(ctx context.Context, caseID string, e Erasure) (ErasureResult, error)
+	// PurgeTombstones deletes the tombstones of cases never held here
+	// (Case.NeverHeld) erased before before, except those of a case with
+	// an inbox row not yet processed (a late create the tombstone must
+	// still discard), and returns how many went. Tombstones of cases held
+	// here stay: they are the case's record.
+	PurgeTombstones(ctx context.Context, before time.Time) (int64, error)
 }
 
 // InboxReader reads received envelopes and their receipts.

@@ -52,6 +52,10 @@ func (s *sqlStore) EraseCase(ctx context.Context, caseID string, e Erasure) (Era
 	return write(ctx, s, func(q *queries) (ErasureResult, error) { return q.EraseCase(ctx, caseID, e) })
 }
 
+func (s *sqlStore) PurgeTombstones(ctx context.Context, before time.Time) (int64, error) {
+	return write(ctx, s, func(q *queries) (int64, error) { return q.PurgeTombstones(ctx, before) })
+}
+
 func (s *sqlStore) Receive(ctx context.Context, item InboxItem, receipt Receipt) (ReceiveResult, error) {
 	return write(ctx, s, func(q *queries) (ReceiveResult, error) { return q.Receive(ctx, item, receipt) })
 }

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -104,6 +105,129 @@ func TestTombstoneRacesCreate(t *testing.T) {
 		mustErr(t, err, store.ErrDuplicate)
 		if c := must[store.Case](t)(b.s.GetCase(ctx, z)); !c.Erased() || c.Document != nil {
 			t.Fatalf("case %s stored over its tombstone: %+v", z, c)
+		}
+	})
+}
+
+// PurgeTombstones deletes the tombstones of cases never held, erased before
+// the time given, and nothing else: not a younger one, not the tombstone of
+// a case held and erased (the case's record), not one whose case has an
+// inbox row still to process (a late create racing the purge: it must
+// still find the tombstone and be discarded), which goes once that row is
+// processed. Neither listings nor the read of a case held are changed; a
+// tombstone is listed with the erased cases only when the case was held.
+// After the purge, a withdrawal processed anew leaves a new tombstone,
+// and the replay records of the envelopes of the case stay.
+func TestPurgeTombstones(t *testing.T) {
+	withAllStores(t, func(t *testing.T, b *backend) {
+		ctx := t.Context()
+		t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+		erase := func(id string, at time.Time) {
+			t.Helper()
+			must[store.ErasureResult](t)(b.s.EraseCase(ctx, id, store.Erasure{Reason: "consent_withdrawn", At: at, Origin: memberA}))
+		}
+		const (
+			old     = "XA-RC:PURGE-OLD"
+			young   = "XA-RC:PURGE-YOUNG"
+			waiting = "XA-RC:PURGE-WAITING"
+			held    = "XA-RC:PURGE-HELD"
+		)
+		erase(old, t0)
+		erase(young, t0.Add(2*time.Hour))
+		erase(waiting, t0)
+		must[store.Case](t)(b.s.CreateCase(ctx, newCase(held)))
+		erase(held, t0)
+		// A late create of waiting, stored and not yet processed.
+		env := caseDoc(waiting, 1, "late")
+		late := must[store.ReceiveResult](t)(b.s.Receive(ctx, store.InboxItem{JTI: "purge-late-1", Iss: memberA, Aud: memberB,
+			Kind: "case.create", CaseID: waiting, SHA256: sha(env), Envelope: env}, store.Receipt{Status: "accepted", Raw: []byte("r")}))
+
+		for _, c := range []string{old, young, waiting} {
+			if !must[store.Case](t)(b.s.GetCase(ctx, c)).NeverHeld() {
+				t.Fatalf("%s: not a tombstone of a case never held", c)
+			}
+		}
+		if c := must[store.Case](t)(b.s.GetCase(ctx, held)); c.NeverHeld() || !c.Erased() {
+			t.Fatalf("the erased case held is taken for a tombstone of a case never held: %+v", c)
+		}
+		page := must[store.CasePage](t)(b.s.ListCases(ctx, store.CaseFilter{IncludeErased: true, Limit: 1000}))
+		if len(page.Cases) != 1 || page.Cases[0].ID != held {
+			t.Fatalf("listing with the erased cases: %+v, want %s alone", page.Cases, held)
+		}
+
+		_, err := b.s.PurgeTombstones(ctx, time.Time{})
+		mustErr(t, err, store.ErrInvalid)
+		if n := must[int64](t)(b.s.PurgeTombstones(ctx, t0)); n != 0 {
+			t.Fatalf("purged %d tombstones erased at the bound, want none (strictly before)", n)
+		}
+		if n := must[int64](t)(b.s.PurgeTombstones(ctx, t0.Add(time.Hour))); n != 1 {
+			t.Fatalf("purged %d, want 1 (%s)", n, old)
+		}
+		_, err = b.s.GetCase(ctx, old)
+		mustErr(t, err, store.ErrNotFound)
+		for _, c := range []string{young, waiting, held} {
+			must[store.Case](t)(b.s.GetCase(ctx, c))
+		}
+		// The late create is processed (the node discards it: it finds the
+		// tombstone); then the tombstone may go.
+		mustErr(t, b.s.MarkProcessed(ctx, late.ID, "case was erased here"), nil)
+		if n := must[int64](t)(b.s.PurgeTombstones(ctx, t0.Add(time.Hour))); n != 1 {
+			t.Fatalf("purged %d once the late create was processed, want 1 (%s)", n, waiting)
+		}
+		_, err = b.s.GetCase(ctx, waiting)
+		mustErr(t, err, store.ErrNotFound)
+		// Its replay record stays: the create sent again is a duplicate.
+		again := must[store.ReceiveResult](t)(b.s.Receive(ctx, store.InboxItem{JTI: "purge-late-1", Iss: memberA, Aud: memberB,
+			Kind: "case.create", CaseID: waiting, SHA256: sha(env), Envelope: env}, store.Receipt{Status: "accepted", Raw: []byte("r")}))
+		if !again.Duplicate {
+			t.Fatalf("the late create sent again after the purge: %+v, want a duplicate", again)
+		}
+		// A withdrawal processed anew after the purge leaves a new tombstone.
+		res := must[store.ErasureResult](t)(b.s.EraseCase(ctx, old, store.Erasure{Reason: "consent_withdrawn", At: t0.Add(4 * time.Hour), Origin: memberA}))
+		if res.CaseFound || !res.Tombstoned {
+			t.Fatalf("withdrawal after the purge: %+v, want a new tombstone", res)
+		}
+		if n := must[int64](t)(b.s.PurgeTombstones(ctx, t0.Add(3*time.Hour))); n != 1 {
+			t.Fatalf("purged %d, want 1 (%s; the new tombstone of %s is younger)", n, young, old)
+		}
+		if c := must[store.Case](t)(b.s.GetCase(ctx, held)); !c.Erased() || c.Document != nil {
+			t.Fatalf("the erased case held after the purges: %+v", c)
+		}
+	})
+}
+
+// An erasure of a case leaves the bytes of the relay.forward rows of the
+// case not yet processed: chains this node carries for others (a
+// withdrawal on its way to another member, above all), which may commit
+// while the erasure runs. Processed ones, and every other kind, lose their
+// envelope.
+func TestEraseKeepsUnprocessedChains(t *testing.T) {
+	withAllStores(t, func(t *testing.T, b *backend) {
+		ctx := t.Context()
+		const id = "XA-RC:CHAINS"
+		must[store.Case](t)(b.s.CreateCase(ctx, newCase(id)))
+		receive := func(jti, kind string) int64 {
+			t.Helper()
+			env := fmt.Appendf(nil, "envelope %s", jti)
+			return must[store.ReceiveResult](t)(b.s.Receive(ctx, store.InboxItem{JTI: jti, Iss: memberA, Aud: cta, Kind: kind,
+				CaseID: id, SHA256: sha(env), Envelope: env}, store.Receipt{Status: "accepted", Raw: []byte("r")})).ID
+		}
+		done := receive("chain-done", "relay.forward")
+		mustErr(t, b.s.MarkProcessed(ctx, done, ""), nil)
+		waiting := receive("chain-waiting", "relay.forward")
+		update := receive("update-waiting", "case.update")
+		res := must[store.ErasureResult](t)(b.s.EraseCase(ctx, id, store.Erasure{Reason: "consent_withdrawn", Origin: memberA}))
+		if res.InboxEnvelopes != 2 {
+			t.Fatalf("EraseCase dropped %d inbox envelopes, want 2 (the processed chain, the update)", res.InboxEnvelopes)
+		}
+		for _, c := range []struct {
+			id   int64
+			kept bool
+		}{{done, false}, {waiting, true}, {update, false}} {
+			it := must[store.InboxItem](t)(b.s.GetInbox(ctx, c.id))
+			if (it.Envelope != nil) != c.kept {
+				t.Errorf("inbox row %d (%s): envelope kept %v, want %v", c.id, it.Kind, it.Envelope != nil, c.kept)
+			}
 		}
 	})
 }

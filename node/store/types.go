@@ -24,6 +24,12 @@ type Case struct {
 // Erased reports whether the case is a tombstone.
 func (c Case) Erased() bool { return !c.ErasedAt.IsZero() }
 
+// NeverHeld reports whether the case is the tombstone of a withdrawal of a
+// case this node never held (Erasure.Origin): no type, no version, no
+// document ever. It is there only to discard a late create or update of
+// the case (PurgeTombstones).
+func (c Case) NeverHeld() bool { return c.Erased() && c.Type == "" }
+
 // NewCase is the input of CreateCase.
 type NewCase struct {
 	ID       string
@@ -91,7 +97,9 @@ type CaseFilter struct {
 	Type         string
 	Origin       string
 	UpdatedSince time.Time // updated_at >= UpdatedSince
-	// IncludeErased also returns tombstones.
+	// IncludeErased also returns tombstones of cases held here; never
+	// those of cases never held (Case.NeverHeld), which are no case of
+	// this node.
 	IncludeErased bool
 	// IncludeDocuments fills Case.Document (off: listings stay small).
 	IncludeDocuments bool

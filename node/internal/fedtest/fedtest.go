@@ -51,6 +51,9 @@ type Federation struct {
 	// Raw is the current signed manifest; Manifest its verified form.
 	Raw      []byte
 	Manifest *federation.Manifest
+	// Validity is how long a manifest signed from now on is valid (default
+	// 24 h): a test that moves a node's clock by months extends it.
+	Validity time.Duration
 }
 
 // Spec describes a member to create: "ID:COUNTRY:ROLE".
@@ -140,11 +143,15 @@ func (f *Federation) Sign(t testing.TB) []byte {
 	defer f.mu.Unlock()
 	f.version++
 	now := time.Now()
+	validity := f.Validity
+	if validity <= 0 {
+		validity = 24 * time.Hour
+	}
 	m := &federation.Manifest{
 		Federation: f.Name,
 		Version:    f.version,
 		IssuedAt:   now.Add(-time.Minute).Truncate(time.Second),
-		ExpiresAt:  now.Add(24 * time.Hour).Truncate(time.Second),
+		ExpiresAt:  now.Add(validity).Truncate(time.Second),
 		TLSCAPEM:   []string{string(f.CA.CertPEM())},
 	}
 	for _, id := range f.order {
