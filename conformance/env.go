@@ -188,7 +188,13 @@ func (env *Env) request(cert, method, path string, body []byte, contentType stri
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
-	resp, err := env.client(cert).Do(req)
+	return doAnswer(env.client(cert), req)
+}
+
+// doAnswer does req with hc and reads the answer (at most 1 MiB of its
+// body), timed when it was read.
+func doAnswer(hc *http.Client, req *http.Request) (*Answer, error) {
+	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, err
 	}

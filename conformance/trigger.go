@@ -37,17 +37,9 @@ func (c *triggerClient) call(method, path, token string, body any) (*Answer, err
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return nil, err
-	}
-	return &Answer{Status: resp.StatusCode, Header: resp.Header, Body: b, At: time.Now()}, nil
+	return doAnswer(c.hc, req)
 }
+
 
 func (c *triggerClient) createCase(doc json.RawMessage) (*Answer, error) {
 	return c.call(http.MethodPost, "/api/v1/cases", c.token, doc)
@@ -284,16 +276,7 @@ func (c *triggerClient) writeMedia(path string, off int64, p []byte) (*Answer, e
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set("Content-Type", "application/offset+octet-stream")
 	req.Header.Set("Upload-Offset", strconv.FormatInt(off, 10))
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return nil, err
-	}
-	return &Answer{Status: resp.StatusCode, Header: resp.Header, Body: b, At: time.Now()}, nil
+	return doAnswer(c.hc, req)
 }
 
 // sendMessage sends a message document about caseID to member to: POST

@@ -15,11 +15,7 @@ import (
 func TestRedoableIsScopedToItsTransaction(t *testing.T) {
 	withAllStores(t, func(t *testing.T, b *backend) {
 		ctx := t.Context()
-		s, err := store.Open(ctx, b.dsn, store.WithMaxOpenConns(1)) // one connection: the same one each time
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
+		s := b.open(t, store.WithMaxOpenConns(1)) // one connection: the same one each time
 		want := map[bool]string{false: "on", true: "off"}
 		if b.dialect == store.SQLite {
 			want = map[bool]string{false: "", true: ""}
@@ -187,11 +183,7 @@ func TestLostProcessingIsRedone(t *testing.T) {
 func TestDeliveryMarkRedoableIsScopedToItsStatement(t *testing.T) {
 	withAllStores(t, func(t *testing.T, b *backend) {
 		ctx := t.Context()
-		s, err := store.Open(ctx, b.dsn, store.WithMaxOpenConns(1)) // one connection: the same one each time
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
+		s := b.open(t, store.WithMaxOpenConns(1)) // one connection: the same one each time
 		want := "on"
 		if b.dialect == store.SQLite {
 			want = ""

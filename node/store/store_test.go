@@ -116,10 +116,10 @@ func migrated(dsn string) error {
 }
 
 // open opens another Store on the same database (another process, or a
-// restart).
-func (b *backend) open(t testing.TB) store.Store {
+// restart), with opts after the backend's clock.
+func (b *backend) open(t testing.TB, opts ...store.Option) store.Store {
 	t.Helper()
-	s, err := store.Open(t.Context(), b.dsn, store.WithClock(b.clock.Now))
+	s, err := store.Open(t.Context(), b.dsn, append([]store.Option{store.WithClock(b.clock.Now)}, opts...)...)
 	if err != nil {
 		t.Fatalf("store.Open(%s): %v", b.dialect, err)
 	}
