@@ -40,7 +40,6 @@ func (c *triggerClient) call(method, path, token string, body any) (*Answer, err
 	return doAnswer(c.hc, req)
 }
 
-
 func (c *triggerClient) createCase(doc json.RawMessage) (*Answer, error) {
 	return c.call(http.MethodPost, "/api/v1/cases", c.token, doc)
 }
