@@ -428,26 +428,11 @@ func TestFastFormats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seen := map[*fastSchema]bool{}
-	var walk func(f *fastSchema)
-	walk = func(f *fastSchema) {
-		if f == nil || seen[f] {
-			return
-		}
-		seen[f] = true
+	eachFastSchema(fast, func(f *fastSchema) {
 		if f.format != nil {
 			formats[f.format.Name] = f.format
 		}
-		for _, c := range append([]*fastSchema{f.ref, f.not, f.ifS, f.thenS, f.elseS, f.additional, f.items}, f.allOf...) {
-			walk(c)
-		}
-		for _, c := range f.props {
-			walk(c)
-		}
-	}
-	for _, f := range fast {
-		walk(f)
-	}
+	})
 	for _, name := range []string{"date", "date-time"} {
 		if formats[name] == nil {
 			t.Fatalf("no %s format in the schemas", name)
@@ -498,26 +483,11 @@ func testPatterns(tb testing.TB) []string {
 		tb.Fatal(err)
 	}
 	set := map[string]bool{}
-	seen := map[*fastSchema]bool{}
-	var walk func(f *fastSchema)
-	walk = func(f *fastSchema) {
-		if f == nil || seen[f] {
-			return
-		}
-		seen[f] = true
+	eachFastSchema(fast, func(f *fastSchema) {
 		if f.pattern != nil {
 			set[f.pattern.String()] = true
 		}
-		for _, c := range append([]*fastSchema{f.ref, f.not, f.ifS, f.thenS, f.elseS, f.additional, f.items}, f.allOf...) {
-			walk(c)
-		}
-		for _, c := range f.props {
-			walk(c)
-		}
-	}
-	for _, f := range fast {
-		walk(f)
-	}
+	})
 	out := []string{`^a*b?c$`, `^[ab]{2,}c+$`, `^x{0,3}y?z{1,2}$`, `^a?b?c?$`, `^[0-9]+\.[0-9]*$`, `^ab{3}c{0,2}$`, `^$`}
 	for p := range set {
 		out = append(out, p)
@@ -648,4 +618,26 @@ func FuzzBytePattern(f *testing.F) {
 			}
 		}
 	})
+}
+
+// eachFastSchema calls visit once for every schema reachable from fast.
+func eachFastSchema[K comparable](fast map[K]*fastSchema, visit func(*fastSchema)) {
+	seen := map[*fastSchema]bool{}
+	var walk func(f *fastSchema)
+	walk = func(f *fastSchema) {
+		if f == nil || seen[f] {
+			return
+		}
+		seen[f] = true
+		visit(f)
+		for _, c := range append([]*fastSchema{f.ref, f.not, f.ifS, f.thenS, f.elseS, f.additional, f.items}, f.allOf...) {
+			walk(c)
+		}
+		for _, c := range f.props {
+			walk(c)
+		}
+	}
+	for _, f := range fast {
+		walk(f)
+	}
 }
