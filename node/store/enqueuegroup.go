@@ -10,9 +10,15 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// groupRows is the most rows enqueueGroup merges into one statement; a
-// call with more runs alone.
+// groupRows is the most rows enqueueGroup merges into one statement.
 const groupRows = 500
+
+// groupAlone: a call of more rows than this, a list queued at once, is
+// sent at once on its own, in parallel with others, as before grouping:
+// its commit is already shared by its rows, and queueing it behind the
+// statement under way made a bulk import slower (one backend at a time
+// instead of several).
+const groupAlone = 16
 
 // enqueueGroup is group commit for Store.EnqueueAll on PostgreSQL, where
 // each call is one statement committed on its own (enqueuePG): callers
@@ -33,7 +39,8 @@ const groupRows = 500
 //
 // One statement is under way at a time: with one in flight, the callers
 // behind it gather for the next, so the batch grows with the load and a
-// lone caller waits for nobody. Inside a caller's Tx nothing is grouped:
+// lone caller waits for nobody. Only calls of a few rows (groupAlone)
+// are grouped. Inside a caller's Tx nothing is grouped:
 // the caller's other writes and reads belong to its own transaction.
 type enqueueGroup struct {
 	mu      sync.Mutex
@@ -101,6 +108,9 @@ func (g *enqueueGroup) take() []*enqueueCall {
 func (s *sqlStore) enqueueGrouped(ctx context.Context, in []NewOutboxItem) ([]OutboxItem, error) {
 	// What the statement would refuse before it is sent, each caller's
 	// own (ErrInvalid, a jti named twice), is answered before joining.
+	if len(in) > groupAlone {
+		return (&queries{s: s, x: s.db}).EnqueueAll(ctx, in)
+	}
 	if err := checkEnqueue(in); err != nil {
 		return nil, err
 	}
