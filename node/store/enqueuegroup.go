@@ -13,6 +13,13 @@ import (
 // groupRows is the most rows enqueueGroup merges into one statement.
 const groupRows = 500
 
+// groupInFlight is how many grouped statements may be under way at once:
+// with two, one gathers and runs while the other waits for its commit to
+// reach the disk; with one, each commit waited for the one before, and
+// eight callers queued a third fewer envelopes per second than without
+// grouping.
+const groupInFlight = 2
+
 // groupAlone: a call of more rows than this, a list queued at once, is
 // sent at once on its own, in parallel with others, as before grouping:
 // its commit is already shared by its rows, and queueing it behind the
@@ -37,15 +44,17 @@ const groupAlone = 16
 // answer (a lost connection: the commit may or may not have happened) goes
 // to every caller of the statement, as it would to a caller of its own.
 //
-// One statement is under way at a time: with one in flight, the callers
-// behind it gather for the next, so the batch grows with the load and a
-// lone caller waits for nobody. Only calls of a few rows (groupAlone)
+// At most groupInFlight statements are under way at a time: with those in
+// flight, the callers behind them gather for the next, so the batch grows
+// with the load and a lone caller waits for nobody. Only calls of a few rows (groupAlone)
 // are grouped. Inside a caller's Tx nothing is grouped:
 // the caller's other writes and reads belong to its own transaction.
 type enqueueGroup struct {
-	mu      sync.Mutex
-	busy    bool // a leader is taking or sending a batch
-	pending []*enqueueCall
+	mu sync.Mutex
+	// inflight is how many leaders are taking or sending a batch; calls
+	// wait in pending only while all groupInFlight are.
+	inflight int
+	pending  []*enqueueCall
 }
 
 // enqueueCall is one caller's EnqueueAll waiting in an enqueueGroup.
@@ -63,16 +72,17 @@ func (g *enqueueGroup) do(ctx context.Context, in []NewOutboxItem, run func([]*e
 	c := &enqueueCall{ctx: ctx, in: in, wake: make(chan bool, 1)}
 	g.mu.Lock()
 	g.pending = append(g.pending, c)
-	if g.busy {
+	if g.inflight >= groupInFlight {
 		g.mu.Unlock()
 		if lead := <-c.wake; !lead {
 			return c.out, c.err
 		}
 		g.mu.Lock()
+	} else {
+		g.inflight++
 	}
 	// c leads: it is the first pending call (it was when it was woken, or
-	// it found the group idle and nobody ahead).
-	g.busy = true
+	// it found a leader's place free, and then nobody waits).
 	batch := g.take()
 	g.mu.Unlock()
 	run(batch)
@@ -80,7 +90,7 @@ func (g *enqueueGroup) do(ctx context.Context, in []NewOutboxItem, run func([]*e
 	if len(g.pending) > 0 {
 		g.pending[0].wake <- true
 	} else {
-		g.busy = false
+		g.inflight--
 	}
 	g.mu.Unlock()
 	for _, b := range batch {

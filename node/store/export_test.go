@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"sync"
 
 	"github.com/familylinks/flx/node/store/migrate"
 )
@@ -54,18 +55,21 @@ func SyncCommit(t interface{ Context() context.Context }, tx Tx) (string, error)
 	return v, err
 }
 
-// HoldEnqueueGroup makes Store.EnqueueAll on PostgreSQL wait, as behind a
-// statement under way, until release is called (each waiting call then
+// HoldEnqueueGroup makes Store.EnqueueAll on PostgreSQL wait, as behind
+// statements under way, until release is called (each waiting call then
 // joins the next statement); waiting says how many calls wait.
 func HoldEnqueueGroup(s Store) (release func(), waiting func() int) {
 	ss := s.(*sqlStore)
-	held, done, out := make(chan struct{}), make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(out)
-		ss.enq.do(context.Background(), nil, func([]*enqueueCall) { close(held); <-done })
-	}()
-	<-held
-	return func() { close(done); <-out }, func() int {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for range groupInFlight {
+		held := make(chan struct{})
+		wg.Go(func() {
+			ss.enq.do(context.Background(), nil, func([]*enqueueCall) { close(held); <-done })
+		})
+		<-held
+	}
+	return func() { close(done); wg.Wait() }, func() int {
 		ss.enq.mu.Lock()
 		defer ss.enq.mu.Unlock()
 		return len(ss.enq.pending)
