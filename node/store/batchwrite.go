@@ -468,13 +468,9 @@ func (s *sqlStore) EnqueueAll(ctx context.Context, in []NewOutboxItem) ([]Outbox
 	if s.dialect == Postgres {
 		// One statement there (enqueuePG), atomic without BEGIN and
 		// COMMIT: one round trip for a caseworker's single envelope,
-		// not three, and shared with the callers queueing at the same
-		// time (enqueueGroup). Its commit is durable (never Redoable): a
-		// queued envelope is promised to go.
-		if len(in) == 0 {
-			return nil, nil
-		}
-		return s.enqueueGrouped(ctx, in)
+		// not three. Its commit is durable (never Redoable): a queued
+		// envelope is promised to go.
+		return (&queries{s: s, x: s.db}).EnqueueAll(ctx, in)
 	}
 	return write(ctx, s, func(q *queries) ([]OutboxItem, error) { return q.EnqueueAll(ctx, in) })
 }

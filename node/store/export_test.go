@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"sync"
 
 	"github.com/familylinks/flx/node/store/migrate"
 )
@@ -53,25 +52,4 @@ func SyncCommit(t interface{ Context() context.Context }, tx Tx) (string, error)
 	var v string
 	err := q.queryRow(t.Context(), `SHOW synchronous_commit`).Scan(&v)
 	return v, err
-}
-
-// HoldEnqueueGroup makes Store.EnqueueAll on PostgreSQL wait, as behind
-// statements under way, until release is called (each waiting call then
-// joins the next statement); waiting says how many calls wait.
-func HoldEnqueueGroup(s Store) (release func(), waiting func() int) {
-	ss := s.(*sqlStore)
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	for range groupInFlight {
-		held := make(chan struct{})
-		wg.Go(func() {
-			ss.enq.do(context.Background(), nil, func([]*enqueueCall) { close(held); <-done })
-		})
-		<-held
-	}
-	return func() { close(done); wg.Wait() }, func() int {
-		ss.enq.mu.Lock()
-		defer ss.enq.mu.Unlock()
-		return len(ss.enq.pending)
-	}
 }

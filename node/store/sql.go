@@ -51,9 +51,6 @@ type sqlStore struct {
 	// wait (see tx). Without it (a managed server that revokes the
 	// function), locked transactions commit durably as before.
 	flushOutsideLock bool
-	// enq groups concurrent EnqueueAll calls into one statement and one
-	// commit on PostgreSQL.
-	enq enqueueGroup
 }
 
 func openPostgres(ctx context.Context, dsn string, o options) (*sqlStore, error) {
