@@ -239,21 +239,16 @@ func (q *queries) EnqueueAll(ctx context.Context, in []NewOutboxItem) ([]OutboxI
 	if len(in) == 0 {
 		return nil, nil
 	}
-	type key struct{ dest, caseID string }
-	count := map[key]int64{}
-	jtis := make(map[string]bool, len(in))
-	for _, it := range in {
-		if it.Destination == "" || it.Kind == "" || it.JTI == "" || len(it.Envelope) == 0 {
-			return nil, fmt.Errorf("store.EnqueueAll: destination, kind, jti and envelope are required: %w", ErrInvalid)
-		}
-		if jtis[it.JTI] {
-			return nil, fmt.Errorf("store.EnqueueAll: jti %q named twice: %w", it.JTI, ErrDuplicate)
-		}
-		jtis[it.JTI] = true
-		count[key{it.Destination, it.CaseID}]++
+	if err := checkEnqueue(in); err != nil {
+		return nil, err
 	}
 	if q.s.dialect == Postgres {
 		return q.enqueuePG(ctx, "store.EnqueueAll", in)
+	}
+	type key struct{ dest, caseID string }
+	count := map[key]int64{}
+	for _, it := range in {
+		count[key{it.Destination, it.CaseID}]++
 	}
 	keys := make([]key, 0, len(count))
 	for k := range count {
@@ -334,6 +329,23 @@ func (q *queries) EnqueueAll(ctx context.Context, in []NewOutboxItem) ([]OutboxI
 	return out, nil
 }
 
+// checkEnqueue is what EnqueueAll refuses before writing: an item without
+// destination, kind, jti or envelope (ErrInvalid), a jti named twice
+// (ErrDuplicate).
+func checkEnqueue(in []NewOutboxItem) error {
+	jtis := make(map[string]bool, len(in))
+	for _, it := range in {
+		if it.Destination == "" || it.Kind == "" || it.JTI == "" || len(it.Envelope) == 0 {
+			return fmt.Errorf("store.EnqueueAll: destination, kind, jti and envelope are required: %w", ErrInvalid)
+		}
+		if jtis[it.JTI] {
+			return fmt.Errorf("store.EnqueueAll: jti %q named twice: %w", it.JTI, ErrDuplicate)
+		}
+		jtis[it.JTI] = true
+	}
+	return nil
+}
+
 // isUniqueViolation reports whether err is PostgreSQL's unique violation
 // of constraint.
 func isUniqueViolation(err error, constraint string) bool {
@@ -347,7 +359,9 @@ func isUniqueViolation(err error, constraint string) bool {
 // the order given and ids in that order. One round trip instead of two,
 // and one statement text whatever the batch size (parsed and planned once
 // per connection); a single envelope takes the one-row form
-// (enqueueOnePG).
+// (enqueueOnePG). The envelopes go laid end to end in one bytea
+// (packBytes), as ReceiveAll's do: as a bytea[] they were the largest
+// Go-side cost of queueing a batch.
 func (q *queries) enqueuePG(ctx context.Context, op string, in []NewOutboxItem) ([]OutboxItem, error) {
 	n := len(in)
 	dest, caseID, kind, jti, next, created := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -371,6 +385,7 @@ func (q *queries) enqueuePG(ctx context.Context, op string, in []NewOutboxItem) 
 	if n == 1 {
 		return q.enqueueOnePG(ctx, op, out[0], next[0], created[0])
 	}
+	blob, cut := packBytes(env)
 	type got struct{ id, seq int64 }
 	ids := make(map[string]got, n)
 	err := q.eachRow(ctx, func(rows *sqlx.Rows) error {
@@ -382,9 +397,12 @@ func (q *queries) enqueuePG(ctx context.Context, op string, in []NewOutboxItem) 
 		ids[j] = g
 		return nil
 	}, `WITH i AS (
-			SELECT * FROM unnest(?::text[], ?::text[], ?::bigint[], ?::text[], ?::text[], ?::bytea[],
+			SELECT i.destination, i.case_id, i.case_version, i.kind, i.jti, substring(b.blob FROM i.env_at FOR i.env_len) AS envelope,
+				i.next_at, i.created_at, i.discloses, i.withdraws, i.pos
+			FROM unnest(?::text[], ?::text[], ?::bigint[], ?::text[], ?::text[], ?::int[], ?::int[],
 				?::timestamptz[], ?::timestamptz[], ?::boolean[], ?::boolean[])
-				WITH ORDINALITY AS i(destination, case_id, case_version, kind, jti, envelope, next_at, created_at, discloses, withdraws, pos)
+				WITH ORDINALITY AS i(destination, case_id, case_version, kind, jti, env_at, env_len, next_at, created_at, discloses, withdraws, pos),
+				(SELECT ?::bytea AS blob) b
 		), k AS (
 			SELECT destination, case_id, COUNT(*) AS n FROM i GROUP BY destination, case_id
 		), s AS (
@@ -401,7 +419,7 @@ func (q *queries) enqueuePG(ctx context.Context, op string, in []NewOutboxItem) 
 		FROM i JOIN k USING (destination, case_id) JOIN s USING (destination, case_id)
 		ORDER BY i.pos
 		RETURNING id, jti, seq`,
-		dest, caseID, version, kind, jti, env, next, created, disc, wdr)
+		dest, caseID, version, kind, jti, cut[0].at, cut[0].len, next, created, disc, wdr, blob)
 	if err != nil {
 		// A jti already queued fails the statement (not ON CONFLICT DO
 		// NOTHING): it is atomic on its own, so the Store form, sent

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -169,4 +170,80 @@ func backendsCPU(pids []int) time.Duration {
 		sum += time.Duration(u+s) * (time.Second / 100) // USER_HZ
 	}
 	return sum
+}
+
+// benchEnvelopes is n envelopes of a signed tracing case's size (2.5 KiB)
+// queued as round i, each its own case.
+func benchEnvelopes(i, n int) []store.NewOutboxItem {
+	out := make([]store.NewOutboxItem, n)
+	for k := range out {
+		jti := fmt.Sprintf("bench-%d-%d", i, k)
+		env := make([]byte, 2518)
+		copy(env, jti)
+		out[k] = store.NewOutboxItem{Destination: memberB, CaseID: "XA-RC:" + jti, CaseVersion: 1, Kind: "case.create",
+			JTI: jti, Envelope: env, Discloses: true}
+	}
+	return out
+}
+
+// reportCPU reports the CPU per envelope of this process (go-µs/env) and,
+// on PostgreSQL, of the backends pids (pg-µs/env) since go0 and pg0.
+func reportCPU(b *testing.B, n int, pids []int, go0, pg0 time.Duration) {
+	b.ReportMetric(float64((selfCPU()-go0).Microseconds())/float64(n), "go-µs/env")
+	if len(pids) > 0 {
+		b.ReportMetric(float64((backendsCPU(pids)-pg0).Microseconds())/float64(n), "pg-µs/env")
+	}
+}
+
+// BenchmarkEnqueueAll50: 50 envelopes queued by one EnqueueAll, as a list
+// import queues them, per op.
+func BenchmarkEnqueueAll50(b *testing.B) {
+	benchStores(b, func(b *testing.B, be *backend) {
+		ctx := b.Context()
+		if _, err := be.s.EnqueueAll(ctx, benchEnvelopes(-1, 50)); err != nil {
+			b.Fatal(err)
+		}
+		pids, _ := store.BackendPIDs(ctx, be.s)
+		b.ReportAllocs()
+		b.ResetTimer()
+		go0, pg0 := selfCPU(), backendsCPU(pids)
+		n := 0
+		for i := 0; b.Loop(); i++ {
+			in := benchEnvelopes(i, 50)
+			if _, err := be.s.EnqueueAll(ctx, in); err != nil {
+				b.Fatal(err)
+			}
+			n += len(in)
+		}
+		reportCPU(b, n, pids, go0, pg0)
+	})
+}
+
+// BenchmarkEnqueueOneEach8: eight callers each queueing one envelope per
+// EnqueueAll, as caseworkers forward cases; an op is one envelope.
+func BenchmarkEnqueueOneEach8(b *testing.B) {
+	const callers = 8
+	benchStores(b, func(b *testing.B, be *backend) {
+		ctx := b.Context()
+		round := func(i, n int) {
+			var wg sync.WaitGroup
+			for c := range callers {
+				wg.Go(func() {
+					for k := c; k < n; k += callers {
+						if _, err := be.s.EnqueueAll(ctx, benchEnvelopes(i*1_000_000+k, 1)); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+		}
+		round(-1, 4*callers) // open the pool's connections first
+		pids, _ := store.BackendPIDs(ctx, be.s)
+		b.ResetTimer()
+		go0, pg0 := selfCPU(), backendsCPU(pids)
+		round(0, b.N)
+		reportCPU(b, b.N, pids, go0, pg0)
+	})
 }
