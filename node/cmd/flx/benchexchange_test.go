@@ -76,7 +76,7 @@ func checkFloor(t *testing.T, out string, pg bool) {
 		return fs
 	}
 	num(`the least CPU of (\d+) rounds of (\d+) envelopes`)
-	sig := num(`floor: +signatures: .* one goroutine: (\d+) µs CPU/envelope`)[0]
+	sig := num(`floor: +signatures: .* one goroutine, least of \d+ rounds: (\d+) µs CPU/envelope`)[0]
 	var rows []float64
 	if pg {
 		rows = num(`rows: (\d+) µs CPU/envelope in PostgreSQL \+ (\d+) µs in this process; wall (\d+) µs`)[:2]
