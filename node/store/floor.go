@@ -3,19 +3,37 @@ package store
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 )
 
+// FloorEnvelope is one envelope of SetInsertFloor: its bytes, its case's
+// document and the case's search keys.
+type FloorEnvelope struct {
+	Envelope, Document []byte
+	SearchKeys         []string
+}
+
+// FloorTables names the rows SetInsertFloor writes per envelope, as flx
+// bench exchange prints them.
+const FloorTables = "sender: outbox, outbox_sequences; receiver: inbox with its receipt, cases with search keys " +
+	"(PostgreSQL: the tsvector and its range-key rows by trigger; SQLite: case_search_docs, full-text and range keys by trigger), case_versions"
+
+// FloorLeftOut names the rows an exchanged envelope writes that
+// SetInsertFloor leaves out.
+const FloorLeftOut = "sender: disclosures, case_recipients; receiver: audit_log (append-only: the floor could not remove it), " +
+	"match_pending; and the updates: claim, delivered, processed"
+
 // SetInsertFloor measures the database's floor for the rows an exchanged
-// envelope writes (flx bench exchange): for each envelope, an outbox row
-// (sender), an inbox row with its receipt (receiver) and a case row
-// (processing), written set-based, rowsPerTx envelopes per transaction in
-// multi-row INSERTs, committed, then deleted. It returns the time spent in
-// the committed transactions divided by len(envelopes): what no per-row
-// design can beat on this database. The rows are removed afterwards (not
-// counted).
-func SetInsertFloor(ctx context.Context, st Store, envelopes [][]byte, receipt []byte, rowsPerTx int) (time.Duration, error) {
+// envelope writes (flx bench exchange; FloorTables, FloorLeftOut), written
+// set-based, rowsPerTx envelopes per transaction in multi-row INSERTs,
+// committed, on one connection, then deleted. measure, if not nil, is
+// called once just before the first of these transactions with the
+// process id of the PostgreSQL backend serving the connection (0 on
+// SQLite); the function it returns is called once the last has committed,
+// before the rows are removed: the caller reads the CPU time of the
+// backend and of its own process there. SetInsertFloor returns the wall
+// time between the two divided by len(envelopes).
+func SetInsertFloor(ctx context.Context, st Store, envelopes []FloorEnvelope, receipt []byte, rowsPerTx int, measure func(backendPID int) (done func())) (time.Duration, error) {
 	s, ok := st.(*sqlStore)
 	if !ok {
 		return 0, fmt.Errorf("store.SetInsertFloor: %w", ErrInvalid)
@@ -23,53 +41,100 @@ func SetInsertFloor(ctx context.Context, st Store, envelopes [][]byte, receipt [
 	if rowsPerTx < 1 {
 		rowsPerTx = 100
 	}
+	pg := s.dialect == Postgres
 	now := time.Now().UTC()
 	stamp := fmt.Sprintf("FLOOR-%d-", now.UnixNano())
-	var spent time.Duration
+	type insert struct {
+		table, cols, row string
+		args             []any
+	}
+	// The statements of every transaction, built before the clock starts.
+	var txs [][]insert
 	for lo := 0; lo < len(envelopes); lo += rowsPerTx {
 		hi := min(lo+rowsPerTx, len(envelopes))
-		n := hi - lo
-		var in, out, cs []any
+		var in, out, seq, cs, vs, ks []any
 		for i := lo; i < hi; i++ {
+			e := envelopes[i]
 			jti := fmt.Sprintf("%s%d", stamp, i)
-			sum := sha256Hex(envelopes[i])
-			in = append(in, jti, "XA-RC", "XB-RC", "case.create", jti, sum, envelopes[i], tv(now), "accepted", receipt)
-			out = append(out, "XB-RC", jti, int64(1), "case.create", jti, envelopes[i], int64(1), "queued", tv(now), tv(now), tv(now))
-			cs = append(cs, jti, "XA-RC", "tracing_request", "open", int64(1), envelopes[i], tv(now), tv(now))
-		}
-		start := time.Now()
-		err := s.tx(ctx, func(q *queries) error {
-			for _, st := range []struct {
-				table, cols string
-				args        []any
-			}{
-				{"inbox", "jti, iss, aud, kind, case_id, sha256, envelope, received_at, receipt_status, receipt", in},
-				{"outbox", "destination, case_id, case_version, kind, jti, envelope, seq, state, next_attempt_at, created_at, updated_at", out},
-				{"cases", "case_id, origin, type, status, version, document, created_at, updated_at", cs},
-			} {
-				per := strings.Count(st.cols, ",") + 1
-				rows := make([]string, n)
-				for i := range rows {
-					rows[i] = "(" + placeholders(per) + ")"
-				}
-				if _, err := q.exec(ctx, `INSERT INTO `+st.table+` (`+st.cols+`) VALUES `+strings.Join(rows, ", "), st.args...); err != nil {
-					return fmt.Errorf("%s: %w", st.table, err)
-				}
+			sum := sha256Hex(e.Envelope)
+			keys, err := indexKeys(e.SearchKeys)
+			if err != nil {
+				return 0, fmt.Errorf("store.SetInsertFloor: %w", err)
 			}
-			return nil
-		})
-		spent += time.Since(start)
-		if err != nil {
+			in = append(in, jti, "XA-RC", "XB-RC", "case.create", jti, sum, e.Envelope, tv(now), "accepted", receipt)
+			out = append(out, "XB-RC", jti, int64(1), "case.create", jti, e.Envelope, int64(1), "queued", tv(now), tv(now), tv(now))
+			seq = append(seq, "XB-RC", jti, int64(1))
+			cs = append(cs, jti, "XA-RC", "tracing_request", "open", int64(1), e.Document, tv(now), tv(now))
+			if pg {
+				cs = append(cs, keys)
+			} else {
+				ks = append(ks, jti, sqliteKeys(keys))
+			}
+			vs = append(vs, jti, int64(1), "open", e.Document, tv(now))
+		}
+		caseCols, caseRow := "case_id, origin, type, status, version, document, created_at, updated_at", "(?, ?, ?, ?, ?, ?, ?, ?)"
+		if pg {
+			caseCols, caseRow = caseCols+", search_keys", "(?, ?, ?, ?, ?, ?, ?, ?, "+pgKeys+")"
+		}
+		tx := []insert{
+			{"outbox", "destination, case_id, case_version, kind, jti, envelope, seq, state, next_attempt_at, created_at, updated_at", "(" + placeholders(11) + ")", out},
+			{"outbox_sequences", "destination, case_id, last_seq", "(?, ?, ?)", seq},
+			{"inbox", "jti, iss, aud, kind, case_id, sha256, envelope, received_at, receipt_status, receipt", "(" + placeholders(10) + ")", in},
+			{"cases", caseCols, caseRow, cs},
+			{"case_versions", "case_id, version, status, document, created_at", "(?, ?, ?, ?, ?)", vs},
+		}
+		if !pg {
+			tx = append(tx, insert{"case_search_docs", "case_id, keys", "(?, ?)", ks})
+		}
+		for i := range tx {
+			tx[i].row = rowsOf(tx[i].row, hi-lo)
+		}
+		txs = append(txs, tx)
+	}
+	conn, err := s.db.Connx(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("store.SetInsertFloor: %w", err)
+	}
+	defer conn.Close()
+	var pid int
+	if pg {
+		if err := conn.QueryRowxContext(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
 			return 0, fmt.Errorf("store.SetInsertFloor: %w", err)
 		}
 	}
-	err := s.tx(ctx, func(q *queries) error {
-		for _, d := range []string{
-			`DELETE FROM inbox WHERE jti LIKE ?`,
-			`DELETE FROM outbox WHERE jti LIKE ?`, `DELETE FROM cases WHERE case_id LIKE ?`,
-		} {
-			if _, err := q.exec(ctx, d, stamp+"%"); err != nil {
-				return err
+	done := func() {}
+	if measure != nil {
+		done = measure(pid)
+	}
+	start := time.Now()
+	for _, stmts := range txs {
+		tx, err := conn.BeginTxx(ctx, nil)
+		if err != nil {
+			return 0, fmt.Errorf("store.SetInsertFloor: %w", err)
+		}
+		q := &queries{s: s, x: tx}
+		for _, st := range stmts {
+			if _, err := q.exec(ctx, `INSERT INTO `+st.table+` (`+st.cols+`) VALUES `+st.row, st.args...); err != nil {
+				_ = tx.Rollback()
+				return 0, fmt.Errorf("store.SetInsertFloor: %s: %w", st.table, err)
+			}
+		}
+		if err := tx.Commit(); err != nil {
+			return 0, fmt.Errorf("store.SetInsertFloor: %w", err)
+		}
+	}
+	spent := time.Since(start)
+	done()
+	if err := conn.Close(); err != nil {
+		return 0, fmt.Errorf("store.SetInsertFloor: %w", err)
+	}
+	err = s.tx(ctx, func(q *queries) error {
+		for _, t := range []string{"case_search_docs", "case_range_keys", "case_versions", "cases", "inbox", "outbox_sequences", "outbox"} {
+			if t == "case_search_docs" && pg {
+				continue
+			}
+			if _, err := q.exec(ctx, `DELETE FROM `+t+` WHERE case_id LIKE ?`, stamp+"%"); err != nil {
+				return fmt.Errorf("%s: %w", t, err)
 			}
 		}
 		return nil

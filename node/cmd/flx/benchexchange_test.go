@@ -3,10 +3,15 @@ package main
 import (
 	"bytes"
 	"io"
+	"math"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/familylinks/flx/node/store"
 )
 
 // TestBenchExchangeBothStores runs a small exchange on PostgreSQL and on
@@ -41,8 +46,93 @@ func TestBenchExchangeBothStores(t *testing.T) {
 	if strings.Contains(out.String(), "not matched on both sides") {
 		t.Errorf("latency stages missed envelopes:\n%s", out.String())
 	}
+	checkFloor(t, out.String(), true)
 	if _, err := parseBenchStores("postgres,mysql"); err == nil {
 		t.Error(`--stores "postgres,mysql" accepted`)
+	}
+}
+
+// checkFloor finds the floor's figures in a bench's output: the
+// signatures' and the rows' CPU (in PostgreSQL's backend and in this
+// process, or this process alone on SQLite) present and positive, the
+// floor their sum and the ratio the exchange's CPU over it (to the
+// rounding of the output).
+func checkFloor(t *testing.T, out string, pg bool) {
+	t.Helper()
+	num := func(re string) []float64 {
+		t.Helper()
+		m := regexp.MustCompile(re).FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("output lacks %s:\n%s", re, out)
+		}
+		var fs []float64
+		for _, s := range m[1:] {
+			f, err := strconv.ParseFloat(s, 64)
+			if err != nil || f <= 0 {
+				t.Errorf("%s: %q is not a positive figure", re, s)
+			}
+			fs = append(fs, f)
+		}
+		return fs
+	}
+	num(`the least CPU of (\d+) rounds of (\d+) envelopes`)
+	sig := num(`floor: +signatures: .* one goroutine, least of \d+ rounds: (\d+) µs CPU/envelope`)[0]
+	var rows []float64
+	if pg {
+		rows = num(`rows: (\d+) µs CPU/envelope in PostgreSQL \+ (\d+) µs in this process; wall (\d+) µs`)[:2]
+	} else {
+		rows = num(`rows: (\d+) µs CPU/envelope in this process \(SQLite runs in it\); wall (\d+) µs`)[:1]
+	}
+	floor := num(`\n += (\d+) µs CPU/envelope -> (\d+) envelopes/s on one CPU`)[0]
+	sum := sig
+	for _, r := range rows {
+		sum += r
+	}
+	if math.Abs(floor-sum) > float64(len(rows)+1) {
+		t.Errorf("floor %v µs, yet its parts add up to %v", floor, sum)
+	}
+	r := num(`ratio: +total CPU per envelope / floor = ([\d.]+)x \((\d+) / (\d+) µs\)`)
+	if r[2] != floor {
+		t.Errorf("ratio over %v µs, floor %v µs", r[2], floor)
+	}
+	if want := r[1] / r[2]; math.Abs(r[0]-want) > 0.05+want*0.01 {
+		t.Errorf("ratio %vx, want %.2fx", r[0], want)
+	}
+	for _, want := range []string{"written: sender: outbox", "left out: sender: disclosures"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestFloorLine: the floor is the signatures' CPU plus the rows' (the
+// backend's and this process's), the least of the rounds, and the ratio
+// the exchange's CPU over it.
+func TestFloorLine(t *testing.T) {
+	for _, kind := range []store.Dialect{store.Postgres, store.SQLite} {
+		t.Run(string(kind), func(t *testing.T) {
+			rows := rowsFloor{n: 200, rounds: 3, self: 150 * time.Microsecond, wall: time.Millisecond,
+				roundsCPU: []time.Duration{400 * time.Microsecond, 300 * time.Microsecond, 350 * time.Microsecond}}
+			total := 2000.0
+			want := "= 250 µs CPU/envelope -> 4000 envelopes/s on one CPU\nratio:      total CPU per envelope / floor = 8.0x (2000 / 250 µs)"
+			if kind == store.Postgres {
+				rows.db = 150 * time.Microsecond
+				want = "= 400 µs CPU/envelope -> 2500 envelopes/s on one CPU\nratio:      total CPU per envelope / floor = 5.0x (2000 / 400 µs)"
+			}
+			var out bytes.Buffer
+			floorLine{sig: 100, sigFed: 120, rows: rows}.print(&out, kind, total)
+			if !strings.Contains(out.String(), want) || !strings.Contains(out.String(), "(rounds: 400, 300, 350 µs CPU)") {
+				t.Errorf("got:\n%s\nwant it to say %q", out.String(), want)
+			}
+			checkFloor(t, out.String(), kind == store.Postgres)
+		})
+	}
+	// A backend whose CPU cannot be read is said so, not counted as zero
+	// CPU in PostgreSQL.
+	var out bytes.Buffer
+	floorLine{sig: 100, rows: rowsFloor{n: 200, rounds: 3, self: 150 * time.Microsecond, dbUnread: true}}.print(&out, store.Postgres, 2000)
+	if !strings.Contains(out.String(), "rows: PostgreSQL's CPU not read") || strings.Contains(out.String(), "in PostgreSQL +") {
+		t.Errorf("got:\n%s", out.String())
 	}
 }
 
