@@ -16,7 +16,7 @@ func ParseCase(doc []byte) (*Case, error) { return parseAs[Case](KindCase, doc) 
 // was never validated must go through ParseCase.
 func DecodeValidatedCase(doc []byte) (*Case, error) {
 	v := new(Case)
-	if err := decodeInto(doc, v); err != nil {
+	if err := decodeTyped(doc, nil, v); err != nil {
 		return nil, fmt.Errorf("schema: decoding %s document: %w", KindCase, err)
 	}
 	return v, nil
@@ -51,11 +51,13 @@ func Parse(k Kind, doc []byte) (any, error) {
 }
 
 func parseAs[T any](k Kind, doc []byte) (*T, error) {
-	if err := Validate(k, doc); err != nil {
+	tree, err := validate(k, doc)
+	if err != nil {
 		return nil, err
 	}
 	v := new(T)
-	if err := decodeInto(doc, v); err != nil {
+	// From the tree validation made: the document is parsed once.
+	if err := decodeTyped(doc, tree, v); err != nil {
 		// A valid document always decodes; this would be a bug in the
 		// Go types (FuzzValidate checks it).
 		return nil, fmt.Errorf("schema: decoding valid %s document: %w", k, err)
