@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/familylinks/flx/federation"
-	"github.com/familylinks/flx/node/search"
 	"github.com/familylinks/flx/node/store"
 	"github.com/familylinks/flx/schema"
 )
@@ -258,7 +257,7 @@ func (n *Node) applyCase(ctx context.Context, tx store.Tx, it store.InboxItem, p
 	case errors.Is(err, store.ErrNotFound):
 		_, err = tx.CreateCase(ctx, store.NewCase{
 			ID: c.CaseID, Origin: it.Iss, Type: string(c.Type), Status: string(c.Status),
-			Version: int64(c.Version), Document: p.Body, SearchKeys: search.Keys(c),
+			Version: int64(c.Version), Document: p.Body, SearchKeys: n.receivedKeys(p.Body, c),
 		})
 		if err == nil {
 			err = n.markMatchPending(ctx, tx, store.PendingMatch{CaseID: c.CaseID, Version: int64(c.Version)})
@@ -275,7 +274,7 @@ func (n *Node) applyCase(ctx context.Context, tx store.Tx, it store.InboxItem, p
 	}
 	if _, err = tx.UpdateCase(ctx, store.CaseUpdate{
 		ID: c.CaseID, ExpectedVersion: cur.Version, Version: int64(c.Version),
-		Type: string(c.Type), Status: string(c.Status), Document: p.Body, SearchKeys: search.Keys(c),
+		Type: string(c.Type), Status: string(c.Status), Document: p.Body, SearchKeys: n.receivedKeys(p.Body, c),
 	}); err != nil {
 		return dbErr(err)
 	}
