@@ -191,14 +191,17 @@ func (n *Node) apply(ctx context.Context, tx store.Tx, it store.InboxItem) (perr
 		return errors.New("envelope was erased before processing"), nil, nil
 	}
 	// The envelope was verified on receipt; here only its stored claims
-	// and body are read.
-	claims, err := federation.ClaimsOf(it.Envelope)
-	if err != nil {
-		return fmt.Errorf("stored envelope unreadable: %w", err), nil, nil
+	// and body are read, as receipt parsed them when they are at hand.
+	a, ok := n.admitted.take(it.SHA256)
+	claims := a.claims
+	if !ok {
+		if claims, err = federation.ClaimsOf(it.Envelope); err != nil {
+			return fmt.Errorf("stored envelope unreadable: %w", err), nil, nil
+		}
 	}
 	switch federation.Kind(it.Kind) {
 	case federation.KindCaseCreate, federation.KindCaseUpdate:
-		perr := n.applyCase(ctx, tx, it, claims)
+		perr := n.applyCase(ctx, tx, it, claims, a.c)
 		var dbf dbFailure
 		if errors.As(perr, &dbf) {
 			return nil, nil, dbf.error
@@ -240,12 +243,14 @@ func (n *Node) apply(ctx context.Context, tx store.Tx, it store.InboxItem) (perr
 	return fmt.Errorf("unsupported kind %s", it.Kind), nil, nil
 }
 
-func (n *Node) applyCase(ctx context.Context, tx store.Tx, it store.InboxItem, p federation.Claims) error {
+func (n *Node) applyCase(ctx context.Context, tx store.Tx, it store.InboxItem, p federation.Claims, c *schema.Case) error {
 	// Validated on receipt (checkEnvelope, for every path into the inbox):
-	// decoded here, not validated twice.
-	c, err := n.decodeReceivedCase(p.Body)
-	if err != nil {
-		return fmt.Errorf("case body: %w", err)
+	// decoded there (c) or here, never validated twice.
+	var err error
+	if c == nil {
+		if c, err = n.decodeReceivedCase(p.Body); err != nil {
+			return fmt.Errorf("case body: %w", err)
+		}
 	}
 	var cur store.Case
 	if bt, ok := tx.(*batchTx); ok && bt.isNew(c.CaseID) {

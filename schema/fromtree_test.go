@@ -25,6 +25,14 @@ func checkDecodeTyped(t *testing.T, doc []byte) {
 	if len(violations) > 0 {
 		tree = nil
 	}
+	// The object ValidateObject returns decodes as the document does.
+	if obj, err := ValidateObject(KindCase, doc); err == nil {
+		want, werr := DecodeValidatedCase(doc)
+		got, gerr := DecodeValidatedCaseObject(doc, obj)
+		if werr != nil || gerr != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("DecodeValidatedCaseObject (%v) differs from DecodeValidatedCase (%v)\n%s", gerr, werr, doc)
+		}
+	}
 	for _, newV := range typedTargets() {
 		want, got, gotTree := newV(), newV(), newV()
 		werr := decodeInto(doc, want)

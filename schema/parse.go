@@ -22,6 +22,21 @@ func DecodeValidatedCase(doc []byte) (*Case, error) {
 	return v, nil
 }
 
+// DecodeValidatedCaseObject is [DecodeValidatedCase] from the object
+// [ValidateObject] returned for doc, which it decodes without parsing doc
+// again. The case may share strings with obj; neither may be changed.
+func DecodeValidatedCaseObject(doc []byte, obj map[string]any) (*Case, error) {
+	v := new(Case)
+	var tree any
+	if obj != nil {
+		tree = obj
+	}
+	if err := decodeTyped(doc, tree, v); err != nil {
+		return nil, fmt.Errorf("schema: decoding %s document: %w", KindCase, err)
+	}
+	return v, nil
+}
+
 // ParseResponse validates doc as a response document and decodes it.
 func ParseResponse(doc []byte) (*Response, error) { return parseAs[Response](KindResponse, doc) }
 
