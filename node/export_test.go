@@ -167,10 +167,7 @@ func (n *Node) AdmittedForTest(sha string) (claims federation.Claims, c *schema.
 	a := &n.admitted
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	e, ok := a.cur[sha]
-	if !ok {
-		e, ok = a.prev[sha]
-	}
+	e, ok := a.m[sha]
 	return e.claims, e.c, ok
 }
 
@@ -180,5 +177,5 @@ func (n *Node) ForgetAdmittedForTest() {
 	a := &n.admitted
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.cur, a.prev, a.curBytes = nil, nil, 0
+	a.m, a.order, a.bytes = nil, nil, 0
 }

@@ -138,7 +138,7 @@ func (n *Node) checkEnvelope(ctx context.Context, env *federation.Envelope) erro
 	// Processing reads the claims and the case parsed here rather than
 	// parsing the stored envelope again.
 	var c *schema.Case
-	if docKind == schema.KindCase {
+	if docKind == schema.KindCase && n.admitted.room(len(env.Body)) {
 		if c, err = schema.DecodeValidatedCaseObject(env.Body, doc); err != nil {
 			c = nil // processing decodes it again and reports why
 		}
