@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/familylinks/flx/federation"
 	"github.com/familylinks/flx/node/match"
 	"github.com/familylinks/flx/node/store"
 	"github.com/familylinks/flx/schema"
@@ -158,4 +159,23 @@ func (n *Node) MatchHoldsForTest(caseID string) bool {
 // how many it matched.
 func (n *Node) CatchUpMatchingForTest(ctx context.Context) (int, error) {
 	return n.catchUpMatching(ctx)
+}
+
+// AdmittedForTest returns, without taking it, what receipt parsed of the
+// envelope of that SHA-256 for processing.
+func (n *Node) AdmittedForTest(sha string) (claims federation.Claims, c *schema.Case, ok bool) {
+	a := &n.admitted
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	e, ok := a.m[sha]
+	return e.claims, e.c, ok
+}
+
+// ForgetAdmittedForTest drops what receipt parsed: processing parses every
+// envelope itself, as after a restart.
+func (n *Node) ForgetAdmittedForTest() {
+	a := &n.admitted
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.m, a.order, a.bytes = nil, nil, 0
 }

@@ -15,6 +15,8 @@ import (
 	"github.com/familylinks/flx/federation"
 	"github.com/familylinks/flx/node/match"
 	"github.com/familylinks/flx/node/match/pprl"
+	"github.com/familylinks/flx/node/names"
+	"github.com/familylinks/flx/node/search"
 	"github.com/familylinks/flx/node/store"
 	"github.com/familylinks/flx/schema"
 )
@@ -99,8 +101,15 @@ type matcher struct {
 // worker far behind) fall out as new ones arrive, and are decoded again.
 type decodedCases struct {
 	mu        sync.Mutex
-	cur, prev map[[sha256.Size]byte]*schema.Case
+	cur, prev map[[sha256.Size]byte]decodedCase
 	curBytes  int // document bytes of cur
+}
+
+// decodedCase is a case decoded by inbox processing, with its names as its
+// search keys analysed them (matching reads the same names).
+type decodedCase struct {
+	c     *schema.Case
+	names *names.Memo
 }
 
 const (
@@ -109,7 +118,7 @@ const (
 	decodedCaseMaxBytes = 64 << 10
 )
 
-func (d *decodedCases) put(doc []byte, c *schema.Case) {
+func (d *decodedCases) put(doc []byte, c decodedCase) {
 	if len(doc) > decodedCaseMaxBytes {
 		return
 	}
@@ -120,7 +129,7 @@ func (d *decodedCases) put(doc []byte, c *schema.Case) {
 		d.prev, d.cur, d.curBytes = d.cur, nil, 0
 	}
 	if d.cur == nil {
-		d.cur = make(map[[sha256.Size]byte]*schema.Case, 256)
+		d.cur = make(map[[sha256.Size]byte]decodedCase, 256)
 	}
 	if _, ok := d.cur[k]; !ok {
 		d.curBytes += len(doc)
@@ -128,9 +137,9 @@ func (d *decodedCases) put(doc []byte, c *schema.Case) {
 	d.cur[k] = c
 }
 
-func (d *decodedCases) take(doc []byte) (*schema.Case, bool) {
+func (d *decodedCases) take(doc []byte) (decodedCase, bool) {
 	if len(doc) > decodedCaseMaxBytes {
-		return nil, false
+		return decodedCase{}, false
 	}
 	k := sha256.Sum256(doc)
 	d.mu.Lock()
@@ -143,19 +152,26 @@ func (d *decodedCases) take(doc []byte) (*schema.Case, bool) {
 		delete(d.prev, k)
 		return c, true
 	}
-	return nil, false
+	return decodedCase{}, false
 }
 
 // decodeReceivedCase decodes the body of a received case.create or
 // case.update, validated on receipt (checkEnvelope, on every path into the
-// inbox), without validating it again, and hands the decoded case to the
-// matching worker. The caller must not change c.
+// inbox), without validating it again.
 func (n *Node) decodeReceivedCase(body []byte) (*schema.Case, error) {
-	c, err := schema.DecodeValidatedCase(body)
-	if err == nil && n.matcher != nil {
-		n.matcher.decoded.put(body, c)
+	return schema.DecodeValidatedCase(body)
+}
+
+// receivedKeys returns the search keys of a received case that is stored,
+// and hands the case decoded, with its names analysed, to the matching
+// worker: the names are analysed once. The caller must not change c.
+func (n *Node) receivedKeys(body []byte, c *schema.Case) []string {
+	an := new(names.Memo)
+	keys := search.KeysWith(c, an)
+	if n.matcher != nil {
+		n.matcher.decoded.put(body, decodedCase{c: c, names: an})
 	}
-	return c, err
+	return keys
 }
 
 func newMatcher(o MatchOptions) *matcher {
@@ -245,17 +261,17 @@ func (n *Node) personsOf(caseID string, doc []byte) []*match.Person {
 	if doc == nil {
 		return nil
 	}
-	c, ok := n.matcher.decoded.take(doc)
+	d, ok := n.matcher.decoded.take(doc)
 	if !ok {
 		var err error
-		if c, err = schema.DecodeValidatedCase(doc); err != nil {
+		if d.c, err = schema.DecodeValidatedCase(doc); err != nil {
 			return nil
 		}
 	}
-	if c.CaseID != caseID {
+	if d.c.CaseID != caseID {
 		return nil
 	}
-	return match.PersonsOf(c, n.o.Now())
+	return match.PersonsOfWith(d.c, n.o.Now(), d.names)
 }
 
 // LoadMatching builds the matching index from the store (Run does it at

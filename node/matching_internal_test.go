@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/familylinks/flx/node/names"
 	"github.com/familylinks/flx/schema"
 )
 
@@ -14,7 +15,7 @@ import (
 func TestDecodedCasesBounded(t *testing.T) {
 	var d decodedCases
 	doc := []byte(`{"case_id":"XA-RC:1"}`)
-	c := &schema.Case{CaseID: "XA-RC:1"}
+	c := decodedCase{c: &schema.Case{CaseID: "XA-RC:1"}, names: new(names.Memo)}
 	d.put(doc, c)
 	if _, ok := d.take([]byte(`{"case_id":"XA-RC:1"} `)); ok {
 		t.Fatal("taken by other bytes")
@@ -41,7 +42,7 @@ func TestDecodedCasesBounded(t *testing.T) {
 		d.put(append(fmt.Appendf(nil, "%d", i), large[:len(large)-8]...), c)
 	}
 	held := 0
-	for _, g := range []map[[32]byte]*schema.Case{d.cur, d.prev} {
+	for _, g := range []map[[32]byte]decodedCase{d.cur, d.prev} {
 		held += len(g)
 	}
 	if held*(decodedCaseMaxBytes-8) > 2*decodedCasesBudget {

@@ -121,6 +121,8 @@ type Node struct {
 	peers    peerCache  // what peers declare, for checks before queueing
 	pullers  puller     // mTLS clients of the members this one pulls from
 	matcher  *matcher   // nil when matching is disabled
+	// admitted hands what receipt parsed of an envelope to processing.
+	admitted admittedEnvelopes
 	// queryLimit bounds the match queries accepted per member (nil: no bound).
 	queryLimit *queryLimiter
 	// matchQ carries received cases to the matching worker while Run runs

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/familylinks/flx/federation"
-	"github.com/familylinks/flx/node/search"
 	"github.com/familylinks/flx/node/store"
 	"github.com/familylinks/flx/schema"
 )
@@ -192,14 +191,17 @@ func (n *Node) apply(ctx context.Context, tx store.Tx, it store.InboxItem) (perr
 		return errors.New("envelope was erased before processing"), nil, nil
 	}
 	// The envelope was verified on receipt; here only its stored claims
-	// and body are read.
-	claims, err := federation.ClaimsOf(it.Envelope)
-	if err != nil {
-		return fmt.Errorf("stored envelope unreadable: %w", err), nil, nil
+	// and body are read, as receipt parsed them when they are at hand.
+	a, ok := n.admitted.take(it.SHA256)
+	claims := a.claims
+	if !ok {
+		if claims, err = federation.ClaimsOf(it.Envelope); err != nil {
+			return fmt.Errorf("stored envelope unreadable: %w", err), nil, nil
+		}
 	}
 	switch federation.Kind(it.Kind) {
 	case federation.KindCaseCreate, federation.KindCaseUpdate:
-		perr := n.applyCase(ctx, tx, it, claims)
+		perr := n.applyCase(ctx, tx, it, claims, a.c)
 		var dbf dbFailure
 		if errors.As(perr, &dbf) {
 			return nil, nil, dbf.error
@@ -241,12 +243,14 @@ func (n *Node) apply(ctx context.Context, tx store.Tx, it store.InboxItem) (perr
 	return fmt.Errorf("unsupported kind %s", it.Kind), nil, nil
 }
 
-func (n *Node) applyCase(ctx context.Context, tx store.Tx, it store.InboxItem, p federation.Claims) error {
+func (n *Node) applyCase(ctx context.Context, tx store.Tx, it store.InboxItem, p federation.Claims, c *schema.Case) error {
 	// Validated on receipt (checkEnvelope, for every path into the inbox):
-	// decoded here, not validated twice.
-	c, err := n.decodeReceivedCase(p.Body)
-	if err != nil {
-		return fmt.Errorf("case body: %w", err)
+	// decoded there (c) or here, never validated twice.
+	var err error
+	if c == nil {
+		if c, err = n.decodeReceivedCase(p.Body); err != nil {
+			return fmt.Errorf("case body: %w", err)
+		}
 	}
 	var cur store.Case
 	if bt, ok := tx.(*batchTx); ok && bt.isNew(c.CaseID) {
@@ -258,7 +262,7 @@ func (n *Node) applyCase(ctx context.Context, tx store.Tx, it store.InboxItem, p
 	case errors.Is(err, store.ErrNotFound):
 		_, err = tx.CreateCase(ctx, store.NewCase{
 			ID: c.CaseID, Origin: it.Iss, Type: string(c.Type), Status: string(c.Status),
-			Version: int64(c.Version), Document: p.Body, SearchKeys: search.Keys(c),
+			Version: int64(c.Version), Document: p.Body, SearchKeys: n.receivedKeys(p.Body, c),
 		})
 		if err == nil {
 			err = n.markMatchPending(ctx, tx, store.PendingMatch{CaseID: c.CaseID, Version: int64(c.Version)})
@@ -275,7 +279,7 @@ func (n *Node) applyCase(ctx context.Context, tx store.Tx, it store.InboxItem, p
 	}
 	if _, err = tx.UpdateCase(ctx, store.CaseUpdate{
 		ID: c.CaseID, ExpectedVersion: cur.Version, Version: int64(c.Version),
-		Type: string(c.Type), Status: string(c.Status), Document: p.Body, SearchKeys: search.Keys(c),
+		Type: string(c.Type), Status: string(c.Status), Document: p.Body, SearchKeys: n.receivedKeys(p.Body, c),
 	}); err != nil {
 		return dbErr(err)
 	}

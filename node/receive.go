@@ -135,6 +135,15 @@ func (n *Node) checkEnvelope(ctx context.Context, env *federation.Envelope) erro
 	if err := n.mediaReady(ctx, env); err != nil {
 		return err
 	}
+	// Processing reads the claims and the case parsed here rather than
+	// parsing the stored envelope again.
+	var c *schema.Case
+	if docKind == schema.KindCase && n.admitted.room(len(env.Body)) {
+		if c, err = schema.DecodeValidatedCaseObject(env.Body, doc); err != nil {
+			c = nil // processing decodes it again and reports why
+		}
+	}
+	n.admitted.put(env.SHA256(), env.Claims, c)
 	return nil
 }
 

@@ -114,3 +114,28 @@ func BenchmarkJSONSchemaCase(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDecodeValidatedCase is the decoding of a validated case into
+// Case (from decodeStrict's tree), next to BenchmarkDecodeIntoCase, the
+// encoding/json decoding it replaces.
+func BenchmarkDecodeValidatedCase(b *testing.B) {
+	doc := benchCase(b)
+	b.SetBytes(int64(len(doc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := DecodeValidatedCase(doc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecodeIntoCase(b *testing.B) {
+	doc := benchCase(b)
+	b.SetBytes(int64(len(doc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := decodeInto(doc, new(Case)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -16,7 +16,22 @@ func ParseCase(doc []byte) (*Case, error) { return parseAs[Case](KindCase, doc) 
 // was never validated must go through ParseCase.
 func DecodeValidatedCase(doc []byte) (*Case, error) {
 	v := new(Case)
-	if err := decodeInto(doc, v); err != nil {
+	if err := decodeTyped(doc, nil, v); err != nil {
+		return nil, fmt.Errorf("schema: decoding %s document: %w", KindCase, err)
+	}
+	return v, nil
+}
+
+// DecodeValidatedCaseObject is [DecodeValidatedCase] from the object
+// [ValidateObject] returned for doc, which it decodes without parsing doc
+// again. The case may share strings with obj; neither may be changed.
+func DecodeValidatedCaseObject(doc []byte, obj map[string]any) (*Case, error) {
+	v := new(Case)
+	var tree any
+	if obj != nil {
+		tree = obj
+	}
+	if err := decodeTyped(doc, tree, v); err != nil {
 		return nil, fmt.Errorf("schema: decoding %s document: %w", KindCase, err)
 	}
 	return v, nil
@@ -51,11 +66,13 @@ func Parse(k Kind, doc []byte) (any, error) {
 }
 
 func parseAs[T any](k Kind, doc []byte) (*T, error) {
-	if err := Validate(k, doc); err != nil {
+	tree, err := validate(k, doc)
+	if err != nil {
 		return nil, err
 	}
 	v := new(T)
-	if err := decodeInto(doc, v); err != nil {
+	// From the tree validation made: the document is parsed once.
+	if err := decodeTyped(doc, tree, v); err != nil {
 		// A valid document always decodes; this would be a bug in the
 		// Go types (FuzzValidate checks it).
 		return nil, fmt.Errorf("schema: decoding valid %s document: %w", k, err)

@@ -125,6 +125,12 @@ const (
 // person takes no part (no side, or no name with a letter). now is the
 // reference date for ages without an as_of date.
 func Prepare(caseID string, ct schema.CaseType, p *schema.Person, now time.Time) (*Person, bool) {
+	return prepare(caseID, ct, p, now, nil)
+}
+
+// prepare is Prepare with the names analysed through an (nil: each
+// analysed anew).
+func prepare(caseID string, ct schema.CaseType, p *schema.Person, now time.Time, an *names.Memo) (*Person, bool) {
 	side, ok := SideOf(ct, p)
 	if !ok {
 		return nil, false
@@ -172,12 +178,12 @@ func Prepare(caseID string, ct schema.CaseType, p *schema.Person, now time.Time)
 		switch n.Part {
 		case schema.PartFather, schema.PartMother:
 			if n.Part == schema.PartFather && len(m.father) < maxTokens {
-				toks := names.Analyze(n.Value)
+				toks := an.Analyze(n.Value)
 				m.father = append(m.father, toks[:min(len(toks), maxTokens-len(m.father))]...)
 			}
 			continue
 		}
-		toks := names.Analyze(n.Value)
+		toks := an.Analyze(n.Value)
 		if len(toks) == 0 {
 			continue
 		}
@@ -246,10 +252,15 @@ func Prepare(caseID string, ct schema.CaseType, p *schema.Person, now time.Time)
 }
 
 // PersonsOf prepares every person of a case that takes part in matching.
-func PersonsOf(c *schema.Case, now time.Time) []*Person {
+func PersonsOf(c *schema.Case, now time.Time) []*Person { return PersonsOfWith(c, now, nil) }
+
+// PersonsOfWith is [PersonsOf] with the names analysed through an (nil:
+// each analysed anew), which may hold those the case's search keys
+// analysed.
+func PersonsOfWith(c *schema.Case, now time.Time, an *names.Memo) []*Person {
 	var out []*Person
 	for i := range c.Persons {
-		if p, ok := Prepare(c.CaseID, c.Type, &c.Persons[i], now); ok {
+		if p, ok := prepare(c.CaseID, c.Type, &c.Persons[i], now, an); ok {
 			out = append(out, p)
 		}
 	}

@@ -239,11 +239,37 @@ func Analyze(value string) []Token {
 	return out
 }
 
+// Memo analyses each distinct name value once, so that what reads the
+// names of one case several times (its search keys, its preparation for
+// matching) analyses them once. A nil *Memo analyses every time. A Memo is
+// not safe for concurrent use; the tokens it returns are shared and must
+// not be changed.
+type Memo struct{ m map[string][]Token }
+
+// Analyze is [Analyze], once per distinct value.
+func (m *Memo) Analyze(value string) []Token {
+	if m == nil {
+		return Analyze(value)
+	}
+	if t, ok := m.m[value]; ok {
+		return t
+	}
+	if m.m == nil {
+		m.m = map[string][]Token{}
+	}
+	t := Analyze(value)
+	m.m[value] = t
+	return t
+}
+
 // SearchKeys returns the keys to index for one name value, sorted and
 // without duplicates (see the package documentation for their form).
-func SearchKeys(value string) []string {
+func SearchKeys(value string) []string { return KeysOf(Analyze(value)) }
+
+// KeysOf is [SearchKeys] of a value whose tokens [Analyze] returned.
+func KeysOf(tokens []Token) []string {
 	seen := map[string]bool{}
-	for _, t := range Analyze(value) {
+	for _, t := range tokens {
 		for _, k := range tokenKeys(t) {
 			seen[k] = true
 		}

@@ -32,13 +32,18 @@ const (
 
 // Keys returns the search keys of a case document, sorted and without
 // duplicates.
-func Keys(c *schema.Case) []string {
+func Keys(c *schema.Case) []string { return KeysWith(c, nil) }
+
+// KeysWith is [Keys] with the names analysed through m (nil: each
+// analysed anew), which the case's preparation for matching can then read
+// again without analysing them twice.
+func KeysWith(c *schema.Case, m *names.Memo) []string {
 	k := keySet{}
 	ref := refYear(c)
 	for i := range c.Persons {
 		p := &c.Persons[i]
 		for _, n := range p.Names {
-			for _, key := range names.SearchKeys(n.Value) {
+			for _, key := range names.KeysOf(m.Analyze(n.Value)) {
 				k.add(key)
 			}
 		}

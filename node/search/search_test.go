@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/familylinks/flx/node/names"
 	"github.com/familylinks/flx/node/search"
 	"github.com/familylinks/flx/schema"
 )
@@ -162,4 +163,31 @@ func FuzzCompile(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestKeysWithMemo: the keys of a case whose names go through a memo (as
+// received cases do, the memo then read by matching) are its keys, and
+// the memo then holds every name analysed.
+func TestKeysWithMemo(t *testing.T) {
+	for _, e := range schema.Examples() {
+		if e.Kind != schema.KindCase {
+			continue
+		}
+		c, err := schema.ParseCase(e.Doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Persons = append(c.Persons, c.Persons...) // each name twice
+		an := new(names.Memo)
+		if got, want := search.KeysWith(c, an), search.Keys(c); !slices.Equal(got, want) {
+			t.Fatalf("%s: keys with the memo\n%q\nwithout\n%q", e.Name, got, want)
+		}
+		for _, p := range c.Persons {
+			for _, n := range p.Names {
+				if got, want := an.Analyze(n.Value), names.Analyze(n.Value); !slices.Equal(got, want) {
+					t.Fatalf("%s: memo holds %v for %q, want %v", e.Name, got, n.Value, want)
+				}
+			}
+		}
+	}
 }

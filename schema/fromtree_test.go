@@ -1,0 +1,110 @@
+package schema
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+)
+
+// typedTargets returns a new value of every Go type of a document.
+func typedTargets() []func() any {
+	return []func() any{
+		func() any { return new(Case) }, func() any { return new(Response) },
+		func() any { return new(Message) }, func() any { return new(Withdrawal) },
+		func() any { return new(MatchQuery) }, func() any { return new(MatchAnswer) },
+		func() any { return new(StatsReport) },
+	}
+}
+
+// checkDecodeTyped fails unless decodeTyped, with and without the tree made
+// first, gives doc the value and the error decodeInto gives it.
+func checkDecodeTyped(t *testing.T, doc []byte) {
+	t.Helper()
+	tree, violations := decodeStrict(doc)
+	if len(violations) > 0 {
+		tree = nil
+	}
+	// The object ValidateObject returns decodes as the document does.
+	if obj, err := ValidateObject(KindCase, doc); err == nil {
+		want, werr := DecodeValidatedCase(doc)
+		got, gerr := DecodeValidatedCaseObject(doc, obj)
+		if werr != nil || gerr != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("DecodeValidatedCaseObject (%v) differs from DecodeValidatedCase (%v)\n%s", gerr, werr, doc)
+		}
+	}
+	for _, newV := range typedTargets() {
+		want, got, gotTree := newV(), newV(), newV()
+		werr := decodeInto(doc, want)
+		gerr := decodeTyped(doc, nil, got)
+		terr := decodeTyped(doc, tree, gotTree)
+		for _, g := range []struct {
+			v   any
+			err error
+		}{{got, gerr}, {gotTree, terr}} {
+			if (werr == nil) != (g.err == nil) || (werr != nil && werr.Error() != g.err.Error()) {
+				t.Fatalf("%T: decodeTyped error %v, decodeInto %v\n%s", want, g.err, werr, doc)
+			}
+			if !reflect.DeepEqual(want, g.v) {
+				t.Fatalf("%T: decodeTyped\n%#v\ndecodeInto\n%#v\n%s", want, g.v, want, doc)
+			}
+		}
+	}
+}
+
+// typedEdges are documents where the tree and encoding/json could differ.
+var typedEdges = []string{
+	`{"schema":"flx/v1/case","case_id":"XA-RC:1","version":1,"persons":[]}`,
+	`{"Case_ID":"XA-RC:1"}`,                                // encoding/json matches without regard to case
+	`{"case_id":"a","CASE_ID":"b"}`,                        // both set the field: the last wins
+	`{"case_id":"a","case_id":"b"}`,                        // duplicate: encoding/json keeps the last
+	`{"version":1.0}`, `{"version":1e2}`, `{"version":-0}`, // numbers an int does not take
+	`{"version":99999999999999999999}`,
+	`{"version":null,"case_id":null,"persons":null,"death":null,"superseded":null}`,
+	`{"version":"1"}`, `{"persons":{}}`, `{"persons":[{"id":1}]}`,
+	`{"persons":[{"id":"p1","age":{"min":1,"max":2.5}}]}`,
+	`{"persons":[{"id":"p1","address":{"geo":{"lat":1e400,"lon":0}}}]}`,
+	`{"persons":[{"id":"p1","address":{"geo":{"lat":-12.5e-1,"lon":0.0}}}]}`,
+	`{"case_id":"x"} trailing`, `{"case_id":"x"} {}`, `{"case_id":"x"}   `,
+	`{"case_id":"\ud800"}`, `{"case_id":"\u0000"}`, "{\"case_id\":\"\xff\"}",
+	`{"case_id":"\u00e9\ud83d\ude00\n"}`, `{"unknown":1}`, `[]`, `null`, `"x"`, ``,
+	`{"superseded":true,"notes":[{"text":"t"}],"consents":[{"id":"c","scope":{"uses":[],"non_movement":false}}]}`,
+	`{"candidates":[{"handle":"h","score":0.5}],"tracing_opened":3}`,
+}
+
+func TestDecodeTypedAsEncodingJSON(t *testing.T) {
+	for _, e := range Examples() {
+		checkDecodeTyped(t, e.Doc)
+		// The examples take the tree path, not encoding/json's.
+		tree, violations := decodeStrict(e.Doc)
+		if v := newDoc(t, e.Kind); len(violations) == 0 && !setFromTree(reflect.ValueOf(v).Elem(), tree) {
+			t.Errorf("%s: example %s is not decoded from the tree", e.Kind, e.Name)
+		}
+	}
+	for _, d := range typedEdges {
+		checkDecodeTyped(t, []byte(d))
+	}
+	files, err := filepath.Glob(filepath.Join("testdata", "invalid", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkDecodeTyped(t, b)
+	}
+}
+
+// FuzzDecodeTyped checks that decoding from the tree never differs from
+// encoding/json, in value or error, whatever the input.
+func FuzzDecodeTyped(f *testing.F) {
+	for _, e := range Examples() {
+		f.Add(e.Doc)
+	}
+	for _, d := range typedEdges {
+		f.Add([]byte(d))
+	}
+	f.Fuzz(func(t *testing.T, doc []byte) { checkDecodeTyped(t, doc) })
+}
