@@ -45,7 +45,11 @@ func setFromTree(rv reflect.Value, x any) bool {
 	case reflect.String:
 		s, ok := x.(string)
 		if ok {
-			rv.SetString(s)
+			// The tree's strings are substrings of one copy of the
+			// document: a typed value often outlives the document (a
+			// person's identifiers in the matching index), and one
+			// string kept would keep the whole copy.
+			rv.SetString(strings.Clone(s))
 		}
 		return ok
 	case reflect.Bool:

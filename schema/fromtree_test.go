@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+	"unsafe"
 )
 
 // typedTargets returns a new value of every Go type of a document.
@@ -107,4 +108,77 @@ func FuzzDecodeTyped(f *testing.F) {
 		f.Add([]byte(d))
 	}
 	f.Fuzz(func(t *testing.T, doc []byte) { checkDecodeTyped(t, doc) })
+}
+
+// TestDecodeTypedOwnsItsStrings: no string of a typed value shares its
+// bytes with the tree's strings (substrings of one copy of the document),
+// so a string kept from a decoded case does not keep the whole document.
+func TestDecodeTypedOwnsItsStrings(t *testing.T) {
+	var doc []byte
+	for _, e := range Examples() {
+		if e.Kind == KindCase && len(e.Doc) > len(doc) {
+			doc = e.Doc
+		}
+	}
+	tree, violations := decodeStrict(doc)
+	if len(violations) > 0 {
+		t.Fatalf("example: %v", violations)
+	}
+	inTree := map[*byte]bool{}
+	var walkTree func(x any)
+	walkTree = func(x any) {
+		switch x := x.(type) {
+		case string:
+			if len(x) > 0 {
+				inTree[unsafe.StringData(x)] = true
+			}
+		case map[string]any:
+			for _, v := range x {
+				walkTree(v)
+			}
+		case []any:
+			for _, v := range x {
+				walkTree(v)
+			}
+		}
+	}
+	walkTree(tree)
+	var c Case
+	if err := decodeTyped(doc, tree, &c); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	var walk func(rv reflect.Value)
+	walk = func(rv reflect.Value) {
+		switch rv.Kind() {
+		case reflect.String:
+			if s := rv.String(); len(s) > 0 {
+				n++
+				if inTree[unsafe.StringData(s)] {
+					t.Errorf("string %q shares the document's copy", s)
+				}
+			}
+		case reflect.Pointer, reflect.Interface:
+			if !rv.IsNil() {
+				walk(rv.Elem())
+			}
+		case reflect.Struct:
+			for i := range rv.NumField() {
+				walk(rv.Field(i))
+			}
+		case reflect.Slice, reflect.Array:
+			for i := range rv.Len() {
+				walk(rv.Index(i))
+			}
+		case reflect.Map:
+			for _, k := range rv.MapKeys() {
+				walk(k)
+				walk(rv.MapIndex(k))
+			}
+		}
+	}
+	walk(reflect.ValueOf(&c))
+	if n < 5 {
+		t.Fatalf("only %d strings in the decoded example", n)
+	}
 }
