@@ -3,7 +3,6 @@ package node_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
@@ -79,18 +78,9 @@ func TestProcessWithoutAdmittedParse(t *testing.T) {
 		}
 		ids := []string{a, b, e}
 		got, want := stateOf(t, handed.Store, ids), stateOf(t, parsed.Store, ids)
-		if !reflect.DeepEqual(got, want) {
-			gj, _ := json.MarshalIndent(got, "", " ")
-			wj, _ := json.MarshalIndent(want, "", " ")
-			t.Fatalf("with what receipt parsed\n%s\nparsing again\n%s", gj, wj)
-		}
+		sameState(t, got, want, "with what receipt parsed", "parsing again")
 		// What processing came to, in case both paths went wrong alike.
-		failed := 0
-		for _, r := range got.Inbox {
-			if !strings.Contains(r, `error=""`) {
-				failed++
-			}
-		}
+		failed := failedRows(got)
 		if len(got.Inbox) != 6 || failed != 1 || !strings.HasPrefix(got.Cases[0], a+" v2 ") || !strings.Contains(got.Cases[2], "erased=true") {
 			t.Fatalf("state %+v", got)
 		}

@@ -41,6 +41,27 @@ type processedState struct {
 	Pending  []store.PendingMatch
 }
 
+// sameState fails unless got and want are equal, showing both.
+func sameState(t *testing.T, got, want processedState, gotIs, wantIs string) {
+	t.Helper()
+	if !reflect.DeepEqual(got, want) {
+		gj, _ := json.MarshalIndent(got, "", " ")
+		wj, _ := json.MarshalIndent(want, "", " ")
+		t.Fatalf("%s\n%s\n%s\n%s", gotIs, gj, wantIs, wj)
+	}
+}
+
+// failedRows counts the inbox rows of st whose processing failed.
+func failedRows(st processedState) int {
+	failed := 0
+	for _, r := range st.Inbox {
+		if !strings.Contains(r, `error=""`) {
+			failed++
+		}
+	}
+	return failed
+}
+
 func stateOf(t *testing.T, s store.Store, caseIDs []string) processedState {
 	t.Helper()
 	ctx := t.Context()
@@ -139,18 +160,9 @@ func TestProcessBatchAsRowByRow(t *testing.T) {
 		}
 		ids := []string{a, b, dd, e, g}
 		got, want := stateOf(t, batched.Store, ids), stateOf(t, single.Store, ids)
-		if !reflect.DeepEqual(got, want) {
-			gj, _ := json.MarshalIndent(got, "", " ")
-			wj, _ := json.MarshalIndent(want, "", " ")
-			t.Fatalf("batch left\n%s\nrow by row left\n%s", gj, wj)
-		}
+		sameState(t, got, want, "batch left", "row by row left")
 		// What each row came to, in case both paths went wrong alike.
-		failed := 0
-		for _, r := range got.Inbox {
-			if !strings.Contains(r, `error=""`) {
-				failed++
-			}
-		}
+		failed := failedRows(got)
 		if len(got.Inbox) != 9 || failed != 2 || !strings.HasPrefix(got.Cases[0], a+" v2 ") ||
 			!strings.Contains(got.Cases[3], "erased=true") || !strings.Contains(got.Cases[2], " v2 ") {
 			t.Fatalf("state %+v", got)

@@ -131,13 +131,12 @@ func BenchmarkReceiveAll50(b *testing.B) {
 			}
 			n += len(es)
 		}
-		b.ReportMetric(float64((selfCPU()-go0).Microseconds())/float64(n), "go-µs/env")
 		if len(pids) > 0 {
 			// Backends opened during the run are not counted: the pool
 			// holds the one the transactions use from the first op on.
 			pids, _ = store.BackendPIDs(ctx, be.s)
-			b.ReportMetric(float64((backendsCPU(pids)-pg0).Microseconds())/float64(n), "pg-µs/env")
 		}
+		reportCPU(b, n, pids, go0, pg0)
 	})
 }
 
