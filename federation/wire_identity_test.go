@@ -106,7 +106,7 @@ func TestWireIdentity(t *testing.T) {
 			status = ReceiptDuplicate
 		}
 		sum := sha256.Sum256(raw)
-		rc := ReceiptClaims{Issuer: "XB-RC", Audience: "XA-RC", IssuedAt: t0.Add(time.Duration(rng.IntN(600)) * time.Second),
+		rc := ReceiptClaims{Issuer: "XB-RC", Audience: "XA-RC", IssuedAt: t0.Add(time.Duration(rng.IntN(700)-600) * time.Second),
 			ReceiptFor: c.JTI, SHA256: hex.EncodeToString(sum[:]), Status: status}
 		rraw, err := SignReceipt(rc, xb)
 		rec("receipt %s %v", rraw, CodeOf(err))
@@ -136,7 +136,7 @@ func TestWireIdentity(t *testing.T) {
 		got, err = ParseBatchRequest(mb, 1000)
 		rec("parsed mutated %d %s", len(got), problemCodeOf(err))
 		for _, e := range got {
-			rec("%x", sha256.Sum256(e))
+			rec("entry %x", sha256.Sum256(e))
 		}
 	}
 
