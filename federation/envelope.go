@@ -324,7 +324,7 @@ func (v *Verifier) Verify(ctx context.Context, raw []byte, authenticatedPeer str
 		return nil, joseErr(err)
 	}
 	var w wireClaims
-	if err := decodeStrict(tok.UnverifiedPayload(), claimsShape, &w); err != nil {
+	if err := decodeOwnedClaims(tok.UnverifiedPayload(), &w); err != nil {
 		return nil, newErr(CodeBadEnvelope, "claims do not decode strictly (an unknown, misspelt or repeated claim, or a claim of the wrong type)", err)
 	}
 	if w.Iss == "" {

@@ -210,6 +210,15 @@ func FuzzDecodeStrict(f *testing.F) {
 		if (err == nil) != (serr == nil) || (err == nil && !reflect.DeepEqual(reflect.ValueOf(v).Elem().Interface(), slow.Elem().Interface())) {
 			t.Fatalf("decodeStrict(%q) = %+v, %v; through encoding/json %+v, %v", data, v, err, slow, serr)
 		}
+		if !receipt {
+			// The owned-payload path (body left a slice of the payload)
+			// decodes the same claims.
+			var w wireClaims
+			oerr := decodeOwnedClaims(bytes.Clone(data), &w)
+			if (oerr == nil) != (err == nil) || (err == nil && !reflect.DeepEqual(&w, v)) {
+				t.Fatalf("decodeOwnedClaims(%q) = %+v, %v; decodeStrict %+v, %v", data, w, oerr, v, err)
+			}
+		}
 
 		// The oracle.
 		want := json.Valid(data) && uniqueNames(data, skip)

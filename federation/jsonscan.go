@@ -10,18 +10,33 @@ package federation
 // compacts the body) and once when they are verified (Valid).
 func scanJSON(data []byte) (valid, marshaled bool) {
 	s := jsonScan{data: data, marshaled: true}
+	s.space()
+	if !s.value(0) {
+		return false, false
+	}
+	s.space()
+	if s.i != len(data) {
+		return false, false
+	}
+	return true, s.marshaled
+}
+
+// value reads one JSON value starting at s.i (no whitespace before it) and
+// leaves s.i just past it. depth is the number of containers already open
+// around it (maxJSONDepth counts those too).
+func (s *jsonScan) value(depth int) bool {
+	data := s.data
 	var stackBuf [32]byte
 	stack := stackBuf[:0] // '{' or '[' of each open container
-	s.space()
 	for {
 		// A value is expected at s.i.
 		if s.i >= len(data) {
-			return false, false
+			return false
 		}
 		switch c := data[s.i]; {
 		case c == '{' || c == '[':
-			if len(stack) >= maxJSONDepth {
-				return false, false
+			if depth+len(stack) >= maxJSONDepth {
+				return false
 			}
 			s.i++
 			s.space()
@@ -35,43 +50,40 @@ func scanJSON(data []byte) (valid, marshaled bool) {
 			}
 			stack = append(stack, c)
 			if c == '{' && !s.member() {
-				return false, false
+				return false
 			}
 			continue // its first value
 		case c == '"':
 			if !s.str() {
-				return false, false
+				return false
 			}
 		case c == '-' || (c >= '0' && c <= '9'):
 			if !s.number() {
-				return false, false
+				return false
 			}
 		case c == 't':
 			if !s.literal("true") {
-				return false, false
+				return false
 			}
 		case c == 'f':
 			if !s.literal("false") {
-				return false, false
+				return false
 			}
 		case c == 'n':
 			if !s.literal("null") {
-				return false, false
+				return false
 			}
 		default:
-			return false, false
+			return false
 		}
 		// A value ended: close containers, or go on to the next value.
 		for {
-			s.space()
 			if len(stack) == 0 {
-				if s.i != len(data) {
-					return false, false
-				}
-				return true, s.marshaled
+				return true
 			}
+			s.space()
 			if s.i >= len(data) {
-				return false, false
+				return false
 			}
 			top, c := stack[len(stack)-1], data[s.i]
 			if (top == '{' && c == '}') || (top == '[' && c == ']') {
@@ -80,12 +92,12 @@ func scanJSON(data []byte) (valid, marshaled bool) {
 				continue
 			}
 			if c != ',' {
-				return false, false
+				return false
 			}
 			s.i++
 			s.space()
 			if top == '{' && !s.member() {
-				return false, false
+				return false
 			}
 			break
 		}
