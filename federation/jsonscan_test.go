@@ -2,6 +2,7 @@ package federation
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -24,6 +25,27 @@ var scanJSONSeeds = []string{
 	`{"a":1}}`, `[[]]]`, `[{]}`, `{"a":[}`, `"abc`, `"\`, `"\u12`, strings.Repeat("[", 10000) + strings.Repeat("]", 10000),
 	strings.Repeat("[", 10001) + strings.Repeat("]", 10001), strings.Repeat(`{"a":`, 3) + `1` + strings.Repeat(`}`, 3),
 	"{\"body\":{\"persons\":[{\"names\":[\"Мира\",\"Ковал\"]}],\"n\":12.5e3}}", "\t[\n1\r]",
+	// Long strings, read eight bytes at a time, with each byte that stops
+	// that at several offsets.
+	`"abcdefghijklmnopqrstuvwxyz"`, `"abcdefghijklmno\"pqrstuvwxyz"`, `"abcdefgh<ijklmnop"`, `"abcdefg>hijklmnop"`,
+	`"abcdefghi&jklmnop"`, `"abcdefghij\\klmnop"`, "\"abcdefghijk\x1fmnopq\"", "\"abcdefghijkl\u2028mnopq\"",
+	"\"abcdefghijklmnop\xe2\x80\xa9\"", "\"abcdefghМираabcdefgh\"", `"abcdefgh\u00e9abcdefgh\/abcdefgh"`, `"abcdefghabcdefg`,
+	"\"abcdefgh\x7fabcdefgh\"", `{"abcdefghijkl":"abcdefghijklmnopqrstu","b":["abcdefghijklmnop"]}`,
+}
+
+// TestPlainASCII8 checks the word test against the byte table for every
+// byte value at every position of an otherwise plain word.
+func TestPlainASCII8(t *testing.T) {
+	for pos := range 8 {
+		for c := range 256 {
+			w := []byte("abcdefgh")
+			w[pos] = byte(c)
+			want := c < 0x80 && strPlain[c]
+			if got := plainASCII8(binary.LittleEndian.Uint64(w)); got != want {
+				t.Fatalf("plainASCII8(%q) = %t, want %t", w, got, want)
+			}
+		}
+	}
 }
 
 // TestScanJSON: scanJSON agrees with json.Valid, and with json.Marshal on
