@@ -362,7 +362,10 @@ func FuzzParseAuditHead(f *testing.F) {
 // envelopes the strict decoder reads, whenever it reads a batch at all.
 func FuzzParseBatchFast(f *testing.F) {
 	for _, s := range []string{`{"envelopes":["a.b.c"]}`, ` { "envelopes" : [ "a" , "b" ] } `, `{"envelopes":[]}`, `{"envelopes":["a"],"envelopes":["b"]}`,
-		`{"envelopes":["a\"b"]}`, `{"envelopes":[null]}`, `{"envelopes":null}`, `{"envelopes":["a"],"x":1}`, `{"Envelopes":["a"]}`, "{\"envelopes\":[\"\xff\"]}"} {
+		`{"envelopes":["a\"b"]}`, `{"envelopes":[null]}`, `{"envelopes":null}`, `{"envelopes":["a"],"x":1}`, `{"Envelopes":["a"]}`, "{\"envelopes\":[\"\xff\"]}",
+		`{"\u0065nvelopes":["a"]}`, "{\"envelopes\":[\"abcdefghijklmnopq\x01rs\"]}", "{\"envelopes\":[\"abcdefghijklmnopqrs\x1f\"]}",
+		`{"envelopes":["abcdefghijklmnopqrstuvwx","abcdefgh.ijklmnop.qrstuvwx"]}`, `{"envelopes":["a",]}`, `{"envelopes":[,"a"]}`,
+		`{"envelopes":["a"] `, `{"envelopes":["a"]}}`, "{\"envelopes\":[\"abcdefghМира\"]}\n", `{"envelopes":["a""b"]}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
