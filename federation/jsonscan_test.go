@@ -75,3 +75,17 @@ func FuzzScanJSON(f *testing.F) {
 		}
 	})
 }
+
+// TestJWSWord checks the word test against the byte table for every byte
+// value at every position of an otherwise valid word.
+func TestJWSWord(t *testing.T) {
+	for pos := range 8 {
+		for c := range 256 {
+			w := []byte("aZ0-_.9z")
+			w[pos] = byte(c)
+			if got, want := jwsWord(binary.LittleEndian.Uint64(w)), jwsChar[c]; got != want {
+				t.Fatalf("jwsWord(%q) = %t, want %t", w, got, want)
+			}
+		}
+	}
+}
