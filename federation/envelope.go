@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/familylinks/flx/federation/jose"
@@ -162,8 +163,12 @@ func Sign(c Claims, signer *jose.PrivateKey) ([]byte, error) {
 	if err := checkKind(w.Kind); err != nil {
 		return nil, err
 	}
-	payload, ok := appendClaims(nil, &w)
-	if !ok {
+	buf := payloadBufs.Get().(*[]byte)
+	defer putPayloadBuf(buf)
+	payload, ok := appendClaims((*buf)[:0], &w)
+	if ok {
+		*buf = payload
+	} else {
 		var err error
 		if payload, err = json.Marshal(w); err != nil {
 			return nil, newErr(CodeBadEnvelope, "claims do not encode", err)
@@ -174,6 +179,21 @@ func Sign(c Claims, signer *jose.PrivateKey) ([]byte, error) {
 		return nil, fmt.Errorf("federation: sign envelope: %w", err)
 	}
 	return out, nil
+}
+
+// payloadBufs holds the buffers Sign writes claims into before jose.Sign
+// encodes them (and keeps nothing of them): a signing node reuses a few
+// instead of allocating one per envelope.
+var payloadBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledPayload bounds the buffers kept, so one large envelope does not
+// stay held.
+const maxPooledPayload = 64 << 10
+
+func putPayloadBuf(b *[]byte) {
+	if cap(*b) <= maxPooledPayload {
+		payloadBufs.Put(b)
+	}
 }
 
 // checkClaims checks the claims' shape (not time or audience).
