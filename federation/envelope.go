@@ -233,8 +233,9 @@ type Envelope struct {
 	KID string   // kid of the manifest key that verified it
 	Alg jose.Alg // that key's algorithm
 
-	raw []byte
-	sum [sha256.Size]byte
+	raw    []byte
+	sum    [sha256.Size]byte
+	sumHex string // hex of sum, written once by Verify (CheckReplay and the receipt read it)
 }
 
 // Raw returns the exact bytes that were verified (do not modify them).
@@ -242,7 +243,12 @@ func (e *Envelope) Raw() []byte { return e.raw }
 
 // SHA256 returns the lowercase hex SHA-256 of the exact envelope bytes, the
 // value receipts bind to.
-func (e *Envelope) SHA256() string { return hex.EncodeToString(e.sum[:]) }
+func (e *Envelope) SHA256() string {
+	if e.sumHex != "" {
+		return e.sumHex
+	}
+	return hex.EncodeToString(e.sum[:])
+}
 
 // ReplayKey returns the replay-guard key for a jti from iss. jti uniqueness
 // is per sender, so keying by (iss, jti) keeps one member from burning
@@ -383,6 +389,7 @@ func (v *Verifier) Verify(ctx context.Context, raw []byte, authenticatedPeer str
 	}
 	env := &Envelope{Claims: c, KID: key.KID(), Alg: key.Alg(), raw: append([]byte(nil), raw...)}
 	env.sum = sha256.Sum256(env.raw)
+	env.sumHex = hex.EncodeToString(env.sum[:])
 	// The inbox processor reads these bytes again (ClaimsOf): it then finds
 	// the claims parsed here instead of parsing the JWS a second time.
 	memo.put(env.raw, c)
