@@ -499,6 +499,10 @@ func decodeClaims(data []byte, w *wireClaims, alias bool) bool {
 		case "jti":
 			return claimString(raw, &w.JTI)
 		case "kind":
+			if k, ok := knownKind(raw); ok {
+				w.Kind = k
+				return true
+			}
 			k := string(w.Kind)
 			ok := claimString(raw, &k)
 			w.Kind = Kind(k)
@@ -536,6 +540,14 @@ func decodeReceipt(data []byte, w *wireReceipt) bool {
 		case "sha256":
 			return claimString(raw, &w.SHA256)
 		case "status":
+			switch string(raw) {
+			case `"accepted"`:
+				w.Status = ReceiptAccepted
+				return true
+			case `"duplicate"`:
+				w.Status = ReceiptDuplicate
+				return true
+			}
 			st := string(w.Status)
 			ok := claimString(raw, &st)
 			w.Status = ReceiptStatus(st)
@@ -575,9 +587,16 @@ func decodeMembers(data []byte, member func(name string, raw []byte) bool) bool 
 			if !s.str() {
 				return false
 			}
-			ns := memberScan{data: data[:s.i], i: start}
-			name, err := ns.str()
-			if err != nil || slices.Contains(seen, name) {
+			name, known := claimName(data[start+1 : s.i-1])
+			if !known {
+				// Escaped (or unknown, which member refuses): unescape it.
+				ns := memberScan{data: data[:s.i], i: start}
+				var err error
+				if name, err = ns.str(); err != nil {
+					return false
+				}
+			}
+			if slices.Contains(seen, name) {
 				return false
 			}
 			if len(seen) < len(seenBuf) {
@@ -609,6 +628,55 @@ func decodeMembers(data []byte, member func(name string, raw []byte) bool) bool 
 	}
 	s.space()
 	return s.i == len(data)
+}
+
+// knownKind returns the kind a JSON string without escapes names when it
+// is one of the known kinds, as its constant (no allocation).
+func knownKind(raw []byte) (Kind, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	for _, k := range knownKinds {
+		if string(raw[1:len(raw)-1]) == string(k) {
+			return k, true
+		}
+	}
+	return "", false
+}
+
+// knownKinds only saves allocations: a kind missing here is decoded as
+// any other string.
+var knownKinds = slices.Concat(Kinds, CoordinationKinds, MatchKinds, WitnessKinds)
+
+// claimName returns the claim or receipt member name written as b without
+// escapes, as a constant (no allocation per member read); known is false
+// for any other bytes.
+func claimName(b []byte) (name string, known bool) {
+	switch string(b) {
+	case "iss":
+		return "iss", true
+	case "aud":
+		return "aud", true
+	case "iat":
+		return "iat", true
+	case "exp":
+		return "exp", true
+	case "jti":
+		return "jti", true
+	case "kind":
+		return "kind", true
+	case "case_id":
+		return "case_id", true
+	case "body":
+		return "body", true
+	case "receipt_for":
+		return "receipt_for", true
+	case "sha256":
+		return "sha256", true
+	case "status":
+		return "status", true
+	}
+	return "", false
 }
 
 // claimString decodes a JSON string (or null, which leaves *v alone) into
