@@ -239,41 +239,28 @@ func MarshalBatch(envelopes [][]byte) ([]byte, error) {
 // jwsForm reports whether e holds only base64url characters and dots
 // (what a compact JWS is made of).
 func jwsForm(e []byte) bool {
+	// Eight lookups combined with & and one branch per eight bytes: the
+	// byte-per-branch loop read each envelope of a batch at half the speed.
 	i := 0
 	for ; i+8 <= len(e); i += 8 {
-		if !jwsWord(binary.LittleEndian.Uint64(e[i:])) {
+		w := e[i : i+8 : i+8]
+		if jwsByte[w[0]]&jwsByte[w[1]]&jwsByte[w[2]]&jwsByte[w[3]]&jwsByte[w[4]]&jwsByte[w[5]]&jwsByte[w[6]]&jwsByte[w[7]] == 0 {
 			return false
 		}
 	}
 	for ; i < len(e); i++ {
-		if !jwsChar[e[i]] {
+		if jwsByte[e[i]] == 0 {
 			return false
 		}
 	}
 	return true
 }
 
-// jwsWord is jwsChar for eight bytes at once: all ASCII, each in one of
-// the ranges - to ., 0 to 9, A to Z, _ and a to z.
-func jwsWord(x uint64) bool {
-	if x&highs != 0 {
-		return false
-	}
-	in := inRange(x, '-', '.') | inRange(x, '0', '9') | inRange(x, 'A', 'Z') | inRange(x, '_', '_') | inRange(x, 'a', 'z')
-	return in == highs
-}
-
-// inRange sets the high bit of each byte of x (all below 0x80) that is in
-// [lo, hi]: adding 0x80-lo carries into it when the byte is at least lo,
-// adding 0x7F-hi when it is above hi, and neither sum carries out of its
-// byte.
-func inRange(x uint64, lo, hi byte) uint64 {
-	return (x + (0x80-uint64(lo))*ones) &^ (x + (0x7F-uint64(hi))*ones) & highs
-}
-
-var jwsChar = func() (t [256]bool) {
+// jwsByte is 1 for the bytes of a compact JWS: the base64url alphabet and
+// the dot.
+var jwsByte = func() (t [256]uint8) {
 	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") {
-		t[c] = true
+		t[c] = 1
 	}
 	return t
 }()

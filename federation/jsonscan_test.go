@@ -76,15 +76,19 @@ func FuzzScanJSON(f *testing.F) {
 	})
 }
 
-// TestJWSWord checks the word test against the byte table for every byte
-// value at every position of an otherwise valid word.
-func TestJWSWord(t *testing.T) {
-	for pos := range 8 {
-		for c := range 256 {
-			w := []byte("aZ0-_.9z")
-			w[pos] = byte(c)
-			if got, want := jwsWord(binary.LittleEndian.Uint64(w)), jwsChar[c]; got != want {
-				t.Fatalf("jwsWord(%q) = %t, want %t", w, got, want)
+// TestJWSForm checks jwsForm against the alphabet for every byte value at
+// every position of inputs of 1 to 17 bytes (the eight-byte steps and the
+// tail).
+func TestJWSForm(t *testing.T) {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."
+	for n := 1; n <= 17; n++ {
+		for pos := range n {
+			for c := range 256 {
+				e := []byte(strings.Repeat("aZ0-_.9z", 3)[:n])
+				e[pos] = byte(c)
+				if got, want := jwsForm(e), strings.IndexByte(alphabet, byte(c)) >= 0; got != want {
+					t.Fatalf("jwsForm(%q) = %t, want %t", e, got, want)
+				}
 			}
 		}
 	}
