@@ -3,6 +3,7 @@ package federation
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -84,60 +85,103 @@ func ParseBatchRequest(body []byte, maxEnvelopes int) ([][]byte, error) {
 }
 
 // parseBatchFast reads the common batch, {"envelopes":["...", ...]} with
-// strings free of escapes, in one validity scan and one walk, its
-// envelopes slices of body. It reports false, leaving the batch to the
-// strict decoder, for anything else (escapes, null, other members).
+// strings free of escapes, in one walk, its envelopes slices of body. It
+// reports false, leaving the batch to the strict decoder, for anything
+// else (escapes, null, other members, a member name written with escapes,
+// invalid JSON). The walk checks the structure itself and each string with
+// vectorised searches and word tests (no quote inside, no backslash, no
+// control byte, valid UTF-8: a JSON string encoding/json reads as it is),
+// instead of a validity scan of every byte followed by a second walk.
 func parseBatchFast(body []byte) ([][]byte, bool) {
-	if ok, _ := scanJSON(body); !ok {
+	d := body
+	i := skipWS(d, 0)
+	if i >= len(d) || d[i] != '{' {
 		return nil, false
 	}
-	s := memberScan{data: body}
-	s.ws()
-	if body[s.i] != '{' {
+	i = skipWS(d, i+1)
+	if !bytes.HasPrefix(d[i:], []byte(`"envelopes"`)) {
 		return nil, false
 	}
-	s.i++
-	s.ws()
-	if body[s.i] != '"' {
+	i = skipWS(d, i+len(`"envelopes"`))
+	if i >= len(d) || d[i] != ':' {
 		return nil, false
 	}
-	if name, err := s.str(); err != nil || name != "envelopes" {
+	i = skipWS(d, i+1)
+	if i >= len(d) || d[i] != '[' {
 		return nil, false
 	}
-	s.ws()
-	s.i++ // ':'
-	s.ws()
-	if body[s.i] != '[' {
-		return nil, false
+	i = skipWS(d, i+1)
+	out := make([][]byte, 0, bytes.Count(d[i:], []byte{'"'})/2)
+	if i < len(d) && d[i] == ']' {
+		i++
+	} else {
+		for {
+			if i >= len(d) || d[i] != '"' {
+				return nil, false
+			}
+			n := bytes.IndexByte(d[i+1:], '"')
+			if n < 0 {
+				return nil, false
+			}
+			e := d[i+1 : i+1+n]
+			if !plainJSONString(e) {
+				return nil, false
+			}
+			out = append(out, e[:len(e):len(e)])
+			i = skipWS(d, i+2+n)
+			if i >= len(d) {
+				return nil, false
+			}
+			if d[i] == ']' {
+				i++
+				break
+			}
+			if d[i] != ',' {
+				return nil, false
+			}
+			i = skipWS(d, i+1)
+		}
 	}
-	s.i++
-	out := [][]byte{}
-	for {
-		s.ws()
-		switch body[s.i] {
-		case ']':
-			s.i++
-			s.ws()
-			return out, body[s.i] == '}' // not a second member
-		case ',':
-			s.i++
-			continue
-		case '"':
+	i = skipWS(d, i)
+	if i >= len(d) || d[i] != '}' {
+		return nil, false // not a second member
+	}
+	return out, skipWS(d, i+1) == len(d)
+}
+
+// skipWS returns the index of the first byte at or after i that is not
+// JSON whitespace.
+func skipWS(d []byte, i int) int {
+	for i < len(d) {
+		switch d[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
 		default:
-			return nil, false
+			return i
 		}
-		start := s.i + 1
-		end := bytes.IndexByte(body[start:], '"')
-		if end < 0 {
-			return nil, false
-		}
-		e := body[start : start+end]
-		if bytes.IndexByte(e, '\\') >= 0 || !utf8.Valid(e) {
-			return nil, false
-		}
-		out = append(out, e[:len(e):len(e)])
-		s.i = start + end + 1
 	}
+	return i
+}
+
+// plainJSONString reports whether e, the bytes between two quotes, is a
+// JSON string without escapes that encoding/json reads unchanged: no
+// backslash, no control byte, valid UTF-8 (e holds no quote).
+func plainJSONString(e []byte) bool {
+	if bytes.IndexByte(e, '\\') >= 0 {
+		return false
+	}
+	i := 0
+	for ; i+8 <= len(e); i += 8 {
+		if anyBelow20(binary.LittleEndian.Uint64(e[i:])) {
+			return false
+		}
+	}
+	for ; i < len(e); i++ {
+		if e[i] < 0x20 {
+			return false
+		}
+	}
+	return utf8.Valid(e)
 }
 
 // ParseBatchAnswer reads a receiver's answer to a batch of n envelopes:
@@ -195,17 +239,28 @@ func MarshalBatch(envelopes [][]byte) ([]byte, error) {
 // jwsForm reports whether e holds only base64url characters and dots
 // (what a compact JWS is made of).
 func jwsForm(e []byte) bool {
-	for _, c := range e {
-		if !jwsChar[c] {
+	// Eight lookups combined with & and one branch per eight bytes: the
+	// byte-per-branch loop read each envelope of a batch at half the speed.
+	i := 0
+	for ; i+8 <= len(e); i += 8 {
+		w := e[i : i+8 : i+8]
+		if jwsByte[w[0]]&jwsByte[w[1]]&jwsByte[w[2]]&jwsByte[w[3]]&jwsByte[w[4]]&jwsByte[w[5]]&jwsByte[w[6]]&jwsByte[w[7]] == 0 {
+			return false
+		}
+	}
+	for ; i < len(e); i++ {
+		if jwsByte[e[i]] == 0 {
 			return false
 		}
 	}
 	return true
 }
 
-var jwsChar = func() (t [256]bool) {
+// jwsByte is 1 for the bytes of a compact JWS: the base64url alphabet and
+// the dot.
+var jwsByte = func() (t [256]uint8) {
 	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") {
-		t[c] = true
+		t[c] = 1
 	}
 	return t
 }()

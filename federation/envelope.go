@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/familylinks/flx/federation/jose"
@@ -162,8 +163,12 @@ func Sign(c Claims, signer *jose.PrivateKey) ([]byte, error) {
 	if err := checkKind(w.Kind); err != nil {
 		return nil, err
 	}
-	payload, ok := appendClaims(nil, &w)
-	if !ok {
+	buf := payloadBufs.Get().(*[]byte)
+	defer putPayloadBuf(buf)
+	payload, ok := appendClaims((*buf)[:0], &w)
+	if ok {
+		*buf = payload
+	} else {
 		var err error
 		if payload, err = json.Marshal(w); err != nil {
 			return nil, newErr(CodeBadEnvelope, "claims do not encode", err)
@@ -174,6 +179,21 @@ func Sign(c Claims, signer *jose.PrivateKey) ([]byte, error) {
 		return nil, fmt.Errorf("federation: sign envelope: %w", err)
 	}
 	return out, nil
+}
+
+// payloadBufs holds the buffers Sign writes claims into before jose.Sign
+// encodes them (and keeps nothing of them): a signing node reuses a few
+// instead of allocating one per envelope.
+var payloadBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledPayload bounds the buffers kept, so one large envelope does not
+// stay held.
+const maxPooledPayload = 64 << 10
+
+func putPayloadBuf(b *[]byte) {
+	if cap(*b) <= maxPooledPayload {
+		payloadBufs.Put(b)
+	}
 }
 
 // checkClaims checks the claims' shape (not time or audience).
@@ -213,8 +233,9 @@ type Envelope struct {
 	KID string   // kid of the manifest key that verified it
 	Alg jose.Alg // that key's algorithm
 
-	raw []byte
-	sum [sha256.Size]byte
+	raw    []byte
+	sum    [sha256.Size]byte
+	sumHex string // hex of sum, written once by Verify (CheckReplay and the receipt read it)
 }
 
 // Raw returns the exact bytes that were verified (do not modify them).
@@ -222,7 +243,12 @@ func (e *Envelope) Raw() []byte { return e.raw }
 
 // SHA256 returns the lowercase hex SHA-256 of the exact envelope bytes, the
 // value receipts bind to.
-func (e *Envelope) SHA256() string { return hex.EncodeToString(e.sum[:]) }
+func (e *Envelope) SHA256() string {
+	if e.sumHex != "" {
+		return e.sumHex
+	}
+	return hex.EncodeToString(e.sum[:])
+}
 
 // ReplayKey returns the replay-guard key for a jti from iss. jti uniqueness
 // is per sender, so keying by (iss, jti) keeps one member from burning
@@ -324,7 +350,7 @@ func (v *Verifier) Verify(ctx context.Context, raw []byte, authenticatedPeer str
 		return nil, joseErr(err)
 	}
 	var w wireClaims
-	if err := decodeStrict(tok.UnverifiedPayload(), claimsShape, &w); err != nil {
+	if err := decodeOwnedClaims(tok.UnverifiedPayload(), &w); err != nil {
 		return nil, newErr(CodeBadEnvelope, "claims do not decode strictly (an unknown, misspelt or repeated claim, or a claim of the wrong type)", err)
 	}
 	if w.Iss == "" {
@@ -363,6 +389,7 @@ func (v *Verifier) Verify(ctx context.Context, raw []byte, authenticatedPeer str
 	}
 	env := &Envelope{Claims: c, KID: key.KID(), Alg: key.Alg(), raw: append([]byte(nil), raw...)}
 	env.sum = sha256.Sum256(env.raw)
+	env.sumHex = hex.EncodeToString(env.sum[:])
 	// The inbox processor reads these bytes again (ClaimsOf): it then finds
 	// the claims parsed here instead of parsing the JWS a second time.
 	memo.put(env.raw, c)

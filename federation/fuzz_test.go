@@ -210,6 +210,15 @@ func FuzzDecodeStrict(f *testing.F) {
 		if (err == nil) != (serr == nil) || (err == nil && !reflect.DeepEqual(reflect.ValueOf(v).Elem().Interface(), slow.Elem().Interface())) {
 			t.Fatalf("decodeStrict(%q) = %+v, %v; through encoding/json %+v, %v", data, v, err, slow, serr)
 		}
+		if !receipt {
+			// The owned-payload path (body left a slice of the payload)
+			// decodes the same claims.
+			var w wireClaims
+			oerr := decodeOwnedClaims(bytes.Clone(data), &w)
+			if (oerr == nil) != (err == nil) || (err == nil && !reflect.DeepEqual(&w, v)) {
+				t.Fatalf("decodeOwnedClaims(%q) = %+v, %v; decodeStrict %+v, %v", data, w, oerr, v, err)
+			}
+		}
 
 		// The oracle.
 		want := json.Valid(data) && uniqueNames(data, skip)
@@ -353,7 +362,10 @@ func FuzzParseAuditHead(f *testing.F) {
 // envelopes the strict decoder reads, whenever it reads a batch at all.
 func FuzzParseBatchFast(f *testing.F) {
 	for _, s := range []string{`{"envelopes":["a.b.c"]}`, ` { "envelopes" : [ "a" , "b" ] } `, `{"envelopes":[]}`, `{"envelopes":["a"],"envelopes":["b"]}`,
-		`{"envelopes":["a\"b"]}`, `{"envelopes":[null]}`, `{"envelopes":null}`, `{"envelopes":["a"],"x":1}`, `{"Envelopes":["a"]}`, "{\"envelopes\":[\"\xff\"]}"} {
+		`{"envelopes":["a\"b"]}`, `{"envelopes":[null]}`, `{"envelopes":null}`, `{"envelopes":["a"],"x":1}`, `{"Envelopes":["a"]}`, "{\"envelopes\":[\"\xff\"]}",
+		`{"\u0065nvelopes":["a"]}`, "{\"envelopes\":[\"abcdefghijklmnopq\x01rs\"]}", "{\"envelopes\":[\"abcdefghijklmnopqrs\x1f\"]}",
+		`{"envelopes":["abcdefghijklmnopqrstuvwx","abcdefgh.ijklmnop.qrstuvwx"]}`, `{"envelopes":["a",]}`, `{"envelopes":[,"a"]}`,
+		`{"envelopes":["a"] `, `{"envelopes":["a"]}}`, "{\"envelopes\":[\"abcdefghМира\"]}\n", `{"envelopes":["a""b"]}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {

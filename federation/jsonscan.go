@@ -1,5 +1,7 @@
 package federation
 
+import "encoding/binary"
+
 // scanJSON reports whether data is exactly one valid JSON value, as
 // json.Valid decides it (up to maxJSONDepth of nesting, invalid UTF-8 inside
 // strings accepted), and, when it is, whether it is already in the form
@@ -10,18 +12,33 @@ package federation
 // compacts the body) and once when they are verified (Valid).
 func scanJSON(data []byte) (valid, marshaled bool) {
 	s := jsonScan{data: data, marshaled: true}
+	s.space()
+	if !s.value(0) {
+		return false, false
+	}
+	s.space()
+	if s.i != len(data) {
+		return false, false
+	}
+	return true, s.marshaled
+}
+
+// value reads one JSON value starting at s.i (no whitespace before it) and
+// leaves s.i just past it. depth is the number of containers already open
+// around it (maxJSONDepth counts those too).
+func (s *jsonScan) value(depth int) bool {
+	data := s.data
 	var stackBuf [32]byte
 	stack := stackBuf[:0] // '{' or '[' of each open container
-	s.space()
 	for {
 		// A value is expected at s.i.
 		if s.i >= len(data) {
-			return false, false
+			return false
 		}
 		switch c := data[s.i]; {
 		case c == '{' || c == '[':
-			if len(stack) >= maxJSONDepth {
-				return false, false
+			if depth+len(stack) >= maxJSONDepth {
+				return false
 			}
 			s.i++
 			s.space()
@@ -35,43 +52,40 @@ func scanJSON(data []byte) (valid, marshaled bool) {
 			}
 			stack = append(stack, c)
 			if c == '{' && !s.member() {
-				return false, false
+				return false
 			}
 			continue // its first value
 		case c == '"':
 			if !s.str() {
-				return false, false
+				return false
 			}
 		case c == '-' || (c >= '0' && c <= '9'):
 			if !s.number() {
-				return false, false
+				return false
 			}
 		case c == 't':
 			if !s.literal("true") {
-				return false, false
+				return false
 			}
 		case c == 'f':
 			if !s.literal("false") {
-				return false, false
+				return false
 			}
 		case c == 'n':
 			if !s.literal("null") {
-				return false, false
+				return false
 			}
 		default:
-			return false, false
+			return false
 		}
 		// A value ended: close containers, or go on to the next value.
 		for {
-			s.space()
 			if len(stack) == 0 {
-				if s.i != len(data) {
-					return false, false
-				}
-				return true, s.marshaled
+				return true
 			}
+			s.space()
 			if s.i >= len(data) {
-				return false, false
+				return false
 			}
 			top, c := stack[len(stack)-1], data[s.i]
 			if (top == '{' && c == '}') || (top == '[' && c == ']') {
@@ -80,12 +94,12 @@ func scanJSON(data []byte) (valid, marshaled bool) {
 				continue
 			}
 			if c != ',' {
-				return false, false
+				return false
 			}
 			s.i++
 			s.space()
 			if top == '{' && !s.member() {
-				return false, false
+				return false
 			}
 			break
 		}
@@ -141,48 +155,78 @@ func (s *jsonScan) str() bool {
 	d := s.data
 	i := s.i + 1 // past '"'
 	for i < len(d) {
-		c := d[i]
-		if strPlain[c] {
-			i++
+		// Eight plain ASCII bytes at a time; otherwise the next eight
+		// (or fewer) one by one.
+		if i+8 <= len(d) && plainASCII8(binary.LittleEndian.Uint64(d[i:])) {
+			i += 8
 			continue
 		}
-		switch {
-		case c == '"':
-			s.i = i + 1
-			return true
-		case c == '\\':
-			if i+1 >= len(d) {
-				return false
+		for end := min(i+8, len(d)); i < end; {
+			c := d[i]
+			if strPlain[c] {
+				i++
+				continue
 			}
-			switch d[i+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				i += 2
-			case 'u':
-				if i+6 > len(d) {
+			switch {
+			case c == '"':
+				s.i = i + 1
+				return true
+			case c == '\\':
+				if i+1 >= len(d) {
 					return false
 				}
-				for _, h := range d[i+2 : i+6] {
-					if !isHex(h) {
+				switch d[i+1] {
+				case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+					i += 2
+				case 'u':
+					if i+6 > len(d) {
 						return false
 					}
+					for _, h := range d[i+2 : i+6] {
+						if !isHex(h) {
+							return false
+						}
+					}
+					i += 6
+				default:
+					return false
 				}
-				i += 6
-			default:
+			case c < 0x20:
 				return false
-			}
-		case c < 0x20:
-			return false
-		case c == 0xE2:
-			if i+2 < len(d) && d[i+1] == 0x80 && d[i+2]&^1 == 0xA8 {
+			case c == 0xE2:
+				if i+2 < len(d) && d[i+1] == 0x80 && d[i+2]&^1 == 0xA8 {
+					s.marshaled = false
+				}
+				i++
+			default: // <, >, &
 				s.marshaled = false
+				i++
 			}
-			i++
-		default: // <, >, &
-			s.marshaled = false
-			i++
 		}
 	}
 	return false
+}
+
+// Word-at-a-time byte tests (little-endian loads of eight bytes): any
+// byte zero, any byte below 0x20 (both exact as "is there one" tests).
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+func anyZero(x uint64) bool { return (x-ones)&^x&highs != 0 }
+
+func anyBelow20(x uint64) bool { return (x-0x20*ones)&^x&highs != 0 }
+
+// plainASCII8 reports whether the eight bytes of x are all strPlain ASCII:
+// 0x20-0x7F but for ", \, <, > and & (with the high bit clear, none is
+// 0xE2). Masking bit 2 folds " (0x22) and & (0x26) together, bit 1 < (0x3C)
+// and > (0x3E).
+func plainASCII8(x uint64) bool {
+	return x&highs == 0 && !anyBelow20(x) &&
+		!anyZero((x^0x22*ones)&(0xFB*ones)) &&
+		!anyZero((x^0x3C*ones)&(0xFD*ones)) &&
+		!anyZero(x^0x5C*ones)
 }
 
 func isHex(c byte) bool {

@@ -2,6 +2,7 @@ package federation
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -24,6 +25,27 @@ var scanJSONSeeds = []string{
 	`{"a":1}}`, `[[]]]`, `[{]}`, `{"a":[}`, `"abc`, `"\`, `"\u12`, strings.Repeat("[", 10000) + strings.Repeat("]", 10000),
 	strings.Repeat("[", 10001) + strings.Repeat("]", 10001), strings.Repeat(`{"a":`, 3) + `1` + strings.Repeat(`}`, 3),
 	"{\"body\":{\"persons\":[{\"names\":[\"Мира\",\"Ковал\"]}],\"n\":12.5e3}}", "\t[\n1\r]",
+	// Long strings, read eight bytes at a time, with each byte that stops
+	// that at several offsets.
+	`"abcdefghijklmnopqrstuvwxyz"`, `"abcdefghijklmno\"pqrstuvwxyz"`, `"abcdefgh<ijklmnop"`, `"abcdefg>hijklmnop"`,
+	`"abcdefghi&jklmnop"`, `"abcdefghij\\klmnop"`, "\"abcdefghijk\x1fmnopq\"", "\"abcdefghijkl\u2028mnopq\"",
+	"\"abcdefghijklmnop\xe2\x80\xa9\"", "\"abcdefghМираabcdefgh\"", `"abcdefgh\u00e9abcdefgh\/abcdefgh"`, `"abcdefghabcdefg`,
+	"\"abcdefgh\x7fabcdefgh\"", `{"abcdefghijkl":"abcdefghijklmnopqrstu","b":["abcdefghijklmnop"]}`,
+}
+
+// TestPlainASCII8 checks the word test against the byte table for every
+// byte value at every position of an otherwise plain word.
+func TestPlainASCII8(t *testing.T) {
+	for pos := range 8 {
+		for c := range 256 {
+			w := []byte("abcdefgh")
+			w[pos] = byte(c)
+			want := c < 0x80 && strPlain[c]
+			if got := plainASCII8(binary.LittleEndian.Uint64(w)); got != want {
+				t.Fatalf("plainASCII8(%q) = %t, want %t", w, got, want)
+			}
+		}
+	}
 }
 
 // TestScanJSON: scanJSON agrees with json.Valid, and with json.Marshal on
@@ -52,4 +74,22 @@ func FuzzScanJSON(f *testing.F) {
 			t.Fatalf("scanJSON(%q) = %t, %t; encoding/json says %t, %t", data, v, m, wv, wm)
 		}
 	})
+}
+
+// TestJWSForm checks jwsForm against the alphabet for every byte value at
+// every position of inputs of 1 to 17 bytes (the eight-byte steps and the
+// tail).
+func TestJWSForm(t *testing.T) {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."
+	for n := 1; n <= 17; n++ {
+		for pos := range n {
+			for c := range 256 {
+				e := []byte(strings.Repeat("aZ0-_.9z", 3)[:n])
+				e[pos] = byte(c)
+				if got, want := jwsForm(e), strings.IndexByte(alphabet, byte(c)) >= 0; got != want {
+					t.Fatalf("jwsForm(%q) = %t, want %t", e, got, want)
+				}
+			}
+		}
+	}
 }

@@ -95,7 +95,8 @@ func SignReceipt(c ReceiptClaims, signer *jose.PrivateKey) ([]byte, error) {
 	if err := checkReceipt(&w); err != nil {
 		return nil, err
 	}
-	payload, ok := appendReceipt(nil, &w)
+	var buf [320]byte // a receipt's claims are about 250 bytes
+	payload, ok := appendReceipt(buf[:0], &w)
 	if !ok {
 		var err error
 		if payload, err = json.Marshal(w); err != nil {

@@ -215,7 +215,7 @@ func peekInner(inner []byte) (innerPeek, error) {
 		return innerPeek{}, joseErr(err)
 	}
 	var w wireClaims
-	if err := decodeStrict(tok.UnverifiedPayload(), claimsShape, &w); err != nil {
+	if err := decodeOwnedClaims(tok.UnverifiedPayload(), &w); err != nil {
 		return innerPeek{}, newErr(CodeBadEnvelope, "inner envelope claims do not decode strictly", err)
 	}
 	return innerPeek{iss: w.Iss, aud: w.Aud, jti: w.JTI, caseID: w.CaseID, exp: w.Exp, kind: w.Kind}, nil

@@ -30,7 +30,7 @@ func ClaimsOf(raw []byte) (Claims, error) {
 		return Claims{}, joseErr(err)
 	}
 	var w wireClaims
-	if err := decodeStrict(tok.UnverifiedPayload(), claimsShape, &w); err != nil {
+	if err := decodeOwnedClaims(tok.UnverifiedPayload(), &w); err != nil {
 		return Claims{}, newErr(CodeBadEnvelope, "claims do not decode strictly", err)
 	}
 	c := w.claims()

@@ -443,7 +443,7 @@ func decodeStrict(data []byte, sh *shape, v any) error {
 	switch w := v.(type) {
 	case *wireClaims:
 		if sh == claimsShape {
-			if decodeClaims(data, w) {
+			if decodeClaims(data, w, false) {
 				return nil
 			}
 			*w = wireClaims{}
@@ -472,11 +472,24 @@ func decodeStrictJSON(data []byte, sh *shape, v any) error {
 	return checkMembers(data, sh)
 }
 
-// decodeClaims decodes envelope claims in one validity scan and one walk
-// of the top-level members, as encoding/json would decode them into w. It
-// reports false, leaving the error to encoding/json, for anything but a
-// JSON object of exactly-spelt claims of the right JSON types.
-func decodeClaims(data []byte, w *wireClaims) bool {
+// decodeOwnedClaims is decodeStrict(data, claimsShape, w) for claims the
+// caller owns and never changes (a token's decoded payload): w.Body is then
+// a slice of data (capacity cut to its length) instead of a copy of it.
+func decodeOwnedClaims(data []byte, w *wireClaims) error {
+	if decodeClaims(data, w, true) {
+		return nil
+	}
+	*w = wireClaims{}
+	return decodeStrictJSON(data, claimsShape, w)
+}
+
+// decodeClaims decodes envelope claims in one walk of the top-level
+// members that checks each value's validity as it goes, as encoding/json
+// would decode them into w. It reports false, leaving the error to
+// encoding/json, for anything but a JSON object of exactly-spelt claims of
+// the right JSON types. The body is copied unless alias (see
+// decodeOwnedClaims).
+func decodeClaims(data []byte, w *wireClaims, alias bool) bool {
 	return decodeMembers(data, func(name string, raw []byte) bool {
 		switch name {
 		case "iss":
@@ -486,6 +499,10 @@ func decodeClaims(data []byte, w *wireClaims) bool {
 		case "jti":
 			return claimString(raw, &w.JTI)
 		case "kind":
+			if k, ok := knownKind(raw); ok {
+				w.Kind = k
+				return true
+			}
 			k := string(w.Kind)
 			ok := claimString(raw, &k)
 			w.Kind = Kind(k)
@@ -497,7 +514,11 @@ func decodeClaims(data []byte, w *wireClaims) bool {
 		case "exp":
 			return claimInt(raw, &w.Exp)
 		case "body":
-			w.Body = append(json.RawMessage(nil), raw...)
+			if alias {
+				w.Body = raw[:len(raw):len(raw)]
+			} else {
+				w.Body = append(json.RawMessage(nil), raw...)
+			}
 			return true
 		}
 		return false
@@ -519,6 +540,14 @@ func decodeReceipt(data []byte, w *wireReceipt) bool {
 		case "sha256":
 			return claimString(raw, &w.SHA256)
 		case "status":
+			switch string(raw) {
+			case `"accepted"`:
+				w.Status = ReceiptAccepted
+				return true
+			case `"duplicate"`:
+				w.Status = ReceiptDuplicate
+				return true
+			}
 			st := string(w.Status)
 			ok := claimString(raw, &st)
 			w.Status = ReceiptStatus(st)
@@ -533,46 +562,121 @@ func decodeReceipt(data []byte, w *wireReceipt) bool {
 // which decodes it or reports false (an unknown name, a value of the wrong
 // type). That is all checkMembers would check of claims whose values are
 // strings, numbers and an opaque body, so a true needs no checkMembers.
+// Each value is checked for validity (as scanJSON checks it) while it is
+// walked, so the body is read once, not once to validate and once to skip;
+// member may have been called on earlier members when a later part of
+// data turns out invalid (callers then discard what it decoded).
 func decodeMembers(data []byte, member func(name string, raw []byte) bool) bool {
-	if ok, _ := scanJSON(data); !ok {
-		return false
-	}
 	var seenBuf [8]string // the claims have at most 8 names; member refuses others
 	seen := seenBuf[:0]
-	s := memberScan{data: data}
-	s.ws()
+	s := jsonScan{data: data}
+	s.space()
 	if s.i >= len(data) || data[s.i] != '{' {
 		return false
 	}
 	s.i++
-	for {
-		s.ws()
-		if data[s.i] == '}' {
-			return true
-		}
-		name, err := s.str()
-		if err != nil || slices.Contains(seen, name) {
-			return false
-		}
-		if len(seen) < len(seenBuf) {
-			seen = append(seen, name)
-		}
-		s.ws()
-		s.i++ // ':'
-		s.ws()
-		start := s.i
-		if s.skip() != nil {
-			return false
-		}
-		if !member(name, data[start:s.i]) {
-			return false
-		}
-		s.ws()
-		s.i++ // ',' or '}'
-		if data[s.i-1] == '}' {
-			return true
+	s.space()
+	if s.i < len(data) && data[s.i] == '}' {
+		s.i++
+	} else {
+		for {
+			if s.i >= len(data) || data[s.i] != '"' {
+				return false
+			}
+			start := s.i
+			if !s.str() {
+				return false
+			}
+			name, known := claimName(data[start+1 : s.i-1])
+			if !known {
+				// Escaped (or unknown, which member refuses): unescape it.
+				ns := memberScan{data: data[:s.i], i: start}
+				var err error
+				if name, err = ns.str(); err != nil {
+					return false
+				}
+			}
+			if slices.Contains(seen, name) {
+				return false
+			}
+			if len(seen) < len(seenBuf) {
+				seen = append(seen, name)
+			}
+			s.space()
+			if s.i >= len(data) || data[s.i] != ':' {
+				return false
+			}
+			s.i++
+			s.space()
+			vstart := s.i
+			if !s.value(1) || !member(name, data[vstart:s.i]) {
+				return false
+			}
+			s.space()
+			if s.i >= len(data) {
+				return false
+			}
+			s.i++
+			if data[s.i-1] == '}' {
+				break
+			}
+			if data[s.i-1] != ',' {
+				return false
+			}
+			s.space()
 		}
 	}
+	s.space()
+	return s.i == len(data)
+}
+
+// knownKind returns the kind a JSON string without escapes names when it
+// is one of the known kinds, as its constant (no allocation).
+func knownKind(raw []byte) (Kind, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	for _, k := range knownKinds {
+		if string(raw[1:len(raw)-1]) == string(k) {
+			return k, true
+		}
+	}
+	return "", false
+}
+
+// knownKinds only saves allocations: a kind missing here is decoded as
+// any other string.
+var knownKinds = slices.Concat(Kinds, CoordinationKinds, MatchKinds, WitnessKinds)
+
+// claimName returns the claim or receipt member name written as b without
+// escapes, as a constant (no allocation per member read); known is false
+// for any other bytes.
+func claimName(b []byte) (name string, known bool) {
+	switch string(b) {
+	case "iss":
+		return "iss", true
+	case "aud":
+		return "aud", true
+	case "iat":
+		return "iat", true
+	case "exp":
+		return "exp", true
+	case "jti":
+		return "jti", true
+	case "kind":
+		return "kind", true
+	case "case_id":
+		return "case_id", true
+	case "body":
+		return "body", true
+	case "receipt_for":
+		return "receipt_for", true
+	case "sha256":
+		return "sha256", true
+	case "status":
+		return "status", true
+	}
+	return "", false
 }
 
 // claimString decodes a JSON string (or null, which leaves *v alone) into

@@ -50,6 +50,11 @@ func FuzzVerify(f *testing.F) {
 		jwxSign(f, `{}`, jwa.HS256, []byte(ed.Public().CryptoPublicKey().(ed25519.PublicKey)), map[string]any{"kid": ed.KID(), "typ": testTyp}),
 		[]byte(p[0] + "." + p[1] + "." + p[2] + "=="),
 		[]byte(`{"payload":"` + p[1] + `","signatures":[{"protected":"` + p[0] + `","signature":"` + p[2] + `"}]}`),
+		[]byte(p[0] + "." + p[1][:4] + "\n" + p[1][4:] + "." + p[2]),
+		[]byte(p[0][:4] + "\r\n" + p[0][4:] + "." + p[1] + "." + p[2]),
+		[]byte(p[0] + "." + p[1] + "." + p[2][:8] + "\n" + p[2][8:]),
+		[]byte(p[0] + "." + p[1] + "=." + p[2]),
+		[]byte(p[0] + "." + p[1] + "." + p[2] + "."),
 	} {
 		f.Add(s)
 	}
@@ -64,6 +69,11 @@ func FuzzVerify(f *testing.F) {
 		}
 		if !stdVerify(raw, k) {
 			t.Fatal("accepted a token whose signature does not verify")
+		}
+		// Only the canonical form: three non-empty parts of the base64url
+		// alphabet, no padding, no CR/LF (which base64 decoding skips).
+		if strings.Count(string(raw), ".") != 2 || strings.Trim(string(raw), "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") != "" {
+			t.Fatalf("accepted a token outside the compact alphabet: %q", raw)
 		}
 	})
 }

@@ -187,6 +187,13 @@ func TestVerifyAttacks(t *testing.T) {
 		{"leading whitespace", []byte(" " + string(good)), ErrMalformed},
 		{"trailing newline", []byte(string(good) + "\n"), ErrMalformed},
 		{"four parts", []byte(string(good) + ".x"), ErrMalformed},
+		// Base64 decoding skips CR and LF: Parse refuses them itself.
+		{"newline inside the payload", []byte(parts[0] + "." + parts[1][:5] + "\n" + parts[1][5:] + "." + parts[2]), ErrMalformed},
+		{"CR LF inside the header", []byte(parts[0][:5] + "\r\n" + parts[0][5:] + "." + parts[1] + "." + parts[2]), ErrMalformed},
+		{"CR inside the signature", []byte(parts[0] + "." + parts[1] + "." + parts[2][:5] + "\r" + parts[2][5:]), ErrMalformed},
+		{"padding inside the payload", []byte(parts[0] + "." + parts[1] + "=." + parts[2]), ErrMalformed},
+		{"standard alphabet in the header", []byte(strings.ReplaceAll(parts[0], "J", "+") + "." + parts[1] + "." + parts[2]), ErrMalformed},
+		{"space inside the payload", []byte(parts[0] + "." + parts[1][:5] + " " + parts[1][5:] + "." + parts[2]), ErrMalformed},
 		{"empty payload", []byte(parts[0] + ".." + parts[2]), ErrMalformed},
 		{"empty", nil, ErrMalformed},
 		{"detached", []byte(parts[0] + "." + "." + parts[2]), ErrMalformed},
