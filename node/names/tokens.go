@@ -284,18 +284,21 @@ func KeysOf(tokens []Token) []string {
 
 // tokenKeys are the keys of one token. A skeleton of one letter (Ali: l)
 // says too little to be a key of its own.
-func tokenKeys(t Token) []string {
-	keys := []string{"t_" + t.Latin, "p_" + t.Phonetic}
+func tokenKeys(t Token) []string { return appendTokenKeys(make([]string, 0, 5), t) }
+
+// appendTokenKeys appends tokenKeys(t) to dst.
+func appendTokenKeys(dst []string, t Token) []string {
+	dst = append(dst, "t_"+t.Latin, "p_"+t.Phonetic)
 	if len(t.Skeleton) >= 2 {
-		keys = append(keys, "s_"+t.Skeleton)
+		dst = append(dst, "s_"+t.Skeleton)
 	}
 	if t.AltPhonetic != "" {
-		keys = append(keys, "p_"+t.AltPhonetic)
+		dst = append(dst, "p_"+t.AltPhonetic)
 		if len(t.AltSkeleton) >= 2 {
-			keys = append(keys, "s_"+t.AltSkeleton)
+			dst = append(dst, "s_"+t.AltSkeleton)
 		}
 	}
-	return keys
+	return dst
 }
 
 // QueryTerms returns one group of keys per token of a query: a record
@@ -311,3 +314,12 @@ func QueryTerms(query string) [][]string {
 // QueryKeys returns the keys of every token of a query, sorted and without
 // duplicates: for an OR search ranked by the number of keys a record holds.
 func QueryKeys(query string) []string { return SearchKeys(query) }
+
+// AppendKeys appends the keys of tokens (those of [KeysOf], unsorted,
+// repeats included) to dst.
+func AppendKeys(dst []string, tokens []Token) []string {
+	for _, t := range tokens {
+		dst = appendTokenKeys(dst, t)
+	}
+	return dst
+}
