@@ -156,6 +156,10 @@ type scratch struct {
 	counts       []int32
 	bound        []float64
 	cands        []int32
+	// matchLocked's, for the person matched: its word counts, their
+	// caps, and the caps summed heaviest first.
+	qc       []int32
+	pw, caps []float64
 	// candidatesLocked's: the blocks to read, the keys read through
 	// finer blocks, the slots seen.
 	read        [][]int32
