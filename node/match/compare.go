@@ -369,6 +369,29 @@ func compareFather(a, b *Person) (string, float64, float64) {
 // comparePlace compares the places of birth: the same when every word of
 // the shorter locality agrees (within one typing error) with a word of
 // the other and the countries do not differ.
+// fatherWeight is compareFather's weight: the same, found without
+// grading the other pairs once one pair agrees (their grades and
+// Jaro-Winkler change nothing then).
+func fatherWeight(a, b *Person) float64 {
+	if len(a.father) == 0 || len(b.father) == 0 {
+		return 0
+	}
+	best := agreeNone
+	for i := range a.father {
+		for j := range b.father {
+			g, _, _ := compareWords(&a.father[i], &b.father[j])
+			if g <= agreeEdit {
+				return wFatherSame
+			}
+			best = min(best, g)
+		}
+	}
+	if best == agreeNone {
+		return wFatherDiffer
+	}
+	return 0
+}
+
 func comparePlace(a, b *Person) (string, float64) {
 	if len(a.place) == 0 || len(b.place) == 0 {
 		return "unknown", 0
@@ -438,7 +461,7 @@ func (sc *scratch) evaluate(a, b *Person, pop population, need, nameCap float64)
 	if w+nameCap+familyCap(&a.vitals, &b.vitals) < need {
 		return 0, false
 	}
-	_, wf, _ := compareFather(a, b)
+	wf := fatherWeight(a, b)
 	_, wp := comparePlace(a, b)
 	if w+nameCap+wf+wp < need {
 		return 0, false
