@@ -177,7 +177,7 @@ func asciiFolded(s string) (string, bool) {
 // maxInputRunes runes is cut there (a name value is at most 256
 // characters in schema v1).
 func prepare(s string) string {
-	if utf8.RuneCountInString(s) > maxInputRunes {
+	if len(s) > maxInputRunes && utf8.RuneCountInString(s) > maxInputRunes {
 		n := 0
 		for i := range s {
 			if n == maxInputRunes {
@@ -239,7 +239,8 @@ func prepareFolded(s string) string {
 			}
 			switch scriptOf(r) {
 			case ScriptLatin, ScriptGreek, ScriptCommon, ScriptUnknown:
-				for _, d := range norm.NFD.String(string(r)) {
+				var in, out [utf8.UTFMax * 4]byte
+				for _, d := range string(norm.NFD.Append(out[:0], utf8.AppendRune(in[:0], r)...)) {
 					if !unicode.IsMark(d) {
 						b.WriteRune(d)
 					}
