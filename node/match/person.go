@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/familylinks/flx/node/names"
@@ -442,7 +443,13 @@ func blockingKeys(p *Person) []string {
 	// included), sorted and compacted as spans of it, and only then made
 	// strings: a set of strings cost an allocation per key made and a map
 	// to grow, for each person put.
-	var kb keyBuf
+	kb := keyBufs.Get().(*keyBuf)
+	kb.buf, kb.spans = kb.buf[:0], kb.spans[:0]
+	defer func() {
+		if cap(kb.buf) <= 64<<10 { // not what a hostile person grew
+			keyBufs.Put(kb)
+		}
+	}()
 	forms := func(t *names.Token) ([2]string, int) {
 		var out [2]string
 		n := 0
@@ -548,6 +555,9 @@ func blockingKeys(p *Person) []string {
 	}
 	return kb.keys()
 }
+
+// keyBufs are blockingKeys' buffers, reused (the keys are copied out).
+var keyBufs = sync.Pool{New: func() any { return new(keyBuf) }}
 
 // keyBuf collects keys as spans of one buffer.
 type keyBuf struct {
