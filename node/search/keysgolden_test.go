@@ -128,7 +128,31 @@ func BenchmarkKeysWith(b *testing.B) {
 		cs[i] = genCase(r, i)
 	}
 	b.ResetTimer()
+	u0 := cpuTime()
 	for i := range b.N {
 		search.KeysWith(cs[i%len(cs)], new(names.Memo))
 	}
+	b.ReportMetric(float64((cpuTime()-u0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+}
+
+// BenchmarkKeysDemo times the keys of a case like the demo case that
+// `flx bench exchange` sends: two persons written in Cyrillic and Latin,
+// an address, a note, a separation place.
+func BenchmarkKeysDemo(b *testing.B) {
+	lo, hi := 40, 42
+	c := &schema.Case{CaseID: "XA-RC:BENCH-0000001", Origin: schema.Origin{CreatedAt: "2026-11-02T09:35:00Z", LocalRef: "XA-2026-0001"},
+		Persons: []schema.Person{
+			{ID: "p1", Names: []schema.Name{{Value: "Мира Тестова", Part: schema.PartFull}, {Value: "Mira Testova", Part: schema.PartFull}},
+				BirthDate: "1961", Address: &schema.Place{Country: "XA", Locality: "Sampleville", AddressLine: "4 Invented Road"}},
+			{ID: "p2", Names: []schema.Name{{Value: "Ілля Тестов", Part: schema.PartFull}, {Value: "Illia Testov", Part: schema.PartFull}, {Value: "Karoli Pamisanyan", Part: schema.PartFull}},
+				Age: &schema.Age{Min: &lo, Max: &hi, AsOf: "2025-01"}, Address: &schema.Place{Country: "XB", Locality: "Mockford"}},
+		},
+		Notes:      []schema.Note{{Text: "Mother last heard from her son by phone in September."}},
+		Separation: &schema.Separation{Place: &schema.Place{Country: "XB", Locality: "Borderton"}},
+	}
+	u0 := cpuTime()
+	for range b.N {
+		search.KeysWith(c, new(names.Memo))
+	}
+	b.ReportMetric(float64((cpuTime()-u0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 }
