@@ -297,21 +297,34 @@ func KeysOf(tokens []Token) []string {
 
 // tokenKeys are the keys of one token. A skeleton of one letter (Ali: l)
 // says too little to be a key of its own.
-func tokenKeys(t Token) []string { return appendTokenKeys(make([]string, 0, 5), t) }
+func tokenKeys(t Token) []string {
+	keys := make([]string, 0, 5)
+	eachTokenKey(t, func(prefix, form string) { keys = append(keys, prefix+form) })
+	return keys
+}
 
-// appendTokenKeys appends tokenKeys(t) to dst.
-func appendTokenKeys(dst []string, t Token) []string {
-	dst = append(dst, "t_"+t.Latin, "p_"+t.Phonetic)
+// EachKey calls f with each key of tokens, as a prefix and a form (the key
+// is prefix+form), in the order [KeysOf] makes them, repeats included:
+// for a caller that builds keys in a buffer of its own.
+func EachKey(tokens []Token, f func(prefix, form string)) {
+	for _, t := range tokens {
+		eachTokenKey(t, f)
+	}
+}
+
+// eachTokenKey calls f with each key of tokenKeys(t).
+func eachTokenKey(t Token, f func(prefix, form string)) {
+	f("t_", t.Latin)
+	f("p_", t.Phonetic)
 	if len(t.Skeleton) >= 2 {
-		dst = append(dst, "s_"+t.Skeleton)
+		f("s_", t.Skeleton)
 	}
 	if t.AltPhonetic != "" {
-		dst = append(dst, "p_"+t.AltPhonetic)
+		f("p_", t.AltPhonetic)
 		if len(t.AltSkeleton) >= 2 {
-			dst = append(dst, "s_"+t.AltSkeleton)
+			f("s_", t.AltSkeleton)
 		}
 	}
-	return dst
 }
 
 // QueryTerms returns one group of keys per token of a query: a record
@@ -327,12 +340,3 @@ func QueryTerms(query string) [][]string {
 // QueryKeys returns the keys of every token of a query, sorted and without
 // duplicates: for an OR search ranked by the number of keys a record holds.
 func QueryKeys(query string) []string { return SearchKeys(query) }
-
-// AppendKeys appends the keys of tokens (those of [KeysOf], unsorted,
-// repeats included) to dst.
-func AppendKeys(dst []string, tokens []Token) []string {
-	for _, t := range tokens {
-		dst = appendTokenKeys(dst, t)
-	}
-	return dst
-}

@@ -1,6 +1,7 @@
 package search
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"strings"
@@ -41,12 +42,12 @@ func Keys(c *schema.Case) []string { return KeysWith(c, nil) }
 // analysed anew), which the case's preparation for matching can then read
 // again without analysing them twice.
 func KeysWith(c *schema.Case, m *names.Memo) []string {
-	k := keySet{keys: make([]string, 0, 64)}
+	k := keySet{buf: make([]byte, 0, 1024), spans: make([][2]int32, 0, 64)}
 	ref := refYear(c)
 	for i := range c.Persons {
 		p := &c.Persons[i]
 		for _, n := range p.Names {
-			k.keys = names.AppendKeys(k.keys, m.Analyze(n.Value))
+			names.EachKey(m.Analyze(n.Value), k.add)
 		}
 		k.birth(p, ref)
 		for _, pl := range []*schema.Place{p.PlaceOfBirth, p.Address} {
@@ -76,40 +77,71 @@ func KeysWith(c *schema.Case, m *names.Memo) []string {
 	return k.sorted()
 }
 
-// keySet collects keys in the order made, repeats included: sorting them
-// once and dropping the repeats costs less than a set of strings grown key
-// by key. buf builds a key before it is kept.
+// keySet collects keys in the order made, repeats included, one after
+// the other in one buffer: sorting them once as spans of it and dropping
+// the repeats before any is made a string costs less than a set of
+// strings grown key by key.
 type keySet struct {
-	keys []string
-	buf  []byte
+	buf   []byte
+	spans [][2]int32 // start and end in buf of each key
 }
 
-func (k *keySet) add(key string) { k.keys = append(k.keys, key) }
+// add adds the key prefix+s.
+func (k *keySet) add(prefix, s string) {
+	start := int32(len(k.buf))
+	k.buf = append(append(k.buf, prefix...), s...)
+	k.spans = append(k.spans, [2]int32{start, int32(len(k.buf))})
+}
 
-// addBuf adds the key in k.buf.
-func (k *keySet) addBuf() { k.keys = append(k.keys, string(k.buf)) }
+// addYear adds the by_ key of a year of 1 to 9999 (yearKey).
+func (k *keySet) addYear(y int) {
+	start := int32(len(k.buf))
+	k.buf = append(k.buf, prefixBirthYear...)
+	k.buf = append(k.buf, byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10))
+	k.spans = append(k.spans, [2]int32{start, int32(len(k.buf))})
+}
+
+func (k *keySet) key(s [2]int32) []byte { return k.buf[s[0]:s[1]] }
 
 // sorted returns the keys sorted and without repeats: the first
 // maxKeysPerCase distinct keys in the order made, as a set that stops
-// taking keys once it holds that many would keep.
+// taking keys once it holds that many would keep. They are substrings of
+// one string (one allocation): what holds them keeps them all.
 func (k *keySet) sorted() []string {
-	keys := k.keys
-	if len(keys) > maxKeysPerCase {
+	spans := k.spans
+	if len(spans) > maxKeysPerCase {
 		seen := make(map[string]bool, maxKeysPerCase)
-		kept := keys[:0]
-		for _, key := range keys {
+		kept := spans[:0]
+		for _, s := range spans {
 			if len(seen) == maxKeysPerCase {
 				break
 			}
-			if !seen[key] {
-				seen[key] = true
-				kept = append(kept, key)
+			if !seen[string(k.key(s))] {
+				seen[string(k.key(s))] = true
+				kept = append(kept, s)
 			}
 		}
-		keys = kept
+		spans = kept
 	}
-	slices.Sort(keys)
-	return slices.Clip(slices.Compact(keys))
+	slices.SortFunc(spans, func(x, y [2]int32) int { return bytes.Compare(k.key(x), k.key(y)) })
+	spans = slices.CompactFunc(spans, func(x, y [2]int32) bool { return bytes.Equal(k.key(x), k.key(y)) })
+	n := 0
+	for _, s := range spans {
+		n += int(s[1] - s[0])
+	}
+	all := make([]byte, 0, n)
+	for _, s := range spans {
+		all = append(all, k.key(s)...)
+	}
+	str := string(all)
+	out := make([]string, len(spans))
+	off := 0
+	for i, s := range spans {
+		l := int(s[1] - s[0])
+		out[i] = str[off : off+l]
+		off += l
+	}
+	return out
 }
 
 // words adds the words of s in Latin letters, folded; free text leaves
@@ -119,8 +151,7 @@ func (k *keySet) words(prefix, s string) {
 		if prefix == prefixWord && len(w) < 3 && !isDigits(w) {
 			return
 		}
-		k.buf = append(append(k.buf[:0], prefix...), w...)
-		k.addBuf()
+		k.add(prefix, w)
 	})
 }
 
@@ -129,7 +160,7 @@ func (k *keySet) place(p *schema.Place) {
 		return
 	}
 	if p.Country != "" {
-		k.add(prefixPlace + strings.ToLower(p.Country))
+		k.add(prefixPlace, strings.ToLower(p.Country))
 	}
 	for _, s := range []string{p.AdminArea, p.Locality, p.AddressLine, p.Description} {
 		k.words(prefixPlace, s)
@@ -143,10 +174,10 @@ func (k *keySet) birth(p *schema.Person, ref int) {
 		if _, _, err := p.BirthDate.Range(); err == nil {
 			for _, n := range []int{4, 7, 10} {
 				if len(d) >= n {
-					k.add(prefixBirthDate + d[:n])
+					k.add(prefixBirthDate, d[:n])
 				}
 			}
-			k.add(prefixBirthYear + d[:4])
+			k.add(prefixBirthYear, d[:4])
 			return
 		}
 	}
@@ -172,7 +203,7 @@ func (k *keySet) birth(p *schema.Person, ref int) {
 	}
 	for y := ref - hi - 1; y <= ref-lo; y++ {
 		if y > 0 && y < 10000 {
-			k.add(yearKey(y))
+			k.addYear(y)
 		}
 	}
 }
@@ -274,11 +305,14 @@ func asciiLetterRuns(s string, f func(string)) {
 }
 
 // yearKey is the by_ key of a year.
-func yearKey(y int) string {
+func yearKey(y int) string { return prefixBirthYear + year4(y) }
+
+// year4 is fmt.Sprintf("%04d", y), without fmt for a year of 0 to 9999.
+func year4(y int) string {
 	if y < 0 || y > 9999 {
-		return prefixBirthYear + fmt.Sprintf("%04d", y)
+		return fmt.Sprintf("%04d", y)
 	}
-	b := [...]byte{'b', 'y', '_', byte('0' + y/1000), byte('0' + y/100%10), byte('0' + y/10%10), byte('0' + y%10)}
+	b := [...]byte{byte('0' + y/1000), byte('0' + y/100%10), byte('0' + y/10%10), byte('0' + y%10)}
 	return string(b[:])
 }
 

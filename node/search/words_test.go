@@ -1,6 +1,7 @@
 package search
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -84,7 +85,7 @@ func TestKeySetAsBefore(t *testing.T) {
 			set := map[string]bool{}
 			for range n {
 				key := "w_" + strings.Repeat("k", 1+r.IntN(3)) + string(rune('a'+r.IntN(26))) + string(rune('0'+r.IntN(10))) + strings.Repeat("z", r.IntN(max(distinct/260, 1)))
-				k.add(key)
+				k.add(key, "")
 				if len(set) < maxKeysPerCase {
 					set[key] = true
 				}
@@ -96,6 +97,22 @@ func TestKeySetAsBefore(t *testing.T) {
 			slices.Sort(want)
 			if got := k.sorted(); !slices.Equal(got, want) {
 				t.Fatalf("n %d distinct %d: %d keys, want %d", n, distinct, len(got), len(want))
+			}
+		}
+	}
+}
+
+func TestYearKeys(t *testing.T) {
+	for _, y := range []int{-5, 0, 1, 9, 10, 99, 100, 999, 1000, 1961, 9999, 10000, 123456} {
+		want := prefixBirthYear + fmt.Sprintf("%04d", y)
+		if got := yearKey(y); got != want {
+			t.Errorf("yearKey(%d) = %q, want %q", y, got, want)
+		}
+		if y >= 1 && y <= 9999 {
+			var k keySet
+			k.addYear(y)
+			if got := string(k.key(k.spans[0])); got != want {
+				t.Errorf("addYear(%d) = %q, want %q", y, got, want)
 			}
 		}
 	}
