@@ -366,9 +366,6 @@ func compareFather(a, b *Person) (string, float64, float64) {
 	return "similar", 0, jw
 }
 
-// comparePlace compares the places of birth: the same when every word of
-// the shorter locality agrees (within one typing error) with a word of
-// the other and the countries do not differ.
 // fatherWeight is compareFather's weight: the same, found without
 // grading the other pairs once one pair agrees (their grades and
 // Jaro-Winkler change nothing then).
@@ -392,6 +389,9 @@ func fatherWeight(a, b *Person) float64 {
 	return 0
 }
 
+// comparePlace compares the places of birth: the same when every word of
+// the shorter locality agrees (within one typing error) with a word of
+// the other and the countries do not differ.
 func comparePlace(a, b *Person) (string, float64) {
 	if len(a.place) == 0 || len(b.place) == 0 {
 		return "unknown", 0
