@@ -28,3 +28,15 @@ func TestFatherWeightAsCompareFather(t *testing.T) {
 		t.Fatal("no pair with both fathers: the test proves nothing")
 	}
 }
+
+func TestSameGroup(t *testing.T) {
+	for _, tc := range []struct{ s1, c1, s2, c2 string }{
+		{"Latn", "", "Latn", ""}, {"Latn", "", "Cyrl", ""}, {"Latn", "icao", "Latn", "bgn"}, {"Latn", "ab", "Latn", "ab"},
+		{"a/b", "c", "a", "b/c"}, {"a/b", "c", "a/", "bc"}, {"", "x", "x", ""}, {"", "", "", ""}, {"/", "", "", "/"},
+	} {
+		want := tc.s1+"/"+tc.c1 == tc.s2+"/"+tc.c2
+		if got := sameGroup(tc.s1, tc.c1, tc.s2, tc.c2); got != want {
+			t.Errorf("sameGroup(%q, %q, %q, %q) = %v, want %v", tc.s1, tc.c1, tc.s2, tc.c2, got, want)
+		}
+	}
+}
