@@ -156,6 +156,10 @@ type scratch struct {
 	counts       []int32
 	bound        []float64
 	cands        []int32
+	// matchLocked's, for the person matched: its word counts, their
+	// caps, and the caps summed heaviest first.
+	qc       []int32
+	pw, caps []float64
 	// candidatesLocked's: the blocks to read, the keys read through
 	// finer blocks, the slots seen.
 	read        [][]int32
@@ -362,6 +366,29 @@ func compareFather(a, b *Person) (string, float64, float64) {
 	return "similar", 0, jw
 }
 
+// fatherWeight is compareFather's weight: the same, found without
+// grading the other pairs once one pair agrees (their grades and
+// Jaro-Winkler change nothing then).
+func fatherWeight(a, b *Person) float64 {
+	if len(a.father) == 0 || len(b.father) == 0 {
+		return 0
+	}
+	best := agreeNone
+	for i := range a.father {
+		for j := range b.father {
+			g, _, _ := compareWords(&a.father[i], &b.father[j])
+			if g <= agreeEdit {
+				return wFatherSame
+			}
+			best = min(best, g)
+		}
+	}
+	if best == agreeNone {
+		return wFatherDiffer
+	}
+	return 0
+}
+
 // comparePlace compares the places of birth: the same when every word of
 // the shorter locality agrees (within one typing error) with a word of
 // the other and the countries do not differ.
@@ -434,7 +461,7 @@ func (sc *scratch) evaluate(a, b *Person, pop population, need, nameCap float64)
 	if w+nameCap+familyCap(&a.vitals, &b.vitals) < need {
 		return 0, false
 	}
-	_, wf, _ := compareFather(a, b)
+	wf := fatherWeight(a, b)
 	_, wp := comparePlace(a, b)
 	if w+nameCap+wf+wp < need {
 		return 0, false

@@ -1,6 +1,7 @@
 package match
 
 import (
+	"cmp"
 	"hash/maphash"
 	"runtime"
 	"slices"
@@ -627,15 +628,20 @@ func (ix *Index) matchLocked(p *Person, sc *scratch, out []Candidate) []Candidat
 	// p's word counts, and for k words matched the most they can weigh:
 	// a word's weight falls as its count rises, and a pair's count is at
 	// least p's.
-	qc := make([]int32, len(p.words))
+	// In the scratch, reused from one person to the next: a candidate
+	// keeps none of them.
+	qc := grow(sc.qc, len(p.words))
+	sc.qc = qc
 	ix.countWords(p, qc)
 	// pw: the caps of p's words, for every pair (see population.caps).
-	pw := make([]float64, len(qc))
+	pw := grow(sc.pw, len(qc))
+	sc.pw = pw
 	for i, c := range qc {
 		pw[i] = wordCap(c, size)
 	}
-	caps := slices.Clone(pw)
-	sort.Sort(sort.Reverse(sort.Float64Slice(caps)))
+	caps := append(sc.caps[:0], pw...)
+	sc.caps = caps
+	slices.SortFunc(caps, func(x, y float64) int { return cmp.Compare(y, x) })
 	for i := 1; i < len(caps); i++ {
 		caps[i] += caps[i-1]
 	}

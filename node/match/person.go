@@ -1,11 +1,13 @@
 package match
 
 import (
+	"bytes"
 	"hash/maphash"
 	"math/bits"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/familylinks/flx/node/names"
@@ -136,20 +138,21 @@ func prepare(caseID string, ct schema.CaseType, p *schema.Person, now time.Time,
 		return nil, false
 	}
 	m := &Person{Ref: Ref{CaseID: caseID, PersonID: p.ID}, Side: side, CaseType: ct, sex: p.Sex}
-	tokIndex := map[string]int{}
 	addTokens := func(r *rendering, toks []names.Token, name int) {
 		for _, t := range toks {
 			if len(r.tokens) >= maxTokens {
 				return
 			}
-			k := t.Phonetic
-			if t.Abjad {
-				k = "*" + t.Skeleton
-			}
-			i, seen := tokIndex[k]
-			if !seen {
+			// One token per phonetic form, or per skeleton for a word
+			// written without short vowels (a person has a few).
+			i := slices.IndexFunc(m.tokens, func(u names.Token) bool {
+				if t.Abjad {
+					return u.Abjad && u.Skeleton == t.Skeleton
+				}
+				return !u.Abjad && u.Phonetic == t.Phonetic
+			})
+			if i < 0 {
 				i = len(m.tokens)
-				tokIndex[k] = i
 				m.tokens = append(m.tokens, t)
 				m.tokNames = append(m.tokNames, nil)
 			}
@@ -166,11 +169,11 @@ func prepare(caseID string, ct schema.CaseType, p *schema.Person, now time.Time,
 	// the same way (another hand, a typo) with the second family name, so
 	// that two spellings of one word never count as two words.
 	type group struct {
-		r     rendering
-		parts []schema.NamePart
+		r              rendering
+		parts          []schema.NamePart
+		script, scheme string
 	}
 	var groups []*group
-	byKey := map[string][]int{}
 	for i, n := range p.Names {
 		if len(m.renderings)+len(groups) >= maxRenderings {
 			break
@@ -197,17 +200,15 @@ func prepare(caseID string, ct schema.CaseType, p *schema.Person, now time.Time,
 		if script == "" {
 			script = string(names.DetectScript(n.Value))
 		}
-		k := script + "/" + string(n.Scheme)
 		var g *group
-		for _, gi := range byKey[k] {
-			if !slices.Contains(groups[gi].parts, n.Part) {
-				g = groups[gi]
+		for _, gi := range groups {
+			if sameGroup(gi.script, gi.scheme, script, string(n.Scheme)) && !slices.Contains(gi.parts, n.Part) {
+				g = gi
 				break
 			}
 		}
 		if g == nil {
-			g = &group{}
-			byKey[k] = append(byKey[k], len(groups))
+			g = &group{script: script, scheme: string(n.Scheme)}
 			groups = append(groups, g)
 		}
 		g.parts = append(g.parts, n.Part)
@@ -249,6 +250,21 @@ func prepare(caseID string, ct schema.CaseType, p *schema.Person, now time.Time,
 	m.hasFather, m.hasPlace = len(m.father) > 0, len(m.place) > 0
 	m.keys = blockingKeys(m)
 	return m, true
+}
+
+// sameGroup reports whether script1+"/"+scheme1 == script2+"/"+scheme2
+// (the key parts are grouped by), without making the strings.
+func sameGroup(script1, scheme1, script2, scheme2 string) bool {
+	if len(script1)+len(scheme1) != len(script2)+len(scheme2) {
+		return false
+	}
+	if script1 == script2 {
+		return scheme1 == scheme2
+	}
+	if !strings.Contains(script1, "/") && !strings.Contains(script2, "/") {
+		return false // the first "/" of each key ends two other scripts
+	}
+	return script1+"/"+scheme1 == script2+"/"+scheme2
 }
 
 // PersonsOf prepares every person of a case that takes part in matching.
@@ -378,12 +394,13 @@ func slotsOf(m *Person) [][]int {
 		mask[a] |= mask[b]
 	}
 	var out [][]int
-	index := map[int]int{}
+	index := in // read no more: by slot, 1 + its place in out (0: none yet)
+	clear(index)
 	for t, s := range slot {
-		k, ok := index[s]
-		if !ok {
+		k := int(index[s]) - 1
+		if k < 0 {
 			k = len(out)
-			index[s] = k
+			index[s] = uint32(k + 1)
 			out = append(out, nil)
 		}
 		out[k] = append(out[k], t)
@@ -422,40 +439,57 @@ const BlockingKeysVersion = 3
 // its phonetic form ("v" + form). Second readings (Cyrillic г as h) add
 // their own keys.
 func blockingKeys(p *Person) []string {
-	set := map[string]bool{}
-	forms := func(t names.Token) []string {
-		var out []string
-		for _, s := range []string{t.Skeleton, t.AltSkeleton} {
+	// The keys are written one after the other into one buffer (repeats
+	// included), sorted and compacted as spans of it, and only then made
+	// strings: a set of strings cost an allocation per key made and a map
+	// to grow, for each person put.
+	kb := keyBufs.Get().(*keyBuf)
+	kb.buf, kb.spans = kb.buf[:0], kb.spans[:0]
+	defer func() {
+		if cap(kb.buf) <= 64<<10 { // not what a hostile person grew
+			keyBufs.Put(kb)
+		}
+	}()
+	forms := func(t *names.Token) ([2]string, int) {
+		var out [2]string
+		n := 0
+		for _, s := range [2]string{t.Skeleton, t.AltSkeleton} {
 			if len(s) >= 2 {
-				out = append(out, s)
+				out[n] = s
+				n++
 			}
 		}
-		if len(out) == 0 {
-			out = append(out, "v"+t.Phonetic)
+		if n == 0 {
+			out[0], n = "v"+t.Phonetic, 1
 		}
-		return out
+		return out, n
 	}
-	for _, t := range p.tokens {
-		for _, x := range forms(t) {
+	for i := range p.tokens {
+		t := &p.tokens[i]
+		fs, nf := forms(t)
+		for _, x := range fs[:nf] {
 			if len(x) >= 3 && x[0] != 'v' || len(x) >= 3 && t.Skeleton == x {
-				set["n1:"+x] = true
+				kb.add("n1:", x, "", "")
 			}
 		}
 	}
 	// initials are the letters a word's skeleton starts with (its phonetic
 	// form's when it has no consonant).
-	initials := func(t names.Token) []string {
-		var out []string
-		for _, s := range []string{t.Skeleton, t.AltSkeleton, t.Phonetic} {
-			if s == "" || s == t.Phonetic && len(out) > 0 {
+	initials := func(t *names.Token) ([6]string, int) {
+		var out [6]string
+		n := 0
+		for _, s := range [3]string{t.Skeleton, t.AltSkeleton, t.Phonetic} {
+			if s == "" || s == t.Phonetic && n > 0 {
 				continue
 			}
-			out = append(out, s[:1])
+			out[n] = s[:1]
+			n++
 			if len(s) >= 2 && (s[0] == 'h' || s[0] == 'v' || s[0] == 'y') {
-				out = append(out, s[1:2])
+				out[n] = s[1:2]
+				n++
 			}
 		}
-		return out
+		return out, n
 	}
 	for si, sa := range p.slots {
 		for sj, sb := range p.slots {
@@ -464,9 +498,11 @@ func blockingKeys(p *Person) []string {
 			}
 			for _, a := range sa {
 				for _, b := range sb {
-					for _, x := range forms(p.tokens[a]) {
-						for _, y := range initials(p.tokens[b]) {
-							set["np:"+x+"|"+y] = true
+					fs, nf := forms(&p.tokens[a])
+					is, ni := initials(&p.tokens[b])
+					for _, x := range fs[:nf] {
+						for _, y := range is[:ni] {
+							kb.add("np:", x, "|", y)
 						}
 					}
 				}
@@ -480,15 +516,15 @@ func blockingKeys(p *Person) []string {
 		for sj := si + 1; sj < len(p.slots); sj++ {
 			for _, a := range p.slots[si] {
 				for _, b := range p.slots[sj] {
-					for _, x := range coarseForms(p.tokens[a]) {
-						for _, y := range coarseForms(p.tokens[b]) {
+					for _, x := range p.coarse[a] {
+						for _, y := range p.coarse[b] {
 							if len(x)+len(y) < 3 {
 								continue
 							}
 							if y < x {
 								x, y = y, x
 							}
-							set["nc:"+x+"|"+y] = true
+							kb.add("nc:", x, "|", y)
 						}
 					}
 				}
@@ -504,24 +540,49 @@ func blockingKeys(p *Person) []string {
 				continue
 			}
 			for _, a := range sa {
-				for _, x := range coarseForms(p.tokens[a]) {
+				for _, x := range p.coarse[a] {
 					if len(x) < 2 {
 						continue
 					}
 					for _, b := range sb {
-						for _, y := range coarseForms(p.tokens[b]) {
-							set["nk:"+x+"|"+y[:1]] = true
+						for _, y := range p.coarse[b] {
+							kb.add("nk:", x, "|", y[:1])
 						}
 					}
 				}
 			}
 		}
 	}
-	keys := make([]string, 0, len(set))
-	for k := range set {
-		keys = append(keys, k)
+	return kb.keys()
+}
+
+// keyBufs are blockingKeys' buffers, reused (the keys are copied out).
+var keyBufs = sync.Pool{New: func() any { return new(keyBuf) }}
+
+// keyBuf collects keys as spans of one buffer.
+type keyBuf struct {
+	buf   []byte
+	spans [][2]int32
+}
+
+// add adds the key a+b+c+d.
+func (k *keyBuf) add(a, b, c, d string) {
+	start := int32(len(k.buf))
+	k.buf = append(append(append(append(k.buf, a...), b...), c...), d...)
+	k.spans = append(k.spans, [2]int32{start, int32(len(k.buf))})
+}
+
+// keys returns the keys added, sorted and without repeats. Each is a
+// string of its own: a key the index holds as a block's may outlive the
+// person, and must not keep the others alive.
+func (k *keyBuf) keys() []string {
+	span := func(s [2]int32) []byte { return k.buf[s[0]:s[1]] }
+	slices.SortFunc(k.spans, func(x, y [2]int32) int { return bytes.Compare(span(x), span(y)) })
+	k.spans = slices.CompactFunc(k.spans, func(x, y [2]int32) bool { return bytes.Equal(span(x), span(y)) })
+	keys := make([]string, len(k.spans))
+	for i, s := range k.spans {
+		keys[i] = string(span(s))
 	}
-	sort.Strings(keys)
 	return keys
 }
 

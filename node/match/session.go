@@ -112,6 +112,14 @@ func (s *Session) fill(ps []*Person) {
 			todo = append(todo, p)
 		}
 	}
+	if len(todo) == 1 {
+		// One person (a received case's, most often): here rather than
+		// on a goroutine of its own.
+		sc := s.ix.scratch()
+		s.raw[todo[0]] = s.ix.matchLocked(todo[0], sc, nil)
+		s.ix.pool.Put(sc)
+		return
+	}
 	res := make([][]Candidate, len(todo))
 	workers := min(runtime.GOMAXPROCS(0), len(todo))
 	var wg sync.WaitGroup

@@ -127,7 +127,7 @@ func phonetic(latin string, abjad bool) string {
 	for _, rw := range rewrites {
 		latin = rw.f(latin)
 	}
-	var b []byte
+	b := make([]byte, 0, len(latin)+4)
 	for i := 0; i < len(latin); {
 		c := latin[i]
 		var out string

@@ -84,19 +84,49 @@ func scriptOf(r rune) Script {
 // (the first in scriptRanges' order on a tie), ScriptCommon when s has no
 // letter.
 func DetectScript(s string) Script {
-	counts := map[Script]int{}
+	// The scripts seen, with their counts: a word has one or two.
+	type count struct {
+		s Script
+		n int
+	}
+	var buf [4]count
+	counts := buf[:0]
 	for _, r := range s {
-		if sc := scriptOf(r); sc != ScriptCommon {
-			counts[sc]++
+		sc := scriptOf(r)
+		if sc == ScriptCommon {
+			continue
 		}
+		found := false
+		for i := range counts {
+			if counts[i].s == sc {
+				counts[i].n++
+				found = true
+				break
+			}
+		}
+		if !found {
+			counts = append(counts, count{sc, 1})
+		}
+	}
+	of := func(sc Script) int {
+		for _, c := range counts {
+			if c.s == sc {
+				return c.n
+			}
+		}
+		return 0
+	}
+	if len(counts) == 1 {
+		// Alone: the best, as the loop below finds it.
+		return counts[0].s
 	}
 	best, n := ScriptCommon, 0
 	for _, sr := range scriptRanges {
-		if c := counts[sr.s]; c > n {
+		if c := of(sr.s); c > n {
 			best, n = sr.s, c
 		}
 	}
-	if c := counts[ScriptUnknown]; c > n {
+	if c := of(ScriptUnknown); c > n {
 		best = ScriptUnknown
 	}
 	return best
@@ -147,7 +177,7 @@ func asciiFolded(s string) (string, bool) {
 // maxInputRunes runes is cut there (a name value is at most 256
 // characters in schema v1).
 func prepare(s string) string {
-	if utf8.RuneCountInString(s) > maxInputRunes {
+	if len(s) > maxInputRunes && utf8.RuneCountInString(s) > maxInputRunes {
 		n := 0
 		for i := range s {
 			if n == maxInputRunes {
@@ -209,7 +239,8 @@ func prepareFolded(s string) string {
 			}
 			switch scriptOf(r) {
 			case ScriptLatin, ScriptGreek, ScriptCommon, ScriptUnknown:
-				for _, d := range norm.NFD.String(string(r)) {
+				var in, out [utf8.UTFMax * 4]byte
+				for _, d := range string(norm.NFD.Append(out[:0], utf8.AppendRune(in[:0], r)...)) {
 					if !unicode.IsMark(d) {
 						b.WriteRune(d)
 					}

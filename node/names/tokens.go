@@ -101,22 +101,32 @@ func splitWords(s string) []word {
 // than o and u after one (Khououimah, Khuwimah). It returns "" when the
 // word has no such ou; the reading is a second one (Mouad is Mu'adh).
 func frenchW(s string) string {
-	var b strings.Builder
-	changed := false
-	for i := 0; i < len(s); i++ {
-		if s[i] == 'o' && i+2 < len(s) && s[i+1] == 'u' && isLatinVowel(s[i+2]) &&
-			(i == 0 || i > 0 && isLatinVowel(s[i-1]) && s[i+2] != 'o' && s[i+2] != 'u') {
-			b.WriteByte('w')
-			i++
-			changed = true
-			continue
-		}
-		b.WriteByte(s[i])
+	frenchOu := func(i int) bool {
+		return s[i] == 'o' && i+2 < len(s) && s[i+1] == 'u' && isLatinVowel(s[i+2]) &&
+			(i == 0 || i > 0 && isLatinVowel(s[i-1]) && s[i+2] != 'o' && s[i+2] != 'u')
 	}
-	if !changed {
+	// Most words have none: found before anything is built.
+	first := -1
+	for i := 0; i < len(s); i++ {
+		if frenchOu(i) {
+			first = i
+			break
+		}
+	}
+	if first < 0 {
 		return ""
 	}
-	return b.String()
+	b := make([]byte, 0, len(s))
+	b = append(b, s[:first]...)
+	for i := first; i < len(s); i++ {
+		if frenchOu(i) {
+			b = append(b, 'w')
+			i++
+			continue
+		}
+		b = append(b, s[i])
+	}
+	return string(b)
 }
 
 // Arabic articles written as a word of their own or before a hyphen, and
@@ -185,7 +195,7 @@ func splitAbd(s string) (rest string, ok bool) {
 func Analyze(value string) []Token {
 	words := splitWords(prepare(value))
 	// Articles and particles.
-	kept := words[:0:0]
+	kept := make([]word, 0, len(words))
 	for i, w := range words {
 		hasNext := i+1 < len(words)
 		switch {
@@ -202,7 +212,7 @@ func Analyze(value string) []Token {
 		kept = append(kept, w)
 	}
 	// Compounds.
-	var out []Token
+	out := make([]Token, 0, min(len(kept), MaxTokens))
 	for i := 0; i < len(kept) && len(out) < MaxTokens; i++ {
 		w := kept[i]
 		switch {
@@ -235,6 +245,9 @@ func Analyze(value string) []Token {
 			}
 		}
 		out = append(out, t)
+	}
+	if len(out) == 0 {
+		return nil // as before out was made ahead
 	}
 	return out
 }
@@ -285,17 +298,33 @@ func KeysOf(tokens []Token) []string {
 // tokenKeys are the keys of one token. A skeleton of one letter (Ali: l)
 // says too little to be a key of its own.
 func tokenKeys(t Token) []string {
-	keys := []string{"t_" + t.Latin, "p_" + t.Phonetic}
+	keys := make([]string, 0, 5)
+	eachTokenKey(t, func(prefix, form string) { keys = append(keys, prefix+form) })
+	return keys
+}
+
+// EachKey calls f with each key of tokens, as a prefix and a form (the key
+// is prefix+form), in the order [KeysOf] makes them, repeats included:
+// for a caller that builds keys in a buffer of its own.
+func EachKey(tokens []Token, f func(prefix, form string)) {
+	for _, t := range tokens {
+		eachTokenKey(t, f)
+	}
+}
+
+// eachTokenKey calls f with each key of tokenKeys(t).
+func eachTokenKey(t Token, f func(prefix, form string)) {
+	f("t_", t.Latin)
+	f("p_", t.Phonetic)
 	if len(t.Skeleton) >= 2 {
-		keys = append(keys, "s_"+t.Skeleton)
+		f("s_", t.Skeleton)
 	}
 	if t.AltPhonetic != "" {
-		keys = append(keys, "p_"+t.AltPhonetic)
+		f("p_", t.AltPhonetic)
 		if len(t.AltSkeleton) >= 2 {
-			keys = append(keys, "s_"+t.AltSkeleton)
+			f("s_", t.AltSkeleton)
 		}
 	}
-	return keys
 }
 
 // QueryTerms returns one group of keys per token of a query: a record

@@ -114,7 +114,8 @@ func newTable(s Script, letters, initial, afterVowel map[string]string) *transli
 // position's context; n is the number of bytes consumed.
 func (t *translitTable) lookup(s string, atStart, afterVowel bool) (out string, n int, ok bool) {
 	// Candidate prefixes, longest first.
-	ends := make([]int, 0, t.maxLen)
+	var buf [4]int
+	ends := buf[:0]
 	i := 0
 	for r := 0; r < t.maxLen && i < len(s); r++ {
 		_, sz := utf8.DecodeRuneInString(s[i:])
@@ -148,6 +149,9 @@ func Latin(s string) string { return strings.ToLower(latin(prepare(s))) }
 // latin is Latin on a prepared string, with the separate h of Arabic
 // script as H (see the Arabic table).
 func latin(s string) string {
+	if isLowerLetters(s) {
+		return s // what the loop below makes of it
+	}
 	var b strings.Builder
 	b.Grow(len(s))
 	atStart := true
@@ -207,6 +211,16 @@ func latin(s string) string {
 		i += sz
 	}
 	return strings.TrimSpace(b.String())
+}
+
+// isLowerLetters reports whether s is ASCII lower-case letters only.
+func isLowerLetters(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 'a' || s[i] > 'z' {
+			return false
+		}
+	}
+	return true
 }
 
 // fallback romanises a letter of a script without a table of its own (or

@@ -1,8 +1,9 @@
 package search
 
 import (
+	"bytes"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -23,6 +24,9 @@ const (
 	prefixBirthYear = "by_"
 )
 
+// latinMaxInput is how much of its input names.Latin reads, in runes.
+const latinMaxInput = 1024
+
 // Bounds that keep one hostile document from flooding the index.
 const (
 	maxKeysPerCase = 4000
@@ -38,14 +42,12 @@ func Keys(c *schema.Case) []string { return KeysWith(c, nil) }
 // analysed anew), which the case's preparation for matching can then read
 // again without analysing them twice.
 func KeysWith(c *schema.Case, m *names.Memo) []string {
-	k := keySet{}
+	k := keySet{buf: make([]byte, 0, 1024), spans: make([][2]int32, 0, 64)}
 	ref := refYear(c)
 	for i := range c.Persons {
 		p := &c.Persons[i]
 		for _, n := range p.Names {
-			for _, key := range names.KeysOf(m.Analyze(n.Value)) {
-				k.add(key)
-			}
+			names.EachKey(m.Analyze(n.Value), k.add)
 		}
 		k.birth(p, ref)
 		for _, pl := range []*schema.Place{p.PlaceOfBirth, p.Address} {
@@ -75,40 +77,90 @@ func KeysWith(c *schema.Case, m *names.Memo) []string {
 	return k.sorted()
 }
 
-type keySet map[string]bool
-
-func (k keySet) add(key string) {
-	if len(k) < maxKeysPerCase {
-		k[key] = true
-	}
+// keySet collects keys in the order made, repeats included, one after
+// the other in one buffer: sorting them once as spans of it and dropping
+// the repeats before any is made a string costs less than a set of
+// strings grown key by key.
+type keySet struct {
+	buf   []byte
+	spans [][2]int32 // start and end in buf of each key
 }
 
-func (k keySet) sorted() []string {
-	out := make([]string, 0, len(k))
-	for key := range k {
-		out = append(out, key)
+// add adds the key prefix+s.
+func (k *keySet) add(prefix, s string) {
+	start := int32(len(k.buf))
+	k.buf = append(append(k.buf, prefix...), s...)
+	k.spans = append(k.spans, [2]int32{start, int32(len(k.buf))})
+}
+
+// addYear adds the by_ key of a year of 1 to 9999 (yearKey).
+func (k *keySet) addYear(y int) {
+	start := int32(len(k.buf))
+	k.buf = append(k.buf, prefixBirthYear...)
+	k.buf = append(k.buf, byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10))
+	k.spans = append(k.spans, [2]int32{start, int32(len(k.buf))})
+}
+
+func (k *keySet) key(s [2]int32) []byte { return k.buf[s[0]:s[1]] }
+
+// sorted returns the keys sorted and without repeats: the first
+// maxKeysPerCase distinct keys in the order made, as a set that stops
+// taking keys once it holds that many would keep. They are substrings of
+// one string (one allocation): what holds them keeps them all.
+func (k *keySet) sorted() []string {
+	spans := k.spans
+	if len(spans) > maxKeysPerCase {
+		seen := make(map[string]bool, maxKeysPerCase)
+		kept := spans[:0]
+		for _, s := range spans {
+			if len(seen) == maxKeysPerCase {
+				break
+			}
+			if !seen[string(k.key(s))] {
+				seen[string(k.key(s))] = true
+				kept = append(kept, s)
+			}
+		}
+		spans = kept
 	}
-	sort.Strings(out)
+	slices.SortFunc(spans, func(x, y [2]int32) int { return bytes.Compare(k.key(x), k.key(y)) })
+	spans = slices.CompactFunc(spans, func(x, y [2]int32) bool { return bytes.Equal(k.key(x), k.key(y)) })
+	n := 0
+	for _, s := range spans {
+		n += int(s[1] - s[0])
+	}
+	all := make([]byte, 0, n)
+	for _, s := range spans {
+		all = append(all, k.key(s)...)
+	}
+	str := string(all)
+	out := make([]string, len(spans))
+	off := 0
+	for i, s := range spans {
+		l := int(s[1] - s[0])
+		out[i] = str[off : off+l]
+		off += l
+	}
 	return out
 }
 
 // words adds the words of s in Latin letters, folded; free text leaves
 // out words of two letters (of, in, by) that would match most cases.
-func (k keySet) words(prefix, s string) {
-	for _, w := range Words(s) {
+func (k *keySet) words(prefix, s string) {
+	eachWord(s, func(w string) {
 		if prefix == prefixWord && len(w) < 3 && !isDigits(w) {
-			continue
+			return
 		}
-		k.add(prefix + w)
-	}
+		k.add(prefix, w)
+	})
 }
 
-func (k keySet) place(p *schema.Place) {
+func (k *keySet) place(p *schema.Place) {
 	if p == nil {
 		return
 	}
 	if p.Country != "" {
-		k.add(prefixPlace + strings.ToLower(p.Country))
+		k.add(prefixPlace, strings.ToLower(p.Country))
 	}
 	for _, s := range []string{p.AdminArea, p.Locality, p.AddressLine, p.Description} {
 		k.words(prefixPlace, s)
@@ -117,15 +169,15 @@ func (k keySet) place(p *schema.Place) {
 
 // birth adds the birth date as far as known and every year the person may
 // have been born in.
-func (k keySet) birth(p *schema.Person, ref int) {
+func (k *keySet) birth(p *schema.Person, ref int) {
 	if d := string(p.BirthDate); d != "" {
 		if _, _, err := p.BirthDate.Range(); err == nil {
 			for _, n := range []int{4, 7, 10} {
 				if len(d) >= n {
-					k.add(prefixBirthDate + d[:n])
+					k.add(prefixBirthDate, d[:n])
 				}
 			}
-			k.add(prefixBirthYear + d[:4])
+			k.add(prefixBirthYear, d[:4])
 			return
 		}
 	}
@@ -151,7 +203,7 @@ func (k keySet) birth(p *schema.Person, ref int) {
 	}
 	for y := ref - hi - 1; y <= ref-lo; y++ {
 		if y > 0 && y < 10000 {
-			k.add(prefixBirthYear + fmt.Sprintf("%04d", y))
+			k.addYear(y)
 		}
 	}
 }
@@ -170,36 +222,99 @@ func refYear(c *schema.Case) int {
 // (any script transliterated by node/names), each at most 40 bytes,
 // without one-letter words.
 func Words(s string) []string {
-	if s == "" {
-		return nil
-	}
-	// Runs of digits stay as written (references, house numbers); the rest
-	// goes to Latin letters.
-	var f []string
-	for _, run := range strings.FieldsFunc(s, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.IsMark(r) }) {
-		if isDigits(run) {
-			f = append(f, run)
-			continue
-		}
-		f = append(f, strings.FieldsFunc(names.Latin(run), func(r rune) bool {
-			return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9')
-		})...)
-	}
 	var out []string
-	for _, w := range f {
+	eachWord(s, func(w string) { out = append(out, w) })
+	return out
+}
+
+// eachWord calls f with each word Words returns, in order.
+func eachWord(s string, f func(w string)) {
+	emit := func(w string) {
 		if len(w) < 2 {
-			continue
+			return
 		}
 		if len(w) > maxWordLen {
 			w = w[:maxWordLen]
 		}
-		out = append(out, w)
+		f(w)
 	}
-	return out
+	// Runs of digits stay as written (references, house numbers); the rest
+	// goes to Latin letters.
+	for len(s) > 0 {
+		i := strings.IndexFunc(s, isWordRune)
+		if i < 0 {
+			return
+		}
+		s = s[i:]
+		j := strings.IndexFunc(s, func(r rune) bool { return !isWordRune(r) })
+		if j < 0 {
+			j = len(s)
+		}
+		run := s[:j]
+		s = s[j:]
+		switch {
+		case isDigits(run):
+			emit(run)
+		case isASCIIAlnum(run):
+			// What names.Latin makes of ASCII letters and digits: the
+			// letters lower-cased, each digit a break, of the first
+			// latinMaxInput.
+			asciiLetterRuns(run[:min(len(run), latinMaxInput)], emit)
+		default:
+			for _, w := range strings.FieldsFunc(names.Latin(run), func(r rune) bool {
+				return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9')
+			}) {
+				emit(w)
+			}
+		}
+	}
+}
+
+// isWordRune reports the runes words are made of.
+func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r) }
+
+// isASCIIAlnum reports whether s is ASCII letters and digits only.
+func isASCIIAlnum(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// asciiLetterRuns calls f with each run of letters of s (ASCII letters and
+// digits), lower-cased: a substring of s when it is lower-case already.
+func asciiLetterRuns(s string, f func(string)) {
+	for i := 0; i < len(s); {
+		if s[i] >= '0' && s[i] <= '9' {
+			i++
+			continue
+		}
+		j, upper := i, false
+		for ; j < len(s) && !(s[j] >= '0' && s[j] <= '9'); j++ {
+			upper = upper || s[j] >= 'A' && s[j] <= 'Z'
+		}
+		if w := s[i:j]; upper {
+			f(strings.ToLower(w))
+		} else {
+			f(w)
+		}
+		i = j
+	}
 }
 
 // yearKey is the by_ key of a year.
-func yearKey(y int) string { return prefixBirthYear + fmt.Sprintf("%04d", y) }
+func yearKey(y int) string { return prefixBirthYear + year4(y) }
+
+// year4 is fmt.Sprintf("%04d", y), without fmt for a year of 0 to 9999.
+func year4(y int) string {
+	if y < 0 || y > 9999 {
+		return fmt.Sprintf("%04d", y)
+	}
+	b := [...]byte{byte('0' + y/1000), byte('0' + y/100%10), byte('0' + y/10%10), byte('0' + y%10)}
+	return string(b[:])
+}
 
 // isDigits reports whether s is ASCII digits only.
 func isDigits(s string) bool {
