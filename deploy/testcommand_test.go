@@ -1,0 +1,57 @@
+package deploy
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/familylinks/flx/deploy/internal/runtest"
+)
+
+// goTestLine finds the `go test` commands of a text (README's one line or
+// .ci/run's lines), with any environment assignment before them.
+var goTestLine = regexp.MustCompile(`(?:[A-Z_]+=[^ ;]+ )*go test [^\n&]*[^\n& ]`)
+
+// TestReadmeTestCommand holds the README's test command and the one .ci/run
+// runs equal, and the second `go test` (the tests run without the race
+// detector) on the flags of the release build (runtest.BuildFlags with
+// CGO_ENABLED=0, the flags node/e2e and deploy build flx with): with other
+// flags it compiles the node's dependencies once more on a new machine
+// instead of taking them from the build cache those builds fill.
+func TestReadmeTestCommand(t *testing.T) {
+	read := func(p string) string {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join("..", p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	readme := read("README.md")
+	start := strings.Index(readme, "Run the tests")
+	if start < 0 {
+		t.Fatal(`README.md has no "Run the tests" section`)
+	}
+	block := readme[start:]
+	block = block[:strings.Index(block, "\n```\n")]
+	inReadme := goTestLine.FindAllString(block, -1)
+	var inCI []string
+	for _, l := range strings.Split(read(".ci/run"), "\n") {
+		if strings.HasPrefix(l, "go test ") || strings.HasPrefix(l, "CGO_ENABLED=") {
+			inCI = append(inCI, strings.TrimSpace(l))
+		}
+	}
+	if len(inCI) < 2 || !slices.Equal(inReadme, inCI[:2]) {
+		t.Fatalf("README's test command %q is not what .ci/run runs %q", inReadme, inCI)
+	}
+	second := "CGO_ENABLED=0 go test " + strings.Join(runtest.BuildFlags, " ") + " "
+	if !strings.HasPrefix(inReadme[1], second) {
+		t.Errorf("the second go test %q does not start with the release build's flags %q", inReadme[1], second)
+	}
+	if !strings.Contains(inReadme[0], "go test -race ") {
+		t.Errorf("the first go test %q is not under the race detector", inReadme[0])
+	}
+}
