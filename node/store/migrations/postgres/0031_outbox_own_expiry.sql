@@ -18,10 +18,13 @@ ALTER TABLE outbox ADD COLUMN own_expires_at TIMESTAMPTZ;
 DROP INDEX IF EXISTS outbox_state_idx;
 CREATE INDEX outbox_stopped_idx ON outbox (destination, state) WHERE state IN ('dead', 'cancelled');
 
--- Each disclosure's foreign key to its outbox row was checked per row
--- (a SELECT ... FOR KEY SHARE that also locked the row just marked
--- delivered: one more WAL record and trigger call per envelope). A
--- disclosure is written only by the statement that marks that row
--- delivered, and outbox rows are never deleted, so the check could not
--- fail. (SQLite keeps it: dropping it there rebuilds the table.)
+-- A disclosure is written only by the statement that marks its outbox row
+-- delivered, for the rows that statement moved from another state to
+-- delivered (under the row's lock, so once), and outbox rows are never
+-- deleted. The foreign key to the row (checked per row by a SELECT ...
+-- FOR KEY SHARE that also locked the row just updated: a trigger call and
+-- a WAL record per envelope) and the unique index on outbox_id (an index
+-- entry per envelope, for no query) could not fail, and go. (SQLite keeps
+-- both: dropping them there rebuilds the table.)
 ALTER TABLE disclosures DROP CONSTRAINT IF EXISTS disclosures_outbox_id_fkey;
+ALTER TABLE disclosures DROP CONSTRAINT IF EXISTS disclosures_outbox_id_key;
