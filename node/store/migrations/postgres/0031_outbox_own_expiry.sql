@@ -19,12 +19,9 @@ DROP INDEX IF EXISTS outbox_state_idx;
 CREATE INDEX outbox_stopped_idx ON outbox (destination, state) WHERE state IN ('dead', 'cancelled');
 
 -- A disclosure is written only by the statement that marks its outbox row
--- delivered, for the rows that statement moved from another state to
--- delivered (under the row's lock, so once), and outbox rows are never
--- deleted. The foreign key to the row (checked per row by a SELECT ...
--- FOR KEY SHARE that also locked the row just updated: a trigger call and
--- a WAL record per envelope) and the unique index on outbox_id (an index
--- entry per envelope, for no query) could not fail, and go. (SQLite keeps
--- both: dropping them there rebuilds the table.)
+-- delivered, for the rows that statement moved to delivered, and outbox
+-- rows are never deleted. The foreign key to the row (checked per row by
+-- a SELECT ... FOR KEY SHARE that also locked the row just updated: a
+-- trigger call and a WAL record per envelope) could not fail, and goes.
+-- (SQLite keeps it: dropping it there rebuilds the table.)
 ALTER TABLE disclosures DROP CONSTRAINT IF EXISTS disclosures_outbox_id_fkey;
-ALTER TABLE disclosures DROP CONSTRAINT IF EXISTS disclosures_outbox_id_key;
