@@ -24,8 +24,9 @@ func (n *Node) enqueue(ctx context.Context, tx store.Tx, to string, kind federat
 func (n *Node) enqueueRecording(ctx context.Context, tx store.Tx, to string, kind federation.Kind, caseID string, caseVersion int64, body []byte, discloses, withdraws bool) (store.OutboxItem, error) {
 	now := n.o.Now()
 	jti := federation.NewJTI()
+	exp := now.Add(n.o.EnvelopeTTL)
 	raw, err := federation.Sign(federation.Claims{
-		Issuer: n.o.Self, Audience: to, IssuedAt: now, ExpiresAt: now.Add(n.o.EnvelopeTTL),
+		Issuer: n.o.Self, Audience: to, IssuedAt: now, ExpiresAt: exp,
 		JTI: jti, Kind: kind, CaseID: caseID, Body: body,
 	}, n.signer())
 	if err != nil {
@@ -33,7 +34,7 @@ func (n *Node) enqueueRecording(ctx context.Context, tx store.Tx, to string, kin
 	}
 	item, err := tx.Enqueue(ctx, store.NewOutboxItem{
 		Destination: to, CaseID: caseID, CaseVersion: caseVersion, Kind: string(kind), JTI: jti, Envelope: raw,
-		Discloses: discloses, Withdraws: withdraws,
+		Discloses: discloses, Withdraws: withdraws, OwnExpiresAt: wireExp(exp),
 	})
 	if err != nil {
 		return store.OutboxItem{}, fmt.Errorf("node: enqueue: %w", err)
@@ -86,6 +87,9 @@ func (n *Node) renewExpiringBy(ctx context.Context, it store.OutboxItem, deadlin
 	if it.Envelope == nil {
 		return it, nil // erased: attempt refuses it
 	}
+	if !it.OwnExpiresAt.IsZero() && it.OwnExpiresAt.After(deadline) {
+		return it, nil // the row says when its envelope expires: no parse
+	}
 	c, err := federation.ClaimsOf(it.Envelope)
 	if err != nil {
 		return it, fmt.Errorf("node: outbox row %d: stored envelope unreadable: %w", it.ID, err)
@@ -102,8 +106,21 @@ func (n *Node) renewExpiringBy(ctx context.Context, it store.OutboxItem, deadlin
 		return it, fmt.Errorf("node: re-sign %s envelope: %w", c.Kind, err)
 	}
 	jti := renewed.JTI
+	// Only an envelope of ours as signed keeps its exp on the row (a
+	// relay.forward or a receipt is parsed at each attempt); re-signing is
+	// rare, so checking costs one parse here.
+	own := time.Time{}
+	if tok, err := federation.PeekToken(raw); err == nil && !tok.Receipt && c.Kind != federation.KindRelayForward {
+		own = wireExp(renewed.ExpiresAt)
+	}
 	err = n.o.Store.Tx(ctx, func(tx store.Tx) error {
-		if err := tx.ReplaceEnvelope(ctx, it.ID, it.Attempts, jti, raw); err != nil {
+		var err error
+		if own.IsZero() {
+			err = tx.ReplaceEnvelope(ctx, it.ID, it.Attempts, jti, raw)
+		} else {
+			err = tx.ReplaceOwnEnvelope(ctx, it.ID, it.Attempts, jti, raw, own)
+		}
+		if err != nil {
 			return err
 		}
 		return n.audit(ctx, tx, "system", "outbox.resign", strconv.FormatInt(it.ID, 10), map[string]any{
@@ -117,6 +134,12 @@ func (n *Node) renewExpiringBy(ctx context.Context, it store.OutboxItem, deadlin
 	n.metrics.resigned.WithLabelValues(it.Destination).Inc()
 	n.log.Info("re-signed an expiring envelope", "outbox_id", it.ID, "to", it.Destination, "kind", it.Kind,
 		"old_jti", it.JTI, "jti", jti, "exp", c.ExpiresAt.UTC())
-	it.JTI, it.Envelope = jti, raw
+	it.JTI, it.Envelope, it.OwnExpiresAt = jti, raw, own
 	return it, nil
+}
+
+// wireExp is exp as an envelope carries it (whole seconds, rounded down),
+// what a row keeps as its OwnExpiresAt: never later than the envelope's.
+func wireExp(exp time.Time) time.Time {
+	return exp.Truncate(time.Second)
 }

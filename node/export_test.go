@@ -179,3 +179,9 @@ func (n *Node) ForgetAdmittedForTest() {
 	defer a.mu.Unlock()
 	a.m, a.order, a.bytes = nil, nil, 0
 }
+
+// PrepareAttemptForTest is what the deliverer runs on a claimed row before
+// it is sent (prepareAttempt).
+func (n *Node) PrepareAttemptForTest(ctx context.Context, it store.OutboxItem) (store.OutboxItem, error) {
+	return n.prepareAttempt(ctx, it)
+}

@@ -77,6 +77,14 @@ func (n *Node) prepareAttempt(ctx context.Context, it store.OutboxItem) (store.O
 	if it.Envelope == nil {
 		return it, nil // erased: the attempt refuses it
 	}
+	if !it.OwnExpiresAt.IsZero() {
+		// The row says its envelope is ours as signed (not relayed, not a
+		// receipt) and when it expires: sent direct, the common case, it
+		// is not parsed unless it is about to expire (renewExpiring).
+		if route, err := n.route(it.Destination); err == nil && !route.Pull && route.Via == "" {
+			return n.renewExpiring(ctx, it)
+		}
+	}
 	inner, err := federation.RelayInner(it.Envelope)
 	if err != nil {
 		return it, fmt.Errorf("node: outbox row %d: stored envelope unreadable: %w", it.ID, err)
@@ -136,7 +144,7 @@ func (n *Node) prepareAttempt(ctx context.Context, it store.OutboxItem) (store.O
 	if err := n.o.Store.ReplaceEnvelope(ctx, it.ID, it.Attempts, jti, out); err != nil {
 		return it, fmt.Errorf("node: route outbox row %d: %w", it.ID, err)
 	}
-	it.JTI, it.Envelope = jti, out
+	it.JTI, it.Envelope, it.OwnExpiresAt = jti, out, time.Time{}
 	return it, nil
 }
 

@@ -293,7 +293,8 @@ func (q *queries) EnqueueAll(ctx context.Context, in []NewOutboxItem) ([]OutboxI
 		}
 		out[i] = OutboxItem{Destination: it.Destination, CaseID: it.CaseID, CaseVersion: it.CaseVersion,
 			Kind: it.Kind, JTI: it.JTI, Envelope: it.Envelope, Seq: next[k], State: Queued,
-			NextAttemptAt: nextAt, CreatedAt: at, UpdatedAt: at, Discloses: it.Discloses, Withdraws: it.Withdraws}
+			NextAttemptAt: nextAt, CreatedAt: at, UpdatedAt: at, Discloses: it.Discloses, Withdraws: it.Withdraws,
+			OwnExpiresAt: ownExpiry(it.OwnExpiresAt)}
 		next[k]++
 	}
 	for lo := 0; lo < len(out); lo += receiveChunk {
@@ -301,7 +302,7 @@ func (q *queries) EnqueueAll(ctx context.Context, in []NewOutboxItem) ([]OutboxI
 		args := make([]any, 0, 13*len(chunk))
 		for _, o := range chunk {
 			args = append(args, o.Destination, o.CaseID, iv(o.CaseVersion), o.Kind, o.JTI, o.Envelope, o.Seq,
-				tv(o.NextAttemptAt), tv(o.CreatedAt), tv(o.UpdatedAt), o.Discloses, o.Withdraws)
+				tv(o.NextAttemptAt), tv(o.CreatedAt), tv(o.UpdatedAt), o.Discloses, o.Withdraws, tv(o.OwnExpiresAt))
 		}
 		ids := make(map[string]int64, len(chunk))
 		err := q.eachRow(ctx, func(rows *sqlx.Rows) error {
@@ -313,8 +314,8 @@ func (q *queries) EnqueueAll(ctx context.Context, in []NewOutboxItem) ([]OutboxI
 			ids[jti] = id
 			return nil
 		}, `INSERT INTO outbox (destination, case_id, case_version, kind, jti, envelope, seq, state,
-			attempts, next_attempt_at, created_at, updated_at, discloses, withdraws)
-			VALUES `+rowsOf("(?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?, ?)", len(chunk))+` ON CONFLICT (jti) DO NOTHING RETURNING id, jti`, args...)
+			attempts, next_attempt_at, created_at, updated_at, discloses, withdraws, own_expires_at)
+			VALUES `+rowsOf("(?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?, ?, ?)", len(chunk))+` ON CONFLICT (jti) DO NOTHING RETURNING id, jti`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("store.EnqueueAll: %w", err)
 		}
@@ -365,6 +366,7 @@ func isUniqueViolation(err error, constraint string) bool {
 func (q *queries) enqueuePG(ctx context.Context, op string, in []NewOutboxItem) ([]OutboxItem, error) {
 	n := len(in)
 	dest, caseID, kind, jti, next, created := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	own := make([]string, n) // "": NULL
 	version := make([]int64, n)
 	env := make([][]byte, n)
 	disc, wdr := make([]bool, n), make([]bool, n)
@@ -377,13 +379,17 @@ func (q *queries) enqueuePG(ctx context.Context, op string, in []NewOutboxItem) 
 		}
 		out[i] = OutboxItem{Destination: it.Destination, CaseID: it.CaseID, CaseVersion: it.CaseVersion,
 			Kind: it.Kind, JTI: it.JTI, Envelope: it.Envelope, State: Queued,
-			NextAttemptAt: nextAt, CreatedAt: at, UpdatedAt: at, Discloses: it.Discloses, Withdraws: it.Withdraws}
+			NextAttemptAt: nextAt, CreatedAt: at, UpdatedAt: at, Discloses: it.Discloses, Withdraws: it.Withdraws,
+			OwnExpiresAt: ownExpiry(it.OwnExpiresAt)}
+		if !it.OwnExpiresAt.IsZero() {
+			own[i] = tv(it.OwnExpiresAt).(string)
+		}
 		dest[i], caseID[i], version[i], kind[i], jti[i], env[i] = it.Destination, it.CaseID, it.CaseVersion, it.Kind, it.JTI, it.Envelope
 		next[i], created[i] = tv(nextAt).(string), tv(at).(string)
 		disc[i], wdr[i] = it.Discloses, it.Withdraws
 	}
 	if n == 1 {
-		return q.enqueueOnePG(ctx, op, out[0], next[0], created[0])
+		return q.enqueueOnePG(ctx, op, out[0], next[0], created[0], own[0])
 	}
 	blob, cut := packBytes(env)
 	type got struct{ id, seq int64 }
@@ -398,10 +404,10 @@ func (q *queries) enqueuePG(ctx context.Context, op string, in []NewOutboxItem) 
 		return nil
 	}, `WITH i AS (
 			SELECT i.destination, i.case_id, i.case_version, i.kind, i.jti, substring(b.blob FROM i.env_at FOR i.env_len) AS envelope,
-				i.next_at, i.created_at, i.discloses, i.withdraws, i.pos
+				i.next_at, i.created_at, i.discloses, i.withdraws, NULLIF(i.own_exp, '')::timestamptz AS own_exp, i.pos
 			FROM unnest(?::text[], ?::text[], ?::bigint[], ?::text[], ?::text[], ?::int[], ?::int[],
-				?::timestamptz[], ?::timestamptz[], ?::boolean[], ?::boolean[])
-				WITH ORDINALITY AS i(destination, case_id, case_version, kind, jti, env_at, env_len, next_at, created_at, discloses, withdraws, pos),
+				?::timestamptz[], ?::timestamptz[], ?::boolean[], ?::boolean[], ?::text[])
+				WITH ORDINALITY AS i(destination, case_id, case_version, kind, jti, env_at, env_len, next_at, created_at, discloses, withdraws, own_exp, pos),
 				(SELECT ?::bytea AS blob) b
 		), k AS (
 			SELECT destination, case_id, COUNT(*) AS n FROM i GROUP BY destination, case_id
@@ -412,14 +418,14 @@ func (q *queries) enqueuePG(ctx context.Context, op string, in []NewOutboxItem) 
 			RETURNING destination, case_id, last_seq
 		)
 		INSERT INTO outbox (destination, case_id, case_version, kind, jti, envelope, seq, state,
-			attempts, next_attempt_at, created_at, updated_at, discloses, withdraws)
+			attempts, next_attempt_at, created_at, updated_at, discloses, withdraws, own_expires_at)
 		SELECT i.destination, i.case_id, NULLIF(i.case_version, 0), i.kind, i.jti, i.envelope,
 			s.last_seq - k.n + ROW_NUMBER() OVER (PARTITION BY i.destination, i.case_id ORDER BY i.pos),
-			'queued', 0, i.next_at, i.created_at, i.created_at, i.discloses, i.withdraws
+			'queued', 0, i.next_at, i.created_at, i.created_at, i.discloses, i.withdraws, i.own_exp
 		FROM i JOIN k USING (destination, case_id) JOIN s USING (destination, case_id)
 		ORDER BY i.pos
 		RETURNING id, jti, seq`,
-		dest, caseID, version, kind, jti, cut[0].at, cut[0].len, next, created, disc, wdr, blob)
+		dest, caseID, version, kind, jti, cut[0].at, cut[0].len, next, created, disc, wdr, own, blob)
 	if err != nil {
 		// A jti already queued fails the statement (not ON CONFLICT DO
 		// NOTHING): it is atomic on its own, so the Store form, sent
@@ -443,18 +449,19 @@ func (q *queries) enqueuePG(ctx context.Context, op string, in []NewOutboxItem) 
 // forward queues: the same two writes without the arrays, grouping,
 // window and joins that order a batch, about a sixth less of the
 // database's CPU for a statement run once per envelope.
-func (q *queries) enqueueOnePG(ctx context.Context, op string, o OutboxItem, next, created string) ([]OutboxItem, error) {
+func (q *queries) enqueueOnePG(ctx context.Context, op string, o OutboxItem, next, created, own string) ([]OutboxItem, error) {
 	err := q.queryRow(ctx, `WITH s AS (
 			INSERT INTO outbox_sequences (destination, case_id, last_seq) VALUES (?, ?, 1)
 			ON CONFLICT (destination, case_id) DO UPDATE SET last_seq = outbox_sequences.last_seq + 1
 			RETURNING last_seq
 		)
 		INSERT INTO outbox (destination, case_id, case_version, kind, jti, envelope, seq, state,
-			attempts, next_attempt_at, created_at, updated_at, discloses, withdraws)
-		SELECT ?, ?, NULLIF(?::bigint, 0), ?, ?, ?, s.last_seq, 'queued', 0, ?::timestamptz, ?::timestamptz, ?::timestamptz, ?, ? FROM s
+			attempts, next_attempt_at, created_at, updated_at, discloses, withdraws, own_expires_at)
+		SELECT ?, ?, NULLIF(?::bigint, 0), ?, ?, ?, s.last_seq, 'queued', 0, ?::timestamptz, ?::timestamptz, ?::timestamptz, ?, ?,
+			NULLIF(?, '')::timestamptz FROM s
 		RETURNING id, seq`,
 		o.Destination, o.CaseID, o.Destination, o.CaseID, o.CaseVersion, o.Kind, o.JTI, o.Envelope, next, created, created,
-		o.Discloses, o.Withdraws).Scan(&o.ID, &o.Seq)
+		o.Discloses, o.Withdraws, own).Scan(&o.ID, &o.Seq)
 	if err != nil {
 		if isUniqueViolation(err, "outbox_jti_key") {
 			return nil, fmt.Errorf("%s: jti %q: %w", op, o.JTI, ErrDuplicate)

@@ -13,7 +13,7 @@ import (
 )
 
 const outboxCols = `id, destination, case_id, case_version, kind, jti, envelope, seq, state, attempts, next_attempt_at,
-	lease_until, claimed_by, last_error, created_at, updated_at, delivered_at, receipt, discloses, withdraws`
+	lease_until, claimed_by, last_error, created_at, updated_at, delivered_at, receipt, discloses, withdraws, own_expires_at`
 
 // outboxRows scans and closes rows of outboxCols.
 func outboxRows(rows *sqlx.Rows) ([]OutboxItem, error) {
@@ -34,7 +34,7 @@ func scanOutbox(r scanner) (OutboxItem, error) {
 	var state string
 	err := r.Scan(&o.ID, &o.Destination, &o.CaseID, ic(&o.CaseVersion), &o.Kind, &o.JTI, &o.Envelope, &o.Seq,
 		&state, &o.Attempts, tc(&o.NextAttemptAt), tc(&o.LeaseUntil), sc(&o.ClaimedBy), sc(&o.LastError),
-		tc(&o.CreatedAt), tc(&o.UpdatedAt), tc(&o.DeliveredAt), &o.Receipt, &o.Discloses, &o.Withdraws)
+		tc(&o.CreatedAt), tc(&o.UpdatedAt), tc(&o.DeliveredAt), &o.Receipt, &o.Discloses, &o.Withdraws, tc(&o.OwnExpiresAt))
 	o.State = OutboxState(state)
 	return o, err
 }
@@ -67,10 +67,10 @@ func (q *queries) Enqueue(ctx context.Context, in NewOutboxItem) (OutboxItem, er
 	}
 	var id int64
 	err = q.queryRow(ctx, `INSERT INTO outbox (destination, case_id, case_version, kind, jti, envelope, seq, state,
-		attempts, next_attempt_at, created_at, updated_at, discloses, withdraws)
-		VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?, ?) ON CONFLICT (jti) DO NOTHING RETURNING id`,
+		attempts, next_attempt_at, created_at, updated_at, discloses, withdraws, own_expires_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?, ?, ?) ON CONFLICT (jti) DO NOTHING RETURNING id`,
 		in.Destination, in.CaseID, iv(in.CaseVersion), in.Kind, in.JTI, in.Envelope, seq, tv(next), tv(at), tv(at),
-		in.Discloses, in.Withdraws).Scan(&id)
+		in.Discloses, in.Withdraws, tv(in.OwnExpiresAt)).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return OutboxItem{}, fmt.Errorf("store.Enqueue: jti %q: %w", in.JTI, ErrDuplicate)
 	}
@@ -79,7 +79,8 @@ func (q *queries) Enqueue(ctx context.Context, in NewOutboxItem) (OutboxItem, er
 	}
 	return OutboxItem{ID: id, Destination: in.Destination, CaseID: in.CaseID, CaseVersion: in.CaseVersion,
 		Kind: in.Kind, JTI: in.JTI, Envelope: in.Envelope, Seq: seq, State: Queued,
-		NextAttemptAt: next, CreatedAt: at, UpdatedAt: at, Discloses: in.Discloses, Withdraws: in.Withdraws}, nil
+		NextAttemptAt: next, CreatedAt: at, UpdatedAt: at, Discloses: in.Discloses, Withdraws: in.Withdraws,
+		OwnExpiresAt: ownExpiry(in.OwnExpiresAt)}, nil
 }
 
 func (q *queries) ClaimDue(ctx context.Context, r ClaimRequest) ([]OutboxItem, error) {
@@ -601,26 +602,47 @@ func (q *queries) Requeue(ctx context.Context, id int64) error {
 }
 
 func (q *queries) ReplaceEnvelope(ctx context.Context, id int64, attempt int, jti string, envelope []byte) error {
+	return q.replaceEnvelope(ctx, "store.ReplaceEnvelope", id, attempt, jti, envelope, time.Time{})
+}
+
+func (q *queries) ReplaceOwnEnvelope(ctx context.Context, id int64, attempt int, jti string, envelope []byte, expiresAt time.Time) error {
+	if expiresAt.IsZero() {
+		return fmt.Errorf("store.ReplaceOwnEnvelope: expiresAt is required: %w", ErrInvalid)
+	}
+	return q.replaceEnvelope(ctx, "store.ReplaceOwnEnvelope", id, attempt, jti, envelope, expiresAt)
+}
+
+// replaceEnvelope is ReplaceEnvelope recording expiresAt as the row's
+// own_expires_at (NULL when zero: the envelope is then parsed).
+func (q *queries) replaceEnvelope(ctx context.Context, op string, id int64, attempt int, jti string, envelope []byte, expiresAt time.Time) error {
 	if attempt < 1 || jti == "" || len(envelope) == 0 {
-		return fmt.Errorf("store.ReplaceEnvelope: attempt, jti and envelope are required: %w", ErrInvalid)
+		return fmt.Errorf("%s: attempt, jti and envelope are required: %w", op, ErrInvalid)
 	}
 	var taken int
 	if err := q.queryRow(ctx, `SELECT COUNT(*) FROM outbox WHERE jti = ? AND id <> ?`, jti, id).Scan(&taken); err != nil {
-		return fmt.Errorf("store.ReplaceEnvelope: %w", err)
+		return fmt.Errorf("%s: %w", op, err)
 	}
 	if taken > 0 {
-		return fmt.Errorf("store.ReplaceEnvelope: jti %q: %w", jti, ErrDuplicate)
+		return fmt.Errorf("%s: jti %q: %w", op, jti, ErrDuplicate)
 	}
-	n, err := q.exec(ctx, `UPDATE outbox SET jti = ?, envelope = ?, updated_at = ?
+	n, err := q.exec(ctx, `UPDATE outbox SET jti = ?, envelope = ?, own_expires_at = ?, updated_at = ?
 		WHERE id = ? AND state = 'in_flight' AND attempts = ? AND envelope IS NOT NULL`,
-		jti, envelope, tv(q.s.now(time.Time{})), id, attempt)
+		jti, envelope, tv(expiresAt), tv(q.s.now(time.Time{})), id, attempt)
 	if err != nil {
-		return fmt.Errorf("store.ReplaceEnvelope: %w", err)
+		return fmt.Errorf("%s: %w", op, err)
 	}
 	if n == 0 {
-		return q.outboxMiss(ctx, "store.ReplaceEnvelope", id)
+		return q.outboxMiss(ctx, op, id)
 	}
 	return nil
+}
+
+// ownExpiry is t as the store keeps it (microseconds, UTC), zero as zero.
+func ownExpiry(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return t.UTC().Truncate(time.Microsecond)
 }
 
 func (q *queries) GetOutbox(ctx context.Context, id int64) (OutboxItem, error) {
@@ -640,9 +662,20 @@ func (q *queries) ListOutbox(ctx context.Context, f OutboxFilter) ([]OutboxItem,
 	w.addIf(f.Destination != "", "destination = ?", f.Destination)
 	w.addIf(f.State != "", "state = ?", string(f.State))
 	w.addIf(f.Pending, "state IN (?, ?)", string(Queued), string(InFlight))
-	// The partial outbox_state_idx's own predicate, which the filter
-	// implies: a planner proves it from this term, not from a bound state.
-	w.addIf(f.Pending || (f.State != "" && f.State != Delivered), "state <> 'delivered'")
+	// The predicate of the partial index that holds the rows the filter
+	// asks for (outbox_dest_queued_idx, outbox_lease_idx,
+	// outbox_stopped_idx), which the filter implies: a planner proves it
+	// from this term, not from a bound state.
+	switch {
+	case f.Pending:
+		w.add("state IN ('queued', 'in_flight')")
+	case f.State == Queued:
+		w.add("state = 'queued'")
+	case f.State == InFlight:
+		w.add("state = 'in_flight'")
+	case f.State == Dead || f.State == Cancelled:
+		w.add("state IN ('dead', 'cancelled')")
+	}
 	w.addIf(f.CaseID != "", "case_id = ?", f.CaseID)
 	cols := outboxCols
 	if !f.IncludeEnvelope {

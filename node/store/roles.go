@@ -242,7 +242,12 @@ type Outbox interface {
 	// at that attempt with its envelope (delivered, reclaimed after its
 	// lease, cancelled or erased meanwhile); ErrDuplicate if another row has
 	// that jti; ErrInvalid for attempt < 1 or an empty jti or envelope.
+	// The row's OwnExpiresAt becomes zero: the envelope is parsed again.
 	ReplaceEnvelope(ctx context.Context, id int64, attempt int, jti string, envelope []byte) error
+	// ReplaceOwnEnvelope is ReplaceEnvelope for the node's own envelope as
+	// signed, whose exp (expiresAt, required) the row keeps as its
+	// OwnExpiresAt.
+	ReplaceOwnEnvelope(ctx context.Context, id int64, attempt int, jti string, envelope []byte, expiresAt time.Time) error
 }
 
 // DisclosureReader reads who received what about a case.

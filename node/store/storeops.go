@@ -184,6 +184,13 @@ func (s *sqlStore) ReplaceEnvelope(ctx context.Context, id int64, attempt int, j
 	return err
 }
 
+func (s *sqlStore) ReplaceOwnEnvelope(ctx context.Context, id int64, attempt int, jti string, envelope []byte, expiresAt time.Time) error {
+	_, err := write(ctx, s, func(q *queries) (none, error) {
+		return none{}, q.ReplaceOwnEnvelope(ctx, id, attempt, jti, envelope, expiresAt)
+	})
+	return err
+}
+
 func (s *sqlStore) GetOutbox(ctx context.Context, id int64) (OutboxItem, error) {
 	return s.read().GetOutbox(ctx, id)
 }

@@ -239,6 +239,7 @@ type OutboxItem struct {
 	Receipt       []byte
 	Discloses     bool // see NewOutboxItem
 	Withdraws     bool
+	OwnExpiresAt  time.Time // see NewOutboxItem; zero when not known
 }
 
 // NewOutboxItem is the input of Enqueue.
@@ -257,6 +258,11 @@ type NewOutboxItem struct {
 	// records the case's withdrawal as sent to it (ListPendingWithdrawals).
 	Discloses bool
 	Withdraws bool
+	// OwnExpiresAt is the exp of Envelope when it is the node's own
+	// envelope as signed (not a relay.forward, not a receipt), so that a
+	// sender can tell it needs no re-signing without parsing it. Zero when
+	// it is not (or not known): the envelope is then parsed.
+	OwnExpiresAt time.Time
 }
 
 // ClaimRequest is the input of ClaimDue.

@@ -899,12 +899,14 @@ func signedItem(key *jose.PrivateKey, to string, body []byte) (store.NewOutboxIt
 	_ = json.Unmarshal(body, &head)
 	now := time.Now()
 	jti := federation.NewJTI()
-	raw, err := federation.Sign(federation.Claims{Issuer: "XA-RC", Audience: to, IssuedAt: now, ExpiresAt: now.Add(time.Hour),
+	exp := now.Add(time.Hour)
+	raw, err := federation.Sign(federation.Claims{Issuer: "XA-RC", Audience: to, IssuedAt: now, ExpiresAt: exp,
 		JTI: jti, Kind: federation.KindCaseCreate, CaseID: head.CaseID, Body: body}, key)
 	if err != nil {
 		return store.NewOutboxItem{}, err
 	}
-	return store.NewOutboxItem{Destination: to, CaseID: head.CaseID, CaseVersion: 1, Kind: string(federation.KindCaseCreate), JTI: jti, Envelope: raw, Discloses: true}, nil
+	return store.NewOutboxItem{Destination: to, CaseID: head.CaseID, CaseVersion: 1, Kind: string(federation.KindCaseCreate), JTI: jti, Envelope: raw, Discloses: true,
+		OwnExpiresAt: exp.Truncate(time.Second)}, nil
 }
 
 // progressDelivered returns how many of n envelopes the sender has
