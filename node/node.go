@@ -129,6 +129,9 @@ type Node struct {
 	// (matchAsync): inbox processing never waits for matching.
 	matchQ     chan store.InboxItem
 	matchAsync atomic.Bool
+	// noApplyOnReceive: ReceiveBatch stores envelopes for the processor
+	// only (tests of the processor; ApplyOnReceiveForTest).
+	noApplyOnReceive atomic.Bool
 	// matchBehind: cases were left to their match_pending marks because
 	// matchQ was full; the worker matches them once it drains.
 	matchBehind atomic.Bool
