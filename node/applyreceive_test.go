@@ -233,7 +233,7 @@ func TestApplyOnReceiveFailureStillReceives(t *testing.T) {
 					}
 					for i, o := range out {
 						if o.Err != nil || o.Status != federation.ReceiptAccepted || o.InboxID == 0 || len(o.Receipt) == 0 {
-							t.Fatalf("envelope %d: %+v", i, o)
+							t.Fatalf("envelope %d: status %s, inbox id %d, %d bytes of receipt, %v", i, o.Status, o.InboxID, len(o.Receipt), o.Err)
 						}
 					}
 				}
