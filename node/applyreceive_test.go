@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/familylinks/flx/federation"
+	"github.com/familylinks/flx/node"
 	"github.com/familylinks/flx/node/internal/fedtest"
 	"github.com/familylinks/flx/node/internal/nodetest"
 	"github.com/familylinks/flx/node/store"
@@ -216,8 +217,10 @@ func TestApplyOnReceiveFailureStillReceives(t *testing.T) {
 				left.Store(1)
 				tested := nodetest.Start(t, f, "XB-RC", nil, nodetest.Options{Dialect: d, NoRun: true,
 					WrapStore: func(s store.Store) store.Store { return failApply{s, left, where} }})
-				ref := nodetest.Start(t, f, "XB-RC", nil, nodetest.Options{Dialect: d, NoRun: true})
-				ref.ApplyOnReceiveForTest(false)
+				// The reference leaves every row to the processor by its
+				// option (Options.ApplyLater, federation.apply_on_receive).
+				ref := nodetest.Start(t, f, "XB-RC", nil, nodetest.Options{Dialect: d, NoRun: true,
+					Tune: func(o *node.Options) { o.ApplyLater = true }})
 				var raws [][]byte
 				var ids []string
 				for i := range 6 {
@@ -242,6 +245,9 @@ func TestApplyOnReceiveFailureStillReceives(t *testing.T) {
 				}
 				if n := processedRows(t, tested.Store); n != 0 {
 					t.Fatalf("%d rows processed after a failed apply", n)
+				}
+				if n := processedRows(t, ref.Store); n != 0 {
+					t.Fatalf("%d rows processed on receipt by a node told to apply later", n)
 				}
 				for _, n := range []*nodetest.Node{tested, ref} {
 					if err := n.ProcessInbox(ctx); err != nil {
