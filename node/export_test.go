@@ -185,3 +185,7 @@ func (n *Node) ForgetAdmittedForTest() {
 func (n *Node) PrepareAttemptForTest(ctx context.Context, it store.OutboxItem) (store.OutboxItem, error) {
 	return n.prepareAttempt(ctx, it)
 }
+
+// ApplyOnReceiveForTest turns applying in ReceiveBatch's transaction on or
+// off (on by default): off, received envelopes wait for the processor.
+func (n *Node) ApplyOnReceiveForTest(on bool) { n.noApplyOnReceive.Store(!on) }

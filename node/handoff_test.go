@@ -24,6 +24,9 @@ func TestProcessWithoutAdmittedParse(t *testing.T) {
 		f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")
 		handed := nodetest.Start(t, f, "XB-RC", nil, nodetest.Options{Dialect: d, NoRun: true})
 		parsed := nodetest.Start(t, f, "XB-RC", nil, nodetest.Options{Dialect: d, NoRun: true})
+		for _, n := range []*nodetest.Node{handed, parsed} {
+			n.ApplyOnReceiveForTest(false) // the processor takes what receipt handed over
+		}
 		const a, b, e = "XA-RC:H-A", "XA-RC:H-B", "XA-RC:H-E"
 		withdraw := body(t, "withdrawal.consent_withdrawn", func(m map[string]any) { m["case_id"] = e })
 		envs := []sent{

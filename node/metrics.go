@@ -33,6 +33,9 @@ type Metrics struct {
 	queue            *queueCollector
 	matchErrors      prometheus.Counter
 	matchSeconds     prometheus.Histogram
+	// applyOnReceiveFailed: received batches whose apply in the receiving
+	// transaction failed (rolled back; stored for the processor).
+	applyOnReceiveFailed prometheus.Counter
 }
 
 // NewMetrics registers the node's metrics on reg (a new registry with the
@@ -77,10 +80,12 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 			Help: "Cases whose candidate matching failed (the case was stored; its next change matches it again)."}),
 		matchSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "flx_match_seconds",
 			Help: "Time to match one case written and record its candidates.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
+		applyOnReceiveFailed: prometheus.NewCounter(prometheus.CounterOpts{Name: "flx_apply_on_receive_failures_total",
+			Help: "Received batches whose apply in the receiving transaction failed and was rolled back: stored and receipted, left to the inbox processor."}),
 	}
 	reg.MustRegister(m.received, m.refused, m.processed, m.enqueued, m.delivered, m.failures, m.dead,
 		m.resigned, m.decisions, m.receiveSeconds, m.attemptSeconds, m.deliveryLatency, m.requestEnvelopes, m.processRows, m.queue,
-		m.matchErrors, m.matchSeconds)
+		m.matchErrors, m.matchSeconds, m.applyOnReceiveFailed)
 	return m
 }
 

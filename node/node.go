@@ -48,6 +48,12 @@ type Options struct {
 	// defaults 100 and 8 MiB.
 	MaxBatchEnvelopes int
 	MaxBatchBytes     int64
+	// ApplyLater leaves every received envelope to the inbox processor:
+	// a batch is answered once stored, and applied after. By default
+	// (false) a batch's case.create and case.update envelopes are applied
+	// in the transaction that stores them (configuration
+	// federation.apply_on_receive).
+	ApplyLater bool
 
 	Delivery DeliveryOptions
 	Logger   *slog.Logger
@@ -129,6 +135,10 @@ type Node struct {
 	// (matchAsync): inbox processing never waits for matching.
 	matchQ     chan store.InboxItem
 	matchAsync atomic.Bool
+	// noApplyOnReceive: ReceiveBatch stores envelopes for the processor
+	// only (Options.ApplyLater; tests of the processor change it while the
+	// node runs).
+	noApplyOnReceive atomic.Bool
 	// matchBehind: cases were left to their match_pending marks because
 	// matchQ was full; the worker matches them once it drains.
 	matchBehind atomic.Bool
@@ -221,6 +231,7 @@ func New(o Options) (*Node, error) {
 	}
 	o.Metrics.observeStore(o.Self, o.Store)
 	o.Metrics.observeNode(n)
+	n.noApplyOnReceive.Store(o.ApplyLater)
 	return n, nil
 }
 

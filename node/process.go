@@ -89,48 +89,65 @@ const processBatch = 200
 func (n *Node) processAll(ctx context.Context, items []store.InboxItem) error {
 	confirms := false
 	err := n.o.Store.Tx(store.Redoable(ctx), func(tx store.Tx) error {
-		bt := &batchTx{Tx: tx}
-		if err := bt.learnNew(ctx, items); err != nil {
-			return err
-		}
-		for _, it := range items {
-			if !bt.createsOnly(it) {
-				// Anything else a row does may read the cases created
-				// before it in the batch, or erase them: they are written
-				// first, with their match-pending marks.
-				if err := bt.flushCreates(ctx); err != nil {
-					return err
-				}
-			}
-			if federation.Kind(it.Kind) != federation.KindCaseCreate {
-				// What else a row does may read the processed marks of the
-				// rows before it (SupersedeVersions clears the envelopes of
-				// processed ones): they are written first.
-				if err := bt.flushMarks(ctx); err != nil {
-					return err
-				}
-			}
-			if bt.done[it.ID] {
-				// Processed by a row before it: a relay.forward that an
-				// erasure forwarded first (flushRelays).
-				continue
-			}
-			if bt.erased[it.CaseID] {
-				// Erased by a row before it: its envelope went too, as it
-				// would had the row been read after that row's commit.
-				it.Envelope = nil
-			}
-			c, err := n.processIn(ctx, bt, it)
-			if err != nil {
-				return err
-			}
-			confirms = confirms || c != nil
-		}
-		return bt.flush(ctx)
+		var err error
+		confirms, err = n.applyAll(ctx, tx, items, false)
+		return err
 	})
 	if err != nil {
 		return err
 	}
+	n.afterApplied(ctx, items, confirms)
+	return nil
+}
+
+// applyAll applies inbox rows in tx: all or none (the caller rolls back
+// on an error). received: the rows were written processed by ReceiveAll
+// in tx (ReceiveBatch), so only their processing errors are written.
+// It reports whether a confirmation was queued.
+func (n *Node) applyAll(ctx context.Context, tx store.Tx, items []store.InboxItem, received bool) (confirms bool, err error) {
+	bt := &batchTx{Tx: tx, received: received}
+	if err := bt.learnNew(ctx, items); err != nil {
+		return false, err
+	}
+	for _, it := range items {
+		if !bt.createsOnly(it) {
+			// Anything else a row does may read the cases created
+			// before it in the batch, or erase them: they are written
+			// first, with their match-pending marks.
+			if err := bt.flushCreates(ctx); err != nil {
+				return false, err
+			}
+		}
+		if federation.Kind(it.Kind) != federation.KindCaseCreate {
+			// What else a row does may read the processed marks of the
+			// rows before it (SupersedeVersions clears the envelopes of
+			// processed ones): they are written first.
+			if err := bt.flushMarks(ctx); err != nil {
+				return false, err
+			}
+		}
+		if bt.done[it.ID] {
+			// Processed by a row before it: a relay.forward that an
+			// erasure forwarded first (flushRelays).
+			continue
+		}
+		if bt.erased[it.CaseID] {
+			// Erased by a row before it: its envelope went too, as it
+			// would had the row been read after that row's commit.
+			it.Envelope = nil
+		}
+		c, err := n.processIn(ctx, bt, it)
+		if err != nil {
+			return false, err
+		}
+		confirms = confirms || c != nil
+	}
+	return confirms, bt.flush(ctx)
+}
+
+// afterApplied is what follows the commit of applied rows: metrics,
+// matching, and the delivery of confirmations queued.
+func (n *Node) afterApplied(ctx context.Context, items []store.InboxItem, confirms bool) {
 	for _, it := range items {
 		n.metrics.processed.WithLabelValues(it.Kind).Inc()
 		n.matchReceived(ctx, it)
@@ -138,7 +155,6 @@ func (n *Node) processAll(ctx context.Context, items []store.InboxItem) error {
 	if confirms {
 		n.deliverer.Kick()
 	}
-	return nil
 }
 
 // processOne applies one inbox row. A permanent problem with the content
@@ -436,6 +452,9 @@ type batchTx struct {
 	fresh map[string]bool
 	// done: the rows marked processed in the batch.
 	done map[int64]bool
+	// received: the rows were written processed in this transaction
+	// (ReceiveBatch): their marks write only processing errors.
+	received bool
 }
 
 // learnNew finds, in one query, which cases of the batch's case.create
@@ -530,7 +549,7 @@ func (b *batchTx) MarkProcessed(_ context.Context, id int64, processErr string) 
 		b.done = map[int64]bool{}
 	}
 	b.done[id] = true
-	b.marks = append(b.marks, store.ProcessedMark{ID: id, Error: processErr})
+	b.marks = append(b.marks, store.ProcessedMark{ID: id, Error: processErr, Received: b.received})
 	return nil
 }
 

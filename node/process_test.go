@@ -213,6 +213,7 @@ func TestProcessAfterRestartOnce(t *testing.T) {
 		f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")
 		dsn := nodetest.DSN(t, d)
 		first := nodetest.Start(t, f, "XB-RC", nil, nodetest.Options{Dialect: d, DSN: dsn, NoRun: true})
+		first.ApplyOnReceiveForTest(false) // received, left to the processor
 		const n = 120
 		var ids []string
 		for lo := 0; lo < n; lo += 40 {

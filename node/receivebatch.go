@@ -83,18 +83,28 @@ func (n *Node) ReceiveBatch(ctx context.Context, peer string, raws [][]byte) ([]
 	}
 	results := make([]store.ReceiveResult, len(ok))
 	replays := make([]bool, len(ok))
+	var applied []store.InboxItem // applied in the receiving transaction
+	confirms := false
 	if len(ok) > 0 {
 		// One transaction, a few set-based statements (store.ReceiveAll).
 		es := make([]store.ReceiveEntry, 0, len(order))
+		for _, k := range order {
+			a := ok[k]
+			es = append(es, store.ReceiveEntry{Item: a.item, Receipt: store.Receipt{Status: string(federation.ReceiptAccepted), Raw: out[a.i].Receipt}})
+		}
 		err := n.o.Store.Tx(ctx, func(tx store.Tx) error {
-			for _, k := range order {
-				a := ok[k]
-				es = append(es, store.ReceiveEntry{Item: a.item, Receipt: store.Receipt{Status: string(federation.ReceiptAccepted), Raw: out[a.i].Receipt}})
-			}
-			got, err := tx.ReceiveAll(ctx, es)
+			applied, confirms = nil, false
+			got, items, c, err := n.receiveApplying(ctx, tx, es)
 			if err != nil {
 				return err
 			}
+			if got == nil {
+				// Stored without applying: the processor applies them.
+				if got, err = tx.ReceiveAll(ctx, es); err != nil {
+					return err
+				}
+			}
+			applied, confirms = items, c
 			for j, k := range order {
 				results[k], replays[k] = got[j], got[j].Replay != nil
 			}
@@ -108,7 +118,7 @@ func (n *Node) ReceiveBatch(ctx context.Context, peer string, raws [][]byte) ([]
 		}
 		n.writeSucceeded()
 	}
-	stored := false
+	stored := 0 // rows stored, to be processed or applied
 	for k, a := range ok {
 		it := &out[a.i]
 		switch {
@@ -124,7 +134,7 @@ func (n *Node) ReceiveBatch(ctx context.Context, peer string, raws [][]byte) ([]
 			it.Receipt, it.Status, it.InboxID = dup, federation.ReceiptDuplicate, results[k].ID
 		default:
 			it.InboxID = results[k].ID
-			stored = true
+			stored++
 		}
 	}
 	per := time.Since(start).Seconds() / float64(max(len(raws), 1))
@@ -136,9 +146,107 @@ func (n *Node) ReceiveBatch(ctx context.Context, peer string, raws [][]byte) ([]
 		n.metrics.received.WithLabelValues(string(it.Kind), string(it.Status)).Inc()
 		n.metrics.receiveSeconds.Observe(per)
 	}
-	n.log.Info("batch received", "iss", peer, "envelopes", len(raws), "admitted", len(ok))
-	if stored {
+	n.log.Info("batch received", "iss", peer, "envelopes", len(raws), "admitted", len(ok), "applied", len(applied))
+	if len(applied) > 0 {
+		n.metrics.processedBatch(len(applied))
+		n.afterApplied(ctx, applied, confirms)
+	}
+	if stored > len(applied) {
 		signal(n.kick)
 	}
 	return out, nil
+}
+
+// receiveApplying stores the entries in tx written as processed and
+// applies them there (applyAll, as the processor would: same effects,
+// marks, audit rows), when it can: the envelopes of case.create and
+// case.update (applyOnReceive) of cases with no inbox row waiting to be
+// processed, from the start of the batch up to the first that is not;
+// that one and the rest of the batch are stored to be processed as
+// before. got is nil
+// when nothing was stored: nothing to apply, or applying failed (an error
+// of a row, a conflict with another process, the database refusing a
+// statement), rolled back to before the store; the caller then stores the
+// batch to be processed (the receipt never depends on applying). err is
+// for the transaction.
+func (n *Node) receiveApplying(ctx context.Context, tx store.Tx, es []store.ReceiveEntry) (got []store.ReceiveResult, applied []store.InboxItem, confirms bool, err error) {
+	if n.noApplyOnReceive.Load() {
+		return nil, nil, false, nil
+	}
+	var ids []string
+	for _, e := range es {
+		if e.Item.CaseID != "" && applyOnReceive[federation.Kind(e.Item.Kind)] {
+			ids = append(ids, e.Item.CaseID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil, false, nil
+	}
+	// A case with a row waiting for the processor (an earlier envelope,
+	// or one being processed now by another process) is left to it: the
+	// processor applies rows in inbox order, which is the per-case order.
+	blocked, err := tx.UnprocessedCases(ctx, ids)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	// The rows applied are the longest run from the start of the batch
+	// that can be: the rows after one left to the processor are left
+	// too, so that rows are applied, and audited, in the batch's order
+	// (the inbox order the processor follows).
+	mark := make([]store.ReceiveEntry, len(es))
+	copy(mark, es)
+	some := false
+	for i, e := range es {
+		if e.Item.CaseID == "" || !applyOnReceive[federation.Kind(e.Item.Kind)] || blocked[e.Item.CaseID] {
+			break
+		}
+		mark[i].Processed, some = true, true
+	}
+	if !some {
+		return nil, nil, false, nil
+	}
+	undone, err := tx.Savepoint(ctx, func() error {
+		r, err := tx.ReceiveAll(ctx, mark)
+		if err != nil {
+			return err
+		}
+		for i, e := range mark {
+			if !e.Processed || r[i].Duplicate || r[i].Replay != nil {
+				// A duplicate or replay wrote nothing: never applied twice.
+				continue
+			}
+			it := e.Item
+			it.ID = r[i].ID
+			applied = append(applied, it)
+		}
+		if len(applied) > 0 {
+			if confirms, err = n.applyAll(ctx, tx, applied, true); err != nil {
+				return err
+			}
+		}
+		got = r
+		return nil
+	})
+	if err != nil {
+		return nil, nil, false, err
+	}
+	if undone != nil {
+		// Stored unprocessed instead: the processor applies the rows, or
+		// records what was wrong with them.
+		n.log.Warn("applying a received batch failed; left to the processor", "err", undone)
+		n.metrics.applyOnReceiveFailed.Inc()
+		return nil, nil, false, nil
+	}
+	return got, applied, confirms, nil
+}
+
+// applyOnReceive are the kinds ReceiveBatch applies in the transaction
+// that stores them: the volume of a crisis, whose effects stay within
+// their case (a case, its versions, search keys and match-pending mark,
+// the superseded envelopes of the case). The other kinds (a withdrawal
+// erasing across tables and queueing a confirmation, relays, responses
+// moving a status, queries) go to the processor as before.
+var applyOnReceive = map[federation.Kind]bool{
+	federation.KindCaseCreate: true,
+	federation.KindCaseUpdate: true,
 }

@@ -81,6 +81,13 @@ type Federation struct {
 	// refused before parsing. Default 8388608 (8 MiB); at least
 	// max_body_bytes, at most 64 MiB.
 	MaxBatchBytes int64 `yaml:"max_batch_bytes"`
+	// ApplyOnReceive applies a received batch's case.create and
+	// case.update envelopes in the transaction that stores them (one
+	// transaction per batch instead of two, and no reading back): the
+	// answer to the peer waits for the apply. false: envelopes are stored
+	// and answered, then applied by the inbox processor. Either way a
+	// stored envelope is receipted even if applying it fails. Default true.
+	ApplyOnReceive bool `yaml:"apply_on_receive"`
 	// ClockSkew is the tolerance for iat/exp checks. Default 60s.
 	ClockSkew time.Duration `yaml:"clock_skew"`
 	// EnvelopeTTL is the validity of envelopes this node signs (exp - iat).
@@ -274,6 +281,7 @@ func Defaults() Config {
 			ReadTimeout:       60 * time.Second,
 			MaxBatchEnvelopes: 100,
 			MaxBatchBytes:     8 << 20,
+			ApplyOnReceive:    true,
 			ClockSkew:         60 * time.Second,
 			EnvelopeTTL:       168 * time.Hour,
 		},
@@ -394,6 +402,7 @@ func (c *Config) envVars() map[string]func(string) error {
 			return err
 		},
 		"FLX_FEDERATION_ENVELOPE_TTL":            dur(&c.Federation.EnvelopeTTL),
+		"FLX_FEDERATION_APPLY_ON_RECEIVE":        boolean(&c.Federation.ApplyOnReceive),
 		"FLX_LOCAL_API_LISTEN":                   str(&c.LocalAPI.Listen),
 		"FLX_LOCAL_API_TLS_CERT":                 str(&c.LocalAPI.TLSCert),
 		"FLX_LOCAL_API_TLS_KEY":                  str(&c.LocalAPI.TLSKey),

@@ -80,16 +80,17 @@ func TestVerifyCollectsEveryProblem(t *testing.T) {
 
 func TestEnvOverrides(t *testing.T) {
 	env := map[string]string{
-		"FLX_MEMBER":           "XB-RC",
-		"FLX_DELIVERY_WORKERS": "7",
-		"FLX_DELIVERY_LEASE":   "5m",
-		"FLX_STORE_DSN":        "postgres://db/flx?sslmode=disable",
+		"FLX_MEMBER":                      "XB-RC",
+		"FLX_DELIVERY_WORKERS":            "7",
+		"FLX_DELIVERY_LEASE":              "5m",
+		"FLX_STORE_DSN":                   "postgres://db/flx?sslmode=disable",
+		"FLX_FEDERATION_APPLY_ON_RECEIVE": "false",
 	}
 	c := Defaults()
 	if err := c.ApplyEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
 		t.Fatal(err)
 	}
-	if c.Member != "XB-RC" || c.Delivery.Workers != 7 || c.Delivery.Lease != 5*time.Minute || c.Store.DSN != env["FLX_STORE_DSN"] {
+	if c.Member != "XB-RC" || c.Delivery.Workers != 7 || c.Delivery.Lease != 5*time.Minute || c.Store.DSN != env["FLX_STORE_DSN"] || c.Federation.ApplyOnReceive {
 		t.Fatalf("overrides not applied: %+v", c)
 	}
 	err := c.ApplyEnv(func(k string) (string, bool) {

@@ -19,6 +19,9 @@ import (
 type ProcessedMark struct {
 	ID    int64
 	Error string
+	// Received: the row was written processed in this transaction
+	// (ReceiveEntry.Processed); only a non-empty Error is written to it.
+	Received bool
 }
 
 // MarkProcessedAll is MarkProcessed for several rows: one UPDATE per
@@ -34,11 +37,18 @@ func (q *queries) MarkProcessedAll(ctx context.Context, ms []ProcessedMark) erro
 	groups := map[string][]any{}
 	var order []string
 	seen := make(map[int64]bool, len(ms))
+	var received []ProcessedMark
 	for _, m := range ms {
 		if seen[m.ID] {
 			return fmt.Errorf("store.MarkProcessedAll: %d named twice: %w", m.ID, ErrConflict)
 		}
 		seen[m.ID] = true
+		if m.Received {
+			if m.Error != "" {
+				received = append(received, m)
+			}
+			continue
+		}
 		if _, ok := groups[m.Error]; !ok {
 			order = append(order, m.Error)
 		}
@@ -74,6 +84,17 @@ func (q *queries) MarkProcessedAll(ctx context.Context, ms []ProcessedMark) erro
 			return fmt.Errorf("store.MarkProcessedAll: %d of %d rows do not exist: %w", int64(len(ids))-held, len(ids), ErrNotFound)
 		}
 		return fmt.Errorf("store.MarkProcessedAll: %d of %d rows already processed: %w", int64(len(ids))-n, len(ids), ErrConflict)
+	}
+	// Rows written processed by ReceiveAll in this transaction, whose
+	// processing failed: rare, one UPDATE each.
+	for _, m := range received {
+		n, err := q.exec(ctx, `UPDATE inbox SET process_error = ? WHERE id = ? AND processed_at IS NOT NULL`, m.Error, m.ID)
+		if err != nil {
+			return fmt.Errorf("store.MarkProcessedAll: %w", err)
+		}
+		if n != 1 {
+			return fmt.Errorf("store.MarkProcessedAll: row %d was not written processed: %w", m.ID, ErrNotFound)
+		}
 	}
 	return nil
 }

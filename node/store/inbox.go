@@ -96,19 +96,24 @@ func (q *queries) receiveChunk(ctx context.Context, es []ReceiveEntry, sums []st
 		}
 		return q.receiveRest(ctx, es, sums, out, inserted)
 	}
-	args := make([]any, 0, 10*len(es))
+	args := make([]any, 0, 11*len(es))
 	for i, e := range es {
 		it := e.Item
 		status := e.Receipt.Status
 		if status == "" {
 			status = "accepted"
 		}
-		args = append(args, it.JTI, it.Iss, it.Aud, it.Kind, it.CaseID, sums[i], it.Envelope, tv(q.s.now(it.ReceivedAt)), status, e.Receipt.Raw)
+		at := tv(q.s.now(it.ReceivedAt))
+		var processed any
+		if e.Processed {
+			processed = at
+		}
+		args = append(args, it.JTI, it.Iss, it.Aud, it.Kind, it.CaseID, sums[i], it.Envelope, at, status, e.Receipt.Raw, processed)
 	}
 	// Each row carries its receipt; of a jti named twice the first entry is
 	// inserted (rows go in the order given), with its receipt.
-	rows, err := q.query(ctx, `INSERT INTO inbox (jti, iss, aud, kind, case_id, sha256, envelope, received_at, receipt_status, receipt)
-		VALUES `+rowsOf("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", len(es))+` ON CONFLICT (jti) DO NOTHING RETURNING id, jti`, args...)
+	rows, err := q.query(ctx, `INSERT INTO inbox (jti, iss, aud, kind, case_id, sha256, envelope, received_at, receipt_status, receipt, processed_at)
+		VALUES `+rowsOf("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", len(es))+` ON CONFLICT (jti) DO NOTHING RETURNING id, jti`, args...)
 	if err != nil {
 		return fmt.Errorf("store.ReceiveAll: %w", err)
 	}
@@ -142,9 +147,11 @@ func (q *queries) receivePG(ctx context.Context, es []ReceiveEntry, sums []strin
 	n := len(es)
 	jti, iss, aud, kind, caseID, at, status := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	env, rcpt := make([][]byte, n), make([][]byte, n)
+	processed := make([]bool, n)
 	for i, e := range es {
 		it := e.Item
 		jti[i], iss[i], aud[i], kind[i], caseID[i], env[i] = it.JTI, it.Iss, it.Aud, it.Kind, it.CaseID, it.Envelope
+		processed[i] = e.Processed
 		at[i] = tv(q.s.now(it.ReceivedAt)).(string)
 		status[i], rcpt[i] = e.Receipt.Status, e.Receipt.Raw
 		if status[i] == "" {
@@ -161,16 +168,16 @@ func (q *queries) receivePG(ctx context.Context, es []ReceiveEntry, sums []strin
 		}
 		inserted[j] = id
 		return nil
-	}, `INSERT INTO inbox (jti, iss, aud, kind, case_id, sha256, envelope, received_at, receipt_status, receipt)
+	}, `INSERT INTO inbox (jti, iss, aud, kind, case_id, sha256, envelope, received_at, receipt_status, receipt, processed_at)
 		SELECT e.jti, e.iss, e.aud, e.kind, e.case_id, e.sha256, substring(b.blob FROM e.env_at FOR e.env_len), e.received_at,
-			e.status, substring(b.blob FROM e.receipt_at FOR e.receipt_len)
+			e.status, substring(b.blob FROM e.receipt_at FOR e.receipt_len), CASE WHEN e.processed THEN e.received_at END
 		FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::int[], ?::int[],
-				?::timestamptz[], ?::text[], ?::int[], ?::int[])
-			WITH ORDINALITY AS e(jti, iss, aud, kind, case_id, sha256, env_at, env_len, received_at, status, receipt_at, receipt_len, pos),
+				?::timestamptz[], ?::text[], ?::int[], ?::int[], ?::bool[])
+			WITH ORDINALITY AS e(jti, iss, aud, kind, case_id, sha256, env_at, env_len, received_at, status, receipt_at, receipt_len, processed, pos),
 			(SELECT ?::bytea AS blob) b
 		ORDER BY e.pos
 		ON CONFLICT (jti) DO NOTHING RETURNING id, jti`,
-		jti, iss, aud, kind, caseID, sums, cuts[0].at, cuts[0].len, at, status, cuts[1].at, cuts[1].len, blob)
+		jti, iss, aud, kind, caseID, sums, cuts[0].at, cuts[0].len, at, status, cuts[1].at, cuts[1].len, processed, blob)
 	if err != nil {
 		return nil, fmt.Errorf("store.ReceiveAll: %w", err)
 	}
@@ -399,4 +406,22 @@ func (q *queries) MarkProcessed(ctx context.Context, id int64, processErr string
 		return fmt.Errorf("store.MarkProcessed: %d already processed: %w", id, ErrConflict)
 	}
 	return nil
+}
+
+// UnprocessedCases returns which of caseIDs have an inbox row not yet
+// processed (committed, or written earlier in this transaction).
+func (q *queries) UnprocessedCases(ctx context.Context, caseIDs []string) (map[string]bool, error) {
+	out := make(map[string]bool, len(caseIDs))
+	err := q.eachOfIDs(ctx, caseIDs, func(rows *sqlx.Rows) error {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		out[id] = true
+		return nil
+	}, `SELECT DISTINCT case_id FROM inbox WHERE processed_at IS NULL AND `)
+	if err != nil {
+		return nil, fmt.Errorf("store.UnprocessedCases: %w", err)
+	}
+	return out, nil
 }

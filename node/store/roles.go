@@ -169,6 +169,10 @@ type Inbox interface {
 	// in one transaction), set-based: all are marked, or ErrNotFound /
 	// ErrConflict (also for a row named twice) and the caller rolls back.
 	MarkProcessedAll(ctx context.Context, ms []ProcessedMark) error
+	// UnprocessedCases returns which of caseIDs have an inbox row not yet
+	// processed: a received envelope of such a case is not applied before
+	// it (node.ReceiveBatch keeps the per-case order).
+	UnprocessedCases(ctx context.Context, caseIDs []string) (map[string]bool, error)
 }
 
 // OutboxReader reads the outbox.

@@ -365,6 +365,27 @@ type queries struct {
 	locked bool // an advisory lock was taken in this transaction
 }
 
+// Savepoint implements Tx. Savepoints do not nest here: fn must not call
+// Savepoint.
+func (q *queries) Savepoint(ctx context.Context, fn func() error) (undone, err error) {
+	if _, err := q.exec(ctx, `SAVEPOINT flx_apply`); err != nil {
+		return nil, fmt.Errorf("store.Savepoint: %w", err)
+	}
+	if undone = fn(); undone == nil {
+		if _, err := q.exec(ctx, `RELEASE SAVEPOINT flx_apply`); err != nil {
+			return nil, fmt.Errorf("store.Savepoint: release: %w", err)
+		}
+		return nil, nil
+	}
+	// A statement that failed on PostgreSQL left the transaction aborted:
+	// rolling back to the savepoint makes it usable again. The context
+	// may be what failed: the rollback does not depend on it.
+	if _, err := q.exec(context.WithoutCancel(ctx), `ROLLBACK TO SAVEPOINT flx_apply`); err != nil {
+		return undone, fmt.Errorf("store.Savepoint: roll back (after %v): %w", undone, err)
+	}
+	return undone, nil
+}
+
 func (q *queries) exec(ctx context.Context, query string, args ...any) (int64, error) {
 	res, err := q.x.ExecContext(ctx, q.s.db.Rebind(query), args...)
 	if err != nil {

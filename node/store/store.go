@@ -87,6 +87,12 @@ type Store interface {
 // Tx is the set of operations available inside Store.Tx.
 type Tx interface {
 	Queries
+	// Savepoint runs fn, which uses this transaction, inside a savepoint:
+	// if fn fails, what it wrote is rolled back and undone is its error,
+	// the transaction going on as before fn. err is for the transaction
+	// (the savepoint could not be taken, released or rolled back to): the
+	// caller then fails it as a whole.
+	Savepoint(ctx context.Context, fn func() error) (undone, err error)
 }
 
 // Open connects to the database named by dsn, applies pending migrations

@@ -258,3 +258,7 @@ func (s *sqlStore) LatestManifest(ctx context.Context) (Manifest, error) {
 func (s *sqlStore) ListManifests(ctx context.Context, limit int) ([]Manifest, error) {
 	return s.read().ListManifests(ctx, limit)
 }
+
+func (s *sqlStore) UnprocessedCases(ctx context.Context, caseIDs []string) (map[string]bool, error) {
+	return s.read().UnprocessedCases(ctx, caseIDs)
+}

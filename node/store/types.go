@@ -186,6 +186,12 @@ type ReceiveResult struct {
 type ReceiveEntry struct {
 	Item    InboxItem
 	Receipt Receipt
+	// Processed writes the row as already processed (at its received_at,
+	// without error): the caller applies it in the same transaction
+	// (node.ReceiveBatch), so no UPDATE marks it afterwards. A
+	// processing error found then is written with a ProcessedMark whose
+	// Received is set.
+	Processed bool
 }
 
 // InboxFilter selects inbox rows for ListInbox.

@@ -207,6 +207,7 @@ func startNode(parent context.Context, cfg config.Config, log *slog.Logger) (*ru
 		Policy: policy.New(rules), TLS: cert,
 		EnvelopeTTL: cfg.Federation.EnvelopeTTL, Skew: cfg.Federation.ClockSkew, MaxBodyBytes: cfg.Federation.MaxBodyBytes,
 		MaxBatchEnvelopes: cfg.Federation.MaxBatchEnvelopes, MaxBatchBytes: cfg.Federation.MaxBatchBytes,
+		ApplyLater: !cfg.Federation.ApplyOnReceive,
 		Delivery: node.DeliveryOptions{
 			Workers: cfg.Delivery.Workers, MaxAttempts: cfg.Delivery.MaxAttempts,
 			Backoff:        backoff.Policy{Initial: cfg.Delivery.BackoffInitial, Max: cfg.Delivery.BackoffMax},
