@@ -1072,12 +1072,12 @@ var brokenNodes = []brokenNode{
 		Variant: variant.Variant{Name: "batchstorelater", Mutations: []variant.Mutation{{
 			File: "node/receivebatch.go",
 			Old: `		err := n.o.Store.Tx(ctx, func(tx store.Tx) error {
-			for _, k := range order {`,
+			applied, confirms = nil, false`,
 			New: `		var err error
 		go func(ctx context.Context) {
 			time.Sleep(2 * time.Second)
 			_ = n.o.Store.Tx(ctx, func(tx store.Tx) error {
-			for _, k := range order {`,
+			applied, confirms = nil, false`,
 		}, {
 			File: "node/receivebatch.go",
 			Old: `			return nil
