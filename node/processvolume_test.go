@@ -10,6 +10,7 @@ import (
 
 	"github.com/familylinks/flx/federation"
 	"github.com/familylinks/flx/node"
+	"github.com/familylinks/flx/node/cputime"
 	"github.com/familylinks/flx/node/internal/fedtest"
 	"github.com/familylinks/flx/node/internal/nodetest"
 	"github.com/familylinks/flx/node/store"
@@ -53,11 +54,11 @@ func TestProcessVolume(t *testing.T) {
 			}
 			pids, _ := store.BackendPIDs(ctx, xb.Store)
 			pg0 := pgCPU(pids)
-			cpu0, t0 := cpuTime(), time.Now()
+			cpu0, t0 := cputime.Process(), time.Now()
 			if err := xb.ProcessInbox(ctx); err != nil {
 				t.Fatal(err)
 			}
-			el, cpu := time.Since(t0), cpuTime()-cpu0
+			el, cpu := time.Since(t0), cputime.Process()-cpu0
 			pg := pgCPU(pids) - pg0
 			per := func(d time.Duration) float64 { return float64(d.Microseconds()) / block }
 			t.Logf("%s cases %6d..%6d: %6.0f envelopes/s, this process %5.0f µs/envelope, PostgreSQL %5.0f µs/envelope",

@@ -8,6 +8,7 @@ import (
 
 	"github.com/familylinks/flx/federation"
 	"github.com/familylinks/flx/node"
+	"github.com/familylinks/flx/node/cputime"
 	"github.com/familylinks/flx/node/internal/fedtest"
 	"github.com/familylinks/flx/node/internal/nodetest"
 	"github.com/familylinks/flx/schema"
@@ -69,7 +70,7 @@ func BenchmarkReceiveBatch50(b *testing.B) {
 			ctx := b.Context()
 			b.ReportAllocs()
 			b.ResetTimer()
-			cpu0 := cpuTime()
+			cpu0 := cputime.Process()
 			for i := range b.N {
 				out, err := xb.ReceiveBatch(ctx, "XA-RC", raws[i*batch:(i+1)*batch])
 				if err != nil {
@@ -87,7 +88,7 @@ func BenchmarkReceiveBatch50(b *testing.B) {
 				}
 			}
 			b.StopTimer()
-			b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N*batch), "cpu-µs/envelope")
+			b.ReportMetric(float64((cputime.Process()-cpu0).Microseconds())/float64(b.N*batch), "cpu-µs/envelope")
 		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/familylinks/flx/node/cputime"
 	"github.com/familylinks/flx/node/match/corpus"
 )
 
@@ -36,9 +37,9 @@ func benchmarkBatch(b *testing.B, n int) {
 	var cpu time.Duration
 	b.ResetTimer()
 	for range b.N {
-		u0 := cpuTime()
+		u0 := cputime.Process()
 		cands = Batch(sought, reg, Options{})
-		cpu += cpuTime() - u0
+		cpu += cputime.Process() - u0
 	}
 	b.StopTimer()
 	q := measure(c, cands, truth)

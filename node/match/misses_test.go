@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/familylinks/flx/node/cputime"
 	"github.com/familylinks/flx/node/match/corpus"
 )
 
@@ -46,11 +47,11 @@ func TestMissesReport(t *testing.T) {
 	}
 	// As the bulk match job: every person held, the registered ones by
 	// inversion.
-	t0, cpu0 := time.Now(), cpuTime()
+	t0, cpu0 := time.Now(), cputime.Process()
 	sess := ix.Session()
 	sess.FillHeld()
 	res := sess.MatchAll(append(append([]*Person{}, sought...), reg...))[:len(sought)]
-	t.Logf("every person matched in %.1f s (%.1f s of CPU)", time.Since(t0).Seconds(), (cpuTime() - cpu0).Seconds())
+	t.Logf("every person matched in %.1f s (%.1f s of CPU)", time.Since(t0).Seconds(), (cputime.Process() - cpu0).Seconds())
 	type pair struct{ a, b Ref }
 	got := map[pair]Candidate{}
 	var cands []Candidate

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/familylinks/flx/node/cputime"
 	"github.com/familylinks/flx/node/match/corpus"
 	"github.com/familylinks/flx/schema"
 )
@@ -45,26 +46,26 @@ func BenchmarkMatchPerCase(b *testing.B) {
 				pairs := floor(ix, queries)
 				cases := byCase(queries)
 				b.ResetTimer()
-				u0 := cpuTime()
+				u0 := cputime.Process()
 				for i := range b.N {
 					ix.Match(queries[i%len(queries)])
 				}
-				cpu := cpuTime() - u0
+				cpu := cputime.Process() - u0
 				// As a node matches a case: a session of its own.
-				u0 = cpuTime()
+				u0 = cputime.Process()
 				for i := range b.N {
 					ix.Session().MatchAll(queries[i%len(queries) : i%len(queries)+1])
 				}
-				scpu := cpuTime() - u0
+				scpu := cputime.Process() - u0
 				// As a node takes in a received case: Put, then its
 				// session (the index grows by the cases put).
-				u0 = cpuTime()
+				u0 = cputime.Process()
 				for i := range b.N {
 					c := cases[i%len(cases)]
 					ix.Put(c[0].CaseID, c)
 					ix.Session().MatchAll(c)
 				}
-				ncpu := cpuTime() - u0
+				ncpu := cputime.Process() - u0
 				b.StopTimer()
 				// The persons whose candidates one case's session computes
 				// (the case's, and its candidates' for their view).

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/familylinks/flx/node/cputime"
 	"github.com/familylinks/flx/node/match/corpus"
 )
 
@@ -146,7 +147,7 @@ func BenchmarkReceive(b *testing.B) {
 	// index stays the same size).
 	recv := c.Sought[held/2:]
 	b.ResetTimer()
-	u0 := cpuTime()
+	u0 := cputime.Process()
 	for i := range b.N {
 		r := &recv[i%len(recv)]
 		p, _ := Prepare(r.CaseID, r.CaseType, &r.Person, refTime)
@@ -155,5 +156,5 @@ func BenchmarkReceive(b *testing.B) {
 	}
 	// The process's CPU (garbage collection included), less exposed than
 	// the wall clock to what else the machine runs.
-	b.ReportMetric(float64((cpuTime()-u0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64((cputime.Process()-u0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 }

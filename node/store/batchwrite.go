@@ -180,6 +180,16 @@ func (s *sqlStore) AppendAuditAll(ctx context.Context, es []AuditEntry) ([]Audit
 }
 
 func (q *queries) CasesHeld(ctx context.Context, caseIDs []string) (map[string]bool, error) {
+	out, err := q.caseIDSet(ctx, caseIDs, `SELECT case_id FROM cases WHERE `)
+	if err != nil {
+		return nil, fmt.Errorf("store.CasesHeld: %w", err)
+	}
+	return out, nil
+}
+
+// caseIDSet runs query, a SELECT of case_id that eachOfIDs completes with
+// its case_id condition, over caseIDs and returns the ids it gives.
+func (q *queries) caseIDSet(ctx context.Context, caseIDs []string, query string) (map[string]bool, error) {
 	out := make(map[string]bool, len(caseIDs))
 	err := q.eachOfIDs(ctx, caseIDs, func(rows *sqlx.Rows) error {
 		var id string
@@ -188,11 +198,8 @@ func (q *queries) CasesHeld(ctx context.Context, caseIDs []string) (map[string]b
 		}
 		out[id] = true
 		return nil
-	}, `SELECT case_id FROM cases WHERE `)
-	if err != nil {
-		return nil, fmt.Errorf("store.CasesHeld: %w", err)
-	}
-	return out, nil
+	}, query)
+	return out, err
 }
 
 // GetCases is GetCase for several cases in one query per chunk: the

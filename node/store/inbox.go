@@ -411,15 +411,7 @@ func (q *queries) MarkProcessed(ctx context.Context, id int64, processErr string
 // UnprocessedCases returns which of caseIDs have an inbox row not yet
 // processed (committed, or written earlier in this transaction).
 func (q *queries) UnprocessedCases(ctx context.Context, caseIDs []string) (map[string]bool, error) {
-	out := make(map[string]bool, len(caseIDs))
-	err := q.eachOfIDs(ctx, caseIDs, func(rows *sqlx.Rows) error {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return err
-		}
-		out[id] = true
-		return nil
-	}, `SELECT DISTINCT case_id FROM inbox WHERE processed_at IS NULL AND `)
+	out, err := q.caseIDSet(ctx, caseIDs, `SELECT DISTINCT case_id FROM inbox WHERE processed_at IS NULL AND `)
 	if err != nil {
 		return nil, fmt.Errorf("store.UnprocessedCases: %w", err)
 	}

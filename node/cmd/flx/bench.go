@@ -25,6 +25,7 @@ import (
 	"github.com/familylinks/flx/federation"
 	"github.com/familylinks/flx/federation/jose"
 	"github.com/familylinks/flx/node/config"
+	"github.com/familylinks/flx/node/cputime"
 	"github.com/familylinks/flx/node/fedadmin"
 	"github.com/familylinks/flx/node/linksim"
 	"github.com/familylinks/flx/node/search"
@@ -321,9 +322,9 @@ func measureRowsFloor(ctx context.Context, st store.Store, n, rounds int) (rowsF
 		var db, self time.Duration
 		wall, err := store.SetInsertFloor(ctx, st, envs, make([]byte, 400), 100, func(pid int) func() {
 			db0, ok0 := procCPU(pid)
-			self0 := cpuTime()
+			self0 := cputime.Process()
 			return func() {
-				self = cpuTime() - self0
+				self = cputime.Process() - self0
 				if pid > 0 {
 					t, ok := procCPU(pid)
 					if ok && ok0 {

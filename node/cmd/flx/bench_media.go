@@ -23,6 +23,7 @@ import (
 	"github.com/familylinks/flx/federation"
 	"github.com/familylinks/flx/node"
 	"github.com/familylinks/flx/node/config"
+	"github.com/familylinks/flx/node/cputime"
 	"github.com/familylinks/flx/node/fedadmin"
 	"github.com/familylinks/flx/node/media"
 	"github.com/familylinks/flx/node/store"
@@ -248,7 +249,7 @@ func runBenchMedia(ctx context.Context, out, progress io.Writer, size, warm, cut
 		runtime.GC()
 		r := mediaRun{size: n, idleRSS: rssKiB()}
 		r.peakKB = r.idleRSS
-		cpu0, t0 := cpuTime(), time.Now()
+		cpu0, t0 := cputime.Process(), time.Now()
 		res, err := xa.Node.SendMessage(ctx, cw, caseID, to, doc)
 		if err != nil {
 			return r, sum, fmt.Errorf("bench: send to %s: %w", to, err)
@@ -274,7 +275,7 @@ func runBenchMedia(ctx context.Context, out, progress io.Writer, size, warm, cut
 			case <-time.After(100 * time.Millisecond):
 			}
 		}
-		r.elapsed, r.cpu = time.Since(t0), cpuTime()-cpu0
+		r.elapsed, r.cpu = time.Since(t0), cputime.Process()-cpu0
 		fmt.Fprintln(progress)
 		return r, sum, nil
 	}
@@ -338,7 +339,7 @@ func mtlsFloor(ctx context.Context, from, to config.Config, blobs media.Store, s
 	r.idleRSS = rssKiB()
 	r.peakKB = r.idleRSS
 	got := make(chan error, 1)
-	cpu0, t0 := cpuTime(), time.Now()
+	cpu0, t0 := cputime.Process(), time.Now()
 	go func() {
 		c, err := ln.Accept()
 		if err != nil {
@@ -381,7 +382,7 @@ func mtlsFloor(ctx context.Context, from, to config.Config, blobs media.Store, s
 	if err := <-got; err != nil {
 		return r, err
 	}
-	r.elapsed, r.cpu = time.Since(t0), cpuTime()-cpu0
+	r.elapsed, r.cpu = time.Since(t0), cputime.Process()-cpu0
 	if rss := rssKiB(); rss > r.peakKB {
 		r.peakKB = rss
 	}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/familylinks/flx/federation"
 	"github.com/familylinks/flx/node/config"
+	"github.com/familylinks/flx/node/cputime"
 	"github.com/familylinks/flx/node/fedadmin"
 	"github.com/familylinks/flx/node/search"
 	"github.com/familylinks/flx/node/store"
@@ -308,11 +309,11 @@ func benchImportOnce(ctx context.Context, fedDir, addr, dsn, token, file string,
 	c := &apiClient{base: "http://" + rn.LocalAddr, token: token, http: &http.Client{Timeout: 5 * time.Minute}, out: &sum}
 	o := importOptions{batch: batch, skipInvalid: skipInvalid, errOut: io.Discard, progress: progress}
 	pgc := newPGServerCPU(ctx, dsn)
-	cpu0, t0 := cpuTime(), time.Now()
+	cpu0, t0 := cputime.Process(), time.Now()
 	if err := runImport(ctx, c, file, o); err != nil {
 		return res, fmt.Errorf("bench import: %w: %s", err, sum.String())
 	}
-	res.wall, res.cpu, res.dbCPU = time.Since(t0), cpuTime()-cpu0, pgc.used(ctx)
+	res.wall, res.cpu, res.dbCPU = time.Since(t0), cputime.Process()-cpu0, pgc.used(ctx)
 	sum.Reset()
 	t1 := time.Now()
 	if err := runImport(ctx, c, file, o); err != nil {
@@ -336,7 +337,7 @@ func benchImportFloor(ctx context.Context, dsn string, docs [][]byte, batch int)
 	}
 	defer st.Close()
 	pgc := newPGServerCPU(ctx, dsn)
-	cpu0, t0 := cpuTime(), time.Now()
+	cpu0, t0 := cputime.Process(), time.Now()
 	for i := 0; i < len(docs); i += batch {
 		var cs []store.NewCase
 		for j, d := range docs[i:min(i+batch, len(docs))] {
@@ -349,7 +350,7 @@ func benchImportFloor(ctx context.Context, dsn string, docs [][]byte, batch int)
 			return benchFloor{}, err
 		}
 	}
-	return benchFloor{wall: time.Since(t0), cpu: cpuTime() - cpu0, dbCPU: pgc.used(ctx)}, nil
+	return benchFloor{wall: time.Since(t0), cpu: cputime.Process() - cpu0, dbCPU: pgc.used(ctx)}, nil
 }
 
 func runBenchSearch(ctx context.Context, out, progress io.Writer, kind, pg, reuse string, n, queries int, keep bool) error {

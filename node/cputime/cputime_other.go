@@ -1,0 +1,9 @@
+//go:build !unix
+
+package cputime
+
+import "time"
+
+// Process is not measured on this platform: it is 0, and benchmarks report
+// wall time.
+func Process() time.Duration { return 0 }
