@@ -641,6 +641,9 @@ var brokenNodes = []brokenNode{
 	},
 	{
 		Variant: variant.Variant{Name: "resign-every-attempt", Mutations: []variant.Mutation{{
+			File: "node/envelope.go", Old: "\tif !it.OwnExpiresAt.IsZero() && it.OwnExpiresAt.After(deadline) {\n\t\treturn it, nil // the row says when its envelope expires: no parse\n\t}",
+			New: "\tif it.Attempts <= 1 {\n\t\treturn it, nil\n\t}",
+		}, {
 			File: "node/envelope.go", Old: "\tif c.ExpiresAt.After(deadline) {\n\t\treturn it, nil\n\t}", New: "\tif it.Attempts <= 1 {\n\t\treturn it, nil\n\t}",
 		}}},
 		broke: "signs an envelope again (new jti) for every retry", check: "FLX-DLV-002/retry-after-503", req: "FLX-DLV-001",
