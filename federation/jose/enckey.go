@@ -370,35 +370,7 @@ func (s *EncKeySet) UnmarshalJSON(data []byte) error {
 // ParseEncKeySet parses a JWKS of encryption keys: exactly {"keys":[...]},
 // each key parsed with ParsePublishedEncJWK, no kid twice.
 func ParseEncKeySet(data []byte) (EncKeySet, error) {
-	var set map[string]json.RawMessage
-	if err := json.Unmarshal(data, &set); err != nil || set == nil {
-		return nil, jwkErr("JWKS is not {\"keys\":[...]}")
-	}
-	if name, dup := duplicateMember(data); dup {
-		return nil, jwkErr("JWKS member %q appears twice", name)
-	}
-	rawKeys, ok := set["keys"]
-	if !ok || len(set) != 1 {
-		return nil, jwkErr("JWKS is not {\"keys\":[...]} (exactly one member, \"keys\")")
-	}
-	var keys []json.RawMessage
-	if err := json.Unmarshal(rawKeys, &keys); err != nil || keys == nil {
-		return nil, jwkErr("JWKS \"keys\" is not an array")
-	}
-	out := make(EncKeySet, 0, len(keys))
-	seen := make(map[string]bool, len(keys))
-	for i, raw := range keys {
-		k, err := ParsePublishedEncJWK(raw)
-		if err != nil {
-			return nil, fmt.Errorf("jose: encryption JWKS key %d: %w", i, err)
-		}
-		if seen[k.kid] {
-			return nil, jwkErr("JWKS has kid %q twice", k.kid)
-		}
-		seen[k.kid] = true
-		out = append(out, k)
-	}
-	return out, nil
+	return parseKeySet(data, "encryption JWKS", ParsePublishedEncJWK)
 }
 
 // Key returns the key with the given kid, or nil.

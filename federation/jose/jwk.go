@@ -319,6 +319,13 @@ func (s *KeySet) UnmarshalJSON(data []byte) error {
 // key parsed with ParsePublishedJWK (an explicit kid is required), no kid
 // twice.
 func ParseKeySet(data []byte) (KeySet, error) {
+	return parseKeySet(data, "JWKS", ParsePublishedJWK)
+}
+
+// parseKeySet parses exactly {"keys":[...]} (the member "keys", spelt so,
+// once, and nothing else), each key with parse, no kid twice; what names the
+// set in a key's error.
+func parseKeySet[K interface{ KID() string }](data []byte, what string, parse func([]byte) (K, error)) ([]K, error) {
 	var set map[string]json.RawMessage
 	if err := json.Unmarshal(data, &set); err != nil || set == nil {
 		return nil, jwkErr("JWKS is not {\"keys\":[...]}")
@@ -334,17 +341,17 @@ func ParseKeySet(data []byte) (KeySet, error) {
 	if err := json.Unmarshal(rawKeys, &keys); err != nil || keys == nil {
 		return nil, jwkErr("JWKS \"keys\" is not an array")
 	}
-	out := make(KeySet, 0, len(keys))
+	out := make([]K, 0, len(keys))
 	seen := make(map[string]bool, len(keys))
 	for i, raw := range keys {
-		k, err := ParsePublishedJWK(raw)
+		k, err := parse(raw)
 		if err != nil {
-			return nil, fmt.Errorf("jose: JWKS key %d: %w", i, err)
+			return nil, fmt.Errorf("jose: %s key %d: %w", what, i, err)
 		}
-		if seen[k.kid] {
-			return nil, jwkErr("JWKS has kid %q twice", k.kid)
+		if seen[k.KID()] {
+			return nil, jwkErr("JWKS has kid %q twice", k.KID())
 		}
-		seen[k.kid] = true
+		seen[k.KID()] = true
 		out = append(out, k)
 	}
 	return out, nil
