@@ -424,14 +424,21 @@ func ParsePrivateJWK(data []byte) (*PrivateKey, error) {
 
 // SavePrivateKey writes k as a private JWK to a new file with mode 0600. It
 // refuses to overwrite an existing file, so a key is never lost by accident.
-func SavePrivateKey(path string, k *PrivateKey) (err error) {
+func SavePrivateKey(path string, k *PrivateKey) error {
 	data, err := MarshalPrivateJWK(k)
 	if err != nil {
 		return err
 	}
+	return writeSecret(path, data, "save private key")
+}
+
+// writeSecret writes data and a newline to a new file with mode 0600,
+// synced; it refuses to overwrite an existing file and removes what it began
+// if a write fails. op names the operation in errors.
+func writeSecret(path string, data []byte, op string) (err error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return fmt.Errorf("jose: save private key: %w", err)
+		return fmt.Errorf("jose: %s: %w", op, err)
 	}
 	defer func() {
 		if err != nil {
@@ -440,33 +447,43 @@ func SavePrivateKey(path string, k *PrivateKey) (err error) {
 	}()
 	if _, err = f.Write(append(data, '\n')); err != nil {
 		_ = f.Close()
-		return fmt.Errorf("jose: save private key: %w", err)
+		return fmt.Errorf("jose: %s: %w", op, err)
 	}
 	if err = f.Sync(); err != nil {
 		_ = f.Close()
-		return fmt.Errorf("jose: save private key: %w", err)
+		return fmt.Errorf("jose: %s: %w", op, err)
 	}
 	if err = f.Close(); err != nil {
-		return fmt.Errorf("jose: save private key: %w", err)
+		return fmt.Errorf("jose: %s: %w", op, err)
 	}
 	return nil
+}
+
+// readSecret reads a key file, trimmed. On Unix it refuses a file that group
+// or others may access (like ssh does). op names the operation in errors.
+func readSecret(path, op string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("jose: %s: %w", op, err)
+	}
+	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("jose: %s: %s has mode %04o; it must not be accessible by group or others (chmod 600)", op, path, fi.Mode().Perm())
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("jose: %s: %w", op, err)
+	}
+	return bytes.TrimSpace(data), nil
 }
 
 // LoadPrivateKey reads a private JWK file. On Unix it refuses a file that
 // group or others may access (like ssh does).
 func LoadPrivateKey(path string) (*PrivateKey, error) {
-	fi, err := os.Stat(path)
+	data, err := readSecret(path, "load private key")
 	if err != nil {
-		return nil, fmt.Errorf("jose: load private key: %w", err)
+		return nil, err
 	}
-	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("jose: load private key: %s has mode %04o; it must not be accessible by group or others (chmod 600)", path, fi.Mode().Perm())
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("jose: load private key: %w", err)
-	}
-	k, err := ParsePrivateJWK(bytes.TrimSpace(data))
+	k, err := ParsePrivateJWK(data)
 	if err != nil {
 		return nil, fmt.Errorf("jose: load private key %s: %w", path, err)
 	}
