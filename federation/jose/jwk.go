@@ -8,9 +8,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"runtime"
 	"time"
+
+	"github.com/familylinks/flx/federation/keyfile"
 )
 
 // publicJWK is the complete list of members FLX publishes for a key. It has
@@ -432,44 +432,20 @@ func SavePrivateKey(path string, k *PrivateKey) error {
 	return writeSecret(path, data, "save private key")
 }
 
-// writeSecret writes data and a newline to a new file with mode 0600,
-// synced; it refuses to overwrite an existing file and removes what it began
-// if a write fails. op names the operation in errors.
-func writeSecret(path string, data []byte, op string) (err error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fmt.Errorf("jose: %s: %w", op, err)
-	}
-	defer func() {
-		if err != nil {
-			_ = os.Remove(path)
-		}
-	}()
-	if _, err = f.Write(append(data, '\n')); err != nil {
-		_ = f.Close()
-		return fmt.Errorf("jose: %s: %w", op, err)
-	}
-	if err = f.Sync(); err != nil {
-		_ = f.Close()
-		return fmt.Errorf("jose: %s: %w", op, err)
-	}
-	if err = f.Close(); err != nil {
+// writeSecret writes data and a newline to a new file, mode 0600 (see
+// keyfile.WriteNew). op names the operation in errors.
+func writeSecret(path string, data []byte, op string) error {
+	if err := keyfile.WriteNew(path, append(data, '\n'), 0o600); err != nil {
 		return fmt.Errorf("jose: %s: %w", op, err)
 	}
 	return nil
 }
 
-// readSecret reads a key file, trimmed. On Unix it refuses a file that group
-// or others may access (like ssh does). op names the operation in errors.
+// readSecret reads a private key file, trimmed, refusing one that group or
+// others may access (see keyfile.ReadPrivate). op names the operation in
+// errors.
 func readSecret(path, op string) ([]byte, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("jose: %s: %w", op, err)
-	}
-	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("jose: %s: %s has mode %04o; it must not be accessible by group or others (chmod 600)", op, path, fi.Mode().Perm())
-	}
-	data, err := os.ReadFile(path)
+	data, err := keyfile.ReadPrivate(path)
 	if err != nil {
 		return nil, fmt.Errorf("jose: %s: %w", op, err)
 	}
