@@ -9,7 +9,7 @@
 // it only what the manifest lists (the CA certificates and each member's SPKI
 // pin).
 //
-// Package devca imports federation/mtls (for the member URI and SPKI pin) and
-// the standard library; it must never import the root federation package
+// Package devca imports federation/mtls (for the member URI and SPKI pin),
+// federation/keyfile (its key files) and the standard library; it must never import the root federation package
 // (github.com/familylinks/flx/federation), schema, policy, node or conformance.
 package devca

@@ -8,7 +8,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
+
+	"github.com/familylinks/flx/federation/keyfile"
 )
 
 // File names used by [CA.Save], [Load] and [Issued.Save].
@@ -54,34 +55,14 @@ func savePair(dir, certName string, certPEM []byte, keyName string, keyPEM []byt
 			return fmt.Errorf("%s: %w", p, os.ErrExist)
 		}
 	}
-	if err := writeNew(keyPath, keyPEM, 0o600); err != nil {
+	if err := keyfile.WriteNew(keyPath, keyPEM, 0o600); err != nil {
 		return err
 	}
-	if err := writeNew(certPath, certPEM, 0o644); err != nil {
+	if err := keyfile.WriteNew(certPath, certPEM, 0o644); err != nil {
 		_ = os.Remove(keyPath)
 		return err
 	}
 	return nil
-}
-
-// writeNew creates path (failing if it exists) with perm, writes data and
-// syncs. On failure it removes what it created.
-func writeNew(path string, data []byte, perm os.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		_ = os.Remove(path)
-	}
-	return err
 }
 
 // Load reads a CA saved by [CA.Save]. It refuses a key file that group or
@@ -92,16 +73,9 @@ func Load(dir string) (*CA, error) {
 		return nil, fmt.Errorf("devca.Load: %w", err)
 	}
 	keyPath := filepath.Join(dir, CAKeyFile)
-	fi, err := os.Stat(keyPath)
+	keyPEM, err := keyfile.ReadPrivate(keyPath)
 	if err != nil {
-		return nil, fmt.Errorf("devca.Load: %w", err)
-	}
-	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("devca.Load: %s has mode %04o; the CA key must be private (chmod 600)", keyPath, fi.Mode().Perm())
-	}
-	keyPEM, err := os.ReadFile(keyPath)
-	if err != nil {
-		return nil, fmt.Errorf("devca.Load: %w", err)
+		return nil, fmt.Errorf("devca.Load: the CA key: %w", err)
 	}
 	cert, err := parseCert(certPEM)
 	if err != nil {

@@ -49,7 +49,8 @@
 // explicit "kid" (FLX-KEY-002); only a lone JWK (ParsePublicJWK) falls back to
 // the RFC 7638 thumbprint as its kid.
 //
-// Package jose must never import other FLX packages (federation and above
-// depend on it, not the other way round); it knows nothing of manifests,
+// Package jose must never import other FLX packages but federation/keyfile,
+// which writes and reads its key files (federation and above depend on jose,
+// not the other way round); it knows nothing of manifests,
 // members or envelopes.
 package jose

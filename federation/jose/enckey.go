@@ -1,7 +1,6 @@
 package jose
 
 import (
-	"bytes"
 	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -10,8 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"runtime"
 	"time"
 )
 
@@ -370,35 +367,7 @@ func (s *EncKeySet) UnmarshalJSON(data []byte) error {
 // ParseEncKeySet parses a JWKS of encryption keys: exactly {"keys":[...]},
 // each key parsed with ParsePublishedEncJWK, no kid twice.
 func ParseEncKeySet(data []byte) (EncKeySet, error) {
-	var set map[string]json.RawMessage
-	if err := json.Unmarshal(data, &set); err != nil || set == nil {
-		return nil, jwkErr("JWKS is not {\"keys\":[...]}")
-	}
-	if name, dup := duplicateMember(data); dup {
-		return nil, jwkErr("JWKS member %q appears twice", name)
-	}
-	rawKeys, ok := set["keys"]
-	if !ok || len(set) != 1 {
-		return nil, jwkErr("JWKS is not {\"keys\":[...]} (exactly one member, \"keys\")")
-	}
-	var keys []json.RawMessage
-	if err := json.Unmarshal(rawKeys, &keys); err != nil || keys == nil {
-		return nil, jwkErr("JWKS \"keys\" is not an array")
-	}
-	out := make(EncKeySet, 0, len(keys))
-	seen := make(map[string]bool, len(keys))
-	for i, raw := range keys {
-		k, err := ParsePublishedEncJWK(raw)
-		if err != nil {
-			return nil, fmt.Errorf("jose: encryption JWKS key %d: %w", i, err)
-		}
-		if seen[k.kid] {
-			return nil, jwkErr("JWKS has kid %q twice", k.kid)
-		}
-		seen[k.kid] = true
-		out = append(out, k)
-	}
-	return out, nil
+	return parseKeySet(data, "encryption JWKS", ParsePublishedEncJWK)
 }
 
 // Key returns the key with the given kid, or nil.
@@ -449,49 +418,22 @@ func ParsePrivateEncJWK(data []byte) (*EncPrivateKey, error) {
 
 // SaveEncKey writes k as a private JWK to a new file with mode 0600; it
 // refuses to overwrite an existing file.
-func SaveEncKey(path string, k *EncPrivateKey) (err error) {
+func SaveEncKey(path string, k *EncPrivateKey) error {
 	data, err := MarshalPrivateEncJWK(k)
 	if err != nil {
 		return err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fmt.Errorf("jose: save encryption key: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			_ = os.Remove(path)
-		}
-	}()
-	if _, err = f.Write(append(data, '\n')); err != nil {
-		_ = f.Close()
-		return fmt.Errorf("jose: save encryption key: %w", err)
-	}
-	if err = f.Sync(); err != nil {
-		_ = f.Close()
-		return fmt.Errorf("jose: save encryption key: %w", err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("jose: save encryption key: %w", err)
-	}
-	return nil
+	return writeSecret(path, data, "save encryption key")
 }
 
 // LoadEncKey reads a private encryption JWK file. On Unix it refuses a file
 // that group or others may access.
 func LoadEncKey(path string) (*EncPrivateKey, error) {
-	fi, err := os.Stat(path)
+	data, err := readSecret(path, "load encryption key")
 	if err != nil {
-		return nil, fmt.Errorf("jose: load encryption key: %w", err)
+		return nil, err
 	}
-	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("jose: load encryption key: %s has mode %04o; it must not be accessible by group or others (chmod 600)", path, fi.Mode().Perm())
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("jose: load encryption key: %w", err)
-	}
-	k, err := ParsePrivateEncJWK(bytes.TrimSpace(data))
+	k, err := ParsePrivateEncJWK(data)
 	if err != nil {
 		return nil, fmt.Errorf("jose: load encryption key %s: %w", path, err)
 	}

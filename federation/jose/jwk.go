@@ -8,9 +8,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"runtime"
 	"time"
+
+	"github.com/familylinks/flx/federation/keyfile"
 )
 
 // publicJWK is the complete list of members FLX publishes for a key. It has
@@ -319,6 +319,13 @@ func (s *KeySet) UnmarshalJSON(data []byte) error {
 // key parsed with ParsePublishedJWK (an explicit kid is required), no kid
 // twice.
 func ParseKeySet(data []byte) (KeySet, error) {
+	return parseKeySet(data, "JWKS", ParsePublishedJWK)
+}
+
+// parseKeySet parses exactly {"keys":[...]} (the member "keys", spelt so,
+// once, and nothing else), each key with parse, no kid twice; what names the
+// set in a key's error.
+func parseKeySet[K interface{ KID() string }](data []byte, what string, parse func([]byte) (K, error)) ([]K, error) {
 	var set map[string]json.RawMessage
 	if err := json.Unmarshal(data, &set); err != nil || set == nil {
 		return nil, jwkErr("JWKS is not {\"keys\":[...]}")
@@ -334,17 +341,17 @@ func ParseKeySet(data []byte) (KeySet, error) {
 	if err := json.Unmarshal(rawKeys, &keys); err != nil || keys == nil {
 		return nil, jwkErr("JWKS \"keys\" is not an array")
 	}
-	out := make(KeySet, 0, len(keys))
+	out := make([]K, 0, len(keys))
 	seen := make(map[string]bool, len(keys))
 	for i, raw := range keys {
-		k, err := ParsePublishedJWK(raw)
+		k, err := parse(raw)
 		if err != nil {
-			return nil, fmt.Errorf("jose: JWKS key %d: %w", i, err)
+			return nil, fmt.Errorf("jose: %s key %d: %w", what, i, err)
 		}
-		if seen[k.kid] {
-			return nil, jwkErr("JWKS has kid %q twice", k.kid)
+		if seen[k.KID()] {
+			return nil, jwkErr("JWKS has kid %q twice", k.KID())
 		}
-		seen[k.kid] = true
+		seen[k.KID()] = true
 		out = append(out, k)
 	}
 	return out, nil
@@ -417,49 +424,42 @@ func ParsePrivateJWK(data []byte) (*PrivateKey, error) {
 
 // SavePrivateKey writes k as a private JWK to a new file with mode 0600. It
 // refuses to overwrite an existing file, so a key is never lost by accident.
-func SavePrivateKey(path string, k *PrivateKey) (err error) {
+func SavePrivateKey(path string, k *PrivateKey) error {
 	data, err := MarshalPrivateJWK(k)
 	if err != nil {
 		return err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fmt.Errorf("jose: save private key: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			_ = os.Remove(path)
-		}
-	}()
-	if _, err = f.Write(append(data, '\n')); err != nil {
-		_ = f.Close()
-		return fmt.Errorf("jose: save private key: %w", err)
-	}
-	if err = f.Sync(); err != nil {
-		_ = f.Close()
-		return fmt.Errorf("jose: save private key: %w", err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("jose: save private key: %w", err)
+	return writeSecret(path, data, "save private key")
+}
+
+// writeSecret writes data and a newline to a new file, mode 0600 (see
+// keyfile.WriteNew). op names the operation in errors.
+func writeSecret(path string, data []byte, op string) error {
+	if err := keyfile.WriteNew(path, append(data, '\n'), 0o600); err != nil {
+		return fmt.Errorf("jose: %s: %w", op, err)
 	}
 	return nil
+}
+
+// readSecret reads a private key file, trimmed, refusing one that group or
+// others may access (see keyfile.ReadPrivate). op names the operation in
+// errors.
+func readSecret(path, op string) ([]byte, error) {
+	data, err := keyfile.ReadPrivate(path)
+	if err != nil {
+		return nil, fmt.Errorf("jose: %s: %w", op, err)
+	}
+	return bytes.TrimSpace(data), nil
 }
 
 // LoadPrivateKey reads a private JWK file. On Unix it refuses a file that
 // group or others may access (like ssh does).
 func LoadPrivateKey(path string) (*PrivateKey, error) {
-	fi, err := os.Stat(path)
+	data, err := readSecret(path, "load private key")
 	if err != nil {
-		return nil, fmt.Errorf("jose: load private key: %w", err)
+		return nil, err
 	}
-	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("jose: load private key: %s has mode %04o; it must not be accessible by group or others (chmod 600)", path, fi.Mode().Perm())
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("jose: load private key: %w", err)
-	}
-	k, err := ParsePrivateJWK(bytes.TrimSpace(data))
+	k, err := ParsePrivateJWK(data)
 	if err != nil {
 		return nil, fmt.Errorf("jose: load private key %s: %w", path, err)
 	}

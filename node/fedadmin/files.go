@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/familylinks/flx/federation/jose"
+	"github.com/familylinks/flx/federation/keyfile"
 )
 
 const dirPerm = 0o700
@@ -55,21 +56,7 @@ func writeNew(path string, data []byte, perm fs.FileMode) error {
 	if err := os.MkdirAll(filepath.Dir(path), dirPerm); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		_ = os.Remove(path)
-	}
-	return err
+	return keyfile.WriteNew(path, data, perm)
 }
 
 func syncDir(dir string) {

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/familylinks/flx/federation/jose"
+	"github.com/familylinks/flx/federation/keyfile"
 	"github.com/familylinks/flx/node"
 	"github.com/familylinks/flx/node/config"
 	"github.com/familylinks/flx/node/store"
@@ -43,7 +44,7 @@ until the recipient's receipts come back (flx bundle import of its return bundle
 				if err != nil {
 					return fmt.Errorf("bundle export: %w", err)
 				}
-				if err := writeExclusive(out, exp.File); err != nil {
+				if err := keyfile.WriteNew(out, exp.File, 0o600); err != nil {
 					return fmt.Errorf("bundle export: %w", err)
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "bundle %s for %s: %d envelopes written to %s\n", exp.JTI, to, exp.Envelopes, out)
@@ -87,7 +88,7 @@ the exporter to a bundle file to carry back.`,
 				case ret == "":
 					fmt.Fprintf(w, "receipts for %s are not written: give --return FILE (importing again writes them)\n", res.From)
 				default:
-					if err := writeExclusive(ret, res.Return); err != nil {
+					if err := keyfile.WriteNew(ret, res.Return, 0o600); err != nil {
 						return fmt.Errorf("bundle import: %w", err)
 					}
 					fmt.Fprintf(w, "return bundle for %s written to %s\n", res.From, ret)
@@ -101,20 +102,6 @@ the exporter to a bundle file to carry back.`,
 	imp.Flags().StringVar(&ret, "return", "", "file to write the return bundle (receipts) to (must not exist)")
 	root.AddCommand(export, imp)
 	return root
-}
-
-// writeExclusive writes a new file, mode 0600 (a bundle is encrypted, but
-// there is no reason for others to read it).
-func writeExclusive(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 // loadBundleKeys reads the bundle encryption key; a missing file means none
