@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/jmoiron/sqlx"
 )
 
 // CaseSearchReader searches cases through the search index.
@@ -485,6 +487,22 @@ func (q *queries) CreateCases(ctx context.Context, cs []NewCase) (BulkResult, er
 	}
 	for start := 0; start < len(cs); start += casesPerInsert {
 		chunk := cs[start:min(start+casesPerInsert, len(cs))]
+		if q.s.dialect == Postgres {
+			// One statement: the cases held already are those it did
+			// not insert.
+			created, err := q.createCasesPG(ctx, chunk, keys[start:start+len(chunk)])
+			if err != nil {
+				return res, err
+			}
+			for _, c := range chunk {
+				if created[c.ID] {
+					res.Created = append(res.Created, c.ID)
+				} else {
+					res.Existing = append(res.Existing, c.ID)
+				}
+			}
+			continue
+		}
 		ids := make([]string, len(chunk))
 		for i, c := range chunk {
 			ids[i] = c.ID
@@ -504,25 +522,12 @@ func (q *queries) CreateCases(ctx context.Context, cs []NewCase) (BulkResult, er
 		if len(fresh) == 0 {
 			continue
 		}
-		pg := q.s.dialect == Postgres
-		if pg {
-			if err := q.createCasesPG(ctx, cs, fresh, keys); err != nil {
-				return res, err
-			}
-			for _, ci := range fresh {
-				res.Created = append(res.Created, cs[ci].ID)
-			}
-			continue
-		}
+		// SQLite: the writer excludes every other, so the check holds.
 		var cb, vb, kb strings.Builder
 		cargs := make([]any, 0, 9*len(fresh))
 		vargs := make([]any, 0, 5*len(fresh))
 		var kargs []any
-		cb.WriteString(`INSERT INTO cases (case_id, origin, type, status, version, document, created_at, updated_at`)
-		if pg {
-			cb.WriteString(`, search_keys`)
-		}
-		cb.WriteString(`) VALUES `)
+		cb.WriteString(`INSERT INTO cases (case_id, origin, type, status, version, document, created_at, updated_at) VALUES `)
 		vb.WriteString(`INSERT INTO case_versions (case_id, version, status, document, created_at) VALUES `)
 		kb.WriteString(`INSERT INTO case_search_docs (case_id, keys) VALUES `)
 		for i, ci := range fresh {
@@ -534,57 +539,58 @@ func (q *queries) CreateCases(ctx context.Context, cs []NewCase) (BulkResult, er
 			}
 			at := tv(q.s.now(c.At))
 			cargs = append(cargs, c.ID, c.Origin, c.Type, c.Status, c.Version, c.Document, at, at)
-			if pg {
-				cb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, " + pgKeys + ")")
-				cargs = append(cargs, keys[ci])
-			} else {
-				cb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
-				kb.WriteString("(?, ?)")
-				kargs = append(kargs, c.ID, sqliteKeys(keys[ci]))
-			}
+			cb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
+			kb.WriteString("(?, ?)")
+			kargs = append(kargs, c.ID, sqliteKeys(keys[ci]))
 			vb.WriteString("(?, ?, ?, ?, ?)")
 			vargs = append(vargs, c.ID, c.Version, c.Status, c.Document, at)
 			res.Created = append(res.Created, c.ID)
 		}
-		// A concurrent writer creating one of these ids between the check
-		// and here makes the INSERT fail: the whole call rolls back.
 		if _, err := q.exec(ctx, cb.String(), cargs...); err != nil {
 			return res, fmt.Errorf("store.CreateCases: %w", err)
 		}
 		if _, err := q.exec(ctx, vb.String(), vargs...); err != nil {
 			return res, fmt.Errorf("store.CreateCases: versions: %w", err)
 		}
-		if !pg {
-			if _, err := q.exec(ctx, kb.String(), kargs...); err != nil {
-				return res, fmt.Errorf("store.CreateCases: search keys: %w", err)
-			}
+		if _, err := q.exec(ctx, kb.String(), kargs...); err != nil {
+			return res, fmt.Errorf("store.CreateCases: search keys: %w", err)
 		}
 	}
 	return res, nil
 }
 
-// createCasesPG writes the cases cs[fresh] and their first versions in
-// one statement on PostgreSQL: the rows as arrays (each case's search
-// keys as one space-separated text: keys hold no space), a data-modifying
-// CTE for the cases. One round trip, and one statement text whatever the
-// batch size (parsed and planned once per connection).
-func (q *queries) createCasesPG(ctx context.Context, cs []NewCase, fresh []int, keys [][]string) error {
-	n := len(fresh)
+// createCasesPG writes the cases cs that are not held yet, with their
+// first versions, in one statement on PostgreSQL, and returns the ids it
+// created: the rows as arrays (each case's search keys as one
+// space-separated text: keys hold no space), data-modifying CTEs for the
+// cases and their versions. A case held already (or created meanwhile by
+// another transaction: ON CONFLICT waits for its commit) is left as it is,
+// with no version written. One round trip, and one statement text whatever
+// the batch size (parsed and planned once per connection).
+func (q *queries) createCasesPG(ctx context.Context, cs []NewCase, keys [][]string) (map[string]bool, error) {
+	n := len(cs)
 	id, origin, typ, status, at, ks := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	version := make([]int64, n)
 	doc := make([][]byte, n)
-	for i, ci := range fresh {
-		c := &cs[ci]
+	for i := range cs {
+		c := &cs[i]
 		id[i], origin[i], typ[i], status[i], version[i], doc[i] = c.ID, c.Origin, c.Type, c.Status, c.Version, c.Document
-		at[i], ks[i] = tv(q.s.now(c.At)).(string), strings.Join(keys[ci], " ")
+		at[i], ks[i] = tv(q.s.now(c.At)).(string), strings.Join(keys[i], " ")
 	}
 	// The documents go laid end to end in one bytea, each cut from it by
 	// offset and length (packBytes: a bytea[] of 200 documents was
 	// copied several times over in its encoding).
 	blob, cut := packBytes(doc)
-	// A concurrent writer creating one of these ids between the check
-	// and here makes the INSERT fail: the whole call rolls back.
-	if _, err := q.exec(ctx, `WITH c AS (
+	created := make(map[string]bool, n)
+	scan := func(rows *sqlx.Rows) error {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		created[id] = true
+		return nil
+	}
+	if err := q.eachRow(ctx, scan, `WITH c AS (
 			SELECT u.case_id, u.origin, u.type, u.status, u.version, substring(b.blob FROM u.doc_at FOR u.doc_len) AS document,
 				u.at, u.keys, u.pos
 			FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::int[], ?::int[], ?::timestamptz[], ?::text[])
@@ -594,13 +600,17 @@ func (q *queries) createCasesPG(ctx context.Context, cs []NewCase, fresh []int, 
 			INSERT INTO cases (case_id, origin, type, status, version, document, created_at, updated_at, search_keys)
 			SELECT case_id, origin, type, status, version, document, at, at, array_to_tsvector(string_to_array(keys, ' '))
 			FROM c ORDER BY pos
+			ON CONFLICT (case_id) DO NOTHING
+			RETURNING case_id
+		), ver AS (
+			INSERT INTO case_versions (case_id, version, status, document, created_at)
+			SELECT c.case_id, c.version, c.status, c.document, c.at FROM c JOIN ins ON ins.case_id = c.case_id ORDER BY c.pos
 		)
-		INSERT INTO case_versions (case_id, version, status, document, created_at)
-		SELECT case_id, version, status, document, at FROM c ORDER BY pos`,
+		SELECT case_id FROM ins`,
 		id, origin, typ, status, version, cut[0].at, cut[0].len, at, ks, blob); err != nil {
-		return fmt.Errorf("store.CreateCases: %w", err)
+		return nil, fmt.Errorf("store.CreateCases: %w", err)
 	}
-	return nil
+	return created, nil
 }
 
 // The Store forms: reads on the pool, writes in their own transaction.

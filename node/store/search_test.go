@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -147,11 +148,20 @@ func TestCreateCases(t *testing.T) {
 		for i := range 450 {
 			c := newCase(fmt.Sprintf("XA-RC:%04d", i))
 			c.SearchKeys = []string{"t_bulk", fmt.Sprintf("t_n%d", i)}
+			c.Document = caseDoc(c.ID, 1, "bulk")
 			batch = append(batch, c)
 		}
 		res := must[store.BulkResult](t)(b.s.CreateCases(ctx, batch))
 		if len(res.Created) != 449 || !slices.Equal(res.Existing, []string{"XA-RC:0003"}) {
 			t.Fatalf("created %d, existing %v", len(res.Created), res.Existing)
+		}
+		// The case held already is left as it was: no second first
+		// version, its document unchanged.
+		if vs := must[[]store.CaseVersion](t)(b.s.ListCaseVersions(ctx, "XA-RC:0003")); len(vs) != 1 {
+			t.Fatalf("held case has %d versions", len(vs))
+		}
+		if got := must[store.Case](t)(b.s.GetCase(ctx, "XA-RC:0003")); !bytes.Equal(got.Document, newCase("XA-RC:0003").Document) {
+			t.Fatalf("held case's document replaced: %s", got.Document)
 		}
 		res = must[store.BulkResult](t)(b.s.CreateCases(ctx, batch))
 		if len(res.Created) != 0 || len(res.Existing) != 450 {

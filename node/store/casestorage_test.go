@@ -1,0 +1,78 @@
+package store_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/familylinks/flx/node/store"
+)
+
+// storedDoc is a JSON case document of about n bytes whose text does not
+// compress (a long free-text field of random letters), as a received
+// case's narrative can be: lz4 leaves it above the 2 KB TOAST threshold.
+func storedDoc(id string, n int, seed uint64) []byte {
+	r := rand.New(rand.NewPCG(seed, 1))
+	text := make([]byte, n)
+	for i := range text {
+		text[i] = 'a' + byte(r.IntN(26))
+	}
+	return fmt.Appendf(nil, `{"schema":"flx/v1/case","case_id":%q,"version":1,"notes":%q}`, id, text)
+}
+
+// TestCaseDocumentsInline: a received case's document (a few KB) is kept
+// in its row of cases and of case_versions on PostgreSQL (migration 0033:
+// no TOAST row and index entry per case and per version), and documents
+// of every size, up to ones that cannot stay in a page, read back as
+// written on both stores, through the case, its version and a new version.
+func TestCaseDocumentsInline(t *testing.T) {
+	withAllStores(t, func(t *testing.T, b *backend) {
+		ctx := context.Background()
+		sizes := []int{500, 3000, 6000, 40000}
+		var batch []store.NewCase
+		for i, n := range sizes {
+			c := newCase(fmt.Sprintf("XA-RC:DOC-%d", i))
+			c.Document = storedDoc(c.ID, n, uint64(i))
+			batch = append(batch, c)
+		}
+		one := newCase("XA-RC:DOC-one")
+		one.Document = storedDoc(one.ID, 5000, 99)
+		must[store.Case](t)(b.s.CreateCase(ctx, one))
+		res := must[store.BulkResult](t)(b.s.CreateCases(ctx, batch))
+		if len(res.Created) != len(batch) {
+			t.Fatalf("created %v", res.Created)
+		}
+		for _, c := range append(batch, one) {
+			got := must[store.Case](t)(b.s.GetCase(ctx, c.ID))
+			v := must[store.CaseVersion](t)(b.s.GetCaseVersion(ctx, c.ID, 1))
+			if !bytes.Equal(got.Document, c.Document) || !bytes.Equal(v.Document, c.Document) {
+				t.Fatalf("%s: document of %d bytes read back as %d (case), %d (version)", c.ID, len(c.Document), len(got.Document), len(v.Document))
+			}
+		}
+		doc2 := storedDoc(batch[1].ID, 7000, 7)
+		must[store.Case](t)(b.s.UpdateCase(ctx, store.CaseUpdate{ID: batch[1].ID, ExpectedVersion: 1, Document: doc2}))
+		if got := must[store.Case](t)(b.s.GetCase(ctx, batch[1].ID)); !bytes.Equal(got.Document, doc2) {
+			t.Fatalf("updated document read back as %d bytes", len(got.Document))
+		}
+		if b.dialect != store.Postgres {
+			return
+		}
+		// Out of line: the 40 KB document only (its row would not fit in
+		// a page), in cases and in case_versions.
+		for _, table := range []string{"cases", "case_versions"} {
+			var toast string
+			if err := b.raw.GetContext(ctx, &toast, `SELECT reltoastrelid::regclass::text FROM pg_class WHERE relname = $1`, table); err != nil {
+				t.Fatal(err)
+			}
+			var values int
+			if err := b.raw.GetContext(ctx, &values, `SELECT count(DISTINCT chunk_id) FROM `+toast); err != nil {
+				t.Fatal(err)
+			}
+			if values != 1 {
+				t.Errorf("%s: %d values stored out of line, want 1 (the 40 KB document)", table, values)
+			}
+		}
+	})
+}
