@@ -72,14 +72,15 @@ type Options struct {
 	// BatchSize is the most envelopes per request when the Sender is a
 	// BatchSender; default 1 (each envelope alone).
 	BatchSize int
-	// Linger is how long rows queued while one request to the destination
-	// is in flight wait for more to go with them, unless a batch's worth
-	// was queued or the answer comes first; a row queued while none is in
-	// flight goes at once, and while more are, with the next answer (or a
-	// batch's worth). A steady trickle of single rows so costs at most one
-	// request per Linger or per answer rather than one per row. Default
-	// 5 ms; negative: none (a row goes at once while fewer than two
-	// requests are in flight).
+	// Linger is how long rows queued while one request of less than a
+	// batch to the destination is in flight wait for more to go with
+	// them, unless a batch's worth was queued or the answer comes first;
+	// a row queued while none is in flight goes at once, and while two
+	// are, with the answer to one of them (or a batch's worth). A steady
+	// trickle of single rows so costs at most one request per Linger or
+	// per answer rather than one per row, and no more than two requests
+	// of less than a batch are in flight. Default 5 ms; negative: none (a
+	// row goes at once while fewer than two such requests are in flight).
 	Linger       time.Duration
 	MaxAttempts  int            // then dead-letter; default 50
 	Backoff      backoff.Policy // default 1 s .. 1 h
@@ -355,6 +356,9 @@ type report struct {
 	// resend, when set, are rows still claimed whose request the link
 	// broke under: the loop sends them again in a free slot once due.
 	resend *chunk
+	// partial: the request carried fewer rows than a batch (set by the
+	// loop, which counts such requests in flight).
+	partial bool
 }
 
 // chunk is the rows of one request, as claimed, or as prepared and sent
@@ -383,16 +387,19 @@ const maxBreaks = 3
 
 // loop keeps up to Workers requests to ds in flight, claiming more as
 // requests are answered or rows are queued (Kick), until nothing is due and
-// nothing is in flight. A row queued while no request is in flight is sent
-// at once; rows queued while some are accumulate (as Nagle's algorithm
-// does) and go together, in batches of up to BatchSize, when one is
-// answered or a batch's worth was queued, or, while only one request is in
-// flight, when Linger has passed since the first of them was queued. So
-// the answers pace the requests (when they slow down, as on a loaded
-// machine, batches grow and each envelope costs less), a lone request
-// holds back what follows it for at most Linger, and up to
-// Workers × BatchSize envelopes can be in flight: the window a long link
-// needs. A request the link broke under (a cut: the connection went,
+// nothing is in flight. A row queued while no request of less than a
+// batch is in flight is sent at once; rows queued while some are
+// accumulate (as Nagle's algorithm does) and go together, in batches of up
+// to BatchSize, when a batch's worth was queued, or when fewer than two
+// requests of less than a batch are left in flight (one answered), or,
+// while only one is in flight, when Linger has passed since the first of
+// them was queued. So the answers pace the requests (when they slow down,
+// as on a loaded machine, batches grow and each envelope costs less; an
+// answer does not send what accumulated while two such requests are
+// still out, or requests would stay as many as the window allows, each
+// small and slow), a lone request holds back what follows it for at most
+// Linger, and up to Workers × BatchSize envelopes can be in flight in
+// full batches: the window a long link needs. A request the link broke under (a cut: the connection went,
 // the peer may have stored what it carried) is sent again after the wait
 // of a failed attempt, its rows still claimed, ahead of new claims, while
 // the rest of the window flows on (maxBreaks). Any other failure that is
@@ -413,7 +420,10 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 	results := make(chan report, workers)
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	inflight, peerFailed := 0, false
+	// partial counts the requests in flight that carry less than a
+	// batch: rows that accumulate while kickBelow of them are in flight
+	// wait for one of them to be answered, or for a batch's worth.
+	inflight, partial, peerFailed := 0, 0, false
 	var retryAfter time.Duration // the longest the peer asked for
 	var reason string
 	// progress counts the requests delivered; pending are the rows the
@@ -429,6 +439,9 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 	}()
 	record := func(r report) {
 		inflight--
+		if r.partial {
+			partial--
+		}
 		retryAfter = max(retryAfter, r.retryAfter)
 		if r.resend != nil {
 			pending = append(pending, *r.resend)
@@ -465,13 +478,19 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 	send := func(ch chunk) {
 		ch.progress = progress.Load()
 		inflight++
+		part := len(ch.items) < d.batchSize()
+		if part {
+			partial++
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			// A delivery under way finishes even when the node stops.
 			// A receipt whose recording fails is tried again until
 			// the node stops (stopping).
-			results <- d.deliverAll(context.WithValue(context.WithoutCancel(ctx), stoppingKey{}, ctx.Done()), ch, &progress)
+			r := d.deliverAll(context.WithValue(context.WithoutCancel(ctx), stoppingKey{}, ctx.Done()), ch, &progress)
+			r.partial = part
+			results <- r
 		}()
 	}
 	claim := true // at start: claim what is due
@@ -550,17 +569,27 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 		select {
 		case r := <-results:
 			record(r)
-			claim = true // a slot is free, and the case's next row may be due
+			// A slot is free, and the case's next row may be due: claim
+			// unless kickBelow requests of less than a batch are still
+			// in flight and no batch's worth was queued since the last
+			// claim. Otherwise each answer would send what accumulated
+			// meanwhile, keeping as many requests in flight as the
+			// window allows however few rows each carries: a peer
+			// slowed down once (a checkpoint, a pause) would then be
+			// sent Workers small requests at a time for good, each
+			// answered later for sharing it with the others.
+			// (A batch's worth queued set claim already.)
+			claim = claim || partial < kickBelow
 		case <-ds.wakeC():
 			// Rows were queued: sent at once if the link is idle,
 			// otherwise with the next answer or after Linger.
 			kicks++
 			switch {
 			case d.o.Linger < 0:
-				claim = claim || inflight < kickBelow
-			case inflight == 0 || kicks >= d.batchSize():
+				claim = claim || partial < kickBelow
+			case partial == 0 || kicks >= d.batchSize():
 				claim = true
-			case inflight < kickBelow && lingerC == nil:
+			case partial < kickBelow && lingerC == nil:
 				if linger == nil {
 					linger = time.NewTimer(d.o.Linger)
 				} else {

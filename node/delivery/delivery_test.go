@@ -398,6 +398,16 @@ func (b *bench) queue(t *testing.T, to string, n int) []int64 {
 	return ids
 }
 
+// queueCase adds one case.create envelope of caseID from XA-RC to to.
+func (b *bench) queueCase(t *testing.T, to, caseID string) []int64 {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"case_id": caseID})
+	raw := b.f.Envelope(t, "XA-RC", to, federation.KindCaseCreate, caseID, body)
+	c, _ := federation.ClaimsOf(raw)
+	b.outbox.add(store.OutboxItem{Destination: to, CaseID: caseID, Kind: string(c.Kind), JTI: c.JTI, Envelope: raw})
+	return []int64{int64(len(b.outbox.rows))}
+}
+
 // round runs one dispatch and waits for every loop it started.
 func (b *bench) round(t *testing.T) {
 	t.Helper()
@@ -1118,5 +1128,63 @@ func TestRequestsSpreadOverConnections(t *testing.T) {
 	defer p.mu.Unlock()
 	if len(p.conns) != 3 {
 		t.Errorf("%d connections for 24 requests in flight, want 3 (8 each)", len(p.conns))
+	}
+}
+
+// The answer to a request of a full batch does not send what accumulated
+// while two requests of less than a batch are in flight: it waits for
+// one of those (or for a batch's worth). Without this, each answer sent a
+// request of whatever had accumulated, and a peer slowed down once was
+// kept at the whole window of small requests for good.
+func TestAnswerToAFullBatchSendsNoPartialBeyondTwo(t *testing.T) {
+	b := newBench(t, Options{Workers: 8, BatchSize: 4, PollInterval: time.Hour}, realClock)
+	p := b.peers["XB-RC"]
+	first := b.queue(t, "XB-RC", 6) // claimed at once: a request of 4 (full) and one of 2
+	gates := map[string]chan struct{}{}
+	full, part := make(chan struct{}), make(chan struct{})
+	t.Cleanup(func() {
+		for _, c := range []chan struct{}{full, part} {
+			select {
+			case <-c:
+			default:
+				close(c)
+			}
+		}
+	})
+	for i, id := range first {
+		gates[b.outbox.get(id).JTI] = map[bool]chan struct{}{true: full, false: part}[i < 4]
+	}
+	var gmu sync.Mutex
+	p.set(func(_ http.ResponseWriter, raw []byte) bool {
+		c, _ := federation.ClaimsOf(raw)
+		gmu.Lock()
+		g := gates[c.JTI]
+		gmu.Unlock()
+		if g != nil {
+			<-g
+		}
+		return false // a receipt
+	})
+	b.run(t)
+	waitFor(t, "the first two requests", func() bool { return p.calls.Load() == 2 })
+	third := b.queueCase(t, "XB-RC", "XA-RC:THIRD")
+	gmu.Lock()
+	gates[b.outbox.get(third[0]).JTI] = part
+	gmu.Unlock()
+	b.d.KickFor("XB-RC")
+	waitFor(t, "a second request of less than a batch", func() bool { return p.calls.Load() == 3 })
+	last := b.queueCase(t, "XB-RC", "XA-RC:LAST")
+	b.d.KickFor("XB-RC")
+	close(full)
+	waitFor(t, "the full batch delivered", func() bool { return b.delivered(first[:4]) })
+	time.Sleep(100 * time.Millisecond) // time enough for a claim and a request
+	if got := p.calls.Load(); got != 3 {
+		t.Fatalf("%d requests after the full batch's answer, want 3: the row queued waits for a partial one", got)
+	}
+	close(part)
+	all := append(append(first, third...), last...)
+	waitFor(t, "all delivered", func() bool { return b.delivered(all) })
+	if got := p.calls.Load(); got != 4 {
+		t.Errorf("%d requests, want 4", got)
 	}
 }
