@@ -1131,12 +1131,14 @@ func TestRequestsSpreadOverConnections(t *testing.T) {
 	}
 }
 
-// The answer to a request of a full batch does not send what accumulated
-// while two requests of less than a batch are in flight: it waits for
-// one of those (or for a batch's worth). Without this, each answer sent a
-// request of whatever had accumulated, and a peer slowed down once was
-// kept at the whole window of small requests for good.
-func TestAnswerToAFullBatchSendsNoPartialBeyondTwo(t *testing.T) {
+// While two requests of less than a batch are in flight, what
+// accumulates waits for one of them to be answered, or goes in full
+// batches: the answer to a full batch claims (a backlog keeps the window
+// full of them) and sends what fills a batch, holding the rest back.
+// Without this, each answer sent a request of whatever had accumulated,
+// and a peer slowed down once was kept at the whole window of small
+// requests for good.
+func TestPartialRequestsInFlightAtMostTwo(t *testing.T) {
 	b := newBench(t, Options{Workers: 8, BatchSize: 4, PollInterval: time.Hour}, realClock)
 	p := b.peers["XB-RC"]
 	first := b.queue(t, "XB-RC", 6) // claimed at once: a request of 4 (full) and one of 2
@@ -1151,10 +1153,16 @@ func TestAnswerToAFullBatchSendsNoPartialBeyondTwo(t *testing.T) {
 			}
 		}
 	})
-	for i, id := range first {
-		gates[b.outbox.get(id).JTI] = map[bool]chan struct{}{true: full, false: part}[i < 4]
-	}
 	var gmu sync.Mutex
+	gate := func(ids []int64, c chan struct{}) {
+		gmu.Lock()
+		defer gmu.Unlock()
+		for _, id := range ids {
+			gates[b.outbox.get(id).JTI] = c
+		}
+	}
+	gate(first[:4], full)
+	gate(first[4:], part)
 	p.set(func(_ http.ResponseWriter, raw []byte) bool {
 		c, _ := federation.ClaimsOf(raw)
 		gmu.Lock()
@@ -1168,23 +1176,32 @@ func TestAnswerToAFullBatchSendsNoPartialBeyondTwo(t *testing.T) {
 	b.run(t)
 	waitFor(t, "the first two requests", func() bool { return p.calls.Load() == 2 })
 	third := b.queueCase(t, "XB-RC", "XA-RC:THIRD")
-	gmu.Lock()
-	gates[b.outbox.get(third[0]).JTI] = part
-	gmu.Unlock()
+	gate(third, part)
 	b.d.KickFor("XB-RC")
 	waitFor(t, "a second request of less than a batch", func() bool { return p.calls.Load() == 3 })
-	last := b.queueCase(t, "XB-RC", "XA-RC:LAST")
+	// Five rows queued (one kick): the full batch's answer sends four of
+	// them, the fifth waits for a request of less than a batch.
+	var more []int64
+	for i := range 5 {
+		more = append(more, b.queueCase(t, "XB-RC", fmt.Sprintf("XA-RC:MORE-%d", i))...)
+	}
 	b.d.KickFor("XB-RC")
 	close(full)
 	waitFor(t, "the full batch delivered", func() bool { return b.delivered(first[:4]) })
-	time.Sleep(100 * time.Millisecond) // time enough for a claim and a request
-	if got := p.calls.Load(); got != 3 {
-		t.Fatalf("%d requests after the full batch's answer, want 3: the row queued waits for a partial one", got)
+	waitFor(t, "a batch of four of the rows queued since", func() bool { return p.calls.Load() >= 4 })
+	time.Sleep(100 * time.Millisecond) // time enough for another claim and request
+	if got := p.calls.Load(); got != 4 {
+		t.Fatalf("%d requests after the full batch's answer, want 4: one full batch, the fifth row held back", got)
 	}
 	close(part)
-	all := append(append(first, third...), last...)
+	all := slices.Concat(first, third, more)
 	waitFor(t, "all delivered", func() bool { return b.delivered(all) })
-	if got := p.calls.Load(); got != 4 {
-		t.Errorf("%d requests, want 4", got)
+	if got := p.calls.Load(); got != 5 {
+		t.Errorf("%d requests, want 5", got)
+	}
+	b.obs.mu.Lock()
+	defer b.obs.mu.Unlock()
+	if got := fmt.Sprint(slices.Sorted(slices.Values(b.obs.sent))); got != "[1 1 2 4 4]" {
+		t.Errorf("requests of %v envelopes, want 4, 2, 1, 4 and 1", b.obs.sent)
 	}
 }
