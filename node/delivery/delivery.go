@@ -72,14 +72,15 @@ type Options struct {
 	// BatchSize is the most envelopes per request when the Sender is a
 	// BatchSender; default 1 (each envelope alone).
 	BatchSize int
-	// Linger is how long rows queued while one request to the destination
-	// is in flight wait for more to go with them, unless a batch's worth
-	// was queued or the answer comes first; a row queued while none is in
-	// flight goes at once, and while more are, with the next answer (or a
-	// batch's worth). A steady trickle of single rows so costs at most one
-	// request per Linger or per answer rather than one per row. Default
-	// 5 ms; negative: none (a row goes at once while fewer than two
-	// requests are in flight).
+	// Linger is how long rows queued while one request of less than a
+	// batch to the destination is in flight wait for more to go with
+	// them, unless a batch's worth was queued or the answer comes first;
+	// a row queued while none is in flight goes at once, and while two
+	// are, with the answer to one of them (or a batch's worth). A steady
+	// trickle of single rows so costs at most one request per Linger or
+	// per answer rather than one per row, and no more than two requests
+	// of less than a batch are in flight. Default 5 ms; negative: none (a
+	// row goes at once while fewer than two such requests are in flight).
 	Linger       time.Duration
 	MaxAttempts  int            // then dead-letter; default 50
 	Backoff      backoff.Policy // default 1 s .. 1 h
@@ -355,6 +356,9 @@ type report struct {
 	// resend, when set, are rows still claimed whose request the link
 	// broke under: the loop sends them again in a free slot once due.
 	resend *chunk
+	// partial: the request carried fewer rows than a batch (set by the
+	// loop, which counts such requests in flight).
+	partial bool
 }
 
 // chunk is the rows of one request, as claimed, or as prepared and sent
@@ -383,16 +387,19 @@ const maxBreaks = 3
 
 // loop keeps up to Workers requests to ds in flight, claiming more as
 // requests are answered or rows are queued (Kick), until nothing is due and
-// nothing is in flight. A row queued while no request is in flight is sent
-// at once; rows queued while some are accumulate (as Nagle's algorithm
-// does) and go together, in batches of up to BatchSize, when one is
-// answered or a batch's worth was queued, or, while only one request is in
-// flight, when Linger has passed since the first of them was queued. So
-// the answers pace the requests (when they slow down, as on a loaded
-// machine, batches grow and each envelope costs less), a lone request
-// holds back what follows it for at most Linger, and up to
-// Workers × BatchSize envelopes can be in flight: the window a long link
-// needs. A request the link broke under (a cut: the connection went,
+// nothing is in flight. A row queued while no request of less than a
+// batch is in flight is sent at once; rows queued while some are
+// accumulate (as Nagle's algorithm does) and go together, in batches of up
+// to BatchSize, when a batch's worth was queued, or when fewer than two
+// requests of less than a batch are left in flight (one answered), or,
+// while only one is in flight, when Linger has passed since the first of
+// them was queued. So the answers pace the requests (when they slow down,
+// as on a loaded machine, batches grow and each envelope costs less;
+// while two such requests are out, an answer sends only full batches of
+// what accumulated, holding the rest back, or requests would stay as many
+// as the window allows, each small and slow), a lone request holds back what follows it for at most
+// Linger, and up to Workers × BatchSize envelopes can be in flight in
+// full batches: the window a long link needs. A request the link broke under (a cut: the connection went,
 // the peer may have stored what it carried) is sent again after the wait
 // of a failed attempt, its rows still claimed, ahead of new claims, while
 // the rest of the window flows on (maxBreaks). Any other failure that is
@@ -413,7 +420,14 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 	results := make(chan report, workers)
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	inflight, peerFailed := 0, false
+	// partial counts the requests in flight that carry less than a
+	// batch: rows that accumulate while kickBelow of them are in flight
+	// wait for one of them to be answered, or for a batch's worth.
+	inflight, partial, peerFailed := 0, 0, false
+	// held are claimed rows, fewer than a batch, kept back while
+	// kickBelow requests of less than a batch are in flight: they go
+	// with the next claim or when one of those is answered.
+	var held []store.OutboxItem
 	var retryAfter time.Duration // the longest the peer asked for
 	var reason string
 	// progress counts the requests delivered; pending are the rows the
@@ -429,6 +443,9 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 	}()
 	record := func(r report) {
 		inflight--
+		if r.partial {
+			partial--
+		}
 		retryAfter = max(retryAfter, r.retryAfter)
 		if r.resend != nil {
 			pending = append(pending, *r.resend)
@@ -454,7 +471,10 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 		// Rows held to be sent again go back to the queue, due when they
 		// were to go (the destination's rest, if any, holds them longer).
 		for _, ch := range pending {
-			d.release(context.WithoutCancel(ctx), ch)
+			d.release(context.WithoutCancel(ctx), ch, "transport: the link broke under the request")
+		}
+		if len(held) > 0 {
+			d.release(context.WithoutCancel(ctx), chunk{items: held, due: d.o.Now()}, "held: claimed, not sent before the delivery loop ended")
 		}
 		if peerFailed {
 			until := ds.Failure(d.o.Now(), retryAfter, reason)
@@ -465,13 +485,19 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 	send := func(ch chunk) {
 		ch.progress = progress.Load()
 		inflight++
+		part := len(ch.items) < d.batchSize()
+		if part {
+			partial++
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			// A delivery under way finishes even when the node stops.
 			// A receipt whose recording fails is tried again until
 			// the node stops (stopping).
-			results <- d.deliverAll(context.WithValue(context.WithoutCancel(ctx), stoppingKey{}, ctx.Done()), ch, &progress)
+			r := d.deliverAll(context.WithValue(context.WithoutCancel(ctx), stoppingKey{}, ctx.Done()), ch, &progress)
+			r.partial = part
+			results <- r
 		}()
 	}
 	claim := true // at start: claim what is due
@@ -518,12 +544,18 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 			}
 			resendC = resend.C
 		}
+		if len(held) > 0 && free > 0 && partial < kickBelow && !claim {
+			send(chunk{items: held})
+			held = nil
+			free--
+		}
 		if free > 0 && claim {
 			ds.kicked() // rows queued from now on wake the loop again
 			kicks, lingerC = 0, nil
 			batch := d.batchSize()
+			want := free*batch - len(held)
 			items, err := d.outbox.ClaimDue(ctx, store.ClaimRequest{
-				Worker: d.o.Instance, Destination: ds.Name(), Limit: free * batch, Lease: d.o.Lease,
+				Worker: d.o.Instance, Destination: ds.Name(), Limit: want, Lease: d.o.Lease,
 			})
 			if err != nil && ctx.Err() == nil {
 				d.log.Error("claim outbox", "destination", ds.Name(), "err", err)
@@ -532,17 +564,27 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 			// per-case order: a case's next row is claimable only once
 			// this one is delivered or given up), so no two rows of one
 			// case are ever in flight, in one request or in two.
-			for start := 0; start < len(items); start += batch {
-				send(chunk{items: items[start:min(start+batch, len(items))]})
+			// The rows held back go first (claimed earlier); a last
+			// chunk of less than a batch is held back in turn while
+			// kickBelow such requests are in flight.
+			rows := slices.Concat(held, items)
+			held = nil
+			for start := 0; start < len(rows); start += batch {
+				ch := rows[start:min(start+batch, len(rows))]
+				if len(ch) < batch && partial >= kickBelow && err == nil {
+					held = ch
+					break
+				}
+				send(chunk{items: ch})
 			}
-			if (inflight == 0 && len(items) == 0 && len(pending) == 0) || err != nil {
+			if (inflight == 0 && len(items) == 0 && len(pending) == 0 && len(held) == 0) || err != nil {
 				finish()
 				return
 			}
 			// A full claim may have left more due: claim again when a
 			// slot frees. A short one took everything due: wait for a
 			// result or a kick.
-			claim = len(items) == free*batch
+			claim = len(items) == want
 			if claim && inflight < window() {
 				continue
 			}
@@ -550,17 +592,29 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 		select {
 		case r := <-results:
 			record(r)
-			claim = true // a slot is free, and the case's next row may be due
+			// A slot is free, and the case's next row may be due: claim,
+			// unless this answered a request of less than a batch and
+			// kickBelow such requests are still in flight (a batch's
+			// worth queued set claim already). What a claim takes that
+			// does not fill a batch is then held back (held). Otherwise
+			// each answer would send what accumulated meanwhile, keeping
+			// as many requests in flight as the window allows however
+			// few rows each carries: a peer slowed down once (a
+			// checkpoint, a pause) would then be sent Workers small
+			// requests at a time for good, each answered later for
+			// sharing it with the others. The answer to a full batch
+			// claims, so that a backlog keeps the window full of them.
+			claim = claim || partial < kickBelow || !r.partial
 		case <-ds.wakeC():
 			// Rows were queued: sent at once if the link is idle,
 			// otherwise with the next answer or after Linger.
 			kicks++
 			switch {
 			case d.o.Linger < 0:
-				claim = claim || inflight < kickBelow
-			case inflight == 0 || kicks >= d.batchSize():
+				claim = claim || partial < kickBelow
+			case partial == 0 || kicks >= d.batchSize():
 				claim = true
-			case inflight < kickBelow && lingerC == nil:
+			case partial < kickBelow && lingerC == nil:
 				if linger == nil {
 					linger = time.NewTimer(d.o.Linger)
 				} else {
@@ -824,9 +878,9 @@ func (d *Deliverer) mayResend(ch chunk, it store.OutboxItem, progress *atomic.In
 // release puts rows held to be sent again back in the queue, due when
 // they were to go, with no failure recorded against the destination
 // (when their loop ends first).
-func (d *Deliverer) release(ctx context.Context, ch chunk) {
+func (d *Deliverer) release(ctx context.Context, ch chunk, reason string) {
 	for _, it := range ch.items {
-		if err := d.outbox.MarkFailed(ctx, it.ID, it.Attempts, "transport: the link broke under the request", ch.due); err != nil && !errors.Is(err, store.ErrConflict) {
+		if err := d.outbox.MarkFailed(ctx, it.ID, it.Attempts, reason, ch.due); err != nil && !errors.Is(err, store.ErrConflict) {
 			d.log.Error("release a claimed row", "outbox_id", it.ID, "err", err)
 		}
 	}

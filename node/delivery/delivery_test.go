@@ -398,6 +398,16 @@ func (b *bench) queue(t *testing.T, to string, n int) []int64 {
 	return ids
 }
 
+// queueCase adds one case.create envelope of caseID from XA-RC to to.
+func (b *bench) queueCase(t *testing.T, to, caseID string) []int64 {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"case_id": caseID})
+	raw := b.f.Envelope(t, "XA-RC", to, federation.KindCaseCreate, caseID, body)
+	c, _ := federation.ClaimsOf(raw)
+	b.outbox.add(store.OutboxItem{Destination: to, CaseID: caseID, Kind: string(c.Kind), JTI: c.JTI, Envelope: raw})
+	return []int64{int64(len(b.outbox.rows))}
+}
+
 // round runs one dispatch and waits for every loop it started.
 func (b *bench) round(t *testing.T) {
 	t.Helper()
@@ -1118,5 +1128,80 @@ func TestRequestsSpreadOverConnections(t *testing.T) {
 	defer p.mu.Unlock()
 	if len(p.conns) != 3 {
 		t.Errorf("%d connections for 24 requests in flight, want 3 (8 each)", len(p.conns))
+	}
+}
+
+// While two requests of less than a batch are in flight, what
+// accumulates waits for one of them to be answered, or goes in full
+// batches: the answer to a full batch claims (a backlog keeps the window
+// full of them) and sends what fills a batch, holding the rest back.
+// Without this, each answer sent a request of whatever had accumulated,
+// and a peer slowed down once was kept at the whole window of small
+// requests for good.
+func TestPartialRequestsInFlightAtMostTwo(t *testing.T) {
+	b := newBench(t, Options{Workers: 8, BatchSize: 4, PollInterval: time.Hour}, realClock)
+	p := b.peers["XB-RC"]
+	first := b.queue(t, "XB-RC", 6) // claimed at once: a request of 4 (full) and one of 2
+	gates := map[string]chan struct{}{}
+	full, part := make(chan struct{}), make(chan struct{})
+	t.Cleanup(func() {
+		for _, c := range []chan struct{}{full, part} {
+			select {
+			case <-c:
+			default:
+				close(c)
+			}
+		}
+	})
+	var gmu sync.Mutex
+	gate := func(ids []int64, c chan struct{}) {
+		gmu.Lock()
+		defer gmu.Unlock()
+		for _, id := range ids {
+			gates[b.outbox.get(id).JTI] = c
+		}
+	}
+	gate(first[:4], full)
+	gate(first[4:], part)
+	p.set(func(_ http.ResponseWriter, raw []byte) bool {
+		c, _ := federation.ClaimsOf(raw)
+		gmu.Lock()
+		g := gates[c.JTI]
+		gmu.Unlock()
+		if g != nil {
+			<-g
+		}
+		return false // a receipt
+	})
+	b.run(t)
+	waitFor(t, "the first two requests", func() bool { return p.calls.Load() == 2 })
+	third := b.queueCase(t, "XB-RC", "XA-RC:THIRD")
+	gate(third, part)
+	b.d.KickFor("XB-RC")
+	waitFor(t, "a second request of less than a batch", func() bool { return p.calls.Load() == 3 })
+	// Five rows queued (one kick): the full batch's answer sends four of
+	// them, the fifth waits for a request of less than a batch.
+	var more []int64
+	for i := range 5 {
+		more = append(more, b.queueCase(t, "XB-RC", fmt.Sprintf("XA-RC:MORE-%d", i))...)
+	}
+	b.d.KickFor("XB-RC")
+	close(full)
+	waitFor(t, "the full batch delivered", func() bool { return b.delivered(first[:4]) })
+	waitFor(t, "a batch of four of the rows queued since", func() bool { return p.calls.Load() >= 4 })
+	time.Sleep(100 * time.Millisecond) // time enough for another claim and request
+	if got := p.calls.Load(); got != 4 {
+		t.Fatalf("%d requests after the full batch's answer, want 4: one full batch, the fifth row held back", got)
+	}
+	close(part)
+	all := slices.Concat(first, third, more)
+	waitFor(t, "all delivered", func() bool { return b.delivered(all) })
+	if got := p.calls.Load(); got != 5 {
+		t.Errorf("%d requests, want 5", got)
+	}
+	b.obs.mu.Lock()
+	defer b.obs.mu.Unlock()
+	if got := fmt.Sprint(slices.Sorted(slices.Values(b.obs.sent))); got != "[1 1 2 4 4]" {
+		t.Errorf("requests of %v envelopes, want 4, 2, 1, 4 and 1", b.obs.sent)
 	}
 }

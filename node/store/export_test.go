@@ -53,3 +53,16 @@ func SyncCommit(t interface{ Context() context.Context }, tx Tx) (string, error)
 	err := q.queryRow(t.Context(), `SHOW synchronous_commit`).Scan(&v)
 	return v, err
 }
+
+// OutboxSeqScans returns how many sequential scans of the outbox tx made
+// so far (pg_stat_xact_user_tables: this transaction's own counts, read on
+// its connection); -1 on SQLite.
+func OutboxSeqScans(t interface{ Context() context.Context }, tx Tx) (int64, error) {
+	q := tx.(*queries)
+	if q.s.dialect != Postgres {
+		return -1, nil
+	}
+	var n int64
+	err := q.queryRow(t.Context(), `SELECT COALESCE(SUM(seq_scan), 0) FROM pg_stat_xact_user_tables WHERE relname = 'outbox'`).Scan(&n)
+	return n, err
+}
