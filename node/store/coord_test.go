@@ -101,8 +101,10 @@ func TestDropCarried(t *testing.T) {
 		outOwn := enqueue(t, b.s, queue(memberB, "XA-RC:1", "case.create", "o-3"))
 		mustErr(t, b.s.MarkDelivered(ctx, outOwn.ID, []byte("rcpt")), nil)
 
-		if n := must[int64](t)(b.s.DropCarried(ctx, "XA-RC:1")); n != 2 {
-			t.Fatalf("DropCarried(XA-RC:1) dropped %d rows, want 2", n)
+		// The delivered relay row's bytes went with its delivery
+		// (TestDeliveredCarriedBytesGo): only the inbox row is left.
+		if n := must[int64](t)(b.s.DropCarried(ctx, "XA-RC:1")); n != 1 {
+			t.Fatalf("DropCarried(XA-RC:1) dropped %d rows, want 1", n)
 		}
 		inBytes := func(id int64) bool { return must[store.InboxItem](t)(b.s.GetInbox(ctx, id)).Envelope != nil }
 		outBytes := func(id int64) bool { return must[store.OutboxItem](t)(b.s.GetOutbox(ctx, id)).Envelope != nil }
@@ -133,6 +135,49 @@ func TestDropCarried(t *testing.T) {
 	})
 }
 
+// TestDeliveredCarriedBytesGo: a relay holds a chain it carries for others
+// only while it carries it: recording the delivery of a relay.forward row
+// (one by one or in a batch) drops its bytes in the same statement, keeping
+// its receipt; this member's own delivered envelopes keep theirs, and so do
+// relay rows not delivered.
+func TestDeliveredCarriedBytesGo(t *testing.T) {
+	withAllStores(t, func(t *testing.T, b *backend) {
+		ctx := t.Context()
+		one := enqueue(t, b.s, queue(memberB, "XA-RC:1", "relay.forward", "d-1"))
+		batchA := enqueue(t, b.s, queue(memberB, "XA-RC:2", "relay.forward", "d-2"))
+		batchB := enqueue(t, b.s, queue(memberB, "XA-RC:3", "relay.forward", "d-3"))
+		own := enqueue(t, b.s, queue(memberB, "XA-RC:4", "case.create", "d-4"))
+		ownBatch := enqueue(t, b.s, queue(memberB, "XA-RC:5", "case.create", "d-5"))
+		waiting := enqueue(t, b.s, queue(memberB, "XA-RC:6", "relay.forward", "d-6"))
+		mustErr(t, b.s.MarkDelivered(ctx, one.ID, []byte("rcpt-1")), nil)
+		mustErr(t, b.s.MarkDelivered(ctx, own.ID, []byte("rcpt-4")), nil)
+		mustErr(t, b.s.MarkDeliveredAll(ctx, []store.DeliveredRow{
+			{ID: batchA.ID, Receipt: []byte("rcpt-2")}, {ID: ownBatch.ID, Receipt: []byte("rcpt-5")}, {ID: batchB.ID, Receipt: []byte("rcpt-3")},
+		}), nil)
+		for _, c := range []struct {
+			what    string
+			id      int64
+			bytes   bool
+			receipt string
+		}{
+			{"relay row delivered alone", one.ID, false, "rcpt-1"},
+			{"relay row delivered in a batch", batchA.ID, false, "rcpt-2"},
+			{"second relay row of the batch", batchB.ID, false, "rcpt-3"},
+			{"own row delivered alone", own.ID, true, "rcpt-4"},
+			{"own row delivered in a batch", ownBatch.ID, true, "rcpt-5"},
+			{"relay row still queued", waiting.ID, true, ""},
+		} {
+			got := must[store.OutboxItem](t)(b.s.GetOutbox(ctx, c.id))
+			if (got.Envelope != nil) != c.bytes {
+				t.Errorf("%s: holds its bytes = %v, want %v", c.what, got.Envelope != nil, c.bytes)
+			}
+			if string(got.Receipt) != c.receipt {
+				t.Errorf("%s: receipt %q, want %q", c.what, got.Receipt, c.receipt)
+			}
+		}
+	})
+}
+
 // TestCancelCarried: a relay cancels the relay.forward rows it still has to
 // deliver, by id, dropping their bytes; delivered rows, rows of other kinds
 // and rows not named stay as they are.
@@ -159,7 +204,7 @@ func TestCancelCarried(t *testing.T) {
 		}{
 			{"queued relay row", queued.ID, store.Cancelled, false},
 			{"dead relay row", dead.ID, store.Cancelled, false},
-			{"delivered relay row", done.ID, store.Delivered, true},
+			{"delivered relay row (its bytes went with the delivery)", done.ID, store.Delivered, false},
 			{"own case row", own.ID, store.Queued, true},
 			{"relay row not named", other.ID, store.Queued, true},
 		} {

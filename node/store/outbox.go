@@ -227,6 +227,19 @@ func firstReceipts(ds []DeliveredRow) []DeliveredRow {
 	return uniq
 }
 
+// carriedKind is the kind of the rows a relay carries for others.
+const carriedKind = "relay.forward"
+
+// carriedGone is the envelope column's value once its row is delivered: a
+// relay holds a chain it carries for others only while it carries it, so
+// the bytes of a delivered relay.forward row go in the statement that
+// records the delivery (its receipt, jti and disclosure stay); this
+// member's own envelopes are kept. col qualifies the columns ("o." in a
+// statement that names the outbox o).
+func carriedGone(col string) string {
+	return "CASE WHEN " + col + "kind = '" + carriedKind + "' THEN NULL ELSE " + col + "envelope END"
+}
+
 // deliveredOutbox is what recording a delivery needs of its outbox row.
 type deliveredOutbox struct {
 	id                   int64
@@ -281,7 +294,7 @@ func (q *queries) markDeliveredPG(ctx context.Context, ds []DeliveredRow, at tim
 			SELECT (SELECT COUNT(*) FROM r) - (SELECT COUNT(*) FROM outbox o WHERE o.id = ANY(?::bigint[])) AS n
 		), d AS (
 			UPDATE outbox o SET state = 'delivered', delivered_at = ?::timestamptz, receipt = r.receipt,
-				lease_until = NULL, updated_at = ?::timestamptz
+				lease_until = NULL, updated_at = ?::timestamptz, envelope = `+carriedGone("o.")+`
 			FROM r WHERE o.id = ANY(?::bigint[]) AND o.id = r.id AND o.state <> 'delivered' AND (SELECT n FROM m) = 0
 			RETURNING o.id, o.destination, o.case_id, o.case_version, o.kind, o.jti, o.discloses, o.withdraws, r.pos
 		), disc AS (
@@ -345,7 +358,7 @@ func (q *queries) markDeliveredChunk(ctx context.Context, ds []DeliveredRow, at 
 	// Any state but delivered: the peer's receipt says it was delivered (a
 	// row cancelled by an erasure while in flight included), so record it.
 	rows, err := q.query(ctx, `UPDATE outbox SET state = 'delivered', delivered_at = ?, receipt = CASE id`+cases.String()+` END,
-		lease_until = NULL, updated_at = ? WHERE id IN (`+in.String()+`) AND state <> 'delivered'
+		lease_until = NULL, updated_at = ?, envelope = `+carriedGone("")+` WHERE id IN (`+in.String()+`) AND state <> 'delivered'
 		RETURNING id, destination, case_id, case_version, kind, jti, discloses, withdraws`, args...)
 	if err != nil {
 		return fmt.Errorf("store.MarkDeliveredAll: %w", err)
@@ -358,6 +371,9 @@ func (q *queries) markDeliveredChunk(ctx context.Context, ds []DeliveredRow, at 
 			return fmt.Errorf("store.MarkDeliveredAll: %w", err)
 		}
 		done = append(done, o)
+		if o.kind == carriedKind {
+			q.erased = true
+		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -493,9 +509,12 @@ func (q *queries) MarkDelivered(ctx context.Context, id int64, receipt []byte) e
 	// Any other state: the peer's receipt says it was delivered (a row
 	// cancelled by an erasure while in flight included), so record it.
 	n, err := q.exec(ctx, `UPDATE outbox SET state = 'delivered', delivered_at = ?, receipt = ?, lease_until = NULL,
-		updated_at = ? WHERE id = ? AND state <> 'delivered'`, tv(at), receipt, tv(at), id)
+		updated_at = ?, envelope = `+carriedGone("")+` WHERE id = ? AND state <> 'delivered'`, tv(at), receipt, tv(at), id)
 	if err != nil {
 		return fmt.Errorf("store.MarkDelivered: %w", err)
+	}
+	if n > 0 && o.Kind == carriedKind {
+		q.erased = true
 	}
 	if n == 0 || !o.Discloses {
 		return nil
