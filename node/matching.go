@@ -745,6 +745,20 @@ func (n *Node) matchReceivedBatch(ctx context.Context, batch []store.InboxItem) 
 			read[id] = state{c: c}
 		}
 	}
+	// The persons of the rows to match, prepared on every core before the
+	// index is locked (names analysed in every script: the worker's one
+	// goroutine did it row after row under the lock); one preparation per
+	// row, as matching them one by one makes.
+	var toPrepare []store.NewCase
+	prepOf := make([]int, len(batch))
+	for i, it := range batch {
+		prepOf[i] = -1
+		if st := read[it.CaseID]; st.err == nil && !st.c.Erased() && federation.Kind(it.Kind) != federation.KindCaseWithdraw {
+			prepOf[i] = len(toPrepare)
+			toPrepare = append(toPrepare, store.NewCase{ID: st.c.ID, Version: st.c.Version, Document: st.c.Document})
+		}
+	}
+	prepared := n.prepareAll(toPrepare, nil)
 	start := time.Now()
 	m := n.matcher
 	m.mu.Lock()
@@ -756,7 +770,7 @@ func (n *Node) matchReceivedBatch(ctx context.Context, batch []store.InboxItem) 
 	}
 	var steps []store.CaseCandidates
 	var done []store.PendingMatch
-	for _, it := range batch {
+	for i, it := range batch {
 		st := read[it.CaseID]
 		switch {
 		case errors.Is(st.err, store.ErrNotFound):
@@ -770,7 +784,7 @@ func (n *Node) matchReceivedBatch(ctx context.Context, batch []store.InboxItem) 
 			// As rematch does for one case.
 			c := st.c
 			_, held := m.byCase[c.ID]
-			m.setLocked(c.ID, c.Version, n.personsOf(c.ID, c.Document))
+			m.setLocked(c.ID, c.Version, prepared[prepOf[i]])
 			s, err := n.matchStepsLocked(m.ix.Session(), []string{c.ID}, map[string]bool{c.ID: !held}, map[string]bool{c.ID: true})
 			if err != nil {
 				n.log.Error("matching failed", "case_id", c.ID, "err", err)
