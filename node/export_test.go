@@ -189,3 +189,11 @@ func (n *Node) PrepareAttemptForTest(ctx context.Context, it store.OutboxItem) (
 // ApplyOnReceiveForTest turns applying in ReceiveBatch's transaction on or
 // off (on by default): off, received envelopes wait for the processor.
 func (n *Node) ApplyOnReceiveForTest(on bool) { n.noApplyOnReceive.Store(!on) }
+
+// OpenMatchPoolForTest gives matching its connections of its own, as Run
+// does, until the returned function closes them.
+func (n *Node) OpenMatchPoolForTest() func() { return n.openMatchPool() }
+
+// FlushMatchedMarksForTest clears the marks of the cases matched that
+// wait in memory.
+func (n *Node) FlushMatchedMarksForTest(ctx context.Context) error { return n.flushMatchedMarks(ctx) }

@@ -87,6 +87,51 @@ type matcher struct {
 	// decoded hands the cases inbox processing decoded to the matching
 	// worker, which reads the same document back from the store.
 	decoded decodedCases
+
+	// own is the store on connections of matching's own while Run runs
+	// (store.OwnPool; nil: the node's store).
+	own atomic.Pointer[ownStore]
+}
+
+type ownStore struct{ st store.Store }
+
+// matchPoolConns is how many connections matching keeps of its own: the
+// worker's one at a time, and a case written through the local API
+// matched meanwhile.
+const matchPoolConns = 2
+
+// matchStore is the store matching reads and writes through: its own
+// connections while Run runs, so that the worker does not wait for the
+// node's pool behind every request in flight; else the node's.
+func (n *Node) matchStore() store.Store {
+	if n.matcher != nil {
+		if o := n.matcher.own.Load(); o != nil {
+			return o.st
+		}
+	}
+	return n.o.Store
+}
+
+// openMatchPool gives matching connections of its own (when the store
+// can) until the returned function closes them (Run, when every loop has
+// stopped).
+func (n *Node) openMatchPool() func() {
+	op, ok := n.o.Store.(store.OwnPool)
+	if n.matcher == nil || !ok {
+		return func() {}
+	}
+	st, release, err := op.OwnPool(matchPoolConns)
+	if err != nil {
+		n.log.Error("matching shares the node's connections", "err", err)
+		return func() {}
+	}
+	n.matcher.own.Store(&ownStore{st: st})
+	return func() {
+		n.matcher.own.Store(nil)
+		if err := release(); err != nil {
+			n.log.Error("closing matching's connections failed", "err", err)
+		}
+	}
 }
 
 // decodedCases holds case documents decoded by inbox processing until the
@@ -229,7 +274,7 @@ func (n *Node) loadMatchesLocked(ctx context.Context) error {
 	count := 0
 	m.synced = n.o.Now().Add(-time.Minute)
 	for {
-		page, err := n.o.Store.ListCases(ctx, f)
+		page, err := n.matchStore().ListCases(ctx, f)
 		if err != nil {
 			return fmt.Errorf("node: load cases for matching: %w", err)
 		}
@@ -342,7 +387,7 @@ func (n *Node) writeStepsLocked(ctx context.Context, steps []store.CaseCandidate
 func (n *Node) writeStepsAlsoLocked(ctx context.Context, steps []store.CaseCandidates, done []store.PendingMatch, also func(store.Tx) error) error {
 	m := n.matcher
 	marks := append(m.matched, done...)
-	err := n.o.Store.Tx(ctx, func(tx store.Tx) error {
+	err := n.matchStore().Tx(ctx, func(tx store.Tx) error {
 		if len(steps) > 0 {
 			if err := tx.ReplaceMatchesMany(ctx, steps, n.o.Now()); err != nil {
 				return err
@@ -688,7 +733,7 @@ func (n *Node) matchReceivedBatch(ctx context.Context, batch []store.InboxItem) 
 		}
 	}
 	// One query for the batch (a read per case was one round trip each).
-	cs, err := n.o.Store.GetCases(ctx, ids)
+	cs, err := n.matchStore().GetCases(ctx, ids)
 	for _, id := range ids {
 		c, ok := cs[id]
 		switch {
@@ -700,6 +745,20 @@ func (n *Node) matchReceivedBatch(ctx context.Context, batch []store.InboxItem) 
 			read[id] = state{c: c}
 		}
 	}
+	// The persons of the rows to match, prepared on every core before the
+	// index is locked (names analysed in every script: the worker's one
+	// goroutine did it row after row under the lock); one preparation per
+	// row, as matching them one by one makes.
+	var toPrepare []store.NewCase
+	prepOf := make([]int, len(batch))
+	for i, it := range batch {
+		prepOf[i] = -1
+		if st := read[it.CaseID]; st.err == nil && !st.c.Erased() && federation.Kind(it.Kind) != federation.KindCaseWithdraw {
+			prepOf[i] = len(toPrepare)
+			toPrepare = append(toPrepare, store.NewCase{ID: st.c.ID, Version: st.c.Version, Document: st.c.Document})
+		}
+	}
+	prepared := n.prepareAll(toPrepare, nil)
 	start := time.Now()
 	m := n.matcher
 	m.mu.Lock()
@@ -711,7 +770,7 @@ func (n *Node) matchReceivedBatch(ctx context.Context, batch []store.InboxItem) 
 	}
 	var steps []store.CaseCandidates
 	var done []store.PendingMatch
-	for _, it := range batch {
+	for i, it := range batch {
 		st := read[it.CaseID]
 		switch {
 		case errors.Is(st.err, store.ErrNotFound):
@@ -725,7 +784,7 @@ func (n *Node) matchReceivedBatch(ctx context.Context, batch []store.InboxItem) 
 			// As rematch does for one case.
 			c := st.c
 			_, held := m.byCase[c.ID]
-			m.setLocked(c.ID, c.Version, n.personsOf(c.ID, c.Document))
+			m.setLocked(c.ID, c.Version, prepared[prepOf[i]])
 			s, err := n.matchStepsLocked(m.ix.Session(), []string{c.ID}, map[string]bool{c.ID: !held}, map[string]bool{c.ID: true})
 			if err != nil {
 				n.log.Error("matching failed", "case_id", c.ID, "err", err)
@@ -757,7 +816,7 @@ func (n *Node) matchReceivedBatch(ctx context.Context, batch []store.InboxItem) 
 
 // matchReceivedNow is matchReceived done at once.
 func (n *Node) matchReceivedNow(ctx context.Context, it store.InboxItem) {
-	c, err := n.o.Store.GetCase(ctx, it.CaseID)
+	c, err := n.matchStore().GetCase(ctx, it.CaseID)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		n.unmatchCase(it.CaseID)
@@ -805,7 +864,7 @@ func (n *Node) SyncMatching(ctx context.Context) error {
 	var read []string
 	f := store.CaseFilter{IncludeErased: true, UpdatedSince: since, Limit: 1000}
 	for {
-		page, err := n.o.Store.ListCases(ctx, f)
+		page, err := n.matchStore().ListCases(ctx, f)
 		if err != nil {
 			return fail(err)
 		}
@@ -841,7 +900,7 @@ func (n *Node) SyncMatching(ctx context.Context) error {
 	for len(read) > 0 {
 		chunk := read[:min(len(read), syncReadBatch)]
 		read = read[len(chunk):]
-		cs, err := n.o.Store.GetCases(ctx, chunk)
+		cs, err := n.matchStore().GetCases(ctx, chunk)
 		if err != nil {
 			return fail(err)
 		}
@@ -1070,7 +1129,7 @@ func (n *Node) catchUpMatching(ctx context.Context) (int, error) {
 	total := 0
 	after := ""
 	for {
-		marks, err := n.o.Store.ListMatchPending(ctx, after, MaxImportBatch)
+		marks, err := n.matchStore().ListMatchPending(ctx, after, MaxImportBatch)
 		if err != nil {
 			return total, fmt.Errorf("node: catch up matching: %w", err)
 		}
@@ -1089,7 +1148,7 @@ func (n *Node) catchUpMatching(ctx context.Context) (int, error) {
 		for i, mk := range marks {
 			ids[i] = mk.CaseID
 		}
-		held, err := n.o.Store.GetCases(ctx, ids)
+		held, err := n.matchStore().GetCases(ctx, ids)
 		if err != nil {
 			return total, fmt.Errorf("node: catch up matching: %w", err)
 		}
@@ -1104,7 +1163,7 @@ func (n *Node) catchUpMatching(ctx context.Context) (int, error) {
 			cases = append(cases, store.NewCase{ID: c.ID, Version: c.Version, Document: c.Document})
 		}
 		if len(gone) > 0 {
-			if err := n.o.Store.ClearMatchPending(ctx, gone); err != nil {
+			if err := n.matchStore().ClearMatchPending(ctx, gone); err != nil {
 				return total, fmt.Errorf("node: catch up matching: %w", err)
 			}
 		}

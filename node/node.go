@@ -300,6 +300,7 @@ func (n *Node) writeSucceeded() {
 // until ctx ends; it returns when every loop has stopped (in-flight work
 // finished).
 func (n *Node) Run(ctx context.Context) {
+	defer n.openMatchPool()()
 	var wg sync.WaitGroup
 	wg.Add(3)
 	go func() {

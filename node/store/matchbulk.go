@@ -45,6 +45,40 @@ type MatchBulk interface {
 	ListMatchPending(ctx context.Context, after string, limit int) ([]PendingMatch, error)
 }
 
+// OwnPool is implemented by a Store that can give one background worker
+// connections of its own (the node's matching worker): on a pool shared
+// with the requests in flight, each of the worker's reads and
+// transactions waited for a connection behind them (in `flx bench
+// exchange`, 0.8 s a wait with 32 deliveries in flight on 10
+// connections), and matching fell ever further behind processing.
+type OwnPool interface {
+	// OwnPool returns the store on a pool of its own of at most conns
+	// connections, and the function that closes that pool (the store's
+	// own pool is untouched). On SQLite, where one writer at a time is
+	// the limit, it returns the store itself and a release doing nothing.
+	OwnPool(conns int) (st Store, release func() error, err error)
+}
+
+// OwnPool implements OwnPool. The pool connects lazily, like the store's.
+func (s *sqlStore) OwnPool(conns int) (Store, func() error, error) {
+	if s.dialect != Postgres || s.dsn == "" {
+		return s, func() error { return nil }, nil
+	}
+	if conns < 1 {
+		return nil, nil, fmt.Errorf("store.OwnPool: %d connections: %w", conns, ErrInvalid)
+	}
+	db, err := sqlx.Open("pgx", s.dsn)
+	if err != nil {
+		return nil, nil, fmt.Errorf("store.OwnPool: %w", err)
+	}
+	db.SetMaxOpenConns(conns)
+	db.SetMaxIdleConns(conns)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	own := *s
+	own.db = db
+	return &own, db.Close, nil
+}
+
 // matchRowsPerInsert bounds one multi-row candidate statement on SQLite
 // (nine values a row) and casesPerLookup the case ids of one IN list.
 // casesPerArray is the same on PostgreSQL, where the ids go as one array

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -206,6 +207,69 @@ func TestReplaceMatchesUnchangedKeepTime(t *testing.T) {
 			if m := got["XB-RC:2"]; !m.UpdatedAt.Equal(later) || m.Score != 0.7 || !m.CreatedAt.Equal(t0) {
 				t.Errorf("%s: changed pair %+v, want updated at %v with score 0.7", x, m, later)
 			}
+		}
+	})
+}
+
+// TestOwnPool: the store OwnPool gives works while every connection of
+// the store's own pool is held (a transaction open on its only one), on
+// connections of its own; a read on the store's pool meanwhile waits.
+// Its release closes its pool only. On SQLite it is the store itself.
+func TestOwnPool(t *testing.T) {
+	withAllStores(t, func(t *testing.T, b *backend) {
+		ctx := t.Context()
+		s := b.open(t, store.WithMaxOpenConns(1))
+		own, release, err := s.(store.OwnPool).OwnPool(1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.dialect == store.SQLite {
+			if own != s {
+				t.Fatal("SQLite: OwnPool is not the store itself")
+			}
+			if err := release(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.ListMatchPending(ctx, "", 1); err != nil {
+				t.Fatalf("the store after release: %v", err)
+			}
+			return
+		}
+		// The store's only connection, held.
+		holding, done := make(chan struct{}), make(chan struct{})
+		go func() {
+			_ = s.Tx(ctx, func(tx store.Tx) error {
+				close(holding)
+				<-done
+				return nil
+			})
+		}()
+		<-holding
+		short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		_, err = s.ListMatchPending(short, "", 1)
+		cancel()
+		if err == nil {
+			t.Fatal("the store's pool answered with its only connection held: the test holds nothing")
+		}
+		within, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		mark := []store.PendingMatch{{CaseID: "XA-RC:OWN-1", Version: 1}}
+		if err := own.Tx(within, func(tx store.Tx) error { return tx.MarkMatchPending(within, mark) }); err != nil {
+			t.Fatalf("own pool, write: %v", err)
+		}
+		got, err := own.ListMatchPending(within, "", 10)
+		if err != nil || len(got) != 1 || got[0] != mark[0] {
+			t.Fatalf("own pool, read: %v %v", got, err)
+		}
+		close(done)
+		if err := release(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := own.ListMatchPending(ctx, "", 1); err == nil {
+			t.Fatal("own pool answers after release")
+		}
+		if got, err := s.ListMatchPending(ctx, "", 10); err != nil || len(got) != 1 {
+			t.Fatalf("the store after release: %v %v", got, err)
 		}
 	})
 }

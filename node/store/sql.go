@@ -51,6 +51,8 @@ type sqlStore struct {
 	// wait (see tx). Without it (a managed server that revokes the
 	// function), locked transactions commit durably as before.
 	flushOutsideLock bool
+	// dsn opens pools of their own for one worker (OwnPool); PostgreSQL.
+	dsn string
 }
 
 func openPostgres(ctx context.Context, dsn string, o options) (*sqlStore, error) {
@@ -72,7 +74,7 @@ func openPostgres(ctx context.Context, dsn string, o options) (*sqlStore, error)
 	db.SetMaxOpenConns(n)
 	db.SetMaxIdleConns(n)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	s := &sqlStore{db: db, dialect: Postgres, clock: o.clock, claimLock: " FOR UPDATE OF o SKIP LOCKED"}
+	s := &sqlStore{db: db, dialect: Postgres, clock: o.clock, claimLock: " FOR UPDATE OF o SKIP LOCKED", dsn: dsn}
 	if err := s.init(ctx, "migrations/postgres", migrate.AdvisoryLock(lockMigrate)); err != nil {
 		db.Close()
 		return nil, err
