@@ -1,6 +1,7 @@
 package variant
 
 import (
+	"os"
 	"runtime"
 	"testing"
 	"time"
@@ -14,6 +15,13 @@ func TestLockedRunsOneBuildAtATime(t *testing.T) {
 		t.Skip("no build lock on windows")
 	}
 	root, other := t.TempDir(), t.TempDir()
+	for _, r := range []string{root, other} {
+		t.Cleanup(func() {
+			if dir, err := treeDir(r); err == nil {
+				os.RemoveAll(dir)
+			}
+		})
+	}
 	release := make(chan struct{})
 	held := make(chan struct{})
 	firstDone := make(chan error, 1)
