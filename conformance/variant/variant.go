@@ -3,6 +3,8 @@ package variant
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -408,8 +410,76 @@ func Build(ctx context.Context, root, pkg, out string, vs []Variant) error {
 	cmd := exec.CommandContext(ctx, "go", append(args, "-o", out, pkg)...)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("variant: go build with %d variant(s): %v\n%s", len(vs), err, b)
+	return Locked(root, func() error {
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("variant: go build with %d variant(s): %v\n%s", len(vs), err, b)
+		}
+		return nil
+	})
+}
+
+// Release builds the release program pkg (e.g. "./node/cmd/flx") of the
+// module at root, with no variant, and returns the binary's path: one file
+// per tree and package in a folder of the user's cache directory
+// (flx-test-build/), shared by every test process that asks for it. The go
+// command leaves a binary that is up to date with the tree as it is, so in
+// one test run the first caller compiles and links and the others (node/e2e
+// and the deploy packages, each in its own process) find it done; after a
+// change to the sources the next caller builds it again. The folder may be
+// deleted at any time between runs.
+func Release(ctx context.Context, root, pkg string) (string, error) {
+	dir, err := treeDir(root)
+	if err != nil {
+		return "", err
 	}
-	return nil
+	sum := sha256.Sum256([]byte(pkg))
+	out := filepath.Join(dir, filepath.Base(pkg)+"-"+hex.EncodeToString(sum[:4]))
+	if err := Build(ctx, root, pkg, out, nil); err != nil {
+		return "", err
+	}
+	return out, nil
+}
+
+// Locked runs fn while holding the build lock of the module at root: a
+// lock file that every Build of that tree takes, in any process, so that
+// the test processes go test runs side by side build one after the other.
+// Two go commands compiling the same packages at once on an empty build
+// cache both compile them (the cache only serves what is finished), which
+// doubled the release build's minutes on a new machine; one after the other,
+// the second finds the packages in the cache. fn must not call Build (the
+// lock is not reentrant); it is for a test's own go build with the release
+// flags (deploy/image's).
+func Locked(root string, fn func() error) error {
+	dir, err := treeDir(root)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return fmt.Errorf("variant: build lock: %w", err)
+	}
+	defer f.Close()
+	if err := lockFile(f); err != nil {
+		return fmt.Errorf("variant: build lock: %w", err)
+	}
+	return fn() // closing f releases the lock
+}
+
+// treeDir is the folder of the module at root in the user's cache
+// directory (the temporary directory when there is none).
+func treeDir(root string) (string, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return "", err
+	}
+	base, err := os.UserCacheDir()
+	if err != nil {
+		base = os.TempDir()
+	}
+	sum := sha256.Sum256([]byte(abs))
+	dir := filepath.Join(base, "flx-test-build", hex.EncodeToString(sum[:8]))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("variant: %w", err)
+	}
+	return dir, nil
 }

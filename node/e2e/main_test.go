@@ -7,17 +7,19 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/familylinks/flx/conformance/variant"
 	"github.com/familylinks/flx/node/internal/dbtest"
 )
 
-// flxBin is the flx binary the crash tests run, built once by TestMain
-// (not under -short, where the crash tests are skipped), and flxFaultBin
+// flxBin is the release flx binary the crash tests run, and flxFaultBin
 // the same with the crash faults of crash_test.go (faults), selected per
-// process with the environment variable variant.Env.
+// process with the environment variable variant.Env. TestMain builds both
+// (not under -short, where the crash tests are skipped): flxBin is the one
+// variant.Release shares with the deploy tests' processes, flxFaultBin is
+// built after it, so that it takes every package the faults leave alone
+// from the build cache instead of compiling it a second time at once.
 var (
 	flxBin, flxFaultBin string
 	flxBuildErr         error
@@ -32,16 +34,11 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, "e2e:", err)
 			os.Exit(2)
 		}
-		flxBin, flxFaultBin = filepath.Join(dir, "flx"), filepath.Join(dir, "flx-faults")
+		flxFaultBin = filepath.Join(dir, "flx-faults")
 		root := filepath.Join("..", "..")
-		// The two builds at once: each ends in a link that uses one core.
-		var faultErr error
-		var wg sync.WaitGroup
-		wg.Go(func() { faultErr = variant.Build(context.Background(), root, "./node/cmd/flx", flxFaultBin, faults) })
-		flxBuildErr = variant.Build(context.Background(), root, "./node/cmd/flx", flxBin, nil)
-		wg.Wait()
+		flxBin, flxBuildErr = variant.Release(context.Background(), root, "./node/cmd/flx")
 		if flxBuildErr == nil {
-			flxBuildErr = faultErr
+			flxBuildErr = variant.Build(context.Background(), root, "./node/cmd/flx", flxFaultBin, faults)
 		}
 	}
 	code := dbtest.Main(m)

@@ -6,5 +6,7 @@
 //
 // It is for tests only. Like the rest of deploy it drives the flx binary
 // from outside: it must never import node internals (node/store, the node's
-// HTTP packages, policy) or conformance, nor any other FLX package.
+// HTTP packages, policy) or conformance, nor any other FLX package but
+// conformance/variant (test support of the standard library only), whose
+// Release builds the one flx binary the test processes of a tree share.
 package runtest

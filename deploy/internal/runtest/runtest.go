@@ -2,7 +2,6 @@ package runtest
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"net"
 	"net/http"
@@ -14,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/familylinks/flx/conformance/variant"
 )
 
 // ModuleRoot returns the directory of go.mod above the test's directory.
@@ -37,30 +38,34 @@ func ModuleRoot(t testing.TB) string {
 
 // BuildFlags are the release image's go build flags (deploy/image's
 // BuildArgs, with CGO_ENABLED=0; its test holds them equal): every test
-// build of flx uses them, so all share one build cache.
-var BuildFlags = []string{"-trimpath", "-tags", "netgo,osusergo,timetzdata"}
+// build of flx uses them (variant.BuildFlags), so all share one build cache.
+var BuildFlags = variant.BuildFlags
 
-// BuildFlx compiles node/cmd/flx (CGO_ENABLED=0) into a temporary
-// directory and returns the binary's path. The test is skipped when there
-// is no go command in PATH.
+// BuildFlx returns the release flx binary of this tree (node/cmd/flx,
+// CGO_ENABLED=0, BuildFlags): variant.Release builds it once for every
+// test process of the tree (node/e2e's and the deploy packages'), into a
+// folder of the user's cache directory. The test must not change the file.
+// It is skipped when there is no go command in PATH.
 func BuildFlx(t testing.TB) string {
 	t.Helper()
-	goCmd, err := exec.LookPath("go")
-	if err != nil {
+	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("no go command in PATH to build flx with")
 	}
 	root := ModuleRoot(t)
 	readSources(t, root)
-	bin := filepath.Join(t.TempDir(), "flx")
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, goCmd, append(append([]string{"build"}, BuildFlags...), "-o", bin, "./node/cmd/flx")...)
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./node/cmd/flx: %v\n%s", err, out)
+	bin, err := variant.Release(t.Context(), root, "./node/cmd/flx")
+	if err != nil {
+		t.Fatalf("go build ./node/cmd/flx: %v", err)
 	}
 	return bin
+}
+
+// BuildLocked runs build, a go build of this tree with the release flags,
+// while no other test process builds flx from it (variant.Locked): at the
+// same time on an empty build cache both would compile every package.
+func BuildLocked(t testing.TB, build func() error) error {
+	t.Helper()
+	return variant.Locked(ModuleRoot(t), build)
 }
 
 // FreePort returns a loopback address (host:port) that was free a moment

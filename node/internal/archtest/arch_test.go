@@ -179,10 +179,11 @@ var allowed = map[string][]string{
 // code (non-test files outside them) must never import them.
 var testSupport = []string{"node/internal/...", "deploy/internal/...", "conformance/variant"}
 
-// sharedTestSupport are test-only packages the tests of any top-level
-// package may import: conformance/variant builds the node's broken and
-// crashing variants from its sources (the teeth and the crash tests), and
-// imports no FLX package.
+// sharedTestSupport are test-only packages the tests (and the test support
+// packages) of any top-level package may import: conformance/variant builds
+// the node's broken and crashing variants from its sources (the teeth and
+// the crash tests) and the one release binary the test processes share
+// (node/e2e, deploy), and imports no FLX package.
 var sharedTestSupport = []string{"conformance/variant"}
 
 // checkDirection enforces the dependency direction between top-level
@@ -206,7 +207,7 @@ func checkDirection(pkgs map[string]*pkg) []string {
 				// The composition root wires the whole binary, the
 				// conformance suite's commands included.
 				rootWiresSuite := p.dir == compositionRoot && top(dir) == "conformance"
-				sharedTest := f.test && underAny(dir, sharedTestSupport)
+				sharedTest := (f.test || underAny(p.dir, testSupport)) && underAny(dir, sharedTestSupport)
 				if to := top(dir); !contains(may, to) && !rootWiresSuite && !sharedTest {
 					bad = append(bad, fmt.Sprintf("%s imports %s: %s must never import %s", f.path, ip, from, to))
 				}
@@ -265,8 +266,8 @@ var rules = []struct {
 	may   func(ip string) bool
 	why   string
 }{
-	{[]string{"deploy/..."}, true, flxOnly("deploy/...", "node/config"),
-		"deploy packages and runs the flx binary, it does not link it: of FLX it may import deploy/... and node/config only"},
+	{[]string{"deploy/..."}, true, flxOnly("deploy/...", "node/config", "conformance/variant"),
+		"deploy packages and runs the flx binary, it does not link it: of FLX it may import deploy/... and node/config only (its test support also conformance/variant, which builds the binary)"},
 	{[]string{"node/store/..."}, true, flxOnly("node/store/...", "node/internal/dbtest"),
 		"the store keeps bytes: of FLX it may import the store packages and node/internal/dbtest only"},
 	{[]string{"node/internal/dbtest"}, true, flxOnly(),

@@ -32,7 +32,7 @@ func TestChecksCatchViolations(t *testing.T) {
 			"package util is outside the fixed top-level layout (schema federation policy conformance deploy node)",
 		}},
 		{"rules", checkRules, []string{
-			"deploy/compose/x_test.go imports " + m + "node/store: deploy packages and runs the flx binary, it does not link it: of FLX it may import deploy/... and node/config only",
+			"deploy/compose/x_test.go imports " + m + "node/store: deploy packages and runs the flx binary, it does not link it: of FLX it may import deploy/... and node/config only (its test support also conformance/variant, which builds the binary)",
 			"federation/jose/x_test.go imports " + m + "federation: jose must never import other FLX packages but federation/keyfile (its key files)",
 			"federation/mtls/x.go imports golang.org/x/crypto/ocsp: mtls depends on the standard library only",
 			"node/fedadmin/x.go imports " + m + "node/store: fedadmin works on files: of FLX it may import federation, federation/jose, federation/devca, federation/keyfile, policy and node/config only",
