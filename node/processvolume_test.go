@@ -72,18 +72,9 @@ func TestProcessVolume(t *testing.T) {
 func pgCPU(pids []int) time.Duration {
 	var sum time.Duration
 	for _, pid := range pids {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			continue
+		if d, ok := cputime.OfProcess(pid); ok {
+			sum += d
 		}
-		s := string(b)
-		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		if len(f) < 13 {
-			continue
-		}
-		ut, _ := strconv.ParseInt(f[11], 10, 64)
-		st, _ := strconv.ParseInt(f[12], 10, 64)
-		sum += time.Duration(ut+st) * time.Second / 100
 	}
 	return sum
 }

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -124,19 +122,9 @@ func backendsCPU(ctx context.Context, b *testing.B, st store.Store, since map[in
 		out[pid] = t
 	}
 	for _, pid := range pids {
-		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			continue
+		if d, ok := cputime.OfProcess(pid); ok {
+			out[pid] = d
 		}
-		// Fields after the command name (which may hold spaces): state is
-		// the first, utime and stime the 12th and 13th.
-		f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+1:]))
-		if len(f) < 13 {
-			continue
-		}
-		u, _ := strconv.ParseInt(f[11], 10, 64)
-		s, _ := strconv.ParseInt(f[12], 10, 64)
-		out[pid] = time.Duration(u+s) * (time.Second / 100) // USER_HZ
 	}
 	return out
 }

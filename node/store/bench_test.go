@@ -2,14 +2,11 @@ package store_test
 
 import (
 	"fmt"
-	"os"
-	"strconv"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/familylinks/flx/node/cputime"
 	"github.com/familylinks/flx/node/store"
 )
 
@@ -112,7 +109,7 @@ func BenchmarkReceiveAll50(b *testing.B) {
 		pids, _ := store.BackendPIDs(ctx, be.s)
 		b.ReportAllocs()
 		b.ResetTimer()
-		go0, pg0 := selfCPU(), backendsCPU(pids)
+		go0, pg0 := cputime.Process(), backendsCPU(pids)
 		n := 0
 		for i := 0; b.Loop(); i++ {
 			for k := range es {
@@ -140,33 +137,14 @@ func BenchmarkReceiveAll50(b *testing.B) {
 	})
 }
 
-// selfCPU is the CPU time this process has used.
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // backendsCPU is the CPU time the processes pids have used, read from
 // /proc (0 where it cannot be read).
 func backendsCPU(pids []int) time.Duration {
 	var sum time.Duration
 	for _, pid := range pids {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			continue
+		if d, ok := cputime.OfProcess(pid); ok {
+			sum += d
 		}
-		// Fields after the command name (which may hold spaces): state is
-		// the first, utime and stime the 12th and 13th.
-		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-		if len(f) < 13 {
-			continue
-		}
-		u, _ := strconv.ParseInt(f[11], 10, 64)
-		s, _ := strconv.ParseInt(f[12], 10, 64)
-		sum += time.Duration(u+s) * (time.Second / 100) // USER_HZ
 	}
 	return sum
 }
@@ -188,7 +166,7 @@ func benchEnvelopes(i, n int) []store.NewOutboxItem {
 // reportCPU reports the CPU per envelope of this process (go-µs/env) and,
 // on PostgreSQL, of the backends pids (pg-µs/env) since go0 and pg0.
 func reportCPU(b *testing.B, n int, pids []int, go0, pg0 time.Duration) {
-	b.ReportMetric(float64((selfCPU()-go0).Microseconds())/float64(n), "go-µs/env")
+	b.ReportMetric(float64((cputime.Process()-go0).Microseconds())/float64(n), "go-µs/env")
 	if len(pids) > 0 {
 		b.ReportMetric(float64((backendsCPU(pids)-pg0).Microseconds())/float64(n), "pg-µs/env")
 	}
@@ -205,7 +183,7 @@ func BenchmarkEnqueueAll50(b *testing.B) {
 		pids, _ := store.BackendPIDs(ctx, be.s)
 		b.ReportAllocs()
 		b.ResetTimer()
-		go0, pg0 := selfCPU(), backendsCPU(pids)
+		go0, pg0 := cputime.Process(), backendsCPU(pids)
 		n := 0
 		for i := 0; b.Loop(); i++ {
 			in := benchEnvelopes(i, 50)
@@ -241,7 +219,7 @@ func BenchmarkEnqueueOneEach8(b *testing.B) {
 		round(-1, 4*callers) // open the pool's connections first
 		pids, _ := store.BackendPIDs(ctx, be.s)
 		b.ResetTimer()
-		go0, pg0 := selfCPU(), backendsCPU(pids)
+		go0, pg0 := cputime.Process(), backendsCPU(pids)
 		round(0, b.N)
 		reportCPU(b, b.N, pids, go0, pg0)
 	})

@@ -3,6 +3,7 @@ package store_test
 import (
 	"testing"
 
+	"github.com/familylinks/flx/node/cputime"
 	"github.com/familylinks/flx/node/store"
 )
 
@@ -18,7 +19,7 @@ func BenchmarkSendCycle50(b *testing.B) {
 		pids, _ := store.BackendPIDs(ctx, be.s)
 		b.ReportAllocs()
 		b.ResetTimer()
-		go0, pg0 := selfCPU(), backendsCPU(pids)
+		go0, pg0 := cputime.Process(), backendsCPU(pids)
 		n := 0
 		for i := 0; b.Loop(); i++ {
 			if _, err := be.s.EnqueueAll(ctx, benchEnvelopes(i, batch)); err != nil {

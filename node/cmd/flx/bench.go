@@ -17,7 +17,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -321,12 +320,12 @@ func measureRowsFloor(ctx context.Context, st store.Store, n, rounds int) (rowsF
 	for round := range rounds {
 		var db, self time.Duration
 		wall, err := store.SetInsertFloor(ctx, st, envs, make([]byte, 400), 100, func(pid int) func() {
-			db0, ok0 := procCPU(pid)
+			db0, ok0 := cputime.OfProcess(pid)
 			self0 := cputime.Process()
 			return func() {
 				self = cputime.Process() - self0
 				if pid > 0 {
-					t, ok := procCPU(pid)
+					t, ok := cputime.OfProcess(pid)
 					if ok && ok0 {
 						db = t - db0
 					} else {
@@ -497,11 +496,11 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 	var bodies [][]byte
 	var bodyCPU time.Duration
 	if lazy {
-		t0 := selfCPU()
+		t0 := cputime.Process()
 		for i := range 500 {
 			benchBody(o.n + i)
 		}
-		bodyCPU = (selfCPU() - t0) / 500
+		bodyCPU = (cputime.Process() - t0) / 500
 	} else {
 		bodies = make([][]byte, o.n)
 		for i := range bodies {
@@ -554,15 +553,15 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 	if o.idle > 0 {
 		// What the two nodes cost doing nothing (their polls), before the
 		// exchange starts.
-		self0, pg0 := selfCPU(), pgCPU["XA-RC"].used()+pgCPU["XB-RC"].used()
+		self0, pg0 := cputime.Process(), pgCPU["XA-RC"].used()+pgCPU["XB-RC"].used()
 		time.Sleep(o.idle)
 		sampleBackends()
-		selfIdle, pgIdle := selfCPU()-self0, pgCPU["XA-RC"].used()+pgCPU["XB-RC"].used()-pg0
+		selfIdle, pgIdle := cputime.Process()-self0, pgCPU["XA-RC"].used()+pgCPU["XB-RC"].used()-pg0
 		perSec := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 / o.idle.Seconds() }
 		fmt.Fprintf(out, "idle:       two nodes doing nothing for %s: nodes %.2f ms CPU/s, PostgreSQL backends %.2f ms CPU/s\n",
 			o.idle, perSec(selfIdle), perSec(pgIdle))
 	}
-	selfStart := selfCPU()
+	selfStart := cputime.Process()
 	// Stream: queue as fast as signing + Enqueue allow (a few producers, as
 	// several imports would), or at --rate, each envelope at its time by
 	// one of many producers (caseworkers, each forwarding a case), so that
@@ -727,7 +726,7 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 	if o.cpuProfile != "" {
 		pprof.StopCPUProfile() // the profile covers delivery, processing and matching
 	}
-	selfUsed := selfCPU() - selfStart
+	selfUsed := cputime.Process() - selfStart
 	for _, bn := range nodes {
 		selfUsed += bn.childCPU()
 	}
@@ -1216,14 +1215,6 @@ func mib(b int64) string {
 	return fmt.Sprintf("%d MiB", b>>20)
 }
 
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // backendCPU follows the CPU time of PostgreSQL backend processes (read
 // from /proc: the server must run on this machine) from their first
 // sample: connections opened and closed between samples are missed.
@@ -1237,7 +1228,7 @@ func newBackendCPU() *backendCPU {
 
 func (b *backendCPU) sample(pids []int) {
 	for _, pid := range pids {
-		t, ok := procCPU(pid)
+		t, ok := cputime.OfProcess(pid)
 		if !ok {
 			continue
 		}
@@ -1254,30 +1245,6 @@ func (b *backendCPU) used() time.Duration {
 		d += t - b.first[pid]
 	}
 	return d
-}
-
-// procCPU reads utime + stime of a process from /proc/<pid>/stat.
-func procCPU(pid int) (time.Duration, bool) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, false
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 13 {
-		return 0, false
-	}
-	ut, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, false
-	}
-	const hz = 100 // USER_HZ on Linux
-	return time.Duration(ut+st) * time.Second / hz, true
 }
 
 // countInbox counts the receiver's inbox rows and those processed.
@@ -1308,7 +1275,7 @@ func signatureFloor(m *federation.Manifest, key, xbKey *jose.PrivateKey, n int) 
 	verifier := &federation.Verifier{Manifest: federation.StaticManifest(m), Self: "XB-RC"}
 	body := benchBody(0)
 	ctx := context.Background()
-	start := selfCPU()
+	start := cputime.Process()
 	for range n {
 		now := time.Now()
 		raw, err := federation.Sign(federation.Claims{Issuer: "XA-RC", Audience: "XB-RC", IssuedAt: now, ExpiresAt: now.Add(time.Hour),
@@ -1328,7 +1295,7 @@ func signatureFloor(m *federation.Manifest, key, xbKey *jose.PrivateKey, n int) 
 			return 0, err
 		}
 	}
-	return (selfCPU() - start) / time.Duration(n), nil
+	return (cputime.Process() - start) / time.Duration(n), nil
 }
 
 // rawEd25519Floor is the CPU time of the bare signatures of one envelope
@@ -1339,12 +1306,12 @@ func rawEd25519Floor(size, n int) time.Duration {
 		return 0
 	}
 	env, rc := make([]byte, size), make([]byte, 300)
-	start := selfCPU()
+	start := cputime.Process()
 	for range n {
 		sig := ed25519.Sign(priv, env)
 		ed25519.Verify(pub, env, sig)
 		sig = ed25519.Sign(priv, rc)
 		ed25519.Verify(pub, rc, sig)
 	}
-	return (selfCPU() - start) / time.Duration(n)
+	return (cputime.Process() - start) / time.Duration(n)
 }

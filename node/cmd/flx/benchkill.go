@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/familylinks/flx/node/config"
+	"github.com/familylinks/flx/node/cputime"
 	"github.com/familylinks/flx/node/fedadmin"
 	"github.com/familylinks/flx/node/store"
 )
@@ -48,7 +49,7 @@ func (b *benchNode) kick(to ...string) {
 // childCPU is the CPU time the child processes used so far.
 func (b *benchNode) childCPU() time.Duration {
 	if b.childPID != 0 {
-		if t, ok := procCPU(b.childPID); ok {
+		if t, ok := cputime.OfProcess(b.childPID); ok {
 			b.cpuLast = t
 		}
 	}

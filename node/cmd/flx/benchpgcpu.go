@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"strings"
 	"time"
+
+	"github.com/familylinks/flx/node/cputime"
 )
 
 // pgServerCPU measures the CPU time of the PostgreSQL backends serving one
@@ -46,7 +48,7 @@ func (p *pgServerCPU) sample(ctx context.Context) map[int]time.Duration {
 		if rows.Scan(&pid) != nil {
 			return nil
 		}
-		if d, ok := procCPU(pid); ok {
+		if d, ok := cputime.OfProcess(pid); ok {
 			out[pid] = d
 		}
 	}
