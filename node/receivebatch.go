@@ -93,7 +93,7 @@ func (n *Node) ReceiveBatch(ctx context.Context, peer string, raws [][]byte) ([]
 			a := ok[k]
 			es = append(es, store.ReceiveEntry{Item: a.item, Receipt: store.Receipt{Status: string(federation.ReceiptAccepted), Raw: out[a.i].Receipt}})
 		}
-		storeBatch := func(apply bool) error {
+		storeBatch := func(ctx context.Context, apply bool) error {
 			return n.o.Store.Tx(ctx, func(tx store.Tx) error {
 				applied, confirms = nil, false
 				var got []store.ReceiveResult
@@ -117,7 +117,7 @@ func (n *Node) ReceiveBatch(ctx context.Context, peer string, raws [][]byte) ([]
 				return nil
 			})
 		}
-		err := storeBatch(true)
+		err := storeBatch(ctx, true)
 		var undone applyUndone
 		if errors.As(err, &undone) {
 			// Applying failed and took the transaction with it: the batch
@@ -126,7 +126,7 @@ func (n *Node) ReceiveBatch(ctx context.Context, peer string, raws [][]byte) ([]
 			// with them (the receipt never depends on applying).
 			n.log.Warn("applying a received batch failed; left to the processor", "err", undone.err)
 			n.metrics.applyOnReceiveFailed.Inc()
-			err = storeBatch(false)
+			err = storeBatch(ctx, false)
 		}
 		if err != nil {
 			if ctx.Err() == nil {
