@@ -113,10 +113,13 @@ type benchOptions struct {
 // and people of its own (names, year of birth): a list of 3,000 cases of
 // the same two people would make the receiver's matching compare every
 // case with every other, which no real list does.
+// benchCaseID is the case_id of benchBody(i).
+func benchCaseID(i int) string { return fmt.Sprintf("XA-RC:BENCH-%07d", i) }
+
 func benchBody(i int) []byte {
 	var doc map[string]any
 	_ = json.Unmarshal(demoDoc("case"), &doc)
-	doc["case_id"] = fmt.Sprintf("XA-RC:BENCH-%07d", i)
+	doc["case_id"] = benchCaseID(i)
 	h := uint64(i)*0x9e3779b97f4a7c15 + 1
 	next := func(n int) int {
 		h ^= h >> 29
@@ -614,7 +617,7 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 					var err error
 					for i := lo; i < hi && err == nil; i++ {
 						var it store.NewOutboxItem
-						it, err = signedItem(key, "XB-RC", body(i))
+						it, err = signedItem(key, "XB-RC", benchCaseID(i), body(i))
 						items = append(items, it)
 					}
 					if err == nil {
@@ -890,22 +893,20 @@ func parseBenchStores(v string) ([]store.Dialect, error) {
 	return out, nil
 }
 
-// signedItem signs a case.create for body as the outbox row that queues
-// it, as the node's forward does after its policy step.
-func signedItem(key *jose.PrivateKey, to string, body []byte) (store.NewOutboxItem, error) {
-	var head struct {
-		CaseID string `json:"case_id"`
-	}
-	_ = json.Unmarshal(body, &head)
+// signedItem signs a case.create for body (of case caseID) as the outbox
+// row that queues it, as the node's forward does after its policy step.
+// The case id is given, not read from body: decoding each body here was
+// ~20 µs of the CPU per envelope the bench counts as the nodes'.
+func signedItem(key *jose.PrivateKey, to, caseID string, body []byte) (store.NewOutboxItem, error) {
 	now := time.Now()
 	jti := federation.NewJTI()
 	exp := now.Add(time.Hour)
 	raw, err := federation.Sign(federation.Claims{Issuer: "XA-RC", Audience: to, IssuedAt: now, ExpiresAt: exp,
-		JTI: jti, Kind: federation.KindCaseCreate, CaseID: head.CaseID, Body: body}, key)
+		JTI: jti, Kind: federation.KindCaseCreate, CaseID: caseID, Body: body}, key)
 	if err != nil {
 		return store.NewOutboxItem{}, err
 	}
-	return store.NewOutboxItem{Destination: to, CaseID: head.CaseID, CaseVersion: 1, Kind: string(federation.KindCaseCreate), JTI: jti, Envelope: raw, Discloses: true,
+	return store.NewOutboxItem{Destination: to, CaseID: caseID, CaseVersion: 1, Kind: string(federation.KindCaseCreate), JTI: jti, Envelope: raw, Discloses: true,
 		OwnExpiresAt: exp.Truncate(time.Second)}, nil
 }
 
