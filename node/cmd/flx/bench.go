@@ -783,6 +783,11 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 	selfUsed -= bodyCPU * time.Duration(o.n) // made while queued (lazy), not part of the exchange
 	sampleBackends()
 	pgUsed := pgCPU["XA-RC"].used() + pgCPU["XB-RC"].used()
+	// What stays live once the exchange and matching are done (the
+	// matching index, caches), after a collection: unlike the peak, it
+	// does not depend on when the collector last ran.
+	runtime.GC()
+	after := heapFigures()
 	// Counts on both sides: nothing lost, nothing twice.
 	received, processed, err := countInbox(ctx, xb.st)
 	if err != nil {
@@ -853,6 +858,7 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 	fmt.Fprintf(out, "memory:     two nodes in this process: RSS %d MiB idle, %d MiB peak under load\n", idleRSS/1024, peakRSS/1024)
 	fmt.Fprintf(out, "            Go heap at the peak: %d MiB live after the last collection, %d MiB of objects, goal %d MiB\n",
 		peakHeap.live>>20, peakHeap.objects>>20, peakHeap.goal>>20)
+	fmt.Fprintf(out, "            Go heap after the exchange and matching, collected: %d MiB live\n", after.live>>20)
 	xbKey, err := jose.LoadPrivateKey(cfgs["XB-RC"].Federation.SigningKey)
 	if err != nil {
 		return nil, err
