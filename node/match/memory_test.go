@@ -3,6 +3,8 @@ package match
 import (
 	"runtime"
 	"testing"
+
+	"github.com/familylinks/flx/node/internal/racetest"
 )
 
 // TestRetainedPerPerson bounds the memory a node keeps for each person its
@@ -15,6 +17,7 @@ import (
 // about 1,725 and 615 bytes here (16,000 persons); now about 1,610 and
 // 520.
 func TestRetainedPerPerson(t *testing.T) {
+	racetest.SkipComputation(t)
 	if testing.Short() {
 		t.Skip("builds an index of 16,000 persons")
 	}
