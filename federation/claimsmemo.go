@@ -111,28 +111,3 @@ func (m *claimsMemo) putK(k uint64, raw []byte, c Claims) {
 	m.cur[k] = memoEntry{raw: raw, c: c}
 	m.curBytes += size
 }
-
-// Forget drops what the memo keeps of envelope raw, if anything: a receiver
-// calls it once the envelope is applied, when nothing reads its claims
-// again. A receiver that applies what it receives in the receiving
-// transaction never read the entries Verify puts: they filled the memo (two
-// generations of claimsMemoBudget, ~100 MiB of heap in `flx bench exchange
-// --n 100000`) with envelopes done with, and pushed out those still to be
-// read.
-func Forget(raw []byte) {
-	if k, ok := memo.key(raw); ok {
-		memo.forget(k, raw)
-	}
-}
-
-func (m *claimsMemo) forget(k uint64, raw []byte) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if e, ok := m.cur[k]; ok && bytes.Equal(e.raw, raw) {
-		delete(m.cur, k)
-		m.curBytes -= len(e.raw) + len(e.c.Body)
-	}
-	if e, ok := m.prev[k]; ok && bytes.Equal(e.raw, raw) {
-		delete(m.prev, k)
-	}
-}
