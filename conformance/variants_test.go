@@ -1074,26 +1074,12 @@ var brokenNodes = []brokenNode{
 	{
 		Variant: variant.Variant{Name: "batchstorelater", Mutations: []variant.Mutation{{
 			File: "node/receivebatch.go",
-			Old: `		err := n.o.Store.Tx(ctx, func(tx store.Tx) error {
-			applied, confirms = nil, false`,
+			Old:  "\t\terr := storeBatch(ctx, true)",
 			New: `		var err error
-		go func(ctx context.Context) {
+		go func() {
 			time.Sleep(2 * time.Second)
-			_ = n.o.Store.Tx(ctx, func(tx store.Tx) error {
-			applied, confirms = nil, false`,
-		}, {
-			File: "node/receivebatch.go",
-			Old: `			return nil
-		})
-		if err != nil {
-			if ctx.Err() == nil {
-				n.writeFailed(err)`,
-			New: `			return nil
-		})
-		}(context.WithoutCancel(ctx))
-		if err != nil {
-			if ctx.Err() == nil {
-				n.writeFailed(err)`,
+			_ = storeBatch(context.WithoutCancel(ctx), true)
+		}()`,
 		}}},
 		broke: "answers a batch with receipts, then stores its envelopes in the background", check: "FLX-BAT-004/stored-before-answer",
 	},

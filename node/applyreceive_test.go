@@ -403,3 +403,62 @@ func renumbered(t *testing.T, st processedState) processedState {
 	}
 	return out
 }
+
+// countTx counts the transactions and savepoints a node takes.
+type countTx struct {
+	store.Store
+	txs, savepoints *atomic.Int32
+}
+
+func (s countTx) Tx(ctx context.Context, fn func(store.Tx) error) error {
+	s.txs.Add(1)
+	return s.Store.Tx(ctx, func(tx store.Tx) error { return fn(countSavepoints{tx, s.savepoints}) })
+}
+
+type countSavepoints struct {
+	store.Tx
+	n *atomic.Int32
+}
+
+func (t countSavepoints) Savepoint(ctx context.Context, fn func() error) (error, error) {
+	t.n.Add(1)
+	return t.Tx.Savepoint(ctx, fn)
+}
+
+// TestApplyOnReceiveOneTransaction: a batch stored and applied on receipt
+// takes one transaction and no savepoint (a savepoint was two statements
+// per batch, and a subtransaction on PostgreSQL, for the rare batch whose
+// apply fails: that one is stored again in a transaction of its own,
+// TestApplyOnReceiveFailureStillReceives).
+func TestApplyOnReceiveOneTransaction(t *testing.T) {
+	nodetest.EachDialect(t, func(t *testing.T, d nodetest.Dialect) {
+		ctx := t.Context()
+		f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")
+		txs, savepoints := &atomic.Int32{}, &atomic.Int32{}
+		// Matching off: with no worker running, it would match each case
+		// in transactions of its own after the batch.
+		xb := nodetest.Start(t, f, "XB-RC", nil, nodetest.Options{Dialect: d, NoRun: true, Match: node.MatchOptions{Disabled: true},
+			WrapStore: func(s store.Store) store.Store { return countTx{s, txs, savepoints} }})
+		var raws [][]byte
+		for i := range 10 {
+			id := fmt.Sprintf("XA-RC:T-%d", i)
+			raws = append(raws, f.Envelope(t, "XA-RC", "XB-RC", federation.KindCaseCreate, id, caseBody(t, id, 1)))
+		}
+		txs.Store(0)
+		out, err := xb.ReceiveBatch(ctx, "XA-RC", raws)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, o := range out {
+			if o.Err != nil || o.Status != federation.ReceiptAccepted {
+				t.Fatalf("envelope %d: %s %v", i, o.Status, o.Err)
+			}
+		}
+		if n := processedRows(t, xb.Store); n != len(raws) {
+			t.Fatalf("%d of %d rows applied on receipt", n, len(raws))
+		}
+		if txs.Load() != 1 || savepoints.Load() != 0 {
+			t.Fatalf("a batch applied on receipt took %d transactions and %d savepoints, want 1 and 0", txs.Load(), savepoints.Load())
+		}
+	})
+}

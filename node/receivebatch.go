@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/familylinks/flx/federation"
@@ -92,24 +93,41 @@ func (n *Node) ReceiveBatch(ctx context.Context, peer string, raws [][]byte) ([]
 			a := ok[k]
 			es = append(es, store.ReceiveEntry{Item: a.item, Receipt: store.Receipt{Status: string(federation.ReceiptAccepted), Raw: out[a.i].Receipt}})
 		}
-		err := n.o.Store.Tx(ctx, func(tx store.Tx) error {
-			applied, confirms = nil, false
-			got, items, c, err := n.receiveApplying(ctx, tx, es)
-			if err != nil {
-				return err
-			}
-			if got == nil {
-				// Stored without applying: the processor applies them.
-				if got, err = tx.ReceiveAll(ctx, es); err != nil {
-					return err
+		storeBatch := func(ctx context.Context, apply bool) error {
+			return n.o.Store.Tx(ctx, func(tx store.Tx) error {
+				applied, confirms = nil, false
+				var got []store.ReceiveResult
+				if apply {
+					items, c, err := n.receiveApplying(ctx, tx, es)
+					if err != nil {
+						return err
+					}
+					got, applied, confirms = items.got, items.applied, c
 				}
-			}
-			applied, confirms = items, c
-			for j, k := range order {
-				results[k], replays[k] = got[j], got[j].Replay != nil
-			}
-			return nil
-		})
+				if got == nil {
+					// Stored without applying: the processor applies them.
+					var err error
+					if got, err = tx.ReceiveAll(ctx, es); err != nil {
+						return err
+					}
+				}
+				for j, k := range order {
+					results[k], replays[k] = got[j], got[j].Replay != nil
+				}
+				return nil
+			})
+		}
+		err := storeBatch(ctx, true)
+		var undone applyUndone
+		if errors.As(err, &undone) {
+			// Applying failed and took the transaction with it: the batch
+			// is stored again, unprocessed, in a transaction of its own;
+			// the processor applies the rows, or records what was wrong
+			// with them (the receipt never depends on applying).
+			n.log.Warn("applying a received batch failed; left to the processor", "err", undone.err)
+			n.metrics.applyOnReceiveFailed.Inc()
+			err = storeBatch(ctx, false)
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				n.writeFailed(err)
@@ -163,15 +181,18 @@ func (n *Node) ReceiveBatch(ctx context.Context, peer string, raws [][]byte) ([]
 // case.update (applyOnReceive) of cases with no inbox row waiting to be
 // processed, from the start of the batch up to the first that is not;
 // that one and the rest of the batch are stored to be processed as
-// before. got is nil
-// when nothing was stored: nothing to apply, or applying failed (an error
-// of a row, a conflict with another process, the database refusing a
-// statement), rolled back to before the store; the caller then stores the
-// batch to be processed (the receipt never depends on applying). err is
-// for the transaction.
-func (n *Node) receiveApplying(ctx context.Context, tx store.Tx, es []store.ReceiveEntry) (got []store.ReceiveResult, applied []store.InboxItem, confirms bool, err error) {
+// before. got is nil when nothing was stored (nothing to apply): the
+// caller stores the batch to be processed. When storing or applying fails
+// (an error of a row, a conflict with another process, the database
+// refusing a statement) err is an applyUndone: the transaction must be
+// rolled back, and the caller stores the batch again, unprocessed, in a
+// new one. No savepoint is taken: a batch that applies, nearly every
+// one, costs no statements for the rare one that does not (two per batch
+// before, and a subtransaction in PostgreSQL). Any other err is for the
+// transaction.
+func (n *Node) receiveApplying(ctx context.Context, tx store.Tx, es []store.ReceiveEntry) (r appliedBatch, confirms bool, err error) {
 	if n.noApplyOnReceive.Load() {
-		return nil, nil, false, nil
+		return r, false, nil
 	}
 	var ids []string
 	for _, e := range es {
@@ -180,14 +201,14 @@ func (n *Node) receiveApplying(ctx context.Context, tx store.Tx, es []store.Rece
 		}
 	}
 	if len(ids) == 0 {
-		return nil, nil, false, nil
+		return r, false, nil
 	}
 	// A case with a row waiting for the processor (an earlier envelope,
 	// or one being processed now by another process) is left to it: the
 	// processor applies rows in inbox order, which is the per-case order.
 	blocked, err := tx.UnprocessedCases(ctx, ids)
 	if err != nil {
-		return nil, nil, false, err
+		return r, false, err
 	}
 	// The rows applied are the longest run from the start of the batch
 	// that can be: the rows after one left to the processor are left
@@ -203,42 +224,44 @@ func (n *Node) receiveApplying(ctx context.Context, tx store.Tx, es []store.Rece
 		mark[i].Processed, some = true, true
 	}
 	if !some {
-		return nil, nil, false, nil
+		return r, false, nil
 	}
-	undone, err := tx.Savepoint(ctx, func() error {
-		r, err := tx.ReceiveAll(ctx, mark)
-		if err != nil {
-			return err
-		}
-		for i, e := range mark {
-			if !e.Processed || r[i].Duplicate || r[i].Replay != nil {
-				// A duplicate or replay wrote nothing: never applied twice.
-				continue
-			}
-			it := e.Item
-			it.ID = r[i].ID
-			applied = append(applied, it)
-		}
-		if len(applied) > 0 {
-			if confirms, err = n.applyAll(ctx, tx, applied, true); err != nil {
-				return err
-			}
-		}
-		got = r
-		return nil
-	})
+	got, err := tx.ReceiveAll(ctx, mark)
 	if err != nil {
-		return nil, nil, false, err
+		return r, false, applyUndone{err}
 	}
-	if undone != nil {
-		// Stored unprocessed instead: the processor applies the rows, or
-		// records what was wrong with them.
-		n.log.Warn("applying a received batch failed; left to the processor", "err", undone)
-		n.metrics.applyOnReceiveFailed.Inc()
-		return nil, nil, false, nil
+	var applied []store.InboxItem
+	for i, e := range mark {
+		if !e.Processed || got[i].Duplicate || got[i].Replay != nil {
+			// A duplicate or replay wrote nothing: never applied twice.
+			continue
+		}
+		it := e.Item
+		it.ID = got[i].ID
+		applied = append(applied, it)
 	}
-	return got, applied, confirms, nil
+	if len(applied) > 0 {
+		if confirms, err = n.applyAll(ctx, tx, applied, true); err != nil {
+			return r, false, applyUndone{err}
+		}
+	}
+	return appliedBatch{got: got, applied: applied}, confirms, nil
 }
+
+// appliedBatch is what receiveApplying stored (got, one result per entry)
+// and applied.
+type appliedBatch struct {
+	got     []store.ReceiveResult
+	applied []store.InboxItem
+}
+
+// applyUndone is the failure of storing and applying a batch in the
+// receiving transaction, which is then rolled back and the batch stored
+// again without applying.
+type applyUndone struct{ err error }
+
+func (e applyUndone) Error() string { return "applying on receipt: " + e.err.Error() }
+func (e applyUndone) Unwrap() error { return e.err }
 
 // applyOnReceive are the kinds ReceiveBatch applies in the transaction
 // that stores them: the volume of a crisis, whose effects stay within

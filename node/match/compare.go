@@ -163,6 +163,7 @@ type scratch struct {
 	// candidatesLocked's: the blocks to read, the keys read through
 	// finer blocks, the slots seen.
 	read        [][]int32
+	one         []int32 // the slots of finer blocks of one (Index.fineOne)
 	refinedKeys []string
 	set         slotSet
 }

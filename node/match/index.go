@@ -136,7 +136,12 @@ type Index struct {
 	// blocks (see fineKeys): a block is refined when it first grows past
 	// Options.RefineFrom, and stays so while it holds anyone.
 	refined map[string]bool
-	fine    map[uint64][]int32 // finer blocks, by the hash of their key
+	fine    map[uint64][]int32 // finer blocks of two persons or more, by the hash of their key
+	// fineOne are the finer blocks of one person (two in three in the
+	// list `flx bench exchange` sends): a slot beside its key rather than
+	// a slice of its own, which with its map entry was most of the
+	// index's own memory per person.
+	fineOne map[uint64]int32
 	seed    maphash.Seed
 	// putFine are the finer keys of the persons the last Put took in,
 	// with the refined keys they were made for: a node matches the
@@ -171,7 +176,6 @@ type putFine struct {
 type slotMeta struct {
 	vit    vitals // a copy of the person's vitals
 	caseNo int32  // the number of its case (cheaper to compare than the id)
-	maxw   uint8  // the person's maxWords (at most maxTokens)
 	sought bool   // the person is sought
 }
 
@@ -184,6 +188,7 @@ func NewIndex(opts Options) *Index {
 		blocks:  map[string][]int32{},
 		refined: map[string]bool{},
 		fine:    map[uint64][]int32{},
+		fineOne: map[uint64]int32{},
 		seed:    maphash.MakeSeed(),
 		words:   map[string]int32{},
 	}
@@ -224,7 +229,7 @@ func (ix *Index) Put(caseID string, persons []*Person) {
 			ix.meta = append(ix.meta, slotMeta{})
 		}
 		ix.slots[s] = p
-		ix.meta[s] = slotMeta{vit: p.vitals, caseNo: cn, maxw: uint8(p.maxWords), sought: p.Side == SideSought}
+		ix.meta[s] = slotMeta{vit: p.vitals, caseNo: cn, sought: p.Side == SideSought}
 		ix.n++
 		ix.byCase[caseID] = append(ix.byCase[caseID], s)
 		ix.lens = ix.lens[:0]
@@ -297,12 +302,32 @@ func (ix *Index) refineLocked(p *Person, s int32) {
 
 // addLocked adds slot s to the block of a finer key f (see fineKeys).
 func (ix *Index) addLocked(f uint64, s int32) {
-	ix.fine[f] = append(ix.fine[f], s)
+	if b, ok := ix.fine[f]; ok {
+		ix.fine[f] = append(b, s)
+		return
+	}
+	if t, ok := ix.fineOne[f]; ok {
+		delete(ix.fineOne, f)
+		ix.fine[f] = []int32{t, s}
+		return
+	}
+	ix.fineOne[f] = s
 }
 
 // dropFineLocked takes slot s out of the block of a finer key f.
 func (ix *Index) dropFineLocked(f uint64, s int32) {
-	dropSlot(ix.fine, f, s)
+	if t, ok := ix.fineOne[f]; ok {
+		if t == s {
+			delete(ix.fineOne, f)
+		}
+		return
+	}
+	if !dropSlot(ix.fine, f, s) {
+		if b := ix.fine[f]; len(b) == 1 {
+			delete(ix.fine, f)
+			ix.fineOne[f] = b[0]
+		}
+	}
 }
 
 // dropLocked takes slot s out of block k.
@@ -530,7 +555,18 @@ func (ix *Index) candidatesLocked(p *Person, sc *scratch) []int32 {
 		}
 	}
 	if len(sc.refinedKeys) > 0 {
-		for _, k := range ix.fineOfLocked(p, sc.refinedKeys) {
+		fine := ix.fineOfLocked(p, sc.refinedKeys)
+		// The slots of blocks of one, each read as a block of its own
+		// (sc.one is not grown meanwhile).
+		sc.one = slices.Grow(sc.one[:0], len(fine))
+		for _, k := range fine {
+			if s, ok := ix.fineOne[k]; ok && ix.opts.MaxBlock >= 1 {
+				i := len(sc.one)
+				sc.one = append(sc.one, s)
+				sc.read = append(sc.read, sc.one[i:i+1:i+1])
+				total++
+				continue
+			}
 			if b := ix.fine[k]; len(b) > 0 && len(b) <= ix.opts.MaxBlock {
 				sc.read = append(sc.read, b)
 				total += len(b)
@@ -647,7 +683,7 @@ func (ix *Index) matchLocked(p *Person, sc *scratch, out []Candidate) []Candidat
 	}
 	for _, s := range ix.candidatesLocked(p, sc) {
 		m := &ix.meta[s]
-		k := min(p.maxWords, int(m.maxw), len(caps))
+		k := min(int(p.maxWords), int(m.vit.maxWords), len(caps))
 		nameCap := 0.0
 		if k > 0 {
 			nameCap = caps[k-1]

@@ -74,8 +74,8 @@ func TestRefinedBlockKeepsTypos(t *testing.T) {
 	}
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	if len(ix.blocks) != 0 || len(ix.refined) != 0 || len(ix.fine) != 0 {
-		t.Errorf("empty index holds %d blocks, %d refined, %d finer blocks", len(ix.blocks), len(ix.refined), len(ix.fine))
+	if len(ix.blocks) != 0 || len(ix.refined) != 0 || len(ix.fine) != 0 || len(ix.fineOne) != 0 {
+		t.Errorf("empty index holds %d blocks, %d refined, %d finer blocks", len(ix.blocks), len(ix.refined), len(ix.fine)+len(ix.fineOne))
 	}
 }
 

@@ -145,9 +145,9 @@ func (q *queries) AppendAuditAll(ctx context.Context, es []AuditEntry) ([]AuditR
 	if q.s.dialect == Postgres {
 		// One statement text for every batch size: the rows as arrays.
 		n := len(out)
-		seqs, ats, actors, actions, objects, details, prevs, hashes := make([]int64, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		seqs, ats, actors, actions, objects, details, prevs, hashes := make([]int64, n), make([]time.Time, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		for i, r := range out {
-			seqs[i], ats[i], actors[i], actions[i], objects[i] = r.Seq, tv(r.At).(string), r.Actor, r.Action, r.Object
+			seqs[i], ats[i], actors[i], actions[i], objects[i] = r.Seq, r.At, r.Actor, r.Action, r.Object // r.At: q.s.now, bound binary (pgTimes)
 			details[i], prevs[i], hashes[i] = string(r.Details), r.PrevHash, r.Hash
 		}
 		if _, err := q.exec(ctx, `INSERT INTO audit_log (seq, at, actor, action, object, details, prev_hash, hash)

@@ -145,14 +145,15 @@ func (q *queries) receiveChunk(ctx context.Context, es []ReceiveEntry, sums []st
 // inserted, by jti.
 func (q *queries) receivePG(ctx context.Context, es []ReceiveEntry, sums []string) (map[string]int64, error) {
 	n := len(es)
-	jti, iss, aud, kind, caseID, at, status := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	jti, iss, aud, kind, caseID, status := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	at := make([]time.Time, n) // bound binary (pgTimes)
 	env, rcpt := make([][]byte, n), make([][]byte, n)
 	processed := make([]bool, n)
 	for i, e := range es {
 		it := e.Item
 		jti[i], iss[i], aud[i], kind[i], caseID[i], env[i] = it.JTI, it.Iss, it.Aud, it.Kind, it.CaseID, it.Envelope
 		processed[i] = e.Processed
-		at[i] = tv(q.s.now(it.ReceivedAt)).(string)
+		at[i] = q.s.now(it.ReceivedAt)
 		status[i], rcpt[i] = e.Receipt.Status, e.Receipt.Raw
 		if status[i] == "" {
 			status[i] = "accepted"

@@ -569,13 +569,14 @@ func (q *queries) CreateCases(ctx context.Context, cs []NewCase) (BulkResult, er
 // the batch size (parsed and planned once per connection).
 func (q *queries) createCasesPG(ctx context.Context, cs []NewCase, keys [][]string) (map[string]bool, error) {
 	n := len(cs)
-	id, origin, typ, status, at, ks := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	id, origin, typ, status, ks := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	at := make([]time.Time, n) // bound binary (pgTimes)
 	version := make([]int64, n)
 	doc := make([][]byte, n)
 	for i := range cs {
 		c := &cs[i]
 		id[i], origin[i], typ[i], status[i], version[i], doc[i] = c.ID, c.Origin, c.Type, c.Status, c.Version, c.Document
-		at[i], ks[i] = tv(q.s.now(c.At)).(string), strings.Join(keys[i], " ")
+		at[i], ks[i] = q.s.now(c.At), strings.Join(keys[i], " ")
 	}
 	// The documents go laid end to end in one bytea, each cut from it by
 	// offset and length (packBytes: a bytea[] of 200 documents was

@@ -454,6 +454,14 @@ func (s *sqlStore) now(t time.Time) time.Time {
 // comparison is time order, and valid input for PostgreSQL TIMESTAMPTZ.
 const timeLayout = "2006-01-02T15:04:05.000000Z"
 
+// pgTimes: a timestamptz[] parameter on PostgreSQL is bound as a
+// []time.Time (from s.now: UTC, whole microseconds, as tv writes them),
+// never as the []string of tv: pgx has no binary encoding of a string as
+// a timestamptz, so it first failed to encode the array in binary (an
+// error formatting every element with %#v, thrown away), then encoded it
+// as text (each element quoted) for PostgreSQL to parse back: per batch
+// statement, on the receiving path three times per batch.
+
 // tv binds a time; the zero time is NULL.
 func tv(t time.Time) any {
 	if t.IsZero() {
