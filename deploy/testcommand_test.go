@@ -54,4 +54,42 @@ func TestReadmeTestCommand(t *testing.T) {
 	if !strings.Contains(inReadme[0], "go test -race ") {
 		t.Errorf("the first go test %q is not under the race detector", inReadme[0])
 	}
+	first, others := packages(inReadme[0]), packages(inReadme[1])
+	// The second skips vet only because the first vets every package
+	// (./...) with the same checks.
+	if strings.Contains(inReadme[1], " -vet=off ") && !slices.Contains(first, "./...") {
+		t.Errorf("the second go test %q skips vet, but the first %q does not test (and vet) ./...", inReadme[1], inReadme[0])
+	}
+	if len(others) == 0 {
+		t.Errorf("the second go test %q names no package", inReadme[1])
+	}
+	// The first package named starts the one release build of flx that the
+	// tree's test processes share (runtest.BuildFlx), so that it runs
+	// alongside the race build from the start instead of after node/e2e's
+	// hundreds of dependencies are compiled for the race detector.
+	if len(first) == 0 || first[0] == "./..." {
+		t.Fatalf("the first go test %q names no package before ./...", inReadme[0])
+	}
+	tests, err := filepath.Glob(filepath.Join("..", filepath.FromSlash(first[0]), "*_test.go"))
+	if err != nil || len(tests) == 0 {
+		t.Fatalf("no test files in %s, the first package the first go test names", first[0])
+	}
+	builds := false
+	for _, f := range tests {
+		builds = builds || strings.Contains(read(strings.TrimPrefix(filepath.ToSlash(f), "../")), "runtest.BuildFlx(")
+	}
+	if !builds {
+		t.Errorf("%s, the first package the first go test names, does not build the release flx (runtest.BuildFlx)", first[0])
+	}
+}
+
+// packages returns the package arguments ("./...") of a go test command.
+func packages(cmd string) []string {
+	var ps []string
+	for _, f := range strings.Fields(cmd) {
+		if strings.HasPrefix(f, "./") {
+			ps = append(ps, f)
+		}
+	}
+	return ps
 }
