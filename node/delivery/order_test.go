@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -194,6 +195,11 @@ type stallingOutbox struct {
 	wait   time.Duration
 	stalls *atomic.Int32
 	gate   func(ids ...int64)
+	claims func(r store.ClaimRequest, claim func() ([]store.OutboxItem, error)) ([]store.OutboxItem, error)
+}
+
+func (o stallingOutbox) ClaimDue(ctx context.Context, r store.ClaimRequest) ([]store.OutboxItem, error) {
+	return o.claims(r, func() ([]store.OutboxItem, error) { return o.Store.ClaimDue(ctx, r) })
 }
 
 func (o stallingOutbox) pause() {
@@ -234,12 +240,19 @@ func (o stallingOutbox) Unclaim(ctx context.Context, id int64, attempt int) erro
 
 // withdrawHold is the last row of a case before its withdrawal: the peer
 // holds it when it first arrives (arrived), until the withdrawal is
-// queued (queued), and its result is recorded only then.
+// queued (queued), and then until a claim made since returned without
+// the withdrawal (passed) or the withdrawal arrived (came: a claim let it
+// overtake the row in flight), or else until the sender gives up; its
+// result is recorded only once the withdrawal is queued.
 type withdrawHold struct {
-	first   sync.Once
-	arrived chan struct{}
-	queued  chan struct{}
-	closed  sync.Once
+	withdrawal    string // its jti
+	first         sync.Once
+	arrived       chan struct{}
+	queued        chan struct{}
+	closed        sync.Once
+	mark          atomic.Int64 // the claims started when the withdrawal was queued (0: not yet)
+	passed, came  chan struct{}
+	pass, arrival sync.Once
 }
 
 // take reports whether this is the row's first arrival at the peer.
@@ -311,10 +324,31 @@ func testCaseOrderUnderFaults(t *testing.T, dialect string) {
 	// outbox id once queued: holdOf); the other withdrawals are queued at
 	// once, and mostly cancel rows still queued.
 	holds := map[string]*withdrawHold{}
+	withdrawing := map[string]*withdrawHold{} // by the withdrawal's jti
 	for c, envs := range all {
 		if last := envs[len(envs)-1]; last.kind == federation.KindCaseWithdraw && c%(2*withdrawOf) == 0 {
-			holds[envs[len(envs)-2].jti] = &withdrawHold{arrived: make(chan struct{}), queued: make(chan struct{})}
+			h := &withdrawHold{withdrawal: last.jti, arrived: make(chan struct{}), queued: make(chan struct{}),
+				passed: make(chan struct{}), came: make(chan struct{})}
+			holds[envs[len(envs)-2].jti] = h
+			withdrawing[last.jti] = h
 		}
+	}
+	// claimStarts counts the claims started; a claim started after a
+	// withdrawal was queued that returns without it lets its hold go.
+	var claimStarts atomic.Int64
+	claims := func(r store.ClaimRequest, claim func() ([]store.OutboxItem, error)) ([]store.OutboxItem, error) {
+		start := claimStarts.Add(1)
+		items, err := claim()
+		if err != nil {
+			return items, err
+		}
+		for _, h := range holds {
+			if m := h.mark.Load(); m == 0 || start <= m || slices.ContainsFunc(items, func(it store.OutboxItem) bool { return it.JTI == h.withdrawal }) {
+				continue
+			}
+			h.pass.Do(func() { close(h.passed) })
+		}
+		return items, nil
 	}
 	var holdOf sync.Map // outbox id -> *withdrawHold
 	gate := func(ids ...int64) {
@@ -337,14 +371,24 @@ func testCaseOrderUnderFaults(t *testing.T, dialect string) {
 	p.set(func(w http.ResponseWriter, raw []byte) bool {
 		tr.arrived(raw)
 		j := tr.jti(raw)
+		if h := withdrawing[j]; h != nil {
+			h.arrival.Do(func() { close(h.came) })
+		}
 		if h := holds[j]; h != nil && h.take() {
-			// Held until its case's withdrawal is queued, or the sender
-			// gave up; its result is recorded only once the withdrawal
-			// is queued (gate), which cancels it in flight.
+			// Held while its case's withdrawal is queued and claims
+			// are made (withdrawHold), or until the sender gives up;
+			// its result is recorded only once the withdrawal is queued
+			// (gate), which cancels it in flight.
 			counts.late.Add(1)
+			end := tr.attemptEnd(raw)
 			select {
 			case <-h.queued:
-			case <-tr.attemptEnd(raw):
+			case <-end:
+			}
+			select {
+			case <-h.passed:
+			case <-h.came:
+			case <-end:
 			}
 			return false // a receipt
 		}
@@ -386,7 +430,8 @@ func testCaseOrderUnderFaults(t *testing.T, dialect string) {
 	for i := range ds {
 		client := &federation.Client{Self: "XA-RC", Cert: xa.TLS, Manifest: federation.StaticManifest(f.Manifest), Timeout: timeout}
 		t.Cleanup(client.CloseIdleConnections)
-		out := stallingOutbox{Store: stores[i], stall: func() bool { return roll() < 0.03 }, wait: lease + 300*time.Millisecond, stalls: &stalls, gate: gate}
+		out := stallingOutbox{Store: stores[i], stall: func() bool { return roll() < 0.03 }, wait: lease + 300*time.Millisecond, stalls: &stalls,
+			gate: gate, claims: claims}
 		ds[i] = New(out, trackedSender{client, tr}, Options{
 			Instance: fmt.Sprintf("XA-RC/%d", i), Workers: 16, BatchSize: 1 + 3*i, MaxAttempts: 1000, Lease: lease,
 			Backoff: backoff.Policy{Initial: 20 * time.Millisecond, Max: 200 * time.Millisecond}, PollInterval: 50 * time.Millisecond,
@@ -425,7 +470,7 @@ func testCaseOrderUnderFaults(t *testing.T, dialect string) {
 					defer h.release()
 					select {
 					case <-h.arrived:
-					case <-time.After(30 * time.Second): // a bound for a broken deliverer, not a timing assumption
+					case <-time.After(3 * time.Minute): // a bound for a broken deliverer, not a timing assumption
 						rs, _ := st.ListOutbox(ctx, store.OutboxFilter{CaseID: e.caseID})
 						errs <- fmt.Errorf("%s: the row before the withdrawal never reached the peer: %v", e.caseID, pendingRows(rs))
 						return
@@ -470,6 +515,7 @@ func testCaseOrderUnderFaults(t *testing.T, dialect string) {
 					}
 				}
 				if h != nil {
+					h.mark.Store(max(claimStarts.Load(), 1))
 					h.release()
 				}
 				d.KickFor("XB-RC")
