@@ -141,6 +141,24 @@ func (tr *orderTracker) attemptEnd(raw []byte) <-chan struct{} {
 	return tr.ended[tr.jti(raw)]
 }
 
+// holdIfUnderway takes h's hold for raw, which reached the peer, unless
+// the sender already gave up on the attempt that carried it (a request
+// that reached the peer after the sender's timeout: its failure may be
+// recorded already). Under tr.mu, as done, so that the sender records
+// the attempt's result only after a hold taken is seen (gate).
+func (tr *orderTracker) holdIfUnderway(raw []byte, h *withdrawHold) bool {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	if end := tr.ended[tr.jti(raw)]; end != nil {
+		select {
+		case <-end:
+			return false
+		default:
+		}
+	}
+	return h.take()
+}
+
 // arrived checks an envelope that reached the peer against the earlier
 // envelopes of its case.
 func (tr *orderTracker) arrived(raw []byte) {
@@ -377,7 +395,7 @@ func testCaseOrderUnderFaults(t *testing.T, dialect string) {
 		if h := withdrawing[j]; h != nil {
 			h.arrival.Do(func() { close(h.came) })
 		}
-		if h := holds[j]; h != nil && h.take() {
+		if h := holds[j]; h != nil && tr.holdIfUnderway(raw, h) {
 			// Held while its case's withdrawal is queued and claims
 			// are made (withdrawHold), or until the sender gives up;
 			// its result is recorded only once the withdrawal is queued
