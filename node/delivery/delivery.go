@@ -23,6 +23,9 @@ type Outbox interface {
 	ClaimDue(ctx context.Context, r store.ClaimRequest) ([]store.OutboxItem, error)
 	MarkDelivered(ctx context.Context, id int64, receipt []byte) error
 	MarkFailed(ctx context.Context, id int64, attempt int, reason string, next time.Time) error
+	// Unclaim puts a row claimed and never sent back as it was before
+	// the claim: no attempt counted, its next attempt and last error kept.
+	Unclaim(ctx context.Context, id int64, attempt int) error
 	MarkDead(ctx context.Context, id int64, attempt int, reason string) error
 }
 
@@ -473,9 +476,10 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 		for _, ch := range pending {
 			d.release(context.WithoutCancel(ctx), ch, "transport: the link broke under the request")
 		}
-		if len(held) > 0 {
-			d.release(context.WithoutCancel(ctx), chunk{items: held, due: d.o.Now()}, "held: claimed, not sent before the delivery loop ended")
-		}
+		// Rows held back were never sent: they go back as they were
+		// before their claim, which counts no attempt.
+		d.unclaim(context.WithoutCancel(ctx), held)
+		held = nil
 		if peerFailed {
 			until := ds.Failure(d.o.Now(), retryAfter, reason)
 			d.save(ctx, ds)
@@ -554,11 +558,21 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 			kicks, lingerC = 0, nil
 			batch := d.batchSize()
 			want := free*batch - len(held)
-			items, err := d.outbox.ClaimDue(ctx, store.ClaimRequest{
+			// Not cancelled when the node stops: a claim made, and
+			// answered, is known here (a claim cancelled half way could
+			// count an attempt for rows this loop never hears of, in
+			// flight until their lease ends); what it took then goes
+			// back, unsent and uncounted.
+			items, err := d.outbox.ClaimDue(context.WithoutCancel(ctx), store.ClaimRequest{
 				Worker: d.o.Instance, Destination: ds.Name(), Limit: want, Lease: d.o.Lease,
 			})
-			if err != nil && ctx.Err() == nil {
+			if err != nil {
 				d.log.Error("claim outbox", "destination", ds.Name(), "err", err)
+			}
+			if ctx.Err() != nil {
+				held = append(held, items...)
+				finish()
+				return
 			}
 			// Claimed rows are the heads of their cases (the claim keeps
 			// per-case order: a case's next row is claimable only once
@@ -875,13 +889,26 @@ func (d *Deliverer) mayResend(ch chunk, it store.OutboxItem, progress *atomic.In
 	return it.LeaseUntil.IsZero() || it.LeaseUntil.Sub(d.o.Now().Add(wait)) > d.o.Lease/2
 }
 
-// release puts rows held to be sent again back in the queue, due when
-// they were to go, with no failure recorded against the destination
-// (when their loop ends first).
+// release puts rows the link broke under, kept to be sent again, back in
+// the queue, due when they were to go, with no failure recorded against
+// the destination (when their loop ends first). They were sent: their
+// attempt counts.
 func (d *Deliverer) release(ctx context.Context, ch chunk, reason string) {
 	for _, it := range ch.items {
 		if err := d.outbox.MarkFailed(ctx, it.ID, it.Attempts, reason, ch.due); err != nil && !errors.Is(err, store.ErrConflict) {
 			d.log.Error("release a claimed row", "outbox_id", it.ID, "err", err)
+		}
+	}
+}
+
+// unclaim puts claimed rows that were never sent back in the queue as
+// they were before their claim (Outbox.Unclaim): no attempt is counted,
+// and their next attempt and last error stay, so backoff, the operator's
+// view and MaxAttempts see only attempts made.
+func (d *Deliverer) unclaim(ctx context.Context, items []store.OutboxItem) {
+	for _, it := range items {
+		if err := d.outbox.Unclaim(ctx, it.ID, it.Attempts); err != nil && !errors.Is(err, store.ErrConflict) {
+			d.log.Error("put back a claimed row not sent", "outbox_id", it.ID, "err", err)
 		}
 	}
 }

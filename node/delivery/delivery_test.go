@@ -127,6 +127,12 @@ func (o *fakeOutbox) MarkFailed(_ context.Context, id int64, attempt int, reason
 	return o.set(id, attempt, func(r *store.OutboxItem) { r.State, r.LastError, r.NextAttemptAt = store.Queued, reason, next })
 }
 
+func (o *fakeOutbox) Unclaim(_ context.Context, id int64, attempt int) error {
+	return o.set(id, attempt, func(r *store.OutboxItem) {
+		r.State, r.Attempts, r.ClaimedBy, r.LeaseUntil = store.Queued, r.Attempts-1, "", time.Time{}
+	})
+}
+
 func (o *fakeOutbox) MarkDead(_ context.Context, id int64, attempt int, reason string) error {
 	return o.set(id, attempt, func(r *store.OutboxItem) { r.State, r.LastError = store.Dead, reason })
 }

@@ -590,6 +590,25 @@ func (q *queries) MarkFailed(ctx context.Context, id int64, attempt int, reason 
 	return nil
 }
 
+func (q *queries) Unclaim(ctx context.Context, id int64, attempt int) error {
+	if attempt < 1 {
+		return fmt.Errorf("store.Unclaim: attempt is required: %w", ErrInvalid)
+	}
+	// The claim set only state, lease_until, claimed_by, attempts and
+	// updated_at: next_attempt_at and last_error are still the row's
+	// before it.
+	n, err := q.exec(ctx, `UPDATE outbox SET state = 'queued', attempts = attempts - 1, lease_until = NULL,
+		claimed_by = NULL, updated_at = ? WHERE id = ? AND state = 'in_flight' AND attempts = ?`,
+		tv(q.s.now(time.Time{})), id, attempt)
+	if err != nil {
+		return fmt.Errorf("store.Unclaim: %w", err)
+	}
+	if n == 0 {
+		return q.outboxMiss(ctx, "store.Unclaim", id)
+	}
+	return nil
+}
+
 func (q *queries) MarkDead(ctx context.Context, id int64, attempt int, reason string) error {
 	query := `UPDATE outbox SET state = 'dead', last_error = ?, lease_until = NULL, updated_at = ? WHERE id = ?`
 	args := []any{nv(reason), tv(q.s.now(time.Time{})), id}

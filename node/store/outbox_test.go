@@ -461,7 +461,7 @@ func TestReplaceEnvelope(t *testing.T) {
 // for that attempt; once the attempt is answered (failed or dead) the
 // withdrawal goes at once, not when the lease runs out.
 func TestCancelledInFlightReleasedWhenAnswered(t *testing.T) {
-	for _, answer := range []string{"failed", "dead"} {
+	for _, answer := range []string{"failed", "dead", "unclaimed"} {
 		t.Run(answer, func(t *testing.T) {
 			withAllStores(t, func(t *testing.T, b *backend) {
 				ctx := t.Context()
@@ -479,10 +479,13 @@ func TestCancelledInFlightReleasedWhenAnswered(t *testing.T) {
 					t.Fatalf("while the cancelled attempt is under way, claimed %v", got)
 				}
 				var err error
-				if answer == "failed" {
+				switch answer {
+				case "failed":
 					err = b.s.MarkFailed(ctx, claimed[0].ID, claimed[0].Attempts, "http_503", t0.Add(time.Minute))
-				} else {
+				case "dead":
 					err = b.s.MarkDead(ctx, claimed[0].ID, claimed[0].Attempts, "http_422")
+				default: // claimed, never sent
+					err = b.s.Unclaim(ctx, claimed[0].ID, claimed[0].Attempts)
 				}
 				mustErr(t, err, store.ErrConflict)
 				if got := claimJTIs(t, b.s, store.ClaimRequest{Worker: "w", Now: t0.Add(3 * time.Second)}); fmt.Sprint(got) != "[w-1]" {
@@ -525,6 +528,58 @@ func TestClaimExpiredWithinLimit(t *testing.T) {
 			if got := fmt.Sprint(claimJTIs(t, b.s, tc.r)); got != tc.want {
 				t.Fatalf("%s: claimed %s, want %s", tc.name, got, tc.want)
 			}
+		}
+	})
+}
+
+// TestUnclaim: a row claimed and never sent (node/delivery held it back,
+// then its loop ended) goes back as it was before the claim: the attempt
+// it did not make is not counted, its next attempt and last error stay
+// (its backoff is not reset, not lengthened), and it is still the head of
+// its case.
+func TestUnclaim(t *testing.T) {
+	withAllStores(t, func(t *testing.T, b *backend) {
+		ctx := t.Context()
+		t0 := b.clock.Now()
+		o := enqueue(t, b.s, queue(memberB, "XA-RC:0001", "case.create", "o-1"))
+		enqueue(t, b.s, queue(memberB, "XA-RC:0001", "case.update", "o-2"))
+		first := must[[]store.OutboxItem](t)(b.s.ClaimDue(ctx, store.ClaimRequest{Worker: "w", Now: t0.Add(time.Second), Lease: time.Hour}))
+		if len(first) != 1 || first[0].ID != o.ID {
+			t.Fatalf("first claim = %+v", first)
+		}
+		next := t0.Add(time.Minute)
+		mustErr(t, b.s.MarkFailed(ctx, o.ID, 1, "http_503: busy", next), nil)
+		before := must[store.OutboxItem](t)(b.s.GetOutbox(ctx, o.ID))
+		held := must[[]store.OutboxItem](t)(b.s.ClaimDue(ctx, store.ClaimRequest{Worker: "w", Now: t0.Add(2 * time.Minute), Lease: time.Hour}))
+		if len(held) != 1 || held[0].ID != o.ID || held[0].Attempts != 2 {
+			t.Fatalf("second claim = %+v", held)
+		}
+		for _, tc := range []struct {
+			name    string
+			id      int64
+			attempt int
+			want    error
+		}{
+			{"no attempt", o.ID, 0, store.ErrInvalid},
+			{"an earlier claim", o.ID, 1, store.ErrConflict},
+			{"unknown row", 99999, 1, store.ErrNotFound},
+			{"this claim", o.ID, 2, nil},
+			{"twice", o.ID, 2, store.ErrConflict},
+		} {
+			t.Run(tc.name, func(t *testing.T) { mustErr(t, b.s.Unclaim(ctx, tc.id, tc.attempt), tc.want) })
+		}
+		got := must[store.OutboxItem](t)(b.s.GetOutbox(ctx, o.ID))
+		if got.State != store.Queued || got.Attempts != before.Attempts || !got.NextAttemptAt.Equal(before.NextAttemptAt) ||
+			got.LastError != before.LastError || !got.LeaseUntil.IsZero() || got.ClaimedBy != "" {
+			t.Fatalf("unclaimed row = %+v\nbefore the claim %+v", got, before)
+		}
+		// Still the head of its case: its update waits, and it is claimed
+		// again as its next attempt (the second, not the third).
+		if got := claimJTIs(t, b.s, store.ClaimRequest{Worker: "w", Now: t0.Add(3 * time.Minute)}); fmt.Sprint(got) != "[o-1]" {
+			t.Fatalf("after the unclaim, claimed %v, want [o-1]", got)
+		}
+		if got := must[store.OutboxItem](t)(b.s.GetOutbox(ctx, o.ID)); got.Attempts != 2 {
+			t.Fatalf("claimed again at attempt %d, want 2", got.Attempts)
 		}
 	})
 }

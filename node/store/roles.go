@@ -233,6 +233,14 @@ type Outbox interface {
 	// attempt (delivered, or reclaimed after its lease expired). attempt 0
 	// skips the attempt check.
 	MarkFailed(ctx context.Context, id int64, attempt int, reason string, nextAttemptAt time.Time) error
+	// Unclaim puts a row claimed at attempt (>= 1) and never sent back in
+	// the queue as it was before that claim: its Attempts one less, its
+	// NextAttemptAt and LastError untouched (a claim does not change them),
+	// so a claim that sent nothing costs no attempt, no backoff and no step
+	// towards the dead letter. ErrConflict as MarkFailed (and a row an
+	// erasure cancelled meanwhile has its lease ended, as there);
+	// ErrInvalid for attempt < 1.
+	Unclaim(ctx context.Context, id int64, attempt int) error
 	// MarkDead stops retrying a row (dead letter). Same attempt rule as
 	// MarkFailed; a queued row can be killed with attempt 0.
 	MarkDead(ctx context.Context, id int64, attempt int, reason string) error

@@ -154,6 +154,11 @@ func (s *sqlStore) MarkFailed(ctx context.Context, id int64, attempt int, reason
 	return s.answeredCancelled(ctx, id, attempt, err)
 }
 
+func (s *sqlStore) Unclaim(ctx context.Context, id int64, attempt int) error {
+	_, err := write(ctx, s, func(q *queries) (none, error) { return none{}, q.Unclaim(ctx, id, attempt) })
+	return s.answeredCancelled(ctx, id, attempt, err)
+}
+
 func (s *sqlStore) MarkDead(ctx context.Context, id int64, attempt int, reason string) error {
 	_, err := write(ctx, s, func(q *queries) (none, error) { return none{}, q.MarkDead(ctx, id, attempt, reason) })
 	return s.answeredCancelled(ctx, id, attempt, err)
