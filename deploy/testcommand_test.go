@@ -81,6 +81,74 @@ func TestReadmeTestCommand(t *testing.T) {
 	if !builds {
 		t.Errorf("%s, the first package the first go test names, does not build the release flx (runtest.BuildFlx)", first[0])
 	}
+	// A test that skips under the race detector as a pure computation
+	// (racetest.SkipComputation) runs only in the second go test: it must
+	// be in a package that command names and match its -run pattern, or
+	// no command runs it at all.
+	m := runFlag.FindStringSubmatch(inReadme[1])
+	if m == nil {
+		t.Fatalf("the second go test %q has no -run '...' pattern", inReadme[1])
+	}
+	run := regexp.MustCompile(m[1])
+	for _, c := range computations(t, "..") {
+		if !slices.Contains(others, "./"+c.pkg+"/") || !run.MatchString(c.name) {
+			t.Errorf("%s in ./%s/ skips under -race (racetest.SkipComputation) but the second go test %q does not run it", c.name, c.pkg, inReadme[1])
+		}
+	}
+}
+
+// runFlag finds a go test command's -run '...' pattern.
+var runFlag = regexp.MustCompile(`-run '([^']+)'`)
+
+// testFunc finds the test functions of a Go test file.
+var testFunc = regexp.MustCompile(`(?m)^func (Test\w+)\(`)
+
+// skipsComputation finds a statement calling racetest.SkipComputation.
+var skipsComputation = regexp.MustCompile(`(?m)^\s*racetest\.SkipComputation\(`)
+
+type computation struct{ pkg, name string }
+
+// computations lists the tests under root that call
+// racetest.SkipComputation: each with its package's directory relative to
+// root (slash-separated) and its name.
+func computations(t *testing.T, root string) []computation {
+	t.Helper()
+	var out []computation
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(p, "_test.go") {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		src := string(b)
+		locs := testFunc.FindAllStringSubmatchIndex(src, -1)
+		for i, l := range locs {
+			end := len(src)
+			if i+1 < len(locs) {
+				end = locs[i+1][0]
+			}
+			if skipsComputation.MatchString(src[l[0]:end]) {
+				rel, _ := filepath.Rel(root, filepath.Dir(p))
+				out = append(out, computation{pkg: filepath.ToSlash(rel), name: src[l[2]:l[3]]})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) == 0 {
+		t.Fatal("no test calls racetest.SkipComputation: the search is broken")
+	}
+	return out
 }
 
 // packages returns the package arguments ("./...") of a go test command.
