@@ -67,9 +67,11 @@ func (n *Node) ExportBundle(ctx context.Context, to string) (BundleExport, error
 	}
 	var c bundle.Contents
 	var packed []store.OutboxItem
+	// A row released never left in a bundle: it goes back uncounted
+	// (Outbox.Unclaim), its attempts what the operator saw before.
 	release := func(rs []store.OutboxItem) {
 		for _, r := range rs {
-			if err := n.o.Store.MarkFailed(ctx, r.ID, r.Attempts, "", now); err != nil && !errors.Is(err, store.ErrConflict) {
+			if err := n.o.Store.Unclaim(ctx, r.ID, r.Attempts); err != nil && !errors.Is(err, store.ErrConflict) {
 				n.log.Error("bundle export: release a row", "outbox_id", r.ID, "err", err)
 			}
 		}

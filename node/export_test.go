@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/familylinks/flx/federation"
+	"github.com/familylinks/flx/federation/pull"
 	"github.com/familylinks/flx/node/match"
 	"github.com/familylinks/flx/node/store"
 	"github.com/familylinks/flx/schema"
@@ -197,3 +198,6 @@ func (n *Node) OpenMatchPoolForTest() func() { return n.openMatchPool() }
 // FlushMatchedMarksForTest clears the marks of the cases matched that
 // wait in memory.
 func (n *Node) FlushMatchedMarksForTest(ctx context.Context) error { return n.flushMatchedMarks(ctx) }
+
+// PullQueueForTest is the queue n serves its pullers from.
+func (n *Node) PullQueueForTest() pull.Queue { return outboxQueue{n} }

@@ -42,7 +42,8 @@ func queued(r store.OutboxItem) pull.Queued {
 }
 
 // Lease claims due rows for member in queue order (ClaimDue keeps per-case
-// order); rows past the byte limit go back to the queue at once.
+// order); rows past the byte limit go back to the queue at once, uncounted
+// (Outbox.Unclaim): they were never handed out, so never attempted.
 func (q outboxQueue) Lease(ctx context.Context, member string, lim pull.Limit, now, until time.Time) ([]pull.Queued, bool, error) {
 	// Only a member that pulls from this node is served: the envelopes of
 	// others are delivered by push, and must not be leased away from it.
@@ -67,7 +68,7 @@ func (q outboxQueue) Lease(ctx context.Context, member string, lim pull.Limit, n
 		}
 		if len(out) > 0 && lim.Bytes > 0 && size+int64(len(r.Envelope)) > lim.Bytes {
 			for _, back := range rows[i:] {
-				if err := q.n.o.Store.MarkFailed(ctx, back.ID, back.Attempts, "", now); err != nil && !errors.Is(err, store.ErrConflict) {
+				if err := q.n.o.Store.Unclaim(ctx, back.ID, back.Attempts); err != nil && !errors.Is(err, store.ErrConflict) {
 					return nil, false, err
 				}
 			}

@@ -558,14 +558,17 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 			kicks, lingerC = 0, nil
 			batch := d.batchSize()
 			want := free*batch - len(held)
-			// Not cancelled when the node stops: a claim made, and
-			// answered, is known here (a claim cancelled half way could
-			// count an attempt for rows this loop never hears of, in
-			// flight until their lease ends); what it took then goes
-			// back, unsent and uncounted.
-			items, err := d.outbox.ClaimDue(context.WithoutCancel(ctx), store.ClaimRequest{
+			// Not cancelled at once when the node stops: a claim made,
+			// and answered, is known here (a claim cancelled half way
+			// could count an attempt for rows this loop never hears of,
+			// in flight until their lease ends); what it took then goes
+			// back, unsent and uncounted. A database that does not
+			// answer delays the stop by at most stopGrace.
+			cctx, cdone := afterStop(ctx, d.stopGrace())
+			items, err := d.outbox.ClaimDue(cctx, store.ClaimRequest{
 				Worker: d.o.Instance, Destination: ds.Name(), Limit: want, Lease: d.o.Lease,
 			})
+			cdone()
 			if err != nil {
 				d.log.Error("claim outbox", "destination", ds.Name(), "err", err)
 			}
@@ -651,6 +654,32 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 // request can be answered while the next one carries what came
 // meanwhile).
 const kickBelow = 2
+
+// stopClaimGrace bounds how long a claim under way when the node stops
+// may still take (stopGrace).
+const stopClaimGrace = 5 * time.Second
+
+// stopGrace is how long a claim under way may go on once the node stops:
+// stopClaimGrace, or the lease if shorter (past the lease, what the claim
+// took is claimable again anyway, its attempt counted).
+func (d *Deliverer) stopGrace() time.Duration { return min(stopClaimGrace, d.o.Lease) }
+
+// afterStop is ctx without its cancellation, cancelled grace after ctx is
+// done: for a call whose answer matters after a stop, bounded. done
+// releases it.
+func afterStop(ctx context.Context, grace time.Duration) (_ context.Context, done func()) {
+	c, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() {
+		t := time.NewTimer(grace)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			cancel()
+		case <-c.Done():
+		}
+	})
+	return c, func() { stop(); cancel() }
+}
 
 // batchSize is the most rows one request carries.
 func (d *Deliverer) batchSize() int {

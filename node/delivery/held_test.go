@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -202,5 +203,59 @@ func TestClaimAsTheNodeStopsGoesBackUncounted(t *testing.T) {
 	}
 	if n := p.calls.Load(); n != 1 {
 		t.Errorf("%d requests, want 1: nothing sent once the node stopped", n)
+	}
+}
+
+// claimHangs is an outbox whose claim, once armed, stops the node and then
+// does not answer until its ctx is done: a database that hangs as the node
+// stops.
+type claimHangs struct {
+	*fakeOutbox
+	cancel func()
+	armed  chan struct{} // closed: the next claim stops the node and hangs
+	gone   chan struct{} // closed at the test's end: a hung claim returns
+	once   sync.Once
+}
+
+func (o *claimHangs) ClaimDue(ctx context.Context, r store.ClaimRequest) ([]store.OutboxItem, error) {
+	select {
+	case <-o.armed:
+	default:
+		return o.fakeOutbox.ClaimDue(ctx, r)
+	}
+	o.once.Do(o.cancel)
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-o.gone:
+		return nil, errors.New("test over")
+	}
+}
+
+// A claim under way as the node stops may go on (its answer is put back),
+// but a database that never answers delays the stop by a bounded grace
+// (the lease here, shorter than stopClaimGrace), not for ever.
+func TestClaimAsTheNodeStopsIsBounded(t *testing.T) {
+	var wrapped *claimHangs
+	ctx, stop := context.WithCancel(t.Context())
+	gone := make(chan struct{})
+	b := newBench(t, Options{Workers: 2, BatchSize: 1, PollInterval: time.Hour, Lease: 200 * time.Millisecond}, realClock, func(b *bench) {
+		b.wrap = func(o *fakeOutbox) Outbox {
+			wrapped = &claimHangs{fakeOutbox: o, cancel: stop, armed: make(chan struct{}), gone: gone}
+			return wrapped
+		}
+	})
+	done := make(chan struct{})
+	go func() { b.d.Run(ctx); close(done) }()
+	t.Cleanup(func() { stop(); close(gone); <-done })
+	b.queue(t, "XB-RC", 1)
+	close(wrapped.armed)
+	b.d.KickFor("XB-RC") // the claim stops the node and hangs
+	waitFor(t, "the node stopping", func() bool { return ctx.Err() != nil })
+	// Generous against the 200 ms grace: a liveness check, not a timing.
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the node did not stop while a claim hung")
 	}
 }

@@ -131,15 +131,17 @@ func (q *queries) ClaimDue(ctx context.Context, r ClaimRequest) ([]OutboxItem, e
 // after x in a separate statement. One statement is atomic by itself: the
 // Store form sends it without BEGIN and COMMIT (one round trip, not four).
 func (q *queries) claimPG(ctx context.Context, r ClaimRequest, now time.Time, lease time.Duration, want int) ([]OutboxItem, error) {
+	// Times bound binary (pgTimes): now is s.now's, UTC in whole µs.
+	until := now.Add(lease)
 	due := func(cond, order, lim string) (string, []any) {
 		var w where
-		w.add(cond, tv(now))
+		w.add(cond, now)
 		w.addIf(r.Destination != "", `o.destination = ?`, r.Destination)
 		w.addCaseHead(now)
 		return `SELECT o.id FROM outbox o` + w.String() + ` ORDER BY ` + order + ` LIMIT ` + lim + q.s.claimLock, w.args
 	}
 	set := `UPDATE outbox SET state = 'in_flight', claimed_by = ?, lease_until = ?, attempts = attempts + 1, updated_at = ? WHERE id IN (`
-	setArgs := []any{r.Worker, tv(now.Add(lease)), tv(now)}
+	setArgs := []any{r.Worker, until, now}
 	xq, xargs := due(`o.state = 'in_flight' AND o.lease_until <= ?`, `o.lease_until, o.id`, fmt.Sprint(want))
 	dq, dargs := due(`o.state = 'queued' AND o.next_attempt_at <= ?`, `o.next_attempt_at, o.id`, fmt.Sprintf(`(%d - (SELECT COUNT(*) FROM x))`, want))
 	args := append(append(append(append([]any{}, setArgs...), xargs...), setArgs...), dargs...)
@@ -165,11 +167,12 @@ func (q *queries) claimPG(ctx context.Context, r ClaimRequest, now time.Time, le
 // addCaseHead keeps per-case order in a claim of outbox row o: only the head
 // of each (destination, case) may go. A row cancelled by an erasure while
 // in flight still blocks until its attempt is answered or its lease ends
-// (EraseCase keeps the lease). One "?" bound to now.
-func (w *where) addCaseHead(now time.Time) {
+// (EraseCase keeps the lease). One "?" bound to now (tv's text, or a
+// time.Time on PostgreSQL).
+func (w *where) addCaseHead(now any) {
 	w.add(`NOT EXISTS (SELECT 1 FROM outbox p WHERE p.destination = o.destination AND p.case_id = o.case_id
 		AND p.seq < o.seq AND (p.state NOT IN ('delivered', 'cancelled')
-			OR (p.state = 'cancelled' AND p.lease_until > ?)))`, tv(now))
+			OR (p.state = 'cancelled' AND p.lease_until > ?)))`, now)
 }
 
 // claim moves up to n rows matching cond (one "?" bound to now) to
@@ -178,7 +181,7 @@ func (q *queries) claim(ctx context.Context, r ClaimRequest, now time.Time, leas
 	var w where
 	w.add(cond, tv(now))
 	w.addIf(r.Destination != "", `o.destination = ?`, r.Destination)
-	w.addCaseHead(now)
+	w.addCaseHead(tv(now))
 	due := `SELECT o.id FROM outbox o` + w.String() + ` ORDER BY ` + order + fmt.Sprintf(` LIMIT %d`, n) + q.s.claimLock
 	args := append([]any{r.Worker, tv(now.Add(lease)), tv(now)}, w.args...)
 	rows, err := q.query(ctx, `UPDATE outbox SET state = 'in_flight', claimed_by = ?, lease_until = ?,
