@@ -155,6 +155,10 @@ type scratch struct {
 	capA, capB   []float64
 	counts       []int32
 	bound        []float64
+	upper        []float64 // nameMayReach
+	// stoppedEarly says whether the last nameMayReach refused before
+	// computing every slot (for tests).
+	stoppedEarly bool
 	cands        []int32
 	// matchLocked's, for the person matched: its word counts, their
 	// caps, and the caps summed heaviest first.
@@ -467,7 +471,7 @@ func (sc *scratch) evaluate(a, b *Person, pop population, need, nameCap float64)
 	if w+nameCap+wf+wp < need {
 		return 0, false
 	}
-	if w+sc.nameBound(a, b, pop)+wf+wp < need {
+	if !sc.nameMayReach(a, b, pop, w, wf, wp, need) {
 		return 0, false
 	}
 	nm := sc.compareNames(a, b, pop)
@@ -493,20 +497,7 @@ func (sc *scratch) nameBound(a, b *Person, pop population) float64 {
 	best := grow(sc.bound, len(a.slots))
 	sc.bound = best
 	for si, sa := range a.slots {
-		best[si] = math.Inf(-1)
-		for _, i := range sa {
-			for j := range b.tokens {
-				capW := min(capA[i], capB[j])
-				if capW <= best[si] {
-					continue
-				}
-				if len(a.letters) == len(a.tokens) && len(b.letters) == len(b.tokens) && !a.letters[i].mayAgree(&b.letters[j]) {
-					best[si] = max(best[si], wWordFair)
-					continue
-				}
-				best[si] = max(best[si], wordBound(&a.tokens[i], &b.tokens[j], a.coarse[i], b.coarse[j], capW))
-			}
-		}
+		best[si] = slotBound(a, b, sa, capA, capB)
 	}
 	slices.SortFunc(best, func(x, y float64) int { return cmp.Compare(y, x) })
 	sum := 0.0
@@ -514,6 +505,87 @@ func (sc *scratch) nameBound(a, b *Person, pop population) float64 {
 		sum += w
 	}
 	return sum
+}
+
+// nameMayReach reports whether w+nameBound(a, b, pop)+wf+wp reaches
+// need, as evaluate tests it, computing the bound slot by slot and
+// stopping as soon as the slots not yet computed, each counted at the
+// heaviest exact agreement of its words (at least its bound: wordBound
+// is at most the cap, and wWordFair below any cap), cannot lift the sum
+// to need: most pairs refused disagree on a part, often the first. The
+// sum so far is in another order than nameBound's, so a pair is refused
+// early only when it falls short by more than boundSlack; the last test
+// is nameBound's own.
+func (sc *scratch) nameMayReach(a, b *Person, pop population, w, wf, wp, need float64) bool {
+	sc.stoppedEarly = false
+	n := min(len(a.slots), len(b.slots))
+	if n == 0 || len(a.slots) < 2 {
+		return w+sc.nameBound(a, b, pop)+wf+wp >= need
+	}
+	// When only a's n heaviest slots count, a slot below 0 may be left
+	// out of the sum: it is bounded by the slots' sum above 0.
+	some := n < len(a.slots)
+	capA, capB := sc.capsAB(pop, len(a.tokens), len(b.tokens))
+	up := grow(sc.upper, len(a.slots))
+	sc.upper = up
+	for si, sa := range a.slots {
+		up[si] = math.Inf(-1)
+		for _, i := range sa {
+			up[si] = max(up[si], capA[i])
+		}
+	}
+	best := grow(sc.bound, len(a.slots))
+	sc.bound = best
+	done := 0.0
+	for si, sa := range a.slots {
+		best[si] = slotBound(a, b, sa, capA, capB)
+		if si == len(a.slots)-1 {
+			break
+		}
+		if some {
+			done += max(best[si], 0)
+		} else {
+			done += best[si]
+		}
+		rest := 0.0
+		for _, u := range up[si+1:] {
+			rest += max(u, 0)
+		}
+		if w+(done+rest+boundSlack)+wf+wp < need {
+			sc.stoppedEarly = true
+			return false
+		}
+	}
+	slices.SortFunc(best, func(x, y float64) int { return cmp.Compare(y, x) })
+	sum := 0.0
+	for _, x := range best[:n] {
+		sum += x
+	}
+	return w+sum+wf+wp >= need
+}
+
+// boundSlack is far more than the rounding of a few sums of weights
+// under 100 bits, in any order, and far less than any weight.
+const boundSlack = 1e-9
+
+// slotBound is nameBound's bound for one slot of a (the indexes sa of
+// its tokens).
+func slotBound(a, b *Person, sa []int, capA, capB []float64) float64 {
+	best := math.Inf(-1)
+	for _, i := range sa {
+		for j := range b.tokens {
+			capW := min(capA[i], capB[j])
+			if capW <= best {
+				continue
+			}
+			if len(a.letters) == len(a.tokens) && len(b.letters) == len(b.tokens) && !a.letters[i].mayAgree(&b.letters[j]) {
+				best = max(best, wWordFair)
+				continue
+			}
+			best = max(best, wordBound(&a.tokens[i], &b.tokens[j], a.coarse[i], b.coarse[j], capW))
+		}
+	}
+	return best
 }
 
 // wordBound is at least the weight compareNames gives a pair of words
