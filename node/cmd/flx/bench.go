@@ -677,6 +677,7 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 	}()
 	var peakRSS, profiledRSS int64
 	var peakHeap heapStats
+	var memoPeak, memoPeakEntries int // the claims memo's bytes at their highest (both nodes share it here)
 	killed, killedAt, downFor := false, int64(0), time.Duration(0)
 	for {
 		select {
@@ -694,6 +695,9 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 			return nil, err
 		}
 		sampleBackends()
+		if e, b := federation.MemoSize(); b > memoPeak {
+			memoPeak, memoPeakEntries = b, e
+		}
 		if r := rssKiB(); r > peakRSS {
 			peakRSS = r
 			peakHeap = heapFigures()
@@ -859,6 +863,9 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 	fmt.Fprintf(out, "            Go heap at the peak: %d MiB live after the last collection, %d MiB of objects, goal %d MiB\n",
 		peakHeap.live>>20, peakHeap.objects>>20, peakHeap.goal>>20)
 	fmt.Fprintf(out, "            Go heap after the exchange and matching, collected: %d MiB live\n", after.live>>20)
+	memoEntries, memoHeld := federation.MemoSize()
+	fmt.Fprintf(out, "            claims memo (envelope and body bytes): at most %d MiB in %d entries during the run, %d MiB in %d after\n",
+		memoPeak>>20, memoPeakEntries, memoHeld>>20, memoEntries)
 	xbKey, err := jose.LoadPrivateKey(cfgs["XB-RC"].Federation.SigningKey)
 	if err != nil {
 		return nil, err
