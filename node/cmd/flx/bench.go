@@ -792,7 +792,24 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 	// does not depend on when the collector last ran.
 	runtime.GC()
 	after := heapFigures()
-	// Counts on both sides: nothing lost, nothing twice.
+	// Counts on both sides: nothing lost, nothing twice. The sender: every
+	// row it queued delivered, none left over, dead or cancelled.
+	sent, err := xa.st.OutboxStats(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var sender store.DestinationStats
+	for _, s := range sent {
+		sender.Queued += s.Queued
+		sender.InFlight += s.InFlight
+		sender.Delivered += s.Delivered
+		sender.Dead += s.Dead
+		sender.Cancelled += s.Cancelled
+	}
+	if sender.Delivered != int64(o.n) || sender.Queued+sender.InFlight+sender.Dead+sender.Cancelled != 0 {
+		return nil, fmt.Errorf("bench: XA-RC's outbox holds %d delivered, %d queued, %d in flight, %d dead, %d cancelled for %d envelopes queued",
+			sender.Delivered, sender.Queued, sender.InFlight, sender.Dead, sender.Cancelled, o.n)
+	}
 	received, processed, err := countInbox(ctx, xb.st)
 	if err != nil {
 		return nil, err
@@ -854,7 +871,8 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 	}
 	if killed {
 		fmt.Fprintf(out, "kill:       %s (a child process) killed with SIGKILL at %d of %d delivered, listening again %s later;\n", killID, killedAt, o.n, downFor.Round(time.Millisecond))
-		fmt.Fprintf(out, "            none lost, none processed twice: %d inbox rows, %d processed, %d inbox.process audit entries for %d distinct cases\n", received, processed, entries, distinct)
+		fmt.Fprintf(out, "            none lost, none processed twice: XA-RC %d outbox rows delivered, none left; XB-RC %d inbox rows, %d processed, %d inbox.process audit entries for %d distinct cases\n",
+			sender.Delivered, received, processed, entries, distinct)
 	}
 	if lazy {
 		fmt.Fprintf(out, "bodies:     made while queued (%d envelopes); making one, %.0f µs CPU, is left out of the CPU figures\n", o.n, float64(bodyCPU.Nanoseconds())/1e3)
