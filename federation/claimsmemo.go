@@ -28,6 +28,7 @@ type claimsMemo struct {
 	mu         sync.Mutex
 	cur, prev  map[uint64]memoEntry
 	curBytes   int // envelope and body bytes held in cur
+	prevBytes  int // and in prev
 	generation int // entries per generation
 	budget     int // envelope and body bytes per generation
 }
@@ -100,7 +101,7 @@ func (m *claimsMemo) putK(k uint64, raw []byte, c Claims) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if len(m.cur) >= m.generation || (m.budget > 0 && m.curBytes+size > m.budget) {
-		m.prev, m.cur, m.curBytes = m.cur, nil, 0
+		m.prev, m.prevBytes, m.cur, m.curBytes = m.cur, m.curBytes, nil, 0
 	}
 	if m.cur == nil {
 		m.cur = make(map[uint64]memoEntry, min(m.generation, 1024))
@@ -110,4 +111,46 @@ func (m *claimsMemo) putK(k uint64, raw []byte, c Claims) {
 	}
 	m.cur[k] = memoEntry{raw: raw, c: c}
 	m.curBytes += size
+}
+
+// Forget drops what the memo keeps of envelope raw, if anything: a receiver
+// calls it once the envelope is applied, when nothing reads its claims
+// again. A receiver that applies what it receives in the receiving
+// transaction never read the entries Verify puts: they filled the memo (two
+// generations of claimsMemoBudget) with envelopes done with, and pushed out
+// those still to be read.
+func Forget(raw []byte) {
+	if k, ok := memo.key(raw); ok {
+		memo.forget(k, raw)
+	}
+}
+
+// MemoHolds reports whether the claims memo holds the claims of raw (for
+// tests and diagnostics: nothing decides on it).
+func MemoHolds(raw []byte) bool {
+	_, ok := memo.get(raw)
+	return ok
+}
+
+// MemoSize is what the claims memo holds, both generations: entries, and
+// the envelope and body bytes they keep (flx bench exchange reports it).
+func MemoSize() (entries, held int) { return memo.size() }
+
+func (m *claimsMemo) size() (entries, held int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.cur) + len(m.prev), m.curBytes + m.prevBytes
+}
+
+func (m *claimsMemo) forget(k uint64, raw []byte) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if e, ok := m.cur[k]; ok && bytes.Equal(e.raw, raw) {
+		delete(m.cur, k)
+		m.curBytes -= len(e.raw) + len(e.c.Body)
+	}
+	if e, ok := m.prev[k]; ok && bytes.Equal(e.raw, raw) {
+		delete(m.prev, k)
+		m.prevBytes -= len(e.raw) + len(e.c.Body)
+	}
 }

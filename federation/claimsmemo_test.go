@@ -106,3 +106,32 @@ func TestClaimsMemoCollision(t *testing.T) {
 		t.Fatalf("the same bytes: %+v %t", c, ok)
 	}
 }
+
+// TestClaimsMemoForget: an entry forgotten is gone from either generation,
+// and its bytes leave the current generation's count; another envelope of
+// the same key is not forgotten.
+func TestClaimsMemoForget(t *testing.T) {
+	m := &claimsMemo{generation: 2, budget: 1 << 20}
+	body := json.RawMessage(`"abc"`)
+	m.put([]byte{1}, Claims{JTI: "a", Body: body})
+	m.put([]byte{2}, Claims{JTI: "b", Body: body})
+	m.put([]byte{3}, Claims{JTI: "c", Body: body}) // a and b now the previous generation
+	for _, raw := range [][]byte{{1}, {3}} {
+		k, _ := m.key(raw)
+		m.forget(k, raw)
+		if _, ok := m.get(raw); ok {
+			t.Fatalf("%v still held after forget", raw)
+		}
+	}
+	if m.curBytes != 0 {
+		t.Fatalf("current generation counts %d bytes, none held", m.curBytes)
+	}
+	if n, held := m.size(); n != 1 || held != 1+len(body) {
+		t.Fatalf("size %d entries, %d bytes; want entry b alone, %d bytes", n, held, 1+len(body))
+	}
+	k, _ := m.key([]byte{2})
+	m.forget(k, []byte{9}) // the same key, other bytes (a collision): kept
+	if c, ok := m.get([]byte{2}); !ok || c.JTI != "b" {
+		t.Fatalf("entry b: %+v %t", c, ok)
+	}
+}

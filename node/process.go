@@ -145,10 +145,12 @@ func (n *Node) applyAll(ctx context.Context, tx store.Tx, items []store.InboxIte
 	return confirms, bt.flush(ctx)
 }
 
-// afterApplied is what follows the commit of applied rows: metrics,
-// matching, and the delivery of confirmations queued.
+// afterApplied is what follows the commit of applied rows: the claims
+// memo forgets them (see federation.Forget), metrics, matching, and the
+// delivery of confirmations queued.
 func (n *Node) afterApplied(ctx context.Context, items []store.InboxItem, confirms bool) {
 	for _, it := range items {
+		federation.Forget(it.Envelope) // its claims are not read again
 		n.metrics.processed.WithLabelValues(it.Kind).Inc()
 		n.matchReceived(ctx, it)
 	}
@@ -170,6 +172,7 @@ func (n *Node) processOne(ctx context.Context, it store.InboxItem) error {
 	if err != nil {
 		return err
 	}
+	federation.Forget(it.Envelope)
 	n.metrics.processed.WithLabelValues(it.Kind).Inc()
 	n.matchReceived(ctx, it)
 	if confirm != nil {

@@ -677,6 +677,7 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 	}()
 	var peakRSS, profiledRSS int64
 	var peakHeap heapStats
+	var memoPeak, memoPeakEntries int // the claims memo's bytes at their highest (both nodes share it here)
 	killed, killedAt, downFor := false, int64(0), time.Duration(0)
 	for {
 		select {
@@ -694,6 +695,9 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 			return nil, err
 		}
 		sampleBackends()
+		if e, b := federation.MemoSize(); b > memoPeak {
+			memoPeak, memoPeakEntries = b, e
+		}
 		if r := rssKiB(); r > peakRSS {
 			peakRSS = r
 			peakHeap = heapFigures()
@@ -788,7 +792,24 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 	// does not depend on when the collector last ran.
 	runtime.GC()
 	after := heapFigures()
-	// Counts on both sides: nothing lost, nothing twice.
+	// Counts on both sides: nothing lost, nothing twice. The sender: every
+	// row it queued delivered, none left over, dead or cancelled.
+	sent, err := xa.st.OutboxStats(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var sender store.DestinationStats
+	for _, s := range sent {
+		sender.Queued += s.Queued
+		sender.InFlight += s.InFlight
+		sender.Delivered += s.Delivered
+		sender.Dead += s.Dead
+		sender.Cancelled += s.Cancelled
+	}
+	if sender.Delivered != int64(o.n) || sender.Queued+sender.InFlight+sender.Dead+sender.Cancelled != 0 {
+		return nil, fmt.Errorf("bench: XA-RC's outbox holds %d delivered, %d queued, %d in flight, %d dead, %d cancelled for %d envelopes queued",
+			sender.Delivered, sender.Queued, sender.InFlight, sender.Dead, sender.Cancelled, o.n)
+	}
 	received, processed, err := countInbox(ctx, xb.st)
 	if err != nil {
 		return nil, err
@@ -850,7 +871,8 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 	}
 	if killed {
 		fmt.Fprintf(out, "kill:       %s (a child process) killed with SIGKILL at %d of %d delivered, listening again %s later;\n", killID, killedAt, o.n, downFor.Round(time.Millisecond))
-		fmt.Fprintf(out, "            none lost, none processed twice: %d inbox rows, %d processed, %d inbox.process audit entries for %d distinct cases\n", received, processed, entries, distinct)
+		fmt.Fprintf(out, "            none lost, none processed twice: XA-RC %d outbox rows delivered, none left; XB-RC %d inbox rows, %d processed, %d inbox.process audit entries for %d distinct cases\n",
+			sender.Delivered, received, processed, entries, distinct)
 	}
 	if lazy {
 		fmt.Fprintf(out, "bodies:     made while queued (%d envelopes); making one, %.0f µs CPU, is left out of the CPU figures\n", o.n, float64(bodyCPU.Nanoseconds())/1e3)
@@ -859,6 +881,9 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 	fmt.Fprintf(out, "            Go heap at the peak: %d MiB live after the last collection, %d MiB of objects, goal %d MiB\n",
 		peakHeap.live>>20, peakHeap.objects>>20, peakHeap.goal>>20)
 	fmt.Fprintf(out, "            Go heap after the exchange and matching, collected: %d MiB live\n", after.live>>20)
+	memoEntries, memoHeld := federation.MemoSize()
+	fmt.Fprintf(out, "            claims memo (envelope and body bytes): at most %d MiB in %d entries during the run, %d MiB in %d after\n",
+		memoPeak>>20, memoPeakEntries, memoHeld>>20, memoEntries)
 	xbKey, err := jose.LoadPrivateKey(cfgs["XB-RC"].Federation.SigningKey)
 	if err != nil {
 		return nil, err

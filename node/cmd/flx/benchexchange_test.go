@@ -202,7 +202,7 @@ func testBenchKill(t *testing.T, kill string) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
-	if !strings.Contains(out.String(), "killed with SIGKILL at") || !strings.Contains(out.String(), "none lost, none processed twice: 400 inbox rows, 400 processed, 400 inbox.process audit entries for 400 distinct cases") {
+	if !strings.Contains(out.String(), "killed with SIGKILL at") || !strings.Contains(out.String(), "none lost, none processed twice: XA-RC 400 outbox rows delivered, none left; XB-RC 400 inbox rows, 400 processed, 400 inbox.process audit entries for 400 distinct cases") {
 		t.Errorf("output:\n%s", out.String())
 	}
 	if _, err := parseKill("xc"); err == nil {
