@@ -22,6 +22,7 @@ import (
 // links once its upload is past the TTL, keeps a received blob a case links,
 // and expires old uploads.
 func TestSweepMedia(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")
 	ln := nodetest.Listen(t, f.Member(t, "XA-RC"))
