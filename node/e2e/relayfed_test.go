@@ -9,6 +9,7 @@ import (
 
 	"github.com/familylinks/flx/federation"
 	"github.com/familylinks/flx/node"
+	"github.com/familylinks/flx/node/backoff"
 	"github.com/familylinks/flx/node/internal/fedtest"
 	"github.com/familylinks/flx/node/internal/nodetest"
 	"github.com/familylinks/flx/node/media"
@@ -77,7 +78,13 @@ func (r *relayFed) start(t *testing.T, id string, ln net.Listener) *nodetest.Nod
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { disk.Close() })
-	n := nodetest.Start(t, r.f, id, ln, nodetest.Options{Dialect: r.d, DSN: r.dsn[id],
+	// A member that is down is retried for as long as it is down, however
+	// long a loaded machine takes to reach the test's next step: with the
+	// tests' 20 attempts (about 16 s at a 1 s backoff) ICRC-CTA could
+	// dead-letter the chain it carries for it first.
+	delivery := node.DeliveryOptions{Workers: 4, MaxAttempts: 1000, Backoff: backoff.Policy{Initial: 50 * time.Millisecond, Max: time.Second},
+		RequestTimeout: 5 * time.Second, Lease: 15 * time.Second, PollInterval: 100 * time.Millisecond}
+	n := nodetest.Start(t, r.f, id, ln, nodetest.Options{Dialect: r.d, DSN: r.dsn[id], Delivery: &delivery,
 		Media: &node.MediaOptions{Store: disk, ChunkBytes: 256 << 10},
 		Tune:  func(o *node.Options) { o.RelayWait = 30 * time.Second }})
 	r.nodes[id] = n
