@@ -54,6 +54,13 @@ func TestReadmeTestCommand(t *testing.T) {
 	if !strings.Contains(inReadme[0], "go test -race ") {
 		t.Errorf("the first go test %q is not under the race detector", inReadme[0])
 	}
+	// The race detector is switched off in one package only: modernc's
+	// SQLite, C translated to Go, whose instrumented code was most of the
+	// CPU of every test on SQLite (FLX's code and every Go-written
+	// dependency stay under the detector).
+	if got := gcflags.FindAllStringSubmatch(inReadme[0], -1); len(got) != 1 || got[0][1] != noRaceSQLite {
+		t.Errorf("the first go test %q: its -gcflags must be exactly -gcflags=%s", inReadme[0], noRaceSQLite)
+	}
 	first, others := packages(inReadme[0]), packages(inReadme[1])
 	// The second skips vet only because the first vets every package
 	// (./...) with the same checks.
@@ -96,6 +103,12 @@ func TestReadmeTestCommand(t *testing.T) {
 		}
 	}
 }
+
+// gcflags finds a go test command's -gcflags values; noRaceSQLite is the
+// one the first go test gives.
+var gcflags = regexp.MustCompile(`-gcflags[= ]'?([^' ]*)'?`)
+
+const noRaceSQLite = "modernc.org/sqlite/lib=-race=false"
 
 // runFlag finds a go test command's -run '...' pattern.
 var runFlag = regexp.MustCompile(`-run '([^']+)'`)

@@ -19,6 +19,7 @@ import (
 // holder leaves them out, as the asker leaves out a person whose names it
 // may not send. A person the policy lets go is still answered (control).
 func TestMatchAnswerWithholdsWhomThePolicyWithholds(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")
 	xa := nodetest.Start(t, f, "XA-RC", nil, nodetest.Options{NoRun: true, Match: node.MatchOptions{Secret: testSecret}})

@@ -19,6 +19,7 @@ import (
 // leaves the node exactly as processing that parses every envelope again
 // (after a restart, or far behind receipt) does.
 func TestProcessWithoutAdmittedParse(t *testing.T) {
+	t.Parallel()
 	nodetest.EachDialect(t, func(t *testing.T, d nodetest.Dialect) {
 		ctx := t.Context()
 		f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")

@@ -14,6 +14,7 @@ import (
 // TestImportedCasesAreMatched: a case made by a bulk import is matched as
 // any other create is, and importing it again adds nothing.
 func TestImportedCasesAreMatched(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")
 	xa := nodetest.Start(t, f, "XA-RC", nil, nodetest.Options{NoRun: true, DSN: nodetest.DSN(t, nodetest.SQLite)})

@@ -65,6 +65,7 @@ func candidateSummary(t testing.TB, v store.View) []string {
 // explanations, states), on both stores; so does the bulk match job
 // (RematchHeld) against matching every case held in turn.
 func TestBulkMatchingAsPerCase(t *testing.T) {
+	t.Parallel()
 	racetest.SkipComputation(t)
 	reg, sought := corpusCases(t, 31, 250)
 	for _, d := range []nodetest.Dialect{nodetest.SQLite, nodetest.Postgres} {
@@ -167,6 +168,7 @@ func (failMatchTx) ReplaceMatches(context.Context, string, []store.NewMatchCandi
 // played by a store that fails every candidate write) gets its candidates
 // when the node starts again, without any change to the case.
 func TestUnmatchedCaseMatchedAtStart(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")
 	dsn := nodetest.DSN(t, nodetest.SQLite)

@@ -69,6 +69,7 @@ func openMatches(t testing.TB, s store.View) []store.MatchCandidate {
 // is erased (withdrawn here, withdrawn by its origin, expired), survive a
 // restart, and a caseworker's decision is audited once.
 func TestMatchingFollowsCases(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")
 	dsn := nodetest.DSN(t, nodetest.SQLite)
@@ -207,6 +208,7 @@ func receiveAndProcess(t testing.TB, n *nodetest.Node, f *fedtest.Federation, ki
 // the node's own cases, registrations received from XB-RC as signed
 // envelopes, each matched as it arrives.
 func TestMatchingQualityThroughNode(t *testing.T) {
+	t.Parallel()
 	racetest.SkipComputation(t)
 	if testing.Short() {
 		t.Skip("-short")
@@ -259,6 +261,7 @@ func TestMatchingQualityThroughNode(t *testing.T) {
 // matches the cases it writes against the cases the other wrote, once its
 // index has synced, and forgets the other's erased cases.
 func TestMatchingAcrossReplicas(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	_, one, two := twoReplicas(t)
 	cw := node.Actor{Name: "cw-anna", Role: "caseworker"}
@@ -311,6 +314,7 @@ func twoReplicas(t *testing.T) (f *fedtest.Federation, one, two *nodetest.Node) 
 // worker behind a long list does not prepare each case twice; one left so
 // for longer than matching should take is taken in all the same.
 func TestSyncLeavesCasesToMatching(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f, one, two := twoReplicas(t)
 	cw := node.Actor{Name: "cw-anna", Role: "caseworker"}
@@ -370,6 +374,7 @@ func TestSyncLeavesCasesToMatching(t *testing.T) {
 // on both stores: registrations first, then sought persons and an update
 // of some registrations, then a withdrawal that erases a case.
 func TestReceivedBatchMatchingAsPerCase(t *testing.T) {
+	t.Parallel()
 	racetest.SkipComputation(t)
 	reg, sought := corpusCases(t, 47, 80)
 	for _, d := range []nodetest.Dialect{nodetest.SQLite, nodetest.Postgres} {

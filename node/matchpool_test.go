@@ -20,6 +20,7 @@ import (
 // exchange` it waited for the pool behind the requests in flight and fell
 // ever further behind processing.
 func TestMatchingOnOwnConnections(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	dsn := nodetest.DSN(t, nodetest.Postgres)
 	small, err := store.Open(ctx, dsn, store.WithMaxOpenConns(1))

@@ -73,6 +73,7 @@ func answerOf(t testing.TB, env []byte) schema.MatchAnswer {
 // is in the envelopes. Then the attacks: a query about another member's
 // case, an expired encoding, and a person the policy withholds.
 func TestMatchQueryAcrossBorders(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society", "XC-RC:XC:society")
 	xa := nodetest.Start(t, f, "XA-RC", nil, nodetest.Options{NoRun: true, Match: node.MatchOptions{Secret: testSecret}})
@@ -218,6 +219,7 @@ func withConsent(t testing.TB, doc []byte) []byte {
 // corpus: XB-RC holds the registrations, XA-RC asks about each sought
 // person; recall is the share of true pairs among the answers.
 func TestMatchQueryQuality(t *testing.T) {
+	t.Parallel()
 	racetest.SkipComputation(t)
 	if testing.Short() {
 		t.Skip("-short")

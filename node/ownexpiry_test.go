@@ -39,6 +39,7 @@ func (c *movableClock) Add(d time.Duration) {
 // before migration 0031, or made NULL by ReplaceEnvelope), rows routed
 // through a relay and erased rows are handled by parsing, as before.
 func TestPrepareAttemptOwnExpiry(t *testing.T) {
+	t.Parallel()
 	const ttl, skew = time.Hour, time.Minute
 	tests := map[string]struct {
 		prepare func(t *testing.T, xa *nodetest.Node, clk *movableClock, it store.OutboxItem) store.OutboxItem
@@ -135,6 +136,7 @@ func TestPrepareAttemptOwnExpiry(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel()
 			ctx := context.Background()
 			f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society", "ICRC-CTA:XC:coordinator")
 			if tc.relay {

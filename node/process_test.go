@@ -118,6 +118,7 @@ func stateOf(t *testing.T, s store.Store, caseIDs []string) processedState {
 // not held, a withdrawal erasing a case created in the batch, an update
 // of that erased case refused, and an envelope refused on receipt.
 func TestProcessBatchAsRowByRow(t *testing.T) {
+	t.Parallel()
 	nodetest.EachDialect(t, func(t *testing.T, d nodetest.Dialect) {
 		ctx := t.Context()
 		f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")
@@ -209,6 +210,7 @@ func (t failAuditAllTx) AppendAuditAll(ctx context.Context, es []store.AuditEntr
 // batch whose transaction fails after writing its cases is rolled back and
 // applied again row by row, nothing twice; processing again finds nothing.
 func TestProcessAfterRestartOnce(t *testing.T) {
+	t.Parallel()
 	nodetest.EachDialect(t, func(t *testing.T, d nodetest.Dialect) {
 		ctx := t.Context()
 		f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")

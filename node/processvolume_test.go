@@ -24,6 +24,7 @@ import (
 // measurement, not a check: it runs only with FLX_PROCESS_VOLUME set to
 // the number of envelopes (blocks of 2,000), and asserts no time.
 func TestProcessVolume(t *testing.T) {
+	// Not in parallel: it reads this process's CPU time.
 	total, _ := strconv.Atoi(os.Getenv("FLX_PROCESS_VOLUME"))
 	if total <= 0 {
 		t.Skip("set FLX_PROCESS_VOLUME=20000 to measure")

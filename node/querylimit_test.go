@@ -18,6 +18,7 @@ import (
 // is kept; another member's bucket is its own; other kinds are not
 // counted.
 func TestMatchQueriesAreRateLimitedPerMember(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society", "XC-RC:XC:society")
 	xa := nodetest.Start(t, f, "XA-RC", nil, nodetest.Options{NoRun: true, Match: node.MatchOptions{Secret: testSecret}})

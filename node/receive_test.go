@@ -33,6 +33,7 @@ func body(t *testing.T, name string, edit func(map[string]any)) []byte {
 // TestReceiveRoles checks who may send what about a case, on Receive
 // directly (the wire path is covered in node/e2e).
 func TestReceiveRoles(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society", "XC-RC:XC:society")
 	xb := nodetest.Start(t, f, "XB-RC", nil, nodetest.Options{NoRun: true})
@@ -82,6 +83,7 @@ func TestReceiveRoles(t *testing.T) {
 // TestReceiveDuplicateAndReplay: the same bytes twice give a duplicate
 // receipt and one inbox row; the same jti with other bytes is a replay.
 func TestReceiveDuplicateAndReplay(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")
 	xb := nodetest.Start(t, f, "XB-RC", nil, nodetest.Options{NoRun: true})

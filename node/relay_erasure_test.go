@@ -20,6 +20,7 @@ import (
 // second time after forwarding it first). The chain of the create, still
 // to forward to a member the relay can reach, goes on before it.
 func TestRelayErasureKeepsWithdrawalChain(t *testing.T) {
+	t.Parallel()
 	nodetest.EachDialect(t, func(t *testing.T, d nodetest.Dialect) {
 		f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society", "ICRC-CTA:XC:coordinator")
 		f.Member(t, "XB-RC").RelayVia = []string{"ICRC-CTA"}

@@ -12,6 +12,7 @@ import (
 )
 
 func TestSweepRetention(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")
 	lnA, lnB := nodetest.Listen(t, f.Member(t, "XA-RC")), nodetest.Listen(t, f.Member(t, "XB-RC"))
@@ -66,6 +67,7 @@ func TestSweepRetention(t *testing.T) {
 // TestSweepRetentionReceived: a received case past retention is erased at
 // the recipient by its own sweep.
 func TestSweepRetentionReceived(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")
 	xb := nodetest.Start(t, f, "XB-RC", nil, nodetest.Options{NoRun: true})

@@ -13,6 +13,7 @@ import (
 )
 
 func TestNextStatus(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		cur         schema.CaseStatus
 		outcome     schema.Outcome
@@ -51,6 +52,7 @@ func TestNextStatus(t *testing.T) {
 // cannot move its status with a response (a forged "deceased" must not
 // reach the family); the response is kept, marked failed with the reason.
 func TestResponseFromNonRecipient(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society", "XC-RC:XC:society")
 	xa := nodetest.Start(t, f, "XA-RC", nil, nodetest.Options{NoRun: true})

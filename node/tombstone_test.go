@@ -28,6 +28,7 @@ import (
 // with no tombstone of its own and nothing discarded. In every order a
 // later update is discarded.
 func TestWithdrawnBeforeCreateKeepsNothing(t *testing.T) {
+	t.Parallel()
 	nodetest.EachDialect(t, func(t *testing.T, d nodetest.Dialect) {
 		f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")
 		for _, order := range []string{"withdraw-then-create", "one-batch", "create-then-withdraw", "create-then-withdraw-batch"} {
@@ -184,6 +185,7 @@ func dbHolds(t *testing.T, d nodetest.Dialect, dsn, marker string) []string {
 // after the purge is refused as expired and leaves nothing: no tombstone,
 // no second confirmation.
 func TestTombstonePurge(t *testing.T) {
+	t.Parallel()
 	nodetest.EachDialect(t, func(t *testing.T, d nodetest.Dialect) {
 		ctx := t.Context()
 		f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")

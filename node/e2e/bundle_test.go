@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -37,15 +38,23 @@ func testCarriedBundle(t *testing.T, d nodetest.Dialect) {
 		"ICRC-CTA": nodetest.Listen(t, f.Member(t, "ICRC-CTA")),
 	}
 	f.Sign(t)
+	var pulls atomic.Int32 // XB-RC's pulls served by XA-RC
 	nodes := map[string]*nodetest.Node{}
 	for id := range f.Members {
 		key := f.Member(t, id).EncKey
-		nodes[id] = nodetest.Start(t, f, id, lns[id], nodetest.Options{Dialect: d, Tune: func(o *node.Options) {
+		opts := nodetest.Options{Dialect: d, Tune: func(o *node.Options) {
 			o.BundleKeys = []*jose.EncPrivateKey{key}
 			o.PullInterval = time.Hour // XB-RC has no network: it never pulls after its first try
-		}})
+		}}
+		if id == "XA-RC" {
+			opts.WrapStore = func(s store.Store) store.Store { return pullCounted{s, "pull/XB-RC", &pulls} }
+		}
+		nodes[id] = nodetest.Start(t, f, id, lns[id], opts)
 	}
 	xa, xb, cta := nodes["XA-RC"], nodes["XB-RC"], nodes["ICRC-CTA"]
+	// XB-RC's pull loop pulls once when it starts: a pull after the forward
+	// would lease the row away from the bundle (and from the claim below).
+	nodetest.WaitFor(t, 30*time.Second, "XB-RC's first pull served by XA-RC", func() bool { return pulls.Load() > 0 })
 
 	if _, err := xa.CreateCase(ctx, cw, readTestdata(t, "case.json")); err != nil {
 		t.Fatal(err)

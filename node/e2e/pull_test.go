@@ -22,6 +22,11 @@ import (
 // lost leaves the envelope leased, not lost: it is offered again when the
 // lease runs out, processed once, acknowledged with XB-RC's receipt, and a
 // copy of the same bytes is only a duplicate. On each store.
+//
+// ICRC-CTA's clock is the test's (an offset on the real one): the lease
+// outlasts any delay of a loaded machine between the lost pull and the
+// pull during the lease, and the test runs the clock past it instead of
+// sleeping through it.
 func TestPullCut(t *testing.T) {
 	t.Parallel()
 	nodetest.EachDialect(t, testPullCut)
@@ -30,7 +35,8 @@ func TestPullCut(t *testing.T) {
 func testPullCut(t *testing.T, d nodetest.Dialect) {
 	ctx := context.Background()
 	f, lns := pullOnlyBehindCTA(t)
-	const lease = 2 * time.Second
+	const lease = 30 * time.Second // less than the nodes' 60 s skew
+	var clock offsetClock
 	var pulls atomic.Int32 // XB-RC's pulls served by ICRC-CTA
 	nodes := map[string]*nodetest.Node{}
 	for _, id := range pullersLast(f) {
@@ -40,6 +46,8 @@ func testPullCut(t *testing.T, d nodetest.Dialect) {
 		}}
 		if id == "ICRC-CTA" {
 			opts.WrapStore = func(s store.Store) store.Store { return pullCounted{s, "pull/XB-RC", &pulls} }
+			tune := opts.Tune
+			opts.Tune = func(o *node.Options) { tune(o); o.Now = clock.Now }
 		}
 		nodes[id] = nodetest.Start(t, f, id, lns[id], opts)
 	}
@@ -81,7 +89,7 @@ func testPullCut(t *testing.T, d nodetest.Dialect) {
 	if st, err := xb.PullOnce(ctx); err != nil || st.Envelopes != 0 {
 		t.Fatalf("pull during the lease: %+v %v", st, err)
 	}
-	time.Sleep(lease + 500*time.Millisecond)
+	clock.Advance(lease + time.Second)
 	st, err := xb.PullOnce(ctx)
 	if err != nil || st.Envelopes != 1 || st.Receipts != 1 {
 		t.Fatalf("pull after the lease: %+v %v", st, err)
@@ -108,6 +116,14 @@ func testPullCut(t *testing.T, d nodetest.Dialect) {
 		return len(rows) == 1 && rows[0].State == store.Delivered
 	})
 }
+
+// offsetClock is the real clock moved on by what Advance added: a node
+// given its Now sees a lease or a backoff run out at once.
+type offsetClock struct{ offset atomic.Int64 }
+
+func (c *offsetClock) Now() time.Time { return time.Now().Add(time.Duration(c.offset.Load())) }
+
+func (c *offsetClock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
 
 // pullOnlyBehindCTA is the federation of the pull tests: XB-RC is pull-only
 // behind ICRC-CTA (its endpoint cannot be reached), XA-RC and ICRC-CTA

@@ -9,6 +9,7 @@ import (
 
 	"github.com/familylinks/flx/federation"
 	"github.com/familylinks/flx/node"
+	"github.com/familylinks/flx/node/backoff"
 	"github.com/familylinks/flx/node/internal/fedtest"
 	"github.com/familylinks/flx/node/internal/nodetest"
 	"github.com/familylinks/flx/node/media"
@@ -25,17 +26,20 @@ type relayFed struct {
 	d     nodetest.Dialect
 	nodes map[string]*nodetest.Node
 	dsn   map[string]string
-	media map[string]string // folder of each member's media store
-	addr  map[string]string // host:port of each member's federation listener
+	media map[string]string    // folder of each member's media store
+	addr  map[string]string    // host:port of each member's federation listener
+	held  map[string]*heldPort // the port of each member that is down
 }
 
 // newRelayFed starts the members of the relay federation, except those in
-// down: their ports are reserved, named in the manifest and closed (the
-// member is down; start it with up).
+// down: their ports are reserved, named in the manifest and held, dropping
+// every connection (the member is down; start it with up). A port closed
+// instead could be taken meanwhile by an outgoing connection of a loaded
+// machine, and the member could not come up on it again.
 func newRelayFed(t *testing.T, d nodetest.Dialect, down ...string) *relayFed {
 	t.Helper()
 	r := &relayFed{f: fedtest.New(t, threeMembers...), d: d, nodes: map[string]*nodetest.Node{},
-		dsn: map[string]string{}, media: map[string]string{}, addr: map[string]string{}}
+		dsn: map[string]string{}, media: map[string]string{}, addr: map[string]string{}, held: map[string]*heldPort{}}
 	r.f.Member(t, "XB-RC").RelayVia = []string{"ICRC-CTA"}
 	lns := map[string]net.Listener{}
 	for id := range r.f.Members {
@@ -47,7 +51,7 @@ func newRelayFed(t *testing.T, d nodetest.Dialect, down ...string) *relayFed {
 	r.f.Sign(t)
 	for id, ln := range lns {
 		if slices.Contains(down, id) {
-			ln.Close()
+			r.held[id] = holdPort(t, ln)
 			continue
 		}
 		r.start(t, id, ln)
@@ -55,16 +59,16 @@ func newRelayFed(t *testing.T, d nodetest.Dialect, down ...string) *relayFed {
 	return r
 }
 
-// up starts member id again on its port (once the port is free).
+// up starts member id, down until now, on its held port.
 func (r *relayFed) up(t *testing.T, id string) *nodetest.Node {
 	t.Helper()
-	var ln net.Listener
-	nodetest.WaitFor(t, 10*time.Second, id+"'s port free again", func() bool {
-		var err error
-		ln, err = net.Listen("tcp", r.addr[id])
-		return err == nil
-	})
-	return r.start(t, id, ln)
+	h := r.held[id]
+	if h == nil {
+		t.Fatalf("%s is not down", id)
+	}
+	delete(r.held, id)
+	h.up.Store(true)
+	return r.start(t, id, h)
 }
 
 func (r *relayFed) start(t *testing.T, id string, ln net.Listener) *nodetest.Node {
@@ -74,7 +78,13 @@ func (r *relayFed) start(t *testing.T, id string, ln net.Listener) *nodetest.Nod
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { disk.Close() })
-	n := nodetest.Start(t, r.f, id, ln, nodetest.Options{Dialect: r.d, DSN: r.dsn[id],
+	// A member that is down is retried for as long as it is down, however
+	// long a loaded machine takes to reach the test's next step: with the
+	// tests' 20 attempts (about 16 s at a 1 s backoff) ICRC-CTA could
+	// dead-letter the chain it carries for it first.
+	delivery := node.DeliveryOptions{Workers: 4, MaxAttempts: 1000, Backoff: backoff.Policy{Initial: 50 * time.Millisecond, Max: time.Second},
+		RequestTimeout: 5 * time.Second, Lease: 15 * time.Second, PollInterval: 100 * time.Millisecond}
+	n := nodetest.Start(t, r.f, id, ln, nodetest.Options{Dialect: r.d, DSN: r.dsn[id], Delivery: &delivery,
 		Media: &node.MediaOptions{Store: disk, ChunkBytes: 256 << 10},
 		Tune:  func(o *node.Options) { o.RelayWait = 30 * time.Second }})
 	r.nodes[id] = n
