@@ -187,19 +187,26 @@ func (f *fedAPI) readBody(w http.ResponseWriter, r *http.Request, limit int64) (
 }
 
 // readAtMost reads r to its end into a buffer sized once for the length
-// the request announced (at most limit; r enforces the limit): io.ReadAll
-// grows from 512 bytes, so a batch of 50 envelopes (about 200 KB) was
-// allocated, cleared and copied a dozen times over.
+// the request announced (at most limit and readPresize; r enforces the
+// limit): io.ReadAll grows from 512 bytes, so a batch of 50 envelopes
+// (about 200 KB) was allocated, cleared and copied a dozen times over.
 func readAtMost(r io.Reader, announced, limit int64) ([]byte, error) {
 	if announced <= 0 {
 		return io.ReadAll(r)
 	}
 	// bytes.Buffer reads while it has bytes.MinRead bytes free: with
 	// them beyond the body, the read that finds its end needs no growth.
-	b := bytes.NewBuffer(make([]byte, 0, min(announced, limit)+bytes.MinRead))
+	b := bytes.NewBuffer(make([]byte, 0, min(announced, limit, readPresize)+bytes.MinRead))
 	_, err := b.ReadFrom(r)
 	return b.Bytes(), err
 }
+
+// readPresize is the most readAtMost allocates on the length a request
+// announces, before its bytes arrive: a peer that announces the whole
+// limit (8 MiB for a batch) and sends a few bytes, on many connections,
+// must not make the node hold the limit for each. A larger body grows the
+// buffer as it arrives, as io.ReadAll would.
+const readPresize = 1 << 20
 
 // batches receives a batch (SPEC.md §6.5): 200 with one result per
 // envelope, each 202 with its receipt or the refusal it would have got

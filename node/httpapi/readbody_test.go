@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"testing"
 
 	"github.com/familylinks/flx/federation/problem"
@@ -64,5 +65,31 @@ func TestReadBodyLimit(t *testing.T) {
 		if _, p := (&fedAPI{}).readBody(httptest.NewRecorder(), r, 1000); p == nil || p.Code != problem.TooLarge {
 			t.Errorf("announced %d: got %v, want too_large", announced, p)
 		}
+	}
+}
+
+// TestReadBodyAnnouncedNotTrusted: a peer that announces the whole limit
+// and sends a few bytes does not make the node allocate the limit before
+// the bytes arrive (readPresize bounds what the announced length buys).
+func TestReadBodyAnnouncedNotTrusted(t *testing.T) {
+	const limit = 8 << 20
+	body := []byte(`{"envelopes":[]}`)
+	const runs = 10
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for range runs {
+		r := httptest.NewRequest(http.MethodPost, "/flx/v1/batches", bytes.NewReader(body))
+		r.ContentLength = limit
+		b, p := (&fedAPI{}).readBody(httptest.NewRecorder(), r, limit)
+		if p != nil || !bytes.Equal(b, body) {
+			t.Fatalf("read %q, %v; want the body", b, p)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	per := (after.TotalAlloc - before.TotalAlloc) / runs
+	t.Logf("%d bytes allocated per read of a %d-byte body announced as %d", per, len(body), limit)
+	if per > 2<<20 {
+		t.Errorf("%d bytes allocated per read of a %d-byte body announced as %d: want at most %d", per, len(body), limit, 2<<20)
 	}
 }
