@@ -34,15 +34,7 @@ func TestClaimsMemoEmptiedWhenApplied(t *testing.T) {
 				id := fmt.Sprintf("XA-RC:M-%t-%03d", tc.applyOnReceive, i)
 				raws = append(raws, f.Envelope(t, "XA-RC", "XB-RC", federation.KindCaseCreate, id, caseBody(t, id, 1)))
 			}
-			out, err := xb.ReceiveBatch(ctx, "XA-RC", raws)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, o := range out {
-				if o.Err != nil {
-					t.Fatal(o.Err)
-				}
-			}
+			receiveAllOK(ctx, t, xb, "XA-RC", raws)
 			if !tc.applyOnReceive {
 				// Verify remembered them for the processor.
 				for i, raw := range raws {

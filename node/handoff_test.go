@@ -43,15 +43,7 @@ func TestProcessWithoutAdmittedParse(t *testing.T) {
 			raws = append(raws, f.Envelope(t, "XA-RC", "XB-RC", s.kind, s.caseID, s.body))
 		}
 		for _, n := range []*nodetest.Node{handed, parsed} {
-			out, err := n.ReceiveBatch(ctx, "XA-RC", raws)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i, o := range out {
-				if o.Err != nil {
-					t.Fatalf("envelope %d refused: %v", i, o.Err)
-				}
-			}
+			receiveAllOK(ctx, t, n, "XA-RC", raws)
 		}
 		for i, raw := range raws {
 			sum := sha256.Sum256(raw)

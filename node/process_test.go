@@ -226,15 +226,7 @@ func TestProcessAfterRestartOnce(t *testing.T) {
 				ids = append(ids, id)
 				raws = append(raws, f.Envelope(t, "XA-RC", "XB-RC", federation.KindCaseCreate, id, caseBody(t, id, 1)))
 			}
-			out, err := first.ReceiveBatch(ctx, "XA-RC", raws)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, o := range out {
-				if o.Err != nil {
-					t.Fatal(o.Err)
-				}
-			}
+			receiveAllOK(ctx, t, first, "XA-RC", raws)
 		}
 		first.Stop()
 		left := &atomic.Int32{}
@@ -288,15 +280,7 @@ func TestMatchingCatchesUpWhenQueueFull(t *testing.T) {
 		id := fmt.Sprintf("XA-RC:Q-%03d", i)
 		raws = append(raws, f.Envelope(t, "XA-RC", "XB-RC", federation.KindCaseCreate, id, caseBody(t, id, 1)))
 	}
-	out, err := xb.ReceiveBatch(ctx, "XA-RC", raws)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, o := range out {
-		if o.Err != nil {
-			t.Fatal(o.Err)
-		}
-	}
+	receiveAllOK(ctx, t, xb, "XA-RC", raws)
 	named := map[string]bool{}
 	nodetest.WaitFor(t, 10*time.Second, "every case matched", func() bool {
 		marks, err := xb.Store.ListMatchPending(ctx, "", 1000)
@@ -309,4 +293,19 @@ func TestMatchingCatchesUpWhenQueueFull(t *testing.T) {
 		}
 		return len(named) == n // the same persons in every case: each matches the others
 	})
+}
+
+// receiveAllOK receives raws from peer in one batch at n and fails the
+// test unless every envelope was accepted.
+func receiveAllOK(ctx context.Context, t testing.TB, n *nodetest.Node, from string, raws [][]byte) {
+	t.Helper()
+	out, err := n.ReceiveBatch(ctx, from, raws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, o := range out {
+		if o.Err != nil {
+			t.Fatalf("envelope %d of %d refused: %v", i, len(raws), o.Err)
+		}
+	}
 }

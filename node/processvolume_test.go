@@ -43,15 +43,7 @@ func TestProcessVolume(t *testing.T) {
 				raws = append(raws, f.Envelope(t, "XA-RC", "XB-RC", federation.KindCaseCreate, id, b))
 			}
 			for k := 0; k < len(raws); k += 50 {
-				out, err := xb.ReceiveBatch(ctx, "XA-RC", raws[k:k+50])
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, o := range out {
-					if o.Err != nil {
-						t.Fatal(o.Err)
-					}
-				}
+				receiveAllOK(ctx, t, xb, "XA-RC", raws[k:k+50])
 			}
 			pids, _ := store.BackendPIDs(ctx, xb.Store)
 			pg0 := pgCPU(pids)
