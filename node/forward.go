@@ -111,16 +111,28 @@ func (n *Node) caseKindFor(ctx context.Context, caseID, to string) (federation.K
 
 // caseKindIn is caseKindFor on q (the store, or a transaction).
 func caseKindIn(ctx context.Context, q store.Queries, caseID, to string) (federation.Kind, error) {
-	rows, err := q.ListOutbox(ctx, store.OutboxFilter{Destination: to, CaseID: caseID, Limit: 1000})
+	rows, err := caseOutbox(ctx, q, caseID, to)
 	if err != nil {
 		return "", err
 	}
+	return caseKindOf(rows), nil
+}
+
+// caseOutbox lists the outbox rows of a case to member to (without their
+// envelopes).
+func caseOutbox(ctx context.Context, q store.Queries, caseID, to string) ([]store.OutboxItem, error) {
+	return q.ListOutbox(ctx, store.OutboxFilter{Destination: to, CaseID: caseID, Limit: 1000})
+}
+
+// caseKindOf is case.update if rows (caseOutbox) hold a case.create that
+// was not cancelled, else case.create.
+func caseKindOf(rows []store.OutboxItem) federation.Kind {
 	for _, r := range rows {
 		if r.Kind == string(federation.KindCaseCreate) && r.State != store.Cancelled {
-			return federation.KindCaseUpdate, nil
+			return federation.KindCaseUpdate
 		}
 	}
-	return federation.KindCaseCreate, nil
+	return federation.KindCaseCreate
 }
 
 // DryRun evaluates the policy for forwarding a case to a member without
@@ -269,14 +281,19 @@ func (n *Node) send(ctx context.Context, a Actor, r sendRequest) (SendResult, er
 		case r.caseVersion > 0 && cur.Version != r.caseVersion:
 			return errf(CodeConflict, "case %s changed (now version %d) while it was being forwarded: forward it again", r.caseID, cur.Version)
 		}
-		if r.kind == federation.KindCaseCreate || r.kind == federation.KindCaseUpdate {
-			// A parallel forward to the same member may have queued the
-			// create meanwhile: this one is then an update, judged as such.
-			k, err := caseKindIn(ctx, tx, r.caseID, r.to)
-			if err != nil {
+		// What is queued of the case for r.to, read once under the case's
+		// lock for both questions below (nothing is written in between).
+		isCase := r.kind == federation.KindCaseCreate || r.kind == federation.KindCaseUpdate
+		var queued []store.OutboxItem
+		if isCase || (r.approve == nil && r.caseVersion > 0) {
+			if queued, err = caseOutbox(ctx, tx, r.caseID, r.to); err != nil {
 				return err
 			}
-			if k != r.kind {
+		}
+		if isCase {
+			// A parallel forward to the same member may have queued the
+			// create meanwhile: this one is then an update, judged as such.
+			if k := caseKindOf(queued); k != r.kind {
 				r.kind, res.Kind = k, k
 				if d, out, dj, err = n.judge(ctx, r, dst); err != nil {
 					return err
@@ -290,11 +307,7 @@ func (n *Node) send(ctx context.Context, a Actor, r sendRequest) (SendResult, er
 		if r.approve == nil && r.caseVersion > 0 {
 			// The member already has (or will have) this version: nothing
 			// new is queued (an update propagated it, or a second forward).
-			it, found, err := versionQueued(ctx, tx, r.caseID, r.to, r.caseVersion)
-			if err != nil {
-				return err
-			}
-			if found && d.Allowed() {
+			if it, found := versionIn(queued, r.caseVersion); found && d.Allowed() {
 				res.OutboxID, res.JTI, res.Kind, res.State = it.ID, it.JTI, federation.Kind(it.Kind), "queued"
 				return nil
 			}
@@ -377,20 +390,16 @@ func (n *Node) commitSend(ctx context.Context, tx store.Tx, a Actor, r sendReque
 	return n.audit(ctx, tx, a.Name, action, r.caseID, details)
 }
 
-// versionQueued finds a case.create or case.update of version v of the case
-// to member to that is queued, under way or delivered.
-func versionQueued(ctx context.Context, q store.Queries, caseID, to string, v int64) (store.OutboxItem, bool, error) {
-	rows, err := q.ListOutbox(ctx, store.OutboxFilter{Destination: to, CaseID: caseID, Limit: 1000})
-	if err != nil {
-		return store.OutboxItem{}, false, err
-	}
+// versionIn finds among rows (caseOutbox) a case.create or case.update of
+// version v that is queued, under way or delivered.
+func versionIn(rows []store.OutboxItem, v int64) (store.OutboxItem, bool) {
 	for _, r := range rows {
 		if (r.Kind == string(federation.KindCaseCreate) || r.Kind == string(federation.KindCaseUpdate)) &&
 			r.CaseVersion == v && (r.State == store.Queued || r.State == store.InFlight || r.State == store.Delivered) {
-			return r, true, nil
+			return r, true
 		}
 	}
-	return store.OutboxItem{}, false, nil
+	return store.OutboxItem{}, false
 }
 
 // judge runs the policy on what r sends to dst (with the operator's

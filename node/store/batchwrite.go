@@ -257,10 +257,9 @@ func (s *sqlStore) GetCases(ctx context.Context, caseIDs []string) (map[string]C
 	return s.read().GetCases(ctx, caseIDs)
 }
 
-// EnqueueAll is Enqueue for several envelopes, set-based: one multi-row
-// upsert of the (destination, case) sequences, in key order so that
-// concurrent batches lock them alike, and one multi-row INSERT of the rows
-// per chunk. Rows of one (destination, case) get consecutive seqs in the
+// EnqueueAll is Enqueue for several envelopes, set-based: one read of the
+// highest seq of each (destination, case) and one multi-row INSERT of the
+// rows per chunk. Rows of one (destination, case) get consecutive seqs in the
 // order given. ErrDuplicate if a jti is already queued or named twice:
 // inside a Tx the caller rolls back.
 func (q *queries) EnqueueAll(ctx context.Context, in []NewOutboxItem) ([]OutboxItem, error) {
@@ -288,25 +287,26 @@ func (q *queries) EnqueueAll(ctx context.Context, in []NewOutboxItem) ([]OutboxI
 		}
 		return keys[i].caseID < keys[j].caseID
 	})
-	// next[k] is the first seq of k's rows in this batch.
+	// next[k] is the first seq of k's rows in this batch: one past the
+	// highest of k in the outbox (SQLite has one writer).
 	next := make(map[key]int64, len(keys))
 	for lo := 0; lo < len(keys); lo += receiveChunk {
 		chunk := keys[lo:min(lo+receiveChunk, len(keys))]
-		args := make([]any, 0, 3*len(chunk))
+		args := make([]any, 0, 2*len(chunk))
 		for _, k := range chunk {
-			args = append(args, k.dest, k.caseID, count[k])
+			args = append(args, k.caseID, k.dest)
 		}
 		err := q.eachRow(ctx, func(rows *sqlx.Rows) error {
 			var k key
 			var last int64
-			if err := rows.Scan(&k.dest, &k.caseID, &last); err != nil {
+			if err := rows.Scan(&k.caseID, &k.dest, &last); err != nil {
 				return err
 			}
-			next[k] = last - count[k] + 1
+			next[k] = last + 1
 			return nil
-		}, `INSERT INTO outbox_sequences (destination, case_id, last_seq) VALUES `+rowsOf("(?, ?, ?)", len(chunk))+`
-			ON CONFLICT (destination, case_id) DO UPDATE SET last_seq = outbox_sequences.last_seq + excluded.last_seq
-			RETURNING destination, case_id, last_seq`, args...)
+		}, `WITH k(case_id, destination) AS (VALUES `+rowsOf("(?, ?)", len(chunk))+`)
+			SELECT k.case_id, k.destination, COALESCE((SELECT MAX(o.seq) FROM outbox o WHERE o.case_id = k.case_id AND o.destination = k.destination), 0)
+			FROM k`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("store.EnqueueAll: sequence: %w", err)
 		}
@@ -375,6 +375,50 @@ func checkEnqueue(in []NewOutboxItem) error {
 	return nil
 }
 
+// maxSeqTries bounds how often an enqueue is sent again after another
+// writer took its seq: each time, another transaction queued a row of the
+// same (case, destination) and committed, so a writer is starved only by
+// that many others.
+const maxSeqTries = 100
+
+// retrySeq runs the batch enqueue fn until it no longer fails on the
+// unique (case_id, destination, seq) index or in a deadlock between two
+// writers of the same cases: the statement failed as a whole, so nothing
+// of it remains. Inside a transaction the failure would abort it: fn then
+// runs in a savepoint, rolled back before the next try (two round trips
+// more; a caseworker's single envelope takes enqueueOnePG, which needs
+// none).
+func (q *queries) retrySeq(ctx context.Context, fn func() error) error {
+	_, own := q.x.(*sqlx.DB) // not a transaction: each statement commits alone
+	for try := 0; ; try++ {
+		if !own {
+			if _, err := q.exec(ctx, `SAVEPOINT flx_enqueue`); err != nil {
+				return err
+			}
+		}
+		err := fn()
+		retry := isUniqueViolation(err, "outbox_case_seq_key") || isDeadlock(err)
+		if !own {
+			undo := `RELEASE SAVEPOINT flx_enqueue`
+			if err != nil {
+				undo = `ROLLBACK TO SAVEPOINT flx_enqueue`
+			}
+			if _, uerr := q.exec(ctx, undo); uerr != nil {
+				return errors.Join(err, uerr)
+			}
+		}
+		if !retry || try == maxSeqTries {
+			return err
+		}
+	}
+}
+
+// isDeadlock reports whether err is PostgreSQL's deadlock_detected.
+func isDeadlock(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "40P01"
+}
+
 // isUniqueViolation reports whether err is PostgreSQL's unique violation
 // of constraint.
 func isUniqueViolation(err error, constraint string) bool {
@@ -383,9 +427,11 @@ func isUniqueViolation(err error, constraint string) bool {
 }
 
 // enqueuePG is EnqueueAll in one statement on PostgreSQL: the rows go as
-// arrays; a data-modifying CTE upserts the (destination, case) sequences in
-// key order, and the rows take consecutive seqs per (destination, case) in
-// the order given and ids in that order. One round trip instead of two,
+// arrays and take consecutive seqs per (destination, case), after the
+// highest in the outbox, in the order given, and ids in that order. Two
+// writers that take the same seq meet on the unique index
+// outbox_case_seq_key: the later one waits for the first to commit and
+// fails, and the statement is sent again (retrySeq). One round trip instead of two,
 // and one statement text whatever the batch size (parsed and planned once
 // per connection); a single envelope takes the one-row form
 // (enqueueOnePG). The envelopes go laid end to end in one bytea
@@ -422,39 +468,39 @@ func (q *queries) enqueuePG(ctx context.Context, op string, in []NewOutboxItem) 
 	}
 	blob, cut := packBytes(env)
 	type got struct{ id, seq int64 }
-	ids := make(map[string]got, n)
-	err := q.eachRow(ctx, func(rows *sqlx.Rows) error {
-		var g got
-		var j string
-		if err := rows.Scan(&g.id, &j, &g.seq); err != nil {
-			return err
-		}
-		ids[j] = g
-		return nil
-	}, `WITH i AS (
+	var ids map[string]got
+	err := q.retrySeq(ctx, func() error {
+		ids = make(map[string]got, n)
+		return q.eachRow(ctx, func(rows *sqlx.Rows) error {
+			var g got
+			var j string
+			if err := rows.Scan(&g.id, &j, &g.seq); err != nil {
+				return err
+			}
+			ids[j] = g
+			return nil
+		}, `WITH i AS (
 			SELECT i.destination, i.case_id, i.case_version, i.kind, i.jti, substring(b.blob FROM i.env_at FOR i.env_len) AS envelope,
 				i.next_at, i.created_at, i.discloses, i.withdraws, i.own_exp, i.pos
 			FROM unnest(?::text[], ?::text[], ?::bigint[], ?::text[], ?::text[], ?::int[], ?::int[],
 				?::timestamptz[], ?::timestamptz[], ?::boolean[], ?::boolean[], ?::timestamptz[])
 				WITH ORDINALITY AS i(destination, case_id, case_version, kind, jti, env_at, env_len, next_at, created_at, discloses, withdraws, own_exp, pos),
 				(SELECT ?::bytea AS blob) b
-		), k AS (
-			SELECT destination, case_id, COUNT(*) AS n FROM i GROUP BY destination, case_id
 		), s AS (
-			INSERT INTO outbox_sequences (destination, case_id, last_seq)
-			SELECT destination, case_id, n FROM k ORDER BY destination, case_id
-			ON CONFLICT (destination, case_id) DO UPDATE SET last_seq = outbox_sequences.last_seq + excluded.last_seq
-			RETURNING destination, case_id, last_seq
+			SELECT k.destination, k.case_id,
+				COALESCE((SELECT MAX(o.seq) FROM outbox o WHERE o.case_id = k.case_id AND o.destination = k.destination), 0) AS last_seq
+			FROM (SELECT DISTINCT destination, case_id FROM i) k
 		)
 		INSERT INTO outbox (destination, case_id, case_version, kind, jti, envelope, seq, state,
 			attempts, next_attempt_at, created_at, updated_at, discloses, withdraws, own_expires_at)
 		SELECT i.destination, i.case_id, NULLIF(i.case_version, 0), i.kind, i.jti, i.envelope,
-			s.last_seq - k.n + ROW_NUMBER() OVER (PARTITION BY i.destination, i.case_id ORDER BY i.pos),
+			s.last_seq + ROW_NUMBER() OVER (PARTITION BY i.destination, i.case_id ORDER BY i.pos),
 			'queued', 0, i.next_at, i.created_at, i.created_at, i.discloses, i.withdraws, i.own_exp
-		FROM i JOIN k USING (destination, case_id) JOIN s USING (destination, case_id)
+		FROM i JOIN s USING (destination, case_id)
 		ORDER BY i.pos
 		RETURNING id, jti, seq`,
-		dest, caseID, version, kind, jti, cut[0].at, cut[0].len, next, created, disc, wdr, own, blob)
+			dest, caseID, version, kind, jti, cut[0].at, cut[0].len, next, created, disc, wdr, own, blob)
+	})
 	if err != nil {
 		// A jti already queued fails the statement (not ON CONFLICT DO
 		// NOTHING): it is atomic on its own, so the Store form, sent
@@ -475,22 +521,35 @@ func (q *queries) enqueuePG(ctx context.Context, op string, in []NewOutboxItem) 
 }
 
 // enqueueOnePG is enqueuePG for one envelope, what a caseworker's
-// forward queues: the same two writes without the arrays, grouping,
-// window and joins that order a batch, about a sixth less of the
-// database's CPU for a statement run once per envelope.
+// forward queues: the same write without the arrays, grouping, window and
+// joins that order a batch, about a sixth less of the database's CPU for a
+// statement run once per envelope.
 func (q *queries) enqueueOnePG(ctx context.Context, op string, o OutboxItem, next, created time.Time, own *time.Time) ([]OutboxItem, error) {
-	err := q.queryRow(ctx, `WITH s AS (
-			INSERT INTO outbox_sequences (destination, case_id, last_seq) VALUES (?, ?, 1)
-			ON CONFLICT (destination, case_id) DO UPDATE SET last_seq = outbox_sequences.last_seq + 1
-			RETURNING last_seq
-		)
-		INSERT INTO outbox (destination, case_id, case_version, kind, jti, envelope, seq, state,
+	// A row of the same (case, destination) queued by another transaction
+	// that has not committed yet holds the next seq in the unique index:
+	// this INSERT waits for it, and once it has committed inserts nothing
+	// (DO NOTHING, no error, so a caller's transaction goes on), and is
+	// sent again: it then reads that row and takes the seq after it. Rows
+	// of one case so commit in seq order, as behind the counter row's lock
+	// before (migration 0034).
+	var err error
+	for try := 0; ; try++ {
+		err = q.queryRow(ctx, `INSERT INTO outbox (destination, case_id, case_version, kind, jti, envelope, seq, state,
 			attempts, next_attempt_at, created_at, updated_at, discloses, withdraws, own_expires_at)
-		SELECT ?, ?, NULLIF(?::bigint, 0), ?, ?, ?, s.last_seq, 'queued', 0, ?::timestamptz, ?::timestamptz, ?::timestamptz, ?, ?,
-			?::timestamptz FROM s
+		VALUES (?, ?, NULLIF(?::bigint, 0), ?, ?, ?,
+			COALESCE((SELECT MAX(seq) FROM outbox WHERE case_id = ? AND destination = ?), 0) + 1,
+			'queued', 0, ?::timestamptz, ?::timestamptz, ?::timestamptz, ?, ?, ?::timestamptz)
+		ON CONFLICT (case_id, destination, seq) DO NOTHING
 		RETURNING id, seq`,
-		o.Destination, o.CaseID, o.Destination, o.CaseID, o.CaseVersion, o.Kind, o.JTI, o.Envelope, next, created, created,
-		o.Discloses, o.Withdraws, own).Scan(&o.ID, &o.Seq)
+			o.Destination, o.CaseID, o.CaseVersion, o.Kind, o.JTI, o.Envelope, o.CaseID, o.Destination, next, created, created,
+			o.Discloses, o.Withdraws, own).Scan(&o.ID, &o.Seq)
+		if !errors.Is(err, sql.ErrNoRows) {
+			break
+		}
+		if try == maxSeqTries {
+			return nil, fmt.Errorf("%s: seq of %s to %s still taken after %d tries: %w", op, o.CaseID, o.Destination, try+1, err)
+		}
+	}
 	if err != nil {
 		if isUniqueViolation(err, "outbox_jti_key") {
 			return nil, fmt.Errorf("%s: jti %q: %w", op, o.JTI, ErrDuplicate)

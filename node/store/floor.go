@@ -15,7 +15,7 @@ type FloorEnvelope struct {
 
 // FloorTables names the rows SetInsertFloor writes per envelope, as flx
 // bench exchange prints them.
-const FloorTables = "sender: outbox, outbox_sequences; receiver: inbox with its receipt, cases with search keys " +
+const FloorTables = "sender: outbox; receiver: inbox with its receipt, cases with search keys " +
 	"(PostgreSQL: the tsvector and its range-key rows by trigger; SQLite: case_search_docs, full-text and range keys by trigger), case_versions"
 
 // FloorLeftOut names the rows an exchanged envelope writes that
@@ -52,7 +52,7 @@ func SetInsertFloor(ctx context.Context, st Store, envelopes []FloorEnvelope, re
 	var txs [][]insert
 	for lo := 0; lo < len(envelopes); lo += rowsPerTx {
 		hi := min(lo+rowsPerTx, len(envelopes))
-		var in, out, seq, cs, vs, ks []any
+		var in, out, cs, vs, ks []any
 		for i := lo; i < hi; i++ {
 			e := envelopes[i]
 			jti := fmt.Sprintf("%s%d", stamp, i)
@@ -63,7 +63,6 @@ func SetInsertFloor(ctx context.Context, st Store, envelopes []FloorEnvelope, re
 			}
 			in = append(in, jti, "XA-RC", "XB-RC", "case.create", jti, sum, e.Envelope, tv(now), "accepted", receipt)
 			out = append(out, "XB-RC", jti, int64(1), "case.create", jti, e.Envelope, int64(1), "queued", tv(now), tv(now), tv(now))
-			seq = append(seq, "XB-RC", jti, int64(1))
 			cs = append(cs, jti, "XA-RC", "tracing_request", "open", int64(1), e.Document, tv(now), tv(now))
 			if pg {
 				cs = append(cs, keys)
@@ -78,7 +77,6 @@ func SetInsertFloor(ctx context.Context, st Store, envelopes []FloorEnvelope, re
 		}
 		tx := []insert{
 			{"outbox", "destination, case_id, case_version, kind, jti, envelope, seq, state, next_attempt_at, created_at, updated_at", "(" + placeholders(11) + ")", out},
-			{"outbox_sequences", "destination, case_id, last_seq", "(?, ?, ?)", seq},
 			{"inbox", "jti, iss, aud, kind, case_id, sha256, envelope, received_at, receipt_status, receipt", "(" + placeholders(10) + ")", in},
 			{"cases", caseCols, caseRow, cs},
 			{"case_versions", "case_id, version, status, document, created_at", "(?, ?, ?, ?, ?)", vs},
@@ -129,7 +127,7 @@ func SetInsertFloor(ctx context.Context, st Store, envelopes []FloorEnvelope, re
 		return 0, fmt.Errorf("store.SetInsertFloor: %w", err)
 	}
 	err = s.tx(ctx, func(q *queries) error {
-		for _, t := range []string{"case_search_docs", "case_range_keys", "case_versions", "cases", "inbox", "outbox_sequences", "outbox"} {
+		for _, t := range []string{"case_search_docs", "case_range_keys", "case_versions", "cases", "inbox", "outbox"} {
 			if t == "case_search_docs" && pg {
 				continue
 			}

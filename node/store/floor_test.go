@@ -10,7 +10,7 @@ import (
 // TestSetInsertFloor: the floor writes an envelope's rows on one
 // connection (its backend named on PostgreSQL), findable as the exchange's
 // are (inbox, cases by a search key and a birth-year range; outbox,
-// outbox_sequences, case_versions, range keys one each), told to the
+// case_versions, range keys one each), told to the
 // caller once before the first transaction and once after the last, and
 // removes them all afterwards.
 func TestSetInsertFloor(t *testing.T) {
@@ -33,7 +33,7 @@ func TestSetInsertFloor(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, tb := range []string{"outbox", "outbox_sequences", "case_versions", "case_range_keys"} {
+			for _, tb := range []string{"outbox", "case_versions", "case_range_keys"} {
 				var n int
 				if err := b.raw.Get(&n, `SELECT count(*) FROM `+tb); err != nil {
 					t.Fatal(err)

@@ -57,21 +57,15 @@ func (q *queries) Enqueue(ctx context.Context, in NewOutboxItem) (OutboxItem, er
 	if !in.NotBefore.IsZero() {
 		next = q.s.now(in.NotBefore)
 	}
-	// The counter row stays locked until commit, so two transactions
-	// enqueueing for one (destination, case) commit in seq order.
-	var seq int64
-	err := q.queryRow(ctx, `INSERT INTO outbox_sequences (destination, case_id, last_seq) VALUES (?, ?, 1)
-		ON CONFLICT (destination, case_id) DO UPDATE SET last_seq = outbox_sequences.last_seq + 1
-		RETURNING last_seq`, in.Destination, in.CaseID).Scan(&seq)
-	if err != nil {
-		return OutboxItem{}, fmt.Errorf("store.Enqueue: sequence: %w", err)
-	}
-	var id int64
-	err = q.queryRow(ctx, `INSERT INTO outbox (destination, case_id, case_version, kind, jti, envelope, seq, state,
+	// The row's seq follows the highest of its (case, destination): SQLite
+	// has one writer, so no other can take the same one meanwhile.
+	var id, seq int64
+	err := q.queryRow(ctx, `INSERT INTO outbox (destination, case_id, case_version, kind, jti, envelope, seq, state,
 		attempts, next_attempt_at, created_at, updated_at, discloses, withdraws, own_expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?, ?, ?) ON CONFLICT (jti) DO NOTHING RETURNING id`,
-		in.Destination, in.CaseID, iv(in.CaseVersion), in.Kind, in.JTI, in.Envelope, seq, tv(next), tv(at), tv(at),
-		in.Discloses, in.Withdraws, tv(in.OwnExpiresAt)).Scan(&id)
+		VALUES (?, ?, ?, ?, ?, ?, COALESCE((SELECT MAX(seq) FROM outbox WHERE case_id = ? AND destination = ?), 0) + 1, 'queued', 0, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (jti) DO NOTHING RETURNING id, seq`,
+		in.Destination, in.CaseID, iv(in.CaseVersion), in.Kind, in.JTI, in.Envelope, in.CaseID, in.Destination, tv(next), tv(at), tv(at),
+		in.Discloses, in.Withdraws, tv(in.OwnExpiresAt)).Scan(&id, &seq)
 	if errors.Is(err, sql.ErrNoRows) {
 		return OutboxItem{}, fmt.Errorf("store.Enqueue: jti %q: %w", in.JTI, ErrDuplicate)
 	}

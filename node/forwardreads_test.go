@@ -1,0 +1,81 @@
+package node_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+
+	"github.com/familylinks/flx/node"
+	"github.com/familylinks/flx/node/internal/fedtest"
+	"github.com/familylinks/flx/node/internal/nodetest"
+	"github.com/familylinks/flx/node/store"
+)
+
+// countOutboxReads counts the outbox listings a node makes, apart inside
+// and outside its transactions.
+type countOutboxReads struct {
+	store.Store
+	outside, inside *atomic.Int32
+}
+
+func (s countOutboxReads) ListOutbox(ctx context.Context, f store.OutboxFilter) ([]store.OutboxItem, error) {
+	s.outside.Add(1)
+	return s.Store.ListOutbox(ctx, f)
+}
+
+func (s countOutboxReads) Tx(ctx context.Context, fn func(store.Tx) error) error {
+	return s.Store.Tx(ctx, func(tx store.Tx) error { return fn(countTxOutboxReads{tx, s.inside}) })
+}
+
+type countTxOutboxReads struct {
+	store.Tx
+	n *atomic.Int32
+}
+
+func (t countTxOutboxReads) ListOutbox(ctx context.Context, f store.OutboxFilter) ([]store.OutboxItem, error) {
+	t.n.Add(1)
+	return t.Tx.ListOutbox(ctx, f)
+}
+
+// TestForwardReadsOutboxOnce: a forward lists the case's outbox rows for
+// the member once inside its transaction (whether a create is queued
+// already, and whether this version is), and once before it (the kind
+// the policy judges); a second forward of the same version queues nothing
+// and answers with the first one's row.
+func TestForwardReadsOutboxOnce(t *testing.T) {
+	t.Parallel()
+	nodetest.EachDialect(t, func(t *testing.T, d nodetest.Dialect) {
+		ctx := t.Context()
+		f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")
+		outside, inside := &atomic.Int32{}, &atomic.Int32{}
+		xa := nodetest.Start(t, f, "XA-RC", nil, nodetest.Options{Dialect: d, NoRun: true,
+			WrapStore: func(s store.Store) store.Store { return countOutboxReads{s, outside, inside} }})
+		cw := node.Actor{Name: "cw", Role: "caseworker"}
+		if _, err := xa.CreateCase(ctx, cw, body(t, "case.tracing_request", nil)); err != nil {
+			t.Fatal(err)
+		}
+		var ids []int64
+		for i := range 2 {
+			outside.Store(0)
+			inside.Store(0)
+			r, err := xa.Forward(ctx, cw, "XA-RC:TR-2024-0117", "XB-RC")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.State != "queued" || r.Kind != "case.create" {
+				t.Fatalf("forward %d: %s %s", i, r.State, r.Kind)
+			}
+			ids = append(ids, r.OutboxID)
+			if outside.Load() != 1 || inside.Load() != 1 {
+				t.Errorf("forward %d listed the outbox %d times before its transaction and %d times in it, want 1 and 1", i, outside.Load(), inside.Load())
+			}
+		}
+		if ids[0] != ids[1] {
+			t.Errorf("second forward of the same version: row %d, first %d", ids[1], ids[0])
+		}
+		rows, err := xa.Store.ListOutbox(ctx, store.OutboxFilter{Destination: "XB-RC"})
+		if err != nil || len(rows) != 1 {
+			t.Fatalf("%d rows queued: %v", len(rows), err)
+		}
+	})
+}

@@ -1,0 +1,11 @@
+-- A queued row's seq (its place in the order of its case to its
+-- destination) is now the highest seq of that (case, destination) in the
+-- outbox plus one, read through the unique index outbox_case_seq_key
+-- (case_id, destination, seq) by the INSERT that queues the row. The
+-- counter table was a second row written (and, on PostgreSQL, a heap
+-- tuple and an index entry in the WAL) for every envelope queued. Two
+-- writers that pick the same seq meet on the unique index: the second
+-- waits for the first to commit and then takes the next (store.Enqueue),
+-- so rows of one case still commit in seq order. Outbox rows are never
+-- deleted, so a seq is never given twice.
+DROP TABLE IF EXISTS outbox_sequences;
