@@ -559,17 +559,24 @@ func (ix *Index) candidatesLocked(p *Person, sc *scratch) []int32 {
 		// The slots of blocks of one, each read as a block of its own
 		// (sc.one is not grown meanwhile).
 		sc.one = slices.Grow(sc.one[:0], len(fine))
+		// A finer key is in one map at most (addLocked, dropFineLocked).
+		// The blocks of two or more first: most of a query's finer keys
+		// name one (at 100,000 persons of the exchange list, 11.6 of 16
+		// a person, 1.8 in fineOne, 2.6 in neither), and each look-up in
+		// a map that outgrew the cache is a miss.
 		for _, k := range fine {
+			if b, ok := ix.fine[k]; ok {
+				if len(b) <= ix.opts.MaxBlock {
+					sc.read = append(sc.read, b)
+					total += len(b)
+				}
+				continue
+			}
 			if s, ok := ix.fineOne[k]; ok && ix.opts.MaxBlock >= 1 {
 				i := len(sc.one)
 				sc.one = append(sc.one, s)
 				sc.read = append(sc.read, sc.one[i:i+1:i+1])
 				total++
-				continue
-			}
-			if b := ix.fine[k]; len(b) > 0 && len(b) <= ix.opts.MaxBlock {
-				sc.read = append(sc.read, b)
-				total += len(b)
 			}
 		}
 	}
