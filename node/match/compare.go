@@ -156,10 +156,14 @@ type scratch struct {
 	counts       []int32
 	bound        []float64
 	upper        []float64 // nameMayReach
+	order        []int     // nameMayReach
 	// stoppedEarly says whether the last nameMayReach refused before
 	// computing every slot (for tests).
 	stoppedEarly bool
 	cands        []int32
+	// evaluated counts the pairs matchLocked loaded the other person of
+	// (past the first test), for tests.
+	evaluated int
 	// matchLocked's, for the person matched: its word counts, their
 	// caps, and the caps summed heaviest first.
 	qc       []int32
@@ -508,14 +512,16 @@ func (sc *scratch) nameBound(a, b *Person, pop population) float64 {
 }
 
 // nameMayReach reports whether w+nameBound(a, b, pop)+wf+wp reaches
-// need, as evaluate tests it, computing the bound slot by slot and
-// stopping as soon as the slots not yet computed, each counted at the
-// heaviest exact agreement of its words (at least its bound: wordBound
-// is at most the cap, and wWordFair below any cap), cannot lift the sum
-// to need: most pairs refused disagree on a part, often the first. The
-// sum so far is in another order than nameBound's, so a pair is refused
-// early only when it falls short by more than boundSlack; the last test
-// is nameBound's own.
+// need, as evaluate tests it, computing the bound slot by slot, the
+// slots whose words weigh most first, and stopping as soon as the slots
+// not yet computed, each counted at the heaviest exact agreement of its
+// words (at least its bound: wordBound is at most the cap, and wWordFair
+// below any cap), cannot lift the sum to need: most pairs refused
+// disagree on a part, and taking the heaviest first (a rare family name
+// before a common given name) refuses them at the first part computed.
+// The sum so far is in another order than nameBound's, so a pair is
+// refused early only when it falls short by more than boundSlack; the
+// last test is nameBound's own.
 func (sc *scratch) nameMayReach(a, b *Person, pop population, w, wf, wp, need float64) bool {
 	sc.stoppedEarly = false
 	n := min(len(a.slots), len(b.slots))
@@ -528,28 +534,38 @@ func (sc *scratch) nameMayReach(a, b *Person, pop population, w, wf, wp, need fl
 	capA, capB := sc.capsAB(pop, len(a.tokens), len(b.tokens))
 	up := grow(sc.upper, len(a.slots))
 	sc.upper = up
+	order := grow(sc.order, len(a.slots))
+	sc.order = order
 	for si, sa := range a.slots {
 		up[si] = math.Inf(-1)
 		for _, i := range sa {
 			up[si] = max(up[si], capA[i])
 		}
+		// order: the slots by their caps, heaviest first (insertion:
+		// a person has a few).
+		k := si
+		for k > 0 && up[order[k-1]] < up[si] {
+			order[k] = order[k-1]
+			k--
+		}
+		order[k] = si
 	}
 	best := grow(sc.bound, len(a.slots))
 	sc.bound = best
 	done := 0.0
-	for si, sa := range a.slots {
-		best[si] = slotBound(a, b, sa, capA, capB)
-		if si == len(a.slots)-1 {
+	for k, si := range order {
+		best[k] = slotBound(a, b, a.slots[si], capA, capB)
+		if k == len(order)-1 {
 			break
 		}
 		if some {
-			done += max(best[si], 0)
+			done += max(best[k], 0)
 		} else {
-			done += best[si]
+			done += best[k]
 		}
 		rest := 0.0
-		for _, u := range up[si+1:] {
-			rest += max(u, 0)
+		for _, sj := range order[k+1:] {
+			rest += max(up[sj], 0)
 		}
 		if w+(done+rest+boundSlack)+wf+wp < need {
 			sc.stoppedEarly = true

@@ -179,9 +179,11 @@
 //
 // The list `flx bench exchange` sends (two persons a case, a dozen given
 // names, a birth year: MatchPerCase's "exchange") reads 48 and 82
-// persons a person asked for at 10,000 and 100,000 held, of which 17.5
-// at 100,000 pass birth and sex to the bound on the names and one is
-// compared in full; taking a case in as a node does (put+session: Put,
+// persons a person asked for at 10,000 and 100,000 held, of which 2.5
+// at 100,000 pass birth and sex to the bound on the names (17.5 while
+// that test counted a family name written in two scripts twice: each
+// part of a name now counts once, see partsCap) and one is compared in
+// full; taking a case in as a node does (put+session: Put,
 // then its session) costs 70 to 200 µs of CPU at 100,000 on this shared
 // 2-core machine, from run to run. Where the index outgrows the cache
 // (a node under load: other work evicts it), what a query costs is the

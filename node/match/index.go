@@ -559,17 +559,24 @@ func (ix *Index) candidatesLocked(p *Person, sc *scratch) []int32 {
 		// The slots of blocks of one, each read as a block of its own
 		// (sc.one is not grown meanwhile).
 		sc.one = slices.Grow(sc.one[:0], len(fine))
+		// A finer key is in one map at most (addLocked, dropFineLocked).
+		// The blocks of two or more first: most of a query's finer keys
+		// name one (at 100,000 persons of the exchange list, 11.6 of 16
+		// a person, 1.8 in fineOne, 2.6 in neither), and each look-up in
+		// a map that outgrew the cache is a miss.
 		for _, k := range fine {
+			if b, ok := ix.fine[k]; ok {
+				if len(b) <= ix.opts.MaxBlock {
+					sc.read = append(sc.read, b)
+					total += len(b)
+				}
+				continue
+			}
 			if s, ok := ix.fineOne[k]; ok && ix.opts.MaxBlock >= 1 {
 				i := len(sc.one)
 				sc.one = append(sc.one, s)
 				sc.read = append(sc.read, sc.one[i:i+1:i+1])
 				total++
-				continue
-			}
-			if b := ix.fine[k]; len(b) > 0 && len(b) <= ix.opts.MaxBlock {
-				sc.read = append(sc.read, b)
-				total += len(b)
 			}
 		}
 	}
@@ -681,18 +688,22 @@ func (ix *Index) matchLocked(p *Person, sc *scratch, out []Candidate) []Candidat
 	for i := 1; i < len(caps); i++ {
 		caps[i] += caps[i-1]
 	}
+	// A part written in two scripts (Ольга, Olga) is two words of one
+	// weight: the caps summed count it twice, and partsCap once.
+	partW := partsCap(p, pw)
 	for _, s := range ix.candidatesLocked(p, sc) {
 		m := &ix.meta[s]
 		k := min(int(p.maxWords), int(m.vit.maxWords), len(caps))
 		nameCap := 0.0
 		if k > 0 {
-			nameCap = caps[k-1]
+			nameCap = min(caps[k-1], partW)
 		}
 		// evaluate's first test, on the copies by slot: a person who
 		// cannot reach needW is never loaded (most of those compared).
 		if otherWeight(&p.vitals, &m.vit)+nameCap+familyCap(&p.vitals, &m.vit) < needW {
 			continue
 		}
+		sc.evaluated++
 		q := ix.slots[s]
 		sc.counts = grow(sc.counts, len(q.words))
 		for i, id := range ix.wids[s] {
@@ -712,6 +723,25 @@ func (ix *Index) matchLocked(p *Person, sc *scratch, out []Candidate) []Candidat
 		}
 	}
 	return out
+}
+
+// partsCap is the most p's name weighs with anyone's, pw the caps of its
+// words (see population.caps). Names agree part by part, each part of p
+// with one part of the other person at most, and a pair of words weighs
+// at most the exact agreement of the commoner (a pair that disagrees,
+// below 0): each part of p counts once, at its heaviest word's cap.
+// This holds whichever person compareNames takes first, and nameBound,
+// with p first, is at most this too.
+func partsCap(p *Person, pw []float64) float64 {
+	w := 0.0
+	for _, sa := range p.slots {
+		c := 0.0
+		for _, i := range sa {
+			c = max(c, pw[i])
+		}
+		w += c
+	}
+	return w
 }
 
 func sortCandidates(cs []Candidate) {
