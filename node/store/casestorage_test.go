@@ -78,7 +78,7 @@ func TestCaseDocumentsInline(t *testing.T) {
 }
 
 // TestInboxEnvelopesInline: a received envelope of a few KB is kept in its
-// inbox row on PostgreSQL (migration 0034: no two TOAST chunk rows and
+// inbox row on PostgreSQL (migration 0035: no two TOAST chunk rows and
 // index entries per envelope received), one too large for a page still
 // goes out of line, and envelopes of every size read back as received on
 // both stores, through a batch (ReceiveAll) and a single Receive.
