@@ -186,7 +186,12 @@ func (d *decodedCases) take(doc []byte) (decodedCase, bool) {
 	if len(doc) > decodedCaseMaxBytes {
 		return decodedCase{}, false
 	}
-	k := sha256.Sum256(doc)
+	return d.takeSum(sha256.Sum256(doc))
+}
+
+// takeSum is take by the SHA-256 of the document (as the store gives it
+// without the document: GetCaseHeads).
+func (d *decodedCases) takeSum(k [sha256.Size]byte) (decodedCase, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if c, ok := d.cur[k]; ok {
@@ -244,19 +249,25 @@ func (m *matcher) setLocked(caseID string, version int64, ps []*match.Person) {
 // from the document) on every core: names analysed in every script are
 // the CPU of putting a case in the index.
 func (n *Node) prepareAll(cases []store.NewCase, parsed []*schema.Case) [][]*match.Person {
-	out := make([][]*match.Person, len(cases))
-	workers := min(runtime.GOMAXPROCS(0), len(cases))
+	return n.prepareEach(len(cases), func(i int) []*match.Person {
+		if parsed != nil && parsed[i] != nil {
+			return match.PersonsOf(parsed[i], n.o.Now())
+		}
+		return n.personsOf(cases[i].ID, cases[i].Document)
+	})
+}
+
+// prepareEach returns prepare(i) for i in [0, count), on every core.
+func (n *Node) prepareEach(count int, prepare func(i int) []*match.Person) [][]*match.Person {
+	out := make([][]*match.Person, count)
+	workers := min(runtime.GOMAXPROCS(0), count)
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := w; i < len(cases); i += workers {
-				if parsed != nil && parsed[i] != nil {
-					out[i] = match.PersonsOf(parsed[i], n.o.Now())
-				} else {
-					out[i] = n.personsOf(cases[i].ID, cases[i].Document)
-				}
+			for i := w; i < count; i += workers {
+				out[i] = prepare(i)
 			}
 		}()
 	}
@@ -721,44 +732,86 @@ func (n *Node) matchReceivedBatch(ctx context.Context, batch []store.InboxItem) 
 		return
 	}
 	type state struct {
-		c   store.Case
-		err error
+		c       store.Case
+		err     error
+		decoded *decodedCase // the document held, decoded when it was applied
 	}
 	read := make(map[string]state, len(batch))
 	ids := make([]string, 0, len(batch))
+	rows := make(map[string]int, len(batch))
 	for _, it := range batch {
 		if _, ok := read[it.CaseID]; !ok {
 			read[it.CaseID] = state{}
 			ids = append(ids, it.CaseID)
 		}
+		if federation.Kind(it.Kind) != federation.KindCaseWithdraw {
+			rows[it.CaseID]++
+		}
 	}
-	// One query for the batch (a read per case was one round trip each).
-	cs, err := n.matchStore().GetCases(ctx, ids)
+	// One query for the batch (a read per case was one round trip each),
+	// without the documents: the case applied on receipt was decoded then
+	// (receivedKeys), and the SHA-256 of the document held says whether
+	// that decoded case is the one stored. Only the documents of the
+	// others are read (a case changed since, one matched by more than one
+	// row of the batch, which each prepare their own, one not decoded here).
+	heads, err := n.matchStore().GetCaseHeads(ctx, ids)
+	var need []string
 	for _, id := range ids {
-		c, ok := cs[id]
+		h, ok := heads[id]
 		switch {
 		case err != nil:
 			read[id] = state{err: err}
 		case !ok:
 			read[id] = state{err: fmt.Errorf("node: case %q: %w", id, store.ErrNotFound)}
+		case h.Erased() || rows[id] == 0:
+			read[id] = state{c: h.Case}
 		default:
-			read[id] = state{c: c}
+			if rows[id] == 1 {
+				if d, ok := n.matcher.decoded.takeSum(h.DocumentSHA256); ok && d.c.CaseID == id {
+					read[id] = state{c: h.Case, decoded: &d}
+					continue
+				}
+			}
+			need = append(need, id)
+		}
+	}
+	if len(need) > 0 {
+		cs, err := n.matchStore().GetCases(ctx, need)
+		for _, id := range need {
+			c, ok := cs[id]
+			switch {
+			case err != nil:
+				read[id] = state{err: err}
+			case !ok:
+				read[id] = state{err: fmt.Errorf("node: case %q: %w", id, store.ErrNotFound)}
+			default:
+				read[id] = state{c: c}
+			}
 		}
 	}
 	// The persons of the rows to match, prepared on every core before the
 	// index is locked (names analysed in every script: the worker's one
 	// goroutine did it row after row under the lock); one preparation per
 	// row, as matching them one by one makes.
-	var toPrepare []store.NewCase
+	type prep struct {
+		c       store.NewCase
+		decoded *decodedCase
+	}
+	var toPrepare []prep
 	prepOf := make([]int, len(batch))
 	for i, it := range batch {
 		prepOf[i] = -1
 		if st := read[it.CaseID]; st.err == nil && !st.c.Erased() && federation.Kind(it.Kind) != federation.KindCaseWithdraw {
 			prepOf[i] = len(toPrepare)
-			toPrepare = append(toPrepare, store.NewCase{ID: st.c.ID, Version: st.c.Version, Document: st.c.Document})
+			toPrepare = append(toPrepare, prep{c: store.NewCase{ID: st.c.ID, Version: st.c.Version, Document: st.c.Document}, decoded: st.decoded})
 		}
 	}
-	prepared := n.prepareAll(toPrepare, nil)
+	prepared := n.prepareEach(len(toPrepare), func(i int) []*match.Person {
+		if d := toPrepare[i].decoded; d != nil {
+			return match.PersonsOfWith(d.c, n.o.Now(), d.names)
+		}
+		return n.personsOf(toPrepare[i].c.ID, toPrepare[i].c.Document)
+	})
 	start := time.Now()
 	m := n.matcher
 	m.mu.Lock()

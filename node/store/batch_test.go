@@ -1,9 +1,11 @@
 package store_test
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -403,6 +405,58 @@ func TestGetCases(t *testing.T) {
 			got, err := tx.GetCases(ctx, []string{ids[228]})
 			if err == nil && got[ids[228]].Version != 229 {
 				t.Errorf("GetCases in a Tx = %+v", got)
+			}
+			return err
+		})
+		mustErr(t, err, nil)
+	})
+}
+
+// TestGetCaseHeads reads cases as GetCases does but for the document:
+// each case held with every other column alike, Document nil and the
+// SHA-256 of the document held (zero for a tombstone), an id not held
+// left out, in batches larger than one statement.
+func TestGetCaseHeads(t *testing.T) {
+	withAllStores(t, func(t *testing.T, b *backend) {
+		ctx := t.Context()
+		var ids []string
+		for i := range 230 {
+			ids = append(ids, fmt.Sprintf("XB-RC:H%03d", i))
+		}
+		held := []int{0, 7, 228, 229}
+		for _, i := range held {
+			doc := fmt.Sprintf(`{"n":%d,"text":%q}`, i, strings.Repeat("x", 100*i))
+			if _, err := b.s.CreateCase(ctx, store.NewCase{ID: ids[i], Origin: memberB, Type: "tracing_request", Status: "open", Version: int64(i + 1), Document: []byte(doc)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := b.s.EraseCase(ctx, ids[7], store.Erasure{Reason: "consent_withdrawn"}); err != nil {
+			t.Fatal(err)
+		}
+		all := append(ids, "XB-RC:NONE", ids[0])
+		full := must[map[string]store.Case](t)(b.s.GetCases(ctx, all))
+		got := must[map[string]store.CaseHead](t)(b.s.GetCaseHeads(ctx, all))
+		if len(got) != len(held) {
+			t.Fatalf("GetCaseHeads returned %d cases, want %d", len(got), len(held))
+		}
+		for _, i := range held {
+			want := full[ids[i]]
+			var sum [32]byte
+			if want.Document != nil {
+				sum = sha256.Sum256(want.Document)
+			}
+			want.Document = nil
+			if h, ok := got[ids[i]]; !ok || !reflect.DeepEqual(h.Case, want) || h.DocumentSHA256 != sum {
+				t.Errorf("GetCaseHeads[%s] = %+v, want %+v with sha256 %x", ids[i], h, want, sum)
+			}
+		}
+		if h := got[ids[7]]; !h.Erased() || h.DocumentSHA256 != ([32]byte{}) {
+			t.Errorf("erased case read as %+v", h)
+		}
+		err := b.s.Tx(ctx, func(tx store.Tx) error {
+			got, err := tx.GetCaseHeads(ctx, []string{ids[228]})
+			if err == nil && got[ids[228]].Version != 229 {
+				t.Errorf("GetCaseHeads in a Tx = %+v", got)
 			}
 			return err
 		})

@@ -3,11 +3,13 @@ package store
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -220,6 +222,39 @@ func (q *queries) GetCases(ctx context.Context, caseIDs []string) (map[string]Ca
 	return out, nil
 }
 
+// GetCaseHeads is GetCases without the documents: each case held, its
+// Document nil, with the SHA-256 of its document (zero when it has none).
+// On PostgreSQL the server hashes the document and sends 32 bytes in its
+// place; SQLite, which has no SHA-256, reads it and hashes it here.
+func (q *queries) GetCaseHeads(ctx context.Context, caseIDs []string) (map[string]CaseHead, error) {
+	out := make(map[string]CaseHead, len(caseIDs))
+	doc := `document`
+	if q.s.dialect == Postgres {
+		doc = `sha256(document)`
+	}
+	err := q.eachOfIDs(ctx, caseIDs, func(rows *sqlx.Rows) error {
+		c, err := scanCase(rows)
+		if err != nil {
+			return err
+		}
+		var h CaseHead
+		switch {
+		case q.s.dialect == Postgres && len(c.Document) == sha256.Size:
+			h.DocumentSHA256 = [sha256.Size]byte(c.Document)
+		case q.s.dialect != Postgres && c.Document != nil:
+			h.DocumentSHA256 = sha256.Sum256(c.Document)
+		}
+		c.Document = nil
+		h.Case = c
+		out[c.ID] = h
+		return nil
+	}, `SELECT `+strings.Replace(caseCols, `document`, doc, 1)+` FROM cases WHERE `)
+	if err != nil {
+		return nil, fmt.Errorf("store.GetCaseHeads: %w", err)
+	}
+	return out, nil
+}
+
 // eachOfIDs runs query (ending in WHERE) with "case_id" among ids, chunk
 // by chunk, scanning each row. On PostgreSQL the ids go as one array
 // (= ANY): one statement text whatever their number, parsed and planned
@@ -255,6 +290,10 @@ func (s *sqlStore) CasesHeld(ctx context.Context, caseIDs []string) (map[string]
 
 func (s *sqlStore) GetCases(ctx context.Context, caseIDs []string) (map[string]Case, error) {
 	return s.read().GetCases(ctx, caseIDs)
+}
+
+func (s *sqlStore) GetCaseHeads(ctx context.Context, caseIDs []string) (map[string]CaseHead, error) {
+	return s.read().GetCaseHeads(ctx, caseIDs)
 }
 
 // EnqueueAll is Enqueue for several envelopes, set-based: one read of the

@@ -224,3 +224,46 @@ func BenchmarkEnqueueOneEach8(b *testing.B) {
 		reportCPU(b, b.N, pids, go0, pg0)
 	})
 }
+
+// BenchmarkCaseReadsForMatching: what the matching worker reads of a batch
+// of 200 received cases (documents of a signed case's size, 2 KB of JSON),
+// per op: GetCases, every document, against GetCaseHeads, the rows with
+// the SHA-256 of each document instead. Reports the CPU per case of this
+// process (go-µs/env) and of the database's backends (pg-µs/env).
+func BenchmarkCaseReadsForMatching(b *testing.B) {
+	benchStores(b, func(b *testing.B, be *backend) {
+		ctx := b.Context()
+		var batch []store.NewCase
+		ids := make([]string, 200)
+		for i := range ids {
+			ids[i] = fmt.Sprintf("XA-RC:M%04d", i)
+			c := newCase(ids[i])
+			c.Document = storedDoc(ids[i], 1800, uint64(i))
+			batch = append(batch, c)
+		}
+		if _, err := be.s.CreateCases(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+		for _, read := range []struct {
+			name string
+			fn   func() error
+		}{
+			{"GetCases", func() error { _, err := be.s.GetCases(ctx, ids); return err }},
+			{"GetCaseHeads", func() error { _, err := be.s.GetCaseHeads(ctx, ids); return err }},
+		} {
+			b.Run(read.name, func(b *testing.B) {
+				pids, _ := store.BackendPIDs(ctx, be.s)
+				b.ReportAllocs()
+				go0, pg0 := cputime.Process(), backendsCPU(pids)
+				n := 0
+				for b.Loop() {
+					if err := read.fn(); err != nil {
+						b.Fatal(err)
+					}
+					n += len(ids)
+				}
+				reportCPU(b, n, pids, go0, pg0)
+			})
+		}
+	})
+}

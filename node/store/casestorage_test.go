@@ -76,3 +76,56 @@ func TestCaseDocumentsInline(t *testing.T) {
 		}
 	})
 }
+
+// TestInboxEnvelopesInline: a received envelope of a few KB is kept in its
+// inbox row on PostgreSQL (migration 0035: no two TOAST chunk rows and
+// index entries per envelope received), one too large for a page still
+// goes out of line, and envelopes of every size read back as received on
+// both stores, through a batch (ReceiveAll) and a single Receive.
+func TestInboxEnvelopesInline(t *testing.T) {
+	withAllStores(t, func(t *testing.T, b *backend) {
+		ctx := context.Background()
+		sizes := []int{500, 2518, 3400, 6000, 40000}
+		es := make([]store.ReceiveEntry, len(sizes))
+		for i, n := range sizes {
+			jti := fmt.Sprintf("inline-%d", i)
+			// Random letters: a compact JWS does not compress either.
+			env := storedDoc(jti, n, uint64(i))
+			es[i] = store.ReceiveEntry{Item: store.InboxItem{JTI: jti, Iss: memberA, Aud: memberB, Kind: "case.create",
+				CaseID: "XA-RC:" + jti, Envelope: env}, Receipt: store.Receipt{Status: "accepted", Raw: []byte("receipt")}}
+		}
+		var got []store.ReceiveResult
+		if err := b.s.Tx(ctx, func(tx store.Tx) (err error) {
+			got, err = tx.ReceiveAll(ctx, es[:len(es)-1])
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		one := es[len(es)-1]
+		r, err := b.s.Receive(ctx, one.Item, one.Receipt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, r)
+		for i, e := range es {
+			it := must[store.InboxItem](t)(b.s.GetInbox(ctx, got[i].ID))
+			if !bytes.Equal(it.Envelope, e.Item.Envelope) {
+				t.Fatalf("%s: envelope of %d bytes read back as %d", e.Item.JTI, len(e.Item.Envelope), len(it.Envelope))
+			}
+		}
+		if b.dialect != store.Postgres {
+			return
+		}
+		var toast string
+		if err := b.raw.GetContext(ctx, &toast, `SELECT reltoastrelid::regclass::text FROM pg_class WHERE relname = 'inbox'`); err != nil {
+			t.Fatal(err)
+		}
+		var values int
+		if err := b.raw.GetContext(ctx, &values, `SELECT count(DISTINCT chunk_id) FROM `+toast); err != nil {
+			t.Fatal(err)
+		}
+		if values != 1 {
+			t.Errorf("inbox: %d envelopes stored out of line, want 1 (the 40 KB one)", values)
+		}
+	})
+}

@@ -91,6 +91,11 @@ type Cases interface {
 	// held, by id (an id not held is absent; erased ones are there as
 	// tombstones).
 	GetCases(ctx context.Context, caseIDs []string) (map[string]Case, error)
+	// GetCaseHeads is GetCases without the documents, each with the
+	// SHA-256 of its document instead: a reader that holds a document
+	// already (decoded) learns whether it is the one stored without
+	// reading it again.
+	GetCaseHeads(ctx context.Context, caseIDs []string) (map[string]CaseHead, error)
 	// CreateCase stores a new case and its first version (NewCase.Version,
 	// default 1). ErrDuplicate if the id exists (erased or not).
 	CreateCase(ctx context.Context, c NewCase) (Case, error)

@@ -24,6 +24,13 @@ type Case struct {
 // Erased reports whether the case is a tombstone.
 func (c Case) Erased() bool { return !c.ErasedAt.IsZero() }
 
+// CaseHead is a case as GetCaseHeads reads it: Document nil, and the
+// SHA-256 of the document held (zero when there is none: a tombstone).
+type CaseHead struct {
+	Case
+	DocumentSHA256 [32]byte
+}
+
 // NeverHeld reports whether the case is the tombstone of a withdrawal of a
 // case this node never held (Erasure.Origin): no type, no version, no
 // document ever. It is there only to discard a late create or update of

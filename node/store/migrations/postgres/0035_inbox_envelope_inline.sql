@@ -1,0 +1,14 @@
+-- A received envelope (a compact JWS of 2-3 KB) was over the TOAST
+-- threshold (2 KB), and with STORAGE EXTERNAL (0023) each one was moved
+-- out of line: two chunk rows and two index entries in the TOAST table of
+-- inbox for every envelope received, the largest single item of the
+-- receiving database's CPU in `flx bench exchange` (toast_save_datum, 11%
+-- of the receiver's backends, measured with perf). A row is now toasted
+-- only when it would not fit in a page (about 8 KB): an envelope of a few
+-- KB stays in its row, uncompressed (no compression is tried: EXTERNAL),
+-- and a larger one still goes out of line without a compression attempt.
+-- Rows of a batch are written already processed (applied on receipt), so
+-- the update that would copy the inline bytes (the processed mark) is the
+-- exception. Rows written from now on follow this (those already stored
+-- stay as they are; all read back alike).
+ALTER TABLE inbox SET (toast_tuple_target = 8160);
