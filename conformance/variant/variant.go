@@ -371,16 +371,19 @@ func addImports(af *ast.File, src []byte, edits []edit) ([]byte, error) {
 	return append(append(append([]byte(nil), src[:at]...), decl.String()...), src[at:]...), nil
 }
 
-// BuildFlags are the go build flags (with CGO_ENABLED=0) of every flx
-// binary the tests build, variants or not: the release image's flags
-// (deploy/image), so that all of them share one build cache instead of
-// compiling every dependency three ways on a fresh machine.
-var BuildFlags = []string{"-trimpath", "-tags", "netgo,osusergo,timetzdata"}
+// ReleaseFlags are the go build flags (with CGO_ENABLED=0) of the release
+// binary and image (deploy/image's BuildArgs; its test holds them equal).
+// The tests' builds of flx do not use them (see Build): deploy/image's
+// TestBuildImage builds the release binary itself.
+var ReleaseFlags = []string{"-trimpath", "-tags", "netgo,osusergo,timetzdata"}
 
 // Build compiles package pkg (e.g. "./node/cmd/flx") of the module at root
 // into out, with every variant of vs, from an overlay written in a
-// temporary folder: the module is not modified. With no variants it builds
-// the release program.
+// temporary folder: the module is not modified. It builds with go build's
+// default flags, those of `go run ./node/cmd/flx demo` and of the README's
+// second test command, so that every flx the tests build is made of
+// packages those have compiled (after the demo, a test's build of flx is a
+// link). With no variants it builds the program as it is.
 func Build(ctx context.Context, root, pkg, out string, vs []Variant) error {
 	files, err := Overlay(root, vs)
 	if err != nil {
@@ -406,10 +409,8 @@ func Build(ctx context.Context, root, pkg, out string, vs []Variant) error {
 	if err := os.WriteFile(op, ob, 0o600); err != nil {
 		return err
 	}
-	args := append([]string{"build", "-overlay", op}, BuildFlags...)
-	cmd := exec.CommandContext(ctx, "go", append(args, "-o", out, pkg)...)
+	cmd := exec.CommandContext(ctx, "go", "build", "-overlay", op, "-o", out, pkg)
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	return Locked(root, func() error {
 		if b, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("variant: go build with %d variant(s): %v\n%s", len(vs), err, b)
@@ -418,16 +419,16 @@ func Build(ctx context.Context, root, pkg, out string, vs []Variant) error {
 	})
 }
 
-// Release builds the release program pkg (e.g. "./node/cmd/flx") of the
-// module at root, with no variant, and returns the binary's path: one file
-// per tree and package in a folder of the user's cache directory
-// (flx-test-build/), shared by every test process that asks for it. The go
-// command leaves a binary that is up to date with the tree as it is, so in
-// one test run the first caller compiles and links and the others (node/e2e
-// and the deploy packages, each in its own process) find it done; after a
-// change to the sources the next caller builds it again. The folder may be
-// deleted at any time between runs.
-func Release(ctx context.Context, root, pkg string) (string, error) {
+// Shared builds the program pkg (e.g. "./node/cmd/flx") of the module at
+// root, with no variant and go build's default flags (see Build), and
+// returns the binary's path: one file per tree and package in a folder of
+// the user's cache directory (flx-test-build/), shared by every test process
+// that asks for it. The go command leaves a binary that is up to date with
+// the tree as it is, so in one test run the first caller builds it and the
+// others (node/e2e and the deploy packages, each in its own process) find
+// it done; after a change to the sources the next caller builds it again.
+// The folder may be deleted at any time between runs.
+func Shared(ctx context.Context, root, pkg string) (string, error) {
 	dir, err := treeDir(root)
 	if err != nil {
 		return "", err

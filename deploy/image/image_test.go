@@ -469,8 +469,8 @@ func TestDockerfileMatchesBuilder(t *testing.T) {
 		}
 	}
 	// Every test build of flx uses the image's flags (one build cache).
-	if got := strings.Join(runtest.BuildFlags, " "); !strings.Contains(args, got) {
-		t.Errorf("runtest.BuildFlags %q are not the image's build flags %q", got, args)
+	if got := strings.Join(runtest.ReleaseFlags, " "); !strings.Contains(args, got) {
+		t.Errorf("runtest.ReleaseFlags %q are not the image's build flags %q", got, args)
 	}
 }
 

@@ -16,7 +16,7 @@ import (
 // to break a node on purpose (policy.WithoutBuiltin) are not linked.
 func TestReleaseBinaryCarriesNoTestCode(t *testing.T) {
 	root := runtest.ModuleRoot(t)
-	args := append(append([]string{"list", "-deps"}, runtest.BuildFlags...), "./node/cmd/flx")
+	args := append(append([]string{"list", "-deps"}, runtest.ReleaseFlags...), "./node/cmd/flx")
 	cmd := exec.Command("go", args...)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")

@@ -13,13 +13,13 @@ import (
 	"github.com/familylinks/flx/node/internal/dbtest"
 )
 
-// flxBin is the release flx binary the crash tests run, and flxFaultBin
-// the same with the crash faults of crash_test.go (faults), selected per
-// process with the environment variable variant.Env. TestMain builds both
-// (not under -short, where the crash tests are skipped): flxBin is the one
-// variant.Release shares with the deploy tests' processes, flxFaultBin is
-// built after it, so that it takes every package the faults leave alone
-// from the build cache instead of compiling it a second time at once.
+// flxBin is the flx binary the crash tests run, and flxFaultBin the same
+// with the crash faults of crash_test.go (faults), selected per process
+// with the environment variable variant.Env. TestMain builds both (not
+// under -short, where the crash tests are skipped), with go build's default
+// flags: flxBin is the one variant.Shared shares with the deploy tests'
+// processes, flxFaultBin is built after it, so that it takes every package
+// the faults leave alone from the build cache.
 var (
 	flxBin, flxFaultBin string
 	flxBuildErr         error
@@ -36,7 +36,7 @@ func TestMain(m *testing.M) {
 		}
 		flxFaultBin = filepath.Join(dir, "flx-faults")
 		root := filepath.Join("..", "..")
-		flxBin, flxBuildErr = variant.Release(context.Background(), root, "./node/cmd/flx")
+		flxBin, flxBuildErr = variant.Shared(context.Background(), root, "./node/cmd/flx")
 		if flxBuildErr == nil {
 			flxBuildErr = variant.Build(context.Background(), root, "./node/cmd/flx", flxFaultBin, faults)
 		}

@@ -36,16 +36,18 @@ func ModuleRoot(t testing.TB) string {
 	}
 }
 
-// BuildFlags are the release image's go build flags (deploy/image's
-// BuildArgs, with CGO_ENABLED=0; its test holds them equal): every test
-// build of flx uses them (variant.BuildFlags), so all share one build cache.
-var BuildFlags = variant.BuildFlags
+// ReleaseFlags are the release image's go build flags (deploy/image's
+// BuildArgs, with CGO_ENABLED=0; its test holds them equal).
+var ReleaseFlags = variant.ReleaseFlags
 
-// BuildFlx returns the release flx binary of this tree (node/cmd/flx,
-// CGO_ENABLED=0, BuildFlags): variant.Release builds it once for every
-// test process of the tree (node/e2e's and the deploy packages'), into a
-// folder of the user's cache directory. The test must not change the file.
-// It is skipped when there is no go command in PATH.
+// BuildFlx returns the flx binary of this tree (node/cmd/flx) built with
+// go build's default flags, those of `go run ./node/cmd/flx demo` and of
+// the README's second test command (after the demo it is a link):
+// variant.Shared builds it once for every test process of the tree
+// (node/e2e's and the deploy packages'), into a folder of the user's cache
+// directory. The test must not change the file. It is skipped when there
+// is no go command in PATH. The release build itself (ReleaseFlags, static)
+// is deploy/image's TestBuildImage's.
 func BuildFlx(t testing.TB) string {
 	t.Helper()
 	if _, err := exec.LookPath("go"); err != nil {
@@ -53,16 +55,16 @@ func BuildFlx(t testing.TB) string {
 	}
 	root := ModuleRoot(t)
 	readSources(t, root)
-	bin, err := variant.Release(t.Context(), root, "./node/cmd/flx")
+	bin, err := variant.Shared(t.Context(), root, "./node/cmd/flx")
 	if err != nil {
 		t.Fatalf("go build ./node/cmd/flx: %v", err)
 	}
 	return bin
 }
 
-// BuildLocked runs build, a go build of this tree with the release flags,
-// while no other test process builds flx from it (variant.Locked): at the
-// same time on an empty build cache both would compile every package.
+// BuildLocked runs build, a go build of this tree, while no other test
+// process builds flx from it (variant.Locked): at the same time on an
+// empty build cache both would compile the same packages.
 func BuildLocked(t testing.TB, build func() error) error {
 	t.Helper()
 	return variant.Locked(ModuleRoot(t), build)
