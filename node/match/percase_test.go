@@ -11,6 +11,17 @@ import (
 	"github.com/familylinks/flx/schema"
 )
 
+// perCasePopulations are the generated populations the per-case
+// benchmarks and the first-test equivalence check run over.
+var perCasePopulations = []struct {
+	name string
+	make func(n int) (held, queries []*Person)
+}{
+	{"corpus", perCaseCorpus},
+	{"fewgiven", perCaseFewGiven},
+	{"exchange", perCaseExchange},
+}
+
 // BenchmarkMatchPerCase times what a node does for one new case when it
 // holds 1,000, 10,000 or 100,000 persons: Match on an index that holds
 // them (the other side's view included), and reports the CPU per case
@@ -28,14 +39,7 @@ import (
 //
 //	go test ./node/match -run XXX -bench MatchPerCase -benchtime 400x
 func BenchmarkMatchPerCase(b *testing.B) {
-	for _, pop := range []struct {
-		name string
-		make func(n int) (held, queries []*Person)
-	}{
-		{"corpus", perCaseCorpus},
-		{"fewgiven", perCaseFewGiven},
-		{"exchange", perCaseExchange},
-	} {
+	for _, pop := range perCasePopulations {
 		for _, n := range []int{1000, 10000, 100000} {
 			b.Run(fmt.Sprintf("%s/%d", pop.name, n), func(b *testing.B) {
 				held, queries := pop.make(n)

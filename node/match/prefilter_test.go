@@ -20,14 +20,7 @@ import (
 // checked against the full bound by TestNameMayReachIsNameBound).
 func TestCapsDecideNothing(t *testing.T) {
 	racetest.SkipComputation(t)
-	for _, pop := range []struct {
-		name string
-		make func(n int) (held, queries []*Person)
-	}{
-		{"corpus", perCaseCorpus},
-		{"fewgiven", perCaseFewGiven},
-		{"exchange", perCaseExchange},
-	} {
+	for _, pop := range perCasePopulations {
 		t.Run(pop.name, func(t *testing.T) {
 			held, queries := pop.make(6000)
 			ix := NewIndex(Options{})
