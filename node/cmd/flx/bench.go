@@ -55,7 +55,7 @@ the ratio. With both stores, a table puts their figures side by side.
 The floor, measured on the first store, is CPU time per envelope, as the
 exchange's figures are: the bare Ed25519 signatures of an envelope and
 its receipt (one goroutine), plus the rows an envelope writes on both
-sides (outbox and its sequence; inbox with its receipt, case with its
+sides (outbox row; inbox with its receipt, case with its
 search keys, first case version) inserted set-based, 100 envelopes per
 transaction, on one connection: the CPU of that connection's PostgreSQL
 backend (read from /proc: the server must run on this machine) and of
