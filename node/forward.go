@@ -267,69 +267,7 @@ func (n *Node) send(ctx context.Context, a Actor, r sendRequest) (SendResult, er
 		}
 	}
 	err = n.o.Store.Tx(ctx, func(tx store.Tx) error {
-		// Serialised with the case's withdrawal (FLX-WDR-008): once it has
-		// committed nothing more about the case is queued, and a forward
-		// that read the case earlier is refused here.
-		cur, err := tx.LockCase(ctx, r.caseID)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			return errf(CodeNotFound, "no case %s", r.caseID)
-		case err != nil:
-			return err
-		case cur.Erased():
-			return errf(CodeErased, "case %s was withdrawn while this %s was being prepared: nothing was sent", r.caseID, r.kind)
-		case r.caseVersion > 0 && cur.Version != r.caseVersion:
-			return errf(CodeConflict, "case %s changed (now version %d) while it was being forwarded: forward it again", r.caseID, cur.Version)
-		}
-		// What is queued of the case for r.to, read once under the case's
-		// lock for both questions below (nothing is written in between).
-		isCase := r.kind == federation.KindCaseCreate || r.kind == federation.KindCaseUpdate
-		var queued []store.OutboxItem
-		if isCase || (r.approve == nil && r.caseVersion > 0) {
-			if queued, err = caseOutbox(ctx, tx, r.caseID, r.to); err != nil {
-				return err
-			}
-		}
-		if isCase {
-			// A parallel forward to the same member may have queued the
-			// create meanwhile: this one is then an update, judged as such.
-			if k := caseKindOf(queued); k != r.kind {
-				r.kind, res.Kind = k, k
-				if d, out, dj, err = n.judge(ctx, r, dst); err != nil {
-					return err
-				}
-				res.Decision, res.State, res.Document = d, stateOf(d), nil
-				if d.Effect != policy.Deny {
-					res.Document = out
-				}
-			}
-		}
-		if r.approve == nil && r.caseVersion > 0 {
-			// The member already has (or will have) this version: nothing
-			// new is queued (an update propagated it, or a second forward).
-			if it, found := versionIn(queued, r.caseVersion); found && d.Allowed() {
-				res.OutboxID, res.JTI, res.Kind, res.State = it.ID, it.JTI, federation.Kind(it.Kind), "queued"
-				return nil
-			}
-		}
-		if r.docID != "" && r.held == 0 {
-			// The same document submitted again (a retry, a double click,
-			// two racing clients: LockCase serialises them) is one send.
-			sd, err := tx.SentDocument(ctx, r.docID, r.to, string(r.kind))
-			switch {
-			case err == nil && sd.SHA256 != r.docSum:
-				return errf(CodeConflict, "%s was already sent to %s with other content: a new message needs its own id", r.docID, r.to)
-			case err == nil:
-				res.DecisionID, res.OutboxID, res.JTI, res.State = sd.DecisionID, sd.OutboxID, sd.JTI, sd.State
-				return nil
-			case !errors.Is(err, store.ErrNotFound):
-				return err
-			}
-		}
-		if err := n.commitSend(ctx, tx, a, r, d, out, dj, &res); err != nil {
-			return err
-		}
-		return n.recordDocument(ctx, tx, r, &res)
+		return n.sendIn(ctx, tx, a, r, dst, judged{d, out, dj}, &res, n.audit)
 	})
 	if err != nil {
 		var pe *Error
@@ -362,9 +300,93 @@ func (n *Node) send(ctx context.Context, a Actor, r sendRequest) (SendResult, er
 	return res, nil
 }
 
+// judged is the policy's answer on a send: the decision, the redacted
+// document and the decision encoded.
+type judged struct {
+	d       policy.Decision
+	out, dj []byte
+}
+
+// auditFunc appends (or, in a batch, collects) an audit record in q.
+type auditFunc func(ctx context.Context, q store.Queries, actor, action, object string, details map[string]any) error
+
+// sendIn is the transaction of a send, one forward alone (send) or each
+// case of a batch (forwardBatch): under the case's lock it checks the case
+// is still there at r.caseVersion, takes what is queued of it for r.to
+// into account, records the decision j (judged again if the kind changed
+// meanwhile), queues and audits (through au). A refusal (*Error: erased,
+// conflict, not found) comes before anything is written, so a batch can
+// report it for that case alone and go on in the same transaction.
+func (n *Node) sendIn(ctx context.Context, tx store.Tx, a Actor, r sendRequest, dst policy.Destination, j judged, res *SendResult, au auditFunc) error {
+	d, out, dj := j.d, j.out, j.dj
+	// Serialised with the case's withdrawal (FLX-WDR-008): once it has
+	// committed nothing more about the case is queued, and a forward
+	// that read the case earlier is refused here.
+	cur, err := tx.LockCase(ctx, r.caseID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return errf(CodeNotFound, "no case %s", r.caseID)
+	case err != nil:
+		return err
+	case cur.Erased():
+		return errf(CodeErased, "case %s was withdrawn while this %s was being prepared: nothing was sent", r.caseID, r.kind)
+	case r.caseVersion > 0 && cur.Version != r.caseVersion:
+		return errf(CodeConflict, "case %s changed (now version %d) while it was being forwarded: forward it again", r.caseID, cur.Version)
+	}
+	// What is queued of the case for r.to, read once under the case's
+	// lock for both questions below (nothing is written in between).
+	isCase := r.kind == federation.KindCaseCreate || r.kind == federation.KindCaseUpdate
+	var queued []store.OutboxItem
+	if isCase || (r.approve == nil && r.caseVersion > 0) {
+		if queued, err = caseOutbox(ctx, tx, r.caseID, r.to); err != nil {
+			return err
+		}
+	}
+	if isCase {
+		// A parallel forward to the same member may have queued the
+		// create meanwhile: this one is then an update, judged as such.
+		if k := caseKindOf(queued); k != r.kind {
+			r.kind, res.Kind = k, k
+			if d, out, dj, err = n.judge(ctx, r, dst); err != nil {
+				return err
+			}
+			res.Decision, res.State, res.Document = d, stateOf(d), nil
+			if d.Effect != policy.Deny {
+				res.Document = out
+			}
+		}
+	}
+	if r.approve == nil && r.caseVersion > 0 {
+		// The member already has (or will have) this version: nothing
+		// new is queued (an update propagated it, or a second forward).
+		if it, found := versionIn(queued, r.caseVersion); found && d.Allowed() {
+			res.OutboxID, res.JTI, res.Kind, res.State = it.ID, it.JTI, federation.Kind(it.Kind), "queued"
+			return nil
+		}
+	}
+	if r.docID != "" && r.held == 0 {
+		// The same document submitted again (a retry, a double click,
+		// two racing clients: LockCase serialises them) is one send.
+		sd, err := tx.SentDocument(ctx, r.docID, r.to, string(r.kind))
+		switch {
+		case err == nil && sd.SHA256 != r.docSum:
+			return errf(CodeConflict, "%s was already sent to %s with other content: a new message needs its own id", r.docID, r.to)
+		case err == nil:
+			res.DecisionID, res.OutboxID, res.JTI, res.State = sd.DecisionID, sd.OutboxID, sd.JTI, sd.State
+			return nil
+		case !errors.Is(err, store.ErrNotFound):
+			return err
+		}
+	}
+	if err := n.commitSend(ctx, tx, a, r, d, out, dj, res, au); err != nil {
+		return err
+	}
+	return n.recordDocument(ctx, tx, r, res)
+}
+
 // commitSend records the decision d on r in tx, queues out if allowed,
 // and audits.
-func (n *Node) commitSend(ctx context.Context, tx store.Tx, a Actor, r sendRequest, d policy.Decision, out, dj []byte, res *SendResult) error {
+func (n *Node) commitSend(ctx context.Context, tx store.Tx, a Actor, r sendRequest, d policy.Decision, out, dj []byte, res *SendResult, au auditFunc) error {
 	n.metrics.decisions.WithLabelValues(string(d.Effect)).Inc()
 	rec, err := tx.RecordDecision(ctx, store.Decision{CaseID: r.caseID, Destination: r.to, Effect: string(d.Effect), Decision: dj})
 	if err != nil {
@@ -387,7 +409,7 @@ func (n *Node) commitSend(ctx context.Context, tx store.Tx, a Actor, r sendReque
 	if r.propagated {
 		details["propagated"] = true
 	}
-	return n.audit(ctx, tx, a.Name, action, r.caseID, details)
+	return au(ctx, tx, a.Name, action, r.caseID, details)
 }
 
 // versionIn finds among rows (caseOutbox) a case.create or case.update of

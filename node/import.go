@@ -3,12 +3,10 @@ package node
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"runtime"
 	"sync"
 
-	"github.com/familylinks/flx/federation"
 	"github.com/familylinks/flx/federation/problem"
 	"github.com/familylinks/flx/node/search"
 	"github.com/familylinks/flx/node/store"
@@ -30,7 +28,9 @@ type ImportResult struct {
 	Rejected []ImportRejection `json:"rejected,omitempty"`
 	// Forwarded has one result per case forwarded (created, or existing
 	// but not yet sent at its current version): queued, needs_review or
-	// denied, with the policy decision.
+	// denied, with the policy decision; or, for a case refused alone by a
+	// check before the policy's decision was recorded, the code of that
+	// refusal (erased: withdrawn meanwhile; conflict: changed meanwhile).
 	Forwarded []ImportForward `json:"forwarded,omitempty"`
 }
 
@@ -216,27 +216,9 @@ func (n *Node) ImportCasesWith(ctx context.Context, a Actor, docs []json.RawMess
 	if forwardTo == "" {
 		return res, nil
 	}
-	for _, id := range accepted {
-		sent, err := n.sentAtVersion(ctx, id, forwardTo)
-		if err != nil {
-			return res, err
-		}
-		if sent {
-			continue
-		}
-		r, err := n.Forward(ctx, a, id, forwardTo)
-		if err != nil && problem.As(err).Code != CodePolicyDenied {
-			return res, err
-		}
-		f := ImportForward{CaseID: id, State: r.State, DecisionID: r.DecisionID, OutboxID: r.OutboxID}
-		if r.State != "queued" {
-			for _, fr := range r.Decision.Fired {
-				f.Rules = append(f.Rules, fr.RuleID)
-			}
-		}
-		res.Forwarded = append(res.Forwarded, f)
-	}
-	return res, nil
+	fwd, err := n.forwardBatch(ctx, a, accepted, created, forwardTo)
+	res.Forwarded = fwd
+	return res, err
 }
 
 // importHeld finds the documents of a batch whose case_id names a case of
@@ -277,28 +259,4 @@ func countCases(ps []problem.Pointer) int {
 		}
 	}
 	return len(seen)
-}
-
-// sentAtVersion reports whether the current version of a case was queued
-// for member already (and not cancelled): forwarding it again would send
-// the same thing twice.
-func (n *Node) sentAtVersion(ctx context.Context, caseID, member string) (bool, error) {
-	c, err := n.o.Store.GetCase(ctx, caseID)
-	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, internal("get case", err)
-	}
-	rows, err := n.o.Store.ListOutbox(ctx, store.OutboxFilter{CaseID: caseID, Destination: member, Limit: 1000})
-	if err != nil {
-		return false, internal("list outbox", err)
-	}
-	for _, r := range rows {
-		k := federation.Kind(r.Kind)
-		if (k == federation.KindCaseCreate || k == federation.KindCaseUpdate) && r.CaseVersion == c.Version && r.State != store.Cancelled {
-			return true, nil
-		}
-	}
-	return false, nil
 }

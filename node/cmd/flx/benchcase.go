@@ -35,7 +35,7 @@ import (
 func benchCaseCmds() []*cobra.Command {
 	var pg, stores, reuse, cpuProfile string
 	var n, batch, queries int
-	var keep, skipInvalid bool
+	var keep, skipInvalid, forward bool
 	var kind string
 	imp := &cobra.Command{
 		Use:   "import",
@@ -63,7 +63,7 @@ search keys, HTTP or checks, into another new database.`,
 				}
 				defer pprof.StopCPUProfile()
 			}
-			return runBenchImport(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), pg, stores, n, batch, skipInvalid)
+			return runBenchImport(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), pg, stores, n, batch, skipInvalid, forward)
 		},
 	}
 	imp.Flags().StringVar(&pg, "postgres", envOr("FLX_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"), "PostgreSQL server DSN allowed to create databases")
@@ -72,6 +72,7 @@ search keys, HTTP or checks, into another new database.`,
 	imp.Flags().IntVar(&batch, "batch", 500, "cases per request (one transaction each)")
 	imp.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run (client and node) to this file")
 	imp.Flags().BoolVar(&skipInvalid, "skip-invalid", false, "import as flx case import --skip-invalid does (the schema checked by the node only)")
+	imp.Flags().BoolVar(&forward, "forward", false, "import as flx case import --forward XB-RC does (each case judged and queued for a member that is not running)")
 
 	srch := &cobra.Command{
 		Use:   "search",
@@ -163,7 +164,7 @@ func benchImportDoc(r *rand.Rand, i int) []byte {
 	return b
 }
 
-func runBenchImport(ctx context.Context, out, progress io.Writer, pg, stores string, n, batch int, skipInvalid bool) error {
+func runBenchImport(ctx context.Context, out, progress io.Writer, pg, stores string, n, batch int, skipInvalid, forward bool) error {
 	if n < 1 || batch < 1 || batch > 1000 {
 		return fmt.Errorf("bench import: --n must be positive and --batch from 1 to 1000")
 	}
@@ -225,7 +226,7 @@ func runBenchImport(ctx context.Context, out, progress io.Writer, pg, stores str
 		if err != nil {
 			return err
 		}
-		res, err := benchImportOnce(ctx, fedDir, addr, dsn, token, file, batch, skipInvalid, progress)
+		res, err := benchImportOnce(ctx, fedDir, addr, dsn, token, file, batch, skipInvalid, forward, progress)
 		drop()
 		if err != nil {
 			return err
@@ -289,7 +290,7 @@ type benchImportResult struct {
 	rerunCreated, rerunExisting int
 }
 
-func benchImportOnce(ctx context.Context, fedDir, addr, dsn, token, file string, batch int, skipInvalid bool, progress io.Writer) (benchImportResult, error) {
+func benchImportOnce(ctx context.Context, fedDir, addr, dsn, token, file string, batch int, skipInvalid, forward bool, progress io.Writer) (benchImportResult, error) {
 	var res benchImportResult
 	cfg, err := config.Load(filepath.Join(fedadmin.MemberDir(fedDir, "XA-RC"), fedadmin.MemberConfigFile), func(string) (string, bool) { return "", false })
 	if err != nil {
@@ -308,6 +309,9 @@ func benchImportOnce(ctx context.Context, fedDir, addr, dsn, token, file string,
 	var sum bytes.Buffer
 	c := &apiClient{base: "http://" + rn.LocalAddr, token: token, http: &http.Client{Timeout: 5 * time.Minute}, out: &sum}
 	o := importOptions{batch: batch, skipInvalid: skipInvalid, errOut: io.Discard, progress: progress}
+	if forward {
+		o.forward = "XB-RC"
+	}
 	pgc := newPGServerCPU(ctx, dsn)
 	cpu0, t0 := cputime.Process(), time.Now()
 	if err := runImport(ctx, c, file, o); err != nil {

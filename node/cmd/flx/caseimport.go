@@ -90,7 +90,8 @@ node rejects is refused alone (each case is stored whole or not at all)
 and reported by line, code and pointer, the other cases are imported, and
 the exit status is 1; fix those rows and re-run.
 --forward sends each case to a member with the policy applied (a case
-already sent at its current version is not sent again). Progress is shown
+already sent at its current version is not sent again; a case withdrawn
+or changed meanwhile is counted under erased or conflict, the others go). Progress is shown
 on a terminal; the summary is printed as JSON.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

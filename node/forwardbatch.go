@@ -1,0 +1,209 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"runtime"
+	"sort"
+	"sync"
+
+	"github.com/familylinks/flx/federation"
+	"github.com/familylinks/flx/federation/problem"
+	"github.com/familylinks/flx/node/store"
+	"github.com/familylinks/flx/policy"
+)
+
+// forwardChunk bounds the cases forwarded in one transaction: a crisis
+// list is forwarded at one commit (one WAL flush) per chunk, not per case,
+// while the case locks and the audit-chain lock a chunk holds stay short.
+const forwardChunk = 200
+
+// batchSend is one case of forwardBatch: what send would do for it.
+type batchSend struct {
+	r   sendRequest
+	j   judged
+	res SendResult
+	// refused is set when a check refused the case alone (before or
+	// under its lock); nothing was written for it.
+	refused *Error
+	// skip: its current version was sent already (not reported); sent:
+	// its chunk committed.
+	skip, sent bool
+}
+
+// forwardBatch forwards the cases ids (this node's, accepted by an import;
+// fresh were created by it, so nothing of theirs is queued yet) to member
+// to, as Forward would each one after the other unless its current version
+// was sent there already, in few transactions: the policy judges each case
+// first (spread over the cores), then chunks of forwardChunk cases, in
+// case-id order (two batches lock their common cases in the same order),
+// run send's transaction (sendIn) for each case, with the audit records
+// appended once per chunk after its last case lock. A case a check refuses
+// (policy, erased, changed, not this node's) is reported alone and the
+// others go; a database error fails the forwarding (chunks committed
+// before it stay, and are reported).
+func (n *Node) forwardBatch(ctx context.Context, a Actor, ids []string, fresh map[string]bool, to string) ([]ImportForward, error) {
+	dst, _, err := n.destination(to)
+	if err != nil {
+		return nil, err
+	}
+	cases, err := n.o.Store.GetCases(ctx, ids)
+	if err != nil {
+		return nil, internal("get cases", err)
+	}
+	sends := make([]*batchSend, 0, len(ids))
+	for _, id := range ids {
+		s := &batchSend{r: sendRequest{to: to, kind: federation.KindCaseCreate, caseID: id}}
+		sends = append(sends, s)
+		c, ok := cases[id]
+		switch {
+		case !ok:
+			s.refused = errf(CodeNotFound, "no case %s", id)
+			continue
+		case c.Erased():
+			s.refused = errf(CodeErased, "case %s was erased", id)
+			continue
+		case c.Origin != n.o.Self:
+			s.refused = errf(CodeNotOrigin, "case %s belongs to %s: only the origin forwards it", id, c.Origin)
+			continue
+		}
+		s.r.caseVersion, s.r.doc = c.Version, c.Document
+		if !fresh[id] {
+			rows, err := caseOutbox(ctx, n.o.Store, id, to)
+			if err != nil {
+				return nil, internal("list outbox", err)
+			}
+			if sentIn(rows, c.Version) {
+				s.skip = true
+				continue
+			}
+			s.r.kind = caseKindOf(rows)
+		}
+	}
+	// The policy is the CPU of a forward: spread over the cores.
+	errs := make([]error, len(sends))
+	var wg sync.WaitGroup
+	workers := min(runtime.GOMAXPROCS(0), len(sends))
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(sends); i += workers {
+				s := sends[i]
+				if s.refused != nil || s.skip {
+					continue
+				}
+				s.j.d, s.j.out, s.j.dj, errs[i] = n.judge(ctx, s.r, dst)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	var todo []*batchSend
+	for _, s := range sends {
+		if s.refused != nil || s.skip {
+			continue
+		}
+		s.res = SendResult{Decision: s.j.d, Kind: s.r.kind, To: to, State: stateOf(s.j.d)}
+		if s.j.d.Allowed() {
+			if err := n.precheck(ctx, to, s.r.kind, s.j.out); err != nil {
+				s.refused = problem.As(err)
+				continue
+			}
+		}
+		todo = append(todo, s)
+	}
+	sort.Slice(todo, func(i, j int) bool { return todo[i].r.caseID < todo[j].r.caseID })
+	var failed error
+	for lo := 0; lo < len(todo) && failed == nil; lo += forwardChunk {
+		failed = n.forwardChunk(ctx, a, dst, todo[lo:min(lo+forwardChunk, len(todo))])
+	}
+	var out []ImportForward
+	for _, s := range sends {
+		switch {
+		case s.refused != nil:
+			out = append(out, ImportForward{CaseID: s.r.caseID, State: string(s.refused.Code)})
+		case s.sent:
+			f := ImportForward{CaseID: s.r.caseID, State: s.res.State, DecisionID: s.res.DecisionID, OutboxID: s.res.OutboxID}
+			if s.res.State != "queued" {
+				for _, fr := range s.res.Decision.Fired {
+					f.Rules = append(f.Rules, fr.RuleID)
+				}
+			}
+			out = append(out, f)
+		}
+	}
+	return out, failed
+}
+
+// forwardChunk runs sendIn for each of sends (sorted by case id) in one
+// transaction and kicks the deliverer after its commit. Each send is
+// marked done, or refused alone; on an error none is.
+func (n *Node) forwardChunk(ctx context.Context, a Actor, dst policy.Destination, sends []*batchSend) error {
+	var audits []store.AuditEntry
+	collect := func(_ context.Context, _ store.Queries, actor, action, object string, details map[string]any) error {
+		raw, err := json.Marshal(details)
+		if err != nil {
+			return err
+		}
+		audits = append(audits, store.AuditEntry{Actor: actor, Action: action, Object: object, Details: raw, At: n.o.Now()})
+		return nil
+	}
+	results := make([]SendResult, len(sends))
+	refused := make([]*Error, len(sends))
+	err := n.o.Store.Tx(ctx, func(tx store.Tx) error {
+		audits = audits[:0]
+		for i, s := range sends {
+			results[i], refused[i] = s.res, nil
+			err := n.sendIn(ctx, tx, a, s.r, dst, s.j, &results[i], collect)
+			var pe *Error
+			if errors.As(err, &pe) && pe.Code != problem.Internal {
+				// Refused before anything of the case was written.
+				refused[i] = pe
+				continue
+			}
+			if err != nil {
+				return err
+			}
+		}
+		// The audit-chain lock last, after every case lock: a send of
+		// one case waiting for a lock held here holds no audit lock.
+		_, err := tx.AppendAuditAll(ctx, audits)
+		return err
+	})
+	if err != nil {
+		var pe *Error
+		if errors.As(err, &pe) {
+			return pe
+		}
+		return internal("record forwards", err)
+	}
+	queued := 0
+	for i, s := range sends {
+		s.res, s.refused, s.sent = results[i], refused[i], refused[i] == nil
+		if s.refused == nil && s.res.State == "queued" {
+			queued++
+		}
+	}
+	if queued > 0 {
+		n.deliverer.KickFor(dst.Member)
+	}
+	n.log.Info("send batch", "to", dst.Member, "cases", len(sends), "queued", queued)
+	return nil
+}
+
+// sentIn reports whether rows (caseOutbox) hold version v of the case,
+// queued for the member and not cancelled: forwarding it again would send
+// the same thing twice.
+func sentIn(rows []store.OutboxItem, v int64) bool {
+	for _, r := range rows {
+		k := federation.Kind(r.Kind)
+		if (k == federation.KindCaseCreate || k == federation.KindCaseUpdate) && r.CaseVersion == v && r.State != store.Cancelled {
+			return true
+		}
+	}
+	return false
+}
