@@ -305,14 +305,7 @@ func TestImportForwardRaces(t *testing.T) {
 			t.Errorf("case forwarded meanwhile: %+v, the forward queued row %d", g, early.OutboxID)
 		}
 		for _, id := range ids {
-			rows, err := xa.Store.ListOutbox(ctx, store.OutboxFilter{CaseID: id, Destination: "XB-RC"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ds, err := xa.Store.ListDecisions(ctx, id)
-			if err != nil {
-				t.Fatal(err)
-			}
+			rows, ds := sentTo(t, xa.Store, id, "XB-RC")
 			want := 1
 			if id == withdrawn {
 				want = 0
@@ -360,14 +353,7 @@ func TestImportForwardConcurrent(t *testing.T) {
 		}
 		wg.Wait()
 		for _, id := range ids {
-			rows, err := xa.Store.ListOutbox(ctx, store.OutboxFilter{CaseID: id, Destination: "XB-RC"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ds, err := xa.Store.ListDecisions(ctx, id)
-			if err != nil {
-				t.Fatal(err)
-			}
+			rows, ds := sentTo(t, xa.Store, id, "XB-RC")
 			allowed := 0
 			for _, d := range ds {
 				if d.Effect == string(policy.Allow) || d.Effect == string(policy.AllowWithRedactions) {
@@ -381,4 +367,19 @@ func TestImportForwardConcurrent(t *testing.T) {
 			}
 		}
 	})
+}
+
+// sentTo reads what s holds of case id for member to: its outbox rows for
+// the member and the case's policy decisions.
+func sentTo(t *testing.T, s store.Store, id, to string) ([]store.OutboxItem, []store.Decision) {
+	t.Helper()
+	rows, err := s.ListOutbox(t.Context(), store.OutboxFilter{CaseID: id, Destination: to})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := s.ListDecisions(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows, ds
 }
