@@ -236,9 +236,15 @@ func failed(o Outcome, code Code, reason string) Result {
 // (re-sending the same bytes) and dead-letters it on Permanent.
 func (c *Client) Send(ctx context.Context, to string, envelope []byte) Result {
 	claims, err := ClaimsOf(envelope)
-	switch {
-	case err != nil:
+	if err != nil {
 		return failed(Permanent, CodeBadEnvelope, "bad_envelope: the queued envelope does not decode")
+	}
+	return c.sendOf(ctx, to, envelope, claims)
+}
+
+// sendOf is Send with the claims of envelope already read (ClaimsOf).
+func (c *Client) sendOf(ctx context.Context, to string, envelope []byte, claims Claims) Result {
+	switch {
 	case claims.Issuer != c.Self || claims.Audience != to:
 		return failed(Permanent, CodeBadEnvelope, fmt.Sprintf("bad_envelope: the envelope goes from %s to %s, not from %s to %s",
 			claims.Issuer, claims.Audience, c.Self, to))

@@ -3,6 +3,7 @@ package federation
 import (
 	"bytes"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/familylinks/flx/federation/jose"
@@ -19,6 +20,7 @@ import (
 // bytes must still be a well-formed envelope: a compact JWS of typ
 // flx-envelope+jws whose claims decode strictly (bad_envelope otherwise).
 func ClaimsOf(raw []byte) (Claims, error) {
+	claimsReads.Add(1)
 	k, keep := memo.key(raw)
 	if keep {
 		if c, ok := memo.getK(k, raw); ok {
@@ -39,6 +41,16 @@ func ClaimsOf(raw []byte) (Claims, error) {
 	}
 	return c, nil
 }
+
+// claimsReads counts the calls of ClaimsOf (ClaimsReads).
+var claimsReads atomic.Uint64
+
+// ClaimsReads is how many times this process has read the claims of an
+// envelope with ClaimsOf, memo hits included (for tests and diagnostics:
+// nothing decides on it). Each read of a kept envelope hashes and compares
+// its bytes and copies its body, so a path that reads the claims of the
+// same envelope twice shows here.
+func ClaimsReads() uint64 { return claimsReads.Load() }
 
 // Renew signs the content of envelope raw (one this member signed) again as
 // a new envelope: the same iss, aud, kind, case_id and body, a new jti, iat

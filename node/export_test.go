@@ -201,3 +201,9 @@ func (n *Node) FlushMatchedMarksForTest(ctx context.Context) error { return n.fl
 
 // PullQueueForTest is the queue n serves its pullers from.
 func (n *Node) PullQueueForTest() pull.Queue { return outboxQueue{n} }
+
+// SendBatchForTest hands envelopes for to to the delivery's wire as the
+// deliverer does (media, routing, the client), and returns their results.
+func (n *Node) SendBatchForTest(ctx context.Context, to string, envelopes [][]byte) []federation.Result {
+	return mediaSender{n, &routedSender{n: n}}.SendBatch(ctx, to, envelopes)
+}

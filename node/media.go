@@ -635,6 +635,12 @@ func mediaFailure(err error) federation.Result {
 // its destination; nil for anything else.
 func (n *Node) pushMedia(ctx context.Context, to string, envelope []byte) error {
 	c, err := federation.ClaimsOf(envelope)
+	return n.pushMediaOf(ctx, to, envelope, c, err)
+}
+
+// pushMediaOf is pushMedia with the claims of envelope already read: c and
+// err are what federation.ClaimsOf returned.
+func (n *Node) pushMediaOf(ctx context.Context, to string, envelope []byte, c federation.Claims, err error) error {
 	if err == nil && c.Kind == federation.KindRelayForward {
 		return n.pushRelayMedia(ctx, envelope, c)
 	}

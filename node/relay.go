@@ -197,6 +197,21 @@ func (s *routedSender) SendBatch(ctx context.Context, to string, envelopes [][]b
 	return s.n.client.SendBatch(ctx, to, envelopes)
 }
 
+// SendBatchOf is SendBatch with the claims of the envelopes already read
+// (claims[i] is federation.ClaimsOf of envelopes[i], read without error).
+func (s *routedSender) SendBatchOf(ctx context.Context, to string, envelopes [][]byte, claims []federation.Claims) []federation.Result {
+	for _, c := range claims {
+		if c.Kind == federation.KindRelayForward {
+			out := make([]federation.Result, len(envelopes))
+			for i, e := range envelopes {
+				out[i] = s.Send(ctx, to, e)
+			}
+			return out
+		}
+	}
+	return s.n.client.SendBatchOf(ctx, to, envelopes, claims)
+}
+
 // routedOutbox is the store's outbox as delivery sees it: destinations that
 // pull from this member are not dialled (FLX-PUL-001), and a relay's
 // receipt for an envelope of this member puts its row back to wait for the

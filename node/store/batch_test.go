@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -535,4 +537,32 @@ func TestEnqueueAllAsEnqueue(t *testing.T) {
 			t.Fatalf("seq after refused batches = %d, want 1", o[0].Seq)
 		}
 	})
+}
+
+// TestDeliveryIndexEntries: on PostgreSQL, recording the receipt of a
+// disclosing envelope (MarkDeliveredAll) writes one entry in each index
+// of its outbox row, its disclosure and its recipient row that the new
+// rows meet (the update is never HOT: the state changes). Those are the
+// outbox's primary key, jti and (case_id, destination, seq), the
+// disclosure's primary key and (case_id, member), and the recipient's
+// primary key: six, each with its WAL record. The unique index on
+// disclosures.outbox_id, which no query used, was a seventh (dropped by
+// migration 0040).
+func TestDeliveryIndexEntries(t *testing.T) {
+	b := newBackend(t, store.Postgres)
+	s := b.schema(t)
+	var got []string
+	for _, table := range []string{"outbox", "disclosures", "case_recipients"} {
+		for name, ix := range s[table].indexes {
+			if !ix.partial { // the outbox's partial indexes hold no delivered row
+				got = append(got, table+" "+name)
+			}
+		}
+	}
+	sort.Strings(got)
+	want := []string{"case_recipients unique(case_id,member)", "disclosures disclosures_case_idx", "disclosures unique(id)",
+		"outbox outbox_case_seq_key", "outbox unique(id)", "outbox unique(jti)"}
+	if !slices.Equal(got, want) {
+		t.Errorf("a delivered envelope writes an entry in each of\n\t%s\nwant\n\t%s", strings.Join(got, "\n\t"), strings.Join(want, "\n\t"))
+	}
 }

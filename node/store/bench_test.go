@@ -267,3 +267,59 @@ func BenchmarkCaseReadsForMatching(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkSenderCycle50: the sending side's database work for a batch of
+// 50 envelopes of a signed case's size, each its own disclosing case, per
+// op: queued by one EnqueueAll, claimed by one ClaimDue, their receipts
+// recorded by one MarkDeliveredAll. Reports the CPU per envelope of this
+// process and of the database's backends, and on PostgreSQL the WAL
+// records and bytes per envelope (pg_stat_wal: the cluster's, so run it
+// alone on a cluster of its own).
+func BenchmarkSenderCycle50(b *testing.B) {
+	benchStores(b, func(b *testing.B, be *backend) {
+		ctx := b.Context()
+		receipt := make([]byte, 480)
+		cycle := func(i int) int {
+			in := benchEnvelopes(i, 50)
+			if _, err := be.s.EnqueueAll(ctx, in); err != nil {
+				b.Fatal(err)
+			}
+			items, err := be.s.ClaimDue(ctx, store.ClaimRequest{Worker: "bench", Limit: 50, Destination: memberB})
+			if err != nil || len(items) != 50 {
+				b.Fatalf("claim: %d items, %v", len(items), err)
+			}
+			ds := make([]store.DeliveredRow, len(items))
+			for k, o := range items {
+				ds[k] = store.DeliveredRow{ID: o.ID, Receipt: receipt}
+			}
+			if err := be.s.MarkDeliveredAll(ctx, ds); err != nil {
+				b.Fatal(err)
+			}
+			return len(in)
+		}
+		cycle(-1)
+		pids, _ := store.BackendPIDs(ctx, be.s)
+		wal := func() (recs, bytes int64) {
+			if be.dialect == store.Postgres {
+				if err := be.raw.QueryRowContext(ctx, `SELECT wal_records, wal_bytes FROM pg_stat_wal`).Scan(&recs, &bytes); err != nil {
+					b.Fatal(err)
+				}
+			}
+			return recs, bytes
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		r0, w0 := wal()
+		go0, pg0 := cputime.Process(), backendsCPU(pids)
+		n := 0
+		for i := 0; b.Loop(); i++ {
+			n += cycle(i)
+		}
+		reportCPU(b, n, pids, go0, pg0)
+		if be.dialect == store.Postgres {
+			r1, w1 := wal()
+			b.ReportMetric(float64(r1-r0)/float64(n), "walrec/env")
+			b.ReportMetric(float64(w1-w0)/float64(n), "walB/env")
+		}
+	})
+}
