@@ -174,7 +174,7 @@ func (q *queries) ReplaceMatchesMany(ctx context.Context, steps []CaseCandidates
 func (q *queries) matchesNaming(ctx context.Context, cases []string, fn func(id int64, p struct{ a, ap, b, bp string }, score int64, expl, state, remote string)) error {
 	const cols = `id, a_case, a_person, b_case, b_person, score_ppm, explanation, state, remote`
 	per := casesPerLookup
-	if q.s.dialect == Postgres {
+	if q.s.dialect == Postgres && len(cases) > 0 {
 		per = casesPerArray
 		// Without statistics PostgreSQL puts the probes below at a
 		// large share of the table each, and a cost that large would
