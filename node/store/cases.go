@@ -230,15 +230,33 @@ func (q *queries) ListCases(ctx context.Context, f CaseFilter) (CasePage, error)
 	w.addIf(f.Status != "", "status = ?", f.Status)
 	w.addIf(f.Type != "", "type = ?", f.Type)
 	w.addIf(f.Origin != "", "origin = ?", f.Origin)
-	w.addIf(!f.UpdatedSince.IsZero(), "updated_at >= ?", tv(f.UpdatedSince))
 	w.addIf(!f.IncludeErased, "erased_at IS NULL")
 	w.addIf(f.IncludeErased, "(erased_at IS NULL OR type <> '')")
-	if f.Cursor != "" {
-		at, id, err := decodeCaseCursor(f.Cursor)
-		if err != nil {
+	// The cursor and UpdatedSince are both lower bounds of (updated_at,
+	// case_id): only the higher is written. The cursor is a row
+	// comparison, which both databases take as the start of the index
+	// range; written "a > ? OR (a = ? AND b > ?)" it was only a filter,
+	// and a page read (and discarded) every row from the start of the
+	// listing (matching's sync paged through the tens of thousands of
+	// cases of a crisis list quadratically). One bound, not both: without
+	// statistics PostgreSQL took the two for a selective condition and
+	// sorted all they selected rather than walk the index.
+	var (
+		at     time.Time
+		id     string
+		cursor = f.Cursor != ""
+	)
+	if cursor {
+		var err error
+		if at, id, err = decodeCaseCursor(f.Cursor); err != nil {
 			return CasePage{}, fmt.Errorf("store.ListCases: %w", err)
 		}
-		w.add("(updated_at > ? OR (updated_at = ? AND case_id > ?))", tv(at), tv(at), id)
+		cursor = !at.Before(f.UpdatedSince)
+	}
+	if cursor {
+		w.add("(updated_at, case_id) > (?, ?)", tv(at), id)
+	} else {
+		w.addIf(!f.UpdatedSince.IsZero(), "updated_at >= ?", tv(f.UpdatedSince))
 	}
 	cols := strings.Replace(caseCols, "document", "NULL", 1)
 	if f.IncludeDocuments {

@@ -225,3 +225,91 @@ func TestListCases(t *testing.T) {
 		mustErr(t, err, store.ErrInvalid)
 	})
 }
+
+// A page of ListCases reads the rows of that page, wherever it is in the
+// listing: the cursor is the start of the index range. Written as "a > ?
+// OR (a = ? AND b > ?)" it was a filter, and each page read every row
+// from the start of the listing again (matching's sync pages through
+// every case updated in the last minute: during a crisis list, tens of
+// thousands, quadratically).
+func TestListCasesPageReadsItsOwnRows(t *testing.T) {
+	b := newBackend(t, store.Postgres)
+	ctx := t.Context()
+	base := time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)
+	const n, limit = 3000, 100
+	cs := make([]store.NewCase, n)
+	for i := range cs {
+		cs[i] = newCase(fmt.Sprintf("XA-RC:%05d", i))
+		cs[i].At = base.Add(time.Duration(i/4) * time.Second) // ties: 4 a second
+	}
+	must[store.BulkResult](t)(b.s.CreateCases(ctx, cs))
+	err := b.s.Tx(ctx, func(tx store.Tx) error {
+		f := store.CaseFilter{IncludeErased: true, UpdatedSince: base, Limit: limit}
+		listed, most := 0, int64(0)
+		for {
+			before, err := store.CaseRowsFetched(t, tx)
+			if err != nil {
+				return err
+			}
+			p, err := tx.ListCases(ctx, f)
+			if err != nil {
+				return err
+			}
+			after, err := store.CaseRowsFetched(t, tx)
+			if err != nil {
+				return err
+			}
+			most = max(most, after-before)
+			listed += len(p.Cases)
+			if p.Next == "" {
+				break
+			}
+			f.Cursor = p.Next
+		}
+		if listed != n {
+			t.Fatalf("listed %d cases, want %d", listed, n)
+		}
+		if most > 2*(limit+1) {
+			t.Errorf("a page of %d read up to %d rows of cases, want at most %d", limit, most, 2*(limit+1))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A cursor and UpdatedSince together: the later of the two bounds holds,
+// whichever it is.
+func TestListCasesCursorAndUpdatedSince(t *testing.T) {
+	withAllStores(t, func(t *testing.T, b *backend) {
+		ctx := t.Context()
+		base := time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)
+		for i := range 10 {
+			c := newCase(fmt.Sprintf("XA-RC:%04d", i))
+			c.At = base.Add(time.Duration(i/2) * time.Minute)
+			must[store.Case](t)(b.s.CreateCase(ctx, c))
+		}
+		// A cursor after the 3rd case (minute 1).
+		p := must[store.CasePage](t)(b.s.ListCases(ctx, store.CaseFilter{Limit: 3}))
+		ids := func(f store.CaseFilter) []string {
+			var out []string
+			for _, c := range must[store.CasePage](t)(b.s.ListCases(ctx, f)).Cases {
+				out = append(out, c.ID[len("XA-RC:"):])
+			}
+			return out
+		}
+		for _, tc := range []struct {
+			since time.Time
+			want  string
+		}{
+			{base, "[0003 0004 0005 0006 0007 0008 0009]"},                  // the cursor is later
+			{base.Add(time.Minute), "[0003 0004 0005 0006 0007 0008 0009]"}, // same minute: the cursor
+			{base.Add(3 * time.Minute), "[0006 0007 0008 0009]"},            // UpdatedSince is later
+		} {
+			if got := fmt.Sprint(ids(store.CaseFilter{Cursor: p.Next, UpdatedSince: tc.since})); got != tc.want {
+				t.Errorf("since %s after %s: %s, want %s", tc.since.Format("15:04"), p.Cases[2].ID, got, tc.want)
+			}
+		}
+	})
+}

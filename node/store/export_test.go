@@ -66,3 +66,28 @@ func OutboxSeqScans(t interface{ Context() context.Context }, tx Tx) (int64, err
 	err := q.queryRow(t.Context(), `SELECT COALESCE(SUM(seq_scan), 0) FROM pg_stat_xact_user_tables WHERE relname = 'outbox'`).Scan(&n)
 	return n, err
 }
+
+// CaseRowsFetched returns how many rows of cases tx fetched so far, by
+// index or sequential scan (pg_stat_xact_user_tables: this transaction's
+// own counts, read on its connection); -1 on SQLite.
+func CaseRowsFetched(t interface{ Context() context.Context }, tx Tx) (int64, error) {
+	q := tx.(*queries)
+	if q.s.dialect != Postgres {
+		return -1, nil
+	}
+	var n int64
+	err := q.queryRow(t.Context(), `SELECT COALESCE(SUM(COALESCE(idx_tup_fetch, 0) + seq_tup_read), 0) FROM pg_stat_xact_user_tables WHERE relname = 'cases'`).Scan(&n)
+	return n, err
+}
+
+// RowsScanned returns how many rows of table tx read by sequential scans
+// so far (pg_stat_xact_user_tables, as CaseRowsFetched); -1 on SQLite.
+func RowsScanned(t interface{ Context() context.Context }, tx Tx, table string) (int64, error) {
+	q := tx.(*queries)
+	if q.s.dialect != Postgres {
+		return -1, nil
+	}
+	var n int64
+	err := q.queryRow(t.Context(), `SELECT COALESCE(SUM(seq_tup_read), 0) FROM pg_stat_xact_user_tables WHERE relname = ?`, table).Scan(&n)
+	return n, err
+}

@@ -174,8 +174,16 @@ func (q *queries) ReplaceMatchesMany(ctx context.Context, steps []CaseCandidates
 func (q *queries) matchesNaming(ctx context.Context, cases []string, fn func(id int64, p struct{ a, ap, b, bp string }, score int64, expl, state, remote string)) error {
 	const cols = `id, a_case, a_person, b_case, b_person, score_ppm, explanation, state, remote`
 	per := casesPerLookup
-	if q.s.dialect == Postgres {
+	if q.s.dialect == Postgres && len(cases) > 0 {
 		per = casesPerArray
+		// Without statistics PostgreSQL puts the probes below at a
+		// large share of the table each, and a cost that large would
+		// have it compile the statement (JIT: half a second) for what
+		// reads a few index pages. For the rest of the transaction (it
+		// writes candidates: the same holds).
+		if _, err := q.exec(ctx, `SET LOCAL jit = off`); err != nil {
+			return err
+		}
 	}
 	for len(cases) > 0 {
 		chunk := cases[:min(len(cases), per)]
@@ -183,8 +191,16 @@ func (q *queries) matchesNaming(ctx context.Context, cases []string, fn func(id 
 		var query string
 		var args []any
 		if q.s.dialect == Postgres {
-			query = `SELECT ` + cols + ` FROM match_candidates WHERE a_case = ANY(?::text[])
-				UNION ALL SELECT ` + cols + ` FROM match_candidates WHERE b_case = ANY(?::text[])`
+			// One index probe per case (the subqueries are fenced by
+			// OFFSET 0, so the planner cannot turn them into a join).
+			// Written "a_case = ANY(ids)", PostgreSQL without statistics
+			// took the few hundred cases of a received batch for most of
+			// the table and scanned all of it, twice per batch: matching
+			// cost what the candidates of every case before had grown to.
+			query = `SELECT m.* FROM unnest(?::text[]) AS k(c_id),
+					LATERAL (SELECT ` + cols + ` FROM match_candidates WHERE a_case = k.c_id OFFSET 0) m
+				UNION ALL SELECT m.* FROM unnest(?::text[]) AS k(c_id),
+					LATERAL (SELECT ` + cols + ` FROM match_candidates WHERE b_case = k.c_id OFFSET 0) m`
 			args = []any{chunk, chunk}
 		} else {
 			args = make([]any, 0, 2*len(chunk))

@@ -273,3 +273,48 @@ func TestOwnPool(t *testing.T) {
 		}
 	})
 }
+
+// ReplaceMatchesMany reads the candidates of the cases it names through
+// the case indexes however many candidates are held: a batch of received
+// cases (a few hundred) named as "a_case = ANY(ids)" made PostgreSQL
+// without statistics scan the whole table twice per batch, so matching a
+// crisis list cost more with every case matched before.
+func TestReplaceMatchesManyReadsByCase(t *testing.T) {
+	b := newBackend(t, store.Postgres)
+	ctx := t.Context()
+	// Candidates held already: 20,000 between other cases.
+	if _, err := b.raw.ExecContext(ctx, `INSERT INTO match_candidates (a_case, a_person, b_case, b_person, score_ppm, explanation, state, created_at, updated_at)
+		SELECT 'XA-RC:OLD-' || g, 'p1', 'XA-RC:OLD-' || (g + 1), 'p1', 500000, '{"fields":[]}', 'open', now(), now()
+		FROM generate_series(1, 20000) g`); err != nil {
+		t.Fatal(err)
+	}
+	// A batch of 300 cases, a candidate each.
+	var steps []store.CaseCandidates
+	for i := range 300 {
+		a, o := fmt.Sprintf("XA-RC:NEW-%03d", i), fmt.Sprintf("XA-RC:OLD-%d", i+1)
+		steps = append(steps, store.CaseCandidates{CaseID: a, Cands: []store.NewMatchCandidate{cand(a, "p1", o, "p1", 0.8)}})
+	}
+	err := b.s.Tx(ctx, func(tx store.Tx) error {
+		before, err := store.RowsScanned(t, tx, "match_candidates")
+		if err != nil {
+			return err
+		}
+		if err := tx.ReplaceMatchesMany(ctx, steps, b.clock.Now()); err != nil {
+			return err
+		}
+		after, err := store.RowsScanned(t, tx, "match_candidates")
+		if err != nil {
+			return err
+		}
+		if after != before {
+			t.Errorf("ReplaceMatchesMany of 300 cases read %d rows of match_candidates by sequential scans, want 0", after-before)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := b.count(t, `SELECT COUNT(*) FROM match_candidates WHERE a_case LIKE 'XA-RC:NEW-%'`); n != 300 {
+		t.Fatalf("%d candidates of the batch held, want 300", n)
+	}
+}
