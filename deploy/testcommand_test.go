@@ -1,10 +1,14 @@
 package deploy
 
 import (
+	"go/parser"
+	"go/scanner"
+	"go/token"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -14,11 +18,16 @@ import (
 var goTestLine = regexp.MustCompile(`(?:[A-Z_]+=[^ ;]+ )*go test [^\n&]*[^\n& ]`)
 
 // TestReadmeTestCommand holds the README's test command and the one .ci/run
-// runs equal, and their flags together: the second `go test` (the pure
-// computations, without the race detector) and every flx binary the tests
-// build use go build's default flags, those of `go run ./node/cmd/flx demo`,
-// so that on a new machine the node's dependencies are compiled once for
-// all of them (not at all after the demo); a test the first skips is one
+// runs equal, and their flags together. The command is three go test runs:
+// the packages without concurrency of their own, without the race detector
+// (first, so that its first package starts the one build of flx the tree's
+// test processes share); the packages with concurrency, under the race
+// detector; the pure computations of packages with concurrency, which skip
+// under -race, without it. Every package with tests is in exactly one of
+// the first two; every flx binary the tests build, like the runs without
+// -race, uses go build's default flags, those of `go run ./node/cmd/flx
+// demo`, so that on a new machine the node's dependencies are compiled once
+// for all of them (not at all after the demo); a test a run skips is one
 // .ci/run runs after it.
 func TestReadmeTestCommand(t *testing.T) {
 	read := func(p string) string {
@@ -43,42 +52,104 @@ func TestReadmeTestCommand(t *testing.T) {
 			inCI = append(inCI, strings.TrimSpace(l))
 		}
 	}
-	if len(inCI) < 2 || !slices.Equal(inReadme, inCI[:2]) {
-		t.Fatalf("README's test command %q is not what .ci/run runs %q", inReadme, inCI)
+	if len(inReadme) != 3 || len(inCI) < 3 || !slices.Equal(inReadme, inCI[:3]) {
+		t.Fatalf("README's test command %q is not three go test runs, or not what .ci/run runs %q", inReadme, inCI)
 	}
-	if !strings.Contains(inReadme[0], "go test -race ") {
-		t.Errorf("the first go test %q is not under the race detector", inReadme[0])
+	plain, raced, comps := inReadme[0], inReadme[1], inReadme[2]
+
+	// One run under the race detector, switched off in one package only:
+	// modernc's SQLite, C translated to Go, whose instrumented code was
+	// most of the CPU of every test on SQLite (FLX's code and every
+	// Go-written dependency stay under the detector).
+	if !strings.HasPrefix(raced, "go test -race ") {
+		t.Errorf("the second go test %q is not under the race detector", raced)
 	}
-	// The race detector is switched off in one package only: modernc's
-	// SQLite, C translated to Go, whose instrumented code was most of the
-	// CPU of every test on SQLite (FLX's code and every Go-written
-	// dependency stay under the detector).
-	if got := gcflags.FindAllStringSubmatch(inReadme[0], -1); len(got) != 1 || got[0][1] != noRaceSQLite {
-		t.Errorf("the first go test %q: its -gcflags must be exactly -gcflags=%s", inReadme[0], noRaceSQLite)
+	if got := gcflags.FindAllStringSubmatch(raced, -1); len(got) != 1 || got[0][1] != noRaceSQLite {
+		t.Errorf("the second go test %q: its -gcflags must be exactly -gcflags=%s", raced, noRaceSQLite)
 	}
-	// The second has go build's default flags, as variant.Build's builds of
-	// flx and the demo: with others (the release's, say) it compiles every
-	// dependency of the node once more on a new machine.
-	if !strings.HasPrefix(inReadme[1], "go test ") || buildFlag.MatchString(inReadme[1]) {
-		t.Errorf("the second go test %q is not on go build's default flags (no environment, no %s)", inReadme[1], buildFlag)
+	// The others have go build's default flags, as variant.Build's builds
+	// of flx and the demo: with others (the release's, say) they would
+	// compile every dependency of the node once more on a new machine.
+	for _, c := range []string{plain, comps} {
+		if !strings.HasPrefix(c, "go test ") || buildFlag.MatchString(c) {
+			t.Errorf("go test %q is not on go build's default flags (no environment, no %s)", c, buildFlag)
+		}
 	}
-	first, others := packages(inReadme[0]), packages(inReadme[1])
-	// The second skips vet only because the first vets every package
-	// (./...) with the same checks.
-	if strings.Contains(inReadme[1], " -vet=off ") && !slices.Contains(first, "./...") {
-		t.Errorf("the second go test %q skips vet, but the first %q does not test (and vet) ./...", inReadme[1], inReadme[0])
+
+	// Every package with tests runs in full (no -run) in exactly one of
+	// the first two, named by its directory (no ./... pattern, which would
+	// put a package in both).
+	root := ".."
+	withTests := testDirs(t, root)
+	named := map[string]int{}
+	for _, c := range []string{plain, raced} {
+		if runFlag.MatchString(c) {
+			t.Errorf("go test %q selects tests (-run): it must run every test of its packages", c)
+		}
+		for _, p := range packages(c) {
+			if strings.Contains(p, "...") {
+				t.Errorf("go test %q names a pattern %s: name each package", c, p)
+			}
+			named[dirOf(p)]++
+		}
 	}
-	if len(others) == 0 {
-		t.Errorf("the second go test %q names no package", inReadme[1])
+	for _, d := range withTests {
+		if named[d] != 1 {
+			t.Errorf("package ./%s has tests and is named %d times by the first two go test runs (want once)", d, named[d])
+		}
 	}
+	for d := range named {
+		if !slices.Contains(withTests, d) {
+			t.Errorf("./%s, named by the test command, is not a package with tests", d)
+		}
+	}
+
+	// The race detector runs on every package with concurrency of its own,
+	// and only there: a package whose code and tests start no goroutine,
+	// use no channel, take no lock and serve nothing over a listener has
+	// nothing the detector could find, and its tests run several times
+	// faster without it; above all, deploy/helm's and deploy/compose's
+	// tests (they render the chart and load the Compose file, then run the
+	// real flx in a subprocess) then do not compile the Helm, Kubernetes
+	// and Compose modules for the race detector, about 106 s of CPU on a
+	// new machine. racetest is the exception: it tells a test whether the
+	// binary has the detector, so it is tested under it.
+	for _, p := range packages(plain) {
+		if f, m := concurrent(t, filepath.Join(root, dirOf(p))); f != "" {
+			t.Errorf("%s runs without the race detector, but %s has concurrency (%q): name it in the go test -race run", p, f, m)
+		}
+	}
+	for _, p := range packages(raced) {
+		if f, _ := concurrent(t, filepath.Join(root, dirOf(p))); f == "" && dirOf(p) != "node/internal/racetest" {
+			t.Errorf("%s runs under the race detector, but neither its code nor its tests start a goroutine, use a channel, take a lock or listen: name it in the first go test run, without -race", p)
+		}
+	}
+
+	// A run skips vet only if another run vets its packages (go test's
+	// vet checks are the same in every run).
+	for i, c := range inReadme {
+		if !strings.Contains(c, " -vet=off ") {
+			continue
+		}
+		for _, p := range packages(c) {
+			vetted := false
+			for j, o := range inReadme {
+				vetted = vetted || (j != i && !strings.Contains(o, " -vet=off ") && slices.ContainsFunc(packages(o), func(q string) bool { return dirOf(q) == dirOf(p) }))
+			}
+			if !vetted {
+				t.Errorf("go test %q skips vet, but no other run vets %s", c, p)
+			}
+		}
+	}
+
 	// The first package named starts the one build of flx that the tree's
-	// test processes share (runtest.BuildFlx), so that it runs alongside
-	// the race build from the start instead of after node/e2e's hundreds of
-	// dependencies are compiled for the race detector.
-	if len(first) == 0 || first[0] == "./..." {
-		t.Fatalf("the first go test %q names no package before ./...", inReadme[0])
+	// test processes share (runtest.BuildFlx), so that the deploy tests
+	// and node/e2e find it built.
+	first := packages(plain)
+	if len(first) == 0 {
+		t.Fatalf("the first go test %q names no package", plain)
 	}
-	tests, err := filepath.Glob(filepath.Join("..", filepath.FromSlash(first[0]), "*_test.go"))
+	tests, err := filepath.Glob(filepath.Join(root, filepath.FromSlash(dirOf(first[0])), "*_test.go"))
 	if err != nil || len(tests) == 0 {
 		t.Fatalf("no test files in %s, the first package the first go test names", first[0])
 	}
@@ -89,39 +160,139 @@ func TestReadmeTestCommand(t *testing.T) {
 	if !builds {
 		t.Errorf("%s, the first package the first go test names, does not build flx (runtest.BuildFlx)", first[0])
 	}
-	// A test the first skips (TestTeeth: every broken variant against the
+
+	// A test a run skips (TestTeeth: every broken variant against the
 	// conformance suite; TestBuildImage: the release build, ~200 s of CPU
 	// from an empty cache) is one a later go test of .ci/run runs (-run).
-	sk := skipFlag.FindStringSubmatch(inReadme[0])
-	if sk == nil {
-		t.Fatalf("the first go test %q has no -skip '...' pattern", inReadme[0])
-	}
-	for _, name := range strings.Split(sk[1], "|") {
-		name = strings.TrimSuffix(strings.TrimPrefix(name, "^"), "$")
-		ran := false
-		for _, l := range inCI[2:] {
-			if m := runFlag.FindStringSubmatch(l); m != nil && regexp.MustCompile(m[1]).MatchString(name) {
-				ran = true
+	for _, c := range inReadme {
+		sk := skipFlag.FindStringSubmatch(c)
+		if sk == nil {
+			continue
+		}
+		for _, name := range strings.Split(sk[1], "|") {
+			name = strings.TrimSuffix(strings.TrimPrefix(name, "^"), "$")
+			ran := false
+			for _, l := range inCI[3:] {
+				if m := runFlag.FindStringSubmatch(l); m != nil && regexp.MustCompile(m[1]).MatchString(name) {
+					ran = true
+				}
+			}
+			if !ran {
+				t.Errorf("go test %q skips %s, but no later go test of .ci/run runs it (-run)", c, name)
 			}
 		}
-		if !ran {
-			t.Errorf("the first go test skips %s, but no later go test of .ci/run runs it (-run)", name)
-		}
 	}
+	if !skipFlag.MatchString(raced) || !skipFlag.MatchString(plain) {
+		t.Errorf("the first two go test runs skip nothing: TestBuildImage and TestTeeth belong to .ci/run's later run")
+	}
+
 	// A test that skips under the race detector as a pure computation
-	// (racetest.SkipComputation) runs only in the second go test: it must
-	// be in a package that command names and match its -run pattern, or
-	// no command runs it at all.
-	m := runFlag.FindStringSubmatch(inReadme[1])
+	// (racetest.SkipComputation) runs in a run without it: one that names
+	// its package and runs every test (the first) or matches its name
+	// (the third), or no command runs it at all.
+	m := runFlag.FindStringSubmatch(comps)
 	if m == nil {
-		t.Fatalf("the second go test %q has no -run '...' pattern", inReadme[1])
+		t.Fatalf("the third go test %q has no -run '...' pattern", comps)
 	}
 	run := regexp.MustCompile(m[1])
-	for _, c := range computations(t, "..") {
-		if !slices.Contains(others, "./"+c.pkg+"/") || !run.MatchString(c.name) {
-			t.Errorf("%s in ./%s/ skips under -race (racetest.SkipComputation) but the second go test %q does not run it", c.name, c.pkg, inReadme[1])
+	for _, c := range computations(t, root) {
+		inPlain := slices.ContainsFunc(packages(plain), func(p string) bool { return dirOf(p) == c.pkg })
+		inComps := slices.ContainsFunc(packages(comps), func(p string) bool { return dirOf(p) == c.pkg }) && run.MatchString(c.name)
+		if !inPlain && !inComps {
+			t.Errorf("%s in ./%s/ skips under -race (racetest.SkipComputation) but no go test without -race runs it", c.name, c.pkg)
 		}
 	}
+}
+
+// dirOf returns the slash-separated directory, relative to the module root,
+// of a package argument ("./node/match/" -> "node/match", "./deploy").
+func dirOf(p string) string {
+	d := strings.TrimSuffix(strings.TrimPrefix(p, "./"), "/")
+	if d == "." {
+		return ""
+	}
+	return d
+}
+
+// testDirs lists the directories under root holding a Go test file,
+// relative to root and slash-separated.
+func testDirs(t *testing.T, root string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && p != root && (d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".")) {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && strings.HasSuffix(p, "_test.go") {
+			rel, _ := filepath.Rel(root, filepath.Dir(p))
+			if rel = filepath.ToSlash(rel); !slices.Contains(out, rel) {
+				out = append(out, rel)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// concurrentCall names the calls (after a dot, or package.Name) that give
+// a package concurrency: a parallel test, a server or listener (its
+// handlers run on goroutines).
+var concurrentCall = map[string]bool{
+	"Parallel": true, "NewServer": true, "NewTLSServer": true, "NewUnstartedServer": true,
+	"net.Listen": true, "tls.Listen": true, "ListenAndServe": true, "ListenAndServeTLS": true, "Serve": true, "ServeTLS": true,
+}
+
+// concurrent returns the first Go file of the package in dir (its code or
+// its tests) with concurrency the race detector could check, and what was
+// found, or "" if none has: a go statement, a channel, the sync packages,
+// a parallel test, a server or listener. Comments and strings do not count.
+func concurrent(t *testing.T, dir string) (file, found string) {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no Go files in %s", dir)
+	}
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fset := token.NewFileSet()
+		af, err := parser.ParseFile(fset, f, src, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, im := range af.Imports {
+			if p, _ := strconv.Unquote(im.Path.Value); p == "sync" || p == "sync/atomic" || strings.HasPrefix(p, "golang.org/x/sync/") {
+				return filepath.ToSlash(f), "import " + p
+			}
+		}
+		var s scanner.Scanner
+		s.Init(fset.AddFile(f, -1, len(src)), src, nil, 0)
+		prev, qual, last := token.ILLEGAL, "", ""
+		for {
+			_, tok, lit := s.Scan()
+			if tok == token.EOF {
+				break
+			}
+			switch {
+			case tok == token.GO || tok == token.CHAN || tok == token.ARROW:
+				return filepath.ToSlash(f), tok.String()
+			case tok == token.IDENT && prev == token.PERIOD && (concurrentCall[lit] || concurrentCall[qual+"."+lit]):
+				return filepath.ToSlash(f), qual + "." + lit
+			case tok == token.PERIOD:
+				qual = last
+			}
+			prev, last = tok, lit
+		}
+	}
+	return "", ""
 }
 
 // gcflags finds a go test command's -gcflags values; noRaceSQLite is the

@@ -6,14 +6,14 @@ import (
 )
 
 // skipUnderRace skips a test that is a pure computation when the binary was
-// built with -race: the README's second test command runs it without the
+// built with -race: the README's third test command runs it without the
 // detector, which finds nothing in it and makes it six times slower.
 func skipUnderRace(t *testing.T) {
 	t.Helper()
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, s := range bi.Settings {
 			if s.Key == "-race" && s.Value == "true" {
-				t.Skip("a pure computation: run without -race by the README's second test command")
+				t.Skip("a pure computation: run without -race by the README's third test command")
 			}
 		}
 	}

@@ -381,7 +381,7 @@ var ReleaseFlags = []string{"-trimpath", "-tags", "netgo,osusergo,timetzdata"}
 // into out, with every variant of vs, from an overlay written in a
 // temporary folder: the module is not modified. It builds with go build's
 // default flags, those of `go run ./node/cmd/flx demo` and of the README's
-// second test command, so that every flx the tests build is made of
+// runs without -race, so that every flx the tests build is made of
 // packages those have compiled (after the demo, a test's build of flx is a
 // link). With no variants it builds the program as it is.
 func Build(ctx context.Context, root, pkg, out string, vs []Variant) error {

@@ -68,6 +68,7 @@ func needBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash tests run the real binary; skipped under -short")
 	}
+	<-flxBuilt
 	if flxBuildErr != nil {
 		t.Fatal(flxBuildErr)
 	}

@@ -15,14 +15,16 @@ import (
 
 // flxBin is the flx binary the crash tests run, and flxFaultBin the same
 // with the crash faults of crash_test.go (faults), selected per process
-// with the environment variable variant.Env. TestMain builds both (not
-// under -short, where the crash tests are skipped), with go build's default
-// flags: flxBin is the one variant.Shared shares with the deploy tests'
-// processes, flxFaultBin is built after it, so that it takes every package
-// the faults leave alone from the build cache.
+// with the environment variable variant.Env. TestMain starts building both
+// (not under -short, where the crash tests are skipped), with go build's
+// default flags, while the tests that need no binary run; flxBuilt is
+// closed when the builds are done. flxBin is the one variant.Shared shares
+// with the deploy tests' processes, flxFaultBin is built after it, so that
+// it takes every package the faults leave alone from the build cache.
 var (
 	flxBin, flxFaultBin string
 	flxBuildErr         error
+	flxBuilt            = make(chan struct{})
 )
 
 func TestMain(m *testing.M) {
@@ -36,12 +38,18 @@ func TestMain(m *testing.M) {
 		}
 		flxFaultBin = filepath.Join(dir, "flx-faults")
 		root := filepath.Join("..", "..")
-		flxBin, flxBuildErr = variant.Shared(context.Background(), root, "./node/cmd/flx")
-		if flxBuildErr == nil {
-			flxBuildErr = variant.Build(context.Background(), root, "./node/cmd/flx", flxFaultBin, faults)
-		}
+		go func() {
+			defer close(flxBuilt)
+			flxBin, flxBuildErr = variant.Shared(context.Background(), root, "./node/cmd/flx")
+			if flxBuildErr == nil {
+				flxBuildErr = variant.Build(context.Background(), root, "./node/cmd/flx", flxFaultBin, faults)
+			}
+		}()
+	} else {
+		close(flxBuilt)
 	}
 	code := dbtest.Main(m)
+	<-flxBuilt // the build writes into dir
 	if dir != "" {
 		os.RemoveAll(dir)
 	}

@@ -42,7 +42,7 @@ var ReleaseFlags = variant.ReleaseFlags
 
 // BuildFlx returns the flx binary of this tree (node/cmd/flx) built with
 // go build's default flags, those of `go run ./node/cmd/flx demo` and of
-// the README's second test command (after the demo it is a link):
+// the README's runs without -race (after the demo it is a link):
 // variant.Shared builds it once for every test process of the tree
 // (node/e2e's and the deploy packages'), into a folder of the user's cache
 // directory. The test must not change the file. It is skipped when there

@@ -25,6 +25,6 @@ func Enabled() bool {
 func SkipComputation(t testing.TB) {
 	t.Helper()
 	if Enabled() {
-		t.Skip("a pure computation: run without -race by the README's second test command")
+		t.Skip("a pure computation: run without -race by the README's third test command")
 	}
 }
