@@ -1,6 +1,7 @@
 package federation
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -329,7 +330,26 @@ func (v *Verifier) maxTTL() time.Duration {
 // the body included: schema_invalid, FLX-SCH-002) is the caller's decision.
 // Claims are only trusted after the signature check: iss is read before it
 // solely to choose the keys to verify with.
+//
+// Verify keeps the claims in the claims memo (see ClaimsOf), the envelope
+// being about to be read again.
 func (v *Verifier) Verify(ctx context.Context, raw []byte, authenticatedPeer string) (*Envelope, error) {
+	env, err := v.VerifyUnkept(ctx, raw, authenticatedPeer)
+	if err != nil {
+		return nil, err
+	}
+	// The envelope holds a copy of raw, which the memo keeps too.
+	env.raw = bytes.Clone(raw)
+	memo.put(env.raw, env.Claims)
+	return env, nil
+}
+
+// VerifyUnkept is [Verifier.Verify], every check the same, without keeping
+// the claims in the claims memo: for a receiver that hands the claims on
+// itself or applies the envelope at once, and keeps (Remember) only those
+// of the envelopes left to be read again. raw is the envelope's: the
+// caller must not change it while the Envelope is in use.
+func (v *Verifier) VerifyUnkept(ctx context.Context, raw []byte, authenticatedPeer string) (*Envelope, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -387,13 +407,18 @@ func (v *Verifier) Verify(ctx context.Context, raw []byte, authenticatedPeer str
 	if err := checkKind(c.Kind); err != nil {
 		return nil, err
 	}
-	env := &Envelope{Claims: c, KID: key.KID(), Alg: key.Alg(), raw: append([]byte(nil), raw...)}
-	env.sum = sha256.Sum256(env.raw)
+	env := &Envelope{Claims: c, KID: key.KID(), Alg: key.Alg(), raw: raw}
+	env.sum = sha256.Sum256(raw)
 	env.sumHex = hex.EncodeToString(env.sum[:])
-	// The inbox processor reads these bytes again (ClaimsOf): it then finds
-	// the claims parsed here instead of parsing the JWS a second time.
-	memo.put(env.raw, c)
 	return env, nil
+}
+
+// Remember keeps the claims of a verified envelope in the claims memo, so
+// that reading its bytes again (ClaimsOf, the inbox processor) finds the
+// claims Verify parsed instead of parsing the JWS a second time. The memo
+// keeps a copy of the envelope's bytes.
+func Remember(env *Envelope) {
+	memo.put(bytes.Clone(env.raw), env.Claims)
 }
 
 // manifestUnavailable is the refusal of anything checked against an expired

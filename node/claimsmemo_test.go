@@ -63,3 +63,43 @@ func TestClaimsMemoEmptiedWhenApplied(t *testing.T) {
 		})
 	}
 }
+
+// TestClaimsMemoKeepsOnlyWhatIsReadAgain: the claims memo holds the
+// envelopes the processor will read, and no other: not one refused after
+// its signature checked (an invalid body, here), alone or in a batch, and
+// not one applied in the transaction that stored it (in the memo, each
+// was copied and hashed on receipt and hashed again to be forgotten once
+// applied). Before, Verify kept every envelope whose signature verified.
+func TestClaimsMemoKeepsOnlyWhatIsReadAgain(t *testing.T) {
+	ctx := t.Context()
+	f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")
+	xb := nodetest.Start(t, f, "XB-RC", nil, nodetest.Options{NoRun: true})
+	bad := func(id string) []byte {
+		return f.Envelope(t, "XA-RC", "XB-RC", federation.KindCaseCreate, id, []byte(`{"schema":"flx/v1/case","case_id":"`+id+`"}`))
+	}
+	alone, inBatch := bad("XA-RC:R-001"), bad("XA-RC:R-002")
+	if _, err := xb.Receive(ctx, "XA-RC", alone); err == nil {
+		t.Fatal("an invalid body was accepted")
+	}
+	good := f.Envelope(t, "XA-RC", "XB-RC", federation.KindCaseCreate, "XA-RC:R-003", caseBody(t, "XA-RC:R-003", 1))
+	out, err := xb.ReceiveBatch(ctx, "XA-RC", [][]byte{inBatch, good})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out[0].Err == nil || out[1].Err != nil {
+		t.Fatalf("batch outcomes %v, %v: want the invalid one refused alone", out[0].Err, out[1].Err)
+	}
+	for name, raw := range map[string][]byte{"refused alone": alone, "refused in a batch": inBatch, "applied on receipt": good} {
+		if federation.MemoHolds(raw) {
+			t.Errorf("envelope %s: its claims are held by the memo", name)
+		}
+	}
+	// A case update left to the processor (its case's create was applied:
+	// the update of a case not yet processed is not) is still remembered.
+	xb.ApplyOnReceiveForTest(false)
+	upd := f.Envelope(t, "XA-RC", "XB-RC", federation.KindCaseUpdate, "XA-RC:R-003", caseBody(t, "XA-RC:R-003", 2))
+	receiveAllOK(ctx, t, xb, "XA-RC", [][]byte{upd})
+	if !federation.MemoHolds(upd) {
+		t.Error("an envelope left to the processor is not remembered")
+	}
+}

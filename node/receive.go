@@ -68,6 +68,8 @@ func (n *Node) Receive(ctx context.Context, peer string, raw []byte) (res Receiv
 	if env.Kind == federation.KindRelayForward {
 		return n.receiveRelay(ctx, raw, env)
 	}
+	// The processor reads the envelope again (ClaimsOf).
+	federation.Remember(env)
 	return n.keep(ctx, env, raw, nil)
 }
 
@@ -83,11 +85,15 @@ func (n *Node) admit(ctx context.Context, peer string, raw []byte) (*federation.
 	if err := n.o.Trust.Usable(); err != nil {
 		return nil, problem.Wrap(problem.Unavailable, "this node holds no valid federation manifest", err)
 	}
-	env, err := n.verifier.Verify(ctx, raw, peer)
+	// The claims are kept in the claims memo by the caller, and only for
+	// envelopes stored to be read again: an envelope refused, or applied
+	// in the transaction that stores it, is never read again.
+	env, err := n.verifier.VerifyUnkept(ctx, raw, peer)
 	if err != nil {
 		return nil, problem.As(err)
 	}
 	if env.Kind == federation.KindRelayForward {
+		federation.Remember(env) // relaying reads it again
 		return env, nil
 	}
 	if err := n.checkEnvelope(ctx, env); err != nil {

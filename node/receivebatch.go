@@ -170,6 +170,17 @@ func (n *Node) ReceiveBatch(ctx context.Context, peer string, raws [][]byte) ([]
 		n.afterApplied(ctx, applied, confirms)
 	}
 	if stored > len(applied) {
+		// The rows left to the processor: it reads their claims from the
+		// memo (those applied here are never read again).
+		done := make(map[int64]bool, len(applied))
+		for _, it := range applied {
+			done[it.ID] = true
+		}
+		for k, a := range ok {
+			if !replays[k] && !results[k].Duplicate && !done[results[k].ID] {
+				federation.Remember(a.env)
+			}
+		}
 		signal(n.kick)
 	}
 	return out, nil

@@ -51,7 +51,10 @@ type word struct {
 
 // splitWords cuts a prepared string into words and romanises each.
 func splitWords(s string) []word {
-	var words []word
+	// Room for as many words as the string has runs of spaces and
+	// hyphens, so that the slice is allocated once (a name value is at
+	// most 256 characters).
+	words := make([]word, 0, min(1+strings.Count(s, " ")+strings.Count(s, "-"), MaxTokens))
 	start := -1
 	flush := func(end int, hyphen bool) {
 		if start < 0 {
@@ -194,8 +197,10 @@ func splitAbd(s string) (rest string, ok bool) {
 // Abu compounds joined, one-letter tokens (initials) dropped.
 func Analyze(value string) []Token {
 	words := splitWords(prepare(value))
-	// Articles and particles.
-	kept := make([]word, 0, len(words))
+	// Articles and particles, dropped in place: each word is read before
+	// its slot is written again (kept is never longer than the words read),
+	// and words[i+1] is not yet.
+	kept := words[:0]
 	for i, w := range words {
 		hasNext := i+1 < len(words)
 		switch {

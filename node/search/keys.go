@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"unicode"
 
 	"github.com/familylinks/flx/node/names"
@@ -42,7 +43,8 @@ func Keys(c *schema.Case) []string { return KeysWith(c, nil) }
 // analysed anew), which the case's preparation for matching can then read
 // again without analysing them twice.
 func KeysWith(c *schema.Case, m *names.Memo) []string {
-	k := keySet{buf: make([]byte, 0, 1024), spans: make([][2]int32, 0, 64)}
+	k := keySets.Get().(*keySet)
+	defer k.release()
 	ref := refYear(c)
 	for i := range c.Persons {
 		p := &c.Persons[i]
@@ -84,6 +86,31 @@ func KeysWith(c *schema.Case, m *names.Memo) []string {
 type keySet struct {
 	buf   []byte
 	spans [][2]int32 // start and end in buf of each key
+}
+
+// keySets keeps the buffers of keySet from one case to the next: a
+// case's keys were built in a buffer allocated for it, grown twice or
+// three times for a case of a few persons.
+var keySets = sync.Pool{New: func() any {
+	return &keySet{buf: make([]byte, 0, 4096), spans: make([][2]int32, 0, 256)}
+}}
+
+// Bounds of the buffers kept for the next case (a huge case's are left to
+// the garbage collector).
+const (
+	maxKeptBuf   = 64 << 10
+	maxKeptSpans = 8192
+)
+
+// release wipes k, so that no key of the case (names, places) outlives
+// the call, and puts it back in keySets.
+func (k *keySet) release() {
+	if cap(k.buf) > maxKeptBuf || cap(k.spans) > maxKeptSpans {
+		return
+	}
+	clear(k.buf[:cap(k.buf)])
+	k.buf, k.spans = k.buf[:0], k.spans[:0]
+	keySets.Put(k)
 }
 
 // add adds the key prefix+s.
@@ -129,11 +156,12 @@ func (k *keySet) sorted() []string {
 	for _, s := range spans {
 		n += int(s[1] - s[0])
 	}
-	all := make([]byte, 0, n)
+	var all strings.Builder // one allocation: the keys are substrings of it
+	all.Grow(n)
 	for _, s := range spans {
-		all = append(all, k.key(s)...)
+		all.Write(k.key(s))
 	}
-	str := string(all)
+	str := all.String()
 	out := make([]string, len(spans))
 	off := 0
 	for i, s := range spans {
