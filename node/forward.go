@@ -247,7 +247,8 @@ func stateOf(d policy.Decision) string {
 }
 
 // send runs the policy and, in one transaction, records the decision,
-// queues the redacted document if allowed, and audits.
+// queues the redacted document if allowed, and audits (a forward's
+// transaction may be shared with concurrent forwards: commitSendTx).
 func (n *Node) send(ctx context.Context, a Actor, r sendRequest) (SendResult, error) {
 	dst, _, err := n.destination(r.to)
 	if err != nil {
@@ -266,10 +267,7 @@ func (n *Node) send(ctx context.Context, a Actor, r sendRequest) (SendResult, er
 			return SendResult{}, err
 		}
 	}
-	err = n.o.Store.Tx(ctx, func(tx store.Tx) error {
-		return n.sendIn(ctx, tx, a, r, dst, judged{d, out, dj}, &res, n.audit)
-	})
-	if err != nil {
+	if err := n.commitSendTx(ctx, a, r, dst, judged{d, out, dj}, &res); err != nil {
 		var pe *Error
 		if errors.As(err, &pe) {
 			return SendResult{}, pe

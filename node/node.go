@@ -125,6 +125,7 @@ type Node struct {
 	writeErr atomic.Pointer[writeFailure]
 	procMu   sync.Mutex // one inbox pass at a time in this process
 	peers    peerCache  // what peers declare, for checks before queueing
+	sends    sendGroup  // forwards committed together (commitSendTx)
 	pullers  puller     // mTLS clients of the members this one pulls from
 	matcher  *matcher   // nil when matching is disabled
 	// admitted hands what receipt parsed of an envelope to processing.
