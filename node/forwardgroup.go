@@ -14,20 +14,25 @@ import (
 )
 
 // sendGroup commits concurrent forwards together (group commit): a
-// forward whose transaction would start while another group's is under
-// way waits for it and joins the next group, which one of them runs as
-// one transaction: send's transaction (sendIn) for each, in case-id
-// order, then their audit records appended at once. A forward alone goes
-// at once, as before; under load, forwards cost one commit (one WAL
-// flush) and one hold of the audit-chain lock per group, not per case:
-// one at a time per case, the audit lock held through each commit's
-// round trips bounded forwards to a few hundred per second, whatever the
-// cores.
+// forward whose transaction would start while forwardGroups groups' are
+// under way waits and joins the next group, which one of them runs as one
+// transaction: send's transaction (sendIn) for each, in case-id order,
+// then their audit records appended at once. A forward alone goes at
+// once, as before; under load, forwards cost one commit (one WAL flush)
+// and one hold of the audit-chain lock per group, not per case: one at a
+// time per case, the audit lock held through each commit's round trips
+// bounded forwards to a few hundred per second, whatever the cores.
 type sendGroup struct {
 	mu      sync.Mutex
 	pending []*groupedSend
-	running bool // a group is being committed; the pending go next
+	running int // groups being committed (at most forwardGroups)
 }
+
+// forwardGroups is how many groups of forwards commit at once: a group
+// runs its forwards' statements one after the other on one connection,
+// so a few run side by side (their audit appends still one at a time),
+// leaving the rest of the store's connections to delivery and receipts.
+const forwardGroups = 3
 
 // groupedSend is one forward waiting for its group's commit.
 type groupedSend struct {
@@ -62,8 +67,10 @@ func (n *Node) commitSendTx(ctx context.Context, a Actor, r sendRequest, dst pol
 	g := &n.sends
 	g.mu.Lock()
 	g.pending = append(g.pending, s)
-	lead := !g.running
-	g.running = true
+	lead := g.running < forwardGroups
+	if lead {
+		g.running++
+	}
 	g.mu.Unlock()
 	if lead {
 		n.commitGroups(s)
@@ -75,7 +82,9 @@ func (n *Node) commitSendTx(ctx context.Context, a Actor, r sendRequest, dst pol
 
 // commitGroups commits the pending forwards a group at a time until the
 // group holding mine is done; the forwards that arrived meanwhile are
-// handed to a new leader, so a caller waits for its own group only.
+// handed to a new leader, so a caller waits for its own group only. A
+// group takes what is pending when it starts: with several leaders, mine
+// may be in another's group.
 func (n *Node) commitGroups(mine *groupedSend) {
 	g := &n.sends
 	for {
@@ -89,7 +98,7 @@ func (n *Node) commitGroups(mine *groupedSend) {
 		n.commitGroup(batch)
 		g.mu.Lock()
 		if len(g.pending) == 0 {
-			g.running = false
+			g.running--
 			g.mu.Unlock()
 			return
 		}

@@ -82,8 +82,10 @@ func TestForwardsCommitTogether(t *testing.T) {
 		time.Sleep(time.Second) // the others judged and waiting
 		close(gate.release)
 		wg.Wait()
-		if n := txs.Load() - before; n > 3 {
-			t.Errorf("%d forwards arriving together ran %d transactions, want 2 (the held one, then the rest together)", len(order), n)
+		// The held one, a group per other leader (forwardGroups: the
+		// first to arrive, alone or nearly), then the rest together.
+		if n := txs.Load() - before; n > 6 {
+			t.Errorf("%d forwards arriving together ran %d transactions, want at most 6", len(order), n)
 		}
 		for i, id := range order {
 			var pe *problem.Error
