@@ -16,19 +16,20 @@ import (
 	"github.com/familylinks/flx/node/store"
 )
 
-// gateFirstTx holds the first transaction a node starts once armed until
-// release is closed, counting every transaction.
-type gateFirstTx struct {
+// gateTxs holds the first transactions a node starts once armed (as many
+// as armed says) until release is closed, counting every transaction.
+type gateTxs struct {
 	store.Store
-	armed            *atomic.Bool
-	entered, release chan struct{}
-	n                *atomic.Int32
+	armed   *atomic.Int32
+	entered chan struct{} // one per transaction held
+	release chan struct{}
+	n       *atomic.Int32
 }
 
-func (s gateFirstTx) Tx(ctx context.Context, fn func(store.Tx) error) error {
+func (s gateTxs) Tx(ctx context.Context, fn func(store.Tx) error) error {
 	s.n.Add(1)
-	if s.armed.CompareAndSwap(true, false) {
-		close(s.entered)
+	if s.armed.Add(-1) >= 0 {
+		s.entered <- struct{}{}
 		<-s.release
 	}
 	return s.Store.Tx(ctx, fn)
@@ -46,7 +47,7 @@ func TestForwardsCommitTogether(t *testing.T) {
 		ctx := t.Context()
 		f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society", "XC-RC:XC:society")
 		txs := &atomic.Int32{}
-		gate := gateFirstTx{armed: &atomic.Bool{}, entered: make(chan struct{}), release: make(chan struct{}), n: txs}
+		gate := gateTxs{armed: &atomic.Int32{}, entered: make(chan struct{}, 64), release: make(chan struct{}), n: txs}
 		grouped := nodetest.Start(t, f, "XA-RC", nil, nodetest.Options{Dialect: d, NoRun: true,
 			WrapStore: func(s store.Store) store.Store { gate.Store = s; return gate }})
 		alone := nodetest.Start(t, f, "XA-RC", nil, nodetest.Options{Dialect: d, NoRun: true})
@@ -68,24 +69,35 @@ func TestForwardsCommitTogether(t *testing.T) {
 			defer wg.Done()
 			results[i], errs[i] = grouped.Forward(ctx, cw, order[i], "XB-RC")
 		}
-		// The first forward's transaction is held: the others arrive
-		// meanwhile.
-		gate.armed.Store(true)
+		// The transactions of the first forwards (as many as groups may
+		// run at once) are held: the others arrive meanwhile.
+		_, groups := grouped.PendingForwardsForTest()
+		gate.armed.Store(int32(groups))
 		before := txs.Load()
-		wg.Add(1)
-		go forward(0)
-		<-gate.entered
-		for i := 1; i < len(order); i++ {
+		for i := range groups {
+			wg.Add(1)
+			go forward(i)
+			<-gate.entered
+		}
+		for i := groups; i < len(order); i++ {
 			wg.Add(1)
 			go forward(i)
 		}
-		time.Sleep(time.Second) // the others judged and waiting
+		// Wait until the others are judged and waiting, or (one by one,
+		// on a node without groups) done.
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			pending, _ := grouped.PendingForwardsForTest()
+			if pending == len(order)-groups || int(txs.Load()-before) == len(order) || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 		close(gate.release)
 		wg.Wait()
-		// The held one, a group per other leader (forwardGroups: the
-		// first to arrive, alone or nearly), then the rest together.
-		if n := txs.Load() - before; n > 6 {
-			t.Errorf("%d forwards arriving together ran %d transactions, want at most 6", len(order), n)
+		// The held ones, then the rest together.
+		if n := txs.Load() - before; n != int32(groups)+1 {
+			t.Errorf("%d forwards arriving together ran %d transactions, want %d (the %d held, then the rest together)", len(order), n, groups+1, groups)
 		}
 		for i, id := range order {
 			var pe *problem.Error
