@@ -207,3 +207,11 @@ func (n *Node) PullQueueForTest() pull.Queue { return outboxQueue{n} }
 func (n *Node) SendBatchForTest(ctx context.Context, to string, envelopes [][]byte) []federation.Result {
 	return mediaSender{n, &routedSender{n: n}}.SendBatch(ctx, to, envelopes)
 }
+
+// PendingForwardsForTest is how many forwards wait for a group to commit
+// them (commitSendTx), and how many groups may run at once.
+func (n *Node) PendingForwardsForTest() (pending, groups int) {
+	n.sends.mu.Lock()
+	defer n.sends.mu.Unlock()
+	return len(n.sends.pending), forwardGroups
+}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/familylinks/flx/federation"
 	"github.com/familylinks/flx/node/store"
@@ -86,6 +87,17 @@ func (n *Node) caseForSending(ctx context.Context, caseID string) (store.Case, e
 // needs_review holds the forward until an operator approves it, and
 // redactions are applied to what is queued. Every decision is stored.
 func (n *Node) Forward(ctx context.Context, a Actor, caseID, to string) (SendResult, error) {
+	// At most forwardSlots forwards read and judge at once: a burst of
+	// forwards (hundreds of callers) would otherwise hold every connection
+	// of the store, and delivery and receipts would queue behind them.
+	select {
+	case n.forwarding <- struct{}{}:
+	case <-ctx.Done():
+		return SendResult{}, ctx.Err()
+	}
+	var once sync.Once
+	release := func() { once.Do(func() { <-n.forwarding }) }
+	defer release()
 	c, err := n.caseForSending(ctx, caseID)
 	if err != nil {
 		return SendResult{}, err
@@ -97,8 +109,14 @@ func (n *Node) Forward(ctx context.Context, a Actor, caseID, to string) (SendRes
 	if err != nil {
 		return SendResult{}, err
 	}
-	return n.send(ctx, a, sendRequest{to: to, kind: kind, caseID: caseID, caseVersion: c.Version, doc: c.Document})
+	return n.send(ctx, a, sendRequest{to: to, kind: kind, caseID: caseID, caseVersion: c.Version, doc: c.Document, judged: release})
 }
+
+// forwardSlots is how many forwards read their case and are judged at
+// once (Forward): enough to keep the cores busy with the policy, few
+// enough to leave most of the store's connections (10 on PostgreSQL) to
+// the forwards' transactions (forwardGroups) and to delivery.
+const forwardSlots = 4
 
 // caseKindFor is case.create unless the case was already sent to to.
 func (n *Node) caseKindFor(ctx context.Context, caseID, to string) (federation.Kind, error) {
@@ -227,6 +245,9 @@ type sendRequest struct {
 	// held is the decision that held docID for review, when an operator
 	// approved it (held_documents).
 	held int64
+	// judged, if set, is called once the policy has judged the send,
+	// before its transaction (Forward's slot is free again).
+	judged func()
 }
 
 // docSum is the hex SHA-256 of a submitted document.
@@ -247,7 +268,8 @@ func stateOf(d policy.Decision) string {
 }
 
 // send runs the policy and, in one transaction, records the decision,
-// queues the redacted document if allowed, and audits.
+// queues the redacted document if allowed, and audits (a forward's
+// transaction may be shared with concurrent forwards: commitSendTx).
 func (n *Node) send(ctx context.Context, a Actor, r sendRequest) (SendResult, error) {
 	dst, _, err := n.destination(r.to)
 	if err != nil {
@@ -266,10 +288,10 @@ func (n *Node) send(ctx context.Context, a Actor, r sendRequest) (SendResult, er
 			return SendResult{}, err
 		}
 	}
-	err = n.o.Store.Tx(ctx, func(tx store.Tx) error {
-		return n.sendIn(ctx, tx, a, r, dst, judged{d, out, dj}, &res, n.audit)
-	})
-	if err != nil {
+	if r.judged != nil {
+		r.judged()
+	}
+	if err := n.commitSendTx(ctx, a, r, dst, judged{d, out, dj}, &res); err != nil {
 		var pe *Error
 		if errors.As(err, &pe) {
 			return SendResult{}, pe

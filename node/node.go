@@ -125,8 +125,12 @@ type Node struct {
 	writeErr atomic.Pointer[writeFailure]
 	procMu   sync.Mutex // one inbox pass at a time in this process
 	peers    peerCache  // what peers declare, for checks before queueing
-	pullers  puller     // mTLS clients of the members this one pulls from
-	matcher  *matcher   // nil when matching is disabled
+	sends    sendGroup  // forwards committed together (commitSendTx)
+	// forwarding bounds the forwards reading their case and judged at
+	// once (forwardSlots).
+	forwarding chan struct{}
+	pullers    puller   // mTLS clients of the members this one pulls from
+	matcher    *matcher // nil when matching is disabled
 	// admitted hands what receipt parsed of an envelope to processing.
 	admitted admittedEnvelopes
 	// queryLimit bounds the match queries accepted per member (nil: no bound).
@@ -213,10 +217,11 @@ func New(o Options) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{
-		o:       o,
-		log:     o.Logger,
-		metrics: o.Metrics,
-		kick:    make(chan struct{}, 1),
+		forwarding: make(chan struct{}, forwardSlots),
+		o:          o,
+		log:        o.Logger,
+		metrics:    o.Metrics,
+		kick:       make(chan struct{}, 1),
 	}
 	n.verifier = &federation.Verifier{Manifest: o.Trust, Self: o.Self, Skew: o.Skew, Now: o.Now}
 	n.client = &federation.Client{Self: o.Self, Cert: o.TLS, Manifest: o.Trust, Directory: o.Trust.Directory(),

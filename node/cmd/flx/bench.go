@@ -24,6 +24,7 @@ import (
 
 	"github.com/familylinks/flx/federation"
 	"github.com/familylinks/flx/federation/jose"
+	"github.com/familylinks/flx/node"
 	"github.com/familylinks/flx/node/config"
 	"github.com/familylinks/flx/node/cputime"
 	"github.com/familylinks/flx/node/fedadmin"
@@ -80,7 +81,7 @@ Progress is shown while it runs.`,
 	ex.Flags().StringVar(&kill, "kill", "", "run this node (xa: the sender, xb: the receiver) as a child `flx serve` process, kill it with SIGKILL once --kill-at of the envelopes are delivered, start it again, and check that nothing was lost or processed twice")
 	ex.Flags().DurationVar(&killLease, "kill-lease", 15*time.Second, "with --kill: delivery.lease of both nodes (what a killed sender had claimed is sent again after it)")
 	ex.Flags().Float64Var(&killAt, "kill-at", 0.5, "with --kill: the fraction of envelopes delivered when the node is killed")
-	ex.Flags().Float64Var(&rate, "rate", 0, "queue at this many envelopes per second, one per transaction as caseworkers forward cases (0: as fast as possible, 50 per transaction as a list import; latency then includes queueing)")
+	ex.Flags().Float64Var(&rate, "rate", 0, "forward XA-RC's cases (stored before the clock starts) at this many per second, each through Node.Forward as a caseworker's forward, when due on a fixed schedule by as many concurrent callers as needed (open loop, up to 256; latency counted from the due time) (0: queue as fast as possible, 50 envelopes per transaction as a list import)")
 	ex.Flags().DurationVar(&poll, "poll", 0, "delivery.poll_interval of both nodes, which also paces inbox polling (0: the default of the configuration; with --kill 20ms)")
 	ex.Flags().DurationVar(&lingerFlag, "linger", 0, "delivery.linger of both nodes (0: the default of the configuration; negative: none, a row goes at once while fewer than two requests are in flight)")
 	ex.Flags().DurationVar(&idle, "idle", 0, "first measure the CPU the two nodes and their databases use while idle for this long")
@@ -160,7 +161,7 @@ func benchBody(i int) []byte {
 			v, _ := nmm["value"].(string)
 			nmm["value"] = r.Replace(v)
 		}
-		pm["birth_date"] = strconv.Itoa(1930 + next(80))
+		pm["birth_date"] = strconv.Itoa(1925 + next(80)) // adults (born by 2004): a case with a minor is not forwarded without guardian consent
 	}
 	b, _ := json.Marshal(doc)
 	return b
@@ -218,6 +219,9 @@ func runBenchExchange(ctx context.Context, out, progress io.Writer, o benchOptio
 	}
 	if _, err := parseKill(o.kill); err != nil {
 		return err
+	}
+	if o.rate > 0 && o.kill == "xa" {
+		return fmt.Errorf("bench: --rate forwards each case through XA-RC's Node.Forward in this process: not with --kill xa")
 	}
 	if o.kill != "" && (o.killAt <= 0 || o.killAt >= 1 || o.killLease < 3*time.Second) {
 		return fmt.Errorf("bench: --kill-at must be between 0 and 1 and --kill-lease at least 3s")
@@ -505,6 +509,11 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 			cfg.Delivery.Lease = o.killLease
 			cfg.Delivery.RequestTimeout = min(10*time.Second, o.killLease*2/3)
 		}
+		if o.rate > 0 && id == "XA-RC" {
+			// Its cases are imported before the clock starts; computing
+			// their candidate matches is not part of the exchange.
+			cfg.Match.Enabled = false
+		}
 		if id == killID {
 			bn, err := startBenchChild(ctx, fedDir, dir, cfg)
 			if err != nil {
@@ -527,7 +536,7 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 	// The bodies are made before the clock starts, but for very long runs
 	// (100,000 envelopes would hold 250 MB of them): then each is made as
 	// it is queued, and what making one costs is measured apart.
-	lazy := o.n > 20000
+	lazy := o.n > 20000 && o.rate <= 0
 	var bodies [][]byte
 	var bodyCPU time.Duration
 	if lazy {
@@ -548,11 +557,18 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 		}
 		return bodies[i]
 	}
+	if o.rate > 0 {
+		// At a rate, each case is forwarded as a caseworker forwards it:
+		// the cases are XA-RC's own, stored before the clock starts.
+		if err := importBenchCases(ctx, xa.rn, bodies); err != nil {
+			return nil, err
+		}
+	}
 	runtime.GC()
 	idleRSS := rssKiB()
 	pace := "queued as fast as possible"
 	if o.rate > 0 {
-		pace = fmt.Sprintf("queued at %.0f/s", o.rate)
+		pace = fmt.Sprintf("forwarded (Node.Forward, policy included) on a fixed schedule of %.0f/s", o.rate)
 	}
 	if proxy != nil {
 		fmt.Fprintf(out, "link: XA-RC -> XB-RC through a proxy adding %s\n", linkString(link))
@@ -598,83 +614,93 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 	}
 	selfStart := cputime.Process()
 	// Stream: queue as fast as signing + Enqueue allow (a few producers, as
-	// several imports would), or at --rate, each envelope at its time by
-	// one of many producers (caseworkers, each forwarding a case), so that
-	// the pace does not wait for the transactions before, while delivering.
+	// several imports would), or at --rate, each case forwarded when it is
+	// due on a fixed schedule (an open loop, runOpenLoop), while delivering.
 	producers := 4
-	if o.rate > 0 {
-		producers = pacedProducers
-	}
 	start := time.Now()
 	var queued, next atomic.Int64
-	var queueTxs, queueTxNanos, behindNanos atomic.Int64 // transactions, time in them, most behind the pace
-	var queuedIn time.Duration                           // when the last was queued (written before prodErr)
+	var queueTxs, queueTxNanos atomic.Int64 // transactions, time in them
+	var queuedIn time.Duration              // when the last was queued (written before prodErr)
+	var loop openLoopStats                  // --rate: how the schedule was kept (written before prodErr)
 	// When each envelope's queue transaction returned, by jti (each
-	// producer writes its own indexes): the stages of the latency.
+	// producer writes its own indexes): the stages of the latency. At a
+	// rate, each is also counted from when it was due.
 	committedAt, jtis := make([]time.Time, o.n), make([]string, o.n)
+	var dueAts []time.Time
+	if o.rate > 0 {
+		dueAts = make([]time.Time, o.n)
+	}
 	prodErr := make(chan error, 1)
-	go func() {
-		var wg sync.WaitGroup
-		var once sync.Once
-		fail := error(nil)
-		for w := 0; w < producers; w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					// Paced: one envelope per transaction, as caseworkers
-					// forward; saturated: transactions of up to 50, as a
-					// bulk import queues a list.
-					per := int64(50)
-					if o.rate > 0 {
-						per = 1
-					}
-					hi := int(next.Add(per))
-					lo := hi - int(per)
-					if lo >= o.n {
-						return
-					}
-					hi = min(hi, o.n)
-					if o.rate > 0 {
-						due := start.Add(time.Duration(float64(lo) / o.rate * float64(time.Second)))
-						if late := time.Since(due); late > 0 {
-							for b := behindNanos.Load(); int64(late) > b && !behindNanos.CompareAndSwap(b, int64(late)); b = behindNanos.Load() {
+	if o.rate > 0 {
+		go func() {
+			caseworker := node.Actor{Name: "bench-caseworker", Role: "caseworker"}
+			var err error
+			loop, err = runOpenLoop(ctx, o.n, o.rate, openLoopCallers, start, func(i int, due time.Time) error {
+				res, err := xa.rn.Node.Forward(ctx, caseworker, benchCaseID(i), "XB-RC")
+				now := time.Now()
+				if err != nil || res.State != "queued" || res.JTI == "" {
+					return forwardRefusal(benchCaseID(i), res, err)
+				}
+				committedAt[i], jtis[i], dueAts[i] = now, res.JTI, due
+				queueTxs.Add(1)
+				queued.Add(1)
+				return nil
+			})
+			queueTxNanos.Store(int64(loop.inCalls))
+			queuedIn = loop.in
+			prodErr <- err
+		}()
+	} else {
+		go func() {
+			var wg sync.WaitGroup
+			var once sync.Once
+			fail := error(nil)
+			for w := 0; w < producers; w++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for {
+						// Transactions of up to 50, as a bulk import
+						// queues a list.
+						hi := int(next.Add(50))
+						lo := hi - 50
+						if lo >= o.n {
+							return
+						}
+						hi = min(hi, o.n)
+						// Signed first, then queued in one transaction of a few
+						// set-based statements (store.EnqueueAll).
+						items := make([]store.NewOutboxItem, 0, hi-lo)
+						var err error
+						for i := lo; i < hi && err == nil; i++ {
+							var it store.NewOutboxItem
+							it, err = signedItem(key, "XB-RC", benchCaseID(i), body(i))
+							items = append(items, it)
+						}
+						if err == nil {
+							t0 := time.Now()
+							_, err = xa.st.EnqueueAll(ctx, items)
+							now := time.Now()
+							queueTxs.Add(1)
+							queueTxNanos.Add(int64(now.Sub(t0)))
+							for i := lo; i < hi && err == nil; i++ {
+								committedAt[i], jtis[i] = now, items[i-lo].JTI
 							}
 						}
-						time.Sleep(time.Until(due))
-					}
-					// Signed first, then queued in one transaction of a few
-					// set-based statements (store.EnqueueAll).
-					items := make([]store.NewOutboxItem, 0, hi-lo)
-					var err error
-					for i := lo; i < hi && err == nil; i++ {
-						var it store.NewOutboxItem
-						it, err = signedItem(key, "XB-RC", benchCaseID(i), body(i))
-						items = append(items, it)
-					}
-					if err == nil {
-						t0 := time.Now()
-						_, err = xa.st.EnqueueAll(ctx, items)
-						now := time.Now()
-						queueTxs.Add(1)
-						queueTxNanos.Add(int64(now.Sub(t0)))
-						for i := lo; i < hi && err == nil; i++ {
-							committedAt[i], jtis[i] = now, items[i-lo].JTI
+						if err != nil {
+							once.Do(func() { fail = err })
+							return
 						}
+						queued.Add(int64(hi - lo))
+						xa.kick("XB-RC")
 					}
-					if err != nil {
-						once.Do(func() { fail = err })
-						return
-					}
-					queued.Add(int64(hi - lo))
-					xa.kick("XB-RC")
-				}
-			}()
-		}
-		wg.Wait()
-		queuedIn = time.Since(start)
-		prodErr <- fail
-	}()
+				}()
+			}
+			wg.Wait()
+			queuedIn = time.Since(start)
+			prodErr <- fail
+		}()
+	}
 	var peakRSS, profiledRSS int64
 	var peakHeap heapStats
 	var memoPeak, memoPeakEntries int // the claims memo's bytes at their highest (both nodes share it here)
@@ -830,13 +856,20 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 	if err != nil {
 		return nil, err
 	}
-	committed := make(map[string]time.Time, o.n)
+	committed := make(map[string]queuedAt, o.n)
 	for i, j := range jtis {
-		committed[j] = committedAt[i]
+		q := queuedAt{committed: committedAt[i]}
+		if dueAts != nil {
+			q.due = dueAts[i]
+		}
+		committed[j] = q
 	}
 	stg, err := latencyStages(ctx, xa.st, xb.st, committed)
 	if err != nil {
 		return nil, err
+	}
+	if o.rate > 0 {
+		lat = stg.total // from each envelope's due time
 	}
 	rate := float64(o.n) / elapsed.Seconds()
 	perEnv := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(o.n) }
@@ -845,7 +878,7 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 		o.n, processedIn.Seconds(), float64(o.n)/processedIn.Seconds())
 	fmt.Fprintf(out, "matched:    candidates computed for all but at most 500 at XB-RC in %.2fs = %.0f envelopes/s end to end (CPU below includes it)\n",
 		matchedIn.Seconds(), float64(o.n)/matchedIn.Seconds())
-	printQueueing(out, o, queueStats{producers: producers, txs: queueTxs.Load(), inTx: time.Duration(queueTxNanos.Load()), behind: time.Duration(behindNanos.Load()), in: queuedIn})
+	printQueueing(out, o, queueStats{producers: producers, txs: queueTxs.Load(), inTx: time.Duration(queueTxNanos.Load()), in: queuedIn, loop: loop})
 	if xa.rn != nil && xb.rn != nil {
 		a, b := xa.rn.Metrics.Batches(), xb.rn.Metrics.Batches()
 		fmt.Fprintf(out, "batches:    %.1f envelopes per delivery request (%d requests); %.1f rows per processing transaction at XB-RC (%d transactions)\n",
@@ -864,8 +897,12 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 			perEnv(pgCPU["XA-RC"].used()), perEnv(pgCPU["XB-RC"].used()))
 	}
 	fmt.Fprintf(out, "            (= %.0f envelopes/s per CPU if CPU were the only limit; %d CPUs here, shared)\n", 1e6/perEnv(selfUsed+pgUsed), runtime.NumCPU())
-	fmt.Fprintf(out, "latency:    queue -> verified receipt  p50 %s  p90 %s  p99 %s  max %s\n", pct(lat, 0.50), pct(lat, 0.90), pct(lat, 0.99), pct(lat, 1))
-	stg.print(out)
+	from := "queue"
+	if o.rate > 0 {
+		from = "due"
+	}
+	fmt.Fprintf(out, "latency:    %s -> verified receipt  p50 %s  p90 %s  p99 %s  max %s\n", from, pct(lat, 0.50), pct(lat, 0.90), pct(lat, 0.99), pct(lat, 1))
+	stg.print(out, o.rate > 0)
 	if proxy != nil {
 		fmt.Fprintf(out, "link:       %d connections cut by the proxy during the run\n", proxy.Cuts())
 	}
@@ -905,37 +942,37 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 // queueStats is what queueing the envelopes took.
 type queueStats struct {
 	producers int
-	txs       int64         // transactions
+	txs       int64         // transactions (forwards, at a --rate)
 	inTx      time.Duration // wall time in them, all producers
-	behind    time.Duration // the most a producer was behind the pace (--rate)
 	in        time.Duration // from the start to the last queued
+	loop      openLoopStats // at a --rate: how the schedule was kept
 }
 
 // printQueueing says how the envelopes were queued and, at a --rate,
-// whether queueing kept the pace: when it did not, the rate measured is
-// that of queueing, not of the exchange.
+// whether the schedule was kept: an arrival that found every caller busy
+// waited for one, and from then on the rate measured is partly that of
+// forwarding, not of the exchange (its latency still counts from its due
+// time).
 func printQueueing(out io.Writer, o benchOptions, q queueStats) {
 	rate := float64(o.n) / q.in.Seconds()
-	fmt.Fprintf(out, "queueing:   %d envelopes in %d transactions (%.0f each) by %d producers in %.2fs = %.0f/s; a queue transaction took %.1f ms on average\n",
-		o.n, q.txs, ratio(int64(o.n), q.txs), q.producers, q.in.Seconds(), rate, float64(q.inTx.Microseconds())/1e3/float64(max(q.txs, 1)))
+	avg := float64(q.inTx.Microseconds()) / 1e3 / float64(max(q.txs, 1))
 	if o.rate <= 0 {
+		fmt.Fprintf(out, "queueing:   %d envelopes in %d transactions (%.0f each) by %d producers in %.2fs = %.0f/s; a queue transaction took %.1f ms on average\n",
+			o.n, q.txs, ratio(int64(o.n), q.txs), q.producers, q.in.Seconds(), rate, avg)
 		return
 	}
-	if rate < 0.95*o.rate {
-		fmt.Fprintf(out, "            queueing could NOT keep the pace of %.0f/s (a producer fell %s behind): queueing, one envelope per transaction on %d producers, limited this run, not the exchange\n",
-			o.rate, q.behind.Round(time.Millisecond), q.producers)
+	l := q.loop
+	fmt.Fprintf(out, "queueing:   %d cases forwarded one by one (Node.Forward to XB-RC: case lock, policy, decision, envelope, audit), each when due on a fixed schedule of %.0f/s,\n",
+		o.n, o.rate)
+	fmt.Fprintf(out, "            by up to %d concurrent callers (open loop; at most %d at once), done in %.2fs = %.0f/s; a forward took %.1f ms on average\n",
+		l.callers, l.peak, q.in.Seconds(), rate, avg)
+	if l.boundHits > 0 {
+		fmt.Fprintf(out, "            the schedule was NOT kept: %d arrivals found all %d callers busy and waited for one (the latest started %s after its due time); latency still counts from the due time\n",
+			l.boundHits, l.callers, l.lateMax.Round(time.Millisecond))
 		return
 	}
-	fmt.Fprintf(out, "            queueing kept the pace of %.0f/s (a producer was at most %s behind)\n", o.rate, q.behind.Round(time.Millisecond))
+	fmt.Fprintf(out, "            the schedule was kept: every forward started at most %s after its due time\n", l.lateMax.Round(time.Millisecond))
 }
-
-// pacedProducers queue at a --rate: each takes the next envelope, waits
-// for its time and queues it alone, so up to this many transactions can be
-// under way when queueing lags (a rate of 1,000/s keeps pace while one
-// takes under 8 ms). More would only wait for the store's connections (10
-// on PostgreSQL), which delivery needs too: with 32, a queue transaction
-// took 250-350 ms on a loaded machine, mostly waiting for one.
-const pacedProducers = 8
 
 // ratio is a/b, 0 when b is.
 func ratio(a, b int64) float64 {
@@ -1041,17 +1078,24 @@ func latencies(ctx context.Context, st store.Store) ([]time.Duration, error) {
 // queueing to processing, by the timestamps of both stores and the time
 // each queue transaction returned (one clock: both nodes run here).
 type stages struct {
-	queueTx   []time.Duration // created_at -> the queue transaction returned
+	queueTx   []time.Duration // created_at (at a --rate: the due time) -> the queue transaction returned
 	toPeer    []time.Duration // -> stored by XB-RC (received_at: verified, before its store transaction): linger, claim, request, verify
 	receipt   []time.Duration // received_at -> receipt recorded at XA-RC (delivered_at): store transaction, receipt, its verification
 	process   []time.Duration // received_at -> processed at XB-RC (processed_at)
 	endToEnd  []time.Duration // created_at -> processed_at
+	total     []time.Duration // created_at (or the due time) -> receipt recorded (delivered_at)
 	unmatched int             // rows missing on one side (none in a complete run)
 }
 
+// queuedAt is when an envelope's queue transaction (a forward, at a
+// --rate) returned and, at a --rate, when it was due: the stages count
+// from the due time if there is one, else from the outbox row's
+// created_at.
+type queuedAt struct{ committed, due time.Time }
+
 // latencyStages matches XA-RC's delivered outbox rows with XB-RC's inbox
 // rows by jti.
-func latencyStages(ctx context.Context, xa, xb store.Store, committed map[string]time.Time) (stages, error) {
+func latencyStages(ctx context.Context, xa, xb store.Store, committed map[string]queuedAt) (stages, error) {
 	var st stages
 	inbox := map[string]store.InboxItem{}
 	for after := int64(0); ; {
@@ -1080,32 +1124,46 @@ func latencyStages(ctx context.Context, xa, xb store.Store, committed map[string
 				st.unmatched++
 				continue
 			}
-			st.queueTx = append(st.queueTx, c.Sub(r.CreatedAt))
-			st.toPeer = append(st.toPeer, in.ReceivedAt.Sub(c))
+			from := r.CreatedAt
+			if !c.due.IsZero() {
+				from = c.due
+			}
+			st.queueTx = append(st.queueTx, c.committed.Sub(from))
+			st.toPeer = append(st.toPeer, in.ReceivedAt.Sub(c.committed))
 			st.receipt = append(st.receipt, r.DeliveredAt.Sub(in.ReceivedAt))
 			st.process = append(st.process, in.ProcessedAt.Sub(in.ReceivedAt))
-			st.endToEnd = append(st.endToEnd, in.ProcessedAt.Sub(r.CreatedAt))
+			st.endToEnd = append(st.endToEnd, in.ProcessedAt.Sub(from))
+			st.total = append(st.total, r.DeliveredAt.Sub(from))
 		}
 		if len(rows) < 1000 {
 			break
 		}
 	}
-	for _, d := range [][]time.Duration{st.queueTx, st.toPeer, st.receipt, st.process, st.endToEnd} {
+	for _, d := range [][]time.Duration{st.queueTx, st.toPeer, st.receipt, st.process, st.endToEnd, st.total} {
 		slices.Sort(d)
 	}
 	return st, nil
 }
 
-func (st stages) print(out io.Writer) {
+func (st stages) print(out io.Writer, paced bool) {
 	line := func(name string, d []time.Duration) {
 		fmt.Fprintf(out, "            %-44s p50 %8s  p90 %8s  p99 %8s\n", name, pct(d, 0.50), pct(d, 0.90), pct(d, 0.99))
 	}
 	fmt.Fprintf(out, "stages:     (each stage's own percentiles; they do not add up)\n")
-	line("queue transaction (caseworker waits)", st.queueTx)
-	line("queued -> received by XB-RC (linger, claim, send)", st.toPeer)
+	if paced {
+		line("due -> forward returned (caseworker waits)", st.queueTx)
+		line("forwarded -> received by XB-RC (linger, claim, send)", st.toPeer)
+	} else {
+		line("queue transaction (caseworker waits)", st.queueTx)
+		line("queued -> received by XB-RC (linger, claim, send)", st.toPeer)
+	}
 	line("received -> receipt recorded at XA-RC", st.receipt)
 	line("received -> processed at XB-RC", st.process)
-	line("queue -> processed (end to end)", st.endToEnd)
+	if paced {
+		line("due -> processed (end to end)", st.endToEnd)
+	} else {
+		line("queue -> processed (end to end)", st.endToEnd)
+	}
 	if st.unmatched > 0 {
 		fmt.Fprintf(out, "            (%d envelopes not matched on both sides)\n", st.unmatched)
 	}

@@ -136,28 +136,28 @@ func TestFloorLine(t *testing.T) {
 	}
 }
 
-// The queueing line says whether queueing kept the --rate: when it did
-// not, the rate measured is that of queueing, not of the exchange.
+// The queueing line says whether the --rate's schedule was kept: when an
+// arrival found every caller busy, it was not.
 func TestPrintQueueing(t *testing.T) {
 	tests := []struct {
 		name string
 		rate float64
-		in   time.Duration
+		loop openLoopStats
 		want string
 	}{
-		{"as fast as possible", 0, time.Second, "1000 envelopes in 20 transactions (50 each) by 4 producers in 1.00s = 1000/s"},
-		{"kept the pace", 1000, time.Second, "queueing kept the pace of 1000/s"},
-		{"fell behind", 1000, 2 * time.Second, "queueing could NOT keep the pace of 1000/s"},
+		{"as fast as possible", 0, openLoopStats{}, "1000 envelopes in 20 transactions (50 each) by 4 producers in 1.00s = 1000/s"},
+		{"kept the schedule", 1000, openLoopStats{callers: 256, peak: 12, lateMax: 2 * time.Millisecond}, "the schedule was kept: every forward started at most 2ms after its due time"},
+		{"callers all busy", 1000, openLoopStats{callers: 256, peak: 256, boundHits: 30, lateMax: time.Second}, "the schedule was NOT kept: 30 arrivals found all 256 callers busy"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer
-			printQueueing(&out, benchOptions{n: 1000, rate: tc.rate}, queueStats{producers: 4, txs: 20, inTx: 40 * time.Millisecond, in: tc.in})
+			printQueueing(&out, benchOptions{n: 1000, rate: tc.rate}, queueStats{producers: 4, txs: 20, inTx: 40 * time.Millisecond, in: time.Second, loop: tc.loop})
 			if !strings.Contains(out.String(), tc.want) {
 				t.Errorf("got %q, want it to say %q", out.String(), tc.want)
 			}
-			if tc.rate == 0 && strings.Contains(out.String(), "pace") {
-				t.Errorf("no --rate, yet %q speaks of a pace", out.String())
+			if tc.rate == 0 && strings.Contains(out.String(), "schedule") {
+				t.Errorf("no --rate, yet %q speaks of a schedule", out.String())
 			}
 		})
 	}

@@ -1,0 +1,198 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sort"
+	"sync"
+
+	"github.com/familylinks/flx/federation"
+	"github.com/familylinks/flx/federation/problem"
+	"github.com/familylinks/flx/node/store"
+	"github.com/familylinks/flx/policy"
+)
+
+// sendGroup commits concurrent forwards together (group commit): a
+// forward whose transaction would start while forwardGroups groups' are
+// under way waits and joins the next group, which one of them runs as one
+// transaction: send's transaction (sendIn) for each, in case-id order,
+// then their audit records appended at once. A forward alone goes at
+// once, as before; under load, forwards cost one commit (one WAL flush)
+// and one hold of the audit-chain lock per group, not per case: one at a
+// time per case, the audit lock held through each commit's round trips
+// bounded forwards to a few hundred per second, whatever the cores.
+type sendGroup struct {
+	mu      sync.Mutex
+	pending []*groupedSend
+	running int // groups being committed (at most forwardGroups)
+}
+
+// forwardGroups is how many groups of forwards commit at once: a group
+// runs its forwards' statements one after the other on one connection,
+// so a few run side by side (their audit appends still one at a time),
+// leaving the rest of the store's connections to delivery and receipts.
+const forwardGroups = 3
+
+// groupedSend is one forward waiting for its group's commit.
+type groupedSend struct {
+	ctx  context.Context
+	a    Actor
+	r    sendRequest
+	dst  policy.Destination
+	j    judged
+	res  SendResult
+	err  error
+	done chan struct{}
+}
+
+// groupable is whether send's transaction for r can share a group: a
+// caseworker's forward of a case (or an update propagated), not an
+// approval nor a response or message sent by its own id (those record
+// what became of the document).
+func groupable(r sendRequest) bool {
+	return r.approve == nil && r.docID == "" && r.held == 0 && r.caseVersion > 0 &&
+		(r.kind == federation.KindCaseCreate || r.kind == federation.KindCaseUpdate)
+}
+
+// commitSendTx runs send's transaction for r: grouped with concurrent
+// forwards when it can be, else alone.
+func (n *Node) commitSendTx(ctx context.Context, a Actor, r sendRequest, dst policy.Destination, j judged, res *SendResult) error {
+	if !groupable(r) {
+		return n.o.Store.Tx(ctx, func(tx store.Tx) error {
+			return n.sendIn(ctx, tx, a, r, dst, j, res, n.audit)
+		})
+	}
+	s := &groupedSend{ctx: ctx, a: a, r: r, dst: dst, j: j, res: *res, done: make(chan struct{})}
+	g := &n.sends
+	g.mu.Lock()
+	g.pending = append(g.pending, s)
+	lead := g.running < forwardGroups
+	if lead {
+		g.running++
+	}
+	g.mu.Unlock()
+	if lead {
+		n.commitGroups(s)
+	}
+	<-s.done
+	*res = s.res
+	return s.err
+}
+
+// commitGroups commits the pending forwards a group at a time until the
+// group holding mine is done; the forwards that arrived meanwhile are
+// handed to a new leader, so a caller waits for its own group only. A
+// group takes what is pending when it starts: with several leaders, mine
+// may be in another's group.
+func (n *Node) commitGroups(mine *groupedSend) {
+	g := &n.sends
+	for {
+		g.mu.Lock()
+		batch := g.pending
+		if len(batch) > forwardChunk {
+			batch = batch[:forwardChunk]
+		}
+		g.pending = g.pending[len(batch):]
+		g.mu.Unlock()
+		n.commitGroup(batch)
+		g.mu.Lock()
+		if len(g.pending) == 0 {
+			g.running--
+			g.mu.Unlock()
+			return
+		}
+		if mine != nil && isDone(mine.done) {
+			g.mu.Unlock()
+			go n.commitGroups(nil)
+			return
+		}
+		g.mu.Unlock()
+	}
+}
+
+func isDone(ch chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// commitGroup runs the transaction of a group: sendIn for each forward,
+// in case-id order (as forwardBatch, so two writers lock common cases in
+// the same order; two forwards of one case keep their order), the audit
+// records last (after every case lock). A forward a check refuses is
+// refused alone. If the transaction fails, each forward is tried again
+// alone, so one forward's database error is not another's.
+func (n *Node) commitGroup(batch []*groupedSend) {
+	defer func() {
+		for _, s := range batch {
+			close(s.done)
+		}
+	}()
+	live := batch[:0:0]
+	for _, s := range batch {
+		if err := s.ctx.Err(); err != nil {
+			s.err = err // its caller is gone: nothing of it is written
+			continue
+		}
+		live = append(live, s)
+	}
+	if len(live) == 0 {
+		return
+	}
+	if len(live) == 1 {
+		s := live[0]
+		s.err = n.o.Store.Tx(s.ctx, func(tx store.Tx) error {
+			return n.sendIn(s.ctx, tx, s.a, s.r, s.dst, s.j, &s.res, n.audit)
+		})
+		return
+	}
+	sort.SliceStable(live, func(i, j int) bool { return live[i].r.caseID < live[j].r.caseID })
+	var audits []store.AuditEntry
+	collect := func(_ context.Context, _ store.Queries, actor, action, object string, details map[string]any) error {
+		raw, err := json.Marshal(details)
+		if err != nil {
+			return err
+		}
+		audits = append(audits, store.AuditEntry{Actor: actor, Action: action, Object: object, Details: raw, At: n.o.Now()})
+		return nil
+	}
+	results := make([]SendResult, len(live))
+	refused := make([]error, len(live))
+	// The group's work outlives none of its callers' wishes: a caller that
+	// leaves once the transaction started finds its forward committed, as
+	// one leaving during its own commit may.
+	ctx := context.WithoutCancel(live[0].ctx)
+	err := n.o.Store.Tx(ctx, func(tx store.Tx) error {
+		audits = audits[:0]
+		for i, s := range live {
+			results[i], refused[i] = s.res, nil
+			err := n.sendIn(ctx, tx, s.a, s.r, s.dst, s.j, &results[i], collect)
+			var pe *Error
+			if errors.As(err, &pe) && pe.Code != problem.Internal {
+				// Refused before anything of the forward was written.
+				refused[i] = pe
+				continue
+			}
+			if err != nil {
+				return err
+			}
+		}
+		_, err := tx.AppendAuditAll(ctx, audits)
+		return err
+	})
+	if err != nil {
+		for _, s := range live {
+			s.err = n.o.Store.Tx(s.ctx, func(tx store.Tx) error {
+				return n.sendIn(s.ctx, tx, s.a, s.r, s.dst, s.j, &s.res, n.audit)
+			})
+		}
+		return
+	}
+	for i, s := range live {
+		s.res, s.err = results[i], refused[i]
+	}
+}
