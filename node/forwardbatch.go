@@ -143,36 +143,14 @@ func (n *Node) forwardBatch(ctx context.Context, a Actor, ids []string, fresh ma
 // transaction and kicks the deliverer after its commit. Each send is
 // marked done, or refused alone; on an error none is.
 func (n *Node) forwardChunk(ctx context.Context, a Actor, dst policy.Destination, sends []*batchSend) error {
-	var audits []store.AuditEntry
-	collect := func(_ context.Context, _ store.Queries, actor, action, object string, details map[string]any) error {
-		raw, err := json.Marshal(details)
-		if err != nil {
-			return err
-		}
-		audits = append(audits, store.AuditEntry{Actor: actor, Action: action, Object: object, Details: raw, At: n.o.Now()})
-		return nil
+	shared := make([]sharedSend, len(sends))
+	for i, s := range sends {
+		shared[i] = sharedSend{a: a, r: s.r, dst: dst, j: s.j, res: s.res}
 	}
 	results := make([]SendResult, len(sends))
 	refused := make([]*Error, len(sends))
 	err := n.o.Store.Tx(ctx, func(tx store.Tx) error {
-		audits = audits[:0]
-		for i, s := range sends {
-			results[i], refused[i] = s.res, nil
-			err := n.sendIn(ctx, tx, a, s.r, dst, s.j, &results[i], collect)
-			var pe *Error
-			if errors.As(err, &pe) && pe.Code != problem.Internal {
-				// Refused before anything of the case was written.
-				refused[i] = pe
-				continue
-			}
-			if err != nil {
-				return err
-			}
-		}
-		// The audit-chain lock last, after every case lock: a send of
-		// one case waiting for a lock held here holds no audit lock.
-		_, err := tx.AppendAuditAll(ctx, audits)
-		return err
+		return n.sendAllIn(ctx, tx, shared, results, refused)
 	})
 	if err != nil {
 		var pe *Error
@@ -206,4 +184,49 @@ func sentIn(rows []store.OutboxItem, v int64) bool {
 		}
 	}
 	return false
+}
+
+// sharedSend is one send of a transaction shared with others (sendAllIn).
+type sharedSend struct {
+	a   Actor
+	r   sendRequest
+	dst policy.Destination
+	j   judged
+	res SendResult // what send knew of it before the transaction
+}
+
+// sendAllIn runs send's transaction body (sendIn) for each of sends, in the
+// order given (by case id, so that two writers lock their common cases in
+// the same order), in tx, then appends their audit records at once. It
+// sets results[i] and, when a check refused sends[i] before anything of it
+// was written, refused[i]: the others go on. Any other error fails them
+// all.
+func (n *Node) sendAllIn(ctx context.Context, tx store.Tx, sends []sharedSend, results []SendResult, refused []*Error) error {
+	var audits []store.AuditEntry
+	collect := func(_ context.Context, _ store.Queries, actor, action, object string, details map[string]any) error {
+		raw, err := json.Marshal(details)
+		if err != nil {
+			return err
+		}
+		audits = append(audits, store.AuditEntry{Actor: actor, Action: action, Object: object, Details: raw, At: n.o.Now()})
+		return nil
+	}
+	for i := range sends {
+		s := &sends[i]
+		results[i], refused[i] = s.res, nil
+		err := n.sendIn(ctx, tx, s.a, s.r, s.dst, s.j, &results[i], collect)
+		var pe *Error
+		if errors.As(err, &pe) && pe.Code != problem.Internal {
+			// Refused before anything of it was written.
+			refused[i] = pe
+			continue
+		}
+		if err != nil {
+			return err
+		}
+	}
+	// The audit-chain lock last, after every case lock: a send of one case
+	// waiting for a lock held here holds no audit lock.
+	_, err := tx.AppendAuditAll(ctx, audits)
+	return err
 }

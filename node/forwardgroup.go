@@ -2,13 +2,10 @@ package node
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"sort"
 	"sync"
 
 	"github.com/familylinks/flx/federation"
-	"github.com/familylinks/flx/federation/problem"
 	"github.com/familylinks/flx/node/store"
 	"github.com/familylinks/flx/policy"
 )
@@ -151,38 +148,18 @@ func (n *Node) commitGroup(batch []*groupedSend) {
 		return
 	}
 	sort.SliceStable(live, func(i, j int) bool { return live[i].r.caseID < live[j].r.caseID })
-	var audits []store.AuditEntry
-	collect := func(_ context.Context, _ store.Queries, actor, action, object string, details map[string]any) error {
-		raw, err := json.Marshal(details)
-		if err != nil {
-			return err
-		}
-		audits = append(audits, store.AuditEntry{Actor: actor, Action: action, Object: object, Details: raw, At: n.o.Now()})
-		return nil
+	shared := make([]sharedSend, len(live))
+	for i, s := range live {
+		shared[i] = sharedSend{a: s.a, r: s.r, dst: s.dst, j: s.j, res: s.res}
 	}
 	results := make([]SendResult, len(live))
-	refused := make([]error, len(live))
+	refused := make([]*Error, len(live))
 	// The group's work outlives none of its callers' wishes: a caller that
 	// leaves once the transaction started finds its forward committed, as
 	// one leaving during its own commit may.
 	ctx := context.WithoutCancel(live[0].ctx)
 	err := n.o.Store.Tx(ctx, func(tx store.Tx) error {
-		audits = audits[:0]
-		for i, s := range live {
-			results[i], refused[i] = s.res, nil
-			err := n.sendIn(ctx, tx, s.a, s.r, s.dst, s.j, &results[i], collect)
-			var pe *Error
-			if errors.As(err, &pe) && pe.Code != problem.Internal {
-				// Refused before anything of the forward was written.
-				refused[i] = pe
-				continue
-			}
-			if err != nil {
-				return err
-			}
-		}
-		_, err := tx.AppendAuditAll(ctx, audits)
-		return err
+		return n.sendAllIn(ctx, tx, shared, results, refused)
 	})
 	if err != nil {
 		for _, s := range live {
@@ -193,6 +170,9 @@ func (n *Node) commitGroup(batch []*groupedSend) {
 		return
 	}
 	for i, s := range live {
-		s.res, s.err = results[i], refused[i]
+		s.res, s.err = results[i], nil
+		if refused[i] != nil {
+			s.err = refused[i]
+		}
 	}
 }
