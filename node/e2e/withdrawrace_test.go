@@ -37,13 +37,18 @@ func TestWithdrawRacesForwards(t *testing.T) {
 	nodetest.EachDialect(t, testWithdrawRacesForwards)
 }
 
-// forwardCtx marks the context of the racing forwards, so that gatedStore
-// can hold their transactions.
+// forwardCtx marks the context of a racing forward or message (its value:
+// which one), so that gatedStore can see it read the case and hold its
+// transaction.
 type forwardCtx struct{}
 
-// gate holds the transactions of marked calls: each says it arrived, then
-// waits for release.
+// gate sees each marked call read its case (arrived, once per call), then
+// holds its transaction until release. Concurrent forwards may commit
+// together, one transaction for several: so the test waits for every call
+// to have read the case, not for as many transactions.
 type gate struct {
+	mu      sync.Mutex
+	read    map[any]bool
 	arrived chan struct{}
 	release chan struct{}
 }
@@ -56,12 +61,33 @@ type gatedStore struct {
 	gate **gate
 }
 
-func (s gatedStore) Tx(ctx context.Context, fn func(store.Tx) error) error {
+func (s gatedStore) current(ctx context.Context) (*gate, any) {
 	s.mu.Lock()
 	g := *s.gate
 	s.mu.Unlock()
-	if g != nil && ctx.Value(forwardCtx{}) != nil {
-		g.arrived <- struct{}{}
+	who := ctx.Value(forwardCtx{})
+	if g == nil || who == nil {
+		return nil, nil
+	}
+	return g, who
+}
+
+func (s gatedStore) GetCase(ctx context.Context, id string) (store.Case, error) {
+	c, err := s.Store.GetCase(ctx, id)
+	if g, who := s.current(ctx); g != nil {
+		g.mu.Lock()
+		first := !g.read[who]
+		g.read[who] = true
+		g.mu.Unlock()
+		if first {
+			g.arrived <- struct{}{}
+		}
+	}
+	return c, err
+}
+
+func (s gatedStore) Tx(ctx context.Context, fn func(store.Tx) error) error {
+	if g, _ := s.current(ctx); g != nil {
 		<-g.release
 	}
 	return s.Store.Tx(ctx, fn)
@@ -97,7 +123,7 @@ func testWithdrawRacesForwards(t *testing.T, d nodetest.Dialect) {
 		forced := try%2 == 0
 		var g *gate
 		if forced {
-			g = &gate{arrived: make(chan struct{}, forwards), release: make(chan struct{})}
+			g = &gate{read: map[any]bool{}, arrived: make(chan struct{}, forwards), release: make(chan struct{})}
 		}
 		mu.Lock()
 		current = g
@@ -108,8 +134,8 @@ func testWithdrawRacesForwards(t *testing.T, d nodetest.Dialect) {
 		var queuedOnce sync.Once
 		var wg sync.WaitGroup
 		errs := make([]error, forwards)
-		fctx := context.WithValue(ctx, forwardCtx{}, true)
 		for i := range forwards {
+			fctx := context.WithValue(ctx, forwardCtx{}, i)
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -152,12 +178,13 @@ func testWithdrawRacesForwards(t *testing.T, d nodetest.Dialect) {
 				}
 			}
 			if forced {
-				// Every forward has read the case and holds its write.
+				// Every forward and message has read the case; their
+				// writes are held.
 				for range forwards {
 					select {
 					case <-g.arrived:
 					case <-time.After(30 * time.Second):
-						werr = errors.New("the forwards never reached their transaction")
+						werr = errors.New("the forwards never read the case")
 						close(g.release)
 						return
 					}
