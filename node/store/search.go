@@ -258,7 +258,17 @@ func (q *queries) SearchCases(ctx context.Context, cq CaseQuery) (CasePage, erro
 		w.add(`c.type IN (`+placeholders(len(cq.Type))+`)`, anys(cq.Type)...)
 	}
 	w.addIf(cq.Origin != "", "c.origin = ?", cq.Origin)
-	w.addIf(!cq.UpdatedSince.IsZero(), "c.updated_at >= ?", tv(cq.UpdatedSince))
+	// The cursor is a row comparison, (col, case_id) > (?, ?) (< when
+	// descending), which both databases take as the start of the index
+	// range they walk (cases_updated_idx, cases_created_idx, the primary
+	// key). Written "col > ? OR (col = ? AND case_id > ?)" it was only a
+	// filter: each page walked, and discarded, every case from the start
+	// of the results, so a caseworker paging deep read quadratically.
+	// Ascending by updated_at, the cursor and UpdatedSince are both lower
+	// bounds: only the higher is written (as in ListCases: without
+	// statistics PostgreSQL took the two for a selective condition and
+	// sorted all they selected).
+	since := !cq.UpdatedSince.IsZero()
 	if cq.Cursor != "" {
 		s, val, id, err := decodeSearchCursor(cq.Cursor)
 		if err != nil || s != cq.Sort {
@@ -275,9 +285,13 @@ func (q *queries) SearchCases(ctx context.Context, cq CaseQuery) (CasePage, erro
 			if err != nil {
 				return CasePage{}, fmt.Errorf("store.SearchCases: bad cursor: %w", ErrInvalid)
 			}
-			w.add("(c."+col+" "+op+" ? OR (c."+col+" = ? AND c.case_id "+op+" ?))", tv(at), tv(at), id)
+			w.add("(c."+col+", c.case_id) "+op+" (?, ?)", tv(at), id)
+			if cq.Sort == SortUpdatedAsc && !at.Before(cq.UpdatedSince) {
+				since = false
+			}
 		}
 	}
+	w.addIf(since, "c.updated_at >= ?", tv(cq.UpdatedSince))
 	if none {
 		return CasePage{}, nil
 	}
