@@ -87,7 +87,7 @@ func (n *Node) rematchAllPerCase(ctx context.Context, cases []store.NewCase, par
 // matchWriter stores candidates: the Store (a transaction per case) or one
 // transaction for many (an import).
 type matchWriter interface {
-	ReplaceMatches(ctx context.Context, caseID string, cands []store.NewMatchCandidate, at time.Time) error
+	ReplaceMatchesMany(ctx context.Context, steps []store.CaseCandidates, at time.Time) error
 }
 
 // recordLocked matches the persons of one case held and stores its
@@ -98,18 +98,19 @@ type matchWriter interface {
 // written.
 func (n *Node) recordLocked(ctx context.Context, w matchWriter, caseID string, isNew bool) ([]string, error) {
 	m := n.matcher
-	var results [][]match.Candidate
+	var results, past [][]match.Candidate
 	for _, p := range m.byCase[caseID] {
-		results = append(results, m.ix.Match(p))
+		l, pa := m.ix.MatchCut(p)
+		results, past = append(results, l), append(past, pa)
 	}
-	cands, others, err := m.caseCandidates(caseID, results)
+	cands, pairs, others, err := m.caseCandidates(caseID, results, past)
 	if err != nil {
 		return nil, err
 	}
-	if isNew && len(cands) == 0 {
+	if isNew && len(cands) == 0 && len(pairs) == 0 {
 		return nil, nil
 	}
-	if err := w.ReplaceMatches(ctx, caseID, cands, n.o.Now()); err != nil {
+	if err := w.ReplaceMatchesMany(ctx, []store.CaseCandidates{{CaseID: caseID, Cands: cands, Past: pairs}}, n.o.Now()); err != nil {
 		return nil, err
 	}
 	return others, nil

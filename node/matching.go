@@ -434,33 +434,30 @@ func (n *Node) flushMatchedMarks(ctx context.Context) error {
 }
 
 // caseCandidates turns what matching each person of a case gave (results,
-// in the order of m.byCase[caseID]) into the candidates to store, and the
-// other cases they name in order.
-func (m *matcher) caseCandidates(caseID string, results [][]match.Candidate) ([]store.NewMatchCandidate, []string, error) {
+// in the order of m.byCase[caseID]; past, the candidates past the bound
+// of each list) into the candidates to store, the pairs past the bound,
+// and the other cases the candidates name in order.
+func (m *matcher) caseCandidates(caseID string, results, past [][]match.Candidate) ([]store.NewMatchCandidate, []store.MatchPair, []string, error) {
 	var cands []store.NewMatchCandidate
 	seen := map[string]bool{}
 	var others []string
-	dup := map[[4]string]bool{}
+	dup := map[store.MatchPair]bool{}
 	for _, res := range results {
 		for _, c := range res {
-			a, b := c.A, c.B
-			if m.side(b) == match.SideSought && (b.CaseID < a.CaseID || b.CaseID == a.CaseID && b.PersonID < a.PersonID) {
-				a, b = b, a // two sought persons: one order, whoever was matched
-			}
-			key := [4]string{a.CaseID, a.PersonID, b.CaseID, b.PersonID}
-			if dup[key] {
+			p := m.storedPair(c)
+			if dup[p] {
 				continue
 			}
-			dup[key] = true
+			dup[p] = true
 			expl, err := json.Marshal(explanation{Weight: c.Weight, Offset: c.Offset, Fields: c.Fields})
 			if err != nil {
-				return nil, nil, err
+				return nil, nil, nil, err
 			}
-			cands = append(cands, store.NewMatchCandidate{ACase: a.CaseID, APerson: a.PersonID, BCase: b.CaseID, BPerson: b.PersonID,
+			cands = append(cands, store.NewMatchCandidate{ACase: p.ACase, APerson: p.APerson, BCase: p.BCase, BPerson: p.BPerson,
 				Score: c.Score, Explanation: expl})
-			other := a.CaseID
+			other := p.ACase
 			if other == caseID {
-				other = b.CaseID
+				other = p.BCase
 			}
 			if !seen[other] {
 				seen[other] = true
@@ -468,7 +465,27 @@ func (m *matcher) caseCandidates(caseID string, results [][]match.Candidate) ([]
 			}
 		}
 	}
-	return cands, others, nil
+	var out []store.MatchPair
+	for _, res := range past {
+		for _, c := range res {
+			if p := m.storedPair(c); !dup[p] {
+				dup[p] = true
+				out = append(out, p)
+			}
+		}
+	}
+	return cands, out, others, nil
+}
+
+// storedPair is the pair of a candidate as the store holds it: the sought
+// person first, and between two sought persons one order whoever was
+// matched.
+func (m *matcher) storedPair(c match.Candidate) store.MatchPair {
+	a, b := c.A, c.B
+	if m.side(b) == match.SideSought && (b.CaseID < a.CaseID || b.CaseID == a.CaseID && b.PersonID < a.PersonID) {
+		a, b = b, a
+	}
+	return store.MatchPair{ACase: a.CaseID, APerson: a.PersonID, BCase: b.CaseID, BPerson: b.PersonID}
 }
 
 // matchStepsLocked computes, in one session (each person's candidates
@@ -487,10 +504,10 @@ func (n *Node) matchStepsLocked(sess *match.Session, ids []string, isNew, skip m
 	var order []string
 	var steps []store.CaseCandidates
 	for i, id := range ids {
-		if isNew[id] && len(first[i].cands) == 0 {
+		if isNew[id] && len(first[i].cands) == 0 && len(first[i].past) == 0 {
 			continue
 		}
-		steps = append(steps, store.CaseCandidates{CaseID: id, Cands: first[i].cands})
+		steps = append(steps, store.CaseCandidates{CaseID: id, Cands: first[i].cands, Past: first[i].past})
 		k := 0
 		for _, o := range first[i].others {
 			if skip[o] || refresh[o] {
@@ -509,13 +526,14 @@ func (n *Node) matchStepsLocked(sess *match.Session, ids []string, isNew, skip m
 		return nil, err
 	}
 	for i, id := range order {
-		steps = append(steps, store.CaseCandidates{CaseID: id, Cands: then[i].cands})
+		steps = append(steps, store.CaseCandidates{CaseID: id, Cands: then[i].cands, Past: then[i].past})
 	}
 	return steps, nil
 }
 
 type caseResult struct {
 	cands  []store.NewMatchCandidate
+	past   []store.MatchPair // candidates past the bound of their lists
 	others []string
 }
 
@@ -526,13 +544,13 @@ func (m *matcher) sessionCandidates(sess *match.Session, ids []string) ([]caseRe
 	for _, id := range ids {
 		ps = append(ps, m.byCase[id]...)
 	}
-	res := sess.MatchAll(ps)
+	res, past := sess.MatchAllCut(ps)
 	out := make([]caseResult, len(ids))
 	k := 0
 	for i, id := range ids {
 		n := len(m.byCase[id])
 		var err error
-		if out[i].cands, out[i].others, err = m.caseCandidates(id, res[k:k+n]); err != nil {
+		if out[i].cands, out[i].past, out[i].others, err = m.caseCandidates(id, res[k:k+n], past[k:k+n]); err != nil {
 			return nil, err
 		}
 		k += n
