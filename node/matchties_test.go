@@ -3,11 +3,15 @@ package node_test
 import (
 	"context"
 	"fmt"
+	"maps"
+	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/familylinks/flx/node"
 	"github.com/familylinks/flx/node/internal/fedtest"
 	"github.com/familylinks/flx/node/internal/nodetest"
+	"github.com/familylinks/flx/node/match"
 	"github.com/familylinks/flx/node/store"
 	"github.com/familylinks/flx/schema"
 )
@@ -54,5 +58,128 @@ func TestMatchingTiesPastTheBound(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestMatchingTiesGenerated: random populations where many persons tie
+// (a few names, each held by up to 35 registrations and 8 families
+// seeking, some with a full birth date), created one by one in a random
+// order on SQLite and PostgreSQL. The candidates stored are the same on
+// both. After the bulk match job they are exactly the pairs that one of
+// the two persons' bounded lists holds (match.Index.MatchCut on the same
+// persons), and every pair the unbounded matching lists is stored unless
+// both persons' lists are truncated.
+func TestMatchingTiesGenerated(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for seed := range uint64(2) {
+		r := rand.New(rand.NewPCG(seed, 5))
+		type kase struct {
+			id  string
+			doc []byte
+		}
+		var cases []kase
+		used := map[string]bool{}
+		for _, nm := range [][2]string{{"Ahmed", "Ali"}, {"Ahmad", "Ali"}, {"Karo", "Hovsampelyan"}}[:1+r.IntN(3)] {
+			sought, reg := r.IntN(9), r.IntN(36)
+			for i := range sought + reg {
+				n := r.IntN(10000)
+				for used[fmt.Sprint(n)] {
+					n = r.IntN(10000)
+				}
+				used[fmt.Sprint(n)] = true
+				birth := "1980"
+				if r.IntN(4) == 0 {
+					birth = "1980-05-02"
+				}
+				if i < sought {
+					id := fmt.Sprintf("XA-RC:TR-%04d", n)
+					cases = append(cases, kase{id, caseOf(t, id, schema.CaseTracingRequest, 1,
+						person("p1", schema.PersonSought, birth, name(nm[0], "given", "Latn"), name(nm[1], "family", "Latn")))})
+				} else {
+					id := fmt.Sprintf("XA-RC:DN-%04d", n)
+					cases = append(cases, kase{id, caseOf(t, id, schema.CaseDetentionNotification, 1,
+						person("d1", schema.PersonDetainee, birth, name(nm[0], "given", "Latn"), name(nm[1], "family", "Latn")))})
+				}
+			}
+		}
+		r.Shuffle(len(cases), func(i, j int) { cases[i], cases[j] = cases[j], cases[i] })
+
+		// What the bounded lists hold, and the pairs past both bounds.
+		bounded, all := match.NewIndex(match.Options{}), match.NewIndex(match.Options{MaxCandidates: 1 << 20})
+		var ps []*match.Person
+		for _, c := range cases {
+			sc, err := schema.ParseCase(c.doc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := match.PersonsOf(sc, time.Now())
+			bounded.Put(c.id, p)
+			all.Put(c.id, p)
+			ps = append(ps, p...)
+		}
+		pairKey := func(a, b string) string {
+			if a > b {
+				a, b = b, a
+			}
+			return a + " " + b
+		}
+		want := map[string]bool{}
+		truncated := map[string]bool{}
+		for _, p := range ps {
+			l, past := bounded.MatchCut(p)
+			for _, c := range l {
+				want[pairKey(c.A.CaseID, c.B.CaseID)] = true
+			}
+			truncated[p.CaseID] = len(past) > 0
+		}
+		stored := func(xa *nodetest.Node) map[string]bool {
+			out := map[string]bool{}
+			for _, m := range openMatches(t, xa.View()) {
+				out[pairKey(m.ACase, m.BCase)] = true
+			}
+			return out
+		}
+		both := 0 // pairs past both bounds
+		for _, p := range ps {
+			for _, c := range all.Match(p) {
+				if !want[pairKey(c.A.CaseID, c.B.CaseID)] {
+					both++
+				}
+			}
+		}
+		if both == 0 {
+			t.Fatalf("seed %d: no pair past both bounds: the population ties too little", seed)
+		}
+		var perCase []map[string]bool
+		for _, d := range []nodetest.Dialect{nodetest.SQLite, nodetest.Postgres} {
+			f := fedtest.New(t, "XA-RC:XA:society")
+			xa := nodetest.Start(t, f, "XA-RC", nil, nodetest.Options{NoRun: true, DSN: nodetest.DSN(t, d)})
+			cw := node.Actor{Name: "cw-anna", Role: "caseworker"}
+			for _, c := range cases {
+				if _, err := xa.CreateCase(ctx, cw, c.doc); err != nil {
+					t.Fatal(err)
+				}
+			}
+			perCase = append(perCase, stored(xa))
+			if _, err := xa.RematchHeld(ctx); err != nil {
+				t.Fatal(err)
+			}
+			got := stored(xa)
+			if !maps.Equal(got, want) {
+				t.Fatalf("seed %d, %s: after the bulk job, stored %d pairs, the bounded lists hold %d", seed, d, len(got), len(want))
+			}
+			for _, p := range ps {
+				for _, c := range all.Match(p) {
+					k := pairKey(c.A.CaseID, c.B.CaseID)
+					if !got[k] && !(truncated[c.A.CaseID] && truncated[c.B.CaseID]) {
+						t.Fatalf("seed %d, %s: %s not stored, though one list is not truncated", seed, d, k)
+					}
+				}
+			}
+		}
+		if !maps.Equal(perCase[0], perCase[1]) {
+			t.Fatalf("seed %d: matching case by case stored %d pairs on SQLite, %d on PostgreSQL", seed, len(perCase[0]), len(perCase[1]))
+		}
 	}
 }
