@@ -72,9 +72,10 @@ type Options struct {
 	// 0).
 	Outrank, Confident float64
 	// MaxCandidates is the most candidates Match returns for one person,
-	// best first (DefaultMaxCandidates when 0): a list holding one person
-	// many times (duplicates of a crisis list) must not make matching, and
-	// what a node stores of it, grow as the square of its size.
+	// best first, ties by the other person's ref (DefaultMaxCandidates
+	// when 0): a list holding one person many times (duplicates of a
+	// crisis list) must not make matching, and what a node stores of it,
+	// grow as the square of its size. MatchCut also returns those past it.
 	MaxCandidates int
 }
 
