@@ -47,8 +47,15 @@ func TestMatchingTiesPastTheBound(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			// The family's list is truncated, and says so; no detainee's is.
+			if past, err := xa.View().MatchesPast(ctx, "XA-RC:TR-00"); err != nil || fmt.Sprint(past) != "map[p1:10]" {
+				t.Errorf("past the family's bound: %v, %v; want p1:10", past, err)
+			}
 			for i := range n {
 				id := fmt.Sprintf("XA-RC:DN-%02d", i)
+				if past, err := xa.View().MatchesPast(ctx, id); err != nil || len(past) != 0 {
+					t.Errorf("past %s's bound: %v, %v", id, past, err)
+				}
 				ms, err := xa.View().ListMatches(ctx, store.MatchFilter{CaseID: id})
 				if err != nil {
 					t.Fatal(err)
@@ -169,10 +176,22 @@ func TestMatchingTiesGenerated(t *testing.T) {
 			if !maps.Equal(got, want) {
 				t.Fatalf("seed %d, %s: after the bulk job, stored %d pairs, the bounded lists hold %d", seed, d, len(got), len(want))
 			}
+			// A pair not stored is past the bounds of both persons' lists,
+			// and the node says both are truncated.
+			says := func(caseID string) bool {
+				past, err := xa.View().MatchesPast(ctx, caseID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if (len(past) > 0) != truncated[caseID] {
+					t.Fatalf("seed %d, %s: %s past the bound %v, want truncated %v", seed, d, caseID, past, truncated[caseID])
+				}
+				return len(past) > 0
+			}
 			for _, p := range ps {
 				for _, c := range all.Match(p) {
 					k := pairKey(c.A.CaseID, c.B.CaseID)
-					if !got[k] && !(truncated[c.A.CaseID] && truncated[c.B.CaseID]) {
+					if !got[k] && !(says(c.A.CaseID) && says(c.B.CaseID)) {
 						t.Fatalf("seed %d, %s: %s not stored, though one list is not truncated", seed, d, k)
 					}
 				}

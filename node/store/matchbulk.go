@@ -256,6 +256,74 @@ func (q *queries) ReplaceMatchesMany(ctx context.Context, steps []CaseCandidates
 	if err := q.upsertMatches(ctx, keep, q.s.now(at)); err != nil {
 		return fmt.Errorf("store.ReplaceMatchesMany: %w", err)
 	}
+	if err := q.replaceMatchesPast(ctx, steps, byCase, cases); err != nil {
+		return fmt.Errorf("store.ReplaceMatchesMany: %w", err)
+	}
+	return nil
+}
+
+// replaceMatchesPast records, for the cases of steps (sorted in cases),
+// how many candidates each of their persons has past its bound, as the
+// last step of the case says (match_past).
+func (q *queries) replaceMatchesPast(ctx context.Context, steps []CaseCandidates, byCase map[string][]int, cases []string) error {
+	type row struct {
+		caseID, person string
+		n              int
+	}
+	var rows []row
+	for _, id := range cases {
+		st := steps[byCase[id][len(byCase[id])-1]]
+		count := map[string]int{}
+		var order []string
+		for _, p := range st.Past {
+			person := p.APerson
+			if p.BCase == id {
+				person = p.BPerson
+			}
+			if count[person] == 0 {
+				order = append(order, person)
+			}
+			count[person]++
+		}
+		for _, p := range order {
+			rows = append(rows, row{id, p, count[p]})
+		}
+	}
+	for len(cases) > 0 {
+		if q.s.dialect == Postgres {
+			chunk := cases[:min(len(cases), casesPerArray)]
+			cases = cases[len(chunk):]
+			if _, err := q.exec(ctx, `DELETE FROM match_past WHERE case_id = ANY(?::text[])`, chunk); err != nil {
+				return fmt.Errorf("past: %w", err)
+			}
+			continue
+		}
+		chunk := cases[:min(len(cases), casesPerLookup)]
+		cases = cases[len(chunk):]
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		if _, err := q.exec(ctx, `DELETE FROM match_past WHERE case_id IN (`+placeholders(len(chunk))+`)`, args...); err != nil {
+			return fmt.Errorf("past: %w", err)
+		}
+	}
+	for len(rows) > 0 {
+		chunk := rows[:min(len(rows), 300)]
+		rows = rows[len(chunk):]
+		var sb strings.Builder
+		args := make([]any, 0, 3*len(chunk))
+		for i, r := range chunk {
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			sb.WriteString("(?, ?, ?)")
+			args = append(args, r.caseID, r.person, r.n)
+		}
+		if _, err := q.exec(ctx, `INSERT INTO match_past (case_id, person_id, past) VALUES `+sb.String(), args...); err != nil {
+			return fmt.Errorf("past: %w", err)
+		}
+	}
 	return nil
 }
 

@@ -37,6 +37,10 @@ type MatchCandidate struct {
 	// query, that member: BCase is then the member and BPerson the handle
 	// it gave. Empty for a candidate between two cases held here.
 	Remote string
+	// AListed and BListed say which case's last matching lists the pair
+	// (each person's list is bounded: a pair may be within one side's
+	// bound and past the other's). Not kept for decided candidates.
+	AListed, BListed bool
 }
 
 // NewMatchCandidate is one candidate of ReplaceMatches.
@@ -64,6 +68,11 @@ type MatchReader interface {
 	ListMatches(ctx context.Context, f MatchFilter) ([]MatchCandidate, error)
 	// GetMatch returns one candidate; ErrNotFound if there is none.
 	GetMatch(ctx context.Context, id int64) (MatchCandidate, error)
+	// MatchesPast returns, for each person of caseID whose list of
+	// candidates is truncated, how many candidates its last matching
+	// found past the bound (ReplaceMatchesMany's Past): none, when every
+	// list holds all its candidates.
+	MatchesPast(ctx context.Context, caseID string) (map[string]int, error)
 }
 
 // Matches keeps the candidate matches of the node's cases.
@@ -97,14 +106,14 @@ type Matches interface {
 	DropInboxEnvelope(ctx context.Context, id int64) error
 }
 
-const matchCols = `id, a_case, a_person, b_case, b_person, score_ppm, explanation, state, created_at, updated_at, decided_by, decided_at, remote`
+const matchCols = `id, a_case, a_person, b_case, b_person, score_ppm, explanation, state, created_at, updated_at, decided_by, decided_at, remote, a_listed, b_listed`
 
 func scanMatch(r scanner) (MatchCandidate, error) {
 	var m MatchCandidate
 	var ppm int64
 	var expl string
 	err := r.Scan(&m.ID, &m.ACase, &m.APerson, &m.BCase, &m.BPerson, &ppm, &expl, &m.State,
-		tc(&m.CreatedAt), tc(&m.UpdatedAt), sc(&m.DecidedBy), tc(&m.DecidedAt), sc(&m.Remote))
+		tc(&m.CreatedAt), tc(&m.UpdatedAt), sc(&m.DecidedBy), tc(&m.DecidedAt), sc(&m.Remote), &m.AListed, &m.BListed)
 	m.Score = float64(ppm) / 1e6
 	m.Explanation = json.RawMessage(expl)
 	return m, err
@@ -192,6 +201,27 @@ func (q *queries) ListMatches(ctx context.Context, f MatchFilter) ([]MatchCandid
 	return out, nil
 }
 
+func (q *queries) MatchesPast(ctx context.Context, caseID string) (map[string]int, error) {
+	rows, err := q.query(ctx, `SELECT person_id, past FROM match_past WHERE case_id = ?`, caseID)
+	if err != nil {
+		return nil, fmt.Errorf("store.MatchesPast: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var p string
+		var n int
+		if err := rows.Scan(&p, &n); err != nil {
+			return nil, fmt.Errorf("store.MatchesPast: %w", err)
+		}
+		out[p] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store.MatchesPast: %w", err)
+	}
+	return out, nil
+}
+
 func (q *queries) DropInboxEnvelope(ctx context.Context, id int64) error {
 	n, err := q.exec(ctx, `UPDATE inbox SET envelope = NULL WHERE id = ?`, id)
 	if err != nil {
@@ -212,6 +242,9 @@ func (q *queries) eraseMatches(ctx context.Context, caseID string) (int64, error
 	}
 	if _, err := q.exec(ctx, `DELETE FROM match_pending WHERE case_id = ?`, caseID); err != nil {
 		return 0, fmt.Errorf("eraseMatches: pending: %w", err)
+	}
+	if _, err := q.exec(ctx, `DELETE FROM match_past WHERE case_id = ?`, caseID); err != nil {
+		return 0, fmt.Errorf("eraseMatches: past: %w", err)
 	}
 	return n, nil
 }
@@ -241,6 +274,14 @@ func (s *sqlStore) GetMatch(ctx context.Context, id int64) (MatchCandidate, erro
 
 func (s *sqlStore) ListMatches(ctx context.Context, f MatchFilter) ([]MatchCandidate, error) {
 	return s.read().ListMatches(ctx, f)
+}
+
+func (s *sqlStore) MatchesPast(ctx context.Context, caseID string) (map[string]int, error) {
+	return s.read().MatchesPast(ctx, caseID)
+}
+
+func (r readOnly) MatchesPast(ctx context.Context, caseID string) (map[string]int, error) {
+	return r.s.MatchesPast(ctx, caseID)
 }
 
 func (r readOnly) GetMatch(ctx context.Context, id int64) (MatchCandidate, error) {

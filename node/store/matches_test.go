@@ -163,6 +163,18 @@ func TestMatchesListedByEitherSide(t *testing.T) {
 		if got := pairs(); got != "[XA-RC:DN-1 XA-RC:DN-2]" {
 			t.Fatalf("after the sought person's bounded list: %s", got)
 		}
+		// Which side lists each, and what is past the sought person's bound.
+		for _, m := range must[[]store.MatchCandidate](t)(b.s.ListMatches(ctx, store.MatchFilter{})) {
+			if m.AListed != (m.BCase == r1) || !m.BListed {
+				t.Fatalf("%s-%s listed by a %v, b %v", m.ACase, m.BCase, m.AListed, m.BListed)
+			}
+		}
+		if got := must[map[string]int](t)(b.s.MatchesPast(ctx, s)); fmt.Sprint(got) != "map[p1:1]" {
+			t.Fatalf("past the sought person's bound: %v", got)
+		}
+		if got := must[map[string]int](t)(b.s.MatchesPast(ctx, r1)); len(got) != 0 {
+			t.Fatalf("past r1's bound: %v", got)
+		}
 		// r2 no longer lists it, and the sought person does not: it goes.
 		step(r2, nil)
 		if got := pairs(); got != "[XA-RC:DN-1]" {
@@ -192,6 +204,15 @@ func TestMatchesListedByEitherSide(t *testing.T) {
 		step(s, nil)
 		if got := pairs(); got != "[]" {
 			t.Fatalf("after the sought person changed: %s", got)
+		}
+		if got := must[map[string]int](t)(b.s.MatchesPast(ctx, s)); len(got) != 0 {
+			t.Fatalf("past the sought person's bound after it changed: %v", got)
+		}
+		// Erasure takes what was past the bound with the candidates.
+		step(s, nil, r1, r2)
+		must[store.ErasureResult](t)(b.s.EraseCase(ctx, s, store.Erasure{Reason: "consent_withdrawn"}))
+		if got := must[map[string]int](t)(b.s.MatchesPast(ctx, s)); len(got) != 0 {
+			t.Fatalf("past the bound after erasure: %v", got)
 		}
 	})
 }
