@@ -72,7 +72,9 @@ func TestMatchingTiesPastTheBound(t *testing.T) {
 // (a few names, each held by up to 35 registrations and 8 families
 // seeking, some with a full birth date), created one by one in a random
 // order on SQLite and PostgreSQL. The candidates stored are the same on
-// both. After the bulk match job they are exactly the pairs that one of
+// both, and a pair the unbounded matching lists is stored unless both
+// cases say their lists are truncated (MatchesPast). After the bulk match
+// job the candidates are exactly the pairs that one of
 // the two persons' bounded lists holds (match.Index.MatchCut on the same
 // persons), and every pair the unbounded matching lists is stored unless
 // both persons' lists are truncated.
@@ -169,6 +171,28 @@ func TestMatchingTiesGenerated(t *testing.T) {
 				}
 			}
 			perCase = append(perCase, stored(xa))
+			// Case by case too (a case past the bound of a new case's list
+			// whose own list was not truncated is matched again, and then
+			// lists it), a pair not stored is past both bounds.
+			for _, p := range ps {
+				for _, c := range all.Match(p) {
+					k := pairKey(c.A.CaseID, c.B.CaseID)
+					if perCase[len(perCase)-1][k] {
+						continue
+					}
+					pa, err := xa.View().MatchesPast(ctx, c.A.CaseID)
+					if err != nil {
+						t.Fatal(err)
+					}
+					pb, err := xa.View().MatchesPast(ctx, c.B.CaseID)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if len(pa) == 0 || len(pb) == 0 {
+						t.Fatalf("seed %d, %s, case by case: %s not stored, past the bounds %v, %v", seed, d, k, pa, pb)
+					}
+				}
+			}
 			if _, err := xa.RematchHeld(ctx); err != nil {
 				t.Fatal(err)
 			}
