@@ -119,36 +119,46 @@ func (q *queries) ReplaceMatchesMany(ctx context.Context, steps []CaseCandidates
 		byCase[st.CaseID] = append(byCase[st.CaseID], i)
 	}
 	// What each step holds of each pair: listed (the candidate) or past
-	// its bound.
+	// its bound; by pair, in step order (most pairs are named by a step
+	// or two: a slice, not a map, per pair).
 	type hold struct {
+		step   int
 		listed *NewMatchCandidate
 		past   bool
 	}
-	holds := map[pair]map[int]hold{}
+	holds := map[pair][]hold{}
 	var named []pair // in the order first named
-	at1 := func(p pair, i int) hold {
-		m := holds[p]
-		if m == nil {
-			m = map[int]hold{}
-			holds[p] = m
+	add := func(p pair, h hold) {
+		hs, ok := holds[p]
+		if !ok {
 			named = append(named, p)
 		}
-		return m[i]
+		if n := len(hs); n > 0 && hs[n-1].step == h.step {
+			// A pair listed twice by one step keeps its last candidate.
+			if h.listed != nil {
+				hs[n-1].listed = h.listed
+			}
+			hs[n-1].past = hs[n-1].past || h.past
+			return
+		}
+		holds[p] = append(hs, h)
 	}
 	for i, st := range steps {
 		for k := range st.Cands {
 			c := &st.Cands[k]
-			p := pair{c.ACase, c.APerson, c.BCase, c.BPerson}
-			h := at1(p, i)
-			h.listed = c // a pair listed twice by one step keeps its last candidate
-			holds[p][i] = h
+			add(pair{c.ACase, c.APerson, c.BCase, c.BPerson}, hold{step: i, listed: c})
 		}
 		for _, mp := range st.Past {
-			p := pair{mp.ACase, mp.APerson, mp.BCase, mp.BPerson}
-			h := at1(p, i)
-			h.past = true
-			holds[p][i] = h
+			add(pair{mp.ACase, mp.APerson, mp.BCase, mp.BPerson}, hold{step: i, past: true})
 		}
+	}
+	holdAt := func(p pair, i int) hold {
+		for _, h := range holds[p] {
+			if h.step == i {
+				return h
+			}
+		}
+		return hold{}
 	}
 	// final plays the steps naming either case of p in turn, from what is
 	// held (exists, a, b): a step listing p lists it on its side (a new
@@ -167,7 +177,7 @@ func (q *queries) ReplaceMatchesMany(ctx context.Context, steps []CaseCandidates
 			} else {
 				i, ib = ib[0], ib[1:]
 			}
-			h := holds[p][i]
+			h := holdAt(p, i)
 			switch {
 			case h.listed != nil:
 				if !exists {
