@@ -83,6 +83,45 @@ func TestSearchCasesPageReadsItsOwnRows(t *testing.T) {
 	}
 }
 
+// On SQLite, a page after a cursor starts in the index of its sort at the
+// cursor (SEARCH ... (col,case_id)>(?,?)): written "a > ? OR (a = ? AND id
+// > ?)" the walk began at the start of the index (SCAN ... USING INDEX).
+func TestSearchCasesPageStartsAtTheCursorSQLite(t *testing.T) {
+	b := newBackend(t, store.SQLite)
+	ctx := t.Context()
+	cs := make([]store.NewCase, 300)
+	for i := range cs {
+		cs[i] = newCase(fmt.Sprintf("XA-RC:%05d", i))
+		cs[i].At = time.Date(2025, 3, 1, 8, 0, i/4, 0, time.UTC)
+	}
+	must[store.BulkResult](t)(b.s.CreateCases(ctx, cs))
+	mustErr(t, store.Analyze(ctx, b.s), nil)
+	for _, sort := range store.Sorts {
+		for _, q := range []store.CaseQuery{{}, {Status: []string{"open"}}} {
+			q.Sort, q.Limit = sort, 50
+			p := must[store.CasePage](t)(b.s.SearchCases(ctx, q))
+			q.Cursor = p.Next
+			err := b.s.Tx(ctx, func(tx store.Tx) error {
+				plan, err := store.SearchPlan(t, tx, q)
+				if err != nil {
+					return err
+				}
+				col := map[store.CaseSort]string{store.SortIDAsc: "case_id"}[sort]
+				if col == "" {
+					col = strings.TrimPrefix(string(sort), "-") + ",case_id"
+				}
+				if !strings.Contains(plan, "SEARCH c USING ") || !strings.Contains(plan, "("+col+")>") && !strings.Contains(plan, "("+col+")<") && !strings.Contains(plan, "("+col+">") {
+					t.Errorf("%s %v: plan %q does not start at the cursor", sort, q.Status, plan)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
 // TestSearchPagingWhileWriting pages random queries to their end while
 // cases are created and updated between pages, on both stores. Every
 // page comes in the query's order after the cursor; a case that matched
