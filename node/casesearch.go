@@ -63,7 +63,11 @@ func (n *Node) SearchCases(ctx context.Context, a Actor, q CaseSearch) (store.Ca
 	}
 	sort := store.CaseSort(q.Sort)
 	if q.Sort != "" && !contains(store.Sorts, sort) {
-		return store.CasePage{}, paramErr("sort", "must be one of -updated_at, updated_at, -created_at, created_at, case_id")
+		names := make([]string, len(store.Sorts))
+		for i, s := range store.Sorts {
+			names[i] = string(s)
+		}
+		return store.CasePage{}, paramErr("sort", "must be one of %s", strings.Join(names, ", "))
 	}
 	sq := store.CaseQuery{AllOf: c.Groups, Status: q.Status, Type: q.Type, Origin: q.Member, Sort: sort, Cursor: q.Cursor, Limit: q.Limit}
 	for _, r := range c.Ranges {

@@ -58,22 +58,11 @@ func (n *Node) rematchAllPerCase(ctx context.Context, cases []store.NewCase, par
 		refresh := map[string]bool{}
 		var order []string
 		for _, c := range cases {
-			others, err := n.recordLocked(ctx, tx, c.ID, isNew[c.ID])
+			r, err := n.recordLocked(ctx, tx, c.ID, isNew[c.ID])
 			if err != nil {
 				return err
 			}
-			k := 0
-			for _, o := range others {
-				if imported[o] || refresh[o] {
-					continue
-				}
-				if k == maxRefresh {
-					break
-				}
-				k++
-				refresh[o] = true
-				order = append(order, o)
-			}
+			order = pickRefresh(r, func(o string) bool { return imported[o] }, refresh, order)
 		}
 		for _, o := range order {
 			if _, err := n.recordLocked(ctx, tx, o, false); err != nil {
@@ -87,32 +76,33 @@ func (n *Node) rematchAllPerCase(ctx context.Context, cases []store.NewCase, par
 // matchWriter stores candidates: the Store (a transaction per case) or one
 // transaction for many (an import).
 type matchWriter interface {
-	ReplaceMatches(ctx context.Context, caseID string, cands []store.NewMatchCandidate, at time.Time) error
+	ReplaceMatchesMany(ctx context.Context, steps []store.CaseCandidates, at time.Time) error
 }
 
 // recordLocked matches the persons of one case held and stores its
 // candidates through w, case by case: the reference the bulk path
 // (matchStepsLocked, writeStepsLocked) is tested against
-// (TestBulkMatchingAsPerCase). It returns the other cases named. A case
+// (TestBulkMatchingAsPerCase). A case
 // new to the index with no candidate has none stored either: nothing is
-// written.
-func (n *Node) recordLocked(ctx context.Context, w matchWriter, caseID string, isNew bool) ([]string, error) {
+// written. It returns what the case's matching found.
+func (n *Node) recordLocked(ctx context.Context, w matchWriter, caseID string, isNew bool) (caseResult, error) {
 	m := n.matcher
-	var results [][]match.Candidate
+	var results, past [][]match.Candidate
 	for _, p := range m.byCase[caseID] {
-		results = append(results, m.ix.Match(p))
+		l, pa := m.ix.MatchCut(p)
+		results, past = append(results, l), append(past, pa)
 	}
-	cands, others, err := m.caseCandidates(caseID, results)
+	r, err := m.caseCandidates(caseID, results, past)
 	if err != nil {
-		return nil, err
+		return caseResult{}, err
 	}
-	if isNew && len(cands) == 0 {
-		return nil, nil
+	if isNew && len(r.cands) == 0 && len(r.past) == 0 {
+		return caseResult{}, nil
 	}
-	if err := w.ReplaceMatches(ctx, caseID, cands, n.o.Now()); err != nil {
-		return nil, err
+	if err := w.ReplaceMatchesMany(ctx, []store.CaseCandidates{{CaseID: caseID, Cands: r.cands, Past: r.past}}, n.o.Now()); err != nil {
+		return caseResult{}, err
 	}
-	return others, nil
+	return r, nil
 }
 
 // QueueReceivedMatchesForTest makes inbox processing queue the cases it

@@ -65,6 +65,10 @@ type matcher struct {
 	// versions is the version of every case the index took in (with
 	// persons to match or not): a sync pass skips what it knows.
 	versions map[string]int64
+	// truncated are the cases whose last matching left candidates past
+	// the bound of a person's list (not known after a restart: taken as
+	// not truncated).
+	truncated map[string]bool
 	// pending are the cases received here that matching has yet to take
 	// (a sync pass leaves them to it).
 	pending pendingCases
@@ -226,7 +230,7 @@ func (n *Node) receivedKeys(body []byte, c *schema.Case) []string {
 
 func newMatcher(o MatchOptions) *matcher {
 	return &matcher{ix: match.NewIndex(match.Options{Threshold: o.Threshold}), byCase: map[string][]*match.Person{},
-		versions: map[string]int64{}, encs: map[encodingKey]*pprl.Encoding{}}
+		versions: map[string]int64{}, encs: map[encodingKey]*pprl.Encoding{}, truncated: map[string]bool{}}
 }
 
 // setLocked puts a case version's persons in the index, replacing what it
@@ -434,41 +438,96 @@ func (n *Node) flushMatchedMarks(ctx context.Context) error {
 }
 
 // caseCandidates turns what matching each person of a case gave (results,
-// in the order of m.byCase[caseID]) into the candidates to store, and the
-// other cases they name in order.
-func (m *matcher) caseCandidates(caseID string, results [][]match.Candidate) ([]store.NewMatchCandidate, []string, error) {
-	var cands []store.NewMatchCandidate
+// in the order of m.byCase[caseID]; past, the candidates past the bound
+// of each list) into the candidates to store, the pairs past the bound,
+// and the other cases to refresh in order: those the candidates name, then
+// those past the bound whose own lists were not truncated (such a list
+// now holds this case, which did not list it: without a refresh, neither
+// would). It records whether the case's lists are truncated.
+func (m *matcher) caseCandidates(caseID string, results, past [][]match.Candidate) (caseResult, error) {
+	var r caseResult
 	seen := map[string]bool{}
-	var others []string
-	dup := map[[4]string]bool{}
+	dup := map[store.MatchPair]bool{}
 	for _, res := range results {
 		for _, c := range res {
-			a, b := c.A, c.B
-			if m.side(b) == match.SideSought && (b.CaseID < a.CaseID || b.CaseID == a.CaseID && b.PersonID < a.PersonID) {
-				a, b = b, a // two sought persons: one order, whoever was matched
-			}
-			key := [4]string{a.CaseID, a.PersonID, b.CaseID, b.PersonID}
-			if dup[key] {
+			p := m.storedPair(c)
+			if dup[p] {
 				continue
 			}
-			dup[key] = true
+			dup[p] = true
 			expl, err := json.Marshal(explanation{Weight: c.Weight, Offset: c.Offset, Fields: c.Fields})
 			if err != nil {
-				return nil, nil, err
+				return caseResult{}, err
 			}
-			cands = append(cands, store.NewMatchCandidate{ACase: a.CaseID, APerson: a.PersonID, BCase: b.CaseID, BPerson: b.PersonID,
+			r.cands = append(r.cands, store.NewMatchCandidate{ACase: p.ACase, APerson: p.APerson, BCase: p.BCase, BPerson: p.BPerson,
 				Score: c.Score, Explanation: expl})
-			other := a.CaseID
+			other := p.ACase
 			if other == caseID {
-				other = b.CaseID
+				other = p.BCase
 			}
 			if !seen[other] {
 				seen[other] = true
-				others = append(others, other)
+				r.others = append(r.others, other)
 			}
 		}
 	}
-	return cands, others, nil
+	for _, res := range past {
+		for _, c := range res {
+			p := m.storedPair(c)
+			if dup[p] {
+				continue
+			}
+			dup[p] = true
+			r.past = append(r.past, p)
+			other := p.ACase
+			if other == caseID {
+				other = p.BCase
+			}
+			if !seen[other] && !m.truncated[other] {
+				seen[other] = true
+				r.pastOthers = append(r.pastOthers, other)
+			}
+		}
+	}
+	if len(r.past) > 0 {
+		m.truncated[caseID] = true
+	} else {
+		delete(m.truncated, caseID)
+	}
+	return r, nil
+}
+
+// pickRefresh appends to order the other cases of r to match again, and
+// marks them in refresh: at most maxRefresh of those its candidates name,
+// then at most maxRefresh of those past its bound, none that skip names
+// or that refresh has already.
+func pickRefresh(r caseResult, skip func(string) bool, refresh map[string]bool, order []string) []string {
+	for _, others := range [][]string{r.others, r.pastOthers} {
+		k := 0
+		for _, o := range others {
+			if skip(o) || refresh[o] {
+				continue
+			}
+			if k == maxRefresh {
+				break
+			}
+			k++
+			refresh[o] = true
+			order = append(order, o)
+		}
+	}
+	return order
+}
+
+// storedPair is the pair of a candidate as the store holds it: the sought
+// person first, and between two sought persons one order whoever was
+// matched.
+func (m *matcher) storedPair(c match.Candidate) store.MatchPair {
+	a, b := c.A, c.B
+	if m.side(b) == match.SideSought && (b.CaseID < a.CaseID || b.CaseID == a.CaseID && b.PersonID < a.PersonID) {
+		a, b = b, a
+	}
+	return store.MatchPair{ACase: a.CaseID, APerson: a.PersonID, BCase: b.CaseID, BPerson: b.PersonID}
 }
 
 // matchStepsLocked computes, in one session (each person's candidates
@@ -487,36 +546,27 @@ func (n *Node) matchStepsLocked(sess *match.Session, ids []string, isNew, skip m
 	var order []string
 	var steps []store.CaseCandidates
 	for i, id := range ids {
-		if isNew[id] && len(first[i].cands) == 0 {
+		if isNew[id] && len(first[i].cands) == 0 && len(first[i].past) == 0 {
 			continue
 		}
-		steps = append(steps, store.CaseCandidates{CaseID: id, Cands: first[i].cands})
-		k := 0
-		for _, o := range first[i].others {
-			if skip[o] || refresh[o] {
-				continue
-			}
-			if k == maxRefresh {
-				break
-			}
-			k++
-			refresh[o] = true
-			order = append(order, o)
-		}
+		steps = append(steps, store.CaseCandidates{CaseID: id, Cands: first[i].cands, Past: first[i].past})
+		order = pickRefresh(first[i], func(o string) bool { return skip[o] }, refresh, order)
 	}
 	then, err := m.sessionCandidates(sess, order)
 	if err != nil {
 		return nil, err
 	}
 	for i, id := range order {
-		steps = append(steps, store.CaseCandidates{CaseID: id, Cands: then[i].cands})
+		steps = append(steps, store.CaseCandidates{CaseID: id, Cands: then[i].cands, Past: then[i].past})
 	}
 	return steps, nil
 }
 
 type caseResult struct {
-	cands  []store.NewMatchCandidate
-	others []string
+	cands      []store.NewMatchCandidate
+	past       []store.MatchPair // candidates past the bound of their lists
+	others     []string          // the other cases cands name
+	pastOthers []string          // the other cases past names whose lists were not truncated
 }
 
 // sessionCandidates matches the persons of the cases ids held in one
@@ -526,13 +576,13 @@ func (m *matcher) sessionCandidates(sess *match.Session, ids []string) ([]caseRe
 	for _, id := range ids {
 		ps = append(ps, m.byCase[id]...)
 	}
-	res := sess.MatchAll(ps)
+	res, past := sess.MatchAllCut(ps)
 	out := make([]caseResult, len(ids))
 	k := 0
 	for i, id := range ids {
 		n := len(m.byCase[id])
 		var err error
-		if out[i].cands, out[i].others, err = m.caseCandidates(id, res[k:k+n]); err != nil {
+		if out[i], err = m.caseCandidates(id, res[k:k+n], past[k:k+n]); err != nil {
 			return nil, err
 		}
 		k += n
@@ -566,6 +616,7 @@ func (m *matcher) unsetLocked(caseID string) {
 	m.ix.Remove(caseID)
 	delete(m.byCase, caseID)
 	delete(m.versions, caseID)
+	delete(m.truncated, caseID)
 	m.pending.done(caseID)
 	m.pprlDirty = true
 }

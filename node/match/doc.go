@@ -86,6 +86,19 @@
 // held; a node matches the other person of a new candidate again to
 // refresh what it lists.
 //
+// A person lists at most [DefaultMaxCandidates] (20) candidates
+// (Options.MaxCandidates: a crisis list holding one person many times must
+// not make what a node stores grow as its square): best first, ties by
+// the other person's ref (case id, person id), the same rule whichever
+// person of a pair is matched, so the list depends on the candidates
+// alone, never on the order persons were held. [Index.MatchCut] and
+// [Session.MatchAllCut] also return the candidates past the bound: a list
+// with candidates past it is truncated, and says so. A pair is a
+// candidate to show when either of its persons lists it (a node keeps
+// each pair while either case's last matching lists it); a pair past both
+// persons' bounds is listed by neither, and both lists say they are
+// truncated (go test ./node/match -run BoundedListsCoverEveryPair).
+//
 // A [Candidate] is JSON: the two persons' refs, the score, the weight, the
 // offset and the fields, each with its level and weight; the name evidence
 // points at the names (indexes into each person's names list), gives the

@@ -72,9 +72,10 @@ type Options struct {
 	// 0).
 	Outrank, Confident float64
 	// MaxCandidates is the most candidates Match returns for one person,
-	// best first (DefaultMaxCandidates when 0): a list holding one person
-	// many times (duplicates of a crisis list) must not make matching, and
-	// what a node stores of it, grow as the square of its size.
+	// best first, ties by the other person's ref (DefaultMaxCandidates
+	// when 0): a list holding one person many times (duplicates of a
+	// crisis list) must not make matching, and what a node stores of it,
+	// grow as the square of its size. MatchCut also returns those past it.
 	MaxCandidates int
 }
 
@@ -414,38 +415,72 @@ func (ix *Index) scratch() *scratch {
 // candidate among the persons held, Options.Outrank bits heavier, unless
 // its score reaches Options.Confident. When a candidate is listed, a node
 // matches its other person again so that what that person outranks is
-// updated too.
+// updated too. At most Options.MaxCandidates are listed: see MatchCut.
 func (ix *Index) Match(p *Person) []Candidate {
+	list, _ := ix.MatchCut(p)
+	return list
+}
+
+// MatchCut is Match, and also returns the candidates past the bound
+// (Options.MaxCandidates): those p's best does not outrank that come
+// after the last listed, in the same order (the other persons' views of
+// them are not read). The order is the score, best first, then the other
+// person's ref (case id, person id), ascending: the same rule on both
+// sides of every pair, so which of many tied candidates a person lists is
+// decided by the candidates alone, never by the order the persons were
+// held or read. A pair is within the bound of at least one of its persons
+// unless both have candidates past it: a person whose list holds every
+// candidate it has (past is empty) is listed by each of them, or lists
+// it; when past is not empty the list is truncated, and says so.
+func (ix *Index) MatchCut(p *Person) (list, past []Candidate) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	sc := ix.scratch()
 	defer ix.pool.Put(sc)
-	out := ix.firstCut(p, ix.matchLocked(p, sc, nil))
-	return ix.lastCut(p, out, func(q *Person) []Candidate { return ix.matchLocked(q, sc, nil) })
+	out, past := ix.firstCut(p, ix.matchLocked(p, sc, nil))
+	past = slices.Clone(past)
+	return ix.lastCut(p, out, func(q *Person) []Candidate { return ix.matchLocked(q, sc, nil) }), past
 }
 
 // firstCut is Match's first step on raw, p's candidates among the persons
-// held (reused): it keeps the best Options.MaxCandidates and leaves out
-// those p's best candidate outranks.
-func (ix *Index) firstCut(p *Person, raw []Candidate) []Candidate {
-	out := raw
+// held (reused): it leaves out those p's best candidate outranks, orders
+// the rest (sortFor) and keeps the first Options.MaxCandidates; past are
+// the others (a slice of raw).
+func (ix *Index) firstCut(p *Person, raw []Candidate) (kept, past []Candidate) {
 	best := 0.0
-	for _, c := range out {
+	for _, c := range raw {
 		best = max(best, c.Weight)
 	}
-	if len(out) > ix.opts.MaxCandidates {
-		// Only the best are worth the other side's view (lastCut), which
-		// reads each one's own candidates.
-		sortCandidates(out)
-		out = out[:ix.opts.MaxCandidates]
-	}
-	kept := out[:0]
-	for i := range out {
-		if !ix.opts.outranked(&out[i], best) {
-			kept = append(kept, out[i])
+	kept = raw[:0]
+	for i := range raw {
+		if !ix.opts.outranked(&raw[i], best) {
+			kept = append(kept, raw[i])
 		}
 	}
-	return kept
+	if len(kept) > ix.opts.MaxCandidates {
+		// Only the first are worth the other side's view (lastCut),
+		// which reads each one's own candidates.
+		sortFor(p, kept)
+		return kept[:ix.opts.MaxCandidates], kept[ix.opts.MaxCandidates:]
+	}
+	return kept, nil
+}
+
+// sortFor orders p's candidates best first, ties by the other person's
+// ref: the same rule whichever person of a pair is matched.
+func sortFor(p *Person, cs []Candidate) {
+	other := func(c *Candidate) Ref {
+		if c.A == p.Ref {
+			return c.B
+		}
+		return c.A
+	}
+	sort.Slice(cs, func(i, j int) bool {
+		if cs[i].Score != cs[j].Score {
+			return cs[i].Score > cs[j].Score
+		}
+		return less(other(&cs[i]), other(&cs[j]))
+	})
 }
 
 // otherView returns the person held whose own candidates (but p) decide
@@ -487,7 +522,7 @@ func (ix *Index) lastCut(p *Person, out []Candidate, theirs func(*Person) []Cand
 		}
 		kept = append(kept, *c)
 	}
-	sortCandidates(kept)
+	sortFor(p, kept)
 	return kept
 }
 

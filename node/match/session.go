@@ -30,6 +30,13 @@ func (ix *Index) Session() *Session {
 // MatchAll returns, for each of ps, what Match returns for it on the index
 // as it is.
 func (s *Session) MatchAll(ps []*Person) [][]Candidate {
+	lists, _ := s.MatchAllCut(ps)
+	return lists
+}
+
+// MatchAllCut returns, for each of ps, what MatchCut returns for it on the
+// index as it is.
+func (s *Session) MatchAllCut(ps []*Person) (lists, past [][]Candidate) {
 	ix := s.ix
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
@@ -41,10 +48,12 @@ func (s *Session) MatchAll(ps []*Person) [][]Candidate {
 	// What Match does before it looks at the other persons' views, then
 	// the views those persons need, then the rest.
 	outs := make([][]Candidate, len(ps))
+	past = make([][]Candidate, len(ps))
 	var others []*Person
 	asked := map[*Person]bool{}
 	for i, p := range ps {
-		outs[i] = ix.firstCut(p, slices.Clone(s.raw[p]))
+		outs[i], past[i] = ix.firstCut(p, slices.Clone(s.raw[p]))
+		past[i] = slices.Clone(past[i])
 		for j := range outs[i] {
 			if q := ix.otherView(p, &outs[i][j]); q != nil && !asked[q] {
 				asked[q] = true
@@ -56,7 +65,7 @@ func (s *Session) MatchAll(ps []*Person) [][]Candidate {
 	for i, p := range ps {
 		outs[i] = ix.lastCut(p, outs[i], func(q *Person) []Candidate { return s.raw[q] })
 	}
-	return outs
+	return outs, past
 }
 
 // FillHeld computes at once the candidates among those held of every

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"strings"
 
 	"github.com/familylinks/flx/node/store/migrate"
 )
@@ -90,4 +91,33 @@ func RowsScanned(t interface{ Context() context.Context }, tx Tx, table string) 
 	var n int64
 	err := q.queryRow(t.Context(), `SELECT COALESCE(SUM(seq_tup_read), 0) FROM pg_stat_xact_user_tables WHERE relname = ?`, table).Scan(&n)
 	return n, err
+}
+
+// SearchPlan returns SQLite's plan (EXPLAIN QUERY PLAN, the detail of each
+// step joined by "; ") of the statement SearchCases runs for cq in tx; ""
+// on PostgreSQL.
+func SearchPlan(t interface{ Context() context.Context }, tx Tx, cq CaseQuery) (string, error) {
+	q := tx.(*queries)
+	if q.s.dialect != SQLite {
+		return "", nil
+	}
+	st, err := q.searchStatement(t.Context(), &cq)
+	if err != nil || st.none {
+		return "", err
+	}
+	rows, err := q.query(t.Context(), `EXPLAIN QUERY PLAN `+st.stmt, st.args...)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	var steps []string
+	for rows.Next() {
+		var id, parent, notused int64
+		var detail string
+		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+			return "", err
+		}
+		steps = append(steps, detail)
+	}
+	return strings.Join(steps, "; "), rows.Err()
 }

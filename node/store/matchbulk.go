@@ -16,7 +16,18 @@ import (
 type CaseCandidates struct {
 	CaseID string
 	Cands  []NewMatchCandidate
+	// Past are the pairs of the case's persons that are candidates but
+	// past the bound of their lists (node/match MaxCandidates): not
+	// listed by this case, though the other case may list them. A pair
+	// naming the case that is in neither Cands nor Past is no candidate
+	// any more (the case changed): the other case's listing of it, made
+	// before, no longer holds either.
+	Past []MatchPair
 }
+
+// MatchPair names the two persons of a candidate, as NewMatchCandidate
+// does.
+type MatchPair struct{ ACase, APerson, BCase, BPerson string }
 
 // PendingMatch names a case version whose candidates are not yet computed.
 type PendingMatch struct {
@@ -28,11 +39,15 @@ type PendingMatch struct {
 // durable record of the cases still to be matched.
 type MatchBulk interface {
 	// ReplaceMatchesMany leaves the candidates as ReplaceMatches called
-	// for each of steps in turn would, with set-based statements: for
-	// each pair, the last step naming either of its cases decides (kept
-	// with that step's score and explanation while open, deleted while
-	// open when that step does not list it); decided and remote
-	// candidates stay as they are.
+	// for each of steps in turn would, with set-based statements. A
+	// candidate is marked with which of its two cases list it: a step
+	// listing the pair (Cands) marks its case and writes the score and
+	// explanation (a new row is listed by no one else); a step holding
+	// it past its bound (Past) unmarks its case alone; a step holding it
+	// neither way unmarks both (the pair is no candidate any more, and
+	// the other case's listing of it was made before). An open candidate
+	// no case lists is deleted. Decided and remote candidates stay as
+	// they are.
 	ReplaceMatchesMany(ctx context.Context, steps []CaseCandidates, at time.Time) error
 	// MarkMatchPending records, in the transaction that writes the cases,
 	// that these case versions are to be matched.
@@ -84,85 +99,259 @@ func (s *sqlStore) OwnPool(conns int) (Store, func() error, error) {
 // casesPerArray is the same on PostgreSQL, where the ids go as one array
 // parameter.
 const (
-	matchRowsPerInsert = 400
+	matchRowsPerInsert = 300
 	casesPerLookup     = 400
 	casesPerArray      = 20000
 )
 
 func (q *queries) ReplaceMatchesMany(ctx context.Context, steps []CaseCandidates, at time.Time) error {
 	type pair = struct{ a, ap, b, bp string }
-	last := make(map[string]int, len(steps))
+	byCase := make(map[string][]int, len(steps)) // the steps of each case, in order
 	for i, st := range steps {
 		if st.CaseID == "" {
 			return fmt.Errorf("store.ReplaceMatchesMany: step %d: case id is required: %w", i, ErrInvalid)
 		}
 		for _, c := range st.Cands {
-			if c.APerson == "" || c.BPerson == "" || (c.ACase != st.CaseID && c.BCase != st.CaseID) || !json.Valid(c.Explanation) {
-				return fmt.Errorf("store.ReplaceMatchesMany: a candidate must name case %q, both persons and a JSON explanation: %w", st.CaseID, ErrInvalid)
+			if c.APerson == "" || c.BPerson == "" || (c.ACase != st.CaseID && c.BCase != st.CaseID) || c.ACase == c.BCase || !json.Valid(c.Explanation) {
+				return fmt.Errorf("store.ReplaceMatchesMany: a candidate must name case %q and another, both persons and a JSON explanation: %w", st.CaseID, ErrInvalid)
 			}
 		}
-		last[st.CaseID] = i
+		byCase[st.CaseID] = append(byCase[st.CaseID], i)
 	}
-	// The pairs kept: those listed by the last step naming their cases
-	// (a pair listed twice by one step keeps its last candidate).
-	final := map[pair]int{}
-	var keep []NewMatchCandidate
+	// What each step holds of each pair: listed (the candidate) or past
+	// its bound; by pair, in step order (most pairs are named by a step
+	// or two: a slice, not a map, per pair).
+	type hold struct {
+		step   int
+		listed *NewMatchCandidate
+		past   bool
+	}
+	holds := map[pair][]hold{}
+	var named []pair // in the order first named
+	add := func(p pair, h hold) {
+		hs, ok := holds[p]
+		if !ok {
+			named = append(named, p)
+		}
+		if n := len(hs); n > 0 && hs[n-1].step == h.step {
+			// A pair listed twice by one step keeps its last candidate.
+			if h.listed != nil {
+				hs[n-1].listed = h.listed
+			}
+			hs[n-1].past = hs[n-1].past || h.past
+			return
+		}
+		holds[p] = append(hs, h)
+	}
 	for i, st := range steps {
-		for _, c := range st.Cands {
-			k, ok := last[c.ACase]
-			if kb, okb := last[c.BCase]; okb && (!ok || kb > k) {
-				k = kb
-			}
-			if k != i {
-				continue
-			}
-			p := pair{c.ACase, c.APerson, c.BCase, c.BPerson}
-			if j, ok := final[p]; ok {
-				keep[j] = c
-				continue
-			}
-			final[p] = len(keep)
-			keep = append(keep, c)
+		for k := range st.Cands {
+			c := &st.Cands[k]
+			add(pair{c.ACase, c.APerson, c.BCase, c.BPerson}, hold{step: i, listed: c})
+		}
+		for _, mp := range st.Past {
+			add(pair{mp.ACase, mp.APerson, mp.BCase, mp.BPerson}, hold{step: i, past: true})
 		}
 	}
-	cases := make([]string, 0, len(last))
-	for id := range last {
+	holdAt := func(p pair, i int) hold {
+		for _, h := range holds[p] {
+			if h.step == i {
+				return h
+			}
+		}
+		return hold{}
+	}
+	// final plays the steps naming either case of p in turn, from what is
+	// held (exists, a, b): a step listing p lists it on its side (a new
+	// row is listed by no one else); a step holding it past its bound
+	// does not; a step not holding it at all ends every listing (p is no
+	// candidate any more). A row no side lists goes. cand is the latest
+	// candidate written, nil when none was.
+	final := func(p pair, exists, a, b bool) (bool, bool, bool, *NewMatchCandidate) {
+		var cand *NewMatchCandidate
+		ia, ib := byCase[p.a], byCase[p.b]
+		for len(ia) > 0 || len(ib) > 0 {
+			var i int
+			sideA := len(ib) == 0 || len(ia) > 0 && ia[0] < ib[0]
+			if sideA {
+				i, ia = ia[0], ia[1:]
+			} else {
+				i, ib = ib[0], ib[1:]
+			}
+			h := holdAt(p, i)
+			switch {
+			case h.listed != nil:
+				if !exists {
+					exists, a, b = true, false, false
+				}
+				cand = h.listed
+				if sideA {
+					a = true
+				} else {
+					b = true
+				}
+			case h.past:
+				if sideA {
+					a = false
+				} else {
+					b = false
+				}
+			default:
+				a, b = false, false
+			}
+			if exists && !a && !b {
+				exists, cand = false, nil
+			}
+		}
+		return exists, a, b, cand
+	}
+	cases := make([]string, 0, len(byCase))
+	for id := range byCase {
 		cases = append(cases, id)
 	}
 	sort.Strings(cases)
-	// Open candidates naming these cases that no step keeps go; those
-	// kept that are held already as they are (open with the same score
-	// and explanation, or decided) need no write.
+	// Open candidates held that no case lists any more go; those whose
+	// score, explanation or marks change are written; decided and remote
+	// ones stay as they are.
 	var drop []int64
-	dropped := map[int64]bool{} // a candidate between two of the cases comes twice
-	same := make([]bool, len(keep))
-	err := q.matchesNaming(ctx, cases, func(id int64, p pair, score int64, expl, state, remote string) {
-		j, kept := final[p]
+	var marks [4][]int64     // candidates whose marks alone change, by 2*a+b
+	seen := map[int64]bool{} // a candidate between two of the cases comes twice
+	held := map[pair]bool{}
+	var keep []listedCandidate
+	err := q.matchesNaming(ctx, cases, func(m heldMatch) {
+		if seen[m.id] {
+			return
+		}
+		seen[m.id] = true
+		p := pair{m.a, m.ap, m.b, m.bp}
+		held[p] = true
+		if m.state != MatchOpen || m.remote != "" {
+			return
+		}
+		exists, a, b, cand := final(p, true, m.aListed, m.bListed)
 		switch {
-		case !kept && state == MatchOpen && remote == "" && !dropped[id]:
-			dropped[id] = true
-			drop = append(drop, id)
-		case kept && (state != MatchOpen || score == ppm(keep[j].Score) && expl == string(keep[j].Explanation)):
-			same[j] = true
+		case !exists:
+			drop = append(drop, m.id)
+		case cand != nil && (m.score != ppm(cand.Score) || m.expl != string(cand.Explanation)):
+			keep = append(keep, listedCandidate{NewMatchCandidate: *cand, a: a, b: b})
+		case a != m.aListed || b != m.bListed:
+			k := 0
+			if a {
+				k = 2
+			}
+			if b {
+				k++
+			}
+			marks[k] = append(marks[k], m.id)
 		}
 	})
 	if err != nil {
 		return fmt.Errorf("store.ReplaceMatchesMany: %w", err)
 	}
-	changed := keep[:0]
-	for j, c := range keep {
-		if !same[j] {
-			changed = append(changed, c)
+	for _, p := range named {
+		if held[p] {
+			continue
+		}
+		if exists, a, b, cand := final(p, false, false, false); exists {
+			keep = append(keep, listedCandidate{NewMatchCandidate: *cand, a: a, b: b})
 		}
 	}
-	keep = changed
 	if err := q.deleteMatchIDs(ctx, drop); err != nil {
 		return fmt.Errorf("store.ReplaceMatchesMany: %w", err)
+	}
+	for k, ids := range marks {
+		if err := q.markMatchIDs(ctx, ids, k >= 2, k%2 == 1); err != nil {
+			return fmt.Errorf("store.ReplaceMatchesMany: %w", err)
+		}
 	}
 	if err := q.upsertMatches(ctx, keep, q.s.now(at)); err != nil {
 		return fmt.Errorf("store.ReplaceMatchesMany: %w", err)
 	}
+	if err := q.replaceMatchesPast(ctx, steps, byCase, cases); err != nil {
+		return fmt.Errorf("store.ReplaceMatchesMany: %w", err)
+	}
 	return nil
+}
+
+// replaceMatchesPast records, for the cases of steps (sorted in cases),
+// how many candidates each of their persons has past its bound, as the
+// last step of the case says (match_past).
+func (q *queries) replaceMatchesPast(ctx context.Context, steps []CaseCandidates, byCase map[string][]int, cases []string) error {
+	type row struct {
+		caseID, person string
+		n              int
+	}
+	var rows []row
+	for _, id := range cases {
+		st := steps[byCase[id][len(byCase[id])-1]]
+		count := map[string]int{}
+		var order []string
+		for _, p := range st.Past {
+			person := p.APerson
+			if p.BCase == id {
+				person = p.BPerson
+			}
+			if count[person] == 0 {
+				order = append(order, person)
+			}
+			count[person]++
+		}
+		for _, p := range order {
+			rows = append(rows, row{id, p, count[p]})
+		}
+	}
+	for len(cases) > 0 {
+		if q.s.dialect == Postgres {
+			chunk := cases[:min(len(cases), casesPerArray)]
+			cases = cases[len(chunk):]
+			if _, err := q.exec(ctx, `DELETE FROM match_past WHERE case_id = ANY(?::text[])`, chunk); err != nil {
+				return fmt.Errorf("past: %w", err)
+			}
+			continue
+		}
+		chunk := cases[:min(len(cases), casesPerLookup)]
+		cases = cases[len(chunk):]
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		if _, err := q.exec(ctx, `DELETE FROM match_past WHERE case_id IN (`+placeholders(len(chunk))+`)`, args...); err != nil {
+			return fmt.Errorf("past: %w", err)
+		}
+	}
+	for len(rows) > 0 {
+		chunk := rows[:min(len(rows), 300)]
+		rows = rows[len(chunk):]
+		var sb strings.Builder
+		args := make([]any, 0, 3*len(chunk))
+		for i, r := range chunk {
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			sb.WriteString("(?, ?, ?)")
+			args = append(args, r.caseID, r.person, r.n)
+		}
+		if _, err := q.exec(ctx, `INSERT INTO match_past (case_id, person_id, past) VALUES `+sb.String(), args...); err != nil {
+			return fmt.Errorf("past: %w", err)
+		}
+	}
+	return nil
+}
+
+// listedCandidate is a candidate to write with which sides list it
+// (match_candidates.a_listed, b_listed).
+type listedCandidate struct {
+	NewMatchCandidate
+	a, b bool
+}
+
+// heldMatch is a candidate as matchesNaming reads it.
+type heldMatch struct {
+	id               int64
+	a, ap, b, bp     string
+	score            int64
+	expl, state      string
+	remote           string
+	aListed, bListed bool
 }
 
 // matchesNaming calls fn for every candidate naming one of cases (sorted,
@@ -171,8 +360,8 @@ func (q *queries) ReplaceMatchesMany(ctx context.Context, steps []CaseCandidates
 // names every case held); SQLite, in process, IN lists. State and remote
 // are looked at by the caller: a condition on state makes SQLite walk
 // every open candidate through the state index instead.
-func (q *queries) matchesNaming(ctx context.Context, cases []string, fn func(id int64, p struct{ a, ap, b, bp string }, score int64, expl, state, remote string)) error {
-	const cols = `id, a_case, a_person, b_case, b_person, score_ppm, explanation, state, remote`
+func (q *queries) matchesNaming(ctx context.Context, cases []string, fn func(heldMatch)) error {
+	const cols = `id, a_case, a_person, b_case, b_person, score_ppm, explanation, state, remote, a_listed, b_listed`
 	per := casesPerLookup
 	if q.s.dialect == Postgres && len(cases) > 0 {
 		per = casesPerArray
@@ -213,13 +402,11 @@ func (q *queries) matchesNaming(ctx context.Context, cases []string, fn func(id 
 				UNION ALL SELECT ` + cols + ` FROM match_candidates WHERE b_case IN (` + in + `)`
 		}
 		err := q.eachRow(ctx, func(rows *sqlx.Rows) error {
-			var id, score int64
-			var p struct{ a, ap, b, bp string }
-			var expl, state, remote string
-			if err := rows.Scan(&id, &p.a, &p.ap, &p.b, &p.bp, &score, &expl, &state, sc(&remote)); err != nil {
+			var m heldMatch
+			if err := rows.Scan(&m.id, &m.a, &m.ap, &m.b, &m.bp, &m.score, &m.expl, &m.state, sc(&m.remote), &m.aListed, &m.bListed); err != nil {
 				return err
 			}
-			fn(id, p, score, expl, state, remote)
+			fn(m)
 			return nil
 		}, query, args...)
 		if err != nil {
@@ -255,18 +442,49 @@ func (q *queries) deleteMatchIDs(ctx context.Context, ids []int64) error {
 	return nil
 }
 
-// upsertClause refreshes an open candidate already held whose score or
-// explanation changed (updated_at is when it last changed); a decided one
-// keeps its decision, score and explanation.
+// markMatchIDs sets which sides list the candidates ids.
+func (q *queries) markMatchIDs(ctx context.Context, ids []int64, a, b bool) error {
+	per := 900
+	if q.s.dialect == Postgres {
+		per = 50000
+	}
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), per)]
+		ids = ids[len(chunk):]
+		var err error
+		if q.s.dialect == Postgres {
+			_, err = q.exec(ctx, `UPDATE match_candidates SET a_listed = ?, b_listed = ? WHERE id = ANY(?::bigint[])`, a, b, chunk)
+		} else {
+			args := []any{a, b}
+			for _, id := range chunk {
+				args = append(args, id)
+			}
+			_, err = q.exec(ctx, `UPDATE match_candidates SET a_listed = ?, b_listed = ? WHERE id IN (`+placeholders(len(chunk))+`)`, args...)
+		}
+		if err != nil {
+			return fmt.Errorf("mark: %w", err)
+		}
+	}
+	return nil
+}
+
+// upsertClause refreshes an open candidate already held whose score,
+// explanation or listing sides changed (updated_at is when its score or
+// explanation last changed); a decided one keeps its decision, score and
+// explanation.
 const upsertClause = ` ON CONFLICT (a_case, a_person, b_case, b_person) DO UPDATE
-	SET score_ppm = excluded.score_ppm, explanation = excluded.explanation, updated_at = excluded.updated_at
+	SET score_ppm = excluded.score_ppm, explanation = excluded.explanation,
+		updated_at = CASE WHEN match_candidates.score_ppm <> excluded.score_ppm OR match_candidates.explanation <> excluded.explanation
+			THEN excluded.updated_at ELSE match_candidates.updated_at END,
+		a_listed = excluded.a_listed, b_listed = excluded.b_listed
 	WHERE match_candidates.state = 'open'
-		AND (match_candidates.score_ppm <> excluded.score_ppm OR match_candidates.explanation <> excluded.explanation)`
+		AND (match_candidates.score_ppm <> excluded.score_ppm OR match_candidates.explanation <> excluded.explanation
+			OR match_candidates.a_listed <> excluded.a_listed OR match_candidates.b_listed <> excluded.b_listed)`
 
 // upsertMatches adds candidates, or refreshes those held while open. On
 // PostgreSQL, one statement per 20,000 rows with the columns as array
 // parameters; on SQLite, multi-row VALUES lists. No pair is given twice.
-func (q *queries) upsertMatches(ctx context.Context, cands []NewMatchCandidate, at time.Time) error {
+func (q *queries) upsertMatches(ctx context.Context, cands []listedCandidate, at time.Time) error {
 	t := tv(at)
 	if q.s.dialect == Postgres {
 		for len(cands) > 0 {
@@ -274,14 +492,16 @@ func (q *queries) upsertMatches(ctx context.Context, cands []NewMatchCandidate, 
 			cands = cands[len(chunk):]
 			a, ap, b, bp, ex := make([]string, len(chunk)), make([]string, len(chunk)), make([]string, len(chunk)), make([]string, len(chunk)), make([]string, len(chunk))
 			sc := make([]int64, len(chunk))
+			al, bl := make([]bool, len(chunk)), make([]bool, len(chunk))
 			for i, c := range chunk {
 				a[i], ap[i], b[i], bp[i], sc[i], ex[i] = c.ACase, c.APerson, c.BCase, c.BPerson, ppm(c.Score), string(c.Explanation)
+				al[i], bl[i] = c.a, c.b
 			}
 			if _, err := q.exec(ctx, `INSERT INTO match_candidates
-				(a_case, a_person, b_case, b_person, score_ppm, explanation, state, created_at, updated_at)
-				SELECT a, ap, b, bp, s, e, 'open', ?::timestamptz, ?::timestamptz
-				FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::text[]) AS t(a, ap, b, bp, s, e)`+upsertClause,
-				t, t, a, ap, b, bp, sc, ex); err != nil {
+				(a_case, a_person, b_case, b_person, score_ppm, explanation, state, created_at, updated_at, a_listed, b_listed)
+				SELECT a, ap, b, bp, s, e, 'open', ?::timestamptz, ?::timestamptz, al, bl
+				FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::text[], ?::boolean[], ?::boolean[]) AS t(a, ap, b, bp, s, e, al, bl)`+upsertClause,
+				t, t, a, ap, b, bp, sc, ex, al, bl); err != nil {
 				return fmt.Errorf("insert: %w", err)
 			}
 		}
@@ -291,16 +511,16 @@ func (q *queries) upsertMatches(ctx context.Context, cands []NewMatchCandidate, 
 		chunk := cands[:min(len(cands), matchRowsPerInsert)]
 		cands = cands[len(chunk):]
 		var sb strings.Builder
-		args := make([]any, 0, 8*len(chunk))
+		args := make([]any, 0, 10*len(chunk))
 		for i, c := range chunk {
 			if i > 0 {
 				sb.WriteString(", ")
 			}
-			sb.WriteString("(?, ?, ?, ?, ?, ?, 'open', ?, ?)")
-			args = append(args, c.ACase, c.APerson, c.BCase, c.BPerson, ppm(c.Score), string(c.Explanation), t, t)
+			sb.WriteString("(?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?)")
+			args = append(args, c.ACase, c.APerson, c.BCase, c.BPerson, ppm(c.Score), string(c.Explanation), t, t, c.a, c.b)
 		}
 		if _, err := q.exec(ctx, `INSERT INTO match_candidates
-			(a_case, a_person, b_case, b_person, score_ppm, explanation, state, created_at, updated_at)
+			(a_case, a_person, b_case, b_person, score_ppm, explanation, state, created_at, updated_at, a_listed, b_listed)
 			VALUES `+sb.String()+upsertClause, args...); err != nil {
 			return fmt.Errorf("insert: %w", err)
 		}

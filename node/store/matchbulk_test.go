@@ -18,7 +18,8 @@ import (
 // candidates (pairs, scores, explanations, states, decisions) as
 // ReplaceMatches called step by step, from the same starting candidates
 // (open, decided, remote), over random steps that name a case several
-// times, list a pair from both sides, or list nothing.
+// times, list a pair from both sides, hold it past their bound, or list
+// nothing.
 func TestReplaceMatchesManyAsSequential(t *testing.T) {
 	withAllStores(t, func(t *testing.T, b *backend) {
 		ctx := t.Context()
@@ -27,17 +28,17 @@ func TestReplaceMatchesManyAsSequential(t *testing.T) {
 			r := rand.New(rand.NewPCG(uint64(round), 7))
 			seq, bulk := fmt.Sprintf("XA-RC:S%d-", round), fmt.Sprintf("XA-RC:B%d-", round)
 			caseOf := func(prefix string, i int) string { return fmt.Sprintf("%s%d", prefix, i) }
-			randomSteps := func(n int) [][2]any { // (case number, candidates as [other, ap, bp, ppm])
+			randomSteps := func(n int) [][2]any { // (case number, candidates as [other, ap, bp, ppm, past])
 				var steps [][2]any
 				for range n {
 					c := r.IntN(8)
-					var cs [][4]int
+					var cs [][5]int
 					for range r.IntN(4) {
 						o := r.IntN(8)
 						if o == c {
 							continue
 						}
-						cs = append(cs, [4]int{o, r.IntN(2), r.IntN(2), 100000 + r.IntN(900000)})
+						cs = append(cs, [5]int{o, r.IntN(2), r.IntN(2), 100000 + r.IntN(900000), r.IntN(3)})
 					}
 					steps = append(steps, [2]any{c, cs})
 				}
@@ -48,10 +49,15 @@ func TestReplaceMatchesManyAsSequential(t *testing.T) {
 				for _, st := range steps {
 					c := st[0].(int)
 					cc := store.CaseCandidates{CaseID: caseOf(prefix, c)}
-					for _, x := range st[1].([][4]int) {
+					for _, x := range st[1].([][5]int) {
 						a, b := c, x[0]
 						if a > b {
 							a, b = b, a // one order for a pair, as the node gives
+						}
+						if x[4] == 0 { // a candidate past the bound of the case's list
+							cc.Past = append(cc.Past, store.MatchPair{ACase: caseOf(prefix, a), APerson: fmt.Sprintf("p%d", x[1]),
+								BCase: caseOf(prefix, b), BPerson: fmt.Sprintf("p%d", x[2])})
+							continue
 						}
 						m := cand(caseOf(prefix, a), fmt.Sprintf("p%d", x[1]), caseOf(prefix, b), fmt.Sprintf("p%d", x[2]), float64(x[3])/1e6)
 						m.Explanation = json.RawMessage(fmt.Sprintf(`{"weight":%d}`, x[3]))
@@ -67,7 +73,7 @@ func TestReplaceMatchesManyAsSequential(t *testing.T) {
 			decide := []int{r.IntN(6), 6 + r.IntN(6), 12 + r.IntN(6)}
 			for _, prefix := range []string{seq, bulk} {
 				for _, st := range build(prefix, start) {
-					mustErr(t, b.s.ReplaceMatches(ctx, st.CaseID, st.Cands, b.clock.Now()), nil)
+					mustErr(t, b.s.ReplaceMatchesMany(ctx, []store.CaseCandidates{st}, b.clock.Now()), nil)
 				}
 				held := listAll(t, b, prefix)
 				for i, d := range decide {
@@ -82,7 +88,7 @@ func TestReplaceMatchesManyAsSequential(t *testing.T) {
 			}
 			steps := randomSteps(12)
 			for _, st := range build(seq, steps) {
-				mustErr(t, b.s.ReplaceMatches(ctx, st.CaseID, st.Cands, b.clock.Now()), nil)
+				mustErr(t, b.s.ReplaceMatchesMany(ctx, []store.CaseCandidates{st}, b.clock.Now()), nil)
 			}
 			mustErr(t, b.s.Tx(ctx, func(tx store.Tx) error {
 				return tx.ReplaceMatchesMany(ctx, build(bulk, steps), b.clock.Now())

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"strings"
 	"time"
 )
 
@@ -38,6 +37,10 @@ type MatchCandidate struct {
 	// query, that member: BCase is then the member and BPerson the handle
 	// it gave. Empty for a candidate between two cases held here.
 	Remote string
+	// AListed and BListed say which case's last matching lists the pair
+	// (each person's list is bounded: a pair may be within one side's
+	// bound and past the other's). Not kept for decided candidates.
+	AListed, BListed bool
 }
 
 // NewMatchCandidate is one candidate of ReplaceMatches.
@@ -65,6 +68,11 @@ type MatchReader interface {
 	ListMatches(ctx context.Context, f MatchFilter) ([]MatchCandidate, error)
 	// GetMatch returns one candidate; ErrNotFound if there is none.
 	GetMatch(ctx context.Context, id int64) (MatchCandidate, error)
+	// MatchesPast returns, for each person of caseID whose list of
+	// candidates is truncated, how many candidates its last matching
+	// found past the bound (ReplaceMatchesMany's Past): none, when every
+	// list holds all its candidates.
+	MatchesPast(ctx context.Context, caseID string) (map[string]int, error)
 }
 
 // Matches keeps the candidate matches of the node's cases.
@@ -72,11 +80,15 @@ type Matches interface {
 	MatchReader
 	MatchBulk
 	// ReplaceMatches records the candidates found by matching the persons
-	// of caseID: open candidates naming caseID that are not among cands
-	// are deleted; each of cands is added, or, when the pair is held,
-	// refreshed (score and explanation) while it is open; its updated_at
-	// changes only when one of them does. A decided pair
-	// keeps its decision. Every candidate must name caseID on one side.
+	// of caseID (its list): each of cands is added, or, when the pair is
+	// held, refreshed (score and explanation) while it is open; its
+	// updated_at changes only when one of them does. An open candidate
+	// naming caseID that is not among cands is deleted unless the other
+	// case's last matching listed it (each person's list is bounded, and a
+	// pair within one side's bound may be past the other's: what either
+	// side lists stays). A decided pair keeps its decision. Every
+	// candidate must name caseID on one side and another case on the
+	// other. ReplaceMatchesMany with one step.
 	ReplaceMatches(ctx context.Context, caseID string, cands []NewMatchCandidate, at time.Time) error
 	// DecideMatch confirms or rejects an open candidate (state
 	// MatchConfirmed or MatchRejected). ErrNotFound if there is no such
@@ -94,14 +106,14 @@ type Matches interface {
 	DropInboxEnvelope(ctx context.Context, id int64) error
 }
 
-const matchCols = `id, a_case, a_person, b_case, b_person, score_ppm, explanation, state, created_at, updated_at, decided_by, decided_at, remote`
+const matchCols = `id, a_case, a_person, b_case, b_person, score_ppm, explanation, state, created_at, updated_at, decided_by, decided_at, remote, a_listed, b_listed`
 
 func scanMatch(r scanner) (MatchCandidate, error) {
 	var m MatchCandidate
 	var ppm int64
 	var expl string
 	err := r.Scan(&m.ID, &m.ACase, &m.APerson, &m.BCase, &m.BPerson, &ppm, &expl, &m.State,
-		tc(&m.CreatedAt), tc(&m.UpdatedAt), sc(&m.DecidedBy), tc(&m.DecidedAt), sc(&m.Remote))
+		tc(&m.CreatedAt), tc(&m.UpdatedAt), sc(&m.DecidedBy), tc(&m.DecidedAt), sc(&m.Remote), &m.AListed, &m.BListed)
 	m.Score = float64(ppm) / 1e6
 	m.Explanation = json.RawMessage(expl)
 	return m, err
@@ -115,82 +127,7 @@ func (q *queries) ReplaceMatches(ctx context.Context, caseID string, cands []New
 	if caseID == "" {
 		return fmt.Errorf("store.ReplaceMatches: case id is required: %w", ErrInvalid)
 	}
-	type pair struct{ a, ap, b, bp string }
-	keep := map[pair]bool{}
-	for _, c := range cands {
-		if c.APerson == "" || c.BPerson == "" || (c.ACase != caseID && c.BCase != caseID) || !json.Valid(c.Explanation) {
-			return fmt.Errorf("store.ReplaceMatches: a candidate must name case %q, both persons and a JSON explanation: %w", caseID, ErrInvalid)
-		}
-		keep[pair{c.ACase, c.APerson, c.BCase, c.BPerson}] = true
-	}
-	at = q.s.now(at)
-	// By case through the two case indexes (a condition on state makes
-	// SQLite walk every open candidate through the state index instead).
-	rows, err := q.query(ctx, `SELECT id, a_case, a_person, b_case, b_person, state, remote FROM match_candidates
-		WHERE a_case = ? OR b_case = ?`, caseID, caseID)
-	if err != nil {
-		return fmt.Errorf("store.ReplaceMatches: %w", err)
-	}
-	var drop []int64
-	for rows.Next() {
-		var id int64
-		var p pair
-		var state, remote string
-		if err := rows.Scan(&id, &p.a, &p.ap, &p.b, &p.bp, &state, sc(&remote)); err != nil {
-			rows.Close()
-			return fmt.Errorf("store.ReplaceMatches: %w", err)
-		}
-		if !keep[p] && state == MatchOpen && remote == "" {
-			drop = append(drop, id)
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("store.ReplaceMatches: %w", err)
-	}
-	for len(drop) > 0 {
-		n := min(len(drop), 500)
-		args := make([]any, n)
-		for i, id := range drop[:n] {
-			args[i] = id
-		}
-		if _, err := q.exec(ctx, `DELETE FROM match_candidates WHERE id IN (`+placeholders(n)+`)`, args...); err != nil {
-			return fmt.Errorf("store.ReplaceMatches: delete: %w", err)
-		}
-		drop = drop[n:]
-	}
-	// One multi-row upsert per 200 candidates (a pair named twice keeps its
-	// last candidate: one statement may not update a row twice).
-	uniq := make([]NewMatchCandidate, 0, len(cands))
-	at2 := map[pair]int{}
-	for _, c := range cands {
-		k := pair{c.ACase, c.APerson, c.BCase, c.BPerson}
-		if i, ok := at2[k]; ok {
-			uniq[i] = c
-			continue
-		}
-		at2[k] = len(uniq)
-		uniq = append(uniq, c)
-	}
-	for len(uniq) > 0 {
-		n := min(len(uniq), 200)
-		var b strings.Builder
-		args := make([]any, 0, 8*n)
-		for i, c := range uniq[:n] {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString("(?, ?, ?, ?, ?, ?, 'open', ?, ?)")
-			args = append(args, c.ACase, c.APerson, c.BCase, c.BPerson, ppm(c.Score), string(c.Explanation), tv(at), tv(at))
-		}
-		if _, err := q.exec(ctx, `INSERT INTO match_candidates
-			(a_case, a_person, b_case, b_person, score_ppm, explanation, state, created_at, updated_at)
-			VALUES `+b.String()+upsertClause, args...); err != nil {
-			return fmt.Errorf("store.ReplaceMatches: insert: %w", err)
-		}
-		uniq = uniq[n:]
-	}
-	return nil
+	return q.ReplaceMatchesMany(ctx, []CaseCandidates{{CaseID: caseID, Cands: cands}}, at)
 }
 
 func (q *queries) RecordRemoteMatches(ctx context.Context, cands []NewMatchCandidate, at time.Time) error {
@@ -264,6 +201,27 @@ func (q *queries) ListMatches(ctx context.Context, f MatchFilter) ([]MatchCandid
 	return out, nil
 }
 
+func (q *queries) MatchesPast(ctx context.Context, caseID string) (map[string]int, error) {
+	rows, err := q.query(ctx, `SELECT person_id, past FROM match_past WHERE case_id = ?`, caseID)
+	if err != nil {
+		return nil, fmt.Errorf("store.MatchesPast: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var p string
+		var n int
+		if err := rows.Scan(&p, &n); err != nil {
+			return nil, fmt.Errorf("store.MatchesPast: %w", err)
+		}
+		out[p] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store.MatchesPast: %w", err)
+	}
+	return out, nil
+}
+
 func (q *queries) DropInboxEnvelope(ctx context.Context, id int64) error {
 	n, err := q.exec(ctx, `UPDATE inbox SET envelope = NULL WHERE id = ?`, id)
 	if err != nil {
@@ -284,6 +242,9 @@ func (q *queries) eraseMatches(ctx context.Context, caseID string) (int64, error
 	}
 	if _, err := q.exec(ctx, `DELETE FROM match_pending WHERE case_id = ?`, caseID); err != nil {
 		return 0, fmt.Errorf("eraseMatches: pending: %w", err)
+	}
+	if _, err := q.exec(ctx, `DELETE FROM match_past WHERE case_id = ?`, caseID); err != nil {
+		return 0, fmt.Errorf("eraseMatches: past: %w", err)
 	}
 	return n, nil
 }
@@ -313,6 +274,14 @@ func (s *sqlStore) GetMatch(ctx context.Context, id int64) (MatchCandidate, erro
 
 func (s *sqlStore) ListMatches(ctx context.Context, f MatchFilter) ([]MatchCandidate, error) {
 	return s.read().ListMatches(ctx, f)
+}
+
+func (s *sqlStore) MatchesPast(ctx context.Context, caseID string) (map[string]int, error) {
+	return s.read().MatchesPast(ctx, caseID)
+}
+
+func (r readOnly) MatchesPast(ctx context.Context, caseID string) (map[string]int, error) {
+	return r.s.MatchesPast(ctx, caseID)
 }
 
 func (r readOnly) GetMatch(ctx context.Context, id int64) (MatchCandidate, error) {

@@ -127,3 +127,92 @@ func TestReplaceMatchesMany(t *testing.T) {
 		}
 	})
 }
+
+// TestMatchesListedByEitherSide: a candidate stays while the last
+// matching of either of its cases lists it. Each person's list is bounded
+// (node/match), and a pair within one side's bound can be past the
+// other's: matching the other side again must not delete it (before, the
+// last case matched decided alone, and the pair was lost to both). Once
+// a case's matching no longer finds the pair a candidate at all, the
+// other case's earlier listing of it goes too.
+func TestMatchesListedByEitherSide(t *testing.T) {
+	withAllStores(t, func(t *testing.T, b *backend) {
+		ctx := t.Context()
+		const s, r1, r2 = "XA-RC:TR-1", "XA-RC:DN-1", "XA-RC:DN-2"
+		pairs := func() string {
+			t.Helper()
+			var out []string
+			for _, m := range must[[]store.MatchCandidate](t)(b.s.ListMatches(ctx, store.MatchFilter{})) {
+				out = append(out, m.BCase)
+			}
+			return fmt.Sprint(out)
+		}
+		step := func(id string, listed []store.NewMatchCandidate, past ...string) {
+			t.Helper()
+			st := store.CaseCandidates{CaseID: id, Cands: listed}
+			for _, r := range past {
+				st.Past = append(st.Past, store.MatchPair{ACase: s, APerson: "p1", BCase: r, BPerson: "d1"})
+			}
+			mustErr(t, b.s.ReplaceMatchesMany(ctx, []store.CaseCandidates{st}, b.clock.Now()), nil)
+		}
+		// Each registration lists the sought person; the sought person's
+		// bounded list holds r1, r2 is past its bound.
+		step(r1, []store.NewMatchCandidate{cand(s, "p1", r1, "d1", 0.5)})
+		step(r2, []store.NewMatchCandidate{cand(s, "p1", r2, "d1", 0.5)})
+		step(s, []store.NewMatchCandidate{cand(s, "p1", r1, "d1", 0.5)}, r2)
+		if got := pairs(); got != "[XA-RC:DN-1 XA-RC:DN-2]" {
+			t.Fatalf("after the sought person's bounded list: %s", got)
+		}
+		// Which side lists each, and what is past the sought person's bound.
+		for _, m := range must[[]store.MatchCandidate](t)(b.s.ListMatches(ctx, store.MatchFilter{})) {
+			if m.AListed != (m.BCase == r1) || !m.BListed {
+				t.Fatalf("%s-%s listed by a %v, b %v", m.ACase, m.BCase, m.AListed, m.BListed)
+			}
+		}
+		if got := must[map[string]int](t)(b.s.MatchesPast(ctx, s)); fmt.Sprint(got) != "map[p1:1]" {
+			t.Fatalf("past the sought person's bound: %v", got)
+		}
+		if got := must[map[string]int](t)(b.s.MatchesPast(ctx, r1)); len(got) != 0 {
+			t.Fatalf("past r1's bound: %v", got)
+		}
+		// r2 no longer lists it, and the sought person does not: it goes.
+		step(r2, nil)
+		if got := pairs(); got != "[XA-RC:DN-1]" {
+			t.Fatalf("after r2 drops it: %s", got)
+		}
+		// r1 holds it past its bound, the sought person lists it: it
+		// stays, until the sought person holds it past its bound too.
+		step(r1, nil, r1)
+		if got := pairs(); got != "[XA-RC:DN-1]" {
+			t.Fatalf("after r1 drops it: %s", got)
+		}
+		step(s, nil, r1)
+		if got := pairs(); got != "[]" {
+			t.Fatalf("after both drop it: %s", got)
+		}
+		// The same in one batch.
+		mustErr(t, b.s.ReplaceMatchesMany(ctx, []store.CaseCandidates{
+			{CaseID: s, Cands: []store.NewMatchCandidate{cand(s, "p1", r1, "d1", 0.5)}, Past: []store.MatchPair{{s, "p1", r2, "d1"}}},
+			{CaseID: r2, Cands: []store.NewMatchCandidate{cand(s, "p1", r2, "d1", 0.5)}},
+			{CaseID: r1, Past: []store.MatchPair{{s, "p1", r1, "d1"}}},
+		}, b.clock.Now()), nil)
+		if got := pairs(); got != "[XA-RC:DN-1 XA-RC:DN-2]" {
+			t.Fatalf("after one batch: %s", got)
+		}
+		// The sought person changed: neither pair is a candidate any more,
+		// and r2's listing, made before, goes with it.
+		step(s, nil)
+		if got := pairs(); got != "[]" {
+			t.Fatalf("after the sought person changed: %s", got)
+		}
+		if got := must[map[string]int](t)(b.s.MatchesPast(ctx, s)); len(got) != 0 {
+			t.Fatalf("past the sought person's bound after it changed: %v", got)
+		}
+		// Erasure takes what was past the bound with the candidates.
+		step(s, nil, r1, r2)
+		must[store.ErasureResult](t)(b.s.EraseCase(ctx, s, store.Erasure{Reason: "consent_withdrawn"}))
+		if got := must[map[string]int](t)(b.s.MatchesPast(ctx, s)); len(got) != 0 {
+			t.Fatalf("past the bound after erasure: %v", got)
+		}
+	})
+}

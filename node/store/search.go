@@ -162,7 +162,19 @@ func matchGroups(d Dialect, groups [][]string) string {
 	return sb.String()
 }
 
-func (q *queries) SearchCases(ctx context.Context, cq CaseQuery) (CasePage, error) {
+// searchStmt is the statement of one page of SearchCases: none when no
+// case can match.
+type searchStmt struct {
+	stmt string
+	args []any
+	n    int    // the page size (the statement reads one more)
+	col  string // the sort column
+	none bool
+}
+
+// searchStatement writes the statement of a page of cq (whose Sort it sets
+// to the default when empty).
+func (q *queries) searchStatement(ctx context.Context, cq *CaseQuery) (searchStmt, error) {
 	n := limit(cq.Limit, 50)
 	if cq.Sort == "" {
 		cq.Sort = SortUpdatedDesc
@@ -176,7 +188,7 @@ func (q *queries) SearchCases(ctx context.Context, cq CaseQuery) (CasePage, erro
 	case SortIDAsc:
 		col = "case_id"
 	default:
-		return CasePage{}, fmt.Errorf("store.SearchCases: sort %q: %w", cq.Sort, ErrInvalid)
+		return searchStmt{}, fmt.Errorf("store.SearchCases: sort %q: %w", cq.Sort, ErrInvalid)
 	}
 	desc = strings.HasPrefix(string(cq.Sort), "-")
 	// Key groups become one query of the full-text index: GIN over a
@@ -187,7 +199,7 @@ func (q *queries) SearchCases(ctx context.Context, cq CaseQuery) (CasePage, erro
 	var groups [][]string
 	for _, g := range cq.AllOf {
 		if len(g) == 0 || len(g) > maxKeysPerGroup {
-			return CasePage{}, fmt.Errorf("store.SearchCases: a key group needs 1 to %d keys: %w", maxKeysPerGroup, ErrInvalid)
+			return searchStmt{}, fmt.Errorf("store.SearchCases: a key group needs 1 to %d keys: %w", maxKeysPerGroup, ErrInvalid)
 		}
 		var ks []string
 		for _, k := range g {
@@ -200,7 +212,7 @@ func (q *queries) SearchCases(ctx context.Context, cq CaseQuery) (CasePage, erro
 	}
 	for _, r := range cq.Ranges {
 		if r.From == "" || r.To == "" || r.From > r.To {
-			return CasePage{}, fmt.Errorf("store.SearchCases: key range %q..%q: %w", r.From, r.To, ErrInvalid)
+			return searchStmt{}, fmt.Errorf("store.SearchCases: key range %q..%q: %w", r.From, r.To, ErrInvalid)
 		}
 	}
 	pg := q.s.dialect == Postgres
@@ -212,7 +224,7 @@ func (q *queries) SearchCases(ctx context.Context, cq CaseQuery) (CasePage, erro
 		// Ranges alone: through their own index (searchrange.go).
 		var err error
 		if materialize, err = q.rangeConditions(ctx, &w, cq.Ranges); err != nil {
-			return CasePage{}, fmt.Errorf("store.SearchCases: %w", err)
+			return searchStmt{}, fmt.Errorf("store.SearchCases: %w", err)
 		}
 	case pg:
 		// The groups are one condition the GIN index answers, or the row
@@ -226,7 +238,7 @@ func (q *queries) SearchCases(ctx context.Context, cq CaseQuery) (CasePage, erro
 			w.add(`c.search_keys @@ ?::tsquery`, tsq)
 			var err error
 			if materialize, err = q.fewMatches(ctx, tsq, n); err != nil {
-				return CasePage{}, fmt.Errorf("store.SearchCases: %w", err)
+				return searchStmt{}, fmt.Errorf("store.SearchCases: %w", err)
 			}
 		}
 		for _, r := range cq.Ranges {
@@ -258,11 +270,21 @@ func (q *queries) SearchCases(ctx context.Context, cq CaseQuery) (CasePage, erro
 		w.add(`c.type IN (`+placeholders(len(cq.Type))+`)`, anys(cq.Type)...)
 	}
 	w.addIf(cq.Origin != "", "c.origin = ?", cq.Origin)
-	w.addIf(!cq.UpdatedSince.IsZero(), "c.updated_at >= ?", tv(cq.UpdatedSince))
+	// The cursor is a row comparison, (col, case_id) > (?, ?) (< when
+	// descending), which both databases take as the start of the index
+	// range they walk (cases_updated_idx, cases_created_idx, the primary
+	// key). Written "col > ? OR (col = ? AND case_id > ?)" it was only a
+	// filter: each page walked, and discarded, every case from the start
+	// of the results, so a caseworker paging deep read quadratically.
+	// Ascending by updated_at, the cursor and UpdatedSince are both lower
+	// bounds: only the higher is written (as in ListCases: without
+	// statistics PostgreSQL took the two for a selective condition and
+	// sorted all they selected).
+	since := !cq.UpdatedSince.IsZero()
 	if cq.Cursor != "" {
 		s, val, id, err := decodeSearchCursor(cq.Cursor)
 		if err != nil || s != cq.Sort {
-			return CasePage{}, fmt.Errorf("store.SearchCases: bad cursor: %w", ErrInvalid)
+			return searchStmt{}, fmt.Errorf("store.SearchCases: bad cursor: %w", ErrInvalid)
 		}
 		op := ">"
 		if desc {
@@ -273,13 +295,17 @@ func (q *queries) SearchCases(ctx context.Context, cq CaseQuery) (CasePage, erro
 		} else {
 			at, err := time.Parse(timeLayout, val)
 			if err != nil {
-				return CasePage{}, fmt.Errorf("store.SearchCases: bad cursor: %w", ErrInvalid)
+				return searchStmt{}, fmt.Errorf("store.SearchCases: bad cursor: %w", ErrInvalid)
 			}
-			w.add("(c."+col+" "+op+" ? OR (c."+col+" = ? AND c.case_id "+op+" ?))", tv(at), tv(at), id)
+			w.add("(c."+col+", c.case_id) "+op+" (?, ?)", tv(at), id)
+			if cq.Sort == SortUpdatedAsc && !at.Before(cq.UpdatedSince) {
+				since = false
+			}
 		}
 	}
+	w.addIf(since, "c.updated_at >= ?", tv(cq.UpdatedSince))
 	if none {
-		return CasePage{}, nil
+		return searchStmt{none: true}, nil
 	}
 	order := "c." + col
 	if col != "case_id" {
@@ -299,7 +325,16 @@ func (q *queries) SearchCases(ctx context.Context, cq CaseQuery) (CasePage, erro
 		stmt = `WITH c AS MATERIALIZED (SELECT ` + cols + from + w.String() + `) SELECT * FROM c` +
 			fmt.Sprintf(` ORDER BY %s LIMIT %d`, order, n+1)
 	}
-	rows, err := q.query(ctx, stmt, w.args...)
+	return searchStmt{stmt: stmt, args: w.args, n: n, col: col}, nil
+}
+
+func (q *queries) SearchCases(ctx context.Context, cq CaseQuery) (CasePage, error) {
+	st, err := q.searchStatement(ctx, &cq)
+	if err != nil || st.none {
+		return CasePage{}, err
+	}
+	n, col := st.n, st.col
+	rows, err := q.query(ctx, st.stmt, st.args...)
 	if err != nil {
 		return CasePage{}, fmt.Errorf("store.SearchCases: %w", err)
 	}
