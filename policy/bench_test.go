@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/familylinks/flx/schema"
 )
@@ -58,4 +59,54 @@ func BenchmarkParseRules(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkApplyForward is what a node's forward costs in the policy: the
+// demo case of `flx bench exchange` (2 persons, consent, contact and
+// whereabouts, 3 KiB) sent as case.create to a National Society under the
+// strict default rules, each document validated in and out in full (the
+// engine's memo is cold when thousands of cases are forwarded), and then
+// the whole set of schema examples (cases, responses with their case,
+// messages, withdrawals) under the sample rules, per sweep.
+func BenchmarkApplyForward(b *testing.B) {
+	def, err := Default("XA-RC", "XA")
+	if err != nil {
+		b.Fatal(err)
+	}
+	doc := mustReadFile(b, "testdata/bench_case.json")
+	opts := facts(doc)
+	ctx := context.Background()
+	now := time.Date(2026, 12, 6, 5, 0, 0, 0, time.UTC) // after the demo case's consent
+	for _, bc := range []struct {
+		name string
+		e    *Engine
+	}{
+		{"demo-case/validated", fresh(New(def))},
+		{"demo-case/no-validator", New(def, WithValidator(nil))},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			d, _ := bc.e.Apply(ctx, doc, "case.create", dstXB, now, opts...)
+			if d.Effect != AllowWithRedactions {
+				b.Fatalf("unexpected decision: %s", describe(d))
+			}
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				bc.e.Apply(ctx, doc, "case.create", dstXB, now, opts...)
+			}
+		})
+	}
+	exs := schema.Examples()
+	exOpts := make([][]EvalOption, len(exs))
+	for i, ex := range exs {
+		exOpts[i] = facts(ex.Doc)
+	}
+	e := fresh(New(sampleRules(b)))
+	b.Run("examples-sweep/validated", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			for j, ex := range exs {
+				e.Apply(ctx, ex.Doc, envelopeFor(ex), dstXB, testNow, exOpts[j]...)
+			}
+		}
+	})
 }
