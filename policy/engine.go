@@ -178,21 +178,27 @@ func (e *Engine) Apply(ctx context.Context, doc []byte, kind string, dst Destina
 	if !ok {
 		return failClosed(d, ruleInput, fmt.Errorf("unknown envelope kind %q", kind)), nil
 	}
-	m, err := decodeObject(doc)
-	if err != nil {
-		return failClosed(d, ruleInput, fmt.Errorf("the document is not a JSON object: %w", err)), nil
+	// A document schema v1 accepts is read once, by the validator; any
+	// other goes the long way, which names what is wrong with it.
+	m, valid := e.validTree(docKind, doc)
+	if !valid {
+		var err error
+		if m, err = decodeObject(doc); err != nil {
+			return failClosed(d, ruleInput, fmt.Errorf("the document is not a JSON object: %w", err)), nil
+		}
 	}
 	d.CaseID = str(m["case_id"])
 	if v, ok := intVal(m["version"]); ok && docKind == "case" {
 		d.CaseVersion = v
 	}
-	if e.validate != nil {
+	if e.validate != nil && !valid {
 		if err := e.check(docKind, doc); err != nil {
 			return failClosed(d, ruleInput, fmt.Errorf("the %s document does not validate against schema v1: %v", docKind, err)), nil
 		}
 	}
 
 	var cs map[string]any
+	var err error
 	switch {
 	case docKind == "case":
 		cs = m
@@ -295,15 +301,20 @@ func (e *Engine) evaluate(ctx context.Context, kind, docKind string, m, cs map[s
 
 // caseContext decodes and checks the case a response or message is about.
 func (e *Engine) caseContext(doc []byte, caseID string) (map[string]any, error) {
-	cm, err := decodeObject(doc)
-	if err != nil {
-		return nil, fmt.Errorf("the case given as context is not a JSON object: %w", err)
+	cm, valid := e.validTree("case", doc)
+	if !valid {
+		var err error
+		if cm, err = decodeObject(doc); err != nil {
+			return nil, fmt.Errorf("the case given as context is not a JSON object: %w", err)
+		}
 	}
-	if e.validate != nil {
+	switch {
+	case valid: // validated against schema v1 as a case
+	case e.validate != nil:
 		if err := e.check("case", doc); err != nil {
 			return nil, fmt.Errorf("the case given as context does not validate against schema v1: %v", err)
 		}
-	} else if str(cm["schema"]) != "flx/v1/case" {
+	case str(cm["schema"]) != "flx/v1/case":
 		return nil, fmt.Errorf("the case given as context is not a schema v1 case")
 	}
 	if got := str(cm["case_id"]); got == "" || got != caseID {

@@ -118,6 +118,25 @@ func ValidateObject(k Kind, doc []byte) (map[string]any, error) {
 	return m, nil
 }
 
+// DecodeValidatedObject returns the top-level object of doc as
+// [ValidateObject] reads it, without checking it against the schema: for a
+// document [Validate] already accepted (the same bytes), whose tree a
+// caller needs again. It fails on anything the validator's parser refuses
+// (not JSON, not UTF-8, duplicate members, U+0000, unpaired surrogates, not
+// an object); a document that was never validated must go through
+// [ValidateObject]. The tree is the caller's: nothing else holds it.
+func DecodeValidatedObject(doc []byte) (map[string]any, error) {
+	v, violations := decodeStrict(doc)
+	if len(violations) > 0 {
+		return nil, &ValidationError{Violations: normalize(violations)}
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, &ValidationError{Violations: []Violation{{Pointer: "", Keyword: "type", Message: "document is not an object"}}}
+	}
+	return m, nil
+}
+
 func validate(k Kind, doc []byte) (any, error) {
 	if !k.Valid() {
 		return nil, fmt.Errorf("%w %q", ErrUnknownKind, string(k))
