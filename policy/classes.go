@@ -2,7 +2,6 @@ package policy
 
 import (
 	"sort"
-	"strconv"
 	"strings"
 )
 
@@ -329,7 +328,7 @@ func (p pointer) matchesPrefix(q pointer) bool {
 	}
 	for i := range p {
 		if p[i] == "*" {
-			if _, err := strconv.Atoi(q[i]); err == nil {
+			if _, err := atoi(q[i]); err == nil {
 				continue
 			}
 			return false
@@ -380,7 +379,7 @@ func fields(docKind string, doc, caseDoc map[string]any) []field {
 			case subjPerson:
 				pp, _ := parsePointer(cp)
 				if len(pp) > 1 {
-					if i, err := strconv.Atoi(pp[1]); err == nil {
+					if i, err := atoi(pp[1]); err == nil {
 						if m := obj(list(doc["persons"])[i]); m != nil {
 							fl.subjects = []string{str(m["id"])}
 						}

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -48,6 +49,14 @@ func taintable(v string) bool {
 // whitespace of any kind ignored. Both the value and the text searched are
 // normalised the same way.
 func normText(s string) string {
+	if n, ok := normASCII(s); ok {
+		return n
+	}
+	return normTextSlow(s)
+}
+
+// normTextSlow is normText for any string.
+func normTextSlow(s string) string {
 	s = norm.NFKD.String(s)
 	var b strings.Builder
 	b.Grow(len(s))
@@ -62,6 +71,57 @@ func normText(s string) string {
 		b.WriteRune(r)
 	}
 	return strings.Join(strings.Fields(b.String()), " ")
+}
+
+// normASCII is normText for a string of ASCII only, in one pass: such a
+// string is its own NFKD form, holds no combining mark, format character
+// or homoglyph, lower-cases byte by byte, and its whitespace (for
+// strings.Fields) is exactly \t \n \v \f \r and space. ok is false when
+// s holds any other byte; s itself is returned when it is already normal.
+func normASCII(s string) (string, bool) {
+	normal := true
+	space := true // at the start, or after a space: a space here is dropped
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 0x80:
+			return "", false
+		case 'A' <= c && c <= 'Z':
+			normal = false
+			space = false
+		case c == ' ':
+			if space {
+				normal = false
+			}
+			space = true
+		case c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r':
+			normal = false
+			space = true
+		default:
+			space = false
+		}
+	}
+	if normal && (len(s) == 0 || s[len(s)-1] != ' ') {
+		return s, true
+	}
+	b := make([]byte, 0, len(s))
+	pending := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r':
+			pending = len(b) > 0
+			continue
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		if pending {
+			b = append(b, ' ')
+			pending = false
+		}
+		b = append(b, c)
+	}
+	return string(b), true
 }
 
 // homoglyphs maps lower-case Cyrillic and Greek letters that are drawn
@@ -161,16 +221,22 @@ func (t *taintSet) addPersonal(docKind string, doc map[string]any, p string) {
 	if !ok {
 		return
 	}
-	var walk func(v any, at pointer)
-	walk = func(v any, at pointer) {
+	// One stack for the pointer walked (entryFor keeps none of it).
+	at := pp
+	var walk func(v any)
+	walk = func(v any) {
 		switch x := v.(type) {
 		case map[string]any:
 			for k, e := range x {
-				walk(e, append(at[:len(at):len(at)], k))
+				at = append(at, k)
+				walk(e)
+				at = at[:len(at)-1]
 			}
 		case []any:
 			for i, e := range x {
-				walk(e, append(at[:len(at):len(at)], strconv.Itoa(i)))
+				at = append(at, strconv.Itoa(i))
+				walk(e)
+				at = at[:len(at)-1]
 			}
 		default:
 			f, ok := entryFor(docKind, at)
@@ -179,7 +245,7 @@ func (t *taintSet) addPersonal(docKind string, doc map[string]any, p string) {
 			}
 		}
 	}
-	walk(v, pp)
+	walk(v)
 }
 
 func (t *taintSet) hit(s string) bool {
@@ -297,11 +363,15 @@ func ruleFreeText(s *state) error {
 	if len(t.plain) == 0 {
 		return nil
 	}
-	// Walk the strings that would still leave.
+	// Walk the strings that would still leave. The pointer of the value
+	// being walked is built in one buffer (a string only for a hit), and
+	// the members of each object are visited in name order from one stack.
 	var hits []string
-	var walk func(v any, ps string, key string, depth int)
-	walk = func(v any, ps, key string, depth int) {
-		if s.redact[ps] {
+	var path []byte
+	var keys []string
+	var walk func(v any, key string, depth int)
+	walk = func(v any, key string, depth int) {
+		if s.redact[string(path)] {
 			return // withheld already (walking down, ancestors were checked)
 		}
 		switch x := v.(type) {
@@ -310,28 +380,37 @@ func ruleFreeText(s *state) error {
 			// legitimately across people; a copied value shows in the
 			// free-form parts and in text. A person's own names share
 			// parts with their family's.
-			if contains(coarsePlaceParts, key) || (depth == 5 && strings.HasPrefix(ps, "/persons/") && strings.Contains(ps, "/names/")) {
+			if contains(coarsePlaceParts, key) || (depth == 5 && bytes.HasPrefix(path, []byte("/persons/")) && bytes.Contains(path, []byte("/names/"))) {
 				return
 			}
 			if t.hit(x) {
-				hits = append(hits, ps)
+				hits = append(hits, string(path))
 			}
 		case map[string]any:
-			keys := make([]string, 0, len(x))
+			base := len(keys)
 			for k := range x {
 				keys = append(keys, k)
 			}
-			sort.Strings(keys)
-			for _, k := range keys {
-				walk(x[k], ps+"/"+escapeToken(k), k, depth+1)
+			sort.Strings(keys[base:])
+			n := len(path)
+			for i := base; i < base+len(x); i++ {
+				k := keys[i]
+				path = appendToken(append(path, '/'), k)
+				walk(x[k], k, depth+1)
+				path = path[:n]
 			}
+			clear(keys[base:])
+			keys = keys[:base]
 		case []any:
+			n := len(path)
 			for i, e := range x {
-				walk(e, ps+"/"+strconv.Itoa(i), "", depth+1)
+				path = strconv.AppendInt(append(path, '/'), int64(i), 10)
+				walk(e, "", depth+1)
+				path = path[:n]
 			}
 		}
 	}
-	walk(s.doc, "", "", 0)
+	walk(s.doc, "", 0)
 	if len(hits) == 0 {
 		return nil
 	}

@@ -191,3 +191,30 @@ func editTree(root map[string]any, op, sel byte) {
 		set(replacements[int(op/3)%len(replacements)])
 	}
 }
+
+// FuzzNormText: the one-pass ASCII normalisation is exactly the general
+// one (NFKD, marks and format characters dropped, lower case, homoglyphs,
+// whitespace runs collapsed) for every ASCII string, and declines the rest.
+func FuzzNormText(f *testing.F) {
+	for _, s := range []string{"", " ", "Abc  DEF\t\n x ", "a\vb\fc\rd", "\x00\x1f\x7f", "7 Hidden Street", "ÄÖ", "x\u00a0y", "  lead", "trail  "} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := normASCII(s)
+		ascii := true
+		for i := 0; i < len(s); i++ {
+			if s[i] >= 0x80 {
+				ascii = false
+			}
+		}
+		if ok != ascii {
+			t.Fatalf("normASCII(%q) ok = %t, ASCII %t", s, ok, ascii)
+		}
+		if !ok {
+			return
+		}
+		if want := normTextSlow(s); got != want {
+			t.Fatalf("normASCII(%q) = %q, normText's general path %q", s, got, want)
+		}
+	})
+}

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -59,6 +60,24 @@ func escapeToken(t string) string {
 	return t
 }
 
+// appendToken appends one reference token, escaped (RFC 6901), to b.
+func appendToken(b []byte, t string) []byte {
+	if !strings.ContainsAny(t, "~/") {
+		return append(b, t...)
+	}
+	for i := 0; i < len(t); i++ {
+		switch t[i] {
+		case '~':
+			b = append(b, '~', '0')
+		case '/':
+			b = append(b, '~', '1')
+		default:
+			b = append(b, t[i])
+		}
+	}
+	return b
+}
+
 // ptr builds a pointer string from tokens (ints become array indices).
 func ptr(tokens ...any) string {
 	p := make(pointer, len(tokens))
@@ -74,6 +93,21 @@ func ptr(tokens ...any) string {
 	}
 	return p.String()
 }
+
+// atoi is strconv.Atoi without the allocation of its error for a token
+// that cannot be a number (a member name): Atoi accepts only an optional
+// sign and decimal digits, so anything else fails here at once, and the
+// rest is Atoi's own answer.
+func atoi(tok string) (int, error) {
+	for i := 0; i < len(tok); i++ {
+		if c := tok[i]; (c < '0' || c > '9') && c != '+' && c != '-' {
+			return 0, errNotNumber
+		}
+	}
+	return strconv.Atoi(tok)
+}
+
+var errNotNumber = errors.New("not a number")
 
 // arrayIndex parses an RFC 6901 array index: "0" or a decimal number without
 // a leading zero.
@@ -192,8 +226,8 @@ func comparePointers(a, b pointer) int {
 		if a[i] == b[i] {
 			continue
 		}
-		ai, aerr := strconv.Atoi(a[i])
-		bi, berr := strconv.Atoi(b[i])
+		ai, aerr := atoi(a[i])
+		bi, berr := atoi(b[i])
 		if aerr == nil && berr == nil {
 			if ai < bi {
 				return -1
