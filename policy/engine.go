@@ -267,7 +267,7 @@ func (e *Engine) Apply(ctx context.Context, doc []byte, kind string, dst Destina
 	if err != nil {
 		return failClosed(d, ruleError, err), nil
 	}
-	out, err = encode(root)
+	out, err = encodeTree(root, len(doc))
 	if err != nil {
 		return failClosed(d, ruleError, err), nil
 	}

@@ -218,3 +218,48 @@ func FuzzNormText(f *testing.F) {
 		}
 	})
 }
+
+// FuzzAppendJSON: the document encoder writes exactly what encode
+// (encoding/json, HTML escaping off) writes, for any decoded document and
+// any string (control characters, invalid UTF-8, U+2028/U+2029).
+func FuzzAppendJSON(f *testing.F) {
+	for _, ex := range schema.Examples() {
+		f.Add(ex.Doc)
+	}
+	f.Add([]byte(`{"a":"\u0000\u001f\b\f\n\r\t\"\\<>&\u2028\u2029","b":[1,-0.5e+7,null,true,{}],"c":{},"d":[]}`))
+	f.Add([]byte("\"\xff\xfe x \xe2\x80\xa8\""))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		var keys []string
+		s := string(doc)
+		want, err := encode(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendJSONString(nil, s); string(got) != string(want) {
+			t.Fatalf("string %q: got %s, encoding/json %s", s, got, want)
+		}
+		trees := []any{}
+		if m, err := decodeObject(doc); err == nil {
+			trees = append(trees, m)
+		}
+		if m, err := schema.DecodeValidatedObject(doc); err == nil {
+			trees = append(trees, m)
+		}
+		for _, tr := range trees {
+			want, werr := encode(tr)
+			got, ok := appendJSON(nil, tr, &keys)
+			if !ok {
+				if werr == nil {
+					t.Fatalf("appendJSON declined what encoding/json writes: %s", want)
+				}
+				continue
+			}
+			if werr != nil || string(got) != string(want) {
+				t.Fatalf("appendJSON wrote %s, encoding/json %s (%v)", got, want, werr)
+			}
+			if len(keys) != 0 {
+				t.Fatalf("key stack left with %d names", len(keys))
+			}
+		}
+	})
+}

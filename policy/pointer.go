@@ -167,42 +167,59 @@ func exists(doc any, s string) bool {
 // exists.
 func expandWildcards(doc any, pattern pointer) []string {
 	var out []string
-	var walk func(cur any, i int, prefix pointer)
-	walk = func(cur any, i int, prefix pointer) {
+	// The pointer being built, in one buffer (escaped as pointer.String
+	// escapes), and the member names of the objects a "*" walks, on one
+	// stack.
+	var buf []byte
+	var keys []string
+	var walk func(cur any, i int)
+	walk = func(cur any, i int) {
 		if i == len(pattern) {
-			out = append(out, prefix.String())
+			out = append(out, string(buf))
 			return
 		}
 		tok := pattern[i]
+		n := len(buf)
 		switch v := cur.(type) {
 		case map[string]any:
 			if tok == "*" {
-				keys := make([]string, 0, len(v))
+				base := len(keys)
 				for k := range v {
 					keys = append(keys, k)
 				}
-				sort.Strings(keys)
-				for _, k := range keys {
-					walk(v[k], i+1, append(prefix[:len(prefix):len(prefix)], k))
+				sort.Strings(keys[base:])
+				for j := base; j < base+len(v); j++ {
+					k := keys[j]
+					buf = appendToken(append(buf, '/'), k)
+					walk(v[k], i+1)
+					buf = buf[:n]
 				}
+				clear(keys[base:])
+				keys = keys[:base]
 				return
 			}
 			if next, ok := v[tok]; ok {
-				walk(next, i+1, append(prefix[:len(prefix):len(prefix)], tok))
+				buf = appendToken(append(buf, '/'), tok)
+				walk(next, i+1)
+				buf = buf[:n]
 			}
 		case []any:
 			if tok == "*" {
 				for j := range v {
-					walk(v[j], i+1, append(prefix[:len(prefix):len(prefix)], strconv.Itoa(j)))
+					buf = strconv.AppendInt(append(buf, '/'), int64(j), 10)
+					walk(v[j], i+1)
+					buf = buf[:n]
 				}
 				return
 			}
 			if j, ok := arrayIndex(tok, len(v)); ok {
-				walk(v[j], i+1, append(prefix[:len(prefix):len(prefix)], tok))
+				buf = appendToken(append(buf, '/'), tok)
+				walk(v[j], i+1)
+				buf = buf[:n]
 			}
 		}
 	}
-	walk(doc, 0, pointer{})
+	walk(doc, 0)
 	return out
 }
 

@@ -105,7 +105,10 @@ func Validate(k Kind, doc []byte) error {
 // ValidateObject is [Validate] that also returns, when doc is valid, its
 // top-level object as the validator read it (members map[string]any,
 // []any, string, json.Number, bool, nil), for a caller that reads a few
-// members without parsing doc again. The caller must not change it.
+// members without parsing doc again. The tree is made for this call and
+// nothing else holds it; a caller that also decodes a case from it
+// ([DecodeValidatedCaseObject], which may share its strings) must not
+// change it.
 func ValidateObject(k Kind, doc []byte) (map[string]any, error) {
 	v, err := validate(k, doc)
 	if err != nil {
