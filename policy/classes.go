@@ -377,9 +377,10 @@ func fields(docKind string, doc, caseDoc map[string]any) []field {
 			case subjAll:
 				fl.all = true
 			case subjPerson:
-				pp, _ := parsePointer(cp)
-				if len(pp) > 1 {
-					if i, err := atoi(pp[1]); err == nil {
+				// The second token is the person's index (a token
+				// with an escape is no number, raw or parsed).
+				if tok, ok := secondToken(cp); ok {
+					if i, err := atoi(tok); err == nil {
 						if m := obj(list(doc["persons"])[i]); m != nil {
 							fl.subjects = []string{str(m["id"])}
 						}

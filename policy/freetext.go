@@ -326,15 +326,17 @@ var coarsePlaceParts = []string{"country", "admin_area", "locality"}
 // document is then denied), except the origin block, whose optional parts
 // (office, local reference) can go.
 func (s *state) removable(h string) string {
-	hp, _ := parsePointer(h)
 	target, best := h, -1
 	for _, f := range s.fields() {
-		fp, _ := parsePointer(f.ptr)
-		if fp.isPrefixOf(hp) && len(fp) > best {
-			best, target = len(fp), f.ptr
+		if n := tokenPrefix(f.ptr, h); n > best {
+			best, target = n, f.ptr
 		}
 	}
-	if !s.required(target) || best < 0 || len(hp) == 0 || hp[0] != "origin" {
+	if !s.required(target) || best < 0 {
+		return target
+	}
+	hp, _ := parsePointer(h)
+	if len(hp) == 0 || hp[0] != "origin" {
 		return target
 	}
 	// The origin block is required, but only its member and date are.

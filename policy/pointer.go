@@ -223,6 +223,36 @@ func expandWildcards(doc any, pattern pointer) []string {
 	return out
 }
 
+// tokenPrefix returns the number of tokens of the pointer p when it is a
+// prefix of, or equal to, the pointer q (as parsePointer(p).isPrefixOf(
+// parsePointer(q)) says), else -1. Both must be well-formed and written
+// as pointer.String writes them (so a token holds no "/"): then token
+// prefixes are the string prefixes that end at a "/" or at q's end.
+func tokenPrefix(p, q string) int {
+	if !strings.HasPrefix(q, p) || (len(q) > len(p) && q[len(p)] != '/') {
+		return -1
+	}
+	return strings.Count(p, "/")
+}
+
+// secondToken returns the second reference token of the pointer s as
+// written (escapes not undone), if it has one.
+func secondToken(s string) (string, bool) {
+	if s == "" || s[0] != '/' {
+		return "", false
+	}
+	rest := s[1:]
+	i := strings.IndexByte(rest, '/')
+	if i < 0 {
+		return "", false
+	}
+	rest = rest[i+1:]
+	if j := strings.IndexByte(rest, '/'); j >= 0 {
+		rest = rest[:j]
+	}
+	return rest, true
+}
+
 // isPrefix reports whether a is a proper or equal prefix of b.
 func (p pointer) isPrefixOf(q pointer) bool {
 	if len(p) > len(q) {
