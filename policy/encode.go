@@ -3,7 +3,6 @@ package policy
 import (
 	"encoding/json"
 	"slices"
-	"strings"
 	"unicode/utf8"
 )
 
@@ -42,7 +41,7 @@ func appendJSON(b []byte, v any, keys *[]string) ([]byte, bool) {
 		for k := range x {
 			*keys = append(*keys, k)
 		}
-		slices.SortFunc((*keys)[base:], strings.Compare)
+		slices.Sort((*keys)[base:])
 		b = append(b, '{')
 		ok := true
 		for i := base; i < base+len(x); i++ {

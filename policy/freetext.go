@@ -55,11 +55,15 @@ func normText(s string) string {
 	return normTextSlow(s)
 }
 
-// normTextSlow is normText for any string.
+// normTextSlow is normText for any string: NFKD, then per rune marks and
+// format characters dropped, lower case, homoglyphs read as Latin, and
+// runs of white space (unicode.IsSpace, as strings.Fields splits) written
+// as one space between words (none at either end). FuzzNormText holds it
+// equal to the definition written step by step.
 func normTextSlow(s string) string {
 	s = norm.NFKD.String(s)
-	var b strings.Builder
-	b.Grow(len(s))
+	b := make([]byte, 0, len(s))
+	pending := false
 	for _, r := range s {
 		if unicode.Is(unicode.Mn, r) || unicode.Is(unicode.Me, r) || unicode.Is(unicode.Cf, r) {
 			continue
@@ -68,9 +72,17 @@ func normTextSlow(s string) string {
 		if l, ok := homoglyphs[r]; ok {
 			r = l
 		}
-		b.WriteRune(r)
+		if unicode.IsSpace(r) {
+			pending = len(b) > 0
+			continue
+		}
+		if pending {
+			b = append(b, ' ')
+			pending = false
+		}
+		b = utf8.AppendRune(b, r)
 	}
-	return strings.Join(strings.Fields(b.String()), " ")
+	return string(b)
 }
 
 // normASCII is normText for a string of ASCII only, in one pass: such a
@@ -136,7 +148,9 @@ var homoglyphs = map[rune]rune{
 // taintSet holds the withheld values to look for.
 type taintSet struct {
 	plain   []string // normalised
-	encoded []string // base64 forms, matched as written
+	encoded []string // base64 forms, matched as written (see encodedForms)
+	encBuf  []byte   // the base64 forms added, one after the other
+	encEnds []int    // where each ends in encBuf
 	digits  []string // the digits of phone-like values
 }
 
@@ -154,6 +168,17 @@ func phoneDigits(v string) (string, bool) {
 		}
 	}
 	return b.String(), b.Len() >= 7
+}
+
+// asciiDigits counts the digits 0-9 in s.
+func asciiDigits(s string) int {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] >= '0' && s[i] <= '9' {
+			n++
+		}
+	}
+	return n
 }
 
 // digitRuns returns the digit strings of the letter-free stretches of
@@ -180,12 +205,31 @@ func (t *taintSet) add(v string) {
 	if d, ok := phoneDigits(n); ok && !contains(t.digits, d) {
 		t.digits = append(t.digits, d)
 	}
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-		e := enc.EncodeToString([]byte(v))
-		if !contains(t.encoded, e) {
-			t.encoded = append(t.encoded, e)
+	// The four forms go into one buffer, made strings together when
+	// first looked for (a repeated form only repeats a search).
+	for _, enc := range base64Forms {
+		t.encBuf = enc.AppendEncode(t.encBuf, []byte(v))
+		t.encEnds = append(t.encEnds, len(t.encBuf))
+	}
+}
+
+var base64Forms = []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding}
+
+// encodedForms returns the base64 forms added so far as strings.
+func (t *taintSet) encodedForms() []string {
+	if n := len(t.encoded); n < len(t.encEnds) {
+		start := 0
+		if n > 0 {
+			start = t.encEnds[n-1]
+		}
+		all := string(t.encBuf[start:])
+		for _, end := range t.encEnds[n:] {
+			t.encoded = append(t.encoded, all[:end-start])
+			all = all[end-start:]
+			start = end
 		}
 	}
+	return t.encoded
 }
 
 // addValues adds every string, and every decimal number (coordinates), at
@@ -255,12 +299,12 @@ func (t *taintSet) hit(s string) bool {
 			return true
 		}
 	}
-	for _, e := range t.encoded {
+	for _, e := range t.encodedForms() {
 		if len(e) >= 6 && strings.Contains(s, e) {
 			return true
 		}
 	}
-	if len(t.digits) > 0 {
+	if len(t.digits) > 0 && asciiDigits(n) >= 7 { // a run holds 7 digits or more
 		for _, run := range digitRuns(n) {
 			for _, d := range t.digits {
 				if strings.Contains(run, d) {

@@ -8,6 +8,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode"
+
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/familylinks/flx/schema"
 )
@@ -196,7 +199,8 @@ func editTree(root map[string]any, op, sel byte) {
 // one (NFKD, marks and format characters dropped, lower case, homoglyphs,
 // whitespace runs collapsed) for every ASCII string, and declines the rest.
 func FuzzNormText(f *testing.F) {
-	for _, s := range []string{"", " ", "Abc  DEF\t\n x ", "a\vb\fc\rd", "\x00\x1f\x7f", "7 Hidden Street", "ÄÖ", "x\u00a0y", "  lead", "trail  "} {
+	for _, s := range []string{"", " ", "Abc  DEF\t\n x ", "a\vb\fc\rd", "\x00\x1f\x7f", "7 Hidden Street", "ÄÖ", "x\u00a0y", "  lead", "trail  ",
+		"Ｆｕｌｌ\u3000ｗｉｄｔｈ", "ﬁle Straße İstanbul ǅ", "Kаrо\u200b Sаmрlеуаn\u00ad", "\u2028x\u0085y\u1680", "\xff\xfe bad", "Ѐ́ й ё", "ул. Пробная"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -210,13 +214,34 @@ func FuzzNormText(f *testing.F) {
 		if ok != ascii {
 			t.Fatalf("normASCII(%q) ok = %t, ASCII %t", s, ok, ascii)
 		}
+		if slow, want := normTextSlow(s), normTextRef(s); slow != want {
+			t.Fatalf("normTextSlow(%q) = %q, the definition %q", s, slow, want)
+		}
 		if !ok {
 			return
 		}
-		if want := normTextSlow(s); got != want {
-			t.Fatalf("normASCII(%q) = %q, normText's general path %q", s, got, want)
+		if want := normTextRef(s); got != want {
+			t.Fatalf("normASCII(%q) = %q, the definition %q", s, got, want)
 		}
 	})
+}
+
+// normTextRef is normText as first written, step by step: the definition
+// the fast paths are held to.
+func normTextRef(s string) string {
+	s = norm.NFKD.String(s)
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.Is(unicode.Mn, r) || unicode.Is(unicode.Me, r) || unicode.Is(unicode.Cf, r) {
+			continue
+		}
+		r = unicode.ToLower(r)
+		if l, ok := homoglyphs[r]; ok {
+			r = l
+		}
+		b.WriteRune(r)
+	}
+	return strings.Join(strings.Fields(b.String()), " ")
 }
 
 // FuzzAppendJSON: the document encoder writes exactly what encode
