@@ -275,6 +275,52 @@ var taxonomyByDoc = func() map[string][]FieldClass {
 	return m
 }()
 
+// taxonomyByFirst holds, per document kind, the entries of taxonomyByDoc
+// that can cover a pointer starting with a given token (an entry of that
+// first token, of a "*" one, or of the whole document), in taxonomyByDoc's
+// order; rest are those any other first token may meet.
+type taxonomyIndex struct {
+	byTok map[string][]FieldClass
+	rest  []FieldClass
+}
+
+var taxonomyByFirst = func() map[string]taxonomyIndex {
+	out := map[string]taxonomyIndex{}
+	wild := func(f FieldClass) bool { return len(f.ptr) == 0 || f.ptr[0] == "*" }
+	for doc, entries := range taxonomyByDoc {
+		ix := taxonomyIndex{byTok: map[string][]FieldClass{}}
+		for _, f := range entries {
+			if wild(f) {
+				ix.rest = append(ix.rest, f)
+			} else {
+				ix.byTok[f.ptr[0]] = nil
+			}
+		}
+		for tok := range ix.byTok {
+			for _, f := range entries {
+				if wild(f) || f.ptr[0] == tok {
+					ix.byTok[tok] = append(ix.byTok[tok], f)
+				}
+			}
+		}
+		out[doc] = ix
+	}
+	return out
+}()
+
+// taxonomyCandidates returns the entries of doc that may cover p, in
+// taxonomyByDoc's order (the others cannot: their first token differs).
+func taxonomyCandidates(doc string, p pointer) []FieldClass {
+	ix, ok := taxonomyByFirst[doc]
+	if !ok || len(p) == 0 {
+		return taxonomyByDoc[doc]
+	}
+	if l, ok := ix.byTok[p[0]]; ok {
+		return l
+	}
+	return ix.rest
+}
+
 // Taxonomy returns the classification of every schema v1 field, sorted by
 // document kind and path.
 func Taxonomy() []FieldClass {
@@ -293,7 +339,7 @@ func Taxonomy() []FieldClass {
 func entryFor(doc string, p pointer) (FieldClass, bool) {
 	var best FieldClass
 	found := false
-	for _, f := range taxonomyByDoc[doc] {
+	for _, f := range taxonomyCandidates(doc, p) {
 		if !f.ptr.matchesPrefix(p) {
 			continue
 		}

@@ -36,8 +36,115 @@ var (
 // for elsewhere: not a short string, an enumeration token, a date, a member
 // id or a media type, which legitimately recur.
 func taintable(v string) bool {
-	return utf8.RuneCountInString(strings.TrimSpace(v)) >= 4 && !reTokenValue.MatchString(v) && !reDateValue.MatchString(v) &&
-		!reMemberValue.MatchString(v) && !reMediaType.MatchString(v)
+	return utf8.RuneCountInString(strings.TrimSpace(v)) >= 4 && !tokenValue(v) && !dateValue(v) &&
+		!memberValue(v) && !mediaType(v)
+}
+
+// tokenValue, dateValue, memberValue and mediaType are reTokenValue,
+// reDateValue, reMemberValue and reMediaType written out (FuzzTaintable
+// holds them equal).
+func tokenValue(s string) bool {
+	if len(s) < 1 || len(s) > 32 || !lowerByte(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; !lowerByte(c) && !digitByte(c) && c != '_' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+func dateValue(s string) bool {
+	if len(s) < 4 || !allDigits(s[:4]) {
+		return false
+	}
+	s = s[4:]
+	for range 2 { // -MM, -DD
+		if s == "" {
+			return true
+		}
+		if len(s) < 3 || s[0] != '-' || !allDigits(s[1:3]) {
+			return false
+		}
+		s = s[3:]
+	}
+	if s == "" {
+		return true
+	}
+	if s[0] != 'T' {
+		return false
+	}
+	s = s[1:]
+	i := 0
+	for i < len(s) && (digitByte(s[i]) || s[i] == ':' || s[i] == '.') {
+		i++
+	}
+	if i == 0 {
+		return false
+	}
+	s = s[i:]
+	switch {
+	case s == "" || s == "Z":
+		return true
+	case s[0] == '+' || s[0] == '-':
+		s = s[1:]
+		if s == "" {
+			return false
+		}
+		for j := 0; j < len(s); j++ {
+			if !digitByte(s[j]) && s[j] != ':' {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+func memberValue(s string) bool {
+	if len(s) < 2 || len(s) > 32 || (!upperByte(s[0]) && !digitByte(s[0])) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; !upperByte(c) && !digitByte(c) && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+func mediaType(s string) bool {
+	i := 0
+	for i < len(s) && lowerByte(s[i]) {
+		i++
+	}
+	if i == 0 || i+1 >= len(s) || s[i] != '/' {
+		return false
+	}
+	s = s[i+1:]
+	if !lowerByte(s[0]) && !digitByte(s[0]) {
+		return false
+	}
+	for j := 1; j < len(s); j++ {
+		if c := s[j]; !lowerByte(c) && !digitByte(c) && c != '.' && c != '+' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+func lowerByte(c byte) bool { return 'a' <= c && c <= 'z' }
+func upperByte(c byte) bool { return 'A' <= c && c <= 'Z' }
+func digitByte(c byte) bool { return '0' <= c && c <= '9' }
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !digitByte(s[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // normText is the form in which withheld values are looked for, so that a

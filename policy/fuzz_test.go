@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"math/rand/v2"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -284,6 +285,32 @@ func FuzzAppendJSON(f *testing.F) {
 			}
 			if len(keys) != 0 {
 				t.Fatalf("key stack left with %d names", len(keys))
+			}
+		}
+	})
+}
+
+// FuzzTaintable: the value classes written out match their regular
+// expressions exactly.
+func FuzzTaintable(f *testing.F) {
+	for _, s := range []string{"", "a", "abc_def-1", "2024", "2024-01", "2024-01-02", "2024-01-02T10:00:00Z", "2024-01-02T10:00:00.5+01:00",
+		"2024-01-02T", "2024-01-02T1-", "2024-01-02Tx", "XA-RC", "X", "XA", "image/jpeg", "image/", "/x", "a/b.c+d-e", "A/b", "2024-1-02",
+		strings.Repeat("a", 32), strings.Repeat("a", 33), strings.Repeat("A", 32), strings.Repeat("A", 33), "ab\n", "XA\n", "2024\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, c := range []struct {
+			name string
+			got  bool
+			re   *regexp.Regexp
+		}{
+			{"tokenValue", tokenValue(s), reTokenValue},
+			{"dateValue", dateValue(s), reDateValue},
+			{"memberValue", memberValue(s), reMemberValue},
+			{"mediaType", mediaType(s), reMediaType},
+		} {
+			if want := c.re.MatchString(s); c.got != want {
+				t.Fatalf("%s(%q) = %t, %s says %t", c.name, s, c.got, c.re, want)
 			}
 		}
 	})
