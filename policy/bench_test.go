@@ -81,10 +81,13 @@ func BenchmarkApplyForward(b *testing.B) {
 	for _, bc := range []struct {
 		name string
 		e    *Engine
+		more []EvalOption
 	}{
-		{"demo-case/validated", fresh(New(def))},
-		{"demo-case/no-validator", New(def, WithValidator(nil))},
+		{"demo-case/validated", fresh(New(def)), nil},
+		{"demo-case/validated-by-caller", fresh(New(def)), []EvalOption{Validated()}},
+		{"demo-case/no-validator", New(def, WithValidator(nil)), nil},
 	} {
+		opts := append(opts[:len(opts):len(opts)], bc.more...)
 		b.Run(bc.name, func(b *testing.B) {
 			d, _ := bc.e.Apply(ctx, doc, "case.create", dstXB, now, opts...)
 			if d.Effect != AllowWithRedactions {

@@ -151,6 +151,14 @@ func differentialCorpus(t testing.TB, each func(label string, d Decision, out []
 	run := func(label string, e *Engine, doc []byte, kind string, dst Destination, opts ...EvalOption) {
 		d, out := e.Apply(ctx, doc, kind, dst, testNow, opts...)
 		each(label, d, out)
+		// A caller that validated the document and says so (Validated)
+		// gets exactly the same result.
+		if dk, ok := schema.KindForEnvelope(kind); ok && schema.Validate(dk, doc) == nil {
+			d2, out2 := e.Apply(ctx, doc, kind, dst, testNow, append(opts[:len(opts):len(opts)], Validated())...)
+			if a, b := differentialBytes(t, d, out), differentialBytes(t, d2, out2); !bytes.Equal(a, b) {
+				t.Errorf("%s: with Validated the result differs:\n%s\nwithout:\n%s", label, b, a)
+			}
+		}
 	}
 
 	// 1. The schema examples, every rule set, destination and validator,

@@ -105,6 +105,7 @@ func (e *Engine) Rules() *Rules { return e.rules }
 type EvalOption func(*evalOptions)
 
 type evalOptions struct {
+	validated      bool
 	currentVersion int64
 	caseDoc        []byte
 	hasCase        bool
@@ -115,6 +116,16 @@ type evalOptions struct {
 // node's store: any other version is denied, and a case evaluated without
 // it is denied too (FLX-DP-CURRENT-VERSION).
 func CurrentVersion(v int64) EvalOption { return func(o *evalOptions) { o.currentVersion = v } }
+
+// Validated tells the engine that the caller has validated the document's
+// exact bytes against schema v1 as the envelope kind's document (with
+// [Engine.Validate] or schema.Validate; a node's stored case was validated
+// when it was stored), so that Apply only reads it instead of validating it
+// again. It applies with the default validator only (an engine with a
+// validator of its own still calls it), never to the case given with
+// [WithCase], and never to the redacted output, which is always validated.
+// A document the validator's parser refuses is still denied.
+func Validated() EvalOption { return func(o *evalOptions) { o.validated = true } }
 
 // WithCase gives the engine the case a response or message is about (the
 // schema v1 case document as this node holds it, with the same case_id).
@@ -180,7 +191,7 @@ func (e *Engine) Apply(ctx context.Context, doc []byte, kind string, dst Destina
 	}
 	// A document schema v1 accepts is read once, by the validator; any
 	// other goes the long way, which names what is wrong with it.
-	m, valid := e.validTree(docKind, doc)
+	m, valid := e.validTree(docKind, doc, o.validated)
 	if !valid {
 		var err error
 		if m, err = decodeObject(doc); err != nil {
@@ -301,7 +312,7 @@ func (e *Engine) evaluate(ctx context.Context, kind, docKind string, m, cs map[s
 
 // caseContext decodes and checks the case a response or message is about.
 func (e *Engine) caseContext(doc []byte, caseID string) (map[string]any, error) {
-	cm, valid := e.validTree("case", doc)
+	cm, valid := e.validTree("case", doc, false)
 	if !valid {
 		var err error
 		if cm, err = decodeObject(doc); err != nil {
