@@ -312,15 +312,21 @@ func (t *taintSet) add(v string) {
 	if d, ok := phoneDigits(n); ok && !contains(t.digits, d) {
 		t.digits = append(t.digits, d)
 	}
-	// The four forms go into one buffer, made strings together when
-	// first looked for (a repeated form only repeats a search).
+	// The value is looked for in base64 with either alphabet, padded or
+	// not. The unpadded form is a prefix of the padded one, and at least 6
+	// long (v has 4 bytes or more), so finding it finds every text that
+	// holds the padded form too: the unpadded forms of the two alphabets
+	// are all that is looked for. They go into one buffer, made strings
+	// together when first looked for (a repeated form only repeats a
+	// search).
+	b := []byte(v)
 	for _, enc := range base64Forms {
-		t.encBuf = enc.AppendEncode(t.encBuf, []byte(v))
+		t.encBuf = enc.AppendEncode(t.encBuf, b)
 		t.encEnds = append(t.encEnds, len(t.encBuf))
 	}
 }
 
-var base64Forms = []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding}
+var base64Forms = []*base64.Encoding{base64.RawStdEncoding, base64.RawURLEncoding}
 
 // encodedForms returns the base64 forms added so far as strings.
 func (t *taintSet) encodedForms() []string {

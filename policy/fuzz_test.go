@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"math/rand/v2"
 	"regexp"
@@ -312,6 +313,39 @@ func FuzzTaintable(f *testing.F) {
 			if want := c.re.MatchString(s); c.got != want {
 				t.Fatalf("%s(%q) = %t, %s says %t", c.name, s, c.got, c.re, want)
 			}
+		}
+	})
+}
+
+// FuzzBase64Forms: looking for the two unpadded base64 forms of a
+// withheld value finds exactly the texts that hold any of its four forms
+// (standard or URL alphabet, padded or not).
+func FuzzBase64Forms(f *testing.F) {
+	for _, v := range []string{"7 Hidden Street", "abcd", "ab?>~~", "Soughtown", "ул. Пробная"} {
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+			f.Add(v, "note: "+enc.EncodeToString([]byte(v))+"=x")
+		}
+	}
+	f.Fuzz(func(t *testing.T, v, s string) {
+		if !taintable(v) {
+			return
+		}
+		want := false
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+			if e := enc.EncodeToString([]byte(v)); len(e) >= 6 && strings.Contains(s, e) {
+				want = true
+			}
+		}
+		var ts taintSet
+		ts.add(v)
+		got := false
+		for _, e := range ts.encodedForms() {
+			if len(e) >= 6 && strings.Contains(s, e) {
+				got = true
+			}
+		}
+		if got != want {
+			t.Fatalf("value %q in %q: found %t, the four forms say %t", v, s, got, want)
 		}
 	})
 }
