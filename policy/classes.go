@@ -401,8 +401,8 @@ func hasAnyClass(have, want []Class) bool {
 // pointer that exists, its entry, and whose data it is.
 type field struct {
 	ptr      string
-	entry    FieldClass
-	subjects []string // person ids; nil with all == true means anyone
+	entry    *FieldClass // the taxonomy entry (shared: read only)
+	subjects []string    // person ids; nil with all == true means anyone
 	all      bool
 }
 
@@ -415,7 +415,10 @@ func fields(docKind string, doc, caseDoc map[string]any) []field {
 	if caseDoc != nil {
 		ps = persons(caseDoc)
 	}
-	for _, f := range taxonomyByDoc[docKind] {
+	entries := taxonomyByDoc[docKind]
+	out = make([]field, 0, len(entries))
+	for i := range entries {
+		f := &entries[i]
 		for _, cp := range expandWildcards(doc, f.ptr) {
 			fl := field{ptr: cp, entry: f}
 			switch f.subject {
