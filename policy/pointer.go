@@ -80,18 +80,20 @@ func appendToken(b []byte, t string) []byte {
 
 // ptr builds a pointer string from tokens (ints become array indices).
 func ptr(tokens ...any) string {
-	p := make(pointer, len(tokens))
-	for i, t := range tokens {
+	var buf [64]byte
+	b := buf[:0]
+	for _, t := range tokens {
+		b = append(b, '/')
 		switch v := t.(type) {
 		case string:
-			p[i] = v
+			b = appendToken(b, v)
 		case int:
-			p[i] = strconv.Itoa(v)
+			b = strconv.AppendInt(b, int64(v), 10)
 		default:
 			panic(fmt.Sprintf("policy: bad pointer token %T", t))
 		}
 	}
-	return p.String()
+	return string(b)
 }
 
 // atoi is strconv.Atoi without the allocation of its error for a token
@@ -153,12 +155,43 @@ func lookup(doc any, p pointer) (any, bool) {
 
 // exists reports whether the pointer (string form) refers to a value.
 func exists(doc any, s string) bool {
-	p, err := parsePointer(s)
-	if err != nil {
-		return false
+	if s == "" || s[0] != '/' || strings.IndexByte(s, '~') >= 0 {
+		// Not a pointer, or one with escapes: parsed in full.
+		p, err := parsePointer(s)
+		if err != nil {
+			return false
+		}
+		_, ok := lookup(doc, p)
+		return ok
 	}
-	_, ok := lookup(doc, p)
-	return ok
+	// lookup token by token, without making the token list.
+	cur := doc
+	for rest := s[1:]; ; {
+		tok := rest
+		i := strings.IndexByte(rest, '/')
+		if i >= 0 {
+			tok, rest = rest[:i], rest[i+1:]
+		}
+		switch v := cur.(type) {
+		case map[string]any:
+			next, ok := v[tok]
+			if !ok {
+				return false
+			}
+			cur = next
+		case []any:
+			j, ok := arrayIndex(tok, len(v))
+			if !ok {
+				return false
+			}
+			cur = v[j]
+		default:
+			return false
+		}
+		if i < 0 {
+			return true
+		}
+	}
 }
 
 // expandWildcards resolves a pointer pattern in which a "*" token matches
