@@ -425,27 +425,14 @@ type state struct {
 func (s *state) fire(id, effect, reason string, ptrs []string) {
 	f := Fired{RuleID: id, Effect: effect, Reason: reason}
 	if effect == RuleRedact {
-		// Each parsed once; the same comparisons, so the same order.
-		ps := make([]parsedPtr, len(ptrs))
-		for i, p := range ptrs {
-			pp, _ := parsePointer(p)
-			ps[i] = parsedPtr{p, pp}
-		}
-		sort.Slice(ps, func(i, j int) bool { return comparePointers(ps[i].p, ps[j].p) < 0 })
-		for i := range ps {
-			ptrs[i] = ps[i].s
-		}
+		// The same comparisons as on parsed pointers, so the same order.
+		sort.Slice(ptrs, func(i, j int) bool { return comparePointerStrings(ptrs[i], ptrs[j]) < 0 })
 		f.Pointers = ptrs
 		for _, p := range ptrs {
 			s.redact[p] = true
 		}
 	}
 	s.fired = append(s.fired, f)
-}
-
-type parsedPtr struct {
-	s string
-	p pointer
 }
 
 func (s *state) fail(id string, err error) {

@@ -325,6 +325,64 @@ func comparePointers(a, b pointer) int {
 	return len(a) - len(b)
 }
 
+// comparePointerStrings is comparePointers on the parsed pointers a and b
+// (a pointer that does not parse compares as the empty one), token by
+// token without making the token lists; a pointer with an escape is
+// parsed in full.
+func comparePointerStrings(a, b string) int {
+	if !plainPointer(a) || !plainPointer(b) {
+		pa, _ := parsePointer(a)
+		pb, _ := parsePointer(b)
+		return comparePointers(pa, pb)
+	}
+	a, b = a[1:], b[1:]
+	for {
+		ta, ra, moreA := nextToken(a)
+		tb, rb, moreB := nextToken(b)
+		if ta != tb {
+			ai, aerr := atoi(ta)
+			bi, berr := atoi(tb)
+			if aerr == nil && berr == nil {
+				if ai < bi {
+					return -1
+				}
+				return 1
+			}
+			if aerr == nil {
+				return -1
+			}
+			if berr == nil {
+				return 1
+			}
+			return strings.Compare(ta, tb)
+		}
+		switch {
+		case !moreA && !moreB:
+			return 0
+		case !moreA:
+			return -1
+		case !moreB:
+			return 1
+		}
+		a, b = ra, rb
+	}
+}
+
+// plainPointer reports whether s is a pointer (not the whole document)
+// without escapes.
+func plainPointer(s string) bool {
+	return s != "" && s[0] == '/' && strings.IndexByte(s, '~') < 0
+}
+
+// nextToken splits the first token off s (a pointer without its leading
+// "/"); more is false when it was the last.
+func nextToken(s string) (tok, rest string, more bool) {
+	if i := strings.IndexByte(s, '/'); i >= 0 {
+		return s[:i], s[i+1:], true
+	}
+	return s, "", false
+}
+
 // minimalPointers parses, de-duplicates and sorts a set of pointers and drops
 // every pointer that lies under another pointer of the set (removing the
 // ancestor removes it too).

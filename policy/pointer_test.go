@@ -145,3 +145,20 @@ func FuzzPtr(f *testing.F) {
 		}
 	})
 }
+
+// FuzzComparePointerStrings: comparing pointer strings token by token
+// gives comparePointers' answer on the parsed pointers.
+func FuzzComparePointerStrings(f *testing.F) {
+	for _, p := range [][2]string{{"/persons/2", "/persons/10"}, {"/a", "/a/b"}, {"/a/b", "/a"}, {"/0", "/x"}, {"/a~1b", "/a"}, {"", "/x"}, {"/x/", "/x"}, {"/-1", "/+1"}, {"/01", "/1"}} {
+		f.Add(p[0], p[1])
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		pa, _ := parsePointer(a)
+		pb, _ := parsePointer(b)
+		want := comparePointers(pa, pb)
+		got := comparePointerStrings(a, b)
+		if (got < 0) != (want < 0) || (got > 0) != (want > 0) {
+			t.Fatalf("comparePointerStrings(%q, %q) = %d, comparePointers %d", a, b, got, want)
+		}
+	})
+}
