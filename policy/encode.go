@@ -3,6 +3,7 @@ package policy
 import (
 	"encoding/json"
 	"slices"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -13,7 +14,7 @@ import (
 // escapes them), without its reflection and map iteration. ok is false
 // for anything else (another type, a number that is not a JSON number),
 // which the caller leaves to encode. FuzzAppendJSON holds the two equal.
-func appendJSON(b []byte, v any, keys *[]string) ([]byte, bool) {
+func appendJSON(b []byte, v any, keys *[]member) ([]byte, bool) {
 	switch x := v.(type) {
 	case nil:
 		return append(b, "null"...), true
@@ -38,20 +39,17 @@ func appendJSON(b []byte, v any, keys *[]string) ([]byte, bool) {
 			return append(b, "null"...), true
 		}
 		base := len(*keys)
-		for k := range x {
-			*keys = append(*keys, k)
-		}
-		slices.Sort((*keys)[base:])
+		*keys = appendMembers(*keys, x)
 		b = append(b, '{')
 		ok := true
 		for i := base; i < base+len(x); i++ {
-			k := (*keys)[i]
+			mb := (*keys)[i]
 			if i > base {
 				b = append(b, ',')
 			}
-			b = appendJSONString(b, k)
+			b = appendJSONString(b, mb.name)
 			b = append(b, ':')
-			if b, ok = appendJSON(b, x[k], keys); !ok {
+			if b, ok = appendJSON(b, mb.val, keys); !ok {
 				break
 			}
 		}
@@ -75,6 +73,23 @@ func appendJSON(b []byte, v any, keys *[]string) ([]byte, bool) {
 		return append(b, ']'), true
 	}
 	return b, false
+}
+
+// member is one member of an object.
+type member struct {
+	name string
+	val  any
+}
+
+// appendMembers appends the members of m to stack in name order: one
+// pass over the map, no lookup per name.
+func appendMembers(stack []member, m map[string]any) []member {
+	base := len(stack)
+	for k, v := range m {
+		stack = append(stack, member{k, v})
+	}
+	slices.SortFunc(stack[base:], func(a, b member) int { return strings.Compare(a.name, b.name) })
+	return stack
 }
 
 const hexDigits = "0123456789abcdef"
@@ -179,7 +194,7 @@ func validNumber(s string) bool {
 // encodeTree is encode for a document tree: appendJSON when it can, else
 // encode (with its error).
 func encodeTree(v any, sizeHint int) ([]byte, error) {
-	var keys []string
+	var keys []member
 	if b, ok := appendJSON(make([]byte, 0, sizeHint), v, &keys); ok {
 		return b, nil
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"unicode"
@@ -527,7 +526,7 @@ func ruleFreeText(s *state) error {
 	// the members of each object are visited in name order from one stack.
 	var hits []string
 	var path []byte
-	var keys []string
+	var keys []member
 	var walk func(v any, key string, depth int)
 	walk = func(v any, key string, depth int) {
 		if s.redact[string(path)] {
@@ -547,15 +546,12 @@ func ruleFreeText(s *state) error {
 			}
 		case map[string]any:
 			base := len(keys)
-			for k := range x {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys[base:])
+			keys = appendMembers(keys, x)
 			n := len(path)
 			for i := base; i < base+len(x); i++ {
-				k := keys[i]
-				path = appendToken(append(path, '/'), k)
-				walk(x[k], k, depth+1)
+				mb := keys[i]
+				path = appendToken(append(path, '/'), mb.name)
+				walk(mb.val, mb.name, depth+1)
 				path = path[:n]
 			}
 			clear(keys[base:])

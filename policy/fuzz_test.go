@@ -256,7 +256,7 @@ func FuzzAppendJSON(f *testing.F) {
 	f.Add([]byte(`{"a":"\u0000\u001f\b\f\n\r\t\"\\<>&\u2028\u2029","b":[1,-0.5e+7,null,true,{}],"c":{},"d":[]}`))
 	f.Add([]byte("\"\xff\xfe x \xe2\x80\xa8\""))
 	f.Fuzz(func(t *testing.T, doc []byte) {
-		var keys []string
+		var keys []member
 		s := string(doc)
 		want, err := encode(s)
 		if err != nil {
