@@ -416,10 +416,26 @@ func fields(docKind string, doc, caseDoc map[string]any) []field {
 		ps = persons(caseDoc)
 	}
 	entries := taxonomyByDoc[docKind]
-	out = make([]field, 0, len(entries))
+	// Every entry's pointers, in order, written into one buffer and made
+	// strings at once (substrings of one string).
+	type span struct{ entry, end int }
+	var ex expander
+	arena := make([]byte, 0, 2048)
+	var spans []span
 	for i := range entries {
-		f := &entries[i]
-		for _, cp := range expandWildcards(doc, f.ptr) {
+		ex.each(doc, entries[i].ptr, func(p []byte) {
+			arena = append(arena, p...)
+			spans = append(spans, span{i, len(arena)})
+		})
+	}
+	all := string(arena)
+	out = make([]field, 0, len(spans))
+	start := 0
+	for _, sp := range spans {
+		f := &entries[sp.entry]
+		cp := all[start:sp.end]
+		start = sp.end
+		{
 			fl := field{ptr: cp, entry: f}
 			switch f.subject {
 			case subjNone:

@@ -200,60 +200,68 @@ func exists(doc any, s string) bool {
 // exists.
 func expandWildcards(doc any, pattern pointer) []string {
 	var out []string
-	// The pointer being built, in one buffer (escaped as pointer.String
-	// escapes), and the member names of the objects a "*" walks, on one
-	// stack.
-	var buf []byte
-	var keys []string
+	var ex expander
+	ex.each(doc, pattern, func(p []byte) { out = append(out, string(p)) })
+	return out
+}
+
+// expander resolves pointer patterns (expandWildcards), reusing its
+// buffers from one pattern to the next: the pointer being built (escaped
+// as pointer.String escapes) and the members of the objects a "*" walks.
+type expander struct {
+	buf  []byte
+	keys []member
+}
+
+// each calls found with every pointer of doc the pattern matches, in
+// expandWildcards' order; the bytes are valid only during the call.
+func (x *expander) each(doc any, pattern pointer, found func([]byte)) {
+	x.buf = x.buf[:0]
 	var walk func(cur any, i int)
 	walk = func(cur any, i int) {
 		if i == len(pattern) {
-			out = append(out, string(buf))
+			found(x.buf)
 			return
 		}
 		tok := pattern[i]
-		n := len(buf)
+		n := len(x.buf)
 		switch v := cur.(type) {
 		case map[string]any:
 			if tok == "*" {
-				base := len(keys)
-				for k := range v {
-					keys = append(keys, k)
-				}
-				sort.Strings(keys[base:])
+				base := len(x.keys)
+				x.keys = appendMembers(x.keys, v)
 				for j := base; j < base+len(v); j++ {
-					k := keys[j]
-					buf = appendToken(append(buf, '/'), k)
-					walk(v[k], i+1)
-					buf = buf[:n]
+					mb := x.keys[j]
+					x.buf = appendToken(append(x.buf, '/'), mb.name)
+					walk(mb.val, i+1)
+					x.buf = x.buf[:n]
 				}
-				clear(keys[base:])
-				keys = keys[:base]
+				clear(x.keys[base:])
+				x.keys = x.keys[:base]
 				return
 			}
 			if next, ok := v[tok]; ok {
-				buf = appendToken(append(buf, '/'), tok)
+				x.buf = appendToken(append(x.buf, '/'), tok)
 				walk(next, i+1)
-				buf = buf[:n]
+				x.buf = x.buf[:n]
 			}
 		case []any:
 			if tok == "*" {
 				for j := range v {
-					buf = strconv.AppendInt(append(buf, '/'), int64(j), 10)
+					x.buf = strconv.AppendInt(append(x.buf, '/'), int64(j), 10)
 					walk(v[j], i+1)
-					buf = buf[:n]
+					x.buf = x.buf[:n]
 				}
 				return
 			}
 			if j, ok := arrayIndex(tok, len(v)); ok {
-				buf = appendToken(append(buf, '/'), tok)
+				x.buf = appendToken(append(x.buf, '/'), tok)
 				walk(v[j], i+1)
-				buf = buf[:n]
+				x.buf = x.buf[:n]
 			}
 		}
 	}
 	walk(doc, 0)
-	return out
 }
 
 // tokenPrefix returns the number of tokens of the pointer p when it is a
