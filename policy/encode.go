@@ -88,7 +88,18 @@ func appendMembers(stack []member, m map[string]any) []member {
 	for k, v := range m {
 		stack = append(stack, member{k, v})
 	}
-	slices.SortFunc(stack[base:], func(a, b member) int { return strings.Compare(a.name, b.name) })
+	ms := stack[base:]
+	if len(ms) <= 12 {
+		// Insertion sort: the names are distinct, so any sort gives this
+		// order; small objects are the common case.
+		for i := 1; i < len(ms); i++ {
+			for j := i; j > 0 && ms[j].name < ms[j-1].name; j-- {
+				ms[j], ms[j-1] = ms[j-1], ms[j]
+			}
+		}
+		return stack
+	}
+	slices.SortFunc(ms, func(a, b member) int { return strings.Compare(a.name, b.name) })
 	return stack
 }
 
