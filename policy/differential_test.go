@@ -24,7 +24,7 @@ import (
 // but the policy hash, and the output bytes).
 const differentialGolden = "testdata/differential.txt.gz"
 
-// TestDifferentialGolden pins Apply's exact results (effect, fired rules
+// TestAdversarialDifferential pins Apply's exact results (effect, fired rules
 // with reasons and pointers, redactions, error, output bytes) over a large,
 // seeded corpus: the schema examples, the adversarial corpus with its safe
 // twins, and generated cases edited into odd shapes (missing, emptied and
@@ -34,7 +34,7 @@ const differentialGolden = "testdata/differential.txt.gz"
 // directly and through a relay. An optimisation of the engine must leave
 // every line unchanged. Run with -update only for a deliberate change of
 // the rules' results, and review why each changed line changed.
-func TestDifferentialGolden(t *testing.T) {
+func TestAdversarialDifferential(t *testing.T) {
 	skipUnderRace(t)
 	var got []string
 	var docs [][]byte // the current result of each item, for the failure report
