@@ -89,7 +89,7 @@ func appendMembers(stack []member, m map[string]any) []member {
 		stack = append(stack, member{k, v})
 	}
 	ms := stack[base:]
-	if len(ms) <= 12 {
+	if len(ms) <= 24 {
 		// Insertion sort: the names are distinct, so any sort gives this
 		// order; small objects are the common case.
 		for i := 1; i < len(ms); i++ {
