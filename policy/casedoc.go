@@ -69,8 +69,18 @@ func (p person) ptr(field ...string) string {
 	return ptr(toks...)
 }
 
-func (p person) hasRole(r string) bool { return contains(strs(p.m["roles"]), r) }
-func (p person) hasVuln(v string) bool { return contains(strs(p.m["vulnerabilities"]), v) }
+func (p person) hasRole(r string) bool { return hasString(p.m["roles"], r) }
+func (p person) hasVuln(v string) bool { return hasString(p.m["vulnerabilities"], v) }
+
+// hasString is contains(strs(v), s) without making the list.
+func hasString(v any, s string) bool {
+	for _, e := range list(v) {
+		if x, ok := e.(string); ok && x == s {
+			return true
+		}
+	}
+	return false
+}
 func (p person) label() string {
 	if p.id != "" {
 		return p.id

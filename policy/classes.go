@@ -2,7 +2,6 @@ package policy
 
 import (
 	"sort"
-	"strconv"
 	"strings"
 )
 
@@ -276,6 +275,52 @@ var taxonomyByDoc = func() map[string][]FieldClass {
 	return m
 }()
 
+// taxonomyByFirst holds, per document kind, the entries of taxonomyByDoc
+// that can cover a pointer starting with a given token (an entry of that
+// first token, of a "*" one, or of the whole document), in taxonomyByDoc's
+// order; rest are those any other first token may meet.
+type taxonomyIndex struct {
+	byTok map[string][]FieldClass
+	rest  []FieldClass
+}
+
+var taxonomyByFirst = func() map[string]taxonomyIndex {
+	out := map[string]taxonomyIndex{}
+	wild := func(f FieldClass) bool { return len(f.ptr) == 0 || f.ptr[0] == "*" }
+	for doc, entries := range taxonomyByDoc {
+		ix := taxonomyIndex{byTok: map[string][]FieldClass{}}
+		for _, f := range entries {
+			if wild(f) {
+				ix.rest = append(ix.rest, f)
+			} else {
+				ix.byTok[f.ptr[0]] = nil
+			}
+		}
+		for tok := range ix.byTok {
+			for _, f := range entries {
+				if wild(f) || f.ptr[0] == tok {
+					ix.byTok[tok] = append(ix.byTok[tok], f)
+				}
+			}
+		}
+		out[doc] = ix
+	}
+	return out
+}()
+
+// taxonomyCandidates returns the entries of doc that may cover p, in
+// taxonomyByDoc's order (the others cannot: their first token differs).
+func taxonomyCandidates(doc string, p pointer) []FieldClass {
+	ix, ok := taxonomyByFirst[doc]
+	if !ok || len(p) == 0 {
+		return taxonomyByDoc[doc]
+	}
+	if l, ok := ix.byTok[p[0]]; ok {
+		return l
+	}
+	return ix.rest
+}
+
 // Taxonomy returns the classification of every schema v1 field, sorted by
 // document kind and path.
 func Taxonomy() []FieldClass {
@@ -294,7 +339,7 @@ func Taxonomy() []FieldClass {
 func entryFor(doc string, p pointer) (FieldClass, bool) {
 	var best FieldClass
 	found := false
-	for _, f := range taxonomyByDoc[doc] {
+	for _, f := range taxonomyCandidates(doc, p) {
 		if !f.ptr.matchesPrefix(p) {
 			continue
 		}
@@ -329,7 +374,7 @@ func (p pointer) matchesPrefix(q pointer) bool {
 	}
 	for i := range p {
 		if p[i] == "*" {
-			if _, err := strconv.Atoi(q[i]); err == nil {
+			if _, err := atoi(q[i]); err == nil {
 				continue
 			}
 			return false
@@ -356,8 +401,8 @@ func hasAnyClass(have, want []Class) bool {
 // pointer that exists, its entry, and whose data it is.
 type field struct {
 	ptr      string
-	entry    FieldClass
-	subjects []string // person ids; nil with all == true means anyone
+	entry    *FieldClass // the taxonomy entry (shared: read only)
+	subjects []string    // person ids; nil with all == true means anyone
 	all      bool
 }
 
@@ -370,17 +415,37 @@ func fields(docKind string, doc, caseDoc map[string]any) []field {
 	if caseDoc != nil {
 		ps = persons(caseDoc)
 	}
-	for _, f := range taxonomyByDoc[docKind] {
-		for _, cp := range expandWildcards(doc, f.ptr) {
+	entries := taxonomyByDoc[docKind]
+	// Every entry's pointers, in order, written into one buffer and made
+	// strings at once (substrings of one string).
+	type span struct{ entry, end int }
+	var ex expander
+	arena := make([]byte, 0, 2048)
+	var spans []span
+	for i := range entries {
+		ex.each(doc, entries[i].ptr, func(p []byte) {
+			arena = append(arena, p...)
+			spans = append(spans, span{i, len(arena)})
+		})
+	}
+	all := string(arena)
+	out = make([]field, 0, len(spans))
+	start := 0
+	for _, sp := range spans {
+		f := &entries[sp.entry]
+		cp := all[start:sp.end]
+		start = sp.end
+		{
 			fl := field{ptr: cp, entry: f}
 			switch f.subject {
 			case subjNone:
 			case subjAll:
 				fl.all = true
 			case subjPerson:
-				pp, _ := parsePointer(cp)
-				if len(pp) > 1 {
-					if i, err := strconv.Atoi(pp[1]); err == nil {
+				// The second token is the person's index (a token
+				// with an escape is no number, raw or parsed).
+				if tok, ok := secondToken(cp); ok {
+					if i, err := atoi(tok); err == nil {
 						if m := obj(list(doc["persons"])[i]); m != nil {
 							fl.subjects = []string{str(m["id"])}
 						}

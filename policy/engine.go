@@ -105,6 +105,7 @@ func (e *Engine) Rules() *Rules { return e.rules }
 type EvalOption func(*evalOptions)
 
 type evalOptions struct {
+	validated      bool
 	currentVersion int64
 	caseDoc        []byte
 	hasCase        bool
@@ -115,6 +116,16 @@ type evalOptions struct {
 // node's store: any other version is denied, and a case evaluated without
 // it is denied too (FLX-DP-CURRENT-VERSION).
 func CurrentVersion(v int64) EvalOption { return func(o *evalOptions) { o.currentVersion = v } }
+
+// Validated tells the engine that the caller has validated the document's
+// exact bytes against schema v1 as the envelope kind's document (with
+// [Engine.Validate] or schema.Validate; a node's stored case was validated
+// when it was stored), so that Apply only reads it instead of validating it
+// again. It applies with the default validator only (an engine with a
+// validator of its own still calls it), never to the case given with
+// [WithCase], and never to the redacted output, which is always validated.
+// A document the validator's parser refuses is still denied.
+func Validated() EvalOption { return func(o *evalOptions) { o.validated = true } }
 
 // WithCase gives the engine the case a response or message is about (the
 // schema v1 case document as this node holds it, with the same case_id).
@@ -178,21 +189,27 @@ func (e *Engine) Apply(ctx context.Context, doc []byte, kind string, dst Destina
 	if !ok {
 		return failClosed(d, ruleInput, fmt.Errorf("unknown envelope kind %q", kind)), nil
 	}
-	m, err := decodeObject(doc)
-	if err != nil {
-		return failClosed(d, ruleInput, fmt.Errorf("the document is not a JSON object: %w", err)), nil
+	// A document schema v1 accepts is read once, by the validator; any
+	// other goes the long way, which names what is wrong with it.
+	m, valid := e.validTree(docKind, doc, o.validated)
+	if !valid {
+		var err error
+		if m, err = decodeObject(doc); err != nil {
+			return failClosed(d, ruleInput, fmt.Errorf("the document is not a JSON object: %w", err)), nil
+		}
 	}
 	d.CaseID = str(m["case_id"])
 	if v, ok := intVal(m["version"]); ok && docKind == "case" {
 		d.CaseVersion = v
 	}
-	if e.validate != nil {
+	if e.validate != nil && !valid {
 		if err := e.check(docKind, doc); err != nil {
 			return failClosed(d, ruleInput, fmt.Errorf("the %s document does not validate against schema v1: %v", docKind, err)), nil
 		}
 	}
 
 	var cs map[string]any
+	var err error
 	switch {
 	case docKind == "case":
 		cs = m
@@ -261,7 +278,7 @@ func (e *Engine) Apply(ctx context.Context, doc []byte, kind string, dst Destina
 	if err != nil {
 		return failClosed(d, ruleError, err), nil
 	}
-	out, err = encode(root)
+	out, err = encodeTree(root, len(doc))
 	if err != nil {
 		return failClosed(d, ruleError, err), nil
 	}
@@ -295,15 +312,20 @@ func (e *Engine) evaluate(ctx context.Context, kind, docKind string, m, cs map[s
 
 // caseContext decodes and checks the case a response or message is about.
 func (e *Engine) caseContext(doc []byte, caseID string) (map[string]any, error) {
-	cm, err := decodeObject(doc)
-	if err != nil {
-		return nil, fmt.Errorf("the case given as context is not a JSON object: %w", err)
+	cm, valid := e.validTree("case", doc, false)
+	if !valid {
+		var err error
+		if cm, err = decodeObject(doc); err != nil {
+			return nil, fmt.Errorf("the case given as context is not a JSON object: %w", err)
+		}
 	}
-	if e.validate != nil {
+	switch {
+	case valid: // validated against schema v1 as a case
+	case e.validate != nil:
 		if err := e.check("case", doc); err != nil {
 			return nil, fmt.Errorf("the case given as context does not validate against schema v1: %v", err)
 		}
-	} else if str(cm["schema"]) != "flx/v1/case" {
+	case str(cm["schema"]) != "flx/v1/case":
 		return nil, fmt.Errorf("the case given as context is not a schema v1 case")
 	}
 	if got := str(cm["case_id"]); got == "" || got != caseID {
@@ -403,11 +425,8 @@ type state struct {
 func (s *state) fire(id, effect, reason string, ptrs []string) {
 	f := Fired{RuleID: id, Effect: effect, Reason: reason}
 	if effect == RuleRedact {
-		sort.Slice(ptrs, func(i, j int) bool {
-			a, _ := parsePointer(ptrs[i])
-			b, _ := parsePointer(ptrs[j])
-			return comparePointers(a, b) < 0
-		})
+		// The same comparisons as on parsed pointers, so the same order.
+		sort.Slice(ptrs, func(i, j int) bool { return comparePointerStrings(ptrs[i], ptrs[j]) < 0 })
 		f.Pointers = ptrs
 		for _, p := range ptrs {
 			s.redact[p] = true

@@ -1,11 +1,11 @@
 package policy
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"unicode"
@@ -35,8 +35,115 @@ var (
 // for elsewhere: not a short string, an enumeration token, a date, a member
 // id or a media type, which legitimately recur.
 func taintable(v string) bool {
-	return utf8.RuneCountInString(strings.TrimSpace(v)) >= 4 && !reTokenValue.MatchString(v) && !reDateValue.MatchString(v) &&
-		!reMemberValue.MatchString(v) && !reMediaType.MatchString(v)
+	return utf8.RuneCountInString(strings.TrimSpace(v)) >= 4 && !tokenValue(v) && !dateValue(v) &&
+		!memberValue(v) && !mediaType(v)
+}
+
+// tokenValue, dateValue, memberValue and mediaType are reTokenValue,
+// reDateValue, reMemberValue and reMediaType written out (FuzzTaintable
+// holds them equal).
+func tokenValue(s string) bool {
+	if len(s) < 1 || len(s) > 32 || !lowerByte(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; !lowerByte(c) && !digitByte(c) && c != '_' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+func dateValue(s string) bool {
+	if len(s) < 4 || !allDigits(s[:4]) {
+		return false
+	}
+	s = s[4:]
+	for range 2 { // -MM, -DD
+		if s == "" {
+			return true
+		}
+		if len(s) < 3 || s[0] != '-' || !allDigits(s[1:3]) {
+			return false
+		}
+		s = s[3:]
+	}
+	if s == "" {
+		return true
+	}
+	if s[0] != 'T' {
+		return false
+	}
+	s = s[1:]
+	i := 0
+	for i < len(s) && (digitByte(s[i]) || s[i] == ':' || s[i] == '.') {
+		i++
+	}
+	if i == 0 {
+		return false
+	}
+	s = s[i:]
+	switch {
+	case s == "" || s == "Z":
+		return true
+	case s[0] == '+' || s[0] == '-':
+		s = s[1:]
+		if s == "" {
+			return false
+		}
+		for j := 0; j < len(s); j++ {
+			if !digitByte(s[j]) && s[j] != ':' {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+func memberValue(s string) bool {
+	if len(s) < 2 || len(s) > 32 || (!upperByte(s[0]) && !digitByte(s[0])) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; !upperByte(c) && !digitByte(c) && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+func mediaType(s string) bool {
+	i := 0
+	for i < len(s) && lowerByte(s[i]) {
+		i++
+	}
+	if i == 0 || i+1 >= len(s) || s[i] != '/' {
+		return false
+	}
+	s = s[i+1:]
+	if !lowerByte(s[0]) && !digitByte(s[0]) {
+		return false
+	}
+	for j := 1; j < len(s); j++ {
+		if c := s[j]; !lowerByte(c) && !digitByte(c) && c != '.' && c != '+' && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+func lowerByte(c byte) bool { return 'a' <= c && c <= 'z' }
+func upperByte(c byte) bool { return 'A' <= c && c <= 'Z' }
+func digitByte(c byte) bool { return '0' <= c && c <= '9' }
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !digitByte(s[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // normText is the form in which withheld values are looked for, so that a
@@ -48,9 +155,21 @@ func taintable(v string) bool {
 // whitespace of any kind ignored. Both the value and the text searched are
 // normalised the same way.
 func normText(s string) string {
+	if n, ok := normASCII(s); ok {
+		return n
+	}
+	return normTextSlow(s)
+}
+
+// normTextSlow is normText for any string: NFKD, then per rune marks and
+// format characters dropped, lower case, homoglyphs read as Latin, and
+// runs of white space (unicode.IsSpace, as strings.Fields splits) written
+// as one space between words (none at either end). FuzzNormText holds it
+// equal to the definition written step by step.
+func normTextSlow(s string) string {
 	s = norm.NFKD.String(s)
-	var b strings.Builder
-	b.Grow(len(s))
+	b := make([]byte, 0, len(s))
+	pending := false
 	for _, r := range s {
 		if unicode.Is(unicode.Mn, r) || unicode.Is(unicode.Me, r) || unicode.Is(unicode.Cf, r) {
 			continue
@@ -59,9 +178,68 @@ func normText(s string) string {
 		if l, ok := homoglyphs[r]; ok {
 			r = l
 		}
-		b.WriteRune(r)
+		if unicode.IsSpace(r) {
+			pending = len(b) > 0
+			continue
+		}
+		if pending {
+			b = append(b, ' ')
+			pending = false
+		}
+		b = utf8.AppendRune(b, r)
 	}
-	return strings.Join(strings.Fields(b.String()), " ")
+	return string(b)
+}
+
+// normASCII is normText for a string of ASCII only, in one pass: such a
+// string is its own NFKD form, holds no combining mark, format character
+// or homoglyph, lower-cases byte by byte, and its whitespace (for
+// strings.Fields) is exactly \t \n \v \f \r and space. ok is false when
+// s holds any other byte; s itself is returned when it is already normal.
+func normASCII(s string) (string, bool) {
+	normal := true
+	space := true // at the start, or after a space: a space here is dropped
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 0x80:
+			return "", false
+		case 'A' <= c && c <= 'Z':
+			normal = false
+			space = false
+		case c == ' ':
+			if space {
+				normal = false
+			}
+			space = true
+		case c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r':
+			normal = false
+			space = true
+		default:
+			space = false
+		}
+	}
+	if normal && (len(s) == 0 || s[len(s)-1] != ' ') {
+		return s, true
+	}
+	b := make([]byte, 0, len(s))
+	pending := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r':
+			pending = len(b) > 0
+			continue
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		if pending {
+			b = append(b, ' ')
+			pending = false
+		}
+		b = append(b, c)
+	}
+	return string(b), true
 }
 
 // homoglyphs maps lower-case Cyrillic and Greek letters that are drawn
@@ -76,7 +254,9 @@ var homoglyphs = map[rune]rune{
 // taintSet holds the withheld values to look for.
 type taintSet struct {
 	plain   []string // normalised
-	encoded []string // base64 forms, matched as written
+	encoded []string // base64 forms, matched as written (see encodedForms)
+	encBuf  []byte   // the base64 forms added, one after the other
+	encEnds []int    // where each ends in encBuf
 	digits  []string // the digits of phone-like values
 }
 
@@ -94,6 +274,17 @@ func phoneDigits(v string) (string, bool) {
 		}
 	}
 	return b.String(), b.Len() >= 7
+}
+
+// asciiDigits counts the digits 0-9 in s.
+func asciiDigits(s string) int {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] >= '0' && s[i] <= '9' {
+			n++
+		}
+	}
+	return n
 }
 
 // digitRuns returns the digit strings of the letter-free stretches of
@@ -120,12 +311,37 @@ func (t *taintSet) add(v string) {
 	if d, ok := phoneDigits(n); ok && !contains(t.digits, d) {
 		t.digits = append(t.digits, d)
 	}
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-		e := enc.EncodeToString([]byte(v))
-		if !contains(t.encoded, e) {
-			t.encoded = append(t.encoded, e)
+	// The value is looked for in base64 with either alphabet, padded or
+	// not. The unpadded form is a prefix of the padded one, and at least 6
+	// long (v has 4 bytes or more), so finding it finds every text that
+	// holds the padded form too: the unpadded forms of the two alphabets
+	// are all that is looked for. They go into one buffer, made strings
+	// together when first looked for (a repeated form only repeats a
+	// search).
+	b := []byte(v)
+	for _, enc := range base64Forms {
+		t.encBuf = enc.AppendEncode(t.encBuf, b)
+		t.encEnds = append(t.encEnds, len(t.encBuf))
+	}
+}
+
+var base64Forms = []*base64.Encoding{base64.RawStdEncoding, base64.RawURLEncoding}
+
+// encodedForms returns the base64 forms added so far as strings.
+func (t *taintSet) encodedForms() []string {
+	if n := len(t.encoded); n < len(t.encEnds) {
+		start := 0
+		if n > 0 {
+			start = t.encEnds[n-1]
+		}
+		all := string(t.encBuf[start:])
+		for _, end := range t.encEnds[n:] {
+			t.encoded = append(t.encoded, all[:end-start])
+			all = all[end-start:]
+			start = end
 		}
 	}
+	return t.encoded
 }
 
 // addValues adds every string, and every decimal number (coordinates), at
@@ -161,16 +377,22 @@ func (t *taintSet) addPersonal(docKind string, doc map[string]any, p string) {
 	if !ok {
 		return
 	}
-	var walk func(v any, at pointer)
-	walk = func(v any, at pointer) {
+	// One stack for the pointer walked (entryFor keeps none of it).
+	at := pp
+	var walk func(v any)
+	walk = func(v any) {
 		switch x := v.(type) {
 		case map[string]any:
 			for k, e := range x {
-				walk(e, append(at[:len(at):len(at)], k))
+				at = append(at, k)
+				walk(e)
+				at = at[:len(at)-1]
 			}
 		case []any:
 			for i, e := range x {
-				walk(e, append(at[:len(at):len(at)], strconv.Itoa(i)))
+				at = append(at, strconv.Itoa(i))
+				walk(e)
+				at = at[:len(at)-1]
 			}
 		default:
 			f, ok := entryFor(docKind, at)
@@ -179,7 +401,7 @@ func (t *taintSet) addPersonal(docKind string, doc map[string]any, p string) {
 			}
 		}
 	}
-	walk(v, pp)
+	walk(v)
 }
 
 func (t *taintSet) hit(s string) bool {
@@ -189,12 +411,12 @@ func (t *taintSet) hit(s string) bool {
 			return true
 		}
 	}
-	for _, e := range t.encoded {
+	for _, e := range t.encodedForms() {
 		if len(e) >= 6 && strings.Contains(s, e) {
 			return true
 		}
 	}
-	if len(t.digits) > 0 {
+	if len(t.digits) > 0 && asciiDigits(n) >= 7 { // a run holds 7 digits or more
 		for _, run := range digitRuns(n) {
 			for _, d := range t.digits {
 				if strings.Contains(run, d) {
@@ -260,15 +482,17 @@ var coarsePlaceParts = []string{"country", "admin_area", "locality"}
 // document is then denied), except the origin block, whose optional parts
 // (office, local reference) can go.
 func (s *state) removable(h string) string {
-	hp, _ := parsePointer(h)
 	target, best := h, -1
 	for _, f := range s.fields() {
-		fp, _ := parsePointer(f.ptr)
-		if fp.isPrefixOf(hp) && len(fp) > best {
-			best, target = len(fp), f.ptr
+		if n := tokenPrefix(f.ptr, h); n > best {
+			best, target = n, f.ptr
 		}
 	}
-	if !s.required(target) || best < 0 || len(hp) == 0 || hp[0] != "origin" {
+	if !s.required(target) || best < 0 {
+		return target
+	}
+	hp, _ := parsePointer(h)
+	if len(hp) == 0 || hp[0] != "origin" {
 		return target
 	}
 	// The origin block is required, but only its member and date are.
@@ -297,11 +521,15 @@ func ruleFreeText(s *state) error {
 	if len(t.plain) == 0 {
 		return nil
 	}
-	// Walk the strings that would still leave.
+	// Walk the strings that would still leave. The pointer of the value
+	// being walked is built in one buffer (a string only for a hit), and
+	// the members of each object are visited in name order from one stack.
 	var hits []string
-	var walk func(v any, ps string, key string, depth int)
-	walk = func(v any, ps, key string, depth int) {
-		if s.redact[ps] {
+	var path []byte
+	var keys []member
+	var walk func(v any, key string, depth int)
+	walk = func(v any, key string, depth int) {
+		if s.redact[string(path)] {
 			return // withheld already (walking down, ancestors were checked)
 		}
 		switch x := v.(type) {
@@ -310,28 +538,34 @@ func ruleFreeText(s *state) error {
 			// legitimately across people; a copied value shows in the
 			// free-form parts and in text. A person's own names share
 			// parts with their family's.
-			if contains(coarsePlaceParts, key) || (depth == 5 && strings.HasPrefix(ps, "/persons/") && strings.Contains(ps, "/names/")) {
+			if contains(coarsePlaceParts, key) || (depth == 5 && bytes.HasPrefix(path, []byte("/persons/")) && bytes.Contains(path, []byte("/names/"))) {
 				return
 			}
 			if t.hit(x) {
-				hits = append(hits, ps)
+				hits = append(hits, string(path))
 			}
 		case map[string]any:
-			keys := make([]string, 0, len(x))
-			for k := range x {
-				keys = append(keys, k)
+			base := len(keys)
+			keys = appendMembers(keys, x)
+			n := len(path)
+			for i := base; i < base+len(x); i++ {
+				mb := keys[i]
+				path = appendToken(append(path, '/'), mb.name)
+				walk(mb.val, mb.name, depth+1)
+				path = path[:n]
 			}
-			sort.Strings(keys)
-			for _, k := range keys {
-				walk(x[k], ps+"/"+escapeToken(k), k, depth+1)
-			}
+			clear(keys[base:])
+			keys = keys[:base]
 		case []any:
+			n := len(path)
 			for i, e := range x {
-				walk(e, ps+"/"+strconv.Itoa(i), "", depth+1)
+				path = strconv.AppendInt(append(path, '/'), int64(i), 10)
+				walk(e, "", depth+1)
+				path = path[:n]
 			}
 		}
 	}
-	walk(s.doc, "", "", 0)
+	walk(s.doc, "", 0)
 	if len(hits) == 0 {
 		return nil
 	}

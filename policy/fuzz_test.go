@@ -2,12 +2,17 @@ package policy
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"math/rand/v2"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
+	"unicode"
+
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/familylinks/flx/schema"
 )
@@ -190,4 +195,157 @@ func editTree(root map[string]any, op, sel byte) {
 	default:
 		set(replacements[int(op/3)%len(replacements)])
 	}
+}
+
+// FuzzNormText: the one-pass ASCII normalisation is exactly the general
+// one (NFKD, marks and format characters dropped, lower case, homoglyphs,
+// whitespace runs collapsed) for every ASCII string, and declines the rest.
+func FuzzNormText(f *testing.F) {
+	for _, s := range []string{"", " ", "Abc  DEF\t\n x ", "a\vb\fc\rd", "\x00\x1f\x7f", "7 Hidden Street", "ÄÖ", "x\u00a0y", "  lead", "trail  ",
+		"Ｆｕｌｌ\u3000ｗｉｄｔｈ", "ﬁle Straße İstanbul ǅ", "Kаrо\u200b Sаmрlеуаn\u00ad", "\u2028x\u0085y\u1680", "\xff\xfe bad", "Ѐ́ й ё", "ул. Пробная"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := normASCII(s)
+		ascii := true
+		for i := 0; i < len(s); i++ {
+			if s[i] >= 0x80 {
+				ascii = false
+			}
+		}
+		if ok != ascii {
+			t.Fatalf("normASCII(%q) ok = %t, ASCII %t", s, ok, ascii)
+		}
+		if slow, want := normTextSlow(s), normTextRef(s); slow != want {
+			t.Fatalf("normTextSlow(%q) = %q, the definition %q", s, slow, want)
+		}
+		if !ok {
+			return
+		}
+		if want := normTextRef(s); got != want {
+			t.Fatalf("normASCII(%q) = %q, the definition %q", s, got, want)
+		}
+	})
+}
+
+// normTextRef is normText as first written, step by step: the definition
+// the fast paths are held to.
+func normTextRef(s string) string {
+	s = norm.NFKD.String(s)
+	var b strings.Builder
+	for _, r := range s {
+		if unicode.Is(unicode.Mn, r) || unicode.Is(unicode.Me, r) || unicode.Is(unicode.Cf, r) {
+			continue
+		}
+		r = unicode.ToLower(r)
+		if l, ok := homoglyphs[r]; ok {
+			r = l
+		}
+		b.WriteRune(r)
+	}
+	return strings.Join(strings.Fields(b.String()), " ")
+}
+
+// FuzzAppendJSON: the document encoder writes exactly what encode
+// (encoding/json, HTML escaping off) writes, for any decoded document and
+// any string (control characters, invalid UTF-8, U+2028/U+2029).
+func FuzzAppendJSON(f *testing.F) {
+	for _, ex := range schema.Examples() {
+		f.Add(ex.Doc)
+	}
+	f.Add([]byte(`{"a":"\u0000\u001f\b\f\n\r\t\"\\<>&\u2028\u2029","b":[1,-0.5e+7,null,true,{}],"c":{},"d":[]}`))
+	f.Add([]byte("\"\xff\xfe x \xe2\x80\xa8\""))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		var keys []member
+		s := string(doc)
+		want, err := encode(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendJSONString(nil, s); string(got) != string(want) {
+			t.Fatalf("string %q: got %s, encoding/json %s", s, got, want)
+		}
+		trees := []any{}
+		if m, err := decodeObject(doc); err == nil {
+			trees = append(trees, m)
+		}
+		if m, err := schema.DecodeValidatedObject(doc); err == nil {
+			trees = append(trees, m)
+		}
+		for _, tr := range trees {
+			want, werr := encode(tr)
+			got, ok := appendJSON(nil, tr, &keys)
+			if !ok {
+				if werr == nil {
+					t.Fatalf("appendJSON declined what encoding/json writes: %s", want)
+				}
+				continue
+			}
+			if werr != nil || string(got) != string(want) {
+				t.Fatalf("appendJSON wrote %s, encoding/json %s (%v)", got, want, werr)
+			}
+			if len(keys) != 0 {
+				t.Fatalf("key stack left with %d names", len(keys))
+			}
+		}
+	})
+}
+
+// FuzzTaintable: the value classes written out match their regular
+// expressions exactly.
+func FuzzTaintable(f *testing.F) {
+	for _, s := range []string{"", "a", "abc_def-1", "2024", "2024-01", "2024-01-02", "2024-01-02T10:00:00Z", "2024-01-02T10:00:00.5+01:00",
+		"2024-01-02T", "2024-01-02T1-", "2024-01-02Tx", "XA-RC", "X", "XA", "image/jpeg", "image/", "/x", "a/b.c+d-e", "A/b", "2024-1-02",
+		strings.Repeat("a", 32), strings.Repeat("a", 33), strings.Repeat("A", 32), strings.Repeat("A", 33), "ab\n", "XA\n", "2024\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, c := range []struct {
+			name string
+			got  bool
+			re   *regexp.Regexp
+		}{
+			{"tokenValue", tokenValue(s), reTokenValue},
+			{"dateValue", dateValue(s), reDateValue},
+			{"memberValue", memberValue(s), reMemberValue},
+			{"mediaType", mediaType(s), reMediaType},
+		} {
+			if want := c.re.MatchString(s); c.got != want {
+				t.Fatalf("%s(%q) = %t, %s says %t", c.name, s, c.got, c.re, want)
+			}
+		}
+	})
+}
+
+// FuzzBase64Forms: looking for the two unpadded base64 forms of a
+// withheld value finds exactly the texts that hold any of its four forms
+// (standard or URL alphabet, padded or not).
+func FuzzBase64Forms(f *testing.F) {
+	for _, v := range []string{"7 Hidden Street", "abcd", "ab?>~~", "Soughtown", "ул. Пробная"} {
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+			f.Add(v, "note: "+enc.EncodeToString([]byte(v))+"=x")
+		}
+	}
+	f.Fuzz(func(t *testing.T, v, s string) {
+		if !taintable(v) {
+			return
+		}
+		want := false
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+			if e := enc.EncodeToString([]byte(v)); len(e) >= 6 && strings.Contains(s, e) {
+				want = true
+			}
+		}
+		var ts taintSet
+		ts.add(v)
+		got := false
+		for _, e := range ts.encodedForms() {
+			if len(e) >= 6 && strings.Contains(s, e) {
+				got = true
+			}
+		}
+		if got != want {
+			t.Fatalf("value %q in %q: found %t, the four forms say %t", v, s, got, want)
+		}
+	})
 }

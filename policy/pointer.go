@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -59,21 +60,56 @@ func escapeToken(t string) string {
 	return t
 }
 
+// appendToken appends one reference token, escaped (RFC 6901), to b.
+func appendToken(b []byte, t string) []byte {
+	if !strings.ContainsAny(t, "~/") {
+		return append(b, t...)
+	}
+	for i := 0; i < len(t); i++ {
+		switch t[i] {
+		case '~':
+			b = append(b, '~', '0')
+		case '/':
+			b = append(b, '~', '1')
+		default:
+			b = append(b, t[i])
+		}
+	}
+	return b
+}
+
 // ptr builds a pointer string from tokens (ints become array indices).
 func ptr(tokens ...any) string {
-	p := make(pointer, len(tokens))
-	for i, t := range tokens {
+	var buf [64]byte
+	b := buf[:0]
+	for _, t := range tokens {
+		b = append(b, '/')
 		switch v := t.(type) {
 		case string:
-			p[i] = v
+			b = appendToken(b, v)
 		case int:
-			p[i] = strconv.Itoa(v)
+			b = strconv.AppendInt(b, int64(v), 10)
 		default:
 			panic(fmt.Sprintf("policy: bad pointer token %T", t))
 		}
 	}
-	return p.String()
+	return string(b)
 }
+
+// atoi is strconv.Atoi without the allocation of its error for a token
+// that cannot be a number (a member name): Atoi accepts only an optional
+// sign and decimal digits, so anything else fails here at once, and the
+// rest is Atoi's own answer.
+func atoi(tok string) (int, error) {
+	for i := 0; i < len(tok); i++ {
+		if c := tok[i]; (c < '0' || c > '9') && c != '+' && c != '-' {
+			return 0, errNotNumber
+		}
+	}
+	return strconv.Atoi(tok)
+}
+
+var errNotNumber = errors.New("not a number")
 
 // arrayIndex parses an RFC 6901 array index: "0" or a decimal number without
 // a leading zero.
@@ -119,12 +155,43 @@ func lookup(doc any, p pointer) (any, bool) {
 
 // exists reports whether the pointer (string form) refers to a value.
 func exists(doc any, s string) bool {
-	p, err := parsePointer(s)
-	if err != nil {
-		return false
+	if s == "" || s[0] != '/' || strings.IndexByte(s, '~') >= 0 {
+		// Not a pointer, or one with escapes: parsed in full.
+		p, err := parsePointer(s)
+		if err != nil {
+			return false
+		}
+		_, ok := lookup(doc, p)
+		return ok
 	}
-	_, ok := lookup(doc, p)
-	return ok
+	// lookup token by token, without making the token list.
+	cur := doc
+	for rest := s[1:]; ; {
+		tok := rest
+		i := strings.IndexByte(rest, '/')
+		if i >= 0 {
+			tok, rest = rest[:i], rest[i+1:]
+		}
+		switch v := cur.(type) {
+		case map[string]any:
+			next, ok := v[tok]
+			if !ok {
+				return false
+			}
+			cur = next
+		case []any:
+			j, ok := arrayIndex(tok, len(v))
+			if !ok {
+				return false
+			}
+			cur = v[j]
+		default:
+			return false
+		}
+		if i < 0 {
+			return true
+		}
+	}
 }
 
 // expandWildcards resolves a pointer pattern in which a "*" token matches
@@ -133,43 +200,98 @@ func exists(doc any, s string) bool {
 // exists.
 func expandWildcards(doc any, pattern pointer) []string {
 	var out []string
-	var walk func(cur any, i int, prefix pointer)
-	walk = func(cur any, i int, prefix pointer) {
+	var ex expander
+	ex.each(doc, pattern, func(p []byte) { out = append(out, string(p)) })
+	return out
+}
+
+// expander resolves pointer patterns (expandWildcards), reusing its
+// buffers from one pattern to the next: the pointer being built (escaped
+// as pointer.String escapes) and the members of the objects a "*" walks.
+type expander struct {
+	buf  []byte
+	keys []member
+}
+
+// each calls found with every pointer of doc the pattern matches, in
+// expandWildcards' order; the bytes are valid only during the call.
+func (x *expander) each(doc any, pattern pointer, found func([]byte)) {
+	x.buf = x.buf[:0]
+	var walk func(cur any, i int)
+	walk = func(cur any, i int) {
 		if i == len(pattern) {
-			out = append(out, prefix.String())
+			found(x.buf)
 			return
 		}
 		tok := pattern[i]
+		n := len(x.buf)
 		switch v := cur.(type) {
 		case map[string]any:
 			if tok == "*" {
-				keys := make([]string, 0, len(v))
-				for k := range v {
-					keys = append(keys, k)
+				base := len(x.keys)
+				x.keys = appendMembers(x.keys, v)
+				for j := base; j < base+len(v); j++ {
+					mb := x.keys[j]
+					x.buf = appendToken(append(x.buf, '/'), mb.name)
+					walk(mb.val, i+1)
+					x.buf = x.buf[:n]
 				}
-				sort.Strings(keys)
-				for _, k := range keys {
-					walk(v[k], i+1, append(prefix[:len(prefix):len(prefix)], k))
-				}
+				clear(x.keys[base:])
+				x.keys = x.keys[:base]
 				return
 			}
 			if next, ok := v[tok]; ok {
-				walk(next, i+1, append(prefix[:len(prefix):len(prefix)], tok))
+				x.buf = appendToken(append(x.buf, '/'), tok)
+				walk(next, i+1)
+				x.buf = x.buf[:n]
 			}
 		case []any:
 			if tok == "*" {
 				for j := range v {
-					walk(v[j], i+1, append(prefix[:len(prefix):len(prefix)], strconv.Itoa(j)))
+					x.buf = strconv.AppendInt(append(x.buf, '/'), int64(j), 10)
+					walk(v[j], i+1)
+					x.buf = x.buf[:n]
 				}
 				return
 			}
 			if j, ok := arrayIndex(tok, len(v)); ok {
-				walk(v[j], i+1, append(prefix[:len(prefix):len(prefix)], tok))
+				x.buf = appendToken(append(x.buf, '/'), tok)
+				walk(v[j], i+1)
+				x.buf = x.buf[:n]
 			}
 		}
 	}
-	walk(doc, 0, pointer{})
-	return out
+	walk(doc, 0)
+}
+
+// tokenPrefix returns the number of tokens of the pointer p when it is a
+// prefix of, or equal to, the pointer q (as parsePointer(p).isPrefixOf(
+// parsePointer(q)) says), else -1. Both must be well-formed and written
+// as pointer.String writes them (so a token holds no "/"): then token
+// prefixes are the string prefixes that end at a "/" or at q's end.
+func tokenPrefix(p, q string) int {
+	if !strings.HasPrefix(q, p) || (len(q) > len(p) && q[len(p)] != '/') {
+		return -1
+	}
+	return strings.Count(p, "/")
+}
+
+// secondToken returns the second reference token of the pointer s as
+// written (escapes not undone), if it has one.
+func secondToken(s string) (string, bool) {
+	if s == "" || s[0] != '/' {
+		return "", false
+	}
+	rest := s[1:]
+	i := strings.IndexByte(rest, '/')
+	if i < 0 {
+		return "", false
+	}
+	rest = rest[i+1:]
+	if j := strings.IndexByte(rest, '/'); j >= 0 {
+		rest = rest[:j]
+	}
+	return rest, true
 }
 
 // isPrefix reports whether a is a proper or equal prefix of b.
@@ -192,8 +314,8 @@ func comparePointers(a, b pointer) int {
 		if a[i] == b[i] {
 			continue
 		}
-		ai, aerr := strconv.Atoi(a[i])
-		bi, berr := strconv.Atoi(b[i])
+		ai, aerr := atoi(a[i])
+		bi, berr := atoi(b[i])
 		if aerr == nil && berr == nil {
 			if ai < bi {
 				return -1
@@ -209,6 +331,64 @@ func comparePointers(a, b pointer) int {
 		return strings.Compare(a[i], b[i])
 	}
 	return len(a) - len(b)
+}
+
+// comparePointerStrings is comparePointers on the parsed pointers a and b
+// (a pointer that does not parse compares as the empty one), token by
+// token without making the token lists; a pointer with an escape is
+// parsed in full.
+func comparePointerStrings(a, b string) int {
+	if !plainPointer(a) || !plainPointer(b) {
+		pa, _ := parsePointer(a)
+		pb, _ := parsePointer(b)
+		return comparePointers(pa, pb)
+	}
+	a, b = a[1:], b[1:]
+	for {
+		ta, ra, moreA := nextToken(a)
+		tb, rb, moreB := nextToken(b)
+		if ta != tb {
+			ai, aerr := atoi(ta)
+			bi, berr := atoi(tb)
+			if aerr == nil && berr == nil {
+				if ai < bi {
+					return -1
+				}
+				return 1
+			}
+			if aerr == nil {
+				return -1
+			}
+			if berr == nil {
+				return 1
+			}
+			return strings.Compare(ta, tb)
+		}
+		switch {
+		case !moreA && !moreB:
+			return 0
+		case !moreA:
+			return -1
+		case !moreB:
+			return 1
+		}
+		a, b = ra, rb
+	}
+}
+
+// plainPointer reports whether s is a pointer (not the whole document)
+// without escapes.
+func plainPointer(s string) bool {
+	return s != "" && s[0] == '/' && strings.IndexByte(s, '~') < 0
+}
+
+// nextToken splits the first token off s (a pointer without its leading
+// "/"); more is false when it was the last.
+func nextToken(s string) (tok, rest string, more bool) {
+	if i := strings.IndexByte(s, '/'); i >= 0 {
+		return s[:i], s[i+1:], true
+	}
+	return s, "", false
 }
 
 // minimalPointers parses, de-duplicates and sorts a set of pointers and drops

@@ -2,7 +2,10 @@ package policy
 
 import (
 	"slices"
+	"strconv"
 	"testing"
+
+	"github.com/familylinks/flx/schema"
 )
 
 func TestParsePointer(t *testing.T) {
@@ -102,4 +105,60 @@ func TestExpandWildcards(t *testing.T) {
 	if got := expandWildcards(m, p); len(got) != 0 {
 		t.Errorf("got %v", got)
 	}
+}
+
+// FuzzExists: exists without a token list answers as parsePointer and
+// lookup do, on the schema examples and any pointer.
+func FuzzExists(f *testing.F) {
+	for _, p := range []string{"", "/", "//", "/persons/0/names/0/value", "/persons/00", "/persons/-1", "/a~1b", "/a~2", "x", "/persons/", "/origin/member/x", "/notes/0/text"} {
+		f.Add(p)
+	}
+	var docs []any
+	for _, ex := range schema.Examples() {
+		m, err := decodeObject(ex.Doc)
+		if err != nil {
+			f.Fatal(err)
+		}
+		docs = append(docs, m)
+	}
+	docs = append(docs, []any{"x", map[string]any{"": "empty", "a/b": true}}, "scalar", nil)
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, d := range docs {
+			want := false
+			if p, err := parsePointer(s); err == nil {
+				_, want = lookup(d, p)
+			}
+			if got := exists(d, s); got != want {
+				t.Fatalf("exists(%q) = %t, parse and lookup say %t", s, got, want)
+			}
+		}
+	})
+}
+
+// FuzzPtr: ptr writes what pointer.String writes for the same tokens.
+func FuzzPtr(f *testing.F) {
+	f.Add("persons", 3, "a~b/c")
+	f.Fuzz(func(t *testing.T, a string, i int, b string) {
+		want := pointer{a, strconv.Itoa(i), b}.String()
+		if got := ptr(a, i, b); got != want {
+			t.Fatalf("ptr = %q, String %q", got, want)
+		}
+	})
+}
+
+// FuzzComparePointerStrings: comparing pointer strings token by token
+// gives comparePointers' answer on the parsed pointers.
+func FuzzComparePointerStrings(f *testing.F) {
+	for _, p := range [][2]string{{"/persons/2", "/persons/10"}, {"/a", "/a/b"}, {"/a/b", "/a"}, {"/0", "/x"}, {"/a~1b", "/a"}, {"", "/x"}, {"/x/", "/x"}, {"/-1", "/+1"}, {"/01", "/1"}} {
+		f.Add(p[0], p[1])
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		pa, _ := parsePointer(a)
+		pb, _ := parsePointer(b)
+		want := comparePointers(pa, pb)
+		got := comparePointerStrings(a, b)
+		if (got < 0) != (want < 0) || (got > 0) != (want > 0) {
+			t.Fatalf("comparePointerStrings(%q, %q) = %d, comparePointers %d", a, b, got, want)
+		}
+	})
 }

@@ -2,7 +2,10 @@ package policy
 
 import (
 	"crypto/sha256"
+	"reflect"
 	"sync"
+
+	"github.com/familylinks/flx/schema"
 )
 
 // validMemo remembers the documents the schema validator accepted, by kind
@@ -79,3 +82,45 @@ func (e *Engine) Validate(docKind string, doc []byte) error {
 	}
 	return e.check(docKind, doc)
 }
+
+// validTree returns doc's top-level object when the engine's validator is
+// the default one (schema v1) and doc passes it: read once, by the
+// validator's own parser, instead of validated and then decoded again.
+// Through the memo as check is: a document validated before (or, with
+// validated, by the caller) is only decoded. ok is false for anything else (another validator, none, a
+// document too large or not valid), which the caller reads and checks the
+// long way. For a valid document the tree is the one decodeObject makes
+// (objects, arrays, strings, json.Number, bools, null; no duplicate
+// members, which is where the two parsers could differ); it is fresh, so
+// the caller may change it.
+func (e *Engine) validTree(docKind string, doc []byte, validated bool) (m map[string]any, ok bool) {
+	if e.validate == nil || len(doc) > maxDocSize || !isSchemaValidator(e.validate) {
+		return nil, false
+	}
+	if validated {
+		m, err := schema.DecodeValidatedObject(doc)
+		return m, err == nil
+	}
+	var k validKey
+	if e.valid != nil {
+		k = validKey{docKind: docKind, sum: sha256.Sum256(doc)}
+		if e.valid.has(k) {
+			m, err := schema.DecodeValidatedObject(doc)
+			return m, err == nil
+		}
+	}
+	m, err := schema.ValidateObject(schema.Kind(docKind), doc)
+	if err != nil {
+		return nil, false
+	}
+	if e.valid != nil {
+		e.valid.add(k)
+	}
+	return m, true
+}
+
+// schemaValidatorPC identifies the default validator, so that a validator
+// set in its place (a test's counting wrapper) is always called.
+var schemaValidatorPC = reflect.ValueOf(schemaValidator).Pointer()
+
+func isSchemaValidator(v Validator) bool { return reflect.ValueOf(v).Pointer() == schemaValidatorPC }

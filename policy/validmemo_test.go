@@ -121,3 +121,49 @@ func TestValidateThenEvaluate(t *testing.T) {
 		}
 	}
 }
+
+// TestValidatedOption: Validated spares the input's validation with the
+// default validator only; a validator of its own is still asked about the
+// input, the case given as context is still validated, and the redacted
+// output is always validated.
+func TestValidatedOption(t *testing.T) {
+	ex, ok := schema.ExampleNamed("case.tracing_request")
+	if !ok {
+		t.Fatal("example missing")
+	}
+	ctx := context.Background()
+	calls := map[string]int{}
+	counting := func(docKind string, doc []byte) error {
+		calls[docKind+" "+string(doc)]++
+		return schemaValidator(docKind, doc)
+	}
+	e := New(sampleRules(t), WithValidator(counting))
+	d, out := e.Apply(ctx, ex.Doc, "case.update", dstXB, testNow, append(facts(ex.Doc), Validated())...)
+	if d.Effect != AllowWithRedactions || out == nil {
+		t.Fatalf("unexpected decision %s", describe(d))
+	}
+	if calls["case "+string(ex.Doc)] != 1 || calls["case "+string(out)] != 1 {
+		t.Errorf("a validator of its own must be asked about the input and the output once each despite Validated: %d, %d",
+			calls["case "+string(ex.Doc)], calls["case "+string(out)])
+	}
+
+	// The context case is validated whatever the caller says of the
+	// document: an invalid one is refused.
+	resp, _ := schema.ExampleNamed("response.located")
+	bad := []byte(`{"schema":"flx/v1/case","case_id":"` + str(decodeMap(t, string(resp.Doc))["case_id"]) + `"}`)
+	d = New(sampleRules(t)).Evaluate(ctx, resp.Doc, "case.response", dstXB, testNow, WithCase(bad), Validated())
+	if d.Effect != Deny || d.Fired[len(d.Fired)-1].RuleID != ruleContext {
+		t.Errorf("an invalid context case with Validated: %s", describe(d))
+	}
+
+	// The redacted output is validated with the default validator too: a
+	// caller that wrongly says an invalid document was validated gets a
+	// deny at the output (here its status is not one of schema v1's).
+	m := decodeMap(t, string(ex.Doc))
+	m["status"] = "not-a-status"
+	lied := encodeMap(t, m)
+	d, out = New(sampleRules(t)).Apply(ctx, lied, "case.update", dstXB, testNow, append(facts(lied), Validated())...)
+	if d.Effect != Deny || out != nil || d.Fired[len(d.Fired)-1].RuleID != ruleOutput {
+		t.Errorf("an invalid document said to be validated, redacted: %s", describe(d))
+	}
+}

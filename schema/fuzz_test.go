@@ -49,6 +49,21 @@ func checkValidateProperties(t *testing.T, k Kind, doc []byte) {
 	if !reflect.DeepEqual(err, oerr) || (err == nil) != (obj != nil) {
 		t.Fatalf("%s: ValidateObject (%v, %v) differs from Validate (%v)", k, obj != nil, oerr, err)
 	}
+	// DecodeValidatedObject reads a valid document exactly as
+	// ValidateObject does (the tree policy evaluates), and the tree is
+	// the one encoding/json (with UseNumber) makes of it.
+	if err == nil {
+		dobj, derr := DecodeValidatedObject(doc)
+		if derr != nil || !reflect.DeepEqual(dobj, obj) {
+			t.Fatalf("%s: DecodeValidatedObject (%v) differs from ValidateObject's object", k, derr)
+		}
+		dec := json.NewDecoder(bytes.NewReader(doc))
+		dec.UseNumber()
+		var std map[string]any
+		if jerr := dec.Decode(&std); jerr != nil || !reflect.DeepEqual(std, obj) {
+			t.Fatalf("%s: encoding/json reads a valid document otherwise (%v)", k, jerr)
+		}
+	}
 	if err == nil {
 		var head struct {
 			CaseID string `json:"case_id"`

@@ -105,7 +105,10 @@ func Validate(k Kind, doc []byte) error {
 // ValidateObject is [Validate] that also returns, when doc is valid, its
 // top-level object as the validator read it (members map[string]any,
 // []any, string, json.Number, bool, nil), for a caller that reads a few
-// members without parsing doc again. The caller must not change it.
+// members without parsing doc again. The tree is made for this call and
+// nothing else holds it; a caller that also decodes a case from it
+// ([DecodeValidatedCaseObject], which may share its strings) must not
+// change it.
 func ValidateObject(k Kind, doc []byte) (map[string]any, error) {
 	v, err := validate(k, doc)
 	if err != nil {
@@ -114,6 +117,25 @@ func ValidateObject(k Kind, doc []byte) (map[string]any, error) {
 	m, ok := v.(map[string]any)
 	if !ok { // every schema v1 document is an object
 		return nil, &ValidationError{Kind: k, Violations: []Violation{{Pointer: "", Keyword: "type", Message: "document is not an object"}}}
+	}
+	return m, nil
+}
+
+// DecodeValidatedObject returns the top-level object of doc as
+// [ValidateObject] reads it, without checking it against the schema: for a
+// document [Validate] already accepted (the same bytes), whose tree a
+// caller needs again. It fails on anything the validator's parser refuses
+// (not JSON, not UTF-8, duplicate members, U+0000, unpaired surrogates, not
+// an object); a document that was never validated must go through
+// [ValidateObject]. The tree is the caller's: nothing else holds it.
+func DecodeValidatedObject(doc []byte) (map[string]any, error) {
+	v, violations := decodeStrict(doc)
+	if len(violations) > 0 {
+		return nil, &ValidationError{Violations: normalize(violations)}
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, &ValidationError{Violations: []Violation{{Pointer: "", Keyword: "type", Message: "document is not an object"}}}
 	}
 	return m, nil
 }
