@@ -149,6 +149,24 @@ type RequestObserver interface {
 	Sent(to string, envelopes int)
 }
 
+// AttemptObserver, when the Observer has it, is told of the rows of each
+// request once it is answered, before their results are recorded: when
+// the request was sent and when its answer came. With the rows' UpdatedAt
+// (their claim's now) these are the bench's finer stages: queued -> claim
+// started is the wait for a slot (linger, an answer), claim started ->
+// sent the claim and any holding back.
+type AttemptObserver interface {
+	Attempted(rows []store.OutboxItem, sent, answered time.Time)
+}
+
+// attempted tells the Observer of rows whose request, sent at sent, was
+// answered.
+func (d *Deliverer) attempted(rows []store.OutboxItem, sent time.Time) {
+	if ao, ok := d.o.Observer.(AttemptObserver); ok {
+		ao.Attempted(rows, sent, d.o.Now())
+	}
+}
+
 // sent tells the Observer of a request of n envelopes to to.
 func (d *Deliverer) sent(to string, n int) {
 	if ro, ok := d.o.Observer.(RequestObserver); ok {
@@ -744,7 +762,9 @@ func (d *Deliverer) deliverAll(ctx context.Context, ch chunk, progress *atomic.I
 		envs[i] = it.Envelope
 	}
 	d.sent(send[0].Destination, len(envs))
+	sentAt := d.o.Now()
 	results := bs.SendBatch(ctx, send[0].Destination, envs)
+	d.attempted(send, sentAt)
 	if !slices.ContainsFunc(results, func(r federation.Result) bool { return !linkCut(r) }) && d.mayResend(ch, send[0], progress) {
 		// The link broke under the request: the rows stay claimed and go
 		// again after the wait.
@@ -873,7 +893,11 @@ func (d *Deliverer) deliver(ctx context.Context, it store.OutboxItem, ch chunk, 
 		it = prepared
 	}
 	d.sent(it.Destination, 1)
+	sentAt := d.o.Now()
 	res := d.sender.Send(ctx, it.Destination, it.Envelope)
+	if _, ok := d.o.Observer.(AttemptObserver); ok {
+		d.attempted([]store.OutboxItem{it}, sentAt)
+	}
 	if linkCut(res) && d.mayResend(ch, it, progress) {
 		d.o.Observer.Failed(it.Destination, label(res.Reason))
 		d.log.Info("the link broke under an envelope; sending it again", "outbox_id", it.ID, "to", it.Destination,
