@@ -197,6 +197,11 @@ type Deliverer struct {
 	mu    sync.Mutex
 	dests map[string]*Destination
 	wg    sync.WaitGroup
+	// runCtx is Run's context once it runs (KickFor starts loops under
+	// it); stopped is set, under mu, before Run waits for the loops, so
+	// that none is started after.
+	runCtx  context.Context
+	stopped bool
 }
 
 // New returns a Deliverer; start it with Run.
@@ -223,16 +228,30 @@ func (d *Deliverer) Kick() {
 
 // KickFor is Kick for rows queued to the destinations names, and costs
 // less: a destination whose loop is under way is only told to claim (its
-// loop will), and Run looks for due destinations (a query) only when one
-// of them has no loop. At a steady rate of single-row transactions (a
-// caseworker's case each) that query would otherwise run once a row.
+// loop will), and one with no loop gets one at once, which claims (unless
+// it rests): no query for due destinations, and no wait for Run to make
+// it, between a commit and the claim of what it queued. At a steady rate
+// of single-row transactions (a caseworker's case each) that query would
+// otherwise run once a row whenever the loop had ended between them.
+// Before Run runs, Run is woken as by Kick.
 func (d *Deliverer) KickFor(names ...string) {
 	d.mu.Lock()
 	all := true
 	for _, name := range names {
 		ds := d.dests[name]
-		if ds == nil || !ds.kickRunning() {
+		if ds != nil && ds.kickRunning() {
+			continue
+		}
+		if d.runCtx == nil || d.stopped {
 			all = false
+			continue
+		}
+		if ds == nil {
+			ds = NewDestination(name, d.o.Backoff)
+			d.dests[name] = ds
+		}
+		if ds.start(d.o.Now()) {
+			d.spawnLocked(ds)
 		}
 	}
 	d.mu.Unlock()
@@ -242,6 +261,22 @@ func (d *Deliverer) KickFor(names ...string) {
 		default:
 		}
 	}
+}
+
+// spawnLocked runs the loop of ds, just started (Destination.start), under
+// Run's context; d.mu is held, Run runs and has not stopped.
+func (d *Deliverer) spawnLocked(ds *Destination) {
+	ctx := d.runCtx
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		d.loop(ctx, ds)
+		// A row queued after the loop's last claim, while the loop was
+		// still seen running, is claimed by a new loop now.
+		if ds.stop() && ctx.Err() == nil {
+			d.KickFor(ds.Name())
+		}
+	}()
 }
 
 // Destination returns the state of destination name (created healthy).
@@ -265,10 +300,16 @@ func (d *Deliverer) Run(ctx context.Context) {
 	d.restore(ctx)
 	tick := time.NewTicker(d.o.PollInterval)
 	defer tick.Stop()
+	d.mu.Lock()
+	d.runCtx = ctx
+	d.mu.Unlock()
 	for {
 		d.dispatch(ctx)
 		select {
 		case <-ctx.Done():
+			d.mu.Lock()
+			d.stopped = true
+			d.mu.Unlock()
 			d.wg.Wait()
 			return
 		case <-d.wake:
@@ -354,7 +395,7 @@ func (d *Deliverer) dispatch(ctx context.Context) {
 			// A row queued after the loop's last claim, while Run saw
 			// the loop still running, is looked for now.
 			if ds.stop() && ctx.Err() == nil {
-				d.Kick()
+				d.KickFor(ds.Name())
 			}
 		}()
 	}

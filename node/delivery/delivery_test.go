@@ -1009,6 +1009,30 @@ func TestKickForQueriesOnlyForDestinationsWithoutALoop(t *testing.T) {
 	}
 }
 
+// A row queued for a destination with no loop (none was due, or its loop
+// ended with the last answer) is claimed by a loop KickFor starts at
+// once: not after a query for due destinations made by Run, woken (a
+// round trip, and a wait for Run, between the commit and the claim), nor
+// after the poll interval. Counted: Run's first look at start is the only
+// query for due destinations, however many rows are queued one by one,
+// each delivered before the next.
+func TestKickForStartsTheLoopWithoutAQuery(t *testing.T) {
+	var counted *countingOutbox
+	b := newBench(t, Options{Workers: 4, BatchSize: 10, PollInterval: time.Hour}, realClock, func(b *bench) {
+		b.wrap = func(o *fakeOutbox) Outbox { counted = &countingOutbox{fakeOutbox: o}; return counted }
+	})
+	b.run(t)
+	waitFor(t, "Run's first look for due destinations", func() bool { return counted.due.Load() == 1 })
+	for i := range 20 {
+		ids := b.queue(t, "XB-RC", 1)
+		b.d.KickFor("XB-RC")
+		waitFor(t, fmt.Sprintf("row %d delivered", i), func() bool { return b.delivered(ids) })
+	}
+	if got := counted.due.Load(); got != 1 {
+		t.Errorf("due destinations asked %d times for 20 rows queued one by one, want once (Run's start)", got)
+	}
+}
+
 // A row queued while a request is in flight waits up to Linger for more
 // (as Nagle's algorithm), so it goes with the answer of a held request
 // when Linger is long, and while the request is held when Linger is short,
