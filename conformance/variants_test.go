@@ -86,6 +86,13 @@ var brokenNodes = []brokenNode{
 		return res, errf(federation.CodeReplay, "jti %q was already received with other content", env.JTI)`,
 			New: `	case errors.Is(err, store.ErrReplay):
 		return Received{Receipt: receipt, Status: federation.ReceiptAccepted, JTI: env.JTI, Kind: env.Kind}, nil`,
+		}, {
+			// A lone case.create is stored as a batch of one (storeAdmitted).
+			File: "node/receivebatch.go",
+			Old: `		case replays[k]:
+			it.Received, it.Err = Received{}, errf(federation.CodeReplay, "jti %q was already received with other content", a.env.JTI)`,
+			New: `		case replays[k]:
+			it.InboxID = 0`,
 		}}},
 		broke: "accepts the same (iss, jti) with other bytes", check: "FLX-DLV-010/replay",
 	},

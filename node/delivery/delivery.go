@@ -42,6 +42,14 @@ type BatchSender interface {
 	SendBatch(ctx context.Context, to string, envelopes [][]byte) []federation.Result
 }
 
+// Sends, when the Outbox has it, says whether rows queued to a destination
+// are this process's to send, as DueDestinations lists only those (the
+// node's outbox leaves out members that pull their envelopes): KickFor
+// starts a loop only for those.
+type Sends interface {
+	Sends(destination string) bool
+}
+
 // BatchRecorder records many deliveries in one transaction
 // (store.Store.MarkDeliveredAll); an Outbox without it records them one by
 // one.
@@ -235,6 +243,7 @@ func (d *Deliverer) Kick() {
 // otherwise run once a row whenever the loop had ended between them.
 // Before Run runs, Run is woken as by Kick.
 func (d *Deliverer) KickFor(names ...string) {
+	f, filtered := d.outbox.(Sends)
 	d.mu.Lock()
 	all := true
 	for _, name := range names {
@@ -242,7 +251,7 @@ func (d *Deliverer) KickFor(names ...string) {
 		if ds != nil && ds.kickRunning() {
 			continue
 		}
-		if d.runCtx == nil || d.stopped {
+		if d.runCtx == nil || d.stopped || (filtered && !f.Sends(name)) {
 			all = false
 			continue
 		}
