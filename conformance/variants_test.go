@@ -86,6 +86,13 @@ var brokenNodes = []brokenNode{
 		return res, errf(federation.CodeReplay, "jti %q was already received with other content", env.JTI)`,
 			New: `	case errors.Is(err, store.ErrReplay):
 		return Received{Receipt: receipt, Status: federation.ReceiptAccepted, JTI: env.JTI, Kind: env.Kind}, nil`,
+		}, {
+			// A lone case.create is stored as a batch of one (storeAdmitted).
+			File: "node/receivebatch.go",
+			Old: `		case replays[k]:
+			it.Received, it.Err = Received{}, errf(federation.CodeReplay, "jti %q was already received with other content", a.env.JTI)`,
+			New: `		case replays[k]:
+			it.InboxID = 0`,
 		}}},
 		broke: "accepts the same (iss, jti) with other bytes", check: "FLX-DLV-010/replay",
 	},
@@ -119,6 +126,16 @@ var brokenNodes = []brokenNode{
 		return Received{Receipt: receipt, Status: federation.ReceiptAccepted, JTI: env.JTI, Kind: env.Kind}, nil
 	}
 	r, err := receiveTx(ctx, item, store.Receipt{Status: string(federation.ReceiptAccepted), Raw: receipt})`,
+		}, {
+			// A lone case.create is stored as a batch of one (storeAdmitted).
+			File: "node/receivebatch.go",
+			Old:  "\t\terr := storeBatch(ctx, true)",
+			New: `		var err error
+		go func() {
+			time.Sleep(2 * time.Second)
+			_ = storeBatch(context.WithoutCancel(ctx), true)
+			signal(n.kick)
+		}()`,
 		}}},
 		broke: "answers 202 before the envelope is stored", check: "FLX-DLV-009/duplicate",
 	},
@@ -1308,6 +1325,15 @@ var brokenNodes = []brokenNode{
 	if n.o.Now().After(env.ExpiresAt) {
 		item.JTI += "#past-exp"
 	}`,
+		}, {
+			// A lone case.create is stored as a batch of one (storeAdmitted).
+			File: "node/receivebatch.go", Old: `			CaseID: env.CaseID, SHA256: env.SHA256(), Envelope: raw, ReceivedAt: n.o.Now(),
+		}})`,
+			New: `			CaseID: env.CaseID, SHA256: env.SHA256(), Envelope: raw, ReceivedAt: n.o.Now(),
+		}})
+		if n.o.Now().After(env.ExpiresAt) {
+			ok[len(ok)-1].item.JTI += "#past-exp"
+		}`,
 		}}},
 		broke: "forgets a replay record once the envelope's exp passed, though SKEW still lets it in", check: "FLX-DLV-012/past-exp",
 	},

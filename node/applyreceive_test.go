@@ -480,3 +480,60 @@ func TestApplyOnReceiveOneTransaction(t *testing.T) {
 		}
 	})
 }
+
+// TestApplyOnReceiveLoneEnvelope: a case.create or case.update received
+// alone (POST /flx/v1/envelopes, or a batch sender's lone row) is applied
+// in the one transaction that stores it, as a batch of one is, rather than
+// stored and applied by the processor in a second transaction; sent again
+// it is a duplicate, applied once; with applying on receipt off it waits
+// for the processor as before.
+func TestApplyOnReceiveLoneEnvelope(t *testing.T) {
+	t.Parallel()
+	nodetest.EachDialect(t, func(t *testing.T, d nodetest.Dialect) {
+		ctx := t.Context()
+		f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")
+		txs, savepoints := &atomic.Int32{}, &atomic.Int32{}
+		xb := nodetest.Start(t, f, "XB-RC", nil, nodetest.Options{Dialect: d, NoRun: true, Match: node.MatchOptions{Disabled: true},
+			WrapStore: func(s store.Store) store.Store { return countTx{s, txs, savepoints} }})
+		create := f.Envelope(t, "XA-RC", "XB-RC", federation.KindCaseCreate, "XA-RC:L-1", caseBody(t, "XA-RC:L-1", 1))
+		update := f.Envelope(t, "XA-RC", "XB-RC", federation.KindCaseUpdate, "XA-RC:L-1", caseBody(t, "XA-RC:L-1", 2))
+		for i, raw := range [][]byte{create, update} {
+			txs.Store(0)
+			res, err := xb.Receive(ctx, "XA-RC", raw)
+			if err != nil || res.Status != federation.ReceiptAccepted || res.InboxID == 0 {
+				t.Fatalf("envelope %d: %+v %v", i, res, err)
+			}
+			if n := processedRows(t, xb.Store); n != i+1 {
+				t.Fatalf("envelope %d: %d rows processed on receipt, want %d", i, n, i+1)
+			}
+			if txs.Load() != 1 {
+				t.Fatalf("envelope %d received and applied in %d transactions, want 1", i, txs.Load())
+			}
+		}
+		c, err := xb.Store.GetCase(ctx, "XA-RC:L-1")
+		if err != nil || c.Version != 2 {
+			t.Fatalf("case after the update: version %d, %v", c.Version, err)
+		}
+		res, err := xb.Receive(ctx, "XA-RC", create)
+		if err != nil || res.Status != federation.ReceiptDuplicate {
+			t.Fatalf("sent again: %+v %v", res, err)
+		}
+		if n := processedRows(t, xb.Store); n != 2 {
+			t.Fatalf("%d rows processed after a duplicate, want 2", n)
+		}
+		xb.ApplyOnReceiveForTest(false)
+		later := f.Envelope(t, "XA-RC", "XB-RC", federation.KindCaseCreate, "XA-RC:L-2", caseBody(t, "XA-RC:L-2", 1))
+		if _, err := xb.Receive(ctx, "XA-RC", later); err != nil {
+			t.Fatal(err)
+		}
+		if n := processedRows(t, xb.Store); n != 2 {
+			t.Fatalf("applying off: %d rows processed on receipt, want 2", n)
+		}
+		if err := xb.ProcessInbox(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := processedRows(t, xb.Store); n != 3 {
+			t.Fatalf("after the processor: %d rows processed, want 3", n)
+		}
+	})
+}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/familylinks/flx/federation"
 	"github.com/familylinks/flx/node/delivery"
+	"github.com/familylinks/flx/node/store"
 )
 
 // newDeliverer wires the outbound pipeline (node/delivery): the outbox of
@@ -43,6 +44,18 @@ func (o deliveryObserver) Dead(to string) { o.m.dead.WithLabelValues(to).Inc() }
 // Sent records the envelopes of one request (flx_delivery_request_envelopes).
 func (o deliveryObserver) Sent(_ string, envelopes int) {
 	o.m.sentRequest(envelopes)
+}
+
+// Attempted hands the times of an answered request to the stage hook, if
+// one is set (Metrics.ObserveStages).
+func (o deliveryObserver) Attempted(rows []store.OutboxItem, sent, answered time.Time) {
+	h := o.m.stages.Load()
+	if h == nil || h.Attempted == nil {
+		return
+	}
+	for _, r := range rows {
+		h.Attempted(r.JTI, r.UpdatedAt, sent, answered)
+	}
 }
 
 // Resting needs nothing here: flx_peer_backoff_seconds is read from the

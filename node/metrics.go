@@ -36,7 +36,26 @@ type Metrics struct {
 	// applyOnReceiveFailed: received batches whose apply in the receiving
 	// transaction failed (rolled back; stored for the processor).
 	applyOnReceiveFailed prometheus.Counter
+	stages               atomic.Pointer[StageHook]
 }
+
+// StageHook receives the times of each envelope's steps, for the bench's
+// finer latency stages (flx bench exchange): none is kept by the node.
+// Attempted runs on the sender, once per envelope of each answered
+// request: claimed is its claim's now, sent when its request left,
+// answered when the answer came and its receipts were verified (before
+// they are recorded). Stored
+// runs on the receiver once the transaction that stored an envelope
+// committed, with the inbox key (issuer and jti) of each envelope stored.
+// Both run on delivery and receiving goroutines: they must be quick and
+// safe for concurrent use.
+type StageHook struct {
+	Attempted func(jti string, claimed, sent, answered time.Time)
+	Stored    func(inboxKey string, committed time.Time)
+}
+
+// ObserveStages sets the stage hook (nil: none).
+func (m *Metrics) ObserveStages(h *StageHook) { m.stages.Store(h) }
 
 // NewMetrics registers the node's metrics on reg (a new registry with the
 // Go and process collectors when nil).

@@ -68,6 +68,20 @@ func (n *Node) Receive(ctx context.Context, peer string, raw []byte) (res Receiv
 	if env.Kind == federation.KindRelayForward {
 		return n.receiveRelay(ctx, raw, env)
 	}
+	if applyOnReceive[env.Kind] && !n.noApplyOnReceive.Load() {
+		// A lone case.create or case.update is stored as a batch of one
+		// is, and applied in the transaction that stores it: not stored
+		// here, then applied in another transaction of the processor's
+		// (a second commit, its inbox read, its audit-lock hold).
+		out := make([]BatchItem, 1)
+		if _, err := n.storeAdmitted(ctx, [][]byte{raw}, []*federation.Envelope{env}, out); err != nil {
+			return res, internal("receive", err)
+		}
+		if out[0].Err != nil {
+			return res, out[0].Err
+		}
+		return out[0].Received, nil
+	}
 	// The processor reads the envelope again (ClaimsOf).
 	federation.Remember(env)
 	return n.keep(ctx, env, raw, nil)
@@ -194,6 +208,9 @@ func (n *Node) keep(ctx context.Context, env *federation.Envelope, raw []byte, a
 		return res, internal("receive", err)
 	}
 	n.writeSucceeded()
+	if h := n.metrics.stages.Load(); h != nil && h.Stored != nil && !r.Duplicate {
+		h.Stored(item.JTI, n.o.Now())
+	}
 	res = Received{Receipt: receipt, Status: federation.ReceiptAccepted, InboxID: r.ID, JTI: env.JTI, Kind: env.Kind}
 	if r.Duplicate {
 		drc := federation.ReceiptFor(env, federation.ReceiptDuplicate, n.o.Now())

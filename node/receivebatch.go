@@ -37,12 +37,7 @@ func (n *Node) ReceiveBatch(ctx context.Context, peer string, raws [][]byte) ([]
 		return nil, problem.Wrap(problem.Unavailable, "this node holds no valid federation manifest", err)
 	}
 	out := make([]BatchItem, len(raws))
-	type admitted struct {
-		i    int
-		env  *federation.Envelope
-		item store.InboxItem
-	}
-	var ok []admitted
+	envs := make([]*federation.Envelope, len(raws))
 	for i, raw := range raws {
 		env, err := n.admit(ctx, peer, raw)
 		if err != nil {
@@ -60,6 +55,44 @@ func (n *Node) ReceiveBatch(ctx context.Context, peer string, raws [][]byte) ([]
 			out[i].Received = r
 			continue
 		}
+		envs[i] = env
+	}
+	applied, err := n.storeAdmitted(ctx, raws, envs, out)
+	if err != nil {
+		return nil, problem.Wrap(problem.Unavailable, "the batch could not be stored; send it again", err)
+	}
+	per := time.Since(start).Seconds() / float64(max(len(raws), 1))
+	for _, it := range out {
+		if it.Err != nil {
+			n.metrics.refused.WithLabelValues(string(it.Err.Code)).Inc()
+			continue
+		}
+		n.metrics.received.WithLabelValues(string(it.Kind), string(it.Status)).Inc()
+		n.metrics.receiveSeconds.Observe(per)
+	}
+	n.log.Info("batch received", "iss", peer, "envelopes", len(raws), "applied", applied)
+	return out, nil
+}
+
+// storeAdmitted stores the admitted envelopes, envs[i] for raws[i] (nil:
+// refused or received already, out[i] says so), in one transaction, applying
+// what it can there (receiveApplying), signs their receipts into out and
+// returns how many were applied. The error is for them all (the database
+// failed): nothing was stored. Receive passes a lone case.create or
+// case.update here too, so that it is applied in the transaction that
+// stores it rather than in another, the processor's, after it.
+func (n *Node) storeAdmitted(ctx context.Context, raws [][]byte, envs []*federation.Envelope, out []BatchItem) (int, error) {
+	type admitted struct {
+		i    int
+		env  *federation.Envelope
+		item store.InboxItem
+	}
+	var ok []admitted
+	for i, env := range envs {
+		if env == nil {
+			continue
+		}
+		raw := raws[i]
 		rc := federation.ReceiptFor(env, federation.ReceiptAccepted, n.o.Now())
 		receipt, err := federation.SignReceipt(rc, n.signer())
 		if err != nil {
@@ -132,9 +165,17 @@ func (n *Node) ReceiveBatch(ctx context.Context, peer string, raws [][]byte) ([]
 			if ctx.Err() == nil {
 				n.writeFailed(err)
 			}
-			return nil, problem.Wrap(problem.Unavailable, "the batch could not be stored; send it again", err)
+			return 0, err
 		}
 		n.writeSucceeded()
+		if h := n.metrics.stages.Load(); h != nil && h.Stored != nil {
+			at := n.o.Now()
+			for k, a := range ok {
+				if !replays[k] && !results[k].Duplicate {
+					h.Stored(a.item.JTI, at)
+				}
+			}
+		}
 	}
 	stored := 0 // rows stored, to be processed or applied
 	for k, a := range ok {
@@ -155,16 +196,6 @@ func (n *Node) ReceiveBatch(ctx context.Context, peer string, raws [][]byte) ([]
 			stored++
 		}
 	}
-	per := time.Since(start).Seconds() / float64(max(len(raws), 1))
-	for _, it := range out {
-		if it.Err != nil {
-			n.metrics.refused.WithLabelValues(string(it.Err.Code)).Inc()
-			continue
-		}
-		n.metrics.received.WithLabelValues(string(it.Kind), string(it.Status)).Inc()
-		n.metrics.receiveSeconds.Observe(per)
-	}
-	n.log.Info("batch received", "iss", peer, "envelopes", len(raws), "admitted", len(ok), "applied", len(applied))
 	if len(applied) > 0 {
 		n.metrics.processedBatch(len(applied))
 		n.afterApplied(ctx, applied, confirms)
@@ -183,7 +214,7 @@ func (n *Node) ReceiveBatch(ctx context.Context, peer string, raws [][]byte) ([]
 		}
 		signal(n.kick)
 	}
-	return out, nil
+	return len(applied), nil
 }
 
 // receiveApplying stores the entries in tx written as processed and

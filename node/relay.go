@@ -237,6 +237,13 @@ func (o routedOutbox) DueDestinations(ctx context.Context, now time.Time) ([]str
 	return out, nil
 }
 
+// Sends reports whether rows to d are sent from here (delivery.Sends): not
+// to a member that pulls them, which DueDestinations leaves out too.
+func (o routedOutbox) Sends(d string) bool {
+	r, err := o.n.route(d)
+	return err != nil || !r.Pull
+}
+
 func (o routedOutbox) MarkDelivered(ctx context.Context, id int64, receipt []byte) error {
 	_, outerJTI, err := federation.PeekReceipt(receipt)
 	if err == nil {

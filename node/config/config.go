@@ -82,8 +82,9 @@ type Federation struct {
 	// max_body_bytes, at most 64 MiB.
 	MaxBatchBytes int64 `yaml:"max_batch_bytes"`
 	// ApplyOnReceive applies a received batch's case.create and
-	// case.update envelopes in the transaction that stores them (one
-	// transaction per batch instead of two, and no reading back): the
+	// case.update envelopes, and such an envelope received alone, in the
+	// transaction that stores them (one transaction per request instead
+	// of two, and no reading back): the
 	// answer to the peer waits for the apply. false: envelopes are stored
 	// and answered, then applied by the inbox processor. Either way a
 	// stored envelope is receipted even if applying it fails. Default true.

@@ -42,6 +42,14 @@ type BatchSender interface {
 	SendBatch(ctx context.Context, to string, envelopes [][]byte) []federation.Result
 }
 
+// Sends, when the Outbox has it, says whether rows queued to a destination
+// are this process's to send, as DueDestinations lists only those (the
+// node's outbox leaves out members that pull their envelopes): KickFor
+// starts a loop only for those.
+type Sends interface {
+	Sends(destination string) bool
+}
+
 // BatchRecorder records many deliveries in one transaction
 // (store.Store.MarkDeliveredAll); an Outbox without it records them one by
 // one.
@@ -149,6 +157,24 @@ type RequestObserver interface {
 	Sent(to string, envelopes int)
 }
 
+// AttemptObserver, when the Observer has it, is told of the rows of each
+// request once it is answered, before their results are recorded: when
+// the request was sent and when its answer came. With the rows' UpdatedAt
+// (their claim's now) these are the bench's finer stages: queued -> claim
+// started is the wait for a slot (linger, an answer), claim started ->
+// sent the claim and any holding back.
+type AttemptObserver interface {
+	Attempted(rows []store.OutboxItem, sent, answered time.Time)
+}
+
+// attempted tells the Observer of rows whose request, sent at sent, was
+// answered.
+func (d *Deliverer) attempted(rows []store.OutboxItem, sent time.Time) {
+	if ao, ok := d.o.Observer.(AttemptObserver); ok {
+		ao.Attempted(rows, sent, d.o.Now())
+	}
+}
+
 // sent tells the Observer of a request of n envelopes to to.
 func (d *Deliverer) sent(to string, n int) {
 	if ro, ok := d.o.Observer.(RequestObserver); ok {
@@ -179,6 +205,11 @@ type Deliverer struct {
 	mu    sync.Mutex
 	dests map[string]*Destination
 	wg    sync.WaitGroup
+	// runCtx is Run's context once it runs (KickFor starts loops under
+	// it); stopped is set, under mu, before Run waits for the loops, so
+	// that none is started after.
+	runCtx  context.Context
+	stopped bool
 }
 
 // New returns a Deliverer; start it with Run.
@@ -205,16 +236,31 @@ func (d *Deliverer) Kick() {
 
 // KickFor is Kick for rows queued to the destinations names, and costs
 // less: a destination whose loop is under way is only told to claim (its
-// loop will), and Run looks for due destinations (a query) only when one
-// of them has no loop. At a steady rate of single-row transactions (a
-// caseworker's case each) that query would otherwise run once a row.
+// loop will), and one with no loop gets one at once, which claims (unless
+// it rests): no query for due destinations, and no wait for Run to make
+// it, between a commit and the claim of what it queued. At a steady rate
+// of single-row transactions (a caseworker's case each) that query would
+// otherwise run once a row whenever the loop had ended between them.
+// Before Run runs, Run is woken as by Kick.
 func (d *Deliverer) KickFor(names ...string) {
+	f, filtered := d.outbox.(Sends)
 	d.mu.Lock()
 	all := true
 	for _, name := range names {
 		ds := d.dests[name]
-		if ds == nil || !ds.kickRunning() {
+		if ds != nil && ds.kickRunning() {
+			continue
+		}
+		if d.runCtx == nil || d.stopped || (filtered && !f.Sends(name)) {
 			all = false
+			continue
+		}
+		if ds == nil {
+			ds = NewDestination(name, d.o.Backoff)
+			d.dests[name] = ds
+		}
+		if ds.start(d.o.Now()) {
+			d.spawnLocked(ds)
 		}
 	}
 	d.mu.Unlock()
@@ -224,6 +270,22 @@ func (d *Deliverer) KickFor(names ...string) {
 		default:
 		}
 	}
+}
+
+// spawnLocked runs the loop of ds, just started (Destination.start), under
+// Run's context; d.mu is held, Run runs and has not stopped.
+func (d *Deliverer) spawnLocked(ds *Destination) {
+	ctx := d.runCtx
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		d.loop(ctx, ds)
+		// A row queued after the loop's last claim, while the loop was
+		// still seen running, is claimed by a new loop now.
+		if ds.stop() && ctx.Err() == nil {
+			d.KickFor(ds.Name())
+		}
+	}()
 }
 
 // Destination returns the state of destination name (created healthy).
@@ -247,10 +309,16 @@ func (d *Deliverer) Run(ctx context.Context) {
 	d.restore(ctx)
 	tick := time.NewTicker(d.o.PollInterval)
 	defer tick.Stop()
+	d.mu.Lock()
+	d.runCtx = ctx
+	d.mu.Unlock()
 	for {
 		d.dispatch(ctx)
 		select {
 		case <-ctx.Done():
+			d.mu.Lock()
+			d.stopped = true
+			d.mu.Unlock()
 			d.wg.Wait()
 			return
 		case <-d.wake:
@@ -336,7 +404,7 @@ func (d *Deliverer) dispatch(ctx context.Context) {
 			// A row queued after the loop's last claim, while Run saw
 			// the loop still running, is looked for now.
 			if ds.stop() && ctx.Err() == nil {
-				d.Kick()
+				d.KickFor(ds.Name())
 			}
 		}()
 	}
@@ -744,7 +812,9 @@ func (d *Deliverer) deliverAll(ctx context.Context, ch chunk, progress *atomic.I
 		envs[i] = it.Envelope
 	}
 	d.sent(send[0].Destination, len(envs))
+	sentAt := d.o.Now()
 	results := bs.SendBatch(ctx, send[0].Destination, envs)
+	d.attempted(send, sentAt)
 	if !slices.ContainsFunc(results, func(r federation.Result) bool { return !linkCut(r) }) && d.mayResend(ch, send[0], progress) {
 		// The link broke under the request: the rows stay claimed and go
 		// again after the wait.
@@ -873,7 +943,11 @@ func (d *Deliverer) deliver(ctx context.Context, it store.OutboxItem, ch chunk, 
 		it = prepared
 	}
 	d.sent(it.Destination, 1)
+	sentAt := d.o.Now()
 	res := d.sender.Send(ctx, it.Destination, it.Envelope)
+	if _, ok := d.o.Observer.(AttemptObserver); ok {
+		d.attempted([]store.OutboxItem{it}, sentAt)
+	}
 	if linkCut(res) && d.mayResend(ch, it, progress) {
 		d.o.Observer.Failed(it.Destination, label(res.Reason))
 		d.log.Info("the link broke under an envelope; sending it again", "outbox_id", it.ID, "to", it.Destination,

@@ -1009,6 +1009,70 @@ func TestKickForQueriesOnlyForDestinationsWithoutALoop(t *testing.T) {
 	}
 }
 
+// A row queued for a destination with no loop (none was due, or its loop
+// ended with the last answer) is claimed by a loop KickFor starts at
+// once: not after a query for due destinations made by Run, woken (a
+// round trip, and a wait for Run, between the commit and the claim), nor
+// after the poll interval. Counted: Run's first look at start is the only
+// query for due destinations, however many rows are queued one by one,
+// each delivered before the next.
+func TestKickForStartsTheLoopWithoutAQuery(t *testing.T) {
+	var counted *countingOutbox
+	b := newBench(t, Options{Workers: 4, BatchSize: 10, PollInterval: time.Hour}, realClock, func(b *bench) {
+		b.wrap = func(o *fakeOutbox) Outbox { counted = &countingOutbox{fakeOutbox: o}; return counted }
+	})
+	b.run(t)
+	waitFor(t, "Run's first look for due destinations", func() bool { return counted.due.Load() == 1 })
+	for i := range 20 {
+		ids := b.queue(t, "XB-RC", 1)
+		b.d.KickFor("XB-RC")
+		waitFor(t, fmt.Sprintf("row %d delivered", i), func() bool { return b.delivered(ids) })
+	}
+	if got := counted.due.Load(); got != 1 {
+		t.Errorf("due destinations asked %d times for 20 rows queued one by one, want once (Run's start)", got)
+	}
+}
+
+// notSending is an outbox that sends nothing to XB-RC (delivery.Sends: a
+// member that pulls its envelopes) and counts the claims for it.
+type notSending struct {
+	*fakeOutbox
+	claims atomic.Int32
+}
+
+func (o *notSending) Sends(d string) bool { return d != "XB-RC" }
+
+func (o *notSending) DueDestinations(ctx context.Context, now time.Time) ([]string, error) {
+	names, err := o.fakeOutbox.DueDestinations(ctx, now)
+	return slices.DeleteFunc(names, func(d string) bool { return !o.Sends(d) }), err
+}
+
+func (o *notSending) ClaimDue(ctx context.Context, r store.ClaimRequest) ([]store.OutboxItem, error) {
+	if r.Destination == "XB-RC" {
+		o.claims.Add(1)
+	}
+	return o.fakeOutbox.ClaimDue(ctx, r)
+}
+
+// KickFor starts no loop for a destination the outbox does not send to
+// (one that pulls its envelopes): its rows stay queued, unclaimed, for it
+// to pull, as when Run looked for due destinations.
+func TestKickForLeavesDestinationsNotSentTo(t *testing.T) {
+	var ns *notSending
+	b := newBench(t, Options{Workers: 4, BatchSize: 10, PollInterval: time.Hour}, realClock, func(b *bench) {
+		b.wrap = func(o *fakeOutbox) Outbox { ns = &notSending{fakeOutbox: o}; return ns }
+	})
+	b.run(t)
+	pulled := b.queue(t, "XB-RC", 1)
+	b.d.KickFor("XB-RC")
+	sent := b.queue(t, "XC-RC", 1)
+	b.d.KickFor("XC-RC")
+	waitFor(t, "the row to XC-RC delivered", func() bool { return b.delivered(sent) })
+	if n := ns.claims.Load(); n != 0 || b.delivered(pulled) {
+		t.Errorf("%d claims for XB-RC, which pulls its envelopes (delivered: %v); want none", n, b.delivered(pulled))
+	}
+}
+
 // A row queued while a request is in flight waits up to Linger for more
 // (as Nagle's algorithm), so it goes with the answer of a held request
 // when Linger is long, and while the request is held when Linger is short,

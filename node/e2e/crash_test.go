@@ -36,6 +36,12 @@ var faults = []variant.Variant{
 		New: `	n.log.Info("envelope received", "iss", env.Issuer, "jti", env.JTI, "kind", env.Kind, "inbox_id", r.ID)
 	os.Exit(86)`,
 		Imports: []string{"os"},
+	}, {
+		// A lone case.create is stored as a batch of one (storeAdmitted).
+		File:    "node/receivebatch.go",
+		Old:     "\t\tn.writeSucceeded()\n\t\tif h := n.metrics.stages.Load()",
+		New:     "\t\tn.writeSucceeded()\n\t\tos.Exit(86)\n\t\tif h := n.metrics.stages.Load()",
+		Imports: []string{"os"},
 	}}},
 	// The sender exits once a peer answered with a valid receipt and
 	// before it records the delivery.

@@ -62,7 +62,10 @@ func testWithdrawWaitsForInFlight(t *testing.T, d nodetest.Dialect, replicas int
 	for i := 1; i < replicas; i++ {
 		nodetest.Start(t, f, "XA-RC", nil, nodetest.Options{Dialect: d, DSN: dsnA, WrapStore: counted(i), Delivery: slow})
 	}
-	xb := nodetest.Start(t, f, "XB-RC", lnB, nodetest.Options{Dialect: d, WrapStore: hold})
+	// The create stored by Store.Receive (held there), not applied as it
+	// is stored in a transaction of its own (ApplyLater).
+	xb := nodetest.Start(t, f, "XB-RC", lnB, nodetest.Options{Dialect: d, WrapStore: hold,
+		Tune: func(o *node.Options) { o.ApplyLater = true }})
 	var released sync.Once
 	unblock := func() { released.Do(func() { close(release) }) }
 	t.Cleanup(unblock)

@@ -121,3 +121,11 @@ func SearchPlan(t interface{ Context() context.Context }, tx Tx, cq CaseQuery) (
 	}
 	return strings.Join(steps, "; "), rows.Err()
 }
+
+// FlushesOutsideLock reports whether tx's store commits a transaction that
+// took an advisory lock without waiting for the flush, then waits for it
+// outside the lock (PostgreSQL with the permission to do so).
+func FlushesOutsideLock(tx Tx) bool {
+	q := tx.(*queries)
+	return q.s.dialect == Postgres && q.s.flushOutsideLock
+}

@@ -218,3 +218,48 @@ func TestDeliveryMarkRedoableIsScopedToItsStatement(t *testing.T) {
 		}
 	})
 }
+
+// TestLockSetsAsyncCommitWithIt: a durable transaction that takes the
+// audit lock, and so commits without waiting for the flush and then waits
+// for it outside the lock, sets synchronous_commit off in the statement
+// that takes the lock, not in a statement of its own before the commit
+// (one round trip less per audited transaction); the setting stays within
+// that transaction, and what it wrote is committed.
+func TestLockSetsAsyncCommitWithIt(t *testing.T) {
+	withAllStores(t, func(t *testing.T, b *backend) {
+		ctx := t.Context()
+		s := b.open(t, store.WithMaxOpenConns(1)) // one connection: the same one each time
+		for i := range 2 {
+			err := s.Tx(ctx, func(tx store.Tx) error {
+				before, err := store.SyncCommit(t, tx)
+				if err != nil {
+					return err
+				}
+				if _, err := tx.AppendAudit(ctx, store.AuditEntry{Actor: "test", Action: "lock", Object: "XA-RC:lock"}); err != nil {
+					return err
+				}
+				after, err := store.SyncCommit(t, tx)
+				if err != nil {
+					return err
+				}
+				want := [2]string{"on", "on"}
+				switch {
+				case b.dialect == store.SQLite:
+					want = [2]string{"", ""}
+				case store.FlushesOutsideLock(tx):
+					want = [2]string{"on", "off"}
+				}
+				if before != want[0] || after != want[1] {
+					t.Errorf("transaction %d: synchronous_commit %q before the lock, %q after it; want %q, %q", i, before, after, want[0], want[1])
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := must[[]store.AuditRecord](t)(s.ListAudit(ctx, store.AuditFilter{Object: "XA-RC:lock"})); len(got) != 2 {
+			t.Fatalf("%d audit entries committed, want 2", len(got))
+		}
+	})
+}

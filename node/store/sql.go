@@ -268,7 +268,7 @@ func (s *sqlStore) tx(ctx context.Context, fn func(q *queries) error) error {
 			_ = tx.Rollback()
 		}
 	}()
-	q := &queries{s: s, x: tx}
+	q := &queries{s: s, x: tx, asyncAtLock: s.flushOutsideLock && !isRedoable(ctx)}
 	if s.dialect == Postgres && isRedoable(ctx) {
 		// Commit without waiting for the WAL flush (see Redoable).
 		if _, err := q.exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
@@ -285,7 +285,7 @@ func (s *sqlStore) tx(ctx context.Context, fn func(q *queries) error) error {
 	// the flush outside the lock (flushDurable): it still returns only once
 	// its commit is on disk.
 	lockedDurable := s.flushOutsideLock && q.locked && !isRedoable(ctx)
-	if lockedDurable {
+	if lockedDurable && !q.asyncSet { // set with the lock (lock): one round trip less
 		if _, err := q.exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
 			return fmt.Errorf("store.Tx: %w", err)
 		}
@@ -365,6 +365,10 @@ type queries struct {
 	x      sqlx.ExtContext
 	erased bool // EraseCase ran in this transaction
 	locked bool // an advisory lock was taken in this transaction
+	// asyncAtLock: the transaction flushes outside its locks (tx's
+	// lockedDurable), so a lock taken also sets synchronous_commit off in
+	// the same statement; asyncSet: that was done and stands.
+	asyncAtLock, asyncSet bool
 }
 
 // Savepoint implements Tx. Savepoints do not nest here: fn must not call
@@ -385,6 +389,9 @@ func (q *queries) Savepoint(ctx context.Context, fn func() error) (undone, err e
 	if _, err := q.exec(context.WithoutCancel(ctx), `ROLLBACK TO SAVEPOINT flx_apply`); err != nil {
 		return undone, fmt.Errorf("store.Savepoint: roll back (after %v): %w", undone, err)
 	}
+	// A setting made since the savepoint is undone with it (the lock's
+	// synchronous_commit): the commit sets it again if need be.
+	q.asyncSet = false
 	return undone, nil
 }
 
@@ -433,6 +440,17 @@ func (q *queries) eachRow(ctx context.Context, scan func(*sqlx.Rows) error, quer
 func (q *queries) lock(ctx context.Context, key int64) error {
 	if q.s.dialect != Postgres {
 		return nil
+	}
+	if q.asyncAtLock {
+		// The commit will not wait for the WAL flush, which the
+		// transaction then waits for outside the lock (tx): set here,
+		// with the lock, rather than in a statement of its own before
+		// the commit.
+		_, err := q.exec(ctx, `SELECT pg_advisory_xact_lock(?), set_config('synchronous_commit', 'off', true)`, key)
+		if err == nil {
+			q.locked, q.asyncSet = true, true
+		}
+		return err
 	}
 	_, err := q.exec(ctx, `SELECT pg_advisory_xact_lock(?)`, key)
 	if err == nil {

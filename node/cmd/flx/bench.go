@@ -63,7 +63,20 @@ backend (read from /proc: the server must run on this machine) and of
 this process (on SQLite, this process alone); each part the least of 5
 rounds. The output names the rows it leaves out. The ratio is the
 exchange's CPU per envelope (nodes and PostgreSQL) over the floor.
-Progress is shown while it runs.`,
+Progress is shown while it runs.
+
+The stages of the latency are each their own percentiles (they do not add
+up). From the stores: the queue transaction (at a --rate, due -> the
+forward returned), -> received by XB-RC (its inbox row's received_at, taken
+once the envelope is verified, before the store transaction), -> the
+receipt recorded at XA-RC (delivered_at) and -> processed at XB-RC. When
+both nodes run in this process (not with --kill), finer steps told by the
+nodes as they happen (node.StageHook), on the same clock: the wait for a
+slot (forward returned -> its claim's now: linger, an answer), the claim
+and any holding back (-> the request sent), the request (-> received),
+XB-RC's store transaction with its commit (-> committed), and the answer
+(committed -> the answer read and its receipts verified at XA-RC, before
+they are recorded).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runBenchExchange(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), benchOptions{pg: pg, n: n, workers: workers, probe: probe, rate: rate, batch: batch, cpuProfile: cpuProfile, memProfile: memProfile, link: link, stores: stores, kill: kill, killAt: killAt, killLease: killLease, poll: poll, idle: idle, linger: lingerFlag})
@@ -612,6 +625,16 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 		fmt.Fprintf(out, "idle:       two nodes doing nothing for %s: nodes %.2f ms CPU/s, PostgreSQL backends %.2f ms CPU/s\n",
 			o.idle, perSec(selfIdle), perSec(pgIdle))
 	}
+	// The finer stages (stageTimes): each envelope's claim, request and
+	// commit at the receiver, told by the nodes as they happen.
+	var fine *stageTimes
+	if xa.rn != nil && xb.rn != nil {
+		fine = newStageTimes(o.n)
+		xa.rn.Metrics.ObserveStages(&node.StageHook{Attempted: fine.attempted})
+		xb.rn.Metrics.ObserveStages(&node.StageHook{Stored: fine.stored})
+		defer xa.rn.Metrics.ObserveStages(nil)
+		defer xb.rn.Metrics.ObserveStages(nil)
+	}
 	selfStart := cputime.Process()
 	// Stream: queue as fast as signing + Enqueue allow (a few producers, as
 	// several imports would), or at --rate, each case forwarded when it is
@@ -864,7 +887,7 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 		}
 		committed[j] = q
 	}
-	stg, err := latencyStages(ctx, xa.st, xb.st, committed)
+	stg, err := latencyStages(ctx, xa.st, xb.st, committed, fine)
 	if err != nil {
 		return nil, err
 	}
@@ -1085,6 +1108,43 @@ type stages struct {
 	endToEnd  []time.Duration // created_at -> processed_at
 	total     []time.Duration // created_at (or the due time) -> receipt recorded (delivered_at)
 	unmatched int             // rows missing on one side (none in a complete run)
+	// The finer stages (stageTimes), when the nodes run in this process:
+	// toPeer split in three, receipt in two.
+	toClaim  []time.Duration // the queue transaction returned -> its claim started (wait for a slot: linger, an answer)
+	claimed  []time.Duration // claim started -> request sent (the claim statement, holding back)
+	request  []time.Duration // request sent -> received by XB-RC (TLS, HTTP/2, verifying the envelopes before it)
+	commit   []time.Duration // received -> XB-RC's store transaction committed (store, apply, fsync)
+	answered []time.Duration // committed -> the answer at XA-RC (receipts out, read, verified)
+	fine     bool
+}
+
+// stageTimes are the finer steps of each envelope, told by the nodes
+// (node.StageHook) as they happen, all on this process's clock: at XA-RC
+// when its claim started (the claim's now), when its request was sent and
+// answered (the last attempt's), at XB-RC when the transaction that stored
+// it committed.
+type stageTimes struct {
+	mu       sync.Mutex
+	attempts map[string]attemptTimes // by jti
+	commits  map[string]time.Time    // by XB-RC's inbox key
+}
+
+type attemptTimes struct{ claimed, sent, answered time.Time }
+
+func newStageTimes(n int) *stageTimes {
+	return &stageTimes{attempts: make(map[string]attemptTimes, n), commits: make(map[string]time.Time, n)}
+}
+
+func (s *stageTimes) attempted(jti string, claimed, sent, answered time.Time) {
+	s.mu.Lock()
+	s.attempts[jti] = attemptTimes{claimed, sent, answered}
+	s.mu.Unlock()
+}
+
+func (s *stageTimes) stored(key string, at time.Time) {
+	s.mu.Lock()
+	s.commits[key] = at
+	s.mu.Unlock()
 }
 
 // queuedAt is when an envelope's queue transaction (a forward, at a
@@ -1095,8 +1155,9 @@ type queuedAt struct{ committed, due time.Time }
 
 // latencyStages matches XA-RC's delivered outbox rows with XB-RC's inbox
 // rows by jti.
-func latencyStages(ctx context.Context, xa, xb store.Store, committed map[string]queuedAt) (stages, error) {
+func latencyStages(ctx context.Context, xa, xb store.Store, committed map[string]queuedAt, fine *stageTimes) (stages, error) {
 	var st stages
+	st.fine = fine != nil
 	inbox := map[string]store.InboxItem{}
 	for after := int64(0); ; {
 		rows, err := xb.ListInbox(ctx, store.InboxFilter{AfterID: after, Limit: 1000})
@@ -1134,12 +1195,27 @@ func latencyStages(ctx context.Context, xa, xb store.Store, committed map[string
 			st.process = append(st.process, in.ProcessedAt.Sub(in.ReceivedAt))
 			st.endToEnd = append(st.endToEnd, in.ProcessedAt.Sub(from))
 			st.total = append(st.total, r.DeliveredAt.Sub(from))
+			if fine != nil {
+				key := federation.ReplayKey("XA-RC", r.JTI)
+				a, aok := fine.attempts[r.JTI]
+				cm, cok := fine.commits[key]
+				if !aok || !cok {
+					st.unmatched++
+					continue
+				}
+				st.toClaim = append(st.toClaim, a.claimed.Sub(c.committed))
+				st.claimed = append(st.claimed, a.sent.Sub(a.claimed))
+				st.request = append(st.request, in.ReceivedAt.Sub(a.sent))
+				st.commit = append(st.commit, cm.Sub(in.ReceivedAt))
+				st.answered = append(st.answered, a.answered.Sub(cm))
+			}
 		}
 		if len(rows) < 1000 {
 			break
 		}
 	}
-	for _, d := range [][]time.Duration{st.queueTx, st.toPeer, st.receipt, st.process, st.endToEnd, st.total} {
+	for _, d := range [][]time.Duration{st.queueTx, st.toPeer, st.receipt, st.process, st.endToEnd, st.total,
+		st.toClaim, st.claimed, st.request, st.commit, st.answered} {
 		slices.Sort(d)
 	}
 	return st, nil
@@ -1157,7 +1233,16 @@ func (st stages) print(out io.Writer, paced bool) {
 		line("queue transaction (caseworker waits)", st.queueTx)
 		line("queued -> received by XB-RC (linger, claim, send)", st.toPeer)
 	}
+	if st.fine {
+		line("  queued -> claim started (a slot: linger, answer)", st.toClaim)
+		line("  claim started -> request sent (claim, held back)", st.claimed)
+		line("  request sent -> received (TLS, HTTP/2, verify)", st.request)
+	}
 	line("received -> receipt recorded at XA-RC", st.receipt)
+	if st.fine {
+		line("  received -> stored at XB-RC (transaction, fsync)", st.commit)
+		line("  stored -> answer verified at XA-RC", st.answered)
+	}
 	line("received -> processed at XB-RC", st.process)
 	if paced {
 		line("due -> processed (end to end)", st.endToEnd)

@@ -36,7 +36,10 @@ func TestBenchExchangeBothStores(t *testing.T) {
 	}
 	for _, want := range []string{"postgres stores", "sqlite stores", "side by side (60 envelopes each)", "\n  postgres ", "\n  sqlite ", "ratio:      total CPU per envelope / floor",
 		"envelopes per delivery request", "rows per processing transaction", "queueing:   60 envelopes in 2 transactions (30 each)",
-		"stages:", "queue -> processed (end to end)"} {
+		"stages:", "queue -> processed (end to end)",
+		// The finer stages, told by the nodes (node.StageHook).
+		"queued -> claim started", "claim started -> request sent", "request sent -> received",
+		"received -> stored at XB-RC", "stored -> answer verified at XA-RC"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
