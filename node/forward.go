@@ -98,16 +98,12 @@ func (n *Node) Forward(ctx context.Context, a Actor, caseID, to string) (SendRes
 	var once sync.Once
 	release := func() { once.Do(func() { <-n.forwarding }) }
 	defer release()
-	c, err := n.caseForSending(ctx, caseID)
+	c, kind, err := n.caseToSend(ctx, caseID, to)
 	if err != nil {
 		return SendResult{}, err
 	}
 	if c.Origin != n.o.Self {
 		return SendResult{}, errf(CodeNotOrigin, "case %s belongs to %s: only the origin forwards it", caseID, c.Origin)
-	}
-	kind, err := n.caseKindFor(ctx, caseID, to)
-	if err != nil {
-		return SendResult{}, err
 	}
 	return n.send(ctx, a, sendRequest{to: to, kind: kind, caseID: caseID, caseVersion: c.Version, doc: c.Document, judged: release})
 }
@@ -118,22 +114,23 @@ func (n *Node) Forward(ctx context.Context, a Actor, caseID, to string) (SendRes
 // the forwards' transactions (forwardGroups) and to delivery.
 const forwardSlots = 4
 
-// caseKindFor is case.create unless the case was already sent to to.
-func (n *Node) caseKindFor(ctx context.Context, caseID, to string) (federation.Kind, error) {
-	k, err := caseKindIn(ctx, n.o.Store, caseID, to)
-	if err != nil {
-		return "", internal("list outbox", err)
+// caseToSend is caseForSending and, in the same read, the kind sending
+// the case to member to would be: case.create unless a case.create of it
+// to to is queued, under way or delivered (not cancelled), case.update
+// then (caseKindOf).
+func (n *Node) caseToSend(ctx context.Context, caseID, to string) (store.Case, federation.Kind, error) {
+	c, created, err := n.o.Store.GetCaseQueued(ctx, caseID, to, string(federation.KindCaseCreate))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return c, "", errf(CodeNotFound, "no case %s", caseID)
+	case err != nil:
+		return c, "", internal("get case", err)
+	case c.Erased():
+		return c, "", errf(CodeErased, "case %s was erased", caseID)
+	case created:
+		return c, federation.KindCaseUpdate, nil
 	}
-	return k, nil
-}
-
-// caseKindIn is caseKindFor on q (the store, or a transaction).
-func caseKindIn(ctx context.Context, q store.Queries, caseID, to string) (federation.Kind, error) {
-	rows, err := caseOutbox(ctx, q, caseID, to)
-	if err != nil {
-		return "", err
-	}
-	return caseKindOf(rows), nil
+	return c, federation.KindCaseCreate, nil
 }
 
 // caseOutbox lists the outbox rows of a case to member to (without their
@@ -156,15 +153,11 @@ func caseKindOf(rows []store.OutboxItem) federation.Kind {
 // DryRun evaluates the policy for forwarding a case to a member without
 // sending or storing anything.
 func (n *Node) DryRun(ctx context.Context, caseID, to string) (SendResult, error) {
-	c, err := n.caseForSending(ctx, caseID)
+	c, kind, err := n.caseToSend(ctx, caseID, to)
 	if err != nil {
 		return SendResult{}, err
 	}
 	dst, _, err := n.destination(to)
-	if err != nil {
-		return SendResult{}, err
-	}
-	kind, err := n.caseKindFor(ctx, caseID, to)
 	if err != nil {
 		return SendResult{}, err
 	}
@@ -527,11 +520,7 @@ func (n *Node) Review(ctx context.Context, a Actor, caseID string, decisionID in
 		}
 		return res, nil
 	}
-	c, err := n.caseForSending(ctx, caseID)
-	if err != nil {
-		return SendResult{}, err
-	}
-	kind, err := n.caseKindFor(ctx, caseID, held.Destination)
+	c, kind, err := n.caseToSend(ctx, caseID, held.Destination)
 	if err != nil {
 		return SendResult{}, err
 	}

@@ -140,39 +140,49 @@ func (n *Node) commitGroup(batch []*groupedSend) {
 	if len(live) == 0 {
 		return
 	}
-	if len(live) == 1 {
-		s := live[0]
-		s.err = n.o.Store.Tx(s.ctx, func(tx store.Tx) error {
-			return n.sendIn(s.ctx, tx, s.a, s.r, s.dst, s.j, &s.res, n.audit)
-		})
-		return
-	}
 	sort.SliceStable(live, func(i, j int) bool { return live[i].r.caseID < live[j].r.caseID })
-	shared := make([]sharedSend, len(live))
-	for i, s := range live {
-		shared[i] = sharedSend{a: s.a, r: s.r, dst: s.dst, j: s.j, res: s.res}
-	}
-	results := make([]SendResult, len(live))
-	refused := make([]*Error, len(live))
 	// The group's work outlives none of its callers' wishes: a caller that
 	// leaves once the transaction started finds its forward committed, as
-	// one leaving during its own commit may.
-	ctx := context.WithoutCancel(live[0].ctx)
+	// one leaving during its own commit may. A forward alone keeps its
+	// caller's context.
+	ctx := live[0].ctx
+	if len(live) > 1 {
+		ctx = context.WithoutCancel(ctx)
+	}
+	if err := n.commitShared(ctx, live); err != nil {
+		if len(live) == 1 {
+			live[0].err = err
+			return
+		}
+		for _, s := range live {
+			if err := n.commitShared(s.ctx, []*groupedSend{s}); err != nil {
+				s.err = err
+			}
+		}
+	}
+}
+
+// commitShared runs sends (sorted by case id) in one transaction
+// (sendAllIn) and sets each one's result, or its refusal; on an error,
+// none.
+func (n *Node) commitShared(ctx context.Context, sends []*groupedSend) error {
+	shared := make([]sharedSend, len(sends))
+	for i, s := range sends {
+		shared[i] = sharedSend{a: s.a, r: s.r, dst: s.dst, j: s.j, res: s.res}
+	}
+	results := make([]SendResult, len(sends))
+	refused := make([]*Error, len(sends))
 	err := n.o.Store.Tx(ctx, func(tx store.Tx) error {
 		return n.sendAllIn(ctx, tx, shared, results, refused)
 	})
 	if err != nil {
-		for _, s := range live {
-			s.err = n.o.Store.Tx(s.ctx, func(tx store.Tx) error {
-				return n.sendIn(s.ctx, tx, s.a, s.r, s.dst, s.j, &s.res, n.audit)
-			})
-		}
-		return
+		return err
 	}
-	for i, s := range live {
+	for i, s := range sends {
 		s.res, s.err = results[i], nil
 		if refused[i] != nil {
 			s.err = refused[i]
 		}
 	}
+	return nil
 }
