@@ -37,8 +37,14 @@ func (q *queries) LockCaseHeads(ctx context.Context, caseIDs []string) (map[stri
 	}
 	var err error
 	if q.s.dialect == Postgres {
-		// ORDER BY before FOR UPDATE: the rows are locked in that order.
-		err = q.eachRow(ctx, scan, `SELECT `+caseHeadCols+` FROM cases WHERE case_id = ANY(?::text[]) ORDER BY case_id FOR UPDATE`, caseIDs)
+		// One probe of the primary key per id, in id order, each row
+		// locked as it is read: the lateral subquery (its LIMIT keeps the
+		// planner from making it a join) cannot become a scan of the
+		// table, which a planner estimating a young table would prefer.
+		err = q.eachRow(ctx, scan, `SELECT `+qualified("c.", caseHeadCols)+`
+			FROM (SELECT DISTINCT id FROM unnest(?::text[]) AS u(id) ORDER BY id) k,
+				LATERAL (SELECT `+without("document", caseCols)+` FROM cases WHERE case_id = k.id LIMIT 1 FOR UPDATE) c
+			ORDER BY k.id`, caseIDs)
 	} else {
 		// SQLite's single writer already serialises write transactions.
 		err = q.eachOfIDs(ctx, caseIDs, scan, `SELECT `+caseHeadCols+` FROM cases WHERE `)
@@ -51,6 +57,10 @@ func (q *queries) LockCaseHeads(ctx context.Context, caseIDs []string) (map[stri
 
 // CaseDest names the outbox rows of a case to one destination.
 type CaseDest struct{ CaseID, Destination string }
+
+// casesOutboxLimit bounds the rows ListCasesOutbox lists per key on
+// PostgreSQL (as a forward's listing did, 1000).
+const casesOutboxLimit = 1000
 
 // ListCasesOutbox lists the outbox rows of kinds (all kinds if none) of
 // each (case, destination) of keys, without their envelopes, by id.
@@ -76,7 +86,7 @@ func (q *queries) ListCasesOutbox(ctx context.Context, keys []CaseDest, kinds []
 		kind := ``
 		args := []any{cs, ds}
 		if len(kinds) > 0 {
-			kind = ` WHERE o.kind = ANY(?::text[])`
+			kind = ` AND kind = ANY(?::text[])`
 			args = append(args, kinds)
 		}
 		// Each key one probe of outbox_case_seq_key (case_id, destination).
@@ -90,8 +100,12 @@ func (q *queries) ListCasesOutbox(ctx context.Context, keys []CaseDest, kinds []
 			}
 		}
 		args[0], args[1] = cs, ds
-		err := q.eachRow(ctx, scan, `SELECT `+qualified("o.", cols)+` FROM unnest(?::text[], ?::text[]) AS k(case_id, destination)
-			JOIN outbox o ON o.case_id = k.case_id AND o.destination = k.destination`+kind+` ORDER BY o.id`, args...)
+		// One probe of outbox_case_seq_key (case_id, destination, seq) per
+		// key, as LockCaseHeads.
+		err := q.eachRow(ctx, scan, `SELECT `+qualified("o.", cols)+` FROM unnest(?::text[], ?::text[]) AS k(case_id, destination),
+			LATERAL (SELECT `+without("envelope", outboxCols)+` FROM outbox WHERE case_id = k.case_id AND destination = k.destination`+kind+`
+				ORDER BY seq LIMIT `+fmt.Sprint(casesOutboxLimit)+`) o
+			ORDER BY o.id`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("store.ListCasesOutbox: %w", err)
 		}
@@ -131,6 +145,17 @@ func qualified(p, cols string) string {
 			c = p + c
 		}
 		out[i] = c
+	}
+	return strings.Join(out, ", ")
+}
+
+// without is cols (comma separated) without col.
+func without(col, cols string) string {
+	var out []string
+	for _, c := range strings.Split(cols, ",") {
+		if c = strings.TrimSpace(c); c != col {
+			out = append(out, c)
+		}
 	}
 	return strings.Join(out, ", ")
 }
