@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"runtime"
 	"sort"
-	"sync"
 
 	"github.com/familylinks/flx/federation"
 	"github.com/familylinks/flx/federation/problem"
@@ -53,6 +51,21 @@ func (n *Node) forwardBatch(ctx context.Context, a Actor, ids []string, fresh ma
 	if err != nil {
 		return nil, internal("get cases", err)
 	}
+	// What is queued of the cases not created by the import, in one read.
+	var keys []store.CaseDest
+	for _, id := range ids {
+		if c, ok := cases[id]; ok && !fresh[id] && !c.Erased() && c.Origin == n.o.Self {
+			keys = append(keys, store.CaseDest{CaseID: id, Destination: to})
+		}
+	}
+	listed, err := n.o.Store.ListCasesOutbox(ctx, keys, caseKinds)
+	if err != nil {
+		return nil, internal("list outbox", err)
+	}
+	queued := make(map[string][]store.OutboxItem, len(keys))
+	for _, it := range listed {
+		queued[it.CaseID] = append(queued[it.CaseID], it)
+	}
 	sends := make([]*batchSend, 0, len(ids))
 	for _, id := range ids {
 		s := &batchSend{r: sendRequest{to: to, kind: federation.KindCaseCreate, caseID: id}}
@@ -71,10 +84,7 @@ func (n *Node) forwardBatch(ctx context.Context, a Actor, ids []string, fresh ma
 		}
 		s.r.caseVersion, s.r.doc = c.Version, c.Document
 		if !fresh[id] {
-			rows, err := caseOutbox(ctx, n.o.Store, id, to)
-			if err != nil {
-				return nil, internal("list outbox", err)
-			}
+			rows := queued[id]
 			if sentIn(rows, c.Version) {
 				s.skip = true
 				continue
@@ -84,22 +94,11 @@ func (n *Node) forwardBatch(ctx context.Context, a Actor, ids []string, fresh ma
 	}
 	// The policy is the CPU of a forward: spread over the cores.
 	errs := make([]error, len(sends))
-	var wg sync.WaitGroup
-	workers := min(runtime.GOMAXPROCS(0), len(sends))
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < len(sends); i += workers {
-				s := sends[i]
-				if s.refused != nil || s.skip {
-					continue
-				}
-				s.j.d, s.j.out, s.j.dj, errs[i] = n.judge(ctx, s.r, dst)
-			}
-		}()
-	}
-	wg.Wait()
+	onCores(len(sends), func(i int) {
+		if s := sends[i]; s.refused == nil && !s.skip {
+			s.j.d, s.j.out, s.j.dj, errs[i] = n.judge(ctx, s.r, dst)
+		}
+	})
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
