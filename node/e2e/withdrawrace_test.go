@@ -74,6 +74,20 @@ func (s gatedStore) current(ctx context.Context) (*gate, any) {
 
 func (s gatedStore) GetCase(ctx context.Context, id string) (store.Case, error) {
 	c, err := s.Store.GetCase(ctx, id)
+	s.sawRead(ctx)
+	return c, err
+}
+
+// GetCaseQueued is how a forward reads its case (with the kind it is sent
+// as).
+func (s gatedStore) GetCaseQueued(ctx context.Context, id, dest, kind string) (store.Case, bool, error) {
+	c, queued, err := s.Store.GetCaseQueued(ctx, id, dest, kind)
+	s.sawRead(ctx)
+	return c, queued, err
+}
+
+// sawRead tells the gate a marked call read its case (the first time).
+func (s gatedStore) sawRead(ctx context.Context) {
 	if g, who := s.current(ctx); g != nil {
 		g.mu.Lock()
 		first := !g.read[who]
@@ -83,7 +97,6 @@ func (s gatedStore) GetCase(ctx context.Context, id string) (store.Case, error) 
 			g.arrived <- struct{}{}
 		}
 	}
-	return c, err
 }
 
 func (s gatedStore) Tx(ctx context.Context, fn func(store.Tx) error) error {
