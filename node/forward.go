@@ -322,17 +322,15 @@ type judged struct {
 	out, dj []byte
 }
 
-// auditFunc appends (or, in a batch, collects) an audit record in q.
-type auditFunc func(ctx context.Context, q store.Queries, actor, action, object string, details map[string]any) error
-
-// sendIn is the transaction of a send, one forward alone (send) or each
-// case of a batch (forwardBatch): under the case's lock it checks the case
-// is still there at r.caseVersion, takes what is queued of it for r.to
-// into account, records the decision j (judged again if the kind changed
-// meanwhile), queues and audits (through au). A refusal (*Error: erased,
-// conflict, not found) comes before anything is written, so a batch can
-// report it for that case alone and go on in the same transaction.
-func (n *Node) sendIn(ctx context.Context, tx store.Tx, a Actor, r sendRequest, dst policy.Destination, j judged, res *SendResult, au auditFunc) error {
+// sendIn is the transaction of a send that cannot share one (not
+// groupable: an approval, a response or message sent by its own id; the
+// forwards of a case go through sendAllIn, which does the same set-based):
+// under the case's lock it checks the case is still there at
+// r.caseVersion, takes what is queued of it for r.to into account, records
+// the decision j (judged again if the kind changed meanwhile), queues and
+// audits. A refusal (*Error: erased, conflict, not found) comes before
+// anything is written.
+func (n *Node) sendIn(ctx context.Context, tx store.Tx, a Actor, r sendRequest, dst policy.Destination, j judged, res *SendResult) error {
 	d, out, dj := j.d, j.out, j.dj
 	// Serialised with the case's withdrawal (FLX-WDR-008): once it has
 	// committed nothing more about the case is queued, and a forward
@@ -393,7 +391,7 @@ func (n *Node) sendIn(ctx context.Context, tx store.Tx, a Actor, r sendRequest, 
 			return err
 		}
 	}
-	if err := n.commitSend(ctx, tx, a, r, d, out, dj, res, au); err != nil {
+	if err := n.commitSend(ctx, tx, a, r, d, out, dj, res); err != nil {
 		return err
 	}
 	return n.recordDocument(ctx, tx, r, res)
@@ -401,7 +399,7 @@ func (n *Node) sendIn(ctx context.Context, tx store.Tx, a Actor, r sendRequest, 
 
 // commitSend records the decision d on r in tx, queues out if allowed,
 // and audits.
-func (n *Node) commitSend(ctx context.Context, tx store.Tx, a Actor, r sendRequest, d policy.Decision, out, dj []byte, res *SendResult, au auditFunc) error {
+func (n *Node) commitSend(ctx context.Context, tx store.Tx, a Actor, r sendRequest, d policy.Decision, out, dj []byte, res *SendResult) error {
 	n.metrics.decisions.WithLabelValues(string(d.Effect)).Inc()
 	rec, err := tx.RecordDecision(ctx, store.Decision{CaseID: r.caseID, Destination: r.to, Effect: string(d.Effect), Decision: dj})
 	if err != nil {
@@ -424,7 +422,7 @@ func (n *Node) commitSend(ctx context.Context, tx store.Tx, a Actor, r sendReque
 	if r.propagated {
 		details["propagated"] = true
 	}
-	return au(ctx, tx, a.Name, action, r.caseID, details)
+	return n.audit(ctx, tx, a.Name, action, r.caseID, details)
 }
 
 // versionIn finds among rows (caseOutbox) a case.create or case.update of

@@ -37,8 +37,8 @@ type batchSend struct {
 // was sent there already, in few transactions: the policy judges each case
 // first (spread over the cores), then chunks of forwardChunk cases, in
 // case-id order (two batches lock their common cases in the same order),
-// run send's transaction (sendIn) for each case, with the audit records
-// appended once per chunk after its last case lock. A case a check refuses
+// run send's transaction for their cases at once (sendAllIn), with the
+// audit records appended once per chunk after its last case lock. A case a check refuses
 // (policy, erased, changed, not this node's) is reported alone and the
 // others go; a database error fails the forwarding (chunks committed
 // before it stay, and are reported).
@@ -139,7 +139,7 @@ func (n *Node) forwardBatch(ctx context.Context, a Actor, ids []string, fresh ma
 	return out, failed
 }
 
-// forwardChunk runs sendIn for each of sends (sorted by case id) in one
+// forwardChunk runs sendAllIn for sends (sorted by case id) in one
 // transaction and kicks the deliverer after its commit. Each send is
 // marked done, or refused alone; on an error none is.
 func (n *Node) forwardChunk(ctx context.Context, a Actor, dst policy.Destination, sends []*batchSend) error {
@@ -195,7 +195,7 @@ type sharedSend struct {
 	res SendResult // what send knew of it before the transaction
 }
 
-// sendAllIn runs send's transaction (sendIn) for each of sends, every one
+// sendAllIn runs send's transaction (what sendIn does) for sends, every one
 // groupable (a caseworker's forward of a case: forwardBatch, a group of
 // forwards), in the order given (by case id, so that two writers lock
 // their common cases in the same order), in tx, set-based: one statement

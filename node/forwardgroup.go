@@ -13,8 +13,8 @@ import (
 // sendGroup commits concurrent forwards together (group commit): a
 // forward whose transaction would start while forwardGroups groups' are
 // under way waits and joins the next group, which one of them runs as one
-// transaction: send's transaction (sendIn) for each, in case-id order,
-// then their audit records appended at once. A forward alone goes at
+// transaction: send's transaction for all of them at once, set-based
+// (sendAllIn), in case-id order, their audit records appended last. A forward alone goes at
 // once, as before; under load, forwards cost one commit (one WAL flush)
 // and one hold of the audit-chain lock per group, not per case: one at a
 // time per case, the audit lock held through each commit's round trips
@@ -57,7 +57,7 @@ func groupable(r sendRequest) bool {
 func (n *Node) commitSendTx(ctx context.Context, a Actor, r sendRequest, dst policy.Destination, j judged, res *SendResult) error {
 	if !groupable(r) {
 		return n.o.Store.Tx(ctx, func(tx store.Tx) error {
-			return n.sendIn(ctx, tx, a, r, dst, j, res, n.audit)
+			return n.sendIn(ctx, tx, a, r, dst, j, res)
 		})
 	}
 	s := &groupedSend{ctx: ctx, a: a, r: r, dst: dst, j: j, res: *res, done: make(chan struct{})}
@@ -117,8 +117,8 @@ func isDone(ch chan struct{}) bool {
 	}
 }
 
-// commitGroup runs the transaction of a group: sendIn for each forward,
-// in case-id order (as forwardBatch, so two writers lock common cases in
+// commitGroup runs the transaction of a group (sendAllIn; a forward alone
+// too, in a group of one): each forward in case-id order (as forwardBatch, so two writers lock common cases in
 // the same order; two forwards of one case keep their order), the audit
 // records last (after every case lock). A forward a check refuses is
 // refused alone. If the transaction fails, each forward is tried again
