@@ -87,9 +87,18 @@ func (n *Node) caseForSending(ctx context.Context, caseID string) (store.Case, e
 // needs_review holds the forward until an operator approves it, and
 // redactions are applied to what is queued. Every decision is stored.
 func (n *Node) Forward(ctx context.Context, a Actor, caseID, to string) (SendResult, error) {
-	// At most forwardSlots forwards read and judge at once: a burst of
-	// forwards (hundreds of callers) would otherwise hold every connection
-	// of the store, and delivery and receipts would queue behind them.
+	// The read is shared by the forwards waiting for one (readToSend):
+	// a burst of forwards (hundreds of callers) takes a connection or two
+	// of the store for its reads, not one each.
+	c, kind, err := n.caseToSend(ctx, caseID, to)
+	if err != nil {
+		return SendResult{}, err
+	}
+	if c.Origin != n.o.Self {
+		return SendResult{}, errf(CodeNotOrigin, "case %s belongs to %s: only the origin forwards it", caseID, c.Origin)
+	}
+	// At most forwardSlots forwards are judged at once (the policy's CPU),
+	// then their transactions are grouped (commitSendTx).
 	select {
 	case n.forwarding <- struct{}{}:
 	case <-ctx.Done():
@@ -98,36 +107,32 @@ func (n *Node) Forward(ctx context.Context, a Actor, caseID, to string) (SendRes
 	var once sync.Once
 	release := func() { once.Do(func() { <-n.forwarding }) }
 	defer release()
-	c, kind, err := n.caseToSend(ctx, caseID, to)
-	if err != nil {
-		return SendResult{}, err
-	}
-	if c.Origin != n.o.Self {
-		return SendResult{}, errf(CodeNotOrigin, "case %s belongs to %s: only the origin forwards it", caseID, c.Origin)
-	}
 	return n.send(ctx, a, sendRequest{to: to, kind: kind, caseID: caseID, caseVersion: c.Version, doc: c.Document, judged: release})
 }
 
-// forwardSlots is how many forwards read their case and are judged at
-// once (Forward): enough to keep the cores busy with the policy, few
-// enough to leave most of the store's connections (10 on PostgreSQL) to
-// the forwards' transactions (forwardGroups) and to delivery.
+// forwardSlots is how many forwards are judged at once (Forward): enough
+// to keep the cores busy with the policy, few enough that the forwards'
+// transactions (forwardGroups) and delivery are not starved of CPU.
 const forwardSlots = 4
 
 // caseToSend is caseForSending and, in the same read, the kind sending
 // the case to member to would be: case.create unless a case.create of it
 // to to is queued, under way or delivered (not cancelled), case.update
 // then (caseKindOf).
+// The read is shared with concurrent forwards' (readToSend).
 func (n *Node) caseToSend(ctx context.Context, caseID, to string) (store.Case, federation.Kind, error) {
-	c, created, err := n.o.Store.GetCaseQueued(ctx, caseID, to, string(federation.KindCaseCreate))
+	got, err := n.readToSend(ctx, caseID, to)
+	c := got.Case
 	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return c, "", errf(CodeNotFound, "no case %s", caseID)
+	case err != nil && ctx.Err() != nil:
+		return c, "", err
 	case err != nil:
 		return c, "", internal("get case", err)
+	case c.ID == "":
+		return c, "", errf(CodeNotFound, "no case %s", caseID)
 	case c.Erased():
 		return c, "", errf(CodeErased, "case %s was erased", caseID)
-	case created:
+	case got.Queued:
 		return c, federation.KindCaseUpdate, nil
 	}
 	return c, federation.KindCaseCreate, nil

@@ -11,15 +11,18 @@ import (
 // its transactions (txs) and, apart, the reads and writes a forward makes
 // before its transaction (outside) and in it (inside). before, if set, runs
 // as each transaction starts, before it begins (a test holds some there).
-// listed counts the outbox listings in transactions (part of inside).
+// listed counts the outbox listings in transactions (part of inside),
+// keysRead the (case, member) keys the forwards' reads before their
+// transactions named.
 type watchStore struct {
 	store.Store
-	txs, outside, inside, listed *atomic.Int32
-	before                       func()
+	txs, outside, inside, listed, keysRead *atomic.Int32
+	before                                 func()
 }
 
 func newWatchStore(s store.Store) *watchStore {
-	return &watchStore{Store: s, txs: &atomic.Int32{}, outside: &atomic.Int32{}, inside: &atomic.Int32{}, listed: &atomic.Int32{}}
+	return &watchStore{Store: s, txs: &atomic.Int32{}, outside: &atomic.Int32{}, inside: &atomic.Int32{}, listed: &atomic.Int32{},
+		keysRead: &atomic.Int32{}}
 }
 
 func (s *watchStore) Tx(ctx context.Context, fn func(store.Tx) error) error {
@@ -35,9 +38,10 @@ func (s *watchStore) GetCase(ctx context.Context, id string) (store.Case, error)
 	return s.Store.GetCase(ctx, id)
 }
 
-func (s *watchStore) GetCaseQueued(ctx context.Context, id, dest, kind string) (store.Case, bool, error) {
+func (s *watchStore) GetCasesQueued(ctx context.Context, keys []store.CaseDest, kind string) ([]store.CaseQueued, error) {
 	s.outside.Add(1)
-	return s.Store.GetCaseQueued(ctx, id, dest, kind)
+	s.keysRead.Add(int32(len(keys)))
+	return s.Store.GetCasesQueued(ctx, keys, kind)
 }
 
 func (s *watchStore) ListOutbox(ctx context.Context, f store.OutboxFilter) ([]store.OutboxItem, error) {

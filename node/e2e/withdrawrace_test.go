@@ -74,20 +74,6 @@ func (s gatedStore) current(ctx context.Context) (*gate, any) {
 
 func (s gatedStore) GetCase(ctx context.Context, id string) (store.Case, error) {
 	c, err := s.Store.GetCase(ctx, id)
-	s.sawRead(ctx)
-	return c, err
-}
-
-// GetCaseQueued is how a forward reads its case (with the kind it is sent
-// as).
-func (s gatedStore) GetCaseQueued(ctx context.Context, id, dest, kind string) (store.Case, bool, error) {
-	c, queued, err := s.Store.GetCaseQueued(ctx, id, dest, kind)
-	s.sawRead(ctx)
-	return c, queued, err
-}
-
-// sawRead tells the gate a marked call read its case (the first time).
-func (s gatedStore) sawRead(ctx context.Context) {
 	if g, who := s.current(ctx); g != nil {
 		g.mu.Lock()
 		first := !g.read[who]
@@ -97,6 +83,20 @@ func (s gatedStore) sawRead(ctx context.Context) {
 			g.arrived <- struct{}{}
 		}
 	}
+	return c, err
+}
+
+// GetCasesQueued is how forwards read their case (with the kind each is
+// sent as), several together: the read in the context of one of them
+// (marked) is every key's forward reading its case.
+func (s gatedStore) GetCasesQueued(ctx context.Context, keys []store.CaseDest, kind string) ([]store.CaseQueued, error) {
+	out, err := s.Store.GetCasesQueued(ctx, keys, kind)
+	if g, _ := s.current(ctx); g != nil {
+		for range keys {
+			g.arrived <- struct{}{}
+		}
+	}
+	return out, err
 }
 
 func (s gatedStore) Tx(ctx context.Context, fn func(store.Tx) error) error {

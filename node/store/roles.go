@@ -119,9 +119,11 @@ type Cases interface {
 	// without its document (Document nil); a case id with no case row is
 	// absent from the map.
 	LockCaseHeads(ctx context.Context, caseIDs []string) (map[string]Case, error)
-	// GetCaseQueued is GetCase and, in the same read, whether the outbox
-	// holds a row of kind about the case for dest that is not cancelled.
-	GetCaseQueued(ctx context.Context, caseID, dest, kind string) (Case, bool, error)
+	// GetCasesQueued reads, for each (case, destination) of keys, the
+	// case and whether the outbox holds a row of kind about it for the
+	// destination that is not cancelled, in one read: out[i] for keys[i],
+	// its Case zero (ID "") when there is no case row.
+	GetCasesQueued(ctx context.Context, keys []CaseDest, kind string) ([]CaseQueued, error)
 	// EraseCase drops the personal data of a case: its document and those of
 	// all versions, the envelopes of inbox rows and outbox rows for it;
 	// undelivered outbox rows are cancelled unless their kind is in

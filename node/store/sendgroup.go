@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -168,10 +169,9 @@ func sortOutboxByID(rows []OutboxItem) {
 	}
 }
 
-// GetCaseQueued is GetCase and, read in the same statement, whether the
-// outbox holds a row of kind about the case for dest that is not
-// cancelled.
-func (q *queries) GetCaseQueued(ctx context.Context, caseID, dest, kind string) (Case, bool, error) {
+// getCaseQueued is GetCasesQueued for one key (SQLite), ErrNotFound when
+// there is no case row.
+func (q *queries) getCaseQueued(ctx context.Context, caseID, dest, kind string) (Case, bool, error) {
 	var queued bool
 	var c Case
 	err := q.queryRow(ctx, `SELECT `+caseCols+`, EXISTS (SELECT 1 FROM outbox o WHERE o.case_id = cases.case_id
@@ -179,9 +179,63 @@ func (q *queries) GetCaseQueued(ctx context.Context, caseID, dest, kind string) 
 		FROM cases WHERE case_id = ?`, dest, kind, caseID).Scan(&c.ID, &c.Origin, &c.Type, &c.Status, &c.Version, &c.Document,
 		tc(&c.CreatedAt), tc(&c.UpdatedAt), tc(&c.ErasedAt), sc(&c.EraseReason), &queued)
 	if err != nil {
-		return Case{}, false, fmt.Errorf("store.GetCaseQueued: %q: %w", caseID, notFound(err))
+		return Case{}, false, fmt.Errorf("store.GetCasesQueued: %q: %w", caseID, notFound(err))
 	}
 	return c, queued, nil
+}
+
+// CaseQueued is what GetCasesQueued reads of one key: the case (zero, ID
+// "", when there is no case row) and whether a row of the kind is queued.
+type CaseQueued struct {
+	Case   Case
+	Queued bool
+}
+
+// GetCasesQueued reads each key's case and whether a row of kind about it
+// for the destination is queued and not cancelled: one statement on
+// PostgreSQL; out[i] for keys[i].
+func (q *queries) GetCasesQueued(ctx context.Context, keys []CaseDest, kind string) ([]CaseQueued, error) {
+	out := make([]CaseQueued, len(keys))
+	if q.s.dialect != Postgres {
+		for i, k := range keys {
+			c, queued, err := q.getCaseQueued(ctx, k.CaseID, k.Destination, kind)
+			switch {
+			case errors.Is(err, ErrNotFound):
+			case err != nil:
+				return nil, fmt.Errorf("store.GetCasesQueued: %w", err)
+			default:
+				out[i] = CaseQueued{Case: c, Queued: queued}
+			}
+		}
+		return out, nil
+	}
+	cs, ds := make([]string, len(keys)), make([]string, len(keys))
+	for i, k := range keys {
+		cs[i], ds[i] = k.CaseID, k.Destination
+	}
+	// One probe of the primary key per key (a lateral subquery, as
+	// LockCaseHeads).
+	err := q.eachRow(ctx, func(rows *sqlx.Rows) error {
+		var pos int
+		var r CaseQueued
+		c := &r.Case
+		if err := rows.Scan(&pos, &c.ID, &c.Origin, &c.Type, &c.Status, &c.Version, &c.Document,
+			tc(&c.CreatedAt), tc(&c.UpdatedAt), tc(&c.ErasedAt), sc(&c.EraseReason), &r.Queued); err != nil {
+			return err
+		}
+		if pos < 1 || pos > len(out) {
+			return fmt.Errorf("key %d of %d", pos, len(out))
+		}
+		out[pos-1] = r
+		return nil
+	}, `SELECT k.pos, `+qualified("c.", caseCols)+`, EXISTS (SELECT 1 FROM outbox o WHERE o.case_id = k.case_id
+			AND o.destination = k.destination AND o.kind = ? AND o.state <> 'cancelled')
+		FROM unnest(?::text[], ?::text[]) WITH ORDINALITY AS k(case_id, destination, pos),
+			LATERAL (SELECT `+caseCols+` FROM cases WHERE case_id = k.case_id LIMIT 1) c`, kind, cs, ds)
+	if err != nil {
+		return nil, fmt.Errorf("store.GetCasesQueued: %w", err)
+	}
+	return out, nil
 }
 
 // RecordDecisions is RecordDecision for several decisions, in the order
@@ -252,8 +306,8 @@ func (s *sqlStore) ListCasesOutbox(ctx context.Context, keys []CaseDest, kinds [
 	return s.read().ListCasesOutbox(ctx, keys, kinds)
 }
 
-func (s *sqlStore) GetCaseQueued(ctx context.Context, caseID, dest, kind string) (Case, bool, error) {
-	return s.read().GetCaseQueued(ctx, caseID, dest, kind)
+func (s *sqlStore) GetCasesQueued(ctx context.Context, keys []CaseDest, kind string) ([]CaseQueued, error) {
+	return s.read().GetCasesQueued(ctx, keys, kind)
 }
 
 func (s *sqlStore) RecordDecisions(ctx context.Context, ds []Decision) ([]Decision, error) {

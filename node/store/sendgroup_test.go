@@ -110,27 +110,40 @@ func TestRecordDecisions(t *testing.T) {
 	})
 }
 
-// TestGetCaseQueued: the case and whether a row of the kind to the member
-// is queued and not cancelled, in one read.
-func TestGetCaseQueued(t *testing.T) {
+// TestGetCasesQueued: each key's case and whether a row of the kind to
+// the member is queued and not cancelled, in one read, in the order of the
+// keys (a key given twice read twice, a case not held zero).
+func TestGetCasesQueued(t *testing.T) {
 	withAllStores(t, func(t *testing.T, b *backend) {
 		ctx := t.Context()
 		must[store.Case](t)(b.s.CreateCase(ctx, newCase("XA-RC:Q-1")))
-		check := func(want bool) {
+		must[store.Case](t)(b.s.CreateCase(ctx, newCase("XA-RC:Q-2")))
+		keys := []store.CaseDest{{CaseID: "XA-RC:Q-1", Destination: memberB}, {CaseID: "XA-RC:none", Destination: memberB},
+			{CaseID: "XA-RC:Q-2", Destination: memberB}, {CaseID: "XA-RC:Q-1", Destination: memberC}, {CaseID: "XA-RC:Q-1", Destination: memberB}}
+		check := func(want ...bool) {
 			t.Helper()
-			c, queued, err := b.s.GetCaseQueued(ctx, "XA-RC:Q-1", memberB, "case.create")
+			got, err := b.s.GetCasesQueued(ctx, keys, "case.create")
 			mustErr(t, err, nil)
-			if c.ID != "XA-RC:Q-1" || c.Document == nil || queued != want {
-				t.Errorf("case %+v queued %v, want %v", c.ID, queued, want)
+			if len(got) != len(keys) {
+				t.Fatalf("%d results for %d keys", len(got), len(keys))
+			}
+			for i, k := range keys {
+				c := got[i].Case
+				switch {
+				case k.CaseID == "XA-RC:none" && (c.ID != "" || got[i].Queued):
+					t.Errorf("key %d: a case not held read as %+v", i, got[i])
+				case k.CaseID != "XA-RC:none" && (c.ID != k.CaseID || c.Version != 1 || c.Document == nil):
+					t.Errorf("key %d: case %q version %d", i, c.ID, c.Version)
+				case got[i].Queued != want[i]:
+					t.Errorf("key %d (%s to %s): queued %v, want %v", i, k.CaseID, k.Destination, got[i].Queued, want[i])
+				}
 			}
 		}
-		check(false)
+		check(false, false, false, false, false)
 		must[store.OutboxItem](t)(b.s.Enqueue(ctx, store.NewOutboxItem{Destination: memberC, CaseID: "XA-RC:Q-1", Kind: "case.create", JTI: "q-c", Envelope: []byte("e")}))
 		must[store.OutboxItem](t)(b.s.Enqueue(ctx, store.NewOutboxItem{Destination: memberB, CaseID: "XA-RC:Q-1", Kind: "message.deliver", JTI: "q-m", Envelope: []byte("e")}))
-		check(false)
+		check(false, false, false, true, false)
 		must[store.OutboxItem](t)(b.s.Enqueue(ctx, store.NewOutboxItem{Destination: memberB, CaseID: "XA-RC:Q-1", Kind: "case.create", JTI: "q-b", Envelope: []byte("e")}))
-		check(true)
-		_, _, err := b.s.GetCaseQueued(ctx, "XA-RC:none", memberB, "case.create")
-		mustErr(t, err, store.ErrNotFound)
+		check(true, false, false, true, true)
 	})
 }
