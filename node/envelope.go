@@ -22,6 +22,21 @@ func (n *Node) enqueue(ctx context.Context, tx store.Tx, to string, kind federat
 // enqueueRecording is enqueue with what delivering the row records given
 // by the caller (a statistics report discloses no case).
 func (n *Node) enqueueRecording(ctx context.Context, tx store.Tx, to string, kind federation.Kind, caseID string, caseVersion int64, body []byte, discloses, withdraws bool) (store.OutboxItem, error) {
+	in, err := n.signedItem(to, kind, caseID, caseVersion, body, discloses, withdraws)
+	if err != nil {
+		return store.OutboxItem{}, err
+	}
+	item, err := tx.Enqueue(ctx, in)
+	if err != nil {
+		return store.OutboxItem{}, fmt.Errorf("node: enqueue: %w", err)
+	}
+	n.metrics.enqueued.WithLabelValues(string(kind)).Inc()
+	return item, nil
+}
+
+// signedItem signs an envelope of kind about caseID for member to: the
+// outbox row enqueue queues.
+func (n *Node) signedItem(to string, kind federation.Kind, caseID string, caseVersion int64, body []byte, discloses, withdraws bool) (store.NewOutboxItem, error) {
 	now := n.o.Now()
 	jti := federation.NewJTI()
 	exp := now.Add(n.o.EnvelopeTTL)
@@ -30,17 +45,12 @@ func (n *Node) enqueueRecording(ctx context.Context, tx store.Tx, to string, kin
 		JTI: jti, Kind: kind, CaseID: caseID, Body: body,
 	}, n.signer())
 	if err != nil {
-		return store.OutboxItem{}, fmt.Errorf("node: sign %s envelope: %w", kind, err)
+		return store.NewOutboxItem{}, fmt.Errorf("node: sign %s envelope: %w", kind, err)
 	}
-	item, err := tx.Enqueue(ctx, store.NewOutboxItem{
+	return store.NewOutboxItem{
 		Destination: to, CaseID: caseID, CaseVersion: caseVersion, Kind: string(kind), JTI: jti, Envelope: raw,
 		Discloses: discloses, Withdraws: withdraws, OwnExpiresAt: wireExp(exp),
-	})
-	if err != nil {
-		return store.OutboxItem{}, fmt.Errorf("node: enqueue: %w", err)
-	}
-	n.metrics.enqueued.WithLabelValues(string(kind)).Inc()
-	return item, nil
+	}, nil
 }
 
 // deliveryRecords is what delivering an envelope of kind records, decided

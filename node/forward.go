@@ -87,9 +87,18 @@ func (n *Node) caseForSending(ctx context.Context, caseID string) (store.Case, e
 // needs_review holds the forward until an operator approves it, and
 // redactions are applied to what is queued. Every decision is stored.
 func (n *Node) Forward(ctx context.Context, a Actor, caseID, to string) (SendResult, error) {
-	// At most forwardSlots forwards read and judge at once: a burst of
-	// forwards (hundreds of callers) would otherwise hold every connection
-	// of the store, and delivery and receipts would queue behind them.
+	// The read is shared by the forwards waiting for one (readToSend):
+	// a burst of forwards (hundreds of callers) takes a connection or two
+	// of the store for its reads, not one each.
+	c, kind, err := n.caseToSend(ctx, caseID, to)
+	if err != nil {
+		return SendResult{}, err
+	}
+	if c.Origin != n.o.Self {
+		return SendResult{}, errf(CodeNotOrigin, "case %s belongs to %s: only the origin forwards it", caseID, c.Origin)
+	}
+	// At most forwardSlots forwards are judged at once (the policy's CPU),
+	// then their transactions are grouped (commitSendTx).
 	select {
 	case n.forwarding <- struct{}{}:
 	case <-ctx.Done():
@@ -98,42 +107,35 @@ func (n *Node) Forward(ctx context.Context, a Actor, caseID, to string) (SendRes
 	var once sync.Once
 	release := func() { once.Do(func() { <-n.forwarding }) }
 	defer release()
-	c, err := n.caseForSending(ctx, caseID)
-	if err != nil {
-		return SendResult{}, err
-	}
-	if c.Origin != n.o.Self {
-		return SendResult{}, errf(CodeNotOrigin, "case %s belongs to %s: only the origin forwards it", caseID, c.Origin)
-	}
-	kind, err := n.caseKindFor(ctx, caseID, to)
-	if err != nil {
-		return SendResult{}, err
-	}
 	return n.send(ctx, a, sendRequest{to: to, kind: kind, caseID: caseID, caseVersion: c.Version, doc: c.Document, judged: release})
 }
 
-// forwardSlots is how many forwards read their case and are judged at
-// once (Forward): enough to keep the cores busy with the policy, few
-// enough to leave most of the store's connections (10 on PostgreSQL) to
-// the forwards' transactions (forwardGroups) and to delivery.
+// forwardSlots is how many forwards are judged at once (Forward): enough
+// to keep the cores busy with the policy, few enough that the forwards'
+// transactions (forwardGroups) and delivery are not starved of CPU.
 const forwardSlots = 4
 
-// caseKindFor is case.create unless the case was already sent to to.
-func (n *Node) caseKindFor(ctx context.Context, caseID, to string) (federation.Kind, error) {
-	k, err := caseKindIn(ctx, n.o.Store, caseID, to)
-	if err != nil {
-		return "", internal("list outbox", err)
+// caseToSend is caseForSending and, in the same read, the kind sending
+// the case to member to would be: case.create unless a case.create of it
+// to to is queued, under way or delivered (not cancelled), case.update
+// then (caseKindOf).
+// The read is shared with concurrent forwards' (readToSend).
+func (n *Node) caseToSend(ctx context.Context, caseID, to string) (store.Case, federation.Kind, error) {
+	got, err := n.readToSend(ctx, caseID, to)
+	c := got.Case
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return c, "", err
+	case err != nil:
+		return c, "", internal("get case", err)
+	case c.ID == "":
+		return c, "", errf(CodeNotFound, "no case %s", caseID)
+	case c.Erased():
+		return c, "", errf(CodeErased, "case %s was erased", caseID)
+	case got.Queued:
+		return c, federation.KindCaseUpdate, nil
 	}
-	return k, nil
-}
-
-// caseKindIn is caseKindFor on q (the store, or a transaction).
-func caseKindIn(ctx context.Context, q store.Queries, caseID, to string) (federation.Kind, error) {
-	rows, err := caseOutbox(ctx, q, caseID, to)
-	if err != nil {
-		return "", err
-	}
-	return caseKindOf(rows), nil
+	return c, federation.KindCaseCreate, nil
 }
 
 // caseOutbox lists the outbox rows of a case to member to (without their
@@ -156,15 +158,11 @@ func caseKindOf(rows []store.OutboxItem) federation.Kind {
 // DryRun evaluates the policy for forwarding a case to a member without
 // sending or storing anything.
 func (n *Node) DryRun(ctx context.Context, caseID, to string) (SendResult, error) {
-	c, err := n.caseForSending(ctx, caseID)
+	c, kind, err := n.caseToSend(ctx, caseID, to)
 	if err != nil {
 		return SendResult{}, err
 	}
 	dst, _, err := n.destination(to)
-	if err != nil {
-		return SendResult{}, err
-	}
-	kind, err := n.caseKindFor(ctx, caseID, to)
 	if err != nil {
 		return SendResult{}, err
 	}
@@ -329,17 +327,15 @@ type judged struct {
 	out, dj []byte
 }
 
-// auditFunc appends (or, in a batch, collects) an audit record in q.
-type auditFunc func(ctx context.Context, q store.Queries, actor, action, object string, details map[string]any) error
-
-// sendIn is the transaction of a send, one forward alone (send) or each
-// case of a batch (forwardBatch): under the case's lock it checks the case
-// is still there at r.caseVersion, takes what is queued of it for r.to
-// into account, records the decision j (judged again if the kind changed
-// meanwhile), queues and audits (through au). A refusal (*Error: erased,
-// conflict, not found) comes before anything is written, so a batch can
-// report it for that case alone and go on in the same transaction.
-func (n *Node) sendIn(ctx context.Context, tx store.Tx, a Actor, r sendRequest, dst policy.Destination, j judged, res *SendResult, au auditFunc) error {
+// sendIn is the transaction of a send that cannot share one (not
+// groupable: an approval, a response or message sent by its own id; the
+// forwards of a case go through sendAllIn, which does the same set-based):
+// under the case's lock it checks the case is still there at
+// r.caseVersion, takes what is queued of it for r.to into account, records
+// the decision j (judged again if the kind changed meanwhile), queues and
+// audits. A refusal (*Error: erased, conflict, not found) comes before
+// anything is written.
+func (n *Node) sendIn(ctx context.Context, tx store.Tx, a Actor, r sendRequest, dst policy.Destination, j judged, res *SendResult) error {
 	d, out, dj := j.d, j.out, j.dj
 	// Serialised with the case's withdrawal (FLX-WDR-008): once it has
 	// committed nothing more about the case is queued, and a forward
@@ -400,7 +396,7 @@ func (n *Node) sendIn(ctx context.Context, tx store.Tx, a Actor, r sendRequest, 
 			return err
 		}
 	}
-	if err := n.commitSend(ctx, tx, a, r, d, out, dj, res, au); err != nil {
+	if err := n.commitSend(ctx, tx, a, r, d, out, dj, res); err != nil {
 		return err
 	}
 	return n.recordDocument(ctx, tx, r, res)
@@ -408,7 +404,7 @@ func (n *Node) sendIn(ctx context.Context, tx store.Tx, a Actor, r sendRequest, 
 
 // commitSend records the decision d on r in tx, queues out if allowed,
 // and audits.
-func (n *Node) commitSend(ctx context.Context, tx store.Tx, a Actor, r sendRequest, d policy.Decision, out, dj []byte, res *SendResult, au auditFunc) error {
+func (n *Node) commitSend(ctx context.Context, tx store.Tx, a Actor, r sendRequest, d policy.Decision, out, dj []byte, res *SendResult) error {
 	n.metrics.decisions.WithLabelValues(string(d.Effect)).Inc()
 	rec, err := tx.RecordDecision(ctx, store.Decision{CaseID: r.caseID, Destination: r.to, Effect: string(d.Effect), Decision: dj})
 	if err != nil {
@@ -431,7 +427,7 @@ func (n *Node) commitSend(ctx context.Context, tx store.Tx, a Actor, r sendReque
 	if r.propagated {
 		details["propagated"] = true
 	}
-	return au(ctx, tx, a.Name, action, r.caseID, details)
+	return n.audit(ctx, tx, a.Name, action, r.caseID, details)
 }
 
 // versionIn finds among rows (caseOutbox) a case.create or case.update of
@@ -527,11 +523,7 @@ func (n *Node) Review(ctx context.Context, a Actor, caseID string, decisionID in
 		}
 		return res, nil
 	}
-	c, err := n.caseForSending(ctx, caseID)
-	if err != nil {
-		return SendResult{}, err
-	}
-	kind, err := n.caseKindFor(ctx, caseID, held.Destination)
+	c, kind, err := n.caseToSend(ctx, caseID, held.Destination)
 	if err != nil {
 		return SendResult{}, err
 	}

@@ -190,17 +190,6 @@ func TestImportForwardAsForward(t *testing.T) {
 	})
 }
 
-// countTxs counts the transactions a node runs.
-type countTxs struct {
-	store.Store
-	n *atomic.Int32
-}
-
-func (s countTxs) Tx(ctx context.Context, fn func(store.Tx) error) error {
-	s.n.Add(1)
-	return s.Store.Tx(ctx, fn)
-}
-
 // TestImportForwardCommitsOnce: forwarding an import of 50 cases takes one
 // transaction (one commit), not one per case.
 func TestImportForwardCommitsOnce(t *testing.T) {
@@ -208,9 +197,10 @@ func TestImportForwardCommitsOnce(t *testing.T) {
 	nodetest.EachDialect(t, func(t *testing.T, d nodetest.Dialect) {
 		ctx := t.Context()
 		f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society", "XC-RC:XC:society")
-		txs := &atomic.Int32{}
+		var w *watchStore
 		xa := nodetest.Start(t, f, "XA-RC", nil, nodetest.Options{Dialect: d, NoRun: true,
-			WrapStore: func(s store.Store) store.Store { return countTxs{s, txs} }})
+			WrapStore: func(s store.Store) store.Store { w = newWatchStore(s); return w }})
+		txs := w.txs
 		cw := node.Actor{Name: "cw", Role: "caseworker"}
 		docs := batchCases(t, 100)
 		// The same import without forward: its own transactions.
@@ -233,20 +223,22 @@ func TestImportForwardCommitsOnce(t *testing.T) {
 	})
 }
 
-// raceOutbox runs hook once, the first time the node lists the outbox of
-// case id outside a transaction (a batch forward reading what is queued of
-// an existing case, before it judges and locks it), and then answers with
-// what it listed before hook ran.
+// raceOutbox runs the hook of a case once, the first time the node lists
+// the outbox of cases including it outside a transaction (a batch forward
+// reading what is queued of existing cases, before it judges and locks
+// them), and then answers with what it listed before the hook ran.
 type raceOutbox struct {
 	store.Store
 	hooks map[string]func()
 	ran   map[string]*atomic.Bool
 }
 
-func (s raceOutbox) ListOutbox(ctx context.Context, f store.OutboxFilter) ([]store.OutboxItem, error) {
-	rows, err := s.Store.ListOutbox(ctx, f)
-	if h, ok := s.hooks[f.CaseID]; ok && s.ran[f.CaseID].CompareAndSwap(false, true) {
-		h()
+func (s raceOutbox) ListCasesOutbox(ctx context.Context, keys []store.CaseDest, kinds []string) ([]store.OutboxItem, error) {
+	rows, err := s.Store.ListCasesOutbox(ctx, keys, kinds)
+	for _, k := range keys {
+		if h, ok := s.hooks[k.CaseID]; ok && s.ran[k.CaseID].CompareAndSwap(false, true) {
+			h()
+		}
 	}
 	return rows, err
 }

@@ -1,7 +1,6 @@
 package node_test
 
 import (
-	"context"
 	"errors"
 	"reflect"
 	"sync"
@@ -16,25 +15,6 @@ import (
 	"github.com/familylinks/flx/node/store"
 )
 
-// gateTxs holds the first transactions a node starts once armed (as many
-// as armed says) until release is closed, counting every transaction.
-type gateTxs struct {
-	store.Store
-	armed   *atomic.Int32
-	entered chan struct{} // one per transaction held
-	release chan struct{}
-	n       *atomic.Int32
-}
-
-func (s gateTxs) Tx(ctx context.Context, fn func(store.Tx) error) error {
-	s.n.Add(1)
-	if s.armed.Add(-1) >= 0 {
-		s.entered <- struct{}{}
-		<-s.release
-	}
-	return s.Store.Tx(ctx, fn)
-}
-
 // TestForwardsCommitTogether: forwards that arrive while another's
 // transaction is under way are committed together, in one transaction
 // (one commit, one hold of the audit-chain lock), not one each; and each
@@ -46,10 +26,22 @@ func TestForwardsCommitTogether(t *testing.T) {
 	nodetest.EachDialect(t, func(t *testing.T, d nodetest.Dialect) {
 		ctx := t.Context()
 		f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society", "XC-RC:XC:society")
-		txs := &atomic.Int32{}
-		gate := gateTxs{armed: &atomic.Int32{}, entered: make(chan struct{}, 64), release: make(chan struct{}), n: txs}
+		// Once armed, the first transactions started (as many as armed
+		// says) are held until release is closed.
+		armed, entered, release := &atomic.Int32{}, make(chan struct{}, 64), make(chan struct{})
+		var w *watchStore
 		grouped := nodetest.Start(t, f, "XA-RC", nil, nodetest.Options{Dialect: d, NoRun: true,
-			WrapStore: func(s store.Store) store.Store { gate.Store = s; return gate }})
+			WrapStore: func(s store.Store) store.Store {
+				w = newWatchStore(s)
+				w.before = func() {
+					if armed.Add(-1) >= 0 {
+						entered <- struct{}{}
+						<-release
+					}
+				}
+				return w
+			}})
+		txs := w.txs
 		alone := nodetest.Start(t, f, "XA-RC", nil, nodetest.Options{Dialect: d, NoRun: true})
 		cw := node.Actor{Name: "cw", Role: "caseworker"}
 		docs := batchCases(t, 21) // queued, denied (i%5 == 0) and held for review (i%5 == 1)
@@ -72,12 +64,15 @@ func TestForwardsCommitTogether(t *testing.T) {
 		// The transactions of the first forwards (as many as groups may
 		// run at once) are held: the others arrive meanwhile.
 		_, groups := grouped.PendingForwardsForTest()
-		gate.armed.Store(int32(groups))
+		armed.Store(int32(groups))
 		before := txs.Load()
+		w.outside.Store(0)
+		w.inside.Store(0)
+		w.keysRead.Store(0)
 		for i := range groups {
 			wg.Add(1)
 			go forward(i)
-			<-gate.entered
+			<-entered
 		}
 		for i := groups; i < len(order); i++ {
 			wg.Add(1)
@@ -93,11 +88,23 @@ func TestForwardsCommitTogether(t *testing.T) {
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
-		close(gate.release)
+		close(release)
 		wg.Wait()
 		// The held ones, then the rest together.
 		if n := txs.Load() - before; n != int32(groups)+1 {
 			t.Errorf("%d forwards arriving together ran %d transactions, want %d (the %d held, then the rest together)", len(order), n, groups+1, groups)
+		}
+		// Each forward's case (and the kind it is sent as) is read once
+		// before its transaction, with those of the forwards waiting at the
+		// same time; a transaction, whatever the forwards it holds, locks
+		// their cases at once, reads what is queued of them at once, and
+		// records their decisions, queues their envelopes and appends their
+		// audit records a statement each.
+		if n, k := w.outside.Load(), w.keysRead.Load(); n > int32(len(order)) || k != int32(len(order)) {
+			t.Errorf("%d forwards made %d reads of %d cases before their transactions, want at most one each, of its case", len(order), n, k)
+		}
+		if n, tx := w.inside.Load(), txs.Load()-before; n > 5*tx {
+			t.Errorf("%d forwards in %d transactions made %d store operations in them, want at most 5 a transaction", len(order), tx, n)
 		}
 		for i, id := range order {
 			var pe *problem.Error

@@ -1,8 +1,6 @@
 package node_test
 
 import (
-	"context"
-	"sync/atomic"
 	"testing"
 
 	"github.com/familylinks/flx/node"
@@ -11,45 +9,21 @@ import (
 	"github.com/familylinks/flx/node/store"
 )
 
-// countOutboxReads counts the outbox listings a node makes, apart inside
-// and outside its transactions.
-type countOutboxReads struct {
-	store.Store
-	outside, inside *atomic.Int32
-}
-
-func (s countOutboxReads) ListOutbox(ctx context.Context, f store.OutboxFilter) ([]store.OutboxItem, error) {
-	s.outside.Add(1)
-	return s.Store.ListOutbox(ctx, f)
-}
-
-func (s countOutboxReads) Tx(ctx context.Context, fn func(store.Tx) error) error {
-	return s.Store.Tx(ctx, func(tx store.Tx) error { return fn(countTxOutboxReads{tx, s.inside}) })
-}
-
-type countTxOutboxReads struct {
-	store.Tx
-	n *atomic.Int32
-}
-
-func (t countTxOutboxReads) ListOutbox(ctx context.Context, f store.OutboxFilter) ([]store.OutboxItem, error) {
-	t.n.Add(1)
-	return t.Tx.ListOutbox(ctx, f)
-}
-
-// TestForwardReadsOutboxOnce: a forward lists the case's outbox rows for
-// the member once inside its transaction (whether a create is queued
-// already, and whether this version is), and once before it (the kind
-// the policy judges); a second forward of the same version queues nothing
+// TestForwardReadsOutboxOnce: a forward reads its case and whether a
+// create is queued for the member in one read before its transaction (the
+// kind the policy judges), and lists what is queued of the case for the
+// member once inside it (whether a create is queued already, and whether
+// this version is); a second forward of the same version queues nothing
 // and answers with the first one's row.
 func TestForwardReadsOutboxOnce(t *testing.T) {
 	t.Parallel()
 	nodetest.EachDialect(t, func(t *testing.T, d nodetest.Dialect) {
 		ctx := t.Context()
 		f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")
-		outside, inside := &atomic.Int32{}, &atomic.Int32{}
+		var w *watchStore
 		xa := nodetest.Start(t, f, "XA-RC", nil, nodetest.Options{Dialect: d, NoRun: true,
-			WrapStore: func(s store.Store) store.Store { return countOutboxReads{s, outside, inside} }})
+			WrapStore: func(s store.Store) store.Store { w = newWatchStore(s); return w }})
+		outside, inside := w.outside, w.listed
 		cw := node.Actor{Name: "cw", Role: "caseworker"}
 		if _, err := xa.CreateCase(ctx, cw, body(t, "case.tracing_request", nil)); err != nil {
 			t.Fatal(err)
@@ -67,7 +41,7 @@ func TestForwardReadsOutboxOnce(t *testing.T) {
 			}
 			ids = append(ids, r.OutboxID)
 			if outside.Load() != 1 || inside.Load() != 1 {
-				t.Errorf("forward %d listed the outbox %d times before its transaction and %d times in it, want 1 and 1", i, outside.Load(), inside.Load())
+				t.Errorf("forward %d read the case and the outbox %d times before its transaction and listed the outbox %d times in it, want 1 and 1", i, outside.Load(), inside.Load())
 			}
 		}
 		if ids[0] != ids[1] {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"runtime"
-	"sync"
 
 	"github.com/familylinks/flx/federation/problem"
 	"github.com/familylinks/flx/node/search"
@@ -98,24 +96,15 @@ func (n *Node) ImportCasesWith(ctx context.Context, a Actor, docs []json.RawMess
 	checked := make([]*schema.Case, len(docs))
 	errs := make([]error, len(docs))
 	keys := make([][]string, len(docs))
-	var wg sync.WaitGroup
-	workers := min(runtime.GOMAXPROCS(0), len(docs))
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < len(docs); i += workers {
-				if held[i] {
-					continue
-				}
-				checked[i], errs[i] = n.checkOwnCase(docs[i])
-				if errs[i] == nil {
-					keys[i] = search.Keys(checked[i])
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	onCores(len(docs), func(i int) {
+		if held[i] {
+			return
+		}
+		checked[i], errs[i] = n.checkOwnCase(docs[i])
+		if errs[i] == nil {
+			keys[i] = search.Keys(checked[i])
+		}
+	})
 	var bad []problem.Pointer
 	at := func(i int, p problem.Pointer) problem.Pointer {
 		p.Pointer = fmt.Sprintf("/cases/%d%s", i, p.Pointer)

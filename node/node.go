@@ -126,6 +126,7 @@ type Node struct {
 	procMu   sync.Mutex // one inbox pass at a time in this process
 	peers    peerCache  // what peers declare, for checks before queueing
 	sends    sendGroup  // forwards committed together (commitSendTx)
+	reads    caseReads  // forwards reading their cases together (readToSend)
 	// forwarding bounds the forwards reading their case and judged at
 	// once (forwardSlots).
 	forwarding chan struct{}

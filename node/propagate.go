@@ -54,7 +54,7 @@ func (n *Node) propagate(ctx context.Context, tx store.Tx, a Actor, caseID strin
 			return nil, err
 		}
 		res := SendResult{Decision: d, Kind: r.kind, To: m, State: stateOf(d)}
-		if err := n.commitSend(ctx, tx, a, r, d, sent, dj, &res, n.audit); err != nil {
+		if err := n.commitSend(ctx, tx, a, r, d, sent, dj, &res); err != nil {
 			return nil, err
 		}
 		p := Propagation{To: m, State: res.State, DecisionID: res.DecisionID, OutboxID: res.OutboxID}

@@ -86,6 +86,19 @@ func (s gatedStore) GetCase(ctx context.Context, id string) (store.Case, error) 
 	return c, err
 }
 
+// GetCasesQueued is how forwards read their case (with the kind each is
+// sent as), several together: the read in the context of one of them
+// (marked) is every key's forward reading its case.
+func (s gatedStore) GetCasesQueued(ctx context.Context, keys []store.CaseDest, kind string) ([]store.CaseQueued, error) {
+	out, err := s.Store.GetCasesQueued(ctx, keys, kind)
+	if g, _ := s.current(ctx); g != nil {
+		for range keys {
+			g.arrived <- struct{}{}
+		}
+	}
+	return out, err
+}
+
 func (s gatedStore) Tx(ctx context.Context, fn func(store.Tx) error) error {
 	if g, _ := s.current(ctx); g != nil {
 		<-g.release

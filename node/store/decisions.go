@@ -51,8 +51,10 @@ func (q *queries) ListReviewCases(ctx context.Context, limit int) ([]string, err
 		limit = 100
 	}
 	limit = min(limit, 10000)
+	// The literal effect lets the planner use the partial index
+	// policy_decisions_review_idx (migration 0041).
 	rows, err := q.query(ctx, `SELECT DISTINCT d.case_id FROM policy_decisions d JOIN cases c ON c.case_id = d.case_id
-		WHERE d.effect = ? AND c.erased_at IS NULL ORDER BY d.case_id LIMIT `+strconv.Itoa(limit), "needs_review")
+		WHERE d.effect = 'needs_review' AND c.erased_at IS NULL ORDER BY d.case_id LIMIT `+strconv.Itoa(limit))
 	if err != nil {
 		return nil, fmt.Errorf("store.ListReviewCases: %w", err)
 	}

@@ -28,12 +28,17 @@
 //
 // On PostgreSQL the batch writes of the hot path (EnqueueAll, ClaimDue,
 // MarkDeliveredAll, ReceiveAll, CreateCases, MarkProcessedAll,
-// AppendAuditAll, the match-pending marks, GetCases, CasesHeld) bind their
+// AppendAuditAll, the match-pending marks, GetCases, CasesHeld, and a
+// group of forwards' LockCaseHeads, ListCasesOutbox and RecordDecisions)
+// bind their
 // rows as arrays (unnest, = ANY) and chain dependent writes in
 // data-modifying CTEs: one statement text whatever the batch size, so the
 // cached prepared statement is parsed and planned once per connection (a
 // VALUES list or IN list of n rows is a new statement for every new n),
 // and one round trip per operation. SQLite keeps the multi-row forms.
+// Reads of a set of keys whose plan must not become a scan of a young
+// table (LockCaseHeads, ListCasesOutbox) probe each key in a LATERAL
+// subquery.
 //
 // The store keeps bytes and strings: documents, envelopes, receipts and
 // manifests are opaque to it and come back byte for byte, and it applies no

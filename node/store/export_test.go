@@ -129,3 +129,16 @@ func FlushesOutsideLock(tx Tx) bool {
 	q := tx.(*queries)
 	return q.s.dialect == Postgres && q.s.flushOutsideLock
 }
+
+// RowsFetched returns how many rows of table tx fetched so far, by index
+// or sequential scan (pg_stat_xact_user_tables, as CaseRowsFetched); -1 on
+// SQLite.
+func RowsFetched(t interface{ Context() context.Context }, tx Tx, table string) (int64, error) {
+	q := tx.(*queries)
+	if q.s.dialect != Postgres {
+		return -1, nil
+	}
+	var n int64
+	err := q.queryRow(t.Context(), `SELECT COALESCE(SUM(COALESCE(idx_tup_fetch, 0) + seq_tup_read), 0) FROM pg_stat_xact_user_tables WHERE relname = ?`, table).Scan(&n)
+	return n, err
+}

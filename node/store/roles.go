@@ -115,6 +115,15 @@ type Cases interface {
 	// after it). Row lock on PostgreSQL; SQLite's single writer already
 	// serialises write transactions. ErrNotFound if there is no case row.
 	LockCase(ctx context.Context, caseID string) (Case, error)
+	// LockCaseHeads is LockCase for several cases, in case-id order, each
+	// without its document (Document nil); a case id with no case row is
+	// absent from the map.
+	LockCaseHeads(ctx context.Context, caseIDs []string) (map[string]Case, error)
+	// GetCasesQueued reads, for each (case, destination) of keys, the
+	// case and whether the outbox holds a row of kind about it for the
+	// destination that is not cancelled, in one read: out[i] for keys[i],
+	// its Case zero (ID "") when there is no case row.
+	GetCasesQueued(ctx context.Context, keys []CaseDest, kind string) ([]CaseQueued, error)
 	// EraseCase drops the personal data of a case: its document and those of
 	// all versions, the envelopes of inbox rows and outbox rows for it;
 	// undelivered outbox rows are cancelled unless their kind is in
@@ -202,6 +211,10 @@ type Outbox interface {
 	// (destination, case) are delivered in Enqueue commit order.
 	// ErrDuplicate if the jti is already queued.
 	Enqueue(ctx context.Context, item NewOutboxItem) (OutboxItem, error)
+	// ListCasesOutbox lists the outbox rows of kinds (every kind if none)
+	// of each (case, destination) of keys, without their envelopes, by id:
+	// one read for a group of sends.
+	ListCasesOutbox(ctx context.Context, keys []CaseDest, kinds []string) ([]OutboxItem, error)
 	// EnqueueAll is Enqueue for several envelopes in a few set-based
 	// statements (a list queued at once); rows of one (destination, case)
 	// are delivered in the order given. ErrDuplicate if a jti is already
@@ -304,6 +317,9 @@ type Decisions interface {
 	DecisionReader
 	// RecordDecision stores a policy decision (JSON, kept as given).
 	RecordDecision(ctx context.Context, d Decision) (Decision, error)
+	// RecordDecisions stores several decisions in the order given (their
+	// ids ascending in that order), as RecordDecision one by one would.
+	RecordDecisions(ctx context.Context, ds []Decision) ([]Decision, error)
 	// RecordSentDocument records a message or response sent by its own id
 	// (ErrDuplicate if (doc id, destination, kind) is recorded).
 	RecordSentDocument(ctx context.Context, d SentDocument) error

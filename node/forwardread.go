@@ -1,0 +1,109 @@
+package node
+
+import (
+	"context"
+	"sync"
+
+	"github.com/familylinks/flx/federation"
+	"github.com/familylinks/flx/node/store"
+)
+
+// caseReads reads the cases of concurrent forwards together (caseToSend):
+// a forward whose read would start while readGroups reads are under way
+// joins the next, which reads every case waiting then in one statement
+// (store.GetCasesQueued), as sendGroup commits their transactions
+// together. A forward alone reads at once, as before; under load the
+// forwards' reads cost one round trip, one statement and one connection
+// per group, not per case.
+type caseReads struct {
+	mu      sync.Mutex
+	pending []*caseRead
+	running int // reads under way (at most readGroups)
+}
+
+// readGroups is how many groups of forwards read their cases at once.
+const readGroups = 2
+
+// readChunk bounds the cases of one read.
+const readChunk = 256
+
+// caseRead is one forward's read, waiting for its group's.
+type caseRead struct {
+	key  store.CaseDest
+	got  store.CaseQueued
+	err  error
+	done chan struct{}
+}
+
+// readToSend reads the case caseID and whether a case.create of it to
+// member to is queued (not cancelled), together with the reads of
+// concurrent forwards. The case's ID is "" when there is no case row.
+func (n *Node) readToSend(ctx context.Context, caseID, to string) (store.CaseQueued, error) {
+	r := &caseRead{key: store.CaseDest{CaseID: caseID, Destination: to}, done: make(chan struct{})}
+	g := &n.reads
+	g.mu.Lock()
+	g.pending = append(g.pending, r)
+	lead := g.running < readGroups
+	if lead {
+		g.running++
+	}
+	g.mu.Unlock()
+	if lead {
+		n.readCases(ctx, r)
+	}
+	select {
+	case <-r.done:
+		return r.got, r.err
+	case <-ctx.Done():
+		return store.CaseQueued{}, ctx.Err()
+	}
+}
+
+// readCases reads the pending cases a group at a time until the group
+// holding mine is done; the reads that arrived meanwhile are handed to a
+// new leader, so a caller waits for its own group only.
+func (n *Node) readCases(ctx context.Context, mine *caseRead) {
+	g := &n.reads
+	// The group's read serves callers other than mine: it outlives my
+	// wish to leave.
+	ctx = context.WithoutCancel(ctx)
+	for {
+		g.mu.Lock()
+		batch := g.pending[:min(len(g.pending), readChunk)]
+		g.pending = g.pending[len(batch):]
+		g.mu.Unlock()
+		n.readGroup(ctx, batch)
+		g.mu.Lock()
+		if len(g.pending) == 0 {
+			g.running--
+			g.mu.Unlock()
+			return
+		}
+		if mine != nil && isDone(mine.done) {
+			g.mu.Unlock()
+			go n.readCases(ctx, nil)
+			return
+		}
+		g.mu.Unlock()
+	}
+}
+
+// readGroup reads the cases of batch in one statement.
+func (n *Node) readGroup(ctx context.Context, batch []*caseRead) {
+	if len(batch) == 0 {
+		return
+	}
+	keys := make([]store.CaseDest, len(batch))
+	for i, r := range batch {
+		keys[i] = r.key
+	}
+	got, err := n.o.Store.GetCasesQueued(ctx, keys, string(federation.KindCaseCreate))
+	for i, r := range batch {
+		if err != nil {
+			r.err = err
+		} else {
+			r.got = got[i]
+		}
+		close(r.done)
+	}
+}
