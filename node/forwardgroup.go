@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"sort"
-	"sync"
 
 	"github.com/familylinks/flx/federation"
 	"github.com/familylinks/flx/node/store"
@@ -19,11 +18,7 @@ import (
 // and one hold of the audit-chain lock per group, not per case: one at a
 // time per case, the audit lock held through each commit's round trips
 // bounded forwards to a few hundred per second, whatever the cores.
-type sendGroup struct {
-	mu      sync.Mutex
-	pending []*groupedSend
-	running int // groups being committed (at most forwardGroups)
-}
+type sendGroup = groups[*groupedSend]
 
 // forwardGroups is how many groups of forwards commit at once, leaving
 // the rest of the store's connections to delivery and receipts. A group's
@@ -64,60 +59,10 @@ func (n *Node) commitSendTx(ctx context.Context, a Actor, r sendRequest, dst pol
 		})
 	}
 	s := &groupedSend{ctx: ctx, a: a, r: r, dst: dst, j: j, res: *res, done: make(chan struct{})}
-	g := &n.sends
-	g.mu.Lock()
-	g.pending = append(g.pending, s)
-	lead := g.running < forwardGroups
-	if lead {
-		g.running++
-	}
-	g.mu.Unlock()
-	if lead {
-		n.commitGroups(s)
-	}
+	n.sends.join(s, forwardGroups, forwardChunk, func() bool { return isDone(s.done) }, n.commitGroup)
 	<-s.done
 	*res = s.res
 	return s.err
-}
-
-// commitGroups commits the pending forwards a group at a time until the
-// group holding mine is done; the forwards that arrived meanwhile are
-// handed to a new leader, so a caller waits for its own group only. A
-// group takes what is pending when it starts: with several leaders, mine
-// may be in another's group.
-func (n *Node) commitGroups(mine *groupedSend) {
-	g := &n.sends
-	for {
-		g.mu.Lock()
-		batch := g.pending
-		if len(batch) > forwardChunk {
-			batch = batch[:forwardChunk]
-		}
-		g.pending = g.pending[len(batch):]
-		g.mu.Unlock()
-		n.commitGroup(batch)
-		g.mu.Lock()
-		if len(g.pending) == 0 {
-			g.running--
-			g.mu.Unlock()
-			return
-		}
-		if mine != nil && isDone(mine.done) {
-			g.mu.Unlock()
-			go n.commitGroups(nil)
-			return
-		}
-		g.mu.Unlock()
-	}
-}
-
-func isDone(ch chan struct{}) bool {
-	select {
-	case <-ch:
-		return true
-	default:
-		return false
-	}
 }
 
 // commitGroup runs the transaction of a group (sendAllIn; a forward alone

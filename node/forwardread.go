@@ -2,24 +2,19 @@ package node
 
 import (
 	"context"
-	"sync"
 
 	"github.com/familylinks/flx/federation"
 	"github.com/familylinks/flx/node/store"
 )
 
-// caseReads reads the cases of concurrent forwards together (caseToSend):
+// caseReads reads the cases of concurrent forwards together (readToSend):
 // a forward whose read would start while readGroups reads are under way
 // joins the next, which reads every case waiting then in one statement
 // (store.GetCasesQueued), as sendGroup commits their transactions
 // together. A forward alone reads at once, as before; under load the
 // forwards' reads cost one round trip, one statement and one connection
 // per group, not per case.
-type caseReads struct {
-	mu      sync.Mutex
-	pending []*caseRead
-	running int // reads under way (at most readGroups)
-}
+type caseReads = groups[*caseRead]
 
 // readGroups is how many groups of forwards read their cases at once.
 const readGroups = 2
@@ -40,51 +35,16 @@ type caseRead struct {
 // concurrent forwards. The case's ID is "" when there is no case row.
 func (n *Node) readToSend(ctx context.Context, caseID, to string) (store.CaseQueued, error) {
 	r := &caseRead{key: store.CaseDest{CaseID: caseID, Destination: to}, done: make(chan struct{})}
-	g := &n.reads
-	g.mu.Lock()
-	g.pending = append(g.pending, r)
-	lead := g.running < readGroups
-	if lead {
-		g.running++
-	}
-	g.mu.Unlock()
-	if lead {
-		n.readCases(ctx, r)
-	}
+	// The group's read serves callers other than this one: it outlives
+	// this caller's wish to leave.
+	gctx := context.WithoutCancel(ctx)
+	n.reads.join(r, readGroups, readChunk, func() bool { return isDone(r.done) },
+		func(batch []*caseRead) { n.readGroup(gctx, batch) })
 	select {
 	case <-r.done:
 		return r.got, r.err
 	case <-ctx.Done():
 		return store.CaseQueued{}, ctx.Err()
-	}
-}
-
-// readCases reads the pending cases a group at a time until the group
-// holding mine is done; the reads that arrived meanwhile are handed to a
-// new leader, so a caller waits for its own group only.
-func (n *Node) readCases(ctx context.Context, mine *caseRead) {
-	g := &n.reads
-	// The group's read serves callers other than mine: it outlives my
-	// wish to leave.
-	ctx = context.WithoutCancel(ctx)
-	for {
-		g.mu.Lock()
-		batch := g.pending[:min(len(g.pending), readChunk)]
-		g.pending = g.pending[len(batch):]
-		g.mu.Unlock()
-		n.readGroup(ctx, batch)
-		g.mu.Lock()
-		if len(g.pending) == 0 {
-			g.running--
-			g.mu.Unlock()
-			return
-		}
-		if mine != nil && isDone(mine.done) {
-			g.mu.Unlock()
-			go n.readCases(ctx, nil)
-			return
-		}
-		g.mu.Unlock()
 	}
 }
 
