@@ -275,7 +275,11 @@ func (d *Deliverer) KickFor(names ...string) {
 // spawnLocked runs the loop of ds, just started (Destination.start), under
 // Run's context; d.mu is held, Run runs and has not stopped.
 func (d *Deliverer) spawnLocked(ds *Destination) {
-	ctx := d.runCtx
+	d.spawn(d.runCtx, ds)
+}
+
+// spawn runs the loop of ds, just started (Destination.start), under ctx.
+func (d *Deliverer) spawn(ctx context.Context, ds *Destination) {
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
@@ -394,19 +398,9 @@ func (d *Deliverer) dispatch(ctx context.Context) {
 	}
 	for _, name := range names {
 		ds := d.Destination(name)
-		if !ds.start(now) {
-			continue
+		if ds.start(now) {
+			d.spawn(ctx, ds)
 		}
-		d.wg.Add(1)
-		go func() {
-			defer d.wg.Done()
-			d.loop(ctx, ds)
-			// A row queued after the loop's last claim, while Run saw
-			// the loop still running, is looked for now.
-			if ds.stop() && ctx.Err() == nil {
-				d.KickFor(ds.Name())
-			}
-		}()
 	}
 }
 
