@@ -1195,8 +1195,8 @@ var brokenNodes = []brokenNode{
 			New:  "\t\tif !strings.HasPrefix(r.Worker, \"pull/\") {\n\t\t\tw.addCaseHead(now)\n\t\t}\n\t\treturn",
 		}, {
 			File: "node/store/outbox.go",
-			Old:  "\tw.addCaseHead(tv(now))\n\tdue :=",
-			New:  "\tif !strings.HasPrefix(r.Worker, \"pull/\") {\n\t\tw.addCaseHead(tv(now))\n\t}\n\tdue :=",
+			Old:  "\tw.addCaseHead(tv(now))\n\treturn",
+			New:  "\tif !strings.HasPrefix(r.Worker, \"pull/\") {\n\t\tw.addCaseHead(tv(now))\n\t}\n\treturn",
 		}}},
 		broke: "lets a pull take a later envelope of a case while an earlier one is leased", check: "FLX-PUL-004/order",
 	},

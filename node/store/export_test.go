@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/familylinks/flx/node/store/migrate"
 )
@@ -141,4 +142,39 @@ func RowsFetched(t interface{ Context() context.Context }, tx Tx, table string) 
 	var n int64
 	err := q.queryRow(t.Context(), `SELECT COALESCE(SUM(COALESCE(idx_tup_fetch, 0) + seq_tup_read), 0) FROM pg_stat_xact_user_tables WHERE relname = ?`, table).Scan(&n)
 	return n, err
+}
+
+// SQLiteClaimPlans returns SQLite's plan (EXPLAIN QUERY PLAN, each step's
+// detail joined by "; ") of the SELECT of each of ClaimDue's two claims
+// (expired leases, then due queued rows) for destination at now; nil on
+// PostgreSQL.
+func SQLiteClaimPlans(t interface{ Context() context.Context }, tx Tx, destination string, now time.Time) ([]string, error) {
+	q := tx.(*queries)
+	if q.s.dialect != SQLite {
+		return nil, nil
+	}
+	var plans []string
+	for _, c := range []sqliteClaim{claimExpired, claimQueued} {
+		stmt, args := c.claimSelect(ClaimRequest{Worker: "plan", Destination: destination}, now, 50)
+		rows, err := q.query(t.Context(), `EXPLAIN QUERY PLAN `+stmt, args...)
+		if err != nil {
+			return nil, err
+		}
+		var steps []string
+		for rows.Next() {
+			var id, parent, notused int64
+			var detail string
+			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			steps = append(steps, detail)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		plans = append(plans, strings.Join(steps, "; "))
+	}
+	return plans, nil
 }
