@@ -40,6 +40,12 @@ type Match struct {
 type MatchList struct {
 	Matches []Match `json:"matches"`
 	Next    int64   `json:"next,omitempty"`
+	// Past is, when the list is filtered by case_id, for each person of
+	// that case whose list of candidates was cut at the bound (node/match:
+	// at most 20 per person), how many candidates its last matching found
+	// past the bound, with the same or a lower score: they are not listed.
+	// Person ids and counts only. Absent when no list was cut.
+	Past map[string]int `json:"past,omitempty"`
 }
 
 // MatchDecisionRequest is the optional body of confirm and reject (an
@@ -79,6 +85,12 @@ func (l *localAPI) listMatches(w http.ResponseWriter, r *http.Request, _ node.Ac
 		return
 	}
 	out := MatchList{Matches: make([]Match, 0, len(ms))}
+	if f.CaseID != "" {
+		if out.Past, err = l.n.View().MatchesPast(r.Context(), f.CaseID); err != nil {
+			l.fail(w, r, err)
+			return
+		}
+	}
 	for _, m := range ms {
 		out.Matches = append(out.Matches, matchOut(m))
 	}

@@ -147,3 +147,33 @@ func TestLocalMatchQueryBetweenNodes(t *testing.T) {
 		[3]string{"Karo", "given", "Latn"}, [3]string{"Hovsampelyan", "family", "Latn"}))), 201, "CaseSummary")
 	expectProblem(t, n.api.do("POST", "/api/v1/cases/XA-RC:TR-8/match-query", tokCaseworker, `{"to":"XB-RC","person_id":"p1"}`), 503, "unavailable")
 }
+
+// TestLocalMatchesPast: a family seeks "Ahmed Ali", born 1980, and 30
+// detainees of that name and year are registered: the sought person's
+// list is cut at 20, and the list filtered by the family's case says, for
+// every role, that 10 candidates of p1 are past the bound (ids and counts
+// only). A detainee's case, whose list holds its one candidate, and the
+// list without case_id say nothing of it.
+func TestLocalMatchesPast(t *testing.T) {
+	f, lns := newFederation(t, "XA-RC")
+	a := startLocal(t, f, "XA-RC", lns["XA-RC"], nodetest.Options{NoRun: true})
+	ahmed := [][3]string{{"Ahmed", "given", "Latn"}, {"Ali", "family", "Latn"}}
+	expect(t, a.api.do("POST", "/api/v1/cases", tokCaseworker, personCase("XA-RC:TR-00", "tracing_request", "sought_person", "1980", ahmed...)), 201, "CaseSummary")
+	for i := range 30 {
+		expect(t, a.api.do("POST", "/api/v1/cases", tokCaseworker, personCase(fmt.Sprintf("XA-RC:DN-%02d", i), "detention_notification", "detainee", "1980", ahmed...)), 201, "CaseSummary")
+	}
+	var list httpapi.MatchList
+	for role, tok := range roleTokens {
+		r := expect(t, a.api.do("GET", "/api/v1/matches?case_id=XA-RC:TR-00&limit=5", tok, nil), 200, "MatchList")
+		r.decode(t, &list)
+		if fmt.Sprint(list.Past) != "map[p1:10]" || len(list.Matches) != 5 || strings.Contains(string(r.Body), "Ahmed") {
+			t.Fatalf("%s: the family's case lists past %v, %d candidates: %s", role, list.Past, len(list.Matches), r.Body)
+		}
+	}
+	for _, q := range []string{"/api/v1/matches?case_id=XA-RC:DN-07", "/api/v1/matches?limit=1000", "/api/v1/matches?limit=5"} {
+		r := expect(t, a.api.do("GET", q, tokCaseworker, nil), 200, "MatchList")
+		if strings.Contains(string(r.Body), `"past"`) {
+			t.Fatalf("%s: %s", q, r.Body)
+		}
+	}
+}
