@@ -22,6 +22,10 @@ type moreBackend interface {
 	// field-by-field explanation: no names).
 	ListMatches(ctx context.Context, a node.Actor, f store.MatchFilter) ([]store.MatchCandidate, error)
 	GetMatch(ctx context.Context, a node.Actor, id int64) (store.MatchCandidate, error)
+	// MatchesPast returns, for each person of caseID whose list of
+	// candidates was cut at the bound, how many candidates are past it
+	// (person ids and counts: no names).
+	MatchesPast(ctx context.Context, a node.Actor, caseID string) (map[string]int, error)
 	// DecideMatch confirms or rejects a candidate (audited); it sends
 	// nothing.
 	DecideMatch(ctx context.Context, a node.Actor, id int64, decision string) (store.MatchCandidate, error)
@@ -45,6 +49,10 @@ func (b nodeBackend) GetMatch(ctx context.Context, _ node.Actor, id int64) (stor
 		return m, problem.Errorf(problem.NotFound, "no candidate match %d", id)
 	}
 	return m, err
+}
+
+func (b nodeBackend) MatchesPast(ctx context.Context, _ node.Actor, caseID string) (map[string]int, error) {
+	return b.n.View().MatchesPast(ctx, caseID)
 }
 
 func (b nodeBackend) DecideMatch(ctx context.Context, a node.Actor, id int64, decision string) (store.MatchCandidate, error) {
