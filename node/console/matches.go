@@ -60,7 +60,7 @@ func (c *Console) matchesPage(w http.ResponseWriter, q *req) {
 	// the bound (node/match), with how many candidates are not listed.
 	var past []personPast
 	if f.CaseID != "" {
-		m, err := c.o.Backend.MatchesPast(q.Context(), q.actor(), f.CaseID)
+		m, err := c.o.Backend.MatchesNotListed(q.Context(), q.actor(), f.CaseID)
 		if err != nil {
 			c.fail(w, q, err)
 			return
@@ -89,8 +89,8 @@ func (c *Console) matchesPage(w http.ResponseWriter, q *req) {
 }
 
 // personPast is one person of the case the list is filtered by whose list
-// of candidates was cut: N candidates with the same or a lower score than
-// the last listed are not listed.
+// of candidates was cut: at least N candidates with the same or a lower
+// score than its own list holds are listed by no one.
 type personPast struct {
 	PersonID string
 	N        int

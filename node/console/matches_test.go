@@ -57,20 +57,25 @@ func TestRemoteCandidateShowsMemberAndHandle(t *testing.T) {
 	}
 }
 
-// tiedCases makes, at XA-RC, a family's tracing request for "Ahmed Ali",
-// born 1980, and n detention notifications of that name and year, all
-// alike (node TestMatchingTiesPastTheBound); it waits until the family's
-// list is cut and returns the family's case and the first detainee's.
-func tiedCases(t *testing.T, e *env, n int) (family, detainee string) {
+// tiedCases makes, at XA-RC, 25 tracing requests for "Youssef Haddad",
+// born 1975, all alike (sought persons are candidates of each other):
+// each list holds the first 20 others by case id, so the pairs among the
+// last 5 are listed by neither; and a tracing request for "Ahmed Ali",
+// born 1980, with 30 tied detainees, who each list it (node
+// TestMatchingTiesPastTheBound): all 30 candidates are listed, 10 past
+// the family's own bound. It waits until matching is done and returns the
+// last Youssef Haddad family (4 candidates not listed), the first (its 4
+// past the bound are listed by the others) and the Ahmed Ali family.
+func tiedCases(t *testing.T, e *env) (cut, first, ahmed string) {
 	t.Helper()
 	ctx := context.Background()
 	cw := node.Actor{Name: roleNames[console.RoleCaseworker], Role: console.RoleCaseworker}
-	mk := func(id string, ct schema.CaseType, purpose string, role schema.PersonRole) {
+	mk := func(id string, ct schema.CaseType, purpose string, role schema.PersonRole, given, family, birth string) {
 		doc, err := json.Marshal(map[string]any{
 			"schema": "flx/v1/case", "case_id": id, "version": 1, "type": ct, "status": "open",
 			"origin":  map[string]any{"member": "XA-RC", "created_at": "2024-05-01T10:00:00Z"},
-			"purpose": purpose, "persons": []schema.Person{{ID: "p1", Roles: []schema.PersonRole{role}, Sex: schema.SexMale, BirthDate: "1980",
-				Names: []schema.Name{{Value: "Ahmed", Part: "given", Script: "Latn"}, {Value: "Ali", Part: "family", Script: "Latn"}}}},
+			"purpose": purpose, "persons": []schema.Person{{ID: "p1", Roles: []schema.PersonRole{role}, Sex: schema.SexMale, BirthDate: schema.PartialDate(birth),
+				Names: []schema.Name{{Value: given, Part: "given", Script: "Latn"}, {Value: family, Part: "family", Script: "Latn"}}}},
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -79,47 +84,53 @@ func tiedCases(t *testing.T, e *env, n int) (family, detainee string) {
 			t.Fatalf("create %s: %v", id, err)
 		}
 	}
-	family = "XA-RC:TR-TIES"
-	mk(family, schema.CaseTracingRequest, "tracing", schema.PersonSought)
-	for i := range n {
-		mk(fmt.Sprintf("XA-RC:DN-TIES-%02d", i), schema.CaseDetentionNotification, "registration", schema.PersonDetainee)
+	for i := range 25 {
+		mk(fmt.Sprintf("XA-RC:TR-YH-%02d", i), schema.CaseTracingRequest, "tracing", schema.PersonSought, "Youssef", "Haddad", "1975")
 	}
-	want := fmt.Sprint(map[string]int{"p1": n - match.DefaultMaxCandidates})
-	waitFor(t, 10*time.Second, "the family's list cut at the bound", func() bool {
-		past, _ := e.xa.Store.MatchesPast(ctx, family)
-		return fmt.Sprint(past) == want
+	ahmed = "XA-RC:TR-AA"
+	mk(ahmed, schema.CaseTracingRequest, "tracing", schema.PersonSought, "Ahmed", "Ali", "1980")
+	for i := range 30 {
+		mk(fmt.Sprintf("XA-RC:DN-AA-%02d", i), schema.CaseDetentionNotification, "registration", schema.PersonDetainee, "Ahmed", "Ali", "1980")
+	}
+	cut, first = "XA-RC:TR-YH-24", "XA-RC:TR-YH-00"
+	waitFor(t, 10*time.Second, "matching the tied cases", func() bool {
+		p1, _ := e.xa.Store.MatchesPast(ctx, cut)
+		p2, _ := e.xa.Store.MatchesPast(ctx, ahmed)
+		ms, _ := e.xa.Store.ListMatches(ctx, store.MatchFilter{CaseID: ahmed, State: store.MatchOpen})
+		return fmt.Sprint(p1) == "map[p1:4]" && fmt.Sprint(p2) == fmt.Sprintf("map[p1:%d]", 30-match.DefaultMaxCandidates) && len(ms) == 30
 	})
-	return family, "XA-RC:DN-TIES-00"
+	return cut, first, ahmed
 }
 
 // TestMatchesPastTheBound: the candidates of a case whose person's list
-// was cut at the bound (30 tied detainees, 20 listed) say, in every
-// language, how many more candidates are not listed and what narrows
-// them; a detainee's case, whose list was not cut, and the unfiltered
-// list say nothing of it. The next page and the state filter keep the
-// case.
+// was cut at the bound, with candidates past it that no list holds, say in
+// every language at least how many are not listed and what narrows them;
+// a case whose candidates past its bound are listed by the other side,
+// a family whose 30 tied candidates are all listed, and the unfiltered
+// list say nothing of it. The state filter keeps the case.
 func TestMatchesPastTheBound(t *testing.T) {
 	t.Parallel()
 	e := startEnv(t, envOptions{})
 	cw := e.browser()
 	cw.signIn(console.RoleCaseworker)
-	family, detainee := tiedCases(t, e, 30)
-	const line = "Person p1: more candidates with the same or a lower score are not listed: 10. Add details to the case"
-	p := cw.get("/console/matches?lang=en&case=" + url.QueryEscape(family))
+	cut, first, ahmed := tiedCases(t, e)
+	const line = "Person p1: more candidates with the same or a lower score are not listed (at least 4). Add details to the case"
+	p := cw.get("/console/matches?lang=en&case=" + url.QueryEscape(cut))
 	if p.status != 200 || strings.Count(p.body, "matches-past") != 1 || !strings.Contains(p.body, line) {
-		t.Fatalf("the family's candidates %d:\n%s", p.status, p.body)
+		t.Fatalf("the cut family's candidates %d:\n%s", p.status, p.body)
 	}
-	if !strings.Contains(p.body, `name="case" value="`+family+`"`) {
+	if !strings.Contains(p.body, `name="case" value="`+cut+`"`) {
 		t.Errorf("the state filter drops the case:\n%s", p.body)
 	}
 	for lang, want := range map[string]string{"fr": "Personne p1 :", "es": "Persona p1:", "ru": "Лицо p1:", "ar": "الشخص p1:"} {
-		if p := cw.get("/console/matches?lang=" + lang + "&case=" + url.QueryEscape(family)); !strings.Contains(p.body, want) || strings.Contains(p.body, "are not listed") {
-			t.Errorf("%s: the family's candidates lack %q:\n%s", lang, want, p.body)
+		if p := cw.get("/console/matches?lang=" + lang + "&case=" + url.QueryEscape(cut)); !strings.Contains(p.body, want) || strings.Contains(p.body, "are not listed") {
+			t.Errorf("%s: the cut family's candidates lack %q:\n%s", lang, want, p.body)
 		}
 	}
-	for _, q := range []string{"/console/matches?lang=en&case=" + url.QueryEscape(detainee), "/console/matches?lang=en"} {
-		if p := cw.get(q); p.status != 200 || strings.Contains(p.body, "matches-past") || strings.Contains(p.body, "are not listed") {
-			t.Errorf("%s %d:\n%s", q, p.status, p.body)
+	for _, id := range []string{first, ahmed, ""} {
+		p := cw.get("/console/matches?lang=en&case=" + url.QueryEscape(id))
+		if p.status != 200 || strings.Contains(p.body, "matches-past") || strings.Contains(p.body, "are not listed") || (id == ahmed && strings.Count(p.body, ">XA-RC:DN-AA-") != 30) {
+			t.Errorf("%q %d:\n%s", id, p.status, p.body)
 		}
 	}
 }
