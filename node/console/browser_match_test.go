@@ -146,15 +146,16 @@ func browseMatches(t *testing.T, e *env, tb *tab, check func(string), other stri
 	tb.signIn(console.RoleCaseworker)
 }
 
-// browseMatchesPast: the candidates of a case whose person's list was cut
-// at the bound, with candidates past it that no list holds, say in the
+// browseMatchesPast: the candidates of a case (reached from the case
+// page) whose person's list was cut at the bound, with candidates past it that no list holds, say in the
 // browser at least how many are not listed, in English and in Arabic
 // right to left; a family whose 30 tied candidates are all listed says
 // nothing of it.
 func browseMatchesPast(t *testing.T, e *env, tb *tab, check func(string)) {
 	cut, _, ahmed := tiedCases(t, e)
 	tb.signIn(console.RoleCaseworker)
-	tb.open("/console/matches?lang=en&case=" + url.QueryEscape(cut))
+	tb.open("/console/cases/" + cut + "?lang=en")
+	tb.clickAndLoad("#case-matches")
 	var got string
 	tb.eval(`Array.from(document.querySelectorAll('p.matches-past'), p => p.textContent).join('|')`, &got)
 	if !strings.HasPrefix(got, "Person p1: more candidates with the same or a lower score are not listed (at least 4). Add details") {

@@ -114,7 +114,8 @@ func tiedCases(t *testing.T, e *env) (cut, first, ahmed string) {
 // every language at least how many are not listed and what narrows them;
 // a case whose candidates past its bound are listed by the other side,
 // a family whose 30 tied candidates are all listed, and the unfiltered
-// list say nothing of it. The state filter keeps the case.
+// list say nothing of it. The case page links to its candidates, which
+// name the case, and the state filter keeps it.
 func TestMatchesPastTheBound(t *testing.T) {
 	t.Parallel()
 	e := startEnv(t, envOptions{})
@@ -126,7 +127,10 @@ func TestMatchesPastTheBound(t *testing.T) {
 	if p.status != 200 || strings.Count(p.body, "matches-past") != 1 || !strings.Contains(p.body, line) {
 		t.Fatalf("the cut family's candidates %d:\n%s", p.status, p.body)
 	}
-	if !strings.Contains(p.body, `name="case" value="`+cut+`"`) {
+	if c := cw.get("/console/cases/" + cut + "?lang=en"); !strings.Contains(c.body, `/console/matches?case=XA-RC%3aTR-YH-24" id="case-matches">Candidate matches of this case`) {
+		t.Errorf("the case page does not link to its candidates:\n%s", c.body)
+	}
+	if !strings.Contains(p.body, "Only the candidates naming this case:") || !strings.Contains(p.body, `name="case" value="`+cut+`"`) {
 		t.Errorf("the state filter drops the case:\n%s", p.body)
 	}
 	for lang, want := range map[string]string{"fr": "Personne p1 :", "es": "Persona p1:", "ru": "Лицо p1:", "ar": "الشخص p1:"} {
