@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"errors"
+	"maps"
 
 	"github.com/familylinks/flx/federation/problem"
 	"github.com/familylinks/flx/node"
@@ -22,6 +23,10 @@ type moreBackend interface {
 	// field-by-field explanation: no names).
 	ListMatches(ctx context.Context, a node.Actor, f store.MatchFilter) ([]store.MatchCandidate, error)
 	GetMatch(ctx context.Context, a node.Actor, id int64) (store.MatchCandidate, error)
+	// MatchesNotListed returns, for each person of caseID whose list of
+	// candidates was cut at the bound, at least how many candidates past
+	// it no list holds (person ids and counts: no names).
+	MatchesNotListed(ctx context.Context, a node.Actor, caseID string) (map[string]int, error)
 	// DecideMatch confirms or rejects a candidate (audited); it sends
 	// nothing.
 	DecideMatch(ctx context.Context, a node.Actor, id int64, decision string) (store.MatchCandidate, error)
@@ -45,6 +50,45 @@ func (b nodeBackend) GetMatch(ctx context.Context, _ node.Actor, id int64) (stor
 		return m, problem.Errorf(problem.NotFound, "no candidate match %d", id)
 	}
 	return m, err
+}
+
+// MatchesNotListed counts, for each person of caseID, the candidates its
+// last matching found past the bound (store.MatchesPast) less those
+// stored because the other person lists them (open, not listed by this
+// case's side: they show in the list). A lower bound: a case registered
+// since, past both bounds, does not match this case again. The same count
+// as the local API's (httpapi notListed); only a case whose list is cut
+// reads its open candidates (ids and flags, paged).
+func (b nodeBackend) MatchesNotListed(ctx context.Context, _ node.Actor, caseID string) (map[string]int, error) {
+	v := b.n.View()
+	past, err := v.MatchesPast(ctx, caseID)
+	if err != nil || len(past) == 0 {
+		return nil, err
+	}
+	f := store.MatchFilter{State: store.MatchOpen, CaseID: caseID, Limit: 1000}
+	for {
+		ms, err := v.ListMatches(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range ms {
+			if m.Remote != "" {
+				continue
+			}
+			if m.ACase == caseID && !m.AListed {
+				past[m.APerson]--
+			}
+			if m.BCase == caseID && !m.BListed {
+				past[m.BPerson]--
+			}
+		}
+		if len(ms) < f.Limit {
+			break
+		}
+		f.AfterID = ms[len(ms)-1].ID
+	}
+	maps.DeleteFunc(past, func(_ string, n int) bool { return n <= 0 })
+	return past, nil
 }
 
 func (b nodeBackend) DecideMatch(ctx context.Context, a node.Actor, id int64, decision string) (store.MatchCandidate, error) {

@@ -3,6 +3,7 @@ package console_test
 import (
 	"context"
 	"encoding/json"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -143,4 +144,38 @@ func browseMatches(t *testing.T, e *env, tb *tab, check func(string), other stri
 		t.Error("the auditor is offered to decide")
 	}
 	tb.signIn(console.RoleCaseworker)
+}
+
+// browseMatchesPast: the candidates of a case (reached from the case
+// page) whose person's list was cut at the bound, with candidates past it that no list holds, say in the
+// browser at least how many are not listed, in English and in Arabic
+// right to left; a family whose 30 tied candidates are all listed says
+// nothing of it.
+func browseMatchesPast(t *testing.T, e *env, tb *tab, check func(string)) {
+	cut, _, ahmed := tiedCases(t, e)
+	tb.signIn(console.RoleCaseworker)
+	tb.open("/console/cases/" + cut + "?lang=en")
+	tb.clickAndLoad("#case-matches")
+	var got string
+	tb.eval(`Array.from(document.querySelectorAll('p.matches-past'), p => p.textContent).join('|')`, &got)
+	if !strings.HasPrefix(got, "Person p1: more candidates with the same or a lower score are not listed (at least 4). Add details") {
+		t.Fatalf("the cut family's candidates say %q:\n%s", got, tb.text("main"))
+	}
+	check("candidate matches past the bound")
+	tb.shot("matches-past")
+	tb.open("/console/matches?lang=ar&case=" + url.QueryEscape(cut))
+	var dir string
+	tb.eval(`getComputedStyle(document.querySelector('p.matches-past')).direction`, &dir)
+	if got := tb.text("p.matches-past"); dir != "rtl" || !strings.Contains(got, "الشخص p1") {
+		t.Errorf("Arabic (%s): %q", dir, got)
+	}
+	check("candidate matches past the bound (ar)")
+	tb.open("/console/matches?lang=en&case=" + url.QueryEscape(ahmed))
+	var n, rows int
+	tb.eval(`document.querySelectorAll('p.matches-past').length`, &n)
+	tb.eval(`document.querySelectorAll('table.list tbody tr').length`, &rows)
+	if n != 0 || rows != 30 {
+		t.Errorf("the Ahmed Ali family's candidates: %d lines past the bound, %d rows:\n%s", n, rows, tb.text("main"))
+	}
+	tb.open("/console/matches?lang=en")
 }

@@ -901,6 +901,11 @@ func TestBrowser(t *testing.T) {
 		tb.shot("case-withdrawn")
 	})
 
+	t.Run("a case's candidates say how many more are past the bound", func(t *testing.T) {
+		tb.t = t
+		browseMatchesPast(t, e, tb, check)
+	})
+
 	if len(a11y) > 0 {
 		b, _ := json.MarshalIndent(a11y, "", "  ")
 		t.Errorf("accessibility violations (axe-core, WCAG 2.1 A/AA):\n%s", b)

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/familylinks/flx/node"
 	"github.com/familylinks/flx/node/store"
@@ -55,9 +56,26 @@ func (c *Console) matchesPage(w http.ResponseWriter, q *req) {
 		c.fail(w, q, err)
 		return
 	}
+	// Past: the persons of the case whose list of candidates was cut at
+	// the bound (node/match), with how many candidates are not listed.
+	var past []personPast
+	if f.CaseID != "" {
+		m, err := c.o.Backend.MatchesNotListed(q.Context(), q.actor(), f.CaseID)
+		if err != nil {
+			c.fail(w, q, err)
+			return
+		}
+		for p, n := range m {
+			past = append(past, personPast{p, n})
+		}
+		slices.SortFunc(past, func(a, b personPast) int { return strings.Compare(a.PersonID, b.PersonID) })
+	}
 	next := ""
 	if len(ms) == pageSize {
 		nq := url.Values{"after": {strconv.FormatInt(ms[len(ms)-1].ID, 10)}, "state": {state}}
+		if f.CaseID != "" {
+			nq.Set("case", f.CaseID)
+		}
 		next = c.o.Prefix + "/matches?" + nq.Encode()
 	}
 	c.render(w, q, http.StatusOK, "matches", struct {
@@ -65,7 +83,17 @@ func (c *Console) matchesPage(w http.ResponseWriter, q *req) {
 		Matches []store.MatchCandidate
 		States  []option
 		Next    string
-	}{c.newView(q, "matches.title"), ms, choices(q.lc, matchStates, "match_state.", state), next})
+		CaseID  string
+		Past    []personPast
+	}{c.newView(q, "matches.title"), ms, choices(q.lc, matchStates, "match_state.", state), next, f.CaseID, past})
+}
+
+// personPast is one person of the case the list is filtered by whose list
+// of candidates was cut: at least N candidates with the same or a lower
+// score than its own list holds are listed by no one.
+type personPast struct {
+	PersonID string
+	N        int
 }
 
 // matchSide is one person of a candidate as the page shows it.

@@ -147,3 +147,56 @@ func TestLocalMatchQueryBetweenNodes(t *testing.T) {
 		[3]string{"Karo", "given", "Latn"}, [3]string{"Hovsampelyan", "family", "Latn"}))), 201, "CaseSummary")
 	expectProblem(t, n.api.do("POST", "/api/v1/cases/XA-RC:TR-8/match-query", tokCaseworker, `{"to":"XB-RC","person_id":"p1"}`), 503, "unavailable")
 }
+
+// TestLocalMatchesPast: 25 families seek "Youssef Haddad", born 1975
+// (sought persons are candidates of each other: two families may seek the
+// same person), all alike: each list holds the first 20 others by case
+// id, so the pairs among the last 5 families are listed by neither, and
+// the list filtered by the last case says, for every role, that 4
+// candidates of p1 are not listed (ids and counts only; at least one for
+// the others of the 5). The first
+// family, whose 4 candidates past its bound are listed by the others, a
+// family seeking "Ahmed Ali" with 30 tied detainees (all 30 listed, 10
+// past its own bound), and the list without case_id say nothing of it.
+func TestLocalMatchesPast(t *testing.T) {
+	f, lns := newFederation(t, "XA-RC")
+	a := startLocal(t, f, "XA-RC", lns["XA-RC"], nodetest.Options{NoRun: true})
+	create := func(id, typ, role, birth string, names [][3]string) {
+		expect(t, a.api.do("POST", "/api/v1/cases", tokCaseworker, personCase(id, typ, role, birth, names...)), 201, "CaseSummary")
+	}
+	youssef := [][3]string{{"Youssef", "given", "Latn"}, {"Haddad", "family", "Latn"}}
+	ahmed := [][3]string{{"Ahmed", "given", "Latn"}, {"Ali", "family", "Latn"}}
+	for i := range 25 {
+		create(fmt.Sprintf("XA-RC:TR-YH-%02d", i), "tracing_request", "sought_person", "1975", youssef)
+	}
+	create("XA-RC:TR-AA", "tracing_request", "sought_person", "1980", ahmed)
+	for i := range 30 {
+		create(fmt.Sprintf("XA-RC:DN-AA-%02d", i), "detention_notification", "detainee", "1980", ahmed)
+	}
+	var list httpapi.MatchList
+	// The last family is matched last: its count is exact. TR-YH-20's is
+	// of its last matching, before TR-YH-22 to 24 were registered past
+	// both bounds (a truncated list is not matched again for a candidate
+	// past its bound): at least one, at most the 4.
+	for id, want := range map[string]string{"XA-RC:TR-YH-24": "map[p1:4]", "XA-RC:TR-YH-20": ""} {
+		for role, tok := range roleTokens {
+			r := expect(t, a.api.do("GET", "/api/v1/matches?limit=5&case_id="+id, tok, nil), 200, "MatchList")
+			r.decode(t, &list)
+			if n := list.Past["p1"]; (want != "" && fmt.Sprint(list.Past) != want) || len(list.Past) != 1 || n < 1 || n > 4 ||
+				len(list.Matches) != 5 || strings.Contains(string(r.Body), "Youssef") {
+				t.Fatalf("%s, %s: past %v, %d candidates: %s", id, role, list.Past, len(list.Matches), r.Body)
+			}
+		}
+	}
+	expect(t, a.api.do("GET", "/api/v1/matches?limit=1000&case_id=XA-RC:TR-AA", tokCaseworker, nil), 200, "MatchList").decode(t, &list)
+	if len(list.Matches) != 30 {
+		t.Fatalf("the Ahmed Ali family's candidates: %d, want all 30", len(list.Matches))
+	}
+	for _, q := range []string{"/api/v1/matches?case_id=XA-RC:TR-YH-00", "/api/v1/matches?case_id=XA-RC:TR-YH-19",
+		"/api/v1/matches?case_id=XA-RC:TR-AA", "/api/v1/matches?limit=1000", "/api/v1/matches?limit=5"} {
+		r := expect(t, a.api.do("GET", q, tokCaseworker, nil), 200, "MatchList")
+		if strings.Contains(string(r.Body), `"past"`) {
+			t.Fatalf("%s: %s", q, r.Body)
+		}
+	}
+}
