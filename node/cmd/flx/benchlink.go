@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -29,15 +30,20 @@ func parseLink(s string) (linkSpec, error) {
 		if !ok {
 			return l, fmt.Errorf("--link: unknown %q", p)
 		}
-		mult := int64(1)
-		for suf, m := range map[string]int64{"MiB": 1 << 20, "KiB": 1 << 10, "B": 1} {
-			if t, ok := strings.CutSuffix(v, suf); ok {
-				v, mult = t, m
+		num, mult := v, int64(1)
+		// Longest suffix first: "B" also ends "MiB" (a map's order once
+		// made "5MiB" read as "5Mi" bytes, now and then).
+		for _, u := range []struct {
+			suffix string
+			mult   int64
+		}{{"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}} {
+			if t, ok := strings.CutSuffix(v, u.suffix); ok {
+				num, mult = t, u.mult
 				break
 			}
 		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n <= 0 {
+		n, err := strconv.ParseInt(num, 10, 64)
+		if err != nil || n <= 0 || n > math.MaxInt64/mult {
 			return l, fmt.Errorf("--link: cut=%q: want a size such as 5MiB", v)
 		}
 		l.CutEach = n * mult
