@@ -3,7 +3,6 @@ package console
 import (
 	"context"
 	"errors"
-	"maps"
 
 	"github.com/familylinks/flx/federation/problem"
 	"github.com/familylinks/flx/node"
@@ -52,43 +51,10 @@ func (b nodeBackend) GetMatch(ctx context.Context, _ node.Actor, id int64) (stor
 	return m, err
 }
 
-// MatchesNotListed counts, for each person of caseID, the candidates its
-// last matching found past the bound (store.MatchesPast) less those
-// stored because the other person lists them (open, not listed by this
-// case's side: they show in the list). A lower bound: a case registered
-// since, past both bounds, does not match this case again. The same count
-// as the local API's (httpapi notListed); only a case whose list is cut
-// reads its open candidates (ids and flags, paged).
+// MatchesNotListed is the node's count (Node.MatchesNotListed), as the
+// local API's past.
 func (b nodeBackend) MatchesNotListed(ctx context.Context, _ node.Actor, caseID string) (map[string]int, error) {
-	v := b.n.View()
-	past, err := v.MatchesPast(ctx, caseID)
-	if err != nil || len(past) == 0 {
-		return nil, err
-	}
-	f := store.MatchFilter{State: store.MatchOpen, CaseID: caseID, Limit: 1000}
-	for {
-		ms, err := v.ListMatches(ctx, f)
-		if err != nil {
-			return nil, err
-		}
-		for _, m := range ms {
-			if m.Remote != "" {
-				continue
-			}
-			if m.ACase == caseID && !m.AListed {
-				past[m.APerson]--
-			}
-			if m.BCase == caseID && !m.BListed {
-				past[m.BPerson]--
-			}
-		}
-		if len(ms) < f.Limit {
-			break
-		}
-		f.AfterID = ms[len(ms)-1].ID
-	}
-	maps.DeleteFunc(past, func(_ string, n int) bool { return n <= 0 })
-	return past, nil
+	return b.n.MatchesNotListed(ctx, caseID)
 }
 
 func (b nodeBackend) DecideMatch(ctx context.Context, a node.Actor, id int64, decision string) (store.MatchCandidate, error) {

@@ -1,10 +1,8 @@
 package httpapi
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
-	"maps"
 	"net/http"
 	"time"
 
@@ -46,7 +44,7 @@ type MatchList struct {
 	// that case whose list of candidates was cut at the bound (node/match:
 	// at most 20 per person), how many of the candidates past the bound,
 	// with the same or a lower score, no list holds: they are not listed
-	// (notListed). A lower bound: the count is of the case's last matching,
+	// (Node.MatchesNotListed). A lower bound: the count is of the case's last matching,
 	// and a case registered since past both bounds may not be counted.
 	// Person ids and counts only. Absent when none is.
 	Past map[string]int `json:"past,omitempty"`
@@ -90,7 +88,7 @@ func (l *localAPI) listMatches(w http.ResponseWriter, r *http.Request, _ node.Ac
 	}
 	out := MatchList{Matches: make([]Match, 0, len(ms))}
 	if f.CaseID != "" {
-		if out.Past, err = notListed(r.Context(), l.n.View(), f.CaseID); err != nil {
+		if out.Past, err = l.n.MatchesNotListed(r.Context(), f.CaseID); err != nil {
 			l.fail(w, r, err)
 			return
 		}
@@ -102,47 +100,6 @@ func (l *localAPI) listMatches(w http.ResponseWriter, r *http.Request, _ node.Ac
 		out.Next = ms[len(ms)-1].ID
 	}
 	writeJSON(w, http.StatusOK, out)
-}
-
-// notListed returns, for each person of caseID, how many candidates past
-// the bound of its list are not stored: the case's last matching found
-// them past the bound (store.MatchesPast), and the other person's list
-// does not hold them either. A pair past this person's bound that the
-// other person lists is stored, open and not listed by this case's side:
-// it shows in the list, so it is not counted. Only a case whose list is
-// cut reads its open candidates (ids and flags, paged).
-func notListed(ctx context.Context, v store.MatchReader, caseID string) (map[string]int, error) {
-	past, err := v.MatchesPast(ctx, caseID)
-	if err != nil || len(past) == 0 {
-		return nil, err
-	}
-	f := store.MatchFilter{State: store.MatchOpen, CaseID: caseID, Limit: 1000}
-	for {
-		ms, err := v.ListMatches(ctx, f)
-		if err != nil {
-			return nil, err
-		}
-		for _, m := range ms {
-			if m.Remote != "" {
-				continue
-			}
-			if m.ACase == caseID && !m.AListed {
-				past[m.APerson]--
-			}
-			if m.BCase == caseID && !m.BListed {
-				past[m.BPerson]--
-			}
-		}
-		if len(ms) < f.Limit {
-			break
-		}
-		f.AfterID = ms[len(ms)-1].ID
-	}
-	maps.DeleteFunc(past, func(_ string, n int) bool { return n <= 0 })
-	if len(past) == 0 {
-		return nil, nil
-	}
-	return past, nil
 }
 
 func (l *localAPI) getMatch(w http.ResponseWriter, r *http.Request, _ node.Actor) {
