@@ -245,26 +245,13 @@ func TestListCasesPageReadsItsOwnRows(t *testing.T) {
 	must[store.BulkResult](t)(b.s.CreateCases(ctx, cs))
 	err := b.s.Tx(ctx, func(tx store.Tx) error {
 		f := store.CaseFilter{IncludeErased: true, UpdatedSince: base, Limit: limit}
-		listed, most := 0, int64(0)
-		for {
-			before, err := store.CaseRowsFetched(t, tx)
-			if err != nil {
-				return err
-			}
+		listed, most, _, err := pageRowsRead(t, tx, func() (int, bool, error) {
 			p, err := tx.ListCases(ctx, f)
-			if err != nil {
-				return err
-			}
-			after, err := store.CaseRowsFetched(t, tx)
-			if err != nil {
-				return err
-			}
-			most = max(most, after-before)
-			listed += len(p.Cases)
-			if p.Next == "" {
-				break
-			}
 			f.Cursor = p.Next
+			return len(p.Cases), p.Next != "", err
+		})
+		if err != nil {
+			return err
 		}
 		if listed != n {
 			t.Fatalf("listed %d cases, want %d", listed, n)

@@ -44,27 +44,13 @@ func TestSearchCasesPageReadsItsOwnRows(t *testing.T) {
 				err := b.s.Tx(ctx, func(tx store.Tx) error {
 					q := q0
 					q.Sort, q.Limit = sort, limit
-					listed, most, pages := 0, int64(0), 0
-					for {
-						before, err := store.CaseRowsFetched(t, tx)
-						if err != nil {
-							return err
-						}
+					listed, most, pages, err := pageRowsRead(t, tx, func() (int, bool, error) {
 						p, err := tx.SearchCases(ctx, q)
-						if err != nil {
-							return err
-						}
-						after, err := store.CaseRowsFetched(t, tx)
-						if err != nil {
-							return err
-						}
-						most = max(most, after-before)
-						listed += len(p.Cases)
-						pages++
-						if p.Next == "" {
-							break
-						}
 						q.Cursor = p.Next
+						return len(p.Cases), p.Next != "", err
+					})
+					if err != nil {
+						return err
 					}
 					if listed != n {
 						t.Fatalf("listed %d cases, want %d", listed, n)
@@ -262,4 +248,31 @@ func TestSearchPagingWhileWriting(t *testing.T) {
 			}
 		}
 	})
+}
+
+// pageRowsRead pages through a listing in tx (page returns a page's
+// length and whether another follows) and returns how many it listed, the
+// most rows of cases one page read (CaseRowsFetched) and the pages.
+func pageRowsRead(t *testing.T, tx store.Tx, page func() (int, bool, error)) (listed int, most int64, pages int, err error) {
+	t.Helper()
+	for {
+		before, err := store.CaseRowsFetched(t, tx)
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		n, more, err := page()
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		after, err := store.CaseRowsFetched(t, tx)
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		most = max(most, after-before)
+		listed += n
+		pages++
+		if !more {
+			return listed, most, pages, nil
+		}
+	}
 }
