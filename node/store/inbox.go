@@ -418,3 +418,43 @@ func (q *queries) UnprocessedCases(ctx context.Context, caseIDs []string) (map[s
 	}
 	return out, nil
 }
+
+// CaseStates answers UnprocessedCases and CasesHeld in one query on
+// PostgreSQL; SQLite, whose writer has no round trip to save, asks both.
+func (q *queries) CaseStates(ctx context.Context, caseIDs []string) (CaseStates, error) {
+	out := CaseStates{Unprocessed: make(map[string]bool, len(caseIDs)), Held: make(map[string]bool, len(caseIDs))}
+	if len(caseIDs) == 0 {
+		return out, nil
+	}
+	if q.s.dialect != Postgres {
+		var err error
+		if out.Unprocessed, err = q.UnprocessedCases(ctx, caseIDs); err != nil {
+			return CaseStates{}, fmt.Errorf("store.CaseStates: %w", err)
+		}
+		if out.Held, err = q.CasesHeld(ctx, caseIDs); err != nil {
+			return CaseStates{}, fmt.Errorf("store.CaseStates: %w", err)
+		}
+		return out, nil
+	}
+	err := q.eachRow(ctx, func(rows *sqlx.Rows) error {
+		var id string
+		var unprocessed, held bool
+		if err := rows.Scan(&id, &unprocessed, &held); err != nil {
+			return err
+		}
+		if unprocessed {
+			out.Unprocessed[id] = true
+		}
+		if held {
+			out.Held[id] = true
+		}
+		return nil
+	}, `SELECT k.id,
+			EXISTS (SELECT 1 FROM inbox i WHERE i.case_id = k.id AND i.processed_at IS NULL),
+			EXISTS (SELECT 1 FROM cases c WHERE c.case_id = k.id)
+		FROM (SELECT DISTINCT id FROM unnest(?::text[]) AS u(id)) k`, caseIDs)
+	if err != nil {
+		return CaseStates{}, fmt.Errorf("store.CaseStates: %w", err)
+	}
+	return out, nil
+}
