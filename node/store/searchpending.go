@@ -13,7 +13,7 @@ import (
 // searchPendingEvery is how many cases written with search keys (created,
 // or updated with new keys) start a cleaning of the search index's pending
 // list on PostgreSQL (cleanSearchPending).
-var searchPendingEvery int64 = 256
+var searchPendingEvery int64 = 1024
 
 // searchPending keeps the pending list of the GIN index on cases'
 // search_keys short. A GIN index with fastupdate (PostgreSQL's default)
@@ -22,11 +22,13 @@ var searchPendingEvery int64 = 256
 // the whole list into the index itself, in that write's statement: a
 // receiving transaction now and then took hundreds of milliseconds more
 // than the others (the longest store transactions of the exchange, its
-// p99). Cleaned here in the background, a few hundred cases at a time, on a
-// connection of its own, that work leaves the writers' transactions; a
-// writer that finds the list long while a cleaning runs does not wait
-// for it and leaves the list to it (PostgreSQL's cleaning is one at a
-// time, and a writer only tries it).
+// p99). Cleaned here in the background, on a connection of its own, a
+// thousand cases at a time (a quarter of the limit: the entries of a key
+// that many cases share are merged into the index once per cleaning, so
+// cleaning much more often writes more), that work leaves the writers'
+// transactions; a writer that finds the list long while a cleaning runs
+// does not wait for it and leaves the list to it (PostgreSQL's cleaning is
+// one at a time, and a writer only tries it).
 type searchPending struct {
 	written  atomic.Int64
 	cleaning atomic.Bool
