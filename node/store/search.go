@@ -688,7 +688,15 @@ func (q *queries) createCasesPG(ctx context.Context, cs []NewCase, keys [][]stri
 		SELECT case_id FROM ins`, args...); err != nil {
 		return nil, fmt.Errorf("store.CreateCases: %w", err)
 	}
-	q.s.wroteSearchKeys(len(created))
+	if len(created) == n {
+		q.s.wroteSearchKeys(keys...)
+	} else {
+		for i := range cs {
+			if created[cs[i].ID] {
+				q.s.wroteSearchKeys(keys[i])
+			}
+		}
+	}
 	return created, nil
 }
 

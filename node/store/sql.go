@@ -92,11 +92,13 @@ func openPostgres(ctx context.Context, dsn string, o options) (*sqlStore, error)
 		db.Close()
 		return nil, err
 	}
-	if err := db.GetContext(ctx, &s.flushOutsideLock,
-		`SELECT has_function_privilege('pg_logical_emit_message(boolean,text,text)', 'EXECUTE')`); err != nil {
+	var pendingKB int64
+	if err := db.QueryRowContext(ctx, `SELECT has_function_privilege('pg_logical_emit_message(boolean,text,text)', 'EXECUTE'),
+		(SELECT setting::bigint FROM pg_settings WHERE name = 'gin_pending_list_limit')`).Scan(&s.flushOutsideLock, &pendingKB); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store.Open: %w", err)
 	}
+	s.searchPending.every = pendingKB * 1024 / 2
 	return s, nil
 }
 
