@@ -174,7 +174,7 @@ func TestApplyOnReceiveAsProcessed(t *testing.T) {
 }
 
 // failApply makes the first n calls of the apply part fail inside a
-// transaction: GetCases (as a statement the database refuses: on
+// transaction: CreateCasesMarked (as a statement the database refuses: on
 // PostgreSQL the transaction is aborted until rolled back to a
 // savepoint), or AppendAuditAll (an error of the node's own).
 type failApply struct {
@@ -193,13 +193,13 @@ type failApplyTx struct {
 	where string
 }
 
-func (t failApplyTx) CasesHeld(ctx context.Context, ids []string) (map[string]bool, error) {
+func (t failApplyTx) CreateCasesMarked(ctx context.Context, cs []store.NewCase, pending []store.PendingMatch) (store.BulkResult, error) {
 	if t.where == "statement" && t.left.Add(-1) >= 0 {
 		// A NUL in a text parameter: PostgreSQL refuses the statement.
 		_, err := t.Tx.CasesHeld(ctx, []string{"bad\x00id"})
-		return nil, fmt.Errorf("injected: %w", errors.Join(err, errors.New("refused")))
+		return store.BulkResult{}, fmt.Errorf("injected: %w", errors.Join(err, errors.New("refused")))
 	}
-	return t.Tx.CasesHeld(ctx, ids)
+	return t.Tx.CreateCasesMarked(ctx, cs, pending)
 }
 
 func (t failApplyTx) AppendAuditAll(ctx context.Context, es []store.AuditEntry) ([]store.AuditRecord, error) {
@@ -534,6 +534,60 @@ func TestApplyOnReceiveLoneEnvelope(t *testing.T) {
 		}
 		if n := processedRows(t, xb.Store); n != 3 {
 			t.Fatalf("after the processor: %d rows processed, want 3", n)
+		}
+	})
+}
+
+// TestReceiveBatchStatements: a batch of new cases received and applied
+// on receipt sends PostgreSQL seven statements, each one round trip on a
+// warm connection: BEGIN, the cases' states (CaseStates: rows waiting for
+// the processor, cases held), the inbox rows, the cases with their
+// versions, search keys and match-pending marks, the audit rows (the
+// chain's lock, head and rows: flx_audit_append), COMMIT, and the wait for
+// the commit's flush outside the audit lock. It was eleven: the states and
+// the cases held, the cases and their marks, and the lock, the head and
+// the audit rows were each statements of their own.
+func TestReceiveBatchStatements(t *testing.T) {
+	t.Parallel()
+	nodetest.EachDialect(t, func(t *testing.T, d nodetest.Dialect) {
+		ctx := t.Context()
+		f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")
+		sent := &atomic.Int64{}
+		xb := nodetest.Start(t, f, "XB-RC", nil, nodetest.Options{Dialect: d, NoRun: true, Match: node.MatchOptions{Disabled: true},
+			StoreOptions: []store.Option{store.WithStatementCounter(sent)}})
+		batch := func(from int) [][]byte {
+			var raws [][]byte
+			for i := from; i < from+10; i++ {
+				id := fmt.Sprintf("XA-RC:S-%d", i)
+				raws = append(raws, f.Envelope(t, "XA-RC", "XB-RC", federation.KindCaseCreate, id, caseBody(t, id, 1)))
+			}
+			return raws
+		}
+		// The first batch prepares the statements on its connection (pgx
+		// caches them): the second is counted.
+		for round, from := range []int{0, 10} {
+			raws := batch(from)
+			before := sent.Load()
+			out, err := xb.ReceiveBatch(ctx, "XA-RC", raws)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, o := range out {
+				if o.Err != nil || o.Status != federation.ReceiptAccepted {
+					t.Fatalf("envelope %d: %s %v", i, o.Status, o.Err)
+				}
+			}
+			n := sent.Load() - before
+			if n := processedRows(t, xb.Store); n != from+len(raws) {
+				t.Fatalf("%d of %d rows applied on receipt", n, from+len(raws))
+			}
+			t.Logf("%s, batch %d of %d new cases: %d statements", d, round, len(raws), n)
+			if d == nodetest.Postgres && round == 1 && n != 7 {
+				t.Fatalf("a received batch sent %d statements, want 7", n)
+			}
+		}
+		if v, err := xb.Store.VerifyAudit(ctx); err != nil || v.FirstBadSeq != 0 || v.Rows != 20 {
+			t.Fatalf("audit chain after the batches: %+v %v", v, err)
 		}
 	})
 }

@@ -90,7 +90,7 @@ func (n *Node) processAll(ctx context.Context, items []store.InboxItem) error {
 	confirms := false
 	err := n.o.Store.Tx(store.Redoable(ctx), func(tx store.Tx) error {
 		var err error
-		confirms, err = n.applyAll(ctx, tx, items, false)
+		confirms, err = n.applyAll(ctx, tx, items, false, nil)
 		return err
 	})
 	if err != nil {
@@ -103,10 +103,12 @@ func (n *Node) processAll(ctx context.Context, items []store.InboxItem) error {
 // applyAll applies inbox rows in tx: all or none (the caller rolls back
 // on an error). received: the rows were written processed by ReceiveAll
 // in tx (ReceiveBatch), so only their processing errors are written.
-// It reports whether a confirmation was queued.
-func (n *Node) applyAll(ctx context.Context, tx store.Tx, items []store.InboxItem, received bool) (confirms bool, err error) {
+// held, when not nil, are the cases of the rows held when tx read it
+// (store.CaseStates), read again here otherwise. It reports whether a
+// confirmation was queued.
+func (n *Node) applyAll(ctx context.Context, tx store.Tx, items []store.InboxItem, received bool, held map[string]bool) (confirms bool, err error) {
 	bt := &batchTx{Tx: tx, received: received}
-	if err := bt.learnNew(ctx, items); err != nil {
+	if err := bt.learnNew(ctx, items, held); err != nil {
 		return false, err
 	}
 	for _, it := range items {
@@ -460,9 +462,9 @@ type batchTx struct {
 	received bool
 }
 
-// learnNew finds, in one query, which cases of the batch's case.create
-// rows are not held yet.
-func (b *batchTx) learnNew(ctx context.Context, items []store.InboxItem) error {
+// learnNew finds, in one query (none when held, the cases held, was read
+// already), which cases of the batch's case.create rows are not held yet.
+func (b *batchTx) learnNew(ctx context.Context, items []store.InboxItem, held map[string]bool) error {
 	var ids []string
 	for _, it := range items {
 		if federation.Kind(it.Kind) == federation.KindCaseCreate && it.CaseID != "" {
@@ -472,9 +474,11 @@ func (b *batchTx) learnNew(ctx context.Context, items []store.InboxItem) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	held, err := b.CasesHeld(ctx, ids)
-	if err != nil {
-		return err
+	if held == nil {
+		var err error
+		if held, err = b.CasesHeld(ctx, ids); err != nil {
+			return err
+		}
 	}
 	b.fresh = make(map[string]bool, len(ids))
 	for _, id := range ids {
@@ -514,12 +518,13 @@ func (b *batchTx) CreateCase(_ context.Context, c store.NewCase) (store.Case, er
 }
 
 // flushCreates writes the cases kept, with their first versions and search
-// keys, in a few multi-row statements, then their match-pending marks (an
-// erasure later in the batch deletes them).
+// keys, and the match-pending marks kept (an erasure later in the batch
+// deletes them), in one statement on PostgreSQL.
 func (b *batchTx) flushCreates(ctx context.Context) error {
 	if len(b.creates) > 0 {
-		res, err := b.Tx.CreateCases(ctx, b.creates)
-		b.creates = nil
+		// The marks go with the cases, in one statement.
+		res, err := b.Tx.CreateCasesMarked(ctx, b.creates, b.pending)
+		b.creates, b.pending, b.pendingAt = nil, nil, nil
 		if err != nil {
 			return err
 		}

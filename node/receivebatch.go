@@ -248,10 +248,13 @@ func (n *Node) receiveApplying(ctx context.Context, tx store.Tx, es []store.Rece
 	// A case with a row waiting for the processor (an earlier envelope,
 	// or one being processed now by another process) is left to it: the
 	// processor applies rows in inbox order, which is the per-case order.
-	blocked, err := tx.UnprocessedCases(ctx, ids)
+	// Which cases are held already is read in the same query, for
+	// applyAll (one round trip, not one more there).
+	states, err := tx.CaseStates(ctx, ids)
 	if err != nil {
 		return r, false, err
 	}
+	blocked := states.Unprocessed
 	// The rows applied are the longest run from the start of the batch
 	// that can be: the rows after one left to the processor are left
 	// too, so that rows are applied, and audited, in the batch's order
@@ -283,7 +286,7 @@ func (n *Node) receiveApplying(ctx context.Context, tx store.Tx, es []store.Rece
 		applied = append(applied, it)
 	}
 	if len(applied) > 0 {
-		if confirms, err = n.applyAll(ctx, tx, applied, true); err != nil {
+		if confirms, err = n.applyAll(ctx, tx, applied, true, states.Held); err != nil {
 			return r, false, applyUndone{err}
 		}
 	}

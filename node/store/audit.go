@@ -11,6 +11,9 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
+
+	"github.com/jmoiron/sqlx"
 )
 
 // genesisHash is the prev_hash of the first audit row.
@@ -19,7 +22,9 @@ var genesisHash = hex.EncodeToString(make([]byte, sha256.Size))
 // auditHash is sha256(prev_hash bytes || canonical row). The canonical row
 // is a version tag then seq, at (fixed-width UTC), actor, action, object and
 // details, each as an 8-byte big-endian length and the bytes, so no two rows
-// encode alike.
+// encode alike. On PostgreSQL the chain is extended by flx_audit_append
+// (migration 0053), which hashes the same bytes: the tag and seq, then the
+// row's tail (auditTail) sent with it.
 func auditHash(prevHash string, r AuditRecord) (string, error) {
 	prev, err := hex.DecodeString(prevHash)
 	if err != nil || len(prev) != sha256.Size {
@@ -28,20 +33,24 @@ func auditHash(prevHash string, r AuditRecord) (string, error) {
 	h := sha256.New()
 	h.Write(prev)
 	var n [8]byte
-	for _, f := range [][]byte{
-		[]byte("flx-audit-v1"),
-		[]byte(strconv.FormatInt(r.Seq, 10)),
-		[]byte(r.At.UTC().Format(timeLayout)),
-		[]byte(r.Actor),
-		[]byte(r.Action),
-		[]byte(r.Object),
-		r.Details,
-	} {
+	for _, f := range [][]byte{[]byte("flx-audit-v1"), []byte(strconv.FormatInt(r.Seq, 10))} {
 		binary.BigEndian.PutUint64(n[:], uint64(len(f)))
 		h.Write(n[:])
 		h.Write(f)
 	}
+	h.Write(auditTail(nil, r))
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// auditTail appends to b the part of r's canonical encoding after its seq:
+// at, actor, action, object and details, each length-prefixed.
+func auditTail(b []byte, r AuditRecord) []byte {
+	at := r.At.UTC().Format(timeLayout)
+	for _, f := range []string{at, r.Actor, r.Action, r.Object, string(r.Details)} {
+		b = binary.BigEndian.AppendUint64(b, uint64(len(f)))
+		b = append(b, f...)
+	}
+	return b
 }
 
 func (q *queries) AppendAudit(ctx context.Context, e AuditEntry) (AuditRecord, error) {
@@ -56,12 +65,16 @@ func (q *queries) AppendAudit(ctx context.Context, e AuditEntry) (AuditRecord, e
 	if err := json.Compact(&buf, details); err != nil {
 		return AuditRecord{}, fmt.Errorf("store.AppendAudit: details: %v: %w", err, ErrInvalid)
 	}
-	// One chain: serialize appenders (across processes on PostgreSQL).
-	if err := q.lock(ctx, lockAudit); err != nil {
-		return AuditRecord{}, fmt.Errorf("store.AppendAudit: lock: %w", err)
-	}
 	r := AuditRecord{At: q.s.now(e.At), Actor: e.Actor, Action: e.Action, Object: e.Object,
 		Details: json.RawMessage(buf.Bytes()), PrevHash: genesisHash}
+	if q.s.dialect == Postgres {
+		rs := []AuditRecord{r}
+		if err := q.appendAuditPG(ctx, rs); err != nil {
+			return AuditRecord{}, fmt.Errorf("store.AppendAudit: %w", err)
+		}
+		return rs[0], nil
+	}
+	// One chain: SQLite's one writer excludes every other appender.
 	err := q.queryRow(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&r.Seq, &r.PrevHash)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return AuditRecord{}, fmt.Errorf("store.AppendAudit: head: %w", err)
@@ -75,6 +88,46 @@ func (q *queries) AppendAudit(ctx context.Context, e AuditEntry) (AuditRecord, e
 		return AuditRecord{}, fmt.Errorf("store.AppendAudit: %w", err)
 	}
 	return r, nil
+}
+
+// appendAuditPG appends rs (At, Actor, Action, Object and Details set) to
+// the chain in one statement on PostgreSQL (flx_audit_append, migration
+// 0053: the chain's lock, its head, the hashes and the INSERT) and sets
+// their Seq, PrevHash and Hash. The lock is held from this statement to the
+// commit: one round trip, not the three of taking it, reading the head and
+// inserting, each before the commit. Like lock, it sets synchronous_commit
+// off with the lock when the transaction waits for its flush outside it.
+func (q *queries) appendAuditPG(ctx context.Context, rs []AuditRecord) error {
+	n := len(rs)
+	ats, actors, actions, objects, details := make([]time.Time, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	tails := make([][]byte, n)
+	for i, r := range rs {
+		ats[i], actors[i], actions[i], objects[i], details[i] = r.At, r.Actor, r.Action, r.Object, string(r.Details) // r.At: q.s.now, bound binary (pgTimes)
+		tails[i] = auditTail(nil, r)
+	}
+	i := 0
+	err := q.eachRow(ctx, func(rows *sqlx.Rows) error {
+		if i >= n {
+			return fmt.Errorf("flx_audit_append returned more than %d rows", n)
+		}
+		if err := rows.Scan(&rs[i].Seq, &rs[i].PrevHash, &rs[i].Hash); err != nil {
+			return err
+		}
+		i++
+		return nil
+	}, `SELECT r_seq, r_prev, r_hash FROM flx_audit_append(?, ?, ?::timestamptz[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bytea[])`,
+		lockAudit, q.asyncAtLock, ats, actors, actions, objects, details, tails)
+	if err != nil {
+		return err
+	}
+	if i != n {
+		return fmt.Errorf("flx_audit_append returned %d rows of %d", i, n)
+	}
+	q.locked = true
+	if q.asyncAtLock {
+		q.asyncSet = true
+	}
+	return nil
 }
 
 const auditCols = `seq, at, actor, action, object, details, prev_hash, hash`

@@ -126,10 +126,15 @@ func (q *queries) AppendAuditAll(ctx context.Context, es []AuditEntry) ([]AuditR
 		}
 		out[i] = AuditRecord{At: q.s.now(e.At), Actor: e.Actor, Action: e.Action, Object: e.Object, Details: json.RawMessage(buf.Bytes())}
 	}
-	// One chain: serialize appenders (across processes on PostgreSQL).
-	if err := q.lock(ctx, lockAudit); err != nil {
-		return nil, fmt.Errorf("store.AppendAuditAll: lock: %w", err)
+	if q.s.dialect == Postgres {
+		// One statement: the lock, the head, the hashes and the rows
+		// (flx_audit_append).
+		if err := q.appendAuditPG(ctx, out); err != nil {
+			return nil, fmt.Errorf("store.AppendAuditAll: %w", err)
+		}
+		return out, nil
 	}
+	// One chain: SQLite's one writer excludes every other appender.
 	seq, prev := int64(0), genesisHash
 	err := q.queryRow(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -143,21 +148,6 @@ func (q *queries) AppendAuditAll(ctx context.Context, es []AuditEntry) ([]AuditR
 			return nil, fmt.Errorf("store.AppendAuditAll: %w", err)
 		}
 		prev = r.Hash
-	}
-	if q.s.dialect == Postgres {
-		// One statement text for every batch size: the rows as arrays.
-		n := len(out)
-		seqs, ats, actors, actions, objects, details, prevs, hashes := make([]int64, n), make([]time.Time, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		for i, r := range out {
-			seqs[i], ats[i], actors[i], actions[i], objects[i] = r.Seq, r.At, r.Actor, r.Action, r.Object // r.At: q.s.now, bound binary (pgTimes)
-			details[i], prevs[i], hashes[i] = string(r.Details), r.PrevHash, r.Hash
-		}
-		if _, err := q.exec(ctx, `INSERT INTO audit_log (seq, at, actor, action, object, details, prev_hash, hash)
-			SELECT * FROM unnest(?::bigint[], ?::timestamptz[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[])`,
-			seqs, ats, actors, actions, objects, details, prevs, hashes); err != nil {
-			return nil, fmt.Errorf("store.AppendAuditAll: %w", err)
-		}
-		return out, nil
 	}
 	for lo := 0; lo < len(out); lo += auditChunk {
 		chunk := out[lo:min(lo+auditChunk, len(out))]

@@ -52,6 +52,7 @@ func (q *queries) CreateCase(ctx context.Context, c NewCase) (Case, error) {
 	if n == 0 {
 		return Case{}, fmt.Errorf("store.CreateCase: case %q: %w", c.ID, ErrDuplicate)
 	}
+	q.s.wroteSearchKeys(keys)
 	if _, err := q.exec(ctx, `INSERT INTO case_versions (case_id, version, status, document, created_at) VALUES (?, ?, ?, ?, ?)`,
 		c.ID, c.Version, c.Status, c.Document, tv(at)); err != nil {
 		return Case{}, fmt.Errorf("store.CreateCase: version: %w", err)
@@ -117,6 +118,7 @@ func (q *queries) UpdateCase(ctx context.Context, u CaseUpdate) (Case, error) {
 			return Case{}, fmt.Errorf("store.UpdateCase: %w", err)
 		}
 	}
+	q.s.wroteSearchKeys(keys)
 	return c, nil
 }
 

@@ -28,14 +28,16 @@
 //
 // On PostgreSQL the batch writes of the hot path (EnqueueAll, ClaimDue,
 // MarkDeliveredAll, ReceiveAll, CreateCases, MarkProcessedAll,
-// AppendAuditAll, the match-pending marks, GetCases, CasesHeld, and a
-// group of forwards' LockCaseHeads, ListCasesOutbox and RecordDecisions)
-// bind their
-// rows as arrays (unnest, = ANY) and chain dependent writes in
+// AppendAuditAll, the match-pending marks, GetCases, CasesHeld,
+// CaseStates, and a group of forwards' LockCaseHeads, ListCasesOutbox and
+// RecordDecisions) bind their rows as arrays (unnest, = ANY) and chain dependent writes in
 // data-modifying CTEs: one statement text whatever the batch size, so the
 // cached prepared statement is parsed and planned once per connection (a
 // VALUES list or IN list of n rows is a new statement for every new n),
-// and one round trip per operation. SQLite keeps the multi-row forms.
+// and one round trip per operation (CaseStates and CreateCasesMarked are
+// two operations in one, for a received batch; an audit append is one
+// statement, flx_audit_append, with the chain's lock: the lock is held for
+// it and the commit only). SQLite keeps the multi-row forms.
 // Reads of a set of keys whose plan must not become a scan of a young
 // table (LockCaseHeads, ListCasesOutbox) probe each key in a LATERAL
 // subquery.

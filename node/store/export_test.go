@@ -178,3 +178,22 @@ func SQLiteClaimPlans(t interface{ Context() context.Context }, tx Tx, destinati
 	}
 	return plans, nil
 }
+
+// SetSearchPendingEvery makes s clean its search index's pending list
+// after n bytes of keys (0: never, as before the cleaning) until the test
+// ends; SearchPendingIdle waits for a cleaning under way to end.
+func SetSearchPendingEvery(t interface{ Cleanup(func()) }, s Store, n int64) {
+	p := s.(*sqlStore).searchPending
+	if p == nil {
+		return
+	}
+	old := p.every
+	p.every = n
+	t.Cleanup(func() { p.every = old })
+}
+
+func SearchPendingIdle(s Store) {
+	if p := s.(*sqlStore).searchPending; p != nil {
+		p.wg.Wait()
+	}
+}

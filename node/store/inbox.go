@@ -418,3 +418,44 @@ func (q *queries) UnprocessedCases(ctx context.Context, caseIDs []string) (map[s
 	}
 	return out, nil
 }
+
+// CaseStates answers UnprocessedCases and CasesHeld in one query on
+// PostgreSQL; SQLite, whose writer has no round trip to save, asks both.
+func (q *queries) CaseStates(ctx context.Context, caseIDs []string) (CaseStates, error) {
+	out := CaseStates{Unprocessed: make(map[string]bool, len(caseIDs)), Held: make(map[string]bool, len(caseIDs))}
+	if len(caseIDs) == 0 {
+		return out, nil
+	}
+	if q.s.dialect != Postgres {
+		var err error
+		if out.Unprocessed, err = q.UnprocessedCases(ctx, caseIDs); err != nil {
+			return CaseStates{}, fmt.Errorf("store.CaseStates: %w", err)
+		}
+		if out.Held, err = q.CasesHeld(ctx, caseIDs); err != nil {
+			return CaseStates{}, fmt.Errorf("store.CaseStates: %w", err)
+		}
+		return out, nil
+	}
+	// The two queries of UnprocessedCases and CasesHeld, as they are
+	// (their plans: the few unprocessed rows through the partial index
+	// inbox_unprocessed_idx, the cases by key), in one statement.
+	err := q.eachRow(ctx, func(rows *sqlx.Rows) error {
+		var unprocessed bool
+		var id string
+		if err := rows.Scan(&unprocessed, &id); err != nil {
+			return err
+		}
+		if unprocessed {
+			out.Unprocessed[id] = true
+		} else {
+			out.Held[id] = true
+		}
+		return nil
+	}, `SELECT true, u.case_id FROM (SELECT DISTINCT case_id FROM inbox WHERE processed_at IS NULL AND case_id = ANY(?::text[])) u
+		UNION ALL
+		SELECT false, case_id FROM cases WHERE case_id = ANY(?::text[])`, caseIDs, caseIDs)
+	if err != nil {
+		return CaseStates{}, fmt.Errorf("store.CaseStates: %w", err)
+	}
+	return out, nil
+}

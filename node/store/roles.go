@@ -187,6 +187,18 @@ type Inbox interface {
 	// processed: a received envelope of such a case is not applied before
 	// it (node.ReceiveBatch keeps the per-case order).
 	UnprocessedCases(ctx context.Context, caseIDs []string) (map[string]bool, error)
+	// CaseStates is UnprocessedCases and CasesHeld in one query: what a
+	// received batch reads of its cases before it is stored and applied
+	// (node.ReceiveBatch), one round trip rather than two.
+	CaseStates(ctx context.Context, caseIDs []string) (CaseStates, error)
+}
+
+// CaseStates is what CaseStates tells of each case asked about.
+type CaseStates struct {
+	// Unprocessed: the cases with an inbox row not yet processed.
+	Unprocessed map[string]bool
+	// Held: the cases with a case row here (erased ones included).
+	Held map[string]bool
 }
 
 // OutboxReader reads the outbox.

@@ -49,6 +49,10 @@ type CaseImport interface {
 	// twice. ErrInvalid if a case lacks a required field or an id appears
 	// twice in cs.
 	CreateCases(ctx context.Context, cs []NewCase) (BulkResult, error)
+	// CreateCasesMarked is CreateCases then MarkMatchPending(pending), in
+	// one statement on PostgreSQL: a received batch's new cases and
+	// their match-pending marks in one round trip.
+	CreateCasesMarked(ctx context.Context, cs []NewCase, pending []PendingMatch) (BulkResult, error)
 }
 
 // BulkResult is the outcome of CreateCases: the ids created and those that
@@ -495,6 +499,22 @@ func (q *queries) SetSearchIndexVersion(ctx context.Context, version int) error 
 const casesPerInsert = 200
 
 func (q *queries) CreateCases(ctx context.Context, cs []NewCase) (BulkResult, error) {
+	return q.createCases(ctx, cs, nil)
+}
+
+// CreateCasesMarked is CreateCases then MarkMatchPending(pending): on
+// PostgreSQL in one statement (the marks go with the first chunk of
+// cases), one round trip rather than two for a received batch.
+func (q *queries) CreateCasesMarked(ctx context.Context, cs []NewCase, pending []PendingMatch) (BulkResult, error) {
+	for _, p := range pending {
+		if p.CaseID == "" {
+			return BulkResult{}, fmt.Errorf("store.CreateCasesMarked: case id is required: %w", ErrInvalid)
+		}
+	}
+	return q.createCases(ctx, cs, pending)
+}
+
+func (q *queries) createCases(ctx context.Context, cs []NewCase, pending []PendingMatch) (BulkResult, error) {
 	var res BulkResult
 	seen := make(map[string]bool, len(cs))
 	for i := range cs {
@@ -525,10 +545,11 @@ func (q *queries) CreateCases(ctx context.Context, cs []NewCase) (BulkResult, er
 		if q.s.dialect == Postgres {
 			// One statement: the cases held already are those it did
 			// not insert.
-			created, err := q.createCasesPG(ctx, chunk, keys[start:start+len(chunk)])
+			created, err := q.createCasesPG(ctx, chunk, keys[start:start+len(chunk)], pending)
 			if err != nil {
 				return res, err
 			}
+			pending = nil
 			for _, c := range chunk {
 				if created[c.ID] {
 					res.Created = append(res.Created, c.ID)
@@ -591,6 +612,11 @@ func (q *queries) CreateCases(ctx context.Context, cs []NewCase) (BulkResult, er
 			return res, fmt.Errorf("store.CreateCases: search keys: %w", err)
 		}
 	}
+	if len(pending) > 0 { // SQLite, or no case to create
+		if err := q.MarkMatchPending(ctx, pending); err != nil {
+			return res, err
+		}
+	}
 	return res, nil
 }
 
@@ -598,11 +624,12 @@ func (q *queries) CreateCases(ctx context.Context, cs []NewCase) (BulkResult, er
 // first versions, in one statement on PostgreSQL, and returns the ids it
 // created: the rows as arrays (each case's search keys as one
 // space-separated text: keys hold no space), data-modifying CTEs for the
-// cases and their versions. A case held already (or created meanwhile by
+// cases and their versions, and, when given, the match-pending marks
+// pending (as MarkMatchPending writes them). A case held already (or created meanwhile by
 // another transaction: ON CONFLICT waits for its commit) is left as it is,
 // with no version written. One round trip, and one statement text whatever
 // the batch size (parsed and planned once per connection).
-func (q *queries) createCasesPG(ctx context.Context, cs []NewCase, keys [][]string) (map[string]bool, error) {
+func (q *queries) createCasesPG(ctx context.Context, cs []NewCase, keys [][]string, pending []PendingMatch) (map[string]bool, error) {
 	n := len(cs)
 	id, origin, typ, status, ks := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	at := make([]time.Time, n) // bound binary (pgTimes)
@@ -626,6 +653,22 @@ func (q *queries) createCasesPG(ctx context.Context, cs []NewCase, keys [][]stri
 		created[id] = true
 		return nil
 	}
+	args := []any{id, origin, typ, status, version, cut[0].at, cut[0].len, at, ks, blob}
+	marks := ""
+	if len(pending) > 0 {
+		pids, pversions := make([]string, len(pending)), make([]int64, len(pending))
+		for i, p := range pending {
+			pids[i], pversions[i] = p.CaseID, p.Version
+		}
+		args = append(args, pids, pversions)
+		marks = `, mp AS (
+			INSERT INTO match_pending (case_id, version)
+			SELECT case_id, MAX(version) FROM unnest(?::text[], ?::bigint[]) AS u(case_id, version)
+			GROUP BY case_id ORDER BY case_id
+			ON CONFLICT (case_id) DO UPDATE SET version = excluded.version
+			WHERE excluded.version > match_pending.version
+		)`
+	}
 	if err := q.eachRow(ctx, scan, `WITH c AS (
 			SELECT u.case_id, u.origin, u.type, u.status, u.version, substring(b.blob FROM u.doc_at FOR u.doc_len) AS document,
 				u.at, u.keys, u.pos
@@ -641,10 +684,18 @@ func (q *queries) createCasesPG(ctx context.Context, cs []NewCase, keys [][]stri
 		), ver AS (
 			INSERT INTO case_versions (case_id, version, status, document, created_at)
 			SELECT c.case_id, c.version, c.status, c.document, c.at FROM c JOIN ins ON ins.case_id = c.case_id ORDER BY c.pos
-		)
-		SELECT case_id FROM ins`,
-		id, origin, typ, status, version, cut[0].at, cut[0].len, at, ks, blob); err != nil {
+		)`+marks+`
+		SELECT case_id FROM ins`, args...); err != nil {
 		return nil, fmt.Errorf("store.CreateCases: %w", err)
+	}
+	if len(created) == n {
+		q.s.wroteSearchKeys(keys...)
+	} else {
+		for i := range cs {
+			if created[cs[i].ID] {
+				q.s.wroteSearchKeys(keys[i])
+			}
+		}
 	}
 	return created, nil
 }
@@ -671,6 +722,10 @@ func (s *sqlStore) SetSearchIndexVersion(ctx context.Context, version int) error
 
 func (s *sqlStore) CreateCases(ctx context.Context, cs []NewCase) (BulkResult, error) {
 	return write(ctx, s, func(q *queries) (BulkResult, error) { return q.CreateCases(ctx, cs) })
+}
+
+func (s *sqlStore) CreateCasesMarked(ctx context.Context, cs []NewCase, pending []PendingMatch) (BulkResult, error) {
+	return write(ctx, s, func(q *queries) (BulkResult, error) { return q.CreateCasesMarked(ctx, cs, pending) })
 }
 
 func (r readOnly) SearchCases(ctx context.Context, q CaseQuery) (CasePage, error) {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx": binary protocol, cached prepared statements
@@ -53,6 +54,17 @@ type sqlStore struct {
 	flushOutsideLock bool
 	// dsn opens pools of their own for one worker (OwnPool); PostgreSQL.
 	dsn string
+	// searchPending cleans the search index's pending list (PostgreSQL).
+	searchPending *searchPending
+	// statements counts what is sent to the database (WithStatementCounter).
+	statements *atomic.Int64
+}
+
+// sent counts one statement sent (WithStatementCounter).
+func (s *sqlStore) sent() {
+	if s.statements != nil {
+		s.statements.Add(1)
+	}
 }
 
 func openPostgres(ctx context.Context, dsn string, o options) (*sqlStore, error) {
@@ -74,16 +86,19 @@ func openPostgres(ctx context.Context, dsn string, o options) (*sqlStore, error)
 	db.SetMaxOpenConns(n)
 	db.SetMaxIdleConns(n)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	s := &sqlStore{db: db, dialect: Postgres, clock: o.clock, claimLock: " FOR UPDATE OF o SKIP LOCKED", dsn: dsn}
+	s := &sqlStore{db: db, dialect: Postgres, clock: o.clock, claimLock: " FOR UPDATE OF o SKIP LOCKED", dsn: dsn,
+		searchPending: new(searchPending), statements: o.statements}
 	if err := s.init(ctx, "migrations/postgres", migrate.AdvisoryLock(lockMigrate)); err != nil {
 		db.Close()
 		return nil, err
 	}
-	if err := db.GetContext(ctx, &s.flushOutsideLock,
-		`SELECT has_function_privilege('pg_logical_emit_message(boolean,text,text)', 'EXECUTE')`); err != nil {
+	var pendingKB int64
+	if err := db.QueryRowContext(ctx, `SELECT has_function_privilege('pg_logical_emit_message(boolean,text,text)', 'EXECUTE'),
+		(SELECT setting::bigint FROM pg_settings WHERE name = 'gin_pending_list_limit')`).Scan(&s.flushOutsideLock, &pendingKB); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store.Open: %w", err)
 	}
+	s.searchPending.every = pendingKB * 1024 / 2
 	return s, nil
 }
 
@@ -105,7 +120,7 @@ func openSQLite(ctx context.Context, dsn string, o options) (*sqlStore, error) {
 	}
 	db.SetMaxOpenConns(n)
 	db.SetMaxIdleConns(n)
-	s := &sqlStore{db: db, dialect: SQLite, clock: o.clock, writer: make(chan struct{}, 1)}
+	s := &sqlStore{db: db, dialect: SQLite, clock: o.clock, writer: make(chan struct{}, 1), statements: o.statements}
 	if err := s.init(ctx, "migrations/sqlite", nil); err != nil {
 		db.Close()
 		return nil, err
@@ -219,7 +234,12 @@ func (s *sqlStore) PingWrite(ctx context.Context) error {
 	})
 }
 
-func (s *sqlStore) Close() error { return s.db.Close() }
+func (s *sqlStore) Close() error {
+	if s.searchPending != nil {
+		s.searchPending.wg.Wait() // a cleaning under way ends first
+	}
+	return s.db.Close()
+}
 
 func (s *sqlStore) acquireWriter(ctx context.Context) error {
 	if s.writer == nil {
@@ -258,6 +278,7 @@ func (s *sqlStore) tx(ctx context.Context, fn func(q *queries) error) error {
 		return fmt.Errorf("store.Tx: %w", err)
 	}
 	defer s.releaseWriter()
+	s.sent()
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store.Tx: begin: %w", err)
@@ -290,6 +311,7 @@ func (s *sqlStore) tx(ctx context.Context, fn func(q *queries) error) error {
 			return fmt.Errorf("store.Tx: %w", err)
 		}
 	}
+	s.sent()
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store.Tx: commit: %w", err)
 	}
@@ -341,6 +363,7 @@ func (s *sqlStore) checkpointTruncate() bool {
 // flush; a transactional logical message is the smallest WAL write
 // (PostgreSQL has no function that only waits for the flush).
 func (s *sqlStore) flushDurable(ctx context.Context) error {
+	s.sent()
 	_, err := s.db.ExecContext(ctx, `SELECT pg_logical_emit_message(true, 'flx.flush', '')`)
 	return err
 }
@@ -396,6 +419,7 @@ func (q *queries) Savepoint(ctx context.Context, fn func() error) (undone, err e
 }
 
 func (q *queries) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	q.s.sent()
 	res, err := q.x.ExecContext(ctx, q.s.db.Rebind(query), args...)
 	if err != nil {
 		return 0, err
@@ -408,10 +432,12 @@ func (q *queries) exec(ctx context.Context, query string, args ...any) (int64, e
 }
 
 func (q *queries) queryRow(ctx context.Context, query string, args ...any) *sqlx.Row {
+	q.s.sent()
 	return q.x.QueryRowxContext(ctx, q.s.db.Rebind(query), args...)
 }
 
 func (q *queries) query(ctx context.Context, query string, args ...any) (*sqlx.Rows, error) {
+	q.s.sent()
 	return q.x.QueryxContext(ctx, q.s.db.Rebind(query), args...)
 }
 

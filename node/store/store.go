@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -126,11 +127,20 @@ type Option func(*options)
 type options struct {
 	clock        func() time.Time
 	maxOpenConns int
+	statements   *atomic.Int64
 }
 
 // WithClock sets the clock used for timestamps the caller leaves zero.
 func WithClock(now func() time.Time) Option {
 	return func(o *options) { o.clock = now }
+}
+
+// WithStatementCounter counts in n every statement the store sends to its
+// database, BEGIN and COMMIT included: on a connection that has run them
+// before, each is one round trip (what a transaction waits on besides the
+// database's own work).
+func WithStatementCounter(n *atomic.Int64) Option {
+	return func(o *options) { o.statements = n }
 }
 
 // WithMaxOpenConns caps the connection pool (PostgreSQL default 10; SQLite

@@ -267,3 +267,7 @@ func (s *sqlStore) ListManifests(ctx context.Context, limit int) ([]Manifest, er
 func (s *sqlStore) UnprocessedCases(ctx context.Context, caseIDs []string) (map[string]bool, error) {
 	return s.read().UnprocessedCases(ctx, caseIDs)
 }
+
+func (s *sqlStore) CaseStates(ctx context.Context, caseIDs []string) (CaseStates, error) {
+	return s.read().CaseStates(ctx, caseIDs)
+}

@@ -61,8 +61,10 @@ type Options struct {
 	// Node.Store, the store itself): a test decorates one method to hold
 	// the node at a chosen moment.
 	WrapStore func(store.Store) store.Store
-	NoRun     bool // do not start the inbox and delivery loops
-	Logger    *slog.Logger
+	// StoreOptions are passed to store.Open (store.WithStatementCounter).
+	StoreOptions []store.Option
+	NoRun        bool // do not start the inbox and delivery loops
+	Logger       *slog.Logger
 	// Delivery overrides; defaults are fast for tests (50ms..1s backoff).
 	Delivery *node.DeliveryOptions
 	// EnvelopeTTL and Skew, when set, override the node's defaults (7 days,
@@ -130,7 +132,7 @@ func Start(t testing.TB, f *fedtest.Federation, id string, ln net.Listener, o Op
 	if dsn == "" {
 		dsn = DSN(t, o.Dialect)
 	}
-	st, err := store.Open(ctx, dsn)
+	st, err := store.Open(ctx, dsn, o.StoreOptions...)
 	if err != nil {
 		t.Fatal(err)
 	}
