@@ -116,6 +116,15 @@ func (n *Node) forwardBatch(ctx context.Context, a Actor, ids []string, fresh ma
 		}
 		todo = append(todo, s)
 	}
+	// Their envelopes signed before the transactions, over the cores too.
+	onCores(len(todo), func(i int) {
+		if s := todo[i]; s.j.d.Allowed() {
+			errs[i] = n.presign(s.r, &s.j)
+		}
+	})
+	if err := errors.Join(errs[:len(todo)]...); err != nil {
+		return nil, internal("sign", err)
+	}
 	sort.Slice(todo, func(i, j int) bool { return todo[i].r.caseID < todo[j].r.caseID })
 	var failed error
 	for lo := 0; lo < len(todo) && failed == nil; lo += forwardChunk {
@@ -292,10 +301,12 @@ func (n *Node) sendAllIn(ctx context.Context, tx store.Tx, sends []sharedSend, r
 		decs = append(decs, store.Decision{CaseID: r.caseID, Destination: r.to, Effect: string(d.Effect), Decision: dj})
 		decOf = append(decOf, i)
 		if d.Allowed() {
-			discloses, withdraws := deliveryRecords(r.kind)
-			in, err := n.signedItem(r.to, r.kind, r.caseID, r.caseVersion, out, discloses, withdraws)
-			if err != nil {
-				return err
+			in := s.j.item
+			if !s.j.signed || s.j.kind != r.kind {
+				discloses, withdraws := deliveryRecords(r.kind)
+				if in, err = n.signedItem(r.to, r.kind, r.caseID, r.caseVersion, out, discloses, withdraws); err != nil {
+					return err
+				}
 			}
 			items = append(items, in)
 			itOf = append(itOf, i)
