@@ -14,19 +14,35 @@ import (
 	"github.com/familylinks/flx/node/store"
 )
 
-// txFlag marks the node's store transactions as under way (in), for a
-// test that asks what runs inside them.
+// txFlag marks the forwards' transactions as under way (in) from the
+// moment they lock their cases to their end, for a test that asks what runs
+// inside them (other transactions, a background one, are not marked).
 type txFlag struct {
 	store.Store
 	in *atomic.Int32
 }
 
 func (s txFlag) Tx(ctx context.Context, fn func(store.Tx) error) error {
-	return s.Store.Tx(ctx, func(tx store.Tx) error {
-		s.in.Add(1)
-		defer s.in.Add(-1)
-		return fn(tx)
-	})
+	var locked atomic.Bool
+	defer func() {
+		if locked.Load() {
+			s.in.Add(-1)
+		}
+	}()
+	return s.Store.Tx(ctx, func(tx store.Tx) error { return fn(lockFlag{tx, s.in, &locked}) })
+}
+
+type lockFlag struct {
+	store.Tx
+	in     *atomic.Int32
+	locked *atomic.Bool
+}
+
+func (t lockFlag) LockCaseHeads(ctx context.Context, ids []string) (map[string]store.Case, error) {
+	if t.locked.CompareAndSwap(false, true) {
+		t.in.Add(1)
+	}
+	return t.Tx.LockCaseHeads(ctx, ids)
 }
 
 // TestForwardSignsBeforeItsTransaction: a caseworker's forward, and an
