@@ -211,8 +211,9 @@ type sharedSend struct {
 // locks every case (without reading its document), one reads what is
 // queued of them for their members, then each is checked and decided in
 // order as sendIn would, seeing what the ones before it queued; one
-// statement records the decisions, one queues the envelopes, and the
-// audit records are appended last, at once. It sets results[i] and, when
+// statement records the decisions, one queues the envelopes (those their
+// callers signed, presign: one is signed here only when its kind changed
+// under the lock), and the audit records are appended last, at once. It sets results[i] and, when
 // a check refused sends[i] before anything of it was written, refused[i]:
 // the others go on. Any other error fails them all.
 func (n *Node) sendAllIn(ctx context.Context, tx store.Tx, sends []sharedSend, results []SendResult, refused []*Error) error {
