@@ -281,15 +281,23 @@ func (n *Node) send(ctx context.Context, a Actor, r sendRequest) (SendResult, er
 	if d.Effect != policy.Deny {
 		res.Document = out
 	}
+	j := judged{d: d, out: out, dj: dj}
 	if d.Allowed() {
 		if err := n.precheck(ctx, r.to, r.kind, out); err != nil {
 			return SendResult{}, err
+		}
+		if groupable(r) {
+			// Signed here, by each caller at once, not one after the other
+			// by its group's leader inside the transaction (sendAllIn).
+			if err := n.presign(r, &j); err != nil {
+				return SendResult{}, internal("sign", err)
+			}
 		}
 	}
 	if r.judged != nil {
 		r.judged()
 	}
-	if err := n.commitSendTx(ctx, a, r, dst, judged{d, out, dj}, &res); err != nil {
+	if err := n.commitSendTx(ctx, a, r, dst, j, &res); err != nil {
 		var pe *Error
 		if errors.As(err, &pe) {
 			return SendResult{}, pe
@@ -321,10 +329,32 @@ func (n *Node) send(ctx context.Context, a Actor, r sendRequest) (SendResult, er
 }
 
 // judged is the policy's answer on a send: the decision, the redacted
-// document and the decision encoded.
+// document and the decision encoded; and, once presign ran, the envelope
+// of out signed as the kind judged.
 type judged struct {
 	d       policy.Decision
 	out, dj []byte
+	// item is out signed (signed set) as kind, for r.to: sendAllIn queues
+	// it as is when the kind is still kind under the case's lock, else
+	// judges and signs again.
+	item   store.NewOutboxItem
+	kind   federation.Kind
+	signed bool
+}
+
+// presign signs j's document as the envelope r would queue (signedItem),
+// before the transaction: the CPU of a signature is then spent by each
+// forward's caller, in parallel, and not by its group's leader while the
+// group holds its cases' locks. An envelope signed here and not queued
+// (the kind changed meanwhile, a refusal) never leaves this process.
+func (n *Node) presign(r sendRequest, j *judged) error {
+	discloses, withdraws := deliveryRecords(r.kind)
+	it, err := n.signedItem(r.to, r.kind, r.caseID, r.caseVersion, j.out, discloses, withdraws)
+	if err != nil {
+		return err
+	}
+	j.item, j.kind, j.signed = it, r.kind, true
+	return nil
 }
 
 // sendIn is the transaction of a send that cannot share one (not
@@ -339,13 +369,15 @@ func (n *Node) sendIn(ctx context.Context, tx store.Tx, a Actor, r sendRequest, 
 	d, out, dj := j.d, j.out, j.dj
 	// Serialised with the case's withdrawal (FLX-WDR-008): once it has
 	// committed nothing more about the case is queued, and a forward
-	// that read the case earlier is refused here.
-	cur, err := tx.LockCase(ctx, r.caseID)
+	// that read the case earlier is refused here. The lock reads the
+	// case's head only: the caller has the document it judged.
+	heads, err := tx.LockCaseHeads(ctx, []string{r.caseID})
+	cur, found := heads[r.caseID]
 	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return errf(CodeNotFound, "no case %s", r.caseID)
 	case err != nil:
 		return err
+	case !found:
+		return errf(CodeNotFound, "no case %s", r.caseID)
 	case cur.Erased():
 		return errf(CodeErased, "case %s was withdrawn while this %s was being prepared: nothing was sent", r.caseID, r.kind)
 	case r.caseVersion > 0 && cur.Version != r.caseVersion:

@@ -116,6 +116,15 @@ func (n *Node) forwardBatch(ctx context.Context, a Actor, ids []string, fresh ma
 		}
 		todo = append(todo, s)
 	}
+	// Their envelopes signed before the transactions, over the cores too.
+	onCores(len(todo), func(i int) {
+		if s := todo[i]; s.j.d.Allowed() {
+			errs[i] = n.presign(s.r, &s.j)
+		}
+	})
+	if err := errors.Join(errs[:len(todo)]...); err != nil {
+		return nil, internal("sign", err)
+	}
 	sort.Slice(todo, func(i, j int) bool { return todo[i].r.caseID < todo[j].r.caseID })
 	var failed error
 	for lo := 0; lo < len(todo) && failed == nil; lo += forwardChunk {
@@ -202,8 +211,9 @@ type sharedSend struct {
 // locks every case (without reading its document), one reads what is
 // queued of them for their members, then each is checked and decided in
 // order as sendIn would, seeing what the ones before it queued; one
-// statement records the decisions, one queues the envelopes, and the
-// audit records are appended last, at once. It sets results[i] and, when
+// statement records the decisions, one queues the envelopes (those their
+// callers signed, presign: one is signed here only when its kind changed
+// under the lock), and the audit records are appended last, at once. It sets results[i] and, when
 // a check refused sends[i] before anything of it was written, refused[i]:
 // the others go on. Any other error fails them all.
 func (n *Node) sendAllIn(ctx context.Context, tx store.Tx, sends []sharedSend, results []SendResult, refused []*Error) error {
@@ -292,10 +302,12 @@ func (n *Node) sendAllIn(ctx context.Context, tx store.Tx, sends []sharedSend, r
 		decs = append(decs, store.Decision{CaseID: r.caseID, Destination: r.to, Effect: string(d.Effect), Decision: dj})
 		decOf = append(decOf, i)
 		if d.Allowed() {
-			discloses, withdraws := deliveryRecords(r.kind)
-			in, err := n.signedItem(r.to, r.kind, r.caseID, r.caseVersion, out, discloses, withdraws)
-			if err != nil {
-				return err
+			in := s.j.item
+			if !s.j.signed || s.j.kind != r.kind {
+				discloses, withdraws := deliveryRecords(r.kind)
+				if in, err = n.signedItem(r.to, r.kind, r.caseID, r.caseVersion, out, discloses, withdraws); err != nil {
+					return err
+				}
 			}
 			items = append(items, in)
 			itOf = append(itOf, i)
