@@ -484,7 +484,12 @@ const maxBreaks = 3
 // to BatchSize, when a batch's worth was queued, or when fewer than two
 // requests of less than a batch are left in flight (one answered), or,
 // while only one is in flight, when Linger has passed since the first of
-// them was queued. So the answers pace the requests (when they slow down,
+// them was queued. A request is answered once its receipts are verified:
+// its slot is free then, and its receipts are recorded while the next
+// claim goes (a claim made meanwhile cannot take the next rows of their
+// cases, per-case order: the recording's end claims, or, when a claim ran
+// meanwhile, the next claim takes them, at the latest once nothing is in
+// flight). So the answers pace the requests (when they slow down,
 // as on a loaded machine, batches grow and each envelope costs less;
 // while two such requests are out, an answer sends only full batches of
 // what accumulated, holding the rest back, or requests would stay as many
