@@ -76,7 +76,9 @@ slot (forward returned -> its claim's now: linger, an answer), the claim
 and any holding back (-> the request sent), the request (-> received),
 XB-RC's store transaction with its commit (-> committed), and the answer
 (committed -> the answer read and its receipts verified at XA-RC, before
-they are recorded).`,
+they are recorded); and, per claim of due rows, its store round trip. The
+claims line counts XA-RC's claims of due rows (those that found none
+apart) and its delivery requests, per 1,000 envelopes.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runBenchExchange(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), benchOptions{pg: pg, n: n, workers: workers, probe: probe, rate: rate, batch: batch, cpuProfile: cpuProfile, memProfile: memProfile, link: link, stores: stores, kill: kill, killAt: killAt, killLease: killLease, poll: poll, idle: idle, linger: lingerFlag})
