@@ -61,11 +61,11 @@ func withRecordGate(g *recordGate) benchOption {
 // a statement, on a loaded machine several milliseconds) to end.
 func TestSlotFreedBeforeReceiptsAreRecorded(t *testing.T) {
 	g := &recordGate{all: make(chan struct{})}
-	openAtEnd(t, g.all)
 	b := newBench(t, Options{Workers: 8, BatchSize: 10, Linger: -1, PollInterval: time.Hour}, realClock, withRecordGate(g))
 	p := b.peers["XB-RC"]
 	first := b.queue(t, "XB-RC", 1)
 	b.run(t)
+	openAtEnd(t, g.all) // before the Deliverer stops (cleanups run last first)
 	waitFor(t, "the first request answered, its receipt being recorded", func() bool { return g.waiting.Load() == 1 })
 	second := b.queueCase(t, "XB-RC", "XA-RC:SECOND")
 	b.d.KickFor("XB-RC")
@@ -95,9 +95,9 @@ func TestNextRowOfACaseGoesOnceItsReceiptIsRecorded(t *testing.T) {
 	head := b.queueCase(t, "XB-RC", "XA-RC:X")
 	next := b.queueCase(t, "XB-RC", "XA-RC:X")
 	gate := make(chan struct{})
-	openAtEnd(t, gate)
 	g.hold(head, gate)
 	b.run(t)
+	openAtEnd(t, gate) // before the Deliverer stops (cleanups run last first)
 	waitFor(t, "the head of the case answered, its receipt being recorded", func() bool { return g.waiting.Load() == 1 })
 	// Another case's row, queued now, is claimed (and delivered) while the
 	// head's receipt is held: that claim cannot take the case's next row.

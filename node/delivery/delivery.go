@@ -446,10 +446,6 @@ type report struct {
 	// recorded, and reports its result once they are (done, not freed);
 	// any other sends one report, both.
 	freed, done bool
-	// answer is set by the loop when the slot is freed: the claims made
-	// so far (Deliverer.loop's claims), to tell at done whether one ran
-	// while the receipts were being recorded.
-	answer *int
 }
 
 // chunk is the rows of one request, as claimed, or as prepared and sent
@@ -486,10 +482,10 @@ const maxBreaks = 3
 // while only one is in flight, when Linger has passed since the first of
 // them was queued. A request is answered once its receipts are verified:
 // its slot is free then, and its receipts are recorded while the next
-// claim goes (a claim made meanwhile cannot take the next rows of their
-// cases, per-case order: the recording's end claims, or, when a claim ran
-// meanwhile, the next claim takes them, at the latest once nothing is in
-// flight). So the answers pace the requests (when they slow down,
+// claim goes (which cannot take the next rows of their cases, per-case
+// order: the claim after the recording takes them, made with the next
+// answer or kick, or once nothing is in flight or recording). So the
+// answers pace the requests (when they slow down,
 // as on a loaded machine, batches grow and each envelope costs less;
 // while two such requests are out, an answer sends only full batches of
 // what accumulated, holding the rest back, or requests would stay as many
@@ -522,12 +518,11 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 	// wait for one of them to be answered, or for a batch's worth.
 	inflight, partial, peerFailed := 0, 0, false
 	// recording counts the requests answered (their slot free) whose
-	// receipts are being recorded; claims counts the claims made. A claim
-	// made while receipts are being recorded may not yet take the next
-	// row of their cases (per-case order: it is claimable once they are
-	// recorded), so recheck is set when such a recording ends: a claim is
-	// then due, at the latest when nothing is left in flight.
-	recording, claims, recheck := 0, 0, false
+	// receipts are being recorded. The next row of their cases is
+	// claimable once they are (per-case order), so recheck is set when
+	// such a recording ends: the next claim takes those rows, and one is
+	// made at the latest once nothing is left in flight or recording.
+	recording, recheck := 0, false
 	// held are claimed rows, fewer than a batch, kept back while
 	// kickBelow requests of less than a batch are in flight: they go
 	// with the next claim or when one of those is answered.
@@ -554,7 +549,6 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 		}
 		if !r.done {
 			recording++
-			*r.answer = claims
 			return
 		}
 		if !r.freed {
@@ -612,13 +606,13 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 			// the node stops (stopping). Its slot is freed once the
 			// answer is verified (answered), before the receipts are
 			// recorded: the next claim need not wait for that write.
-			freed, tag := false, new(int)
+			freed := false
 			answered := func() {
 				freed = true
-				results <- report{freed: true, partial: part, answer: tag}
+				results <- report{freed: true, partial: part}
 			}
 			r := d.deliverAll(context.WithValue(context.WithoutCancel(ctx), stoppingKey{}, ctx.Done()), ch, &progress, answered)
-			r.partial, r.freed, r.done, r.answer = part, !freed, true, tag
+			r.partial, r.freed, r.done = part, !freed, true
 			results <- r
 		}()
 	}
@@ -666,10 +660,10 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 			}
 			resendC = resend.C
 		}
-		if recheck && inflight == 0 {
+		if recheck && inflight == 0 && recording == 0 {
 			// Receipts recorded after the last claim began, and no
-			// answer is to come that would claim: claim what they
-			// made claimable (the next rows of their cases).
+			// answer or recording is to come that would claim: claim
+			// what they made claimable (the next rows of their cases).
 			claim = true
 		}
 		if len(held) > 0 && free > 0 && partial < kickBelow && !claim {
@@ -680,7 +674,6 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 		if free > 0 && claim {
 			ds.kicked() // rows queued from now on wake the loop again
 			kicks, lingerC = 0, nil
-			claims++
 			recheck = false // this claim sees every receipt recorded so far
 			batch := d.batchSize()
 			want := free*batch - len(held)
@@ -757,23 +750,21 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 				// Answered, its receipts being recorded: the next
 				// rows of their cases are not claimable yet, so the
 				// claim now is for rows queued since the last one
-				// (a kick), and the recording's end claims, or sets
-				// recheck if a claim ran meanwhile.
+				// (a kick); the recording's end sets recheck.
 				select {
 				case <-ds.wakeC():
 					kicks++
 				default:
 				}
 				claim = claim || (again && kicks > 0)
-			case r.freed || *r.answer == claims:
-				// Answered and recorded (a failure among its rows), or
-				// recorded with no claim since its answer: claim as on
-				// an answer.
+			case r.freed:
+				// Answered and recorded at once (a failure among
+				// its rows, or a row not sent).
 				claim = claim || again
 			default:
-				// Recorded after a claim that began since its answer:
-				// the next rows of its cases go with the next claim,
-				// at the latest once nothing is in flight.
+				// Its receipts recorded: the next rows of their cases
+				// go with the next claim, made with the next answer
+				// or kick, or once nothing is in flight or recording.
 				recheck = true
 			}
 		case <-ds.wakeC():
