@@ -439,12 +439,12 @@ type report struct {
 	// partial: the request carried fewer rows than a batch (set by the
 	// loop, which counts such requests in flight).
 	partial bool
-	// freed: the report frees its request's slot (the request was
-	// answered); done: it is the request's last report, with its result.
-	// A request whose every envelope was delivered frees its slot as
-	// soon as the receipts are verified (freed, not done), before they are
-	// recorded, and reports its result once they are (done, not freed);
-	// any other sends one report, both.
+	// freed: the request was answered (it is no longer in flight); done:
+	// it is the request's last report, with its result. A request whose
+	// every envelope was delivered reports its answer as soon as the
+	// receipts are verified (freed, not done), before they are recorded,
+	// and its result once they are (done, not freed); any other sends one
+	// report, both.
 	freed, done bool
 }
 
@@ -481,10 +481,11 @@ const maxBreaks = 3
 // requests of less than a batch are left in flight (one answered), or,
 // while only one is in flight, when Linger has passed since the first of
 // them was queued. A request is answered once its receipts are verified:
-// its slot is free then, and its receipts are recorded while the next
-// claim goes (which cannot take the next rows of their cases, per-case
-// order: the claim after the recording takes them, made with the next
-// answer or kick, or once nothing is in flight or recording). So the
+// what waits for an answer goes then, and its receipts are recorded while
+// the next claim goes (which cannot take the next rows of their cases,
+// per-case order: the claim after the recording takes them, made with the
+// next answer or kick, or once nothing is in flight or recording); it
+// keeps its place among the Workers until they are recorded. So the
 // answers pace the requests (when they slow down,
 // as on a loaded machine, batches grow and each envelope costs less;
 // while two such requests are out, an answer sends only full batches of
@@ -603,8 +604,8 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 			defer wg.Done()
 			// A delivery under way finishes even when the node stops.
 			// A receipt whose recording fails is tried again until
-			// the node stops (stopping). Its slot is freed once the
-			// answer is verified (answered), before the receipts are
+			// the node stops (stopping). It reports its answer once
+			// the receipts are verified (answered), before they are
 			// recorded: the next claim need not wait for that write.
 			freed := false
 			answered := func() {
@@ -632,7 +633,10 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 			finish()
 			return
 		}
-		free := window() - inflight
+		// A request whose receipts are being recorded keeps its place
+		// in the window (not among the requests of less than a batch):
+		// a slow database holds back new requests as before.
+		free := window() - inflight - recording
 		// What the link broke under goes first once due: its rows are the
 		// heads of their cases, and still claimed.
 		now := d.o.Now()
@@ -725,7 +729,7 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 			// slot frees. A short one took everything due: wait for a
 			// result or a kick.
 			claim = len(items) == want
-			if claim && inflight < window() {
+			if claim && inflight+recording < window() {
 				continue
 			}
 		}
