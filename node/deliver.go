@@ -46,6 +46,15 @@ func (o deliveryObserver) Sent(_ string, envelopes int) {
 	o.m.sentRequest(envelopes)
 }
 
+// Claimed counts the claims and the empty ones (Metrics.Batches).
+// It hands the claim's time to the stage hook, if one is set.
+func (o deliveryObserver) Claimed(_ string, rows int, took time.Duration) {
+	o.m.claimed(rows)
+	if h := o.m.stages.Load(); h != nil && h.Claimed != nil {
+		h.Claimed(rows, took)
+	}
+}
+
 // Attempted hands the times of an answered request to the stage hook, if
 // one is set (Metrics.ObserveStages).
 func (o deliveryObserver) Attempted(rows []store.OutboxItem, sent, answered time.Time) {

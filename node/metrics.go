@@ -29,7 +29,7 @@ type Metrics struct {
 	deliveryLatency  prometheus.Histogram
 	requestEnvelopes prometheus.Histogram
 	processRows      prometheus.Histogram
-	batches          struct{ requests, envelopes, transactions, rows, delivered atomic.Int64 }
+	batches          struct{ requests, envelopes, transactions, rows, delivered, claims, emptyClaims atomic.Int64 }
 	queue            *queueCollector
 	matchErrors      prometheus.Counter
 	matchSeconds     prometheus.Histogram
@@ -47,11 +47,13 @@ type Metrics struct {
 // they are recorded). Stored
 // runs on the receiver once the transaction that stored an envelope
 // committed, with the inbox key (issuer and jti) of each envelope stored.
-// Both run on delivery and receiving goroutines: they must be quick and
-// safe for concurrent use.
+// Claimed runs on the sender once per claim of due rows, with the rows it
+// took and the time the store took to answer it. They run on delivery and
+// receiving goroutines: they must be quick and safe for concurrent use.
 type StageHook struct {
 	Attempted func(jti string, claimed, sent, answered time.Time)
 	Stored    func(inboxKey string, committed time.Time)
+	Claimed   func(rows int, took time.Duration)
 }
 
 // ObserveStages sets the stage hook (nil: none).
@@ -114,14 +116,18 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 // which decide how far the fixed cost of a request or transaction is
 // shared. Delivered counts the envelopes delivered with a verified receipt
 // (flx_envelopes_delivered_total, all peers and kinds): one sent again
-// after a lost answer may count twice.
-type BatchCounts struct{ Requests, Envelopes, Transactions, Rows, Delivered int64 }
+// after a lost answer may count twice. Claims are delivery's claims of
+// due rows, EmptyClaims those that found none.
+type BatchCounts struct {
+	Requests, Envelopes, Transactions, Rows, Delivered int64
+	Claims, EmptyClaims                                int64
+}
 
 // Batches returns the counts so far.
 func (m *Metrics) Batches() BatchCounts {
 	b := &m.batches
 	return BatchCounts{Requests: b.requests.Load(), Envelopes: b.envelopes.Load(), Transactions: b.transactions.Load(), Rows: b.rows.Load(),
-		Delivered: b.delivered.Load()}
+		Delivered: b.delivered.Load(), Claims: b.claims.Load(), EmptyClaims: b.emptyClaims.Load()}
 }
 
 // sentRequest records a delivery request of n envelopes.
@@ -129,6 +135,14 @@ func (m *Metrics) sentRequest(n int) {
 	m.requestEnvelopes.Observe(float64(n))
 	m.batches.requests.Add(1)
 	m.batches.envelopes.Add(int64(n))
+}
+
+// claimed records a claim of due rows that took rows.
+func (m *Metrics) claimed(rows int) {
+	m.batches.claims.Add(1)
+	if rows == 0 {
+		m.batches.emptyClaims.Add(1)
+	}
 }
 
 // deliveredOne records an envelope delivered with a verified receipt.

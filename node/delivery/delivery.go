@@ -167,6 +167,21 @@ type AttemptObserver interface {
 	Attempted(rows []store.OutboxItem, sent, answered time.Time)
 }
 
+// ClaimObserver, when the Observer has it, is told of each claim made
+// for a destination: how many rows it took (0: none was due) and how long
+// the store took to answer it. Claims per request, and the empty ones
+// among them, are a fixed cost that small batches pay for each envelope.
+type ClaimObserver interface {
+	Claimed(to string, rows int, took time.Duration)
+}
+
+// claimed tells the Observer of a claim of rows rows to to that took took.
+func (d *Deliverer) claimed(to string, rows int, took time.Duration) {
+	if co, ok := d.o.Observer.(ClaimObserver); ok {
+		co.Claimed(to, rows, took)
+	}
+}
+
 // attempted tells the Observer of rows whose request, sent at sent, was
 // answered.
 func (d *Deliverer) attempted(rows []store.OutboxItem, sent time.Time) {
@@ -424,6 +439,13 @@ type report struct {
 	// partial: the request carried fewer rows than a batch (set by the
 	// loop, which counts such requests in flight).
 	partial bool
+	// freed: the request was answered (it is no longer in flight); done:
+	// it is the request's last report, with its result. A request whose
+	// every envelope was delivered reports its answer as soon as the
+	// receipts are verified (freed, not done), before they are recorded,
+	// and its result once they are (done, not freed); any other sends one
+	// report, both.
+	freed, done bool
 }
 
 // chunk is the rows of one request, as claimed, or as prepared and sent
@@ -458,7 +480,13 @@ const maxBreaks = 3
 // to BatchSize, when a batch's worth was queued, or when fewer than two
 // requests of less than a batch are left in flight (one answered), or,
 // while only one is in flight, when Linger has passed since the first of
-// them was queued. So the answers pace the requests (when they slow down,
+// them was queued. A request is answered once its receipts are verified:
+// what waits for an answer goes then, and its receipts are recorded while
+// the next claim goes (which cannot take the next rows of their cases,
+// per-case order: the claim after the recording takes them, made with the
+// next answer or kick, or once nothing is in flight or recording); it
+// keeps its place among the Workers until they are recorded. So the
+// answers pace the requests (when they slow down,
 // as on a loaded machine, batches grow and each envelope costs less;
 // while two such requests are out, an answer sends only full batches of
 // what accumulated, holding the rest back, or requests would stay as many
@@ -482,13 +510,20 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 		}
 		return workers
 	}
-	results := make(chan report, workers)
+	// Each request sends at most two reports (freed, then done).
+	results := make(chan report, 2*workers)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	// partial counts the requests in flight that carry less than a
 	// batch: rows that accumulate while kickBelow of them are in flight
 	// wait for one of them to be answered, or for a batch's worth.
 	inflight, partial, peerFailed := 0, 0, false
+	// recording counts the requests answered (their slot free) whose
+	// receipts are being recorded. The next row of their cases is
+	// claimable once they are (per-case order), so recheck is set when
+	// such a recording ends: the next claim takes those rows, and one is
+	// made at the latest once nothing is left in flight or recording.
+	recording, recheck := 0, false
 	// held are claimed rows, fewer than a batch, kept back while
 	// kickBelow requests of less than a batch are in flight: they go
 	// with the next claim or when one of those is answered.
@@ -507,9 +542,18 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 		}
 	}()
 	record := func(r report) {
-		inflight--
-		if r.partial {
-			partial--
+		if r.freed {
+			inflight--
+			if r.partial {
+				partial--
+			}
+		}
+		if !r.done {
+			recording++
+			return
+		}
+		if !r.freed {
+			recording--
 		}
 		retryAfter = max(retryAfter, r.retryAfter)
 		if r.resend != nil {
@@ -530,7 +574,7 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 		}
 	}
 	finish := func() {
-		for inflight > 0 {
+		for inflight > 0 || recording > 0 {
 			record(<-results)
 		}
 		// Rows held to be sent again go back to the queue, due when they
@@ -560,9 +604,16 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 			defer wg.Done()
 			// A delivery under way finishes even when the node stops.
 			// A receipt whose recording fails is tried again until
-			// the node stops (stopping).
-			r := d.deliverAll(context.WithValue(context.WithoutCancel(ctx), stoppingKey{}, ctx.Done()), ch, &progress)
-			r.partial = part
+			// the node stops (stopping). It reports its answer once
+			// the receipts are verified (answered), before they are
+			// recorded: the next claim need not wait for that write.
+			freed := false
+			answered := func() {
+				freed = true
+				results <- report{freed: true, partial: part}
+			}
+			r := d.deliverAll(context.WithValue(context.WithoutCancel(ctx), stoppingKey{}, ctx.Done()), ch, &progress, answered)
+			r.partial, r.freed, r.done = part, !freed, true
 			results <- r
 		}()
 	}
@@ -582,7 +633,10 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 			finish()
 			return
 		}
-		free := window() - inflight
+		// A request whose receipts are being recorded keeps its place
+		// in the window (not among the requests of less than a batch):
+		// a slow database holds back new requests as before.
+		free := window() - inflight - recording
 		// What the link broke under goes first once due: its rows are the
 		// heads of their cases, and still claimed.
 		now := d.o.Now()
@@ -610,6 +664,12 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 			}
 			resendC = resend.C
 		}
+		if recheck && inflight == 0 && recording == 0 {
+			// Receipts recorded after the last claim began, and no
+			// answer or recording is to come that would claim: claim
+			// what they made claimable (the next rows of their cases).
+			claim = true
+		}
 		if len(held) > 0 && free > 0 && partial < kickBelow && !claim {
 			send(chunk{items: held})
 			held = nil
@@ -618,6 +678,7 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 		if free > 0 && claim {
 			ds.kicked() // rows queued from now on wake the loop again
 			kicks, lingerC = 0, nil
+			recheck = false // this claim sees every receipt recorded so far
 			batch := d.batchSize()
 			want := free*batch - len(held)
 			// Not cancelled at once when the node stops: a claim made,
@@ -627,10 +688,14 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 			// back, unsent and uncounted. A database that does not
 			// answer delays the stop by at most stopGrace.
 			cctx, cdone := afterStop(ctx, d.stopGrace())
+			claimAt := d.o.Now()
 			items, err := d.outbox.ClaimDue(cctx, store.ClaimRequest{
 				Worker: d.o.Instance, Destination: ds.Name(), Limit: want, Lease: d.o.Lease,
 			})
 			cdone()
+			if err == nil {
+				d.claimed(ds.Name(), len(items), d.o.Now().Sub(claimAt))
+			}
 			if err != nil {
 				d.log.Error("claim outbox", "destination", ds.Name(), "err", err)
 			}
@@ -656,7 +721,7 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 				}
 				send(chunk{items: ch})
 			}
-			if (inflight == 0 && len(items) == 0 && len(pending) == 0 && len(held) == 0) || err != nil {
+			if (inflight == 0 && recording == 0 && len(items) == 0 && len(pending) == 0 && len(held) == 0) || err != nil {
 				finish()
 				return
 			}
@@ -664,7 +729,7 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 			// slot frees. A short one took everything due: wait for a
 			// result or a kick.
 			claim = len(items) == want
-			if claim && inflight < window() {
+			if claim && inflight+recording < window() {
 				continue
 			}
 		}
@@ -683,7 +748,29 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 			// requests at a time for good, each answered later for
 			// sharing it with the others. The answer to a full batch
 			// claims, so that a backlog keeps the window full of them.
-			claim = claim || partial < kickBelow || !r.partial
+			again := partial < kickBelow || !r.partial
+			switch {
+			case !r.done:
+				// Answered, its receipts being recorded: the next
+				// rows of their cases are not claimable yet, so the
+				// claim now is for rows queued since the last one
+				// (a kick); the recording's end sets recheck.
+				select {
+				case <-ds.wakeC():
+					kicks++
+				default:
+				}
+				claim = claim || (again && kicks > 0)
+			case r.freed:
+				// Answered and recorded at once (a failure among
+				// its rows, or a row not sent).
+				claim = claim || again
+			default:
+				// Its receipts recorded: the next rows of their cases
+				// go with the next claim, made with the next answer
+				// or kick, or once nothing is in flight or recording.
+				recheck = true
+			}
 		case <-ds.wakeC():
 			// Rows were queued: sent at once if the link is idle,
 			// otherwise with the next answer or after Linger.
@@ -753,15 +840,20 @@ func (d *Deliverer) batchSize() int {
 
 // deliverAll makes one attempt of claimed rows, in one request when there
 // are several, and records each row's result; the report is the worst of
-// them (a retried failure rests the destination).
-func (d *Deliverer) deliverAll(ctx context.Context, ch chunk, progress *atomic.Int64) report {
+// them (a retried failure rests the destination). When every row sent was
+// delivered and nothing else is to be recorded, it calls answered once the
+// receipts are verified, before it records them.
+func (d *Deliverer) deliverAll(ctx context.Context, ch chunk, progress *atomic.Int64, answered func()) report {
 	items := ch.items
 	bs, ok := d.sender.(BatchSender)
 	if len(items) == 1 || !ok {
+		if len(items) != 1 {
+			answered = nil
+		}
 		var agg report
 		var again []store.OutboxItem
 		for i, it := range items {
-			r, sent := d.deliver(ctx, it, ch, progress)
+			r, sent := d.deliver(ctx, it, ch, progress, answered)
 			if sent != nil {
 				again = append(again, *sent)
 			}
@@ -834,6 +926,9 @@ func (d *Deliverer) deliverAll(ctx context.Context, ch chunk, progress *atomic.I
 		add(d.conclude(ctx, it, start, results[i], ch.breaks))
 	}
 	if len(done) > 0 {
+		if len(done) == len(send) && first && answered != nil {
+			answered() // only receipts are left to record
+		}
 		if err := d.record(ctx, send[0].LeaseUntil, func() error { return d.markDelivered(ctx, done) }); err != nil {
 			d.log.Error("record deliveries", "destination", send[0].Destination, "rows", len(done), "err", err)
 			add(report{result: failedRetry, reason: "store"})
@@ -919,7 +1014,9 @@ func worse(a, b report, first bool) report {
 // deliver makes one attempt of a claimed row of ch (prepared first, unless
 // it is sent again) and records its result, unless the link broke under
 // it and it may go again (mayResend): then it returns the row as sent.
-func (d *Deliverer) deliver(ctx context.Context, it store.OutboxItem, ch chunk, progress *atomic.Int64) (report, *store.OutboxItem) {
+// When it was delivered it calls answered (unless nil) before recording
+// the receipt.
+func (d *Deliverer) deliver(ctx context.Context, it store.OutboxItem, ch chunk, progress *atomic.Int64, answered func()) (report, *store.OutboxItem) {
 	start := d.o.Now()
 	if it.Envelope == nil {
 		return d.conclude(ctx, it, start, federation.Result{Outcome: federation.Permanent, Reason: "erased: the envelope's data was erased"}, ch.breaks), nil
@@ -947,6 +1044,9 @@ func (d *Deliverer) deliver(ctx context.Context, it store.OutboxItem, ch chunk, 
 		d.log.Info("the link broke under an envelope; sending it again", "outbox_id", it.ID, "to", it.Destination,
 			"breaks", ch.breaks+1, "reason", res.Reason)
 		return report{result: skipped}, &it
+	}
+	if res.Outcome == federation.Delivered && answered != nil {
+		answered()
 	}
 	return d.conclude(ctx, it, start, res, ch.breaks), nil
 }

@@ -76,7 +76,9 @@ slot (forward returned -> its claim's now: linger, an answer), the claim
 and any holding back (-> the request sent), the request (-> received),
 XB-RC's store transaction with its commit (-> committed), and the answer
 (committed -> the answer read and its receipts verified at XA-RC, before
-they are recorded).`,
+they are recorded); and, per claim of due rows, its store round trip. The
+claims line counts XA-RC's claims of due rows (those that found none
+apart) and its delivery requests, per 1,000 envelopes.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runBenchExchange(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), benchOptions{pg: pg, n: n, workers: workers, probe: probe, rate: rate, batch: batch, cpuProfile: cpuProfile, memProfile: memProfile, link: link, stores: stores, kill: kill, killAt: killAt, killLease: killLease, poll: poll, idle: idle, linger: lingerFlag})
@@ -630,7 +632,7 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 	var fine *stageTimes
 	if xa.rn != nil && xb.rn != nil {
 		fine = newStageTimes(o.n)
-		xa.rn.Metrics.ObserveStages(&node.StageHook{Attempted: fine.attempted})
+		xa.rn.Metrics.ObserveStages(&node.StageHook{Attempted: fine.attempted, Claimed: fine.claimed})
 		xb.rn.Metrics.ObserveStages(&node.StageHook{Stored: fine.stored})
 		defer xa.rn.Metrics.ObserveStages(nil)
 		defer xb.rn.Metrics.ObserveStages(nil)
@@ -906,6 +908,8 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 		a, b := xa.rn.Metrics.Batches(), xb.rn.Metrics.Batches()
 		fmt.Fprintf(out, "batches:    %.1f envelopes per delivery request (%d requests); %.1f rows per processing transaction at XB-RC (%d transactions)\n",
 			ratio(a.Envelopes, a.Requests), a.Requests, ratio(b.Rows, b.Transactions), b.Transactions)
+		fmt.Fprintf(out, "claims:     %.1f claims of due rows per 1,000 envelopes (%.1f of them empty), %.1f delivery requests per 1,000 envelopes\n",
+			1000*ratio(a.Claims, int64(o.n)), 1000*ratio(a.EmptyClaims, int64(o.n)), 1000*ratio(a.Requests, int64(o.n)))
 	}
 	if kind == store.SQLite {
 		fmt.Fprintf(out, "CPU:        both nodes with their SQLite databases (this process) %.0f µs/envelope\n", perEnv(selfUsed))
@@ -1115,6 +1119,7 @@ type stages struct {
 	request  []time.Duration // request sent -> received by XB-RC (TLS, HTTP/2, verifying the envelopes before it)
 	commit   []time.Duration // received -> XB-RC's store transaction committed (store, apply, fsync)
 	answered []time.Duration // committed -> the answer at XA-RC (receipts out, read, verified)
+	claims   []time.Duration // each claim's store round trip (per claim, not per envelope)
 	fine     bool
 }
 
@@ -1127,6 +1132,7 @@ type stageTimes struct {
 	mu       sync.Mutex
 	attempts map[string]attemptTimes // by jti
 	commits  map[string]time.Time    // by XB-RC's inbox key
+	claims   []time.Duration         // each claim's store round trip
 }
 
 type attemptTimes struct{ claimed, sent, answered time.Time }
@@ -1138,6 +1144,12 @@ func newStageTimes(n int) *stageTimes {
 func (s *stageTimes) attempted(jti string, claimed, sent, answered time.Time) {
 	s.mu.Lock()
 	s.attempts[jti] = attemptTimes{claimed, sent, answered}
+	s.mu.Unlock()
+}
+
+func (s *stageTimes) claimed(_ int, took time.Duration) {
+	s.mu.Lock()
+	s.claims = append(s.claims, took)
 	s.mu.Unlock()
 }
 
@@ -1214,8 +1226,13 @@ func latencyStages(ctx context.Context, xa, xb store.Store, committed map[string
 			break
 		}
 	}
+	if fine != nil {
+		fine.mu.Lock()
+		st.claims = slices.Clone(fine.claims)
+		fine.mu.Unlock()
+	}
 	for _, d := range [][]time.Duration{st.queueTx, st.toPeer, st.receipt, st.process, st.endToEnd, st.total,
-		st.toClaim, st.claimed, st.request, st.commit, st.answered} {
+		st.toClaim, st.claimed, st.request, st.commit, st.answered, st.claims} {
 		slices.Sort(d)
 	}
 	return st, nil
@@ -1236,6 +1253,7 @@ func (st stages) print(out io.Writer, paced bool) {
 	if st.fine {
 		line("  queued -> claim started (a slot: linger, answer)", st.toClaim)
 		line("  claim started -> request sent (claim, held back)", st.claimed)
+		line("    the claim's store round trip (per claim)", st.claims)
 		line("  request sent -> received (TLS, HTTP/2, verify)", st.request)
 	}
 	line("received -> receipt recorded at XA-RC", st.receipt)

@@ -39,7 +39,9 @@ func TestBenchExchangeBothStores(t *testing.T) {
 		"stages:", "queue -> processed (end to end)",
 		// The finer stages, told by the nodes (node.StageHook).
 		"queued -> claim started", "claim started -> request sent", "request sent -> received",
-		"received -> stored at XB-RC", "stored -> answer verified at XA-RC"} {
+		"received -> stored at XB-RC", "stored -> answer verified at XA-RC",
+		// Claims per 1,000 envelopes and each claim's round trip (node.StageHook.Claimed).
+		"claims of due rows per 1,000 envelopes", "the claim's store round trip (per claim)"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
