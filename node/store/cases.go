@@ -374,7 +374,14 @@ func (q *queries) EraseCase(ctx context.Context, caseID string, e Erasure) (Eras
 	// A row in flight keeps its lease: the attempt under way may still
 	// deliver it, and ClaimDue holds later rows (the withdrawal) until it is
 	// answered or the lease ends (FLX-DLV-008, FLX-WDR-007).
-	cancel := `UPDATE outbox SET state = 'cancelled', envelope = NULL,
+	// Envelopes of rows delivered or cancelled before (a relay's carried
+	// chains are already gone), then those of the rows cancelled here.
+	done, err := q.exec(ctx, `DELETE FROM outbox_envelopes WHERE id IN
+		(SELECT id FROM outbox WHERE case_id = ? AND state IN ('delivered', 'cancelled'))`, caseID)
+	if err != nil {
+		return res, fmt.Errorf("store.EraseCase: outbox: %w", err)
+	}
+	cancel := `UPDATE outbox SET state = 'cancelled',
 		lease_until = CASE WHEN state = 'in_flight' THEN lease_until END, last_error = ?, updated_at = ?
 		WHERE case_id = ? AND state IN ('queued', 'in_flight', 'dead')`
 	args := []any{"cancelled: case erased (" + e.Reason + ")", tv(at), caseID}
@@ -387,10 +394,11 @@ func (q *queries) EraseCase(ctx context.Context, caseID string, e Erasure) (Eras
 	if res.OutboxCancelled, err = q.exec(ctx, cancel, args...); err != nil {
 		return res, fmt.Errorf("store.EraseCase: outbox: %w", err)
 	}
-	done, err := q.exec(ctx, `UPDATE outbox SET envelope = NULL, updated_at = ?
-		WHERE case_id = ? AND state IN ('delivered', 'cancelled') AND envelope IS NOT NULL`, tv(at), caseID)
-	if err != nil {
-		return res, fmt.Errorf("store.EraseCase: outbox: %w", err)
+	if res.OutboxCancelled > 0 {
+		if _, err := q.exec(ctx, `DELETE FROM outbox_envelopes WHERE id IN
+			(SELECT id FROM outbox WHERE case_id = ? AND state = 'cancelled')`, caseID); err != nil {
+			return res, fmt.Errorf("store.EraseCase: outbox: %w", err)
+		}
 	}
 	res.OutboxEnvelopes = res.OutboxCancelled + done
 	if res.Matches, err = q.eraseMatches(ctx, caseID); err != nil {

@@ -69,7 +69,7 @@ func (q *queries) ListCasesOutbox(ctx context.Context, keys []CaseDest, kinds []
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	cols := strings.Replace(outboxCols, "envelope", "NULL", 1)
+	cols := outboxHeadCols
 	var out []OutboxItem
 	scan := func(rows *sqlx.Rows) error {
 		o, err := scanOutbox(rows)
@@ -104,7 +104,7 @@ func (q *queries) ListCasesOutbox(ctx context.Context, keys []CaseDest, kinds []
 		// One probe of outbox_case_seq_key (case_id, destination, seq) per
 		// key, as LockCaseHeads.
 		err := q.eachRow(ctx, scan, `SELECT `+qualified("o.", cols)+` FROM unnest(?::text[], ?::text[]) AS k(case_id, destination),
-			LATERAL (SELECT `+without("envelope", outboxCols)+` FROM outbox WHERE case_id = k.case_id AND destination = k.destination`+kind+`
+			LATERAL (SELECT `+without("NULL", outboxHeadCols)+` FROM outbox WHERE case_id = k.case_id AND destination = k.destination`+kind+`
 				ORDER BY seq LIMIT `+fmt.Sprint(casesOutboxLimit)+`) o
 			ORDER BY o.id`, args...)
 		if err != nil {
