@@ -134,3 +134,64 @@ func TestOutboxEnvelopesMigration(t *testing.T) {
 		})
 	}
 }
+
+// Claims and reads of outbox rows fetch each envelope by the row's id
+// (outbox_envelopes' primary key) however the table grew since their
+// statements were planned: a generic plan made while it was young must
+// not read the table from end to end for every row.
+func TestOutboxEnvelopesReadByID(t *testing.T) {
+	be := newBackend(t, store.Postgres)
+	ctx := t.Context()
+	err := be.s.Tx(ctx, func(tx store.Tx) error {
+		if _, err := store.ExecInTx(t, tx, `SET LOCAL plan_cache_mode = force_generic_plan`); err != nil {
+			return err
+		}
+		claimAndRead := func(i int) {
+			t.Helper()
+			if _, err := tx.EnqueueAll(ctx, benchEnvelopes(i, 2)); err != nil {
+				t.Fatal(err)
+			}
+			got, err := tx.ClaimDue(ctx, store.ClaimRequest{Worker: "w", Destination: memberB, Limit: 2})
+			if err != nil || len(got) != 2 {
+				t.Fatalf("claimed %d: %v", len(got), err)
+			}
+			for _, o := range got {
+				if len(o.Envelope) != 2518 {
+					t.Fatalf("claimed %s with %d bytes", o.JTI, len(o.Envelope))
+				}
+				if o, err := tx.GetOutbox(ctx, o.ID); err != nil || len(o.Envelope) != 2518 {
+					t.Fatalf("GetOutbox: %d bytes, %v", len(o.Envelope), err)
+				}
+			}
+		}
+		for i := range 8 {
+			claimAndRead(i)
+		}
+		// Thousands of envelopes more, without an ANALYZE in between.
+		if _, err := be.raw.ExecContext(ctx, `WITH o AS (INSERT INTO outbox (destination, case_id, kind, jti, seq, state,
+			next_attempt_at, created_at, updated_at, delivered_at)
+			SELECT 'XB-RC', 'XA-RC:OLD-' || g, 'case.create', 'old-' || g, 1, 'delivered', now(), now(), now(), now()
+			FROM generate_series(1, 5000) g RETURNING id)
+			INSERT INTO outbox_envelopes (id, envelope) SELECT id, convert_to(repeat('e', 2000), 'UTF8') FROM o`); err != nil {
+			return err
+		}
+		before, err := store.RowsScanned(t, tx, "outbox_envelopes")
+		if err != nil {
+			return err
+		}
+		for i := range 5 {
+			claimAndRead(100 + i)
+		}
+		after, err := store.RowsScanned(t, tx, "outbox_envelopes")
+		if err != nil {
+			return err
+		}
+		if after != before {
+			t.Errorf("5 claims of 2 rows read %d envelopes by sequential scans, want 0", after-before)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
