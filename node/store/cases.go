@@ -374,13 +374,6 @@ func (q *queries) EraseCase(ctx context.Context, caseID string, e Erasure) (Eras
 	// A row in flight keeps its lease: the attempt under way may still
 	// deliver it, and ClaimDue holds later rows (the withdrawal) until it is
 	// answered or the lease ends (FLX-DLV-008, FLX-WDR-007).
-	// Envelopes of rows delivered or cancelled before (a relay's carried
-	// chains are already gone), then those of the rows cancelled here.
-	done, err := q.exec(ctx, `DELETE FROM outbox_envelopes WHERE id IN
-		(SELECT id FROM outbox WHERE case_id = ? AND state IN ('delivered', 'cancelled'))`, caseID)
-	if err != nil {
-		return res, fmt.Errorf("store.EraseCase: outbox: %w", err)
-	}
 	cancel := `UPDATE outbox SET state = 'cancelled',
 		lease_until = CASE WHEN state = 'in_flight' THEN lease_until END, last_error = ?, updated_at = ?
 		WHERE case_id = ? AND state IN ('queued', 'in_flight', 'dead')`
@@ -391,16 +384,31 @@ func (q *queries) EraseCase(ctx context.Context, caseID string, e Erasure) (Eras
 			args = append(args, k)
 		}
 	}
-	if res.OutboxCancelled, err = q.exec(ctx, cancel, args...); err != nil {
+	cancelled, err := q.ids(ctx, cancel+` RETURNING id`, args...)
+	if err != nil {
 		return res, fmt.Errorf("store.EraseCase: outbox: %w", err)
 	}
-	if res.OutboxCancelled > 0 {
-		if _, err := q.exec(ctx, `DELETE FROM outbox_envelopes WHERE id IN
-			(SELECT id FROM outbox WHERE case_id = ? AND state = 'cancelled')`, caseID); err != nil {
-			return res, fmt.Errorf("store.EraseCase: outbox: %w", err)
+	res.OutboxCancelled = int64(len(cancelled))
+	// Then the envelopes (their own table, migration 0049) of every row
+	// delivered or cancelled, those just cancelled included: after the
+	// cancellation, so that a row delivered meanwhile loses its envelope
+	// too. Counted as before: each row cancelled here, and each other row
+	// whose envelope goes.
+	dropped, err := q.ids(ctx, `DELETE FROM outbox_envelopes WHERE id IN
+		(SELECT id FROM outbox WHERE case_id = ? AND state IN ('delivered', 'cancelled')) RETURNING id`, caseID)
+	if err != nil {
+		return res, fmt.Errorf("store.EraseCase: outbox: %w", err)
+	}
+	res.OutboxEnvelopes = res.OutboxCancelled
+	now := make(map[int64]bool, len(cancelled))
+	for _, id := range cancelled {
+		now[id] = true
+	}
+	for _, id := range dropped {
+		if !now[id] {
+			res.OutboxEnvelopes++
 		}
 	}
-	res.OutboxEnvelopes = res.OutboxCancelled + done
 	if res.Matches, err = q.eraseMatches(ctx, caseID); err != nil {
 		return res, fmt.Errorf("store.EraseCase: %w", err)
 	}

@@ -277,6 +277,21 @@ const carriedKind = "relay.forward"
 // deleted with the write that records the delivery (its receipt, jti and
 // disclosure stay); this member's own envelopes are kept.
 
+// ids runs query (an UPDATE or DELETE ... RETURNING id) and returns the
+// ids.
+func (q *queries) ids(ctx context.Context, query string, args ...any) ([]int64, error) {
+	var out []int64
+	err := q.eachRow(ctx, func(rows *sqlx.Rows) error {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		out = append(out, id)
+		return nil
+	}, query, args...)
+	return out, err
+}
+
 // dropEnvelopes deletes the envelopes of the outbox rows ids (any number).
 func (q *queries) dropEnvelopes(ctx context.Context, ids []int64) error {
 	for lo := 0; lo < len(ids); lo += receiveChunk {
