@@ -376,16 +376,16 @@ func (q *queries) EnqueueAll(ctx context.Context, in []NewOutboxItem) ([]OutboxI
 		if err != nil {
 			return nil, fmt.Errorf("store.EnqueueAll: %w", err)
 		}
-		envs := make([]any, 0, 2*len(chunk))
+		envs := make([]any, 0, 3*len(chunk))
 		for i := range chunk {
 			id, ok := ids[chunk[i].JTI]
 			if !ok {
 				return nil, fmt.Errorf("store.EnqueueAll: jti %q: %w", chunk[i].JTI, ErrDuplicate)
 			}
 			chunk[i].ID = id
-			envs = append(envs, id, chunk[i].Envelope)
+			envs = append(envs, id, chunk[i].JTI, chunk[i].Envelope)
 		}
-		if _, err := q.exec(ctx, `INSERT INTO outbox_envelopes (id, envelope) VALUES `+rowsOf("(?, ?)", len(chunk)), envs...); err != nil {
+		if _, err := q.exec(ctx, `INSERT INTO outbox_envelopes (id, jti, envelope) VALUES `+rowsOf("(?, ?, ?)", len(chunk)), envs...); err != nil {
 			return nil, fmt.Errorf("store.EnqueueAll: envelopes: %w", err)
 		}
 	}
@@ -534,8 +534,8 @@ func (q *queries) enqueuePG(ctx context.Context, op string, in []NewOutboxItem) 
 			ORDER BY i.pos
 			RETURNING id, jti, seq
 		), e AS (
-			INSERT INTO outbox_envelopes (id, envelope)
-			SELECT o.id, i.envelope FROM o JOIN i USING (jti)
+			INSERT INTO outbox_envelopes (id, jti, envelope)
+			SELECT o.id, o.jti, i.envelope FROM o JOIN i USING (jti)
 		)
 		SELECT id, jti, seq FROM o`,
 			dest, caseID, version, kind, jti, cut[0].at, cut[0].len, next, created, disc, wdr, own, blob)
@@ -544,7 +544,7 @@ func (q *queries) enqueuePG(ctx context.Context, op string, in []NewOutboxItem) 
 		// A jti already queued fails the statement (not ON CONFLICT DO
 		// NOTHING): it is atomic on its own, so the Store form, sent
 		// without BEGIN and COMMIT, leaves nothing of a refused batch.
-		if isUniqueViolation(err, "outbox_jti_key") {
+		if isUniqueViolation(err, "outbox_envelopes_jti_key") {
 			return nil, fmt.Errorf("%s: jti already queued: %w", op, ErrDuplicate)
 		}
 		return nil, fmt.Errorf("%s: %w", op, err)
@@ -580,9 +580,9 @@ func (q *queries) enqueueOnePG(ctx context.Context, op string, o OutboxItem, nex
 				COALESCE((SELECT MAX(seq) FROM outbox WHERE case_id = ? AND destination = ?), 0) + 1,
 				'queued', 0, ?::timestamptz, ?::timestamptz, ?::timestamptz, ?, ?, ?::timestamptz)
 			ON CONFLICT (case_id, destination, seq) DO NOTHING
-			RETURNING id, seq
+			RETURNING id, jti, seq
 		), e AS (
-			INSERT INTO outbox_envelopes (id, envelope) SELECT id, ?::bytea FROM o
+			INSERT INTO outbox_envelopes (id, jti, envelope) SELECT id, jti, ?::bytea FROM o
 		)
 		SELECT id, seq FROM o`,
 			o.Destination, o.CaseID, o.CaseVersion, o.Kind, o.JTI, o.CaseID, o.Destination, next, created, created,
@@ -595,7 +595,7 @@ func (q *queries) enqueueOnePG(ctx context.Context, op string, o OutboxItem, nex
 		}
 	}
 	if err != nil {
-		if isUniqueViolation(err, "outbox_jti_key") {
+		if isUniqueViolation(err, "outbox_envelopes_jti_key") {
 			return nil, fmt.Errorf("%s: jti %q: %w", op, o.JTI, ErrDuplicate)
 		}
 		return nil, fmt.Errorf("%s: %w", op, err)

@@ -394,7 +394,7 @@ func (q *queries) EraseCase(ctx context.Context, caseID string, e Erasure) (Eras
 	// cancellation, so that a row delivered meanwhile loses its envelope
 	// too. Counted as before: each row cancelled here, and each other row
 	// whose envelope goes.
-	dropped, err := q.ids(ctx, `DELETE FROM outbox_envelopes WHERE id IN
+	dropped, err := q.ids(ctx, `UPDATE outbox_envelopes SET envelope = NULL WHERE envelope IS NOT NULL AND id IN
 		(SELECT id FROM outbox WHERE case_id = ? AND state IN ('delivered', 'cancelled')) RETURNING id`, caseID)
 	if err != nil {
 		return res, fmt.Errorf("store.EraseCase: outbox: %w", err)

@@ -120,9 +120,11 @@ func SetInsertFloor(ctx context.Context, st Store, envelopes []FloorEnvelope, re
 		for _, st := range stmts {
 			stmt := `INSERT INTO ` + st.table + ` (` + st.cols + `) VALUES ` + st.row
 			if st.table == "outbox_envelopes" {
-				// Each envelope under the id its outbox row just took.
+				// Each envelope under the id its outbox row just took
+				// (case_id is the jti: outbox_case_seq_key).
 				stmt = `WITH v(jti, envelope) AS (VALUES ` + st.row + `)
-					INSERT INTO outbox_envelopes (id, envelope) SELECT o.id, v.envelope FROM v JOIN outbox o ON o.jti = v.jti`
+					INSERT INTO outbox_envelopes (id, jti, envelope) SELECT o.id, v.jti, v.envelope
+					FROM v JOIN outbox o ON o.case_id = v.jti AND o.destination = 'XB-RC' AND o.seq = 1`
 			}
 			if _, err := q.exec(ctx, stmt, st.args...); err != nil {
 				_ = tx.Rollback()

@@ -18,7 +18,11 @@ import (
 const outboxEnvelope = `(SELECT e.envelope FROM outbox_envelopes e WHERE e.id = outbox.id)`
 
 // outboxHasEnvelope: the row named outbox still has its envelope.
-const outboxHasEnvelope = `EXISTS (SELECT 1 FROM outbox_envelopes e WHERE e.id = outbox.id)`
+const outboxHasEnvelope = `EXISTS (SELECT 1 FROM outbox_envelopes e WHERE e.id = outbox.id AND e.envelope IS NOT NULL)`
+
+// outboxByJTI names the outbox row whose jti is the one "?": through
+// outbox_envelopes' unique index (the outbox has none on PostgreSQL).
+const outboxByJTI = `id = (SELECT e.id FROM outbox_envelopes e WHERE e.jti = ?)`
 
 // outboxColsWith is the columns of an OutboxItem with env in the envelope's
 // place.
@@ -91,7 +95,7 @@ func (q *queries) Enqueue(ctx context.Context, in NewOutboxItem) (OutboxItem, er
 	if err != nil {
 		return OutboxItem{}, fmt.Errorf("store.Enqueue: %w", err)
 	}
-	if _, err := q.exec(ctx, `INSERT INTO outbox_envelopes (id, envelope) VALUES (?, ?)`, id, in.Envelope); err != nil {
+	if _, err := q.exec(ctx, `INSERT INTO outbox_envelopes (id, jti, envelope) VALUES (?, ?, ?)`, id, in.JTI, in.Envelope); err != nil {
 		return OutboxItem{}, fmt.Errorf("store.Enqueue: envelope: %w", err)
 	}
 	return OutboxItem{ID: id, Destination: in.Destination, CaseID: in.CaseID, CaseVersion: in.CaseVersion,
@@ -274,7 +278,7 @@ const carriedKind = "relay.forward"
 
 // A relay holds a chain it carries for others only while it carries it,
 // so the envelope of a delivered relay.forward row (carriedKind) is
-// deleted with the write that records the delivery (its receipt, jti and
+// dropped with the write that records the delivery (its receipt, jti and
 // disclosure stay); this member's own envelopes are kept.
 
 // ids runs query (an UPDATE or DELETE ... RETURNING id) and returns the
@@ -292,7 +296,7 @@ func (q *queries) ids(ctx context.Context, query string, args ...any) ([]int64, 
 	return out, err
 }
 
-// dropEnvelopes deletes the envelopes of the outbox rows ids (any number).
+// dropEnvelopes drops the envelopes of the outbox rows ids (any number).
 func (q *queries) dropEnvelopes(ctx context.Context, ids []int64) error {
 	for lo := 0; lo < len(ids); lo += receiveChunk {
 		chunk := ids[lo:min(lo+receiveChunk, len(ids))]
@@ -300,7 +304,7 @@ func (q *queries) dropEnvelopes(ctx context.Context, ids []int64) error {
 		for i, id := range chunk {
 			args[i] = id
 		}
-		if _, err := q.exec(ctx, `DELETE FROM outbox_envelopes WHERE id IN (`+placeholders(len(chunk))+`)`, args...); err != nil {
+		if _, err := q.exec(ctx, `UPDATE outbox_envelopes SET envelope = NULL WHERE id IN (`+placeholders(len(chunk))+`)`, args...); err != nil {
 			return err
 		}
 	}
@@ -365,7 +369,7 @@ func (q *queries) markDeliveredPG(ctx context.Context, ds []DeliveredRow, at tim
 			FROM r WHERE o.id = ANY(?::bigint[]) AND o.id = r.id AND o.state <> 'delivered' AND (SELECT n FROM m) = 0
 			RETURNING o.id, o.destination, o.case_id, o.case_version, o.kind, o.jti, o.discloses, o.withdraws, r.pos
 		), gone AS (
-			DELETE FROM outbox_envelopes e USING d WHERE e.id = d.id AND d.kind = '`+carriedKind+`'
+			UPDATE outbox_envelopes e SET envelope = NULL FROM d WHERE e.id = d.id AND d.kind = '`+carriedKind+`'
 		), disc AS (
 			INSERT INTO disclosures (case_id, member, kind, case_version, outbox_id, jti, delivered_at)
 			SELECT case_id, destination, kind, case_version, id, jti, ?::timestamptz FROM d WHERE discloses ORDER BY pos
@@ -747,7 +751,7 @@ func (q *queries) replaceEnvelope(ctx context.Context, op string, id int64, atte
 		return fmt.Errorf("%s: attempt, jti and envelope are required: %w", op, ErrInvalid)
 	}
 	var taken int
-	if err := q.queryRow(ctx, `SELECT COUNT(*) FROM outbox WHERE jti = ? AND id <> ?`, jti, id).Scan(&taken); err != nil {
+	if err := q.queryRow(ctx, `SELECT COUNT(*) FROM outbox_envelopes WHERE jti = ? AND id <> ?`, jti, id).Scan(&taken); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	if taken > 0 {
@@ -765,7 +769,7 @@ func (q *queries) replaceEnvelope(ctx context.Context, op string, id int64, atte
 	if n == 0 {
 		return q.outboxMiss(ctx, op, id)
 	}
-	if n, err = q.exec(ctx, `UPDATE outbox_envelopes SET envelope = ? WHERE id = ?`, envelope, id); err != nil {
+	if n, err = q.exec(ctx, `UPDATE outbox_envelopes SET jti = ?, envelope = ? WHERE id = ? AND envelope IS NOT NULL`, jti, envelope, id); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	if n == 0 {

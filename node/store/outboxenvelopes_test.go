@@ -13,8 +13,8 @@ import (
 // every state (envelopes in the outbox rows), comes through migration 0049
 // with each row where it was: its state, attempts, lease, error, receipt
 // and envelope (none for the rows whose envelope was dropped) read back as
-// before, every envelope moved to outbox_envelopes and the outbox's own
-// column gone; the migrated rows are then claimed, delivered, requeued and
+// before, every row's jti and envelope moved to outbox_envelopes (found by
+// jti there) and the outbox's own column gone; the migrated rows are then claimed, delivered, requeued and
 // counted as any other.
 func TestOutboxEnvelopesMigration(t *testing.T) {
 	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
@@ -79,8 +79,15 @@ func TestOutboxEnvelopesMigration(t *testing.T) {
 						r.jti, o.State, o.Attempts, o.LastError, len(o.Envelope), o.Receipt != nil, o.LeaseUntil)
 				}
 			}
-			if n := b.count(t, `SELECT COUNT(*) FROM outbox_envelopes`); n != 5 {
+			if n := b.count(t, `SELECT COUNT(*) FROM outbox_envelopes e JOIN outbox o USING (id) WHERE e.jti = o.jti`); n != len(rows) {
+				t.Errorf("outbox_envelopes holds %d rows of the outbox's, want %d", n, len(rows))
+			}
+			if n := b.count(t, `SELECT COUNT(envelope) FROM outbox_envelopes`); n != 5 {
 				t.Errorf("outbox_envelopes holds %d envelopes, want 5", n)
+			}
+			if _, err := b.s.Enqueue(ctx, store.NewOutboxItem{Destination: memberB, CaseID: "XA-RC:M9", Kind: "case.create",
+				JTI: "m-cancelled", Envelope: env("m-again")}); !errors.Is(err, store.ErrDuplicate) {
+				t.Errorf("a migrated row's jti queued again: %v", err)
 			}
 			col := `SELECT COUNT(*) FROM information_schema.columns WHERE table_name = 'outbox' AND column_name = 'envelope'`
 			if d == store.SQLite {
@@ -171,8 +178,8 @@ func TestOutboxEnvelopesReadByID(t *testing.T) {
 		if _, err := be.raw.ExecContext(ctx, `WITH o AS (INSERT INTO outbox (destination, case_id, kind, jti, seq, state,
 			next_attempt_at, created_at, updated_at, delivered_at)
 			SELECT 'XB-RC', 'XA-RC:OLD-' || g, 'case.create', 'old-' || g, 1, 'delivered', now(), now(), now(), now()
-			FROM generate_series(1, 5000) g RETURNING id)
-			INSERT INTO outbox_envelopes (id, envelope) SELECT id, convert_to(repeat('e', 2000), 'UTF8') FROM o`); err != nil {
+			FROM generate_series(1, 5000) g RETURNING id, jti)
+			INSERT INTO outbox_envelopes (id, jti, envelope) SELECT id, jti, convert_to(repeat('e', 2000), 'UTF8') FROM o`); err != nil {
 			return err
 		}
 		before, err := store.RowsScanned(t, tx, "outbox_envelopes")
