@@ -358,7 +358,7 @@ func (q *queries) EnqueueAll(ctx context.Context, in []NewOutboxItem) ([]OutboxI
 		chunk := out[lo:min(lo+receiveChunk, len(out))]
 		args := make([]any, 0, 13*len(chunk))
 		for _, o := range chunk {
-			args = append(args, o.Destination, o.CaseID, iv(o.CaseVersion), o.Kind, o.JTI, o.Envelope, o.Seq,
+			args = append(args, o.Destination, o.CaseID, iv(o.CaseVersion), o.Kind, o.JTI, o.Seq,
 				tv(o.NextAttemptAt), tv(o.CreatedAt), tv(o.UpdatedAt), o.Discloses, o.Withdraws, tv(o.OwnExpiresAt))
 		}
 		ids := make(map[string]int64, len(chunk))
@@ -370,18 +370,23 @@ func (q *queries) EnqueueAll(ctx context.Context, in []NewOutboxItem) ([]OutboxI
 			}
 			ids[jti] = id
 			return nil
-		}, `INSERT INTO outbox (destination, case_id, case_version, kind, jti, envelope, seq, state,
+		}, `INSERT INTO outbox (destination, case_id, case_version, kind, jti, seq, state,
 			attempts, next_attempt_at, created_at, updated_at, discloses, withdraws, own_expires_at)
-			VALUES `+rowsOf("(?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?, ?, ?)", len(chunk))+` ON CONFLICT (jti) DO NOTHING RETURNING id, jti`, args...)
+			VALUES `+rowsOf("(?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?, ?, ?)", len(chunk))+` ON CONFLICT (jti) DO NOTHING RETURNING id, jti`, args...)
 		if err != nil {
 			return nil, fmt.Errorf("store.EnqueueAll: %w", err)
 		}
+		envs := make([]any, 0, 3*len(chunk))
 		for i := range chunk {
 			id, ok := ids[chunk[i].JTI]
 			if !ok {
 				return nil, fmt.Errorf("store.EnqueueAll: jti %q: %w", chunk[i].JTI, ErrDuplicate)
 			}
 			chunk[i].ID = id
+			envs = append(envs, id, chunk[i].JTI, chunk[i].Envelope)
+		}
+		if _, err := q.exec(ctx, `INSERT INTO outbox_envelopes (id, jti, envelope) VALUES `+rowsOf("(?, ?, ?)", len(chunk)), envs...); err != nil {
+			return nil, fmt.Errorf("store.EnqueueAll: envelopes: %w", err)
 		}
 	}
 	return out, nil
@@ -519,22 +524,27 @@ func (q *queries) enqueuePG(ctx context.Context, op string, in []NewOutboxItem) 
 			SELECT k.destination, k.case_id,
 				COALESCE((SELECT MAX(o.seq) FROM outbox o WHERE o.case_id = k.case_id AND o.destination = k.destination), 0) AS last_seq
 			FROM (SELECT DISTINCT destination, case_id FROM i) k
+		), o AS (
+			INSERT INTO outbox (destination, case_id, case_version, kind, jti, seq, state,
+				attempts, next_attempt_at, created_at, updated_at, discloses, withdraws, own_expires_at)
+			SELECT i.destination, i.case_id, NULLIF(i.case_version, 0), i.kind, i.jti,
+				s.last_seq + ROW_NUMBER() OVER (PARTITION BY i.destination, i.case_id ORDER BY i.pos),
+				'queued', 0, i.next_at, i.created_at, i.created_at, i.discloses, i.withdraws, i.own_exp
+			FROM i JOIN s USING (destination, case_id)
+			ORDER BY i.pos
+			RETURNING id, jti, seq
+		), e AS (
+			INSERT INTO outbox_envelopes (id, jti, envelope)
+			SELECT o.id, o.jti, i.envelope FROM o JOIN i USING (jti)
 		)
-		INSERT INTO outbox (destination, case_id, case_version, kind, jti, envelope, seq, state,
-			attempts, next_attempt_at, created_at, updated_at, discloses, withdraws, own_expires_at)
-		SELECT i.destination, i.case_id, NULLIF(i.case_version, 0), i.kind, i.jti, i.envelope,
-			s.last_seq + ROW_NUMBER() OVER (PARTITION BY i.destination, i.case_id ORDER BY i.pos),
-			'queued', 0, i.next_at, i.created_at, i.created_at, i.discloses, i.withdraws, i.own_exp
-		FROM i JOIN s USING (destination, case_id)
-		ORDER BY i.pos
-		RETURNING id, jti, seq`,
+		SELECT id, jti, seq FROM o`,
 			dest, caseID, version, kind, jti, cut[0].at, cut[0].len, next, created, disc, wdr, own, blob)
 	})
 	if err != nil {
 		// A jti already queued fails the statement (not ON CONFLICT DO
 		// NOTHING): it is atomic on its own, so the Store form, sent
 		// without BEGIN and COMMIT, leaves nothing of a refused batch.
-		if isUniqueViolation(err, "outbox_jti_key") {
+		if isUniqueViolation(err, "outbox_envelopes_jti_key") {
 			return nil, fmt.Errorf("%s: jti already queued: %w", op, ErrDuplicate)
 		}
 		return nil, fmt.Errorf("%s: %w", op, err)
@@ -563,15 +573,20 @@ func (q *queries) enqueueOnePG(ctx context.Context, op string, o OutboxItem, nex
 	// before (migration 0034).
 	var err error
 	for try := 0; ; try++ {
-		err = q.queryRow(ctx, `INSERT INTO outbox (destination, case_id, case_version, kind, jti, envelope, seq, state,
-			attempts, next_attempt_at, created_at, updated_at, discloses, withdraws, own_expires_at)
-		VALUES (?, ?, NULLIF(?::bigint, 0), ?, ?, ?,
-			COALESCE((SELECT MAX(seq) FROM outbox WHERE case_id = ? AND destination = ?), 0) + 1,
-			'queued', 0, ?::timestamptz, ?::timestamptz, ?::timestamptz, ?, ?, ?::timestamptz)
-		ON CONFLICT (case_id, destination, seq) DO NOTHING
-		RETURNING id, seq`,
-			o.Destination, o.CaseID, o.CaseVersion, o.Kind, o.JTI, o.Envelope, o.CaseID, o.Destination, next, created, created,
-			o.Discloses, o.Withdraws, own).Scan(&o.ID, &o.Seq)
+		err = q.queryRow(ctx, `WITH o AS (
+			INSERT INTO outbox (destination, case_id, case_version, kind, jti, seq, state,
+				attempts, next_attempt_at, created_at, updated_at, discloses, withdraws, own_expires_at)
+			VALUES (?, ?, NULLIF(?::bigint, 0), ?, ?,
+				COALESCE((SELECT MAX(seq) FROM outbox WHERE case_id = ? AND destination = ?), 0) + 1,
+				'queued', 0, ?::timestamptz, ?::timestamptz, ?::timestamptz, ?, ?, ?::timestamptz)
+			ON CONFLICT (case_id, destination, seq) DO NOTHING
+			RETURNING id, jti, seq
+		), e AS (
+			INSERT INTO outbox_envelopes (id, jti, envelope) SELECT id, jti, ?::bytea FROM o
+		)
+		SELECT id, seq FROM o`,
+			o.Destination, o.CaseID, o.CaseVersion, o.Kind, o.JTI, o.CaseID, o.Destination, next, created, created,
+			o.Discloses, o.Withdraws, own, o.Envelope).Scan(&o.ID, &o.Seq)
 		if !errors.Is(err, sql.ErrNoRows) {
 			break
 		}
@@ -580,7 +595,7 @@ func (q *queries) enqueueOnePG(ctx context.Context, op string, o OutboxItem, nex
 		}
 	}
 	if err != nil {
-		if isUniqueViolation(err, "outbox_jti_key") {
+		if isUniqueViolation(err, "outbox_envelopes_jti_key") {
 			return nil, fmt.Errorf("%s: jti %q: %w", op, o.JTI, ErrDuplicate)
 		}
 		return nil, fmt.Errorf("%s: %w", op, err)

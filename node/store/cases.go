@@ -374,7 +374,7 @@ func (q *queries) EraseCase(ctx context.Context, caseID string, e Erasure) (Eras
 	// A row in flight keeps its lease: the attempt under way may still
 	// deliver it, and ClaimDue holds later rows (the withdrawal) until it is
 	// answered or the lease ends (FLX-DLV-008, FLX-WDR-007).
-	cancel := `UPDATE outbox SET state = 'cancelled', envelope = NULL,
+	cancel := `UPDATE outbox SET state = 'cancelled',
 		lease_until = CASE WHEN state = 'in_flight' THEN lease_until END, last_error = ?, updated_at = ?
 		WHERE case_id = ? AND state IN ('queued', 'in_flight', 'dead')`
 	args := []any{"cancelled: case erased (" + e.Reason + ")", tv(at), caseID}
@@ -384,15 +384,31 @@ func (q *queries) EraseCase(ctx context.Context, caseID string, e Erasure) (Eras
 			args = append(args, k)
 		}
 	}
-	if res.OutboxCancelled, err = q.exec(ctx, cancel, args...); err != nil {
-		return res, fmt.Errorf("store.EraseCase: outbox: %w", err)
-	}
-	done, err := q.exec(ctx, `UPDATE outbox SET envelope = NULL, updated_at = ?
-		WHERE case_id = ? AND state IN ('delivered', 'cancelled') AND envelope IS NOT NULL`, tv(at), caseID)
+	cancelled, err := q.ids(ctx, cancel+` RETURNING id`, args...)
 	if err != nil {
 		return res, fmt.Errorf("store.EraseCase: outbox: %w", err)
 	}
-	res.OutboxEnvelopes = res.OutboxCancelled + done
+	res.OutboxCancelled = int64(len(cancelled))
+	// Then the envelopes (their own table, migration 0049) of every row
+	// delivered or cancelled, those just cancelled included: after the
+	// cancellation, so that a row delivered meanwhile loses its envelope
+	// too. Counted as before: each row cancelled here, and each other row
+	// whose envelope goes.
+	dropped, err := q.ids(ctx, `UPDATE outbox_envelopes SET envelope = NULL WHERE envelope IS NOT NULL AND id IN
+		(SELECT id FROM outbox WHERE case_id = ? AND state IN ('delivered', 'cancelled')) RETURNING id`, caseID)
+	if err != nil {
+		return res, fmt.Errorf("store.EraseCase: outbox: %w", err)
+	}
+	res.OutboxEnvelopes = res.OutboxCancelled
+	now := make(map[int64]bool, len(cancelled))
+	for _, id := range cancelled {
+		now[id] = true
+	}
+	for _, id := range dropped {
+		if !now[id] {
+			res.OutboxEnvelopes++
+		}
+	}
 	if res.Matches, err = q.eraseMatches(ctx, caseID); err != nil {
 		return res, fmt.Errorf("store.EraseCase: %w", err)
 	}

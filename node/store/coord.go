@@ -57,7 +57,7 @@ type StatsReport struct {
 }
 
 func (q *queries) GetOutboxByJTI(ctx context.Context, jti string) (OutboxItem, error) {
-	o, err := scanOutbox(q.queryRow(ctx, `SELECT `+outboxCols+` FROM outbox WHERE jti = ?`, jti))
+	o, err := scanOutbox(q.queryRow(ctx, `SELECT `+outboxCols+` FROM outbox WHERE `+outboxByJTI, jti))
 	if err != nil {
 		return OutboxItem{}, fmt.Errorf("store.GetOutboxByJTI: %w", notFound(err))
 	}
@@ -113,7 +113,8 @@ func (q *queries) DropCarried(ctx context.Context, caseID string) (int64, error)
 	if err != nil {
 		return 0, fmt.Errorf("store.DropCarried: inbox: %w", err)
 	}
-	out, err := q.exec(ctx, `UPDATE outbox SET envelope = NULL WHERE kind = 'relay.forward' AND state IN ('delivered', 'cancelled') AND envelope IS NOT NULL`+and, args...)
+	out, err := q.exec(ctx, `UPDATE outbox_envelopes SET envelope = NULL WHERE envelope IS NOT NULL AND id IN
+		(SELECT id FROM outbox WHERE kind = 'relay.forward' AND state IN ('delivered', 'cancelled')`+and+`)`, args...)
 	if err != nil {
 		return 0, fmt.Errorf("store.DropCarried: outbox: %w", err)
 	}
@@ -131,13 +132,18 @@ func (q *queries) CancelCarried(ctx context.Context, ids []int64, reason string)
 	for _, id := range ids {
 		args = append(args, id)
 	}
-	n, err := q.exec(ctx, `UPDATE outbox SET state = 'cancelled', envelope = NULL,
+	n, err := q.exec(ctx, `UPDATE outbox SET state = 'cancelled',
 		lease_until = CASE WHEN state = 'in_flight' THEN lease_until END, last_error = ?, updated_at = ?
 		WHERE kind = 'relay.forward' AND state IN ('queued', 'in_flight', 'dead') AND id IN (`+placeholders(len(ids))+`)`, args...)
 	if err != nil {
 		return 0, fmt.Errorf("store.CancelCarried: %w", err)
 	}
 	if n > 0 {
+		// Their envelopes go (those cancelled before have none left).
+		if _, err := q.exec(ctx, `UPDATE outbox_envelopes SET envelope = NULL WHERE id IN (SELECT id FROM outbox
+			WHERE kind = 'relay.forward' AND state = 'cancelled' AND id IN (`+placeholders(len(ids))+`))`, args[2:]...); err != nil {
+			return 0, fmt.Errorf("store.CancelCarried: envelopes: %w", err)
+		}
 		q.erased = true
 	}
 	return n, nil

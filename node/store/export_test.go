@@ -197,3 +197,8 @@ func SearchPendingIdle(s Store) {
 		p.wg.Wait()
 	}
 }
+
+// ExecInTx runs stmt on tx's connection (a test's SET LOCAL).
+func ExecInTx(t interface{ Context() context.Context }, tx Tx, stmt string) (int64, error) {
+	return tx.(*queries).exec(t.Context(), stmt)
+}

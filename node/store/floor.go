@@ -15,7 +15,7 @@ type FloorEnvelope struct {
 
 // FloorTables names the rows SetInsertFloor writes per envelope, as flx
 // bench exchange prints them.
-const FloorTables = "sender: outbox; receiver: inbox with its receipt, cases with search keys " +
+const FloorTables = "sender: outbox with its envelope; receiver: inbox with its receipt, cases with search keys " +
 	"(PostgreSQL: the tsvector and its range-key rows by trigger; SQLite: case_search_docs, full-text and range keys by trigger), case_versions"
 
 // FloorLeftOut names the rows an exchanged envelope writes that
@@ -52,7 +52,7 @@ func SetInsertFloor(ctx context.Context, st Store, envelopes []FloorEnvelope, re
 	var txs [][]insert
 	for lo := 0; lo < len(envelopes); lo += rowsPerTx {
 		hi := min(lo+rowsPerTx, len(envelopes))
-		var in, out, cs, vs, ks []any
+		var in, out, env, cs, vs, ks []any
 		for i := lo; i < hi; i++ {
 			e := envelopes[i]
 			jti := fmt.Sprintf("%s%d", stamp, i)
@@ -62,7 +62,8 @@ func SetInsertFloor(ctx context.Context, st Store, envelopes []FloorEnvelope, re
 				return 0, fmt.Errorf("store.SetInsertFloor: %w", err)
 			}
 			in = append(in, jti, "XA-RC", "XB-RC", "case.create", jti, sum, e.Envelope, tv(now), "accepted", receipt)
-			out = append(out, "XB-RC", jti, int64(1), "case.create", jti, e.Envelope, int64(1), "queued", tv(now), tv(now), tv(now))
+			out = append(out, "XB-RC", jti, int64(1), "case.create", jti, int64(1), "queued", tv(now), tv(now), tv(now))
+			env = append(env, jti, e.Envelope)
 			cs = append(cs, jti, "XA-RC", "tracing_request", "open", int64(1), e.Document, tv(now), tv(now))
 			if pg {
 				cs = append(cs, keys)
@@ -75,8 +76,13 @@ func SetInsertFloor(ctx context.Context, st Store, envelopes []FloorEnvelope, re
 		if pg {
 			caseCols, caseRow = caseCols+", search_keys", "(?, ?, ?, ?, ?, ?, ?, ?, "+pgKeys+")"
 		}
+		envRow := "(?, ?)"
+		if pg {
+			envRow = "(?, ?::bytea)"
+		}
 		tx := []insert{
-			{"outbox", "destination, case_id, case_version, kind, jti, envelope, seq, state, next_attempt_at, created_at, updated_at", "(" + placeholders(11) + ")", out},
+			{"outbox", "destination, case_id, case_version, kind, jti, seq, state, next_attempt_at, created_at, updated_at", "(" + placeholders(10) + ")", out},
+			{"outbox_envelopes", "", envRow, env},
 			{"inbox", "jti, iss, aud, kind, case_id, sha256, envelope, received_at, receipt_status, receipt", "(" + placeholders(10) + ")", in},
 			{"cases", caseCols, caseRow, cs},
 			{"case_versions", "case_id, version, status, document, created_at", "(?, ?, ?, ?, ?)", vs},
@@ -112,7 +118,15 @@ func SetInsertFloor(ctx context.Context, st Store, envelopes []FloorEnvelope, re
 		}
 		q := &queries{s: s, x: tx}
 		for _, st := range stmts {
-			if _, err := q.exec(ctx, `INSERT INTO `+st.table+` (`+st.cols+`) VALUES `+st.row, st.args...); err != nil {
+			stmt := `INSERT INTO ` + st.table + ` (` + st.cols + `) VALUES ` + st.row
+			if st.table == "outbox_envelopes" {
+				// Each envelope under the id its outbox row just took
+				// (case_id is the jti: outbox_case_seq_key).
+				stmt = `WITH v(jti, envelope) AS (VALUES ` + st.row + `)
+					INSERT INTO outbox_envelopes (id, jti, envelope) SELECT o.id, v.jti, v.envelope
+					FROM v JOIN outbox o ON o.case_id = v.jti AND o.destination = 'XB-RC' AND o.seq = 1`
+			}
+			if _, err := q.exec(ctx, stmt, st.args...); err != nil {
 				_ = tx.Rollback()
 				return 0, fmt.Errorf("store.SetInsertFloor: %s: %w", st.table, err)
 			}
@@ -127,6 +141,9 @@ func SetInsertFloor(ctx context.Context, st Store, envelopes []FloorEnvelope, re
 		return 0, fmt.Errorf("store.SetInsertFloor: %w", err)
 	}
 	err = s.tx(ctx, func(q *queries) error {
+		if _, err := q.exec(ctx, `DELETE FROM outbox_envelopes WHERE id IN (SELECT id FROM outbox WHERE case_id LIKE ?)`, stamp+"%"); err != nil {
+			return fmt.Errorf("outbox_envelopes: %w", err)
+		}
 		for _, t := range []string{"case_search_docs", "case_range_keys", "case_versions", "cases", "inbox", "outbox"} {
 			if t == "case_search_docs" && pg {
 				continue

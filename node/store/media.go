@@ -194,7 +194,7 @@ func (q *queries) MediaInUse(ctx context.Context, sha256 string) (bool, error) {
 
 func (q *queries) ExtendLease(ctx context.Context, jti, worker string, until time.Time) error {
 	now := q.s.now(time.Time{})
-	n, err := q.exec(ctx, `UPDATE outbox SET lease_until = ? WHERE jti = ? AND state = 'in_flight' AND claimed_by = ? AND lease_until > ?`,
+	n, err := q.exec(ctx, `UPDATE outbox SET lease_until = ? WHERE `+outboxByJTI+` AND state = 'in_flight' AND claimed_by = ? AND lease_until > ?`,
 		tv(q.s.now(until)), jti, worker, tv(now))
 	if err != nil {
 		return fmt.Errorf("store.ExtendLease: %w", err)

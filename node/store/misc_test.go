@@ -208,7 +208,7 @@ func TestPayloadStorage(t *testing.T) {
 			return
 		}
 		for _, tc := range []struct{ query, want string }{
-			{`SELECT COALESCE(pg_column_compression(envelope), 'none') FROM outbox WHERE jti = 'lz4-out'`, "none"},
+			{`SELECT COALESCE(pg_column_compression(e.envelope), 'none') FROM outbox_envelopes e JOIN outbox o USING (id) WHERE o.jti = 'lz4-out'`, "none"},
 			{`SELECT COALESCE(pg_column_compression(envelope), 'none') FROM inbox WHERE jti = 'lz4-in'`, "none"},
 			{`SELECT pg_column_compression(document) FROM cases WHERE case_id = 'XB-RC:LZ4'`, "lz4"},
 			{`SELECT pg_column_compression(document) FROM case_versions WHERE case_id = 'XB-RC:LZ4'`, "lz4"},

@@ -13,8 +13,31 @@ import (
 	"github.com/jmoiron/sqlx"
 )
 
-const outboxCols = `id, destination, case_id, case_version, kind, jti, envelope, seq, state, attempts, next_attempt_at,
+// outboxEnvelope reads the envelope of the outbox row named outbox (NULL
+// once dropped): envelopes have a table of their own (migration 0049).
+const outboxEnvelope = `(SELECT e.envelope FROM outbox_envelopes e WHERE e.id = outbox.id)`
+
+// outboxHasEnvelope: the row named outbox still has its envelope.
+const outboxHasEnvelope = `EXISTS (SELECT 1 FROM outbox_envelopes e WHERE e.id = outbox.id AND e.envelope IS NOT NULL)`
+
+// outboxByJTI names the outbox row whose jti is the one "?": through
+// outbox_envelopes' unique index (the outbox has none on PostgreSQL).
+const outboxByJTI = `id = (SELECT e.id FROM outbox_envelopes e WHERE e.jti = ?)`
+
+// outboxColsWith is the columns of an OutboxItem with env in the envelope's
+// place.
+func outboxColsWith(env string) string {
+	return `id, destination, case_id, case_version, kind, jti, ` + env + `, seq, state, attempts, next_attempt_at,
 	lease_until, claimed_by, last_error, created_at, updated_at, delivered_at, receipt, discloses, withdraws, own_expires_at`
+}
+
+var (
+	// outboxCols reads a row of the table outbox (not aliased) with its
+	// envelope.
+	outboxCols = outboxColsWith(outboxEnvelope)
+	// outboxHeadCols reads a row without its envelope (NULL).
+	outboxHeadCols = outboxColsWith("NULL")
+)
 
 // outboxRows scans and closes rows of outboxCols.
 func outboxRows(rows *sqlx.Rows) ([]OutboxItem, error) {
@@ -60,17 +83,20 @@ func (q *queries) Enqueue(ctx context.Context, in NewOutboxItem) (OutboxItem, er
 	// The row's seq follows the highest of its (case, destination): SQLite
 	// has one writer, so no other can take the same one meanwhile.
 	var id, seq int64
-	err := q.queryRow(ctx, `INSERT INTO outbox (destination, case_id, case_version, kind, jti, envelope, seq, state,
+	err := q.queryRow(ctx, `INSERT INTO outbox (destination, case_id, case_version, kind, jti, seq, state,
 		attempts, next_attempt_at, created_at, updated_at, discloses, withdraws, own_expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, COALESCE((SELECT MAX(seq) FROM outbox WHERE case_id = ? AND destination = ?), 0) + 1, 'queued', 0, ?, ?, ?, ?, ?, ?)
+		VALUES (?, ?, ?, ?, ?, COALESCE((SELECT MAX(seq) FROM outbox WHERE case_id = ? AND destination = ?), 0) + 1, 'queued', 0, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (jti) DO NOTHING RETURNING id, seq`,
-		in.Destination, in.CaseID, iv(in.CaseVersion), in.Kind, in.JTI, in.Envelope, in.CaseID, in.Destination, tv(next), tv(at), tv(at),
+		in.Destination, in.CaseID, iv(in.CaseVersion), in.Kind, in.JTI, in.CaseID, in.Destination, tv(next), tv(at), tv(at),
 		in.Discloses, in.Withdraws, tv(in.OwnExpiresAt)).Scan(&id, &seq)
 	if errors.Is(err, sql.ErrNoRows) {
 		return OutboxItem{}, fmt.Errorf("store.Enqueue: jti %q: %w", in.JTI, ErrDuplicate)
 	}
 	if err != nil {
 		return OutboxItem{}, fmt.Errorf("store.Enqueue: %w", err)
+	}
+	if _, err := q.exec(ctx, `INSERT INTO outbox_envelopes (id, jti, envelope) VALUES (?, ?, ?)`, id, in.JTI, in.Envelope); err != nil {
+		return OutboxItem{}, fmt.Errorf("store.Enqueue: envelope: %w", err)
 	}
 	return OutboxItem{ID: id, Destination: in.Destination, CaseID: in.CaseID, CaseVersion: in.CaseVersion,
 		Kind: in.Kind, JTI: in.JTI, Envelope: in.Envelope, Seq: seq, State: Queued,
@@ -250,14 +276,39 @@ func firstReceipts(ds []DeliveredRow) []DeliveredRow {
 // carriedKind is the kind of the rows a relay carries for others.
 const carriedKind = "relay.forward"
 
-// carriedGone is the envelope column's value once its row is delivered: a
-// relay holds a chain it carries for others only while it carries it, so
-// the bytes of a delivered relay.forward row go in the statement that
-// records the delivery (its receipt, jti and disclosure stay); this
-// member's own envelopes are kept. col qualifies the columns ("o." in a
-// statement that names the outbox o).
-func carriedGone(col string) string {
-	return "CASE WHEN " + col + "kind = '" + carriedKind + "' THEN NULL ELSE " + col + "envelope END"
+// A relay holds a chain it carries for others only while it carries it,
+// so the envelope of a delivered relay.forward row (carriedKind) is
+// dropped with the write that records the delivery (its receipt, jti and
+// disclosure stay); this member's own envelopes are kept.
+
+// ids runs query (an UPDATE or DELETE ... RETURNING id) and returns the
+// ids.
+func (q *queries) ids(ctx context.Context, query string, args ...any) ([]int64, error) {
+	var out []int64
+	err := q.eachRow(ctx, func(rows *sqlx.Rows) error {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		out = append(out, id)
+		return nil
+	}, query, args...)
+	return out, err
+}
+
+// dropEnvelopes drops the envelopes of the outbox rows ids (any number).
+func (q *queries) dropEnvelopes(ctx context.Context, ids []int64) error {
+	for lo := 0; lo < len(ids); lo += receiveChunk {
+		chunk := ids[lo:min(lo+receiveChunk, len(ids))]
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		if _, err := q.exec(ctx, `UPDATE outbox_envelopes SET envelope = NULL WHERE id IN (`+placeholders(len(chunk))+`)`, args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // deliveredOutbox is what recording a delivery needs of its outbox row.
@@ -314,9 +365,11 @@ func (q *queries) markDeliveredPG(ctx context.Context, ds []DeliveredRow, at tim
 			SELECT (SELECT COUNT(*) FROM r) - (SELECT COUNT(*) FROM outbox o WHERE o.id = ANY(?::bigint[])) AS n
 		), d AS (
 			UPDATE outbox o SET state = 'delivered', delivered_at = ?::timestamptz, receipt = r.receipt,
-				lease_until = NULL, updated_at = ?::timestamptz, envelope = `+carriedGone("o.")+`
+				lease_until = NULL, updated_at = ?::timestamptz
 			FROM r WHERE o.id = ANY(?::bigint[]) AND o.id = r.id AND o.state <> 'delivered' AND (SELECT n FROM m) = 0
 			RETURNING o.id, o.destination, o.case_id, o.case_version, o.kind, o.jti, o.discloses, o.withdraws, r.pos
+		), gone AS (
+			UPDATE outbox_envelopes e SET envelope = NULL FROM d WHERE e.id = d.id AND d.kind = '`+carriedKind+`'
 		), disc AS (
 			INSERT INTO disclosures (case_id, member, kind, case_version, outbox_id, jti, delivered_at)
 			SELECT case_id, destination, kind, case_version, id, jti, ?::timestamptz FROM d WHERE discloses ORDER BY pos
@@ -378,12 +431,13 @@ func (q *queries) markDeliveredChunk(ctx context.Context, ds []DeliveredRow, at 
 	// Any state but delivered: the peer's receipt says it was delivered (a
 	// row cancelled by an erasure while in flight included), so record it.
 	rows, err := q.query(ctx, `UPDATE outbox SET state = 'delivered', delivered_at = ?, receipt = CASE id`+cases.String()+` END,
-		lease_until = NULL, updated_at = ?, envelope = `+carriedGone("")+` WHERE id IN (`+in.String()+`) AND state <> 'delivered'
+		lease_until = NULL, updated_at = ? WHERE id IN (`+in.String()+`) AND state <> 'delivered'
 		RETURNING id, destination, case_id, case_version, kind, jti, discloses, withdraws`, args...)
 	if err != nil {
 		return fmt.Errorf("store.MarkDeliveredAll: %w", err)
 	}
 	var done []deliveredOutbox
+	var carried []int64
 	for rows.Next() {
 		var o deliveredOutbox
 		if err := rows.Scan(&o.id, &o.destination, &o.caseID, ic(&o.caseVersion), &o.kind, &o.jti, &o.discloses, &o.withdraws); err != nil {
@@ -392,12 +446,16 @@ func (q *queries) markDeliveredChunk(ctx context.Context, ds []DeliveredRow, at 
 		}
 		done = append(done, o)
 		if o.kind == carriedKind {
+			carried = append(carried, o.id)
 			q.erased = true
 		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("store.MarkDeliveredAll: %w", err)
+	}
+	if err := q.dropEnvelopes(ctx, carried); err != nil {
+		return fmt.Errorf("store.MarkDeliveredAll: envelope: %w", err)
 	}
 	if len(done) < len(ds) {
 		if err := q.allExist(ctx, ids, len(ds)); err != nil {
@@ -529,11 +587,14 @@ func (q *queries) MarkDelivered(ctx context.Context, id int64, receipt []byte) e
 	// Any other state: the peer's receipt says it was delivered (a row
 	// cancelled by an erasure while in flight included), so record it.
 	n, err := q.exec(ctx, `UPDATE outbox SET state = 'delivered', delivered_at = ?, receipt = ?, lease_until = NULL,
-		updated_at = ?, envelope = `+carriedGone("")+` WHERE id = ? AND state <> 'delivered'`, tv(at), receipt, tv(at), id)
+		updated_at = ? WHERE id = ? AND state <> 'delivered'`, tv(at), receipt, tv(at), id)
 	if err != nil {
 		return fmt.Errorf("store.MarkDelivered: %w", err)
 	}
 	if n > 0 && o.Kind == carriedKind {
+		if err := q.dropEnvelopes(ctx, []int64{id}); err != nil {
+			return fmt.Errorf("store.MarkDelivered: envelope: %w", err)
+		}
 		q.erased = true
 	}
 	if n == 0 || !o.Discloses {
@@ -651,7 +712,7 @@ func (q *queries) MarkDead(ctx context.Context, id int64, attempt int, reason st
 func (q *queries) Requeue(ctx context.Context, id int64) error {
 	var state string
 	var erased bool
-	err := q.queryRow(ctx, `SELECT state, envelope IS NULL FROM outbox WHERE id = ?`, id).Scan(&state, &erased)
+	err := q.queryRow(ctx, `SELECT state, NOT `+outboxHasEnvelope+` FROM outbox WHERE id = ?`, id).Scan(&state, &erased)
 	switch {
 	case err != nil:
 		return fmt.Errorf("store.Requeue: %d: %w", id, notFound(err))
@@ -690,20 +751,29 @@ func (q *queries) replaceEnvelope(ctx context.Context, op string, id int64, atte
 		return fmt.Errorf("%s: attempt, jti and envelope are required: %w", op, ErrInvalid)
 	}
 	var taken int
-	if err := q.queryRow(ctx, `SELECT COUNT(*) FROM outbox WHERE jti = ? AND id <> ?`, jti, id).Scan(&taken); err != nil {
+	if err := q.queryRow(ctx, `SELECT COUNT(*) FROM outbox_envelopes WHERE jti = ? AND id <> ?`, jti, id).Scan(&taken); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	if taken > 0 {
 		return fmt.Errorf("%s: jti %q: %w", op, jti, ErrDuplicate)
 	}
-	n, err := q.exec(ctx, `UPDATE outbox SET jti = ?, envelope = ?, own_expires_at = ?, updated_at = ?
-		WHERE id = ? AND state = 'in_flight' AND attempts = ? AND envelope IS NOT NULL`,
-		jti, envelope, tv(expiresAt), tv(q.s.now(time.Time{})), id, attempt)
+	// The outbox row first, then its envelope, as an erasure writes them:
+	// the row's lock keeps it in flight (not cancelled, not delivered)
+	// until this transaction (storeops: write) commits.
+	n, err := q.exec(ctx, `UPDATE outbox SET jti = ?, own_expires_at = ?, updated_at = ?
+		WHERE id = ? AND state = 'in_flight' AND attempts = ? AND `+outboxHasEnvelope+``,
+		jti, tv(expiresAt), tv(q.s.now(time.Time{})), id, attempt)
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	if n == 0 {
 		return q.outboxMiss(ctx, op, id)
+	}
+	if n, err = q.exec(ctx, `UPDATE outbox_envelopes SET jti = ?, envelope = ? WHERE id = ? AND envelope IS NOT NULL`, jti, envelope, id); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%s: %d: envelope dropped meanwhile: %w", op, id, ErrConflict)
 	}
 	return nil
 }
@@ -750,7 +820,7 @@ func (q *queries) ListOutbox(ctx context.Context, f OutboxFilter) ([]OutboxItem,
 	w.addIf(f.CaseID != "", "case_id = ?", f.CaseID)
 	cols := outboxCols
 	if !f.IncludeEnvelope {
-		cols = strings.Replace(cols, "envelope", "NULL", 1)
+		cols = outboxHeadCols
 	}
 	rows, err := q.query(ctx, `SELECT `+cols+` FROM outbox`+w.String()+
 		fmt.Sprintf(` ORDER BY id LIMIT %d`, limit(f.Limit, 100)), w.args...)

@@ -69,7 +69,7 @@ func (q *queries) ListCasesOutbox(ctx context.Context, keys []CaseDest, kinds []
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	cols := strings.Replace(outboxCols, "envelope", "NULL", 1)
+	cols := outboxHeadCols
 	var out []OutboxItem
 	scan := func(rows *sqlx.Rows) error {
 		o, err := scanOutbox(rows)
@@ -104,7 +104,7 @@ func (q *queries) ListCasesOutbox(ctx context.Context, keys []CaseDest, kinds []
 		// One probe of outbox_case_seq_key (case_id, destination, seq) per
 		// key, as LockCaseHeads.
 		err := q.eachRow(ctx, scan, `SELECT `+qualified("o.", cols)+` FROM unnest(?::text[], ?::text[]) AS k(case_id, destination),
-			LATERAL (SELECT `+without("envelope", outboxCols)+` FROM outbox WHERE case_id = k.case_id AND destination = k.destination`+kind+`
+			LATERAL (SELECT `+without("NULL", outboxHeadCols)+` FROM outbox WHERE case_id = k.case_id AND destination = k.destination`+kind+`
 				ORDER BY seq LIMIT `+fmt.Sprint(casesOutboxLimit)+`) o
 			ORDER BY o.id`, args...)
 		if err != nil {
@@ -214,7 +214,14 @@ func (q *queries) GetCasesQueued(ctx context.Context, keys []CaseDest, kind stri
 		cs[i], ds[i] = k.CaseID, k.Destination
 	}
 	// One probe of the primary key per key (a lateral subquery, as
-	// LockCaseHeads).
+	// LockCaseHeads), and one of outbox_case_seq_key (case_id,
+	// destination) for its rows: a count of them, not EXISTS, since a
+	// planner that expects EXISTS to stop at its first row prefers a
+	// sequential scan of a young outbox (one it estimates at ten pages or
+	// less), and a prepared statement keeps that plan once generic: it then
+	// read the whole outbox for every case forwarded. A count reads every
+	// row either way, and the index's few rows of the key cost less than
+	// the table's.
 	err := q.eachRow(ctx, func(rows *sqlx.Rows) error {
 		var pos int
 		var r CaseQueued
@@ -228,8 +235,8 @@ func (q *queries) GetCasesQueued(ctx context.Context, keys []CaseDest, kind stri
 		}
 		out[pos-1] = r
 		return nil
-	}, `SELECT k.pos, `+qualified("c.", caseCols)+`, EXISTS (SELECT 1 FROM outbox o WHERE o.case_id = k.case_id
-			AND o.destination = k.destination AND o.kind = ? AND o.state <> 'cancelled')
+	}, `SELECT k.pos, `+qualified("c.", caseCols)+`, (SELECT COUNT(*) FROM outbox o WHERE o.case_id = k.case_id
+			AND o.destination = k.destination AND o.kind = ? AND o.state <> 'cancelled') > 0
 		FROM unnest(?::text[], ?::text[]) WITH ORDINALITY AS k(case_id, destination, pos),
 			LATERAL (SELECT `+caseCols+` FROM cases WHERE case_id = k.case_id LIMIT 1) c`, kind, cs, ds)
 	if err != nil {
