@@ -39,7 +39,12 @@ func parsePointer(s string) (pointer, error) {
 
 // String formats the pointer with RFC 6901 escaping.
 func (p pointer) String() string {
+	n := 0
+	for _, t := range p {
+		n += 1 + len(t)
+	}
 	var b strings.Builder
+	b.Grow(n) // once, unless a token needs escapes
 	for _, t := range p {
 		b.WriteByte('/')
 		if strings.ContainsAny(t, "~/") {
