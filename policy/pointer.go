@@ -3,7 +3,7 @@ package policy
 import (
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -408,7 +408,7 @@ func minimalPointers(in []string) ([]pointer, error) {
 		}
 		ps = append(ps, p)
 	}
-	sort.Slice(ps, func(i, j int) bool { return comparePointers(ps[i], ps[j]) < 0 })
+	slices.SortFunc(ps, comparePointers)
 	out := ps[:0]
 	for _, p := range ps {
 		// Sorted order puts an ancestor before all its descendants.
