@@ -219,7 +219,7 @@ func BenchmarkSignVerifyFloor(b *testing.B) {
 // receiptBench is a receipt XB-RC signs (ES256 in the fixture, so EdDSA
 // here: the exchange's members sign with Ed25519) for an envelope from
 // XA-RC, and what XA-RC expects of it.
-func receiptBench(b *testing.B) (*fixture, *jose.PrivateKey, ReceiptClaims, ExpectedReceipt, *Manifest) {
+func receiptBench(b testing.TB) (*fixture, *jose.PrivateKey, ReceiptClaims, ExpectedReceipt, *Manifest) {
 	f := newFixture(b)
 	raw := f.sign(b, benchClaims(f, "XA-RC", "XB-RC"), f.keys["XA-RC"])
 	c := must(ClaimsOf(raw))

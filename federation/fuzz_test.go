@@ -210,6 +210,20 @@ func FuzzDecodeStrict(f *testing.F) {
 		if (err == nil) != (serr == nil) || (err == nil && !reflect.DeepEqual(reflect.ValueOf(v).Elem().Interface(), slow.Elem().Interface())) {
 			t.Fatalf("decodeStrict(%q) = %+v, %v; through encoding/json %+v, %v", data, v, err, slow, serr)
 		}
+		if receipt {
+			// With the claims expected (those encoding/json decodes, so
+			// that they are taken from like; or others), the same claims.
+			sw := slow.Elem().Interface().(wireReceipt)
+			for _, like := range []ExpectedReceipt{
+				{Issuer: sw.Iss, Audience: sw.Aud, ReceiptFor: sw.ReceiptFor, SHA256: sw.SHA256},
+				{Issuer: "XA-RC", Audience: "XB-RC", ReceiptFor: "j", SHA256: "x"},
+			} {
+				lw, lerr := decodeReceiptLike(data, &like)
+				if (lerr == nil) != (err == nil) || (err == nil && !reflect.DeepEqual(&lw, v)) {
+					t.Fatalf("decodeReceiptLike(%q, %+v) = %+v, %v; decodeStrict %+v, %v", data, like, lw, lerr, v, err)
+				}
+			}
+		}
 		if !receipt {
 			// The owned-payload path (body left a slice of the payload)
 			// decodes the same claims.

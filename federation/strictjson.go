@@ -450,7 +450,7 @@ func decodeStrict(data []byte, sh *shape, v any) error {
 		}
 	case *wireReceipt:
 		if sh == receiptShape {
-			if decodeReceipt(data, w) {
+			if decodeReceipt(data, w, nil) {
 				return nil
 			}
 			*w = wireReceipt{}
@@ -525,20 +525,26 @@ func decodeClaims(data []byte, w *wireClaims, alias bool) bool {
 	})
 }
 
-// decodeReceipt is decodeClaims for receipt claims.
-func decodeReceipt(data []byte, w *wireReceipt) bool {
+// decodeReceipt is decodeClaims for receipt claims. A string claim equal
+// to its value in like (when like is not nil: the claims the caller
+// expects) is set to like's string, without a copy of its own.
+func decodeReceipt(data []byte, w *wireReceipt, like *ExpectedReceipt) bool {
+	var e ExpectedReceipt
+	if like != nil {
+		e = *like
+	}
 	return decodeMembers(data, func(name string, raw []byte) bool {
 		switch name {
 		case "iss":
-			return claimString(raw, &w.Iss)
+			return claimStringLike(raw, &w.Iss, e.Issuer)
 		case "aud":
-			return claimString(raw, &w.Aud)
+			return claimStringLike(raw, &w.Aud, e.Audience)
 		case "iat":
 			return claimInt(raw, &w.Iat)
 		case "receipt_for":
-			return claimString(raw, &w.ReceiptFor)
+			return claimStringLike(raw, &w.ReceiptFor, e.ReceiptFor)
 		case "sha256":
-			return claimString(raw, &w.SHA256)
+			return claimStringLike(raw, &w.SHA256, e.SHA256)
 		case "status":
 			switch string(raw) {
 			case `"accepted"`:
@@ -695,6 +701,30 @@ func claimString(raw []byte, v *string) bool {
 		return true
 	}
 	return json.Unmarshal(raw, v) == nil
+}
+
+// claimStringLike is claimString, setting *v to like when the claim is a
+// string without escapes whose bytes are like's (the same value: no copy).
+func claimStringLike(raw []byte, v *string, like string) bool {
+	if like != "" && len(raw) == len(like)+2 && raw[0] == '"' && raw[len(raw)-1] == '"' {
+		if in := raw[1 : len(raw)-1]; string(in) == like && bytes.IndexByte(in, '\\') < 0 && utf8.Valid(in) {
+			*v = like
+			return true
+		}
+	}
+	return claimString(raw, v)
+}
+
+// decodeReceiptLike is decodeStrict(data, receiptShape, ...) for a
+// receipt whose claims the caller expects (see decodeReceipt).
+func decodeReceiptLike(data []byte, like *ExpectedReceipt) (wireReceipt, error) {
+	var w wireReceipt
+	if decodeReceipt(data, &w, like) {
+		return w, nil
+	}
+	var slow wireReceipt
+	err := decodeStrictJSON(data, receiptShape, &slow)
+	return slow, err
 }
 
 // claimInt decodes a JSON integer (or null, which leaves *v alone) into *v.

@@ -430,6 +430,16 @@ func fields(docKind string, doc, caseDoc map[string]any) []field {
 	}
 	all := string(arena)
 	out = make([]field, 0, len(spans))
+	// The fields of one subject share one backing array, each its own
+	// element with no room after it (an append to one copies).
+	var one []string
+	single := func(id string) []string {
+		if len(one) == cap(one) {
+			one = make([]string, 0, len(spans))
+		}
+		one = append(one, id)
+		return one[len(one)-1 : len(one) : len(one)]
+	}
 	start := 0
 	for _, sp := range spans {
 		f := &entries[sp.entry]
@@ -447,7 +457,7 @@ func fields(docKind string, doc, caseDoc map[string]any) []field {
 				if tok, ok := secondToken(cp); ok {
 					if i, err := atoi(tok); err == nil {
 						if m := obj(list(doc["persons"])[i]); m != nil {
-							fl.subjects = []string{str(m["id"])}
+							fl.subjects = single(str(m["id"]))
 						}
 					}
 				}
@@ -473,7 +483,7 @@ func fields(docKind string, doc, caseDoc map[string]any) []field {
 				if id == "" || !hasPerson(ps, id) {
 					fl.all = true // an unknown party: protected whenever anyone is
 				} else {
-					fl.subjects = []string{id}
+					fl.subjects = single(id)
 				}
 			}
 			out = append(out, fl)

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -426,7 +425,7 @@ func (s *state) fire(id, effect, reason string, ptrs []string) {
 	f := Fired{RuleID: id, Effect: effect, Reason: reason}
 	if effect == RuleRedact {
 		// The same comparisons as on parsed pointers, so the same order.
-		sort.Slice(ptrs, func(i, j int) bool { return comparePointerStrings(ptrs[i], ptrs[j]) < 0 })
+		slices.SortFunc(ptrs, comparePointerStrings) // the algorithm of sort.Slice, without its allocations
 		f.Pointers = ptrs
 		for _, p := range ptrs {
 			s.redact[p] = true

@@ -222,24 +222,25 @@ func normASCII(s string) (string, bool) {
 	if normal && (len(s) == 0 || s[len(s)-1] != ' ') {
 		return s, true
 	}
-	b := make([]byte, 0, len(s))
+	var b strings.Builder // one allocation: String does not copy
+	b.Grow(len(s))
 	pending := false
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
 		case c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r':
-			pending = len(b) > 0
+			pending = b.Len() > 0
 			continue
 		case 'A' <= c && c <= 'Z':
 			c += 'a' - 'A'
 		}
 		if pending {
-			b = append(b, ' ')
+			b.WriteByte(' ')
 			pending = false
 		}
-		b = append(b, c)
+		b.WriteByte(c)
 	}
-	return string(b), true
+	return b.String(), true
 }
 
 // homoglyphs maps lower-case Cyrillic and Greek letters that are drawn

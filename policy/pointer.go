@@ -3,7 +3,7 @@ package policy
 import (
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -39,7 +39,12 @@ func parsePointer(s string) (pointer, error) {
 
 // String formats the pointer with RFC 6901 escaping.
 func (p pointer) String() string {
+	n := 0
+	for _, t := range p {
+		n += 1 + len(t)
+	}
 	var b strings.Builder
+	b.Grow(n) // once, unless a token needs escapes
 	for _, t := range p {
 		b.WriteByte('/')
 		if strings.ContainsAny(t, "~/") {
@@ -403,7 +408,7 @@ func minimalPointers(in []string) ([]pointer, error) {
 		}
 		ps = append(ps, p)
 	}
-	sort.Slice(ps, func(i, j int) bool { return comparePointers(ps[i], ps[j]) < 0 })
+	slices.SortFunc(ps, comparePointers)
 	out := ps[:0]
 	for _, p := range ps {
 		// Sorted order puts an ancestor before all its descendants.

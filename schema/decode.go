@@ -163,7 +163,10 @@ func (p *jsonParser) value() (any, error) {
 	case c == '"':
 		s, flags, err := p.str()
 		p.stringViolations(flags)
-		return s, err
+		if err != nil {
+			return nil, err
+		}
+		return boxString(s), nil
 	case c == '-' || (c >= '0' && c <= '9'):
 		return p.number()
 	case c == 't':

@@ -1,0 +1,7 @@
+//go:build race
+
+package federation
+
+// raceEnabled: under the race detector sync.Pool drops items at random,
+// so allocation counts are not those of a normal build.
+const raceEnabled = true

@@ -1,0 +1,53 @@
+package policy
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// TestApplyForwardAllocs bounds the allocations of one forward's policy
+// evaluation (BenchmarkApplyForward's demo case, validated in and out with
+// a cold memo): 482 at this writing; 528 before fields gave the fields of
+// one subject one backing array and normASCII built its string once, 505
+// before pointer.String grew its builder once, 490 before the pointers
+// were sorted with slices.SortFunc instead of sort.Slice.
+func TestApplyForwardAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts differ under the race detector")
+	}
+	def, err := Default("XA-RC", "XA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := mustReadFile(t, "testdata/bench_case.json")
+	opts := facts(doc)
+	ctx := context.Background()
+	now := time.Date(2026, 12, 6, 5, 0, 0, 0, time.UTC)
+	e := fresh(New(def))
+	if d, _ := e.Apply(ctx, doc, "case.create", dstXB, now, opts...); d.Effect != AllowWithRedactions {
+		t.Fatalf("unexpected decision: %s", describe(d))
+	}
+	got := testing.AllocsPerRun(20, func() { e.Apply(ctx, doc, "case.create", dstXB, now, opts...) })
+	if got > 487 {
+		t.Errorf("Apply: %.0f allocations per forward, want at most 487", got)
+	}
+}
+
+// TestPointerStringAllocs: a pointer without escapes is written with one
+// allocation (three here before pointer.String grew its builder once).
+func TestPointerStringAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts differ under the race detector")
+	}
+	p := pointer{"persons", "0", "whereabouts", "last_seen"}
+	if got := testing.AllocsPerRun(100, func() { _ = p.String() }); got > 1 {
+		t.Errorf("pointer.String: %.0f allocations, want 1", got)
+	}
+	if s := p.String(); s != "/persons/0/whereabouts/last_seen" {
+		t.Errorf("pointer.String = %q", s)
+	}
+	if s := (pointer{"a/b", "c~d"}).String(); s != "/a~1b/c~0d" {
+		t.Errorf("pointer.String with escapes = %q", s)
+	}
+}
