@@ -26,8 +26,13 @@ type sendGroup = groups[*groupedSend]
 // fewer groups at once make larger groups and fewer statements per
 // forward: at 1,000 forwards/s (flx bench exchange --rate 1000, sender's
 // PostgreSQL) 2 groups made 6,800 and 23,200 statements in two runs where
-// 3 made 10,300 and 27,600, and 10-16% less CPU.
-const forwardGroups = 2
+// 3 made 10,300 and 27,600, and 10-16% less CPU. One group at a time
+// (with readGroups 1), against two: the sender's PostgreSQL 518-522
+// against 608-628 µs of CPU per envelope, and the forward itself shorter
+// (p50 10.5-11.3 ms against 12.6-14.1, p99 41.7-42.8 against 47.2-58.5):
+// a forward waits for the group under way, but that group is shorter when
+// the cores are not also running a second one.
+const forwardGroups = 1
 
 // groupedSend is one forward waiting for its group's commit.
 type groupedSend struct {

@@ -16,8 +16,9 @@ import (
 // per group, not per case.
 type caseReads = groups[*caseRead]
 
-// readGroups is how many groups of forwards read their cases at once.
-const readGroups = 2
+// readGroups is how many groups of forwards read their cases at once
+// (one: see forwardGroups).
+const readGroups = 1
 
 // readChunk bounds the cases of one read.
 const readChunk = 256
