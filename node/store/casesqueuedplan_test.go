@@ -59,11 +59,7 @@ func TestGetCasesQueuedProbesTheOutboxByKey(t *testing.T) {
 		}
 		// The outbox grows without an ANALYZE in between, as under a
 		// steady load between two of autovacuum's rounds.
-		if _, err := be.raw.ExecContext(ctx, `INSERT INTO outbox (destination, case_id, kind, jti, seq, state,
-			next_attempt_at, created_at, updated_at, delivered_at, last_error)
-			SELECT 'XB-RC', 'XA-RC:OLD-' || g, 'case.create', 'old-' || g, 1, 'delivered', now(), now(), now(), now(),
-				(SELECT string_agg(md5(g::text || '/' || i), '') FROM generate_series(1, 40) i)
-			FROM generate_series(1, 5000) g`); err != nil {
+		if err := growOutbox(ctx, be); err != nil {
 			return err
 		}
 		big := queue(1, 20)

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/familylinks/flx/node/store"
@@ -39,11 +40,7 @@ func TestMarkDeliveredAllReadsRowsByID(t *testing.T) {
 		// between, as under a steady load between two of autovacuum's
 		// rounds); each is made to fill a fifth of a page, so that a few
 		// thousand make an outbox of a thousand pages.
-		if _, err := be.raw.ExecContext(ctx, `INSERT INTO outbox (destination, case_id, kind, jti, seq, state,
-			next_attempt_at, created_at, updated_at, delivered_at, last_error)
-			SELECT 'XB-RC', 'XA-RC:OLD-' || g, 'case.create', 'old-' || g, 1, 'delivered', now(), now(), now(), now(),
-				(SELECT string_agg(md5(g::text || '/' || i), '') FROM generate_series(1, 40) i)
-			FROM generate_series(1, 5000) g`); err != nil {
+		if err := growOutbox(ctx, be); err != nil {
 			return err
 		}
 		big, err := tx.EnqueueAll(ctx, benchEnvelopes(1, 250))
@@ -69,4 +66,17 @@ func TestMarkDeliveredAllReadsRowsByID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// growOutbox adds 5,000 delivered rows to be's outbox, each filling a
+// fifth of a page (a few thousand make an outbox of a thousand pages),
+// without an ANALYZE: the plan tests' outbox grown under a steady load
+// between two of autovacuum's rounds.
+func growOutbox(ctx context.Context, be *backend) error {
+	_, err := be.raw.ExecContext(ctx, `INSERT INTO outbox (destination, case_id, kind, jti, seq, state,
+		next_attempt_at, created_at, updated_at, delivered_at, last_error)
+		SELECT 'XB-RC', 'XA-RC:OLD-' || g, 'case.create', 'old-' || g, 1, 'delivered', now(), now(), now(), now(),
+			(SELECT string_agg(md5(g::text || '/' || i), '') FROM generate_series(1, 40) i)
+		FROM generate_series(1, 5000) g`)
+	return err
 }
