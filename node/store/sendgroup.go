@@ -42,8 +42,9 @@ func (q *queries) LockCaseHeads(ctx context.Context, caseIDs []string) (map[stri
 		// locked as it is read: the lateral subquery (its LIMIT keeps the
 		// planner from making it a join) cannot become a scan of the
 		// table, which a planner estimating a young table would prefer.
+		// Its parameter is opaque (sql.go): the generic plan is kept.
 		err = q.eachRow(ctx, scan, `SELECT `+qualified("c.", caseHeadCols)+`
-			FROM (SELECT DISTINCT id FROM unnest(?::text[]) AS u(id) ORDER BY id) k,
+			FROM (SELECT DISTINCT id FROM unnest((SELECT ?::text[])) AS u(id) ORDER BY id) k,
 				LATERAL (SELECT `+without("document", caseCols)+` FROM cases WHERE case_id = k.id LIMIT 1 FOR UPDATE) c
 			ORDER BY k.id`, caseIDs)
 	} else {
@@ -87,7 +88,7 @@ func (q *queries) ListCasesOutbox(ctx context.Context, keys []CaseDest, kinds []
 		kind := ``
 		args := []any{cs, ds}
 		if len(kinds) > 0 {
-			kind = ` AND kind = ANY(?::text[])`
+			kind = ` AND kind = ANY(CAST((SELECT ?::text[]) AS text[]))`
 			args = append(args, kinds)
 		}
 		// Each key one probe of outbox_case_seq_key (case_id, destination).
@@ -102,8 +103,8 @@ func (q *queries) ListCasesOutbox(ctx context.Context, keys []CaseDest, kinds []
 		}
 		args[0], args[1] = cs, ds
 		// One probe of outbox_case_seq_key (case_id, destination, seq) per
-		// key, as LockCaseHeads.
-		err := q.eachRow(ctx, scan, `SELECT `+qualified("o.", cols)+` FROM unnest(?::text[], ?::text[]) AS k(case_id, destination),
+		// key, as LockCaseHeads; its parameters opaque (sql.go).
+		err := q.eachRow(ctx, scan, `SELECT `+qualified("o.", cols)+` FROM unnest((SELECT ?::text[]), (SELECT ?::text[])) AS k(case_id, destination),
 			LATERAL (SELECT `+without("NULL", outboxHeadCols)+` FROM outbox WHERE case_id = k.case_id AND destination = k.destination`+kind+`
 				ORDER BY seq LIMIT `+fmt.Sprint(casesOutboxLimit)+`) o
 			ORDER BY o.id`, args...)
