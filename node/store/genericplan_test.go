@@ -32,6 +32,13 @@ func TestSenderStatementsKeepGenericPlans(t *testing.T) {
 			_, err := tx.ListCasesOutbox(ctx, []store.CaseDest{{CaseID: fmt.Sprintf("XA-RC:plan-%d", i), Destination: memberB}}, []string{"case.create", "case.update"})
 			return err
 		}},
+		{"MarkDeliveredAll", "flx_mark_delivered", func(tx store.Tx, i int) error {
+			items, err := tx.EnqueueAll(ctx, benchEnvelopes(1000+i, 2))
+			if err != nil {
+				return err
+			}
+			return tx.MarkDeliveredAll(ctx, []store.DeliveredRow{{ID: items[0].ID, Receipt: []byte("r")}, {ID: items[1].ID, Receipt: []byte("r")}})
+		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
