@@ -156,7 +156,7 @@ func (q *queries) claimPG(ctx context.Context, r ClaimRequest, now time.Time, le
 		var w where
 		w.add(cond, now)
 		w.addIf(r.Destination != "", `o.destination = ?`, r.Destination)
-		w.addCaseHeadProbe(now)
+		w.addCaseHead(now, true)
 		return `SELECT o.id FROM outbox o` + w.String() + ` ORDER BY ` + order + ` LIMIT ` + lim + q.s.claimLock, w.args
 	}
 	set := `UPDATE outbox SET state = 'in_flight', claimed_by = ?, lease_until = ?, attempts = attempts + 1, updated_at = ? WHERE id IN (`
@@ -186,26 +186,27 @@ func (q *queries) claimPG(ctx context.Context, r ClaimRequest, now time.Time, le
 // addCaseHead keeps per-case order in a claim of outbox row o: only the head
 // of each (destination, case) may go. A row cancelled by an erasure while
 // in flight still blocks until its attempt is answered or its lease ends
-// (EraseCase keeps the lease). One "?" bound to now (tv's text). SQLite's
-// form; PostgreSQL's is addCaseHeadProbe.
-func (w *where) addCaseHead(now any) {
-	w.add(`NOT EXISTS (SELECT 1 FROM outbox p WHERE p.destination = o.destination AND p.case_id = o.case_id
+// (EraseCase keeps the lease). One "?" bound to now (tv's text, or a
+// time.Time on PostgreSQL).
+//
+// With probe (PostgreSQL), the check is a scalar subquery: one probe of
+// outbox_case_seq_key (case_id, destination, seq) per row the claim would
+// take, which the planner cannot turn into a join. As NOT EXISTS (an
+// anti-join), a generic plan made while the outbox was young, and kept as
+// it grew (until the next ANALYZE), probed the index by destination alone,
+// its second column: each claim read every row to the destination for
+// every row it took (flx bench exchange --rate 300: some runs' claims
+// 9,000-16,000 blocks each, against ~100). SQLite keeps NOT EXISTS, which
+// its claims' plans (TestSQLiteClaimsWalkTheirIndex) were made with.
+func (w *where) addCaseHead(now any, probe bool) {
+	blocks := `p.destination = o.destination AND p.case_id = o.case_id
 		AND p.seq < o.seq AND (p.state NOT IN ('delivered', 'cancelled')
-			OR (p.state = 'cancelled' AND p.lease_until > ?)))`, now)
-}
-
-// addCaseHeadProbe is addCaseHead on PostgreSQL, as a scalar subquery:
-// one probe of outbox_case_seq_key (case_id, destination, seq) per row
-// the claim would take, which the planner cannot turn into a join. As NOT
-// EXISTS (an anti-join), a generic plan made while the outbox was young,
-// and kept as it grew (until the next ANALYZE), probed the index by
-// destination alone, its second column: each claim read every row to the
-// destination for every row it took (flx bench exchange --rate 300: some
-// runs' claims 9,000-16,000 blocks each, against ~100).
-func (w *where) addCaseHeadProbe(now any) {
-	w.add(`(SELECT 1 FROM outbox p WHERE p.case_id = o.case_id AND p.destination = o.destination
-		AND p.seq < o.seq AND (p.state NOT IN ('delivered', 'cancelled')
-			OR (p.state = 'cancelled' AND p.lease_until > ?)) LIMIT 1) IS NULL`, now)
+			OR (p.state = 'cancelled' AND p.lease_until > ?))`
+	if probe {
+		w.add(`(SELECT 1 FROM outbox p WHERE `+blocks+` LIMIT 1) IS NULL`, now)
+		return
+	}
+	w.add(`NOT EXISTS (SELECT 1 FROM outbox p WHERE `+blocks+`)`, now)
 }
 
 // sqliteClaim is one of ClaimDue's two claims on SQLite: the rows it
@@ -231,7 +232,7 @@ func (c sqliteClaim) claimSelect(r ClaimRequest, now time.Time, n int) (string, 
 	var w where
 	w.add(c.cond, tv(now))
 	w.addIf(r.Destination != "", `o.destination = ?`, r.Destination)
-	w.addCaseHead(tv(now))
+	w.addCaseHead(tv(now), false)
 	return `SELECT o.id FROM outbox o INDEXED BY ` + c.index + w.String() + ` ORDER BY ` + c.order + fmt.Sprintf(` LIMIT %d`, n), w.args
 }
 
