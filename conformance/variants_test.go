@@ -1191,12 +1191,12 @@ var brokenNodes = []brokenNode{
 	{
 		Variant: variant.Variant{Name: "pullorder", Mutations: []variant.Mutation{{
 			File: "node/store/outbox.go",
-			Old:  "\t\tw.addCaseHead(now)\n\t\treturn",
-			New:  "\t\tif !strings.HasPrefix(r.Worker, \"pull/\") {\n\t\t\tw.addCaseHead(now)\n\t\t}\n\t\treturn",
+			Old:  "\t\tw.addCaseHead(now, true)\n\t\treturn",
+			New:  "\t\tif !strings.HasPrefix(r.Worker, \"pull/\") {\n\t\t\tw.addCaseHead(now, true)\n\t\t}\n\t\treturn",
 		}, {
 			File: "node/store/outbox.go",
-			Old:  "\tw.addCaseHead(tv(now))\n\treturn",
-			New:  "\tif !strings.HasPrefix(r.Worker, \"pull/\") {\n\t\tw.addCaseHead(tv(now))\n\t}\n\treturn",
+			Old:  "\tw.addCaseHead(tv(now), false)\n\treturn",
+			New:  "\tif !strings.HasPrefix(r.Worker, \"pull/\") {\n\t\tw.addCaseHead(tv(now), false)\n\t}\n\treturn",
 		}}},
 		broke: "lets a pull take a later envelope of a case while an earlier one is leased", check: "FLX-PUL-004/order",
 	},

@@ -202,3 +202,17 @@ func SearchPendingIdle(s Store) {
 func ExecInTx(t interface{ Context() context.Context }, tx Tx, stmt string) (int64, error) {
 	return tx.(*queries).exec(t.Context(), stmt)
 }
+
+// PreparedPlans returns how many generic and custom plans PostgreSQL made
+// so far of the statements prepared on tx's connection whose text
+// contains part (pg_prepared_statements: pgx prepares each statement once
+// per connection); -1, -1 on SQLite.
+func PreparedPlans(t interface{ Context() context.Context }, tx Tx, part string) (generic, custom int64, err error) {
+	q := tx.(*queries)
+	if q.s.dialect != Postgres {
+		return -1, -1, nil
+	}
+	err = q.queryRow(t.Context(), `SELECT COALESCE(SUM(generic_plans), 0), COALESCE(SUM(custom_plans), 0)
+		FROM pg_prepared_statements WHERE strpos(statement, ?) > 0`, part).Scan(&generic, &custom)
+	return generic, custom, err
+}

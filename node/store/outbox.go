@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jmoiron/sqlx"
 )
 
@@ -157,7 +156,7 @@ func (q *queries) claimPG(ctx context.Context, r ClaimRequest, now time.Time, le
 		var w where
 		w.add(cond, now)
 		w.addIf(r.Destination != "", `o.destination = ?`, r.Destination)
-		w.addCaseHead(now)
+		w.addCaseHead(now, true)
 		return `SELECT o.id FROM outbox o` + w.String() + ` ORDER BY ` + order + ` LIMIT ` + lim + q.s.claimLock, w.args
 	}
 	set := `UPDATE outbox SET state = 'in_flight', claimed_by = ?, lease_until = ?, attempts = attempts + 1, updated_at = ? WHERE id IN (`
@@ -189,10 +188,25 @@ func (q *queries) claimPG(ctx context.Context, r ClaimRequest, now time.Time, le
 // in flight still blocks until its attempt is answered or its lease ends
 // (EraseCase keeps the lease). One "?" bound to now (tv's text, or a
 // time.Time on PostgreSQL).
-func (w *where) addCaseHead(now any) {
-	w.add(`NOT EXISTS (SELECT 1 FROM outbox p WHERE p.destination = o.destination AND p.case_id = o.case_id
+//
+// With probe (PostgreSQL), the check is a scalar subquery: one probe of
+// outbox_case_seq_key (case_id, destination, seq) per row the claim would
+// take, which the planner cannot turn into a join. As NOT EXISTS (an
+// anti-join), a generic plan made while the outbox was young, and kept as
+// it grew (until the next ANALYZE), probed the index by destination alone,
+// its second column: each claim read every row to the destination for
+// every row it took (flx bench exchange --rate 300: some runs' claims
+// 9,000-16,000 blocks each, against ~100). SQLite keeps NOT EXISTS, which
+// its claims' plans (TestSQLiteClaimsWalkTheirIndex) were made with.
+func (w *where) addCaseHead(now any, probe bool) {
+	blocks := `p.destination = o.destination AND p.case_id = o.case_id
 		AND p.seq < o.seq AND (p.state NOT IN ('delivered', 'cancelled')
-			OR (p.state = 'cancelled' AND p.lease_until > ?)))`, now)
+			OR (p.state = 'cancelled' AND p.lease_until > ?))`
+	if probe {
+		w.add(`(SELECT 1 FROM outbox p WHERE `+blocks+` LIMIT 1) IS NULL`, now)
+		return
+	}
+	w.add(`NOT EXISTS (SELECT 1 FROM outbox p WHERE `+blocks+`)`, now)
 }
 
 // sqliteClaim is one of ClaimDue's two claims on SQLite: the rows it
@@ -218,7 +232,7 @@ func (c sqliteClaim) claimSelect(r ClaimRequest, now time.Time, n int) (string, 
 	var w where
 	w.add(c.cond, tv(now))
 	w.addIf(r.Destination != "", `o.destination = ?`, r.Destination)
-	w.addCaseHead(tv(now))
+	w.addCaseHead(tv(now), false)
 	return `SELECT o.id FROM outbox o INDEXED BY ` + c.index + w.String() + ` ORDER BY ` + c.order + fmt.Sprintf(` LIMIT %d`, n), w.args
 }
 
@@ -320,17 +334,19 @@ type deliveredOutbox struct {
 	discloses, withdraws bool
 }
 
-// markDeliveredPG is markDeliveredChunk in one statement on PostgreSQL:
-// the receipts go as two arrays, and data-modifying CTEs update the rows,
-// insert their disclosures in the order of the receipts and upsert the
-// recipients in key order (with the withdrawal mark). One statement text
-// whatever the batch size, so it is parsed and planned once per
-// connection, and one round trip instead of three or four. It is atomic by
-// itself: a receipt for a row that does not exist records nothing (CTE m
-// counts them and d then updates no row), so the Store form sends it
-// without BEGIN and COMMIT; with redoable set it also commits without
-// waiting for the WAL flush (set_config, local to the statement's own
-// transaction: see Redoable), never to be set inside a caller's Tx.
+// markDeliveredPG is markDeliveredChunk in one statement on PostgreSQL,
+// the function flx_mark_delivered (migration 0054): the receipts go as
+// two arrays, and it updates the rows, inserts their disclosures in the
+// order of the receipts and upserts the recipients in key order (with the
+// withdrawal mark). One round trip instead of three or four, and a plan
+// made once per connection and kept, one that reads the outbox by id
+// however large it grows (the function's own settings: generic plan, no
+// sequential scan). It is atomic by itself: a receipt for a row that does
+// not exist records nothing (the function then updates no row), so the
+// Store form sends it without BEGIN and COMMIT; with redoable set it also
+// commits without waiting for the WAL flush (set_config, local to the
+// statement's own transaction: see Redoable), never to be set inside a
+// caller's Tx.
 func (q *queries) markDeliveredPG(ctx context.Context, ds []DeliveredRow, at time.Time, redoable bool) error {
 	ids := make([]int64, len(ds))
 	receipts := make([][]byte, len(ds))
@@ -347,45 +363,8 @@ func (q *queries) markDeliveredPG(ctx context.Context, ds []DeliveredRow, at tim
 	if redoable {
 		dest = append(dest, &set)
 	}
-	// The rows are read by id (outbox_pkey) however large the outbox:
-	// the statement is planned at each call, with the outbox as it is
-	// then (pgx.QueryExecModeExec: an unnamed statement, so PostgreSQL
-	// makes a custom plan), not from a prepared statement's cached plan
-	// (after its 6th run on a connection PostgreSQL keeps a generic plan,
-	// and one made while the outbox was small, on a new node, hash-joined
-	// the receipts with a scan of the whole outbox, twice per call, until
-	// the next ANALYZE); and the rows are named by "id = ANY(ids)"
-	// (the update's also by the join), which a scan would test on every
-	// row, so the planner does not prefer one for an outbox of a few
-	// thousand rows either. Planning costs a fraction of a millisecond a
-	// batch.
-	err := q.queryRow(ctx, `WITH r AS (
-			SELECT * FROM unnest(?::bigint[], ?::bytea[]) WITH ORDINALITY AS r(id, receipt, pos)
-		), m AS (
-			SELECT (SELECT COUNT(*) FROM r) - (SELECT COUNT(*) FROM outbox o WHERE o.id = ANY(?::bigint[])) AS n
-		), d AS (
-			UPDATE outbox o SET state = 'delivered', delivered_at = ?::timestamptz, receipt = r.receipt,
-				lease_until = NULL, updated_at = ?::timestamptz
-			FROM r WHERE o.id = ANY(?::bigint[]) AND o.id = r.id AND o.state <> 'delivered' AND (SELECT n FROM m) = 0
-			RETURNING o.id, o.destination, o.case_id, o.case_version, o.kind, o.jti, o.discloses, o.withdraws, r.pos
-		), gone AS (
-			UPDATE outbox_envelopes e SET envelope = NULL FROM d WHERE e.id = d.id AND d.kind = '`+carriedKind+`'
-		), disc AS (
-			INSERT INTO disclosures (case_id, member, kind, case_version, outbox_id, jti, delivered_at)
-			SELECT case_id, destination, kind, case_version, id, jti, ?::timestamptz FROM d WHERE discloses ORDER BY pos
-		), rec AS (
-			INSERT INTO case_recipients (case_id, member, first_delivered_at, last_delivered_at, last_version, withdrawal_sent_at)
-			SELECT case_id, destination, ?::timestamptz, ?::timestamptz, MAX(case_version),
-				CASE WHEN bool_or(withdraws) THEN ?::timestamptz END
-			FROM d WHERE discloses GROUP BY case_id, destination ORDER BY case_id, destination
-			ON CONFLICT (case_id, member) DO UPDATE SET
-				last_delivered_at = excluded.last_delivered_at,
-				last_version = CASE WHEN COALESCE(excluded.last_version, 0) > COALESCE(case_recipients.last_version, 0)
-					THEN excluded.last_version ELSE case_recipients.last_version END,
-				withdrawal_sent_at = COALESCE(excluded.withdrawal_sent_at, case_recipients.withdrawal_sent_at)
-		)
-		SELECT n`+async+` FROM m`,
-		pgx.QueryExecModeExec, ids, receipts, ids, tv(at), tv(at), ids, tv(at), tv(at), tv(at), tv(at)).Scan(dest...)
+	// at is s.now's: UTC, whole µs, bound binary (pgTimes).
+	err := q.queryRow(ctx, `SELECT flx_mark_delivered(?::bigint[], ?::bytea[], ?::timestamptz)`+async, ids, receipts, at).Scan(dest...)
 	if err != nil {
 		return fmt.Errorf("store.MarkDeliveredAll: %w", err)
 	}

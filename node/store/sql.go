@@ -494,6 +494,21 @@ func (s *sqlStore) now(t time.Time) time.Time {
 	return t.UTC().Truncate(time.Microsecond)
 }
 
+// Opaque parameters (PostgreSQL). A statement sent often, with arrays of
+// keys of a few elements, was planned at every call: pgx prepares it once
+// per connection, and PostgreSQL keeps its generic plan only once that
+// plan's estimated cost is no more than the custom plans' (those of its
+// first 5 runs) plus their planning; a custom plan sees each array's
+// length (1 or 2 keys) where the generic one assumes 10, so the generic
+// plan never looked cheap enough, and the planning of every call cost more
+// than its execution. A parameter passed through a scalar sub-select,
+// "(SELECT ?::text[])", is a value no plan knows in advance, custom or
+// generic, so both cost the same and PostgreSQL keeps the generic plan
+// from the 6th run on: a statement so shaped must be one whose generic
+// plan is right however its tables grow (probes of an index by key, in a
+// LATERAL subquery with a LIMIT where a join could be planned instead;
+// its own test on a young table).
+
 // timeLayout is how times are bound: fixed width, so SQLite's text
 // comparison is time order, and valid input for PostgreSQL TIMESTAMPTZ.
 const timeLayout = "2006-01-02T15:04:05.000000Z"
