@@ -121,3 +121,48 @@ func quoted(l []string) []string {
 	}
 	return out
 }
+
+// TestWalkOrderIsDocumentOrder: the free-text rule finds its hits walking
+// objects in map order and sorts them with walkOrder; that must be the
+// order of a walk that visits members by name and items by index, as the
+// rule walked before, including members named with digits (compared as
+// names, not numbers) and with "~" and "/" (compared unescaped).
+func TestWalkOrderIsDocumentOrder(t *testing.T) {
+	docs := []map[string]any{decodeMap(t, `{"b":{"10":"x","9":"y","a/b":"z","a0":"w","a~":"v"},"a":[["p","q"],"r","s","t","u","v","w","x","y","z","aa","bb"],"c~1":"u"}`)}
+	for _, ex := range schema.Examples() {
+		docs = append(docs, decodeMap(t, string(ex.Doc)))
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for seed := range 50 {
+		docs = append(docs, decodeMap(t, string(randomCase(rand.New(rand.NewPCG(uint64(seed), 7))))))
+	}
+	for i, doc := range docs {
+		var want []string
+		var keys []member
+		var walk func(v any, at []byte)
+		walk = func(v any, at []byte) {
+			switch x := v.(type) {
+			case map[string]any:
+				base := len(keys)
+				keys = appendMembers(keys, x)
+				for j := base; j < base+len(x); j++ {
+					walk(keys[j].val, appendToken(append(at, '/'), keys[j].name))
+				}
+				keys = keys[:base]
+			case []any:
+				for j, e := range x {
+					walk(e, strconv.AppendInt(append(at, '/'), int64(j), 10))
+				}
+			default:
+				want = append(want, string(at))
+			}
+		}
+		walk(doc, nil)
+		got := slices.Clone(want)
+		rng.Shuffle(len(got), func(a, b int) { got[a], got[b] = got[b], got[a] })
+		slices.SortFunc(got, func(a, b string) int { return walkOrder(doc, a, b) })
+		if !slices.Equal(got, want) {
+			t.Fatalf("doc %d: sorted by walkOrder\n%q\nin document order\n%q", i, got, want)
+		}
+	}
+}
