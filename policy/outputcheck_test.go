@@ -166,3 +166,26 @@ func TestWalkOrderIsDocumentOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestCallersValidatedIsNoProofOfOutput: a caller that says Validated()
+// of a document that is not valid does not get an invalid redacted
+// document through: the output is still checked in full (as before,
+// when every output was validated from its bytes), not shown valid from
+// the input's validity.
+func TestCallersValidatedIsNoProofOfOutput(t *testing.T) {
+	r := rulesWith(t, permissive+"custom:\n  - id: XA-CUT\n    when: 'true'\n    effect: redact\n    redact: [/notes]\n    reason: cut\n")
+	doc := caseWith(t, func(m map[string]any) {
+		m["notes"] = []any{map[string]any{"text": "n", "author_member": "XA-RC", "at": "2025-01-01T00:00:00Z"}}
+		m["origin"].(map[string]any)["bogus"] = "x" // invalid, and not redacted
+	})
+	if schema.Validate(schema.KindCase, doc) == nil {
+		t.Fatal("the document should be invalid")
+	}
+	d, out := New(r).Apply(context.Background(), doc, "case.update", dstXB, testNow, append(facts(doc), Validated())...)
+	if out != nil || d.Effect != Deny {
+		t.Fatalf("an invalid document said to be validated was sent redacted: %s\n%s", describe(d), out)
+	}
+	if f := d.Fired[len(d.Fired)-1]; f.RuleID != ruleOutput {
+		t.Errorf("denied by %s (%s), want %s", f.RuleID, f.Reason, ruleOutput)
+	}
+}

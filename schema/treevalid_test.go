@@ -22,13 +22,14 @@ const chunkedVideo = `{"schema":"flx/v1/message","message_id":"XA-RC:VID-1","cas
 "media":{"sha256":"f1c0f18aa2288dd0466a991843a85512459724fff26faeeba719fda501f35e73","media_type":"video/mp4","size_bytes":18874368,"duration_seconds":92.5,
 "chunk_bytes":1048576,"chunks_sha256":"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}}`
 
-// TestTreeValidAfterRemovals is the differential of TreeValid, which the
-// policy uses instead of re-parsing and re-validating a redacted
-// document: over every valid example (and a chunked video message), each
-// member or item removed alone and thousands of random sets of them
-// removed together, TreeValid on the changed tree must give exactly the
-// fast check's verdict on the encoded document parsed again, and never
-// answer true where jsonschema refuses that document. The corpus must
+// TestTreeValidAfterRemovals is the differential of TreeValid and
+// RemovalsKeepValid, which the policy uses instead of re-parsing and
+// re-validating a redacted document: over every valid example (and a
+// chunked video message), each member or item removed alone and thousands
+// of random sets of them removed together, TreeValid on the changed tree
+// must give exactly the fast check's verdict on the encoded document
+// parsed again, and neither may answer true where jsonschema refuses that
+// document. The corpus must
 // include removals that break validity in each way schema v1 allows
 // (required members, minItems, dependentRequired, if/then), or it would
 // prove nothing.
@@ -37,12 +38,12 @@ func TestTreeValidAfterRemovals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seeds := [][]byte{[]byte(chunkedVideo)}
+	seeds := [][]byte{[]byte(chunkedVideo), chunkedPhotoCase(t)}
 	for _, e := range Examples() {
 		seeds = append(seeds, e.Doc)
 	}
 	broke := map[string]int{} // keyword of a violation -> removals that caused it
-	var trees, valid, treeValid int
+	var trees, valid, treeValid, validCases, keptCases int
 	for si, doc := range seeds {
 		v, _ := decodeStrict(doc)
 		k, ok := kindOf(v)
@@ -59,7 +60,9 @@ func TestTreeValidAfterRemovals(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, p := range removalOrder(remove) {
+			order := removalOrder(remove)
+			kept := RemovalsKeepValid(k, tree, order)
+			for _, p := range order {
 				removeAt(tree, p)
 			}
 			var b bytes.Buffer
@@ -80,6 +83,12 @@ func TestTreeValidAfterRemovals(t *testing.T) {
 			if got && jsErr != nil {
 				t.Fatalf("%s without %v: TreeValid true, jsonschema refuses it: %v\n%s", k, remove, jsErr, b.Bytes())
 			}
+			if kept && jsErr != nil {
+				t.Fatalf("%s without %v: RemovalsKeepValid true, jsonschema refuses it: %v\n%s", k, remove, jsErr, b.Bytes())
+			}
+			if kept && k == KindCase {
+				keptCases++
+			}
 			if got && Validate(k, b.Bytes()) != nil {
 				t.Fatalf("%s without %v: TreeValid true, Validate refuses it", k, remove)
 			}
@@ -89,6 +98,9 @@ func TestTreeValidAfterRemovals(t *testing.T) {
 			}
 			if jsErr == nil {
 				valid++
+				if k == KindCase {
+					validCases++
+				}
 				return
 			}
 			var verr *jsonschema.ValidationError
@@ -110,7 +122,11 @@ func TestTreeValidAfterRemovals(t *testing.T) {
 			try(set)
 		}
 	}
-	t.Logf("%d redacted trees: %d valid, TreeValid true for %d; violations caused: %v", trees, valid, treeValid, broke)
+	t.Logf("%d redacted trees: %d valid, TreeValid true for %d; of the cases %d valid, RemovalsKeepValid true for %d; violations caused: %v",
+		trees, valid, treeValid, validCases, keptCases, broke)
+	if keptCases < validCases*8/10 {
+		t.Errorf("RemovalsKeepValid true for %d of %d valid cases: it should show most of them valid", keptCases, validCases)
+	}
 	for _, kw := range []string{"required", "minItems", "dependentRequired", "then/required"} { // then/required: a message's kind requires a member
 		if broke[kw] == 0 {
 			t.Errorf("no removal broke %s: the corpus does not test it", kw)
@@ -226,4 +242,29 @@ func brokeBy(e *jsonschema.ValidationError, count map[string]int) {
 		name = "then/" + name
 	}
 	count[name]++
+}
+
+// chunkedPhotoCase is the tracing request example with a photo sent in
+// chunks: a case (whose schema has no if/then) with dependentRequired
+// members.
+func chunkedPhotoCase(t *testing.T) []byte {
+	ex, ok := ExampleNamed("case.tracing_request")
+	if !ok {
+		t.Fatal("no tracing request example")
+	}
+	var m map[string]any
+	if err := json.Unmarshal(ex.Doc, &m); err != nil {
+		t.Fatal(err)
+	}
+	var photo map[string]any
+	if err := json.Unmarshal([]byte(`{"sha256":"f1c0f18aa2288dd0466a991843a85512459724fff26faeeba719fda501f35e73","media_type":"image/jpeg",
+		"size_bytes":2097152,"chunk_bytes":1048576,"chunks_sha256":"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}`), &photo); err != nil {
+		t.Fatal(err)
+	}
+	m["persons"].([]any)[0].(map[string]any)["photo"] = photo
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
