@@ -266,16 +266,27 @@ type taintSet struct {
 // (a phone number, a document number): at least 7 digits and no letters.
 // Such a value is found however its digits are grouped and punctuated.
 func phoneDigits(v string) (string, bool) {
-	var b strings.Builder
+	// Counted first: most values hold a letter or few digits, and need no
+	// string of digits.
+	n := 0
 	for _, r := range v {
 		switch {
 		case r >= '0' && r <= '9':
-			b.WriteRune(r)
+			n++
 		case unicode.IsLetter(r):
 			return "", false
 		}
 	}
-	return b.String(), b.Len() >= 7
+	if n < 7 {
+		return "", false
+	}
+	b := make([]byte, 0, n)
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c >= '0' && c <= '9' {
+			b = append(b, c)
+		}
+	}
+	return string(b), true
 }
 
 // asciiDigits counts the digits 0-9 in s.
