@@ -268,3 +268,62 @@ func chunkedPhotoCase(t *testing.T) []byte {
 	}
 	return b
 }
+
+// FuzzRemovalsKeepValid: for any valid document and any set of its
+// members and items removed (chosen by sel), RemovalsKeepValid and
+// TreeValid never call valid what jsonschema refuses, and TreeValid gives
+// the fast check's verdict on the document encoded and parsed again.
+func FuzzRemovalsKeepValid(f *testing.F) {
+	f.Add([]byte(chunkedVideo), []byte{1, 7, 42})
+	for _, e := range Examples() {
+		f.Add(e.Doc, []byte{3, 0, 200, 17})
+	}
+	schemas, err := compiled()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, doc, sel []byte) {
+		v, vs := decodeStrict(doc)
+		k, ok := kindOf(v)
+		if !ok || len(vs) > 0 || len(sel) == 0 {
+			return
+		}
+		tree, err := ValidateObject(k, doc)
+		if err != nil {
+			return
+		}
+		ptrs := treePointers(tree, nil, nil)
+		if len(ptrs) == 0 {
+			return
+		}
+		var set [][]string
+		for _, b := range sel {
+			set = append(set, ptrs[int(b)%len(ptrs)])
+		}
+		order := removalOrder(set)
+		order = slices.CompactFunc(order, func(a, b []string) bool { return slices.Equal(a, b) })
+		kept := RemovalsKeepValid(k, tree, order)
+		for _, p := range order {
+			removeAt(tree, p)
+		}
+		out, err := json.Marshal(tree)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, vs := decodeStrict(out)
+		if len(vs) > 0 {
+			t.Fatalf("the encoded tree does not decode: %v", vs)
+		}
+		jsErr := schemas[k].Validate(again)
+		if kept && jsErr != nil {
+			t.Fatalf("RemovalsKeepValid true without %v, jsonschema refuses it: %v\n%s", order, jsErr, out)
+		}
+		tv := TreeValid(k, tree)
+		if tv != fastPasses(k, again) {
+			t.Fatalf("TreeValid %v, the fast check of the encoded document %v\n%s", tv, !tv, out)
+		}
+		if tv && jsErr != nil {
+			t.Fatalf("TreeValid true without %v, jsonschema refuses it: %v\n%s", order, jsErr, out)
+		}
+	})
+}
