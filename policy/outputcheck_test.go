@@ -40,6 +40,10 @@ func TestRedactedOutputCheckedAsBefore(t *testing.T) {
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(13, 0x0c))
 	var outputDenied, redacted, evaluations int
+	rounds := 40
+	if raceEnabled { // ten times slower
+		rounds = 12
+	}
 	for _, it := range items {
 		m, err := decodeObject(it.doc)
 		if err != nil {
@@ -54,7 +58,7 @@ func TestRedactedOutputCheckedAsBefore(t *testing.T) {
 		if len(ptrs) == 0 {
 			continue // nothing optional to remove
 		}
-		for n := range 40 {
+		for n := range rounds {
 			var set []string
 			for k := 1 + rng.IntN(4); k > 0; k-- {
 				set = append(set, ptrs[rng.IntN(len(ptrs))])
