@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -205,9 +206,22 @@ func validNumber(s string) bool {
 // encodeTree is encode for a document tree: appendJSON when it can, else
 // encode (with its error).
 func encodeTree(v any, sizeHint int) ([]byte, error) {
-	var keys []member
-	if b, ok := appendJSON(make([]byte, 0, sizeHint), v, &keys); ok {
+	keys := memberStacks.Get().(*[]member)
+	b, ok := appendJSON(make([]byte, 0, sizeHint), v, keys)
+	if cap(*keys) <= maxMemberStack {
+		*keys = (*keys)[:0] // appendJSON cleared what it used
+		memberStacks.Put(keys)
+	}
+	if ok {
 		return b, nil
 	}
 	return encode(v)
 }
+
+// memberStacks holds the stacks appendJSON sorts members on, so that
+// encoding a document does not grow one from nothing.
+var memberStacks = sync.Pool{New: func() any { s := make([]member, 0, 64); return &s }}
+
+// maxMemberStack bounds the stacks kept (an odd document's are left to the
+// garbage collector).
+const maxMemberStack = 1024

@@ -273,6 +273,11 @@ func (e *Engine) Apply(ctx context.Context, doc []byte, kind string, dst Destina
 		}
 		d.Redactions = append(d.Redactions, p.String())
 	}
+	// A document the engine itself found valid (validTree: validated now
+	// or before, not on the caller's word) stays valid when no schema
+	// requires what the redactions remove (schema.RemovalsKeepValid, asked
+	// before the tree changes).
+	kept := valid && !o.validated && schema.RemovalsKeepValid(schema.Kind(docKind), m, ps)
 	root, err := removeAll(any(m), ps)
 	if err != nil {
 		return failClosed(d, ruleError, err), nil
@@ -281,7 +286,14 @@ func (e *Engine) Apply(ctx context.Context, doc []byte, kind string, dst Destina
 	if err != nil {
 		return failClosed(d, ruleError, err), nil
 	}
-	if e.validate != nil {
+	// Otherwise a tree read by the schema v1 validator, with members and
+	// items removed, is checked as it is: the bytes encodeTree wrote decode
+	// back to it, so when the validator's fast check passes the tree,
+	// parsing and validating out again would pass too. Anything else (a
+	// tree the fast check does not pass, another validator) is validated
+	// from the bytes as before, which fails closed with the schema's
+	// reasons.
+	if e.validate != nil && !kept && !(valid && schema.TreeValid(schema.Kind(docKind), obj(root))) {
 		if err := e.check(docKind, out); err != nil {
 			return failClosed(d, ruleOutput, fmt.Errorf("the redacted document no longer validates against schema v1, so it cannot be sent: %v", err)), nil
 		}

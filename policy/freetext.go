@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -265,16 +266,27 @@ type taintSet struct {
 // (a phone number, a document number): at least 7 digits and no letters.
 // Such a value is found however its digits are grouped and punctuated.
 func phoneDigits(v string) (string, bool) {
-	var b strings.Builder
+	// Counted first: most values hold a letter or few digits, and need no
+	// string of digits.
+	n := 0
 	for _, r := range v {
 		switch {
 		case r >= '0' && r <= '9':
-			b.WriteRune(r)
+			n++
 		case unicode.IsLetter(r):
 			return "", false
 		}
 	}
-	return b.String(), b.Len() >= 7
+	if n < 7 {
+		return "", false
+	}
+	b := make([]byte, 0, n)
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c >= '0' && c <= '9' {
+			b = append(b, c)
+		}
+	}
+	return string(b), true
 }
 
 // asciiDigits counts the digits 0-9 in s.
@@ -523,11 +535,12 @@ func ruleFreeText(s *state) error {
 		return nil
 	}
 	// Walk the strings that would still leave. The pointer of the value
-	// being walked is built in one buffer (a string only for a hit), and
-	// the members of each object are visited in name order from one stack.
+	// being walked is built in one buffer (a string only for a hit). Each
+	// object's members are taken as the map gives them, and the hits put
+	// in document order afterwards (walkOrder: the order of the fields
+	// named in a deny's reason).
 	var hits []string
 	var path []byte
-	var keys []member
 	var walk func(v any, key string, depth int)
 	walk = func(v any, key string, depth int) {
 		if s.redact[string(path)] {
@@ -546,17 +559,12 @@ func ruleFreeText(s *state) error {
 				hits = append(hits, string(path))
 			}
 		case map[string]any:
-			base := len(keys)
-			keys = appendMembers(keys, x)
 			n := len(path)
-			for i := base; i < base+len(x); i++ {
-				mb := keys[i]
-				path = appendToken(append(path, '/'), mb.name)
-				walk(mb.val, mb.name, depth+1)
+			for name, val := range x {
+				path = appendToken(append(path, '/'), name)
+				walk(val, name, depth+1)
 				path = path[:n]
 			}
-			clear(keys[base:])
-			keys = keys[:base]
 		case []any:
 			n := len(path)
 			for i, e := range x {
@@ -569,6 +577,9 @@ func ruleFreeText(s *state) error {
 	walk(s.doc, "", 0)
 	if len(hits) == 0 {
 		return nil
+	}
+	if len(hits) > 1 {
+		slices.SortFunc(hits, func(a, b string) int { return walkOrder(s.doc, a, b) })
 	}
 	// Remove the field each hit belongs to (its taxonomy entry); a hit in
 	// a required field denies.
@@ -600,4 +611,37 @@ func ruleFreeText(s *state) error {
 		s.fire(id, RuleRedact, fmt.Sprintf("These fields repeat a value %s (an address, contact detail, name or other protected value): they are removed.", src), ptrs)
 	}
 	return nil
+}
+
+// walkOrder compares two pointers of doc (neither a prefix of the other)
+// in document order: a depth-first walk that visits the members of each
+// object in name order and the items of each array in index order. The
+// parent where they part says which: names compare as strings, indexes
+// as numbers (an object's members may be named with digits).
+func walkOrder(doc any, a, b string) int {
+	pa, errA := parsePointer(a)
+	pb, errB := parsePointer(b)
+	if errA != nil || errB != nil {
+		return strings.Compare(a, b)
+	}
+	cur := doc
+	for i := 0; i < len(pa) && i < len(pb); i++ {
+		if pa[i] == pb[i] {
+			switch x := cur.(type) {
+			case map[string]any:
+				cur = x[pa[i]]
+			case []any:
+				j, _ := arrayIndex(pa[i], len(x))
+				cur = x[j]
+			}
+			continue
+		}
+		if _, ok := cur.([]any); ok {
+			x, _ := atoi(pa[i])
+			y, _ := atoi(pb[i])
+			return x - y
+		}
+		return strings.Compare(pa[i], pb[i])
+	}
+	return len(pa) - len(pb)
 }

@@ -47,7 +47,7 @@ func (p pointer) String() string {
 	b.Grow(n) // once, unless a token needs escapes
 	for _, t := range p {
 		b.WriteByte('/')
-		if strings.ContainsAny(t, "~/") {
+		if needsEscape(t) {
 			t = strings.ReplaceAll(t, "~", "~0")
 			t = strings.ReplaceAll(t, "/", "~1")
 		}
@@ -56,9 +56,21 @@ func (p pointer) String() string {
 	return b.String()
 }
 
+// needsEscape reports whether the reference token t holds "~" or "/":
+// strings.ContainsAny(t, "~/") without building its set of bytes for every
+// call (the free-text rule asks it of every member it walks).
+func needsEscape(t string) bool {
+	for i := 0; i < len(t); i++ {
+		if c := t[i]; c == '~' || c == '/' {
+			return true
+		}
+	}
+	return false
+}
+
 // escapeToken escapes one reference token (RFC 6901).
 func escapeToken(t string) string {
-	if strings.ContainsAny(t, "~/") {
+	if needsEscape(t) {
 		t = strings.ReplaceAll(t, "~", "~0")
 		t = strings.ReplaceAll(t, "/", "~1")
 	}
@@ -67,7 +79,7 @@ func escapeToken(t string) string {
 
 // appendToken appends one reference token, escaped (RFC 6901), to b.
 func appendToken(b []byte, t string) []byte {
-	if !strings.ContainsAny(t, "~/") {
+	if !needsEscape(t) {
 		return append(b, t...)
 	}
 	for i := 0; i < len(t); i++ {

@@ -140,6 +140,26 @@ func DecodeValidatedObject(doc []byte) (map[string]any, error) {
 	return m, nil
 }
 
+// TreeValid reports whether obj, the tree of a document of kind k, is
+// certainly valid against schema v1, judged on the tree itself without
+// encoding and parsing it: for a caller that changed a tree it read with
+// [ValidateObject] or [DecodeValidatedObject] (the policy removing redacted
+// members and items) and must know whether the document it encodes is
+// still valid. The tree must be one decodeStrict could make: objects,
+// arrays, strings that are valid UTF-8 without U+0000, json.Number literals
+// of RFC 8259, bools and nil, as those functions return them and anything
+// made of their parts. Then true means that [Validate] accepts every
+// document that decodes to obj (decodeStrict keeps strings and number
+// literals as written, so the document encoding/json writes for obj is
+// one). false means only "not known here": the caller validates the
+// encoded bytes, which also names what is wrong.
+func TreeValid(k Kind, obj map[string]any) bool {
+	if obj == nil || !k.Valid() {
+		return false
+	}
+	return fastPasses(k, obj)
+}
+
 func validate(k Kind, doc []byte) (any, error) {
 	if !k.Valid() {
 		return nil, fmt.Errorf("%w %q", ErrUnknownKind, string(k))
