@@ -135,9 +135,15 @@ func ed25519Batch(items []batchItem) bool {
 		if _, err := rPts[i].SetBytes(sig[:32]); err != nil {
 			return false
 		}
-		a, ok := primeOrderKey(pub)
-		if !ok {
-			return false
+		j, seen := keyIdx[string(pub)]
+		if !seen {
+			a, ok := primeOrderKey(pub)
+			if !ok {
+				return false
+			}
+			j = len(keyPts)
+			keyIdx[string(pub)] = j
+			keyPts = append(keyPts, a)
 		}
 		d.Reset()
 		d.Write(sig[:32])
@@ -158,12 +164,6 @@ func ed25519Batch(items []batchItem) bool {
 		scalars = append(scalars, zi)
 		points = append(points, &rPts[i])
 		// The key's coefficient accumulates Σ z_i·k_i.
-		j, seen := keyIdx[string(pub)]
-		if !seen {
-			j = len(keyPts)
-			keyIdx[string(pub)] = j
-			keyPts = append(keyPts, a)
-		}
 		kc := &sVals[n+j]
 		kc.MultiplyAdd(&z, &k, kc)
 	}
@@ -212,13 +212,14 @@ func canonicalPoint(b []byte) bool {
 // primeKeys remembers, for the few keys a node verifies with, their
 // decoded point and whether it is of prime order (checked with one scalar
 // multiplication by L, the cost of a signature check, so once per key).
-// At most primeKeysSize are kept (then each further key is decoded anew).
+// At most primeKeysSize are kept (then each further key is checked anew,
+// once per batch: a federation has far fewer keys).
 var primeKeys = struct {
 	sync.RWMutex
 	m map[string]*edwards25519.Point // nil: not of prime order
 }{m: map[string]*edwards25519.Point{}}
 
-const primeKeysSize = 256
+const primeKeysSize = 1024
 
 // lMinus1 is L - 1, the largest scalar: [L]P is computed as [L-1]P + P.
 var lMinus1 = func() *edwards25519.Scalar {
