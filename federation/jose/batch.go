@@ -35,27 +35,34 @@ func VerifyAll(toks []*Token, keys []*PublicKey) []error {
 		}
 		batch = append(batch, i)
 	}
-	switch len(batch) {
-	case 0:
-		return errs
-	case 1:
-		// A batch of one costs more than crypto/ed25519 alone.
-		i := batch[0]
-		_, errs[i] = toks[i].Verify(keys[i])
-		return errs
-	}
-	items := make([]batchItem, len(batch))
-	for j, i := range batch {
-		items[j] = batchItem{pub: keys[i].ed, msg: toks[i].input, sig: toks[i].sig}
-	}
-	if ed25519Batch(items) {
-		return errs
-	}
-	for _, i := range batch {
-		_, errs[i] = toks[i].Verify(keys[i])
+	// Equations of at most maxBatch signatures: their tables stay small,
+	// and one forgery costs at most maxBatch checks alone.
+	items := make([]batchItem, 0, min(len(batch), maxBatch))
+	for len(batch) > 0 {
+		part := batch[:min(len(batch), maxBatch)]
+		batch = batch[len(part):]
+		if len(part) == 1 {
+			// A batch of one costs more than crypto/ed25519 alone.
+			_, errs[part[0]] = toks[part[0]].Verify(keys[part[0]])
+			continue
+		}
+		items = items[:0]
+		for _, i := range part {
+			items = append(items, batchItem{pub: keys[i].ed, msg: toks[i].input, sig: toks[i].sig})
+		}
+		if ed25519Batch(items) {
+			continue
+		}
+		for _, i := range part {
+			_, errs[i] = toks[i].Verify(keys[i])
+		}
 	}
 	return errs
 }
+
+// maxBatch bounds the signatures of one equation (a node's batches hold
+// up to 100 envelopes by default; a carried bundle many more).
+const maxBatch = 128
 
 // batchItem is one Ed25519 signature to check: sig over msg by pub.
 type batchItem struct {

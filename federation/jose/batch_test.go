@@ -137,10 +137,13 @@ func TestVerifyAllRefusesAloneAtEveryPosition(t *testing.T) {
 		},
 	}
 	for name, forge := range forgeries {
-		for _, n := range []int{2, 3, 50} {
+		for _, n := range []int{2, 3, 50, 2*maxBatch + 3} {
 			for pos := range n {
 				if n == 50 && pos%7 != 0 && pos != n-1 {
 					continue // the ends and every seventh: a fallback costs n checks
+				}
+				if n > maxBatch && pos != 1 && pos != maxBatch && pos != n-1 {
+					continue // one in each equation of maxBatch
 				}
 				toks, keys := honestBatch([]*testSigner{a}, n)
 				forge(toks[pos], &keys[pos])
