@@ -1249,8 +1249,8 @@ var brokenNodes = []brokenNode{
 	{
 		Variant: variant.Variant{Name: "bundleanysigner", Mutations: []variant.Mutation{{
 			File: "federation/bundle/bundle.go",
-			Old:  `		it.Envelope, it.Err = v.Verify(ctx, it.Raw, from)`,
-			New:  `		it.Envelope, it.Err = v.Verify(ctx, it.Raw, func() string { c, _ := federation.ClaimsOf(it.Raw); return c.Issuer }())`,
+			Old:  `	envs, errs, err := v.VerifyBatch(ctx, raws, from)`,
+			New:  `	envs, errs, err := v.VerifyBatch(ctx, raws, "")`,
 		}}},
 		broke: "imports an envelope of a bundle signed by another member than the exporter", check: "FLX-BDL-004/each-envelope",
 	},
