@@ -252,7 +252,7 @@ var brokenNodes = []brokenNode{
 	},
 	{
 		Variant: variant.Variant{Name: "iss-not-peer", Mutations: []variant.Mutation{{
-			File: "federation/envelope.go", Old: "if authenticatedPeer != \"\" && w.Iss != authenticatedPeer {", New: "if authenticatedPeer == \"-\" && w.Iss != authenticatedPeer {",
+			File: "federation/envelope.go", Old: "if authenticatedPeer != \"\" && u.w.Iss != authenticatedPeer {", New: "if authenticatedPeer == \"-\" && u.w.Iss != authenticatedPeer {",
 		}}},
 		broke: "accepts an envelope whose iss is not the TLS peer", check: "FLX-ID-003/iss-not-peer",
 	},
@@ -265,8 +265,8 @@ var brokenNodes = []brokenNode{
 	},
 	{
 		Variant: variant.Variant{Name: "no-es256", Mutations: []variant.Mutation{{
-			File: "federation/envelope.go", Old: "\tif _, err := tok.Verify(key); err != nil {\n\t\treturn nil, joseErr(err)\n\t}\n\n\t// Authentic from here on.",
-			New: "\tif key.Alg() == jose.ES256 {\n\t\treturn nil, newErr(CodeUnsupportedAlg, \"EdDSA only\", nil)\n\t}\n\tif _, err := tok.Verify(key); err != nil {\n\t\treturn nil, joseErr(err)\n\t}\n\n\t// Authentic from here on.",
+			File: "federation/envelope.go", Old: "\tu.tok, u.key = tok, key\n\treturn nil\n}",
+			New: "\tif key.Alg() == jose.ES256 {\n\t\treturn newErr(CodeUnsupportedAlg, \"EdDSA only\", nil)\n\t}\n\tu.tok, u.key = tok, key\n\treturn nil\n}",
 		}}},
 		broke: "refuses ES256 envelopes", check: "FLX-KEY-001/ed25519-and-p256",
 	},
@@ -330,8 +330,8 @@ var brokenNodes = []brokenNode{
 	},
 	{
 		Variant: variant.Variant{Name: "lax-claims", Mutations: []variant.Mutation{{
-			File: "federation/envelope.go", Old: "\tif err := decodeOwnedClaims(tok.UnverifiedPayload(), &w); err != nil {",
-			New: "\tif err := json.Unmarshal(tok.UnverifiedPayload(), &w); err != nil {",
+			File: "federation/envelope.go", Old: "\tif err := decodeOwnedClaims(tok.UnverifiedPayload(), &u.w); err != nil {",
+			New: "\tif err := json.Unmarshal(tok.UnverifiedPayload(), &u.w); err != nil {",
 		}}},
 		broke: "decodes claims with encoding/json (unknown, misspelt and repeated claims pass)", check: "FLX-ENV-004/claims-shape",
 	},
@@ -374,8 +374,8 @@ var brokenNodes = []brokenNode{
 	},
 	{
 		Variant: variant.Variant{Name: "audience-first", Mutations: []variant.Mutation{{
-			File: "federation/envelope.go", Old: "\tkey, err := senderKey(m, w.Iss, tok.Header().KID, now, skew)",
-			New: "\tif w.Aud != v.Self {\n\t\treturn nil, newErr(CodeWrongAudience, \"aud is not this member\", nil)\n\t}\n\tkey, err := senderKey(m, w.Iss, tok.Header().KID, now, skew)",
+			File: "federation/envelope.go", Old: "\tkey, err := senderKey(m, u.w.Iss, tok.Header().KID, now, skew)",
+			New: "\tif u.w.Aud != v.Self {\n\t\treturn newErr(CodeWrongAudience, \"aud is not this member\", nil)\n\t}\n\tkey, err := senderKey(m, u.w.Iss, tok.Header().KID, now, skew)",
 		}}},
 		broke: "checks aud before the signature", check: "FLX-ENV-012/signature-before-content",
 	},
@@ -613,8 +613,8 @@ var brokenNodes = []brokenNode{
 	},
 	{
 		Variant: variant.Variant{Name: "kind-before-signature", Mutations: []variant.Mutation{{
-			File: "federation/envelope.go", Old: "\tkey, err := senderKey(m, w.Iss, tok.Header().KID, now, skew)",
-			New: "\tif err := checkKind(w.Kind); err != nil {\n\t\treturn nil, err\n\t}\n\tkey, err := senderKey(m, w.Iss, tok.Header().KID, now, skew)",
+			File: "federation/envelope.go", Old: "\tkey, err := senderKey(m, u.w.Iss, tok.Header().KID, now, skew)",
+			New: "\tif err := checkKind(u.w.Kind); err != nil {\n\t\treturn err\n\t}\n\tkey, err := senderKey(m, u.w.Iss, tok.Header().KID, now, skew)",
 		}}},
 		broke: "refuses an unknown kind before checking the signature", check: "FLX-ENV-012/signature-before-each",
 	},
@@ -1249,8 +1249,8 @@ var brokenNodes = []brokenNode{
 	{
 		Variant: variant.Variant{Name: "bundleanysigner", Mutations: []variant.Mutation{{
 			File: "federation/bundle/bundle.go",
-			Old:  `		it.Envelope, it.Err = v.Verify(ctx, it.Raw, from)`,
-			New:  `		it.Envelope, it.Err = v.Verify(ctx, it.Raw, func() string { c, _ := federation.ClaimsOf(it.Raw); return c.Issuer }())`,
+			Old:  `	envs, errs, err := v.VerifyBatch(ctx, raws, from)`,
+			New:  `	envs, errs, err := v.VerifyBatch(ctx, raws, "")`,
 		}}},
 		broke: "imports an envelope of a bundle signed by another member than the exporter", check: "FLX-BDL-004/each-envelope",
 	},

@@ -403,6 +403,11 @@ func (c *Client) sendBatch(ctx context.Context, to string, envelopes [][]byte, c
 		// The peer may have stored them; a retry gets duplicate receipts.
 		return all(Result{Outcome: Retry, Status: status, Reason: "bad_receipt: " + err.Error()})
 	}
+	// The receipts of the answer, all signed by the destination's key, are
+	// verified together (VerifyReceipts); each keeps its own verdict.
+	raws := make([][]byte, 0, len(idx))
+	wants := make([]ExpectedReceipt, 0, len(idx))
+	at := make([]int, 0, len(idx))
 	for k, i := range idx {
 		r := results[k]
 		if r.Status != http.StatusAccepted {
@@ -411,12 +416,15 @@ func (c *Client) sendBatch(ctx context.Context, to string, envelopes [][]byte, c
 		}
 		want := ExpectReceipt(envelopes[i], claims[i])
 		want.Skew = c.Skew
-		rc, err := VerifyReceipt([]byte(r.Receipt), m, want, c.now())
-		if err != nil {
-			out[i] = Result{Outcome: Retry, Status: r.Status, Code: CodeOf(err), Reason: "bad_receipt: " + err.Error()}
+		raws, wants, at = append(raws, []byte(r.Receipt)), append(wants, want), append(at, i)
+	}
+	rcs, errs := VerifyReceipts(raws, m, wants, c.now())
+	for j, i := range at {
+		if err := errs[j]; err != nil {
+			out[i] = Result{Outcome: Retry, Status: http.StatusAccepted, Code: CodeOf(err), Reason: "bad_receipt: " + err.Error()}
 			continue
 		}
-		out[i] = Result{Outcome: Delivered, Receipt: rc, Status: r.Status}
+		out[i] = Result{Outcome: Delivered, Receipt: rcs[j], Status: http.StatusAccepted}
 	}
 	return out
 }

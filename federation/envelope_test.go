@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -249,6 +250,62 @@ func TestVerifyEnvelopeAttacks(t *testing.T) {
 			}
 		})
 	}
+
+	// The same envelopes in batches (VerifyBatch), each between two honest
+	// ones: every verdict is VerifyUnkept's, error for error.
+	t.Run("batch", func(t *testing.T) {
+		type group struct {
+			peer, self string
+			at         time.Duration
+		}
+		groups := map[group][]tc{}
+		for _, c := range cases {
+			g := group{c.peer, c.self, c.at}
+			groups[g] = append(groups[g], c)
+		}
+		for g, cs := range groups {
+			peer, self := g.peer, g.self
+			switch peer {
+			case "":
+				peer = "XA-RC"
+			case "-":
+				peer = ""
+			}
+			if self == "" {
+				self = "XB-RC"
+			}
+			v := f.verifier(self)
+			v.Now = func() time.Time { return t0.Add(g.at) }
+			var raws [][]byte
+			hk := xa
+			if g.at > 30*time.Minute {
+				hk = f.xaNew // XA's old key expires at t0+1h
+			}
+			honest := signedAs(hk, func(c *Claims) { c.IssuedAt, c.ExpiresAt = t0.Add(g.at-time.Minute), t0.Add(g.at+time.Minute) })
+			for _, c := range cs {
+				raws = append(raws, honest(t), c.build(t))
+			}
+			raws = append(raws, honest(t))
+			envs, errs, err := v.VerifyBatch(t.Context(), raws, peer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, raw := range raws {
+				env, err := v.VerifyUnkept(t.Context(), raw, peer)
+				if fmt.Sprint(err) != fmt.Sprint(errs[i]) || (env == nil) != (envs[i] == nil) {
+					t.Fatalf("%+v, envelope %d: VerifyBatch %v, VerifyUnkept %v", g, i, errs[i], err)
+				}
+				if i%2 == 1 {
+					wantCode(t, errs[i], cs[i/2].want)
+				} else if err != nil && g.self == "" && (g.peer == "" || g.peer == "-") {
+					t.Fatalf("%+v: honest envelope %d refused: %v", g, i, err)
+				}
+				if env != nil && (env.JTI != envs[i].JTI || env.SHA256() != envs[i].SHA256() || env.KID != envs[i].KID) {
+					t.Fatalf("%+v, envelope %d: VerifyBatch %+v, VerifyUnkept %+v", g, i, envs[i], env)
+				}
+			}
+		}
+	})
 }
 
 // The same attacks against an ES256 sender.

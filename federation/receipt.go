@@ -148,38 +148,107 @@ func ExpectReceipt(envelope []byte, c Claims) ExpectedReceipt {
 //
 // A want with an empty field is a programming error (a code-less error).
 func VerifyReceipt(raw []byte, m *Manifest, want ExpectedReceipt, now time.Time) (*Receipt, error) {
+	skew, err := beginReceipts(m, &want, now)
+	if err != nil {
+		return nil, err
+	}
+	var u unverifiedReceipt
+	if err := u.prepare(raw, m, &want, now, skew); err != nil {
+		return nil, err
+	}
+	if _, err := u.tok.Verify(u.key); err != nil {
+		return nil, joseErr(err)
+	}
+	return u.finish(raw, &want, now, skew)
+}
+
+// VerifyReceipts is VerifyReceipt for each receipt of raws, raws[i]
+// against wants[i], with the signatures checked together (jose.VerifyAll:
+// the receipts of one batch answer are all signed by the receiver's one
+// key, so they cost one equation rather than one check each). rcs[i] and
+// errs[i] are what VerifyReceipt returns for raws[i]: a forged receipt is
+// refused alone, with bad_signature.
+func VerifyReceipts(raws [][]byte, m *Manifest, wants []ExpectedReceipt, now time.Time) (rcs []*Receipt, errs []error) {
+	if len(wants) != len(raws) {
+		panic("federation: VerifyReceipts: one ExpectedReceipt per receipt")
+	}
+	rcs, errs = make([]*Receipt, len(raws)), make([]error, len(raws))
+	us := make([]unverifiedReceipt, len(raws))
+	toks := make([]*jose.Token, 0, len(raws))
+	keys := make([]*jose.PublicKey, 0, len(raws))
+	idx := make([]int, 0, len(raws))
+	skews := make([]time.Duration, len(raws))
+	for i, raw := range raws {
+		if skews[i], errs[i] = beginReceipts(m, &wants[i], now); errs[i] != nil {
+			continue
+		}
+		if errs[i] = us[i].prepare(raw, m, &wants[i], now, skews[i]); errs[i] == nil {
+			toks, keys, idx = append(toks, us[i].tok), append(keys, us[i].key), append(idx, i)
+		}
+	}
+	for j, serr := range jose.VerifyAll(toks, keys) {
+		i := idx[j]
+		if serr != nil {
+			errs[i] = joseErr(serr)
+			continue
+		}
+		rcs[i], errs[i] = us[i].finish(raws[i], &wants[i], now, skews[i])
+	}
+	return rcs, errs
+}
+
+// beginReceipts checks what every receipt is checked against: a manifest,
+// not expired, and a want with every field the receipt is bound to.
+func beginReceipts(m *Manifest, want *ExpectedReceipt, now time.Time) (time.Duration, error) {
 	if m == nil {
-		return nil, fmt.Errorf("federation: verify receipt: no manifest")
+		return 0, fmt.Errorf("federation: verify receipt: no manifest")
 	}
 	if want.Issuer == "" || want.Audience == "" || want.ReceiptFor == "" || want.SHA256 == "" {
-		return nil, fmt.Errorf("federation: verify receipt: the expected issuer, audience, jti and sha256 are all required")
+		return 0, fmt.Errorf("federation: verify receipt: the expected issuer, audience, jti and sha256 are all required")
 	}
 	skew := want.Skew
 	if skew <= 0 {
 		skew = DefaultSkew
 	}
 	if m.ExpiredAt(now, skew) {
-		return nil, manifestUnavailable(m)
+		return 0, manifestUnavailable(m)
 	}
+	return skew, nil
+}
+
+// unverifiedReceipt is a receipt whose structure, claims' form, issuer and
+// key were checked (prepare), its signature not yet.
+type unverifiedReceipt struct {
+	tok *jose.Token
+	key *jose.PublicKey
+	w   wireReceipt
+}
+
+// prepare runs the checks before the signature's.
+func (u *unverifiedReceipt) prepare(raw []byte, m *Manifest, want *ExpectedReceipt, now time.Time, skew time.Duration) error {
 	tok, err := jose.Parse(raw, TypReceipt)
 	if err != nil {
-		return nil, joseErr(err)
+		return joseErr(err)
 	}
-	w, err := decodeReceiptLike(tok.UnverifiedPayload(), &want)
+	w, err := decodeReceiptLike(tok.UnverifiedPayload(), want)
 	if err != nil {
-		return nil, newErr(CodeBadEnvelope, "receipt claims do not decode strictly (an unknown, misspelt or repeated claim, or a claim of the wrong type)", err)
+		return newErr(CodeBadEnvelope, "receipt claims do not decode strictly (an unknown, misspelt or repeated claim, or a claim of the wrong type)", err)
 	}
 	if w.Iss != want.Issuer {
-		return nil, newErr(CodeSenderMismatch, fmt.Sprintf("receipt issued by %q, expected %q", w.Iss, want.Issuer), nil)
+		return newErr(CodeSenderMismatch, fmt.Sprintf("receipt issued by %q, expected %q", w.Iss, want.Issuer), nil)
 	}
 	key, err := senderKey(m, w.Iss, tok.Header().KID, now, skew)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if _, err := tok.Verify(key); err != nil {
-		return nil, joseErr(err)
-	}
-	if err := checkReceipt(&w); err != nil {
+	u.tok, u.key, u.w = tok, key, w
+	return nil
+}
+
+// finish runs the checks after the signature's, on authentic claims.
+func (u *unverifiedReceipt) finish(raw []byte, want *ExpectedReceipt, now time.Time, skew time.Duration) (*Receipt, error) {
+	w := &u.w
+	if err := checkReceipt(w); err != nil {
 		return nil, err
 	}
 	if w.Aud != want.Audience {
@@ -197,7 +266,7 @@ func VerifyReceipt(raw []byte, m *Manifest, want ExpectedReceipt, now time.Time)
 	}
 	return &Receipt{
 		ReceiptClaims: ReceiptClaims{Issuer: w.Iss, Audience: w.Aud, IssuedAt: iat, ReceiptFor: w.ReceiptFor, SHA256: w.SHA256, Status: w.Status},
-		KID:           key.KID(),
+		KID:           u.key.KID(),
 		raw:           append([]byte(nil), raw...),
 	}, nil
 }

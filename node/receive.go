@@ -61,7 +61,7 @@ func (n *Node) Receive(ctx context.Context, peer string, raw []byte) (res Receiv
 			n.metrics.receiveSeconds.Observe(time.Since(start).Seconds())
 		}
 	}()
-	env, err := n.admit(ctx, peer, raw)
+	env, err := n.admit(ctx, peer, raw, nil)
 	if err != nil {
 		return res, err
 	}
@@ -91,8 +91,10 @@ func (n *Node) Receive(ctx context.Context, peer string, raw []byte) (res Receiv
 // its size, the manifest held, the signature and claims (Verify) and, but
 // for a relay envelope (whose inner envelope receiveRelay checks), what
 // checkEnvelope requires of its content. Each envelope of a batch passes
-// here alone, as if it were POSTed by itself.
-func (n *Node) admit(ctx context.Context, peer string, raw []byte) (*federation.Envelope, error) {
+// here alone, as if it were POSTed by itself; pre, when set, is the
+// verifier's verdict on it, reached with the others of its batch
+// (verifyBatch).
+func (n *Node) admit(ctx context.Context, peer string, raw []byte, pre *verdict) (*federation.Envelope, error) {
 	if int64(len(raw)) > n.o.MaxBodyBytes {
 		return nil, errf(federation.CodeTooLarge, "envelope larger than %d bytes", n.o.MaxBodyBytes)
 	}
@@ -102,7 +104,13 @@ func (n *Node) admit(ctx context.Context, peer string, raw []byte) (*federation.
 	// The claims are kept in the claims memo by the caller, and only for
 	// envelopes stored to be read again: an envelope refused, or applied
 	// in the transaction that stores it, is never read again.
-	env, err := n.verifier.VerifyUnkept(ctx, raw, peer)
+	var env *federation.Envelope
+	var err error
+	if pre != nil {
+		env, err = pre.env, pre.err
+	} else {
+		env, err = n.verifier.VerifyUnkept(ctx, raw, peer)
+	}
 	if err != nil {
 		return nil, problem.As(err)
 	}

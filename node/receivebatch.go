@@ -38,8 +38,9 @@ func (n *Node) ReceiveBatch(ctx context.Context, peer string, raws [][]byte) ([]
 	}
 	out := make([]BatchItem, len(raws))
 	envs := make([]*federation.Envelope, len(raws))
+	pre := n.verifyBatch(ctx, peer, raws)
 	for i, raw := range raws {
-		env, err := n.admit(ctx, peer, raw)
+		env, err := n.admit(ctx, peer, raw, &pre[i])
 		if err != nil {
 			out[i].Err = problem.As(err)
 			continue

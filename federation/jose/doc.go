@@ -27,6 +27,13 @@
 // (jwx parsed every token again, a third of a verification's cost). Protected
 // headers are cached by their exact bytes (a peer uses one or two).
 //
+// Many Ed25519 signatures are verified at once with VerifyAll (the
+// envelopes of a batch, the receipts of a batch's answer): one equation
+// over all of them, built with filippo.io/edwards25519 (the maintained
+// library Go's own crypto/ed25519 is made from; this package is its only
+// importer), each signature falling back to crypto/ed25519 alone when the
+// equation fails. ed25519Batch says what it accepts.
+//
 // Verification is deliberately strict (jwx v2, for one, does not check the
 // header "alg" against the key):
 //

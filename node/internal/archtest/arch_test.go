@@ -353,6 +353,7 @@ var singleImporters = []struct {
 	tests  bool // the rule binds test files too
 }{
 	{"github.com/lestrrat-go/", []string{"federation/jose"}, true},
+	{"filippo.io/edwards25519", []string{"federation/jose"}, true},
 	{"github.com/gorilla/mux", []string{"node/..."}, false},
 	{"github.com/google/cel-go", []string{"policy/..."}, false},
 	{"github.com/santhosh-tekuri/jsonschema", []string{"schema"}, false},
