@@ -159,7 +159,7 @@ func (n *Node) AdmittedForTest(sha string) (claims federation.Claims, c *schema.
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	e, ok := a.m[sha]
-	return e.claims, e.c, ok
+	return e.v.claims, e.v.c, ok
 }
 
 // ForgetAdmittedForTest drops what receipt parsed: processing parses every

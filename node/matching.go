@@ -139,30 +139,20 @@ func (n *Node) openMatchPool() func() {
 }
 
 // decodedCases holds case documents decoded by inbox processing until the
-// matching worker takes them: the worker then skips a second decode of
-// the same body (~90 µs of a received case's CPU in `flx bench exchange`)
-// and the read of the document from the store.
-// It is keyed by the SHA-256 of the exact document bytes (the store keeps
-// them as received), so a hit is the decode of the same input; each entry
-// is taken once, so the decoded value never has two users. It is bounded
-// in entries and in document bytes (documents over decodedCaseMaxBytes
-// are never kept, whatever peers send).
-//
-// The worker takes cases in the order they were applied, possibly far
-// behind in a burst. So, as the admitted handoff (handoff.go), a full
-// holder keeps what it holds (the next the worker reads) and new cases go
-// without: evicting the oldest (two generations, before) dropped exactly
-// those the worker read next, and once it was more than the bound behind
-// it never hit again (at full rate in `flx bench exchange --n 20000`, 4,750
-// hits and then none: 13,500 documents read and decoded again). An entry
-// never taken (a rolled back batch, a case superseded before it was
-// matched) leaves after decodedCaseMaxAge.
+// matching worker takes them (a handoff): the worker then skips a second
+// decode of the same body (~90 µs of a received case's CPU in `flx bench
+// exchange`) and the read of the document from the store. It is keyed by
+// the SHA-256 of the exact document bytes (the store keeps them as
+// received) and bounded in entries and in document bytes (documents over
+// decodedCaseMaxBytes are never kept, whatever peers send). Full, it keeps
+// what it holds: evicting the oldest (two generations, before) dropped
+// exactly those the worker read next, and once it was more than the bound
+// behind it never hit again (at full rate in `flx bench exchange --n
+// 20000`, 4,750 hits and then none: 13,500 documents read and decoded
+// again). An entry never taken (a rolled back batch, a case superseded
+// before it was matched) leaves after decodedCaseMaxAge.
 type decodedCases struct {
-	mu    sync.Mutex
-	m     map[[sha256.Size]byte]decodedEntry
-	order []decodedRef // in the order put; a ref whose entry left is skipped
-	bytes int          // document bytes of the entries held
-	seq   uint64
+	handoff[[sha256.Size]byte, decodedCase]
 }
 
 // decodedCase is a case decoded by inbox processing, with its names as its
@@ -172,18 +162,6 @@ type decodedCase struct {
 	names *names.Memo
 }
 
-type decodedEntry struct {
-	decodedCase
-	size int
-	seq  uint64
-}
-
-type decodedRef struct {
-	sum [sha256.Size]byte
-	seq uint64
-	at  time.Time
-}
-
 const (
 	decodedCasesSize    = 8192     // entries: a burst's cases ahead of the worker
 	decodedCasesBudget  = 16 << 20 // document bytes
@@ -191,59 +169,17 @@ const (
 	decodedCaseMaxAge   = 5 * time.Minute
 )
 
+var decodedCasesLimits = handoffLimits{entries: decodedCasesSize, bytes: decodedCasesBudget, maxAge: decodedCaseMaxAge}
+
 func (d *decodedCases) put(doc []byte, c decodedCase) { d.putAt(doc, c, time.Now()) }
 
+// putAt keeps c for doc if there is room; the same document again: the
+// newer decode.
 func (d *decodedCases) putAt(doc []byte, c decodedCase, now time.Time) {
 	if len(doc) > decodedCaseMaxBytes {
 		return
 	}
-	k := sha256.Sum256(doc)
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.expireLocked(now)
-	if e, ok := d.m[k]; ok { // the same document again: the newer decode
-		e.decodedCase = c
-		d.m[k] = e
-		return
-	}
-	if len(d.m) >= decodedCasesSize || d.bytes+len(doc) > decodedCasesBudget {
-		return
-	}
-	if d.m == nil {
-		d.m = make(map[[sha256.Size]byte]decodedEntry, 256)
-	}
-	// Refs behind a young entry that stays are compacted away now and then.
-	if len(d.order) >= 4*decodedCasesSize {
-		kept := d.order[:0]
-		for _, r := range d.order {
-			if e, ok := d.m[r.sum]; ok && e.seq == r.seq {
-				kept = append(kept, r)
-			}
-		}
-		clear(d.order[len(kept):])
-		d.order = kept
-	}
-	d.seq++
-	d.m[k] = decodedEntry{decodedCase: c, size: len(doc), seq: d.seq}
-	d.order = append(d.order, decodedRef{sum: k, seq: d.seq, at: now})
-	d.bytes += len(doc)
-}
-
-// expireLocked drops, from the front, the refs of entries taken and the
-// entries never taken in time.
-func (d *decodedCases) expireLocked(now time.Time) {
-	for len(d.order) > 0 {
-		r := d.order[0]
-		if e, ok := d.m[r.sum]; ok && e.seq == r.seq {
-			if now.Sub(r.at) < decodedCaseMaxAge {
-				return
-			}
-			delete(d.m, r.sum)
-			d.bytes -= e.size
-		}
-		d.order[0] = decodedRef{}
-		d.order = d.order[1:]
-	}
+	d.handoff.put(sha256.Sum256(doc), c, len(doc), now, decodedCasesLimits, true)
 }
 
 func (d *decodedCases) take(doc []byte) (decodedCase, bool) {
@@ -255,17 +191,7 @@ func (d *decodedCases) take(doc []byte) (decodedCase, bool) {
 
 // takeSum is take by the SHA-256 of the document (as the store gives it
 // without the document: GetCaseHeads).
-func (d *decodedCases) takeSum(k [sha256.Size]byte) (decodedCase, bool) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	e, ok := d.m[k]
-	if !ok {
-		return decodedCase{}, false
-	}
-	delete(d.m, k)
-	d.bytes -= e.size
-	return e.decodedCase, true
-}
+func (d *decodedCases) takeSum(k [sha256.Size]byte) (decodedCase, bool) { return d.handoff.take(k) }
 
 // decodeReceivedCase decodes the body of a received case.create or
 // case.update, validated on receipt (checkEnvelope, on every path into the
