@@ -151,6 +151,14 @@ type Index struct {
 	// every Remove (nothing of an erased person stays).
 	putFine []putFine
 	lens    []int // Put's: the size of each of a person's blocks
+	// Under the write lock: the buffers finer keys are built in, and
+	// those putFine's keys and finer keys are cut from (emptied with
+	// it), so that a Put allocates none of them anew.
+	fb          fineBuf
+	putKeys     []string
+	putFineKeys []uint64
+	grown       []string
+	tmpFine     []uint64
 
 	words     map[string]int32 // word key -> word id
 	wordKeys  []string         // by word id
@@ -272,18 +280,23 @@ func (ix *Index) refineLocked(p *Person, s int32) {
 	if ix.opts.RefineFrom < 0 {
 		return
 	}
-	var grown, held []string
+	// held and fine are cut from ix.putKeys and ix.putFineKeys (a later
+	// append that moves them leaves these where they are).
+	h0, f0 := len(ix.putKeys), len(ix.putFineKeys)
+	grown := ix.grown[:0]
 	for i, k := range p.keys { // ix.lens[i]: the size of block k
 		switch {
 		case !refinable(k):
 		case ix.refined[k]:
-			held = append(held, k)
+			ix.putKeys = append(ix.putKeys, k)
 		case ix.lens[i] > ix.opts.RefineFrom:
 			grown = append(grown, k)
 		}
 	}
+	held := ix.putKeys[h0:len(ix.putKeys):len(ix.putKeys)]
 	if len(held) > 0 {
-		fine := fineKeys(p, ix.seed, func(k []byte) bool { return ix.refined[string(k)] })
+		ix.putFineKeys = appendFineKeys(ix.putFineKeys, &ix.fb, p, ix.seed, func(k []byte) bool { return ix.refined[string(k)] })
+		fine := ix.putFineKeys[f0:len(ix.putFineKeys):len(ix.putFineKeys)]
 		for _, f := range fine {
 			ix.addLocked(f, s)
 		}
@@ -294,11 +307,14 @@ func (ix *Index) refineLocked(p *Person, s int32) {
 	for _, k := range grown {
 		ix.refined[k] = true
 		for _, t := range ix.blocks[k] {
-			for _, f := range fineKeys(ix.slots[t], ix.seed, func(c []byte) bool { return string(c) == k }) {
+			ix.tmpFine = appendFineKeys(ix.tmpFine[:0], &ix.fb, ix.slots[t], ix.seed, func(c []byte) bool { return string(c) == k })
+			for _, f := range ix.tmpFine {
 				ix.addLocked(f, t)
 			}
 		}
 	}
+	clear(grown)
+	ix.grown = grown[:0]
 }
 
 // addLocked adds slot s to the block of a finer key f (see fineKeys).
@@ -372,10 +388,13 @@ func (ix *Index) Remove(caseID string) {
 func (ix *Index) removeLocked(caseID string) {
 	clear(ix.putFine)
 	ix.putFine = ix.putFine[:0]
+	clear(ix.putKeys) // nothing of an erased person stays
+	ix.putKeys, ix.putFineKeys = ix.putKeys[:0], ix.putFineKeys[:0]
 	for _, s := range ix.byCase[caseID] {
 		p := ix.slots[s]
 		if ix.opts.RefineFrom >= 0 && slices.ContainsFunc(p.keys, func(k string) bool { return ix.refined[k] }) {
-			for _, f := range fineKeys(p, ix.seed, func(k []byte) bool { return ix.refined[string(k)] }) {
+			ix.tmpFine = appendFineKeys(ix.tmpFine[:0], &ix.fb, p, ix.seed, func(k []byte) bool { return ix.refined[string(k)] })
+			for _, f := range ix.tmpFine {
 				ix.dropFineLocked(f, s)
 			}
 		}

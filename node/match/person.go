@@ -745,17 +745,34 @@ func refinable(k string) bool {
 // An index holds the keys by their hash (seed): two keys of one hash
 // share a block, which only adds persons to compare.
 func fineKeys(p *Person, seed maphash.Seed, want func(coarse []byte) bool) []uint64 {
-	var out []uint64
-	eachFineKey(p, want, func(k []byte) { out = append(out, maphash.Bytes(seed, k)) })
-	slices.Sort(out)
-	return slices.Compact(out)
+	return appendFineKeys(nil, &fineBuf{}, p, seed, want)
+}
+
+// fineBuf holds the bytes finer keys are built in, kept from one call to
+// the next: grown anew per call, they were most of the allocations of a
+// Put (a key is passed to a function, so it cannot stay on the stack).
+type fineBuf struct{ buf, ck []byte }
+
+// appendFineKeys appends fineKeys(p, seed, want) to dst, building the
+// keys in fb.
+func appendFineKeys(dst []uint64, fb *fineBuf, p *Person, seed maphash.Seed, want func(coarse []byte) bool) []uint64 {
+	n := len(dst)
+	fb.each(p, want, func(k []byte) { dst = append(dst, maphash.Bytes(seed, k)) })
+	slices.Sort(dst[n:])
+	return dst[:n+len(slices.Compact(dst[n:]))]
 }
 
 // eachFineKey calls f with each finer key of fineKeys (repeats included;
 // neither want nor f may keep its argument: the key is built in place,
 // for every pair of words of a person matched).
 func eachFineKey(p *Person, want func(coarse []byte) bool, f func(k []byte)) {
-	var buf, ck []byte
+	(&fineBuf{}).each(p, want, f)
+}
+
+// each is eachFineKey building the keys in fb.
+func (fb *fineBuf) each(p *Person, want func(coarse []byte) bool, f func(k []byte)) {
+	buf, ck := fb.buf, fb.ck
+	defer func() { fb.buf, fb.ck = buf, ck }()
 	emit := func(coarse []byte, tag, s string, typo bool) {
 		w := s[:min(len(s), fineLetters)]
 		if w == "" {
@@ -790,14 +807,19 @@ func eachFineKey(p *Person, want func(coarse []byte) bool, f func(k []byte)) {
 			}
 			for _, a := range sa {
 				ta := &p.tokens[a]
-				var xs []string
+				// The forms of a the keys are made of: its skeletons of
+				// two letters or more, else "v" and its phonetic form (v
+				// written into the key: a string made of them would be
+				// allocated).
+				var xsA [2]string
+				xs, v := xsA[:0], ""
 				for _, x := range [2]string{ta.Skeleton, ta.AltSkeleton} {
 					if len(x) >= 2 {
 						xs = append(xs, x)
 					}
 				}
 				if len(xs) == 0 {
-					xs = append(xs, "v"+ta.Phonetic)
+					xs, v = append(xs, ta.Phonetic), "v"
 				}
 				for _, x := range xs {
 					for _, b := range sb {
@@ -808,7 +830,7 @@ func eachFineKey(p *Person, want func(coarse []byte) bool, f func(k []byte)) {
 								continue
 							}
 							n++
-							ck = append(append(append(append(ck[:0], "np:"...), x...), '|'), s[0])
+							ck = append(append(append(append(append(ck[:0], "np:"...), v...), x...), '|'), s[0])
 							word(ck, b)
 							if len(s) >= 2 && (s[0] == 'h' || s[0] == 'v' || s[0] == 'y') {
 								ck[len(ck)-1] = s[1]
