@@ -609,7 +609,7 @@ func (ix *Index) candidatesLocked(p *Person, sc *scratch) []int32 {
 		}
 	}
 	if len(sc.refinedKeys) > 0 {
-		fine := ix.fineOfLocked(p, sc.refinedKeys)
+		fine := ix.fineOfLocked(p, sc.refinedKeys, sc)
 		// The slots of blocks of one, each read as a block of its own
 		// (sc.one is not grown meanwhile).
 		sc.one = slices.Grow(sc.one[:0], len(fine))
@@ -657,8 +657,8 @@ func (ix *Index) candidatesLocked(p *Person, sc *scratch) []int32 {
 // fineOfLocked returns the finer keys of p's refined keys refined (those
 // of p.keys that are refined and over Options.RefineFrom, in order): as
 // the last Put made them when it made them for the same keys, else
-// anew.
-func (ix *Index) fineOfLocked(p *Person, refined []string) []uint64 {
+// anew, in sc's buffers.
+func (ix *Index) fineOfLocked(p *Person, refined []string, sc *scratch) []uint64 {
 	for _, e := range ix.putFine {
 		if e.p == p && slices.Equal(e.keys, refined) {
 			return e.fine
@@ -666,7 +666,7 @@ func (ix *Index) fineOfLocked(p *Person, refined []string) []uint64 {
 	}
 	// fineKeys asks only for keys of p (sorted): a key of p is refined
 	// when it is among those; any other is looked up as before.
-	return fineKeys(p, ix.seed, func(k []byte) bool {
+	sc.fine = appendFineKeys(sc.fine[:0], &sc.fb, p, ix.seed, func(k []byte) bool {
 		i := sort.Search(len(p.keys), func(i int) bool { return p.keys[i] >= string(k) })
 		if i < len(p.keys) && p.keys[i] == string(k) {
 			for _, r := range refined {
@@ -678,6 +678,7 @@ func (ix *Index) fineOfLocked(p *Person, refined []string) []uint64 {
 		}
 		return ix.opts.RefineFrom >= 0 && len(ix.blocks[string(k)]) > ix.opts.RefineFrom && ix.refined[string(k)]
 	})
+	return sc.fine
 }
 
 // slotSet is a set of slots sized for the slots of one query: open
