@@ -418,6 +418,7 @@ func (ix *Index) removeLocked(caseID string) {
 	}
 	delete(ix.byCase, caseID)
 	delete(ix.caseNo, caseID)
+	ix.fb.wipe()
 }
 
 func (ix *Index) scratch() *scratch {
@@ -678,6 +679,7 @@ func (ix *Index) fineOfLocked(p *Person, refined []string, sc *scratch) []uint64
 		}
 		return ix.opts.RefineFrom >= 0 && len(ix.blocks[string(k)]) > ix.opts.RefineFrom && ix.refined[string(k)]
 	})
+	sc.fb.wipe()
 	return sc.fine
 }
 

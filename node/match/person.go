@@ -814,6 +814,13 @@ func fineKeys(p *Person, seed maphash.Seed, want func(coarse []byte) bool) []uin
 // Put (a key is passed to a function, so it cannot stay on the stack).
 type fineBuf struct{ buf, ck []byte }
 
+// wipe clears the bytes of the keys last built (of names: an index
+// keeps nothing of a person it erased).
+func (fb *fineBuf) wipe() {
+	clear(fb.buf[:cap(fb.buf)])
+	clear(fb.ck[:cap(fb.ck)])
+}
+
 // appendFineKeys appends fineKeys(p, seed, want) to dst, building the
 // keys in fb.
 func appendFineKeys(dst []uint64, fb *fineBuf, p *Person, seed maphash.Seed, want func(coarse []byte) bool) []uint64 {
