@@ -174,6 +174,8 @@ type scratch struct {
 	one         []int32 // the slots of finer blocks of one (Index.fineOne)
 	refinedKeys []string
 	set         slotSet
+	fb          fineBuf  // fineOfLocked's
+	fine        []uint64 // fineOfLocked's
 }
 
 // wordPair is the agreement of word i of one person with word j of the

@@ -151,6 +151,14 @@ type Index struct {
 	// every Remove (nothing of an erased person stays).
 	putFine []putFine
 	lens    []int // Put's: the size of each of a person's blocks
+	// Under the write lock: the buffers finer keys are built in, and
+	// those putFine's keys and finer keys are cut from (emptied with
+	// it), so that a Put allocates none of them anew.
+	fb          fineBuf
+	putKeys     []string
+	putFineKeys []uint64
+	grown       []string
+	tmpFine     []uint64
 
 	words     map[string]int32 // word key -> word id
 	wordKeys  []string         // by word id
@@ -272,18 +280,23 @@ func (ix *Index) refineLocked(p *Person, s int32) {
 	if ix.opts.RefineFrom < 0 {
 		return
 	}
-	var grown, held []string
+	// held and fine are cut from ix.putKeys and ix.putFineKeys (a later
+	// append that moves them leaves these where they are).
+	h0, f0 := len(ix.putKeys), len(ix.putFineKeys)
+	grown := ix.grown[:0]
 	for i, k := range p.keys { // ix.lens[i]: the size of block k
 		switch {
 		case !refinable(k):
 		case ix.refined[k]:
-			held = append(held, k)
+			ix.putKeys = append(ix.putKeys, k)
 		case ix.lens[i] > ix.opts.RefineFrom:
 			grown = append(grown, k)
 		}
 	}
+	held := ix.putKeys[h0:len(ix.putKeys):len(ix.putKeys)]
 	if len(held) > 0 {
-		fine := fineKeys(p, ix.seed, func(k []byte) bool { return ix.refined[string(k)] })
+		ix.putFineKeys = appendFineKeys(ix.putFineKeys, &ix.fb, p, ix.seed, func(k []byte) bool { return ix.refined[string(k)] })
+		fine := ix.putFineKeys[f0:len(ix.putFineKeys):len(ix.putFineKeys)]
 		for _, f := range fine {
 			ix.addLocked(f, s)
 		}
@@ -294,11 +307,14 @@ func (ix *Index) refineLocked(p *Person, s int32) {
 	for _, k := range grown {
 		ix.refined[k] = true
 		for _, t := range ix.blocks[k] {
-			for _, f := range fineKeys(ix.slots[t], ix.seed, func(c []byte) bool { return string(c) == k }) {
+			ix.tmpFine = appendFineKeys(ix.tmpFine[:0], &ix.fb, ix.slots[t], ix.seed, func(c []byte) bool { return string(c) == k })
+			for _, f := range ix.tmpFine {
 				ix.addLocked(f, t)
 			}
 		}
 	}
+	clear(grown)
+	ix.grown = grown[:0]
 }
 
 // addLocked adds slot s to the block of a finer key f (see fineKeys).
@@ -372,10 +388,13 @@ func (ix *Index) Remove(caseID string) {
 func (ix *Index) removeLocked(caseID string) {
 	clear(ix.putFine)
 	ix.putFine = ix.putFine[:0]
+	clear(ix.putKeys) // nothing of an erased person stays
+	ix.putKeys, ix.putFineKeys = ix.putKeys[:0], ix.putFineKeys[:0]
 	for _, s := range ix.byCase[caseID] {
 		p := ix.slots[s]
 		if ix.opts.RefineFrom >= 0 && slices.ContainsFunc(p.keys, func(k string) bool { return ix.refined[k] }) {
-			for _, f := range fineKeys(p, ix.seed, func(k []byte) bool { return ix.refined[string(k)] }) {
+			ix.tmpFine = appendFineKeys(ix.tmpFine[:0], &ix.fb, p, ix.seed, func(k []byte) bool { return ix.refined[string(k)] })
+			for _, f := range ix.tmpFine {
 				ix.dropFineLocked(f, s)
 			}
 		}
@@ -399,6 +418,7 @@ func (ix *Index) removeLocked(caseID string) {
 	}
 	delete(ix.byCase, caseID)
 	delete(ix.caseNo, caseID)
+	ix.fb.wipe()
 }
 
 func (ix *Index) scratch() *scratch {
@@ -590,7 +610,7 @@ func (ix *Index) candidatesLocked(p *Person, sc *scratch) []int32 {
 		}
 	}
 	if len(sc.refinedKeys) > 0 {
-		fine := ix.fineOfLocked(p, sc.refinedKeys)
+		fine := ix.fineOfLocked(p, sc.refinedKeys, sc)
 		// The slots of blocks of one, each read as a block of its own
 		// (sc.one is not grown meanwhile).
 		sc.one = slices.Grow(sc.one[:0], len(fine))
@@ -638,8 +658,8 @@ func (ix *Index) candidatesLocked(p *Person, sc *scratch) []int32 {
 // fineOfLocked returns the finer keys of p's refined keys refined (those
 // of p.keys that are refined and over Options.RefineFrom, in order): as
 // the last Put made them when it made them for the same keys, else
-// anew.
-func (ix *Index) fineOfLocked(p *Person, refined []string) []uint64 {
+// anew, in sc's buffers.
+func (ix *Index) fineOfLocked(p *Person, refined []string, sc *scratch) []uint64 {
 	for _, e := range ix.putFine {
 		if e.p == p && slices.Equal(e.keys, refined) {
 			return e.fine
@@ -647,7 +667,7 @@ func (ix *Index) fineOfLocked(p *Person, refined []string) []uint64 {
 	}
 	// fineKeys asks only for keys of p (sorted): a key of p is refined
 	// when it is among those; any other is looked up as before.
-	return fineKeys(p, ix.seed, func(k []byte) bool {
+	sc.fine = appendFineKeys(sc.fine[:0], &sc.fb, p, ix.seed, func(k []byte) bool {
 		i := sort.Search(len(p.keys), func(i int) bool { return p.keys[i] >= string(k) })
 		if i < len(p.keys) && p.keys[i] == string(k) {
 			for _, r := range refined {
@@ -659,6 +679,8 @@ func (ix *Index) fineOfLocked(p *Person, refined []string) []uint64 {
 		}
 		return ix.opts.RefineFrom >= 0 && len(ix.blocks[string(k)]) > ix.opts.RefineFrom && ix.refined[string(k)]
 	})
+	sc.fb.wipe()
+	return sc.fine
 }
 
 // slotSet is a set of slots sized for the slots of one query: open

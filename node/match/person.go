@@ -2,10 +2,10 @@ package match
 
 import (
 	"bytes"
+	"cmp"
 	"hash/maphash"
 	"math/bits"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -140,6 +140,10 @@ func prepare(caseID string, ct schema.CaseType, p *schema.Person, now time.Time,
 		return nil, false
 	}
 	m := &Person{Ref: Ref{CaseID: caseID, PersonID: p.ID}, Side: side, CaseType: ct, sex: p.Sex}
+	pb := prepBufs.Get().(*prepBuf)
+	defer pb.done()
+	m.tokens, m.tokNames, m.renderings = pb.tokens[:0], pb.tokNames[:0], pb.renderings[:0]
+	pb.ints = pb.ints[:0]
 	addTokens := func(r *rendering, toks []names.Token, name int) {
 		for _, t := range toks {
 			if len(r.tokens) >= maxTokens {
@@ -157,11 +161,18 @@ func prepare(caseID string, ct schema.CaseType, p *schema.Person, now time.Time,
 				i = len(m.tokens)
 				m.tokens = append(m.tokens, t)
 				m.tokNames = append(m.tokNames, nil)
+				pb.tokens, pb.tokNames = m.tokens, m.tokNames
 			}
 			if !slices.Contains(m.tokNames[i], name) {
+				if m.tokNames[i] == nil {
+					m.tokNames[i] = pb.list()
+				}
 				m.tokNames[i] = append(m.tokNames[i], name)
 			}
 			if !containsInt(r.tokens, i) {
+				if r.tokens == nil {
+					r.tokens = pb.list()
+				}
 				r.tokens = append(r.tokens, i)
 			}
 		}
@@ -196,6 +207,7 @@ func prepare(caseID string, ct schema.CaseType, p *schema.Person, now time.Time,
 			var r rendering
 			addTokens(&r, toks, i)
 			m.renderings = append(m.renderings, r)
+			pb.renderings = m.renderings
 			continue
 		}
 		script := n.Script
@@ -219,13 +231,15 @@ func prepare(caseID string, ct schema.CaseType, p *schema.Person, now time.Time,
 	for _, g := range groups {
 		m.renderings = append(m.renderings, g.r)
 	}
+	pb.renderings = m.renderings
 	if len(m.renderings) == 0 {
 		return nil, false
 	}
 	for _, r := range m.renderings {
 		m.maxWords = max(m.maxWords, uint8(len(r.tokens)))
 	}
-	m.slots = slotsOf(m)
+	m.slots = slotsOf(m, pb)
+	pb.slots = m.slots
 	m.coarse = make([][]string, len(m.tokens))
 	m.letters = make([]letterSets, len(m.tokens))
 	for i, t := range m.tokens {
@@ -254,6 +268,43 @@ func prepare(caseID string, ct schema.CaseType, p *schema.Person, now time.Time,
 	m.keys = blockingKeys(m)
 	m.compact()
 	return m, true
+}
+
+// prepBufs are prepare's buffers, reused: its tokens, the names of each,
+// its renderings and their lists of indexes are built in them (grown by
+// appending, they were a fifth of its allocations) and copied out by
+// compact, so that nothing of one person is kept in them.
+var prepBufs = sync.Pool{New: func() any { return new(prepBuf) }}
+
+type prepBuf struct {
+	tokens     []names.Token
+	tokNames   [][]int
+	renderings []rendering
+	slots      [][]int
+	ints       []int // the lists of list, maxTokens each
+}
+
+// list returns an empty list of indexes with room for maxTokens (a
+// rendering holds that many tokens at most; a longer list of names is
+// moved out of it by append).
+func (pb *prepBuf) list() []int {
+	if len(pb.ints)+maxTokens > cap(pb.ints) {
+		pb.ints = make([]int, 0, max(64*maxTokens, 2*cap(pb.ints)))
+	}
+	n := len(pb.ints)
+	pb.ints = pb.ints[:n+maxTokens]
+	return pb.ints[n : n : n+maxTokens]
+}
+
+// done clears what pb holds of the person prepared (names, and slices
+// into pb.ints) and puts it back.
+func (pb *prepBuf) done() {
+	clear(pb.tokens)
+	clear(pb.tokNames)
+	clear(pb.renderings)
+	clear(pb.slots)
+	pb.tokens, pb.tokNames, pb.renderings, pb.slots = pb.tokens[:0], pb.tokNames[:0], pb.renderings[:0], pb.slots[:0]
+	prepBufs.Put(pb)
 }
 
 // compact moves what prepare built by appending into slices of the exact
@@ -405,10 +456,14 @@ func birthInterval(p *schema.Person, now time.Time) (lo, hi, prec int, ok bool) 
 // tokens of different renderings that agree at least within one typing
 // error join, strongest agreements first, as long as no slot holds two
 // words of one rendering (a given and a family name stay apart).
-func slotsOf(m *Person) [][]int {
+func slotsOf(m *Person, pb *prepBuf) [][]int {
 	n := len(m.tokens)
-	// in[i] is the set of renderings token i appears in.
-	in := make([]uint32, n)
+	// in[i] is the set of renderings token i appears in. (Arrays of a
+	// few words stay on the stack.)
+	var inA, maskA [2 * maxTokens]uint32
+	var slotA [2 * maxTokens]int
+	in, mask, slot := inA[:0], maskA[:0], slotA[:0]
+	in, mask, slot = slices.Grow(in, n)[:n], slices.Grow(mask, n)[:n], slices.Grow(slot, n)[:n]
 	for ri, r := range m.renderings {
 		for _, t := range r.tokens {
 			in[t] |= 1 << ri
@@ -419,7 +474,8 @@ func slotsOf(m *Person) [][]int {
 		g    agreement
 		jw   float64
 	}
-	var links []link
+	var linksA [2 * maxTokens]link
+	links := linksA[:0]
 	for i := 0; i < n; i++ {
 		for j := i + 1; j < n; j++ {
 			if in[i]&in[j] != 0 {
@@ -430,14 +486,19 @@ func slotsOf(m *Person) [][]int {
 			}
 		}
 	}
-	sort.SliceStable(links, func(x, y int) bool {
-		if links[x].g != links[y].g {
-			return links[x].g < links[y].g
+	// As sort.SliceStable did, without its allocations.
+	slices.SortStableFunc(links, func(x, y link) int {
+		switch {
+		case x.g != y.g:
+			return cmp.Compare(x.g, y.g)
+		case x.jw > y.jw:
+			return -1
+		case x.jw < y.jw:
+			return 1
 		}
-		return links[x].jw > links[y].jw
+		return 0
 	})
-	slot := make([]int, n) // slot of each token; slots by their first token
-	mask := make([]uint32, n)
+	// slot of each token; slots by their first token
 	for i := range slot {
 		slot[i], mask[i] = i, in[i]
 	}
@@ -453,15 +514,15 @@ func slotsOf(m *Person) [][]int {
 		}
 		mask[a] |= mask[b]
 	}
-	var out [][]int
-	index := in // read no more: by slot, 1 + its place in out (0: none yet)
+	out := pb.slots[:0] // copied out by compact
+	index := in         // read no more: by slot, 1 + its place in out (0: none yet)
 	clear(index)
 	for t, s := range slot {
 		k := int(index[s]) - 1
 		if k < 0 {
 			k = len(out)
 			index[s] = uint32(k + 1)
-			out = append(out, nil)
+			out = append(out, pb.list())
 		}
 		out[k] = append(out[k], t)
 	}
@@ -745,17 +806,41 @@ func refinable(k string) bool {
 // An index holds the keys by their hash (seed): two keys of one hash
 // share a block, which only adds persons to compare.
 func fineKeys(p *Person, seed maphash.Seed, want func(coarse []byte) bool) []uint64 {
-	var out []uint64
-	eachFineKey(p, want, func(k []byte) { out = append(out, maphash.Bytes(seed, k)) })
-	slices.Sort(out)
-	return slices.Compact(out)
+	return appendFineKeys(nil, &fineBuf{}, p, seed, want)
+}
+
+// fineBuf holds the bytes finer keys are built in, kept from one call to
+// the next: grown anew per call, they were most of the allocations of a
+// Put (a key is passed to a function, so it cannot stay on the stack).
+type fineBuf struct{ buf, ck []byte }
+
+// wipe clears the bytes of the keys last built (of names: an index
+// keeps nothing of a person it erased).
+func (fb *fineBuf) wipe() {
+	clear(fb.buf[:cap(fb.buf)])
+	clear(fb.ck[:cap(fb.ck)])
+}
+
+// appendFineKeys appends fineKeys(p, seed, want) to dst, building the
+// keys in fb.
+func appendFineKeys(dst []uint64, fb *fineBuf, p *Person, seed maphash.Seed, want func(coarse []byte) bool) []uint64 {
+	n := len(dst)
+	fb.each(p, want, func(k []byte) { dst = append(dst, maphash.Bytes(seed, k)) })
+	slices.Sort(dst[n:])
+	return dst[:n+len(slices.Compact(dst[n:]))]
 }
 
 // eachFineKey calls f with each finer key of fineKeys (repeats included;
 // neither want nor f may keep its argument: the key is built in place,
 // for every pair of words of a person matched).
 func eachFineKey(p *Person, want func(coarse []byte) bool, f func(k []byte)) {
-	var buf, ck []byte
+	(&fineBuf{}).each(p, want, f)
+}
+
+// each is eachFineKey building the keys in fb.
+func (fb *fineBuf) each(p *Person, want func(coarse []byte) bool, f func(k []byte)) {
+	buf, ck := fb.buf, fb.ck
+	defer func() { fb.buf, fb.ck = buf, ck }()
 	emit := func(coarse []byte, tag, s string, typo bool) {
 		w := s[:min(len(s), fineLetters)]
 		if w == "" {
@@ -790,14 +875,19 @@ func eachFineKey(p *Person, want func(coarse []byte) bool, f func(k []byte)) {
 			}
 			for _, a := range sa {
 				ta := &p.tokens[a]
-				var xs []string
+				// The forms of a the keys are made of: its skeletons of
+				// two letters or more, else "v" and its phonetic form (v
+				// written into the key: a string made of them would be
+				// allocated).
+				var xsA [2]string
+				xs, v := xsA[:0], ""
 				for _, x := range [2]string{ta.Skeleton, ta.AltSkeleton} {
 					if len(x) >= 2 {
 						xs = append(xs, x)
 					}
 				}
 				if len(xs) == 0 {
-					xs = append(xs, "v"+ta.Phonetic)
+					xs, v = append(xs, ta.Phonetic), "v"
 				}
 				for _, x := range xs {
 					for _, b := range sb {
@@ -808,7 +898,7 @@ func eachFineKey(p *Person, want func(coarse []byte) bool, f func(k []byte)) {
 								continue
 							}
 							n++
-							ck = append(append(append(append(ck[:0], "np:"...), x...), '|'), s[0])
+							ck = append(append(append(append(append(ck[:0], "np:"...), v...), x...), '|'), s[0])
 							word(ck, b)
 							if len(s) >= 2 && (s[0] == 'h' || s[0] == 'v' || s[0] == 'y') {
 								ck[len(ck)-1] = s[1]
