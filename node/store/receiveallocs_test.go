@@ -17,7 +17,7 @@ func TestReceiveAllAllocs(t *testing.T) {
 	b := newBackend(t, store.Postgres)
 	ctx := t.Context()
 	const batch, runs = 50, 20
-	batches := make([][]store.ReceiveEntry, runs+1) // AllocsPerRun runs once more, first
+	batches := make([][]store.ReceiveEntry, 3*(runs+1)) // three rounds (allocsAtMost), each running once more, first
 	for k := range batches {
 		batches[k] = make([]store.ReceiveEntry, batch)
 		for i := range batch {
@@ -42,7 +42,7 @@ func TestCreateCasesAllocs(t *testing.T) {
 	b := newBackend(t, store.Postgres)
 	ctx := t.Context()
 	const batch, runs = 50, 20
-	batches := make([][]store.NewCase, runs+1)
+	batches := make([][]store.NewCase, 3*(runs+1))
 	for k := range batches {
 		batches[k] = make([]store.NewCase, batch)
 		for i := range batch {
@@ -82,10 +82,16 @@ func TestAppendAuditAllAllocs(t *testing.T) {
 }
 
 // allocsAtMost fails t when a run of f, one batch of 50 of what, allocates
-// more than want on average over runs.
+// more than want on average over runs, in the least of three rounds:
+// AllocsPerRun counts the whole process's allocations, so a goroutine left
+// by an earlier test (a pool's health check, a pending-list cleaner) can
+// only add to a round (1075 against 1065 alone was seen in a full run).
 func allocsAtMost(t *testing.T, want float64, what string, runs int, f func()) {
 	t.Helper()
 	allocs := testing.AllocsPerRun(runs, f)
+	for range 2 {
+		allocs = min(allocs, testing.AllocsPerRun(runs, f))
+	}
 	t.Logf("%.0f allocations per batch of 50 %s", allocs, what)
 	if allocs > want {
 		t.Errorf("%.0f allocations per batch of 50 %s, want at most %.0f", allocs, what, want)
