@@ -156,29 +156,11 @@ func perCaseFewGiven(n int) (held, queries []*Person) {
 // to 2009 and their sex; and asks for other cases of the same list.
 func perCaseExchange(n int) (held, queries []*Person) {
 	r := rand.New(rand.NewPCG(37, 0x464c58))
-	given := [2][][2]string{{{"Mira", "Мира"}, {"Anna", "Анна"}, {"Olga", "Ольга"}, {"Vera", "Віра"}, {"Nina", "Ніна"}, {"Lida", "Ліда"}},
-		{{"Illia", "Ілля"}, {"Pavlo", "Павло"}, {"Taras", "Тарас"}, {"Roman", "Роман"}, {"Denys", "Денис"}, {"Oleh", "Олег"}}}
-	syl := [][2]string{{"ka", "ка"}, {"lo", "ло"}, {"mi", "мі"}, {"nu", "ну"}, {"re", "ре"}, {"sa", "са"}, {"to", "то"}, {"vi", "ві"},
-		{"da", "да"}, {"go", "го"}, {"be", "бе"}, {"zu", "зу"}, {"po", "по"}, {"ri", "рі"}, {"mo", "мо"}, {"ne", "не"},
-		{"chu", "чу"}, {"sho", "шо"}, {"fe", "фе"}, {"ly", "ли"}, {"ha", "ха"}, {"kry", "кри"}, {"sty", "сти"}, {"bra", "бра"}}
-	upper := func(s string) string { r := []rune(s); return strings.ToUpper(string(r[:1])) + string(r[1:]) }
 	kase := func(i int) []*Person {
-		var lat, cyr string
-		for k := 2 + r.IntN(3); k > 0; k-- {
-			sy := syl[r.IntN(len(syl))]
-			lat, cyr = lat+sy[0], cyr+sy[1]
-		}
-		lat, cyr = upper(lat)+"enko", upper(cyr)+"енко"
-		id := fmt.Sprintf("XA-RC:BENCH-%07d", i)
+		id, sps := exchangeCase(r, i)
 		var out []*Person
-		for k, role := range []schema.PersonRole{schema.PersonEnquirer, schema.PersonSought} {
-			g := given[k][r.IntN(6)]
-			sp := schema.Person{ID: fmt.Sprintf("p%d", k+1), Roles: []schema.PersonRole{role},
-				Names: []schema.Name{{Value: g[1] + " " + cyr, Part: schema.PartFull, Script: "Cyrl"},
-					{Value: g[0] + " " + lat, Part: schema.PartFull, Script: "Latn"}},
-				Sex:       [2]schema.Sex{schema.SexFemale, schema.SexMale}[k],
-				BirthDate: schema.PartialDate(fmt.Sprint(1930 + r.IntN(80)))}
-			p, ok := Prepare(id, schema.CaseTracingRequest, &sp, refTime)
+		for k := range sps {
+			p, ok := Prepare(id, schema.CaseTracingRequest, &sps[k], refTime)
 			if !ok {
 				panic("not prepared")
 			}
@@ -193,6 +175,32 @@ func perCaseExchange(n int) (held, queries []*Person) {
 		queries = append(queries, kase(n/2+i)...)
 	}
 	return held, queries
+}
+
+// exchangeCase makes case i of the list `flx bench exchange` sends,
+// drawing from r: its id and its enquirer and sought person.
+func exchangeCase(r *rand.Rand, i int) (id string, ps []schema.Person) {
+	given := [2][][2]string{{{"Mira", "Мира"}, {"Anna", "Анна"}, {"Olga", "Ольга"}, {"Vera", "Віра"}, {"Nina", "Ніна"}, {"Lida", "Ліда"}},
+		{{"Illia", "Ілля"}, {"Pavlo", "Павло"}, {"Taras", "Тарас"}, {"Roman", "Роман"}, {"Denys", "Денис"}, {"Oleh", "Олег"}}}
+	syl := [][2]string{{"ka", "ка"}, {"lo", "ло"}, {"mi", "мі"}, {"nu", "ну"}, {"re", "ре"}, {"sa", "са"}, {"to", "то"}, {"vi", "ві"},
+		{"da", "да"}, {"go", "го"}, {"be", "бе"}, {"zu", "зу"}, {"po", "по"}, {"ri", "рі"}, {"mo", "мо"}, {"ne", "не"},
+		{"chu", "чу"}, {"sho", "шо"}, {"fe", "фе"}, {"ly", "ли"}, {"ha", "ха"}, {"kry", "кри"}, {"sty", "сти"}, {"bra", "бра"}}
+	upper := func(s string) string { r := []rune(s); return strings.ToUpper(string(r[:1])) + string(r[1:]) }
+	var lat, cyr string
+	for k := 2 + r.IntN(3); k > 0; k-- {
+		sy := syl[r.IntN(len(syl))]
+		lat, cyr = lat+sy[0], cyr+sy[1]
+	}
+	lat, cyr = upper(lat)+"enko", upper(cyr)+"енко"
+	for k, role := range []schema.PersonRole{schema.PersonEnquirer, schema.PersonSought} {
+		g := given[k][r.IntN(6)]
+		ps = append(ps, schema.Person{ID: fmt.Sprintf("p%d", k+1), Roles: []schema.PersonRole{role},
+			Names: []schema.Name{{Value: g[1] + " " + cyr, Part: schema.PartFull, Script: "Cyrl"},
+				{Value: g[0] + " " + lat, Part: schema.PartFull, Script: "Latn"}},
+			Sex:       [2]schema.Sex{schema.SexFemale, schema.SexMale}[k],
+			BirthDate: schema.PartialDate(fmt.Sprint(1930 + r.IntN(80)))})
+	}
+	return fmt.Sprintf("XA-RC:BENCH-%07d", i), ps
 }
 
 // byCase groups persons in order by their case (consecutive persons of

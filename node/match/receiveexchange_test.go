@@ -1,9 +1,7 @@
 package match
 
 import (
-	"fmt"
 	"math/rand/v2"
-	"strings"
 	"testing"
 	"time"
 
@@ -27,29 +25,9 @@ func BenchmarkReceiveExchange(b *testing.B) {
 		memo *names.Memo
 	}
 	r := rand.New(rand.NewPCG(37, 0x464c58))
-	given := [2][][2]string{{{"Mira", "Мира"}, {"Anna", "Анна"}, {"Olga", "Ольга"}, {"Vera", "Віра"}, {"Nina", "Ніна"}, {"Lida", "Ліда"}},
-		{{"Illia", "Ілля"}, {"Pavlo", "Павло"}, {"Taras", "Тарас"}, {"Roman", "Роман"}, {"Denys", "Денис"}, {"Oleh", "Олег"}}}
-	syl := [][2]string{{"ka", "ка"}, {"lo", "ло"}, {"mi", "мі"}, {"nu", "ну"}, {"re", "ре"}, {"sa", "са"}, {"to", "то"}, {"vi", "ві"},
-		{"da", "да"}, {"go", "го"}, {"be", "бе"}, {"zu", "зу"}, {"po", "по"}, {"ri", "рі"}, {"mo", "мо"}, {"ne", "не"},
-		{"chu", "чу"}, {"sho", "шо"}, {"fe", "фе"}, {"ly", "ли"}, {"ha", "ха"}, {"kry", "кри"}, {"sty", "сти"}, {"bra", "бра"}}
-	upper := func(s string) string { r := []rune(s); return strings.ToUpper(string(r[:1])) + string(r[1:]) }
 	mk := func(i int) kase {
-		var lat, cyr string
-		for k := 2 + r.IntN(3); k > 0; k-- {
-			sy := syl[r.IntN(len(syl))]
-			lat, cyr = lat+sy[0], cyr+sy[1]
-		}
-		lat, cyr = upper(lat)+"enko", upper(cyr)+"енко"
-		c := kase{id: fmt.Sprintf("XA-RC:BENCH-%07d", i), memo: new(names.Memo)}
-		for k, role := range []schema.PersonRole{schema.PersonEnquirer, schema.PersonSought} {
-			g := given[k][r.IntN(6)]
-			c.ps = append(c.ps, schema.Person{ID: fmt.Sprintf("p%d", k+1), Roles: []schema.PersonRole{role},
-				Names: []schema.Name{{Value: g[1] + " " + cyr, Part: schema.PartFull, Script: "Cyrl"},
-					{Value: g[0] + " " + lat, Part: schema.PartFull, Script: "Latn"}},
-				Sex:       [2]schema.Sex{schema.SexFemale, schema.SexMale}[k],
-				BirthDate: schema.PartialDate(fmt.Sprint(1930 + r.IntN(80)))})
-		}
-		return c
+		id, ps := exchangeCase(r, i)
+		return kase{id: id, ps: ps, memo: new(names.Memo)}
 	}
 	prep := func(c kase, now time.Time) []*Person {
 		var out []*Person
