@@ -37,6 +37,8 @@ type searchPending struct {
 	cleaning atomic.Bool
 	off      atomic.Bool // the role may not clean the index (not its owner)
 	wg       sync.WaitGroup
+	// clean moves the pending list into the index.
+	clean func(context.Context) error
 }
 
 // wroteSearchKeys counts the search keys of cases written (created, or
@@ -44,8 +46,18 @@ type searchPending struct {
 // PostgreSQL only (SQLite's full-text index merges its segments in its
 // own writes, a little at a time).
 func (s *sqlStore) wroteSearchKeys(keys ...[]string) {
-	p := s.searchPending
-	if p == nil || p.every <= 0 || p.off.Load() {
+	if p := s.searchPending; p != nil {
+		p.wrote(keys...)
+	}
+}
+
+// wrote counts keys written and starts a cleaning when enough were and
+// none is under way. A writer that crosses the threshold while a cleaning
+// runs leaves its keys to that cleaning's goroutine, which looks again
+// when it ends: keys written during a cleaning are never left in the
+// list until some later write.
+func (p *searchPending) wrote(keys ...[]string) {
+	if p.every <= 0 || p.off.Load() {
 		return
 	}
 	var n int64
@@ -57,15 +69,23 @@ func (s *sqlStore) wroteSearchKeys(keys ...[]string) {
 	if n == 0 || p.written.Add(n) < p.every || !p.cleaning.CompareAndSwap(false, true) {
 		return
 	}
-	p.written.Store(0)
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
-		defer p.cleaning.Store(false)
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if err := s.cleanSearchPending(ctx); err != nil && isInsufficientPrivilege(err) {
-			p.off.Store(true) // left to the writers, as before
+		for {
+			p.written.Store(0)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			err := p.clean(ctx)
+			cancel()
+			if err != nil && isInsufficientPrivilege(err) {
+				p.off.Store(true) // left to the writers, as before
+			}
+			p.cleaning.Store(false)
+			// A writer that crossed the threshold while this cleaning
+			// ran lost the swap above and left its keys here.
+			if p.off.Load() || p.written.Load() < p.every || !p.cleaning.CompareAndSwap(false, true) {
+				return
+			}
 		}
 	}()
 }
