@@ -67,3 +67,54 @@ func FuzzPrepareASCII(f *testing.F) {
 		}
 	})
 }
+
+// FuzzPrepareTable: prepare's table of Latin, Greek and Cyrillic runes
+// gives what NFKC, case folding and prepareFolded give.
+func FuzzPrepareTable(f *testing.F) {
+	for _, s := range []string{"Мира Зукамиенко", "ІЛЛЯ Ґудзь-Їжак", "Ёлкин", "Straße", "ΟΔΥΣΣΕΥΣ Παπαδόπουλος", "Σς", "İsmail Çelik",
+		"Łukasz Żółć", "e\u0301", "Ǆ ǅ ǆ", "ŉ", "\u0345", "Ա", "ª½", "Ö\u0308", "К\u0483", "Đorđe Šćepanović", "ﬁ"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if len(s) > maxInputRunes {
+			return // prepare cuts it first: checked on what it keeps
+		}
+		got, ok := preparedTable(s)
+		if !ok {
+			return
+		}
+		if want := prepareFolded(folder.String(norm.NFKC.String(s))); got != want {
+			t.Fatalf("preparedTable(%q) = %q, the long way %q", s, got, want)
+		}
+		if p := prepare(s); p != got {
+			t.Fatalf("prepare(%q) = %q, preparedTable %q", s, p, got)
+		}
+	})
+}
+
+// TestPrepareTablePairs: every rune of the table, alone and before each
+// rune of a sample (marks that compose, letters, Greek and Cyrillic),
+// prepares as the long way does, or is left to it.
+func TestPrepareTablePairs(t *testing.T) {
+	next := []rune{0, 'a', 'Z', ' ', '-', 0x300, 0x301, 0x308, 0x30c, 0x327, 0x345, 0x483, 0x3c2, 0x3a3, 0x419, 0x439, 0x451, 0x456, 0x4c0, 0xdf, 0x130, 0x149}
+	taken := 0
+	for r := range rune(tableRunes) {
+		for _, n := range next {
+			s := string(r)
+			if n != 0 {
+				s += string(n)
+			}
+			got, ok := preparedTable(s)
+			if !ok {
+				continue
+			}
+			taken++
+			if want := prepareFolded(folder.String(norm.NFKC.String(s))); got != want {
+				t.Fatalf("preparedTable(%q) = %q, the long way %q", s, got, want)
+			}
+		}
+	}
+	if taken < 10000 {
+		t.Fatalf("the table took only %d of the pairs", taken)
+	}
+}

@@ -281,3 +281,32 @@ func TestFrenchW(t *testing.T) {
 		}
 	}
 }
+
+// TestLookupByRune: a table's entries by rune give what its maps give,
+// for every rune of its block alone and before every other, at a word's
+// start or not, after a vowel or not.
+func TestLookupByRune(t *testing.T) {
+	for _, tb := range []*translitTable{armenian, cyrillic, georgian, arabic, greek} {
+		if len(tb.runes) == 0 || len(tb.runes) > 512 {
+			t.Fatalf("%s: %d runes by rune", tb.script, len(tb.runes))
+		}
+		hi := tb.lo + rune(len(tb.runes))
+		for r := tb.lo; r < hi; r++ {
+			for next := tb.lo - 1; next <= hi; next++ {
+				s := string(r)
+				if next >= tb.lo {
+					s += string(next)
+				}
+				for _, atStart := range []bool{false, true} {
+					for _, afterVowel := range []bool{false, true} {
+						out, n, ok := tb.lookup(s, atStart, afterVowel)
+						wout, wn, wok := tb.lookupMaps(s, atStart, afterVowel)
+						if out != wout || n != wn || ok != wok {
+							t.Fatalf("%s lookup(%q, %v, %v) = %q %d %v, the maps %q %d %v", tb.script, s, atStart, afterVowel, out, n, ok, wout, wn, wok)
+						}
+					}
+				}
+			}
+		}
+	}
+}

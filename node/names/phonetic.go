@@ -28,7 +28,7 @@ import "strings"
 //	   and, but in an abjad word, after a consonant it does not combine with
 //
 // Repeated codes collapse (Mohammed, Mohamed). The skeleton is the phonetic
-// form without vowels, with x folded into h and q into w (skeletonCodes),
+// form without vowels, with x folded into h and q into w (skeletonCode),
 // repeated codes collapsed again.
 type phonRule struct {
 	in, out string
@@ -49,8 +49,9 @@ var phonRules = []phonRule{
 	{"z", "z"},
 }
 
-var phonIndex = func() map[byte][]phonRule {
-	m := map[byte][]phonRule{}
+// phonIndex holds the rules by their first letter, longest first for each
+// (an array rather than a map: it is read for every letter of every name).
+var phonIndex = func() (m [256][]phonRule) {
 	for _, r := range phonRules {
 		m[r.in[0]] = append(m[r.in[0]], r)
 	}
@@ -163,13 +164,21 @@ func phonetic(latin string, abjad bool) string {
 	return string(b)
 }
 
-// skeletonCodes fold, in the skeleton only, sounds that scripts and
+// skeletonCode folds, in the skeleton only, sounds that scripts and
 // languages write with letters the phonetic form keeps apart: kh is h
 // (Russian Мухаммед for Muhammad, Халид for Khalid) and ch is sh (French
 // Rachid, Chérif for Rashid, Sharif).
-var skeletonCodes = map[byte]byte{'x': 'h', 'q': 'w'}
+func skeletonCode(c byte) byte {
+	switch c {
+	case 'x':
+		return 'h'
+	case 'q':
+		return 'w'
+	}
+	return c
+}
 
-// skeleton removes vowels from a phonetic form and folds skeletonCodes.
+// skeleton removes vowels from a phonetic form and folds skeletonCode.
 func skeleton(phon string) string {
 	b := make([]byte, 0, len(phon))
 	for i := 0; i < len(phon); i++ {
@@ -177,9 +186,7 @@ func skeleton(phon string) string {
 		if isVowelCode(c) {
 			continue
 		}
-		if f, ok := skeletonCodes[c]; ok {
-			c = f
-		}
+		c = skeletonCode(c)
 		if len(b) > 0 && b[len(b)-1] == c {
 			continue
 		}

@@ -69,6 +69,14 @@ func scriptOf(r rune) Script {
 		}
 		return ScriptCommon
 	}
+	if r < tableRunes {
+		return runeScripts[r]
+	}
+	return scriptOfRanges(r)
+}
+
+// scriptOfRanges is scriptOf by the Unicode tables.
+func scriptOfRanges(r rune) Script {
 	for _, sr := range scriptRanges {
 		if unicode.Is(sr.t, r) {
 			return sr.s
@@ -79,6 +87,16 @@ func scriptOf(r rune) Script {
 	}
 	return ScriptCommon
 }
+
+// runeScripts holds scriptOf of each rune below tableRunes (Latin,
+// Greek, Cyrillic), which names are mostly written in: one read instead
+// of a search of the Latin and Cyrillic tables per letter.
+var runeScripts = func() (t [tableRunes]Script) {
+	for r := range rune(tableRunes) {
+		t[r] = scriptOfRanges(r)
+	}
+	return t
+}()
 
 // DetectScript returns the script most of the letters of s are written in
 // (the first in scriptRanges' order on a tie), ScriptCommon when s has no
@@ -190,7 +208,50 @@ func prepare(s string) string {
 	if lower, ok := asciiFolded(s); ok {
 		return lower // as the long way makes it, without x/text's allocations
 	}
+	if p, ok := preparedTable(s); ok {
+		return p
+	}
 	return prepareFolded(folder.String(norm.NFKC.String(s)))
+}
+
+// tableRunes bounds the runes preparedTable takes: Latin-1, Latin
+// Extended-A and -B, IPA, Greek and Cyrillic (with its supplement).
+const tableRunes = 0x530
+
+// preparedRunes holds, for each rune below tableRunes, what the long way
+// (NFKC, case folding, prepareFolded) makes of it alone.
+var preparedRunes = func() (t [tableRunes]string) {
+	for r := range rune(tableRunes) {
+		if utf8.ValidRune(r) {
+			t[r] = prepareFolded(folder.String(norm.NFKC.String(string(r))))
+		}
+	}
+	return t
+}()
+
+// preparedTable is prepare for s that NFKC leaves as it is and whose runes
+// are all below tableRunes (a name written in Latin, Greek or Cyrillic
+// letters), without x/text's transformers and their allocations: case
+// folding maps each rune on its own, and prepareFolded does too for
+// runes that are not Arabic, so the long way is the runes' entries
+// joined (FuzzPrepareTable checks it). ok is false for any other s.
+func preparedTable(s string) (string, bool) {
+	n := 0
+	for _, r := range s {
+		if r >= tableRunes {
+			return "", false
+		}
+		n += len(preparedRunes[r])
+	}
+	if !norm.NFKC.IsNormalString(s) {
+		return "", false
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for _, r := range s {
+		b.WriteString(preparedRunes[r])
+	}
+	return b.String(), true
 }
 
 // prepareFolded is prepare after NFKC and case folding.

@@ -20,6 +20,20 @@ type translitTable struct {
 	initial    map[string]string
 	afterVowel map[string]string
 	maxLen     int // longest key, in runes
+	// runes holds the entries of one rune of each rune from lo on (the
+	// table's block), so that a letter that starts no longer key is
+	// looked up without hashing.
+	lo    rune
+	runes []runeEntry
+}
+
+// runeEntry is what a table's maps hold for one rune as a key of its own.
+type runeEntry struct {
+	letter, initial, afterVowel          string
+	hasLetter, hasInitial, hasAfterVowel bool
+	// multi marks a rune that starts a key of two runes or more: it is
+	// looked up in the maps.
+	multi bool
 }
 
 // The tables follow the BGN/PCGN romanisations, simplified to ASCII and to
@@ -92,19 +106,60 @@ var (
 	}, map[string]string{"μπ": "b", "ντ": "d", "γκ": "g"}, nil)
 )
 
-var tables = map[Script]*translitTable{
-	ScriptArmenian: armenian,
-	ScriptCyrillic: cyrillic,
-	ScriptGeorgian: georgian,
-	ScriptArabic:   arabic,
-	ScriptGreek:    greek,
+// tableOf returns the table of script sc, nil when it has none.
+func tableOf(sc Script) *translitTable {
+	switch sc {
+	case ScriptArmenian:
+		return armenian
+	case ScriptCyrillic:
+		return cyrillic
+	case ScriptGeorgian:
+		return georgian
+	case ScriptArabic:
+		return arabic
+	case ScriptGreek:
+		return greek
+	}
+	return nil
 }
 
 func newTable(s Script, letters, initial, afterVowel map[string]string) *translitTable {
 	t := &translitTable{script: s, letters: letters, initial: initial, afterVowel: afterVowel}
+	lo, hi := rune(utf8.MaxRune), rune(-1)
 	for _, m := range []map[string]string{letters, initial, afterVowel} {
 		for k := range m {
 			t.maxLen = max(t.maxLen, utf8.RuneCountInString(k))
+			r, _ := utf8.DecodeRuneInString(k)
+			lo, hi = min(lo, r), max(hi, r)
+		}
+	}
+	if hi < lo {
+		return t
+	}
+	t.lo, t.runes = lo, make([]runeEntry, hi-lo+1)
+	for k, v := range letters {
+		r, sz := utf8.DecodeRuneInString(k)
+		if e := &t.runes[r-lo]; sz == len(k) {
+			e.letter, e.hasLetter = v, true
+		}
+	}
+	for k, v := range initial {
+		r, sz := utf8.DecodeRuneInString(k)
+		if e := &t.runes[r-lo]; sz == len(k) {
+			e.initial, e.hasInitial = v, true
+		}
+	}
+	for k, v := range afterVowel {
+		r, sz := utf8.DecodeRuneInString(k)
+		if e := &t.runes[r-lo]; sz == len(k) {
+			e.afterVowel, e.hasAfterVowel = v, true
+		}
+	}
+	for _, m := range []map[string]string{letters, initial, afterVowel} {
+		for k := range m {
+			if r, sz := utf8.DecodeRuneInString(k); sz < len(k) {
+				t.runes[r-lo].multi = true
+			}
 		}
 	}
 	return t
@@ -113,6 +168,26 @@ func newTable(s Script, letters, initial, afterVowel map[string]string) *transli
 // lookup finds the longest entry of t matching the start of s, given the
 // position's context; n is the number of bytes consumed.
 func (t *translitTable) lookup(s string, atStart, afterVowel bool) (out string, n int, ok bool) {
+	// A rune of the block that starts no longer key: its own entries, in
+	// the order of the maps below.
+	if r, sz := utf8.DecodeRuneInString(s); r >= t.lo && int(r-t.lo) < len(t.runes) && r != utf8.RuneError {
+		if e := &t.runes[r-t.lo]; !e.multi {
+			switch {
+			case atStart && e.hasInitial:
+				return e.initial, sz, true
+			case afterVowel && e.hasAfterVowel:
+				return e.afterVowel, sz, true
+			case e.hasLetter:
+				return e.letter, sz, true
+			}
+			return "", 0, false
+		}
+	}
+	return t.lookupMaps(s, atStart, afterVowel)
+}
+
+// lookupMaps is lookup in the maps, for every rune.
+func (t *translitTable) lookupMaps(s string, atStart, afterVowel bool) (out string, n int, ok bool) {
 	// Candidate prefixes, longest first.
 	var buf [4]int
 	ends := buf[:0]
@@ -196,7 +271,7 @@ func latin(s string) string {
 		if r >= arabicFatha && r <= arabicKasra {
 			sc = ScriptArabic // harakat are of the Inherited script
 		}
-		if t := tables[sc]; t != nil {
+		if t := tableOf(sc); t != nil {
 			if out, n, ok := t.lookup(s[i:], atStart, afterVowel); ok {
 				emit(out)
 				i += n
