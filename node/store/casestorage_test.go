@@ -3,6 +3,7 @@ package store_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -128,4 +129,88 @@ func TestInboxEnvelopesInline(t *testing.T) {
 			t.Errorf("inbox: %d envelopes stored out of line, want 1 (the 40 KB one)", values)
 		}
 	})
+}
+
+// jwsLike is a compact JWS as a node signs one: base64url of a JSON
+// header, of a JSON payload of about n bytes (a case document: field
+// names repeated person after person, values that vary) and of a 64-byte
+// signature. Such an envelope compresses (lz4: by about a quarter), unlike
+// storedDoc's random letters.
+func jwsLike(id string, n int, seed uint64) []byte {
+	r := rand.New(rand.NewPCG(seed, 2))
+	given := []string{"Mira", "Anna", "Olga", "Vera", "Nina", "Illia", "Pavlo", "Taras", "Roman", "Мира", "Ольга", "Тарас"}
+	var p bytes.Buffer
+	fmt.Fprintf(&p, `{"iss":"XA-RC","aud":"XB-RC","jti":%q,"kind":"case.create","body":{"case_id":%q,"persons":[`, id, id)
+	for i := 0; p.Len() < n; i++ {
+		if i > 0 {
+			p.WriteByte(',')
+		}
+		fmt.Fprintf(&p, `{"person_id":"p%d","role":"sought","names":[{"type":"given","value":%q},{"type":"family","value":"%s%s"}],"birth_date":"%d","sex":"female","last_seen":{"place":"Kharkiv %d","date":"2026-%02d-%02d"}}`,
+			i, given[r.IntN(len(given))], given[r.IntN(len(given))], "enko", 1925+r.IntN(80), r.IntN(100), 1+r.IntN(12), 1+r.IntN(28))
+	}
+	p.WriteString(`]}}`)
+	sig := make([]byte, 64)
+	for i := range sig {
+		sig[i] = byte(r.Uint32())
+	}
+	enc := base64.RawURLEncoding
+	return []byte(enc.EncodeToString([]byte(`{"alg":"EdDSA","kid":"XA-RC#1","typ":"flx+jws"}`)) + "." + enc.EncodeToString(p.Bytes()) + "." + enc.EncodeToString(sig))
+}
+
+// TestInboxTwoRowsAPage: on PostgreSQL a received envelope of a few KB
+// with its receipt (an inbox row of about 4.5 KB, one per page before)
+// is compressed in its row, so that two rows share a page (migration
+// 0055): half the pages, extensions and dirty buffers per envelope.
+// Nothing goes out of line for it (neither the envelope nor a small
+// column moved to make the row fit), and every envelope and receipt reads
+// back as received.
+func TestInboxTwoRowsAPage(t *testing.T) {
+	b := newBackend(t, store.Postgres)
+	ctx := t.Context()
+	var lz4 bool
+	if err := b.raw.GetContext(ctx, &lz4, `SELECT EXISTS (SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals))`); err != nil {
+		t.Fatal(err)
+	}
+	if !lz4 {
+		t.Skip("this PostgreSQL has no lz4: inbox rows stay as they were (migration 0055)")
+	}
+	const n = 40
+	es := make([]store.ReceiveEntry, n)
+	for i := range es {
+		jti := fmt.Sprintf("two-a-page-%02d", i)
+		env := jwsLike(jti, 2700, uint64(i))
+		rcpt := jwsLike("receipt-"+jti, 350, uint64(1000+i))
+		es[i] = store.ReceiveEntry{Item: store.InboxItem{JTI: jti, Iss: memberA, Aud: memberB, Kind: "case.create",
+			CaseID: "XA-RC:" + jti, Envelope: env}, Receipt: store.Receipt{Status: "accepted", Raw: rcpt}}
+		if i == 0 && (len(env) < 3500 || len(env)+len(rcpt) < 4200) {
+			t.Fatalf("envelope %d and receipt %d bytes: not the size of a received case", len(env), len(rcpt))
+		}
+	}
+	var got []store.ReceiveResult
+	if err := b.s.Tx(ctx, func(tx store.Tx) (err error) {
+		got, err = tx.ReceiveAll(ctx, es)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range es {
+		it := must[store.InboxItem](t)(b.s.GetInbox(ctx, got[i].ID))
+		if !bytes.Equal(it.Envelope, e.Item.Envelope) {
+			t.Fatalf("%s: envelope of %d bytes read back as %d", e.Item.JTI, len(e.Item.Envelope), len(it.Envelope))
+		}
+		r := must[store.Receipt](t)(b.s.GetReceipt(ctx, e.Item.JTI))
+		if !bytes.Equal(r.Raw, e.Receipt.Raw) {
+			t.Fatalf("%s: receipt of %d bytes read back as %d", e.Item.JTI, len(e.Receipt.Raw), len(r.Raw))
+		}
+	}
+	var pages, outOfLine int64
+	if err := b.raw.GetContext(ctx, &pages, `SELECT pg_relation_size('inbox') / current_setting('block_size')::bigint`); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.raw.GetContext(ctx, &outOfLine, `SELECT pg_relation_size(reltoastrelid) FROM pg_class WHERE relname = 'inbox'`); err != nil {
+		t.Fatal(err)
+	}
+	if pages > n/2 || outOfLine != 0 {
+		t.Errorf("%d inbox rows of %d-byte envelopes take %d pages and %d bytes out of line, want at most %d pages and none", n, len(es[0].Item.Envelope), pages, outOfLine, n/2)
+	}
 }

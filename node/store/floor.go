@@ -174,3 +174,18 @@ func BackendPIDs(ctx context.Context, st Store) ([]int, error) {
 	}
 	return pids, nil
 }
+
+// WALPosition returns the position of the write-ahead log of st's
+// PostgreSQL server (pg_current_wal_lsn, in bytes from its start): the
+// difference of two positions is the WAL the server wrote between them,
+// for all its databases. ok is false on SQLite.
+func WALPosition(ctx context.Context, st Store) (pos uint64, ok bool, err error) {
+	s, isSQL := st.(*sqlStore)
+	if !isSQL || s.dialect != Postgres {
+		return 0, false, nil
+	}
+	if err := s.db.GetContext(ctx, &pos, `SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint`); err != nil {
+		return 0, false, fmt.Errorf("store.WALPosition: %w", err)
+	}
+	return pos, true, nil
+}

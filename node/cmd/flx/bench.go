@@ -637,6 +637,12 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 		defer xa.rn.Metrics.ObserveStages(nil)
 		defer xb.rn.Metrics.ObserveStages(nil)
 	}
+	// The WAL written: the server's write position before and after (on
+	// PostgreSQL; both databases are on the one server --postgres names).
+	wal0, walOK, err := store.WALPosition(ctx, xb.st)
+	if err != nil {
+		return nil, err
+	}
 	selfStart := cputime.Process()
 	// Stream: queue as fast as signing + Enqueue allow (a few producers, as
 	// several imports would), or at --rate, each case forwarded when it is
@@ -838,6 +844,14 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 	selfUsed -= bodyCPU * time.Duration(o.n) // made while queued (lazy), not part of the exchange
 	sampleBackends()
 	pgUsed := pgCPU["XA-RC"].used() + pgCPU["XB-RC"].used()
+	var walUsed uint64
+	if walOK {
+		wal1, _, err := store.WALPosition(ctx, xb.st)
+		if err != nil {
+			return nil, err
+		}
+		walUsed = wal1 - wal0
+	}
 	// What stays live once the exchange and matching are done (the
 	// matching index, caches), after a collection: unlike the peak, it
 	// does not depend on when the collector last ran.
@@ -922,6 +936,7 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 			where, perEnv(selfUsed), perEnv(pgUsed), perEnv(selfUsed+pgUsed))
 		fmt.Fprintf(out, "            (PostgreSQL: sender XA-RC %.0f µs/envelope, receiver XB-RC %.0f µs/envelope)\n",
 			perEnv(pgCPU["XA-RC"].used()), perEnv(pgCPU["XB-RC"].used()))
+		printWAL(out, walUsed, o.n)
 	}
 	fmt.Fprintf(out, "            (= %.0f envelopes/s per CPU if CPU were the only limit; %d CPUs here, shared)\n", 1e6/perEnv(selfUsed+pgUsed), runtime.NumCPU())
 	from := "queue"
@@ -964,6 +979,16 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 	}
 	return &exchangeResult{kind: kind, elapsed: elapsed, processedIn: processedIn, selfCPU: selfUsed, dbCPU: pgUsed, lat: lat,
 		dsns: dsns, manifest: m, key: key, xbKey: xbKey}, nil
+}
+
+// printWAL says how much WAL the PostgreSQL server wrote per envelope
+// during the exchange and matching: the difference of its WAL positions
+// (pg_current_wal_lsn) before and after. Both databases are on the one
+// server, whose position is server-wide: the figure is the two databases'
+// total (and whatever else the server wrote meanwhile), not split.
+func printWAL(out io.Writer, bytes uint64, n int) {
+	fmt.Fprintf(out, "WAL:        %.1f KB/envelope written by the PostgreSQL server, both databases together (one server: its WAL position before and after)\n",
+		float64(bytes)/1024/float64(max(n, 1)))
 }
 
 // queueStats is what queueing the envelopes took.

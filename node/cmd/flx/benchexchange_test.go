@@ -51,6 +51,15 @@ func TestBenchExchangeBothStores(t *testing.T) {
 	if strings.Contains(out.String(), "not matched on both sides") {
 		t.Errorf("latency stages missed envelopes:\n%s", out.String())
 	}
+	// The WAL per envelope: once (the PostgreSQL exchange; SQLite has no
+	// line), a positive figure, at least the envelope itself (2.5 KB body,
+	// queued and received: more than 2 KB of WAL per envelope).
+	walRe := regexp.MustCompile(`WAL:\s+([0-9.]+) KB/envelope written by the PostgreSQL server`)
+	if m := walRe.FindAllStringSubmatch(out.String(), -1); len(m) != 1 {
+		t.Errorf("%d WAL lines, want 1 (PostgreSQL's exchange):\n%s", len(m), out.String())
+	} else if kb, err := strconv.ParseFloat(m[0][1], 64); err != nil || kb < 2 {
+		t.Errorf("WAL %q KB/envelope, want more than 2 (every envelope is written on both sides)", m[0][1])
+	}
 	checkFloor(t, out.String(), true)
 	if _, err := parseBenchStores("postgres,mysql"); err == nil {
 		t.Error(`--stores "postgres,mysql" accepted`)
@@ -138,6 +147,26 @@ func TestFloorLine(t *testing.T) {
 	floorLine{sig: 100, rows: rowsFloor{n: 200, rounds: 3, self: 150 * time.Microsecond, dbUnread: true}}.print(&out, store.Postgres, 2000)
 	if !strings.Contains(out.String(), "rows: PostgreSQL's CPU not read") || strings.Contains(out.String(), "in PostgreSQL +") {
 		t.Errorf("got:\n%s", out.String())
+	}
+}
+
+// TestPrintWAL: the WAL figure is the bytes written over the envelopes, in
+// KB per envelope.
+func TestPrintWAL(t *testing.T) {
+	for _, c := range []struct {
+		bytes uint64
+		n     int
+		want  string
+	}{
+		{20000 * 13 * 1024, 20000, "WAL:        13.0 KB/envelope"},
+		{1536, 1, "WAL:        1.5 KB/envelope"},
+		{0, 0, "WAL:        0.0 KB/envelope"},
+	} {
+		var out bytes.Buffer
+		printWAL(&out, c.bytes, c.n)
+		if !strings.HasPrefix(out.String(), c.want+" written by the PostgreSQL server, both databases together") {
+			t.Errorf("printWAL(%d, %d) = %q, want it to start %q", c.bytes, c.n, out.String(), c.want)
+		}
 	}
 }
 
