@@ -15,3 +15,19 @@ func SessionsWaitingForTx(t interface{ Context() context.Context }, tx Tx) (int,
 		WHERE NOT l.granted AND l.locktype = 'transactionid' AND a.datname = current_database()`).Scan(&n)
 	return n, err
 }
+
+// WALInserted returns the server's WAL insert position (pg_lsn text) as
+// tx sees it: past every record tx wrote so far.
+func WALInserted(t interface{ Context() context.Context }, tx Tx) (string, error) {
+	q := tx.(*queries)
+	var lsn string
+	err := q.queryRow(t.Context(), `SELECT pg_current_wal_insert_lsn()::text`).Scan(&lsn)
+	return lsn, err
+}
+
+// WALFlushedPast reports whether the server's WAL is flushed past lsn.
+func WALFlushedPast(t interface{ Context() context.Context }, s Store, lsn string) (bool, error) {
+	var ok bool
+	err := s.(*sqlStore).db.QueryRowContext(t.Context(), `SELECT pg_current_wal_flush_lsn() >= $1::pg_lsn`, lsn).Scan(&ok)
+	return ok, err
+}
