@@ -391,7 +391,13 @@ func (q *queries) RecordSends(ctx context.Context, ds []Decision, items []NewOut
 	di := 0
 	// The decisions are inserted in the order of pos, each taking the
 	// next id as it is (RETURNING gives them back in that order, as
-	// RecordDecisions'); then the envelopes, as enqueuePG's.
+	// RecordDecisions'); then the envelopes, as enqueuePG's. The arrays
+	// are opaque parameters (sql.go): the statement is planned once per
+	// connection, not at every call (its custom plans, which see arrays
+	// of one or two elements, looked cheaper than the generic one, and a
+	// forward alone cost the database ~0.3 ms more than the two
+	// statements before); its generic plan probes outbox_case_seq_key
+	// once per row (TestRecordSendsPlan).
 	err = q.eachRow(ctx, func(rows *sqlx.Rows) error {
 		var part int
 		var id int64
@@ -416,14 +422,15 @@ func (q *queries) RecordSends(ctx context.Context, ds []Decision, items []NewOut
 	}, `WITH d AS (
 			INSERT INTO policy_decisions (case_id, destination, effect, decision, created_at)
 			SELECT case_id, destination, effect, decision, created_at
-			FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::timestamptz[])
+			FROM unnest((SELECT ?::text[]), (SELECT ?::text[]), (SELECT ?::text[]), (SELECT ?::text[]), (SELECT ?::timestamptz[]))
 				WITH ORDINALITY AS d(case_id, destination, effect, decision, created_at, pos)
 			ORDER BY pos RETURNING id
 		), i AS (
 			SELECT i.destination, i.case_id, i.case_version, i.kind, i.jti, substring(b.blob FROM i.env_at FOR i.env_len) AS envelope,
 				i.next_at, i.created_at, i.discloses, i.withdraws, i.own_exp, i.pos
-			FROM unnest(?::text[], ?::text[], ?::bigint[], ?::text[], ?::text[], ?::int[], ?::int[],
-				?::timestamptz[], ?::timestamptz[], ?::boolean[], ?::boolean[], ?::timestamptz[])
+			FROM unnest((SELECT ?::text[]), (SELECT ?::text[]), (SELECT ?::bigint[]), (SELECT ?::text[]), (SELECT ?::text[]),
+				(SELECT ?::int[]), (SELECT ?::int[]), (SELECT ?::timestamptz[]), (SELECT ?::timestamptz[]),
+				(SELECT ?::boolean[]), (SELECT ?::boolean[]), (SELECT ?::timestamptz[]))
 				WITH ORDINALITY AS i(destination, case_id, case_version, kind, jti, env_at, env_len, next_at, created_at, discloses, withdraws, own_exp, pos),
 				(SELECT ?::bytea AS blob) b
 		), o AS (

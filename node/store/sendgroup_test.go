@@ -259,3 +259,57 @@ func waitsForTx(t *testing.T, b *backend) bool {
 	})
 	return err == nil && n > 0
 }
+
+// TestRecordSendsPlan: RecordSends' statement, run from its generic plan
+// (after its fifth run on a connection) made while the outbox was young,
+// probes the outbox by key once it holds thousands of rows: no sequential
+// scan, a few rows fetched per envelope.
+func TestRecordSendsPlan(t *testing.T) {
+	b := newBackend(t, store.Postgres)
+	ctx := t.Context()
+	for i := range 12 {
+		must[store.Case](t)(b.s.CreateCase(ctx, newCase(fmt.Sprintf("XA-RC:RP-%02d", i))))
+	}
+	n := 0
+	group := func(tx store.Tx, cases ...int) error {
+		var ds []store.Decision
+		var items []store.NewOutboxItem
+		for _, c := range cases {
+			id := fmt.Sprintf("XA-RC:RP-%02d", c)
+			n++
+			ds = append(ds, store.Decision{CaseID: id, Destination: memberB, Effect: "allow", Decision: json.RawMessage(`{}`)})
+			items = append(items, store.NewOutboxItem{Destination: memberB, CaseID: id, CaseVersion: 1, Kind: "case.update",
+				JTI: fmt.Sprint("rp-", n), Envelope: []byte("env"), Discloses: true})
+		}
+		_, _, err := tx.RecordSends(ctx, ds, items)
+		return err
+	}
+	mustErr(t, b.s.Tx(ctx, func(tx store.Tx) error {
+		for i := range 8 { // young outbox: the plan is made, generic from the 6th run on
+			if err := group(tx, i%12, (i+1)%12); err != nil {
+				return err
+			}
+		}
+		var many []store.NewOutboxItem
+		for i := range 4000 {
+			many = append(many, store.NewOutboxItem{Destination: memberC, CaseID: fmt.Sprintf("XA-RC:RP-%02d", i%12), Kind: "message.deliver",
+				JTI: fmt.Sprint("many-", i), Envelope: []byte("env")})
+		}
+		if _, err := tx.EnqueueAll(ctx, many); err != nil {
+			return err
+		}
+		scans := must[int64](t)(store.OutboxSeqScans(t, tx))
+		before := must[int64](t)(store.RowsFetched(t, tx, "outbox"))
+		for i := range 4 {
+			if err := group(tx, i, i+4); err != nil {
+				return err
+			}
+		}
+		after := must[int64](t)(store.RowsFetched(t, tx, "outbox"))
+		t.Logf("4 groups of 2 envelopes over 4,000 rows: %d outbox rows fetched", after-before)
+		if s := must[int64](t)(store.OutboxSeqScans(t, tx)) - scans; s != 0 || after-before > 40 {
+			t.Errorf("4 groups of 2 envelopes over 4,000 rows: %d sequential scans of the outbox, %d rows fetched; want none and at most 40", s, after-before)
+		}
+		return nil
+	}), nil)
+}
