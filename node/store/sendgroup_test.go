@@ -3,7 +3,9 @@ package store_test
 import (
 	"encoding/json"
 	"fmt"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/familylinks/flx/node/store"
 )
@@ -146,4 +148,168 @@ func TestGetCasesQueued(t *testing.T) {
 		must[store.OutboxItem](t)(b.s.Enqueue(ctx, store.NewOutboxItem{Destination: memberB, CaseID: "XA-RC:Q-1", Kind: "case.create", JTI: "q-b", Envelope: []byte("e")}))
 		check(true, false, false, true, true)
 	})
+}
+
+// TestRecordSends: a group's decisions (ids ascending in the order given)
+// and envelopes (each with its seq after the highest of its key, and its
+// envelope), as RecordDecisions and EnqueueAll write them; on PostgreSQL a
+// row whose seq another writer, without the case's lock, took meanwhile
+// waits for that writer's commit and is queued after its row, with the
+// group's other writes kept; a jti already queued fails it.
+func TestRecordSends(t *testing.T) {
+	withAllStores(t, func(t *testing.T, b *backend) {
+		ctx := t.Context()
+		for _, id := range []string{"XA-RC:RS-1", "XA-RC:RS-2", "XA-RC:RS-3"} {
+			must[store.Case](t)(b.s.CreateCase(ctx, newCase(id)))
+		}
+		item := func(caseID, jti string) store.NewOutboxItem {
+			return store.NewOutboxItem{Destination: memberB, CaseID: caseID, CaseVersion: 1, Kind: "case.create", JTI: jti,
+				Envelope: []byte("env-" + jti), Discloses: true}
+		}
+		must[[]store.OutboxItem](t)(b.s.EnqueueAll(ctx, []store.NewOutboxItem{item("XA-RC:RS-2", "rs-0")}))
+		decs := []store.Decision{
+			{CaseID: "XA-RC:RS-1", Destination: memberB, Effect: "allow", Decision: json.RawMessage(`{"n":1}`)},
+			{CaseID: "XA-RC:RS-3", Destination: memberB, Effect: "deny", Decision: json.RawMessage(`{"n":2}`)},
+			{CaseID: "XA-RC:RS-2", Destination: memberB, Effect: "allow", Decision: json.RawMessage(`{"n":3}`)},
+		}
+		items := []store.NewOutboxItem{item("XA-RC:RS-1", "rs-1"), item("XA-RC:RS-2", "rs-2")}
+		// On PostgreSQL another writer takes RS-1's next seq first and
+		// commits only once the group's statement waits for it.
+		var other chan error
+		var waited atomic.Bool
+		if b.dialect == store.Postgres {
+			other = make(chan error, 1)
+			taken, done := make(chan struct{}), make(chan struct{})
+			go func() {
+				other <- b.s.Tx(ctx, func(tx store.Tx) error {
+					if _, err := tx.Enqueue(ctx, item("XA-RC:RS-1", "rs-other")); err != nil {
+						return err
+					}
+					close(taken)
+					<-done
+					return nil
+				})
+			}()
+			<-taken
+			go func() {
+				// Until the group's INSERT waits for this transaction.
+				deadline := time.Now().Add(5 * time.Second)
+				for time.Now().Before(deadline) && !waited.Load() {
+					waited.Store(waitsForTx(t, b))
+					time.Sleep(5 * time.Millisecond)
+				}
+				close(done)
+			}()
+		}
+		var gotDecs []store.Decision
+		var got []store.OutboxItem
+		mustErr(t, b.s.Tx(ctx, func(tx store.Tx) error {
+			var err error
+			gotDecs, got, err = tx.RecordSends(ctx, decs, items)
+			return err
+		}), nil)
+		if other != nil {
+			mustErr(t, <-other, nil)
+			if !waited.Load() {
+				t.Fatal("the group's statement never waited for the other writer")
+			}
+		}
+		if len(gotDecs) != 3 || len(got) != 2 {
+			t.Fatalf("%d decisions, %d rows", len(gotDecs), len(got))
+		}
+		for i, d := range gotDecs {
+			if d.ID == 0 || (i > 0 && d.ID <= gotDecs[i-1].ID) || string(d.Decision) != string(decs[i].Decision) {
+				t.Errorf("decision %d: %+v", i, d)
+			}
+			read := must[[]store.Decision](t)(b.s.ListDecisions(ctx, d.CaseID))
+			if len(read) != 1 || read[0].ID != d.ID || read[0].Effect != d.Effect {
+				t.Errorf("decision %d read back: %+v", i, read)
+			}
+		}
+		wantSeq := map[string]int64{"rs-1": 1, "rs-2": 2}
+		if b.dialect == store.Postgres {
+			wantSeq["rs-1"] = 2 // after the other writer's
+		}
+		for _, o := range got {
+			r := must[store.OutboxItem](t)(b.s.GetOutbox(ctx, o.ID))
+			if r.JTI != o.JTI || r.Seq != wantSeq[o.JTI] || o.Seq != r.Seq || r.State != store.Queued || string(r.Envelope) != "env-"+o.JTI {
+				t.Errorf("row %s: returned %+v, read %+v, want seq %d", o.JTI, o, r, wantSeq[o.JTI])
+			}
+		}
+		// A jti already queued: nothing of the group is written.
+		err := b.s.Tx(ctx, func(tx store.Tx) error {
+			_, _, err := tx.RecordSends(ctx, decs[:1], []store.NewOutboxItem{item("XA-RC:RS-3", "rs-2")})
+			return err
+		})
+		mustErr(t, err, store.ErrDuplicate)
+		if read := must[[]store.Decision](t)(b.s.ListDecisions(ctx, "XA-RC:RS-1")); len(read) != 1 {
+			t.Errorf("a refused group left %d decisions of RS-1, want 1", len(read))
+		}
+	})
+}
+
+// waitsForTx reports whether a session of b's database waits for another
+// transaction (an INSERT waiting on a unique key).
+func waitsForTx(t *testing.T, b *backend) bool {
+	var n int
+	err := b.s.Tx(t.Context(), func(tx store.Tx) error {
+		var err error
+		n, err = store.SessionsWaitingForTx(t, tx)
+		return err
+	})
+	return err == nil && n > 0
+}
+
+// TestRecordSendsPlan: RecordSends' statement, run from its generic plan
+// (after its fifth run on a connection) made while the outbox was young,
+// probes the outbox by key once it holds thousands of rows: no sequential
+// scan, a few rows fetched per envelope.
+func TestRecordSendsPlan(t *testing.T) {
+	b := newBackend(t, store.Postgres)
+	ctx := t.Context()
+	for i := range 12 {
+		must[store.Case](t)(b.s.CreateCase(ctx, newCase(fmt.Sprintf("XA-RC:RP-%02d", i))))
+	}
+	n := 0
+	group := func(tx store.Tx, cases ...int) error {
+		var ds []store.Decision
+		var items []store.NewOutboxItem
+		for _, c := range cases {
+			id := fmt.Sprintf("XA-RC:RP-%02d", c)
+			n++
+			ds = append(ds, store.Decision{CaseID: id, Destination: memberB, Effect: "allow", Decision: json.RawMessage(`{}`)})
+			items = append(items, store.NewOutboxItem{Destination: memberB, CaseID: id, CaseVersion: 1, Kind: "case.update",
+				JTI: fmt.Sprint("rp-", n), Envelope: []byte("env"), Discloses: true})
+		}
+		_, _, err := tx.RecordSends(ctx, ds, items)
+		return err
+	}
+	mustErr(t, b.s.Tx(ctx, func(tx store.Tx) error {
+		for i := range 8 { // young outbox: the plan is made, generic from the 6th run on
+			if err := group(tx, i%12, (i+1)%12); err != nil {
+				return err
+			}
+		}
+		var many []store.NewOutboxItem
+		for i := range 4000 {
+			many = append(many, store.NewOutboxItem{Destination: memberC, CaseID: fmt.Sprintf("XA-RC:RP-%02d", i%12), Kind: "message.deliver",
+				JTI: fmt.Sprint("many-", i), Envelope: []byte("env")})
+		}
+		if _, err := tx.EnqueueAll(ctx, many); err != nil {
+			return err
+		}
+		scans := must[int64](t)(store.OutboxSeqScans(t, tx))
+		before := must[int64](t)(store.RowsFetched(t, tx, "outbox"))
+		for i := range 4 {
+			if err := group(tx, i, i+4); err != nil {
+				return err
+			}
+		}
+		after := must[int64](t)(store.RowsFetched(t, tx, "outbox"))
+		t.Logf("4 groups of 2 envelopes over 4,000 rows: %d outbox rows fetched", after-before)
+		if s := must[int64](t)(store.OutboxSeqScans(t, tx)) - scans; s != 0 || after-before > 40 {
+			t.Errorf("4 groups of 2 envelopes over 4,000 rows: %d sequential scans of the outbox, %d rows fetched; want none and at most 40", s, after-before)
+		}
+		return nil
+	}), nil)
 }
