@@ -211,7 +211,7 @@ type sharedSend struct {
 // locks every case (without reading its document), one reads what is
 // queued of them for their members, then each is checked and decided in
 // order as sendIn would, seeing what the ones before it queued; one
-// statement records the decisions and queues the envelopes (those their
+// statement records the decisions, one queues the envelopes (those their
 // callers signed, presign: one is signed here only when its kind changed
 // under the lock), and the audit records are appended last, at once. It sets results[i] and, when
 // a check refused sends[i] before anything of it was written, refused[i]:
@@ -314,13 +314,16 @@ func (n *Node) sendAllIn(ctx context.Context, tx store.Tx, sends []sharedSend, r
 			queued[k] = append(q, store.OutboxItem{ID: int64(-len(items)), Kind: in.Kind, CaseVersion: in.CaseVersion, State: store.Queued})
 		}
 	}
-	// The decisions and the envelopes in one statement (store.RecordSends).
-	recs, got, err := tx.RecordSends(ctx, decs, items)
+	recs, err := tx.RecordDecisions(ctx, decs)
 	if err != nil {
 		return err
 	}
 	for j, i := range decOf {
 		results[i].DecisionID = recs[j].ID
+	}
+	got, err := tx.EnqueueAll(ctx, items)
+	if err != nil {
+		return err
 	}
 	for j, i := range itOf {
 		results[i].OutboxID, results[i].JTI = got[j].ID, got[j].JTI

@@ -22,7 +22,7 @@ type sendGroup = groups[*groupedSend]
 
 // forwardGroups is how many groups of forwards commit at once, leaving
 // the rest of the store's connections to delivery and receipts. A group's
-// transaction is seven statements whatever its size (sendAllIn), so
+// transaction is a dozen statements whatever its size (sendAllIn), so
 // fewer groups at once make larger groups and fewer statements per
 // forward: at 1,000 forwards/s (flx bench exchange --rate 1000, sender's
 // PostgreSQL) 2 groups made 6,800 and 23,200 statements in two runs where

@@ -29,8 +29,8 @@
 // On PostgreSQL the batch writes of the hot path (EnqueueAll, ClaimDue,
 // MarkDeliveredAll, ReceiveAll, CreateCases, MarkProcessedAll,
 // AppendAuditAll, the match-pending marks, GetCases, CasesHeld,
-// CaseStates, and a group of forwards' LockCaseHeads, ListCasesOutbox,
-// RecordDecisions and RecordSends: its decisions and envelopes in one) bind their rows as arrays (unnest, = ANY) and chain dependent writes in
+// CaseStates, and a group of forwards' LockCaseHeads, ListCasesOutbox and
+// RecordDecisions) bind their rows as arrays (unnest, = ANY) and chain dependent writes in
 // data-modifying CTEs: one statement text whatever the batch size, so the
 // cached prepared statement is parsed and planned once per connection (a
 // VALUES list or IN list of n rows is a new statement for every new n),

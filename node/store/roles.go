@@ -232,12 +232,6 @@ type Outbox interface {
 	// are delivered in the order given. ErrDuplicate if a jti is already
 	// queued or named twice: all are queued or none.
 	EnqueueAll(ctx context.Context, items []NewOutboxItem) ([]OutboxItem, error)
-	// RecordSends is RecordDecisions of ds then EnqueueAll of items, the
-	// writes of a group of sends (each of whose cases the caller has
-	// locked), on PostgreSQL in one statement: what RecordDecisions and
-	// EnqueueAll return, or an error and then, inside a Tx that fails,
-	// nothing of either.
-	RecordSends(ctx context.Context, ds []Decision, items []NewOutboxItem) ([]Decision, []OutboxItem, error)
 	// DueDestinations lists, sorted, the destinations with a row ClaimDue
 	// could take at now (queued and due, or in flight with an expired
 	// lease). It reads only the claim indexes, so it stays cheap however

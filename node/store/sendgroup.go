@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -259,9 +258,13 @@ func (q *queries) GetCasesQueued(ctx context.Context, keys []CaseDest, kind stri
 // RecordDecisions is RecordDecision for several decisions, in the order
 // given (their ids ascending in that order): one statement on PostgreSQL.
 func (q *queries) RecordDecisions(ctx context.Context, ds []Decision) ([]Decision, error) {
-	out, err := checkDecisions(ds, q.s.now)
-	if err != nil {
-		return nil, fmt.Errorf("store.RecordDecisions: %w", err)
+	out := make([]Decision, len(ds))
+	for i, d := range ds {
+		if d.Destination == "" || d.Effect == "" || !json.Valid(d.Decision) {
+			return nil, fmt.Errorf("store.RecordDecisions: destination, effect and a JSON decision are required: %w", ErrInvalid)
+		}
+		d.CreatedAt = q.s.now(d.CreatedAt)
+		out[i] = d
 	}
 	if len(out) == 0 {
 		return out, nil
@@ -286,7 +289,7 @@ func (q *queries) RecordDecisions(ctx context.Context, ds []Decision) ([]Decisio
 	// The rows are inserted in the order of pos and each takes the next
 	// id as it is inserted; RETURNING gives them back in that order.
 	i := 0
-	err = q.eachRow(ctx, func(rows *sqlx.Rows) error {
+	err := q.eachRow(ctx, func(rows *sqlx.Rows) error {
 		if i >= len(out) {
 			return fmt.Errorf("more rows than decisions")
 		}
@@ -326,211 +329,4 @@ func (s *sqlStore) GetCasesQueued(ctx context.Context, keys []CaseDest, kind str
 
 func (s *sqlStore) RecordDecisions(ctx context.Context, ds []Decision) ([]Decision, error) {
 	return write(ctx, s, func(q *queries) ([]Decision, error) { return q.RecordDecisions(ctx, ds) })
-}
-
-// RecordSends records the decisions of a group of sends and queues their
-// envelopes (RecordDecisions then EnqueueAll). On PostgreSQL it is one
-// statement, not the two of those (and, for a batch, the savepoint pair
-// around EnqueueAll's, which retries it when another writer took a seq):
-// at 1,000 forwards/s (flx bench exchange --rate 1000) a group holds a few
-// forwards, and its statements' fixed cost is most of what a forward
-// costs the sender's database.
-//
-// The rows take their seqs as EnqueueAll's do (after the highest of their
-// (case, destination) in the outbox). A writer that queues about a case
-// without its lock (a match query, a relay) may take the same seq first:
-// the row then waits for that writer's commit and is not inserted (ON
-// CONFLICT DO NOTHING, as enqueueOnePG's), and is queued again by
-// EnqueueAll, which then reads the seq taken. So that no row of a key can
-// be queued before another of the same key that is tried again, items
-// naming one (case, destination) twice go the two statements' way.
-func (q *queries) RecordSends(ctx context.Context, ds []Decision, items []NewOutboxItem) ([]Decision, []OutboxItem, error) {
-	if q.s.dialect != Postgres || len(ds) == 0 || !oneItemPerKey(items) {
-		return q.recordSendsApart(ctx, ds, items)
-	}
-	decs, err := checkDecisions(ds, q.s.now)
-	if err != nil {
-		return nil, nil, fmt.Errorf("store.RecordSends: %w", err)
-	}
-	if err := checkEnqueue(items); err != nil {
-		return nil, nil, err
-	}
-	n, m := len(decs), len(items)
-	dcs, dst, eff, doc := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	dat := make([]time.Time, n)
-	for i, d := range decs {
-		dcs[i], dst[i], eff[i], doc[i], dat[i] = d.CaseID, d.Destination, d.Effect, string(d.Decision), d.CreatedAt
-	}
-	dest, caseID, kind, jti := make([]string, m), make([]string, m), make([]string, m), make([]string, m)
-	next, created := make([]time.Time, m), make([]time.Time, m) // bound binary (pgTimes)
-	own := make([]*time.Time, m)                                // nil: NULL
-	version := make([]int64, m)
-	env := make([][]byte, m)
-	disc, wdr := make([]bool, m), make([]bool, m)
-	out := make([]OutboxItem, m)
-	for i, it := range items {
-		at := q.s.now(it.At)
-		nextAt := at
-		if !it.NotBefore.IsZero() {
-			nextAt = q.s.now(it.NotBefore)
-		}
-		out[i] = OutboxItem{Destination: it.Destination, CaseID: it.CaseID, CaseVersion: it.CaseVersion,
-			Kind: it.Kind, JTI: it.JTI, Envelope: it.Envelope, State: Queued,
-			NextAttemptAt: nextAt, CreatedAt: at, UpdatedAt: at, Discloses: it.Discloses, Withdraws: it.Withdraws,
-			OwnExpiresAt: ownExpiry(it.OwnExpiresAt)}
-		if !out[i].OwnExpiresAt.IsZero() {
-			own[i] = &out[i].OwnExpiresAt
-		}
-		dest[i], caseID[i], version[i], kind[i], jti[i], env[i] = it.Destination, it.CaseID, it.CaseVersion, it.Kind, it.JTI, it.Envelope
-		next[i], created[i] = nextAt, at
-		disc[i], wdr[i] = it.Discloses, it.Withdraws
-	}
-	blob, cut := packBytes(env)
-	type got struct{ id, seq int64 }
-	ids := make(map[string]got, m)
-	di := 0
-	// The decisions are inserted in the order of pos, each taking the
-	// next id as it is (RETURNING gives them back in that order, as
-	// RecordDecisions'); then the envelopes, as enqueuePG's. The arrays
-	// are opaque parameters (sql.go): the statement is planned once per
-	// connection, not at every call (its custom plans, which see arrays
-	// of one or two elements, looked cheaper than the generic one, and a
-	// forward alone cost the database ~0.3 ms more than the two
-	// statements before); its generic plan probes outbox_case_seq_key
-	// once per row (TestRecordSendsPlan).
-	err = q.eachRow(ctx, func(rows *sqlx.Rows) error {
-		var part int
-		var id int64
-		var j sql.NullString
-		var seq sql.NullInt64
-		if err := rows.Scan(&part, &id, &j, &seq); err != nil {
-			return err
-		}
-		if part == 0 {
-			if di >= n {
-				return fmt.Errorf("more rows than decisions")
-			}
-			if di > 0 && id <= decs[di-1].ID {
-				return fmt.Errorf("decision ids out of order")
-			}
-			decs[di].ID = id
-			di++
-			return nil
-		}
-		ids[j.String] = got{id, seq.Int64}
-		return nil
-	}, `WITH d AS (
-			INSERT INTO policy_decisions (case_id, destination, effect, decision, created_at)
-			SELECT case_id, destination, effect, decision, created_at
-			FROM unnest((SELECT ?::text[]), (SELECT ?::text[]), (SELECT ?::text[]), (SELECT ?::text[]), (SELECT ?::timestamptz[]))
-				WITH ORDINALITY AS d(case_id, destination, effect, decision, created_at, pos)
-			ORDER BY pos RETURNING id
-		), i AS (
-			SELECT i.destination, i.case_id, i.case_version, i.kind, i.jti, substring(b.blob FROM i.env_at FOR i.env_len) AS envelope,
-				i.next_at, i.created_at, i.discloses, i.withdraws, i.own_exp, i.pos
-			FROM unnest((SELECT ?::text[]), (SELECT ?::text[]), (SELECT ?::bigint[]), (SELECT ?::text[]), (SELECT ?::text[]),
-				(SELECT ?::int[]), (SELECT ?::int[]), (SELECT ?::timestamptz[]), (SELECT ?::timestamptz[]),
-				(SELECT ?::boolean[]), (SELECT ?::boolean[]), (SELECT ?::timestamptz[]))
-				WITH ORDINALITY AS i(destination, case_id, case_version, kind, jti, env_at, env_len, next_at, created_at, discloses, withdraws, own_exp, pos),
-				(SELECT ?::bytea AS blob) b
-		), o AS (
-			INSERT INTO outbox (destination, case_id, case_version, kind, jti, seq, state,
-				attempts, next_attempt_at, created_at, updated_at, discloses, withdraws, own_expires_at)
-			SELECT i.destination, i.case_id, NULLIF(i.case_version, 0), i.kind, i.jti,
-				COALESCE((SELECT MAX(o.seq) FROM outbox o WHERE o.case_id = i.case_id AND o.destination = i.destination), 0) + 1,
-				'queued', 0, i.next_at, i.created_at, i.created_at, i.discloses, i.withdraws, i.own_exp
-			FROM i ORDER BY i.pos
-			ON CONFLICT (case_id, destination, seq) DO NOTHING
-			RETURNING id, jti, seq
-		), e AS (
-			INSERT INTO outbox_envelopes (id, jti, envelope)
-			SELECT o.id, o.jti, i.envelope FROM o JOIN i USING (jti)
-		)
-		SELECT 0, id, NULL::text, NULL::bigint FROM d
-		UNION ALL SELECT 1, id, jti, seq FROM o`,
-		dcs, dst, eff, doc, dat,
-		dest, caseID, version, kind, jti, cut[0].at, cut[0].len, next, created, disc, wdr, own, blob)
-	if err == nil && di != n {
-		err = fmt.Errorf("%d of %d decisions returned", di, n)
-	}
-	if err != nil {
-		if isUniqueViolation(err, "outbox_envelopes_jti_key") {
-			return nil, nil, fmt.Errorf("store.RecordSends: jti already queued: %w", ErrDuplicate)
-		}
-		return nil, nil, fmt.Errorf("store.RecordSends: %w", err)
-	}
-	// A row whose seq another writer took meanwhile (see above) is queued
-	// again, after it.
-	var again []NewOutboxItem
-	var at []int
-	for i := range out {
-		g, ok := ids[out[i].JTI]
-		if !ok {
-			again, at = append(again, items[i]), append(at, i)
-			continue
-		}
-		out[i].ID, out[i].Seq = g.id, g.seq
-	}
-	if len(again) > 0 {
-		more, err := q.EnqueueAll(ctx, again)
-		if err != nil {
-			return nil, nil, fmt.Errorf("store.RecordSends: %w", err)
-		}
-		for k, i := range at {
-			out[i] = more[k]
-		}
-	}
-	return decs, out, nil
-}
-
-// recordSendsApart is RecordSends in two steps (SQLite, and items naming
-// one (case, destination) twice).
-func (q *queries) recordSendsApart(ctx context.Context, ds []Decision, items []NewOutboxItem) ([]Decision, []OutboxItem, error) {
-	decs, err := q.RecordDecisions(ctx, ds)
-	if err != nil {
-		return nil, nil, err
-	}
-	got, err := q.EnqueueAll(ctx, items)
-	if err != nil {
-		return nil, nil, err
-	}
-	return decs, got, nil
-}
-
-// oneItemPerKey reports whether no two items name the same (case,
-// destination).
-func oneItemPerKey(items []NewOutboxItem) bool {
-	seen := make(map[CaseDest]bool, len(items))
-	for _, it := range items {
-		k := CaseDest{CaseID: it.CaseID, Destination: it.Destination}
-		if seen[k] {
-			return false
-		}
-		seen[k] = true
-	}
-	return true
-}
-
-// checkDecisions is what RecordDecisions refuses (ErrInvalid), and ds with
-// their times set.
-func checkDecisions(ds []Decision, now func(time.Time) time.Time) ([]Decision, error) {
-	out := make([]Decision, len(ds))
-	for i, d := range ds {
-		if d.Destination == "" || d.Effect == "" || !json.Valid(d.Decision) {
-			return nil, fmt.Errorf("destination, effect and a JSON decision are required: %w", ErrInvalid)
-		}
-		d.CreatedAt = now(d.CreatedAt)
-		out[i] = d
-	}
-	return out, nil
-}
-
-func (s *sqlStore) RecordSends(ctx context.Context, ds []Decision, items []NewOutboxItem) ([]Decision, []OutboxItem, error) {
-	var got []OutboxItem
-	decs, err := write(ctx, s, func(q *queries) ([]Decision, error) {
-		d, o, err := q.RecordSends(ctx, ds, items)
-		got = o
-		return d, err
-	})
-	return decs, got, err
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -59,9 +58,6 @@ type sqlStore struct {
 	searchPending *searchPending
 	// statements counts what is sent to the database (WithStatementCounter).
 	statements *atomic.Int64
-	// flushes shares flushDurable's flushes among its concurrent callers
-	// (PostgreSQL; a pool of one worker's own shares its store's).
-	flushes *flushes
 }
 
 // sent counts one statement sent (WithStatementCounter).
@@ -91,7 +87,7 @@ func openPostgres(ctx context.Context, dsn string, o options) (*sqlStore, error)
 	db.SetMaxIdleConns(n)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	s := &sqlStore{db: db, dialect: Postgres, clock: o.clock, claimLock: " FOR UPDATE OF o SKIP LOCKED", dsn: dsn,
-		searchPending: new(searchPending), statements: o.statements, flushes: new(flushes)}
+		searchPending: new(searchPending), statements: o.statements}
 	s.searchPending.clean = s.cleanSearchPending
 	if err := s.init(ctx, "migrations/postgres", migrate.AdvisoryLock(lockMigrate)); err != nil {
 		db.Close()
@@ -367,70 +363,10 @@ func (s *sqlStore) checkpointTruncate() bool {
 // id (txid_current) writes no WAL of its own and commits without the
 // flush; a transactional logical message is the smallest WAL write
 // (PostgreSQL has no function that only waits for the flush).
-//
-// Concurrent callers share flushes: a caller waits for the next flush to
-// start (one under way may have started before its commit), which serves
-// every caller that arrived while the one before ran. Each flush is a
-// transaction of its own (an id, a WAL record, a commit record, a round
-// trip) whose commit the disk must take too: with a receiver's 32 requests
-// in flight, each batch's transaction waiting for the flush outside the
-// audit lock made as many flushes as batches, queued behind each other.
 func (s *sqlStore) flushDurable(ctx context.Context) error {
-	f := s.flushes
-	f.mu.Lock()
-	w := f.next
-	if w == nil {
-		w = &flushWait{done: make(chan struct{})}
-		f.next = w
-	}
-	lead := !f.running
-	if lead {
-		f.running, f.next = true, nil
-	}
-	f.mu.Unlock()
-	if lead {
-		// The flush serves others: it outlives this caller's wish to leave.
-		s.runFlush(context.WithoutCancel(ctx), w)
-	}
-	select {
-	case <-w.done:
-		return w.err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// runFlush runs the flush w, then the next one if callers arrived
-// meanwhile (in a goroutine of its own: the caller that led w goes on).
-func (s *sqlStore) runFlush(ctx context.Context, w *flushWait) {
 	s.sent()
-	s.flushes.runs.Add(1)
-	_, w.err = s.db.ExecContext(ctx, `SELECT pg_logical_emit_message(true, 'flx.flush', '')`)
-	close(w.done)
-	f := s.flushes
-	f.mu.Lock()
-	next := f.next
-	f.next = nil
-	f.running = next != nil
-	f.mu.Unlock()
-	if next != nil {
-		go s.runFlush(ctx, next)
-	}
-}
-
-// flushes is flushDurable's state: whether a flush runs, and the one that
-// callers arriving now wait for (it starts when the running one ends).
-type flushes struct {
-	mu      sync.Mutex
-	running bool
-	next    *flushWait
-	runs    atomic.Int64 // flushes run (tests)
-}
-
-// flushWait is one flush and its outcome, for its callers.
-type flushWait struct {
-	done chan struct{}
-	err  error
+	_, err := s.db.ExecContext(ctx, `SELECT pg_logical_emit_message(true, 'flx.flush', '')`)
+	return err
 }
 
 // write runs fn in its own transaction and returns its result.
