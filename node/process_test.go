@@ -31,6 +31,42 @@ func caseBody(t *testing.T, id string, version int) []byte {
 	return body(t, "case.tracing_request", func(m map[string]any) { m["case_id"], m["version"] = id, version })
 }
 
+// ownPersonsCaseBody is caseBody with persons of their own: every name of
+// every person is made of Latin syllables spelling i, so that no two cases
+// of a test name the same person. Matching then finds no ties to weigh
+// (caseBody's cases all name the same three persons, and matching n of
+// them is n² work), for tests of processing rather than of matching.
+func ownPersonsCaseBody(t *testing.T, id string, version, i int) []byte {
+	t.Helper()
+	syllables := []string{"ba", "ko", "di", "mu", "fe", "ra", "lo", "ni", "zu", "te"}
+	name := func(k int) string {
+		out := ""
+		for n := i*100 + k; ; n /= 10 {
+			out += syllables[n%10]
+			if n < 10 {
+				break
+			}
+		}
+		return strings.ToUpper(out[:1]) + out[1:]
+	}
+	return body(t, "case.tracing_request", func(m map[string]any) {
+		m["case_id"], m["version"] = id, version
+		persons, _ := m["persons"].([]any)
+		k := 0
+		for _, p := range persons {
+			names, _ := p.(map[string]any)["names"].([]any)
+			for _, n := range names {
+				nm := n.(map[string]any)
+				nm["value"] = name(k) + " " + name(k+1)
+				if _, ok := nm["script"]; ok {
+					nm["script"] = "Latn"
+				}
+				k += 2
+			}
+		}
+	})
+}
+
 // processedState is what processing leaves at a node: the cases, their
 // versions, the inbox rows, the audit entries of processing and the
 // match-pending marks.
@@ -227,7 +263,7 @@ func TestProcessAfterRestartOnce(t *testing.T) {
 			for i := lo; i < lo+40; i++ {
 				id := fmt.Sprintf("XA-RC:R-%04d", i)
 				ids = append(ids, id)
-				raws = append(raws, f.Envelope(t, "XA-RC", "XB-RC", federation.KindCaseCreate, id, caseBody(t, id, 1)))
+				raws = append(raws, f.Envelope(t, "XA-RC", "XB-RC", federation.KindCaseCreate, id, ownPersonsCaseBody(t, id, 1, i)))
 			}
 			receiveAllOK(ctx, t, first, "XA-RC", raws)
 		}
