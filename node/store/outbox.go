@@ -163,8 +163,8 @@ func (q *queries) claimPG(ctx context.Context, r ClaimRequest, now time.Time, le
 	// their own, planned anew; and with now and the destination seen by
 	// the custom plans, their estimates (few rows due) kept the generic
 	// plan from ever looking as cheap: at 1,000 forwards/s (flx bench
-	// exchange --rate 1000) 35-50% of the sender's claims were planned,
-	// each plan a third of the claim's own time.
+	// exchange --rate 1000) 34-44% of the sender's claims were planned,
+	// each plan a quarter to a third of the claim's own time.
 	due := func(cond, order, lim string) (string, []any) {
 		var w where
 		w.add(cond, now)
