@@ -19,16 +19,20 @@ var goTestLine = regexp.MustCompile(`(?:[A-Z_]+=[^ ;]+ )*go test [^\n&]*[^\n& ]`
 
 // TestReadmeTestCommand holds the README's test command and the one .ci/run
 // runs equal, and their flags together. The command is three go test runs:
-// the packages without concurrency of their own, without the race detector
-// (first, so that its first package starts the one build of flx the tree's
-// test processes share); the packages with concurrency, under the race
-// detector; the pure computations of packages with concurrency, which skip
-// under -race, without it. Every package with tests is in exactly one of
-// the first two; every flx binary the tests build, like the runs without
-// -race, uses go build's default flags, those of `go run ./node/cmd/flx
-// demo`, so that on a new machine the node's dependencies are compiled once
-// for all of them (not at all after the demo); a test a run skips is one
-// .ci/run runs after it.
+// the packages with concurrency, under the race detector, in the
+// background while the other two run (`RACED & PLAIN && COMPS && wait $!`:
+// on two cores the race run's long builds and the waits of node/e2e's
+// tests leave a core free for them); the packages without concurrency of
+// their own, without the race detector (its first package starts the one
+// build of flx the tree's test processes share); the pure computations of
+// packages with concurrency, which skip under -race, without it. Every
+// package with tests is in exactly one of the first two; every flx binary
+// the tests build, like the runs without -race, uses go build's default
+// flags, those of `go run ./node/cmd/flx demo`, so that on a new machine
+// the node's dependencies are compiled once for all of them (not at all
+// after the demo); no run vets (go vet's analyses of every dependency were
+// 150 s of CPU on a new machine): .ci/run runs go vet ./... before them; a
+// test a run skips is one .ci/run runs after it.
 func TestReadmeTestCommand(t *testing.T) {
 	read := func(p string) string {
 		t.Helper()
@@ -46,26 +50,37 @@ func TestReadmeTestCommand(t *testing.T) {
 	block := readme[start:]
 	block = block[:strings.Index(block, "\n```\n")]
 	inReadme := goTestLine.FindAllString(block, -1)
+	ci := read(".ci/run")
 	var inCI []string
-	for _, l := range strings.Split(read(".ci/run"), "\n") {
+	for _, l := range strings.Split(ci, "\n") {
 		if strings.HasPrefix(l, "go test ") || strings.HasPrefix(l, "CGO_ENABLED=") {
-			inCI = append(inCI, strings.TrimSpace(l))
+			inCI = append(inCI, goTestLine.FindString(l))
 		}
 	}
 	if len(inReadme) != 3 || len(inCI) < 3 || !slices.Equal(inReadme, inCI[:3]) {
 		t.Fatalf("README's test command %q is not three go test runs, or not what .ci/run runs %q", inReadme, inCI)
 	}
-	plain, raced, comps := inReadme[0], inReadme[1], inReadme[2]
+	raced, plain, comps := inReadme[0], inReadme[1], inReadme[2]
+	// The race run in the background, the other two after each other,
+	// then the race run's status: in the README's line and in .ci/run.
+	if want := raced + " & " + plain + " && " + comps + " && wait $!"; !strings.Contains(block, want) {
+		t.Errorf("README's test command is not `RACED & PLAIN && COMPS && wait $!`: want\n%s", want)
+	}
+	for _, want := range []string{raced + " &\nraced=$!\n", "\n" + plain + "\n" + comps + "\nwait \"$raced\"\n"} {
+		if !strings.Contains(ci, want) {
+			t.Errorf(".ci/run does not run the race run in the background and wait for it after the other two: no %q", want)
+		}
+	}
 
 	// One run under the race detector, switched off in one package only:
 	// modernc's SQLite, C translated to Go, whose instrumented code was
 	// most of the CPU of every test on SQLite (FLX's code and every
 	// Go-written dependency stay under the detector).
-	if !strings.HasPrefix(raced, "go test -race ") {
-		t.Errorf("the second go test %q is not under the race detector", raced)
+	if !strings.HasPrefix(raced, "go test -vet=off -race ") {
+		t.Errorf("the first go test %q is not under the race detector", raced)
 	}
 	if got := gcflags.FindAllStringSubmatch(raced, -1); len(got) != 1 || got[0][1] != noRaceSQLite {
-		t.Errorf("the second go test %q: its -gcflags must be exactly -gcflags=%s", raced, noRaceSQLite)
+		t.Errorf("the first go test %q: its -gcflags must be exactly -gcflags=%s", raced, noRaceSQLite)
 	}
 	// The others have go build's default flags, as variant.Build's builds
 	// of flx and the demo: with others (the release's, say) they would
@@ -77,7 +92,7 @@ func TestReadmeTestCommand(t *testing.T) {
 	}
 
 	// Every package with tests runs in full (no -run) in exactly one of
-	// the first two, named by its directory (no ./... pattern, which would
+	// the race run and the plain run, named by its directory (no ./... pattern, which would
 	// put a package in both).
 	root := ".."
 	withTests := testDirs(t, root)
@@ -95,7 +110,7 @@ func TestReadmeTestCommand(t *testing.T) {
 	}
 	for _, d := range withTests {
 		if named[d] != 1 {
-			t.Errorf("package ./%s has tests and is named %d times by the first two go test runs (want once)", d, named[d])
+			t.Errorf("package ./%s has tests and is named %d times by the race run and the plain run (want once)", d, named[d])
 		}
 	}
 	for d := range named {
@@ -121,25 +136,20 @@ func TestReadmeTestCommand(t *testing.T) {
 	}
 	for _, p := range packages(raced) {
 		if f, _ := concurrent(t, filepath.Join(root, dirOf(p))); f == "" && dirOf(p) != "node/internal/racetest" {
-			t.Errorf("%s runs under the race detector, but neither its code nor its tests start a goroutine, use a channel, take a lock or listen: name it in the first go test run, without -race", p)
+			t.Errorf("%s runs under the race detector, but neither its code nor its tests start a goroutine, use a channel, take a lock or listen: name it in the plain go test run, without -race", p)
 		}
 	}
 
-	// A run skips vet only if another run vets its packages (go test's
-	// vet checks are the same in every run).
-	for i, c := range inReadme {
+	// No run vets: go vet ./..., which .ci/run runs before them, does
+	// (go test's vet step analyses every dependency of every package
+	// again, in each of the two build modes).
+	for _, c := range inReadme {
 		if !strings.Contains(c, " -vet=off ") {
-			continue
+			t.Errorf("go test %q vets: pass -vet=off (.ci/run runs go vet ./... before the tests)", c)
 		}
-		for _, p := range packages(c) {
-			vetted := false
-			for j, o := range inReadme {
-				vetted = vetted || (j != i && !strings.Contains(o, " -vet=off ") && slices.ContainsFunc(packages(o), func(q string) bool { return dirOf(q) == dirOf(p) }))
-			}
-			if !vetted {
-				t.Errorf("go test %q skips vet, but no other run vets %s", c, p)
-			}
-		}
+	}
+	if v, tests := strings.Index(ci, "\ngo vet ./...\n"), strings.Index(ci, "\n"+raced); v < 0 || tests < 0 || v > tests {
+		t.Errorf(".ci/run does not run go vet ./... before the test command")
 	}
 
 	// The first package named starts the one build of flx that the tree's
@@ -147,18 +157,18 @@ func TestReadmeTestCommand(t *testing.T) {
 	// and node/e2e find it built.
 	first := packages(plain)
 	if len(first) == 0 {
-		t.Fatalf("the first go test %q names no package", plain)
+		t.Fatalf("the plain go test %q names no package", plain)
 	}
 	tests, err := filepath.Glob(filepath.Join(root, filepath.FromSlash(dirOf(first[0])), "*_test.go"))
 	if err != nil || len(tests) == 0 {
-		t.Fatalf("no test files in %s, the first package the first go test names", first[0])
+		t.Fatalf("no test files in %s, the first package the plain go test names", first[0])
 	}
 	builds := false
 	for _, f := range tests {
 		builds = builds || strings.Contains(read(strings.TrimPrefix(filepath.ToSlash(f), "../")), "runtest.BuildFlx(")
 	}
 	if !builds {
-		t.Errorf("%s, the first package the first go test names, does not build flx (runtest.BuildFlx)", first[0])
+		t.Errorf("%s, the first package the plain go test names, does not build flx (runtest.BuildFlx)", first[0])
 	}
 
 	// A test a run skips (TestTeeth: every broken variant against the
@@ -183,7 +193,7 @@ func TestReadmeTestCommand(t *testing.T) {
 		}
 	}
 	if !skipFlag.MatchString(raced) || !skipFlag.MatchString(plain) {
-		t.Errorf("the first two go test runs skip nothing: TestBuildImage and TestTeeth belong to .ci/run's later run")
+		t.Errorf("the race run and the plain run skip nothing: TestBuildImage and TestTeeth belong to .ci/run's later run")
 	}
 
 	// A test that skips under the race detector as a pure computation
