@@ -212,12 +212,14 @@ func (q *queries) claimPG(ctx context.Context, r ClaimRequest, now time.Time, le
 // 9,000-16,000 blocks each, against ~100). SQLite keeps NOT EXISTS, which
 // its claims' plans (TestSQLiteClaimsWalkTheirIndex) were made with.
 func (w *where) addCaseHead(now any, probe bool) {
+	nowArg := `?`
+	if probe {
+		nowArg = `(SELECT ?::timestamptz)` // opaque (sql.go), as claimPG's other values
+	}
 	blocks := `p.destination = o.destination AND p.case_id = o.case_id
 		AND p.seq < o.seq AND (p.state NOT IN ('delivered', 'cancelled')
-			OR (p.state = 'cancelled' AND p.lease_until > ?))`
+			OR (p.state = 'cancelled' AND p.lease_until > ` + nowArg + `))`
 	if probe {
-		// now opaque (sql.go), as claimPG's other values.
-		blocks = strings.Replace(blocks, `p.lease_until > ?`, `p.lease_until > (SELECT ?::timestamptz)`, 1)
 		w.add(`(SELECT 1 FROM outbox p WHERE `+blocks+` LIMIT 1) IS NULL`, now)
 		return
 	}
