@@ -70,8 +70,11 @@ func TestAppendAuditAllAllocs(t *testing.T) {
 	for i := range es {
 		es[i] = store.AuditEntry{Actor: "peer:XA-RC", Action: "inbox.process", Object: fmt.Sprintf("inbox:%d", i), Details: []byte(`{"kind":"case.create"}`)}
 	}
-	// 1154 with text, 987 binary (pgx v5.13)
-	allocsAtMost(t, 1070, "audit rows", 20, func() {
+	// 1154 with text, 987 binary (pgx v5.13); 1064-1068 binary as the
+	// code stands now: the bound sits halfway, clear of the allocations a
+	// goroutine left by an earlier test adds on a loaded machine (a bound
+	// of 1070 failed there).
+	allocsAtMost(t, 1110, "audit rows", 20, func() {
 		if err := b.s.Tx(ctx, func(tx store.Tx) error {
 			_, err := tx.AppendAuditAll(ctx, es)
 			return err
