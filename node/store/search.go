@@ -644,6 +644,7 @@ func (q *queries) createCasesPG(ctx context.Context, cs []NewCase, keys [][]stri
 	// offset and length (packBytes: a bytea[] of 200 documents was
 	// copied several times over in its encoding).
 	blob, cut := packBytes(doc)
+	defer putBlob(blob)
 	created := make(map[string]bool, n)
 	scan := func(rows *sqlx.Rows) error {
 		var id string
