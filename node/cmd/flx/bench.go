@@ -135,8 +135,7 @@ type benchOptions struct {
 // benchCaseID is the case_id of benchBody(i).
 func benchCaseID(i int) string { return fmt.Sprintf("XA-RC:BENCH-%07d", i) }
 
-//
-// It is made while the exchange runs (lazily, for long runs), and its CPU
+// benchBody is made while the exchange runs (lazily, for long runs): its CPU
 // is measured apart and left out; what it allocates is not, as the
 // collector's work for it lands on the nodes' figures. So the demo case is
 // parsed once and copied, and the names replaced by a loop rather than a
