@@ -139,7 +139,7 @@ func benchCaseID(i int) string { return fmt.Sprintf("XA-RC:BENCH-%07d", i) }
 // is measured apart and left out; what it allocates is not, as the
 // collector's work for it lands on the nodes' figures. So the demo case is
 // parsed once and copied, and the names replaced by a loop rather than a
-// strings.Replacer built per person: a third of the allocations of
+// strings.Replacer built per person: a quarter of the allocations of
 // `flx bench exchange --n 100000` were the bench's own bodies.
 func benchBody(i int) []byte {
 	doc, _ := copyJSON(benchTemplate()).(map[string]any)
