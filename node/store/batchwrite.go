@@ -501,6 +501,7 @@ func (q *queries) enqueuePG(ctx context.Context, op string, in []NewOutboxItem) 
 		return q.enqueueOnePG(ctx, op, out[0], next[0], created[0], own[0])
 	}
 	blob, cut := packBytes(env)
+	defer putBlob(blob)
 	type got struct{ id, seq int64 }
 	var ids map[string]got
 	err := q.retrySeq(ctx, func() error {

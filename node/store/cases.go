@@ -53,6 +53,11 @@ func (q *queries) CreateCase(ctx context.Context, c NewCase) (Case, error) {
 		return Case{}, fmt.Errorf("store.CreateCase: case %q: %w", c.ID, ErrDuplicate)
 	}
 	q.s.wroteSearchKeys(keys)
+	if rk := rangeKeysOf(keys); q.s.dialect == Postgres && len(rk) > 0 {
+		if _, err := q.exec(ctx, `INSERT INTO case_range_keys (key, case_id) SELECT k, ? FROM unnest(?::text[]) AS k`, c.ID, rk); err != nil {
+			return Case{}, fmt.Errorf("store.CreateCase: range keys: %w", err)
+		}
+	}
 	if _, err := q.exec(ctx, `INSERT INTO case_versions (case_id, version, status, document, created_at) VALUES (?, ?, ?, ?, ?)`,
 		c.ID, c.Version, c.Status, c.Document, tv(at)); err != nil {
 		return Case{}, fmt.Errorf("store.CreateCase: version: %w", err)

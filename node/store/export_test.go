@@ -144,6 +144,18 @@ func RowsFetched(t interface{ Context() context.Context }, tx Tx, table string) 
 	return n, err
 }
 
+// IndexScans returns how many scans of index the transaction of tx has
+// started so far (PostgreSQL; -1 on SQLite).
+func IndexScans(t interface{ Context() context.Context }, tx Tx, index string) (int64, error) {
+	q := tx.(*queries)
+	if q.s.dialect != Postgres {
+		return -1, nil
+	}
+	var n int64
+	err := q.queryRow(t.Context(), `SELECT COALESCE(pg_stat_get_xact_numscans(?::regclass), 0)`, index).Scan(&n)
+	return n, err
+}
+
 // SQLiteClaimPlans returns SQLite's plan (EXPLAIN QUERY PLAN, each step's
 // detail joined by "; ") of the SELECT of each of ClaimDue's two claims
 // (expired leases, then due queued rows) for destination at now; nil on

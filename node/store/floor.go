@@ -16,7 +16,7 @@ type FloorEnvelope struct {
 // FloorTables names the rows SetInsertFloor writes per envelope, as flx
 // bench exchange prints them.
 const FloorTables = "sender: outbox with its envelope; receiver: inbox with its receipt, cases with search keys " +
-	"(PostgreSQL: the tsvector and its range-key rows by trigger; SQLite: case_search_docs, full-text and range keys by trigger), case_versions"
+	"(PostgreSQL: the tsvector, and its range-key rows as CreateCases writes them; SQLite: case_search_docs, full-text and range keys by trigger), case_versions"
 
 // FloorLeftOut names the rows an exchanged envelope writes that
 // SetInsertFloor leaves out.
@@ -53,6 +53,7 @@ func SetInsertFloor(ctx context.Context, st Store, envelopes []FloorEnvelope, re
 	for lo := 0; lo < len(envelopes); lo += rowsPerTx {
 		hi := min(lo+rowsPerTx, len(envelopes))
 		var in, out, env, cs, vs, ks []any
+		var rkCase, rkKey []string // PostgreSQL: the range keys, as CreateCases inserts them
 		for i := lo; i < hi; i++ {
 			e := envelopes[i]
 			jti := fmt.Sprintf("%s%d", stamp, i)
@@ -67,6 +68,9 @@ func SetInsertFloor(ctx context.Context, st Store, envelopes []FloorEnvelope, re
 			cs = append(cs, jti, "XA-RC", "tracing_request", "open", int64(1), e.Document, tv(now), tv(now))
 			if pg {
 				cs = append(cs, keys)
+				for _, k := range rangeKeysOf(keys) {
+					rkCase, rkKey = append(rkCase, jti), append(rkKey, k)
+				}
 			} else {
 				ks = append(ks, jti, sqliteKeys(keys))
 			}
@@ -92,6 +96,9 @@ func SetInsertFloor(ctx context.Context, st Store, envelopes []FloorEnvelope, re
 		}
 		for i := range tx {
 			tx[i].row = rowsOf(tx[i].row, hi-lo)
+		}
+		if pg {
+			tx = append(tx, insert{"case_range_keys", "", "", []any{rkCase, rkKey}})
 		}
 		txs = append(txs, tx)
 	}
@@ -119,6 +126,9 @@ func SetInsertFloor(ctx context.Context, st Store, envelopes []FloorEnvelope, re
 		q := &queries{s: s, x: tx}
 		for _, st := range stmts {
 			stmt := `INSERT INTO ` + st.table + ` (` + st.cols + `) VALUES ` + st.row
+			if st.table == "case_range_keys" {
+				stmt = `INSERT INTO case_range_keys (key, case_id) SELECT k, c FROM unnest(?::text[], ?::text[]) AS r(c, k)`
+			}
 			if st.table == "outbox_envelopes" {
 				// Each envelope under the id its outbox row just took
 				// (case_id is the jti: outbox_case_seq_key).

@@ -220,7 +220,11 @@ func (w *where) addCaseHead(now any, probe bool) {
 		AND p.seq < o.seq AND (p.state NOT IN ('delivered', 'cancelled')
 			OR (p.state = 'cancelled' AND p.lease_until > ` + nowArg + `))`
 	if probe {
-		w.add(`(SELECT 1 FROM outbox p WHERE `+blocks+` LIMIT 1) IS NULL`, now)
+		// A case's first row to a destination (seq 1: seqs are MAX+1 from
+		// 1) has no row before it, and is taken without the probe (the
+		// OR's arms are evaluated in order): in a list of new cases, every
+		// row.
+		w.add(`(o.seq = 1 OR (SELECT 1 FROM outbox p WHERE `+blocks+` LIMIT 1) IS NULL)`, now)
 		return
 	}
 	w.add(`NOT EXISTS (SELECT 1 FROM outbox p WHERE `+blocks+`)`, now)

@@ -624,7 +624,8 @@ func (q *queries) createCases(ctx context.Context, cs []NewCase, pending []Pendi
 // first versions, in one statement on PostgreSQL, and returns the ids it
 // created: the rows as arrays (each case's search keys as one
 // space-separated text: keys hold no space), data-modifying CTEs for the
-// cases and their versions, and, when given, the match-pending marks
+// cases, their versions and their range keys (rangeKeysOf), and, when
+// given, the match-pending marks
 // pending (as MarkMatchPending writes them). A case held already (or created meanwhile by
 // another transaction: ON CONFLICT waits for its commit) is left as it is,
 // with no version written. One round trip, and one statement text whatever
@@ -644,6 +645,7 @@ func (q *queries) createCasesPG(ctx context.Context, cs []NewCase, keys [][]stri
 	// offset and length (packBytes: a bytea[] of 200 documents was
 	// copied several times over in its encoding).
 	blob, cut := packBytes(doc)
+	defer putBlob(blob)
 	created := make(map[string]bool, n)
 	scan := func(rows *sqlx.Rows) error {
 		var id string
@@ -653,7 +655,15 @@ func (q *queries) createCasesPG(ctx context.Context, cs []NewCase, keys [][]stri
 		created[id] = true
 		return nil
 	}
-	args := []any{id, origin, typ, status, version, cut[0].at, cut[0].len, at, ks, blob}
+	// The range keys of each case (rangeKeysOf), inserted for the cases
+	// the statement creates.
+	var rkCase, rkKey []string
+	for i := range cs {
+		for _, k := range rangeKeysOf(keys[i]) {
+			rkCase, rkKey = append(rkCase, cs[i].ID), append(rkKey, k)
+		}
+	}
+	args := []any{rkCase, rkKey, id, origin, typ, status, version, cut[0].at, cut[0].len, at, ks, blob}
 	marks := ""
 	if len(pending) > 0 {
 		pids, pversions := make([]string, len(pending)), make([]int64, len(pending))
@@ -669,7 +679,9 @@ func (q *queries) createCasesPG(ctx context.Context, cs []NewCase, keys [][]stri
 			WHERE excluded.version > match_pending.version
 		)`
 	}
-	if err := q.eachRow(ctx, scan, `WITH c AS (
+	if err := q.eachRow(ctx, scan, `WITH r AS (
+			SELECT * FROM unnest(?::text[], ?::text[]) AS r(case_id, key)
+		), c AS (
 			SELECT u.case_id, u.origin, u.type, u.status, u.version, substring(b.blob FROM u.doc_at FOR u.doc_len) AS document,
 				u.at, u.keys, u.pos
 			FROM unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::bigint[], ?::int[], ?::int[], ?::timestamptz[], ?::text[])
@@ -684,6 +696,9 @@ func (q *queries) createCasesPG(ctx context.Context, cs []NewCase, keys [][]stri
 		), ver AS (
 			INSERT INTO case_versions (case_id, version, status, document, created_at)
 			SELECT c.case_id, c.version, c.status, c.document, c.at FROM c JOIN ins ON ins.case_id = c.case_id ORDER BY c.pos
+		), rk AS (
+			INSERT INTO case_range_keys (key, case_id)
+			SELECT r.key, r.case_id FROM r JOIN ins ON ins.case_id = r.case_id
 		)`+marks+`
 		SELECT case_id FROM ins`, args...); err != nil {
 		return nil, fmt.Errorf("store.CreateCases: %w", err)

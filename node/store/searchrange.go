@@ -10,6 +10,21 @@ import (
 // years, migration 0022): the keys a range of the search compiler spans.
 const rangeKeyPrefix = "by_"
 
+// rangeKeysOf returns the keys of keys (indexKeys's: without repeats)
+// that case_range_keys holds for the case. On PostgreSQL the statements
+// that insert a case with its keys insert these rows with it (since
+// migration 0057; an UPDATE of the keys still goes through the trigger of
+// 0022).
+func rangeKeysOf(keys []string) []string {
+	var out []string
+	for _, k := range keys {
+		if strings.HasPrefix(k, rangeKeyPrefix) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
 // denseRange is the number of case_range_keys entries from which a range
 // is dense enough that walking the cases in sort order (each checked with
 // one index probe) fills a page sooner than fetching every match through

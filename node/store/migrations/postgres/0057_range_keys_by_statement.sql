@@ -1,0 +1,12 @@
+-- The range keys of a case inserted with its search keys (0022) are now
+-- inserted by the statement that inserts the case (store: CreateCase,
+-- CreateCases, rangeKeysOf), and the statement trigger that copied them
+-- after every INSERT on cases goes. The trigger's transition table held
+-- every inserted row whole (document and search keys), which the trigger
+-- then read back and unnested lexeme by lexeme to find the few by_ keys:
+-- 11% of the receiving database's CPU in `flx bench exchange` (perf on
+-- its backends), for rows the node already knew. An UPDATE of the keys
+-- (and an erasure, which empties them) still goes through the UPDATE
+-- trigger, unchanged. The only other INSERT on cases writes a tombstone,
+-- which has no keys.
+DROP TRIGGER IF EXISTS cases_range_keys_ai ON cases;
