@@ -201,7 +201,12 @@ type destConns struct {
 	mu    sync.Mutex
 	addr  string    // host:port the connections go to
 	conns []*h2conn // open, and being dialled
-	h1    bool      // the peer answered without h2: deliveries go through hc
+	// spare is a connection dialled ahead and kept idle (so no link cuts
+	// it for the bytes it carried) for requests to go again on at once
+	// when others break, or for the next connection the pool needs: a
+	// destination that needed two connections, or one that broke, has one.
+	spare *h2conn
+	h1    bool // the peer answered without h2: deliveries go through hc
 }
 
 // h2conn is one HTTP/2 connection of a destination, or one being dialled
@@ -233,10 +238,11 @@ type roundTrip func(*http.Request) (*http.Response, error)
 
 // take returns how to send a request to u: on the connection with the
 // fewest requests in flight other than avoid (the one a request just
-// broke on), dialling another when each has streamsPerConn and fewer than
-// connsPerDest are open or being dialled. A request sent again after a
-// break (avoid set) goes on an open connection whatever it carries, when
-// there is one. done gives the request's slot back; conn is nil when the
+// broke on), taking another (the spare, or a new one) when each has
+// streamsPerConn and fewer than connsPerDest are open or being dialled. A
+// request sent again after a break (avoid set) goes on the spare when it
+// is open, else on an open connection whatever it carries, when there is
+// one. done gives the request's slot back; conn is nil when the
 // request goes through hc (not https, or HTTP/1.1).
 func (dc *destConns) take(ctx context.Context, u *neturl.URL, avoid *h2conn) (rt roundTrip, conn *h2conn, done func(), err error) {
 	if u.Scheme != "https" {
@@ -246,12 +252,12 @@ func (dc *destConns) take(ctx context.Context, u *neturl.URL, avoid *h2conn) (rt
 	dc.mu.Lock()
 	if dc.addr != addr {
 		// A new endpoint (or the first request): start over.
-		for _, k := range dc.conns {
-			if k.dialled() && k.cc != nil {
+		for _, k := range append(dc.conns, dc.spare) {
+			if k != nil && k.dialled() && k.cc != nil {
 				k.cc.Close()
 			}
 		}
-		dc.conns, dc.addr, dc.h1 = nil, addr, false
+		dc.conns, dc.spare, dc.addr, dc.h1 = nil, nil, addr, false
 	}
 	if dc.h1 {
 		dc.mu.Unlock()
@@ -273,8 +279,20 @@ func (dc *destConns) take(ctx context.Context, u *neturl.URL, avoid *h2conn) (rt
 			best = k
 		}
 	}
-	if best == nil || (best.busy >= streamsPerConn && !(avoid != nil && best.dialled()) && len(dc.conns) < connsPerDest) {
-		best = dc.dialLocked()
+	switch {
+	case avoid != nil && dc.spareLocked() != nil:
+		// Sent again after a break: on the spare, open and idle.
+		best = dc.useSpareLocked()
+	case best == nil || (best.busy >= streamsPerConn && !(avoid != nil && best.dialled()) && len(dc.conns) < connsPerDest):
+		if dc.spareLocked() != nil {
+			best = dc.useSpareLocked()
+		} else {
+			best = dc.dialLocked()
+			dc.conns = append(dc.conns, best)
+		}
+	}
+	if len(dc.conns) > 1 && dc.spare == nil {
+		dc.spare = dc.dialLocked()
 	}
 	best.busy++
 	dc.mu.Unlock()
@@ -305,12 +323,33 @@ func (dc *destConns) pruneLocked() {
 	dc.conns = slices.DeleteFunc(dc.conns, func(k *h2conn) bool { return k.dialled() && (k.err != nil || k.cc.Err() != nil) })
 }
 
-// dialLocked adds a connection to dc.addr to the pool and dials it in
-// the background (as http.Transport does, the dial is not the request's:
-// others may wait for it too).
+// spareLocked is the spare when it is open, nil when there is none or it
+// is being dialled; a spare that went (idle too long) is dropped.
+func (dc *destConns) spareLocked() *h2conn {
+	k := dc.spare
+	if k == nil || !k.dialled() {
+		return nil
+	}
+	if k.err != nil || k.cc.Err() != nil {
+		dc.spare = nil
+		return nil
+	}
+	return k
+}
+
+// useSpareLocked moves the open spare into the pool and dials another.
+func (dc *destConns) useSpareLocked() *h2conn {
+	k := dc.spare
+	dc.conns = append(dc.conns, k)
+	dc.spare = dc.dialLocked()
+	return k
+}
+
+// dialLocked dials a connection to dc.addr in the background (as
+// http.Transport does, the dial is not the request's: others may wait for
+// it too); the caller adds it to the pool, or keeps it as the spare.
 func (dc *destConns) dialLocked() *h2conn {
 	k := &h2conn{ready: make(chan struct{})}
-	dc.conns = append(dc.conns, k)
 	addr := dc.addr
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), dc.tr.TLSHandshakeTimeout+15*time.Second)
@@ -334,7 +373,7 @@ func (dc *destConns) dialLocked() *h2conn {
 }
 
 // broke drops k, a connection a request broke on, and dials another in
-// its place at once.
+// its place at once, and a spare if there is none.
 func (dc *destConns) broke(k *h2conn) {
 	dc.mu.Lock()
 	defer dc.mu.Unlock()
@@ -342,7 +381,10 @@ func (dc *destConns) broke(k *h2conn) {
 	dc.conns = slices.DeleteFunc(dc.conns, func(x *h2conn) bool { return x == k })
 	if !k.replaced && !dc.h1 && len(dc.conns) < connsPerDest {
 		k.replaced = true
-		dc.dialLocked()
+		dc.conns = append(dc.conns, dc.dialLocked())
+	}
+	if dc.spare == nil && !dc.h1 {
+		dc.spare = dc.dialLocked()
 	}
 }
 
@@ -354,6 +396,12 @@ func (c *Client) CloseIdleConnections() {
 		dc.hc.CloseIdleConnections()
 		dc.mu.Lock()
 		dc.pruneLocked()
+		if k := dc.spare; k != nil && k.dialled() {
+			if k.cc != nil {
+				k.cc.Close()
+			}
+			dc.spare = nil
+		}
 		dc.conns = slices.DeleteFunc(dc.conns, func(k *h2conn) bool {
 			if k.dialled() && k.busy == 0 && k.cc.InFlight() == 0 {
 				k.cc.Close()
