@@ -363,7 +363,11 @@ func (dc *destConns) dialLocked() *h2conn {
 		}
 		dc.mu.Lock()
 		k.cc, k.err = cc, err
-		if errors.Is(err, errNoH2) && dc.addr == addr {
+		switch {
+		case dc.addr != addr && err == nil:
+			cc.Close() // the endpoint changed meanwhile
+			k.err = net.ErrClosed
+		case errors.Is(err, errNoH2) && dc.addr == addr:
 			dc.h1 = true
 		}
 		close(k.ready)
