@@ -520,8 +520,10 @@ func (c *Client) post(ctx context.Context, to, url, contentType, accept string, 
 			return resp, err
 		}
 		if k != nil {
-			dc.broke(k)
 			broken = k
+			if k.cc.Err() != nil {
+				dc.broke(k) // the connection went, not only the stream
+			}
 		}
 		if try > 0 {
 			return nil, fmt.Errorf("%w: %w", errLinkCut, err)

@@ -163,6 +163,7 @@ type peer struct {
 	// and carrying how many requests arrived on each (under mu).
 	accepted map[string]net.Conn
 	carrying map[string]int
+	closed   int // connections closed
 }
 
 // holdAll makes every request wait in the peer until the returned release
@@ -289,13 +290,16 @@ func (p *peer) start(t testing.TB) {
 	p.srv.Config.HTTP2 = mtls.ServerHTTP2()
 	p.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	p.srv.Config.ConnState = func(c net.Conn, st http.ConnState) {
-		if st == http.StateNew {
-			p.mu.Lock()
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		switch st {
+		case http.StateNew:
 			if p.accepted == nil {
 				p.accepted = map[string]net.Conn{}
 			}
 			p.accepted[c.RemoteAddr().String()] = c
-			p.mu.Unlock()
+		case http.StateClosed:
+			p.closed++
 		}
 	}
 	p.srv.StartTLS()
@@ -1265,6 +1269,32 @@ func TestCutRequestsGoAgainOnOpenConnections(t *testing.T) {
 		if before[from] == nil {
 			t.Errorf("request %d (of %d read) came on a connection opened after the cut, not on the one still open", i, len(p.from))
 		}
+	}
+}
+
+// A request whose stream alone the peer reset goes again on another
+// connection; the connection it went on, and the requests on it, stay.
+func TestStreamResetKeepsConnection(t *testing.T) {
+	b := newBench(t, Options{Workers: 16, BatchSize: 1, PollInterval: time.Hour, Lease: time.Minute}, realClock,
+		viaLink(linksim.Link{Delay: 10 * time.Millisecond}))
+	p := b.peers["XB-RC"]
+	one := b.queue(t, "XB-RC", 1)
+	b.run(t)
+	waitFor(t, "the first delivered", func() bool { return b.delivered(one) })
+	release := p.holdAll(t)
+	ids := b.queue(t, "XB-RC", 16)
+	b.d.Kick()
+	waitFor(t, "16 requests in flight", func() bool { return p.inflight.Load() == 16 })
+	p.abort.Store(1) // the first request read has its stream reset
+	release()
+	waitFor(t, "all delivered", func() bool { return b.delivered(ids) })
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.from) != 18 {
+		t.Errorf("%d requests read for 17 envelopes and one reset, want 18: requests on the reset one's connection were sent again", len(p.from))
+	}
+	if p.closed != 0 {
+		t.Errorf("%d connections closed: the reset one's connection went", p.closed)
 	}
 }
 
