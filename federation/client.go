@@ -11,6 +11,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	neturl "net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -141,9 +143,10 @@ func (d manifestDirectory) Snapshot() mtls.Directory {
 func (d manifestDirectory) RootCAs() *x509.CertPool              { return d.Snapshot().RootCAs() }
 func (d manifestDirectory) MemberBySPKI(p string) (string, bool) { return d.Snapshot().MemberBySPKI(p) }
 
-// httpClient is the HTTP client of destination dest's first connection.
+// httpClient is destination dest's HTTP client: its metadata requests,
+// and its deliveries when the peer does not offer HTTP/2.
 func (c *Client) httpClient(dest string) *http.Client {
-	return c.conns(dest).hcs[0]
+	return c.conns(dest).hc
 }
 
 func (c *Client) conns(dest string) *destConns {
@@ -158,7 +161,8 @@ func (c *Client) conns(dest string) *destConns {
 		if dir == nil {
 			dir = manifestDirectory{c.Manifest}
 		}
-		dc = &destConns{hcs: []*http.Client{mtls.NewClient(c.Cert, dir, dest, c.timeout())}, busy: []int{0}}
+		hc := mtls.NewClient(c.Cert, dir, dest, c.timeout())
+		dc = &destConns{hc: hc, tr: hc.Transport.(*http.Transport)}
 		c.clients[dest] = dc
 	}
 	return dc
@@ -173,43 +177,218 @@ func (c *Client) conns(dest string) *destConns {
 // its own (as bulk transfers over satellite links do). The node's 32
 // requests in flight take 4; a trickle takes one. Each connection costs a
 // handshake (resumed after the first) and is closed when idle.
+//
+// A new connection is slow to carry a request on a long link: the TLS
+// handshake takes a round trip (TCP one more), and until the peer's HTTP/2
+// SETTINGS and WINDOW_UPDATE arrive, a round trip later, no more than
+// 64 KiB of request bodies may go on it (RFC 9113 §6.9.2), less than one
+// batch. So when a connection breaks under requests, they go again at once
+// on the destination's other connections, which are open and whose windows
+// are known (one round trip), and a connection in its place is dialled at
+// once, in the background, to be ready for the requests that follow.
 const (
 	streamsPerConn = 8
 	connsPerDest   = 8
 )
 
-// destConns is a destination's HTTP clients, each with its own transport
-// (so its own connection; the TLS session cache is shared), and the
-// requests each has in flight.
+// destConns is a destination's HTTP/2 connections (Transport.NewClientConn:
+// each one connection, dialled by the pool; the TLS session cache is
+// shared) and the requests each has in flight.
 type destConns struct {
-	mu   sync.Mutex
-	hcs  []*http.Client
-	busy []int
+	hc *http.Client    // metadata; deliveries when the peer offers no h2
+	tr *http.Transport // hc's transport, which dials the connections
+
+	mu    sync.Mutex
+	addr  string    // host:port the connections go to
+	conns []*h2conn // open, and being dialled
+	// spare is a connection dialled ahead and kept idle (so no link cuts
+	// it for the bytes it carried) for requests to go again on at once
+	// when others break, or for the next connection the pool needs: a
+	// destination that needed two connections, or one that broke, has one.
+	spare *h2conn
+	h1    bool // the peer answered without h2: deliveries go through hc
 }
 
-// take returns the client with the fewest requests in flight, opening
-// another connection when each has streamsPerConn; done gives it back.
-func (dc *destConns) take() (hc *http.Client, done func()) {
+// h2conn is one HTTP/2 connection of a destination, or one being dialled
+// (ready not closed yet).
+type h2conn struct {
+	ready chan struct{} // closed once dialled: then cc or err is set
+	cc    *http.ClientConn
+	err   error
+	busy  int // requests in flight, or waiting for it to be dialled
+	// replaced: a request broke on it and another was dialled in its
+	// place (broke).
+	replaced bool
+}
+
+func (k *h2conn) dialled() bool {
+	select {
+	case <-k.ready:
+		return true
+	default:
+		return false
+	}
+}
+
+// errNoH2 is a dial's error when the peer offered no h2.
+var errNoH2 = errors.New("federation: the peer offers no HTTP/2")
+
+// roundTrip sends one request on a connection take chose.
+type roundTrip func(*http.Request) (*http.Response, error)
+
+// take returns how to send a request to u: on the connection with the
+// fewest requests in flight other than avoid (the one a request just
+// broke on), taking another (the spare, or a new one) when each has
+// streamsPerConn and fewer than connsPerDest are open or being dialled. A
+// request sent again after a break (avoid set) goes on the spare when it
+// is open, else on an open connection whatever it carries, when there is
+// one. done gives the request's slot back; conn is nil when the
+// request goes through hc (not https, or HTTP/1.1).
+func (dc *destConns) take(ctx context.Context, u *neturl.URL, avoid *h2conn) (rt roundTrip, conn *h2conn, done func(), err error) {
+	if u.Scheme != "https" {
+		return dc.hc.Do, nil, func() {}, nil
+	}
+	addr := canonicalAddr(u)
 	dc.mu.Lock()
-	defer dc.mu.Unlock()
-	k := 0
-	for i, n := range dc.busy {
-		if n < dc.busy[k] {
-			k = i
+	if dc.addr != addr {
+		// A new endpoint (or the first request): start over.
+		for _, k := range append(dc.conns, dc.spare) {
+			if k != nil && k.dialled() && k.cc != nil {
+				k.cc.Close()
+			}
+		}
+		dc.conns, dc.spare, dc.addr, dc.h1 = nil, nil, addr, false
+	}
+	if dc.h1 {
+		dc.mu.Unlock()
+		return dc.hc.Do, nil, func() {}, nil
+	}
+	dc.pruneLocked()
+	var best *h2conn
+	better := func(k *h2conn) bool {
+		if best == nil {
+			return true
+		}
+		if avoid != nil && k.dialled() != best.dialled() {
+			return k.dialled() // a request sent again prefers an open connection
+		}
+		return k.busy < best.busy
+	}
+	for _, k := range dc.conns {
+		if k != avoid && better(k) {
+			best = k
 		}
 	}
-	if dc.busy[k] >= streamsPerConn && len(dc.hcs) < connsPerDest {
-		first := dc.hcs[0]
-		hc := *first
-		hc.Transport = first.Transport.(*http.Transport).Clone()
-		dc.hcs, dc.busy = append(dc.hcs, &hc), append(dc.busy, 0)
-		k = len(dc.hcs) - 1
+	switch {
+	case avoid != nil && dc.spareLocked() != nil:
+		// Sent again after a break: on the spare, open and idle.
+		best = dc.useSpareLocked()
+	case best == nil || (best.busy >= streamsPerConn && !(avoid != nil && best.dialled()) && len(dc.conns) < connsPerDest):
+		if dc.spareLocked() != nil {
+			best = dc.useSpareLocked()
+		} else {
+			best = dc.dialLocked()
+			dc.conns = append(dc.conns, best)
+		}
 	}
-	dc.busy[k]++
-	return dc.hcs[k], func() {
+	if len(dc.conns) > 1 && dc.spare == nil {
+		dc.spare = dc.dialLocked()
+	}
+	best.busy++
+	dc.mu.Unlock()
+	done = func() {
 		dc.mu.Lock()
-		dc.busy[k]--
+		best.busy--
 		dc.mu.Unlock()
+	}
+	select {
+	case <-best.ready:
+	case <-ctx.Done():
+		done()
+		return nil, nil, nil, ctx.Err()
+	}
+	switch {
+	case errors.Is(best.err, errNoH2):
+		done()
+		return dc.hc.Do, nil, func() {}, nil
+	case best.err != nil:
+		done()
+		return nil, nil, nil, best.err
+	}
+	return best.cc.RoundTrip, best, done, nil
+}
+
+// pruneLocked drops the connections that can no longer be used.
+func (dc *destConns) pruneLocked() {
+	dc.conns = slices.DeleteFunc(dc.conns, func(k *h2conn) bool { return k.dialled() && (k.err != nil || k.cc.Err() != nil) })
+}
+
+// spareLocked is the spare when it is open, nil when there is none or it
+// is being dialled; a spare that went (idle too long) is dropped.
+func (dc *destConns) spareLocked() *h2conn {
+	k := dc.spare
+	if k == nil || !k.dialled() {
+		return nil
+	}
+	if k.err != nil || k.cc.Err() != nil {
+		dc.spare = nil
+		return nil
+	}
+	return k
+}
+
+// useSpareLocked moves the open spare into the pool and dials another.
+func (dc *destConns) useSpareLocked() *h2conn {
+	k := dc.spare
+	dc.conns = append(dc.conns, k)
+	dc.spare = dc.dialLocked()
+	return k
+}
+
+// dialLocked dials a connection to dc.addr in the background (as
+// http.Transport does, the dial is not the request's: others may wait for
+// it too); the caller adds it to the pool, or keeps it as the spare.
+func (dc *destConns) dialLocked() *h2conn {
+	k := &h2conn{ready: make(chan struct{})}
+	addr := dc.addr
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), dc.tr.TLSHandshakeTimeout+15*time.Second)
+		defer cancel()
+		var proto string
+		tctx := httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{TLSHandshakeDone: func(st tls.ConnectionState, _ error) { proto = st.NegotiatedProtocol }})
+		cc, err := dc.tr.NewClientConn(tctx, "https", addr)
+		if err == nil && proto != "h2" {
+			cc.Close()
+			cc, err = nil, errNoH2
+		}
+		dc.mu.Lock()
+		k.cc, k.err = cc, err
+		switch {
+		case dc.addr != addr && err == nil:
+			cc.Close() // the endpoint changed meanwhile
+			k.err = net.ErrClosed
+		case errors.Is(err, errNoH2) && dc.addr == addr:
+			dc.h1 = true
+		}
+		close(k.ready)
+		dc.mu.Unlock()
+	}()
+	return k
+}
+
+// broke drops k, a connection a request broke on, and dials another in
+// its place at once, and a spare if there is none.
+func (dc *destConns) broke(k *h2conn) {
+	dc.mu.Lock()
+	defer dc.mu.Unlock()
+	k.cc.Close()
+	dc.conns = slices.DeleteFunc(dc.conns, func(x *h2conn) bool { return x == k })
+	if !k.replaced && !dc.h1 && len(dc.conns) < connsPerDest {
+		k.replaced = true
+		dc.conns = append(dc.conns, dc.dialLocked())
+	}
+	if dc.spare == nil && !dc.h1 {
+		dc.spare = dc.dialLocked()
 	}
 }
 
@@ -218,10 +397,22 @@ func (c *Client) CloseIdleConnections() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, dc := range c.clients {
+		dc.hc.CloseIdleConnections()
 		dc.mu.Lock()
-		for _, hc := range dc.hcs {
-			hc.CloseIdleConnections()
+		dc.pruneLocked()
+		if k := dc.spare; k != nil && k.dialled() {
+			if k.cc != nil {
+				k.cc.Close()
+			}
+			dc.spare = nil
 		}
+		dc.conns = slices.DeleteFunc(dc.conns, func(k *h2conn) bool {
+			if k.dialled() && k.busy == 0 && k.cc.InFlight() == 0 {
+				k.cc.Close()
+				return true
+			}
+			return false
+		})
 		dc.mu.Unlock()
 	}
 }
@@ -294,14 +485,17 @@ func answerCut(ctx context.Context, status int, err error) Result {
 
 // post POSTs body to url, and once more, at once, when the connection it
 // went out on broke before the answer came (a link cut under requests in
-// flight): the HTTP client dials a new connection for the second request,
-// and the envelopes are re-sent without waiting for the destination's
-// backoff. What the peer had already stored it answers as a duplicate, with
-// a receipt (FLX-DLV-009), so nothing is stored twice. A request that got
+// flight): the second request goes on another of the destination's
+// connections when one is open (a new one is dialled when none is, and in
+// the background in place of the one that broke: destConns), and the
+// envelopes are re-sent without waiting for the destination's backoff.
+// What the peer had already stored it answers as a duplicate, with a
+// receipt (FLX-DLV-009), so nothing is stored twice. A request that got
 // no connection at all (the peer is down or unreachable) is not repeated:
 // that is the backoff's business. When the second connection broke too,
 // the error wraps errLinkCut.
 func (c *Client) post(ctx context.Context, to, url, contentType, accept string, body []byte) (*http.Response, error) {
+	var broken *h2conn
 	for try := 0; ; try++ {
 		var gotConn atomic.Bool
 		tctx := httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { gotConn.Store(true) }})
@@ -311,17 +505,39 @@ func (c *Client) post(ctx context.Context, to, url, contentType, accept string, 
 		}
 		req.Header.Set("Content-Type", contentType)
 		req.Header.Set("Accept", accept)
-		hc, done := c.conns(to).take()
-		resp, err := hc.Do(req)
+		dc := c.conns(to)
+		rt, k, done, err := dc.take(ctx, req.URL, broken)
+		if err != nil {
+			return nil, err // no connection: the backoff's business
+		}
+		resp, err := rt(req)
 		done()
+		if k != nil && err == nil {
+			return resp, nil
+		}
 		var ne net.Error
-		if err == nil || !gotConn.Load() || ctx.Err() != nil || (errors.As(err, &ne) && ne.Timeout()) {
+		if err == nil || (k == nil && !gotConn.Load()) || ctx.Err() != nil || (errors.As(err, &ne) && ne.Timeout()) {
 			return resp, err
+		}
+		if k != nil {
+			broken = k
+			if k.cc.Err() != nil {
+				dc.broke(k) // the connection went, not only the stream
+			}
 		}
 		if try > 0 {
 			return nil, fmt.Errorf("%w: %w", errLinkCut, err)
 		}
 	}
+}
+
+// canonicalAddr is u's host:port, the port 443 when it names none.
+func canonicalAddr(u *neturl.URL) string {
+	port := u.Port()
+	if port == "" {
+		port = "443"
+	}
+	return net.JoinHostPort(u.Hostname(), port)
 }
 
 // destination returns the manifest and the member to send to, or the

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"maps"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -156,6 +158,12 @@ type peer struct {
 	abort atomic.Int32
 	conns map[string]bool // remote address of every request (under mu)
 	at    []time.Time     // when each request's body was read (under mu)
+	from  []string        // remote address of each request read, in order (under mu)
+	// accepted is every connection the peer accepted, by remote address,
+	// and carrying how many requests arrived on each (under mu).
+	accepted map[string]net.Conn
+	carrying map[string]int
+	closed   int // connections closed
 }
 
 // holdAll makes every request wait in the peer until the returned release
@@ -189,6 +197,12 @@ func newPeer(t testing.TB, f *fedtest.Federation, id string) *peer {
 				break
 			}
 		}
+		p.mu.Lock()
+		if p.carrying == nil {
+			p.carrying = map[string]int{}
+		}
+		p.carrying[r.RemoteAddr]++
+		p.mu.Unlock()
 		if h := p.hold.Load(); h != nil {
 			<-*h
 		}
@@ -202,6 +216,7 @@ func newPeer(t testing.TB, f *fedtest.Federation, id string) *peer {
 		}
 		p.conns[r.RemoteAddr] = true
 		p.at = append(p.at, time.Now())
+		p.from = append(p.from, r.RemoteAddr)
 		p.mu.Unlock()
 		if p.abort.Add(-1) >= 0 {
 			panic(http.ErrAbortHandler)
@@ -274,6 +289,19 @@ func (p *peer) start(t testing.TB) {
 	p.srv.TLS.NextProtos = []string{"h2", "http/1.1"}
 	p.srv.Config.HTTP2 = mtls.ServerHTTP2()
 	p.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	p.srv.Config.ConnState = func(c net.Conn, st http.ConnState) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		switch st {
+		case http.StateNew:
+			if p.accepted == nil {
+				p.accepted = map[string]net.Conn{}
+			}
+			p.accepted[c.RemoteAddr().String()] = c
+		case http.StateClosed:
+			p.closed++
+		}
+	}
 	p.srv.StartTLS()
 }
 
@@ -1198,6 +1226,75 @@ func TestRequestsSpreadOverConnections(t *testing.T) {
 	defer p.mu.Unlock()
 	if len(p.conns) != 3 {
 		t.Errorf("%d connections for 24 requests in flight, want 3 (8 each)", len(p.conns))
+	}
+}
+
+// A connection that breaks under requests (a link cut) costs them one
+// round trip more: they go again at once on the destination's other
+// connection, open and its HTTP/2 windows known, not on a new one (on a
+// long link a TLS handshake, then the peer's SETTINGS before more than
+// 64 KiB may go: two round trips more, before the cut requests' own); and
+// a connection is dialled at once in place of the broken one.
+func TestCutRequestsGoAgainOnOpenConnections(t *testing.T) {
+	b := newBench(t, Options{Workers: 16, BatchSize: 1, PollInterval: time.Hour, Lease: time.Minute}, realClock,
+		viaLink(linksim.Link{Delay: 10 * time.Millisecond}))
+	p := b.peers["XB-RC"]
+	one := b.queue(t, "XB-RC", 1)
+	b.run(t)
+	waitFor(t, "the first delivered", func() bool { return b.delivered(one) })
+	release := p.holdAll(t)
+	ids := b.queue(t, "XB-RC", 16)
+	b.d.Kick()
+	waitFor(t, "16 requests in flight", func() bool { return p.inflight.Load() == 16 })
+	p.mu.Lock()
+	before := maps.Clone(p.accepted)
+	carrying := slices.SortedFunc(maps.Keys(p.carrying), func(a, b string) int { return p.carrying[b] - p.carrying[a] })
+	p.mu.Unlock()
+	if len(carrying) != 2 {
+		// Through the link's delay, an http.Transport dialled one
+		// connection per request waiting for one (9 for 16 here).
+		t.Errorf("%d connections carry the 16 requests in flight, want 2", len(carrying))
+	}
+	before[carrying[0]].Close() // the link cuts the busiest, under its requests
+	release()
+	waitFor(t, "all delivered", func() bool { return b.delivered(ids) })
+	waitFor(t, "a connection dialled in place of the cut one", func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return len(p.accepted) > len(before)
+	})
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, from := range p.from {
+		if before[from] == nil {
+			t.Errorf("request %d (of %d read) came on a connection opened after the cut, not on the one still open", i, len(p.from))
+		}
+	}
+}
+
+// A request whose stream alone the peer reset goes again on another
+// connection; the connection it went on, and the requests on it, stay.
+func TestStreamResetKeepsConnection(t *testing.T) {
+	b := newBench(t, Options{Workers: 16, BatchSize: 1, PollInterval: time.Hour, Lease: time.Minute}, realClock,
+		viaLink(linksim.Link{Delay: 10 * time.Millisecond}))
+	p := b.peers["XB-RC"]
+	one := b.queue(t, "XB-RC", 1)
+	b.run(t)
+	waitFor(t, "the first delivered", func() bool { return b.delivered(one) })
+	release := p.holdAll(t)
+	ids := b.queue(t, "XB-RC", 16)
+	b.d.Kick()
+	waitFor(t, "16 requests in flight", func() bool { return p.inflight.Load() == 16 })
+	p.abort.Store(1) // the first request read has its stream reset
+	release()
+	waitFor(t, "all delivered", func() bool { return b.delivered(ids) })
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.from) != 18 {
+		t.Errorf("%d requests read for 17 envelopes and one reset, want 18: requests on the reset one's connection were sent again", len(p.from))
+	}
+	if p.closed != 0 {
+		t.Errorf("%d connections closed: the reset one's connection went", p.closed)
 	}
 }
 

@@ -1,6 +1,7 @@
 package linksim
 
 import (
+	"bytes"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -17,6 +18,9 @@ type Link struct {
 // Proxy forwards TCP connections to a target through the simulated link:
 // every chunk is delivered Delay after it was read (order kept, bandwidth
 // not limited), and a connection is closed once CutEach bytes crossed it.
+// The TCP handshake, which the client's kernel completes with the proxy at
+// once, costs the round trip it costs over the link: what the client sends
+// first goes on no sooner than 2 × Delay after it connected.
 type Proxy struct {
 	ln     net.Listener
 	target string
@@ -83,6 +87,7 @@ func (p *Proxy) accept() {
 }
 
 func (p *Proxy) serve(c net.Conn) {
+	connected := time.Now().Add(2 * p.spec.Delay) // SYN, SYN-ACK: then the client's bytes go
 	defer c.Close()
 	u, err := net.Dial("tcp", p.target)
 	if err != nil {
@@ -102,7 +107,7 @@ func (p *Proxy) serve(c net.Conn) {
 			u.Close()
 		}
 	}
-	pipe := func(dst, src net.Conn) {
+	pipe := func(dst, src net.Conn, from time.Time) {
 		defer func() { done <- struct{}{} }()
 		type chunk struct {
 			b   []byte
@@ -111,11 +116,11 @@ func (p *Proxy) serve(c net.Conn) {
 		q := make(chan chunk, 1024)
 		go func() {
 			defer close(q)
+			buf := make([]byte, 32<<10)
 			for {
-				buf := make([]byte, 32<<10)
 				n, err := src.Read(buf)
 				if n > 0 {
-					q <- chunk{buf[:n], time.Now().Add(p.spec.Delay)}
+					q <- chunk{bytes.Clone(buf[:n]), maxTime(time.Now(), from).Add(p.spec.Delay)}
 				}
 				if err != nil {
 					return
@@ -137,8 +142,15 @@ func (p *Proxy) serve(c net.Conn) {
 			tc.CloseWrite()
 		}
 	}
-	go pipe(u, c)
-	go pipe(c, u)
+	go pipe(u, c, connected)
+	go pipe(c, u, time.Time{})
 	<-done
 	<-done
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

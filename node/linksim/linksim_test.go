@@ -90,3 +90,34 @@ func TestCutEach(t *testing.T) {
 		}
 	}
 }
+
+// TestConnectCostsARoundTrip: the TCP handshake, which the proxy's kernel
+// completes at once on loopback, costs a round trip of the link, as it
+// does over a real one: the first answer comes two round trips after
+// connecting (handshake, then the bytes).
+func TestConnectCostsARoundTrip(t *testing.T) {
+	const delay = 40 * time.Millisecond
+	p := start(t, Link{Delay: delay})
+	began := time.Now()
+	c, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("hello"))
+	got := make([]byte, 5)
+	if _, err := io.ReadFull(c, got); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(began); took < 4*delay {
+		t.Errorf("connect and a first round trip in %v, want at least %v", took, 4*delay)
+	}
+	began = time.Now()
+	c.Write([]byte("again"))
+	if _, err := io.ReadFull(c, got); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(began); took < 2*delay {
+		t.Errorf("a round trip in %v, want at least %v", took, 2*delay)
+	}
+}
