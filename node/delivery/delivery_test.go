@@ -1229,6 +1229,24 @@ func TestRequestsSpreadOverConnections(t *testing.T) {
 	}
 }
 
+// sixteenHeldThroughLink starts a delivery to XB-RC through a link of
+// 10 ms each way, one envelope per request, and returns once 16 requests
+// are in flight, held by the peer until release is called.
+func sixteenHeldThroughLink(t *testing.T) (b *bench, p *peer, ids []int64, release func()) {
+	t.Helper()
+	b = newBench(t, Options{Workers: 16, BatchSize: 1, PollInterval: time.Hour, Lease: time.Minute}, realClock,
+		viaLink(linksim.Link{Delay: 10 * time.Millisecond}))
+	p = b.peers["XB-RC"]
+	one := b.queue(t, "XB-RC", 1)
+	b.run(t)
+	waitFor(t, "the first delivered", func() bool { return b.delivered(one) })
+	release = p.holdAll(t)
+	ids = b.queue(t, "XB-RC", 16)
+	b.d.Kick()
+	waitFor(t, "16 requests in flight", func() bool { return p.inflight.Load() == 16 })
+	return b, p, ids, release
+}
+
 // A connection that breaks under requests (a link cut) costs them one
 // round trip more: they go again at once on the destination's other
 // connection, open and its HTTP/2 windows known, not on a new one (on a
@@ -1236,16 +1254,7 @@ func TestRequestsSpreadOverConnections(t *testing.T) {
 // 64 KiB may go: two round trips more, before the cut requests' own); and
 // a connection is dialled at once in place of the broken one.
 func TestCutRequestsGoAgainOnOpenConnections(t *testing.T) {
-	b := newBench(t, Options{Workers: 16, BatchSize: 1, PollInterval: time.Hour, Lease: time.Minute}, realClock,
-		viaLink(linksim.Link{Delay: 10 * time.Millisecond}))
-	p := b.peers["XB-RC"]
-	one := b.queue(t, "XB-RC", 1)
-	b.run(t)
-	waitFor(t, "the first delivered", func() bool { return b.delivered(one) })
-	release := p.holdAll(t)
-	ids := b.queue(t, "XB-RC", 16)
-	b.d.Kick()
-	waitFor(t, "16 requests in flight", func() bool { return p.inflight.Load() == 16 })
+	b, p, ids, release := sixteenHeldThroughLink(t)
 	p.mu.Lock()
 	before := maps.Clone(p.accepted)
 	carrying := slices.SortedFunc(maps.Keys(p.carrying), func(a, b string) int { return p.carrying[b] - p.carrying[a] })
@@ -1275,16 +1284,7 @@ func TestCutRequestsGoAgainOnOpenConnections(t *testing.T) {
 // A request whose stream alone the peer reset goes again on another
 // connection; the connection it went on, and the requests on it, stay.
 func TestStreamResetKeepsConnection(t *testing.T) {
-	b := newBench(t, Options{Workers: 16, BatchSize: 1, PollInterval: time.Hour, Lease: time.Minute}, realClock,
-		viaLink(linksim.Link{Delay: 10 * time.Millisecond}))
-	p := b.peers["XB-RC"]
-	one := b.queue(t, "XB-RC", 1)
-	b.run(t)
-	waitFor(t, "the first delivered", func() bool { return b.delivered(one) })
-	release := p.holdAll(t)
-	ids := b.queue(t, "XB-RC", 16)
-	b.d.Kick()
-	waitFor(t, "16 requests in flight", func() bool { return p.inflight.Load() == 16 })
+	b, p, ids, release := sixteenHeldThroughLink(t)
 	p.abort.Store(1) // the first request read has its stream reset
 	release()
 	waitFor(t, "all delivered", func() bool { return b.delivered(ids) })
