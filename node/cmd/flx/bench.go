@@ -142,7 +142,7 @@ func benchCaseID(i int) string { return fmt.Sprintf("XA-RC:BENCH-%07d", i) }
 // strings.Replacer built per person: a quarter of the allocations of
 // `flx bench exchange --n 100000` were the bench's own bodies.
 func benchBody(i int) []byte {
-	doc, _ := copyJSON(benchTemplate()).(map[string]any)
+	doc, _ := deepCopy(benchTemplate()).(map[string]any)
 	doc["case_id"] = benchCaseID(i)
 	h := uint64(i)*0x9e3779b97f4a7c15 + 1
 	next := func(n int) int {
@@ -195,27 +195,6 @@ var benchTemplate = sync.OnceValue(func() any {
 	}
 	return doc
 })
-
-// copyJSON copies a value json.Unmarshal made into an any, so that the
-// copy can be changed.
-func copyJSON(v any) any {
-	switch v := v.(type) {
-	case map[string]any:
-		m := make(map[string]any, len(v))
-		for k, e := range v {
-			m[k] = copyJSON(e)
-		}
-		return m
-	case []any:
-		l := make([]any, len(v))
-		for i, e := range v {
-			l[i] = copyJSON(e)
-		}
-		return l
-	default:
-		return v // string, float64, bool, nil: immutable
-	}
-}
 
 // replacePairs is strings.NewReplacer(pairs...).Replace(s) for non-empty
 // old strings: left to right, at each position the first old string (in

@@ -446,6 +446,9 @@ func readCSV(r io.Reader, tmpl []byte, mapping []string) ([]importRow, []rejecti
 	return rows, rej, nil
 }
 
+// deepCopy copies a value json.Unmarshal made into an any (maps and
+// slices; strings, numbers, booleans and nil are shared), so that the copy
+// can be changed.
 func deepCopy(v any) any {
 	switch x := v.(type) {
 	case map[string]any:
