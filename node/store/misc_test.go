@@ -179,10 +179,11 @@ func TestOpenDSN(t *testing.T) {
 }
 
 // TestPayloadStorage: envelopes and documents over the TOAST threshold read
-// back byte for byte; on PostgreSQL (migration 0023) queued envelopes are
-// stored out of line without compression and documents with lz4, not
-// pglz; a received envelope whose row is over half a page is compressed
-// with lz4 in its row (migration 0055), this one (9 KB) into it.
+// back byte for byte; on PostgreSQL documents are compressed with lz4, not
+// pglz (migration 0023); a received envelope whose row is over half a page
+// is compressed with lz4 in its row (migration 0055), this one (9 KB) into
+// it, and so is a queued envelope over the TOAST threshold (migration
+// 0058; 0023 to 0057 kept it uncompressed).
 func TestPayloadStorage(t *testing.T) {
 	withAllStores(t, func(t *testing.T, b *backend) {
 		ctx := t.Context()
@@ -210,7 +211,7 @@ func TestPayloadStorage(t *testing.T) {
 			return
 		}
 		for _, tc := range []struct{ query, want string }{
-			{`SELECT COALESCE(pg_column_compression(e.envelope), 'none') FROM outbox_envelopes e JOIN outbox o USING (id) WHERE o.jti = 'lz4-out'`, "none"},
+			{`SELECT COALESCE(pg_column_compression(e.envelope), 'none') FROM outbox_envelopes e JOIN outbox o USING (id) WHERE o.jti = 'lz4-out'`, "lz4"},
 			{`SELECT COALESCE(pg_column_compression(envelope), 'none') FROM inbox WHERE jti = 'lz4-in'`, "lz4"},
 			{`SELECT pg_column_compression(document) FROM cases WHERE case_id = 'XB-RC:LZ4'`, "lz4"},
 			{`SELECT pg_column_compression(document) FROM case_versions WHERE case_id = 'XB-RC:LZ4'`, "lz4"},
