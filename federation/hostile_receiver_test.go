@@ -87,16 +87,18 @@ func TestHostileReceiverBatch(t *testing.T) {
 		{name: "receipts binding other bytes", results: func(t *testing.T, raws [][]byte) []federation.BatchResult {
 			return []federation.BatchResult{
 				{Status: 202, Receipt: sign(t, raws[0], func(rc *federation.ReceiptClaims) { rc.SHA256 = sha256Hex(raws[1]) }, "XB-RC")},
-				{Status: 202, Receipt: sign(t, raws[1], func(rc *federation.ReceiptClaims) { rc.SHA256 = sha256Hex(append([]byte(nil), raws[1][:len(raws[1])-1]...)) }, "XB-RC")},
+				{Status: 202, Receipt: sign(t, raws[1], func(rc *federation.ReceiptClaims) {
+					rc.SHA256 = sha256Hex(append([]byte(nil), raws[1][:len(raws[1])-1]...))
+				}, "XB-RC")},
 				{Status: 202, Receipt: upperHex(t, raws[2])},
 				good(t, raws[3])}
 		}, want: [n]federation.Outcome{R, R, R, D}},
 		{name: "receipts signed by another key or member", results: func(t *testing.T, raws [][]byte) []federation.BatchResult {
 			return []federation.BatchResult{
-				{Status: 202, Receipt: sign(t, raws[0], nil, "XC-RC")},                                                            // XB-RC's claims, XC-RC's key
-				{Status: 202, Receipt: sign(t, raws[1], func(rc *federation.ReceiptClaims) { rc.Issuer = "XC-RC" }, "XC-RC")},    // XC-RC's receipt
+				{Status: 202, Receipt: sign(t, raws[0], nil, "XC-RC")},                                                          // XB-RC's claims, XC-RC's key
+				{Status: 202, Receipt: sign(t, raws[1], func(rc *federation.ReceiptClaims) { rc.Issuer = "XC-RC" }, "XC-RC")},   // XC-RC's receipt
 				{Status: 202, Receipt: sign(t, raws[2], func(rc *federation.ReceiptClaims) { rc.Audience = "XC-RC" }, "XB-RC")}, // for another sender
-				{Status: 202, Receipt: sign(t, raws[3], nil, "XA-RC")},                                                            // the sender's own key
+				{Status: 202, Receipt: sign(t, raws[3], nil, "XA-RC")},                                                          // the sender's own key
 			}
 		}, want: [n]federation.Outcome{R, R, R, R}},
 		{name: "receipts swapped and reused", results: func(t *testing.T, raws [][]byte) []federation.BatchResult {
