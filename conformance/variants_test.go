@@ -1519,4 +1519,10 @@ var brokenNodes = []brokenNode{
 		}},
 		broke: "bounds a batch by max_batch_bytes only, not each of its envelopes by MAX_BODY", check: "FLX-BAT-002/over-max-body",
 	},
+	{
+		Variant: variant.Variant{Name: "batch-null-envelope", Mutations: []variant.Mutation{{
+			File: "federation/batch.go", Old: "\t\t\t\tif e == nil {\n", New: "\t\t\t\tif e == nil {\n\t\t\t\t\te = new(string)\n\t\t\t\t}\n\t\t\t\tif false {\n",
+		}}},
+		broke: "reads a null among a batch's envelopes as an empty envelope and takes the rest of the batch", check: "FLX-BAT-003/limits",
+	},
 }

@@ -29,6 +29,9 @@ func TestParseBatchRequest(t *testing.T) {
 		{"member in other case", `{"Envelopes":["a"]}`, 0, problem.BadEnvelope},
 		{"duplicated member", `{"envelopes":["a"],"envelopes":["b"]}`, 0, problem.BadEnvelope},
 		{"not strings", `{"envelopes":[1]}`, 0, problem.BadEnvelope},
+		{"a null envelope", `{"envelopes":["a",null]}`, 0, problem.BadEnvelope},
+		{"only null", `{"envelopes":[null]}`, 0, problem.BadEnvelope},
+		{"an empty string", `{"envelopes":[""]}`, 1, ""}, // a string: refused alone, as an envelope
 		{"trailing data", `{"envelopes":["a"]} {}`, 0, problem.BadEnvelope},
 		{"an array", `["a"]`, 0, problem.BadEnvelope},
 		{"a compact JWS", `a.b.c`, 0, problem.BadEnvelope},

@@ -458,3 +458,50 @@ func TestHostileBatchesRacing(t *testing.T) {
 		}
 	})
 }
+
+// TestHostileBatchBodies: batch bodies malformed at each level of nesting,
+// with duplicated or other-cased members, truncated, or followed by more,
+// around a valid envelope: each is refused as a whole with bad_envelope,
+// before any envelope is stored; the envelope sent afterwards is accepted
+// (not a duplicate: nothing of the refused batches was kept).
+func TestHostileBatchBodies(t *testing.T) {
+	t.Parallel()
+	nodetest.EachDialect(t, func(t *testing.T, d nodetest.Dialect) {
+		f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")
+		lnB := nodetest.Listen(t, f.Member(t, "XB-RC"))
+		f.Sign(t)
+		xb := nodetest.Start(t, f, "XB-RC", lnB, nodetest.Options{Dialect: d})
+		k := &hostileKit{t: t, f: f}
+		c := k.claims()
+		e := string(k.sign(c, f.Member(t, "XA-RC").Key))
+		for _, body := range []string{
+			``, ` `, `{`, `{"envelopes"`, `{"envelopes":`, `{"envelopes":[`, `{"envelopes":["` + e,
+			`{"envelopes":["` + e + `"`, `{"envelopes":["` + e + `"]`, `{"envelopes":["` + e + `",]}`, `{"envelopes":[,"` + e + `"]}`,
+			`{"envelopes":["` + e + `"],"envelopes":["` + e + `"]}`, `{"envelopes":["` + e + `"],"Envelopes":[]}`,
+			`{"ENVELOPES":["` + e + `"]}`, `{"envelopes":["` + e + `"],"extra":{"a":[1,{"b":}]}}`,
+			`{"envelopes":[["` + e + `"]]}`, `{"envelopes":[{"jws":"` + e + `"}]}`, `{"envelopes":"` + e + `"}`,
+			`{"envelopes":["` + e + `",null]}`, `{"envelopes":["` + e + `",1]}`, `{"envelopes":null}`, `{"envelopes":{}}`,
+			`{"envelopes":["` + e + `"]}{"envelopes":["` + e + `"]}`, `{"envelopes":["` + e + `"]}]`, `{"envelopes":["` + e + `"]}` + "\x00",
+			`["` + e + `"]`, `"` + e + `"`, e, `{"envelopes":["` + e + `"] /* comment */}`, `{'envelopes':['` + e + `']}`,
+			"\ufeff" + `{"envelopes":["` + e + `"]}`,
+		} {
+			status, ans := postBatch(t, f, xb, "application/json", []byte(body))
+			p, err := problem.Parse(ans)
+			if status != http.StatusBadRequest || err != nil || p.Code != problem.BadEnvelope {
+				t.Errorf("%.60q...: answered %d %s, want 400 bad_envelope", body, status, ans)
+			}
+		}
+		if rows := allInbox(t, xb.Store, store.InboxFilter{}); len(rows) != 0 {
+			t.Fatalf("%d rows stored from refused batches", len(rows))
+		}
+		status, ans := postBatch(t, f, xb, "application/json", batchOf(t, []byte(e)))
+		res, err := federation.ParseBatchAnswer(ans, 1)
+		if status != 200 || err != nil {
+			t.Fatalf("the envelope in a good batch: %d %s", status, ans)
+		}
+		rc, err := federation.VerifyReceipt([]byte(res[0].Receipt), f.Manifest, federation.ExpectReceipt([]byte(e), c), time.Now())
+		if err != nil || rc.Status != federation.ReceiptAccepted {
+			t.Fatalf("the envelope in a good batch: %v %+v", err, rc)
+		}
+	})
+}
