@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -489,6 +490,25 @@ func TestHostileBatchBodies(t *testing.T) {
 			p, err := problem.Parse(ans)
 			if status != http.StatusBadRequest || err != nil || p.Code != problem.BadEnvelope {
 				t.Errorf("%.60q...: answered %d %s, want 400 bad_envelope", body, status, ans)
+			}
+		}
+		// Over max_batch_bytes without a length announced (streamed over
+		// HTTP/2): too_large once the limit is passed, nothing stored.
+		{
+			big := []byte(`{"envelopes":["` + e + `","` + strings.Repeat("A", int(xb.MaxBatchBytes())) + `"]}`)
+			pr, pw := io.Pipe()
+			go func() { pw.Write(big); pw.Close() }()
+			req, _ := http.NewRequest(http.MethodPost, xb.FedURL+federation.BatchesPath, pr)
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := nodetest.Client(t, f, "XA-RC", xb).Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ans, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			pr.CloseWithError(io.ErrClosedPipe)
+			if p, err := problem.Parse(ans); resp.StatusCode != http.StatusRequestEntityTooLarge || err != nil || p.Code != problem.TooLarge || resp.ProtoMajor != 2 {
+				t.Errorf("a streamed batch over max_batch_bytes: HTTP/%d %d %.200s, want HTTP/2 413 too_large", resp.ProtoMajor, resp.StatusCode, ans)
 			}
 		}
 		if rows := allInbox(t, xb.Store, store.InboxFilter{}); len(rows) != 0 {
