@@ -133,6 +133,7 @@ func checkBatchLimits(t *T) {
 		"an empty batch":              {[]byte(`{"envelopes":[]}`), "application/json"},
 		"an unknown member":           {[]byte(`{"envelopes":["` + string(good) + `"],"extra":1}`), "application/json"},
 		"a bare JWS":                  {good, "application/json"},
+		"a null among the envelopes":  {[]byte(`{"envelopes":["` + string(good) + `",null]}`), "application/json"},
 		"a batch as application/jose": {batchBody(good), "application/jose"},
 	} {
 		if _, err := shouldRefuse(t.postBatch(tc.body, tc.ctype), "bad_envelope"); err != nil {

@@ -1504,4 +1504,25 @@ var brokenNodes = []brokenNode{
 		}}},
 		broke: "dead-letters a message the recipient refused with media_incomplete instead of uploading the media again", check: "FLX-MED-011/reupload-after-incomplete",
 	},
+	// hostile: copies within one batch and the per-envelope size bound of
+	// a batch (FLX-BAT-002).
+	{
+		Variant: variant.Variant{Name: "batch-copies-accepted", Mutations: []variant.Mutation{{
+			File: "node/store/inbox.go", Old: "\t\tif !ok || first[e.Item.JTI] {", New: "\t\tif !ok {",
+		}}},
+		broke: "answers a second copy of an envelope in one batch, and other bytes under its jti, as accepted", check: "FLX-BAT-002/twice-in-batch",
+	},
+	{
+		Variant: variant.Variant{Name: "batch-envelope-unbounded", Mutations: []variant.Mutation{
+			{File: "node/receive.go", Old: "\tif int64(len(raw)) > n.o.MaxBodyBytes {", New: "\tif false {"},
+			{File: "node/verifybatch.go", Old: "\t\tif int64(len(raw)) <= n.o.MaxBodyBytes {", New: "\t\tif true {"},
+		}},
+		broke: "bounds a batch by max_batch_bytes only, not each of its envelopes by MAX_BODY", check: "FLX-BAT-002/over-max-body",
+	},
+	{
+		Variant: variant.Variant{Name: "batch-null-envelope", Mutations: []variant.Mutation{{
+			File: "federation/batch.go", Old: "\t\t\t\tif e == nil {\n", New: "\t\t\t\tif e == nil {\n\t\t\t\t\te = new(string)\n\t\t\t\t}\n\t\t\t\tif false {\n",
+		}}},
+		broke: "reads a null among a batch's envelopes as an empty envelope and takes the rest of the batch", check: "FLX-BAT-003/limits",
+	},
 }

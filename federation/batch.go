@@ -62,14 +62,21 @@ var batchRequestShape = shapeOf(reflect.TypeFor[BatchRequest]())
 func ParseBatchRequest(body []byte, maxEnvelopes int) ([][]byte, error) {
 	out, ok := parseBatchFast(body)
 	if !ok {
-		var req BatchRequest
+		// Pointers, so that a null in the array, which encoding/json
+		// would read as "", is told from a string.
+		var req struct {
+			Envelopes []*string `json:"envelopes"`
+		}
 		if err := decodeStrict(body, batchRequestShape, &req); err != nil {
 			return nil, problem.Errorf(problem.BadEnvelope, "the batch is not a JSON object with an array of envelopes: %v", err)
 		}
 		if req.Envelopes != nil {
 			out = make([][]byte, len(req.Envelopes))
 			for i, e := range req.Envelopes {
-				out[i] = []byte(e)
+				if e == nil {
+					return nil, problem.Errorf(problem.BadEnvelope, "envelope %d of the batch is null, not a string", i)
+				}
+				out[i] = []byte(*e)
 			}
 		}
 	}

@@ -29,6 +29,9 @@ func TestParseBatchRequest(t *testing.T) {
 		{"member in other case", `{"Envelopes":["a"]}`, 0, problem.BadEnvelope},
 		{"duplicated member", `{"envelopes":["a"],"envelopes":["b"]}`, 0, problem.BadEnvelope},
 		{"not strings", `{"envelopes":[1]}`, 0, problem.BadEnvelope},
+		{"a null envelope", `{"envelopes":["a",null]}`, 0, problem.BadEnvelope},
+		{"only null", `{"envelopes":[null]}`, 0, problem.BadEnvelope},
+		{"an empty string", `{"envelopes":[""]}`, 1, ""}, // a string: refused alone, as an envelope
 		{"trailing data", `{"envelopes":["a"]} {}`, 0, problem.BadEnvelope},
 		{"an array", `["a"]`, 0, problem.BadEnvelope},
 		{"a compact JWS", `a.b.c`, 0, problem.BadEnvelope},
@@ -244,7 +247,7 @@ func TestClientSendBatch(t *testing.T) {
 }
 
 func FuzzParseBatchRequest(f *testing.F) {
-	for _, s := range []string{`{"envelopes":["a.b.c"]}`, `{"envelopes":[]}`, `{"envelopes":["a"],"envelopes":["b"]}`, `[]`, `{"envelopes":[1,{"x":[]}]}`} {
+	for _, s := range []string{`{"envelopes":["a.b.c"]}`, `{"envelopes":[]}`, `{"envelopes":["a"],"envelopes":["b"]}`, `[]`, `{"envelopes":[1,{"x":[]}]}`, `{"envelopes":["a",null]}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -257,6 +260,18 @@ func FuzzParseBatchRequest(f *testing.F) {
 		}
 		if len(got) == 0 || len(got) > 10 {
 			t.Fatalf("accepted %d envelopes", len(got))
+		}
+		// Each envelope read is a JSON string of the array (not a null
+		// read as "", not a number): checked with encoding/json alone.
+		var raw struct{ Envelopes []json.RawMessage }
+		if err := json.Unmarshal(body, &raw); err != nil || len(raw.Envelopes) != len(got) {
+			t.Fatalf("accepted %d envelopes of %q: %v", len(got), body, err)
+		}
+		for i, e := range raw.Envelopes {
+			var s string
+			if len(e) == 0 || e[0] != '"' || json.Unmarshal(e, &s) != nil || s != string(got[i]) {
+				t.Fatalf("envelope %d read as %q from %s", i, got[i], e)
+			}
 		}
 	})
 }

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"log/slog"
@@ -186,27 +185,47 @@ func (f *fedAPI) readBody(w http.ResponseWriter, r *http.Request, limit int64) (
 	return body, nil
 }
 
-// readAtMost reads r to its end into a buffer sized once for the length
-// the request announced (at most limit and readPresize; r enforces the
-// limit): io.ReadAll grows from 512 bytes, so a batch of 50 envelopes
-// (about 200 KB) was allocated, cleared and copied a dozen times over.
+// readAtMost reads r to its end into a buffer sized by the length the
+// request announced (at most limit; r enforces the limit), but only in
+// proportion to the bytes that arrived: readStart first, then four times
+// what it holds, up to the announced length. io.ReadAll grows from 512
+// bytes, so a batch of 50 envelopes (about 200 KB) was allocated, cleared
+// and copied a dozen times over; sized at once by the announced length, a
+// peer that announces the limit and sends a few bytes, on the 250 streams
+// of each of many HTTP/2 connections, would make the node hold a large
+// buffer for each until the read timeout.
 func readAtMost(r io.Reader, announced, limit int64) ([]byte, error) {
 	if announced <= 0 {
 		return io.ReadAll(r)
 	}
-	// bytes.Buffer reads while it has bytes.MinRead bytes free: with
-	// them beyond the body, the read that finds its end needs no growth.
-	b := bytes.NewBuffer(make([]byte, 0, min(announced, limit, readPresize)+bytes.MinRead))
-	_, err := b.ReadFrom(r)
-	return b.Bytes(), err
+	// One byte beyond the announced length: the read that finds the end
+	// has room, and needs no growth.
+	full := int(min(announced, limit)) + 1
+	b := make([]byte, 0, min(full, readStart))
+	for {
+		if len(b) == cap(b) {
+			grown := min(4*cap(b), full)
+			if grown <= cap(b) {
+				grown = 2 * cap(b) // past the announced length: r ends it
+			}
+			nb := make([]byte, len(b), grown)
+			copy(nb, b)
+			b = nb
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
 }
 
-// readPresize is the most readAtMost allocates on the length a request
-// announces, before its bytes arrive: a peer that announces the whole
-// limit (8 MiB for a batch) and sends a few bytes, on many connections,
-// must not make the node hold the limit for each. A larger body grows the
-// buffer as it arrives, as io.ReadAll would.
-const readPresize = 1 << 20
+// readStart is the buffer a body is first read into: what the length a
+// request announces buys before its bytes arrive.
+const readStart = 64 << 10
 
 // batches receives a batch (SPEC.md §6.5): 200 with one result per
 // envelope, each 202 with its receipt or the refusal it would have got

@@ -12,10 +12,10 @@ import (
 )
 
 // TestReadBodyAllocations pins the allocations of reading a batch body
-// whose length the request announces: the buffer is sized once (io.ReadAll
-// grew it from 512 bytes, 27 allocations for 200 KB, each cleared and
-// copied), and the bytes read are the body's, whatever the announced
-// length says.
+// whose length the request announces: the buffer grows at most twice on
+// the way to it (io.ReadAll grew it from 512 bytes, 27 allocations for
+// 200 KB, each cleared and copied), and the bytes read are the body's,
+// whatever the announced length says.
 func TestReadBodyAllocations(t *testing.T) {
 	body := bytes.Repeat([]byte("0123456789abcdef"), 200_000/16)
 	tests := []struct {
@@ -70,7 +70,7 @@ func TestReadBodyLimit(t *testing.T) {
 
 // TestReadBodyAnnouncedNotTrusted: a peer that announces the whole limit
 // and sends a few bytes does not make the node allocate the limit before
-// the bytes arrive (readPresize bounds what the announced length buys).
+// the bytes arrive (readStart bounds what the announced length buys).
 func TestReadBodyAnnouncedNotTrusted(t *testing.T) {
 	const limit = 8 << 20
 	body := []byte(`{"envelopes":[]}`)
@@ -91,5 +91,40 @@ func TestReadBodyAnnouncedNotTrusted(t *testing.T) {
 	t.Logf("%d bytes allocated per read of a %d-byte body announced as %d", per, len(body), limit)
 	if per > 2<<20 {
 		t.Errorf("%d bytes allocated per read of a %d-byte body announced as %d: want at most %d", per, len(body), limit, 2<<20)
+	}
+}
+
+// TestReadBodyStalledHoldsLittle: a peer that announces the batch limit
+// and then sends a few bytes and stalls (a slowloris body) makes the node
+// hold a buffer in proportion to what arrived, not to what was announced.
+// Over HTTP/2 one connection carries up to 250 such streams at once, each
+// held until the read timeout: at 1 MiB each (as the announced length once bought), 250 MiB
+// a connection.
+func TestReadBodyStalledHoldsLittle(t *testing.T) {
+	const limit = 8 << 20
+	for _, sent := range []int{16, 40 << 10, 300 << 10} {
+		body := bytes.Repeat([]byte("x"), sent)
+		const runs = 5
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		for range runs {
+			r := httptest.NewRequest(http.MethodPost, "/flx/v1/batches", bytes.NewReader(body))
+			r.ContentLength = limit
+			b, p := (&fedAPI{}).readBody(httptest.NewRecorder(), r, limit)
+			if p != nil || len(b) != sent {
+				t.Fatalf("read %d bytes, %v; want the %d sent", len(b), p, sent)
+			}
+		}
+		runtime.ReadMemStats(&after)
+		per := (after.TotalAlloc - before.TotalAlloc) / runs
+		// In proportion to what arrived: the buffers of a growth by four
+		// add up to at most 16/3 of the bytes, beyond a first 64 KiB (and
+		// the request's own few allocations).
+		bound := uint64(6*sent + 64<<10 + 8<<10)
+		t.Logf("%d bytes allocated to read %d bytes announced as %d", per, sent, limit)
+		if per > bound {
+			t.Errorf("%d bytes allocated to read %d bytes announced as %d: want at most %d", per, sent, limit, bound)
+		}
 	}
 }
