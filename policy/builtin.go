@@ -623,7 +623,7 @@ func (s *state) withheld(prots []protection) []string {
 	if len(prots) == 0 {
 		return nil
 	}
-	var out []string
+	out := make([]string, 0, 16)
 	for _, p := range prots {
 		for _, q := range p.ptrs {
 			if exists(s.doc, q) && !contains(out, q) {
@@ -1070,14 +1070,14 @@ func protectSensitive(s *state) []protection {
 		if sm == nil {
 			continue
 		}
+		whole := p.ptr("sensitive")
 		left := 0
 		for k := range sm {
-			if !contains(ptrs, p.ptr("sensitive", k)) {
+			if !containsChild(ptrs, whole, k) {
 				left++
 			}
 		}
 		if left == 0 {
-			whole := p.ptr("sensitive")
 			kept := ptrs[:0]
 			for _, q := range ptrs {
 				if !strings.HasPrefix(q, whole+"/") {
@@ -1088,6 +1088,20 @@ func protectSensitive(s *state) []protection {
 		}
 	}
 	return []protection{{all: true, classes: []Class{FreeText}, ptrs: ptrs, why: strings.Join(cats, ", ")}}
+}
+
+// containsChild is contains(ptrs, parent+"/"+escapeToken(tok)) without
+// writing the pointer (parent is a pointer as ptr writes it).
+func containsChild(ptrs []string, parent, tok string) bool {
+	if needsEscape(tok) {
+		return contains(ptrs, parent+"/"+escapeToken(tok))
+	}
+	for _, q := range ptrs {
+		if len(q) == len(parent)+1+len(tok) && q[len(parent)] == '/' && q[:len(parent)] == parent && q[len(parent)+1:] == tok {
+			return true
+		}
+	}
+	return false
 }
 
 // ruleMessageParty: a message party must be a person of the case, or the

@@ -60,13 +60,14 @@ func persons(doc map[string]any) []person {
 	return out
 }
 
+// ptr is ptr("persons", p.idx, field...), written without a token list.
 func (p person) ptr(field ...string) string {
-	toks := make([]any, 0, 2+len(field))
-	toks = append(toks, "persons", p.idx)
+	var buf [64]byte
+	b := strconv.AppendInt(append(buf[:0], "/persons/"...), int64(p.idx), 10)
 	for _, f := range field {
-		toks = append(toks, f)
+		b = appendToken(append(b, '/'), f)
 	}
-	return ptr(toks...)
+	return string(b)
 }
 
 func (p person) hasRole(r string) bool { return hasString(p.m["roles"], r) }

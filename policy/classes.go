@@ -416,19 +416,21 @@ func fields(docKind string, doc, caseDoc map[string]any) []field {
 		ps = persons(caseDoc)
 	}
 	entries := taxonomyByDoc[docKind]
-	// Every entry's pointers, in order, written into one buffer and made
-	// strings at once (substrings of one string).
+	// Every entry's pointers, in order, written into one builder and made
+	// strings at once (substrings of the one string it holds, which
+	// strings.Builder hands over without copying).
 	type span struct{ entry, end int }
 	var ex expander
-	arena := make([]byte, 0, 2048)
-	var spans []span
+	var arena strings.Builder
+	arena.Grow(2048)
+	spans := make([]span, 0, 64)
 	for i := range entries {
 		ex.each(doc, entries[i].ptr, func(p []byte) {
-			arena = append(arena, p...)
-			spans = append(spans, span{i, len(arena)})
+			arena.Write(p)
+			spans = append(spans, span{i, arena.Len()})
 		})
 	}
-	all := string(arena)
+	all := arena.String()
 	out = make([]field, 0, len(spans))
 	// The fields of one subject share one backing array, each its own
 	// element with no room after it (an append to one copies).

@@ -244,6 +244,35 @@ func normASCII(s string) (string, bool) {
 	return b.String(), true
 }
 
+// appendNormASCII appends normText(s) to dst when s is ASCII only (what
+// normASCII returns, into a buffer the caller reuses); ok is false, and dst
+// unchanged, when s holds any other byte. FuzzNormText holds the two equal.
+func appendNormASCII(dst []byte, s string) ([]byte, bool) {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return dst, false
+		}
+	}
+	start := len(dst)
+	pending := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r':
+			pending = len(dst) > start
+			continue
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		if pending {
+			dst = append(dst, ' ')
+			pending = false
+		}
+		dst = append(dst, c)
+	}
+	return dst, true
+}
+
 // homoglyphs maps lower-case Cyrillic and Greek letters that are drawn
 // like Latin ones (in either case) to those letters.
 var homoglyphs = map[rune]rune{
@@ -255,11 +284,17 @@ var homoglyphs = map[rune]rune{
 
 // taintSet holds the withheld values to look for.
 type taintSet struct {
-	plain   []string // normalised
-	encoded []string // base64 forms, matched as written (see encodedForms)
-	encBuf  []byte   // the base64 forms added, one after the other
-	encEnds []int    // where each ends in encBuf
-	digits  []string // the digits of phone-like values
+	plain []string // normalised
+	// plainBuf holds the plain values one after the other, each ending at
+	// plainEnds[i], for searching normalised ASCII text held in norm (a
+	// buffer reused from one string to the next) without making it a string.
+	plainBuf  []byte
+	plainEnds []int
+	norm      []byte
+	encoded   []string // base64 forms, matched as written (see encodedForms)
+	encBuf    []byte   // the base64 forms added, one after the other
+	encEnds   []int    // where each ends in encBuf
+	digits    []string // the digits of phone-like values
 }
 
 // phoneDigits returns the digits of a value written mostly with digits
@@ -287,6 +322,17 @@ func phoneDigits(v string) (string, bool) {
 		}
 	}
 	return string(b), true
+}
+
+// asciiDigitBytes is asciiDigits of a byte slice.
+func asciiDigitBytes(b []byte) int {
+	n := 0
+	for _, c := range b {
+		if c >= '0' && c <= '9' {
+			n++
+		}
+	}
+	return n
 }
 
 // asciiDigits counts the digits 0-9 in s.
@@ -320,7 +366,14 @@ func (t *taintSet) add(v string) {
 	if contains(t.plain, n) {
 		return
 	}
+	if t.plain == nil {
+		// Room for a case's usual values at once, rather than grown.
+		t.plain, t.plainEnds = make([]string, 0, 16), make([]int, 0, 16)
+		t.plainBuf, t.encBuf, t.encEnds = make([]byte, 0, 256), make([]byte, 0, 1024), make([]int, 0, 32)
+	}
 	t.plain = append(t.plain, n)
+	t.plainBuf = append(t.plainBuf, n...)
+	t.plainEnds = append(t.plainEnds, len(t.plainBuf))
 	if d, ok := phoneDigits(n); ok && !contains(t.digits, d) {
 		t.digits = append(t.digits, d)
 	}
@@ -382,7 +435,8 @@ func (t *taintSet) addValues(v any) {
 // whose fields are personal data (ids, processing records and protocol
 // fields recur legitimately and are not looked for).
 func (t *taintSet) addPersonal(docKind string, doc map[string]any, p string) {
-	pp, err := parsePointer(p)
+	var stack [16]string // the pointer walked (entryFor keeps none of it)
+	pp, err := appendPointer(stack[:0], p)
 	if err != nil {
 		return
 	}
@@ -390,44 +444,54 @@ func (t *taintSet) addPersonal(docKind string, doc map[string]any, p string) {
 	if !ok {
 		return
 	}
-	// One stack for the pointer walked (entryFor keeps none of it).
-	at := pp
-	var walk func(v any)
-	walk = func(v any) {
-		switch x := v.(type) {
-		case map[string]any:
-			for k, e := range x {
-				at = append(at, k)
-				walk(e)
-				at = at[:len(at)-1]
-			}
-		case []any:
-			for i, e := range x {
-				at = append(at, strconv.Itoa(i))
-				walk(e)
-				at = at[:len(at)-1]
-			}
-		default:
-			f, ok := entryFor(docKind, at)
-			if !ok || hasAnyClass(f.Classes, personalClasses) {
-				t.addValues(x)
-			}
+	t.addPersonalAt(docKind, v, pp)
+}
+
+// addPersonalAt adds the values at and under v, whose pointer is at.
+func (t *taintSet) addPersonalAt(docKind string, v any, at pointer) {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			t.addPersonalAt(docKind, e, append(at, k))
+		}
+	case []any:
+		for i, e := range x {
+			t.addPersonalAt(docKind, e, append(at, strconv.Itoa(i)))
+		}
+	default:
+		f, ok := entryFor(docKind, at)
+		if !ok || hasAnyClass(f.Classes, personalClasses) {
+			t.addValues(x)
 		}
 	}
-	walk(v)
 }
 
 func (t *taintSet) hit(s string) bool {
-	n := normText(s)
-	for _, v := range t.plain {
-		if strings.Contains(n, v) {
-			return true
+	var n string
+	if nb, ok := appendNormASCII(t.norm[:0], s); ok {
+		// Most text is ASCII: normalised into t.norm, not a new string.
+		t.norm = nb
+		start := 0
+		for _, end := range t.plainEnds {
+			if bytes.Contains(nb, t.plainBuf[start:end]) {
+				return true
+			}
+			start = end
+		}
+		if len(t.digits) == 0 || asciiDigitBytes(nb) < 7 {
+			return t.encodedHit(s)
+		}
+		n = string(nb)
+	} else {
+		n = normText(s)
+		for _, v := range t.plain {
+			if strings.Contains(n, v) {
+				return true
+			}
 		}
 	}
-	for _, e := range t.encodedForms() {
-		if len(e) >= 6 && strings.Contains(s, e) {
-			return true
-		}
+	if t.encodedHit(s) {
+		return true
 	}
 	if len(t.digits) > 0 && asciiDigits(n) >= 7 { // a run holds 7 digits or more
 		for _, run := range digitRuns(n) {
@@ -436,6 +500,16 @@ func (t *taintSet) hit(s string) bool {
 					return true
 				}
 			}
+		}
+	}
+	return false
+}
+
+// encodedHit reports whether s holds a withheld value in base64.
+func (t *taintSet) encodedHit(s string) bool {
+	for _, e := range t.encodedForms() {
+		if len(e) >= 6 && strings.Contains(s, e) {
+			return true
 		}
 	}
 	return false

@@ -220,10 +220,17 @@ func FuzzNormText(f *testing.F) {
 			t.Fatalf("normTextSlow(%q) = %q, the definition %q", s, slow, want)
 		}
 		if !ok {
+			if b, ok := appendNormASCII([]byte("x"), s); ok || string(b) != "x" {
+				t.Fatalf("appendNormASCII(%q) = %q, %t for a string that is not ASCII", s, b, ok)
+			}
 			return
 		}
 		if want := normTextRef(s); got != want {
 			t.Fatalf("normASCII(%q) = %q, the definition %q", s, got, want)
+		}
+		// Appended after what a reused buffer holds, it is the same.
+		if b, ok := appendNormASCII([]byte("x "), s); !ok || string(b[2:]) != got {
+			t.Fatalf("appendNormASCII(%q) = %q, %t; normASCII %q", s, b[2:], ok, got)
 		}
 	})
 }

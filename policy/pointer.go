@@ -15,14 +15,24 @@ type pointer []string
 // parsePointer parses an RFC 6901 JSON pointer. The empty string (the whole
 // document) is rejected: policy never removes the whole document.
 func parsePointer(s string) (pointer, error) {
+	return appendPointer(make(pointer, 0, strings.Count(s, "/")), s)
+}
+
+// appendPointer is parsePointer appending the tokens to dst (a caller's
+// stack array, so that a pointer looked up once is not allocated).
+func appendPointer(dst pointer, s string) (pointer, error) {
 	if s == "" {
 		return nil, fmt.Errorf("empty JSON pointer (the whole document) cannot be redacted")
 	}
 	if s[0] != '/' {
 		return nil, fmt.Errorf("JSON pointer %q must start with /", s)
 	}
-	parts := strings.Split(s[1:], "/")
-	for i, p := range parts {
+	for rest := s[1:]; ; {
+		p := rest
+		i := strings.IndexByte(rest, '/')
+		if i >= 0 {
+			p, rest = rest[:i], rest[i+1:]
+		}
 		if strings.Contains(p, "~") {
 			for j := 0; j < len(p); j++ {
 				if p[j] == '~' && (j+1 >= len(p) || (p[j+1] != '0' && p[j+1] != '1')) {
@@ -32,9 +42,11 @@ func parsePointer(s string) (pointer, error) {
 			p = strings.ReplaceAll(p, "~1", "/")
 			p = strings.ReplaceAll(p, "~0", "~")
 		}
-		parts[i] = p
+		dst = append(dst, p)
+		if i < 0 {
+			return dst, nil
+		}
 	}
-	return pointer(parts), nil
 }
 
 // String formats the pointer with RFC 6901 escaping.
@@ -413,12 +425,20 @@ func nextToken(s string) (tok, rest string, more bool) {
 // ancestor removes it too).
 func minimalPointers(in []string) ([]pointer, error) {
 	ps := make([]pointer, 0, len(in))
+	// The tokens of all of them in one array, each pointer its own part
+	// with no room after it.
+	n := 0
 	for _, s := range in {
-		p, err := parsePointer(s)
-		if err != nil {
+		n += strings.Count(s, "/")
+	}
+	toks := make([]string, 0, n)
+	for _, s := range in {
+		start := len(toks)
+		var err error
+		if toks, err = appendPointer(toks, s); err != nil {
 			return nil, err
 		}
-		ps = append(ps, p)
+		ps = append(ps, pointer(toks[start:len(toks):len(toks)]))
 	}
 	slices.SortFunc(ps, comparePointers)
 	out := ps[:0]

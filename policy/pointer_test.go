@@ -143,6 +143,16 @@ func FuzzPtr(f *testing.F) {
 		if got := ptr(a, i, b); got != want {
 			t.Fatalf("ptr = %q, String %q", got, want)
 		}
+		parent, child := ptr(a, i), ptr(a, i, b)
+		if !containsChild([]string{parent, child}, parent, b) || containsChild([]string{parent, child + "x"}, parent, b) {
+			t.Fatalf("containsChild of %q in %q: wrong answer", b, parent)
+		}
+		if i >= 0 {
+			want = pointer{"persons", strconv.Itoa(i), a, b}.String()
+			if got := (person{idx: i}).ptr(a, b); got != want {
+				t.Fatalf("person.ptr = %q, String %q", got, want)
+			}
+		}
 	})
 }
 

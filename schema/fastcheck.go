@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/big"
 	"slices"
+	"strings"
 	"sync"
 	"unicode/utf8"
 
@@ -77,6 +78,7 @@ type fastSchema struct {
 	minProps, maxProps int // -1: none
 	required           []string
 	props              map[string]*fastSchema
+	propList           []propSchema // props, by name
 	additionalFalse    bool
 	additional         *fastSchema
 	dependentRequired  map[string][]string
@@ -194,7 +196,9 @@ func (c *fastCompiler) compile(s *jsonschema.Schema) *fastSchema {
 		f.props = make(map[string]*fastSchema, len(s.Properties))
 		for name, p := range s.Properties {
 			f.props[name] = c.compile(p)
+			f.propList = append(f.propList, propSchema{name, f.props[name]})
 		}
+		slices.SortFunc(f.propList, func(a, b propSchema) int { return strings.Compare(a.name, b.name) })
 	}
 	switch a := s.AdditionalProperties.(type) {
 	case nil:
@@ -417,6 +421,34 @@ func (f *fastSchema) checkObject(obj map[string]any) verdict {
 			return fail
 		}
 	}
+	var r verdict
+	switch {
+	case f.props == nil && !f.additionalFalse && f.additional == nil:
+		r = pass // nothing here constrains the members themselves
+	case len(f.propList) <= 2*len(obj):
+		r = f.membersByProps(obj)
+	default:
+		r = f.membersByWalk(obj)
+	}
+	if r == fail {
+		return fail
+	}
+	for name, reqd := range f.dependentRequired {
+		if _, ok := obj[name]; !ok {
+			continue
+		}
+		for _, m := range reqd {
+			if _, ok := obj[m]; !ok {
+				return fail
+			}
+		}
+	}
+	return r
+}
+
+// membersByWalk checks each member of obj against its property's schema,
+// or additionalProperties, walking the object's map.
+func (f *fastSchema) membersByWalk(obj map[string]any) verdict {
 	r := pass
 	for name, val := range obj {
 		var sub *fastSchema
@@ -433,17 +465,54 @@ func (f *fastSchema) checkObject(obj map[string]any) verdict {
 			}
 		}
 	}
-	for name, reqd := range f.dependentRequired {
-		if _, ok := obj[name]; !ok {
+	return r
+}
+
+// membersByProps is membersByWalk looking up, in obj, each property the
+// schema names, which costs less than walking a map and looking up each
+// member in props when the schema names few more properties than obj has
+// members. Unless some member is not a property (found < len(obj)), no
+// walk is needed. The same verdicts are combined, in another order, and
+// the result does not depend on the order (fail wins, then unsure):
+// TestMembersByPropsIsByWalk.
+func (f *fastSchema) membersByProps(obj map[string]any) verdict {
+	r := pass
+	found := 0
+	for _, ps := range f.propList {
+		val, ok := obj[ps.name]
+		if !ok {
 			continue
 		}
-		for _, m := range reqd {
-			if _, ok := obj[m]; !ok {
+		found++
+		if ps.s != nil {
+			if r = r.and(ps.s.check(val)); r == fail {
+				return fail
+			}
+		}
+	}
+	if found == len(obj) {
+		return r
+	}
+	if f.additionalFalse {
+		return fail
+	}
+	if f.additional != nil {
+		for name, val := range obj {
+			if _, ok := f.props[name]; ok {
+				continue
+			}
+			if r = r.and(f.additional.check(val)); r == fail {
 				return fail
 			}
 		}
 	}
 	return r
+}
+
+// propSchema is one of a schema's properties.
+type propSchema struct {
+	name string
+	s    *fastSchema
 }
 
 func (f *fastSchema) checkArray(arr []any) verdict {

@@ -2,6 +2,7 @@ package schema
 
 import (
 	"encoding/json"
+	"maps"
 	"math/big"
 	"math/rand/v2"
 	"os"
@@ -639,5 +640,90 @@ func eachFastSchema[K comparable](fast map[K]*fastSchema, visit func(*fastSchema
 	}
 	for _, f := range fast {
 		walk(f)
+	}
+}
+
+// TestMembersByPropsIsByWalk: the two ways checkObject checks an object's
+// members give the same verdict, for every schema of schema v1 that has
+// properties or additionalProperties and every object of the seeds and of
+// their mutations (members removed, added, retyped), whichever way the
+// object's size would choose.
+func TestMembersByPropsIsByWalk(t *testing.T) {
+	roots, err := fastSchemas()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var schemas []*fastSchema
+	seen := map[*fastSchema]bool{}
+	var collect func(f *fastSchema)
+	collect = func(f *fastSchema) {
+		if f == nil || seen[f] {
+			return
+		}
+		seen[f] = true
+		if !f.unsupported && (f.props != nil || f.additionalFalse || f.additional != nil) {
+			schemas = append(schemas, f)
+		}
+		collect(f.ref)
+		for _, a := range f.allOf {
+			collect(a)
+		}
+		collect(f.not)
+		collect(f.ifS)
+		collect(f.thenS)
+		collect(f.elseS)
+		for _, p := range f.propList {
+			collect(p.s)
+		}
+		collect(f.additional)
+		collect(f.items)
+	}
+	for _, k := range documentKinds() {
+		collect(roots[k])
+	}
+	var objects func(v any, fn func(map[string]any))
+	objects = func(v any, fn func(map[string]any)) {
+		switch x := v.(type) {
+		case map[string]any:
+			fn(x)
+			for _, e := range x {
+				objects(e, fn)
+			}
+		case []any:
+			for _, e := range x {
+				objects(e, fn)
+			}
+		}
+	}
+	rnd := rand.New(rand.NewPCG(3, 13))
+	compared, verdicts := 0, [3]int{}
+	check := func(obj map[string]any) {
+		for _, f := range schemas {
+			byProps, byWalk := f.membersByProps(obj), f.membersByWalk(obj)
+			if byProps != byWalk {
+				t.Fatalf("an object with members %v: by props %d, by walk %d", slices.Sorted(maps.Keys(obj)), byProps, byWalk)
+			}
+			compared++
+			verdicts[byWalk]++
+		}
+	}
+	for _, doc := range fastSeeds(t) {
+		v, vs := decodeStrict(doc)
+		if v == nil || len(vs) != 0 {
+			continue
+		}
+		objects(v, check)
+		n := 0
+		forEachMutant(v, rnd, 1, func(m any) {
+			// Under the race detector, one mutant in 8 (the run is
+			// slower, not the comparison different).
+			if n++; !raceEnabled || n%8 == 0 {
+				objects(m, check)
+			}
+		})
+	}
+	t.Logf("%d schemas, %d comparisons: %d pass, %d unsure, %d fail", len(schemas), compared, verdicts[pass], verdicts[unsure], verdicts[fail])
+	if verdicts[pass] == 0 || verdicts[fail] == 0 {
+		t.Fatal("the comparisons never saw both verdicts")
 	}
 }
