@@ -58,8 +58,8 @@ func (q *queries) CreateCase(ctx context.Context, c NewCase) (Case, error) {
 			return Case{}, fmt.Errorf("store.CreateCase: range keys: %w", err)
 		}
 	}
-	if _, err := q.exec(ctx, `INSERT INTO case_versions (case_id, version, status, document, created_at) VALUES (?, ?, ?, ?, ?)`,
-		c.ID, c.Version, c.Status, c.Document, tv(at)); err != nil {
+	if _, err := q.exec(ctx, `INSERT INTO case_versions (case_id, version, status, created_at) VALUES (?, ?, ?, ?)`,
+		c.ID, c.Version, c.Status, tv(at)); err != nil {
 		return Case{}, fmt.Errorf("store.CreateCase: version: %w", err)
 	}
 	if q.s.dialect != Postgres {
@@ -86,6 +86,14 @@ func (q *queries) UpdateCase(ctx context.Context, u CaseUpdate) (Case, error) {
 		return Case{}, fmt.Errorf("store.UpdateCase: %w", err)
 	}
 	at := q.s.now(u.At)
+	// The version being replaced keeps its document in its own row from
+	// now on (it was held in the case's row only: see versionDoc), if
+	// the case is at that version; otherwise the UPDATE below fails.
+	if _, err := q.exec(ctx, `UPDATE case_versions SET document = (SELECT c.document FROM cases c
+		WHERE c.case_id = case_versions.case_id AND c.version = case_versions.version AND c.erased_at IS NULL)
+		WHERE case_id = ? AND version = ? AND document IS NULL AND document_sha256 IS NULL`, u.ID, u.ExpectedVersion); err != nil {
+		return Case{}, fmt.Errorf("store.UpdateCase: previous version: %w", err)
+	}
 	set, args := "", []any{u.Version, nv(u.Type), nv(u.Status), u.Document, tv(at)}
 	if q.s.dialect == Postgres { // the keys are a column of the case
 		set = `, search_keys = ` + pgKeys
@@ -114,8 +122,8 @@ func (q *queries) UpdateCase(ctx context.Context, u CaseUpdate) (Case, error) {
 	if err != nil {
 		return Case{}, fmt.Errorf("store.UpdateCase: %w", err)
 	}
-	if _, err := q.exec(ctx, `INSERT INTO case_versions (case_id, version, status, document, created_at, source) VALUES (?, ?, ?, ?, ?, ?)`,
-		c.ID, c.Version, c.Status, u.Document, tv(at), nv(u.Source)); err != nil {
+	if _, err := q.exec(ctx, `INSERT INTO case_versions (case_id, version, status, created_at, source) VALUES (?, ?, ?, ?, ?)`,
+		c.ID, c.Version, c.Status, tv(at), nv(u.Source)); err != nil {
 		return Case{}, fmt.Errorf("store.UpdateCase: version: %w", err)
 	}
 	if q.s.dialect != Postgres {
@@ -147,7 +155,16 @@ func (q *queries) LockCase(ctx context.Context, caseID string) (Case, error) {
 	return c, nil
 }
 
-const versionCols = `case_id, version, status, document, created_at, document_sha256, source`
+// versionDoc is the document of a version: the case's current version
+// holds none in its own row (document and document_sha256 NULL) but
+// reads the case's, which is written once, in cases; UpdateCase moves it
+// into the version's row before the case takes the next. A version erased
+// (its case's document erased too) or superseded (document_sha256 set)
+// reads NULL.
+const versionDoc = `COALESCE(v.document, (SELECT c.document FROM cases c WHERE c.case_id = v.case_id AND c.version = v.version
+	AND v.document_sha256 IS NULL))`
+
+const versionCols = `v.case_id, v.version, v.status, ` + versionDoc + `, v.created_at, v.document_sha256, v.source`
 
 func scanVersion(r scanner) (CaseVersion, error) {
 	var v CaseVersion
@@ -204,7 +221,7 @@ func (q *queries) SupersedeVersions(ctx context.Context, caseID string, sp Super
 }
 
 func (q *queries) GetCaseVersion(ctx context.Context, caseID string, version int64) (CaseVersion, error) {
-	v, err := scanVersion(q.queryRow(ctx, `SELECT `+versionCols+` FROM case_versions WHERE case_id = ? AND version = ?`, caseID, version))
+	v, err := scanVersion(q.queryRow(ctx, `SELECT `+versionCols+` FROM case_versions v WHERE v.case_id = ? AND v.version = ?`, caseID, version))
 	if err != nil {
 		return CaseVersion{}, fmt.Errorf("store.GetCaseVersion: %q v%d: %w", caseID, version, notFound(err))
 	}
@@ -212,7 +229,7 @@ func (q *queries) GetCaseVersion(ctx context.Context, caseID string, version int
 }
 
 func (q *queries) ListCaseVersions(ctx context.Context, caseID string) ([]CaseVersion, error) {
-	rows, err := q.query(ctx, `SELECT `+versionCols+` FROM case_versions WHERE case_id = ? ORDER BY version`, caseID)
+	rows, err := q.query(ctx, `SELECT `+versionCols+` FROM case_versions v WHERE v.case_id = ? ORDER BY v.version`, caseID)
 	if err != nil {
 		return nil, fmt.Errorf("store.ListCaseVersions: %w", err)
 	}
@@ -363,7 +380,16 @@ func (q *queries) EraseCase(ctx context.Context, caseID string, e Erasure) (Eras
 	if err := q.dropSearchKeys(ctx, caseID); err != nil {
 		return res, fmt.Errorf("store.EraseCase: %w", err)
 	}
-	if res.Versions, err = q.exec(ctx, `UPDATE case_versions SET document = NULL WHERE case_id = ? AND document IS NOT NULL`, caseID); err != nil {
+	// The current version's document was the case's (versionDoc), erased
+	// above: counted as a version's document erased, as when it was held
+	// twice.
+	vargs := []any{caseID}
+	current := ""
+	if res.CaseFound && erased.IsZero() {
+		current = ` OR (document_sha256 IS NULL AND version = (SELECT version FROM cases WHERE case_id = ?))`
+		vargs = append(vargs, caseID)
+	}
+	if res.Versions, err = q.exec(ctx, `UPDATE case_versions SET document = NULL WHERE case_id = ? AND (document IS NOT NULL`+current+`)`, vargs...); err != nil {
 		return res, fmt.Errorf("store.EraseCase: versions: %w", err)
 	}
 	// A relay.forward not yet processed is another member's chain this

@@ -24,10 +24,11 @@ func storedDoc(id string, n int, seed uint64) []byte {
 }
 
 // TestCaseDocumentsInline: a received case's document (a few KB) is kept
-// in its row of cases and of case_versions on PostgreSQL (migration 0033:
-// no TOAST row and index entry per case and per version), and documents
-// of every size, up to ones that cannot stay in a page, read back as
-// written on both stores, through the case, its version and a new version.
+// in its row of cases, and once superseded by an update in its row of
+// case_versions, on PostgreSQL (migration 0033: no TOAST row and index
+// entry per case and per version), and documents of every size, up to
+// ones that cannot stay in a page, read back as written on both stores,
+// through the case, its version and a new version.
 func TestCaseDocumentsInline(t *testing.T) {
 	withAllStores(t, func(t *testing.T, b *backend) {
 		ctx := context.Background()
@@ -52,16 +53,23 @@ func TestCaseDocumentsInline(t *testing.T) {
 				t.Fatalf("%s: document of %d bytes read back as %d (case), %d (version)", c.ID, len(c.Document), len(got.Document), len(v.Document))
 			}
 		}
-		doc2 := storedDoc(batch[1].ID, 7000, 7)
-		must[store.Case](t)(b.s.UpdateCase(ctx, store.CaseUpdate{ID: batch[1].ID, ExpectedVersion: 1, Document: doc2}))
-		if got := must[store.Case](t)(b.s.GetCase(ctx, batch[1].ID)); !bytes.Equal(got.Document, doc2) {
-			t.Fatalf("updated document read back as %d bytes", len(got.Document))
+		// Updated, a version keeps its document in its own row (the
+		// current version's is the case's): the 40 KB one too.
+		for i, c := range []store.NewCase{batch[1], batch[3]} {
+			doc2 := storedDoc(c.ID, []int{7000, 40000}[i], uint64(7+i))
+			must[store.Case](t)(b.s.UpdateCase(ctx, store.CaseUpdate{ID: c.ID, ExpectedVersion: 1, Document: doc2}))
+			got := must[store.Case](t)(b.s.GetCase(ctx, c.ID))
+			v1 := must[store.CaseVersion](t)(b.s.GetCaseVersion(ctx, c.ID, 1))
+			v2 := must[store.CaseVersion](t)(b.s.GetCaseVersion(ctx, c.ID, 2))
+			if !bytes.Equal(got.Document, doc2) || !bytes.Equal(v2.Document, doc2) || !bytes.Equal(v1.Document, c.Document) {
+				t.Fatalf("%s updated: case %d bytes, version 2 %d, version 1 %d", c.ID, len(got.Document), len(v2.Document), len(v1.Document))
+			}
 		}
 		if b.dialect != store.Postgres {
 			return
 		}
-		// Out of line: the 40 KB document only (its row would not fit in
-		// a page), in cases and in case_versions.
+		// Out of line: the 40 KB documents only (their rows would not fit
+		// in a page): version 2 in cases, version 1 in case_versions.
 		for _, table := range []string{"cases", "case_versions"} {
 			var toast string
 			if err := b.raw.GetContext(ctx, &toast, `SELECT reltoastrelid::regclass::text FROM pg_class WHERE relname = $1`, table); err != nil {

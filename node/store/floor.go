@@ -74,7 +74,7 @@ func SetInsertFloor(ctx context.Context, st Store, envelopes []FloorEnvelope, re
 			} else {
 				ks = append(ks, jti, sqliteKeys(keys))
 			}
-			vs = append(vs, jti, int64(1), "open", e.Document, tv(now))
+			vs = append(vs, jti, int64(1), "open", tv(now)) // its document is the case's (versionDoc)
 		}
 		caseCols, caseRow := "case_id, origin, type, status, version, document, created_at, updated_at", "(?, ?, ?, ?, ?, ?, ?, ?)"
 		if pg {
@@ -89,7 +89,7 @@ func SetInsertFloor(ctx context.Context, st Store, envelopes []FloorEnvelope, re
 			{"outbox_envelopes", "", envRow, env},
 			{"inbox", "jti, iss, aud, kind, case_id, sha256, envelope, received_at, receipt_status, receipt", "(" + placeholders(10) + ")", in},
 			{"cases", caseCols, caseRow, cs},
-			{"case_versions", "case_id, version, status, document, created_at", "(?, ?, ?, ?, ?)", vs},
+			{"case_versions", "case_id, version, status, created_at", "(?, ?, ?, ?)", vs},
 		}
 		if !pg {
 			tx = append(tx, insert{"case_search_docs", "case_id, keys", "(?, ?)", ks})

@@ -584,7 +584,7 @@ func (q *queries) createCases(ctx context.Context, cs []NewCase, pending []Pendi
 		vargs := make([]any, 0, 5*len(fresh))
 		var kargs []any
 		cb.WriteString(`INSERT INTO cases (case_id, origin, type, status, version, document, created_at, updated_at) VALUES `)
-		vb.WriteString(`INSERT INTO case_versions (case_id, version, status, document, created_at) VALUES `)
+		vb.WriteString(`INSERT INTO case_versions (case_id, version, status, created_at) VALUES `)
 		kb.WriteString(`INSERT INTO case_search_docs (case_id, keys) VALUES `)
 		for i, ci := range fresh {
 			c := &cs[ci]
@@ -598,8 +598,8 @@ func (q *queries) createCases(ctx context.Context, cs []NewCase, pending []Pendi
 			cb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
 			kb.WriteString("(?, ?)")
 			kargs = append(kargs, c.ID, sqliteKeys(keys[ci]))
-			vb.WriteString("(?, ?, ?, ?, ?)")
-			vargs = append(vargs, c.ID, c.Version, c.Status, c.Document, at)
+			vb.WriteString("(?, ?, ?, ?)")
+			vargs = append(vargs, c.ID, c.Version, c.Status, at) // the document: the case's (versionDoc)
 			res.Created = append(res.Created, c.ID)
 		}
 		if _, err := q.exec(ctx, cb.String(), cargs...); err != nil {
@@ -694,8 +694,8 @@ func (q *queries) createCasesPG(ctx context.Context, cs []NewCase, keys [][]stri
 			ON CONFLICT (case_id) DO NOTHING
 			RETURNING case_id
 		), ver AS (
-			INSERT INTO case_versions (case_id, version, status, document, created_at)
-			SELECT c.case_id, c.version, c.status, c.document, c.at FROM c JOIN ins ON ins.case_id = c.case_id ORDER BY c.pos
+			INSERT INTO case_versions (case_id, version, status, created_at)
+			SELECT c.case_id, c.version, c.status, c.at FROM c JOIN ins ON ins.case_id = c.case_id ORDER BY c.pos
 		), rk AS (
 			INSERT INTO case_range_keys (key, case_id)
 			SELECT r.key, r.case_id FROM r JOIN ins ON ins.case_id = r.case_id

@@ -82,3 +82,36 @@ func TestAuditAppendOneStatement(t *testing.T) {
 		t.Fatalf("verification %+v", v)
 	}
 }
+
+// TestSearchPendingIndexLimit: the cleaning follows the search index's own
+// gin_pending_list_limit when the index has one (PostgreSQL's writers
+// follow it in the server's place): keys written past half of it are
+// cleaned, though far below half of the server's 4 MB.
+func TestSearchPendingIndexLimit(t *testing.T) {
+	b := newBackend(t, store.Postgres)
+	ctx := t.Context()
+	b.exec(t, `ALTER INDEX cases_search_keys_idx SET (gin_pending_list_limit = 256)`)
+	s := b.open(t)
+	var cs []store.NewCase
+	for i := range 500 { // ~ 500 × 10 × 30 bytes: past 128 kB, short of 256 kB
+		keys := make([]string, 10)
+		for k := range keys {
+			keys[k] = fmt.Sprintf("p_limitkey%d_%04d", k, i)
+		}
+		cs = append(cs, store.NewCase{ID: fmt.Sprintf("XB-RC:L%04d", i), Origin: memberB, Type: "tracing_request", Status: "open",
+			Document: []byte(`{}`), SearchKeys: keys})
+	}
+	for lo := 0; lo < len(cs); lo += 50 {
+		if _, err := s.CreateCases(ctx, cs[lo:lo+50]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	store.SearchPendingIdle(s)
+	var pages int64
+	if err := b.raw.GetContext(ctx, &pages, `SELECT gin_clean_pending_list('cases_search_keys_idx'::regclass)`); err != nil {
+		t.Fatal(err)
+	}
+	if pages != 0 {
+		t.Fatalf("%d pages left in the pending list: the cleaning did not follow the index's limit of 256 kB", pages)
+	}
+}

@@ -93,9 +93,14 @@ func openPostgres(ctx context.Context, dsn string, o options) (*sqlStore, error)
 		db.Close()
 		return nil, err
 	}
+	// The pending list's limit is the index's own when it has one (a
+	// reloption, which PostgreSQL's writers follow in its place), else
+	// the session's gin_pending_list_limit.
 	var pendingKB int64
 	if err := db.QueryRowContext(ctx, `SELECT has_function_privilege('pg_logical_emit_message(boolean,text,text)', 'EXECUTE'),
-		(SELECT setting::bigint FROM pg_settings WHERE name = 'gin_pending_list_limit')`).Scan(&s.flushOutsideLock, &pendingKB); err != nil {
+		COALESCE((SELECT o.option_value::bigint FROM pg_class c, pg_options_to_table(c.reloptions) o
+			WHERE c.oid = 'cases_search_keys_idx'::regclass AND o.option_name = 'gin_pending_list_limit'),
+			(SELECT setting::bigint FROM pg_settings WHERE name = 'gin_pending_list_limit'))`).Scan(&s.flushOutsideLock, &pendingKB); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store.Open: %w", err)
 	}
