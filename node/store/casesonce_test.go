@@ -75,3 +75,30 @@ func TestCaseDocumentWrittenOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestReplacedVersionKeptWhoeverUpdates: a case's version changed by a
+// statement that does not move the replaced version's document into its
+// row (a node of the previous release sharing the database during a
+// rolling upgrade, which wrote it there when the version was made) still
+// leaves that version readable: migration 0059's trigger moves it. An
+// erasure, which leaves the version as it is, moves nothing.
+func TestReplacedVersionKeptWhoeverUpdates(t *testing.T) {
+	withAllStores(t, func(t *testing.T, b *backend) {
+		ctx := context.Background()
+		c := newCase("XA-RC:OLDREL-1")
+		must[store.Case](t)(b.s.CreateCase(ctx, c))
+		doc2 := caseDoc(c.ID, 2, "updated by the previous release")
+		b.exec(t, `UPDATE cases SET version = 2, document = ? WHERE case_id = ?`, doc2, c.ID)
+		if v1 := must[store.CaseVersion](t)(b.s.GetCaseVersion(ctx, c.ID, 1)); !bytes.Equal(v1.Document, c.Document) {
+			t.Fatalf("version 1 reads %q after an update that did not move it, want its document", v1.Document)
+		}
+		// The document is held once more, in version 1's row, and only there.
+		if n := b.count(t, `SELECT COUNT(*) FROM case_versions WHERE document IS NOT NULL`); n != 1 {
+			t.Fatalf("%d documents in case_versions, want 1", n)
+		}
+		must[store.ErasureResult](t)(b.s.EraseCase(ctx, c.ID, store.Erasure{Reason: "erasure_request"}))
+		if n := b.count(t, `SELECT COUNT(*) FROM case_versions WHERE document IS NOT NULL`); n != 0 {
+			t.Fatalf("%d documents in case_versions after the erasure, want 0", n)
+		}
+	})
+}
