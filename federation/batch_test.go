@@ -97,23 +97,30 @@ func batchAnswer(t *testing.T, one func(i int, raw []byte) federation.BatchResul
 	}
 }
 
+// receiptFor is XB-RC's receipt accepting the envelope raw, as edit
+// changes it, signed with key's key.
+func (in *integration) receiptFor(t *testing.T, raw []byte, edit func(*federation.ReceiptClaims), key string) string {
+	t.Helper()
+	cl, err := federation.ClaimsOf(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := federation.ReceiptClaims{Issuer: "XB-RC", Audience: cl.Issuer, IssuedAt: time.Now(), ReceiptFor: cl.JTI,
+		SHA256: sha256Hex(raw), Status: federation.ReceiptAccepted}
+	if edit != nil {
+		edit(&rc)
+	}
+	b, err := federation.SignReceipt(rc, in.keys[key])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 func TestClientSendBatch(t *testing.T) {
 	in, p, c := newClientFixture(t)
 	receipt := func(t *testing.T, raw []byte, edit func(*federation.ReceiptClaims)) string {
-		cl, err := federation.ClaimsOf(raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rc := federation.ReceiptClaims{Issuer: "XB-RC", Audience: cl.Issuer, IssuedAt: time.Now(), ReceiptFor: cl.JTI,
-			SHA256: sha256Hex(raw), Status: federation.ReceiptAccepted}
-		if edit != nil {
-			edit(&rc)
-		}
-		b, err := federation.SignReceipt(rc, in.keys["XB-RC"])
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(b)
+		return in.receiptFor(t, raw, edit, "XB-RC")
 	}
 	envs := func(n int) [][]byte {
 		var out [][]byte

@@ -28,23 +28,7 @@ import (
 // other one: none of these answers is a refusal that dead-letters.
 func TestHostileReceiverBatch(t *testing.T) {
 	in, p, c := newClientFixture(t)
-	sign := func(t *testing.T, raw []byte, edit func(*federation.ReceiptClaims), key string) string {
-		t.Helper()
-		cl, err := federation.ClaimsOf(raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rc := federation.ReceiptClaims{Issuer: "XB-RC", Audience: cl.Issuer, IssuedAt: time.Now(), ReceiptFor: cl.JTI,
-			SHA256: sha256Hex(raw), Status: federation.ReceiptAccepted}
-		if edit != nil {
-			edit(&rc)
-		}
-		b, err := federation.SignReceipt(rc, in.keys[key])
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(b)
-	}
+	sign := in.receiptFor
 	// upperHex signs the right receipt with its sha256 in upper case (not
 	// the lowercase hex of FLX-RCP-003), which SignReceipt refuses to make.
 	upperHex := func(t *testing.T, raw []byte) string {

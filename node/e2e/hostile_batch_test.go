@@ -37,6 +37,17 @@ type hostileEntry struct {
 
 // hostileKit builds the entries of hostile batches from XA-RC (the
 // authenticated peer) to XB-RC.
+// hostileXB starts XB-RC on d in a federation of XA-RC and XB-RC, and the
+// kit that makes XA-RC's envelopes, good and bad.
+func hostileXB(t *testing.T, d nodetest.Dialect) (*fedtest.Federation, *nodetest.Node, *hostileKit) {
+	t.Helper()
+	f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")
+	lnB := nodetest.Listen(t, f.Member(t, "XB-RC"))
+	f.Sign(t)
+	xb := nodetest.Start(t, f, "XB-RC", lnB, nodetest.Options{Dialect: d})
+	return f, xb, &hostileKit{t: t, f: f}
+}
+
 type hostileKit struct {
 	t      testing.TB
 	f      *fedtest.Federation
@@ -368,11 +379,7 @@ func TestHostileBatches(t *testing.T) {
 func TestHostileBatchesRacing(t *testing.T) {
 	t.Parallel()
 	nodetest.EachDialect(t, func(t *testing.T, d nodetest.Dialect) {
-		f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")
-		lnB := nodetest.Listen(t, f.Member(t, "XB-RC"))
-		f.Sign(t)
-		xb := nodetest.Start(t, f, "XB-RC", lnB, nodetest.Options{Dialect: d})
-		k := &hostileKit{t: t, f: f}
+		f, xb, k := hostileXB(t, d)
 		xa := f.Member(t, "XA-RC").Key
 		var envs [][]byte
 		for range 12 {
@@ -468,11 +475,7 @@ func TestHostileBatchesRacing(t *testing.T) {
 func TestHostileBatchBodies(t *testing.T) {
 	t.Parallel()
 	nodetest.EachDialect(t, func(t *testing.T, d nodetest.Dialect) {
-		f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")
-		lnB := nodetest.Listen(t, f.Member(t, "XB-RC"))
-		f.Sign(t)
-		xb := nodetest.Start(t, f, "XB-RC", lnB, nodetest.Options{Dialect: d})
-		k := &hostileKit{t: t, f: f}
+		f, xb, k := hostileXB(t, d)
 		c := k.claims()
 		e := string(k.sign(c, f.Member(t, "XA-RC").Key))
 		for _, body := range []string{
