@@ -61,19 +61,7 @@ func newClientFixture(t *testing.T) (*integration, *peer, *federation.Client) {
 	holder := holderDirectory{in.holder}
 	p.srv = httptest.NewUnstartedServer(mtls.Middleware(holder)(h))
 	// The manifest names the listener's address as XB-RC's endpoint.
-	for i := range in.spec.Members {
-		if in.spec.Members[i].ID == "XB-RC" {
-			in.spec.Members[i].Endpoint = "https://" + p.srv.Listener.Addr().String()
-		}
-	}
-	in.spec.Version++
-	raw, err := federation.SignManifest(in.spec, in.anchor)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if in.manifest, err = in.holder.Update(raw, time.Now()); err != nil {
-		t.Fatal(err)
-	}
+	pointAt(t, in, "XB-RC", p.srv.Listener.Addr().String())
 	p.srv.TLS = mtls.ServerConfig(in.certs["XB-RC"].TLS, holder)
 	p.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	p.srv.StartTLS()
