@@ -285,12 +285,11 @@ func (n *Node) storeAdmitted(ctx context.Context, raws [][]byte, envs []*federat
 // that one and the rest of the batch are stored to be processed as
 // before; so are the entries from upto on (a relay.forward's, which the
 // processor handles, and those after it). got is nil when nothing was
-// stored (nothing to apply): the
-// caller stores the batch to be processed. When storing or applying fails
-// (an error of a row, a conflict with another process, the database
-// refusing a statement) err is an applyUndone: the transaction must be
-// rolled back, and the caller stores the batch again, unprocessed, in a
-// new one. No savepoint is taken: a batch that applies, nearly every
+// stored (nothing to apply): the caller stores the batch to be processed.
+// When storing or applying fails (an error of a row, a conflict with
+// another process, the database refusing a statement) err is an
+// applyUndone: the transaction must be rolled back, and the caller stores
+// the batch again, unprocessed, in a new one. No savepoint is taken: a batch that applies, nearly every
 // one, costs no statements for the rare one that does not (two per batch
 // before, and a subtransaction in PostgreSQL). Any other err is for the
 // transaction.
