@@ -140,7 +140,7 @@ func (n *Node) checkOffered(env *federation.Envelope) error {
 // stored and receipted (FLX-MED-010), so a receipt means the media arrived.
 func (n *Node) mediaReady(ctx context.Context, env *federation.Envelope) error {
 	if relayedMediaChecked(ctx) {
-		return nil // checked against the relay's upload (receiveRelay)
+		return nil // checked against the relay's upload (prepareRelay)
 	}
 	return n.mediaReadyFrom(ctx, env, env.Issuer)
 }

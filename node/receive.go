@@ -74,7 +74,7 @@ func (n *Node) Receive(ctx context.Context, peer string, raw []byte) (res Receiv
 		// here, then applied in another transaction of the processor's
 		// (a second commit, its inbox read, its audit-lock hold).
 		out := make([]BatchItem, 1)
-		if _, err := n.storeAdmitted(ctx, [][]byte{raw}, []*federation.Envelope{env}, out); err != nil {
+		if _, err := n.storeAdmitted(ctx, [][]byte{raw}, []*federation.Envelope{env}, nil, out); err != nil {
 			return res, internal("receive", err)
 		}
 		if out[0].Err != nil {
@@ -89,7 +89,7 @@ func (n *Node) Receive(ctx context.Context, peer string, raw []byte) (res Receiv
 
 // admit runs every check of an envelope before it is stored (SPEC.md §5.5):
 // its size, the manifest held, the signature and claims (Verify) and, but
-// for a relay envelope (whose inner envelope receiveRelay checks), what
+// for a relay envelope (whose inner envelope prepareRelay checks), what
 // checkEnvelope requires of its content. Each envelope of a batch passes
 // here alone, as if it were POSTed by itself; pre, when set, is the
 // verifier's verdict on it, reached with the others of its batch

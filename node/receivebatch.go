@@ -27,10 +27,11 @@ func (n *Node) MaxBatchBytes() int64 { return n.o.MaxBatchBytes }
 // mTLS-authenticated peer and returns one outcome per envelope, in order.
 // Each envelope is checked alone, exactly as Receive checks it, and one
 // that fails is refused alone; the others are stored (envelope, inbox row,
-// receipt) in one transaction before ReceiveBatch returns, so that a batch
-// costs one commit rather than one per envelope. The error is for the
-// whole batch (no usable manifest, the database failed): then nothing of
-// it was stored and every envelope may be sent again.
+// receipt, and for a relay.forward what relaying it writes) in one
+// transaction before ReceiveBatch returns, so that a batch costs one
+// commit rather than one per envelope. The error is for the whole batch
+// (no usable manifest, the database failed): then nothing of it was
+// stored (FLX-BAT-004) and every envelope may be sent again.
 func (n *Node) ReceiveBatch(ctx context.Context, peer string, raws [][]byte) ([]BatchItem, error) {
 	start := time.Now()
 	if err := n.o.Trust.Usable(); err != nil {
@@ -38,6 +39,7 @@ func (n *Node) ReceiveBatch(ctx context.Context, peer string, raws [][]byte) ([]
 	}
 	out := make([]BatchItem, len(raws))
 	envs := make([]*federation.Envelope, len(raws))
+	var relays []*relayIn // made for the first relay.forward
 	pre := n.verifyBatch(ctx, peer, raws)
 	for i, raw := range raws {
 		env, err := n.admit(ctx, peer, raw, &pre[i])
@@ -46,19 +48,22 @@ func (n *Node) ReceiveBatch(ctx context.Context, peer string, raws [][]byte) ([]
 			continue
 		}
 		if env.Kind == federation.KindRelayForward {
-			// A relay envelope is received alone: its inner envelope is
-			// checked and stored, or relayed on, by receiveRelay.
-			r, err := n.receiveRelay(ctx, raw, env)
+			// Its chain (and inner envelope, for this member) checked
+			// here; what relaying it writes goes in the batch's
+			// transaction.
+			in, err := n.prepareRelay(ctx, env)
 			if err != nil {
 				out[i].Err = problem.As(err)
 				continue
 			}
-			out[i].Received = r
-			continue
+			if relays == nil {
+				relays = make([]*relayIn, len(raws))
+			}
+			relays[i] = in
 		}
 		envs[i] = env
 	}
-	applied, err := n.storeAdmitted(ctx, raws, envs, out)
+	applied, err := n.storeAdmitted(ctx, raws, envs, relays, out)
 	if err != nil {
 		return nil, problem.Wrap(problem.Unavailable, "the batch could not be stored; send it again", err)
 	}
@@ -78,17 +83,25 @@ func (n *Node) ReceiveBatch(ctx context.Context, peer string, raws [][]byte) ([]
 // storeAdmitted stores the admitted envelopes, envs[i] for raws[i] (nil:
 // refused or received already, out[i] says so), in one transaction, applying
 // what it can there (receiveApplying), signs their receipts into out and
-// returns how many were applied. The error is for them all (the database
-// failed): nothing was stored. Receive passes a lone case.create or
-// case.update here too, so that it is applied in the transaction that
-// stores it rather than in another, the processor's, after it.
-func (n *Node) storeAdmitted(ctx context.Context, raws [][]byte, envs []*federation.Envelope, out []BatchItem) (int, error) {
+// returns how many were applied. relays[i] (relays may be nil) is set for
+// a relay.forward: what relaying it writes (writeRelay) goes in the same
+// transaction. The error is for them all (the database failed): nothing
+// was stored. Receive passes a lone case.create or case.update here too,
+// so that it is applied in the transaction that stores it rather than in
+// another, the processor's, after it, and a lone relay.forward
+// (receiveRelay).
+func (n *Node) storeAdmitted(ctx context.Context, raws [][]byte, envs []*federation.Envelope, relays []*relayIn, out []BatchItem) (int, error) {
 	type admitted struct {
-		i    int
-		env  *federation.Envelope
-		item store.InboxItem
+		i     int
+		env   *federation.Envelope // as answered (a relay.forward: the outer)
+		relay *relayIn
+		item  store.InboxItem
+		// receipt is stored with the row: the receipt answered, but for
+		// an inner envelope of this member the end-to-end one.
+		receipt []byte
 	}
 	var ok []admitted
+	upto := -1 // the first entry of a relay.forward: none from it on is applied here
 	for i, env := range envs {
 		if env == nil {
 			continue
@@ -100,11 +113,33 @@ func (n *Node) storeAdmitted(ctx context.Context, raws [][]byte, envs []*federat
 			out[i].Err = internal("receive", err)
 			continue
 		}
-		out[i].Received = Received{Receipt: receipt, Status: federation.ReceiptAccepted, JTI: env.JTI, Kind: env.Kind}
-		ok = append(ok, admitted{i: i, env: env, item: store.InboxItem{
+		a := admitted{i: i, env: env, receipt: receipt, item: store.InboxItem{
 			JTI: inboxKey(env.Issuer, env.JTI), Iss: env.Issuer, Aud: env.Audience, Kind: string(env.Kind),
 			CaseID: env.CaseID, SHA256: env.SHA256(), Envelope: raw, ReceivedAt: n.o.Now(),
-		}})
+		}}
+		if relays != nil && relays[i] != nil {
+			a.relay = relays[i]
+			if upto < 0 {
+				upto = len(ok)
+			}
+			if in := a.relay; in.inner {
+				// Stored as its origin's, with the end-to-end receipt.
+				inner := in.r.Envelope
+				if a.receipt, err = federation.SignReceipt(federation.ReceiptFor(inner, federation.ReceiptAccepted, n.o.Now()), n.signer()); err != nil {
+					out[i].Err = internal("receive", err)
+					continue
+				}
+				a.item = store.InboxItem{
+					JTI: inboxKey(inner.Issuer, inner.JTI), Iss: inner.Issuer, Aud: inner.Audience, Kind: string(inner.Kind),
+					CaseID: inner.CaseID, SHA256: inner.SHA256(), Envelope: in.r.Inner, ReceivedAt: n.o.Now(),
+				}
+			}
+		}
+		out[i].Received = Received{Receipt: receipt, Status: federation.ReceiptAccepted, JTI: env.JTI, Kind: env.Kind}
+		ok = append(ok, a)
+	}
+	if upto < 0 {
+		upto = len(ok)
 	}
 	// Rows are written in the order of the batch: their inbox ids, the
 	// order they are processed in, keep the sender's per-case order (a
@@ -125,14 +160,14 @@ func (n *Node) storeAdmitted(ctx context.Context, raws [][]byte, envs []*federat
 		es := make([]store.ReceiveEntry, 0, len(order))
 		for _, k := range order {
 			a := ok[k]
-			es = append(es, store.ReceiveEntry{Item: a.item, Receipt: store.Receipt{Status: string(federation.ReceiptAccepted), Raw: out[a.i].Receipt}})
+			es = append(es, store.ReceiveEntry{Item: a.item, Receipt: store.Receipt{Status: string(federation.ReceiptAccepted), Raw: a.receipt}})
 		}
 		storeBatch := func(ctx context.Context, apply bool) error {
 			return n.o.Store.Tx(ctx, func(tx store.Tx) error {
 				applied, confirms = nil, false
 				var got []store.ReceiveResult
 				if apply {
-					items, c, err := n.receiveApplying(ctx, tx, es)
+					items, c, err := n.receiveApplying(ctx, tx, es, upto)
 					if err != nil {
 						return err
 					}
@@ -147,6 +182,15 @@ func (n *Node) storeAdmitted(ctx context.Context, raws [][]byte, envs []*federat
 				}
 				for j, k := range order {
 					results[k], replays[k] = got[j], got[j].Replay != nil
+				}
+				// What relaying writes, after the rows: a chain's records
+				// and an end-to-end receipt stand or fall with the batch.
+				for k, a := range ok {
+					if a.relay != nil && !replays[k] {
+						if err := n.writeRelay(ctx, tx, a.relay, a.receipt, results[k]); err != nil {
+							return err
+						}
+					}
 				}
 				return nil
 			})
@@ -178,10 +222,15 @@ func (n *Node) storeAdmitted(ctx context.Context, raws [][]byte, envs []*federat
 			}
 		}
 	}
-	stored := 0 // rows stored, to be processed or applied
+	stored := 0       // rows stored, to be processed or applied
+	answered := false // an end-to-end receipt queued
 	for k, a := range ok {
 		it := &out[a.i]
+		inner := a.relay != nil && a.relay.inner
 		switch {
+		case replays[k] && inner:
+			env := a.relay.r.Envelope
+			it.Received, it.Err = Received{}, errf(federation.CodeReplay, "jti %q was already received from %s with other content", env.JTI, env.Issuer)
 		case replays[k]:
 			it.Received, it.Err = Received{}, errf(federation.CodeReplay, "jti %q was already received with other content", a.env.JTI)
 		case results[k].Duplicate:
@@ -196,6 +245,14 @@ func (n *Node) storeAdmitted(ctx context.Context, raws [][]byte, envs []*federat
 			it.InboxID = results[k].ID
 			stored++
 		}
+		if inner && it.Err == nil {
+			answered = true
+			env := a.relay.r.Envelope
+			n.log.Info("relayed envelope received", "origin", env.Issuer, "via", a.env.Issuer, "jti", env.JTI, "kind", env.Kind, "status", it.Status)
+		}
+	}
+	if answered {
+		n.deliverer.Kick()
 	}
 	if len(applied) > 0 {
 		n.metrics.processedBatch(len(applied))
@@ -209,7 +266,9 @@ func (n *Node) storeAdmitted(ctx context.Context, raws [][]byte, envs []*federat
 			done[it.ID] = true
 		}
 		for k, a := range ok {
-			if !replays[k] && !results[k].Duplicate && !done[results[k].ID] {
+			// A relay.forward's claims were remembered when it was
+			// admitted (the outer's; an inner envelope's are read again).
+			if a.relay == nil && !replays[k] && !results[k].Duplicate && !done[results[k].ID] {
 				federation.Remember(a.env)
 			}
 		}
@@ -224,21 +283,22 @@ func (n *Node) storeAdmitted(ctx context.Context, raws [][]byte, envs []*federat
 // case.update (applyOnReceive) of cases with no inbox row waiting to be
 // processed, from the start of the batch up to the first that is not;
 // that one and the rest of the batch are stored to be processed as
-// before. got is nil when nothing was stored (nothing to apply): the
-// caller stores the batch to be processed. When storing or applying fails
-// (an error of a row, a conflict with another process, the database
-// refusing a statement) err is an applyUndone: the transaction must be
-// rolled back, and the caller stores the batch again, unprocessed, in a
-// new one. No savepoint is taken: a batch that applies, nearly every
+// before; so are the entries from upto on (a relay.forward's, which the
+// processor handles, and those after it). got is nil when nothing was
+// stored (nothing to apply): the caller stores the batch to be processed.
+// When storing or applying fails (an error of a row, a conflict with
+// another process, the database refusing a statement) err is an
+// applyUndone: the transaction must be rolled back, and the caller stores
+// the batch again, unprocessed, in a new one. No savepoint is taken: a batch that applies, nearly every
 // one, costs no statements for the rare one that does not (two per batch
 // before, and a subtransaction in PostgreSQL). Any other err is for the
 // transaction.
-func (n *Node) receiveApplying(ctx context.Context, tx store.Tx, es []store.ReceiveEntry) (r appliedBatch, confirms bool, err error) {
+func (n *Node) receiveApplying(ctx context.Context, tx store.Tx, es []store.ReceiveEntry, upto int) (r appliedBatch, confirms bool, err error) {
 	if n.noApplyOnReceive.Load() {
 		return r, false, nil
 	}
 	var ids []string
-	for _, e := range es {
+	for _, e := range es[:upto] {
 		if e.Item.CaseID != "" && applyOnReceive[federation.Kind(e.Item.Kind)] {
 			ids = append(ids, e.Item.CaseID)
 		}
@@ -263,7 +323,7 @@ func (n *Node) receiveApplying(ctx context.Context, tx store.Tx, es []store.Rece
 	mark := make([]store.ReceiveEntry, len(es))
 	copy(mark, es)
 	some := false
-	for i, e := range es {
+	for i, e := range es[:upto] {
 		if e.Item.CaseID == "" || !applyOnReceive[federation.Kind(e.Item.Kind)] || blocked[e.Item.CaseID] {
 			break
 		}

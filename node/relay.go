@@ -282,68 +282,89 @@ func (o routedOutbox) MarkDeliveredAll(ctx context.Context, ds []store.Delivered
 	return o.Store.MarkDeliveredAll(ctx, plain)
 }
 
-// receiveRelay handles a relay.forward that Verify accepted from its
-// sender, the last hop (FLX-RLY-004 to 007).
-func (n *Node) receiveRelay(ctx context.Context, raw []byte, outer *federation.Envelope) (Received, error) {
+// relayIn is a relay.forward checked and decided (prepareRelay), whose
+// writes wait for the transaction that stores its batch (storeAdmitted):
+// a batch that cannot be stored keeps none of them (FLX-BAT-004).
+type relayIn struct {
+	r *federation.Relayed
+	// inner: its inner envelope is for this member, checked as its
+	// origin's; it is stored as the origin's and answered end to end
+	// (writeRelay). Otherwise the relay.forward itself is stored: an
+	// end-to-end receipt for one of ours (r.Final), or a chain carried on.
+	inner bool
+	d     *policy.Decision // a chain carried on: the relay policy's decision
+}
+
+// prepareRelay checks a relay.forward that Verify accepted from its
+// sender, the last hop (FLX-RLY-004 to 007), and decides what receiving it
+// writes; nothing is written here.
+func (n *Node) prepareRelay(ctx context.Context, outer *federation.Envelope) (*relayIn, error) {
 	m := n.o.Trust.Current()
 	if self, ok := m.Member(n.o.Self); !ok || !self.AcceptsKind(federation.KindRelayForward) {
-		return Received{}, errf(federation.CodeUnsupportedKind, "this member does not accept %s", federation.KindRelayForward)
+		return nil, errf(federation.CodeUnsupportedKind, "this member does not accept %s", federation.KindRelayForward)
 	}
 	r, err := federation.OpenRelay(ctx, n.verifier, outer)
 	if err != nil {
-		return Received{}, problem.As(err)
+		return nil, problem.As(err)
 	}
 	switch {
 	case r.Final && r.Envelope != nil:
 		// Its media, if any, came from the sender of the last hop (FLX-MED-016).
 		if err := n.relayMediaReady(ctx, r); err != nil {
-			return Received{}, err
+			return nil, err
 		}
-		return n.receiveRelayed(withRelayedMediaChecked(ctx), r)
+		if err := n.checkEnvelope(withRelayedMediaChecked(ctx), r.Envelope); err != nil {
+			return nil, err
+		}
+		return &relayIn{r: r, inner: true}, nil
 	case r.Final:
 		// An end-to-end receipt for one of ours: stored, then matched with
 		// its outbox row by the inbox processor.
-		return n.keep(ctx, outer, raw, nil)
+		return &relayIn{r: r}, nil
 	}
 	d, err := n.relayPolicy(ctx, m, r)
 	if err != nil {
-		return Received{}, err
+		return nil, err
 	}
 	if err = n.relayMediaReady(ctx, r); err != nil {
-		return Received{}, err
+		return nil, err
 	}
-	return n.keep(ctx, outer, raw, func(tx store.Tx) error { return n.recordRelay(ctx, tx, r, d) })
+	return &relayIn{r: r, d: d}, nil
 }
 
-// receiveRelayed stores an inner envelope addressed to this member as its
-// origin's and queues the end-to-end receipt back in the same transaction;
-// the relay gets a receipt for the outer bytes.
-func (n *Node) receiveRelayed(ctx context.Context, r *federation.Relayed) (Received, error) {
-	env := r.Envelope
-	if err := n.checkEnvelope(ctx, env); err != nil {
+// receiveRelay receives a lone relay.forward (Receive, a bundle's): checked
+// by prepareRelay, stored as a batch of one.
+func (n *Node) receiveRelay(ctx context.Context, raw []byte, outer *federation.Envelope) (Received, error) {
+	in, err := n.prepareRelay(ctx, outer)
+	if err != nil {
 		return Received{}, err
 	}
-	now := n.o.Now()
-	e2e, err := federation.SignReceipt(federation.ReceiptFor(env, federation.ReceiptAccepted, now), n.signer())
-	if err != nil {
+	out := make([]BatchItem, 1)
+	if _, err := n.storeAdmitted(ctx, [][]byte{raw}, []*federation.Envelope{outer}, []*relayIn{in}, out); err != nil {
 		return Received{}, internal("receive", err)
 	}
-	item := store.InboxItem{
-		JTI: inboxKey(env.Issuer, env.JTI), Iss: env.Issuer, Aud: env.Audience, Kind: string(env.Kind),
-		CaseID: env.CaseID, SHA256: env.SHA256(), Envelope: r.Inner, ReceivedAt: now,
+	if out[0].Err != nil {
+		return Received{}, out[0].Err
 	}
-	status := federation.ReceiptAccepted
-	var got store.ReceiveResult
-	err = n.o.Store.Tx(ctx, func(tx store.Tx) error {
-		var err error
-		status = federation.ReceiptAccepted
-		if got, err = tx.Receive(ctx, item, store.Receipt{Status: string(status), Raw: e2e}); err != nil {
-			return err
-		}
-		back := e2e
+	return out[0].Received, nil
+}
+
+// writeRelay writes in tx what receiving in adds to its inbox row (got,
+// written in tx with e2e, the row's receipt): for an inner envelope of
+// this member, the end-to-end receipt queued back to its origin (a
+// duplicate one for a copy) and the audit entry (FLX-RLY-005,
+// FLX-RLY-008); for a chain carried on and new here, the relay's records
+// (recordRelay).
+func (n *Node) writeRelay(ctx context.Context, tx store.Tx, in *relayIn, e2e []byte, got store.ReceiveResult) error {
+	r := in.r
+	switch {
+	case in.inner:
+		env := r.Envelope
+		status, back := federation.ReceiptAccepted, e2e
 		if got.Duplicate {
 			status = federation.ReceiptDuplicate
-			if back, err = federation.SignReceipt(federation.ReceiptFor(env, status, now), n.signer()); err != nil {
+			var err error
+			if back, err = federation.SignReceipt(federation.ReceiptFor(env, status, n.o.Now()), n.signer()); err != nil {
 				return err
 			}
 		}
@@ -353,23 +374,10 @@ func (n *Node) receiveRelayed(ctx context.Context, r *federation.Relayed) (Recei
 		return n.audit(ctx, tx, env.Issuer, "relay.receive", env.CaseID, map[string]any{
 			"kind": env.Kind, "jti": env.JTI, "via": r.Outer.Issuer, "hops": len(r.Hops), "status": status,
 		})
-	})
-	switch {
-	case errors.Is(err, store.ErrReplay):
-		return Received{}, errf(federation.CodeReplay, "jti %q was already received from %s with other content", env.JTI, env.Issuer)
-	case err != nil:
-		return Received{}, internal("receive", err)
+	case r.Final || got.Duplicate:
+		return nil
 	}
-	hop, err := federation.SignReceipt(federation.ReceiptFor(r.Outer, status, now), n.signer())
-	if err != nil {
-		return Received{}, internal("receive", err)
-	}
-	n.log.Info("relayed envelope received", "origin", env.Issuer, "via", r.Outer.Issuer, "jti", env.JTI, "kind", env.Kind, "status", status)
-	if !got.Duplicate {
-		signal(n.kick)
-	}
-	n.deliverer.Kick()
-	return Received{Receipt: hop, Status: status, InboxID: got.ID, JTI: r.Outer.JTI, Kind: federation.KindRelayForward}, nil
+	return n.recordRelay(ctx, tx, r, in.d)
 }
 
 // enqueueReceipt queues an end-to-end receipt for origin, as the inner

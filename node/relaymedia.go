@@ -27,7 +27,7 @@ import (
 
 // relayedMediaKey marks the context of a relayed inner envelope's checks
 // once its media was found complete in the upload of the relay that sent
-// the last hop (receiveRelay): the envelope's own check (mediaReady) would
+// the last hop (prepareRelay): the envelope's own check (mediaReady) would
 // look in the origin's.
 type relayedMediaKey struct{}
 
