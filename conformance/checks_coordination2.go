@@ -86,3 +86,30 @@ func checkPullAckVerified(t *T) {
 		t.Errorf("a refusal with the retried code unknown_key: want status refused, code bad_envelope, got %+v", got)
 	}
 }
+
+// checkPullAckNotStrings checks that an acknowledgement whose receipts are
+// not all strings is refused as a whole with bad_envelope (FLX-PUL-007), as
+// a batch is (FLX-BAT-003): a null is not an empty receipt to be answered
+// refused beside the others.
+func checkPullAckNotStrings(t *T) {
+	jti := "ack-" + fmt.Sprint(t.now().UnixNano())
+	p, _ := json.Marshal(map[string]any{
+		"iss": MemberTester, "aud": t.candidate, "iat": t.now().Unix(), "receipt_for": jti,
+		"sha256": sha256Hex([]byte(jti)), "status": "accepted",
+	})
+	s := signerOf(t.id.Keys[keyTester])
+	receipt, _ := json.Marshal(string(compact(header(s.alg, s.kid, "flx-receipt+jws"), p, s)))
+	rc := string(receipt)
+	for _, body := range []string{
+		`{"receipts":[null]}`,
+		`{"receipts":[` + rc + `,null]}`,
+		`{"receipts":[null,` + rc + `]}`,
+		`{"receipts":[` + rc + `,1]}`,
+		`{"receipts":[` + rc + `,{}]}`,
+		`{"receipts":[],"refusals":[null]}`,
+	} {
+		if _, err := shouldRefuse(t.ack(t, []byte(body)), "bad_envelope"); err != nil {
+			t.Errorf("acknowledgement %s: %v", strings.Replace(body, rc, `"<receipt>"`, 1), err)
+		}
+	}
+}

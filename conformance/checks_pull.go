@@ -306,6 +306,35 @@ func checkPullerProcessesOnce(t *T) {
 	t.mustAccept(t, t.post(t, good), good, gc, federation.ReceiptDuplicate)
 }
 
+// checkPullerAnswerNotStrings checks that a pull-only candidate takes a
+// pull answer whose envelopes are not all strings as a failed pull
+// (FLX-PUL-005): the tester answers each pull with a valid envelope and a
+// null beside it. Once the candidate pulled that answer twice, it must have
+// acknowledged nothing, and the envelope, POSTed afterwards, must be
+// accepted, not a duplicate: it was not stored from the pull.
+func checkPullerAnswerNotStrings(t *T) {
+	if !t.id.Candidate().PullOnly {
+		t.Skipf("the candidate is not pull_only (conformance init --pull-only)")
+	}
+	good, gc := t.validCase()
+	ps := t.listener.servePullExtra([][]byte{good}, time.Second, 0, 0, "null")
+	defer t.listener.ServePull(nil, time.Second, 0)
+	deadline := time.Now().Add(t.patience)
+	for ps.handedTimes(gc.JTI) < 2 && len(ps.Acks()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("within %s the candidate did not pull twice (pulled %d times)", t.patience, ps.handedTimes(gc.JTI))
+		}
+		select {
+		case <-ps.changed:
+		case <-time.After(time.Second):
+		}
+	}
+	if acks := ps.Acks(); len(acks) > 0 {
+		t.Errorf("the candidate acknowledged a pull answer whose envelopes held a null: %d receipts, %d refusals", len(acks[0].Ack.Receipts), len(acks[0].Ack.Refusals))
+	}
+	t.mustAccept(t, t.post(t, good), good, gc, federation.ReceiptAccepted)
+}
+
 // payloadClaims reads the claims of a compact JWS the tester made.
 func payloadClaims(raw []byte) (Claims, error) {
 	var c Claims

@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -28,6 +29,9 @@ type pullServer struct {
 	perPull int
 	acks    []pullAck
 	changed chan struct{}
+	// extra, when set, is a raw JSON item put after the envelopes of
+	// every answer that hands some out (a null: FLX-PUL-005).
+	extra string
 }
 
 type pullItem struct {
@@ -37,6 +41,7 @@ type pullItem struct {
 	until  time.Time // leased until
 	done   bool
 	handed time.Time // when a pull first handed it out
+	times  int       // how many pulls handed it out
 }
 
 // pullAck is one acknowledgement the candidate sent.
@@ -63,7 +68,13 @@ func (l *Listener) ServePull(envelopes [][]byte, lease time.Duration, cut int) *
 // servePullEach is ServePull handing out at most perPull envelopes a pull
 // (0: all), the answer saying more while others wait.
 func (l *Listener) servePullEach(envelopes [][]byte, lease time.Duration, cut, perPull int) *pullServer {
-	ps := &pullServer{lease: lease, cut: cut, perPull: perPull, changed: make(chan struct{}, 1)}
+	return l.servePullExtra(envelopes, lease, cut, perPull, "")
+}
+
+// servePullExtra is servePullEach with extra (a raw JSON item, "" for
+// none) after the envelopes of each answer that hands some out.
+func (l *Listener) servePullExtra(envelopes [][]byte, lease time.Duration, cut, perPull int, extra string) *pullServer {
+	ps := &pullServer{lease: lease, cut: cut, perPull: perPull, changed: make(chan struct{}, 1), extra: extra}
 	for _, e := range envelopes {
 		var c Claims
 		_ = json.Unmarshal(payloadOf(e), &c)
@@ -128,8 +139,10 @@ func (l *Listener) servePull(w http.ResponseWriter, r *http.Request, peer string
 			l.pulls = append(l.pulls, now)
 			l.mu.Unlock()
 		}
+		extra := ""
 		if ps != nil && peer == l.id.Settings.Candidate.ID {
 			ps.mu.Lock()
+			extra = ps.extra
 			until = now.Add(ps.lease)
 			for _, it := range ps.items {
 				if !it.done && !now.Before(it.until) {
@@ -141,13 +154,19 @@ func (l *Listener) servePull(w http.ResponseWriter, r *http.Request, peer string
 					if it.handed.IsZero() {
 						it.handed = now
 					}
+					it.times++
 					out = append(out, string(it.raw))
 				}
 			}
 			ps.mu.Unlock()
+			ps.notify()
+		}
+		envs, _ := json.Marshal(out)
+		if extra != "" && len(out) > 0 {
+			envs = append(append(envs[:len(envs)-1], ","+extra...), ']')
 		}
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"envelopes": out, "lease_until": until.Unix() + 1, "more": more})
+		_, _ = fmt.Fprintf(w, `{"envelopes":%s,"lease_until":%d,"more":%t}`+"\n", envs, until.Unix()+1, more)
 		return true
 	}
 	var a pullAck
@@ -231,6 +250,18 @@ func (ps *pullServer) notify() {
 	case ps.changed <- struct{}{}:
 	default:
 	}
+}
+
+// handedTimes returns how many pulls handed out the envelope of jti.
+func (ps *pullServer) handedTimes(jti string) int {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	for _, it := range ps.items {
+		if it.jti == jti {
+			return it.times
+		}
+	}
+	return 0
 }
 
 // doneExcept reports whether every envelope but the one of jti was

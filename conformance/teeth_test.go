@@ -252,7 +252,7 @@ var coordinatorChecks = []string{
 // what a member that pulls does.
 const rolePullOnly = "pull-only"
 
-var pullOnlyChecks = []string{"FLX-PUL-005/puller", "FLX-PUL-008/pulls-again"}
+var pullOnlyChecks = []string{"FLX-PUL-005/puller", "FLX-PUL-005/puller-not-strings", "FLX-PUL-008/pulls-again"}
 
 // teethSelected reports whether variant name runs: all of them, unless
 // FLX_TEETH_ONLY lists some (comma-separated names), to work on a few.

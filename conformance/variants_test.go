@@ -1525,4 +1525,22 @@ var brokenNodes = []brokenNode{
 		}}},
 		broke: "reads a null among a batch's envelopes as an empty envelope and takes the rest of the batch", check: "FLX-BAT-003/limits",
 	},
+	// pullstrict: arrays of pull that must hold only strings (FLX-PUL-005,
+	// FLX-PUL-007), refused whole as a batch is (FLX-BAT-003).
+	{
+		Variant: variant.Variant{Name: "pull-ack-null-receipt", Mutations: []variant.Mutation{{
+			File: "federation/pull/handler.go",
+			Old:  "\t\t\treturn Ack{}, fmt.Errorf(\"pull: acknowledgement: receipt %d is null, not a string\", i)\n",
+			New:  "\t\t\tr = new(string)\n",
+		}}},
+		broke: "reads a null among an acknowledgement's receipts as an empty receipt and answers the others", check: "FLX-PUL-007/ack-not-strings",
+	},
+	{
+		Variant: variant.Variant{Name: "puller-null-envelope", Mutations: []variant.Mutation{{
+			File: "federation/pull/client.go",
+			Old:  "\t\t\treturn nil, federation.NewError(federation.CodeBadEnvelope, fmt.Sprintf(\"envelope %d of the batch is null, not a string\", i), nil)\n",
+			New:  "\t\t\tcontinue\n",
+		}}},
+		broke: "reads a null among a pull answer's envelopes as an empty envelope and processes the others", check: "FLX-PUL-005/puller-not-strings", role: rolePullOnly,
+	},
 }

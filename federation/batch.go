@@ -282,8 +282,22 @@ func marshalBatchJSON(envelopes [][]byte) ([]byte, error) {
 	return json.Marshal(req)
 }
 
-// MaxBatchAnswerBytes bounds what is read of a peer's answer to a batch.
-const MaxBatchAnswerBytes = 16 << 20
+// MaxBatchAnswerBytes is the most read of a peer's answer to a batch of n
+// envelopes: what a legitimate answer can be, one result per envelope, each
+// at most what the answer to that envelope alone may be (MaxReceiptBytes:
+// a receipt or a problem document) and its framing, plus the answer's own;
+// and never more than 16 MiB. A longer answer is a failed attempt (the
+// envelopes are retried), read no further: a receiver cannot make this
+// node hold more for each batch it has in flight.
+func MaxBatchAnswerBytes(n int) int64 {
+	return min(batchAnswerFraming+int64(max(n, 1))*(MaxReceiptBytes+batchResultFraming), maxBatchAnswer)
+}
+
+const (
+	batchAnswerFraming = 1 << 10  // {"results":[…]} and whitespace
+	batchResultFraming = 256      // {"status":…,"receipt":…} or {"status":…,"problem":…}, a comma, whitespace
+	maxBatchAnswer     = 16 << 20 // whatever n
+)
 
 // noBatchFor is how long a destination that answered a batch as a
 // resource it does not serve is sent single envelopes before batches are
@@ -381,11 +395,20 @@ func (c *Client) sendBatch(ctx context.Context, to string, envelopes [][]byte, c
 		return all(transportFailure(err))
 	}
 	defer resp.Body.Close()
-	answer, err := io.ReadAll(io.LimitReader(resp.Body, MaxBatchAnswerBytes))
-	if err != nil {
-		return all(answerCut(rctx, resp.StatusCode, err))
-	}
 	status := resp.StatusCode
+	limit := MaxBatchAnswerBytes(len(idx))
+	if resp.ContentLength > limit {
+		return all(answerTooLong(status, len(idx), limit))
+	}
+	// Read in a buffer that grows with what arrived (not sized by the
+	// announced length), one byte past the limit to tell a longer answer.
+	answer, err := ReadAtMost(io.LimitReader(resp.Body, limit+1), resp.ContentLength, limit+1)
+	if err != nil {
+		return all(answerCut(rctx, status, err))
+	}
+	if int64(len(answer)) > limit {
+		return all(answerTooLong(status, len(idx), limit))
+	}
 	if status != http.StatusOK {
 		if status >= 200 && status < 300 {
 			return all(Result{Outcome: Retry, Status: status, Reason: fmt.Sprintf("http_%d: not 200", status)})
@@ -434,6 +457,14 @@ func (c *Client) sendBatch(ctx context.Context, to string, envelopes [][]byte, c
 		out[i] = Result{Outcome: Delivered, Receipt: rcs[j], Status: http.StatusAccepted}
 	}
 	return out
+}
+
+// answerTooLong is the Result of an answer to n envelopes longer than
+// MaxBatchAnswerBytes(n): no legitimate answer is, and the peer may have
+// stored them (a retry gets duplicate receipts), so they are retried.
+func answerTooLong(status, n int, limit int64) Result {
+	return Result{Outcome: Retry, Status: status,
+		Reason: fmt.Sprintf("answer_too_large: the answer to %d envelopes is longer than %d bytes", n, limit)}
 }
 
 func (c *Client) batchesOff(to string) bool {

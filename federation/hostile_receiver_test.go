@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -135,6 +136,21 @@ func TestHostileReceiverBatch(t *testing.T) {
 			w.(http.Flusher).Flush()
 			panic(http.ErrAbortHandler)
 		}, want: [n]federation.Outcome{R, R, R, R}},
+		// An answer of valid results padded with whitespace (valid JSON)
+		// to the most a sender reads of an answer to n envelopes, and one
+		// byte more: no legitimate answer is longer.
+		{name: "an answer at the bound", write: func(w http.ResponseWriter, raws [][]byte) {
+			writePadded(w, validAnswer(t, raws, good), federation.MaxBatchAnswerBytes(len(raws)), false)
+		}, want: [n]federation.Outcome{D, D, D, D}},
+		{name: "an answer at the bound, its length announced", write: func(w http.ResponseWriter, raws [][]byte) {
+			writePadded(w, validAnswer(t, raws, good), federation.MaxBatchAnswerBytes(len(raws)), true)
+		}, want: [n]federation.Outcome{D, D, D, D}},
+		{name: "an answer a byte over the bound", write: func(w http.ResponseWriter, raws [][]byte) {
+			writePadded(w, validAnswer(t, raws, good), federation.MaxBatchAnswerBytes(len(raws))+1, false)
+		}, want: [n]federation.Outcome{R, R, R, R}},
+		{name: "an answer a byte over the bound, its length announced", write: func(w http.ResponseWriter, raws [][]byte) {
+			writePadded(w, validAnswer(t, raws, good), federation.MaxBatchAnswerBytes(len(raws))+1, true)
+		}, want: [n]federation.Outcome{R, R, R, R}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -172,6 +188,102 @@ func TestHostileReceiverBatch(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// validAnswer is the JSON of a 200 answer giving each envelope of raws
+// its result.
+func validAnswer(t *testing.T, raws [][]byte, result func(*testing.T, []byte) federation.BatchResult) []byte {
+	var a federation.BatchAnswer
+	for _, r := range raws {
+		a.Results = append(a.Results, result(t, r))
+	}
+	b, err := json.Marshal(a)
+	if err != nil {
+		t.Error(err)
+	}
+	return b
+}
+
+// writePadded answers 200 with the JSON object answer, padded with spaces
+// before its closing brace to size bytes, announcing its length or not.
+func writePadded(w http.ResponseWriter, answer []byte, size int64, announce bool) {
+	w.Header().Set("Content-Type", federation.BatchMediaType)
+	if announce {
+		w.Header().Set("Content-Length", fmt.Sprint(size))
+	}
+	w.WriteHeader(http.StatusOK)
+	w.Write(answer[:len(answer)-1])
+	w.Write([]byte(strings.Repeat(" ", int(size)-len(answer))))
+	w.Write([]byte("}"))
+}
+
+// TestHostileReceiverEndlessAnswer: a receiver that answers a batch 200
+// and then streams an answer without end (the start of a valid one, then
+// one receipt that never ends). The sender reads no more than a legitimate
+// answer to the batch can be (federation.MaxBatchAnswerBytes), in a buffer
+// that grows with what arrived, and retries every envelope: none is
+// delivered, none refused for good. Memory: what the send allocates in all
+// (the buffer, the HTTP/2 and TLS reads, the receiver's writes) stays far
+// below the 16 MiB a sender reading up to 16 MiB would hold.
+func TestHostileReceiverEndlessAnswer(t *testing.T) {
+	in, p, c := newClientFixture(t)
+	var written atomic.Int64
+	f := func(w http.ResponseWriter, _ []byte, _ string) {
+		w.Header().Set("Content-Type", federation.BatchMediaType)
+		w.WriteHeader(http.StatusOK)
+		if _, err := w.Write([]byte(`{"results":[{"status":202,"receipt":"`)); err != nil {
+			return
+		}
+		chunk := []byte(strings.Repeat("A", 32<<10))
+		for written.Load() < 64<<20 {
+			n, err := w.Write(chunk)
+			written.Add(int64(n))
+			if err != nil {
+				return
+			}
+		}
+	}
+	const n = 4
+	envs := make([][]byte, n)
+	for i := range envs {
+		envs[i] = in.envelope(t, "XA-RC", "XB-RC", in.keys["XA-RC"])
+	}
+	// A first batch answered properly opens the connection (its TLS and
+	// HTTP/2 set-up is not what is measured).
+	good := func(w http.ResponseWriter, body []byte, _ string) {
+		raws, _ := federation.ParseBatchRequest(body, 100)
+		w.Header().Set("Content-Type", federation.BatchMediaType)
+		w.Write(validAnswer(t, raws, func(t *testing.T, raw []byte) federation.BatchResult {
+			return federation.BatchResult{Status: 202, Receipt: in.receiptFor(t, raw, nil, "XB-RC")}
+		}))
+	}
+	p.batch.Store(&good)
+	warm := make([][]byte, 2)
+	for i := range warm {
+		warm[i] = in.envelope(t, "XA-RC", "XB-RC", in.keys["XA-RC"])
+	}
+	for i, r := range c.SendBatch(t.Context(), "XB-RC", warm) {
+		if r.Outcome != federation.Delivered {
+			t.Fatalf("warm-up envelope %d: %v (%s)", i, r.Outcome, r.Reason)
+		}
+	}
+	p.batch.Store(&f)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	got := c.SendBatch(t.Context(), "XB-RC", envs)
+	runtime.ReadMemStats(&after)
+	for i, r := range got {
+		if r.Outcome != federation.Retry || !strings.HasPrefix(r.Reason, "answer_too_large") {
+			t.Errorf("envelope %d: %v (%s), want retry: answer_too_large", i, r.Outcome, r.Reason)
+		}
+	}
+	alloc := after.TotalAlloc - before.TotalAlloc
+	limit := federation.MaxBatchAnswerBytes(n)
+	t.Logf("answer bound %d bytes; the send allocated %d bytes; the receiver wrote %d bytes before the sender stopped reading", limit, alloc, written.Load())
+	if alloc > 8<<20 {
+		t.Errorf("sending a batch of %d answered without end allocated %d bytes, want under 8 MiB (the answer is bounded at %d bytes)", n, alloc, limit)
 	}
 }
 

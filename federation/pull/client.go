@@ -79,18 +79,30 @@ func (c *Client) Pull(ctx context.Context, max int, wait time.Duration) (*Batch,
 
 // parseBatch decodes a pull answer strictly: exactly the members of Batch,
 // each once, envelopes a (possibly empty) array of non-empty strings,
-// lease_until positive.
+// lease_until positive. An item that is not a string (a null, which
+// encoding/json would read as "", included) fails the whole answer, as it
+// fails a batch (FLX-BAT-003): the pull failed, nothing of it is processed.
 func parseBatch(body []byte) (*Batch, error) {
-	var b Batch
-	if err := federation.DecodeStrict(body, &b); err != nil || b.Envelopes == nil || b.LeaseUntil <= 0 {
+	// Pointers, so that a null item is told from a string.
+	var w struct {
+		Envelopes  []*string `json:"envelopes"`
+		LeaseUntil int64     `json:"lease_until"`
+		More       bool      `json:"more"`
+	}
+	if err := federation.DecodeStrict(body, &w); err != nil || w.Envelopes == nil || w.LeaseUntil <= 0 {
 		return nil, federation.NewError(federation.CodeBadEnvelope, "the pull answer is not a batch", err)
 	}
-	for i, e := range b.Envelopes {
-		if e == "" {
+	b := &Batch{Envelopes: make([]string, len(w.Envelopes)), LeaseUntil: w.LeaseUntil, More: w.More}
+	for i, e := range w.Envelopes {
+		switch {
+		case e == nil:
+			return nil, federation.NewError(federation.CodeBadEnvelope, fmt.Sprintf("envelope %d of the batch is null, not a string", i), nil)
+		case *e == "":
 			return nil, federation.NewError(federation.CodeBadEnvelope, fmt.Sprintf("envelope %d of the batch is empty", i), nil)
 		}
+		b.Envelopes[i] = *e
 	}
-	return &b, nil
+	return b, nil
 }
 
 // Ack sends receipts and refusals and returns what the server made of each.

@@ -24,6 +24,10 @@ func FuzzParseBatch(f *testing.F) {
 		`{"Envelopes":[],"lease_until":1,"more":false}`,
 		`{"envelopes":[""],"lease_until":1,"more":false}`,
 		`{"envelopes":null,"lease_until":1,"more":false}`,
+		`{"envelopes":["a.b.c",null],"lease_until":1,"more":false}`,
+		`{"envelopes":[1],"lease_until":1,"more":false}`,
+		`{"envelopes":[{}],"lease_until":1,"more":false}`,
+		`{"envelopes":[["a.b.c"]],"lease_until":1,"more":false}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -31,6 +35,9 @@ func FuzzParseBatch(f *testing.F) {
 		b, err := parseBatch(body)
 		if err != nil {
 			return
+		}
+		if !allStrings(body, "envelopes") {
+			t.Fatal("a batch whose envelopes are not all strings accepted")
 		}
 		for _, e := range b.Envelopes {
 			if e == "" {
@@ -40,6 +47,60 @@ func FuzzParseBatch(f *testing.F) {
 		again, err := parseBatch(must(json.Marshal(b)))
 		if err != nil || len(again.Envelopes) != len(b.Envelopes) || again.LeaseUntil != b.LeaseUntil || again.More != b.More {
 			t.Fatalf("re-encoded batch reads differently: %v", err)
+		}
+	})
+}
+
+// allStrings reports whether every item of the array that is member name
+// of the JSON object body is a JSON string (read by encoding/json, apart
+// from the parsers under test).
+func allStrings(body []byte, name string) bool {
+	var doc map[string]json.RawMessage
+	var items []json.RawMessage
+	if json.Unmarshal(body, &doc) != nil || json.Unmarshal(doc[name], &items) != nil {
+		return false
+	}
+	for _, it := range items {
+		if len(it) == 0 || it[0] != '"' {
+			return false
+		}
+	}
+	return true
+}
+
+// FuzzParseAck: no panic; an accepted acknowledgement has receipts, each
+// item of its receipts array a JSON string, and re-encodes to a document
+// that parses to the same acknowledgement.
+func FuzzParseAck(f *testing.F) {
+	for _, s := range []string{
+		`{"receipts":[]}`,
+		`{"receipts":["a.b.c"],"refusals":[{"jti":"j1","sha256":"00","code":"schema_invalid"}]}`,
+		`{"receipts":["a.b.c",null]}`,
+		`{"receipts":[null]}`,
+		`{"receipts":[1]}`,
+		`{"receipts":[{}]}`,
+		`{"receipts":[],"refusals":[null]}`,
+		`{"receipts":null}`,
+		`{"receipts":[],"receipts":[]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		a, err := parseAck(body)
+		if err != nil {
+			return
+		}
+		if a.Receipts == nil || !allStrings(body, "receipts") {
+			t.Fatal("an acknowledgement whose receipts are not an array of strings accepted")
+		}
+		again, err := parseAck(must(json.Marshal(a)))
+		if err != nil || len(again.Receipts) != len(a.Receipts) || len(again.Refusals) != len(a.Refusals) {
+			t.Fatalf("re-encoded acknowledgement reads differently: %v", err)
+		}
+		for i := range a.Receipts {
+			if again.Receipts[i] != a.Receipts[i] {
+				t.Fatalf("receipt %d reads differently", i)
+			}
 		}
 	})
 }
@@ -71,6 +132,7 @@ func FuzzServeAck(f *testing.F) {
 		`{"receipts":[],"refusals":[{"jti":"j1","sha256":"00","code":"schema_invalid"}]}`,
 		`{"receipts":[],"refusals":[{"jti":"j1","sha256":"00","code":"unknown_key"}]}`,
 		`{"receipts":[1]}`,
+		`{"receipts":["` + string(rc) + `",null]}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -87,6 +149,9 @@ func FuzzServeAck(f *testing.F) {
 		case 200:
 			if w.Header().Get("Content-Type") != MediaType {
 				t.Fatal("200 without application/json")
+			}
+			if !allStrings(body, "receipts") {
+				t.Fatal("200 to an acknowledgement whose receipts are not all strings")
 			}
 		case 400, 413:
 			if w.Header().Get("Content-Type") != "application/problem+json" {

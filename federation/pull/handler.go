@@ -3,6 +3,7 @@ package pull
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -203,9 +204,9 @@ func (h *Handler) ServeAck(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusRequestEntityTooLarge, string(federation.CodeTooLarge), fmt.Sprintf("an acknowledgement is at most %d bytes", MaxAckBytes))
 		return
 	}
-	var a Ack
-	if err := federation.DecodeStrict(body, &a); err != nil || a.Receipts == nil {
-		writeProblem(w, http.StatusBadRequest, string(federation.CodeBadEnvelope), `the acknowledgement is not {"receipts":[…],"refusals":[…]}`)
+	a, err := parseAck(body)
+	if err != nil {
+		writeProblem(w, http.StatusBadRequest, string(federation.CodeBadEnvelope), `the acknowledgement is not {"receipts":[…],"refusals":[…]} with receipts an array of strings`)
 		return
 	}
 	if len(a.Receipts)+len(a.Refusals) > MaxAckItems {
@@ -233,6 +234,32 @@ func (h *Handler) ServeAck(w http.ResponseWriter, r *http.Request) {
 		res.Refusals = append(res.Refusals, it)
 	}
 	writeJSON(w, http.StatusOK, res)
+}
+
+// parseAck reads an acknowledgement strictly: exactly the members of Ack,
+// each once, receipts an array of strings (FLX-PUL-007). An item that is
+// not a string refuses the whole acknowledgement, as it refuses a batch
+// (FLX-BAT-003): a null, which encoding/json would read as "", included.
+func parseAck(body []byte) (Ack, error) {
+	// Pointers, so that a null item is told from a string.
+	var w struct {
+		Receipts []*string `json:"receipts"`
+		Refusals []Refusal `json:"refusals,omitempty"`
+	}
+	if err := federation.DecodeStrict(body, &w); err != nil {
+		return Ack{}, fmt.Errorf("pull: acknowledgement: %w", err)
+	}
+	if w.Receipts == nil {
+		return Ack{}, errors.New("pull: acknowledgement: receipts is not an array")
+	}
+	a := Ack{Receipts: make([]string, len(w.Receipts)), Refusals: w.Refusals}
+	for i, r := range w.Receipts {
+		if r == nil {
+			return Ack{}, fmt.Errorf("pull: acknowledgement: receipt %d is null, not a string", i)
+		}
+		a.Receipts[i] = *r
+	}
+	return a, nil
 }
 
 func (h *Handler) ackReceipt(ctx context.Context, m *federation.Manifest, peer string, raw []byte) (ItemResult, error) {

@@ -544,3 +544,87 @@ func TestLongPoll(t *testing.T) {
 		t.Fatalf("%+v %v", b, err)
 	}
 }
+
+// TestAckNotStringsRefusedWhole: an acknowledgement whose receipts array
+// holds anything but strings (a null, which encoding/json reads as "", a
+// number, an object, an array, true) is refused whole with bad_envelope,
+// as a batch is (FLX-BAT-003): the valid receipt beside it records nothing.
+func TestAckNotStringsRefusedWhole(t *testing.T) {
+	f := newFed(t)
+	s := f.serve(t)
+	f.queue(t, s.mq, "XB-RC", "c1")
+	ctx := context.Background()
+	c := f.client(s, "XB-RC")
+	b := must(c.Pull(ctx, 10, 0))
+	if len(b.Envelopes) != 1 {
+		t.Fatal(len(b.Envelopes))
+	}
+	r := f.receiver("XB-RC")
+	rc, _, err := r.process(ctx, []byte(b.Envelopes[0]))
+	if err != nil || rc == nil {
+		t.Fatalf("receipt: %v", err)
+	}
+	valid := must(json.Marshal(string(rc)))
+	for _, other := range []string{`null`, `1`, `{}`, `["x"]`, `true`} {
+		for _, body := range []string{
+			`{"receipts":[` + string(valid) + `,` + other + `]}`,
+			`{"receipts":[` + other + `,` + string(valid) + `]}`,
+		} {
+			req := must(http.NewRequest(http.MethodPost, s.URL+pull.PathAck, strings.NewReader(body)))
+			req.Header.Set("Content-Type", pull.MediaType)
+			resp := must(c.HTTP.Do(req))
+			var p map[string]any
+			_ = json.NewDecoder(resp.Body).Decode(&p)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusBadRequest || p["code"] != "bad_envelope" {
+				t.Errorf("receipts with %s beside a valid one: %d %v, want 400 bad_envelope", other, resp.StatusCode, p)
+			}
+			if st := s.mq.States(); st[0].Done {
+				t.Fatalf("receipts with %s beside a valid one: the envelope was marked done", other)
+			}
+		}
+	}
+	res := must(c.Ack(ctx, pull.Ack{Receipts: []string{string(rc)}}))
+	if res.Receipts[0].Status != pull.StatusRecorded || !s.mq.States()[0].Done {
+		t.Fatalf("the valid receipt alone: %+v", res)
+	}
+}
+
+// TestPullAnswerNotStrings: a pull answer whose envelopes array holds
+// anything but strings is a failed pull: nothing of it is processed (the
+// valid envelope beside the item neither), nothing acknowledged.
+func TestPullAnswerNotStrings(t *testing.T) {
+	f := newFed(t)
+	mq := pull.NewMemoryQueue()
+	cl := f.queue(t, mq, "XB-RC", "c1")
+	q, _, _ := mq.Lookup(context.Background(), "XB-RC", cl[0].JTI)
+	valid := string(must(json.Marshal(string(q.Raw))))
+	var answer atomic.Pointer[string]
+	var acks atomic.Int32
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == pull.PathAck {
+			acks.Add(1)
+		}
+		w.Header().Set("Content-Type", pull.MediaType)
+		io.WriteString(w, *answer.Load())
+	})
+	dir := f.manifest.TLSDirectory()
+	srv := httptest.NewUnstartedServer(mtls.Middleware(dir)(h))
+	srv.TLS = mtls.ServerConfig(f.certs["XA-RC"].TLS, dir)
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	c := f.client(&server{Server: srv}, "XB-RC")
+	r := f.receiver("XB-RC")
+	for _, other := range []string{`null`, `1`, `{}`, `["x"]`, `true`} {
+		a := `{"envelopes":[` + valid + `,` + other + `],"lease_until":` + fmt.Sprint(time.Now().Add(time.Minute).Unix()) + `,"more":false}`
+		answer.Store(&a)
+		st, err := c.Drain(context.Background(), 10, r.process)
+		if federation.CodeOf(err) != federation.CodeBadEnvelope || st.Envelopes != 0 {
+			t.Errorf("envelopes with %s: %+v %v, want a failed pull (bad_envelope), nothing processed", other, st, err)
+		}
+	}
+	if len(r.processed) != 0 || acks.Load() != 0 {
+		t.Fatalf("processed %v, %d acknowledgements", r.processed, acks.Load())
+	}
+}

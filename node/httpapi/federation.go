@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"errors"
-	"io"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -173,7 +172,7 @@ func (f *fedAPI) readBody(w http.ResponseWriter, r *http.Request, limit int64) (
 		// The answer must still go out after a read that timed out.
 		_ = rc.SetWriteDeadline(time.Now().Add(f.readTimeout + 30*time.Second))
 	}
-	body, err := readAtMost(http.MaxBytesReader(w, r.Body, limit), r.ContentLength, limit)
+	body, err := federation.ReadAtMost(http.MaxBytesReader(w, r.Body, limit), r.ContentLength, limit)
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
@@ -184,48 +183,6 @@ func (f *fedAPI) readBody(w http.ResponseWriter, r *http.Request, limit int64) (
 	}
 	return body, nil
 }
-
-// readAtMost reads r to its end into a buffer sized by the length the
-// request announced (at most limit; r enforces the limit), but only in
-// proportion to the bytes that arrived: readStart first, then four times
-// what it holds, up to the announced length. io.ReadAll grows from 512
-// bytes, so a batch of 50 envelopes (about 200 KB) was allocated, cleared
-// and copied a dozen times over; sized at once by the announced length, a
-// peer that announces the limit and sends a few bytes, on the 250 streams
-// of each of many HTTP/2 connections, would make the node hold a large
-// buffer for each until the read timeout.
-func readAtMost(r io.Reader, announced, limit int64) ([]byte, error) {
-	if announced <= 0 {
-		return io.ReadAll(r)
-	}
-	// One byte beyond the announced length: the read that finds the end
-	// has room, and needs no growth.
-	full := int(min(announced, limit)) + 1
-	b := make([]byte, 0, min(full, readStart))
-	for {
-		if len(b) == cap(b) {
-			grown := min(4*cap(b), full)
-			if grown <= cap(b) {
-				grown = 2 * cap(b) // past the announced length: r ends it
-			}
-			nb := make([]byte, len(b), grown)
-			copy(nb, b)
-			b = nb
-		}
-		n, err := r.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err == io.EOF {
-			return b, nil
-		}
-		if err != nil {
-			return b, err
-		}
-	}
-}
-
-// readStart is the buffer a body is first read into: what the length a
-// request announces buys before its bytes arrive.
-const readStart = 64 << 10
 
 // batches receives a batch (SPEC.md §6.5): 200 with one result per
 // envelope, each 202 with its receipt or the refusal it would have got
