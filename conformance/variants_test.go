@@ -776,11 +776,11 @@ var brokenNodes = []brokenNode{
 	{
 		Variant: variant.Variant{Name: "relayinnercheck", Mutations: []variant.Mutation{{
 			File: "node/relay.go",
-			Old: `	env := r.Envelope
-	if err := n.checkEnvelope(ctx, env); err != nil {
-		return Received{}, err
-	}`,
-			New: `	env := r.Envelope`,
+			Old: `		if err := n.checkEnvelope(withRelayedMediaChecked(ctx), r.Envelope); err != nil {
+			return nil, err
+		}
+		return &relayIn{r: r, inner: true}, nil`,
+			New: `		return &relayIn{r: r, inner: true}, nil`,
 		}}},
 		broke: "stores a relayed inner envelope without the checks of its origin (kind, schema, sender's role)", check: "FLX-RLY-005/inner-verified",
 	},
@@ -1328,12 +1328,14 @@ var brokenNodes = []brokenNode{
 		}, {
 			// A lone case.create is stored as a batch of one (storeAdmitted).
 			File: "node/receivebatch.go", Old: `			CaseID: env.CaseID, SHA256: env.SHA256(), Envelope: raw, ReceivedAt: n.o.Now(),
-		}})`,
+		}}
+`,
 			New: `			CaseID: env.CaseID, SHA256: env.SHA256(), Envelope: raw, ReceivedAt: n.o.Now(),
-		}})
+		}}
 		if n.o.Now().After(env.ExpiresAt) {
-			ok[len(ok)-1].item.JTI += "#past-exp"
-		}`,
+			a.item.JTI += "#past-exp"
+		}
+`,
 		}}},
 		broke: "forgets a replay record once the envelope's exp passed, though SKEW still lets it in", check: "FLX-DLV-012/past-exp",
 	},
