@@ -108,9 +108,31 @@ func TestReadmeTestCommand(t *testing.T) {
 			named[dirOf(p)]++
 		}
 	}
+	// Or in a later go test of .ci/run, in full (no -run), without the
+	// race detector: deploy/helm, whose tests compile the Helm and
+	// Kubernetes modules (about 100 s of CPU on a new machine, a sixth of
+	// the command's compiling) for checks of the chart alone.
+	var ciOnly []string
+	for _, l := range inCI[3:] {
+		if runFlag.MatchString(l) {
+			continue
+		}
+		if strings.Contains(l, "-race") {
+			t.Errorf(".ci/run's later go test %q runs under the race detector: a package with concurrency belongs to the README's race run", l)
+		}
+		for _, p := range packages(l) {
+			named[dirOf(p)]++
+			ciOnly = append(ciOnly, p)
+		}
+	}
+	for _, p := range ciOnly {
+		if !strings.Contains(readme, "`"+dirOf(p)+"`") {
+			t.Errorf("%s runs only in .ci/run, and README.md does not say so (name `%s`)", p, dirOf(p))
+		}
+	}
 	for _, d := range withTests {
 		if named[d] != 1 {
-			t.Errorf("package ./%s has tests and is named %d times by the race run and the plain run (want once)", d, named[d])
+			t.Errorf("package ./%s has tests and is named %d times by the race run, the plain run and .ci/run's later runs in full (want once)", d, named[d])
 		}
 	}
 	for d := range named {
@@ -129,7 +151,7 @@ func TestReadmeTestCommand(t *testing.T) {
 	// and Compose modules for the race detector, about 106 s of CPU on a
 	// new machine. racetest is the exception: it tells a test whether the
 	// binary has the detector, so it is tested under it.
-	for _, p := range packages(plain) {
+	for _, p := range append(packages(plain), ciOnly...) {
 		if f, m := concurrent(t, filepath.Join(root, dirOf(p))); f != "" {
 			t.Errorf("%s runs without the race detector, but %s has concurrency (%q): name it in the go test -race run", p, f, m)
 		}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/familylinks/flx/node/cputime"
+	"github.com/familylinks/flx/node/internal/racetest"
 	"github.com/familylinks/flx/node/match/corpus"
 )
 
@@ -43,6 +44,7 @@ func TestNameMayReachIsNameBound(t *testing.T) {
 // name: nameMayReach computes the family name, the rarer word, first and
 // refuses them there, without the given name's bound.
 func TestNameMayReachExchange(t *testing.T) {
+	racetest.SkipComputation(t)
 	held, queries := perCaseExchange(6000)
 	ix := NewIndex(Options{})
 	for _, c := range byCase(held) {

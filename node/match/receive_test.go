@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/familylinks/flx/node/cputime"
+	"github.com/familylinks/flx/node/internal/racetest"
 	"github.com/familylinks/flx/node/match/corpus"
 )
 
@@ -80,6 +81,7 @@ func candidateLine(c Candidate) string {
 // change them (go test ./node/match -run ReceiveGolden -update-receive
 // when a change of results is meant).
 func TestReceiveGolden(t *testing.T) {
+	racetest.SkipComputation(t)
 	// The golden file holds, per seed, the count and the SHA-256 of every
 	// run of 100 lines (the lines themselves are 1.5 MB): a change shows
 	// where it starts; receiveRun on main gives the lines to compare.

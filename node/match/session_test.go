@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/familylinks/flx/node/internal/racetest"
 	"github.com/familylinks/flx/node/match/corpus"
 )
 
@@ -12,6 +13,7 @@ import (
 // evidence, same order), with sought persons matched against sought ones
 // too, and starts over when the index changes.
 func TestSessionMatchesAsMatch(t *testing.T) {
+	racetest.SkipComputation(t)
 	c := corpus.Generate(corpus.Config{Seed: 21, Sought: 1500, Registered: 1500, Overlap: 0.5})
 	sought, reg, _ := prepared(t, c)
 	all := append(append([]*Person{}, sought...), reg...)
