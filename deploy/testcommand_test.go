@@ -76,7 +76,7 @@ func TestReadmeTestCommand(t *testing.T) {
 	// modernc's SQLite, C translated to Go, whose instrumented code was
 	// most of the CPU of every test on SQLite (FLX's code and every
 	// Go-written dependency stay under the detector).
-	if !strings.HasPrefix(raced, "go test -vet=off -race ") {
+	if !strings.HasPrefix(raced, "go test -vet=off -ldflags=-w -race ") {
 		t.Errorf("the first go test %q is not under the race detector", raced)
 	}
 	if got := gcflags.FindAllStringSubmatch(raced, -1); len(got) != 1 || got[0][1] != noRaceSQLite {
@@ -168,6 +168,12 @@ func TestReadmeTestCommand(t *testing.T) {
 	for _, c := range inReadme {
 		if !strings.Contains(c, " -vet=off ") {
 			t.Errorf("go test %q vets: pass -vet=off (.ci/run runs go vet ./... before the tests)", c)
+		}
+		// Test binaries linked without DWARF (no test reads it; stack
+		// traces and race reports come from the binary's own tables):
+		// about a third less link time for each of some fifty binaries.
+		if !strings.Contains(c, " -ldflags=-w ") {
+			t.Errorf("go test %q links its test binaries with DWARF: pass -ldflags=-w", c)
 		}
 	}
 	if v, tests := strings.Index(ci, "\ngo vet ./...\n"), strings.Index(ci, "\n"+raced); v < 0 || tests < 0 || v > tests {
