@@ -1571,6 +1571,7 @@ var brokenNodes = []brokenNode{
 			New: `		drc := federation.ReceiptFor(env, federation.ReceiptAccepted, n.o.Now())`,
 		}}},
 		broke: "answers a withdrawal (or message, response) sent again with an accepted receipt, not duplicate", check: "FLX-WDR-005/confirmation",
+		req: "FLX-DLV-009",
 	},
 	{
 		Variant: variant.Variant{Name: "mut-batch-bytes-edge", Mutations: []variant.Mutation{{
