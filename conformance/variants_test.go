@@ -1680,4 +1680,10 @@ var brokenNodes = []brokenNode{
 		}}},
 		broke: "takes a media offer sent as text/plain or without Content-Type", check: "FLX-MED-003/offer-verified",
 	},
+	{
+		Variant: variant.Variant{Name: "mut-pull-allow", Mutations: []variant.Mutation{{
+			File: "node/httpapi/federation.go", Old: "\t\tcase pull.PathPull:\n\t\t\tallow = \"GET\"\n", New: "",
+		}}},
+		broke: "answers POST /flx/v1/pull 405 with Allow: POST", check: "FLX-API-005/method-not-allowed",
+	},
 }
