@@ -1686,4 +1686,11 @@ var brokenNodes = []brokenNode{
 		}}},
 		broke: "answers POST /flx/v1/pull 405 with Allow: POST", check: "FLX-API-005/method-not-allowed",
 	},
+	{
+		Variant: variant.Variant{Name: "mut-relay-answers-inner-receipt", Mutations: []variant.Mutation{{
+			File: "node/receivebatch.go", Old: `		out[i].Received = Received{Receipt: receipt, Status: federation.ReceiptAccepted, JTI: env.JTI, Kind: env.Kind}`,
+			New: `		out[i].Received = Received{Receipt: a.receipt, Status: federation.ReceiptAccepted, JTI: env.JTI, Kind: env.Kind}`,
+		}}},
+		broke: "answers a relay.forward for this member with the end-to-end receipt of its inner envelope, not a receipt for the outer bytes", check: "FLX-RLY-005/inner-verified",
+	},
 }
