@@ -1577,19 +1577,20 @@ var brokenNodes = []brokenNode{
 		Variant: variant.Variant{Name: "mut-batch-bytes-edge", Mutations: []variant.Mutation{{
 			File: "node/httpapi/federation.go", Old: "limit := f.n.MaxBatchBytes()\n\tif r.ContentLength > limit {", New: "limit := f.n.MaxBatchBytes()\n\tif r.ContentLength >= limit {",
 		}}},
-		broke: "refuses a batch of exactly max_batch_bytes with too_large", check: "FLX-BAT-003/limits",
+		broke: "refuses a batch of exactly max_batch_bytes with too_large", check: "FLX-BAT-001/at-limits",
 	},
 	{
 		Variant: variant.Variant{Name: "mut-batch-bytes-doubled", Mutations: []variant.Mutation{{
 			File: "node/httpapi/federation.go", Old: "\tlimit := f.n.MaxBatchBytes()\n", New: "\tlimit := 2 * f.n.MaxBatchBytes()\n",
 		}}},
-		broke: "takes a batch body over the max_batch_bytes it advertises", check: "FLX-BAT-003/limits",
+		broke: "takes a batch body over the max_batch_bytes it advertises", check: "FLX-BAT-001/at-limits",
+		req: "FLX-BAT-003",
 	},
 	{
 		Variant: variant.Variant{Name: "mut-batch-count-edge", Mutations: []variant.Mutation{{
 			File: "federation/batch.go", Old: `	case len(out) > maxEnvelopes:`, New: `	case len(out) >= maxEnvelopes:`,
 		}}},
-		broke: "refuses a batch of exactly max_batch_envelopes envelopes with too_large", check: "FLX-BAT-003/limits",
+		broke: "refuses a batch of exactly max_batch_envelopes envelopes with too_large", check: "FLX-BAT-001/at-limits",
 	},
 	{
 		Variant: variant.Variant{Name: "mut-batch-no-content-type", Mutations: []variant.Mutation{{
