@@ -105,6 +105,9 @@ func checkWrongMethodNotAllowed(t *T) {
 	for _, c := range []struct{ method, path, allow string }{
 		{http.MethodGet, "/flx/v1/envelopes", "POST"},
 		{http.MethodPost, "/.well-known/flx", "GET"},
+		{http.MethodGet, "/flx/v1/batches", "POST"},
+		{http.MethodPost, "/flx/v1/pull", "GET"},
+		{http.MethodGet, "/flx/v1/pull/ack", "POST"},
 	} {
 		ans, err := t.request(certTester, c.method, c.path, nil, "")
 		if err != nil {

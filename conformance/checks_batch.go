@@ -130,11 +130,14 @@ func checkBatchLimits(t *T) {
 		body  []byte
 		ctype string
 	}{
-		"an empty batch":              {[]byte(`{"envelopes":[]}`), "application/json"},
-		"an unknown member":           {[]byte(`{"envelopes":["` + string(good) + `"],"extra":1}`), "application/json"},
-		"a bare JWS":                  {good, "application/json"},
-		"a null among the envelopes":  {[]byte(`{"envelopes":["` + string(good) + `",null]}`), "application/json"},
-		"a batch as application/jose": {batchBody(good), "application/jose"},
+		"an empty batch":                  {[]byte(`{"envelopes":[]}`), "application/json"},
+		"an unknown member":               {[]byte(`{"envelopes":["` + string(good) + `"],"extra":1}`), "application/json"},
+		"a bare JWS":                      {good, "application/json"},
+		"a null among the envelopes":      {[]byte(`{"envelopes":["` + string(good) + `",null]}`), "application/json"},
+		"a batch as application/jose":     {batchBody(good), "application/jose"},
+		"a batch without Content-Type":    {batchBody(good), ""},
+		"a batch as text/json":            {batchBody(good), "text/json"},
+		"a batch as application/json-seq": {batchBody(good), "application/json-seq"},
 	} {
 		if _, err := shouldRefuse(t.postBatch(tc.body, tc.ctype), "bad_envelope"); err != nil {
 			t.Errorf("%s: %v", name, err)

@@ -238,6 +238,11 @@ func checkBundleRefused(t *T) {
 		{"signed by a key in no manifest", "unknown_key", t.sealBundle(t.bundleClaims(raw), signerOf(stranger), cand)},
 		{"expired", "expired", t.sealBundle(at(-72*time.Hour, -48*time.Hour), tester, cand)},
 		{"issued in the future", "not_yet_valid", t.sealBundle(at(time.Hour, 25*time.Hour), tester, cand)},
+		// The edges: SKEW + 15 s beyond the tolerance, and a lifetime of
+		// 90 days and an hour.
+		{"issued SKEW + 15 s in the future", "not_yet_valid", t.sealBundle(at(t.skew+15*time.Second, 25*time.Hour), tester, cand)},
+		{"expired SKEW + 15 s ago", "expired", t.sealBundle(at(-72*time.Hour, -t.skew-15*time.Second), tester, cand)},
+		{"living over 90 days", "bad_bundle", t.sealBundle(at(-time.Hour, 90*24*time.Hour), tester, cand)},
 	} {
 		if _, err := shouldRefuse(t.importBundle(f.file), f.code); err != nil {
 			t.Errorf("a bundle %s: %v", f.what, err)

@@ -176,11 +176,12 @@ func checkEndToEndReceipt(t *T) {
 	}
 }
 
-// checkPullQuery checks GET /flx/v1/pull: an unknown parameter, max=0 and
-// a non-numeric wait are refused with bad_envelope; a plain pull by a
+// checkPullQuery checks GET /flx/v1/pull: an unknown parameter, a
+// parameter twice, max and wait just outside their ranges (0 and 501, 31)
+// and a non-numeric wait are refused with bad_envelope; a plain pull by a
 // member that has nothing queued there answers 200 with an empty batch.
 func checkPullQuery(t *T) {
-	for _, q := range []string{"?foo=1", "?max=0", "?wait=soon"} {
+	for _, q := range []string{"?foo=1", "?max=0", "?max=501", "?wait=31", "?max=1&max=2", "?wait=soon"} {
 		ans, err := t.request(certTester, http.MethodGet, "/flx/v1/pull"+q, nil, "")
 		if err != nil {
 			t.Fatalf("GET /flx/v1/pull%s: %v", q, err)

@@ -47,6 +47,14 @@ func checkPullAckLimits(t *T) {
 	if _, err := shouldRefuse(t.ack(t, []byte(big)), "too_large"); err != nil {
 		t.Errorf("over 4 MiB: %v", err)
 	}
+	// Without a Content-Length the node counts what it reads.
+	ans, err := t.requestChunked(certTester, http.MethodPost, "/flx/v1/pull/ack", []byte(big), "application/json")
+	if err != nil {
+		t.Fatalf("POST /flx/v1/pull/ack chunked: %v", err)
+	}
+	if _, err := shouldRefuse(ans, "too_large"); err != nil {
+		t.Errorf("over 4 MiB, chunked: %v", err)
+	}
 	for _, body := range []string{
 		`[]`, `{}`, `{"refusals":[]}`, `{"receipts":"x"}`, `{"receipts":null}`,
 		`{"receipts":[],"extra":1}`, `{"receipts":[],"receipts":[]}`, `{"receipts":[]`,

@@ -258,6 +258,8 @@ func checkClaimValues(t *T) {
 		p(claimsJSON(c, "exp", c.Iat)),
 		p(claimsJSON(c, "exp", c.Iat+8*24*3600)),
 		p(claimsJSON(c, "jti", "has space")),
+		p(claimsJSON(c, "jti", "has\x7fdel")), // U+007F is outside U+0021 to U+007E
+		p(claimsJSON(c, "jti", "has\u00e9")),  // so is anything beyond ASCII
 		p(claimsJSON(c, "jti", strings.Repeat("j", 129))),
 		p(claimsJSON(c, "body", json.RawMessage("null"))),
 		p(claimsJSON(c, "aud", "xa rc")),
@@ -269,7 +271,18 @@ func checkClaimValues(t *T) {
 func checkWrongAudience(t *T) {
 	c := t.valid()
 	c.Aud = MemberPeer
-	refuseEach(t, "wrong_audience", one(t.sign(c, keyTester)))
+	raws := one(t.sign(c, keyTester))
+	// Member ids that are a prefix of the candidate's, or have it as a
+	// prefix: aud is compared whole, not as a prefix.
+	for _, aud := range []string{t.candidate[:len(t.candidate)-1], t.candidate + "X"} {
+		if aud == MemberPeer || !federation.ValidMemberID(aud) {
+			continue
+		}
+		c := t.valid()
+		c.Aud = aud
+		raws = append(raws, t.sign(c, keyTester))
+	}
+	refuseEach(t, "wrong_audience", raws)
 }
 
 // checkEnvelopeExpired checks that an envelope whose exp passed (beyond SKEW)
@@ -305,14 +318,22 @@ func checkCaseIDMismatch(t *T) {
 }
 
 // checkSenderRole checks that a case.create or case.update of another
-// origin's case and a case.response whose responder is not iss are refused
-// with sender_mismatch.
+// origin's case, one of the sender's own case_id whose body.origin.member
+// names another member, and a case.response whose responder is not iss are
+// refused with sender_mismatch.
 func checkSenderRole(t *T) {
 	other := newCaseID(MemberPeer)
 	create := t.claims(federation.KindCaseCreate, caseDoc(other, MemberPeer))
 	update := t.claims(federation.KindCaseUpdate, caseDoc(other, MemberPeer))
+	// The case_id is the tester's, the body's origin another member's: the
+	// second half of FLX-ENV-011's first item, which a node checking the
+	// case_id alone misses.
+	own := newCaseID(MemberTester)
+	createBody := t.claims(federation.KindCaseCreate, caseDoc(own, MemberPeer))
+	updateBody := t.claims(federation.KindCaseUpdate, caseDoc(own, MemberPeer))
 	resp := t.claims(federation.KindCaseResponse, responseDoc(newCaseID(t.candidate), MemberPeer))
-	refuseEach(t, "sender_mismatch", [][]byte{t.sign(create, keyTester), t.sign(update, keyTester), t.sign(resp, keyTester)})
+	refuseEach(t, "sender_mismatch", [][]byte{t.sign(create, keyTester), t.sign(update, keyTester),
+		t.sign(createBody, keyTester), t.sign(updateBody, keyTester), t.sign(resp, keyTester)})
 }
 
 // checkSignatureBeforeContent checks that a broken signature on an envelope

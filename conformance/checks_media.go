@@ -159,6 +159,18 @@ func checkMediaOfferVerified(t *T) {
 	if _, err := shouldRefuse(t.offer(certTester, plain, m.hashes), "bad_upload"); err != nil {
 		t.Errorf("a case.create offered as media: %v", err)
 	}
+	// The valid offer in another content type, or none (§18.4: the offer
+	// is application/json).
+	body, _ := json.Marshal(map[string]string{"envelope": string(m.env), "chunk_hashes": base64.RawURLEncoding.EncodeToString(m.hashes)})
+	for _, ct := range []string{"text/plain", ""} {
+		ans, err := t.request(certTester, http.MethodPost, mediaUploads, body, ct)
+		if err != nil {
+			t.Fatalf("POST %s: %v", mediaUploads, err)
+		}
+		if _, err := shouldRefuse(ans, "bad_upload"); err != nil {
+			t.Errorf("a valid offer with Content-Type %q: %v", ct, err)
+		}
+	}
 }
 
 // checkMediaChunkVerified checks that a chunk that does not hash to its

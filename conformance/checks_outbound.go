@@ -136,24 +136,29 @@ const retryAfterWait = 3 * time.Second
 const timingSlack = 100 * time.Millisecond
 
 // checkRetryAfterHonoured checks that after a 503 with Retry-After: 3 the
-// next attempt comes no sooner than 3 s.
+// next attempt comes no sooner than 3 s, and after a 429 with
+// Retry-After: 3 too (FLX-DLV-006 names both).
 func checkRetryAfterHonoured(t *T) {
-	caseID := t.sendCase(func(a *Arrival) Action {
-		if a.Attempt == 1 {
-			return Action{Status: http.StatusServiceUnavailable, Code: "unavailable",
-				RetryAfter: strconv.Itoa(int(retryAfterWait / time.Second))}
+	for _, a := range []struct {
+		status int
+		code   string
+	}{{http.StatusServiceUnavailable, "unavailable"}, {http.StatusTooManyRequests, "rate_limited"}} {
+		caseID := t.sendCase(func(ar *Arrival) Action {
+			if ar.Attempt == 1 {
+				return Action{Status: a.status, Code: a.code, RetryAfter: strconv.Itoa(int(retryAfterWait / time.Second))}
+			}
+			return Action{}
+		})
+		cs := t.listener.Wait(forCase(caseID), 2, t.patience)
+		if len(cs) < 2 {
+			t.Fatalf("%d attempts arrived within %s (the first answered %d), want 2", len(cs), t.patience, a.status)
 		}
-		return Action{}
-	})
-	cs := t.listener.Wait(forCase(caseID), 2, t.patience)
-	if len(cs) < 2 {
-		t.Fatalf("%d attempts arrived within %s (the first answered 503), want 2", len(cs), t.patience)
+		gap := cs[1].At.Sub(cs[0].At)
+		if gap < retryAfterWait-timingSlack {
+			t.Errorf("the next attempt came %s after a %d with Retry-After: %d", gap.Round(10*time.Millisecond), a.status, int(retryAfterWait/time.Second))
+		}
+		t.Logf("gap after %d: %s", a.status, gap.Round(10*time.Millisecond))
 	}
-	gap := cs[1].At.Sub(cs[0].At)
-	if gap < retryAfterWait-timingSlack {
-		t.Errorf("the next attempt came %s after a 503 with Retry-After: %d", gap.Round(10*time.Millisecond), int(retryAfterWait/time.Second))
-	}
-	t.Logf("gap %s", gap.Round(10*time.Millisecond))
 }
 
 // checkCaseOrderKept checks that while a case.create is answered 503, a later

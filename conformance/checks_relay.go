@@ -70,6 +70,11 @@ func checkTesterRelayMisbehaves(t *T) {
 	// Dropped: only the relay's hop, first, with or without the link to
 	// the hop it dropped.
 	h2alone := t.hop(hopClaims{Iss: MemberTester, Aud: t.candidate, Iat: now, Inner: sha256Hex(inner)}, keyTester)
+	// The relay's hop signed in the future (beyond SKEW), or earlier than
+	// the origin's hop by more than SKEW.
+	skew := int64((t.skew + time.Minute) / time.Second)
+	h2future := t.hop(hopClaims{Iss: MemberTester, Aud: t.candidate, Iat: now + skew, Inner: sha256Hex(inner), Prev: sha256Hex([]byte(h1))}, keyTester)
+	h2older := t.hop(hopClaims{Iss: MemberTester, Aud: t.candidate, Iat: now - 1 - skew, Inner: sha256Hex(inner), Prev: sha256Hex([]byte(h1))}, keyTester)
 	faults := []struct {
 		what  string
 		inner []byte
@@ -79,11 +84,28 @@ func checkTesterRelayMisbehaves(t *T) {
 		{"origin's hop dropped (the relay's hop still names it)", inner, []string{h2}},
 		{"origin's hop dropped (the relay's hop first)", inner, []string{h2alone}},
 		{"hops reordered", inner, []string{h2, h1}},
+		{"the relay's hop issued after now + SKEW", inner, []string{h1, h2future}},
+		{"the relay's hop older than the origin's by more than SKEW", inner, []string{h1, h2older}},
 	}
 	for _, f := range faults {
 		raw, _ := t.relayed(f.inner, c.CaseID, map[string]any{"inner": string(f.inner), "hops": f.hops})
 		if _, err := shouldRefuse(t.post(t, raw), "bad_relay"); err != nil {
 			t.Errorf("%s: %v", f.what, err)
+		}
+	}
+	if !t.id.Manifest.MayRelay(MemberPeer) {
+		// A later hop by a member that may not relay: XD-PEER passes the
+		// origin's envelope on, with a chain that otherwise holds.
+		p1 := t.hop(hopClaims{Iss: MemberRemote, Aud: MemberPeer, Iat: now - 1, Inner: sha256Hex(inner)}, keyRemote)
+		p2 := t.hop(hopClaims{Iss: MemberPeer, Aud: t.candidate, Iat: now, Inner: sha256Hex(inner), Prev: sha256Hex([]byte(p1))}, keyPeer)
+		b, err := json.Marshal(map[string]any{"inner": string(inner), "hops": []string{p1, p2}})
+		if err != nil {
+			t.Abortf("tester: %v", err)
+		}
+		pc := t.claims(federation.KindRelayForward, nil)
+		pc.Iss, pc.Body, pc.CaseID = MemberPeer, b, c.CaseID
+		if _, err := shouldRefuse(t.postAs(t, certPeer, t.sign(pc, keyPeer), "application/jose"), "bad_relay"); err != nil {
+			t.Errorf("a later hop by %s, which may not relay: %v", MemberPeer, err)
 		}
 	}
 	if !t.id.Manifest.MayRelay(t.candidate) {

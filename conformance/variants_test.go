@@ -1545,4 +1545,153 @@ var brokenNodes = []brokenNode{
 		}}},
 		broke: "reads a null among a pull answer's envelopes as an empty envelope and processes the others", check: "FLX-PUL-005/puller-not-strings", role: rolePullOnly,
 	},
+	// mutants: small plausible bugs a reviewer would plant, where no
+	// variant above reaches (one path of several, an edge of a limit).
+	{
+		Variant: variant.Variant{Name: "mut-origin-member", Mutations: []variant.Mutation{{
+			File: "node/receive.go", Old: `		if origin != env.Issuer || h.Origin.Member != env.Issuer {`, New: `		if origin != env.Issuer {`,
+		}}},
+		broke: "takes a case.create of the sender's own case_id whose body.origin.member names another member", check: "FLX-ENV-011/sender-role",
+	},
+	{
+		Variant: variant.Variant{Name: "mut-jti-del", Mutations: []variant.Mutation{{
+			File: "federation/envelope.go", Old: `		if s[i] < 0x21 || s[i] > 0x7e {`, New: `		if s[i] < 0x21 || s[i] > 0x7f {`,
+		}}},
+		broke: "takes a jti holding U+007F (DEL), outside U+0021 to U+007E", check: "FLX-ENV-005/claim-values",
+	},
+	{
+		Variant: variant.Variant{Name: "mut-aud-prefix", Mutations: []variant.Mutation{{
+			File: "federation/envelope.go", Old: `	if w.Aud != v.Self {`, New: `	if !strings.HasPrefix(v.Self, w.Aud) {`,
+		}}},
+		broke: "takes an envelope whose aud is a prefix of its member id (XA for XA-RC)", check: "FLX-ENV-006/wrong-audience",
+	},
+	{
+		Variant: variant.Variant{Name: "mut-dup-accepted-keep", Mutations: []variant.Mutation{{
+			File: "node/receive.go", Old: `		drc := federation.ReceiptFor(env, federation.ReceiptDuplicate, n.o.Now())`,
+			New: `		drc := federation.ReceiptFor(env, federation.ReceiptAccepted, n.o.Now())`,
+		}}},
+		broke: "answers a withdrawal (or message, response) sent again with an accepted receipt, not duplicate", check: "FLX-WDR-005/confirmation",
+		req: "FLX-DLV-009",
+	},
+	{
+		Variant: variant.Variant{Name: "mut-batch-bytes-edge", Mutations: []variant.Mutation{{
+			File: "node/httpapi/federation.go", Old: "limit := f.n.MaxBatchBytes()\n\tif r.ContentLength > limit {", New: "limit := f.n.MaxBatchBytes()\n\tif r.ContentLength >= limit {",
+		}}},
+		broke: "refuses a batch of exactly max_batch_bytes with too_large", check: "FLX-BAT-001/at-limits",
+	},
+	{
+		Variant: variant.Variant{Name: "mut-batch-bytes-doubled", Mutations: []variant.Mutation{{
+			File: "node/httpapi/federation.go", Old: "\tlimit := f.n.MaxBatchBytes()\n", New: "\tlimit := 2 * f.n.MaxBatchBytes()\n",
+		}}},
+		broke: "takes a batch body over the max_batch_bytes it advertises", check: "FLX-BAT-001/at-limits",
+		req: "FLX-BAT-003",
+	},
+	{
+		Variant: variant.Variant{Name: "mut-batch-count-edge", Mutations: []variant.Mutation{{
+			File: "federation/batch.go", Old: `	case len(out) > maxEnvelopes:`, New: `	case len(out) >= maxEnvelopes:`,
+		}}},
+		broke: "refuses a batch of exactly max_batch_envelopes envelopes with too_large", check: "FLX-BAT-001/at-limits",
+	},
+	{
+		Variant: variant.Variant{Name: "mut-batch-no-content-type", Mutations: []variant.Mutation{{
+			File: "node/httpapi/federation.go", Old: `	if err != nil || !strings.EqualFold(mt, federation.BatchMediaType) {`,
+			New: `	if err == nil && !strings.EqualFold(mt, federation.BatchMediaType) {`,
+		}}},
+		broke: "takes a batch without Content-Type", check: "FLX-BAT-003/limits",
+	},
+	{
+		Variant: variant.Variant{Name: "mut-pull-max-unbounded", Mutations: []variant.Mutation{{
+			File: "federation/pull/handler.go", Old: `			if n < 1 || n > MaxMax {`, New: `			if n < 1 {`,
+		}}},
+		broke: "takes a pull with max=501", check: "FLX-PUL-002/query",
+	},
+	{
+		Variant: variant.Variant{Name: "mut-pull-wait-31", Mutations: []variant.Mutation{{
+			File: "federation/pull/handler.go", Old: `			if time.Duration(n)*time.Second > MaxWait {`, New: `			if time.Duration(n)*time.Second > MaxWait+time.Second {`,
+		}}},
+		broke: "takes a pull with wait=31", check: "FLX-PUL-002/query",
+	},
+	{
+		Variant: variant.Variant{Name: "mut-pull-param-twice", Mutations: []variant.Mutation{{
+			File: "federation/pull/handler.go", Old: `		if len(vals) != 1 {`, New: `		if len(vals) == 0 {`,
+		}}},
+		broke: "takes a pull naming max twice (reads the first)", check: "FLX-PUL-002/query",
+	},
+	{
+		Variant: variant.Variant{Name: "mut-pull-ack-chunked", Mutations: []variant.Mutation{{
+			File: "federation/pull/handler.go", Old: `	if int64(len(body)) > MaxAckBytes {`, New: `	if false && int64(len(body)) > MaxAckBytes {`,
+		}}},
+		broke: "bounds an acknowledgement by its Content-Length only: a chunked one over 4 MiB is read cut and answered bad_envelope", check: "FLX-PUL-007/ack-limits",
+	},
+	{
+		Variant: variant.Variant{Name: "mut-retry-after-429", Mutations: []variant.Mutation{{
+			File: "federation/client.go", Old: `	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {`,
+			New: `	if status == http.StatusServiceUnavailable {`,
+		}}},
+		broke: "honours Retry-After on 503 but not on 429", check: "FLX-DLV-006/retry-after",
+	},
+	{
+		Variant: variant.Variant{Name: "mut-relay-hop-future", Mutations: []variant.Mutation{{
+			File: "federation/relay.go", Old: `		case h.Iat <= 0 || at.After(now.Add(skew)):`, New: `		case h.Iat <= 0:`,
+		}}},
+		broke: "takes a relay hop whose iat is later than now + SKEW", check: "FLX-RLY-004/tester-relay",
+	},
+	{
+		Variant: variant.Variant{Name: "mut-relay-hop-older", Mutations: []variant.Mutation{{
+			File: "federation/relay.go", Old: `			case at.Before(p.At.Add(-skew)):`, New: `			case false && at.Before(p.At.Add(-skew)):`,
+		}}},
+		broke: "takes a relay hop older than the hop before it by more than SKEW", check: "FLX-RLY-004/tester-relay",
+	},
+	{
+		Variant: variant.Variant{Name: "mut-relay-hop-not-relay", Mutations: []variant.Mutation{{
+			File: "federation/relay.go", Old: `			case !m.MayRelay(from):`, New: `			case false && !m.MayRelay(from):`,
+		}}},
+		broke: "takes a chain whose later hop is sent by a member that may not relay", check: "FLX-RLY-004/tester-relay",
+	},
+	{
+		Variant: variant.Variant{Name: "mut-bundle-ttl", Mutations: []variant.Mutation{{
+			File: "federation/bundle/bundle.go", Old: `	case peeked.Iat <= 0 || peeked.Exp <= peeked.Iat || exp.Sub(iat) > MaxTTL:`,
+			New: `	case peeked.Iat <= 0 || peeked.Exp <= peeked.Iat:`,
+		}}},
+		broke: "imports a bundle whose exp - iat is over 90 days", check: "FLX-BDL-003/refused",
+	},
+	{
+		Variant: variant.Variant{Name: "mut-bundle-iat-skew", Mutations: []variant.Mutation{{
+			File: "federation/bundle/bundle.go", Old: `	case iat.After(now.Add(skew)):`, New: `	case iat.After(now.Add(2 * skew)):`,
+		}}},
+		broke: "imports a bundle issued up to twice SKEW in the future", check: "FLX-BDL-003/refused",
+	},
+	{
+		Variant: variant.Variant{Name: "mut-bundle-exp-skew", Mutations: []variant.Mutation{{
+			File: "federation/bundle/bundle.go", Old: `	case !now.Add(-skew).Before(exp):`, New: `	case !now.Add(-2 * skew).Before(exp):`,
+		}}},
+		broke: "imports a bundle expired up to twice SKEW ago", check: "FLX-BDL-003/refused",
+	},
+	{
+		Variant: variant.Variant{Name: "mut-update-any-sender", Mutations: []variant.Mutation{{
+			File: "node/receive.go", Old: `	case federation.KindCaseCreate, federation.KindCaseUpdate:
+		if origin != env.Issuer`, New: `	case federation.KindCaseCreate:
+		if origin != env.Issuer`,
+		}}},
+		broke: "checks the origin of a case.create but not of a case.update", check: "FLX-ENV-011/sender-role",
+	},
+	{
+		Variant: variant.Variant{Name: "mut-media-offer-content-type", Mutations: []variant.Mutation{{
+			File: "node/media/server.go", Old: `	if !mediaTypeIs(r, "application/json") {`, New: `	if false && !mediaTypeIs(r, "application/json") {`,
+		}}},
+		broke: "takes a media offer sent as text/plain or without Content-Type", check: "FLX-MED-003/offer-verified",
+	},
+	{
+		Variant: variant.Variant{Name: "mut-pull-allow", Mutations: []variant.Mutation{{
+			File: "node/httpapi/federation.go", Old: "\t\tcase pull.PathPull:\n\t\t\tallow = \"GET\"\n", New: "",
+		}}},
+		broke: "answers POST /flx/v1/pull 405 with Allow: POST", check: "FLX-API-005/method-not-allowed",
+	},
+	{
+		Variant: variant.Variant{Name: "mut-relay-answers-inner-receipt", Mutations: []variant.Mutation{{
+			File: "node/receivebatch.go", Old: `		out[i].Received = Received{Receipt: receipt, Status: federation.ReceiptAccepted, JTI: env.JTI, Kind: env.Kind}`,
+			New: `		out[i].Received = Received{Receipt: a.receipt, Status: federation.ReceiptAccepted, JTI: env.JTI, Kind: env.Kind}`,
+		}}},
+		broke: "answers a relay.forward for this member with the end-to-end receipt of its inner envelope, not a receipt for the outer bytes", check: "FLX-RLY-005/inner-verified",
+	},
 }
