@@ -1694,4 +1694,39 @@ var brokenNodes = []brokenNode{
 		}}},
 		broke: "answers a relay.forward for this member with the end-to-end receipt of its inner envelope, not a receipt for the outer bytes", check: "FLX-RLY-005/inner-verified",
 	},
+	// planned checks made real: acknowledgements against an envelope queued for the puller (FLX-PUL-006).
+	{
+		Variant: variant.Variant{Name: "mut-pull-ack-other-bytes", Mutations: []variant.Mutation{
+			{File: "federation/pull/handler.go", Old: "\t\"encoding/json\"\n", New: "\t\"encoding/base64\"\n\t\"encoding/json\"\n"},
+			{File: "federation/pull/handler.go", Old: "\t\"strconv\"\n", New: "\t\"strconv\"\n\t\"strings\"\n"},
+			{File: "federation/pull/handler.go", Old: `ReceiptFor: q.JTI, SHA256: q.SHA256, Skew: h.Skew,`, New: `ReceiptFor: q.JTI, SHA256: claimedSHA(raw), Skew: h.Skew,`},
+			{File: "federation/pull/handler.go", Old: "func writeProblem(", New: `func claimedSHA(raw []byte) string {
+	parts := strings.Split(string(raw), ".")
+	if len(parts) != 3 {
+		return ""
+	}
+	b, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	var c struct {
+		SHA256 string ` + "`json:\"sha256\"`" + `
+	}
+	_ = json.Unmarshal(b, &c)
+	return c.SHA256
+}
+
+func writeProblem(`},
+		}},
+		broke: "records a pulled envelope delivered on a receipt bound to other bytes (checks the receipt against its own sha256)", check: "FLX-PUL-006/ack-queued",
+	},
+	{
+		Variant: variant.Variant{Name: "mut-pull-ack-forged", Mutations: []variant.Mutation{{
+			File: "federation/receipt.go", Old: `	if _, err := u.tok.Verify(u.key); err != nil {`, New: `	if _, err := u.tok.Verify(u.key); false && err != nil {`,
+		}}},
+		broke: "takes a receipt checked one at a time (a pull acknowledgement's) without verifying its signature", check: "FLX-PUL-006/ack-queued",
+	},
+	{
+		Variant: variant.Variant{Name: "mut-pull-refusal-any-digest", Mutations: []variant.Mutation{{
+			File: "federation/pull/handler.go", Old: `	if !ok || q.SHA256 != rf.SHA256 {`, New: `	if !ok {`,
+		}}},
+		broke: "dead-letters a queued envelope on a puller's refusal acknowledged with the sha256 of other bytes", check: "FLX-PUL-006/ack-queued",
+	},
 }
