@@ -1713,4 +1713,12 @@ var brokenNodes = []brokenNode{
 		}}},
 		broke: "dead-letters a queued envelope on a puller's refusal acknowledged with the sha256 of other bytes", check: "FLX-PUL-006/ack-queued",
 	},
+	// FLX-BDL-005: replay records of imported envelopes outlive their exp.
+	{
+		Variant: variant.Variant{Name: "mut-bundle-forgets-expired", Mutations: []variant.Mutation{{
+			File: "node/bundle.go", Old: "\t\tif err == nil {\n\t\t\trec, err = n.storeVerified(ctx, it.Envelope, it.Raw)",
+			New: "\t\tif err == nil {\n\t\t\tif !it.Envelope.ExpiresAt.After(n.o.Now()) {\n\t\t\t\tit.Envelope.JTI += \"-forgotten\"\n\t\t\t}\n\t\t\trec, err = n.storeVerified(ctx, it.Envelope, it.Raw)",
+		}}},
+		broke: "forgets an imported envelope once its exp has passed: a bundle still valid stores it again", check: "FLX-BDL-005/reimport-after-exp",
+	},
 }
