@@ -1721,4 +1721,12 @@ var brokenNodes = []brokenNode{
 		}}},
 		broke: "forgets an imported envelope once its exp has passed: a bundle still valid stores it again", check: "FLX-BDL-005/reimport-after-exp",
 	},
+	// FLX-RLY-002: hop claims decoded strictly.
+	{
+		Variant: variant.Variant{Name: "mut-hop-claims-lenient", Mutations: []variant.Mutation{{
+			File: "federation/coordination.go", Old: `	if err := decodeStrict(tok.UnverifiedPayload(), shapeFor(rv.Type()), claims); err != nil {`,
+			New: `	if err := decodeStrict(tok.UnverifiedPayload(), shapeFor(rv.Type()), claims); err != nil && typ != TypHop {`,
+		}}},
+		broke: "takes a relay hop with a claim twice or an unknown claim", check: "FLX-RLY-002/hop-shape",
+	},
 }
