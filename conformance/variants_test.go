@@ -1729,4 +1729,11 @@ var brokenNodes = []brokenNode{
 		}}},
 		broke: "takes a relay hop with a claim twice or an unknown claim", check: "FLX-RLY-002/hop-shape",
 	},
+	// FLX-RLY-004: a member that sends two hops is a loop.
+	{
+		Variant: variant.Variant{Name: "mut-relay-loop", Mutations: []variant.Mutation{{
+			File: "federation/relay.go", Old: `		case senders[from]:`, New: `		case false && senders[from]:`,
+		}}},
+		broke: "takes a relay chain in which a member sends two hops (a loop)", check: "FLX-RLY-004/loop",
+	},
 }
