@@ -254,3 +254,16 @@ func checkRelayLoop(t *T) {
 	raw, _ := t.relayed(inner, c.CaseID, map[string]any{"inner": string(inner), "hops": []string{h1, h2, h3, h4}})
 	mustRefuse(t, t.post(t, raw), "bad_relay")
 }
+
+// checkRelayHopAsOrigin checks that a hop naming the origin XD-REMOTE as
+// iss but signed with the relay XD-TESTER's key (under its own kid) is
+// refused with unknown_key (FLX-RLY-003): a relay cannot sign the origin's
+// hop, though the chain XD-REMOTE -> XD-TESTER -> candidate otherwise holds.
+func checkRelayHopAsOrigin(t *T) {
+	inner, c := t.remoteCase()
+	now := t.now().Unix()
+	h1 := t.hop(hopClaims{Iss: MemberRemote, Aud: MemberTester, Iat: now - 1, Inner: sha256Hex(inner)}, keyTester)
+	h2 := t.hop(hopClaims{Iss: MemberTester, Aud: t.candidate, Iat: now, Inner: sha256Hex(inner), Prev: sha256Hex([]byte(h1))}, keyTester)
+	raw, _ := t.relayed(inner, c.CaseID, map[string]any{"inner": string(inner), "hops": []string{h1, h2}})
+	mustRefuse(t, t.post(t, raw), "unknown_key")
+}

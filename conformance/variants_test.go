@@ -1736,4 +1736,15 @@ var brokenNodes = []brokenNode{
 		}}},
 		broke: "takes a relay chain in which a member sends two hops (a loop)", check: "FLX-RLY-004/loop",
 	},
+	// FLX-RLY-003: a hop verifies under a key of its own iss.
+	{
+		Variant: variant.Variant{Name: "mut-hop-any-member-key", Mutations: []variant.Mutation{{
+			File: "federation/coordination.go", Old: `	key, err = senderKey(m, signer, tok.Header().KID, keyTime, skew)`,
+			New: `	key, err = senderKey(m, signer, tok.Header().KID, keyTime, skew)
+	for i := 0; err != nil && typ == TypHop && i < len(m.Members); i++ {
+		key, err = senderKey(m, m.Members[i].ID, tok.Header().KID, keyTime, skew)
+	}`,
+		}}},
+		broke: "verifies a relay hop under any member's key with its kid, not only its iss's", check: "FLX-RLY-003/hop-as-origin",
+	},
 }
