@@ -293,3 +293,37 @@ func checkBundleReimport(t *T) {
 	}
 	t.mustAccept(t, t.post(t, raw), raw, c, federation.ReceiptDuplicate)
 }
+
+// checkBundleReimportAfterExp checks that the replay records of imported
+// envelopes outlive the envelopes' exp while a bundle holding them is still
+// valid (FLX-BDL-005): an envelope that expires 3 s after it is issued is
+// imported; once it has expired, another bundle with the same iat (at which
+// the envelope is still valid) holding it must store nothing, and the same
+// bundle again neither: the envelope is a duplicate each time.
+func checkBundleReimportAfterExp(t *T) {
+	t.bundleCalls()
+	c := t.claims(federation.KindCaseCreate, caseDoc(newCaseID(MemberTester), MemberTester))
+	c.Exp = c.Iat + 3
+	raw := t.sign(c, keyTester)
+	tester := signerOf(t.id.Keys[keyTester])
+	first := t.bundleClaims(raw)
+	first["iat"] = c.Iat
+	file := t.sealBundle(first, tester, t.candidateEncKey())
+	if got := t.mustImport("a bundle holding an envelope that expires in 3 s", file); got.Stored != 1 {
+		t.Fatalf("first import: stored %d envelopes, want 1", got.Stored)
+	}
+	time.Sleep(time.Until(time.Unix(c.Exp, 0).Add(-t.clockOffset)) + 2*time.Second)
+	second := t.bundleClaims(raw)
+	second["iat"] = c.Iat
+	for _, f := range []struct {
+		what string
+		file []byte
+	}{
+		{"another bundle issued at the same time, imported after the envelope's exp", t.sealBundle(second, tester, t.candidateEncKey())},
+		{"the same bundle again, after the envelope's exp", file},
+	} {
+		if got := t.mustImport(f.what, f.file); got.Stored != 0 || got.Duplicates != 1 {
+			t.Errorf("%s: stored %d, duplicates %d, refused %d, want 0, 1 and 0", f.what, got.Stored, got.Duplicates, got.Refused)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package conformance
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/familylinks/flx/federation"
@@ -218,4 +219,38 @@ func candidateAccepts(role federation.Role) []federation.Kind {
 		k = append(k, federation.KindStatsReport)
 	}
 	return k
+}
+
+// checkRelayHopShape checks that a relay.forward body or hop that is not
+// exactly of its shape is refused with bad_envelope (FLX-RLY-002): a hop
+// with a claim twice or an unknown claim (signed as they are), a body with
+// hops twice or hops not an array. The same inner envelope with a
+// well-formed hop is then accepted.
+func checkRelayHopShape(t *T) {
+	inner, c := t.validCase()
+	s := signerOf(t.id.Keys[keyTester])
+	hopOf := func(payload string) string {
+		return string(compact(header(s.alg, s.kid, federation.TypHop), []byte(payload), s))
+	}
+	quote := func(v string) string { b, _ := json.Marshal(v); return string(b) }
+	claims := `"iss":` + quote(MemberTester) + `,"aud":` + quote(t.candidate) + `,"iat":` + strconv.FormatInt(t.now().Unix(), 10) +
+		`,"inner_sha256":` + quote(sha256Hex(inner))
+	good := quote(hopOf("{" + claims + "}"))
+	in := `"inner":` + quote(string(inner))
+	for _, f := range []struct{ what, body string }{
+		{"a hop with iss twice", "{" + in + `,"hops":[` + quote(hopOf("{"+claims+`,"iss":`+quote(MemberTester)+"}")) + "]}"},
+		{"a hop with an unknown claim", "{" + in + `,"hops":[` + quote(hopOf("{"+claims+`,"via":"XD-PEER"}`)) + "]}"},
+		{"a body with hops twice", "{" + in + `,"hops":[` + good + `],"hops":[` + good + "]}"},
+		{"a body whose hops is a string", "{" + in + `,"hops":` + good + "}"},
+	} {
+		oc := t.claims(federation.KindRelayForward, nil)
+		oc.Body, oc.CaseID = json.RawMessage(f.body), c.CaseID
+		if _, err := shouldRefuse(t.post(t, t.sign(oc, keyTester)), "bad_envelope"); err != nil {
+			t.Errorf("%s: %v", f.what, err)
+		}
+	}
+	oc := t.claims(federation.KindRelayForward, nil)
+	oc.Body, oc.CaseID = json.RawMessage("{"+in+`,"hops":[`+good+"]}"), c.CaseID
+	raw := t.sign(oc, keyTester)
+	t.mustAccept(t, t.post(t, raw), raw, oc, federation.ReceiptAccepted)
 }

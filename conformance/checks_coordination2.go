@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // Acknowledgements of pulled envelopes (SPEC.md §15.1, FLX-PUL-006 and
@@ -119,5 +120,69 @@ func checkPullAckNotStrings(t *T) {
 		if _, err := shouldRefuse(t.ack(t, []byte(body)), "bad_envelope"); err != nil {
 			t.Errorf("acknowledgement %s: %v", strings.Replace(body, rc, `"<receipt>"`, 1), err)
 		}
+	}
+}
+
+// checkPullAckQueued checks acknowledgements against an envelope really
+// queued for XD-PULL (FLX-PUL-006): a receipt bound to other bytes, a forged
+// receipt (signed with another key under XD-PULL's kid) and a refusal with
+// a code that is not retried but the sha256 of other bytes must each record
+// nothing: the envelope is offered again, with the same bytes, once the
+// lease after each has run out. Its valid receipt is then recorded.
+func checkPullAckQueued(t *T) {
+	t.drainPull(t)
+	caseID := t.forwardTo(MemberPull)
+	p, got := t.waitPulled(caseID, 50)
+	raw := got[0]
+	var c Claims
+	_ = json.Unmarshal(payloadOf([]byte(raw)), &c)
+	other := sha256Hex([]byte(raw + " "))
+	pull, tester := signerOf(t.id.Keys[keyPull]), signerOf(t.id.Keys[keyTester])
+	receipt := func(sha string, s *rawSigner) string {
+		b, _ := json.Marshal(map[string]any{
+			"iss": MemberPull, "aud": c.Iss, "iat": t.now().Unix(), "receipt_for": c.JTI,
+			"sha256": sha, "status": "accepted",
+		})
+		return string(compact(header(pull.alg, pull.kid, "flx-receipt+jws"), b, s))
+	}
+	for _, f := range []struct {
+		name string
+		ack  map[string]any
+	}{
+		{"a receipt bound to other bytes", map[string]any{"receipts": []string{receipt(other, pull)}}},
+		{"a forged receipt (another key's signature under XD-PULL's kid)", map[string]any{"receipts": []string{receipt(sha256Hex([]byte(raw)), tester)}}},
+		{"a schema_invalid refusal with the sha256 of other bytes", map[string]any{"receipts": []string{},
+			"refusals": []map[string]string{{"jti": c.JTI, "sha256": other, "code": "schema_invalid"}}}},
+	} {
+		body, _ := json.Marshal(f.ack)
+		ans, err := t.request(certPull, http.MethodPost, "/flx/v1/pull/ack", body, "application/json")
+		if err != nil {
+			t.Fatalf("POST /flx/v1/pull/ack: %v", err)
+		}
+		var r ackResult
+		if ans.Status != http.StatusOK || json.Unmarshal(ans.Body, &r) != nil || len(r.Receipts)+len(r.Refusals) != 1 {
+			t.Fatalf("%s: want 200 with one result, got %s", f.name, ans)
+		}
+		if len(r.Receipts) == 1 && (r.Receipts[0].Status != "refused" || r.Receipts[0].Code == "") {
+			t.Errorf("%s: want status refused with a code, got %+v", f.name, r.Receipts[0])
+		}
+		if len(r.Refusals) == 1 && r.Refusals[0].Status == "recorded" {
+			t.Errorf("%s: answered recorded", f.name)
+		}
+		wait := time.Until(time.Unix(p.LeaseUntil, 0).Add(-t.clockOffset)) + time.Second
+		if wait > 3*time.Minute {
+			t.Abortf("lease_until is %s away: longer than the tester waits", wait.Round(time.Second))
+		}
+		time.Sleep(wait)
+		p = t.pullAs(t, certPull, 50, 5)
+		if got = p.ofCase(caseID); len(got) == 0 {
+			t.Fatalf("after %s, the envelope queued for %s was no longer offered once its lease ran out", f.name, MemberPull)
+		}
+		if got[0] != raw {
+			t.Fatalf("after %s, the envelope was offered again with other bytes", f.name)
+		}
+	}
+	if st := t.ackPulled(t, got[:1]); st[0] != "recorded" {
+		t.Errorf("XD-PULL's valid receipt after the faults: status %q, want recorded", st[0])
 	}
 }

@@ -234,3 +234,36 @@ func checkConfirmationThroughRelay(t *T) {
 		t.Errorf("%d request(s) reached %s's own endpoint, which names %s in relay_via", n, MemberRemote, MemberTester)
 	}
 }
+
+// checkRelayLoop checks that a chain in which a member sends two hops (a
+// loop) is refused with bad_relay (FLX-RLY-004), though every other rule
+// holds: XD-REMOTE -> XD-TESTER -> XD-COORD -> XD-TESTER -> candidate, each
+// hop naming the one before it, the relays XD-TESTER and XD-COORD both
+// allowed to relay.
+func checkRelayLoop(t *T) {
+	if !t.id.Manifest.MayRelay(MemberCoord) || !t.id.Manifest.MayRelay(MemberTester) {
+		t.Skipf("the conformance manifest does not let %s and %s relay", MemberCoord, MemberTester)
+	}
+	inner, c := t.remoteCase()
+	now := t.now().Unix()
+	in := sha256Hex(inner)
+	h1 := t.hop(hopClaims{Iss: MemberRemote, Aud: MemberTester, Iat: now - 3, Inner: in}, keyRemote)
+	h2 := t.hop(hopClaims{Iss: MemberTester, Aud: MemberCoord, Iat: now - 2, Inner: in, Prev: sha256Hex([]byte(h1))}, keyTester)
+	h3 := t.hop(hopClaims{Iss: MemberCoord, Aud: MemberTester, Iat: now - 1, Inner: in, Prev: sha256Hex([]byte(h2))}, keyCoord)
+	h4 := t.hop(hopClaims{Iss: MemberTester, Aud: t.candidate, Iat: now, Inner: in, Prev: sha256Hex([]byte(h3))}, keyTester)
+	raw, _ := t.relayed(inner, c.CaseID, map[string]any{"inner": string(inner), "hops": []string{h1, h2, h3, h4}})
+	mustRefuse(t, t.post(t, raw), "bad_relay")
+}
+
+// checkRelayHopAsOrigin checks that a hop naming the origin XD-REMOTE as
+// iss but signed with the relay XD-TESTER's key (under its own kid) is
+// refused with unknown_key (FLX-RLY-003): a relay cannot sign the origin's
+// hop, though the chain XD-REMOTE -> XD-TESTER -> candidate otherwise holds.
+func checkRelayHopAsOrigin(t *T) {
+	inner, c := t.remoteCase()
+	now := t.now().Unix()
+	h1 := t.hop(hopClaims{Iss: MemberRemote, Aud: MemberTester, Iat: now - 1, Inner: sha256Hex(inner)}, keyTester)
+	h2 := t.hop(hopClaims{Iss: MemberTester, Aud: t.candidate, Iat: now, Inner: sha256Hex(inner), Prev: sha256Hex([]byte(h1))}, keyTester)
+	raw, _ := t.relayed(inner, c.CaseID, map[string]any{"inner": string(inner), "hops": []string{h1, h2}})
+	mustRefuse(t, t.post(t, raw), "unknown_key")
+}

@@ -1694,4 +1694,57 @@ var brokenNodes = []brokenNode{
 		}}},
 		broke: "answers a relay.forward for this member with the end-to-end receipt of its inner envelope, not a receipt for the outer bytes", check: "FLX-RLY-005/inner-verified",
 	},
+	// planned checks made real: acknowledgements against an envelope queued for the puller (FLX-PUL-006).
+	{
+		Variant: variant.Variant{Name: "mut-pull-ack-other-bytes", Mutations: []variant.Mutation{{
+			File: "federation/receipt.go", Old: `	if w.SHA256 != want.SHA256 {`, New: `	if false && w.SHA256 != want.SHA256 {`,
+		}}},
+		broke: "takes a receipt bound to other bytes (a pull acknowledgement's among them)", check: "FLX-PUL-006/ack-queued",
+	},
+	{
+		Variant: variant.Variant{Name: "mut-pull-ack-forged", Mutations: []variant.Mutation{{
+			File: "federation/receipt.go", Old: `	if _, err := u.tok.Verify(u.key); err != nil {`, New: `	if _, err := u.tok.Verify(u.key); false && err != nil {`,
+		}}},
+		broke: "takes a receipt checked one at a time (a pull acknowledgement's) without verifying its signature", check: "FLX-PUL-006/ack-queued",
+	},
+	{
+		Variant: variant.Variant{Name: "mut-pull-refusal-any-digest", Mutations: []variant.Mutation{{
+			File: "federation/pull/handler.go", Old: `	if !ok || q.SHA256 != rf.SHA256 {`, New: `	if !ok {`,
+		}}},
+		broke: "dead-letters a queued envelope on a puller's refusal acknowledged with the sha256 of other bytes", check: "FLX-PUL-006/ack-queued",
+	},
+	// FLX-BDL-005: replay records of imported envelopes outlive their exp.
+	{
+		Variant: variant.Variant{Name: "mut-bundle-forgets-expired", Mutations: []variant.Mutation{{
+			File: "node/bundle.go", Old: "\t\tif err == nil {\n\t\t\trec, err = n.storeVerified(ctx, it.Envelope, it.Raw)",
+			New: "\t\tif err == nil {\n\t\t\tif !it.Envelope.ExpiresAt.After(n.o.Now()) {\n\t\t\t\tit.Envelope.JTI += \"-forgotten\"\n\t\t\t}\n\t\t\trec, err = n.storeVerified(ctx, it.Envelope, it.Raw)",
+		}}},
+		broke: "forgets an imported envelope once its exp has passed: a bundle still valid stores it again", check: "FLX-BDL-005/reimport-after-exp",
+	},
+	// FLX-RLY-002: hop claims decoded strictly.
+	{
+		Variant: variant.Variant{Name: "mut-hop-claims-lenient", Mutations: []variant.Mutation{{
+			File: "federation/coordination.go", Old: `	if err := decodeStrict(tok.UnverifiedPayload(), shapeFor(rv.Type()), claims); err != nil {`,
+			New: `	if err := decodeStrict(tok.UnverifiedPayload(), shapeFor(rv.Type()), claims); err != nil && typ != TypHop {`,
+		}}},
+		broke: "takes a relay hop with a claim twice or an unknown claim", check: "FLX-RLY-002/hop-shape",
+	},
+	// FLX-RLY-004: a member that sends two hops is a loop.
+	{
+		Variant: variant.Variant{Name: "mut-relay-loop", Mutations: []variant.Mutation{{
+			File: "federation/relay.go", Old: `		case senders[from]:`, New: `		case false && senders[from]:`,
+		}}},
+		broke: "takes a relay chain in which a member sends two hops (a loop)", check: "FLX-RLY-004/loop",
+	},
+	// FLX-RLY-003: a hop verifies under a key of its own iss.
+	{
+		Variant: variant.Variant{Name: "mut-hop-any-member-key", Mutations: []variant.Mutation{{
+			File: "federation/coordination.go", Old: `	key, err = senderKey(m, signer, tok.Header().KID, keyTime, skew)`,
+			New: `	key, err = senderKey(m, signer, tok.Header().KID, keyTime, skew)
+	for i := 0; err != nil && typ == TypHop && i < len(m.Members); i++ {
+		key, err = senderKey(m, m.Members[i].ID, tok.Header().KID, keyTime, skew)
+	}`,
+		}}},
+		broke: "verifies a relay hop under any member's key with its kid, not only its iss's", check: "FLX-RLY-003/hop-as-origin",
+	},
 }
