@@ -61,7 +61,7 @@ func testPeerBackoffSurvivesRestart(t *testing.T, d nodetest.Dialect) {
 	// that a loaded machine reaches the checks below well before it ends.
 	opts := nodetest.Options{Dialect: d, DSN: dsn, Delivery: &node.DeliveryOptions{Workers: 2, MaxAttempts: 20,
 		Backoff:        backoff.Policy{Initial: 90 * time.Second, Max: 3 * time.Minute, Rand: func() float64 { return 0.999 }},
-		RequestTimeout: 5 * time.Second, Lease: 15 * time.Second, PollInterval: 50 * time.Millisecond}}
+		RequestTimeout: 5 * time.Second, Lease: 15 * time.Second, PollInterval: 25 * time.Millisecond}}
 	doc := readTestdata(t, "case.json")
 	forward := func(xa *nodetest.Node, caseID string) {
 		t.Helper()
@@ -103,7 +103,7 @@ func testPeerBackoffSurvivesRestart(t *testing.T, d nodetest.Dialect) {
 	withMetrics.Metrics = node.NewMetrics(nil)
 	xa = nodetest.Start(t, f, "XA-RC", nil, withMetrics)
 	xa.KickDelivery()
-	time.Sleep(time.Second) // twenty polls
+	time.Sleep(500 * time.Millisecond) // twenty polls
 	if n := tries.Load(); n != before {
 		t.Fatalf("the restarted node tried XB-RC %d more times before its saved backoff ended", n-before)
 	}

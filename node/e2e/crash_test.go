@@ -56,6 +56,11 @@ var faults = []variant.Variant{
 	}}},
 }
 
+// shortLease is the delivery lease (and request timeout, which must be
+// shorter) of a sender whose rows a test waits to see come back after it
+// was killed: half the tests' 6 s.
+var shortLease = map[string]string{"FLX_DELIVERY_LEASE": "3s", "FLX_DELIVERY_REQUEST_TIMEOUT": "2500ms"}
+
 // waitLimit bounds every wait of the crash tests.
 const waitLimit = 90 * time.Second
 
@@ -439,7 +444,7 @@ func TestKillSenderMidDelivery(t *testing.T) {
 	jtis := preload(t, stA, pf.signingKey(t, "XA-RC"), "XA-RC", "XB-RC", total)
 
 	xb := pf.start(t, l, "XB-RC", procOpts{member: "XB-RC", dsn: dsnB})
-	xa := pf.start(t, l, "XA-RC.1", procOpts{member: "XA-RC", dsn: dsnA})
+	xa := pf.start(t, l, "XA-RC.1", procOpts{member: "XA-RC", dsn: dsnA, env: shortLease})
 	// When about 300 are stored at XB-RC, freeze XB-RC (SIGSTOP) so that
 	// XA-RC surely has requests under way, SIGKILL XA-RC, then let XB-RC go
 	// on. Some of the requests cut off were stored by XB-RC (the sender
@@ -456,7 +461,7 @@ func TestKillSenderMidDelivery(t *testing.T) {
 		t.Fatalf("XA-RC had nothing under way when killed; the test proves nothing")
 	}
 
-	pf.start(t, l, "XA-RC.2", procOpts{member: "XA-RC", dsn: dsnA})
+	pf.start(t, l, "XA-RC.2", procOpts{member: "XA-RC", dsn: dsnA, env: shortLease})
 	nodetest.WaitFor(t, waitLimit, "XA-RC's outbox all delivered", func() bool { return outboxTo(t, stA, "XB-RC").Delivered == total })
 	nodetest.WaitFor(t, waitLimit, "XB-RC's inbox all processed", func() bool {
 		rows, err := stB.ListInbox(ctx, store.InboxFilter{State: "unprocessed", Limit: 1})
@@ -546,7 +551,7 @@ func TestSenderCrashAfterSend(t *testing.T) {
 	jtis := preload(t, stA, pf.signingKey(t, "XA-RC"), "XA-RC", "XB-RC", 1)
 
 	xb := pf.start(t, l, "XB-RC", procOpts{member: "XB-RC", dsn: dsnB})
-	xa := pf.start(t, l, "XA-RC.1", procOpts{member: "XA-RC", dsn: dsnA, fault: "exit-after-send"})
+	xa := pf.start(t, l, "XA-RC.1", procOpts{member: "XA-RC", dsn: dsnA, fault: "exit-after-send", env: shortLease})
 	if code := xa.waitExit(t); code != 87 {
 		t.Fatalf("XA-RC exited with %d, want 87 (the fault)", code)
 	}
@@ -557,7 +562,7 @@ func TestSenderCrashAfterSend(t *testing.T) {
 		t.Fatalf("XA-RC's outbox after the crash: %d delivered, %d in flight; want the row in flight, unrecorded", s.Delivered, s.InFlight)
 	}
 
-	pf.start(t, l, "XA-RC.2", procOpts{member: "XA-RC", dsn: dsnA})
+	pf.start(t, l, "XA-RC.2", procOpts{member: "XA-RC", dsn: dsnA, env: shortLease})
 	nodetest.WaitFor(t, waitLimit, "XA-RC's retry delivered", func() bool { return outboxTo(t, stA, "XB-RC").Delivered == 1 })
 	rows := allOutbox(t, stA, store.OutboxFilter{Destination: "XB-RC"})
 	it, err := stA.GetOutbox(ctx, rows[0].ID)

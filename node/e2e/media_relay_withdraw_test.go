@@ -24,6 +24,7 @@ import (
 // When XB-RC comes back it receives the withdrawal and never the message
 // (FLX-MED-019), on each store, over real mTLS.
 func TestWithdrawalErasesRelayedMedia(t *testing.T) {
+	t.Parallel()
 	nodetest.EachDialect(t, testWithdrawalErasesRelayedMedia)
 }
 

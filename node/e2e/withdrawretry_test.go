@@ -115,7 +115,7 @@ func TestUnconfirmedWithdrawalIsSentAgain(t *testing.T) {
 	m := node.NewMetrics(nil)
 	dsnA := nodetest.DSN(t, nodetest.SQLite)
 	retry := func(o *node.Options) {
-		o.WithdrawalRetry = node.WithdrawalRetryOptions{Backoff: backoff.Policy{Initial: 300 * time.Millisecond, Max: 1200 * time.Millisecond}, Every: 25 * time.Millisecond}
+		o.WithdrawalRetry = node.WithdrawalRetryOptions{Backoff: backoff.Policy{Initial: 150 * time.Millisecond, Max: 600 * time.Millisecond}, Every: 25 * time.Millisecond}
 	}
 	xa := nodetest.Start(t, f, "XA-RC", nil, nodetest.Options{DSN: dsnA, Metrics: m, Tune: retry})
 	nodetest.Start(t, f, "XB-RC", lnB, nodetest.Options{})
@@ -144,9 +144,9 @@ func TestUnconfirmedWithdrawalIsSentAgain(t *testing.T) {
 	nodetest.WaitFor(t, 15*time.Second, "the withdrawal delivered three times", func() bool { return len(delivered()) >= 3 })
 	at := delivered()
 	// The wait after the n-th delivery is the backoff's n-th ceiling
-	// (300 ms, then 600 ms): the gaps are at least that, so they grow.
-	if g1, g2 := at[1].Sub(at[0]), at[2].Sub(at[1]); g1 < 290*time.Millisecond || g2 < 590*time.Millisecond {
-		t.Errorf("waits between sends %v then %v: want at least 300 ms, then at least 600 ms", g1, g2)
+	// (150 ms, then 300 ms): the gaps are at least that, so they grow.
+	if g1, g2 := at[1].Sub(at[0]), at[2].Sub(at[1]); g1 < 145*time.Millisecond || g2 < 295*time.Millisecond {
+		t.Errorf("waits between sends %v then %v: want at least 150 ms, then at least 300 ms", g1, g2)
 	}
 	ps, err := xa.UnconfirmedWithdrawals(ctx)
 	if err != nil || len(ps) != 1 || ps[0].Member != "XB-RC" || ps[0].CaseID != demoCase || ps[0].Sends < 3 {
@@ -186,7 +186,7 @@ func TestUnconfirmedWithdrawalIsSentAgain(t *testing.T) {
 		t.Errorf("flx_withdrawals_unconfirmed %v after the confirmation, want 0", v)
 	}
 	sends := len(delivered())
-	time.Sleep(1500 * time.Millisecond) // longer than the backoff's ceiling
+	time.Sleep(750 * time.Millisecond) // longer than the backoff's ceiling
 	if after := len(delivered()); after > sends+1 {
 		t.Errorf("the withdrawal was sent %d more times after the confirmation", after-sends)
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -50,6 +51,7 @@ type Node struct {
 	cancel   context.CancelFunc
 	done     chan struct{}
 	fedSrv   *http.Server
+	serving  atomic.Int64 // federation requests under way
 }
 
 // Options tune a test node.
@@ -190,7 +192,7 @@ func Start(t testing.TB, f *fedtest.Federation, id string, ln net.Listener, o Op
 	tn := &Node{Node: n, Member: m, Store: st, Trust: tr, manifest: mpath, done: make(chan struct{})}
 	if ln != nil {
 		srv := &http.Server{
-			Handler:           httpapi.FederationHandler(n, tr.Directory(), log, httpapi.WithReadTimeout(o.ReadTimeout)),
+			Handler:           tn.counting(httpapi.FederationHandler(n, tr.Directory(), log, httpapi.WithReadTimeout(o.ReadTimeout))),
 			TLSConfig:         h2(mtls.ServerConfig(m.TLS, tr.Directory())),
 			ReadHeaderTimeout: 10 * time.Second,
 			HTTP2:             mtls.ServerHTTP2(),
@@ -211,15 +213,35 @@ func Start(t testing.TB, f *fedtest.Federation, id string, ln net.Listener, o Op
 	return tn
 }
 
-// Stop stops the loops and the listener (idempotent).
+// Stop stops the loops and the listener (idempotent). The listener stops
+// as Shutdown stops it: no new connection, requests under way answered.
+// Shutdown would then wait a second more (net/http's HTTP/2 GOAWAY
+// timeout) for each peer to close its idle connection, which the peers'
+// clients do not do: once no request is under way, Stop closes them.
 func (tn *Node) Stop() {
 	tn.cancel()
 	<-tn.done
 	if tn.fedSrv != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		tn.fedSrv.Shutdown(ctx)
+		shut := make(chan struct{})
+		go func() { tn.fedSrv.Shutdown(ctx); close(shut) }()
+		for tn.serving.Load() > 0 && ctx.Err() == nil {
+			time.Sleep(5 * time.Millisecond)
+		}
+		tn.fedSrv.Close()
 		cancel()
+		<-shut
 	}
+}
+
+// counting counts the requests h serves while they are under way (Stop
+// waits for them).
+func (tn *Node) counting(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tn.serving.Add(1)
+		defer tn.serving.Add(-1)
+		h.ServeHTTP(w, r)
+	})
 }
 
 // UpdateManifest writes f's current manifest where the node reads it and refreshes.
