@@ -53,10 +53,6 @@ var shared struct {
 	dropSlots chan struct{} // bounds the drops under way (connections)
 	dropErrs  []string
 	templates map[string]*template
-	// spareMaking counts the goroutines making spare copies; finishing
-	// stops them.
-	spareMaking sync.WaitGroup
-	finishing   bool
 }
 
 // template is a database prepared once per test binary (PostgresDSNFrom,
@@ -66,17 +62,7 @@ type template struct {
 	base string // the PostgreSQL server
 	name string // PostgreSQL database, or SQLite file
 	err  error
-	// spares are copies of a PostgreSQL template made ahead, in the
-	// background (a copy waits for the server's writes and their fsync,
-	// about half a second, which a test would otherwise wait at each
-	// node it starts); making is set while one is being made.
-	spares chan string
-	making bool
 }
-
-// spareCopies is how many copies of each PostgreSQL template are kept
-// ready: three, the nodes a federation test starts at once.
-const spareCopies = 3
 
 // Main runs the package's tests and then purges a Docker PostgreSQL
 // container that PostgresDSN started for them. Without it each PostgresDSN
@@ -99,10 +85,6 @@ func Main(m *testing.M) int {
 // finish waits for the drops under way, drops the templates and purges
 // the container; a failed drop fails the run.
 func finish(code int) int {
-	shared.mu.Lock()
-	shared.finishing = true
-	shared.mu.Unlock()
-	shared.spareMaking.Wait()
 	shared.drops.Wait()
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
@@ -118,14 +100,7 @@ func finish(code int) int {
 		}
 		if strings.HasPrefix(key, "sqlite:") {
 			os.RemoveAll(filepath.Dir(tp.name))
-			continue
-		}
-		for len(tp.spares) > 0 {
-			if name := <-tp.spares; dropDatabase(tp.base, name) != nil {
-				fmt.Fprintf(os.Stderr, "dbtest: drop spare copy %s\n", name)
-			}
-		}
-		if err := dropDatabase(tp.base, tp.name); err != nil {
+		} else if err := dropDatabase(tp.base, tp.name); err != nil {
 			fmt.Fprintf(os.Stderr, "dbtest: drop template %s: %v\n", tp.name, err)
 		}
 	}
@@ -171,7 +146,6 @@ func PostgresDSNFrom(t testing.TB, key string, prepare func(dsn string) error) s
 		}
 		shared.mu.Lock()
 		tp.base, tp.name = base, name // dropped by Main from here on
-		tp.spares = make(chan string, spareCopies)
 		shared.mu.Unlock()
 		dsn, err := withDatabase(base, name)
 		if err == nil {
@@ -182,46 +156,7 @@ func PostgresDSNFrom(t testing.TB, key string, prepare func(dsn string) error) s
 	if tp.err != nil {
 		t.Fatalf("dbtest: template %s on %s: %v", key, redact(base), tp.err)
 	}
-	var name string
-	select {
-	case name = <-tp.spares:
-	default:
-	}
-	tp.makeSpares()
-	if name == "" {
-		return createDatabase(t, base, tp.name)
-	}
-	return useDatabase(t, base, name)
-}
-
-// makeSpares makes copies of tp in the background until spareCopies are
-// ready (one at a time: they compete with the tests for the server).
-// Main waits for the one being made and drops those left.
-func (tp *template) makeSpares() {
-	shared.mu.Lock()
-	defer shared.mu.Unlock()
-	if tp.making || len(tp.spares) == cap(tp.spares) || shared.finishing {
-		return
-	}
-	tp.making = true
-	shared.spareMaking.Add(1)
-	go func() {
-		defer shared.spareMaking.Done()
-		for {
-			name := databaseName()
-			err := exec(tp.base, "CREATE DATABASE "+name+" TEMPLATE "+tp.name)
-			shared.mu.Lock()
-			if err == nil {
-				tp.spares <- name // room: only this goroutine adds
-			}
-			if err != nil || len(tp.spares) == cap(tp.spares) || shared.finishing {
-				tp.making = false
-				shared.mu.Unlock()
-				return
-			}
-			shared.mu.Unlock()
-		}
-	}()
+	return createDatabase(t, base, tp.name)
 }
 
 // SQLitePathFrom is SQLitePath for a database file that prepare has
@@ -296,13 +231,6 @@ func createDatabase(t testing.TB, base, from string) string {
 	if err := exec(base, stmt); err != nil {
 		t.Fatalf("dbtest: create database %s on %s: %v", name, redact(base), err)
 	}
-	return useDatabase(t, base, name)
-}
-
-// useDatabase returns the DSN of database name on base, dropped when the
-// test ends.
-func useDatabase(t testing.TB, base, name string) string {
-	t.Helper()
 	t.Cleanup(func() {
 		shared.mu.Lock()
 		async := shared.enabled
