@@ -142,7 +142,17 @@ func (n *Node) mediaReady(ctx context.Context, env *federation.Envelope) error {
 	if relayedMediaChecked(ctx) {
 		return nil // checked against the relay's upload (prepareRelay)
 	}
-	return n.mediaReadyFrom(ctx, env, env.Issuer)
+	err := n.mediaReadyFrom(ctx, env, env.Issuer)
+	if problem.CodeOf(err) == media.CodeMediaIncomplete {
+		// An envelope already received is answered from its inbox row
+		// (duplicate, or replay for other bytes: FLX-DLV-009), whatever
+		// became of its media since: a withdrawal may have erased it, and
+		// media_incomplete would have the sender upload it again.
+		if _, ierr := n.o.Store.GetInboxByJTI(ctx, inboxKey(env.Issuer, env.JTI)); ierr == nil {
+			return nil
+		}
+	}
+	return err
 }
 
 // mediaReadyFrom is mediaReady with the media in the upload of member from:
