@@ -1824,16 +1824,17 @@ var brokenNodes = []brokenNode{
 		broke: "completes media whose chunks match but whose whole does not hash to the signed sha256", check: "FLX-MED-009/bad-chunks",
 	},
 	{
-		Variant: variant.Variant{Name: "mut-media-upload-freed-on-accept", Mutations: []variant.Mutation{{
-			File: "node/media.go", Old: "\t_, err := tx.AddMedia(ctx, store.MediaItem{",
-			New: "\tif n.media.o.Store != nil {\n\t\t_ = n.media.o.Store.DeleteUpload(ctx, media.UploadID(it.Iss, ref))\n\t}\n\t_, err := tx.AddMedia(ctx, store.MediaItem{",
-		}}},
-		broke: "frees a message's upload once the message is processed, so the same bytes sent again get media_incomplete, not duplicate", check: "FLX-MED-010/duplicate-after-accept",
-	},
-	{
 		Variant: variant.Variant{Name: "mut-media-erased-not-duplicate", Mutations: []variant.Mutation{{
 			File: "node/media.go", Old: "\tif problem.CodeOf(err) == media.CodeMediaIncomplete {", New: "\tif false && problem.CodeOf(err) == media.CodeMediaIncomplete {",
 		}}},
 		broke: "answers a message accepted before, whose media a withdrawal erased since, with media_incomplete instead of duplicate", check: "FLX-MED-010/duplicate-after-accept",
+	},
+	// FLX-PUL-002: each puller gets only its own envelopes.
+	{
+		Variant: variant.Variant{Name: "mut-pull-any-member-queue", Mutations: []variant.Mutation{{
+			File: "node/pull.go", Old: "\tif r, err := q.n.route(member); err != nil || !r.Pull {\n\t\treturn nil, false, nil\n\t}\n\trows, err := q.n.o.Store.ClaimDue(ctx, store.ClaimRequest{\n\t\tWorker: \"pull/\" + member, Now: now, Limit: lim.Count, Destination: member, Lease: until.Sub(now),",
+			New: "\tif _, err := q.n.route(member); err != nil {\n\t\treturn nil, false, nil\n\t}\n\trows, err := q.n.o.Store.ClaimDue(ctx, store.ClaimRequest{\n\t\tWorker: \"pull/\" + member, Now: now, Limit: lim.Count, Lease: until.Sub(now),",
+		}}},
+		broke: "serves a pull from the whole queue, whoever pulls: any member gets envelopes queued for the others", check: "FLX-PUL-002/own-only",
 	},
 }
