@@ -216,7 +216,8 @@ func checkMediaOffsetMismatch(t *T) {
 
 // checkMediaOtherMember checks that another member's session does not
 // exist for a member: HEAD and PATCH by XD-PEER on the tester's upload get
-// 404, and the tester's offset is unchanged.
+// 404, and the tester's offset is unchanged; XD-PEER offering the tester's
+// message gets sender_mismatch.
 func checkMediaOtherMember(t *T) {
 	m := t.newMedia(2*chunkTest, t.candidate, 0)
 	loc := t.mustOffer(m)
@@ -228,6 +229,10 @@ func checkMediaOtherMember(t *T) {
 	}
 	if ans := t.head(certTester, loc); ans.Header.Get("Upload-Offset") != "0" {
 		t.Errorf("another member's PATCH counted: Upload-Offset %q", ans.Header.Get("Upload-Offset"))
+	}
+	// XD-PEER offering the tester's signed message: media only from iss.
+	if _, err := shouldRefuse(t.offer(certPeer, m.env, m.hashes), "sender_mismatch"); err != nil {
+		t.Errorf("XD-PEER offering XD-TESTER's message: %v", err)
 	}
 }
 
