@@ -1825,7 +1825,7 @@ var brokenNodes = []brokenNode{
 	},
 	{
 		Variant: variant.Variant{Name: "mut-media-erased-not-duplicate", Mutations: []variant.Mutation{{
-			File: "node/media.go", Old: "\tif problem.CodeOf(err) == media.CodeMediaIncomplete {", New: "\tif false && problem.CodeOf(err) == media.CodeMediaIncomplete {",
+			File: "node/media.go", Old: "\tif problem.CodeOf(err) != media.CodeMediaIncomplete {", New: "\tif true || problem.CodeOf(err) != media.CodeMediaIncomplete {",
 		}}},
 		broke: "answers a message accepted before, whose media a withdrawal erased since, with media_incomplete instead of duplicate", check: "FLX-MED-010/duplicate-after-accept",
 	},
