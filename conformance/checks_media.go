@@ -27,6 +27,7 @@ type testMedia struct {
 	data   []byte
 	hashes []byte // the 32-byte digests of the chunks, concatenated
 	env    []byte
+	claims Claims // env's claims
 	caseID string
 }
 
@@ -34,7 +35,14 @@ type testMedia struct {
 // message.deliver envelope (from key, to aud) whose media reference binds
 // them; declared overrides the signed size_bytes when non-zero.
 func (t *T) newMedia(size int, aud string, declared int64) *testMedia {
-	m := &testMedia{data: randBytes(size), caseID: newCaseID(MemberTester)}
+	return t.mediaFrom(MemberTester, keyTester, randBytes(size), aud, declared)
+}
+
+// mediaFrom is newMedia of the bytes given, in a message from member iss
+// signed with key.
+func (t *T) mediaFrom(iss, key string, data []byte, aud string, declared int64) *testMedia {
+	size := len(data)
+	m := &testMedia{data: data, caseID: newCaseID(iss)}
 	for off := 0; off < size; off += chunkTest {
 		s := sha256.Sum256(m.data[off:min(off+chunkTest, size)])
 		m.hashes = append(m.hashes, s[:]...)
@@ -45,14 +53,15 @@ func (t *T) newMedia(size int, aud string, declared int64) *testMedia {
 		declared = int64(size)
 	}
 	doc := setMembers(example("message.video_message"), map[string]any{
-		"case_id": m.caseID, "message_id": "XD-TESTER:vid-" + hex.EncodeToString(randBytes(4)),
-		"from": map[string]any{"member": MemberTester}, "to": map[string]any{"member": aud}, "reply_to": nil,
+		"case_id": m.caseID, "message_id": iss + ":vid-" + hex.EncodeToString(randBytes(4)),
+		"from": map[string]any{"member": iss}, "to": map[string]any{"member": aud}, "reply_to": nil,
 		"media": map[string]any{"sha256": hex.EncodeToString(whole[:]), "media_type": "video/mp4", "size_bytes": declared,
 			"duration_seconds": 12.5, "chunk_bytes": chunkTest, "chunks_sha256": hex.EncodeToString(root[:])},
 	})
 	c := t.claims(federation.KindMessageDeliver, doc)
-	c.Aud = aud
-	m.env = t.sign(c, keyTester)
+	c.Iss, c.Aud = iss, aud
+	m.claims = c
+	m.env = t.sign(c, key)
 	return m
 }
 
@@ -207,7 +216,8 @@ func checkMediaOffsetMismatch(t *T) {
 
 // checkMediaOtherMember checks that another member's session does not
 // exist for a member: HEAD and PATCH by XD-PEER on the tester's upload get
-// 404, and the tester's offset is unchanged.
+// 404, and the tester's offset is unchanged; XD-PEER offering the tester's
+// message gets sender_mismatch.
 func checkMediaOtherMember(t *T) {
 	m := t.newMedia(2*chunkTest, t.candidate, 0)
 	loc := t.mustOffer(m)
@@ -219,6 +229,10 @@ func checkMediaOtherMember(t *T) {
 	}
 	if ans := t.head(certTester, loc); ans.Header.Get("Upload-Offset") != "0" {
 		t.Errorf("another member's PATCH counted: Upload-Offset %q", ans.Header.Get("Upload-Offset"))
+	}
+	// XD-PEER offering the tester's signed message: media only from iss.
+	if _, err := shouldRefuse(t.offer(certPeer, m.env, m.hashes), "sender_mismatch"); err != nil {
+		t.Errorf("XD-PEER offering XD-TESTER's message: %v", err)
 	}
 }
 

@@ -341,3 +341,30 @@ func payloadClaims(raw []byte) (Claims, error) {
 	err := json.Unmarshal(payloadOf(raw), &c)
 	return c, err
 }
+
+// checkPullOwnOnly checks that a pull answers only the puller's own
+// envelopes: with a case queued for XD-PULL, pulls by XD-TESTER and XD-PEER
+// (each waiting a second for envelopes to come) hold nothing addressed to
+// another member, and XD-PULL then gets the case's envelope, addressed to
+// it.
+func checkPullOwnOnly(t *T) {
+	caseID := t.forwardTo(MemberPull)
+	for _, p := range []struct{ cert, member string }{{certTester, MemberTester}, {certPeer, MemberPeer}} {
+		got := t.pullAs(t, p.cert, 500, 1)
+		for _, e := range got.Envelopes {
+			if c, err := payloadClaims([]byte(e)); err != nil || c.Aud != p.member {
+				t.Errorf("a pull by %s answered an envelope addressed to %q (case %s)", p.member, c.Aud, c.CaseID)
+			}
+		}
+		if len(got.ofCase(caseID)) > 0 {
+			t.Errorf("a pull by %s answered the envelope queued for %s", p.member, MemberPull)
+		}
+	}
+	p, mine := t.waitPulled(caseID, 50)
+	for _, e := range p.Envelopes {
+		if c, err := payloadClaims([]byte(e)); err != nil || c.Aud != MemberPull {
+			t.Errorf("a pull by %s answered an envelope addressed to %q", MemberPull, c.Aud)
+		}
+	}
+	t.ackPulled(t, mine)
+}

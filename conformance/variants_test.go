@@ -1747,4 +1747,94 @@ var brokenNodes = []brokenNode{
 		}}},
 		broke: "verifies a relay hop under any member's key with its kid, not only its iss's", check: "FLX-RLY-003/hop-as-origin",
 	},
+	// Media faults of FLX-MED-003 to FLX-MED-010, one check each (checks_media2.go).
+	{
+		Variant: variant.Variant{Name: "mut-media-offer-lenient-base64", Mutations: []variant.Mutation{{
+			File: "node/media/header.go", Old: `h, err := base64.RawURLEncoding.Strict().DecodeString(o.ChunkHashes)`, New: `h, err := base64.RawURLEncoding.DecodeString(o.ChunkHashes)`,
+		}}},
+		broke: "takes a hash list in non-canonical base64url (spare bits set)", check: "FLX-MED-003/bad-offers",
+	},
+	{
+		Variant: variant.Variant{Name: "mut-media-offer-repeated-member", Mutations: []variant.Mutation{{
+			File: "node/media/header.go", Old: `if dupKeys(b) {`, New: `if false && dupKeys(b) {`,
+		}}},
+		broke: "takes an offer that names its envelope twice (the last wins)", check: "FLX-MED-003/bad-offers",
+	},
+	{
+		Variant: variant.Variant{Name: "mut-media-session-per-envelope", Mutations: []variant.Mutation{{
+			File: "node/media/server.go", Old: `id := UploadID(peer, ref)`, New: `id := Sum(raw)`,
+		}}},
+		broke: "opens a new session for each envelope, so a re-signed envelope (new jti) starts the media again from 0", check: "FLX-MED-004/new-jti-resumes",
+	},
+	{
+		Variant: variant.Variant{Name: "mut-media-get-served", Mutations: []variant.Mutation{{
+			File: "node/media/server.go", Old: "\t\tcase http.MethodHead:\n", New: "\t\tcase http.MethodHead, http.MethodGet:\n",
+		}}},
+		broke: "answers GET on a session (as HEAD) instead of 405", check: "FLX-MED-005/not-served",
+	},
+	{
+		Variant: variant.Variant{Name: "mut-media-offer-reveals-blob", Mutations: []variant.Mutation{{
+			File: "node/media/server.go", Old: "\tif st.Owner != peer { // cannot happen",
+			New: "\tif _, serr := s.Store.Stat(ctx, ref.SHA256); serr == nil && !st.Complete {\n\t\tst.Offset, st.Complete = st.Size, true\n\t}\n\tif st.Owner != peer { // cannot happen",
+		}}},
+		broke: "answers an offer of media it holds from another member as complete", check: "FLX-MED-006/own-offset",
+	},
+	{
+		Variant: variant.Variant{Name: "mut-media-ready-any-sender", Mutations: []variant.Mutation{{
+			File: "node/media/server.go", Old: `if err == nil && st.Complete && st.Owner == iss {`, New: `if err == nil && st.Complete && st.Owner == iss || true {`,
+		}}},
+		broke: "accepts a message whose media it holds whole from another member", check: "FLX-MED-006/own-offset", req: "FLX-MED-010",
+	},
+	{
+		Variant: variant.Variant{Name: "mut-media-head-cacheable", Mutations: []variant.Mutation{{
+			File: "node/media/server.go", Old: "\th.Set(\"Cache-Control\", \"no-store\")\n\tw.WriteHeader(http.StatusOK)\n", New: "\tw.WriteHeader(http.StatusOK)\n",
+		}}},
+		broke: "answers HEAD on a session without Cache-Control: no-store", check: "FLX-MED-007/head",
+	},
+	{
+		Variant: variant.Variant{Name: "mut-media-patch-any-type", Mutations: []variant.Mutation{{
+			File: "node/media/server.go", Old: "\tif !mediaTypeIs(r, ContentTypeChunks) {", New: "\tif false && !mediaTypeIs(r, ContentTypeChunks) {",
+		}}},
+		broke: "takes PATCH bodies of any content type", check: "FLX-MED-008/bad-patches",
+	},
+	{
+		Variant: variant.Variant{Name: "mut-media-offset-leading-zero", Mutations: []variant.Mutation{{
+			File: "node/media/header.go", Old: `if len(s) == 0 || len(s) > 18 || (len(s) > 1 && s[0] == '0') {`, New: `if len(s) == 0 || len(s) > 18 {`,
+		}}},
+		broke: "takes an Upload-Offset with leading zeros", check: "FLX-MED-008/bad-patches",
+	},
+	{
+		Variant: variant.Variant{Name: "mut-media-patch-reads-past-length", Mutations: []variant.Mutation{{
+			File: "node/media/server.go", Old: "\tif r.ContentLength > st.Size-off {", New: "\tif false && r.ContentLength > st.Size-off {",
+		}}},
+		broke: "reads a PATCH body that Content-Length says goes past Upload-Length, and keeps its chunks", check: "FLX-MED-008/bad-patches",
+	},
+	{
+		Variant: variant.Variant{Name: "mut-media-chunk-any-entry", Mutations: []variant.Mutation{{
+			File: "node/media/server.go", Old: "\t\tif Sum(buf[:n]) != hashes[i] {",
+			New: "\t\tif func() bool {\n\t\t\tfor _, h := range hashes {\n\t\t\t\tif h == Sum(buf[:n]) {\n\t\t\t\t\treturn false\n\t\t\t\t}\n\t\t\t}\n\t\t\treturn true\n\t\t}() {",
+		}}},
+		broke: "takes a chunk that matches any entry of the hash list, not its own", check: "FLX-MED-009/bad-chunks",
+	},
+	{
+		Variant: variant.Variant{Name: "mut-media-whole-unchecked", Mutations: []variant.Mutation{
+			{File: "node/media/disk.go", Old: "\tif Digest(u.h.Sum(nil)) != u.st.SHA256 {", New: "\tif false && Digest(u.h.Sum(nil)) != u.st.SHA256 {"},
+			{File: "node/media/postgres.go", Old: "\t\tif Digest(h.Sum(nil)) != sum {", New: "\t\tif false && Digest(h.Sum(nil)) != sum {"},
+		}},
+		broke: "completes media whose chunks match but whose whole does not hash to the signed sha256", check: "FLX-MED-009/bad-chunks",
+	},
+	{
+		Variant: variant.Variant{Name: "mut-media-erased-not-duplicate", Mutations: []variant.Mutation{{
+			File: "node/media.go", Old: "\tif problem.CodeOf(err) != media.CodeMediaIncomplete {", New: "\tif true || problem.CodeOf(err) != media.CodeMediaIncomplete {",
+		}}},
+		broke: "answers a message accepted before, whose media a withdrawal erased since, with media_incomplete instead of duplicate", check: "FLX-MED-010/duplicate-after-accept",
+	},
+	// FLX-PUL-002: each puller gets only its own envelopes.
+	{
+		Variant: variant.Variant{Name: "mut-pull-any-member-queue", Mutations: []variant.Mutation{{
+			File: "node/pull.go", Old: "\tif r, err := q.n.route(member); err != nil || !r.Pull {\n\t\treturn nil, false, nil\n\t}\n\trows, err := q.n.o.Store.ClaimDue(ctx, store.ClaimRequest{\n\t\tWorker: \"pull/\" + member, Now: now, Limit: lim.Count, Destination: member, Lease: until.Sub(now),",
+			New: "\tif _, err := q.n.route(member); err != nil {\n\t\treturn nil, false, nil\n\t}\n\trows, err := q.n.o.Store.ClaimDue(ctx, store.ClaimRequest{\n\t\tWorker: \"pull/\" + member, Now: now, Limit: lim.Count, Lease: until.Sub(now),",
+		}}},
+		broke: "serves a pull from the whole queue, whoever pulls: any member gets envelopes queued for the others", check: "FLX-PUL-002/own-only",
+	},
 }

@@ -142,7 +142,23 @@ func (n *Node) mediaReady(ctx context.Context, env *federation.Envelope) error {
 	if relayedMediaChecked(ctx) {
 		return nil // checked against the relay's upload (prepareRelay)
 	}
-	return n.mediaReadyFrom(ctx, env, env.Issuer)
+	return n.unlessReceived(ctx, n.mediaReadyFrom(ctx, env, env.Issuer), env)
+}
+
+// unlessReceived drops a media_incomplete refusal of an envelope already
+// received, stored as stored: its inbox row answers it (duplicate, or replay
+// for other bytes: FLX-DLV-009), whatever became of its media since. A
+// withdrawal may have erased the media, or a relay erased it once the next
+// hop receipted (FLX-MED-018); media_incomplete would have the sender upload
+// it again, to a node that would then hold it unlinked.
+func (n *Node) unlessReceived(ctx context.Context, err error, stored *federation.Envelope) error {
+	if problem.CodeOf(err) != media.CodeMediaIncomplete {
+		return err
+	}
+	if _, ierr := n.o.Store.GetInboxByJTI(ctx, inboxKey(stored.Issuer, stored.JTI)); ierr == nil {
+		return nil
+	}
+	return err
 }
 
 // mediaReadyFrom is mediaReady with the media in the upload of member from:

@@ -86,7 +86,13 @@ func (n *Node) relayMediaReady(ctx context.Context, r *federation.Relayed) error
 	if !relayedMedia(r) {
 		return nil
 	}
-	return n.mediaReadyFrom(ctx, r.Envelope, r.Outer.Issuer)
+	// An inner envelope for this member is stored as its origin's; a chain
+	// carried on, as the relay.forward.
+	stored := r.Outer
+	if r.Final {
+		stored = r.Envelope
+	}
+	return n.unlessReceived(ctx, n.mediaReadyFrom(ctx, r.Envelope, r.Outer.Issuer), stored)
 }
 
 // pushRelayMedia uploads the attached media of the message a relay.forward

@@ -132,6 +132,12 @@ func testMediaThroughRelay(t *testing.T, d nodetest.Dialect) {
 	if _, err := cta.Store.GetCase(ctx, demoCase); err == nil {
 		t.Error("the relay keeps the case")
 	}
+	// XA-RC's relay.forward sent again (its receipt lost) is a duplicate,
+	// though ICRC-CTA erased the recording: media_incomplete would have
+	// XA-RC upload it again, to a relay that then holds it unlinked.
+	if again, err := cta.Receive(ctx, "XA-RC", row.Envelope); err != nil || again.Status != federation.ReceiptDuplicate {
+		t.Errorf("XA-RC's relay.forward sent again after ICRC-CTA erased its recording: %+v %v, want duplicate", again.Status, err)
+	}
 	noProcessErrors(t, "XB-RC", xb.Store)
 	noProcessErrors(t, "ICRC-CTA", cta.Store)
 }
