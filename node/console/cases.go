@@ -125,11 +125,16 @@ func (c *Console) casePage(w http.ResponseWriter, q *req) {
 			doc = c.form.docView(q.lc, m)
 		}
 	}
+	own := cv.Case.Origin == c.o.Backend.Self()
 	rows := make([]recipientRow, 0, len(cv.Recipients))
-	confirmed := 0
+	confirmed, asked := 0, 0 // asked: the recipients this node asks to erase
 	for _, r := range cv.Recipients {
 		st := "none"
 		switch {
+		case !own && r.Member == cv.Case.Origin && !r.WithdrawalSentAt.IsZero():
+			// The origin withdrew the case; what this node sent back is
+			// its confirmation of the erasure, not a request to erase.
+			st = "confirmation_sent"
 		case !r.WithdrawalConfirmedAt.IsZero():
 			st = "confirmed"
 			confirmed++
@@ -139,8 +144,10 @@ func (c *Console) casePage(w http.ResponseWriter, q *req) {
 			st = "pending"
 		}
 		rows = append(rows, recipientRow{r, st})
+		if st != "confirmation_sent" {
+			asked++
+		}
 	}
-	own := cv.Case.Origin == c.o.Backend.Self()
 	var recordings []mediaRow
 	if !cv.Case.Erased() {
 		if recordings, err = c.caseMedia(q, id); err != nil {
@@ -154,12 +161,13 @@ func (c *Console) casePage(w http.ResponseWriter, q *req) {
 		Doc        *docNode
 		Recipients []recipientRow
 		Confirmed  int
+		Asked      int
 		Thread     []threadEntry
 		Media      []mediaRow
 		Own        bool
 		Waiting    bool
-	}{v, cv.Case, doc, rows, confirmed, threadOf(th, c.o.Backend.Self()), recordings, own,
-		cv.Case.Erased() && confirmed < len(rows)})
+	}{v, cv.Case, doc, rows, confirmed, asked, threadOf(th, c.o.Backend.Self()), recordings, own,
+		cv.Case.Erased() && confirmed < asked})
 }
 
 // ---- create and edit ----

@@ -67,3 +67,50 @@ func TestCaseworkerAnswersACaseFromAnotherNode(t *testing.T) {
 		t.Error("the auditor sees the answer's message, or not the answer at all")
 	}
 }
+
+// TestHolderSeesItsErasureConfirmation: XB-RC answered XA-RC's case, then
+// XA-RC withdrew it. On XB-RC's case page the withdrawal XB-RC sent back is
+// its confirmation of the erasure: no "asked to erase" against the origin,
+// no meter of confirmations XB-RC would wait for (the demo showed XB-RC
+// "Erasure confirmed by 0 of 1 recipients").
+func TestHolderSeesItsErasureConfirmation(t *testing.T) {
+	t.Parallel()
+	e := startEnv(t, envOptions{})
+	xa := e.browser()
+	xa.signIn(console.RoleCaseworker)
+	id := xa.createCase()
+	if p := xa.post("/console/cases/"+id+"/forward", url.Values{"csrf": {xa.csrf("/console/cases")}, "to": {"XB-RC"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("forward: %d", p.status)
+	}
+	waitFor(t, 15*time.Second, "XB-RC to hold the case", func() bool {
+		_, err := e.xb.Store.GetCase(context.Background(), id)
+		return err == nil
+	})
+	xb := e.xbBrowser()
+	xb.signIn(console.RoleCaseworker)
+	tok := xb.csrf("/console/cases/" + id + "/respond")
+	if p := xb.post("/console/cases/"+id+"/respond", url.Values{"csrf": {tok}, "outcome": {"located"}, "sought_person": {"p2"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("answer: %d\n%s", p.status, p.body)
+	}
+	waitFor(t, 15*time.Second, "the answer at XA-RC", func() bool {
+		return strings.Contains(xa.get("/console/cases/"+id).body, "response received from XB-RC")
+	})
+	p := xa.post("/console/cases/"+id+"/withdraw", url.Values{"csrf": {xa.csrf("/console/cases/" + id + "/withdraw")}, "reason": {"consent_withdrawn"}, "confirm": {"yes"}})
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("withdraw: %d\n%s", p.status, p.body)
+	}
+	waitFor(t, 20*time.Second, "XB-RC's confirmation at XA-RC", func() bool {
+		return strings.Contains(xa.get("/console/cases/"+id).body, `value="1">1/1</meter>`)
+	})
+	page := xb.get("/console/cases/" + id).body
+	for _, bad := range []string{"asked to erase", "wd-meter", "withdrawal sent to XA-RC"} {
+		if strings.Contains(page, bad) {
+			t.Errorf("XB-RC's page of the withdrawn case shows %q", bad)
+		}
+	}
+	for _, want := range []string{"withdrawn by them: erasure confirmed to them", "erasure confirmation sent to XA-RC"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("XB-RC's page of the withdrawn case lacks %q", want)
+		}
+	}
+}
