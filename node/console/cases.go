@@ -355,6 +355,9 @@ type destRow struct {
 	Result                              node.SendResult
 	Problem                             string
 	CanSend                             bool
+	// Holds is the version the member already holds when it is the
+	// current one: forwarding it again sends nothing.
+	Holds int64
 }
 
 func (c *Console) sendPage(w http.ResponseWriter, q *req) {
@@ -372,11 +375,17 @@ func (c *Console) renderSend(w http.ResponseWriter, q *req, status int, problem 
 	v.Problem = problem
 	var rows []destRow
 	if m := c.o.Backend.Manifest(); m != nil && !cv.Case.Erased() && cv.Case.Origin == c.o.Backend.Self() {
+		holds := map[string]int64{}
+		for _, r := range cv.Recipients {
+			if r.WithdrawalSentAt.IsZero() && r.LastVersion >= cv.Case.Version {
+				holds[r.Member] = r.LastVersion
+			}
+		}
 		for _, mb := range m.Members {
 			if mb.ID == c.o.Backend.Self() {
 				continue
 			}
-			r := destRow{Member: mb.ID, Name: mb.Name, Country: mb.Country, Role: string(mb.Role), Status: string(mb.Status)}
+			r := destRow{Member: mb.ID, Name: mb.Name, Country: mb.Country, Role: string(mb.Role), Status: string(mb.Status), Holds: holds[mb.ID]}
 			res, err := c.o.Backend.DryRun(q.Context(), q.actor(), id, mb.ID)
 			if err != nil {
 				r.Problem = c.codeText(q.lc, failureOf(err))

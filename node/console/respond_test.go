@@ -114,3 +114,27 @@ func TestHolderSeesItsErasureConfirmation(t *testing.T) {
 		}
 	}
 }
+
+// TestSendPageSaysWhatAMemberHolds: once XB-RC holds the case's current
+// version, the send page says so next to its button (a caseworker trying
+// the demo pressed "Send to XB-RC" again on a case XB-RC already had, and
+// the page offered it as a "case update" without a word).
+func TestSendPageSaysWhatAMemberHolds(t *testing.T) {
+	t.Parallel()
+	e := startEnv(t, envOptions{})
+	xa := e.browser()
+	xa.signIn(console.RoleCaseworker)
+	id := xa.createCase()
+	if p := xa.get("/console/cases/" + id + "/send"); strings.Contains(p.body, "already holds") {
+		t.Fatal("the send page says a member holds a case never sent")
+	}
+	if p := xa.post("/console/cases/"+id+"/forward", url.Values{"csrf": {xa.csrf("/console/cases")}, "to": {"XB-RC"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("forward: %d", p.status)
+	}
+	waitFor(t, 15*time.Second, "XB-RC's receipt", func() bool {
+		return strings.Contains(xa.get("/console/cases/"+id+"/send").body, "XB-RC already holds version 1 of this case: sending it again sends nothing.")
+	})
+	if p := xa.get("/console/cases/" + id + "/send"); strings.Contains(p.body, "ICRC-CTA already holds") {
+		t.Error("the send page says ICRC-CTA holds the case")
+	}
+}
