@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -136,5 +137,30 @@ func TestSendPageSaysWhatAMemberHolds(t *testing.T) {
 	})
 	if p := xa.get("/console/cases/" + id + "/send"); strings.Contains(p.body, "ICRC-CTA already holds") {
 		t.Error("the send page says ICRC-CTA holds the case")
+	}
+}
+
+// TestInboxItemOfACaseLinksToIt: a received case (case.create) read from
+// the inbox says where its content is; the page showed an empty "What it
+// says" section.
+func TestInboxItemOfACaseLinksToIt(t *testing.T) {
+	t.Parallel()
+	e := startEnv(t, envOptions{})
+	xa := e.browser()
+	xa.signIn(console.RoleCaseworker)
+	id := xa.createCase()
+	if p := xa.post("/console/cases/"+id+"/forward", url.Values{"csrf": {xa.csrf("/console/cases")}, "to": {"XB-RC"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("forward: %d", p.status)
+	}
+	var items []store.InboxItem
+	waitFor(t, 15*time.Second, "the case in XB-RC's inbox", func() bool {
+		items, _ = e.xb.Store.ListInbox(context.Background(), store.InboxFilter{CaseID: id})
+		return len(items) == 1
+	})
+	xb := e.xbBrowser()
+	xb.signIn(console.RoleCaseworker)
+	p := xb.get("/console/inbox/" + strconv.FormatInt(items[0].ID, 10))
+	if p.status != http.StatusOK || !strings.Contains(p.body, "A version of the case: read it on the case page.") {
+		t.Errorf("XB-RC's inbox item of the case: %d, no link to the case page:\n%s", p.status, p.body)
 	}
 }
