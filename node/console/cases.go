@@ -125,11 +125,16 @@ func (c *Console) casePage(w http.ResponseWriter, q *req) {
 			doc = c.form.docView(q.lc, m)
 		}
 	}
+	own := cv.Case.Origin == c.o.Backend.Self()
 	rows := make([]recipientRow, 0, len(cv.Recipients))
-	confirmed := 0
+	confirmed, asked := 0, 0 // asked: the recipients this node asks to erase
 	for _, r := range cv.Recipients {
 		st := "none"
 		switch {
+		case !own && r.Member == cv.Case.Origin && !r.WithdrawalSentAt.IsZero():
+			// The origin withdrew the case; what this node sent back is
+			// its confirmation of the erasure, not a request to erase.
+			st = "confirmation_sent"
 		case !r.WithdrawalConfirmedAt.IsZero():
 			st = "confirmed"
 			confirmed++
@@ -139,8 +144,10 @@ func (c *Console) casePage(w http.ResponseWriter, q *req) {
 			st = "pending"
 		}
 		rows = append(rows, recipientRow{r, st})
+		if st != "confirmation_sent" {
+			asked++
+		}
 	}
-	own := cv.Case.Origin == c.o.Backend.Self()
 	var recordings []mediaRow
 	if !cv.Case.Erased() {
 		if recordings, err = c.caseMedia(q, id); err != nil {
@@ -154,12 +161,13 @@ func (c *Console) casePage(w http.ResponseWriter, q *req) {
 		Doc        *docNode
 		Recipients []recipientRow
 		Confirmed  int
+		Asked      int
 		Thread     []threadEntry
 		Media      []mediaRow
 		Own        bool
 		Waiting    bool
-	}{v, cv.Case, doc, rows, confirmed, threadOf(th, c.o.Backend.Self()), recordings, own,
-		cv.Case.Erased() && confirmed < len(rows)})
+	}{v, cv.Case, doc, rows, confirmed, asked, threadOf(th, c.o.Backend.Self()), recordings, own,
+		cv.Case.Erased() && confirmed < asked})
 }
 
 // ---- create and edit ----
@@ -347,6 +355,9 @@ type destRow struct {
 	Result                              node.SendResult
 	Problem                             string
 	CanSend                             bool
+	// Holds is the version the member already holds when it is the
+	// current one: forwarding it again sends nothing.
+	Holds int64
 }
 
 func (c *Console) sendPage(w http.ResponseWriter, q *req) {
@@ -364,11 +375,17 @@ func (c *Console) renderSend(w http.ResponseWriter, q *req, status int, problem 
 	v.Problem = problem
 	var rows []destRow
 	if m := c.o.Backend.Manifest(); m != nil && !cv.Case.Erased() && cv.Case.Origin == c.o.Backend.Self() {
+		holds := map[string]int64{}
+		for _, r := range cv.Recipients {
+			if r.WithdrawalSentAt.IsZero() && r.LastVersion >= cv.Case.Version {
+				holds[r.Member] = r.LastVersion
+			}
+		}
 		for _, mb := range m.Members {
 			if mb.ID == c.o.Backend.Self() {
 				continue
 			}
-			r := destRow{Member: mb.ID, Name: mb.Name, Country: mb.Country, Role: string(mb.Role), Status: string(mb.Status)}
+			r := destRow{Member: mb.ID, Name: mb.Name, Country: mb.Country, Role: string(mb.Role), Status: string(mb.Status), Holds: holds[mb.ID]}
 			res, err := c.o.Backend.DryRun(q.Context(), q.actor(), id, mb.ID)
 			if err != nil {
 				r.Problem = c.codeText(q.lc, failureOf(err))

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/familylinks/flx/federation"
 	"github.com/familylinks/flx/policy"
 )
 
@@ -153,6 +154,22 @@ func TestDatesInEachLanguage(t *testing.T) {
 	for _, tc := range cases {
 		if got := locales[tc.lang].partialDate(tc.in); got != tc.want {
 			t.Errorf("%s %q = %q, want %q", tc.lang, tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestEveryEnvelopeKindHasALabel: the inbox, the outbox and a case's thread
+// name each envelope kind in words, never the wire name (a caseworker met
+// "relay.forward" in the demo's threads: the end-to-end receipts that come
+// back through a relay).
+func TestEveryEnvelopeKindHasALabel(t *testing.T) {
+	var kinds []federation.Kind
+	for _, ks := range [][]federation.Kind{federation.Kinds, federation.CoordinationKinds, federation.MatchKinds, federation.WitnessKinds} {
+		kinds = append(kinds, ks...)
+	}
+	for _, k := range kinds {
+		if !locales["en"].has("kind." + string(k)) {
+			t.Errorf("the English catalog has no label kind.%s", k)
 		}
 	}
 }

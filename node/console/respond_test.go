@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -65,5 +66,102 @@ func TestCaseworkerAnswersACaseFromAnotherNode(t *testing.T) {
 	au.signIn(console.RoleAuditor)
 	if p := au.get("/console/cases/" + id); strings.Contains(p.body, "mother to know") || !strings.Contains(p.body, "response received from XB-RC") {
 		t.Error("the auditor sees the answer's message, or not the answer at all")
+	}
+}
+
+// TestHolderSeesItsErasureConfirmation: XB-RC answered XA-RC's case, then
+// XA-RC withdrew it. On XB-RC's case page the withdrawal XB-RC sent back is
+// its confirmation of the erasure: no "asked to erase" against the origin,
+// no meter of confirmations XB-RC would wait for (the demo showed XB-RC
+// "Erasure confirmed by 0 of 1 recipients").
+func TestHolderSeesItsErasureConfirmation(t *testing.T) {
+	t.Parallel()
+	e := startEnv(t, envOptions{})
+	xa := e.browser()
+	xa.signIn(console.RoleCaseworker)
+	id := xa.createCase()
+	if p := xa.post("/console/cases/"+id+"/forward", url.Values{"csrf": {xa.csrf("/console/cases")}, "to": {"XB-RC"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("forward: %d", p.status)
+	}
+	waitFor(t, 15*time.Second, "XB-RC to hold the case", func() bool {
+		_, err := e.xb.Store.GetCase(context.Background(), id)
+		return err == nil
+	})
+	xb := e.xbBrowser()
+	xb.signIn(console.RoleCaseworker)
+	tok := xb.csrf("/console/cases/" + id + "/respond")
+	if p := xb.post("/console/cases/"+id+"/respond", url.Values{"csrf": {tok}, "outcome": {"located"}, "sought_person": {"p2"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("answer: %d\n%s", p.status, p.body)
+	}
+	waitFor(t, 15*time.Second, "the answer at XA-RC", func() bool {
+		return strings.Contains(xa.get("/console/cases/"+id).body, "response received from XB-RC")
+	})
+	p := xa.post("/console/cases/"+id+"/withdraw", url.Values{"csrf": {xa.csrf("/console/cases/" + id + "/withdraw")}, "reason": {"consent_withdrawn"}, "confirm": {"yes"}})
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("withdraw: %d\n%s", p.status, p.body)
+	}
+	waitFor(t, 20*time.Second, "XB-RC's confirmation at XA-RC", func() bool {
+		return strings.Contains(xa.get("/console/cases/"+id).body, `value="1">1/1</meter>`)
+	})
+	page := xb.get("/console/cases/" + id).body
+	// XB-RC sent XA-RC answers and messages, never a version of the case.
+	for _, bad := range []string{"asked to erase", "wd-meter", "withdrawal sent to XA-RC", "<td>0</td>"} {
+		if strings.Contains(page, bad) {
+			t.Errorf("XB-RC's page of the withdrawn case shows %q", bad)
+		}
+	}
+	for _, want := range []string{"withdrawn by them: erasure confirmed to them", "erasure confirmation sent to XA-RC"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("XB-RC's page of the withdrawn case lacks %q", want)
+		}
+	}
+}
+
+// TestSendPageSaysWhatAMemberHolds: once XB-RC holds the case's current
+// version, the send page says so next to its button (a caseworker trying
+// the demo pressed "Send to XB-RC" again on a case XB-RC already had, and
+// the page offered it as a "case update" without a word).
+func TestSendPageSaysWhatAMemberHolds(t *testing.T) {
+	t.Parallel()
+	e := startEnv(t, envOptions{})
+	xa := e.browser()
+	xa.signIn(console.RoleCaseworker)
+	id := xa.createCase()
+	if p := xa.get("/console/cases/" + id + "/send"); strings.Contains(p.body, "already holds") {
+		t.Fatal("the send page says a member holds a case never sent")
+	}
+	if p := xa.post("/console/cases/"+id+"/forward", url.Values{"csrf": {xa.csrf("/console/cases")}, "to": {"XB-RC"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("forward: %d", p.status)
+	}
+	waitFor(t, 15*time.Second, "XB-RC's receipt", func() bool {
+		return strings.Contains(xa.get("/console/cases/"+id+"/send").body, "XB-RC already holds version 1 of this case: sending it again sends nothing.")
+	})
+	if p := xa.get("/console/cases/" + id + "/send"); strings.Contains(p.body, "ICRC-CTA already holds") {
+		t.Error("the send page says ICRC-CTA holds the case")
+	}
+}
+
+// TestInboxItemOfACaseLinksToIt: a received case (case.create) read from
+// the inbox says where its content is; the page showed an empty "What it
+// says" section.
+func TestInboxItemOfACaseLinksToIt(t *testing.T) {
+	t.Parallel()
+	e := startEnv(t, envOptions{})
+	xa := e.browser()
+	xa.signIn(console.RoleCaseworker)
+	id := xa.createCase()
+	if p := xa.post("/console/cases/"+id+"/forward", url.Values{"csrf": {xa.csrf("/console/cases")}, "to": {"XB-RC"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("forward: %d", p.status)
+	}
+	var items []store.InboxItem
+	waitFor(t, 15*time.Second, "the case in XB-RC's inbox", func() bool {
+		items, _ = e.xb.Store.ListInbox(context.Background(), store.InboxFilter{CaseID: id})
+		return len(items) == 1
+	})
+	xb := e.xbBrowser()
+	xb.signIn(console.RoleCaseworker)
+	p := xb.get("/console/inbox/" + strconv.FormatInt(items[0].ID, 10))
+	if p.status != http.StatusOK || !strings.Contains(p.body, "A version of the case: read it on the case page.") {
+		t.Errorf("XB-RC's inbox item of the case: %d, no link to the case page:\n%s", p.status, p.body)
 	}
 }

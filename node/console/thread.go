@@ -40,6 +40,10 @@ type threadEntry struct {
 // decisions (with the rules that fired), what was sent and whether a signed
 // receipt came back, what was received (a withdrawal received from a member
 // that held our case is its erasure confirmation), and the withdrawal.
+// erasureConfirmation names, in a thread, the withdrawal a holder sends back
+// to the origin: its confirmation of the erasure (label kind.erasure_confirmation).
+const erasureConfirmation = "erasure_confirmation"
+
 func threadOf(t Thread, self string) []threadEntry {
 	var out []threadEntry
 	for _, v := range t.Versions {
@@ -52,15 +56,20 @@ func threadOf(t Thread, self string) []threadEntry {
 		}
 		out = append(out, e)
 	}
+	own := t.Case.Origin == self
 	for _, s := range t.Sent {
 		e := threadEntry{At: s.CreatedAt, Kind: "sent", order: 2, Member: s.Destination, What: s.Kind, Version: s.CaseVersion,
 			State: string(s.State), DeliveredAt: s.DeliveredAt, Receipt: len(s.Receipt) > 0}
+		if !own && s.Kind == "case.withdraw" && s.Destination == t.Case.Origin {
+			// A withdrawal sent back to the case's origin is this node's
+			// confirmation that it erased the case (SPEC.md §11).
+			e.What = erasureConfirmation
+		}
 		if s.State != store.Delivered {
 			e.Attempts, e.LastError = s.Attempts, s.LastError
 		}
 		out = append(out, e)
 	}
-	own := t.Case.Origin == self
 	for _, r := range t.Received {
 		e := threadEntry{At: r.ReceivedAt, Kind: "received", order: 3, Member: r.Iss, What: r.Kind, State: inboxState(r)}
 		if own && r.Kind == "case.withdraw" {

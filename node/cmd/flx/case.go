@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -22,6 +23,7 @@ type apiClient struct {
 	token string
 	http  *http.Client
 	out   io.Writer
+	errs  io.Writer // where a hint on a refusal goes (stderr)
 }
 
 // apiError is a problem document answered by the local API.
@@ -59,7 +61,7 @@ func (e *apiError) Error() string {
 // runs, so that --help never prints it as the flag's default.
 func (c *apiClient) bind(root *cobra.Command, name string) {
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
-		c.out = cmd.OutOrStdout()
+		c.out, c.errs = cmd.OutOrStdout(), cmd.ErrOrStderr()
 		if c.token == "" {
 			c.token = os.Getenv("FLX_TOKEN")
 		}
@@ -76,14 +78,32 @@ func (c *apiClient) bind(root *cobra.Command, name string) {
 }
 
 // problemOr prints the problem document of an error the local API answered
-// and exits 1; any other error is returned as it is.
+// and exits 1, with a line on stderr saying what to do when the token was
+// refused; any other error is returned as it is.
 func (c *apiClient) problemOr(err error) error {
 	var ae *apiError
 	if errors.As(err, &ae) && len(ae.Body) > 0 {
 		c.print(ae.Body)
+		if hint := refusalHint(ae.Code); hint != "" && c.errs != nil {
+			fmt.Fprintln(c.errs, "flx:", hint)
+		}
 		return exitError{1}
 	}
 	return err
+}
+
+// refusalHint says what to do about a refused token ("" for other codes,
+// whose problem document says it).
+func refusalHint(code string) string {
+	switch code {
+	case "unauthenticated":
+		return "the node did not accept the token: give one of this node's tokens with --token or FLX_TOKEN " +
+			"(one that is not revoked or expired; an operator lists them with flx token list and makes one with flx token create)"
+	case "forbidden":
+		return "this token's role may not do this: use a token with the role the command needs " +
+			"(caseworker for cases, operator for the outbox, review and rematch, auditor for audit reads)"
+	}
+	return ""
 }
 
 func (c *apiClient) do(ctx context.Context, method, path string, body []byte) ([]byte, error) {
@@ -101,6 +121,11 @@ func (c *apiClient) do(ctx context.Context, method, path string, body []byte) ([
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
+		var oe *net.OpError
+		if errors.As(err, &oe) && oe.Op == "dial" {
+			return nil, fmt.Errorf("cannot reach the node's local API at %s: is the node running, and is --api (or FLX_API) "+
+				"its local_api.listen address? %w", c.base, err)
+		}
 		return nil, err
 	}
 	defer resp.Body.Close()

@@ -86,3 +86,32 @@ func TestCaseCommandsOverLocalAPI(t *testing.T) {
 		}
 	}
 }
+
+// TestCaseCommandsSayWhatToDo: a refused token and an unreachable node are
+// answered with what to do, not only a problem document or a dial error (a
+// newcomer with a mistyped FLX_TOKEN saw only "a valid bearer token is
+// required"; with a wrong FLX_API, "connect: connection refused").
+func TestCaseCommandsSayWhatToDo(t *testing.T) {
+	f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")
+	tn := nodetest.Start(t, f, "XA-RC", nil, nodetest.Options{NoRun: true})
+	sum := sha256.Sum256([]byte("au-token"))
+	h := httpapi.LocalHandler(tn.Node, []config.Token{{Name: "au", Role: "auditor", SHA256: hex.EncodeToString(sum[:])}}, http.NotFoundHandler(), nil)
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+
+	out, err := runCLI(t, "case", "--api", srv.URL, "--token", "mistyped", "list")
+	if err == nil || !strings.Contains(out, `"code": "unauthenticated"`) || !strings.Contains(out, "flx: the node did not accept the token: give one of this node's tokens with --token or FLX_TOKEN") {
+		t.Errorf("a refused token: %v\n%s", err, out)
+	}
+	out, err = runCLI(t, "case", "--api", srv.URL, "--token", "au-token", "forward", "XA-RC:X-1", "--to", "XB-RC")
+	if err == nil || !strings.Contains(out, `"code": "forbidden"`) || !strings.Contains(out, "flx: this token's role may not do this") {
+		t.Errorf("a role refused: %v\n%s", err, out)
+	}
+	closed := httptest.NewServer(http.NotFoundHandler())
+	url := closed.URL
+	closed.Close()
+	_, err = runCLI(t, "case", "--api", url, "--token", "au-token", "list")
+	if err == nil || !strings.Contains(err.Error(), "cannot reach the node's local API at "+url+": is the node running, and is --api (or FLX_API)") {
+		t.Errorf("an unreachable node: %v", err)
+	}
+}

@@ -194,7 +194,8 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) (err error) {
 		return err
 	}
 	fmt.Fprintf(out, `
-  Next, with the flx case commands (they talk to a node's local API):
+  Next, with the flx case commands (they talk to a node's local API; in another terminal, build flx first with
+  go build -o flx ./node/cmd/flx and write ./flx, or write go run ./node/cmd/flx instead of flx):
     export FLX_API=http://%s FLX_TOKEN=%s
     flx case thread %s            # what happened to the demo case: versions, deliveries, withdrawal
     flx case create %s   # a case of your own (%s)
@@ -205,7 +206,11 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) (err error) {
 `, xa.LocalAddr, tokens["XA-RC"]["caseworker"], demoCase, tryCase, tryCaseID, tryCaseID, tryCaseID,
 		nodes["XB-RC"].LocalAddr, tokens["XB-RC"]["caseworker"])
 	if o.once {
-		fmt.Fprintln(out, "\n--once: stopping.")
+		if o.dir == "" && !o.keep {
+			fmt.Fprintf(out, "\n--once: stopping. These nodes, ports and tokens end now, and %s is removed (keep it with --keep).\n", dir)
+		} else {
+			fmt.Fprintf(out, "\n--once: stopping. These nodes, ports and tokens end now; the files stay in %s.\n", dir)
+		}
 		return nil
 	}
 	fmt.Fprintln(out, "\nCtrl-C to stop.")

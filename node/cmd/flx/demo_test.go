@@ -45,6 +45,9 @@ func TestDemoOnce(t *testing.T) {
 		"flx case create ",
 		"flx case forward XA-RC:TRY-0001 --to XB-RC",
 		"flx case inbox",
+		// A newcomer who ran go run ./node/cmd/flx demo has no flx to type.
+		"build flx first with\n  go build -o flx ./node/cmd/flx and write ./flx, or write go run ./node/cmd/flx instead of flx",
+		"--once: stopping. These nodes, ports and tokens end now; the files stay in ",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q", want)
