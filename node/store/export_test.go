@@ -258,3 +258,10 @@ func BlocksFetched(t interface{ Context() context.Context }, tx Tx, relation str
 	err := q.queryRow(t.Context(), `SELECT pg_stat_get_xact_blocks_fetched(?::regclass)`, relation).Scan(&n)
 	return n, err
 }
+
+// BackendPID returns the process id of the PostgreSQL backend of tx.
+func BackendPID(t interface{ Context() context.Context }, tx Tx) (int, error) {
+	var pid int
+	err := tx.(*queries).queryRow(t.Context(), `SELECT pg_backend_pid()`).Scan(&pid)
+	return pid, err
+}

@@ -1,6 +1,9 @@
 package store_test
 
 import (
+	"net/url"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,5 +71,36 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// The backends of a watcher's connections (flx bench exchange's own reads
+// of a child node's database) are not counted among the database's.
+func TestBackendPIDsLeaveOutWatchers(t *testing.T) {
+	be := newBackend(t, store.Postgres)
+	ctx := t.Context()
+	sep := "?"
+	if strings.Contains(be.dsn, "?") {
+		sep = "&"
+	}
+	w, err := store.Open(ctx, be.dsn+sep+"application_name="+url.QueryEscape(store.WatcherAppName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	var watcher int
+	if err := w.Tx(ctx, func(tx store.Tx) error {
+		pid, err := store.BackendPID(t, tx)
+		watcher = pid
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	pids, err := store.BackendPIDs(ctx, be.s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pids) == 0 || slices.Contains(pids, watcher) {
+		t.Errorf("backends %v, the watcher's %d among them (or none)", pids, watcher)
 	}
 }
