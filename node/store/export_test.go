@@ -230,7 +230,7 @@ func PreparedPlans(t interface{ Context() context.Context }, tx Tx, part string)
 }
 
 // SetOutboxVacuumEvery sets how many rows claimed start a vacuum of the
-// outbox, for the test.
+// outbox in the stores opened from now on, for the test.
 func SetOutboxVacuumEvery(t interface{ Cleanup(func()) }, n int64) {
 	old := outboxVacuumEvery
 	outboxVacuumEvery = n

@@ -8,7 +8,7 @@ import (
 )
 
 // outboxVacuumEvery is how many rows claimed on PostgreSQL start a vacuum
-// of the outbox (outboxVacuum).
+// of the outbox (outboxVacuum), read when a store opens.
 var outboxVacuumEvery int64 = 10000
 
 // outboxVacuum keeps the outbox's partial indexes free of the entries of
@@ -28,6 +28,7 @@ var outboxVacuumEvery int64 = 10000
 // indexes. A role that does not own the table gets a warning from
 // PostgreSQL and nothing done. SQLite deletes an index entry with its row.
 type outboxVacuum struct {
+	every     int64 // outboxVacuumEvery when the store opened
 	claimed   atomic.Int64
 	vacuuming atomic.Bool
 	wg        sync.WaitGroup
@@ -40,7 +41,7 @@ type outboxVacuum struct {
 // and none is under way (PostgreSQL).
 func (s *sqlStore) claimedRows(n int) {
 	v := s.outboxVacuum
-	if v == nil || n == 0 || v.claimed.Add(int64(n)) < outboxVacuumEvery || !v.vacuuming.CompareAndSwap(false, true) {
+	if v == nil || n == 0 || v.claimed.Add(int64(n)) < v.every || !v.vacuuming.CompareAndSwap(false, true) {
 		return
 	}
 	v.wg.Add(1)
@@ -58,7 +59,7 @@ func (s *sqlStore) claimedRows(n int) {
 			// Rows claimed while it ran, past the threshold, are
 			// vacuumed now: their claimers did not start one.
 			v.vacuuming.Store(false)
-			if v.claimed.Load() < outboxVacuumEvery || !v.vacuuming.CompareAndSwap(false, true) {
+			if v.claimed.Load() < v.every || !v.vacuuming.CompareAndSwap(false, true) {
 				return
 			}
 		}

@@ -18,8 +18,8 @@ import (
 // hundred rows ever claimed.
 func TestClaimsAfterManyStayShort(t *testing.T) {
 	const rows, every, chunk = 8000, 1000, 500
+	store.SetOutboxVacuumEvery(t, every) // for the store opened next
 	be := newBackend(t, store.Postgres)
-	store.SetOutboxVacuumEvery(t, every)
 	ctx := t.Context()
 	for i := range rows / chunk {
 		if _, err := be.s.EnqueueAll(ctx, benchEnvelopes(i, chunk)); err != nil {

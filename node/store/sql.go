@@ -91,7 +91,7 @@ func openPostgres(ctx context.Context, dsn string, o options) (*sqlStore, error)
 	s := &sqlStore{db: db, dialect: Postgres, clock: o.clock, claimLock: " FOR UPDATE OF o SKIP LOCKED", dsn: dsn,
 		searchPending: new(searchPending), statements: o.statements}
 	s.searchPending.clean = s.cleanSearchPending
-	s.outboxVacuum = &outboxVacuum{vacuum: s.vacuumOutbox}
+	s.outboxVacuum = &outboxVacuum{every: outboxVacuumEvery, vacuum: s.vacuumOutbox}
 	if err := s.init(ctx, "migrations/postgres", migrate.AdvisoryLock(lockMigrate)); err != nil {
 		db.Close()
 		return nil, err
