@@ -618,6 +618,12 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 		}()
 	}
 	claim := true // at start: claim what is due
+	// ahead: the claim to make is made ahead, for rows that are to wait
+	// (for Linger or an answer) before they go: what it takes is held
+	// (but full batches), so that they go, when they may, without a
+	// claim's round trip (with its WAL flush) between that moment and
+	// the request.
+	ahead := false
 	// kicks counts the kicks since the last claim (each is at least one
 	// row queued); linger fires Linger after the first of them.
 	kicks := 0
@@ -670,14 +676,17 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 			// what they made claimable (the next rows of their cases).
 			claim = true
 		}
-		if len(held) > 0 && free > 0 && partial < kickBelow && !claim {
+		if len(held) > 0 && free > 0 && partial < kickBelow && !claim && lingerC == nil {
 			send(chunk{items: held})
 			held = nil
 			free--
 		}
 		if free > 0 && claim {
 			ds.kicked() // rows queued from now on wake the loop again
-			kicks, lingerC = 0, nil
+			kicks = 0
+			if !ahead {
+				lingerC = nil // what it takes goes now: the linger is over
+			}
 			recheck = false // this claim sees every receipt recorded so far
 			batch := d.batchSize()
 			want := free*batch - len(held)
@@ -715,7 +724,7 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 			held = nil
 			for start := 0; start < len(rows); start += batch {
 				ch := rows[start:min(start+batch, len(rows))]
-				if len(ch) < batch && partial >= kickBelow && err == nil {
+				if len(ch) < batch && (ahead || partial >= kickBelow) && err == nil {
 					held = ch
 					break
 				}
@@ -728,7 +737,7 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 			// A full claim may have left more due: claim again when a
 			// slot frees. A short one took everything due: wait for a
 			// result or a kick.
-			claim = len(items) == want
+			claim, ahead = len(items) == want, false
 			if claim && inflight+recording < window() {
 				continue
 			}
@@ -749,6 +758,11 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 			// sharing it with the others. The answer to a full batch
 			// claims, so that a backlog keeps the window full of them.
 			again := partial < kickBelow || !r.partial
+			if again && r.freed && len(held) > 0 {
+				// Rows held ahead go with this answer (or the claim
+				// it makes), not after the rest of Linger.
+				lingerC = nil
+			}
 			switch {
 			case !r.done:
 				// Answered, its receipts being recorded: the next
@@ -761,10 +775,11 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 				default:
 				}
 				claim = claim || (again && kicks > 0)
+				ahead = false
 			case r.freed:
 				// Answered and recorded at once (a failure among
 				// its rows, or a row not sent).
-				claim = claim || again
+				claim, ahead = claim || again, false
 			default:
 				// Its receipts recorded: the next rows of their cases
 				// go with the next claim, made with the next answer
@@ -788,9 +803,18 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 				}
 				lingerC = linger.C
 			}
+			if !claim && len(held) == 0 {
+				// They wait (Linger, an answer): claimed now, held,
+				// they go then without a claim first. One claim
+				// ahead at a time: rows queued after it are claimed
+				// when they go, with these, as before.
+				claim, ahead = true, true
+			}
 		case <-lingerC:
 			lingerC = nil
-			claim = true
+			// Rows held ahead, and nothing queued since: they go
+			// as they are.
+			claim = claim || kicks > 0 || len(held) == 0
 		case <-resendC: // the next loop sends what is due
 		case <-ctx.Done():
 		}

@@ -228,3 +228,40 @@ func PreparedPlans(t interface{ Context() context.Context }, tx Tx, part string)
 		FROM pg_prepared_statements WHERE strpos(statement, ?) > 0`, part).Scan(&generic, &custom)
 	return generic, custom, err
 }
+
+// SetOutboxVacuumEvery sets how many rows claimed start a vacuum of the
+// outbox in the stores opened from now on, for the test.
+func SetOutboxVacuumEvery(t interface{ Cleanup(func()) }, n int64) {
+	old := outboxVacuumEvery
+	outboxVacuumEvery = n
+	t.Cleanup(func() { outboxVacuumEvery = old })
+}
+
+// OutboxVacuums returns how many vacuums of the outbox s finished, and
+// whether one is under way (PostgreSQL; 0, false on SQLite).
+func OutboxVacuums(s Store) (int64, bool) {
+	v := s.(*sqlStore).outboxVacuum
+	if v == nil {
+		return 0, false
+	}
+	return v.runs.Load(), v.vacuuming.Load()
+}
+
+// BlocksFetched returns how many blocks of relation (a table or an index)
+// the transaction of tx has fetched so far (PostgreSQL; -1 on SQLite).
+func BlocksFetched(t interface{ Context() context.Context }, tx Tx, relation string) (int64, error) {
+	q := tx.(*queries)
+	if q.s.dialect != Postgres {
+		return -1, nil
+	}
+	var n int64
+	err := q.queryRow(t.Context(), `SELECT pg_stat_get_xact_blocks_fetched(?::regclass)`, relation).Scan(&n)
+	return n, err
+}
+
+// BackendPID returns the process id of the PostgreSQL backend of tx.
+func BackendPID(t interface{ Context() context.Context }, tx Tx) (int, error) {
+	var pid int
+	err := tx.(*queries).queryRow(t.Context(), `SELECT pg_backend_pid()`).Scan(&pid)
+	return pid, err
+}

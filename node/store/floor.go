@@ -171,15 +171,22 @@ func SetInsertFloor(ctx context.Context, st Store, envelopes []FloorEnvelope, re
 }
 
 // BackendPIDs lists the process ids of the PostgreSQL backends connected
-// to st's database (flx bench exchange reads their CPU time); nil on
-// SQLite.
+// to st's database (flx bench exchange reads their CPU time), but those of
+// a watcher's connections (WatcherAppName): nil on SQLite.
+// WatcherAppName is the application_name of connections that only watch
+// a database whose backends' CPU is measured (flx bench exchange's own
+// reads of a child node's database: its progress, every 250 ms a count of
+// the whole outbox): BackendPIDs leaves them out.
+const WatcherAppName = "flx-bench-watch"
+
 func BackendPIDs(ctx context.Context, st Store) ([]int, error) {
 	s, ok := st.(*sqlStore)
 	if !ok || s.dialect != Postgres {
 		return nil, nil
 	}
 	var pids []int
-	if err := s.db.SelectContext(ctx, &pids, `SELECT pid FROM pg_stat_activity WHERE datname = current_database()`); err != nil {
+	if err := s.db.SelectContext(ctx, &pids, `SELECT pid FROM pg_stat_activity WHERE datname = current_database()
+		AND application_name IS DISTINCT FROM '`+WatcherAppName+`'`); err != nil {
 		return nil, fmt.Errorf("store.BackendPIDs: %w", err)
 	}
 	return pids, nil

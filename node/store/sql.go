@@ -56,6 +56,8 @@ type sqlStore struct {
 	dsn string
 	// searchPending cleans the search index's pending list (PostgreSQL).
 	searchPending *searchPending
+	// outboxVacuum vacuums the outbox as rows are claimed (PostgreSQL).
+	outboxVacuum *outboxVacuum
 	// statements counts what is sent to the database (WithStatementCounter).
 	statements *atomic.Int64
 }
@@ -89,6 +91,7 @@ func openPostgres(ctx context.Context, dsn string, o options) (*sqlStore, error)
 	s := &sqlStore{db: db, dialect: Postgres, clock: o.clock, claimLock: " FOR UPDATE OF o SKIP LOCKED", dsn: dsn,
 		searchPending: new(searchPending), statements: o.statements}
 	s.searchPending.clean = s.cleanSearchPending
+	s.outboxVacuum = &outboxVacuum{every: outboxVacuumEvery, vacuum: s.vacuumOutbox}
 	if err := s.init(ctx, "migrations/postgres", migrate.AdvisoryLock(lockMigrate)); err != nil {
 		db.Close()
 		return nil, err
@@ -243,6 +246,9 @@ func (s *sqlStore) PingWrite(ctx context.Context) error {
 func (s *sqlStore) Close() error {
 	if s.searchPending != nil {
 		s.searchPending.wg.Wait() // a cleaning under way ends first
+	}
+	if s.outboxVacuum != nil {
+		s.outboxVacuum.wg.Wait() // so does a vacuum
 	}
 	return s.db.Close()
 }

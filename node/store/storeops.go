@@ -100,7 +100,9 @@ func (s *sqlStore) Enqueue(ctx context.Context, item NewOutboxItem) (OutboxItem,
 func (s *sqlStore) ClaimDue(ctx context.Context, r ClaimRequest) ([]OutboxItem, error) {
 	if s.dialect == Postgres {
 		// One statement there (claimPG): atomic without BEGIN and COMMIT.
-		return (&queries{s: s, x: s.db}).ClaimDue(ctx, r)
+		items, err := (&queries{s: s, x: s.db}).ClaimDue(ctx, r)
+		s.claimedRows(len(items))
+		return items, err
 	}
 	return write(ctx, s, func(q *queries) ([]OutboxItem, error) { return q.ClaimDue(ctx, r) })
 }

@@ -69,7 +69,10 @@ The stages of the latency are each their own percentiles (they do not add
 up). From the stores: the queue transaction (at a --rate, due -> the
 forward returned), -> received by XB-RC (its inbox row's received_at, taken
 once the envelope is verified, before the store transaction), -> the
-receipt recorded at XA-RC (delivered_at) and -> processed at XB-RC. When
+receipt recorded at XA-RC (delivered_at) and -> processed at XB-RC (its
+processed_at; when both nodes run here, the commit of the transaction that
+processed it, which XB-RC's processed_at, stamped before that transaction
+with received_at, leaves out). When
 both nodes run in this process (not with --kill), finer steps told by the
 nodes as they happen (node.StageHook), on the same clock: the wait for a
 slot (forward returned -> its claim's now: linger, an answer), the claim
@@ -1168,8 +1171,8 @@ type stages struct {
 	queueTx   []time.Duration // created_at (at a --rate: the due time) -> the queue transaction returned
 	toPeer    []time.Duration // -> stored by XB-RC (received_at: verified, before its store transaction): linger, claim, request, verify
 	receipt   []time.Duration // received_at -> receipt recorded at XA-RC (delivered_at): store transaction, receipt, its verification
-	process   []time.Duration // received_at -> processed at XB-RC (processed_at)
-	endToEnd  []time.Duration // created_at -> processed_at
+	process   []time.Duration // received_at -> processed at XB-RC (processed_at, or the commit of its transaction when told)
+	endToEnd  []time.Duration // created_at (or the due time) -> processed, as in process
 	total     []time.Duration // created_at (or the due time) -> receipt recorded (delivered_at)
 	unmatched int             // rows missing on one side (none in a complete run)
 	// The finer stages (stageTimes), when the nodes run in this process:
@@ -1261,16 +1264,29 @@ func latencyStages(ctx context.Context, xa, xb store.Store, committed map[string
 			if !c.due.IsZero() {
 				from = c.due
 			}
+			// Processed once the transaction that processed it committed:
+			// XB-RC processes in the transaction that stores an envelope,
+			// and stamps processed_at with received_at, before that
+			// transaction and its WAL flush. Its commit, when the node
+			// tells it (in this process), is when it was processed.
+			processed := in.ProcessedAt
+			var a attemptTimes
+			var cm time.Time
+			aok, cok := false, false
+			if fine != nil {
+				a, aok = fine.attempts[r.JTI]
+				cm, cok = fine.commits[federation.ReplayKey("XA-RC", r.JTI)]
+				if cok && cm.After(processed) {
+					processed = cm
+				}
+			}
 			st.queueTx = append(st.queueTx, c.committed.Sub(from))
 			st.toPeer = append(st.toPeer, in.ReceivedAt.Sub(c.committed))
 			st.receipt = append(st.receipt, r.DeliveredAt.Sub(in.ReceivedAt))
-			st.process = append(st.process, in.ProcessedAt.Sub(in.ReceivedAt))
-			st.endToEnd = append(st.endToEnd, in.ProcessedAt.Sub(from))
+			st.process = append(st.process, processed.Sub(in.ReceivedAt))
+			st.endToEnd = append(st.endToEnd, processed.Sub(from))
 			st.total = append(st.total, r.DeliveredAt.Sub(from))
 			if fine != nil {
-				key := federation.ReplayKey("XA-RC", r.JTI)
-				a, aok := fine.attempts[r.JTI]
-				cm, cok := fine.commits[key]
 				if !aok || !cok {
 					st.unmatched++
 					continue
@@ -1321,7 +1337,11 @@ func (st stages) print(out io.Writer, paced bool) {
 		line("  received -> stored at XB-RC (transaction, fsync)", st.commit)
 		line("  stored -> answer verified at XA-RC", st.answered)
 	}
-	line("received -> processed at XB-RC", st.process)
+	if st.fine {
+		line("received -> processed at XB-RC (committed)", st.process)
+	} else {
+		line("received -> processed at XB-RC (processed_at)", st.process)
+	}
 	if paced {
 		line("due -> processed (end to end)", st.endToEnd)
 	} else {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -83,7 +84,9 @@ func startBenchChild(ctx context.Context, fedDir, dir string, cfg config.Config)
 	if err := b.start(ctx); err != nil {
 		return nil, err
 	}
-	if b.st, err = store.Open(ctx, cfg.Store.DSN); err != nil {
+	// Its reads (progress, checks) are not the node's work: their
+	// backends are left out of the CPU figures (store.WatcherAppName).
+	if b.st, err = store.Open(ctx, watcherDSN(cfg.Store.DSN)); err != nil {
 		b.kill()
 		return nil, err
 	}
@@ -196,4 +199,17 @@ func processedOnce(ctx context.Context, st store.Store) (entries, cases int64, e
 			return entries, int64(len(seen)), nil
 		}
 	}
+}
+
+// watcherDSN is dsn with the application_name of a watcher
+// (store.WatcherAppName) when it is a PostgreSQL URL.
+func watcherDSN(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return dsn
+	}
+	q := u.Query()
+	q.Set("application_name", store.WatcherAppName)
+	u.RawQuery = q.Encode()
+	return u.String()
 }
