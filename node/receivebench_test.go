@@ -64,43 +64,54 @@ func BenchmarkReceiveBatch50(b *testing.B) {
 		if process {
 			name = "receive+process"
 		}
-		b.Run(name, func(b *testing.B) {
-			f := fedtest.New(b, "XA-RC:XA:society", "XB-RC:XB:society")
-			xb := nodetest.Start(b, f, "XB-RC", nil, nodetest.Options{Dialect: benchDialect(), NoRun: true, NoMedia: true,
-				Match: node.MatchOptions{Disabled: true}})
-			const batch = 50
-			raws := benchEnvelopes(b, f, b.N*batch)
-			ctx := b.Context()
-			b.ReportAllocs()
-			b.ResetTimer()
-			pg0 := backendsCPU(ctx, b, xb.Store, nil)
-			cpu0 := cputime.Process()
-			for i := range b.N {
-				out, err := xb.ReceiveBatch(ctx, "XA-RC", raws[i*batch:(i+1)*batch])
-				if err != nil {
-					b.Fatal(err)
-				}
-				for _, o := range out {
-					if o.Err != nil {
-						b.Fatal(o.Err)
-					}
-				}
-				if process {
-					if err := xb.ProcessInbox(ctx); err != nil {
-						b.Fatal(err)
-					}
-				}
+		b.Run(name, func(b *testing.B) { benchReceiveBatch(b, 50, process) })
+	}
+}
+
+// BenchmarkReceiveBatchSmall is BenchmarkReceiveBatch50 (receive only) with
+// the small batches of a paced exchange (`flx bench exchange --rate`), where
+// what a batch costs whatever its size (its transaction, statements,
+// commit) is shared by few envelopes.
+func BenchmarkReceiveBatchSmall(b *testing.B) {
+	for _, batch := range []int{1, 5} {
+		b.Run(fmt.Sprintf("batch=%d", batch), func(b *testing.B) { benchReceiveBatch(b, batch, false) })
+	}
+}
+
+func benchReceiveBatch(b *testing.B, batch int, process bool) {
+	f := fedtest.New(b, "XA-RC:XA:society", "XB-RC:XB:society")
+	xb := nodetest.Start(b, f, "XB-RC", nil, nodetest.Options{Dialect: benchDialect(), NoRun: true, NoMedia: true,
+		Match: node.MatchOptions{Disabled: true}})
+	raws := benchEnvelopes(b, f, b.N*batch)
+	ctx := b.Context()
+	b.ReportAllocs()
+	b.ResetTimer()
+	pg0 := backendsCPU(ctx, b, xb.Store, nil)
+	cpu0 := cputime.Process()
+	for i := range b.N {
+		out, err := xb.ReceiveBatch(ctx, "XA-RC", raws[i*batch:(i+1)*batch])
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, o := range out {
+			if o.Err != nil {
+				b.Fatal(o.Err)
 			}
-			b.StopTimer()
-			b.ReportMetric(float64((cputime.Process()-cpu0).Microseconds())/float64(b.N*batch), "cpu-µs/envelope")
-			if pg0 != nil {
-				var d time.Duration
-				for pid, t := range backendsCPU(ctx, b, xb.Store, pg0) {
-					d += t - pg0[pid]
-				}
-				b.ReportMetric(float64(d.Microseconds())/float64(b.N*batch), "pg-µs/envelope")
+		}
+		if process {
+			if err := xb.ProcessInbox(ctx); err != nil {
+				b.Fatal(err)
 			}
-		})
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64((cputime.Process()-cpu0).Microseconds())/float64(b.N*batch), "cpu-µs/envelope")
+	if pg0 != nil {
+		var d time.Duration
+		for pid, t := range backendsCPU(ctx, b, xb.Store, pg0) {
+			d += t - pg0[pid]
+		}
+		b.ReportMetric(float64(d.Microseconds())/float64(b.N*batch), "pg-µs/envelope")
 	}
 }
 

@@ -246,9 +246,17 @@ func (q *queries) GetCaseHeads(ctx context.Context, caseIDs []string) (map[strin
 }
 
 // eachOfIDs runs query (ending in WHERE) with "case_id" among ids, chunk
-// by chunk, scanning each row. On PostgreSQL the ids go as one array
-// (= ANY): one statement text whatever their number, parsed and planned
-// once per connection; SQLite gets an IN list per chunk.
+// by chunk, scanning each row (an id named twice may give its rows twice).
+// On PostgreSQL the ids go as one array: one statement text whatever their
+// number, parsed and planned once per connection; SQLite gets an IN list
+// per chunk. The array is read one id at a time, each a probe of the
+// query's own (OFFSET 0 fences it from being turned into a join), as in
+// MatchesOfCases: written "case_id = ANY(ids)", the statement's generic
+// plan (pgx prepares it; PostgreSQL keeps a generic plan after five
+// executions) took an array for ten ids of a table it sized when it was
+// planned, often empty, and scanned all of cases for every batch received
+// ever after: at batches of five, the costliest statement of receiving,
+// growing with every case held.
 func (q *queries) eachOfIDs(ctx context.Context, ids []string, scan func(*sqlx.Rows) error, query string) error {
 	per := receiveChunk
 	if q.s.dialect == Postgres {
@@ -258,7 +266,8 @@ func (q *queries) eachOfIDs(ctx context.Context, ids []string, scan func(*sqlx.R
 		chunk := ids[:min(len(ids), per)]
 		ids = ids[len(chunk):]
 		if q.s.dialect == Postgres {
-			if err := q.eachRow(ctx, scan, query+`case_id = ANY(?::text[])`, chunk); err != nil {
+			if err := q.eachRow(ctx, scan, `SELECT c.* FROM unnest(?::text[]) AS k(id),
+				LATERAL (`+query+`case_id = k.id OFFSET 0) c`, chunk); err != nil {
 				return err
 			}
 			continue

@@ -470,7 +470,9 @@ func (q *queries) CaseStates(ctx context.Context, caseIDs []string) (CaseStates,
 	}
 	// The two queries of UnprocessedCases and CasesHeld, as they are
 	// (their plans: the few unprocessed rows through the partial index
-	// inbox_unprocessed_idx, the cases by key), in one statement.
+	// inbox_unprocessed_idx, the cases one key at a time, fenced as
+	// eachOfIDs fences them from a generic plan that scans cases), in one
+	// statement.
 	err := q.eachRow(ctx, func(rows *sqlx.Rows) error {
 		var unprocessed bool
 		var id string
@@ -485,7 +487,8 @@ func (q *queries) CaseStates(ctx context.Context, caseIDs []string) (CaseStates,
 		return nil
 	}, `SELECT true, u.case_id FROM (SELECT DISTINCT case_id FROM inbox WHERE processed_at IS NULL AND case_id = ANY(?::text[])) u
 		UNION ALL
-		SELECT false, case_id FROM cases WHERE case_id = ANY(?::text[])`, caseIDs, caseIDs)
+		SELECT false, c.case_id FROM unnest(?::text[]) AS k(id), LATERAL (SELECT case_id FROM cases WHERE case_id = k.id OFFSET 0) c`,
+		caseIDs, caseIDs)
 	if err != nil {
 		return CaseStates{}, fmt.Errorf("store.CaseStates: %w", err)
 	}
