@@ -5,12 +5,14 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"math/rand/v2"
+	"net/url"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 
@@ -324,35 +326,60 @@ func FuzzTaintable(f *testing.F) {
 	})
 }
 
-// FuzzBase64Forms: looking for the two unpadded base64 forms of a
-// withheld value finds exactly the texts that hold any of its four forms
-// (standard or URL alphabet, padded or not).
+// FuzzBase64Forms: the base64 forms of a withheld value looked for find
+// every text that holds any of its four forms (standard or URL alphabet,
+// padded or not) and every encoding of a text that holds the value,
+// whatever comes before and after it, when the value has 5 bytes or more.
 func FuzzBase64Forms(f *testing.F) {
 	for _, v := range []string{"7 Hidden Street", "abcd", "ab?>~~", "Soughtown", "ул. Пробная"} {
 		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-			f.Add(v, "note: "+enc.EncodeToString([]byte(v))+"=x")
+			f.Add(v, "note: "+enc.EncodeToString([]byte(v))+"=x", "", "")
+			f.Add(v, "", "at: ", ".")
+			f.Add(v, "", "at:: ", "!?")
 		}
 	}
-	f.Fuzz(func(t *testing.T, v, s string) {
+	f.Fuzz(func(t *testing.T, v, s, before, after string) {
 		if !taintable(v) {
 			return
 		}
-		want := false
-		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-			if e := enc.EncodeToString([]byte(v)); len(e) >= 6 && strings.Contains(s, e) {
-				want = true
+		var ts taintSet
+		ts.add(v)
+		found := func(s string) bool {
+			for _, e := range ts.encodedForms() {
+				if len(e) >= 6 && strings.Contains(s, e) {
+					return true
+				}
 			}
+			return false
+		}
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+			if e := enc.EncodeToString([]byte(v)); len(e) >= 6 && strings.Contains(s, e) && !found(s) {
+				t.Fatalf("value %q in %q: not found", v, s)
+			}
+			if e := enc.EncodeToString([]byte(before + v + after)); len(v) >= 5 && !found(e) {
+				t.Fatalf("value %q encoded between %q and %q (%s): not found", v, before, after, e)
+			}
+		}
+	})
+}
+
+// FuzzPercentDecoded: a withheld value percent-encoded (as a query or a
+// path escapes it), anywhere in a text, is found.
+func FuzzPercentDecoded(f *testing.F) {
+	f.Add("7 Hidden Street", "https://maps.example/?q=", "&z=1", true)
+	f.Add("ул. Пробная 5", "see ", "", false)
+	f.Fuzz(func(t *testing.T, v, before, after string, query bool) {
+		if !taintable(v) || !utf8.ValidString(v) {
+			return
 		}
 		var ts taintSet
 		ts.add(v)
-		got := false
-		for _, e := range ts.encodedForms() {
-			if len(e) >= 6 && strings.Contains(s, e) {
-				got = true
-			}
+		e := url.PathEscape(v)
+		if query {
+			e = url.QueryEscape(v)
 		}
-		if got != want {
-			t.Fatalf("value %q in %q: found %t, the four forms say %t", v, s, got, want)
+		if s := before + " " + e + " " + after; !ts.hit(s) {
+			t.Fatalf("value %q percent-encoded in %q: not found", v, s)
 		}
 	})
 }
