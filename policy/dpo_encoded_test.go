@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"encoding/base64"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -13,7 +14,8 @@ import (
 // encodings write a sentence holding v the way a tool would pass text on:
 // the whole sentence base64-encoded (so v starts at any byte offset, not
 // only at a multiple of three), in either alphabet, percent-encoded as in
-// a URL, NFD, case-folded.
+// a URL, JSON-escaped in nested JSON, as HTML character references, NFD,
+// case-folded.
 var encodings = []struct {
 	name string
 	f    func(v string) string
@@ -31,6 +33,24 @@ var encodings = []struct {
 			b.WriteString("%" + strings.ToUpper(string("0123456789abcdef"[v[i]>>4])+string("0123456789abcdef"[v[i]&15])))
 		}
 		return b.String()
+	}},
+	{"JSON escapes inside nested JSON", func(v string) string {
+		var b strings.Builder
+		for _, r := range v {
+			fmt.Fprintf(&b, "\\u%04x", r)
+		}
+		return `{"where":"` + b.String() + `"}`
+	}},
+	{"HTML character references", func(v string) string {
+		var b strings.Builder
+		for i, r := range v {
+			if i%2 == 0 {
+				fmt.Fprintf(&b, "&#%d;", r)
+			} else {
+				fmt.Fprintf(&b, "&#x%X;", r)
+			}
+		}
+		return "<p>" + b.String() + "</p>"
 	}},
 	{"NFD", func(v string) string { return norm.NFD.String(v) }},
 	{"NFC", func(v string) string { return norm.NFC.String(v) }},

@@ -5,11 +5,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"html"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
@@ -21,9 +23,9 @@ import (
 // rule collects every value withheld from the destination (in this
 // document, and for a response or message the values of the case that the
 // destination may not receive) and removes any field that repeats one
-// (whole, case and spacing aside, base64-encoded, or percent-encoded). A
-// field that schema v1 requires (a message's body or media) cannot be
-// removed: the document is denied.
+// (whole, case and spacing aside, base64-encoded, or behind percent, JSON
+// or HTML escapes). A field that schema v1 requires (a message's body or
+// media) cannot be removed: the document is denied.
 
 var (
 	reTokenValue  = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,31}$`)                                        // enum values, person ids
@@ -485,8 +487,9 @@ func (t *taintSet) addPersonalAt(docKind string, v any, at pointer) {
 	}
 }
 
-// hit reports whether s holds a withheld value, as written or, in a text
-// with percent escapes or plus signs (a link, a query), percent-decoded.
+// hit reports whether s holds a withheld value, as written or with the
+// escapes a tool would decode: percent escapes and plus signs (a link, a
+// query), JSON string escapes (nested JSON), HTML character references.
 func (t *taintSet) hit(s string) bool {
 	if t.hitAsWritten(s) {
 		return true
@@ -496,9 +499,73 @@ func (t *taintSet) hit(s string) bool {
 	}
 	if strings.IndexByte(s, '+') >= 0 && strings.IndexByte(s, '%') >= 0 {
 		d, _ := percentDecoded(s, false) // a path keeps a plus sign as written
-		return t.hitAsWritten(d)
+		if t.hitAsWritten(d) {
+			return true
+		}
+	}
+	if strings.IndexByte(s, '\\') >= 0 && t.hitAsWritten(jsonUnescaped(s)) {
+		return true
+	}
+	if strings.IndexByte(s, '&') >= 0 && strings.IndexByte(s, ';') >= 0 {
+		if d := html.UnescapeString(s); d != s && t.hitAsWritten(d) {
+			return true
+		}
 	}
 	return false
+}
+
+// jsonUnescaped decodes the JSON string escapes in s (\uXXXX, surrogate
+// pairs too, and \n, \", ...); what is not one is kept.
+func jsonUnescaped(s string) string {
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' || i+1 >= len(s) {
+			b = append(b, s[i])
+			continue
+		}
+		switch c := s[i+1]; c {
+		case 'u':
+			r, ok := hex4(s[i+2:])
+			if !ok {
+				b = append(b, s[i])
+				continue
+			}
+			i += 5
+			if utf16.IsSurrogate(r) && strings.HasPrefix(s[i+1:], "\\u") {
+				if r2, ok := hex4(s[i+3:]); ok {
+					if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
+						r = d
+						i += 6
+					}
+				}
+			}
+			b = utf8.AppendRune(b, r)
+		case 'n', 't', 'r', 'b', 'f':
+			b = append(b, ' ')
+			i++
+		case '"', '\\', '/':
+			b = append(b, c)
+			i++
+		default:
+			b = append(b, s[i])
+		}
+	}
+	return string(b)
+}
+
+// hex4 reads four hexadecimal digits at the start of s.
+func hex4(s string) (rune, bool) {
+	if len(s) < 4 {
+		return 0, false
+	}
+	var r rune
+	for i := 0; i < 4; i++ {
+		if !hexByte(s[i]) {
+			return 0, false
+		}
+		r = r<<4 | rune(unhex(s[i]))
+	}
+	return r, true
 }
 
 // percentDecoded returns s with its percent escapes decoded and plus signs

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"net/url"
 	"regexp"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"testing"
 	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
@@ -380,6 +382,37 @@ func FuzzPercentDecoded(f *testing.F) {
 		}
 		if s := before + " " + e + " " + after; !ts.hit(s) {
 			t.Fatalf("value %q percent-encoded in %q: not found", v, s)
+		}
+	})
+}
+
+// FuzzJSONUnescaped: text written with JSON escapes (every rune as \uXXXX,
+// a surrogate pair above U+FFFF, or as encoding/json writes it) reads back
+// as written; jsonUnescaped never panics on any input.
+func FuzzJSONUnescaped(f *testing.F) {
+	f.Add("7 Hidden Street", "")
+	f.Add("Ḱaro 𝔘nicode \"q\" \\ /", "\\u12")
+	f.Fuzz(func(t *testing.T, v, junk string) {
+		_ = jsonUnescaped(junk)
+		_ = jsonUnescaped(v + junk)
+		if !utf8.ValidString(v) {
+			return
+		}
+		var b strings.Builder
+		for _, r := range v {
+			if r > 0xffff {
+				r1, r2 := utf16.EncodeRune(r)
+				fmt.Fprintf(&b, "\\u%04x\\u%04X", r1, r2)
+			} else {
+				fmt.Fprintf(&b, "\\u%04x", r)
+			}
+		}
+		if got := jsonUnescaped(b.String()); got != v {
+			t.Fatalf("%q escaped as %q reads %q", v, b.String(), got)
+		}
+		q, _ := json.Marshal(v)
+		if got := jsonUnescaped(string(q[1 : len(q)-1])); normText(got) != normText(strings.NewReplacer("\n", " ", "\t", " ", "\r", " ", "\b", " ", "\f", " ").Replace(v)) {
+			t.Fatalf("%q marshalled as %s reads %q", v, q, got)
 		}
 	})
 }
