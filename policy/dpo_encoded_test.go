@@ -52,6 +52,7 @@ var encodings = []struct {
 		}
 		return "<p>" + b.String() + "</p>"
 	}},
+	{"base64 of its NFD form", func(v string) string { return base64.StdEncoding.EncodeToString([]byte("at " + norm.NFD.String(v))) }},
 	{"NFD", func(v string) string { return norm.NFD.String(v) }},
 	{"NFC", func(v string) string { return norm.NFC.String(v) }},
 	{"case-folded", func(v string) string { return strings.ToLower(v) }},
