@@ -81,9 +81,11 @@ func checkContentTypeRequired(t *T) {
 }
 
 // checkUnknownPathNotFound checks that an authenticated request to an
-// undefined path gets 404 not_found, never a redirect.
+// undefined path gets 404 not_found, never a redirect, and that a defined
+// path spelt with percent escapes is such a path.
 func checkUnknownPathNotFound(t *T) {
-	for _, p := range []string{"/flx/v2/envelopes", "/", "/flx/v1/envelopes/x", "//flx/v1/envelopes", "/flx/v1/./envelopes"} {
+	for _, p := range []string{"/flx/v2/envelopes", "/", "/flx/v1/envelopes/x", "//flx/v1/envelopes", "/flx/v1/./envelopes",
+		"/.well-known/%66lx", "/flx/v1/%65nvelopes", "/flx%2Fv1/envelopes", "/flx/v1/pul%6C"} {
 		ans, err := t.request(certTester, http.MethodGet, p, nil, "")
 		if err != nil {
 			t.Errorf("GET %s: %v", p, err)

@@ -1837,4 +1837,12 @@ var brokenNodes = []brokenNode{
 		}}},
 		broke: "serves a pull from the whole queue, whoever pulls: any member gets envelopes queued for the others", check: "FLX-PUL-002/own-only",
 	},
+	// FLX-API-004: paths are compared as sent, percent escapes included.
+	{
+		Variant: variant.Variant{Name: "mut-path-unescaped", Mutations: []variant.Mutation{{
+			File: "node/httpapi/federation.go", Old: `		if req.URL.RawPath != "" || strings.IndexByte(req.URL.Path, '%') >= 0 {`,
+			New: `		if false {`,
+		}}},
+		broke: "routes a path spelt with percent escapes (/flx/v1/%65nvelopes) as the path it decodes to", check: "FLX-API-004/unknown-path",
+	},
 }

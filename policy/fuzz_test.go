@@ -4,13 +4,17 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
+	"net/url"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 
@@ -324,35 +328,91 @@ func FuzzTaintable(f *testing.F) {
 	})
 }
 
-// FuzzBase64Forms: looking for the two unpadded base64 forms of a
-// withheld value finds exactly the texts that hold any of its four forms
-// (standard or URL alphabet, padded or not).
+// FuzzBase64Forms: the base64 forms of a withheld value looked for find
+// every text that holds any of its four forms (standard or URL alphabet,
+// padded or not) and every encoding of a text that holds the value,
+// whatever comes before and after it, when the value has 5 bytes or more.
 func FuzzBase64Forms(f *testing.F) {
 	for _, v := range []string{"7 Hidden Street", "abcd", "ab?>~~", "Soughtown", "ул. Пробная"} {
 		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-			f.Add(v, "note: "+enc.EncodeToString([]byte(v))+"=x")
+			f.Add(v, "note: "+enc.EncodeToString([]byte(v))+"=x", "", "")
+			f.Add(v, "", "at: ", ".")
+			f.Add(v, "", "at:: ", "!?")
 		}
 	}
-	f.Fuzz(func(t *testing.T, v, s string) {
+	f.Fuzz(func(t *testing.T, v, s, before, after string) {
 		if !taintable(v) {
 			return
 		}
-		want := false
-		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-			if e := enc.EncodeToString([]byte(v)); len(e) >= 6 && strings.Contains(s, e) {
-				want = true
+		var ts taintSet
+		ts.add(v)
+		found := func(s string) bool {
+			for _, e := range ts.encodedForms() {
+				if len(e) >= 6 && strings.Contains(s, e) {
+					return true
+				}
 			}
+			return false
+		}
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+			if e := enc.EncodeToString([]byte(v)); len(e) >= 6 && strings.Contains(s, e) && !found(s) {
+				t.Fatalf("value %q in %q: not found", v, s)
+			}
+			if e := enc.EncodeToString([]byte(before + v + after)); len(v) >= 5 && !found(e) {
+				t.Fatalf("value %q encoded between %q and %q (%s): not found", v, before, after, e)
+			}
+		}
+	})
+}
+
+// FuzzPercentDecoded: a withheld value percent-encoded (as a query or a
+// path escapes it), anywhere in a text, is found.
+func FuzzPercentDecoded(f *testing.F) {
+	f.Add("7 Hidden Street", "https://maps.example/?q=", "&z=1", true)
+	f.Add("ул. Пробная 5", "see ", "", false)
+	f.Fuzz(func(t *testing.T, v, before, after string, query bool) {
+		if !taintable(v) || !utf8.ValidString(v) {
+			return
 		}
 		var ts taintSet
 		ts.add(v)
-		got := false
-		for _, e := range ts.encodedForms() {
-			if len(e) >= 6 && strings.Contains(s, e) {
-				got = true
+		e := url.PathEscape(v)
+		if query {
+			e = url.QueryEscape(v)
+		}
+		if s := before + " " + e + " " + after; !ts.hit(s) {
+			t.Fatalf("value %q percent-encoded in %q: not found", v, s)
+		}
+	})
+}
+
+// FuzzJSONUnescaped: text written with JSON escapes (every rune as \uXXXX,
+// a surrogate pair above U+FFFF, or as encoding/json writes it) reads back
+// as written; jsonUnescaped never panics on any input.
+func FuzzJSONUnescaped(f *testing.F) {
+	f.Add("7 Hidden Street", "")
+	f.Add("Ḱaro 𝔘nicode \"q\" \\ /", "\\u12")
+	f.Fuzz(func(t *testing.T, v, junk string) {
+		_ = jsonUnescaped(junk)
+		_ = jsonUnescaped(v + junk)
+		if !utf8.ValidString(v) {
+			return
+		}
+		var b strings.Builder
+		for _, r := range v {
+			if r > 0xffff {
+				r1, r2 := utf16.EncodeRune(r)
+				fmt.Fprintf(&b, "\\u%04x\\u%04X", r1, r2)
+			} else {
+				fmt.Fprintf(&b, "\\u%04x", r)
 			}
 		}
-		if got != want {
-			t.Fatalf("value %q in %q: found %t, the four forms say %t", v, s, got, want)
+		if got := jsonUnescaped(b.String()); got != v {
+			t.Fatalf("%q escaped as %q reads %q", v, b.String(), got)
+		}
+		q, _ := json.Marshal(v)
+		if got := jsonUnescaped(string(q[1 : len(q)-1])); normText(got) != normText(strings.NewReplacer("\n", " ", "\t", " ", "\r", " ", "\b", " ", "\f", " ").Replace(v)) {
+			t.Fatalf("%q marshalled as %s reads %q", v, q, got)
 		}
 	})
 }

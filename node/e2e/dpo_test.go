@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -87,13 +88,17 @@ func (df *dpoFed) holds(t *testing.T, member, value string) string {
 }
 
 // snapshot is what a member holds, each part with the base64url tokens in
-// it decoded (three levels: a JWS payload, a relay chain's inner token).
+// it decoded (three levels: a JWS payload, a relay chain's inner token) and
+// its percent escapes decoded.
 type snapshot []struct{ what, text string }
 
+// find looks for value as written and case-folded (a part's text holds
+// its lower-case copy too: withFolded).
 func (s snapshot) find(value string) string {
 	var where []string
+	folded := strings.ToLower(value)
 	for _, p := range s {
-		if strings.Contains(p.text, value) {
+		if strings.Contains(p.text, value) || strings.Contains(p.text, folded) {
 			where = append(where, p.what)
 		}
 	}
@@ -108,7 +113,7 @@ func (df *dpoFed) snapshot(t *testing.T, member string) snapshot {
 	var out snapshot
 	add := func(what string, b []byte) {
 		if b != nil {
-			out = append(out, struct{ what, text string }{what, expand(b, 3)})
+			out = append(out, struct{ what, text string }{what, withFolded(expand(b, 3))})
 		}
 	}
 	cs, err := st.ListCases(ctx, store.CaseFilter{IncludeErased: true, Limit: 1000})
@@ -146,6 +151,10 @@ func (df *dpoFed) snapshot(t *testing.T, member string) snapshot {
 func expand(b []byte, depth int) string {
 	var sb strings.Builder
 	sb.Write(b)
+	if bytes.IndexByte(b, '%') >= 0 {
+		sb.WriteByte('\n')
+		sb.WriteString(unpercent(b))
+	}
 	if depth == 0 {
 		return sb.String()
 	}
@@ -172,6 +181,25 @@ func expand(b []byte, depth int) string {
 	return sb.String()
 }
 
+// withFolded is s followed by its lower-case copy.
+func withFolded(s string) string { return s + "\n" + strings.ToLower(s) }
+
+// unpercent decodes the percent escapes of b, keeping what is not one.
+func unpercent(b []byte) string {
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); i++ {
+		if b[i] == '%' && i+2 < len(b) {
+			if v, err := strconv.ParseUint(string(b[i+1:i+3]), 16, 8); err == nil {
+				out = append(out, byte(v))
+				i += 2
+				continue
+			}
+		}
+		out = append(out, b[i])
+	}
+	return string(out)
+}
+
 // inLogsOrMetrics reports whether value is in any node's log output or in
 // the names and labels of any node's metrics.
 func (df *dpoFed) inLogsOrMetrics(t *testing.T, value string) string {
@@ -182,7 +210,7 @@ func (df *dpoFed) inLogsOrMetrics(t *testing.T, value string) string {
 // logsAndMetrics is every node's log output and metric names and labels.
 func (df *dpoFed) logsAndMetrics(t *testing.T) snapshot {
 	t.Helper()
-	out := snapshot{{"logs", df.logs.String()}}
+	out := snapshot{{"logs", withFolded(df.logs.String())}}
 	for id, m := range df.mets {
 		mfs, err := m.Registry.Gather()
 		if err != nil {
@@ -198,7 +226,7 @@ func (df *dpoFed) logsAndMetrics(t *testing.T) snapshot {
 			}
 			b.WriteByte('\n')
 		}
-		out = append(out, struct{ what, text string }{"metrics of " + id, b.String()})
+		out = append(out, struct{ what, text string }{"metrics of " + id, withFolded(b.String())})
 	}
 	return out
 }
@@ -513,7 +541,8 @@ var dpoSituations = []dpoSituation{
 // situation, and sends it from XA-RC to XB-RC and ICRC-CTA through real
 // nodes; XB-RC answers the declined cases with a response carrying the
 // person's whereabouts, and XA-RC sends family news whose body repeats a
-// withheld address behind zero-width characters. The officer's
+// withheld address behind zero-width characters, percent-encoded in a link
+// or base64-encoded inside a sentence. The officer's
 // expectations (dpoSituation) are checked against everything each member
 // holds, and no canary may be in any node's logs or metrics; the controls
 // (the enquirer's name, and in the safe case the sought person's address)
@@ -605,19 +634,27 @@ func TestDPOCorpusThroughNodes(t *testing.T) {
 	// Family news from XA-RC repeating the refused person's address,
 	// disguised: denied. The same news without it goes.
 	refused := all[1]
-	hidden := interleaveZW(refused.vals["/persons/1/address/address_line"])
-	for i, body := range []string{"We found where he lives: " + hidden + ". Love.", "We are all well. Love."} {
+	addr := refused.vals["/persons/1/address/address_line"]
+	hidden := interleaveZW(addr)
+	bodies := []string{"We found where he lives: " + hidden + ". Love.",
+		// Percent-encoded in a link, and base64-encoded inside a sentence
+		// (the address at byte offset 1 of a group of three).
+		"Here is the map: https://maps.example/?q=" + percentEveryByte(addr) + " Love.",
+		"Decode this: " + base64.StdEncoding.EncodeToString([]byte("at: "+addr+".")),
+		"We are all well. Love."}
+	for i, body := range bodies {
+		control := i == len(bodies)-1
 		m := map[string]any{"schema": "flx/v1/message", "message_id": fmt.Sprintf("XA-RC:DPO-FN-%d", i), "case_id": refused.id,
 			"kind": "family_news", "channel": "rcm", "created_at": "2026-11-11T09:00:00Z", "body": body,
 			"from": map[string]any{"person": "p1", "member": "XA-RC"}, "to": map[string]any{"person": "p2", "member": "XB-RC"}}
 		doc, _ := json.Marshal(m)
 		res, err := xa.SendMessage(ctx, cw, refused.id, "XB-RC", doc)
 		switch {
-		case i == 0 && res.State != "denied":
-			t.Errorf("LEAK: family news repeating the refused person's address behind zero-width characters was %s (%v)", res.State, err)
-		case i == 1 && res.State != "queued":
+		case !control && res.State != "denied":
+			t.Errorf("LEAK: family news repeating the refused person's address (%q) was %s (%v)", body, res.State, err)
+		case control && res.State != "queued":
 			t.Errorf("control: plain family news was %s (%v)", res.State, err)
-		case i == 1:
+		case control:
 			waitProcessed(t, xb.Store, refused.id, string(federation.KindMessageDeliver), 1)
 		}
 	}
@@ -688,6 +725,15 @@ func TestDPOCorpusThroughNodes(t *testing.T) {
 	}
 	noProcessErrors(t, "XB-RC", xb.Store)
 	t.Logf("%d situations, %d protected canaries checked, %d controls arrived, %d leaks", len(dpoSituations), protected, controls, leaks)
+}
+
+// percentEveryByte percent-encodes every byte of v.
+func percentEveryByte(v string) string {
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		fmt.Fprintf(&b, "%%%02X", v[i])
+	}
+	return b.String()
 }
 
 // interleaveZW puts a zero-width space between the characters of v.

@@ -61,7 +61,20 @@ func FederationHandler(n *node.Node, dir mtls.Directory, log *slog.Logger, opts 
 		w.Header().Set("Allow", allow)
 		writeProblem(w, problem.MethodNotAllowed, "allowed: "+allow)
 	})
-	return mtls.Middleware(dir)(r)
+	return mtls.Middleware(dir)(asSent(r, r.NotFoundHandler))
+}
+
+// asSent answers a path written with percent escapes (an escaped letter,
+// an encoded slash) as not found: paths are compared as sent (FLX-API-004),
+// and the router matches the decoded path. No federation path needs one.
+func asSent(h, notFound http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.URL.RawPath != "" || strings.IndexByte(req.URL.Path, '%') >= 0 {
+			notFound.ServeHTTP(w, req)
+			return
+		}
+		h.ServeHTTP(w, req)
+	})
 }
 
 type fedAPI struct {
