@@ -8,7 +8,9 @@ import (
 
 // TestApplyForwardAllocs bounds the allocations of one forward's policy
 // evaluation (BenchmarkApplyForward's demo case, validated in and out with
-// a cold memo): 285 at this writing; 357 before the free-text rule
+// a cold memo): 290 at this writing; 285 before the free-text rule also
+// looked for encoded copies (base64 at every offset, percent-, JSON- and
+// HTML-escaped, NFD); 357 before the free-text rule
 // normalised ASCII text into a buffer it reuses, walked the values of a
 // redacted field on a stack array and sized its taint set once, the
 // fields' pointers were written into a strings.Builder, and the redactions
@@ -36,8 +38,8 @@ func TestApplyForwardAllocs(t *testing.T) {
 		t.Fatalf("unexpected decision: %s", describe(d))
 	}
 	got := testing.AllocsPerRun(20, func() { e.Apply(ctx, doc, "case.create", dstXB, now, opts...) })
-	if got > 290 {
-		t.Errorf("Apply: %.0f allocations per forward, want at most 290", got)
+	if got > 300 {
+		t.Errorf("Apply: %.0f allocations per forward, want at most 300", got)
 	}
 }
 
