@@ -356,7 +356,7 @@ var runFlag = regexp.MustCompile(`-run '([^']+)'`)
 var testFunc = regexp.MustCompile(`(?m)^func (Test\w+)\(`)
 
 // skipsComputation finds a statement calling racetest.SkipComputation, or
-// the skipUnderRace of policy and federation (outside node/, they cannot
+// the skipUnderRace of policy, federation and schema (outside node/, they cannot
 // import node/internal/racetest).
 var skipsComputation = regexp.MustCompile(`(?m)^\s*(racetest\.SkipComputation|skipUnderRace)\(`)
 
