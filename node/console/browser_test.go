@@ -68,8 +68,6 @@ type tab struct {
 	// sessions are the session cookies of each sign-in (by base and role).
 	sessions map[string][]*network.CookieParam
 	typed    bool // a token was typed in the sign-in form
-	// axeOnLoad: Chromium runs axe-core at the start of each page.
-	axeOnLoad bool
 }
 
 // took adds the time since start to what kind of work took.
@@ -373,23 +371,11 @@ func (tb *tab) axe() []string {
 		tb.t.Fatal(err)
 	}
 	var loaded bool
-	tb.eval(`typeof axe === 'object'`, &loaded)
+	t0 := time.Now()
+	tb.eval(string(src)+";typeof axe === 'object'", &loaded)
+	tb.took("axe-inject", t0)
 	if !loaded {
-		// The first check of this tab: from now on Chromium runs axe-core
-		// at the start of every page the tab loads (sent once, not again
-		// with each check: the source is 650 kB), and in this one now.
-		t0 := time.Now()
-		if !tb.axeOnLoad {
-			if _, err := chromedp.Call(tb.ctx, cdppage.AddScriptToEvaluateOnNewDocument, cdppage.AddScriptToEvaluateOnNewDocumentParams{Source: string(src)}); err != nil {
-				tb.t.Fatal(err)
-			}
-			tb.axeOnLoad = true
-		}
-		tb.eval(string(src)+";typeof axe === 'object'", &loaded)
-		tb.took("axe-inject", t0)
-		if !loaded {
-			tb.t.Fatal("axe-core did not load")
-		}
+		tb.t.Fatal("axe-core did not load")
 	}
 	var res []struct {
 		ID     string `json:"id"`
