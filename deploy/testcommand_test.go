@@ -241,7 +241,7 @@ func TestReadmeTestCommand(t *testing.T) {
 		inPlain := slices.ContainsFunc(packages(plain), func(p string) bool { return dirOf(p) == c.pkg })
 		inComps := slices.ContainsFunc(packages(comps), func(p string) bool { return dirOf(p) == c.pkg }) && run.MatchString(c.name)
 		if !inPlain && !inComps {
-			t.Errorf("%s in ./%s/ skips under -race (racetest.SkipComputation) but no go test without -race runs it", c.name, c.pkg)
+			t.Errorf("%s in ./%s/ skips under -race (racetest.SkipComputation, skipUnderRace) but no go test without -race runs it", c.name, c.pkg)
 		}
 	}
 }
@@ -355,8 +355,10 @@ var runFlag = regexp.MustCompile(`-run '([^']+)'`)
 // testFunc finds the test functions of a Go test file.
 var testFunc = regexp.MustCompile(`(?m)^func (Test\w+)\(`)
 
-// skipsComputation finds a statement calling racetest.SkipComputation.
-var skipsComputation = regexp.MustCompile(`(?m)^\s*racetest\.SkipComputation\(`)
+// skipsComputation finds a statement calling racetest.SkipComputation, or
+// the skipUnderRace of policy, federation and schema (outside node/, they cannot
+// import node/internal/racetest).
+var skipsComputation = regexp.MustCompile(`(?m)^\s*(racetest\.SkipComputation|skipUnderRace)\(`)
 
 type computation struct{ pkg, name string }
 

@@ -31,6 +31,7 @@ var updateWire = flag.Bool("update-wire", false, "rewrite testdata/wire-identity
 // by the earlier code (-update-wire); any byte on the wire or any
 // accept/refuse decision that differs changes it.
 func TestWireIdentity(t *testing.T) {
+	skipUnderRace(t)
 	h := sha256.New()
 	counts := map[string]int{}
 	rec := func(format string, args ...any) {

@@ -80,6 +80,7 @@ func TestCustomRules(t *testing.T) {
 
 // Evaluation errors fail closed: deny, with the error as the reason.
 func TestCustomRuleErrorsFailClosed(t *testing.T) {
+	skipUnderRace(t) // the cost-limit case: 3 s of CPU under -race, 0.2 s without
 	var big []string
 	for i := 0; i < 100; i++ {
 		big = append(big, fmt.Sprint(i))

@@ -107,6 +107,7 @@ func TestFastCheckPassesExamples(t *testing.T) {
 // lengths, near-miss enum and pattern strings, bad dates and formats,
 // unicode; members removed and added; arrays emptied, duplicated, grown.
 func TestFastCheckAgreesWithJSONSchema(t *testing.T) {
+	skipUnderRace(t)
 	rnd := rand.New(rand.NewPCG(1, 13))
 	var counts [3]int
 	validMutants, validPassed := 0, 0
