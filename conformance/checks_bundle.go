@@ -327,3 +327,63 @@ func checkBundleReimportAfterExp(t *T) {
 		}
 	}
 }
+
+// checkBundleSameJTI checks that a bundle with the (iss, jti) of one
+// imported before and other content is refused whole with replay, and
+// nothing of it stored (FLX-BDL-005): after a bundle of two envelopes, the
+// same jti with an envelope added, one removed, the two reordered, one
+// replaced by a new envelope, issued or expiring a second later. The same
+// bundle re-encrypted is imported again (both envelopes duplicates),
+// another member's bundle with the same jti is a bundle of its own, and
+// the new envelope the refused bundles offered is then accepted (not a
+// duplicate) when POSTed.
+func checkBundleSameJTI(t *T) {
+	t.bundleCalls()
+	tester := signerOf(t.id.Keys[keyTester])
+	key := t.candidateEncKey()
+	raw1, _ := t.validCase()
+	raw2, _ := t.validCase()
+	first := t.bundleClaims(raw1, raw2)
+	if got := t.mustImport("a bundle of two envelopes", t.sealBundle(first, tester, key)); got.Stored != 2 {
+		t.Fatalf("first import: stored %d envelopes, want 2", got.Stored)
+	}
+	fresh, fc := t.validCase()
+	same := func(envelopes ...[]byte) map[string]any {
+		cl := t.bundleClaims(envelopes...)
+		for _, k := range []string{"iat", "exp", "jti"} {
+			cl[k] = first[k]
+		}
+		return cl
+	}
+	later := func(member string) map[string]any {
+		cl := same(raw1, raw2)
+		cl[member] = cl[member].(int64) + 1
+		return cl
+	}
+	for _, f := range []struct {
+		what   string
+		claims map[string]any
+	}{
+		{"a new envelope added", same(raw1, raw2, fresh)},
+		{"an envelope removed", same(raw1)},
+		{"the envelopes reordered", same(raw2, raw1)},
+		{"an envelope replaced by a new one", same(raw1, fresh)},
+		{"issued a second later", later("iat")},
+		{"expiring a second later", later("exp")},
+	} {
+		if _, err := shouldRefuse(t.importBundle(t.sealBundle(f.claims, tester, key)), "replay"); err != nil {
+			t.Errorf("the same bundle jti with other content, %s: %v", f.what, err)
+		}
+	}
+	if got := t.mustImport("the same bundle re-encrypted", t.sealBundle(first, tester, key)); got.Stored != 0 || got.Duplicates != 2 {
+		t.Errorf("the same bundle re-encrypted: stored %d, duplicates %d, want 0 and 2", got.Stored, got.Duplicates)
+	}
+	pc := t.claims(federation.KindCaseCreate, caseDoc(newCaseID(MemberPeer), MemberPeer))
+	pc.Iss = MemberPeer
+	byPeer := t.bundleClaims(t.sign(pc, keyPeer))
+	byPeer["iss"], byPeer["jti"] = MemberPeer, first["jti"]
+	if got := t.mustImport(MemberPeer+"'s bundle with the jti of "+MemberTester+"'s", t.sealBundle(byPeer, signerOf(t.id.Keys[keyPeer]), key)); got.Stored != 1 {
+		t.Errorf("%s's bundle with the jti of %s's: stored %d envelopes, want 1 (jti is scoped by iss)", MemberPeer, MemberTester, got.Stored)
+	}
+	t.mustAccept(t, t.post(t, fresh), fresh, fc, federation.ReceiptAccepted)
+}

@@ -78,7 +78,7 @@ func TestSelectedByName(t *testing.T) {
 		{[]string{"checkreplaysamejtiotherbytes"}, "FLX-DLV-010/replay"},
 		{[]string{"FLX-DLV-010/replay"}, "FLX-DLV-010/replay"},
 		{[]string{"FLX-DLV-010"}, "FLX-DLV-010/replay"},
-		{[]string{"FLX-KEY-00"}, "FLX-ENV-013/sent-envelopes FLX-KEY-001/ed25519-and-p256 FLX-KEY-003/embedded-jwk FLX-KEY-004/alg-none FLX-KEY-005/hs256-public-key-as-secret FLX-KEY-006/alg-not-the-keys FLX-KEY-007/kid-of-other-member FLX-KEY-008/unknown-expired-future-key"},
+		{[]string{"FLX-KEY-00"}, "FLX-ENV-013/sent-envelopes FLX-KEY-001/ed25519-and-p256 FLX-KEY-002/published-jwk FLX-KEY-003/embedded-jwk FLX-KEY-004/alg-none FLX-KEY-005/hs256-public-key-as-secret FLX-KEY-006/alg-not-the-keys FLX-KEY-007/kid-of-other-member FLX-KEY-008/unknown-expired-future-key"},
 		{[]string{"checkNoSuchThing"}, ""},
 		{[]string{" ", ""}, ""},
 	}

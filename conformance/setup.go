@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -79,21 +80,23 @@ const (
 
 // Files of a conformance directory, relative to it.
 const (
-	SettingsFile      = "tester/settings.json"
-	TriggerTokenFile  = "tester/trigger-token.txt" // the candidate's caseworker token (0600)
-	ManifestFile      = "tester/manifest.jws"
-	AnchorFile        = "tester/anchor.jwk" // private (0600)
-	AnchorPubFile     = "tester/anchor.pub.jwk"
-	ReportKeyPubFile  = "tester/keys/" + keyTester + ".pub.jwk" // verifies signed reports
-	CandidateDir      = "candidate"
-	CandidateDataDir  = "candidate/data"
-	candidateCert     = "candidate/data/tls/cert.pem"
-	candidateKey      = "candidate/data/tls/key.pem"
-	candidateSigning  = "candidate/data/keys/signing.jwk"
-	candidateBundle   = "candidate/data/keys/bundle.jwk" // X25519, for carried bundles (§16)
-	pullEncKey        = "tester/keys/pull-enc.jwk"       // XD-PULL's bundle key
-	candidateAnchor   = "candidate/data/trust/anchor.jwk"
-	candidateManifest = "candidate/data/trust/manifest.jws"
+	SettingsFile     = "tester/settings.json"
+	TriggerTokenFile = "tester/trigger-token.txt" // the candidate's caseworker token (0600)
+	ManifestFile     = "tester/manifest.jws"
+	AnchorFile       = "tester/anchor.jwk" // private (0600)
+	AnchorPubFile    = "tester/anchor.pub.jwk"
+	ReportKeyPubFile = "tester/keys/" + keyTester + ".pub.jwk" // verifies signed reports
+	CandidateDir     = "candidate"
+	CandidateDataDir = "candidate/data"
+	candidateCert    = "candidate/data/tls/cert.pem"
+	candidateKey     = "candidate/data/tls/key.pem"
+	candidateSigning = "candidate/data/keys/signing.jwk"
+	// candidateSigningPub is the public JWK init --candidate-jwk was given.
+	candidateSigningPub = "candidate/data/keys/signing.pub.jwk"
+	candidateBundle     = "candidate/data/keys/bundle.jwk" // X25519, for carried bundles (§16)
+	pullEncKey          = "tester/keys/pull-enc.jwk"       // XD-PULL's bundle key
+	candidateAnchor     = "candidate/data/trust/anchor.jwk"
+	candidateManifest   = "candidate/data/trust/manifest.jws"
 )
 
 // testerAccepts are the kinds the manifest lists for XD-TESTER: every case
@@ -221,7 +224,13 @@ type InitOptions struct {
 	// its audit head when it changed, as its operator configures it
 	// (whole seconds; 0: not declared).
 	AuditHeadEvery time.Duration
-	Now            func() time.Time
+	// CandidateJWK, when set, is the public JWK of the candidate's own
+	// signing key (init --candidate-jwk), published instead of a key init
+	// generates; it must pass ParseCandidateJWK (FLX-KEY-002). No private
+	// signing key is written then: the candidate's operator configures the
+	// key it holds.
+	CandidateJWK []byte
+	Now          func() time.Time
 }
 
 // ParseAccepts reads the --accepts list of init: case kinds, separated by
@@ -306,6 +315,15 @@ func Init(dir string, o InitOptions) (*InitResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	var supplied *jose.PublicKey
+	if len(o.CandidateJWK) > 0 {
+		if supplied, err = ParseCandidateJWK(o.CandidateJWK); err != nil {
+			return nil, fmt.Errorf("conformance init: candidate JWK: %w", err)
+		}
+		if !supplied.Expires().IsZero() && !supplied.Expires().After(o.Now()) {
+			return nil, fmt.Errorf("conformance init: candidate JWK: %w", jwkRefused(JWKBadKey, nil, "it expired at %s", supplied.Expires().Format(time.RFC3339)))
+		}
+	}
 	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
 		return nil, fmt.Errorf("conformance init: %s is not empty", dir)
 	}
@@ -345,11 +363,24 @@ func Init(dir string, o InitOptions) (*InitResult, error) {
 		w.privateKey("tester/keys/"+name+".jwk", k)
 	}
 	w.publicKey(ReportKeyPubFile, keys[keyTester].Public())
-	candKey, err := jose.GenerateKey(jose.EdDSA)
-	if err != nil {
-		return nil, err
+	start := now.Add(-time.Hour)
+	var candPub *jose.PublicKey
+	if len(o.CandidateJWK) > 0 {
+		// The key the operator supplied, published as its file says
+		// (its nbf, else from an hour ago, as a generated key).
+		candPub = supplied
+		if candPub.NotBefore().IsZero() {
+			candPub = candPub.WithValidity(start, candPub.Expires())
+		}
+		w.file(candidateSigningPub, append(bytes.TrimSpace(o.CandidateJWK), '\n'), 0o644)
+	} else {
+		candKey, err := jose.GenerateKey(jose.EdDSA)
+		if err != nil {
+			return nil, err
+		}
+		w.privateKey(candidateSigning, candKey)
+		candPub = candKey.Public().WithValidity(start, time.Time{})
 	}
-	w.privateKey(candidateSigning, candKey)
 	// Encryption keys for carried bundles (SPEC.md §16): the candidate's
 	// and XD-PULL's, the member bundles travel to and from.
 	candEnc, err := jose.GenerateEncKey(jose.X25519)
@@ -435,7 +466,6 @@ func Init(dir string, o InitOptions) (*InitResult, error) {
 		}
 		return out
 	}
-	start := now.Add(-time.Hour)
 	m := &federation.Manifest{
 		Federation: o.Federation, Version: 1, IssuedAt: now.Add(-time.Minute).UTC().Truncate(time.Second),
 		ExpiresAt: now.Add(30 * 24 * time.Hour).UTC().Truncate(time.Second),
@@ -443,7 +473,7 @@ func Init(dir string, o InitOptions) (*InitResult, error) {
 		Members: []federation.Member{
 			{
 				ID: o.Candidate.ID, Name: "Candidate " + o.Candidate.ID, Country: o.Candidate.Country, Role: o.Candidate.Role,
-				Endpoint: o.Candidate.Endpoint, JWKS: jose.KeySet{candKey.Public().WithValidity(start, time.Time{})},
+				Endpoint: o.Candidate.Endpoint, JWKS: jose.KeySet{candPub},
 				TLSSPKISHA256: []string{candCert.SPKIPin()}, Accepts: accepts, Status: federation.StatusActive,
 				EncJWKS: jose.EncKeySet{candEnc.Public().WithValidity(start, time.Time{})}, PullOnly: o.PullOnly,
 			},

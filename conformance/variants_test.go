@@ -1845,4 +1845,12 @@ var brokenNodes = []brokenNode{
 		}}},
 		broke: "routes a path spelt with percent escapes (/flx/v1/%65nvelopes) as the path it decodes to", check: "FLX-API-004/unknown-path",
 	},
+	// FLX-BDL-005: a known bundle (iss, jti) with other content is a replay.
+	{
+		Variant: variant.Variant{Name: "mut-bundle-jti-other-content", Mutations: []variant.Mutation{{
+			File: "node/bundle.go", Old: `	if err := n.rememberBundle(ctx, opened); err != nil {`,
+			New: `	if err := n.rememberBundle(ctx, opened); err != nil && problem.As(err).Code != federation.CodeReplay {`,
+		}}},
+		broke: "imports a bundle with the iss and jti of one imported before and other content (it processes no envelope twice, but stores the new ones)", check: "FLX-BDL-005/same-jti-other-content",
+	},
 }

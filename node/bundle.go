@@ -188,6 +188,9 @@ func (n *Node) ImportBundle(ctx context.Context, file []byte) (BundleImport, err
 		return res, problem.As(err)
 	}
 	res.From, res.JTI = opened.From, opened.JTI
+	if err := n.rememberBundle(ctx, opened); err != nil {
+		return res, err
+	}
 	var back bundle.Contents
 	for _, it := range opened.Envelopes {
 		var rec Received
@@ -262,6 +265,44 @@ func (n *Node) ImportBundle(ctx context.Context, file []byte) (BundleImport, err
 		}
 	}
 	return res, nil
+}
+
+// rememberBundle records the bundle's replay record (FLX-BDL-005) before
+// anything of it is stored: the same bundle again, or another copy, goes on
+// (each envelope then a duplicate), and a bundle with a known (iss, jti)
+// and other content is refused whole with replay. The import has no one
+// transaction (each envelope is stored in its own, as a POST is), so the
+// record comes first: of two bundles with one jti imported at once, the
+// one that records second stores nothing, and an import cut short by a
+// crash after the record is completed by importing the same file again.
+// The record is kept until the bundle's exp + Skew, after which the
+// bundle is refused as expired (PurgeBundles).
+func (n *Node) rememberBundle(ctx context.Context, op *bundle.Opened) error {
+	_, err := n.o.Store.RememberBundle(ctx, store.BundleRecord{
+		Iss: op.From, JTI: op.JTI, SHA256: op.SHA256, ExpiresAt: op.ExpiresAt.Add(n.o.Skew),
+	})
+	switch {
+	case errors.Is(err, store.ErrReplay):
+		n.log.Warn("bundle refused: jti already imported with other content", "from", op.From, "jti", op.JTI)
+		return errf(federation.CodeReplay, "bundle %q from %s was already imported with other content", op.JTI, op.From)
+	case err != nil:
+		return internal("bundle import", err)
+	}
+	return nil
+}
+
+// PurgeBundles deletes the replay records of imported bundles whose exp +
+// Skew has passed: such a bundle is refused as expired before its record
+// is looked at (FLX-BDL-003).
+func (n *Node) PurgeBundles(ctx context.Context) (int64, error) {
+	purged, err := n.o.Store.PurgeBundles(ctx, n.o.Now())
+	if err != nil {
+		return 0, fmt.Errorf("node.PurgeBundles: %w", err)
+	}
+	if purged > 0 {
+		n.log.Info("bundle replay records purged", "count", purged)
+	}
+	return purged, nil
 }
 
 // storeVerified stores an envelope already verified as sent by its iss

@@ -137,7 +137,8 @@ func (n *Node) PurgeTombstones(ctx context.Context) (int64, error) {
 
 // runRetention sweeps at start and then every interval until ctx ends,
 // the media's housekeeping (SweepMedia) after each retention sweep, then
-// the tombstones' (PurgeTombstones).
+// the tombstones' (PurgeTombstones) and the expired bundle replay records
+// (PurgeBundles).
 func (n *Node) runRetention(ctx context.Context, every time.Duration) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
@@ -150,6 +151,9 @@ func (n *Node) runRetention(ctx context.Context, every time.Duration) {
 		}
 		if _, err := n.PurgeTombstones(ctx); err != nil && ctx.Err() == nil {
 			n.log.Error("tombstone purge failed", "err", err)
+		}
+		if _, err := n.PurgeBundles(ctx); err != nil && ctx.Err() == nil {
+			n.log.Error("bundle replay record purge failed", "err", err)
 		}
 		// What this member finished carrying for others as a relay.
 		if _, err := n.o.Store.DropCarried(ctx, ""); err != nil && ctx.Err() == nil {

@@ -191,6 +191,16 @@ type Inbox interface {
 	// received batch reads of its cases before it is stored and applied
 	// (node.ReceiveBatch), one round trip rather than two.
 	CaseStates(ctx context.Context, caseIDs []string) (CaseStates, error)
+	// RememberBundle records an imported carried bundle's replay record
+	// (FLX-BDL-005): its exporter and jti with the SHA-256 of its signed
+	// plaintext, kept until PurgeBundles removes it. When the (Iss, JTI) is
+	// already recorded it writes nothing and returns dup true for the same
+	// sha256 (the bundle again, or another copy of it), or a *ReplayError
+	// (ErrReplay) for another.
+	RememberBundle(ctx context.Context, r BundleRecord) (dup bool, err error)
+	// PurgeBundles deletes the bundle replay records whose ExpiresAt is
+	// before before and returns how many went.
+	PurgeBundles(ctx context.Context, before time.Time) (int64, error)
 }
 
 // CaseStates is what CaseStates tells of each case asked about.

@@ -64,6 +64,14 @@ func (s *sqlStore) ReceiveAll(ctx context.Context, es []ReceiveEntry) ([]Receive
 	return write(ctx, s, func(q *queries) ([]ReceiveResult, error) { return q.ReceiveAll(ctx, es) })
 }
 
+func (s *sqlStore) RememberBundle(ctx context.Context, r BundleRecord) (bool, error) {
+	return write(ctx, s, func(q *queries) (bool, error) { return q.RememberBundle(ctx, r) })
+}
+
+func (s *sqlStore) PurgeBundles(ctx context.Context, before time.Time) (int64, error) {
+	return write(ctx, s, func(q *queries) (int64, error) { return q.PurgeBundles(ctx, before) })
+}
+
 func (s *sqlStore) GetInbox(ctx context.Context, id int64) (InboxItem, error) {
 	return s.read().GetInbox(ctx, id)
 }

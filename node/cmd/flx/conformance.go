@@ -37,7 +37,7 @@ DIR/candidate/config.yaml for this project's node), then "run" the checks agains
 }
 
 func conformanceInitCmd() *cobra.Command {
-	var dir, cand, testerListen, localAPI, accepts string
+	var dir, cand, testerListen, localAPI, accepts, candJWK string
 	var witness, pullOnly bool
 	cmd := &cobra.Command{
 		Use:   "init",
@@ -55,9 +55,15 @@ func conformanceInitCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			var jwk []byte
+			if candJWK != "" {
+				if jwk, err = os.ReadFile(candJWK); err != nil {
+					return fmt.Errorf("conformance init: --candidate-jwk: %w", err)
+				}
+			}
 			res, err := conformance.Init(dir, conformance.InitOptions{Candidate: spec, CandidateLocalAPI: localAPI, TesterListen: testerListen, Accepts: kinds,
 				RequestTimeout: conformanceRequestTimeout, PullInterval: conformancePullInterval, Witness: witness, PullOnly: pullOnly,
-				AuditHeadEvery: witnessEvery(witness)})
+				AuditHeadEvery: witnessEvery(witness), CandidateJWK: jwk})
 			if err != nil {
 				return err
 			}
@@ -68,6 +74,9 @@ func conformanceInitCmd() *cobra.Command {
 			fmt.Fprintf(out, "conformance federation written to %s\n", dir)
 			fmt.Fprintf(out, "  candidate %s at %s (local API %s)\n", spec.ID, spec.Endpoint, res.Settings.CandidateLocalAPI)
 			fmt.Fprintf(out, "  tester %s listens on %s\n", conformance.MemberTester, res.Settings.TesterListen)
+			if candJWK != "" {
+				fmt.Fprintf(out, "  the candidate's key is the one of %s: put its private JWK at %s\n", candJWK, filepath.Join(res.CandidateDir, "data", "keys", "signing.jwk"))
+			}
 			fmt.Fprintf(out, "start the candidate:  flx serve --config %s\n", filepath.Join(res.CandidateDir, "config.yaml"))
 			fmt.Fprintf(out, "then run the suite:   flx conformance run --dir %s\n", dir)
 			return nil
@@ -80,6 +89,7 @@ func conformanceInitCmd() *cobra.Command {
 	fl.StringVar(&localAPI, "candidate-local-api", "127.0.0.1:18080", "where the candidate's local API (trigger calls) listens")
 	fl.BoolVar(&pullOnly, "pull-only", false, "list the candidate as pull_only: it pulls what the tester queues for it (FLX-PUL-005)")
 	fl.BoolVar(&witness, "witness", false, "make XD-TESTER the witness of the candidate's audit heads (FLX-WIT-001): start the run right after the candidate, which sends its head at start")
+	fl.StringVar(&candJWK, "candidate-jwk", "", "the public JWK of the candidate's own signing key, published instead of one init generates (checked against FLX-KEY-002: exactly kty, crv, x, y for EC, kid, alg, use \"sig\", optional nbf and exp, no private member)")
 	fl.StringVar(&accepts, "accepts", "", "the kinds the candidate accepts, comma-separated (default: every case kind); the suite checks that the others are refused")
 	return cmd
 }
