@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/familylinks/flx/federation"
@@ -74,26 +75,7 @@ func (t *T) waitReport(period string, after int) sentReport {
 // the earlier one is delivered (per-case order, FLX-RLY-009).
 func (t *T) waitReportAck(period string, after int) (sentReport, []byte) {
 	caseID := t.candidate + ":stats-" + period
-	v := &federation.Verifier{Manifest: federation.StaticManifest(t.id.Manifest), Self: MemberCoord, Skew: t.skew, Now: t.now}
-	open := func(a *Arrival) (*federation.Envelope, sentReport, error) {
-		var r sentReport
-		inner, err := federation.RelayInner(a.Raw)
-		if err != nil {
-			return nil, r, err
-		}
-		env, err := v.Verify(t.ctx, inner, t.candidate)
-		if err != nil {
-			return nil, r, err
-		}
-		return env, r, json.Unmarshal(env.Body, &r)
-	}
-	match := func(a *Arrival) bool {
-		if a.Kind != string(federation.KindRelayForward) || a.CaseID != caseID || a.Env == nil {
-			return false
-		}
-		env, r, err := open(a)
-		return err == nil && env.Kind == federation.KindStatsReport && r.Revision > after
-	}
+	open, match := t.reportOf(period, after)
 	got := t.listener.Wait(match, 1, t.patience)
 	if len(got) == 0 {
 		t.Fatalf("no statistics report of %s (revision above %d) that verifies as the candidate's for %s reached it through %s within %s",
@@ -116,6 +98,55 @@ func (t *T) waitReportAck(period string, after int) (sentReport, []byte) {
 			period, env.CaseID, r.Member, r.Country, r.Period, caseID, t.candidate, t.id.Candidate().Country, period)
 	}
 	return r, receipt
+}
+
+// reportOf returns how to open a report of period that reached the
+// tester (verified as the candidate's for XD-COORD) and a match for those
+// with a revision above after.
+func (t *T) reportOf(period string, after int) (func(*Arrival) (*federation.Envelope, sentReport, error), func(*Arrival) bool) {
+	caseID := t.candidate + ":stats-" + period
+	v := &federation.Verifier{Manifest: federation.StaticManifest(t.id.Manifest), Self: MemberCoord, Skew: t.skew, Now: t.now}
+	open := func(a *Arrival) (*federation.Envelope, sentReport, error) {
+		var r sentReport
+		inner, err := federation.RelayInner(a.Raw)
+		if err != nil {
+			return nil, r, err
+		}
+		env, err := v.Verify(t.ctx, inner, t.candidate)
+		if err != nil {
+			return nil, r, err
+		}
+		return env, r, json.Unmarshal(env.Body, &r)
+	}
+	match := func(a *Arrival) bool {
+		if a.Kind != string(federation.KindRelayForward) || a.CaseID != caseID || a.Env == nil {
+			return false
+		}
+		env, r, err := open(a)
+		return err == nil && env.Kind == federation.KindStatsReport && r.Revision > after
+	}
+	return open, match
+}
+
+// reportedBefore receipts end to end, as XD-COORD, each report of period
+// that reached the tester so far (a report of every month since the
+// candidate's first record, sent for an earlier check, is never receipted
+// by that check: the candidate holds the month's later revisions until it
+// is, per-case order) and returns the highest revision, 0 if none.
+func (t *T) reportedBefore(period string) int {
+	open, match := t.reportOf(period, 0)
+	var revs []int
+	for _, a := range t.listener.Arrivals(match) {
+		if _, r, err := open(a); err == nil {
+			revs = append(revs, r.Revision)
+		}
+	}
+	slices.Sort(revs)
+	last := 0
+	for _, rev := range slices.Compact(revs) {
+		last = t.waitReport(period, rev-1).Revision
+	}
+	return last
 }
 
 // published is what a count of n becomes under threshold k and rounding

@@ -205,3 +205,11 @@ func (n *Node) PendingForwardsForTest() (pending, groups int) {
 	defer n.sends.mu.Unlock()
 	return len(n.sends.pending), forwardGroups
 }
+
+// LockMatcherForTest takes the matcher's lock, as a case written through
+// the local API holds it while it stores its candidates (rematch), until
+// the returned function is called.
+func (n *Node) LockMatcherForTest() (unlock func()) {
+	n.matcher.mu.Lock()
+	return n.matcher.mu.Unlock
+}

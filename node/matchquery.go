@@ -200,8 +200,9 @@ func (n *Node) queryTTL() time.Duration {
 }
 
 // answerQuery answers a match.query received from another member (in the
-// inbox transaction): the query's encoding is compared with encodings of
-// the persons this node holds (not those of the asker's own cases); each
+// inbox transaction): the query's encoding was compared with encodings of
+// the persons this node holds (not those of the asker's own cases) before
+// the transaction (compareQueries); each
 // candidate whose case the policy would not let go to the asker is left
 // out (fail closed); the answer, with random handles and scores, is queued
 // to the asker and the handles' persons written to the audit log, so that
@@ -215,17 +216,19 @@ func (n *Node) answerQuery(ctx context.Context, tx store.Tx, it store.InboxItem,
 		return fmt.Errorf("match query body: %w", err), nil, nil
 	}
 	now := n.o.Now()
-	enc, err := pprl.Parse(encodingBytes(p.Body), now)
-	if err != nil {
+	if _, err := pprl.Parse(encodingBytes(p.Body), now); err != nil {
 		return fmt.Errorf("match query encoding: %w", err), nil, nil
 	}
 	var results []pprl.Result
 	handles := map[string]match.Ref{}
 	if n.matcher != nil && n.o.Match.Secret != nil {
-		results, handles, err = n.queryHeld(ctx, enc, it.Iss)
-		if err != nil {
-			return nil, nil, err
+		h, ok := comparedQuery(ctx, it.ID)
+		if !ok {
+			// Comparing here would take the matcher's lock inside tx
+			// (see compareQueries): roll back, the row is retried.
+			return nil, nil, fmt.Errorf("node: match query (inbox row %d) not compared before its transaction", it.ID)
 		}
+		results, handles = h.results, h.handles
 	}
 	dst, _, derr := n.destination(it.Iss)
 	answer := schema.MatchAnswer{Schema: "flx/v1/match_answer", CaseID: q.CaseID, PersonID: q.PersonID,
@@ -266,6 +269,66 @@ func (n *Node) answerQuery(ctx context.Context, tx store.Tx, it store.InboxItem,
 		return nil, nil, err
 	}
 	return nil, &confirmation{to: it.Iss}, nil
+}
+
+// queryHits is what comparing a match query's encoding with the persons
+// held gave (queryHeld), before the transaction that answers it.
+type queryHits struct {
+	results []pprl.Result
+	handles map[string]match.Ref
+}
+
+type queryHitsKey struct{}
+
+// compareQueries compares the encoding of each match query among items
+// with the persons held and returns ctx carrying the results for
+// answerQuery, by inbox row. It runs before the transaction that applies
+// the rows, never inside it: queryHeld takes the matcher's lock, and a case
+// written through the local API holds that lock while it waits for a
+// transaction to store its candidates (rematch). Taken inside a
+// transaction, the order was reversed: on SQLite, whose one writer the
+// inbox processor then held, the request and the processor waited for
+// each other until the request gave up (after a flood of queries, a POST
+// /api/v1/cases answered after 30 s with "matching failed ... store.Tx:
+// context canceled"). A query whose envelope or encoding does not read is
+// left to answerQuery, which records why.
+func (n *Node) compareQueries(ctx context.Context, items []store.InboxItem) (context.Context, error) {
+	if n.matcher == nil || n.o.Match.Secret == nil {
+		return ctx, nil
+	}
+	var hits map[int64]queryHits
+	for _, it := range items {
+		if federation.Kind(it.Kind) != federation.KindMatchQuery || it.Envelope == nil {
+			continue
+		}
+		p, err := federation.ClaimsOf(it.Envelope)
+		if err != nil {
+			continue
+		}
+		enc, err := pprl.Parse(encodingBytes(p.Body), n.o.Now())
+		if err != nil {
+			continue
+		}
+		results, handles, err := n.queryHeld(ctx, enc, it.Iss)
+		if err != nil {
+			return ctx, fmt.Errorf("node: match query: %w", err)
+		}
+		if hits == nil {
+			hits = map[int64]queryHits{}
+		}
+		hits[it.ID] = queryHits{results: results, handles: handles}
+	}
+	if hits == nil {
+		return ctx, nil
+	}
+	return context.WithValue(ctx, queryHitsKey{}, hits), nil
+}
+
+// comparedQuery returns what compareQueries found for inbox row id.
+func comparedQuery(ctx context.Context, id int64) (queryHits, bool) {
+	hits, _ := ctx.Value(queryHitsKey{}).(map[int64]queryHits)
+	h, ok := hits[id]
+	return h, ok
 }
 
 // encodingBytes is the "encoding" member of a match query.

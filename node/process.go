@@ -87,8 +87,12 @@ const processBatch = 200
 // Nothing it writes leaves the node before a durable commit after it (a
 // claim of what it queued), which makes it durable too.
 func (n *Node) processAll(ctx context.Context, items []store.InboxItem) error {
+	ctx, err := n.compareQueries(ctx, items)
+	if err != nil {
+		return err
+	}
 	confirms := false
-	err := n.o.Store.Tx(store.Redoable(ctx), func(tx store.Tx) error {
+	err = n.o.Store.Tx(store.Redoable(ctx), func(tx store.Tx) error {
 		var err error
 		confirms, err = n.applyAll(ctx, tx, items, false, nil)
 		return err
@@ -165,8 +169,12 @@ func (n *Node) afterApplied(ctx context.Context, items []store.InboxItem, confir
 // (e.g. an update for an erased case) is recorded as the row's process
 // error; a database failure rolls back and is retried later.
 func (n *Node) processOne(ctx context.Context, it store.InboxItem) error {
+	ctx, err := n.compareQueries(ctx, []store.InboxItem{it})
+	if err != nil {
+		return err
+	}
 	var confirm *confirmation
-	err := n.o.Store.Tx(store.Redoable(ctx), func(tx store.Tx) error {
+	err = n.o.Store.Tx(store.Redoable(ctx), func(tx store.Tx) error {
 		c, err := n.processIn(ctx, tx, it)
 		confirm = c
 		return err
