@@ -67,7 +67,7 @@ func ParseCandidateJWK(data []byte) (*jose.PublicKey, error) {
 	if dec.More() {
 		return nil, jwkRefused(JWKNotObject, nil, "data after the JWK")
 	}
-	if name, dup := firstDuplicate(data); dup {
+	if name, dup := jose.DuplicateMember(data); dup {
 		return nil, jwkRefused(JWKDuplicateMember, nil, "member %q appears twice", name)
 	}
 	names := make([]string, 0, len(m))
@@ -134,31 +134,4 @@ func ParseCandidateJWK(data []byte) (*jose.PublicKey, error) {
 		return nil, jwkRefused(code, err, "%v", err)
 	}
 	return k, nil
-}
-
-// firstDuplicate reports a member name that appears twice in the top-level
-// object of data (valid JSON): encoding/json keeps the last one, so two
-// readers could see two keys.
-func firstDuplicate(data []byte) (string, bool) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return "", false
-	}
-	seen := map[string]bool{}
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return "", false
-		}
-		name, _ := t.(string)
-		if seen[name] {
-			return name, true
-		}
-		seen[name] = true
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return "", false
-		}
-	}
-	return "", false
 }

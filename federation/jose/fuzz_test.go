@@ -111,7 +111,7 @@ func FuzzParseKeySet(f *testing.F) {
 		if err := json.Unmarshal(data, &set); err != nil || len(set) != 1 || set["keys"] == nil {
 			t.Fatalf("accepted %q, not exactly {\"keys\":[...]}", data)
 		}
-		if name, dup := duplicateMember(data); dup {
+		if name, dup := DuplicateMember(data); dup {
 			t.Fatalf("accepted %q with %q twice", data, name)
 		}
 		raws := set["keys"]

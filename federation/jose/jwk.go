@@ -131,16 +131,16 @@ func jwkMembers(data []byte) (map[string]json.RawMessage, error) {
 	if err := json.Unmarshal(data, &m); err != nil || m == nil {
 		return nil, jwkErr("not a JSON object")
 	}
-	if name, dup := duplicateMember(data); dup {
+	if name, dup := DuplicateMember(data); dup {
 		return nil, jwkErr("member %q appears twice", name)
 	}
 	return m, nil
 }
 
-// duplicateMember reports a member name that appears twice in the top-level
+// DuplicateMember reports a member name that appears twice in the top-level
 // object of data, which must be valid JSON. (encoding/json keeps the last
 // one, so two parsers could read two different keys.)
-func duplicateMember(data []byte) (string, bool) {
+func DuplicateMember(data []byte) (string, bool) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
 		return "", false
@@ -330,7 +330,7 @@ func parseKeySet[K interface{ KID() string }](data []byte, what string, parse fu
 	if err := json.Unmarshal(data, &set); err != nil || set == nil {
 		return nil, jwkErr("JWKS is not {\"keys\":[...]}")
 	}
-	if name, dup := duplicateMember(data); dup {
+	if name, dup := DuplicateMember(data); dup {
 		return nil, jwkErr("JWKS member %q appears twice", name)
 	}
 	rawKeys, ok := set["keys"]
