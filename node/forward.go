@@ -322,7 +322,7 @@ func (n *Node) send(ctx context.Context, a Actor, r sendRequest) (SendResult, er
 		}
 		return res, &Error{Code: CodePolicyDenied, Msg: msg, Decision: &res.Decision}
 	case "queued":
-		n.deliverer.KickFor(r.to)
+		n.deliverer.KickRows(r.to, res.OutboxID)
 	}
 	n.log.Info("send", "case_id", r.caseID, "to", r.to, "kind", r.kind, "state", res.State)
 	return res, nil

@@ -168,17 +168,17 @@ func (n *Node) forwardChunk(ctx context.Context, a Actor, dst policy.Destination
 		}
 		return internal("record forwards", err)
 	}
-	queued := 0
+	var queued []int64
 	for i, s := range sends {
 		s.res, s.refused, s.sent = results[i], refused[i], refused[i] == nil
 		if s.refused == nil && s.res.State == "queued" {
-			queued++
+			queued = append(queued, s.res.OutboxID)
 		}
 	}
-	if queued > 0 {
-		n.deliverer.KickFor(dst.Member)
+	if len(queued) > 0 {
+		n.deliverer.KickRows(dst.Member, queued...)
 	}
-	n.log.Info("send batch", "to", dst.Member, "cases", len(sends), "queued", queued)
+	n.log.Info("send batch", "to", dst.Member, "cases", len(sends), "queued", len(queued))
 	return nil
 }
 

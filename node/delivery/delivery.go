@@ -257,13 +257,35 @@ func (d *Deliverer) Kick() {
 // of single-row transactions (a caseworker's case each) that query would
 // otherwise run once a row whenever the loop had ended between them.
 // Before Run runs, Run is woken as by Kick.
-func (d *Deliverer) KickFor(names ...string) {
+func (d *Deliverer) KickFor(names ...string) { d.kickFor(true, names...) }
+
+// KickRows is KickFor for the rows ids just queued (committed) to
+// destination to. Named, they make no claim once a claim took them all: a
+// claim that begins between their commit and this kick takes them, and
+// the kick then finds nothing to claim (at a steady rate of rows queued
+// one by one, a third of the claims found none).
+func (d *Deliverer) KickRows(to string, ids ...int64) {
+	if len(ids) == 0 || slices.Contains(ids, 0) {
+		d.kickFor(true, to) // a row not named
+		return
+	}
+	d.mu.Lock()
+	if ds := d.dests[to]; ds != nil {
+		ds.announce(ids)
+	}
+	d.mu.Unlock()
+	d.kickFor(false, to)
+}
+
+// kickFor is KickFor; anon: the kick names no row (KickRows announced
+// them).
+func (d *Deliverer) kickFor(anon bool, names ...string) {
 	f, filtered := d.outbox.(Sends)
 	d.mu.Lock()
 	all := true
 	for _, name := range names {
 		ds := d.dests[name]
-		if ds != nil && ds.kickRunning() {
+		if ds != nil && ds.kickRunning(anon) {
 			continue
 		}
 		if d.runCtx == nil || d.stopped || (filtered && !f.Sends(name)) {
@@ -682,7 +704,7 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 			free--
 		}
 		if free > 0 && claim {
-			ds.kicked() // rows queued from now on wake the loop again
+			gen := ds.claimBegins() // rows queued from now on wake the loop again
 			kicks = 0
 			if !ahead {
 				lingerC = nil // what it takes goes now: the linger is over
@@ -704,6 +726,7 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 			cdone()
 			if err == nil {
 				d.claimed(ds.Name(), len(items), d.o.Now().Sub(claimAt))
+				ds.claimDone(gen, items, len(items) < want)
 			}
 			if err != nil {
 				d.log.Error("claim outbox", "destination", ds.Name(), "err", err)
@@ -771,7 +794,9 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 				// (a kick); the recording's end sets recheck.
 				select {
 				case <-ds.wakeC():
-					kicks++
+					if ds.fresh() {
+						kicks++
+					}
 				default:
 				}
 				claim = claim || (again && kicks > 0)
@@ -788,7 +813,11 @@ func (d *Deliverer) loop(ctx context.Context, ds *Destination) {
 			}
 		case <-ds.wakeC():
 			// Rows were queued: sent at once if the link is idle,
-			// otherwise with the next answer or after Linger.
+			// otherwise with the next answer or after Linger. Unless
+			// the claim made since took them all (a stale kick).
+			if !ds.fresh() {
+				continue
+			}
 			kicks++
 			switch {
 			case d.o.Linger < 0:
