@@ -65,6 +65,12 @@ var recodings = []struct {
 	{"base32 at offset 3, no padding", func(v string) string {
 		return base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString([]byte("abc" + v))
 	}},
+	{"hyphens for spaces (a link's slug)", func(v string) string {
+		return "https://maps.example/place/" + strings.ReplaceAll(v, " ", "-")
+	}},
+	{"underscores for spaces (a file name)", func(v string) string { return "scan_" + strings.ReplaceAll(v, " ", "_") + ".pdf" }},
+	{"letters spaced out", func(v string) string { return interleave(v, " ") }},
+	{"letters dotted, spaces dropped", func(v string) string { return interleave(strings.ReplaceAll(v, " ", ""), ".") }},
 	{"base32hex, lower case", func(v string) string {
 		return strings.ToLower(base32.HexEncoding.EncodeToString([]byte("a " + v)))
 	}},

@@ -304,8 +304,10 @@ type taintSet struct {
 	encEnds   []int    // where each ends in encBuf
 	digits    []string // the digits of phone-like values
 	names     []string // names in other orders and put together, normalised, matched as whole words
+	sqAll     []byte   // letters and digits of the values (squash), at least minSquashed bytes, one after the other
+	sqEnds    []int    // where each ends in sqAll
 	scratch   []byte   // a value being encoded (addBase64)
-	dec       []byte   // hex or base32 runs of a string being decoded (hit)
+	dec       []byte   // hex or base32 runs of a string being decoded (hit), or a text squashed (squashedHit)
 }
 
 // phoneDigits returns the digits of a value written mostly with digits
@@ -381,8 +383,10 @@ func (t *taintSet) add(v string) {
 		// Room for a case's usual values at once, rather than grown.
 		t.plain, t.plainEnds = make([]string, 0, 16), make([]int, 0, 16)
 		t.plainBuf, t.encBuf, t.encEnds = make([]byte, 0, 256), make([]byte, 0, 3072), make([]int, 0, 96)
+		t.sqAll, t.sqEnds = make([]byte, 0, 256), make([]int, 0, 16)
 	}
 	t.addPlain(n)
+	t.addSquashed(n)
 	if d, ok := phoneDigits(n); ok && !contains(t.digits, d) {
 		t.digits = append(t.digits, d)
 	}
@@ -735,6 +739,9 @@ func (t *taintSet) hitAsWritten(s string) bool {
 		if len(t.names) > 0 && t.nameHit(string(nb)) {
 			return true
 		}
+		if t.squashedHit(nb) {
+			return true
+		}
 		if len(t.digits) == 0 || asciiDigitBytes(nb) < 7 {
 			return t.encodedHit(s)
 		}
@@ -746,7 +753,7 @@ func (t *taintSet) hitAsWritten(s string) bool {
 				return true
 			}
 		}
-		if t.nameHit(n) {
+		if t.nameHit(n) || len(t.sqEnds) > 0 && t.squashedHit([]byte(n)) {
 			return true
 		}
 	}
@@ -761,6 +768,91 @@ func (t *taintSet) hitAsWritten(s string) bool {
 				}
 			}
 		}
+	}
+	return false
+}
+
+// minSquashed is the fewest letters and digits a value must have to be
+// looked for squashed: shorter ones would be found inside unrelated words.
+const minSquashed = 8
+
+// addSquashed adds the letters and digits of the normalised value n, when
+// it has enough.
+func (t *taintSet) addSquashed(n string) {
+	start := len(t.sqAll)
+	t.sqAll = squashString(t.sqAll, n)
+	q := t.sqAll[start:]
+	if len(q) < minSquashed {
+		t.sqAll = t.sqAll[:start]
+		return
+	}
+	from := 0
+	for _, end := range t.sqEnds {
+		if bytes.Equal(t.sqAll[from:end], q) {
+			t.sqAll = t.sqAll[:start]
+			return
+		}
+		from = end
+	}
+	t.sqEnds = append(t.sqEnds, len(t.sqAll))
+}
+
+// squashString is squash of a string.
+func squashString(dst []byte, n string) []byte {
+	for i := 0; i < len(n); {
+		c := n[i]
+		if c < utf8.RuneSelf {
+			if lowerByte(c) || digitByte(c) {
+				dst = append(dst, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(n[i:])
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			dst = append(dst, n[i:i+size]...)
+		}
+		i += size
+	}
+	return dst
+}
+
+// squash appends to dst the letters and digits of normalised text n: the
+// text without its spaces, punctuation and separators.
+func squash(dst, n []byte) []byte {
+	for i := 0; i < len(n); {
+		c := n[i]
+		if c < utf8.RuneSelf {
+			if lowerByte(c) || digitByte(c) {
+				dst = append(dst, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(n[i:])
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			dst = append(dst, n[i:i+size]...)
+		}
+		i += size
+	}
+	return dst
+}
+
+// squashedHit reports whether normalised text n, its spaces, punctuation
+// and separators dropped, holds a value so squashed: a value written with
+// hyphens or underscores for its spaces (a link's slug, a file name), or
+// its letters spaced out or dotted.
+func (t *taintSet) squashedHit(n []byte) bool {
+	if len(t.sqEnds) == 0 || len(n) < minSquashed {
+		return false
+	}
+	t.dec = squash(t.dec[:0], n) // free here: a decoded text is a string by now
+	from := 0
+	for _, end := range t.sqEnds {
+		if bytes.Contains(t.dec, t.sqAll[from:end]) {
+			return true
+		}
+		from = end
 	}
 	return false
 }
