@@ -154,8 +154,9 @@ func allDigits(s string) bool {
 // forms folded (fullwidth letters, ligatures), accents and other combining
 // marks dropped, invisible format characters (zero-width spaces and
 // joiners, soft hyphens, direction marks) dropped, letters that look like
-// Latin ones in Cyrillic and Greek read as those, case and runs of
-// whitespace of any kind ignored. Both the value and the text searched are
+// Latin ones in Cyrillic and Greek read as those, Latin letters without a
+// decomposition folded to ASCII (ł as l, ß as ss: latinFold), case and
+// runs of whitespace of any kind ignored. Both the value and the text searched are
 // normalised the same way.
 func normText(s string) string {
 	if n, ok := normASCII(s); ok {
@@ -165,7 +166,8 @@ func normText(s string) string {
 }
 
 // normTextSlow is normText for any string: NFKD, then per rune marks and
-// format characters dropped, lower case, homoglyphs read as Latin, and
+// format characters dropped, lower case, homoglyphs read as Latin, Latin
+// letters folded, and
 // runs of white space (unicode.IsSpace, as strings.Fields splits) written
 // as one space between words (none at either end). FuzzNormText holds it
 // equal to the definition written step by step.
@@ -188,6 +190,10 @@ func normTextSlow(s string) string {
 		if pending {
 			b = append(b, ' ')
 			pending = false
+		}
+		if f, ok := latinFold[r]; ok {
+			b = append(b, f...)
+			continue
 		}
 		b = utf8.AppendRune(b, r)
 	}
@@ -297,7 +303,11 @@ type taintSet struct {
 	encBuf    []byte   // the base64 forms added, one after the other
 	encEnds   []int    // where each ends in encBuf
 	digits    []string // the digits of phone-like values
+	names     []string // names in other orders and put together, normalised, matched as whole words
+	sqAll     []byte   // letters and digits of the values (squash), at least minSquashed bytes, one after the other
+	sqEnds    []int    // where each ends in sqAll
 	scratch   []byte   // a value being encoded (addBase64)
+	dec       []byte   // hex or base32 runs of a string being decoded (hit), or a text squashed (squashedHit)
 }
 
 // phoneDigits returns the digits of a value written mostly with digits
@@ -373,12 +383,19 @@ func (t *taintSet) add(v string) {
 		// Room for a case's usual values at once, rather than grown.
 		t.plain, t.plainEnds = make([]string, 0, 16), make([]int, 0, 16)
 		t.plainBuf, t.encBuf, t.encEnds = make([]byte, 0, 256), make([]byte, 0, 3072), make([]int, 0, 96)
+		t.sqAll, t.sqEnds = make([]byte, 0, 256), make([]int, 0, 16)
 	}
-	t.plain = append(t.plain, n)
-	t.plainBuf = append(t.plainBuf, n...)
-	t.plainEnds = append(t.plainEnds, len(t.plainBuf))
+	t.addPlain(n)
+	t.addSquashed(n)
 	if d, ok := phoneDigits(n); ok && !contains(t.digits, d) {
 		t.digits = append(t.digits, d)
+	}
+	// Its other spellings in ASCII letters (ü as ue, Cyrillic and Greek
+	// romanised) are looked for as written.
+	for _, sp := range spellings(v) {
+		if sn := normText(sp); utf8.RuneCountInString(sn) >= 4 && !contains(t.plain, sn) {
+			t.addPlain(sn)
+		}
 	}
 	// The value is looked for in base64 with either alphabet, padded or
 	// not, alone or inside a longer encoded text: there it starts at any
@@ -399,6 +416,63 @@ func (t *taintSet) add(v string) {
 		}
 		if !norm.NFD.IsNormalString(v) {
 			t.addBase64(v, norm.NFD)
+		}
+	}
+}
+
+// addPlain adds the normalised value n to look for as written.
+func (t *taintSet) addPlain(n string) {
+	t.plain = append(t.plain, n)
+	t.plainBuf = append(t.plainBuf, n...)
+	t.plainEnds = append(t.plainEnds, len(t.plainBuf))
+}
+
+// addName adds a person's name (one written form, or their given and
+// family names put together) in the other orders it is written in, in
+// each of its spellings, as whole words; and, put together, as written.
+func (t *taintSet) addName(v string, together bool) {
+	forms := append([]string{v}, spellings(v)...)
+	for i, f := range forms {
+		n := normText(f)
+		if together && i == 0 && utf8.RuneCountInString(n) >= 4 && !contains(t.names, n) {
+			t.names = append(t.names, n)
+		}
+		for _, o := range nameOrders(n) {
+			if utf8.RuneCountInString(o) >= 4 && !contains(t.names, o) {
+				t.names = append(t.names, o)
+			}
+		}
+	}
+}
+
+// addNames adds the names of a names list (a person's): each written form
+// in other orders, and the parts given in separate forms (given, family,
+// patronymic) put together, in case each is too short to look for alone.
+func (t *taintSet) addNames(list []any) {
+	var given, patronymic, family []string
+	for _, e := range list {
+		m, _ := e.(map[string]any)
+		v, _ := m["value"].(string)
+		if strings.TrimSpace(v) == "" {
+			continue
+		}
+		switch m["part"] {
+		case "given":
+			given = append(given, v)
+		case "patronymic":
+			patronymic = append(patronymic, v)
+		case "family", "maiden":
+			family = append(family, v)
+		default:
+			t.addName(v, false)
+		}
+	}
+	for _, g := range given {
+		for _, f := range family {
+			t.addName(g+" "+f, true)
+			for _, p := range patronymic {
+				t.addName(g+" "+p+" "+f, true)
+			}
 		}
 	}
 }
@@ -496,6 +570,9 @@ func (t *taintSet) addPersonalAt(docKind string, v any, at pointer) {
 			t.addPersonalAt(docKind, e, append(at, k))
 		}
 	case []any:
+		if len(at) > 0 && at[len(at)-1] == "names" {
+			t.addNames(x)
+		}
 		for i, e := range x {
 			t.addPersonalAt(docKind, e, append(at, strconv.Itoa(i)))
 		}
@@ -503,6 +580,9 @@ func (t *taintSet) addPersonalAt(docKind string, v any, at pointer) {
 		f, ok := entryFor(docKind, at)
 		if !ok || hasAnyClass(f.Classes, personalClasses) {
 			t.addValues(x)
+			if v, ok := x.(string); ok && len(at) > 0 && at[len(at)-1] == "name" {
+				t.addName(v, false) // a message's sender or addressee
+			}
 		}
 	}
 }
@@ -530,6 +610,17 @@ func (t *taintSet) hit(s string) bool {
 		if d := html.UnescapeString(s); d != s && t.hitAsWritten(d) {
 			return true
 		}
+	}
+	// Quoted-printable (a forwarded e-mail), hex dumps and base32.
+	if d, ok := qpDecoded(s); ok && t.hitAsWritten(d) {
+		return true
+	}
+	var ok bool
+	if t.dec, ok = hexDecoded(t.dec[:0], s); ok && t.hitAsWritten(string(t.dec)) {
+		return true
+	}
+	if t.dec, ok = base32Decoded(t.dec[:0], s); ok && t.hitAsWritten(string(t.dec)) {
+		return true
 	}
 	return false
 }
@@ -645,6 +736,12 @@ func (t *taintSet) hitAsWritten(s string) bool {
 			}
 			start = end
 		}
+		if len(t.names) > 0 && t.nameHit(string(nb)) {
+			return true
+		}
+		if t.squashedHit(nb) {
+			return true
+		}
 		if len(t.digits) == 0 || asciiDigitBytes(nb) < 7 {
 			return t.encodedHit(s)
 		}
@@ -655,6 +752,9 @@ func (t *taintSet) hitAsWritten(s string) bool {
 			if strings.Contains(n, v) {
 				return true
 			}
+		}
+		if t.nameHit(n) || len(t.sqEnds) > 0 && t.squashedHit([]byte(n)) {
+			return true
 		}
 	}
 	if t.encodedHit(s) {
@@ -667,6 +767,102 @@ func (t *taintSet) hitAsWritten(s string) bool {
 					return true
 				}
 			}
+		}
+	}
+	return false
+}
+
+// minSquashed is the fewest letters and digits a value must have to be
+// looked for squashed: shorter ones would be found inside unrelated words.
+const minSquashed = 8
+
+// addSquashed adds the letters and digits of the normalised value n, when
+// it has enough.
+func (t *taintSet) addSquashed(n string) {
+	start := len(t.sqAll)
+	t.sqAll = squashString(t.sqAll, n)
+	q := t.sqAll[start:]
+	if len(q) < minSquashed {
+		t.sqAll = t.sqAll[:start]
+		return
+	}
+	from := 0
+	for _, end := range t.sqEnds {
+		if bytes.Equal(t.sqAll[from:end], q) {
+			t.sqAll = t.sqAll[:start]
+			return
+		}
+		from = end
+	}
+	t.sqEnds = append(t.sqEnds, len(t.sqAll))
+}
+
+// squashString is squash of a string.
+func squashString(dst []byte, n string) []byte {
+	for i := 0; i < len(n); {
+		c := n[i]
+		if c < utf8.RuneSelf {
+			if lowerByte(c) || digitByte(c) {
+				dst = append(dst, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(n[i:])
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			dst = append(dst, n[i:i+size]...)
+		}
+		i += size
+	}
+	return dst
+}
+
+// squash appends to dst the letters and digits of normalised text n: the
+// text without its spaces, punctuation and separators.
+func squash(dst, n []byte) []byte {
+	for i := 0; i < len(n); {
+		c := n[i]
+		if c < utf8.RuneSelf {
+			if lowerByte(c) || digitByte(c) {
+				dst = append(dst, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(n[i:])
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			dst = append(dst, n[i:i+size]...)
+		}
+		i += size
+	}
+	return dst
+}
+
+// squashedHit reports whether normalised text n, its spaces, punctuation
+// and separators dropped, holds a value so squashed: a value written with
+// hyphens or underscores for its spaces (a link's slug, a file name), or
+// its letters spaced out or dotted.
+func (t *taintSet) squashedHit(n []byte) bool {
+	if len(t.sqEnds) == 0 || len(n) < minSquashed {
+		return false
+	}
+	t.dec = squash(t.dec[:0], n) // free here: a decoded text is a string by now
+	from := 0
+	for _, end := range t.sqEnds {
+		if bytes.Contains(t.dec, t.sqAll[from:end]) {
+			return true
+		}
+		from = end
+	}
+	return false
+}
+
+// nameHit reports whether normalised text n holds a name in another order
+// or put together from its parts, as whole words.
+func (t *taintSet) nameHit(n string) bool {
+	for _, w := range t.names {
+		if hasWord(n, w) {
+			return true
 		}
 	}
 	return false
@@ -766,13 +962,13 @@ func ruleFreeText(s *state) error {
 	}
 	fromCase := false
 	if s.docKind != "case" && s.cs != nil && !s.toOrigin() {
-		n := len(t.plain)
+		n := len(t.plain) + len(t.names)
 		for _, p := range s.caseWithheld() {
 			t.addPersonal("case", s.cs, p)
 		}
-		fromCase = len(t.plain) > n
+		fromCase = len(t.plain)+len(t.names) > n
 	}
-	if len(t.plain) == 0 {
+	if len(t.plain) == 0 && len(t.names) == 0 {
 		return nil
 	}
 	// Walk the strings that would still leave. The pointer of the value

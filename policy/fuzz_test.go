@@ -1,8 +1,11 @@
 package policy
 
 import (
+	"bytes"
 	"context"
+	"encoding/base32"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -206,7 +209,7 @@ func editTree(root map[string]any, op, sel byte) {
 // whitespace runs collapsed) for every ASCII string, and declines the rest.
 func FuzzNormText(f *testing.F) {
 	for _, s := range []string{"", " ", "Abc  DEF\t\n x ", "a\vb\fc\rd", "\x00\x1f\x7f", "7 Hidden Street", "ÄÖ", "x\u00a0y", "  lead", "trail  ",
-		"Ｆｕｌｌ\u3000ｗｉｄｔｈ", "ﬁle Straße İstanbul ǅ", "Kаrо\u200b Sаmрlеуаn\u00ad", "\u2028x\u0085y\u1680", "\xff\xfe bad", "Ѐ́ й ё", "ул. Пробная"} {
+		"Ｆｕｌｌ\u3000ｗｉｄｔｈ", "ﬁle Straße İstanbul ǅ", "Kаrо\u200b Sаmрlеуаn\u00ad", "\u2028x\u0085y\u1680", "\xff\xfe bad", "Ѐ́ й ё", "ул. Пробная", "Łukasz Søren Weißmüller Þór Kırsten ẞ Œ"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -251,6 +254,10 @@ func normTextRef(s string) string {
 		r = unicode.ToLower(r)
 		if l, ok := homoglyphs[r]; ok {
 			r = l
+		}
+		if f, ok := latinFold[r]; ok {
+			b.WriteString(f)
+			continue
 		}
 		b.WriteRune(r)
 	}
@@ -413,6 +420,50 @@ func FuzzJSONUnescaped(f *testing.F) {
 		q, _ := json.Marshal(v)
 		if got := jsonUnescaped(string(q[1 : len(q)-1])); normText(got) != normText(strings.NewReplacer("\n", " ", "\t", " ", "\r", " ", "\b", " ", "\f", " ").Replace(v)) {
 			t.Fatalf("%q marshalled as %s reads %q", v, q, got)
+		}
+	})
+}
+
+// FuzzRecoded: the quoted-printable, hex and base32 readers of free text
+// take any string without failing, and read back what their encoders
+// write: quoted-printable exactly, the bytes of a hex dump (plain, spaced,
+// \x-escaped, upper case) and of base32 (either alphabet, either case)
+// among what they return.
+func FuzzRecoded(f *testing.F) {
+	for _, s := range []string{"", "=", "=4", "=\r\n", "=C3=A9 x=\nyz", "\\x", "0x", "\\x4", "2026-11-02T09:30:00Z", "61 62 63 64", "MFRGGZDFMZTWQ2LK", "c4g3e828d5i68pbe", "7 Hidden Street", "Ḱaro"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		qpDecoded(s)
+		hexDecoded(nil, s)
+		base32Decoded(nil, s)
+		if len(s) < minDecoded {
+			return
+		}
+		// The writer turns line breaks into CRLF: not compared.
+		if q := qp(s); !strings.ContainsAny(s, "\r\n") {
+			if got, ok := qpDecoded(q); ok && got != s || !ok && q != s {
+				t.Fatalf("qpDecoded(%q) = %q, %t; written from %q", q, got, ok, s)
+			}
+		}
+		h := hex.EncodeToString([]byte(s))
+		var spaced, escaped strings.Builder
+		for i := 0; i < len(s); i++ {
+			fmt.Fprintf(&spaced, "%02x ", s[i])
+			fmt.Fprintf(&escaped, "\\x%02X", s[i])
+		}
+		for _, form := range []string{"at " + h, strings.ToUpper(h), spaced.String(), escaped.String()} {
+			if got, ok := hexDecoded(nil, form); !ok || !bytes.Contains(got, []byte(s)) {
+				t.Fatalf("hexDecoded(%q) = %q, %t: not %q", form, got, ok, s)
+			}
+		}
+		if len(s) < 10 {
+			return // shorter base32 runs are read only with a digit or padding
+		}
+		for _, form := range []string{base32.StdEncoding.EncodeToString([]byte(s)), strings.ToLower(base32.HexEncoding.WithPadding(base32.NoPadding).EncodeToString([]byte(s)))} {
+			if got, ok := base32Decoded(nil, "x "+form+"."); !ok || !bytes.Contains(got, []byte(s)) {
+				t.Fatalf("base32Decoded(%q) = %q, %t: not %q", form, got, ok, s)
+			}
 		}
 	})
 }

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/base32"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -541,8 +542,9 @@ var dpoSituations = []dpoSituation{
 // situation, and sends it from XA-RC to XB-RC and ICRC-CTA through real
 // nodes; XB-RC answers the declined cases with a response carrying the
 // person's whereabouts, and XA-RC sends family news whose body repeats a
-// withheld address behind zero-width characters, percent-encoded in a link
-// or base64-encoded inside a sentence. The officer's
+// withheld address behind zero-width characters, percent-encoded in a link,
+// base64- or base32-encoded inside a sentence, quoted-printable or as a hex
+// dump. The officer's
 // expectations (dpoSituation) are checked against everything each member
 // holds, and no canary may be in any node's logs or metrics; the controls
 // (the enquirer's name, and in the safe case the sought person's address)
@@ -641,6 +643,11 @@ func TestDPOCorpusThroughNodes(t *testing.T) {
 		// (the address at byte offset 1 of a group of three).
 		"Here is the map: https://maps.example/?q=" + percentEveryByte(addr) + " Love.",
 		"Decode this: " + base64.StdEncoding.EncodeToString([]byte("at: "+addr+".")),
+		// As a forwarded e-mail writes it (quoted-printable), a hex dump
+		// and base32.
+		"Forwarded: " + qpEveryByte(addr) + " Love.",
+		"hexdump: " + hexDump(addr),
+		"Decode this: " + base32.StdEncoding.EncodeToString([]byte("at: "+addr+".")),
 		"We are all well. Love."}
 	for i, body := range bodies {
 		control := i == len(bodies)-1
@@ -732,6 +739,24 @@ func percentEveryByte(v string) string {
 	var b strings.Builder
 	for i := 0; i < len(v); i++ {
 		fmt.Fprintf(&b, "%%%02X", v[i])
+	}
+	return b.String()
+}
+
+// qpEveryByte writes every byte of v as a quoted-printable escape.
+func qpEveryByte(v string) string {
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		fmt.Fprintf(&b, "=%02X", v[i])
+	}
+	return b.String()
+}
+
+// hexDump writes the bytes of v as hexadecimal pairs, a space after each.
+func hexDump(v string) string {
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		fmt.Fprintf(&b, "%02x ", v[i])
 	}
 	return b.String()
 }
