@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -107,9 +108,27 @@ func Listen(t testing.TB, m *fedtest.Member) net.Listener {
 func DSN(t testing.TB, d Dialect) string {
 	t.Helper()
 	if d == Postgres {
-		return dbtest.PostgresDSNFrom(t, "migrated", migrated)
+		return asyncCommit(t, dbtest.PostgresDSNFrom(t, "migrated", migrated))
 	}
 	return "sqlite:" + dbtest.SQLitePathFrom(t, "migrated", func(path string) error { return migrated("sqlite:" + path) })
+}
+
+// asyncCommit adds synchronous_commit=off to a PostgreSQL DSN (a
+// run-time parameter of each session): a commit returns without waiting
+// for the server's WAL flush. The nodes' durability tests kill the node,
+// never the server, so none relies on that flush, and the server's fsync
+// per commit was a large part of these tests' time. The store's tests of
+// its own synchronous_commit settings use dbtest, not this DSN.
+func asyncCommit(t testing.TB, dsn string) string {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatalf("nodetest: %v", err)
+	}
+	q := u.Query()
+	q.Set("synchronous_commit", "off")
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // migrated applies every migration to the empty database dsn.
