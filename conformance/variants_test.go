@@ -1907,4 +1907,11 @@ var brokenNodes = []brokenNode{
 		}}},
 		broke: "answers a pull with one envelope more than its max", check: "FLX-PUL-002/own-only",
 	},
+	// FLX-MAT-007: only match queries count against the bound.
+	{
+		Variant: variant.Variant{Name: "mut-query-limit-all-kinds", Mutations: []variant.Mutation{{
+			File: "node/querylimit.go", Old: "\tif env.Kind != federation.KindMatchQuery || n.queryLimit == nil {", New: "\tif n.queryLimit == nil {",
+		}}},
+		broke: "counts every kind against the match query bound, refusing a case.create with rate_limited", check: "FLX-MAT-007/rate-limit",
+	},
 }
