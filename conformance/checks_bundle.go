@@ -205,7 +205,8 @@ func checkBundleReceiptsBack(t *T) {
 // checkBundleRefused checks that whole bundles are refused, and nothing of
 // them stored: encrypted to another member's key, addressed to another
 // member and re-encrypted to the candidate, tampered, truncated, signed by
-// a key in no manifest, expired and issued in the future. The envelope they
+// a key in no manifest, with another cty, signed by a suspended member,
+// expired and issued in the future. The envelope they
 // all held is then accepted (not a duplicate) when POSTed.
 func checkBundleRefused(t *T) {
 	t.bundleCalls()
@@ -227,6 +228,15 @@ func checkBundleRefused(t *T) {
 	}
 	other := t.bundleClaims(raw)
 	other["aud"] = MemberPull
+	// The JWE's cty is not flx-bundle+jws, all else valid.
+	p, _ := json.Marshal(t.bundleClaims(raw))
+	wrongCty, err := jose.Encrypt(compact(header(tester.alg, tester.kid, bundle.TypSigned), p, tester), bundle.TypEncrypted, "JWT", cand)
+	if err != nil {
+		t.Abortf("tester: seal a bundle: %v", err)
+	}
+	// Signed by XD-SUSPENDED, a member the manifest suspends.
+	bySuspended := t.bundleClaims(raw)
+	bySuspended["iss"] = MemberSuspended
 	for _, f := range []struct {
 		what, code string
 		file       []byte
@@ -236,6 +246,8 @@ func checkBundleRefused(t *T) {
 		{"a changed ciphertext", "bad_bundle", tampered},
 		{"truncated", "bad_bundle", good[:len(good)/2]},
 		{"signed by a key in no manifest", "unknown_key", t.sealBundle(t.bundleClaims(raw), signerOf(stranger), cand)},
+		{"whose JWE header has cty JWT", "bad_bundle", wrongCty},
+		{"signed by a suspended member", "suspended_member", t.sealBundle(bySuspended, signerOf(t.id.Keys[keySuspended]), cand)},
 		{"expired", "expired", t.sealBundle(at(-72*time.Hour, -48*time.Hour), tester, cand)},
 		{"issued in the future", "not_yet_valid", t.sealBundle(at(time.Hour, 25*time.Hour), tester, cand)},
 		// The edges: SKEW + 15 s beyond the tolerance, and a lifetime of

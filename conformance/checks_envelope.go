@@ -263,6 +263,11 @@ func checkClaimValues(t *T) {
 		p(claimsJSON(c, "jti", strings.Repeat("j", 129))),
 		p(claimsJSON(c, "body", json.RawMessage("null"))),
 		p(claimsJSON(c, "aud", "xa rc")),
+		// Member ids of the right characters but one too long, and of
+		// the right length with one character outside A-Z, 0-9 and "-":
+		// not member ids, so bad_envelope, not wrong_audience.
+		p(claimsJSON(c, "aud", "X"+strings.Repeat("A", 32))),
+		p(claimsJSON(c, "aud", "XA_RC")),
 	})
 }
 

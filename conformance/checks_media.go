@@ -164,6 +164,13 @@ func checkMediaOfferVerified(t *T) {
 	if _, err := shouldRefuse(t.offer(certTester, other.env, other.hashes), "wrong_audience"); err != nil {
 		t.Errorf("media of a message to another member: %v", err)
 	}
+	// A message whose case_id claim is not its body's: refused as on
+	// POST /flx/v1/envelopes (FLX-ENV-010).
+	c := m.claims
+	c.JTI, c.CaseID = federation.NewJTI(), newCaseID(MemberTester)
+	if _, err := shouldRefuse(t.offer(certTester, t.sign(c, keyTester), m.hashes), "bad_envelope"); err != nil {
+		t.Errorf("a message whose case_id claim differs from its body's: %v", err)
+	}
 	plain, _ := t.envelope(federation.KindCaseCreate, caseDoc(newCaseID(MemberTester), MemberTester))
 	if _, err := shouldRefuse(t.offer(certTester, plain, m.hashes), "bad_upload"); err != nil {
 		t.Errorf("a case.create offered as media: %v", err)
@@ -267,6 +274,28 @@ func checkMediaTooLarge(t *T) {
 	env := t.sign(c, keyTester)
 	if _, err := shouldRefuse(t.offer(certTester, env, hashes), "too_large"); err != nil {
 		t.Errorf("media of max_media_bytes+1: %v", err)
+	}
+	// Media of max_media_bytes exactly is the largest taken: its offer
+	// opens a session. XD-PEER offers it, so that the session left open
+	// counts against its quota, not the tester's; a quota or a full disk
+	// (429, 507) still answers for the node's state, not for the size.
+	largest := t.mediaFrom(MemberPeer, keyPeer, make([]byte, chunkTest), t.candidate, md.Limits.MaxMediaBytes)
+	hashes = make([]byte, 32*((md.Limits.MaxMediaBytes+chunkTest-1)/chunkTest))
+	root = sha256.Sum256(hashes)
+	c = largest.claims
+	c.Body = setMembers(c.Body, map[string]any{"media": map[string]any{"sha256": strings.Repeat("ab", 32), "media_type": "video/mp4",
+		"size_bytes": md.Limits.MaxMediaBytes, "duration_seconds": 12.5, "chunk_bytes": chunkTest, "chunks_sha256": hex.EncodeToString(root[:])}})
+	ans = t.offer(certPeer, t.sign(c, keyPeer), hashes)
+	var code string
+	if p, err := ParseProblem(ans.Body); err == nil && ans.Status >= 400 {
+		code = p.Code
+	}
+	switch {
+	case ans.Status == http.StatusCreated || ans.Status == http.StatusOK:
+	case code == "media_quota_exceeded" || code == "insufficient_storage":
+		t.Logf("media of max_media_bytes: %s (quota or space, not the size)", code)
+	default:
+		t.Errorf("media of max_media_bytes exactly (the largest it takes): want 201 with a session, got %s", ans)
 	}
 }
 

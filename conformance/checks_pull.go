@@ -346,9 +346,11 @@ func payloadClaims(raw []byte) (Claims, error) {
 // envelopes: with a case queued for XD-PULL, pulls by XD-TESTER and XD-PEER
 // (each waiting a second for envelopes to come) hold nothing addressed to
 // another member, and XD-PULL then gets the case's envelope, addressed to
-// it.
+// it; with a second case queued, XD-PULL's pulls with max=1 answer one
+// envelope each.
 func checkPullOwnOnly(t *T) {
 	caseID := t.forwardTo(MemberPull)
+	second := t.forwardTo(MemberPull)
 	for _, p := range []struct{ cert, member string }{{certTester, MemberTester}, {certPeer, MemberPeer}} {
 		got := t.pullAs(t, p.cert, 500, 1)
 		for _, e := range got.Envelopes {
@@ -360,11 +362,27 @@ func checkPullOwnOnly(t *T) {
 			t.Errorf("a pull by %s answered the envelope queued for %s", p.member, MemberPull)
 		}
 	}
-	p, mine := t.waitPulled(caseID, 50)
-	for _, e := range p.Envelopes {
-		if c, err := payloadClaims([]byte(e)); err != nil || c.Aud != MemberPull {
-			t.Errorf("a pull by %s answered an envelope addressed to %q", MemberPull, c.Aud)
+	// Two cases wait for XD-PULL: pulls with max=1 answer one envelope
+	// each (max bounds the answer), until both came.
+	seen := map[string]bool{}
+	deadline := time.Now().Add(t.patience)
+	for !seen[caseID] || !seen[second] {
+		p := t.pullAs(t, certPull, 1, 5)
+		if len(p.Envelopes) > 1 {
+			t.Errorf("a pull by %s with max=1 answered %d envelopes", MemberPull, len(p.Envelopes))
+		}
+		for _, e := range p.Envelopes {
+			c, err := payloadClaims([]byte(e))
+			if err != nil || c.Aud != MemberPull {
+				t.Errorf("a pull by %s answered an envelope addressed to %q", MemberPull, c.Aud)
+			}
+			seen[c.CaseID] = true
+		}
+		if len(p.Envelopes) > 0 {
+			t.ackPulled(t, p.Envelopes)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the envelopes of cases %s and %s could not both be pulled as %s within %s", caseID, second, MemberPull, t.patience)
 		}
 	}
-	t.ackPulled(t, mine)
 }

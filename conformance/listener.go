@@ -71,7 +71,8 @@ type BatchScript func(as []*Arrival) Action
 // else valid.
 var badReceipts = []string{
 	"bad-sha256", "wrong-receipt-for", "wrong-aud", "wrong-iss", "other-signer", "bad-signature",
-	"wrong-typ", "bad-status", "future-iat", "extra-claim", "expired-key",
+	"wrong-typ", "bad-status", "future-iat", "extra-claim", "expired-key", "other-member",
+	"no-iat",
 }
 
 // faultyReceipt signs the receipt claims rc with the tester's key, broken
@@ -93,12 +94,21 @@ func (l *Listener) faultyReceipt(rc federation.ReceiptClaims, fault string) []by
 		claims["iss"] = MemberPeer // signed by the tester, which is not XD-PEER
 	case "other-signer":
 		s = signerOf(l.id.Keys[keyPeer]) // iss the tester, signed by XD-PEER's key
+	case "other-member":
+		// A receipt valid in every way but that XD-PEER, not the
+		// destination, issued and signed it: a sender that takes any
+		// member's receipt, checking the signature against the keys of
+		// the iss it reads, accepts it.
+		claims["iss"] = MemberPeer
+		s = signerOf(l.id.Keys[keyPeer])
 	case "wrong-typ":
 		typ = "JWT"
 	case "bad-status":
 		claims["status"] = "stored"
 	case "future-iat":
 		claims["iat"] = rc.IssuedAt.Add(time.Hour).Unix()
+	case "no-iat":
+		delete(claims, "iat") // no time to check the key's validity at
 	case "extra-claim":
 		claims["exp"] = rc.IssuedAt.Add(time.Hour).Unix()
 	case "expired-key":

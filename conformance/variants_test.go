@@ -1853,4 +1853,65 @@ var brokenNodes = []brokenNode{
 		}}},
 		broke: "imports a bundle with the iss and jti of one imported before and other content (it processes no envelope twice, but stores the new ones)", check: "FLX-BDL-005/same-jti-other-content",
 	},
+	// FLX-RCP-005: the receipt's iss is the destination, and iat is there.
+	{
+		Variant: variant.Variant{Name: "mut-receipt-any-member", Mutations: []variant.Mutation{{
+			File: "federation/receipt.go", Old: "\tif w.Iss != want.Issuer {", New: "\tif false && w.Iss != want.Issuer {",
+		}}},
+		broke: "takes a receipt issued and signed by any member of the federation, not only the destination", check: "FLX-RCP-005/receipt-faults",
+	},
+	{
+		Variant: variant.Variant{Name: "mut-receipt-no-iat", Mutations: []variant.Mutation{{
+			File: "federation/receipt.go", Old: "\tcase w.Iat <= 0:", New: "\tcase w.Iat < 0:",
+		}}},
+		broke: "takes a receipt without iat", check: "FLX-RCP-005/receipt-faults",
+	},
+	// FLX-ENV-005: aud is a member id (^[A-Z0-9][A-Z0-9-]{1,31}$).
+	{
+		Variant: variant.Variant{Name: "mut-member-id-33", Mutations: []variant.Mutation{{
+			File: "federation/manifest.go", Old: "\tif len(id) < 2 || len(id) > 32 || !upperDigit(id[0]) {", New: "\tif len(id) < 2 || len(id) > 33 || !upperDigit(id[0]) {",
+		}}},
+		broke: "takes a member id of 33 characters (an aud of 33 characters is answered wrong_audience, not bad_envelope)", check: "FLX-ENV-005/claim-values",
+	},
+	{
+		Variant: variant.Variant{Name: "mut-member-id-underscore", Mutations: []variant.Mutation{{
+			File: "federation/manifest.go", Old: "\t\tif !upperDigit(id[i]) && id[i] != '-' {", New: "\t\tif !upperDigit(id[i]) && id[i] != '-' && id[i] != '_' {",
+		}}},
+		broke: "takes a member id holding an underscore (such an aud is answered wrong_audience, not bad_envelope)", check: "FLX-ENV-005/claim-values",
+	},
+	// FLX-MED-012: max_media_bytes is the largest media taken.
+	{
+		Variant: variant.Variant{Name: "mut-media-size-at-max", Mutations: []variant.Mutation{{
+			File: "node/media/server.go", Old: "\tif ref.Size > lim.MaxMediaBytes {", New: "\tif ref.Size >= lim.MaxMediaBytes {",
+		}}},
+		broke: "refuses media of max_media_bytes exactly with too_large", check: "FLX-MED-012/too-large",
+	},
+	// FLX-BDL-003: the JWE's cty, and a suspended signer's code.
+	{
+		Variant: variant.Variant{Name: "mut-bundle-any-cty", Mutations: []variant.Mutation{{
+			File: "federation/bundle/bundle.go", Old: "\tif enc.Header().Cty != TypSigned {", New: "\tif false && enc.Header().Cty != TypSigned {",
+		}}},
+		broke: "imports a bundle whose JWE header has another cty than flx-bundle+jws", check: "FLX-BDL-003/refused",
+	},
+	{
+		Variant: variant.Variant{Name: "mut-suspended-signer-unknown-key", Mutations: []variant.Mutation{{
+			File: "federation/envelope.go", Old: "\t\treturn nil, newErr(CodeSuspendedMember, fmt.Sprintf(\"member %q is suspended\", iss), nil)",
+			New: "\t\treturn nil, newErr(CodeUnknownKey, fmt.Sprintf(\"member %q is suspended\", iss), nil)",
+		}}},
+		broke: "refuses what a suspended member signed with unknown_key, not suspended_member", check: "FLX-BDL-003/refused",
+	},
+	// FLX-PUL-002: a pull answers at most max envelopes.
+	{
+		Variant: variant.Variant{Name: "mut-pull-max-plus-one", Mutations: []variant.Mutation{{
+			File: "federation/pull/handler.go", Old: "\t\t\tmax = n\n", New: "\t\t\tmax = n + 1\n",
+		}}},
+		broke: "answers a pull with one envelope more than its max", check: "FLX-PUL-002/own-only",
+	},
+	// FLX-MAT-007: only match queries count against the bound.
+	{
+		Variant: variant.Variant{Name: "mut-query-limit-all-kinds", Mutations: []variant.Mutation{{
+			File: "node/querylimit.go", Old: "\tif env.Kind != federation.KindMatchQuery || n.queryLimit == nil {", New: "\tif n.queryLimit == nil {",
+		}}},
+		broke: "counts every kind against the match query bound, refusing a case.create with rate_limited", check: "FLX-MAT-007/rate-limit",
+	},
 }
