@@ -1198,7 +1198,7 @@ func ruleMinimise(s *state) error {
 	}
 	// Said for a caseworker: which list of the rules decided, by what it
 	// is for, never by its place in the rules file.
-	how := "no list in the rules covers this recipient, so only the fields every " + s.docKind + " must carry are sent"
+	how := "no list in the rules covers this recipient, so only required fields (those every " + s.docKind + " must carry) are sent"
 	if e != nil {
 		how = "only the fields on the rules' list " + listFor(e) + " are sent"
 	}
