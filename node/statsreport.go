@@ -105,7 +105,7 @@ func (n *Node) SendStats(ctx context.Context) (int, error) {
 	if len(to) == 0 {
 		return 0, nil
 	}
-	res, err := stats.Compute(ctx, storeInput{n}, n.o.Self)
+	res, _, err := n.OwnStats(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -158,6 +158,15 @@ func (n *Node) SendStats(ctx context.Context) (int, error) {
 		n.deliverer.Kick()
 	}
 	return queued, nil
+}
+
+// OwnStats returns this member's raw monthly counts, computed from the
+// documents its reports count (its cases' versions and the messages it
+// sent), and the disclosure control its reports apply: what the console
+// shows is what this node publishes.
+func (n *Node) OwnStats(ctx context.Context) (*stats.Result, stats.Protection, error) {
+	res, err := stats.Compute(ctx, storeInput{n}, n.o.Self)
+	return res, n.o.Stats.Protection, err
 }
 
 // lastReport returns the highest revision of the report queued for

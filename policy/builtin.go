@@ -1196,16 +1196,49 @@ func ruleMinimise(s *state) error {
 	if s.docKind == "case" {
 		what = str(s.doc["type"]) + " case"
 	}
-	how := "no allow-list matches, so only required fields travel"
+	// Said for a caseworker: which list of the rules decided, by what it
+	// is for, never by its place in the rules file.
+	how := "no list in the rules covers this recipient, so only required fields (those every " + s.docKind + " must carry) are sent"
 	if e != nil {
-		how = fmt.Sprintf("allow-list on line %d", e.Line)
-		if e.Line == 0 {
-			how = "default allow-list"
-		}
+		how = "only the fields on the rules' list " + listFor(e) + " are sent"
 	}
-	s.fire(id, RuleRedact, fmt.Sprintf("Data minimisation: fields a %s (%s) does not need for a %s are removed (%s).",
-		s.dst.Role, dstName(s.dst), what, how), ptrs)
+	s.fire(id, RuleRedact, fmt.Sprintf("Data minimisation: %s (%s) does not need every field of this %s; %s, the others are withheld.",
+		dstName(s.dst), roleWords(s.dst.Role), strings.ReplaceAll(what, "_", " "), how), ptrs)
 	return nil
+}
+
+// listFor names a minimisation list by whom and what it is for.
+func listFor(e *MinimiseEntry) string {
+	who := "for every recipient"
+	switch {
+	case len(e.Members) > 0:
+		who = "for " + strings.Join(e.Members, ", ")
+	case !contains(e.Roles, "*"):
+		var ws []string
+		for _, r := range e.Roles {
+			ws = append(ws, roleWords(r))
+		}
+		who = "for " + strings.Join(ws, " or ")
+	}
+	if len(e.CaseTypes) > 0 && !contains(e.CaseTypes, "*") {
+		who += ", " + strings.ReplaceAll(strings.Join(e.CaseTypes, ", "), "_", " ") + " cases"
+	}
+	return who
+}
+
+// roleWords says what a recipient's role is.
+func roleWords(role string) string {
+	switch role {
+	case "society":
+		return "a National Society"
+	case "delegation":
+		return "an ICRC delegation"
+	case "coordinator":
+		return "a tracing coordinator"
+	case "non_movement":
+		return "an organisation outside the Red Cross and Red Crescent Movement"
+	}
+	return "role " + role
 }
 
 // remainingPersonal lists the classes of personal data still in the

@@ -184,12 +184,13 @@ func (b nodeBackend) WriteMediaUpload(ctx context.Context, a node.Actor, uid str
 	return b.n.WriteMediaUpload(ctx, a, uid, off, body, func() {})
 }
 
-// OwnStats counts this node's own activity per month (node/stats) from
-// the stored versions of the cases it is the origin of. Erased versions
-// hold no document and count no more. The counts are raw: the page
-// protects them (stats.Protection) before showing anything.
-func (b nodeBackend) OwnStats(ctx context.Context, _ node.Actor) (*stats.Result, error) {
-	return stats.Compute(ctx, viewInput{b.n.View(), b.n.Self()}, b.n.Self())
+// OwnStats counts this node's own activity per month as its statistics
+// reports do (node.OwnStats: its cases' versions and the messages it sent;
+// erased versions hold no document and count no more), with the disclosure
+// control those reports apply. The counts are raw: the page protects them
+// before showing anything.
+func (b nodeBackend) OwnStats(ctx context.Context, _ node.Actor) (*stats.Result, stats.Protection, error) {
+	return b.n.OwnStats(ctx)
 }
 
 // ReceivedStats aggregates the received statistics reports over all months
@@ -197,45 +198,6 @@ func (b nodeBackend) OwnStats(ctx context.Context, _ node.Actor) (*stats.Result,
 func (b nodeBackend) ReceivedStats(ctx context.Context, _ node.Actor, by stats.By) ([]stats.Row, error) {
 	return b.n.StatsAggregate(ctx, "", by)
 }
-
-// viewInput reads the store's case histories for stats.Compute. Messages
-// are not kept as documents by the node yet, so none are counted.
-type viewInput struct {
-	v    store.View
-	self string
-}
-
-func (in viewInput) Cases(ctx context.Context, fn func([]schema.Case) error) error {
-	f := store.CaseFilter{Origin: in.self, Limit: 1000}
-	for {
-		page, err := in.v.ListCases(ctx, f)
-		if err != nil {
-			return err
-		}
-		for _, c := range page.Cases {
-			vs, err := in.v.ListCaseVersions(ctx, c.ID)
-			if err != nil {
-				return err
-			}
-			docs := make([]schema.Case, 0, len(vs))
-			for _, v := range vs {
-				var d schema.Case
-				if v.Document != nil && json.Unmarshal(v.Document, &d) == nil {
-					docs = append(docs, d)
-				}
-			}
-			if err := fn(docs); err != nil {
-				return err
-			}
-		}
-		if page.Next == "" {
-			return nil
-		}
-		f.Cursor = page.Next
-	}
-}
-
-func (viewInput) Messages(context.Context, func([]schema.Message) error) error { return nil }
 
 // failure is an error from the node in the terms a page shows: the stable
 // code, the node's public message, the schema violations by pointer, and

@@ -102,7 +102,7 @@ func browseMatches(t *testing.T, e *env, tb *tab, check func(string), other stri
 			t.Errorf("side by side lacks %q:\n%s", want, sides)
 		}
 	}
-	if ex := tb.text("#why-h + table"); !strings.Contains(ex, "Name") || !strings.Contains(ex, "Birth date or age") {
+	if ex := tb.text("#why-h + .scroll table"); !strings.Contains(ex, "Name") || !strings.Contains(ex, "Birth date or age") {
 		t.Errorf("explanation:\n%s", ex)
 	}
 	check("candidate match")

@@ -108,8 +108,9 @@ type Backend interface {
 	StartMediaUpload(ctx context.Context, a node.Actor, caseID string, r node.MediaUploadRequest) (node.MediaUpload, error)
 	MediaUploadState(ctx context.Context, a node.Actor, uploadID string) (node.MediaUpload, error)
 	WriteMediaUpload(ctx context.Context, a node.Actor, uploadID string, off int64, body io.Reader) (node.MediaUpload, error)
-	// OwnStats counts this node's activity per month, raw (unprotected).
-	OwnStats(ctx context.Context, a node.Actor) (*stats.Result, error)
+	// OwnStats counts this node's activity per month, raw (unprotected),
+	// as its statistics reports count it, and the protection they apply.
+	OwnStats(ctx context.Context, a node.Actor) (*stats.Result, stats.Protection, error)
 	// ReceivedStats aggregates the statistics reports this node received
 	// from members (a coordinator's), from published values only.
 	ReceivedStats(ctx context.Context, a node.Actor, by stats.By) ([]stats.Row, error)

@@ -18,37 +18,42 @@ const statsTTL = 5 * time.Minute
 
 // statsCache keeps the last computed counts.
 type statsCache struct {
-	mu  sync.Mutex
-	at  time.Time
-	res *stats.Result
+	mu   sync.Mutex
+	at   time.Time
+	res  *stats.Result
+	prot stats.Protection
 }
 
-// ownStats returns this node's counts, computed at most every statsTTL.
-func (c *Console) ownStats(q *req) (*stats.Result, error) {
+// ownStats returns this node's counts and the protection its reports
+// apply, computed at most every statsTTL.
+func (c *Console) ownStats(q *req) (*stats.Result, stats.Protection, error) {
 	c.stats.mu.Lock()
 	defer c.stats.mu.Unlock()
 	now := c.o.Now()
 	if c.stats.res != nil && now.Sub(c.stats.at) < statsTTL && !now.Before(c.stats.at) {
-		return c.stats.res, nil
+		return c.stats.res, c.stats.prot, nil
 	}
-	res, err := c.o.Backend.OwnStats(q.Context(), q.actor())
+	res, prot, err := c.o.Backend.OwnStats(q.Context(), q.actor())
 	if err != nil {
-		return nil, err
+		return nil, stats.Protection{}, err
 	}
-	c.stats.res, c.stats.at = res, now
-	return res, nil
+	if prot == (stats.Protection{}) {
+		prot = stats.DefaultProtection
+	}
+	c.stats.res, c.stats.prot, c.stats.at = res, prot, now
+	return res, prot, nil
 }
 
 // statsMonths are the lengths of history the page offers.
 var statsMonths = []string{"6", "12", "24", "36"}
 
 // ownReports turns the raw counts of the last months into the reports this
-// node would publish (stats.DefaultProtection: small counts suppressed,
-// others rounded); nothing raw is shown or downloaded.
-func (c *Console) ownReports(q *req, months int) ([]stats.Period, []schema.StatsReport, error) {
-	res, err := c.ownStats(q)
+// node publishes (its protection: small counts suppressed, others
+// rounded); nothing raw is shown or downloaded.
+func (c *Console) ownReports(q *req, months int) ([]stats.Period, []schema.StatsReport, stats.Protection, error) {
+	res, prot, err := c.ownStats(q)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, prot, err
 	}
 	self := c.o.Backend.Self()
 	country := "ZZ"
@@ -65,14 +70,14 @@ func (c *Console) ownReports(q *req, months int) ([]stats.Period, []schema.Stats
 	var periods []stats.Period
 	var reports []schema.StatsReport
 	for p := first; !last.Before(p); p = p.Next() {
-		r, err := stats.DefaultProtection.Report(self, country, p, 1, res.Periods[p])
+		r, err := prot.Report(self, country, p, 1, res.Periods[p])
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, prot, err
 		}
 		periods = append(periods, p)
 		reports = append(reports, r)
 	}
-	return periods, reports, nil
+	return periods, reports, prot, nil
 }
 
 func monthChoices(lc *locale, cur int) []option {
@@ -114,6 +119,9 @@ type statChart struct {
 	W, H      int
 	Base      int // y of the axis
 	MaxText   string
+	None      bool // nothing in any month: the chart says so
+	MidX      int  // where it says so
+	MidY      int
 }
 
 type statRow struct {
@@ -124,23 +132,30 @@ type statRow struct {
 // charts draws one bar chart per metric over the periods, from the
 // published values: a suppressed value is a short hatched bar labelled
 // "fewer than k". Right-to-left languages put the latest month on the left.
-func charts(v *view, periods []stats.Period, reports []schema.StatsReport, rtl bool) ([]statChart, []statRow) {
+// shown is false when every value of every month is 0: nothing to draw.
+func charts(v *view, prot stats.Protection, periods []stats.Period, reports []schema.StatsReport, rtl bool) (_ []statChart, _ []statRow, shown bool) {
 	var out []statChart
 	var rows []statRow
 	n := len(periods)
 	slot := chartW / max(n, 1)
 	for _, m := range stats.Metrics {
-		ch := statChart{ID: string(m), Title: v.T("metric." + string(m)), W: chartW, H: chartH, Base: plotTop + plotH}
+		ch := statChart{ID: string(m), Title: v.T("metric." + string(m)), W: chartW, H: chartH, Base: plotTop + plotH,
+			MidX: chartW / 2, MidY: plotTop + plotH/2}
 		row := statRow{Title: ch.Title}
 		vals := make([]*int, n)
 		top := 0
+		ch.None = true
 		for i, r := range reports {
 			vals[i] = metricValue(r.Counts, m)
 			if vals[i] != nil {
 				top = max(top, *vals[i])
 			}
+			if vals[i] == nil || *vals[i] != 0 {
+				ch.None = false
+			}
 		}
-		top = max(top, stats.DefaultProtection.Threshold)
+		shown = shown || !ch.None
+		top = max(top, prot.Threshold)
 		ch.MaxText = v.Num(int64(top))
 		for i, p := range periods {
 			slotIdx := i
@@ -157,8 +172,8 @@ func charts(v *view, periods []stats.Period, reports []schema.StatsReport, rtl b
 			}
 			if vals[i] == nil {
 				b.Suppressed = true
-				b.H = plotH * (stats.DefaultProtection.Threshold - 1) / top
-				b.Text = v.T("stats.suppressed", stats.DefaultProtection.Threshold)
+				b.H = plotH * (prot.Threshold - 1) / top
+				b.Text = v.T("stats.suppressed", prot.Threshold)
 			} else {
 				b.H = plotH * *vals[i] / top
 				b.Text = v.Num(int64(*vals[i]))
@@ -170,7 +185,7 @@ func charts(v *view, periods []stats.Period, reports []schema.StatsReport, rtl b
 		out = append(out, ch)
 		rows = append(rows, row)
 	}
-	return out, rows
+	return out, rows, shown
 }
 
 func metricValue(c schema.StatsCounts, m stats.Metric) *int {
@@ -246,7 +261,7 @@ func receivedBreakdown(v *view, rows []stats.Row, byMember bool) breakdown {
 
 func (c *Console) statsPage(w http.ResponseWriter, q *req) {
 	months := statsLength(q)
-	periods, reports, err := c.ownReports(q, months)
+	periods, reports, prot, err := c.ownReports(q, months)
 	if err != nil {
 		c.fail(w, q, err)
 		return
@@ -269,7 +284,10 @@ func (c *Console) statsPage(w http.ResponseWriter, q *req) {
 		}
 	}
 	v := c.newView(q, "stats.title")
-	chs, rows := charts(v, periods, reports, q.lc.rtl)
+	chs, rows, shown := charts(v, prot, periods, reports, q.lc.rtl)
+	if !shown {
+		chs, rows = nil, nil
+	}
 	var heads []string
 	for _, p := range periods {
 		heads = append(heads, v.Date(p.String()))
@@ -286,14 +304,14 @@ func (c *Console) statsPage(w http.ResponseWriter, q *req) {
 		ByMember  *breakdown
 		ByCountry *breakdown
 	}{v, chs, rows, heads, monthChoices(q.lc, months), months,
-		stats.DefaultProtection.Threshold - 1, stats.DefaultProtection.Rounding, byMember, byCountry})
+		prot.Threshold - 1, prot.Rounding, byMember, byCountry})
 }
 
 // statsCSV answers the same published numbers as the page, one row per
 // month (stats.WriteCSV: a suppressed value counts 0 in its column and 1 in
 // its _suppressed column).
 func (c *Console) statsCSV(w http.ResponseWriter, q *req) {
-	_, reports, err := c.ownReports(q, statsLength(q))
+	_, reports, _, err := c.ownReports(q, statsLength(q))
 	if err != nil {
 		c.fail(w, q, err)
 		return

@@ -238,7 +238,9 @@ func startNode(parent context.Context, cfg config.Config, log *slog.Logger) (*ru
 		return failSt(fmt.Errorf("serve: local API listener: %w", err))
 	}
 	errLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
+	conns := newConnTracker()
 	fedSrv := &http.Server{
+		ConnState: conns.hook,
 		Handler:   httpapi.FederationHandler(n, tr.Directory(), log, httpapi.WithReadTimeout(cfg.Federation.ReadTimeout)),
 		TLSConfig: federationTLS(mtls.ServerConfig(cert, tr.Directory())),
 		// The handler bounds each body by read_timeout and answers 408 when
@@ -250,6 +252,7 @@ func startNode(parent context.Context, cfg config.Config, log *slog.Logger) (*ru
 		HTTP2: mtls.ServerHTTP2(),
 	}
 	localSrv := &http.Server{
+		ConnState:         conns.hook,
 		Handler:           httpapi.NewLocalHandler(n, localOptions(cfg, promhttp.HandlerFor(metrics.Registry, promhttp.HandlerOpts{}), log)),
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: errLog,
@@ -290,11 +293,72 @@ func startNode(parent context.Context, cfg config.Config, log *slog.Logger) (*ru
 			swg.Add(1)
 			go func(s *http.Server) { defer swg.Done(); s.Shutdown(sctx) }(s)
 		}
+		conns.closeIdle()
 		swg.Wait()
 		<-runDone
 		r.errc <- nil
 	}()
 	return r, nil
+}
+
+// connTracker closes idle connections promptly at shutdown. Server.Shutdown
+// closes idle HTTP/1.1 connections itself, but counts an HTTP/2 connection
+// as active for its whole life: it sends a GOAWAY and the connection stays
+// open until the peer closes it or a second passes. The ConnState hook,
+// which HTTP/2 connections also report (idle when their last stream ends),
+// tells which have nothing in flight: those are closed at once, and those
+// with requests in flight once their last response is written.
+type connTracker struct {
+	mu      sync.Mutex
+	idle    map[net.Conn]time.Time // since when
+	closing bool
+}
+
+// idleGrace is how long a connection that just became idle is left before
+// closing it: its last response's frames may still be on their way to the
+// socket (HTTP/2 reports idle when the stream ends, before the flush).
+const idleGrace = 50 * time.Millisecond
+
+func newConnTracker() *connTracker { return &connTracker{idle: map[net.Conn]time.Time{}} }
+
+func (ct *connTracker) hook(c net.Conn, s http.ConnState) {
+	ct.mu.Lock()
+	defer ct.mu.Unlock()
+	if s != http.StateIdle {
+		delete(ct.idle, c)
+		return
+	}
+	ct.idle[c] = time.Now()
+	if ct.closing {
+		ct.closeLater(c, idleGrace)
+	}
+}
+
+// closeIdle closes the connections idle now, and from now on each one as
+// it becomes idle.
+func (ct *connTracker) closeIdle() {
+	ct.mu.Lock()
+	defer ct.mu.Unlock()
+	ct.closing = true
+	for c, since := range ct.idle {
+		ct.closeLater(c, idleGrace-time.Since(since))
+	}
+}
+
+// closeLater closes c after d if it is still idle then (ct.mu held).
+func (ct *connTracker) closeLater(c net.Conn, d time.Duration) {
+	at := ct.idle[c]
+	time.AfterFunc(max(d, 0), func() {
+		ct.mu.Lock()
+		still := ct.idle[c] == at
+		if still {
+			delete(ct.idle, c)
+		}
+		ct.mu.Unlock()
+		if still {
+			c.Close()
+		}
+	})
 }
 
 // isLoopback reports whether a listen host only accepts local connections.

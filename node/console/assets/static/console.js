@@ -65,5 +65,45 @@
     fill();
   });
 
+  // A table wider than a phone scrolls inside its own focusable region
+  // instead of the whole page sideways.
+  document.querySelectorAll("main table").forEach(function (t) {
+    if (t.closest(".scroll")) return;
+    var box = document.createElement("div");
+    box.className = "scroll";
+    box.setAttribute("role", "region");
+    box.setAttribute("tabindex", "0");
+    var cap = t.querySelector("caption"), h1 = document.querySelector("main h1");
+    box.setAttribute("aria-label", (cap || h1 || t).textContent.trim().slice(0, 80));
+    t.parentNode.insertBefore(box, t);
+    box.appendChild(t);
+  });
+
+  // The menu stays on one row when it fits; otherwise it collapses behind
+  // the Menu button (a phone, a long translation), and opens below it.
+  var top = document.querySelector("header.top");
+  var toggle = top && top.querySelector(".menu-toggle");
+  var menu = document.getElementById("menu");
+  if (toggle && menu) {
+    var setOpen = function (open) {
+      top.classList.toggle("open", open);
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    };
+    var fit = function () {
+      var open = top.classList.contains("open");
+      top.classList.remove("collapsed", "open");
+      var over = top.scrollWidth > top.clientWidth + 1 || menu.scrollWidth > menu.clientWidth + 1;
+      top.classList.toggle("collapsed", over);
+      setOpen(over && open);
+    };
+    toggle.addEventListener("click", function () { setOpen(!top.classList.contains("open")); });
+    document.addEventListener("keydown", function (e) {
+      if (e.key === "Escape" && top.classList.contains("open")) { setOpen(false); toggle.focus(); }
+    });
+    window.addEventListener("resize", fit);
+    window.addEventListener("load", fit);
+    fit();
+  }
+
   localTimes(document);
 })();
