@@ -308,6 +308,7 @@ type taintSet struct {
 	sqEnds    []int    // where each ends in sqAll
 	scratch   []byte   // a value being encoded (addBase64)
 	dec       []byte   // hex or base32 runs of a string being decoded (hit), or a text squashed (squashedHit)
+	keys      nameKeys // names' phonetic keys, across Latin and Arabic script (arabic.go)
 }
 
 // phoneDigits returns the digits of a value written mostly with digits
@@ -434,6 +435,9 @@ func (t *taintSet) addName(v string, together bool) {
 	forms := append([]string{v}, spellings(v)...)
 	for i, f := range forms {
 		n := normText(f)
+		if i == 0 {
+			t.keys.add(n)
+		}
 		if together && i == 0 && utf8.RuneCountInString(n) >= 4 && !contains(t.names, n) {
 			t.names = append(t.names, n)
 		}
@@ -736,8 +740,10 @@ func (t *taintSet) hitAsWritten(s string) bool {
 			}
 			start = end
 		}
-		if len(t.names) > 0 && t.nameHit(string(nb)) {
-			return true
+		if len(t.names) > 0 {
+			if ns := string(nb); t.nameHit(ns) || t.keys.hit(ns) {
+				return true
+			}
 		}
 		if t.squashedHit(nb) {
 			return true
@@ -753,7 +759,7 @@ func (t *taintSet) hitAsWritten(s string) bool {
 				return true
 			}
 		}
-		if t.nameHit(n) || len(t.sqEnds) > 0 && t.squashedHit([]byte(n)) {
+		if t.nameHit(n) || t.keys.hit(n) || len(t.sqEnds) > 0 && t.squashedHit([]byte(n)) {
 			return true
 		}
 	}
