@@ -309,6 +309,36 @@ type taintSet struct {
 	scratch   []byte   // a value being encoded (addBase64)
 	dec       []byte   // hex or base32 runs of a string being decoded (hit), or a text squashed (squashedHit)
 	keys      nameKeys // names' phonetic keys, across Latin and Arabic script (arabic.go)
+	// spelled holds the other spellings of the last values outside ASCII
+	// worked out (spellingsOf): a name is added as a value and as a name,
+	// and spelled once. A few, in place: a case has few such values.
+	spelled  [8]spelling
+	nSpelled int
+}
+
+type spelling struct {
+	v     string
+	forms []string
+}
+
+// spellingsOf is spellings(v), worked out once for the last few values.
+func (t *taintSet) spellingsOf(v string) []string {
+	ascii := true
+	for i := 0; i < len(v) && ascii; i++ {
+		ascii = v[i] < utf8.RuneSelf
+	}
+	if ascii {
+		return nil // most values: spelled only as written
+	}
+	for i := 0; i < min(t.nSpelled, len(t.spelled)); i++ {
+		if t.spelled[i].v == v {
+			return t.spelled[i].forms
+		}
+	}
+	forms := spellings(v)
+	t.spelled[t.nSpelled%len(t.spelled)] = spelling{v, forms}
+	t.nSpelled++
+	return forms
 }
 
 // phoneDigits returns the digits of a value written mostly with digits
@@ -393,7 +423,7 @@ func (t *taintSet) add(v string) {
 	}
 	// Its other spellings in ASCII letters (ü as ue, Cyrillic and Greek
 	// romanised) are looked for as written.
-	for _, sp := range spellings(v) {
+	for _, sp := range t.spellingsOf(v) {
 		if sn := normText(sp); utf8.RuneCountInString(sn) >= 4 && !contains(t.plain, sn) {
 			t.addPlain(sn)
 		}
@@ -432,13 +462,17 @@ func (t *taintSet) addPlain(n string) {
 // family names put together) in the other orders it is written in, in
 // each of its spellings, as whole words; and, put together, as written.
 func (t *taintSet) addName(v string, together bool) {
-	forms := append([]string{v}, spellings(v)...)
-	for i, f := range forms {
+	sp := t.spellingsOf(v)
+	for i := -1; i < len(sp); i++ {
+		f := v
+		if i >= 0 {
+			f = sp[i]
+		}
 		n := normText(f)
-		if i == 0 {
+		if i < 0 {
 			t.keys.add(n)
 		}
-		if together && i == 0 && utf8.RuneCountInString(n) >= 4 && !contains(t.names, n) {
+		if together && i < 0 && utf8.RuneCountInString(n) >= 4 && !contains(t.names, n) {
 			t.names = append(t.names, n)
 		}
 		for _, o := range nameOrders(n) {
@@ -786,7 +820,7 @@ const minSquashed = 8
 // it has enough.
 func (t *taintSet) addSquashed(n string) {
 	start := len(t.sqAll)
-	t.sqAll = squashString(t.sqAll, n)
+	t.sqAll = squash(t.sqAll, n)
 	q := t.sqAll[start:]
 	if len(q) < minSquashed {
 		t.sqAll = t.sqAll[:start]
@@ -803,8 +837,10 @@ func (t *taintSet) addSquashed(n string) {
 	t.sqEnds = append(t.sqEnds, len(t.sqAll))
 }
 
-// squashString is squash of a string.
-func squashString(dst []byte, n string) []byte {
+// squash appends to dst the letters and digits of normalised text n (a
+// string or bytes): the text without its spaces, punctuation and
+// separators.
+func squash[S string | []byte](dst []byte, n S) []byte {
 	for i := 0; i < len(n); {
 		c := n[i]
 		if c < utf8.RuneSelf {
@@ -814,28 +850,8 @@ func squashString(dst []byte, n string) []byte {
 			i++
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(n[i:])
-		if unicode.IsLetter(r) || unicode.IsDigit(r) {
-			dst = append(dst, n[i:i+size]...)
-		}
-		i += size
-	}
-	return dst
-}
-
-// squash appends to dst the letters and digits of normalised text n: the
-// text without its spaces, punctuation and separators.
-func squash(dst, n []byte) []byte {
-	for i := 0; i < len(n); {
-		c := n[i]
-		if c < utf8.RuneSelf {
-			if lowerByte(c) || digitByte(c) {
-				dst = append(dst, c)
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRune(n[i:])
+		var rb [utf8.UTFMax]byte
+		r, size := utf8.DecodeRune(rb[:copy(rb[:], n[i:])])
 		if unicode.IsLetter(r) || unicode.IsDigit(r) {
 			dst = append(dst, n[i:i+size]...)
 		}
