@@ -66,8 +66,12 @@ func (k *nameKeys) add(n string) {
 			}
 			k.buf = append(k.buf, w...)
 		}
-		if len(k.buf)-from < minNameKey || k.has(k.buf[from:]) {
+		short := len(k.buf)-from < minNameKey
+		if short || k.has(k.buf[from:]) {
 			k.buf = k.buf[:from]
+			if r == 0 && short {
+				return // the name as written is too short to look for by its key
+			}
 			continue
 		}
 		k.ends = append(k.ends, len(k.buf))

@@ -467,3 +467,32 @@ func FuzzRecoded(f *testing.F) {
 		}
 	})
 }
+
+// FuzzNameKeys: the phonetic keys of names (arabic.go) take any string,
+// and a name that has a key is found by it in itself and inside a sentence
+// in English or Arabic, its Latin letters in either case.
+func FuzzNameKeys(f *testing.F) {
+	for _, s := range []string{"", "Yusuf Abd al-Karim Haddad", "يوسف عبد الكريم حداد", "Ja'far l'Ahmed's", "abdelkarim nasreldin", "عبدالرحمن ناصرالدين",
+		"ʿAbd al-Raḥmān", "x1 ٣٤ Юлия", "al", "ـــ", "Mohammed Ali"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var k nameKeys
+		n := normText(s)
+		k.add(n)
+		if len(k.ends) == 0 {
+			k.hit(n)
+			return
+		}
+		for _, text := range []string{s, "We saw " + s + " today.", "رأينا " + s + " اليوم", strings.Map(func(r rune) rune {
+			if 'a' <= r && r <= 'z' {
+				return r - 'a' + 'A'
+			}
+			return r
+		}, s)} {
+			if !k.hit(normText(text)) {
+				t.Fatalf("name %q (key %q) not found in %q", s, k.buf[:k.ends[0]], text)
+			}
+		}
+	})
+}
