@@ -42,8 +42,9 @@ var arabicHeld = []struct {
 // TestFreeTextFindsArabicNames: a carer's names are withheld (the child is
 // unaccompanied, the family link not verified); family news repeating them
 // in the other script or another usual spelling must not leave, in an
-// English, French or Arabic sentence, nor a case note. 43 copies; on the
-// code before phonetic keys, only the copies written as held were caught.
+// English, French or Arabic sentence: 32 copies in 3 sentences each. On
+// the code before the phonetic keys 90 of the 96 leaked (only copies
+// written as held, or family name first, were caught).
 func TestFreeTextFindsArabicNames(t *testing.T) {
 	rules, err := Default("XA-RC", "XA")
 	if err != nil {
@@ -113,6 +114,26 @@ var innocentTexts = []string{
 	"Abdulrahim Nasser came back from the hospital.",
 	"عبد الرحيم ناصر عاد من المستشفى.",
 	"Mahmoud al-Halabi is fine and sends his love.",
+	"The school bus takes the children at seven; the teacher is kind.",
+	"Hadi, Karima and Youssra send kisses to grandmother.",
+	"We received the parcel: rice, sugar, oil and a blanket for the baby.",
+	"Abdel Karim Mansour, our neighbour, helped us repair the roof.",
+	"Yousef Haddad Street is now called Martyrs Street.",
+	"The doctor, Dr Nasreddine Bouzid, saw grandmother on Sunday.",
+	"Merci pour la lettre. Abderrahim et Souad vont se marier en été.",
+	"La maison de Khadija Benyoussef a été réparée.",
+	"Nous avons vu Mohamed Amine et Yacine au marché de Bab el-Oued.",
+	"Le fils de Hassan Haddad travaille à la boulangerie de Karim.",
+	"أرسلنا لكم صوراً من حفل زفاف سعاد وعبد الرحيم.",
+	"الأستاذ نصر الدين بوزيد يسلم عليكم.",
+	"شارع يوسف حداد أصبح اسمه شارع الشهداء.",
+	"كريمة وهادي ويسرى يرسلون القبلات للجدة.",
+	"وصلت الرسالة، الحمد لله على سلامتكم جميعاً.",
+	"Rania and her husband Abdelhakim moved to the city with their twins.",
+	"Greetings from Zakaria, Imane and little Bilal in the north.",
+	"Mustafa Kamal Abdelkader repaired the well in the village.",
+	"The ferry to the island leaves on Thursdays at dawn.",
+	"Please send the photos of the wedding of Salma and Tarek.",
 }
 
 // sameKey are the innocent texts that are denied all the same, with the
@@ -130,7 +151,7 @@ var sameKey = map[string]string{
 
 // TestFreeTextLetsInnocentArabicTextsLeave: with the names of
 // TestFreeTextFindsArabicNames withheld, the ordinary texts about other
-// people leave, except those of sameKey (the numbers are logged: 3 of 160
+// people leave, except those of sameKey (the numbers are logged: 3 of 240
 // denied; 1 before the phonetic keys).
 func TestFreeTextLetsInnocentArabicTextsLeave(t *testing.T) {
 	rules, err := Default("XA-RC", "XA")

@@ -24,7 +24,8 @@ import (
 // document, and for a response or message the values of the case that the
 // destination may not receive) and removes any field that repeats one
 // (whole, case and spacing aside, base64-encoded, or behind percent, JSON
-// or HTML escapes). A field that schema v1 requires (a message's body or
+// or HTML escapes; a person's name also in other spellings and scripts:
+// recode.go, arabic.go). A field that schema v1 requires (a message's body or
 // media) cannot be removed: the document is denied.
 
 var (
