@@ -496,3 +496,30 @@ func FuzzNameKeys(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSquash: squash reads a string and its bytes alike, keeping exactly
+// the ASCII lower-case letters and digits and the other letters and
+// digits (what squashedHit looks for).
+func FuzzSquash(f *testing.F) {
+	for _, s := range []string{"", "7 Hidden-Street", "Ḱaro Ŝampleyan", "يوسف حداد", "\xff\xfe x", "ab\u0301c"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		a, b := squash(nil, s), squash(nil, []byte(s))
+		var want []byte
+		for i, r := range s {
+			switch {
+			case r < utf8.RuneSelf:
+				if lowerByte(byte(r)) || digitByte(byte(r)) {
+					want = append(want, byte(r))
+				}
+			case unicode.IsLetter(r) || unicode.IsDigit(r):
+				_, size := utf8.DecodeRuneInString(s[i:])
+				want = append(want, s[i:i+size]...)
+			}
+		}
+		if !bytes.Equal(a, b) || !bytes.Equal(a, want) {
+			t.Fatalf("squash(%q) = %q (string), %q (bytes), want %q", s, a, b, want)
+		}
+	})
+}
