@@ -137,3 +137,30 @@ func cpuTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkFreeTextWithheldNames is the free-text rule's cost when names
+// are withheld: family news about a case whose carer (Cyrillic and Arabic
+// names, and their given and family names in forms of their own) may not
+// be named to the destination, its body an ordinary sentence.
+func BenchmarkFreeTextWithheldNames(b *testing.B) {
+	def, err := Default("XA-RC", "XA")
+	if err != nil {
+		b.Fatal(err)
+	}
+	e := New(def, WithValidator(nil))
+	cs := carerCase(b, []any{
+		map[string]any{"value": "Юлия Хрущёва", "script": "Cyrl"}, map[string]any{"value": "ليلى حسن الخطيب", "script": "Arab"},
+		map[string]any{"value": "Layla", "part": "given"}, map[string]any{"value": "Hassan", "part": "patronymic"},
+		map[string]any{"value": "al-Khatib", "part": "family"},
+	})
+	doc := familyNews(b, "We are all well. The children go to school and send their love to Karim Haddad and his family.")
+	ctx := context.Background()
+	if d, _ := e.Apply(ctx, doc, "message.deliver", dstXC, testNow, WithCase(cs)); !d.Allowed() {
+		b.Fatalf("unexpected decision: %s", describe(d))
+	}
+	b.ReportAllocs()
+	defer reportCPU(b)()
+	for i := 0; i < b.N; i++ {
+		e.Apply(ctx, doc, "message.deliver", dstXC, testNow, WithCase(cs))
+	}
+}

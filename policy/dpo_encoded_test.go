@@ -16,10 +16,7 @@ import (
 // only at a multiple of three), in either alphabet, percent-encoded as in
 // a URL, JSON-escaped in nested JSON, as HTML character references, NFD,
 // case-folded.
-var encodings = []struct {
-	name string
-	f    func(v string) string
-}{
+var encodings = []writing{
 	{"base64 of a sentence, offset 0", func(v string) string { return base64.StdEncoding.EncodeToString([]byte("at " + v + ".")) }},
 	{"base64 of a sentence, offset 1", func(v string) string { return base64.StdEncoding.EncodeToString([]byte("at: " + v + ".")) }},
 	{"base64 of a sentence, offset 2", func(v string) string { return base64.StdEncoding.EncodeToString([]byte("at:: " + v + ".")) }},
@@ -58,41 +55,71 @@ var encodings = []struct {
 	{"case-folded", func(v string) string { return strings.ToLower(v) }},
 }
 
-// TestFreeTextFindsEncodedCopies: as TestFreeTextFindsDisguisedCopies, a
-// refused person's withheld values copied into a family news message's
-// body, encoded rather than disguised. Each copy must be caught (the body
-// is required: the message is denied).
-func TestFreeTextFindsEncodedCopies(t *testing.T) {
-	rules, err := Default("XA-RC", "XA")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := New(rules)
-	refused := caseWith(t, func(m map[string]any) {
+// writing is one way of writing a sentence that holds a value v.
+type writing struct {
+	name string
+	f    func(v string) string
+}
+
+// refusedCase is the sample case whose sought person refused contact, with
+// an address line and a locality (a name-like value with letters outside
+// ASCII) that are withheld from a family news message's destination.
+func refusedCase(t testing.TB) []byte {
+	return caseWith(t, func(m map[string]any) {
 		p := personAt(m, 1)
 		p["contact_preference"] = "refused"
 		p["address"].(map[string]any)["address_line"] = "7 Hidden Street"
 		p["address"].(map[string]any)["locality"] = "Ḱaro Ŝampleyan Ünïcode"
 	})
-	secrets := []string{"7 Hidden Street", "karo.sampleyan@example.org", "Ḱaro Ŝampleyan Ünïcode"}
-	ctx := context.Background()
-	msg := func(body string) []byte {
-		m := map[string]any{"schema": "flx/v1/message", "message_id": "XA-RC:M-1", "case_id": "XA-RC:T-1", "created_at": "2025-05-01T10:00:00Z",
-			"kind": "family_news", "channel": "rcm", "body": body,
-			"from": map[string]any{"person": "p1", "member": "XA-RC"}, "to": map[string]any{"member": "XC-RC", "name": "Cousin"}}
-		return encodeMap(t, m)
+}
+
+// familyNews is a family news message of the sample case to XC-RC with
+// this body (required: a body repeating a withheld value is denied).
+func familyNews(t testing.TB, body string) []byte {
+	m := map[string]any{"schema": "flx/v1/message", "message_id": "XA-RC:M-1", "case_id": "XA-RC:T-1", "created_at": "2025-05-01T10:00:00Z",
+		"kind": "family_news", "channel": "rcm", "body": body,
+		"from": map[string]any{"person": "p1", "member": "XA-RC"}, "to": map[string]any{"member": "XC-RC", "name": "Cousin"}}
+	return encodeMap(t, m)
+}
+
+// newsPasses reports whether family news with this body, about case cs,
+// leaves for XC-RC under the default rules (and what leaves).
+func newsPasses(t testing.TB, e *Engine, cs []byte, body string) (Decision, []byte) {
+	return e.Apply(context.Background(), familyNews(t, body), "message.deliver", dstXC, testNow, WithCase(cs))
+}
+
+// mustDenyCopies sends family news whose body holds each secret written
+// each way, and reports each that is allowed; then the controls (bodies
+// that hold none) must be allowed.
+func mustDenyCopies(t *testing.T, cs []byte, secrets []string, ways []writing, controls ...string) {
+	t.Helper()
+	rules, err := Default("XA-RC", "XA")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if d, _ := e.Apply(ctx, msg("We are all well: "+base64.StdEncoding.EncodeToString([]byte("at: 12 Open Avenue."))+" https://maps.example/?q=12+Open+Avenue"), "message.deliver", dstXC, testNow, WithCase(refused)); !d.Allowed() {
-		t.Fatalf("control message: %s", describe(d))
+	e := New(rules)
+	for _, c := range controls {
+		if d, _ := newsPasses(t, e, cs, c); !d.Allowed() {
+			t.Fatalf("control message %q: %s", c, describe(d))
+		}
 	}
 	for _, secret := range secrets {
-		for _, enc := range encodings {
-			v := enc.f(secret)
-			if d, out := e.Apply(ctx, msg("Dear family, see "+v+" Love."), "message.deliver", dstXC, testNow, WithCase(refused)); d.Allowed() {
-				t.Errorf("body, %s of %q (%s): %s, sent %s", enc.name, secret, v, d.Effect, trunc(out))
+		for _, w := range ways {
+			v := w.f(secret)
+			if d, out := newsPasses(t, e, cs, "Dear family, see "+v+" Love."); d.Allowed() {
+				t.Errorf("body, %s of %q (%s): %s, sent %s", w.name, secret, v, d.Effect, trunc(out))
 			}
 		}
 	}
+}
+
+// TestFreeTextFindsEncodedCopies: as TestFreeTextFindsDisguisedCopies, a
+// refused person's withheld values copied into a family news message's
+// body, encoded rather than disguised. Each copy must be caught (the body
+// is required: the message is denied).
+func TestFreeTextFindsEncodedCopies(t *testing.T) {
+	mustDenyCopies(t, refusedCase(t), []string{"7 Hidden Street", "karo.sampleyan@example.org", "Ḱaro Ŝampleyan Ünïcode"}, encodings,
+		"We are all well: "+base64.StdEncoding.EncodeToString([]byte("at: 12 Open Avenue."))+" https://maps.example/?q=12+Open+Avenue")
 }
 
 // TestFreeTextFindsAddressInMediaURI: a media reference's uri cannot hold

@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"context"
 	"encoding/base32"
 	"encoding/hex"
 	"fmt"
@@ -35,10 +34,7 @@ func qpAll(v string) string {
 	return b.String()
 }
 
-var recodings = []struct {
-	name string
-	f    func(v string) string
-}{
+var recodings = []writing{
 	{"quoted-printable", func(v string) string { return qp("Subject: " + v + " is where they live") }},
 	{"quoted-printable, every byte", func(v string) string { return qpAll(v) }},
 	{"quoted-printable, soft line break inside", func(v string) string {
@@ -79,41 +75,9 @@ var recodings = []struct {
 // TestFreeTextFindsRecodedCopies: as TestFreeTextFindsEncodedCopies, with
 // the encodings a mail client, a debugger or a hex dump writes.
 func TestFreeTextFindsRecodedCopies(t *testing.T) {
-	rules, err := Default("XA-RC", "XA")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := New(rules)
-	refused := caseWith(t, func(m map[string]any) {
-		p := personAt(m, 1)
-		p["contact_preference"] = "refused"
-		p["address"].(map[string]any)["address_line"] = "7 Hidden Street"
-		p["address"].(map[string]any)["locality"] = "Ḱaro Ŝampleyan Ünïcode"
-	})
-	secrets := []string{"7 Hidden Street", "karo.sampleyan@example.org", "Ḱaro Ŝampleyan Ünïcode", "+999 555 2222"}
-	ctx := context.Background()
-	msg := func(body string) []byte {
-		m := map[string]any{"schema": "flx/v1/message", "message_id": "XA-RC:M-1", "case_id": "XA-RC:T-1", "created_at": "2025-05-01T10:00:00Z",
-			"kind": "family_news", "channel": "rcm", "body": body,
-			"from": map[string]any{"person": "p1", "member": "XA-RC"}, "to": map[string]any{"member": "XC-RC", "name": "Cousin"}}
-		return encodeMap(t, m)
-	}
-	for _, control := range []string{
-		"We are all well: " + qp("Grüße aus 12 Open Avenue") + " " + hex.EncodeToString([]byte("12 Open Avenue")) + " " + base32.StdEncoding.EncodeToString([]byte("12 Open Avenue")),
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", "deadbeefcafe0123456789", "=3D=20", "sha256 " + strings.Repeat("b", 64),
-	} {
-		if d, _ := e.Apply(ctx, msg(control), "message.deliver", dstXC, testNow, WithCase(refused)); !d.Allowed() {
-			t.Fatalf("control message %q: %s", control, describe(d))
-		}
-	}
-	for _, secret := range secrets {
-		for _, enc := range recodings {
-			v := enc.f(secret)
-			if d, out := e.Apply(ctx, msg("Dear family, see "+v+" Love."), "message.deliver", dstXC, testNow, WithCase(refused)); d.Allowed() {
-				t.Errorf("body, %s of %q (%s): %s, sent %s", enc.name, secret, v, d.Effect, trunc(out))
-			}
-		}
-	}
+	mustDenyCopies(t, refusedCase(t), []string{"7 Hidden Street", "karo.sampleyan@example.org", "Ḱaro Ŝampleyan Ünïcode", "+999 555 2222"}, recodings,
+		"We are all well: "+qp("Grüße aus 12 Open Avenue")+" "+hex.EncodeToString([]byte("12 Open Avenue"))+" "+base32.StdEncoding.EncodeToString([]byte("12 Open Avenue")),
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", "deadbeefcafe0123456789", "=3D=20", "sha256 "+strings.Repeat("b", 64))
 }
 
 // TestFreeTextFindsTransliteratedNames: the sought person declined
@@ -128,7 +92,6 @@ func TestFreeTextFindsTransliteratedNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := New(rules)
-	ctx := context.Background()
 	cases := []struct {
 		names []any
 		copy  string
@@ -151,31 +114,27 @@ func TestFreeTextFindsTransliteratedNames(t *testing.T) {
 		{[]any{map[string]any{"value": "Li", "part": "given"}, map[string]any{"value": "Wei", "part": "family"}}, "Li Wei"},
 		{[]any{map[string]any{"value": "Li", "part": "given"}, map[string]any{"value": "Wei", "part": "family"}}, "WEI Li"},
 	}
-	// The child p2 is unaccompanied and the family link is not verified:
-	// the carer p3's names are withheld; the message about the case (its
-	// body required) is denied when it repeats them.
-	withCarer := func(names []any) []byte {
-		return caseWith(t, func(m map[string]any) {
-			personAt(m, 1)["vulnerabilities"] = j(t, `["unaccompanied_minor"]`)
-			personAt(m, 1)["birth_date"] = "2015"
-			m["best_interest_assessment"] = j(t, `{"done_at":"2024-01-11T09:00:00Z"}`)
-			m["persons"] = append(list(m["persons"]), map[string]any{"id": "p3", "roles": []any{"caregiver"}, "names": names})
-			m["relationships"] = j(t, `[{"from":"p1","to":"p2","type":"sister","verified":false},{"from":"p3","to":"p2","type":"caregiver","verified":true}]`)
-		})
-	}
-	msg := func(body string) []byte {
-		m := map[string]any{"schema": "flx/v1/message", "message_id": "XA-RC:M-1", "case_id": "XA-RC:T-1", "created_at": "2025-05-01T10:00:00Z",
-			"kind": "family_news", "channel": "rcm", "body": body,
-			"from": map[string]any{"person": "p1", "member": "XA-RC"}, "to": map[string]any{"member": "XC-RC", "name": "Cousin"}}
-		return encodeMap(t, m)
-	}
 	for _, c := range cases {
-		cs := withCarer(c.names)
-		if d, _ := e.Apply(ctx, msg("The boy is well and goes to school."), "message.deliver", dstXC, testNow, WithCase(cs)); !d.Allowed() {
+		cs := carerCase(t, c.names)
+		if d, _ := newsPasses(t, e, cs, "The boy is well and goes to school."); !d.Allowed() {
 			t.Fatalf("control for %v: %s", c.names, describe(d))
 		}
-		if d, out := e.Apply(ctx, msg("The boy lives with "+c.copy+" now."), "message.deliver", dstXC, testNow, WithCase(cs)); d.Allowed() {
+		if d, out := newsPasses(t, e, cs, "The boy lives with "+c.copy+" now."); d.Allowed() {
 			t.Errorf("names %v copied as %q: %s, sent %s", c.names, c.copy, d.Effect, trunc(out))
 		}
 	}
+}
+
+// carerCase is the sample case whose child p2 is unaccompanied, with a
+// carer p3 of these names and a family link not verified: the carer's
+// names are withheld, and family news about the case (its body required)
+// is denied when it repeats them.
+func carerCase(t testing.TB, names []any) []byte {
+	return caseWith(t, func(m map[string]any) {
+		personAt(m, 1)["vulnerabilities"] = j(t, `["unaccompanied_minor"]`)
+		personAt(m, 1)["birth_date"] = "2015"
+		m["best_interest_assessment"] = j(t, `{"done_at":"2024-01-11T09:00:00Z"}`)
+		m["persons"] = append(list(m["persons"]), map[string]any{"id": "p3", "roles": []any{"caregiver"}, "names": names})
+		m["relationships"] = j(t, `[{"from":"p1","to":"p2","type":"sister","verified":false},{"from":"p3","to":"p2","type":"caregiver","verified":true}]`)
+	})
 }

@@ -24,7 +24,8 @@ import (
 // document, and for a response or message the values of the case that the
 // destination may not receive) and removes any field that repeats one
 // (whole, case and spacing aside, base64-encoded, or behind percent, JSON
-// or HTML escapes). A field that schema v1 requires (a message's body or
+// or HTML escapes; a person's name also in other spellings and scripts:
+// recode.go, arabic.go). A field that schema v1 requires (a message's body or
 // media) cannot be removed: the document is denied.
 
 var (
@@ -308,6 +309,37 @@ type taintSet struct {
 	sqEnds    []int    // where each ends in sqAll
 	scratch   []byte   // a value being encoded (addBase64)
 	dec       []byte   // hex or base32 runs of a string being decoded (hit), or a text squashed (squashedHit)
+	keys      nameKeys // names' phonetic keys, across Latin and Arabic script (arabic.go)
+	// spelled holds the other spellings of the last values outside ASCII
+	// worked out (spellingsOf): a name is added as a value and as a name,
+	// and spelled once. A few, in place: a case has few such values.
+	spelled  [8]spelling
+	nSpelled int
+}
+
+type spelling struct {
+	v     string
+	forms []string
+}
+
+// spellingsOf is spellings(v), worked out once for the last few values.
+func (t *taintSet) spellingsOf(v string) []string {
+	ascii := true
+	for i := 0; i < len(v) && ascii; i++ {
+		ascii = v[i] < utf8.RuneSelf
+	}
+	if ascii {
+		return nil // most values: spelled only as written
+	}
+	for i := 0; i < min(t.nSpelled, len(t.spelled)); i++ {
+		if t.spelled[i].v == v {
+			return t.spelled[i].forms
+		}
+	}
+	forms := spellings(v)
+	t.spelled[t.nSpelled%len(t.spelled)] = spelling{v, forms}
+	t.nSpelled++
+	return forms
 }
 
 // phoneDigits returns the digits of a value written mostly with digits
@@ -392,7 +424,7 @@ func (t *taintSet) add(v string) {
 	}
 	// Its other spellings in ASCII letters (ü as ue, Cyrillic and Greek
 	// romanised) are looked for as written.
-	for _, sp := range spellings(v) {
+	for _, sp := range t.spellingsOf(v) {
 		if sn := normText(sp); utf8.RuneCountInString(sn) >= 4 && !contains(t.plain, sn) {
 			t.addPlain(sn)
 		}
@@ -431,10 +463,17 @@ func (t *taintSet) addPlain(n string) {
 // family names put together) in the other orders it is written in, in
 // each of its spellings, as whole words; and, put together, as written.
 func (t *taintSet) addName(v string, together bool) {
-	forms := append([]string{v}, spellings(v)...)
-	for i, f := range forms {
+	sp := t.spellingsOf(v)
+	for i := -1; i < len(sp); i++ {
+		f := v
+		if i >= 0 {
+			f = sp[i]
+		}
 		n := normText(f)
-		if together && i == 0 && utf8.RuneCountInString(n) >= 4 && !contains(t.names, n) {
+		if i < 0 {
+			t.keys.add(n)
+		}
+		if together && i < 0 && utf8.RuneCountInString(n) >= 4 && !contains(t.names, n) {
 			t.names = append(t.names, n)
 		}
 		for _, o := range nameOrders(n) {
@@ -736,8 +775,10 @@ func (t *taintSet) hitAsWritten(s string) bool {
 			}
 			start = end
 		}
-		if len(t.names) > 0 && t.nameHit(string(nb)) {
-			return true
+		if len(t.names) > 0 {
+			if ns := string(nb); t.nameHit(ns) || t.keys.hit(ns) {
+				return true
+			}
 		}
 		if t.squashedHit(nb) {
 			return true
@@ -753,7 +794,7 @@ func (t *taintSet) hitAsWritten(s string) bool {
 				return true
 			}
 		}
-		if t.nameHit(n) || len(t.sqEnds) > 0 && t.squashedHit([]byte(n)) {
+		if t.nameHit(n) || t.keys.hit(n) || len(t.sqEnds) > 0 && t.squashedHit([]byte(n)) {
 			return true
 		}
 	}
@@ -780,7 +821,7 @@ const minSquashed = 8
 // it has enough.
 func (t *taintSet) addSquashed(n string) {
 	start := len(t.sqAll)
-	t.sqAll = squashString(t.sqAll, n)
+	t.sqAll = squash(t.sqAll, n)
 	q := t.sqAll[start:]
 	if len(q) < minSquashed {
 		t.sqAll = t.sqAll[:start]
@@ -797,8 +838,10 @@ func (t *taintSet) addSquashed(n string) {
 	t.sqEnds = append(t.sqEnds, len(t.sqAll))
 }
 
-// squashString is squash of a string.
-func squashString(dst []byte, n string) []byte {
+// squash appends to dst the letters and digits of normalised text n (a
+// string or bytes): the text without its spaces, punctuation and
+// separators.
+func squash[S string | []byte](dst []byte, n S) []byte {
 	for i := 0; i < len(n); {
 		c := n[i]
 		if c < utf8.RuneSelf {
@@ -808,28 +851,8 @@ func squashString(dst []byte, n string) []byte {
 			i++
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(n[i:])
-		if unicode.IsLetter(r) || unicode.IsDigit(r) {
-			dst = append(dst, n[i:i+size]...)
-		}
-		i += size
-	}
-	return dst
-}
-
-// squash appends to dst the letters and digits of normalised text n: the
-// text without its spaces, punctuation and separators.
-func squash(dst, n []byte) []byte {
-	for i := 0; i < len(n); {
-		c := n[i]
-		if c < utf8.RuneSelf {
-			if lowerByte(c) || digitByte(c) {
-				dst = append(dst, c)
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRune(n[i:])
+		var rb [utf8.UTFMax]byte
+		r, size := utf8.DecodeRune(rb[:copy(rb[:], n[i:])])
 		if unicode.IsLetter(r) || unicode.IsDigit(r) {
 			dst = append(dst, n[i:i+size]...)
 		}

@@ -467,3 +467,59 @@ func FuzzRecoded(f *testing.F) {
 		}
 	})
 }
+
+// FuzzNameKeys: the phonetic keys of names (arabic.go) take any string,
+// and a name that has a key is found by it in itself and inside a sentence
+// in English or Arabic, its Latin letters in either case.
+func FuzzNameKeys(f *testing.F) {
+	for _, s := range []string{"", "Yusuf Abd al-Karim Haddad", "يوسف عبد الكريم حداد", "Ja'far l'Ahmed's", "abdelkarim nasreldin", "عبدالرحمن ناصرالدين",
+		"ʿAbd al-Raḥmān", "x1 ٣٤ Юлия", "al", "ـــ", "Mohammed Ali"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var k nameKeys
+		n := normText(s)
+		k.add(n)
+		if len(k.ends) == 0 {
+			k.hit(n)
+			return
+		}
+		for _, text := range []string{s, "We saw " + s + " today.", "رأينا " + s + " اليوم", strings.Map(func(r rune) rune {
+			if 'a' <= r && r <= 'z' {
+				return r - 'a' + 'A'
+			}
+			return r
+		}, s)} {
+			if !k.hit(normText(text)) {
+				t.Fatalf("name %q (key %q) not found in %q", s, k.buf[:k.ends[0]], text)
+			}
+		}
+	})
+}
+
+// FuzzSquash: squash reads a string and its bytes alike, keeping exactly
+// the ASCII lower-case letters and digits and the other letters and
+// digits (what squashedHit looks for).
+func FuzzSquash(f *testing.F) {
+	for _, s := range []string{"", "7 Hidden-Street", "Ḱaro Ŝampleyan", "يوسف حداد", "\xff\xfe x", "ab\u0301c"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		a, b := squash(nil, s), squash(nil, []byte(s))
+		var want []byte
+		for i, r := range s {
+			switch {
+			case r < utf8.RuneSelf:
+				if lowerByte(byte(r)) || digitByte(byte(r)) {
+					want = append(want, byte(r))
+				}
+			case unicode.IsLetter(r) || unicode.IsDigit(r):
+				_, size := utf8.DecodeRuneInString(s[i:])
+				want = append(want, s[i:i+size]...)
+			}
+		}
+		if !bytes.Equal(a, b) || !bytes.Equal(a, want) {
+			t.Fatalf("squash(%q) = %q (string), %q (bytes), want %q", s, a, b, want)
+		}
+	})
+}
