@@ -1914,4 +1914,11 @@ var brokenNodes = []brokenNode{
 		}}},
 		broke: "counts every kind against the match query bound, refusing a case.create with rate_limited", check: "FLX-MAT-007/rate-limit",
 	},
+	// FLX-LIM-005: one member's requests in flight are bounded.
+	{
+		Variant: variant.Variant{Name: "mut-inflight-unbounded", Mutations: []variant.Mutation{{
+			File: "node/httpapi/inflight.go", Old: "\tif b.busy[member] >= b.max {", New: "\tif false && b.busy[member] >= b.max {",
+		}}},
+		broke: "holds every request one member opens (no per-member bound on requests in flight)", check: "FLX-LIM-005/in-flight",
+	},
 }

@@ -26,7 +26,7 @@ func FederationHandler(n *node.Node, dir mtls.Directory, log *slog.Logger, opts 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	f := &fedAPI{n: n, log: log}
+	f := &fedAPI{n: n, log: log, maxInFlight: DefaultMaxInFlight}
 	for _, o := range opts {
 		o(f)
 	}
@@ -61,7 +61,8 @@ func FederationHandler(n *node.Node, dir mtls.Directory, log *slog.Logger, opts 
 		w.Header().Set("Allow", allow)
 		writeProblem(w, problem.MethodNotAllowed, "allowed: "+allow)
 	})
-	return mtls.Middleware(dir)(asSent(r, r.NotFoundHandler))
+	bounded := &inflight{max: f.maxInFlight, busy: map[string]int{}, next: asSent(r, r.NotFoundHandler)}
+	return mtls.Middleware(dir)(bounded)
 }
 
 // asSent answers a path written with percent escapes (an escaped letter,
@@ -81,6 +82,7 @@ type fedAPI struct {
 	n           *node.Node
 	log         *slog.Logger
 	readTimeout time.Duration // 0: the server's
+	maxInFlight int           // per member (FLX-LIM-005)
 }
 
 // FederationOption configures FederationHandler.
