@@ -179,7 +179,7 @@ func TestAuditConcurrent(t *testing.T) {
 // flushed past where it stood before the transaction began. (On SQLite every
 // commit waits for the disk.)
 func TestAuditedTxDurableOnReturn(t *testing.T) {
-	withAllStores(t, func(t *testing.T, b *backend) {
+	withAllDurableStores(t, func(t *testing.T, b *backend) {
 		if b.dialect != store.Postgres {
 			t.Skip("SQLite commits with synchronous=FULL")
 		}

@@ -10,10 +10,11 @@ import (
 	"github.com/familylinks/flx/node/store"
 )
 
-// benchStores runs a benchmark against SQLite and PostgreSQL.
+// benchStores runs a benchmark against SQLite and PostgreSQL, with the
+// server's synchronous_commit as a node has it (newDurableBackend).
 func benchStores(b *testing.B, fn func(b *testing.B, be *backend)) {
 	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
-		b.Run(string(d), func(b *testing.B) { fn(b, newBackend(b, d)) })
+		b.Run(string(d), func(b *testing.B) { fn(b, newDurableBackend(b, d)) })
 	}
 }
 

@@ -13,7 +13,7 @@ import (
 // PostgreSQL, and only that transaction: the setting does not stay on the
 // pooled connection for the durable writes after it (queueing, receiving).
 func TestRedoableIsScopedToItsTransaction(t *testing.T) {
-	withAllStores(t, func(t *testing.T, b *backend) {
+	withAllDurableStores(t, func(t *testing.T, b *backend) {
 		ctx := t.Context()
 		s := b.open(t, store.WithMaxOpenConns(1)) // one connection: the same one each time
 		want := map[bool]string{false: "on", true: "off"}
@@ -181,7 +181,7 @@ func TestLostProcessingIsRedone(t *testing.T) {
 // local to it): the setting does not stay on the pooled connection for
 // the durable writes after it.
 func TestDeliveryMarkRedoableIsScopedToItsStatement(t *testing.T) {
-	withAllStores(t, func(t *testing.T, b *backend) {
+	withAllDurableStores(t, func(t *testing.T, b *backend) {
 		ctx := t.Context()
 		s := b.open(t, store.WithMaxOpenConns(1)) // one connection: the same one each time
 		want := "on"
@@ -226,7 +226,7 @@ func TestDeliveryMarkRedoableIsScopedToItsStatement(t *testing.T) {
 // (one round trip less per audited transaction); the setting stays within
 // that transaction, and what it wrote is committed.
 func TestLockSetsAsyncCommitWithIt(t *testing.T) {
-	withAllStores(t, func(t *testing.T, b *backend) {
+	withAllDurableStores(t, func(t *testing.T, b *backend) {
 		ctx := t.Context()
 		s := b.open(t, store.WithMaxOpenConns(1)) // one connection: the same one each time
 		for i := range 2 {

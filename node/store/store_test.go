@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"sync"
 	"testing"
@@ -81,7 +82,37 @@ func withEachStore(t *testing.T, fn func(t *testing.T, b *backend)) {
 	}
 }
 
+// withAllDurableStores is withAllStores with PostgreSQL sessions that keep
+// the server's synchronous_commit (on), for the tests of the store's own
+// settings of it and of its commits' durability (newBackend's sessions have
+// it off).
+func withAllDurableStores(t *testing.T, fn func(t *testing.T, b *backend)) {
+	t.Helper()
+	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			fn(t, newDurableBackend(t, d))
+		})
+	}
+}
+
+// newBackend opens a fresh store of dialect d. On PostgreSQL its sessions
+// have synchronous_commit off (asyncCommit): a commit returns without
+// waiting for the server's WAL flush, which no test here needs (they stop
+// stores, never the server), and that wait, one per commit, was most of
+// the package's wall time.
 func newBackend(t testing.TB, d store.Dialect) *backend {
+	t.Helper()
+	return newBackendCommit(t, d, true)
+}
+
+// newDurableBackend is newBackend with the server's synchronous_commit.
+func newDurableBackend(t testing.TB, d store.Dialect) *backend {
+	t.Helper()
+	return newBackendCommit(t, d, false)
+}
+
+func newBackendCommit(t testing.TB, d store.Dialect, async bool) *backend {
 	t.Helper()
 	b := &backend{dialect: d, clock: newClock()}
 	var rawDriver, rawDSN string
@@ -92,6 +123,9 @@ func newBackend(t testing.TB, d store.Dialect) *backend {
 		rawDriver, rawDSN = "sqlite", "file:"+b.path+"?_pragma=busy_timeout(10000)"
 	case store.Postgres:
 		b.dsn = dbtest.PostgresDSNFrom(t, "migrated", migrated)
+		if async {
+			b.dsn = asyncCommit(t, b.dsn)
+		}
 		rawDriver, rawDSN = "postgres", b.dsn
 	}
 	b.s = b.open(t)
@@ -102,6 +136,20 @@ func newBackend(t testing.TB, d store.Dialect) *backend {
 	t.Cleanup(func() { raw.Close() })
 	b.raw = raw
 	return b
+}
+
+// asyncCommit adds synchronous_commit=off to a PostgreSQL DSN (a run-time
+// parameter of each session).
+func asyncCommit(t testing.TB, dsn string) string {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatalf("asyncCommit: %v", err)
+	}
+	q := u.Query()
+	q.Set("synchronous_commit", "off")
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // migrated applies every migration to the empty database dsn: newBackend

@@ -62,6 +62,14 @@ type template struct {
 	base string // the PostgreSQL server
 	name string // PostgreSQL database, or SQLite file
 	err  error
+
+	// PostgreSQL: the next copy, made in the background while a test
+	// runs (a CREATE DATABASE takes a large part of a second on a busy
+	// machine: once per test, it was much of the store's tests' time).
+	// making is guarded by shared.mu; spare holds at most one copy, which
+	// finish drops if no test took it.
+	spare  chan string
+	making bool
 }
 
 // Main runs the package's tests and then purges a Docker PostgreSQL
@@ -97,6 +105,13 @@ func finish(code int) int {
 	for key, tp := range shared.templates {
 		if tp.name == "" {
 			continue
+		}
+		select {
+		case name := <-tp.spare:
+			if err := dropDatabase(tp.base, name); err != nil {
+				fmt.Fprintf(os.Stderr, "dbtest: drop copy %s: %v\n", name, err)
+			}
+		default:
 		}
 		if strings.HasPrefix(key, "sqlite:") {
 			os.RemoveAll(filepath.Dir(tp.name))
@@ -156,7 +171,42 @@ func PostgresDSNFrom(t testing.TB, key string, prepare func(dsn string) error) s
 	if tp.err != nil {
 		t.Fatalf("dbtest: template %s on %s: %v", key, redact(base), tp.err)
 	}
-	return createDatabase(t, base, tp.name)
+	var name string
+	select {
+	case name = <-tp.spare:
+	default:
+		var err error
+		if name, err = newDatabase(base, tp.name); err != nil {
+			t.Fatalf("dbtest: create database from %s on %s: %v", tp.name, redact(base), err)
+		}
+	}
+	tp.makeSpare()
+	return useDatabase(t, base, name)
+}
+
+// makeSpare starts making the template's next copy in the background,
+// unless one is made or under way; finish waits for it (shared.drops).
+// A failure leaves no copy: the next call then creates its own, and
+// reports the error if it fails again.
+func (tp *template) makeSpare() {
+	shared.mu.Lock()
+	if tp.making || len(tp.spare) > 0 {
+		shared.mu.Unlock()
+		return
+	}
+	tp.making = true
+	shared.drops.Add(1)
+	shared.mu.Unlock()
+	go func() {
+		defer shared.drops.Done()
+		name, err := newDatabase(tp.base, tp.name)
+		if err == nil {
+			tp.spare <- name // empty: only this goroutine fills it
+		}
+		shared.mu.Lock()
+		tp.making = false
+		shared.mu.Unlock()
+	}()
 }
 
 // SQLitePathFrom is SQLitePath for a database file that prepare has
@@ -213,7 +263,7 @@ func sharedTemplate(key string) *template {
 	}
 	tp := shared.templates[key]
 	if tp == nil {
-		tp = &template{}
+		tp = &template{spare: make(chan string, 1)}
 		shared.templates[key] = tp
 	}
 	return tp
@@ -223,14 +273,28 @@ func sharedTemplate(key string) *template {
 // of the database from, and drops it when the test ends.
 func createDatabase(t testing.TB, base, from string) string {
 	t.Helper()
+	name, err := newDatabase(base, from)
+	if err != nil {
+		t.Fatalf("dbtest: create database %s on %s: %v", name, redact(base), err)
+	}
+	return useDatabase(t, base, name)
+}
+
+// newDatabase creates a database on the server base, empty or a copy of
+// the database from, and returns its name.
+func newDatabase(base, from string) (string, error) {
 	name := databaseName()
 	stmt := "CREATE DATABASE " + name
 	if from != "" {
 		stmt += " TEMPLATE " + from
 	}
-	if err := exec(base, stmt); err != nil {
-		t.Fatalf("dbtest: create database %s on %s: %v", name, redact(base), err)
-	}
+	return name, exec(base, stmt)
+}
+
+// useDatabase returns the DSN of database name on base, dropped when the
+// test ends.
+func useDatabase(t testing.TB, base, name string) string {
+	t.Helper()
 	t.Cleanup(func() {
 		shared.mu.Lock()
 		async := shared.enabled

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestWithSSLMode(t *testing.T) {
@@ -229,5 +230,92 @@ func TestTemplates(t *testing.T) {
 	}
 	if _, err := os.Stat(sqliteTmpl); !os.IsNotExist(err) {
 		t.Errorf("SQLite template %s still there after finish: %v", sqliteTmpl, err)
+	}
+}
+
+// Under Main, PostgresDSNFrom makes the next copy of a template while the
+// test that took the last one runs: the next call gets a database that
+// existed before it, and finish drops a copy no test took.
+func TestTemplateCopiedAhead(t *testing.T) {
+	shared.mu.Lock()
+	saved := shared.enabled
+	shared.enabled, shared.dropSlots, shared.templates, shared.dropErrs = true, make(chan struct{}, 4), map[string]*template{}, nil
+	shared.mu.Unlock()
+	t.Cleanup(func() {
+		shared.mu.Lock()
+		shared.enabled, shared.templates = saved, nil
+		shared.mu.Unlock()
+	})
+	admin, err := sql.Open("postgres", serverDSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	name := databaseName()
+	prefix := name[:len(name)-16] // flx_dbtest_
+	existing := func() map[string]bool {
+		rows, err := admin.QueryContext(t.Context(), `SELECT datname FROM pg_database WHERE datname LIKE $1 || '%'`, prefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		m := map[string]bool{}
+		for rows.Next() {
+			var n string
+			if err := rows.Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			m[n] = true
+		}
+		return m
+	}
+	// waitNew waits (10 s at most) for a database of this package that is
+	// not in seen, and returns the databases then.
+	waitNew := func(seen map[string]bool) map[string]bool {
+		for range 200 {
+			now := existing()
+			for n := range now {
+				if !seen[n] {
+					return now
+				}
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		return existing()
+	}
+	current := func(dsn string) string {
+		db, err := sql.Open("postgres", dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		var name string
+		if err := db.QueryRowContext(t.Context(), `SELECT current_database()`).Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		return name
+	}
+	prepare := func(dsn string) error { return nil }
+	var first, second string
+	var before, after map[string]bool
+	t.Run("copies", func(t *testing.T) {
+		first = current(PostgresDSNFrom(t, "ahead", prepare))
+		before = waitNew(existing())
+		second = current(PostgresDSNFrom(t, "ahead", prepare))
+		after = waitNew(existing())
+	})
+	if !before[second] {
+		t.Errorf("the second copy %s was made during the call (want it made ahead, after the first call)", second)
+	}
+	if first == second {
+		t.Fatalf("the same copy %s twice", first)
+	}
+	if code := finish(0); code != 0 {
+		t.Fatalf("finish = %d", code)
+	}
+	for n := range after {
+		if existing()[n] {
+			t.Errorf("database %s still exists after finish (a copy made ahead, or the template)", n)
+		}
 	}
 }
