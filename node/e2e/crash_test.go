@@ -74,6 +74,29 @@ type procFed struct {
 	fedAddr map[string]string // member -> host:port of its manifest endpoint
 }
 
+// TestCrashes runs the crash tests, one after the other, as subtests of one
+// test that runs in parallel with the package's other tests. They need the
+// binaries TestMain builds; as serial tests they held back every parallel
+// test of the package while the builds went on (Go resumes parallel tests
+// only when the serial ones are done): from an empty build cache, where
+// the fault build follows the shared one, that left node/e2e idle for the
+// builds' minutes. Now they wait in one parallel slot while the others run.
+func TestCrashes(t *testing.T) {
+	t.Parallel()
+	needBinary(t)
+	for _, c := range []struct {
+		name string
+		run  func(*testing.T)
+	}{
+		{"KillSenderMidDelivery", killSenderMidDelivery},
+		{"ReceiverCrashAfterStore", receiverCrashAfterStore},
+		{"SenderCrashAfterSend", senderCrashAfterSend},
+		{"TwoSenderProcessesShareDB", twoSenderProcessesShareDB},
+	} {
+		t.Run(c.name, c.run)
+	}
+}
+
 func needBinary(t *testing.T) {
 	t.Helper()
 	if testing.Short() {
@@ -429,11 +452,10 @@ func checkReceivedOnce(t *testing.T, st store.Store, from string, jtis []string)
 	auditIntact(t, "receiver", st)
 }
 
-// TestKillSenderMidDelivery SIGKILLs the sender while it delivers 1,000
+// killSenderMidDelivery SIGKILLs the sender while it delivers 1,000
 // envelopes, restarts it on the same database, and checks that the receiver
 // holds each exactly once, processed once.
-func TestKillSenderMidDelivery(t *testing.T) {
-	needBinary(t)
+func killSenderMidDelivery(t *testing.T) {
 	const total = 1000
 	ctx := context.Background()
 	start := time.Now()
@@ -487,11 +509,10 @@ func TestKillSenderMidDelivery(t *testing.T) {
 		resent, xb.received(t, "duplicate"), time.Since(start).Seconds())
 }
 
-// TestReceiverCrashAfterStore makes the receiver exit right after storing an
+// receiverCrashAfterStore makes the receiver exit right after storing an
 // envelope and before answering; the sender's retry after the restart gets
 // a duplicate receipt, and the envelope is processed once.
-func TestReceiverCrashAfterStore(t *testing.T) {
-	needBinary(t)
+func receiverCrashAfterStore(t *testing.T) {
 	ctx := context.Background()
 	pf := newProcFed(t, "XA-RC:XA:society", "XB-RC:XB:society")
 	l := newLogs(t)
@@ -536,13 +557,12 @@ func TestReceiverCrashAfterStore(t *testing.T) {
 	t.Logf("XA-RC attempts: %d; last error before the retry: %q", it.Attempts, it.LastError)
 }
 
-// TestSenderCrashAfterSend makes the sender exit once the receiver stored
+// senderCrashAfterSend makes the sender exit once the receiver stored
 // an envelope and answered with its receipt, before the sender recorded the
 // delivery. Restarted, the sender takes the row back when its lease ends,
 // sends the same bytes again, and gets a duplicate receipt: the receiver
 // holds and processes the envelope once.
-func TestSenderCrashAfterSend(t *testing.T) {
-	needBinary(t)
+func senderCrashAfterSend(t *testing.T) {
 	ctx := context.Background()
 	pf := newProcFed(t, "XA-RC:XA:society", "XB-RC:XB:society")
 	l := newLogs(t)
@@ -582,11 +602,10 @@ func TestSenderCrashAfterSend(t *testing.T) {
 	}
 }
 
-// TestTwoSenderProcessesShareDB runs two XA-RC processes on one PostgreSQL
+// twoSenderProcessesShareDB runs two XA-RC processes on one PostgreSQL
 // database with 500 queued envelopes: each is delivered exactly once, and
 // both processes share the work (FOR UPDATE SKIP LOCKED claims).
-func TestTwoSenderProcessesShareDB(t *testing.T) {
-	needBinary(t)
+func twoSenderProcessesShareDB(t *testing.T) {
 	// More than one sender's window holds (32 requests of 50): with fewer,
 	// the sender that claims first can take every row in its first burst
 	// before the other's first claim, and the test would not share work.
