@@ -125,8 +125,12 @@ func ParseCandidate(s string) (CandidateSpec, error) {
 		return CandidateSpec{}, fmt.Errorf("candidate %q: want ID:COUNTRY:ROLE:ENDPOINT, e.g. XA-RC:XA:society:https://127.0.0.1:18443", s)
 	}
 	c := CandidateSpec{ID: p[0], Country: p[1], Role: federation.Role(p[2]), Endpoint: p[3]}
-	if !federation.ValidMemberID(c.ID) || strings.HasPrefix(c.ID, "XD-") {
-		return c, fmt.Errorf("candidate id %q: want a member id outside the tester's XD- range", c.ID)
+	if !federation.ValidMemberID(c.ID) {
+		return c, fmt.Errorf("candidate id %q: want a member id (2 to 32 capital letters, digits and '-', not beginning with '-'), e.g. XA-RC", c.ID)
+	}
+	if strings.HasPrefix(c.ID, "XD-") {
+		// The tester's own members (XD-TESTER, XD-PEER, ...) take the XD- ids.
+		return c, fmt.Errorf("candidate id %q: ids beginning XD- belong to the tester's members (XD-TESTER, XD-PEER, ...); give the candidate another id, e.g. XA-RC (it names the node only in this throwaway federation)", c.ID)
 	}
 	if len(c.Country) != 2 || strings.ToUpper(c.Country) != c.Country {
 		return c, fmt.Errorf("candidate country %q: want two capital letters", c.Country)

@@ -308,3 +308,45 @@ func TestDocsAPIPathsExist(t *testing.T) {
 		}
 	}
 }
+
+// TestRunbookComposeRunsTheImageBuilt: RUNBOOK section 3 runs the Compose file
+// on the image built in section 2, so the image the file runs (FLX_IMAGE in
+// the .env section 3 writes, or the file's default) is the tag section 2
+// gives build-image (the runbook once built flx:1.0.0 and ran flx:dev).
+func TestRunbookComposeRunsTheImageBuilt(t *testing.T) {
+	data, err := os.ReadFile("RUNBOOK.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(data)
+	section := func(from, to string) string {
+		i, j := strings.Index(text, from), strings.Index(text, to)
+		if i < 0 || j < i {
+			t.Fatalf("RUNBOOK.md: no section between %q and %q", from, to)
+		}
+		return text[i:j]
+	}
+	build := regexp.MustCompile(`build-image[^\n]*(?:\\\n[^\n]*)*?-tag (\S+)`).FindStringSubmatch(section("## 2. ", "## 3. "))
+	if build == nil {
+		t.Fatal("RUNBOOK.md section 2 builds no tagged image with build-image")
+	}
+	compose, err := os.ReadFile(filepath.Join("compose", "compose.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := regexp.MustCompile(`image: \$\{FLX_IMAGE:-([^}]+)\}`).FindSubmatch(compose)
+	if def == nil {
+		t.Fatal("compose.yaml: the node image is not ${FLX_IMAGE:-...}")
+	}
+	runs := string(def[1])
+	env := regexp.MustCompile(`printf '([^']*)'[^\n]*> \.env`).FindStringSubmatch(section("## 3. ", "## 4. "))
+	if env == nil {
+		t.Fatal("RUNBOOK.md section 3 writes no .env")
+	}
+	if m := regexp.MustCompile(`FLX_IMAGE=([^\\]+)`).FindStringSubmatch(env[1]); m != nil {
+		runs = m[1]
+	}
+	if runs != build[1] {
+		t.Errorf("RUNBOOK.md section 2 builds %s, section 3's Compose runs %s", build[1], runs)
+	}
+}

@@ -43,7 +43,12 @@ func (c *Console) signin(w http.ResponseWriter, q *req) {
 	p, err := c.o.Auth.Authenticate(q.Context(), tok)
 	if err != nil {
 		if !errors.Is(err, ErrBadCredential) {
+			// Not the person's token: the node could not check it (its
+			// database, say). Saying "not accepted" would send them after a
+			// new token that would fail the same way.
 			c.log.Error("console: authenticator failed", "err", err.Error())
+			c.renderSignin(w, q, http.StatusServiceUnavailable, "signin.unavailable")
+			return
 		}
 		c.log.Info("console: sign-in refused")
 		c.renderSignin(w, q, http.StatusUnauthorized, "signin.bad_token")

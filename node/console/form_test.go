@@ -174,6 +174,21 @@ func TestFieldPathInWords(t *testing.T) {
 	if got := fieldPath(locales["fr"], "/persons/0/contact/phones"); got != "Personne 1 › Coordonnées › Numéros de téléphone" {
 		t.Fatalf("got %q", got)
 	}
+	// An element of an unnamed list (a redaction of /sensitivity/0, shown
+	// to the caseworker before sending) is counted from 1 in words, not
+	// shown as the pointer's 0.
+	if got := fieldPath(lc, "/sensitivity/0"); got != "Sensitive categories needed › item 1" {
+		t.Errorf("got %q", got)
+	}
+	if got := fieldPath(lc, "/persons/0/contact/phones/1"); got != "Person 1 › Contact details › Phone numbers › item 2" {
+		t.Errorf("got %q", got)
+	}
+	for code, lc := range locales {
+		// Counted from 1 in the language's own digits (Arabic: ٢).
+		if got := fieldPath(lc, "/sensitivity/1"); strings.HasSuffix(got, "› 1") || !strings.HasSuffix(got, "2") && !strings.HasSuffix(got, "٢") {
+			t.Errorf("%s: %q", code, got)
+		}
+	}
 }
 
 // sortSets sorts arrays of strings: checkboxes submit a set in the order

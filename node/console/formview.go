@@ -362,6 +362,12 @@ func fieldPath(lc *locale, ptr string) string {
 				continue
 			}
 		}
+		if n, err := strconv.Atoi(p); err == nil && i > 0 {
+			// An element of a list without a name of its own
+			// (/sensitivity/0): counted from 1, as the persons are.
+			out = append(out, lc.T("i.item", n+1))
+			continue
+		}
 		if lc.has("f." + p) {
 			out = append(out, lc.T("f."+p))
 		} else {

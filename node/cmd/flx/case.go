@@ -230,8 +230,17 @@ document and exits 1.`,
 	toBody := jsonBody(func([]string) any { return map[string]string{"to": to} })
 	forward := &cobra.Command{Use: "forward ID --to MEMBER", Short: "Run the policy and send the case to a member", Args: cobra.ExactArgs(1),
 		RunE: run(http.MethodPost, func(a []string) string { return id(a[0]) + "/forward" }, toBody)}
+	checkRun := run(http.MethodPost, func(a []string) string { return id(a[0]) + "/policy-check" }, toBody)
 	check := &cobra.Command{Use: "check ID --to MEMBER", Short: "Dry-run the policy for sending the case to a member", Args: cobra.ExactArgs(1),
-		RunE: run(http.MethodPost, func(a []string) string { return id(a[0]) + "/policy-check" }, toBody)}
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkRun(cmd, args); err != nil {
+				return err
+			}
+			// The answer's "state" is what a forward would do now: said on
+			// stderr, so that "queued" is not read as sent.
+			fmt.Fprintf(cmd.ErrOrStderr(), "dry run: nothing was stored or sent; \"state\" is what flx case forward %s --to %s would do now (queued: sent with the redactions shown; needs_review: held for an operator; denied: refused)\n", args[0], to)
+			return nil
+		}}
 	message := &cobra.Command{Use: "message ID FILE --to MEMBER", Short: "Send a message document about the case to a member", Args: cobra.ExactArgs(2),
 		RunE: run(http.MethodPost, func(a []string) string { return id(a[0]) + "/messages" }, func(a []string) ([]byte, error) {
 			m, err := os.ReadFile(a[1])

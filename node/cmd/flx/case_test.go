@@ -54,6 +54,10 @@ func TestCaseCommandsOverLocalAPI(t *testing.T) {
 	if err != nil || !strings.Contains(out, "FLX-DP-SENSITIVE") {
 		t.Fatalf("check: %v\n%s", err, out)
 	}
+	// A dry run's "state": "queued" is said to be what a forward would do.
+	if !strings.Contains(out, "dry run: nothing was stored or sent") {
+		t.Errorf("check does not say that it sent nothing:\n%s", out)
+	}
 	out, err = runCLI(t, append(api, "forward", "XA-RC:DEMO-0001", "--to", "XB-RC")...)
 	if err != nil || !strings.Contains(out, `"state": "queued"`) {
 		t.Fatalf("forward: %v\n%s", err, out)

@@ -8,7 +8,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/familylinks/flx/conformance"
 )
 
 // The documents that show flx commands to newcomers, operators and
@@ -138,5 +141,23 @@ func checkCommandLine(line string, whole bool) (path, msg string) {
 			return cmd.CommandPath(), err.Error()
 		}
 	}
+	if check := docValueChecks[cmd.CommandPath()]; check != nil {
+		if err := check(cmd); err != nil {
+			return cmd.CommandPath(), err.Error()
+		}
+	}
 	return cmd.CommandPath(), ""
+}
+
+// docValueChecks hold a documented command's flag values to what the command
+// accepts before it does anything, where a flag's parsing alone cannot (the
+// runbook once had operators run init with a candidate id init refuses).
+var docValueChecks = map[string]func(*cobra.Command) error{
+	"flx conformance init": func(cmd *cobra.Command) error {
+		if f := cmd.Flags().Lookup("candidate"); f != nil && f.Changed {
+			_, err := conformance.ParseCandidate(f.Value.String())
+			return err
+		}
+		return nil
+	},
 }
