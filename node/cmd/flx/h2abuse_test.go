@@ -3,10 +3,8 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/tls"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"runtime"
@@ -133,15 +131,7 @@ type h2Target struct {
 }
 
 func startH2Target(t *testing.T) h2Target {
-	cfg := startFromInit(t)
-	cert, err := tls.LoadX509KeyPair(cfg.Federation.TLSCert, cfg.Federation.TLSKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rn, err := startNode(context.Background(), cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	rn, cert := serveAsPeer(t)
 	t.Cleanup(func() { rn.Stop(); rn.Wait() })
 	addr := rn.FedAddr
 

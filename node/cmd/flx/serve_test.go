@@ -20,6 +20,24 @@ import (
 )
 
 // startFromInit makes a one-member federation with fedadmin and returns
+
+// serveAsPeer starts a node from a fresh init directory (startFromInit)
+// and returns it with the member's own federation certificate, which a
+// test presents to dial the node as a peer. The caller stops the node.
+func serveAsPeer(t *testing.T) (*runningNode, tls.Certificate) {
+	t.Helper()
+	cfg := startFromInit(t)
+	cert, err := tls.LoadX509KeyPair(cfg.Federation.TLSCert, cfg.Federation.TLSKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rn, err := startNode(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rn, cert
+}
+
 // the member's loaded configuration, with free listen ports.
 func startFromInit(t *testing.T) config.Config {
 	t.Helper()

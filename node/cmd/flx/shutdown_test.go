@@ -1,10 +1,8 @@
 package main
 
 import (
-	"context"
 	"crypto/tls"
 	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -24,15 +22,7 @@ func TestShutdownDoesNotWaitForIdleHTTP2Peers(t *testing.T) {
 	const peers = 6
 	stopWith := func(n int) time.Duration {
 		t.Helper()
-		cfg := startFromInit(t)
-		cert, err := tls.LoadX509KeyPair(cfg.Federation.TLSCert, cfg.Federation.TLSKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rn, err := startNode(context.Background(), cfg, slog.New(slog.DiscardHandler))
-		if err != nil {
-			t.Fatal(err)
-		}
+		rn, cert := serveAsPeer(t)
 		for range n {
 			tr := &http.Transport{ForceAttemptHTTP2: true, TLSClientConfig: &tls.Config{
 				Certificates: []tls.Certificate{cert}, InsecureSkipVerify: true, NextProtos: []string{"h2"}}}

@@ -156,15 +156,7 @@ func TestUnavailable(t *testing.T) {
 // hand out copies; the databases are dropped after their test (finish
 // waits for the drops), the templates at the end.
 func TestTemplates(t *testing.T) {
-	shared.mu.Lock()
-	saved := shared.enabled
-	shared.enabled, shared.dropSlots, shared.templates, shared.dropErrs = true, make(chan struct{}, 4), map[string]*template{}, nil
-	shared.mu.Unlock()
-	t.Cleanup(func() {
-		shared.mu.Lock()
-		shared.enabled, shared.templates = saved, nil
-		shared.mu.Unlock()
-	})
+	underMain(t)
 	var prepared int
 	var names []string
 	var files []string
@@ -237,15 +229,7 @@ func TestTemplates(t *testing.T) {
 // test that took the last one runs: the next call gets a database that
 // existed before it, and finish drops a copy no test took.
 func TestTemplateCopiedAhead(t *testing.T) {
-	shared.mu.Lock()
-	saved := shared.enabled
-	shared.enabled, shared.dropSlots, shared.templates, shared.dropErrs = true, make(chan struct{}, 4), map[string]*template{}, nil
-	shared.mu.Unlock()
-	t.Cleanup(func() {
-		shared.mu.Lock()
-		shared.enabled, shared.templates = saved, nil
-		shared.mu.Unlock()
-	})
+	underMain(t)
 	admin, err := sql.Open("postgres", serverDSN(t))
 	if err != nil {
 		t.Fatal(err)
@@ -318,4 +302,19 @@ func TestTemplateCopiedAhead(t *testing.T) {
 			t.Errorf("database %s still exists after finish (a copy made ahead, or the template)", n)
 		}
 	}
+}
+
+// underMain sets the package up as Main does (templates shared, drops in
+// the background) for one test, and puts it back when the test ends.
+func underMain(t *testing.T) {
+	t.Helper()
+	shared.mu.Lock()
+	saved := shared.enabled
+	shared.enabled, shared.dropSlots, shared.templates, shared.dropErrs = true, make(chan struct{}, 4), map[string]*template{}, nil
+	shared.mu.Unlock()
+	t.Cleanup(func() {
+		shared.mu.Lock()
+		shared.enabled, shared.templates = saved, nil
+		shared.mu.Unlock()
+	})
 }
