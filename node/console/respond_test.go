@@ -103,7 +103,13 @@ func TestHolderSeesItsErasureConfirmation(t *testing.T) {
 	waitFor(t, 20*time.Second, "XB-RC's confirmation at XA-RC", func() bool {
 		return strings.Contains(xa.get("/console/cases/"+id).body, `value="1">1/1</meter>`)
 	})
-	page := xb.get("/console/cases/" + id).body
+	// XB-RC records its confirmation delivered when XA-RC's receipt comes
+	// back, which may be a moment after XA-RC counted it.
+	var page string
+	waitFor(t, 20*time.Second, "XB-RC's record of its confirmation delivered", func() bool {
+		page = xb.get("/console/cases/" + id).body
+		return strings.Contains(page, "withdrawn by them: erasure confirmed to them")
+	})
 	// XB-RC sent XA-RC answers and messages, never a version of the case.
 	for _, bad := range []string{"asked to erase", "wd-meter", "withdrawal sent to XA-RC", "<td>0</td>"} {
 		if strings.Contains(page, bad) {
