@@ -127,25 +127,38 @@ func geoHit(points []geoPoint, n []byte) bool {
 }
 
 func geoHitWith(points []geoPoint, n []byte, dec byte) bool {
-	var prev float64
-	prevEnd := -1
+	// The last few coordinates read, to pair with the next: a compound
+	// coordinate (degrees and minutes) is read again from its minutes on,
+	// so that a number before a point cannot take the point's first
+	// coordinate as its minutes; what that reads in between is kept too.
+	type read struct {
+		v   float64
+		end int
+	}
+	var last [4]read
+	nLast := 0
 	for i := 0; i < len(n); {
 		if !digitByte(n[i]) {
 			i++
 			continue
 		}
-		v, prec, end := parseCoordinate(n, i, dec)
+		v, prec, end, next := parseCoordinate(n, i, dec)
 		if prec <= geoPrecision {
-			if prevEnd >= 0 && i-prevEnd <= 16 {
+			for k := 0; k < min(nLast, len(last)); k++ {
+				r := last[k]
+				if r.end > i || i-r.end > 16 {
+					continue
+				}
 				for _, p := range points {
-					if near(prev, p.lat) && near(v, p.lon) || near(prev, p.lon) && near(v, p.lat) {
+					if near(r.v, p.lat) && near(v, p.lon) || near(r.v, p.lon) && near(v, p.lat) {
 						return true
 					}
 				}
 			}
-			prev, prevEnd = v, end
+			last[nLast%len(last)] = read{v, end}
+			nLast++
 		}
-		i = end
+		i = next
 	}
 	return false
 }
@@ -156,41 +169,42 @@ func near(a, b float64) bool { return math.Abs(a-b) <= geoTolerance }
 // three digits) with a decimal fraction, or degrees, minutes and seconds
 // with their marks (° º d, ' ′ ’ m, " ″ ” s), or degrees and decimal
 // minutes. It returns the value in degrees, its resolution in degrees
-// (1 or more for a whole number or what is not a coordinate), and where
-// the coordinate ends.
-func parseCoordinate(n []byte, i int, dec byte) (v, prec float64, end int) {
+// (1 or more for a whole number or what is not a coordinate), where the
+// coordinate ends, and where to read on from (after the degrees of a
+// compound coordinate, after a decimal one).
+func parseCoordinate(n []byte, i int, dec byte) (v, prec float64, end, next int) {
 	deg, k, j := readInt(n, i)
 	if k > 3 {
-		return 0, 1e9, j
+		return 0, 1e9, j, j
 	}
 	v, prec = float64(deg), 1
 	if j+1 < len(n) && n[j] == dec && digitByte(n[j+1]) {
 		f, fd, e := readFraction(n, j+1)
-		return v + f, math.Pow10(-fd), skipMark(n, e, degreeMarks)
+		return v + f, math.Pow10(-fd), skipMark(n, e, degreeMarks), e
 	}
 	e := skipMark(n, j, degreeMarks)
 	if e == j {
-		return v, prec, j
+		return v, prec, j, j
 	}
 	e = skipSpaces(n, e)
 	mins, mk, me := readInt(n, e)
 	if mk == 0 || mk > 2 || mins >= 60 {
-		return v, prec, e
+		return v, prec, e, j
 	}
 	v += float64(mins) / 60
 	prec = 1.0 / 60
 	if me+1 < len(n) && n[me] == dec && digitByte(n[me+1]) {
 		f, fd, fe := readFraction(n, me+1)
-		return v + f/60, math.Pow10(-fd) / 60, skipMark(n, fe, minuteMarks)
+		return v + f/60, math.Pow10(-fd) / 60, skipMark(n, fe, minuteMarks), j
 	}
 	e = skipMark(n, me, minuteMarks)
 	if e == me {
-		return v, prec, me
+		return v, prec, me, j
 	}
 	e = skipSpaces(n, e)
 	secs, sk, se := readInt(n, e)
 	if sk == 0 || sk > 2 || secs >= 60 {
-		return v, prec, e
+		return v, prec, e, j
 	}
 	v += float64(secs) / 3600
 	prec = 1.0 / 3600
@@ -200,7 +214,7 @@ func parseCoordinate(n []byte, i int, dec byte) (v, prec float64, end int) {
 		prec = math.Pow10(-fd) / 3600
 		se = fe
 	}
-	return v, prec, skipMark(n, se, secondMarks)
+	return v, prec, skipMark(n, se, secondMarks), j
 }
 
 var (
@@ -353,29 +367,43 @@ func dateHit(dates []civilDate, n []byte) bool {
 		return false
 	}
 	num := func(b []byte) int { v, _, _ := readInt(b, 0); return v }
-	for _, m := range dateRes[0].FindAllSubmatch(n, -1) {
-		if string(m[2]) != string(m[4]) {
-			continue
-		}
-		a, b, c := num(m[1]), num(m[3]), num(m[5])
-		if len(m[1]) == 4 && is(a, b, c) || len(m[1]) <= 2 && (is(c, b, a) || is(c, a, b)) {
-			return true
-		}
-	}
-	for _, m := range dateRes[1].FindAllSubmatch(n, -1) {
-		s := m[1]
-		if is(num(s[:4]), num(s[4:6]), num(s[6:])) || is(num(s[4:]), num(s[2:4]), num(s[:2])) {
-			return true
-		}
-	}
-	for _, m := range dateRes[2].FindAllSubmatch(n, -1) {
-		if is(num(m[3]), monthOf[string(m[2])], num(m[1])) {
-			return true
-		}
-	}
-	for _, m := range dateRes[3].FindAllSubmatch(n, -1) {
-		if is(num(m[3]), monthOf[string(m[1])], num(m[2])) {
-			return true
+	for k, re := range dateRes {
+		// Each match, and each match starting inside it (a number before a
+		// date must not take its day as its year).
+		for pos := 0; pos < len(n); {
+			loc := re.FindSubmatchIndex(n[pos:])
+			if loc == nil {
+				break
+			}
+			g := func(i int) []byte {
+				if loc[2*i] < 0 {
+					return nil
+				}
+				return n[pos+loc[2*i] : pos+loc[2*i+1]]
+			}
+			switch k {
+			case 0: // numbers
+				if string(g(2)) == string(g(4)) {
+					a, b, c := num(g(1)), num(g(3)), num(g(5))
+					if len(g(1)) == 4 && is(a, b, c) || len(g(1)) <= 2 && (is(c, b, a) || is(c, a, b)) {
+						return true
+					}
+				}
+			case 1: // eight digits
+				s := g(1)
+				if is(num(s[:4]), num(s[4:6]), num(s[6:])) || is(num(s[4:]), num(s[2:4]), num(s[:2])) {
+					return true
+				}
+			case 2: // day, month, year
+				if is(num(g(3)), monthOf[string(g(2))], num(g(1))) {
+					return true
+				}
+			case 3: // month, day, year
+				if is(num(g(3)), monthOf[string(g(1))], num(g(2))) {
+					return true
+				}
+			}
+			pos += max(loc[0], loc[2]) + 1
 		}
 	}
 	return false
