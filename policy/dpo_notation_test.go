@@ -120,8 +120,9 @@ var innocentNumbers = []string{
 // TestFreeTextFindsOtherDigits: the refused person's phone number and
 // house number copied into family news with the digits of another script
 // (or of several). On the code before other scripts' digits were read as
-// digits, 19 of the 24 copies leaked (fullwidth digits only were caught,
-// being ASCII digits in compatibility form).
+// digits, 20 of the 24 copies leaked (fullwidth digits only were caught,
+// being ASCII digits in compatibility form); 0 of the 20 innocent texts
+// were denied, before and after.
 func TestFreeTextFindsOtherDigits(t *testing.T) {
 	e := defaultEngine(t)
 	cs := notationCase(t, "+999 555 2222")
@@ -144,7 +145,9 @@ func TestFreeTextFindsOtherDigits(t *testing.T) {
 // international form (+999 61 234 5678) or national form (061 234 5678)
 // copied in the other forms: 00 for +, the trunk 0, without the country
 // code, inside a tel: link. On the code before the national forms were
-// read, 14 of the 24 copies leaked.
+// read, 13 of the 24 copies leaked (the national forms of a number held
+// in the international form, and the reverse); no innocent text is
+// denied, before or after.
 func TestFreeTextFindsPhoneForms(t *testing.T) {
 	e := defaultEngine(t)
 	copies := []string{
@@ -228,9 +231,10 @@ func coordinateCopies(lat, lon float64) []string {
 // TestFreeTextFindsCoordinates: the refused person's address and last
 // known location hold points (one north and east, one south and west);
 // family news gives either point in another notation. On the code before
-// coordinates were parsed, 74 of the 76 copies leaked (only the point as
-// stored, to its last digit, was found). A point 1 km away or more, or
-// given to a kilometre or coarser, leaves.
+// coordinates were parsed, 28 of the 38 copies leaked (only copies
+// holding a stored number to its last digit were found). A point 1 km away
+// or more, or given to a kilometre or coarser, leaves: 0 of 25 innocent
+// texts denied, before and after.
 func TestFreeTextFindsCoordinates(t *testing.T) {
 	e := defaultEngine(t)
 	cs := notationCase(t, "+999 555 2222")
@@ -247,7 +251,9 @@ func TestFreeTextFindsCoordinates(t *testing.T) {
 		controls = append(controls, "They stay at "+coordinateCopies(pt[0], pt[1])[1]+" now.")
 	}
 	controls = append(controls, "They stay near 33.51, 36.28 now.", "They stay near 33°31'N 36°17'E now.")
-	if denied := deniedCount(t, e, cs, append(controls, innocentNumbers...)); denied > 0 {
+	denied := deniedCount(t, e, cs, append(controls, innocentNumbers...))
+	t.Logf("%d of %d innocent texts with points and numbers denied", denied, len(controls)+len(innocentNumbers))
+	if denied > 0 {
 		t.Errorf("%d innocent texts denied", denied)
 	}
 }
@@ -255,7 +261,8 @@ func TestFreeTextFindsCoordinates(t *testing.T) {
 // TestFreeTextFindsDates: the carer of an unaccompanied child is withheld
 // (identifying: names and birth date); family news gives the carer's
 // birth date in another notation or language. On the code before dates
-// were read, all 28 copies leaked (a date was never looked for). A date
+// were read, all 28 copies leaked (a date was never looked for); 0 of the
+// 28 innocent texts were denied, before and after. A date
 // alone is weak: only the day, month and year together are looked for;
 // the year, the month and year or the day and month alone leave, as does
 // another date.
@@ -340,8 +347,10 @@ var innocentPersian = []string{
 // TestFreeTextFindsPersianAndUrduNames: a carer's names withheld; family
 // news names them in Urdu, Persian or Pashto script (or in Latin letters,
 // when held in that script). On the code before those letters were read,
-// 11 of the 24 copies leaked (those whose key needs ہ ٹ ڈ ڑ ں or a Pashto
-// letter; ی ے ک گ پ چ ژ were read already).
+// 28 of the 48 copies leaked (those whose key needs ہ ٹ ڈ ڑ ں, a Pashto
+// letter, an aspirate دھ, or a name's word written as two; ی ے ک گ پ چ ژ
+// were read already); 0 of the 160 innocent texts were denied, before and
+// after.
 func TestFreeTextFindsPersianAndUrduNames(t *testing.T) {
 	e := defaultEngine(t)
 	leaked, n, denied := 0, 0, 0
@@ -359,4 +368,7 @@ func TestFreeTextFindsPersianAndUrduNames(t *testing.T) {
 	}
 	t.Logf("%d of %d copies leaked", leaked, n)
 	t.Logf("%d of %d innocent texts denied", denied, len(innocentPersian)*len(persianHeld))
+	if denied > 0 {
+		t.Errorf("%d innocent texts denied", denied)
+	}
 }
