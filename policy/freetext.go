@@ -25,7 +25,8 @@ import (
 // destination may not receive) and removes any field that repeats one
 // (whole, case and spacing aside, base64-encoded, or behind percent, JSON
 // or HTML escapes; a person's name also in other spellings and scripts:
-// recode.go, arabic.go). A field that schema v1 requires (a message's body or
+// recode.go, arabic.go; digits of any script, a phone's other forms,
+// coordinates and dates in other notations: notation.go). A field that schema v1 requires (a message's body or
 // media) cannot be removed: the document is denied.
 
 var (
@@ -159,8 +160,9 @@ func allDigits(s string) bool {
 // decomposition folded to ASCII (ł as l, ß as ss: latinFold), the digits
 // of every script (Eastern Arabic, Persian, Devanagari...) as ASCII digits
 // and the Arabic decimal and thousands separators, comma and semicolon as
-// ASCII punctuation (asciiDigit), case and runs of whitespace of any kind ignored. Both the value and the text searched are
-// normalised the same way.
+// ASCII punctuation (asciiDigit), case and runs of whitespace of any kind
+// ignored. Both the value and the text searched are normalised the same
+// way.
 func normText(s string) string {
 	if n, ok := normASCII(s); ok {
 		return n
@@ -308,7 +310,7 @@ type taintSet struct {
 	encoded   []string    // base64 forms, matched as written (see encodedForms)
 	encBuf    []byte      // the base64 forms added, one after the other
 	encEnds   []int       // where each ends in encBuf
-	digits    []string    // the digits of phone-like values
+	digits    []string    // the digits of phone-like values, and of their national forms (nationalDigits)
 	names     []string    // names in other orders and put together, normalised, matched as whole words
 	sqAll     []byte      // letters and digits of the values (squash), at least minSquashed bytes, one after the other
 	sqEnds    []int       // where each ends in sqAll
