@@ -12,8 +12,9 @@ import (
 // TestDPONotationsThroughNodes: withheld values written in other notations
 // (policy/dpo_notation_test.go) through real nodes over mTLS. The sought
 // person of XA-RC's case declined contact: their address (a point) and
-// phone are withheld from XB-RC. A caseworker note giving the point in
-// degrees and minutes is removed from the case XB-RC receives; family news
+// phone are withheld from XB-RC. The enquirer's address, described by the
+// point in degrees and minutes, is removed from the case XB-RC receives
+// (the enquirer's name arrives); family news
 // giving the phone in its national form with Eastern Arabic digits, the
 // point in degrees, minutes and seconds or in a map link is denied. In a
 // second case the carer of an unaccompanied child is withheld: family news
@@ -29,12 +30,11 @@ func TestDPONotationsThroughNodes(t *testing.T) {
 	tag := federation.NewJTI()[:6]
 
 	refusedID := "XA-RC:DPO-NOTATION-R-" + tag
-	note := "Met them at 33° 30.741' N, 36° 16.593' E by the well."
-	doc, _ := dpoFullCase(t, refusedID, "notation", func(m map[string]any) {
+	doc, vals := dpoFullCase(t, refusedID, "notation", func(m map[string]any) {
 		p2(m)["contact_preference"] = "refused"
 		p2(m)["address"].(map[string]any)["geo"] = map[string]any{"lat": 33.512345, "lon": 36.276543}
 		p2(m)["contact"].(map[string]any)["phones"] = []any{"+999 61 234 5678"}
-		m["notes"] = append(m["notes"].([]any), map[string]any{"text": note, "author_member": "XA-RC", "at": "2026-11-02T09:36:00Z"})
+		m["persons"].([]any)[0].(map[string]any)["address"].(map[string]any)["description"] = "next to 33° 30.741' N, 36° 16.593' E"
 	})
 	carerID := "XA-RC:DPO-NOTATION-C-" + tag
 	carerDoc, _ := dpoFullCase(t, carerID, "notation", func(m map[string]any) {
@@ -58,14 +58,14 @@ func TestDPONotationsThroughNodes(t *testing.T) {
 		}
 		waitProcessed(t, xb.Store, c.id, string(federation.KindCaseCreate), 1)
 	}
-	// The cases arrived (the controls), without the note.
-	for _, want := range []string{refusedID, carerID} {
+	// The cases arrived (the controls), without the enquirer's address.
+	for _, want := range []string{refusedID, carerID, vals["/persons/0/names/0/value"]} {
 		if w := df.holds(t, "XB-RC", want); w == "" {
 			t.Errorf("control: XB-RC does not hold %s", want)
 		}
 	}
 	if w := df.holds(t, "XB-RC", "30.741"); w != "" {
-		t.Errorf("LEAK: XB-RC holds the note giving the point in %s", w)
+		t.Errorf("LEAK: XB-RC holds the address giving the point in %s", w)
 	}
 
 	news := []struct {
