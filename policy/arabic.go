@@ -36,7 +36,7 @@ const minNameKey = 5
 type nameKeys struct {
 	buf   []byte // the names' keys (each word order), one after the other
 	ends  []int  // where each ends in buf
-	words []int  // how many words each name has: a text's run of words is at most that long (2 at least)
+	words []int  // how many words each name has, and one more (a word written as two): a text's run of words is at most that long (2 at least)
 	text  []byte // the word keys of the text being read, one after the other
 	tEnds []int
 }
@@ -75,7 +75,7 @@ func (k *nameKeys) add(n string) {
 			continue
 		}
 		k.ends = append(k.ends, len(k.buf))
-		k.words = append(k.words, max(nw, 2))
+		k.words = append(k.words, max(nw+1, 2)) // a word written as two (Pour-Kazemi)
 	}
 }
 
@@ -377,15 +377,41 @@ func appendLatinKey(dst []byte, w string) []byte {
 }
 
 // arabicClass is the key class of each Arabic letter (0: none).
+// The letters Persian, Urdu, Pashto and Kurdish add are read as the
+// sounds their romanisations write: retroflex ٹ ټ as t, ڈ ډ as d, ڑ ړ ڕ
+// as r; ں ڻ ڼ as n, ہ (Urdu's h) as h, ښ as sh, ږ ژ as zh, څ as ts, ځ as
+// dz, ګ ڭ ڪ as g or k, ڵ as l. Their vowel letters (ی ے ۍ ې ێ ۆ) are
+// dropped as ي and و are; ۀ and ۂ are ە and ہ with a hamza (NFKD).
 var arabicClass = map[rune]byte{
 	'ب': 'b', 'پ': 'b',
-	'ت': 's', 'ط': 's', 'ث': 's', 'س': 's', 'ص': 's',
-	'د': 'd', 'ذ': 'd', 'ض': 'd', 'ظ': 'd', 'ز': 'd', 'ژ': 'd',
-	'ج': 'k', 'ق': 'k', 'ك': 'k', 'ک': 'k', 'گ': 'k', 'غ': 'k', 'ڨ': 'k',
-	'ح': 'h', 'ه': 'h', 'خ': 'h', 'ھ': 'h', 'ە': 'h',
-	'ش': 'x', 'چ': 'x',
+	'ت': 's', 'ط': 's', 'ث': 's', 'س': 's', 'ص': 's', 'ٹ': 's', 'ټ': 's', 'څ': 's',
+	'د': 'd', 'ذ': 'd', 'ض': 'd', 'ظ': 'd', 'ز': 'd', 'ژ': 'd', 'ڈ': 'd', 'ډ': 'd', 'ږ': 'd', 'ځ': 'd',
+	'ج': 'k', 'ق': 'k', 'ك': 'k', 'ک': 'k', 'گ': 'k', 'غ': 'k', 'ڨ': 'k', 'ګ': 'k', 'ڭ': 'k', 'ڪ': 'k',
+	'ح': 'h', 'ه': 'h', 'خ': 'h', 'ھ': 'h', 'ە': 'h', 'ہ': 'h',
+	'ش': 'x', 'چ': 'x', 'ښ': 'x',
 	'ف': 'f', 'ڤ': 'f',
-	'ل': 'l', 'م': 'm', 'ن': 'n', 'ر': 'r',
+	'ل': 'l', 'ڵ': 'l', 'م': 'm', 'ن': 'n', 'ں': 'n', 'ڻ': 'n', 'ڼ': 'n', 'ر': 'r', 'ڑ': 'r', 'ړ': 'r', 'ڕ': 'r',
+}
+
+// aspirated reports whether ھ after r marks an aspirate that Latin
+// letters write as one sound: Urdu دھ ڈھ تھ ٹھ گھ چھ as dh, th, gh, ch
+// (Chaudhry, چودھری).
+func aspirated(r rune) bool {
+	switch r {
+	case 'د', 'ڈ', 'ت', 'ٹ', 'ط', 'گ', 'چ':
+		return true
+	}
+	return false
+}
+
+// finalH reports whether r, ending a word, is a taa marbuta or a final h
+// after a vowel (Arabic ه ة, Urdu ہ ۃ, Persian and Kurdish ە).
+func finalH(r rune) bool {
+	switch r {
+	case 'ه', 'ة', 'ہ', 'ۃ', 'ە':
+		return true
+	}
+	return false
 }
 
 // appendArabicKey appends the key of Arabic word w (normalised: harakat
@@ -412,12 +438,12 @@ func appendArabicKey(dst []byte, w string) []byte {
 	if n := len(rs); n > 5 && string(rs[n-5:]) == "الدين" {
 		rs = append(rs[:n-5], rs[n-3:]...)
 	}
-	if n := len(rs); n > 1 && (rs[n-1] == 'ه' || rs[n-1] == 'ة') {
+	if n := len(rs); n > 1 && finalH(rs[n-1]) {
 		rs = rs[:n-1] // taa marbuta, a final h
 	}
-	for _, r := range rs {
+	for i, r := range rs {
 		k := arabicClass[r]
-		if k == 0 {
+		if k == 0 || r == 'ھ' && i > 0 && aspirated(rs[i-1]) {
 			continue
 		}
 		if len(dst) == start || dst[len(dst)-1] != k {

@@ -164,3 +164,26 @@ func BenchmarkFreeTextWithheldNames(b *testing.B) {
 		e.Apply(ctx, doc, "message.deliver", dstXC, testNow, WithCase(cs))
 	}
 }
+
+// BenchmarkFreeTextNotations is the free-text rule's cost when two points
+// and a phone are withheld (notationCase): family news about the case, its
+// body an ordinary sentence with numbers in two scripts, a date and two
+// decimal numbers that the coordinate and phone readers go through.
+func BenchmarkFreeTextNotations(b *testing.B) {
+	def, err := Default("XA-RC", "XA")
+	if err != nil {
+		b.Fatal(err)
+	}
+	e := New(def, WithValidator(nil))
+	cs := notationCase(b, "+999 61 234 5678")
+	doc := familyNews(b, "We are all well. The clinic at 33.60, 36.40 opens on 12/04/2025 at 9.30; call 061 555 7777 or ٠٦١ ٥٥٥ ٨٨٨٨. Love to Karim Haddad and his family.")
+	ctx := context.Background()
+	if d, _ := e.Apply(ctx, doc, "message.deliver", dstXC, testNow, WithCase(cs)); !d.Allowed() {
+		b.Fatalf("unexpected decision: %s", describe(d))
+	}
+	b.ReportAllocs()
+	defer reportCPU(b)()
+	for i := 0; i < b.N; i++ {
+		e.Apply(ctx, doc, "message.deliver", dstXC, testNow, WithCase(cs))
+	}
+}

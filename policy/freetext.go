@@ -25,7 +25,8 @@ import (
 // destination may not receive) and removes any field that repeats one
 // (whole, case and spacing aside, base64-encoded, or behind percent, JSON
 // or HTML escapes; a person's name also in other spellings and scripts:
-// recode.go, arabic.go). A field that schema v1 requires (a message's body or
+// recode.go, arabic.go; digits of any script, a phone's other forms,
+// coordinates and dates in other notations: notation.go). A field that schema v1 requires (a message's body or
 // media) cannot be removed: the document is denied.
 
 var (
@@ -156,9 +157,12 @@ func allDigits(s string) bool {
 // marks dropped, invisible format characters (zero-width spaces and
 // joiners, soft hyphens, direction marks) dropped, letters that look like
 // Latin ones in Cyrillic and Greek read as those, Latin letters without a
-// decomposition folded to ASCII (ł as l, ß as ss: latinFold), case and
-// runs of whitespace of any kind ignored. Both the value and the text searched are
-// normalised the same way.
+// decomposition folded to ASCII (ł as l, ß as ss: latinFold), the digits
+// of every script (Eastern Arabic, Persian, Devanagari...) as ASCII digits
+// and the Arabic decimal and thousands separators, comma and semicolon as
+// ASCII punctuation (asciiDigit), case and runs of whitespace of any kind
+// ignored. Both the value and the text searched are normalised the same
+// way.
 func normText(s string) string {
 	if n, ok := normASCII(s); ok {
 		return n
@@ -167,8 +171,8 @@ func normText(s string) string {
 }
 
 // normTextSlow is normText for any string: NFKD, then per rune marks and
-// format characters dropped, lower case, homoglyphs read as Latin, Latin
-// letters folded, and
+// format characters dropped, lower case, homoglyphs read as Latin, digits
+// and Arabic punctuation read as ASCII, Latin letters folded, and
 // runs of white space (unicode.IsSpace, as strings.Fields splits) written
 // as one space between words (none at either end). FuzzNormText holds it
 // equal to the definition written step by step.
@@ -183,6 +187,9 @@ func normTextSlow(s string) string {
 		r = unicode.ToLower(r)
 		if l, ok := homoglyphs[r]; ok {
 			r = l
+		}
+		if r >= utf8.RuneSelf {
+			r = asciiDigit(r)
 		}
 		if unicode.IsSpace(r) {
 			pending = len(b) > 0
@@ -300,16 +307,18 @@ type taintSet struct {
 	plainBuf  []byte
 	plainEnds []int
 	norm      []byte
-	encoded   []string // base64 forms, matched as written (see encodedForms)
-	encBuf    []byte   // the base64 forms added, one after the other
-	encEnds   []int    // where each ends in encBuf
-	digits    []string // the digits of phone-like values
-	names     []string // names in other orders and put together, normalised, matched as whole words
-	sqAll     []byte   // letters and digits of the values (squash), at least minSquashed bytes, one after the other
-	sqEnds    []int    // where each ends in sqAll
-	scratch   []byte   // a value being encoded (addBase64)
-	dec       []byte   // hex or base32 runs of a string being decoded (hit), or a text squashed (squashedHit)
-	keys      nameKeys // names' phonetic keys, across Latin and Arabic script (arabic.go)
+	encoded   []string    // base64 forms, matched as written (see encodedForms)
+	encBuf    []byte      // the base64 forms added, one after the other
+	encEnds   []int       // where each ends in encBuf
+	digits    []string    // the digits of phone-like values, and of their national forms (nationalDigits)
+	names     []string    // names in other orders and put together, normalised, matched as whole words
+	sqAll     []byte      // letters and digits of the values (squash), at least minSquashed bytes, one after the other
+	sqEnds    []int       // where each ends in sqAll
+	scratch   []byte      // a value being encoded (addBase64)
+	dec       []byte      // hex or base32 runs of a string being decoded (hit), or a text squashed (squashedHit)
+	keys      nameKeys    // names' phonetic keys, across Latin and Arabic script (arabic.go)
+	geo       []geoPoint  // withheld points, looked for as coordinates in any notation (notation.go)
+	dates     []civilDate // withheld full dates, looked for in any date notation (notation.go)
 	// spelled holds the other spellings of the last values outside ASCII
 	// worked out (spellingsOf): a name is added as a value and as a name,
 	// and spelled once. A few, in place: a case has few such values.
@@ -419,8 +428,15 @@ func (t *taintSet) add(v string) {
 	}
 	t.addPlain(n)
 	t.addSquashed(n)
-	if d, ok := phoneDigits(n); ok && !contains(t.digits, d) {
-		t.digits = append(t.digits, d)
+	if d, ok := phoneDigits(n); ok {
+		if !contains(t.digits, d) {
+			t.digits = append(t.digits, d)
+		}
+		// A phone number's national form holds it without its country
+		// code, the international forms without its trunk 0.
+		if nd, ok := nationalDigits(n, d); ok && !contains(t.digits, nd) {
+			t.digits = append(t.digits, nd)
+		}
 	}
 	// Its other spellings in ASCII letters (ü as ue, Cyrillic and Greek
 	// romanised) are looked for as written.
@@ -575,6 +591,7 @@ func (t *taintSet) addValues(v any) {
 			t.add(s)
 		}
 	case map[string]any:
+		t.addGeo(x)
 		for _, e := range x {
 			t.addValues(e)
 		}
@@ -601,10 +618,14 @@ func (t *taintSet) addPersonal(docKind string, doc map[string]any, p string) {
 	t.addPersonalAt(docKind, v, pp)
 }
 
+// identifyingClass is the class of the dates looked for (addDate).
+var identifyingClass = []Class{Identifying}
+
 // addPersonalAt adds the values at and under v, whose pointer is at.
 func (t *taintSet) addPersonalAt(docKind string, v any, at pointer) {
 	switch x := v.(type) {
 	case map[string]any:
+		t.addGeo(x) // a geo object: its point, in any notation
 		for k, e := range x {
 			t.addPersonalAt(docKind, e, append(at, k))
 		}
@@ -621,6 +642,11 @@ func (t *taintSet) addPersonalAt(docKind string, v any, at pointer) {
 			t.addValues(x)
 			if v, ok := x.(string); ok && len(at) > 0 && at[len(at)-1] == "name" {
 				t.addName(v, false) // a message's sender or addressee
+			}
+			// A full date that identifies a person (a birth date, a date
+			// of death), in any date notation.
+			if v, ok := x.(string); ok && len(v) == 10 && hasAnyClass(f.Classes, identifyingClass) {
+				t.addDate(v)
 			}
 		}
 	}
@@ -783,6 +809,9 @@ func (t *taintSet) hitAsWritten(s string) bool {
 		if t.squashedHit(nb) {
 			return true
 		}
+		if (len(t.geo) > 0 || len(t.dates) > 0) && t.notationHit(nb, s) {
+			return true
+		}
 		if len(t.digits) == 0 || asciiDigitBytes(nb) < 7 {
 			return t.encodedHit(s)
 		}
@@ -795,6 +824,9 @@ func (t *taintSet) hitAsWritten(s string) bool {
 			}
 		}
 		if t.nameHit(n) || t.keys.hit(n) || len(t.sqEnds) > 0 && t.squashedHit([]byte(n)) {
+			return true
+		}
+		if (len(t.geo) > 0 || len(t.dates) > 0) && t.notationHit([]byte(n), s) {
 			return true
 		}
 	}
@@ -985,13 +1017,13 @@ func ruleFreeText(s *state) error {
 	}
 	fromCase := false
 	if s.docKind != "case" && s.cs != nil && !s.toOrigin() {
-		n := len(t.plain) + len(t.names)
+		n := len(t.plain) + len(t.names) + len(t.geo) + len(t.dates)
 		for _, p := range s.caseWithheld() {
 			t.addPersonal("case", s.cs, p)
 		}
-		fromCase = len(t.plain)+len(t.names) > n
+		fromCase = len(t.plain)+len(t.names)+len(t.geo)+len(t.dates) > n
 	}
-	if len(t.plain) == 0 && len(t.names) == 0 {
+	if len(t.plain) == 0 && len(t.names) == 0 && len(t.dates) == 0 {
 		return nil
 	}
 	// Walk the strings that would still leave. The pointer of the value
