@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/familylinks/flx/schema"
@@ -1178,14 +1179,53 @@ func (sc *scenario) check(e *Engine, st *corpusStats) []string {
 	return fails
 }
 
-// corpus generates every scenario (and its twin), seeded and reproducible.
+// corpus calls each with every scenario of the generated corpus, in order,
+// each followed by its safe twin when twins is set, until each returns
+// false. The corpus is generated once per test binary (corpusScenarios)
+// and shared: TestAdversarialCorpus, TestAdversarialDifferential and each
+// of TestAdversarialRuleMutation's subtests (one per built-in rule) see the
+// same scenarios, in the same order, as if each generated its own. A
+// scenario is read, never changed, by those who are given it.
 func corpus(t testing.TB, twins bool, each func(sc *scenario) bool) {
+	for _, sc := range corpusScenarios(t) {
+		if sc.twin && !twins {
+			continue
+		}
+		if !each(sc) {
+			return
+		}
+	}
+}
+
+// generated holds the corpus once it has been generated in full (a
+// generation stopped by a failure leaves it empty, so the next test
+// generates it again and fails the same way).
+var generated struct {
+	sync.Mutex
+	scenarios []*scenario
+}
+
+// corpusScenarios returns every scenario, each followed by its twin when it
+// has one, generated on the first call (seeded and reproducible).
+func corpusScenarios(t testing.TB) []*scenario {
+	generated.Lock()
+	defer generated.Unlock()
+	if generated.scenarios == nil {
+		generated.scenarios = generateCorpus(t)
+	}
+	return generated.scenarios
+}
+
+// generateCorpus generates every scenario and its twin, seeded and
+// reproducible.
+func generateCorpus(t testing.TB) []*scenario {
 	js := loadSchemas(t)
 	def, err := Default("XA-RC", "XA")
 	if err != nil {
 		t.Fatal(err)
 	}
 	rules := map[string]*Rules{"": def, "configured": configuredRules(t)}
+	var out []*scenario
 	for si := range situations {
 		sit := &situations[si]
 		for ki, kind := range corpusKinds {
@@ -1209,18 +1249,15 @@ func corpus(t testing.TB, twins bool, each func(sc *scenario) bool) {
 					if !ok {
 						continue
 					}
-					if !each(sc) {
-						return
-					}
-					if twins {
-						if tw, ok := build(t, js, rules, sit, kind, role, class, seed, true); ok && !each(tw) {
-							return
-						}
+					out = append(out, sc)
+					if tw, ok := build(t, js, rules, sit, kind, role, class, seed, true); ok {
+						out = append(out, tw)
 					}
 				}
 			}
 		}
 	}
+	return out
 }
 
 // TestAdversarialCorpus runs the generated corpus against the strict
