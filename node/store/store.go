@@ -94,6 +94,14 @@ type Tx interface {
 	// (the savepoint could not be taken, released or rolled back to): the
 	// caller then fails it as a whole.
 	Savepoint(ctx context.Context, fn func() error) (undone, err error)
+	// AppendAuditLast appends entries to the audit chain as AppendAuditAll
+	// would, as the transaction's last write: on PostgreSQL they go with
+	// the commit, in its round trip, so that the chain's lock (held from
+	// the append to the commit) is not held while this process reads the
+	// append's answer and sends the COMMIT; every other writer of the
+	// chain waited for that. Reading or extending the chain later in the
+	// transaction writes them first.
+	AppendAuditLast(ctx context.Context, es []AuditEntry) error
 }
 
 // Open connects to the database named by dsn, applies pending migrations
