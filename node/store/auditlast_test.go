@@ -199,5 +199,28 @@ func TestAuditLastOrder(t *testing.T) {
 		if v := must[store.AuditVerification](t)(b.s.VerifyAudit(ctx)); !v.OK() || v.Rows != 5 {
 			t.Fatalf("VerifyAudit = %+v", v)
 		}
+		if b.dialect != store.Postgres {
+			return // SQLite stores a NUL in text
+		}
+		// Rows the database refuses when the commit sends them (a NUL in
+		// text): the transaction is not committed, and says why.
+		err = b.s.Tx(ctx, func(tx store.Tx) error {
+			if _, err := tx.AppendAudit(ctx, entry("XA-RC:before-refused")[0]); err != nil {
+				return err
+			}
+			return tx.AppendAuditLast(ctx, []store.AuditEntry{{Actor: "XB\x00RC", Action: "case.create", Object: "XA-RC:refused"}})
+		})
+		if !errors.Is(err, store.ErrAuditLast) {
+			t.Fatalf("rows refused at the commit: %v, want ErrAuditLast", err)
+		}
+		if v := must[store.AuditVerification](t)(b.s.VerifyAudit(ctx)); !v.OK() || v.Rows != 5 {
+			t.Fatalf("VerifyAudit after a refused commit = %+v, want the 5 rows before", v)
+		}
+		if err := b.s.Tx(ctx, func(tx store.Tx) error { return tx.AppendAuditLast(ctx, entry("XA-RC:f")) }); err != nil {
+			t.Fatalf("after a refused commit: %v", err)
+		}
+		if v := must[store.AuditVerification](t)(b.s.VerifyAudit(ctx)); !v.OK() || v.Rows != 6 {
+			t.Fatalf("VerifyAudit = %+v, want 6 rows", v)
+		}
 	})
 }

@@ -335,17 +335,23 @@ func (s *sqlStore) tx(ctx context.Context, fn func(q *queries) error) error {
 	if len(q.last) > 0 {
 		// The audit rows kept for the commit take the chain's lock in
 		// the commit's own round trip (commitLast).
-		committed, err := q.commitLast(ctx)
+		committed, flush, err := q.commitLast(ctx)
 		if !committed {
 			return fmt.Errorf("store.Tx: commit: %w", err)
 		}
 		done = true
-		// What commitLast began, empty: its commit writes nothing. An
-		// error here leaves the work above committed (the connection, if
-		// broken, is dropped by the pool).
+		// What commitLast began: with flush, the WAL message whose
+		// durable commit returns once everything before it is on disk;
+		// else empty, and its commit writes nothing (an error then leaves
+		// the work above committed; the connection, if broken, is
+		// dropped by the pool).
 		s.sent()
-		_ = tx.Commit()
-		if err != nil {
+		if err == nil {
+			err = tx.Commit()
+		} else {
+			_ = tx.Rollback()
+		}
+		if err != nil && flush {
 			return fmt.Errorf("store.Tx: committed, but not confirmed on disk: %w", err)
 		}
 		return nil
@@ -454,18 +460,19 @@ type queries struct {
 // commitLast commits a PostgreSQL transaction whose last write is the
 // audit rows kept (q.last), in one round trip (a pipeline, one Sync): the
 // rows (flx_audit_append: the chain's lock, its head, the hashes, the
-// INSERT), the COMMIT, then, when the transaction waits for its WAL flush
-// outside the lock (asyncAtLock: the rows' statement set
-// synchronous_commit off with the lock), the flush (flushDurable's
-// statement, in a transaction of its own), and a BEGIN that leaves
-// database/sql's transaction open and empty for its own commit. The lock
-// is so held from the rows' statement to the COMMIT without this
-// process's round trip in between. committed says whether the
-// transaction committed; err then says its flush was not confirmed.
-func (q *queries) commitLast(ctx context.Context) (committed bool, err error) {
+// INSERT), the COMMIT, and a BEGIN that leaves database/sql's transaction
+// open for its own commit. The lock is so held from the rows' statement
+// to the COMMIT without a round trip to this process in between. When the
+// transaction is to wait for its WAL flush outside the lock (asyncAtLock:
+// the rows' statement set synchronous_commit off with the lock), flush is
+// true and the new transaction holds flushDurable's WAL message, so that
+// its commit (the caller's) returns once the first commit is on disk.
+// committed says whether the transaction committed (err is then for
+// what follows its COMMIT).
+func (q *queries) commitLast(ctx context.Context) (committed, flush bool, err error) {
 	rs := q.last
 	q.last = nil
-	flush := q.asyncAtLock
+	flush = q.asyncAtLock
 	query, args := q.auditAppendArgs(rs)
 	err = q.conn.Raw(func(dc any) error {
 		sc, ok := dc.(*stdlib.Conn)
@@ -475,18 +482,16 @@ func (q *queries) commitLast(ctx context.Context) (committed bool, err error) {
 		b := &pgx.Batch{}
 		b.Queue(query, args...)
 		b.Queue(`COMMIT`)
+		b.Queue(`BEGIN`)
 		if flush {
 			b.Queue(flushStatement)
 		}
-		b.Queue(`BEGIN`)
-		for range b.Len() {
-			q.s.sent()
-		}
+		q.s.sent() // one round trip
 		br := sc.Conn().SendBatch(ctx, b)
 		defer br.Close()
 		rows, err := br.Query()
 		if err != nil {
-			return err
+			return fmt.Errorf("%w: %w", ErrAuditLast, err)
 		}
 		n := 0
 		for rows.Next() {
@@ -506,7 +511,7 @@ func (q *queries) commitLast(ctx context.Context) (committed bool, err error) {
 			err = fmt.Errorf("flx_audit_append returned %d rows of %d", n, len(rs))
 		}
 		if err != nil {
-			return err
+			return fmt.Errorf("%w: %w", ErrAuditLast, err)
 		}
 		tag, err := br.Exec()
 		if err != nil {
@@ -516,15 +521,17 @@ func (q *queries) commitLast(ctx context.Context) (committed bool, err error) {
 			return fmt.Errorf("the transaction was rolled back (%s)", tag)
 		}
 		committed = true
+		if _, err := br.Exec(); err != nil { // BEGIN
+			return err
+		}
 		if flush {
 			if _, err := br.Exec(); err != nil {
 				return err
 			}
 		}
-		_, err = br.Exec() // BEGIN
-		return err
+		return br.Close()
 	})
-	return committed, err
+	return committed, flush, err
 }
 
 // Savepoint implements Tx. Savepoints do not nest here: fn must not call
