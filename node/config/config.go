@@ -77,7 +77,8 @@ type Federation struct {
 	// HeaderTimeout bounds a new connection's TLS handshake and the
 	// headers of each request on the federation listener: a client that
 	// connects and sends nothing, half a ClientHello, or headers a byte
-	// at a time is cut off then. Default 10s; 1s..2m.
+	// at a time is cut off then. Default 10s; 1s..30s (SPEC.md FLX-LIM-004
+	// checks that headers that never end are given up within 30 s).
 	HeaderTimeout time.Duration `yaml:"header_timeout"`
 	// IdleTimeout closes a connection with no request under way (an idle
 	// HTTP/1.1 keep-alive, or HTTP/2 without an open stream) after this
@@ -125,7 +126,7 @@ type LocalAPI struct {
 	// HeaderTimeout bounds a new connection's TLS handshake (with
 	// tls_cert) and the headers of each request on this listener (the
 	// console and /metrics too): a client that connects and sends nothing,
-	// or headers a byte at a time, is cut off then. Default 10s; 1s..2m.
+	// or headers a byte at a time, is cut off then. Default 10s; 1s..30s.
 	HeaderTimeout time.Duration `yaml:"header_timeout"`
 	// IdleTimeout closes an idle keep-alive connection after this long.
 	// Default 2m; 1s..1h.
@@ -586,8 +587,8 @@ func (c *Config) Verify() error {
 		name         string
 		header, idle time.Duration
 	}{{"federation", c.Federation.HeaderTimeout, c.Federation.IdleTimeout}, {"local_api", c.LocalAPI.HeaderTimeout, c.LocalAPI.IdleTimeout}} {
-		if lt.header < time.Second || lt.header > 2*time.Minute {
-			bad(lt.name+".header_timeout", "%s is outside 1s..2m", lt.header)
+		if lt.header < time.Second || lt.header > 30*time.Second {
+			bad(lt.name+".header_timeout", "%s is outside 1s..30s (FLX-LIM-004)", lt.header)
 		}
 		if lt.idle < time.Second || lt.idle > time.Hour {
 			bad(lt.name+".idle_timeout", "%s is outside 1s..1h", lt.idle)
