@@ -16,6 +16,13 @@ import (
 // ClientHellos cfg answered and how many envelopes of the case arrived.
 // It waits for the first ClientHello (up to the patience), then a quiet
 // period.
+//
+// A candidate that rightly aborted still holds the case, and rests the
+// tester's endpoint after its failed attempts (FLX-DLV-004): the next
+// check would find that rest, longer the more attempts failed here. So,
+// the faulty server gone, the check waits until the case has reached the
+// tester's real listener: the candidate's endpoint is healthy again when
+// the check ends, whatever ran before and runs after.
 func (t *T) deliverToRogue(cfg *tls.Config) (hellos int64, arrived int) {
 	t.Helper()
 	l := t.listener
@@ -28,10 +35,15 @@ func (t *T) deliverToRogue(cfg *tls.Config) (hellos int64, arrived int) {
 	// Connections made before keep going: close the idle ones so that the
 	// case can only come over a new handshake.
 	l.srv.SetKeepAlivesEnabled(false)
-	defer func() {
-		l.rogue.Store(nil)
-		l.srv.SetKeepAlivesEnabled(true)
-	}()
+	restored := false
+	restore := func() {
+		if !restored {
+			restored = true
+			l.rogue.Store(nil)
+			l.srv.SetKeepAlivesEnabled(true)
+		}
+	}
+	defer restore()
 	caseID := t.sendCase(func(*Arrival) Action { return Action{} })
 	deadline := time.Now().Add(t.patience)
 	for l.rogueHellos.Load() == before && time.Now().Before(deadline) {
@@ -41,7 +53,28 @@ func (t *T) deliverToRogue(cfg *tls.Config) (hellos int64, arrived int) {
 		t.Abortf("the candidate made no new handshake with the tester within %s of the forward", t.patience)
 	}
 	arrived = len(l.Wait(forCase(caseID), 1, t.quiet))
-	return l.rogueHellos.Load() - before, arrived
+	restore()
+	hellos = l.rogueHellos.Load() - before
+	if arrived == 0 {
+		t.settleAfterRogue(caseID, hellos)
+	}
+	return hellos, arrived
+}
+
+// settleAfterRogue waits until the case that failed hellos handshakes
+// with a faulty server arrives at the tester's real listener: the
+// candidate's next attempt, after its backoff (FLX-DLV-004: after k
+// failures at least 0.5 × 2^(k−1) s; this bound allows twice that, as
+// the backoff checks do), on top of twice the patience: on a loaded
+// machine a good candidate was seen to take over 30 s after two refused
+// handshakes.
+func (t *T) settleAfterRogue(caseID string, hellos int64) {
+	t.Helper()
+	backoff := time.Duration(1<<min(hellos, 7)) * time.Second
+	wait := 2*t.patience + backoff
+	if len(t.listener.Wait(forCase(caseID), 1, wait)) == 0 {
+		t.Abortf("the faulty server gone, the case did not reach the tester's listener within %s (after %d refused handshakes): the candidate still rests the tester's endpoint, which would hold back the next check", wait, hellos)
+	}
 }
 
 // checkServerOfAnotherMember checks that a candidate delivering to

@@ -1348,7 +1348,7 @@ var brokenNodes = []brokenNode{
 	},
 	{
 		Variant: variant.Variant{Name: "noheadertimeout", Mutations: []variant.Mutation{{
-			File: "node/cmd/flx/serve.go", Old: `ReadHeaderTimeout: 10 * time.Second, ReadTimeout: cfg.Federation.ReadTimeout + 10*time.Second,`,
+			File: "node/cmd/flx/serve.go", Old: `ReadHeaderTimeout: cfg.Federation.HeaderTimeout, ReadTimeout: cfg.Federation.ReadTimeout + 10*time.Second,`,
 			New: `ReadHeaderTimeout: 0, ReadTimeout: 0,`,
 		}}},
 		broke: "waits for a request's headers without limit on the federation listener", check: "FLX-LIM-004/slow-headers",

@@ -74,6 +74,16 @@ type Federation struct {
 	// which senders retry (a slow link is never taken for a bad envelope).
 	// Default 60s; 5s..10m.
 	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// HeaderTimeout bounds a new connection's TLS handshake and the
+	// headers of each request on the federation listener: a client that
+	// connects and sends nothing, half a ClientHello, or headers a byte
+	// at a time is cut off then. Default 10s; 1s..30s (SPEC.md FLX-LIM-004
+	// checks that headers that never end are given up within 30 s).
+	HeaderTimeout time.Duration `yaml:"header_timeout"`
+	// IdleTimeout closes a connection with no request under way (an idle
+	// HTTP/1.1 keep-alive, or HTTP/2 without an open stream) after this
+	// long. Default 2m; 1s..1h.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
 	// MaxBatchEnvelopes is the most envelopes accepted in one batch (POST
 	// /flx/v1/batches). Default 100; 1..1000.
 	MaxBatchEnvelopes int `yaml:"max_batch_envelopes"`
@@ -113,6 +123,14 @@ type LocalAPI struct {
 	Tokens []Token `yaml:"tokens"`
 	// Console is the web console served under /console/ on this listener.
 	Console Console `yaml:"console"`
+	// HeaderTimeout bounds a new connection's TLS handshake (with
+	// tls_cert) and the headers of each request on this listener (the
+	// console and /metrics too): a client that connects and sends nothing,
+	// or headers a byte at a time, is cut off then. Default 10s; 1s..30s.
+	HeaderTimeout time.Duration `yaml:"header_timeout"`
+	// IdleTimeout closes an idle keep-alive connection after this long.
+	// Default 2m; 1s..1h.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
 }
 
 // Console configures the web console (node/console). People sign in with
@@ -280,14 +298,17 @@ func Defaults() Config {
 			ManifestRefresh:   5 * time.Minute,
 			MaxBodyBytes:      1 << 20,
 			ReadTimeout:       60 * time.Second,
+			HeaderTimeout:     10 * time.Second,
+			IdleTimeout:       2 * time.Minute,
 			MaxBatchEnvelopes: 100,
 			MaxBatchBytes:     8 << 20,
 			ApplyOnReceive:    true,
 			ClockSkew:         60 * time.Second,
 			EnvelopeTTL:       168 * time.Hour,
 		},
-		LocalAPI: LocalAPI{Listen: "127.0.0.1:8080", Console: Console{Enabled: true, IdleTimeout: 30 * time.Minute, MaxAge: 12 * time.Hour}},
-		Policy:   Policy{Rules: "policy.yaml"},
+		LocalAPI: LocalAPI{Listen: "127.0.0.1:8080", Console: Console{Enabled: true, IdleTimeout: 30 * time.Minute, MaxAge: 12 * time.Hour},
+			HeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute},
+		Policy: Policy{Rules: "policy.yaml"},
 		Delivery: Delivery{
 			Workers:        32,
 			MaxAttempts:    50,
@@ -396,6 +417,10 @@ func (c *Config) envVars() map[string]func(string) error {
 		},
 		"FLX_FEDERATION_CLOCK_SKEW":          dur(&c.Federation.ClockSkew),
 		"FLX_FEDERATION_READ_TIMEOUT":        dur(&c.Federation.ReadTimeout),
+		"FLX_FEDERATION_HEADER_TIMEOUT":      dur(&c.Federation.HeaderTimeout),
+		"FLX_FEDERATION_IDLE_TIMEOUT":        dur(&c.Federation.IdleTimeout),
+		"FLX_LOCAL_API_HEADER_TIMEOUT":       dur(&c.LocalAPI.HeaderTimeout),
+		"FLX_LOCAL_API_IDLE_TIMEOUT":         dur(&c.LocalAPI.IdleTimeout),
 		"FLX_FEDERATION_MAX_BATCH_ENVELOPES": num(&c.Federation.MaxBatchEnvelopes),
 		"FLX_FEDERATION_MAX_BATCH_BYTES": func(v string) error {
 			n, err := strconv.ParseInt(v, 10, 64)
@@ -557,6 +582,17 @@ func (c *Config) Verify() error {
 	}
 	if c.Federation.ReadTimeout < 5*time.Second || c.Federation.ReadTimeout > 10*time.Minute {
 		bad("federation.read_timeout", "%s is outside 5s..10m", c.Federation.ReadTimeout)
+	}
+	for _, lt := range []struct {
+		name         string
+		header, idle time.Duration
+	}{{"federation", c.Federation.HeaderTimeout, c.Federation.IdleTimeout}, {"local_api", c.LocalAPI.HeaderTimeout, c.LocalAPI.IdleTimeout}} {
+		if lt.header < time.Second || lt.header > 30*time.Second {
+			bad(lt.name+".header_timeout", "%s is outside 1s..30s (FLX-LIM-004)", lt.header)
+		}
+		if lt.idle < time.Second || lt.idle > time.Hour {
+			bad(lt.name+".idle_timeout", "%s is outside 1s..1h", lt.idle)
+		}
 	}
 	if c.Federation.MaxBatchEnvelopes < 1 || c.Federation.MaxBatchEnvelopes > 1000 {
 		bad("federation.max_batch_envelopes", "%d is outside 1..1000", c.Federation.MaxBatchEnvelopes)

@@ -60,12 +60,15 @@ func TestVerifyCollectsEveryProblem(t *testing.T) {
 	c.Log.Level = "loud"
 	c.LocalAPI.Tokens = []Token{{Name: "a", Role: "root", SHA256: "zz"}}
 	c.LocalAPI.TLSCert = "local.pem" // without its key
+	c.Federation.HeaderTimeout = 0   // no bound on silent clients
+	c.LocalAPI.IdleTimeout = 2 * time.Hour
 	c.Resolve("/tmp")
 	err := c.Verify()
 	if err == nil {
 		t.Fatal("want errors")
 	}
-	for _, want := range []string{"member", "federation.listen", "delivery.workers", "delivery.lease", "log.level", "tokens[0].role", "tokens[0].sha256", "local_api.tls_cert/tls_key"} {
+	for _, want := range []string{"member", "federation.listen", "delivery.workers", "delivery.lease", "log.level", "tokens[0].role", "tokens[0].sha256", "local_api.tls_cert/tls_key",
+		"federation.header_timeout", "local_api.idle_timeout"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Verify error does not mention %s:\n%v", want, err)
 		}

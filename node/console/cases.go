@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/familylinks/flx/federation"
 	"github.com/familylinks/flx/node"
 	"github.com/familylinks/flx/node/store"
 	"github.com/familylinks/flx/schema"
@@ -128,13 +129,31 @@ func (c *Console) casePage(w http.ResponseWriter, q *req) {
 	own := cv.Case.Origin == c.o.Backend.Self()
 	rows := make([]recipientRow, 0, len(cv.Recipients))
 	confirmed, asked := 0, 0 // asked: the recipients this node asks to erase
+	// confirming: the members a withdrawal of this node is queued or in
+	// flight to (to the origin: the confirmation of its erasure).
+	confirming := map[string]bool{}
+	for _, o := range th.Sent {
+		if o.Kind == string(federation.KindCaseWithdraw) && (o.State == store.Queued || o.State == store.InFlight) {
+			confirming[o.Destination] = true
+		}
+	}
 	for _, r := range cv.Recipients {
 		st := "none"
+		toOrigin := !own && r.Member == cv.Case.Origin
 		switch {
-		case !own && r.Member == cv.Case.Origin && !r.WithdrawalSentAt.IsZero():
+		case toOrigin && !r.WithdrawalSentAt.IsZero():
 			// The origin withdrew the case; what this node sent back is
 			// its confirmation of the erasure, not a request to erase.
 			st = "confirmation_sent"
+		case toOrigin && confirming[r.Member]:
+			// Its confirmation is queued or on its way (recorded sent
+			// when the origin's receipt comes back): the origin is not
+			// asked to erase its own case, nothing waits on it.
+			st = "confirmation_pending"
+		case toOrigin:
+			// Never asked to erase its own case (erased here for
+			// another reason, or not erased).
+			st = "none"
 		case !r.WithdrawalConfirmedAt.IsZero():
 			st = "confirmed"
 			confirmed++
@@ -144,7 +163,7 @@ func (c *Console) casePage(w http.ResponseWriter, q *req) {
 			st = "pending"
 		}
 		rows = append(rows, recipientRow{r, st})
-		if st != "confirmation_sent" {
+		if !toOrigin {
 			asked++
 		}
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/familylinks/flx/node/httpapi"
 	"github.com/familylinks/flx/node/internal/fedtest"
 	"github.com/familylinks/flx/node/internal/nodetest"
+	"github.com/familylinks/flx/node/store"
 )
 
 // Test tokens, one per role; the config holds only their SHA-256.
@@ -70,6 +71,9 @@ type envOptions struct {
 	tls      bool
 	delivery *node.DeliveryOptions // XA-RC's; default nodetest's
 	dsn      string                // XA-RC's database; default a fresh SQLite file
+	// xbStore, when set, wraps XB-RC's store (a test holds XB-RC at a
+	// chosen moment).
+	xbStore func(store.Store) store.Store
 }
 
 func startEnv(t *testing.T, o envOptions) *env {
@@ -85,7 +89,7 @@ func startEnv(t *testing.T, o envOptions) *env {
 	f.Sign(t)
 	xa := nodetest.Start(t, f, "XA-RC", lnA, nodetest.Options{Delivery: o.delivery, DSN: o.dsn,
 		Tune: func(no *node.Options) { no.AuditHead = node.AuditHeadOptions{Witnesses: []string{"XB-RC"}} }})
-	xb := nodetest.Start(t, f, "XB-RC", lnB, nodetest.Options{})
+	xb := nodetest.Start(t, f, "XB-RC", lnB, nodetest.Options{WrapStore: o.xbStore})
 	co := o.console
 	h := httpapi.NewLocalHandler(xa.Node, httpapi.LocalOptions{Tokens: tokens(), Logger: slog.New(slog.DiscardHandler), Console: &co})
 	var srv *httptest.Server

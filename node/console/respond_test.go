@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -170,4 +171,90 @@ func TestInboxItemOfACaseLinksToIt(t *testing.T) {
 	if p.status != http.StatusOK || !strings.Contains(p.body, "A version of the case: read it on the case page.") {
 		t.Errorf("XB-RC's inbox item of the case: %d, no link to the case page:\n%s", p.status, p.body)
 	}
+}
+
+// holdDelivered holds XB-RC's recording of receipts, once armed, until
+// released: what XB-RC sent is then in flight, answered and not yet
+// recorded delivered.
+type holdDelivered struct {
+	store.Store
+	armed   chan struct{} // closed: hold
+	held    chan struct{} // one signal per held recording
+	release chan struct{}
+}
+
+func (h holdDelivered) wait() {
+	select {
+	case <-h.armed:
+		h.held <- struct{}{}
+		<-h.release
+	default:
+	}
+}
+
+func (h holdDelivered) MarkDelivered(ctx context.Context, id int64, receipt []byte) error {
+	h.wait()
+	return h.Store.MarkDelivered(ctx, id, receipt)
+}
+
+func (h holdDelivered) MarkDeliveredAll(ctx context.Context, ds []store.DeliveredRow) error {
+	h.wait()
+	return h.Store.MarkDeliveredAll(ctx, ds)
+}
+
+// TestHolderPageWhileItsConfirmationIsInFlight: XA-RC withdraws a case
+// XB-RC answered; while XB-RC's confirmation of the erasure is on its way
+// (XA-RC holds it, XB-RC has not yet recorded its receipt), XB-RC's page
+// says so. It showed a withdrawal meter waiting on XA-RC, as if XB-RC had
+// asked XA-RC to erase its own case.
+func TestHolderPageWhileItsConfirmationIsInFlight(t *testing.T) {
+	t.Parallel()
+	h := holdDelivered{armed: make(chan struct{}), held: make(chan struct{}, 16), release: make(chan struct{})}
+	e := startEnv(t, envOptions{xbStore: func(st store.Store) store.Store { h.Store = st; return h }})
+	var once sync.Once
+	free := func() { once.Do(func() { close(h.release) }) }
+	t.Cleanup(free)
+	xa := e.browser()
+	xa.signIn(console.RoleCaseworker)
+	id := xa.createCase()
+	if p := xa.post("/console/cases/"+id+"/forward", url.Values{"csrf": {xa.csrf("/console/cases")}, "to": {"XB-RC"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("forward: %d", p.status)
+	}
+	waitFor(t, 15*time.Second, "XB-RC to hold the case", func() bool {
+		_, err := e.xb.Store.GetCase(context.Background(), id)
+		return err == nil
+	})
+	xb := e.xbBrowser()
+	xb.signIn(console.RoleCaseworker)
+	if p := xb.post("/console/cases/"+id+"/respond", url.Values{"csrf": {xb.csrf("/console/cases/" + id + "/respond")}, "outcome": {"located"}, "sought_person": {"p2"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("answer: %d\n%s", p.status, p.body)
+	}
+	waitFor(t, 15*time.Second, "the answer at XA-RC", func() bool {
+		return strings.Contains(xa.get("/console/cases/"+id).body, "response received from XB-RC")
+	})
+	waitFor(t, 15*time.Second, "XB-RC's record of its answer delivered", func() bool {
+		return strings.Contains(xb.get("/console/cases/"+id).body, "<td>XA-RC</td>")
+	})
+	close(h.armed)
+	if p := xa.post("/console/cases/"+id+"/withdraw", url.Values{"csrf": {xa.csrf("/console/cases/" + id + "/withdraw")}, "reason": {"consent_withdrawn"}, "confirm": {"yes"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("withdraw: %d\n%s", p.status, p.body)
+	}
+	select {
+	case <-h.held:
+	case <-time.After(30 * time.Second):
+		t.Fatal("XB-RC's confirmation was never answered")
+	}
+	page := xb.get("/console/cases/" + id).body
+	for _, bad := range []string{"wd-meter", "withdrawal queued", "asked to erase", "data-refresh"} {
+		if strings.Contains(page, bad) {
+			t.Errorf("XB-RC's page, its confirmation in flight, shows %q", bad)
+		}
+	}
+	if want := "withdrawn by them: erasure confirmation on its way"; !strings.Contains(page, want) {
+		t.Errorf("XB-RC's page, its confirmation in flight, lacks %q", want)
+	}
+	free()
+	waitFor(t, 20*time.Second, "XB-RC's record of its confirmation delivered", func() bool {
+		return strings.Contains(xb.get("/console/cases/"+id).body, "withdrawn by them: erasure confirmed to them")
+	})
 }

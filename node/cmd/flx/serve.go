@@ -245,8 +245,11 @@ func startNode(parent context.Context, cfg config.Config, log *slog.Logger) (*ru
 		TLSConfig: federationTLS(mtls.ServerConfig(cert, tr.Directory())),
 		// The handler bounds each body by read_timeout and answers 408 when
 		// it is not read in time; the server's limits are a backstop.
-		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: cfg.Federation.ReadTimeout + 10*time.Second,
-		WriteTimeout: cfg.Federation.ReadTimeout + 60*time.Second, IdleTimeout: 2 * time.Minute,
+		// ReadHeaderTimeout, the shortest, also bounds the TLS handshake
+		// (net/http takes the least of the three for it): a connection
+		// that sends nothing, or half a ClientHello, is cut off then.
+		ReadHeaderTimeout: cfg.Federation.HeaderTimeout, ReadTimeout: cfg.Federation.ReadTimeout + 10*time.Second,
+		WriteTimeout: cfg.Federation.ReadTimeout + 60*time.Second, IdleTimeout: cfg.Federation.IdleTimeout,
 		MaxHeaderBytes: 64 << 10, ErrorLog: errLog,
 		// Receive windows for long links (a satellite round trip).
 		HTTP2: mtls.ServerHTTP2(),
@@ -254,7 +257,8 @@ func startNode(parent context.Context, cfg config.Config, log *slog.Logger) (*ru
 	localSrv := &http.Server{
 		ConnState:         conns.hook,
 		Handler:           httpapi.NewLocalHandler(n, localOptions(cfg, promhttp.HandlerFor(metrics.Registry, promhttp.HandlerOpts{}), log)),
-		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute,
+		ReadHeaderTimeout: cfg.LocalAPI.HeaderTimeout, ReadTimeout: max(60*time.Second, cfg.LocalAPI.HeaderTimeout),
+		WriteTimeout: 60 * time.Second, IdleTimeout: cfg.LocalAPI.IdleTimeout,
 		ErrorLog: errLog,
 	}
 	if cfg.LocalAPI.TLSCert != "" {

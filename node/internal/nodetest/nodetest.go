@@ -275,10 +275,19 @@ func (tn *Node) UpdateManifest(t testing.TB, f *fedtest.Federation) {
 }
 
 // Client returns an mTLS client acting as member from (of f) towards tn.
+// Each client makes its own TLS handshake; a request, handshake included,
+// may take clientTimeout: what a sending node allows by default
+// (delivery.request_timeout). Measured at load 19 on 2 cores without the
+// race detector, the hostile batch tests' requests took up to 1.5 s (a
+// fresh mTLS handshake and a request each); the 5 s this was, under the
+// race detector's slowdown, timed out "awaiting headers" in CI.
 func Client(t testing.TB, f *fedtest.Federation, from string, tn *Node) *http.Client {
 	t.Helper()
-	return mtls.NewClient(f.Member(t, from).TLS, f.Manifest.TLSDirectory(), tn.Member.ID, 5*time.Second)
+	return mtls.NewClient(f.Member(t, from).TLS, f.Manifest.TLSDirectory(), tn.Member.ID, clientTimeout)
 }
+
+// clientTimeout bounds one request of a Client.
+const clientTimeout = 30 * time.Second
 
 // WaitFor polls cond until it is true or the timeout passes.
 func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
