@@ -154,15 +154,7 @@ func BenchmarkFreeTextWithheldNames(b *testing.B) {
 		map[string]any{"value": "al-Khatib", "part": "family"},
 	})
 	doc := familyNews(b, "We are all well. The children go to school and send their love to Karim Haddad and his family.")
-	ctx := context.Background()
-	if d, _ := e.Apply(ctx, doc, "message.deliver", dstXC, testNow, WithCase(cs)); !d.Allowed() {
-		b.Fatalf("unexpected decision: %s", describe(d))
-	}
-	b.ReportAllocs()
-	defer reportCPU(b)()
-	for i := 0; i < b.N; i++ {
-		e.Apply(ctx, doc, "message.deliver", dstXC, testNow, WithCase(cs))
-	}
+	benchDeliverMessage(b, e, doc, cs)
 }
 
 // BenchmarkFreeTextNotations is the free-text rule's cost when two points
@@ -177,6 +169,13 @@ func BenchmarkFreeTextNotations(b *testing.B) {
 	e := New(def, WithValidator(nil))
 	cs := notationCase(b, "+999 61 234 5678")
 	doc := familyNews(b, "We are all well. The clinic at 33.60, 36.40 opens on 12/04/2025 at 9.30; call 061 555 7777 or ٠٦١ ٥٥٥ ٨٨٨٨. Love to Karim Haddad and his family.")
+	benchDeliverMessage(b, e, doc, cs)
+}
+
+// benchDeliverMessage checks that e lets message doc about case cs go to
+// dstXC, then measures that Apply.
+func benchDeliverMessage(b *testing.B, e *Engine, doc, cs []byte) {
+	b.Helper()
 	ctx := context.Background()
 	if d, _ := e.Apply(ctx, doc, "message.deliver", dstXC, testNow, WithCase(cs)); !d.Allowed() {
 		b.Fatalf("unexpected decision: %s", describe(d))

@@ -78,25 +78,7 @@ func TestCaseworkerAnswersACaseFromAnotherNode(t *testing.T) {
 func TestHolderSeesItsErasureConfirmation(t *testing.T) {
 	t.Parallel()
 	e := startEnv(t, envOptions{})
-	xa := e.browser()
-	xa.signIn(console.RoleCaseworker)
-	id := xa.createCase()
-	if p := xa.post("/console/cases/"+id+"/forward", url.Values{"csrf": {xa.csrf("/console/cases")}, "to": {"XB-RC"}}); p.status != http.StatusSeeOther {
-		t.Fatalf("forward: %d", p.status)
-	}
-	waitFor(t, 15*time.Second, "XB-RC to hold the case", func() bool {
-		_, err := e.xb.Store.GetCase(context.Background(), id)
-		return err == nil
-	})
-	xb := e.xbBrowser()
-	xb.signIn(console.RoleCaseworker)
-	tok := xb.csrf("/console/cases/" + id + "/respond")
-	if p := xb.post("/console/cases/"+id+"/respond", url.Values{"csrf": {tok}, "outcome": {"located"}, "sought_person": {"p2"}}); p.status != http.StatusSeeOther {
-		t.Fatalf("answer: %d\n%s", p.status, p.body)
-	}
-	waitFor(t, 15*time.Second, "the answer at XA-RC", func() bool {
-		return strings.Contains(xa.get("/console/cases/"+id).body, "response received from XB-RC")
-	})
+	xa, xb, id := answeredAtXA(t, e)
 	p := xa.post("/console/cases/"+id+"/withdraw", url.Values{"csrf": {xa.csrf("/console/cases/" + id + "/withdraw")}, "reason": {"consent_withdrawn"}, "confirm": {"yes"}})
 	if p.status != http.StatusSeeOther {
 		t.Fatalf("withdraw: %d\n%s", p.status, p.body)
@@ -214,24 +196,7 @@ func TestHolderPageWhileItsConfirmationIsInFlight(t *testing.T) {
 	var once sync.Once
 	free := func() { once.Do(func() { close(h.release) }) }
 	t.Cleanup(free)
-	xa := e.browser()
-	xa.signIn(console.RoleCaseworker)
-	id := xa.createCase()
-	if p := xa.post("/console/cases/"+id+"/forward", url.Values{"csrf": {xa.csrf("/console/cases")}, "to": {"XB-RC"}}); p.status != http.StatusSeeOther {
-		t.Fatalf("forward: %d", p.status)
-	}
-	waitFor(t, 15*time.Second, "XB-RC to hold the case", func() bool {
-		_, err := e.xb.Store.GetCase(context.Background(), id)
-		return err == nil
-	})
-	xb := e.xbBrowser()
-	xb.signIn(console.RoleCaseworker)
-	if p := xb.post("/console/cases/"+id+"/respond", url.Values{"csrf": {xb.csrf("/console/cases/" + id + "/respond")}, "outcome": {"located"}, "sought_person": {"p2"}}); p.status != http.StatusSeeOther {
-		t.Fatalf("answer: %d\n%s", p.status, p.body)
-	}
-	waitFor(t, 15*time.Second, "the answer at XA-RC", func() bool {
-		return strings.Contains(xa.get("/console/cases/"+id).body, "response received from XB-RC")
-	})
+	xa, xb, id := answeredAtXA(t, e)
 	waitFor(t, 15*time.Second, "XB-RC's record of its answer delivered", func() bool {
 		return strings.Contains(xb.get("/console/cases/"+id).body, "<td>XA-RC</td>")
 	})
@@ -257,4 +222,31 @@ func TestHolderPageWhileItsConfirmationIsInFlight(t *testing.T) {
 	waitFor(t, 20*time.Second, "XB-RC's record of its confirmation delivered", func() bool {
 		return strings.Contains(xb.get("/console/cases/"+id).body, "withdrawn by them: erasure confirmed to them")
 	})
+}
+
+// answeredAtXA has XA-RC's caseworker create a case and forward it to
+// XB-RC, XB-RC's caseworker answer it (located), and waits until XA-RC's
+// page shows the answer. It returns both caseworkers' browsers and the
+// case's id.
+func answeredAtXA(t *testing.T, e *env) (xa, xb *browser, id string) {
+	t.Helper()
+	xa = e.browser()
+	xa.signIn(console.RoleCaseworker)
+	id = xa.createCase()
+	if p := xa.post("/console/cases/"+id+"/forward", url.Values{"csrf": {xa.csrf("/console/cases")}, "to": {"XB-RC"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("forward: %d", p.status)
+	}
+	waitFor(t, 15*time.Second, "XB-RC to hold the case", func() bool {
+		_, err := e.xb.Store.GetCase(context.Background(), id)
+		return err == nil
+	})
+	xb = e.xbBrowser()
+	xb.signIn(console.RoleCaseworker)
+	if p := xb.post("/console/cases/"+id+"/respond", url.Values{"csrf": {xb.csrf("/console/cases/" + id + "/respond")}, "outcome": {"located"}, "sought_person": {"p2"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("answer: %d\n%s", p.status, p.body)
+	}
+	waitFor(t, 15*time.Second, "the answer at XA-RC", func() bool {
+		return strings.Contains(xa.get("/console/cases/"+id).body, "response received from XB-RC")
+	})
+	return xa, xb, id
 }

@@ -21,12 +21,16 @@ import (
 
 // startFromInit makes a one-member federation with fedadmin and returns
 
-// serveAsPeer starts a node from a fresh init directory (startFromInit)
-// and returns it with the member's own federation certificate, which a
-// test presents to dial the node as a peer. The caller stops the node.
-func serveAsPeer(t *testing.T) (*runningNode, tls.Certificate) {
+// serveAsPeer starts a node from a fresh init directory (startFromInit),
+// its configuration first changed by each of tune, and returns it with the
+// member's own federation certificate, which a test presents to dial the
+// node as a peer. The caller stops the node.
+func serveAsPeer(t *testing.T, tune ...func(*config.Config)) (*runningNode, tls.Certificate) {
 	t.Helper()
 	cfg := startFromInit(t)
+	for _, f := range tune {
+		f(&cfg)
+	}
 	cert, err := tls.LoadX509KeyPair(cfg.Federation.TLSCert, cfg.Federation.TLSKey)
 	if err != nil {
 		t.Fatal(err)

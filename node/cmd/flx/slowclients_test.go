@@ -1,11 +1,9 @@
 package main
 
 import (
-	"context"
 	"crypto/tls"
 	"errors"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"runtime"
@@ -14,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/net/http2"
+
+	"github.com/familylinks/flx/node/config"
 )
 
 // slowOpen starts one hostile connection's conversation on c (the test
@@ -127,17 +127,10 @@ func TestListenersCutSlowClients(t *testing.T) {
 		idle   = 2 * time.Second
 		conns  = 500
 	)
-	cfg := startFromInit(t)
-	cfg.Federation.HeaderTimeout, cfg.Federation.IdleTimeout = header, idle
-	cfg.LocalAPI.HeaderTimeout, cfg.LocalAPI.IdleTimeout = header, idle
-	cert, err := tls.LoadX509KeyPair(cfg.Federation.TLSCert, cfg.Federation.TLSKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rn, err := startNode(context.Background(), cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
+	rn, cert := serveAsPeer(t, func(c *config.Config) {
+		c.Federation.HeaderTimeout, c.Federation.IdleTimeout = header, idle
+		c.LocalAPI.HeaderTimeout, c.LocalAPI.IdleTimeout = header, idle
+	})
 	t.Cleanup(func() { rn.Stop(); rn.Wait() })
 
 	get := func(t *testing.T, c *http.Client, url string) {
