@@ -375,10 +375,16 @@ func openStore(t *testing.T, dsn string) store.Store {
 // hold after n forwards.
 func preload(t *testing.T, st store.Store, key *jose.PrivateKey, from, to string, n int) []string {
 	t.Helper()
+	return preloadFrom(t, st, key, from, to, 1, n)
+}
+
+// preloadFrom is preload for the cases numbered first to first+n-1.
+func preloadFrom(t *testing.T, st store.Store, key *jose.PrivateKey, from, to string, first, n int) []string {
+	t.Helper()
 	now := time.Now()
 	jtis := make([]string, 0, n)
 	err := st.Tx(context.Background(), func(tx store.Tx) error {
-		for i := 1; i <= n; i++ {
+		for i := first; i < first+n; i++ {
 			id := fmt.Sprintf("%s:K-%04d", from, i)
 			c := federation.Claims{Issuer: from, Audience: to, IssuedAt: now, ExpiresAt: now.Add(24 * time.Hour),
 				JTI: federation.NewJTI(), Kind: federation.KindCaseCreate, CaseID: id, Body: minimalCase(t, id)}
@@ -463,16 +469,22 @@ func killSenderMidDelivery(t *testing.T) {
 	l := newLogs(t)
 	dsnA, dsnB := nodetest.DSN(t, nodetest.Postgres), nodetest.DSN(t, nodetest.Postgres)
 	stA, stB := openStore(t, dsnA), openStore(t, dsnB)
-	jtis := preload(t, stA, pf.signingKey(t, "XA-RC"), "XA-RC", "XB-RC", total)
+	const first = 300
+	key := pf.signingKey(t, "XA-RC")
+	jtis := preload(t, stA, key, "XA-RC", "XB-RC", first)
 
 	xb := pf.start(t, l, "XB-RC", procOpts{member: "XB-RC", dsn: dsnB})
 	xa := pf.start(t, l, "XA-RC.1", procOpts{member: "XA-RC", dsn: dsnA, env: shortLease})
-	// When about 300 are stored at XB-RC, freeze XB-RC (SIGSTOP) so that
-	// XA-RC surely has requests under way, SIGKILL XA-RC, then let XB-RC go
-	// on. Some of the requests cut off were stored by XB-RC (the sender
-	// never saw the receipt), others never arrived.
-	nodetest.WaitFor(t, waitLimit, "about 300 envelopes at XB-RC", func() bool { return xb.received(t, "accepted") >= 300 })
+	// Once the first 300 are delivered, freeze XB-RC (SIGSTOP) and queue
+	// the other 700 at XA-RC, so that XA-RC surely has requests under way
+	// (waiting for frozen XB-RC), SIGKILL XA-RC, then let XB-RC go on. Some
+	// of the requests cut off may be stored by XB-RC (the sender never saw
+	// the receipt), others never arrived. (Freezing XB-RC when about 300
+	// were stored, with all 1,000 queued, missed the moment on a loaded
+	// machine: XA-RC had delivered all 1,000 before the freeze.)
+	nodetest.WaitFor(t, waitLimit, "the first 300 delivered", func() bool { return outboxTo(t, stA, "XB-RC").Delivered == first })
 	xb.signal(t, syscall.SIGSTOP)
+	jtis = append(jtis, preloadFrom(t, stA, key, "XA-RC", "XB-RC", first+1, total-first)...)
 	nodetest.WaitFor(t, waitLimit, "XA-RC with requests under way", func() bool { return outboxTo(t, stA, "XB-RC").InFlight > 0 })
 	xa.kill()
 	xb.signal(t, syscall.SIGCONT)
