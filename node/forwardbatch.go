@@ -352,9 +352,9 @@ func (n *Node) sendAllIn(ctx context.Context, tx store.Tx, sends []sharedSend, r
 		audits = append(audits, store.AuditEntry{Actor: s.a.Name, Action: "send." + res.State, Object: s.r.caseID, Details: raw, At: n.o.Now()})
 	}
 	// The audit-chain lock last, after every case lock: a send of one case
-	// waiting for a lock held here holds no audit lock. Sent with the
-	// commit, it is held for no round trip of this process.
-	return tx.AppendAuditLast(ctx, audits)
+	// waiting for a lock held here holds no audit lock.
+	_, err = tx.AppendAuditAll(ctx, audits)
+	return err
 }
 
 // caseKinds are the kinds of outbox row a forward looks at (caseKindOf,

@@ -148,7 +148,7 @@ func (n *Node) applyAll(ctx context.Context, tx store.Tx, items []store.InboxIte
 		}
 		confirms = confirms || c != nil
 	}
-	return confirms, bt.flushLast(ctx)
+	return confirms, bt.flush(ctx)
 }
 
 // afterApplied is what follows the commit of applied rows: the claims
@@ -609,21 +609,6 @@ func (b *batchTx) flushMarks(ctx context.Context) error {
 	}
 	err := b.Tx.MarkProcessedAll(ctx, b.marks)
 	b.marks = nil
-	return err
-}
-
-// flushLast is flush at the end of the batch: the audit rows go with
-// the transaction's commit (store.Tx.AppendAuditLast), the chain's lock
-// taken in its round trip.
-func (b *batchTx) flushLast(ctx context.Context) error {
-	if err := b.flushCreates(ctx); err != nil {
-		return err
-	}
-	if err := b.flushMarks(ctx); err != nil {
-		return err
-	}
-	err := b.Tx.AppendAuditLast(ctx, b.audits)
-	b.audits = nil
 	return err
 }
 

@@ -243,13 +243,6 @@ func (t failAuditAllTx) AppendAuditAll(ctx context.Context, es []store.AuditEntr
 	return t.Tx.AppendAuditAll(ctx, es)
 }
 
-func (t failAuditAllTx) AppendAuditLast(ctx context.Context, es []store.AuditEntry) error {
-	if t.left.Add(-1) >= 0 {
-		return errors.New("injected: the database went away")
-	}
-	return t.Tx.AppendAuditLast(ctx, es)
-}
-
 // TestProcessAfterRestartOnce: envelopes received by a node that stops
 // before processing them (a crash between receipt and processing) are
 // processed by the node started again on the same database, each once; a

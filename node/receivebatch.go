@@ -197,12 +197,7 @@ func (n *Node) storeAdmitted(ctx context.Context, raws [][]byte, envs []*federat
 		}
 		err := storeBatch(ctx, true)
 		var undone applyUndone
-		if !errors.As(err, &undone) && errors.Is(err, store.ErrAuditLast) {
-			// The audit rows of applying (applyAll's, sent with the
-			// commit) were refused: applying failed, at the commit.
-			undone = applyUndone{err}
-		}
-		if undone.err != nil {
+		if errors.As(err, &undone) {
 			// Applying failed and took the transaction with it: the batch
 			// is stored again, unprocessed, in a transaction of its own;
 			// the processor applies the rows, or records what was wrong

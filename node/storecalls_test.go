@@ -111,8 +111,3 @@ func (t watchTx) AppendAuditAll(ctx context.Context, es []store.AuditEntry) ([]s
 	t.n.Add(1)
 	return t.Tx.AppendAuditAll(ctx, es)
 }
-
-func (t watchTx) AppendAuditLast(ctx context.Context, es []store.AuditEntry) error {
-	t.n.Add(1)
-	return t.Tx.AppendAuditLast(ctx, es)
-}

@@ -67,9 +67,6 @@ func (q *queries) AppendAudit(ctx context.Context, e AuditEntry) (AuditRecord, e
 	}
 	r := AuditRecord{At: q.s.now(e.At), Actor: e.Actor, Action: e.Action, Object: e.Object,
 		Details: json.RawMessage(buf.Bytes()), PrevHash: genesisHash}
-	if err := q.appendLast(ctx); err != nil {
-		return AuditRecord{}, fmt.Errorf("store.AppendAudit: %w", err)
-	}
 	if q.s.dialect == Postgres {
 		rs := []AuditRecord{r}
 		if err := q.appendAuditPG(ctx, rs); err != nil {
@@ -102,7 +99,12 @@ func (q *queries) AppendAudit(ctx context.Context, e AuditEntry) (AuditRecord, e
 // off with the lock when the transaction waits for its flush outside it.
 func (q *queries) appendAuditPG(ctx context.Context, rs []AuditRecord) error {
 	n := len(rs)
-	query, args := q.auditAppendArgs(rs)
+	ats, actors, actions, objects, details := make([]time.Time, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	tails := make([][]byte, n)
+	for i, r := range rs {
+		ats[i], actors[i], actions[i], objects[i], details[i] = r.At, r.Actor, r.Action, r.Object, string(r.Details) // r.At: q.s.now, bound binary (pgTimes)
+		tails[i] = auditTail(nil, r)
+	}
 	i := 0
 	err := q.eachRow(ctx, func(rows *sqlx.Rows) error {
 		if i >= n {
@@ -113,7 +115,8 @@ func (q *queries) appendAuditPG(ctx context.Context, rs []AuditRecord) error {
 		}
 		i++
 		return nil
-	}, query, args...)
+	}, `SELECT r_seq, r_prev, r_hash FROM flx_audit_append(?, ?, ?::timestamptz[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bytea[])`,
+		lockAudit, q.asyncAtLock, ats, actors, actions, objects, details, tails)
 	if err != nil {
 		return err
 	}
@@ -127,20 +130,6 @@ func (q *queries) appendAuditPG(ctx context.Context, rs []AuditRecord) error {
 	return nil
 }
 
-// auditAppendArgs is the statement that appends rs on PostgreSQL
-// (flx_audit_append, its placeholders $n) and its arguments.
-func (q *queries) auditAppendArgs(rs []AuditRecord) (string, []any) {
-	n := len(rs)
-	ats, actors, actions, objects, details := make([]time.Time, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	tails := make([][]byte, n)
-	for i, r := range rs {
-		ats[i], actors[i], actions[i], objects[i], details[i] = r.At, r.Actor, r.Action, r.Object, string(r.Details) // r.At: q.s.now, bound binary (pgTimes)
-		tails[i] = auditTail(nil, r)
-	}
-	return q.s.rebind(`SELECT r_seq, r_prev, r_hash FROM flx_audit_append(?, ?, ?::timestamptz[], ?::text[], ?::text[], ?::text[], ?::text[], ?::bytea[])`),
-		[]any{lockAudit, q.asyncAtLock, ats, actors, actions, objects, details, tails}
-}
-
 const auditCols = `seq, at, actor, action, object, details, prev_hash, hash`
 
 func scanAudit(r scanner) (AuditRecord, error) {
@@ -152,9 +141,6 @@ func scanAudit(r scanner) (AuditRecord, error) {
 }
 
 func (q *queries) ListAudit(ctx context.Context, f AuditFilter) ([]AuditRecord, error) {
-	if err := q.appendLast(ctx); err != nil {
-		return nil, fmt.Errorf("store.ListAudit: %w", err)
-	}
 	var w where
 	w.add("seq > ?", f.AfterSeq)
 	w.addIf(f.Actor != "", "actor = ?", f.Actor)
@@ -186,9 +172,6 @@ func (q *queries) listAudit(ctx context.Context, query string, args ...any) ([]A
 
 func (q *queries) VerifyAudit(ctx context.Context) (AuditVerification, error) {
 	var v AuditVerification
-	if err := q.appendLast(ctx); err != nil {
-		return v, fmt.Errorf("store.VerifyAudit: %w", err)
-	}
 	prev, want := genesisHash, int64(1)
 	for {
 		page, err := q.listAudit(ctx, `SELECT `+auditCols+` FROM audit_log WHERE seq >= ? ORDER BY seq LIMIT 1000`, want)

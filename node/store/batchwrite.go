@@ -111,12 +111,20 @@ func (q *queries) AppendAuditAll(ctx context.Context, es []AuditEntry) ([]AuditR
 	if len(es) == 0 {
 		return nil, nil
 	}
-	out, err := q.auditRecords(es, "store.AppendAuditAll")
-	if err != nil {
-		return nil, err
-	}
-	if err := q.appendLast(ctx); err != nil {
-		return nil, fmt.Errorf("store.AppendAuditAll: %w", err)
+	out := make([]AuditRecord, len(es))
+	for i, e := range es {
+		if e.Actor == "" || e.Action == "" {
+			return nil, fmt.Errorf("store.AppendAuditAll: actor and action are required: %w", ErrInvalid)
+		}
+		details := []byte(e.Details)
+		if len(details) == 0 {
+			details = []byte("{}")
+		}
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, details); err != nil {
+			return nil, fmt.Errorf("store.AppendAuditAll: details: %v: %w", err, ErrInvalid)
+		}
+		out[i] = AuditRecord{At: q.s.now(e.At), Actor: e.Actor, Action: e.Action, Object: e.Object, Details: json.RawMessage(buf.Bytes())}
 	}
 	if q.s.dialect == Postgres {
 		// One statement: the lock, the head, the hashes and the rows
@@ -128,7 +136,7 @@ func (q *queries) AppendAuditAll(ctx context.Context, es []AuditEntry) ([]AuditR
 	}
 	// One chain: SQLite's one writer excludes every other appender.
 	seq, prev := int64(0), genesisHash
-	err = q.queryRow(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
+	err := q.queryRow(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store.AppendAuditAll: head: %w", err)
 	}
@@ -152,63 +160,6 @@ func (q *queries) AppendAuditAll(ctx context.Context, es []AuditEntry) ([]AuditR
 		}
 	}
 	return out, nil
-}
-
-// auditRecords checks es and makes their records (At, Actor, Action,
-// Object, compacted Details), for op's errors.
-func (q *queries) auditRecords(es []AuditEntry, op string) ([]AuditRecord, error) {
-	out := make([]AuditRecord, len(es))
-	for i, e := range es {
-		if e.Actor == "" || e.Action == "" {
-			return nil, fmt.Errorf("%s: actor and action are required: %w", op, ErrInvalid)
-		}
-		details := []byte(e.Details)
-		if len(details) == 0 {
-			details = []byte("{}")
-		}
-		var buf bytes.Buffer
-		if err := json.Compact(&buf, details); err != nil {
-			return nil, fmt.Errorf("%s: details: %v: %w", op, err, ErrInvalid)
-		}
-		out[i] = AuditRecord{At: q.s.now(e.At), Actor: e.Actor, Action: e.Action, Object: e.Object, Details: json.RawMessage(buf.Bytes())}
-	}
-	return out, nil
-}
-
-// AppendAuditLast appends es to the audit chain as AppendAuditAll does,
-// as the transaction's last write. On PostgreSQL they are kept and sent
-// with the COMMIT, in one round trip (commitLast): the chain's lock is
-// then held from their statement to the commit without a round trip to
-// this process in between, in which every other writer of the chain
-// waited (on a loaded machine, for this process to be scheduled). Reading
-// or appending to the chain in the transaction afterwards writes them
-// first; a Savepoint that is rolled back drops those kept inside it. On
-// SQLite they are appended at once (its one writer excludes every other).
-func (q *queries) AppendAuditLast(ctx context.Context, es []AuditEntry) error {
-	if len(es) == 0 {
-		return nil
-	}
-	if q.conn == nil {
-		_, err := q.AppendAuditAll(ctx, es)
-		return err
-	}
-	out, err := q.auditRecords(es, "store.AppendAuditLast")
-	if err != nil {
-		return err
-	}
-	q.last = append(q.last, out...)
-	return nil
-}
-
-// appendLast writes the audit rows kept for the commit (AppendAuditLast)
-// now: something in the transaction reads or extends the chain after them.
-func (q *queries) appendLast(ctx context.Context) error {
-	if len(q.last) == 0 {
-		return nil
-	}
-	rs := q.last
-	q.last = nil
-	return q.appendAuditPG(ctx, rs)
 }
 
 func (s *sqlStore) MarkProcessedAll(ctx context.Context, ms []ProcessedMark) error {

@@ -37,9 +37,7 @@
 // and one round trip per operation (CaseStates and CreateCasesMarked are
 // two operations in one, for a received batch; an audit append is one
 // statement, flx_audit_append, with the chain's lock: the lock is held for
-// it and the commit only; AppendAuditLast sends it with the COMMIT in one
-// pipelined round trip, so the lock is not held across a round trip to
-// the node either). SQLite keeps the multi-row forms.
+// it and the commit only). SQLite keeps the multi-row forms.
 // Reads of a set of keys whose plan must not become a scan of a young
 // table (LockCaseHeads, ListCasesOutbox) probe each key in a LATERAL
 // subquery.

@@ -265,6 +265,3 @@ func BackendPID(t interface{ Context() context.Context }, tx Tx) (int, error) {
 	err := tx.(*queries).queryRow(t.Context(), `SELECT pg_backend_pid()`).Scan(&pid)
 	return pid, err
 }
-
-// LockAudit is the advisory lock key of the audit chain (PostgreSQL).
-const LockAudit = lockAudit

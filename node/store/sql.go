@@ -12,8 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx": binary protocol, cached prepared statements
+	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx": binary protocol, cached prepared statements
 	"github.com/jmoiron/sqlx"
 	_ "github.com/lib/pq"  // PostgreSQL driver "postgres" (admin.go: CREATE/DROP DATABASE)
 	_ "modernc.org/sqlite" // SQLite driver "sqlite"
@@ -293,20 +292,7 @@ func (s *sqlStore) tx(ctx context.Context, fn func(q *queries) error) error {
 	}
 	defer s.releaseWriter()
 	s.sent()
-	// On PostgreSQL the transaction runs on a connection of its own, so
-	// that its commit can go in one round trip with the audit rows kept
-	// for it (AppendAuditLast, commitLast).
-	var conn *sqlx.Conn
-	begin := s.db.BeginTxx
-	if s.dialect == Postgres {
-		c, err := s.db.Connx(ctx)
-		if err != nil {
-			return fmt.Errorf("store.Tx: begin: %w", err)
-		}
-		defer c.Close() // after the commit or rollback below
-		conn, begin = c, c.BeginTxx
-	}
-	tx, err := begin(ctx, nil)
+	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store.Tx: begin: %w", err)
 	}
@@ -316,7 +302,7 @@ func (s *sqlStore) tx(ctx context.Context, fn func(q *queries) error) error {
 			_ = tx.Rollback()
 		}
 	}()
-	q := &queries{s: s, x: tx, conn: conn, asyncAtLock: s.flushOutsideLock && !isRedoable(ctx)}
+	q := &queries{s: s, x: tx, asyncAtLock: s.flushOutsideLock && !isRedoable(ctx)}
 	if s.dialect == Postgres && isRedoable(ctx) {
 		// Commit without waiting for the WAL flush (see Redoable).
 		if _, err := q.exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
@@ -332,30 +318,6 @@ func (s *sqlStore) tx(ctx context.Context, fn func(q *queries) error) error {
 	// commits without waiting, which releases the lock, and then waits for
 	// the flush outside the lock (flushDurable): it still returns only once
 	// its commit is on disk.
-	if len(q.last) > 0 {
-		// The audit rows kept for the commit take the chain's lock in
-		// the commit's own round trip (commitLast).
-		committed, flush, err := q.commitLast(ctx)
-		if !committed {
-			return fmt.Errorf("store.Tx: commit: %w", err)
-		}
-		done = true
-		// What commitLast began: with flush, the WAL message whose
-		// durable commit returns once everything before it is on disk;
-		// else empty, and its commit writes nothing (an error then leaves
-		// the work above committed; the connection, if broken, is
-		// dropped by the pool).
-		s.sent()
-		if err == nil {
-			err = tx.Commit()
-		} else {
-			_ = tx.Rollback()
-		}
-		if err != nil && flush {
-			return fmt.Errorf("store.Tx: committed, but not confirmed on disk: %w", err)
-		}
-		return nil
-	}
 	lockedDurable := s.flushOutsideLock && q.locked && !isRedoable(ctx)
 	if lockedDurable && !q.asyncSet { // set with the lock (lock): one round trip less
 		if _, err := q.exec(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
@@ -367,10 +329,6 @@ func (s *sqlStore) tx(ctx context.Context, fn func(q *queries) error) error {
 		return fmt.Errorf("store.Tx: commit: %w", err)
 	}
 	done = true
-	if conn != nil {
-		// Back to the pool before flushDurable takes one (a pool of one).
-		conn.Close()
-	}
 	if lockedDurable {
 		if err := s.flushDurable(ctx); err != nil {
 			return fmt.Errorf("store.Tx: committed, but not confirmed on disk: %w", err)
@@ -419,12 +377,9 @@ func (s *sqlStore) checkpointTruncate() bool {
 // (PostgreSQL has no function that only waits for the flush).
 func (s *sqlStore) flushDurable(ctx context.Context) error {
 	s.sent()
-	_, err := s.db.ExecContext(ctx, flushStatement)
+	_, err := s.db.ExecContext(ctx, `SELECT pg_logical_emit_message(true, 'flx.flush', '')`)
 	return err
 }
-
-// flushStatement is flushDurable's statement.
-const flushStatement = `SELECT pg_logical_emit_message(true, 'flx.flush', '')`
 
 // write runs fn in its own transaction and returns its result.
 func write[T any](ctx context.Context, s *sqlStore, fn func(q *queries) (T, error)) (T, error) {
@@ -450,88 +405,6 @@ type queries struct {
 	// lockedDurable), so a lock taken also sets synchronous_commit off in
 	// the same statement; asyncSet: that was done and stands.
 	asyncAtLock, asyncSet bool
-	// conn is the connection of a PostgreSQL transaction (nil otherwise),
-	// and last the audit rows kept to be sent with its commit
-	// (AppendAuditLast).
-	conn *sqlx.Conn
-	last []AuditRecord
-}
-
-// commitLast commits a PostgreSQL transaction whose last write is the
-// audit rows kept (q.last), in one round trip (a pipeline, one Sync): the
-// rows (flx_audit_append: the chain's lock, its head, the hashes, the
-// INSERT), the COMMIT, and a BEGIN that leaves database/sql's transaction
-// open for its own commit. The lock is so held from the rows' statement
-// to the COMMIT without a round trip to this process in between. When the
-// transaction is to wait for its WAL flush outside the lock (asyncAtLock:
-// the rows' statement set synchronous_commit off with the lock), flush is
-// true and the new transaction holds flushDurable's WAL message, so that
-// its commit (the caller's) returns once the first commit is on disk.
-// committed says whether the transaction committed (err is then for
-// what follows its COMMIT).
-func (q *queries) commitLast(ctx context.Context) (committed, flush bool, err error) {
-	rs := q.last
-	q.last = nil
-	flush = q.asyncAtLock
-	query, args := q.auditAppendArgs(rs)
-	err = q.conn.Raw(func(dc any) error {
-		sc, ok := dc.(*stdlib.Conn)
-		if !ok {
-			return fmt.Errorf("store: PostgreSQL connection is a %T, not pgx's", dc)
-		}
-		b := &pgx.Batch{}
-		b.Queue(query, args...)
-		b.Queue(`COMMIT`)
-		b.Queue(`BEGIN`)
-		if flush {
-			b.Queue(flushStatement)
-		}
-		q.s.sent() // one round trip
-		br := sc.Conn().SendBatch(ctx, b)
-		defer br.Close()
-		rows, err := br.Query()
-		if err != nil {
-			return fmt.Errorf("%w: %w", ErrAuditLast, err)
-		}
-		n := 0
-		for rows.Next() {
-			if n < len(rs) {
-				err = rows.Scan(&rs[n].Seq, &rs[n].PrevHash, &rs[n].Hash)
-			}
-			n++
-			if err != nil {
-				break
-			}
-		}
-		rows.Close()
-		if err == nil {
-			err = rows.Err()
-		}
-		if err == nil && n != len(rs) {
-			err = fmt.Errorf("flx_audit_append returned %d rows of %d", n, len(rs))
-		}
-		if err != nil {
-			return fmt.Errorf("%w: %w", ErrAuditLast, err)
-		}
-		tag, err := br.Exec()
-		if err != nil {
-			return err
-		}
-		if tag.String() != "COMMIT" {
-			return fmt.Errorf("the transaction was rolled back (%s)", tag)
-		}
-		committed = true
-		if _, err := br.Exec(); err != nil { // BEGIN
-			return err
-		}
-		if flush {
-			if _, err := br.Exec(); err != nil {
-				return err
-			}
-		}
-		return br.Close()
-	})
-	return committed, flush, err
 }
 
 // Savepoint implements Tx. Savepoints do not nest here: fn must not call
@@ -540,7 +413,6 @@ func (q *queries) Savepoint(ctx context.Context, fn func() error) (undone, err e
 	if _, err := q.exec(ctx, `SAVEPOINT flx_apply`); err != nil {
 		return nil, fmt.Errorf("store.Savepoint: %w", err)
 	}
-	kept := q.last[:len(q.last):len(q.last)] // audit rows kept for the commit before fn
 	if undone = fn(); undone == nil {
 		if _, err := q.exec(ctx, `RELEASE SAVEPOINT flx_apply`); err != nil {
 			return nil, fmt.Errorf("store.Savepoint: release: %w", err)
@@ -556,10 +428,6 @@ func (q *queries) Savepoint(ctx context.Context, fn func() error) (undone, err e
 	// A setting made since the savepoint is undone with it (the lock's
 	// synchronous_commit): the commit sets it again if need be.
 	q.asyncSet = false
-	// The audit rows kept for the commit (AppendAuditLast) are those
-	// kept before fn: fn's are undone, and rows kept before it that it
-	// wrote (appendLast) were rolled back and are kept again.
-	q.last = kept
 	return undone, nil
 }
 

@@ -34,10 +34,6 @@ var (
 	// writer wait (30s). A Store write called from inside Store.Tx (instead
 	// of through the Tx) ends here rather than hanging.
 	ErrBusy = errors.New("store: database busy")
-	// ErrAuditLast: the audit rows kept for the commit (Tx.AppendAuditLast)
-	// were refused when the commit sent them; the transaction was not
-	// committed, as if the append had failed where it was called.
-	ErrAuditLast = errors.New("store: the audit rows kept for the commit were refused")
 )
 
 // ReplayError reports a jti seen before with a different envelope hash.
@@ -98,14 +94,6 @@ type Tx interface {
 	// (the savepoint could not be taken, released or rolled back to): the
 	// caller then fails it as a whole.
 	Savepoint(ctx context.Context, fn func() error) (undone, err error)
-	// AppendAuditLast appends entries to the audit chain as AppendAuditAll
-	// would, as the transaction's last write: on PostgreSQL they go with
-	// the commit, in its round trip, so that the chain's lock (held from
-	// the append to the commit) is not held while this process reads the
-	// append's answer and sends the COMMIT; every other writer of the
-	// chain waited for that. Reading or extending the chain later in the
-	// transaction writes them first.
-	AppendAuditLast(ctx context.Context, es []AuditEntry) error
 }
 
 // Open connects to the database named by dsn, applies pending migrations
@@ -150,9 +138,7 @@ func WithClock(now func() time.Time) Option {
 // WithStatementCounter counts in n every statement the store sends to its
 // database, BEGIN and COMMIT included: on a connection that has run them
 // before, each is one round trip (what a transaction waits on besides the
-// database's own work). Statements sent together in one pipeline (a
-// commit with the audit rows kept for it: Tx.AppendAuditLast) count once,
-// as the one round trip they take.
+// database's own work).
 func WithStatementCounter(n *atomic.Int64) Option {
 	return func(o *options) { o.statements = n }
 }

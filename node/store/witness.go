@@ -83,9 +83,6 @@ func (q *queries) LatestAuditHeads(ctx context.Context, member string) ([]AuditH
 
 func (q *queries) AuditHashAt(ctx context.Context, seq int64) (string, error) {
 	var h string
-	if err := q.appendLast(ctx); err != nil {
-		return "", fmt.Errorf("store.AuditHashAt: %w", err)
-	}
 	if err := q.queryRow(ctx, `SELECT hash FROM audit_log WHERE seq = ?`, seq).Scan(&h); err != nil {
 		return "", fmt.Errorf("store.AuditHashAt: %w", notFound(err))
 	}
