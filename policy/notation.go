@@ -187,34 +187,41 @@ func parseCoordinate(n []byte, i int, dec byte) (v, prec float64, end, next int)
 		return v, prec, j, j
 	}
 	e = skipSpaces(n, e)
-	mins, mk, me := readInt(n, e)
-	if mk == 0 || mk > 2 || mins >= 60 {
-		return v, prec, e, j
+	v, prec, me, frac, ok := addPart(v, n, e, dec, 60)
+	if !ok {
+		return v, 1, e, j
 	}
-	v += float64(mins) / 60
-	prec = 1.0 / 60
-	if me+1 < len(n) && n[me] == dec && digitByte(n[me+1]) {
-		f, fd, fe := readFraction(n, me+1)
-		return v + f/60, math.Pow10(-fd) / 60, skipMark(n, fe, minuteMarks), j
+	if frac {
+		return v, prec, skipMark(n, me, minuteMarks), j
 	}
 	e = skipMark(n, me, minuteMarks)
 	if e == me {
 		return v, prec, me, j
 	}
 	e = skipSpaces(n, e)
-	secs, sk, se := readInt(n, e)
-	if sk == 0 || sk > 2 || secs >= 60 {
+	v2, prec2, se, _, ok := addPart(v, n, e, dec, 3600)
+	if !ok {
 		return v, prec, e, j
 	}
-	v += float64(secs) / 3600
-	prec = 1.0 / 3600
-	if se+1 < len(n) && n[se] == dec && digitByte(n[se+1]) {
-		f, fd, fe := readFraction(n, se+1)
-		v += f / 3600
-		prec = math.Pow10(-fd) / 3600
-		se = fe
+	return v2, prec2, skipMark(n, se, secondMarks), j
+}
+
+// addPart adds to v the minutes or seconds part at n[i:] (one or two
+// digits below 60, then perhaps a decimal fraction), d of them making a
+// degree: the sum, its resolution in degrees, where the part ends and
+// whether it had a fraction; ok is false (and v returned as it was) when
+// no such part is there.
+func addPart(v float64, n []byte, i int, dec byte, d float64) (sum, prec float64, end int, frac, ok bool) {
+	x, k, end := readInt(n, i)
+	if k == 0 || k > 2 || x >= 60 {
+		return v, 0, i, false, false
 	}
-	return v, prec, skipMark(n, se, secondMarks), j
+	v += float64(x) / d
+	if end+1 < len(n) && n[end] == dec && digitByte(n[end+1]) {
+		f, fd, fe := readFraction(n, end+1)
+		return v + f/d, math.Pow10(-fd) / d, fe, true, true
+	}
+	return v, 1 / d, end, false, true
 }
 
 var (
