@@ -97,6 +97,13 @@ func (q *queries) AppendAudit(ctx context.Context, e AuditEntry) (AuditRecord, e
 // commit: one round trip, not the three of taking it, reading the head and
 // inserting, each before the commit. Like lock, it sets synchronous_commit
 // off with the lock when the transaction waits for its flush outside it.
+//
+// The hashing is not what an appended row costs PostgreSQL: rows of 50
+// appended 10,000 at a time took 18-30 µs of backend CPU each as they are
+// (5 rounds), 22-26 µs with the hashes made in Go instead (the head read
+// under the lock, then a plain INSERT of the rows: a second statement)
+// and 18-26 µs with the function's hash kept as bytea rather than hex:
+// the INSERT, its two index entries and the statement are the cost.
 func (q *queries) appendAuditPG(ctx context.Context, rs []AuditRecord) error {
 	n := len(rs)
 	ats, actors, actions, objects, details := make([]time.Time, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -322,5 +323,46 @@ func BenchmarkSenderCycle50(b *testing.B) {
 			b.ReportMetric(float64(r1-r0)/float64(n), "walrec/env")
 			b.ReportMetric(float64(w1-w0)/float64(n), "walB/env")
 		}
+	})
+}
+
+// BenchmarkCreateCasesMarked50: a received batch's 50 new cases (documents
+// of a signed case's size, 2.5 KB, with search keys) and their
+// match-pending marks, one CreateCasesMarked per op, as the receiver
+// writes them. Reports the CPU per case of this process and of the
+// database's backends.
+func BenchmarkCreateCasesMarked50(b *testing.B) {
+	benchStores(b, func(b *testing.B, be *backend) {
+		ctx := b.Context()
+		batch := func(i int) ([]store.NewCase, []store.PendingMatch) {
+			cs, ps := make([]store.NewCase, 50), make([]store.PendingMatch, 50)
+			for k := range cs {
+				id := fmt.Sprintf("XA-RC:B%d-%d", i, k)
+				cs[k] = newCase(id)
+				cs[k].Document = storedDoc(id, 2500, uint64(i*50+k))
+				cs[k].SearchKeys = []string{"t_anna", "p_ana", "by_1964", "bd_1964", "pl_xa", "w_" + strings.ToLower(id[6:])}
+				ps[k] = store.PendingMatch{CaseID: id, Version: 1}
+			}
+			return cs, ps
+		}
+		cs, ps := batch(-1)
+		if _, err := be.s.CreateCasesMarked(ctx, cs, ps); err != nil {
+			b.Fatal(err)
+		}
+		pids, _ := store.BackendPIDs(ctx, be.s)
+		b.ReportAllocs()
+		b.ResetTimer()
+		go0, pg0 := cputime.Process(), backendsCPU(pids)
+		n := 0
+		for i := 0; b.Loop(); i++ {
+			b.StopTimer()
+			cs, ps := batch(i)
+			b.StartTimer()
+			if _, err := be.s.CreateCasesMarked(ctx, cs, ps); err != nil {
+				b.Fatal(err)
+			}
+			n += len(cs)
+		}
+		reportCPU(b, n, pids, go0, pg0)
 	})
 }
