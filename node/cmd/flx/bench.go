@@ -41,6 +41,7 @@ func benchCmd() *cobra.Command {
 	var cpuProfile, memProfile, link, stores, kill string
 	var rate, killAt float64
 	var killLease, poll, idle, lingerFlag time.Duration
+	var noMatch bool
 	ex := &cobra.Command{
 		Use:   "exchange",
 		Short: "Envelopes per second and latency between two nodes over mTLS, with the bound set by signatures and database writes",
@@ -81,10 +82,21 @@ XB-RC's store transaction with its commit (-> committed), and the answer
 (committed -> the answer read and its receipts verified at XA-RC, before
 they are recorded); and, per claim of due rows, its store round trip. The
 claims line counts XA-RC's claims of due rows (those that found none
-apart) and its delivery requests, per 1,000 envelopes.`,
+apart) and its delivery requests, per 1,000 envelopes.
+
+The tail line takes the slowest 1% by due -> processed and gives each
+stage's median among them beside its median among all (the stage the slow
+envelopes lost their time in), and the seconds of the run they were due
+in: a tail of queueing spreads over the run, one of a stall (a pause, a
+checkpoint, a burst of other work) crowds into a few seconds. The runtime
+line gives the Go runtime's collections during the exchange, their
+stop-the-world pauses, and how long runnable goroutines waited for a CPU
+(both nodes; a loaded machine shows there); the server line, on
+PostgreSQL, the checkpoints the server began meanwhile and the buffers its
+backends had to write themselves.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runBenchExchange(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), benchOptions{pg: pg, n: n, workers: workers, probe: probe, rate: rate, batch: batch, cpuProfile: cpuProfile, memProfile: memProfile, link: link, stores: stores, kill: kill, killAt: killAt, killLease: killLease, poll: poll, idle: idle, linger: lingerFlag})
+			return runBenchExchange(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), benchOptions{pg: pg, n: n, workers: workers, probe: probe, rate: rate, batch: batch, cpuProfile: cpuProfile, memProfile: memProfile, link: link, stores: stores, kill: kill, killAt: killAt, killLease: killLease, poll: poll, idle: idle, linger: lingerFlag, noMatch: noMatch})
 		},
 	}
 	ex.Flags().StringVar(&pg, "postgres", envOr("FLX_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"), "PostgreSQL server DSN allowed to create databases")
@@ -102,6 +114,7 @@ apart) and its delivery requests, per 1,000 envelopes.`,
 	ex.Flags().Float64Var(&rate, "rate", 0, "forward XA-RC's cases (stored before the clock starts) at this many per second, each through Node.Forward as a caseworker's forward, when due on a fixed schedule by as many concurrent callers as needed (open loop, up to 256; latency counted from the due time) (0: queue as fast as possible, 50 envelopes per transaction as a list import)")
 	ex.Flags().DurationVar(&poll, "poll", 0, "delivery.poll_interval of both nodes, which also paces inbox polling (0: the default of the configuration; with --kill 20ms)")
 	ex.Flags().DurationVar(&lingerFlag, "linger", 0, "delivery.linger of both nodes (0: the default of the configuration; negative: none, a row goes at once while fewer than two requests are in flight)")
+	ex.Flags().BoolVar(&noMatch, "no-match", false, "XB-RC computes no candidate matches for what it receives (match.enabled false), to tell what matching adds to the exchange's CPU and latency")
 	ex.Flags().DurationVar(&idle, "idle", 0, "first measure the CPU the two nodes and their databases use while idle for this long")
 	root.AddCommand(ex, benchMediaCmd())
 	root.AddCommand(benchCaseCmds()...)
@@ -129,6 +142,7 @@ type benchOptions struct {
 	poll                     time.Duration // delivery.poll_interval (0: the default)
 	idle                     time.Duration // measure idle CPU this long first
 	linger                   time.Duration // delivery.linger (0: the default, negative: none)
+	noMatch                  bool          // XB-RC without matching
 }
 
 // benchBody returns a valid ~3 KiB case document with the given case id
@@ -562,6 +576,9 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 			cfg.Delivery.Lease = o.killLease
 			cfg.Delivery.RequestTimeout = min(10*time.Second, o.killLease*2/3)
 		}
+		if o.noMatch {
+			cfg.Match.Enabled = false
+		}
 		if o.rate > 0 && id == "XA-RC" {
 			// Its cases are imported before the clock starts; computing
 			// their candidate matches is not part of the exchange.
@@ -682,6 +699,11 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 		return nil, err
 	}
 	selfStart := cputime.Process()
+	rt0 := readRuntime()
+	var cp0 checkpoints
+	if kind == store.Postgres {
+		cp0 = readCheckpoints(ctx, o.pg)
+	}
 	// Stream: queue as fast as signing + Enqueue allow (a few producers, as
 	// several imports would), or at --rate, each case forwarded when it is
 	// due on a fixed schedule (an open loop, runOpenLoop), while delivering.
@@ -857,6 +879,11 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 		time.Sleep(20 * time.Millisecond)
 	}
 	processedIn := time.Since(start)
+	rt1 := readRuntime()
+	var cp1 checkpoints
+	if kind == store.Postgres {
+		cp1 = readCheckpoints(ctx, o.pg)
+	}
 	// Matching (candidates) runs behind processing, from the cases'
 	// match_pending marks: the CPU figures include it, measured once at
 	// most 500 marks are left (the worker clears them 500 at a time).
@@ -983,6 +1010,9 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 	}
 	fmt.Fprintf(out, "latency:    %s -> verified receipt  p50 %s  p90 %s  p99 %s  max %s\n", from, pct(lat, 0.50), pct(lat, 0.90), pct(lat, 0.99), pct(lat, 1))
 	stg.print(out, o.rate > 0)
+	tailOf(stg.traces, 0.99).print(out)
+	printRuntime(out, rt0, rt1)
+	printCheckpoints(out, cp0, cp1)
 	if proxy != nil {
 		fmt.Fprintf(out, "link:       %d connections cut by the proxy during the run\n", proxy.Cuts())
 	}
@@ -1184,6 +1214,9 @@ type stages struct {
 	answered []time.Duration // committed -> the answer at XA-RC (receipts out, read, verified)
 	claims   []time.Duration // each claim's store round trip (per claim, not per envelope)
 	fine     bool
+	// traces are each envelope's stages together (unsorted), for the
+	// tail: where the slowest envelopes' time went, and when they were due.
+	traces []trace
 }
 
 // stageTimes are the finer steps of each envelope, told by the nodes
@@ -1280,6 +1313,8 @@ func latencyStages(ctx context.Context, xa, xb store.Store, committed map[string
 					processed = cm
 				}
 			}
+			tr := trace{from: from, queueTx: c.committed.Sub(from), toPeer: in.ReceivedAt.Sub(c.committed),
+				process: processed.Sub(in.ReceivedAt), endToEnd: processed.Sub(from)}
 			st.queueTx = append(st.queueTx, c.committed.Sub(from))
 			st.toPeer = append(st.toPeer, in.ReceivedAt.Sub(c.committed))
 			st.receipt = append(st.receipt, r.DeliveredAt.Sub(in.ReceivedAt))
@@ -1296,7 +1331,10 @@ func latencyStages(ctx context.Context, xa, xb store.Store, committed map[string
 				st.request = append(st.request, in.ReceivedAt.Sub(a.sent))
 				st.commit = append(st.commit, cm.Sub(in.ReceivedAt))
 				st.answered = append(st.answered, a.answered.Sub(cm))
+				tr.fine, tr.toClaim, tr.claimed, tr.request, tr.commit = true, a.claimed.Sub(c.committed), a.sent.Sub(a.claimed),
+					in.ReceivedAt.Sub(a.sent), cm.Sub(in.ReceivedAt)
 			}
+			st.traces = append(st.traces, tr)
 		}
 		if len(rows) < 1000 {
 			break

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"bytes"
+	"runtime/metrics"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestTailOfStall: the slowest 1% are told apart from the rest. Envelopes
+// due over 10 s at 100/s take 20 ms each, but those due in the 7th second
+// wait 500 ms in XB-RC's store transaction (a stall): the tail's medians
+// put the time in that stage, and its envelopes are all due in one second.
+func TestTailOfStall(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var trs []trace
+	for i := range 1000 {
+		due := start.Add(time.Duration(i) * 10 * time.Millisecond)
+		tr := trace{from: due, fine: true, queueTx: 5 * time.Millisecond, toClaim: time.Millisecond,
+			claimed: 2 * time.Millisecond, request: 2 * time.Millisecond, commit: 10 * time.Millisecond}
+		if i >= 700 && i < 710 { // due at 7.00-7.09 s
+			tr.commit += 500 * time.Millisecond
+		}
+		tr.endToEnd = tr.queueTx + tr.toClaim + tr.claimed + tr.request + tr.commit
+		trs = append(trs, tr)
+	}
+	tl := tailOf(trs, 0.99)
+	if tl.n != 10 || tl.of != 1000 {
+		t.Fatalf("tail of %d envelopes among %d, want 10 of 1000", tl.n, tl.of)
+	}
+	got := map[string]tailRow{}
+	for _, r := range tl.rows {
+		got[r.name] = r
+	}
+	if r := got["received -> stored at XB-RC"]; r.tail != 510*time.Millisecond || r.all != 10*time.Millisecond {
+		t.Errorf("store stage: tail %s all %s, want 510ms and 10ms", r.tail, r.all)
+	}
+	if r := got["claim started -> request sent"]; r.tail != r.all {
+		t.Errorf("claim stage: tail %s all %s, want equal (not where the tail went)", r.tail, r.all)
+	}
+	if tl.seconds != 1 || tl.runFor != 10 || len(tl.busiest) != 1 || tl.busiest[0].at != 7*time.Second || tl.busiest[0].n != 10 {
+		t.Errorf("tail due in %d of %d seconds, busiest %+v; want all 10 at 7s of 10", tl.seconds, tl.runFor, tl.busiest)
+	}
+	var out bytes.Buffer
+	tl.print(&out)
+	for _, want := range []string{"the slowest 1% (10 of 1000 envelopes", "received -> stored at XB-RC", "due in 1 of the run's 10 seconds; most in one second: 10 at 7s"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("printed tail lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// TestTailOfSpread: a tail made by queueing spreads over the run.
+func TestTailOfSpread(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var trs []trace
+	for i := range 1000 {
+		d := 20 * time.Millisecond
+		if i%100 == 0 {
+			d = 200 * time.Millisecond
+		}
+		trs = append(trs, trace{from: start.Add(time.Duration(i) * 10 * time.Millisecond), queueTx: d, endToEnd: d})
+	}
+	tl := tailOf(trs, 0.99)
+	if tl.seconds != 10 {
+		t.Errorf("tail due in %d seconds, want all 10", tl.seconds)
+	}
+	if len(tl.rows) != 4 { // without the finer stages: queue, to the peer, processed, end to end
+		t.Errorf("%d rows without the finer stages, want 4: %+v", len(tl.rows), tl.rows)
+	}
+}
+
+// TestHistPct reads quantiles of a runtime histogram as its buckets' upper
+// bounds.
+func TestHistPct(t *testing.T) {
+	h := &metrics.Float64Histogram{Buckets: []float64{0, 0.001, 0.01, 0.1}, Counts: []uint64{90, 9, 1}}
+	for _, tc := range []struct {
+		p    float64
+		want time.Duration
+	}{{0.5, time.Millisecond}, {0.95, 10 * time.Millisecond}, {0.99, 10 * time.Millisecond}, {1, 100 * time.Millisecond}} {
+		if got := histPct(h, tc.p); got != tc.want {
+			t.Errorf("histPct(%v) = %s, want %s", tc.p, got, tc.want)
+		}
+	}
+	before := &metrics.Float64Histogram{Buckets: h.Buckets, Counts: []uint64{90, 9, 0}}
+	if got := histPct(subHist(h, before), 0.5); got != 100*time.Millisecond {
+		t.Errorf("the difference holds one value in the last bucket: p50 %s, want 100ms", got)
+	}
+	if got := histPct(&metrics.Float64Histogram{Buckets: h.Buckets, Counts: []uint64{0, 0, 0}}, 0.99); got != 0 {
+		t.Errorf("empty histogram: %s, want 0", got)
+	}
+}
