@@ -93,7 +93,11 @@ line gives the Go runtime's collections during the exchange, their
 stop-the-world pauses, and how long runnable goroutines waited for a CPU
 (both nodes; a loaded machine shows there); the server line, on
 PostgreSQL, the checkpoints the server began meanwhile and the buffers its
-backends had to write themselves.`,
+backends had to write themselves. The waits line samples, every 20 ms, what
+each database's backends in a statement or a transaction are doing
+(pg_stat_activity): running, waiting on an event (Lock:advisory is the
+audit chain's lock, IO:WALSync a commit's flush), or idle in a
+transaction, waiting for the node between two statements.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runBenchExchange(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), benchOptions{pg: pg, n: n, workers: workers, probe: probe, rate: rate, batch: batch, cpuProfile: cpuProfile, memProfile: memProfile, link: link, stores: stores, kill: kill, killAt: killAt, killLease: killLease, poll: poll, idle: idle, linger: lingerFlag, noMatch: noMatch})
@@ -701,8 +705,11 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 	selfStart := cputime.Process()
 	rt0 := readRuntime()
 	var cp0 checkpoints
+	var waits *waitSampler
 	if kind == store.Postgres {
 		cp0 = readCheckpoints(ctx, o.pg)
+		waits = startWaitSampler(ctx, o.pg, dsns, 20*time.Millisecond)
+		defer waits.stop()
 	}
 	// Stream: queue as fast as signing + Enqueue allow (a few producers, as
 	// several imports would), or at --rate, each case forwarded when it is
@@ -880,6 +887,7 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 	}
 	processedIn := time.Since(start)
 	rt1 := readRuntime()
+	waits.stop()
 	var cp1 checkpoints
 	if kind == store.Postgres {
 		cp1 = readCheckpoints(ctx, o.pg)
@@ -1013,6 +1021,7 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 	tailOf(stg.traces, 0.99).print(out)
 	printRuntime(out, rt0, rt1)
 	printCheckpoints(out, cp0, cp1)
+	waits.print(out)
 	if proxy != nil {
 		fmt.Fprintf(out, "link:       %d connections cut by the proxy during the run\n", proxy.Cuts())
 	}

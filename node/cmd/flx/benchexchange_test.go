@@ -43,7 +43,8 @@ func TestBenchExchangeBothStores(t *testing.T) {
 		// Claims per 1,000 envelopes and each claim's round trip (node.StageHook.Claimed).
 		"claims of due rows per 1,000 envelopes", "the claim's store round trip (per claim)",
 		// The tail, the Go runtime, and (PostgreSQL) the server's checkpoints.
-		"tail:       the slowest 1% (1 of 60 envelopes", "goroutines runnable -> running", "server:     during the exchange"} {
+		"tail:       the slowest 1% (1 of 60 envelopes", "goroutines runnable -> running", "server:     during the exchange",
+		"waits:      the PostgreSQL backends of each database", "XB-RC: "} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}

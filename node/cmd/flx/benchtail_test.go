@@ -91,3 +91,30 @@ func TestHistPct(t *testing.T) {
 		t.Errorf("empty histogram: %s, want 0", got)
 	}
 }
+
+// TestWaitSamplerPrint: the states of each database's backends are
+// averaged over the samples and shared out, the largest first.
+func TestWaitSamplerPrint(t *testing.T) {
+	w := &waitSampler{period: 20 * time.Millisecond, counts: map[string]map[string]int{}}
+	for range 4 {
+		w.add(map[string][]string{
+			"XA-RC": {waitState("idle in transaction", "Client", "ClientRead"), waitState("active", "", ""), waitState("active", "Lock", "advisory")},
+			"XB-RC": {waitState("active", "IO", "WALSync")},
+		})
+	}
+	w.add(map[string][]string{"XA-RC": {waitState("active", "Lock", "advisory")}})
+	var out bytes.Buffer
+	w.print(&out)
+	for _, want := range []string{
+		"sampled every 20ms (5 samples)",
+		"XA-RC: 2.60 busy on average; Lock:advisory 1.00 (38%); idle in transaction (waiting for the node) 0.80 (31%); running 0.80 (31%)",
+		"XB-RC: 0.80 busy on average; IO:WALSync 0.80 (100%)",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("printed waits lack %q:\n%s", want, out.String())
+		}
+	}
+	var none *waitSampler
+	none.stop()
+	none.print(&out) // no server: nothing, no panic
+}

@@ -1,0 +1,187 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// waitSampler samples, every period, what the PostgreSQL backends of the
+// bench's databases are doing (pg_stat_activity): running (no wait
+// event), waiting on a wait event (a lock: the audit chain's advisory lock
+// is Lock:advisory; the WAL flush of a commit IO:WALSync; another
+// backend's WAL write LWLock:WALWrite), or idle in a transaction, which
+// is the backend waiting for the node between two statements (the node's
+// own CPU, or its scheduling, holding the transaction and its locks
+// open). Shares of those states say where a transaction's time goes on
+// the database side, which the latency stages only see whole.
+type waitSampler struct {
+	db     *sql.DB
+	names  map[string]string // database name -> member id
+	period time.Duration
+
+	mu      sync.Mutex
+	samples int
+	counts  map[string]map[string]int // member -> state -> backend samples
+	cancel  context.CancelFunc
+	done    chan struct{}
+	stopped sync.Once
+}
+
+// startWaitSampler samples the backends of dsns' databases (member id ->
+// DSN) through the server DSN server, every period, until stop. Nil where
+// the server cannot be read (then nothing is printed).
+func startWaitSampler(ctx context.Context, server string, dsns map[string]string, period time.Duration) *waitSampler {
+	if !strings.HasPrefix(server, "postgres") {
+		return nil
+	}
+	names := map[string]string{}
+	for id, dsn := range dsns {
+		u, err := url.Parse(dsn)
+		if err != nil || !strings.HasPrefix(u.Scheme, "postgres") {
+			return nil
+		}
+		names[strings.TrimPrefix(u.Path, "/")] = id
+	}
+	db, err := sql.Open("postgres", server)
+	if err != nil {
+		return nil
+	}
+	db.SetMaxOpenConns(1)
+	if db.PingContext(ctx) != nil {
+		db.Close()
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	w := &waitSampler{db: db, names: names, period: period, counts: map[string]map[string]int{}, cancel: cancel, done: make(chan struct{})}
+	go w.run(ctx)
+	return w
+}
+
+func (w *waitSampler) run(ctx context.Context) {
+	defer close(w.done)
+	t := time.NewTicker(w.period)
+	defer t.Stop()
+	dbs := make([]string, 0, len(w.names))
+	for n := range w.names {
+		dbs = append(dbs, n)
+	}
+	list := "'" + strings.Join(dbs, "','") + "'" // names the bench made: letters, digits, '_'
+	q := `SELECT datname, state, coalesce(wait_event_type, ''), coalesce(wait_event, '') FROM pg_stat_activity
+		WHERE datname IN (` + list + `) AND state IN ('active', 'idle in transaction')`
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		rows, err := w.db.QueryContext(ctx, q)
+		if err != nil {
+			continue
+		}
+		got := map[string][]string{}
+		for rows.Next() {
+			var dat, state, typ, ev string
+			if rows.Scan(&dat, &state, &typ, &ev) != nil {
+				break
+			}
+			got[w.names[dat]] = append(got[w.names[dat]], waitState(state, typ, ev))
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			continue
+		}
+		w.add(got)
+	}
+}
+
+// add counts one sample: the states of each member's backends.
+func (w *waitSampler) add(got map[string][]string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.samples++
+	for id, states := range got {
+		if w.counts[id] == nil {
+			w.counts[id] = map[string]int{}
+		}
+		for _, s := range states {
+			w.counts[id][s]++
+		}
+	}
+}
+
+// waitState names what a backend does: "running" (active, no wait
+// event), "idle in transaction (waiting for the node)", or the wait
+// event as type:event.
+func waitState(state, typ, ev string) string {
+	switch {
+	case state == "idle in transaction":
+		return "idle in transaction (waiting for the node)"
+	case typ == "":
+		return "running"
+	}
+	return typ + ":" + ev
+}
+
+// stop ends the sampling (again: nothing).
+func (w *waitSampler) stop() {
+	if w == nil {
+		return
+	}
+	w.stopped.Do(func() {
+		w.cancel()
+		<-w.done
+		w.db.Close()
+	})
+}
+
+// print gives, for each member, the backends' states over the samples:
+// the average number of backends in each (busy: in a transaction or a
+// statement) and its share of them, the largest first.
+func (w *waitSampler) print(out io.Writer) {
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.samples == 0 {
+		return
+	}
+	fmt.Fprintf(out, "waits:      the PostgreSQL backends of each database in a statement or a transaction, sampled every %s (%d samples):\n", w.period, w.samples)
+	fmt.Fprintf(out, "            average backends in each state, and its share\n")
+	for _, id := range []string{"XA-RC", "XB-RC"} {
+		c := w.counts[id]
+		total := 0
+		type st struct {
+			name string
+			n    int
+		}
+		var sts []st
+		for name, n := range c {
+			total += n
+			sts = append(sts, st{name, n})
+		}
+		slices.SortFunc(sts, func(a, b st) int {
+			if a.n != b.n {
+				return cmp.Compare(b.n, a.n)
+			}
+			return strings.Compare(a.name, b.name)
+		})
+		fmt.Fprintf(out, "            %s: %.2f busy on average", id, float64(total)/float64(w.samples))
+		for i, s := range sts {
+			if i == 6 {
+				break
+			}
+			fmt.Fprintf(out, "; %s %.2f (%.0f%%)", s.name, float64(s.n)/float64(w.samples), 100*float64(s.n)/float64(total))
+		}
+		fmt.Fprintln(out)
+	}
+}
