@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -97,7 +98,9 @@ backends had to write themselves. The waits line samples, every 20 ms, what
 each database's backends in a statement or a transaction are doing
 (pg_stat_activity): running, waiting on an event (Lock:advisory is the
 audit chain's lock, IO:WALSync a commit's flush), or idle in a
-transaction, waiting for the node between two statements.`,
+transaction, waiting for the node between two statements. The pool line
+counts, for each node, the waits for one of its store's pooled
+connections (all in use) during the exchange.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runBenchExchange(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), benchOptions{pg: pg, n: n, workers: workers, probe: probe, rate: rate, batch: batch, cpuProfile: cpuProfile, memProfile: memProfile, link: link, stores: stores, kill: kill, killAt: killAt, killLease: killLease, poll: poll, idle: idle, linger: lingerFlag, noMatch: noMatch})
@@ -704,6 +707,16 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 	}
 	selfStart := cputime.Process()
 	rt0 := readRuntime()
+	pools := func() map[string]sql.DBStats {
+		m := map[string]sql.DBStats{}
+		for id, bn := range nodes {
+			if s, ok := store.PoolStats(bn.st); ok && bn.rn != nil {
+				m[id] = s
+			}
+		}
+		return m
+	}
+	pool0 := pools()
 	var cp0 checkpoints
 	var waits *waitSampler
 	if kind == store.Postgres {
@@ -887,6 +900,7 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 	}
 	processedIn := time.Since(start)
 	rt1 := readRuntime()
+	pool1 := pools()
 	waits.stop()
 	var cp1 checkpoints
 	if kind == store.Postgres {
@@ -1022,6 +1036,7 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 	printRuntime(out, rt0, rt1)
 	printCheckpoints(out, cp0, cp1)
 	waits.print(out)
+	printPoolWaits(out, o.n, pool0, pool1)
 	if proxy != nil {
 		fmt.Fprintf(out, "link:       %d connections cut by the proxy during the run\n", proxy.Cuts())
 	}

@@ -44,7 +44,8 @@ func TestBenchExchangeBothStores(t *testing.T) {
 		"claims of due rows per 1,000 envelopes", "the claim's store round trip (per claim)",
 		// The tail, the Go runtime, and (PostgreSQL) the server's checkpoints.
 		"tail:       the slowest 1% (1 of 60 envelopes", "goroutines runnable -> running", "server:     during the exchange",
-		"waits:      the PostgreSQL backends of each database", "XB-RC: "} {
+		"waits:      the PostgreSQL backends of each database", "XB-RC: ",
+		"pool:       waits for a store connection"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}

@@ -39,6 +39,11 @@ type tail struct {
 	seconds   int          // seconds of the run with a tail envelope due in them
 	runFor    int          // seconds of the run (by due time)
 	busiest   []tailSecond // the seconds holding the most tail envelopes, most first
+	// The first second of the run (due then) apart from the rest: a
+	// start (connections opened, caches filled) shows there.
+	firstN, restN      int
+	firstP50, firstP99 time.Duration
+	restP50, restP99   time.Duration
 }
 
 type tailRow struct {
@@ -93,6 +98,18 @@ func tailOf(traces []trace, q float64) tail {
 		stage("received -> processed", func(tr trace) time.Duration { return tr.process })
 	}
 	stage("due -> processed", func(tr trace) time.Duration { return tr.endToEnd })
+	var head, rest []time.Duration
+	for _, tr := range traces {
+		if tr.from.Sub(first) < time.Second {
+			head = append(head, tr.endToEnd)
+		} else {
+			rest = append(rest, tr.endToEnd)
+		}
+	}
+	slices.Sort(head)
+	slices.Sort(rest)
+	t.firstN, t.firstP50, t.firstP99 = len(head), pct(head, 0.5), pct(head, 0.99)
+	t.restN, t.restP50, t.restP99 = len(rest), pct(rest, 0.5), pct(rest, 0.99)
 	per := map[int]int{}
 	for _, tr := range slow {
 		per[int(tr.from.Sub(first)/time.Second)]++
@@ -137,6 +154,10 @@ func (t tail) print(out io.Writer) {
 		fmt.Fprintf(out, " %d at %s", b.n, b.at)
 	}
 	fmt.Fprintln(out)
+	if t.restN > 0 {
+		fmt.Fprintf(out, "            due in the first second (%d): p50 %s  p99 %s; after it (%d): p50 %s  p99 %s\n",
+			t.firstN, t.firstP50, t.firstP99, t.restN, t.restP50, t.restP99)
+	}
 }
 
 // runtimeStats are the Go runtime's figures over the exchange, both nodes

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"database/sql"
 	"runtime/metrics"
 	"strings"
 	"testing"
@@ -44,7 +45,8 @@ func TestTailOfStall(t *testing.T) {
 	}
 	var out bytes.Buffer
 	tl.print(&out)
-	for _, want := range []string{"the slowest 1% (10 of 1000 envelopes", "received -> stored at XB-RC", "due in 1 of the run's 10 seconds; most in one second: 10 at 7s"} {
+	for _, want := range []string{"the slowest 1% (10 of 1000 envelopes", "received -> stored at XB-RC", "due in 1 of the run's 10 seconds; most in one second: 10 at 7s",
+		"due in the first second (100): p50 20ms  p99 20ms; after it (900): p50 20ms  p99 520ms"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("printed tail lacks %q:\n%s", want, out.String())
 		}
@@ -117,4 +119,17 @@ func TestWaitSamplerPrint(t *testing.T) {
 	var none *waitSampler
 	none.stop()
 	none.print(&out) // no server: nothing, no panic
+}
+
+// TestPrintPoolWaits: each node's waits for a store connection during the
+// exchange, per envelope and on average.
+func TestPrintPoolWaits(t *testing.T) {
+	before := map[string]sql.DBStats{"XA-RC": {WaitCount: 10, WaitDuration: time.Second}, "XB-RC": {}}
+	after := map[string]sql.DBStats{"XA-RC": {WaitCount: 110, WaitDuration: 2 * time.Second, MaxOpenConnections: 10}, "XB-RC": {MaxOpenConnections: 10}}
+	var out bytes.Buffer
+	printPoolWaits(&out, 1000, before, after)
+	want := "pool:       waits for a store connection (all in use) during the exchange: XA-RC 100 (0.10 per envelope, 10ms on average; 10 connections at most); XB-RC 0 (0.00 per envelope, 0s on average; 10 connections at most)\n"
+	if out.String() != want {
+		t.Errorf("got  %q\nwant %q", out.String(), want)
+	}
 }

@@ -185,3 +185,32 @@ func (w *waitSampler) print(out io.Writer) {
 		fmt.Fprintln(out)
 	}
 }
+
+// poolWaits says, for each node, how often a statement or transaction
+// waited for one of its store's pooled connections during the exchange,
+// and for how long in all (database/sql's counts, from before and after).
+func printPoolWaits(out io.Writer, n int, before, after map[string]sql.DBStats) {
+	if len(after) == 0 {
+		return
+	}
+	fmt.Fprintf(out, "pool:       waits for a store connection (all in use) during the exchange:")
+	for i, id := range []string{"XA-RC", "XB-RC"} {
+		a, ok := after[id]
+		if !ok {
+			continue
+		}
+		b := before[id]
+		waits, waited := a.WaitCount-b.WaitCount, a.WaitDuration-b.WaitDuration
+		avg := time.Duration(0)
+		if waits > 0 {
+			avg = waited / time.Duration(waits)
+		}
+		sep := ";"
+		if i == 0 {
+			sep = ""
+		}
+		fmt.Fprintf(out, "%s %s %d (%.2f per envelope, %s on average; %d connections at most)", sep, id, waits,
+			float64(waits)/float64(max(n, 1)), avg.Round(10*time.Microsecond), a.MaxOpenConnections)
+	}
+	fmt.Fprintln(out)
+}
