@@ -89,7 +89,10 @@ The tail line takes the slowest 1% by due -> processed and gives each
 stage's median among them beside its median among all (the stage the slow
 envelopes lost their time in), and the seconds of the run they were due
 in: a tail of queueing spreads over the run, one of a stall (a pause, a
-checkpoint, a burst of other work) crowds into a few seconds. The runtime
+checkpoint, a burst of other work) crowds into a few seconds. Below it,
+the envelopes due within 500 ms after a garbage collection began (and, on
+PostgreSQL, within 5 s after a checkpoint began) are set beside the
+others: their p99 against the rest's. The runtime
 line gives the Go runtime's collections during the exchange, their
 stop-the-world pauses, and how long runnable goroutines waited for a CPU
 (both nodes; a loaded machine shows there); the server line, on
@@ -717,6 +720,12 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 		return m
 	}
 	pool0 := pools()
+	pgServer := ""
+	if kind == store.Postgres {
+		pgServer = o.pg
+	}
+	events := startEventClock(ctx, pgServer)
+	defer events.stop()
 	var cp0 checkpoints
 	var waits *waitSampler
 	if kind == store.Postgres {
@@ -901,6 +910,7 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 	processedIn := time.Since(start)
 	rt1 := readRuntime()
 	pool1 := pools()
+	gcsAt, checksAt := events.stop()
 	waits.stop()
 	var cp1 checkpoints
 	if kind == store.Postgres {
@@ -1033,6 +1043,10 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 	fmt.Fprintf(out, "latency:    %s -> verified receipt  p50 %s  p90 %s  p99 %s  max %s\n", from, pct(lat, 0.50), pct(lat, 0.90), pct(lat, 0.99), pct(lat, 1))
 	stg.print(out, o.rate > 0)
 	tailOf(stg.traces, 0.99).print(out)
+	eventsNear(stg.traces, "GCs", gcsAt, 500*time.Millisecond).print(out)
+	if kind == store.Postgres {
+		eventsNear(stg.traces, "checkpoints", checksAt, 5*time.Second).print(out)
+	}
 	printRuntime(out, rt0, rt1)
 	printCheckpoints(out, cp0, cp1)
 	waits.print(out)

@@ -45,7 +45,7 @@ func TestBenchExchangeBothStores(t *testing.T) {
 		// The tail, the Go runtime, and (PostgreSQL) the server's checkpoints.
 		"tail:       the slowest 1% (1 of 60 envelopes", "goroutines runnable -> running", "server:     during the exchange",
 		"waits:      the PostgreSQL backends of each database", "XB-RC: ",
-		"pool:       waits for a store connection"} {
+		"pool:       waits for a store connection", "GCs began; envelopes due within 500ms after one"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}

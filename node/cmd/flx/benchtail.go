@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -284,4 +285,125 @@ func printCheckpoints(out io.Writer, before, after checkpoints) {
 	}
 	fmt.Fprintf(out, "server:     during the exchange the PostgreSQL server (all its databases) began %d checkpoints (%d timed, %d for the WAL written); its backends wrote %d buffers themselves\n",
 		after.timed-before.timed+after.req-before.req, after.timed-before.timed, after.req-before.req, after.backends-before.backends)
+}
+
+// eventClock records when things that stall a node began during the
+// exchange: garbage collections (the runtime's cycle count, polled every
+// 50 ms) and, on PostgreSQL, checkpoints (pg_stat_bgwriter, polled every
+// 250 ms), so that the latency of the envelopes due just after them can
+// be set beside the others'.
+type eventClock struct {
+	mu          sync.Mutex
+	gcs, checks []time.Time
+	cancel      context.CancelFunc
+	done        chan struct{}
+	stopped     sync.Once
+}
+
+func startEventClock(ctx context.Context, pgServer string) *eventClock {
+	ctx, cancel := context.WithCancel(ctx)
+	e := &eventClock{cancel: cancel, done: make(chan struct{})}
+	var db *sql.DB
+	if strings.HasPrefix(pgServer, "postgres") {
+		if d, err := sql.Open("postgres", pgServer); err == nil {
+			d.SetMaxOpenConns(1)
+			db = d
+		}
+	}
+	go func() {
+		defer close(e.done)
+		if db != nil {
+			defer db.Close()
+		}
+		s := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+		metrics.Read(s)
+		gcs := s[0].Value.Uint64()
+		checks := int64(-1)
+		readChecks := func() int64 {
+			var n int64
+			if db == nil || db.QueryRowContext(ctx, `SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter`).Scan(&n) != nil {
+				return -1
+			}
+			return n
+		}
+		checks = readChecks()
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for tick := 1; ; tick++ {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			now := time.Now()
+			metrics.Read(s)
+			if g := s[0].Value.Uint64(); g > gcs {
+				e.mu.Lock()
+				for range g - gcs {
+					e.gcs = append(e.gcs, now)
+				}
+				e.mu.Unlock()
+				gcs = g
+			}
+			if tick%5 == 0 && checks >= 0 {
+				if c := readChecks(); c > checks {
+					e.mu.Lock()
+					for range c - checks {
+						e.checks = append(e.checks, now)
+					}
+					e.mu.Unlock()
+					checks = c
+				}
+			}
+		}
+	}()
+	return e
+}
+
+// stop ends the polling (again: nothing) and returns what it saw.
+func (e *eventClock) stop() (gcs, checks []time.Time) {
+	e.stopped.Do(func() {
+		e.cancel()
+		<-e.done
+	})
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.gcs), slices.Clone(e.checks)
+}
+
+// nearEvents is the latency of the envelopes due within window after an
+// event beside the others'.
+type nearEvents struct {
+	name           string
+	events         int
+	window         time.Duration
+	nearN, otherN  int
+	nearP99, other time.Duration
+}
+
+func eventsNear(traces []trace, name string, at []time.Time, window time.Duration) nearEvents {
+	ne := nearEvents{name: name, events: len(at), window: window}
+	var near, other []time.Duration
+	for _, tr := range traces {
+		i, _ := slices.BinarySearchFunc(at, tr.from, func(a, b time.Time) int { return a.Compare(b) })
+		// at[i-1] is the last event at or before the due time (at[i] is after it, or equal).
+		hit := i < len(at) && at[i].Equal(tr.from) || i > 0 && tr.from.Sub(at[i-1]) < window
+		if hit {
+			near = append(near, tr.endToEnd)
+		} else {
+			other = append(other, tr.endToEnd)
+		}
+	}
+	slices.Sort(near)
+	slices.Sort(other)
+	ne.nearN, ne.otherN, ne.nearP99, ne.other = len(near), len(other), pct(near, 0.99), pct(other, 0.99)
+	return ne
+}
+
+func (ne nearEvents) print(out io.Writer) {
+	if ne.nearN+ne.otherN == 0 {
+		return
+	}
+	fmt.Fprintf(out, "            %d %s began; envelopes due within %s after one (%d): p99 %s; the others (%d): p99 %s\n",
+		ne.events, ne.name, ne.window, ne.nearN, ne.nearP99, ne.otherN, ne.other)
 }

@@ -133,3 +133,31 @@ func TestPrintPoolWaits(t *testing.T) {
 		t.Errorf("got  %q\nwant %q", out.String(), want)
 	}
 }
+
+// TestEventsNear: the envelopes due within the window after an event
+// (a GC, a checkpoint) are set apart from the others, whichever event
+// came last before them.
+func TestEventsNear(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var trs []trace
+	for i := range 1000 { // 100/s for 10 s
+		due := start.Add(time.Duration(i) * 10 * time.Millisecond)
+		d := 20 * time.Millisecond
+		if off := due.Sub(start); off >= 2*time.Second && off < 2500*time.Millisecond || off >= 6*time.Second && off < 6500*time.Millisecond {
+			d = 300 * time.Millisecond
+		}
+		trs = append(trs, trace{from: due, endToEnd: d})
+	}
+	ne := eventsNear(trs, "GCs", []time.Time{start.Add(2 * time.Second), start.Add(6 * time.Second)}, 500*time.Millisecond)
+	if ne.events != 2 || ne.nearN != 100 || ne.otherN != 900 || ne.nearP99 != 300*time.Millisecond || ne.other != 20*time.Millisecond {
+		t.Errorf("got %+v; want 100 envelopes near the 2 GCs at p99 300ms, 900 others at 20ms", ne)
+	}
+	var out bytes.Buffer
+	ne.print(&out)
+	if want := "            2 GCs began; envelopes due within 500ms after one (100): p99 300ms; the others (900): p99 20ms\n"; out.String() != want {
+		t.Errorf("got  %q\nwant %q", out.String(), want)
+	}
+	if ne := eventsNear(trs, "checkpoints", nil, 5*time.Second); ne.nearN != 0 || ne.otherN != 1000 {
+		t.Errorf("no events: %+v, want every envelope among the others", ne)
+	}
+}
