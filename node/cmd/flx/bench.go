@@ -91,8 +91,10 @@ envelopes lost their time in), and the seconds of the run they were due
 in: a tail of queueing spreads over the run, one of a stall (a pause, a
 checkpoint, a burst of other work) crowds into a few seconds. Below it,
 the envelopes due within 500 ms after a garbage collection began (and, on
-PostgreSQL, within 5 s after a checkpoint began) are set beside the
-others: their p99 against the rest's. The runtime
+PostgreSQL, within 5 s after a checkpoint began, and within 1 s after a
+run of the store's own maintenance began: the search index's pending list
+moved into it, the outbox vacuumed) are set beside the others: their p99
+against the rest's. The runtime
 line gives the Go runtime's collections during the exchange, their
 stop-the-world pauses, and how long runnable goroutines waited for a CPU
 (both nodes; a loaded machine shows there); the server line, on
@@ -1046,6 +1048,7 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 	eventsNear(stg.traces, "GCs", gcsAt, 500*time.Millisecond).print(out)
 	if kind == store.Postgres {
 		eventsNear(stg.traces, "checkpoints", checksAt, 5*time.Second).print(out)
+		eventsNear(stg.traces, "runs of the store's maintenance (gin_clean_pending_list, VACUUM)", waits.maintenanceStarts(), time.Second).print(out)
 	}
 	printRuntime(out, rt0, rt1)
 	printCheckpoints(out, cp0, cp1)

@@ -161,3 +161,22 @@ func TestEventsNear(t *testing.T) {
 		t.Errorf("no events: %+v, want every envelope among the others", ne)
 	}
 }
+
+// TestWaitSamplerMaintenanceStarts: a run of maintenance begins at the
+// first sample that finds it after one that did not.
+func TestWaitSamplerMaintenanceStarts(t *testing.T) {
+	w := &waitSampler{counts: map[string]map[string]int{}}
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i, running := range []bool{false, true, true, false, true, false, false} {
+		w.maintenance(at.Add(time.Duration(i)*20*time.Millisecond), running)
+	}
+	got := w.maintenanceStarts()
+	want := []time.Time{at.Add(20 * time.Millisecond), at.Add(80 * time.Millisecond)}
+	if len(got) != len(want) || !got[0].Equal(want[0]) || !got[1].Equal(want[1]) {
+		t.Errorf("maintenance began at %v, want %v", got, want)
+	}
+	var none *waitSampler
+	if none.maintenanceStarts() != nil {
+		t.Error("no sampler: want no starts")
+	}
+}

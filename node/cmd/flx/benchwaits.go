@@ -30,9 +30,13 @@ type waitSampler struct {
 	mu      sync.Mutex
 	samples int
 	counts  map[string]map[string]int // member -> state -> backend samples
-	cancel  context.CancelFunc
-	done    chan struct{}
-	stopped sync.Once
+	// maint: the last sample found maintenance running; maintStarts: the
+	// samples that found it after one that did not.
+	maint       bool
+	maintStarts []time.Time
+	cancel      context.CancelFunc
+	done        chan struct{}
+	stopped     sync.Once
 }
 
 // startWaitSampler samples the backends of dsns' databases (member id ->
@@ -74,8 +78,12 @@ func (w *waitSampler) run(ctx context.Context) {
 		dbs = append(dbs, n)
 	}
 	list := "'" + strings.Join(dbs, "','") + "'" // names the bench made: letters, digits, '_'
-	q := `SELECT datname, state, coalesce(wait_event_type, ''), coalesce(wait_event, '') FROM pg_stat_activity
-		WHERE datname IN (` + list + `) AND state IN ('active', 'idle in transaction')`
+	// The store's own maintenance (the search index's pending list moved
+	// into it, the outbox vacuumed) is told apart by its statement.
+	q := `SELECT datname, state, coalesce(wait_event_type, ''), coalesce(wait_event, ''),
+		CASE WHEN state = 'active' AND query LIKE '%gin_clean_pending_list%' THEN 'gin_clean_pending_list'
+		     WHEN state = 'active' AND query ILIKE 'VACUUM%' THEN 'VACUUM' ELSE '' END
+		FROM pg_stat_activity WHERE datname IN (` + list + `) AND state IN ('active', 'idle in transaction')`
 	for {
 		select {
 		case <-ctx.Done():
@@ -87,12 +95,17 @@ func (w *waitSampler) run(ctx context.Context) {
 			continue
 		}
 		got := map[string][]string{}
+		maint := false
 		for rows.Next() {
-			var dat, state, typ, ev string
-			if rows.Scan(&dat, &state, &typ, &ev) != nil {
+			var dat, state, typ, ev, m string
+			if rows.Scan(&dat, &state, &typ, &ev, &m) != nil {
 				break
 			}
-			got[w.names[dat]] = append(got[w.names[dat]], waitState(state, typ, ev))
+			st := waitState(state, typ, ev)
+			if m != "" {
+				st, maint = "maintenance ("+m+")", true
+			}
+			got[w.names[dat]] = append(got[w.names[dat]], st)
 		}
 		err = rows.Err()
 		rows.Close()
@@ -100,7 +113,30 @@ func (w *waitSampler) run(ctx context.Context) {
 			continue
 		}
 		w.add(got)
+		w.maintenance(time.Now(), maint)
 	}
+}
+
+// maintenance records when maintenance began: a sample that finds some
+// after one that found none.
+func (w *waitSampler) maintenance(at time.Time, running bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if running && !w.maint {
+		w.maintStarts = append(w.maintStarts, at)
+	}
+	w.maint = running
+}
+
+// maintenanceStarts returns when the store's maintenance began (nil: no
+// sampler).
+func (w *waitSampler) maintenanceStarts() []time.Time {
+	if w == nil {
+		return nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.maintStarts)
 }
 
 // add counts one sample: the states of each member's backends.
