@@ -94,7 +94,9 @@ the envelopes due within 500 ms after a garbage collection began (and, on
 PostgreSQL, within 5 s after a checkpoint began, and within 1 s after a
 run of the store's own maintenance began: the search index's pending list
 moved into it, the outbox vacuumed) are set beside the others: their p99
-against the rest's. The runtime
+against the rest's; and, for the seconds most of them were due in, what
+the databases' backends did then (the waits line's states, sampled in
+those two seconds). The runtime
 line gives the Go runtime's collections during the exchange, their
 stop-the-world pauses, and how long runnable goroutines waited for a CPU
 (both nodes; a loaded machine shows there); the server line, on
@@ -1044,7 +1046,18 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 	}
 	fmt.Fprintf(out, "latency:    %s -> verified receipt  p50 %s  p90 %s  p99 %s  max %s\n", from, pct(lat, 0.50), pct(lat, 0.90), pct(lat, 0.99), pct(lat, 1))
 	stg.print(out, o.rate > 0)
-	tailOf(stg.traces, 0.99).print(out)
+	tl := tailOf(stg.traces, 0.99)
+	tl.print(out)
+	for i, b := range tl.busiest {
+		// What the databases did from the second the most tail
+		// envelopes were due in to the next's end.
+		if i == 3 {
+			break
+		}
+		if d := waits.during(tl.first.Add(b.at), tl.first.Add(b.at+2*time.Second)); d != "" {
+			fmt.Fprintf(out, "            backends in %s-%s: %s\n", b.at, b.at+2*time.Second, d)
+		}
+	}
 	eventsNear(stg.traces, "GCs", gcsAt, 500*time.Millisecond).print(out)
 	if kind == store.Postgres {
 		eventsNear(stg.traces, "checkpoints", checksAt, 5*time.Second).print(out)

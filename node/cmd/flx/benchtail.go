@@ -34,6 +34,7 @@ type trace struct {
 // periodic work, a timer) crowds into a few seconds.
 type tail struct {
 	q         float64
+	first     time.Time // the first due time: second 0 of the run
 	n, of     int
 	threshold time.Duration
 	rows      []tailRow
@@ -79,7 +80,7 @@ func tailOf(traces []trace, q float64) tail {
 			last = tr.from
 		}
 	}
-	t.n = len(slow)
+	t.n, t.first = len(slow), first
 	t.runFor = int(last.Sub(first)/time.Second) + 1
 	fine := true
 	for _, tr := range traces {

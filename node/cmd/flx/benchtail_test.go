@@ -180,3 +180,22 @@ func TestWaitSamplerMaintenanceStarts(t *testing.T) {
 		t.Error("no sampler: want no starts")
 	}
 }
+
+// TestWaitSamplerDuring: the states of the samples taken in a window of
+// the run, averaged over them, the largest first.
+func TestWaitSamplerDuring(t *testing.T) {
+	at := time.Date(2026, 1, 1, 0, 0, 10, 0, time.UTC)
+	w := &waitSampler{counts: map[string]map[string]int{}, timeline: []waitSample{
+		{at: at.Add(-time.Second), got: map[string][]string{"XA-RC": {"running"}}},
+		{at: at, got: map[string][]string{"XA-RC": {"IO:WALSync", "IO:WALSync"}, "XB-RC": {"running"}}},
+		{at: at.Add(time.Second), got: map[string][]string{"XA-RC": {"IO:WALSync", "running"}}},
+		{at: at.Add(2 * time.Second), got: map[string][]string{"XA-RC": {"running"}}},
+	}}
+	got := w.during(at, at.Add(2*time.Second))
+	if want := "XA-RC 2.0 busy, IO:WALSync 1.5, running 0.5; XB-RC 0.5 busy, running 0.5"; got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+	if got := w.during(at.Add(time.Hour), at.Add(2*time.Hour)); got != "" {
+		t.Errorf("no samples then: %q", got)
+	}
+}

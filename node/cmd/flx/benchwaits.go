@@ -34,9 +34,11 @@ type waitSampler struct {
 	// samples that found it after one that did not.
 	maint       bool
 	maintStarts []time.Time
-	cancel      context.CancelFunc
-	done        chan struct{}
-	stopped     sync.Once
+	// timeline: each sample's states, for a window of the run (during).
+	timeline []waitSample
+	cancel   context.CancelFunc
+	done     chan struct{}
+	stopped  sync.Once
 }
 
 // startWaitSampler samples the backends of dsns' databases (member id ->
@@ -139,11 +141,18 @@ func (w *waitSampler) maintenanceStarts() []time.Time {
 	return slices.Clone(w.maintStarts)
 }
 
+// waitSample is one sample's states, by member.
+type waitSample struct {
+	at  time.Time
+	got map[string][]string
+}
+
 // add counts one sample: the states of each member's backends.
 func (w *waitSampler) add(got map[string][]string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.samples++
+	w.timeline = append(w.timeline, waitSample{at: time.Now(), got: got})
 	for id, states := range got {
 		if w.counts[id] == nil {
 			w.counts[id] = map[string]int{}
@@ -249,4 +258,64 @@ func printPoolWaits(out io.Writer, n int, before, after map[string]sql.DBStats) 
 			float64(waits)/float64(max(n, 1)), avg.Round(10*time.Microsecond), a.MaxOpenConnections)
 	}
 	fmt.Fprintln(out)
+}
+
+// during gives, for each member, the average backends in each state over
+// the samples taken in [from, to), the largest first (at most three), as
+// one line's text; "" when none was taken then.
+func (w *waitSampler) during(from, to time.Time) string {
+	if w == nil {
+		return ""
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	counts := map[string]map[string]int{}
+	for _, smp := range w.timeline {
+		if smp.at.Before(from) || !smp.at.Before(to) {
+			continue
+		}
+		n++
+		for id, states := range smp.got {
+			if counts[id] == nil {
+				counts[id] = map[string]int{}
+			}
+			for _, st := range states {
+				counts[id][st]++
+			}
+		}
+	}
+	if n == 0 {
+		return ""
+	}
+	var b strings.Builder
+	for _, id := range []string{"XA-RC", "XB-RC"} {
+		type st struct {
+			name string
+			n    int
+		}
+		var sts []st
+		total := 0
+		for name, k := range counts[id] {
+			sts = append(sts, st{name, k})
+			total += k
+		}
+		slices.SortFunc(sts, func(a, b st) int {
+			if a.n != b.n {
+				return cmp.Compare(b.n, a.n)
+			}
+			return strings.Compare(a.name, b.name)
+		})
+		fmt.Fprintf(&b, "%s %.1f busy", id, float64(total)/float64(n))
+		for i, s := range sts {
+			if i == 3 {
+				break
+			}
+			fmt.Fprintf(&b, ", %s %.1f", s.name, float64(s.n)/float64(n))
+		}
+		if id == "XA-RC" {
+			b.WriteString("; ")
+		}
+	}
+	return b.String()
 }
