@@ -81,7 +81,11 @@ slot (forward returned -> its claim's now: linger, an answer), the claim
 and any holding back (-> the request sent), the request (-> received),
 XB-RC's store transaction with its commit (-> committed), and the answer
 (committed -> the answer read and its receipts verified at XA-RC, before
-they are recorded); and, per claim of due rows, its store round trip. The
+they are recorded); and, per claim of due rows, its store round trip. At
+a --rate, the forward (due -> forward returned) in its steps: the wait for
+a caller, the case read (shared by concurrent forwards), the wait for a
+slot to be judged, judging (policy, signature), and the group's
+transaction to its commit. The
 claims line counts XA-RC's claims of due rows (those that found none
 apart) and its delivery requests, per 1,000 envelopes.
 
@@ -701,7 +705,7 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 	var fine *stageTimes
 	if xa.rn != nil && xb.rn != nil {
 		fine = newStageTimes(o.n)
-		xa.rn.Metrics.ObserveStages(&node.StageHook{Attempted: fine.attempted, Claimed: fine.claimed})
+		xa.rn.Metrics.ObserveStages(&node.StageHook{Attempted: fine.attempted, Claimed: fine.claimed, Forwarded: fine.forwarded})
 		xb.rn.Metrics.ObserveStages(&node.StageHook{Stored: fine.stored})
 		defer xa.rn.Metrics.ObserveStages(nil)
 		defer xb.rn.Metrics.ObserveStages(nil)
@@ -1267,7 +1271,12 @@ type stages struct {
 	commit   []time.Duration // received -> XB-RC's store transaction committed (store, apply, fsync)
 	answered []time.Duration // committed -> the answer at XA-RC (receipts out, read, verified)
 	claims   []time.Duration // each claim's store round trip (per claim, not per envelope)
-	fine     bool
+	// queueTx split, at a --rate (Node.Forward's steps): from the due
+	// time to the call (a caller free), the case read (readToSend's
+	// group), the wait for a slot to be judged, judging (policy, sign),
+	// and the group's transaction to its commit.
+	fwdCall, fwdRead, fwdSlot, fwdJudge, fwdCommit []time.Duration
+	fine                                           bool
 	// traces are each envelope's stages together (unsorted), for the
 	// tail: where the slowest envelopes' time went, and when they were due.
 	traces []trace
@@ -1281,14 +1290,24 @@ type stages struct {
 type stageTimes struct {
 	mu       sync.Mutex
 	attempts map[string]attemptTimes // by jti
+	forwards map[string]forwardTimes // by jti (--rate: Node.Forward's steps)
 	commits  map[string]time.Time    // by XB-RC's inbox key
 	claims   []time.Duration         // each claim's store round trip
 }
 
 type attemptTimes struct{ claimed, sent, answered time.Time }
 
+// forwardTimes are the steps of a Node.Forward (node.StageHook.Forwarded).
+type forwardTimes struct{ start, read, slot, judged, committed time.Time }
+
+func (s *stageTimes) forwarded(jti string, start, read, slot, judged, committed time.Time) {
+	s.mu.Lock()
+	s.forwards[jti] = forwardTimes{start, read, slot, judged, committed}
+	s.mu.Unlock()
+}
+
 func newStageTimes(n int) *stageTimes {
-	return &stageTimes{attempts: make(map[string]attemptTimes, n), commits: make(map[string]time.Time, n)}
+	return &stageTimes{attempts: make(map[string]attemptTimes, n), commits: make(map[string]time.Time, n), forwards: make(map[string]forwardTimes, n)}
 }
 
 func (s *stageTimes) attempted(jti string, claimed, sent, answered time.Time) {
@@ -1388,6 +1407,15 @@ func latencyStages(ctx context.Context, xa, xb store.Store, committed map[string
 				tr.fine, tr.toClaim, tr.claimed, tr.request, tr.commit = true, a.claimed.Sub(c.committed), a.sent.Sub(a.claimed),
 					in.ReceivedAt.Sub(a.sent), cm.Sub(in.ReceivedAt)
 			}
+			if f, ok := fine.forwardOf(r.JTI); ok {
+				st.fwdCall = append(st.fwdCall, f.start.Sub(from))
+				st.fwdRead = append(st.fwdRead, f.read.Sub(f.start))
+				st.fwdSlot = append(st.fwdSlot, f.slot.Sub(f.read))
+				st.fwdJudge = append(st.fwdJudge, f.judged.Sub(f.slot))
+				st.fwdCommit = append(st.fwdCommit, f.committed.Sub(f.judged))
+				tr.fwd, tr.fwdCall, tr.fwdRead, tr.fwdSlot, tr.fwdJudge, tr.fwdCommit = true, f.start.Sub(from), f.read.Sub(f.start),
+					f.slot.Sub(f.read), f.judged.Sub(f.slot), f.committed.Sub(f.judged)
+			}
 			st.traces = append(st.traces, tr)
 		}
 		if len(rows) < 1000 {
@@ -1400,7 +1428,7 @@ func latencyStages(ctx context.Context, xa, xb store.Store, committed map[string
 		fine.mu.Unlock()
 	}
 	for _, d := range [][]time.Duration{st.queueTx, st.toPeer, st.receipt, st.process, st.endToEnd, st.total,
-		st.toClaim, st.claimed, st.request, st.commit, st.answered, st.claims} {
+		st.toClaim, st.claimed, st.request, st.commit, st.answered, st.claims, st.fwdCall, st.fwdRead, st.fwdSlot, st.fwdJudge, st.fwdCommit} {
 		slices.Sort(d)
 	}
 	return st, nil
@@ -1413,6 +1441,13 @@ func (st stages) print(out io.Writer, paced bool) {
 	fmt.Fprintf(out, "stages:     (each stage's own percentiles; they do not add up)\n")
 	if paced {
 		line("due -> forward returned (caseworker waits)", st.queueTx)
+		if len(st.fwdRead) > 0 {
+			line("  due -> the call (a caller free)", st.fwdCall)
+			line("  the case read (readToSend's group)", st.fwdRead)
+			line("  a slot to be judged (forwardSlots)", st.fwdSlot)
+			line("  judged: policy, signature", st.fwdJudge)
+			line("  the group's transaction (commitSendTx)", st.fwdCommit)
+		}
 		line("forwarded -> received by XB-RC (linger, claim, send)", st.toPeer)
 	} else {
 		line("queue transaction (caseworker waits)", st.queueTx)
@@ -1728,4 +1763,16 @@ func rawEd25519Floor(size, n int) time.Duration {
 		ed25519.Verify(pub, rc, sig)
 	}
 	return (cputime.Process() - start) / time.Duration(n)
+}
+
+// forwardOf returns the steps of the Node.Forward that queued jti (false:
+// none told; s nil: no hook).
+func (s *stageTimes) forwardOf(jti string) (forwardTimes, bool) {
+	if s == nil {
+		return forwardTimes{}, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, ok := s.forwards[jti]
+	return f, ok
 }

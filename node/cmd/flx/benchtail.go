@@ -24,6 +24,9 @@ type trace struct {
 	queueTx, toPeer, process, endToEnd time.Duration
 	fine                               bool // the finer stages are set
 	toClaim, claimed, request, commit  time.Duration
+	fwd                                bool // Node.Forward's steps are set
+	fwdCall, fwdRead, fwdSlot          time.Duration
+	fwdJudge, fwdCommit                time.Duration
 }
 
 // tail is where the slowest envelopes' time went: the envelopes at or
@@ -82,14 +85,21 @@ func tailOf(traces []trace, q float64) tail {
 	}
 	t.n, t.first = len(slow), first
 	t.runFor = int(last.Sub(first)/time.Second) + 1
-	fine := true
+	fine, fwd := true, true
 	for _, tr := range traces {
-		fine = fine && tr.fine
+		fine, fwd = fine && tr.fine, fwd && tr.fwd
 	}
 	stage := func(name string, f func(trace) time.Duration) {
 		t.rows = append(t.rows, tailRow{name: name, tail: median(slow, f), all: median(traces, f)})
 	}
 	stage("due -> forward returned", func(tr trace) time.Duration { return tr.queueTx })
+	if fwd {
+		stage("  due -> the call", func(tr trace) time.Duration { return tr.fwdCall })
+		stage("  the case read", func(tr trace) time.Duration { return tr.fwdRead })
+		stage("  a slot to be judged", func(tr trace) time.Duration { return tr.fwdSlot })
+		stage("  judged: policy, signature", func(tr trace) time.Duration { return tr.fwdJudge })
+		stage("  the group's transaction", func(tr trace) time.Duration { return tr.fwdCommit })
+	}
 	if fine {
 		stage("forwarded -> claim started", func(tr trace) time.Duration { return tr.toClaim })
 		stage("claim started -> request sent", func(tr trace) time.Duration { return tr.claimed })
