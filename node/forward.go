@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/familylinks/flx/federation"
 	"github.com/familylinks/flx/node/store"
@@ -87,6 +88,11 @@ func (n *Node) caseForSending(ctx context.Context, caseID string) (store.Case, e
 // needs_review holds the forward until an operator approves it, and
 // redactions are applied to what is queued. Every decision is stored.
 func (n *Node) Forward(ctx context.Context, a Actor, caseID, to string) (SendResult, error) {
+	hook := n.metrics.stages.Load()
+	var ft forwardTimes
+	if hook != nil && hook.Forwarded != nil {
+		ft.start = n.o.Now()
+	}
 	// The read is shared by the forwards waiting for one (readToSend):
 	// a burst of forwards (hundreds of callers) takes a connection or two
 	// of the store for its reads, not one each.
@@ -97,6 +103,9 @@ func (n *Node) Forward(ctx context.Context, a Actor, caseID, to string) (SendRes
 	if c.Origin != n.o.Self {
 		return SendResult{}, errf(CodeNotOrigin, "case %s belongs to %s: only the origin forwards it", caseID, c.Origin)
 	}
+	if !ft.start.IsZero() {
+		ft.read = n.o.Now()
+	}
 	// At most forwardSlots forwards are judged at once (the policy's CPU),
 	// then their transactions are grouped (commitSendTx).
 	select {
@@ -104,11 +113,28 @@ func (n *Node) Forward(ctx context.Context, a Actor, caseID, to string) (SendRes
 	case <-ctx.Done():
 		return SendResult{}, ctx.Err()
 	}
+	if !ft.start.IsZero() {
+		ft.slot = n.o.Now()
+	}
 	var once sync.Once
-	release := func() { once.Do(func() { <-n.forwarding }) }
+	release := func() {
+		once.Do(func() {
+			<-n.forwarding
+			if !ft.start.IsZero() {
+				ft.judged = n.o.Now()
+			}
+		})
+	}
 	defer release()
-	return n.send(ctx, a, sendRequest{to: to, kind: kind, caseID: caseID, caseVersion: c.Version, doc: c.Document, judged: release})
+	res, err := n.send(ctx, a, sendRequest{to: to, kind: kind, caseID: caseID, caseVersion: c.Version, doc: c.Document, judged: release})
+	if err == nil && res.JTI != "" && !ft.start.IsZero() && !ft.judged.IsZero() {
+		hook.Forwarded(res.JTI, ft.start, ft.read, ft.slot, ft.judged, n.o.Now())
+	}
+	return res, err
 }
+
+// forwardTimes are the steps of one Forward, for StageHook.Forwarded.
+type forwardTimes struct{ start, read, slot, judged time.Time }
 
 // forwardSlots is how many forwards are judged at once (Forward): enough
 // to keep the cores busy with the policy, few enough that the forwards'

@@ -48,9 +48,14 @@ type Metrics struct {
 // runs on the receiver once the transaction that stored an envelope
 // committed, with the inbox key (issuer and jti) of each envelope stored.
 // Claimed runs on the sender once per claim of due rows, with the rows it
-// took and the time the store took to answer it. They run on delivery and
-// receiving goroutines: they must be quick and safe for concurrent use.
+// took and the time the store took to answer it. Forwarded runs on the
+// sender once Node.Forward queued an envelope: when the call began, when
+// its case was read (readToSend's group), when it had a slot to be judged
+// (forwardSlots), when the policy had judged it (and it was signed), and
+// when its group's transaction committed. They run on delivery, forwarding
+// and receiving goroutines: they must be quick and safe for concurrent use.
 type StageHook struct {
+	Forwarded func(jti string, start, read, slot, judged, committed time.Time)
 	Attempted func(jti string, claimed, sent, answered time.Time)
 	Stored    func(inboxKey string, committed time.Time)
 	Claimed   func(rows int, took time.Duration)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -41,6 +42,7 @@ func benchCmd() *cobra.Command {
 	var cpuProfile, memProfile, link, stores, kill string
 	var rate, killAt float64
 	var killLease, poll, idle, lingerFlag time.Duration
+	var noMatch bool
 	ex := &cobra.Command{
 		Use:   "exchange",
 		Short: "Envelopes per second and latency between two nodes over mTLS, with the bound set by signatures and database writes",
@@ -79,12 +81,40 @@ slot (forward returned -> its claim's now: linger, an answer), the claim
 and any holding back (-> the request sent), the request (-> received),
 XB-RC's store transaction with its commit (-> committed), and the answer
 (committed -> the answer read and its receipts verified at XA-RC, before
-they are recorded); and, per claim of due rows, its store round trip. The
+they are recorded); and, per claim of due rows, its store round trip. At
+a --rate, the forward (due -> forward returned) in its steps: the wait for
+a caller, the case read (shared by concurrent forwards), the wait for a
+slot to be judged, judging (policy, signature), and the group's
+transaction to its commit. The
 claims line counts XA-RC's claims of due rows (those that found none
-apart) and its delivery requests, per 1,000 envelopes.`,
+apart) and its delivery requests, per 1,000 envelopes.
+
+The tail line takes the slowest 1% by due -> processed and gives each
+stage's median among them beside its median among all (the stage the slow
+envelopes lost their time in), and the seconds of the run they were due
+in: a tail of queueing spreads over the run, one of a stall (a pause, a
+checkpoint, a burst of other work) crowds into a few seconds. Below it,
+the envelopes due within 500 ms after a garbage collection began (and, on
+PostgreSQL, within 5 s after a checkpoint began, and within 1 s after a
+run of the store's own maintenance began: the search index's pending list
+moved into it, the outbox vacuumed) are set beside the others: their p99
+against the rest's; and, for the seconds most of them were due in, what
+the databases' backends did then (the waits line's states, sampled in
+those two seconds). The runtime
+line gives the Go runtime's collections during the exchange, their
+stop-the-world pauses, and how long runnable goroutines waited for a CPU
+(both nodes; a loaded machine shows there); the server line, on
+PostgreSQL, the checkpoints the server began meanwhile and the buffers its
+backends had to write themselves. The waits line samples, every 20 ms, what
+each database's backends in a statement or a transaction are doing
+(pg_stat_activity): running, waiting on an event (Lock:advisory is the
+audit chain's lock, IO:WALSync a commit's flush), or idle in a
+transaction, waiting for the node between two statements. The pool line
+counts, for each node, the waits for one of its store's pooled
+connections (all in use) during the exchange.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runBenchExchange(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), benchOptions{pg: pg, n: n, workers: workers, probe: probe, rate: rate, batch: batch, cpuProfile: cpuProfile, memProfile: memProfile, link: link, stores: stores, kill: kill, killAt: killAt, killLease: killLease, poll: poll, idle: idle, linger: lingerFlag})
+			return runBenchExchange(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), benchOptions{pg: pg, n: n, workers: workers, probe: probe, rate: rate, batch: batch, cpuProfile: cpuProfile, memProfile: memProfile, link: link, stores: stores, kill: kill, killAt: killAt, killLease: killLease, poll: poll, idle: idle, linger: lingerFlag, noMatch: noMatch})
 		},
 	}
 	ex.Flags().StringVar(&pg, "postgres", envOr("FLX_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"), "PostgreSQL server DSN allowed to create databases")
@@ -102,6 +132,7 @@ apart) and its delivery requests, per 1,000 envelopes.`,
 	ex.Flags().Float64Var(&rate, "rate", 0, "forward XA-RC's cases (stored before the clock starts) at this many per second, each through Node.Forward as a caseworker's forward, when due on a fixed schedule by as many concurrent callers as needed (open loop, up to 256; latency counted from the due time) (0: queue as fast as possible, 50 envelopes per transaction as a list import)")
 	ex.Flags().DurationVar(&poll, "poll", 0, "delivery.poll_interval of both nodes, which also paces inbox polling (0: the default of the configuration; with --kill 20ms)")
 	ex.Flags().DurationVar(&lingerFlag, "linger", 0, "delivery.linger of both nodes (0: the default of the configuration; negative: none, a row goes at once while fewer than two requests are in flight)")
+	ex.Flags().BoolVar(&noMatch, "no-match", false, "XB-RC computes no candidate matches for what it receives (match.enabled false), to tell what matching adds to the exchange's CPU and latency")
 	ex.Flags().DurationVar(&idle, "idle", 0, "first measure the CPU the two nodes and their databases use while idle for this long")
 	root.AddCommand(ex, benchMediaCmd())
 	root.AddCommand(benchCaseCmds()...)
@@ -129,6 +160,7 @@ type benchOptions struct {
 	poll                     time.Duration // delivery.poll_interval (0: the default)
 	idle                     time.Duration // measure idle CPU this long first
 	linger                   time.Duration // delivery.linger (0: the default, negative: none)
+	noMatch                  bool          // XB-RC without matching
 }
 
 // benchBody returns a valid ~3 KiB case document with the given case id
@@ -562,6 +594,9 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 			cfg.Delivery.Lease = o.killLease
 			cfg.Delivery.RequestTimeout = min(10*time.Second, o.killLease*2/3)
 		}
+		if o.noMatch {
+			cfg.Match.Enabled = false
+		}
 		if o.rate > 0 && id == "XA-RC" {
 			// Its cases are imported before the clock starts; computing
 			// their candidate matches is not part of the exchange.
@@ -670,7 +705,7 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 	var fine *stageTimes
 	if xa.rn != nil && xb.rn != nil {
 		fine = newStageTimes(o.n)
-		xa.rn.Metrics.ObserveStages(&node.StageHook{Attempted: fine.attempted, Claimed: fine.claimed})
+		xa.rn.Metrics.ObserveStages(&node.StageHook{Attempted: fine.attempted, Claimed: fine.claimed, Forwarded: fine.forwarded})
 		xb.rn.Metrics.ObserveStages(&node.StageHook{Stored: fine.stored})
 		defer xa.rn.Metrics.ObserveStages(nil)
 		defer xb.rn.Metrics.ObserveStages(nil)
@@ -682,6 +717,30 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 		return nil, err
 	}
 	selfStart := cputime.Process()
+	rt0 := readRuntime()
+	pools := func() map[string]sql.DBStats {
+		m := map[string]sql.DBStats{}
+		for id, bn := range nodes {
+			if s, ok := store.PoolStats(bn.st); ok && bn.rn != nil {
+				m[id] = s
+			}
+		}
+		return m
+	}
+	pool0 := pools()
+	pgServer := ""
+	if kind == store.Postgres {
+		pgServer = o.pg
+	}
+	events := startEventClock(ctx, pgServer)
+	defer events.stop()
+	var cp0 checkpoints
+	var waits *waitSampler
+	if kind == store.Postgres {
+		cp0 = readCheckpoints(ctx, o.pg)
+		waits = startWaitSampler(ctx, o.pg, dsns, 20*time.Millisecond)
+		defer waits.stop()
+	}
 	// Stream: queue as fast as signing + Enqueue allow (a few producers, as
 	// several imports would), or at --rate, each case forwarded when it is
 	// due on a fixed schedule (an open loop, runOpenLoop), while delivering.
@@ -857,6 +916,14 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 		time.Sleep(20 * time.Millisecond)
 	}
 	processedIn := time.Since(start)
+	rt1 := readRuntime()
+	pool1 := pools()
+	gcsAt, checksAt := events.stop()
+	waits.stop()
+	var cp1 checkpoints
+	if kind == store.Postgres {
+		cp1 = readCheckpoints(ctx, o.pg)
+	}
 	// Matching (candidates) runs behind processing, from the cases'
 	// match_pending marks: the CPU figures include it, measured once at
 	// most 500 marks are left (the worker clears them 500 at a time).
@@ -983,6 +1050,27 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 	}
 	fmt.Fprintf(out, "latency:    %s -> verified receipt  p50 %s  p90 %s  p99 %s  max %s\n", from, pct(lat, 0.50), pct(lat, 0.90), pct(lat, 0.99), pct(lat, 1))
 	stg.print(out, o.rate > 0)
+	tl := tailOf(stg.traces, 0.99)
+	tl.print(out)
+	for i, b := range tl.busiest {
+		// What the databases did from the second the most tail
+		// envelopes were due in to the next's end.
+		if i == 3 {
+			break
+		}
+		if d := waits.during(tl.first.Add(b.at), tl.first.Add(b.at+2*time.Second)); d != "" {
+			fmt.Fprintf(out, "            backends in %s-%s: %s\n", b.at, b.at+2*time.Second, d)
+		}
+	}
+	eventsNear(stg.traces, "GCs", gcsAt, 500*time.Millisecond).print(out)
+	if kind == store.Postgres {
+		eventsNear(stg.traces, "checkpoints", checksAt, 5*time.Second).print(out)
+		eventsNear(stg.traces, "runs of the store's maintenance (gin_clean_pending_list, VACUUM)", waits.maintenanceStarts(), time.Second).print(out)
+	}
+	printRuntime(out, rt0, rt1)
+	printCheckpoints(out, cp0, cp1)
+	waits.print(out)
+	printPoolWaits(out, o.n, pool0, pool1)
 	if proxy != nil {
 		fmt.Fprintf(out, "link:       %d connections cut by the proxy during the run\n", proxy.Cuts())
 	}
@@ -1183,7 +1271,15 @@ type stages struct {
 	commit   []time.Duration // received -> XB-RC's store transaction committed (store, apply, fsync)
 	answered []time.Duration // committed -> the answer at XA-RC (receipts out, read, verified)
 	claims   []time.Duration // each claim's store round trip (per claim, not per envelope)
-	fine     bool
+	// queueTx split, at a --rate (Node.Forward's steps): from the due
+	// time to the call (a caller free), the case read (readToSend's
+	// group), the wait for a slot to be judged, judging (policy, sign),
+	// and the group's transaction to its commit.
+	fwdCall, fwdRead, fwdSlot, fwdJudge, fwdCommit []time.Duration
+	fine                                           bool
+	// traces are each envelope's stages together (unsorted), for the
+	// tail: where the slowest envelopes' time went, and when they were due.
+	traces []trace
 }
 
 // stageTimes are the finer steps of each envelope, told by the nodes
@@ -1194,14 +1290,24 @@ type stages struct {
 type stageTimes struct {
 	mu       sync.Mutex
 	attempts map[string]attemptTimes // by jti
+	forwards map[string]forwardTimes // by jti (--rate: Node.Forward's steps)
 	commits  map[string]time.Time    // by XB-RC's inbox key
 	claims   []time.Duration         // each claim's store round trip
 }
 
 type attemptTimes struct{ claimed, sent, answered time.Time }
 
+// forwardTimes are the steps of a Node.Forward (node.StageHook.Forwarded).
+type forwardTimes struct{ start, read, slot, judged, committed time.Time }
+
+func (s *stageTimes) forwarded(jti string, start, read, slot, judged, committed time.Time) {
+	s.mu.Lock()
+	s.forwards[jti] = forwardTimes{start, read, slot, judged, committed}
+	s.mu.Unlock()
+}
+
 func newStageTimes(n int) *stageTimes {
-	return &stageTimes{attempts: make(map[string]attemptTimes, n), commits: make(map[string]time.Time, n)}
+	return &stageTimes{attempts: make(map[string]attemptTimes, n), commits: make(map[string]time.Time, n), forwards: make(map[string]forwardTimes, n)}
 }
 
 func (s *stageTimes) attempted(jti string, claimed, sent, answered time.Time) {
@@ -1280,6 +1386,8 @@ func latencyStages(ctx context.Context, xa, xb store.Store, committed map[string
 					processed = cm
 				}
 			}
+			tr := trace{from: from, queueTx: c.committed.Sub(from), toPeer: in.ReceivedAt.Sub(c.committed),
+				process: processed.Sub(in.ReceivedAt), endToEnd: processed.Sub(from)}
 			st.queueTx = append(st.queueTx, c.committed.Sub(from))
 			st.toPeer = append(st.toPeer, in.ReceivedAt.Sub(c.committed))
 			st.receipt = append(st.receipt, r.DeliveredAt.Sub(in.ReceivedAt))
@@ -1296,7 +1404,19 @@ func latencyStages(ctx context.Context, xa, xb store.Store, committed map[string
 				st.request = append(st.request, in.ReceivedAt.Sub(a.sent))
 				st.commit = append(st.commit, cm.Sub(in.ReceivedAt))
 				st.answered = append(st.answered, a.answered.Sub(cm))
+				tr.fine, tr.toClaim, tr.claimed, tr.request, tr.commit = true, a.claimed.Sub(c.committed), a.sent.Sub(a.claimed),
+					in.ReceivedAt.Sub(a.sent), cm.Sub(in.ReceivedAt)
 			}
+			if f, ok := fine.forwardOf(r.JTI); ok {
+				st.fwdCall = append(st.fwdCall, f.start.Sub(from))
+				st.fwdRead = append(st.fwdRead, f.read.Sub(f.start))
+				st.fwdSlot = append(st.fwdSlot, f.slot.Sub(f.read))
+				st.fwdJudge = append(st.fwdJudge, f.judged.Sub(f.slot))
+				st.fwdCommit = append(st.fwdCommit, f.committed.Sub(f.judged))
+				tr.fwd, tr.fwdCall, tr.fwdRead, tr.fwdSlot, tr.fwdJudge, tr.fwdCommit = true, f.start.Sub(from), f.read.Sub(f.start),
+					f.slot.Sub(f.read), f.judged.Sub(f.slot), f.committed.Sub(f.judged)
+			}
+			st.traces = append(st.traces, tr)
 		}
 		if len(rows) < 1000 {
 			break
@@ -1308,7 +1428,7 @@ func latencyStages(ctx context.Context, xa, xb store.Store, committed map[string
 		fine.mu.Unlock()
 	}
 	for _, d := range [][]time.Duration{st.queueTx, st.toPeer, st.receipt, st.process, st.endToEnd, st.total,
-		st.toClaim, st.claimed, st.request, st.commit, st.answered, st.claims} {
+		st.toClaim, st.claimed, st.request, st.commit, st.answered, st.claims, st.fwdCall, st.fwdRead, st.fwdSlot, st.fwdJudge, st.fwdCommit} {
 		slices.Sort(d)
 	}
 	return st, nil
@@ -1321,6 +1441,13 @@ func (st stages) print(out io.Writer, paced bool) {
 	fmt.Fprintf(out, "stages:     (each stage's own percentiles; they do not add up)\n")
 	if paced {
 		line("due -> forward returned (caseworker waits)", st.queueTx)
+		if len(st.fwdRead) > 0 {
+			line("  due -> the call (a caller free)", st.fwdCall)
+			line("  the case read (readToSend's group)", st.fwdRead)
+			line("  a slot to be judged (forwardSlots)", st.fwdSlot)
+			line("  judged: policy, signature", st.fwdJudge)
+			line("  the group's transaction (commitSendTx)", st.fwdCommit)
+		}
 		line("forwarded -> received by XB-RC (linger, claim, send)", st.toPeer)
 	} else {
 		line("queue transaction (caseworker waits)", st.queueTx)
@@ -1636,4 +1763,16 @@ func rawEd25519Floor(size, n int) time.Duration {
 		ed25519.Verify(pub, rc, sig)
 	}
 	return (cputime.Process() - start) / time.Duration(n)
+}
+
+// forwardOf returns the steps of the Node.Forward that queued jti (false:
+// none told; s nil: no hook).
+func (s *stageTimes) forwardOf(jti string) (forwardTimes, bool) {
+	if s == nil {
+		return forwardTimes{}, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, ok := s.forwards[jti]
+	return f, ok
 }

@@ -41,7 +41,11 @@ func TestBenchExchangeBothStores(t *testing.T) {
 		"queued -> claim started", "claim started -> request sent", "request sent -> received",
 		"received -> stored at XB-RC", "stored -> answer verified at XA-RC",
 		// Claims per 1,000 envelopes and each claim's round trip (node.StageHook.Claimed).
-		"claims of due rows per 1,000 envelopes", "the claim's store round trip (per claim)"} {
+		"claims of due rows per 1,000 envelopes", "the claim's store round trip (per claim)",
+		// The tail, the Go runtime, and (PostgreSQL) the server's checkpoints.
+		"tail:       the slowest 1% (1 of 60 envelopes", "goroutines runnable -> running", "server:     during the exchange",
+		"waits:      the PostgreSQL backends of each database", "XB-RC: ",
+		"pool:       waits for a store connection", "GCs began; envelopes due within 500ms after one"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
