@@ -380,7 +380,7 @@ var ReleaseFlags = []string{"-trimpath", "-tags", "netgo,osusergo,timetzdata"}
 // Build compiles package pkg (e.g. "./node/cmd/flx") of the module at root
 // into out, with every variant of vs, from an overlay written in a
 // temporary folder: the module is not modified. It builds with go build's
-// default flags, those of `go run ./node/cmd/flx demo` and of the README's
+// default compile flags, those of `go run ./node/cmd/flx demo` and of the README's
 // runs without -race, so that every flx the tests build is made of
 // packages those have compiled (after the demo, a test's build of flx is a
 // link). It links without DWARF (-ldflags=-w, a linker flag: the compiled
@@ -423,7 +423,7 @@ func Build(ctx context.Context, root, pkg, out string, vs []Variant) error {
 }
 
 // Shared builds the program pkg (e.g. "./node/cmd/flx") of the module at
-// root, with no variant and go build's default flags (see Build), and
+// root, with no variant and go build's default compile flags (see Build), and
 // returns the binary's path: one file per tree and package in a folder of
 // the user's cache directory (flx-test-build/), shared by every test process
 // that asks for it. The go command leaves a binary that is up to date with
