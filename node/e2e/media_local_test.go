@@ -84,7 +84,7 @@ func TestMediaLocalFullDiskAndPathTricks(t *testing.T) {
 		t.Helper()
 		sum := sha256.Sum256(b)
 		resp, body := call(t, http.MethodPost, caseURL+"/media", tok, "application/json",
-			strings.NewReader(fmt.Sprintf(`{"sha256":%q,"size_bytes":%d,"media_type":"audio/ogg"}`, hex.EncodeToString(sum[:]), len(b))), nil)
+			strings.NewReader(fmt.Sprintf(`{"sha256":%q,"size_bytes":%d,"media_type":"video/mp4"}`, hex.EncodeToString(sum[:]), len(b))), nil)
 		if resp == nil || resp.StatusCode/100 != 2 {
 			t.Fatalf("start upload: %v %s", resp, body)
 		}
