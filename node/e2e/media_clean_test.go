@@ -246,3 +246,70 @@ func testMediaMetadataNeverLeaves(t *testing.T, d nodetest.Dialect) {
 		t.Errorf("media of the case at XA-RC: %d %s", resp.StatusCode, body)
 	}
 }
+
+// TestMediaWithMetadataNotSent: media linked to a case without going
+// through the cleaner (attached before the node cleaned media, or put in
+// its store by other means) is checked before it is pushed: it still
+// carries metadata, so the message is dead-lettered with
+// media_not_cleanable and XB-RC receives no byte of it.
+func TestMediaWithMetadataNotSent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")
+	lnA := nodetest.Listen(t, f.Member(t, "XA-RC"))
+	lnB := nodetest.Listen(t, f.Member(t, "XB-RC"))
+	f.Sign(t)
+	diskA, err := media.OpenDisk(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirB := t.TempDir()
+	diskB, err := media.OpenDisk(dirB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	xa := nodetest.Start(t, f, "XA-RC", lnA, nodetest.Options{Media: &node.MediaOptions{Store: diskA, ChunkBytes: 64 << 10}})
+	xb := nodetest.Start(t, f, "XB-RC", lnB, nodetest.Options{Media: &node.MediaOptions{Store: diskB, ChunkBytes: 64 << 10}})
+	if _, err := xa.CreateCase(ctx, cw, readTestdata(t, "case.json")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := xa.Forward(ctx, cw, demoCase, "XB-RC"); err != nil {
+		t.Fatal(err)
+	}
+	waitProcessed(t, xb.Store, demoCase, string(federation.KindCaseCreate), 1)
+
+	video := cleantest.MP4(bytes.Repeat([]byte("samples "), 20000)).File
+	ref, hashes, err := media.Describe(bytes.NewReader(video), 64<<10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := diskA.Put(ctx, media.Expect{SHA256: ref.SHA256, Size: ref.Size}, bytes.NewReader(video)); err != nil {
+		t.Fatal(err)
+	}
+	if err := xa.Store.Tx(ctx, func(tx store.Tx) error {
+		_, err := tx.AddMedia(ctx, store.MediaItem{CaseID: demoCase, SHA256: ref.SHA256.String(), MediaType: "video/mp4",
+			SizeBytes: ref.Size, ChunkBytes: ref.ChunkBytes, ChunksSHA256: ref.ChunksRoot.String(), ChunkHashes: hashes.Bytes(),
+			Direction: store.MediaAttached, AddedBy: cw.Name})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := xa.SendMessage(ctx, cw, demoCase, "XB-RC", videoMessage("XA-RC:VID-OLD-1", ref.SHA256.String(), len(video), 3))
+	if err != nil || res.State != "queued" {
+		t.Fatalf("send: %v %+v", err, res)
+	}
+	var last store.OutboxItem
+	nodetest.WaitFor(t, 60*time.Second, "the message dead-lettered", func() bool {
+		last, err = xa.Store.GetOutbox(ctx, res.OutboxID)
+		return err == nil && last.State == store.Dead
+	})
+	if !strings.Contains(last.LastError, "media_not_cleanable") {
+		t.Errorf("dead-lettered for %q, want media_not_cleanable", last.LastError)
+	}
+	if bad := canariesUnder(t, dirB); len(bad) > 0 {
+		t.Errorf("canaries at XB-RC: %v", bad)
+	}
+	if _, err := diskB.Stat(ctx, ref.SHA256); !errors.Is(err, media.ErrNotFound) {
+		t.Errorf("XB-RC holds the recording: %v", err)
+	}
+}
