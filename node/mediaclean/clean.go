@@ -37,9 +37,12 @@ const (
 	KindQuickTime  = "quicktime"   // MP4 © boxes outside udta
 	KindUnknownBox = "unknown_box" // MP4 boxes of a type the cleaner does not know
 	KindTimestamp  = "timestamp"   // MP4 creation/modification times of mvhd, tkhd, mdhd
-	KindHandler    = "handler"     // MP4 hdlr names
-	KindTags       = "tags"        // Ogg Opus/Vorbis comments (each tag), vendor strings
-	KindRIFFInfo   = "riff_info"   // WAV LIST, bext, iXML, id3, _PMX and other chunks
+	// MP4 tracks other than video and sound (timed metadata, timecode,
+	// text) whose samples were zeroed.
+	KindTrackSamples = "track_samples"
+	KindHandler      = "handler"   // MP4 hdlr names
+	KindTags         = "tags"      // Ogg Opus/Vorbis comments (each tag), vendor strings
+	KindRIFFInfo     = "riff_info" // WAV LIST, bext, iXML, id3, _PMX and other chunks
 )
 
 // Report says what Clean removed: a count per kind, never a value.
@@ -113,7 +116,7 @@ func Clean(mediaType string, dst io.Writer, src io.ReaderAt, size int64) (Report
 	if !ok {
 		return rep, fmt.Errorf("%w: %q", ErrUnsupported, mediaType)
 	}
-	s := &stream{r: bufio.NewReaderSize(io.NewSectionReader(src, 0, size), 64<<10), w: dst, size: size}
+	s := &stream{r: bufio.NewReaderSize(io.NewSectionReader(src, 0, size), 64<<10), w: dst, size: size, ra: src}
 	if err := c(s, &rep); err != nil {
 		return Report{}, err
 	}
@@ -130,6 +133,8 @@ type stream struct {
 	w    io.Writer
 	pos  int64 // bytes read from src
 	size int64
+	ra   io.ReaderAt
+	zero []span // MP4: sample bytes to zero, sorted, merged
 }
 
 var zeros [32 << 10]byte

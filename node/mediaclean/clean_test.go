@@ -167,7 +167,7 @@ func TestMP4(t *testing.T) {
 	p := cleantest.MP4(samples)
 	out, rep := mustClean(t, "video/mp4", p.File)
 	want(t, rep, map[string]int{mediaclean.KindUserData: 2, mediaclean.KindMeta: 1, mediaclean.KindUUID: 2,
-		mediaclean.KindQuickTime: 1, mediaclean.KindTimestamp: 3, mediaclean.KindHandler: 1})
+		mediaclean.KindQuickTime: 1, mediaclean.KindTimestamp: 3, mediaclean.KindHandler: 1, mediaclean.KindTrackSamples: 1})
 	if len(out) != len(p.File) {
 		t.Fatalf("the cleaned MP4 has %d bytes, the original %d: offsets moved", len(out), len(p.File))
 	}

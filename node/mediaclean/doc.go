@@ -1,7 +1,8 @@
 // Package mediaclean removes the metadata of media containers before their
 // bytes leave the node: EXIF, XMP, IPTC and comments of JPEG; text, EXIF and
 // time chunks of PNG; udta, meta, uuid and © boxes and the capture times of
-// MP4/QuickTime; the comment headers of Ogg Opus and Ogg Vorbis; the INFO
+// MP4/QuickTime and the samples of its tracks other than video and sound
+// (timed metadata: location per frame); the comment headers of Ogg Opus and Ogg Vorbis; the INFO
 // lists and broadcast extensions of WAV. It reads a blob through an
 // io.ReaderAt and writes the cleaned copy to an io.Writer in one pass with
 // bounded memory (a 2 GiB video is never held), and refuses what it cannot

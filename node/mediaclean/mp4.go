@@ -9,7 +9,8 @@ import (
 // uuid, XMP_, © boxes and boxes of unknown types are overwritten by free
 // boxes of the same size with a zeroed payload; the creation and
 // modification times of mvhd, tkhd and mdhd are zeroed, and so are handler
-// names. mdat and the sample tables are copied. A box whose size does not
+// names. mdat and the sample tables are copied, but for the samples of
+// tracks other than video and sound, which are zeroed (mp4samples.go). A box whose size does not
 // fit its parent is refused, and so is a compressed movie header (cmov),
 // which cannot be inspected.
 
@@ -41,6 +42,12 @@ const (
 )
 
 func cleanMP4(s *stream, rep *Report) error {
+	spans, tracks, err := mp4Spans(s.ra, s.size)
+	if err != nil {
+		return err
+	}
+	rep.add(KindTrackSamples, tracks)
+	s.zero = spans
 	moov := false
 	if err := mp4Walk(s, rep, s.size, 0, &moov); err != nil {
 		return err
@@ -122,7 +129,14 @@ func mp4Walk(s *stream, rep *Report, end int64, depth int, moov *bool) error {
 			if err := s.write(p); err != nil {
 				return err
 			}
-		case mp4Leaves[typ] && !(typ == "mdat" && depth > 0):
+		case typ == "mdat" && depth == 0:
+			if err := s.write(hdr[:hl]); err != nil {
+				return err
+			}
+			if err := s.copyZeroing(body); err != nil {
+				return err
+			}
+		case mp4Leaves[typ] && typ != "mdat":
 			if err := s.write(hdr[:hl]); err != nil {
 				return err
 			}
@@ -206,4 +220,27 @@ func printable(typ string) string {
 		}
 	}
 	return string(b)
+}
+
+// copyZeroing copies n bytes, writing zeros over the bytes of s.zero.
+func (s *stream) copyZeroing(n int64) error {
+	end := s.pos + n
+	for s.pos < end {
+		for len(s.zero) > 0 && s.zero[0].to <= s.pos {
+			s.zero = s.zero[1:]
+		}
+		if len(s.zero) == 0 || s.zero[0].from >= end {
+			return s.copyN(end - s.pos)
+		}
+		z := s.zero[0]
+		if z.from > s.pos {
+			if err := s.copyN(z.from - s.pos); err != nil {
+				return err
+			}
+		}
+		if err := s.zeroN(min(z.to, end) - s.pos); err != nil {
+			return err
+		}
+	}
+	return nil
 }

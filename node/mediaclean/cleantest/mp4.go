@@ -85,12 +85,18 @@ func appleMeta() []byte {
 // xmpUUID is the uuid box Adobe writes XMP into.
 var xmpUUID = []byte{0xBE, 0x7A, 0xCF, 0xCB, 0x97, 0xA9, 0x42, 0xE8, 0x9C, 0x71, 0x99, 0x94, 0x91, 0xE3, 0xAF, 0xAC}
 
-// MP4 is a small MP4 with canaries in moov/udta (©xyz, ©nam, ©cmt, ©day,
+// MP4 is a small MP4 with canaries in the samples of a timed metadata
+// track (after the video samples in mdat), in moov/udta (©xyz, ©nam, ©cmt, ©day,
 // ©mak, ©mod, loci, XMP_), moov/meta (Apple keys), trak/udta, a © box
 // directly in moov, uuid XMP boxes (top level and in trak), hdlr names and
 // the creation times of mvhd, tkhd and mdhd; its samples are samples bytes
 // in a 64-bit mdat after the moov, referenced by stco.
 func MP4(samples []byte) MP4Parts {
+	metaSamples := [][]byte{
+		dataAtom(1, []byte(Canaries[0])), // two samples in the first chunk
+		dataAtom(1, []byte(Canaries[1])),
+		append(dataAtom(1, []byte(Canaries[4])), GPSRational...), // and one in the second
+	}
 	build := func(mdatOff uint32) []byte {
 		mvhd := fullBox("mvhd", 0, CreationTime, CreationTime, u32(1000), u32(1000), make([]byte, 80))
 		tkhd := fullBox("tkhd", 1, CreationTime, CreationTime, CreationTime, CreationTime, make([]byte, 72))
@@ -108,7 +114,18 @@ func MP4(samples []byte) MP4Parts {
 		trak := Box("trak", tkhd, Box("mdia", mdhd, hdlr, minf),
 			Box("udta", Box("\xa9nam", qtText(Canaries[2])), Box("XMP_", []byte(xmpPacket()))),
 			Box("uuid", xmpUUID, []byte(xmpPacket())))
-		moov := Box("moov", mvhd, trak, userData(), appleMeta(), Box("\xa9cmt", qtText(Canaries[7])))
+		// A timed metadata track (an iPhone's mebx): a location per frame,
+		// its samples in mdat after the video's.
+		metaTrak := Box("trak", fullBox("tkhd", 0, make([]byte, 80)), Box("mdia", fullBox("mdhd", 0, make([]byte, 20)),
+			fullBox("hdlr", 0, u32(0), []byte("meta"), make([]byte, 12), []byte{0}),
+			Box("minf", fullBox("nmhd", 0), Box("stbl",
+				fullBox("stsd", 0, u32(1), Box("mebx", make([]byte, 8), Box("keys", Box("\x00\x00\x00\x01", Box("keyd", []byte("mdtacom.apple.quicktime.location.ISO6709")))))),
+				fullBox("stts", 0, u32(1), u32(uint32(len(metaSamples))), u32(1000)),
+				fullBox("stsc", 0, u32(1), u32(1), u32(2), u32(1)),
+				fullBox("stsz", 0, u32(0), u32(uint32(len(metaSamples))), u32(uint32(len(metaSamples[0]))), u32(uint32(len(metaSamples[1]))), u32(uint32(len(metaSamples[2])))),
+				fullBox("stco", 0, u32(2), u32(mdatOff+uint32(len(samples))), u32(mdatOff+uint32(len(samples)+len(metaSamples[0])+len(metaSamples[1])))),
+			))))
+		moov := Box("moov", mvhd, trak, metaTrak, userData(), appleMeta(), Box("\xa9cmt", qtText(Canaries[7])))
 		var b bytes.Buffer
 		b.Write(Box("ftyp", []byte("isom"), u32(0x200), []byte("isomiso2mp41")))
 		b.Write(moov)
@@ -119,7 +136,7 @@ func MP4(samples []byte) MP4Parts {
 	head := build(0)
 	off := len(head) + 16
 	head = build(uint32(off))
-	file := append(head, LargeBox("mdat", samples)...)
+	file := append(head, LargeBox("mdat", append(append([]byte(nil), samples...), bytes.Join(metaSamples, nil)...))...)
 	return MP4Parts{File: file, MdatOffset: off, Mdat: samples}
 }
 
