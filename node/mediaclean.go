@@ -62,12 +62,15 @@ func (n *Node) cleanBlob(ctx context.Context, st media.Store, sum media.Digest, 
 	// The second pass streams the same bytes (Clean is a pure function of
 	// its input) into the store, which checks them against the first.
 	pr, pw := io.Pipe()
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		_, err := mediaclean.Clean(mediaType, pw, b, b.Size())
 		pw.CloseWithError(err)
 	}()
 	_, err = st.Put(ctx, media.Expect{SHA256: clean, Size: hc.n}, pr)
 	pr.CloseWithError(errors.New("node: put ended"))
+	<-done // the blob is closed only once the second pass is over
 	switch {
 	case errors.Is(err, media.ErrNoSpace):
 		return media.Digest{}, rep, errf(problem.InsufficientStorage, "no space for this media now")
