@@ -227,7 +227,7 @@ func testMediaMetadataNeverLeaves(t *testing.T, d nodetest.Dialect) {
 	}{
 		{"truncated photo", "image/jpeg", jp[:len(jp)/2]},
 		{"photo declared as video", "video/mp4", jp},
-		{"matroska", "video/x-matroska", recording(4096)},
+		{"avi", "video/x-msvideo", recording(4096)},
 	} {
 		status, up := uploadMedia(t, urlA, tokA, demoCase, bad.mediaType, bad.b)
 		if status != http.StatusUnprocessableEntity || up.Code != "media_not_cleanable" {

@@ -84,16 +84,19 @@ func (r Report) String() string {
 type cleaner func(s *stream, rep *Report) error
 
 var cleaners = map[string]cleaner{
-	"image/jpeg":      cleanJPEG,
-	"image/png":       cleanPNG,
-	"video/mp4":       cleanMP4,
-	"video/quicktime": cleanMP4,
-	"audio/mp4":       cleanMP4,
-	"audio/ogg":       cleanOgg,
-	"audio/opus":      cleanOgg,
-	"audio/wav":       cleanWAV,
-	"audio/wave":      cleanWAV,
-	"audio/x-wav":     cleanWAV,
+	"image/jpeg":       cleanJPEG,
+	"image/png":        cleanPNG,
+	"video/mp4":        cleanMP4,
+	"video/quicktime":  cleanMP4,
+	"audio/mp4":        cleanMP4,
+	"audio/ogg":        cleanOgg,
+	"audio/opus":       cleanOgg,
+	"audio/wav":        cleanWAV,
+	"audio/wave":       cleanWAV,
+	"audio/x-wav":      cleanWAV,
+	"video/webm":       cleanWebM,
+	"audio/webm":       cleanWebM,
+	"video/x-matroska": cleanWebM,
 }
 
 // Supported reports whether Clean knows mediaType (lower case type/subtype,

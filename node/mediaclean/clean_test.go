@@ -283,6 +283,19 @@ func TestWAV(t *testing.T) {
 	}
 }
 
+func TestWebM(t *testing.T) {
+	in := cleantest.WebM()
+	out, rep := mustClean(t, "video/webm", in)
+	want(t, rep, map[string]int{mediaclean.KindTitle: 5, mediaclean.KindTags: 1, mediaclean.KindAttachment: 1, mediaclean.KindChapters: 1})
+	if len(out) != len(in) {
+		t.Fatalf("%d bytes, was %d: elements moved", len(out), len(in))
+	}
+	c := bytes.Index(in, []byte{0x1F, 0x43, 0xB6, 0x75})
+	if c < 0 || !bytes.Equal(in[c:], out[c:]) {
+		t.Error("the clusters changed")
+	}
+}
+
 // TestRefused: what the cleaner cannot parse or does not know is refused,
 // never passed through.
 func TestRefused(t *testing.T) {
@@ -299,7 +312,7 @@ func TestRefused(t *testing.T) {
 		in              []byte
 		err             error
 	}{
-		{"unknown type", "video/x-matroska", mp, mediaclean.ErrUnsupported},
+		{"unknown type", "video/x-msvideo", mp, mediaclean.ErrUnsupported},
 		{"parameters", "image/jpeg; q=1", jp, mediaclean.ErrUnsupported},
 		{"jpeg declared png", "image/png", jp, mediaclean.ErrMalformed},
 		{"png declared jpeg", "image/jpeg", pn, mediaclean.ErrMalformed},

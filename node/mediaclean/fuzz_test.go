@@ -60,3 +60,8 @@ func FuzzWAV(f *testing.F) {
 	f.Add(cleantest.WAV())
 	f.Fuzz(func(t *testing.T, b []byte) { fuzzClean(t, "audio/wav", b) })
 }
+
+func FuzzWebM(f *testing.F) {
+	f.Add(cleantest.WebM())
+	f.Fuzz(func(t *testing.T, b []byte) { fuzzClean(t, "video/webm", b) })
+}
