@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -45,7 +46,7 @@ func (t *T) sendRecording(size int, tricks MediaTricks) *sentRecording {
 	if got := t.listener.Wait(func(a *Arrival) bool { return a.CaseID == id && a.Kind == string(federation.KindCaseCreate) }, 1, t.patience); len(got) == 0 {
 		t.Abortf("the case.create of %s did not arrive within %s", id, t.patience)
 	}
-	rec := &sentRecording{caseID: id, data: randBytes(size), messageID: t.candidate + ":conf-vid-" + hex.EncodeToString(randBytes(4))}
+	rec := &sentRecording{caseID: id, data: bareMP4(size), messageID: t.candidate + ":conf-vid-" + hex.EncodeToString(randBytes(4))}
 	rec.sha256 = sha256Hex(rec.data)
 	ans, err := t.trigger.startMedia(id, rec.sha256, size, "video/mp4")
 	switch {
@@ -278,4 +279,20 @@ func checkSentMediaReuploaded(t *T) {
 	if !reoffered {
 		t.Errorf("after media_incomplete the candidate did not offer the media again before its message was accepted: %s", t.mediaStory(rec.caseID))
 	}
+}
+
+// bareMP4 is a recording of size bytes (at least 148) that any node can
+// take as video/mp4: ftyp, a moov with only its mvhd (times zero), and an
+// mdat of random bytes. A node that removes a recording's metadata before
+// sending it (policy/RULES.md, "Media metadata") finds none here, so the
+// bytes it signs and sends are these.
+func bareMP4(size int) []byte {
+	box := func(typ string, n int, body []byte) []byte {
+		return append(append(binary.BigEndian.AppendUint32(nil, uint32(n)), typ...), body...)
+	}
+	b := box("ftyp", 16, []byte("isom\x00\x00\x02\x00"))
+	b = append(b, box("moov", 116, box("mvhd", 108, make([]byte, 100)))...)
+	mdat := len(b)
+	b = binary.BigEndian.AppendUint64(append(b, box("mdat", 1, nil)...), uint64(size-mdat))
+	return append(b, randBytes(size-len(b))...)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/familylinks/flx/federation/problem"
 	"github.com/familylinks/flx/node/delivery"
 	"github.com/familylinks/flx/node/media"
+	"github.com/familylinks/flx/node/mediaclean"
 	"github.com/familylinks/flx/node/store"
 	"github.com/familylinks/flx/schema"
 )
@@ -244,13 +245,38 @@ type MediaUploadRequest struct {
 
 // MediaUpload is the state of a caseworker's upload.
 type MediaUpload struct {
-	Upload   string           `json:"upload"` // its id
-	CaseID   string           `json:"case_id"`
-	SHA256   string           `json:"sha256"`
-	Offset   int64            `json:"offset"`
-	Length   int64            `json:"length"`
-	Complete bool             `json:"complete"`
-	Media    *store.MediaItem `json:"-"`
+	Upload string `json:"upload"` // its id
+	CaseID string `json:"case_id"`
+	// SHA256 is the declared sha256 while the upload runs; once Complete,
+	// the sha256 of the media stored and sent: the copy cleaned of its
+	// metadata, which messages reference.
+	SHA256 string `json:"sha256"`
+	// DeclaredSHA256 is the sha256 the caller declared (of what it
+	// uploaded).
+	DeclaredSHA256 string           `json:"declared_sha256"`
+	Offset         int64            `json:"offset"`
+	Length         int64            `json:"length"`
+	Complete       bool             `json:"complete"`
+	Cleaned        *MediaCleaned    `json:"cleaned,omitempty"`
+	Media          *store.MediaItem `json:"-"`
+}
+
+// MediaCleaned says what cleaning took out of an upload: counts per kind
+// of metadata (exif, xmp, user_data, tags, ...), never the values.
+type MediaCleaned struct {
+	SizeBytes int64          `json:"size_bytes"` // of the cleaned copy
+	Removed   map[string]int `json:"removed"`
+}
+
+// completed marks up complete with media m, cleaned with rep.
+func (up *MediaUpload) completed(m store.MediaItem, rep mediaclean.Report) {
+	up.Complete, up.Media, up.SHA256 = true, &m, m.SHA256
+	up.Offset = up.Length
+	removed := rep.Removed
+	if removed == nil {
+		removed = map[string]int{}
+	}
+	up.Cleaned = &MediaCleaned{SizeBytes: m.SizeBytes, Removed: removed}
 }
 
 var mediaTypeRE = regexp.MustCompile(`^[a-z]+/[a-z0-9][a-z0-9.+-]{0,126}$`)
@@ -290,6 +316,8 @@ func (n *Node) StartMediaUpload(ctx context.Context, a Actor, caseID string, r M
 		return MediaUpload{}, errf(CodeBadRequest, "media_type must be a type/subtype in lower case")
 	case r.SizeBytes < 1:
 		return MediaUpload{}, errf(CodeBadRequest, "size_bytes must be at least 1")
+	case !mediaclean.Supported(r.MediaType):
+		return MediaUpload{}, notCleanable(r.MediaType, mediaclean.ErrUnsupported)
 	}
 	lim, _ := n.MediaLimits()
 	if r.SizeBytes > lim.MaxMediaBytes {
@@ -299,10 +327,10 @@ func (n *Node) StartMediaUpload(ctx context.Context, a Actor, caseID string, r M
 		return MediaUpload{}, errf(problem.TooLarge, "media too large for chunks of %d bytes", n.media.o.ChunkBytes)
 	}
 	id := media.Sum(fmt.Appendf(nil, "flx/1 local media upload\x00%s\x00%s\x00%s\x00%d", a.Name, caseID, sum, r.SizeBytes))
-	up := MediaUpload{Upload: id.String(), CaseID: caseID, SHA256: sum.String(), Length: r.SizeBytes}
+	up := MediaUpload{Upload: id.String(), CaseID: caseID, SHA256: sum.String(), DeclaredSHA256: sum.String(), Length: r.SizeBytes}
 	if m, err := n.o.Store.GetCaseMedia(ctx, caseID, sum.String(), store.MediaAttached); err == nil {
 		if info, err := st.Stat(ctx, sum); err == nil && info.Size == r.SizeBytes {
-			up.Offset, up.Complete, up.Media = r.SizeBytes, true, &m
+			up.completed(m, mediaclean.Report{}) // attached media is clean already
 			return up, nil
 		}
 	}
@@ -310,11 +338,13 @@ func (n *Node) StartMediaUpload(ctx context.Context, a Actor, caseID string, r M
 		if info.Size != r.SizeBytes {
 			return MediaUpload{}, errf(problem.MediaMismatch, "a blob with this sha256 has another size")
 		}
-		m, err := n.attachBlob(ctx, a, caseID, sum, r.MediaType)
+		// Bytes held here already (received from a peer, say) are
+		// attached as their cleaned copy; the blob itself stays.
+		m, rep, err := n.cleanAndAttach(ctx, a, caseID, sum, r.MediaType, false)
 		if err != nil {
 			return MediaUpload{}, err
 		}
-		up.Offset, up.Complete, up.Media = r.SizeBytes, true, &m
+		up.completed(m, rep)
 		return up, nil
 	}
 	meta, _ := json.Marshal(localUploadMeta{Local: true, CaseID: caseID, MediaType: r.MediaType})
@@ -360,7 +390,8 @@ func (n *Node) MediaUploadState(ctx context.Context, a Actor, uploadID string) (
 	if err != nil {
 		return MediaUpload{}, err
 	}
-	return MediaUpload{Upload: uploadID, CaseID: meta.CaseID, SHA256: us.SHA256.String(), Offset: us.Offset, Length: us.Size, Complete: us.Complete}, nil
+	return MediaUpload{Upload: uploadID, CaseID: meta.CaseID, SHA256: us.SHA256.String(), DeclaredSHA256: us.SHA256.String(),
+		Offset: us.Offset, Length: us.Size, Complete: us.Complete}, nil
 }
 
 // localPiece is how much of a local upload is written at once.
@@ -378,14 +409,17 @@ func (n *Node) WriteMediaUpload(ctx context.Context, a Actor, uploadID string, o
 	if err != nil {
 		return MediaUpload{}, err
 	}
-	up := MediaUpload{Upload: uploadID, CaseID: meta.CaseID, SHA256: us.SHA256.String(), Offset: us.Offset, Length: us.Size, Complete: us.Complete}
+	up := MediaUpload{Upload: uploadID, CaseID: meta.CaseID, SHA256: us.SHA256.String(), DeclaredSHA256: us.SHA256.String(),
+		Offset: us.Offset, Length: us.Size}
 	if off != us.Offset {
 		return up, &Error{Code: problem.OffsetMismatch, Msg: fmt.Sprintf("the upload is at offset %d", us.Offset)}
 	}
-	if us.Complete {
-		return up, nil
-	}
 	wctx := context.WithoutCancel(ctx) // a client gone must not cost the bytes written
+	if us.Complete {
+		// Committed, but the node stopped before it was cleaned and
+		// attached: finish now.
+		return n.finishMediaUpload(wctx, a, st, us, meta, up)
+	}
 	buf := make([]byte, localPiece)
 	synced, broke := off, false
 	lim, _ := n.MediaLimits()
@@ -454,18 +488,39 @@ func (n *Node) WriteMediaUpload(ctx context.Context, a Actor, uploadID string, o
 		}
 		return up, internal("commit media upload", err)
 	}
-	m, err := n.attachBlob(wctx, a, meta.CaseID, us.SHA256, meta.MediaType)
+	return n.finishMediaUpload(wctx, a, st, us, meta, up)
+}
+
+// finishMediaUpload cleans a committed upload's blob and attaches the
+// cleaned copy; the upload and the original go once the copy is linked.
+// Refused (media_not_cleanable): the upload and its blob are deleted.
+func (n *Node) finishMediaUpload(ctx context.Context, a Actor, st media.Store, us media.UploadState, meta localUploadMeta, up MediaUpload) (MediaUpload, error) {
+	if _, err := st.Stat(ctx, us.SHA256); errors.Is(err, media.ErrNotFound) {
+		// Finished by a request that ran meanwhile (the original is gone
+		// once its copy is attached), or erased.
+		_ = st.DeleteUpload(ctx, us.ID)
+		up.Offset = 0
+		return up, errf(CodeConflict, "this upload was finished or dropped meanwhile: list the case's media, or upload again")
+	}
+	m, rep, err := n.cleanAndAttach(ctx, a, meta.CaseID, us.SHA256, meta.MediaType, true)
 	if err != nil {
+		if problem.CodeOf(err) == problem.MediaNotCleanable {
+			_ = st.DeleteUpload(ctx, us.ID)
+			up.Offset = 0
+		}
 		return up, err
 	}
-	_ = st.DeleteUpload(wctx, us.ID)
-	up.Complete, up.Media = true, &m
+	_ = st.DeleteUpload(ctx, us.ID)
+	up.completed(m, rep)
+	n.log.Info("media cleaned", "case_id", meta.CaseID, "sha256", m.SHA256, "removed", rep.String())
 	return up, nil
 }
 
 // attachBlob links a complete blob to a case as attached media, with the
 // chunk hash list its messages' references will commit to.
-func (n *Node) attachBlob(ctx context.Context, a Actor, caseID string, sum media.Digest, mediaType string) (store.MediaItem, error) {
+// declared is the sha256 of what was uploaded, rep what cleaning removed
+// (both audited, as hashes and counts).
+func (n *Node) attachBlob(ctx context.Context, a Actor, caseID string, sum media.Digest, mediaType string, declared media.Digest, rep mediaclean.Report) (store.MediaItem, error) {
 	st, err := n.mediaStore()
 	if err != nil {
 		return store.MediaItem{}, err
@@ -497,7 +552,11 @@ func (n *Node) attachBlob(ctx context.Context, a Actor, caseID string, sum media
 		}); err != nil {
 			return err
 		}
-		return n.audit(ctx, tx, a.Name, "media.attach", caseID, map[string]any{"sha256": sum.String(), "size_bytes": ref.Size, "media_type": mediaType})
+		detail := map[string]any{"sha256": sum.String(), "size_bytes": ref.Size, "media_type": mediaType, "removed": rep.Removed}
+		if declared != sum {
+			detail["declared_sha256"] = declared.String()
+		}
+		return n.audit(ctx, tx, a.Name, "media.attach", caseID, detail)
 	})
 	if err != nil {
 		if problem.CodeOf(err) != "" {
@@ -674,11 +733,18 @@ func (n *Node) pushMediaOf(ctx context.Context, to string, envelope []byte, c fe
 	if err != nil {
 		return err
 	}
+	m, err := n.o.Store.GetCaseMedia(ctx, c.CaseID, ref.SHA256.String(), store.MediaAttached)
+	if err != nil {
+		return errf(CodeErased, "the media of this message is no longer here")
+	}
 	b, err := n.openSent(ctx, ref)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
+	if err := checkClean(b, m.MediaType); err != nil {
+		return err
+	}
 	return n.uploadMedia(ctx, to, c.JTI, envelope, ref, hashes, b)
 }
 

@@ -3,7 +3,6 @@ package node_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 	"sync/atomic"
@@ -15,6 +14,7 @@ import (
 	"github.com/familylinks/flx/node/internal/fedtest"
 	"github.com/familylinks/flx/node/internal/nodetest"
 	"github.com/familylinks/flx/node/media"
+	"github.com/familylinks/flx/node/mediaclean/cleantest"
 )
 
 // TestSweepMedia: the media sweep deletes a caseworker's partial upload for
@@ -49,9 +49,10 @@ func TestSweepMedia(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	var seed uint64
 	bytesOf := func(n int) ([]byte, media.Digest) {
-		b := make([]byte, n)
-		rand.Read(b)
+		seed++
+		b := cleantest.MP4Sized(n, seed) // a container the node can clean (it refuses others)
 		return b, media.Digest(sha256.Sum256(b))
 	}
 	// Half of a recording uploaded for each case.
@@ -91,7 +92,7 @@ func TestSweepMedia(t *testing.T) {
 	}
 	linked, linkedSum := bytesOf(100 << 10)
 	received(linked, linkedSum)
-	if up, err := xa.StartMediaUpload(ctx, cw, ids[1], node.MediaUploadRequest{SHA256: linkedSum.String(), SizeBytes: int64(len(linked)), MediaType: "audio/ogg"}); err != nil || !up.Complete {
+	if up, err := xa.StartMediaUpload(ctx, cw, ids[1], node.MediaUploadRequest{SHA256: linkedSum.String(), SizeBytes: int64(len(linked)), MediaType: "video/mp4"}); err != nil || !up.Complete {
 		t.Fatalf("link: %v %+v", err, up)
 	}
 	orphan, orphanSum := bytesOf(100 << 10)

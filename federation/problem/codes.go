@@ -81,6 +81,9 @@ var (
 	PolicyDenied         = def(Local, "policy_denied", http.StatusForbidden, "Refused by the data-protection policy")
 	UnknownMember        = def(Local, "unknown_member", http.StatusNotFound, "Unknown member")
 	UnsupportedMediaType = def(Local, "unsupported_media_type", http.StatusUnsupportedMediaType, "Unsupported media type")
+	// Attached media whose container the node cannot clean of metadata (an
+	// unknown media_type, malformed or truncated bytes): never sent as is.
+	MediaNotCleanable = def(Local, "media_not_cleanable", http.StatusUnprocessableEntity, "Media cannot be cleaned of metadata")
 
 	// Media transfer (SPEC.md §18.7).
 	MediaIncomplete     = def(Media, "media_incomplete", http.StatusConflict, "Media not yet received")

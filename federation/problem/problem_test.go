@@ -35,7 +35,7 @@ func TestTable(t *testing.T) {
 	for c, want := range map[Code]int{
 		"unauthenticated_peer": 401, "sender_mismatch": 403, "replay": 409, "too_large": 413,
 		"schema_invalid": 422, "rate_limited": 429, "unavailable": 503, "internal_error": 500,
-		"erased": 410, "unsupported_media_type": 415,
+		"erased": 410, "unsupported_media_type": 415, "media_not_cleanable": 422,
 	} {
 		if got := c.HTTPStatus(); got != want {
 			t.Errorf("%s: %d, want %d", c, got, want)

@@ -84,7 +84,7 @@ func TestMediaLocalFullDiskAndPathTricks(t *testing.T) {
 		t.Helper()
 		sum := sha256.Sum256(b)
 		resp, body := call(t, http.MethodPost, caseURL+"/media", tok, "application/json",
-			strings.NewReader(fmt.Sprintf(`{"sha256":%q,"size_bytes":%d,"media_type":"audio/ogg"}`, hex.EncodeToString(sum[:]), len(b))), nil)
+			strings.NewReader(fmt.Sprintf(`{"sha256":%q,"size_bytes":%d,"media_type":"video/mp4"}`, hex.EncodeToString(sum[:]), len(b))), nil)
 		if resp == nil || resp.StatusCode/100 != 2 {
 			t.Fatalf("start upload: %v %s", resp, body)
 		}
@@ -100,15 +100,13 @@ func TestMediaLocalFullDiskAndPathTricks(t *testing.T) {
 	}
 
 	// A recording stored before the disk fills up.
-	before := make([]byte, 200<<10)
-	rand.Read(before)
+	before := recording(200 << 10)
 	u, _ := start(before)
 	if resp, body := write(u, 0, before); resp.StatusCode != 200 {
 		t.Fatalf("first recording: %d %s", resp.StatusCode, body)
 	}
 	// The next one: 1 MiB written, then the disk is full.
-	rec := make([]byte, 3<<20)
-	rand.Read(rec)
+	rec := recording(3 << 20)
 	u, _ = start(rec)
 	if resp, body := write(u, 0, rec[:1<<20]); resp.StatusCode == 507 || resp.StatusCode/100 == 5 {
 		t.Fatalf("first MiB: %d %s", resp.StatusCode, body)

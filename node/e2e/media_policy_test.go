@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -93,8 +92,7 @@ func TestMediaPolicy(t *testing.T) {
 				}
 			}
 			// A recording with the canary in it, attached to the case.
-			video := make([]byte, 300<<10+i)
-			rand.Read(video)
+			video := recording(300<<10 + i)
 			copy(video[1000:], canary)
 			sum := sha256.Sum256(video)
 			sums = append(sums, media.Digest(sum))

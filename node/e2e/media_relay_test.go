@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -210,8 +209,7 @@ func startWithMedia(t *testing.T, f *fedtest.Federation, id string, ln net.Liste
 // the local API url, whole, and returns them with their SHA-256 in hex.
 func attachVideo(t *testing.T, url, token, caseID string, size int) ([]byte, string) {
 	t.Helper()
-	video := make([]byte, size)
-	rand.Read(video)
+	video := recording(size)
 	sum := sha256.Sum256(video)
 	hexSum := hex.EncodeToString(sum[:])
 	resp, body := call(t, http.MethodPost, url+"/api/v1/cases/"+caseID+"/media", token, "application/json",

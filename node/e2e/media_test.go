@@ -197,8 +197,7 @@ func testMediaTravels(t *testing.T, d nodetest.Dialect) {
 	waitProcessed(t, xb.Store, demoCase, string(federation.KindCaseCreate), 1)
 
 	// 1. The recording (12 MiB and a bit) uploaded at XB-RC, cut after 5 MiB.
-	video := make([]byte, 12<<20+12345)
-	rand.Read(video)
+	video := recording(12<<20 + 12345)
 	sum := sha256.Sum256(video)
 	hexSum := hex.EncodeToString(sum[:])
 	caseURL := urlB + "/api/v1/cases/" + demoCase

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -65,10 +67,21 @@ type patternReader struct {
 	n   int64
 }
 
-func newPattern(seed byte, n int64) *patternReader {
+// newPattern is a recording of n bytes (at least 148): a bare MP4 (ftyp,
+// a moov with only its mvhd) whose mdat holds the pseudo-random bytes, so
+// that the node, which attaches only what it can clean of metadata, takes it.
+func newPattern(seed byte, n int64) io.Reader {
 	var s [32]byte
 	s[0] = seed
-	return &patternReader{rng: rand.NewChaCha8(s), n: n}
+	box := func(typ string, size int64, body []byte) []byte {
+		b := binary.BigEndian.AppendUint32(nil, uint32(size))
+		return append(append(b, typ...), body...)
+	}
+	hdr := box("ftyp", 16, []byte("isom\x00\x00\x02\x00"))
+	hdr = append(hdr, box("moov", 116, box("mvhd", 108, make([]byte, 100)))...)
+	mdat := int64(len(hdr))
+	hdr = binary.BigEndian.AppendUint64(append(hdr, box("mdat", 1, nil)...), uint64(n-mdat)) // a 64-bit size
+	return io.MultiReader(bytes.NewReader(hdr), &patternReader{rng: rand.NewChaCha8(s), n: n - int64(len(hdr))})
 }
 
 func (p *patternReader) Read(b []byte) (int, error) {

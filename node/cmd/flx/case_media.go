@@ -23,7 +23,9 @@ func caseMediaCmd(c *apiClient, id func(string) string) *cobra.Command {
 		Use:   "media",
 		Short: "Recorded video and voice messages of a case: attach, list, get",
 		Long: `attach uploads a recording to the node and attaches it to the case, resuming
-after a cut from what the node holds; put the printed sha256 in a message's
+after a cut from what the node holds. The node keeps and sends the recording
+cleaned of its metadata (EXIF, XMP, tags, ...): put the printed sha256 (of
+the cleaned copy; declared_sha256 is the file's) in a message's
 media (with media_type and duration_seconds) and send it with
 "flx case message": the node completes the signed reference and pushes the
 bytes to the destination. list shows the media of a case, get fetches one,
@@ -58,10 +60,11 @@ resuming a partial --out file with a range request and checking its sha256.`,
 			if err := json.Unmarshal(out, &up); err != nil {
 				return err
 			}
+			final := out // the node's answer once the recording is attached
 			for try := 1; !up.Complete; try++ {
-				off, done, err := patchFrom(cmd, stream, c, up.URL, f, up.Offset, size)
+				off, done, answer, err := patchFrom(cmd, stream, c, up.URL, f, up.Offset, size)
 				if err == nil {
-					up.Offset, up.Complete = off, done
+					up.Offset, up.Complete, final = off, done, answer
 					if done {
 						break
 					}
@@ -80,7 +83,26 @@ resuming a partial --out file with a range request and checking its sha256.`,
 					_ = json.Unmarshal(st, &up)
 				}
 			}
-			return c.print(fmt.Appendf(nil, `{"case_id":%q,"sha256":%q,"size_bytes":%d,"media_type":%q,"attached":true}`, args[0], sum, size, mediaType))
+			// The node stores and sends the recording cleaned of its
+			// metadata, under the sha256 it answers: the one messages name.
+			var done struct {
+				SHA256  string `json:"sha256"`
+				Cleaned *struct {
+					SizeBytes int64          `json:"size_bytes"`
+					Removed   map[string]int `json:"removed"`
+				} `json:"cleaned"`
+			}
+			_ = json.Unmarshal(final, &done)
+			stored, removed := sum, map[string]int{}
+			if done.SHA256 != "" {
+				stored = done.SHA256
+			}
+			if done.Cleaned != nil {
+				size, removed = done.Cleaned.SizeBytes, done.Cleaned.Removed
+			}
+			rm, _ := json.Marshal(removed)
+			return c.print(fmt.Appendf(nil, `{"case_id":%q,"sha256":%q,"declared_sha256":%q,"size_bytes":%d,"media_type":%q,"attached":true,"removed":%s}`,
+				args[0], stored, sum, size, mediaType, rm))
 		}}
 	attach.Flags().StringVar(&mediaType, "type", "video/mp4", "media type of the recording (video/mp4, audio/ogg, ...)")
 	attach.Flags().IntVar(&attempts, "attempts", 20, "attempts before giving up on a broken link")
@@ -160,11 +182,11 @@ resuming a partial --out file with a range request and checking its sha256.`,
 }
 
 // patchFrom sends the file from off to the upload; it returns the new
-// offset and whether the recording is attached.
-func patchFrom(cmd *cobra.Command, hc *http.Client, c *apiClient, path string, f *os.File, off, size int64) (int64, bool, error) {
+// offset, whether the recording is attached, and the node's answer.
+func patchFrom(cmd *cobra.Command, hc *http.Client, c *apiClient, path string, f *os.File, off, size int64) (int64, bool, []byte, error) {
 	req, err := http.NewRequestWithContext(cmd.Context(), http.MethodPatch, strings.TrimRight(c.base, "/")+path, io.NewSectionReader(f, off, size-off))
 	if err != nil {
-		return off, false, err
+		return off, false, nil, err
 	}
 	req.ContentLength = size - off
 	req.Header.Set("Authorization", "Bearer "+c.token)
@@ -172,17 +194,17 @@ func patchFrom(cmd *cobra.Command, hc *http.Client, c *apiClient, path string, f
 	req.Header.Set("Upload-Offset", strconv.FormatInt(off, 10))
 	resp, err := hc.Do(req)
 	if err != nil {
-		return off, false, err
+		return off, false, nil, err
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode != http.StatusOK {
-		return off, false, newAPIError(resp.StatusCode, b)
+		return off, false, nil, newAPIError(resp.StatusCode, b)
 	}
 	var up struct {
 		Offset   int64 `json:"offset"`
 		Complete bool  `json:"complete"`
 	}
 	err = json.Unmarshal(b, &up)
-	return up.Offset, up.Complete, err
+	return up.Offset, up.Complete, b, err
 }

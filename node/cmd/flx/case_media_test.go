@@ -2,7 +2,7 @@ package main
 
 import (
 	"bytes"
-	"crypto/rand"
+
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
@@ -16,6 +16,7 @@ import (
 	"github.com/familylinks/flx/node/httpapi"
 	"github.com/familylinks/flx/node/internal/fedtest"
 	"github.com/familylinks/flx/node/internal/nodetest"
+	"github.com/familylinks/flx/node/mediaclean/cleantest"
 )
 
 // TestCaseMediaCommands: attach a recording, list it, fetch it whole and
@@ -32,16 +33,24 @@ func TestCaseMediaCommands(t *testing.T) {
 		t.Fatalf("create: %v\n%s", err, out)
 	}
 	dir := t.TempDir()
-	rec := make([]byte, 3<<20+7)
-	rand.Read(rec)
+	rec := cleantest.MP4Sized(3<<20+7, 7) // no metadata: kept as it is
 	recSum := sha256.Sum256(rec)
 	hexSum := hex.EncodeToString(recSum[:])
-	file := filepath.Join(dir, "voice.ogg")
+	file := filepath.Join(dir, "video.mp4")
 	os.WriteFile(file, rec, 0o600)
 
-	out, err := runCLI(t, append(api, "media", "attach", "XA-RC:DEMO-0001", file, "--type", "audio/ogg")...)
-	if err != nil || !strings.Contains(out, hexSum) {
+	out, err := runCLI(t, append(api, "media", "attach", "XA-RC:DEMO-0001", file, "--type", "video/mp4")...)
+	if err != nil || !strings.Contains(out, `"sha256": "`+hexSum) {
 		t.Fatalf("attach: %v\n%s", err, out)
+	}
+	// A photo with metadata: the printed sha256 is the cleaned copy's.
+	photo := cleantest.JPEG()
+	photoSum := sha256.Sum256(photo)
+	os.WriteFile(filepath.Join(dir, "photo.jpg"), photo, 0o600)
+	out, err = runCLI(t, append(api, "media", "attach", "XA-RC:DEMO-0001", filepath.Join(dir, "photo.jpg"), "--type", "image/jpeg")...)
+	if err != nil || !strings.Contains(out, `"declared_sha256": "`+hex.EncodeToString(photoSum[:])) || strings.Contains(out, `"sha256": "`+hex.EncodeToString(photoSum[:])) ||
+		!strings.Contains(out, `"exif": 1`) {
+		t.Fatalf("attach a photo: %v\n%s", err, out)
 	}
 	out, err = runCLI(t, append(api, "media", "list", "XA-RC:DEMO-0001")...)
 	if err != nil || !strings.Contains(out, hexSum) || !strings.Contains(out, `"available": true`) || !strings.Contains(out, `"direction": "attached"`) {

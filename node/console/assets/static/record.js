@@ -26,7 +26,9 @@
         var sum = hex(d);
         var form = new URLSearchParams({ csrf: root.dataset.csrf, sha256: sum, size: String(buf.byteLength), type: type });
         return fetch(root.dataset.start, { method: "POST", credentials: "same-origin", body: form }).then(answer).then(function write(a) {
-          if (a.complete) { location.href = root.dataset.player + sum; return; }
+          // The node keeps the recording cleaned of its metadata, under the
+          // sha256 it answers.
+          if (a.complete) { location.href = root.dataset.player + (a.sha256 || sum); return; }
           var end = Math.min(a.offset + piece, buf.byteLength);
           say("uploading", Math.round(100 * a.offset / buf.byteLength) + " %");
           return fetch(root.dataset.upload + a.upload + "?offset=" + a.offset, {
