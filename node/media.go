@@ -53,6 +53,10 @@ type mediaState struct {
 	mu        sync.Mutex
 	uploaders map[string]*media.Uploader
 	endpoints map[string]string
+	// clean remembers the blobs known clean (cleaned here, or checked
+	// before a push), by sha256 and media type: a blob's bytes never
+	// change, so it is not read again at each push, retry or destination.
+	clean map[cleanKey]struct{}
 }
 
 func (n *Node) initMedia() {
@@ -742,7 +746,7 @@ func (n *Node) pushMediaOf(ctx context.Context, to string, envelope []byte, c fe
 		return err
 	}
 	defer b.Close()
-	if err := checkClean(b, m.MediaType); err != nil {
+	if err := n.checkCleanOnce(b, ref.SHA256, m.MediaType); err != nil {
 		return err
 	}
 	return n.uploadMedia(ctx, to, c.JTI, envelope, ref, hashes, b)

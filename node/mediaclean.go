@@ -121,6 +121,7 @@ func (n *Node) cleanAndAttach(ctx context.Context, a Actor, caseID string, sum m
 	if err != nil {
 		return m, rep, err
 	}
+	n.media.knownClean(clean, mediaType)
 	if !dropOrig {
 		return m, rep, nil
 	}
@@ -175,4 +176,42 @@ type countWriter struct{ n int64 }
 func (w *countWriter) Write(p []byte) (int, error) {
 	w.n += int64(len(p))
 	return len(p), nil
+}
+
+// cleanKey names a blob known clean as a media type.
+type cleanKey struct {
+	sum       media.Digest
+	mediaType string
+}
+
+// maxKnownClean bounds the memo of blobs known clean; when full it starts
+// again (a blob is then checked once more).
+const maxKnownClean = 1 << 16
+
+// knownClean remembers that blob sum is clean as mediaType.
+func (m *mediaState) knownClean(sum media.Digest, mediaType string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.clean == nil || len(m.clean) >= maxKnownClean {
+		m.clean = map[cleanKey]struct{}{}
+	}
+	m.clean[cleanKey{sum, mediaType}] = struct{}{}
+}
+
+// checkCleanOnce is checkClean for blob b (sha256 sum) remembered: a blob
+// cleaned here or found clean before is not read again (checkClean reads
+// it twice: at each push, retry and destination of a large recording that
+// was most of a push's work).
+func (n *Node) checkCleanOnce(b media.Blob, sum media.Digest, mediaType string) error {
+	n.media.mu.Lock()
+	_, ok := n.media.clean[cleanKey{sum, mediaType}]
+	n.media.mu.Unlock()
+	if ok {
+		return nil
+	}
+	if err := checkClean(b, mediaType); err != nil {
+		return err
+	}
+	n.media.knownClean(sum, mediaType)
+	return nil
 }
