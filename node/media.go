@@ -553,6 +553,7 @@ func (n *Node) attachBlob(ctx context.Context, a Actor, caseID string, sum media
 		if m, err = tx.AddMedia(ctx, store.MediaItem{
 			CaseID: caseID, SHA256: sum.String(), MediaType: mediaType, SizeBytes: ref.Size, ChunkBytes: ref.ChunkBytes,
 			ChunksSHA256: ref.ChunksRoot.String(), ChunkHashes: hashes.Bytes(), Direction: store.MediaAttached, AddedBy: a.Name,
+			DeclaredSHA256: declared.String(),
 		}); err != nil {
 			return err
 		}
@@ -638,8 +639,12 @@ func (n *Node) OpenCaseMedia(ctx context.Context, a Actor, caseID, sha256 string
 // attachToMessage completes the media reference of a message about caseID
 // from a recording attached to the case: size_bytes, chunk_bytes and
 // chunks_sha256 come from the stored blob, so what is signed binds its
-// bytes. A message whose media is not attached here stays a reference only,
-// unless it carries chunk fields (then it must be attached, and agree).
+// bytes. A reference that names the sha256 of an upload (the file as the
+// caseworker's client hashed it) names its cleaned copy instead, with the
+// copy's size and chunk fields: the node attached only that copy, and the
+// caseworker means the recording they uploaded. A message whose media is
+// not attached here stays a reference only, unless it carries chunk fields
+// (then it must be attached, and agree).
 func (n *Node) attachToMessage(ctx context.Context, caseID string, doc []byte) ([]byte, error) {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(doc, &raw); err != nil || raw["media"] == nil {
@@ -650,6 +655,15 @@ func (n *Node) attachToMessage(ctx context.Context, caseID string, doc []byte) (
 		return doc, nil // schema validation reports it
 	}
 	m, err := n.o.Store.GetCaseMedia(ctx, caseID, ref.SHA256, store.MediaAttached)
+	cleaned := false
+	if errors.Is(err, store.ErrNotFound) {
+		var byOrigin store.MediaItem
+		if byOrigin, err = n.o.Store.GetCaseMediaByOrigin(ctx, caseID, ref.SHA256); err == nil {
+			// The client's size and chunk fields, if any, were the upload's.
+			m, cleaned = byOrigin, true
+			ref.SHA256, ref.SizeBytes, ref.ChunkBytes, ref.ChunksSHA256 = m.SHA256, 0, 0, ""
+		}
+	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		if ref.ChunkBytes != 0 || ref.ChunksSHA256 != "" {
@@ -671,6 +685,9 @@ func (n *Node) attachToMessage(ctx context.Context, caseID string, doc []byte) (
 	_ = json.Unmarshal(raw["media"], &fields)
 	for k, v := range map[string]any{"size_bytes": ref.SizeBytes, "chunk_bytes": ref.ChunkBytes, "chunks_sha256": ref.ChunksSHA256} {
 		fields[k], _ = json.Marshal(v)
+	}
+	if cleaned {
+		fields["sha256"], _ = json.Marshal(ref.SHA256)
 	}
 	raw["media"], _ = json.Marshal(fields)
 	return json.Marshal(raw)

@@ -149,13 +149,19 @@ func testMediaMetadataNeverLeaves(t *testing.T, d nodetest.Dialect) {
 			continue
 		}
 		// The message names the sha256 the node answered: the media it
-		// stores and sends.
+		// stores and sends. The voice message names the sha256 of the file
+		// as uploaded (a client that hashed it and did not read the
+		// answer), with its size: the node sends the cleaned copy.
+		named := up.SHA256
+		if a.name == "voice" {
+			named = up.DeclaredSHA256
+		}
 		doc, _ := json.Marshal(map[string]any{
 			"schema": "flx/v1/message", "message_id": fmt.Sprintf("XA-RC:META-%d", i), "case_id": demoCase, "kind": a.kind,
 			"channel": strings.TrimSuffix(a.kind, "_message"), "created_at": "2026-11-12T15:00:00Z",
 			"from": map[string]any{"person": "p1", "member": "XA-RC"}, "to": map[string]any{"person": "p2", "member": "XB-RC"},
 			"delivery": map[string]any{"state": "collected", "at": "2026-11-12T15:00:00Z"},
-			"media":    map[string]any{"sha256": up.SHA256, "media_type": a.mediaType, "size_bytes": len(a.b), "duration_seconds": 3},
+			"media":    map[string]any{"sha256": named, "media_type": a.mediaType, "size_bytes": len(a.b), "duration_seconds": 3},
 		})
 		res, err := xa.SendMessage(ctx, cw, demoCase, "XB-RC", doc)
 		if err != nil || res.State != "queued" {

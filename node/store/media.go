@@ -34,8 +34,13 @@ type MediaItem struct {
 	Peer        string // received: the sending member
 	MessageID   string // received: the message's id
 	AddedBy     string // who uploaded or received it (token name, member id)
-	CreatedAt   time.Time
-	ErasedAt    time.Time // zero unless erased
+	// DeclaredSHA256, when AddMedia is given it for attached media, is the
+	// sha256 of what was uploaded, of which SHA256 is the cleaned copy:
+	// recorded so that GetCaseMediaByOrigin finds the copy by it. Not read
+	// back by the other reads.
+	DeclaredSHA256 string
+	CreatedAt      time.Time
+	ErasedAt       time.Time // zero unless erased
 }
 
 // Erased reports whether the link was erased with its case.
@@ -50,6 +55,11 @@ type MediaReader interface {
 	// of direction (any when empty), with its hash list; ErrNotFound if
 	// there is none.
 	GetCaseMedia(ctx context.Context, caseID, sha256, direction string) (MediaItem, error)
+	// GetCaseMediaByOrigin returns the attached link of the case, not
+	// erased, whose blob is the cleaned copy of an upload whose sha256 was
+	// declared (AddMedia's DeclaredSHA256), with its hash list;
+	// ErrNotFound if there is none.
+	GetCaseMediaByOrigin(ctx context.Context, caseID, declared string) (MediaItem, error)
 }
 
 // Media keeps the links between cases and media blobs, and extends the
@@ -100,6 +110,13 @@ func (q *queries) AddMedia(ctx context.Context, m MediaItem) (MediaItem, error) 
 	if err != nil {
 		return MediaItem{}, fmt.Errorf("store.AddMedia: %w", err)
 	}
+	if m.Direction == MediaAttached && len(m.DeclaredSHA256) == 64 && m.DeclaredSHA256 != m.SHA256 {
+		if _, err := q.exec(ctx, `INSERT INTO case_media_origins (case_id, declared_sha256, sha256) VALUES (?, ?, ?)
+			ON CONFLICT (case_id, declared_sha256) DO UPDATE SET sha256 = excluded.sha256`,
+			m.CaseID, m.DeclaredSHA256, m.SHA256); err != nil {
+			return MediaItem{}, fmt.Errorf("store.AddMedia: its origin: %w", err)
+		}
+	}
 	m.ErasedAt = time.Time{}
 	return m, nil
 }
@@ -141,6 +158,19 @@ func (q *queries) GetCaseMedia(ctx context.Context, caseID, sha256, direction st
 	return m, nil
 }
 
+func (q *queries) GetCaseMediaByOrigin(ctx context.Context, caseID, declared string) (MediaItem, error) {
+	var sum string
+	err := q.queryRow(ctx, `SELECT sha256 FROM case_media_origins WHERE case_id = ? AND declared_sha256 = ?`, caseID, declared).Scan(&sum)
+	if err != nil {
+		return MediaItem{}, fmt.Errorf("store.GetCaseMediaByOrigin: %w", notFound(err))
+	}
+	m, err := q.GetCaseMedia(ctx, caseID, sum, MediaAttached)
+	if err != nil {
+		return MediaItem{}, fmt.Errorf("store.GetCaseMediaByOrigin: %w", err)
+	}
+	return m, nil
+}
+
 func (q *queries) EraseCaseMedia(ctx context.Context, caseID string, at time.Time) ([]string, error) {
 	at = q.s.now(at)
 	rows, err := q.query(ctx, `SELECT DISTINCT sha256 FROM case_media WHERE case_id = ?`, caseID)
@@ -158,6 +188,9 @@ func (q *queries) EraseCaseMedia(ctx context.Context, caseID string, at time.Tim
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store.EraseCaseMedia: %w", err)
+	}
+	if _, err := q.exec(ctx, `DELETE FROM case_media_origins WHERE case_id = ?`, caseID); err != nil {
 		return nil, fmt.Errorf("store.EraseCaseMedia: %w", err)
 	}
 	if len(sums) == 0 {
@@ -228,6 +261,10 @@ func (s *sqlStore) GetCaseMedia(ctx context.Context, caseID, sha256, direction s
 	return s.read().GetCaseMedia(ctx, caseID, sha256, direction)
 }
 
+func (s *sqlStore) GetCaseMediaByOrigin(ctx context.Context, caseID, declared string) (MediaItem, error) {
+	return s.read().GetCaseMediaByOrigin(ctx, caseID, declared)
+}
+
 func (s *sqlStore) MediaInUse(ctx context.Context, sha256 string) (bool, error) {
 	return s.read().MediaInUse(ctx, sha256)
 }
@@ -238,6 +275,10 @@ func (r readOnly) ListCaseMedia(ctx context.Context, caseID string) ([]MediaItem
 
 func (r readOnly) GetCaseMedia(ctx context.Context, caseID, sha256, direction string) (MediaItem, error) {
 	return r.s.GetCaseMedia(ctx, caseID, sha256, direction)
+}
+
+func (r readOnly) GetCaseMediaByOrigin(ctx context.Context, caseID, declared string) (MediaItem, error) {
+	return r.s.GetCaseMediaByOrigin(ctx, caseID, declared)
 }
 
 // SQLDB returns the database handle of a PostgreSQL store, for the media

@@ -104,3 +104,49 @@ func TestExtendLease(t *testing.T) {
 		}
 	})
 }
+
+// TestCaseMediaByOrigin: attached media records which uploads it is the
+// cleaned copy of, per case; the copy is found by any of them, not by an
+// upload of another case nor once the case's media is erased.
+func TestCaseMediaByOrigin(t *testing.T) {
+	withAllStores(t, func(t *testing.T, b *backend) {
+		ctx := t.Context()
+		clean, up1, up2 := strings.Repeat("a", 64), strings.Repeat("1", 64), strings.Repeat("2", 64)
+		m := mediaItem("XA-RC:1", clean, store.MediaAttached, "", "")
+		m.DeclaredSHA256 = up1
+		must[store.MediaItem](t)(b.s.AddMedia(ctx, m))
+		// A second upload that cleans to the same bytes: one link, two origins.
+		m.DeclaredSHA256 = up2
+		must[store.MediaItem](t)(b.s.AddMedia(ctx, m))
+		for _, up := range []string{up1, up2} {
+			got, err := b.s.GetCaseMediaByOrigin(ctx, "XA-RC:1", up)
+			if err != nil || got.SHA256 != clean || got.Direction != store.MediaAttached ||
+				!bytes.Equal(got.ChunkHashes, bytes.Repeat([]byte{7}, 96)) {
+				t.Fatalf("by origin %s: %+v %v", up[:1], got, err)
+			}
+		}
+		if _, err := b.s.GetCaseMediaByOrigin(ctx, "XA-RC:2", up1); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("another case's upload: %v, want ErrNotFound", err)
+		}
+		if _, err := b.s.GetCaseMediaByOrigin(ctx, "XA-RC:1", clean); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("the copy's own sha256 is no origin: %v, want ErrNotFound", err)
+		}
+		// Media kept as uploaded (nothing to clean) and received media record none.
+		same := mediaItem("XA-RC:1", strings.Repeat("b", 64), store.MediaAttached, "", "")
+		same.DeclaredSHA256 = same.SHA256
+		must[store.MediaItem](t)(b.s.AddMedia(ctx, same))
+		recv := mediaItem("XA-RC:1", strings.Repeat("c", 64), store.MediaReceived, "XB-RC", "m-1")
+		recv.DeclaredSHA256 = strings.Repeat("3", 64)
+		must[store.MediaItem](t)(b.s.AddMedia(ctx, recv))
+		if n := b.count(t, `SELECT COUNT(*) FROM case_media_origins WHERE case_id = ?`, "XA-RC:1"); n != 2 {
+			t.Fatalf("%d origins recorded, want 2", n)
+		}
+		must[[]string](t)(b.s.EraseCaseMedia(ctx, "XA-RC:1", time.Time{}))
+		if _, err := b.s.GetCaseMediaByOrigin(ctx, "XA-RC:1", up1); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("after erasure: %v, want ErrNotFound", err)
+		}
+		if n := b.count(t, `SELECT COUNT(*) FROM case_media_origins WHERE case_id = ?`, "XA-RC:1"); n != 0 {
+			t.Fatalf("%d origins kept after erasure", n)
+		}
+	})
+}
