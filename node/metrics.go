@@ -36,7 +36,10 @@ type Metrics struct {
 	// applyOnReceiveFailed: received batches whose apply in the receiving
 	// transaction failed (rolled back; stored for the processor).
 	applyOnReceiveFailed prometheus.Counter
-	stages               atomic.Pointer[StageHook]
+	// connRefused: connections a listener closed as it accepted them,
+	// over its bounds (flx serve's node/connlimit).
+	connRefused *prometheus.CounterVec
+	stages      atomic.Pointer[StageHook]
 }
 
 // StageHook receives the times of each envelope's steps, for the bench's
@@ -108,11 +111,38 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 			Help: "Time to match one case written and record its candidates.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
 		applyOnReceiveFailed: prometheus.NewCounter(prometheus.CounterOpts{Name: "flx_apply_on_receive_failures_total",
 			Help: "Received batches whose apply in the receiving transaction failed and was rolled back: stored and receipted, left to the inbox processor."}),
+		connRefused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flx_connections_refused_total",
+			Help: "Connections a listener (federation, local_api) closed as soon as it accepted them, because it held as many as it may: in total (reason total: max_connections) or from their source address (per_source: federation.max_connections_per_source)."},
+			[]string{"listener", "reason"}),
 	}
 	reg.MustRegister(m.received, m.refused, m.processed, m.enqueued, m.delivered, m.failures, m.dead,
 		m.resigned, m.decisions, m.receiveSeconds, m.attemptSeconds, m.deliveryLatency, m.requestEnvelopes, m.processRows, m.queue,
-		m.matchErrors, m.matchSeconds, m.applyOnReceiveFailed)
+		m.matchErrors, m.matchSeconds, m.applyOnReceiveFailed, m.connRefused)
 	return m
+}
+
+// ConnectionRefused counts a connection listener closed as it accepted it,
+// over one of its bounds (reason: total or per_source).
+func (m *Metrics) ConnectionRefused(listener, reason string) {
+	m.connRefused.WithLabelValues(listener, reason).Inc()
+}
+
+// ObserveListener exports the connections listener holds (open, read at
+// each scrape) and the most it may hold, and its refusals for each of
+// reasons from 0 (so that a rate over them is defined before the first).
+// Call it once per listener.
+func (m *Metrics) ObserveListener(listener string, open func() int, most int, reasons ...string) {
+	labels := prometheus.Labels{"listener": listener}
+	m.Registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "flx_connections_open", ConstLabels: labels,
+			Help: "Connections the listener holds now, from accept to close (TLS handshakes under way included)."},
+			func() float64 { return float64(open()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "flx_connections_max", ConstLabels: labels,
+			Help: "The most connections the listener holds at once (max_connections, or what 0 made of it)."},
+			func() float64 { return float64(most) }))
+	for _, r := range reasons {
+		m.connRefused.WithLabelValues(listener, r)
+	}
 }
 
 // BatchCounts are the delivery requests sent and the envelopes they

@@ -84,6 +84,19 @@ type Federation struct {
 	// HTTP/1.1 keep-alive, or HTTP/2 without an open stream) after this
 	// long. Default 2m; 1s..1h.
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// MaxConnections bounds the connections the federation listener holds
+	// at once, from accept to close (a TLS handshake under way counts,
+	// before any certificate is seen): one more is closed as soon as it is
+	// accepted and counted in flx_connections_refused_total. 0: a quarter
+	// of the process's open-file limit (RLIMIT_NOFILE), at most 4096.
+	// Default 0; 0 or at least 1.
+	MaxConnections int `yaml:"max_connections"`
+	// MaxConnectionsPerSource bounds those from one source address (an
+	// IPv4 address, or an IPv6 /64): one host cannot take every slot of
+	// max_connections. A peer uses a few (up to 9 HTTP/2 connections and
+	// one per media upload in flight, per replica behind the address).
+	// Default 256; 1..max_connections.
+	MaxConnectionsPerSource int `yaml:"max_connections_per_source"`
 	// MaxBatchEnvelopes is the most envelopes accepted in one batch (POST
 	// /flx/v1/batches). Default 100; 1..1000.
 	MaxBatchEnvelopes int `yaml:"max_batch_envelopes"`
@@ -131,6 +144,12 @@ type LocalAPI struct {
 	// IdleTimeout closes an idle keep-alive connection after this long.
 	// Default 2m; 1s..1h.
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// MaxConnections bounds the connections this listener holds at once,
+	// from accept to close: one more is closed as soon as it is accepted
+	// and counted in flx_connections_refused_total. 0: a quarter of the
+	// process's open-file limit (RLIMIT_NOFILE), at most 1024. Default 0;
+	// 0 or at least 1.
+	MaxConnections int `yaml:"max_connections"`
 }
 
 // Console configures the web console (node/console). People sign in with
@@ -289,22 +308,23 @@ func Defaults() Config {
 	return Config{
 		DataDir: "data",
 		Federation: Federation{
-			Listen:            "127.0.0.1:8443",
-			TLSCert:           "tls/cert.pem",
-			TLSKey:            "tls/key.pem",
-			SigningKey:        "keys/signing.jwk",
-			TrustAnchor:       "trust/anchor.jwk",
-			Manifest:          "trust/manifest.jws",
-			ManifestRefresh:   5 * time.Minute,
-			MaxBodyBytes:      1 << 20,
-			ReadTimeout:       60 * time.Second,
-			HeaderTimeout:     10 * time.Second,
-			IdleTimeout:       2 * time.Minute,
-			MaxBatchEnvelopes: 100,
-			MaxBatchBytes:     8 << 20,
-			ApplyOnReceive:    true,
-			ClockSkew:         60 * time.Second,
-			EnvelopeTTL:       168 * time.Hour,
+			Listen:                  "127.0.0.1:8443",
+			TLSCert:                 "tls/cert.pem",
+			TLSKey:                  "tls/key.pem",
+			SigningKey:              "keys/signing.jwk",
+			TrustAnchor:             "trust/anchor.jwk",
+			Manifest:                "trust/manifest.jws",
+			ManifestRefresh:         5 * time.Minute,
+			MaxBodyBytes:            1 << 20,
+			ReadTimeout:             60 * time.Second,
+			HeaderTimeout:           10 * time.Second,
+			IdleTimeout:             2 * time.Minute,
+			MaxConnectionsPerSource: 256,
+			MaxBatchEnvelopes:       100,
+			MaxBatchBytes:           8 << 20,
+			ApplyOnReceive:          true,
+			ClockSkew:               60 * time.Second,
+			EnvelopeTTL:             168 * time.Hour,
 		},
 		LocalAPI: LocalAPI{Listen: "127.0.0.1:8080", Console: Console{Enabled: true, IdleTimeout: 30 * time.Minute, MaxAge: 12 * time.Hour},
 			HeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute},
@@ -415,13 +435,16 @@ func (c *Config) envVars() map[string]func(string) error {
 			c.Federation.MaxBodyBytes = n
 			return err
 		},
-		"FLX_FEDERATION_CLOCK_SKEW":          dur(&c.Federation.ClockSkew),
-		"FLX_FEDERATION_READ_TIMEOUT":        dur(&c.Federation.ReadTimeout),
-		"FLX_FEDERATION_HEADER_TIMEOUT":      dur(&c.Federation.HeaderTimeout),
-		"FLX_FEDERATION_IDLE_TIMEOUT":        dur(&c.Federation.IdleTimeout),
-		"FLX_LOCAL_API_HEADER_TIMEOUT":       dur(&c.LocalAPI.HeaderTimeout),
-		"FLX_LOCAL_API_IDLE_TIMEOUT":         dur(&c.LocalAPI.IdleTimeout),
-		"FLX_FEDERATION_MAX_BATCH_ENVELOPES": num(&c.Federation.MaxBatchEnvelopes),
+		"FLX_FEDERATION_CLOCK_SKEW":                 dur(&c.Federation.ClockSkew),
+		"FLX_FEDERATION_READ_TIMEOUT":               dur(&c.Federation.ReadTimeout),
+		"FLX_FEDERATION_HEADER_TIMEOUT":             dur(&c.Federation.HeaderTimeout),
+		"FLX_FEDERATION_IDLE_TIMEOUT":               dur(&c.Federation.IdleTimeout),
+		"FLX_FEDERATION_MAX_CONNECTIONS":            num(&c.Federation.MaxConnections),
+		"FLX_FEDERATION_MAX_CONNECTIONS_PER_SOURCE": num(&c.Federation.MaxConnectionsPerSource),
+		"FLX_LOCAL_API_MAX_CONNECTIONS":             num(&c.LocalAPI.MaxConnections),
+		"FLX_LOCAL_API_HEADER_TIMEOUT":              dur(&c.LocalAPI.HeaderTimeout),
+		"FLX_LOCAL_API_IDLE_TIMEOUT":                dur(&c.LocalAPI.IdleTimeout),
+		"FLX_FEDERATION_MAX_BATCH_ENVELOPES":        num(&c.Federation.MaxBatchEnvelopes),
 		"FLX_FEDERATION_MAX_BATCH_BYTES": func(v string) error {
 			n, err := strconv.ParseInt(v, 10, 64)
 			c.Federation.MaxBatchBytes = n
@@ -593,6 +616,14 @@ func (c *Config) Verify() error {
 		if lt.idle < time.Second || lt.idle > time.Hour {
 			bad(lt.name+".idle_timeout", "%s is outside 1s..1h", lt.idle)
 		}
+	}
+	for field, n := range map[string]int{"federation.max_connections": c.Federation.MaxConnections, "local_api.max_connections": c.LocalAPI.MaxConnections} {
+		if n < 0 {
+			bad(field, "%d: want 0 (a quarter of the open-file limit) or a number of connections", n)
+		}
+	}
+	if n, most := c.Federation.MaxConnectionsPerSource, c.Federation.MaxConnections; n < 1 || most > 0 && n > most {
+		bad("federation.max_connections_per_source", "%d is outside 1..max_connections (%d; 0 is automatic)", n, most)
 	}
 	if c.Federation.MaxBatchEnvelopes < 1 || c.Federation.MaxBatchEnvelopes > 1000 {
 		bad("federation.max_batch_envelopes", "%d is outside 1..1000", c.Federation.MaxBatchEnvelopes)

@@ -62,13 +62,16 @@ func TestVerifyCollectsEveryProblem(t *testing.T) {
 	c.LocalAPI.TLSCert = "local.pem" // without its key
 	c.Federation.HeaderTimeout = 0   // no bound on silent clients
 	c.LocalAPI.IdleTimeout = 2 * time.Hour
+	c.Federation.MaxConnections = 100
+	c.Federation.MaxConnectionsPerSource = 101 // above the total
+	c.LocalAPI.MaxConnections = -1
 	c.Resolve("/tmp")
 	err := c.Verify()
 	if err == nil {
 		t.Fatal("want errors")
 	}
 	for _, want := range []string{"member", "federation.listen", "delivery.workers", "delivery.lease", "log.level", "tokens[0].role", "tokens[0].sha256", "local_api.tls_cert/tls_key",
-		"federation.header_timeout", "local_api.idle_timeout"} {
+		"federation.header_timeout", "local_api.idle_timeout", "federation.max_connections_per_source", "local_api.max_connections"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Verify error does not mention %s:\n%v", want, err)
 		}
@@ -78,6 +81,37 @@ func TestVerifyCollectsEveryProblem(t *testing.T) {
 	good.Resolve("/tmp")
 	if err := good.Verify(); err != nil {
 		t.Fatalf("defaults with a member should verify: %v", err)
+	}
+}
+
+// TestConnectionBoundsVerify: max_connections is 0 (automatic) or a
+// number of connections; max_connections_per_source is at least 1 and at
+// most max_connections.
+func TestConnectionBoundsVerify(t *testing.T) {
+	for _, tc := range []struct {
+		total, perSource, local int
+		bad                     string // field named in the error; "" valid
+	}{
+		{0, 256, 0, ""},
+		{10, 10, 1, ""},
+		{0, 100000, 0, ""}, // automatic total: per source is capped to it
+		{-1, 256, 0, "federation.max_connections"},
+		{0, 0, 0, "federation.max_connections_per_source"},
+		{0, -5, 0, "federation.max_connections_per_source"},
+		{10, 11, 0, "federation.max_connections_per_source"},
+		{0, 256, -1, "local_api.max_connections"},
+	} {
+		c := Defaults()
+		c.Member = "XA-RC"
+		c.Federation.MaxConnections, c.Federation.MaxConnectionsPerSource, c.LocalAPI.MaxConnections = tc.total, tc.perSource, tc.local
+		c.Resolve("/tmp")
+		err := c.Verify()
+		switch {
+		case tc.bad == "" && err != nil:
+			t.Errorf("%+v: %v", tc, err)
+		case tc.bad != "" && (err == nil || !strings.Contains(err.Error(), "config: "+tc.bad+":")):
+			t.Errorf("%+v: error %v, want one on %s", tc, err, tc.bad)
+		}
 	}
 }
 

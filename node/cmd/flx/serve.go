@@ -21,6 +21,7 @@ import (
 	"github.com/familylinks/flx/node"
 	"github.com/familylinks/flx/node/backoff"
 	"github.com/familylinks/flx/node/config"
+	"github.com/familylinks/flx/node/connlimit"
 	"github.com/familylinks/flx/node/console"
 	"github.com/familylinks/flx/node/fedadmin"
 	"github.com/familylinks/flx/node/httpapi"
@@ -44,6 +45,9 @@ var serveFlags = []struct{ flag, env, field string }{
 	{"log-level", "FLX_LOG_LEVEL", "log.level"},
 	{"log-format", "FLX_LOG_FORMAT", "log.format"},
 	{"delivery-workers", "FLX_DELIVERY_WORKERS", "delivery.workers"},
+	{"federation-max-connections", "FLX_FEDERATION_MAX_CONNECTIONS", "federation.max_connections"},
+	{"federation-max-connections-per-source", "FLX_FEDERATION_MAX_CONNECTIONS_PER_SOURCE", "federation.max_connections_per_source"},
+	{"local-max-connections", "FLX_LOCAL_API_MAX_CONNECTIONS", "local_api.max_connections"},
 }
 
 func serveCmd() *cobra.Command {
@@ -127,6 +131,8 @@ type runningNode struct {
 	stop      context.CancelFunc
 	errc      chan error
 	wg        sync.WaitGroup
+	// The listeners' connection bounds (under TLS), with what they hold.
+	fedConns, localConns *connlimit.Listener
 }
 
 // Wait blocks until the node has stopped (its context ended, or a listener
@@ -237,6 +243,13 @@ func startNode(parent context.Context, cfg config.Config, log *slog.Logger) (*ru
 		fedLn.Close()
 		return failSt(fmt.Errorf("serve: local API listener: %w", err))
 	}
+	fedConns, localConns, err := boundListeners(cfg, fedLn, localLn, metrics, log)
+	if err != nil {
+		fedLn.Close()
+		localLn.Close()
+		return failSt(err)
+	}
+	fedLn, localLn = fedConns, localConns
 	errLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	conns := newConnTracker()
 	fedSrv := &http.Server{
@@ -273,7 +286,8 @@ func startNode(parent context.Context, cfg config.Config, log *slog.Logger) (*ru
 	} else if host, _, _ := net.SplitHostPort(cfg.LocalAPI.Listen); !isLoopback(host) {
 		log.Warn("the local API is served over plain HTTP on a non-loopback address: bearer tokens can be read on the network; set local_api.tls_cert and tls_key, or put a TLS proxy in front", "listen", cfg.LocalAPI.Listen)
 	}
-	r := &runningNode{Node: n, Metrics: metrics, Store: st, FedAddr: fedLn.Addr().String(), LocalAddr: localLn.Addr().String(), stop: cancel, errc: make(chan error, 3)}
+	r := &runningNode{Node: n, Metrics: metrics, Store: st, FedAddr: fedLn.Addr().String(), LocalAddr: localLn.Addr().String(), stop: cancel, errc: make(chan error, 3),
+		fedConns: fedConns, localConns: localConns}
 	serve := func(name string, f func() error) {
 		if err := f(); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			r.errc <- fmt.Errorf("serve: %s listener: %w", name, err)
@@ -303,6 +317,56 @@ func startNode(parent context.Context, cfg config.Config, log *slog.Logger) (*ru
 		r.errc <- nil
 	}()
 	return r, nil
+}
+
+// Ceilings of the listeners' connection bounds when max_connections is 0.
+const (
+	federationConnections = 4096
+	localAPIConnections   = 1024
+)
+
+// boundListeners bounds the connections each listener holds at once (the
+// federation listener per source address too), under TLS: a handshake
+// that never ends holds its slot until header_timeout. Refusals are counted
+// in flx_connections_refused_total{listener, reason}; what the listeners
+// hold is flx_connections_open{listener}.
+func boundListeners(cfg config.Config, fed, local net.Listener, metrics *node.Metrics, log *slog.Logger) (*connlimit.Listener, *connlimit.Listener, error) {
+	files := connlimit.FileLimit()
+	fedMax := connectionBound(cfg.Federation.MaxConnections, federationConnections, files)
+	localMax := connectionBound(cfg.LocalAPI.MaxConnections, localAPIConnections, files)
+	refused := func(listener string) func(connlimit.Reason) {
+		return func(r connlimit.Reason) { metrics.ConnectionRefused(listener, string(r)) }
+	}
+	fedConns, err := connlimit.New(fed, connlimit.Options{Name: "federation", Max: fedMax,
+		MaxPerSource: min(cfg.Federation.MaxConnectionsPerSource, fedMax), Refused: refused("federation"), Log: log})
+	if err != nil {
+		return nil, nil, fmt.Errorf("serve: %w", err)
+	}
+	localConns, err := connlimit.New(local, connlimit.Options{Name: "local_api", Max: localMax, Refused: refused("local_api"), Log: log})
+	if err != nil {
+		return nil, nil, fmt.Errorf("serve: %w", err)
+	}
+	metrics.ObserveListener("federation", fedConns.Open, fedMax, string(connlimit.Total), string(connlimit.PerSource))
+	metrics.ObserveListener("local_api", localConns.Open, localMax, string(connlimit.Total))
+	log.Info("connection bounds", "federation", fedMax, "federation_per_source", fedConns.MaxPerSource(), "local_api", localMax, "open_file_limit", files)
+	if files > 0 && fedMax+localMax > files/2 {
+		log.Warn("the listeners may hold more than half the files this process may open: raise its open-file limit (LimitNOFILE) or lower federation.max_connections and local_api.max_connections",
+			"federation", fedMax, "local_api", localMax, "open_file_limit", files)
+	}
+	return fedConns, localConns, nil
+}
+
+// connectionBound is the most connections a listener holds at once:
+// configured when positive; for 0, a quarter of the process's open-file
+// limit (files; 0 when unknown), at most ceiling.
+func connectionBound(configured, ceiling, files int) int {
+	if configured > 0 {
+		return configured
+	}
+	if files <= 0 {
+		return ceiling
+	}
+	return max(1, min(ceiling, files/4))
 }
 
 // connTracker closes idle connections promptly at shutdown. Server.Shutdown

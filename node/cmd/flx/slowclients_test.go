@@ -130,6 +130,10 @@ func TestListenersCutSlowClients(t *testing.T) {
 	rn, cert := serveAsPeer(t, func(c *config.Config) {
 		c.Federation.HeaderTimeout, c.Federation.IdleTimeout = header, idle
 		c.LocalAPI.HeaderTimeout, c.LocalAPI.IdleTimeout = header, idle
+		// All of them come from one address: the connection bounds
+		// (TestFederationConnectionsPerSource) are set above them here.
+		c.Federation.MaxConnections, c.Federation.MaxConnectionsPerSource = 4*conns, 4*conns
+		c.LocalAPI.MaxConnections = 4 * conns
 	})
 	t.Cleanup(func() { rn.Stop(); rn.Wait() })
 
