@@ -208,10 +208,8 @@ func (k *keySet) phonetic(form, skeleton string) {
 // is only ever read in a free-text query word's group, which holds t_X and
 // pl_X next to w_X (Query.Compile), so the case is found without it.
 func (k *keySet) dropCoveredWords(sorted [][2]int32) [][2]int32 {
-	var probe []byte
 	has := func(prefix string, word []byte) bool {
-		probe = append(append(probe[:0], prefix...), word...)
-		_, ok := slices.BinarySearchFunc(sorted, probe, func(s [2]int32, p []byte) int { return bytes.Compare(k.key(s), p) })
+		_, ok := slices.BinarySearchFunc(sorted, word, func(s [2]int32, w []byte) int { return compareJoined(k.key(s), prefix, w) })
 		return ok
 	}
 	var drop []int // looked up in sorted whole, then dropped
@@ -224,6 +222,19 @@ func (k *keySet) dropCoveredWords(sorted [][2]int32) [][2]int32 {
 		sorted = slices.Delete(sorted, i-n, i-n+1)
 	}
 	return sorted
+}
+
+// compareJoined is bytes.Compare(key, prefix+word) without joining them.
+func compareJoined(key []byte, prefix string, word []byte) int {
+	for i := 0; i < len(prefix); i++ {
+		switch {
+		case i == len(key) || key[i] < prefix[i]:
+			return -1
+		case key[i] > prefix[i]:
+			return 1
+		}
+	}
+	return bytes.Compare(key[len(prefix):], word)
 }
 
 // words adds the words of s in Latin letters, folded; free text leaves
