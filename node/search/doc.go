@@ -19,6 +19,16 @@
 // SQLite). Keys hold
 // personal data like the names they come from.
 //
+// A case is keyed with no more than its queries need, as every key is an
+// entry the index writes for each case received: a name's phonetic key
+// (p_) only when its skeleton is too short to be a key (a query token's
+// group holds its skeleton whenever it holds its phonetic form, and the
+// skeleton is a function of it), and no w_ key for a word the case holds
+// as a name (t_) or place word (pl_) too (a free-text word's group holds
+// all three). Search results are those of every key (TestSearchKeysEquivalent
+// in package node compares them, on both stores, with the keys of
+// Version 201).
+//
 // Package search must never import node, node/store, node/httpapi,
 // federation or policy: it maps documents to keys and nothing else.
 package search

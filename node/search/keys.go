@@ -15,7 +15,7 @@ import (
 // Version identifies the rules of Keys: it changes when names.KeyVersion
 // or these rules change, so that a node rebuilds an index built with other
 // rules.
-const Version = 100*names.KeyVersion + 1
+const Version = 100*names.KeyVersion + 2
 
 // Key prefixes besides the name keys of node/names (t_, p_, s_).
 const (
@@ -49,7 +49,7 @@ func KeysWith(c *schema.Case, m *names.Memo) []string {
 	for i := range c.Persons {
 		p := &c.Persons[i]
 		for _, n := range p.Names {
-			names.EachKey(m.Analyze(n.Value), k.add)
+			k.names(m.Analyze(n.Value))
 		}
 		k.birth(p, ref)
 		for _, pl := range []*schema.Place{p.PlaceOfBirth, p.Address} {
@@ -152,6 +152,7 @@ func (k *keySet) sorted() []string {
 	}
 	slices.SortFunc(spans, func(x, y [2]int32) int { return bytes.Compare(k.key(x), k.key(y)) })
 	spans = slices.CompactFunc(spans, func(x, y [2]int32) bool { return bytes.Equal(k.key(x), k.key(y)) })
+	spans = k.dropCoveredWords(spans)
 	n := 0
 	for _, s := range spans {
 		n += int(s[1] - s[0])
@@ -170,6 +171,70 @@ func (k *keySet) sorted() []string {
 		off += l
 	}
 	return out
+}
+
+// names adds the keys of name tokens: names.EachKey's, less the phonetic
+// keys that a query cannot need. A query token's group (names.QueryTerms)
+// holds its phonetic form next to that form's skeleton whenever the
+// skeleton is a key (two letters or more), and a skeleton is a function of
+// the phonetic form: a case holding p_X also holds s_skeleton(X), and every
+// group holding p_X holds that skeleton too. So p_X is written only when
+// its skeleton is too short to be a key (Ali: l), and the group still
+// finds the case through the skeleton (a third of the name keys fewer,
+// the same results: TestSearchKeysEquivalent in package node).
+func (k *keySet) names(tokens []names.Token) {
+	for i := range tokens {
+		t := &tokens[i]
+		k.add("t_", t.Latin)
+		k.phonetic(t.Phonetic, t.Skeleton)
+		if t.AltPhonetic != "" {
+			k.phonetic(t.AltPhonetic, t.AltSkeleton)
+		}
+	}
+}
+
+// phonetic adds the key of a phonetic form and its skeleton: the
+// skeleton's (s_) when it is a key, else the form's (p_).
+func (k *keySet) phonetic(form, skeleton string) {
+	if len(skeleton) >= 2 {
+		k.add("s_", skeleton)
+		return
+	}
+	k.add("p_", form)
+}
+
+// dropCoveredWords drops from sorted the free-text keys w_X of words
+// that the case holds as a name (t_X) or place word (pl_X) too: a w_ key
+// is only ever read in a free-text query word's group, which holds t_X and
+// pl_X next to w_X (Query.Compile), so the case is found without it.
+func (k *keySet) dropCoveredWords(sorted [][2]int32) [][2]int32 {
+	has := func(prefix string, word []byte) bool {
+		_, ok := slices.BinarySearchFunc(sorted, word, func(s [2]int32, w []byte) int { return compareJoined(k.key(s), prefix, w) })
+		return ok
+	}
+	var drop []int // looked up in sorted whole, then dropped
+	for i, s := range sorted {
+		if w, ok := bytes.CutPrefix(k.key(s), []byte(prefixWord)); ok && (has("t_", w) || has(prefixPlace, w)) {
+			drop = append(drop, i)
+		}
+	}
+	for n, i := range drop {
+		sorted = slices.Delete(sorted, i-n, i-n+1)
+	}
+	return sorted
+}
+
+// compareJoined is bytes.Compare(key, prefix+word) without joining them.
+func compareJoined(key []byte, prefix string, word []byte) int {
+	for i := 0; i < len(prefix); i++ {
+		switch {
+		case i == len(key) || key[i] < prefix[i]:
+			return -1
+		case key[i] > prefix[i]:
+			return 1
+		}
+	}
+	return bytes.Compare(key[len(prefix):], word)
 }
 
 // words adds the words of s in Latin letters, folded; free text leaves
