@@ -19,6 +19,10 @@ type MediaSweepResult struct {
 	Unclaimed int `json:"unclaimed"`
 	// Expired: uploads untouched for the upload TTL (media.Server.Expire).
 	Expired int `json:"expired"`
+	// Unfinished: caseworkers' uploads complete but never cleaned and
+	// attached (the node stopped between the two) past the TTL; their
+	// bytes, the file as uploaded, are erased unless a case links them.
+	Unfinished int `json:"unfinished"`
 }
 
 // SweepMedia is the media's housekeeping (FLX-MED-013, FLX-MED-014): it
@@ -52,13 +56,35 @@ func (n *Node) SweepMedia(ctx context.Context) (MediaSweepResult, error) {
 		var meta localUploadMeta
 		if json.Unmarshal(full.Meta, &meta) == nil && meta.Local {
 			c, err := n.o.Store.GetCase(ctx, meta.CaseID)
-			if (err == nil && c.Erased()) || errors.Is(err, store.ErrNotFound) {
-				if err := st.DeleteUpload(ctx, u.ID); err != nil {
+			abandoned := (err == nil && c.Erased()) || errors.Is(err, store.ErrNotFound)
+			if err != nil && !abandoned {
+				return r, fmt.Errorf("node: media sweep: %w", err)
+			}
+			unfinished := !abandoned && u.Complete && u.Updated.Before(cut)
+			if !abandoned && !unfinished {
+				continue
+			}
+			// A complete upload's blob is the file as uploaded, metadata
+			// and all: it goes with the upload unless a case links the
+			// very same bytes.
+			if u.Complete {
+				inUse, err := n.o.Store.MediaInUse(ctx, u.SHA256.String())
+				if err != nil {
 					return r, fmt.Errorf("node: media sweep: %w", err)
 				}
-				r.Abandoned++
-			} else if err != nil {
+				if !inUse {
+					if err := media.Erase(ctx, st, u.SHA256); err != nil {
+						return r, fmt.Errorf("node: media sweep: %w", err)
+					}
+				}
+			}
+			if err := st.DeleteUpload(ctx, u.ID); err != nil && !errors.Is(err, media.ErrNotFound) {
 				return r, fmt.Errorf("node: media sweep: %w", err)
+			}
+			if abandoned {
+				r.Abandoned++
+			} else {
+				r.Unfinished++
 			}
 			continue
 		}
@@ -80,7 +106,7 @@ func (n *Node) SweepMedia(ctx context.Context) (MediaSweepResult, error) {
 		return r, fmt.Errorf("node: media sweep: %w", err)
 	}
 	if r != (MediaSweepResult{}) {
-		n.log.Info("media sweep", "abandoned", r.Abandoned, "unclaimed", r.Unclaimed, "expired", r.Expired)
+		n.log.Info("media sweep", "abandoned", r.Abandoned, "unclaimed", r.Unclaimed, "expired", r.Expired, "unfinished", r.Unfinished)
 	}
 	return r, nil
 }

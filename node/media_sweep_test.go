@@ -5,6 +5,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -129,5 +132,117 @@ func TestSweepMedia(t *testing.T) {
 	}
 	if ups, _ := disk.Uploads(ctx, ""); len(ups) != 0 {
 		t.Errorf("%d uploads left after the TTL", len(ups))
+	}
+}
+
+// TestSweepMediaUnfinished: a caseworker's upload complete in the media
+// store but never cleaned and attached (the node stopped between the two)
+// holds the file as uploaded, metadata and all, linked to no case. Past the
+// TTL the sweep erases its bytes with the upload (before, the upload
+// expired and the bytes stayed for good); an erased case's complete upload
+// goes at once, bytes too; bytes a case links stay.
+func TestSweepMediaUnfinished(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")
+	ln := nodetest.Listen(t, f.Member(t, "XA-RC"))
+	f.Sign(t)
+	dir := t.TempDir()
+	disk, err := media.OpenDisk(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { disk.Close() })
+	const ttl = time.Hour
+	var offset atomic.Int64
+	now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	xa := nodetest.Start(t, f, "XA-RC", ln, nodetest.Options{NoRun: true,
+		Media: &node.MediaOptions{Store: disk, ChunkBytes: 64 << 10, Limits: media.Limits{UploadTTL: ttl}},
+		Tune:  func(o *node.Options) { o.Now = now }})
+	cw := node.Actor{Name: "cw", Role: "caseworker"}
+	ids := []string{"XA-RC:UNFIN-LIVE", "XA-RC:UNFIN-ERASED", "XA-RC:UNFIN-LINKED"}
+	for _, id := range ids {
+		if _, err := xa.CreateCase(ctx, cw, body(t, "case.tracing_request", func(m map[string]any) { m["case_id"] = id })); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Each upload declared through the node, its bytes written and
+	// committed in the store directly: what a node that stopped right
+	// after the commit leaves behind.
+	crashed := func(caseID string, b []byte) media.Digest {
+		t.Helper()
+		sum := media.Sum(b)
+		up, err := xa.StartMediaUpload(ctx, cw, caseID, node.MediaUploadRequest{SHA256: sum.String(), SizeBytes: int64(len(b)), MediaType: "image/jpeg"})
+		if err != nil || up.Complete {
+			t.Fatalf("start %s: %v %+v", caseID, err, up)
+		}
+		id, err := media.ParseDigest(up.Upload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := disk.WriteUpload(ctx, id, 0, b); err != nil {
+			t.Fatal(err)
+		}
+		if err := disk.SyncUpload(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := disk.CommitUpload(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		return sum
+	}
+	photo := cleantest.JPEG() // carries canaries in its metadata
+	live := crashed(ids[0], photo)
+	other := append(cleantest.JPEG(), "another photo"...) // bytes after EOI: a second file
+	erased := crashed(ids[1], other)
+	if _, err := xa.Withdraw(ctx, cw, ids[1], "consent_withdrawn"); err != nil {
+		t.Fatal(err)
+	}
+	// A file whose very bytes a case links already (attached whole before
+	// the crash by another upload): they stay.
+	plain := cleantest.MP4Sized(64<<10, 7)
+	if up, err := xa.StartMediaUpload(ctx, cw, ids[2], node.MediaUploadRequest{SHA256: media.Sum(plain).String(), SizeBytes: int64(len(plain)), MediaType: "video/mp4"}); err != nil {
+		t.Fatal(err)
+	} else if up, err = xa.WriteMediaUpload(ctx, cw, up.Upload, 0, bytes.NewReader(plain), nil); err != nil || !up.Complete {
+		t.Fatalf("attach the plain recording: %v %+v", err, up)
+	}
+	linked := media.Sum(plain)
+
+	r, err := xa.SweepMedia(ctx)
+	if err != nil || r.Abandoned != 1 || r.Unfinished != 0 {
+		t.Fatalf("first sweep: %+v %v", r, err)
+	}
+	if _, err := disk.Stat(ctx, erased); !errors.Is(err, media.ErrNotFound) {
+		t.Errorf("the erased case's uploaded file kept: %v", err)
+	}
+	if _, err := disk.Stat(ctx, live); err != nil {
+		t.Errorf("a live case's complete upload erased within the TTL: %v", err)
+	}
+
+	offset.Add(int64(ttl + time.Second))
+	r, err = xa.SweepMedia(ctx)
+	if err != nil || r.Unfinished != 1 {
+		t.Fatalf("sweep past the TTL: %+v %v", r, err)
+	}
+	if _, err := disk.Stat(ctx, live); !errors.Is(err, media.ErrNotFound) {
+		t.Errorf("the unfinished upload's file kept past the TTL: %v", err)
+	}
+	if _, err := disk.Stat(ctx, linked); err != nil {
+		t.Errorf("bytes a case links were erased: %v", err)
+	}
+	if ups, _ := disk.Uploads(ctx, ""); len(ups) != 0 {
+		t.Errorf("%d uploads left", len(ups))
+	}
+	var bad []string
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if b, _ := os.ReadFile(p); len(cleantest.Found(b)) > 0 {
+				bad = append(bad, p)
+			}
+		}
+		return nil
+	})
+	if len(bad) > 0 {
+		t.Errorf("canaries left in the media store: %v", bad)
 	}
 }
