@@ -28,30 +28,9 @@ import (
 func TestSweepMedia(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")
-	ln := nodetest.Listen(t, f.Member(t, "XA-RC"))
-	f.Sign(t)
-	disk, err := media.OpenDisk(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { disk.Close() })
-	// The node's clock is the real one moved on by the test: the uploads
-	// outlive the TTL when the test says so, and a loaded machine's delays
-	// stay far within it until then.
-	const ttl = time.Hour
-	var offset atomic.Int64
-	now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
-	xa := nodetest.Start(t, f, "XA-RC", ln, nodetest.Options{NoRun: true,
-		Media: &node.MediaOptions{Store: disk, ChunkBytes: 64 << 10, Limits: media.Limits{UploadTTL: ttl}},
-		Tune:  func(o *node.Options) { o.Now = now }})
-	cw := node.Actor{Name: "cw", Role: "caseworker"}
 	ids := []string{"XA-RC:SWEEP-ERASED", "XA-RC:SWEEP-LIVE"}
-	for _, id := range ids {
-		if _, err := xa.CreateCase(ctx, cw, body(t, "case.tracing_request", func(m map[string]any) { m["case_id"] = id })); err != nil {
-			t.Fatal(err)
-		}
-	}
+	sw := newSweepNode(t, ids...)
+	xa, disk, cw := sw.node, sw.disk, sw.cw
 	var seed uint64
 	bytesOf := func(n int) ([]byte, media.Digest) {
 		seed++
@@ -82,15 +61,7 @@ func TestSweepMedia(t *testing.T) {
 		if _, _, err := disk.CreateUpload(ctx, id, "XB-RC", media.Expect{SHA256: sum, Size: int64(len(b))}, []byte("{}\n")); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := disk.WriteUpload(ctx, id, 0, b); err != nil {
-			t.Fatal(err)
-		}
-		if err := disk.SyncUpload(ctx, id); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := disk.CommitUpload(ctx, id); err != nil {
-			t.Fatal(err)
-		}
+		commitInStore(t, disk, id, b)
 		return id
 	}
 	linked, linkedSum := bytesOf(100 << 10)
@@ -119,7 +90,7 @@ func TestSweepMedia(t *testing.T) {
 	}
 
 	// Past the TTL: the unclaimed blob is erased, the linked one stays.
-	offset.Add(int64(ttl + time.Second))
+	sw.pastTTL()
 	r, err = xa.SweepMedia(ctx)
 	if err != nil || r.Unclaimed != 1 || r.Expired < 2 {
 		t.Fatalf("second sweep: %+v %v", r, err)
@@ -144,28 +115,9 @@ func TestSweepMedia(t *testing.T) {
 func TestSweepMediaUnfinished(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")
-	ln := nodetest.Listen(t, f.Member(t, "XA-RC"))
-	f.Sign(t)
-	dir := t.TempDir()
-	disk, err := media.OpenDisk(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { disk.Close() })
-	const ttl = time.Hour
-	var offset atomic.Int64
-	now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
-	xa := nodetest.Start(t, f, "XA-RC", ln, nodetest.Options{NoRun: true,
-		Media: &node.MediaOptions{Store: disk, ChunkBytes: 64 << 10, Limits: media.Limits{UploadTTL: ttl}},
-		Tune:  func(o *node.Options) { o.Now = now }})
-	cw := node.Actor{Name: "cw", Role: "caseworker"}
 	ids := []string{"XA-RC:UNFIN-LIVE", "XA-RC:UNFIN-ERASED", "XA-RC:UNFIN-LINKED"}
-	for _, id := range ids {
-		if _, err := xa.CreateCase(ctx, cw, body(t, "case.tracing_request", func(m map[string]any) { m["case_id"] = id })); err != nil {
-			t.Fatal(err)
-		}
-	}
+	sw := newSweepNode(t, ids...)
+	xa, disk, cw, dir := sw.node, sw.disk, sw.cw, sw.dir
 	// Each upload declared through the node, its bytes written and
 	// committed in the store directly: what a node that stopped right
 	// after the commit leaves behind.
@@ -180,15 +132,7 @@ func TestSweepMediaUnfinished(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := disk.WriteUpload(ctx, id, 0, b); err != nil {
-			t.Fatal(err)
-		}
-		if err := disk.SyncUpload(ctx, id); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := disk.CommitUpload(ctx, id); err != nil {
-			t.Fatal(err)
-		}
+		commitInStore(t, disk, id, b)
 		return sum
 	}
 	photo := cleantest.JPEG() // carries canaries in its metadata
@@ -219,7 +163,7 @@ func TestSweepMediaUnfinished(t *testing.T) {
 		t.Errorf("a live case's complete upload erased within the TTL: %v", err)
 	}
 
-	offset.Add(int64(ttl + time.Second))
+	sw.pastTTL()
 	r, err = xa.SweepMedia(ctx)
 	if err != nil || r.Unfinished != 1 {
 		t.Fatalf("sweep past the TTL: %+v %v", r, err)
@@ -244,5 +188,63 @@ func TestSweepMediaUnfinished(t *testing.T) {
 	})
 	if len(bad) > 0 {
 		t.Errorf("canaries left in the media store: %v", bad)
+	}
+}
+
+// sweepNode is a node XA-RC (not running its loops) with a media store on
+// disk and the given cases, whose clock the test moves past the upload TTL.
+type sweepNode struct {
+	node   *nodetest.Node
+	disk   *media.Disk
+	dir    string
+	cw     node.Actor
+	offset *atomic.Int64
+}
+
+const sweepTTL = time.Hour
+
+func newSweepNode(t *testing.T, caseIDs ...string) sweepNode {
+	t.Helper()
+	f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")
+	ln := nodetest.Listen(t, f.Member(t, "XA-RC"))
+	f.Sign(t)
+	sw := sweepNode{dir: t.TempDir(), cw: node.Actor{Name: "cw", Role: "caseworker"}, offset: new(atomic.Int64)}
+	disk, err := media.OpenDisk(sw.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { disk.Close() })
+	sw.disk = disk
+	// The node's clock is the real one moved on by the test: the uploads
+	// outlive the TTL when the test says so, and a loaded machine's delays
+	// stay far within it until then.
+	now := func() time.Time { return time.Now().Add(time.Duration(sw.offset.Load())) }
+	sw.node = nodetest.Start(t, f, "XA-RC", ln, nodetest.Options{NoRun: true,
+		Media: &node.MediaOptions{Store: disk, ChunkBytes: 64 << 10, Limits: media.Limits{UploadTTL: sweepTTL}},
+		Tune:  func(o *node.Options) { o.Now = now }})
+	for _, id := range caseIDs {
+		if _, err := sw.node.CreateCase(context.Background(), sw.cw, body(t, "case.tracing_request", func(m map[string]any) { m["case_id"] = id })); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return sw
+}
+
+// pastTTL moves the node's clock past the upload TTL.
+func (sw sweepNode) pastTTL() { sw.offset.Add(int64(sweepTTL + time.Second)) }
+
+// commitInStore writes, syncs and commits an upload's bytes in the media
+// store directly, behind the node's back.
+func commitInStore(t *testing.T, disk *media.Disk, id media.Digest, b []byte) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := disk.WriteUpload(ctx, id, 0, b); err != nil {
+		t.Fatal(err)
+	}
+	if err := disk.SyncUpload(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := disk.CommitUpload(ctx, id); err != nil {
+		t.Fatal(err)
 	}
 }
