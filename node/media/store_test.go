@@ -537,3 +537,37 @@ func TestParseDigest(t *testing.T) {
 		}
 	}
 }
+
+// A PostgreSQL blob read with ReadAt in pieces smaller than a chunk (as
+// mediaclean's 64 KiB reader reads) fetches each chunk once: with the
+// blob's rows gone, the rest of the chunk just read still reads, and the
+// next chunk does not. Before, every call fetched its whole chunk again.
+func TestPostgresReadAtKeepsChunk(t *testing.T) {
+	ctx := context.Background()
+	db := openPostgres(t)
+	migratePostgres(t, db)
+	s := NewPostgres(db)
+	data := randomBytes(2, 2*DefaultChunkBytes+100)
+	info, err := s.Put(ctx, expectOf(data), bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := s.Open(ctx, info.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	buf := make([]byte, 64<<10)
+	if _, err := b.ReadAt(buf, 0); err != nil || !bytes.Equal(buf, data[:len(buf)]) {
+		t.Fatalf("first read: %v", err)
+	}
+	if _, err := db.ExecContext(ctx, `DELETE FROM media_parts WHERE owner = $1`, blobOwner(info.SHA256)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.ReadAt(buf, int64(len(buf))); err != nil || !bytes.Equal(buf, data[len(buf):2*len(buf)]) {
+		t.Fatalf("the rest of the first chunk, fetched again: %v", err)
+	}
+	if _, err := b.ReadAt(buf, DefaultChunkBytes); err == nil {
+		t.Fatal("the next chunk read from rows deleted")
+	}
+}

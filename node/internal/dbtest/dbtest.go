@@ -1,15 +1,19 @@
 package dbtest
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/url"
 	"os"
+	execpkg "os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -17,8 +21,6 @@ import (
 	"time"
 
 	"github.com/lib/pq" // PostgreSQL driver for CREATE/DROP DATABASE.
-	"github.com/ory/dockertest/v3"
-	"github.com/ory/dockertest/v3/docker"
 )
 
 const (
@@ -29,22 +31,23 @@ const (
 	// EnvRequirePostgres=1 turns "no PostgreSQL" from a skip into a failure.
 	EnvRequirePostgres = "FLX_REQUIRE_POSTGRES"
 
-	dockerImage = "postgres"
-	dockerTag   = "15-alpine"
-	// dockerExpiry is a safety net: Docker kills a container left behind by
-	// a test binary that was itself killed before its cleanup ran.
-	dockerExpiry = 15 * 60
+	// dockerCommand starts PostgreSQL in Docker (dockertest) in a process
+	// of its own, run with `go run`: Docker's client libraries are then
+	// compiled only when a test needs them, not for every test binary
+	// that imports dbtest (54 packages, under the race detector and
+	// without it). It purges the container when its standard input ends:
+	// when stopContainer closes it, or this process ends.
+	dockerCommand = "github.com/familylinks/flx/node/internal/dbtest/dockerpg"
 )
 
 // server is a PostgreSQL server shared by a test binary (see Main).
 var shared struct {
-	mu       sync.Mutex
-	enabled  bool // Main is wrapping this test binary
-	base     string
-	err      error
-	started  bool
-	resource *dockertest.Resource
-	pool     *dockertest.Pool
+	mu      sync.Mutex
+	enabled bool // Main is wrapping this test binary
+	base    string
+	err     error
+	started bool
+	docker  *container
 
 	// Under Main: databases are dropped off the tests' path (a DROP
 	// DATABASE waits for a checkpoint) and Main waits for the drops;
@@ -119,11 +122,11 @@ func finish(code int) int {
 			fmt.Fprintf(os.Stderr, "dbtest: drop template %s: %v\n", tp.name, err)
 		}
 	}
-	if shared.resource != nil {
-		if err := shared.pool.Purge(shared.resource); err != nil {
-			fmt.Fprintf(os.Stderr, "dbtest: purge postgres container: %v\n", err)
+	if shared.docker != nil {
+		if err := shared.docker.stop(); err != nil {
+			fmt.Fprintf(os.Stderr, "dbtest: %v\n", err)
 		}
-		shared.resource = nil
+		shared.docker = nil
 	}
 	return code
 }
@@ -428,16 +431,16 @@ func serverDSN(t testing.TB) string {
 	if enabled {
 		return sharedContainer(t)
 	}
-	base, pool, res, err := startContainer()
+	c, err := startContainer()
 	if err != nil {
 		unavailable(t, err)
 	}
 	t.Cleanup(func() {
-		if err := pool.Purge(res); err != nil {
-			t.Errorf("dbtest: purge postgres container: %v", err)
+		if err := c.stop(); err != nil {
+			t.Errorf("dbtest: %v", err)
 		}
 	})
-	return base
+	return c.base
 }
 
 func sharedContainer(t testing.TB) string {
@@ -446,7 +449,10 @@ func sharedContainer(t testing.TB) string {
 	defer shared.mu.Unlock()
 	if !shared.started {
 		shared.started = true
-		shared.base, shared.pool, shared.resource, shared.err = startContainer()
+		shared.docker, shared.err = startContainer()
+		if shared.err == nil {
+			shared.base = shared.docker.base
+		}
 	}
 	if shared.err != nil {
 		unavailable(t, shared.err)
@@ -464,43 +470,75 @@ func unavailable(t testing.TB, cause error) {
 	t.Skip(msg)
 }
 
-// startContainer starts PostgreSQL in Docker and waits until it answers.
-func startContainer() (string, *dockertest.Pool, *dockertest.Resource, error) {
-	pool, err := dockertest.NewPool("")
+// dockerCmd is the command startContainer runs (dbtest's own tests run a
+// stand-in).
+var dockerCmd = func() *execpkg.Cmd { return execpkg.Command("go", "run", dockerCommand) }
+
+// container is PostgreSQL in Docker, started by dockerCommand.
+type container struct {
+	base  string // the server's DSN
+	cmd   *execpkg.Cmd
+	stdin io.Closer
+	log   *bytes.Buffer // the command's standard error
+}
+
+// startContainer starts PostgreSQL in Docker (dockerCommand) and waits
+// until it answers.
+func startContainer() (*container, error) {
+	cmd := dockerCmd()
+	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		return "", nil, nil, fmt.Errorf("docker: %w", err)
+		return nil, fmt.Errorf("docker: %w", err)
 	}
-	if err := pool.Client.Ping(); err != nil {
-		return "", nil, nil, fmt.Errorf("docker engine not reachable: %w", err)
-	}
-	res, err := pool.RunWithOptions(&dockertest.RunOptions{
-		Repository: dockerImage,
-		Tag:        dockerTag,
-		Env:        []string{"POSTGRES_PASSWORD=flx", "POSTGRES_USER=flx", "POSTGRES_DB=postgres"},
-		Cmd:        []string{"postgres", "-c", "fsync=off", "-c", "max_connections=200"},
-	}, func(hc *docker.HostConfig) {
-		hc.AutoRemove = true
-		hc.RestartPolicy = docker.RestartPolicy{Name: "no"}
-	})
+	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return "", nil, nil, fmt.Errorf("docker run %s:%s: %w", dockerImage, dockerTag, err)
+		return nil, fmt.Errorf("docker: %w", err)
 	}
-	_ = res.Expire(dockerExpiry)
-	base := fmt.Sprintf("postgres://flx:flx@%s/postgres?sslmode=disable", res.GetHostPort("5432/tcp"))
-	pool.MaxWait = 90 * time.Second
-	err = pool.Retry(func() error {
-		db, err := sql.Open("postgres", base)
-		if err != nil {
-			return err
+	c := &container{cmd: cmd, stdin: stdin, log: &bytes.Buffer{}}
+	cmd.Stderr = c.log
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("docker: go run %s: %w", dockerCommand, err)
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		stdin.Close()
+		werr := cmd.Wait()
+		return nil, fmt.Errorf("docker: go run %s: %v: %s", dockerCommand, werr, strings.TrimSpace(c.log.String()))
+	}
+	c.base = strings.TrimSpace(line)
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		err := ping(c.base)
+		if err == nil {
+			return c, nil
 		}
-		defer db.Close()
-		return db.Ping()
-	})
-	if err != nil {
-		_ = pool.Purge(res)
-		return "", nil, nil, fmt.Errorf("postgres container did not become ready: %w", err)
+		if time.Now().After(deadline) {
+			_ = c.stop()
+			return nil, fmt.Errorf("postgres container did not become ready: %w", err)
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
-	return base, pool, res, nil
+}
+
+// stop has dockerCommand purge the container and waits for it.
+func (c *container) stop() error {
+	c.stdin.Close()
+	if err := c.cmd.Wait(); err != nil {
+		return fmt.Errorf("purge postgres container: %w: %s", err, strings.TrimSpace(c.log.String()))
+	}
+	return nil
+}
+
+// ping connects to dsn.
+func ping(dsn string) error {
+	db, err := sql.Open("postgres", dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return db.PingContext(ctx)
 }
 
 // databaseName is flx_<package dir>_<random>, a valid unquoted identifier.

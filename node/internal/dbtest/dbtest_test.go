@@ -4,8 +4,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
+	osexec "os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -317,4 +319,80 @@ func underMain(t *testing.T) {
 		shared.enabled, shared.templates = saved, nil
 		shared.mu.Unlock()
 	})
+}
+
+// The Docker fallback's process (dockerpg, here a stand-in in this test
+// binary that hands out FLX_TEST_POSTGRES's server): startContainer reads
+// the DSN it prints and waits until the server answers; the command keeps
+// its container until stop closes its input, and then purges it; a
+// command that fails says why.
+func TestContainerCommand(t *testing.T) {
+	env := os.Getenv(EnvPostgres)
+	if env == "" {
+		unavailable(t, errors.New(EnvPostgres+" not set: the stand-in hands out its server"))
+	}
+	want, err := withSSLMode(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	purged := filepath.Join(t.TempDir(), "purged")
+	old := dockerCmd
+	t.Cleanup(func() { dockerCmd = old })
+	standIn := func(mode string) func() *osexec.Cmd {
+		return func() *osexec.Cmd {
+			c := osexec.Command(os.Args[0], "-test.run=^TestDockerpgStandIn$")
+			c.Env = append(os.Environ(), "FLX_DBTEST_STAND_IN="+mode)
+			return c
+		}
+	}
+	dockerCmd = standIn(purged)
+	c, err := startContainer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.base != want {
+		t.Errorf("base %q, want %q", c.base, want)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if _, err := os.Stat(purged); err == nil {
+		t.Fatal("the container was purged before stop")
+	}
+	if err := c.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(purged); err != nil {
+		t.Fatalf("stop returned before the container was purged: %v", err)
+	}
+
+	dockerCmd = standIn("fail")
+	if _, err := startContainer(); err == nil || !strings.Contains(err.Error(), "docker engine not reachable") {
+		t.Fatalf("a failed command: %v", err)
+	}
+}
+
+// TestDockerpgStandIn is dockerpg's stand-in for TestContainerCommand
+// (run only by it): it prints FLX_TEST_POSTGRES's server, waits for its
+// input to end, and then writes the file FLX_DBTEST_STAND_IN names, as
+// dockerpg purges its container; with "fail", it fails as dockerpg does
+// without a Docker engine.
+func TestDockerpgStandIn(t *testing.T) {
+	mode := os.Getenv("FLX_DBTEST_STAND_IN")
+	switch mode {
+	case "":
+		t.Skip("run by TestContainerCommand")
+	case "fail":
+		fmt.Fprintln(os.Stderr, "dockerpg: docker engine not reachable")
+		os.Exit(2)
+	}
+	dsn, err := withSSLMode(os.Getenv(EnvPostgres))
+	if err != nil {
+		os.Exit(2)
+	}
+	fmt.Println(dsn)
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	time.Sleep(300 * time.Millisecond) // a purge takes time
+	if err := os.WriteFile(mode, nil, 0o644); err != nil {
+		os.Exit(1)
+	}
+	os.Exit(0)
 }

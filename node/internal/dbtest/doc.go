@@ -1,6 +1,7 @@
 // Package dbtest gives tests throwaway databases: a fresh, uniquely named
 // PostgreSQL database per call (from FLX_TEST_POSTGRES, or a dockertest
-// container when a Docker engine is reachable) and a SQLite file in a
+// container when a Docker engine is reachable, started by the command
+// dockerpg with `go run`) and a SQLite file in a
 // temporary directory (on /dev/shm when there is one). Each database is dropped when its test ends, so test runs never
 // depend on earlier runs and packages can run in parallel against one
 // server. Under Main (a package's TestMain) the drops run after the test,
