@@ -39,7 +39,7 @@ func TestSenderStatementsKeepGenericPlans(t *testing.T) {
 		// for each of its first 5 runs): at 1,000 forwards/s (flx bench
 		// exchange --rate 1000) 44% of the sender's claims were planned,
 		// each plan about as costly as the claim of a few rows.
-		{"ClaimDue", "claimed_by = $1", func(tx store.Tx, i int) error {
+		{"ClaimDue", "flx_claim_due", func(tx store.Tx, i int) error {
 			if _, err := tx.EnqueueAll(ctx, benchEnvelopes(2000+i, 2)); err != nil {
 				return err
 			}

@@ -142,44 +142,28 @@ func (q *queries) ClaimDue(ctx context.Context, r ClaimRequest) ([]OutboxItem, e
 	return out, nil
 }
 
-// claimPG is ClaimDue's two claims in one statement on PostgreSQL: the
-// expired leases first (CTE x), then due queued rows up to what is left of
-// the limit (CTE d), each the same ordered walk of its partial index that
-// stops at its limit. The two sets are disjoint (in_flight, queued), and
-// d's per-case order check sees what x claimed as in flight, as it would
-// after x in a separate statement. One statement is atomic by itself: the
-// Store form sends it without BEGIN and COMMIT (one round trip, not four).
+// claimPG is ClaimDue's two claims in one statement on PostgreSQL, the
+// function flx_claim_due (migration 0065): the expired leases first, then
+// due queued rows up to what is left of the limit, each the same ordered
+// walk of its partial index that stops at its limit (addCaseHead's per-case
+// order, with the probe). The two sets are disjoint (in_flight, queued).
+// One statement is atomic by itself: the Store form sends it without BEGIN
+// and COMMIT (one round trip, not four). The function's plan is made once
+// per connection and kept, and reaches the rows it claims by the outbox's
+// primary key: the statement sent before updated "WHERE id IN (subquery)",
+// which the planner made a hash join over a sequential scan of the whole
+// outbox whenever the queue was long (TestClaimReadsNoOutboxRowsItDoesNotTake).
+// One statement text whatever the limit and destination, prepared once per
+// connection (a statement per limit was planned anew: at 1,000 forwards/s
+// 34-44% of the sender's claims were planned).
 func (q *queries) claimPG(ctx context.Context, r ClaimRequest, now time.Time, lease time.Duration, want int) ([]OutboxItem, error) {
 	// Times bound binary (pgTimes): now is s.now's, UTC in whole µs.
-	until := now.Add(lease)
-	// The limit is a parameter, and it and the values the rows are
-	// chosen by are opaque ones (sql.go), values no plan knows: one
-	// statement text whatever the limit, prepared once per connection,
-	// and its generic plan kept from the 6th run on (the two ordered
-	// walks of partial indexes that stop at the limit:
-	// TestSenderStatementsKeepGenericPlans on grown tables). With the limit
-	// written into the text, a delivery's claims, each for what its free
-	// slots carry (1 to Workers × BatchSize rows), were each a statement of
-	// their own, planned anew; and with now and the destination seen by
-	// the custom plans, their estimates (few rows due) kept the generic
-	// plan from ever looking as cheap: at 1,000 forwards/s (flx bench
-	// exchange --rate 1000) 34-44% of the sender's claims were planned,
-	// each plan a quarter to a third of the claim's own time.
-	due := func(cond, order, lim string) (string, []any) {
-		var w where
-		w.add(cond, now)
-		w.addIf(r.Destination != "", `o.destination = (SELECT ?::text)`, r.Destination)
-		w.addCaseHead(now, true)
-		return `SELECT o.id FROM outbox o` + w.String() + ` ORDER BY ` + order + ` LIMIT ` + lim + q.s.claimLock, append(w.args, want)
+	var dest *string
+	if r.Destination != "" {
+		dest = &r.Destination
 	}
-	set := `UPDATE outbox SET state = 'in_flight', claimed_by = ?, lease_until = ?, attempts = attempts + 1, updated_at = ? WHERE id IN (`
-	setArgs := []any{r.Worker, until, now}
-	xq, xargs := due(`o.state = 'in_flight' AND o.lease_until <= (SELECT ?::timestamptz)`, `o.lease_until, o.id`, `(SELECT ?::int)`)
-	dq, dargs := due(`o.state = 'queued' AND o.next_attempt_at <= (SELECT ?::timestamptz)`, `o.next_attempt_at, o.id`, `((SELECT ?::int) - (SELECT COUNT(*) FROM x))`)
-	args := append(append(append(append([]any{}, setArgs...), xargs...), setArgs...), dargs...)
-	rows, err := q.query(ctx, `WITH x AS (`+set+xq+`) RETURNING `+outboxCols+`),
-		d AS (`+set+dq+`) RETURNING `+outboxCols+`)
-		SELECT * FROM x UNION ALL SELECT * FROM d`, args...)
+	rows, err := q.query(ctx, `SELECT * FROM flx_claim_due(?::text, ?::timestamptz, ?::timestamptz, ?::text, ?::int)`,
+		r.Worker, now.Add(lease), now, dest, want)
 	if err != nil {
 		return nil, fmt.Errorf("store.ClaimDue: %w", err)
 	}
@@ -196,38 +180,26 @@ func (q *queries) claimPG(ctx context.Context, r ClaimRequest, now time.Time, le
 	return out, nil
 }
 
-// addCaseHead keeps per-case order in a claim of outbox row o: only the head
-// of each (destination, case) may go. A row cancelled by an erasure while
-// in flight still blocks until its attempt is answered or its lease ends
-// (EraseCase keeps the lease). One "?" bound to now (tv's text, or a
-// time.Time on PostgreSQL).
+// addCaseHead keeps per-case order in a claim of outbox row o (SQLite):
+// only the head of each (destination, case) may go. A row cancelled by an
+// erasure while in flight still blocks until its attempt is answered or
+// its lease ends (EraseCase keeps the lease). One "?" bound to now (tv's
+// text).
 //
-// With probe (PostgreSQL), the check is a scalar subquery: one probe of
-// outbox_case_seq_key (case_id, destination, seq) per row the claim would
-// take, which the planner cannot turn into a join. As NOT EXISTS (an
-// anti-join), a generic plan made while the outbox was young, and kept as
-// it grew (until the next ANALYZE), probed the index by destination alone,
-// its second column: each claim read every row to the destination for
-// every row it took (flx bench exchange --rate 300: some runs' claims
+// PostgreSQL's claim (flx_claim_due, migration 0065) makes the check a
+// scalar subquery instead: one probe of outbox_case_seq_key (case_id,
+// destination, seq) per row the claim would take, which the planner cannot
+// turn into a join, skipped for a case's first row (seq 1). As NOT EXISTS
+// (an anti-join), a generic plan made while the outbox was young, and kept
+// as it grew (until the next ANALYZE), probed the index by destination
+// alone, its second column: each claim read every row to the destination
+// for every row it took (flx bench exchange --rate 300: some runs' claims
 // 9,000-16,000 blocks each, against ~100). SQLite keeps NOT EXISTS, which
 // its claims' plans (TestSQLiteClaimsWalkTheirIndex) were made with.
-func (w *where) addCaseHead(now any, probe bool) {
-	nowArg := `?`
-	if probe {
-		nowArg = `(SELECT ?::timestamptz)` // opaque (sql.go), as claimPG's other values
-	}
-	blocks := `p.destination = o.destination AND p.case_id = o.case_id
+func (w *where) addCaseHead(now any) {
+	w.add(`NOT EXISTS (SELECT 1 FROM outbox p WHERE p.destination = o.destination AND p.case_id = o.case_id
 		AND p.seq < o.seq AND (p.state NOT IN ('delivered', 'cancelled')
-			OR (p.state = 'cancelled' AND p.lease_until > ` + nowArg + `))`
-	if probe {
-		// A case's first row to a destination (seq 1: seqs are MAX+1 from
-		// 1) has no row before it, and is taken without the probe (the
-		// OR's arms are evaluated in order): in a list of new cases, every
-		// row.
-		w.add(`(o.seq = 1 OR (SELECT 1 FROM outbox p WHERE `+blocks+` LIMIT 1) IS NULL)`, now)
-		return
-	}
-	w.add(`NOT EXISTS (SELECT 1 FROM outbox p WHERE `+blocks+`)`, now)
+			OR (p.state = 'cancelled' AND p.lease_until > ?)))`, now)
 }
 
 // sqliteClaim is one of ClaimDue's two claims on SQLite: the rows it
@@ -253,7 +225,7 @@ func (c sqliteClaim) claimSelect(r ClaimRequest, now time.Time, n int) (string, 
 	var w where
 	w.add(c.cond, tv(now))
 	w.addIf(r.Destination != "", `o.destination = ?`, r.Destination)
-	w.addCaseHead(tv(now), false)
+	w.addCaseHead(tv(now))
 	return `SELECT o.id FROM outbox o INDEXED BY ` + c.index + w.String() + ` ORDER BY ` + c.order + fmt.Sprintf(` LIMIT %d`, n), w.args
 }
 

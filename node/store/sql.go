@@ -46,8 +46,6 @@ type sqlStore struct {
 	// writer serializes write transactions on SQLite (one writer per
 	// database); nil on PostgreSQL.
 	writer chan struct{}
-	// claimLock ends the outbox claim subquery: row locks on PostgreSQL.
-	claimLock string
 	// flushOutsideLock: the role may write the WAL message flushDurable
 	// uses, so a locked transaction can release its lock before its disk
 	// wait (see tx). Without it (a managed server that revokes the
@@ -89,7 +87,7 @@ func openPostgres(ctx context.Context, dsn string, o options) (*sqlStore, error)
 	db.SetMaxOpenConns(n)
 	db.SetMaxIdleConns(n)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	s := &sqlStore{db: db, dialect: Postgres, clock: o.clock, claimLock: " FOR UPDATE OF o SKIP LOCKED", dsn: dsn,
+	s := &sqlStore{db: db, dialect: Postgres, clock: o.clock, dsn: dsn,
 		searchPending: new(searchPending), statements: o.statements}
 	s.searchPending.clean = s.cleanSearchPending
 	s.outboxVacuum = &outboxVacuum{every: outboxVacuumEvery, vacuum: s.vacuumOutbox}
