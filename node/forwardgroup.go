@@ -125,6 +125,7 @@ func (n *Node) commitShared(ctx context.Context, sends []*groupedSend) error {
 	}
 	results := make([]SendResult, len(sends))
 	refused := make([]*Error, len(sends))
+	n.metrics.sendGroup(len(sends))
 	err := n.o.Store.Tx(ctx, func(tx store.Tx) error {
 		return n.sendAllIn(ctx, tx, shared, results, refused)
 	})

@@ -30,7 +30,8 @@ func TestForwardsCommitTogether(t *testing.T) {
 		// says) are held until release is closed.
 		armed, entered, release := &atomic.Int32{}, make(chan struct{}, 64), make(chan struct{})
 		var w *watchStore
-		grouped := nodetest.Start(t, f, "XA-RC", nil, nodetest.Options{Dialect: d, NoRun: true,
+		m := node.NewMetrics(nil)
+		grouped := nodetest.Start(t, f, "XA-RC", nil, nodetest.Options{Dialect: d, NoRun: true, Metrics: m,
 			WrapStore: func(s store.Store) store.Store {
 				w = newWatchStore(s)
 				w.before = func() {
@@ -93,6 +94,11 @@ func TestForwardsCommitTogether(t *testing.T) {
 		// The held ones, then the rest together.
 		if n := txs.Load() - before; n != int32(groups)+1 {
 			t.Errorf("%d forwards arriving together ran %d transactions, want %d (the %d held, then the rest together)", len(order), n, groups+1, groups)
+		}
+		// As the metrics count them (the bench's forwards per group
+		// transaction).
+		if b := m.Batches(); b.SendTxs != int64(groups)+1 || b.Sends != int64(len(order)) {
+			t.Errorf("metrics: %d group transactions of %d forwards, want %d of %d", b.SendTxs, b.Sends, groups+1, len(order))
 		}
 		// Each forward's case (and the kind it is sent as) is read once
 		// before its transaction, with those of the forwards waiting at the

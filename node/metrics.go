@@ -29,7 +29,7 @@ type Metrics struct {
 	deliveryLatency  prometheus.Histogram
 	requestEnvelopes prometheus.Histogram
 	processRows      prometheus.Histogram
-	batches          struct{ requests, envelopes, transactions, rows, delivered, claims, emptyClaims atomic.Int64 }
+	batches          struct{ requests, envelopes, transactions, rows, delivered, claims, emptyClaims, sendTxs, sends atomic.Int64 }
 	queue            *queueCollector
 	matchErrors      prometheus.Counter
 	matchSeconds     prometheus.Histogram
@@ -152,17 +152,27 @@ func (m *Metrics) ObserveListener(listener string, open func() int, most int, re
 // shared. Delivered counts the envelopes delivered with a verified receipt
 // (flx_envelopes_delivered_total, all peers and kinds): one sent again
 // after a lost answer may count twice. Claims are delivery's claims of
-// due rows, EmptyClaims those that found none.
+// due rows, EmptyClaims those that found none. SendTxs are the
+// transactions of the caseworkers' forwards (groups of forwards,
+// commitSendTx) and Sends the forwards they held.
 type BatchCounts struct {
 	Requests, Envelopes, Transactions, Rows, Delivered int64
 	Claims, EmptyClaims                                int64
+	SendTxs, Sends                                     int64
 }
 
 // Batches returns the counts so far.
 func (m *Metrics) Batches() BatchCounts {
 	b := &m.batches
 	return BatchCounts{Requests: b.requests.Load(), Envelopes: b.envelopes.Load(), Transactions: b.transactions.Load(), Rows: b.rows.Load(),
-		Delivered: b.delivered.Load(), Claims: b.claims.Load(), EmptyClaims: b.emptyClaims.Load()}
+		Delivered: b.delivered.Load(), Claims: b.claims.Load(), EmptyClaims: b.emptyClaims.Load(),
+		SendTxs: b.sendTxs.Load(), Sends: b.sends.Load()}
+}
+
+// sendGroup records a transaction of a group of n forwards (commitShared).
+func (m *Metrics) sendGroup(n int) {
+	m.batches.sendTxs.Add(1)
+	m.batches.sends.Add(int64(n))
 }
 
 // sentRequest records a delivery request of n envelopes.

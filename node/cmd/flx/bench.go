@@ -736,7 +736,9 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 	defer events.stop()
 	var cp0 checkpoints
 	var waits *waitSampler
+	var commits0 dbCommits
 	if kind == store.Postgres {
+		commits0 = readCommits(ctx, dsns)
 		cp0 = readCheckpoints(ctx, o.pg)
 		waits = startWaitSampler(ctx, o.pg, dsns, 20*time.Millisecond)
 		defer waits.stop()
@@ -921,6 +923,7 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 	gcsAt, checksAt := events.stop()
 	waits.stop()
 	var cp1 checkpoints
+	var commits1 dbCommits
 	if kind == store.Postgres {
 		cp1 = readCheckpoints(ctx, o.pg)
 	}
@@ -939,6 +942,11 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 		time.Sleep(50 * time.Millisecond)
 	}
 	matchedIn := time.Since(start)
+	if kind == store.Postgres {
+		// The commits of the exchange and matching (CPU below covers both).
+		time.Sleep(commitsSettle)
+		commits1 = readCommits(ctx, dsns)
+	}
 	if o.cpuProfile != "" {
 		pprof.StopCPUProfile() // the profile covers delivery, processing and matching
 	}
@@ -1029,6 +1037,9 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 			ratio(a.Envelopes, a.Requests), a.Requests, ratio(b.Rows, b.Transactions), b.Transactions)
 		fmt.Fprintf(out, "claims:     %.1f claims of due rows per 1,000 envelopes (%.1f of them empty), %.1f delivery requests per 1,000 envelopes\n",
 			1000*ratio(a.Claims, int64(o.n)), 1000*ratio(a.EmptyClaims, int64(o.n)), 1000*ratio(a.Requests, int64(o.n)))
+		if a.SendTxs > 0 {
+			fmt.Fprintf(out, "forwards:   %.1f forwards per transaction of a group of forwards at XA-RC (%d transactions)\n", ratio(a.Sends, a.SendTxs), a.SendTxs)
+		}
 	}
 	if kind == store.SQLite {
 		fmt.Fprintf(out, "CPU:        both nodes with their SQLite databases (this process) %.0f µs/envelope\n", perEnv(selfUsed))
@@ -1069,6 +1080,7 @@ func runExchange(ctx context.Context, out, progress io.Writer, o benchOptions, k
 	}
 	printRuntime(out, rt0, rt1)
 	printCheckpoints(out, cp0, cp1)
+	printCommits(out, commits0, commits1, o.n)
 	waits.print(out)
 	printPoolWaits(out, o.n, pool0, pool1)
 	if proxy != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"math"
 	"os"
@@ -49,6 +50,16 @@ func TestBenchExchangeBothStores(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
+	}
+	// The commits per envelope of each database (PostgreSQL only): both
+	// committed some (queue, claims, receipts; store, process).
+	var sent, recv float64
+	if _, err := fmt.Sscanf(out.String()[max(strings.Index(out.String(), "commits:    "), 0):],
+		"commits:    transactions committed per envelope (pg_stat_database): sender XA-RC %g, receiver XB-RC %g", &sent, &recv); err != nil || sent <= 0 || recv <= 0 {
+		t.Errorf("commits per envelope: %v, sender %g, receiver %g, want both positive:\n%s", err, sent, recv, out.String())
+	}
+	if n := strings.Count(out.String(), "commits:    "); n != 1 {
+		t.Errorf("%d commits lines, want 1 (PostgreSQL's run; none for SQLite)", n)
 	}
 	// Every envelope's stages are found on both sides (sender's outbox,
 	// receiver's inbox by its replay key).
