@@ -307,18 +307,24 @@ type taintSet struct {
 	plainBuf  []byte
 	plainEnds []int
 	norm      []byte
-	encoded   []string    // base64 forms, matched as written (see encodedForms)
-	encBuf    []byte      // the base64 forms added, one after the other
-	encEnds   []int       // where each ends in encBuf
-	digits    []string    // the digits of phone-like values, and of their national forms (nationalDigits)
-	names     []string    // names in other orders and put together, normalised, matched as whole words
-	sqAll     []byte      // letters and digits of the values (squash), at least minSquashed bytes, one after the other
-	sqEnds    []int       // where each ends in sqAll
-	scratch   []byte      // a value being encoded (addBase64)
-	dec       []byte      // hex or base32 runs of a string being decoded (hit), or a text squashed (squashedHit)
-	keys      nameKeys    // names' phonetic keys, across Latin and Arabic script (arabic.go)
-	geo       []geoPoint  // withheld points, looked for as coordinates in any notation (notation.go)
-	dates     []civilDate // withheld full dates, looked for in any date notation (notation.go)
+	encBuf    []byte // the base64 forms added, one after the other
+	encEnds   []int  // where each ends in encBuf
+	// encHeads holds the first four bytes of each base64 form of
+	// minEncoded bytes or more (of the first encFiltered of encEnds) and
+	// where the form is in encBuf; encFilter has the bit of each head's
+	// hash (encHash) set: encodedHit looks for the forms in one pass.
+	encHeads    []encHead
+	encFiltered int
+	encFilter   [encFilterWords]uint64
+	digits      []string    // the digits of phone-like values, and of their national forms (nationalDigits)
+	names       []string    // names in other orders and put together, normalised, matched as whole words
+	sqAll       []byte      // letters and digits of the values (squash), at least minSquashed bytes, one after the other
+	sqEnds      []int       // where each ends in sqAll
+	scratch     []byte      // a value being encoded (addBase64)
+	dec         []byte      // hex or base32 runs of a string being decoded (hit), or a text squashed (squashedHit)
+	keys        nameKeys    // names' phonetic keys, across Latin and Arabic script (arabic.go)
+	geo         []geoPoint  // withheld points, looked for as coordinates in any notation (notation.go)
+	dates       []civilDate // withheld full dates, looked for in any date notation (notation.go)
 	// spelled holds the other spellings of the last values outside ASCII
 	// worked out (spellingsOf): a name is added as a value and as a name,
 	// and spelled once. A few, in place: a case has few such values.
@@ -425,6 +431,7 @@ func (t *taintSet) add(v string) {
 		t.plain, t.plainEnds = make([]string, 0, 16), make([]int, 0, 16)
 		t.plainBuf, t.encBuf, t.encEnds = make([]byte, 0, 256), make([]byte, 0, 3072), make([]int, 0, 96)
 		t.sqAll, t.sqEnds = make([]byte, 0, 256), make([]int, 0, 16)
+		t.encHeads = make([]encHead, 0, 96)
 	}
 	t.addPlain(n)
 	t.addSquashed(n)
@@ -452,11 +459,10 @@ func (t *taintSet) add(v string) {
 	// two or three at offsets one and two, the last when it is partial).
 	// What is left is at least 6 long when v has 5 bytes or more; a
 	// shorter form is not looked for (encodedHit). The forms go into one
-	// buffer, made strings together when first looked for (a repeated
-	// form only repeats a search). The bytes encoded are the value as
-	// written and, with letters outside ASCII, composed and decomposed
-	// (NFC, NFD). (Its lower-case forms too cost 60% more CPU per
-	// forward's evaluation.)
+	// buffer (a repeated form only repeats a comparison). The bytes
+	// encoded are the value as written and, with letters outside ASCII,
+	// composed and decomposed (NFC, NFD). (Its lower-case forms too cost
+	// 60% more CPU per forward's evaluation.)
 	t.addBase64(v, -1)
 	if _, ascii := normASCII(v); !ascii {
 		if !norm.NFC.IsNormalString(v) {
@@ -559,26 +565,6 @@ func (t *taintSet) addBase64(v string, f norm.Form) {
 }
 
 var base64Forms = []*base64.Encoding{base64.RawStdEncoding, base64.RawURLEncoding}
-
-// encodedForms returns the base64 forms added so far as strings.
-func (t *taintSet) encodedForms() []string {
-	if n := len(t.encoded); n < len(t.encEnds) {
-		start := 0
-		if n > 0 {
-			start = t.encEnds[n-1]
-		}
-		all := string(t.encBuf[start:])
-		if cap(t.encoded) < len(t.encEnds) {
-			t.encoded = append(make([]string, 0, len(t.encEnds)), t.encoded...)
-		}
-		for _, end := range t.encEnds[n:] {
-			t.encoded = append(t.encoded, all[:end-start])
-			all = all[end-start:]
-			start = end
-		}
-	}
-	return t.encoded
-}
 
 // addValues adds every string, and every decimal number (coordinates), at
 // or under v.
@@ -923,14 +909,72 @@ func (t *taintSet) nameHit(n string) bool {
 	return false
 }
 
-// encodedHit reports whether s holds a withheld value in base64.
+// minEncoded is the fewest characters of a base64 form looked for.
+const minEncoded = 6
+
+// encFilterWords is the size of taintSet.encFilter: 1<<encFilterBits bits.
+const (
+	encFilterBits  = 14
+	encFilterWords = 1 << encFilterBits / 64
+)
+
+// encHash is the bit of encFilter for a form starting with head.
+func encHash(head uint32) uint32 { return head * 0x9E3779B1 >> (32 - encFilterBits) }
+
+// head4 is the first four bytes of s as one number.
+func head4[S string | []byte](s S) uint32 {
+	return uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24
+}
+
+// encodedHit reports whether s holds a withheld value in base64: a form
+// of minEncoded characters or more (what strings.Contains of each form
+// finds: FuzzBase64Forms and TestEncodedHitAgrees hold the two equal). s is read once: at each byte, the hash of the four bytes
+// there is looked up in encFilter, and only where its bit is set are the
+// forms starting with those four bytes compared.
 func (t *taintSet) encodedHit(s string) bool {
-	for _, e := range t.encodedForms() {
-		if len(e) >= 6 && strings.Contains(s, e) {
-			return true
+	t.filterForms()
+	if len(t.encHeads) == 0 {
+		return false
+	}
+	for i := 0; i+minEncoded <= len(s); i++ {
+		h := head4(s[i : i+4])
+		if x := encHash(h); t.encFilter[x/64]&(1<<(x%64)) == 0 {
+			continue
+		}
+		rest := s[i:]
+		for _, e := range t.encHeads {
+			if e.head == h && len(rest) >= int(e.end-e.start) && rest[:e.end-e.start] == string(t.encBuf[e.start:e.end]) {
+				return true
+			}
 		}
 	}
 	return false
+}
+
+// encHead is a base64 form's first four bytes, and where it is in encBuf.
+type encHead struct {
+	head       uint32
+	start, end int32
+}
+
+// filterForms puts the base64 forms added since it last ran in encHeads
+// and encFilter.
+func (t *taintSet) filterForms() {
+	for j := t.encFiltered; j < len(t.encEnds); j++ {
+		start := 0
+		if j > 0 {
+			start = t.encEnds[j-1]
+		}
+		e := t.encBuf[start:t.encEnds[j]]
+		if len(e) < minEncoded {
+			continue
+		}
+		h := head4(e)
+		t.encHeads = append(t.encHeads, encHead{h, int32(start), int32(t.encEnds[j])})
+		x := encHash(h)
+		t.encFilter[x/64] |= 1 << (x % 64)
+	}
+	t.encFiltered = len(t.encEnds)
 }
 
 // caseWithheld returns the pointers of the case that the enabled protective

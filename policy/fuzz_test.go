@@ -384,6 +384,9 @@ func FuzzBase64Forms(f *testing.F) {
 			}
 			return false
 		}
+		if got, want := ts.encodedHit(s), found(s); got != want {
+			t.Fatalf("value %q in %q: encodedHit %t, the forms found by strings.Contains %t", v, s, got, want)
+		}
 		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
 			if e := enc.EncodeToString([]byte(v)); len(e) >= 6 && strings.Contains(s, e) && !found(s) {
 				t.Fatalf("value %q in %q: not found", v, s)
