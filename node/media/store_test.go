@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -50,9 +51,23 @@ func storeImpls() []storeImpl {
 
 var pgDSNs sync.Map // *sql.DB -> dsn
 
+// openPostgres opens a new database. Tests' sessions have
+// synchronous_commit off, as node/store's tests have (a commit returns
+// without waiting for the server's disk: no test here stops the server, and
+// what a commit makes visible is the same); benchmarks keep the server's.
 func openPostgres(t testing.TB) *sql.DB {
 	t.Helper()
 	dsn := dbtest.PostgresDSN(t)
+	if _, bench := t.(*testing.B); !bench {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := u.Query()
+		q.Set("synchronous_commit", "off")
+		u.RawQuery = q.Encode()
+		dsn = u.String()
+	}
 	db, err := sql.Open("postgres", dsn)
 	if err != nil {
 		t.Fatal(err)
