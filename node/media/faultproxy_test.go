@@ -1,8 +1,10 @@
 package media
 
 import (
+	"context"
 	"io"
 	"net"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -142,4 +144,22 @@ func (p *cutProxy) carry(c net.Conn) {
 		}
 	}()
 	<-done // either side ends: close both
+}
+
+// smallSendBuffer gives c's connections a send buffer of proxyBuffer, as
+// the receiver's listener has a small receive buffer: on a slow link the
+// sender's window is small too. A cut then loses what the link held, not
+// megabytes queued in a loopback socket, each byte read from the source,
+// hashed and encrypted for nothing.
+func smallSendBuffer(c *http.Client) *http.Client {
+	tr := c.Transport.(*http.Transport)
+	dial := tr.DialContext
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := dial(ctx, network, addr)
+		if tc, ok := conn.(*net.TCPConn); ok {
+			tc.SetWriteBuffer(proxyBuffer)
+		}
+		return conn, err
+	}
+	return c
 }

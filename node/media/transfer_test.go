@@ -305,16 +305,18 @@ func TestUploaderRefusesLocalCorruption(t *testing.T) {
 
 // TestTransferThroughCuttingProxy: a link that drops every 3 MiB still
 // delivers all the media, every byte verified, resuming from what arrived.
+// The media is more than 10 cuts long (the client bytes through the proxy
+// are at least the media's), with requests of several cuts.
 func TestTransferThroughCuttingProxy(t *testing.T) {
 	f := newFed(t)
-	const size = 40 << 20
+	const size, cutEvery = 30 << 20, 3 << 20
 	m := newMedia(t, 16, size+12345, 256<<10)
 	env := f.envelope(t, "XA-RC", "XB-RC", videoMessage("XA-RC", m.ref))
 	forEachStore(t, func(t *testing.T, s Store, reopen func() Store) {
 		rx := f.receiver(t, s, Limits{SyncBytes: 1 << 20}, nil)
-		proxy := startCutProxy(t, rx.Listener.Addr().String(), 3<<20)
+		proxy := startCutProxy(t, rx.Listener.Addr().String(), cutEvery)
 		up := &Uploader{
-			Client: f.client("XA-RC"), Endpoint: "https://" + proxy.addr(), RequestBytes: 16 << 20,
+			Client: smallSendBuffer(f.client("XA-RC")), Endpoint: "https://" + proxy.addr(), RequestBytes: 16 << 20,
 			Backoff: func(int) time.Duration { return 50 * time.Millisecond }, MaxStalls: 5, Log: quiet,
 		}
 		res, err := up.Upload(context.Background(), env, m.ref, m.hashes, bytes.NewReader(m.data))
