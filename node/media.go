@@ -216,7 +216,9 @@ func (n *Node) linkReceivedMedia(ctx context.Context, tx store.Tx, it store.Inbo
 // case still names is deleted, with the uploads that built it and the
 // caseworkers' uploads of its bytes for this case, before the
 // transaction commits (and so before any confirmation of the erasure is
-// queued). A failure rolls the erasure back, to be retried.
+// queued). A failure rolls the erasure back, to be retried. Uploads of
+// the same bytes still under way for other messages stay (media.Erase); the
+// case's other uploads go with the media sweep.
 func (n *Node) eraseCaseMedia(ctx context.Context, tx store.Tx, actor, caseID string) error {
 	orphans, err := tx.EraseCaseMedia(ctx, caseID, n.o.Now())
 	if err != nil {
