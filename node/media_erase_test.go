@@ -18,6 +18,7 @@ import (
 	"github.com/familylinks/flx/node/internal/fedtest"
 	"github.com/familylinks/flx/node/internal/nodetest"
 	"github.com/familylinks/flx/node/media"
+	"github.com/familylinks/flx/node/mediaclean/cleantest"
 	"github.com/familylinks/flx/node/store"
 )
 
@@ -204,5 +205,155 @@ func TestEraseKeepsOtherUploads(t *testing.T) {
 	defer b.Close()
 	if got, _ := io.ReadAll(b); !bytes.Equal(got, rec) {
 		t.Fatal("case B's recording differs from what XB-RC sent")
+	}
+}
+
+// TestEraseDuringDelivery: two nodes over mTLS. XB-RC's caseworker sends a
+// recording with a message about case B to XA-RC; while XB-RC's node is
+// uploading it (its bandwidth capped), XA-RC withdraws case A, which holds
+// the same bytes (received from XC-RC). The message for B is delivered
+// with its media whole (before, XA-RC deleted the upload under way, XB-RC
+// was answered not_found, a permanent failure, and dead-lettered it).
+func TestEraseDuringDelivery(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society", "XC-RC:XC:society")
+	lnA := nodetest.Listen(t, f.Member(t, "XA-RC"))
+	lnB := nodetest.Listen(t, f.Member(t, "XB-RC"))
+	f.Sign(t)
+	const chunk = 64 << 10
+	diskA, err := media.OpenDisk(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { diskA.Close() })
+	diskB, err := media.OpenDisk(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { diskB.Close() })
+	xa := nodetest.Start(t, f, "XA-RC", lnA, nodetest.Options{Media: &node.MediaOptions{Store: diskA, ChunkBytes: chunk}})
+	// 128 KiB/s: the recording takes seconds to go, one chunk a request.
+	xb := nodetest.Start(t, f, "XB-RC", lnB, nodetest.Options{Media: &node.MediaOptions{Store: diskB, ChunkBytes: chunk,
+		BandwidthPerPeer: 2 * chunk, RequestBytes: chunk}})
+	cw := node.Actor{Name: "cw", Role: "caseworker"}
+	const caseA, caseB = "XA-RC:TR-2024-0117", "XA-RC:ERASE-B"
+	for _, id := range []string{caseA, caseB} {
+		if _, err := xa.CreateCase(ctx, cw, body(t, "case.tracing_request", func(m map[string]any) { m["case_id"] = id })); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := xa.Forward(ctx, cw, caseB, "XB-RC"); err != nil {
+		t.Fatal(err)
+	}
+	nodetest.WaitFor(t, 60*time.Second, "case B at XB-RC", func() bool {
+		_, err := xb.Store.GetCase(ctx, caseB)
+		return err == nil
+	})
+
+	// XB-RC's caseworker uploads the recording (cleaned on completion).
+	rec := cleantest.MP4Sized(1<<20, 7)
+	sum := sha256.Sum256(rec)
+	up, err := xb.StartMediaUpload(ctx, cw, caseB, node.MediaUploadRequest{SHA256: hex.EncodeToString(sum[:]), SizeBytes: int64(len(rec)), MediaType: "video/mp4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if up, err = xb.WriteMediaUpload(ctx, cw, up.Upload, 0, bytes.NewReader(rec), nil); err != nil || !up.Complete {
+		t.Fatalf("upload at XB-RC: %+v %v", up, err)
+	}
+	cleanSum, err := media.ParseDigest(up.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob, err := diskB.Open(ctx, cleanSum)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clean, err := io.ReadAll(blob)
+	blob.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list []byte
+	for off := 0; off < len(clean); off += chunk {
+		s := sha256.Sum256(clean[off:min(off+chunk, len(clean))])
+		list = append(list, s[:]...)
+	}
+	root := sha256.Sum256(list)
+	mediaOf := map[string]any{"sha256": up.SHA256, "media_type": "video/mp4", "size_bytes": len(clean),
+		"duration_seconds": 3.5, "chunk_bytes": chunk, "chunks_sha256": hex.EncodeToString(root[:])}
+
+	// Case A at XA-RC holds the same bytes, received whole from XC-RC.
+	rawA := f.Envelope(t, "XC-RC", "XA-RC", federation.KindMessageDeliver, caseA, body(t, "message.video_message", func(m map[string]any) {
+		m["case_id"], m["message_id"] = caseA, "XC-RC:VID-A"
+		delete(m, "reply_to")
+		m["from"] = map[string]any{"member": "XC-RC"}
+		m["to"] = map[string]any{"member": "XA-RC"}
+		m["media"] = mediaOf
+	}))
+	cA, _ := federation.ClaimsOf(rawA)
+	ref, ok := media.AttachedRef(&federation.Envelope{Claims: cA})
+	if !ok {
+		t.Fatal("no media in the message for A")
+	}
+	idC := media.UploadID("XC-RC", ref)
+	if _, _, err := diskA.CreateUpload(ctx, idC, "XC-RC", media.Expect{SHA256: ref.SHA256, Size: ref.Size}, []byte("{}\n")); err != nil {
+		t.Fatal(err)
+	}
+	commitInStore(t, diskA, idC, clean)
+	if res, err := xa.Receive(ctx, "XC-RC", rawA); err != nil || res.Status != federation.ReceiptAccepted {
+		t.Fatalf("the message for A: %+v %+v", res, problem.As(err))
+	}
+
+	// XB-RC sends the message for B; XA-RC withdraws A mid-upload.
+	msgB := body(t, "message.video_message", func(m map[string]any) {
+		m["case_id"], m["message_id"] = caseB, "XB-RC:VID-B"
+		delete(m, "reply_to")
+		m["from"] = map[string]any{"member": "XB-RC"}
+		m["to"] = map[string]any{"member": "XA-RC"}
+		m["media"] = map[string]any{"sha256": up.SHA256, "media_type": "video/mp4", "size_bytes": len(clean), "duration_seconds": 3.5}
+	})
+	res, err := xb.SendMessage(ctx, cw, caseB, "XA-RC", msgB)
+	if err != nil || res.State != "queued" {
+		t.Fatalf("send: %v %+v", err, res)
+	}
+	idB := media.UploadID("XB-RC", ref)
+	nodetest.WaitFor(t, 60*time.Second, "XB-RC's upload under way at XA-RC", func() bool {
+		st, err := diskA.Upload(ctx, idB)
+		return err == nil && st.Offset > 0
+	})
+	if st, err := diskA.Upload(ctx, idB); err != nil || st.Complete {
+		t.Fatalf("XB-RC's upload is not under way: %+v %v", st, err)
+	}
+	nodetest.WaitFor(t, 60*time.Second, "the message for A processed", func() bool {
+		_, err := xa.Store.GetCaseMedia(ctx, caseA, ref.SHA256.String(), store.MediaReceived)
+		return err == nil
+	})
+	if _, err := xa.Withdraw(ctx, cw, caseA, "consent_withdrawn"); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := diskA.Upload(ctx, idB); err != nil || st.Complete {
+		t.Errorf("the withdrawal of A took XB-RC's upload for B: %+v %v", st, err)
+	}
+
+	var it store.OutboxItem
+	nodetest.WaitFor(t, 120*time.Second, "the message for B concluded", func() bool {
+		it, err = xb.Store.GetOutbox(ctx, res.OutboxID)
+		return err == nil && (it.State == store.Delivered || it.State == store.Dead)
+	})
+	if it.State != store.Delivered {
+		t.Fatalf("the message for B was not delivered: %s, attempts %d, %q", it.State, it.Attempts, it.LastError)
+	}
+	nodetest.WaitFor(t, 60*time.Second, "case B's recording at XA-RC", func() bool {
+		_, err := xa.Store.GetCaseMedia(ctx, caseB, ref.SHA256.String(), store.MediaReceived)
+		return err == nil
+	})
+	b, err := diskA.Open(ctx, ref.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if got, _ := io.ReadAll(b); !bytes.Equal(got, clean) {
+		t.Fatal("case B's recording at XA-RC differs from what XB-RC sent")
 	}
 }
