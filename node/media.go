@@ -213,9 +213,12 @@ func (n *Node) linkReceivedMedia(ctx context.Context, tx store.Tx, it store.Inbo
 
 // eraseCaseMedia erases the media of a case inside the transaction that
 // erases the case: its links are marked erased and every blob no other
-// case still names is deleted, with the uploads building it, before the
+// case still names is deleted, with the uploads that built it and the
+// caseworkers' uploads of its bytes for this case, before the
 // transaction commits (and so before any confirmation of the erasure is
-// queued). A failure rolls the erasure back, to be retried.
+// queued). A failure rolls the erasure back, to be retried. Uploads of
+// the same bytes still under way for other messages stay (media.Erase); the
+// case's other uploads go with the media sweep.
 func (n *Node) eraseCaseMedia(ctx context.Context, tx store.Tx, actor, caseID string) error {
 	orphans, err := tx.EraseCaseMedia(ctx, caseID, n.o.Now())
 	if err != nil {
@@ -230,7 +233,10 @@ func (n *Node) eraseCaseMedia(ctx context.Context, tx store.Tx, actor, caseID st
 			if err != nil {
 				continue
 			}
-			if err := media.Erase(ctx, n.media.o.Store, sum); err != nil {
+			if err := media.EraseWith(ctx, n.media.o.Store, sum, func(u media.UploadState) bool {
+				var meta localUploadMeta // a caseworker's upload for the erased case
+				return json.Unmarshal(u.Meta, &meta) == nil && meta.Local && meta.CaseID == caseID
+			}); err != nil {
 				return fmt.Errorf("node: erase media of %s: %w", caseID, err)
 			}
 		}

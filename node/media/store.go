@@ -132,18 +132,46 @@ func noSpace(err error) error {
 	return err
 }
 
-// Erase removes a blob and every upload that builds it, whoever owns them:
-// what withdrawal and retention call to erase media (SPEC FLX-MED-014).
+// Erase removes a blob and the uploads that built it (the complete uploads
+// of its bytes): what withdrawal and retention call to erase media (SPEC
+// FLX-MED-014). Incomplete uploads of the same bytes are left: they are
+// other messages' (another member, another case, another chain) still
+// under way, which build the blob again when they finish (and are swept
+// with it if no case links it then); deleting one would fail its sender's
+// upload for good. EraseWith also takes the incomplete uploads it selects.
 func Erase(ctx context.Context, s Store, sum Digest) error {
+	return EraseWith(ctx, s, sum, nil)
+}
+
+// EraseWith is Erase that also deletes the incomplete uploads of sum for
+// which also (given the upload's state with its Meta) is true: those of
+// what is being erased.
+func EraseWith(ctx context.Context, s Store, sum Digest, also func(UploadState) bool) error {
 	ups, err := s.Uploads(ctx, "")
 	if err != nil {
 		return fmt.Errorf("media: erase: %w", err)
 	}
 	for _, u := range ups {
-		if u.SHA256 == sum {
-			if err := s.DeleteUpload(ctx, u.ID); err != nil {
+		if u.SHA256 != sum {
+			continue
+		}
+		if !u.Complete {
+			if also == nil {
+				continue
+			}
+			full, err := s.Upload(ctx, u.ID)
+			if errors.Is(err, ErrNotFound) {
+				continue
+			}
+			if err != nil {
 				return fmt.Errorf("media: erase: %w", err)
 			}
+			if !full.Complete && !also(full) {
+				continue
+			}
+		}
+		if err := s.DeleteUpload(ctx, u.ID); err != nil {
+			return fmt.Errorf("media: erase: %w", err)
 		}
 	}
 	if err := s.Delete(ctx, sum); err != nil {
