@@ -314,7 +314,7 @@ func TestStoreUpload(t *testing.T) {
 		if _, err := s2.CommitUpload(ctx, id); err != nil {
 			t.Fatalf("second commit: %v", err)
 		}
-		// Erasure takes the blob and every upload of it.
+		// Erasure takes the blob and the finished upload that built it.
 		if err := Erase(ctx, s2, want.SHA256); err != nil {
 			t.Fatal(err)
 		}
