@@ -1189,14 +1189,12 @@ var brokenNodes = []brokenNode{
 		broke: "offers a pulled envelope to the next pull before its lease_until", check: "FLX-PUL-003/lease",
 	},
 	{
+		// The candidate runs on the embedded SQLite store, whose claims
+		// keep per-case order in Go (PostgreSQL's in its claim function).
 		Variant: variant.Variant{Name: "pullorder", Mutations: []variant.Mutation{{
 			File: "node/store/outbox.go",
-			Old:  "\t\tw.addCaseHead(now, true)\n\t\treturn",
-			New:  "\t\tif !strings.HasPrefix(r.Worker, \"pull/\") {\n\t\t\tw.addCaseHead(now, true)\n\t\t}\n\t\treturn",
-		}, {
-			File: "node/store/outbox.go",
-			Old:  "\tw.addCaseHead(tv(now), false)\n\treturn",
-			New:  "\tif !strings.HasPrefix(r.Worker, \"pull/\") {\n\t\tw.addCaseHead(tv(now), false)\n\t}\n\treturn",
+			Old:  "\tw.addCaseHead(tv(now))\n\treturn",
+			New:  "\tif !strings.HasPrefix(r.Worker, \"pull/\") {\n\t\tw.addCaseHead(tv(now))\n\t}\n\treturn",
 		}}},
 		broke: "lets a pull take a later envelope of a case while an earlier one is leased", check: "FLX-PUL-004/order",
 	},
