@@ -26,11 +26,7 @@ func TestMediaDuplicateAfterErasure(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")
-	disk, err := media.OpenDisk(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { disk.Close() })
+	disk, _ := tempDisk(t)
 	const chunk = 64 << 10
 	xa := nodetest.Start(t, f, "XA-RC", nil, nodetest.Options{NoRun: true,
 		Media: &node.MediaOptions{Store: disk, ChunkBytes: chunk}})

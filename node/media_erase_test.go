@@ -62,21 +62,13 @@ func TestEraseKeepsOtherUploads(t *testing.T) {
 	f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society", "XC-RC:XC:society")
 	ln := nodetest.Listen(t, f.Member(t, "XA-RC"))
 	f.Sign(t)
-	disk, err := media.OpenDisk(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { disk.Close() })
+	disk, _ := tempDisk(t)
 	const chunk = 64 << 10
 	xa := nodetest.Start(t, f, "XA-RC", ln, nodetest.Options{NoRun: true,
 		Media: &node.MediaOptions{Store: disk, ChunkBytes: chunk}})
 	cw := node.Actor{Name: "cw", Role: "caseworker"}
 	const caseA, caseB = "XA-RC:TR-2024-0117", "XA-RC:ERASE-B"
-	for _, id := range []string{caseA, caseB} {
-		if _, err := xa.CreateCase(ctx, cw, body(t, "case.tracing_request", func(m map[string]any) { m["case_id"] = id })); err != nil {
-			t.Fatal(err)
-		}
-	}
+	createTracingCases(t, xa, cw, caseA, caseB)
 
 	rec := make([]byte, 4*chunk+1000)
 	rand.Read(rec)
@@ -222,27 +214,15 @@ func TestEraseDuringDelivery(t *testing.T) {
 	lnB := nodetest.Listen(t, f.Member(t, "XB-RC"))
 	f.Sign(t)
 	const chunk = 64 << 10
-	diskA, err := media.OpenDisk(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { diskA.Close() })
-	diskB, err := media.OpenDisk(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { diskB.Close() })
+	diskA, _ := tempDisk(t)
+	diskB, _ := tempDisk(t)
 	xa := nodetest.Start(t, f, "XA-RC", lnA, nodetest.Options{Media: &node.MediaOptions{Store: diskA, ChunkBytes: chunk}})
 	// 128 KiB/s: the recording takes seconds to go, one chunk a request.
 	xb := nodetest.Start(t, f, "XB-RC", lnB, nodetest.Options{Media: &node.MediaOptions{Store: diskB, ChunkBytes: chunk,
 		BandwidthPerPeer: 2 * chunk, RequestBytes: chunk}})
 	cw := node.Actor{Name: "cw", Role: "caseworker"}
 	const caseA, caseB = "XA-RC:TR-2024-0117", "XA-RC:ERASE-B"
-	for _, id := range []string{caseA, caseB} {
-		if _, err := xa.CreateCase(ctx, cw, body(t, "case.tracing_request", func(m map[string]any) { m["case_id"] = id })); err != nil {
-			t.Fatal(err)
-		}
-	}
+	createTracingCases(t, xa, cw, caseA, caseB)
 	if _, err := xa.Forward(ctx, cw, caseB, "XB-RC"); err != nil {
 		t.Fatal(err)
 	}

@@ -208,13 +208,9 @@ func newSweepNode(t *testing.T, caseIDs ...string) sweepNode {
 	f := fedtest.New(t, "XA-RC:XA:society", "XB-RC:XB:society")
 	ln := nodetest.Listen(t, f.Member(t, "XA-RC"))
 	f.Sign(t)
-	sw := sweepNode{dir: t.TempDir(), cw: node.Actor{Name: "cw", Role: "caseworker"}, offset: new(atomic.Int64)}
-	disk, err := media.OpenDisk(sw.dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { disk.Close() })
-	sw.disk = disk
+	sw := sweepNode{cw: node.Actor{Name: "cw", Role: "caseworker"}, offset: new(atomic.Int64)}
+	sw.disk, sw.dir = tempDisk(t)
+	disk := sw.disk
 	// The node's clock is the real one moved on by the test: the uploads
 	// outlive the TTL when the test says so, and a loaded machine's delays
 	// stay far within it until then.
@@ -222,12 +218,31 @@ func newSweepNode(t *testing.T, caseIDs ...string) sweepNode {
 	sw.node = nodetest.Start(t, f, "XA-RC", ln, nodetest.Options{NoRun: true,
 		Media: &node.MediaOptions{Store: disk, ChunkBytes: 64 << 10, Limits: media.Limits{UploadTTL: sweepTTL}},
 		Tune:  func(o *node.Options) { o.Now = now }})
+	createTracingCases(t, sw.node, sw.cw, caseIDs...)
+	return sw
+}
+
+// tempDisk opens a media store in a new temporary folder, closed at the
+// test's end, and returns it with its folder.
+func tempDisk(t *testing.T) (*media.Disk, string) {
+	t.Helper()
+	dir := t.TempDir()
+	disk, err := media.OpenDisk(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { disk.Close() })
+	return disk, dir
+}
+
+// createTracingCases creates a tracing request with each of the case ids.
+func createTracingCases(t *testing.T, n *nodetest.Node, cw node.Actor, caseIDs ...string) {
+	t.Helper()
 	for _, id := range caseIDs {
-		if _, err := sw.node.CreateCase(context.Background(), sw.cw, body(t, "case.tracing_request", func(m map[string]any) { m["case_id"] = id })); err != nil {
+		if _, err := n.CreateCase(context.Background(), cw, body(t, "case.tracing_request", func(m map[string]any) { m["case_id"] = id })); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return sw
 }
 
 // pastTTL moves the node's clock past the upload TTL.
